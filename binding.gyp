@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: Apache-2.0
+# Targets: the N-API addon, the stressor executable that carries stress load, and the
+# googletest executable for the core (built only where libgtest-dev is installed).
+{
+  'includes': ['native/sources.gypi'],
+  'variables': {
+    'have_gtest': '<!(test -f /usr/include/gtest/gtest.h && echo 1 || echo 0)',
+  },
+  'target_defaults': {
+    'cflags!': ['-fno-exceptions'],
+    'cflags_cc!': ['-std=gnu++17', '-fno-exceptions'],
+    'cflags_cc': ['-std=gnu++20'],
+    'cflags': [
+      '-Wall', '-Wextra', '-Werror', '-Wno-unused-parameter',
+      '-fvisibility=hidden', '-fstack-protector-strong', '-D_GNU_SOURCE',
+    ],
+    'ldflags': ['-pthread'],
+  },
+  'targets': [
+    {
+      'target_name': 'faultd_native',
+      'sources': [
+        'native/addon.cc',
+        'native/binding/js_error.cc',
+        'native/binding/process_binding.cc',
+        '<@(faultd_core_sources)',
+        '<@(faultd_injector_sources)',
+      ],
+      'include_dirs': ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      'defines': ['NAPI_VERSION=9', 'NAPI_CPP_EXCEPTIONS', 'NODE_ADDON_API_DISABLE_DEPRECATED'],
+      'cflags_cc': ['-fexceptions'],
+    },
+    {
+      'target_name': 'faultd-stressor',
+      'type': 'executable',
+      'sources': [
+        'native/stressor/stressor_main.cc',
+        '<@(faultd_core_sources)',
+        '<@(faultd_injector_sources)',
+      ],
+      'cflags_cc': ['-fno-exceptions'],
+      'libraries': ['-pthread'],
+    },
+  ],
+  'conditions': [
+    ['have_gtest==1', {
+      'targets': [{
+        'target_name': 'faultd_native_tests',
+        'type': 'executable',
+        'sources': [
+          'native/test/duty_cycle_test.cc',
+          'native/test/proc_stat_test.cc',
+          'native/test/cpu_stress_test.cc',
+          '<@(faultd_core_sources)',
+          '<@(faultd_injector_sources)',
+        ],
+        'cflags_cc': ['-fexceptions'],
+        'libraries': ['-lgtest', '-lgtest_main', '-pthread'],
+      }],
+    }],
+  ],
+}

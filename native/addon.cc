@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: Apache-2.0
+// Module entry: registers the binding/* functions. The only other napi.h users are in binding/.
+#include <napi.h>
+
+#include "binding/js_args.h"
+#include "binding/js_error.h"
+#include "binding/process_binding.h"
+
+namespace faultd::js {
+
+Napi::Object RegisterModule(Napi::Env env, Napi::Object exports);
+
+namespace {
+
+/// Version of the JS-visible surface; src/native/load.ts refuses any other.
+constexpr int kAbiVersion = 1;
+
+Napi::Value Init(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsObject() || !info[0].As<Napi::Object>().Get("makeSystemError").IsFunction()) {
+    ThrowWithCode(Napi::TypeError::New(info.Env(), "init() needs { makeSystemError: function }"), "ERR_INVALID_ARG_TYPE");
+  }
+  SetErrorFactory(info.Env(), info[0].As<Napi::Object>().Get("makeSystemError").As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+Napi::Object RegisterModule(Napi::Env env, Napi::Object exports) {
+  exports.Set("abiVersion", Napi::Number::New(env, kAbiVersion));
+  exports.Set("init", Napi::Function::New(env, Init, "init"));
+  exports.Set("processStartTime", Napi::Function::New(env, ProcessStartTime, "processStartTime"));
+  exports.Set("killProcess", Napi::Function::New(env, KillProcess, "killProcess"));
+  exports.Set("memlockLimit", Napi::Function::New(env, MemlockLimit, "memlockLimit"));
+  return exports;
+}
+
+}  // namespace faultd::js
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  return faultd::js::RegisterModule(env, exports);
+}
+
+NODE_API_MODULE(faultd_native, InitModule)

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: Apache-2.0
+// Process identity, safe signalling and limits. All synchronous: each is a few syscalls.
+#include "process_binding.h"
+
+#include <cerrno>
+#include <csignal>
+
+#include "../core/process_kill.h"
+#include "../core/proc_stat.h"
+#include "../core/rlimit.h"
+#include "js_args.h"
+#include "js_error.h"
+
+namespace faultd::js {
+namespace {
+
+constexpr int64_t kMaxPid = 4'194'304;  // PID_MAX_LIMIT on 64-bit kernels
+constexpr int64_t kMaxSafeInteger = 9'007'199'254'740'991;
+
+Napi::Value LimitValue(Napi::Env env, const std::optional<uint64_t>& value) {
+  if (!value) return env.Null();
+  return Napi::Number::New(env, static_cast<double>(*value));
+}
+
+}  // namespace
+
+Napi::Value ProcessStartTime(const Napi::CallbackInfo& info) {
+  const auto pid = static_cast<pid_t>(IntegerArg(info, 0, "pid", 1, kMaxPid));
+  const auto stat = core::ReadProcStat(pid);
+  if (!stat.ok()) {
+    if (stat.error().err == ENOENT || stat.error().err == ESRCH) return info.Env().Null();
+    ThrowSystemError(info.Env(), stat.error());
+  }
+  return Napi::Number::New(info.Env(), static_cast<double>(stat.value().start_ticks));
+}
+
+Napi::Value KillProcess(const Napi::CallbackInfo& info) {
+  const auto pid = static_cast<pid_t>(IntegerArg(info, 0, "pid", 2, kMaxPid));
+  const auto start_ticks = static_cast<uint64_t>(IntegerArg(info, 1, "startTime", 0, kMaxSafeInteger));
+  const auto signal = static_cast<int>(IntegerArg(info, 2, "signal", 1, SIGRTMAX));
+  const auto outcome = core::KillIfSameProcess(pid, start_ticks, signal);
+  if (!outcome.ok()) ThrowSystemError(info.Env(), outcome.error());
+  switch (outcome.value()) {
+    case core::KillOutcome::kSignalled:
+      return Napi::String::New(info.Env(), "signalled");
+    case core::KillOutcome::kAbsent:
+      return Napi::String::New(info.Env(), "absent");
+    case core::KillOutcome::kMismatch:
+      return Napi::String::New(info.Env(), "mismatch");
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value MemlockLimit(const Napi::CallbackInfo& info) {
+  const auto limit = core::MemlockLimit();
+  if (!limit.ok()) ThrowSystemError(info.Env(), limit.error());
+  Napi::Object result = Napi::Object::New(info.Env());
+  result.Set("soft", LimitValue(info.Env(), limit.value().soft));
+  result.Set("hard", LimitValue(info.Env(), limit.value().hard));
+  return result;
+}
+
+}  // namespace faultd::js

@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <napi.h>
+
+namespace faultd::js {
+
+/// processStartTime(pid): number | null — field 22 of /proc/<pid>/stat; null when gone.
+Napi::Value ProcessStartTime(const Napi::CallbackInfo& info);
+/// killProcess(pid, startTime, signal): 'signalled' | 'absent' | 'mismatch'.
+Napi::Value KillProcess(const Napi::CallbackInfo& info);
+/// memlockLimit(): { soft: number | null, hard: number | null } in bytes; null = unlimited.
+Napi::Value MemlockLimit(const Napi::CallbackInfo& info);
+
+}  // namespace faultd::js

@@ -1,0 +1,19 @@
+# SPDX-License-Identifier: Apache-2.0
+# The single list of core and injector sources, shared by every gyp target.
+{
+  'variables': {
+    'faultd_core_sources': [
+      'native/core/clock.cc',
+      'native/core/duty_cycle.cc',
+      'native/core/proc_stat.cc',
+      'native/core/process_kill.cc',
+      'native/core/rlimit.cc',
+      'native/core/sys_result.cc',
+    ],
+    'faultd_injector_sources': [
+      'native/injectors/cpu_stress.cc',
+      'native/injectors/memory_stress.cc',
+      'native/injectors/worker_threads.cc',
+    ],
+  },
+}

@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: Apache-2.0
+// faultd-stressor: the process that carries CPU and memory stress load, so that the faultd
+// daemon (Node) stays responsive and is never the one the OOM killer picks.
+//
+//   faultd-stressor cpu    --workers=N --load-pct=P [--cpus=0,2] [--ramp-up-ms=T] [--period-us=U]
+//   faultd-stressor memory --workers=N --bytes-per-worker=B [--lock] [--ramp-up-ms=T]
+//   common: --parent-pid=PID (exit if the parent is already gone) --tag=FAULT_ID (for `ps`)
+//
+// It dies with its parent (PR_SET_PDEATHSIG), sets oom_score_adj=1000, and stops cleanly on
+// SIGTERM/SIGINT. Stdout carries JSON lines: {"event":"ready"}, {"event":"populated",...},
+// {"event":"error","errno":N,"syscall":"..."}. Exit codes: 0 stopped, 2 usage, 3 stress failed.
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <string_view>
+#include <vector>
+
+#include "../injectors/cpu_stress.h"
+#include "../injectors/memory_stress.h"
+
+namespace {
+
+using faultd::core::SysError;
+
+constexpr int kExitUsage = 2;
+constexpr int kExitFailed = 3;
+
+struct Options {
+  std::string_view mode;
+  int workers = 1;
+  double load_pct = 100;
+  std::vector<int> cpus;
+  int64_t ramp_up_ms = 0;
+  int64_t period_us = 10'000;
+  uint64_t bytes_per_worker = 0;
+  bool lock = false;
+  pid_t parent_pid = 0;
+};
+
+int Usage(const char* why) {
+  std::fprintf(stderr, "faultd-stressor: %s\nusage: faultd-stressor cpu|memory --key=value ...\n", why);
+  return kExitUsage;
+}
+
+template <typename T>
+bool ParseNumber(std::string_view text, T* out) {
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && ptr == text.data() + text.size();
+}
+
+bool ParseCpus(std::string_view text, std::vector<int>* out) {
+  while (!text.empty()) {
+    const size_t comma = text.find(',');
+    int cpu = 0;
+    if (!ParseNumber(text.substr(0, comma), &cpu) || cpu < 0 || cpu >= CPU_SETSIZE) return false;
+    out->push_back(cpu);
+    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+  }
+  return !out->empty();
+}
+
+bool ParseOption(std::string_view arg, Options* o) {
+  if (arg == "--lock") return o->lock = true;
+  const size_t eq = arg.find('=');
+  if (eq == std::string_view::npos) return false;
+  const std::string_view key = arg.substr(0, eq);
+  const std::string_view value = arg.substr(eq + 1);
+  if (key == "--workers") return ParseNumber(value, &o->workers);
+  if (key == "--load-pct") return ParseNumber(value, &o->load_pct);
+  if (key == "--cpus") return ParseCpus(value, &o->cpus);
+  if (key == "--ramp-up-ms") return ParseNumber(value, &o->ramp_up_ms);
+  if (key == "--period-us") return ParseNumber(value, &o->period_us);
+  if (key == "--bytes-per-worker") return ParseNumber(value, &o->bytes_per_worker);
+  if (key == "--parent-pid") return ParseNumber(value, &o->parent_pid);
+  return key == "--tag";  // informational only: makes the fault id visible in `ps`
+}
+
+void EmitError(const SysError& error) {
+  std::printf("{\"event\":\"error\",\"errno\":%d,\"syscall\":\"%s\",\"message\":\"%s\"}\n", error.err,
+              error.syscall, std::strerror(error.err));
+  std::fflush(stdout);
+}
+
+// Ties this process's life to faultd: killed when the parent dies, first in line for the OOM
+// killer, and not a target for terminal signals meant for faultd (faultd starts it in its own
+// session).
+bool TieToParent(pid_t parent_pid) {
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return false;
+  // The parent may have died before prctl took effect.
+  if (parent_pid != 0 && getppid() != parent_pid) return false;
+  const int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    (void)!write(fd, "1000", 4);
+    close(fd);
+  }
+  return true;
+}
+
+// Waits for SIGTERM/SIGINT/SIGHUP while `still_ok()` holds; polls it every 100 ms.
+template <typename Check>
+bool WaitForStop(const sigset_t& stop_signals, Check still_ok) {
+  const timespec poll{0, 100'000'000};
+  for (;;) {
+    if (sigtimedwait(&stop_signals, nullptr, &poll) > 0) return true;
+    if (!still_ok()) return false;
+  }
+}
+
+int RunCpu(const Options& o, const sigset_t& stop_signals) {
+  faultd::inj::CpuStressSpec spec{o.workers, o.load_pct, o.cpus, o.ramp_up_ms, o.period_us};
+  auto stress = faultd::inj::CpuStress::Start(spec);
+  if (!stress.ok()) return EmitError(stress.error()), kExitFailed;
+  std::printf("{\"event\":\"ready\"}\n");
+  std::fflush(stdout);
+  auto& cpu = *stress.value();
+  const bool stopped = WaitForStop(stop_signals, [&] { return cpu.WorkerError().err == 0; });
+  cpu.RequestStop();
+  cpu.Join();
+  if (!stopped) return EmitError(cpu.WorkerError()), kExitFailed;
+  return 0;
+}
+
+int RunMemory(const Options& o, const sigset_t& stop_signals) {
+  faultd::inj::MemoryStressSpec spec{o.workers, o.bytes_per_worker, o.lock, o.ramp_up_ms};
+  auto stress = faultd::inj::MemoryStress::Start(spec);
+  if (!stress.ok()) return EmitError(stress.error()), kExitFailed;
+  std::printf("{\"event\":\"ready\"}\n");
+  std::fflush(stdout);
+  auto& mem = *stress.value();
+  bool reported = false;
+  const bool stopped = WaitForStop(stop_signals, [&] {
+    if (!reported && mem.Complete()) {
+      std::printf("{\"event\":\"populated\",\"bytes\":%llu}\n", static_cast<unsigned long long>(mem.PopulatedBytes()));
+      std::fflush(stdout);
+      reported = true;
+    }
+    return mem.WorkerError().err == 0;
+  });
+  mem.RequestStop();
+  mem.Join();
+  if (!stopped) return EmitError(mem.WorkerError()), kExitFailed;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return Usage("missing mode");
+  Options o;
+  o.mode = argv[1];
+  for (int i = 2; i < argc; ++i) {
+    if (!ParseOption(argv[i], &o)) {
+      std::fprintf(stderr, "faultd-stressor: bad option '%s'\n", argv[i]);
+      return kExitUsage;
+    }
+  }
+  if (o.workers < 1 || o.workers > CPU_SETSIZE) return Usage("--workers out of range");
+  if (!TieToParent(o.parent_pid)) return kExitFailed;
+  // Block the stop signals before any thread exists, so workers inherit the mask and only the
+  // main thread's sigtimedwait receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  if (o.mode == "cpu") {
+    if (o.load_pct < 0 || o.load_pct > 100) return Usage("--load-pct must be 0..100");
+    return RunCpu(o, stop_signals);
+  }
+  if (o.mode == "memory") {
+    if (o.bytes_per_worker == 0) return Usage("--bytes-per-worker must be > 0");
+    return RunMemory(o, stop_signals);
+  }
+  return Usage("mode must be cpu or memory");
+}
