@@ -4,7 +4,9 @@
 //
 //   faultd-stressor cpu    --workers=N --load-pct=P [--cpus=0,2] [--ramp-up-ms=T] [--period-us=U]
 //   faultd-stressor memory --workers=N --bytes-per-worker=B [--lock] [--ramp-up-ms=T]
-//   common: --parent-pid=PID (exit if the parent is already gone) --tag=FAULT_ID (for `ps`)
+//   common: --parent-pid=PID (exit if the parent is already gone) --tag=FAULT_ID (for `ps` and
+//           remnant scans) --wait-go (start no load until a line "go" arrives on stdin, so that
+//           faultd records the pid and places the process in its cgroup first)
 //
 // It dies with its parent (PR_SET_PDEATHSIG), sets oom_score_adj=1000, and stops cleanly on
 // SIGTERM/SIGINT. Stdout carries JSON lines: {"event":"ready"}, {"event":"populated",...},
@@ -41,6 +43,7 @@ struct Options {
   int64_t period_us = 10'000;
   uint64_t bytes_per_worker = 0;
   bool lock = false;
+  bool wait_go = false;
   pid_t parent_pid = 0;
 };
 
@@ -68,6 +71,7 @@ bool ParseCpus(std::string_view text, std::vector<int>* out) {
 
 bool ParseOption(std::string_view arg, Options* o) {
   if (arg == "--lock") return o->lock = true;
+  if (arg == "--wait-go") return o->wait_go = true;
   const size_t eq = arg.find('=');
   if (eq == std::string_view::npos) return false;
   const std::string_view key = arg.substr(0, eq);
@@ -101,6 +105,20 @@ bool TieToParent(pid_t parent_pid) {
     close(fd);
   }
   return true;
+}
+
+// Reads stdin until a line "go"; false on EOF or anything else (faultd gave up: exit quietly).
+bool WaitForGo() {
+  char line[8] = {};
+  size_t used = 0;
+  while (used < sizeof(line) - 1) {
+    const ssize_t n = read(STDIN_FILENO, line + used, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    if (line[used] == '\n') return std::string_view(line, used) == "go";
+    ++used;
+  }
+  return false;
 }
 
 // Waits for SIGTERM/SIGINT/SIGHUP while `still_ok()` holds; polls it every 100 ms.
@@ -171,6 +189,7 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  if (o.wait_go && !WaitForGo()) return 0;
   if (o.mode == "cpu") {
     if (o.load_pct < 0 || o.load_pct > 100) return Usage("--load-pct must be 0..100");
     return RunCpu(o, stop_signals);

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+/** What every command gets from the composition root, and how it builds host contexts. */
+import type { Logger } from 'pino';
+
+import type { Registry } from '../faults/registry.js';
+import type { FaultContext, Limits, ValidationContext } from '../faults/types.js';
+import { detectCgroupLayout } from '../host/cgroup.js';
+import { readHostFacts, REAL_ROOTS } from '../host/facts.js';
+import { Ledger } from '../ledger/ledger.js';
+import { loadNative } from '../native/load.js';
+import type { Owner } from '../ledger/record.js';
+import type { Terminal } from './terminal.js';
+
+export interface GlobalOptions {
+  readonly stateDir: string;
+  readonly logFormat: 'text' | 'json';
+  readonly limits: Limits;
+}
+
+export interface CommandEnv {
+  readonly options: GlobalOptions;
+  readonly registry: Registry;
+  readonly logger: Logger;
+  readonly terminal: Terminal;
+  /** Writes command output (tables, summaries) to stdout. */
+  print(text: string): void;
+}
+
+export function validationContext(env: CommandEnv): ValidationContext {
+  return { host: readHostFacts(REAL_ROOTS), limits: env.options.limits };
+}
+
+/** The full context for commands that touch the host (loads the native addon). */
+export function faultContext(env: CommandEnv): FaultContext {
+  return {
+    ...validationContext(env),
+    native: loadNative(),
+    cgroups: detectCgroupLayout(REAL_ROOTS.proc),
+    logger: env.logger,
+    procRoot: REAL_ROOTS.proc,
+  };
+}
+
+export function openLedger(env: CommandEnv): Ledger {
+  return new Ledger(env.options.stateDir);
+}
+
+/** This process as a ledger owner. */
+export function selfOwner(ctx: FaultContext): Owner {
+  return { pid: process.pid, startTime: ctx.native.processStartTime(process.pid) ?? 0 };
+}

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+/** `faultd doctor`: for every fault kind, whether this host supports it and why not. */
+import { release } from 'node:os';
+
+import { CAP, hasCapability } from '../host/facts.js';
+import { formatBytes } from '../units.js';
+import { faultContext, type CommandEnv } from './context.js';
+import { EXIT, type ExitCode } from './exit-codes.js';
+
+export function doctorCommand(flags: { json: boolean }, env: CommandEnv): ExitCode {
+  const ctx = faultContext(env);
+  const memlock = ctx.native.memlockLimit();
+  const host = {
+    kernel: release(),
+    root: ctx.host.isRoot,
+    capabilities: Object.fromEntries(Object.entries(CAP).map(([name, bit]) => [`CAP_${name}`, hasCapability(ctx.host, bit)])),
+    cgroups: ctx.cgroups.mode,
+    onlineCpus: ctx.host.onlineCpus.length,
+    memAvailable: formatBytes(ctx.host.memAvailableBytes),
+    memlockLimit: memlock.soft === null ? 'unlimited' : formatBytes(memlock.soft),
+  };
+  const faults = [...env.registry.values()].map((m) => ({ kind: m.kind, ...m.support(ctx) }));
+  if (flags.json) {
+    env.print(JSON.stringify({ host, faults }, null, 2));
+    return EXIT.OK;
+  }
+  const caps = Object.entries(host.capabilities).filter(([, has]) => has).map(([name]) => name);
+  const out = [
+    `Host: kernel ${host.kernel}, ${host.root ? 'root' : 'not root'}, cgroups ${host.cgroups}, ${host.onlineCpus} CPUs, MemAvailable ${host.memAvailable}, RLIMIT_MEMLOCK ${host.memlockLimit}`,
+    `Capabilities: ${caps.join(' ') || 'none of the ones faults use'}`,
+    '',
+  ];
+  for (const f of faults) {
+    out.push(`${f.supported ? 'OK ' : 'NO '} ${f.kind}`, ...f.notes.map((n) => `     ${n}`));
+  }
+  env.print(out.join('\n'));
+  return EXIT.OK;
+}

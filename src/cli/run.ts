@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * `faultd run <file>`: validate, revert remnants of dead runs, run the experiment with live
+ * progress, and map the verdict to an exit code. `--dry-run` prints the plan and changes nothing.
+ */
+import { randomBytes } from 'node:crypto';
+
+import { revertRemnants } from '../engine/recover.js';
+import { Runner, type ExperimentResult, type LiveFault } from '../engine/runner.js';
+import { loadExperiment } from '../experiment/load.js';
+import type { Experiment } from '../experiment/schema.js';
+import type { FaultContext } from '../faults/types.js';
+import { formatDurationMs } from '../units.js';
+import { faultContext, openLedger, selfOwner, type CommandEnv } from './context.js';
+import { EXIT, type ExitCode } from './exit-codes.js';
+
+/** How often live lines refresh on a TTY, and how often progress is logged otherwise. */
+const TTY_REFRESH_MS = 250;
+const PLAIN_PROGRESS_MS = 5000;
+
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').slice(0, 15);
+  return `r${stamp}-${randomBytes(2).toString('hex')}`;
+}
+
+/** The --dry-run text: every change each fault would make, and how it would be reverted. */
+export function describePlan(experiment: Experiment, ctx: FaultContext, env: CommandEnv, runId: string): string {
+  const out: string[] = [];
+  const faultCount = experiment.steps.reduce((n, s) => n + s.faults.length, 0);
+  out.push(`Experiment "${experiment.name}": ${experiment.steps.length} step(s), ${faultCount} fault(s). Dry run: nothing was changed.`);
+  experiment.steps.forEach((step, index) => {
+    out.push('', `Step ${index + 1} "${step.name}" (its faults run in parallel; steps run one after another):`);
+    for (const fault of step.faults) {
+      const module = env.registry.get(fault.kind);
+      if (!module) continue;
+      const plan = module.plan(`${runId}-${fault.id}`, fault.params, ctx);
+      out.push(
+        `  ${fault.id} (${fault.kind}): ${plan.target}`,
+        `    timing: wait rampTime ${formatDurationMs(fault.rampTimeMs)}, run ${formatDurationMs(fault.durationMs)}, revert, wait rampTime ${formatDurationMs(fault.rampTimeMs)}`,
+        '    changes:',
+        ...plan.changes.map((c) => `      - ${c}`),
+        '    revert:',
+        ...plan.revertSteps.map((c) => `      - ${c}`),
+      );
+    }
+  });
+  out.push('', `Ledger: ${openLedger(env).file} gets an intent record before each change and a reverted record after it.`);
+  return out.join('\n');
+}
+
+function liveLine(fault: LiveFault): string {
+  const elapsed = formatDurationMs(Math.floor((Date.now() - fault.phaseStartedAt) / 100) * 100);
+  const effect = fault.active?.measure() ?? '';
+  const timing = fault.phase === 'running' ? `${elapsed}/${formatDurationMs(fault.spec.durationMs)}` : elapsed;
+  return `  ${fault.spec.id}  ${fault.spec.kind}  ${fault.target || '-'}  ${fault.phase} ${timing}  ${effect}`.trimEnd();
+}
+
+function summary(result: ExperimentResult): string {
+  const lines = [`Run ${result.runId}: ${result.verdict.toUpperCase()} after ${formatDurationMs(Math.round(result.durationMs / 100) * 100)}`];
+  for (const fault of result.faults) {
+    const revert = fault.revert ? (fault.revert.ok ? `reverted (${fault.revert.detail})` : `REVERT FAILED: ${fault.revert.detail}`) : 'nothing to revert';
+    lines.push(`  ${fault.id} ${fault.kind}: ${fault.status}${fault.error ? ` (${fault.error})` : ''}; ${revert}`);
+    if (fault.revert && !fault.revert.ok) {
+      lines.push(`    left on the host: ${fault.revert.leftover ?? 'unknown'}`, `    fix by hand: ${fault.revert.manualFix ?? 'faultd revert --remnants'}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+export function exitCodeOf(result: ExperimentResult): ExitCode {
+  switch (result.verdict) {
+    case 'completed':
+      return EXIT.OK;
+    case 'aborted':
+      return EXIT.ABORTED;
+    case 'revert-failed':
+      return EXIT.REVERT_FAILED;
+    case 'failed':
+      return EXIT.FAILURE;
+  }
+}
+
+export async function runCommand(file: string, flags: { dryRun: boolean; force: boolean }, env: CommandEnv, signal: AbortSignal): Promise<ExitCode> {
+  const ctx = faultContext(env);
+  const experiment = await loadExperiment(file, env.registry, ctx);
+  const runId = newRunId();
+  if (flags.dryRun) {
+    env.print(describePlan(experiment, ctx, env, runId));
+    return EXIT.OK;
+  }
+  const ledger = openLedger(env);
+  await ledger.open();
+  try {
+    const remnants = await revertRemnants(ledger, env.registry, ctx, env.logger, { force: false });
+    const failed = remnants.filter((r) => 'ok' in r.result && !r.result.ok);
+    if (failed.length > 0 && !flags.force) {
+      env.logger.error({ faults: failed.map((r) => r.faultId) }, 'remnants of an earlier run could not be reverted; refusing to start (see `faultd status`, or --force)');
+      return EXIT.REVERT_FAILED;
+    }
+    const runner = new Runner({ registry: env.registry, ledger, ctx, runId, owner: selfOwner(ctx), logger: env.logger.child({ runId }) });
+    env.logger.info({ runId, experiment: experiment.name, file }, 'experiment started');
+    const interactive = env.terminal.interactive && env.options.logFormat === 'text';
+    const progress = setInterval(
+      () => {
+        const live = runner.live();
+        if (interactive) env.terminal.live(live.map(liveLine));
+        else for (const fault of live.filter((f) => f.phase === 'running')) env.logger.info({ faultId: fault.spec.id, effect: fault.active?.measure() }, 'progress');
+      },
+      interactive ? TTY_REFRESH_MS : PLAIN_PROGRESS_MS,
+    );
+    const onAbort = (): void => env.logger.warn('abort requested: reverting running faults, skipping remaining steps');
+    signal.addEventListener('abort', onAbort, { once: true });
+    let result: ExperimentResult;
+    try {
+      result = await runner.run(experiment, signal);
+    } finally {
+      clearInterval(progress);
+      signal.removeEventListener('abort', onAbort);
+      env.terminal.live([]);
+    }
+    env.logger.info({ runId, verdict: result.verdict, faults: result.faults }, 'experiment finished');
+    if (env.options.logFormat === 'text') env.print(summary(result));
+    const unresolved = [...(await ledger.entries()).values()].some((e) => e.state !== 'reverted');
+    if (!unresolved) await ledger.compact();
+    return exitCodeOf(result);
+  } finally {
+    await ledger.close();
+  }
+}

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The experiment runner: steps serially, the faults of a step in parallel. Each fault:
+ * rampTime wait → plan → ledger `intent` → apply (ledger `applied` from inside apply, before
+ * the change takes effect) → run for `duration` → revert → ledger `reverted`/`revert-failed` →
+ * rampTime wait. Abort (signal) cuts every wait short, reverts what runs, and skips the rest.
+ * A step whose fault failed to apply ends the experiment after its faults are reverted.
+ */
+import type { Logger } from 'pino';
+
+import { messageOf } from '../errors.js';
+import type { Experiment, FaultSpec } from '../experiment/schema.js';
+import type { Registry } from '../faults/registry.js';
+import type { ActiveFault, FaultContext } from '../faults/types.js';
+import type { Ledger } from '../ledger/ledger.js';
+import type { Owner } from '../ledger/record.js';
+import { sleep } from './abortable.js';
+import { revertAndRecord, type RevertReport } from './revert.js';
+
+export type FaultPhase = 'pending' | 'ramp-before' | 'applying' | 'running' | 'reverting' | 'ramp-after' | 'done';
+
+export type FaultStatus = 'completed' | 'failed' | 'aborted' | 'skipped';
+
+export interface FaultResult {
+  readonly id: string;
+  readonly kind: string;
+  readonly target: string;
+  readonly status: FaultStatus;
+  readonly error?: string;
+  readonly revert?: RevertReport;
+}
+
+export type Verdict = 'completed' | 'failed' | 'aborted' | 'revert-failed';
+
+export interface ExperimentResult {
+  readonly runId: string;
+  readonly verdict: Verdict;
+  readonly faults: readonly FaultResult[];
+  readonly durationMs: number;
+}
+
+/** A fault's live view for progress displays. */
+export interface LiveFault {
+  readonly spec: FaultSpec;
+  phase: FaultPhase;
+  target: string;
+  /** When the current phase started (ms since epoch). */
+  phaseStartedAt: number;
+  active: ActiveFault | undefined;
+}
+
+export interface RunnerDeps {
+  readonly registry: Registry;
+  readonly ledger: Ledger;
+  readonly ctx: FaultContext;
+  readonly runId: string;
+  readonly owner: Owner;
+  readonly logger: Logger;
+}
+
+/** Ledger id of a fault: unique across runs, safe as a cgroup name. */
+export function ledgerFaultId(runId: string, faultId: string): string {
+  return `${runId}-${faultId}`;
+}
+
+export class Runner {
+  readonly #deps: RunnerDeps;
+  readonly #live = new Map<string, LiveFault>();
+
+  constructor(deps: RunnerDeps) {
+    this.#deps = deps;
+  }
+
+  /** Faults of the current step, for progress displays. */
+  live(): readonly LiveFault[] {
+    return [...this.#live.values()];
+  }
+
+  async run(experiment: Experiment, signal: AbortSignal): Promise<ExperimentResult> {
+    const started = Date.now();
+    const results: FaultResult[] = [];
+    let stop = false;
+    for (const step of experiment.steps) {
+      if (stop || signal.aborted) {
+        results.push(...step.faults.map((f): FaultResult => ({ id: f.id, kind: f.kind, target: '', status: 'skipped' })));
+        continue;
+      }
+      this.#deps.logger.info({ step: step.name, faults: step.faults.map((f) => f.id) }, 'step started');
+      this.#live.clear();
+      for (const spec of step.faults) {
+        this.#live.set(spec.id, { spec, phase: 'pending', target: '', phaseStartedAt: Date.now(), active: undefined });
+      }
+      const stepResults = await Promise.all(step.faults.map((spec) => this.#runFault(spec, signal)));
+      results.push(...stepResults);
+      stop = stepResults.some((r) => r.status === 'failed');
+    }
+    this.#live.clear();
+    return { runId: this.#deps.runId, verdict: verdictOf(results, signal.aborted), faults: results, durationMs: Date.now() - started };
+  }
+
+  #phase(spec: FaultSpec, phase: FaultPhase): LiveFault {
+    const live = this.#live.get(spec.id);
+    if (!live) throw new Error(`fault ${spec.id} is not live`);
+    live.phase = phase;
+    live.phaseStartedAt = Date.now();
+    return live;
+  }
+
+  async #runFault(spec: FaultSpec, signal: AbortSignal): Promise<FaultResult> {
+    const { registry, ledger, ctx, runId, owner } = this.#deps;
+    const logger = this.#deps.logger.child({ faultId: spec.id, kind: spec.kind });
+    const base = { id: spec.id, kind: spec.kind };
+    const module = registry.get(spec.kind);
+    if (!module) return { ...base, target: '', status: 'failed', error: `unknown kind ${spec.kind}` };
+    if (spec.rampTimeMs > 0) {
+      this.#phase(spec, 'ramp-before');
+      if (!(await sleep(spec.rampTimeMs, signal))) return { ...base, target: '', status: 'aborted' };
+    }
+    if (signal.aborted) return { ...base, target: '', status: 'aborted' };
+
+    const faultId = ledgerFaultId(runId, spec.id);
+    const live = this.#phase(spec, 'applying');
+    const faultCtx: FaultContext = { ...ctx, logger };
+    let planned;
+    try {
+      planned = module.plan(faultId, spec.params, faultCtx);
+    } catch (error) {
+      logger.error({ err: error }, 'plan failed');
+      return { ...base, target: '', status: 'failed', error: messageOf(error) };
+    }
+    live.target = planned.target;
+    let revertRecord = planned.revert;
+    await ledger.append({ event: 'intent', faultId, runId, kind: spec.kind, target: planned.target, bootId: ctx.host.bootId, owner, revert: revertRecord });
+    let status: FaultStatus = 'completed';
+    let error: string | undefined;
+    try {
+      live.active = await planned.apply(async (revert) => {
+        revertRecord = revert;
+        await ledger.append({ event: 'applied', faultId, revert });
+      });
+      logger.info({ target: planned.target }, 'fault applied');
+      this.#phase(spec, 'running');
+      const ended = live.active.ended.then((why) => ({ ended: why }));
+      const outcome = await Promise.race([sleep(spec.durationMs, signal).then((full) => ({ full })), ended]);
+      if ('ended' in outcome) {
+        status = 'failed';
+        error = outcome.ended;
+        logger.error({ reason: outcome.ended }, 'fault ended before its duration');
+      } else if (!outcome.full) {
+        status = 'aborted';
+      }
+    } catch (applyError) {
+      status = 'failed';
+      error = messageOf(applyError);
+      logger.error({ err: applyError }, 'apply failed, reverting');
+    }
+    this.#phase(spec, 'reverting');
+    const revert = await revertAndRecord(ledger, module, faultId, revertRecord, faultCtx, logger);
+    live.active = undefined;
+    if (status === 'completed' && spec.rampTimeMs > 0) {
+      this.#phase(spec, 'ramp-after');
+      if (!(await sleep(spec.rampTimeMs, signal))) status = 'aborted';
+    }
+    this.#phase(spec, 'done');
+    return { ...base, target: planned.target, status, revert, ...(error === undefined ? {} : { error }) };
+  }
+}
+
+export function verdictOf(results: readonly FaultResult[], aborted: boolean): Verdict {
+  if (results.some((r) => r.revert && !r.revert.ok)) return 'revert-failed';
+  if (aborted) return 'aborted';
+  if (results.some((r) => r.status === 'failed')) return 'failed';
+  return 'completed';
+}

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+/** Reads an experiment file (YAML or JSON) and validates it; errors carry stable codes. */
+import { readFile } from 'node:fs/promises';
+
+import { parseDocument } from 'yaml';
+
+import { FaultdError, messageOf } from '../errors.js';
+import type { Registry } from '../faults/registry.js';
+import type { ValidationContext } from '../faults/types.js';
+import { validateExperiment, type Experiment } from './schema.js';
+
+/** Largest experiment file accepted. */
+const MAX_FILE_BYTES = 1024 * 1024;
+
+/** Parses YAML (a superset of JSON) and reports syntax errors with line and column. */
+export function parseExperimentText(text: string, file: string): unknown {
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const first = document.errors[0];
+  if (first) {
+    const where = first.linePos?.[0] ? `${file}:${first.linePos[0].line}:${first.linePos[0].col}` : file;
+    throw new FaultdError('FAULTD_ERR_INPUT_SYNTAX', `${where}: ${first.message.split('\n')[0] ?? 'syntax error'}`);
+  }
+  return document.toJS();
+}
+
+export async function loadExperiment(file: string, registry: Registry, ctx: ValidationContext): Promise<Experiment> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new FaultdError('FAULTD_ERR_INPUT_FILE', `cannot read ${file}: ${messageOf(error)}`, { cause: error });
+  }
+  if (text.length > MAX_FILE_BYTES) {
+    throw new FaultdError('FAULTD_ERR_INPUT_FILE', `${file} is larger than ${MAX_FILE_BYTES} bytes`);
+  }
+  const result = validateExperiment(parseExperimentText(text, file), registry, ctx);
+  if (!result.ok) {
+    const lines = result.problems.map((p) => `  ${p.path}: ${p.message}`);
+    throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `${file} is not a valid experiment:\n${lines.join('\n')}`);
+  }
+  return result.experiment;
+}

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The faultd/v1 experiment format (ARCHITECTURE.md §4): steps run serially, the faults of a
+ * step in parallel. Validation is two-stage: the envelope with zod, then each fault's params
+ * with its kind's schema (host-aware bounds). Every problem becomes one line naming the field,
+ * the value and the allowed range.
+ */
+import { z } from 'zod';
+
+import { durationSchema, MAX_DURATION_MS } from '../faults/params.js';
+import type { Registry } from '../faults/registry.js';
+import type { ValidationContext } from '../faults/types.js';
+
+/** Bounds of an experiment's shape. */
+export const MAX_STEPS = 100;
+export const MAX_FAULTS_PER_STEP = 32;
+/** Harness default duration and ramp time. */
+export const DEFAULT_DURATION = '30s';
+const MAX_RAMP_TIME_MS = 3_600_000;
+
+/** Fault-level fields that Harness users also write among the tunables. */
+const FAULT_LEVEL_ALIASES: Readonly<Record<string, 'duration' | 'rampTime'>> = {
+  duration: 'duration',
+  DURATION: 'duration',
+  TOTAL_CHAOS_DURATION: 'duration',
+  rampTime: 'rampTime',
+  RAMP_TIME: 'rampTime',
+};
+
+const FaultInputSchema = z
+  .object({
+    kind: z.string({ error: 'must be a fault kind (see `faultd faults`)' }),
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes (max 63)').optional(),
+    duration: z.union([z.string(), z.number()]).optional(),
+    rampTime: z.union([z.string(), z.number()]).optional(),
+    params: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+const ExperimentInputSchema = z
+  .object({
+    apiVersion: z.literal('faultd/v1', { error: 'must be "faultd/v1"' }),
+    kind: z.literal('Experiment', { error: 'must be "Experiment"' }),
+    metadata: z.object({ name: z.string().min(1).max(253) }).loose(),
+    spec: z
+      .object({
+        steps: z
+          .array(
+            z
+              .object({
+                name: z.string().max(253).optional(),
+                faults: z.array(FaultInputSchema).min(1, 'needs at least one fault').max(MAX_FAULTS_PER_STEP, `at most ${MAX_FAULTS_PER_STEP} faults per step`),
+              })
+              .strict(),
+          )
+          .min(1, 'needs at least one step')
+          .max(MAX_STEPS, `at most ${MAX_STEPS} steps`),
+      })
+      .strict(),
+  })
+  .strict();
+
+/** A validated fault, ready to plan. `params` has the type its kind's schema produced. */
+export interface FaultSpec {
+  readonly id: string;
+  readonly kind: string;
+  readonly durationMs: number;
+  readonly rampTimeMs: number;
+  readonly params: unknown;
+}
+
+export interface Step {
+  readonly name: string;
+  readonly faults: readonly FaultSpec[];
+}
+
+export interface Experiment {
+  readonly name: string;
+  readonly steps: readonly Step[];
+}
+
+export interface ValidationProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+export type ValidationResult = { ok: true; experiment: Experiment } | { ok: false; problems: ValidationProblem[] };
+
+/** Formats a zod path as `spec.steps[0].faults[1].params.load`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((text, key) => (typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key)), '');
+}
+
+function describeInput(input: unknown): string {
+  if (input === undefined) return '';
+  const text = JSON.stringify(input);
+  return ` (got ${text.length > 60 ? `${text.slice(0, 57)}...` : text})`;
+}
+
+function problemsOf(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[]): ValidationProblem[] {
+  return issues.map((issue) => {
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
+    const message =
+      issue.code === 'unrecognized_keys'
+        ? `unknown field${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}`
+        : `${issue.message}${describeInput(issue.input)}`;
+    return { path: formatPath([...prefix, ...issue.path]), message };
+  });
+}
+
+/** Moves Harness-style `duration`/`rampTime`/upper-case tunables to their faultd places. */
+function normalizeFault(
+  raw: z.infer<typeof FaultInputSchema>,
+  aliases: Readonly<Record<string, string>>,
+): { fault: z.infer<typeof FaultInputSchema>; problems: ValidationProblem[] } {
+  const params: Record<string, unknown> = {};
+  const fault = { ...raw };
+  const problems: ValidationProblem[] = [];
+  for (const [key, value] of Object.entries(raw.params ?? {})) {
+    const level = FAULT_LEVEL_ALIASES[key];
+    if (level) {
+      if (fault[level] !== undefined && fault[level] !== value) {
+        problems.push({ path: `params.${key}`, message: `conflicts with the fault's ${level} (${JSON.stringify(fault[level])})` });
+      }
+      fault[level] = value as string | number;
+      continue;
+    }
+    params[aliases[key] ?? key] = value;
+  }
+  return { fault: { ...fault, params }, problems };
+}
+
+/** Validates a parsed document against faultd/v1 and every fault's own schema. */
+export function validateExperiment(document: unknown, registry: Registry, ctx: ValidationContext): ValidationResult {
+  const envelope = ExperimentInputSchema.safeParse(document, { reportInput: true });
+  if (!envelope.success) return { ok: false, problems: problemsOf(envelope.error.issues, []) };
+  const problems: ValidationProblem[] = [];
+  const duration = durationSchema({ max: MAX_DURATION_MS, min: 1 });
+  const rampTime = durationSchema({ max: MAX_RAMP_TIME_MS });
+  const usedIds = new Set<string>();
+  const steps = envelope.data.spec.steps.map((step, s): Step => {
+    const faults = step.faults.map((raw, f): FaultSpec | undefined => {
+      const at = ['spec', 'steps', s, 'faults', f] as const;
+      const module = registry.get(raw.kind);
+      if (!module) {
+        problems.push({ path: formatPath([...at, 'kind']), message: `unknown fault kind "${raw.kind}" (known: ${[...registry.keys()].join(', ')})` });
+        return undefined;
+      }
+      const { fault, problems: aliasProblems } = normalizeFault(raw, module.paramAliases);
+      problems.push(...aliasProblems.map((p) => ({ ...p, path: `${formatPath(at)}.${p.path}` })));
+      const durationMs = duration.safeParse(fault.duration ?? DEFAULT_DURATION, { reportInput: true });
+      if (!durationMs.success) problems.push(...problemsOf(durationMs.error.issues, [...at, 'duration']));
+      const rampTimeMs = rampTime.safeParse(fault.rampTime ?? 0, { reportInput: true });
+      if (!rampTimeMs.success) problems.push(...problemsOf(rampTimeMs.error.issues, [...at, 'rampTime']));
+      const params = module.validateParams(fault.params, ctx);
+      if (!params.ok) problems.push(...problemsOf(params.issues, [...at, 'params']));
+      const rampUp = params.ok ? (params.params as { rampUp?: unknown }).rampUp : undefined;
+      if (durationMs.success && typeof rampUp === 'number' && rampUp > durationMs.data) {
+        problems.push({ path: formatPath([...at, 'params', 'rampUp']), message: `must not exceed the fault's duration (${String(fault.duration ?? DEFAULT_DURATION)})` });
+      }
+      const id = fault.name ?? `s${s + 1}-f${f + 1}-${raw.kind.replace(/^linux-/, '')}`;
+      if (usedIds.has(id)) problems.push({ path: formatPath([...at, 'name']), message: `duplicate fault name "${id}"` });
+      usedIds.add(id);
+      if (!durationMs.success || !rampTimeMs.success || !params.ok) return undefined;
+      return { id, kind: raw.kind, durationMs: durationMs.data, rampTimeMs: rampTimeMs.data, params: params.params };
+    });
+    return { name: step.name ?? `step-${s + 1}`, faults: faults.filter((f): f is FaultSpec => f !== undefined) };
+  });
+  if (problems.length > 0) return { ok: false, problems };
+  return { ok: true, experiment: { name: envelope.data.metadata.name, steps } };
+}

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Building blocks for fault parameter schemas that accept both faultd's typed forms and the
+ * Harness forms (numbers as strings, comma lists, h/m/s durations). Each builder returns the
+ * zod schema and the ParamDoc row that `faultd faults` prints, so the listing and the validation
+ * can never disagree.
+ */
+import { z } from 'zod';
+
+import { parseCpuList } from '../host/facts.js';
+import { formatDurationMs, parseDurationMs } from '../units.js';
+import type { ParamDoc } from './types.js';
+
+export interface Param<T> {
+  readonly schema: z.ZodType<T>;
+  readonly doc: ParamDoc;
+}
+
+/** Accepts a number or a numeric string (Harness passes tunables as strings). */
+function numeric(): z.ZodType<number> {
+  return z.preprocess(
+    (v) => (typeof v === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v),
+    z.number({ error: 'must be a number' }),
+  );
+}
+
+export function numberParam(o: {
+  name: string;
+  min: number;
+  max: number;
+  default: number;
+  integer?: boolean;
+  unit?: string;
+  maxWhy?: string;
+  description: string;
+}): Param<number> {
+  const range = `${o.min}–${o.max}${o.maxWhy ? ` (${o.maxWhy})` : ''}`;
+  let schema = numeric().pipe(
+    (o.integer ? z.number().int({ error: `must be a whole number in ${range}` }) : z.number())
+      .min(o.min, { error: `must be in ${range}` })
+      .max(o.max, { error: `must be in ${range}` }),
+  );
+  return {
+    schema: schema.optional().transform((v) => v ?? o.default),
+    doc: {
+      name: o.name,
+      type: o.integer ? 'integer' : 'number',
+      default: `${o.default}${o.unit ?? ''}`,
+      bounds: `${range}${o.unit ? ` ${o.unit}` : ''}`,
+      description: o.description,
+    },
+  };
+}
+
+export function booleanParam(o: { name: string; default: boolean; description: string }): Param<boolean> {
+  const schema = z.preprocess(
+    (v) => (v === 'true' ? true : v === 'false' ? false : v),
+    z.boolean({ error: 'must be true or false' }),
+  );
+  return {
+    schema: schema.optional().transform((v) => v ?? o.default),
+    doc: { name: o.name, type: 'boolean', default: String(o.default), bounds: 'true | false', description: o.description },
+  };
+}
+
+/** A CPU list: YAML list of ids, or the kernel's `0-3,8` text. Every id must be online. */
+export function cpuListParam(o: { name: string; online: readonly number[]; description: string }): Param<number[] | undefined> {
+  const onlineText = o.online.join(',');
+  const schema = z
+    .union([z.array(z.number().int().nonnegative()), z.string(), z.number().int().nonnegative()], {
+      error: `must be a list of CPU ids or a CPU list like "0-1,3" (online: ${onlineText})`,
+    })
+    .transform((v, ctx) => {
+      let cpus: number[];
+      try {
+        cpus = Array.isArray(v) ? v : typeof v === 'number' ? [v] : parseCpuList(v);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `must be a CPU list like "0-1,3" (online: ${onlineText})` });
+        return z.NEVER;
+      }
+      const offline = cpus.filter((c) => !o.online.includes(c));
+      if (cpus.length === 0 || offline.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `CPU ${offline.join(',') || '(none)'} is not online (online: ${onlineText})`,
+        });
+        return z.NEVER;
+      }
+      return [...new Set(cpus)];
+    });
+  return {
+    schema: schema.optional(),
+    doc: { name: o.name, type: 'cpu list', default: undefined, bounds: `online CPUs: ${onlineText}`, description: o.description },
+  };
+}
+
+/** Largest duration faultd accepts for a fault (24 h, ARCHITECTURE.md §4). */
+export const MAX_DURATION_MS = 24 * 3_600_000;
+
+/** A duration: `1m25s`, `500ms`, `90` (seconds), bounded to [0, max]. */
+export function durationSchema(o: { max: number; min?: number }): z.ZodType<number> {
+  const min = o.min ?? 0;
+  const range = `${formatDurationMs(min)}–${formatDurationMs(o.max)}`;
+  return z.union([z.string(), z.number()], { error: 'must be a duration like "1m25s", "500ms" or seconds' }).transform((v, ctx) => {
+    const ms = parseDurationMs(v);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'must be a duration like "1m25s", "1h3m2s", "500ms" or a number of seconds' });
+      return z.NEVER;
+    }
+    if (ms < min || ms > o.max) {
+      ctx.addIssue({ code: 'custom', message: `must be in ${range}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
+export function durationParam(o: { name: string; default: string; max: number; description: string }): Param<number> {
+  const fallback = parseDurationMs(o.default) ?? 0;
+  return {
+    schema: durationSchema({ max: o.max }).optional().transform((v) => v ?? fallback),
+    doc: {
+      name: o.name,
+      type: 'duration',
+      default: o.default,
+      bounds: `0s–${formatDurationMs(o.max)}`,
+      description: o.description,
+    },
+  };
+}

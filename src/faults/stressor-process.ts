@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Life of a faultd-stressor process, shared by the CPU and memory stress faults.
+ *
+ * Apply: create the fault's cgroups → spawn the stressor idle (`--wait-go`, its own session,
+ * PR_SET_PDEATHSIG, oom_score_adj=1000) → read its start time → move it into the cgroups →
+ * ledger `applied` with pid and start time → send "go" → wait for `ready`.
+ * Revert (also the recovery path after a crash): find every process of this fault (recorded
+ * pid+start time, the `--tag=<faultId>` scan of /proc, the cgroups' members), SIGTERM them,
+ * SIGKILL after a grace period, remove the cgroups, then verify nothing is left.
+ */
+import { spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+
+import { z } from 'zod';
+
+import { FaultdError, messageOf } from '../errors.js';
+import { cgroupPids, createCgroups, moveIntoCgroups, removeCgroup } from '../host/cgroup.js';
+import type { NativeAddon } from '../native/addon.js';
+import { stressorPath } from '../native/load.js';
+import { RevertError, type FaultContext, type RevertOutcome } from './types.js';
+
+/** Time a stressor gets to exit after SIGTERM before SIGKILL. */
+export const STOP_GRACE_MS = 300;
+/** Time to wait for SIGKILL to take effect before the revert is declared failed. */
+const KILL_WAIT_MS = 2000;
+/** Time the stressor has to report `ready` after "go". */
+const READY_TIMEOUT_MS = 5000;
+
+const SIGKILL = 9;
+const SIGTERM = 15;
+
+export const StressorRevertSchema = z.object({
+  tag: z.string().min(1),
+  bootId: z.string(),
+  cgroups: z.array(z.string()),
+  pid: z.number().int().positive().optional(),
+  startTime: z.number().int().nonnegative().optional(),
+});
+export type StressorRevert = z.infer<typeof StressorRevertSchema>;
+
+interface ProcessId {
+  readonly pid: number;
+  readonly startTime: number;
+}
+
+/** A running stressor; `exit` settles when the process ends for any reason. */
+export interface StressorHandle extends ProcessId {
+  readonly exit: Promise<string>;
+  /** JSON events the stressor printed after `ready` (e.g. `populated`). */
+  onEvent(listener: (event: Record<string, unknown>) => void): void;
+}
+
+/** The argv a stressor gets for `mode` and `args` (shown by --dry-run). */
+export function stressorArgv(tag: string, mode: 'cpu' | 'memory', args: readonly string[]): string[] {
+  return [mode, ...args, `--tag=${tag}`, '--wait-go', `--parent-pid=${process.pid}`];
+}
+
+export async function startStressor(
+  planned: StressorRevert,
+  mode: 'cpu' | 'memory',
+  args: readonly string[],
+  ctx: FaultContext,
+  recordApplied: (revert: StressorRevert) => Promise<void>,
+): Promise<StressorHandle> {
+  const { created, skipped } = await createCgroups(planned.cgroups);
+  for (const reason of skipped) ctx.logger.warn({ reason }, 'cannot create stressor cgroup, ignoring');
+  const child = spawn(stressorPath(), stressorArgv(planned.tag, mode, args), {
+    detached: true, // own session: the terminal's Ctrl-C goes to faultd, which reverts in order
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  // Listeners go on before the first await: an early exit must not be missed.
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-2000);
+  });
+  const listeners: ((event: Record<string, unknown>) => void)[] = [];
+  let lastError = '';
+  let onReady: (() => void) | undefined;
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    let event: Record<string, unknown>;
+    try {
+      event = z.record(z.string(), z.unknown()).parse(JSON.parse(line));
+    } catch {
+      return;
+    }
+    if (event['event'] === 'ready') onReady?.();
+    else if (event['event'] === 'error') lastError = `${String(event['syscall'])}: ${String(event['message'])}`;
+    else for (const listener of listeners) listener(event);
+  });
+  const exit = new Promise<string>((resolve) => {
+    child.once('exit', (code, signal) => {
+      resolve(lastError || stderr.trim() || (signal ? `killed by ${signal}` : `exit code ${String(code)}`));
+    });
+  });
+  const spawned = new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', reject);
+  });
+  await spawned.catch((error: unknown) => {
+    throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `cannot start the stressor: ${messageOf(error)}`, { cause: error });
+  });
+  const pid = child.pid ?? 0;
+  const startTime = ctx.native.processStartTime(pid);
+  if (startTime === null) throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `the stressor exited before it started: ${await exit}`);
+  try {
+    await moveIntoCgroups(created, pid);
+  } catch (error) {
+    ctx.logger.warn({ err: error }, 'cannot move the stressor into its cgroup, ignoring');
+  }
+  await recordApplied({ ...planned, cgroups: created, pid, startTime });
+  child.stdin.end('go\n');
+  const ready = new Promise<void>((resolve) => (onReady = resolve));
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    ready.then(() => 'ready' as const),
+    exit.then((why) => ({ exited: why })),
+    new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), READY_TIMEOUT_MS))),
+  ]);
+  clearTimeout(timer);
+  if (outcome !== 'ready') {
+    const why = outcome === 'timeout' ? `no ready signal within ${READY_TIMEOUT_MS} ms` : outcome.exited;
+    throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `the stressor failed to start: ${why}`);
+  }
+  return { pid, startTime, exit, onEvent: (listener) => listeners.push(listener) };
+}
+
+/** Processes on the host whose argv carries `--tag=<tag>` (found after a crash mid-apply). */
+async function processesWithTag(native: NativeAddon, procRoot: string, tag: string): Promise<ProcessId[]> {
+  const found: ProcessId[] = [];
+  const needle = `\0--tag=${tag}\0`;
+  for (const name of await readdir(procRoot)) {
+    if (!/^\d+$/.test(name)) continue;
+    let cmdline: string;
+    try {
+      cmdline = await readFile(path.join(procRoot, name, 'cmdline'), 'utf8');
+    } catch {
+      continue; // exited while we scanned
+    }
+    if (!`\0${cmdline}`.includes(needle) || !path.basename(cmdline.split('\0')[0] ?? '').startsWith('faultd-stressor')) {
+      continue;
+    }
+    const startTime = native.processStartTime(Number(name));
+    if (startTime !== null) found.push({ pid: Number(name), startTime });
+  }
+  return found;
+}
+
+async function waitGone(native: NativeAddon, processes: readonly ProcessId[], timeoutMs: number): Promise<ProcessId[]> {
+  const deadline = Date.now() + timeoutMs;
+  let alive = [...processes];
+  for (;;) {
+    alive = alive.filter((p) => native.killProcess(p.pid, p.startTime, 0) === 'signalled');
+    if (alive.length === 0 || Date.now() >= deadline) return alive;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Stops every process of the fault and removes its cgroups; verified, idempotent. */
+export async function revertStressor(record: StressorRevert, ctx: FaultContext): Promise<RevertOutcome> {
+  const { native } = ctx;
+  const candidates = new Map<number, ProcessId>();
+  if (record.pid !== undefined && record.startTime !== undefined && record.bootId === ctx.host.bootId) {
+    candidates.set(record.pid, { pid: record.pid, startTime: record.startTime });
+  }
+  for (const p of await processesWithTag(native, ctx.procRoot, record.tag)) candidates.set(p.pid, p);
+  for (const dir of record.cgroups) {
+    for (const pid of await cgroupPids(dir)) {
+      const startTime = native.processStartTime(pid);
+      if (startTime !== null && pid !== process.pid) candidates.set(pid, { pid, startTime });
+    }
+  }
+  const signalled = [...candidates.values()].filter((p) => native.killProcess(p.pid, p.startTime, SIGTERM) === 'signalled');
+  let alive = await waitGone(native, signalled, STOP_GRACE_MS);
+  for (const p of alive) native.killProcess(p.pid, p.startTime, SIGKILL);
+  alive = await waitGone(native, alive, KILL_WAIT_MS);
+  const leftCgroups: string[] = [];
+  for (const dir of record.cgroups) if (!(await removeCgroup(dir))) leftCgroups.push(dir);
+  if (alive.length > 0 || leftCgroups.length > 0) {
+    const leftover = [
+      ...alive.map((p) => `stressor process ${p.pid} (start time ${p.startTime})`),
+      ...leftCgroups.map((d) => `cgroup ${d}`),
+    ].join(', ');
+    const manualFix = [...alive.map((p) => `kill -9 ${p.pid}`), ...leftCgroups.map((d) => `rmdir ${d}`)].join(' && ');
+    throw new RevertError(`stressor of fault ${record.tag} could not be removed`, leftover, manualFix);
+  }
+  if (signalled.length === 0) return { outcome: 'already-absent', detail: 'no stressor process was running' };
+  return { outcome: 'reverted', detail: `stopped stressor ${signalled.map((p) => p.pid).join(', ')}` };
+}
+
+/** Sum of the run time (ns) of every thread of `pid`, from /proc/<pid>/task/<tid>/schedstat. */
+export async function processRunTimeNs(procRoot: string, pid: number): Promise<number | undefined> {
+  try {
+    const taskDir = path.join(procRoot, String(pid), 'task');
+    let total = 0;
+    for (const tid of await readdir(taskDir)) {
+      const text = await readFile(path.join(taskDir, tid, 'schedstat'), 'utf8').catch(() => '0');
+      total += Number(text.split(' ')[0] ?? 0);
+    }
+    return total;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Anonymous resident memory (RssAnon) of `pid` in bytes: what a memory stressor holds, without its mapped binary. */
+export async function processRssBytes(procRoot: string, pid: number): Promise<number | undefined> {
+  try {
+    const status = await readFile(path.join(procRoot, String(pid), 'status'), 'utf8');
+    const kb = /^RssAnon:\s+(\d+) kB/m.exec(status)?.[1];
+    return kb === undefined ? undefined : Number(kb) * 1024;
+  } catch {
+    return undefined;
+  }
+}

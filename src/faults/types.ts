@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The injector contract (STYLE.md D2): a descriptor per fault kind, not a class hierarchy.
+ * `defineInjector` takes a typed definition and erases its parameter and revert types behind
+ * zod validation, so the registry can hold every kind in one map without `any`.
+ */
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+
+import type { CgroupLayout } from '../host/cgroup.js';
+import type { HostFacts } from '../host/facts.js';
+import type { NativeAddon } from '../native/addon.js';
+
+/** Operator-set limits that bound every fault (config/CLI). */
+export interface Limits {
+  /** Largest share of MemAvailable that memory stress may take (default 0.8). */
+  readonly maxMemoryFraction: number;
+}
+
+export const DEFAULT_LIMITS: Limits = { maxMemoryFraction: 0.8 };
+
+/** What validation may consult: host facts and limits, nothing that changes the host. */
+export interface ValidationContext {
+  readonly host: HostFacts;
+  readonly limits: Limits;
+}
+
+/** Everything a fault needs to act on the host. */
+export interface FaultContext extends ValidationContext {
+  readonly native: NativeAddon;
+  readonly cgroups: CgroupLayout;
+  readonly logger: Logger;
+  readonly procRoot: string;
+}
+
+/** One row of `faultd faults`: produced next to the zod schema that enforces it. */
+export interface ParamDoc {
+  readonly name: string;
+  readonly type: string;
+  readonly default: string | undefined;
+  readonly bounds: string;
+  readonly description: string;
+}
+
+/**
+ * The plan of one fault: what it will change (for --dry-run), its revert record (written to the
+ * ledger as `intent` before anything changes), and the bound action that makes the change.
+ * `apply` calls `recordApplied` with the completed revert record before the fault takes effect.
+ */
+export interface Planned<R> {
+  readonly target: string;
+  readonly changes: readonly string[];
+  readonly revertSteps: readonly string[];
+  readonly revert: R;
+  apply(recordApplied: (revert: R) => Promise<void>): Promise<ActiveFault>;
+}
+
+/** A fault that is running. */
+export interface ActiveFault {
+  /** Short text of the measured effect now (e.g. `cpu 49.8%/worker`). */
+  measure(): string;
+  /** Settles if the fault ends on its own before it is reverted (e.g. the stressor died). */
+  readonly ended: Promise<string>;
+}
+
+export interface RevertOutcome {
+  readonly outcome: 'reverted' | 'already-absent';
+  readonly detail: string;
+}
+
+/** Thrown by a revert that could not restore the host: says what is left and how to fix it. */
+export class RevertError extends Error {
+  override readonly name = 'RevertError';
+  readonly leftover: string;
+  readonly manualFix: string;
+
+  constructor(message: string, leftover: string, manualFix: string) {
+    super(message);
+    this.leftover = leftover;
+    this.manualFix = manualFix;
+  }
+}
+
+export interface Support {
+  readonly supported: boolean;
+  readonly notes: readonly string[];
+}
+
+export type ParamsResult = { ok: true; params: unknown } | { ok: false; issues: z.core.$ZodIssue[] };
+
+/** The type-erased module the registry holds. */
+export interface InjectorModule {
+  readonly kind: string;
+  readonly summary: string;
+  /** Harness spellings accepted for params (e.g. `LOAD` → `load`). */
+  readonly paramAliases: Readonly<Record<string, string>>;
+  paramDocs(ctx: ValidationContext): readonly ParamDoc[];
+  validateParams(raw: unknown, ctx: ValidationContext): ParamsResult;
+  plan(faultId: string, params: unknown, ctx: FaultContext): Planned<Record<string, unknown>>;
+  /** Idempotent: reverting what is already gone returns `already-absent`. */
+  revert(revert: Record<string, unknown>, ctx: FaultContext): Promise<RevertOutcome>;
+  support(ctx: FaultContext): Support;
+}
+
+export interface InjectorDefinition<P, R extends Record<string, unknown>> {
+  readonly kind: string;
+  readonly summary: string;
+  readonly paramAliases?: Readonly<Record<string, string>>;
+  paramsSchema(ctx: ValidationContext): z.ZodType<P>;
+  paramDocs(ctx: ValidationContext): readonly ParamDoc[];
+  readonly revertSchema: z.ZodType<R>;
+  plan(faultId: string, params: P, ctx: FaultContext): Planned<R>;
+  revert(revert: R, ctx: FaultContext): Promise<RevertOutcome>;
+  support(ctx: FaultContext): Support;
+}
+
+/** Wraps a typed definition into a registry module; params and revert records pass zod first. */
+export function defineInjector<P, R extends Record<string, unknown>>(def: InjectorDefinition<P, R>): InjectorModule {
+  const parseRevert = (revert: Record<string, unknown>): R => def.revertSchema.parse(revert);
+  return {
+    kind: def.kind,
+    summary: def.summary,
+    paramAliases: def.paramAliases ?? {},
+    paramDocs: (ctx) => def.paramDocs(ctx),
+    validateParams(raw, ctx) {
+      const result = def.paramsSchema(ctx).safeParse(raw ?? {}, { reportInput: true });
+      return result.success ? { ok: true, params: result.data } : { ok: false, issues: result.error.issues };
+    },
+    // `params` is what validateParams returned for this module, so it already has type P.
+    plan: (faultId, params, ctx) => def.plan(faultId, params as P, ctx),
+    revert: (revert, ctx) => def.revert(parseRevert(revert), ctx),
+    support: (ctx) => def.support(ctx),
+  };
+}

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Composition root of the faultd CLI: argv/env → options → logger, terminal, registry →
+ * command. The only place that exits the process.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+
+import { doctorCommand } from './cli/doctor.js';
+import { EXIT, type ExitCode } from './cli/exit-codes.js';
+import { faultsCommand } from './cli/faults.js';
+import { revertCommand } from './cli/revert.js';
+import { runCommand } from './cli/run.js';
+import { statusCommand } from './cli/status.js';
+import { Terminal } from './cli/terminal.js';
+import { validateCommand } from './cli/validate.js';
+import type { CommandEnv, GlobalOptions } from './cli/context.js';
+import { isFaultdError, messageOf } from './errors.js';
+import { REGISTRY } from './faults/registry.js';
+import { DEFAULT_LIMITS } from './faults/types.js';
+import { createLogger, type LogFormat } from './log.js';
+
+const VERSION = '0.1.0';
+const DEFAULT_STATE_DIR = '/var/lib/faultd';
+
+function fraction(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0.05 || n > 0.95) throw new InvalidArgumentError('must be a number in 0.05–0.95');
+  return n;
+}
+
+function exitCodeForError(error: unknown): ExitCode {
+  if (isFaultdError(error, 'FAULTD_ERR_INPUT_FILE', 'FAULTD_ERR_INPUT_SYNTAX', 'FAULTD_ERR_INPUT_INVALID')) return EXIT.INVALID_INPUT;
+  return EXIT.FAILURE;
+}
+
+function buildEnv(opts: { stateDir: string; logFormat: LogFormat; maxMemoryFraction: number }): CommandEnv {
+  const terminal = new Terminal(process.stdout);
+  const options: GlobalOptions = {
+    stateDir: opts.stateDir,
+    logFormat: opts.logFormat,
+    limits: { ...DEFAULT_LIMITS, maxMemoryFraction: opts.maxMemoryFraction },
+  };
+  const logger = createLogger(opts.logFormat, (line) => terminal.line(line));
+  return { options, registry: REGISTRY, logger, terminal, print: (text) => terminal.line(text) };
+}
+
+async function main(argv: readonly string[]): Promise<ExitCode> {
+  let code: ExitCode = EXIT.OK;
+  const abort = new AbortController();
+  const program = new Command('faultd')
+    .version(VERSION)
+    .description('Linux chaos-engineering daemon: injects exact faults and always reverts them.')
+    .addOption(new Option('--state-dir <dir>', 'where the rollback ledger lives').env('FAULTD_STATE_DIR').default(DEFAULT_STATE_DIR))
+    .addOption(new Option('--log-format <format>', 'text for people, json for pino JSON lines').choices(['text', 'json']).default('text'))
+    .addOption(
+      new Option('--max-memory-fraction <f>', 'largest share of MemAvailable memory stress may take (0.05–0.95)')
+        .env('FAULTD_MAX_MEMORY_FRACTION')
+        .argParser(fraction)
+        .default(DEFAULT_LIMITS.maxMemoryFraction),
+    )
+    .showHelpAfterError()
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 completed, 1 other failure, 2 invalid input, 3 aborted, 4 a revert failed (see `faultd status`).',
+    );
+  const env = (): CommandEnv => buildEnv(program.opts());
+
+  program
+    .command('run')
+    .description('run an experiment here, with live progress; Ctrl-C aborts and reverts within 1 s')
+    .argument('<file>', 'faultd/v1 experiment, YAML or JSON')
+    .option('--dry-run', 'validate and print exactly what would change on this host, then stop')
+    .option('--force', 'start even if remnants of an earlier run could not be reverted')
+    .action(async (file: string, flags: { dryRun?: boolean; force?: boolean }) => {
+      const onSignal = (signal: NodeJS.Signals): void => {
+        if (abort.signal.aborted) process.stderr.write(`faultd: ${signal} again: still reverting, please wait\n`);
+        abort.abort(signal);
+      };
+      process.on('SIGINT', onSignal).on('SIGTERM', onSignal).on('SIGHUP', onSignal);
+      code = await runCommand(file, { dryRun: flags.dryRun === true, force: flags.force === true }, env(), abort.signal);
+    });
+  program
+    .command('validate')
+    .description('validate an experiment against the schema and this host’s bounds; changes nothing')
+    .argument('<file>', 'faultd/v1 experiment, YAML or JSON')
+    .action(async (file: string) => {
+      code = await validateCommand(file, env());
+    });
+  program
+    .command('faults')
+    .description('list every fault kind with its params, defaults, units and bounds')
+    .option('--json', 'machine-readable output')
+    .action((flags: { json?: boolean }) => {
+      code = faultsCommand({ json: flags.json === true }, env());
+    });
+  program
+    .command('revert')
+    .description('revert faults left applied by a faultd that died (idempotent)')
+    .option('--remnants', 'revert everything the ledger still shows as applied')
+    .option('--force', 'also revert faults whose faultd process is still running')
+    .action(async (flags: { remnants?: boolean; force?: boolean }) => {
+      code = await revertCommand({ remnants: flags.remnants === true, force: flags.force === true }, env());
+    });
+  program
+    .command('status')
+    .description('show the ledger: applied faults and failed reverts with their manual fix')
+    .option('--json', 'machine-readable output')
+    .action(async (flags: { json?: boolean }) => {
+      code = await statusCommand({ json: flags.json === true }, env());
+    });
+  program
+    .command('doctor')
+    .description('say, for every fault kind, whether this host supports it and why not')
+    .option('--json', 'machine-readable output')
+    .action((flags: { json?: boolean }) => {
+      code = doctorCommand({ json: flags.json === true }, env());
+    });
+
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    const commanderCode = (error as { code?: unknown }).code;
+    if (typeof commanderCode === 'string' && commanderCode.startsWith('commander.')) {
+      const helpish = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(commanderCode);
+      return helpish ? EXIT.OK : EXIT.INVALID_INPUT;
+    }
+    process.stderr.write(`faultd: ${messageOf(error)}\n`);
+    return exitCodeForError(error);
+  }
+  return code;
+}
+
+process.exitCode = await main(process.argv);

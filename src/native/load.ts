@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The only module that loads the native addon (STYLE.md D4), and the one that knows where the
+ * stressor executable is. Both come from the same node-gyp build (build/Release).
+ */
+import { accessSync, constants } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { FaultdError } from '../errors.js';
+import type { NativeAddon } from './addon.js';
+import { makeSystemError } from './system-error.js';
+
+const EXPECTED_ABI = 1;
+
+/** The package root: src/native → ../.. ; dist/src/native → ../../.. */
+function packageRoot(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const up = here.split(path.sep).includes('dist') ? '../../..' : '../..';
+  return path.resolve(here, up);
+}
+
+/** Directory of the node-gyp build output (overridable for tests with FAULTD_NATIVE_DIR). */
+export function nativeBuildDir(): string {
+  return process.env['FAULTD_NATIVE_DIR'] ?? path.join(packageRoot(), 'build', 'Release');
+}
+
+/** Absolute path of the faultd-stressor executable; throws FAULTD_ERR_NATIVE_LOAD if missing. */
+export function stressorPath(): string {
+  const file = path.join(nativeBuildDir(), 'faultd-stressor');
+  try {
+    accessSync(file, constants.X_OK);
+  } catch (error) {
+    throw new FaultdError('FAULTD_ERR_NATIVE_LOAD', `stressor executable ${file} is missing: run \`npm run build\``, {
+      cause: error,
+    });
+  }
+  return file;
+}
+
+let loaded: NativeAddon | undefined;
+
+/** Loads and initialises the addon once; throws FAULTD_ERR_NATIVE_LOAD with the fix on failure. */
+export function loadNative(): NativeAddon {
+  if (loaded) return loaded;
+  const file = path.join(nativeBuildDir(), 'faultd_native.node');
+  const require = createRequire(import.meta.url);
+  let addon: NativeAddon;
+  try {
+    addon = require(file) as NativeAddon; // the one cast of the addon (STYLE.md D4)
+  } catch (error) {
+    throw new FaultdError('FAULTD_ERR_NATIVE_LOAD', `cannot load ${file}: run \`npm run build\``, { cause: error });
+  }
+  if ((addon.abiVersion as number) !== EXPECTED_ABI) {
+    throw new FaultdError(
+      'FAULTD_ERR_NATIVE_LOAD',
+      `${file} has abiVersion ${String(addon.abiVersion)}, expected ${EXPECTED_ABI}: rebuild with \`npm run build\``,
+    );
+  }
+  addon.init({ makeSystemError });
+  loaded = addon;
+  return addon;
+}
