@@ -15,7 +15,7 @@ const LEVEL_NAMES: Readonly<Record<number, string>> = { 10: 'TRACE', 20: 'DEBUG'
 const OMIT = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'v']);
 
 function renderValue(value: unknown): string {
-  if (value && typeof value === 'object' && 'message' in value) return JSON.stringify((value as { message: unknown }).message);
+  if (value && typeof value === 'object' && 'message' in value) return JSON.stringify(value.message);
   const text = typeof value === 'string' ? value : JSON.stringify(value);
   return /[\s"=]/.test(text) ? JSON.stringify(text) : text;
 }
@@ -28,7 +28,7 @@ export function renderTextLine(json: string): string {
   const fields = Object.entries(record)
     .filter(([key]) => !OMIT.has(key))
     .map(([key, value]) => `${key}=${renderValue(value)}`);
-  return `${time} ${level.padEnd(5)} ${String(record['msg'] ?? '')}${fields.length ? ` ${fields.join(' ')}` : ''}`;
+  return `${time} ${level.padEnd(5)} ${typeof record['msg'] === 'string' ? record['msg'] : ''}${fields.length ? ` ${fields.join(' ')}` : ''}`;
 }
 
 export function createLogger(format: LogFormat, writeText: (line: string) => void, level = 'info'): Logger {

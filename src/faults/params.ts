@@ -35,7 +35,7 @@ export function numberParam(o: {
   description: string;
 }): Param<number> {
   const range = `${o.min}–${o.max}${o.maxWhy ? ` (${o.maxWhy})` : ''}`;
-  let schema = numeric().pipe(
+  const schema = numeric().pipe(
     (o.integer ? z.number().int({ error: `must be a whole number in ${range}` }) : z.number())
       .min(o.min, { error: `must be in ${range}` })
       .max(o.max, { error: `must be in ${range}` }),

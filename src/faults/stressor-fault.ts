@@ -53,7 +53,7 @@ function activeStressor(handle: StressorHandle, sample: () => Promise<string>): 
   const timer = setInterval(() => {
     if (sampling) return;
     sampling = true;
-    sample()
+    void sample()
       .then((text) => (latest = text))
       .finally(() => (sampling = false));
   }, MEASURE_INTERVAL_MS);

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: Apache-2.0
+/** Runs the built faultd CLI as a child process with its own state dir. */
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const FAULTD_BIN = path.join(REPO_ROOT, 'bin', 'faultd.js');
+export const STRESSOR_BIN = path.join(REPO_ROOT, 'build', 'Release', 'faultd-stressor');
+
+export interface Workspace {
+  readonly dir: string;
+  readonly stateDir: string;
+  /** Writes a file in the workspace and returns its path. */
+  file(name: string, text: string): string;
+  remove(): void;
+}
+
+export function workspace(): Workspace {
+  const dir = mkdtempSync(path.join(tmpdir(), 'faultd-test-'));
+  return {
+    dir,
+    stateDir: path.join(dir, 'state'),
+    file(name, text) {
+      const file = path.join(dir, name);
+      writeFileSync(file, text);
+      return file;
+    },
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export type CliChild = ChildProcessByStdio<null, Readable, Readable>;
+
+export function startCli(args: readonly string[], stateDir: string): CliChild {
+  return spawn(process.execPath, [FAULTD_BIN, ...args], {
+    env: { ...process.env, FAULTD_STATE_DIR: stateDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+export function finish(child: CliChild): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+export function runCli(args: readonly string[], stateDir: string): Promise<CliResult> {
+  return finish(startCli(args, stateDir));
+}
+
+/** Resolves with the first stdout line matching `pattern` (rejects after `timeoutMs`). */
+export function waitForLine(child: CliChild, pattern: RegExp, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    const timer = setTimeout(() => reject(new Error(`no line matching ${String(pattern)} within ${timeoutMs} ms; got:\n${buffer}`)), timeoutMs);
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const line = buffer.split('\n').find((l) => pattern.test(l));
+      if (line !== undefined) {
+        clearTimeout(timer);
+        resolve(line);
+      }
+    });
+  });
+}
+
+/** A minimal faultd/v1 experiment with the given steps (each a list of fault objects). */
+export function experimentYaml(steps: readonly (readonly Record<string, unknown>[])[]): string {
+  return JSON.stringify({
+    apiVersion: 'faultd/v1',
+    kind: 'Experiment',
+    metadata: { name: 'test' },
+    spec: { steps: steps.map((faults) => ({ faults })) },
+  });
+}

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: Apache-2.0
+/** Test doubles: a fake native addon, a silent logger, and a scriptable injector. */
+import { pino } from 'pino';
+import { z } from 'zod';
+
+import { defineInjector, RevertError, type ActiveFault, type FaultContext, type InjectorModule } from '../../src/faults/types.js';
+import type { NativeAddon } from '../../src/native/addon.js';
+import { FAKE_HOST } from './host.js';
+
+export const FAKE_NATIVE: NativeAddon = {
+  abiVersion: 1,
+  init: () => undefined,
+  processStartTime: () => 1,
+  killProcess: () => 'absent',
+  memlockLimit: () => ({ soft: null, hard: null }),
+};
+
+export const SILENT = pino({ level: 'silent' });
+
+export const FAKE_CONTEXT: FaultContext = {
+  host: FAKE_HOST,
+  limits: { maxMemoryFraction: 0.8 },
+  native: FAKE_NATIVE,
+  cgroups: { mode: 'none', mounts: new Map(), ownPaths: new Map() },
+  logger: SILENT,
+  procRoot: '/nonexistent',
+};
+
+export interface FakeBehaviour {
+  applyFails?: boolean;
+  revertFails?: boolean;
+  /** The fault ends on its own after this many ms. */
+  endsAfterMs?: number;
+}
+
+/** Events the fake injector saw, in order (`apply:<id>`, `revert:<id>`). */
+export type EventLog = string[];
+
+/** An injector of kind `fake` whose behaviour comes from `params`. */
+export function fakeInjector(events: EventLog): InjectorModule {
+  const Params = z.object({ applyFails: z.boolean().optional(), revertFails: z.boolean().optional(), endsAfterMs: z.number().optional() });
+  return defineInjector({
+    kind: 'fake',
+    summary: 'test double',
+    paramsSchema: () => Params,
+    paramDocs: () => [],
+    revertSchema: z.object({ id: z.string() }),
+    plan(faultId, params: FakeBehaviour) {
+      return {
+        target: 'nothing',
+        changes: ['nothing'],
+        revertSteps: ['nothing'],
+        revert: { id: faultId },
+        async apply(recordApplied): Promise<ActiveFault> {
+          events.push(`apply:${faultId}`);
+          await recordApplied({ id: faultId });
+          if (params.applyFails) throw new Error('apply broke');
+          const ended = params.endsAfterMs === undefined ? new Promise<string>(() => undefined) : new Promise<string>((r) => setTimeout(() => r('died'), params.endsAfterMs));
+          return { measure: () => 'ok', ended };
+        },
+      };
+    },
+    async revert(record) {
+      events.push(`revert:${record.id}`);
+      if (record.id.includes('revertfails')) throw new RevertError('cannot', 'a thing', 'rm thing');
+      return { outcome: 'reverted', detail: 'done' };
+    },
+    support: () => ({ supported: true, notes: [] }),
+  });
+}

@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: Apache-2.0
+/** Fixed host facts for unit tests: 4 CPUs, 8 GiB total, 6 GiB available. */
+import type { ValidationContext } from '../../src/faults/types.js';
+import { DEFAULT_LIMITS } from '../../src/faults/types.js';
+import type { HostFacts } from '../../src/host/facts.js';
+
+export const GiB = 1024 ** 3;
+
+export const FAKE_HOST: HostFacts = {
+  onlineCpus: [0, 1, 2, 3],
+  memTotalBytes: 8 * GiB,
+  memAvailableBytes: 6 * GiB,
+  bootId: '00000000-0000-0000-0000-000000000000',
+  isRoot: false,
+  capEff: 0n,
+};
+
+export const FAKE_VALIDATION: ValidationContext = { host: FAKE_HOST, limits: DEFAULT_LIMITS };
+
+/** Skips the calling suite with a stated reason unless running as root. */
+export function rootOrReason(): string | undefined {
+  return process.getuid?.() === 0 ? undefined : 'needs root (cgroups, signalling stressors); run `sudo npm test`';
+}

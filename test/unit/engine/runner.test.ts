@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: Apache-2.0
+import test from 'ava';
+
+import { Runner } from '../../../src/engine/runner.js';
+import type { Experiment, FaultSpec } from '../../../src/experiment/schema.js';
+import { Ledger } from '../../../src/ledger/ledger.js';
+import { workspace } from '../../helpers/cli.js';
+import { FAKE_CONTEXT, fakeInjector, SILENT, type EventLog } from '../../helpers/fake.js';
+
+function fault(id: string, durationMs: number, params: Record<string, unknown> = {}): FaultSpec {
+  return { id, kind: 'fake', durationMs, rampTimeMs: 0, params };
+}
+
+async function setup(t: import('ava').ExecutionContext) {
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const ledger = new Ledger(ws.stateDir);
+  await ledger.open();
+  t.teardown(() => ledger.close());
+  const events: EventLog = [];
+  const registry = new Map([['fake', fakeInjector(events)]]);
+  const runner = new Runner({ registry, ledger, ctx: FAKE_CONTEXT, runId: 'r1', owner: { pid: 1, startTime: 1 }, logger: SILENT });
+  return { ledger, events, runner };
+}
+
+const run = (runner: Runner, steps: FaultSpec[][], signal = new AbortController().signal) =>
+  runner.run({ name: 'x', steps: steps.map((faults, i) => ({ name: `s${i}`, faults })) } satisfies Experiment, signal);
+
+test('faults of one step run in parallel: two 2 s faults take about 2 s', async (t) => {
+  const { runner } = await setup(t);
+  const started = Date.now();
+  const result = await run(runner, [[fault('a', 2000), fault('b', 2000)]]);
+  const elapsed = Date.now() - started;
+  t.is(result.verdict, 'completed');
+  t.true(elapsed >= 1990 && elapsed < 3000, `took ${elapsed} ms`);
+});
+
+test('steps run serially: two steps of 2 s take about 4 s', async (t) => {
+  const { runner } = await setup(t);
+  const started = Date.now();
+  const result = await run(runner, [[fault('a', 2000)], [fault('b', 2000)]]);
+  const elapsed = Date.now() - started;
+  t.is(result.verdict, 'completed');
+  t.true(elapsed >= 3990 && elapsed < 5000, `took ${elapsed} ms`);
+});
+
+test('every fault goes intent → applied → reverted in the ledger', async (t) => {
+  const { runner, ledger } = await setup(t);
+  await run(runner, [[fault('a', 10)]]);
+  const events = (await ledger.replay()).records.map((r) => r.event);
+  t.deepEqual(events, ['intent', 'applied', 'reverted']);
+});
+
+test('abort reverts running faults at once and skips later steps', async (t) => {
+  const { runner, events } = await setup(t);
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 100);
+  const started = Date.now();
+  const result = await run(runner, [[fault('a', 60_000)], [fault('b', 1000)]], controller.signal);
+  t.true(Date.now() - started < 1000);
+  t.is(result.verdict, 'aborted');
+  t.deepEqual(result.faults.map((f) => f.status), ['aborted', 'skipped']);
+  t.deepEqual(events, ['apply:r1-a', 'revert:r1-a']);
+});
+
+test('a failed apply is reverted and ends the experiment after its step', async (t) => {
+  const { runner, events } = await setup(t);
+  const result = await run(runner, [[fault('a', 50, { applyFails: true }), fault('b', 50)], [fault('c', 50)]]);
+  t.is(result.verdict, 'failed');
+  t.deepEqual(result.faults.map((f) => f.status), ['failed', 'completed', 'skipped']);
+  t.true(events.includes('revert:r1-a'));
+  t.false(events.includes('apply:r1-c'));
+});
+
+test('a fault that ends on its own fails and is still reverted', async (t) => {
+  const { runner, events } = await setup(t);
+  const result = await run(runner, [[fault('a', 5000, { endsAfterMs: 50 })]]);
+  t.is(result.faults[0]?.status, 'failed');
+  t.is(result.faults[0]?.error, 'died');
+  t.deepEqual(events, ['apply:r1-a', 'revert:r1-a']);
+});
+
+test('a failed revert makes the verdict revert-failed and is recorded with the manual fix', async (t) => {
+  const { runner, ledger } = await setup(t);
+  const result = await run(runner, [[fault('revertfails', 10)]]);
+  t.is(result.verdict, 'revert-failed');
+  t.like(result.faults[0]?.revert, { ok: false, leftover: 'a thing', manualFix: 'rm thing' });
+  const entry = (await ledger.entries()).get('r1-revertfails');
+  t.is(entry?.state, 'revert-failed');
+});
