@@ -18,6 +18,7 @@ import { isFaultdError, messageOf } from './errors.js';
 import { REGISTRY } from './faults/registry.js';
 import { DEFAULT_LIMITS } from './faults/types.js';
 import { createLogger, type LogFormat } from './log.js';
+import { parseDurationMs } from './units.js';
 
 const VERSION = '0.1.0';
 const DEFAULT_STATE_DIR = '/var/lib/faultd';
@@ -26,6 +27,12 @@ function fraction(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0.05 || n > 0.95) throw new InvalidArgumentError('must be a number in 0.05–0.95');
   return n;
+}
+
+function progressInterval(value: string): number {
+  const ms = parseDurationMs(value);
+  if (ms === undefined || ms < 100 || ms > 3_600_000) throw new InvalidArgumentError('must be a duration in 100ms–1h');
+  return ms;
 }
 
 function exitCodeForError(error: unknown): ExitCode {
@@ -71,13 +78,23 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     .argument('<file>', 'faultd/v1 experiment, YAML or JSON')
     .option('--dry-run', 'validate and print exactly what would change on this host, then stop')
     .option('--force', 'start even if remnants of an earlier run could not be reverted')
-    .action(async (file: string, flags: { dryRun?: boolean; force?: boolean }) => {
+    .addOption(
+      new Option('--progress-interval <duration>', 'off a TTY (or with --log-format json): log progress this often')
+        .argParser(progressInterval)
+        .default(5000, '5s'),
+    )
+    .action(async (file: string, flags: { dryRun?: boolean; force?: boolean; progressInterval: number }) => {
       const onSignal = (signal: NodeJS.Signals): void => {
         if (abort.signal.aborted) process.stderr.write(`faultd: ${signal} again: still reverting, please wait\n`);
         abort.abort(signal);
       };
       process.on('SIGINT', onSignal).on('SIGTERM', onSignal).on('SIGHUP', onSignal);
-      code = await runCommand(file, { dryRun: flags.dryRun === true, force: flags.force === true }, env(), abort.signal);
+      code = await runCommand(
+        file,
+        { dryRun: flags.dryRun === true, force: flags.force === true, progressMs: flags.progressInterval },
+        env(),
+        abort.signal,
+      );
     });
   program
     .command('validate')

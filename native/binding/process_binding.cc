@@ -35,7 +35,7 @@ Napi::Value ProcessStartTime(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value KillProcess(const Napi::CallbackInfo& info) {
-  const auto pid = static_cast<pid_t>(IntegerArg(info, 0, "pid", 2, kMaxPid));
+  const auto pid = static_cast<pid_t>(IntegerArg(info, 0, "pid", 1, kMaxPid));
   const auto start_ticks = static_cast<uint64_t>(IntegerArg(info, 1, "startTime", 0, kMaxSafeInteger));
   const auto signal = static_cast<int>(IntegerArg(info, 2, "signal", 0, SIGRTMAX));
   const auto outcome = core::KillIfSameProcess(pid, start_ticks, signal);

@@ -14,9 +14,8 @@ import { formatDurationMs } from '../units.js';
 import { faultContext, openLedger, selfOwner, type CommandEnv } from './context.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 
-/** How often live lines refresh on a TTY, and how often progress is logged otherwise. */
+/** How often live lines refresh on a TTY. Off a TTY, progress is logged every `progressMs`. */
 const TTY_REFRESH_MS = 250;
-const PLAIN_PROGRESS_MS = 5000;
 
 export function newRunId(now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').slice(0, 15);
@@ -80,7 +79,7 @@ export function exitCodeOf(result: ExperimentResult): ExitCode {
   }
 }
 
-export async function runCommand(file: string, flags: { dryRun: boolean; force: boolean }, env: CommandEnv, signal: AbortSignal): Promise<ExitCode> {
+export async function runCommand(file: string, flags: { dryRun: boolean; force: boolean; progressMs: number }, env: CommandEnv, signal: AbortSignal): Promise<ExitCode> {
   const ctx = faultContext(env);
   const experiment = await loadExperiment(file, env.registry, ctx);
   const runId = newRunId();
@@ -106,7 +105,7 @@ export async function runCommand(file: string, flags: { dryRun: boolean; force: 
         if (interactive) env.terminal.live(live.map(liveLine));
         else for (const fault of live.filter((f) => f.phase === 'running')) env.logger.info({ faultId: fault.spec.id, effect: fault.active?.measure() }, 'progress');
       },
-      interactive ? TTY_REFRESH_MS : PLAIN_PROGRESS_MS,
+      interactive ? TTY_REFRESH_MS : flags.progressMs,
     );
     const onAbort = (): void => env.logger.warn('abort requested: reverting running faults, skipping remaining steps');
     signal.addEventListener('abort', onAbort, { once: true });

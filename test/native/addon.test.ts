@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+// The real addon, no privileges: surface drift, argument errors, system error shape, and
+// pid-reuse safety of killProcess.
+import { spawn } from 'node:child_process';
+
+import test from 'ava';
+
+import type { NativeAddon } from '../../src/native/addon.js';
+import { loadNative } from '../../src/native/load.js';
+import { NativeSystemError } from '../../src/native/system-error.js';
+import { waitUntil } from '../helpers/processes.js';
+
+const native = loadNative();
+
+test('every declared function exists on the addon', (t) => {
+  const declared: readonly (keyof NativeAddon)[] = ['init', 'processStartTime', 'killProcess', 'memlockLimit'];
+  for (const key of declared) t.is(typeof native[key], 'function', key);
+  t.is(native.abiVersion, 1);
+});
+
+test('bad arguments throw TypeError/RangeError with Node codes', (t) => {
+  const typeError = t.throws(() => native.processStartTime('1' as unknown as number), { instanceOf: TypeError });
+  t.is((typeError as { code?: string }).code, 'ERR_INVALID_ARG_TYPE');
+  const rangeError = t.throws(() => native.killProcess(100, 1, 99_999), { instanceOf: RangeError });
+  t.is((rangeError as { code?: string }).code, 'ERR_OUT_OF_RANGE');
+});
+
+test('system failures are NativeSystemError with code, errno and syscall', (t) => {
+  // Signalling init is refused by the core itself, and surfaces through the TS error factory.
+  const error = t.throws(() => native.killProcess(1, 0, 0), { instanceOf: NativeSystemError });
+  t.like(error, { code: 'EINVAL', errno: -22, syscall: 'kill', detail: 'refusing to signal pid <= 1' });
+  t.is(error.message, 'kill EINVAL: refusing to signal pid <= 1');
+  const e = new NativeSystemError(2, 'RTM_NEWQDISC', 'Specified qdisc kind is unknown');
+  t.is(e.message, 'RTM_NEWQDISC ENOENT: Specified qdisc kind is unknown');
+  t.is(e.code, 'ENOENT');
+  t.is(e.errno, -2);
+});
+
+test('processStartTime is stable for a live pid and null for a missing one', (t) => {
+  const a = native.processStartTime(process.pid);
+  t.true(typeof a === 'number' && a > 0);
+  t.is(native.processStartTime(process.pid), a);
+  t.is(native.processStartTime(4_194_000), null);
+});
+
+test('pid reuse: a wrong start time never signals the process', async (t) => {
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  t.teardown(() => child.kill('SIGKILL'));
+  await new Promise((resolve) => child.once('spawn', resolve));
+  const pid = child.pid ?? 0;
+  const startTime = native.processStartTime(pid) ?? 0;
+  t.is(native.killProcess(pid, startTime + 1, 9), 'mismatch');
+  t.is(native.killProcess(pid, startTime, 0), 'signalled', 'still alive after the mismatched kill');
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  t.is(native.killProcess(pid, startTime, 9), 'signalled');
+  await exited;
+  t.true(await waitUntil(() => native.killProcess(pid, startTime, 0) !== 'signalled', 2000));
+});
+
+test('memlockLimit reports bytes or null for unlimited', (t) => {
+  const limit = native.memlockLimit();
+  t.true(limit.soft === null || limit.soft >= 0);
+  t.true(limit.hard === null || limit.hard >= (limit.soft ?? 0));
+});
