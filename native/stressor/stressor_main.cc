@@ -121,13 +121,19 @@ bool WaitForGo() {
   return false;
 }
 
-// Waits for SIGTERM/SIGINT/SIGHUP while `still_ok()` holds; polls it every 100 ms.
+// Runs until a stop signal or until `still_ok()` turns false (polled every 100 ms); returns
+// only in the second case. A stop signal (SIGTERM/SIGINT/SIGHUP) ends the process at once with
+// _exit(0): the kernel tears down the workers and their memory, so a stop never waits for a
+// worker's period or a large munmap.
 template <typename Check>
-bool WaitForStop(const sigset_t& stop_signals, Check still_ok) {
+void RunUntilStopOrFailure(const sigset_t& stop_signals, Check still_ok) {
   const timespec poll{0, 100'000'000};
   for (;;) {
-    if (sigtimedwait(&stop_signals, nullptr, &poll) > 0) return true;
-    if (!still_ok()) return false;
+    if (sigtimedwait(&stop_signals, nullptr, &poll) > 0) {
+      std::fflush(stdout);
+      _exit(0);
+    }
+    if (!still_ok()) return;
   }
 }
 
@@ -138,11 +144,10 @@ int RunCpu(const Options& o, const sigset_t& stop_signals) {
   std::printf("{\"event\":\"ready\"}\n");
   std::fflush(stdout);
   auto& cpu = *stress.value();
-  const bool stopped = WaitForStop(stop_signals, [&] { return cpu.WorkerError().err == 0; });
+  RunUntilStopOrFailure(stop_signals, [&] { return cpu.WorkerError().err == 0; });
   cpu.RequestStop();
   cpu.Join();
-  if (!stopped) return EmitError(cpu.WorkerError()), kExitFailed;
-  return 0;
+  return EmitError(cpu.WorkerError()), kExitFailed;
 }
 
 int RunMemory(const Options& o, const sigset_t& stop_signals) {
@@ -153,7 +158,7 @@ int RunMemory(const Options& o, const sigset_t& stop_signals) {
   std::fflush(stdout);
   auto& mem = *stress.value();
   bool reported = false;
-  const bool stopped = WaitForStop(stop_signals, [&] {
+  RunUntilStopOrFailure(stop_signals, [&] {
     if (!reported && mem.Complete()) {
       std::printf("{\"event\":\"populated\",\"bytes\":%llu}\n", static_cast<unsigned long long>(mem.PopulatedBytes()));
       std::fflush(stdout);
@@ -163,8 +168,7 @@ int RunMemory(const Options& o, const sigset_t& stop_signals) {
   });
   mem.RequestStop();
   mem.Join();
-  if (!stopped) return EmitError(mem.WorkerError()), kExitFailed;
-  return 0;
+  return EmitError(mem.WorkerError()), kExitFailed;
 }
 
 }  // namespace

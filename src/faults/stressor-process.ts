@@ -154,7 +154,7 @@ async function waitGone(native: NativeAddon, processes: readonly ProcessId[], ti
   for (;;) {
     alive = alive.filter((p) => native.killProcess(p.pid, p.startTime, 0) === 'signalled');
     if (alive.length === 0 || Date.now() >= deadline) return alive;
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, 1));
   }
 }
 
@@ -165,7 +165,11 @@ export async function revertStressor(record: StressorRevert, ctx: FaultContext):
   if (record.pid !== undefined && record.startTime !== undefined && record.bootId === ctx.host.bootId) {
     candidates.set(record.pid, { pid: record.pid, startTime: record.startTime });
   }
-  for (const p of await processesWithTag(native, ctx.procRoot, record.tag)) candidates.set(p.pid, p);
+  // Without a recorded pid, faultd may have died between spawning the stressor and recording
+  // it: find it by its tag. (With a pid, the cgroup members below cover any other process.)
+  if (record.pid === undefined) {
+    for (const p of await processesWithTag(native, ctx.procRoot, record.tag)) candidates.set(p.pid, p);
+  }
   for (const dir of record.cgroups) {
     for (const pid of await cgroupPids(dir)) {
       const startTime = native.processStartTime(pid);

@@ -60,10 +60,10 @@ export function fakeInjector(events: EventLog): InjectorModule {
         },
       };
     },
-    async revert(record) {
+    revert(record) {
       events.push(`revert:${record.id}`);
-      if (record.id.includes('revertfails')) throw new RevertError('cannot', 'a thing', 'rm thing');
-      return { outcome: 'reverted', detail: 'done' };
+      if (record.id.includes('revertfails')) return Promise.reject(new RevertError('cannot', 'a thing', 'rm thing'));
+      return Promise.resolve({ outcome: 'reverted', detail: 'done' });
     },
     support: () => ({ supported: true, notes: [] }),
   });

@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * `npm run bench`: faultd's stress faults against stress-ng in the same run (ratios, because
+ * these machines are noisy). Writes a markdown table to bench/results/. Needs root (cgroups)
+ * and stress-ng (scripts/install-deps.sh installs it).
+ *
+ *  1. CPU accuracy at loads 25/50/75/100 × workers 1/2: mean error and SD of 100 ms and 1 s
+ *     windows, sampled from /proc/<pid>/task/*\/schedstat of the whole process tree.
+ *  2. Time to 1 GiB resident (RssAnon), faultd vs `stress-ng --vm 1 --vm-bytes 1G --vm-keep`.
+ *  3. Start latency (request → load present) and stop latency (stop → process gone).
+ *  4. faultd's own RSS while idle and while running a fault, next to a bare Node process.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { pino } from 'pino';
+
+import { linuxCpuStress } from '../src/faults/linux-cpu-stress.js';
+import { linuxMemoryStress } from '../src/faults/linux-memory-stress.js';
+import type { FaultContext, InjectorModule } from '../src/faults/types.js';
+import { DEFAULT_LIMITS } from '../src/faults/types.js';
+import { detectCgroupLayout } from '../src/host/cgroup.js';
+import { readHostFacts } from '../src/host/facts.js';
+import { loadNative } from '../src/native/load.js';
+import { alive, processTree, runTimeNs, statusBytes } from './proc.js';
+import { median, sd } from './stats.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const WINDOW_MS = 100;
+const MEASURE_S = Number(process.env['BENCH_CPU_SECONDS'] ?? 8);
+const WARMUP_MS = 500;
+const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 5);
+const GiB = 1024 ** 3;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function context(): FaultContext {
+  return {
+    host: readHostFacts(),
+    limits: DEFAULT_LIMITS,
+    native: loadNative(),
+    cgroups: detectCgroupLayout(),
+    logger: pino({ level: 'silent' }),
+    procRoot: '/proc',
+  };
+}
+
+interface Target {
+  /** Root pid of the process tree carrying the load. */
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+let faultCounter = 0;
+
+/** Starts a fault through its real module path (plan → apply), as `faultd run` does. */
+async function startFault(module: InjectorModule, params: Record<string, unknown>, ctx: FaultContext): Promise<Target> {
+  const validated = module.validateParams(params, ctx);
+  if (!validated.ok) throw new Error(JSON.stringify(validated.issues));
+  faultCounter += 1;
+  const planned = module.plan(`bench-${process.pid}-${faultCounter}`, validated.params, ctx);
+  let revert = planned.revert;
+  await planned.apply(async (r) => {
+    revert = r;
+    await Promise.resolve();
+  });
+  const pid = Number(revert['pid']);
+  return { pid, stop: async () => void (await module.revert(revert, ctx)) };
+}
+
+function startStressNg(args: readonly string[]): Target {
+  const child: ChildProcess = spawn('stress-ng', [...args, '--timeout', '600s', '--quiet'], { stdio: 'ignore' });
+  const pid = child.pid ?? 0;
+  return {
+    pid,
+    stop: async () => {
+      const tree = processTree(pid);
+      child.kill('SIGTERM');
+      while (tree.some(alive)) await sleep(2);
+      await new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(null)));
+    },
+  };
+}
+
+interface CpuAccuracy {
+  readonly meanErrorPp: number;
+  readonly sd100msPp: number;
+  readonly sd1sPp: number;
+}
+
+/** Samples the tree's run time every 100 ms on an absolute schedule. */
+async function measureCpu(target: Target, loadPct: number, workers: number): Promise<CpuAccuracy> {
+  await sleep(WARMUP_MS);
+  const samples: { wall: bigint; run: number }[] = [];
+  const t0 = performance.now();
+  const count = MEASURE_S * (1000 / WINDOW_MS) + 1;
+  for (let k = 0; k < count; k += 1) {
+    const wait = t0 + k * WINDOW_MS - performance.now();
+    if (wait > 0) await sleep(wait);
+    samples.push({ wall: process.hrtime.bigint(), run: runTimeNs(processTree(target.pid)) });
+  }
+  const pct = (a: { wall: bigint; run: number }, b: { wall: bigint; run: number }) =>
+    (100 * (b.run - a.run)) / Number(b.wall - a.wall) / workers;
+  const windows = samples.slice(1).map((s, i) => pct(samples[i] ?? s, s));
+  const perSecond = 1000 / WINDOW_MS;
+  const seconds: number[] = [];
+  for (let i = 0; i + perSecond < samples.length; i += perSecond) seconds.push(pct(samples[i]!, samples[i + perSecond]!));
+  const whole = pct(samples[0]!, samples[samples.length - 1]!);
+  return { meanErrorPp: whole - loadPct, sd100msPp: sd(windows), sd1sPp: sd(seconds) };
+}
+
+async function cpuAccuracy(ctx: FaultContext): Promise<string[]> {
+  const rows = ['| load % | workers | faultd mean err (pp) | stress-ng mean err (pp) | faultd SD 100 ms (pp) | stress-ng SD 100 ms (pp) | SD ratio 100 ms | faultd SD 1 s (pp) | stress-ng SD 1 s (pp) |', '|---|---|---|---|---|---|---|---|---|'];
+  for (const workers of [1, 2]) {
+    for (const load of [25, 50, 75, 100]) {
+      const ours = await startFault(linuxCpuStress, { load, workers }, ctx);
+      const a = await measureCpu(ours, load, workers);
+      await ours.stop();
+      const theirs = startStressNg(['--cpu', String(workers), '--cpu-load', String(load)]);
+      const b = await measureCpu(theirs, load, workers);
+      await theirs.stop();
+      const f = (v: number) => v.toFixed(2);
+      rows.push(`| ${load} | ${workers} | ${f(a.meanErrorPp)} | ${f(b.meanErrorPp)} | ${f(a.sd100msPp)} | ${f(b.sd100msPp)} | ${(a.sd100msPp / Math.max(b.sd100msPp, 1e-9)).toFixed(2)} | ${f(a.sd1sPp)} | ${f(b.sd1sPp)} |`);
+      console.log(`cpu load ${load} workers ${workers}: faultd ${JSON.stringify(a)} stress-ng ${JSON.stringify(b)}`);
+    }
+  }
+  return rows;
+}
+
+/** Milliseconds from `start()` until the tree holds `bytes` of anonymous memory (within 1 %). */
+async function timeToResident(start: () => Promise<Target> | Target, bytes: number): Promise<{ ms: number; rss: number }> {
+  const t0 = performance.now();
+  const target = await start();
+  let rss = 0;
+  while (performance.now() - t0 < 60_000) {
+    rss = processTree(target.pid).reduce((sum, pid) => sum + statusBytes(pid, 'RssAnon'), 0);
+    if (rss >= bytes * 0.99) break;
+    await sleep(2);
+  }
+  const ms = performance.now() - t0;
+  await target.stop();
+  return { ms, rss };
+}
+
+async function memorySpeed(ctx: FaultContext): Promise<string[]> {
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  const ratios: number[] = [];
+  const faultd = () => timeToResident(() => startFault(linuxMemoryStress, { memory: '1Gi' }, ctx), GiB);
+  const stressNg = () => timeToResident(() => startStressNg(['--vm', '1', '--vm-bytes', '1G', '--vm-keep']), GiB);
+  // Warm-up, unmeasured: in a VM the first touch of guest memory the guest never used is much
+  // slower than later ones (the host faults it in), which would penalise whoever runs first.
+  await faultd();
+  await stressNg();
+  for (let i = 0; i < REPEATS; i += 1) {
+    // Alternate the order so neither tool always gets the pages the other just freed.
+    let a: { ms: number; rss: number };
+    let b: { ms: number; rss: number };
+    if (i % 2 === 0) {
+      a = await faultd();
+      b = await stressNg();
+    } else {
+      b = await stressNg();
+      a = await faultd();
+    }
+    ours.push(a.ms);
+    theirs.push(b.ms);
+    ratios.push(a.ms / b.ms);
+    console.log(`1 GiB resident: faultd ${a.ms.toFixed(0)} ms (${(a.rss / GiB).toFixed(3)} GiB), stress-ng ${b.ms.toFixed(0)} ms`);
+  }
+  return [
+    '| measure | faultd median | stress-ng median | ratio faultd/stress-ng (median of pairs) |',
+    '|---|---|---|---|',
+    `| time to 1 GiB resident (ms, ${REPEATS} runs) | ${median(ours).toFixed(0)} | ${median(theirs).toFixed(0)} | ${median(ratios).toFixed(2)} |`,
+  ];
+}
+
+/** Names of the threads that carry CPU load (not the launcher's start-up work). */
+const WORKER_COMM = /^(faultd-cpu|stress-ng-cpu)/;
+
+/**
+ * Request → a worker thread burning (its run time grows ≥ 50 % of wall over a ~1 ms poll),
+ * and stop → every process of the tree gone.
+ */
+async function latency(start: () => Promise<Target> | Target): Promise<{ startMs: number; stopMs: number }> {
+  const t0 = performance.now();
+  const target = await start();
+  let last = { wall: performance.now(), run: runTimeNs(processTree(target.pid), WORKER_COMM) };
+  let startMs = Number.NaN;
+  while (performance.now() - t0 < 10_000) {
+    await sleep(1);
+    const now = { wall: performance.now(), run: runTimeNs(processTree(target.pid), WORKER_COMM) };
+    if (now.run > last.run && (now.run - last.run) / 1e6 >= 0.5 * (now.wall - last.wall)) {
+      startMs = now.wall - t0;
+      break;
+    }
+    last = now;
+  }
+  const tree = processTree(target.pid);
+  const s0 = performance.now();
+  await target.stop();
+  while (tree.some(alive)) await sleep(1);
+  return { startMs, stopMs: performance.now() - s0 };
+}
+
+async function latencies(ctx: FaultContext): Promise<string[]> {
+  const ours: { startMs: number; stopMs: number }[] = [];
+  const theirs: { startMs: number; stopMs: number }[] = [];
+  for (let i = 0; i < REPEATS; i += 1) {
+    ours.push(await latency(() => startFault(linuxCpuStress, { load: 100, workers: 1 }, ctx)));
+    theirs.push(await latency(() => startStressNg(['--cpu', '1', '--cpu-load', '100'])));
+    console.log(`latency: faultd ${JSON.stringify(ours.at(-1))} stress-ng ${JSON.stringify(theirs.at(-1))}`);
+  }
+  const m = (xs: { startMs: number; stopMs: number }[], k: 'startMs' | 'stopMs') => median(xs.map((x) => x[k]));
+  return [
+    '| measure (median of ' + String(REPEATS) + ') | faultd | stress-ng | ratio faultd/stress-ng |',
+    '|---|---|---|---|',
+    `| start latency: request → load present (ms) | ${m(ours, 'startMs').toFixed(1)} | ${m(theirs, 'startMs').toFixed(1)} | ${(m(ours, 'startMs') / m(theirs, 'startMs')).toFixed(2)} |`,
+    `| stop latency: stop → process gone (ms) | ${m(ours, 'stopMs').toFixed(1)} | ${m(theirs, 'stopMs').toFixed(1)} | ${(m(ours, 'stopMs') / m(theirs, 'stopMs')).toFixed(2)} |`,
+    '',
+    'faultd start includes writing the ledger (fdatasync), creating cgroups and the ready handshake; stop includes the verified revert (SIGTERM by pidfd, wait, cgroup removal).',
+  ];
+}
+
+async function ownFootprint(): Promise<string[]> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'faultd-bench-'));
+  try {
+    const file = path.join(dir, 'exp.json');
+    writeFileSync(file, JSON.stringify({ apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'rss' }, spec: { steps: [{ faults: [{ kind: 'linux-cpu-stress', duration: '3s', rampTime: '2s', params: { load: 50 } }] }] } }));
+    const faultd = spawn(process.execPath, [path.join(ROOT, 'bin/faultd.js'), '--state-dir', path.join(dir, 'state'), '--log-format', 'json', 'run', file], { stdio: 'ignore' });
+    const bare = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 6000)'], { stdio: 'ignore' });
+    await sleep(1500);
+    const idle = statusBytes(faultd.pid ?? 0, 'VmRSS');
+    const bareRss = statusBytes(bare.pid ?? 0, 'VmRSS');
+    let running = 0;
+    for (let i = 0; i < 20; i += 1) {
+      await sleep(100);
+      if (i >= 8) running = Math.max(running, statusBytes(faultd.pid ?? 0, 'VmRSS'));
+    }
+    await new Promise((resolve) => faultd.once('exit', resolve));
+    bare.kill();
+    const mib = (b: number) => (b / 1024 ** 2).toFixed(1);
+    return [
+      '| process | RSS (MiB) |',
+      '|---|---|',
+      `| bare \`node -e setTimeout\` | ${mib(bareRss)} |`,
+      `| faultd run, idle (rampTime wait, no fault applied) | ${mib(idle)} |`,
+      `| faultd run, running a CPU fault (max over 1.2 s) | ${mib(running)} |`,
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (cgroups, as faultd itself)');
+  if (spawnSync('stress-ng', ['--version']).status !== 0) throw new Error('stress-ng is missing: bash scripts/install-deps.sh');
+  const ctx = context();
+  const stressNg = spawnSync('stress-ng', ['--version'], { encoding: 'utf8' }).stdout.trim();
+  const started = new Date();
+  const only = (process.env['BENCH_ONLY'] ?? 'cpu,memory,latency,footprint').split(',');
+  const section = async (name: string, title: string, body: () => Promise<string[]>): Promise<string[]> =>
+    only.includes(name) ? [title, '', ...(await body()), ''] : [];
+  const sections = [
+    `# faultd benchmark, ${started.toISOString()}`,
+    '',
+    `Host: ${ctx.host.onlineCpus.length} CPUs, kernel ${spawnSync('uname', ['-r'], { encoding: 'utf8' }).stdout.trim()}, ${stressNg}. CPU windows: ${MEASURE_S} s per config after ${WARMUP_MS} ms warm-up, sampled every ${WINDOW_MS} ms from schedstat of the whole process tree; load is per worker.`,
+    '',
+    ...(await section('cpu', '## CPU accuracy (same run, faultd then stress-ng per row)', () => cpuAccuracy(ctx))),
+    ...(await section('memory', '## Memory: time to 1 GiB resident', () => memorySpeed(ctx))),
+    ...(await section('latency', '## Start and stop latency (CPU stress, 1 worker at 100 %)', () => latencies(ctx))),
+    ...(await section('footprint', "## faultd's own footprint", () => ownFootprint())),
+  ];
+  const outDir = path.join(ROOT, 'bench', 'results');
+  mkdirSync(outDir, { recursive: true });
+  const text = sections.join('\n');
+  const stamp = started.toISOString().replace(/[:]/g, '').slice(0, 15);
+  writeFileSync(path.join(outDir, `${stamp}.md`), text);
+  writeFileSync(path.join(outDir, 'latest.md'), text);
+  console.log(`\n${text}\nwritten to bench/results/${stamp}.md and bench/results/latest.md`);
+}
+
+await main();

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs what faultd needs to build and test on Debian/Ubuntu (run as root): a C++ toolchain
+# and Node's headers for the addon, googletest for the C++ suite, and the tools the tests and
+# the benchmark use as oracles and baselines (stress-ng, iproute2, nftables, strace).
+# Shared by .ci/run, Dockerfile.test and README's first command. Idempotent.
+set -euo pipefail
+
+packages=(build-essential python3 libgtest-dev stress-ng iproute2 nftables strace procps)
+# Node headers: use the ones of the installed Node if present, else Debian's.
+if ! ls /usr/include/node/node_api.h "$(dirname "$(dirname "$(command -v node)")")/include/node/node_api.h" >/dev/null 2>&1; then
+  packages+=(libnode-dev)
+fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "install-deps: all build and test packages present"
+fi
