@@ -24,6 +24,7 @@ import type { FaultContext, InjectorModule } from '../src/faults/types.js';
 import { DEFAULT_LIMITS } from '../src/faults/types.js';
 import { detectCgroupLayout } from '../src/host/cgroup.js';
 import { readHostFacts } from '../src/host/facts.js';
+import { Ledger } from '../src/ledger/ledger.js';
 import { loadNative } from '../src/native/load.js';
 import { alive, processTree, runTimeNs, statusBytes } from './proc.js';
 import { median, sd } from './stats.js';
@@ -56,19 +57,32 @@ interface Target {
 
 let faultCounter = 0;
 
-/** Starts a fault through its real module path (plan → apply), as `faultd run` does. */
+/** The ledger the benchmark's faults write, as `faultd run` does (fdatasync per record). */
+const benchDir = mkdtempSync(path.join(tmpdir(), 'faultd-bench-'));
+const ledger = new Ledger(path.join(benchDir, 'state'));
+
+/** Starts a fault through its real path (plan → ledger intent → apply → ledger applied). */
 async function startFault(module: InjectorModule, params: Record<string, unknown>, ctx: FaultContext): Promise<Target> {
   const validated = module.validateParams(params, ctx);
   if (!validated.ok) throw new Error(JSON.stringify(validated.issues));
   faultCounter += 1;
-  const planned = module.plan(`bench-${process.pid}-${faultCounter}`, validated.params, ctx);
+  const faultId = `bench-${process.pid}-${faultCounter}`;
+  const planned = module.plan(faultId, validated.params, ctx);
   let revert = planned.revert;
+  const owner = { pid: process.pid, startTime: ctx.native.processStartTime(process.pid) ?? 0 };
+  await ledger.append({ event: 'intent', faultId, runId: 'bench', kind: module.kind, target: planned.target, bootId: ctx.host.bootId, owner, revert });
   await planned.apply(async (r) => {
     revert = r;
-    await Promise.resolve();
+    await ledger.append({ event: 'applied', faultId, revert: r });
   });
   const pid = Number(revert['pid']);
-  return { pid, stop: async () => void (await module.revert(revert, ctx)) };
+  return {
+    pid,
+    stop: async () => {
+      const outcome = await module.revert(revert, ctx);
+      await ledger.append({ event: 'reverted', faultId, outcome: outcome.outcome });
+    },
+  };
 }
 
 function startStressNg(args: readonly string[]): Target {
@@ -181,11 +195,16 @@ async function memorySpeed(ctx: FaultContext): Promise<string[]> {
 /** Names of the threads that carry CPU load (not the launcher's start-up work). */
 const WORKER_COMM = /^(faultd-cpu|stress-ng-cpu)/;
 
-/**
- * Request → a worker thread burning (its run time grows ≥ 50 % of wall over a ~1 ms poll),
- * and stop → every process of the tree gone.
- */
-async function latency(start: () => Promise<Target> | Target): Promise<{ startMs: number; stopMs: number }> {
+interface Latency {
+  /** Request → a worker thread burning (run time grows ≥ 50 % of wall over a ~1 ms poll). */
+  readonly startMs: number;
+  /** Stop → every process of the tree gone. */
+  readonly goneMs: number;
+  /** Stop → stop() returned (for faultd: revert verified and recorded in the ledger). */
+  readonly doneMs: number;
+}
+
+async function latency(start: () => Promise<Target> | Target): Promise<Latency> {
   const t0 = performance.now();
   const target = await start();
   let last = { wall: performance.now(), run: runTimeNs(processTree(target.pid), WORKER_COMM) };
@@ -201,27 +220,35 @@ async function latency(start: () => Promise<Target> | Target): Promise<{ startMs
   }
   const tree = processTree(target.pid);
   const s0 = performance.now();
-  await target.stop();
-  while (tree.some(alive)) await sleep(1);
-  return { startMs, stopMs: performance.now() - s0 };
+  let doneMs = Number.NaN;
+  const stopping = target.stop().then(() => (doneMs = performance.now() - s0));
+  while (tree.some(alive)) await new Promise((resolve) => setImmediate(resolve));
+  const goneMs = performance.now() - s0;
+  await stopping;
+  return { startMs, goneMs, doneMs };
 }
 
 async function latencies(ctx: FaultContext): Promise<string[]> {
-  const ours: { startMs: number; stopMs: number }[] = [];
-  const theirs: { startMs: number; stopMs: number }[] = [];
+  const ours: Latency[] = [];
+  const theirs: Latency[] = [];
   for (let i = 0; i < REPEATS; i += 1) {
     ours.push(await latency(() => startFault(linuxCpuStress, { load: 100, workers: 1 }, ctx)));
     theirs.push(await latency(() => startStressNg(['--cpu', '1', '--cpu-load', '100'])));
     console.log(`latency: faultd ${JSON.stringify(ours.at(-1))} stress-ng ${JSON.stringify(theirs.at(-1))}`);
   }
-  const m = (xs: { startMs: number; stopMs: number }[], k: 'startMs' | 'stopMs') => median(xs.map((x) => x[k]));
+  const row = (label: string, key: keyof Latency, note = '') => {
+    const a = median(ours.map((x) => x[key]));
+    const b = median(theirs.map((x) => x[key]));
+    return `| ${label} | ${a.toFixed(1)} | ${b.toFixed(1)} | ${(a / b).toFixed(2)} |${note}`;
+  };
   return [
-    '| measure (median of ' + String(REPEATS) + ') | faultd | stress-ng | ratio faultd/stress-ng |',
+    `| measure (median of ${REPEATS}) | faultd | stress-ng | ratio faultd/stress-ng |`,
     '|---|---|---|---|',
-    `| start latency: request → load present (ms) | ${m(ours, 'startMs').toFixed(1)} | ${m(theirs, 'startMs').toFixed(1)} | ${(m(ours, 'startMs') / m(theirs, 'startMs')).toFixed(2)} |`,
-    `| stop latency: stop → process gone (ms) | ${m(ours, 'stopMs').toFixed(1)} | ${m(theirs, 'stopMs').toFixed(1)} | ${(m(ours, 'stopMs') / m(theirs, 'stopMs')).toFixed(2)} |`,
+    row('start latency: request → load present (ms)', 'startMs'),
+    row('stop latency: stop → process gone (ms)', 'goneMs'),
+    row('stop → revert complete (ms)', 'doneMs'),
     '',
-    'faultd start includes writing the ledger (fdatasync), creating cgroups and the ready handshake; stop includes the verified revert (SIGTERM by pidfd, wait, cgroup removal).',
+    'faultd start includes two ledger records (intent and applied, each fdatasync\'d) before any load, cgroup creation and placement, and the ready handshake. faultd "revert complete" adds the verification, cgroup removal and the fdatasync\'d `reverted` record; for stress-ng it is the SIGTERM and the wait for its processes.',
   ];
 }
 
@@ -259,6 +286,7 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (cgroups, as faultd itself)');
   if (spawnSync('stress-ng', ['--version']).status !== 0) throw new Error('stress-ng is missing: bash scripts/install-deps.sh');
   const ctx = context();
+  await ledger.open();
   const stressNg = spawnSync('stress-ng', ['--version'], { encoding: 'utf8' }).stdout.trim();
   const started = new Date();
   const only = (process.env['BENCH_ONLY'] ?? 'cpu,memory,latency,footprint').split(',');
@@ -281,6 +309,8 @@ async function main(): Promise<void> {
   writeFileSync(path.join(outDir, `${stamp}.md`), text);
   writeFileSync(path.join(outDir, 'latest.md'), text);
   console.log(`\n${text}\nwritten to bench/results/${stamp}.md and bench/results/latest.md`);
+  await ledger.close();
+  rmSync(benchDir, { recursive: true, force: true });
 }
 
 await main();

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 
+import { FaultdError } from '../errors.js';
 import { revertRemnants } from '../engine/recover.js';
 import { Runner, type ExperimentResult, type LiveFault } from '../engine/runner.js';
 import { loadExperiment } from '../experiment/load.js';
@@ -47,6 +48,17 @@ export function describePlan(experiment: Experiment, ctx: FaultContext, env: Com
   return out.join('\n');
 }
 
+/** Pre-flight: every fault kind of the experiment must be supported here (as `doctor` says). */
+function assertSupported(experiment: Experiment, ctx: FaultContext, env: CommandEnv): void {
+  const kinds = new Set(experiment.steps.flatMap((s) => s.faults.map((f) => f.kind)));
+  for (const kind of kinds) {
+    const support = env.registry.get(kind)?.support(ctx);
+    if (support && !support.supported) {
+      throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${kind} is not supported on this host: ${support.notes.join('; ')}`);
+    }
+  }
+}
+
 function liveLine(fault: LiveFault): string {
   const elapsed = formatDurationMs(Math.floor((Date.now() - fault.phaseStartedAt) / 100) * 100);
   const effect = fault.active?.measure() ?? '';
@@ -82,6 +94,7 @@ export function exitCodeOf(result: ExperimentResult): ExitCode {
 export async function runCommand(file: string, flags: { dryRun: boolean; force: boolean; progressMs: number }, env: CommandEnv, signal: AbortSignal): Promise<ExitCode> {
   const ctx = faultContext(env);
   const experiment = await loadExperiment(file, env.registry, ctx);
+  assertSupported(experiment, ctx, env);
   const runId = newRunId();
   if (flags.dryRun) {
     env.print(describePlan(experiment, ctx, env, runId));
