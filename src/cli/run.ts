@@ -130,7 +130,9 @@ export async function runCommand(file: string, flags: { dryRun: boolean; force: 
       signal.removeEventListener('abort', onAbort);
       env.terminal.live([]);
     }
-    env.logger.info({ runId, verdict: result.verdict, faults: result.faults }, 'experiment finished');
+    // In text mode the summary below lists the faults; JSON consumers get the whole result.
+    const details = env.options.logFormat === 'json' ? { faults: result.faults } : {};
+    env.logger.info({ runId, verdict: result.verdict, ...details }, 'experiment finished');
     if (env.options.logFormat === 'text') env.print(summary(result));
     const unresolved = [...(await ledger.entries()).values()].some((e) => e.state !== 'reverted');
     if (!unresolved) await ledger.compact();
