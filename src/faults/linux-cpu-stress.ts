@@ -3,9 +3,7 @@
  * linux-cpu-stress (Harness name and tunables): `workers` threads each hold `load` % of one CPU,
  * regulated on the CPU time they actually receive (native/core/duty_cycle.h).
  */
-import { z } from 'zod';
-
-import { cpuListParam, durationParam, MAX_DURATION_MS, numberParam } from './params.js';
+import { cpuListParam, numberParam, paramsObject, rampUpParam } from './params.js';
 import { planStressor, stressorSupportNotes } from './stressor-fault.js';
 import { processRunTimeNs, revertStressor, StressorRevertSchema } from './stressor-process.js';
 import { defineInjector, type ValidationContext } from './types.js';
@@ -25,10 +23,7 @@ function params(ctx: ValidationContext) {
       description: 'worker threads; 0 = one per online CPU',
     }),
     cpus: cpuListParam({ name: 'cpus', online, description: 'pin workers round-robin to these CPUs (YAML list or "0-1,3")' }),
-    rampUp: durationParam({
-      name: 'rampUp', default: '0s', max: MAX_DURATION_MS,
-      description: 'load rises linearly from 0 to `load` over this time (faultd extension)',
-    }),
+    rampUp: rampUpParam('load (from 0 to `load`)'),
   };
 }
 
@@ -37,11 +32,7 @@ export const linuxCpuStress = defineInjector({
   summary: 'Burn an exact share of CPU on the host',
   paramAliases: { LOAD: 'load', WORKERS: 'workers', CPUS: 'cpus', RAMP_UP: 'rampUp' },
   paramsSchema(ctx) {
-    const p = params(ctx);
-    return z
-      .object({ load: p.load.schema, workers: p.workers.schema, cpus: p.cpus.schema, rampUp: p.rampUp.schema })
-      .strict()
-      .transform((v) => ({ ...v, workers: v.workers === 0 ? ctx.host.onlineCpus.length : v.workers }));
+    return paramsObject(params(ctx)).transform((v) => ({ ...v, workers: v.workers === 0 ? ctx.host.onlineCpus.length : v.workers }));
   },
   paramDocs: (ctx) => Object.values(params(ctx)).map((p) => p.doc),
   revertSchema: StressorRevertSchema,

@@ -8,7 +8,7 @@ import { z } from 'zod';
 
 import { CAP, hasCapability } from '../host/facts.js';
 import { formatBytes, parseByteAmount } from '../units.js';
-import { booleanParam, durationParam, MAX_DURATION_MS, numberParam } from './params.js';
+import { booleanParam, numberParam, paramsObject, rampUpParam, type Param } from './params.js';
 import { planStressor, stressorSupportNotes } from './stressor-fault.js';
 import { processRssBytes, revertStressor, StressorRevertSchema } from './stressor-process.js';
 import { defineInjector, type ParamDoc, type ValidationContext } from './types.js';
@@ -46,16 +46,13 @@ function params(ctx: ValidationContext) {
       return 'bytes' in amount ? amount.bytes : Math.floor((ctx.host.memTotalBytes * amount.percent) / 100);
     });
   return {
-    memory: { schema: memory, doc: memoryDoc },
+    memory: { schema: memory, doc: memoryDoc } satisfies Param<number>,
     workers: numberParam({
       name: 'workers', min: 1, max: MAX_WORKERS, default: 1, integer: true,
       description: 'worker threads, each holding `memory` bytes',
     }),
     lock: booleanParam({ name: 'lock', default: false, description: 'mlock the memory so it cannot be swapped (needs CAP_IPC_LOCK)' }),
-    rampUp: durationParam({
-      name: 'rampUp', default: '0s', max: MAX_DURATION_MS,
-      description: 'resident memory rises linearly to the target over this time (faultd extension)',
-    }),
+    rampUp: rampUpParam('resident memory (from 0 to the target)'),
   };
 }
 
@@ -64,12 +61,8 @@ export const linuxMemoryStress = defineInjector({
   summary: 'Hold an exact amount of resident memory on the host',
   paramAliases: { MEMORY: 'memory', WORKERS: 'workers', LOCK: 'lock', RAMP_UP: 'rampUp' },
   paramsSchema(ctx) {
-    const p = params(ctx);
     const limit = memoryLimitBytes(ctx);
-    return z
-      .object({ memory: p.memory.schema, workers: p.workers.schema, lock: p.lock.schema, rampUp: p.rampUp.schema })
-      .strict()
-      .superRefine((v, c) => {
+    return paramsObject(params(ctx)).superRefine((v, c) => {
         const total = v.memory * v.workers;
         if (v.memory < MIN_BYTES || total > limit) {
           c.addIssue({

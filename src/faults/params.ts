@@ -128,3 +128,16 @@ export function durationParam(o: { name: string; default: string; max: number; d
     },
   };
 }
+
+/** `rampUp` of the stress faults (a faultd extension): `what` rises linearly over this time. */
+export function rampUpParam(what: string): Param<number> {
+  return durationParam({ name: 'rampUp', default: '0s', max: MAX_DURATION_MS, description: `${what} rises linearly over this time (faultd extension)` });
+}
+
+type Shape<T extends Record<string, Param<unknown>>> = { [K in keyof T]: T[K]['schema'] };
+
+/** The strict zod object of a fault's params (unknown keys are errors that name the key). */
+export function paramsObject<T extends Record<string, Param<unknown>>>(params: T) {
+  const shape = Object.fromEntries(Object.entries(params).map(([key, param]) => [key, param.schema])) as Shape<T>;
+  return z.object(shape).strict();
+}
