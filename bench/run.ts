@@ -59,7 +59,7 @@ let faultCounter = 0;
 
 /** The ledger the benchmark's faults write, as `faultd run` does (fdatasync per record). */
 const benchDir = mkdtempSync(path.join(tmpdir(), 'faultd-bench-'));
-const ledger = new Ledger(path.join(benchDir, 'state'));
+const ledger = new Ledger(path.join(benchDir, 'state'), loadNative());
 
 /** Starts a fault through its real path (plan → ledger intent → apply → ledger applied). */
 async function startFault(module: InjectorModule, params: Record<string, unknown>, ctx: FaultContext): Promise<Target> {
@@ -74,7 +74,7 @@ async function startFault(module: InjectorModule, params: Record<string, unknown
   await planned.apply(async (r) => {
     revert = r;
     await ledger.append({ event: 'applied', faultId, revert: r });
-  });
+  }, new AbortController().signal);
   const pid = Number(revert['pid']);
   return {
     pid,

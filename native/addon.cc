@@ -31,6 +31,7 @@ Napi::Object RegisterModule(Napi::Env env, Napi::Object exports) {
   exports.Set("processStartTime", Napi::Function::New(env, ProcessStartTime, "processStartTime"));
   exports.Set("killProcess", Napi::Function::New(env, KillProcess, "killProcess"));
   exports.Set("memlockLimit", Napi::Function::New(env, MemlockLimit, "memlockLimit"));
+  exports.Set("tryLock", Napi::Function::New(env, TryLock, "tryLock"));
   return exports;
 }
 

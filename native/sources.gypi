@@ -5,6 +5,7 @@
     'faultd_core_sources': [
       'native/core/clock.cc',
       'native/core/duty_cycle.cc',
+      'native/core/file_lock.cc',
       'native/core/proc_stat.cc',
       'native/core/process_kill.cc',
       'native/core/rlimit.cc',

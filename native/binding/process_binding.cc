@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <csignal>
 
+#include "../core/file_lock.h"
 #include "../core/process_kill.h"
 #include "../core/proc_stat.h"
 #include "../core/rlimit.h"
@@ -49,6 +50,25 @@ Napi::Value KillProcess(const Napi::CallbackInfo& info) {
       return Napi::String::New(info.Env(), "mismatch");
   }
   return info.Env().Undefined();
+}
+
+Napi::Value TryLock(const Napi::CallbackInfo& info) {
+  const auto fd = static_cast<int>(IntegerArg(info, 0, "fd", 0, 1 << 30));
+  const std::string mode = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+  core::LockMode lock_mode;
+  if (mode == "shared") {
+    lock_mode = core::LockMode::kShared;
+  } else if (mode == "exclusive") {
+    lock_mode = core::LockMode::kExclusive;
+  } else if (mode == "unlock") {
+    lock_mode = core::LockMode::kUnlock;
+  } else {
+    ThrowWithCode(Napi::TypeError::New(info.Env(), "The \"mode\" argument must be 'shared', 'exclusive' or 'unlock'"),
+                  "ERR_INVALID_ARG_TYPE");
+  }
+  const auto taken = core::TryLock(fd, lock_mode);
+  if (!taken.ok()) ThrowSystemError(info.Env(), taken.error());
+  return Napi::Boolean::New(info.Env(), taken.value());
 }
 
 Napi::Value MemlockLimit(const Napi::CallbackInfo& info) {

@@ -9,6 +9,8 @@ namespace faultd::js {
 Napi::Value ProcessStartTime(const Napi::CallbackInfo& info);
 /// killProcess(pid, startTime, signal): 'signalled' | 'absent' | 'mismatch'.
 Napi::Value KillProcess(const Napi::CallbackInfo& info);
+/// tryLock(fd, 'shared' | 'exclusive' | 'unlock'): boolean — flock without blocking.
+Napi::Value TryLock(const Napi::CallbackInfo& info);
 /// memlockLimit(): { soft: number | null, hard: number | null } in bytes; null = unlimited.
 Napi::Value MemlockLimit(const Napi::CallbackInfo& info);
 

@@ -41,6 +41,12 @@ core::Result<std::unique_ptr<CpuStress>> CpuStress::Start(const CpuStressSpec& s
   return stress;
 }
 
+void CpuStress::Fail(const char* syscall, int err) noexcept {
+  // The first failure wins; syscall is published before errno so a reader never pairs them wrongly.
+  const char* expected = "";
+  if (worker_syscall_.compare_exchange_strong(expected, syscall)) worker_errno_.store(err);
+}
+
 core::SysError CpuStress::WorkerError() const noexcept {
   return core::SysError{worker_errno_.load(), worker_syscall_.load(), {}};
 }
@@ -50,11 +56,7 @@ void CpuStress::Run(int index, const std::atomic<bool>& stop) noexcept {
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(spec_.cpus[static_cast<size_t>(index) % spec_.cpus.size()], &set);
-    if (sched_setaffinity(0, sizeof(set), &set) != 0) {
-      worker_syscall_.store("sched_setaffinity");
-      worker_errno_.store(errno);
-      return;
-    }
+    if (sched_setaffinity(0, sizeof(set), &set) != 0) return Fail("sched_setaffinity", errno);
   }
   const core::DutyCycleSpec duty{spec_.load_pct, spec_.period_us * 1000, spec_.ramp_up_ms * core::kNsPerMs};
   const int64_t start_ns = MonotonicNs();

@@ -34,6 +34,7 @@ class CpuStress {
  private:
   explicit CpuStress(CpuStressSpec spec) noexcept : spec_(std::move(spec)) {}
   void Run(int index, const std::atomic<bool>& stop) noexcept;
+  void Fail(const char* syscall, int err) noexcept;
 
   CpuStressSpec spec_;
   std::atomic<int> worker_errno_{0};

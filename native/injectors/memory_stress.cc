@@ -66,8 +66,9 @@ core::SysError MemoryStress::WorkerError() const noexcept {
 }
 
 void MemoryStress::Fail(const char* syscall, int err) noexcept {
-  int expected = 0;
-  if (worker_errno_.compare_exchange_strong(expected, err)) worker_syscall_.store(syscall);
+  // The first failure wins; syscall is published before errno so a reader never pairs them wrongly.
+  const char* expected = "";
+  if (worker_syscall_.compare_exchange_strong(expected, syscall)) worker_errno_.store(err);
 }
 
 void MemoryStress::Run(int index, const std::atomic<bool>& stop) noexcept {

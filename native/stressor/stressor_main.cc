@@ -184,23 +184,22 @@ int main(int argc, char** argv) {
     }
   }
   if (o.workers < 1 || o.workers > CPU_SETSIZE) return Usage("--workers out of range");
-  if (!TieToParent(o.parent_pid)) return kExitFailed;
-  // Block the stop signals before any thread exists, so workers inherit the mask and only the
-  // main thread's sigtimedwait receives them.
+  if (o.mode == "cpu" && (o.load_pct < 0 || o.load_pct > 100)) return Usage("--load-pct must be 0..100");
+  if (o.mode == "memory" && o.bytes_per_worker == 0) return Usage("--bytes-per-worker must be > 0");
+  if (o.mode != "cpu" && o.mode != "memory") return Usage("mode must be cpu or memory");
+  if (!TieToParent(o.parent_pid)) {
+    std::fprintf(stderr, "faultd-stressor: parent %d is gone or PR_SET_PDEATHSIG failed\n", static_cast<int>(o.parent_pid));
+    return kExitFailed;
+  }
+  // Until "go", the default dispositions apply: a SIGTERM from faultd ends the idle process at
+  // once. Afterwards the stop signals are blocked before any thread exists, so workers inherit
+  // the mask and only the main thread's sigtimedwait receives them.
+  if (o.wait_go && !WaitForGo()) return 0;
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  if (o.wait_go && !WaitForGo()) return 0;
-  if (o.mode == "cpu") {
-    if (o.load_pct < 0 || o.load_pct > 100) return Usage("--load-pct must be 0..100");
-    return RunCpu(o, stop_signals);
-  }
-  if (o.mode == "memory") {
-    if (o.bytes_per_worker == 0) return Usage("--bytes-per-worker must be > 0");
-    return RunMemory(o, stop_signals);
-  }
-  return Usage("mode must be cpu or memory");
+  return o.mode == "cpu" ? RunCpu(o, stop_signals) : RunMemory(o, stop_signals);
 }

@@ -42,7 +42,7 @@ export function faultContext(env: CommandEnv): FaultContext {
 }
 
 export function openLedger(env: CommandEnv): Ledger {
-  return new Ledger(env.options.stateDir);
+  return new Ledger(env.options.stateDir, loadNative());
 }
 
 /** This process as a ledger owner. */

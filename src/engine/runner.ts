@@ -6,6 +6,8 @@
  * rampTime wait. Abort (signal) cuts every wait short, reverts what runs, and skips the rest.
  * A step whose fault failed to apply ends the experiment after its faults are reverted.
  */
+import { setMaxListeners } from 'node:events';
+
 import type { Logger } from 'pino';
 
 import { messageOf } from '../errors.js';
@@ -86,16 +88,47 @@ export class Runner {
         continue;
       }
       this.#deps.logger.info({ step: step.name, faults: step.faults.map((f) => f.id) }, 'step started');
-      this.#live.clear();
-      for (const spec of step.faults) {
-        this.#live.set(spec.id, { spec, phase: 'pending', target: '', phaseStartedAt: Date.now(), active: undefined });
-      }
-      const stepResults = await Promise.all(step.faults.map((spec) => this.#runFault(spec, signal)));
-      results.push(...stepResults);
-      stop = stepResults.some((r) => r.status === 'failed');
+      results.push(...(await this.#runStep(step.faults, signal)));
+      // A failed apply or a failed revert ends the experiment: do not pile chaos on a host in doubt.
+      stop = results.some((r) => r.status === 'failed' || (r.revert !== undefined && !r.revert.ok));
     }
     this.#live.clear();
     return { runId: this.#deps.runId, verdict: verdictOf(results, signal.aborted), faults: results, durationMs: Date.now() - started };
+  }
+
+  /**
+   * Runs the faults of one step in parallel. If one of them fails unexpectedly (e.g. the ledger
+   * cannot be written), the others are aborted so they revert now rather than at their end.
+   */
+  async #runStep(faults: readonly FaultSpec[], signal: AbortSignal): Promise<FaultResult[]> {
+    this.#live.clear();
+    for (const spec of faults) {
+      this.#live.set(spec.id, { spec, phase: 'pending', target: '', phaseStartedAt: Date.now(), active: undefined });
+    }
+    const step = new AbortController();
+    // Each fault listens on the step's signal several times (ramp, apply, hold).
+    setMaxListeners(8 * faults.length + 8, step.signal);
+    const forward = (): void => step.abort(signal.reason);
+    signal.addEventListener('abort', forward, { once: true });
+    try {
+      const settled = await Promise.allSettled(
+        faults.map((spec) =>
+          this.#runFault(spec, step.signal).catch((error: unknown) => {
+            step.abort(error);
+            throw error;
+          }),
+        ),
+      );
+      return settled.map((outcome, index): FaultResult => {
+        if (outcome.status === 'fulfilled') return outcome.value;
+        const spec = faults[index];
+        const error = messageOf(outcome.reason);
+        this.#deps.logger.error({ faultId: spec?.id, err: outcome.reason }, 'fault runner failed');
+        return { id: spec?.id ?? '?', kind: spec?.kind ?? '?', target: '', status: 'failed', error };
+      });
+    } finally {
+      signal.removeEventListener('abort', forward);
+    }
   }
 
   #phase(spec: FaultSpec, phase: FaultPhase): LiveFault {
@@ -130,18 +163,25 @@ export class Runner {
     }
     live.target = planned.target;
     let revertRecord = planned.revert;
+    // If this throws, nothing has changed on the host yet.
     await ledger.append({ event: 'intent', faultId, runId, kind: spec.kind, target: planned.target, bootId: ctx.host.bootId, owner, revert: revertRecord });
     let status: FaultStatus = 'completed';
     let error: string | undefined;
+    const hold = new AbortController(); // ends the hold early; always aborted, so no timer outlives the fault
+    const release = (): void => hold.abort();
+    signal.addEventListener('abort', release, { once: true });
     try {
-      live.active = await planned.apply(async (revert) => {
+      const active = await planned.apply(async (revert) => {
         revertRecord = revert;
         await ledger.append({ event: 'applied', faultId, revert });
-      });
+      }, signal);
+      live.active = active;
       logger.info({ target: planned.target }, 'fault applied');
       this.#phase(spec, 'running');
-      const ended = live.active.ended.then((why) => ({ ended: why }));
-      const outcome = await Promise.race([sleep(spec.durationMs, signal).then((full) => ({ full })), ended]);
+      const outcome = await Promise.race([
+        sleep(spec.durationMs, hold.signal).then((full) => ({ full })),
+        active.ended.then((why) => ({ ended: why })),
+      ]);
       if ('ended' in outcome) {
         status = 'failed';
         error = outcome.ended;
@@ -150,9 +190,12 @@ export class Runner {
         status = 'aborted';
       }
     } catch (applyError) {
-      status = 'failed';
+      status = signal.aborted ? 'aborted' : 'failed';
       error = messageOf(applyError);
       logger.error({ err: applyError }, 'apply failed, reverting');
+    } finally {
+      hold.abort();
+      signal.removeEventListener('abort', release);
     }
     this.#phase(spec, 'reverting');
     const revert = await revertAndRecord(ledger, module, faultId, revertRecord, faultCtx, logger);

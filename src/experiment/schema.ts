@@ -9,7 +9,8 @@ import { z } from 'zod';
 
 import { durationSchema, MAX_DURATION_MS } from '../faults/params.js';
 import type { Registry } from '../faults/registry.js';
-import type { ValidationContext } from '../faults/types.js';
+import { memoryBudgetBytes, type ValidationContext } from '../faults/types.js';
+import { formatBytes } from '../units.js';
 
 /** Bounds of an experiment's shape. */
 export const MAX_STEPS = 100;
@@ -164,7 +165,17 @@ export function validateExperiment(document: unknown, registry: Registry, ctx: V
       if (!durationMs.success || !rampTimeMs.success || !params.ok) return undefined;
       return { id, kind: raw.kind, durationMs: durationMs.data, rampTimeMs: rampTimeMs.data, params: params.params };
     });
-    return { name: step.name ?? `step-${s + 1}`, faults: faults.filter((f): f is FaultSpec => f !== undefined) };
+    const valid = faults.filter((f): f is FaultSpec => f !== undefined);
+    // Faults of a step run at once, so their memory adds up against one budget.
+    const stepMemory = valid.reduce((sum, f) => sum + (registry.get(f.kind)?.memoryBytes(f.params) ?? 0), 0);
+    const budget = memoryBudgetBytes(ctx);
+    if (valid.length > 1 && stepMemory > budget) {
+      problems.push({
+        path: formatPath(['spec', 'steps', s]),
+        message: `its faults together hold ${formatBytes(stepMemory)}, more than ${formatBytes(budget)} (${Math.round(ctx.limits.maxMemoryFraction * 100)} % of MemAvailable)`,
+      });
+    }
+    return { name: step.name ?? `step-${s + 1}`, faults: valid };
   });
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, experiment: { name: envelope.data.metadata.name, steps } };

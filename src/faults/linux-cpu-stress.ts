@@ -19,8 +19,8 @@ function params(ctx: ValidationContext) {
       description: 'CPU load per worker, as % of one CPU (0 = idle workers, 100 = full)',
     }),
     workers: numberParam({
-      name: 'workers', min: 0, max: online.length, default: 1, integer: true, maxWhy: 'online CPUs',
-      description: 'worker threads; 0 = one per online CPU',
+      name: 'workers', min: 0, max: online.length, default: 1, integer: true, maxWhy: 'usable CPUs',
+      description: 'worker threads; 0 = one per usable CPU (online and in faultd\'s affinity mask)',
     }),
     cpus: cpuListParam({ name: 'cpus', online, description: 'pin workers round-robin to these CPUs (YAML list or "0-1,3")' }),
     rampUp: rampUpParam('load (from 0 to `load`)'),
@@ -58,6 +58,6 @@ export const linuxCpuStress = defineInjector({
   revert: (record, ctx) => revertStressor(record, ctx),
   support(ctx) {
     const { ok, notes } = stressorSupportNotes(ctx);
-    return { supported: ok, notes: [`${ctx.host.onlineCpus.length} online CPUs`, ...notes] };
+    return { supported: ok, notes: [`${ctx.host.onlineCpus.length} usable CPUs (${ctx.host.onlineCpus.join(',')})`, ...notes] };
   },
 });

@@ -11,7 +11,7 @@ import { formatBytes, parseByteAmount } from '../units.js';
 import { booleanParam, numberParam, paramsObject, rampUpParam, type Param } from './params.js';
 import { planStressor, stressorSupportNotes } from './stressor-fault.js';
 import { processRssBytes, revertStressor, StressorRevertSchema } from './stressor-process.js';
-import { defineInjector, type ParamDoc, type ValidationContext } from './types.js';
+import { defineInjector, memoryBudgetBytes, type ParamDoc, type ValidationContext } from './types.js';
 
 /** Harness's default (`256m`). */
 const DEFAULT_MEMORY = '256Mi';
@@ -20,12 +20,8 @@ const MIN_BYTES = 1024 * 1024;
 /** Memory workers are threads; more than this only adds contention. */
 const MAX_WORKERS = 64;
 
-function memoryLimitBytes(ctx: ValidationContext): number {
-  return Math.floor(ctx.host.memAvailableBytes * ctx.limits.maxMemoryFraction);
-}
-
 function params(ctx: ValidationContext) {
-  const limit = memoryLimitBytes(ctx);
+  const limit = memoryBudgetBytes(ctx);
   const fraction = `${Math.round(ctx.limits.maxMemoryFraction * 100)} % of MemAvailable`;
   const memoryDoc: ParamDoc = {
     name: 'memory',
@@ -61,7 +57,7 @@ export const linuxMemoryStress = defineInjector({
   summary: 'Hold an exact amount of resident memory on the host',
   paramAliases: { MEMORY: 'memory', WORKERS: 'workers', LOCK: 'lock', RAMP_UP: 'rampUp' },
   paramsSchema(ctx) {
-    const limit = memoryLimitBytes(ctx);
+    const limit = memoryBudgetBytes(ctx);
     return paramsObject(params(ctx)).superRefine((v, c) => {
         const total = v.memory * v.workers;
         if (v.memory < MIN_BYTES || total > limit) {
@@ -72,9 +68,19 @@ export const linuxMemoryStress = defineInjector({
             message: `${formatBytes(v.memory)} × ${v.workers} worker(s) = ${formatBytes(total)} is outside 1Mi–${formatBytes(limit)} (${Math.round(ctx.limits.maxMemoryFraction * 100)} % of MemAvailable ${formatBytes(ctx.host.memAvailableBytes)})`,
           });
         }
+        const memlock = ctx.host.memlockBytes;
+        if (v.lock && !hasCapability(ctx.host, CAP.IPC_LOCK) && memlock !== null && total > memlock) {
+          c.addIssue({
+            code: 'custom',
+            path: ['lock'],
+            input: v.lock,
+            message: `needs CAP_IPC_LOCK, or RLIMIT_MEMLOCK of at least ${formatBytes(total)} (it is ${formatBytes(memlock)})`,
+          });
+        }
       });
   },
   paramDocs: (ctx) => Object.values(params(ctx)).map((p) => p.doc),
+  memoryBytes: (p) => p.memory * p.workers,
   revertSchema: StressorRevertSchema,
   plan(faultId, p, ctx) {
     const args = [`--workers=${p.workers}`, `--bytes-per-worker=${p.memory}`];
@@ -95,7 +101,7 @@ export const linuxMemoryStress = defineInjector({
     return {
       supported: ok,
       notes: [
-        `MemAvailable ${formatBytes(ctx.host.memAvailableBytes)}; at most ${formatBytes(memoryLimitBytes(ctx))} (${Math.round(ctx.limits.maxMemoryFraction * 100)} %) may be stressed`,
+        `MemAvailable ${formatBytes(ctx.host.memAvailableBytes)}; at most ${formatBytes(memoryBudgetBytes(ctx))} (${Math.round(ctx.limits.maxMemoryFraction * 100)} %) may be stressed`,
         lockOk
           ? '`lock: true` supported (CAP_IPC_LOCK or unlimited RLIMIT_MEMLOCK)'
           : `\`lock: true\` limited to RLIMIT_MEMLOCK ${formatBytes(memlock.soft ?? 0)} (no CAP_IPC_LOCK)`,

@@ -65,24 +65,24 @@ export function booleanParam(o: { name: string; default: boolean; description: s
 
 /** A CPU list: YAML list of ids, or the kernel's `0-3,8` text. Every id must be online. */
 export function cpuListParam(o: { name: string; online: readonly number[]; description: string }): Param<number[] | undefined> {
-  const onlineText = o.online.join(',');
+  const onlineText = `usable: ${o.online.join(',')}`;
   const schema = z
     .union([z.array(z.number().int().nonnegative()), z.string(), z.number().int().nonnegative()], {
-      error: `must be a list of CPU ids or a CPU list like "0-1,3" (online: ${onlineText})`,
+      error: `must be a list of CPU ids or a CPU list like "0-1,3" (${onlineText})`,
     })
     .transform((v, ctx) => {
       let cpus: number[];
       try {
         cpus = Array.isArray(v) ? v : typeof v === 'number' ? [v] : parseCpuList(v);
       } catch {
-        ctx.addIssue({ code: 'custom', message: `must be a CPU list like "0-1,3" (online: ${onlineText})` });
+        ctx.addIssue({ code: 'custom', message: `must be a CPU list like "0-1,3" (${onlineText})` });
         return z.NEVER;
       }
       const offline = cpus.filter((c) => !o.online.includes(c));
       if (cpus.length === 0 || offline.length > 0) {
         ctx.addIssue({
           code: 'custom',
-          message: `CPU ${offline.join(',') || '(none)'} is not online (online: ${onlineText})`,
+          message: `CPU ${offline.join(',') || '(none)'} is not usable here (${onlineText}: online and in faultd's affinity mask)`,
         });
         return z.NEVER;
       }
@@ -90,7 +90,7 @@ export function cpuListParam(o: { name: string; online: readonly number[]; descr
     });
   return {
     schema: schema.optional(),
-    doc: { name: o.name, type: 'cpu list', default: undefined, bounds: `online CPUs: ${onlineText}`, description: o.description },
+    doc: { name: o.name, type: 'cpu list', default: undefined, bounds: onlineText, description: o.description },
   };
 }
 

@@ -39,8 +39,8 @@ export function planStressor(
       ...cgroups.map((dir) => `remove cgroup ${dir}`),
     ],
     revert: { tag: faultId, bootId: ctx.host.bootId, cgroups },
-    async apply(recordApplied) {
-      const handle = await startStressor(this.revert, mode, args, ctx, recordApplied);
+    async apply(recordApplied, signal) {
+      const handle = await startStressor(this.revert, mode, args, ctx, recordApplied, signal);
       return activeStressor(handle, measure(handle));
     },
   };

@@ -46,11 +46,9 @@ interface ProcessId {
   readonly startTime: number;
 }
 
-/** A running stressor; `exit` settles when the process ends for any reason. */
+/** A running stressor; `exit` settles (with the reason) when the process ends for any reason. */
 export interface StressorHandle extends ProcessId {
   readonly exit: Promise<string>;
-  /** JSON events the stressor printed after `ready` (e.g. `populated`). */
-  onEvent(listener: (event: Record<string, unknown>) => void): void;
 }
 
 /** The argv a stressor gets for `mode` and `args` (shown by --dry-run). */
@@ -58,12 +56,18 @@ export function stressorArgv(tag: string, mode: 'cpu' | 'memory', args: readonly
   return [mode, ...args, `--tag=${tag}`, '--wait-go', `--parent-pid=${process.pid}`];
 }
 
+/**
+ * Starts the stressor and returns once it reports `ready`. On any failure (including `signal`
+ * aborting the start) the stressor is killed before the error is thrown; the caller's revert
+ * then removes the cgroups and verifies.
+ */
 export async function startStressor(
   planned: StressorRevert,
   mode: 'cpu' | 'memory',
   args: readonly string[],
   ctx: FaultContext,
   recordApplied: (revert: StressorRevert) => Promise<void>,
+  signal: AbortSignal,
 ): Promise<StressorHandle> {
   const { created, skipped } = await createCgroups(planned.cgroups);
   for (const reason of skipped) ctx.logger.warn({ reason }, 'cannot create stressor cgroup, ignoring');
@@ -71,12 +75,13 @@ export async function startStressor(
     detached: true, // own session: the terminal's Ctrl-C goes to faultd, which reverts in order
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  // Listeners go on before the first await: an early exit must not be missed.
+  // Listeners go on before the first await: an early exit must not be missed, and writing "go"
+  // to a stressor that already died must not crash faultd with an unhandled EPIPE.
+  child.stdin.on('error', () => undefined);
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     stderr = (stderr + chunk).slice(-2000);
   });
-  const listeners: ((event: Record<string, unknown>) => void)[] = [];
   let lastError = '';
   let onReady: (() => void) | undefined;
   createInterface({ input: child.stdout }).on('line', (line) => {
@@ -88,62 +93,98 @@ export async function startStressor(
     }
     if (event['event'] === 'ready') onReady?.();
     else if (event['event'] === 'error') lastError = `${String(event['syscall'])}: ${String(event['message'])}`;
-    else for (const listener of listeners) listener(event);
   });
+  // 'close' comes after stdout and stderr are drained, so the stressor's own error is known.
   const exit = new Promise<string>((resolve) => {
-    child.once('exit', (code, signal) => {
-      resolve(lastError || stderr.trim() || (signal ? `killed by ${signal}` : `exit code ${String(code)}`));
+    child.once('close', (code, killSignal) => {
+      resolve(lastError || stderr.trim() || (killSignal ? `killed by ${killSignal}` : `exit code ${String(code)}`));
     });
   });
-  const spawned = new Promise<void>((resolve, reject) => {
-    child.once('spawn', resolve);
-    child.once('error', reject);
-  });
-  await spawned.catch((error: unknown) => {
-    throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `cannot start the stressor: ${messageOf(error)}`, { cause: error });
-  });
-  const pid = child.pid ?? 0;
-  const startTime = ctx.native.processStartTime(pid);
-  if (startTime === null) throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `the stressor exited before it started: ${await exit}`);
   try {
-    await moveIntoCgroups(created, pid);
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', reject);
+    }).catch((error: unknown) => {
+      throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `cannot start the stressor: ${messageOf(error)}`, { cause: error });
+    });
+    const pid = child.pid ?? 0;
+    const startTime = ctx.native.processStartTime(pid);
+    if (startTime === null) throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `the stressor exited before it started: ${await exit}`);
+    try {
+      await moveIntoCgroups(created, pid);
+    } catch (error) {
+      ctx.logger.warn({ err: error }, 'cannot move the stressor into its cgroup, ignoring');
+    }
+    await recordApplied({ ...planned, cgroups: created, pid, startTime });
+    child.stdin.end('go\n');
+    const ready = new Promise<void>((resolve) => (onReady = resolve));
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const outcome = await Promise.race([
+      ready.then(() => 'ready' as const),
+      exit.then((why) => ({ exited: why })),
+      new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), READY_TIMEOUT_MS))),
+      new Promise<'aborted'>((resolve) => {
+        onAbort = () => resolve('aborted');
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
+    clearTimeout(timer);
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+    if (outcome !== 'ready') {
+      const why =
+        outcome === 'timeout' ? `no ready signal within ${READY_TIMEOUT_MS} ms` : outcome === 'aborted' ? 'aborted while starting' : outcome.exited;
+      throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `the stressor failed to start: ${why}`);
+    }
+    return { pid, startTime, exit };
   } catch (error) {
-    ctx.logger.warn({ err: error }, 'cannot move the stressor into its cgroup, ignoring');
+    child.kill('SIGKILL');
+    throw error;
   }
-  await recordApplied({ ...planned, cgroups: created, pid, startTime });
-  child.stdin.end('go\n');
-  const ready = new Promise<void>((resolve) => (onReady = resolve));
-  let timer: NodeJS.Timeout | undefined;
-  const outcome = await Promise.race([
-    ready.then(() => 'ready' as const),
-    exit.then((why) => ({ exited: why })),
-    new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), READY_TIMEOUT_MS))),
-  ]);
-  clearTimeout(timer);
-  if (outcome !== 'ready') {
-    const why = outcome === 'timeout' ? `no ready signal within ${READY_TIMEOUT_MS} ms` : outcome.exited;
-    throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `the stressor failed to start: ${why}`);
-  }
-  return { pid, startTime, exit, onEvent: (listener) => listeners.push(listener) };
 }
 
-/** Processes on the host whose argv carries `--tag=<tag>` (found after a crash mid-apply). */
+async function readProcFile(procRoot: string, pid: number, file: string): Promise<string | undefined> {
+  try {
+    return await readFile(path.join(procRoot, String(pid), file), 'utf8');
+  } catch {
+    return undefined; // exited
+  }
+}
+
+/** True if `pid` is a faultd-stressor carrying `--tag=<tag>`. */
+async function hasTag(procRoot: string, pid: number, tag: string): Promise<boolean> {
+  const cmdline = await readProcFile(procRoot, pid, 'cmdline');
+  if (cmdline === undefined) return false;
+  return `\0${cmdline}`.includes(`\0--tag=${tag}\0`) && path.basename(cmdline.split('\0')[0] ?? '').startsWith('faultd-stressor');
+}
+
+/** True if `pid` sits in the fault's cgroup (`.../faultd-<tag>`) in some hierarchy. */
+async function inFaultCgroup(procRoot: string, pid: number, tag: string): Promise<boolean> {
+  const cgroups = await readProcFile(procRoot, pid, 'cgroup');
+  return cgroups !== undefined && cgroups.split('\n').some((line) => line.endsWith(`/faultd-${tag}`));
+}
+
+/**
+ * Identifies `pid` as (pid, start time) only if it is ours. The start time is read first and
+ * ownership checked after: if the pid was reused in between, the check sees the new process,
+ * which carries neither the tag nor the fault's cgroup, so it is never taken for ours.
+ */
+async function identify(native: NativeAddon, pid: number, isOurs: () => Promise<boolean>): Promise<ProcessId | undefined> {
+  if (pid === process.pid) return undefined;
+  const startTime = native.processStartTime(pid);
+  if (startTime === null || !(await isOurs())) return undefined;
+  return { pid, startTime };
+}
+
+/** Stressors on the host whose argv carries `--tag=<tag>` (found after a crash mid-apply). */
 async function processesWithTag(native: NativeAddon, procRoot: string, tag: string): Promise<ProcessId[]> {
   const found: ProcessId[] = [];
-  const needle = `\0--tag=${tag}\0`;
   for (const name of await readdir(procRoot)) {
     if (!/^\d+$/.test(name)) continue;
-    let cmdline: string;
-    try {
-      cmdline = await readFile(path.join(procRoot, name, 'cmdline'), 'utf8');
-    } catch {
-      continue; // exited while we scanned
-    }
-    if (!`\0${cmdline}`.includes(needle) || !path.basename(cmdline.split('\0')[0] ?? '').startsWith('faultd-stressor')) {
-      continue;
-    }
-    const startTime = native.processStartTime(Number(name));
-    if (startTime !== null) found.push({ pid: Number(name), startTime });
+    const pid = Number(name);
+    const id = await identify(native, pid, () => hasTag(procRoot, pid, tag));
+    if (id) found.push(id);
   }
   return found;
 }
@@ -172,8 +213,8 @@ export async function revertStressor(record: StressorRevert, ctx: FaultContext):
   }
   for (const dir of record.cgroups) {
     for (const pid of await cgroupPids(dir)) {
-      const startTime = native.processStartTime(pid);
-      if (startTime !== null && pid !== process.pid) candidates.set(pid, { pid, startTime });
+      const id = await identify(native, pid, () => inFaultCgroup(ctx.procRoot, pid, record.tag));
+      if (id) candidates.set(pid, id);
     }
   }
   const signalled = [...candidates.values()].filter((p) => native.killProcess(p.pid, p.startTime, SIGTERM) === 'signalled');

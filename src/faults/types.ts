@@ -19,6 +19,11 @@ export interface Limits {
 
 export const DEFAULT_LIMITS: Limits = { maxMemoryFraction: 0.8 };
 
+/** Memory all faults running at once may take: `maxMemoryFraction` of MemAvailable. */
+export function memoryBudgetBytes(ctx: { host: HostFacts; limits: Limits }): number {
+  return Math.floor(ctx.host.memAvailableBytes * ctx.limits.maxMemoryFraction);
+}
+
 /** What validation may consult: host facts and limits, nothing that changes the host. */
 export interface ValidationContext {
   readonly host: HostFacts;
@@ -45,14 +50,15 @@ export interface ParamDoc {
 /**
  * The plan of one fault: what it will change (for --dry-run), its revert record (written to the
  * ledger as `intent` before anything changes), and the bound action that makes the change.
- * `apply` calls `recordApplied` with the completed revert record before the fault takes effect.
+ * `apply` calls `recordApplied` with the completed revert record before the fault takes effect,
+ * and gives up (throwing, with nothing left running) when `signal` aborts.
  */
 export interface Planned<R> {
   readonly target: string;
   readonly changes: readonly string[];
   readonly revertSteps: readonly string[];
   readonly revert: R;
-  apply(recordApplied: (revert: R) => Promise<void>): Promise<ActiveFault>;
+  apply(recordApplied: (revert: R) => Promise<void>, signal: AbortSignal): Promise<ActiveFault>;
 }
 
 /** A fault that is running. */
@@ -96,6 +102,8 @@ export interface InjectorModule {
   readonly paramAliases: Readonly<Record<string, string>>;
   paramDocs(ctx: ValidationContext): readonly ParamDoc[];
   validateParams(raw: unknown, ctx: ValidationContext): ParamsResult;
+  /** Memory the fault will hold (counted against the step's memory budget); 0 for most kinds. */
+  memoryBytes(params: unknown): number;
   plan(faultId: string, params: unknown, ctx: FaultContext): Planned<Record<string, unknown>>;
   /** Idempotent: reverting what is already gone returns `already-absent`. */
   revert(revert: Record<string, unknown>, ctx: FaultContext): Promise<RevertOutcome>;
@@ -108,6 +116,7 @@ export interface InjectorDefinition<P, R extends Record<string, unknown>> {
   readonly paramAliases?: Readonly<Record<string, string>>;
   paramsSchema(ctx: ValidationContext): z.ZodType<P>;
   paramDocs(ctx: ValidationContext): readonly ParamDoc[];
+  memoryBytes?(params: P): number;
   readonly revertSchema: z.ZodType<R>;
   plan(faultId: string, params: P, ctx: FaultContext): Planned<R>;
   revert(revert: R, ctx: FaultContext): Promise<RevertOutcome>;
@@ -127,6 +136,7 @@ export function defineInjector<P, R extends Record<string, unknown>>(def: Inject
       return result.success ? { ok: true, params: result.data } : { ok: false, issues: result.error.issues };
     },
     // `params` is what validateParams returned for this module, so it already has type P.
+    memoryBytes: (params) => def.memoryBytes?.(params as P) ?? 0,
     plan: (faultId, params, ctx) => def.plan(faultId, params as P, ctx),
     revert: (revert, ctx) => def.revert(parseRevert(revert), ctx),
     support: (ctx) => def.support(ctx),

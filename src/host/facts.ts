@@ -15,7 +15,10 @@ export interface HostRoots {
 export const REAL_ROOTS: HostRoots = { proc: '/proc', sys: '/sys' };
 
 export interface HostFacts {
-  /** CPU ids that are online (from /sys/devices/system/cpu/online). */
+  /**
+   * CPU ids faultd can use: online (/sys/devices/system/cpu/online) and in this process's
+   * affinity mask (Cpus_allowed_list, e.g. a container's cpuset).
+   */
   readonly onlineCpus: readonly number[];
   readonly memTotalBytes: number;
   readonly memAvailableBytes: number;
@@ -24,6 +27,15 @@ export interface HostFacts {
   readonly isRoot: boolean;
   /** Effective capabilities of this process (bit mask from /proc/self/status CapEff). */
   readonly capEff: bigint;
+  /** RLIMIT_MEMLOCK soft limit in bytes (from /proc/self/limits); null = unlimited. */
+  readonly memlockBytes: number | null;
+}
+
+/** The soft `Max locked memory` of /proc/<pid>/limits, in bytes; null when unlimited. */
+export function parseMemlockLimit(limits: string): number | null {
+  const soft = /^Max locked memory\s+(\S+)/m.exec(limits)?.[1];
+  if (soft === undefined || soft === 'unlimited') return null;
+  return Number(soft);
 }
 
 /** Parses a kernel CPU list such as `0-3,8,10-11`. */
@@ -52,13 +64,17 @@ export function readHostFacts(roots: HostRoots = REAL_ROOTS): HostFacts {
   const meminfo = readFileSync(path.join(roots.proc, 'meminfo'), 'utf8');
   const status = readFileSync(path.join(roots.proc, 'self', 'status'), 'utf8');
   const capEff = /^CapEff:\s+([0-9a-f]+)/m.exec(status)?.[1] ?? '0';
+  const online = parseCpuList(readFileSync(path.join(roots.sys, 'devices/system/cpu/online'), 'utf8'));
+  const allowedText = /^Cpus_allowed_list:\s+(\S+)/m.exec(status)?.[1];
+  const allowed = allowedText === undefined ? online : parseCpuList(allowedText);
   return {
-    onlineCpus: parseCpuList(readFileSync(path.join(roots.sys, 'devices/system/cpu/online'), 'utf8')),
+    onlineCpus: online.filter((cpu) => allowed.includes(cpu)),
     memTotalBytes: meminfoBytes(meminfo, 'MemTotal'),
     memAvailableBytes: meminfoBytes(meminfo, 'MemAvailable'),
     bootId: readFileSync(path.join(roots.proc, 'sys/kernel/random/boot_id'), 'utf8').trim(),
     isRoot: process.getuid?.() === 0,
     capEff: BigInt(`0x${capEff}`),
+    memlockBytes: parseMemlockLimit(readFileSync(path.join(roots.proc, 'self', 'limits'), 'utf8')),
   };
 }
 

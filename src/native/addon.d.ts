@@ -19,4 +19,9 @@ export interface NativeAddon {
   /** Signal 0 only tests whether the process is still alive (`signalled`). */
   /** RLIMIT_MEMLOCK in bytes; null means unlimited. Equivalent to `ulimit -l`. */
   memlockLimit(): { soft: number | null; hard: number | null };
+  /**
+   * flock(2) on `fd` without blocking: true when the lock was taken (or released), false when
+   * another open file holds a conflicting lock. Equivalent to `flock -n -s|-x|-u <fd>`.
+   */
+  tryLock(fd: number, mode: 'shared' | 'exclusive' | 'unlock'): boolean;
 }

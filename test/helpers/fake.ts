@@ -13,6 +13,7 @@ export const FAKE_NATIVE: NativeAddon = {
   processStartTime: () => 1,
   killProcess: () => 'absent',
   memlockLimit: () => ({ soft: null, hard: null }),
+  tryLock: () => true,
 };
 
 export const SILENT = pino({ level: 'silent' });
@@ -51,10 +52,11 @@ export function fakeInjector(events: EventLog): InjectorModule {
         changes: ['nothing'],
         revertSteps: ['nothing'],
         revert: { id: faultId },
-        async apply(recordApplied): Promise<ActiveFault> {
+        async apply(recordApplied, signal): Promise<ActiveFault> {
           events.push(`apply:${faultId}`);
           await recordApplied({ id: faultId });
           if (params.applyFails) throw new Error('apply broke');
+          if (signal.aborted) throw new Error('aborted while starting');
           const ended = params.endsAfterMs === undefined ? new Promise<string>(() => undefined) : new Promise<string>((r) => setTimeout(() => r('died'), params.endsAfterMs));
           return { measure: () => 'ok', ended };
         },

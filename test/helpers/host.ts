@@ -13,6 +13,7 @@ export const FAKE_HOST: HostFacts = {
   bootId: '00000000-0000-0000-0000-000000000000',
   isRoot: false,
   capEff: 0n,
+  memlockBytes: 8 * 1024 * 1024,
 };
 
 export const FAKE_VALIDATION: ValidationContext = { host: FAKE_HOST, limits: DEFAULT_LIMITS };

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import type { ExecutionContext } from 'ava';
 
 import { Ledger } from '../../src/ledger/ledger.js';
+import { loadNative } from '../../src/native/load.js';
 import { experimentYaml, finish, runCli, startCli, waitForLine, workspace, type CliChild } from '../helpers/cli.js';
 import { stressorsMatching, waitUntil } from '../helpers/processes.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
@@ -31,7 +32,7 @@ function setup(t: ExecutionContext, steps: Record<string, unknown>[][]) {
 
 /** The stressor pid and cgroups of the applied fault, from the ledger. */
 async function appliedRecord(stateDir: string): Promise<{ pid: number; cgroups: string[]; tag: string }> {
-  const entries = [...(await new Ledger(stateDir).entries()).values()];
+  const entries = [...(await new Ledger(stateDir, loadNative()).entries()).values()];
   const revert = entries.find((e) => e.state === 'applied')?.revert;
   if (!revert) throw new Error('no applied fault in the ledger');
   return revert as { pid: number; cgroups: string[]; tag: string };
@@ -61,7 +62,7 @@ test('kill -9 of faultd run mid-experiment, then revert --remnants leaves nothin
   const { ws, start } = setup(t, [[CPU_FAULT, { kind: 'linux-memory-stress', name: 'mem', duration: '60s', params: { memory: '64Mi' } }]]);
   const child = start();
   await waitForLine(child, /fault applied/);
-  const ledger = new Ledger(ws.stateDir);
+  const ledger = new Ledger(ws.stateDir, loadNative());
   let before = await ledger.entries();
   for (let i = 0; i < 250 && [...before.values()].filter((e) => e.state === 'applied').length < 2; i += 1) {
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -134,7 +135,7 @@ test('remnants whose pid was reused by an unrelated process are never killed', a
   const bystander = spawn('sleep', ['30'], { stdio: 'ignore' });
   t.teardown(() => bystander.kill('SIGKILL'));
   await new Promise((resolve) => bystander.once('spawn', resolve));
-  const ledger = new Ledger(ws.stateDir);
+  const ledger = new Ledger(ws.stateDir, loadNative());
   await ledger.open();
   const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
   await ledger.append({ event: 'intent', faultId: 'reuse', runId: 'r', kind: 'linux-cpu-stress', target: 't', bootId, owner: { pid: 999_999, startTime: 1 }, revert: { tag: 'reuse', bootId, cgroups: [] } });
@@ -157,7 +158,7 @@ test('a stressor started just before a crash (intent only) is found by its tag a
   const stressor = spawn(STRESSOR_BIN, ['cpu', '--workers=1', '--load-pct=5', `--tag=${tag}`], { stdio: 'ignore' });
   t.teardown(() => stressor.kill('SIGKILL'));
   t.true(await waitUntil(() => stressorsMatching(tag).length === 1, 3000));
-  const ledger = new Ledger(ws.stateDir);
+  const ledger = new Ledger(ws.stateDir, loadNative());
   await ledger.open();
   const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
   await ledger.append({ event: 'intent', faultId: tag, runId: 'r', kind: 'linux-cpu-stress', target: 't', bootId, owner: { pid: 999_999, startTime: 1 }, revert: { tag, bootId, cgroups: [] } });

@@ -5,7 +5,7 @@ import { Runner } from '../../../src/engine/runner.js';
 import type { Experiment, FaultSpec } from '../../../src/experiment/schema.js';
 import { Ledger } from '../../../src/ledger/ledger.js';
 import { workspace } from '../../helpers/cli.js';
-import { FAKE_CONTEXT, fakeInjector, SILENT, type EventLog } from '../../helpers/fake.js';
+import { FAKE_CONTEXT, FAKE_NATIVE, fakeInjector, SILENT, type EventLog } from '../../helpers/fake.js';
 
 function fault(id: string, durationMs: number, params: Record<string, unknown> = {}): FaultSpec {
   return { id, kind: 'fake', durationMs, rampTimeMs: 0, params };
@@ -14,7 +14,7 @@ function fault(id: string, durationMs: number, params: Record<string, unknown> =
 async function setup(t: import('ava').ExecutionContext) {
   const ws = workspace();
   t.teardown(() => ws.remove());
-  const ledger = new Ledger(ws.stateDir);
+  const ledger = new Ledger(ws.stateDir, FAKE_NATIVE);
   await ledger.open();
   t.teardown(() => ledger.close());
   const events: EventLog = [];

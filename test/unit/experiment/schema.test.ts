@@ -56,7 +56,7 @@ test('out-of-range load names field, value and range', (t) => {
 });
 
 test('workers above the online CPUs is refused with the bound', (t) => {
-  rejects(t, experiment({ kind: 'linux-cpu-stress', params: { workers: 5 } }), /params\.workers: must be in 0–4 \(online CPUs\) \(got 5\)/);
+  rejects(t, experiment({ kind: 'linux-cpu-stress', params: { workers: 5 } }), /params\.workers: must be in 0–4 \(usable CPUs\) \(got 5\)/);
 });
 
 test('fractional workers is refused', (t) => {
@@ -64,7 +64,7 @@ test('fractional workers is refused', (t) => {
 });
 
 test('offline CPU in the affinity list is refused', (t) => {
-  rejects(t, experiment({ kind: 'linux-cpu-stress', params: { cpus: '0-5' } }), /params\.cpus: CPU 4,5 is not online \(online: 0,1,2,3\)/);
+  rejects(t, experiment({ kind: 'linux-cpu-stress', params: { cpus: '0-5' } }), /params\.cpus: CPU 4,5 is not usable here \(usable: 0,1,2,3: online and in faultd's affinity mask\)/);
 });
 
 test('bad duration string names the formats', (t) => {
@@ -110,4 +110,20 @@ test('YAML syntax errors carry file, line and column', (t) => {
   const error = t.throws(() => parseExperimentText('spec:\n  steps: [\n', 'bad.yaml'));
   t.regex(error.message, /^bad\.yaml:\d+:\d+: /);
   t.is((error as { code?: string }).code, 'FAULTD_ERR_INPUT_SYNTAX');
+});
+
+test('parallel memory faults share one budget', (t) => {
+  const fault = { kind: 'linux-memory-stress', params: { memory: '3Gi' } };
+  const doc = { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'x' }, spec: { steps: [{ faults: [{ ...fault, name: 'a' }, { ...fault, name: 'b' }] }] } };
+  rejects(t, doc, /spec\.steps\[0\]: its faults together hold 6\.00 GiB, more than 4\.80 GiB \(80 % of MemAvailable\)/);
+});
+
+test('lock beyond RLIMIT_MEMLOCK without CAP_IPC_LOCK is refused at validation', (t) => {
+  rejects(t, experiment({ kind: 'linux-memory-stress', params: { memory: '64Mi', lock: true } }), /params\.lock: needs CAP_IPC_LOCK, or RLIMIT_MEMLOCK of at least 64\.00 MiB \(it is 8\.00 MiB\)/);
+});
+
+test('fractional seconds are rounded to whole milliseconds', (t) => {
+  const result = validateExperiment(experiment({ kind: 'linux-cpu-stress', duration: 2, params: { rampUp: 1.005 } }), REGISTRY, FAKE_VALIDATION);
+  if (!result.ok) return t.fail(problems(result).join('\n'));
+  t.like(result.experiment.steps[0]?.faults[0]?.params, { rampUp: 1005 });
 });
