@@ -20,7 +20,7 @@
     {
       'target_name': 'faultd_native',
       'sources': [
-        'native/addon.cc',
+        'native/binding/addon.cc',
         'native/binding/js_error.cc',
         'native/binding/process_binding.cc',
         '<@(faultd_core_sources)',

@@ -10,11 +10,11 @@
       'native/core/process_kill.cc',
       'native/core/rlimit.cc',
       'native/core/sys_result.cc',
+      'native/core/worker_threads.cc',
     ],
     'faultd_injector_sources': [
       'native/injectors/cpu_stress.cc',
       'native/injectors/memory_stress.cc',
-      'native/injectors/worker_threads.cc',
     ],
   },
 }

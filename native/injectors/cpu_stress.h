@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "../core/sys_result.h"
-#include "worker_threads.h"
+#include "../core/worker_threads.h"
 
 namespace faultd::inj {
 
@@ -39,7 +39,7 @@ class CpuStress {
   CpuStressSpec spec_;
   std::atomic<int> worker_errno_{0};
   std::atomic<const char*> worker_syscall_{""};
-  WorkerThreads threads_;
+  core::WorkerThreads threads_;
 };
 
 }  // namespace faultd::inj

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "../core/sys_result.h"
-#include "worker_threads.h"
+#include "../core/worker_threads.h"
 
 namespace faultd::inj {
 
@@ -47,7 +47,7 @@ class MemoryStress {
   std::unique_ptr<std::atomic<uint64_t>[]> populated_;
   std::atomic<int> worker_errno_{0};
   std::atomic<const char*> worker_syscall_{""};
-  WorkerThreads threads_;
+  core::WorkerThreads threads_;
 };
 
 }  // namespace faultd::inj

@@ -10,6 +10,7 @@
  * SIGKILL after a grace period, remove the cgroups, then verify nothing is left.
  */
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -17,7 +18,7 @@ import { createInterface } from 'node:readline';
 import { z } from 'zod';
 
 import { FaultdError, messageOf } from '../errors.js';
-import { cgroupPids, createCgroups, moveIntoCgroups, removeCgroup } from '../host/cgroup.js';
+import { createCgroups, moveIntoCgroups, removeCgroup } from '../host/cgroup.js';
 import type { NativeAddon } from '../native/addon.js';
 import { stressorPath } from '../native/load.js';
 import { RevertError, type FaultContext, type RevertOutcome } from './types.js';
@@ -69,7 +70,7 @@ export async function startStressor(
   recordApplied: (revert: StressorRevert) => Promise<void>,
   signal: AbortSignal,
 ): Promise<StressorHandle> {
-  const { created, skipped } = await createCgroups(planned.cgroups);
+  const { created, skipped } = createCgroups(planned.cgroups);
   for (const reason of skipped) ctx.logger.warn({ reason }, 'cannot create stressor cgroup, ignoring');
   const child = spawn(stressorPath(), stressorArgv(planned.tag, mode, args), {
     detached: true, // own session: the terminal's Ctrl-C goes to faultd, which reverts in order
@@ -111,7 +112,7 @@ export async function startStressor(
     const startTime = ctx.native.processStartTime(pid);
     if (startTime === null) throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `the stressor exited before it started: ${await exit}`);
     try {
-      await moveIntoCgroups(created, pid);
+      moveIntoCgroups(created, pid);
     } catch (error) {
       ctx.logger.warn({ err: error }, 'cannot move the stressor into its cgroup, ignoring');
     }
@@ -144,24 +145,30 @@ export async function startStressor(
   }
 }
 
-async function readProcFile(procRoot: string, pid: number, file: string): Promise<string | undefined> {
+/*
+ * The revert path reads /proc and cgroupfs synchronously: the files are tiny, and going
+ * through the libuv pool would put its queueing (on a host whose CPUs the stressor saturates)
+ * between a stop request and the signal.
+ */
+
+function readProcFile(procRoot: string, pid: number, file: string): string | undefined {
   try {
-    return await readFile(path.join(procRoot, String(pid), file), 'utf8');
+    return readFileSync(path.join(procRoot, String(pid), file), 'utf8');
   } catch {
     return undefined; // exited
   }
 }
 
 /** True if `pid` is a faultd-stressor carrying `--tag=<tag>`. */
-async function hasTag(procRoot: string, pid: number, tag: string): Promise<boolean> {
-  const cmdline = await readProcFile(procRoot, pid, 'cmdline');
+function hasTag(procRoot: string, pid: number, tag: string): boolean {
+  const cmdline = readProcFile(procRoot, pid, 'cmdline');
   if (cmdline === undefined) return false;
   return `\0${cmdline}`.includes(`\0--tag=${tag}\0`) && path.basename(cmdline.split('\0')[0] ?? '').startsWith('faultd-stressor');
 }
 
 /** True if `pid` sits in the fault's cgroup (`.../faultd-<tag>`) in some hierarchy. */
-async function inFaultCgroup(procRoot: string, pid: number, tag: string): Promise<boolean> {
-  const cgroups = await readProcFile(procRoot, pid, 'cgroup');
+function inFaultCgroup(procRoot: string, pid: number, tag: string): boolean {
+  const cgroups = readProcFile(procRoot, pid, 'cgroup');
   return cgroups !== undefined && cgroups.split('\n').some((line) => line.endsWith(`/faultd-${tag}`));
 }
 
@@ -170,23 +177,32 @@ async function inFaultCgroup(procRoot: string, pid: number, tag: string): Promis
  * ownership checked after: if the pid was reused in between, the check sees the new process,
  * which carries neither the tag nor the fault's cgroup, so it is never taken for ours.
  */
-async function identify(native: NativeAddon, pid: number, isOurs: () => Promise<boolean>): Promise<ProcessId | undefined> {
+function identify(native: NativeAddon, pid: number, isOurs: () => boolean): ProcessId | undefined {
   if (pid === process.pid) return undefined;
   const startTime = native.processStartTime(pid);
-  if (startTime === null || !(await isOurs())) return undefined;
+  if (startTime === null || !isOurs()) return undefined;
   return { pid, startTime };
 }
 
 /** Stressors on the host whose argv carries `--tag=<tag>` (found after a crash mid-apply). */
-async function processesWithTag(native: NativeAddon, procRoot: string, tag: string): Promise<ProcessId[]> {
+function processesWithTag(native: NativeAddon, procRoot: string, tag: string): ProcessId[] {
   const found: ProcessId[] = [];
-  for (const name of await readdir(procRoot)) {
+  for (const name of readdirSync(procRoot)) {
     if (!/^\d+$/.test(name)) continue;
     const pid = Number(name);
-    const id = await identify(native, pid, () => hasTag(procRoot, pid, tag));
+    const id = identify(native, pid, () => hasTag(procRoot, pid, tag));
     if (id) found.push(id);
   }
   return found;
+}
+
+/** Pids listed in `<dir>/cgroup.procs` (none when the cgroup does not exist). */
+function cgroupMembers(dir: string): number[] {
+  try {
+    return readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
 }
 
 async function waitGone(native: NativeAddon, processes: readonly ProcessId[], timeoutMs: number): Promise<ProcessId[]> {
@@ -203,21 +219,25 @@ async function waitGone(native: NativeAddon, processes: readonly ProcessId[], ti
 export async function revertStressor(record: StressorRevert, ctx: FaultContext): Promise<RevertOutcome> {
   const { native } = ctx;
   const candidates = new Map<number, ProcessId>();
+  // The recorded stressor first: pidfd and start time make it safe to signal without any read.
   if (record.pid !== undefined && record.startTime !== undefined && record.bootId === ctx.host.bootId) {
     candidates.set(record.pid, { pid: record.pid, startTime: record.startTime });
   }
+  const signalled = [...candidates.values()].filter((p) => native.killProcess(p.pid, p.startTime, SIGTERM) === 'signalled');
   // Without a recorded pid, faultd may have died between spawning the stressor and recording
   // it: find it by its tag. (With a pid, the cgroup members below cover any other process.)
-  if (record.pid === undefined) {
-    for (const p of await processesWithTag(native, ctx.procRoot, record.tag)) candidates.set(p.pid, p);
-  }
+  const others = record.pid === undefined ? processesWithTag(native, ctx.procRoot, record.tag) : [];
   for (const dir of record.cgroups) {
-    for (const pid of await cgroupPids(dir)) {
-      const id = await identify(native, pid, () => inFaultCgroup(ctx.procRoot, pid, record.tag));
-      if (id) candidates.set(pid, id);
+    for (const pid of cgroupMembers(dir)) {
+      const id = identify(native, pid, () => inFaultCgroup(ctx.procRoot, pid, record.tag));
+      if (id) others.push(id);
     }
   }
-  const signalled = [...candidates.values()].filter((p) => native.killProcess(p.pid, p.startTime, SIGTERM) === 'signalled');
+  for (const p of others) {
+    if (candidates.has(p.pid)) continue;
+    candidates.set(p.pid, p);
+    if (native.killProcess(p.pid, p.startTime, SIGTERM) === 'signalled') signalled.push(p);
+  }
   let alive = await waitGone(native, signalled, STOP_GRACE_MS);
   for (const p of alive) native.killProcess(p.pid, p.startTime, SIGKILL);
   alive = await waitGone(native, alive, KILL_WAIT_MS);

@@ -9,8 +9,8 @@
  * carries no controller of its own, so it never tightens anything: it groups the stressor for
  * accounting and for a revert that must find every process.
  */
-import { readFileSync } from 'node:fs';
-import { readFile, rmdir, writeFile, mkdir } from 'node:fs/promises';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { rmdir } from 'node:fs/promises';
 import path from 'node:path';
 
 export type CgroupMode = 'v1' | 'hybrid' | 'v2' | 'none';
@@ -86,13 +86,18 @@ export function stressCgroupDirs(layout: CgroupLayout, faultId: string): string[
   return dirs;
 }
 
+/*
+ * Creating and joining cgroups is synchronous: each is one small cgroupfs call on the apply
+ * path, and the libuv pool's queueing would only add latency on a busy host.
+ */
+
 /** Creates `dirs` (idempotent); returns the ones it could create, with why not for the others. */
-export async function createCgroups(dirs: readonly string[]): Promise<{ created: string[]; skipped: string[] }> {
+export function createCgroups(dirs: readonly string[]): { created: string[]; skipped: string[] } {
   const created: string[] = [];
   const skipped: string[] = [];
   for (const dir of dirs) {
     try {
-      await mkdir(dir);
+      mkdirSync(dir);
       created.push(dir);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') created.push(dir);
@@ -103,19 +108,8 @@ export async function createCgroups(dirs: readonly string[]): Promise<{ created:
 }
 
 /** Moves `pid` into each cgroup. Equivalent to: `echo <pid> > <dir>/cgroup.procs`. */
-export async function moveIntoCgroups(dirs: readonly string[], pid: number): Promise<void> {
-  for (const dir of dirs) await writeFile(path.join(dir, 'cgroup.procs'), `${pid}\n`);
-}
-
-/** Pids currently in a cgroup (empty when it does not exist). */
-export async function cgroupPids(dir: string): Promise<number[]> {
-  try {
-    const text = await readFile(path.join(dir, 'cgroup.procs'), 'utf8');
-    return text.split('\n').filter(Boolean).map(Number);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
+export function moveIntoCgroups(dirs: readonly string[], pid: number): void {
+  for (const dir of dirs) writeFileSync(path.join(dir, 'cgroup.procs'), `${pid}\n`);
 }
 
 /**

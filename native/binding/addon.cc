@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// Module entry: registers the binding/* functions. The only other napi.h users are in binding/.
+// Module entry: registers the binding functions. Only files in native/binding include napi.h.
 #include <napi.h>
 
-#include "binding/js_args.h"
-#include "binding/js_error.h"
-#include "binding/process_binding.h"
+#include "js_args.h"
+#include "js_error.h"
+#include "process_binding.h"
 
 namespace faultd::js {
 

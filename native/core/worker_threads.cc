@@ -4,9 +4,9 @@
 #include <array>
 #include <cstdio>
 
-namespace faultd::inj {
+namespace faultd::core {
 
-core::Status WorkerThreads::Start(int count, const char* name_prefix, Body body) noexcept {
+Status WorkerThreads::Start(int count, const char* name_prefix, Body body) noexcept {
   body_ = std::move(body);
   slots_.reserve(static_cast<size_t>(count));
   threads_.reserve(static_cast<size_t>(count));
@@ -17,14 +17,14 @@ core::Status WorkerThreads::Start(int count, const char* name_prefix, Body body)
     if (rc != 0) {
       RequestStop();
       Join();
-      return core::SysError{rc, "pthread_create", {}};
+      return SysError{rc, "pthread_create", {}};
     }
     std::array<char, 16> name{};  // the kernel keeps 15 bytes plus NUL
     std::snprintf(name.data(), name.size(), "%s/%d", name_prefix, i);
     pthread_setname_np(thread, name.data());
     threads_.push_back(thread);
   }
-  return core::Ok{};
+  return Ok{};
 }
 
 void WorkerThreads::Join() noexcept {
@@ -38,4 +38,4 @@ void* WorkerThreads::Trampoline(void* arg) noexcept {
   return nullptr;
 }
 
-}  // namespace faultd::inj
+}  // namespace faultd::core

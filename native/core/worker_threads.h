@@ -10,9 +10,9 @@
 #include <functional>
 #include <vector>
 
-#include "../core/sys_result.h"
+#include "sys_result.h"
 
-namespace faultd::inj {
+namespace faultd::core {
 
 class WorkerThreads {
  public:
@@ -25,7 +25,7 @@ class WorkerThreads {
 
   /// Starts `count` threads named `<name_prefix>/<index>` (truncated to 15 bytes), each running
   /// `body(index, stop)`. On failure the threads already started are stopped and joined.
-  core::Status Start(int count, const char* name_prefix, Body body) noexcept;
+  Status Start(int count, const char* name_prefix, Body body) noexcept;
   void RequestStop() noexcept { stop_.store(true, std::memory_order_relaxed); }
   void Join() noexcept;
 
@@ -42,4 +42,4 @@ class WorkerThreads {
   std::vector<pthread_t> threads_;
 };
 
-}  // namespace faultd::inj
+}  // namespace faultd::core
