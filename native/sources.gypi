@@ -6,6 +6,10 @@
       'native/core/clock.cc',
       'native/core/duty_cycle.cc',
       'native/core/file_lock.cc',
+      'native/core/netlink/attr.cc',
+      'native/core/netlink/qdisc.cc',
+      'native/core/netlink/socket.cc',
+      'native/core/psched.cc',
       'native/core/proc_stat.cc',
       'native/core/process_kill.cc',
       'native/core/rlimit.cc',
@@ -15,6 +19,8 @@
     'faultd_injector_sources': [
       'native/injectors/cpu_stress.cc',
       'native/injectors/memory_stress.cc',
+      'native/injectors/tc_netem.cc',
+      'native/injectors/tc_tbf.cc',
     ],
   },
 }

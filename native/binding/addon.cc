@@ -5,6 +5,7 @@
 #include "js_args.h"
 #include "js_error.h"
 #include "process_binding.h"
+#include "tc_binding.h"
 
 namespace faultd::js {
 
@@ -32,6 +33,11 @@ Napi::Object RegisterModule(Napi::Env env, Napi::Object exports) {
   exports.Set("killProcess", Napi::Function::New(env, KillProcess, "killProcess"));
   exports.Set("memlockLimit", Napi::Function::New(env, MemlockLimit, "memlockLimit"));
   exports.Set("tryLock", Napi::Function::New(env, TryLock, "tryLock"));
+  exports.Set("netemOptions", Napi::Function::New(env, NetemOptions, "netemOptions"));
+  exports.Set("tbfOptions", Napi::Function::New(env, TbfOptions, "tbfOptions"));
+  exports.Set("qdiscList", Napi::Function::New(env, QdiscList, "qdiscList"));
+  exports.Set("qdiscReplace", Napi::Function::New(env, QdiscReplace, "qdiscReplace"));
+  exports.Set("qdiscDelete", Napi::Function::New(env, QdiscDelete, "qdiscDelete"));
   return exports;
 }
 

@@ -32,3 +32,44 @@ inline int64_t IntegerArg(const Napi::CallbackInfo& info, size_t index, const ch
 }
 
 }  // namespace faultd::js
+
+namespace faultd::js {
+
+/// Reads obj[key] as a number within [min, max]; `fallback` when absent.
+inline double NumberProp(const Napi::Object& obj, const char* key, double min, double max, double fallback) {
+  const Napi::Value value = obj.Get(key);
+  if (value.IsUndefined()) return fallback;
+  if (!value.IsNumber()) {
+    ThrowWithCode(Napi::TypeError::New(obj.Env(), std::string("The \"") + key + "\" property must be a number"),
+                  "ERR_INVALID_ARG_TYPE");
+  }
+  const double number = value.As<Napi::Number>().DoubleValue();
+  if (!(number >= min && number <= max)) {
+    ThrowWithCode(Napi::RangeError::New(obj.Env(), std::string("The value of \"") + key + "\" is out of range. It must be >= " +
+                                                       std::to_string(min) + " and <= " + std::to_string(max)),
+                  "ERR_OUT_OF_RANGE");
+  }
+  return number;
+}
+
+/// Reads obj[key] as a string; `fallback` when absent.
+inline std::string StringProp(const Napi::Object& obj, const char* key, const std::string& fallback) {
+  const Napi::Value value = obj.Get(key);
+  if (value.IsUndefined()) return fallback;
+  if (!value.IsString()) {
+    ThrowWithCode(Napi::TypeError::New(obj.Env(), std::string("The \"") + key + "\" property must be a string"),
+                  "ERR_INVALID_ARG_TYPE");
+  }
+  return value.As<Napi::String>().Utf8Value();
+}
+
+/// info[index] as an object.
+inline Napi::Object ObjectArg(const Napi::CallbackInfo& info, size_t index, const char* name) {
+  if (info.Length() <= index || !info[index].IsObject()) {
+    ThrowWithCode(Napi::TypeError::New(info.Env(), std::string("The \"") + name + "\" argument must be an object"),
+                  "ERR_INVALID_ARG_TYPE");
+  }
+  return info[index].As<Napi::Object>();
+}
+
+}  // namespace faultd::js

@@ -4,6 +4,46 @@
 /** Outcome of signalling a process identified by (pid, start time). */
 export type KillOutcome = 'signalled' | 'absent' | 'mismatch';
 
+/** netem parameters; percentages 0–100, times in microseconds. */
+export interface NetemSpec {
+  delayUs?: number;
+  jitterUs?: number;
+  delayCorrelationPct?: number;
+  lossPct?: number;
+  lossCorrelationPct?: number;
+  duplicatePct?: number;
+  duplicateCorrelationPct?: number;
+  corruptPct?: number;
+  corruptCorrelationPct?: number;
+  reorderPct?: number;
+  reorderCorrelationPct?: number;
+  gap?: number;
+  limitPackets?: number;
+  /** `normal`, `pareto`, `paretonormal` (iproute2 tables) or `uniform` (none). */
+  distribution?: string;
+  /** Where iproute2's `<name>.dist` tables are (default /usr/lib/x86_64-linux-gnu/tc). */
+  distributionDir?: string;
+  /** Override of /proc/net/psched (tests). */
+  pschedPath?: string;
+}
+
+/** tbf parameters: `limitBytes` or, when 0, `latencyUs` sizes the queue. */
+export interface TbfSpec {
+  rateBytesPerSec: number;
+  burstBytes: number;
+  limitBytes?: number;
+  latencyUs?: number;
+  pschedPath?: string;
+}
+
+/** A qdisc as the kernel dumps it; `options` is the whole TCA_OPTIONS attribute. */
+export interface QdiscInfo {
+  handle: number;
+  parent: number;
+  kind: string;
+  options: Uint8Array;
+}
+
 export interface NativeAddon {
   /** Version of this surface; load.ts refuses any other. */
   readonly abiVersion: 1;
@@ -24,4 +64,14 @@ export interface NativeAddon {
    * another open file holds a conflicting lock. Equivalent to `flock -n -s|-x|-u <fd>`.
    */
   tryLock(fd: number, mode: 'shared' | 'exclusive' | 'unlock'): boolean;
+  /** The TCA_OPTIONS attribute of a netem qdisc, byte-identical to iproute2's. Pure (reads psched and tables). */
+  netemOptions(spec: NetemSpec): Uint8Array;
+  /** The TCA_OPTIONS attribute of a tbf qdisc, byte-identical to iproute2's. */
+  tbfOptions(spec: TbfSpec): Uint8Array;
+  /** Equivalent to `tc qdisc show dev <ifname>` (current network namespace). */
+  qdiscList(ifname: string): Promise<QdiscInfo[]>;
+  /** Equivalent to `tc qdisc replace|add dev <ifname> parent <parent> handle <handle> <kind> …`. */
+  qdiscReplace(request: { ifname: string; parent: number; handle: number; kind: string; options?: Uint8Array; exclusive?: boolean }): Promise<void>;
+  /** Equivalent to `tc qdisc del dev <ifname> parent <parent>`. */
+  qdiscDelete(request: { ifname: string; parent: number }): Promise<void>;
 }

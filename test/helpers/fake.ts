@@ -14,7 +14,16 @@ export const FAKE_NATIVE: NativeAddon = {
   killProcess: () => 'absent',
   memlockLimit: () => ({ soft: null, hard: null }),
   tryLock: () => true,
+  netemOptions: () => notFaked('netemOptions'),
+  tbfOptions: () => notFaked('tbfOptions'),
+  qdiscList: () => Promise.reject(new Error('qdiscList is not faked')),
+  qdiscReplace: () => Promise.reject(new Error('qdiscReplace is not faked')),
+  qdiscDelete: () => Promise.reject(new Error('qdiscDelete is not faked')),
 };
+
+function notFaked(name: string): never {
+  throw new Error(`${name} is not faked`);
+}
 
 export const SILENT = pino({ level: 'silent' });
 

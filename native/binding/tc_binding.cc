@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: Apache-2.0
+// Traffic-control calls: pure encoders (synchronous) and qdisc transactions (libuv pool).
+#include "tc_binding.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "../core/netlink/qdisc.h"
+#include "../core/psched.h"
+#include "../injectors/tc_netem.h"
+#include "../injectors/tc_tbf.h"
+#include "js_args.h"
+#include "js_error.h"
+#include "promise_worker.h"
+
+namespace faultd::js {
+namespace {
+
+constexpr double kMaxU32 = 4294967295.0;
+constexpr double kMaxSafe = 9007199254740991.0;
+constexpr const char* kDefaultDistDir = "/usr/lib/x86_64-linux-gnu/tc";
+
+Napi::Value Bytes(Napi::Env env, const std::vector<uint8_t>& bytes) {
+  return Napi::Buffer<uint8_t>::Copy(env, bytes.data(), bytes.size());
+}
+
+core::Psched Psched(Napi::Env env, const Napi::Object& spec) {
+  const std::string path = StringProp(spec, "pschedPath", "/proc/net/psched");
+  auto psched = core::ReadPsched(path.c_str());
+  if (!psched.ok()) ThrowSystemError(env, psched.error());
+  return psched.value();
+}
+
+std::vector<uint8_t> BufferProp(const Napi::Object& obj, const char* key) {
+  const Napi::Value value = obj.Get(key);
+  if (value.IsUndefined()) return {};
+  if (!value.IsTypedArray()) {
+    ThrowWithCode(Napi::TypeError::New(obj.Env(), std::string("The \"") + key + "\" property must be a Uint8Array"),
+                  "ERR_INVALID_ARG_TYPE");
+  }
+  const auto array = value.As<Napi::Uint8Array>();
+  return std::vector<uint8_t>(array.Data(), array.Data() + array.ByteLength());
+}
+
+int Ifindex(Napi::Env env, const std::string& ifname) {
+  const auto index = core::nl::InterfaceIndex(ifname);
+  if (!index.ok()) ThrowSystemError(env, index.error());
+  return index.value();
+}
+
+}  // namespace
+
+Napi::Value NetemOptions(const Napi::CallbackInfo& info) {
+  const Napi::Object o = ObjectArg(info, 0, "spec");
+  inj::NetemSpec spec;
+  spec.delay_us = static_cast<uint32_t>(NumberProp(o, "delayUs", 0, kMaxU32, 0));
+  spec.jitter_us = static_cast<uint32_t>(NumberProp(o, "jitterUs", 0, kMaxU32, 0));
+  spec.delay_corr_pct = NumberProp(o, "delayCorrelationPct", 0, 100, 0);
+  spec.loss_pct = NumberProp(o, "lossPct", 0, 100, 0);
+  spec.loss_corr_pct = NumberProp(o, "lossCorrelationPct", 0, 100, 0);
+  spec.duplicate_pct = NumberProp(o, "duplicatePct", 0, 100, 0);
+  spec.duplicate_corr_pct = NumberProp(o, "duplicateCorrelationPct", 0, 100, 0);
+  spec.corrupt_pct = NumberProp(o, "corruptPct", 0, 100, 0);
+  spec.corrupt_corr_pct = NumberProp(o, "corruptCorrelationPct", 0, 100, 0);
+  spec.reorder_pct = NumberProp(o, "reorderPct", 0, 100, 0);
+  spec.reorder_corr_pct = NumberProp(o, "reorderCorrelationPct", 0, 100, 0);
+  spec.gap = static_cast<uint32_t>(NumberProp(o, "gap", 0, kMaxU32, 0));
+  spec.limit_packets = static_cast<uint32_t>(NumberProp(o, "limitPackets", 1, kMaxU32, 1000));
+  const std::string distribution = StringProp(o, "distribution", "");
+  if (!distribution.empty() && distribution != "uniform") {
+    auto table = inj::ReadNetemDistribution(StringProp(o, "distributionDir", kDefaultDistDir), distribution);
+    if (!table.ok()) ThrowSystemError(info.Env(), table.error());
+    spec.distribution = std::move(table).value();
+  }
+  auto bytes = inj::EncodeNetemOptions(spec, Psched(info.Env(), o));
+  if (!bytes.ok()) ThrowSystemError(info.Env(), bytes.error());
+  return Bytes(info.Env(), bytes.value());
+}
+
+Napi::Value TbfOptions(const Napi::CallbackInfo& info) {
+  const Napi::Object o = ObjectArg(info, 0, "spec");
+  inj::TbfSpec spec;
+  spec.rate_bytes_per_sec = static_cast<uint64_t>(NumberProp(o, "rateBytesPerSec", 1, kMaxSafe, 0));
+  spec.burst_bytes = static_cast<uint32_t>(NumberProp(o, "burstBytes", 1, kMaxU32, 0));
+  spec.limit_bytes = static_cast<uint32_t>(NumberProp(o, "limitBytes", 0, kMaxU32, 0));
+  spec.latency_us = static_cast<uint32_t>(NumberProp(o, "latencyUs", 0, kMaxU32, 0));
+  auto bytes = inj::EncodeTbfOptions(spec, Psched(info.Env(), o));
+  if (!bytes.ok()) ThrowSystemError(info.Env(), bytes.error());
+  return Bytes(info.Env(), bytes.value());
+}
+
+Napi::Value QdiscList(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsString()) {
+    ThrowWithCode(Napi::TypeError::New(info.Env(), "The \"ifname\" argument must be a string"), "ERR_INVALID_ARG_TYPE");
+  }
+  const int ifindex = Ifindex(info.Env(), info[0].As<Napi::String>().Utf8Value());
+  return PromiseWorker<std::vector<core::nl::QdiscInfo>>::Run(
+      info.Env(), "faultd:qdiscList", [ifindex] { return core::nl::ListQdiscs(ifindex); },
+      [](Napi::Env env, const std::vector<core::nl::QdiscInfo>& qdiscs) -> Napi::Value {
+        Napi::Array array = Napi::Array::New(env, qdiscs.size());
+        for (size_t i = 0; i < qdiscs.size(); ++i) {
+          Napi::Object q = Napi::Object::New(env);
+          q.Set("handle", Napi::Number::New(env, qdiscs[i].handle));
+          q.Set("parent", Napi::Number::New(env, qdiscs[i].parent));
+          q.Set("kind", Napi::String::New(env, qdiscs[i].kind));
+          q.Set("options", Bytes(env, qdiscs[i].options));
+          array.Set(static_cast<uint32_t>(i), q);
+        }
+        return array;
+      });
+}
+
+Napi::Value QdiscReplace(const Napi::CallbackInfo& info) {
+  const Napi::Object o = ObjectArg(info, 0, "request");
+  const int ifindex = Ifindex(info.Env(), StringProp(o, "ifname", ""));
+  const auto parent = static_cast<uint32_t>(NumberProp(o, "parent", 0, kMaxU32, 0));
+  const auto handle = static_cast<uint32_t>(NumberProp(o, "handle", 0, kMaxU32, 0));
+  const std::string kind = StringProp(o, "kind", "");
+  const std::vector<uint8_t> options = BufferProp(o, "options");
+  const bool exclusive = o.Get("exclusive").ToBoolean().Value();
+  return PromiseWorker<core::Ok>::Run(
+      info.Env(), "faultd:qdiscReplace",
+      [=] { return core::nl::ReplaceQdisc(ifindex, parent, handle, kind, options, exclusive); },
+      [](Napi::Env env, const core::Ok&) -> Napi::Value { return env.Undefined(); });
+}
+
+Napi::Value QdiscDelete(const Napi::CallbackInfo& info) {
+  const Napi::Object o = ObjectArg(info, 0, "request");
+  const int ifindex = Ifindex(info.Env(), StringProp(o, "ifname", ""));
+  const auto parent = static_cast<uint32_t>(NumberProp(o, "parent", 0, kMaxU32, 0));
+  return PromiseWorker<core::Ok>::Run(
+      info.Env(), "faultd:qdiscDelete", [=] { return core::nl::DeleteQdisc(ifindex, parent); },
+      [](Napi::Env env, const core::Ok&) -> Napi::Value { return env.Undefined(); });
+}
+
+}  // namespace faultd::js

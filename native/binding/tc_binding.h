@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <napi.h>
+
+namespace faultd::js {
+
+/// netemOptions(spec): Uint8Array — the TCA_OPTIONS attribute for a netem qdisc.
+Napi::Value NetemOptions(const Napi::CallbackInfo& info);
+/// tbfOptions(spec): Uint8Array — the TCA_OPTIONS attribute for a tbf qdisc.
+Napi::Value TbfOptions(const Napi::CallbackInfo& info);
+/// qdiscList(ifname): Promise<{ handle, parent, kind, options }[]>.
+Napi::Value QdiscList(const Napi::CallbackInfo& info);
+/// qdiscReplace({ ifname, parent, handle, kind, options?, exclusive? }): Promise<void>.
+Napi::Value QdiscReplace(const Napi::CallbackInfo& info);
+/// qdiscDelete({ ifname, parent }): Promise<void>.
+Napi::Value QdiscDelete(const Napi::CallbackInfo& info);
+
+}  // namespace faultd::js

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "qdisc.h"
+
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "socket.h"
+
+namespace faultd::core::nl {
+namespace {
+
+tcmsg TcHeader(int ifindex, uint32_t parent, uint32_t handle) noexcept {
+  tcmsg tc{};
+  tc.tcm_family = AF_UNSPEC;
+  tc.tcm_ifindex = ifindex;
+  tc.tcm_parent = parent;
+  tc.tcm_handle = handle;
+  return tc;
+}
+
+}  // namespace
+
+Result<int> InterfaceIndex(const std::string& name) noexcept {
+  if (name.empty() || name.size() >= IF_NAMESIZE) return SysError{EINVAL, "if_nametoindex", "bad interface name"};
+  const unsigned index = if_nametoindex(name.c_str());
+  if (index == 0) return SysError{errno == 0 ? ENODEV : errno, "if_nametoindex", "no interface \"" + name + "\""};
+  return static_cast<int>(index);
+}
+
+Result<std::vector<QdiscInfo>> ListQdiscs(int ifindex) noexcept {
+  auto socket = Socket::Open(NETLINK_ROUTE);
+  if (!socket.ok()) return socket.error();
+  Request request(RTM_GETQDISC, 0);
+  request.body().AppendStruct(TcHeader(ifindex, 0, 0));
+  std::vector<QdiscInfo> qdiscs;
+  Socket s = std::move(socket).value();
+  const auto dumped = s.Dump(request, "RTM_GETQDISC", [&](const Reply& reply) {
+    if (reply.type != RTM_NEWQDISC || reply.payload.size() < sizeof(tcmsg)) return;
+    tcmsg tc{};
+    std::memcpy(&tc, reply.payload.data(), sizeof(tc));
+    if (tc.tcm_ifindex != ifindex) return;  // old kernels ignore the ifindex filter
+    QdiscInfo info;
+    info.handle = tc.tcm_handle;
+    info.parent = tc.tcm_parent;
+    const auto attrs_bytes = reply.payload.subspan(Align(sizeof(tcmsg)));
+    const auto attrs = ParseAttrs(attrs_bytes);
+    if (const auto kind = FindAttr(attrs, TCA_KIND)) info.kind = std::string(kind->AsString());
+    if (const auto options = FindAttr(attrs, TCA_OPTIONS)) {
+      // Re-create the attribute (header + payload) so it can be sent back unchanged.
+      AttrWriter w(UINT16_MAX);
+      w.Put(TCA_OPTIONS, options->payload.data(), options->payload.size());
+      info.options = w.bytes();
+    }
+    qdiscs.push_back(std::move(info));
+  });
+  if (!dumped.ok()) return dumped.error();
+  return qdiscs;
+}
+
+Status ReplaceQdisc(int ifindex, uint32_t parent, uint32_t handle, const std::string& kind,
+                    std::span<const uint8_t> options_attr, bool exclusive) noexcept {
+  auto socket = Socket::Open(NETLINK_ROUTE);
+  if (!socket.ok()) return socket.error();
+  const uint16_t flags = static_cast<uint16_t>(NLM_F_CREATE | (exclusive ? NLM_F_EXCL : NLM_F_REPLACE));
+  Request request(RTM_NEWQDISC, flags);
+  request.body().AppendStruct(TcHeader(ifindex, parent, handle));
+  request.body().PutString(TCA_KIND, kind);
+  if (!options_attr.empty()) request.body().AppendRaw(options_attr.data(), options_attr.size());
+  Socket s = std::move(socket).value();
+  return s.Transact(request, "RTM_NEWQDISC");
+}
+
+Status DeleteQdisc(int ifindex, uint32_t parent) noexcept {
+  auto socket = Socket::Open(NETLINK_ROUTE);
+  if (!socket.ok()) return socket.error();
+  Request request(RTM_DELQDISC, 0);
+  request.body().AppendStruct(TcHeader(ifindex, parent, 0));
+  Socket s = std::move(socket).value();
+  return s.Transact(request, "RTM_DELQDISC");
+}
+
+}  // namespace faultd::core::nl

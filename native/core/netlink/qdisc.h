@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: Apache-2.0
+// rtnetlink qdisc operations: list, replace, delete. Options are passed as a whole TCA_OPTIONS
+// attribute produced by an injector's encoder (tc_netem, tc_tbf) or taken from a dump.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "../sys_result.h"
+
+namespace faultd::core::nl {
+
+struct QdiscInfo {
+  uint32_t handle = 0;
+  uint32_t parent = 0;
+  std::string kind;
+  /// The TCA_OPTIONS attribute as the kernel dumped it (header included; empty if none).
+  std::vector<uint8_t> options;
+};
+
+/// Resolves an interface name in the current network namespace (ENODEV if absent).
+Result<int> InterfaceIndex(const std::string& name) noexcept;
+
+/// Equivalent to: `tc qdisc show dev <ifindex>`.
+Result<std::vector<QdiscInfo>> ListQdiscs(int ifindex) noexcept;
+
+/// Equivalent to: `tc qdisc replace dev <ifindex> parent <parent> handle <handle> <kind> …`
+/// (`exclusive` = `tc qdisc add`, failing with EEXIST instead of replacing).
+Status ReplaceQdisc(int ifindex, uint32_t parent, uint32_t handle, const std::string& kind,
+                    std::span<const uint8_t> options_attr, bool exclusive) noexcept;
+
+/// Equivalent to: `tc qdisc del dev <ifindex> parent <parent>`.
+Status DeleteQdisc(int ifindex, uint32_t parent) noexcept;
+
+}  // namespace faultd::core::nl

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: Apache-2.0
+// A netlink socket that asks the kernel for extended ACKs, so every failure carries errno and
+// the kernel's own explanation (e.g. RTM_NEWQDISC ENOENT: "Specified qdisc kind is unknown").
+#pragma once
+
+#include <linux/netlink.h>
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "../sys_result.h"
+#include "../unique_fd.h"
+#include "attr.h"
+
+namespace faultd::core::nl {
+
+/// Largest request we build; large enough for a netem delay distribution table (8 KiB).
+constexpr size_t kMaxRequestBytes = 64 * 1024;
+
+/// A request: nlmsghdr + family header + attributes. Length and sequence are set on send.
+class Request {
+ public:
+  Request(uint16_t type, uint16_t flags) noexcept;
+  AttrWriter& body() noexcept { return writer_; }
+  [[nodiscard]] uint16_t type() const noexcept { return type_; }
+
+ private:
+  friend class Socket;
+  uint16_t type_;
+  AttrWriter writer_;
+};
+
+/// One message of a reply: its type and everything after the nlmsghdr.
+struct Reply {
+  uint16_t type = 0;
+  std::span<const uint8_t> payload;
+};
+
+class Socket {
+ public:
+  /// Opens a NETLINK_<protocol> socket with NETLINK_EXT_ACK and NETLINK_CAP_ACK set.
+  static Result<Socket> Open(int protocol) noexcept;
+
+  /// Sends `request` with NLM_F_ACK and waits for its ACK. On failure the SysError carries the
+  /// errno, `syscall` (a literal naming the request, e.g. "RTM_NEWQDISC") and the extack text.
+  Status Transact(Request& request, const char* syscall) noexcept;
+
+  /// Sends a NLM_F_DUMP request and calls `on_reply` for every message until NLMSG_DONE.
+  Status Dump(Request& request, const char* syscall, const std::function<void(const Reply&)>& on_reply) noexcept;
+
+ private:
+  explicit Socket(UniqueFd fd) noexcept : fd_(std::move(fd)) {}
+  Status Send(Request& request, uint16_t extra_flags, uint32_t* seq) noexcept;
+  /// Reads replies for `seq`; `on_reply` sees data messages; returns at ACK/DONE or error.
+  Status Receive(uint32_t seq, const char* syscall, const std::function<void(const Reply&)>& on_reply) noexcept;
+
+  UniqueFd fd_;
+  uint32_t next_seq_ = 1;
+  std::vector<uint8_t> rx_;
+};
+
+/// Decodes an NLMSG_ERROR payload: errno (positive, 0 for an ACK) and the extack message.
+SysError DecodeError(std::span<const uint8_t> payload, uint16_t flags, const char* syscall) noexcept;
+
+}  // namespace faultd::core::nl

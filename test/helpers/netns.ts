@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Network namespaces for privileged tests: each test gets its own namespace (and a veth pair in
+ * it), removed in teardown even when the test fails. Nothing touches the root namespace.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+
+import type { ExecutionContext } from 'ava';
+
+let counter = 0;
+
+export interface TestNetns {
+  readonly name: string;
+  /** Runs a command inside the namespace and returns its stdout (throws on failure). */
+  exec(command: string, args: readonly string[]): string;
+}
+
+/** Creates `fdt-<pid>-<n>` with a veth pair v0/v1 (both up), deleted at teardown. */
+export function testNetns(t: ExecutionContext): TestNetns {
+  counter += 1;
+  const name = `fdt-${process.pid}-${counter}`;
+  execFileSync('ip', ['netns', 'add', name]);
+  t.teardown(() => {
+    spawnSync('ip', ['netns', 'del', name]);
+  });
+  const exec = (command: string, args: readonly string[]): string =>
+    execFileSync('ip', ['netns', 'exec', name, command, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  exec('ip', ['link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1']);
+  exec('ip', ['link', 'set', 'v0', 'up']);
+  exec('ip', ['link', 'set', 'v1', 'up']);
+  exec('ip', ['link', 'set', 'lo', 'up']);
+  return { name, exec };
+}
+
+/** Parses strace `-e write=` hex dumps into the byte buffers that were written. */
+export function parseStraceDumps(text: string): Buffer[] {
+  const buffers: Buffer[] = [];
+  let current: number[] | undefined;
+  for (const line of text.split('\n')) {
+    if (/^\s*\* \d+ bytes in buffer/.test(line)) {
+      current = [];
+      buffers.push(Buffer.alloc(0));
+      continue;
+    }
+    const match = /^\s*\|\s*[0-9a-f]{5}\s+((?:[0-9a-f]{2}\s{1,2}){1,16})/.exec(line);
+    if (match && current) {
+      for (const hex of (match[1] ?? '').trim().split(/\s+/)) current.push(parseInt(hex, 16));
+      buffers[buffers.length - 1] = Buffer.from(current);
+    }
+  }
+  return buffers;
+}
+
+const RTM_NEWQDISC = 36;
+const TCMSG_BYTES = 20;
+const TCA_OPTIONS = 2;
+
+/** The TCA_OPTIONS attribute (header included) of the first RTM_NEWQDISC in `messages`. */
+export function qdiscOptionsOf(messages: readonly Buffer[]): Buffer | undefined {
+  for (const message of messages) {
+    if (message.length < 16 || message.readUInt16LE(4) !== RTM_NEWQDISC) continue;
+    const end = message.readUInt32LE(0);
+    let at = 16 + TCMSG_BYTES;
+    while (at + 4 <= end) {
+      const len = message.readUInt16LE(at);
+      const type = message.readUInt16LE(at + 2) & 0x3fff;
+      if (len < 4) break;
+      if (type === TCA_OPTIONS) return message.subarray(at, at + len);
+      at += (len + 3) & ~3;
+    }
+  }
+  return undefined;
+}
+
+/** What `tc qdisc replace dev v0 root <args>` sends as TCA_OPTIONS, captured with strace. */
+export function captureTcOptions(ns: TestNetns, args: readonly string[]): Buffer {
+  const result = spawnSync(
+    'ip',
+    ['netns', 'exec', ns.name, 'strace', '-f', '-e', 'trace=sendmsg', '-e', 'write=3,4,5,6', 'tc', 'qdisc', 'replace', 'dev', 'v0', 'root', ...args],
+    { encoding: 'utf8' },
+  );
+  // strace writes its trace (with the hex dumps) to stderr.
+  const options = qdiscOptionsOf(parseStraceDumps(result.stderr));
+  if (!options) throw new Error(`no RTM_NEWQDISC captured for tc ${args.join(' ')}:\n${result.stdout}\n${result.stderr}`);
+  return options;
+}
