@@ -67,7 +67,7 @@ async function startFault(module: InjectorModule, params: Record<string, unknown
   if (!validated.ok) throw new Error(JSON.stringify(validated.issues));
   faultCounter += 1;
   const faultId = `bench-${process.pid}-${faultCounter}`;
-  const planned = module.plan(faultId, validated.params, ctx);
+  const planned = await module.plan(faultId, validated.params, ctx);
   let revert = planned.revert;
   const owner = { pid: process.pid, startTime: ctx.native.processStartTime(process.pid) ?? 0 };
   await ledger.append({ event: 'intent', faultId, runId: 'bench', kind: module.kind, target: planned.target, bootId: ctx.host.bootId, owner, revert });

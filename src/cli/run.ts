@@ -24,16 +24,16 @@ export function newRunId(now = new Date()): string {
 }
 
 /** The --dry-run text: every change each fault would make, and how it would be reverted. */
-export function describePlan(experiment: Experiment, ctx: FaultContext, env: CommandEnv, runId: string): string {
+export async function describePlan(experiment: Experiment, ctx: FaultContext, env: CommandEnv, runId: string): Promise<string> {
   const out: string[] = [];
   const faultCount = experiment.steps.reduce((n, s) => n + s.faults.length, 0);
   out.push(`Experiment "${experiment.name}": ${experiment.steps.length} step(s), ${faultCount} fault(s). Dry run: nothing was changed.`);
-  experiment.steps.forEach((step, index) => {
+  for (const [index, step] of experiment.steps.entries()) {
     out.push('', `Step ${index + 1} "${step.name}" (its faults run in parallel; steps run one after another):`);
     for (const fault of step.faults) {
       const module = env.registry.get(fault.kind);
       if (!module) continue;
-      const plan = module.plan(`${runId}-${fault.id}`, fault.params, ctx);
+      const plan = await module.plan(`${runId}-${fault.id}`, fault.params, ctx);
       out.push(
         `  ${fault.id} (${fault.kind}): ${plan.target}`,
         `    timing: wait rampTime ${formatDurationMs(fault.rampTimeMs)}, run ${formatDurationMs(fault.durationMs)}, revert, wait rampTime ${formatDurationMs(fault.rampTimeMs)}`,
@@ -43,7 +43,7 @@ export function describePlan(experiment: Experiment, ctx: FaultContext, env: Com
         ...plan.revertSteps.map((c) => `      - ${c}`),
       );
     }
-  });
+  }
   out.push('', `Ledger: ${openLedger(env).file} gets an intent record before each change and a reverted record after it.`);
   return out.join('\n');
 }
@@ -97,7 +97,7 @@ export async function runCommand(file: string, flags: { dryRun: boolean; force: 
   assertSupported(experiment, ctx, env);
   const runId = newRunId();
   if (flags.dryRun) {
-    env.print(describePlan(experiment, ctx, env, runId));
+    env.print(await describePlan(experiment, ctx, env, runId));
     return EXIT.OK;
   }
   const ledger = openLedger(env);

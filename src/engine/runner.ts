@@ -156,7 +156,7 @@ export class Runner {
     const faultCtx: FaultContext = { ...ctx, logger };
     let planned;
     try {
-      planned = module.plan(faultId, spec.params, faultCtx);
+      planned = await module.plan(faultId, spec.params, faultCtx);
     } catch (error) {
       logger.error({ err: error }, 'plan failed');
       return { ...base, target: '', status: 'failed', error: messageOf(error) };

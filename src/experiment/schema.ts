@@ -166,6 +166,17 @@ export function validateExperiment(document: unknown, registry: Registry, ctx: V
       return { id, kind: raw.kind, durationMs: durationMs.data, rampTimeMs: rampTimeMs.data, params: params.params };
     });
     const valid = faults.filter((f): f is FaultSpec => f !== undefined);
+    // Faults of a step run at once: two of them changing the same thing would overwrite each other.
+    const owners = new Map<string, string>();
+    for (const fault of valid) {
+      for (const target of registry.get(fault.kind)?.exclusiveTargets(fault.params) ?? []) {
+        const owner = owners.get(target);
+        if (owner !== undefined) {
+          problems.push({ path: formatPath(['spec', 'steps', s]), message: `faults "${owner}" and "${fault.id}" both change ${target}; put them in separate steps` });
+        }
+        owners.set(target, fault.id);
+      }
+    }
     // Faults of a step run at once, so their memory adds up against one budget.
     const stepMemory = valid.reduce((sum, f) => sum + (registry.get(f.kind)?.memoryBytes(f.params) ?? 0), 0);
     const budget = memoryBudgetBytes(ctx);

@@ -141,3 +141,86 @@ export function paramsObject<T extends Record<string, Param<unknown>>>(params: T
   const shape = Object.fromEntries(Object.entries(params).map(([key, param]) => [key, param.schema])) as Shape<T>;
   return z.object(shape).strict();
 }
+
+/** A comma list (`"a,b"`, Harness) or a YAML list of strings; empty entries are dropped. */
+export function listOf(value: string | readonly string[]): string[] {
+  const items = typeof value === 'string' ? value.split(',') : value;
+  return items.map((item) => item.trim()).filter((item) => item !== '');
+}
+
+/** Network interfaces (comma list or YAML list) that exist here; default: the default route's. */
+export function interfacesParam(o: { name: string; interfaces: readonly { name: string }[]; fallback: string | undefined; description: string }): Param<string[]> {
+  const known = o.interfaces.map((i) => i.name);
+  const schema = z
+    .union([z.string(), z.array(z.string())], { error: 'must be interface names, as "eth0,eth1" or a list' })
+    .optional()
+    .transform((value, ctx) => {
+      const names = value === undefined ? (o.fallback ? [o.fallback] : []) : listOf(value);
+      if (names.length === 0) {
+        ctx.addIssue({ code: 'custom', message: `no interface given and no default route to take one from (interfaces here: ${known.join(', ')})` });
+        return z.NEVER;
+      }
+      const missing = names.filter((n) => !known.includes(n));
+      if (missing.length > 0) {
+        ctx.addIssue({ code: 'custom', message: `no interface ${missing.map((m) => `"${m}"`).join(', ')} here (interfaces: ${known.join(', ')})` });
+        return z.NEVER;
+      }
+      return [...new Set(names)];
+    });
+  return {
+    schema,
+    doc: { name: o.name, type: 'interface list', default: o.fallback ?? '(default route)', bounds: `existing: ${known.join(', ')}`, description: o.description },
+  };
+}
+
+/** A tunable faultd does not support yet: accepted only empty, so existing files still load. */
+export function notYetParam(name: string, why: string): Param<undefined> {
+  const schema = z.unknown().transform((value, ctx) => {
+    const empty = value === undefined || value === null || value === '' || (Array.isArray(value) && value.length === 0);
+    if (!empty) {
+      ctx.addIssue({ code: 'custom', message: `is not supported yet: ${why}` });
+      return z.NEVER;
+    }
+    return undefined;
+  }).optional();
+  return { schema, doc: { name, type: '-', default: undefined, bounds: 'empty only', description: `not supported yet: ${why}` } };
+}
+
+/** A value parsed by `parse` (e.g. a tc rate), bounded, with a default in the same notation. */
+export function parsedParam(o: ParsedParamOptions): Param<number> {
+  return optionalParsedParam(o, o.default) as Param<number>;
+}
+
+/** Like parsedParam, but absent stays undefined (`default` only documents the fallback). */
+export function optionalParsedParam(o: ParsedParamOptions, fallback?: string): Param<number | undefined> {
+  const schema = z
+    .union([z.string(), z.number()], { error: `must be ${o.formatHint}` })
+    .optional()
+    .transform((value, ctx) => {
+      const text = value ?? fallback;
+      if (text === undefined) return undefined;
+      const parsed = o.parse(text);
+      if (parsed === undefined) {
+        ctx.addIssue({ code: 'custom', message: `must be ${o.formatHint}` });
+        return z.NEVER;
+      }
+      if (parsed < o.min || parsed > o.max) {
+        ctx.addIssue({ code: 'custom', message: `must be in ${o.bounds}` });
+        return z.NEVER;
+      }
+      return parsed;
+    });
+  return { schema, doc: { name: o.name, type: o.type, default: o.default, bounds: o.bounds, description: o.description } };
+}
+
+interface ParsedParamOptions {
+  name: string;
+  type: string;
+  default: string;
+  min: number;
+  max: number;
+  bounds: string;
+  parse: (value: string | number) => number | undefined;
+  formatHint: string;
+  description: string;
+}

@@ -104,7 +104,13 @@ export interface InjectorModule {
   validateParams(raw: unknown, ctx: ValidationContext): ParamsResult;
   /** Memory the fault will hold (counted against the step's memory budget); 0 for most kinds. */
   memoryBytes(params: unknown): number;
-  plan(faultId: string, params: unknown, ctx: FaultContext): Planned<Record<string, unknown>>;
+  /**
+   * Exclusive resources the fault changes (`netdev:eth0/root`); two faults of one step may not
+   * share one, so they can never overwrite each other.
+   */
+  exclusiveTargets(params: unknown): readonly string[];
+  /** Reads what it needs from the host (e.g. the qdiscs it will replace) and changes nothing. */
+  plan(faultId: string, params: unknown, ctx: FaultContext): Promise<Planned<Record<string, unknown>>>;
   /** Idempotent: reverting what is already gone returns `already-absent`. */
   revert(revert: Record<string, unknown>, ctx: FaultContext): Promise<RevertOutcome>;
   support(ctx: FaultContext): Support;
@@ -117,8 +123,9 @@ export interface InjectorDefinition<P, R extends Record<string, unknown>> {
   paramsSchema(ctx: ValidationContext): z.ZodType<P>;
   paramDocs(ctx: ValidationContext): readonly ParamDoc[];
   memoryBytes?(params: P): number;
+  exclusiveTargets?(params: P): readonly string[];
   readonly revertSchema: z.ZodType<R>;
-  plan(faultId: string, params: P, ctx: FaultContext): Planned<R>;
+  plan(faultId: string, params: P, ctx: FaultContext): Planned<R> | Promise<Planned<R>>;
   revert(revert: R, ctx: FaultContext): Promise<RevertOutcome>;
   support(ctx: FaultContext): Support;
 }
@@ -137,7 +144,8 @@ export function defineInjector<P, R extends Record<string, unknown>>(def: Inject
     },
     // `params` is what validateParams returned for this module, so it already has type P.
     memoryBytes: (params) => def.memoryBytes?.(params as P) ?? 0,
-    plan: (faultId, params, ctx) => def.plan(faultId, params as P, ctx),
+    exclusiveTargets: (params) => def.exclusiveTargets?.(params as P) ?? [],
+    plan: async (faultId, params, ctx) => def.plan(faultId, params as P, ctx),
     revert: (revert, ctx) => def.revert(parseRevert(revert), ctx),
     support: (ctx) => def.support(ctx),
   };

@@ -41,8 +41,11 @@ export interface CliResult {
 
 export type CliChild = ChildProcessByStdio<null, Readable, Readable>;
 
-export function startCli(args: readonly string[], stateDir: string): CliChild {
-  return spawn(process.execPath, [FAULTD_BIN, ...args], {
+/** Starts the CLI; with `netns`, inside that network namespace (`ip netns exec`). */
+export function startCli(args: readonly string[], stateDir: string, netns?: string): CliChild {
+  const argv = [process.execPath, FAULTD_BIN, ...args];
+  const [command, ...rest] = netns ? ['ip', 'netns', 'exec', netns, ...argv] : argv;
+  return spawn(command ?? process.execPath, rest, {
     env: { ...process.env, FAULTD_STATE_DIR: stateDir },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -56,8 +59,8 @@ export function finish(child: CliChild): Promise<CliResult> {
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
 
-export function runCli(args: readonly string[], stateDir: string): Promise<CliResult> {
-  return finish(startCli(args, stateDir));
+export function runCli(args: readonly string[], stateDir: string, netns?: string): Promise<CliResult> {
+  return finish(startCli(args, stateDir, netns));
 }
 
 /** Resolves with the first stdout line matching `pattern` (rejects after `timeoutMs`). */

@@ -14,6 +14,8 @@ export const FAKE_HOST: HostFacts = {
   isRoot: false,
   capEff: 0n,
   memlockBytes: 8 * 1024 * 1024,
+  interfaces: [{ name: 'lo', mtu: 65536 }, { name: 'eth0', mtu: 1500 }],
+  defaultInterface: 'eth0',
 };
 
 export const FAKE_VALIDATION: ValidationContext = { host: FAKE_HOST, limits: DEFAULT_LIMITS };

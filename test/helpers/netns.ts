@@ -32,6 +32,49 @@ export function testNetns(t: ExecutionContext): TestNetns {
   return { name, exec };
 }
 
+export interface NetnsPair {
+  /** Namespace A with interface `va` at 10.77.<n>.1/24. */
+  readonly a: TestNetns;
+  /** Namespace B with interface `vb` at 10.77.<n>.2/24. */
+  readonly b: TestNetns;
+  readonly addressA: string;
+  readonly addressB: string;
+}
+
+function bareNetns(t: ExecutionContext): TestNetns {
+  counter += 1;
+  const name = `fdt-${process.pid}-${counter}`;
+  execFileSync('ip', ['netns', 'add', name]);
+  t.teardown(() => {
+    spawnSync('ip', ['netns', 'del', name]);
+  });
+  const exec = (command: string, args: readonly string[]): string =>
+    execFileSync('ip', ['netns', 'exec', name, command, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  exec('ip', ['link', 'set', 'lo', 'up']);
+  return { name, exec };
+}
+
+/** Two namespaces joined by a veth pair va (in A) ↔ vb (in B), addressed 10.77.<n>.1/.2. */
+export function testNetnsPair(t: ExecutionContext): NetnsPair {
+  const a = bareNetns(t);
+  const b = bareNetns(t);
+  const subnet = 10 + (counter % 200);
+  execFileSync('ip', ['-n', a.name, 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'vb', 'netns', b.name]);
+  const addressA = `10.77.${subnet}.1`;
+  const addressB = `10.77.${subnet}.2`;
+  a.exec('ip', ['addr', 'add', `${addressA}/24`, 'dev', 'va']);
+  b.exec('ip', ['addr', 'add', `${addressB}/24`, 'dev', 'vb']);
+  a.exec('ip', ['link', 'set', 'va', 'up']);
+  b.exec('ip', ['link', 'set', 'vb', 'up']);
+  return { a, b, addressA, addressB };
+}
+
+/** `tc -j qdisc show dev <dev>` without the fields that change by themselves (refcnt). */
+export function qdiscState(ns: TestNetns, dev: string): unknown {
+  const list = JSON.parse(ns.exec('tc', ['-j', 'qdisc', 'show', 'dev', dev])) as Record<string, unknown>[];
+  return list.map((qdisc) => Object.fromEntries(Object.entries(qdisc).filter(([key]) => key !== 'refcnt')));
+}
+
 /** Parses strace `-e write=` hex dumps into the byte buffers that were written. */
 export function parseStraceDumps(text: string): Buffer[] {
   const buffers: Buffer[] = [];

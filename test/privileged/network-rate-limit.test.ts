@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: Apache-2.0
+// linux-network-rate-limit end to end, each test in namespaces it creates: a real TCP transfer
+// within 10 % of the limit, exact qdisc restore (with and without a pre-existing qdisc), kill -9
+// then revert --remnants, refusal of a classful root, and kernel errors with their extack text.
+import type { ExecutionContext } from 'ava';
+
+import { experimentYaml, finish, runCli, startCli, waitForLine, workspace } from '../helpers/cli.js';
+import { qdiscState, testNetnsPair, type NetnsPair } from '../helpers/netns.js';
+import { privilegedTest as test } from '../helpers/privileged.js';
+import { measureThroughput } from '../helpers/traffic.js';
+
+function setup(t: ExecutionContext, params: Record<string, unknown>, duration = '30s') {
+  const pair = testNetnsPair(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const file = ws.file('exp.json', experimentYaml([[{ kind: 'linux-network-rate-limit', name: 'rl', duration, params: { networkInterfaces: 'va', ...params } }]]));
+  return { pair, ws, file };
+}
+
+function startIn(pair: NetnsPair, file: string, stateDir: string) {
+  return startCli(['--log-format', 'json', 'run', file], stateDir, pair.a.name);
+}
+
+test('a TCP transfer through an 8 Mbit/s limit runs within 10 % of it', async (t) => {
+  const { pair, ws, file } = setup(t, { networkBandwidth: '8mbit', burst: '16kb', limit: '64kb' });
+  const child = startIn(pair, file, ws.stateDir);
+  t.teardown(() => child.kill('SIGKILL'));
+  await waitForLine(child, /fault applied/);
+  const rate = await measureThroughput(pair, { warmupMs: 1000, windowMs: 3000, port: 5201 });
+  const target = 8e6 / 8;
+  t.log(`measured ${((rate * 8) / 1e6).toFixed(2)} Mbit/s on the wire for an 8 Mbit/s limit`);
+  t.true(Math.abs(rate - target) / target <= 0.1, `measured ${rate} B/s`);
+  child.kill('SIGINT');
+  t.is((await finish(child)).code, 3);
+});
+
+test('revert restores the default root qdisc exactly', async (t) => {
+  const { pair, ws, file } = setup(t, {}, '1s');
+  const before = qdiscState(pair.a, 'va');
+  const result = await runCli(['run', file], ws.stateDir, pair.a.name);
+  t.is(result.code, 0, result.stdout + result.stderr);
+  t.deepEqual(qdiscState(pair.a, 'va'), before);
+});
+
+test('revert restores a pre-existing tbf root exactly', async (t) => {
+  const { pair, ws, file } = setup(t, {}, '1s');
+  pair.a.exec('tc', ['qdisc', 'add', 'dev', 'va', 'root', 'handle', '5:', 'tbf', 'rate', '5mbit', 'burst', '10kb', 'limit', '100kb']);
+  const before = qdiscState(pair.a, 'va');
+  const result = await runCli(['run', file], ws.stateDir, pair.a.name);
+  t.is(result.code, 0, result.stdout + result.stderr);
+  t.deepEqual(qdiscState(pair.a, 'va'), before);
+});
+
+test('a classful root qdisc is refused and left untouched', async (t) => {
+  const { pair, ws, file } = setup(t, {}, '1s');
+  pair.a.exec('tc', ['qdisc', 'add', 'dev', 'va', 'root', 'handle', '1:', 'htb', 'default', '10']);
+  pair.a.exec('tc', ['class', 'add', 'dev', 'va', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '10mbit']);
+  const before = { qdisc: qdiscState(pair.a, 'va'), classes: pair.a.exec('tc', ['-j', 'class', 'show', 'dev', 'va']) };
+  const result = await runCli(['run', file], ws.stateDir, pair.a.name);
+  t.is(result.code, 1);
+  t.regex(result.stdout + result.stderr, /va has a htb root qdisc \(1:\) with classes faultd cannot yet restore exactly/);
+  t.deepEqual({ qdisc: qdiscState(pair.a, 'va'), classes: pair.a.exec('tc', ['-j', 'class', 'show', 'dev', 'va']) }, before);
+});
+
+test('kill -9 mid-fault, then revert --remnants leaves no faultd qdisc', async (t) => {
+  const { pair, ws, file } = setup(t, {});
+  const before = qdiscState(pair.a, 'va');
+  const child = startIn(pair, file, ws.stateDir);
+  await waitForLine(child, /fault applied/);
+  t.regex(pair.a.exec('tc', ['qdisc', 'show', 'dev', 'va']), /tbf fa17:/);
+  child.kill('SIGKILL');
+  await finish(child);
+  t.regex(pair.a.exec('tc', ['qdisc', 'show', 'dev', 'va']), /tbf fa17:/, 'a qdisc survives its process');
+  const revert = await runCli(['revert', '--remnants'], ws.stateDir, pair.a.name);
+  t.is(revert.code, 0, revert.stdout + revert.stderr);
+  t.regex(revert.stdout, /root qdisc restored on va/);
+  t.deepEqual(qdiscState(pair.a, 'va'), before);
+  const again = await runCli(['revert', '--remnants'], ws.stateDir, pair.a.name);
+  t.regex(again.stdout, /No remnants/);
+});
+
+test('kernel refusals carry the extack text', (t) => {
+  const pair = testNetnsPair(t);
+  // The addon acts in the caller's namespace, so ask for a kind no kernel has, from a child in A.
+  const script = `
+    import { loadNative } from ${JSON.stringify(new URL('../../src/native/load.js', import.meta.url).href)};
+    const native = loadNative();
+    try { await native.qdiscReplace({ ifname: 'va', parent: 0xffffffff, handle: 0xfa170000, kind: 'faultd-no-such-qdisc' }); }
+    catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, syscall: e.syscall, message: e.message })); }`;
+  const out = pair.a.exec(process.execPath, ['--input-type=module', '-e', script]);
+  const error = JSON.parse(out) as { name: string; code: string; syscall: string; message: string };
+  t.like(error, { name: 'NativeSystemError', code: 'ENOENT', syscall: 'RTM_NEWQDISC' });
+  t.is(error.message, 'RTM_NEWQDISC ENOENT: Specified qdisc kind is unknown');
+});
+
+test('bad rate-limit input names the field and the bound, and changes nothing', async (t) => {
+  const pair = testNetnsPair(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ networkInterfaces: 'nope0' }, /params\.networkInterfaces: no interface "nope0" here/],
+    [{ networkInterfaces: 'va', burst: '1kb' }, /params\.burst: 1024 bytes is less than one frame on va \(MTU 1500 \+ 14\)/],
+    [{ networkInterfaces: 'va', limit: '64kb', latency: '50ms' }, /params\.latency: give either limit or latency, not both/],
+    [{ networkInterfaces: 'va', networkBandwidth: '1zbit' }, /params\.networkBandwidth: must be a tc rate like "1mbit"/],
+    [{ networkInterfaces: 'va', destinationIPs: '10.0.0.1' }, /params\.destinationIPs: is not supported yet/],
+  ];
+  const before = qdiscState(pair.a, 'va');
+  for (const [params, message] of cases) {
+    const file = ws.file('bad.json', experimentYaml([[{ kind: 'linux-network-rate-limit', params }]]));
+    const result = await runCli(['run', file], ws.stateDir, pair.a.name);
+    t.is(result.code, 2, JSON.stringify(params));
+    t.regex(result.stderr, message);
+  }
+  const twice = ws.file('twice.json', experimentYaml([[{ kind: 'linux-network-rate-limit', name: 'a', params: { networkInterfaces: 'va' } }, { kind: 'linux-network-rate-limit', name: 'b', params: { networkInterfaces: 'va' } }]]));
+  const result = await runCli(['validate', twice], ws.stateDir, pair.a.name);
+  t.is(result.code, 2);
+  t.regex(result.stderr, /faults "a" and "b" both change netdev:va\/root-qdisc; put them in separate steps/);
+  t.deepEqual(qdiscState(pair.a, 'va'), before);
+});
