@@ -24,6 +24,7 @@ import type { FaultContext, InjectorModule } from '../src/faults/types.js';
 import { DEFAULT_LIMITS } from '../src/faults/types.js';
 import { detectCgroupLayout } from '../src/host/cgroup.js';
 import { readHostFacts } from '../src/host/facts.js';
+import { kernelFeatureProbe } from '../src/host/features.js';
 import { Ledger } from '../src/ledger/ledger.js';
 import { loadNative } from '../src/native/load.js';
 import { alive, processTree, runTimeNs, statusBytes } from './proc.js';
@@ -42,6 +43,7 @@ function context(): FaultContext {
   return {
     host: readHostFacts(),
     limits: DEFAULT_LIMITS,
+    features: kernelFeatureProbe(),
     native: loadNative(),
     cgroups: detectCgroupLayout(),
     logger: pino({ level: 'silent' }),

@@ -4,6 +4,7 @@
 //
 //   faultd-stressor cpu    --workers=N --load-pct=P [--cpus=0,2] [--ramp-up-ms=T] [--period-us=U]
 //   faultd-stressor memory --workers=N --bytes-per-worker=B [--lock] [--ramp-up-ms=T]
+//   faultd-stressor probe-qdisc <kind>  (feature probe: can this kernel create a <kind> qdisc?)
 //   common: --parent-pid=PID (exit if the parent is already gone) --tag=FAULT_ID (for `ps` and
 //           remnant scans) --wait-go (start no load until a line "go" arrives on stdin, so that
 //           faultd records the pid and places the process in its cgroup first)
@@ -12,6 +13,7 @@
 // SIGTERM/SIGINT. Stdout carries JSON lines: {"event":"ready"}, {"event":"populated",...},
 // {"event":"error","errno":N,"syscall":"..."}. Exit codes: 0 stopped, 2 usage, 3 stress failed.
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -21,11 +23,15 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "../injectors/cpu_stress.h"
+#include "../core/netlink/qdisc.h"
 #include "../injectors/memory_stress.h"
+#include "../injectors/tc_netem.h"
+#include "../injectors/tc_tbf.h"
 
 namespace {
 
@@ -171,10 +177,51 @@ int RunMemory(const Options& o, const sigset_t& stop_signals) {
   return EmitError(mem.WorkerError()), kExitFailed;
 }
 
+std::string JsonEscape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    if (static_cast<unsigned char>(c) >= 0x20) out.push_back(c);
+  }
+  return out;
+}
+
+// Tries to create a `kind` qdisc on the loopback device of a private, throwaway network
+// namespace (needs CAP_SYS_ADMIN), so the host's own interfaces are never touched. Prints
+// {"supported":bool,...} and exits 0 when the probe itself ran.
+int ProbeQdisc(std::string_view kind) {
+  if (unshare(CLONE_NEWNET) != 0) {
+    std::printf("{\"supported\":false,\"probe\":\"unshare\",\"errno\":%d,\"message\":\"%s\"}\n", errno, std::strerror(errno));
+    return kExitFailed;
+  }
+  const auto psched = faultd::core::ReadPsched();
+  if (!psched.ok()) return EmitError(psched.error()), kExitFailed;
+  faultd::core::Result<std::vector<uint8_t>> options = std::vector<uint8_t>{};
+  if (kind == "netem") options = faultd::inj::EncodeNetemOptions(faultd::inj::NetemSpec{}, psched.value());
+  if (kind == "tbf") options = faultd::inj::EncodeTbfOptions({125000, 32768, 65536, 0}, psched.value());
+  if (!options.ok()) return EmitError(options.error()), kExitFailed;
+  const auto lo = faultd::core::nl::InterfaceIndex("lo");
+  if (!lo.ok()) return EmitError(lo.error()), kExitFailed;
+  const auto added = faultd::core::nl::ReplaceQdisc(lo.value(), 0xffffffffU, 0x10000U, std::string(kind), options.value(), false);
+  if (added.ok()) {
+    std::printf("{\"supported\":true}\n");
+  } else {
+    std::printf("{\"supported\":false,\"probe\":\"%s\",\"errno\":%d,\"message\":\"%s\",\"detail\":\"%s\"}\n", added.error().syscall,
+                added.error().err, std::strerror(added.error().err), JsonEscape(added.error().detail).c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) return Usage("missing mode");
+  if (std::string_view(argv[1]) == "probe-qdisc") {
+    if (argc != 3 || std::string_view(argv[2]).find_first_not_of("abcdefghijklmnopqrstuvwxyz_") != std::string_view::npos) {
+      return Usage("probe-qdisc <kind>");
+    }
+    return ProbeQdisc(argv[2]);
+  }
   Options o;
   o.mode = argv[1];
   for (int i = 2; i < argc; ++i) {

@@ -6,6 +6,7 @@ import type { Registry } from '../faults/registry.js';
 import type { FaultContext, Limits, ValidationContext } from '../faults/types.js';
 import { detectCgroupLayout } from '../host/cgroup.js';
 import { readHostFacts, REAL_ROOTS } from '../host/facts.js';
+import { kernelFeatureProbe } from '../host/features.js';
 import { Ledger } from '../ledger/ledger.js';
 import { loadNative } from '../native/load.js';
 import type { Owner } from '../ledger/record.js';
@@ -27,7 +28,7 @@ export interface CommandEnv {
 }
 
 export function validationContext(env: CommandEnv): ValidationContext {
-  return { host: readHostFacts(REAL_ROOTS), limits: env.options.limits };
+  return { host: readHostFacts(REAL_ROOTS), limits: env.options.limits, features: kernelFeatureProbe() };
 }
 
 /** The full context for commands that touch the host (loads the native addon). */

@@ -93,7 +93,8 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 function describeInput(input: unknown): string {
-  if (input === undefined) return '';
+  // A whole object says nothing the field path does not; values are what help.
+  if (input === undefined || (typeof input === 'object' && input !== null)) return '';
   const text = JSON.stringify(input);
   return ` (got ${text.length > 60 ? `${text.slice(0, 57)}...` : text})`;
 }

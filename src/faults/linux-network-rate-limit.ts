@@ -1,30 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * linux-network-rate-limit (Harness name and tunables): a tbf root qdisc caps egress bandwidth
- * of each interface. Installed through rtnetlink (never `tc`), with the previous root qdisc
- * snapshotted into the ledger before the change and restored exactly at revert.
- *
- * This step of the network work covers the whole interface; targeted limits (destinations,
- * ports, SSH exclusion) need classful qdiscs with filters and are refused until they land.
+ * linux-network-rate-limit (Harness name and tunables): a tbf root qdisc caps the egress
+ * bandwidth of each interface. Installed through rtnetlink (never `tc`); the previous root qdisc
+ * is snapshotted into the ledger before the change and restored exactly at revert.
  */
-import { z } from 'zod';
-
-import { txBytes } from '../host/interfaces.js';
 import { formatBytes, parseDurationMs } from '../units.js';
+import { COMMON_NETWORK_ALIASES, commonNetworkParams, sshNote } from './network/common-params.js';
+import { FAULTD_QDISC_HANDLE, formatHandle } from './network/root-qdisc.js';
+import { planRootQdisc, qdiscSupport, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets } from './network/root-qdisc-fault.js';
 import { formatRate, parseTcRate, parseTcSize } from './network/tc-units.js';
-import {
-  describeRestore,
-  FAULTD_QDISC_HANDLE,
-  formatHandle,
-  manualRestore,
-  restoreRoot,
-  RootSnapshotSchema,
-  type RootSnapshot,
-  snapshotRoot,
-  TC_H_ROOT,
-} from './network/root-qdisc.js';
-import { booleanParam, interfacesParam, notYetParam, optionalParsedParam, paramsObject, parsedParam } from './params.js';
-import { defineInjector, RevertError, type ValidationContext } from './types.js';
+import { notYetParam, optionalParsedParam, paramsObject, parsedParam } from './params.js';
+import { defineInjector, type ValidationContext } from './types.js';
 
 /** Ethernet header on top of the MTU: the largest frame the bucket must be able to pass. */
 const FRAME_OVERHEAD_BYTES = 14;
@@ -33,16 +19,10 @@ const MAX_QUEUE_BYTES = 1024 ** 3;
 const MAX_TBF_LATENCY_MS = 10_000;
 /** Harness's current default `limit` (2mb). */
 const DEFAULT_LIMIT_BYTES = 2 * 1024 * 1024;
-const TARGETING_WHY = 'targeted rate limits (destinations, ports) are in progress; this fault limits the whole interface';
 
 function params(ctx: ValidationContext) {
   return {
-    networkInterfaces: interfacesParam({
-      name: 'networkInterfaces',
-      interfaces: ctx.host.interfaces,
-      fallback: ctx.host.defaultInterface,
-      description: 'interfaces whose egress is limited ("eth0,eth1" or a list)',
-    }),
+    ...commonNetworkParams(ctx, 'limited'),
     networkBandwidth: parsedParam({
       name: 'networkBandwidth', type: 'tc rate', default: '1mbit', min: 125, max: MAX_RATE_BYTES, bounds: '1kbit–100gbit',
       parse: parseTcRate, formatHint: 'a tc rate like "1mbit", "512kbit", "10gbit"',
@@ -65,22 +45,13 @@ function params(ctx: ValidationContext) {
     }),
     peakRate: notYetParam('peakRate', 'tbf peak rate is not implemented'),
     minBurst: notYetParam('minBurst', 'tbf peak rate is not implemented'),
-    destinationHosts: notYetParam('destinationHosts', TARGETING_WHY),
-    destinationIPs: notYetParam('destinationIPs', TARGETING_WHY),
-    sourcePorts: notYetParam('sourcePorts', TARGETING_WHY),
-    destinationPorts: notYetParam('destinationPorts', TARGETING_WHY),
-    whitelistSSH: booleanParam({ name: 'whitelistSSH', default: true, description: 'keep SSH out of the fault (with a whole-interface limit, SSH is slowed like all traffic)' }),
   };
 }
 
 export const linuxNetworkRateLimit = defineInjector({
   kind: 'linux-network-rate-limit',
   summary: 'Cap the egress bandwidth of network interfaces (tbf)',
-  paramAliases: {
-    NETWORK_INTERFACES: 'networkInterfaces', NETWORK_BANDWIDTH: 'networkBandwidth', BURST: 'burst', LIMIT: 'limit',
-    PEAK_RATE: 'peakRate', MIN_BURST: 'minBurst', DESTINATION_HOSTS: 'destinationHosts', DESTINATION_IPS: 'destinationIPs',
-    SOURCE_PORTS: 'sourcePorts', DESTINATION_PORTS: 'destinationPorts', WHITELIST_SSH: 'whitelistSSH',
-  },
+  paramAliases: { ...COMMON_NETWORK_ALIASES, NETWORK_BANDWIDTH: 'networkBandwidth', BURST: 'burst', LIMIT: 'limit', PEAK_RATE: 'peakRate', MIN_BURST: 'minBurst' },
   paramsSchema(ctx) {
     return paramsObject(params(ctx))
       .superRefine((v, c) => {
@@ -96,78 +67,22 @@ export const linuxNetworkRateLimit = defineInjector({
       .transform((v) => ({ ...v, limit: v.limit ?? (v.latency === undefined ? DEFAULT_LIMIT_BYTES : 0), latency: v.latency ?? 0 }));
   },
   paramDocs: (ctx) => Object.values(params(ctx)).map((p) => p.doc),
-  exclusiveTargets: (p) => p.networkInterfaces.map((name) => `netdev:${name}/root-qdisc`),
-  revertSchema: z.object({
-    bootId: z.string(),
-    interfaces: z.array(z.object({ name: z.string(), previous: RootSnapshotSchema })),
-  }),
-  async plan(_faultId, p, ctx) {
-    const tbf = { rateBytesPerSec: p.networkBandwidth, burstBytes: p.burst, limitBytes: p.limit, latencyUs: p.latency * 1000 };
-    const interfaces: { name: string; previous: RootSnapshot }[] = [];
-    for (const name of p.networkInterfaces) interfaces.push({ name, previous: await snapshotRoot(ctx.native, name) });
+  exclusiveTargets: (p) => rootQdiscTargets(p.networkInterfaces),
+  revertSchema: RootQdiscRevertSchema,
+  plan(_faultId, p, ctx) {
     const queue = p.limit > 0 ? `limit ${formatBytes(p.limit)}` : `latency ${p.latency}ms`;
-    const what = `tbf ${formatHandle(FAULTD_QDISC_HANDLE)} rate ${formatRate(p.networkBandwidth)} burst ${formatBytes(p.burst)} ${queue}`;
-    const revert = { bootId: ctx.host.bootId, interfaces };
-    return {
-      target: `${p.networkInterfaces.join(',')} egress ≤ ${formatRate(p.networkBandwidth)}`,
-      changes: [
-        ...interfaces.map((i) => `replace root qdisc ${i.previous.kind} ${formatHandle(i.previous.handle)} on ${i.name} with ${what} (rtnetlink RTM_NEWQDISC)`),
-        ...(p.whitelistSSH ? ['note: the whole interface is limited, SSH included (it is slowed, not cut)'] : []),
-      ],
-      revertSteps: interfaces.map((i) => describeRestore(i.name, i.previous)),
-      revert,
-      async apply(recordApplied) {
-        const options = ctx.native.tbfOptions(tbf);
-        for (const i of interfaces) {
-          // Over a default root, add exclusively: if someone installed a qdisc since the snapshot,
-          // the kernel refuses rather than letting us overwrite it.
-          await ctx.native.qdiscReplace({ ifname: i.name, parent: TC_H_ROOT, handle: FAULTD_QDISC_HANDLE, kind: 'tbf', options, exclusive: i.previous.handle === 0 });
-        }
-        await recordApplied(revert);
-        const first = p.networkInterfaces[0] ?? '';
-        let last = { bytes: txBytes(first), at: process.hrtime.bigint() };
-        return {
-          measure() {
-            const now = { bytes: txBytes(first), at: process.hrtime.bigint() };
-            const rate = now.bytes !== undefined && last.bytes !== undefined ? ((now.bytes - last.bytes) * 1e9) / Number(now.at - last.at) : undefined;
-            last = now;
-            return rate === undefined ? `${first} gone` : `${first} tx ${formatRate(rate)}`;
-          },
-          ended: new Promise<string>(() => undefined),
-        };
+    return planRootQdisc(
+      {
+        interfaces: p.networkInterfaces,
+        kind: 'tbf',
+        options: () => ctx.native.tbfOptions({ rateBytesPerSec: p.networkBandwidth, burstBytes: p.burst, limitBytes: p.limit, latencyUs: p.latency * 1000 }),
+        describe: `tbf ${formatHandle(FAULTD_QDISC_HANDLE)} rate ${formatRate(p.networkBandwidth)} burst ${formatBytes(p.burst)} ${queue}`,
+        target: `${p.networkInterfaces.join(',')} egress ≤ ${formatRate(p.networkBandwidth)}`,
+        notes: sshNote(p.whitelistSSH),
       },
-    };
+      ctx,
+    );
   },
-  async revert(record, ctx) {
-    if (record.bootId !== ctx.host.bootId) return { outcome: 'already-absent', detail: 'qdiscs do not survive a reboot' };
-    const restored: string[] = [];
-    const failures: { name: string; error: string; fix: string }[] = [];
-    for (const i of record.interfaces) {
-      try {
-        if ((await restoreRoot(ctx.native, i.name, i.previous)) === 'restored') restored.push(i.name);
-      } catch (error) {
-        failures.push({ name: i.name, error: error instanceof Error ? error.message : String(error), fix: manualRestore(i.name, i.previous) });
-      }
-    }
-    if (failures.length > 0) {
-      throw new RevertError(
-        failures.map((f) => `${f.name}: ${f.error}`).join('; '),
-        failures.map((f) => `faultd's tbf root qdisc ${formatHandle(FAULTD_QDISC_HANDLE)} on ${f.name}`).join(', '),
-        failures.map((f) => f.fix).join(' && '),
-      );
-    }
-    if (restored.length === 0) return { outcome: 'already-absent', detail: 'no faultd qdisc was left' };
-    return { outcome: 'reverted', detail: `root qdisc restored on ${restored.join(', ')}` };
-  },
-  support(ctx) {
-    const admin = ctx.host.isRoot || (ctx.host.capEff & (1n << 12n)) !== 0n;
-    return {
-      supported: admin,
-      notes: [
-        admin ? 'CAP_NET_ADMIN: yes' : 'needs root or CAP_NET_ADMIN to change qdiscs',
-        `interfaces: ${ctx.host.interfaces.map((i) => i.name).join(', ')}; default route via ${ctx.host.defaultInterface ?? '(none)'}`,
-        'needs the tbf qdisc (sch_tbf); a kernel without it fails with RTM_NEWQDISC ENOENT "Specified qdisc kind is unknown"',
-      ],
-    };
-  },
+  revert: (record, ctx) => revertRootQdisc(record, ctx),
+  support: (ctx) => qdiscSupport(ctx, 'tbf', ctx.features.qdisc('tbf')),
 });

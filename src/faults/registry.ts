@@ -2,11 +2,25 @@
 /** Every fault kind faultd knows: an explicit map, no discovery magic, no switch. */
 import { linuxCpuStress } from './linux-cpu-stress.js';
 import { linuxMemoryStress } from './linux-memory-stress.js';
+import { linuxNetworkCorruption } from './linux-network-corruption.js';
+import { linuxNetworkDuplication } from './linux-network-duplication.js';
+import { linuxNetworkLatency } from './linux-network-latency.js';
+import { linuxNetworkLoss } from './linux-network-loss.js';
 import { linuxNetworkRateLimit } from './linux-network-rate-limit.js';
+import { linuxNetworkReorder } from './linux-network-reorder.js';
 import type { InjectorModule } from './types.js';
 
 export type Registry = ReadonlyMap<string, InjectorModule>;
 
 export const REGISTRY: Registry = new Map(
-  [linuxCpuStress, linuxMemoryStress, linuxNetworkRateLimit].map((module) => [module.kind, module] as const),
+  [
+    linuxCpuStress,
+    linuxMemoryStress,
+    linuxNetworkLatency,
+    linuxNetworkLoss,
+    linuxNetworkCorruption,
+    linuxNetworkDuplication,
+    linuxNetworkReorder,
+    linuxNetworkRateLimit,
+  ].map((module) => [module.kind, module] as const),
 );

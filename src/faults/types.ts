@@ -9,6 +9,7 @@ import type { z } from 'zod';
 
 import type { CgroupLayout } from '../host/cgroup.js';
 import type { HostFacts } from '../host/facts.js';
+import type { FeatureProbe } from '../host/features.js';
 import type { NativeAddon } from '../native/addon.js';
 
 /** Operator-set limits that bound every fault (config/CLI). */
@@ -24,10 +25,11 @@ export function memoryBudgetBytes(ctx: { host: HostFacts; limits: Limits }): num
   return Math.floor(ctx.host.memAvailableBytes * ctx.limits.maxMemoryFraction);
 }
 
-/** What validation may consult: host facts and limits, nothing that changes the host. */
+/** What validation may consult: host facts, limits and feature probes; it changes nothing. */
 export interface ValidationContext {
   readonly host: HostFacts;
   readonly limits: Limits;
+  readonly features: FeatureProbe;
 }
 
 /** Everything a fault needs to act on the host. */

@@ -5,7 +5,7 @@ import { z } from 'zod';
 
 import { defineInjector, RevertError, type ActiveFault, type FaultContext, type InjectorModule } from '../../src/faults/types.js';
 import type { NativeAddon } from '../../src/native/addon.js';
-import { FAKE_HOST } from './host.js';
+import { FAKE_VALIDATION } from './host.js';
 
 export const FAKE_NATIVE: NativeAddon = {
   abiVersion: 1,
@@ -28,8 +28,7 @@ function notFaked(name: string): never {
 export const SILENT = pino({ level: 'silent' });
 
 export const FAKE_CONTEXT: FaultContext = {
-  host: FAKE_HOST,
-  limits: { maxMemoryFraction: 0.8 },
+  ...FAKE_VALIDATION,
   native: FAKE_NATIVE,
   cgroups: { mode: 'none', mounts: new Map(), ownPaths: new Map() },
   logger: SILENT,

@@ -18,7 +18,16 @@ export const FAKE_HOST: HostFacts = {
   defaultInterface: 'eth0',
 };
 
-export const FAKE_VALIDATION: ValidationContext = { host: FAKE_HOST, limits: DEFAULT_LIMITS };
+/** Every qdisc kind exists, except those named in FAKE_MISSING_QDISCS. */
+export const FAKE_MISSING_QDISCS = new Set<string>();
+
+export const FAKE_VALIDATION: ValidationContext = {
+  host: FAKE_HOST,
+  limits: DEFAULT_LIMITS,
+  features: {
+    qdisc: (kind) => (FAKE_MISSING_QDISCS.has(kind) ? { supported: false, reason: 'RTM_NEWQDISC ENOENT: Specified qdisc kind is unknown' } : { supported: true, reason: '' }),
+  },
+};
 
 /** Skips the calling suite with a stated reason unless running as root. */
 export function rootOrReason(): string | undefined {

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The netem-based faults (latency, loss, corruption, duplication, reorder) differ only in their
+ * own tunables and in how those become netem parameters; everything else (interfaces, root
+ * qdisc snapshot/restore, the kernel check) is here. A kernel without sch_netem is refused at
+ * validation with the kernel's own words, so `validate`, `run` and `doctor` agree.
+ */
+import { z } from 'zod';
+
+import type { NetemSpec } from '../../native/addon.js';
+import { paramsObject, type Param } from '../params.js';
+import { defineInjector, type InjectorModule, type ParamDoc, type ValidationContext } from '../types.js';
+import { COMMON_NETWORK_ALIASES, commonNetworkParams, sshNote } from './common-params.js';
+import { FAULTD_QDISC_HANDLE, formatHandle } from './root-qdisc.js';
+import { planRootQdisc, qdiscSupport, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets, type RootQdiscRevert } from './root-qdisc-fault.js';
+
+type ParamsOf<T extends Record<string, Param<unknown>>> = { [K in keyof T]: z.output<T[K]['schema']> };
+
+/** What every network fault has besides its own tunables (see common-params.ts). */
+interface CommonParams {
+  readonly networkInterfaces: string[];
+  readonly whitelistSSH: boolean;
+}
+
+export interface NetemFaultConfig<T extends Record<string, Param<unknown>>> {
+  readonly kind: string;
+  readonly summary: string;
+  /** Verb for the interface tunable's help ("delayed", "dropped"…). */
+  readonly verb: string;
+  readonly aliases: Readonly<Record<string, string>>;
+  params(ctx: ValidationContext): T;
+  /** Extra checks across this fault's own tunables. */
+  refine?(params: ParamsOf<T>, issue: (path: string, message: string) => void): void;
+  netem(params: ParamsOf<T>): NetemSpec;
+  describe(params: ParamsOf<T>): string;
+  /** Said when netem is missing, e.g. that a fallback is in progress. */
+  readonly withoutNetem: string;
+}
+
+export function defineNetemFault<T extends Record<string, Param<unknown>>>(config: NetemFaultConfig<T>): InjectorModule {
+  const allParams = (ctx: ValidationContext) => ({ ...commonNetworkParams(ctx, config.verb), ...config.params(ctx) });
+  return defineInjector<CommonParams & ParamsOf<T>, RootQdiscRevert>({
+    kind: config.kind,
+    summary: config.summary,
+    paramAliases: { ...COMMON_NETWORK_ALIASES, ...config.aliases },
+    paramsSchema(ctx) {
+      const schema = paramsObject(allParams(ctx)).superRefine((v, c) => {
+        const netem = ctx.features.qdisc('netem');
+        if (!netem.supported) {
+          c.addIssue({ code: 'custom', path: [], message: `${config.kind} needs the netem qdisc (sch_netem), which this kernel lacks (${netem.reason}). ${config.withoutNetem}` });
+        }
+        config.refine?.(v as ParamsOf<T>, (path, message) => c.addIssue({ code: 'custom', path: [path], message }));
+      });
+      // The object's output is exactly the common tunables plus T's; TS cannot see through the
+      // mapped generic, so it is stated here once.
+      return schema as unknown as z.ZodType<CommonParams & ParamsOf<T>>;
+    },
+    paramDocs: (ctx): readonly ParamDoc[] => Object.values(allParams(ctx)).map((p) => p.doc),
+    exclusiveTargets: (p) => rootQdiscTargets(p.networkInterfaces),
+    revertSchema: RootQdiscRevertSchema,
+    plan(_faultId, p, ctx) {
+      const own: ParamsOf<T> = p;
+      return planRootQdisc(
+        {
+          interfaces: p.networkInterfaces,
+          kind: 'netem',
+          options: () => ctx.native.netemOptions(config.netem(own)),
+          describe: `netem ${formatHandle(FAULTD_QDISC_HANDLE)} ${config.describe(own)}`,
+          target: `${p.networkInterfaces.join(',')} egress: ${config.describe(own)}`,
+          notes: sshNote(p.whitelistSSH),
+        },
+        ctx,
+      );
+    },
+    revert: (record, ctx) => revertRootQdisc(record, ctx),
+    support: (ctx) => qdiscSupport(ctx, 'netem', ctx.features.qdisc('netem')),
+  });
+}

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Kernel feature probes that no file under /proc or /sys answers, such as "is there a netem
+ * qdisc?" (no loadable modules here, built-in elsewhere). The probe runs in the faultd-stressor
+ * helper inside a throwaway network namespace, so it never touches the host's interfaces; each
+ * answer is cached for the life of the process.
+ */
+import { spawnSync } from 'node:child_process';
+import { getSystemErrorName } from 'node:util';
+
+import { z } from 'zod';
+
+import { stressorPath } from '../native/load.js';
+
+export interface FeatureSupport {
+  readonly supported: boolean;
+  /** Why not, in the kernel's words (e.g. `RTM_NEWQDISC ENOENT: Specified qdisc kind is unknown`). */
+  readonly reason: string;
+}
+
+export interface FeatureProbe {
+  qdisc(kind: string): FeatureSupport;
+}
+
+const ProbeOutput = z.object({
+  supported: z.boolean(),
+  probe: z.string().optional(),
+  errno: z.number().optional(),
+  message: z.string().optional(),
+  detail: z.string().optional(),
+});
+
+function errnoName(errno: number): string {
+  try {
+    return getSystemErrorName(-Math.abs(errno));
+  } catch {
+    return `E${errno}`;
+  }
+}
+
+/** Probes through the stressor binary; results are cached per kind. */
+export function kernelFeatureProbe(): FeatureProbe {
+  const cache = new Map<string, FeatureSupport>();
+  return {
+    qdisc(kind) {
+      const cached = cache.get(kind);
+      if (cached) return cached;
+      let support: FeatureSupport;
+      try {
+        const result = spawnSync(stressorPath(), ['probe-qdisc', kind], { encoding: 'utf8', timeout: 5000 });
+        const parsed = ProbeOutput.safeParse(JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}'));
+        if (!parsed.success) throw new Error(`unexpected probe output: ${result.stdout}${result.stderr}`);
+        const p = parsed.data;
+        // Node's system-error shape: `RTM_NEWQDISC ENOENT: Specified qdisc kind is unknown`.
+        const code = p.errno === undefined ? '' : ` ${errnoName(p.errno)}`;
+        const detail = p.detail || p.message;
+        support = { supported: p.supported, reason: p.supported ? '' : `${p.probe ?? 'probe'}${code}${detail ? `: ${detail}` : ''}` };
+      } catch (error) {
+        support = { supported: false, reason: `the probe could not run: ${error instanceof Error ? error.message : String(error)}` };
+      }
+      cache.set(kind, support);
+      return support;
+    },
+  };
+}

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: Apache-2.0
+// Validation of the network faults against fixed host facts (interfaces eth0/lo, netem present
+// unless a test removes it): Harness forms, bounds, cross-field rules and the netem check.
+import test from 'ava';
+
+import { validateExperiment } from '../../../src/experiment/schema.js';
+import { REGISTRY } from '../../../src/faults/registry.js';
+import { parseTcRate, parseTcSize } from '../../../src/faults/network/tc-units.js';
+import { FAKE_MISSING_QDISCS, FAKE_VALIDATION } from '../../helpers/host.js';
+
+function validate(kind: string, params: Record<string, unknown>) {
+  return validateExperiment(
+    { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'x' }, spec: { steps: [{ faults: [{ kind, params }] }] } },
+    REGISTRY,
+    FAKE_VALIDATION,
+  );
+}
+
+function problems(kind: string, params: Record<string, unknown>): string {
+  const result = validate(kind, params);
+  return result.ok ? '' : result.problems.map((p) => `${p.path}: ${p.message}`).join('\n');
+}
+
+function paramsOf(kind: string, params: Record<string, unknown>): unknown {
+  const result = validate(kind, params);
+  if (!result.ok) throw new Error(result.problems.map((p) => `${p.path}: ${p.message}`).join('\n'));
+  return result.experiment.steps[0]?.faults[0]?.params;
+}
+
+test('tc rates and sizes follow iproute2', (t) => {
+  t.is(parseTcRate('1mbit'), 125_000);
+  t.is(parseTcRate('512kbit'), 64_000);
+  t.is(parseTcRate('1MBps'), 1_000_000);
+  t.is(parseTcRate('1000'), 125);
+  t.is(parseTcRate('1zbit'), undefined);
+  t.is(parseTcSize('32kb'), 32_768);
+  t.is(parseTcSize('2mb'), 2_097_152);
+  t.is(parseTcSize('1500'), 1500);
+  t.is(parseTcSize('1kbit'), 128);
+  t.is(parseTcSize('lots'), undefined);
+});
+
+test('Harness latency tunables work unchanged and get Harness defaults', (t) => {
+  t.like(paramsOf('linux-network-latency', {}), { networkInterfaces: ['eth0'], latency: 2000, jitter: 0, correlation: 0, distribution: 'uniform', whitelistSSH: true });
+  t.like(paramsOf('linux-network-latency', { NETWORK_INTERFACES: 'eth0,lo', NETWORK_LATENCY: '200', JITTER: '20' }), { networkInterfaces: ['eth0', 'lo'], latency: 200, jitter: 20 });
+  t.like(paramsOf('linux-network-latency', { latency: '1.5s', jitter: '100ms', distribution: 'pareto' }), { latency: 1500, jitter: 100, distribution: 'pareto' });
+});
+
+test('latency rules: bounds, jitter within latency, distribution needs jitter', (t) => {
+  t.regex(problems('linux-network-latency', { latency: 700_000 }), /params\.latency: must be in 1–600000 ms/);
+  t.regex(problems('linux-network-latency', { latency: 100, jitter: 200 }), /params\.jitter: 200 ms is more than the latency \(100 ms\)/);
+  t.regex(problems('linux-network-latency', { latency: 100, distribution: 'normal' }), /params\.distribution: "normal" shapes the jitter, so it needs jitter > 0/);
+  t.regex(problems('linux-network-latency', { distribution: 'gaussian' }), /params\.distribution: must be one of uniform, normal, pareto, paretonormal/);
+});
+
+test('percentages of loss, corruption and duplication are bounded 0–100', (t) => {
+  t.like(paramsOf('linux-network-loss', { NETWORK_PACKET_LOSS_PERCENTAGE: '30', correlation: 25 }), { packetLossPercentage: 30, correlation: 25 });
+  t.regex(problems('linux-network-loss', { packetLossPercentage: 130 }), /params\.packetLossPercentage: must be in 0–100 \(got 130\)/);
+  t.like(paramsOf('linux-network-corruption', {}), { packetCorruptionPercentage: 100 });
+  t.like(paramsOf('linux-network-duplication', { packetDuplicationPercentage: '5' }), { packetDuplicationPercentage: 5 });
+  t.like(paramsOf('linux-network-reorder', {}), { packetReorderPercentage: 25, latency: 10, gap: 0 });
+});
+
+test('unknown interfaces and targeting tunables are refused by name', (t) => {
+  t.regex(problems('linux-network-loss', { networkInterfaces: 'eth9' }), /params\.networkInterfaces: no interface "eth9" here \(interfaces: lo, eth0\)/);
+  t.regex(problems('linux-network-loss', { destinationPorts: '!22,8080' }), /params\.destinationPorts: is not supported yet/);
+  t.like(paramsOf('linux-network-loss', { destinationIPs: '', sourcePorts: [] }), { packetLossPercentage: 100 });
+});
+
+test('a kernel without netem is named at validation, with the kernel words', (t) => {
+  FAKE_MISSING_QDISCS.add('netem');
+  t.teardown(() => FAKE_MISSING_QDISCS.delete('netem'));
+  const text = problems('linux-network-corruption', {});
+  t.regex(text, /linux-network-corruption needs the netem qdisc \(sch_netem\), which this kernel lacks \(RTM_NEWQDISC ENOENT: Specified qdisc kind is unknown\)/);
+  t.notRegex(text, /got \{/);
+  t.true(validate('linux-network-rate-limit', {}).ok, 'tbf does not need netem');
+});
+
+test('two qdisc faults on one interface in one step are refused', (t) => {
+  const result = validateExperiment(
+    {
+      apiVersion: 'faultd/v1',
+      kind: 'Experiment',
+      metadata: { name: 'x' },
+      spec: { steps: [{ faults: [{ kind: 'linux-network-latency', name: 'a' }, { kind: 'linux-network-loss', name: 'b', params: { networkInterfaces: 'lo,eth0' } }] }] },
+    },
+    REGISTRY,
+    FAKE_VALIDATION,
+  );
+  t.false(result.ok);
+  t.regex(result.ok ? '' : result.problems.map((p) => p.message).join('\n'), /faults "a" and "b" both change netdev:eth0\/root-qdisc/);
+});
