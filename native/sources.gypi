@@ -19,6 +19,7 @@
     'faultd_injector_sources': [
       'native/injectors/cpu_stress.cc',
       'native/injectors/memory_stress.cc',
+      'native/injectors/nft_rules.cc',
       'native/injectors/tc_netem.cc',
       'native/injectors/tc_tbf.cc',
     ],

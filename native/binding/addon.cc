@@ -4,6 +4,7 @@
 
 #include "js_args.h"
 #include "js_error.h"
+#include "nft_binding.h"
 #include "process_binding.h"
 #include "tc_binding.h"
 
@@ -38,6 +39,9 @@ Napi::Object RegisterModule(Napi::Env env, Napi::Object exports) {
   exports.Set("qdiscList", Napi::Function::New(env, QdiscList, "qdiscList"));
   exports.Set("qdiscReplace", Napi::Function::New(env, QdiscReplace, "qdiscReplace"));
   exports.Set("qdiscDelete", Napi::Function::New(env, QdiscDelete, "qdiscDelete"));
+  exports.Set("nftAddChain", Napi::Function::New(env, NftAddChain, "nftAddChain"));
+  exports.Set("nftDeleteChain", Napi::Function::New(env, NftDeleteChain, "nftDeleteChain"));
+  exports.Set("nftListChains", Napi::Function::New(env, NftListChains, "nftListChains"));
   return exports;
 }
 

@@ -44,6 +44,31 @@ export interface QdiscInfo {
   options: Uint8Array;
 }
 
+/** One nf_tables rule of a faultd chain: every match optional; `percent` < 100 adds numgen. */
+export interface NftRuleSpec {
+  /** IPv4 or IPv6 address (with `prefixLen`, default a single host). */
+  address?: string;
+  prefixLen?: number;
+  /** 4 or 6 without an address: match only that family. */
+  ipVersion?: 0 | 4 | 6;
+  matchSourceAddress?: boolean;
+  l4proto?: 'tcp' | 'udp' | 'icmp' | 'icmpv6';
+  port?: number;
+  matchSourcePort?: boolean;
+  /** Output interface (output hook) or input interface (input hook). */
+  ifname?: string;
+  percent?: number;
+  verdict: 'drop' | 'accept';
+}
+
+export interface NftChainSpec {
+  table?: string;
+  chain: string;
+  hook: 'input' | 'output';
+  priority?: number;
+  rules: NftRuleSpec[];
+}
+
 export interface NativeAddon {
   /** Version of this surface; load.ts refuses any other. */
   readonly abiVersion: 1;
@@ -74,4 +99,10 @@ export interface NativeAddon {
   qdiscReplace(request: { ifname: string; parent: number; handle: number; kind: string; options?: Uint8Array; exclusive?: boolean }): Promise<void>;
   /** Equivalent to `tc qdisc del dev <ifname> parent <parent>`. */
   qdiscDelete(request: { ifname: string; parent: number }): Promise<void>;
+  /** Equivalent to `nft add table inet <table>; nft add chain …; nft add rule …` as one atomic batch. */
+  nftAddChain(spec: NftChainSpec): Promise<void>;
+  /** Equivalent to `nft flush chain …; nft delete chain …` (and the table when empty); false if absent. */
+  nftDeleteChain(table: string, chain: string): Promise<boolean>;
+  /** Chain names of `inet <table>` (empty when the table does not exist). */
+  nftListChains(table: string): Promise<string[]>;
 }

@@ -19,6 +19,9 @@ export const FAKE_NATIVE: NativeAddon = {
   qdiscList: () => Promise.reject(new Error('qdiscList is not faked')),
   qdiscReplace: () => Promise.reject(new Error('qdiscReplace is not faked')),
   qdiscDelete: () => Promise.reject(new Error('qdiscDelete is not faked')),
+  nftAddChain: () => Promise.reject(new Error('nftAddChain is not faked')),
+  nftDeleteChain: () => Promise.reject(new Error('nftDeleteChain is not faked')),
+  nftListChains: () => Promise.reject(new Error('nftListChains is not faked')),
 };
 
 function notFaked(name: string): never {

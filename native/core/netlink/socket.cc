@@ -111,6 +111,45 @@ Status Socket::Receive(uint32_t seq, const char* syscall, const std::function<vo
   }
 }
 
+Status Socket::SendBytes(std::span<const uint8_t> bytes) noexcept {
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  ssize_t sent = 0;
+  do {
+    sent = ::sendto(fd_.get(), bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel));
+  } while (sent < 0 && errno == EINTR);
+  if (sent < 0) return ErrnoError("sendto");
+  return Ok{};
+}
+
+Status Socket::AwaitAcks(uint32_t first, uint32_t last, const char* syscall) noexcept {
+  rx_.resize(kRxBytes);
+  uint32_t acked = 0;
+  const uint32_t wanted = last - first + 1;
+  while (acked < wanted) {
+    ssize_t got = 0;
+    do {
+      got = ::recv(fd_.get(), rx_.data(), rx_.size(), 0);
+    } while (got < 0 && errno == EINTR);
+    if (got < 0) return ErrnoError("recv");
+    size_t at = 0;
+    while (at + sizeof(nlmsghdr) <= static_cast<size_t>(got)) {
+      nlmsghdr header{};
+      std::memcpy(&header, rx_.data() + at, sizeof(header));
+      if (header.nlmsg_len < sizeof(nlmsghdr) || at + header.nlmsg_len > static_cast<size_t>(got)) {
+        return SysError{EBADMSG, syscall, "malformed netlink reply"};
+      }
+      const std::span<const uint8_t> payload(rx_.data() + at + sizeof(nlmsghdr), header.nlmsg_len - sizeof(nlmsghdr));
+      at += Align(header.nlmsg_len);
+      if (header.nlmsg_type != NLMSG_ERROR || header.nlmsg_seq < first || header.nlmsg_seq > last) continue;
+      SysError error = DecodeError(payload, header.nlmsg_flags, syscall);
+      if (error.err != 0) return error;
+      ++acked;
+    }
+  }
+  return Ok{};
+}
+
 Status Socket::Transact(Request& request, const char* syscall) noexcept {
   uint32_t seq = 0;
   if (auto sent = Send(request, NLM_F_ACK, &seq); !sent.ok()) return sent;

@@ -50,6 +50,17 @@ class Socket {
   /// Sends a NLM_F_DUMP request and calls `on_reply` for every message until NLMSG_DONE.
   Status Dump(Request& request, const char* syscall, const std::function<void(const Reply&)>& on_reply) noexcept;
 
+  /// Reserves `count` consecutive sequence numbers (for a batch built by the caller).
+  uint32_t ReserveSeqs(uint32_t count) noexcept {
+    const uint32_t first = next_seq_;
+    next_seq_ += count;
+    return first;
+  }
+  /// Sends prebuilt messages (a batch) in one datagram.
+  Status SendBytes(std::span<const uint8_t> bytes) noexcept;
+  /// Waits until every sequence number in [first, last] is acknowledged, or the first error.
+  Status AwaitAcks(uint32_t first, uint32_t last, const char* syscall) noexcept;
+
  private:
   explicit Socket(UniqueFd fd) noexcept : fd_(std::move(fd)) {}
   Status Send(Request& request, uint16_t extra_flags, uint32_t* seq) noexcept;

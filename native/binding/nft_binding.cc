@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: Apache-2.0
+// nf_tables calls: argument conversion on the JS thread, batches on the libuv pool.
+#include "nft_binding.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "../injectors/nft_rules.h"
+#include "js_args.h"
+#include "js_error.h"
+#include "promise_worker.h"
+
+namespace faultd::js {
+namespace {
+
+[[noreturn]] void BadArg(Napi::Env env, const std::string& message) {
+  ThrowWithCode(Napi::TypeError::New(env, message), "ERR_INVALID_ARG_VALUE");
+}
+
+std::string Name(const Napi::Object& o, const char* key, Napi::Env env) {
+  const std::string name = StringProp(o, key, "");
+  if (name.empty() || name.size() > 255) BadArg(env, std::string("The \"") + key + "\" property must be a name of 1..255 bytes");
+  return name;
+}
+
+inj::NftRule RuleFrom(Napi::Env env, const Napi::Object& r) {
+  inj::NftRule rule;
+  const std::string address = StringProp(r, "address", "");
+  if (!address.empty()) {
+    in6_addr v6{};
+    in_addr v4{};
+    if (inet_pton(AF_INET, address.c_str(), &v4) == 1) {
+      rule.match.ip_version = 4;
+      rule.match.address.resize(4);
+      std::memcpy(rule.match.address.data(), &v4, 4);
+    } else if (inet_pton(AF_INET6, address.c_str(), &v6) == 1) {
+      rule.match.ip_version = 6;
+      rule.match.address.resize(16);
+      std::memcpy(rule.match.address.data(), &v6, 16);
+    } else {
+      BadArg(env, "The \"address\" property must be an IPv4 or IPv6 address");
+    }
+    const double max = rule.match.ip_version == 4 ? 32 : 128;
+    rule.match.prefix_len = static_cast<uint8_t>(NumberProp(r, "prefixLen", 1, max, max));
+  } else {
+    rule.match.ip_version = static_cast<int>(NumberProp(r, "ipVersion", 0, 6, 0));
+  }
+  rule.match.match_source_address = r.Get("matchSourceAddress").ToBoolean().Value();
+  const std::string proto = StringProp(r, "l4proto", "");
+  if (proto == "tcp") rule.match.l4proto = IPPROTO_TCP;
+  else if (proto == "udp") rule.match.l4proto = IPPROTO_UDP;
+  else if (proto == "icmp") rule.match.l4proto = IPPROTO_ICMP;
+  else if (proto == "icmpv6") rule.match.l4proto = IPPROTO_ICMPV6;
+  else if (!proto.empty()) BadArg(env, "The \"l4proto\" property must be tcp, udp, icmp or icmpv6");
+  rule.match.port = static_cast<uint16_t>(NumberProp(r, "port", 0, 65535, 0));
+  rule.match.match_source_port = r.Get("matchSourcePort").ToBoolean().Value();
+  rule.match.ifname = StringProp(r, "ifname", "");
+  if (rule.match.ifname.size() >= 16) BadArg(env, "The \"ifname\" property must be an interface name (< 16 bytes)");
+  rule.percent = static_cast<uint32_t>(NumberProp(r, "percent", 1, 100, 100));
+  const std::string verdict = StringProp(r, "verdict", "drop");
+  if (verdict != "drop" && verdict != "accept") BadArg(env, "The \"verdict\" property must be drop or accept");
+  rule.verdict = verdict == "accept" ? inj::NftVerdict::kAccept : inj::NftVerdict::kDrop;
+  return rule;
+}
+
+}  // namespace
+
+Napi::Value NftAddChain(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  const Napi::Object o = ObjectArg(info, 0, "spec");
+  inj::NftChainSpec spec;
+  spec.table = StringProp(o, "table", "faultd");
+  spec.chain = Name(o, "chain", env);
+  const std::string hook = StringProp(o, "hook", "");
+  if (hook != "input" && hook != "output") BadArg(env, "The \"hook\" property must be input or output");
+  spec.hook = hook == "input" ? inj::NftHook::kInput : inj::NftHook::kOutput;
+  spec.priority = static_cast<int32_t>(NumberProp(o, "priority", -1000, 1000, 0));
+  const Napi::Value rules = o.Get("rules");
+  if (!rules.IsArray()) BadArg(env, "The \"rules\" property must be an array");
+  const auto array = rules.As<Napi::Array>();
+  if (array.Length() > 1024) BadArg(env, "at most 1024 rules per chain");
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    const Napi::Value rule = array.Get(i);
+    if (!rule.IsObject()) BadArg(env, "every rule must be an object");
+    spec.rules.push_back(RuleFrom(env, rule.As<Napi::Object>()));
+  }
+  return PromiseWorker<core::Ok>::Run(
+      env, "faultd:nftAddChain", [spec] { return inj::AddNftChain(spec); },
+      [](Napi::Env e, const core::Ok&) -> Napi::Value { return e.Undefined(); });
+}
+
+Napi::Value NftDeleteChain(const Napi::CallbackInfo& info) {
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) {
+    ThrowWithCode(Napi::TypeError::New(info.Env(), "nftDeleteChain(table, chain) takes two strings"), "ERR_INVALID_ARG_TYPE");
+  }
+  const std::string table = info[0].As<Napi::String>().Utf8Value();
+  const std::string chain = info[1].As<Napi::String>().Utf8Value();
+  return PromiseWorker<bool>::Run(
+      info.Env(), "faultd:nftDeleteChain", [table, chain] { return inj::DeleteNftChain(table, chain); },
+      [](Napi::Env e, const bool& existed) -> Napi::Value { return Napi::Boolean::New(e, existed); });
+}
+
+Napi::Value NftListChains(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsString()) {
+    ThrowWithCode(Napi::TypeError::New(info.Env(), "The \"table\" argument must be a string"), "ERR_INVALID_ARG_TYPE");
+  }
+  const std::string table = info[0].As<Napi::String>().Utf8Value();
+  return PromiseWorker<std::vector<std::string>>::Run(
+      info.Env(), "faultd:nftListChains", [table] { return inj::ListNftChains(table); },
+      [](Napi::Env e, const std::vector<std::string>& chains) -> Napi::Value {
+        Napi::Array array = Napi::Array::New(e, chains.size());
+        for (size_t i = 0; i < chains.size(); ++i) array.Set(static_cast<uint32_t>(i), Napi::String::New(e, chains[i]));
+        return array;
+      });
+}
+
+}  // namespace faultd::js
