@@ -6,6 +6,7 @@ import { linuxNetworkCorruption } from './linux-network-corruption.js';
 import { linuxNetworkDuplication } from './linux-network-duplication.js';
 import { linuxNetworkLatency } from './linux-network-latency.js';
 import { linuxNetworkLoss } from './linux-network-loss.js';
+import { linuxNetworkPartition } from './linux-network-partition.js';
 import { linuxNetworkRateLimit } from './linux-network-rate-limit.js';
 import { linuxNetworkReorder } from './linux-network-reorder.js';
 import type { InjectorModule } from './types.js';
@@ -22,5 +23,6 @@ export const REGISTRY: Registry = new Map(
     linuxNetworkDuplication,
     linuxNetworkReorder,
     linuxNetworkRateLimit,
+    linuxNetworkPartition,
   ].map((module) => [module.kind, module] as const),
 );

@@ -4,10 +4,22 @@
  * it), removed in teardown even when the test fails. Nothing touches the root namespace.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 import type { ExecutionContext } from 'ava';
 
 let counter = 0;
+
+/**
+ * System tools by absolute path: npm puts node_modules/.bin first on PATH, and a package there
+ * may shadow a system command (@vercel/nft installs an `nft`).
+ */
+export function systemTool(name: string): string {
+  for (const dir of ['/usr/sbin', '/sbin', '/usr/bin', '/bin']) {
+    if (existsSync(`${dir}/${name}`)) return `${dir}/${name}`;
+  }
+  throw new Error(`${name} is not installed (bash scripts/install-deps.sh)`);
+}
 
 export interface TestNetns {
   readonly name: string;
@@ -15,21 +27,17 @@ export interface TestNetns {
   exec(command: string, args: readonly string[]): string;
 }
 
+function resolveTool(command: string): string {
+  return command.startsWith('/') ? command : systemTool(command);
+}
+
 /** Creates `fdt-<pid>-<n>` with a veth pair v0/v1 (both up), deleted at teardown. */
 export function testNetns(t: ExecutionContext): TestNetns {
-  counter += 1;
-  const name = `fdt-${process.pid}-${counter}`;
-  execFileSync('ip', ['netns', 'add', name]);
-  t.teardown(() => {
-    spawnSync('ip', ['netns', 'del', name]);
-  });
-  const exec = (command: string, args: readonly string[]): string =>
-    execFileSync('ip', ['netns', 'exec', name, command, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  exec('ip', ['link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1']);
-  exec('ip', ['link', 'set', 'v0', 'up']);
-  exec('ip', ['link', 'set', 'v1', 'up']);
-  exec('ip', ['link', 'set', 'lo', 'up']);
-  return { name, exec };
+  const ns = bareNetns(t);
+  ns.exec('ip', ['link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1']);
+  ns.exec('ip', ['link', 'set', 'v0', 'up']);
+  ns.exec('ip', ['link', 'set', 'v1', 'up']);
+  return ns;
 }
 
 export interface NetnsPair {
@@ -49,7 +57,7 @@ function bareNetns(t: ExecutionContext): TestNetns {
     spawnSync('ip', ['netns', 'del', name]);
   });
   const exec = (command: string, args: readonly string[]): string =>
-    execFileSync('ip', ['netns', 'exec', name, command, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync('ip', ['netns', 'exec', name, resolveTool(command), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   exec('ip', ['link', 'set', 'lo', 'up']);
   return { name, exec };
 }
@@ -119,7 +127,7 @@ export function qdiscOptionsOf(messages: readonly Buffer[]): Buffer | undefined 
 export function captureTcOptions(ns: TestNetns, args: readonly string[]): Buffer {
   const result = spawnSync(
     'ip',
-    ['netns', 'exec', ns.name, 'strace', '-f', '-e', 'trace=sendmsg', '-e', 'write=3,4,5,6', 'tc', 'qdisc', 'replace', 'dev', 'v0', 'root', ...args],
+    ['netns', 'exec', ns.name, systemTool('strace'), '-f', '-e', 'trace=sendmsg', '-e', 'write=3,4,5,6', systemTool('tc'), 'qdisc', 'replace', 'dev', 'v0', 'root', ...args],
     { encoding: 'utf8' },
   );
   // strace writes its trace (with the hex dumps) to stderr.

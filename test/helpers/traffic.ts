@@ -64,3 +64,76 @@ export async function measureThroughput(pair: NetnsPair, o: { warmupMs: number; 
   if (!line) throw new Error(`no measurement: ${out}`);
   return (JSON.parse(line) as { bytesPerSec: number }).bytesPerSec;
 }
+
+const SERVER = `
+const net = require('node:net');
+const ports = process.argv.slice(1).map(Number);
+let ready = 0;
+for (const port of ports) net.createServer((s) => s.end('hi')).listen(port, () => { if (++ready === ports.length) process.stdout.write('ready\\n'); });
+setTimeout(() => process.exit(0), 120000);
+`;
+
+const CONNECT = `
+const net = require('node:net');
+const [host, port, timeout] = process.argv.slice(1);
+const s = net.connect(Number(port), host);
+const t = setTimeout(() => { process.stdout.write('timeout'); process.exit(0); }, Number(timeout));
+s.on('data', () => { clearTimeout(t); process.stdout.write('ok'); process.exit(0); });
+s.on('error', (e) => { clearTimeout(t); process.stdout.write(e.code || 'error'); process.exit(0); });
+`;
+
+/** Starts TCP servers on `ports` in the namespace (answering "hi"); stopped at teardown. */
+export async function startTcpServers(t: { teardown(fn: () => void): void }, ns: { name: string }, ports: readonly number[]): Promise<void> {
+  const server = spawn('ip', ['netns', 'exec', ns.name, process.execPath, '-e', SERVER, ...ports.map(String)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => server.kill('SIGKILL'));
+  await new Promise<void>((resolve, reject) => {
+    server.stdout.on('data', (c: Buffer) => c.toString().includes('ready') && resolve());
+    server.once('exit', () => reject(new Error('server exited')));
+  });
+}
+
+/** 'ok', 'timeout' or an error code, for a TCP connect from the namespace. */
+export function tryConnect(ns: { name: string }, host: string, port: number, timeoutMs = 700): Promise<string> {
+  const client = spawn('ip', ['netns', 'exec', ns.name, process.execPath, '-e', CONNECT, host, String(port), String(timeoutMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  client.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  return new Promise((resolve) => client.once('exit', () => resolve(out)));
+}
+
+const UDP_SEND = `
+const dgram = require('node:dgram');
+const [host, port, count] = process.argv.slice(1).map((v, i) => (i === 0 ? v : Number(v)));
+const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+let sent = 0;
+const next = () => {
+  if (sent >= count) { setTimeout(() => process.exit(0), 200); return; }
+  const buf = Buffer.alloc(64); buf.writeUInt32BE(sent++);
+  s.send(buf, port, host, () => setImmediate(next)); // a dropped send (EPERM) is just counted as sent
+};
+next();
+`;
+
+const UDP_COUNT = `
+const dgram = require('node:dgram');
+const [port, quietMs] = process.argv.slice(1).map(Number);
+const s = dgram.createSocket('udp4');
+let got = 0; let timer;
+const done = () => { process.stdout.write(JSON.stringify({ got }) + '\\n'); process.exit(0); };
+s.on('message', () => { got++; clearTimeout(timer); timer = setTimeout(done, quietMs); });
+s.bind(port, () => process.stdout.write('ready\\n'));
+setTimeout(done, 30000);
+`;
+
+/** Sends `count` UDP datagrams from A to B and returns how many B received. */
+export async function udpDelivered(pair: NetnsPair, o: { port: number; count: number; fromB?: boolean }): Promise<number> {
+  const [sender, receiver, target] = o.fromB ? [pair.b, pair.a, pair.addressA] : [pair.a, pair.b, pair.addressB];
+  const counter = spawn('ip', ['netns', 'exec', receiver.name, process.execPath, '-e', UDP_COUNT, String(o.port), '1000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  counter.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  await new Promise<void>((resolve) => counter.stdout.on('data', () => out.includes('ready') && resolve()));
+  const send = spawn('ip', ['netns', 'exec', sender.name, process.execPath, '-e', UDP_SEND, target, String(o.port), String(o.count)], { stdio: 'ignore' });
+  await new Promise((resolve) => send.once('exit', resolve));
+  await new Promise((resolve) => counter.once('exit', resolve));
+  const line = out.split('\n').find((l) => l.startsWith('{'));
+  return line ? (JSON.parse(line) as { got: number }).got : 0;
+}

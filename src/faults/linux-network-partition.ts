@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * linux-network-partition (faultd; Harness has no partition fault): drop all traffic to and/or
+ * from the targets, through nf_tables (never `nft`). SSH stays reachable by default, and so do
+ * `excludeIPs`. Targets are addresses/CIDRs (`ip|port` suffixes), host names resolved once at
+ * start, and ports.
+ */
+import { booleanParam, paramsObject } from './params.js';
+import { NftRevertSchema, planNftFault, revertNftFault } from './network/nft-fault.js';
+import { resolveHosts, formatTarget } from './network/targets.js';
+import { enumParam, hostnamesParam, ipTargetsParam, optionalInterfacesParam, portsParam } from './network/target-params.js';
+import { defineInjector, type ValidationContext } from './types.js';
+
+function params(ctx: ValidationContext) {
+  return {
+    networkInterfaces: optionalInterfacesParam(ctx.host.interfaces.map((i) => i.name)),
+    destinationIPs: ipTargetsParam('destinationIPs', 'addresses or CIDRs cut off, e.g. "10.0.0.5,10.1.0.0/16|5432"'),
+    destinationHosts: hostnamesParam('destinationHosts', 'host names cut off (resolved once at start; the addresses are logged)'),
+    destinationPorts: portsParam('destinationPorts', 'remote ports cut off (all destinations, or with the ones given)'),
+    sourcePorts: portsParam('sourcePorts', 'local ports cut off'),
+    protocol: enumParam('protocol', ['all', 'tcp', 'udp', 'icmp'], 'all', 'protocol cut off (ports need tcp, udp or all)'),
+    direction: enumParam('direction', ['both', 'egress', 'ingress'], 'both', 'which way traffic is dropped'),
+    excludeIPs: ipTargetsParam('excludeIPs', 'addresses never cut off, even inside a target CIDR'),
+    whitelistSSH: booleanParam({ name: 'whitelistSSH', default: true, description: 'keep SSH (ports 22 and 2222 of this host) reachable' }),
+  };
+}
+
+export const linuxNetworkPartition = defineInjector({
+  kind: 'linux-network-partition',
+  summary: 'Cut traffic to/from addresses, hosts or ports (nf_tables drop)',
+  paramAliases: {
+    NETWORK_INTERFACES: 'networkInterfaces', DESTINATION_IPS: 'destinationIPs', DESTINATION_HOSTS: 'destinationHosts',
+    DESTINATION_PORTS: 'destinationPorts', SOURCE_PORTS: 'sourcePorts', PROTOCOL: 'protocol', DIRECTION: 'direction',
+    EXCLUDE_IPS: 'excludeIPs', WHITELIST_SSH: 'whitelistSSH',
+  },
+  paramsSchema: (ctx) =>
+    paramsObject(params(ctx)).superRefine((v, c) => {
+      const hasTarget = v.destinationIPs.length + v.destinationHosts.length + v.destinationPorts.include.length + v.sourcePorts.include.length > 0;
+      if (!hasTarget) c.addIssue({ code: 'custom', path: ['destinationIPs'], message: 'a partition needs a target: destinationIPs, destinationHosts, destinationPorts or sourcePorts' });
+      const ports = v.destinationPorts.include.length + v.sourcePorts.include.length + v.destinationIPs.reduce((n, t) => n + t.ports.length, 0);
+      if (v.protocol === 'icmp' && ports > 0) c.addIssue({ code: 'custom', path: ['protocol'], message: 'icmp has no ports: use tcp, udp or all with ports' });
+    }),
+  paramDocs: (ctx) => Object.values(params(ctx)).map((p) => p.doc),
+  revertSchema: NftRevertSchema,
+  async plan(faultId, p, ctx) {
+    const resolved = await resolveHosts(p.destinationHosts);
+    const targets = [...p.destinationIPs, ...resolved];
+    if (resolved.length) ctx.logger.info({ destinationHosts: p.destinationHosts, resolved: resolved.map(formatTarget) }, 'destination hosts resolved');
+    const what = [...targets.map(formatTarget), ...p.destinationPorts.include.map((port) => `port ${port}`), ...p.sourcePorts.include.map((port) => `local port ${port}`)];
+    return planNftFault(
+      {
+        faultId,
+        direction: p.direction,
+        interfaces: p.networkInterfaces,
+        targets,
+        remotePorts: p.destinationPorts,
+        localPorts: p.sourcePorts,
+        protocol: p.protocol,
+        percent: 100,
+        excludeTargets: p.excludeIPs,
+        keepSsh: p.whitelistSSH,
+      },
+      ctx,
+      `partition (${p.direction}) from ${what.join(', ')}`,
+    );
+  },
+  revert: (record, ctx) => revertNftFault(record, ctx),
+  support(ctx) {
+    const admin = ctx.host.isRoot || (ctx.host.capEff & (1n << 12n)) !== 0n;
+    return { supported: admin, notes: [admin ? 'CAP_NET_ADMIN: yes' : 'needs root or CAP_NET_ADMIN', 'needs nf_tables (inet family, filter chains)'] };
+  },
+});

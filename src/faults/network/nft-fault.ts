@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The nf_tables mechanism of the network faults (partition; loss where netem is missing):
+ * faultd's own `inet faultd` table with one base chain per fault and hook. Exemptions (SSH,
+ * excluded addresses and ports) are `accept` rules placed before the `drop`s of that chain, so
+ * they only exempt from this fault. Revert deletes the fault's chains (and the table when it is
+ * empty), then verifies they are gone.
+ */
+import { z } from 'zod';
+
+import type { NftChainSpec, NftRuleSpec } from '../../native/addon.js';
+import { RevertError, type FaultContext, type Planned, type RevertOutcome } from '../types.js';
+import { formatTarget, type IpTarget, type PortSelection } from './targets.js';
+
+export const NFT_TABLE = 'faultd';
+/** SSH ports kept reachable by `whitelistSSH` (Harness: 22 and 2222). */
+export const SSH_PORTS = [22, 2222] as const;
+/** Bound on rules per chain (the binding refuses more). */
+const MAX_RULES = 1024;
+
+export type Direction = 'egress' | 'ingress' | 'both';
+export type Protocol = 'tcp' | 'udp' | 'icmp' | 'all';
+
+export interface NftFaultRequest {
+  readonly faultId: string;
+  readonly direction: Direction;
+  /** Interfaces the fault is limited to; empty = every interface. */
+  readonly interfaces: readonly string[];
+  /** Remote addresses; empty = any. */
+  readonly targets: readonly IpTarget[];
+  /** Remote (service) ports and local ports. */
+  readonly remotePorts: PortSelection;
+  readonly localPorts: PortSelection;
+  readonly protocol: Protocol;
+  /** Share of matching packets dropped (100 = all). */
+  readonly percent: number;
+  readonly excludeTargets: readonly IpTarget[];
+  readonly keepSsh: boolean;
+}
+
+export const NftRevertSchema = z.object({
+  bootId: z.string(),
+  table: z.string(),
+  chains: z.array(z.string()),
+});
+export type NftRevert = z.infer<typeof NftRevertSchema>;
+
+type Hook = 'input' | 'output';
+
+/** Remote side of a packet is its destination on output, its source on input. */
+function remoteAddress(t: IpTarget, hook: Hook): Pick<NftRuleSpec, 'address' | 'prefixLen' | 'matchSourceAddress'> {
+  return { address: t.address, prefixLen: t.prefixLen, matchSourceAddress: hook === 'input' };
+}
+
+function protocolsFor(protocol: Protocol, withPorts: boolean): NftRuleSpec['l4proto'][] {
+  if (protocol === 'all') return withPorts ? ['tcp', 'udp'] : [undefined];
+  if (protocol === 'icmp') return ['icmp'];
+  return [protocol];
+}
+
+/** The rules of one hook's chain: exemptions first, then drops. */
+export function chainRules(r: NftFaultRequest, hook: Hook): NftRuleSpec[] {
+  const ifnames: (string | undefined)[] = r.interfaces.length ? [...r.interfaces] : [undefined];
+  const withIf = (rule: NftRuleSpec): NftRuleSpec[] => ifnames.map((ifname) => (ifname ? { ...rule, ifname } : rule));
+  const rules: NftRuleSpec[] = [];
+  // The local end of SSH: our server's port (replies leave from it, requests arrive at it).
+  if (r.keepSsh) for (const port of SSH_PORTS) rules.push({ l4proto: 'tcp', port, matchSourcePort: hook === 'output', verdict: 'accept' });
+  for (const t of r.excludeTargets) rules.push({ ...remoteAddress(t, hook), verdict: 'accept' });
+  for (const port of r.remotePorts.exclude) for (const l4proto of ['tcp', 'udp'] as const) rules.push({ l4proto, port, matchSourcePort: hook === 'input', verdict: 'accept' });
+  for (const port of r.localPorts.exclude) for (const l4proto of ['tcp', 'udp'] as const) rules.push({ l4proto, port, matchSourcePort: hook === 'output', verdict: 'accept' });
+  const drop = { verdict: 'drop' as const, ...(r.percent < 100 ? { percent: r.percent } : {}) };
+  const destinations: (IpTarget | undefined)[] = r.targets.length ? [...r.targets] : [undefined];
+  for (const target of destinations) {
+    const remotePorts = target?.ports.length ? target.ports : r.remotePorts.include;
+    const portChoices: { port: number; source: boolean }[] = [
+      ...remotePorts.map((port) => ({ port, source: hook === 'input' })),
+      ...r.localPorts.include.map((port) => ({ port, source: hook === 'output' })),
+    ];
+    const address = target ? remoteAddress(target, hook) : {};
+    for (const l4proto of protocolsFor(r.protocol, portChoices.length > 0)) {
+      const base: NftRuleSpec = { ...address, ...(l4proto ? { l4proto } : {}), ...drop };
+      if (portChoices.length === 0) rules.push(...withIf(base));
+      for (const p of portChoices) rules.push(...withIf({ ...base, port: p.port, matchSourcePort: p.source }));
+    }
+  }
+  return rules;
+}
+
+function hooksOf(direction: Direction): Hook[] {
+  return direction === 'both' ? ['output', 'input'] : direction === 'egress' ? ['output'] : ['input'];
+}
+
+export function describeRule(rule: NftRuleSpec): string {
+  const parts: string[] = [];
+  if (rule.ifname) parts.push(`if ${rule.ifname}`);
+  if (rule.address) parts.push(`${rule.matchSourceAddress ? 'from' : 'to'} ${formatTarget({ address: rule.address, prefixLen: rule.prefixLen ?? 32, version: rule.address.includes(':') ? 6 : 4, ports: [] })}`);
+  if (rule.l4proto) parts.push(rule.l4proto);
+  if (rule.port) parts.push(`${rule.matchSourcePort ? 'sport' : 'dport'} ${rule.port}`);
+  if (rule.percent !== undefined) parts.push(`${rule.percent}% at random`);
+  return `${rule.verdict} ${parts.join(' ') || 'everything'}`;
+}
+
+export function planNftFault(r: NftFaultRequest, ctx: FaultContext, target: string): Planned<NftRevert> {
+  const chains: NftChainSpec[] = hooksOf(r.direction).map((hook) => ({
+    table: NFT_TABLE,
+    chain: `${r.faultId}-${hook === 'output' ? 'out' : 'in'}`,
+    hook,
+    priority: 0,
+    rules: chainRules(r, hook),
+  }));
+  for (const chain of chains) {
+    if (chain.rules.length > MAX_RULES) throw new Error(`the targets expand to ${chain.rules.length} rules, more than ${MAX_RULES}`);
+  }
+  const revert: NftRevert = { bootId: ctx.host.bootId, table: NFT_TABLE, chains: chains.map((c) => c.chain) };
+  return {
+    target,
+    changes: chains.flatMap((c) => [
+      `nf_tables: add chain inet ${NFT_TABLE} ${c.chain} (hook ${c.hook}) with ${c.rules.length} rule(s), one atomic batch:`,
+      ...c.rules.map((rule) => `  ${describeRule(rule)}`),
+    ]),
+    revertSteps: chains.map((c) => `delete chain inet ${NFT_TABLE} ${c.chain} (and the table once empty)`),
+    revert,
+    async apply(recordApplied) {
+      for (const chain of chains) await ctx.native.nftAddChain(chain);
+      await recordApplied(revert);
+      return { measure: () => `${chains.reduce((n, c) => n + c.rules.length, 0)} nft rule(s) active`, ended: new Promise<string>(() => undefined) };
+    },
+  };
+}
+
+export async function revertNftFault(record: NftRevert, ctx: FaultContext): Promise<RevertOutcome> {
+  if (record.bootId !== ctx.host.bootId) return { outcome: 'already-absent', detail: 'nf_tables rules do not survive a reboot' };
+  let removed = 0;
+  for (const chain of record.chains) if (await ctx.native.nftDeleteChain(record.table, chain)) removed += 1;
+  const left = (await ctx.native.nftListChains(record.table)).filter((c) => record.chains.includes(c));
+  if (left.length > 0) {
+    throw new RevertError(
+      `nf_tables chains ${left.join(', ')} are still there after delete`,
+      left.map((c) => `chain inet ${record.table} ${c}`).join(', '),
+      left.map((c) => `nft flush chain inet ${record.table} ${c} && nft delete chain inet ${record.table} ${c}`).join(' && '),
+    );
+  }
+  if (removed === 0) return { outcome: 'already-absent', detail: 'no faultd chain was left' };
+  return { outcome: 'reverted', detail: `removed nf_tables chain(s) ${record.chains.join(', ')}` };
+}

@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: Apache-2.0
+/** zod tunables for targeting (destinations, ports, exclusions), in Harness's text forms. */
+import { z } from 'zod';
+
+import type { Param } from '../params.js';
+import { parseHostnames, parseIpTargets, parsePortSelection, NO_PORTS, type IpTarget, type PortSelection } from './targets.js';
+
+const listInput = z.union([z.string(), z.array(z.string())], { error: 'must be a comma list or a YAML list' }).optional();
+
+function parsed<T>(parse: (v: string | readonly string[]) => T, fallback: T) {
+  return listInput.transform((value, ctx): T => {
+    if (value === undefined) return fallback;
+    try {
+      return parse(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+      return z.NEVER;
+    }
+  });
+}
+
+export function ipTargetsParam(name: string, description: string): Param<IpTarget[]> {
+  return {
+    schema: parsed(parseIpTargets, []),
+    doc: { name, type: 'address list', default: '-', bounds: 'IPv4/IPv6 addresses or CIDRs, each with optional |port|port', description },
+  };
+}
+
+export function hostnamesParam(name: string, description: string): Param<string[]> {
+  return { schema: parsed(parseHostnames, []), doc: { name, type: 'host list', default: '-', bounds: 'DNS names, resolved once at start', description } };
+}
+
+export function portsParam(name: string, description: string): Param<PortSelection> {
+  return {
+    schema: parsed(parsePortSelection, NO_PORTS),
+    doc: { name, type: 'port list', default: '-', bounds: '1–65535; a leading ! exempts instead of targets', description },
+  };
+}
+
+/** Interfaces to restrict the fault to; empty (the default) = all interfaces. */
+export function optionalInterfacesParam(known: readonly string[]): Param<string[]> {
+  return {
+    schema: listInput.transform((value, ctx) => {
+      const names = value === undefined ? [] : (typeof value === 'string' ? value.split(',') : value).map((n) => n.trim()).filter(Boolean);
+      const missing = names.filter((n) => !known.includes(n));
+      if (missing.length > 0) {
+        ctx.addIssue({ code: 'custom', message: `no interface ${missing.map((m) => `"${m}"`).join(', ')} here (interfaces: ${known.join(', ')})` });
+        return z.NEVER;
+      }
+      return [...new Set(names)];
+    }),
+    doc: { name: 'networkInterfaces', type: 'interface list', default: '(all)', bounds: `existing: ${known.join(', ')}`, description: 'limit the fault to these interfaces' },
+  };
+}
+
+export function enumParam<const T extends readonly [string, ...string[]]>(name: string, values: T, fallback: T[number], description: string): Param<T[number]> {
+  return {
+    schema: z.enum(values, { error: `must be one of ${values.join(', ')}` }).optional().transform((v) => v ?? fallback),
+    doc: { name, type: 'enum', default: fallback, bounds: values.join(' | '), description },
+  };
+}
