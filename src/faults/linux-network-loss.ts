@@ -1,18 +1,97 @@
 // SPDX-License-Identifier: Apache-2.0
-/** linux-network-loss (Harness name and tunables): random egress packet loss, via netem. */
-import { defineNetemFault } from './network/netem-fault.js';
-import { correlationParam, percentParam } from './network/netem-params.js';
+/**
+ * linux-network-loss (Harness name and tunables): drop a share of egress packets. With sch_netem
+ * the loss is a netem root qdisc; on kernels without it (microVMs, this project's CI) it is an
+ * nf_tables `numgen random` drop on the output hook of the same interfaces, which also keeps
+ * SSH out of the fault. The mechanism is chosen at validation, shown by --dry-run and logged.
+ */
+import { z } from 'zod';
 
-export const linuxNetworkLoss = defineNetemFault({
-  kind: 'linux-network-loss',
-  summary: 'Drop a share of egress packets (netem loss)',
-  verb: 'dropped',
-  aliases: { NETWORK_PACKET_LOSS_PERCENTAGE: 'packetLossPercentage', CORRELATION: 'correlation' },
-  params: () => ({
+import { COMMON_NETWORK_ALIASES, commonNetworkParams, sshNote } from './network/common-params.js';
+import { correlationParam, percentParam } from './network/netem-params.js';
+import { NftRevertSchema, planNftFault, revertNftFault } from './network/nft-fault.js';
+import { FAULTD_QDISC_HANDLE, formatHandle } from './network/root-qdisc.js';
+import { planRootQdisc, qdiscSupport, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets } from './network/root-qdisc-fault.js';
+import { NO_PORTS } from './network/targets.js';
+import { paramsObject } from './params.js';
+import { defineInjector, type ValidationContext } from './types.js';
+
+function params(ctx: ValidationContext) {
+  return {
+    ...commonNetworkParams(ctx, 'dropped'),
     packetLossPercentage: percentParam('packetLossPercentage', 100, 'share of packets dropped (Harness default 100)'),
     correlation: correlationParam(),
-  }),
-  netem: (p) => ({ lossPct: p.packetLossPercentage, lossCorrelationPct: p.correlation }),
-  describe: (p) => `loss ${p.packetLossPercentage}%${p.correlation ? ` ${p.correlation}% correlated` : ''}`,
-  withoutNetem: 'The nf_tables fallback that replaces netem on such kernels is in progress (issue 4).',
+  };
+}
+
+const LossRevertSchema = z.discriminatedUnion('mechanism', [
+  RootQdiscRevertSchema.extend({ mechanism: z.literal('netem') }),
+  NftRevertSchema.extend({ mechanism: z.literal('nftables') }),
+]);
+
+export const linuxNetworkLoss = defineInjector({
+  kind: 'linux-network-loss',
+  summary: 'Drop a share of egress packets (netem loss, or nf_tables numgen where netem is missing)',
+  paramAliases: { ...COMMON_NETWORK_ALIASES, NETWORK_PACKET_LOSS_PERCENTAGE: 'packetLossPercentage', CORRELATION: 'correlation' },
+  paramsSchema: (ctx) =>
+    paramsObject(params(ctx))
+      .superRefine((v, c) => {
+        const netem = ctx.features.qdisc('netem');
+        if (!netem.supported && v.correlation > 0) {
+          c.addIssue({ code: 'custom', path: ['correlation'], input: v.correlation, message: `needs sch_netem, which this kernel lacks (${netem.reason}); the nf_tables loss used instead has no correlation` });
+        }
+        if (!netem.supported && v.packetLossPercentage === 0) {
+          c.addIssue({ code: 'custom', path: ['packetLossPercentage'], input: 0, message: 'must be in 1–100 with the nf_tables loss (0 would be no fault)' });
+        }
+      })
+      .transform((v) => ({ ...v, mechanism: ctx.features.qdisc('netem').supported ? ('netem' as const) : ('nftables' as const) })),
+  paramDocs: (ctx) => Object.values(params(ctx)).map((p) => p.doc),
+  exclusiveTargets: (p) => (p.mechanism === 'netem' ? rootQdiscTargets(p.networkInterfaces) : []),
+  revertSchema: LossRevertSchema,
+  async plan(faultId, p, ctx) {
+    const describe = `loss ${p.packetLossPercentage}%${p.correlation ? ` ${p.correlation}% correlated` : ''}`;
+    if (p.mechanism === 'netem') {
+      const planned = await planRootQdisc(
+        {
+          interfaces: p.networkInterfaces,
+          kind: 'netem',
+          options: () => ctx.native.netemOptions({ lossPct: p.packetLossPercentage, lossCorrelationPct: p.correlation }),
+          describe: `netem ${formatHandle(FAULTD_QDISC_HANDLE)} ${describe}`,
+          target: `${p.networkInterfaces.join(',')} egress: ${describe} (netem)`,
+          notes: sshNote(p.whitelistSSH),
+        },
+        ctx,
+      );
+      const revert = { ...planned.revert, mechanism: 'netem' as const };
+      return { ...planned, revert, apply: (recordApplied, signal) => planned.apply(() => recordApplied(revert), signal) };
+    }
+    ctx.logger.info({ mechanism: 'nftables' }, 'no sch_netem on this kernel: loss through nf_tables numgen random');
+    const planned = planNftFault(
+      {
+        faultId,
+        direction: 'egress',
+        interfaces: p.networkInterfaces,
+        targets: [],
+        remotePorts: NO_PORTS,
+        localPorts: NO_PORTS,
+        protocol: 'all',
+        percent: p.packetLossPercentage,
+        excludeTargets: [],
+        keepSsh: p.whitelistSSH,
+      },
+      ctx,
+      `${p.networkInterfaces.join(',')} egress: ${describe} (nf_tables, no sch_netem here)`,
+    );
+    const revert = { ...planned.revert, mechanism: 'nftables' as const };
+    return { ...planned, revert, apply: (recordApplied, signal) => planned.apply(() => recordApplied(revert), signal) };
+  },
+  revert: (record, ctx) => (record.mechanism === 'netem' ? revertRootQdisc(record, ctx) : revertNftFault(record, ctx)),
+  support(ctx) {
+    const netem = ctx.features.qdisc('netem');
+    const base = qdiscSupport(ctx, 'netem', netem);
+    return {
+      supported: ctx.host.isRoot || (ctx.host.capEff & (1n << 12n)) !== 0n,
+      notes: [...base.notes, netem.supported ? 'mechanism: netem' : 'mechanism: nf_tables numgen random (no correlation)'],
+    };
+  },
 });

@@ -74,6 +74,10 @@ export function testNetnsPair(t: ExecutionContext): NetnsPair {
   b.exec('ip', ['addr', 'add', `${addressB}/24`, 'dev', 'vb']);
   a.exec('ip', ['link', 'set', 'va', 'up']);
   b.exec('ip', ['link', 'set', 'vb', 'up']);
+  // Permanent neighbours: no ARP resolution, whose queue would drop the first packets of a burst.
+  const mac = (ns: TestNetns, dev: string): string => (JSON.parse(ns.exec('ip', ['-j', 'link', 'show', dev])) as { address: string }[])[0]?.address ?? '';
+  a.exec('ip', ['neigh', 'replace', addressB, 'lladdr', mac(b, 'vb'), 'dev', 'va', 'nud', 'permanent']);
+  b.exec('ip', ['neigh', 'replace', addressA, 'lladdr', mac(a, 'va'), 'dev', 'vb', 'nud', 'permanent']);
   return { a, b, addressA, addressB };
 }
 
