@@ -8,7 +8,9 @@
  *     windows, sampled from /proc/<pid>/task/*\/schedstat of the whole process tree.
  *  2. Time to 1 GiB resident (RssAnon), faultd vs `stress-ng --vm 1 --vm-bytes 1G --vm-keep`.
  *  3. Start latency (request → load present) and stop latency (stop → process gone).
- *  4. faultd's own RSS while idle and while running a fault, next to a bare Node process.
+ *  4. Network faults: apply+revert of a tbf rate limit and of an nf_tables loss rule through
+ *     netlink, against the `tc`/`nft` CLIs (interleaved, in a private namespace).
+ *  5. faultd's own RSS while idle and while running a fault, next to a bare Node process.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,6 +38,7 @@ const MEASURE_S = Number(process.env['BENCH_CPU_SECONDS'] ?? 8);
 const WARMUP_MS = 500;
 const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 5);
 const GiB = 1024 ** 3;
+const NET_ITERATIONS = Number(process.env['BENCH_NET_ITERATIONS'] ?? 200);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -254,6 +257,35 @@ async function latencies(ctx: FaultContext): Promise<string[]> {
   ];
 }
 
+/** tbf and nf_tables apply+revert: faultd's netlink path vs the tc/nft CLIs, in a private namespace. */
+async function networkSpeed(): Promise<string[]> {
+  const ns = `faultd-bench-${process.pid}`;
+  const ip = (...args: string[]) => spawnSync('ip', args, { stdio: 'ignore' });
+  ip('netns', 'add', ns);
+  try {
+    ip('-n', ns, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1');
+    ip('-n', ns, 'link', 'set', 'v0', 'up');
+    const tool = (name: string) => ['/usr/sbin', '/sbin', '/usr/bin'].map((d) => `${d}/${name}`).find((p) => spawnSync('test', ['-x', p]).status === 0) ?? name;
+    const child = spawnSync('ip', ['netns', 'exec', ns, process.execPath, path.join(ROOT, 'dist/bench/net-child.js'), String(NET_ITERATIONS), tool('tc'), tool('nft')], { encoding: 'utf8' });
+    if (child.status !== 0) throw new Error(`network bench failed: ${child.stderr}`);
+    const r = JSON.parse(child.stdout.trim()) as Record<'tbfNetlink' | 'tbfCli' | 'nftNetlink' | 'nftCli', number[]>;
+    const row = (label: string, ours: number[], theirs: number[]) => {
+      const ratios = ours.map((o, i) => (theirs[i] ?? 0) / o);
+      return `| ${label} | ${median(ours).toFixed(0)} | ${median(theirs).toFixed(0)} | ${median(ratios).toFixed(0)}× |`;
+    };
+    return [
+      `| apply + revert (µs, median of ${NET_ITERATIONS}, interleaved) | faultd (netlink) | CLI | CLI / faultd (median of pairs) |`,
+      '|---|---|---|---|',
+      row('rate limit: tbf root add + delete (vs `tc qdisc add` + `tc qdisc del`)', r.tbfNetlink, r.tbfCli),
+      row('loss rule: nf_tables chain + 2 rules, add + delete (vs `nft -f` + `nft delete table`)', r.nftNetlink, r.nftCli),
+      '',
+      'faultd\'s figures include the addon call from JS and a fresh netlink socket per call; the CLI figures include fork+exec of the tool, as every peer that shells out pays.',
+    ];
+  } finally {
+    ip('netns', 'del', ns);
+  }
+}
+
 async function ownFootprint(): Promise<string[]> {
   const dir = mkdtempSync(path.join(tmpdir(), 'faultd-bench-'));
   try {
@@ -291,7 +323,7 @@ async function main(): Promise<void> {
   await ledger.open();
   const stressNg = spawnSync('stress-ng', ['--version'], { encoding: 'utf8' }).stdout.trim();
   const started = new Date();
-  const only = (process.env['BENCH_ONLY'] ?? 'cpu,memory,latency,footprint').split(',');
+  const only = (process.env['BENCH_ONLY'] ?? 'cpu,memory,latency,network,footprint').split(',');
   const section = async (name: string, title: string, body: () => Promise<string[]>): Promise<string[]> =>
     only.includes(name) ? [title, '', ...(await body()), ''] : [];
   const sections = [
@@ -302,6 +334,7 @@ async function main(): Promise<void> {
     ...(await section('cpu', '## CPU accuracy (same run, faultd then stress-ng per row)', () => cpuAccuracy(ctx))),
     ...(await section('memory', '## Memory: time to 1 GiB resident', () => memorySpeed(ctx))),
     ...(await section('latency', '## Start and stop latency (CPU stress, 1 worker at 100 %)', () => latencies(ctx))),
+    ...(await section('network', '## Network faults: apply + revert, netlink vs CLI', () => networkSpeed())),
     ...(await section('footprint', "## faultd's own footprint", () => ownFootprint())),
   ];
   const outDir = path.join(ROOT, 'bench', 'results');

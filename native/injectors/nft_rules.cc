@@ -218,9 +218,9 @@ core::Result<std::vector<uint8_t>> EncodeNftExpressions(const NftRule& rule, Nft
 }
 
 core::Status AddNftChain(const NftChainSpec& spec) noexcept {
-  auto socket = core::nl::Socket::Open(NETLINK_NETFILTER);
+  auto socket = core::nl::LeaseSocket(NETLINK_NETFILTER);
   if (!socket.ok()) return socket.error();
-  core::nl::Socket s = std::move(socket).value();
+  core::nl::Socket& s = *socket.value();
   const auto messages = static_cast<uint32_t>(2 + spec.rules.size());
   return SendBatch(
       s,
@@ -254,9 +254,9 @@ core::Status AddNftChain(const NftChainSpec& spec) noexcept {
 }
 
 core::Result<std::vector<std::string>> ListNftChains(const std::string& table) noexcept {
-  auto socket = core::nl::Socket::Open(NETLINK_NETFILTER);
+  auto socket = core::nl::LeaseSocket(NETLINK_NETFILTER);
   if (!socket.ok()) return socket.error();
-  core::nl::Socket s = std::move(socket).value();
+  core::nl::Socket& s = *socket.value();
   core::nl::Request request(NftType(NFT_MSG_GETCHAIN), 0);
   request.body().AppendStruct(NfGen(NFPROTO_INET, 0));
   std::vector<std::string> chains;
@@ -275,9 +275,9 @@ core::Result<std::vector<std::string>> ListNftChains(const std::string& table) n
 }
 
 core::Result<bool> DeleteNftChain(const std::string& table, const std::string& chain) noexcept {
-  auto socket = core::nl::Socket::Open(NETLINK_NETFILTER);
+  auto socket = core::nl::LeaseSocket(NETLINK_NETFILTER);
   if (!socket.ok()) return socket.error();
-  core::nl::Socket s = std::move(socket).value();
+  core::nl::Socket& s = *socket.value();
   const auto deleted = SendBatch(
       s,
       [&](AttrWriter& w, uint32_t seq) -> core::Status {

@@ -31,13 +31,12 @@ Result<int> InterfaceIndex(const std::string& name) noexcept {
 }
 
 Result<std::vector<QdiscInfo>> ListQdiscs(int ifindex) noexcept {
-  auto socket = Socket::Open(NETLINK_ROUTE);
+  auto socket = LeaseSocket(NETLINK_ROUTE);
   if (!socket.ok()) return socket.error();
   Request request(RTM_GETQDISC, 0);
   request.body().AppendStruct(TcHeader(ifindex, 0, 0));
   std::vector<QdiscInfo> qdiscs;
-  Socket s = std::move(socket).value();
-  const auto dumped = s.Dump(request, "RTM_GETQDISC", [&](const Reply& reply) {
+  const auto dumped = (*socket.value()).Dump(request, "RTM_GETQDISC", [&](const Reply& reply) {
     if (reply.type != RTM_NEWQDISC || reply.payload.size() < sizeof(tcmsg)) return;
     tcmsg tc{};
     std::memcpy(&tc, reply.payload.data(), sizeof(tc));
@@ -62,24 +61,22 @@ Result<std::vector<QdiscInfo>> ListQdiscs(int ifindex) noexcept {
 
 Status ReplaceQdisc(int ifindex, uint32_t parent, uint32_t handle, const std::string& kind,
                     std::span<const uint8_t> options_attr, bool exclusive) noexcept {
-  auto socket = Socket::Open(NETLINK_ROUTE);
+  auto socket = LeaseSocket(NETLINK_ROUTE);
   if (!socket.ok()) return socket.error();
   const uint16_t flags = static_cast<uint16_t>(NLM_F_CREATE | (exclusive ? NLM_F_EXCL : NLM_F_REPLACE));
   Request request(RTM_NEWQDISC, flags);
   request.body().AppendStruct(TcHeader(ifindex, parent, handle));
   request.body().PutString(TCA_KIND, kind);
   if (!options_attr.empty()) request.body().AppendRaw(options_attr.data(), options_attr.size());
-  Socket s = std::move(socket).value();
-  return s.Transact(request, "RTM_NEWQDISC");
+  return (*socket.value()).Transact(request, "RTM_NEWQDISC");
 }
 
 Status DeleteQdisc(int ifindex, uint32_t parent) noexcept {
-  auto socket = Socket::Open(NETLINK_ROUTE);
+  auto socket = LeaseSocket(NETLINK_ROUTE);
   if (!socket.ok()) return socket.error();
   Request request(RTM_DELQDISC, 0);
   request.body().AppendStruct(TcHeader(ifindex, parent, 0));
-  Socket s = std::move(socket).value();
-  return s.Transact(request, "RTM_DELQDISC");
+  return (*socket.value()).Transact(request, "RTM_DELQDISC");
 }
 
 }  // namespace faultd::core::nl

@@ -67,6 +67,25 @@ Status Socket::Send(Request& request, uint16_t extra_flags, uint32_t* seq) noexc
   return Ok{};
 }
 
+Result<SocketLease> LeaseSocket(int protocol) noexcept {
+  struct Shared {
+    std::mutex mutex;
+    std::optional<Socket> socket;
+  };
+  // Function-local statics: constructed on first use, thread-safe, never destroyed before use ends.
+  static Shared route;
+  static Shared netfilter;
+  Shared* shared = protocol == NETLINK_ROUTE ? &route : protocol == NETLINK_NETFILTER ? &netfilter : nullptr;
+  if (shared == nullptr) return SysError{EINVAL, "socket", "no shared socket for this netlink protocol"};
+  std::unique_lock<std::mutex> lock(shared->mutex);
+  if (!shared->socket) {
+    auto opened = Socket::Open(protocol);
+    if (!opened.ok()) return opened.error();
+    shared->socket.emplace(std::move(opened).value());
+  }
+  return SocketLease(std::move(lock), &*shared->socket);
+}
+
 SysError DecodeError(std::span<const uint8_t> payload, uint16_t flags, const char* syscall) noexcept {
   nlmsgerr err{};
   if (payload.size() < sizeof(err)) return SysError{EBADMSG, syscall, "truncated NLMSG_ERROR"};

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <mutex>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -71,6 +73,24 @@ class Socket {
   uint32_t next_seq_ = 1;
   std::vector<uint8_t> rx_;
 };
+
+/// Exclusive use of the process-wide socket of one protocol, opened on first use and kept open:
+/// closing a netfilter socket waits for an RCU grace period (milliseconds), which would otherwise
+/// dominate every fault's apply and revert. Requests carry sequence numbers, so a stale reply of
+/// an earlier, interrupted request is skipped.
+class SocketLease {
+ public:
+  SocketLease(std::unique_lock<std::mutex> lock, Socket* socket) noexcept : lock_(std::move(lock)), socket_(socket) {}
+  Socket& operator*() const noexcept { return *socket_; }
+  Socket* operator->() const noexcept { return socket_; }
+
+ private:
+  std::unique_lock<std::mutex> lock_;
+  Socket* socket_;
+};
+
+/// Leases the shared NETLINK_ROUTE or NETLINK_NETFILTER socket (EINVAL for others).
+Result<SocketLease> LeaseSocket(int protocol) noexcept;
 
 /// Decodes an NLMSG_ERROR payload: errno (positive, 0 for an ACK) and the extack message.
 SysError DecodeError(std::span<const uint8_t> payload, uint16_t flags, const char* syscall) noexcept;

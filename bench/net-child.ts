@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Runs inside a throwaway network namespace (started by bench/run.ts with `ip netns exec`):
+ * times apply+revert of a tbf rate limit and of an nf_tables loss rule, faultd's netlink path
+ * against the `tc`/`nft` CLIs, interleaved, and prints one JSON line of per-pair times (µs).
+ */
+import { execFileSync } from 'node:child_process';
+
+import { loadNative } from '../src/native/load.js';
+
+const ITERATIONS = Number(process.argv[2] ?? 200);
+const TC = process.argv[3] ?? '/usr/sbin/tc';
+const NFT = process.argv[4] ?? '/usr/sbin/nft';
+const ROOT = 0xffffffff;
+const HANDLE = 0xfa170000;
+const native = loadNative();
+
+const elapsedUs = async (fn: () => Promise<unknown> | unknown): Promise<number> => {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1000;
+};
+
+const tbf = native.tbfOptions({ rateBytesPerSec: 125_000, burstBytes: 32_768, limitBytes: 2_097_152 });
+const NFT_SCRIPT = `table inet faultd {
+  chain bench-out {
+    type filter hook output priority 0; policy accept;
+    tcp sport 22 accept
+    oifname "v0" numgen random mod 100 < 30 drop
+  }
+}
+`;
+
+const results = { tbfNetlink: [] as number[], tbfCli: [] as number[], nftNetlink: [] as number[], nftCli: [] as number[] };
+for (let i = 0; i < ITERATIONS; i += 1) {
+  results.tbfNetlink.push(
+    await elapsedUs(async () => {
+      await native.qdiscReplace({ ifname: 'v0', parent: ROOT, handle: HANDLE, kind: 'tbf', options: tbf, exclusive: true });
+      await native.qdiscDelete({ ifname: 'v0', parent: ROOT });
+    }),
+  );
+  results.tbfCli.push(
+    await elapsedUs(() => {
+      execFileSync(TC, ['qdisc', 'add', 'dev', 'v0', 'root', 'handle', 'fa17:', 'tbf', 'rate', '1mbit', 'burst', '32kb', 'limit', '2mb']);
+      execFileSync(TC, ['qdisc', 'del', 'dev', 'v0', 'root']);
+    }),
+  );
+  results.nftNetlink.push(
+    await elapsedUs(async () => {
+      await native.nftAddChain({
+        chain: 'bench-out',
+        hook: 'output',
+        rules: [
+          { l4proto: 'tcp', port: 22, matchSourcePort: true, verdict: 'accept' },
+          { ifname: 'v0', percent: 30, verdict: 'drop' },
+        ],
+      });
+      await native.nftDeleteChain('faultd', 'bench-out');
+    }),
+  );
+  results.nftCli.push(
+    await elapsedUs(() => {
+      execFileSync(NFT, ['-f', '-'], { input: NFT_SCRIPT });
+      execFileSync(NFT, ['delete', 'table', 'inet', 'faultd']);
+    }),
+  );
+}
+process.stdout.write(`${JSON.stringify(results)}\n`);
