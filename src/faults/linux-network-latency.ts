@@ -2,6 +2,7 @@
 /** linux-network-latency (Harness name and tunables): egress delay with jitter, via netem. */
 import { defineNetemFault } from './network/netem-fault.js';
 import { correlationParam, distributionParam, millisParam } from './network/netem-params.js';
+import { findDistributionDir } from './network/tc-tables.js';
 
 export const linuxNetworkLatency = defineNetemFault({
   kind: 'linux-network-latency',
@@ -17,12 +18,15 @@ export const linuxNetworkLatency = defineNetemFault({
   refine(p, issue) {
     if (p.jitter > p.latency) issue('jitter', `${p.jitter} ms is more than the latency (${p.latency} ms): delays cannot go below zero`);
     if (p.distribution !== 'uniform' && p.jitter === 0) issue('distribution', `"${p.distribution}" shapes the jitter, so it needs jitter > 0`);
+    if (p.distribution !== 'uniform' && !findDistributionDir(p.distribution)) {
+      issue('distribution', `needs iproute2's ${p.distribution}.dist table (install iproute2, or set TC_LIB_DIR)`);
+    }
   },
   netem: (p) => ({
     delayUs: Math.round(p.latency * 1000),
     jitterUs: Math.round(p.jitter * 1000),
     delayCorrelationPct: p.correlation,
-    distribution: p.distribution,
+    ...(p.distribution === 'uniform' ? {} : { distribution: p.distribution, distributionDir: findDistributionDir(p.distribution) ?? '' }),
   }),
   describe: (p) => `delay ${p.latency}ms${p.jitter ? ` ±${p.jitter}ms` : ''}${p.correlation ? ` ${p.correlation}% correlated` : ''}${p.distribution !== 'uniform' ? ` ${p.distribution}` : ''}`,
   withoutNetem: 'The NFQUEUE delayer that replaces netem on such kernels is in progress (issue 4).',
