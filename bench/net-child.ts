@@ -15,7 +15,7 @@ const ROOT = 0xffffffff;
 const HANDLE = 0xfa170000;
 const native = loadNative();
 
-const elapsedUs = async (fn: () => Promise<unknown> | unknown): Promise<number> => {
+const elapsedUs = async (fn: () => unknown): Promise<number> => {
   const t0 = process.hrtime.bigint();
   await fn();
   return Number(process.hrtime.bigint() - t0) / 1000;

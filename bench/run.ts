@@ -258,7 +258,7 @@ async function latencies(ctx: FaultContext): Promise<string[]> {
 }
 
 /** tbf and nf_tables apply+revert: faultd's netlink path vs the tc/nft CLIs, in a private namespace. */
-async function networkSpeed(): Promise<string[]> {
+function networkSpeed(): string[] {
   const ns = `faultd-bench-${process.pid}`;
   const ip = (...args: string[]) => spawnSync('ip', args, { stdio: 'ignore' });
   ip('netns', 'add', ns);
@@ -334,7 +334,7 @@ async function main(): Promise<void> {
     ...(await section('cpu', '## CPU accuracy (same run, faultd then stress-ng per row)', () => cpuAccuracy(ctx))),
     ...(await section('memory', '## Memory: time to 1 GiB resident', () => memorySpeed(ctx))),
     ...(await section('latency', '## Start and stop latency (CPU stress, 1 worker at 100 %)', () => latencies(ctx))),
-    ...(await section('network', '## Network faults: apply + revert, netlink vs CLI', () => networkSpeed())),
+    ...(await section('network', '## Network faults: apply + revert, netlink vs CLI', () => Promise.resolve(networkSpeed()))),
     ...(await section('footprint', "## faultd's own footprint", () => ownFootprint())),
   ];
   const outDir = path.join(ROOT, 'bench', 'results');
