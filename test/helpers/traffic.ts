@@ -108,7 +108,8 @@ let sent = 0;
 const next = () => {
   if (sent >= count) { setTimeout(() => process.exit(0), 200); return; }
   const buf = Buffer.alloc(64); buf.writeUInt32BE(sent++);
-  s.send(buf, port, host, () => setImmediate(next)); // a dropped send (EPERM) is just counted as sent
+  // A dropped send (EPERM) is just counted as sent. Paced, so the receiver never overflows.
+  s.send(buf, port, host, () => (sent % 20 === 0 ? setTimeout(next, 2) : setImmediate(next)));
 };
 next();
 `;
@@ -116,7 +117,7 @@ next();
 const UDP_COUNT = `
 const dgram = require('node:dgram');
 const [port, quietMs] = process.argv.slice(1).map(Number);
-const s = dgram.createSocket('udp4');
+const s = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 });
 let got = 0; let timer;
 const done = () => { process.stdout.write(JSON.stringify({ got }) + '\\n'); process.exit(0); };
 s.on('message', () => { got++; clearTimeout(timer); timer = setTimeout(done, quietMs); });
