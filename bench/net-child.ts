@@ -31,38 +31,46 @@ const NFT_SCRIPT = `table inet faultd {
 }
 `;
 
-const results = { tbfNetlink: [] as number[], tbfCli: [] as number[], nftNetlink: [] as number[], nftCli: [] as number[] };
+type Op = () => unknown;
+const ops: Record<'tbfNetlink' | 'tbfCli' | 'nftNetlink' | 'nftCli', Op> = {
+  tbfNetlink: () => {
+    native.qdiscReplace({ ifname: 'v0', parent: ROOT, handle: HANDLE, kind: 'tbf', options: tbf, exclusive: true });
+    native.qdiscDelete({ ifname: 'v0', parent: ROOT });
+  },
+  tbfCli: () => {
+    execFileSync(TC, ['qdisc', 'add', 'dev', 'v0', 'root', 'handle', 'fa17:', 'tbf', 'rate', '1mbit', 'burst', '32kb', 'limit', '2mb']);
+    execFileSync(TC, ['qdisc', 'del', 'dev', 'v0', 'root']);
+  },
+  nftNetlink: () => {
+    native.nftAddChain({
+      chain: 'bench-out',
+      hook: 'output',
+      rules: [
+        { l4proto: 'tcp', port: 22, matchSourcePort: true, verdict: 'accept' },
+        { ifname: 'v0', percent: 30, verdict: 'drop' },
+      ],
+    });
+    native.nftDeleteChain('faultd', 'bench-out');
+  },
+  nftCli: () => {
+    execFileSync(NFT, ['-f', '-'], { input: NFT_SCRIPT });
+    execFileSync(NFT, ['delete', 'table', 'inet', 'faultd']);
+  },
+};
+type Results = Record<keyof typeof ops, number[]>;
+const empty = (): Results => ({ tbfNetlink: [], tbfCli: [], nftNetlink: [], nftCli: [] });
+
+// Interleaved: each faultd pair runs right after a CLI fork, with cold caches, as a single
+// fault apply would on a busy host.
+const interleaved = empty();
 for (let i = 0; i < ITERATIONS; i += 1) {
-  results.tbfNetlink.push(
-    await elapsedUs(async () => {
-      await native.qdiscReplace({ ifname: 'v0', parent: ROOT, handle: HANDLE, kind: 'tbf', options: tbf, exclusive: true });
-      await native.qdiscDelete({ ifname: 'v0', parent: ROOT });
-    }),
-  );
-  results.tbfCli.push(
-    await elapsedUs(() => {
-      execFileSync(TC, ['qdisc', 'add', 'dev', 'v0', 'root', 'handle', 'fa17:', 'tbf', 'rate', '1mbit', 'burst', '32kb', 'limit', '2mb']);
-      execFileSync(TC, ['qdisc', 'del', 'dev', 'v0', 'root']);
-    }),
-  );
-  results.nftNetlink.push(
-    await elapsedUs(async () => {
-      await native.nftAddChain({
-        chain: 'bench-out',
-        hook: 'output',
-        rules: [
-          { l4proto: 'tcp', port: 22, matchSourcePort: true, verdict: 'accept' },
-          { ifname: 'v0', percent: 30, verdict: 'drop' },
-        ],
-      });
-      await native.nftDeleteChain('faultd', 'bench-out');
-    }),
-  );
-  results.nftCli.push(
-    await elapsedUs(() => {
-      execFileSync(NFT, ['-f', '-'], { input: NFT_SCRIPT });
-      execFileSync(NFT, ['delete', 'table', 'inet', 'faultd']);
-    }),
-  );
+  for (const name of Object.keys(ops) as (keyof typeof ops)[]) interleaved[name].push(await elapsedUs(ops[name]));
 }
-process.stdout.write(`${JSON.stringify(results)}\n`);
+// Consecutive: blocks of 20 of each, alternating, so each path runs warm.
+const consecutive = empty();
+for (let round = 0; round < ITERATIONS / 20; round += 1) {
+  for (const name of Object.keys(ops) as (keyof typeof ops)[]) {
+    for (let i = 0; i < 20; i += 1) consecutive[name].push(await elapsedUs(ops[name]));
+  }
+}
+process.stdout.write(`${JSON.stringify({ interleaved, consecutive })}\n`);

@@ -268,18 +268,22 @@ function networkSpeed(): string[] {
     const tool = (name: string) => ['/usr/sbin', '/sbin', '/usr/bin'].map((d) => `${d}/${name}`).find((p) => spawnSync('test', ['-x', p]).status === 0) ?? name;
     const child = spawnSync('ip', ['netns', 'exec', ns, process.execPath, path.join(ROOT, 'dist/bench/net-child.js'), String(NET_ITERATIONS), tool('tc'), tool('nft')], { encoding: 'utf8' });
     if (child.status !== 0) throw new Error(`network bench failed: ${child.stderr}`);
-    const r = JSON.parse(child.stdout.trim()) as Record<'tbfNetlink' | 'tbfCli' | 'nftNetlink' | 'nftCli', number[]>;
-    const row = (label: string, ours: number[], theirs: number[]) => {
-      const ratios = ours.map((o, i) => (theirs[i] ?? 0) / o);
-      return `| ${label} | ${median(ours).toFixed(0)} | ${median(theirs).toFixed(0)} | ${median(ratios).toFixed(0)}× |`;
+    type Series = Record<'tbfNetlink' | 'tbfCli' | 'nftNetlink' | 'nftCli', number[]>;
+    const r = JSON.parse(child.stdout.trim()) as { interleaved: Series; consecutive: Series };
+    const row = (label: string, mode: keyof typeof r, ours: 'tbfNetlink' | 'nftNetlink', theirs: 'tbfCli' | 'nftCli') => {
+      const a = median(r[mode][ours]);
+      const b = median(r[mode][theirs]);
+      return `| ${label} | ${mode} | ${a.toFixed(1)} | ${b.toFixed(0)} | ${(b / a).toFixed(0)}× |`;
     };
     return [
-      `| apply + revert (µs, median of ${NET_ITERATIONS}, interleaved) | faultd (netlink) | CLI | CLI / faultd (median of pairs) |`,
-      '|---|---|---|---|',
-      row('rate limit: tbf root add + delete (vs `tc qdisc add` + `tc qdisc del`)', r.tbfNetlink, r.tbfCli),
-      row('loss rule: nf_tables chain + 2 rules, add + delete (vs `nft -f` + `nft delete table`)', r.nftNetlink, r.nftCli),
+      `| apply + revert (µs, median of ${NET_ITERATIONS}) | order | faultd (netlink) | CLI | CLI / faultd |`,
+      '|---|---|---|---|---|',
+      row('rate limit: tbf root add + delete vs `tc qdisc add` + `tc qdisc del`', 'consecutive', 'tbfNetlink', 'tbfCli'),
+      row('rate limit: tbf root add + delete vs `tc qdisc add` + `tc qdisc del`', 'interleaved', 'tbfNetlink', 'tbfCli'),
+      row('loss rule: nf_tables chain + 2 rules, add + delete vs `nft -f` + `nft delete table`', 'consecutive', 'nftNetlink', 'nftCli'),
+      row('loss rule: nf_tables chain + 2 rules, add + delete vs `nft -f` + `nft delete table`', 'interleaved', 'nftNetlink', 'nftCli'),
       '',
-      'faultd\'s figures include the addon call from JS and a fresh netlink socket per call; the CLI figures include fork+exec of the tool, as every peer that shells out pays.',
+      'consecutive: blocks of 20 of each path, alternating (each runs warm); interleaved: one of each in turn, so every faultd call follows a fork+exec of the CLI with cold caches, like a lone apply on a busy host. faultd\'s figures include the call from JS (synchronous, µs-scale) on one kept netlink socket; the nf_tables figure is dominated by the kernel registering and unregistering the chain\'s netfilter hook. The CLI figures include fork+exec of the tool, as every peer that shells out pays.',
     ];
   } finally {
     ip('netns', 'del', ns);

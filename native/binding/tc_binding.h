@@ -9,11 +9,11 @@ namespace faultd::js {
 Napi::Value NetemOptions(const Napi::CallbackInfo& info);
 /// tbfOptions(spec): Uint8Array — the TCA_OPTIONS attribute for a tbf qdisc.
 Napi::Value TbfOptions(const Napi::CallbackInfo& info);
-/// qdiscList(ifname): Promise<{ handle, parent, kind, options }[]>.
+/// qdiscList(ifname): { handle, parent, kind, options }[].
 Napi::Value QdiscList(const Napi::CallbackInfo& info);
-/// qdiscReplace({ ifname, parent, handle, kind, options?, exclusive? }): Promise<void>.
+/// qdiscReplace({ ifname, parent, handle, kind, options?, exclusive? }): undefined.
 Napi::Value QdiscReplace(const Napi::CallbackInfo& info);
-/// qdiscDelete({ ifname, parent }): Promise<void>.
+/// qdiscDelete({ ifname, parent }): undefined.
 Napi::Value QdiscDelete(const Napi::CallbackInfo& info);
 
 }  // namespace faultd::js

@@ -48,10 +48,10 @@ export const linuxNetworkLoss = defineInjector({
   paramDocs: (ctx) => Object.values(params(ctx)).map((p) => p.doc),
   exclusiveTargets: (p) => (p.mechanism === 'netem' ? rootQdiscTargets(p.networkInterfaces) : []),
   revertSchema: LossRevertSchema,
-  async plan(faultId, p, ctx) {
+  plan(faultId, p, ctx) {
     const describe = `loss ${p.packetLossPercentage}%${p.correlation ? ` ${p.correlation}% correlated` : ''}`;
     if (p.mechanism === 'netem') {
-      const planned = await planRootQdisc(
+      const planned = planRootQdisc(
         {
           interfaces: p.networkInterfaces,
           kind: 'netem',

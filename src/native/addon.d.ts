@@ -93,16 +93,19 @@ export interface NativeAddon {
   netemOptions(spec: NetemSpec): Uint8Array;
   /** The TCA_OPTIONS attribute of a tbf qdisc, byte-identical to iproute2's. */
   tbfOptions(spec: TbfSpec): Uint8Array;
-  /** Equivalent to `tc qdisc show dev <ifname>` (current network namespace). */
-  qdiscList(ifname: string): Promise<QdiscInfo[]>;
+  /**
+   * Equivalent to `tc qdisc show dev <ifname>` (current network namespace). The qdisc and nft
+   * calls are synchronous: each is a µs-scale netlink transaction (see tc_binding.cc).
+   */
+  qdiscList(ifname: string): QdiscInfo[];
   /** Equivalent to `tc qdisc replace|add dev <ifname> parent <parent> handle <handle> <kind> …`. */
-  qdiscReplace(request: { ifname: string; parent: number; handle: number; kind: string; options?: Uint8Array; exclusive?: boolean }): Promise<void>;
+  qdiscReplace(request: { ifname: string; parent: number; handle: number; kind: string; options?: Uint8Array; exclusive?: boolean }): void;
   /** Equivalent to `tc qdisc del dev <ifname> parent <parent>`. */
-  qdiscDelete(request: { ifname: string; parent: number }): Promise<void>;
+  qdiscDelete(request: { ifname: string; parent: number }): void;
   /** Equivalent to `nft add table inet <table>; nft add chain …; nft add rule …` as one atomic batch. */
-  nftAddChain(spec: NftChainSpec): Promise<void>;
+  nftAddChain(spec: NftChainSpec): void;
   /** Equivalent to `nft flush chain …; nft delete chain …` (and the table when empty); false if absent. */
-  nftDeleteChain(table: string, chain: string): Promise<boolean>;
+  nftDeleteChain(table: string, chain: string): boolean;
   /** Chain names of `inet <table>` (empty when the table does not exist). */
-  nftListChains(table: string): Promise<string[]>;
+  nftListChains(table: string): string[];
 }

@@ -16,12 +16,12 @@ export const FAKE_NATIVE: NativeAddon = {
   tryLock: () => true,
   netemOptions: () => notFaked('netemOptions'),
   tbfOptions: () => notFaked('tbfOptions'),
-  qdiscList: () => Promise.reject(new Error('qdiscList is not faked')),
-  qdiscReplace: () => Promise.reject(new Error('qdiscReplace is not faked')),
-  qdiscDelete: () => Promise.reject(new Error('qdiscDelete is not faked')),
-  nftAddChain: () => Promise.reject(new Error('nftAddChain is not faked')),
-  nftDeleteChain: () => Promise.reject(new Error('nftDeleteChain is not faked')),
-  nftListChains: () => Promise.reject(new Error('nftListChains is not faked')),
+  qdiscList: () => notFaked('qdiscList'),
+  qdiscReplace: () => notFaked('qdiscReplace'),
+  qdiscDelete: () => notFaked('qdiscDelete'),
+  nftAddChain: () => notFaked('nftAddChain'),
+  nftDeleteChain: () => notFaked('nftDeleteChain'),
+  nftListChains: () => notFaked('nftListChains'),
 };
 
 function notFaked(name: string): never {

@@ -85,7 +85,7 @@ test('kernel refusals carry the extack text', (t) => {
   const script = `
     import { loadNative } from ${JSON.stringify(new URL('../../src/native/load.js', import.meta.url).href)};
     const native = loadNative();
-    try { await native.qdiscReplace({ ifname: 'va', parent: 0xffffffff, handle: 0xfa170000, kind: 'faultd-no-such-qdisc' }); }
+    try { native.qdiscReplace({ ifname: 'va', parent: 0xffffffff, handle: 0xfa170000, kind: 'faultd-no-such-qdisc' }); }
     catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, syscall: e.syscall, message: e.message })); }`;
   const out = pair.a.exec(process.execPath, ['--input-type=module', '-e', script]);
   const error = JSON.parse(out) as { name: string; code: string; syscall: string; message: string };

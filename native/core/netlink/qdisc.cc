@@ -24,10 +24,30 @@ tcmsg TcHeader(int ifindex, uint32_t parent, uint32_t handle) noexcept {
 }  // namespace
 
 Result<int> InterfaceIndex(const std::string& name) noexcept {
-  if (name.empty() || name.size() >= IF_NAMESIZE) return SysError{EINVAL, "if_nametoindex", "bad interface name"};
-  const unsigned index = if_nametoindex(name.c_str());
-  if (index == 0) return SysError{errno == 0 ? ENODEV : errno, "if_nametoindex", "no interface \"" + name + "\""};
-  return static_cast<int>(index);
+  if (name.empty() || name.size() >= IF_NAMESIZE) return SysError{EINVAL, "RTM_GETLINK", "bad interface name"};
+  // RTM_GETLINK on the shared socket rather than if_nametoindex, which opens and closes a socket
+  // per call (most of a qdisc change's cost).
+  auto socket = LeaseSocket(NETLINK_ROUTE);
+  if (!socket.ok()) return socket.error();
+  Request request(RTM_GETLINK, 0);
+  ifinfomsg link{};
+  link.ifi_family = AF_UNSPEC;
+  request.body().AppendStruct(link);
+  request.body().PutString(IFLA_IFNAME, name);
+  int index = 0;
+  const auto got = (*socket.value()).Query(request, "RTM_GETLINK", [&](const Reply& reply) {
+    if (reply.type != RTM_NEWLINK || reply.payload.size() < sizeof(ifinfomsg)) return;
+    ifinfomsg found{};
+    std::memcpy(&found, reply.payload.data(), sizeof(found));
+    index = found.ifi_index;
+  });
+  if (!got.ok()) {
+    SysError error = got.error();
+    if (error.err == ENODEV && error.detail.empty()) error.detail = "no interface \"" + name + "\"";
+    return error;
+  }
+  if (index <= 0) return SysError{ENODEV, "RTM_GETLINK", "no interface \"" + name + "\""};
+  return index;
 }
 
 Result<std::vector<QdiscInfo>> ListQdiscs(int ifindex) noexcept {

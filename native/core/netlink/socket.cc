@@ -175,6 +175,12 @@ Status Socket::Transact(Request& request, const char* syscall) noexcept {
   return Receive(seq, syscall, [](const Reply&) {});
 }
 
+Status Socket::Query(Request& request, const char* syscall, const std::function<void(const Reply&)>& on_reply) noexcept {
+  uint32_t seq = 0;
+  if (auto sent = Send(request, NLM_F_ACK, &seq); !sent.ok()) return sent;
+  return Receive(seq, syscall, on_reply);
+}
+
 Status Socket::Dump(Request& request, const char* syscall, const std::function<void(const Reply&)>& on_reply) noexcept {
   uint32_t seq = 0;
   if (auto sent = Send(request, NLM_F_DUMP, &seq); !sent.ok()) return sent;

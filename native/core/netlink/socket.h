@@ -49,6 +49,10 @@ class Socket {
   /// errno, `syscall` (a literal naming the request, e.g. "RTM_NEWQDISC") and the extack text.
   Status Transact(Request& request, const char* syscall) noexcept;
 
+  /// Sends a plain request (no dump) and calls `on_reply` for its reply messages; the kernel
+  /// ends with an ACK (NLM_F_ACK is set) or an error.
+  Status Query(Request& request, const char* syscall, const std::function<void(const Reply&)>& on_reply) noexcept;
+
   /// Sends a NLM_F_DUMP request and calls `on_reply` for every message until NLMSG_DONE.
   Status Dump(Request& request, const char* syscall, const std::function<void(const Reply&)>& on_reply) noexcept;
 

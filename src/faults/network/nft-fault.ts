@@ -121,18 +121,22 @@ export function planNftFault(r: NftFaultRequest, ctx: FaultContext, target: stri
     revertSteps: chains.map((c) => `delete chain inet ${NFT_TABLE} ${c.chain} (and the table once empty)`),
     revert,
     async apply(recordApplied) {
-      for (const chain of chains) await ctx.native.nftAddChain(chain);
+      for (const chain of chains) ctx.native.nftAddChain(chain);
       await recordApplied(revert);
       return { measure: () => `${chains.reduce((n, c) => n + c.rules.length, 0)} nft rule(s) active`, ended: new Promise<string>(() => undefined) };
     },
   };
 }
 
-export async function revertNftFault(record: NftRevert, ctx: FaultContext): Promise<RevertOutcome> {
+export function revertNftFault(record: NftRevert, ctx: FaultContext): Promise<RevertOutcome> {
+  return Promise.resolve().then(() => removeChains(record, ctx));
+}
+
+function removeChains(record: NftRevert, ctx: FaultContext): RevertOutcome {
   if (record.bootId !== ctx.host.bootId) return { outcome: 'already-absent', detail: 'nf_tables rules do not survive a reboot' };
   let removed = 0;
-  for (const chain of record.chains) if (await ctx.native.nftDeleteChain(record.table, chain)) removed += 1;
-  const left = (await ctx.native.nftListChains(record.table)).filter((c) => record.chains.includes(c));
+  for (const chain of record.chains) if (ctx.native.nftDeleteChain(record.table, chain)) removed += 1;
+  const left = ctx.native.nftListChains(record.table).filter((c) => record.chains.includes(c));
   if (left.length > 0) {
     throw new RevertError(
       `nf_tables chains ${left.join(', ')} are still there after delete`,

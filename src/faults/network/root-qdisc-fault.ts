@@ -54,9 +54,9 @@ function txRateMeasure(ifname: string): ActiveFault['measure'] {
   };
 }
 
-export async function planRootQdisc(request: RootQdiscRequest, ctx: FaultContext): Promise<Planned<RootQdiscRevert>> {
+export function planRootQdisc(request: RootQdiscRequest, ctx: FaultContext): Planned<RootQdiscRevert> {
   const interfaces: { name: string; previous: RootSnapshot }[] = [];
-  for (const name of request.interfaces) interfaces.push({ name, previous: await snapshotRoot(ctx.native, name) });
+  for (const name of request.interfaces) interfaces.push({ name, previous: snapshotRoot(ctx.native, name) });
   const revert: RootQdiscRevert = { bootId: ctx.host.bootId, interfaces };
   return {
     target: request.target,
@@ -73,7 +73,7 @@ export async function planRootQdisc(request: RootQdiscRequest, ctx: FaultContext
       for (const i of interfaces) {
         // Over a default root, add exclusively: if someone installed a qdisc since the snapshot,
         // the kernel refuses rather than letting us overwrite it.
-        await ctx.native.qdiscReplace({
+        ctx.native.qdiscReplace({
           ifname: i.name,
           parent: TC_H_ROOT,
           handle: FAULTD_QDISC_HANDLE,
@@ -89,13 +89,17 @@ export async function planRootQdisc(request: RootQdiscRequest, ctx: FaultContext
 }
 
 /** Restores every interface's root qdisc; verified and idempotent. */
-export async function revertRootQdisc(record: RootQdiscRevert, ctx: FaultContext): Promise<RevertOutcome> {
+export function revertRootQdisc(record: RootQdiscRevert, ctx: FaultContext): Promise<RevertOutcome> {
+  return Promise.resolve().then(() => restoreAll(record, ctx));
+}
+
+function restoreAll(record: RootQdiscRevert, ctx: FaultContext): RevertOutcome {
   if (record.bootId !== ctx.host.bootId) return { outcome: 'already-absent', detail: 'qdiscs do not survive a reboot' };
   const restored: string[] = [];
   const failures: { name: string; error: string; fix: string }[] = [];
   for (const i of record.interfaces) {
     try {
-      if ((await restoreRoot(ctx.native, i.name, i.previous)) === 'restored') restored.push(i.name);
+      if (restoreRoot(ctx.native, i.name, i.previous) === 'restored') restored.push(i.name);
     } catch (error) {
       failures.push({ name: i.name, error: error instanceof Error ? error.message : String(error), fix: manualRestore(i.name, i.previous) });
     }

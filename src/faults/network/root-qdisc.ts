@@ -36,8 +36,8 @@ function rootOf(qdiscs: readonly QdiscInfo[]): QdiscInfo | undefined {
 }
 
 /** Reads the root qdisc of `ifname`; refuses interfaces whose root faultd could not restore. */
-export async function snapshotRoot(native: NativeAddon, ifname: string): Promise<RootSnapshot> {
-  const root = rootOf(await native.qdiscList(ifname));
+export function snapshotRoot(native: NativeAddon, ifname: string): RootSnapshot {
+  const root = rootOf(native.qdiscList(ifname));
   if (!root) return { kind: 'noqueue', handle: 0, options: '' };
   if (root.handle === FAULTD_QDISC_HANDLE) {
     throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `${ifname} already carries a faultd qdisc (${root.kind} ${formatHandle(root.handle)}): another fault owns it`);
@@ -72,10 +72,10 @@ export type RestoreOutcome = 'restored' | 'not-ours' | 'no-interface';
  * Idempotent: a root that is not faultd's (already restored, or replaced by someone) is left
  * alone, and a vanished interface has nothing to restore.
  */
-export async function restoreRoot(native: NativeAddon, ifname: string, snapshot: RootSnapshot): Promise<RestoreOutcome> {
+export function restoreRoot(native: NativeAddon, ifname: string, snapshot: RootSnapshot): RestoreOutcome {
   let qdiscs: QdiscInfo[];
   try {
-    qdiscs = await native.qdiscList(ifname);
+    qdiscs = native.qdiscList(ifname);
   } catch (error) {
     if ((error as { code?: string }).code === 'ENODEV') return 'no-interface';
     throw error;
@@ -83,11 +83,11 @@ export async function restoreRoot(native: NativeAddon, ifname: string, snapshot:
   const root = rootOf(qdiscs);
   if (root?.handle !== FAULTD_QDISC_HANDLE) return 'not-ours';
   if (snapshot.handle === 0) {
-    await native.qdiscDelete({ ifname, parent: TC_H_ROOT });
+    native.qdiscDelete({ ifname, parent: TC_H_ROOT });
   } else {
-    await native.qdiscReplace({ ifname, parent: TC_H_ROOT, handle: snapshot.handle, kind: snapshot.kind, options: Buffer.from(snapshot.options, 'hex') });
+    native.qdiscReplace({ ifname, parent: TC_H_ROOT, handle: snapshot.handle, kind: snapshot.kind, options: Buffer.from(snapshot.options, 'hex') });
   }
-  const after = rootOf(await native.qdiscList(ifname));
+  const after = rootOf(native.qdiscList(ifname));
   const kind = after?.kind ?? 'noqueue';
   const handle = after?.handle ?? 0;
   if (handle === FAULTD_QDISC_HANDLE || kind !== snapshot.kind || handle !== snapshot.handle) {
