@@ -40,6 +40,9 @@ export const linuxNetworkLoss = defineInjector({
         if (!netem.supported && v.correlation > 0) {
           c.addIssue({ code: 'custom', path: ['correlation'], input: v.correlation, message: `needs sch_netem, which this kernel lacks (${netem.reason}); the nf_tables loss used instead has no correlation` });
         }
+        if (!netem.supported && !ctx.features.nftables().supported) {
+          c.addIssue({ code: 'custom', path: [], message: `needs sch_netem or nf_tables; this kernel has neither (${netem.reason}; ${ctx.features.nftables().reason})` });
+        }
         if (!netem.supported && v.packetLossPercentage === 0) {
           c.addIssue({ code: 'custom', path: ['packetLossPercentage'], input: 0, message: 'must be in 1–100 with the nf_tables loss (0 would be no fault)' });
         }

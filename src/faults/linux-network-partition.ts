@@ -35,6 +35,8 @@ export const linuxNetworkPartition = defineInjector({
   },
   paramsSchema: (ctx) =>
     paramsObject(params(ctx)).superRefine((v, c) => {
+      const nft = ctx.features.nftables();
+      if (!nft.supported) c.addIssue({ code: 'custom', path: [], message: `linux-network-partition needs nf_tables, which this kernel does not offer (${nft.reason})` });
       const hasTarget = v.destinationIPs.length + v.destinationHosts.length + v.destinationPorts.include.length + v.sourcePorts.include.length > 0;
       if (!hasTarget) c.addIssue({ code: 'custom', path: ['destinationIPs'], message: 'a partition needs a target: destinationIPs, destinationHosts, destinationPorts or sourcePorts' });
       const ports = v.destinationPorts.include.length + v.sourcePorts.include.length + v.destinationIPs.reduce((n, t) => n + t.ports.length, 0);
@@ -67,6 +69,10 @@ export const linuxNetworkPartition = defineInjector({
   revert: (record, ctx) => revertNftFault(record, ctx),
   support(ctx) {
     const admin = ctx.host.isRoot || (ctx.host.capEff & (1n << 12n)) !== 0n;
-    return { supported: admin, notes: [admin ? 'CAP_NET_ADMIN: yes' : 'needs root or CAP_NET_ADMIN', 'needs nf_tables (inet family, filter chains)'] };
+    const nft = ctx.features.nftables();
+    return {
+      supported: admin && nft.supported,
+      notes: [admin ? 'CAP_NET_ADMIN: yes' : 'needs root or CAP_NET_ADMIN', nft.supported ? 'nf_tables: available' : `nf_tables: missing (${nft.reason})`],
+    };
   },
 });

@@ -6,11 +6,12 @@
  * answer is cached for the life of the process.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { getSystemErrorName } from 'node:util';
 
 import { z } from 'zod';
 
-import { stressorPath } from '../native/load.js';
+import { loadNative, stressorPath } from '../native/load.js';
 
 export interface FeatureSupport {
   readonly supported: boolean;
@@ -20,6 +21,8 @@ export interface FeatureSupport {
 
 export interface FeatureProbe {
   qdisc(kind: string): FeatureSupport;
+  /** nf_tables through nfnetlink (absent on iptables-legacy-only kernels). */
+  nftables(): FeatureSupport;
 }
 
 const ProbeOutput = z.object({
@@ -59,6 +62,19 @@ export function kernelFeatureProbe(): FeatureProbe {
         support = { supported: false, reason: `the probe could not run: ${error instanceof Error ? error.message : String(error)}` };
       }
       cache.set(kind, support);
+      return support;
+    },
+    nftables() {
+      const cached = cache.get('nf_tables');
+      if (cached) return cached;
+      let support: FeatureSupport = { supported: true, reason: '' };
+      try {
+        loadNative().nftListChains('faultd'); // read-only: lists chains of a table that may not exist
+      } catch (error) {
+        const legacy = existsSync('/proc/net/ip_tables_names') ? '; iptables-legacy is loaded: this looks like an iptables-legacy-only host' : '';
+        support = { supported: false, reason: `${error instanceof Error ? error.message : String(error)}${legacy}` };
+      }
+      cache.set('nf_tables', support);
       return support;
     },
   };

@@ -26,6 +26,7 @@ export const FAKE_VALIDATION: ValidationContext = {
   limits: DEFAULT_LIMITS,
   features: {
     qdisc: (kind) => (FAKE_MISSING_QDISCS.has(kind) ? { supported: false, reason: 'RTM_NEWQDISC ENOENT: Specified qdisc kind is unknown' } : { supported: true, reason: '' }),
+    nftables: () => ({ supported: true, reason: '' }),
   },
 };
 
