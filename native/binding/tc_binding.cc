@@ -133,7 +133,8 @@ Napi::Value QdiscDelete(const Napi::CallbackInfo& info) {
   const Napi::Object o = ObjectArg(info, 0, "request");
   const int ifindex = Ifindex(info.Env(), StringProp(o, "ifname", ""));
   const auto parent = static_cast<uint32_t>(NumberProp(o, "parent", 0, kMaxU32, 0));
-  const auto deleted = core::nl::DeleteQdisc(ifindex, parent);
+  const auto handle = static_cast<uint32_t>(NumberProp(o, "handle", 0, kMaxU32, 0));
+  const auto deleted = core::nl::DeleteQdisc(ifindex, parent, handle);
   if (!deleted.ok()) ThrowSystemError(info.Env(), deleted.error());
   return info.Env().Undefined();
 }

@@ -13,7 +13,7 @@ Napi::Value TbfOptions(const Napi::CallbackInfo& info);
 Napi::Value QdiscList(const Napi::CallbackInfo& info);
 /// qdiscReplace({ ifname, parent, handle, kind, options?, exclusive? }): undefined.
 Napi::Value QdiscReplace(const Napi::CallbackInfo& info);
-/// qdiscDelete({ ifname, parent }): undefined.
+/// qdiscDelete({ ifname, parent, handle? }): undefined.
 Napi::Value QdiscDelete(const Napi::CallbackInfo& info);
 
 }  // namespace faultd::js

@@ -7,6 +7,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -22,7 +23,7 @@ using core::nl::AttrWriter;
 
 constexpr uint16_t kNested = NLA_F_NESTED;
 constexpr uint32_t kReg1 = NFT_REG_1;
-constexpr size_t kBatchBytes = 64 * 1024;
+constexpr size_t kBatchBytes = 1024 * 1024;
 
 void PutBe32(AttrWriter& w, uint16_t type, uint32_t value) { w.PutU32(type, htonl(value)); }
 
@@ -217,12 +218,38 @@ core::Result<std::vector<uint8_t>> EncodeNftExpressions(const NftRule& rule, Nft
   return w.bytes();
 }
 
+namespace {
+
+struct ChainList {
+  core::Result<std::vector<std::string>> result;
+  [[nodiscard]] std::vector<std::string> value_or_empty() const {
+    return result.ok() ? result.value() : std::vector<std::string>{};
+  }
+};
+
+ChainList ListNftChainsOn(core::nl::Socket& s, const std::string& table) noexcept {
+  core::nl::Request request(NftType(NFT_MSG_GETCHAIN), 0);
+  request.body().AppendStruct(NfGen(NFPROTO_INET, 0));
+  std::vector<std::string> chains;
+  const auto dumped = s.Dump(request, "NFT_MSG_GETCHAIN", [&](const core::nl::Reply& reply) {
+    if (reply.payload.size() < sizeof(nfgenmsg)) return;
+    const auto attrs = core::nl::ParseAttrs(reply.payload.subspan(core::nl::Align(sizeof(nfgenmsg))));
+    const auto t = core::nl::FindAttr(attrs, NFTA_CHAIN_TABLE);
+    const auto name = core::nl::FindAttr(attrs, NFTA_CHAIN_NAME);
+    if (t && name && t->AsString() == table) chains.emplace_back(name->AsString());
+  });
+  if (!dumped.ok() && dumped.error().err != ENOENT) return ChainList{dumped.error()};
+  return ChainList{chains};
+}
+
+}  // namespace
+
 core::Status AddNftChain(const NftChainSpec& spec) noexcept {
   auto socket = core::nl::LeaseSocket(NETLINK_NETFILTER);
   if (!socket.ok()) return socket.error();
   core::nl::Socket& s = *socket.value();
   const auto messages = static_cast<uint32_t>(2 + spec.rules.size());
-  return SendBatch(
+  const auto sent = SendBatch(
       s,
       [&](AttrWriter& w, uint32_t seq) -> core::Status {
         size_t at = BeginMessage(w, NftType(NFT_MSG_NEWTABLE), NLM_F_CREATE | NLM_F_ACK, seq++, NFPROTO_INET);
@@ -251,27 +278,19 @@ core::Status AddNftChain(const NftChainSpec& spec) noexcept {
         return core::Ok{};
       },
       messages, "NFT_MSG_NEWRULE");
+  if (!sent.ok()) return sent;
+  // Every message was acknowledged; make sure the transaction was committed too.
+  const auto chains = ListNftChainsOn(s, spec.table).value_or_empty();
+  if (std::find(chains.begin(), chains.end(), spec.chain) == chains.end()) {
+    return core::SysError{EIO, "NFT_MSG_NEWCHAIN", "the batch was acknowledged but the chain is not there"};
+  }
+  return core::Ok{};
 }
 
 core::Result<std::vector<std::string>> ListNftChains(const std::string& table) noexcept {
   auto socket = core::nl::LeaseSocket(NETLINK_NETFILTER);
   if (!socket.ok()) return socket.error();
-  core::nl::Socket& s = *socket.value();
-  core::nl::Request request(NftType(NFT_MSG_GETCHAIN), 0);
-  request.body().AppendStruct(NfGen(NFPROTO_INET, 0));
-  std::vector<std::string> chains;
-  const auto dumped = s.Dump(request, "NFT_MSG_GETCHAIN", [&](const core::nl::Reply& reply) {
-    if (reply.payload.size() < sizeof(nfgenmsg)) return;
-    const auto attrs = core::nl::ParseAttrs(reply.payload.subspan(core::nl::Align(sizeof(nfgenmsg))));
-    const auto t = core::nl::FindAttr(attrs, NFTA_CHAIN_TABLE);
-    const auto name = core::nl::FindAttr(attrs, NFTA_CHAIN_NAME);
-    if (t && name && t->AsString() == table) chains.emplace_back(name->AsString());
-  });
-  if (!dumped.ok()) {
-    if (dumped.error().err == ENOENT) return chains;
-    return dumped.error();
-  }
-  return chains;
+  return ListNftChainsOn(*socket.value(), table).result;
 }
 
 core::Result<bool> DeleteNftChain(const std::string& table, const std::string& chain) noexcept {
@@ -293,11 +312,15 @@ core::Result<bool> DeleteNftChain(const std::string& table, const std::string& c
       },
       2, "NFT_MSG_DELCHAIN");
   if (!deleted.ok() && deleted.error().err != ENOENT) return deleted.error();
-  // Remove the table once no fault uses it; EBUSY means other faults' chains are still there.
+  // Remove the table only once no fault uses it. A plain DELTABLE would flush every chain in
+  // it, other faults' included: list first, and ask with NLM_F_NONREC so a chain added in
+  // between makes the kernel answer EBUSY instead (kernels that ignore the flag are covered by
+  // the listing).
+  if (ListNftChainsOn(s, table).value_or_empty().size() > 0) return deleted.ok();
   const auto table_deleted = SendBatch(
       s,
       [&](AttrWriter& w, uint32_t seq) -> core::Status {
-        const size_t at = BeginMessage(w, NftType(NFT_MSG_DELTABLE), NLM_F_ACK, seq, NFPROTO_INET);
+        const size_t at = BeginMessage(w, NftType(NFT_MSG_DELTABLE), NLM_F_ACK | NLM_F_NONREC, seq, NFPROTO_INET);
         w.PutString(NFTA_TABLE_NAME, table);
         EndMessage(w, at);
         return core::Ok{};

@@ -10,7 +10,6 @@ import { z } from 'zod';
 import { COMMON_NETWORK_ALIASES, commonNetworkParams, sshNote } from './network/common-params.js';
 import { correlationParam, percentParam } from './network/netem-params.js';
 import { NftRevertSchema, planNftFault, revertNftFault } from './network/nft-fault.js';
-import { FAULTD_QDISC_HANDLE, formatHandle } from './network/root-qdisc.js';
 import { planRootQdisc, qdiscSupport, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets } from './network/root-qdisc-fault.js';
 import { NO_PORTS } from './network/targets.js';
 import { paramsObject } from './params.js';
@@ -43,8 +42,8 @@ export const linuxNetworkLoss = defineInjector({
         if (!netem.supported && !ctx.features.nftables().supported) {
           c.addIssue({ code: 'custom', path: [], message: `needs sch_netem or nf_tables; this kernel has neither (${netem.reason}; ${ctx.features.nftables().reason})` });
         }
-        if (!netem.supported && v.packetLossPercentage === 0) {
-          c.addIssue({ code: 'custom', path: ['packetLossPercentage'], input: 0, message: 'must be in 1–100 with the nf_tables loss (0 would be no fault)' });
+        if (!netem.supported && (v.packetLossPercentage < 1 || !Number.isInteger(v.packetLossPercentage))) {
+          c.addIssue({ code: 'custom', path: ['packetLossPercentage'], input: v.packetLossPercentage, message: 'must be a whole number in 1–100 with the nf_tables loss used on this kernel (no sch_netem)' });
         }
       })
       .transform((v) => ({ ...v, mechanism: ctx.features.qdisc('netem').supported ? ('netem' as const) : ('nftables' as const) })),
@@ -56,10 +55,11 @@ export const linuxNetworkLoss = defineInjector({
     if (p.mechanism === 'netem') {
       const planned = planRootQdisc(
         {
+          faultId,
           interfaces: p.networkInterfaces,
           kind: 'netem',
           options: () => ctx.native.netemOptions({ lossPct: p.packetLossPercentage, lossCorrelationPct: p.correlation }),
-          describe: `netem ${formatHandle(FAULTD_QDISC_HANDLE)} ${describe}`,
+          describe,
           target: `${p.networkInterfaces.join(',')} egress: ${describe} (netem)`,
           notes: sshNote(p.whitelistSSH),
         },

@@ -41,6 +41,8 @@ export const linuxNetworkPartition = defineInjector({
       if (!hasTarget) c.addIssue({ code: 'custom', path: ['destinationIPs'], message: 'a partition needs a target: destinationIPs, destinationHosts, destinationPorts or sourcePorts' });
       const ports = v.destinationPorts.include.length + v.sourcePorts.include.length + v.destinationIPs.reduce((n, t) => n + t.ports.length, 0);
       if (v.protocol === 'icmp' && ports > 0) c.addIssue({ code: 'custom', path: ['protocol'], message: 'icmp has no ports: use tcp, udp or all with ports' });
+      const portedExclusion = v.excludeIPs.find((t) => t.ports.length > 0);
+      if (portedExclusion) c.addIssue({ code: 'custom', path: ['excludeIPs'], message: `"${portedExclusion.address}|${portedExclusion.ports.join('|')}": excludeIPs exempts whole addresses; give no |port` });
     }),
   paramDocs: (ctx) => Object.values(params(ctx)).map((p) => p.doc),
   revertSchema: NftRevertSchema,

@@ -6,7 +6,6 @@
  */
 import { formatBytes, parseDurationMs } from '../units.js';
 import { COMMON_NETWORK_ALIASES, commonNetworkParams, sshNote } from './network/common-params.js';
-import { FAULTD_QDISC_HANDLE, formatHandle } from './network/root-qdisc.js';
 import { planRootQdisc, qdiscSupport, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets } from './network/root-qdisc-fault.js';
 import { formatRate, parseTcRate, parseTcSize } from './network/tc-units.js';
 import { notYetParam, optionalParsedParam, paramsObject, parsedParam } from './params.js';
@@ -69,14 +68,15 @@ export const linuxNetworkRateLimit = defineInjector({
   paramDocs: (ctx) => Object.values(params(ctx)).map((p) => p.doc),
   exclusiveTargets: (p) => rootQdiscTargets(p.networkInterfaces),
   revertSchema: RootQdiscRevertSchema,
-  plan(_faultId, p, ctx) {
+  plan(faultId, p, ctx) {
     const queue = p.limit > 0 ? `limit ${formatBytes(p.limit)}` : `latency ${p.latency}ms`;
     return planRootQdisc(
       {
+        faultId,
         interfaces: p.networkInterfaces,
         kind: 'tbf',
         options: () => ctx.native.tbfOptions({ rateBytesPerSec: p.networkBandwidth, burstBytes: p.burst, limitBytes: p.limit, latencyUs: p.latency * 1000 }),
-        describe: `tbf ${formatHandle(FAULTD_QDISC_HANDLE)} rate ${formatRate(p.networkBandwidth)} burst ${formatBytes(p.burst)} ${queue}`,
+        describe: `rate ${formatRate(p.networkBandwidth)} burst ${formatBytes(p.burst)} ${queue}`,
         target: `${p.networkInterfaces.join(',')} egress ≤ ${formatRate(p.networkBandwidth)}`,
         notes: sshNote(p.whitelistSSH),
       },

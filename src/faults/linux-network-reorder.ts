@@ -18,6 +18,9 @@ export const linuxNetworkReorder = defineNetemFault({
     gap: numberParam({ name: 'gap', min: 0, max: 1_000_000, default: 0, integer: true, description: 'reorder only every Nth packet (0 = netem default 1)' }),
     correlation: correlationParam(),
   }),
+  refine(p, issue) {
+    if (p.gap > 0 && p.packetReorderPercentage === 0) issue('gap', 'needs a packetReorderPercentage above 0');
+  },
   netem: (p) => ({
     delayUs: Math.round(p.latency * 1000),
     reorderPct: p.packetReorderPercentage,

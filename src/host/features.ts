@@ -57,7 +57,12 @@ export function kernelFeatureProbe(): FeatureProbe {
         // Node's system-error shape: `RTM_NEWQDISC ENOENT: Specified qdisc kind is unknown`.
         const code = p.errno === undefined ? '' : ` ${errnoName(p.errno)}`;
         const detail = p.detail || p.message;
-        support = { supported: p.supported, reason: p.supported ? '' : `${p.probe ?? 'probe'}${code}${detail ? `: ${detail}` : ''}` };
+        const reason = `${p.probe ?? 'probe'}${code}${detail ? `: ${detail}` : ''}`;
+        // Only the kernel saying it has no such qdisc means missing. Anything else (no
+        // CAP_SYS_ADMIN for the throwaway namespace, say) leaves the question open: assume
+        // present, and a kernel without it fails at apply with the same words.
+        const missing = !p.supported && p.probe === 'RTM_NEWQDISC' && (p.errno === 2 || p.errno === 95);
+        support = p.supported || !missing ? { supported: true, reason: p.supported ? '' : `not probed (${reason}); assumed present` } : { supported: false, reason };
       } catch (error) {
         support = { supported: false, reason: `the probe could not run: ${error instanceof Error ? error.message : String(error)}` };
       }
@@ -71,8 +76,16 @@ export function kernelFeatureProbe(): FeatureProbe {
       try {
         loadNative().nftListChains('faultd'); // read-only: lists chains of a table that may not exist
       } catch (error) {
-        const legacy = existsSync('/proc/net/ip_tables_names') ? '; iptables-legacy is loaded: this looks like an iptables-legacy-only host' : '';
-        support = { supported: false, reason: `${error instanceof Error ? error.message : String(error)}${legacy}` };
+        const code = (error as { code?: string }).code;
+        const message = error instanceof Error ? error.message : String(error);
+        // EOPNOTSUPP/EPROTONOSUPPORT: no nf_tables subsystem. Anything else (EPERM without
+        // CAP_NET_ADMIN) says nothing about the kernel.
+        if (code === 'EOPNOTSUPP' || code === 'EPROTONOSUPPORT' || code === 'ENOTSUP') {
+          const legacy = existsSync('/proc/net/ip_tables_names') ? '; iptables-legacy is loaded: this looks like an iptables-legacy-only host' : '';
+          support = { supported: false, reason: `${message}${legacy}` };
+        } else {
+          support = { supported: true, reason: `not probed (${message}); assumed present` };
+        }
       }
       cache.set('nf_tables', support);
       return support;

@@ -3,7 +3,7 @@
  * Network interfaces of the current network namespace: names, MTUs and the default route's
  * interface (the Harness default target), read from /sys/class/net and /proc/net/route.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 export interface NetInterface {
@@ -19,7 +19,8 @@ export function listInterfaces(sysRoot = '/sys'): NetInterface[] {
   } catch {
     return [];
   }
-  return names.map((name) => {
+  // Entries without an ifindex are not interfaces (e.g. bonding_masters, a file).
+  return names.filter((name) => existsSync(path.join(dir, name, 'ifindex'))).map((name) => {
     let mtu = 1500;
     try {
       mtu = Number(readFileSync(path.join(dir, name, 'mtu'), 'utf8').trim());

@@ -100,8 +100,8 @@ export interface NativeAddon {
   qdiscList(ifname: string): QdiscInfo[];
   /** Equivalent to `tc qdisc replace|add dev <ifname> parent <parent> handle <handle> <kind> …`. */
   qdiscReplace(request: { ifname: string; parent: number; handle: number; kind: string; options?: Uint8Array; exclusive?: boolean }): void;
-  /** Equivalent to `tc qdisc del dev <ifname> parent <parent>`. */
-  qdiscDelete(request: { ifname: string; parent: number }): void;
+  /** Equivalent to `tc qdisc del dev <ifname> parent <parent>`; with `handle`, only that qdisc. */
+  qdiscDelete(request: { ifname: string; parent: number; handle?: number }): void;
   /** Equivalent to `nft add table inet <table>; nft add chain …; nft add rule …` as one atomic batch. */
   nftAddChain(spec: NftChainSpec): void;
   /** Equivalent to `nft flush chain …; nft delete chain …` (and the table when empty); false if absent. */

@@ -155,3 +155,24 @@ test('loss correlation without netem is refused by name', async (t) => {
   t.is(result.code, 2);
   t.regex(result.stderr, /params\.correlation: needs sch_netem, which this kernel lacks \(RTM_NEWQDISC ENOENT: Specified qdisc kind is unknown\); the nf_tables loss used instead has no correlation/);
 });
+
+test('reverting one partition never removes another fault\'s chains from the shared table', async (t) => {
+  const pair = testNetnsPair(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  await startTcpServers(t, pair.b, [7011]);
+  const file = ws.file('two.json', experimentYaml([[
+    { kind: 'linux-network-partition', name: 'short', duration: '1s', params: { destinationPorts: '7010' } },
+    { kind: 'linux-network-partition', name: 'long', duration: '30s', params: { destinationPorts: '7011' } },
+  ]]));
+  const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir, pair.a.name);
+  t.teardown(() => child.kill('SIGKILL'));
+  await waitForLine(child, /"faultId":"short".*"msg":"fault reverted"/, 10_000);
+  const chains = pair.a.exec('nft', ['list', 'chains', 'inet']);
+  t.regex(chains, /-long-out/, 'the long fault keeps its chains');
+  t.notRegex(chains, /-short-out/);
+  t.is(await tryConnect(pair.a, pair.addressB, 7011), 'timeout', 'and its effect');
+  child.kill('SIGINT');
+  t.is((await finish(child)).code, 3);
+  t.notRegex(pair.a.exec('nft', ['list', 'tables']), /faultd/, 'the table goes with the last chain');
+});

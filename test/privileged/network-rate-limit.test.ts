@@ -62,15 +62,48 @@ test('a classful root qdisc is refused and left untouched', async (t) => {
   t.deepEqual({ qdisc: qdiscState(pair.a, 'va'), classes: pair.a.exec('tc', ['-j', 'class', 'show', 'dev', 'va']) }, before);
 });
 
+test('a configured child qdisc below the root is refused and left untouched', async (t) => {
+  const { pair, ws, file } = setup(t, {}, '1s');
+  pair.a.exec('tc', ['qdisc', 'add', 'dev', 'va', 'root', 'handle', '1:', 'tbf', 'rate', '5mbit', 'burst', '10kb', 'limit', '100kb']);
+  pair.a.exec('tc', ['qdisc', 'add', 'dev', 'va', 'parent', '1:1', 'handle', '10:', 'pfifo', 'limit', '50']);
+  const before = qdiscState(pair.a, 'va');
+  const result = await runCli(['run', file], ws.stateDir, pair.a.name);
+  t.is(result.code, 1);
+  t.regex(result.stdout + result.stderr, /va has a configured pfifo qdisc \(10:\) below its root/);
+  t.deepEqual(qdiscState(pair.a, 'va'), before);
+});
+
+test('a revert never removes a root qdisc with another fault\'s handle', async (t) => {
+  const pair = testNetnsPair(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  // Another fault's qdisc (handle f001:) is on va; this ledger's fault recorded handle f002:.
+  pair.a.exec('tc', ['qdisc', 'add', 'dev', 'va', 'root', 'handle', 'f001:', 'tbf', 'rate', '1mbit', 'burst', '32kb', 'limit', '64kb']);
+  const before = qdiscState(pair.a, 'va');
+  const { Ledger } = await import('../../src/ledger/ledger.js');
+  const { loadNative } = await import('../../src/native/load.js');
+  const { readFileSync } = await import('node:fs');
+  const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  const ledger = new Ledger(ws.stateDir, loadNative());
+  await ledger.open();
+  const revert = { bootId, handle: 0xf0020000, interfaces: [{ name: 'va', previous: { kind: 'noqueue', handle: 0, options: '' } }] };
+  await ledger.append({ event: 'intent', faultId: 'other', runId: 'r', kind: 'linux-network-rate-limit', target: 'va', bootId, owner: { pid: 999_999, startTime: 1 }, revert });
+  await ledger.close();
+  const result = await runCli(['revert', '--remnants'], ws.stateDir, pair.a.name);
+  t.is(result.code, 0, result.stdout + result.stderr);
+  t.regex(result.stdout, /no faultd qdisc was left/);
+  t.deepEqual(qdiscState(pair.a, 'va'), before);
+});
+
 test('kill -9 mid-fault, then revert --remnants leaves no faultd qdisc', async (t) => {
   const { pair, ws, file } = setup(t, {});
   const before = qdiscState(pair.a, 'va');
   const child = startIn(pair, file, ws.stateDir);
   await waitForLine(child, /fault applied/);
-  t.regex(pair.a.exec('tc', ['qdisc', 'show', 'dev', 'va']), /tbf fa17:/);
+  t.regex(pair.a.exec('tc', ['qdisc', 'show', 'dev', 'va']), /tbf f[0-9a-e][0-9a-f]{2}:/);
   child.kill('SIGKILL');
   await finish(child);
-  t.regex(pair.a.exec('tc', ['qdisc', 'show', 'dev', 'va']), /tbf fa17:/, 'a qdisc survives its process');
+  t.regex(pair.a.exec('tc', ['qdisc', 'show', 'dev', 'va']), /tbf f[0-9a-e][0-9a-f]{2}:/, 'a qdisc survives its process');
   const revert = await runCli(['revert', '--remnants'], ws.stateDir, pair.a.name);
   t.is(revert.code, 0, revert.stdout + revert.stderr);
   t.regex(revert.stdout, /root qdisc restored on va/);

@@ -91,11 +91,11 @@ Status ReplaceQdisc(int ifindex, uint32_t parent, uint32_t handle, const std::st
   return (*socket.value()).Transact(request, "RTM_NEWQDISC");
 }
 
-Status DeleteQdisc(int ifindex, uint32_t parent) noexcept {
+Status DeleteQdisc(int ifindex, uint32_t parent, uint32_t handle) noexcept {
   auto socket = LeaseSocket(NETLINK_ROUTE);
   if (!socket.ok()) return socket.error();
   Request request(RTM_DELQDISC, 0);
-  request.body().AppendStruct(TcHeader(ifindex, parent, 0));
+  request.body().AppendStruct(TcHeader(ifindex, parent, handle));
   return (*socket.value()).Transact(request, "RTM_DELQDISC");
 }
 

@@ -31,7 +31,8 @@ Result<std::vector<QdiscInfo>> ListQdiscs(int ifindex) noexcept;
 Status ReplaceQdisc(int ifindex, uint32_t parent, uint32_t handle, const std::string& kind,
                     std::span<const uint8_t> options_attr, bool exclusive) noexcept;
 
-/// Equivalent to: `tc qdisc del dev <ifindex> parent <parent>`.
-Status DeleteQdisc(int ifindex, uint32_t parent) noexcept;
+/// Equivalent to: `tc qdisc del dev <ifindex> parent <parent> [handle <handle>]`; with a handle,
+/// the kernel refuses (EINVAL) if the qdisc there has another one.
+Status DeleteQdisc(int ifindex, uint32_t parent, uint32_t handle) noexcept;
 
 }  // namespace faultd::core::nl

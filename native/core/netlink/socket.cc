@@ -44,6 +44,14 @@ Result<Socket> Socket::Open(int protocol) noexcept {
   // Both are best effort: kernels before 4.12 lack extack and still work.
   (void)::setsockopt(fd.get(), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
   (void)::setsockopt(fd.get(), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+  // A reply that never comes must not hang faultd (calls are synchronous): give up after 5 s.
+  const timeval timeout{5, 0};
+  (void)::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  // Room for the ACK of every message of a large nf_tables batch (FORCE works as root).
+  const int rcvbuf = 4 * 1024 * 1024;
+  if (::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) != 0) {
+    (void)::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+  }
   sockaddr_nl local{};
   local.nl_family = AF_NETLINK;
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0) return ErrnoError("bind");
@@ -108,6 +116,7 @@ Status Socket::Receive(uint32_t seq, const char* syscall, const std::function<vo
     do {
       got = ::recv(fd_.get(), rx_.data(), rx_.size(), 0);
     } while (got < 0 && errno == EINTR);
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return SysError{ETIMEDOUT, syscall, "no netlink reply within 5 s"};
     if (got < 0) return ErrnoError("recv");
     size_t at = 0;
     while (at + sizeof(nlmsghdr) <= static_cast<size_t>(got)) {
@@ -150,6 +159,7 @@ Status Socket::AwaitAcks(uint32_t first, uint32_t last, const char* syscall) noe
     do {
       got = ::recv(fd_.get(), rx_.data(), rx_.size(), 0);
     } while (got < 0 && errno == EINTR);
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return SysError{ETIMEDOUT, syscall, "no netlink reply within 5 s"};
     if (got < 0) return ErrnoError("recv");
     size_t at = 0;
     while (at + sizeof(nlmsghdr) <= static_cast<size_t>(got)) {
@@ -160,10 +170,12 @@ Status Socket::AwaitAcks(uint32_t first, uint32_t last, const char* syscall) noe
       }
       const std::span<const uint8_t> payload(rx_.data() + at + sizeof(nlmsghdr), header.nlmsg_len - sizeof(nlmsghdr));
       at += Align(header.nlmsg_len);
-      if (header.nlmsg_type != NLMSG_ERROR || header.nlmsg_seq < first || header.nlmsg_seq > last) continue;
+      // Errors about the batch as a whole (permission, missing subsystem, a failed commit) come
+      // with the sequence number of the batch's begin or end message.
+      if (header.nlmsg_type != NLMSG_ERROR || header.nlmsg_seq + 1 < first || header.nlmsg_seq > last + 1) continue;
       SysError error = DecodeError(payload, header.nlmsg_flags, syscall);
       if (error.err != 0) return error;
-      ++acked;
+      if (header.nlmsg_seq >= first && header.nlmsg_seq <= last) ++acked;
     }
   }
   return Ok{};

@@ -11,7 +11,6 @@ import type { NetemSpec } from '../../native/addon.js';
 import { paramsObject, type Param } from '../params.js';
 import { defineInjector, type InjectorModule, type ParamDoc, type ValidationContext } from '../types.js';
 import { COMMON_NETWORK_ALIASES, commonNetworkParams, sshNote } from './common-params.js';
-import { FAULTD_QDISC_HANDLE, formatHandle } from './root-qdisc.js';
 import { planRootQdisc, qdiscSupport, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets, type RootQdiscRevert } from './root-qdisc-fault.js';
 
 type ParamsOf<T extends Record<string, Param<unknown>>> = { [K in keyof T]: z.output<T[K]['schema']> };
@@ -58,14 +57,15 @@ export function defineNetemFault<T extends Record<string, Param<unknown>>>(confi
     paramDocs: (ctx): readonly ParamDoc[] => Object.values(allParams(ctx)).map((p) => p.doc),
     exclusiveTargets: (p) => rootQdiscTargets(p.networkInterfaces),
     revertSchema: RootQdiscRevertSchema,
-    plan(_faultId, p, ctx) {
+    plan(faultId, p, ctx) {
       const own: ParamsOf<T> = p;
       return planRootQdisc(
         {
+          faultId,
           interfaces: p.networkInterfaces,
           kind: 'netem',
           options: () => ctx.native.netemOptions(config.netem(own)),
-          describe: `netem ${formatHandle(FAULTD_QDISC_HANDLE)} ${config.describe(own)}`,
+          describe: config.describe(own),
           target: `${p.networkInterfaces.join(',')} egress: ${config.describe(own)}`,
           notes: sshNote(p.whitelistSSH),
         },

@@ -15,8 +15,8 @@ import { formatTarget, type IpTarget, type PortSelection } from './targets.js';
 export const NFT_TABLE = 'faultd';
 /** SSH ports kept reachable by `whitelistSSH` (Harness: 22 and 2222). */
 export const SSH_PORTS = [22, 2222] as const;
-/** Bound on rules per chain (the binding refuses more). */
-const MAX_RULES = 1024;
+/** Bound on rules per chain: a batch of this many stays well inside the builder's 1 MiB. */
+const MAX_RULES = 512;
 
 export type Direction = 'egress' | 'ingress' | 'both';
 export type Protocol = 'tcp' | 'udp' | 'icmp' | 'all';
@@ -52,9 +52,10 @@ function remoteAddress(t: IpTarget, hook: Hook): Pick<NftRuleSpec, 'address' | '
   return { address: t.address, prefixLen: t.prefixLen, matchSourceAddress: hook === 'input' };
 }
 
-function protocolsFor(protocol: Protocol, withPorts: boolean): NftRuleSpec['l4proto'][] {
+function protocolsFor(protocol: Protocol, withPorts: boolean, target: IpTarget | undefined): NftRuleSpec['l4proto'][] {
   if (protocol === 'all') return withPorts ? ['tcp', 'udp'] : [undefined];
-  if (protocol === 'icmp') return ['icmp'];
+  // ICMP of an IPv6 destination is ICMPv6; without a destination, both families.
+  if (protocol === 'icmp') return target ? [target.version === 6 ? 'icmpv6' : 'icmp'] : ['icmp', 'icmpv6'];
   return [protocol];
 }
 
@@ -77,7 +78,7 @@ export function chainRules(r: NftFaultRequest, hook: Hook): NftRuleSpec[] {
       ...r.localPorts.include.map((port) => ({ port, source: hook === 'output' })),
     ];
     const address = target ? remoteAddress(target, hook) : {};
-    for (const l4proto of protocolsFor(r.protocol, portChoices.length > 0)) {
+    for (const l4proto of protocolsFor(r.protocol, portChoices.length > 0, target)) {
       const base: NftRuleSpec = { ...address, ...(l4proto ? { l4proto } : {}), ...drop };
       if (portChoices.length === 0) rules.push(...withIf(base));
       for (const p of portChoices) rules.push(...withIf({ ...base, port: p.port, matchSourcePort: p.source }));

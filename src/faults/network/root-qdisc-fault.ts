@@ -11,7 +11,7 @@ import { txBytes } from '../../host/interfaces.js';
 import { RevertError, type ActiveFault, type FaultContext, type Planned, type RevertOutcome } from '../types.js';
 import {
   describeRestore,
-  FAULTD_QDISC_HANDLE,
+  faultQdiscHandle,
   formatHandle,
   manualRestore,
   restoreRoot,
@@ -24,16 +24,19 @@ import { formatRate } from './tc-units.js';
 
 export const RootQdiscRevertSchema = z.object({
   bootId: z.string(),
+  /** This fault's root qdisc handle (see faultQdiscHandle). */
+  handle: z.number().int().positive(),
   interfaces: z.array(z.object({ name: z.string(), previous: RootSnapshotSchema })),
 });
 export type RootQdiscRevert = z.infer<typeof RootQdiscRevertSchema>;
 
 export interface RootQdiscRequest {
+  readonly faultId: string;
   readonly interfaces: readonly string[];
   readonly kind: 'tbf' | 'netem';
   /** Builds the TCA_OPTIONS attribute (called at apply time). */
   options(): Uint8Array;
-  /** What the qdisc does, for --dry-run (`tbf fa17: rate 1 Mbit/s …`). */
+  /** What the qdisc does, for --dry-run (`tbf rate 1 Mbit/s …`; the handle is added). */
   readonly describe: string;
   readonly target: string;
   readonly notes?: readonly string[];
@@ -57,12 +60,13 @@ function txRateMeasure(ifname: string): ActiveFault['measure'] {
 export function planRootQdisc(request: RootQdiscRequest, ctx: FaultContext): Planned<RootQdiscRevert> {
   const interfaces: { name: string; previous: RootSnapshot }[] = [];
   for (const name of request.interfaces) interfaces.push({ name, previous: snapshotRoot(ctx.native, name) });
-  const revert: RootQdiscRevert = { bootId: ctx.host.bootId, interfaces };
+  const handle = faultQdiscHandle(request.faultId);
+  const revert: RootQdiscRevert = { bootId: ctx.host.bootId, handle, interfaces };
   return {
     target: request.target,
     changes: [
       ...interfaces.map(
-        (i) => `replace root qdisc ${i.previous.kind} ${formatHandle(i.previous.handle)} on ${i.name} with ${request.describe} (rtnetlink RTM_NEWQDISC)`,
+        (i) => `replace root qdisc ${i.previous.kind} ${formatHandle(i.previous.handle)} on ${i.name} with ${request.kind} ${formatHandle(handle)} ${request.describe} (rtnetlink RTM_NEWQDISC)`,
       ),
       ...(request.notes ?? []),
     ],
@@ -76,7 +80,7 @@ export function planRootQdisc(request: RootQdiscRequest, ctx: FaultContext): Pla
         ctx.native.qdiscReplace({
           ifname: i.name,
           parent: TC_H_ROOT,
-          handle: FAULTD_QDISC_HANDLE,
+          handle,
           kind: request.kind,
           options,
           exclusive: i.previous.handle === 0,
@@ -99,7 +103,7 @@ function restoreAll(record: RootQdiscRevert, ctx: FaultContext): RevertOutcome {
   const failures: { name: string; error: string; fix: string }[] = [];
   for (const i of record.interfaces) {
     try {
-      if (restoreRoot(ctx.native, i.name, i.previous) === 'restored') restored.push(i.name);
+      if (restoreRoot(ctx.native, i.name, i.previous, record.handle) === 'restored') restored.push(i.name);
     } catch (error) {
       failures.push({ name: i.name, error: error instanceof Error ? error.message : String(error), fix: manualRestore(i.name, i.previous) });
     }
@@ -107,7 +111,7 @@ function restoreAll(record: RootQdiscRevert, ctx: FaultContext): RevertOutcome {
   if (failures.length > 0) {
     throw new RevertError(
       failures.map((f) => `${f.name}: ${f.error}`).join('; '),
-      failures.map((f) => `faultd's root qdisc ${formatHandle(FAULTD_QDISC_HANDLE)} on ${f.name}`).join(', '),
+      failures.map((f) => `faultd's root qdisc ${formatHandle(record.handle)} on ${f.name}`).join(', '),
       failures.map((f) => f.fix).join(' && '),
     );
   }

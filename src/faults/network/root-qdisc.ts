@@ -11,13 +11,36 @@ import { z } from 'zod';
 import { FaultdError } from '../../errors.js';
 import type { NativeAddon, QdiscInfo } from '../../native/addon.js';
 
-/** TC_H_ROOT from <linux/pkt_sched.h>. */
+/** TC_H_ROOT, TC_H_INGRESS and the clsact parent from <linux/pkt_sched.h>. */
 export const TC_H_ROOT = 0xffffffff;
-/** Handle of every root qdisc faultd installs (`fa17:`), so a revert only removes its own. */
-export const FAULTD_QDISC_HANDLE = 0xfa170000;
+const INGRESS_PARENTS = new Set([0xfffffff1, 0xfffffff2]);
 
-/** Qdiscs whose dumped options re-create them exactly (no classes, no filters). */
-const RESTORABLE_KINDS = new Set(['tbf', 'fq_codel', 'fq', 'pfifo', 'bfifo', 'pfifo_fast', 'sfq', 'codel', 'netem', 'noqueue']);
+/** Handle majors faultd gives its root qdiscs: one per fault, from this range. */
+const HANDLE_BASE = 0xf000;
+const HANDLE_SPAN = 0x0f00;
+
+/**
+ * The root qdisc handle of one fault (`f000:`–`feff:`), derived from its id. A revert removes
+ * only a root that still has this handle, and asks the kernel to delete exactly that handle, so
+ * faults (even of two faultd processes) never remove each other's qdiscs.
+ */
+export function faultQdiscHandle(faultId: string): number {
+  let hash = 0x811c9dc5;
+  for (const char of faultId) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
+  return ((HANDLE_BASE + (hash % HANDLE_SPAN)) << 16) >>> 0;
+}
+
+/** A handle faultd may have installed (any fault's). */
+export function isFaultdHandle(handle: number): boolean {
+  const major = handle >>> 16;
+  return major >= HANDLE_BASE && major < HANDLE_BASE + HANDLE_SPAN;
+}
+
+/**
+ * Classless qdiscs whose dumped options re-create them exactly. netem is not one: the kernel
+ * does not dump its delay distribution table.
+ */
+const RESTORABLE_KINDS = new Set(['tbf', 'fq_codel', 'fq', 'pfifo', 'bfifo', 'pfifo_fast', 'sfq', 'codel', 'noqueue']);
 
 export const RootSnapshotSchema = z.object({
   kind: z.string(),
@@ -37,9 +60,19 @@ function rootOf(qdiscs: readonly QdiscInfo[]): QdiscInfo | undefined {
 
 /** Reads the root qdisc of `ifname`; refuses interfaces whose root faultd could not restore. */
 export function snapshotRoot(native: NativeAddon, ifname: string): RootSnapshot {
-  const root = rootOf(native.qdiscList(ifname));
+  const qdiscs = native.qdiscList(ifname);
+  const root = rootOf(qdiscs);
+  // Below the root, the kernel's own children have handle 0 (e.g. mq's per-queue fq_codel); a
+  // child someone configured has a handle and would be lost when the root is replaced.
+  const configuredChild = qdiscs.find((q) => q !== root && !INGRESS_PARENTS.has(q.parent) && q.handle !== 0);
+  if (configuredChild) {
+    throw new FaultdError(
+      'FAULTD_ERR_FAULT_UNSUPPORTED',
+      `${ifname} has a configured ${configuredChild.kind} qdisc (${formatHandle(configuredChild.handle)}) below its root, which faultd cannot yet restore exactly; refusing to replace the root`,
+    );
+  }
   if (!root) return { kind: 'noqueue', handle: 0, options: '' };
-  if (root.handle === FAULTD_QDISC_HANDLE) {
+  if (isFaultdHandle(root.handle)) {
     throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `${ifname} already carries a faultd qdisc (${root.kind} ${formatHandle(root.handle)}): another fault owns it`);
   }
   if (root.handle !== 0 && !RESTORABLE_KINDS.has(root.kind)) {
@@ -72,7 +105,7 @@ export type RestoreOutcome = 'restored' | 'not-ours' | 'no-interface';
  * Idempotent: a root that is not faultd's (already restored, or replaced by someone) is left
  * alone, and a vanished interface has nothing to restore.
  */
-export function restoreRoot(native: NativeAddon, ifname: string, snapshot: RootSnapshot): RestoreOutcome {
+export function restoreRoot(native: NativeAddon, ifname: string, snapshot: RootSnapshot, handle: number): RestoreOutcome {
   let qdiscs: QdiscInfo[];
   try {
     qdiscs = native.qdiscList(ifname);
@@ -81,17 +114,17 @@ export function restoreRoot(native: NativeAddon, ifname: string, snapshot: RootS
     throw error;
   }
   const root = rootOf(qdiscs);
-  if (root?.handle !== FAULTD_QDISC_HANDLE) return 'not-ours';
+  if (root?.handle !== handle) return 'not-ours';
   if (snapshot.handle === 0) {
-    native.qdiscDelete({ ifname, parent: TC_H_ROOT });
+    native.qdiscDelete({ ifname, parent: TC_H_ROOT, handle });
   } else {
     native.qdiscReplace({ ifname, parent: TC_H_ROOT, handle: snapshot.handle, kind: snapshot.kind, options: Buffer.from(snapshot.options, 'hex') });
   }
   const after = rootOf(native.qdiscList(ifname));
   const kind = after?.kind ?? 'noqueue';
-  const handle = after?.handle ?? 0;
-  if (handle === FAULTD_QDISC_HANDLE || kind !== snapshot.kind || handle !== snapshot.handle) {
-    throw new Error(`root qdisc of ${ifname} is ${kind} ${formatHandle(handle)} after restore, expected ${snapshot.kind} ${formatHandle(snapshot.handle)}`);
+  const afterHandle = after?.handle ?? 0;
+  if (afterHandle === handle || kind !== snapshot.kind || afterHandle !== snapshot.handle) {
+    throw new Error(`root qdisc of ${ifname} is ${kind} ${formatHandle(afterHandle)} after restore, expected ${snapshot.kind} ${formatHandle(snapshot.handle)}`);
   }
   return 'restored';
 }

@@ -5,6 +5,7 @@ import test from 'ava';
 
 import { validateExperiment } from '../../../src/experiment/schema.js';
 import { REGISTRY } from '../../../src/faults/registry.js';
+import { faultQdiscHandle, isFaultdHandle } from '../../../src/faults/network/root-qdisc.js';
 import { parseTcRate, parseTcSize } from '../../../src/faults/network/tc-units.js';
 import { FAKE_MISSING_QDISCS, FAKE_VALIDATION } from '../../helpers/host.js';
 
@@ -89,4 +90,26 @@ test('two qdisc faults on one interface in one step are refused', (t) => {
   );
   t.false(result.ok);
   t.regex(result.ok ? '' : result.problems.map((p) => p.message).join('\n'), /faults "a" and "b" both change netdev:eth0\/root-qdisc/);
+});
+
+test('each fault gets its own qdisc handle in f000:–feff:', (t) => {
+  const a = faultQdiscHandle('r1-s1-f1-network-loss');
+  const b = faultQdiscHandle('r1-s1-f2-network-loss');
+  t.is(a, faultQdiscHandle('r1-s1-f1-network-loss'), 'deterministic');
+  t.not(a, b);
+  for (const h of [a, b]) {
+    t.true(isFaultdHandle(h));
+    t.is(h & 0xffff, 0);
+    t.true(h >>> 16 >= 0xf000 && h >>> 16 <= 0xfeff);
+  }
+  t.false(isFaultdHandle(0x10000));
+});
+
+test('cross-field rules of reorder, partition and the nf_tables loss', (t) => {
+  t.regex(problems('linux-network-reorder', { gap: 5, packetReorderPercentage: 0 }), /params\.gap: needs a packetReorderPercentage above 0/);
+  t.regex(problems('linux-network-partition', { destinationIPs: '10.0.0.0/8', excludeIPs: '10.0.0.5|5432' }), /params\.excludeIPs: "10\.0\.0\.5\|5432": excludeIPs exempts whole addresses/);
+  FAKE_MISSING_QDISCS.add('netem');
+  t.teardown(() => FAKE_MISSING_QDISCS.delete('netem'));
+  t.regex(problems('linux-network-loss', { packetLossPercentage: 0.5 }), /params\.packetLossPercentage: must be a whole number in 1–100 with the nf_tables loss/);
+  t.like(paramsOf('linux-network-loss', { packetLossPercentage: 30 }), { mechanism: 'nftables' });
 });
