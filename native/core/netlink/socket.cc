@@ -109,7 +109,7 @@ SysError DecodeError(std::span<const uint8_t> payload, uint16_t flags, const cha
   return result;
 }
 
-Status Socket::Receive(uint32_t seq, const char* syscall, const std::function<void(const Reply&)>& on_reply) noexcept {
+Status Socket::ReadMessages(const char* syscall, const MessageHandler& on_message) noexcept {
   rx_.resize(kRxBytes);
   for (;;) {
     ssize_t got = 0;
@@ -127,16 +127,23 @@ Status Socket::Receive(uint32_t seq, const char* syscall, const std::function<vo
       }
       const std::span<const uint8_t> payload(rx_.data() + at + sizeof(nlmsghdr), header.nlmsg_len - sizeof(nlmsghdr));
       at += Align(header.nlmsg_len);
-      if (header.nlmsg_seq != seq) continue;  // a stale reply of an earlier request
-      if (header.nlmsg_type == NLMSG_ERROR) {
-        SysError error = DecodeError(payload, header.nlmsg_flags, syscall);
-        if (error.err == 0) return Ok{};
-        return error;
-      }
-      if (header.nlmsg_type == NLMSG_DONE) return Ok{};
-      on_reply(Reply{header.nlmsg_type, payload});
+      if (auto done = on_message(header, payload)) return *done;
     }
   }
+}
+
+Status Socket::Receive(uint32_t seq, const char* syscall, const std::function<void(const Reply&)>& on_reply) noexcept {
+  return ReadMessages(syscall, [&](const nlmsghdr& header, std::span<const uint8_t> payload) -> std::optional<Status> {
+    if (header.nlmsg_seq != seq) return std::nullopt;  // a stale reply of an earlier request
+    if (header.nlmsg_type == NLMSG_ERROR) {
+      SysError error = DecodeError(payload, header.nlmsg_flags, syscall);
+      if (error.err == 0) return Status(Ok{});
+      return Status(std::move(error));
+    }
+    if (header.nlmsg_type == NLMSG_DONE) return Status(Ok{});
+    on_reply(Reply{header.nlmsg_type, payload});
+    return std::nullopt;
+  });
 }
 
 Status Socket::SendBytes(std::span<const uint8_t> bytes) noexcept {
@@ -151,34 +158,18 @@ Status Socket::SendBytes(std::span<const uint8_t> bytes) noexcept {
 }
 
 Status Socket::AwaitAcks(uint32_t first, uint32_t last, const char* syscall) noexcept {
-  rx_.resize(kRxBytes);
   uint32_t acked = 0;
   const uint32_t wanted = last - first + 1;
-  while (acked < wanted) {
-    ssize_t got = 0;
-    do {
-      got = ::recv(fd_.get(), rx_.data(), rx_.size(), 0);
-    } while (got < 0 && errno == EINTR);
-    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return SysError{ETIMEDOUT, syscall, "no netlink reply within 5 s"};
-    if (got < 0) return ErrnoError("recv");
-    size_t at = 0;
-    while (at + sizeof(nlmsghdr) <= static_cast<size_t>(got)) {
-      nlmsghdr header{};
-      std::memcpy(&header, rx_.data() + at, sizeof(header));
-      if (header.nlmsg_len < sizeof(nlmsghdr) || at + header.nlmsg_len > static_cast<size_t>(got)) {
-        return SysError{EBADMSG, syscall, "malformed netlink reply"};
-      }
-      const std::span<const uint8_t> payload(rx_.data() + at + sizeof(nlmsghdr), header.nlmsg_len - sizeof(nlmsghdr));
-      at += Align(header.nlmsg_len);
-      // Errors about the batch as a whole (permission, missing subsystem, a failed commit) come
-      // with the sequence number of the batch's begin or end message.
-      if (header.nlmsg_type != NLMSG_ERROR || header.nlmsg_seq + 1 < first || header.nlmsg_seq > last + 1) continue;
-      SysError error = DecodeError(payload, header.nlmsg_flags, syscall);
-      if (error.err != 0) return error;
-      if (header.nlmsg_seq >= first && header.nlmsg_seq <= last) ++acked;
-    }
-  }
-  return Ok{};
+  return ReadMessages(syscall, [&](const nlmsghdr& header, std::span<const uint8_t> payload) -> std::optional<Status> {
+    // Errors about the batch as a whole (permission, missing subsystem, a failed commit) come
+    // with the sequence number of the batch's begin or end message.
+    if (header.nlmsg_type != NLMSG_ERROR || header.nlmsg_seq + 1 < first || header.nlmsg_seq > last + 1) return std::nullopt;
+    SysError error = DecodeError(payload, header.nlmsg_flags, syscall);
+    if (error.err != 0) return Status(std::move(error));
+    if (header.nlmsg_seq >= first && header.nlmsg_seq <= last) ++acked;
+    if (acked == wanted) return Status(Ok{});
+    return std::nullopt;
+  });
 }
 
 Status Socket::Transact(Request& request, const char* syscall) noexcept {

@@ -70,6 +70,9 @@ class Socket {
  private:
   explicit Socket(UniqueFd fd) noexcept : fd_(std::move(fd)) {}
   Status Send(Request& request, uint16_t extra_flags, uint32_t* seq) noexcept;
+  /// Reads datagrams and hands each message to `on_message` until it returns a status.
+  using MessageHandler = std::function<std::optional<Status>(const nlmsghdr&, std::span<const uint8_t>)>;
+  Status ReadMessages(const char* syscall, const MessageHandler& on_message) noexcept;
   /// Reads replies for `seq`; `on_reply` sees data messages; returns at ACK/DONE or error.
   Status Receive(uint32_t seq, const char* syscall, const std::function<void(const Reply&)>& on_reply) noexcept;
 
