@@ -65,14 +65,7 @@ Status Socket::Send(Request& request, uint16_t extra_flags, uint32_t* seq) noexc
   header->nlmsg_len = static_cast<uint32_t>(bytes.size());
   header->nlmsg_flags = static_cast<uint16_t>(header->nlmsg_flags | extra_flags);
   header->nlmsg_seq = *seq = next_seq_++;
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  ssize_t sent = 0;
-  do {
-    sent = ::sendto(fd_.get(), bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel));
-  } while (sent < 0 && errno == EINTR);
-  if (sent < 0) return ErrnoError("sendto");
-  return Ok{};
+  return SendBytes(bytes);
 }
 
 Result<SocketLease> LeaseSocket(int protocol) noexcept {
