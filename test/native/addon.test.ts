@@ -50,7 +50,9 @@ test('pid reuse: a wrong start time never signals the process', async (t) => {
   const pid = child.pid ?? 0;
   const startTime = native.processStartTime(pid) ?? 0;
   t.is(native.killProcess(pid, startTime + 1, 9), 'mismatch');
-  t.is(native.killProcess(pid, startTime, 0), 'signalled', 'still alive after the mismatched kill');
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  t.is(child.signalCode, null, 'not signalled by the mismatched kill');
+  t.is(native.killProcess(pid, startTime, 0), 'signalled', 'still alive');
   const exited = new Promise((resolve) => child.once('exit', resolve));
   t.is(native.killProcess(pid, startTime, 9), 'signalled');
   await exited;

@@ -4,18 +4,36 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
-import test from 'ava';
+import anyTest from 'ava';
+
+// Serial: the load measurements must not share the CPUs with this file's other stressors.
+const test = anyTest.serial;
 
 import { STRESSOR_BIN } from '../helpers/cli.js';
 import { runTimeNs, stressorsMatching, waitUntil } from '../helpers/processes.js';
 
-function startStressor(t: import('ava').ExecutionContext, args: string[]): Promise<ChildProcessWithoutNullStreams> {
+interface Started {
+  readonly child: ChildProcessWithoutNullStreams;
+  /** Resolves when stdout has shown `text` (collected from spawn on, so nothing is missed). */
+  printed: (text: string) => Promise<void>;
+}
+
+function startStressor(t: import('ava').ExecutionContext, args: string[]): Promise<Started> {
   const child = spawn(STRESSOR_BIN, [...args, `--tag=test-${process.pid}`]);
   t.teardown(() => child.kill('SIGKILL'));
-  return new Promise((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('"ready"')) resolve(child);
+  let out = '';
+  const waiters: { text: string; resolve: () => void }[] = [];
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+    for (const w of waiters) if (out.includes(w.text)) w.resolve();
+  });
+  const printed = (text: string) =>
+    new Promise<void>((resolve) => {
+      if (out.includes(text)) resolve();
+      else waiters.push({ text, resolve });
     });
+  return new Promise((resolve, reject) => {
+    void printed('"ready"').then(() => resolve({ child, printed }));
     child.once('exit', (code) => reject(new Error(`stressor exited ${String(code)}`)));
   });
 }
@@ -23,7 +41,7 @@ function startStressor(t: import('ava').ExecutionContext, args: string[]): Promi
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 test('CPU load of one worker at 50 % is within 3 pp over 3 s', async (t) => {
-  const child = await startStressor(t, ['cpu', '--workers=1', '--load-pct=50']);
+  const { child } = await startStressor(t, ['cpu', '--workers=1', '--load-pct=50']);
   await sleep(200);
   const ns0 = runTimeNs(child.pid!);
   const t0 = process.hrtime.bigint();
@@ -35,9 +53,8 @@ test('CPU load of one worker at 50 % is within 3 pp over 3 s', async (t) => {
 
 test('memory stress holds the asked resident size within 2 %', async (t) => {
   const bytes = 256 * 1024 * 1024;
-  const child = await startStressor(t, ['memory', '--workers=2', `--bytes-per-worker=${bytes / 2}`]);
-  const populated = new Promise((resolve) => child.stdout.on('data', (c: Buffer) => c.toString().includes('populated') && resolve(true)));
-  await populated;
+  const { child, printed } = await startStressor(t, ['memory', '--workers=2', `--bytes-per-worker=${bytes / 2}`]);
+  await printed('"populated"');
   const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
   const rss = Number(/^RssAnon:\s+(\d+) kB/m.exec(status)?.[1]) * 1024;
   t.log(`RssAnon ${(rss / 1024 ** 2).toFixed(1)} MiB of ${bytes / 1024 ** 2} MiB`);
@@ -45,7 +62,7 @@ test('memory stress holds the asked resident size within 2 %', async (t) => {
 });
 
 test('SIGTERM stops the stressor cleanly with exit code 0', async (t) => {
-  const child = await startStressor(t, ['cpu', '--workers=2', '--load-pct=100']);
+  const { child } = await startStressor(t, ['cpu', '--workers=2', '--load-pct=100']);
   const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
   const sent = Date.now();
   child.kill('SIGTERM');

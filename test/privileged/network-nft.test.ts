@@ -67,11 +67,15 @@ test('excludeIPs stay reachable inside a partitioned CIDR', async (t) => {
   t.is(await tryConnect(pair.a, pair.addressB, 7003), 'timeout');
   child.kill('SIGINT');
   await finish(child);
-  const kept = ws.file('kept.json', experimentYaml([[{ kind: 'linux-network-partition', duration: '30s', params: { destinationIPs: subnet, excludeIPs: pair.addressB } }]]));
+  // A second address in the same /24 that is not excluded.
+  const other = pair.addressB.replace(/\.\d+$/, '.3');
+  pair.b.exec('ip', ['addr', 'add', `${other}/24`, 'dev', 'vb']);
+  const kept = ws.file('kept.json', experimentYaml([[{ kind: 'linux-network-partition', duration: '30s', params: { destinationIPs: subnet, excludeIPs: pair.addressB, direction: 'egress' } }]]));
   const child2 = startCli(['--log-format', 'json', 'run', kept], ws.stateDir, pair.a.name);
   t.teardown(() => child2.kill('SIGKILL'));
   await waitForLine(child2, /fault applied/);
   t.is(await tryConnect(pair.a, pair.addressB, 7003), 'ok', 'the excluded address is reachable');
+  t.is(await tryConnect(pair.a, other, 7003), 'timeout', 'the rest of the CIDR is cut');
   child2.kill('SIGINT');
   await finish(child2);
 });
