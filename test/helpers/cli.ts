@@ -7,6 +7,10 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
+import { systemTool } from './netns.js';
+
+const IP = systemTool('ip');
+
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const FAULTD_BIN = path.join(REPO_ROOT, 'bin', 'faultd.js');
 export const STRESSOR_BIN = path.join(REPO_ROOT, 'build', 'Release', 'faultd-stressor');
@@ -44,7 +48,7 @@ export type CliChild = ChildProcessByStdio<null, Readable, Readable>;
 /** Starts the CLI; with `netns`, inside that network namespace (`ip netns exec`). */
 export function startCli(args: readonly string[], stateDir: string, netns?: string): CliChild {
   const argv = [process.execPath, FAULTD_BIN, ...args];
-  const [command, ...rest] = netns ? ['ip', 'netns', 'exec', netns, ...argv] : argv;
+  const [command, ...rest] = netns ? [IP, 'netns', 'exec', netns, ...argv] : argv;
   return spawn(command ?? process.execPath, rest, {
     env: { ...process.env, FAULTD_STATE_DIR: stateDir },
     stdio: ['ignore', 'pipe', 'pipe'],

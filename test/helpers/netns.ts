@@ -27,6 +27,9 @@ export interface TestNetns {
   exec(command: string, args: readonly string[]): string;
 }
 
+/** iproute2's `ip`, by absolute path. */
+const IP = systemTool('ip');
+
 function resolveTool(command: string): string {
   return command.startsWith('/') ? command : systemTool(command);
 }
@@ -52,12 +55,13 @@ export interface NetnsPair {
 function bareNetns(t: ExecutionContext): TestNetns {
   counter += 1;
   const name = `fdt-${process.pid}-${counter}`;
-  execFileSync('ip', ['netns', 'add', name]);
+  execFileSync(IP, ['netns', 'add', name]);
+  // A namespace that cannot be deleted fails the test rather than leaking unnoticed.
   t.teardown(() => {
-    spawnSync('ip', ['netns', 'del', name]);
+    execFileSync(IP, ['netns', 'del', name]);
   });
   const exec = (command: string, args: readonly string[]): string =>
-    execFileSync('ip', ['netns', 'exec', name, resolveTool(command), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync(IP, ['netns', 'exec', name, resolveTool(command), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   exec('ip', ['link', 'set', 'lo', 'up']);
   return { name, exec };
 }
@@ -67,7 +71,7 @@ export function testNetnsPair(t: ExecutionContext): NetnsPair {
   const a = bareNetns(t);
   const b = bareNetns(t);
   const subnet = 10 + (counter % 200);
-  execFileSync('ip', ['-n', a.name, 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'vb', 'netns', b.name]);
+  execFileSync(IP, ['-n', a.name, 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'vb', 'netns', b.name]);
   const addressA = `10.77.${subnet}.1`;
   const addressB = `10.77.${subnet}.2`;
   a.exec('ip', ['addr', 'add', `${addressA}/24`, 'dev', 'va']);

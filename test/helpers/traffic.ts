@@ -6,7 +6,9 @@
  */
 import { spawn } from 'node:child_process';
 
-import type { NetnsPair } from './netns.js';
+import { systemTool, type NetnsPair } from './netns.js';
+
+const IP = systemTool('ip');
 
 const RECEIVER = `
 const net = require('node:net');
@@ -44,7 +46,7 @@ setTimeout(() => process.exit(0), Number(seconds) * 1000);
 
 /** Link-layer bytes per second received on `vb` while A sends to B (steady window only). */
 export async function measureThroughput(pair: NetnsPair, o: { warmupMs: number; windowMs: number; port: number }): Promise<number> {
-  const receiver = spawn('ip', ['netns', 'exec', pair.b.name, process.execPath, '-e', RECEIVER, String(o.port), String(o.warmupMs), String(o.windowMs)], {
+  const receiver = spawn(IP, ['netns', 'exec', pair.b.name, process.execPath, '-e', RECEIVER, String(o.port), String(o.warmupMs), String(o.windowMs)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
@@ -54,7 +56,7 @@ export async function measureThroughput(pair: NetnsPair, o: { warmupMs: number; 
     receiver.once('exit', () => reject(new Error(`receiver exited early: ${out}`)));
   });
   const seconds = Math.ceil((o.warmupMs + o.windowMs) / 1000) + 2;
-  const sender = spawn('ip', ['netns', 'exec', pair.a.name, process.execPath, '-e', SENDER, pair.addressB, String(o.port), String(seconds)], { stdio: 'ignore' });
+  const sender = spawn(IP, ['netns', 'exec', pair.a.name, process.execPath, '-e', SENDER, pair.addressB, String(o.port), String(seconds)], { stdio: 'ignore' });
   try {
     await new Promise((resolve) => receiver.once('exit', resolve));
   } finally {
@@ -84,7 +86,7 @@ s.on('error', (e) => { clearTimeout(t); process.stdout.write(e.code || 'error');
 
 /** Starts TCP servers on `ports` in the namespace (answering "hi"); stopped at teardown. */
 export async function startTcpServers(t: { teardown(fn: () => void): void }, ns: { name: string }, ports: readonly number[]): Promise<void> {
-  const server = spawn('ip', ['netns', 'exec', ns.name, process.execPath, '-e', SERVER, ...ports.map(String)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn(IP, ['netns', 'exec', ns.name, process.execPath, '-e', SERVER, ...ports.map(String)], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => server.kill('SIGKILL'));
   await new Promise<void>((resolve, reject) => {
     server.stdout.on('data', (c: Buffer) => c.toString().includes('ready') && resolve());
@@ -94,7 +96,7 @@ export async function startTcpServers(t: { teardown(fn: () => void): void }, ns:
 
 /** 'ok', 'timeout' or an error code, for a TCP connect from the namespace. */
 export function tryConnect(ns: { name: string }, host: string, port: number, timeoutMs = 700): Promise<string> {
-  const client = spawn('ip', ['netns', 'exec', ns.name, process.execPath, '-e', CONNECT, host, String(port), String(timeoutMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const client = spawn(IP, ['netns', 'exec', ns.name, process.execPath, '-e', CONNECT, host, String(port), String(timeoutMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   client.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
   return new Promise((resolve) => client.once('exit', () => resolve(out)));
@@ -128,11 +130,11 @@ setTimeout(done, 30000);
 /** Sends `count` UDP datagrams from A to B and returns how many B received. */
 export async function udpDelivered(pair: NetnsPair, o: { port: number; count: number; fromB?: boolean }): Promise<number> {
   const [sender, receiver, target] = o.fromB ? [pair.b, pair.a, pair.addressA] : [pair.a, pair.b, pair.addressB];
-  const counter = spawn('ip', ['netns', 'exec', receiver.name, process.execPath, '-e', UDP_COUNT, String(o.port), '1000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const counter = spawn(IP, ['netns', 'exec', receiver.name, process.execPath, '-e', UDP_COUNT, String(o.port), '1000'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   counter.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
   await new Promise<void>((resolve) => counter.stdout.on('data', () => out.includes('ready') && resolve()));
-  const send = spawn('ip', ['netns', 'exec', sender.name, process.execPath, '-e', UDP_SEND, target, String(o.port), String(o.count)], { stdio: 'ignore' });
+  const send = spawn(IP, ['netns', 'exec', sender.name, process.execPath, '-e', UDP_SEND, target, String(o.port), String(o.count)], { stdio: 'ignore' });
   await new Promise((resolve) => send.once('exit', resolve));
   await new Promise((resolve) => counter.once('exit', resolve));
   const line = out.split('\n').find((l) => l.startsWith('{'));
