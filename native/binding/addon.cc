@@ -37,6 +37,11 @@ Napi::Object RegisterModule(Napi::Env env, Napi::Object exports) {
   exports.Set("netemOptions", Napi::Function::New(env, NetemOptions, "netemOptions"));
   exports.Set("tbfOptions", Napi::Function::New(env, TbfOptions, "tbfOptions"));
   exports.Set("qdiscList", Napi::Function::New(env, QdiscList, "qdiscList"));
+  exports.Set("htbQdiscOptions", Napi::Function::New(env, HtbQdiscOptions, "htbQdiscOptions"));
+  exports.Set("htbClassOptions", Napi::Function::New(env, HtbClassOptions, "htbClassOptions"));
+  exports.Set("u32Options", Napi::Function::New(env, U32Options, "u32Options"));
+  exports.Set("classReplace", Napi::Function::New(env, ClassReplace, "classReplace"));
+  exports.Set("filterAdd", Napi::Function::New(env, FilterAdd, "filterAdd"));
   exports.Set("qdiscReplace", Napi::Function::New(env, QdiscReplace, "qdiscReplace"));
   exports.Set("qdiscDelete", Napi::Function::New(env, QdiscDelete, "qdiscDelete"));
   exports.Set("nftAddChain", Napi::Function::New(env, NftAddChain, "nftAddChain"));

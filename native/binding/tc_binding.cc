@@ -8,13 +8,18 @@
 // that (heartbeats are seconds apart). Long work (stress load) stays off the JS thread.
 #include "tc_binding.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "../core/netlink/qdisc.h"
 #include "../core/psched.h"
 #include "../injectors/tc_netem.h"
+#include "../injectors/tc_steer.h"
 #include "../injectors/tc_tbf.h"
 #include "js_args.h"
 #include "js_error.h"
@@ -93,6 +98,83 @@ Napi::Value TbfOptions(const Napi::CallbackInfo& info) {
   auto bytes = inj::EncodeTbfOptions(spec, Psched(info.Env(), o));
   if (!bytes.ok()) ThrowSystemError(info.Env(), bytes.error());
   return Bytes(info.Env(), bytes.value());
+}
+
+Napi::Value HtbQdiscOptions(const Napi::CallbackInfo& info) {
+  const auto default_minor = static_cast<uint32_t>(IntegerArg(info, 0, "defaultMinor", 1, 0xffff));
+  auto bytes = inj::EncodeHtbQdiscOptions(default_minor);
+  if (!bytes.ok()) ThrowSystemError(info.Env(), bytes.error());
+  return Bytes(info.Env(), bytes.value());
+}
+
+Napi::Value HtbClassOptions(const Napi::CallbackInfo& info) {
+  const Napi::Object o = ObjectArg(info, 0, "spec");
+  const auto rate = static_cast<uint64_t>(NumberProp(o, "rateBytesPerSec", 1, kMaxSafe, 0));
+  auto bytes = inj::EncodeHtbClassOptions(rate, Psched(info.Env(), o));
+  if (!bytes.ok()) ThrowSystemError(info.Env(), bytes.error());
+  return Bytes(info.Env(), bytes.value());
+}
+
+Napi::Value U32Options(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  const Napi::Object o = ObjectArg(info, 0, "match");
+  const auto classid = static_cast<uint32_t>(IntegerArg(info, 1, "classid", 1, 0xffffffffLL));
+  inj::U32Match m;
+  m.ip_version = static_cast<int>(NumberProp(o, "ipVersion", 4, 6, 4));
+  const std::string address = StringProp(o, "address", "");
+  if (!address.empty()) {
+    in_addr v4{};
+    in6_addr v6{};
+    if (inet_pton(AF_INET, address.c_str(), &v4) == 1) {
+      m.ip_version = 4;
+      m.address.resize(4);
+      std::memcpy(m.address.data(), &v4, 4);
+    } else if (inet_pton(AF_INET6, address.c_str(), &v6) == 1) {
+      m.ip_version = 6;
+      m.address.resize(16);
+      std::memcpy(m.address.data(), &v6, 16);
+    } else {
+      ThrowWithCode(Napi::TypeError::New(env, "The \"address\" property must be an IPv4 or IPv6 address"), "ERR_INVALID_ARG_VALUE");
+    }
+    const double max = m.ip_version == 4 ? 32 : 128;
+    m.prefix_len = static_cast<uint8_t>(NumberProp(o, "prefixLen", 1, max, max));
+  }
+  m.match_source_address = o.Get("matchSourceAddress").ToBoolean().Value();
+  const std::string proto = StringProp(o, "l4proto", "");
+  if (proto == "tcp") m.l4proto = IPPROTO_TCP;
+  else if (proto == "udp") m.l4proto = IPPROTO_UDP;
+  else if (proto == "icmp") m.l4proto = IPPROTO_ICMP;
+  else if (proto == "icmpv6") m.l4proto = IPPROTO_ICMPV6;
+  else if (!proto.empty()) ThrowWithCode(Napi::TypeError::New(env, "The \"l4proto\" property must be tcp, udp, icmp or icmpv6"), "ERR_INVALID_ARG_VALUE");
+  m.port = static_cast<uint16_t>(NumberProp(o, "port", 0, 65535, 0));
+  m.match_source_port = o.Get("matchSourcePort").ToBoolean().Value();
+  auto bytes = inj::EncodeU32Options(m, classid);
+  if (!bytes.ok()) ThrowSystemError(env, bytes.error());
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("options", Bytes(env, bytes.value()));
+  result.Set("protocol", Napi::Number::New(env, m.ip_version == 4 ? 0x0800 : 0x86dd));
+  return result;
+}
+
+Napi::Value ClassReplace(const Napi::CallbackInfo& info) {
+  const Napi::Object o = ObjectArg(info, 0, "request");
+  const int ifindex = Ifindex(info.Env(), StringProp(o, "ifname", ""));
+  const auto parent = static_cast<uint32_t>(NumberProp(o, "parent", 0, kMaxU32, 0));
+  const auto classid = static_cast<uint32_t>(NumberProp(o, "classid", 0, kMaxU32, 0));
+  const auto replaced = core::nl::ReplaceClass(ifindex, parent, classid, StringProp(o, "kind", ""), BufferProp(o, "options"));
+  if (!replaced.ok()) ThrowSystemError(info.Env(), replaced.error());
+  return info.Env().Undefined();
+}
+
+Napi::Value FilterAdd(const Napi::CallbackInfo& info) {
+  const Napi::Object o = ObjectArg(info, 0, "request");
+  const int ifindex = Ifindex(info.Env(), StringProp(o, "ifname", ""));
+  const auto parent = static_cast<uint32_t>(NumberProp(o, "parent", 0, kMaxU32, 0));
+  const auto prio = static_cast<uint16_t>(NumberProp(o, "prio", 1, 0xffff, 1));
+  const auto protocol = static_cast<uint16_t>(NumberProp(o, "protocol", 0, 0xffff, 0x0800));
+  const auto added = core::nl::AddFilter(ifindex, parent, prio, protocol, StringProp(o, "kind", ""), BufferProp(o, "options"));
+  if (!added.ok()) ThrowSystemError(info.Env(), added.error());
+  return info.Env().Undefined();
 }
 
 Napi::Value QdiscList(const Napi::CallbackInfo& info) {

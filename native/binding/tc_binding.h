@@ -9,6 +9,16 @@ namespace faultd::js {
 Napi::Value NetemOptions(const Napi::CallbackInfo& info);
 /// tbfOptions(spec): Uint8Array — the TCA_OPTIONS attribute for a tbf qdisc.
 Napi::Value TbfOptions(const Napi::CallbackInfo& info);
+/// htbQdiscOptions(defaultMinor): Uint8Array.
+Napi::Value HtbQdiscOptions(const Napi::CallbackInfo& info);
+/// htbClassOptions({ rateBytesPerSec }): Uint8Array.
+Napi::Value HtbClassOptions(const Napi::CallbackInfo& info);
+/// u32Options(match, classid): { options: Uint8Array, protocol: number }.
+Napi::Value U32Options(const Napi::CallbackInfo& info);
+/// classReplace({ ifname, parent, classid, kind, options }): undefined.
+Napi::Value ClassReplace(const Napi::CallbackInfo& info);
+/// filterAdd({ ifname, parent, prio, protocol, kind, options }): undefined.
+Napi::Value FilterAdd(const Napi::CallbackInfo& info);
 /// qdiscList(ifname): { handle, parent, kind, options }[].
 Napi::Value QdiscList(const Napi::CallbackInfo& info);
 /// qdiscReplace({ ifname, parent, handle, kind, options?, exclusive? }): undefined.

@@ -7,11 +7,10 @@
  */
 import { z } from 'zod';
 
-import { COMMON_NETWORK_ALIASES, commonNetworkParams, sshNote } from './network/common-params.js';
+import { COMMON_NETWORK_ALIASES, commonNetworkParams, steeringOf } from './network/common-params.js';
 import { correlationParam, percentParam } from './network/netem-params.js';
 import { NftRevertSchema, planNftFault, revertNftFault } from './network/nft-fault.js';
 import { planRootQdisc, qdiscSupport, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets } from './network/root-qdisc-fault.js';
-import { NO_PORTS } from './network/targets.js';
 import { paramsObject } from './params.js';
 import { defineInjector, type ValidationContext } from './types.js';
 
@@ -50,7 +49,8 @@ export const linuxNetworkLoss = defineInjector({
   paramDocs: (ctx) => Object.values(params(ctx)).map((p) => p.doc),
   exclusiveTargets: (p) => (p.mechanism === 'netem' ? rootQdiscTargets(p.networkInterfaces) : []),
   revertSchema: LossRevertSchema,
-  plan(faultId, p, ctx) {
+  async plan(faultId, p, ctx) {
+    const { steer, targets } = await steeringOf(p);
     const describe = `loss ${p.packetLossPercentage}%${p.correlation ? ` ${p.correlation}% correlated` : ''}`;
     if (p.mechanism === 'netem') {
       const planned = planRootQdisc(
@@ -61,7 +61,7 @@ export const linuxNetworkLoss = defineInjector({
           options: () => ctx.native.netemOptions({ lossPct: p.packetLossPercentage, lossCorrelationPct: p.correlation }),
           describe,
           target: `${p.networkInterfaces.join(',')} egress: ${describe} (netem)`,
-          notes: sshNote(p.whitelistSSH),
+          steer,
         },
         ctx,
       );
@@ -74,9 +74,9 @@ export const linuxNetworkLoss = defineInjector({
         faultId,
         direction: 'egress',
         interfaces: p.networkInterfaces,
-        targets: [],
-        remotePorts: NO_PORTS,
-        localPorts: NO_PORTS,
+        targets,
+        remotePorts: p.destinationPorts,
+        localPorts: p.sourcePorts,
         protocol: 'all',
         percent: p.packetLossPercentage,
         excludeTargets: [],

@@ -5,7 +5,7 @@
  * is snapshotted into the ledger before the change and restored exactly at revert.
  */
 import { formatBytes, parseDurationMs } from '../units.js';
-import { COMMON_NETWORK_ALIASES, commonNetworkParams, sshNote } from './network/common-params.js';
+import { COMMON_NETWORK_ALIASES, commonNetworkParams, steeringOf } from './network/common-params.js';
 import { planRootQdisc, qdiscSupport, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets } from './network/root-qdisc-fault.js';
 import { formatRate, parseTcRate, parseTcSize } from './network/tc-units.js';
 import { notYetParam, optionalParsedParam, paramsObject, parsedParam } from './params.js';
@@ -68,8 +68,9 @@ export const linuxNetworkRateLimit = defineInjector({
   paramDocs: (ctx) => Object.values(params(ctx)).map((p) => p.doc),
   exclusiveTargets: (p) => rootQdiscTargets(p.networkInterfaces),
   revertSchema: RootQdiscRevertSchema,
-  plan(faultId, p, ctx) {
+  async plan(faultId, p, ctx) {
     const queue = p.limit > 0 ? `limit ${formatBytes(p.limit)}` : `latency ${p.latency}ms`;
+    const { steer } = await steeringOf(p);
     return planRootQdisc(
       {
         faultId,
@@ -78,7 +79,7 @@ export const linuxNetworkRateLimit = defineInjector({
         options: () => ctx.native.tbfOptions({ rateBytesPerSec: p.networkBandwidth, burstBytes: p.burst, limitBytes: p.limit, latencyUs: p.latency * 1000 }),
         describe: `rate ${formatRate(p.networkBandwidth)} burst ${formatBytes(p.burst)} ${queue}`,
         target: `${p.networkInterfaces.join(',')} egress ≤ ${formatRate(p.networkBandwidth)}`,
-        notes: sshNote(p.whitelistSSH),
+        steer,
       },
       ctx,
     );

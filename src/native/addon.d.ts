@@ -69,6 +69,17 @@ export interface NftChainSpec {
   rules: NftRuleSpec[];
 }
 
+/** A u32 filter match (egress view: the remote end is the destination). */
+export interface U32MatchSpec {
+  address?: string;
+  prefixLen?: number;
+  ipVersion?: 4 | 6;
+  matchSourceAddress?: boolean;
+  l4proto?: 'tcp' | 'udp' | 'icmp' | 'icmpv6';
+  port?: number;
+  matchSourcePort?: boolean;
+}
+
 export interface NativeAddon {
   /** Version of this surface; load.ts refuses any other. */
   readonly abiVersion: 1;
@@ -93,6 +104,16 @@ export interface NativeAddon {
   netemOptions(spec: NetemSpec): Uint8Array;
   /** The TCA_OPTIONS attribute of a tbf qdisc, byte-identical to iproute2's. */
   tbfOptions(spec: TbfSpec): Uint8Array;
+  /** TCA_OPTIONS of `htb default <defaultMinor>`. */
+  htbQdiscOptions(defaultMinor: number): Uint8Array;
+  /** TCA_OPTIONS of an htb class with rate = ceil = `rateBytesPerSec`. */
+  htbClassOptions(spec: { rateBytesPerSec: number; pschedPath?: string }): Uint8Array;
+  /** TCA_OPTIONS of a u32 filter sending `match` to `classid`, and the ethertype to file it under. */
+  u32Options(match: U32MatchSpec, classid: number): { options: Uint8Array; protocol: number };
+  /** Equivalent to `tc class replace dev <ifname> parent <parent> classid <classid> <kind> …`. */
+  classReplace(request: { ifname: string; parent: number; classid: number; kind: string; options: Uint8Array }): void;
+  /** Equivalent to `tc filter add dev <ifname> parent <parent> prio <prio> protocol <protocol> <kind> …`. */
+  filterAdd(request: { ifname: string; parent: number; prio: number; protocol: number; kind: string; options: Uint8Array }): void;
   /**
    * Equivalent to `tc qdisc show dev <ifname>` (current network namespace). The qdisc and nft
    * calls are synchronous: each is a µs-scale netlink transaction (see tc_binding.cc).

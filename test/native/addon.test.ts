@@ -13,7 +13,7 @@ import { waitUntil } from '../helpers/processes.js';
 const native = loadNative();
 
 test('every declared function exists on the addon', (t) => {
-  const declared: readonly (keyof NativeAddon)[] = ['init', 'processStartTime', 'killProcess', 'memlockLimit', 'tryLock', 'netemOptions', 'tbfOptions', 'qdiscList', 'qdiscReplace', 'qdiscDelete', 'nftAddChain', 'nftDeleteChain', 'nftListChains'];
+  const declared: readonly (keyof NativeAddon)[] = ['init', 'processStartTime', 'killProcess', 'memlockLimit', 'tryLock', 'netemOptions', 'tbfOptions', 'qdiscList', 'qdiscReplace', 'qdiscDelete', 'htbQdiscOptions', 'htbClassOptions', 'u32Options', 'classReplace', 'filterAdd', 'nftAddChain', 'nftDeleteChain', 'nftListChains'];
   for (const key of declared) t.is(typeof native[key], 'function', key);
   t.is(native.abiVersion, 1);
 });

@@ -44,6 +44,24 @@ async function applyAndRevert(t: ExecutionContext, pair: NetnsPair, file: string
   t.is((await finish(child)).code, 0);
 }
 
+test('a targeted limit slows only the targeted port; another port of the same host runs free', async (t) => {
+  const pair = testNetnsPair(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const file = ws.file('exp.json', experimentYaml([[{ kind: 'linux-network-rate-limit', duration: '30s', params: { networkInterfaces: 'va', networkBandwidth: '4mbit', burst: '16kb', limit: '64kb', destinationIPs: `${pair.addressB}|5301` } }]]));
+  const child = startIn(pair, file, ws.stateDir);
+  t.teardown(() => child.kill('SIGKILL'));
+  await waitForLine(child, /fault applied/);
+  const targeted = await measureThroughput(pair, { warmupMs: 1000, windowMs: 2500, port: 5301 });
+  const free = await measureThroughput(pair, { warmupMs: 500, windowMs: 1500, port: 5302 });
+  const limit = 4e6 / 8;
+  t.log(`targeted port ${((targeted * 8) / 1e6).toFixed(2)} Mbit/s for a 4 Mbit/s limit; other port ${((free * 8) / 1e6).toFixed(1)} Mbit/s`);
+  t.true(Math.abs(targeted - limit) / limit <= 0.1, `targeted ${targeted} B/s`);
+  t.true(free > 5 * limit, `other port ${free} B/s`);
+  child.kill('SIGINT');
+  t.is((await finish(child)).code, 3);
+});
+
 test('revert restores the default root qdisc exactly', async (t) => {
   const { pair, ws, file } = setup(t, {}, '1s');
   const before = qdiscState(pair.a, 'va');
@@ -108,10 +126,10 @@ test('kill -9 mid-fault, then revert --remnants leaves no faultd qdisc', async (
   const before = qdiscState(pair.a, 'va');
   const child = startIn(pair, file, ws.stateDir);
   await waitForLine(child, /fault applied/);
-  t.regex(pair.a.exec('tc', ['qdisc', 'show', 'dev', 'va']), /tbf f[0-9a-e][0-9a-f]{2}:/);
+  t.regex(pair.a.exec('tc', ['qdisc', 'show', 'dev', 'va']), /htb f[0-9a-e][0-9a-f]{2}: root/);
   child.kill('SIGKILL');
   await finish(child);
-  t.regex(pair.a.exec('tc', ['qdisc', 'show', 'dev', 'va']), /tbf f[0-9a-e][0-9a-f]{2}:/, 'a qdisc survives its process');
+  t.regex(pair.a.exec('tc', ['qdisc', 'show', 'dev', 'va']), /htb f[0-9a-e][0-9a-f]{2}: root/, 'a qdisc survives its process');
   const revert = await runCli(['revert', '--remnants'], ws.stateDir, pair.a.name);
   t.is(revert.code, 0, revert.stdout + revert.stderr);
   t.regex(revert.stdout, /root qdisc restored on va/);
@@ -143,7 +161,7 @@ test('bad rate-limit input names the field and the bound, and changes nothing', 
     [{ networkInterfaces: 'va', burst: '1kb' }, /params\.burst: 1024 bytes is less than one frame on va \(MTU 1500 \+ 14\)/],
     [{ networkInterfaces: 'va', limit: '64kb', latency: '50ms' }, /params\.latency: give either limit or latency, not both/],
     [{ networkInterfaces: 'va', networkBandwidth: '1zbit' }, /params\.networkBandwidth: must be a tc rate like "1mbit"/],
-    [{ networkInterfaces: 'va', destinationIPs: '10.0.0.1' }, /params\.destinationIPs: is not supported yet/],
+    [{ networkInterfaces: 'va', destinationIPs: '10.0.0.1/40' }, /params\.destinationIPs: "10\.0\.0\.1\/40" has a prefix outside 1–32/],
   ];
   const before = qdiscState(pair.a, 'va');
   for (const [params, message] of cases) {

@@ -2,6 +2,7 @@
 #include "qdisc.h"
 
 #include <linux/rtnetlink.h>
+#include <arpa/inet.h>
 #include <net/if.h>
 
 #include <cerrno>
@@ -89,6 +90,30 @@ Status ReplaceQdisc(int ifindex, uint32_t parent, uint32_t handle, const std::st
   request.body().PutString(TCA_KIND, kind);
   if (!options_attr.empty()) request.body().AppendRaw(options_attr.data(), options_attr.size());
   return (*socket.value()).Transact(request, "RTM_NEWQDISC");
+}
+
+Status ReplaceClass(int ifindex, uint32_t parent, uint32_t classid, const std::string& kind,
+                    std::span<const uint8_t> options_attr) noexcept {
+  auto socket = LeaseSocket(NETLINK_ROUTE);
+  if (!socket.ok()) return socket.error();
+  Request request(RTM_NEWTCLASS, NLM_F_CREATE | NLM_F_REPLACE);
+  request.body().AppendStruct(TcHeader(ifindex, parent, classid));
+  request.body().PutString(TCA_KIND, kind);
+  if (!options_attr.empty()) request.body().AppendRaw(options_attr.data(), options_attr.size());
+  return (*socket.value()).Transact(request, "RTM_NEWTCLASS");
+}
+
+Status AddFilter(int ifindex, uint32_t parent, uint16_t prio, uint16_t protocol, const std::string& kind,
+                 std::span<const uint8_t> options_attr) noexcept {
+  auto socket = LeaseSocket(NETLINK_ROUTE);
+  if (!socket.ok()) return socket.error();
+  Request request(RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL);
+  tcmsg tc = TcHeader(ifindex, parent, 0);
+  tc.tcm_info = (static_cast<uint32_t>(prio) << 16) | htons(protocol);
+  request.body().AppendStruct(tc);
+  request.body().PutString(TCA_KIND, kind);
+  if (!options_attr.empty()) request.body().AppendRaw(options_attr.data(), options_attr.size());
+  return (*socket.value()).Transact(request, "RTM_NEWTFILTER");
 }
 
 Status DeleteQdisc(int ifindex, uint32_t parent, uint32_t handle) noexcept {

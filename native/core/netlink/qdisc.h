@@ -31,6 +31,15 @@ Result<std::vector<QdiscInfo>> ListQdiscs(int ifindex) noexcept;
 Status ReplaceQdisc(int ifindex, uint32_t parent, uint32_t handle, const std::string& kind,
                     std::span<const uint8_t> options_attr, bool exclusive) noexcept;
 
+/// Equivalent to: `tc class replace dev <ifindex> parent <parent> classid <classid> <kind> …`.
+Status ReplaceClass(int ifindex, uint32_t parent, uint32_t classid, const std::string& kind,
+                    std::span<const uint8_t> options_attr) noexcept;
+
+/// Equivalent to: `tc filter add dev <ifindex> parent <parent> prio <prio> protocol <proto> <kind> …`
+/// (`protocol` is the ethertype in host order, e.g. 0x0800).
+Status AddFilter(int ifindex, uint32_t parent, uint16_t prio, uint16_t protocol, const std::string& kind,
+                 std::span<const uint8_t> options_attr) noexcept;
+
 /// Equivalent to: `tc qdisc del dev <ifindex> parent <parent> [handle <handle>]`; with a handle,
 /// the kernel refuses (EINVAL) if the qdisc there has another one.
 Status DeleteQdisc(int ifindex, uint32_t parent, uint32_t handle) noexcept;

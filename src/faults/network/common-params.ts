@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * Tunables every network fault shares (Harness names): the interfaces, and the targeting and
- * SSH tunables. This step of the network work applies faults to whole interfaces; targeting
- * tunables are accepted only empty (so existing Harness files load) until filtering lands.
+ * Tunables every qdisc-based network fault shares (Harness names): the interfaces, targeting
+ * (destinations, ports, with `!` exemptions) and SSH exclusion. Targeting and SSH exclusion are
+ * carried out by u32 filters steering packets into the fault's class (see root-qdisc-fault.ts).
  */
-import { booleanParam, interfacesParam, notYetParam } from '../params.js';
+import { booleanParam, interfacesParam } from '../params.js';
 import type { ValidationContext } from '../types.js';
-
-const TARGETING_WHY = 'targeting by destination or port is in progress; today the fault covers the whole interface';
+import { steering, type Steering } from './steer.js';
+import { resolveHosts, type IpTarget, type PortSelection } from './targets.js';
+import { hostnamesParam, ipTargetsParam, portsParam } from './target-params.js';
 
 export function commonNetworkParams(ctx: ValidationContext, verb: string) {
   return {
@@ -17,15 +18,11 @@ export function commonNetworkParams(ctx: ValidationContext, verb: string) {
       fallback: ctx.host.defaultInterface,
       description: `interfaces whose egress is ${verb} ("eth0,eth1" or a list; default: the default route's)`,
     }),
-    destinationHosts: notYetParam('destinationHosts', TARGETING_WHY),
-    destinationIPs: notYetParam('destinationIPs', TARGETING_WHY),
-    sourcePorts: notYetParam('sourcePorts', TARGETING_WHY),
-    destinationPorts: notYetParam('destinationPorts', TARGETING_WHY),
-    whitelistSSH: booleanParam({
-      name: 'whitelistSSH',
-      default: true,
-      description: 'keep SSH out of the fault (until targeting lands, a whole-interface fault affects SSH too)',
-    }),
+    destinationHosts: hostnamesParam('destinationHosts', `only traffic to these hosts is ${verb} (resolved once at start)`),
+    destinationIPs: ipTargetsParam('destinationIPs', `only traffic to these addresses/CIDRs is ${verb}; "ip|port|port" limits ports`),
+    sourcePorts: portsParam('sourcePorts', `only traffic from these local ports is ${verb}; "!" spares them instead`),
+    destinationPorts: portsParam('destinationPorts', `only traffic to these remote ports is ${verb}; "!" spares them instead`),
+    whitelistSSH: booleanParam({ name: 'whitelistSSH', default: true, description: 'keep this host\'s SSH (ports 22 and 2222) out of the fault' }),
   };
 }
 
@@ -39,7 +36,16 @@ export const COMMON_NETWORK_ALIASES: Readonly<Record<string, string>> = {
   WHITELIST_SSH: 'whitelistSSH',
 };
 
-/** The dry-run note for a whole-interface fault while SSH exclusion needs targeting. */
-export function sshNote(whitelistSSH: boolean): string[] {
-  return whitelistSSH ? ['note: the whole interface is affected, SSH included (per-flow SSH exclusion arrives with targeting)'] : [];
+export interface CommonNetworkValues {
+  readonly destinationHosts: readonly string[];
+  readonly destinationIPs: readonly IpTarget[];
+  readonly sourcePorts: PortSelection;
+  readonly destinationPorts: PortSelection;
+  readonly whitelistSSH: boolean;
+}
+
+/** Resolves the host names (once, at plan time) and builds the u32 steering of a fault. */
+export async function steeringOf(p: CommonNetworkValues): Promise<{ steer: Steering; targets: IpTarget[] }> {
+  const targets = [...p.destinationIPs, ...(await resolveHosts(p.destinationHosts))];
+  return { steer: steering({ targets, remotePorts: p.destinationPorts, localPorts: p.sourcePorts, keepSsh: p.whitelistSSH }), targets };
 }

@@ -10,15 +10,14 @@ import { z } from 'zod';
 import type { NetemSpec } from '../../native/addon.js';
 import { paramsObject, type Param } from '../params.js';
 import { defineInjector, type InjectorModule, type ParamDoc, type ValidationContext } from '../types.js';
-import { COMMON_NETWORK_ALIASES, commonNetworkParams, sshNote } from './common-params.js';
+import { COMMON_NETWORK_ALIASES, commonNetworkParams, steeringOf, type CommonNetworkValues } from './common-params.js';
 import { planRootQdisc, qdiscSupport, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets, type RootQdiscRevert } from './root-qdisc-fault.js';
 
 type ParamsOf<T extends Record<string, Param<unknown>>> = { [K in keyof T]: z.output<T[K]['schema']> };
 
 /** What every network fault has besides its own tunables (see common-params.ts). */
-interface CommonParams {
+interface CommonParams extends CommonNetworkValues {
   readonly networkInterfaces: string[];
-  readonly whitelistSSH: boolean;
 }
 
 export interface NetemFaultConfig<T extends Record<string, Param<unknown>>> {
@@ -57,8 +56,9 @@ export function defineNetemFault<T extends Record<string, Param<unknown>>>(confi
     paramDocs: (ctx): readonly ParamDoc[] => Object.values(allParams(ctx)).map((p) => p.doc),
     exclusiveTargets: (p) => rootQdiscTargets(p.networkInterfaces),
     revertSchema: RootQdiscRevertSchema,
-    plan(faultId, p, ctx) {
+    async plan(faultId, p, ctx) {
       const own: ParamsOf<T> = p;
+      const { steer } = await steeringOf(p);
       return planRootQdisc(
         {
           faultId,
@@ -67,7 +67,7 @@ export function defineNetemFault<T extends Record<string, Param<unknown>>>(confi
           options: () => ctx.native.netemOptions(config.netem(own)),
           describe: config.describe(own),
           target: `${p.networkInterfaces.join(',')} egress: ${config.describe(own)}`,
-          notes: sshNote(p.whitelistSSH),
+          steer,
         },
         ctx,
       );

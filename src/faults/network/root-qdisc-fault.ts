@@ -20,6 +20,9 @@ import {
   TC_H_ROOT,
   type RootSnapshot,
 } from './root-qdisc.js';
+import { FaultdError } from '../../errors.js';
+import type { U32MatchSpec } from '../../native/addon.js';
+import { MAX_FILTERS, type Steering } from './steer.js';
 import { formatRate } from './tc-units.js';
 
 export const RootQdiscRevertSchema = z.object({
@@ -40,6 +43,36 @@ export interface RootQdiscRequest {
   readonly describe: string;
   readonly target: string;
   readonly notes?: readonly string[];
+  /** Which packets the fault touches; absent = every packet of the interfaces. */
+  readonly steer?: Steering;
+}
+
+/** Rate of the htb classes: high enough never to shape (100 Gbit/s). */
+const UNSHAPED_BYTES_PER_SEC = 100e9 / 8;
+const CLEAN_MINOR = 1;
+const ETH_P_IPV6 = 0x86dd;
+const FAULT_MINOR = 2;
+
+function classId(handle: number, minor: number): number {
+  return ((handle & 0xffff0000) | minor) >>> 0;
+}
+
+/** The leaf qdisc below the fault class: the root's major shifted into e000:–eeff:. */
+function leafHandle(handle: number): number {
+  return ((handle >>> 16) - 0x1000) * 0x10000;
+}
+
+function describeMatch(m: U32MatchSpec): string {
+  const parts: string[] = [`ipv${m.ipVersion ?? 4}`];
+  if (m.address) parts.push(`to ${m.address}/${m.prefixLen ?? (m.ipVersion === 6 ? 128 : 32)}`);
+  if (m.l4proto) parts.push(m.l4proto);
+  if (m.port) parts.push(`${m.matchSourcePort ? 'sport' : 'dport'} ${m.port}`);
+  return parts.join(' ');
+}
+
+/** Steering that needs the classful layout (anything but "every packet, nothing spared"). */
+function classful(steer: Steering | undefined): steer is Steering {
+  return steer !== undefined && !(steer.everything && steer.spare.length === 0);
 }
 
 /** The exclusive resource each interface's root qdisc is. */
@@ -62,11 +95,25 @@ export function planRootQdisc(request: RootQdiscRequest, ctx: FaultContext): Pla
   for (const name of request.interfaces) interfaces.push({ name, previous: snapshotRoot(ctx.native, name) });
   const handle = faultQdiscHandle(request.faultId);
   const revert: RootQdiscRevert = { bootId: ctx.host.bootId, handle, interfaces };
+  const steer = request.steer;
+  const steered = classful(steer);
+  if (steered && (steer.spare.length + steer.affect.length) > MAX_FILTERS) {
+    throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `the targets expand to ${steer.spare.length + steer.affect.length} u32 filters, more than ${MAX_FILTERS}`);
+  }
+  const layout = steered
+    ? [
+        `  htb ${formatHandle(handle)} root (default ${steer.everything ? 'fault' : 'clean'} class), classes :${CLEAN_MINOR} clean and :${FAULT_MINOR} fault (unshaped, 100 Gbit/s), ${request.kind} ${formatHandle(leafHandle(handle))} ${request.describe} below :${FAULT_MINOR}`,
+        ...steer.spare.map((m) => `  u32 filter: ${describeMatch(m)} → clean (checked first)`),
+        ...steer.affect.map((m) => `  u32 filter: ${describeMatch(m)} → fault`),
+      ]
+    : [];
   return {
     target: request.target,
     changes: [
-      ...interfaces.map(
-        (i) => `replace root qdisc ${i.previous.kind} ${formatHandle(i.previous.handle)} on ${i.name} with ${request.kind} ${formatHandle(handle)} ${request.describe} (rtnetlink RTM_NEWQDISC)`,
+      ...interfaces.flatMap((i) =>
+        steered
+          ? [`replace root qdisc ${i.previous.kind} ${formatHandle(i.previous.handle)} on ${i.name} with (rtnetlink):`, ...layout]
+          : [`replace root qdisc ${i.previous.kind} ${formatHandle(i.previous.handle)} on ${i.name} with ${request.kind} ${formatHandle(handle)} ${request.describe} (rtnetlink RTM_NEWQDISC)`],
       ),
       ...(request.notes ?? []),
     ],
@@ -77,14 +124,26 @@ export function planRootQdisc(request: RootQdiscRequest, ctx: FaultContext): Pla
       for (const i of interfaces) {
         // Over a default root, add exclusively: if someone installed a qdisc since the snapshot,
         // the kernel refuses rather than letting us overwrite it.
-        ctx.native.qdiscReplace({
-          ifname: i.name,
-          parent: TC_H_ROOT,
-          handle,
-          kind: request.kind,
-          options,
-          exclusive: i.previous.handle === 0,
-        });
+        const exclusive = i.previous.handle === 0;
+        if (!steered) {
+          ctx.native.qdiscReplace({ ifname: i.name, parent: TC_H_ROOT, handle, kind: request.kind, options, exclusive });
+          continue;
+        }
+        const native = ctx.native;
+        native.qdiscReplace({ ifname: i.name, parent: TC_H_ROOT, handle, kind: 'htb', options: native.htbQdiscOptions(steer.everything ? FAULT_MINOR : CLEAN_MINOR), exclusive });
+        const classOptions = native.htbClassOptions({ rateBytesPerSec: UNSHAPED_BYTES_PER_SEC });
+        for (const minor of [CLEAN_MINOR, FAULT_MINOR]) native.classReplace({ ifname: i.name, parent: handle, classid: classId(handle, minor), kind: 'htb', options: classOptions });
+        native.qdiscReplace({ ifname: i.name, parent: classId(handle, FAULT_MINOR), handle: leafHandle(handle), kind: request.kind, options, exclusive: true });
+        const filters: [U32MatchSpec, number, number][] = [
+          ...steer.spare.map((m): [U32MatchSpec, number, number] => [m, 1, CLEAN_MINOR]),
+          ...steer.affect.map((m): [U32MatchSpec, number, number] => [m, 2, FAULT_MINOR]),
+        ];
+        for (const [match, order, minor] of filters) {
+          const u32 = native.u32Options(match, classId(handle, minor));
+          // A priority holds one protocol: IPv4 and IPv6 filters of one kind get adjacent ones.
+          const prio = order * 2 - (u32.protocol === ETH_P_IPV6 ? 0 : 1);
+          native.filterAdd({ ifname: i.name, parent: handle, prio, protocol: u32.protocol, kind: 'u32', options: u32.options });
+        }
       }
       await recordApplied(revert);
       return { measure: txRateMeasure(request.interfaces[0] ?? ''), ended: new Promise<string>(() => undefined) };

@@ -62,10 +62,16 @@ test('percentages of loss, corruption and duplication are bounded 0–100', (t) 
   t.like(paramsOf('linux-network-reorder', {}), { packetReorderPercentage: 25, latency: 10, gap: 0 });
 });
 
-test('unknown interfaces and targeting tunables are refused by name', (t) => {
+test('unknown interfaces are refused by name; targeting tunables take Harness forms', (t) => {
   t.regex(problems('linux-network-loss', { networkInterfaces: 'eth9' }), /params\.networkInterfaces: no interface "eth9" here \(interfaces: lo, eth0\)/);
-  t.regex(problems('linux-network-loss', { destinationPorts: '!22,8080' }), /params\.destinationPorts: is not supported yet/);
-  t.like(paramsOf('linux-network-loss', { destinationIPs: '', sourcePorts: [] }), { packetLossPercentage: 100 });
+  t.like(paramsOf('linux-network-loss', { destinationPorts: '!22,8080' }), { destinationPorts: { include: [], exclude: [22, 8080] } });
+  t.like(paramsOf('linux-network-latency', { DESTINATION_IPS: '1.1.1.1,35.24.108.92|3000|8080' }), {
+    destinationIPs: [
+      { address: '1.1.1.1', prefixLen: 32, version: 4, ports: [] },
+      { address: '35.24.108.92', prefixLen: 32, version: 4, ports: [3000, 8080] },
+    ],
+  });
+  t.regex(problems('linux-network-latency', { destinationHosts: 'not a host!' }), /params\.destinationHosts: "not a host!" is not a host name/);
 });
 
 test('a kernel without netem is named at validation, with the kernel words', (t) => {
@@ -112,4 +118,24 @@ test('cross-field rules of reorder, partition and the nf_tables loss', (t) => {
   t.teardown(() => FAKE_MISSING_QDISCS.delete('netem'));
   t.regex(problems('linux-network-loss', { packetLossPercentage: 0.5 }), /params\.packetLossPercentage: must be a whole number in 1–100 with the nf_tables loss/);
   t.like(paramsOf('linux-network-loss', { packetLossPercentage: 30 }), { mechanism: 'nftables' });
+});
+
+test('steering: targets to the fault class, SSH and exemptions spared first', async (t) => {
+  const { steering } = await import('../../../src/faults/network/steer.js');
+  const s = steering({
+    targets: [{ address: '10.0.0.0', prefixLen: 8, version: 4, ports: [5432] }],
+    remotePorts: { include: [], exclude: [8080] },
+    localPorts: { include: [], exclude: [] },
+    keepSsh: true,
+  });
+  t.false(s.everything);
+  t.deepEqual(s.affect, [
+    { address: '10.0.0.0', prefixLen: 8, ipVersion: 4, l4proto: 'tcp', port: 5432, matchSourcePort: false },
+    { address: '10.0.0.0', prefixLen: 8, ipVersion: 4, l4proto: 'udp', port: 5432, matchSourcePort: false },
+  ]);
+  t.true(s.spare.some((m) => m.port === 22 && m.matchSourcePort === true && m.l4proto === 'tcp'));
+  t.true(s.spare.some((m) => m.port === 8080 && !m.matchSourcePort));
+  const whole = steering({ targets: [], remotePorts: { include: [], exclude: [] }, localPorts: { include: [], exclude: [] }, keepSsh: false });
+  t.true(whole.everything);
+  t.deepEqual([...whole.spare, ...whole.affect], []);
 });
