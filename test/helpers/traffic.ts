@@ -140,3 +140,38 @@ export async function udpDelivered(pair: NetnsPair, o: { port: number; count: nu
   const line = out.split('\n').find((l) => l.startsWith('{'));
   return line ? (JSON.parse(line) as { got: number }).got : 0;
 }
+
+const PUSH_SERVER = `
+const net = require('node:net');
+const port = Number(process.argv[1]);
+const chunk = Buffer.alloc(64 * 1024, 7);
+net.createServer((s) => { const pump = () => { while (s.write(chunk)) {} }; s.on('drain', pump); s.on('error', () => {}); pump(); })
+  .listen(port, () => process.stdout.write('ready\\n'));
+setTimeout(() => process.exit(0), 60000);
+`;
+
+const PULL_CLIENT = `
+const net = require('node:net');
+const [host, port, warmupMs, windowMs] = process.argv.slice(1);
+let bytes = 0; let start;
+const s = net.connect(Number(port), host);
+s.on('data', (c) => { if (start) bytes += c.length; });
+setTimeout(() => { start = process.hrtime.bigint(); setTimeout(() => {
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  process.stdout.write(JSON.stringify({ bytesPerSec: bytes / seconds }) + '\\n'); process.exit(0);
+}, Number(windowMs)); }, Number(warmupMs));
+s.on('error', () => { process.stdout.write(JSON.stringify({ bytesPerSec: 0 }) + '\\n'); process.exit(0); });
+`;
+
+/** Payload bytes per second B receives from a server in A that pushes on `port` (A's egress). */
+export async function measurePush(t: { teardown(fn: () => void): void }, pair: NetnsPair, port: number): Promise<number> {
+  const server = spawn(IP, ['netns', 'exec', pair.a.name, process.execPath, '-e', PUSH_SERVER, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => server.kill('SIGKILL'));
+  await new Promise<void>((resolve) => server.stdout.on('data', (c: Buffer) => c.toString().includes('ready') && resolve()));
+  const client = spawn(IP, ['netns', 'exec', pair.b.name, process.execPath, '-e', PULL_CLIENT, pair.addressA, String(port), '500', '1500'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  client.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  await new Promise((resolve) => client.once('exit', resolve));
+  server.kill('SIGKILL');
+  return (JSON.parse(out.trim().split('\n').pop() ?? '{"bytesPerSec":0}') as { bytesPerSec: number }).bytesPerSec;
+}

@@ -7,7 +7,7 @@ import type { ExecutionContext } from 'ava';
 import { experimentYaml, finish, runCli, startCli, waitForLine, workspace } from '../helpers/cli.js';
 import { qdiscState, testNetnsPair, type NetnsPair } from '../helpers/netns.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
-import { measureThroughput } from '../helpers/traffic.js';
+import { measurePush, measureThroughput } from '../helpers/traffic.js';
 
 function setup(t: ExecutionContext, params: Record<string, unknown>, duration = '30s') {
   const pair = testNetnsPair(t);
@@ -58,6 +58,20 @@ test('a targeted limit slows only the targeted port; another port of the same ho
   t.log(`targeted port ${((targeted * 8) / 1e6).toFixed(2)} Mbit/s for a 4 Mbit/s limit; other port ${((free * 8) / 1e6).toFixed(1)} Mbit/s`);
   t.true(Math.abs(targeted - limit) / limit <= 0.1, `targeted ${targeted} B/s`);
   t.true(free > 5 * limit, `other port ${free} B/s`);
+  child.kill('SIGINT');
+  t.is((await finish(child)).code, 3);
+});
+
+test('a whole-interface limit spares this host\'s SSH (whitelistSSH, the default)', async (t) => {
+  const { pair, ws, file } = setup(t, { networkBandwidth: '1mbit', burst: '8kb', limit: '32kb' });
+  const child = startIn(pair, file, ws.stateDir);
+  t.teardown(() => child.kill('SIGKILL'));
+  await waitForLine(child, /fault applied/);
+  const ssh = await measurePush(t, pair, 22);
+  const other = await measurePush(t, pair, 2200);
+  t.log(`from port 22: ${((ssh * 8) / 1e6).toFixed(1)} Mbit/s; from port 2200: ${((other * 8) / 1e6).toFixed(2)} Mbit/s (limit 1 Mbit/s)`);
+  t.true(other < (1.2 * 1e6) / 8, `port 2200 is limited (${other} B/s)`);
+  t.true(ssh > (20 * 1e6) / 8, `port 22 is not (${ssh} B/s)`);
   child.kill('SIGINT');
   t.is((await finish(child)).code, 3);
 });
