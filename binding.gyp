@@ -25,6 +25,7 @@
         'native/binding/process_binding.cc',
         'native/binding/tc_binding.cc',
         'native/binding/nft_binding.cc',
+        'native/binding/match_args.cc',
         '<@(faultd_core_sources)',
         '<@(faultd_injector_sources)',
       ],

@@ -12,6 +12,7 @@
 #include "../injectors/nft_rules.h"
 #include "js_args.h"
 #include "js_error.h"
+#include "match_args.h"
 
 namespace faultd::js {
 namespace {
@@ -28,33 +29,16 @@ std::string Name(const Napi::Object& o, const char* key, Napi::Env env) {
 
 inj::NftRule RuleFrom(Napi::Env env, const Napi::Object& r) {
   inj::NftRule rule;
-  const std::string address = StringProp(r, "address", "");
-  if (!address.empty()) {
-    in6_addr v6{};
-    in_addr v4{};
-    if (inet_pton(AF_INET, address.c_str(), &v4) == 1) {
-      rule.match.ip_version = 4;
-      rule.match.address.resize(4);
-      std::memcpy(rule.match.address.data(), &v4, 4);
-    } else if (inet_pton(AF_INET6, address.c_str(), &v6) == 1) {
-      rule.match.ip_version = 6;
-      rule.match.address.resize(16);
-      std::memcpy(rule.match.address.data(), &v6, 16);
-    } else {
-      BadArg(env, "The \"address\" property must be an IPv4 or IPv6 address");
-    }
-    const double max = rule.match.ip_version == 4 ? 32 : 128;
-    rule.match.prefix_len = static_cast<uint8_t>(NumberProp(r, "prefixLen", 1, max, max));
+  const AddressArg address = AddressProp(r);
+  if (address.ip_version != 0) {
+    rule.match.ip_version = address.ip_version;
+    rule.match.address = address.bytes;
+    rule.match.prefix_len = address.prefix_len;
   } else {
     rule.match.ip_version = static_cast<int>(NumberProp(r, "ipVersion", 0, 6, 0));
   }
   rule.match.match_source_address = r.Get("matchSourceAddress").ToBoolean().Value();
-  const std::string proto = StringProp(r, "l4proto", "");
-  if (proto == "tcp") rule.match.l4proto = IPPROTO_TCP;
-  else if (proto == "udp") rule.match.l4proto = IPPROTO_UDP;
-  else if (proto == "icmp") rule.match.l4proto = IPPROTO_ICMP;
-  else if (proto == "icmpv6") rule.match.l4proto = IPPROTO_ICMPV6;
-  else if (!proto.empty()) BadArg(env, "The \"l4proto\" property must be tcp, udp, icmp or icmpv6");
+  rule.match.l4proto = L4ProtoProp(r);
   rule.match.port = static_cast<uint16_t>(NumberProp(r, "port", 0, 65535, 0));
   rule.match.match_source_port = r.Get("matchSourcePort").ToBoolean().Value();
   rule.match.ifname = StringProp(r, "ifname", "");

@@ -23,6 +23,7 @@
 #include "../injectors/tc_tbf.h"
 #include "js_args.h"
 #include "js_error.h"
+#include "match_args.h"
 
 namespace faultd::js {
 namespace {
@@ -121,31 +122,14 @@ Napi::Value U32Options(const Napi::CallbackInfo& info) {
   const auto classid = static_cast<uint32_t>(IntegerArg(info, 1, "classid", 1, 0xffffffffLL));
   inj::U32Match m;
   m.ip_version = static_cast<int>(NumberProp(o, "ipVersion", 4, 6, 4));
-  const std::string address = StringProp(o, "address", "");
-  if (!address.empty()) {
-    in_addr v4{};
-    in6_addr v6{};
-    if (inet_pton(AF_INET, address.c_str(), &v4) == 1) {
-      m.ip_version = 4;
-      m.address.resize(4);
-      std::memcpy(m.address.data(), &v4, 4);
-    } else if (inet_pton(AF_INET6, address.c_str(), &v6) == 1) {
-      m.ip_version = 6;
-      m.address.resize(16);
-      std::memcpy(m.address.data(), &v6, 16);
-    } else {
-      ThrowWithCode(Napi::TypeError::New(env, "The \"address\" property must be an IPv4 or IPv6 address"), "ERR_INVALID_ARG_VALUE");
-    }
-    const double max = m.ip_version == 4 ? 32 : 128;
-    m.prefix_len = static_cast<uint8_t>(NumberProp(o, "prefixLen", 1, max, max));
+  const AddressArg address = AddressProp(o);
+  if (address.ip_version != 0) {
+    m.ip_version = address.ip_version;
+    m.address = address.bytes;
+    m.prefix_len = address.prefix_len;
   }
   m.match_source_address = o.Get("matchSourceAddress").ToBoolean().Value();
-  const std::string proto = StringProp(o, "l4proto", "");
-  if (proto == "tcp") m.l4proto = IPPROTO_TCP;
-  else if (proto == "udp") m.l4proto = IPPROTO_UDP;
-  else if (proto == "icmp") m.l4proto = IPPROTO_ICMP;
-  else if (proto == "icmpv6") m.l4proto = IPPROTO_ICMPV6;
-  else if (!proto.empty()) ThrowWithCode(Napi::TypeError::New(env, "The \"l4proto\" property must be tcp, udp, icmp or icmpv6"), "ERR_INVALID_ARG_VALUE");
+  m.l4proto = L4ProtoProp(o);
   m.port = static_cast<uint16_t>(NumberProp(o, "port", 0, 65535, 0));
   m.match_source_port = o.Get("matchSourcePort").ToBoolean().Value();
   auto bytes = inj::EncodeU32Options(m, classid);
