@@ -35,6 +35,12 @@ export function formatDurationMs(ms: number): string {
   return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${Number(s.toFixed(3))}s` : ''}`;
 }
 
+/** A comma list (`"a,b"`, Harness) or a YAML list of strings, trimmed, without empty entries. */
+export function listOf(value: string | readonly string[]): string[] {
+  const items = typeof value === 'string' ? value.split(',') : value;
+  return items.map((item) => item.trim()).filter((item) => item !== '');
+}
+
 const BYTE_UNITS: Readonly<Record<string, number>> = {
   '': 1, b: 1,
   k: 1024, kb: 1024, ki: 1024, kib: 1024,

@@ -8,11 +8,7 @@
 // that (heartbeats are seconds apart). Long work (stress load) stays off the JS thread.
 #include "tc_binding.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <cstdint>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -58,6 +54,26 @@ int Ifindex(Napi::Env env, const std::string& ifname) {
   const auto index = core::nl::InterfaceIndex(ifname);
   if (!index.ok()) ThrowSystemError(env, index.error());
   return index.value();
+}
+
+uint32_t U32Prop(const Napi::Object& o, const char* key) { return static_cast<uint32_t>(NumberProp(o, key, 0, kMaxU32, 0)); }
+
+/// The part every tc object request shares: `{ ifname, parent, … }`.
+struct TcRequest {
+  Napi::Object o;
+  int ifindex;
+  uint32_t parent;
+};
+
+TcRequest ReadTcRequest(const Napi::CallbackInfo& info) {
+  const Napi::Object o = ObjectArg(info, 0, "request");
+  return {o, Ifindex(info.Env(), StringProp(o, "ifname", "")), U32Prop(o, "parent")};
+}
+
+/// Throws the system error of a failed transaction; undefined otherwise.
+Napi::Value Done(Napi::Env env, const core::Status& status) {
+  if (!status.ok()) ThrowSystemError(env, status.error());
+  return env.Undefined();
 }
 
 }  // namespace
@@ -141,24 +157,17 @@ Napi::Value U32Options(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ClassReplace(const Napi::CallbackInfo& info) {
-  const Napi::Object o = ObjectArg(info, 0, "request");
-  const int ifindex = Ifindex(info.Env(), StringProp(o, "ifname", ""));
-  const auto parent = static_cast<uint32_t>(NumberProp(o, "parent", 0, kMaxU32, 0));
-  const auto classid = static_cast<uint32_t>(NumberProp(o, "classid", 0, kMaxU32, 0));
-  const auto replaced = core::nl::ReplaceClass(ifindex, parent, classid, StringProp(o, "kind", ""), BufferProp(o, "options"));
-  if (!replaced.ok()) ThrowSystemError(info.Env(), replaced.error());
-  return info.Env().Undefined();
+  const TcRequest r = ReadTcRequest(info);
+  return Done(info.Env(), core::nl::ReplaceClass(r.ifindex, r.parent, U32Prop(r.o, "classid"), StringProp(r.o, "kind", ""),
+                                                 BufferProp(r.o, "options")));
 }
 
 Napi::Value FilterAdd(const Napi::CallbackInfo& info) {
-  const Napi::Object o = ObjectArg(info, 0, "request");
-  const int ifindex = Ifindex(info.Env(), StringProp(o, "ifname", ""));
-  const auto parent = static_cast<uint32_t>(NumberProp(o, "parent", 0, kMaxU32, 0));
-  const auto prio = static_cast<uint16_t>(NumberProp(o, "prio", 1, 0xffff, 1));
-  const auto protocol = static_cast<uint16_t>(NumberProp(o, "protocol", 0, 0xffff, 0x0800));
-  const auto added = core::nl::AddFilter(ifindex, parent, prio, protocol, StringProp(o, "kind", ""), BufferProp(o, "options"));
-  if (!added.ok()) ThrowSystemError(info.Env(), added.error());
-  return info.Env().Undefined();
+  const TcRequest r = ReadTcRequest(info);
+  const auto prio = static_cast<uint16_t>(NumberProp(r.o, "prio", 1, 0xffff, 1));
+  const auto protocol = static_cast<uint16_t>(NumberProp(r.o, "protocol", 0, 0xffff, 0x0800));
+  return Done(info.Env(), core::nl::AddFilter(r.ifindex, r.parent, prio, protocol, StringProp(r.o, "kind", ""),
+                                              BufferProp(r.o, "options")));
 }
 
 Napi::Value QdiscList(const Napi::CallbackInfo& info) {
@@ -183,26 +192,14 @@ Napi::Value QdiscList(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value QdiscReplace(const Napi::CallbackInfo& info) {
-  const Napi::Object o = ObjectArg(info, 0, "request");
-  const int ifindex = Ifindex(info.Env(), StringProp(o, "ifname", ""));
-  const auto parent = static_cast<uint32_t>(NumberProp(o, "parent", 0, kMaxU32, 0));
-  const auto handle = static_cast<uint32_t>(NumberProp(o, "handle", 0, kMaxU32, 0));
-  const std::string kind = StringProp(o, "kind", "");
-  const std::vector<uint8_t> options = BufferProp(o, "options");
-  const bool exclusive = o.Get("exclusive").ToBoolean().Value();
-  const auto replaced = core::nl::ReplaceQdisc(ifindex, parent, handle, kind, options, exclusive);
-  if (!replaced.ok()) ThrowSystemError(info.Env(), replaced.error());
-  return info.Env().Undefined();
+  const TcRequest r = ReadTcRequest(info);
+  return Done(info.Env(), core::nl::ReplaceQdisc(r.ifindex, r.parent, U32Prop(r.o, "handle"), StringProp(r.o, "kind", ""),
+                                                 BufferProp(r.o, "options"), r.o.Get("exclusive").ToBoolean().Value()));
 }
 
 Napi::Value QdiscDelete(const Napi::CallbackInfo& info) {
-  const Napi::Object o = ObjectArg(info, 0, "request");
-  const int ifindex = Ifindex(info.Env(), StringProp(o, "ifname", ""));
-  const auto parent = static_cast<uint32_t>(NumberProp(o, "parent", 0, kMaxU32, 0));
-  const auto handle = static_cast<uint32_t>(NumberProp(o, "handle", 0, kMaxU32, 0));
-  const auto deleted = core::nl::DeleteQdisc(ifindex, parent, handle);
-  if (!deleted.ok()) ThrowSystemError(info.Env(), deleted.error());
-  return info.Env().Undefined();
+  const TcRequest r = ReadTcRequest(info);
+  return Done(info.Env(), core::nl::DeleteQdisc(r.ifindex, r.parent, U32Prop(r.o, "handle")));
 }
 
 }  // namespace faultd::js

@@ -12,7 +12,7 @@ import { correlationParam, percentParam } from './network/netem-params.js';
 import { NftRevertSchema, planNftFault, revertNftFault } from './network/nft-fault.js';
 import { planRootQdisc, qdiscSupport, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets } from './network/root-qdisc-fault.js';
 import { paramsObject } from './params.js';
-import { defineInjector, type ValidationContext } from './types.js';
+import { defineInjector, withRevert, type ValidationContext } from './types.js';
 
 function params(ctx: ValidationContext) {
   return {
@@ -65,8 +65,7 @@ export const linuxNetworkLoss = defineInjector({
         },
         ctx,
       );
-      const revert = { ...planned.revert, mechanism: 'netem' as const };
-      return { ...planned, revert, apply: (recordApplied, signal) => planned.apply(() => recordApplied(revert), signal) };
+      return withRevert(planned, { mechanism: 'netem' as const });
     }
     ctx.logger.info({ mechanism: 'nftables' }, 'no sch_netem on this kernel: loss through nf_tables numgen random');
     const planned = planNftFault(
@@ -85,8 +84,7 @@ export const linuxNetworkLoss = defineInjector({
       ctx,
       `${p.networkInterfaces.join(',')} egress: ${describe} (nf_tables, no sch_netem here)`,
     );
-    const revert = { ...planned.revert, mechanism: 'nftables' as const };
-    return { ...planned, revert, apply: (recordApplied, signal) => planned.apply(() => recordApplied(revert), signal) };
+    return withRevert(planned, { mechanism: 'nftables' as const });
   },
   revert: (record, ctx) => (record.mechanism === 'netem' ? revertRootQdisc(record, ctx) : revertNftFault(record, ctx)),
   support(ctx) {

@@ -5,15 +5,21 @@
  * `excludeIPs`. Targets are addresses/CIDRs (`ip|port` suffixes), host names resolved once at
  * start, and ports.
  */
-import { booleanParam, paramsObject } from './params.js';
+import { booleanParam, interfacesParam, paramsObject } from './params.js';
 import { NftRevertSchema, planNftFault, revertNftFault } from './network/nft-fault.js';
 import { resolveHosts, formatTarget } from './network/targets.js';
-import { enumParam, hostnamesParam, ipTargetsParam, optionalInterfacesParam, portsParam } from './network/target-params.js';
+import { enumParam, hostnamesParam, ipTargetsParam, portsParam } from './network/target-params.js';
 import { defineInjector, type ValidationContext } from './types.js';
 
 function params(ctx: ValidationContext) {
   return {
-    networkInterfaces: optionalInterfacesParam(ctx.host.interfaces.map((i) => i.name)),
+    networkInterfaces: interfacesParam({
+      name: 'networkInterfaces',
+      interfaces: ctx.host.interfaces,
+      fallback: undefined,
+      optional: true,
+      description: 'limit the fault to these interfaces',
+    }),
     destinationIPs: ipTargetsParam('destinationIPs', 'addresses or CIDRs cut off, e.g. "10.0.0.5,10.1.0.0/16|5432"'),
     destinationHosts: hostnamesParam('destinationHosts', 'host names cut off (resolved once at start; the addresses are logged)'),
     destinationPorts: portsParam('destinationPorts', 'remote ports cut off (all destinations, or with the ones given)'),

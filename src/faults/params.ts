@@ -8,7 +8,7 @@
 import { z } from 'zod';
 
 import { parseCpuList } from '../host/facts.js';
-import { formatDurationMs, parseDurationMs } from '../units.js';
+import { formatDurationMs, listOf, parseDurationMs } from '../units.js';
 import type { ParamDoc } from './types.js';
 
 export interface Param<T> {
@@ -142,21 +142,24 @@ export function paramsObject<T extends Record<string, Param<unknown>>>(params: T
   return z.object(shape).strict();
 }
 
-/** A comma list (`"a,b"`, Harness) or a YAML list of strings; empty entries are dropped. */
-export function listOf(value: string | readonly string[]): string[] {
-  const items = typeof value === 'string' ? value.split(',') : value;
-  return items.map((item) => item.trim()).filter((item) => item !== '');
-}
-
-/** Network interfaces (comma list or YAML list) that exist here; default: the default route's. */
-export function interfacesParam(o: { name: string; interfaces: readonly { name: string }[]; fallback: string | undefined; description: string }): Param<string[]> {
+/**
+ * Network interfaces (comma list or YAML list) that exist here. Absent: `fallback` (the default
+ * route's), or with `optional` an empty list meaning "every interface".
+ */
+export function interfacesParam(o: {
+  name: string;
+  interfaces: readonly { name: string }[];
+  fallback: string | undefined;
+  optional?: boolean;
+  description: string;
+}): Param<string[]> {
   const known = o.interfaces.map((i) => i.name);
   const schema = z
     .union([z.string(), z.array(z.string())], { error: 'must be interface names, as "eth0,eth1" or a list' })
     .optional()
     .transform((value, ctx) => {
       const names = value === undefined ? (o.fallback ? [o.fallback] : []) : listOf(value);
-      if (names.length === 0) {
+      if (names.length === 0 && !o.optional) {
         ctx.addIssue({ code: 'custom', message: `no interface given and no default route to take one from (interfaces here: ${known.join(', ')})` });
         return z.NEVER;
       }
@@ -169,7 +172,7 @@ export function interfacesParam(o: { name: string; interfaces: readonly { name: 
     });
   return {
     schema,
-    doc: { name: o.name, type: 'interface list', default: o.fallback ?? '(default route)', bounds: `existing: ${known.join(', ')}`, description: o.description },
+    doc: { name: o.name, type: 'interface list', default: o.fallback ?? (o.optional ? '(all)' : '(default route)'), bounds: `existing: ${known.join(', ')}`, description: o.description },
   };
 }
 

@@ -63,6 +63,15 @@ export interface Planned<R> {
   apply(recordApplied: (revert: R) => Promise<void>, signal: AbortSignal): Promise<ActiveFault>;
 }
 
+/**
+ * The same plan with a revert record extended by `extra` (e.g. which mechanism a fault chose);
+ * apply records the extended record.
+ */
+export function withRevert<R, X>(planned: Planned<R>, extra: X): Planned<R & X> {
+  const revert = { ...planned.revert, ...extra };
+  return { ...planned, revert, apply: (recordApplied, signal) => planned.apply(() => recordApplied(revert), signal) };
+}
+
 /** A fault that is running. */
 export interface ActiveFault {
   /** Short text of the measured effect now (e.g. `cpu 49.8%/worker`). */

@@ -42,7 +42,6 @@ export interface RootQdiscRequest {
   /** What the qdisc does, for --dry-run (`tbf rate 1 Mbit/s …`; the handle is added). */
   readonly describe: string;
   readonly target: string;
-  readonly notes?: readonly string[];
   /** Which packets the fault touches; absent = every packet of the interfaces. */
   readonly steer?: Steering;
 }
@@ -115,7 +114,6 @@ export function planRootQdisc(request: RootQdiscRequest, ctx: FaultContext): Pla
           ? [`replace root qdisc ${i.previous.kind} ${formatHandle(i.previous.handle)} on ${i.name} with (rtnetlink):`, ...layout]
           : [`replace root qdisc ${i.previous.kind} ${formatHandle(i.previous.handle)} on ${i.name} with ${request.kind} ${formatHandle(handle)} ${request.describe} (rtnetlink RTM_NEWQDISC)`],
       ),
-      ...(request.notes ?? []),
     ],
     revertSteps: interfaces.map((i) => describeRestore(i.name, i.previous)),
     revert,

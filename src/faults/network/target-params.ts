@@ -37,22 +37,6 @@ export function portsParam(name: string, description: string): Param<PortSelecti
   };
 }
 
-/** Interfaces to restrict the fault to; empty (the default) = all interfaces. */
-export function optionalInterfacesParam(known: readonly string[]): Param<string[]> {
-  return {
-    schema: listInput.transform((value, ctx) => {
-      const names = value === undefined ? [] : (typeof value === 'string' ? value.split(',') : value).map((n) => n.trim()).filter(Boolean);
-      const missing = names.filter((n) => !known.includes(n));
-      if (missing.length > 0) {
-        ctx.addIssue({ code: 'custom', message: `no interface ${missing.map((m) => `"${m}"`).join(', ')} here (interfaces: ${known.join(', ')})` });
-        return z.NEVER;
-      }
-      return [...new Set(names)];
-    }),
-    doc: { name: 'networkInterfaces', type: 'interface list', default: '(all)', bounds: `existing: ${known.join(', ')}`, description: 'limit the fault to these interfaces' },
-  };
-}
-
 export function enumParam<const T extends readonly [string, ...string[]]>(name: string, values: T, fallback: T[number], description: string): Param<T[number]> {
   return {
     schema: z.enum(values, { error: `must be one of ${values.join(', ')}` }).optional().transform((v) => v ?? fallback),

@@ -8,6 +8,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 
 import { FaultdError } from '../../errors.js';
+import { listOf } from '../../units.js';
 
 export interface IpTarget {
   readonly address: string;
@@ -24,11 +25,6 @@ export interface PortSelection {
 
 export const NO_PORTS: PortSelection = { include: [], exclude: [] };
 
-function items(value: string | readonly string[]): string[] {
-  const list = typeof value === 'string' ? value.split(',') : value;
-  return list.map((v) => v.trim()).filter((v) => v !== '');
-}
-
 function port(text: string): number {
   const n = Number(text);
   if (!/^\d+$/.test(text) || n < 1 || n > 65535) throw new Error(`port "${text}" is not in 1–65535`);
@@ -37,7 +33,7 @@ function port(text: string): number {
 
 /** Parses `10.0.0.1`, `10.0.0.0/24|80|443`, `fd00::/64`. Throws with the offending entry. */
 export function parseIpTargets(value: string | readonly string[]): IpTarget[] {
-  return items(value).map((entry) => {
+  return listOf(value).map((entry) => {
     const [cidr = '', ...ports] = entry.split('|');
     const [address = '', prefix] = cidr.split('/');
     const version = isIP(address);
@@ -55,7 +51,7 @@ export function parsePortSelection(value: string | readonly string[]): PortSelec
   const listNegated = raw.startsWith('!');
   const include: number[] = [];
   const exclude: number[] = [];
-  for (const item of items(listNegated ? raw.slice(1) : value)) {
+  for (const item of listOf(listNegated ? raw.slice(1) : value)) {
     const negated = listNegated || item.startsWith('!');
     (negated ? exclude : include).push(port(negated && item.startsWith('!') ? item.slice(1) : item));
   }
@@ -65,7 +61,7 @@ export function parsePortSelection(value: string | readonly string[]): PortSelec
 const HOSTNAME = /^(?=.{1,253}$)([a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?)*\.?$/;
 
 export function parseHostnames(value: string | readonly string[]): string[] {
-  return items(value).map((host) => {
+  return listOf(value).map((host) => {
     if (!HOSTNAME.test(host)) throw new Error(`"${host}" is not a host name`);
     return host;
   });
