@@ -55,6 +55,7 @@
           'native/test/proc_stat_test.cc',
           'native/test/cpu_stress_test.cc',
           'native/test/netlink_test.cc',
+          'native/test/delay_test.cc',
           '<@(faultd_core_sources)',
           '<@(faultd_injector_sources)',
         ],

@@ -18,7 +18,9 @@
     ],
     'faultd_injector_sources': [
       'native/injectors/cpu_stress.cc',
+      'native/injectors/delay_sampler.cc',
       'native/injectors/memory_stress.cc',
+      'native/injectors/nfqueue_delayer.cc',
       'native/injectors/nft_rules.cc',
       'native/injectors/tc_netem.cc',
       'native/injectors/tc_steer.cc',

@@ -45,8 +45,16 @@ inj::NftRule RuleFrom(Napi::Env env, const Napi::Object& r) {
   if (rule.match.ifname.size() >= 16) BadArg(env, "The \"ifname\" property must be an interface name (< 16 bytes)");
   rule.percent = static_cast<uint32_t>(NumberProp(r, "percent", 1, 100, 100));
   const std::string verdict = StringProp(r, "verdict", "drop");
-  if (verdict != "drop" && verdict != "accept") BadArg(env, "The \"verdict\" property must be drop or accept");
-  rule.verdict = verdict == "accept" ? inj::NftVerdict::kAccept : inj::NftVerdict::kDrop;
+  if (verdict == "accept") {
+    rule.verdict = inj::NftVerdict::kAccept;
+  } else if (verdict == "drop") {
+    rule.verdict = inj::NftVerdict::kDrop;
+  } else if (verdict == "queue") {
+    rule.verdict = inj::NftVerdict::kQueue;
+    rule.queue_num = static_cast<uint16_t>(NumberProp(r, "queueNum", 0, 65535, 0));
+  } else {
+    BadArg(env, "The \"verdict\" property must be drop, accept or queue");
+  }
   return rule;
 }
 
@@ -59,8 +67,15 @@ Napi::Value NftAddChain(const Napi::CallbackInfo& info) {
   spec.table = StringProp(o, "table", "faultd");
   spec.chain = Name(o, "chain", env);
   const std::string hook = StringProp(o, "hook", "");
-  if (hook != "input" && hook != "output") BadArg(env, "The \"hook\" property must be input or output");
-  spec.hook = hook == "input" ? inj::NftHook::kInput : inj::NftHook::kOutput;
+  if (hook == "prerouting") {
+    spec.hook = inj::NftHook::kPrerouting;
+  } else if (hook == "input") {
+    spec.hook = inj::NftHook::kInput;
+  } else if (hook == "output") {
+    spec.hook = inj::NftHook::kOutput;
+  } else {
+    BadArg(env, "The \"hook\" property must be prerouting, input or output");
+  }
   spec.priority = static_cast<int32_t>(NumberProp(o, "priority", -1000, 1000, 0));
   const Napi::Value rules = o.Get("rules");
   if (!rules.IsArray()) BadArg(env, "The \"rules\" property must be an array");

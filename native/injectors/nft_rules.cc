@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nf_tables_compat.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 
@@ -24,6 +25,7 @@ using core::nl::AttrWriter;
 constexpr uint16_t kNested = NLA_F_NESTED;
 constexpr uint32_t kReg1 = NFT_REG_1;
 constexpr size_t kBatchBytes = 1024 * 1024;
+constexpr uint16_t kNfqFlagBypass = 0x01;  // NFQ_FLAG_BYPASS (linux/netfilter/xt_NFQUEUE.h)
 
 void PutBe32(AttrWriter& w, uint16_t type, uint32_t value) { w.PutU32(type, htonl(value)); }
 
@@ -50,6 +52,15 @@ size_t BeginMessage(AttrWriter& w, uint16_t type, uint16_t flags, uint32_t seq, 
 void EndMessage(AttrWriter& w, size_t at) {
   const auto len = static_cast<uint32_t>(w.size() - at);
   std::memcpy(w.mutable_bytes().data() + at, &len, sizeof(len));
+}
+
+uint32_t HookNumber(NftHook hook) {
+  switch (hook) {
+    case NftHook::kPrerouting: return NF_INET_PRE_ROUTING;
+    case NftHook::kInput: return NF_INET_LOCAL_IN;
+    case NftHook::kOutput: return NF_INET_LOCAL_OUT;
+  }
+  return NF_INET_LOCAL_OUT;
 }
 
 uint16_t NftType(int msg) { return static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | msg); }
@@ -114,6 +125,17 @@ class Expressions {
     End();
     const uint32_t be = htonl(percent);
     Cmp(NFT_CMP_LT, &be, sizeof(be));
+  }
+  // `queue num <n> bypass` through the x_tables NFQUEUE target (nft_compat), as iptables-nft
+  // sends it: kernels without nft_queue (this project's CI) still have xt_NFQUEUE.
+  void QueueTarget(uint16_t queue_num) {
+    Begin("target");
+    w_.PutString(NFTA_TARGET_NAME, "NFQUEUE");
+    PutBe32(w_, NFTA_TARGET_REV, 3);
+    // struct xt_NFQ_info_v3 { u16 queuenum, queues_total, flags; } padded to XT_ALIGN (8).
+    const std::array<uint16_t, 4> info{queue_num, 1, kNfqFlagBypass, 0};
+    w_.Put(NFTA_TARGET_INFO, info.data(), sizeof(info));
+    End();
   }
   void Verdict(NftVerdict verdict) {
     Begin("immediate");
@@ -193,7 +215,11 @@ core::Status WriteExpressions(AttrWriter& w, const NftRule& rule, NftHook hook) 
   }
   if (rule.percent == 0 || rule.percent > 100) return core::SysError{EINVAL, "nft", "percent must be 1..100"};
   if (rule.percent < 100) e.RandomBelow(rule.percent);
-  e.Verdict(rule.verdict);
+  if (rule.verdict == NftVerdict::kQueue) {
+    e.QueueTarget(rule.queue_num);
+  } else {
+    e.Verdict(rule.verdict);
+  }
   return core::Ok{};
 }
 
@@ -260,7 +286,7 @@ core::Status AddNftChain(const NftChainSpec& spec) noexcept {
         w.PutString(NFTA_CHAIN_TABLE, spec.table);
         w.PutString(NFTA_CHAIN_NAME, spec.chain);
         const size_t hook = w.NestBegin(NFTA_CHAIN_HOOK | kNested);
-        PutBe32(w, NFTA_HOOK_HOOKNUM, spec.hook == NftHook::kInput ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT);
+        PutBe32(w, NFTA_HOOK_HOOKNUM, HookNumber(spec.hook));
         PutBe32(w, NFTA_HOOK_PRIORITY, static_cast<uint32_t>(spec.priority));
         w.NestEnd(hook);
         PutBe32(w, NFTA_CHAIN_POLICY, NF_ACCEPT);

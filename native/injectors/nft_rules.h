@@ -12,8 +12,11 @@
 
 namespace faultd::inj {
 
-enum class NftHook { kInput, kOutput };
-enum class NftVerdict { kAccept, kDrop };
+enum class NftHook { kPrerouting, kInput, kOutput };
+/// kQueue hands the packet to a userspace listener of `queue_num` (the NFQUEUE delayer), and
+/// lets it pass unqueued while no listener is bound (`bypass`), so a dead delayer never
+/// blackholes traffic.
+enum class NftVerdict { kAccept, kDrop, kQueue };
 
 /// One match, all fields optional (an empty match matches every packet).
 struct NftMatch {
@@ -24,13 +27,14 @@ struct NftMatch {
   uint8_t l4proto = 0;            // 0 = any; 6 tcp, 17 udp, 1 icmp, 58 icmpv6
   uint16_t port = 0;              // host order; 0 = any (needs tcp or udp)
   bool match_source_port = false;     // sport instead of dport
-  std::string ifname;             // output (output hook) / input (input hook) interface; empty = any
+  std::string ifname;             // output (output hook) / input (input, prerouting) interface; empty = any
 };
 
 struct NftRule {
   NftMatch match;
   uint32_t percent = 100;         // 1..100: `numgen random mod 100 < percent`; 100 = always
   NftVerdict verdict = NftVerdict::kDrop;
+  uint16_t queue_num = 0;         // with kQueue
 };
 
 struct NftChainSpec {

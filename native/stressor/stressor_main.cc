@@ -4,13 +4,16 @@
 //
 //   faultd-stressor cpu    --workers=N --load-pct=P [--cpus=0,2] [--ramp-up-ms=T] [--period-us=U]
 //   faultd-stressor memory --workers=N --bytes-per-worker=B [--lock] [--ramp-up-ms=T]
+//   faultd-stressor delay  --queue=N --delay-us=D [--jitter-us=J] [--correlation-pct=C]
+//                          [--distribution=normal --dist-dir=DIR] [--max-held=PACKETS]
 //   faultd-stressor probe-qdisc <kind>  (feature probe: can this kernel create a <kind> qdisc?)
 //   common: --parent-pid=PID (exit if the parent is already gone) --tag=FAULT_ID (for `ps` and
 //           remnant scans) --wait-go (start no load until a line "go" arrives on stdin, so that
 //           faultd records the pid and places the process in its cgroup first)
 //
 // It dies with its parent (PR_SET_PDEATHSIG), sets oom_score_adj=1000, and stops cleanly on
-// SIGTERM/SIGINT. Stdout carries JSON lines: {"event":"ready"}, {"event":"populated",...},
+// SIGTERM/SIGINT (the delayer first accepts every packet it holds). Stdout carries JSON lines:
+// {"event":"ready"}, {"event":"populated",...}, {"event":"stats",...} (delayer, each second),
 // {"event":"error","errno":N,"syscall":"..."}. Exit codes: 0 stopped, 2 usage, 3 stress failed.
 #include <fcntl.h>
 #include <sched.h>
@@ -23,13 +26,16 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "../injectors/cpu_stress.h"
 #include "../core/netlink/qdisc.h"
+#include "../injectors/delay_sampler.h"
 #include "../injectors/memory_stress.h"
+#include "../injectors/nfqueue_delayer.h"
 #include "../injectors/tc_netem.h"
 #include "../injectors/tc_tbf.h"
 
@@ -50,11 +56,18 @@ struct Options {
   uint64_t bytes_per_worker = 0;
   bool lock = false;
   bool wait_go = false;
+  int queue = -1;
+  int64_t delay_us = -1;
+  int64_t jitter_us = 0;
+  double correlation_pct = 0;
+  std::string distribution;
+  std::string dist_dir;
+  uint32_t max_held = 65536;
   pid_t parent_pid = 0;
 };
 
 int Usage(const char* why) {
-  std::fprintf(stderr, "faultd-stressor: %s\nusage: faultd-stressor cpu|memory --key=value ...\n", why);
+  std::fprintf(stderr, "faultd-stressor: %s\nusage: faultd-stressor cpu|memory|delay --key=value ...\n", why);
   return kExitUsage;
 }
 
@@ -89,6 +102,13 @@ bool ParseOption(std::string_view arg, Options* o) {
   if (key == "--period-us") return ParseNumber(value, &o->period_us);
   if (key == "--bytes-per-worker") return ParseNumber(value, &o->bytes_per_worker);
   if (key == "--parent-pid") return ParseNumber(value, &o->parent_pid);
+  if (key == "--queue") return ParseNumber(value, &o->queue);
+  if (key == "--delay-us") return ParseNumber(value, &o->delay_us);
+  if (key == "--jitter-us") return ParseNumber(value, &o->jitter_us);
+  if (key == "--correlation-pct") return ParseNumber(value, &o->correlation_pct);
+  if (key == "--max-held") return ParseNumber(value, &o->max_held);
+  if (key == "--distribution") return o->distribution = value, true;
+  if (key == "--dist-dir") return o->dist_dir = value, true;
   return key == "--tag";  // informational only: makes the fault id visible in `ps`
 }
 
@@ -177,6 +197,30 @@ int RunMemory(const Options& o, const sigset_t& stop_signals) {
   return EmitError(mem.WorkerError()), kExitFailed;
 }
 
+int RunDelay(const Options& o, const sigset_t& stop_signals) {
+  faultd::inj::DelaySpec spec{o.delay_us * 1000, o.jitter_us * 1000, o.correlation_pct, {}};
+  if (!o.distribution.empty()) {
+    auto table = faultd::inj::ReadNetemDistribution(o.dist_dir, o.distribution);
+    if (!table.ok()) return EmitError(table.error()), kExitFailed;
+    spec.table = std::move(table).value();
+  }
+  auto delayer = faultd::inj::NfqueueDelayer::Bind(static_cast<uint16_t>(o.queue), o.max_held);
+  if (!delayer.ok()) return EmitError(delayer.error()), kExitFailed;
+  std::random_device entropy;
+  faultd::inj::DelaySampler sampler(spec, (static_cast<uint64_t>(entropy()) << 32) | entropy());
+  std::printf("{\"event\":\"ready\"}\n");
+  std::fflush(stdout);
+  const auto ran = std::move(delayer).value().Run(sampler, stop_signals, [](const faultd::inj::DelayerStats& s) {
+    std::printf("{\"event\":\"stats\",\"delayed\":%llu,\"held\":%llu,\"peakHeld\":%llu,\"maxLateUs\":%lld,\"recvErrors\":%llu}\n",
+                static_cast<unsigned long long>(s.delayed), static_cast<unsigned long long>(s.held),
+                static_cast<unsigned long long>(s.peak_held), static_cast<long long>(s.max_late_ns / 1000),
+                static_cast<unsigned long long>(s.recv_errors));
+    std::fflush(stdout);
+  });
+  if (!ran.ok()) return EmitError(ran.error()), kExitFailed;
+  return 0;
+}
+
 std::string JsonEscape(std::string_view text) {
   std::string out;
   for (char c : text) {
@@ -233,7 +277,12 @@ int main(int argc, char** argv) {
   if (o.workers < 1 || o.workers > CPU_SETSIZE) return Usage("--workers out of range");
   if (o.mode == "cpu" && (o.load_pct < 0 || o.load_pct > 100)) return Usage("--load-pct must be 0..100");
   if (o.mode == "memory" && o.bytes_per_worker == 0) return Usage("--bytes-per-worker must be > 0");
-  if (o.mode != "cpu" && o.mode != "memory") return Usage("mode must be cpu or memory");
+  if (o.mode == "delay" && (o.queue < 0 || o.queue > 65535)) return Usage("--queue must be 0..65535");
+  if (o.mode == "delay" && (o.delay_us < 0 || o.jitter_us < 0 || o.jitter_us > o.delay_us)) return Usage("--delay-us and --jitter-us: 0 <= jitter <= delay");
+  if (o.mode == "delay" && (o.correlation_pct < 0 || o.correlation_pct > 100)) return Usage("--correlation-pct must be 0..100");
+  if (o.mode == "delay" && !o.distribution.empty() && o.dist_dir.empty()) return Usage("--distribution needs --dist-dir");
+  if (o.mode == "delay" && (o.max_held < 1 || o.max_held > (1U << 20))) return Usage("--max-held must be 1..1048576");
+  if (o.mode != "cpu" && o.mode != "memory" && o.mode != "delay") return Usage("mode must be cpu, memory or delay");
   if (!TieToParent(o.parent_pid)) {
     std::fprintf(stderr, "faultd-stressor: parent %d is gone or PR_SET_PDEATHSIG failed\n", static_cast<int>(o.parent_pid));
     return kExitFailed;
@@ -248,5 +297,6 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  if (o.mode == "delay") return RunDelay(o, stop_signals);
   return o.mode == "cpu" ? RunCpu(o, stop_signals) : RunMemory(o, stop_signals);
 }

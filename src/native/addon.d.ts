@@ -55,16 +55,18 @@ export interface NftRuleSpec {
   l4proto?: 'tcp' | 'udp' | 'icmp' | 'icmpv6';
   port?: number;
   matchSourcePort?: boolean;
-  /** Output interface (output hook) or input interface (input hook). */
+  /** Output interface (output hook) or input interface (input and prerouting hooks). */
   ifname?: string;
   percent?: number;
-  verdict: 'drop' | 'accept';
+  /** `queue` hands matching packets to the listener of `queueNum` (bypassed while none is bound). */
+  verdict: 'drop' | 'accept' | 'queue';
+  queueNum?: number;
 }
 
 export interface NftChainSpec {
   table?: string;
   chain: string;
-  hook: 'input' | 'output';
+  hook: 'prerouting' | 'input' | 'output';
   priority?: number;
   rules: NftRuleSpec[];
 }
