@@ -7,6 +7,7 @@
 //   faultd-stressor delay  --queue=N --delay-us=D [--jitter-us=J] [--correlation-pct=C]
 //                          [--distribution=normal --dist-dir=DIR] [--max-held=PACKETS]
 //   faultd-stressor probe-qdisc <kind>  (feature probe: can this kernel create a <kind> qdisc?)
+//   faultd-stressor probe-nfqueue       (feature probe: nf_tables queue rule + a bound queue)
 //   common: --parent-pid=PID (exit if the parent is already gone) --tag=FAULT_ID (for `ps` and
 //           remnant scans) --wait-go (start no load until a line "go" arrives on stdin, so that
 //           faultd records the pid and places the process in its cgroup first)
@@ -36,6 +37,7 @@
 #include "../injectors/delay_sampler.h"
 #include "../injectors/memory_stress.h"
 #include "../injectors/nfqueue_delayer.h"
+#include "../injectors/nft_rules.h"
 #include "../injectors/tc_netem.h"
 #include "../injectors/tc_tbf.h"
 
@@ -112,9 +114,19 @@ bool ParseOption(std::string_view arg, Options* o) {
   return key == "--tag";  // informational only: makes the fault id visible in `ps`
 }
 
+std::string JsonEscape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    if (static_cast<unsigned char>(c) >= 0x20) out.push_back(c);
+  }
+  return out;
+}
+
 void EmitError(const SysError& error) {
-  std::printf("{\"event\":\"error\",\"errno\":%d,\"syscall\":\"%s\",\"message\":\"%s\"}\n", error.err,
-              error.syscall, std::strerror(error.err));
+  const std::string message = std::string(std::strerror(error.err)) + (error.detail.empty() ? "" : " (" + error.detail + ")");
+  std::printf("{\"event\":\"error\",\"errno\":%d,\"syscall\":\"%s\",\"message\":\"%s\"}\n", error.err, error.syscall,
+              JsonEscape(message).c_str());
   std::fflush(stdout);
 }
 
@@ -221,13 +233,9 @@ int RunDelay(const Options& o, const sigset_t& stop_signals) {
   return 0;
 }
 
-std::string JsonEscape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    if (static_cast<unsigned char>(c) >= 0x20) out.push_back(c);
-  }
-  return out;
+void PrintProbeFailure(const SysError& error) {
+  std::printf("{\"supported\":false,\"probe\":\"%s\",\"errno\":%d,\"message\":\"%s\",\"detail\":\"%s\"}\n", error.syscall, error.err,
+              std::strerror(error.err), JsonEscape(error.detail).c_str());
 }
 
 // Tries to create a `kind` qdisc on the loopback device of a private, throwaway network
@@ -250,9 +258,29 @@ int ProbeQdisc(std::string_view kind) {
   if (added.ok()) {
     std::printf("{\"supported\":true}\n");
   } else {
-    std::printf("{\"supported\":false,\"probe\":\"%s\",\"errno\":%d,\"message\":\"%s\",\"detail\":\"%s\"}\n", added.error().syscall,
-                added.error().err, std::strerror(added.error().err), JsonEscape(added.error().detail).c_str());
+    PrintProbeFailure(added.error());
   }
+  return 0;
+}
+
+// What the NFQUEUE delayer needs, tried in a throwaway network namespace: an nf_tables chain
+// with the xt NFQUEUE target (nf_tables, nft_compat, xt_NFQUEUE) and a bound queue
+// (nfnetlink_queue).
+int ProbeNfqueue() {
+  if (unshare(CLONE_NEWNET) != 0) {
+    std::printf("{\"supported\":false,\"probe\":\"unshare\",\"errno\":%d,\"message\":\"%s\"}\n", errno, std::strerror(errno));
+    return kExitFailed;
+  }
+  faultd::inj::NftChainSpec chain;
+  chain.chain = "probe";
+  chain.hook = faultd::inj::NftHook::kPrerouting;
+  faultd::inj::NftRule rule;
+  rule.verdict = faultd::inj::NftVerdict::kQueue;
+  rule.queue_num = 1;
+  chain.rules.push_back(rule);
+  if (const auto added = faultd::inj::AddNftChain(chain); !added.ok()) return PrintProbeFailure(added.error()), 0;
+  if (const auto bound = faultd::inj::NfqueueDelayer::Bind(1, 16); !bound.ok()) return PrintProbeFailure(bound.error()), 0;
+  std::printf("{\"supported\":true}\n");
   return 0;
 }
 
@@ -266,6 +294,7 @@ int main(int argc, char** argv) {
     }
     return ProbeQdisc(argv[2]);
   }
+  if (std::string_view(argv[1]) == "probe-nfqueue") return argc == 2 ? ProbeNfqueue() : Usage("probe-nfqueue takes no argument");
   Options o;
   o.mode = argv[1];
   for (int i = 2; i < argc; ++i) {

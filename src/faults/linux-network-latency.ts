@@ -1,33 +1,124 @@
 // SPDX-License-Identifier: Apache-2.0
-/** linux-network-latency (Harness name and tunables): egress delay with jitter, via netem. */
-import { defineNetemFault } from './network/netem-fault.js';
-import { correlationParam, distributionParam, millisParam } from './network/netem-params.js';
-import { findDistributionDir } from './network/tc-tables.js';
+/**
+ * linux-network-latency (Harness name and tunables): delay with jitter. With sch_netem it is a
+ * netem root qdisc on the interfaces' egress; on kernels without it (microVMs, this project's
+ * CI) the NFQUEUE delayer holds the packets arriving from the targets for the same delay, drawn
+ * the same way (see network/nfqueue-delay.ts). The mechanism is chosen at validation, shown by
+ * --dry-run and logged.
+ */
+import { z } from 'zod';
 
-export const linuxNetworkLatency = defineNetemFault({
-  kind: 'linux-network-latency',
-  summary: 'Delay egress packets (netem delay, jitter, correlation, distribution)',
-  verb: 'delayed',
-  aliases: { NETWORK_LATENCY: 'latency', JITTER: 'jitter', CORRELATION: 'correlation', DISTRIBUTION: 'distribution' },
-  params: () => ({
+import { COMMON_NETWORK_ALIASES, commonNetworkParams, steeringOf } from './network/common-params.js';
+import { correlationParam, distributionParam, millisParam } from './network/netem-params.js';
+import { NfqueueRevertSchema, planNfqueueDelay, revertNfqueueDelay } from './network/nfqueue-delay.js';
+import { planRootQdisc, qdiscSupport, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets } from './network/root-qdisc-fault.js';
+import { findDistributionDir } from './network/tc-tables.js';
+import { paramsObject } from './params.js';
+import { defineInjector, withRevert, type ValidationContext } from './types.js';
+
+function params(ctx: ValidationContext) {
+  return {
+    ...commonNetworkParams(ctx, 'delayed'),
     latency: millisParam('latency', 2000, 'delay added to every packet, in ms (Harness default 2000)', 1),
     jitter: millisParam('jitter', 0, 'largest random deviation from the latency, in ms'),
     correlation: correlationParam(),
     distribution: distributionParam(),
-  }),
-  refine(p, issue) {
-    if (p.jitter > p.latency) issue('jitter', `${p.jitter} ms is more than the latency (${p.latency} ms): delays cannot go below zero`);
-    if (p.distribution !== 'uniform' && p.jitter === 0) issue('distribution', `"${p.distribution}" shapes the jitter, so it needs jitter > 0`);
-    if (p.distribution !== 'uniform' && !findDistributionDir(p.distribution)) {
-      issue('distribution', `needs iproute2's ${p.distribution}.dist table (install iproute2, or set TC_LIB_DIR)`);
+  };
+}
+
+const LatencyRevertSchema = z.discriminatedUnion('mechanism', [
+  RootQdiscRevertSchema.extend({ mechanism: z.literal('netem') }),
+  NfqueueRevertSchema.extend({ mechanism: z.literal('nfqueue') }),
+]);
+
+export const linuxNetworkLatency = defineInjector({
+  kind: 'linux-network-latency',
+  summary: 'Delay packets with jitter (netem; where netem is missing, an NFQUEUE delayer on the replies)',
+  paramAliases: { ...COMMON_NETWORK_ALIASES, NETWORK_LATENCY: 'latency', JITTER: 'jitter', CORRELATION: 'correlation', DISTRIBUTION: 'distribution' },
+  paramsSchema: (ctx) =>
+    paramsObject(params(ctx))
+      .superRefine((p, c) => {
+        const issue = (path: string, message: string) => c.addIssue({ code: 'custom', path: path ? [path] : [], message });
+        if (p.jitter > p.latency) issue('jitter', `${p.jitter} ms is more than the latency (${p.latency} ms): delays cannot go below zero`);
+        if (p.distribution !== 'uniform' && p.jitter === 0) issue('distribution', `"${p.distribution}" shapes the jitter, so it needs jitter > 0`);
+        if (p.distribution !== 'uniform' && !findDistributionDir(p.distribution)) {
+          issue('distribution', `needs iproute2's ${p.distribution}.dist table (install iproute2, or set TC_LIB_DIR)`);
+        }
+        const netem = ctx.features.qdisc('netem');
+        const nfqueue = ctx.features.nfqueue();
+        if (!netem.supported && !nfqueue.supported) {
+          issue('', `linux-network-latency needs sch_netem or NFQUEUE (nf_tables with xt_NFQUEUE, nfnetlink_queue); this kernel has neither (${netem.reason}; ${nfqueue.reason})`);
+        }
+      })
+      .transform((p) => ({ ...p, mechanism: ctx.features.qdisc('netem').supported ? ('netem' as const) : ('nfqueue' as const) })),
+  paramDocs: (ctx) => Object.values(params(ctx)).map((p) => p.doc),
+  exclusiveTargets: (p) => (p.mechanism === 'netem' ? rootQdiscTargets(p.networkInterfaces) : []),
+  revertSchema: LatencyRevertSchema,
+  async plan(faultId, p, ctx) {
+    const { steer, targets } = await steeringOf(p);
+    const distributionDir = p.distribution === 'uniform' ? undefined : findDistributionDir(p.distribution);
+    const describe = `delay ${p.latency}ms${p.jitter ? ` ±${p.jitter}ms` : ''}${p.correlation ? ` ${p.correlation}% correlated` : ''}${distributionDir ? ` ${p.distribution}` : ''}`;
+    const interfaces = p.networkInterfaces.join(',');
+    if (p.mechanism === 'netem') {
+      const planned = planRootQdisc(
+        {
+          faultId,
+          interfaces: p.networkInterfaces,
+          kind: 'netem',
+          options: () =>
+            ctx.native.netemOptions({
+              delayUs: Math.round(p.latency * 1000),
+              jitterUs: Math.round(p.jitter * 1000),
+              delayCorrelationPct: p.correlation,
+              ...(distributionDir ? { distribution: p.distribution, distributionDir } : {}),
+            }),
+          describe,
+          target: `${interfaces} egress: ${describe}`,
+          steer,
+        },
+        ctx,
+      );
+      return withRevert(planned, { mechanism: 'netem' as const });
     }
+    ctx.logger.info({ mechanism: 'nfqueue' }, 'no sch_netem on this kernel: latency through the NFQUEUE delayer, on packets arriving from the targets');
+    const planned = planNfqueueDelay(
+      {
+        faultId,
+        interfaces: p.networkInterfaces,
+        targets,
+        remotePorts: p.destinationPorts,
+        localPorts: p.sourcePorts,
+        protocol: 'all',
+        excludeTargets: [],
+        keepSsh: p.whitelistSSH,
+      },
+      {
+        latencyMs: p.latency,
+        jitterMs: p.jitter,
+        correlationPct: p.correlation,
+        ...(distributionDir ? { distribution: { name: p.distribution, dir: distributionDir } } : {}),
+      },
+      ctx,
+      `${interfaces} replies: ${describe} on every round trip (NFQUEUE delayer, no sch_netem here)`,
+    );
+    return withRevert(planned, { mechanism: 'nfqueue' as const });
   },
-  netem: (p) => ({
-    delayUs: Math.round(p.latency * 1000),
-    jitterUs: Math.round(p.jitter * 1000),
-    delayCorrelationPct: p.correlation,
-    ...(p.distribution === 'uniform' ? {} : { distribution: p.distribution, distributionDir: findDistributionDir(p.distribution) ?? '' }),
-  }),
-  describe: (p) => `delay ${p.latency}ms${p.jitter ? ` ±${p.jitter}ms` : ''}${p.correlation ? ` ${p.correlation}% correlated` : ''}${p.distribution !== 'uniform' ? ` ${p.distribution}` : ''}`,
-  withoutNetem: 'The NFQUEUE delayer that replaces netem on such kernels is in progress (issue 4).',
+  revert: (record, ctx) => (record.mechanism === 'netem' ? revertRootQdisc(record, ctx) : revertNfqueueDelay(record, ctx)),
+  support(ctx) {
+    const netem = ctx.features.qdisc('netem');
+    const base = qdiscSupport(ctx, 'netem', netem);
+    const nfqueue = ctx.features.nfqueue();
+    const admin = ctx.host.isRoot || (ctx.host.capEff & (1n << 12n)) !== 0n;
+    return {
+      supported: admin && (netem.supported || nfqueue.supported),
+      notes: [
+        ...base.notes,
+        netem.supported
+          ? 'mechanism: netem'
+          : nfqueue.supported
+            ? 'mechanism: NFQUEUE delayer on the packets arriving from the targets (nf_tables + xt_NFQUEUE + nfnetlink_queue: available)'
+            : `NFQUEUE delayer: unavailable (${nfqueue.reason})`,
+      ],
+    };
+  },
 });

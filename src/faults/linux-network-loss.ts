@@ -77,7 +77,7 @@ export const linuxNetworkLoss = defineInjector({
         remotePorts: p.destinationPorts,
         localPorts: p.sourcePorts,
         protocol: 'all',
-        percent: p.packetLossPercentage,
+        action: { kind: 'drop', percent: p.packetLossPercentage },
         excludeTargets: [],
         keepSsh: p.whitelistSSH,
       },

@@ -66,7 +66,7 @@ export const linuxNetworkPartition = defineInjector({
         remotePorts: p.destinationPorts,
         localPorts: p.sourcePorts,
         protocol: p.protocol,
-        percent: 100,
+        action: { kind: 'drop', percent: 100 },
         excludeTargets: p.excludeIPs,
         keepSsh: p.whitelistSSH,
       },

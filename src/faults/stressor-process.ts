@@ -53,22 +53,25 @@ export interface StressorHandle extends ProcessId {
 }
 
 /** The argv a stressor gets for `mode` and `args` (shown by --dry-run). */
-export function stressorArgv(tag: string, mode: 'cpu' | 'memory', args: readonly string[]): string[] {
+export type StressorMode = 'cpu' | 'memory' | 'delay';
+
+export function stressorArgv(tag: string, mode: StressorMode, args: readonly string[]): string[] {
   return [mode, ...args, `--tag=${tag}`, '--wait-go', `--parent-pid=${process.pid}`];
 }
 
 /**
  * Starts the stressor and returns once it reports `ready`. On any failure (including `signal`
  * aborting the start) the stressor is killed before the error is thrown; the caller's revert
- * then removes the cgroups and verifies.
+ * then removes the cgroups and verifies. `onEvent` sees every other JSON line it prints.
  */
 export async function startStressor(
   planned: StressorRevert,
-  mode: 'cpu' | 'memory',
+  mode: StressorMode,
   args: readonly string[],
   ctx: FaultContext,
   recordApplied: (revert: StressorRevert) => Promise<void>,
   signal: AbortSignal,
+  onEvent?: (event: Record<string, unknown>) => void,
 ): Promise<StressorHandle> {
   const { created, skipped } = createCgroups(planned.cgroups);
   for (const reason of skipped) ctx.logger.warn({ reason }, 'cannot create stressor cgroup, ignoring');
@@ -94,6 +97,7 @@ export async function startStressor(
     }
     if (event['event'] === 'ready') onReady?.();
     else if (event['event'] === 'error') lastError = `${String(event['syscall'])}: ${String(event['message'])}`;
+    else onEvent?.(event);
   });
   // 'close' comes after stdout and stderr are drained, so the stressor's own error is known.
   const exit = new Promise<string>((resolve) => {

@@ -23,6 +23,8 @@ export interface FeatureProbe {
   qdisc(kind: string): FeatureSupport;
   /** nf_tables through nfnetlink (absent on iptables-legacy-only kernels). */
   nftables(): FeatureSupport;
+  /** What the NFQUEUE delayer needs: an nf_tables rule with the xt NFQUEUE target and a bound queue. */
+  nfqueue(): FeatureSupport;
 }
 
 const ProbeOutput = z.object({
@@ -41,54 +43,68 @@ function errnoName(errno: number): string {
   }
 }
 
+/**
+ * Runs `faultd-stressor <args>` and reads its verdict. Only `isMissing` (the kernel saying the
+ * feature does not exist) means unsupported: any other failure, such as no CAP_SYS_ADMIN for
+ * the throwaway namespace, leaves the question open, so the feature is assumed present and a
+ * kernel without it fails at apply with the same words.
+ */
+function probeWithStressor(args: readonly string[], isMissing: (probe: string | undefined, errno: number | undefined) => boolean): FeatureSupport {
+  try {
+    const result = spawnSync(stressorPath(), args, { encoding: 'utf8', timeout: 5000 });
+    const parsed = ProbeOutput.safeParse(JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}'));
+    if (!parsed.success) throw new Error(`unexpected probe output: ${result.stdout}${result.stderr}`);
+    const p = parsed.data;
+    // Node's system-error shape: `RTM_NEWQDISC ENOENT: Specified qdisc kind is unknown`.
+    const code = p.errno === undefined ? '' : ` ${errnoName(p.errno)}`;
+    const detail = p.detail || p.message;
+    const reason = `${p.probe ?? 'probe'}${code}${detail ? `: ${detail}` : ''}`;
+    if (p.supported) return { supported: true, reason: '' };
+    return isMissing(p.probe, p.errno) ? { supported: false, reason } : { supported: true, reason: `not probed (${reason}); assumed present` };
+  } catch (error) {
+    return { supported: false, reason: `the probe could not run: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
+
+const ENOENT = 2;
+const EOPNOTSUPP = 95;
+const EPROTONOSUPPORT = 93;
+
 /** Probes through the stressor binary; results are cached per kind. */
 export function kernelFeatureProbe(): FeatureProbe {
   const cache = new Map<string, FeatureSupport>();
-  return {
-    qdisc(kind) {
-      const cached = cache.get(kind);
-      if (cached) return cached;
-      let support: FeatureSupport;
-      try {
-        const result = spawnSync(stressorPath(), ['probe-qdisc', kind], { encoding: 'utf8', timeout: 5000 });
-        const parsed = ProbeOutput.safeParse(JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}'));
-        if (!parsed.success) throw new Error(`unexpected probe output: ${result.stdout}${result.stderr}`);
-        const p = parsed.data;
-        // Node's system-error shape: `RTM_NEWQDISC ENOENT: Specified qdisc kind is unknown`.
-        const code = p.errno === undefined ? '' : ` ${errnoName(p.errno)}`;
-        const detail = p.detail || p.message;
-        const reason = `${p.probe ?? 'probe'}${code}${detail ? `: ${detail}` : ''}`;
-        // Only the kernel saying it has no such qdisc means missing. Anything else (no
-        // CAP_SYS_ADMIN for the throwaway namespace, say) leaves the question open: assume
-        // present, and a kernel without it fails at apply with the same words.
-        const missing = !p.supported && p.probe === 'RTM_NEWQDISC' && (p.errno === 2 || p.errno === 95);
-        support = p.supported || !missing ? { supported: true, reason: p.supported ? '' : `not probed (${reason}); assumed present` } : { supported: false, reason };
-      } catch (error) {
-        support = { supported: false, reason: `the probe could not run: ${error instanceof Error ? error.message : String(error)}` };
-      }
-      cache.set(kind, support);
-      return support;
-    },
-    nftables() {
-      const cached = cache.get('nf_tables');
-      if (cached) return cached;
-      let support: FeatureSupport = { supported: true, reason: '' };
-      try {
-        loadNative().nftListChains('faultd'); // read-only: lists chains of a table that may not exist
-      } catch (error) {
-        const code = (error as { code?: string }).code;
-        const message = error instanceof Error ? error.message : String(error);
-        // EOPNOTSUPP/EPROTONOSUPPORT: no nf_tables subsystem. Anything else (EPERM without
-        // CAP_NET_ADMIN) says nothing about the kernel.
-        if (code === 'EOPNOTSUPP' || code === 'EPROTONOSUPPORT' || code === 'ENOTSUP') {
-          const legacy = existsSync('/proc/net/ip_tables_names') ? '; iptables-legacy is loaded: this looks like an iptables-legacy-only host' : '';
-          support = { supported: false, reason: `${message}${legacy}` };
-        } else {
-          support = { supported: true, reason: `not probed (${message}); assumed present` };
-        }
-      }
-      cache.set('nf_tables', support);
-      return support;
-    },
+  const cached = (key: string, probe: () => FeatureSupport): FeatureSupport => {
+    const known = cache.get(key) ?? probe();
+    cache.set(key, known);
+    return known;
   };
+  return {
+    qdisc: (kind) =>
+      cached(`qdisc:${kind}`, () => probeWithStressor(['probe-qdisc', kind], (probe, errno) => probe === 'RTM_NEWQDISC' && (errno === ENOENT || errno === EOPNOTSUPP))),
+    // NFT_MSG_NEWRULE ENOENT: no nft_compat or no xt_NFQUEUE; NFQNL_MSG_CONFIG: no nfnetlink_queue.
+    nfqueue: () =>
+      cached('nfqueue', () =>
+        probeWithStressor(['probe-nfqueue'], (probe, errno) =>
+          (probe === 'NFT_MSG_NEWRULE' || probe === 'NFQNL_MSG_CONFIG' || probe === 'sendmsg') && (errno === ENOENT || errno === EOPNOTSUPP || errno === EPROTONOSUPPORT),
+        ),
+      ),
+    nftables: () => cached('nf_tables', probeNftables),
+  };
+}
+
+function probeNftables(): FeatureSupport {
+  try {
+    loadNative().nftListChains('faultd'); // read-only: lists chains of a table that may not exist
+    return { supported: true, reason: '' };
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    const message = error instanceof Error ? error.message : String(error);
+    // EOPNOTSUPP/EPROTONOSUPPORT: no nf_tables subsystem. Anything else (EPERM without
+    // CAP_NET_ADMIN) says nothing about the kernel.
+    if (code === 'EOPNOTSUPP' || code === 'EPROTONOSUPPORT' || code === 'ENOTSUP') {
+      const legacy = existsSync('/proc/net/ip_tables_names') ? '; iptables-legacy is loaded: this looks like an iptables-legacy-only host' : '';
+      return { supported: false, reason: `${message}${legacy}` };
+    }
+    return { supported: true, reason: `not probed (${message}); assumed present` };
+  }
 }

@@ -27,6 +27,7 @@ export const FAKE_VALIDATION: ValidationContext = {
   features: {
     qdisc: (kind) => (FAKE_MISSING_QDISCS.has(kind) ? { supported: false, reason: 'RTM_NEWQDISC ENOENT: Specified qdisc kind is unknown' } : { supported: true, reason: '' }),
     nftables: () => ({ supported: true, reason: '' }),
+    nfqueue: () => ({ supported: true, reason: '' }),
   },
 };
 

@@ -175,3 +175,51 @@ export async function measurePush(t: { teardown(fn: () => void): void }, pair: N
   server.kill('SIGKILL');
   return (JSON.parse(out.trim().split('\n').pop() ?? '{"bytesPerSec":0}') as { bytesPerSec: number }).bytesPerSec;
 }
+
+const UDP_ECHO = `
+const s = require('node:dgram').createSocket(process.argv[2]);
+s.on('message', (m, r) => s.send(m, r.port, r.address));
+s.bind(Number(process.argv[1]), process.argv[3] || undefined, () => process.stdout.write('ready\\n'));
+setTimeout(() => process.exit(0), 120000);
+`;
+
+const UDP_PING = `
+const [host, port, count, intervalMs, family] = process.argv.slice(1);
+const c = require('node:dgram').createSocket(family);
+const sent = new Map(); const rtts = [];
+c.on('message', (m) => { const at = sent.get(m.toString()); if (at !== undefined) rtts.push(Number(process.hrtime.bigint() - at) / 1e6); });
+let i = 0;
+const tick = () => {
+  if (i === Number(count)) { setTimeout(() => { process.stdout.write(JSON.stringify(rtts) + '\\n'); process.exit(0); }, 1000); return; }
+  const id = String(i++); sent.set(id, process.hrtime.bigint()); c.send(id, Number(port), host); setTimeout(tick, Number(intervalMs));
+};
+tick();
+`;
+
+/**
+ * Starts a UDP echo server in `ns` on `port` (stopped at teardown). Bound to `address` when
+ * given, so its replies come from that address (an unbound socket answers from the primary one).
+ */
+export async function startUdpEcho(t: { teardown(fn: () => void): void }, ns: { name: string }, port: number, address?: string): Promise<void> {
+  const family = address?.includes(':') ? 'udp6' : 'udp4';
+  const server = spawn(IP, ['netns', 'exec', ns.name, process.execPath, '-e', UDP_ECHO, String(port), family, address ?? ''], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => server.kill('SIGKILL'));
+  await new Promise<void>((resolve) => server.stdout.on('data', (c: Buffer) => c.toString().includes('ready') && resolve()));
+}
+
+/** Round-trip times (ms) of `count` UDP probes from `ns` to an echo server, one every `intervalMs`. */
+export async function udpRtts(ns: { name: string }, host: string, port: number, o: { count: number; intervalMs: number }): Promise<number[]> {
+  const family = host.includes(':') ? 'udp6' : 'udp4';
+  const client = spawn(IP, ['netns', 'exec', ns.name, process.execPath, '-e', UDP_PING, host, String(port), String(o.count), String(o.intervalMs), family], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  client.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  await new Promise((resolve) => client.once('exit', resolve));
+  return JSON.parse(out.trim() || '[]') as number[];
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}

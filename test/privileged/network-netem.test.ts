@@ -7,8 +7,9 @@ import { experimentYaml, runCli, workspace } from '../helpers/cli.js';
 import { qdiscState, testNetns } from '../helpers/netns.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 
-// linux-network-loss is not here: without netem it falls back to nf_tables (network-nft tests).
-const NETEM_KINDS = ['linux-network-latency', 'linux-network-corruption', 'linux-network-duplication', 'linux-network-reorder'];
+// linux-network-loss and linux-network-latency are not here: without netem they fall back to
+// nf_tables (network-nft tests) and the NFQUEUE delayer (network-nfqueue tests).
+const NETEM_KINDS = ['linux-network-corruption', 'linux-network-duplication', 'linux-network-reorder'];
 const netem = kernelFeatureProbe().qdisc('netem');
 
 test('the netem probe answers without touching the host namespace', (t) => {

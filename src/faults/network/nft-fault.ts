@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * The nf_tables mechanism of the network faults (partition; loss where netem is missing):
- * faultd's own `inet faultd` table with one base chain per fault and hook. Exemptions (SSH,
- * excluded addresses and ports) are `accept` rules placed before the `drop`s of that chain, so
- * they only exempt from this fault. Revert deletes the fault's chains (and the table when it is
- * empty), then verifies they are gone.
+ * The nf_tables mechanism of the network faults (partition; loss and latency where netem is
+ * missing): faultd's own `inet faultd` table with one base chain per fault and hook. Exemptions
+ * (SSH, excluded addresses and ports) are `accept` rules placed before the fault's `drop` (or
+ * `queue`) rules in that chain, so they only exempt from this fault. Revert deletes the fault's
+ * chains (and the table when it is empty), then verifies they are gone.
  */
 import { z } from 'zod';
 
@@ -19,6 +19,14 @@ export const SSH_PORTS = [22, 2222] as const;
 const MAX_RULES = 512;
 
 export type Direction = 'egress' | 'ingress' | 'both';
+
+/**
+ * What happens to matching packets: dropped (a share of them at random), or queued to the
+ * NFQUEUE delayer. Queueing is done on the receiving side only, before routing (prerouting):
+ * delaying a local sender's output collapses TCP throughput (TCP Small Queues), delaying the
+ * replies adds the same time to every round trip.
+ */
+export type NftAction = { readonly kind: 'drop'; readonly percent: number } | { readonly kind: 'queue'; readonly queueNum: number };
 export type Protocol = 'tcp' | 'udp' | 'icmp' | 'all';
 
 export interface NftFaultRequest {
@@ -32,8 +40,7 @@ export interface NftFaultRequest {
   readonly remotePorts: PortSelection;
   readonly localPorts: PortSelection;
   readonly protocol: Protocol;
-  /** Share of matching packets dropped (100 = all). */
-  readonly percent: number;
+  readonly action: NftAction;
   readonly excludeTargets: readonly IpTarget[];
   readonly keepSsh: boolean;
 }
@@ -45,11 +52,11 @@ export const NftRevertSchema = z.object({
 });
 export type NftRevert = z.infer<typeof NftRevertSchema>;
 
-type Hook = 'input' | 'output';
+type Hook = 'prerouting' | 'input' | 'output';
 
-/** Remote side of a packet is its destination on output, its source on input. */
+/** Remote side of a packet is its destination on output, its source on the incoming hooks. */
 function remoteAddress(t: IpTarget, hook: Hook): Pick<NftRuleSpec, 'address' | 'prefixLen' | 'matchSourceAddress'> {
-  return { address: t.address, prefixLen: t.prefixLen, matchSourceAddress: hook === 'input' };
+  return { address: t.address, prefixLen: t.prefixLen, matchSourceAddress: hook !== 'output' };
 }
 
 function protocolsFor(protocol: Protocol, withPorts: boolean, target: IpTarget | undefined): NftRuleSpec['l4proto'][] {
@@ -67,19 +74,20 @@ export function chainRules(r: NftFaultRequest, hook: Hook): NftRuleSpec[] {
   // The local end of SSH: our server's port (replies leave from it, requests arrive at it).
   if (r.keepSsh) for (const port of SSH_PORTS) rules.push({ l4proto: 'tcp', port, matchSourcePort: hook === 'output', verdict: 'accept' });
   for (const t of r.excludeTargets) rules.push({ ...remoteAddress(t, hook), verdict: 'accept' });
-  for (const port of r.remotePorts.exclude) for (const l4proto of ['tcp', 'udp'] as const) rules.push({ l4proto, port, matchSourcePort: hook === 'input', verdict: 'accept' });
+  for (const port of r.remotePorts.exclude) for (const l4proto of ['tcp', 'udp'] as const) rules.push({ l4proto, port, matchSourcePort: hook !== 'output', verdict: 'accept' });
   for (const port of r.localPorts.exclude) for (const l4proto of ['tcp', 'udp'] as const) rules.push({ l4proto, port, matchSourcePort: hook === 'output', verdict: 'accept' });
-  const drop = { verdict: 'drop' as const, ...(r.percent < 100 ? { percent: r.percent } : {}) };
+  const action: Pick<NftRuleSpec, 'verdict' | 'percent' | 'queueNum'> =
+    r.action.kind === 'queue' ? { verdict: 'queue', queueNum: r.action.queueNum } : { verdict: 'drop', ...(r.action.percent < 100 ? { percent: r.action.percent } : {}) };
   const destinations: (IpTarget | undefined)[] = r.targets.length ? [...r.targets] : [undefined];
   for (const target of destinations) {
     const remotePorts = target?.ports.length ? target.ports : r.remotePorts.include;
     const portChoices: { port: number; source: boolean }[] = [
-      ...remotePorts.map((port) => ({ port, source: hook === 'input' })),
+      ...remotePorts.map((port) => ({ port, source: hook !== 'output' })),
       ...r.localPorts.include.map((port) => ({ port, source: hook === 'output' })),
     ];
     const address = target ? remoteAddress(target, hook) : {};
     for (const l4proto of protocolsFor(r.protocol, portChoices.length > 0, target)) {
-      const base: NftRuleSpec = { ...address, ...(l4proto ? { l4proto } : {}), ...drop };
+      const base: NftRuleSpec = { ...address, ...(l4proto ? { l4proto } : {}), ...action };
       if (portChoices.length === 0) rules.push(...withIf(base));
       for (const p of portChoices) rules.push(...withIf({ ...base, port: p.port, matchSourcePort: p.source }));
     }
@@ -87,9 +95,14 @@ export function chainRules(r: NftFaultRequest, hook: Hook): NftRuleSpec[] {
   return rules;
 }
 
-function hooksOf(direction: Direction): Hook[] {
-  return direction === 'both' ? ['output', 'input'] : direction === 'egress' ? ['output'] : ['input'];
+function hooksOf(r: NftFaultRequest): Hook[] {
+  if (r.action.kind === 'queue') return ['prerouting'];
+  return r.direction === 'both' ? ['output', 'input'] : r.direction === 'egress' ? ['output'] : ['input'];
 }
+
+const CHAIN_SUFFIX: Record<Hook, string> = { prerouting: 'pre', input: 'in', output: 'out' };
+/** Before conntrack and routing, as iptables' mangle table: a queued packet waits before anything else sees it. */
+const QUEUE_PRIORITY = -150;
 
 export function describeRule(rule: NftRuleSpec): string {
   const parts: string[] = [];
@@ -98,15 +111,16 @@ export function describeRule(rule: NftRuleSpec): string {
   if (rule.l4proto) parts.push(rule.l4proto);
   if (rule.port) parts.push(`${rule.matchSourcePort ? 'sport' : 'dport'} ${rule.port}`);
   if (rule.percent !== undefined) parts.push(`${rule.percent}% at random`);
-  return `${rule.verdict} ${parts.join(' ') || 'everything'}`;
+  const verdict = rule.verdict === 'queue' ? `queue ${rule.queueNum ?? 0} (bypass)` : rule.verdict;
+  return `${verdict} ${parts.join(' ') || 'everything'}`;
 }
 
 export function planNftFault(r: NftFaultRequest, ctx: FaultContext, target: string): Planned<NftRevert> {
-  const chains: NftChainSpec[] = hooksOf(r.direction).map((hook) => ({
+  const chains: NftChainSpec[] = hooksOf(r).map((hook) => ({
     table: NFT_TABLE,
-    chain: `${r.faultId}-${hook === 'output' ? 'out' : 'in'}`,
+    chain: `${r.faultId}-${CHAIN_SUFFIX[hook]}`,
     hook,
-    priority: 0,
+    priority: hook === 'prerouting' ? QUEUE_PRIORITY : 0,
     rules: chainRules(r, hook),
   }));
   for (const chain of chains) {

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Latency without sch_netem: the NFQUEUE delayer (`faultd-stressor delay`, C++) holds each
+ * targeted packet for netem's delay (same latency, jitter, correlation and distribution tables)
+ * and faultd's nf_tables chain queues the targeted packets to it with `queue num N bypass`.
+ *
+ * The packets delayed are the ones arriving from the targets (prerouting hook of the fault's
+ * interfaces), so every round trip to a target takes `latency` longer, as with netem on egress.
+ * Apply: delayer started and bound (ledger `applied` with its pid) → chain added. Revert: chain
+ * deleted first (no packet is queued any more), then the delayer stopped: it accepts every packet
+ * it holds before exiting. Thanks to `bypass`, a delayer that dies lets traffic through.
+ */
+import { z } from 'zod';
+
+import type { ActiveFault, FaultContext, Planned, RevertOutcome } from '../types.js';
+import { RevertError } from '../types.js';
+import { revertStressor, startStressor, stressorArgv, StressorRevertSchema } from '../stressor-process.js';
+import { NftRevertSchema, planNftFault, revertNftFault, type NftFaultRequest } from './nft-fault.js';
+
+export const NfqueueRevertSchema = z.object({
+  queueNum: z.number().int().min(0).max(65535),
+  nft: NftRevertSchema,
+  delayer: StressorRevertSchema,
+});
+export type NfqueueRevert = z.infer<typeof NfqueueRevertSchema>;
+
+/** Queue numbers faultd uses: 0xf000–0xfeff, one per fault (0–N are what other tools pick). */
+const QUEUE_BASE = 0xf000;
+const QUEUE_SPAN = 0x0f00;
+
+export function faultQueueNumber(faultId: string): number {
+  let hash = 0x811c9dc5;
+  for (const char of faultId) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
+  return QUEUE_BASE + (hash % QUEUE_SPAN);
+}
+
+export interface DelaySpec {
+  readonly latencyMs: number;
+  readonly jitterMs: number;
+  readonly correlationPct: number;
+  /** iproute2 distribution table to shape the jitter (absent = uniform). */
+  readonly distribution?: { readonly name: string; readonly dir: string };
+}
+
+export function delayerArgs(queueNum: number, d: DelaySpec): string[] {
+  return [
+    `--queue=${queueNum}`,
+    `--delay-us=${Math.round(d.latencyMs * 1000)}`,
+    `--jitter-us=${Math.round(d.jitterMs * 1000)}`,
+    `--correlation-pct=${d.correlationPct}`,
+    ...(d.distribution ? [`--distribution=${d.distribution.name}`, `--dist-dir=${d.distribution.dir}`] : []),
+  ];
+}
+
+const DelayerStats = z.object({ event: z.literal('stats'), delayed: z.number(), held: z.number(), peakHeld: z.number(), maxLateUs: z.number() });
+
+/** The nf_tables request must be the queue action on the incoming side (see nft-fault.ts). */
+export function planNfqueueDelay(request: Omit<NftFaultRequest, 'action' | 'direction'>, delay: DelaySpec, ctx: FaultContext, target: string): Planned<NfqueueRevert> {
+  const queueNum = faultQueueNumber(request.faultId);
+  const nft = planNftFault({ ...request, direction: 'ingress', action: { kind: 'queue', queueNum } }, ctx, target);
+  const args = delayerArgs(queueNum, delay);
+  const delayer = { tag: request.faultId, bootId: ctx.host.bootId, cgroups: [] };
+  const revert: NfqueueRevert = { queueNum, nft: nft.revert, delayer };
+  return {
+    target,
+    changes: [
+      `start process: faultd-stressor ${stressorArgv(request.faultId, 'delay', args).join(' ')} (binds NFQUEUE ${queueNum}; killed if faultd dies)`,
+      ...nft.changes,
+    ],
+    revertSteps: [...nft.revertSteps, 'SIGTERM the delayer (it releases every held packet first), SIGKILL after 300 ms'],
+    revert,
+    async apply(recordApplied, signal) {
+      let stats = 'no packet yet';
+      const handle = await startStressor(delayer, 'delay', args, ctx, (started) => recordApplied({ ...revert, delayer: started }), signal, (event) => {
+        const parsed = DelayerStats.safeParse(event);
+        if (parsed.success) {
+          const s = parsed.data;
+          stats = `${s.delayed} pkt delayed, ${s.held} held (peak ${s.peakHeld}), late ≤ ${(s.maxLateUs / 1000).toFixed(2)} ms`;
+        }
+      });
+      // The chain batch is atomic: if it fails nothing of it is left, and the runner's revert
+      // stops the delayer. `applied` was recorded with the delayer's pid.
+      await nft.apply(() => Promise.resolve(), signal);
+      const active: ActiveFault = { measure: () => stats, ended: handle.exit.then((why) => `NFQUEUE delayer exited: ${why}`) };
+      return active;
+    },
+  };
+}
+
+/** Chain first, then the delayer; both verified and idempotent. */
+export async function revertNfqueueDelay(record: NfqueueRevert, ctx: FaultContext): Promise<RevertOutcome> {
+  const failures: RevertError[] = [];
+  const outcomes: RevertOutcome[] = [];
+  for (const step of [() => revertNftFault(record.nft, ctx), () => revertStressor(record.delayer, ctx)]) {
+    try {
+      outcomes.push(await step());
+    } catch (error) {
+      if (!(error instanceof RevertError)) throw error;
+      failures.push(error);
+    }
+  }
+  if (failures.length > 0) {
+    throw new RevertError(failures.map((f) => f.message).join('; '), failures.map((f) => f.leftover).join(', '), failures.map((f) => f.manualFix).join(' && '));
+  }
+  const reverted = outcomes.filter((o) => o.outcome === 'reverted');
+  if (reverted.length === 0) return { outcome: 'already-absent', detail: 'no faultd chain or delayer was left' };
+  return { outcome: 'reverted', detail: reverted.map((o) => o.detail).join('; ') };
+}
