@@ -7,6 +7,7 @@
       'native/core/duty_cycle.cc',
       'native/core/file_lock.cc',
       'native/core/netlink/attr.cc',
+      'native/core/netlink/link.cc',
       'native/core/netlink/qdisc.cc',
       'native/core/netlink/socket.cc',
       'native/core/psched.cc',

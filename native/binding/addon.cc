@@ -40,6 +40,10 @@ Napi::Object RegisterModule(Napi::Env env, Napi::Object exports) {
   exports.Set("htbQdiscOptions", Napi::Function::New(env, HtbQdiscOptions, "htbQdiscOptions"));
   exports.Set("htbClassOptions", Napi::Function::New(env, HtbClassOptions, "htbClassOptions"));
   exports.Set("u32Options", Napi::Function::New(env, U32Options, "u32Options"));
+  exports.Set("u32RedirectOptions", Napi::Function::New(env, U32RedirectOptions, "u32RedirectOptions"));
+  exports.Set("linkIndex", Napi::Function::New(env, LinkIndex, "linkIndex"));
+  exports.Set("linkAdd", Napi::Function::New(env, LinkAdd, "linkAdd"));
+  exports.Set("linkDelete", Napi::Function::New(env, LinkDelete, "linkDelete"));
   exports.Set("classReplace", Napi::Function::New(env, ClassReplace, "classReplace"));
   exports.Set("filterAdd", Napi::Function::New(env, FilterAdd, "filterAdd"));
   exports.Set("qdiscReplace", Napi::Function::New(env, QdiscReplace, "qdiscReplace"));

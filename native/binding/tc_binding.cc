@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/netlink/link.h"
 #include "../core/netlink/qdisc.h"
 #include "../core/psched.h"
 #include "../injectors/tc_netem.h"
@@ -154,6 +155,41 @@ Napi::Value U32Options(const Napi::CallbackInfo& info) {
   result.Set("options", Bytes(env, bytes.value()));
   result.Set("protocol", Napi::Number::New(env, m.ip_version == 4 ? 0x0800 : 0x86dd));
   return result;
+}
+
+Napi::Value U32RedirectOptions(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  auto bytes = inj::EncodeU32RedirectOptions(static_cast<int>(IntegerArg(info, 0, "ifindex", 1, 0x7fffffffLL)));
+  if (!bytes.ok()) ThrowSystemError(env, bytes.error());
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("options", Bytes(env, bytes.value()));
+  result.Set("protocol", Napi::Number::New(env, 0x0003));  // ETH_P_ALL
+  return result;
+}
+
+Napi::Value LinkIndex(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsString()) {
+    ThrowWithCode(Napi::TypeError::New(info.Env(), "The \"name\" argument must be a string"), "ERR_INVALID_ARG_TYPE");
+  }
+  return Napi::Number::New(info.Env(), Ifindex(info.Env(), info[0].As<Napi::String>().Utf8Value()));
+}
+
+Napi::Value LinkAdd(const Napi::CallbackInfo& info) {
+  const Napi::Object o = ObjectArg(info, 0, "request");
+  const std::string kind = StringProp(o, "kind", "");
+  if (kind != "ifb") ThrowWithCode(Napi::TypeError::New(info.Env(), "The \"kind\" property must be ifb"), "ERR_INVALID_ARG_VALUE");
+  const std::string name = StringProp(o, "name", "");
+  if (auto added = core::nl::AddLink(name, kind); !added.ok()) ThrowSystemError(info.Env(), added.error());
+  return Done(info.Env(), core::nl::SetLinkUp(name));
+}
+
+Napi::Value LinkDelete(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsString()) {
+    ThrowWithCode(Napi::TypeError::New(info.Env(), "The \"name\" argument must be a string"), "ERR_INVALID_ARG_TYPE");
+  }
+  const auto deleted = core::nl::DeleteLink(info[0].As<Napi::String>().Utf8Value());
+  if (!deleted.ok()) ThrowSystemError(info.Env(), deleted.error());
+  return Napi::Boolean::New(info.Env(), deleted.value());
 }
 
 Napi::Value ClassReplace(const Napi::CallbackInfo& info) {

@@ -15,6 +15,14 @@ Napi::Value HtbQdiscOptions(const Napi::CallbackInfo& info);
 Napi::Value HtbClassOptions(const Napi::CallbackInfo& info);
 /// u32Options(match, classid): { options: Uint8Array, protocol: number }.
 Napi::Value U32Options(const Napi::CallbackInfo& info);
+/// u32RedirectOptions(ifindex): { options, protocol } — match-all u32 + mirred redirect to ifindex.
+Napi::Value U32RedirectOptions(const Napi::CallbackInfo& info);
+/// linkIndex(name): number — the interface index (ENODEV error if absent).
+Napi::Value LinkIndex(const Napi::CallbackInfo& info);
+/// linkAdd({ name, kind: 'ifb' }): undefined — creates the device and brings it up.
+Napi::Value LinkAdd(const Napi::CallbackInfo& info);
+/// linkDelete(name): boolean — false if there was no such device.
+Napi::Value LinkDelete(const Napi::CallbackInfo& info);
 /// classReplace({ ifname, parent, classid, kind, options }): undefined.
 Napi::Value ClassReplace(const Napi::CallbackInfo& info);
 /// filterAdd({ ifname, parent, prio, protocol, kind, options }): undefined.

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <linux/pkt_cls.h>
+#include <linux/tc_act/tc_mirred.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 
@@ -47,6 +48,23 @@ struct U32Key {
   uint32_t value_host;
   int32_t offset;
 };
+
+// TCA_U32_SEL payload: a terminal selector with `keys` (none = match every packet).
+std::vector<uint8_t> Selector(std::vector<U32Key> keys) {
+  if (keys.empty()) keys.push_back({0, 0, 0});
+  std::vector<uint8_t> sel(sizeof(tc_u32_sel) + keys.size() * sizeof(tc_u32_key), 0);
+  auto* header = reinterpret_cast<tc_u32_sel*>(sel.data());
+  header->flags = TC_U32_TERMINAL;
+  header->nkeys = static_cast<unsigned char>(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    tc_u32_key key{};
+    key.mask = htonl(keys[i].mask_host);
+    key.val = htonl(keys[i].value_host);
+    key.off = keys[i].offset;
+    std::memcpy(sel.data() + sizeof(tc_u32_sel) + i * sizeof(tc_u32_key), &key, sizeof(key));
+  }
+  return sel;
+}
 
 }  // namespace
 
@@ -113,21 +131,34 @@ core::Result<std::vector<uint8_t>> EncodeU32Options(const U32Match& m, uint32_t 
     keys.push_back(m.match_source_port ? U32Key{0xffff0000U, static_cast<uint32_t>(m.port) << 16, offset}
                                        : U32Key{0x0000ffffU, m.port, offset});
   }
-  if (keys.empty()) keys.push_back({0, 0, 0});  // match every packet of the family
-  std::vector<uint8_t> sel(sizeof(tc_u32_sel) + keys.size() * sizeof(tc_u32_key), 0);
-  auto* header = reinterpret_cast<tc_u32_sel*>(sel.data());
-  header->flags = TC_U32_TERMINAL;
-  header->nkeys = static_cast<unsigned char>(keys.size());
-  for (size_t i = 0; i < keys.size(); ++i) {
-    tc_u32_key key{};
-    key.mask = htonl(keys[i].mask_host);
-    key.val = htonl(keys[i].value_host);
-    key.off = keys[i].offset;
-    std::memcpy(sel.data() + sizeof(tc_u32_sel) + i * sizeof(tc_u32_key), &key, sizeof(key));
-  }
+  const std::vector<uint8_t> sel = Selector(std::move(keys));  // no key: every packet of the family
   core::nl::AttrWriter w(4096);
   const size_t options = w.NestBegin(TCA_OPTIONS);
   w.PutU32(TCA_U32_CLASSID, classid);
+  w.Put(TCA_U32_SEL, sel.data(), sel.size());
+  w.NestEnd(options);
+  if (!w.ok()) return core::SysError{EMSGSIZE, "u32", "options too large"};
+  return w.bytes();
+}
+
+core::Result<std::vector<uint8_t>> EncodeU32RedirectOptions(int ifindex) noexcept {
+  if (ifindex <= 0) return core::SysError{EINVAL, "u32", "bad ifindex for the redirect"};
+  tc_mirred mirred{};
+  mirred.action = TC_ACT_STOLEN;
+  mirred.eaction = TCA_EGRESS_REDIR;
+  mirred.ifindex = static_cast<uint32_t>(ifindex);
+  const std::vector<uint8_t> sel = Selector({});
+  core::nl::AttrWriter w(512);
+  const size_t options = w.NestBegin(TCA_OPTIONS);
+  // iproute2's layout: the action list (no NLA_F_NESTED on it or its first entry), then the selector.
+  const size_t actions = w.NestBegin(TCA_U32_ACT);
+  const size_t first = w.NestBegin(1);  // action order 1
+  w.PutString(TCA_ACT_KIND, "mirred");
+  const size_t act_options = w.NestBegin(TCA_ACT_OPTIONS | NLA_F_NESTED);
+  w.PutStruct(TCA_MIRRED_PARMS, mirred);
+  w.NestEnd(act_options);
+  w.NestEnd(first);
+  w.NestEnd(actions);
   w.Put(TCA_U32_SEL, sel.data(), sel.size());
   w.NestEnd(options);
   if (!w.ok()) return core::SysError{EMSGSIZE, "u32", "options too large"};

@@ -34,4 +34,9 @@ struct U32Match {
 /// ip dst A/L match ip protocol T 0xff match ip dport N 0xffff flowid <classid>`.
 core::Result<std::vector<uint8_t>> EncodeU32Options(const U32Match& match, uint32_t classid) noexcept;
 
+/// Equivalent to the TCA_OPTIONS of `tc filter add dev D parent ffff: protocol all u32 match u32
+/// 0 0 action mirred egress redirect dev <ifindex>`: every packet arriving on D goes to the IFB
+/// device `ifindex`, where an egress qdisc can act on it.
+core::Result<std::vector<uint8_t>> EncodeU32RedirectOptions(int ifindex) noexcept;
+
 }  // namespace faultd::inj

@@ -112,6 +112,17 @@ export interface NativeAddon {
   htbClassOptions(spec: { rateBytesPerSec: number; pschedPath?: string }): Uint8Array;
   /** TCA_OPTIONS of a u32 filter sending `match` to `classid`, and the ethertype to file it under. */
   u32Options(match: U32MatchSpec, classid: number): { options: Uint8Array; protocol: number };
+  /**
+   * TCA_OPTIONS of `tc filter add dev D parent ffff: protocol all u32 match u32 0 0 action mirred
+   * egress redirect dev <ifindex>` (byte-identical to iproute2's), and its ethertype (ETH_P_ALL).
+   */
+  u32RedirectOptions(ifindex: number): { options: Uint8Array; protocol: number };
+  /** The interface index of `name` (current network namespace); ENODEV error if absent. */
+  linkIndex(name: string): number;
+  /** Equivalent to `ip link add <name> type ifb && ip link set <name> up`. */
+  linkAdd(request: { name: string; kind: 'ifb' }): void;
+  /** Equivalent to `ip link del <name>`; false if there was no such device. */
+  linkDelete(name: string): boolean;
   /** Equivalent to `tc class replace dev <ifname> parent <parent> classid <classid> <kind> …`. */
   classReplace(request: { ifname: string; parent: number; classid: number; kind: string; options: Uint8Array }): void;
   /** Equivalent to `tc filter add dev <ifname> parent <parent> prio <prio> protocol <protocol> <kind> …`. */

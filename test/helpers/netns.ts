@@ -111,13 +111,14 @@ export function parseStraceDumps(text: string): Buffer[] {
 }
 
 const RTM_NEWQDISC = 36;
+const RTM_NEWTFILTER = 44;
 const TCMSG_BYTES = 20;
 const TCA_OPTIONS = 2;
 
-/** The TCA_OPTIONS attribute (header included) of the first RTM_NEWQDISC in `messages`. */
-export function qdiscOptionsOf(messages: readonly Buffer[]): Buffer | undefined {
+/** The TCA_OPTIONS attribute (header included) of the first message of `type` (RTM_NEWQDISC by default). */
+export function qdiscOptionsOf(messages: readonly Buffer[], type = RTM_NEWQDISC): Buffer | undefined {
   for (const message of messages) {
-    if (message.length < 16 || message.readUInt16LE(4) !== RTM_NEWQDISC) continue;
+    if (message.length < 16 || message.readUInt16LE(4) !== type) continue;
     const end = message.readUInt32LE(0);
     let at = 16 + TCMSG_BYTES;
     while (at + 4 <= end) {
@@ -131,15 +132,23 @@ export function qdiscOptionsOf(messages: readonly Buffer[]): Buffer | undefined 
   return undefined;
 }
 
-/** What `tc qdisc replace dev v0 root <args>` sends as TCA_OPTIONS, captured with strace. */
-export function captureTcOptions(ns: TestNetns, args: readonly string[]): Buffer {
-  const result = spawnSync(
-    'ip',
-    ['netns', 'exec', ns.name, systemTool('strace'), '-f', '-e', 'trace=sendmsg', '-e', 'write=3,4,5,6', systemTool('tc'), 'qdisc', 'replace', 'dev', 'v0', 'root', ...args],
-    { encoding: 'utf8' },
-  );
+/** The TCA_OPTIONS that `tc <args>` sends in its first message of `type`, captured with strace. */
+function captureTc(ns: TestNetns, args: readonly string[], type: number): Buffer {
+  const result = spawnSync('ip', ['netns', 'exec', ns.name, systemTool('strace'), '-f', '-e', 'trace=sendmsg', '-e', 'write=3,4,5,6', systemTool('tc'), ...args], {
+    encoding: 'utf8',
+  });
   // strace writes its trace (with the hex dumps) to stderr.
-  const options = qdiscOptionsOf(parseStraceDumps(result.stderr));
-  if (!options) throw new Error(`no RTM_NEWQDISC captured for tc ${args.join(' ')}:\n${result.stdout}\n${result.stderr}`);
+  const options = qdiscOptionsOf(parseStraceDumps(result.stderr), type);
+  if (!options) throw new Error(`no message ${type} captured for tc ${args.join(' ')}:\n${result.stdout}\n${result.stderr}`);
   return options;
+}
+
+/** What `tc qdisc replace dev v0 root <args>` sends as TCA_OPTIONS. */
+export function captureTcOptions(ns: TestNetns, args: readonly string[]): Buffer {
+  return captureTc(ns, ['qdisc', 'replace', 'dev', 'v0', 'root', ...args], RTM_NEWQDISC);
+}
+
+/** What `tc filter add dev v0 <args>` sends as TCA_OPTIONS. */
+export function captureTcFilterOptions(ns: TestNetns, args: readonly string[]): Buffer {
+  return captureTc(ns, ['filter', 'add', 'dev', 'v0', ...args], RTM_NEWTFILTER);
 }

@@ -3,7 +3,7 @@
 // the same parameters (captured with strace in a private namespace; tc sends netem options even
 // on this kernel, which lacks sch_netem and refuses them).
 import { loadNative } from '../../src/native/load.js';
-import { captureTcOptions, testNetns } from '../helpers/netns.js';
+import { captureTcFilterOptions, captureTcOptions, testNetns } from '../helpers/netns.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 
 const native = loadNative();
@@ -61,4 +61,15 @@ test('tbf options are byte-identical to iproute2', (t) => {
     const ours = Buffer.from(native.tbfOptions(spec));
     t.is(ours.toString('hex'), theirs.toString('hex'), `tbf ${tc}`);
   }
+});
+
+test('the ingress redirect filter (u32 match-all + mirred to an IFB) is byte-identical to iproute2', (t) => {
+  const ns = testNetns(t);
+  ns.exec('ip', ['link', 'add', 'fdtifb', 'type', 'ifb']);
+  ns.exec('tc', ['qdisc', 'add', 'dev', 'v0', 'ingress']);
+  const ifindex = (JSON.parse(ns.exec('ip', ['-j', 'link', 'show', 'fdtifb'])) as { ifindex: number }[])[0]?.ifindex ?? 0;
+  const theirs = captureTcFilterOptions(ns, ['parent', 'ffff:', 'protocol', 'all', 'u32', 'match', 'u32', '0', '0', 'action', 'mirred', 'egress', 'redirect', 'dev', 'fdtifb']);
+  const ours = native.u32RedirectOptions(ifindex);
+  t.is(Buffer.from(ours.options).toString('hex'), theirs.toString('hex'));
+  t.is(ours.protocol, 0x0003);
 });
