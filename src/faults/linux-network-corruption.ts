@@ -5,7 +5,7 @@ import { correlationParam, percentParam } from './network/netem-params.js';
 
 export const linuxNetworkCorruption = defineNetemFault({
   kind: 'linux-network-corruption',
-  summary: 'Corrupt a share of egress packets (netem corrupt)',
+  summary: 'Corrupt a share of packets, egress or ingress (netem corrupt)',
   verb: 'corrupted',
   aliases: { NETWORK_PACKET_CORRUPTION_PERCENTAGE: 'packetCorruptionPercentage', CORRELATION: 'correlation' },
   params: () => ({

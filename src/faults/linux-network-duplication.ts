@@ -5,7 +5,7 @@ import { correlationParam, percentParam } from './network/netem-params.js';
 
 export const linuxNetworkDuplication = defineNetemFault({
   kind: 'linux-network-duplication',
-  summary: 'Duplicate a share of egress packets (netem duplicate)',
+  summary: 'Duplicate a share of packets, egress or ingress (netem duplicate)',
   verb: 'duplicated',
   aliases: { NETWORK_PACKET_DUPLICATION_PERCENTAGE: 'packetDuplicationPercentage', CORRELATION: 'correlation' },
   params: () => ({

@@ -52,7 +52,7 @@ export const linuxNetworkLatency = defineInjector({
       })
       .transform((p) => ({ ...p, mechanism: ctx.features.qdisc('netem').supported ? ('netem' as const) : ('nfqueue' as const) })),
   paramDocs: (ctx) => Object.values(params(ctx)).map((p) => p.doc),
-  exclusiveTargets: (p) => (p.mechanism === 'netem' ? rootQdiscTargets(p.networkInterfaces) : []),
+  exclusiveTargets: (p) => (p.mechanism === 'netem' ? rootQdiscTargets(p.networkInterfaces, p.direction) : []),
   revertSchema: LatencyRevertSchema,
   async plan(faultId, p, ctx) {
     const { steer, targets } = await steeringOf(p);
@@ -64,6 +64,7 @@ export const linuxNetworkLatency = defineInjector({
         {
           faultId,
           interfaces: p.networkInterfaces,
+          direction: p.direction,
           kind: 'netem',
           options: () =>
             ctx.native.netemOptions({
@@ -73,7 +74,7 @@ export const linuxNetworkLatency = defineInjector({
               ...(distributionDir ? { distribution: p.distribution, distributionDir } : {}),
             }),
           describe,
-          target: `${interfaces} egress: ${describe}`,
+          target: `${interfaces} ${p.direction}: ${describe}`,
           steer,
         },
         ctx,

@@ -29,7 +29,7 @@ const LossRevertSchema = z.discriminatedUnion('mechanism', [
 
 export const linuxNetworkLoss = defineInjector({
   kind: 'linux-network-loss',
-  summary: 'Drop a share of egress packets (netem loss, or nf_tables numgen where netem is missing)',
+  summary: 'Drop a share of packets, egress or ingress (netem loss, or nf_tables numgen where netem is missing)',
   paramAliases: { ...COMMON_NETWORK_ALIASES, NETWORK_PACKET_LOSS_PERCENTAGE: 'packetLossPercentage', CORRELATION: 'correlation' },
   paramsSchema: (ctx) =>
     paramsObject(params(ctx))
@@ -47,7 +47,7 @@ export const linuxNetworkLoss = defineInjector({
       })
       .transform((v) => ({ ...v, mechanism: ctx.features.qdisc('netem').supported ? ('netem' as const) : ('nftables' as const) })),
   paramDocs: (ctx) => Object.values(params(ctx)).map((p) => p.doc),
-  exclusiveTargets: (p) => (p.mechanism === 'netem' ? rootQdiscTargets(p.networkInterfaces) : []),
+  exclusiveTargets: (p) => (p.mechanism === 'netem' ? rootQdiscTargets(p.networkInterfaces, p.direction) : []),
   revertSchema: LossRevertSchema,
   async plan(faultId, p, ctx) {
     const { steer, targets } = await steeringOf(p);
@@ -57,10 +57,11 @@ export const linuxNetworkLoss = defineInjector({
         {
           faultId,
           interfaces: p.networkInterfaces,
+          direction: p.direction,
           kind: 'netem',
           options: () => ctx.native.netemOptions({ lossPct: p.packetLossPercentage, lossCorrelationPct: p.correlation }),
           describe,
-          target: `${p.networkInterfaces.join(',')} egress: ${describe} (netem)`,
+          target: `${p.networkInterfaces.join(',')} ${p.direction}: ${describe} (netem)`,
           steer,
         },
         ctx,
@@ -71,7 +72,7 @@ export const linuxNetworkLoss = defineInjector({
     const planned = planNftFault(
       {
         faultId,
-        direction: 'egress',
+        direction: p.direction,
         interfaces: p.networkInterfaces,
         targets,
         remotePorts: p.destinationPorts,
@@ -82,7 +83,7 @@ export const linuxNetworkLoss = defineInjector({
         keepSsh: p.whitelistSSH,
       },
       ctx,
-      `${p.networkInterfaces.join(',')} egress: ${describe} (nf_tables, no sch_netem here)`,
+      `${p.networkInterfaces.join(',')} ${p.direction}: ${describe} (nf_tables, no sch_netem here)`,
     );
     return withRevert(planned, { mechanism: 'nftables' as const });
   },

@@ -25,7 +25,7 @@ function params(ctx: ValidationContext) {
     networkBandwidth: parsedParam({
       name: 'networkBandwidth', type: 'tc rate', default: '1mbit', min: 125, max: MAX_RATE_BYTES, bounds: '1kbit–100gbit',
       parse: parseTcRate, formatHint: 'a tc rate like "1mbit", "512kbit", "10gbit"',
-      description: 'egress bandwidth ceiling',
+      description: 'bandwidth ceiling',
     }),
     burst: parsedParam({
       name: 'burst', type: 'tc size', default: '32kb', min: 1, max: MAX_QUEUE_BYTES, bounds: 'one frame (MTU + 14 bytes)–1gb',
@@ -49,7 +49,7 @@ function params(ctx: ValidationContext) {
 
 export const linuxNetworkRateLimit = defineInjector({
   kind: 'linux-network-rate-limit',
-  summary: 'Cap the egress bandwidth of network interfaces (tbf)',
+  summary: 'Cap the bandwidth of network interfaces, egress or ingress (tbf)',
   paramAliases: { ...COMMON_NETWORK_ALIASES, NETWORK_BANDWIDTH: 'networkBandwidth', BURST: 'burst', LIMIT: 'limit', PEAK_RATE: 'peakRate', MIN_BURST: 'minBurst' },
   paramsSchema(ctx) {
     return paramsObject(params(ctx))
@@ -66,7 +66,7 @@ export const linuxNetworkRateLimit = defineInjector({
       .transform((v) => ({ ...v, limit: v.limit ?? (v.latency === undefined ? DEFAULT_LIMIT_BYTES : 0), latency: v.latency ?? 0 }));
   },
   paramDocs: (ctx) => Object.values(params(ctx)).map((p) => p.doc),
-  exclusiveTargets: (p) => rootQdiscTargets(p.networkInterfaces),
+  exclusiveTargets: (p) => rootQdiscTargets(p.networkInterfaces, p.direction),
   revertSchema: RootQdiscRevertSchema,
   async plan(faultId, p, ctx) {
     const queue = p.limit > 0 ? `limit ${formatBytes(p.limit)}` : `latency ${p.latency}ms`;
@@ -75,10 +75,11 @@ export const linuxNetworkRateLimit = defineInjector({
       {
         faultId,
         interfaces: p.networkInterfaces,
+        direction: p.direction,
         kind: 'tbf',
         options: () => ctx.native.tbfOptions({ rateBytesPerSec: p.networkBandwidth, burstBytes: p.burst, limitBytes: p.limit, latencyUs: p.latency * 1000 }),
         describe: `rate ${formatRate(p.networkBandwidth)} burst ${formatBytes(p.burst)} ${queue}`,
-        target: `${p.networkInterfaces.join(',')} egress ≤ ${formatRate(p.networkBandwidth)}`,
+        target: `${p.networkInterfaces.join(',')} ${p.direction} ≤ ${formatRate(p.networkBandwidth)}`,
         steer,
       },
       ctx,

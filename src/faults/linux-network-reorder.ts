@@ -9,7 +9,7 @@ import { correlationParam, millisParam, percentParam } from './network/netem-par
 
 export const linuxNetworkReorder = defineNetemFault({
   kind: 'linux-network-reorder',
-  summary: 'Reorder egress packets (netem reorder with a delay)',
+  summary: 'Reorder packets, egress or ingress (netem reorder with a delay)',
   verb: 'reordered',
   aliases: { NETWORK_PACKET_REORDER_PERCENTAGE: 'packetReorderPercentage', GAP: 'gap', NETWORK_LATENCY: 'latency', CORRELATION: 'correlation' },
   params: () => ({

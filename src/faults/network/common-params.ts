@@ -8,7 +8,7 @@ import { booleanParam, interfacesParam } from '../params.js';
 import type { ValidationContext } from '../types.js';
 import { steering, type Steering } from './steer.js';
 import { resolveHosts, type IpTarget, type PortSelection } from './targets.js';
-import { hostnamesParam, ipTargetsParam, portsParam } from './target-params.js';
+import { enumParam, hostnamesParam, ipTargetsParam, portsParam } from './target-params.js';
 
 export function commonNetworkParams(ctx: ValidationContext, verb: string) {
   return {
@@ -16,8 +16,9 @@ export function commonNetworkParams(ctx: ValidationContext, verb: string) {
       name: 'networkInterfaces',
       interfaces: ctx.host.interfaces,
       fallback: ctx.host.defaultInterface,
-      description: `interfaces whose egress is ${verb} ("eth0,eth1" or a list; default: the default route's)`,
+      description: `interfaces whose traffic is ${verb} ("eth0,eth1" or a list; default: the default route's)`,
     }),
+    direction: enumParam('direction', ['egress', 'ingress'], 'egress', `egress: packets this host sends are ${verb}; ingress: packets it receives (through an IFB device)`),
     destinationHosts: hostnamesParam('destinationHosts', `only traffic to these hosts is ${verb} (resolved once at start)`),
     destinationIPs: ipTargetsParam('destinationIPs', `only traffic to these addresses/CIDRs is ${verb}; "ip|port|port" limits ports`),
     sourcePorts: portsParam('sourcePorts', `only traffic from these local ports is ${verb}; "!" spares them instead`),
@@ -34,9 +35,11 @@ export const COMMON_NETWORK_ALIASES: Readonly<Record<string, string>> = {
   SOURCE_PORTS: 'sourcePorts',
   DESTINATION_PORTS: 'destinationPorts',
   WHITELIST_SSH: 'whitelistSSH',
+  DIRECTION: 'direction',
 };
 
 export interface CommonNetworkValues {
+  readonly direction: 'egress' | 'ingress';
   readonly destinationHosts: readonly string[];
   readonly destinationIPs: readonly IpTarget[];
   readonly sourcePorts: PortSelection;
@@ -47,5 +50,5 @@ export interface CommonNetworkValues {
 /** Resolves the host names (once, at plan time) and builds the u32 steering of a fault. */
 export async function steeringOf(p: CommonNetworkValues): Promise<{ steer: Steering; targets: IpTarget[] }> {
   const targets = [...p.destinationIPs, ...(await resolveHosts(p.destinationHosts))];
-  return { steer: steering({ targets, remotePorts: p.destinationPorts, localPorts: p.sourcePorts, keepSsh: p.whitelistSSH }), targets };
+  return { steer: steering({ direction: p.direction, targets, remotePorts: p.destinationPorts, localPorts: p.sourcePorts, keepSsh: p.whitelistSSH }), targets };
 }

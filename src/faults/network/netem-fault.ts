@@ -54,7 +54,7 @@ export function defineNetemFault<T extends Record<string, Param<unknown>>>(confi
       return schema as unknown as z.ZodType<CommonParams & ParamsOf<T>>;
     },
     paramDocs: (ctx): readonly ParamDoc[] => Object.values(allParams(ctx)).map((p) => p.doc),
-    exclusiveTargets: (p) => rootQdiscTargets(p.networkInterfaces),
+    exclusiveTargets: (p) => rootQdiscTargets(p.networkInterfaces, p.direction),
     revertSchema: RootQdiscRevertSchema,
     async plan(faultId, p, ctx) {
       const own: ParamsOf<T> = p;
@@ -63,10 +63,11 @@ export function defineNetemFault<T extends Record<string, Param<unknown>>>(confi
         {
           faultId,
           interfaces: p.networkInterfaces,
+          direction: p.direction,
           kind: 'netem',
           options: () => ctx.native.netemOptions(config.netem(own)),
           describe: config.describe(own),
-          target: `${p.networkInterfaces.join(',')} egress: ${config.describe(own)}`,
+          target: `${p.networkInterfaces.join(',')} ${p.direction}: ${config.describe(own)}`,
           steer,
         },
         ctx,

@@ -4,6 +4,13 @@
  * corruption, duplication, reorder): snapshot each interface's root qdisc into the plan (so it
  * is in the ledger's intent before anything changes), install faultd's qdisc as the root, and
  * restore the snapshot exactly at revert.
+ *
+ * Ingress (packets the host receives): qdiscs only act on egress, so faultd creates its own IFB
+ * device per interface, gives it the fault's qdisc tree as its root, adds an `ingress` qdisc to
+ * the interface and a u32 match-all filter that redirects every arriving packet to the IFB
+ * (`action mirred egress redirect`). Revert deletes the ingress qdisc (and so the redirect),
+ * then the IFB device, and verifies both are gone. An interface that already has an ingress or
+ * clsact qdisc is refused: faultd never shares one.
  */
 import { z } from 'zod';
 
@@ -29,13 +36,18 @@ export const RootQdiscRevertSchema = z.object({
   bootId: z.string(),
   /** This fault's root qdisc handle (see faultQdiscHandle). */
   handle: z.number().int().positive(),
-  interfaces: z.array(z.object({ name: z.string(), previous: RootSnapshotSchema })),
+  /**
+   * Devices whose root qdisc faultd replaces. With `ingressOf`, `name` is faultd's own IFB
+   * device, created for the ingress of interface `ingressOf`.
+   */
+  interfaces: z.array(z.object({ name: z.string(), previous: RootSnapshotSchema, ingressOf: z.string().optional() })),
 });
 export type RootQdiscRevert = z.infer<typeof RootQdiscRevertSchema>;
 
 export interface RootQdiscRequest {
   readonly faultId: string;
   readonly interfaces: readonly string[];
+  readonly direction: 'egress' | 'ingress';
   readonly kind: 'tbf' | 'netem';
   /** Builds the TCA_OPTIONS attribute (called at apply time). */
   options(): Uint8Array;
@@ -74,9 +86,31 @@ function classful(steer: Steering | undefined): steer is Steering {
   return steer !== undefined && !(steer.everything && steer.spare.length === 0);
 }
 
-/** The exclusive resource each interface's root qdisc is. */
-export function rootQdiscTargets(interfaces: readonly string[]): string[] {
-  return interfaces.map((name) => `netdev:${name}/root-qdisc`);
+/** The exclusive resource each interface's root (egress) or ingress qdisc is. */
+export function rootQdiscTargets(interfaces: readonly string[], direction: 'egress' | 'ingress' = 'egress'): string[] {
+  return interfaces.map((name) => `netdev:${name}/${direction === 'egress' ? 'root' : 'ingress'}-qdisc`);
+}
+
+const TC_H_INGRESS = 0xfffffff1;
+const TC_H_CLSACT_PARENT = 0xfffffff1; // clsact sits where ingress does
+const INGRESS_HANDLE = 0xffff0000;
+
+/** faultd's IFB device for the ingress of `ifname` in fault `faultId`: `fdi` + 8 hex digits. */
+export function ifbName(faultId: string, ifname: string): string {
+  let hash = 0x811c9dc5;
+  for (const char of `${faultId}/${ifname}`) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
+  return `fdi${hash.toString(16).padStart(8, '0')}`;
+}
+
+/** Refuses an interface whose ingress already has a qdisc (ingress or clsact): faultd does not share it. */
+function checkNoIngressQdisc(native: FaultContext['native'], ifname: string): void {
+  const existing = native.qdiscList(ifname).find((q) => q.parent === TC_H_INGRESS || q.parent === TC_H_CLSACT_PARENT);
+  if (existing) {
+    throw new FaultdError(
+      'FAULTD_ERR_FAULT_UNSUPPORTED',
+      `${ifname} already has an ${existing.kind} qdisc (${formatHandle(existing.handle)}) on its ingress, which faultd will not share; remove it or use direction: egress`,
+    );
+  }
 }
 
 function txRateMeasure(ifname: string): ActiveFault['measure'] {
@@ -90,8 +124,16 @@ function txRateMeasure(ifname: string): ActiveFault['measure'] {
 }
 
 export function planRootQdisc(request: RootQdiscRequest, ctx: FaultContext): Planned<RootQdiscRevert> {
-  const interfaces: { name: string; previous: RootSnapshot }[] = [];
-  for (const name of request.interfaces) interfaces.push({ name, previous: snapshotRoot(ctx.native, name) });
+  const interfaces: { name: string; previous: RootSnapshot; ingressOf?: string }[] = [];
+  for (const name of request.interfaces) {
+    if (request.direction === 'egress') {
+      interfaces.push({ name, previous: snapshotRoot(ctx.native, name) });
+    } else {
+      checkNoIngressQdisc(ctx.native, name);
+      // A new IFB device starts with the default root (noqueue); the device goes at revert.
+      interfaces.push({ name: ifbName(request.faultId, name), previous: { kind: 'noqueue', handle: 0, options: '' }, ingressOf: name });
+    }
+  }
   const handle = faultQdiscHandle(request.faultId);
   const revert: RootQdiscRevert = { bootId: ctx.host.bootId, handle, interfaces };
   const steer = request.steer;
@@ -106,20 +148,29 @@ export function planRootQdisc(request: RootQdiscRequest, ctx: FaultContext): Pla
         ...steer.affect.map((m) => `  u32 filter: ${describeMatch(m)} → fault`),
       ]
     : [];
+  const ingressSteps = (i: (typeof interfaces)[number]): string[] =>
+    i.ingressOf
+      ? [
+          `create IFB device ${i.name} and set it up (rtnetlink RTM_NEWLINK)`,
+          `add ingress qdisc ffff: on ${i.ingressOf}, with a u32 match-all filter redirecting every arriving packet to ${i.name} (action mirred egress redirect)`,
+        ]
+      : [];
   return {
     target: request.target,
     changes: [
-      ...interfaces.flatMap((i) =>
-        steered
+      ...interfaces.flatMap((i) => [
+        ...ingressSteps(i),
+        ...(steered
           ? [`replace root qdisc ${i.previous.kind} ${formatHandle(i.previous.handle)} on ${i.name} with (rtnetlink):`, ...layout]
-          : [`replace root qdisc ${i.previous.kind} ${formatHandle(i.previous.handle)} on ${i.name} with ${request.kind} ${formatHandle(handle)} ${request.describe} (rtnetlink RTM_NEWQDISC)`],
-      ),
+          : [`replace root qdisc ${i.previous.kind} ${formatHandle(i.previous.handle)} on ${i.name} with ${request.kind} ${formatHandle(handle)} ${request.describe} (rtnetlink RTM_NEWQDISC)`]),
+      ]),
     ],
-    revertSteps: interfaces.map((i) => describeRestore(i.name, i.previous)),
+    revertSteps: interfaces.map((i) => (i.ingressOf ? `delete the ingress qdisc of ${i.ingressOf} (and its redirect), then IFB device ${i.name}` : describeRestore(i.name, i.previous))),
     revert,
     async apply(recordApplied) {
       const options = request.options();
       for (const i of interfaces) {
+        if (i.ingressOf) ctx.native.linkAdd({ name: i.name, kind: 'ifb' });
         // Over a default root, add exclusively: if someone installed a qdisc since the snapshot,
         // the kernel refuses rather than letting us overwrite it.
         const exclusive = i.previous.handle === 0;
@@ -143,8 +194,15 @@ export function planRootQdisc(request: RootQdiscRequest, ctx: FaultContext): Pla
           native.filterAdd({ ifname: i.name, parent: handle, prio, protocol: u32.protocol, kind: 'u32', options: u32.options });
         }
       }
+      // Redirect last: the IFB's qdiscs are in place before the first packet arrives there.
+      for (const i of interfaces) {
+        if (!i.ingressOf) continue;
+        ctx.native.qdiscReplace({ ifname: i.ingressOf, parent: TC_H_INGRESS, handle: INGRESS_HANDLE, kind: 'ingress', exclusive: true });
+        const redirect = ctx.native.u32RedirectOptions(ctx.native.linkIndex(i.name));
+        ctx.native.filterAdd({ ifname: i.ingressOf, parent: INGRESS_HANDLE, prio: 1, protocol: redirect.protocol, kind: 'u32', options: redirect.options });
+      }
       await recordApplied(revert);
-      return { measure: txRateMeasure(request.interfaces[0] ?? ''), ended: new Promise<string>(() => undefined) };
+      return { measure: txRateMeasure(interfaces[0]?.name ?? ''), ended: new Promise<string>(() => undefined) };
     },
   };
 }
@@ -160,9 +218,14 @@ function restoreAll(record: RootQdiscRevert, ctx: FaultContext): RevertOutcome {
   const failures: { name: string; error: string; fix: string }[] = [];
   for (const i of record.interfaces) {
     try {
-      if (restoreRoot(ctx.native, i.name, i.previous, record.handle) === 'restored') restored.push(i.name);
+      if (i.ingressOf) {
+        if (removeIngress(ctx.native, i.ingressOf, i.name)) restored.push(`${i.ingressOf} ingress`);
+      } else if (restoreRoot(ctx.native, i.name, i.previous, record.handle) === 'restored') {
+        restored.push(i.name);
+      }
     } catch (error) {
-      failures.push({ name: i.name, error: error instanceof Error ? error.message : String(error), fix: manualRestore(i.name, i.previous) });
+      const fix = i.ingressOf ? `tc qdisc del dev ${i.ingressOf} ingress; ip link del ${i.name}` : manualRestore(i.name, i.previous);
+      failures.push({ name: i.ingressOf ?? i.name, error: error instanceof Error ? error.message : String(error), fix });
     }
   }
   if (failures.length > 0) {
@@ -174,6 +237,41 @@ function restoreAll(record: RootQdiscRevert, ctx: FaultContext): RevertOutcome {
   }
   if (restored.length === 0) return { outcome: 'already-absent', detail: 'no faultd qdisc was left' };
   return { outcome: 'reverted', detail: `root qdisc restored on ${restored.join(', ')}` };
+}
+
+function codeOf(error: unknown): string | undefined {
+  return (error as { code?: string }).code;
+}
+
+/**
+ * Deletes the ingress qdisc of `ifname` (taking the redirect filter with it) and the IFB device,
+ * then verifies both are gone. True if anything was removed; idempotent.
+ */
+function removeIngress(native: FaultContext['native'], ifname: string, ifb: string): boolean {
+  let removed = false;
+  try {
+    native.qdiscDelete({ ifname, parent: TC_H_INGRESS, handle: INGRESS_HANDLE });
+    removed = true;
+  } catch (error) {
+    // No interface, or no ingress qdisc (ENOENT/EINVAL): nothing to remove there.
+    if (!['ENODEV', 'ENOENT', 'EINVAL'].includes(codeOf(error) ?? '')) throw error;
+  }
+  if (native.linkDelete(ifb)) removed = true;
+  let leftIngress = false;
+  try {
+    leftIngress = native.qdiscList(ifname).some((q) => q.parent === TC_H_INGRESS && q.kind === 'ingress');
+  } catch (error) {
+    if (codeOf(error) !== 'ENODEV') throw error;
+  }
+  let leftIfb = true;
+  try {
+    native.linkIndex(ifb);
+  } catch (error) {
+    if (codeOf(error) !== 'ENODEV') throw error;
+    leftIfb = false;
+  }
+  if (leftIngress || leftIfb) throw new Error(`${[leftIngress ? `ingress qdisc of ${ifname}` : '', leftIfb ? `IFB device ${ifb}` : ''].filter(Boolean).join(' and ')} still there after delete`);
+  return removed;
 }
 
 /** Doctor notes shared by the qdisc faults. */

@@ -123,6 +123,7 @@ test('cross-field rules of reorder, partition and the nf_tables loss', (t) => {
 test('steering: targets to the fault class, SSH and exemptions spared first', async (t) => {
   const { steering } = await import('../../../src/faults/network/steer.js');
   const s = steering({
+    direction: 'egress',
     targets: [{ address: '10.0.0.0', prefixLen: 8, version: 4, ports: [5432] }],
     remotePorts: { include: [], exclude: [8080] },
     localPorts: { include: [], exclude: [] },
@@ -130,12 +131,29 @@ test('steering: targets to the fault class, SSH and exemptions spared first', as
   });
   t.false(s.everything);
   t.deepEqual(s.affect, [
-    { address: '10.0.0.0', prefixLen: 8, ipVersion: 4, l4proto: 'tcp', port: 5432, matchSourcePort: false },
-    { address: '10.0.0.0', prefixLen: 8, ipVersion: 4, l4proto: 'udp', port: 5432, matchSourcePort: false },
+    { address: '10.0.0.0', prefixLen: 8, ipVersion: 4, matchSourceAddress: false, l4proto: 'tcp', port: 5432, matchSourcePort: false },
+    { address: '10.0.0.0', prefixLen: 8, ipVersion: 4, matchSourceAddress: false, l4proto: 'udp', port: 5432, matchSourcePort: false },
   ]);
   t.true(s.spare.some((m) => m.port === 22 && m.matchSourcePort === true && m.l4proto === 'tcp'));
   t.true(s.spare.some((m) => m.port === 8080 && !m.matchSourcePort));
-  const whole = steering({ targets: [], remotePorts: { include: [], exclude: [] }, localPorts: { include: [], exclude: [] }, keepSsh: false });
+  const whole = steering({ direction: 'egress', targets: [], remotePorts: { include: [], exclude: [] }, localPorts: { include: [], exclude: [] }, keepSsh: false });
   t.true(whole.everything);
   t.deepEqual([...whole.spare, ...whole.affect], []);
+});
+
+test('steering on ingress: the remote end is the source, our end the destination', async (t) => {
+  const { steering } = await import('../../../src/faults/network/steer.js');
+  const s = steering({
+    direction: 'ingress',
+    targets: [{ address: '10.1.2.3', prefixLen: 32, version: 4, ports: [443] }],
+    remotePorts: { include: [], exclude: [] },
+    localPorts: { include: [8080], exclude: [] },
+    keepSsh: true,
+  });
+  t.deepEqual(s.affect.filter((m) => m.l4proto === 'tcp'), [
+    { address: '10.1.2.3', prefixLen: 32, ipVersion: 4, matchSourceAddress: true, l4proto: 'tcp', port: 443, matchSourcePort: true },
+    { address: '10.1.2.3', prefixLen: 32, ipVersion: 4, matchSourceAddress: true, l4proto: 'tcp', port: 8080, matchSourcePort: false },
+  ]);
+  // Requests to our SSH server arrive with destination port 22.
+  t.true(s.spare.some((m) => m.port === 22 && m.matchSourcePort === false));
 });

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: Apache-2.0
+// Ingress faults through faultd's own IFB device, in namespaces the tests create: a TCP stream
+// into the host is held to the ingress limit, revert restores `tc -j qdisc show` exactly and
+// removes the IFB, kill -9 then revert --remnants leaves no ingress qdisc or IFB device, and an
+// interface that already has an ingress qdisc is refused and left untouched.
+import { experimentYaml, finish, runCli, startCli, waitForLine, workspace } from '../helpers/cli.js';
+import { qdiscState, testNetnsPair, type TestNetns } from '../helpers/netns.js';
+import { privilegedTest as test } from '../helpers/privileged.js';
+import { measurePush } from '../helpers/traffic.js';
+
+function ifbDevices(ns: TestNetns): string[] {
+  return (JSON.parse(ns.exec('ip', ['-j', 'link', 'show'])) as { ifname: string }[]).map((l) => l.ifname).filter((name) => name.startsWith('fdi'));
+}
+
+test('an ingress rate limit holds a stream into the host within 10 % and reverts exactly', async (t) => {
+  const pair = testNetnsPair(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const before = qdiscState(pair.b, 'vb');
+  const file = ws.file('in.json', experimentYaml([[{ kind: 'linux-network-rate-limit', name: 'in', duration: '60s', params: { networkInterfaces: 'vb', direction: 'ingress', networkBandwidth: '4mbit', burst: '16kb', limit: '64kb' } }]]));
+  const dry = await runCli(['run', '--dry-run', file], ws.stateDir, pair.b.name);
+  t.regex(dry.stdout, /create IFB device fdi[0-9a-f]{8}/);
+  t.regex(dry.stdout, /add ingress qdisc ffff: on vb, with a u32 match-all filter redirecting every arriving packet to fdi[0-9a-f]{8}/);
+  // B is the host under test: the push from A arrives on B's ingress.
+  const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir, pair.b.name);
+  t.teardown(() => child.kill('SIGKILL'));
+  await waitForLine(child, /fault applied/);
+  const ifb = ifbDevices(pair.b);
+  t.is(ifb.length, 1, 'one IFB device');
+  t.regex(pair.b.exec('tc', ['qdisc', 'show', 'dev', 'vb']), /qdisc ingress ffff:/);
+  t.regex(pair.b.exec('tc', ['qdisc', 'show', 'dev', ifb[0] ?? '']), /qdisc tbf/);
+  const rate = await measurePush(t, pair, 5301);
+  const target = 4e6 / 8;
+  t.log(`measured ${((rate * 8) / 1e6).toFixed(2)} Mbit/s of payload into the host for a 4 Mbit/s ingress limit`);
+  t.true(Math.abs(rate - target) / target <= 0.1, `measured ${rate} B/s`);
+  child.kill('SIGINT');
+  t.is((await finish(child)).code, 3);
+  t.deepEqual(qdiscState(pair.b, 'vb'), before, 'qdiscs restored exactly');
+  t.deepEqual(ifbDevices(pair.b), [], 'IFB device removed');
+});
+
+test('kill -9 mid ingress fault, then revert --remnants leaves no ingress qdisc and no IFB', async (t) => {
+  const pair = testNetnsPair(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const before = qdiscState(pair.b, 'vb');
+  const file = ws.file('k.json', experimentYaml([[{ kind: 'linux-network-rate-limit', duration: '60s', params: { networkInterfaces: 'vb', direction: 'ingress', networkBandwidth: '1mbit' } }]]));
+  const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir, pair.b.name);
+  await waitForLine(child, /fault applied/);
+  child.kill('SIGKILL');
+  await finish(child);
+  t.is(ifbDevices(pair.b).length, 1, 'the IFB is a remnant');
+  const revert = await runCli(['revert', '--remnants'], ws.stateDir, pair.b.name);
+  t.is(revert.code, 0, revert.stdout + revert.stderr);
+  t.deepEqual(qdiscState(pair.b, 'vb'), before);
+  t.deepEqual(ifbDevices(pair.b), []);
+  const again = await runCli(['revert', '--remnants'], ws.stateDir, pair.b.name);
+  t.is(again.code, 0, 'idempotent');
+});
+
+test('an interface that already has an ingress qdisc is refused and left untouched', async (t) => {
+  const pair = testNetnsPair(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  pair.b.exec('tc', ['qdisc', 'add', 'dev', 'vb', 'ingress']);
+  const before = qdiscState(pair.b, 'vb');
+  const file = ws.file('r.json', experimentYaml([[{ kind: 'linux-network-rate-limit', duration: '5s', params: { networkInterfaces: 'vb', direction: 'ingress' } }]]));
+  const result = await runCli(['run', file], ws.stateDir, pair.b.name);
+  t.not(result.code, 0);
+  t.regex(result.stdout + result.stderr, /vb already has an ingress qdisc \(ffff:\) on its ingress, which faultd will not share/);
+  t.deepEqual(qdiscState(pair.b, 'vb'), before);
+  t.deepEqual(ifbDevices(pair.b), []);
+});
+
+test('a targeted ingress limit slows only the stream from the targeted remote port', async (t) => {
+  const pair = testNetnsPair(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const params = { networkInterfaces: 'vb', direction: 'ingress', networkBandwidth: '4mbit', burst: '16kb', limit: '64kb', destinationIPs: `${pair.addressA}|5302` };
+  const file = ws.file('t.json', experimentYaml([[{ kind: 'linux-network-rate-limit', duration: '60s', params }]]));
+  const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir, pair.b.name);
+  t.teardown(() => child.kill('SIGKILL'));
+  await waitForLine(child, /fault applied/);
+  const limited = await measurePush(t, pair, 5302);
+  const free = await measurePush(t, pair, 5303);
+  t.log(`from port 5302 (targeted): ${((limited * 8) / 1e6).toFixed(2)} Mbit/s; from port 5303: ${((free * 8) / 1e6).toFixed(0)} Mbit/s`);
+  t.true(Math.abs(limited - 4e6 / 8) / (4e6 / 8) <= 0.1, `limited ${limited}`);
+  t.true(free > 10 * limited, `free ${free}`);
+  child.kill('SIGINT');
+  t.is((await finish(child)).code, 3);
+});
