@@ -12,6 +12,7 @@
  *     netlink, against the `tc`/`nft` CLIs (interleaved, in a private namespace).
  *  5. faultd's own RSS while idle and while running a fault, next to a bare Node process.
  */
+import { DEFAULT_NETWORK_SAFETY } from '../src/faults/network/safety.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,6 +47,7 @@ function context(): FaultContext {
   return {
     host: readHostFacts(),
     limits: DEFAULT_LIMITS,
+    safety: DEFAULT_NETWORK_SAFETY,
     features: kernelFeatureProbe(),
     native: loadNative(),
     cgroups: detectCgroupLayout(),

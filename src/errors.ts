@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   FAULTD_ERR_LEDGER_IO: 'the ledger cannot be read or written',
   FAULTD_ERR_NATIVE_LOAD: 'the native addon or stressor is missing or of the wrong version',
   FAULTD_ERR_STATE_DIR: 'the state directory cannot be created or written',
+  FAULTD_ERR_CONFIG: 'the configuration file cannot be read or is invalid',
 } as const;
 
 export type FaultdErrorCode = keyof typeof ERROR_CODES;

@@ -14,7 +14,9 @@ import { statusCommand } from './cli/status.js';
 import { Terminal } from './cli/terminal.js';
 import { validateCommand } from './cli/validate.js';
 import type { CommandEnv, GlobalOptions } from './cli/context.js';
+import { DEFAULT_CONFIG_PATH, loadConfig } from './config/config.js';
 import { isFaultdError, messageOf } from './errors.js';
+import { resolveNetworkSafety } from './faults/network/safety.js';
 import { REGISTRY } from './faults/registry.js';
 import { DEFAULT_LIMITS } from './faults/types.js';
 import { createLogger, type LogFormat } from './log.js';
@@ -36,18 +38,28 @@ function progressInterval(value: string): number {
 }
 
 function exitCodeForError(error: unknown): ExitCode {
-  if (isFaultdError(error, 'FAULTD_ERR_INPUT_FILE', 'FAULTD_ERR_INPUT_SYNTAX', 'FAULTD_ERR_INPUT_INVALID')) return EXIT.INVALID_INPUT;
+  if (isFaultdError(error, 'FAULTD_ERR_INPUT_FILE', 'FAULTD_ERR_INPUT_SYNTAX', 'FAULTD_ERR_INPUT_INVALID', 'FAULTD_ERR_CONFIG')) return EXIT.INVALID_INPUT;
   return EXIT.FAILURE;
 }
 
-function buildEnv(opts: { stateDir: string; logFormat: LogFormat; maxMemoryFraction: number }): CommandEnv {
+interface ProgramOptions {
+  stateDir: string;
+  logFormat: LogFormat;
+  maxMemoryFraction: number;
+  config: string;
+}
+
+/** Reads the configuration (and resolves the control plane's host once) for a command. */
+async function buildEnv(opts: ProgramOptions, configExplicit: boolean): Promise<CommandEnv> {
   const terminal = new Terminal(process.stdout);
+  const logger = createLogger(opts.logFormat, (line) => terminal.line(line));
+  const config = loadConfig(opts.config, configExplicit);
   const options: GlobalOptions = {
     stateDir: opts.stateDir,
     logFormat: opts.logFormat,
     limits: { ...DEFAULT_LIMITS, maxMemoryFraction: opts.maxMemoryFraction },
+    safety: await resolveNetworkSafety(config, logger),
   };
-  const logger = createLogger(opts.logFormat, (line) => terminal.line(line));
   return { options, registry: REGISTRY, logger, terminal, print: (text) => terminal.line(text) };
 }
 
@@ -60,6 +72,11 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     .addOption(new Option('--state-dir <dir>', 'where the rollback ledger lives').env('FAULTD_STATE_DIR').default(DEFAULT_STATE_DIR))
     .addOption(new Option('--log-format <format>', 'text for people, json for pino JSON lines').choices(['text', 'json']).default('text'))
     .addOption(
+      new Option('--config <file>', 'configuration: control plane address and safety exclusions (a missing default file means defaults)')
+        .env('FAULTD_CONFIG')
+        .default(DEFAULT_CONFIG_PATH),
+    )
+    .addOption(
       new Option('--max-memory-fraction <f>', 'largest share of MemAvailable memory stress may take (0.05–0.95)')
         .env('FAULTD_MAX_MEMORY_FRACTION')
         .argParser(fraction)
@@ -70,7 +87,7 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
       'after',
       '\nExit codes: 0 completed, 1 other failure, 2 invalid input, 3 aborted, 4 a revert failed (see `faultd status`).',
     );
-  const env = (): CommandEnv => buildEnv(program.opts());
+  const env = (): Promise<CommandEnv> => buildEnv(program.opts<ProgramOptions>(), program.getOptionValueSource('config') !== 'default');
 
   program
     .command('run')
@@ -92,7 +109,7 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
       code = await runCommand(
         file,
         { dryRun: flags.dryRun === true, force: flags.force === true, progressMs: flags.progressInterval },
-        env(),
+        await env(),
         abort.signal,
       );
     });
@@ -101,14 +118,14 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     .description('validate an experiment against the schema and this host’s bounds; changes nothing')
     .argument('<file>', 'faultd/v1 experiment, YAML or JSON')
     .action(async (file: string) => {
-      code = await validateCommand(file, env());
+      code = await validateCommand(file, await env());
     });
   program
     .command('faults')
     .description('list every fault kind with its params, defaults, units and bounds')
     .option('--json', 'machine-readable output')
-    .action((flags: { json?: boolean }) => {
-      code = faultsCommand({ json: flags.json === true }, env());
+    .action(async (flags: { json?: boolean }) => {
+      code = faultsCommand({ json: flags.json === true }, await env());
     });
   program
     .command('revert')
@@ -116,21 +133,21 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     .option('--remnants', 'revert everything the ledger still shows as applied')
     .option('--force', 'also revert faults whose faultd process is still running')
     .action(async (flags: { remnants?: boolean; force?: boolean }) => {
-      code = await revertCommand({ remnants: flags.remnants === true, force: flags.force === true }, env());
+      code = await revertCommand({ remnants: flags.remnants === true, force: flags.force === true }, await env());
     });
   program
     .command('status')
     .description('show the ledger: applied faults and failed reverts with their manual fix')
     .option('--json', 'machine-readable output')
     .action(async (flags: { json?: boolean }) => {
-      code = await statusCommand({ json: flags.json === true }, env());
+      code = await statusCommand({ json: flags.json === true }, await env());
     });
   program
     .command('doctor')
     .description('say, for every fault kind, whether this host supports it and why not')
     .option('--json', 'machine-readable output')
-    .action((flags: { json?: boolean }) => {
-      code = doctorCommand({ json: flags.json === true }, env());
+    .action(async (flags: { json?: boolean }) => {
+      code = doctorCommand({ json: flags.json === true }, await env());
     });
 
   program.exitOverride();

@@ -10,12 +10,15 @@ import { kernelFeatureProbe } from '../host/features.js';
 import { Ledger } from '../ledger/ledger.js';
 import { loadNative } from '../native/load.js';
 import type { Owner } from '../ledger/record.js';
+import type { NetworkSafety } from '../faults/network/safety.js';
 import type { Terminal } from './terminal.js';
 
 export interface GlobalOptions {
   readonly stateDir: string;
   readonly logFormat: 'text' | 'json';
   readonly limits: Limits;
+  /** From the configuration file: what no network fault may touch. */
+  readonly safety: NetworkSafety;
 }
 
 export interface CommandEnv {
@@ -28,7 +31,7 @@ export interface CommandEnv {
 }
 
 export function validationContext(env: CommandEnv): ValidationContext {
-  return { host: readHostFacts(REAL_ROOTS), limits: env.options.limits, features: kernelFeatureProbe() };
+  return { host: readHostFacts(REAL_ROOTS), limits: env.options.limits, safety: env.options.safety, features: kernelFeatureProbe() };
 }
 
 /** The full context for commands that touch the host (loads the native addon). */

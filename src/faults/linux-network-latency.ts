@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 
-import { COMMON_NETWORK_ALIASES, commonNetworkParams, steeringOf } from './network/common-params.js';
+import { COMMON_NETWORK_ALIASES, commonNetworkParams, refineControlPlane, scopeOf, withScopeNotes } from './network/common-params.js';
 import { correlationParam, distributionParam, millisParam } from './network/netem-params.js';
 import { NfqueueRevertSchema, planNfqueueDelay, revertNfqueueDelay } from './network/nfqueue-delay.js';
 import { planRootQdisc, qdiscSupport, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets } from './network/root-qdisc-fault.js';
@@ -44,6 +44,7 @@ export const linuxNetworkLatency = defineInjector({
         if (p.distribution !== 'uniform' && !findDistributionDir(p.distribution)) {
           issue('distribution', `needs iproute2's ${p.distribution}.dist table (install iproute2, or set TC_LIB_DIR)`);
         }
+        refineControlPlane(p, ctx, issue);
         const netem = ctx.features.qdisc('netem');
         const nfqueue = ctx.features.nfqueue();
         if (!netem.supported && !nfqueue.supported) {
@@ -55,7 +56,7 @@ export const linuxNetworkLatency = defineInjector({
   exclusiveTargets: (p) => (p.mechanism === 'netem' ? rootQdiscTargets(p.networkInterfaces, p.direction) : []),
   revertSchema: LatencyRevertSchema,
   async plan(faultId, p, ctx) {
-    const { steer, targets } = await steeringOf(p);
+    const scope = await scopeOf(p, ctx);
     const distributionDir = p.distribution === 'uniform' ? undefined : findDistributionDir(p.distribution);
     const describe = `delay ${p.latency}ms${p.jitter ? ` ±${p.jitter}ms` : ''}${p.correlation ? ` ${p.correlation}% correlated` : ''}${distributionDir ? ` ${p.distribution}` : ''}`;
     const interfaces = p.networkInterfaces.join(',');
@@ -75,23 +76,23 @@ export const linuxNetworkLatency = defineInjector({
             }),
           describe,
           target: `${interfaces} ${p.direction}: ${describe}`,
-          steer,
+          steer: scope.steer,
         },
         ctx,
       );
-      return withRevert(planned, { mechanism: 'netem' as const });
+      return withScopeNotes(withRevert(planned, { mechanism: 'netem' as const }), scope);
     }
     ctx.logger.info({ mechanism: 'nfqueue' }, 'no sch_netem on this kernel: latency through the NFQUEUE delayer, on packets arriving from the targets');
     const planned = planNfqueueDelay(
       {
         faultId,
         interfaces: p.networkInterfaces,
-        targets,
+        targets: scope.targets,
         remotePorts: p.destinationPorts,
         localPorts: p.sourcePorts,
         protocol: 'all',
-        excludeTargets: [],
-        keepSsh: p.whitelistSSH,
+        excludeTargets: scope.exclude,
+        sshPorts: scope.sshPorts,
       },
       {
         latencyMs: p.latency,
@@ -102,7 +103,7 @@ export const linuxNetworkLatency = defineInjector({
       ctx,
       `${interfaces} replies: ${describe} on every round trip (NFQUEUE delayer, no sch_netem here)`,
     );
-    return withRevert(planned, { mechanism: 'nfqueue' as const });
+    return withScopeNotes(withRevert(planned, { mechanism: 'nfqueue' as const }), scope);
   },
   revert: (record, ctx) => (record.mechanism === 'netem' ? revertRootQdisc(record, ctx) : revertNfqueueDelay(record, ctx)),
   support(ctx) {

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 
-import { COMMON_NETWORK_ALIASES, commonNetworkParams, steeringOf } from './network/common-params.js';
+import { COMMON_NETWORK_ALIASES, commonNetworkParams, refineControlPlane, scopeOf, withScopeNotes } from './network/common-params.js';
 import { correlationParam, percentParam } from './network/netem-params.js';
 import { NftRevertSchema, planNftFault, revertNftFault } from './network/nft-fault.js';
 import { planRootQdisc, qdiscSupport, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets } from './network/root-qdisc-fault.js';
@@ -34,6 +34,7 @@ export const linuxNetworkLoss = defineInjector({
   paramsSchema: (ctx) =>
     paramsObject(params(ctx))
       .superRefine((v, c) => {
+        refineControlPlane(v, ctx, (path, message) => c.addIssue({ code: 'custom', path: [path], message }));
         const netem = ctx.features.qdisc('netem');
         if (!netem.supported && v.correlation > 0) {
           c.addIssue({ code: 'custom', path: ['correlation'], input: v.correlation, message: `needs sch_netem, which this kernel lacks (${netem.reason}); the nf_tables loss used instead has no correlation` });
@@ -50,7 +51,7 @@ export const linuxNetworkLoss = defineInjector({
   exclusiveTargets: (p) => (p.mechanism === 'netem' ? rootQdiscTargets(p.networkInterfaces, p.direction) : []),
   revertSchema: LossRevertSchema,
   async plan(faultId, p, ctx) {
-    const { steer, targets } = await steeringOf(p);
+    const scope = await scopeOf(p, ctx);
     const describe = `loss ${p.packetLossPercentage}%${p.correlation ? ` ${p.correlation}% correlated` : ''}`;
     if (p.mechanism === 'netem') {
       const planned = planRootQdisc(
@@ -62,11 +63,11 @@ export const linuxNetworkLoss = defineInjector({
           options: () => ctx.native.netemOptions({ lossPct: p.packetLossPercentage, lossCorrelationPct: p.correlation }),
           describe,
           target: `${p.networkInterfaces.join(',')} ${p.direction}: ${describe} (netem)`,
-          steer,
+          steer: scope.steer,
         },
         ctx,
       );
-      return withRevert(planned, { mechanism: 'netem' as const });
+      return withScopeNotes(withRevert(planned, { mechanism: 'netem' as const }), scope);
     }
     ctx.logger.info({ mechanism: 'nftables' }, 'no sch_netem on this kernel: loss through nf_tables numgen random');
     const planned = planNftFault(
@@ -74,18 +75,18 @@ export const linuxNetworkLoss = defineInjector({
         faultId,
         direction: p.direction,
         interfaces: p.networkInterfaces,
-        targets,
+        targets: scope.targets,
         remotePorts: p.destinationPorts,
         localPorts: p.sourcePorts,
         protocol: 'all',
         action: { kind: 'drop', percent: p.packetLossPercentage },
-        excludeTargets: [],
-        keepSsh: p.whitelistSSH,
+        excludeTargets: scope.exclude,
+        sshPorts: scope.sshPorts,
       },
       ctx,
       `${p.networkInterfaces.join(',')} ${p.direction}: ${describe} (nf_tables, no sch_netem here)`,
     );
-    return withRevert(planned, { mechanism: 'nftables' as const });
+    return withScopeNotes(withRevert(planned, { mechanism: 'nftables' as const }), scope);
   },
   revert: (record, ctx) => (record.mechanism === 'netem' ? revertRootQdisc(record, ctx) : revertNftFault(record, ctx)),
   support(ctx) {

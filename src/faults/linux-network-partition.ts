@@ -6,8 +6,9 @@
  * start, and ports.
  */
 import { booleanParam, interfacesParam, paramsObject } from './params.js';
+import { refineControlPlane, scopeOf, withScopeNotes } from './network/common-params.js';
 import { NftRevertSchema, planNftFault, revertNftFault } from './network/nft-fault.js';
-import { resolveHosts, formatTarget } from './network/targets.js';
+import { formatTarget } from './network/targets.js';
 import { enumParam, hostnamesParam, ipTargetsParam, portsParam } from './network/target-params.js';
 import { defineInjector, type ValidationContext } from './types.js';
 
@@ -27,7 +28,9 @@ function params(ctx: ValidationContext) {
     protocol: enumParam('protocol', ['all', 'tcp', 'udp', 'icmp'], 'all', 'protocol cut off (ports need tcp, udp or all)'),
     direction: enumParam('direction', ['both', 'egress', 'ingress'], 'both', 'which way traffic is dropped'),
     excludeIPs: ipTargetsParam('excludeIPs', 'addresses never cut off, even inside a target CIDR'),
-    whitelistSSH: booleanParam({ name: 'whitelistSSH', default: true, description: 'keep SSH (ports 22 and 2222 of this host) reachable' }),
+    excludeHosts: hostnamesParam('excludeHosts', 'host names never cut off (resolved once at start)'),
+    whitelistSSH: booleanParam({ name: 'whitelistSSH', default: true, description: `keep this host's SSH (ports ${ctx.safety.sshPorts.join(', ')}; config safety.sshPorts) reachable` }),
+    allowControlPlaneImpact: booleanParam({ name: 'allowControlPlaneImpact', default: false, description: 'let the partition cut the control plane (it is excluded otherwise)' }),
   };
 }
 
@@ -37,7 +40,7 @@ export const linuxNetworkPartition = defineInjector({
   paramAliases: {
     NETWORK_INTERFACES: 'networkInterfaces', DESTINATION_IPS: 'destinationIPs', DESTINATION_HOSTS: 'destinationHosts',
     DESTINATION_PORTS: 'destinationPorts', SOURCE_PORTS: 'sourcePorts', PROTOCOL: 'protocol', DIRECTION: 'direction',
-    EXCLUDE_IPS: 'excludeIPs', WHITELIST_SSH: 'whitelistSSH',
+    EXCLUDE_IPS: 'excludeIPs', EXCLUDE_HOSTS: 'excludeHosts', WHITELIST_SSH: 'whitelistSSH',
   },
   paramsSchema: (ctx) =>
     paramsObject(params(ctx)).superRefine((v, c) => {
@@ -49,30 +52,31 @@ export const linuxNetworkPartition = defineInjector({
       if (v.protocol === 'icmp' && ports > 0) c.addIssue({ code: 'custom', path: ['protocol'], message: 'icmp has no ports: use tcp, udp or all with ports' });
       const portedExclusion = v.excludeIPs.find((t) => t.ports.length > 0);
       if (portedExclusion) c.addIssue({ code: 'custom', path: ['excludeIPs'], message: `"${portedExclusion.address}|${portedExclusion.ports.join('|')}": excludeIPs exempts whole addresses; give no |port` });
+      refineControlPlane(v, ctx, (path, message) => c.addIssue({ code: 'custom', path: [path], message }));
     }),
   paramDocs: (ctx) => Object.values(params(ctx)).map((p) => p.doc),
   revertSchema: NftRevertSchema,
   async plan(faultId, p, ctx) {
-    const resolved = await resolveHosts(p.destinationHosts);
-    const targets = [...p.destinationIPs, ...resolved];
-    if (resolved.length) ctx.logger.info({ destinationHosts: p.destinationHosts, resolved: resolved.map(formatTarget) }, 'destination hosts resolved');
-    const what = [...targets.map(formatTarget), ...p.destinationPorts.include.map((port) => `port ${port}`), ...p.sourcePorts.include.map((port) => `local port ${port}`)];
-    return planNftFault(
+    // The partition's direction includes `both`; the scope only needs it for qdisc steering.
+    const scope = await scopeOf({ ...p, direction: 'egress' }, ctx);
+    const what = [...scope.targets.map(formatTarget), ...p.destinationPorts.include.map((port) => `port ${port}`), ...p.sourcePorts.include.map((port) => `local port ${port}`)];
+    const planned = planNftFault(
       {
         faultId,
         direction: p.direction,
         interfaces: p.networkInterfaces,
-        targets,
+        targets: scope.targets,
         remotePorts: p.destinationPorts,
         localPorts: p.sourcePorts,
         protocol: p.protocol,
         action: { kind: 'drop', percent: 100 },
-        excludeTargets: p.excludeIPs,
-        keepSsh: p.whitelistSSH,
+        excludeTargets: scope.exclude,
+        sshPorts: scope.sshPorts,
       },
       ctx,
       `partition (${p.direction}) from ${what.join(', ')}`,
     );
+    return withScopeNotes(planned, scope);
   },
   revert: (record, ctx) => revertNftFault(record, ctx),
   support(ctx) {

@@ -5,7 +5,7 @@
  * is snapshotted into the ledger before the change and restored exactly at revert.
  */
 import { formatBytes, parseDurationMs } from '../units.js';
-import { COMMON_NETWORK_ALIASES, commonNetworkParams, steeringOf } from './network/common-params.js';
+import { COMMON_NETWORK_ALIASES, commonNetworkParams, refineControlPlane, scopeOf, withScopeNotes } from './network/common-params.js';
 import { planRootQdisc, qdiscSupport, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets } from './network/root-qdisc-fault.js';
 import { formatRate, parseTcRate, parseTcSize } from './network/tc-units.js';
 import { notYetParam, optionalParsedParam, paramsObject, parsedParam } from './params.js';
@@ -55,6 +55,7 @@ export const linuxNetworkRateLimit = defineInjector({
     return paramsObject(params(ctx))
       .superRefine((v, c) => {
         if (v.limit !== undefined && v.latency !== undefined) c.addIssue({ code: 'custom', path: ['latency'], message: 'give either limit or latency, not both' });
+        refineControlPlane(v, ctx, (path, message) => c.addIssue({ code: 'custom', path: [path], message }));
         for (const name of v.networkInterfaces) {
           const mtu = ctx.host.interfaces.find((i) => i.name === name)?.mtu ?? 1500;
           const frame = mtu + FRAME_OVERHEAD_BYTES;
@@ -70,8 +71,8 @@ export const linuxNetworkRateLimit = defineInjector({
   revertSchema: RootQdiscRevertSchema,
   async plan(faultId, p, ctx) {
     const queue = p.limit > 0 ? `limit ${formatBytes(p.limit)}` : `latency ${p.latency}ms`;
-    const { steer } = await steeringOf(p);
-    return planRootQdisc(
+    const scope = await scopeOf(p, ctx);
+    const planned = planRootQdisc(
       {
         faultId,
         interfaces: p.networkInterfaces,
@@ -80,10 +81,11 @@ export const linuxNetworkRateLimit = defineInjector({
         options: () => ctx.native.tbfOptions({ rateBytesPerSec: p.networkBandwidth, burstBytes: p.burst, limitBytes: p.limit, latencyUs: p.latency * 1000 }),
         describe: `rate ${formatRate(p.networkBandwidth)} burst ${formatBytes(p.burst)} ${queue}`,
         target: `${p.networkInterfaces.join(',')} ${p.direction} ≤ ${formatRate(p.networkBandwidth)}`,
-        steer,
+        steer: scope.steer,
       },
       ctx,
     );
+    return withScopeNotes(planned, scope);
   },
   revert: (record, ctx) => revertRootQdisc(record, ctx),
   support: (ctx) => qdiscSupport(ctx, 'tbf', ctx.features.qdisc('tbf')),

@@ -11,6 +11,7 @@ import type { CgroupLayout } from '../host/cgroup.js';
 import type { HostFacts } from '../host/facts.js';
 import type { FeatureProbe } from '../host/features.js';
 import type { NativeAddon } from '../native/addon.js';
+import type { NetworkSafety } from './network/safety.js';
 
 /** Operator-set limits that bound every fault (config/CLI). */
 export interface Limits {
@@ -25,10 +26,11 @@ export function memoryBudgetBytes(ctx: { host: HostFacts; limits: Limits }): num
   return Math.floor(ctx.host.memAvailableBytes * ctx.limits.maxMemoryFraction);
 }
 
-/** What validation may consult: host facts, limits and feature probes; it changes nothing. */
+/** What validation may consult: host facts, limits, safety settings and feature probes; it changes nothing. */
 export interface ValidationContext {
   readonly host: HostFacts;
   readonly limits: Limits;
+  readonly safety: NetworkSafety;
   readonly features: FeatureProbe;
 }
 

@@ -23,8 +23,13 @@ export interface Workspace {
   remove(): void;
 }
 
+/**
+ * A temporary directory with a state dir and an empty `config.yaml` (defaults), which the CLI
+ * started by startCli reads instead of the host's /etc/faultd/config.yaml; tests overwrite it.
+ */
 export function workspace(): Workspace {
   const dir = mkdtempSync(path.join(tmpdir(), 'faultd-test-'));
+  writeFileSync(path.join(dir, 'config.yaml'), '');
   return {
     dir,
     stateDir: path.join(dir, 'state'),
@@ -50,7 +55,7 @@ export function startCli(args: readonly string[], stateDir: string, netns?: stri
   const argv = [process.execPath, FAULTD_BIN, ...args];
   const [command, ...rest] = netns ? [IP, 'netns', 'exec', netns, ...argv] : argv;
   return spawn(command ?? process.execPath, rest, {
-    env: { ...process.env, FAULTD_STATE_DIR: stateDir },
+    env: { ...process.env, FAULTD_STATE_DIR: stateDir, FAULTD_CONFIG: path.join(path.dirname(stateDir), 'config.yaml') },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }

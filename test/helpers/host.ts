@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Fixed host facts for unit tests: 4 CPUs, 8 GiB total, 6 GiB available. */
+import { DEFAULT_NETWORK_SAFETY } from '../../src/faults/network/safety.js';
 import type { ValidationContext } from '../../src/faults/types.js';
 import { DEFAULT_LIMITS } from '../../src/faults/types.js';
 import type { HostFacts } from '../../src/host/facts.js';
@@ -24,6 +25,7 @@ export const FAKE_MISSING_QDISCS = new Set<string>();
 export const FAKE_VALIDATION: ValidationContext = {
   host: FAKE_HOST,
   limits: DEFAULT_LIMITS,
+  safety: DEFAULT_NETWORK_SAFETY,
   features: {
     qdisc: (kind) => (FAKE_MISSING_QDISCS.has(kind) ? { supported: false, reason: 'RTM_NEWQDISC ENOENT: Specified qdisc kind is unknown' } : { supported: true, reason: '' }),
     nftables: () => ({ supported: true, reason: '' }),

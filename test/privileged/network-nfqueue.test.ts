@@ -37,10 +37,13 @@ function secondAddress(pair: NetnsPair): string {
   return other;
 }
 
-function stats(values: readonly number[]): { mean: number; sd: number; min: number; max: number } {
+/** Mean, SD, and the 2nd and 98th percentiles (a shared VM adds rare late outliers). */
+function stats(values: readonly number[]): { mean: number; sd: number; p2: number; p98: number } {
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
   const sd = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);
-  return { mean, sd, min: Math.min(...values), max: Math.max(...values) };
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+  return { mean, sd, p2: at(0.02), p98: at(0.98) };
 }
 
 test('100 ms latency adds 100 ± 5 ms to the targeted round trip only, and reverts exactly', async (t) => {
@@ -88,11 +91,12 @@ test('jitter spreads the delay as asked (uniform ±20 ms around 100 ms)', async 
   await waitForLine(child, /fault applied/);
   const rtts = (await udpRtts(pair.a, pair.addressB, ECHO_PORT, { count: 200, intervalMs: 5 })).map((r) => r - baseline);
   const s = stats(rtts);
-  t.log(`added delay over ${rtts.length} probes: mean ${s.mean.toFixed(2)} ms, sd ${s.sd.toFixed(2)} ms (uniform ±20 ms: 11.55), min ${s.min.toFixed(2)}, max ${s.max.toFixed(2)}`);
+  t.log(`added delay over ${rtts.length} probes: mean ${s.mean.toFixed(2)} ms, sd ${s.sd.toFixed(2)} ms (uniform ±20 ms: 11.55), p2 ${s.p2.toFixed(2)}, p98 ${s.p98.toFixed(2)}`);
   t.is(rtts.length, 200);
   t.true(Math.abs(s.mean - 100) <= 5, `mean ${s.mean}`);
-  t.true(s.sd >= 9 && s.sd <= 14, `sd ${s.sd}`);
-  t.true(s.min >= 79 && s.max <= 125, `range ${s.min}–${s.max}`);
+  t.true(s.sd >= 9 && s.sd <= 15, `sd ${s.sd}`);
+  t.true(s.p2 >= 79 && s.p2 <= 84, `p2 ${s.p2}`);
+  t.true(s.p98 >= 116 && s.p98 <= 123, `p98 ${s.p98}`);
   child.kill('SIGINT');
   t.is((await finish(child)).code, 3);
 });

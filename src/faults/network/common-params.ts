@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * Tunables every qdisc-based network fault shares (Harness names): the interfaces, targeting
- * (destinations, ports, with `!` exemptions) and SSH exclusion. Targeting and SSH exclusion are
- * carried out by u32 filters steering packets into the fault's class (see root-qdisc-fault.ts).
+ * Tunables every qdisc-based network fault shares (Harness names): the interfaces, direction,
+ * targeting (destinations, ports, with `!` exemptions), exclusions and SSH. Targeting and
+ * exclusions are carried out by u32 filters steering packets into the fault's class (see
+ * root-qdisc-fault.ts), or by nf_tables rules where a fault falls back to nf_tables.
  */
+import { FaultdError } from '../../errors.js';
 import { booleanParam, interfacesParam } from '../params.js';
-import type { ValidationContext } from '../types.js';
+import type { FaultContext, Planned, ValidationContext } from '../types.js';
+import { controlPlaneRefusal, controlPlaneTargets, describeExclusions, exclusionsOf } from './safety.js';
 import { steering, type Steering } from './steer.js';
-import { resolveHosts, type IpTarget, type PortSelection } from './targets.js';
+import { formatTarget, resolveHosts, type IpTarget, type PortSelection } from './targets.js';
 import { enumParam, hostnamesParam, ipTargetsParam, portsParam } from './target-params.js';
 
 export function commonNetworkParams(ctx: ValidationContext, verb: string) {
@@ -23,7 +26,10 @@ export function commonNetworkParams(ctx: ValidationContext, verb: string) {
     destinationIPs: ipTargetsParam('destinationIPs', `only traffic to these addresses/CIDRs is ${verb}; "ip|port|port" limits ports`),
     sourcePorts: portsParam('sourcePorts', `only traffic from these local ports is ${verb}; "!" spares them instead`),
     destinationPorts: portsParam('destinationPorts', `only traffic to these remote ports is ${verb}; "!" spares them instead`),
-    whitelistSSH: booleanParam({ name: 'whitelistSSH', default: true, description: 'keep this host\'s SSH (ports 22 and 2222) out of the fault' }),
+    excludeIPs: ipTargetsParam('excludeIPs', `addresses/CIDRs never ${verb}, even inside a targeted CIDR`),
+    excludeHosts: hostnamesParam('excludeHosts', `host names never ${verb} (resolved once at start)`),
+    whitelistSSH: booleanParam({ name: 'whitelistSSH', default: true, description: `keep this host's SSH (ports ${ctx.safety.sshPorts.join(', ')}; config safety.sshPorts) out of the fault` }),
+    allowControlPlaneImpact: booleanParam({ name: 'allowControlPlaneImpact', default: false, description: 'let the fault touch the control plane\'s traffic (it is excluded otherwise)' }),
   };
 }
 
@@ -36,6 +42,8 @@ export const COMMON_NETWORK_ALIASES: Readonly<Record<string, string>> = {
   DESTINATION_PORTS: 'destinationPorts',
   WHITELIST_SSH: 'whitelistSSH',
   DIRECTION: 'direction',
+  EXCLUDE_IPS: 'excludeIPs',
+  EXCLUDE_HOSTS: 'excludeHosts',
 };
 
 export interface CommonNetworkValues {
@@ -44,11 +52,57 @@ export interface CommonNetworkValues {
   readonly destinationIPs: readonly IpTarget[];
   readonly sourcePorts: PortSelection;
   readonly destinationPorts: PortSelection;
+  readonly excludeIPs: readonly IpTarget[];
+  readonly excludeHosts: readonly string[];
   readonly whitelistSSH: boolean;
+  readonly allowControlPlaneImpact: boolean;
 }
 
-/** Resolves the host names (once, at plan time) and builds the u32 steering of a fault. */
-export async function steeringOf(p: CommonNetworkValues): Promise<{ steer: Steering; targets: IpTarget[] }> {
+/** Adds a validation issue on destinationIPs when a target is the control plane itself. */
+export function refineControlPlane(
+  p: Pick<CommonNetworkValues, 'destinationIPs' | 'allowControlPlaneImpact'>,
+  ctx: ValidationContext,
+  issue: (path: string, message: string) => void,
+): void {
+  if (p.allowControlPlaneImpact) return;
+  const hits = controlPlaneTargets(p.destinationIPs, ctx.safety);
+  if (hits.length) issue('destinationIPs', controlPlaneRefusal(hits));
+}
+
+/** The plan with the scope's exclusion notes ahead of its changes (for --dry-run). */
+export function withScopeNotes<R>(planned: Planned<R>, scope: NetworkScope): Planned<R> {
+  return { ...planned, changes: [...scope.notes, ...planned.changes], apply: (recordApplied, signal) => planned.apply(recordApplied, signal) };
+}
+
+/** Where a fault acts and what it spares, with host names resolved (once, at plan time). */
+export interface NetworkScope {
+  readonly targets: IpTarget[];
+  /** excludeIPs, excludeHosts and the safety exclusions. */
+  readonly exclude: IpTarget[];
+  readonly sshPorts: readonly number[];
+  /** The u32 steering of a qdisc fault for this scope. */
+  readonly steer: Steering;
+  /** --dry-run lines naming what is kept out. */
+  readonly notes: string[];
+}
+
+/**
+ * Resolves host names, refuses a resolved target that is the control plane (unless allowed),
+ * and gathers the exclusions; logs what is kept out.
+ */
+export async function scopeOf(p: CommonNetworkValues, ctx: FaultContext): Promise<NetworkScope> {
   const targets = [...p.destinationIPs, ...(await resolveHosts(p.destinationHosts))];
-  return { steer: steering({ direction: p.direction, targets, remotePorts: p.destinationPorts, localPorts: p.sourcePorts, keepSsh: p.whitelistSSH }), targets };
+  if (p.destinationHosts.length) ctx.logger.info({ destinationHosts: p.destinationHosts, resolved: targets.slice(p.destinationIPs.length).map(formatTarget) }, 'destination hosts resolved');
+  if (!p.allowControlPlaneImpact) {
+    const hits = controlPlaneTargets(targets, ctx.safety);
+    if (hits.length) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', controlPlaneRefusal(hits));
+  }
+  const safety = exclusionsOf(ctx.safety, p.allowControlPlaneImpact);
+  const own = [...p.excludeIPs, ...(await resolveHosts(p.excludeHosts))];
+  const exclude = [...own, ...safety.map((e) => e.target)];
+  const sshPorts = p.whitelistSSH ? ctx.safety.sshPorts : [];
+  const notes = describeExclusions([...own.map((target) => ({ target, reason: 'excludeIPs/excludeHosts' })), ...safety], sshPorts);
+  if (notes.length) ctx.logger.info({ exclusions: notes[0] }, 'network safety exclusions');
+  const steer = steering({ direction: p.direction, targets, remotePorts: p.destinationPorts, localPorts: p.sourcePorts, exclude, sshPorts });
+  return { targets, exclude, sshPorts, steer, notes };
 }

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { NetemSpec } from '../../native/addon.js';
 import { paramsObject, type Param } from '../params.js';
 import { defineInjector, type InjectorModule, type ParamDoc, type ValidationContext } from '../types.js';
-import { COMMON_NETWORK_ALIASES, commonNetworkParams, steeringOf, type CommonNetworkValues } from './common-params.js';
+import { COMMON_NETWORK_ALIASES, commonNetworkParams, refineControlPlane, scopeOf, withScopeNotes, type CommonNetworkValues } from './common-params.js';
 import { planRootQdisc, qdiscSupport, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets, type RootQdiscRevert } from './root-qdisc-fault.js';
 
 type ParamsOf<T extends Record<string, Param<unknown>>> = { [K in keyof T]: z.output<T[K]['schema']> };
@@ -48,6 +48,8 @@ export function defineNetemFault<T extends Record<string, Param<unknown>>>(confi
           c.addIssue({ code: 'custom', path: [], message: `${config.kind} needs the netem qdisc (sch_netem), which this kernel lacks (${netem.reason}). ${config.withoutNetem}` });
         }
         config.refine?.(v as ParamsOf<T>, (path, message) => c.addIssue({ code: 'custom', path: [path], message }));
+        // The object's output has the common tunables (see the cast below).
+        refineControlPlane(v as unknown as CommonParams, ctx, (path, message) => c.addIssue({ code: 'custom', path: [path], message }));
       });
       // The object's output is exactly the common tunables plus T's; TS cannot see through the
       // mapped generic, so it is stated here once.
@@ -58,8 +60,8 @@ export function defineNetemFault<T extends Record<string, Param<unknown>>>(confi
     revertSchema: RootQdiscRevertSchema,
     async plan(faultId, p, ctx) {
       const own: ParamsOf<T> = p;
-      const { steer } = await steeringOf(p);
-      return planRootQdisc(
+      const scope = await scopeOf(p, ctx);
+      const planned = planRootQdisc(
         {
           faultId,
           interfaces: p.networkInterfaces,
@@ -68,10 +70,11 @@ export function defineNetemFault<T extends Record<string, Param<unknown>>>(confi
           options: () => ctx.native.netemOptions(config.netem(own)),
           describe: config.describe(own),
           target: `${p.networkInterfaces.join(',')} ${p.direction}: ${config.describe(own)}`,
-          steer,
+          steer: scope.steer,
         },
         ctx,
       );
+      return withScopeNotes(planned, scope);
     },
     revert: (record, ctx) => revertRootQdisc(record, ctx),
     support: (ctx) => qdiscSupport(ctx, 'netem', ctx.features.qdisc('netem')),

@@ -13,8 +13,6 @@ import { RevertError, type FaultContext, type Planned, type RevertOutcome } from
 import { formatTarget, type IpTarget, type PortSelection } from './targets.js';
 
 export const NFT_TABLE = 'faultd';
-/** SSH ports kept reachable by `whitelistSSH` (Harness: 22 and 2222). */
-export const SSH_PORTS = [22, 2222] as const;
 /** Bound on rules per chain: a batch of this many stays well inside the builder's 1 MiB. */
 const MAX_RULES = 512;
 
@@ -42,7 +40,8 @@ export interface NftFaultRequest {
   readonly protocol: Protocol;
   readonly action: NftAction;
   readonly excludeTargets: readonly IpTarget[];
-  readonly keepSsh: boolean;
+  /** This host's SSH ports to keep reachable (empty = none). */
+  readonly sshPorts: readonly number[];
 }
 
 export const NftRevertSchema = z.object({
@@ -72,7 +71,7 @@ export function chainRules(r: NftFaultRequest, hook: Hook): NftRuleSpec[] {
   const withIf = (rule: NftRuleSpec): NftRuleSpec[] => ifnames.map((ifname) => (ifname ? { ...rule, ifname } : rule));
   const rules: NftRuleSpec[] = [];
   // The local end of SSH: our server's port (replies leave from it, requests arrive at it).
-  if (r.keepSsh) for (const port of SSH_PORTS) rules.push({ l4proto: 'tcp', port, matchSourcePort: hook === 'output', verdict: 'accept' });
+  for (const port of r.sshPorts) rules.push({ l4proto: 'tcp', port, matchSourcePort: hook === 'output', verdict: 'accept' });
   for (const t of r.excludeTargets) rules.push({ ...remoteAddress(t, hook), verdict: 'accept' });
   for (const port of r.remotePorts.exclude) for (const l4proto of ['tcp', 'udp'] as const) rules.push({ l4proto, port, matchSourcePort: hook !== 'output', verdict: 'accept' });
   for (const port of r.localPorts.exclude) for (const l4proto of ['tcp', 'udp'] as const) rules.push({ l4proto, port, matchSourcePort: hook === 'output', verdict: 'accept' });

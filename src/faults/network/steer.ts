@@ -6,7 +6,6 @@
  * redirected to an IFB device) the other way round.
  */
 import type { U32MatchSpec } from '../../native/addon.js';
-import { SSH_PORTS } from './nft-fault.js';
 import type { IpTarget, PortSelection } from './targets.js';
 
 export interface SteerRequest {
@@ -14,7 +13,10 @@ export interface SteerRequest {
   readonly targets: readonly IpTarget[];
   readonly remotePorts: PortSelection;
   readonly localPorts: PortSelection;
-  readonly keepSsh: boolean;
+  /** Addresses kept out of the fault (excludeIPs/excludeHosts, safety exclusions). */
+  readonly exclude: readonly IpTarget[];
+  /** This host's SSH ports to spare (empty = none). */
+  readonly sshPorts: readonly number[];
 }
 
 export interface Steering {
@@ -35,9 +37,8 @@ export function steering(r: SteerRequest): Steering {
   const incoming = r.direction === 'ingress';
   const local = { matchSourcePort: !incoming };
   const remote = { matchSourcePort: incoming };
-  if (r.keepSsh) {
-    for (const port of SSH_PORTS) for (const ipVersion of families) spare.push({ ipVersion, l4proto: 'tcp', port, ...local });
-  }
+  for (const port of r.sshPorts) for (const ipVersion of families) spare.push({ ipVersion, l4proto: 'tcp', port, ...local });
+  for (const t of r.exclude) spare.push({ address: t.address, prefixLen: t.prefixLen, ipVersion: t.version, matchSourceAddress: incoming });
   for (const port of r.remotePorts.exclude) for (const l4proto of ['tcp', 'udp'] as const) for (const ipVersion of families) spare.push({ ipVersion, l4proto, port, ...remote });
   for (const port of r.localPorts.exclude) for (const l4proto of ['tcp', 'udp'] as const) for (const ipVersion of families) spare.push({ ipVersion, l4proto, port, ...local });
   const affect: U32MatchSpec[] = [];

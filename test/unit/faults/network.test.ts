@@ -127,7 +127,8 @@ test('steering: targets to the fault class, SSH and exemptions spared first', as
     targets: [{ address: '10.0.0.0', prefixLen: 8, version: 4, ports: [5432] }],
     remotePorts: { include: [], exclude: [8080] },
     localPorts: { include: [], exclude: [] },
-    keepSsh: true,
+    exclude: [],
+    sshPorts: [22, 2222],
   });
   t.false(s.everything);
   t.deepEqual(s.affect, [
@@ -136,7 +137,7 @@ test('steering: targets to the fault class, SSH and exemptions spared first', as
   ]);
   t.true(s.spare.some((m) => m.port === 22 && m.matchSourcePort === true && m.l4proto === 'tcp'));
   t.true(s.spare.some((m) => m.port === 8080 && !m.matchSourcePort));
-  const whole = steering({ direction: 'egress', targets: [], remotePorts: { include: [], exclude: [] }, localPorts: { include: [], exclude: [] }, keepSsh: false });
+  const whole = steering({ direction: 'egress', targets: [], remotePorts: { include: [], exclude: [] }, localPorts: { include: [], exclude: [] }, exclude: [], sshPorts: [] });
   t.true(whole.everything);
   t.deepEqual([...whole.spare, ...whole.affect], []);
 });
@@ -148,7 +149,8 @@ test('steering on ingress: the remote end is the source, our end the destination
     targets: [{ address: '10.1.2.3', prefixLen: 32, version: 4, ports: [443] }],
     remotePorts: { include: [], exclude: [] },
     localPorts: { include: [8080], exclude: [] },
-    keepSsh: true,
+    exclude: [],
+    sshPorts: [22, 2222],
   });
   t.deepEqual(s.affect.filter((m) => m.l4proto === 'tcp'), [
     { address: '10.1.2.3', prefixLen: 32, ipVersion: 4, matchSourceAddress: true, l4proto: 'tcp', port: 443, matchSourcePort: true },
@@ -156,4 +158,15 @@ test('steering on ingress: the remote end is the source, our end the destination
   ]);
   // Requests to our SSH server arrive with destination port 22.
   t.true(s.spare.some((m) => m.port === 22 && m.matchSourcePort === false));
+});
+
+test('steering spares excluded addresses (egress: destination, ingress: source) ahead of the targets', async (t) => {
+  const { steering } = await import('../../../src/faults/network/steer.js');
+  const exclude = [{ address: '10.9.9.9', prefixLen: 32, version: 4 as const, ports: [] }];
+  const none = { include: [], exclude: [] };
+  const egress = steering({ direction: 'egress', targets: [], remotePorts: none, localPorts: none, exclude, sshPorts: [] });
+  t.false(egress.everything && egress.spare.length === 0, 'an exclusion needs the classful layout even for a whole-interface fault');
+  t.deepEqual(egress.spare, [{ address: '10.9.9.9', prefixLen: 32, ipVersion: 4, matchSourceAddress: false }]);
+  const ingress = steering({ direction: 'ingress', targets: [], remotePorts: none, localPorts: none, exclude, sshPorts: [] });
+  t.deepEqual(ingress.spare, [{ address: '10.9.9.9', prefixLen: 32, ipVersion: 4, matchSourceAddress: true }]);
 });

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The faultd configuration file (`/etc/faultd/config.yaml`, or `--config` / FAULTD_CONFIG):
+ * what holds for every experiment on this host. Today: the control plane's address (so that no
+ * fault ever cuts it) and the safety exclusions. The agent (issue 5) adds its connection
+ * settings here. Unknown keys are refused, so a typo never silently drops a safety setting.
+ */
+import { readFileSync } from 'node:fs';
+
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+
+import { FaultdError, messageOf } from '../errors.js';
+import { parseIpTargets } from '../faults/network/targets.js';
+
+export const DEFAULT_CONFIG_PATH = '/etc/faultd/config.yaml';
+const MAX_CONFIG_BYTES = 256 * 1024;
+/** SSH ports kept out of network faults unless configured otherwise (Harness spares 22 and 2222). */
+export const DEFAULT_SSH_PORTS = [22, 2222] as const;
+
+const ipList = z.union([z.string(), z.array(z.string())]).transform((value, c) => {
+  try {
+    return parseIpTargets(value);
+  } catch (error) {
+    c.addIssue({ code: 'custom', message: messageOf(error) });
+    return z.NEVER;
+  }
+});
+
+export const ConfigSchema = z.strictObject({
+  hub: z
+    .strictObject({
+      /** The control plane; its addresses are excluded from every network fault. */
+      url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://hub.example.com:8443' }),
+    })
+    .optional(),
+  safety: z
+    .strictObject({
+      /** Addresses/CIDRs no network fault may touch (e.g. a bastion, a monitoring system). */
+      excludeIPs: ipList.default([]),
+      /** This host's SSH ports, kept reachable by the network faults' `whitelistSSH`. */
+      sshPorts: z.array(z.number().int().min(1).max(65535)).min(1).max(16).default([...DEFAULT_SSH_PORTS]),
+    })
+    .default({ excludeIPs: [], sshPorts: [...DEFAULT_SSH_PORTS] }),
+});
+export type Config = z.infer<typeof ConfigSchema>;
+
+export const DEFAULT_CONFIG: Config = ConfigSchema.parse({});
+
+/**
+ * Reads the configuration. A missing file at the default path means the defaults; a missing
+ * file that was asked for explicitly is an error.
+ */
+export function loadConfig(path: string, explicit: boolean): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if (!explicit && (error as { code?: string }).code === 'ENOENT') return DEFAULT_CONFIG;
+    throw new FaultdError('FAULTD_ERR_CONFIG', `cannot read ${path}: ${messageOf(error)}`, { cause: error });
+  }
+  if (text.length > MAX_CONFIG_BYTES) throw new FaultdError('FAULTD_ERR_CONFIG', `${path} is larger than ${MAX_CONFIG_BYTES} bytes`);
+  const document = parseDocument(text, { uniqueKeys: true });
+  const first = document.errors[0];
+  if (first) {
+    const where = first.linePos?.[0] ? `${path}:${first.linePos[0].line}:${first.linePos[0].col}` : path;
+    throw new FaultdError('FAULTD_ERR_CONFIG', `${where}: ${first.message.split('\n')[0] ?? 'syntax error'}`);
+  }
+  const result = ConfigSchema.safeParse(document.toJS() ?? {});
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => `  ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
+    throw new FaultdError('FAULTD_ERR_CONFIG', `${path} is not a valid faultd configuration:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}
+
