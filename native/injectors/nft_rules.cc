@@ -323,36 +323,38 @@ core::Result<bool> DeleteNftChain(const std::string& table, const std::string& c
   auto socket = core::nl::LeaseSocket(NETLINK_NETFILTER);
   if (!socket.ok()) return socket.error();
   core::nl::Socket& s = *socket.value();
-  const auto deleted = SendBatch(
-      s,
-      [&](AttrWriter& w, uint32_t seq) -> core::Status {
-        size_t at = BeginMessage(w, NftType(NFT_MSG_DELRULE), NLM_F_ACK, seq++, NFPROTO_INET);
-        w.PutString(NFTA_RULE_TABLE, table);
-        w.PutString(NFTA_RULE_CHAIN, chain);
-        EndMessage(w, at);
-        at = BeginMessage(w, NftType(NFT_MSG_DELCHAIN), NLM_F_ACK, seq, NFPROTO_INET);
-        w.PutString(NFTA_CHAIN_TABLE, table);
-        w.PutString(NFTA_CHAIN_NAME, chain);
-        EndMessage(w, at);
-        return core::Ok{};
-      },
-      2, "NFT_MSG_DELCHAIN");
+  const auto before = ListNftChainsOn(s, table);
+  if (!before.result.ok()) return before.result.error();
+  const auto& chains = before.result.value();
+  if (std::find(chains.begin(), chains.end(), chain) == chains.end()) return false;
+  // The table goes in the same transaction when this is its last chain (one commit instead of
+  // two). A plain DELTABLE would flush every chain in it, another fault's included, so it is
+  // sent with NLM_F_NONREC: if a chain was added since the listing, the kernel answers EBUSY and
+  // the whole batch is rolled back; then only the chain is deleted.
+  const auto send = [&](bool with_table) {
+    return SendBatch(
+        s,
+        [&](AttrWriter& w, uint32_t seq) -> core::Status {
+          size_t at = BeginMessage(w, NftType(NFT_MSG_DELRULE), NLM_F_ACK, seq++, NFPROTO_INET);
+          w.PutString(NFTA_RULE_TABLE, table);
+          w.PutString(NFTA_RULE_CHAIN, chain);
+          EndMessage(w, at);
+          at = BeginMessage(w, NftType(NFT_MSG_DELCHAIN), NLM_F_ACK, seq++, NFPROTO_INET);
+          w.PutString(NFTA_CHAIN_TABLE, table);
+          w.PutString(NFTA_CHAIN_NAME, chain);
+          EndMessage(w, at);
+          if (with_table) {
+            at = BeginMessage(w, NftType(NFT_MSG_DELTABLE), NLM_F_ACK | NLM_F_NONREC, seq, NFPROTO_INET);
+            w.PutString(NFTA_TABLE_NAME, table);
+            EndMessage(w, at);
+          }
+          return core::Ok{};
+        },
+        with_table ? 3 : 2, "NFT_MSG_DELCHAIN");
+  };
+  auto deleted = send(chains.size() == 1);
+  if (!deleted.ok() && deleted.error().err == EBUSY && chains.size() == 1) deleted = send(false);
   if (!deleted.ok() && deleted.error().err != ENOENT) return deleted.error();
-  // Remove the table only once no fault uses it. A plain DELTABLE would flush every chain in
-  // it, other faults' included: list first, and ask with NLM_F_NONREC so a chain added in
-  // between makes the kernel answer EBUSY instead (kernels that ignore the flag are covered by
-  // the listing).
-  if (ListNftChainsOn(s, table).value_or_empty().size() > 0) return deleted.ok();
-  const auto table_deleted = SendBatch(
-      s,
-      [&](AttrWriter& w, uint32_t seq) -> core::Status {
-        const size_t at = BeginMessage(w, NftType(NFT_MSG_DELTABLE), NLM_F_ACK | NLM_F_NONREC, seq, NFPROTO_INET);
-        w.PutString(NFTA_TABLE_NAME, table);
-        EndMessage(w, at);
-        return core::Ok{};
-      },
-      1, "NFT_MSG_DELTABLE");
-  if (!table_deleted.ok() && table_deleted.error().err != EBUSY && table_deleted.error().err != ENOENT) return table_deleted.error();
   return deleted.ok();
 }
 
