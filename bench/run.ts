@@ -10,9 +10,10 @@
  *  3. Start latency (request → load present) and stop latency (stop → process gone).
  *  4. Network faults: apply+revert of a tbf rate limit and of an nf_tables loss rule through
  *     netlink, against the `tc`/`nft` CLIs (interleaved, in a private namespace).
- *  5. faultd's own RSS while idle and while running a fault, next to a bare Node process.
+ *  5. The NFQUEUE delayer (latency without netem) under a bulk TCP stream: throughput, added
+ *     RTT, CPU and packets per second.
+ *  6. faultd's own RSS while idle and while running a fault, next to a bare Node process.
  */
-import { DEFAULT_NETWORK_SAFETY } from '../src/faults/network/safety.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,7 @@ import { pino } from 'pino';
 
 import { linuxCpuStress } from '../src/faults/linux-cpu-stress.js';
 import { linuxMemoryStress } from '../src/faults/linux-memory-stress.js';
+import { DEFAULT_NETWORK_SAFETY } from '../src/faults/network/safety.js';
 import type { FaultContext, InjectorModule } from '../src/faults/types.js';
 import { DEFAULT_LIMITS } from '../src/faults/types.js';
 import { detectCgroupLayout } from '../src/host/cgroup.js';
@@ -31,6 +33,7 @@ import { kernelFeatureProbe } from '../src/host/features.js';
 import { Ledger } from '../src/ledger/ledger.js';
 import { loadNative } from '../src/native/load.js';
 import { alive, processTree, runTimeNs, statusBytes } from './proc.js';
+import { nfqueueDelayer } from './nfqueue.js';
 import { median, sd } from './stats.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -329,7 +332,7 @@ async function main(): Promise<void> {
   await ledger.open();
   const stressNg = spawnSync('stress-ng', ['--version'], { encoding: 'utf8' }).stdout.trim();
   const started = new Date();
-  const only = (process.env['BENCH_ONLY'] ?? 'cpu,memory,latency,network,footprint').split(',');
+  const only = (process.env['BENCH_ONLY'] ?? 'cpu,memory,latency,network,nfqueue,footprint').split(',');
   const section = async (name: string, title: string, body: () => Promise<string[]>): Promise<string[]> =>
     only.includes(name) ? [title, '', ...(await body()), ''] : [];
   const sections = [
@@ -341,6 +344,7 @@ async function main(): Promise<void> {
     ...(await section('memory', '## Memory: time to 1 GiB resident', () => memorySpeed(ctx))),
     ...(await section('latency', '## Start and stop latency (CPU stress, 1 worker at 100 %)', () => latencies(ctx))),
     ...(await section('network', '## Network faults: apply + revert, netlink vs CLI', () => Promise.resolve(networkSpeed()))),
+    ...(await section('nfqueue', '## Latency without netem: the NFQUEUE delayer under a bulk TCP stream', () => nfqueueDelayer(ROOT))),
     ...(await section('footprint', "## faultd's own footprint", () => ownFootprint())),
   ];
   const outDir = path.join(ROOT, 'bench', 'results');
