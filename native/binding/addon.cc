@@ -46,6 +46,8 @@ Napi::Object RegisterModule(Napi::Env env, Napi::Object exports) {
   exports.Set("linkDelete", Napi::Function::New(env, LinkDelete, "linkDelete"));
   exports.Set("classReplace", Napi::Function::New(env, ClassReplace, "classReplace"));
   exports.Set("filterAdd", Napi::Function::New(env, FilterAdd, "filterAdd"));
+  exports.Set("classList", Napi::Function::New(env, ClassList, "classList"));
+  exports.Set("filterList", Napi::Function::New(env, FilterList, "filterList"));
   exports.Set("qdiscReplace", Napi::Function::New(env, QdiscReplace, "qdiscReplace"));
   exports.Set("qdiscDelete", Napi::Function::New(env, QdiscDelete, "qdiscDelete"));
   exports.Set("nftAddChain", Napi::Function::New(env, NftAddChain, "nftAddChain"));

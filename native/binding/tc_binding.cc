@@ -8,6 +8,8 @@
 // that (heartbeats are seconds apart). Long work (stress load) stays off the JS thread.
 #include "tc_binding.h"
 
+#include <arpa/inet.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -202,29 +204,62 @@ Napi::Value FilterAdd(const Napi::CallbackInfo& info) {
   const TcRequest r = ReadTcRequest(info);
   const auto prio = static_cast<uint16_t>(NumberProp(r.o, "prio", 1, 0xffff, 1));
   const auto protocol = static_cast<uint16_t>(NumberProp(r.o, "protocol", 0, 0xffff, 0x0800));
+  const auto handle = static_cast<uint32_t>(NumberProp(r.o, "handle", 0, 0xffffffffLL, 0));
   return Done(info.Env(), core::nl::AddFilter(r.ifindex, r.parent, prio, protocol, StringProp(r.o, "kind", ""),
-                                              BufferProp(r.o, "options")));
+                                              BufferProp(r.o, "options"), handle));
 }
 
-Napi::Value QdiscList(const Napi::CallbackInfo& info) {
+namespace {
+
+Napi::Array TcObjects(Napi::Env env, const std::vector<core::nl::TcObject>& objects, bool filters) {
+  Napi::Array array = Napi::Array::New(env, objects.size());
+  for (size_t i = 0; i < objects.size(); ++i) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("handle", Napi::Number::New(env, objects[i].handle));
+    o.Set("parent", Napi::Number::New(env, objects[i].parent));
+    if (filters) {
+      o.Set("prio", Napi::Number::New(env, objects[i].info >> 16));
+      o.Set("protocol", Napi::Number::New(env, ntohs(static_cast<uint16_t>(objects[i].info & 0xffff))));
+    }
+    o.Set("kind", Napi::String::New(env, objects[i].kind));
+    o.Set("options", Bytes(env, objects[i].options));
+    array.Set(static_cast<uint32_t>(i), o);
+  }
+  return array;
+}
+
+std::string IfnameArg(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsString()) {
     ThrowWithCode(Napi::TypeError::New(info.Env(), "The \"ifname\" argument must be a string"), "ERR_INVALID_ARG_TYPE");
   }
-  const int ifindex = Ifindex(info.Env(), info[0].As<Napi::String>().Utf8Value());
+  return info[0].As<Napi::String>().Utf8Value();
+}
+
+template <typename T>
+const T& ValueOrThrow(Napi::Env env, const core::Result<T>& result) {
+  if (!result.ok()) ThrowSystemError(env, result.error());
+  return result.value();
+}
+
+}  // namespace
+
+Napi::Value QdiscList(const Napi::CallbackInfo& info) {
+  const int ifindex = Ifindex(info.Env(), IfnameArg(info));
   const auto listed = core::nl::ListQdiscs(ifindex);
-  if (!listed.ok()) ThrowSystemError(info.Env(), listed.error());
-  const auto& qdiscs = listed.value();
-  const Napi::Env env = info.Env();
-  Napi::Array array = Napi::Array::New(env, qdiscs.size());
-  for (size_t i = 0; i < qdiscs.size(); ++i) {
-    Napi::Object q = Napi::Object::New(env);
-    q.Set("handle", Napi::Number::New(env, qdiscs[i].handle));
-    q.Set("parent", Napi::Number::New(env, qdiscs[i].parent));
-    q.Set("kind", Napi::String::New(env, qdiscs[i].kind));
-    q.Set("options", Bytes(env, qdiscs[i].options));
-    array.Set(static_cast<uint32_t>(i), q);
-  }
-  return array;
+  return TcObjects(info.Env(), ValueOrThrow(info.Env(), listed), false);
+}
+
+Napi::Value ClassList(const Napi::CallbackInfo& info) {
+  const int ifindex = Ifindex(info.Env(), IfnameArg(info));
+  const auto listed = core::nl::ListClasses(ifindex);
+  return TcObjects(info.Env(), ValueOrThrow(info.Env(), listed), false);
+}
+
+Napi::Value FilterList(const Napi::CallbackInfo& info) {
+  const int ifindex = Ifindex(info.Env(), IfnameArg(info));
+  const auto parent = static_cast<uint32_t>(IntegerArg(info, 1, "parent", 0, 0xffffffffLL));
+  const auto listed = core::nl::ListFilters(ifindex, parent);
+  return TcObjects(info.Env(), ValueOrThrow(info.Env(), listed), true);
 }
 
 Napi::Value QdiscReplace(const Napi::CallbackInfo& info) {

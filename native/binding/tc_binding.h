@@ -29,6 +29,10 @@ Napi::Value ClassReplace(const Napi::CallbackInfo& info);
 Napi::Value FilterAdd(const Napi::CallbackInfo& info);
 /// qdiscList(ifname): { handle, parent, kind, options }[].
 Napi::Value QdiscList(const Napi::CallbackInfo& info);
+/// classList(ifname): { handle, parent, kind, options }[].
+Napi::Value ClassList(const Napi::CallbackInfo& info);
+/// filterList(ifname, parent): { handle, parent, prio, protocol, kind, options }[].
+Napi::Value FilterList(const Napi::CallbackInfo& info);
 /// qdiscReplace({ ifname, parent, handle, kind, options?, exclusive? }): undefined.
 Napi::Value QdiscReplace(const Napi::CallbackInfo& info);
 /// qdiscDelete({ ifname, parent, handle? }): undefined.

@@ -44,6 +44,12 @@ export interface QdiscInfo {
   options: Uint8Array;
 }
 
+export interface FilterInfo extends QdiscInfo {
+  prio: number;
+  /** Ethertype in host order (0x0800, 0x86dd, 0x0003 for all). */
+  protocol: number;
+}
+
 /** One nf_tables rule of a faultd chain: every match optional; `percent` < 100 adds numgen. */
 export interface NftRuleSpec {
   /** IPv4 or IPv6 address (with `prefixLen`, default a single host). */
@@ -125,8 +131,12 @@ export interface NativeAddon {
   linkDelete(name: string): boolean;
   /** Equivalent to `tc class replace dev <ifname> parent <parent> classid <classid> <kind> …`. */
   classReplace(request: { ifname: string; parent: number; classid: number; kind: string; options: Uint8Array }): void;
-  /** Equivalent to `tc filter add dev <ifname> parent <parent> prio <prio> protocol <protocol> <kind> …`. */
-  filterAdd(request: { ifname: string; parent: number; prio: number; protocol: number; kind: string; options: Uint8Array }): void;
+  /** Equivalent to `tc filter add dev <ifname> parent <parent> [handle <handle>] prio <prio> protocol <protocol> <kind> …`. */
+  filterAdd(request: { ifname: string; parent: number; prio: number; protocol: number; kind: string; options: Uint8Array; handle?: number }): void;
+  /** Equivalent to `tc class show dev <ifname>`. */
+  classList(ifname: string): QdiscInfo[];
+  /** Equivalent to `tc filter show dev <ifname> parent <parent>`. */
+  filterList(ifname: string, parent: number): FilterInfo[];
   /**
    * Equivalent to `tc qdisc show dev <ifname>` (current network namespace). The qdisc and nft
    * calls are synchronous: each is a µs-scale netlink transaction (see tc_binding.cc).

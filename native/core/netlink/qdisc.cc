@@ -51,33 +51,50 @@ Result<int> InterfaceIndex(const std::string& name) noexcept {
   return index;
 }
 
-Result<std::vector<QdiscInfo>> ListQdiscs(int ifindex) noexcept {
+namespace {
+
+// Dumps the qdiscs, classes or filters (`get`) of `ifindex` (below `parent` for filters).
+Result<std::vector<TcObject>> DumpTc(uint16_t get, uint16_t reply_type, const char* syscall, int ifindex, uint32_t parent) noexcept {
   auto socket = LeaseSocket(NETLINK_ROUTE);
   if (!socket.ok()) return socket.error();
-  Request request(RTM_GETQDISC, 0);
-  request.body().AppendStruct(TcHeader(ifindex, 0, 0));
-  std::vector<QdiscInfo> qdiscs;
-  const auto dumped = (*socket.value()).Dump(request, "RTM_GETQDISC", [&](const Reply& reply) {
-    if (reply.type != RTM_NEWQDISC || reply.payload.size() < sizeof(tcmsg)) return;
+  Request request(get, 0);
+  request.body().AppendStruct(TcHeader(ifindex, parent, 0));
+  std::vector<TcObject> objects;
+  const auto dumped = (*socket.value()).Dump(request, syscall, [&](const Reply& reply) {
+    if (reply.type != reply_type || reply.payload.size() < sizeof(tcmsg)) return;
     tcmsg tc{};
     std::memcpy(&tc, reply.payload.data(), sizeof(tc));
     if (tc.tcm_ifindex != ifindex) return;  // old kernels ignore the ifindex filter
-    QdiscInfo info;
-    info.handle = tc.tcm_handle;
-    info.parent = tc.tcm_parent;
-    const auto attrs_bytes = reply.payload.subspan(Align(sizeof(tcmsg)));
-    const auto attrs = ParseAttrs(attrs_bytes);
-    if (const auto kind = FindAttr(attrs, TCA_KIND)) info.kind = std::string(kind->AsString());
+    TcObject object;
+    object.handle = tc.tcm_handle;
+    object.parent = tc.tcm_parent;
+    object.info = tc.tcm_info;
+    const auto attrs = ParseAttrs(reply.payload.subspan(Align(sizeof(tcmsg))));
+    if (const auto kind = FindAttr(attrs, TCA_KIND)) object.kind = std::string(kind->AsString());
     if (const auto options = FindAttr(attrs, TCA_OPTIONS)) {
       // Re-create the attribute (header + payload) so it can be sent back unchanged.
       AttrWriter w(UINT16_MAX);
       w.Put(TCA_OPTIONS, options->payload.data(), options->payload.size());
-      info.options = w.bytes();
+      object.options = w.bytes();
     }
-    qdiscs.push_back(std::move(info));
+    objects.push_back(std::move(object));
   });
   if (!dumped.ok()) return dumped.error();
-  return qdiscs;
+  return objects;
+}
+
+}  // namespace
+
+Result<std::vector<QdiscInfo>> ListQdiscs(int ifindex) noexcept {
+  return DumpTc(RTM_GETQDISC, RTM_NEWQDISC, "RTM_GETQDISC", ifindex, 0);
+}
+
+Result<std::vector<TcObject>> ListClasses(int ifindex) noexcept {
+  return DumpTc(RTM_GETTCLASS, RTM_NEWTCLASS, "RTM_GETTCLASS", ifindex, 0);
+}
+
+Result<std::vector<TcObject>> ListFilters(int ifindex, uint32_t parent) noexcept {
+  return DumpTc(RTM_GETTFILTER, RTM_NEWTFILTER, "RTM_GETTFILTER", ifindex, parent);
 }
 
 Status ReplaceQdisc(int ifindex, uint32_t parent, uint32_t handle, const std::string& kind,
@@ -104,11 +121,11 @@ Status ReplaceClass(int ifindex, uint32_t parent, uint32_t classid, const std::s
 }
 
 Status AddFilter(int ifindex, uint32_t parent, uint16_t prio, uint16_t protocol, const std::string& kind,
-                 std::span<const uint8_t> options_attr) noexcept {
+                 std::span<const uint8_t> options_attr, uint32_t handle) noexcept {
   auto socket = LeaseSocket(NETLINK_ROUTE);
   if (!socket.ok()) return socket.error();
   Request request(RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL);
-  tcmsg tc = TcHeader(ifindex, parent, 0);
+  tcmsg tc = TcHeader(ifindex, parent, handle);
   tc.tcm_info = (static_cast<uint32_t>(prio) << 16) | htons(protocol);
   request.body().AppendStruct(tc);
   request.body().PutString(TCA_KIND, kind);

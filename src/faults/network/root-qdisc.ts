@@ -3,16 +3,17 @@
  * The root qdisc of an interface: snapshot before a fault replaces it, and exact restore at
  * revert. A default root (handle 0: noqueue, pfifo_fast, mq, fq_codel…) is restored by deleting
  * ours, so the kernel re-attaches its default. A classless qdisc someone configured is restored
- * from its dumped options. A classful tree (htb, prio…) has classes and filters beyond the root
- * options, so faultd refuses to replace it rather than lose it.
+ * from its dumped options. An htb tree is restored with its classes, leaf qdiscs and u32
+ * filters (tc-tree.ts); other classful trees are refused rather than lost.
  */
 import { z } from 'zod';
 
 import { FaultdError } from '../../errors.js';
 import type { NativeAddon, QdiscInfo } from '../../native/addon.js';
+import { replayableRootOptions, replayTree, RESTORABLE_KINDS, snapshotTree, TC_H_ROOT, treeDifferences, TreeSchema } from './tc-tree.js';
 
-/** TC_H_ROOT, TC_H_INGRESS and the clsact parent from <linux/pkt_sched.h>. */
-export const TC_H_ROOT = 0xffffffff;
+export { TC_H_ROOT };
+/** TC_H_INGRESS and the clsact parent from <linux/pkt_sched.h>. */
 const INGRESS_PARENTS = new Set([0xfffffff1, 0xfffffff2]);
 
 /** Handle majors faultd gives its root qdiscs: one per fault, from this range. */
@@ -36,17 +37,13 @@ export function isFaultdHandle(handle: number): boolean {
   return major >= HANDLE_BASE && major < HANDLE_BASE + HANDLE_SPAN;
 }
 
-/**
- * Classless qdiscs whose dumped options re-create them exactly. netem is not one: the kernel
- * does not dump its delay distribution table.
- */
-const RESTORABLE_KINDS = new Set(['tbf', 'fq_codel', 'fq', 'pfifo', 'bfifo', 'pfifo_fast', 'sfq', 'codel', 'noqueue']);
-
 export const RootSnapshotSchema = z.object({
   kind: z.string(),
   handle: z.number().int().nonnegative(),
   /** Hex of the dumped TCA_OPTIONS attribute ('' for none). */
   options: z.string().regex(/^[0-9a-f]*$/),
+  /** The classes, leaf qdiscs and filters of a classful (htb) root. */
+  tree: TreeSchema.optional(),
 });
 export type RootSnapshot = z.infer<typeof RootSnapshotSchema>;
 
@@ -62,8 +59,16 @@ function rootOf(qdiscs: readonly QdiscInfo[]): QdiscInfo | undefined {
 export function snapshotRoot(native: NativeAddon, ifname: string): RootSnapshot {
   const qdiscs = native.qdiscList(ifname);
   const root = rootOf(qdiscs);
-  // Below the root, the kernel's own children have handle 0 (e.g. mq's per-queue fq_codel); a
-  // child someone configured has a handle and would be lost when the root is replaced.
+  if (root && isFaultdHandle(root.handle)) {
+    throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `${ifname} already carries a faultd qdisc (${root.kind} ${formatHandle(root.handle)}): another fault owns it`);
+  }
+  // netem is classless but not restorable: the kernel does not dump its distribution table.
+  if (root && root.handle !== 0 && !RESTORABLE_KINDS.has(root.kind) && root.kind !== 'netem') {
+    const tree = snapshotTree(native, ifname, root);
+    return { kind: root.kind, handle: root.handle, options: replayableRootOptions(root.kind, root.options).toString('hex'), tree };
+  }
+  // Below a classless root, the kernel's own children have handle 0 (e.g. mq's per-queue
+  // fq_codel); a child someone configured has a handle and would be lost when the root is replaced.
   const configuredChild = qdiscs.find((q) => q !== root && !INGRESS_PARENTS.has(q.parent) && q.handle !== 0);
   if (configuredChild) {
     throw new FaultdError(
@@ -72,9 +77,6 @@ export function snapshotRoot(native: NativeAddon, ifname: string): RootSnapshot 
     );
   }
   if (!root) return { kind: 'noqueue', handle: 0, options: '' };
-  if (isFaultdHandle(root.handle)) {
-    throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `${ifname} already carries a faultd qdisc (${root.kind} ${formatHandle(root.handle)}): another fault owns it`);
-  }
   if (root.handle !== 0 && !RESTORABLE_KINDS.has(root.kind)) {
     throw new FaultdError(
       'FAULTD_ERR_FAULT_UNSUPPORTED',
@@ -88,14 +90,18 @@ export function snapshotRoot(native: NativeAddon, ifname: string): RootSnapshot 
 export function describeRestore(ifname: string, snapshot: RootSnapshot): string {
   return snapshot.handle === 0
     ? `delete faultd's root qdisc on ${ifname}; the kernel re-attaches its default (${snapshot.kind})`
-    : `restore the ${snapshot.kind} root qdisc ${formatHandle(snapshot.handle)} on ${ifname} from its saved options`;
+    : snapshot.tree
+      ? `restore the ${snapshot.kind} root qdisc ${formatHandle(snapshot.handle)} on ${ifname} with its ${snapshot.tree.classes.length} class(es), ${snapshot.tree.qdiscs.length} leaf qdisc(s) and ${snapshot.tree.filters.length} filter(s), from the saved dump`
+      : `restore the ${snapshot.kind} root qdisc ${formatHandle(snapshot.handle)} on ${ifname} from its saved options`;
 }
 
 /** The manual command that puts the root back, for a revert that failed. */
 export function manualRestore(ifname: string, snapshot: RootSnapshot): string {
   return snapshot.handle === 0
     ? `tc qdisc del dev ${ifname} root`
-    : `tc qdisc replace dev ${ifname} root handle ${formatHandle(snapshot.handle)} ${snapshot.kind} <its previous options>`;
+    : snapshot.tree
+      ? `tc qdisc replace dev ${ifname} root handle ${formatHandle(snapshot.handle)} ${snapshot.kind} … and re-add its ${snapshot.tree.classes.length} class(es), ${snapshot.tree.qdiscs.length} leaf qdisc(s) and ${snapshot.tree.filters.length} u32 filter(s) (listed in the ledger's intent record)`
+      : `tc qdisc replace dev ${ifname} root handle ${formatHandle(snapshot.handle)} ${snapshot.kind} <its previous options>`;
 }
 
 export type RestoreOutcome = 'restored' | 'not-ours' | 'no-interface';
@@ -117,6 +123,12 @@ export function restoreRoot(native: NativeAddon, ifname: string, snapshot: RootS
   if (root?.handle !== handle) return 'not-ours';
   if (snapshot.handle === 0) {
     native.qdiscDelete({ ifname, parent: TC_H_ROOT, handle });
+  } else if (snapshot.tree) {
+    // A tree is rebuilt from the root down: the saved root replaces ours in one step (if the
+    // kernel refuses it, ours is still there and a later revert can retry), then the classes,
+    // leaves and filters are added below it.
+    native.qdiscReplace({ ifname, parent: TC_H_ROOT, handle: snapshot.handle, kind: snapshot.kind, options: Buffer.from(snapshot.options, 'hex') });
+    replayTree(native, ifname, snapshot.handle, snapshot.tree);
   } else {
     native.qdiscReplace({ ifname, parent: TC_H_ROOT, handle: snapshot.handle, kind: snapshot.kind, options: Buffer.from(snapshot.options, 'hex') });
   }
@@ -125,6 +137,10 @@ export function restoreRoot(native: NativeAddon, ifname: string, snapshot: RootS
   const afterHandle = after?.handle ?? 0;
   if (afterHandle === handle || kind !== snapshot.kind || afterHandle !== snapshot.handle) {
     throw new Error(`root qdisc of ${ifname} is ${kind} ${formatHandle(afterHandle)} after restore, expected ${snapshot.kind} ${formatHandle(snapshot.handle)}`);
+  }
+  if (snapshot.tree) {
+    const differences = treeDifferences(native, ifname, { handle: snapshot.handle, kind: snapshot.kind }, snapshot.tree);
+    if (differences.length > 0) throw new Error(`the ${snapshot.kind} tree of ${ifname} differs after restore: ${differences.join('; ')}`);
   }
   return 'restored';
 }

@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Snapshot and exact restore of a classful root tree (htb): its classes, the classless qdiscs
+ * below them, and the u32 classify filters that steer into them. Everything is read from the
+ * kernel's dumps (rtnetlink), stored in the ledger's intent, and replayed in dependency order
+ * at revert, then verified against the snapshot. Anything faultd cannot replay exactly (another
+ * classful kind, a classful child, a filter with actions, hashing u32 tables, other classifiers)
+ * is refused before the root is touched.
+ */
+import { z } from 'zod';
+
+import { FaultdError } from '../../errors.js';
+import type { NativeAddon } from '../../native/addon.js';
+
+export const TC_H_ROOT = 0xffffffff;
+const INGRESS_PARENTS = new Set([0xfffffff1, 0xfffffff2]);
+/** Classful root kinds whose trees faultd replays. */
+const TREE_KINDS = new Set(['htb']);
+/** Classless qdiscs whose dumped options re-create them (children of a tree's classes). */
+export const RESTORABLE_KINDS = new Set(['tbf', 'fq_codel', 'fq', 'pfifo', 'bfifo', 'pfifo_fast', 'sfq', 'codel', 'noqueue']);
+
+const hex = z.string().regex(/^[0-9a-f]*$/);
+export const TreeSchema = z.object({
+  classes: z.array(z.object({ classid: z.number().int(), parent: z.number().int(), kind: z.string(), options: hex })),
+  qdiscs: z.array(z.object({ handle: z.number().int(), parent: z.number().int(), kind: z.string(), options: hex })),
+  filters: z.array(z.object({ parent: z.number().int(), prio: z.number().int(), protocol: z.number().int(), kind: z.literal('u32'), options: hex })),
+});
+export type Tree = z.infer<typeof TreeSchema>;
+
+// u32 attributes (linux/pkt_cls.h).
+const TCA_OPTIONS = 2;
+const TCA_U32 = { CLASSID: 1, HASH: 2, DIVISOR: 4, SEL: 5, PCNT: 9, FLAGS: 11 } as const;
+/** Attributes a plain classify filter dumps; anything else (actions, police, link, indev, mark) is refused. */
+const PLAIN_U32 = new Set<number>([TCA_U32.CLASSID, TCA_U32.HASH, TCA_U32.SEL, TCA_U32.PCNT, TCA_U32.FLAGS]);
+
+interface Attr {
+  readonly type: number;
+  readonly payload: Buffer;
+}
+
+function parseAttrs(bytes: Buffer): Attr[] {
+  const attrs: Attr[] = [];
+  for (let at = 0; at + 4 <= bytes.length; ) {
+    const len = bytes.readUInt16LE(at);
+    if (len < 4 || at + len > bytes.length) break;
+    attrs.push({ type: bytes.readUInt16LE(at + 2) & 0x3fff, payload: bytes.subarray(at + 4, at + len) });
+    at += (len + 3) & ~3;
+  }
+  return attrs;
+}
+
+function attr(type: number, payload: Buffer): Buffer {
+  const out = Buffer.alloc((4 + payload.length + 3) & ~3);
+  out.writeUInt16LE(4 + payload.length, 0);
+  out.writeUInt16LE(type, 2);
+  payload.copy(out, 4);
+  return out;
+}
+
+const handleText = (h: number): string => `${(h >>> 16).toString(16)}:${(h & 0xffff) ? (h & 0xffff).toString(16) : ''}`;
+
+/** The options to re-add a dumped u32 node, or undefined for nodes the kernel creates itself. */
+function replayableU32(ifname: string, options: Uint8Array): Buffer | undefined {
+  const outer = parseAttrs(Buffer.from(options)).find((a) => a.type === TCA_OPTIONS);
+  if (!outer) return undefined; // the per-priority header entry
+  const attrs = parseAttrs(outer.payload);
+  const divisor = attrs.find((a) => a.type === TCA_U32.DIVISOR);
+  if (divisor) {
+    if (divisor.payload.readUInt32LE(0) !== 1) throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${ifname} has a hashing u32 table, which faultd cannot yet restore exactly; refusing to replace its root`);
+    return undefined; // the root hash table, created with the first node
+  }
+  const other = attrs.find((a) => !PLAIN_U32.has(a.type));
+  if (other) throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${ifname} has a u32 filter with attribute ${other.type} (actions, police, link or mark), which faultd cannot yet restore exactly; refusing to replace its root`);
+  const sel = attrs.find((a) => a.type === TCA_U32.SEL);
+  const classid = attrs.find((a) => a.type === TCA_U32.CLASSID);
+  if (!sel) throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${ifname} has a u32 filter without a selector; refusing to replace its root`);
+  // Replayed as `tc filter add … u32 <sel> flowid <classid>`: the kernel assigns the node handle
+  // and the hash table again (dump-only flags such as not_in_hw are dropped).
+  return attr(TCA_OPTIONS, Buffer.concat([...(classid ? [attr(TCA_U32.CLASSID, classid.payload)] : []), attr(TCA_U32.SEL, sel.payload)]));
+}
+
+const TCA_HTB_INIT = 2;
+
+/**
+ * The root's dumped options in the form the kernel accepts back: htb dumps its full version
+ * (HTB_VER, 0x30011) in TCA_HTB_INIT but accepts only the major (3), as `tc` sends it.
+ */
+export function replayableRootOptions(kind: string, options: Uint8Array): Buffer {
+  const bytes = Buffer.from(options);
+  if (kind !== 'htb') return bytes;
+  const outer = parseAttrs(bytes).find((a) => a.type === TCA_OPTIONS);
+  const init = outer ? parseAttrs(outer.payload).find((a) => a.type === TCA_HTB_INIT) : undefined;
+  if (init && init.payload.length >= 4 && init.payload.readUInt32LE(0) > 0xffff) {
+    // `init.payload` is a view into `bytes`: fix the version in place.
+    init.payload.writeUInt32LE(init.payload.readUInt32LE(0) >>> 16, 0);
+  }
+  return bytes;
+}
+
+/** Reads the tree below a classful root, or refuses it. */
+export function snapshotTree(native: NativeAddon, ifname: string, root: { handle: number; kind: string }): Tree {
+  if (!TREE_KINDS.has(root.kind)) {
+    throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${ifname} has a ${root.kind} root qdisc (${handleText(root.handle)}) whose tree faultd cannot yet restore exactly (htb trees can); refusing to replace it`);
+  }
+  const major = root.handle & 0xffff0000;
+  const classes = native.classList(ifname).filter((c) => (c.handle & 0xffff0000) === major);
+  for (const c of classes) {
+    if (c.kind !== root.kind) throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${ifname}: class ${handleText(c.handle)} is ${c.kind}; refusing to replace the root`);
+  }
+  const classIds = new Set(classes.map((c) => c.handle));
+  const qdiscs = native.qdiscList(ifname).filter((q) => q.parent !== TC_H_ROOT && !INGRESS_PARENTS.has(q.parent) && q.handle !== 0);
+  for (const q of qdiscs) {
+    if (!classIds.has(q.parent) || !RESTORABLE_KINDS.has(q.kind)) {
+      throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${ifname}: the ${q.kind} qdisc ${handleText(q.handle)} below ${handleText(q.parent)} cannot be restored exactly; refusing to replace the root`);
+    }
+  }
+  const filters: Tree['filters'] = [];
+  for (const parent of [root.handle, ...classIds]) {
+    for (const f of native.filterList(ifname, parent)) {
+      if (f.kind !== 'u32') throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${ifname} has a ${f.kind} filter below ${handleText(parent)}, which faultd cannot yet restore; refusing to replace its root`);
+      const options = replayableU32(ifname, f.options);
+      if (options) filters.push({ parent, prio: f.prio, protocol: f.protocol, kind: 'u32', options: options.toString('hex') });
+    }
+  }
+  const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+  return {
+    classes: classes.map((c) => ({ classid: c.handle, parent: c.parent, kind: c.kind, options: toHex(c.options) })),
+    qdiscs: qdiscs.map((q) => ({ handle: q.handle, parent: q.parent, kind: q.kind, options: toHex(q.options) })),
+    filters,
+  };
+}
+
+/** Classes in an order where every parent comes before its children. */
+function parentsFirst(classes: Tree['classes']): Tree['classes'] {
+  const ordered: Tree['classes'] = [];
+  const placed = new Set<number>();
+  let pending = [...classes];
+  while (pending.length > 0) {
+    const ready = pending.filter((c) => c.parent === TC_H_ROOT || placed.has(c.parent) || !classes.some((o) => o.classid === c.parent));
+    if (ready.length === 0) throw new Error('the class tree has a cycle');
+    for (const c of ready) placed.add(c.classid);
+    ordered.push(...ready);
+    pending = pending.filter((c) => !placed.has(c.classid));
+  }
+  return ordered;
+}
+
+/** Re-creates the tree below the (already re-created) root `handle`. */
+export function replayTree(native: NativeAddon, ifname: string, handle: number, tree: Tree): void {
+  for (const c of parentsFirst(tree.classes)) {
+    // A class right below the qdisc dumps its parent as the root; it is added to the qdisc.
+    const parent = c.parent === TC_H_ROOT ? handle : c.parent;
+    native.classReplace({ ifname, parent, classid: c.classid, kind: c.kind, options: Buffer.from(c.options, 'hex') });
+  }
+  for (const q of tree.qdiscs) native.qdiscReplace({ ifname, parent: q.parent, handle: q.handle, kind: q.kind, options: Buffer.from(q.options, 'hex'), exclusive: true });
+  for (const f of tree.filters) native.filterAdd({ ifname, parent: f.parent, prio: f.prio, protocol: f.protocol, kind: f.kind, options: Buffer.from(f.options, 'hex') });
+}
+
+/** What differs between the tree now on `ifname` and the snapshot (empty = identical). */
+export function treeDifferences(native: NativeAddon, ifname: string, root: { handle: number; kind: string }, tree: Tree): string[] {
+  const now = snapshotTree(native, ifname, root);
+  const key = {
+    classes: (c: Tree['classes'][number]) => `class ${handleText(c.classid)} parent ${handleText(c.parent)} ${c.kind}`,
+    qdiscs: (q: Tree['qdiscs'][number]) => `qdisc ${handleText(q.handle)} parent ${handleText(q.parent)} ${q.kind}`,
+    filters: (f: Tree['filters'][number]) => `filter parent ${handleText(f.parent)} prio ${f.prio} protocol 0x${f.protocol.toString(16)} ${f.kind} ${f.options}`,
+  };
+  const diff = (a: string[], b: string[]) => [...a.filter((x) => !b.includes(x)).map((x) => `missing ${x}`), ...b.filter((x) => !a.includes(x)).map((x) => `unexpected ${x}`)];
+  return [
+    ...diff(tree.classes.map(key.classes), now.classes.map(key.classes)),
+    ...diff(tree.qdiscs.map(key.qdiscs), now.qdiscs.map(key.qdiscs)),
+    ...diff(tree.filters.map(key.filters), now.filters.map(key.filters)),
+  ];
+}
