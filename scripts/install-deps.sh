@@ -2,11 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 # Installs what faultd needs to build and test on Debian/Ubuntu (run as root): a C++ toolchain
 # and Node's headers for the addon, googletest for the C++ suite, and the tools the tests and
-# the benchmark use as oracles and baselines (stress-ng, iproute2, nftables, strace).
+# the benchmark use as oracles and baselines (stress-ng, iproute2, nftables, iptables, strace).
 # Shared by .ci/run, Dockerfile.test and README's first command. Idempotent.
 set -euo pipefail
 
-packages=(build-essential python3 libgtest-dev stress-ng iproute2 nftables strace procps)
+packages=(build-essential python3 libgtest-dev stress-ng iproute2 nftables iptables strace procps)
 # Node headers: use the ones of the installed Node if present, else Debian's.
 if ! ls /usr/include/node/node_api.h "$(dirname "$(dirname "$(command -v node)")")/include/node/node_api.h" >/dev/null 2>&1; then
   packages+=(libnode-dev)

@@ -3,6 +3,7 @@
 import { release } from 'node:os';
 
 import { CAP, hasCapability } from '../host/facts.js';
+import { readFirewallFacts } from '../host/firewall.js';
 import { formatBytes } from '../units.js';
 import { faultContext, type CommandEnv } from './context.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
@@ -18,6 +19,12 @@ export function doctorCommand(flags: { json: boolean }, env: CommandEnv): ExitCo
     onlineCpus: ctx.host.onlineCpus.length,
     memAvailable: formatBytes(ctx.host.memAvailableBytes),
     memlockLimit: memlock.soft === null ? 'unlimited' : formatBytes(memlock.soft),
+    firewall: readFirewallFacts(ctx.procRoot, ctx.features.nftables()),
+    safety: {
+      controlPlane: ctx.safety.controlPlane.map((e) => e.target.address),
+      excludeIPs: ctx.safety.configured.map((e) => `${e.target.address}/${e.target.prefixLen}`),
+      sshPorts: ctx.safety.sshPorts,
+    },
   };
   const faults = [...env.registry.values()].map((m) => ({ kind: m.kind, ...m.support(ctx) }));
   if (flags.json) {
@@ -28,6 +35,8 @@ export function doctorCommand(flags: { json: boolean }, env: CommandEnv): ExitCo
   const out = [
     `Host: kernel ${host.kernel}, ${host.root ? 'root' : 'not root'}, cgroups ${host.cgroups}, ${host.onlineCpus} CPUs, MemAvailable ${host.memAvailable}, RLIMIT_MEMLOCK ${host.memlockLimit}`,
     `Capabilities: ${caps.join(' ') || 'none of the ones faults use'}`,
+    `Firewall: ${host.firewall.summary}`,
+    `Kept out of network faults: control plane ${host.safety.controlPlane.join(', ') || '(none configured)'}; safety.excludeIPs ${host.safety.excludeIPs.join(', ') || '(none)'}; SSH ports ${host.safety.sshPorts.join(', ')}`,
     '',
   ];
   for (const f of faults) {

@@ -93,3 +93,16 @@ test('a bad configuration file is refused by field, before anything changes', as
   t.regex(result.stderr, /config\.yaml is not a valid faultd configuration:\n {2}safety\.excludeIPs: "not-an-ip" is not an IPv4\/IPv6 address or CIDR/);
   t.notRegex(pair.a.exec('nft', ['list', 'tables']), /faultd/);
 });
+
+test('doctor names iptables-legacy tables next to nf_tables, and the safety exclusions', async (t) => {
+  const pair = testNetnsPair(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  ws.file('config.yaml', 'hub:\n  url: https://10.77.250.9:8443\nsafety:\n  excludeIPs: 192.168.7.0/24\n');
+  // A legacy rule in this test's own namespace loads its x_tables filter table there.
+  pair.a.exec('iptables-legacy', ['-A', 'INPUT', '-p', 'tcp', '--dport', '9999', '-j', 'ACCEPT']);
+  const doctor = await runCli(['doctor'], ws.stateDir, pair.a.name);
+  t.is(doctor.code, 0);
+  t.regex(doctor.stdout, /Firewall: nf_tables: available .*; iptables-legacy tables loaded \(filter\)/);
+  t.regex(doctor.stdout, /Kept out of network faults: control plane 10\.77\.250\.9; safety\.excludeIPs 192\.168\.7\.0\/24; SSH ports 22, 2222/);
+});
