@@ -53,7 +53,8 @@ export const linuxNetworkLatency = defineInjector({
       })
       .transform((p) => ({ ...p, mechanism: ctx.features.qdisc('netem').supported ? ('netem' as const) : ('nfqueue' as const) })),
   paramDocs: (ctx) => Object.values(params(ctx)).map((p) => p.doc),
-  exclusiveTargets: (p) => (p.mechanism === 'netem' ? rootQdiscTargets(p.networkInterfaces, p.direction) : []),
+  // Two delayers on one interface would add their delays up: one latency fault per interface.
+  exclusiveTargets: (p) => (p.mechanism === 'netem' ? rootQdiscTargets(p.networkInterfaces, p.direction) : p.networkInterfaces.map((name) => `netdev:${name}/nfqueue-delay`)),
   revertSchema: LatencyRevertSchema,
   async plan(faultId, p, ctx) {
     const scope = await scopeOf(p, ctx);

@@ -170,3 +170,15 @@ test('steering spares excluded addresses (egress: destination, ingress: source) 
   const ingress = steering({ direction: 'ingress', targets: [], remotePorts: none, localPorts: none, exclude, sshPorts: [] });
   t.deepEqual(ingress.spare, [{ address: '10.9.9.9', prefixLen: 32, ipVersion: 4, matchSourceAddress: true }]);
 });
+
+test('without netem: two latency faults on one interface are refused, latency with loss composes, ingress and egress are separate', (t) => {
+  FAKE_MISSING_QDISCS.add('netem');
+  t.teardown(() => FAKE_MISSING_QDISCS.delete('netem'));
+  const validate = (faults: Record<string, unknown>[]) =>
+    validateExperiment({ apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'x' }, spec: { steps: [{ faults }] } }, REGISTRY, FAKE_VALIDATION);
+  const twoDelays = validate([{ kind: 'linux-network-latency', name: 'a', params: { latency: 10 } }, { kind: 'linux-network-latency', name: 'b', params: { latency: 20 } }]);
+  t.false(twoDelays.ok);
+  t.regex(twoDelays.ok ? '' : twoDelays.problems.map((p) => p.message).join('\n'), /faults "a" and "b" both change netdev:eth0\/nfqueue-delay/);
+  t.true(validate([{ kind: 'linux-network-latency', name: 'a', params: { latency: 10 } }, { kind: 'linux-network-loss', name: 'b', params: { packetLossPercentage: 10 } }]).ok);
+  t.true(validate([{ kind: 'linux-network-rate-limit', name: 'a' }, { kind: 'linux-network-rate-limit', name: 'b', params: { direction: 'ingress' } }]).ok);
+});
