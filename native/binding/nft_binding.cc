@@ -6,6 +6,8 @@
 #include <netinet/in.h>
 
 #include <cstring>
+#include <initializer_list>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,19 @@ std::string Name(const Napi::Object& o, const char* key, Napi::Env env) {
   return name;
 }
 
+// The enum value named by a string property, or a TypeError naming the allowed values.
+template <typename E>
+E EnumProp(Napi::Env env, const Napi::Object& o, const char* key, const char* fallback,
+           std::initializer_list<std::pair<const char*, E>> values) {
+  const std::string value = StringProp(o, key, fallback);
+  std::string allowed;
+  for (const auto& [name, e] : values) {
+    if (value == name) return e;
+    allowed += allowed.empty() ? name : std::string(", ") + name;
+  }
+  BadArg(env, std::string("The \"") + key + "\" property must be one of " + allowed);
+}
+
 inj::NftRule RuleFrom(Napi::Env env, const Napi::Object& r) {
   inj::NftRule rule;
   const AddressArg address = AddressProp(r);
@@ -44,17 +59,9 @@ inj::NftRule RuleFrom(Napi::Env env, const Napi::Object& r) {
   rule.match.ifname = StringProp(r, "ifname", "");
   if (rule.match.ifname.size() >= 16) BadArg(env, "The \"ifname\" property must be an interface name (< 16 bytes)");
   rule.percent = static_cast<uint32_t>(NumberProp(r, "percent", 1, 100, 100));
-  const std::string verdict = StringProp(r, "verdict", "drop");
-  if (verdict == "accept") {
-    rule.verdict = inj::NftVerdict::kAccept;
-  } else if (verdict == "drop") {
-    rule.verdict = inj::NftVerdict::kDrop;
-  } else if (verdict == "queue") {
-    rule.verdict = inj::NftVerdict::kQueue;
-    rule.queue_num = static_cast<uint16_t>(NumberProp(r, "queueNum", 0, 65535, 0));
-  } else {
-    BadArg(env, "The \"verdict\" property must be drop, accept or queue");
-  }
+  rule.verdict = EnumProp<inj::NftVerdict>(env, r, "verdict", "drop",
+                                           {{"drop", inj::NftVerdict::kDrop}, {"accept", inj::NftVerdict::kAccept}, {"queue", inj::NftVerdict::kQueue}});
+  if (rule.verdict == inj::NftVerdict::kQueue) rule.queue_num = static_cast<uint16_t>(NumberProp(r, "queueNum", 0, 65535, 0));
   return rule;
 }
 
@@ -66,16 +73,8 @@ Napi::Value NftAddChain(const Napi::CallbackInfo& info) {
   inj::NftChainSpec spec;
   spec.table = StringProp(o, "table", "faultd");
   spec.chain = Name(o, "chain", env);
-  const std::string hook = StringProp(o, "hook", "");
-  if (hook == "prerouting") {
-    spec.hook = inj::NftHook::kPrerouting;
-  } else if (hook == "input") {
-    spec.hook = inj::NftHook::kInput;
-  } else if (hook == "output") {
-    spec.hook = inj::NftHook::kOutput;
-  } else {
-    BadArg(env, "The \"hook\" property must be prerouting, input or output");
-  }
+  spec.hook = EnumProp<inj::NftHook>(env, o, "hook", "",
+                                     {{"prerouting", inj::NftHook::kPrerouting}, {"input", inj::NftHook::kInput}, {"output", inj::NftHook::kOutput}});
   spec.priority = static_cast<int32_t>(NumberProp(o, "priority", -1000, 1000, 0));
   const Napi::Value rules = o.Get("rules");
   if (!rules.IsArray()) BadArg(env, "The \"rules\" property must be an array");

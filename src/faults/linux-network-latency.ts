@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 
-import { COMMON_NETWORK_ALIASES, commonNetworkParams, refineControlPlane, scopeOf, withScopeNotes } from './network/common-params.js';
+import { COMMON_NETWORK_ALIASES, commonNetworkParams, nftTargeting, refineControlPlane, scopeOf, withScopeNotes } from './network/common-params.js';
 import { correlationParam, distributionParam, millisParam } from './network/netem-params.js';
 import { NfqueueRevertSchema, planNfqueueDelay, revertNfqueueDelay } from './network/nfqueue-delay.js';
 import { planRootQdisc, qdiscSupport, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets } from './network/root-qdisc-fault.js';
@@ -85,16 +85,7 @@ export const linuxNetworkLatency = defineInjector({
     }
     ctx.logger.info({ mechanism: 'nfqueue' }, 'no sch_netem on this kernel: latency through the NFQUEUE delayer, on packets arriving from the targets');
     const planned = planNfqueueDelay(
-      {
-        faultId,
-        interfaces: p.networkInterfaces,
-        targets: scope.targets,
-        remotePorts: p.destinationPorts,
-        localPorts: p.sourcePorts,
-        protocol: 'all',
-        excludeTargets: scope.exclude,
-        sshPorts: scope.sshPorts,
-      },
+      { faultId, protocol: 'all', ...nftTargeting(p, scope) },
       {
         latencyMs: p.latency,
         jitterMs: p.jitter,

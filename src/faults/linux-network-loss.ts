@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 
-import { COMMON_NETWORK_ALIASES, commonNetworkParams, refineControlPlane, scopeOf, withScopeNotes } from './network/common-params.js';
+import { COMMON_NETWORK_ALIASES, commonNetworkParams, nftTargeting, refineControlPlane, scopeOf, withScopeNotes } from './network/common-params.js';
 import { correlationParam, percentParam } from './network/netem-params.js';
 import { NftRevertSchema, planNftFault, revertNftFault } from './network/nft-fault.js';
 import { planRootQdisc, qdiscSupport, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets } from './network/root-qdisc-fault.js';
@@ -74,14 +74,9 @@ export const linuxNetworkLoss = defineInjector({
       {
         faultId,
         direction: p.direction,
-        interfaces: p.networkInterfaces,
-        targets: scope.targets,
-        remotePorts: p.destinationPorts,
-        localPorts: p.sourcePorts,
         protocol: 'all',
         action: { kind: 'drop', percent: p.packetLossPercentage },
-        excludeTargets: scope.exclude,
-        sshPorts: scope.sshPorts,
+        ...nftTargeting(p, scope),
       },
       ctx,
       `${p.networkInterfaces.join(',')} ${p.direction}: ${describe} (nf_tables, no sch_netem here)`,

@@ -69,6 +69,18 @@ export function refineControlPlane(
   if (hits.length) issue('destinationIPs', controlPlaneRefusal(hits));
 }
 
+/** What a scope decides for an nf_tables request: interfaces, targets, ports, exclusions, SSH. */
+export function nftTargeting(p: CommonNetworkValues & { readonly networkInterfaces: readonly string[] }, scope: NetworkScope) {
+  return {
+    interfaces: p.networkInterfaces,
+    targets: scope.targets,
+    remotePorts: p.destinationPorts,
+    localPorts: p.sourcePorts,
+    excludeTargets: scope.exclude,
+    sshPorts: scope.sshPorts,
+  };
+}
+
 /** The plan with the scope's exclusion notes ahead of its changes (for --dry-run). */
 export function withScopeNotes<R>(planned: Planned<R>, scope: NetworkScope): Planned<R> {
   return { ...planned, changes: [...scope.notes, ...planned.changes], apply: (recordApplied, signal) => planned.apply(recordApplied, signal) };
