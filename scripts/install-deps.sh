@@ -4,9 +4,15 @@
 # and Node's headers for the addon, googletest for the C++ suite, and the tools the tests and
 # the benchmark use as oracles and baselines (stress-ng, iproute2, nftables, iptables, strace).
 # Shared by .ci/run, Dockerfile.test and README's first command. Idempotent.
+# With --vm it also installs what `npm run test:vm` needs: QEMU, Debian's kernel (it gets
+# sch_netem as a module; installing it on a host changes nothing until that host boots it) and
+# a static busybox for the guest's first stage.
 set -euo pipefail
 
 packages=(build-essential python3 libgtest-dev stress-ng iproute2 nftables iptables strace procps)
+if [ "${1:-}" = "--vm" ]; then
+  packages+=(qemu-system-x86 linux-image-amd64 busybox-static cpio kmod)
+fi
 # Node headers: use the ones of the installed Node if present, else Debian's.
 if ! ls /usr/include/node/node_api.h "$(dirname "$(dirname "$(command -v node)")")/include/node/node_api.h" >/dev/null 2>&1; then
   packages+=(libnode-dev)
