@@ -73,4 +73,19 @@ for (let round = 0; round < ITERATIONS / 20; round += 1) {
     for (let i = 0; i < 20; i += 1) consecutive[name].push(await elapsedUs(ops[name]));
   }
 }
-process.stdout.write(`${JSON.stringify({ interleaved, consecutive })}\n`);
+// With another output hook present, as on any host with a firewall (or conntrack, docker…):
+// netfilter's per-hook static key is then already on, so adding a base chain does not patch
+// kernel text. The same loss rule is timed again, both paths, in both orders.
+native.nftAddChain({ table: 'benchfw', chain: 'out', hook: 'output', priority: 10, rules: [] });
+const nftOps = { nftNetlink: ops.nftNetlink, nftCli: ops.nftCli };
+const withFirewall = { interleaved: { nftNetlink: [] as number[], nftCli: [] as number[] }, consecutive: { nftNetlink: [] as number[], nftCli: [] as number[] } };
+for (let i = 0; i < ITERATIONS; i += 1) {
+  for (const name of Object.keys(nftOps) as (keyof typeof nftOps)[]) withFirewall.interleaved[name].push(await elapsedUs(nftOps[name]));
+}
+for (let round = 0; round < ITERATIONS / 20; round += 1) {
+  for (const name of Object.keys(nftOps) as (keyof typeof nftOps)[]) {
+    for (let i = 0; i < 20; i += 1) withFirewall.consecutive[name].push(await elapsedUs(nftOps[name]));
+  }
+}
+native.nftDeleteChain('benchfw', 'out');
+process.stdout.write(`${JSON.stringify({ interleaved, consecutive, withFirewall })}\n`);

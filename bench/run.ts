@@ -274,12 +274,16 @@ function networkSpeed(): string[] {
     const child = spawnSync('ip', ['netns', 'exec', ns, process.execPath, path.join(ROOT, 'dist/bench/net-child.js'), String(NET_ITERATIONS), tool('tc'), tool('nft')], { encoding: 'utf8' });
     if (child.status !== 0) throw new Error(`network bench failed: ${child.stderr}`);
     type Series = Record<'tbfNetlink' | 'tbfCli' | 'nftNetlink' | 'nftCli', number[]>;
-    const r = JSON.parse(child.stdout.trim()) as { interleaved: Series; consecutive: Series };
-    const row = (label: string, mode: keyof typeof r, ours: 'tbfNetlink' | 'nftNetlink', theirs: 'tbfCli' | 'nftCli') => {
-      const a = median(r[mode][ours]);
-      const b = median(r[mode][theirs]);
+    type NftSeries = Record<'nftNetlink' | 'nftCli', number[]>;
+    const r = JSON.parse(child.stdout.trim()) as { interleaved: Series; consecutive: Series; withFirewall: { interleaved: NftSeries; consecutive: NftSeries } };
+    const line = (label: string, mode: string, ours: number[], theirs: number[]) => {
+      const a = median(ours);
+      const b = median(theirs);
       return `| ${label} | ${mode} | ${a.toFixed(1)} | ${b.toFixed(0)} | ${(b / a).toFixed(0)}× |`;
     };
+    const row = (label: string, mode: 'interleaved' | 'consecutive', ours: 'tbfNetlink' | 'nftNetlink', theirs: 'tbfCli' | 'nftCli') => line(label, mode, r[mode][ours], r[mode][theirs]);
+    const fwRow = (mode: 'interleaved' | 'consecutive') =>
+      line('loss rule, with another output hook present (a host firewall)', mode, r.withFirewall[mode].nftNetlink, r.withFirewall[mode].nftCli);
     return [
       `| apply + revert (µs, median of ${NET_ITERATIONS}) | order | faultd (netlink) | CLI | CLI / faultd |`,
       '|---|---|---|---|---|',
@@ -287,8 +291,10 @@ function networkSpeed(): string[] {
       row('rate limit: tbf root add + delete vs `tc qdisc add` + `tc qdisc del`', 'interleaved', 'tbfNetlink', 'tbfCli'),
       row('loss rule: nf_tables chain + 2 rules, add + delete vs `nft -f` + `nft delete table`', 'consecutive', 'nftNetlink', 'nftCli'),
       row('loss rule: nf_tables chain + 2 rules, add + delete vs `nft -f` + `nft delete table`', 'interleaved', 'nftNetlink', 'nftCli'),
+      fwRow('consecutive'),
+      fwRow('interleaved'),
       '',
-      'consecutive: blocks of 20 of each path, alternating (each runs warm); interleaved: one of each in turn, so every faultd call follows a fork+exec of the CLI with cold caches, like a lone apply on a busy host. faultd\'s figures include the call from JS (synchronous, µs-scale) on one kept netlink socket; the nf_tables figure is dominated by the kernel registering and unregistering the chain\'s netfilter hook. The CLI figures include fork+exec of the tool, as every peer that shells out pays.',
+      'consecutive: blocks of 20 of each path, alternating (each runs warm); interleaved: one of each in turn, so every faultd call follows a fork+exec of the CLI with cold caches, like a lone apply on a busy host. faultd\'s figures include the call from JS (synchronous, µs-scale) on one kept netlink socket; on a host where nothing else hooks netfilter’s output (this namespace and machine), the nf_tables figure is dominated by the kernel switching the hook’s static key on and off, which patches kernel text (~180 µs per transaction); with any other output hook present, as on a host with a firewall, that cost disappears. The CLI figures include fork+exec of the tool, as every peer that shells out pays.',
     ];
   } finally {
     ip('netns', 'del', ns);
