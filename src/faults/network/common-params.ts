@@ -81,9 +81,14 @@ export function nftTargeting(p: CommonNetworkValues & { readonly networkInterfac
   };
 }
 
-/** The plan with the scope's exclusion notes ahead of its changes (for --dry-run). */
+/**
+ * The plan with the scope's exclusion notes ahead of its changes (for --dry-run), and the
+ * resolved target addresses in its target text, which the ledger's intent record keeps.
+ */
 export function withScopeNotes<R>(planned: Planned<R>, scope: NetworkScope): Planned<R> {
-  return { ...planned, changes: [...scope.notes, ...planned.changes], apply: (recordApplied, signal) => planned.apply(recordApplied, signal) };
+  const targets = scope.targets.map(formatTarget).join(', ');
+  const target = targets && !planned.target.includes(targets) ? `${planned.target} → ${targets}` : planned.target;
+  return { ...planned, target, changes: [...scope.notes, ...planned.changes], apply: (recordApplied, signal) => planned.apply(recordApplied, signal) };
 }
 
 /** Where a fault acts and what it spares, with host names resolved (once, at plan time). */
