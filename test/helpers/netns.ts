@@ -85,10 +85,21 @@ export function testNetnsPair(t: ExecutionContext): NetnsPair {
   return { a, b, addressA, addressB };
 }
 
-/** `tc -j qdisc show dev <dev>` without the fields that change by themselves (refcnt). */
+/** Counters in `tc -j` qdisc options: statistics, not configuration (htb counts unclassified packets). */
+const OPTION_COUNTERS = new Set(['direct_packets_stat']);
+
+/** `tc -j qdisc show dev <dev>` without the fields that change by themselves (refcnt, counters). */
 export function qdiscState(ns: TestNetns, dev: string): unknown {
   const list = JSON.parse(ns.exec('tc', ['-j', 'qdisc', 'show', 'dev', dev])) as Record<string, unknown>[];
-  return list.map((qdisc) => Object.fromEntries(Object.entries(qdisc).filter(([key]) => key !== 'refcnt')));
+  return list.map((qdisc) =>
+    Object.fromEntries(
+      Object.entries(qdisc)
+        .filter(([key]) => key !== 'refcnt')
+        .map(([key, value]) =>
+          key === 'options' && value && typeof value === 'object' ? [key, Object.fromEntries(Object.entries(value).filter(([k]) => !OPTION_COUNTERS.has(k)))] : [key, value],
+        ),
+    ),
+  );
 }
 
 /** Parses strace `-e write=` hex dumps into the byte buffers that were written. */
