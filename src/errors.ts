@@ -15,6 +15,8 @@ export const ERROR_CODES = {
   FAULTD_ERR_NATIVE_LOAD: 'the native addon or stressor is missing or of the wrong version',
   FAULTD_ERR_STATE_DIR: 'the state directory cannot be created or written',
   FAULTD_ERR_CONFIG: 'the configuration file cannot be read or is invalid',
+  FAULTD_ERR_HUB_INPUT: 'a hub command got a bad name or argument',
+  FAULTD_ERR_HUB_TLS: 'the hub certificate files cannot be created or read',
 } as const;
 
 export type FaultdErrorCode = keyof typeof ERROR_CODES;

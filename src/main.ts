@@ -8,6 +8,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { doctorCommand } from './cli/doctor.js';
 import { EXIT, type ExitCode } from './cli/exit-codes.js';
 import { faultsCommand } from './cli/faults.js';
+import { hubInfraCreateCommand, hubInfraListCommand, hubInfraRotateKeyCommand, hubInitCommand, hubServeCommand } from './cli/hub.js';
 import { revertCommand } from './cli/revert.js';
 import { runCommand } from './cli/run.js';
 import { statusCommand } from './cli/status.js';
@@ -24,6 +25,7 @@ import { parseDurationMs } from './units.js';
 
 const VERSION = '0.1.0';
 const DEFAULT_STATE_DIR = '/var/lib/faultd';
+const DEFAULT_HUB_DIR = '/var/lib/faultd/hub';
 
 function fraction(value: string): number {
   const n = Number(value);
@@ -37,8 +39,14 @@ function progressInterval(value: string): number {
   return ms;
 }
 
+function tokenTtl(value: string): number {
+  const ms = parseDurationMs(value);
+  if (ms === undefined || ms < 10_000 || ms > 86_400_000) throw new InvalidArgumentError('must be a duration in 10s–24h');
+  return Math.round(ms / 1000);
+}
+
 function exitCodeForError(error: unknown): ExitCode {
-  if (isFaultdError(error, 'FAULTD_ERR_INPUT_FILE', 'FAULTD_ERR_INPUT_SYNTAX', 'FAULTD_ERR_INPUT_INVALID', 'FAULTD_ERR_CONFIG')) return EXIT.INVALID_INPUT;
+  if (isFaultdError(error, 'FAULTD_ERR_INPUT_FILE', 'FAULTD_ERR_INPUT_SYNTAX', 'FAULTD_ERR_INPUT_INVALID', 'FAULTD_ERR_CONFIG', 'FAULTD_ERR_HUB_INPUT')) return EXIT.INVALID_INPUT;
   return EXIT.FAILURE;
 }
 
@@ -148,6 +156,58 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     .option('--json', 'machine-readable output')
     .action(async (flags: { json?: boolean }) => {
       code = doctorCommand({ json: flags.json === true }, await env());
+    });
+
+  const hubCommand = program
+    .command('hub')
+    .description('the reference control plane: certificates, infrastructures, the HTTPS API (agents arrive with issue 5)')
+    .addOption(new Option('--hub-dir <dir>', 'the hub state: hub.db (SQLite) and tls/').env('FAULTD_HUB_DIR').default(DEFAULT_HUB_DIR));
+  const hubDir = (): string => hubCommand.opts<{ hubDir: string }>().hubDir;
+  hubCommand
+    .command('init')
+    .description('create a private CA and a server certificate for the hub (never overwrites); prints the CA path for agents')
+    .option('--san <name...>', 'extra DNS names or IP addresses for the server certificate (localhost, 127.0.0.1, ::1 and the host name are always in)')
+    .action(async (flags: { san?: string[] }) => {
+      code = hubInitCommand({ hubDir: hubDir(), sans: flags.san ?? [] }, await env());
+    });
+  hubCommand
+    .command('serve')
+    .description('serve the agent API over HTTPS until Ctrl-C or SIGTERM')
+    .addOption(new Option('--listen <host:port>', 'address to listen on').default('127.0.0.1:8443'))
+    .option('--insecure-http', 'serve plain HTTP: keys and tokens cross the network unencrypted (tests only; loudly logged)')
+    .addOption(new Option('--token-ttl <duration>', 'lifetime of access tokens (10s–24h)').argParser(tokenTtl).default(600, '10m'))
+    .action(async (flags: { listen: string; insecureHttp?: boolean; tokenTtl: number }) => {
+      const match = /^(.*):(\d+)$/.exec(flags.listen);
+      if (!match) throw new InvalidArgumentError(`--listen "${flags.listen}" is not host:port`);
+      const onSignal = (): void => abort.abort();
+      process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+      code = await hubServeCommand(
+        { hubDir: hubDir(), host: (match[1] ?? '').replace(/^\[|\]$/g, ''), port: Number(match[2]), insecureHttp: flags.insecureHttp === true, tokenTtlSeconds: flags.tokenTtl },
+        await env(),
+        abort.signal,
+      );
+    });
+  const infra = hubCommand.command('infra').description('infrastructures: one per agent or fleet');
+  infra
+    .command('create')
+    .description('create an infrastructure; prints its id and access key once')
+    .argument('<name>', 'a-z, 0-9, ".", "_", "-"')
+    .action(async (name: string) => {
+      code = hubInfraCreateCommand({ hubDir: hubDir(), name }, await env());
+    });
+  infra
+    .command('list')
+    .description('each infrastructure: CONNECTED / DISCONNECTED by heartbeat age, agent version, capabilities, last seen')
+    .option('--json', 'machine-readable output')
+    .action(async (flags: { json?: boolean }) => {
+      code = hubInfraListCommand({ hubDir: hubDir(), json: flags.json === true }, await env());
+    });
+  infra
+    .command('rotate-key')
+    .description('give the infrastructure a new access key with its next token (the old key works until the agent confirms)')
+    .argument('<name>')
+    .action(async (name: string) => {
+      code = hubInfraRotateKeyCommand({ hubDir: hubDir(), name }, await env());
     });
 
   program.exitOverride();

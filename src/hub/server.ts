@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The hub's HTTP API (docs/protocol.openapi.yaml): HTTPS by default, plain HTTP only when asked
+ * (and loudly logged). Every body is validated with the protocol's zod schemas; unknown fields
+ * are ignored, a missing or malformed one is a 400 naming the field. Bearer tokens are checked
+ * on every call but the token exchange. Bodies are bounded.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+
+import { API_PREFIX, HeartbeatRequest, KeyConfirmRequest, PROTOCOL_ERRORS, TokenRequest, type ProtocolErrorCode } from '../protocol/messages.js';
+import type { HubService } from './service.js';
+
+const MAX_BODY_BYTES = 256 * 1024;
+
+class HttpError extends Error {
+  readonly code: ProtocolErrorCode;
+
+  constructor(code: ProtocolErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+function send(res: ServerResponse, status: number, body?: unknown): void {
+  if (body === undefined) {
+    res.writeHead(status).end();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > MAX_BODY_BYTES) throw new HttpError('PAYLOAD_TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+  } catch {
+    throw new HttpError('BAD_REQUEST', 'the body is not JSON');
+  }
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
+  throw new HttpError('BAD_REQUEST', problems.join('; '));
+}
+
+function bearer(req: IncomingMessage, service: HubService): string {
+  const header = req.headers.authorization ?? '';
+  const token = /^Bearer (\S+)$/.exec(header)?.[1];
+  const infraId = token ? service.authenticate(token) : undefined;
+  if (!infraId) throw new HttpError('UNAUTHORIZED', token ? 'the access token is unknown or expired' : 'an access token is required (Authorization: Bearer …)');
+  return infraId;
+}
+
+type Route = (req: IncomingMessage, service: HubService) => Promise<{ status: number; body?: unknown }>;
+
+const ROUTES: Record<string, Route> = {
+  [`POST ${API_PREFIX}/token`]: async (req, service) => {
+    const request = parse(TokenRequest, await readJson(req));
+    const response = service.exchangeToken(request);
+    if (!response) throw new HttpError('UNAUTHORIZED', 'unknown infrastructure or wrong access key');
+    return { status: 200, body: response };
+  },
+  [`POST ${API_PREFIX}/key/confirm`]: async (req, service) => {
+    const infraId = bearer(req, service);
+    const request = parse(KeyConfirmRequest, await readJson(req));
+    if (!service.confirmKey(infraId, request.rotationId)) throw new HttpError('CONFLICT', `rotation ${request.rotationId} is not the open one`);
+    return { status: 204 };
+  },
+  [`POST ${API_PREFIX}/heartbeat`]: async (req, service) => {
+    const infraId = bearer(req, service);
+    return { status: 200, body: service.heartbeat(infraId, parse(HeartbeatRequest, await readJson(req))) };
+  },
+};
+
+export interface HubServerOptions {
+  readonly service: HubService;
+  readonly logger: Logger;
+  readonly host: string;
+  readonly port: number;
+  /** Server key and certificate (PEM); absent only with `insecureHttp`. */
+  readonly tls?: { readonly key: string; readonly cert: string };
+  readonly insecureHttp?: boolean;
+}
+
+export interface RunningHub {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export async function startHubServer(options: HubServerOptions): Promise<RunningHub> {
+  const { service, logger } = options;
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const route = ROUTES[`${req.method ?? ''} ${path}`];
+    if (!route) {
+      send(res, PROTOCOL_ERRORS.NOT_FOUND, { error: { code: 'NOT_FOUND', message: `no such call: ${req.method ?? ''} ${path}` } });
+      return;
+    }
+    route(req, service)
+      .then(({ status, body }) => send(res, status, body))
+      .catch((error: unknown) => {
+        if (error instanceof HttpError) {
+          send(res, PROTOCOL_ERRORS[error.code], { error: { code: error.code, message: error.message } });
+          return;
+        }
+        logger.error({ err: error, path }, 'hub call failed');
+        send(res, 500, { error: { code: 'INTERNAL', message: 'internal error (see the hub log)' } });
+      });
+  };
+  let server: Server;
+  if (options.tls) {
+    server = createHttpsServer({ key: options.tls.key, cert: options.tls.cert, minVersion: 'TLSv1.2' }, handler);
+  } else if (options.insecureHttp) {
+    logger.warn('PLAIN HTTP: access keys and tokens cross the network unencrypted (--insecure-http); use only on a trusted test network');
+    server = createHttpServer(handler);
+  } else {
+    throw new Error('the hub needs a TLS key and certificate, or insecureHttp');
+  }
+  server.requestTimeout = 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, resolve);
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `${options.tls ? 'https' : 'http'}://${host}:${address.port}`;
+  logger.info({ url }, 'hub listening');
+  return {
+    url,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * `faultd hub init`: a private CA and a server certificate signed by it, for first use (a fleet
+ * brings its own PKI instead). Keys are RSA 2048 from Node's crypto; the certificates are built
+ * and signed with node-forge. Private keys are written 0600, and existing files are never
+ * overwritten.
+ */
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { isIP } from 'node:net';
+
+import forge from 'node-forge';
+
+import { FaultdError, messageOf } from '../errors.js';
+
+export interface HubTlsFiles {
+  readonly caCert: string;
+  readonly caKey: string;
+  readonly serverCert: string;
+  readonly serverKey: string;
+}
+
+export function hubTlsFiles(dir: string): HubTlsFiles {
+  return {
+    caCert: path.join(dir, 'ca.pem'),
+    caKey: path.join(dir, 'ca.key'),
+    serverCert: path.join(dir, 'server.pem'),
+    serverKey: path.join(dir, 'server.key'),
+  };
+}
+
+interface KeyPair {
+  readonly privatePem: string;
+  readonly publicPem: string;
+}
+
+function rsaKeyPair(): KeyPair {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return { privatePem: privateKey, publicPem: publicKey };
+}
+
+export interface CertificateRequest {
+  readonly commonName: string;
+  readonly validDays: number;
+  readonly isCa: boolean;
+  /** DNS names and IP addresses the server certificate is valid for. */
+  readonly subjectAltNames?: readonly string[];
+  /** The issuer (absent: self-signed). */
+  readonly issuer?: { readonly certPem: string; readonly keyPem: string };
+  /** For tests: a certificate that is already expired. */
+  readonly notBefore?: Date;
+}
+
+/** A certificate for `keys` as described; returns its PEM. */
+export function issueCertificate(keys: KeyPair, request: CertificateRequest): string {
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(keys.publicPem);
+  cert.serialNumber = `01${randomBytes(15).toString('hex')}`;
+  const notBefore = request.notBefore ?? new Date(Date.now() - 60_000);
+  cert.validity.notBefore = notBefore;
+  cert.validity.notAfter = new Date(notBefore.getTime() + request.validDays * 86_400_000);
+  const subject = [{ name: 'commonName', value: request.commonName }, { name: 'organizationName', value: 'faultd' }];
+  cert.setSubject(subject);
+  const issuerCert = request.issuer ? forge.pki.certificateFromPem(request.issuer.certPem) : undefined;
+  cert.setIssuer(issuerCert ? issuerCert.subject.attributes : subject);
+  const extensions: object[] = request.isCa
+    ? [{ name: 'basicConstraints', cA: true, critical: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true }]
+    : [
+        { name: 'basicConstraints', cA: false },
+        { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+        { name: 'extKeyUsage', serverAuth: true },
+        { name: 'subjectAltName', altNames: (request.subjectAltNames ?? []).map((n) => (isIP(n) ? { type: 7, ip: n } : { type: 2, value: n })) },
+      ];
+  cert.setExtensions(extensions);
+  cert.sign(forge.pki.privateKeyFromPem(request.issuer?.keyPem ?? keys.privatePem), forge.md.sha256.create());
+  return forge.pki.certificateToPem(cert);
+}
+
+export function newKeyPair(): KeyPair {
+  return rsaKeyPair();
+}
+
+/**
+ * Creates the CA and the server certificate in `dir` unless they exist. Returns the files and
+ * whether they were created now.
+ */
+export function initHubTls(dir: string, subjectAltNames: readonly string[]): { files: HubTlsFiles; created: boolean } {
+  const files = hubTlsFiles(dir);
+  const paths: string[] = [files.caCert, files.caKey, files.serverCert, files.serverKey];
+  if (paths.every((f) => existsSync(f))) return { files, created: false };
+  if (paths.some((f) => existsSync(f))) {
+    throw new FaultdError('FAULTD_ERR_HUB_TLS', `${dir} holds some but not all of ca.pem, ca.key, server.pem, server.key; move them away or complete them`);
+  }
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const caKeys = newKeyPair();
+    const caCert = issueCertificate(caKeys, { commonName: 'faultd hub CA', validDays: 3650, isCa: true });
+    const serverKeys = newKeyPair();
+    const names = [...new Set(['localhost', '127.0.0.1', '::1', hostname(), ...subjectAltNames])];
+    const serverCert = issueCertificate(serverKeys, { commonName: hostname(), validDays: 825, isCa: false, subjectAltNames: names, issuer: { certPem: caCert, keyPem: caKeys.privatePem } });
+    writeFileSync(files.caKey, caKeys.privatePem, { mode: 0o600, flag: 'wx' });
+    writeFileSync(files.serverKey, serverKeys.privatePem, { mode: 0o600, flag: 'wx' });
+    writeFileSync(files.caCert, caCert, { mode: 0o644, flag: 'wx' });
+    writeFileSync(files.serverCert, serverCert, { mode: 0o644, flag: 'wx' });
+  } catch (error) {
+    throw new FaultdError('FAULTD_ERR_HUB_TLS', `cannot create the hub certificates in ${dir}: ${messageOf(error)}`, { cause: error });
+  }
+  return { files, created: true };
+}
+
+export function readHubTls(dir: string): { key: string; cert: string } {
+  const files = hubTlsFiles(dir);
+  try {
+    return { key: readFileSync(files.serverKey, 'utf8'), cert: readFileSync(files.serverCert, 'utf8') };
+  } catch (error) {
+    throw new FaultdError('FAULTD_ERR_HUB_TLS', `cannot read the hub's server certificate in ${dir} (run faultd hub init): ${messageOf(error)}`, { cause: error });
+  }
+}

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The agent ↔ control-plane protocol (v1), as zod schemas both sides validate every body with.
+ * docs/protocol.openapi.yaml describes the same calls for other control planes. Objects are not
+ * strict: unknown fields are ignored (newer peers may add some), missing ones are a 400.
+ */
+import { z } from 'zod';
+
+export const API_PREFIX = '/v1';
+
+/** Access keys and tokens: opaque, prefixed so a leaked one is recognisable (and redactable). */
+export const ACCESS_KEY_PREFIX = 'fdk_';
+export const ACCESS_TOKEN_PREFIX = 'fdt_';
+const secret = (prefix: string) => z.string().startsWith(prefix).min(prefix.length + 16).max(256);
+
+/** POST /v1/token: an infrastructure's access key for a short-lived access token. */
+export const TokenRequest = z.object({
+  infraId: z.string().min(1).max(64),
+  accessKey: secret(ACCESS_KEY_PREFIX),
+});
+export type TokenRequest = z.infer<typeof TokenRequest>;
+
+export const TokenResponse = z.object({
+  accessToken: secret(ACCESS_TOKEN_PREFIX),
+  expiresAt: z.iso.datetime(),
+  ttlSeconds: z.number().int().positive(),
+  /**
+   * Present while the hub rotates this infrastructure's key: the agent stores the new key
+   * atomically, then confirms it (POST /v1/key/confirm). Until then the old key stays valid.
+   */
+  rotation: z.object({ rotationId: z.string().min(1), newAccessKey: secret(ACCESS_KEY_PREFIX) }).optional(),
+});
+export type TokenResponse = z.infer<typeof TokenResponse>;
+
+/** POST /v1/key/confirm (bearer token): the agent has stored the rotated key. */
+export const KeyConfirmRequest = z.object({ rotationId: z.string().min(1) });
+export type KeyConfirmRequest = z.infer<typeof KeyConfirmRequest>;
+
+/** POST /v1/heartbeat (bearer token). */
+export const HeartbeatRequest = z.object({
+  agentVersion: z.string().min(1).max(64),
+  hostname: z.string().min(1).max(255),
+  capabilities: z.array(z.string().max(64)).max(64),
+  /** The run the agent is executing, if any. */
+  runId: z.string().max(64).optional(),
+});
+export type HeartbeatRequest = z.infer<typeof HeartbeatRequest>;
+
+export const HeartbeatResponse = z.object({
+  serverTime: z.iso.datetime(),
+  /** Runs the hub wants aborted (a run the agent is executing, or queued for it). */
+  abort: z.array(z.string()),
+});
+export type HeartbeatResponse = z.infer<typeof HeartbeatResponse>;
+
+/** Every error body: a stable code and a message for people. */
+export const ErrorResponse = z.object({
+  error: z.object({ code: z.string(), message: z.string() }),
+});
+export type ErrorResponse = z.infer<typeof ErrorResponse>;
+
+/** Error codes of the protocol (HTTP status in brackets). */
+export const PROTOCOL_ERRORS = {
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+} as const;
+export type ProtocolErrorCode = keyof typeof PROTOCOL_ERRORS;

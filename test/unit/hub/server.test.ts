@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: Apache-2.0
+// The hub's HTTP API over real TLS on 127.0.0.1, with a CA the test generates.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import test from 'ava';
+import { pino } from 'pino';
+import { Agent, request } from 'undici';
+
+import { startHubServer, type RunningHub } from '../../../src/hub/server.js';
+import { HubService } from '../../../src/hub/service.js';
+import { SqliteHubStore } from '../../../src/hub/sqlite-store.js';
+import { initHubTls, issueCertificate, newKeyPair, readHubTls } from '../../../src/hub/tls.js';
+
+const SILENT = pino({ level: 'silent' });
+
+interface Hub {
+  readonly dir: string;
+  readonly url: string;
+  readonly ca: string;
+  readonly service: HubService;
+  readonly agent: Agent;
+  stop(): Promise<void>;
+}
+
+async function startHub(t: { teardown(fn: () => void | Promise<void>): void }, dir = mkdtempSync(path.join(tmpdir(), 'faultd-hub-'))): Promise<Hub> {
+  const { files } = initHubTls(dir, []);
+  const store = new SqliteHubStore(path.join(dir, 'hub.db'));
+  const service = new HubService(store);
+  const server: RunningHub = await startHubServer({ service, logger: SILENT, host: '127.0.0.1', port: 0, tls: readHubTls(dir) });
+  const ca = readFileSync(files.caCert, 'utf8');
+  const agent = new Agent({ connect: { ca } });
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await agent.close();
+    await server.close();
+    store.close();
+  };
+  t.teardown(stop);
+  return { dir, url: server.url, ca, service, agent, stop };
+}
+
+async function call(hub: Hub, method: 'GET' | 'POST', route: string, body?: unknown, token?: string) {
+  const response = await request(`${hub.url}${route}`, {
+    method,
+    dispatcher: hub.agent,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.body.text();
+  return { status: response.statusCode, json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
+}
+
+test('token exchange and heartbeat over TLS; unknown fields are ignored', async (t) => {
+  const hub = await startHub(t);
+  t.teardown(() => rmSync(hub.dir, { recursive: true, force: true }));
+  const { id, accessKey } = hub.service.createInfra('edge-1');
+  const token = await call(hub, 'POST', '/v1/token', { infraId: id, accessKey, someFutureField: 1 });
+  t.is(token.status, 200);
+  const accessToken = String(token.json?.['accessToken']);
+  t.regex(accessToken, /^fdt_/);
+  const beat = await call(hub, 'POST', '/v1/heartbeat', { agentVersion: '0.1.0', hostname: 'h', capabilities: ['linux-cpu-stress'] }, accessToken);
+  t.is(beat.status, 200);
+  t.deepEqual(beat.json?.['abort'], []);
+  t.is(hub.service.listInfras()[0]?.state, 'CONNECTED');
+});
+
+test('bad requests are refused with a clear status and message', async (t) => {
+  const hub = await startHub(t);
+  t.teardown(() => rmSync(hub.dir, { recursive: true, force: true }));
+  const { id, accessKey } = hub.service.createInfra('edge-1');
+  const missing = await call(hub, 'POST', '/v1/token', { infraId: id });
+  t.is(missing.status, 400);
+  t.regex(JSON.stringify(missing.json), /accessKey/);
+  const wrong = await call(hub, 'POST', '/v1/token', { infraId: id, accessKey: `${accessKey.slice(0, -3)}abc` });
+  t.is(wrong.status, 401);
+  t.like(wrong.json, { error: { code: 'UNAUTHORIZED' } });
+  const noToken = await call(hub, 'POST', '/v1/heartbeat', { agentVersion: '1', hostname: 'h', capabilities: [] });
+  t.is(noToken.status, 401);
+  t.regex(JSON.stringify(noToken.json), /an access token is required/);
+  const unknownToken = await call(hub, 'POST', '/v1/heartbeat', { agentVersion: '1', hostname: 'h', capabilities: [] }, 'fdt_0123456789abcdef0123');
+  t.is(unknownToken.status, 401);
+  t.is((await call(hub, 'GET', '/v1/nothing')).status, 404);
+  const token = String((await call(hub, 'POST', '/v1/token', { infraId: id, accessKey })).json?.['accessToken']);
+  const stale = await call(hub, 'POST', '/v1/key/confirm', { rotationId: 'rot_nope' }, token);
+  t.is(stale.status, 409);
+});
+
+test('a client with another CA, or a server with an expired certificate, fails the TLS handshake', async (t) => {
+  const hub = await startHub(t);
+  t.teardown(() => rmSync(hub.dir, { recursive: true, force: true }));
+  const otherCaKeys = newKeyPair();
+  const otherCa = issueCertificate(otherCaKeys, { commonName: 'other CA', validDays: 1, isCa: true });
+  const stranger = new Agent({ connect: { ca: otherCa } });
+  t.teardown(() => stranger.close());
+  const error = await t.throwsAsync(request(`${hub.url}/v1/token`, { method: 'POST', dispatcher: stranger, body: '{}' }));
+  t.regex((error as { code?: string }).code ?? error?.message ?? '', /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED|unable to verify/i);
+  // A server certificate that expired yesterday, from the right CA.
+  const caKey = readFileSync(path.join(hub.dir, 'ca.key'), 'utf8');
+  const keys = newKeyPair();
+  const expired = issueCertificate(keys, {
+    commonName: 'expired', validDays: 1, isCa: false, subjectAltNames: ['127.0.0.1'], issuer: { certPem: hub.ca, keyPem: caKey }, notBefore: new Date(Date.now() - 3 * 86_400_000),
+  });
+  const service = new HubService(new SqliteHubStore(':memory:'));
+  const old = await startHubServer({ service, logger: SILENT, host: '127.0.0.1', port: 0, tls: { key: keys.privatePem, cert: expired } });
+  t.teardown(() => old.close());
+  const expiredError = await t.throwsAsync(request(`${old.url}/v1/token`, { method: 'POST', dispatcher: hub.agent, body: '{}' }));
+  t.regex((expiredError as { code?: string }).code ?? expiredError?.message ?? '', /CERT_HAS_EXPIRED/);
+});
+
+test('the hub keeps infrastructures and keys across a restart', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'faultd-hub-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const first = await startHub(t, dir);
+  const { id, accessKey } = first.service.createInfra('edge-1');
+  await first.stop();
+  const second = await startHub(t, dir);
+  t.is((await call(second, 'POST', '/v1/token', { infraId: id, accessKey })).status, 200);
+  t.is(initHubTls(dir, []).created, false, 'hub init leaves existing certificates alone');
+});

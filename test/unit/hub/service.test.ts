@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: Apache-2.0
+import test from 'ava';
+
+import { HubService } from '../../../src/hub/service.js';
+import { SqliteHubStore } from '../../../src/hub/sqlite-store.js';
+
+function hub(t: { teardown(fn: () => void): void }, start = 1_000_000) {
+  const clock = { now: start };
+  const store = new SqliteHubStore(':memory:');
+  t.teardown(() => store.close());
+  const service = new HubService(store, { tokenTtlSeconds: 3, connectedWithinMs: 10_000, now: () => clock.now });
+  return { service, clock, store };
+}
+
+test('an infrastructure gets a key once; only its hash is stored', (t) => {
+  const { service, store } = hub(t);
+  const { id, accessKey } = service.createInfra('edge-1');
+  t.regex(accessKey, /^fdk_[A-Za-z0-9_-]{43}$/);
+  const stored = store.infraById(id);
+  t.truthy(stored);
+  t.false(JSON.stringify(stored).includes(accessKey.slice(4)));
+  t.throws(() => service.createInfra('edge-1'), { message: /already exists/ });
+  t.throws(() => service.createInfra('Bad Name'), { message: /must be 1–63 of a-z/ });
+});
+
+test('token exchange: right key → token valid for its TTL; wrong key or unknown infra → nothing', (t) => {
+  const { service, clock } = hub(t);
+  const { id, accessKey } = service.createInfra('edge-1');
+  const response = service.exchangeToken({ infraId: id, accessKey });
+  t.truthy(response);
+  t.is(response?.ttlSeconds, 3);
+  t.is(service.authenticate(response?.accessToken ?? ''), id);
+  clock.now += 3000;
+  t.is(service.authenticate(response?.accessToken ?? ''), undefined, 'expired after its TTL');
+  t.is(service.exchangeToken({ infraId: id, accessKey: `${accessKey.slice(0, -2)}xx` }), undefined);
+  t.is(service.exchangeToken({ infraId: 'inf_nope', accessKey }), undefined);
+});
+
+test('key rotation: both keys work until the new one is confirmed; a lost new key is reissued', (t) => {
+  const { service } = hub(t);
+  const { id, accessKey: oldKey } = service.createInfra('edge-1');
+  service.rotateKey('edge-1');
+  t.is(service.listInfras()[0]?.keyRotation, 'requested');
+  const first = service.exchangeToken({ infraId: id, accessKey: oldKey });
+  t.truthy(first?.rotation);
+  // The agent crashed before storing it: it comes back with the old key and gets a new one.
+  const second = service.exchangeToken({ infraId: id, accessKey: oldKey });
+  t.truthy(second?.rotation);
+  t.not(second?.rotation?.newAccessKey, first?.rotation?.newAccessKey);
+  t.is(service.exchangeToken({ infraId: id, accessKey: first?.rotation?.newAccessKey ?? '' }), undefined, 'only the latest handed-out key is pending');
+  t.false(service.confirmKey(id, first?.rotation?.rotationId ?? ''), 'a stale rotation id is refused');
+  t.is(service.listInfras()[0]?.keyRotation, 'awaiting confirmation');
+  // The agent stored the second key and confirms it with the token it just got.
+  t.true(service.confirmKey(id, second?.rotation?.rotationId ?? ''));
+  t.is(service.exchangeToken({ infraId: id, accessKey: oldKey }), undefined, 'the old key stops working once confirmed');
+  const after = service.exchangeToken({ infraId: id, accessKey: second?.rotation?.newAccessKey ?? '' });
+  t.truthy(after);
+  t.is(after?.rotation, undefined, 'no rotation once confirmed');
+  t.is(service.listInfras()[0]?.keyRotation, 'none');
+});
+
+test('heartbeats make an infrastructure CONNECTED until they age out', (t) => {
+  const { service, clock } = hub(t);
+  const { id } = service.createInfra('edge-1');
+  t.is(service.listInfras()[0]?.state, 'NEVER_SEEN');
+  service.heartbeat(id, { agentVersion: '0.1.0', hostname: 'edge-1.example', capabilities: ['linux-cpu-stress'] });
+  t.like(service.listInfras()[0], { state: 'CONNECTED', agentVersion: '0.1.0', hostname: 'edge-1.example', capabilities: ['linux-cpu-stress'] });
+  clock.now += 10_001;
+  t.is(service.listInfras()[0]?.state, 'DISCONNECTED');
+});
