@@ -17,7 +17,7 @@ import { validateCommand } from './cli/validate.js';
 import type { CommandEnv, GlobalOptions } from './cli/context.js';
 import { DEFAULT_CONFIG_PATH, loadConfig } from './config/config.js';
 import { isFaultdError, messageOf } from './errors.js';
-import { resolveNetworkSafety } from './faults/network/safety.js';
+import { DEFAULT_NETWORK_SAFETY, resolveNetworkSafety } from './faults/network/safety.js';
 import { REGISTRY } from './faults/registry.js';
 import { DEFAULT_LIMITS } from './faults/types.js';
 import { createLogger, type LogFormat } from './log.js';
@@ -57,16 +57,19 @@ interface ProgramOptions {
   config: string;
 }
 
-/** Reads the configuration (and resolves the control plane's host once) for a command. */
-async function buildEnv(opts: ProgramOptions, configExplicit: boolean): Promise<CommandEnv> {
+/**
+ * Builds a command's environment. Commands that inject faults read the configuration (and
+ * resolve the control plane's host once); revert, status and the hub do not need it, so a
+ * broken configuration file never stands between a host and its revert.
+ */
+async function buildEnv(opts: ProgramOptions, configExplicit: boolean, withConfig: boolean): Promise<CommandEnv> {
   const terminal = new Terminal(process.stdout);
   const logger = createLogger(opts.logFormat, (line) => terminal.line(line));
-  const config = loadConfig(opts.config, configExplicit);
   const options: GlobalOptions = {
     stateDir: opts.stateDir,
     logFormat: opts.logFormat,
     limits: { ...DEFAULT_LIMITS, maxMemoryFraction: opts.maxMemoryFraction },
-    safety: await resolveNetworkSafety(config, logger),
+    safety: withConfig ? await resolveNetworkSafety(loadConfig(opts.config, configExplicit), logger) : DEFAULT_NETWORK_SAFETY,
   };
   return { options, registry: REGISTRY, logger, terminal, print: (text) => terminal.line(text) };
 }
@@ -95,7 +98,7 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
       'after',
       '\nExit codes: 0 completed, 1 other failure, 2 invalid input, 3 aborted, 4 a revert failed (see `faultd status`).',
     );
-  const env = (): Promise<CommandEnv> => buildEnv(program.opts<ProgramOptions>(), program.getOptionValueSource('config') !== 'default');
+  const env = (withConfig = true): Promise<CommandEnv> => buildEnv(program.opts<ProgramOptions>(), program.getOptionValueSource('config') !== 'default', withConfig);
 
   program
     .command('run')
@@ -141,14 +144,14 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     .option('--remnants', 'revert everything the ledger still shows as applied')
     .option('--force', 'also revert faults whose faultd process is still running')
     .action(async (flags: { remnants?: boolean; force?: boolean }) => {
-      code = await revertCommand({ remnants: flags.remnants === true, force: flags.force === true }, await env());
+      code = await revertCommand({ remnants: flags.remnants === true, force: flags.force === true }, await env(false));
     });
   program
     .command('status')
     .description('show the ledger: applied faults and failed reverts with their manual fix')
     .option('--json', 'machine-readable output')
     .action(async (flags: { json?: boolean }) => {
-      code = await statusCommand({ json: flags.json === true }, await env());
+      code = await statusCommand({ json: flags.json === true }, await env(false));
     });
   program
     .command('doctor')
@@ -168,7 +171,7 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     .description('create a private CA and a server certificate for the hub (never overwrites); prints the CA path for agents')
     .option('--san <name...>', 'extra DNS names or IP addresses for the server certificate (localhost, 127.0.0.1, ::1 and the host name are always in)')
     .action(async (flags: { san?: string[] }) => {
-      code = hubInitCommand({ hubDir: hubDir(), sans: flags.san ?? [] }, await env());
+      code = hubInitCommand({ hubDir: hubDir(), sans: flags.san ?? [] }, await env(false));
     });
   hubCommand
     .command('serve')
@@ -183,7 +186,7 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
       process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
       code = await hubServeCommand(
         { hubDir: hubDir(), host: (match[1] ?? '').replace(/^\[|\]$/g, ''), port: Number(match[2]), insecureHttp: flags.insecureHttp === true, tokenTtlSeconds: flags.tokenTtl },
-        await env(),
+        await env(false),
         abort.signal,
       );
     });
@@ -193,21 +196,21 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     .description('create an infrastructure; prints its id and access key once')
     .argument('<name>', 'a-z, 0-9, ".", "_", "-"')
     .action(async (name: string) => {
-      code = hubInfraCreateCommand({ hubDir: hubDir(), name }, await env());
+      code = hubInfraCreateCommand({ hubDir: hubDir(), name }, await env(false));
     });
   infra
     .command('list')
     .description('each infrastructure: CONNECTED / DISCONNECTED by heartbeat age, agent version, capabilities, last seen')
     .option('--json', 'machine-readable output')
     .action(async (flags: { json?: boolean }) => {
-      code = hubInfraListCommand({ hubDir: hubDir(), json: flags.json === true }, await env());
+      code = hubInfraListCommand({ hubDir: hubDir(), json: flags.json === true }, await env(false));
     });
   infra
     .command('rotate-key')
     .description('give the infrastructure a new access key with its next token (the old key works until the agent confirms)')
     .argument('<name>')
     .action(async (name: string) => {
-      code = hubInfraRotateKeyCommand({ hubDir: hubDir(), name }, await env());
+      code = hubInfraRotateKeyCommand({ hubDir: hubDir(), name }, await env(false));
     });
 
   program.exitOverride();

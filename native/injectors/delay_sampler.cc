@@ -15,8 +15,9 @@ DelaySampler::DelaySampler(DelaySpec spec, uint64_t seed) noexcept
 
 namespace {
 
-// Maps a uniform 32-bit number onto [0, range) keeping its order (range < 2^32).
-uint64_t Scale(uint32_t rnd, uint64_t range) { return (static_cast<uint64_t>(rnd) * range) >> 32; }
+// Maps a uniform 32-bit number onto [0, range) keeping its order; 128-bit so that a range in
+// nanoseconds beyond 2^32 (jitter above ~2.1 s) cannot overflow.
+uint64_t Scale(uint32_t rnd, uint64_t range) { return static_cast<uint64_t>((static_cast<unsigned __int128>(rnd) * range) >> 32); }
 
 }  // namespace
 

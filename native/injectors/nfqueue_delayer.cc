@@ -178,8 +178,10 @@ core::Status NfqueueDelayer::Run(DelaySampler& sampler, const sigset_t& stop_sig
     const timespec timeout{static_cast<time_t>(wait_ns / core::kNsPerSec), static_cast<long>(wait_ns % core::kNsPerSec)};
     std::array<pollfd, 2> fds{{{fd_.get(), POLLIN, 0}, {signals.get(), POLLIN, 0}}};
     if (ppoll(fds.data(), fds.size(), &timeout, nullptr) < 0 && errno != EINTR) return core::ErrnoError("ppoll");
-    if (fds[1].revents != 0) return release(core::MonotonicNs(), true);
-    if (fds[0].revents & POLLIN) {
+    const bool stopping = fds[1].revents != 0;
+    // On stop, the packets still waiting in the socket are read too and released with the held
+    // ones: closing the socket would make the kernel drop them.
+    for (bool more = stopping || (fds[0].revents & POLLIN) != 0; more;) {
       for (size_t i = 0; i < kRecvBatch; ++i) {
         iov[i] = {buffers[i].data(), buffers[i].size()};
         msgs[i] = {};
@@ -204,7 +206,9 @@ core::Status NfqueueDelayer::Run(DelaySampler& sampler, const sigset_t& stop_sig
         }
       }
       if (held.size() > stats.peak_held) stats.peak_held = held.size();
+      more = stopping && n == static_cast<int>(kRecvBatch);
     }
+    if (stopping) return release(core::MonotonicNs(), true);
     const int64_t after = core::MonotonicNs();
     if (auto released = release(after, false); !released.ok()) return released;
     if (after >= next_tick) {

@@ -319,6 +319,25 @@ core::Result<std::vector<std::string>> ListNftChains(const std::string& table) n
   return ListNftChainsOn(*socket.value(), table).result;
 }
 
+namespace {
+
+// `nft delete table inet <table>` only if it has no chain (NLM_F_NONREC: EBUSY otherwise).
+core::Status DeleteEmptyTable(core::nl::Socket& s, const std::string& table) noexcept {
+  const auto deleted = SendBatch(
+      s,
+      [&](AttrWriter& w, uint32_t seq) -> core::Status {
+        const size_t at = BeginMessage(w, NftType(NFT_MSG_DELTABLE), NLM_F_ACK | NLM_F_NONREC, seq, NFPROTO_INET);
+        w.PutString(NFTA_TABLE_NAME, table);
+        EndMessage(w, at);
+        return core::Ok{};
+      },
+      1, "NFT_MSG_DELTABLE");
+  if (!deleted.ok() && deleted.error().err != ENOENT && deleted.error().err != EBUSY) return deleted;
+  return core::Ok{};
+}
+
+}  // namespace
+
 core::Result<bool> DeleteNftChain(const std::string& table, const std::string& chain) noexcept {
   auto socket = core::nl::LeaseSocket(NETLINK_NETFILTER);
   if (!socket.ok()) return socket.error();
@@ -326,7 +345,11 @@ core::Result<bool> DeleteNftChain(const std::string& table, const std::string& c
   const auto before = ListNftChainsOn(s, table);
   if (!before.result.ok()) return before.result.error();
   const auto& chains = before.result.value();
-  if (std::find(chains.begin(), chains.end(), chain) == chains.end()) return false;
+  if (std::find(chains.begin(), chains.end(), chain) == chains.end()) {
+    // Already gone (e.g. deleted by hand); an empty table left behind goes too.
+    if (chains.empty()) (void)DeleteEmptyTable(s, table);
+    return false;
+  }
   // The table goes in the same transaction when this is its last chain (one commit instead of
   // two). A plain DELTABLE would flush every chain in it, another fault's included, so it is
   // sent with NLM_F_NONREC: if a chain was added since the listing, the kernel answers EBUSY and

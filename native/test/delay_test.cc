@@ -69,6 +69,15 @@ TEST(DelaySampler, UniformJitterSpansLatencyPlusMinusJitter) {
   EXPECT_NEAR(m.lag1, 0, 0.01);
 }
 
+TEST(DelaySampler, JitterBeyondTwoSecondsKeepsItsWholeRange) {
+  // 2 * sigma in ns exceeds 2^32 here: the scaling must not overflow.
+  const Moments m = Sample({10'000 * kMs, 5'000 * kMs, 0, {}});
+  EXPECT_GE(m.min, 5'000 * kMs);
+  EXPECT_LT(m.max, 15'000 * kMs);
+  EXPECT_GT(m.max, 14'900 * kMs);
+  EXPECT_NEAR(m.mean, 10'000.0 * kMs, 50.0 * kMs);
+}
+
 TEST(DelaySampler, CorrelationMakesSuccessiveDelaysAlike) {
   const Moments m = Sample({100 * kMs, 20 * kMs, 75, {}});
   EXPECT_GT(m.lag1, 0.5);

@@ -71,7 +71,8 @@ export interface Planned<R> {
  */
 export function withRevert<R, X>(planned: Planned<R>, extra: X): Planned<R & X> {
   const revert = { ...planned.revert, ...extra };
-  return { ...planned, revert, apply: (recordApplied, signal) => planned.apply(() => recordApplied(revert), signal) };
+  // What apply records (e.g. a started process's pid) is kept, with `extra` on top.
+  return { ...planned, revert, apply: (recordApplied, signal) => planned.apply((applied) => recordApplied({ ...applied, ...extra }), signal) };
 }
 
 /** A fault that is running. */

@@ -89,3 +89,22 @@ test('a targeted ingress limit slows only the stream from the targeted remote po
   child.kill('SIGINT');
   t.is((await finish(child)).code, 3);
 });
+
+test('an ingress qdisc that is no longer faultd\'s (clsact added after a crash) is left alone and reported', async (t) => {
+  const pair = testNetnsPair(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const file = ws.file('k.json', experimentYaml([[{ kind: 'linux-network-rate-limit', duration: '60s', params: { networkInterfaces: 'vb', direction: 'ingress' } }]]));
+  const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir, pair.b.name);
+  await waitForLine(child, /fault applied/);
+  child.kill('SIGKILL');
+  await finish(child);
+  // Someone replaces faultd's ingress qdisc with a clsact of their own.
+  pair.b.exec('tc', ['qdisc', 'del', 'dev', 'vb', 'ingress']);
+  pair.b.exec('tc', ['qdisc', 'add', 'dev', 'vb', 'clsact']);
+  const revert = await runCli(['revert', '--remnants'], ws.stateDir, pair.b.name);
+  t.is(revert.code, 4, revert.stdout + revert.stderr);
+  t.regex(revert.stdout + revert.stderr, /vb now has a clsact qdisc on its ingress, which faultd did not add; left untouched/);
+  t.regex(pair.b.exec('tc', ['qdisc', 'show', 'dev', 'vb']), /qdisc clsact/, 'their qdisc stays');
+  t.deepEqual(ifbDevices(pair.b), [], "faultd's own IFB is removed anyway");
+});

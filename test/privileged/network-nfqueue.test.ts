@@ -3,6 +3,9 @@
 // 100 ms fault adds 100 ± 5 ms to the round trip of the targeted address only, jitter spreads as
 // asked, revert restores `nft -j list ruleset` exactly and stops the delayer, and kill -9 of
 // faultd leaves traffic flowing (queue bypass) until revert --remnants removes the rest.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
 import type { ExecutionContext } from 'ava';
 
 import { experimentYaml, finish, runCli, startCli, waitForLine, workspace } from '../helpers/cli.js';
@@ -111,6 +114,8 @@ test('kill -9 mid-latency: traffic flows undelayed (bypass), revert --remnants r
   const file = ws.file('k.json', experimentYaml([[{ kind: 'linux-network-latency', name: 'killed', duration: '60s', params: { networkInterfaces: 'va', latency: 200 } }]]));
   const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir, pair.a.name);
   await waitForLine(child, /fault applied/);
+  const applied = readFileSync(path.join(ws.stateDir, 'ledger.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"event":"applied"'));
+  t.regex(applied.join('\n'), /"delayer":\{[^}]*"pid":\d+,"startTime":\d+/, 'the applied record carries the delayer\'s pid and start time');
   child.kill('SIGKILL');
   await finish(child);
   t.true(await waitUntil(() => stressorsMatching('-killed').length === 0, 2000), 'the delayer dies with faultd (PDEATHSIG)');

@@ -72,6 +72,7 @@ test('a whole-interface limit spares this host\'s SSH (whitelistSSH, the default
   t.log(`from port 22: ${((ssh * 8) / 1e6).toFixed(1)} Mbit/s; from port 2200: ${((other * 8) / 1e6).toFixed(2)} Mbit/s (limit 1 Mbit/s)`);
   t.true(other < (1.2 * 1e6) / 8, `port 2200 is limited (${other} B/s)`);
   t.true(ssh > (20 * 1e6) / 8, `port 22 is not (${ssh} B/s)`);
+  t.regex(pair.a.exec('tc', ['filter', 'show', 'dev', 'va']), /protocol arp pref 9 u32/, 'ARP is kept out of the fault class');
   child.kill('SIGINT');
   t.is((await finish(child)).code, 3);
 });

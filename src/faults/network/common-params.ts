@@ -65,6 +65,9 @@ export function refineControlPlane(
   issue: (path: string, message: string) => void,
 ): void {
   if (p.allowControlPlaneImpact) return;
+  if (ctx.safety.controlPlaneUnresolved) {
+    issue('allowControlPlaneImpact', `${ctx.safety.controlPlaneUnresolved}, so its traffic cannot be kept out of the fault; fix the name (config hub.url) or set allowControlPlaneImpact: true`);
+  }
   const hits = controlPlaneTargets(p.destinationIPs, ctx.safety);
   if (hits.length) issue('destinationIPs', controlPlaneRefusal(hits));
 }

@@ -30,6 +30,7 @@ import {
 import { FaultdError } from '../../errors.js';
 import type { U32MatchSpec } from '../../native/addon.js';
 import { MAX_FILTERS, type Steering } from './steer.js';
+import { u32Node } from './tc-tree.js';
 import { formatRate } from './tc-units.js';
 
 export const RootQdiscRevertSchema = z.object({
@@ -62,6 +63,8 @@ export interface RootQdiscRequest {
 const UNSHAPED_BYTES_PER_SEC = 100e9 / 8;
 const CLEAN_MINOR = 1;
 const ETH_P_IPV6 = 0x86dd;
+const ETH_P_ARP = 0x0806;
+const ARP_PRIO = 9;
 const FAULT_MINOR = 2;
 
 function classId(handle: number, minor: number): number {
@@ -75,7 +78,7 @@ function leafHandle(handle: number): number {
 
 function describeMatch(m: U32MatchSpec): string {
   const parts: string[] = [`ipv${m.ipVersion ?? 4}`];
-  if (m.address) parts.push(`to ${m.address}/${m.prefixLen ?? (m.ipVersion === 6 ? 128 : 32)}`);
+  if (m.address) parts.push(`${m.matchSourceAddress ? 'from' : 'to'} ${m.address}/${m.prefixLen ?? (m.ipVersion === 6 ? 128 : 32)}`);
   if (m.l4proto) parts.push(m.l4proto);
   if (m.port) parts.push(`${m.matchSourcePort ? 'sport' : 'dport'} ${m.port}`);
   return parts.join(' ');
@@ -145,6 +148,7 @@ export function planRootQdisc(request: RootQdiscRequest, ctx: FaultContext): Pla
     ? [
         `  htb ${formatHandle(handle)} root (default ${steer.everything ? 'fault' : 'clean'} class), classes :${CLEAN_MINOR} clean and :${FAULT_MINOR} fault (unshaped, 100 Gbit/s), ${request.kind} ${formatHandle(leafHandle(handle))} ${request.describe} below :${FAULT_MINOR}`,
         ...steer.spare.map((m) => `  u32 filter: ${describeMatch(m)} → clean (checked first)`),
+        ...(steer.everything ? ['  u32 filter: arp → clean (neighbour resolution, and with it every spared address, stays reachable)'] : []),
         ...steer.affect.map((m) => `  u32 filter: ${describeMatch(m)} → fault`),
       ]
     : [];
@@ -192,6 +196,12 @@ export function planRootQdisc(request: RootQdiscRequest, ctx: FaultContext): Pla
           // A priority holds one protocol: IPv4 and IPv6 filters of one kind get adjacent ones.
           const prio = order * 2 - (u32.protocol === ETH_P_IPV6 ? 0 : 1);
           native.filterAdd({ ifname: i.name, parent: handle, prio, protocol: u32.protocol, kind: 'u32', options: u32.options });
+        }
+        if (steer.everything) {
+          // The default class is the fault's: keep ARP out of it, or a lossy or slow fault could
+          // starve neighbour resolution, and with it every address the fault spares.
+          const matchAll = native.u32Options({ ipVersion: 4 }, classId(handle, CLEAN_MINOR));
+          native.filterAdd({ ifname: i.name, parent: handle, prio: ARP_PRIO, protocol: ETH_P_ARP, kind: 'u32', options: matchAll.options });
         }
       }
       // Redirect last: the IFB's qdiscs are in place before the first packet arrives there.
@@ -244,19 +254,56 @@ function codeOf(error: unknown): string | undefined {
 }
 
 /**
+ * Whether the ingress qdisc of `ifname` is one faultd added: kind `ingress` (never clsact), with
+ * no filter but u32 redirects (mirred). Anything else was added by someone else after the plan's
+ * check and is left alone; the revert then reports it instead of deleting it.
+ */
+function ingressIsOurs(native: FaultContext['native'], ifname: string): boolean {
+  let qdisc;
+  try {
+    qdisc = native.qdiscList(ifname).find((q) => q.parent === TC_H_INGRESS);
+  } catch (error) {
+    if (codeOf(error) === 'ENODEV') return false;
+    throw error;
+  }
+  if (!qdisc) return false;
+  if (qdisc.kind !== 'ingress') throw new Error(`${ifname} now has a ${qdisc.kind} qdisc on its ingress, which faultd did not add; left untouched`);
+  const mirred = Buffer.from('mirred');
+  for (const f of native.filterList(ifname, INGRESS_HANDLE)) {
+    // Per-priority headers and the u32 root table carry no action; keys must carry faultd's redirect.
+    const node = f.kind === 'u32' ? u32Node(f.options) : undefined;
+    const ours = node !== undefined && (node.kind !== 'key' || (node.hasActions && Buffer.from(f.options).includes(mirred)));
+    if (!ours) {
+      throw new Error(`the ingress qdisc of ${ifname} now has a ${f.kind} filter faultd did not add; left untouched`);
+    }
+  }
+  return true;
+}
+
+/**
  * Deletes the ingress qdisc of `ifname` (taking the redirect filter with it) and the IFB device,
  * then verifies both are gone. True if anything was removed; idempotent.
  */
 function removeIngress(native: FaultContext['native'], ifname: string, ifb: string): boolean {
   let removed = false;
+  let foreign: Error | undefined;
+  let ours = false;
   try {
-    native.qdiscDelete({ ifname, parent: TC_H_INGRESS, handle: INGRESS_HANDLE });
-    removed = true;
+    ours = ingressIsOurs(native, ifname);
   } catch (error) {
-    // No interface, or no ingress qdisc (ENOENT/EINVAL): nothing to remove there.
-    if (!['ENODEV', 'ENOENT', 'EINVAL'].includes(codeOf(error) ?? '')) throw error;
+    foreign = error instanceof Error ? error : new Error(String(error)); // reported after faultd's own IFB is gone
+  }
+  if (ours) {
+    try {
+      native.qdiscDelete({ ifname, parent: TC_H_INGRESS, handle: INGRESS_HANDLE });
+      removed = true;
+    } catch (error) {
+      // No interface, or no ingress qdisc (ENOENT/EINVAL): nothing to remove there.
+      if (!['ENODEV', 'ENOENT', 'EINVAL'].includes(codeOf(error) ?? '')) throw error;
+    }
   }
   if (native.linkDelete(ifb)) removed = true;
+  if (foreign !== undefined) throw foreign;
   let leftIngress = false;
   try {
     leftIngress = native.qdiscList(ifname).some((q) => q.parent === TC_H_INGRESS && q.kind === 'ingress');

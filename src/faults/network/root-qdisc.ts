@@ -120,7 +120,15 @@ export function restoreRoot(native: NativeAddon, ifname: string, snapshot: RootS
     throw error;
   }
   const root = rootOf(qdiscs);
-  if (root?.handle !== handle) return 'not-ours';
+  if (root?.handle !== handle) {
+    // A tree restore that stopped after putting the root back: report what is still missing
+    // rather than calling the revert done.
+    if (snapshot.tree && root?.handle === snapshot.handle && root.kind === snapshot.kind) {
+      const differences = treeDifferences(native, ifname, { handle: snapshot.handle, kind: snapshot.kind }, snapshot.tree);
+      if (differences.length > 0) throw new Error(`the ${snapshot.kind} tree of ${ifname} is incomplete after an interrupted restore: ${differences.join('; ')}`);
+    }
+    return 'not-ours';
+  }
   if (snapshot.handle === 0) {
     native.qdiscDelete({ ifname, parent: TC_H_ROOT, handle });
   } else if (snapshot.tree) {

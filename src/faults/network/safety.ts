@@ -23,6 +23,8 @@ export interface Exclusion {
 
 export interface NetworkSafety {
   readonly controlPlane: readonly Exclusion[];
+  /** Set when a hub is configured but its host name did not resolve: its traffic cannot be excluded. */
+  readonly controlPlaneUnresolved?: string;
   readonly configured: readonly Exclusion[];
   readonly sshPorts: readonly number[];
 }
@@ -40,6 +42,7 @@ function hostTarget(address: string): IpTarget {
 export async function resolveNetworkSafety(config: Config, logger: Logger): Promise<NetworkSafety> {
   const configured = config.safety.excludeIPs.map((target) => ({ target, reason: 'safety.excludeIPs' }));
   const controlPlane: Exclusion[] = [];
+  let controlPlaneUnresolved: string | undefined;
   if (config.hub) {
     const url = new URL(config.hub.url);
     const host = url.hostname.replace(/^\[|\]$/g, '');
@@ -52,11 +55,12 @@ export async function resolveNetworkSafety(config: Config, logger: Logger): Prom
         const addresses = await Promise.race([lookup(host, { all: true }), timeout]);
         for (const a of addresses) controlPlane.push({ target: hostTarget(a.address), reason });
       } catch (error) {
-        logger.warn({ host, err: error }, 'cannot resolve the control plane host: network faults cannot exclude its traffic');
+        controlPlaneUnresolved = `the control plane host ${host} did not resolve (${error instanceof Error ? error.message : String(error)})`;
+        logger.warn({ host, err: error }, 'cannot resolve the control plane host: network faults are refused unless allowControlPlaneImpact');
       }
     }
   }
-  return { controlPlane, configured, sshPorts: config.safety.sshPorts };
+  return { controlPlane, configured, sshPorts: config.safety.sshPorts, ...(controlPlaneUnresolved ? { controlPlaneUnresolved } : {}) };
 }
 
 /** The addresses a fault keeps out: the configured ones, and the control plane unless allowed. */

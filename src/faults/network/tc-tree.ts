@@ -30,6 +30,10 @@ export type Tree = z.infer<typeof TreeSchema>;
 // u32 attributes (linux/pkt_cls.h).
 const TCA_OPTIONS = 2;
 const TCA_U32 = { CLASSID: 1, HASH: 2, DIVISOR: 4, SEL: 5, PCNT: 9, FLAGS: 11 } as const;
+const TCA_U32_ACT = 7;
+const TCA_CLS_FLAGS_SKIP = 0x3; // TCA_CLS_FLAGS_SKIP_HW | TCA_CLS_FLAGS_SKIP_SW
+/** First id of the u32 root tables the kernel creates itself (800:). */
+const U32_AUTO_TABLE_BASE = 0x800;
 /** Attributes a plain classify filter dumps; anything else (actions, police, link, indev, mark) is refused. */
 const PLAIN_U32 = new Set<number>([TCA_U32.CLASSID, TCA_U32.HASH, TCA_U32.SEL, TCA_U32.PCNT, TCA_U32.FLAGS]);
 
@@ -57,16 +61,30 @@ function attr(type: number, payload: Buffer): Buffer {
   return out;
 }
 
+/** What a dumped u32 entry is: a per-priority header, a hash table, or a key node (with or without actions). */
+export function u32Node(options: Uint8Array): { kind: 'header' } | { kind: 'table'; divisor: number } | { kind: 'key'; hasActions: boolean } {
+  const outer = parseAttrs(Buffer.from(options)).find((a) => a.type === TCA_OPTIONS);
+  if (!outer) return { kind: 'header' };
+  const attrs = parseAttrs(outer.payload);
+  const divisor = attrs.find((a) => a.type === TCA_U32.DIVISOR);
+  if (divisor) return { kind: 'table', divisor: divisor.payload.readUInt32LE(0) };
+  return { kind: 'key', hasActions: attrs.some((a) => a.type === TCA_U32_ACT) };
+}
+
 const handleText = (h: number): string => `${(h >>> 16).toString(16)}:${(h & 0xffff) ? (h & 0xffff).toString(16) : ''}`;
 
 /** The options to re-add a dumped u32 node, or undefined for nodes the kernel creates itself. */
-function replayableU32(ifname: string, options: Uint8Array): Buffer | undefined {
+function replayableU32(ifname: string, handle: number, options: Uint8Array): Buffer | undefined {
   const outer = parseAttrs(Buffer.from(options)).find((a) => a.type === TCA_OPTIONS);
   if (!outer) return undefined; // the per-priority header entry
   const attrs = parseAttrs(outer.payload);
   const divisor = attrs.find((a) => a.type === TCA_U32.DIVISOR);
   if (divisor) {
-    if (divisor.payload.readUInt32LE(0) !== 1) throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${ifname} has a hashing u32 table, which faultd cannot yet restore exactly; refusing to replace its root`);
+    // The kernel's own root tables are 800:, 801:, … (one per priority); a table someone made
+    // (`handle 2: u32 divisor …`) has its own id and keys linked to it.
+    if (divisor.payload.readUInt32LE(0) !== 1 || handle >>> 20 < U32_AUTO_TABLE_BASE) {
+      throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${ifname} has a hashing u32 table, which faultd cannot yet restore exactly; refusing to replace its root`);
+    }
     return undefined; // the root hash table, created with the first node
   }
   const other = attrs.find((a) => !PLAIN_U32.has(a.type));
@@ -76,7 +94,14 @@ function replayableU32(ifname: string, options: Uint8Array): Buffer | undefined 
   if (!sel) throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${ifname} has a u32 filter without a selector; refusing to replace its root`);
   // Replayed as `tc filter add … u32 <sel> flowid <classid>`: the kernel assigns the node handle
   // and the hash table again (dump-only flags such as not_in_hw are dropped).
-  return attr(TCA_OPTIONS, Buffer.concat([...(classid ? [attr(TCA_U32.CLASSID, classid.payload)] : []), attr(TCA_U32.SEL, sel.payload)]));
+  // skip_hw / skip_sw are configuration; in_hw / not_in_hw are reported state, refused on input.
+  const flags = (attrs.find((a) => a.type === TCA_U32.FLAGS)?.payload.readUInt32LE(0) ?? 0) & TCA_CLS_FLAGS_SKIP;
+  const flagsAttr = Buffer.alloc(4);
+  flagsAttr.writeUInt32LE(flags);
+  return attr(
+    TCA_OPTIONS,
+    Buffer.concat([...(classid ? [attr(TCA_U32.CLASSID, classid.payload)] : []), attr(TCA_U32.SEL, sel.payload), ...(flags ? [attr(TCA_U32.FLAGS, flagsAttr)] : [])]),
+  );
 }
 
 const TCA_HTB_INIT = 2;
@@ -113,12 +138,15 @@ export function snapshotTree(native: NativeAddon, ifname: string, root: { handle
     if (!classIds.has(q.parent) || !RESTORABLE_KINDS.has(q.kind)) {
       throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${ifname}: the ${q.kind} qdisc ${handleText(q.handle)} below ${handleText(q.parent)} cannot be restored exactly; refusing to replace the root`);
     }
+    if (native.filterList(ifname, q.handle).length > 0) {
+      throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${ifname}: the ${q.kind} qdisc ${handleText(q.handle)} has filters of its own, which faultd cannot yet restore; refusing to replace the root`);
+    }
   }
   const filters: Tree['filters'] = [];
   for (const parent of [root.handle, ...classIds]) {
     for (const f of native.filterList(ifname, parent)) {
       if (f.kind !== 'u32') throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${ifname} has a ${f.kind} filter below ${handleText(parent)}, which faultd cannot yet restore; refusing to replace its root`);
-      const options = replayableU32(ifname, f.options);
+      const options = replayableU32(ifname, f.handle, f.options);
       if (options) filters.push({ parent, prio: f.prio, protocol: f.protocol, kind: 'u32', options: options.toString('hex') });
     }
   }
@@ -160,8 +188,8 @@ export function replayTree(native: NativeAddon, ifname: string, handle: number, 
 export function treeDifferences(native: NativeAddon, ifname: string, root: { handle: number; kind: string }, tree: Tree): string[] {
   const now = snapshotTree(native, ifname, root);
   const key = {
-    classes: (c: Tree['classes'][number]) => `class ${handleText(c.classid)} parent ${handleText(c.parent)} ${c.kind}`,
-    qdiscs: (q: Tree['qdiscs'][number]) => `qdisc ${handleText(q.handle)} parent ${handleText(q.parent)} ${q.kind}`,
+    classes: (c: Tree['classes'][number]) => `class ${handleText(c.classid)} parent ${handleText(c.parent)} ${c.kind} ${c.options}`,
+    qdiscs: (q: Tree['qdiscs'][number]) => `qdisc ${handleText(q.handle)} parent ${handleText(q.parent)} ${q.kind} ${q.options}`,
     filters: (f: Tree['filters'][number]) => `filter parent ${handleText(f.parent)} prio ${f.prio} protocol 0x${f.protocol.toString(16)} ${f.kind} ${f.options}`,
   };
   const diff = (a: string[], b: string[]) => [...a.filter((x) => !b.includes(x)).map((x) => `missing ${x}`), ...b.filter((x) => !a.includes(x)).map((x) => `unexpected ${x}`)];

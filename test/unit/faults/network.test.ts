@@ -182,3 +182,13 @@ test('without netem: two latency faults on one interface are refused, latency wi
   t.true(validate([{ kind: 'linux-network-latency', name: 'a', params: { latency: 10 } }, { kind: 'linux-network-loss', name: 'b', params: { packetLossPercentage: 10 } }]).ok);
   t.true(validate([{ kind: 'linux-network-rate-limit', name: 'a' }, { kind: 'linux-network-rate-limit', name: 'b', params: { direction: 'ingress' } }]).ok);
 });
+
+test('with a configured hub that did not resolve, network faults are refused unless allowControlPlaneImpact', (t) => {
+  const ctx = { ...FAKE_VALIDATION, safety: { ...FAKE_VALIDATION.safety, controlPlaneUnresolved: 'the control plane host hub.invalid did not resolve (ENOTFOUND)' } };
+  const validate = (params: Record<string, unknown>) =>
+    validateExperiment({ apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'x' }, spec: { steps: [{ faults: [{ kind: 'linux-network-rate-limit', params }] }] } }, REGISTRY, ctx);
+  const refused = validate({});
+  t.false(refused.ok);
+  t.regex(refused.ok ? '' : refused.problems.map((p) => `${p.path}: ${p.message}`).join('\n'), /allowControlPlaneImpact: the control plane host hub\.invalid did not resolve \(ENOTFOUND\), so its traffic cannot be kept out of the fault/);
+  t.true(validate({ allowControlPlaneImpact: true }).ok);
+});
