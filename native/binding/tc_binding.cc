@@ -220,6 +220,7 @@ Napi::Array TcObjects(Napi::Env env, const std::vector<core::nl::TcObject>& obje
     if (filters) {
       o.Set("prio", Napi::Number::New(env, objects[i].info >> 16));
       o.Set("protocol", Napi::Number::New(env, ntohs(static_cast<uint16_t>(objects[i].info & 0xffff))));
+      o.Set("chain", Napi::Number::New(env, objects[i].chain));
     }
     o.Set("kind", Napi::String::New(env, objects[i].kind));
     o.Set("options", Bytes(env, objects[i].options));

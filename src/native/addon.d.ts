@@ -48,6 +48,8 @@ export interface FilterInfo extends QdiscInfo {
   prio: number;
   /** Ethertype in host order (0x0800, 0x86dd, 0x0003 for all). */
   protocol: number;
+  /** The filter chain (0 unless the filter was added with `chain N`). */
+  chain: number;
 }
 
 /** One nf_tables rule of a faultd chain: every match optional; `percent` < 100 adds numgen. */

@@ -138,15 +138,21 @@ test('kill -9 over an htb tree, then revert --remnants restores the tree exactly
   t.deepEqual(tcState(pair), before);
 });
 
-test('an htb tree faultd cannot replay (a hashing u32 table) is refused and left untouched', async (t) => {
-  const { pair, ws, file } = setup(t, {}, '1s');
-  htbTree(pair);
-  pair.a.exec('tc', ['filter', 'add', 'dev', 'va', 'parent', '1:', 'prio', '5', 'handle', '2:', 'protocol', 'ip', 'u32', 'divisor', '256']);
-  const before = tcState(pair);
-  const result = await runCli(['run', file], ws.stateDir, pair.a.name);
-  t.is(result.code, 1);
-  t.regex(result.stdout + result.stderr, /va has a hashing u32 table, which faultd cannot yet restore exactly; refusing to replace its root/);
-  t.deepEqual(tcState(pair), before);
+test('htb trees faultd cannot replay (a hashing u32 table, a filter chain) are refused and left untouched', async (t) => {
+  const cases: [string[], RegExp][] = [
+    [['filter', 'add', 'dev', 'va', 'parent', '1:', 'prio', '5', 'handle', '2:', 'protocol', 'ip', 'u32', 'divisor', '256'], /va has a hashing u32 table, which faultd cannot yet restore exactly; refusing to replace its root/],
+    [['filter', 'add', 'dev', 'va', 'parent', '1:', 'chain', '3', 'prio', '6', 'protocol', 'ip', 'u32', 'match', 'ip', 'dport', '80', '0xffff', 'flowid', '1:10'], /va has filters in chain 3 below 1:, which faultd cannot yet restore/],
+  ];
+  for (const [extra, message] of cases) {
+    const { pair, ws, file } = setup(t, {}, '1s');
+    htbTree(pair);
+    pair.a.exec('tc', extra);
+    const before = tcState(pair);
+    const result = await runCli(['run', file], ws.stateDir, pair.a.name);
+    t.is(result.code, 1);
+    t.regex(result.stdout + result.stderr, message);
+    t.deepEqual(tcState(pair), before);
+  }
 });
 
 test('a configured child qdisc below the root is refused and left untouched', async (t) => {

@@ -71,6 +71,7 @@ Result<std::vector<TcObject>> DumpTc(uint16_t get, uint16_t reply_type, const ch
     object.info = tc.tcm_info;
     const auto attrs = ParseAttrs(reply.payload.subspan(Align(sizeof(tcmsg))));
     if (const auto kind = FindAttr(attrs, TCA_KIND)) object.kind = std::string(kind->AsString());
+    if (const auto chain = FindAttr(attrs, TCA_CHAIN)) object.chain = chain->As<uint32_t>().value_or(0);
     if (const auto options = FindAttr(attrs, TCA_OPTIONS)) {
       // Re-create the attribute (header + payload) so it can be sent back unchanged.
       AttrWriter w(UINT16_MAX);

@@ -17,6 +17,7 @@ struct TcObject {
   uint32_t handle = 0;  // qdisc handle, classid, or filter handle
   uint32_t parent = 0;
   uint32_t info = 0;    // filters: prio << 16 | htons(protocol)
+  uint32_t chain = 0;   // filters: TCA_CHAIN (0 when absent)
   std::string kind;
   /// The TCA_OPTIONS attribute as the kernel dumped it (header included; empty if none).
   std::vector<uint8_t> options;

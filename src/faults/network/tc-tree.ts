@@ -146,6 +146,7 @@ export function snapshotTree(native: NativeAddon, ifname: string, root: { handle
   for (const parent of [root.handle, ...classIds]) {
     for (const f of native.filterList(ifname, parent)) {
       if (f.kind !== 'u32') throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${ifname} has a ${f.kind} filter below ${handleText(parent)}, which faultd cannot yet restore; refusing to replace its root`);
+      if (f.chain !== 0) throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${ifname} has filters in chain ${f.chain} below ${handleText(parent)}, which faultd cannot yet restore; refusing to replace its root`);
       const options = replayableU32(ifname, f.handle, f.options);
       if (options) filters.push({ parent, prio: f.prio, protocol: f.protocol, kind: 'u32', options: options.toString('hex') });
     }
