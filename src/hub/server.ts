@@ -87,6 +87,11 @@ const ROUTES: Record<string, Route> = {
   },
 };
 
+/** `METHOD /path` of every call the hub serves (docs/protocol.openapi.yaml must list them all). */
+export function hubRoutes(): string[] {
+  return Object.keys(ROUTES);
+}
+
 export interface HubServerOptions {
   readonly service: HubService;
   readonly logger: Logger;
