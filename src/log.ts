@@ -9,7 +9,7 @@ import { pino, type Logger } from 'pino';
 export type LogFormat = 'text' | 'json';
 
 /** Paths that must never reach a log (tokens and keys arrive with the agent). */
-const REDACT_PATHS = ['token', 'accessToken', 'accessKey', '*.token', '*.accessKey', 'headers.authorization'];
+const REDACT_PATHS = ['token', 'accessToken', 'accessKey', 'newAccessKey', 'authorization', '*.token', '*.accessToken', '*.accessKey', '*.newAccessKey', '*.authorization', 'headers.authorization', '*.headers.authorization'];
 
 const LEVEL_NAMES: Readonly<Record<number, string>> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 const OMIT = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'v']);

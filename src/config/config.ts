@@ -32,6 +32,23 @@ export const ConfigSchema = z.strictObject({
     .strictObject({
       /** The control plane; its addresses are excluded from every network fault. */
       url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://hub.example.com:8443' }),
+      /** The agent's identity and credentials (`faultd agent`). */
+      infraId: z.string().min(1).max(64).optional(),
+      /** File holding the access key; must be mode 0600 (the agent rewrites it on key rotation). */
+      accessKeyFile: z.string().min(1).optional(),
+      /** CA certificate(s) that signed the hub's certificate (default: the system's). */
+      caFile: z.string().min(1).optional(),
+      /** SHA-256 fingerprint of the hub's certificate, e.g. `AB:CD:…` (hex, colons optional). */
+      pinSha256: z
+        .string()
+        .regex(/^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/, 'must be 32 hex bytes, colons optional')
+        .optional(),
+      clientCertFile: z.string().min(1).optional(),
+      clientKeyFile: z.string().min(1).optional(),
+    })
+    .refine((hub) => (hub.clientCertFile === undefined) === (hub.clientKeyFile === undefined), {
+      message: 'clientCertFile and clientKeyFile go together',
+      path: ['clientKeyFile'],
     })
     .optional(),
   safety: z

@@ -5,43 +5,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import test from 'ava';
-import { pino } from 'pino';
 import { Agent, request } from 'undici';
 
-import { startHubServer, type RunningHub } from '../../../src/hub/server.js';
+import { startHubServer } from '../../../src/hub/server.js';
 import { HubService } from '../../../src/hub/service.js';
 import { SqliteHubStore } from '../../../src/hub/sqlite-store.js';
-import { initHubTls, issueCertificate, newKeyPair, readHubTls } from '../../../src/hub/tls.js';
-
-const SILENT = pino({ level: 'silent' });
-
-interface Hub {
-  readonly dir: string;
-  readonly url: string;
-  readonly ca: string;
-  readonly service: HubService;
-  readonly agent: Agent;
-  stop(): Promise<void>;
-}
-
-async function startHub(t: { teardown(fn: () => void | Promise<void>): void }, dir = mkdtempSync(path.join(tmpdir(), 'faultd-hub-'))): Promise<Hub> {
-  const { files } = initHubTls(dir, []);
-  const store = new SqliteHubStore(path.join(dir, 'hub.db'));
-  const service = new HubService(store);
-  const server: RunningHub = await startHubServer({ service, logger: SILENT, host: '127.0.0.1', port: 0, tls: readHubTls(dir) });
-  const ca = readFileSync(files.caCert, 'utf8');
-  const agent = new Agent({ connect: { ca } });
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    await agent.close();
-    await server.close();
-    store.close();
-  };
-  t.teardown(stop);
-  return { dir, url: server.url, ca, service, agent, stop };
-}
+import { initHubTls, issueCertificate, newKeyPair } from '../../../src/hub/tls.js';
+import { SILENT, startHub, type TestHub as Hub } from '../../helpers/hub.js';
 
 async function call(hub: Hub, method: 'GET' | 'POST', route: string, body?: unknown, token?: string) {
   const response = await request(`${hub.url}${route}`, {
@@ -56,7 +26,6 @@ async function call(hub: Hub, method: 'GET' | 'POST', route: string, body?: unkn
 
 test('token exchange and heartbeat over TLS; unknown fields are ignored', async (t) => {
   const hub = await startHub(t);
-  t.teardown(() => rmSync(hub.dir, { recursive: true, force: true }));
   const { id, accessKey } = hub.service.createInfra('edge-1');
   const token = await call(hub, 'POST', '/v1/token', { infraId: id, accessKey, someFutureField: 1 });
   t.is(token.status, 200);
@@ -70,7 +39,6 @@ test('token exchange and heartbeat over TLS; unknown fields are ignored', async 
 
 test('bad requests are refused with a clear status and message', async (t) => {
   const hub = await startHub(t);
-  t.teardown(() => rmSync(hub.dir, { recursive: true, force: true }));
   const { id, accessKey } = hub.service.createInfra('edge-1');
   const missing = await call(hub, 'POST', '/v1/token', { infraId: id });
   t.is(missing.status, 400);
@@ -91,7 +59,6 @@ test('bad requests are refused with a clear status and message', async (t) => {
 
 test('a client with another CA, or a server with an expired certificate, fails the TLS handshake', async (t) => {
   const hub = await startHub(t);
-  t.teardown(() => rmSync(hub.dir, { recursive: true, force: true }));
   const otherCaKeys = newKeyPair();
   const otherCa = issueCertificate(otherCaKeys, { commonName: 'other CA', validDays: 1, isCa: true });
   const stranger = new Agent({ connect: { ca: otherCa } });
@@ -114,10 +81,10 @@ test('a client with another CA, or a server with an expired certificate, fails t
 test('the hub keeps infrastructures and keys across a restart', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'faultd-hub-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const first = await startHub(t, dir);
+  const first = await startHub(t, { dir });
   const { id, accessKey } = first.service.createInfra('edge-1');
   await first.stop();
-  const second = await startHub(t, dir);
+  const second = await startHub(t, { dir });
   t.is((await call(second, 'POST', '/v1/token', { infraId: id, accessKey })).status, 200);
   t.is(initHubTls(dir, []).created, false, 'hub init leaves existing certificates alone');
 });

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The agent's HTTP client of the hub: one undici Agent (keep-alive) that trusts the configured
+ * CA, optionally pins the hub's certificate (SHA-256 fingerprint, checked on top of the normal
+ * hostname verification) and presents a client certificate. Bodies in and out are validated
+ * with the protocol's zod schemas.
+ */
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+
+import { Agent, request } from 'undici';
+import type { z } from 'zod';
+
+import { FaultdError, messageOf } from '../errors.js';
+import { ErrorResponse } from '../protocol/messages.js';
+
+export interface HubConnection {
+  readonly url: string;
+  readonly caPem?: string;
+  /** Hex SHA-256 of the hub's leaf certificate, colons optional. */
+  readonly pinSha256?: string;
+  readonly clientCert?: { readonly cert: string; readonly key: string };
+  readonly timeoutMs?: number;
+}
+
+export type HubReply<T> = { readonly status: 200; readonly body: T } | { readonly status: 204 } | { readonly status: number; readonly error: string };
+
+const normalizePin = (pin: string): string => pin.replaceAll(':', '').toUpperCase();
+
+export class HubClient {
+  readonly #agent: Agent;
+  readonly #base: string;
+
+  constructor(connection: HubConnection) {
+    this.#base = connection.url.replace(/\/$/, '');
+    const pin = connection.pinSha256 === undefined ? undefined : normalizePin(connection.pinSha256);
+    const timeout = connection.timeoutMs ?? 10_000;
+    this.#agent = new Agent({
+      connect: {
+        ...(connection.caPem ? { ca: connection.caPem } : {}),
+        ...(connection.clientCert ? { cert: connection.clientCert.cert, key: connection.clientCert.key } : {}),
+        ...(pin
+          ? {
+              checkServerIdentity: (host: string, cert: PeerCertificate): Error | undefined => {
+                const identity = checkServerIdentity(host, cert);
+                if (identity) return identity;
+                const got = normalizePin(cert.fingerprint256);
+                return got === pin ? undefined : Object.assign(new Error(`the hub's certificate fingerprint ${cert.fingerprint256} does not match the configured pinSha256`), { code: 'ERR_FAULTD_PIN_MISMATCH' });
+              },
+            }
+          : {}),
+      },
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+      connectTimeout: timeout,
+    });
+  }
+
+  /** POSTs `body` to `route`; 200 bodies are validated with `schema`. Network and TLS failures throw. */
+  async post<T>(route: string, body: unknown, schema: z.ZodType<T>, token?: string): Promise<HubReply<T>> {
+    let response;
+    try {
+      response = await request(`${this.#base}${route}`, {
+        method: 'POST',
+        dispatcher: this.#agent,
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify(body),
+      });
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
+      const tls = code !== undefined && /CERT|SIGNATURE|PIN|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code);
+      throw new FaultdError(tls ? 'FAULTD_ERR_AGENT_AUTH' : 'FAULTD_ERR_AGENT_UNREACHABLE', `${route}: ${tls ? "the hub's TLS identity did not verify" : 'the hub is unreachable'} (${code ?? messageOf(error)}: ${messageOf(error)})`, { cause: error });
+    }
+    const text = await response.body.text();
+    if (response.statusCode === 204) return { status: 204 };
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (response.statusCode === 200) {
+      const parsed = schema.safeParse(json);
+      if (!parsed.success) throw new FaultdError('FAULTD_ERR_AGENT_PROTOCOL', `${route}: the hub's answer does not match the protocol: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      return { status: 200, body: parsed.data };
+    }
+    const error = ErrorResponse.safeParse(json);
+    return { status: response.statusCode, error: error.success ? `${error.data.error.code}: ${error.data.error.message}` : `HTTP ${response.statusCode}` };
+  }
+
+  close(): Promise<void> {
+    return this.#agent.close();
+  }
+}
