@@ -12,8 +12,22 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 
-import { API_PREFIX, HeartbeatRequest, KeyConfirmRequest, PROTOCOL_ERRORS, TokenRequest, type ProtocolErrorCode } from '../protocol/messages.js';
-import type { HubService } from './service.js';
+import {
+  API_PREFIX,
+  HeartbeatRequest,
+  KeyConfirmRequest,
+  LogsRequest,
+  MAX_TASK_WAIT_SECONDS,
+  PROTOCOL_ERRORS,
+  ResultRequest,
+  StatusRequest,
+  TokenRequest,
+  type ProtocolErrorCode,
+} from '../protocol/messages.js';
+import { RunCallError, type HubService } from './service.js';
+
+/** How often a long-poll looks for a queued run (the CLI queues from another process). */
+const TASK_POLL_MS = 250;
 
 const MAX_BODY_BYTES = 256 * 1024;
 
@@ -66,7 +80,53 @@ function bearer(req: IncomingMessage, service: HubService): string {
   return infraId;
 }
 
-type Route = (req: IncomingMessage, service: HubService) => Promise<{ status: number; body?: unknown }>;
+type Route = (req: IncomingMessage, service: HubService, params: readonly string[]) => Promise<{ status: number; body?: unknown }>;
+
+/** Maps a service refusal of a run call onto the protocol's error. */
+function runCall<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (error) {
+    if (error instanceof RunCallError) throw new HttpError(error.code, error.message);
+    throw error;
+  }
+}
+
+async function waitForTask(req: IncomingMessage, service: HubService, infraId: string): Promise<{ status: number; body?: unknown }> {
+  const wait = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('waitSeconds') ?? '0');
+  if (!Number.isFinite(wait) || wait < 0 || wait > MAX_TASK_WAIT_SECONDS) throw new HttpError('BAD_REQUEST', `waitSeconds must be 0–${MAX_TASK_WAIT_SECONDS}`);
+  const deadline = Date.now() + wait * 1000;
+  let gone = false;
+  req.once('close', () => (gone = true));
+  for (;;) {
+    const task = service.nextTask(infraId);
+    if (task) return { status: 200, body: task };
+    if (gone || Date.now() >= deadline) return { status: 204 };
+    await new Promise((resolve) => setTimeout(resolve, Math.min(TASK_POLL_MS, Math.max(0, deadline - Date.now()))));
+  }
+}
+
+const RUN_ID = '([A-Za-z0-9_-]{1,64})';
+/** Calls with a run id in the path: `METHOD pattern`. */
+const PARAM_ROUTES: [string, RegExp, Route][] = [
+  ['POST', new RegExp(`^${API_PREFIX}/runs/${RUN_ID}/status$`), async (req, service, [runId = '']) => {
+    const infraId = bearer(req, service);
+    const request = parse(StatusRequest, await readJson(req));
+    runCall(() => service.reportStatus(infraId, runId, request));
+    return { status: 204 };
+  }],
+  ['POST', new RegExp(`^${API_PREFIX}/runs/${RUN_ID}/logs$`), async (req, service, [runId = '']) => {
+    const infraId = bearer(req, service);
+    const request = parse(LogsRequest, await readJson(req));
+    return { status: 200, body: { ackedThrough: runCall(() => service.reportLogs(infraId, runId, request)) } };
+  }],
+  ['POST', new RegExp(`^${API_PREFIX}/runs/${RUN_ID}/result$`), async (req, service, [runId = '']) => {
+    const infraId = bearer(req, service);
+    const request = parse(ResultRequest, await readJson(req));
+    runCall(() => service.reportResult(infraId, runId, request));
+    return { status: 204 };
+  }],
+];
 
 const ROUTES: Record<string, Route> = {
   [`POST ${API_PREFIX}/token`]: async (req, service) => {
@@ -85,11 +145,23 @@ const ROUTES: Record<string, Route> = {
     const infraId = bearer(req, service);
     return { status: 200, body: service.heartbeat(infraId, parse(HeartbeatRequest, await readJson(req))) };
   },
+  [`GET ${API_PREFIX}/tasks/next`]: async (req, service) => waitForTask(req, service, bearer(req, service)),
 };
+
+function findRoute(method: string, path: string): { route: Route; params: string[] } | undefined {
+  const exact = ROUTES[`${method} ${path}`];
+  if (exact) return { route: exact, params: [] };
+  for (const [m, pattern, route] of PARAM_ROUTES) {
+    const match = m === method ? pattern.exec(path) : null;
+    if (match) return { route, params: match.slice(1) };
+  }
+  return undefined;
+}
 
 /** `METHOD /path` of every call the hub serves (docs/protocol.openapi.yaml must list them all). */
 export function hubRoutes(): string[] {
-  return Object.keys(ROUTES);
+  const templated = PARAM_ROUTES.map(([method, pattern]) => `${method} ${pattern.source.replace(/^\^/, '').replace(/\$$/, '').replaceAll('\\/', '/').replace(RUN_ID, '{runId}')}`);
+  return [...Object.keys(ROUTES), ...templated];
 }
 
 export interface HubServerOptions {
@@ -111,12 +183,13 @@ export async function startHubServer(options: HubServerOptions): Promise<Running
   const { service, logger } = options;
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const route = ROUTES[`${req.method ?? ''} ${path}`];
-    if (!route) {
+    const found = findRoute(req.method ?? '', path);
+    if (!found) {
       send(res, PROTOCOL_ERRORS.NOT_FOUND, { error: { code: 'NOT_FOUND', message: `no such call: ${req.method ?? ''} ${path}` } });
       return;
     }
-    route(req, service)
+    found
+      .route(req, service, found.params)
       .then(({ status, body }) => send(res, status, body))
       .catch((error: unknown) => {
         if (error instanceof HttpError) {

@@ -5,9 +5,24 @@
  * (`faultd hub infra …`) calls it directly on the same store.
  */
 import { FaultdError } from '../errors.js';
-import type { HeartbeatRequest, HeartbeatResponse, TokenRequest, TokenResponse } from '../protocol/messages.js';
+import { z } from 'zod';
+
+import type { HeartbeatRequest, HeartbeatResponse, LogEntry, LogsRequest, ResultRequest, StatusRequest, TaskResponse, TokenRequest, TokenResponse } from '../protocol/messages.js';
 import { hashKey, keyMatches, newAccessKey, newAccessToken, newId, tokenHash } from './credentials.js';
-import type { HubStore, InfraRecord } from './store.js';
+import type { HubStore, InfraRecord, RunRecord } from './store.js';
+
+/** What the hub checks of a queued experiment; the agent validates it fully against its host. */
+const QueuedExperiment = z.looseObject({ apiVersion: z.literal('faultd/v1'), kind: z.literal('Experiment') });
+
+/** A run call the hub refuses: the protocol code and why. */
+export class RunCallError extends Error {
+  readonly code: 'NOT_FOUND' | 'CONFLICT';
+
+  constructor(code: 'NOT_FOUND' | 'CONFLICT', message: string) {
+    super(message);
+    this.code = code;
+  }
+}
 
 export interface HubOptions {
   /** Access token lifetime (default 10 min). */
@@ -113,7 +128,75 @@ export class HubService {
   heartbeat(infraId: string, request: HeartbeatRequest): HeartbeatResponse {
     const now = this.#options.now();
     this.#store.recordHeartbeat(infraId, now, { version: request.agentVersion, hostname: request.hostname, capabilities: request.capabilities });
-    return { serverTime: new Date(now).toISOString(), abort: [] };
+    return { serverTime: new Date(now).toISOString(), abort: this.#store.abortRequested(infraId) };
+  }
+
+  /** Queues an experiment for the infrastructure named `infraName`; runs start one at a time, in order. */
+  queueRun(infraName: string, experiment: unknown): RunRecord {
+    const infra = this.#infra(infraName);
+    const checked = QueuedExperiment.safeParse(experiment);
+    if (!checked.success) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `not a faultd/v1 experiment: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    const id = newId('run_');
+    this.#store.addRun({ id, infraId: infra.id, experiment: JSON.stringify(experiment), queuedAt: this.#options.now() });
+    const run = this.#store.run(id);
+    if (!run) throw new Error(`run ${id} vanished`);
+    return run;
+  }
+
+  /** The next run for the agent of `infraId`, marked dispatched; none while another one is out. */
+  nextTask(infraId: string): TaskResponse | undefined {
+    const run = this.#store.dispatchNext(infraId, this.#options.now());
+    if (!run) return undefined;
+    return { task: { runId: run.id, experiment: JSON.parse(run.experiment) as unknown, queuedAt: new Date(run.queuedAt).toISOString() } };
+  }
+
+  requestAbort(runId: string): 'cancelled' | 'requested' | 'finished' {
+    if (!this.#store.run(runId)) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `no run ${runId} (see faultd hub runs)`);
+    return this.#store.requestAbort(runId, this.#options.now());
+  }
+
+  reportStatus(infraId: string, runId: string, request: StatusRequest): void {
+    this.#ownRun(infraId, runId, true);
+    this.#store.addStatus(runId, request.events);
+  }
+
+  reportLogs(infraId: string, runId: string, request: LogsRequest): number {
+    // Logs are accepted after the result too: a reconnecting agent sends what it buffered.
+    this.#ownRun(infraId, runId, false);
+    return this.#store.addLogs(runId, request.entries);
+  }
+
+  reportResult(infraId: string, runId: string, request: ResultRequest): void {
+    this.#ownRun(infraId, runId, true);
+    this.#store.setResult(runId, request, this.#options.now());
+  }
+
+  runs(infraName?: string): RunRecord[] {
+    return this.#store.listRuns(infraName ? this.#infra(infraName).id : undefined);
+  }
+
+  run(runId: string): RunRecord | undefined {
+    return this.#store.run(runId);
+  }
+
+  runLogs(runId: string, afterSeq: number, limit = 1000): LogEntry[] {
+    return this.#store.logs(runId, afterSeq, limit);
+  }
+
+  runStatus(runId: string) {
+    return this.#store.statusHistory(runId);
+  }
+
+  infraName(infraId: string): string | undefined {
+    return this.#store.infraById(infraId)?.name;
+  }
+
+  #ownRun(infraId: string, runId: string, mustBeOpen: boolean): RunRecord {
+    const run = this.#store.run(runId);
+    if (!run || run.infraId !== infraId) throw new RunCallError('NOT_FOUND', `no run ${runId} for this infrastructure`);
+    if (mustBeOpen && (run.state === 'finished' || run.state === 'cancelled')) throw new RunCallError('CONFLICT', `run ${runId} is already ${run.state}`);
+    if (run.state === 'queued') throw new RunCallError('CONFLICT', `run ${runId} was not handed to this agent`);
+    return run;
   }
 
   #infra(name: string): InfraRecord {

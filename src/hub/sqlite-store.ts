@@ -2,8 +2,9 @@
 /** HubStore on SQLite (better-sqlite3) in the hub's state directory; survives hub restarts. */
 import Database from 'better-sqlite3';
 
+import { LogEntry, ResultRequest, type StatusRequest } from '../protocol/messages.js';
 import type { KeyHash } from './credentials.js';
-import type { HubStore, InfraRecord, TokenRecord } from './store.js';
+import type { HubStore, InfraRecord, RunRecord, RunState, StoredStatus, TokenRecord } from './store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS infras (
@@ -27,7 +28,64 @@ CREATE TABLE IF NOT EXISTS tokens (
   expires_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tokens_expiry ON tokens(expires_at);
+CREATE TABLE IF NOT EXISTS runs (
+  id TEXT PRIMARY KEY,
+  infra_id TEXT NOT NULL REFERENCES infras(id) ON DELETE CASCADE,
+  experiment TEXT NOT NULL,
+  state TEXT NOT NULL,
+  queued_at INTEGER NOT NULL,
+  dispatched_at INTEGER,
+  finished_at INTEGER,
+  abort_requested INTEGER NOT NULL DEFAULT 0,
+  result TEXT,
+  logs_acked INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS runs_queue ON runs(infra_id, state, queued_at);
+CREATE TABLE IF NOT EXISTS run_status (
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  n INTEGER PRIMARY KEY AUTOINCREMENT,
+  at TEXT NOT NULL,
+  fault_id TEXT,
+  phase TEXT NOT NULL,
+  detail TEXT
+);
+CREATE TABLE IF NOT EXISTS run_logs (
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+  entry TEXT NOT NULL,
+  PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
 `;
+
+interface RunRow {
+  id: string;
+  infra_id: string;
+  experiment: string;
+  state: string;
+  queued_at: number;
+  dispatched_at: number | null;
+  finished_at: number | null;
+  abort_requested: number;
+  result: string | null;
+}
+
+const RUN_STATES = new Set<RunState>(['queued', 'dispatched', 'running', 'finished', 'cancelled']);
+
+function toRun(row: RunRow): RunRecord {
+  const state = RUN_STATES.has(row.state as RunState) ? (row.state as RunState) : 'finished';
+  const result = row.result === null ? undefined : ResultRequest.safeParse(JSON.parse(row.result));
+  return {
+    id: row.id,
+    infraId: row.infra_id,
+    experiment: row.experiment,
+    state,
+    queuedAt: row.queued_at,
+    ...(row.dispatched_at === null ? {} : { dispatchedAt: row.dispatched_at }),
+    ...(row.finished_at === null ? {} : { finishedAt: row.finished_at }),
+    abortRequested: row.abort_requested !== 0,
+    ...(result?.success ? { result: result.data } : {}),
+  };
+}
 
 interface InfraRow {
   id: string;
@@ -132,6 +190,89 @@ export class SqliteHubStore implements HubStore {
 
   pruneTokens(now: number): number {
     return this.#db.prepare('DELETE FROM tokens WHERE expires_at <= ?').run(now).changes;
+  }
+
+  addRun(run: Pick<RunRecord, 'id' | 'infraId' | 'experiment' | 'queuedAt'>): void {
+    this.#db.prepare("INSERT INTO runs (id, infra_id, experiment, state, queued_at) VALUES (?, ?, ?, 'queued', ?)").run(run.id, run.infraId, run.experiment, run.queuedAt);
+  }
+
+  run(id: string): RunRecord | undefined {
+    const row = this.#db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
+    return row && toRun(row);
+  }
+
+  listRuns(infraId?: string, limit = 100): RunRecord[] {
+    const rows = infraId
+      ? (this.#db.prepare('SELECT * FROM runs WHERE infra_id = ? ORDER BY queued_at DESC LIMIT ?').all(infraId, limit) as RunRow[])
+      : (this.#db.prepare('SELECT * FROM runs ORDER BY queued_at DESC LIMIT ?').all(limit) as RunRow[]);
+    return rows.map(toRun);
+  }
+
+  dispatchNext(infraId: string, at: number): RunRecord | undefined {
+    return this.#db.transaction(() => {
+      const busy = this.#db.prepare("SELECT 1 FROM runs WHERE infra_id = ? AND state IN ('dispatched', 'running') LIMIT 1").get(infraId);
+      if (busy) return undefined;
+      const next = this.#db.prepare("SELECT * FROM runs WHERE infra_id = ? AND state = 'queued' ORDER BY queued_at, rowid LIMIT 1").get(infraId) as RunRow | undefined;
+      if (!next) return undefined;
+      this.#db.prepare("UPDATE runs SET state = 'dispatched', dispatched_at = ? WHERE id = ?").run(at, next.id);
+      return toRun({ ...next, state: 'dispatched', dispatched_at: at });
+    }).immediate();
+  }
+
+  requestAbort(runId: string, at: number): 'cancelled' | 'requested' | 'finished' {
+    return this.#db.transaction((): 'cancelled' | 'requested' | 'finished' => {
+      const row = this.#db.prepare('SELECT state FROM runs WHERE id = ?').get(runId) as { state: string } | undefined;
+      if (!row || row.state === 'finished' || row.state === 'cancelled') return 'finished';
+      if (row.state === 'queued') {
+        this.#db.prepare("UPDATE runs SET state = 'cancelled', finished_at = ?, abort_requested = 1 WHERE id = ?").run(at, runId);
+        return 'cancelled';
+      }
+      this.#db.prepare('UPDATE runs SET abort_requested = 1 WHERE id = ?').run(runId);
+      return 'requested';
+    }).immediate();
+  }
+
+  abortRequested(infraId: string): string[] {
+    const rows = this.#db.prepare("SELECT id FROM runs WHERE infra_id = ? AND abort_requested = 1 AND state IN ('dispatched', 'running')").all(infraId) as { id: string }[];
+    return rows.map((r) => r.id);
+  }
+
+  addStatus(runId: string, events: StatusRequest['events']): void {
+    const insert = this.#db.prepare('INSERT INTO run_status (run_id, at, fault_id, phase, detail) VALUES (?, ?, ?, ?, ?)');
+    this.#db.transaction(() => {
+      for (const e of events) insert.run(runId, e.at, e.faultId ?? null, e.phase, e.detail ?? null);
+      this.#db.prepare("UPDATE runs SET state = 'running' WHERE id = ? AND state = 'dispatched'").run(runId);
+    }).immediate();
+  }
+
+  statusHistory(runId: string): StoredStatus[] {
+    const rows = this.#db.prepare('SELECT at, fault_id, phase, detail FROM run_status WHERE run_id = ? ORDER BY n').all(runId) as { at: string; fault_id: string | null; phase: string; detail: string | null }[];
+    return rows.map((r) => ({ at: r.at, phase: r.phase, ...(r.fault_id === null ? {} : { faultId: r.fault_id }), ...(r.detail === null ? {} : { detail: r.detail }) }));
+  }
+
+  addLogs(runId: string, entries: readonly LogEntry[]): number {
+    const insert = this.#db.prepare('INSERT OR IGNORE INTO run_logs (run_id, seq, entry) VALUES (?, ?, ?)');
+    const has = this.#db.prepare('SELECT 1 FROM run_logs WHERE run_id = ? AND seq = ?');
+    return this.#db.transaction(() => {
+      for (const e of entries) insert.run(runId, e.seq, JSON.stringify(e));
+      // Advance the contiguous prefix from where it stood: each entry is looked at once.
+      let acked = (this.#db.prepare('SELECT logs_acked FROM runs WHERE id = ?').pluck().get(runId) as number | undefined) ?? 0;
+      while (has.get(runId, acked + 1)) acked += 1;
+      this.#db.prepare('UPDATE runs SET logs_acked = ? WHERE id = ?').run(acked, runId);
+      return acked;
+    }).immediate();
+  }
+
+  logs(runId: string, afterSeq: number, limit: number): LogEntry[] {
+    const rows = this.#db.prepare('SELECT entry FROM run_logs WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?').pluck().all(runId, afterSeq, limit) as string[];
+    return rows.flatMap((text) => {
+      const parsed = LogEntry.safeParse(JSON.parse(text));
+      return parsed.success ? [parsed.data] : [];
+    });
+  }
+
+  setResult(runId: string, result: ResultRequest, at: number): void {
+    this.#db.prepare("UPDATE runs SET state = 'finished', finished_at = ?, result = ? WHERE id = ?").run(at, JSON.stringify(result), runId);
   }
 
   close(): void {

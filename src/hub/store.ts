@@ -3,6 +3,7 @@
  * The hub's state behind one interface, so a fleet setup can swap SQLite (the default,
  * sqlite-store.ts) for a server database. Keys and tokens arrive here only as hashes.
  */
+import type { LogEntry, ResultRequest, StatusRequest } from '../protocol/messages.js';
 import type { KeyHash } from './credentials.js';
 
 export interface InfraRecord {
@@ -25,6 +26,28 @@ export interface TokenRecord {
   readonly expiresAt: number;
 }
 
+export type RunState = 'queued' | 'dispatched' | 'running' | 'finished' | 'cancelled';
+
+export interface RunRecord {
+  readonly id: string;
+  readonly infraId: string;
+  /** The experiment as JSON text. */
+  readonly experiment: string;
+  readonly state: RunState;
+  readonly queuedAt: number;
+  readonly dispatchedAt?: number;
+  readonly finishedAt?: number;
+  readonly abortRequested: boolean;
+  readonly result?: ResultRequest;
+}
+
+export interface StoredStatus {
+  readonly at: string;
+  readonly faultId?: string;
+  readonly phase: string;
+  readonly detail?: string;
+}
+
 export interface HubStore {
   addInfra(infra: Pick<InfraRecord, 'id' | 'name' | 'createdAt' | 'key'>): void;
   infraById(id: string): InfraRecord | undefined;
@@ -40,5 +63,23 @@ export interface HubStore {
   token(hash: string): TokenRecord | undefined;
   /** Drops expired tokens; returns how many. */
   pruneTokens(now: number): number;
+  addRun(run: Pick<RunRecord, 'id' | 'infraId' | 'experiment' | 'queuedAt'>): void;
+  run(id: string): RunRecord | undefined;
+  /** Newest first; all infrastructures when `infraId` is absent. */
+  listRuns(infraId?: string, limit?: number): RunRecord[];
+  /**
+   * Hands the oldest queued run of `infraId` to its agent, unless one is already dispatched or
+   * running (one experiment at a time per infrastructure). Atomic.
+   */
+  dispatchNext(infraId: string, at: number): RunRecord | undefined;
+  /** A queued run is cancelled at once; a dispatched or running one is marked for abort. */
+  requestAbort(runId: string, at: number): 'cancelled' | 'requested' | 'finished';
+  abortRequested(infraId: string): string[];
+  addStatus(runId: string, events: StatusRequest['events']): void;
+  statusHistory(runId: string): StoredStatus[];
+  /** Stores new entries (duplicates ignored); returns the highest seq with every seq below it stored. */
+  addLogs(runId: string, entries: readonly LogEntry[]): number;
+  logs(runId: string, afterSeq: number, limit: number): LogEntry[];
+  setResult(runId: string, result: ResultRequest, at: number): void;
   close(): void;
 }

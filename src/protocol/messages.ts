@@ -68,3 +68,60 @@ export const PROTOCOL_ERRORS = {
   PAYLOAD_TOO_LARGE: 413,
 } as const;
 export type ProtocolErrorCode = keyof typeof PROTOCOL_ERRORS;
+
+/** GET /v1/tasks/next?waitSeconds=0..30 (bearer): the next experiment to run, or 204 after the wait. */
+export const MAX_TASK_WAIT_SECONDS = 30;
+export const TaskResponse = z.object({
+  task: z.object({
+    runId: z.string().min(1).max(64),
+    /** A faultd/v1 experiment; the agent validates it against its own host before anything runs. */
+    experiment: z.unknown(),
+    queuedAt: z.iso.datetime(),
+  }),
+});
+export type TaskResponse = z.infer<typeof TaskResponse>;
+
+/** POST /v1/runs/{runId}/status (bearer): phase changes of the run and its faults. */
+export const StatusEvent = z.object({
+  at: z.iso.datetime(),
+  /** Absent for the run itself. */
+  faultId: z.string().max(200).optional(),
+  phase: z.string().min(1).max(64),
+  detail: z.string().max(2000).optional(),
+});
+export const StatusRequest = z.object({ events: z.array(StatusEvent).min(1).max(500) });
+export type StatusRequest = z.infer<typeof StatusRequest>;
+
+/** POST /v1/runs/{runId}/logs (bearer): numbered log lines, resent until acknowledged. */
+export const LogEntry = z.object({
+  seq: z.number().int().positive(),
+  at: z.iso.datetime(),
+  level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']),
+  message: z.string().max(8000),
+  fields: z.record(z.string(), z.unknown()).optional(),
+});
+export type LogEntry = z.infer<typeof LogEntry>;
+export const LogsRequest = z.object({ entries: z.array(LogEntry).min(1).max(1000) });
+export type LogsRequest = z.infer<typeof LogsRequest>;
+/** Every entry with seq ≤ ackedThrough is stored (duplicates are ignored). */
+export const LogsResponse = z.object({ ackedThrough: z.number().int().nonnegative() });
+export type LogsResponse = z.infer<typeof LogsResponse>;
+
+/** POST /v1/runs/{runId}/result (bearer): how the run ended, each fault and its revert. */
+export const RUN_VERDICTS = ['completed', 'failed', 'aborted', 'revert-failed', 'rejected', 'interrupted'] as const;
+export const ResultRequest = z.object({
+  verdict: z.enum(RUN_VERDICTS),
+  reason: z.string().max(4000).optional(),
+  faults: z
+    .array(
+      z.object({
+        faultId: z.string().max(200),
+        kind: z.string().max(100),
+        status: z.string().max(64),
+        revert: z.string().max(4000).optional(),
+        error: z.string().max(4000).optional(),
+      }),
+    )
+    .max(500),
+});
+export type ResultRequest = z.infer<typeof ResultRequest>;

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: Apache-2.0
+// Runs on the hub over real TLS: queueing in order, one at a time per infrastructure, long-poll,
+// status, numbered logs (duplicates and gaps), results, abort, and a restart mid-run.
+import test from 'ava';
+import { request } from 'undici';
+
+import { startHub, type TestHub } from '../../helpers/hub.js';
+
+const EXPERIMENT = { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'x' }, spec: { steps: [{ faults: [{ kind: 'linux-cpu-stress', duration: '1s' }] }] } };
+
+async function call(hub: TestHub, method: 'GET' | 'POST', route: string, token: string, body?: unknown) {
+  const response = await request(`${hub.url}${route}`, {
+    method,
+    dispatcher: hub.agent,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.body.text();
+  return { status: response.statusCode, json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
+}
+
+function agentToken(hub: TestHub, name: string): { infraId: string; token: string } {
+  const { id, accessKey } = hub.service.createInfra(name);
+  return { infraId: id, token: hub.service.exchangeToken({ infraId: id, accessKey })?.accessToken ?? '' };
+}
+
+const at = () => new Date().toISOString();
+const log = (seq: number) => ({ seq, at: at(), level: 'info' as const, message: `line ${seq}` });
+
+test('runs are handed out in order, one at a time, and finish with status, logs and a result', async (t) => {
+  const hub = await startHub(t);
+  const { token } = agentToken(hub, 'edge-1');
+  const first = hub.service.queueRun('edge-1', EXPERIMENT);
+  const second = hub.service.queueRun('edge-1', EXPERIMENT);
+  const task = await call(hub, 'GET', '/v1/tasks/next?waitSeconds=0', token);
+  t.is(task.status, 200);
+  t.like(task.json, { task: { runId: first.id, experiment: EXPERIMENT } });
+  t.is((await call(hub, 'GET', '/v1/tasks/next?waitSeconds=1', token)).status, 204, 'the second waits while the first is out');
+  t.is((await call(hub, 'POST', `/v1/runs/${first.id}/status`, token, { events: [{ at: at(), phase: 'running' }, { at: at(), faultId: 'f1', phase: 'applied' }] })).status, 204);
+  t.is(hub.service.run(first.id)?.state, 'running');
+  // Out of order, with a duplicate and a gap: only the contiguous prefix is acknowledged.
+  t.like((await call(hub, 'POST', `/v1/runs/${first.id}/logs`, token, { entries: [log(1), log(2), log(4)] })).json, { ackedThrough: 2 });
+  t.like((await call(hub, 'POST', `/v1/runs/${first.id}/logs`, token, { entries: [log(2), log(3)] })).json, { ackedThrough: 4 });
+  t.deepEqual(hub.service.runLogs(first.id, 0).map((e) => e.seq), [1, 2, 3, 4], 'each line once, in order');
+  const result = { verdict: 'completed', faults: [{ faultId: 'f1', kind: 'linux-cpu-stress', status: 'completed', revert: 'reverted' }] };
+  t.is((await call(hub, 'POST', `/v1/runs/${first.id}/result`, token, result)).status, 204);
+  t.is((await call(hub, 'POST', `/v1/runs/${first.id}/result`, token, result)).status, 409, 'a run ends once');
+  t.like(hub.service.run(first.id), { state: 'finished', result: { verdict: 'completed' } });
+  t.like((await call(hub, 'GET', '/v1/tasks/next', token)).json, { task: { runId: second.id } });
+});
+
+test('a long-poll answers as soon as a run is queued', async (t) => {
+  const hub = await startHub(t);
+  const { token } = agentToken(hub, 'edge-1');
+  const started = Date.now();
+  const polling = call(hub, 'GET', '/v1/tasks/next?waitSeconds=10', token);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const run = hub.service.queueRun('edge-1', EXPERIMENT);
+  const task = await polling;
+  t.is(task.status, 200);
+  t.like(task.json, { task: { runId: run.id } });
+  t.true(Date.now() - started < 2000, `answered after ${Date.now() - started} ms`);
+});
+
+test('abort: a queued run is cancelled at once, a running one is announced by the heartbeat', async (t) => {
+  const hub = await startHub(t);
+  const { token } = agentToken(hub, 'edge-1');
+  const running = hub.service.queueRun('edge-1', EXPERIMENT);
+  const queued = hub.service.queueRun('edge-1', EXPERIMENT);
+  await call(hub, 'GET', '/v1/tasks/next', token);
+  t.is(hub.service.requestAbort(queued.id), 'cancelled');
+  t.is(hub.service.requestAbort(running.id), 'requested');
+  const beat = await call(hub, 'POST', '/v1/heartbeat', token, { agentVersion: '0.1.0', hostname: 'h', capabilities: [], runId: running.id });
+  t.deepEqual(beat.json?.['abort'], [running.id]);
+  await call(hub, 'POST', `/v1/runs/${running.id}/result`, token, { verdict: 'aborted', faults: [] });
+  t.is((await call(hub, 'GET', '/v1/tasks/next', token)).status, 204, 'the cancelled run is never handed out');
+  t.is(hub.service.run(queued.id)?.state, 'cancelled');
+});
+
+test('run calls of another infrastructure, unknown runs and malformed bodies are refused', async (t) => {
+  const hub = await startHub(t);
+  const a = agentToken(hub, 'edge-a');
+  const b = agentToken(hub, 'edge-b');
+  const run = hub.service.queueRun('edge-a', EXPERIMENT);
+  await call(hub, 'GET', '/v1/tasks/next', a.token);
+  t.is((await call(hub, 'POST', `/v1/runs/${run.id}/status`, b.token, { events: [{ at: at(), phase: 'x' }] })).status, 404);
+  t.is((await call(hub, 'POST', '/v1/runs/run_nope/logs', a.token, { entries: [log(1)] })).status, 404);
+  const bad = await call(hub, 'POST', `/v1/runs/${run.id}/logs`, a.token, { entries: [{ seq: 0, at: at(), level: 'info', message: 'x' }] });
+  t.is(bad.status, 400);
+  t.regex(JSON.stringify(bad.json), /entries\.0\.seq/);
+  t.is((await call(hub, 'GET', '/v1/tasks/next?waitSeconds=99', a.token)).status, 400);
+  t.throws(() => hub.service.queueRun('edge-a', { apiVersion: 'v0' }), { message: /not a faultd\/v1 experiment/ });
+});
+
+test('a hub restart mid-run keeps the run, its logs and the acknowledgement point', async (t) => {
+  const first = await startHub(t);
+  const { infraId } = agentToken(first, 'edge-1');
+  const run = first.service.queueRun('edge-1', EXPERIMENT);
+  first.service.nextTask(infraId);
+  first.service.reportLogs(infraId, run.id, { entries: [log(1), log(2)] });
+  await first.stop();
+  const second = await startHub(t, { dir: first.dir });
+  const token = second.service.exchangeToken({ infraId, accessKey: 'fdk_unused_unused_unused' }) ?? undefined;
+  t.is(token, undefined, 'keys are not reset by a restart');
+  // The agent resends what it had not seen acknowledged, plus new lines.
+  t.is(second.service.reportLogs(infraId, run.id, { entries: [log(2), log(3)] }), 3);
+  t.deepEqual(second.service.runLogs(run.id, 0).map((e) => e.seq), [1, 2, 3]);
+  t.is(second.service.run(run.id)?.state, 'dispatched');
+});
