@@ -8,7 +8,18 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { doctorCommand } from './cli/doctor.js';
 import { EXIT, type ExitCode } from './cli/exit-codes.js';
 import { faultsCommand } from './cli/faults.js';
-import { hubInfraCreateCommand, hubInfraListCommand, hubInfraRotateKeyCommand, hubInitCommand, hubServeCommand } from './cli/hub.js';
+import {
+  hubAbortCommand,
+  hubInfraCreateCommand,
+  hubInfraListCommand,
+  hubInfraRotateKeyCommand,
+  hubInitCommand,
+  hubLogsCommand,
+  hubResultCommand,
+  hubRunCommand,
+  hubRunsCommand,
+  hubServeCommand,
+} from './cli/hub.js';
 import { revertCommand } from './cli/revert.js';
 import { runCommand } from './cli/run.js';
 import { statusCommand } from './cli/status.js';
@@ -211,6 +222,48 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     .argument('<name>')
     .action(async (name: string) => {
       code = hubInfraRotateKeyCommand({ hubDir: hubDir(), name }, await env(false));
+    });
+
+  hubCommand
+    .command('run')
+    .description('queue an experiment for an infrastructure (runs start one at a time, in order)')
+    .requiredOption('--infra <name>', 'the infrastructure to run it on')
+    .argument('<file>', 'faultd/v1 experiment, YAML or JSON')
+    .action(async (file: string, flags: { infra: string }) => {
+      code = await hubRunCommand({ hubDir: hubDir(), infra: flags.infra, file }, await env(false));
+    });
+  hubCommand
+    .command('runs')
+    .description('runs, newest first: state (queued, dispatched, running, finished, cancelled) and verdict')
+    .option('--infra <name>', 'only this infrastructure')
+    .option('--json', 'machine-readable output')
+    .action(async (flags: { infra?: string; json?: boolean }) => {
+      code = hubRunsCommand({ hubDir: hubDir(), ...(flags.infra ? { infra: flags.infra } : {}), json: flags.json === true }, await env(false));
+    });
+  hubCommand
+    .command('logs')
+    .description("a run's log lines as its agent shipped them")
+    .argument('<run>', 'run id')
+    .option('--follow', 'keep printing until the run has ended')
+    .action(async (run: string, flags: { follow?: boolean }) => {
+      const onSignal = (): void => abort.abort();
+      process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+      code = await hubLogsCommand({ hubDir: hubDir(), run, follow: flags.follow === true }, await env(false), abort.signal);
+    });
+  hubCommand
+    .command('abort')
+    .description('abort a run: a queued one is cancelled, a running one is aborted by its agent (which reverts)')
+    .argument('<run>', 'run id')
+    .action(async (run: string) => {
+      code = hubAbortCommand({ hubDir: hubDir(), run }, await env(false));
+    });
+  hubCommand
+    .command('result')
+    .description("a run's result: verdict, each fault and its revert, and the status history")
+    .argument('<run>', 'run id')
+    .option('--json', 'machine-readable output')
+    .action(async (run: string, flags: { json?: boolean }) => {
+      code = hubResultCommand({ hubDir: hubDir(), run, json: flags.json === true }, await env(false));
     });
 
   program.exitOverride();

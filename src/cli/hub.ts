@@ -1,19 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * `faultd hub …`: the reference control plane. `init` creates its CA and server certificate,
- * `serve` runs the HTTPS API, `infra create|list|rotate-key` manage infrastructures on the
- * same SQLite state (<hub-dir>/hub.db) that `serve` uses.
+ * `serve` runs the HTTPS API, `infra create|list|rotate-key` manage infrastructures, and
+ * `run|runs|logs|abort|result` manage runs, all on the same SQLite state (<hub-dir>/hub.db)
+ * that `serve` uses (WAL: the CLI and a serving hub can use it at once).
  */
 import { mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { FaultdError, messageOf } from '../errors.js';
+import { parseExperimentText } from '../experiment/load.js';
 import { startHubServer } from '../hub/server.js';
 import { HubService } from '../hub/service.js';
 import { SqliteHubStore } from '../hub/sqlite-store.js';
 import { initHubTls, readHubTls } from '../hub/tls.js';
 import type { CommandEnv } from './context.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
+
+/** How often `hub logs --follow` looks for new lines. */
+const FOLLOW_POLL_MS = 500;
 
 export interface HubFlags {
   readonly hubDir: string;
@@ -97,6 +103,106 @@ export async function hubServeCommand(
     });
     await server.close();
     return EXIT.OK;
+  } finally {
+    hub.close();
+  }
+}
+
+export async function hubRunCommand(flags: HubFlags & { infra: string; file: string }, env: CommandEnv): Promise<ExitCode> {
+  let text: string;
+  try {
+    text = await readFile(flags.file, 'utf8');
+  } catch (error) {
+    throw new FaultdError('FAULTD_ERR_INPUT_FILE', `cannot read ${flags.file}: ${messageOf(error)}`, { cause: error });
+  }
+  const experiment = parseExperimentText(text, flags.file);
+  const hub = openService(flags);
+  try {
+    const run = hub.service.queueRun(flags.infra, experiment);
+    const ahead = hub.service.runs(flags.infra).filter((r) => r.id !== run.id && ['queued', 'dispatched', 'running'].includes(r.state)).length;
+    env.print(`Queued run ${run.id} for "${flags.infra}"${ahead ? ` (${ahead} run(s) ahead of it)` : ''}. Follow it: faultd hub logs ${run.id} --follow`);
+    return EXIT.OK;
+  } finally {
+    hub.close();
+  }
+}
+
+export function hubRunsCommand(flags: HubFlags & { infra?: string; json: boolean }, env: CommandEnv): ExitCode {
+  const hub = openService(flags);
+  try {
+    const runs = hub.service.runs(flags.infra).map((r) => ({
+      id: r.id,
+      infra: hub.service.infraName(r.infraId) ?? r.infraId,
+      state: r.state,
+      queuedAt: new Date(r.queuedAt).toISOString(),
+      ...(r.finishedAt === undefined ? {} : { finishedAt: new Date(r.finishedAt).toISOString() }),
+      ...(r.result ? { verdict: r.result.verdict } : {}),
+      abortRequested: r.abortRequested,
+    }));
+    if (flags.json) {
+      env.print(JSON.stringify(runs, null, 2));
+      return EXIT.OK;
+    }
+    if (runs.length === 0) env.print('No run yet: faultd hub run --infra <name> <experiment.yaml>');
+    for (const r of runs) env.print(`${r.id}  ${r.infra.padEnd(16)} ${r.state.padEnd(10)} ${r.verdict ?? ''}${r.abortRequested && r.state !== 'cancelled' ? ' (abort requested)' : ''}  queued ${r.queuedAt}`);
+    return EXIT.OK;
+  } finally {
+    hub.close();
+  }
+}
+
+export function hubAbortCommand(flags: HubFlags & { run: string }, env: CommandEnv): ExitCode {
+  const hub = openService(flags);
+  try {
+    const outcome = hub.service.requestAbort(flags.run);
+    env.print(
+      outcome === 'cancelled'
+        ? `Run ${flags.run} was still queued: cancelled.`
+        : outcome === 'requested'
+          ? `Abort of run ${flags.run} requested: its agent learns it with its next heartbeat and reverts.`
+          : `Run ${flags.run} has already ended.`,
+    );
+    return EXIT.OK;
+  } finally {
+    hub.close();
+  }
+}
+
+export function hubResultCommand(flags: HubFlags & { run: string; json: boolean }, env: CommandEnv): ExitCode {
+  const hub = openService(flags);
+  try {
+    const run = hub.service.run(flags.run);
+    if (!run) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `no run ${flags.run} (see faultd hub runs)`);
+    const status = hub.service.runStatus(run.id);
+    if (flags.json) {
+      env.print(JSON.stringify({ id: run.id, state: run.state, result: run.result, status }, null, 2));
+      return EXIT.OK;
+    }
+    env.print(`Run ${run.id}: ${run.state}${run.result ? `, verdict ${run.result.verdict}${run.result.reason ? ` (${run.result.reason})` : ''}` : ''}`);
+    for (const f of run.result?.faults ?? []) env.print(`  ${f.faultId} ${f.kind}: ${f.status}${f.revert ? `; revert: ${f.revert}` : ''}${f.error ? `; error: ${f.error}` : ''}`);
+    for (const s of status) env.print(`  ${s.at} ${s.faultId ?? 'run'} ${s.phase}${s.detail ? ` ${s.detail}` : ''}`);
+    return EXIT.OK;
+  } finally {
+    hub.close();
+  }
+}
+
+/** Prints a run's log lines; with `follow`, keeps printing until the run has ended (or `signal`). */
+export async function hubLogsCommand(flags: HubFlags & { run: string; follow: boolean }, env: CommandEnv, signal: AbortSignal): Promise<ExitCode> {
+  const hub = openService(flags);
+  try {
+    if (!hub.service.run(flags.run)) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `no run ${flags.run} (see faultd hub runs)`);
+    let after = 0;
+    for (;;) {
+      for (const e of hub.service.runLogs(flags.run, after)) {
+        env.print(`${e.at} ${e.level.toUpperCase().padEnd(5)} ${e.message}${e.fields ? ` ${JSON.stringify(e.fields)}` : ''}`);
+        after = e.seq;
+      }
+      const state = hub.service.run(flags.run)?.state;
+      const ended = state === 'finished' || state === 'cancelled';
+      if (!flags.follow || signal.aborted || (ended && hub.service.runLogs(flags.run, after, 1).length === 0)) return EXIT.OK;
+      await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS));
+    }
   } finally {
     hub.close();
   }
