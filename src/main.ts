@@ -5,6 +5,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 
+import { agentCommand } from './cli/agent.js';
 import { doctorCommand } from './cli/doctor.js';
 import { EXIT, type ExitCode } from './cli/exit-codes.js';
 import { faultsCommand } from './cli/faults.js';
@@ -26,7 +27,7 @@ import { statusCommand } from './cli/status.js';
 import { Terminal } from './cli/terminal.js';
 import { validateCommand } from './cli/validate.js';
 import type { CommandEnv, GlobalOptions } from './cli/context.js';
-import { DEFAULT_CONFIG_PATH, loadConfig } from './config/config.js';
+import { DEFAULT_CONFIG, DEFAULT_CONFIG_PATH, loadConfig } from './config/config.js';
 import { isFaultdError, messageOf } from './errors.js';
 import { DEFAULT_NETWORK_SAFETY, resolveNetworkSafety } from './faults/network/safety.js';
 import { REGISTRY } from './faults/registry.js';
@@ -76,11 +77,15 @@ interface ProgramOptions {
 async function buildEnv(opts: ProgramOptions, configExplicit: boolean, withConfig: boolean): Promise<CommandEnv> {
   const terminal = new Terminal(process.stdout);
   const logger = createLogger(opts.logFormat, (line) => terminal.line(line));
+  const config = withConfig ? loadConfig(opts.config, configExplicit) : DEFAULT_CONFIG;
   const options: GlobalOptions = {
     stateDir: opts.stateDir,
     logFormat: opts.logFormat,
     limits: { ...DEFAULT_LIMITS, maxMemoryFraction: opts.maxMemoryFraction },
-    safety: withConfig ? await resolveNetworkSafety(loadConfig(opts.config, configExplicit), logger) : DEFAULT_NETWORK_SAFETY,
+    safety: withConfig ? await resolveNetworkSafety(config, logger) : DEFAULT_NETWORK_SAFETY,
+    config,
+    configPath: opts.config,
+    version: VERSION,
   };
   return { options, registry: REGISTRY, logger, terminal, print: (text) => terminal.line(text) };
 }
@@ -172,6 +177,14 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
       code = doctorCommand({ json: flags.json === true }, await env());
     });
 
+  program
+    .command('agent')
+    .description('the daemon: poll the hub for experiments, run them, report status, logs and results (config: hub.*, agent.*)')
+    .action(async () => {
+      const onSignal = (): void => abort.abort();
+      process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+      code = await agentCommand(await env(), abort.signal);
+    });
   const hubCommand = program
     .command('hub')
     .description('the reference control plane: certificates, infrastructures, the HTTPS API (agents arrive with issue 5)')

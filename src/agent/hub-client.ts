@@ -70,21 +70,41 @@ export class HubClient {
       const tls = code !== undefined && /CERT|SIGNATURE|PIN|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code);
       throw new FaultdError(tls ? 'FAULTD_ERR_AGENT_AUTH' : 'FAULTD_ERR_AGENT_UNREACHABLE', `${route}: ${tls ? "the hub's TLS identity did not verify" : 'the hub is unreachable'} (${code ?? messageOf(error)}: ${messageOf(error)})`, { cause: error });
     }
-    const text = await response.body.text();
-    if (response.statusCode === 204) return { status: 204 };
+    return this.#reply(route, response.statusCode, await response.body.text(), schema);
+  }
+
+  #reply<T>(route: string, status: number, text: string, schema: z.ZodType<T>): HubReply<T> {
+    if (status === 204) return { status: 204 };
     let json: unknown;
     try {
       json = text ? JSON.parse(text) : undefined;
     } catch {
       json = undefined;
     }
-    if (response.statusCode === 200) {
+    if (status === 200) {
       const parsed = schema.safeParse(json);
       if (!parsed.success) throw new FaultdError('FAULTD_ERR_AGENT_PROTOCOL', `${route}: the hub's answer does not match the protocol: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       return { status: 200, body: parsed.data };
     }
     const error = ErrorResponse.safeParse(json);
-    return { status: response.statusCode, error: error.success ? `${error.data.error.code}: ${error.data.error.message}` : `HTTP ${response.statusCode}` };
+    return { status, error: error.success ? `${error.data.error.code}: ${error.data.error.message}` : `HTTP ${status}` };
+  }
+
+  /** GETs `route` (a long-poll may take `waitMs`); 200 bodies validated with `schema`; `signal` cancels. */
+  async get<T>(route: string, schema: z.ZodType<T>, token: string, waitMs: number, signal?: AbortSignal): Promise<HubReply<T>> {
+    let response;
+    try {
+      response = await request(`${this.#base}${route}`, {
+        method: 'GET',
+        dispatcher: this.#agent,
+        headers: { authorization: `Bearer ${token}` },
+        headersTimeout: waitMs + 10_000,
+        ...(signal ? { signal } : {}),
+      });
+    } catch (error) {
+      throw new FaultdError('FAULTD_ERR_AGENT_UNREACHABLE', `${route}: the hub is unreachable (${messageOf(error)})`, { cause: error });
+    }
+    return this.#reply(route, response.statusCode, await response.body.text(), schema);
   }
 
   close(): Promise<void> {

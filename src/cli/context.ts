@@ -11,6 +11,7 @@ import { Ledger } from '../ledger/ledger.js';
 import { loadNative } from '../native/load.js';
 import type { Owner } from '../ledger/record.js';
 import type { NetworkSafety } from '../faults/network/safety.js';
+import type { Config } from '../config/config.js';
 import type { Terminal } from './terminal.js';
 
 export interface GlobalOptions {
@@ -19,6 +20,10 @@ export interface GlobalOptions {
   readonly limits: Limits;
   /** From the configuration file: what no network fault may touch. */
   readonly safety: NetworkSafety;
+  /** The configuration file as read (defaults for commands that do not read it). */
+  readonly config: Config;
+  readonly configPath: string;
+  readonly version: string;
 }
 
 export interface CommandEnv {

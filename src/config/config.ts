@@ -12,6 +12,7 @@ import { z } from 'zod';
 
 import { FaultdError, messageOf } from '../errors.js';
 import { parseIpTargets } from '../faults/network/targets.js';
+import { formatDurationMs, parseDurationMs } from '../units.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/faultd/config.yaml';
 const MAX_CONFIG_BYTES = 256 * 1024;
@@ -26,6 +27,18 @@ const ipList = z.union([z.string(), z.array(z.string())]).transform((value, c) =
     return z.NEVER;
   }
 });
+
+/** A duration (`"30s"`, `"2m"`, or seconds as a number) in ms, within [min, max] ms. */
+function duration(minMs: number, maxMs: number) {
+  return z.union([z.string(), z.number()]).transform((value, c) => {
+    const ms = parseDurationMs(value);
+    if (ms === undefined || ms < minMs || ms > maxMs) {
+      c.addIssue({ code: 'custom', message: `must be a duration in ${formatDurationMs(minMs)}–${formatDurationMs(maxMs)} (e.g. "30s")` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
 
 export const ConfigSchema = z.strictObject({
   hub: z
@@ -51,6 +64,19 @@ export const ConfigSchema = z.strictObject({
       path: ['clientKeyFile'],
     })
     .optional(),
+  /** `faultd agent` timing. */
+  agent: z
+    .strictObject({
+      /** Heartbeat period while idle. */
+      heartbeatInterval: duration(1_000, 300_000).default(10_000),
+      /** Heartbeat period while a run executes: bounds how late an abort from the hub arrives. */
+      runningHeartbeatInterval: duration(500, 60_000).default(2_000),
+      /** How long one task poll waits at the hub. */
+      pollWait: duration(0, 30_000).default(25_000),
+      /** With no successful exchange with the hub for this long, a running experiment is aborted and reverted. */
+      disconnectTimeout: duration(5_000, 3_600_000).default(60_000),
+    })
+    .default({ heartbeatInterval: 10_000, runningHeartbeatInterval: 2_000, pollWait: 25_000, disconnectTimeout: 60_000 }),
   safety: z
     .strictObject({
       /** Addresses/CIDRs no network fault may touch (e.g. a bastion, a monitoring system). */

@@ -39,7 +39,7 @@ function hostTarget(address: string): IpTarget {
 }
 
 /** Builds the safety settings from the configuration, resolving the hub's host name once. */
-export async function resolveNetworkSafety(config: Config, logger: Logger): Promise<NetworkSafety> {
+export async function resolveNetworkSafety(config: Pick<Config, 'hub' | 'safety'>, logger: Logger): Promise<NetworkSafety> {
   const configured = config.safety.excludeIPs.map((target) => ({ target, reason: 'safety.excludeIPs' }));
   const controlPlane: Exclusion[] = [];
   let controlPlaneUnresolved: string | undefined;

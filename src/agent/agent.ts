@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * `faultd agent`'s loop: heartbeats (faster while a run executes, so an abort from the hub
+ * arrives within one period), long-polls for tasks, runs one experiment at a time through the
+ * same Runner as `faultd run`, ships status and numbered logs until acknowledged, and reports
+ * the result, retrying until the hub has it. With no successful exchange for
+ * `disconnectTimeout`, a running experiment is aborted and reverted on the agent's own, and the
+ * result says why once the hub is back. Failures back off exponentially with full jitter.
+ */
+import { hostname } from 'node:os';
+
+import { pino, type Logger } from 'pino';
+
+import { Runner, type ExperimentResult } from '../engine/runner.js';
+import { messageOf } from '../errors.js';
+import { validateExperiment } from '../experiment/schema.js';
+import type { Registry } from '../faults/registry.js';
+import type { FaultContext } from '../faults/types.js';
+import type { Ledger } from '../ledger/ledger.js';
+import type { Owner } from '../ledger/record.js';
+import { API_PREFIX, HeartbeatResponse, LogsResponse, TaskResponse, type ResultRequest } from '../protocol/messages.js';
+import type { HubClient } from './hub-client.js';
+import { RunOutbox } from './outbox.js';
+import type { TokenSource } from './token-source.js';
+
+export interface AgentTiming {
+  readonly heartbeatMs: number;
+  readonly runningHeartbeatMs: number;
+  readonly pollWaitMs: number;
+  readonly disconnectTimeoutMs: number;
+}
+
+export interface AgentDeps {
+  readonly client: HubClient;
+  readonly tokens: TokenSource;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  /** A fault context whose logger is the given one (each run logs into its own outbox). */
+  readonly faultContext: (logger: Logger) => FaultContext;
+  readonly ledger: Ledger;
+  readonly owner: Owner;
+  readonly timing: AgentTiming;
+  readonly version: string;
+}
+
+const BACKOFF_BASE_MS = 500;
+const BACKOFF_CAP_MS = 30_000;
+const SHIP_INTERVAL_MS = 1_000;
+const PHASE_SAMPLE_MS = 250;
+const SHIP_BATCH = 500;
+
+/** Capped exponential backoff with full jitter. */
+function backoffMs(attempt: number): number {
+  return Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve();
+      return;
+    }
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+interface CurrentRun {
+  readonly runId: string;
+  readonly abort: AbortController;
+  readonly outbox: RunOutbox;
+}
+
+export class Agent {
+  readonly #d: AgentDeps;
+  #lastContact = Date.now();
+  #current: CurrentRun | undefined;
+
+  constructor(deps: AgentDeps) {
+    this.#d = deps;
+  }
+
+  /** Runs until `signal` aborts; a run in progress is then aborted and reverted first. */
+  async run(signal: AbortSignal): Promise<void> {
+    const heartbeats = this.#heartbeatLoop(signal);
+    let failures = 0;
+    while (!signal.aborted) {
+      let task: TaskResponse | undefined;
+      try {
+        task = await this.#poll(signal);
+        failures = 0;
+      } catch (error) {
+        if (signal.aborted) break;
+        failures += 1;
+        this.#d.logger.warn({ err: messageOf(error), attempt: failures }, 'task poll failed; backing off');
+        await sleep(backoffMs(failures), signal);
+        continue;
+      }
+      if (task) await this.#execute(task, signal);
+    }
+    await heartbeats;
+  }
+
+  async #poll(signal: AbortSignal): Promise<TaskResponse | undefined> {
+    const waitSeconds = Math.floor(this.#d.timing.pollWaitMs / 1000);
+    const reply = await this.#d.tokens.withToken((token) =>
+      this.#d.client.get(`${API_PREFIX}/tasks/next?waitSeconds=${waitSeconds}`, TaskResponse, token, this.#d.timing.pollWaitMs, signal),
+    );
+    this.#contact();
+    if (reply.status === 200 && 'body' in reply) return reply.body;
+    if (reply.status !== 204) throw new Error('error' in reply ? reply.error : `HTTP ${reply.status}`);
+    return undefined;
+  }
+
+  #contact(): void {
+    this.#lastContact = Date.now();
+  }
+
+  async #heartbeatLoop(signal: AbortSignal): Promise<void> {
+    let failures = 0;
+    while (!signal.aborted) {
+      const current = this.#current;
+      try {
+        const reply = await this.#d.tokens.withToken((token) =>
+          this.#d.client.post(
+            `${API_PREFIX}/heartbeat`,
+            { agentVersion: this.#d.version, hostname: hostname(), capabilities: [...this.#d.registry.keys()], ...(current ? { runId: current.runId } : {}) },
+            HeartbeatResponse,
+            token,
+          ),
+        );
+        if (reply.status !== 200 || !('body' in reply)) throw new Error('error' in reply ? reply.error : `HTTP ${reply.status}`);
+        this.#contact();
+        failures = 0;
+        if (current && reply.body.abort.includes(current.runId) && !current.abort.signal.aborted) {
+          this.#d.logger.warn({ runId: current.runId }, 'abort requested by the hub: reverting');
+          current.outbox.add('warn', 'abort requested by the hub: reverting running faults, skipping remaining steps');
+          current.abort.abort('aborted from the hub');
+        }
+      } catch (error) {
+        failures += 1;
+        this.#d.logger.warn({ err: messageOf(error), attempt: failures }, 'heartbeat failed');
+      }
+      const period = this.#current ? this.#d.timing.runningHeartbeatMs : this.#d.timing.heartbeatMs;
+      await sleep(failures > 0 ? Math.min(period, backoffMs(failures)) : period, signal);
+    }
+  }
+
+  async #execute(task: TaskResponse, shutdown: AbortSignal): Promise<void> {
+    const { runId } = task.task;
+    const outbox = new RunOutbox();
+    const abort = new AbortController();
+    const onShutdown = (): void => abort.abort('the agent is stopping');
+    shutdown.addEventListener('abort', onShutdown, { once: true });
+    this.#current = { runId, abort, outbox };
+    this.#contact();
+    const runLogger = pino({ level: 'info', base: { runId } }, { write: (line: string) => outbox.addPinoLine(line) });
+    const ctx = this.#d.faultContext(runLogger);
+    this.#d.logger.info({ runId }, 'task received');
+    const stopShipping = new AbortController();
+    const shipping = this.#shipLoop(runId, outbox, stopShipping.signal, abort);
+    let result: ResultRequest;
+    try {
+      const validated = validateExperiment(task.task.experiment, this.#d.registry, ctx);
+      if (!validated.ok) {
+        const reason = validated.problems.map((p) => `${p.path}: ${p.message}`).join('; ');
+        outbox.status({ phase: 'rejected', detail: reason.slice(0, 2000) });
+        outbox.add('error', `experiment rejected, nothing was changed on the host: ${reason}`);
+        result = { verdict: 'rejected', reason: reason.slice(0, 4000), faults: [] };
+      } else {
+        outbox.status({ phase: 'running' });
+        result = this.#resultOf(await this.#runExperiment(runId, validated.experiment, ctx, runLogger, outbox, abort.signal), abort.signal);
+      }
+    } catch (error) {
+      outbox.add('error', `run failed: ${messageOf(error)}`);
+      result = { verdict: 'failed', reason: messageOf(error).slice(0, 4000), faults: [] };
+    } finally {
+      shutdown.removeEventListener('abort', onShutdown);
+    }
+    outbox.status({ phase: 'finished', detail: result.verdict });
+    stopShipping.abort();
+    await shipping;
+    await this.#deliver(runId, outbox, result, shutdown);
+    this.#current = undefined;
+    this.#d.logger.info({ runId, verdict: result.verdict }, 'run finished');
+  }
+
+  async #runExperiment(runId: string, experiment: Parameters<Runner['run']>[0], ctx: FaultContext, logger: Logger, outbox: RunOutbox, signal: AbortSignal): Promise<ExperimentResult> {
+    const runner = new Runner({ registry: this.#d.registry, ledger: this.#d.ledger, ctx, runId, owner: this.#d.owner, logger });
+    const phases = new Map<string, string>();
+    const sampler = setInterval(() => {
+      for (const fault of runner.live()) {
+        if (phases.get(fault.spec.id) === fault.phase) continue;
+        phases.set(fault.spec.id, fault.phase);
+        outbox.status({ faultId: fault.spec.id, phase: fault.phase, ...(fault.target ? { detail: fault.target.slice(0, 2000) } : {}) });
+      }
+    }, PHASE_SAMPLE_MS);
+    try {
+      return await runner.run(experiment, signal);
+    } finally {
+      clearInterval(sampler);
+    }
+  }
+
+  #resultOf(result: ExperimentResult, signal: AbortSignal): ResultRequest {
+    const reason = signal.aborted ? String(signal.reason ?? 'aborted') : undefined;
+    return {
+      verdict: result.verdict,
+      ...(reason ? { reason } : {}),
+      faults: result.faults.map((f) => ({
+        faultId: f.id,
+        kind: f.kind,
+        status: f.status,
+        ...(f.revert ? { revert: JSON.stringify(f.revert).slice(0, 4000) } : {}),
+        ...(f.error ? { error: f.error.slice(0, 4000) } : {}),
+      })),
+    };
+  }
+
+  /** While the run executes: ship what is owed every second, and abort on a lost hub. */
+  async #shipLoop(runId: string, outbox: RunOutbox, stop: AbortSignal, abort: AbortController): Promise<void> {
+    while (!stop.aborted) {
+      await this.#flush(runId, outbox).catch(() => undefined);
+      const silentMs = Date.now() - this.#lastContact;
+      if (silentMs > this.#d.timing.disconnectTimeoutMs && !abort.signal.aborted) {
+        this.#d.logger.error({ runId, silentMs }, 'control plane unreachable: aborting and reverting the run');
+        outbox.add('error', `control plane unreachable for ${Math.round(silentMs / 1000)} s: aborting and reverting`);
+        abort.abort('control plane unreachable');
+      }
+      await sleep(SHIP_INTERVAL_MS, stop);
+    }
+  }
+
+  /** Sends pending status events and log lines once; throws if the hub cannot be reached. */
+  async #flush(runId: string, outbox: RunOutbox): Promise<void> {
+    const events = outbox.takeStatus(SHIP_BATCH);
+    if (events.length) {
+      const reply = await this.#d.tokens.withToken((token) => this.#d.client.post(`${API_PREFIX}/runs/${runId}/status`, { events }, LogsResponse, token));
+      if (reply.status !== 204 && reply.status !== 409) throw new Error('error' in reply ? reply.error : `HTTP ${reply.status}`);
+      this.#contact();
+      outbox.statusSent(events.length);
+    }
+    for (let entries = outbox.pendingLogs(SHIP_BATCH); entries.length; entries = outbox.pendingLogs(SHIP_BATCH)) {
+      const reply = await this.#d.tokens.withToken((token) => this.#d.client.post(`${API_PREFIX}/runs/${runId}/logs`, { entries }, LogsResponse, token));
+      if (reply.status !== 200 || !('body' in reply)) throw new Error('error' in reply ? reply.error : `HTTP ${reply.status}`);
+      this.#contact();
+      const before = entries.at(-1)?.seq ?? 0;
+      outbox.acknowledge(reply.body.ackedThrough);
+      if (reply.body.ackedThrough < before) break; // a gap the hub is still missing: resend next time
+    }
+  }
+
+  /** Sends everything owed and the result, retrying with backoff until the hub has them (or shutdown). */
+  async #deliver(runId: string, outbox: RunOutbox, result: ResultRequest, shutdown: AbortSignal): Promise<void> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await this.#flush(runId, outbox);
+        const reply = await this.#d.tokens.withToken((token) => this.#d.client.post(`${API_PREFIX}/runs/${runId}/result`, result, LogsResponse, token));
+        if (reply.status === 204 || reply.status === 409) {
+          this.#contact();
+          await this.#flush(runId, outbox);
+          return;
+        }
+        throw new Error('error' in reply ? reply.error : `HTTP ${reply.status}`);
+      } catch (error) {
+        if (shutdown.aborted) {
+          this.#d.logger.error({ runId, err: messageOf(error) }, 'stopping before the hub received the result');
+          return;
+        }
+        this.#d.logger.warn({ runId, err: messageOf(error), attempt: attempt + 1 }, 'result not delivered yet; retrying');
+        await sleep(backoffMs(attempt + 1), shutdown);
+      }
+    }
+  }
+}

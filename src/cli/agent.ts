@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * `faultd agent`: checks the configuration and credentials, reverts remnants of earlier runs
+ * (as `faultd run` does), then polls the hub until SIGINT/SIGTERM, which aborts and reverts a
+ * run in progress before the process exits.
+ */
+import { readFileSync } from 'node:fs';
+
+import { Agent } from '../agent/agent.js';
+import { HubClient } from '../agent/hub-client.js';
+import { readAccessKey } from '../agent/key-file.js';
+import { TokenSource } from '../agent/token-source.js';
+import { revertRemnants } from '../engine/recover.js';
+import { FaultdError, messageOf } from '../errors.js';
+import { faultContext, openLedger, selfOwner, type CommandEnv } from './context.js';
+import { EXIT, type ExitCode } from './exit-codes.js';
+
+function readPem(file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new FaultdError('FAULTD_ERR_AGENT_CONFIG', `cannot read ${what} ${file}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+export async function agentCommand(env: CommandEnv, signal: AbortSignal): Promise<ExitCode> {
+  const { config, configPath } = env.options;
+  const hub = config.hub;
+  const missing = !hub ? ['hub.url', 'hub.infraId', 'hub.accessKeyFile'] : [...(hub.infraId ? [] : ['hub.infraId']), ...(hub.accessKeyFile ? [] : ['hub.accessKeyFile'])];
+  if (!hub?.infraId || !hub.accessKeyFile) {
+    throw new FaultdError('FAULTD_ERR_AGENT_CONFIG', `${configPath}: the agent needs ${missing.join(', ')} (see README, "The agent")`);
+  }
+  readAccessKey(hub.accessKeyFile); // refuses an unsafe key file before anything else
+  const client = new HubClient({
+    url: hub.url,
+    ...(hub.caFile ? { caPem: readPem(hub.caFile, 'the CA file') } : {}),
+    ...(hub.pinSha256 ? { pinSha256: hub.pinSha256 } : {}),
+    ...(hub.clientCertFile && hub.clientKeyFile ? { clientCert: { cert: readPem(hub.clientCertFile, 'the client certificate'), key: readPem(hub.clientKeyFile, 'the client key') } } : {}),
+  });
+  const tokens = new TokenSource({ client, infraId: hub.infraId, keyFile: hub.accessKeyFile, logger: env.logger });
+  const ctx = faultContext(env);
+  const ledger = openLedger(env);
+  await ledger.open();
+  try {
+    const remnants = await revertRemnants(ledger, env.registry, ctx, env.logger, { force: false });
+    if (remnants.length) env.logger.info({ count: remnants.length }, 'remnants of earlier runs reverted before polling');
+    const agent = new Agent({
+      client,
+      tokens,
+      logger: env.logger,
+      registry: env.registry,
+      faultContext: (logger) => ({ ...ctx, logger }),
+      ledger,
+      owner: selfOwner(ctx),
+      timing: {
+        heartbeatMs: config.agent.heartbeatInterval,
+        runningHeartbeatMs: config.agent.runningHeartbeatInterval,
+        pollWaitMs: config.agent.pollWait,
+        disconnectTimeoutMs: config.agent.disconnectTimeout,
+      },
+      version: env.options.version,
+    });
+    env.logger.info({ hub: hub.url, infraId: hub.infraId }, 'agent started');
+    await agent.run(signal);
+    env.logger.info('agent stopped');
+    return EXIT.OK;
+  } finally {
+    await ledger.close();
+    await client.close();
+  }
+}

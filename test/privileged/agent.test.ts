@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: Apache-2.0
+// `faultd agent` end to end against a real hub over TLS on 127.0.0.1: a CPU and a memory fault
+// in parallel with status, logs in order and a result; abort from the hub; the hub going away
+// mid-run (faults reverted within disconnectTimeout + 1 s, result delivered after it returns).
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { finish, startCli, workspace, type CliChild, type Workspace } from '../helpers/cli.js';
+import { startHub, type TestHub } from '../helpers/hub.js';
+import { privilegedTest as test } from '../helpers/privileged.js';
+import { stressorsMatching, waitUntil } from '../helpers/processes.js';
+
+function experiment(seconds: number) {
+  return {
+    apiVersion: 'faultd/v1',
+    kind: 'Experiment',
+    metadata: { name: 'agent-e2e' },
+    spec: { steps: [{ faults: [
+      { kind: 'linux-cpu-stress', name: 'cpu', duration: `${seconds}s`, params: { load: 20, workers: 1 } },
+      { kind: 'linux-memory-stress', name: 'mem', duration: `${seconds}s`, params: { memory: '32Mi', workers: 1 } },
+    ] }] },
+  };
+}
+
+function startAgent(t: { teardown(fn: () => void): void }, hub: TestHub, ws: Workspace, disconnectTimeout = '30s'): CliChild {
+  const { id, accessKey } = hub.service.createInfra('edge-1');
+  const keyFile = path.join(ws.dir, 'access-key');
+  writeFileSync(keyFile, `${accessKey}\n`, { mode: 0o600 });
+  const caFile = ws.file('ca.pem', hub.ca);
+  ws.file('config.yaml', [
+    'hub:', `  url: ${hub.url}`, `  infraId: ${id}`, `  accessKeyFile: ${keyFile}`, `  caFile: ${caFile}`,
+    'agent:', '  heartbeatInterval: 1s', '  runningHeartbeatInterval: 1s', '  pollWait: 1s', `  disconnectTimeout: ${disconnectTimeout}`, '',
+  ].join('\n'));
+  const child = startCli(['--log-format', 'json', 'agent'], ws.stateDir);
+  t.teardown(() => child.kill('SIGKILL'));
+  return child;
+}
+
+async function waitForState(hub: TestHub, runId: string, states: readonly string[], timeoutMs: number): Promise<boolean> {
+  return waitUntil(() => states.includes(hub.service.run(runId)?.state ?? ''), timeoutMs);
+}
+
+test('a run with a CPU and a memory fault in parallel: status, logs in order, result, nothing left', async (t) => {
+  const hub = await startHub(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const agent = startAgent(t, hub, ws);
+  const run = hub.service.queueRun('edge-1', experiment(2));
+  t.true(await waitForState(hub, run.id, ['running'], 15_000), 'the agent picked the run up');
+  t.true(await waitUntil(() => stressorsMatching(run.id).length === 2, 10_000), 'both stressors run');
+  t.true(await waitForState(hub, run.id, ['finished'], 20_000), 'the result arrived');
+  const result = hub.service.run(run.id)?.result;
+  t.is(result?.verdict, 'completed');
+  t.deepEqual(result?.faults.map((f) => `${f.faultId}:${f.status}`).sort(), ['cpu:completed', 'mem:completed']);
+  t.deepEqual(stressorsMatching(run.id), [], 'no stressor left');
+  await waitUntil(() => hub.service.runLogs(run.id, 0).some((e) => /experiment finished|fault reverted/.test(e.message)), 5000);
+  const seqs = hub.service.runLogs(run.id, 0).map((e) => e.seq);
+  t.deepEqual(seqs, seqs.map((_, i) => i + 1), 'logs arrive complete and in order');
+  t.true(hub.service.runLogs(run.id, 0).some((e) => e.message === 'fault applied'));
+  const phases = hub.service.runStatus(run.id).map((s) => `${s.faultId ?? 'run'}:${s.phase}`);
+  t.true(phases.includes('cpu:running') && phases.includes('mem:running') && phases.includes('run:finished'), phases.join(' '));
+  agent.kill('SIGTERM');
+  t.is((await finish(agent)).code, 0);
+});
+
+test('abort from the hub reaches the agent within a heartbeat and the faults revert within 1 s', async (t) => {
+  const hub = await startHub(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const agent = startAgent(t, hub, ws);
+  const run = hub.service.queueRun('edge-1', experiment(60));
+  t.true(await waitUntil(() => stressorsMatching(run.id).length === 2, 15_000));
+  const asked = Date.now();
+  hub.service.requestAbort(run.id);
+  t.true(await waitUntil(() => stressorsMatching(run.id).length === 0, 4000), 'stressors gone');
+  const gone = Date.now() - asked;
+  t.log(`abort → faults reverted in ${gone} ms (heartbeat period 1 s)`);
+  t.true(gone <= 2000, `${gone} ms`);
+  t.true(await waitForState(hub, run.id, ['finished'], 10_000));
+  t.like(hub.service.run(run.id)?.result, { verdict: 'aborted', reason: 'aborted from the hub' });
+  agent.kill('SIGTERM');
+  await finish(agent);
+});
+
+test('hub unreachable mid-run: faults revert within disconnectTimeout + 1 s; the result arrives when it is back', async (t) => {
+  const first = await startHub(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const agent = startAgent(t, first, ws, '5s');
+  const run = first.service.queueRun('edge-1', experiment(120));
+  t.true(await waitUntil(() => stressorsMatching(run.id).length === 2, 15_000));
+  const port = new URL(first.url).port;
+  await first.stop();
+  const stopped = Date.now();
+  t.true(await waitUntil(() => stressorsMatching(run.id).length === 0, 9000), 'reverted on its own');
+  const after = Date.now() - stopped;
+  t.log(`hub stopped → faults reverted after ${after} ms (disconnectTimeout 5 s)`);
+  t.true(after <= 6000 + 1000, `${after} ms`);
+  // The hub comes back on the same port with the same state.
+  const second = await startHub(t, { dir: first.dir, port: Number(port) });
+  t.true(await waitForState(second, run.id, ['finished'], 30_000), 'result delivered after reconnection');
+  t.like(second.service.run(run.id)?.result, { verdict: 'aborted', reason: 'control plane unreachable' });
+  t.true(second.service.runLogs(run.id, 0).some((e) => /control plane unreachable/.test(e.message)), 'the buffered logs say why');
+  agent.kill('SIGTERM');
+  await finish(agent);
+});
