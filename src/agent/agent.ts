@@ -187,6 +187,9 @@ export class Agent {
     await shipping;
     await this.#deliver(runId, outbox, result, shutdown);
     this.#current = undefined;
+    // As after `faultd run`: a ledger with nothing unresolved is compacted, so it stays small.
+    const unresolved = [...(await this.#d.ledger.entries()).values()].some((e) => e.state !== 'reverted');
+    if (!unresolved) await this.#d.ledger.compact();
     this.#d.logger.info({ runId, verdict: result.verdict }, 'run finished');
   }
 

@@ -104,3 +104,62 @@ test('hub unreachable mid-run: faults revert within disconnectTimeout + 1 s; the
   agent.kill('SIGTERM');
   await finish(agent);
 });
+
+test('a malformed task is rejected and reported, and nothing changes on the host', async (t) => {
+  const hub = await startHub(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const agent = startAgent(t, hub, ws);
+  const bad = { ...experiment(2), spec: { steps: [{ faults: [{ kind: 'linux-cpu-stress', duration: '2s', params: { load: 250 } }] }] } };
+  const run = hub.service.queueRun('edge-1', bad);
+  t.true(await waitForState(hub, run.id, ['finished'], 15_000));
+  const result = hub.service.run(run.id)?.result;
+  t.is(result?.verdict, 'rejected');
+  t.regex(result?.reason ?? '', /params\.load/);
+  t.deepEqual(stressorsMatching(run.id), []);
+  t.true(hub.service.runStatus(run.id).some((s) => s.phase === 'rejected'));
+  agent.kill('SIGTERM');
+  await finish(agent);
+});
+
+test('token expiry (3 s TTL) and a key rotation mid-run, and a hub restart: the run completes, logs complete and unduplicated', async (t) => {
+  const first = await startHub(t, { hub: { tokenTtlSeconds: 3 } });
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const agent = startAgent(t, first, ws);
+  const run = first.service.queueRun('edge-1', experiment(8));
+  t.true(await waitUntil(() => stressorsMatching(run.id).length === 2, 15_000));
+  first.service.rotateKey('edge-1');
+  t.true(await waitUntil(() => first.service.listInfras()[0]?.keyRotation === 'none', 6000), 'the agent confirmed the rotated key');
+  // The hub restarts mid-run on the same port and state.
+  const port = Number(new URL(first.url).port);
+  await first.stop();
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const second = await startHub(t, { dir: first.dir, port, hub: { tokenTtlSeconds: 3 } });
+  t.true(await waitForState(second, run.id, ['finished'], 30_000));
+  t.is(second.service.run(run.id)?.result?.verdict, 'completed');
+  await waitUntil(() => second.service.runLogs(run.id, 0).some((e) => e.message === 'experiment finished'), 5000);
+  const seqs = second.service.runLogs(run.id, 0).map((e) => e.seq);
+  t.deepEqual(seqs, seqs.map((_, i) => i + 1), 'every line once, in order, across the restart');
+  t.deepEqual(stressorsMatching(run.id), []);
+  agent.kill('SIGTERM');
+  await finish(agent);
+});
+
+test('an agent that does not trust the hub (another CA) says so and runs nothing', async (t) => {
+  const hub = await startHub(t);
+  const other = await startHub(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const agent = startAgent(t, hub, ws);
+  // Replace the CA file with another hub's CA before the agent reads it.
+  ws.file('ca.pem', other.ca);
+  const run = hub.service.queueRun('edge-1', experiment(2));
+  const output = finish(agent);
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  agent.kill('SIGTERM');
+  const { stdout } = await output;
+  t.regex(stdout, /TLS identity did not verify/);
+  t.is(hub.service.run(run.id)?.state, 'queued', 'no task was handed out');
+  t.deepEqual(stressorsMatching(run.id), []);
+});
