@@ -35,6 +35,16 @@ function openService(flags: HubFlags, tokenTtlSeconds?: number): { service: HubS
   return { service: new HubService(store, tokenTtlSeconds === undefined ? {} : { tokenTtlSeconds }), close: () => store.close() };
 }
 
+/** Runs `use` on the hub's service and closes the store afterwards, whatever happens. */
+function withService<T>(flags: HubFlags, use: (service: HubService) => T): T {
+  const hub = openService(flags);
+  try {
+    return use(hub.service);
+  } finally {
+    hub.close();
+  }
+}
+
 export function hubInitCommand(flags: HubFlags & { sans: readonly string[] }, env: CommandEnv): ExitCode {
   const { files, created } = initHubTls(path.join(flags.hubDir, 'tls'), flags.sans);
   env.print(created ? 'Created the hub CA and server certificate.' : 'The hub certificates already exist; nothing changed.');
@@ -44,23 +54,19 @@ export function hubInitCommand(flags: HubFlags & { sans: readonly string[] }, en
 }
 
 export function hubInfraCreateCommand(flags: HubFlags & { name: string }, env: CommandEnv): ExitCode {
-  const hub = openService(flags);
-  try {
-    const { id, accessKey } = hub.service.createInfra(flags.name);
+  return withService(flags, (service) => {
+    const { id, accessKey } = service.createInfra(flags.name);
     env.print(`Infrastructure "${flags.name}" created.`);
     env.print(`infra id:   ${id}`);
     env.print(`access key: ${accessKey}`);
     env.print('The key is shown this once and stored only hashed: put it in a file of mode 0600 on the agent (config accessKeyFile).');
     return EXIT.OK;
-  } finally {
-    hub.close();
-  }
+  });
 }
 
 export function hubInfraListCommand(flags: HubFlags & { json: boolean }, env: CommandEnv): ExitCode {
-  const hub = openService(flags);
-  try {
-    const infras = hub.service.listInfras();
+  return withService(flags, (service) => {
+    const infras = service.listInfras();
     if (flags.json) {
       env.print(JSON.stringify(infras, null, 2));
       return EXIT.OK;
@@ -71,20 +77,15 @@ export function hubInfraListCommand(flags: HubFlags & { json: boolean }, env: Co
       env.print(`${i.name.padEnd(20)} ${i.state.padEnd(12)} ${i.id}  ${agent}; last seen ${i.lastSeen ?? 'never'}; key rotation: ${i.keyRotation}; capabilities: ${i.capabilities.join(', ') || '-'}`);
     }
     return EXIT.OK;
-  } finally {
-    hub.close();
-  }
+  });
 }
 
 export function hubInfraRotateKeyCommand(flags: HubFlags & { name: string }, env: CommandEnv): ExitCode {
-  const hub = openService(flags);
-  try {
-    hub.service.rotateKey(flags.name);
+  return withService(flags, (service) => {
+    service.rotateKey(flags.name);
     env.print(`Key rotation of "${flags.name}" requested: the agent receives its new key with its next token and confirms it; the old key works until then.`);
     return EXIT.OK;
-  } finally {
-    hub.close();
-  }
+  });
 }
 
 export async function hubServeCommand(
@@ -128,11 +129,10 @@ export async function hubRunCommand(flags: HubFlags & { infra: string; file: str
 }
 
 export function hubRunsCommand(flags: HubFlags & { infra?: string; json: boolean }, env: CommandEnv): ExitCode {
-  const hub = openService(flags);
-  try {
-    const runs = hub.service.runs(flags.infra).map((r) => ({
+  return withService(flags, (service) => {
+    const runs = service.runs(flags.infra).map((r) => ({
       id: r.id,
-      infra: hub.service.infraName(r.infraId) ?? r.infraId,
+      infra: service.infraName(r.infraId) ?? r.infraId,
       state: r.state,
       queuedAt: new Date(r.queuedAt).toISOString(),
       ...(r.finishedAt === undefined ? {} : { finishedAt: new Date(r.finishedAt).toISOString() }),
@@ -146,15 +146,12 @@ export function hubRunsCommand(flags: HubFlags & { infra?: string; json: boolean
     if (runs.length === 0) env.print('No run yet: faultd hub run --infra <name> <experiment.yaml>');
     for (const r of runs) env.print(`${r.id}  ${r.infra.padEnd(16)} ${r.state.padEnd(10)} ${r.verdict ?? ''}${r.abortRequested && r.state !== 'cancelled' ? ' (abort requested)' : ''}  queued ${r.queuedAt}`);
     return EXIT.OK;
-  } finally {
-    hub.close();
-  }
+  });
 }
 
 export function hubAbortCommand(flags: HubFlags & { run: string }, env: CommandEnv): ExitCode {
-  const hub = openService(flags);
-  try {
-    const outcome = hub.service.requestAbort(flags.run);
+  return withService(flags, (service) => {
+    const outcome = service.requestAbort(flags.run);
     env.print(
       outcome === 'cancelled'
         ? `Run ${flags.run} was still queued: cancelled.`
@@ -163,17 +160,14 @@ export function hubAbortCommand(flags: HubFlags & { run: string }, env: CommandE
           : `Run ${flags.run} has already ended.`,
     );
     return EXIT.OK;
-  } finally {
-    hub.close();
-  }
+  });
 }
 
 export function hubResultCommand(flags: HubFlags & { run: string; json: boolean }, env: CommandEnv): ExitCode {
-  const hub = openService(flags);
-  try {
-    const run = hub.service.run(flags.run);
+  return withService(flags, (service) => {
+    const run = service.run(flags.run);
     if (!run) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `no run ${flags.run} (see faultd hub runs)`);
-    const status = hub.service.runStatus(run.id);
+    const status = service.runStatus(run.id);
     if (flags.json) {
       env.print(JSON.stringify({ id: run.id, state: run.state, result: run.result, status }, null, 2));
       return EXIT.OK;
@@ -182,9 +176,7 @@ export function hubResultCommand(flags: HubFlags & { run: string; json: boolean 
     for (const f of run.result?.faults ?? []) env.print(`  ${f.faultId} ${f.kind}: ${f.status}${f.revert ? `; revert: ${f.revert}` : ''}${f.error ? `; error: ${f.error}` : ''}`);
     for (const s of status) env.print(`  ${s.at} ${s.faultId ?? 'run'} ${s.phase}${s.detail ? ` ${s.detail}` : ''}`);
     return EXIT.OK;
-  } finally {
-    hub.close();
-  }
+  });
 }
 
 /** Prints a run's log lines; with `follow`, keeps printing until the run has ended (or `signal`). */
