@@ -13,6 +13,7 @@
  *  5. The NFQUEUE delayer (latency without netem) under a bulk TCP stream: throughput, added
  *     RTT, CPU and packets per second.
  *  6. faultd's own RSS while idle and while running a fault, next to a bare Node process.
+ *  7. The hub under a simulated fleet (heartbeat latency, hub CPU/RSS) and `faultd agent` idle.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,6 +34,7 @@ import { kernelFeatureProbe } from '../src/host/features.js';
 import { Ledger } from '../src/ledger/ledger.js';
 import { loadNative } from '../src/native/load.js';
 import { alive, processTree, runTimeNs, statusBytes } from './proc.js';
+import { fleet } from './fleet.js';
 import { nfqueueDelayer } from './nfqueue.js';
 import { median, sd } from './stats.js';
 
@@ -338,7 +340,7 @@ async function main(): Promise<void> {
   await ledger.open();
   const stressNg = spawnSync('stress-ng', ['--version'], { encoding: 'utf8' }).stdout.trim();
   const started = new Date();
-  const only = (process.env['BENCH_ONLY'] ?? 'cpu,memory,latency,network,nfqueue,footprint').split(',');
+  const only = (process.env['BENCH_ONLY'] ?? 'cpu,memory,latency,network,nfqueue,footprint,fleet').split(',');
   const section = async (name: string, title: string, body: () => Promise<string[]>): Promise<string[]> =>
     only.includes(name) ? [title, '', ...(await body()), ''] : [];
   const sections = [
@@ -352,6 +354,7 @@ async function main(): Promise<void> {
     ...(await section('network', '## Network faults: apply + revert, netlink vs CLI', () => Promise.resolve(networkSpeed()))),
     ...(await section('nfqueue', '## Latency without netem: the NFQUEUE delayer under a bulk TCP stream', () => nfqueueDelayer(ROOT))),
     ...(await section('footprint', "## faultd's own footprint", () => ownFootprint())),
+    ...(await section('fleet', '## The hub under a simulated fleet, and the agent idle', () => fleet(ROOT))),
   ];
   const outDir = path.join(ROOT, 'bench', 'results');
   mkdirSync(outDir, { recursive: true });

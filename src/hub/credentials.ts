@@ -4,7 +4,7 @@
  * hashes; tokens are short-lived, high-entropy, and stored as SHA-256 hashes. Neither is ever
  * stored or logged in clear.
  */
-import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 
 import { ACCESS_KEY_PREFIX, ACCESS_TOKEN_PREFIX } from '../protocol/messages.js';
 
@@ -33,9 +33,18 @@ export function hashKey(key: string): KeyHash {
   return { salt, hash: scryptSync(key, salt, SCRYPT_KEYLEN) };
 }
 
-export function keyMatches(key: string, stored: KeyHash): boolean {
-  const candidate = scryptSync(key, stored.salt, SCRYPT_KEYLEN);
-  return candidate.length === stored.hash.length && timingSafeEqual(candidate, stored.hash);
+/**
+ * Checks a key against its hash. Asynchronous: scrypt costs ~30 ms of CPU and runs on libuv's
+ * pool, so a hub receiving many token requests at once (a fleet reconnecting) keeps serving
+ * heartbeats and TLS handshakes meanwhile.
+ */
+export function keyMatches(key: string, stored: KeyHash): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    scrypt(key, stored.salt, SCRYPT_KEYLEN, (error, candidate) => {
+      if (error) reject(error);
+      else resolve(candidate.length === stored.hash.length && timingSafeEqual(candidate, stored.hash));
+    });
+  });
 }
 
 /** Tokens carry 256 bits of entropy: a plain SHA-256 identifies them without storing them. */

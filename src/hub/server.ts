@@ -131,7 +131,7 @@ const PARAM_ROUTES: [string, RegExp, Route][] = [
 const ROUTES: Record<string, Route> = {
   [`POST ${API_PREFIX}/token`]: async (req, service) => {
     const request = parse(TokenRequest, await readJson(req));
-    const response = service.exchangeToken(request);
+    const response = await service.exchangeToken(request);
     if (!response) throw new HttpError('UNAUTHORIZED', 'unknown infrastructure or wrong access key');
     return { status: 200, body: response };
   },

@@ -96,11 +96,14 @@ export class HubService {
    * work, so an agent that crashed between receiving and storing a new key is never locked out.
    * While a rotation is open, every response carries a fresh new key (the latest one counts).
    */
-  exchangeToken(request: TokenRequest): TokenResponse | undefined {
+  async exchangeToken(request: TokenRequest): Promise<TokenResponse | undefined> {
+    const known = this.#store.infraById(request.infraId);
+    if (!known) return undefined;
+    const valid = (await keyMatches(request.accessKey, known.key)) || (known.pendingKey !== undefined && (await keyMatches(request.accessKey, known.pendingKey)));
+    if (!valid) return undefined;
+    // Read again: another exchange may have changed the rotation state while scrypt ran.
     const infra = this.#store.infraById(request.infraId);
     if (!infra) return undefined;
-    const valid = keyMatches(request.accessKey, infra.key) || (infra.pendingKey !== undefined && keyMatches(request.accessKey, infra.pendingKey));
-    if (!valid) return undefined;
     const now = this.#options.now();
     this.#store.pruneTokens(now);
     const accessToken = newAccessToken();
@@ -145,6 +148,8 @@ export class HubService {
 
   /** The next run for the agent of `infraId`, marked dispatched; none while another one is out. */
   nextTask(infraId: string): TaskResponse | undefined {
+    // Most polls find nothing: a plain read answers them without taking the write lock.
+    if (!this.#store.hasQueued(infraId)) return undefined;
     const run = this.#store.dispatchNext(infraId, this.#options.now());
     if (!run) return undefined;
     return { task: { runId: run.id, experiment: JSON.parse(run.experiment) as unknown, queuedAt: new Date(run.queuedAt).toISOString() } };

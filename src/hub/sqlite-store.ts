@@ -219,6 +219,10 @@ export class SqliteHubStore implements HubStore {
     }).immediate();
   }
 
+  hasQueued(infraId: string): boolean {
+    return this.#db.prepare("SELECT 1 FROM runs WHERE infra_id = ? AND state = 'queued' LIMIT 1").get(infraId) !== undefined;
+  }
+
   requestAbort(runId: string, at: number): 'cancelled' | 'requested' | 'finished' {
     return this.#db.transaction((): 'cancelled' | 'requested' | 'finished' => {
       const row = this.#db.prepare('SELECT state FROM runs WHERE id = ?').get(runId) as { state: string } | undefined;

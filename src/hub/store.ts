@@ -72,6 +72,8 @@ export interface HubStore {
    * running (one experiment at a time per infrastructure). Atomic.
    */
   dispatchNext(infraId: string, at: number): RunRecord | undefined;
+  /** A cheap read: is any run of `infraId` queued? (Long-polls ask this before dispatchNext.) */
+  hasQueued(infraId: string): boolean;
   /** A queued run is cancelled at once; a dispatched or running one is marked for abort. */
   requestAbort(runId: string, at: number): 'cancelled' | 'requested' | 'finished';
   abortRequested(infraId: string): string[];

@@ -76,8 +76,8 @@ test('key rotation: the new key is stored atomically (0600), confirmed, and the 
   t.not(stored, accessKey);
   t.is(statSync(file).mode & 0o777, 0o600);
   t.is(hub.service.listInfras()[0]?.keyRotation, 'none', 'confirmed');
-  t.is(hub.service.exchangeToken({ infraId: id, accessKey }), undefined, 'the old key no longer works');
-  t.truthy(hub.service.exchangeToken({ infraId: id, accessKey: stored }));
+  t.is(await hub.service.exchangeToken({ infraId: id, accessKey }), undefined, 'the old key no longer works');
+  t.truthy(await hub.service.exchangeToken({ infraId: id, accessKey: stored }));
   const log = lines.join('');
   t.regex(log, /access key rotated and confirmed/);
   t.false(log.includes(stored.slice(4)) || log.includes(accessKey.slice(4)) || log.includes('fdt_'), 'no key or token in the log');
@@ -89,14 +89,14 @@ test('a crash between storing and confirming a rotated key does not lock the age
   const file = keyFile(t, accessKey);
   hub.service.rotateKey('edge-1');
   // What the agent did before it crashed: got the rotation, stored the key, never confirmed.
-  const response = hub.service.exchangeToken({ infraId: id, accessKey });
+  const response = await hub.service.exchangeToken({ infraId: id, accessKey });
   writeAccessKey(file, response?.rotation?.newAccessKey ?? '');
   t.is(hub.service.listInfras()[0]?.keyRotation, 'awaiting confirmation');
   // The restarted agent starts from the file.
   const { tokens } = agentFor(t, hub, file, id);
   t.regex(await tokens.token(), /^fdt_/);
   t.is(hub.service.listInfras()[0]?.keyRotation, 'none', 'rotation finished on restart');
-  t.truthy(hub.service.exchangeToken({ infraId: id, accessKey: readFileSync(file, 'utf8').trim() }));
+  t.truthy(await hub.service.exchangeToken({ infraId: id, accessKey: readFileSync(file, 'utf8').trim() }));
 });
 
 test('an unsafe or wrong key file, a revoked key, a wrong pin: clear errors', async (t) => {

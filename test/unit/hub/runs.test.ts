@@ -19,9 +19,9 @@ async function call(hub: TestHub, method: 'GET' | 'POST', route: string, token: 
   return { status: response.statusCode, json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
 }
 
-function agentToken(hub: TestHub, name: string): { infraId: string; token: string } {
+async function agentToken(hub: TestHub, name: string): Promise<{ infraId: string; token: string }> {
   const { id, accessKey } = hub.service.createInfra(name);
-  return { infraId: id, token: hub.service.exchangeToken({ infraId: id, accessKey })?.accessToken ?? '' };
+  return { infraId: id, token: (await hub.service.exchangeToken({ infraId: id, accessKey }))?.accessToken ?? '' };
 }
 
 const at = () => new Date().toISOString();
@@ -29,7 +29,7 @@ const log = (seq: number) => ({ seq, at: at(), level: 'info' as const, message: 
 
 test('runs are handed out in order, one at a time, and finish with status, logs and a result', async (t) => {
   const hub = await startHub(t);
-  const { token } = agentToken(hub, 'edge-1');
+  const { token } = await agentToken(hub, 'edge-1');
   const first = hub.service.queueRun('edge-1', EXPERIMENT);
   const second = hub.service.queueRun('edge-1', EXPERIMENT);
   const task = await call(hub, 'GET', '/v1/tasks/next?waitSeconds=0', token);
@@ -51,7 +51,7 @@ test('runs are handed out in order, one at a time, and finish with status, logs 
 
 test('a long-poll answers as soon as a run is queued', async (t) => {
   const hub = await startHub(t);
-  const { token } = agentToken(hub, 'edge-1');
+  const { token } = await agentToken(hub, 'edge-1');
   const started = Date.now();
   const polling = call(hub, 'GET', '/v1/tasks/next?waitSeconds=10', token);
   await new Promise((resolve) => setTimeout(resolve, 500));
@@ -64,7 +64,7 @@ test('a long-poll answers as soon as a run is queued', async (t) => {
 
 test('abort: a queued run is cancelled at once, a running one is announced by the heartbeat', async (t) => {
   const hub = await startHub(t);
-  const { token } = agentToken(hub, 'edge-1');
+  const { token } = await agentToken(hub, 'edge-1');
   const running = hub.service.queueRun('edge-1', EXPERIMENT);
   const queued = hub.service.queueRun('edge-1', EXPERIMENT);
   await call(hub, 'GET', '/v1/tasks/next', token);
@@ -79,8 +79,8 @@ test('abort: a queued run is cancelled at once, a running one is announced by th
 
 test('run calls of another infrastructure, unknown runs and malformed bodies are refused', async (t) => {
   const hub = await startHub(t);
-  const a = agentToken(hub, 'edge-a');
-  const b = agentToken(hub, 'edge-b');
+  const a = await agentToken(hub, 'edge-a');
+  const b = await agentToken(hub, 'edge-b');
   const run = hub.service.queueRun('edge-a', EXPERIMENT);
   await call(hub, 'GET', '/v1/tasks/next', a.token);
   t.is((await call(hub, 'POST', `/v1/runs/${run.id}/status`, b.token, { events: [{ at: at(), phase: 'x' }] })).status, 404);
@@ -94,13 +94,13 @@ test('run calls of another infrastructure, unknown runs and malformed bodies are
 
 test('a hub restart mid-run keeps the run, its logs and the acknowledgement point', async (t) => {
   const first = await startHub(t);
-  const { infraId } = agentToken(first, 'edge-1');
+  const { infraId } = await agentToken(first, 'edge-1');
   const run = first.service.queueRun('edge-1', EXPERIMENT);
   first.service.nextTask(infraId);
   first.service.reportLogs(infraId, run.id, { entries: [log(1), log(2)] });
   await first.stop();
   const second = await startHub(t, { dir: first.dir });
-  const token = second.service.exchangeToken({ infraId, accessKey: 'fdk_unused_unused_unused' }) ?? undefined;
+  const token = await second.service.exchangeToken({ infraId, accessKey: 'fdk_unused_unused_unused' }) ?? undefined;
   t.is(token, undefined, 'keys are not reset by a restart');
   // The agent resends what it had not seen acknowledged, plus new lines.
   t.is(second.service.reportLogs(infraId, run.id, { entries: [log(2), log(3)] }), 3);

@@ -23,37 +23,37 @@ test('an infrastructure gets a key once; only its hash is stored', (t) => {
   t.throws(() => service.createInfra('Bad Name'), { message: /must be 1–63 of a-z/ });
 });
 
-test('token exchange: right key → token valid for its TTL; wrong key or unknown infra → nothing', (t) => {
+test('token exchange: right key → token valid for its TTL; wrong key or unknown infra → nothing', async (t) => {
   const { service, clock } = hub(t);
   const { id, accessKey } = service.createInfra('edge-1');
-  const response = service.exchangeToken({ infraId: id, accessKey });
+  const response = await service.exchangeToken({ infraId: id, accessKey });
   t.truthy(response);
   t.is(response?.ttlSeconds, 3);
   t.is(service.authenticate(response?.accessToken ?? ''), id);
   clock.now += 3000;
   t.is(service.authenticate(response?.accessToken ?? ''), undefined, 'expired after its TTL');
-  t.is(service.exchangeToken({ infraId: id, accessKey: `${accessKey.slice(0, -2)}xx` }), undefined);
-  t.is(service.exchangeToken({ infraId: 'inf_nope', accessKey }), undefined);
+  t.is(await service.exchangeToken({ infraId: id, accessKey: `${accessKey.slice(0, -2)}xx` }), undefined);
+  t.is(await service.exchangeToken({ infraId: 'inf_nope', accessKey }), undefined);
 });
 
-test('key rotation: both keys work until the new one is confirmed; a lost new key is reissued', (t) => {
+test('key rotation: both keys work until the new one is confirmed; a lost new key is reissued', async (t) => {
   const { service } = hub(t);
   const { id, accessKey: oldKey } = service.createInfra('edge-1');
   service.rotateKey('edge-1');
   t.is(service.listInfras()[0]?.keyRotation, 'requested');
-  const first = service.exchangeToken({ infraId: id, accessKey: oldKey });
+  const first = await service.exchangeToken({ infraId: id, accessKey: oldKey });
   t.truthy(first?.rotation);
   // The agent crashed before storing it: it comes back with the old key and gets a new one.
-  const second = service.exchangeToken({ infraId: id, accessKey: oldKey });
+  const second = await service.exchangeToken({ infraId: id, accessKey: oldKey });
   t.truthy(second?.rotation);
   t.not(second?.rotation?.newAccessKey, first?.rotation?.newAccessKey);
-  t.is(service.exchangeToken({ infraId: id, accessKey: first?.rotation?.newAccessKey ?? '' }), undefined, 'only the latest handed-out key is pending');
+  t.is(await service.exchangeToken({ infraId: id, accessKey: first?.rotation?.newAccessKey ?? '' }), undefined, 'only the latest handed-out key is pending');
   t.false(service.confirmKey(id, first?.rotation?.rotationId ?? ''), 'a stale rotation id is refused');
   t.is(service.listInfras()[0]?.keyRotation, 'awaiting confirmation');
   // The agent stored the second key and confirms it with the token it just got.
   t.true(service.confirmKey(id, second?.rotation?.rotationId ?? ''));
-  t.is(service.exchangeToken({ infraId: id, accessKey: oldKey }), undefined, 'the old key stops working once confirmed');
-  const after = service.exchangeToken({ infraId: id, accessKey: second?.rotation?.newAccessKey ?? '' });
+  t.is(await service.exchangeToken({ infraId: id, accessKey: oldKey }), undefined, 'the old key stops working once confirmed');
+  const after = await service.exchangeToken({ infraId: id, accessKey: second?.rotation?.newAccessKey ?? '' });
   t.truthy(after);
   t.is(after?.rotation, undefined, 'no rotation once confirmed');
   t.is(service.listInfras()[0]?.keyRotation, 'none');
