@@ -15,6 +15,7 @@ import { z } from 'zod';
 import type { ActiveFault, FaultContext, Planned, RevertOutcome } from '../types.js';
 import { RevertError } from '../types.js';
 import { revertStressor, startStressor, stressorArgv, StressorRevertSchema } from '../stressor-process.js';
+import { fnv1a32 } from './tc-handles.js';
 import { NftRevertSchema, planNftFault, revertNftFault, type NftFaultRequest } from './nft-fault.js';
 
 export const NfqueueRevertSchema = z.object({
@@ -29,9 +30,7 @@ const QUEUE_BASE = 0xf000;
 const QUEUE_SPAN = 0x0f00;
 
 export function faultQueueNumber(faultId: string): number {
-  let hash = 0x811c9dc5;
-  for (const char of faultId) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
-  return QUEUE_BASE + (hash % QUEUE_SPAN);
+  return QUEUE_BASE + (fnv1a32(faultId) % QUEUE_SPAN);
 }
 
 export interface DelaySpec {

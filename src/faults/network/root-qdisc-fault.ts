@@ -30,6 +30,7 @@ import {
 import { FaultdError } from '../../errors.js';
 import type { U32MatchSpec } from '../../native/addon.js';
 import { MAX_FILTERS, type Steering } from './steer.js';
+import { fnv1a32, INGRESS_PARENTS, TC_H_INGRESS } from './tc-handles.js';
 import { u32Node } from './tc-tree.js';
 import { formatRate } from './tc-units.js';
 
@@ -94,20 +95,16 @@ export function rootQdiscTargets(interfaces: readonly string[], direction: 'egre
   return interfaces.map((name) => `netdev:${name}/${direction === 'egress' ? 'root' : 'ingress'}-qdisc`);
 }
 
-const TC_H_INGRESS = 0xfffffff1;
-const TC_H_CLSACT_PARENT = 0xfffffff1; // clsact sits where ingress does
 const INGRESS_HANDLE = 0xffff0000;
 
 /** faultd's IFB device for the ingress of `ifname` in fault `faultId`: `fdi` + 8 hex digits. */
 export function ifbName(faultId: string, ifname: string): string {
-  let hash = 0x811c9dc5;
-  for (const char of `${faultId}/${ifname}`) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
-  return `fdi${hash.toString(16).padStart(8, '0')}`;
+  return `fdi${fnv1a32(`${faultId}/${ifname}`).toString(16).padStart(8, '0')}`;
 }
 
 /** Refuses an interface whose ingress already has a qdisc (ingress or clsact): faultd does not share it. */
 function checkNoIngressQdisc(native: FaultContext['native'], ifname: string): void {
-  const existing = native.qdiscList(ifname).find((q) => q.parent === TC_H_INGRESS || q.parent === TC_H_CLSACT_PARENT);
+  const existing = native.qdiscList(ifname).find((q) => INGRESS_PARENTS.has(q.parent));
   if (existing) {
     throw new FaultdError(
       'FAULTD_ERR_FAULT_UNSUPPORTED',

@@ -10,11 +10,10 @@ import { z } from 'zod';
 
 import { FaultdError } from '../../errors.js';
 import type { NativeAddon, QdiscInfo } from '../../native/addon.js';
-import { replayableRootOptions, replayTree, RESTORABLE_KINDS, snapshotTree, TC_H_ROOT, treeDifferences, TreeSchema } from './tc-tree.js';
+import { fnv1a32, INGRESS_PARENTS, TC_H_ROOT } from './tc-handles.js';
+import { replayableRootOptions, replayTree, RESTORABLE_KINDS, snapshotTree, treeDifferences, TreeSchema } from './tc-tree.js';
 
 export { TC_H_ROOT };
-/** TC_H_INGRESS and the clsact parent from <linux/pkt_sched.h>. */
-const INGRESS_PARENTS = new Set([0xfffffff1, 0xfffffff2]);
 
 /** Handle majors faultd gives its root qdiscs: one per fault, from this range. */
 const HANDLE_BASE = 0xf000;
@@ -26,9 +25,7 @@ const HANDLE_SPAN = 0x0f00;
  * faults (even of two faultd processes) never remove each other's qdiscs.
  */
 export function faultQdiscHandle(faultId: string): number {
-  let hash = 0x811c9dc5;
-  for (const char of faultId) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
-  return ((HANDLE_BASE + (hash % HANDLE_SPAN)) << 16) >>> 0;
+  return ((HANDLE_BASE + (fnv1a32(faultId) % HANDLE_SPAN)) << 16) >>> 0;
 }
 
 /** A handle faultd may have installed (any fault's). */

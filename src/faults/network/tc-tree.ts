@@ -11,9 +11,8 @@ import { z } from 'zod';
 
 import { FaultdError } from '../../errors.js';
 import type { NativeAddon } from '../../native/addon.js';
+import { INGRESS_PARENTS, TC_H_ROOT } from './tc-handles.js';
 
-export const TC_H_ROOT = 0xffffffff;
-const INGRESS_PARENTS = new Set([0xfffffff1, 0xfffffff2]);
 /** Classful root kinds whose trees faultd replays. */
 const TREE_KINDS = new Set(['htb']);
 /** Classless qdiscs whose dumped options re-create them (children of a tree's classes). */
