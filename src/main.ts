@@ -187,7 +187,7 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     });
   const hubCommand = program
     .command('hub')
-    .description('the reference control plane: certificates, infrastructures, the HTTPS API (agents arrive with issue 5)')
+    .description('the reference control plane: certificates, infrastructures, the HTTPS API')
     .addOption(new Option('--hub-dir <dir>', 'the hub state: hub.db (SQLite) and tls/').env('FAULTD_HUB_DIR').default(DEFAULT_HUB_DIR));
   const hubDir = (): string => hubCommand.opts<{ hubDir: string }>().hubDir;
   hubCommand

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * The faultd configuration file (`/etc/faultd/config.yaml`, or `--config` / FAULTD_CONFIG):
- * what holds for every experiment on this host. Today: the control plane's address (so that no
- * fault ever cuts it) and the safety exclusions. The agent (issue 5) adds its connection
- * settings here. Unknown keys are refused, so a typo never silently drops a safety setting.
+ * what holds for every experiment on this host. The control plane's address (so that no
+ * fault ever cuts it) and the safety exclusions. The agent's connection settings (hub, agent) live
+ * here too. Unknown keys are refused, so a typo never silently drops a safety setting.
  */
 import { readFileSync } from 'node:fs';
 

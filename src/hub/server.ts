@@ -26,8 +26,8 @@ import {
 } from '../protocol/messages.js';
 import { RunCallError, type HubService } from './service.js';
 
-/** How often a long-poll looks for a queued run (the CLI queues from another process). */
-const TASK_POLL_MS = 250;
+/** Idle connections stay open this long (agents heartbeat every 10 s by default). */
+const KEEP_ALIVE_MS = 75_000;
 
 const MAX_BODY_BYTES = 256 * 1024;
 
@@ -97,12 +97,32 @@ async function waitForTask(req: IncomingMessage, service: HubService, infraId: s
   if (!Number.isFinite(wait) || wait < 0 || wait > MAX_TASK_WAIT_SECONDS) throw new HttpError('BAD_REQUEST', `waitSeconds must be 0–${MAX_TASK_WAIT_SECONDS}`);
   const deadline = Date.now() + wait * 1000;
   let gone = false;
-  req.once('close', () => (gone = true));
-  for (;;) {
-    const task = service.nextTask(infraId);
-    if (task) return { status: 200, body: task };
-    if (gone || Date.now() >= deadline) return { status: 204 };
-    await new Promise((resolve) => setTimeout(resolve, Math.min(TASK_POLL_MS, Math.max(0, deadline - Date.now()))));
+  let wake: (() => void) | undefined;
+  const onClose = (): void => {
+    gone = true;
+    wake?.();
+  };
+  req.once('close', onClose);
+  // Looks again only when the runs changed (queued here or by another process), not on a timer.
+  const unsubscribe = service.onRunsChanged(() => wake?.());
+  try {
+    for (;;) {
+      const task = service.nextTask(infraId);
+      if (task) return { status: 200, body: task };
+      if (gone || Date.now() >= deadline) return { status: 204 };
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
+        function done(): void {
+          clearTimeout(timer);
+          wake = undefined;
+          resolve();
+        }
+        wake = done;
+      });
+    }
+  } finally {
+    unsubscribe();
+    req.off('close', onClose);
   }
 }
 
@@ -210,6 +230,9 @@ export async function startHubServer(options: HubServerOptions): Promise<Running
     throw new Error('the hub needs a TLS key and certificate, or insecureHttp');
   }
   server.requestTimeout = 60_000;
+  // Agents heartbeat every 10 s: keep their connections open between calls, so that an idle
+  // agent does not pay (and make the hub pay) a TLS handshake per heartbeat.
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, resolve);

@@ -51,6 +51,8 @@ export interface InfraView {
 
 export class HubService {
   readonly #store: HubStore;
+  readonly #listeners = new Set<() => void>();
+  #watch: NodeJS.Timeout | undefined;
   readonly #options: HubOptions;
 
   constructor(store: HubStore, options: Partial<HubOptions> = {}) {
@@ -143,6 +145,7 @@ export class HubService {
     this.#store.addRun({ id, infraId: infra.id, experiment: JSON.stringify(experiment), queuedAt: this.#options.now() });
     const run = this.#store.run(id);
     if (!run) throw new Error(`run ${id} vanished`);
+    this.#runsChanged();
     return run;
   }
 
@@ -157,7 +160,9 @@ export class HubService {
 
   requestAbort(runId: string): 'cancelled' | 'requested' | 'finished' {
     if (!this.#store.run(runId)) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `no run ${runId} (see faultd hub runs)`);
-    return this.#store.requestAbort(runId, this.#options.now());
+    const outcome = this.#store.requestAbort(runId, this.#options.now());
+    this.#runsChanged();
+    return outcome;
   }
 
   reportStatus(infraId: string, runId: string, request: StatusRequest): void {
@@ -174,6 +179,37 @@ export class HubService {
   reportResult(infraId: string, runId: string, request: ResultRequest): void {
     this.#ownRun(infraId, runId, true);
     this.#store.setResult(runId, request, this.#options.now());
+    this.#runsChanged(); // the infrastructure's next queued run may start now
+  }
+
+  /**
+   * Calls `listener` when the runs may have changed: in this process (queued, aborted,
+   * finished) or, checked every `everyMs` while anyone listens, by another process writing to
+   * the store. Returns the unsubscribe function.
+   */
+  onRunsChanged(listener: () => void, everyMs = 250): () => void {
+    this.#listeners.add(listener);
+    if (!this.#watch) {
+      let version = this.#store.externalVersion();
+      this.#watch = setInterval(() => {
+        const now = this.#store.externalVersion();
+        if (now === version) return;
+        version = now;
+        this.#runsChanged();
+      }, everyMs);
+      this.#watch.unref();
+    }
+    return () => {
+      this.#listeners.delete(listener);
+      if (this.#listeners.size === 0 && this.#watch) {
+        clearInterval(this.#watch);
+        this.#watch = undefined;
+      }
+    };
+  }
+
+  #runsChanged(): void {
+    for (const listener of [...this.#listeners]) listener();
   }
 
   runs(infraName?: string): RunRecord[] {

@@ -279,6 +279,11 @@ export class SqliteHubStore implements HubStore {
     this.#db.prepare("UPDATE runs SET state = 'finished', finished_at = ?, result = ? WHERE id = ?").run(at, JSON.stringify(result), runId);
   }
 
+  externalVersion(): number {
+    // SQLite's data_version moves only on commits by other connections.
+    return Number(this.#db.pragma('data_version', { simple: true }));
+  }
+
   close(): void {
     this.#db.close();
   }

@@ -83,5 +83,10 @@ export interface HubStore {
   addLogs(runId: string, entries: readonly LogEntry[]): number;
   logs(runId: string, afterSeq: number, limit: number): LogEntry[];
   setResult(runId: string, result: ResultRequest, at: number): void;
+  /**
+   * A number that changes when another process (e.g. `faultd hub run`) has written to the
+   * store since the last call; waiting long-polls recheck their queue only when it moves.
+   */
+  externalVersion(): number;
   close(): void;
 }

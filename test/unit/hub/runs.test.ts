@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Runs on the hub over real TLS: queueing in order, one at a time per infrastructure, long-poll,
 // status, numbered logs (duplicates and gaps), results, abort, and a restart mid-run.
+import path from 'node:path';
+
 import test from 'ava';
 import { request } from 'undici';
 
+import { HubService } from '../../../src/hub/service.js';
+import { SqliteHubStore } from '../../../src/hub/sqlite-store.js';
 import { startHub, type TestHub } from '../../helpers/hub.js';
 
 const EXPERIMENT = { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'x' }, spec: { steps: [{ faults: [{ kind: 'linux-cpu-stress', duration: '1s' }] }] } };
@@ -106,4 +110,30 @@ test('a hub restart mid-run keeps the run, its logs and the acknowledgement poin
   t.is(second.service.reportLogs(infraId, run.id, { entries: [log(2), log(3)] }), 3);
   t.deepEqual(second.service.runLogs(run.id, 0).map((e) => e.seq), [1, 2, 3]);
   t.is(second.service.run(run.id)?.state, 'dispatched');
+});
+
+test('a waiting long-poll is woken by a run queued here or by another process, without a fixed recheck', async (t) => {
+  const hub = await startHub(t);
+  const { token } = await agentToken(hub, 'edge-1');
+  // Queued in this process: the waiting poll answers at once.
+  let started = Date.now();
+  const here = call(hub, 'GET', '/v1/tasks/next?waitSeconds=20', token);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const first = hub.service.queueRun('edge-1', EXPERIMENT);
+  const got = await here;
+  t.is(got.status, 200);
+  t.like(got.json, { task: { runId: first.id } });
+  t.true(Date.now() - started < 2000);
+  await call(hub, 'POST', `/v1/runs/${first.id}/result`, token, { verdict: 'completed', faults: [] });
+
+  // Queued by another process (as `faultd hub run` does): noticed through the store's version.
+  const other = new SqliteHubStore(path.join(hub.dir, 'hub.db'));
+  t.teardown(() => other.close());
+  started = Date.now();
+  const elsewhere = call(hub, 'GET', '/v1/tasks/next?waitSeconds=20', token);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const second = new HubService(other).queueRun('edge-1', EXPERIMENT);
+  const answer = await elsewhere;
+  t.like(answer.json, { task: { runId: second.id } });
+  t.true(Date.now() - started < 2000, `answered after ${Date.now() - started} ms`);
 });
