@@ -11,6 +11,7 @@ import { EXIT, type ExitCode } from './cli/exit-codes.js';
 import { faultsCommand } from './cli/faults.js';
 import {
   hubAbortCommand,
+  hubClientCertCommand,
   hubInfraCreateCommand,
   hubInfraListCommand,
   hubInfraRotateKeyCommand,
@@ -202,19 +203,27 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     .description('serve the agent API over HTTPS until Ctrl-C or SIGTERM')
     .addOption(new Option('--listen <host:port>', 'address to listen on').default('127.0.0.1:8443'))
     .option('--insecure-http', 'serve plain HTTP: keys and tokens cross the network unencrypted (tests only; loudly logged)')
+    .option('--require-client-cert', 'mutual TLS: refuse agents without a client certificate from the hub CA (see hub client-cert)')
     .addOption(new Option('--token-ttl <duration>', 'lifetime of access tokens (10s–24h)').argParser(tokenTtl).default(600, '10m'))
-    .action(async (flags: { listen: string; insecureHttp?: boolean; tokenTtl: number }) => {
+    .action(async (flags: { listen: string; insecureHttp?: boolean; requireClientCert?: boolean; tokenTtl: number }) => {
       const match = /^(.*):(\d+)$/.exec(flags.listen);
       if (!match) throw new InvalidArgumentError(`--listen "${flags.listen}" is not host:port`);
       const onSignal = (): void => abort.abort();
       process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
       code = await hubServeCommand(
-        { hubDir: hubDir(), host: (match[1] ?? '').replace(/^\[|\]$/g, ''), port: Number(match[2]), insecureHttp: flags.insecureHttp === true, tokenTtlSeconds: flags.tokenTtl },
+        { hubDir: hubDir(), host: (match[1] ?? '').replace(/^\[|\]$/g, ''), port: Number(match[2]), insecureHttp: flags.insecureHttp === true, requireClientCert: flags.requireClientCert === true, tokenTtlSeconds: flags.tokenTtl },
         await env(false),
         abort.signal,
       );
     });
-  const infra = hubCommand.command('infra').description('infrastructures: one per agent or fleet');
+  hubCommand
+    .command('client-cert')
+    .description('issue a client certificate for an agent from the hub CA (for serve --require-client-cert)')
+    .argument('<name>', 'a-z, 0-9, ".", "_", "-" (e.g. the agent host name)')
+    .action(async (name: string) => {
+      code = hubClientCertCommand({ hubDir: hubDir(), name }, await env(false));
+    });
+  const infra = hubCommand.command('infra').description('infrastructures: one per agent');
   infra
     .command('create')
     .description('create an infrastructure; prints its id and access key once')

@@ -6,6 +6,11 @@
  * the result, retrying until the hub has it. With no successful exchange for
  * `disconnectTimeout`, a running experiment is aborted and reverted on the agent's own, and the
  * result says why once the hub is back. Failures back off exponentially with full jitter.
+ *
+ * Each run's outbox is journaled on disk (run-journal.ts). At start, before polling, the agent
+ * finishes what earlier processes left: it sends the rest of their logs and their result; a run
+ * without a result was cut short (the agent was killed, or the host rebooted) and is reported
+ * as `interrupted`, with the remnants that were reverted at start.
  */
 import { hostname } from 'node:os';
 
@@ -18,9 +23,11 @@ import type { Registry } from '../faults/registry.js';
 import type { FaultContext } from '../faults/types.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Owner } from '../ledger/record.js';
+import type { RemnantReport } from '../engine/recover.js';
 import { API_PREFIX, HeartbeatResponse, LogsResponse, TaskResponse, type ResultRequest } from '../protocol/messages.js';
 import type { HubClient } from './hub-client.js';
 import { RunOutbox } from './outbox.js';
+import { RunJournal } from './run-journal.js';
 import type { TokenSource } from './token-source.js';
 
 export interface AgentTiming {
@@ -41,6 +48,11 @@ export interface AgentDeps {
   readonly owner: Owner;
   readonly timing: AgentTiming;
   readonly version: string;
+  /** Where run journals live (`<stateDir>/runs`). */
+  readonly stateDir: string;
+  readonly bootId: string;
+  /** What was reverted at start, before the agent was built (for `interrupted` results). */
+  readonly remnants: readonly RemnantReport[];
 }
 
 const BACKOFF_BASE_MS = 500;
@@ -48,6 +60,16 @@ const BACKOFF_CAP_MS = 30_000;
 const SHIP_INTERVAL_MS = 1_000;
 const PHASE_SAMPLE_MS = 250;
 const SHIP_BATCH = 500;
+
+/** The hub answered 404 for a run: it no longer knows it, so nothing more can be sent. */
+class RunUnknownToHub extends Error {}
+
+/** Throws unless `status` is one of `ok`; a 404 means the hub has forgotten the run. */
+function expectStatus(reply: { status: number; error?: string }, ok: readonly number[]): void {
+  if (ok.includes(reply.status)) return;
+  if (reply.status === 404) throw new RunUnknownToHub(reply.error ?? 'HTTP 404');
+  throw new Error(reply.error ?? `HTTP ${reply.status}`);
+}
 
 /** Capped exponential backoff with full jitter. */
 function backoffMs(attempt: number): number {
@@ -88,6 +110,7 @@ export class Agent {
   /** Runs until `signal` aborts; a run in progress is then aborted and reverted first. */
   async run(signal: AbortSignal): Promise<void> {
     const heartbeats = this.#heartbeatLoop(signal);
+    await this.#finishEarlierRuns(signal);
     let failures = 0;
     while (!signal.aborted) {
       let task: TaskResponse | undefined;
@@ -153,7 +176,9 @@ export class Agent {
 
   async #execute(task: TaskResponse, shutdown: AbortSignal): Promise<void> {
     const { runId } = task.task;
-    const outbox = new RunOutbox();
+    const start = { t: 'start' as const, runId, bootId: this.#d.bootId, pid: process.pid, at: new Date().toISOString(), nextSeq: 1 };
+    const journal = RunJournal.create(this.#d.stateDir, start);
+    const outbox = new RunOutbox({ journal: { start, file: journal } });
     const abort = new AbortController();
     const onShutdown = (): void => abort.abort('the agent is stopping');
     shutdown.addEventListener('abort', onShutdown, { once: true });
@@ -183,9 +208,11 @@ export class Agent {
       shutdown.removeEventListener('abort', onShutdown);
     }
     outbox.status({ phase: 'finished', detail: result.verdict });
+    outbox.setResult(result);
     stopShipping.abort();
     await shipping;
-    await this.#deliver(runId, outbox, result, shutdown);
+    if (await this.#deliver(runId, outbox, result, shutdown)) journal.remove();
+    else journal.close();
     this.#current = undefined;
     // As after `faultd run`: a ledger with nothing unresolved is compacted, so it stays small.
     const unresolved = [...(await this.#d.ledger.entries()).values()].some((e) => e.state !== 'reverted');
@@ -244,13 +271,16 @@ export class Agent {
     const events = outbox.takeStatus(SHIP_BATCH);
     if (events.length) {
       const reply = await this.#d.tokens.withToken((token) => this.#d.client.post(`${API_PREFIX}/runs/${runId}/status`, { events }, LogsResponse, token));
-      if (reply.status !== 204 && reply.status !== 409) throw new Error('error' in reply ? reply.error : `HTTP ${reply.status}`);
+      expectStatus(reply, [204, 409]);
       this.#contact();
       outbox.statusSent(events.length);
     }
     for (let entries = outbox.pendingLogs(SHIP_BATCH); entries.length; entries = outbox.pendingLogs(SHIP_BATCH)) {
       const reply = await this.#d.tokens.withToken((token) => this.#d.client.post(`${API_PREFIX}/runs/${runId}/logs`, { entries }, LogsResponse, token));
-      if (reply.status !== 200 || !('body' in reply)) throw new Error('error' in reply ? reply.error : `HTTP ${reply.status}`);
+      if (!('body' in reply)) {
+        expectStatus(reply, []);
+        return;
+      }
       this.#contact();
       const before = entries.at(-1)?.seq ?? 0;
       outbox.acknowledge(reply.body.ackedThrough);
@@ -258,22 +288,80 @@ export class Agent {
     }
   }
 
-  /** Sends everything owed and the result, retrying with backoff until the hub has them (or shutdown). */
-  async #deliver(runId: string, outbox: RunOutbox, result: ResultRequest, shutdown: AbortSignal): Promise<void> {
+  /**
+   * Runs left by earlier agent processes: each journal's remaining logs and result go to the hub
+   * before this agent asks for new work (the hub starts an infrastructure's next run only after
+   * the result of the previous one).
+   */
+  async #finishEarlierRuns(shutdown: AbortSignal): Promise<void> {
+    for (const file of RunJournal.list(this.#d.stateDir)) {
+      if (shutdown.aborted) return;
+      let outbox: RunOutbox;
+      let journal: RunJournal;
+      try {
+        const contents = RunJournal.read(file);
+        journal = RunJournal.reopen(contents);
+        outbox = RunOutbox.restore(contents.records, journal);
+        if (contents.invalidLines) outbox.add('warn', `${contents.invalidLines} unreadable line(s) in the agent's journal of this run were skipped`);
+      } catch (error) {
+        this.#d.logger.error({ file, err: messageOf(error) }, 'unreadable run journal; its logs cannot be sent (file left for inspection)');
+        continue;
+      }
+      const start = outbox.start;
+      if (!start) continue;
+      const result = outbox.result ?? this.#interruptedResult(start, outbox);
+      this.#d.logger.info({ runId: start.runId, verdict: result.verdict }, 'sending what an earlier agent process owed the hub for this run');
+      if (await this.#deliver(start.runId, outbox, result, shutdown)) journal.remove();
+      else journal.close();
+    }
+  }
+
+  /** The result of a run that an earlier agent process never finished: what was reverted at start. */
+  #interruptedResult(start: { runId: string; bootId: string; pid: number }, outbox: RunOutbox): ResultRequest {
+    const rebooted = start.bootId !== this.#d.bootId;
+    const why = rebooted ? 'interrupted by reboot' : `interrupted: the agent (pid ${start.pid}) stopped abruptly`;
+    const remnants = this.#d.remnants.filter((r) => r.runId === start.runId);
+    const reverted = remnants.filter((r) => 'ok' in r.result && r.result.ok).length;
+    const summary = remnants.length
+      ? `${remnants.length} fault(s) left applied were reverted when the agent started again (${reverted} verified, ${remnants.length - reverted} failed: see the log)`
+      : 'no fault of this run was left applied';
+    outbox.add(rebooted ? 'warn' : 'error', `${why}; ${summary}`);
+    const result: ResultRequest = {
+      verdict: 'interrupted',
+      reason: `${why}; ${summary}`,
+      faults: remnants.map((r) => ({
+        faultId: r.faultId,
+        kind: r.kind,
+        status: 'interrupted',
+        revert: JSON.stringify(r.result).slice(0, 4000),
+      })),
+    };
+    outbox.status({ phase: 'finished', detail: result.verdict });
+    outbox.setResult(result);
+    return result;
+  }
+
+  /**
+   * Sends everything owed and the result, retrying with backoff until the hub has them. False
+   * when the agent stops first (the journal keeps them for the next start).
+   */
+  async #deliver(runId: string, outbox: RunOutbox, result: ResultRequest, shutdown: AbortSignal): Promise<boolean> {
     for (let attempt = 0; ; attempt += 1) {
       try {
         await this.#flush(runId, outbox);
         const reply = await this.#d.tokens.withToken((token) => this.#d.client.post(`${API_PREFIX}/runs/${runId}/result`, result, LogsResponse, token));
-        if (reply.status === 204 || reply.status === 409) {
-          this.#contact();
-          await this.#flush(runId, outbox);
-          return;
-        }
-        throw new Error('error' in reply ? reply.error : `HTTP ${reply.status}`);
+        expectStatus(reply, [204, 409]);
+        this.#contact();
+        await this.#flush(runId, outbox);
+        return true;
       } catch (error) {
+        if (error instanceof RunUnknownToHub) {
+          this.#d.logger.error({ runId, err: error.message }, 'the hub does not know this run (was its database reset?): dropping its result and logs');
+          return true;
+        }
         if (shutdown.aborted) {
-          this.#d.logger.error({ runId, err: messageOf(error) }, 'stopping before the hub received the result');
-          return;
+          this.#d.logger.error({ runId, err: messageOf(error) }, 'stopping before the hub received the result; it is sent at the next start');
+          return false;
         }
         this.#d.logger.warn({ runId, err: messageOf(error), attempt: attempt + 1 }, 'result not delivered yet; retrying');
         await sleep(backoffMs(attempt + 1), shutdown);

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * What the agent owes the hub for one run: numbered log lines (kept until the hub acknowledges
- * them, resent after any failure) and status events. Bounded: past `maxEntries` unacknowledged
- * lines the oldest are dropped and a line saying so is shipped in their place.
- * (Buffering on disk across agent restarts is still to come.)
+ * them, resent after any failure), status events and, at the end, the result. Every change is
+ * also written to the run's journal on disk (run-journal.ts), so that a restarted agent can
+ * rebuild the outbox and finish the delivery. Bounded: past `maxEntries` unacknowledged lines,
+ * or `maxBytes` of them, the oldest are dropped and a line saying so is shipped in their place.
  */
-import type { LogEntry, StatusRequest } from '../protocol/messages.js';
+import type { LogEntry, ResultRequest, StatusRequest } from '../protocol/messages.js';
+import type { JournalRecord, JournalStart, RunJournal } from './run-journal.js';
 
 type Level = LogEntry['level'];
 type StatusEvent = StatusRequest['events'][number];
@@ -13,16 +15,55 @@ type StatusEvent = StatusRequest['events'][number];
 const PINO_LEVELS: Readonly<Record<number, Level>> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
 const OMIT = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'v']);
 const MAX_MESSAGE = 8000;
+const MAX_STATUS_EVENTS = 5000;
+
+export interface OutboxLimits {
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+}
+
+const DEFAULT_LIMITS: OutboxLimits = { maxEntries: 20_000, maxBytes: 8 * 2 ** 20 };
+
+interface Pending {
+  readonly entry: LogEntry;
+  readonly bytes: number;
+}
 
 export class RunOutbox {
-  readonly #maxEntries: number;
-  #logs: LogEntry[] = [];
+  readonly #limits: OutboxLimits;
+  readonly #journal: RunJournal | undefined;
+  readonly #start: JournalStart | undefined;
+  #logs: Pending[] = [];
+  #logBytes = 0;
   #nextSeq = 1;
   #dropped = 0;
   #status: StatusEvent[] = [];
+  #result: ResultRequest | undefined;
 
-  constructor(maxEntries = 20_000) {
-    this.#maxEntries = maxEntries;
+  /** `start` and `journal` together make the outbox persistent (the journal already holds `start`). */
+  constructor(options: { limits?: Partial<OutboxLimits>; journal?: { start: JournalStart; file: RunJournal } } = {}) {
+    this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.#journal = options.journal?.file;
+    this.#start = options.journal?.start;
+    if (this.#start) this.#nextSeq = this.#start.nextSeq;
+  }
+
+  /** Rebuilds the outbox of a journal read back from disk (see RunJournal.read) and keeps appending to it. */
+  static restore(records: readonly JournalRecord[], journal: RunJournal, limits?: Partial<OutboxLimits>): RunOutbox {
+    const start = records.find((r): r is JournalStart => r.t === 'start');
+    if (!start) throw new Error(`${journal.file}: no start record`);
+    const outbox = new RunOutbox({ ...(limits ? { limits } : {}), journal: { start, file: journal } });
+    for (const record of records) outbox.#apply(record);
+    return outbox;
+  }
+
+  /** The run this outbox belongs to, as its journal started it (undefined without a journal). */
+  get start(): JournalStart | undefined {
+    return this.#start;
+  }
+
+  get result(): ResultRequest | undefined {
+    return this.#result;
   }
 
   /** Adds one pino JSON line (as the run's logger writes it). */
@@ -38,15 +79,17 @@ export class RunOutbox {
   }
 
   add(level: Level, message: string, fields?: Record<string, unknown>): void {
-    if (this.#logs.length >= this.#maxEntries) {
-      this.#logs.shift();
-      this.#dropped += 1;
-    }
-    this.#logs.push({ seq: this.#nextSeq++, at: new Date().toISOString(), level, message: message.slice(0, MAX_MESSAGE), ...(fields ? { fields } : {}) });
+    const entry: LogEntry = { seq: this.#nextSeq, at: new Date().toISOString(), level, message: message.slice(0, MAX_MESSAGE), ...(fields ? { fields } : {}) };
+    this.#record({ t: 'log', e: entry });
   }
 
   status(event: Omit<StatusEvent, 'at'>): void {
-    this.#status.push({ at: new Date().toISOString(), ...event });
+    this.#record({ t: 'status', e: { at: new Date().toISOString(), ...event } }, true);
+  }
+
+  /** The run's result: kept (durably) until the hub has it. */
+  setResult(result: ResultRequest): void {
+    this.#record({ t: 'result', result }, true);
   }
 
   /** Lines not yet acknowledged (the first `limit`). */
@@ -56,11 +99,12 @@ export class RunOutbox {
       this.#dropped = 0;
       this.add('warn', `${dropped} log line(s) dropped: the hub was unreachable for too long`);
     }
-    return this.#logs.slice(0, limit);
+    return this.#logs.slice(0, limit).map((p) => p.entry);
   }
 
   acknowledge(ackedThrough: number): void {
-    this.#logs = this.#logs.filter((e) => e.seq > ackedThrough);
+    if (!this.#logs.some((p) => p.entry.seq <= ackedThrough)) return;
+    this.#record({ t: 'acked', through: ackedThrough });
   }
 
   takeStatus(limit: number): StatusEvent[] {
@@ -68,10 +112,65 @@ export class RunOutbox {
   }
 
   statusSent(count: number): void {
-    this.#status = this.#status.slice(count);
+    if (count > 0) this.#record({ t: 'sent', count });
   }
 
   get empty(): boolean {
     return this.#logs.length === 0 && this.#status.length === 0 && this.#dropped === 0;
+  }
+
+  /** Applies a change and journals it; rewrites the journal when it has grown too long. */
+  #record(record: JournalRecord, durable = false): void {
+    this.#apply(record);
+    if (!this.#journal) return;
+    this.#journal.write(record, durable);
+    if (this.#journal.wantsCompaction) this.#journal.replace(this.#snapshot());
+  }
+
+  #apply(record: JournalRecord): void {
+    switch (record.t) {
+      case 'start':
+        return;
+      case 'log': {
+        const bytes = record.e.message.length + (record.e.fields ? JSON.stringify(record.e.fields).length : 0) + 64;
+        this.#logs.push({ entry: record.e, bytes });
+        this.#logBytes += bytes;
+        this.#nextSeq = Math.max(this.#nextSeq, record.e.seq + 1);
+        while (this.#logs.length > this.#limits.maxEntries || (this.#logBytes > this.#limits.maxBytes && this.#logs.length > 1)) {
+          this.#logBytes -= this.#logs.shift()?.bytes ?? 0;
+          this.#dropped += 1;
+        }
+        return;
+      }
+      case 'status':
+        this.#status.push(record.e);
+        if (this.#status.length > MAX_STATUS_EVENTS) this.#status.shift();
+        return;
+      case 'acked':
+        this.#logs = this.#logs.filter((p) => {
+          if (p.entry.seq > record.through) return true;
+          this.#logBytes -= p.bytes;
+          return false;
+        });
+        return;
+      case 'sent':
+        this.#status = this.#status.slice(record.count);
+        return;
+      case 'result':
+        this.#result = record.result;
+        return;
+    }
+  }
+
+  /** What is still owed, as the records of a fresh journal. */
+  #snapshot(): JournalRecord[] {
+    const start = this.#start;
+    if (!start) return [];
+    return [
+      { ...start, nextSeq: this.#nextSeq },
+      ...this.#logs.map((p): JournalRecord => ({ t: 'log', e: p.entry })),
+      ...this.#status.map((e): JournalRecord => ({ t: 'status', e })),
+      ...(this.#result ? [{ t: 'result', result: this.#result } as const] : []),
+    ];
   }
 }

@@ -59,6 +59,9 @@ export async function agentCommand(env: CommandEnv, signal: AbortSignal): Promis
         disconnectTimeoutMs: config.agent.disconnectTimeout,
       },
       version: env.options.version,
+      stateDir: env.options.stateDir,
+      bootId: ctx.host.bootId,
+      remnants,
     });
     env.logger.info({ hub: hub.url, infraId: hub.infraId }, 'agent started');
     await agent.run(signal);

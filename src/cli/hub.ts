@@ -14,7 +14,7 @@ import { parseExperimentText } from '../experiment/load.js';
 import { startHubServer } from '../hub/server.js';
 import { HubService } from '../hub/service.js';
 import { SqliteHubStore } from '../hub/sqlite-store.js';
-import { initHubTls, readHubTls } from '../hub/tls.js';
+import { initHubTls, issueClientCertificate, readHubTls } from '../hub/tls.js';
 import type { CommandEnv } from './context.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 
@@ -50,6 +50,15 @@ export function hubInitCommand(flags: HubFlags & { sans: readonly string[] }, en
   env.print(created ? 'Created the hub CA and server certificate.' : 'The hub certificates already exist; nothing changed.');
   env.print(`CA certificate for agents (config caFile): ${files.caCert}`);
   env.print(`Server certificate: ${files.serverCert} (key ${files.serverKey}, mode 0600)`);
+  return EXIT.OK;
+}
+
+export function hubClientCertCommand(flags: HubFlags & { name: string }, env: CommandEnv): ExitCode {
+  const { cert, key } = issueClientCertificate(path.join(flags.hubDir, 'tls'), flags.name);
+  env.print(`Client certificate "${flags.name}" issued by the hub CA.`);
+  env.print(`certificate (agent config clientCertFile): ${cert}`);
+  env.print(`key (agent config clientKeyFile, keep it mode 0600): ${key}`);
+  env.print('The hub checks client certificates when served with --require-client-cert.');
   return EXIT.OK;
 }
 
@@ -89,13 +98,15 @@ export function hubInfraRotateKeyCommand(flags: HubFlags & { name: string }, env
 }
 
 export async function hubServeCommand(
-  flags: HubFlags & { host: string; port: number; insecureHttp: boolean; tokenTtlSeconds: number },
+  flags: HubFlags & { host: string; port: number; insecureHttp: boolean; requireClientCert: boolean; tokenTtlSeconds: number },
   env: CommandEnv,
   signal: AbortSignal,
 ): Promise<ExitCode> {
   const hub = openService(flags, flags.tokenTtlSeconds);
   try {
-    const tls = flags.insecureHttp ? undefined : readHubTls(path.join(flags.hubDir, 'tls'));
+    if (flags.insecureHttp && flags.requireClientCert) throw new FaultdError('FAULTD_ERR_HUB_INPUT', '--require-client-cert needs TLS: drop --insecure-http');
+    const files = flags.insecureHttp ? undefined : readHubTls(path.join(flags.hubDir, 'tls'));
+    const tls = files && { key: files.key, cert: files.cert, ...(flags.requireClientCert ? { clientCa: files.ca } : {}) };
     const server = await startHubServer({ service: hub.service, logger: env.logger, host: flags.host, port: flags.port, ...(tls ? { tls } : { insecureHttp: true }) });
     env.print(`faultd hub serving on ${server.url} (state ${flags.hubDir}); Ctrl-C stops it`);
     await new Promise<void>((resolve) => {

@@ -14,6 +14,8 @@ import type { FaultEntry } from '../ledger/record.js';
 import { revertAndRecord, type RevertReport } from './revert.js';
 
 export interface RemnantReport {
+  /** The run that applied the fault. */
+  readonly runId: string;
   readonly faultId: string;
   readonly kind: string;
   readonly target: string;
@@ -38,7 +40,7 @@ export async function revertRemnants(
   for (const entry of (await ledger.entries()).values()) {
     if (!isUnresolved(entry)) continue;
     const { kind, target } = entry.intent;
-    const base = { faultId: entry.faultId, kind, target };
+    const base = { runId: entry.intent.runId, faultId: entry.faultId, kind, target };
     const faultLogger = logger.child({ faultId: entry.faultId, kind });
     if (!options.force && ownerAlive(entry, ctx)) {
       const why = `owned by running faultd pid ${entry.intent.owner.pid}; use --force to revert anyway`;

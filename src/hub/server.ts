@@ -8,6 +8,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { TLSSocket } from 'node:tls';
 
 import type { Logger } from 'pino';
 import type { z } from 'zod';
@@ -189,8 +190,11 @@ export interface HubServerOptions {
   readonly logger: Logger;
   readonly host: string;
   readonly port: number;
-  /** Server key and certificate (PEM); absent only with `insecureHttp`. */
-  readonly tls?: { readonly key: string; readonly cert: string };
+  /**
+   * Server key and certificate (PEM); absent only with `insecureHttp`. With `clientCa`, every
+   * call must come with a client certificate signed by it (mutual TLS).
+   */
+  readonly tls?: { readonly key: string; readonly cert: string; readonly clientCa?: string };
   readonly insecureHttp?: boolean;
 }
 
@@ -201,8 +205,16 @@ export interface RunningHub {
 
 export async function startHubServer(options: HubServerOptions): Promise<RunningHub> {
   const { service, logger } = options;
+  const requireClientCert = options.tls?.clientCa !== undefined;
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    // The handshake asks for a certificate but lets the call through, so a refusal can say why.
+    const socket = req.socket;
+    if (requireClientCert && !(socket instanceof TLSSocket && socket.authorized)) {
+      const why = socket instanceof TLSSocket && socket.authorizationError ? String(socket.authorizationError) : 'none presented';
+      send(res, PROTOCOL_ERRORS.UNAUTHORIZED, { error: { code: 'UNAUTHORIZED', message: `a client certificate signed by the hub CA is required (${why})` } });
+      return;
+    }
     const found = findRoute(req.method ?? '', path);
     if (!found) {
       send(res, PROTOCOL_ERRORS.NOT_FOUND, { error: { code: 'NOT_FOUND', message: `no such call: ${req.method ?? ''} ${path}` } });
@@ -222,7 +234,9 @@ export async function startHubServer(options: HubServerOptions): Promise<Running
   };
   let server: Server;
   if (options.tls) {
-    server = createHttpsServer({ key: options.tls.key, cert: options.tls.cert, minVersion: 'TLSv1.2' }, handler);
+    const { key, cert, clientCa } = options.tls;
+    server = createHttpsServer({ key, cert, minVersion: 'TLSv1.2', ...(clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: false } : {}) }, handler);
+    if (clientCa) logger.info('agents must present a client certificate signed by the hub CA');
   } else if (options.insecureHttp) {
     logger.warn('PLAIN HTTP: access keys and tokens cross the network unencrypted (--insecure-http); use only on a trusted test network');
     server = createHttpServer(handler);

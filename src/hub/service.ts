@@ -192,7 +192,15 @@ export class HubService {
     if (!this.#watch) {
       let version = this.#store.externalVersion();
       this.#watch = setInterval(() => {
-        const now = this.#store.externalVersion();
+        let now: number;
+        try {
+          now = this.#store.externalVersion();
+        } catch {
+          // The store was closed under a waiting poll (the hub is stopping).
+          clearInterval(this.#watch);
+          this.#watch = undefined;
+          return;
+        }
         if (now === version) return;
         version = now;
         this.#runsChanged();

@@ -3,7 +3,8 @@
  * `faultd hub init`: a private CA and a server certificate signed by it, for first use (a fleet
  * brings its own PKI instead). Keys are RSA 2048 from Node's crypto; the certificates are built
  * and signed with node-forge. Private keys are written 0600, and existing files are never
- * overwritten.
+ * overwritten. `faultd hub client-cert` issues agent certificates from the same CA for hubs that
+ * require them (`serve --require-client-cert`).
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -53,6 +54,8 @@ export interface CertificateRequest {
   readonly subjectAltNames?: readonly string[];
   /** The issuer (absent: self-signed). */
   readonly issuer?: { readonly certPem: string; readonly keyPem: string };
+  /** A client (agent) certificate rather than a server one. */
+  readonly client?: boolean;
   /** For tests: a certificate that is already expired. */
   readonly notBefore?: Date;
 }
@@ -74,8 +77,8 @@ export function issueCertificate(keys: KeyPair, request: CertificateRequest): st
     : [
         { name: 'basicConstraints', cA: false },
         { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-        { name: 'extKeyUsage', serverAuth: true },
-        { name: 'subjectAltName', altNames: (request.subjectAltNames ?? []).map((n) => (isIP(n) ? { type: 7, ip: n } : { type: 2, value: n })) },
+        request.client ? { name: 'extKeyUsage', clientAuth: true } : { name: 'extKeyUsage', serverAuth: true },
+        ...(request.client ? [] : [{ name: 'subjectAltName', altNames: (request.subjectAltNames ?? []).map((n) => (isIP(n) ? { type: 7, ip: n } : { type: 2, value: n })) }]),
       ];
   cert.setExtensions(extensions);
   cert.sign(forge.pki.privateKeyFromPem(request.issuer?.keyPem ?? keys.privatePem), forge.md.sha256.create());
@@ -114,10 +117,41 @@ export function initHubTls(dir: string, subjectAltNames: readonly string[]): { f
   return { files, created: true };
 }
 
-export function readHubTls(dir: string): { key: string; cert: string } {
+const CLIENT_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+/**
+ * Issues a client certificate `name` from the hub's CA into `<dir>/clients/` (never
+ * overwriting); returns the certificate and key paths for the agent's config.
+ */
+export function issueClientCertificate(dir: string, name: string): { cert: string; key: string } {
+  if (!CLIENT_NAME.test(name)) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `client name "${name}": use 1–63 of a-z, 0-9, ".", "_", "-"`);
+  const files = hubTlsFiles(dir);
+  let ca: { certPem: string; keyPem: string };
+  try {
+    ca = { certPem: readFileSync(files.caCert, 'utf8'), keyPem: readFileSync(files.caKey, 'utf8') };
+  } catch (error) {
+    throw new FaultdError('FAULTD_ERR_HUB_TLS', `cannot read the hub CA in ${dir} (run faultd hub init): ${messageOf(error)}`, { cause: error });
+  }
+  const clients = path.join(dir, 'clients');
+  const out = { cert: path.join(clients, `${name}.pem`), key: path.join(clients, `${name}.key`) };
+  if (existsSync(out.cert) || existsSync(out.key)) throw new FaultdError('FAULTD_ERR_HUB_TLS', `a client certificate "${name}" exists already (${out.cert}); remove it first to reissue`);
+  try {
+    mkdirSync(clients, { recursive: true, mode: 0o700 });
+    const keys = newKeyPair();
+    const cert = issueCertificate(keys, { commonName: name, validDays: 825, isCa: false, client: true, issuer: ca });
+    writeFileSync(out.key, keys.privatePem, { mode: 0o600, flag: 'wx' });
+    writeFileSync(out.cert, cert, { mode: 0o644, flag: 'wx' });
+  } catch (error) {
+    throw new FaultdError('FAULTD_ERR_HUB_TLS', `cannot write the client certificate in ${clients}: ${messageOf(error)}`, { cause: error });
+  }
+  return out;
+}
+
+/** The server's key and certificate, and the CA (to verify agents' client certificates). */
+export function readHubTls(dir: string): { key: string; cert: string; ca: string } {
   const files = hubTlsFiles(dir);
   try {
-    return { key: readFileSync(files.serverKey, 'utf8'), cert: readFileSync(files.serverCert, 'utf8') };
+    return { key: readFileSync(files.serverKey, 'utf8'), cert: readFileSync(files.serverCert, 'utf8'), ca: readFileSync(files.caCert, 'utf8') };
   } catch (error) {
     throw new FaultdError('FAULTD_ERR_HUB_TLS', `cannot read the hub's server certificate in ${dir} (run faultd hub init): ${messageOf(error)}`, { cause: error });
   }

@@ -26,13 +26,14 @@ export interface TestHub {
 }
 
 /** Starts a hub in `dir` (a new temp dir by default, removed at teardown); stopped at teardown. */
-export async function startHub(t: { teardown(fn: () => void | Promise<void>): void }, options: { dir?: string; hub?: Partial<HubOptions>; port?: number } = {}): Promise<TestHub> {
+export async function startHub(t: { teardown(fn: () => void | Promise<void>): void }, options: { dir?: string; hub?: Partial<HubOptions>; port?: number; requireClientCert?: boolean } = {}): Promise<TestHub> {
   const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), 'faultd-hub-'));
   if (!options.dir) t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const { files } = initHubTls(dir, []);
   const store = new SqliteHubStore(path.join(dir, 'hub.db'));
   const service = new HubService(store, options.hub ?? {});
-  const server = await startHubServer({ service, logger: SILENT, host: '127.0.0.1', port: options.port ?? 0, tls: readHubTls(dir) });
+  const tls = readHubTls(dir);
+  const server = await startHubServer({ service, logger: SILENT, host: '127.0.0.1', port: options.port ?? 0, tls: { key: tls.key, cert: tls.cert, ...(options.requireClientCert ? { clientCa: tls.ca } : {}) } });
   const ca = readFileSync(files.caCert, 'utf8');
   const agent = new Agent({ connect: { ca } });
   let stopped = false;

@@ -2,7 +2,7 @@
 // `faultd agent` end to end against a real hub over TLS on 127.0.0.1: a CPU and a memory fault
 // in parallel with status, logs in order and a result; abort from the hub; the hub going away
 // mid-run (faults reverted within disconnectTimeout + 1 s, result delivered after it returns).
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { finish, startCli, workspace, type CliChild, type Workspace } from '../helpers/cli.js';
@@ -22,7 +22,8 @@ function experiment(seconds: number) {
   };
 }
 
-function startAgent(t: { teardown(fn: () => void): void }, hub: TestHub, ws: Workspace, disconnectTimeout = '30s'): CliChild {
+/** Creates infrastructure edge-1 on the hub and writes the agent's key and config into `ws`. */
+function configureAgent(hub: TestHub, ws: Workspace, disconnectTimeout = '30s'): string {
   const { id, accessKey } = hub.service.createInfra('edge-1');
   const keyFile = path.join(ws.dir, 'access-key');
   writeFileSync(keyFile, `${accessKey}\n`, { mode: 0o600 });
@@ -31,9 +32,25 @@ function startAgent(t: { teardown(fn: () => void): void }, hub: TestHub, ws: Wor
     'hub:', `  url: ${hub.url}`, `  infraId: ${id}`, `  accessKeyFile: ${keyFile}`, `  caFile: ${caFile}`,
     'agent:', '  heartbeatInterval: 1s', '  runningHeartbeatInterval: 1s', '  pollWait: 1s', `  disconnectTimeout: ${disconnectTimeout}`, '',
   ].join('\n'));
+  return id;
+}
+
+/** Starts `faultd agent` on the configuration in `ws` (killed at teardown). */
+function launchAgent(t: { teardown(fn: () => void): void }, ws: Workspace): CliChild {
   const child = startCli(['--log-format', 'json', 'agent'], ws.stateDir);
   t.teardown(() => child.kill('SIGKILL'));
   return child;
+}
+
+function startAgent(t: { teardown(fn: () => void): void }, hub: TestHub, ws: Workspace, disconnectTimeout = '30s'): CliChild {
+  configureAgent(hub, ws, disconnectTimeout);
+  return launchAgent(t, ws);
+}
+
+/** Every log line of the run once, numbered 1…n. */
+function assertContiguousLogs(t: { deepEqual(a: unknown, b: unknown, m?: string): void }, hub: TestHub, runId: string): void {
+  const seqs = hub.service.runLogs(runId, 0).map((e) => e.seq);
+  t.deepEqual(seqs, seqs.map((_, i) => i + 1), 'every line once, in order');
 }
 
 async function waitForState(hub: TestHub, runId: string, states: readonly string[], timeoutMs: number): Promise<boolean> {
@@ -138,7 +155,7 @@ test('token expiry (3 s TTL) and a key rotation mid-run, and a hub restart: the 
   const second = await startHub(t, { dir: first.dir, port, hub: { tokenTtlSeconds: 3 } });
   t.true(await waitForState(second, run.id, ['finished'], 30_000));
   t.is(second.service.run(run.id)?.result?.verdict, 'completed');
-  await waitUntil(() => second.service.runLogs(run.id, 0).some((e) => e.message === 'experiment finished'), 5000);
+  await waitUntil(() => second.service.runLogs(run.id, 0).filter((e) => e.message === 'fault reverted').length === 2, 5000);
   const seqs = second.service.runLogs(run.id, 0).map((e) => e.seq);
   t.deepEqual(seqs, seqs.map((_, i) => i + 1), 'every line once, in order, across the restart');
   t.deepEqual(stressorsMatching(run.id), []);
@@ -162,4 +179,77 @@ test('an agent that does not trust the hub (another CA) says so and runs nothing
   t.regex(stdout, /TLS identity did not verify/);
   t.is(hub.service.run(run.id)?.state, 'queued', 'no task was handed out');
   t.deepEqual(stressorsMatching(run.id), []);
+});
+
+test('agent killed with SIGKILL mid-run: the next agent process reverts first, then reports the run interrupted with every log line once', async (t) => {
+  const hub = await startHub(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  configureAgent(hub, ws);
+  const first = launchAgent(t, ws);
+  const run = hub.service.queueRun('edge-1', experiment(60));
+  t.true(await waitUntil(() => stressorsMatching(run.id).length === 2, 15_000));
+  t.true(await waitUntil(() => hub.service.runLogs(run.id, 0).length > 0, 5000), 'some logs were shipped before the kill');
+  first.kill('SIGKILL');
+  await finish(first);
+  const second = launchAgent(t, ws);
+  t.true(await waitForState(hub, run.id, ['finished'], 20_000), 'the restarted agent reported the run');
+  t.deepEqual(stressorsMatching(run.id), []);
+  const result = hub.service.run(run.id)?.result;
+  t.is(result?.verdict, 'interrupted');
+  t.regex(result?.reason ?? '', /stopped abruptly/);
+  t.true((result?.faults.length ?? 0) <= 2);
+  assertContiguousLogs(t, hub, run.id);
+  t.true(hub.service.runLogs(run.id, 0).some((e) => /interrupted: the agent \(pid \d+\) stopped abruptly/.test(e.message)));
+  t.deepEqual(readdirSync(path.join(ws.stateDir, 'runs')), [], 'the journal is gone once the hub has everything');
+  second.kill('SIGTERM');
+  await finish(second);
+});
+
+test('stopped while the hub is down: the result and the rest of the logs wait on disk for the next agent process', async (t) => {
+  const first = await startHub(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  configureAgent(first, ws);
+  const agent = launchAgent(t, ws);
+  const run = first.service.queueRun('edge-1', experiment(60));
+  t.true(await waitUntil(() => stressorsMatching(run.id).length === 2, 15_000));
+  const port = Number(new URL(first.url).port);
+  await first.stop();
+  agent.kill('SIGTERM');
+  const stopped = await finish(agent);
+  t.regex(stopped.stdout, /it is sent at the next start/);
+  t.deepEqual(stressorsMatching(run.id), [], 'the stopping agent reverted');
+  t.is(readdirSync(path.join(ws.stateDir, 'runs')).length, 1, 'the journal is kept');
+  const second = await startHub(t, { dir: first.dir, port });
+  const again = launchAgent(t, ws);
+  t.true(await waitForState(second, run.id, ['finished'], 20_000));
+  t.like(second.service.run(run.id)?.result, { verdict: 'aborted', reason: 'the agent is stopping' });
+  assertContiguousLogs(t, second, run.id);
+  const reverted = second.service.runLogs(run.id, 0).filter((e) => e.message === 'fault reverted');
+  t.is(reverted.length, 2, 'the lines logged after the hub went away (the reverts) arrived');
+  again.kill('SIGTERM');
+  await finish(again);
+});
+
+test('a run journal from an earlier boot is reported as interrupted by reboot', async (t) => {
+  const hub = await startHub(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const infraId = configureAgent(hub, ws);
+  const run = hub.service.queueRun('edge-1', experiment(60));
+  t.is(hub.service.nextTask(infraId)?.task.runId, run.id, 'dispatched to the agent that "rebooted"');
+  mkdirSync(path.join(ws.stateDir, 'runs'), { recursive: true });
+  const start = { t: 'start', runId: run.id, bootId: '00000000-0000-4000-8000-000000000000', pid: 4_000_000, at: new Date().toISOString(), nextSeq: 1 };
+  const log = { t: 'log', e: { seq: 1, at: new Date().toISOString(), level: 'info', message: 'fault applied' } };
+  writeFileSync(path.join(ws.stateDir, 'runs', `${run.id}.jsonl`), `${JSON.stringify(start)}\n${JSON.stringify(log)}\n{"t":"log","e":{"se`);
+  const agent = launchAgent(t, ws);
+  t.true(await waitForState(hub, run.id, ['finished'], 20_000));
+  const result = hub.service.run(run.id)?.result;
+  t.is(result?.verdict, 'interrupted');
+  t.regex(result?.reason ?? '', /^interrupted by reboot; no fault of this run was left applied/);
+  assertContiguousLogs(t, hub, run.id);
+  t.is(hub.service.runLogs(run.id, 0)[0]?.message, 'fault applied', 'the journaled line before the torn one was sent');
+  agent.kill('SIGTERM');
+  await finish(agent);
 });

@@ -107,7 +107,7 @@ test('an unsafe or wrong key file, a revoked key, a wrong pin: clear errors', as
   await t.throwsAsync(agentFor(t, hub, loose, id).tokens.token(), { message: /has mode 0644; it must be readable by its owner only: chmod 600/ });
   await t.throwsAsync(agentFor(t, hub, keyFile(t, 'not-a-key'), id).tokens.token(), { message: /does not hold a faultd access key/ });
   const revoked = keyFile(t, `fdk_${'x'.repeat(43)}`);
-  await t.throwsAsync(agentFor(t, hub, revoked, id).tokens.token(), { message: /the hub refused the access key of infrastructure .*UNAUTHORIZED/ });
+  await t.throwsAsync(agentFor(t, hub, revoked, id).tokens.token(), { message: /the hub refused the token exchange of infrastructure .*UNAUTHORIZED: unknown infrastructure or wrong access key/ });
   const goodFile = keyFile(t, accessKey);
   const pin = new X509Certificate(readFileSync(path.join(hub.dir, 'server.pem'))).fingerprint256;
   t.regex(await agentFor(t, hub, goodFile, id, { pin }).tokens.token(), /^fdt_/, 'the right pin passes');

@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 // The hub's HTTP API over real TLS on 127.0.0.1, with a CA the test generates.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import test from 'ava';
 import { Agent, request } from 'undici';
 
+import { HubClient } from '../../../src/agent/hub-client.js';
 import { startHubServer } from '../../../src/hub/server.js';
 import { HubService } from '../../../src/hub/service.js';
 import { SqliteHubStore } from '../../../src/hub/sqlite-store.js';
-import { initHubTls, issueCertificate, newKeyPair } from '../../../src/hub/tls.js';
+import { initHubTls, issueCertificate, issueClientCertificate, newKeyPair } from '../../../src/hub/tls.js';
+import { TokenResponse } from '../../../src/protocol/messages.js';
 import { SILENT, startHub, type TestHub as Hub } from '../../helpers/hub.js';
 
 async function call(hub: Hub, method: 'GET' | 'POST', route: string, body?: unknown, token?: string) {
@@ -87,4 +89,33 @@ test('the hub keeps infrastructures and keys across a restart', async (t) => {
   const second = await startHub(t, { dir });
   t.is((await call(second, 'POST', '/v1/token', { infraId: id, accessKey })).status, 200);
   t.is(initHubTls(dir, []).created, false, 'hub init leaves existing certificates alone');
+});
+
+test('mutual TLS: with --require-client-cert only agents holding a certificate from the hub CA get through', async (t) => {
+  const hub = await startHub(t, { requireClientCert: true });
+  const { id, accessKey } = hub.service.createInfra('edge-1');
+  const connect = (clientCert?: { cert: string; key: string }) => {
+    const client = new HubClient({ url: hub.url, caPem: hub.ca, ...(clientCert ? { clientCert } : {}) });
+    t.teardown(() => client.close());
+    return client.post('/v1/token', { infraId: id, accessKey }, TokenResponse);
+  };
+  const without = await connect();
+  t.is(without.status, 401);
+  t.regex('error' in without ? without.error : '', /UNAUTHORIZED: a client certificate signed by the hub CA is required/);
+
+  const issued = issueClientCertificate(hub.dir, 'edge-1.example');
+  t.is(statSync(issued.key).mode & 0o777, 0o600);
+  const good = await connect({ cert: readFileSync(issued.cert, 'utf8'), key: readFileSync(issued.key, 'utf8') });
+  t.is(good.status, 200);
+  t.throws(() => issueClientCertificate(hub.dir, 'edge-1.example'), { message: /exists already/ }, 'never overwritten');
+  t.throws(() => issueClientCertificate(hub.dir, '../evil'), { message: /client name/ });
+
+  // A certificate from another CA is refused too.
+  const otherKeys = newKeyPair();
+  const otherCa = issueCertificate(otherKeys, { commonName: 'other CA', validDays: 1, isCa: true });
+  const keys = newKeyPair();
+  const foreign = issueCertificate(keys, { commonName: 'intruder', validDays: 1, isCa: false, client: true, issuer: { certPem: otherCa, keyPem: otherKeys.privatePem } });
+  const refused = await connect({ cert: foreign, key: keys.privatePem });
+  t.is(refused.status, 401);
+  t.regex('error' in refused ? refused.error : '', /client certificate .* required \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)/);
 });
