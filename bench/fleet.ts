@@ -61,8 +61,9 @@ export async function fleet(root: string): Promise<string[]> {
     children.push(hub);
     await waitForLine(hub, /serving on/, 15_000);
     const url = `https://127.0.0.1:${PORT}`;
-    const dispatcher = new Agent({ connections: AGENTS * 2 + 10, connect: { ca } });
-    const post = async (route: string, body: unknown, token?: string) => {
+    // One connection pool per simulated agent, as each real agent has its own.
+    const simulated = infras.map((infra) => ({ infra, dispatcher: new Agent({ connect: { ca } }) }));
+    const post = async (dispatcher: Agent, route: string, body: unknown, token?: string) => {
       const started = process.hrtime.bigint();
       const r = await request(`${url}${route}`, { method: 'POST', dispatcher, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
       const text = await r.body.text();
@@ -70,11 +71,11 @@ export async function fleet(root: string): Promise<string[]> {
     };
     // Token storm: every agent starts at once.
     const stormStart = Date.now();
-    const tokens = await Promise.all(infras.map(async (i) => String((await post('/v1/token', { infraId: i.id, accessKey: i.accessKey })).json?.['accessToken'])));
+    const tokens = await Promise.all(simulated.map(async ({ infra, dispatcher }) => ({ dispatcher, token: String((await post(dispatcher, '/v1/token', { infraId: infra.id, accessKey: infra.accessKey })).json?.['accessToken']) })));
     const stormMs = Date.now() - stormStart;
     const latencies: number[] = [];
     let stop = false;
-    const agents = tokens.map(async (token) => {
+    const agents = tokens.map(async ({ token, dispatcher }) => {
       const poller = (async () => {
         while (!stop) {
           const r = await request(`${url}/v1/tasks/next?waitSeconds=${POLL_WAIT_S}`, { method: 'GET', dispatcher, headers: { authorization: `Bearer ${token}` }, headersTimeout: (POLL_WAIT_S + 10) * 1000 }).catch(() => undefined);
@@ -83,7 +84,7 @@ export async function fleet(root: string): Promise<string[]> {
       })();
       await sleep(Math.random() * HEARTBEAT_MS);
       while (!stop) {
-        const r = await post('/v1/heartbeat', { agentVersion: '0.1.0', hostname: 'bench', capabilities: ['linux-cpu-stress'] }, token);
+        const r = await post(dispatcher, '/v1/heartbeat', { agentVersion: '0.1.0', hostname: 'bench', capabilities: ['linux-cpu-stress'] }, token);
         if (r.status === 200) latencies.push(r.ms);
         await sleep(HEARTBEAT_MS);
       }
@@ -127,7 +128,7 @@ export async function fleet(root: string): Promise<string[]> {
     const bareRss = statusBytes(bare.pid ?? 0, 'VmRSS');
 
     stop = true;
-    await dispatcher.destroy();
+    await Promise.all(simulated.map(({ dispatcher }) => dispatcher.destroy()));
     await Promise.allSettled(agents);
     const mib = (b: number) => (b / 2 ** 20).toFixed(1);
     return [

@@ -340,7 +340,9 @@ async function main(): Promise<void> {
   await ledger.open();
   const stressNg = spawnSync('stress-ng', ['--version'], { encoding: 'utf8' }).stdout.trim();
   const started = new Date();
-  const only = (process.env['BENCH_ONLY'] ?? 'cpu,memory,latency,network,nfqueue,footprint,fleet').split(',');
+  const all = 'cpu,memory,latency,network,nfqueue,footprint,fleet';
+  const only = (process.env['BENCH_ONLY'] ?? all).split(',');
+  const partial = only.join(',') !== all;
   const section = async (name: string, title: string, body: () => Promise<string[]>): Promise<string[]> =>
     only.includes(name) ? [title, '', ...(await body()), ''] : [];
   const sections = [
@@ -360,9 +362,11 @@ async function main(): Promise<void> {
   mkdirSync(outDir, { recursive: true });
   const text = sections.join('\n');
   const stamp = started.toISOString().replace(/[:]/g, '').slice(0, 15);
-  writeFileSync(path.join(outDir, `${stamp}.md`), text);
-  writeFileSync(path.join(outDir, 'latest.md'), text);
-  console.log(`\n${text}\nwritten to bench/results/${stamp}.md and bench/results/latest.md`);
+  // A partial run (BENCH_ONLY) is kept under its own name and never replaces latest.md.
+  const name = partial ? `${stamp}-${only.join('-')}.md` : `${stamp}.md`;
+  writeFileSync(path.join(outDir, name), text);
+  if (!partial) writeFileSync(path.join(outDir, 'latest.md'), text);
+  console.log(`\n${text}\nwritten to bench/results/${name}${partial ? '' : ' and bench/results/latest.md'}`);
   await ledger.close();
   rmSync(benchDir, { recursive: true, force: true });
 }

@@ -276,8 +276,9 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     .command('abort')
     .description('abort a run: a queued one is cancelled, a running one is aborted by its agent (which reverts)')
     .argument('<run>', 'run id')
-    .action(async (run: string) => {
-      code = hubAbortCommand({ hubDir: hubDir(), run }, await env(false));
+    .option('--force', 'close a dispatched or running run at once without its agent (for an agent that is gone for good)')
+    .action(async (run: string, flags: { force?: boolean }) => {
+      code = hubAbortCommand({ hubDir: hubDir(), run, force: flags.force === true }, await env(false));
     });
   hubCommand
     .command('result')

@@ -160,8 +160,13 @@ export function hubRunsCommand(flags: HubFlags & { infra?: string; json: boolean
   });
 }
 
-export function hubAbortCommand(flags: HubFlags & { run: string }, env: CommandEnv): ExitCode {
+export function hubAbortCommand(flags: HubFlags & { run: string; force: boolean }, env: CommandEnv): ExitCode {
   return withService(flags, (service) => {
+    if (flags.force) {
+      const closed = service.closeRun(flags.run, 'closed by the operator (hub abort --force): its agent never reported it');
+      env.print(closed ? `Run ${flags.run} closed as aborted; the infrastructure's next run can start. If its agent still runs it, the agent's late result is refused (409).` : `Run ${flags.run} has already ended.`);
+      return EXIT.OK;
+    }
     const outcome = service.requestAbort(flags.run);
     env.print(
       outcome === 'cancelled'

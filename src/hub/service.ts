@@ -165,6 +165,22 @@ export class HubService {
     return outcome;
   }
 
+  /**
+   * Ends a dispatched or running run without its agent (verdict `aborted`, with `reason`), so the
+   * infrastructure's queue moves on. False when the run had already ended or was still queued.
+   */
+  closeRun(runId: string, reason: string): boolean {
+    const run = this.#store.run(runId);
+    if (!run) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `no run ${runId} (see faultd hub runs)`);
+    if (run.state !== 'dispatched' && run.state !== 'running') {
+      if (run.state === 'queued') throw new FaultdError('FAULTD_ERR_HUB_INPUT', `run ${runId} is still queued: abort it without --force`);
+      return false;
+    }
+    this.#store.setResult(runId, { verdict: 'aborted', reason, faults: [] }, this.#options.now());
+    this.#runsChanged();
+    return true;
+  }
+
   reportStatus(infraId: string, runId: string, request: StatusRequest): void {
     this.#ownRun(infraId, runId, true);
     this.#store.addStatus(runId, request.events);

@@ -137,3 +137,19 @@ test('a waiting long-poll is woken by a run queued here or by another process, w
   t.like(answer.json, { task: { runId: second.id } });
   t.true(Date.now() - started < 2000, `answered after ${Date.now() - started} ms`);
 });
+
+test('hub abort --force closes a run whose agent is gone, so the queue moves on; a late result is refused', async (t) => {
+  const hub = await startHub(t);
+  const { infraId, token } = await agentToken(hub, 'edge-1');
+  const lost = hub.service.queueRun('edge-1', EXPERIMENT);
+  const next = hub.service.queueRun('edge-1', EXPERIMENT);
+  t.is(hub.service.nextTask(infraId)?.task.runId, lost.id);
+  t.is(hub.service.nextTask(infraId), undefined, 'one at a time');
+  t.throws(() => hub.service.closeRun(next.id, 'x'), { message: /still queued: abort it without --force/ });
+  t.true(hub.service.closeRun(lost.id, 'closed by the operator'));
+  t.like(hub.service.run(lost.id), { state: 'finished', result: { verdict: 'aborted', reason: 'closed by the operator' } });
+  t.false(hub.service.closeRun(lost.id, 'again'), 'idempotent');
+  t.is(hub.service.nextTask(infraId)?.task.runId, next.id, 'the next run starts');
+  const late = await call(hub, 'POST', `/v1/runs/${lost.id}/result`, token, { verdict: 'completed', faults: [] });
+  t.is(late.status, 409);
+});
