@@ -23,6 +23,7 @@
         'native/binding/addon.cc',
         'native/binding/js_error.cc',
         'native/binding/process_binding.cc',
+        'native/binding/host_binding.cc',
         'native/binding/tc_binding.cc',
         'native/binding/nft_binding.cc',
         'native/binding/match_args.cc',

@@ -2,6 +2,7 @@
 // Module entry: registers the binding functions. Only files in native/binding include napi.h.
 #include <napi.h>
 
+#include "host_binding.h"
 #include "js_args.h"
 #include "js_error.h"
 #include "nft_binding.h"
@@ -34,6 +35,8 @@ Napi::Object RegisterModule(Napi::Env env, Napi::Object exports) {
   exports.Set("killProcess", Napi::Function::New(env, KillProcess, "killProcess"));
   exports.Set("memlockLimit", Napi::Function::New(env, MemlockLimit, "memlockLimit"));
   exports.Set("tryLock", Napi::Function::New(env, TryLock, "tryLock"));
+  exports.Set("sdNotify", Napi::Function::New(env, SdNotify, "sdNotify"));
+  exports.Set("fallocate", Napi::Function::New(env, Fallocate, "fallocate"));
   exports.Set("netemOptions", Napi::Function::New(env, NetemOptions, "netemOptions"));
   exports.Set("tbfOptions", Napi::Function::New(env, TbfOptions, "tbfOptions"));
   exports.Set("qdiscList", Napi::Function::New(env, QdiscList, "qdiscList"));

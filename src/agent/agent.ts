@@ -28,6 +28,7 @@ import { API_PREFIX, HeartbeatResponse, LogsResponse, TaskResponse, type ResultR
 import type { HubClient } from './hub-client.js';
 import { RunOutbox } from './outbox.js';
 import { RunJournal } from './run-journal.js';
+import { clearRecovered } from '../engine/recovered.js';
 import type { TokenSource } from './token-source.js';
 
 export interface AgentTiming {
@@ -51,8 +52,10 @@ export interface AgentDeps {
   /** Where run journals live (`<stateDir>/runs`). */
   readonly stateDir: string;
   readonly bootId: string;
-  /** What was reverted at start, before the agent was built (for `interrupted` results). */
+  /** What was reverted at start, by this process or by `revert --remnants` before it (for `interrupted` results). */
   readonly remnants: readonly RemnantReport[];
+  /** One line of what the agent is doing now (systemd's STATUS=). */
+  readonly onStatus?: (text: string) => void;
 }
 
 const BACKOFF_BASE_MS = 500;
@@ -187,6 +190,7 @@ export class Agent {
     const runLogger = pino({ level: 'info', base: { runId } }, { write: (line: string) => outbox.addPinoLine(line) });
     const ctx = this.#d.faultContext(runLogger);
     this.#d.logger.info({ runId }, 'task received');
+    this.#d.onStatus?.(`running ${runId}`);
     const stopShipping = new AbortController();
     const shipping = this.#shipLoop(runId, outbox, stopShipping.signal, abort);
     let result: ResultRequest;
@@ -218,6 +222,7 @@ export class Agent {
     const unresolved = [...(await this.#d.ledger.entries()).values()].some((e) => e.state !== 'reverted');
     if (!unresolved) await this.#d.ledger.compact();
     this.#d.logger.info({ runId, verdict: result.verdict }, 'run finished');
+    this.#d.onStatus?.(`idle; last run ${runId}: ${result.verdict}`);
   }
 
   async #runExperiment(runId: string, experiment: Parameters<Runner['run']>[0], ctx: FaultContext, logger: Logger, outbox: RunOutbox, signal: AbortSignal): Promise<ExperimentResult> {
@@ -310,10 +315,13 @@ export class Agent {
       const start = outbox.start;
       if (!start) continue;
       const result = outbox.result ?? this.#interruptedResult(start, outbox);
+      this.#d.onStatus?.(`reporting ${start.runId} (${result.verdict}) from an earlier agent process`);
       this.#d.logger.info({ runId: start.runId, verdict: result.verdict }, 'sending what an earlier agent process owed the hub for this run');
       if (await this.#deliver(start.runId, outbox, result, shutdown)) journal.remove();
       else journal.close();
     }
+    // Every interrupted run is reported: what was recovered for them is no longer needed.
+    if (!shutdown.aborted) clearRecovered(this.#d.stateDir);
   }
 
   /** The result of a run that an earlier agent process never finished: what was reverted at start. */
@@ -330,7 +338,8 @@ export class Agent {
       verdict: 'interrupted',
       reason: `${why}; ${summary}`,
       faults: remnants.map((r) => ({
-        faultId: r.faultId,
+        // The ledger keys a fault as `<runId>-<fault id>`; the result uses the experiment's id.
+        faultId: r.faultId.startsWith(`${start.runId}-`) ? r.faultId.slice(start.runId.length + 1) : r.faultId,
         kind: r.kind,
         status: 'interrupted',
         revert: JSON.stringify(r.result).slice(0, 4000),

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * `faultd agent`: checks the configuration and credentials, reverts remnants of earlier runs
- * (as `faultd run` does), then polls the hub until SIGINT/SIGTERM, which aborts and reverts a
- * run in progress before the process exits.
+ * (as `faultd run` does), tells systemd it is ready (Type=notify; a no-op elsewhere), then polls
+ * the hub until SIGINT/SIGTERM, which aborts and reverts a run in progress before the process
+ * exits. The systemd watchdog is pinged from the event loop throughout.
  */
 import { readFileSync } from 'node:fs';
 
@@ -11,7 +12,9 @@ import { HubClient } from '../agent/hub-client.js';
 import { readAccessKey } from '../agent/key-file.js';
 import { TokenSource } from '../agent/token-source.js';
 import { revertRemnants } from '../engine/recover.js';
+import { readRecovered } from '../engine/recovered.js';
 import { FaultdError, messageOf } from '../errors.js';
+import { ServiceNotifier } from '../host/systemd.js';
 import { faultContext, openLedger, selfOwner, type CommandEnv } from './context.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 
@@ -39,9 +42,14 @@ export async function agentCommand(env: CommandEnv, signal: AbortSignal): Promis
   });
   const tokens = new TokenSource({ client, infraId: hub.infraId, keyFile: hub.accessKeyFile, logger: env.logger });
   const ctx = faultContext(env);
+  const systemd = new ServiceNotifier(ctx.native, env.logger);
+  const stopWatchdog = systemd.startWatchdog();
+  const onStop = (): void => systemd.stopping('stopping: aborting and reverting a running experiment, then sending its logs');
+  signal.addEventListener('abort', onStop, { once: true });
   const ledger = openLedger(env);
   await ledger.open();
   try {
+    systemd.status('reverting remnants of earlier runs');
     const remnants = await revertRemnants(ledger, env.registry, ctx, env.logger, { force: false });
     if (remnants.length) env.logger.info({ count: remnants.length }, 'remnants of earlier runs reverted before polling');
     const agent = new Agent({
@@ -61,13 +69,19 @@ export async function agentCommand(env: CommandEnv, signal: AbortSignal): Promis
       version: env.options.version,
       stateDir: env.options.stateDir,
       bootId: ctx.host.bootId,
-      remnants,
+      // Also what `revert --remnants` (systemd's ExecStartPre) reverted before this process.
+      remnants: readRecovered(env.options.stateDir),
+      onStatus: (text) => systemd.status(text),
     });
-    env.logger.info({ hub: hub.url, infraId: hub.infraId }, 'agent started');
+    // Startup order: remnants reverted (above), then READY, then polling.
+    systemd.ready(`polling ${hub.url} as ${hub.infraId}`);
+    env.logger.info({ hub: hub.url, infraId: hub.infraId, systemd: systemd.enabled, watchdogMs: systemd.watchdogMs }, 'agent started');
     await agent.run(signal);
     env.logger.info('agent stopped');
     return EXIT.OK;
   } finally {
+    stopWatchdog();
+    signal.removeEventListener('abort', onStop);
     await ledger.close();
     await client.close();
   }

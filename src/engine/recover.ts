@@ -3,7 +3,8 @@
  * `faultd revert --remnants`: reverts every fault the ledger still shows as possibly applied
  * (`intent`, `applied` or `revert-failed`). Faults owned by a faultd process that is still
  * alive are left to it unless `force` is set, so a second faultd never yanks a running
- * experiment. Idempotent: a second call finds nothing to do.
+ * experiment. Idempotent: a second call finds nothing to do. What was reverted is also
+ * written to `recovered.jsonl` (recovered.ts) for the agent's interrupted-run results.
  */
 import type { Logger } from 'pino';
 
@@ -11,6 +12,7 @@ import type { Registry } from '../faults/registry.js';
 import type { FaultContext } from '../faults/types.js';
 import { isUnresolved, type Ledger } from '../ledger/ledger.js';
 import type { FaultEntry } from '../ledger/record.js';
+import { recordRecovered } from './recovered.js';
 import { revertAndRecord, type RevertReport } from './revert.js';
 
 export interface RemnantReport {
@@ -64,5 +66,7 @@ export async function revertRemnants(
     faultLogger.info({ state: entry.state, target }, 'reverting remnant');
     reports.push({ ...base, result: await revertAndRecord(ledger, module, entry.faultId, entry.revert, { ...ctx, logger: faultLogger }, faultLogger) });
   }
+  // For the agent that starts next: it reports these in the interrupted runs' results.
+  recordRecovered(ledger.stateDir, reports);
   return reports;
 }

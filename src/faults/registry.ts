@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Every fault kind faultd knows: an explicit map, no discovery magic, no switch. */
 import { linuxCpuStress } from './linux-cpu-stress.js';
+import { linuxDiskFill } from './linux-disk-fill.js';
 import { linuxMemoryStress } from './linux-memory-stress.js';
 import { linuxNetworkCorruption } from './linux-network-corruption.js';
 import { linuxNetworkDuplication } from './linux-network-duplication.js';
@@ -24,5 +25,6 @@ export const REGISTRY: Registry = new Map(
     linuxNetworkReorder,
     linuxNetworkRateLimit,
     linuxNetworkPartition,
+    linuxDiskFill,
   ].map((module) => [module.kind, module] as const),
 );

@@ -110,6 +110,13 @@ export interface NativeAddon {
    * another open file holds a conflicting lock. Equivalent to `flock -n -s|-x|-u <fd>`.
    */
   tryLock(fd: number, mode: 'shared' | 'exclusive' | 'unlock'): boolean;
+  /**
+   * One sd_notify(3) datagram (`READY=1`, `STATUS=…`, `WATCHDOG=1`, `STOPPING=1`, newline
+   * separated) to `socketPath`, the value of $NOTIFY_SOCKET ("@name" = abstract socket).
+   */
+  sdNotify(socketPath: string, state: string): void;
+  /** fallocate(2) mode 0: reserves bytes [0, length) of the open file `fd`. Like `fallocate -l <length>`. */
+  fallocate(fd: number, length: number): void;
   /** The TCA_OPTIONS attribute of a netem qdisc, byte-identical to iproute2's. Pure (reads psched and tables). */
   netemOptions(spec: NetemSpec): Uint8Array;
   /** The TCA_OPTIONS attribute of a tbf qdisc, byte-identical to iproute2's. */

@@ -2,10 +2,10 @@
 // `faultd agent` end to end against a real hub over TLS on 127.0.0.1: a CPU and a memory fault
 // in parallel with status, logs in order and a result; abort from the hub; the hub going away
 // mid-run (faults reverted within disconnectTimeout + 1 s, result delivered after it returns).
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { finish, startCli, workspace, type CliChild, type Workspace } from '../helpers/cli.js';
+import { finish, runCli, startCli, workspace, type CliChild, type Workspace } from '../helpers/cli.js';
 import { startHub, type TestHub } from '../helpers/hub.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 import { stressorsMatching, waitUntil } from '../helpers/processes.js';
@@ -202,6 +202,31 @@ test('agent killed with SIGKILL mid-run: the next agent process reverts first, t
   assertContiguousLogs(t, hub, run.id);
   t.true(hub.service.runLogs(run.id, 0).some((e) => /interrupted: the agent \(pid \d+\) stopped abruptly/.test(e.message)));
   t.deepEqual(readdirSync(path.join(ws.stateDir, 'runs')), [], 'the journal is gone once the hub has everything');
+  second.kill('SIGTERM');
+  await finish(second);
+});
+
+test('as under systemd: after a SIGKILL, revert --remnants runs first (ExecStartPre) and the agent still reports which faults it reverted', async (t) => {
+  const hub = await startHub(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  configureAgent(hub, ws);
+  const first = launchAgent(t, ws);
+  const run = hub.service.queueRun('edge-1', experiment(60));
+  t.true(await waitUntil(() => stressorsMatching(run.id).length === 2, 15_000));
+  first.kill('SIGKILL');
+  await finish(first);
+  const pre = await runCli(['revert', '--remnants'], ws.stateDir);
+  t.is(pre.code, 0, pre.stdout);
+  t.regex(pre.stdout, /2 remnant\(s\)/);
+  const second = launchAgent(t, ws);
+  t.true(await waitForState(hub, run.id, ['finished'], 20_000));
+  const result = hub.service.run(run.id)?.result;
+  t.is(result?.verdict, 'interrupted');
+  t.deepEqual(result?.faults.map((f) => `${f.faultId}:${f.status}`).sort(), ['cpu:interrupted', 'mem:interrupted']);
+  t.true(result?.faults.every((f) => /"ok":true/.test(f.revert ?? '')), JSON.stringify(result?.faults));
+  t.regex(result?.reason ?? '', /2 fault\(s\) left applied were reverted .*2 verified, 0 failed/);
+  t.false(existsSync(path.join(ws.stateDir, 'recovered.jsonl')), 'the recovery notes are cleared once reported');
   second.kill('SIGTERM');
   await finish(second);
 });

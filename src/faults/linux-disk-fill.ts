@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * linux-disk-fill: fills the filesystem holding `path` up to `fillPercentage` (as `df` counts
+ * Use%: used / (used + available)) or by `size`, with one file whose blocks are reserved at once
+ * (fallocate(2); written with zeros on filesystems without it). Never past `keepFree`: a fill
+ * that would leave less free space is refused before anything is written. The fill file's path
+ * is in the ledger before it is created, and revert deletes it and checks that it is gone; it
+ * survives a reboot, so `revert --remnants` removes it after one.
+ */
+import { closeSync, constants, openSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+
+import { z } from 'zod';
+
+import { messageOf } from '../errors.js';
+import { formatBytes, parseByteAmount } from '../units.js';
+import { optionalParsedParam, paramsObject, type Param } from './params.js';
+import { defineInjector, RevertError, type ActiveFault } from './types.js';
+import { fnv1a32 } from './network/tc-handles.js';
+
+/** Free space a fill leaves unless `keepFree` says otherwise. */
+const DEFAULT_KEEP_FREE = '256Mi';
+const MIN_KEEP_FREE = 1024 * 1024;
+const MAX_BYTES = 2 ** 50;
+/** Trees a fill file must never go into. */
+const FORBIDDEN_ROOTS = ['/proc', '/sys', '/dev', '/run'];
+const ZERO_CHUNK = 4 * 1024 * 1024;
+
+export interface FilesystemUsage {
+  readonly totalBytes: number;
+  readonly usedBytes: number;
+  readonly availableBytes: number;
+}
+
+/** `df` for the filesystem holding `dir`: used = blocks − free, available = what is left to us. */
+export function filesystemUsage(dir: string): FilesystemUsage {
+  const s = statfsSync(dir);
+  return { totalBytes: s.blocks * s.bsize, usedBytes: (s.blocks - s.bfree) * s.bsize, availableBytes: s.bavail * s.bsize };
+}
+
+/** df's Use%: used / (used + available), in percent. */
+export function usePercent(u: FilesystemUsage): number {
+  const base = u.usedBytes + u.availableBytes;
+  return base === 0 ? 100 : (100 * u.usedBytes) / base;
+}
+
+/** Bytes to allocate so that Use% reaches `percent` (≤ 0 when it already has). */
+export function bytesToReach(percent: number, u: FilesystemUsage): number {
+  return Math.ceil((percent / 100) * (u.usedBytes + u.availableBytes) - u.usedBytes);
+}
+
+const parseSize = (v: string | number): number | undefined => {
+  const amount = parseByteAmount(v);
+  return amount && 'bytes' in amount ? amount.bytes : undefined;
+};
+
+function params() {
+  const pathParam: Param<string> = {
+    schema: z
+      .string({ error: 'must be an absolute directory path' })
+      .refine((p) => path.isAbsolute(p), { error: 'must be an absolute directory path' })
+      .transform((p) => path.resolve(p))
+      .refine((p) => !FORBIDDEN_ROOTS.some((root) => p === root || p.startsWith(`${root}/`)), { error: `must not be under ${FORBIDDEN_ROOTS.join(', ')}` }),
+    doc: { name: 'path', type: 'path', default: undefined, bounds: 'an existing directory, not under /proc, /sys, /dev, /run', description: 'a directory on the filesystem to fill; the fill file goes here' },
+  };
+  const fillPercentage: Param<number | undefined> = {
+    schema: z
+      .preprocess((v) => (typeof v === 'string' && /^\s*\d+(\.\d+)?\s*%?\s*$/.test(v) ? Number(v.replace('%', '')) : v), z.number({ error: 'must be a percentage 1–100' }).min(1, { error: 'must be in 1–100' }).max(100, { error: 'must be in 1–100' }))
+      .optional(),
+    doc: { name: 'fillPercentage', type: 'number', default: undefined, bounds: '1–100 %', description: 'fill until the filesystem is this full, as df counts Use% (give this or size)' },
+  };
+  return {
+    path: pathParam,
+    fillPercentage,
+    size: optionalParsedParam({
+      name: 'size', type: 'size', default: '-', min: 1, max: MAX_BYTES, bounds: '1 B–1 PiB', parse: parseSize,
+      formatHint: 'a size like "512Mi", "2Gi" or bytes', description: 'fill by this many bytes instead (give this or fillPercentage)',
+    }),
+    keepFree: optionalParsedParam({
+      name: 'keepFree', type: 'size', default: DEFAULT_KEEP_FREE, min: MIN_KEEP_FREE, max: MAX_BYTES, bounds: '1Mi–1 PiB', parse: parseSize,
+      formatHint: 'a size like "256Mi" or bytes', description: 'free space the fill never takes: a fill that would leave less is refused',
+    }, DEFAULT_KEEP_FREE) as Param<number>,
+  };
+}
+
+const DiskFillRevertSchema = z.object({
+  file: z.string().min(1),
+  bytes: z.number().int().positive(),
+});
+type DiskFillRevert = z.infer<typeof DiskFillRevertSchema>;
+
+/** Reserves `bytes` in the open file: fallocate, or zeros where the filesystem lacks it. */
+async function allocate(fd: number, bytes: number, fallocate: (fd: number, length: number) => void, signal: AbortSignal): Promise<'fallocate' | 'zeros'> {
+  try {
+    fallocate(fd, bytes);
+    return 'fallocate';
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'EOPNOTSUPP') throw error;
+  }
+  const zeros = Buffer.alloc(ZERO_CHUNK);
+  for (let written = 0; written < bytes; ) {
+    if (signal.aborted) throw new Error('aborted while writing the fill file');
+    written += writeSync(fd, zeros, 0, Math.min(ZERO_CHUNK, bytes - written));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return 'zeros';
+}
+
+export const linuxDiskFill = defineInjector({
+  kind: 'linux-disk-fill',
+  summary: 'Fill a filesystem to a percentage or by a size, never past a reserve of free space',
+  paramAliases: { PATH: 'path', FILL_PERCENTAGE: 'fillPercentage', SIZE: 'size', KEEP_FREE: 'keepFree' },
+  paramsSchema: () =>
+    paramsObject(params()).superRefine((v, c) => {
+      if ((v.fillPercentage === undefined) === (v.size === undefined)) {
+        c.addIssue({ code: 'custom', path: ['fillPercentage'], message: 'give exactly one of fillPercentage (1–100) or size' });
+      }
+    }),
+  paramDocs: () => Object.values(params()).map((p) => p.doc),
+  exclusiveTargets: (p) => [`disk:${p.path}`],
+  revertSchema: DiskFillRevertSchema,
+  plan(faultId, p, ctx) {
+    let dir;
+    try {
+      dir = statSync(p.path);
+    } catch (error) {
+      throw new Error(`path ${p.path}: ${messageOf(error)}`);
+    }
+    if (!dir.isDirectory()) throw new Error(`path ${p.path} is not a directory`);
+    const usage = filesystemUsage(p.path);
+    const bytes = p.size ?? bytesToReach(p.fillPercentage ?? 0, usage);
+    const now = `${usePercent(usage).toFixed(1)} % used, ${formatBytes(usage.availableBytes)} free`;
+    if (bytes <= 0) throw new Error(`fillPercentage ${p.fillPercentage ?? '?'}: the filesystem of ${p.path} is already ${now}`);
+    const room = usage.availableBytes - p.keepFree;
+    if (bytes > room) {
+      const most = room > 0 ? `at most ${formatBytes(room)} (${usePercent({ ...usage, usedBytes: usage.usedBytes + room, availableBytes: p.keepFree }).toFixed(1)} %)` : 'nothing';
+      const field = p.size === undefined ? `fillPercentage ${p.fillPercentage ?? '?'}` : `size ${formatBytes(bytes)}`;
+      throw new Error(`${field}: would leave less than keepFree ${formatBytes(p.keepFree)} free on the filesystem of ${p.path} (${now}); it can take ${most}`);
+    }
+    const file = path.join(p.path, `.faultd-fill-${fnv1a32(faultId).toString(16).padStart(8, '0')}`);
+    const revert: DiskFillRevert = { file, bytes };
+    const after = usePercent({ ...usage, usedBytes: usage.usedBytes + bytes, availableBytes: usage.availableBytes - bytes });
+    return {
+      target: p.path,
+      changes: [`create ${file} with ${formatBytes(bytes)} reserved (filesystem ${now} → ${after.toFixed(1)} % used)`],
+      revertSteps: [`delete ${file}`],
+      revert,
+      async apply(recordApplied, signal): Promise<ActiveFault> {
+        await recordApplied(revert);
+        const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+        let how: 'fallocate' | 'zeros';
+        try {
+          how = await allocate(fd, bytes, (f, n) => ctx.native.fallocate(f, n), signal);
+        } catch (error) {
+          closeSync(fd);
+          unlinkSync(file);
+          throw new Error(`cannot fill ${file} with ${formatBytes(bytes)}: ${messageOf(error)} (the file was removed)`, { cause: error });
+        }
+        closeSync(fd);
+        ctx.logger.info({ file, bytes, how, usePercent: Number(usePercent(filesystemUsage(p.path)).toFixed(2)) }, 'fill file written');
+        return {
+          measure: () => `${usePercent(filesystemUsage(p.path)).toFixed(1)} % used`,
+          ended: new Promise<string>(() => undefined),
+        };
+      },
+    };
+  },
+  async revert(r) {
+    try {
+      await unlink(r.file);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === 'ENOENT') return { outcome: 'already-absent', detail: `${r.file} was already gone` };
+      throw new RevertError(
+        `cannot delete the fill file ${r.file}: ${messageOf(error)}`,
+        `${r.file} (${formatBytes(r.bytes)}) still takes space on its filesystem`,
+        code === 'EPERM' ? `chattr -i ${r.file} && rm -f ${r.file}` : `rm -f ${r.file}`,
+      );
+    }
+    try {
+      await stat(r.file);
+    } catch {
+      return { outcome: 'reverted', detail: `deleted ${r.file} (${formatBytes(r.bytes)})` };
+    }
+    throw new RevertError(`${r.file} is still there after it was deleted`, `${r.file} (${formatBytes(r.bytes)})`, `rm -f ${r.file}`);
+  },
+  support: () => ({ supported: true, notes: ['fallocate(2) where the filesystem has it, else zeros written in 4 MiB chunks'] }),
+});

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Talking to systemd when faultd runs as a `Type=notify` service: READY=1 once remnants are
+ * reverted, STATUS= lines as the agent's state changes, WATCHDOG=1 from the event loop (a stuck
+ * loop misses it and systemd restarts the service, which reverts first), STOPPING=1 on the way
+ * out. Outside systemd ($NOTIFY_SOCKET unset) every call does nothing. A failed send is logged
+ * once and never stops the daemon.
+ */
+import type { Logger } from 'pino';
+
+import { messageOf } from '../errors.js';
+import type { NativeAddon } from '../native/addon.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export class ServiceNotifier {
+  readonly #native: Pick<NativeAddon, 'sdNotify'>;
+  readonly #socket: string | undefined;
+  readonly #watchdogMs: number | undefined;
+  readonly #logger: Logger;
+  #warned = false;
+
+  constructor(native: Pick<NativeAddon, 'sdNotify'>, logger: Logger, env: Env = process.env, pid = process.pid) {
+    this.#native = native;
+    this.#logger = logger;
+    this.#socket = env['NOTIFY_SOCKET'] || undefined;
+    this.#watchdogMs = watchdogInterval(env, pid);
+  }
+
+  /** True under systemd with Type=notify. */
+  get enabled(): boolean {
+    return this.#socket !== undefined;
+  }
+
+  /** The watchdog period systemd asked for ($WATCHDOG_USEC, for this pid), if any. */
+  get watchdogMs(): number | undefined {
+    return this.#watchdogMs;
+  }
+
+  ready(status: string): void {
+    this.#send(`READY=1\nSTATUS=${oneLine(status)}`);
+  }
+
+  status(status: string): void {
+    this.#send(`STATUS=${oneLine(status)}`);
+  }
+
+  stopping(status: string): void {
+    this.#send(`STOPPING=1\nSTATUS=${oneLine(status)}`);
+  }
+
+  /**
+   * Pings the watchdog at half its period from the event loop, until the returned function is
+   * called. Does nothing when systemd set no watchdog.
+   */
+  startWatchdog(): () => void {
+    if (this.#watchdogMs === undefined || !this.enabled) return () => undefined;
+    this.#send('WATCHDOG=1');
+    const timer = setInterval(() => this.#send('WATCHDOG=1'), Math.max(50, Math.floor(this.#watchdogMs / 2)));
+    return () => clearInterval(timer);
+  }
+
+  #send(state: string): void {
+    if (!this.#socket) return;
+    try {
+      this.#native.sdNotify(this.#socket, state);
+    } catch (error) {
+      if (this.#warned) return;
+      this.#warned = true;
+      this.#logger.warn({ err: messageOf(error), socket: this.#socket }, 'cannot notify systemd (NOTIFY_SOCKET); carrying on without it');
+    }
+  }
+}
+
+/** $WATCHDOG_USEC in ms when it is meant for `pid` ($WATCHDOG_PID absent or equal). */
+function watchdogInterval(env: Env, pid: number): number | undefined {
+  const usec = Number(env['WATCHDOG_USEC']);
+  if (!Number.isSafeInteger(usec) || usec <= 0) return undefined;
+  const forPid = env['WATCHDOG_PID'];
+  if (forPid !== undefined && forPid !== '' && Number(forPid) !== pid) return undefined;
+  return usec / 1000;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/[\r\n]+/g, ' ').slice(0, 400);
+}

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: Apache-2.0
+// linux-disk-fill on a size-limited tmpfs the test mounts (never the real root filesystem):
+// exact Use%, the keepFree reserve, kill -9 then revert --remnants, and a revert made
+// impossible with chattr +i (the log and `faultd status` say what is left and how to fix it).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+
+import type { ExecutionContext } from 'ava';
+
+import { filesystemUsage, usePercent } from '../../src/faults/linux-disk-fill.js';
+import { experimentYaml, finish, runCli, startCli, waitForLine, workspace, type CliChild, type Workspace } from '../helpers/cli.js';
+import { privilegedTest as test } from '../helpers/privileged.js';
+
+const FS_BYTES = 64 * 1024 * 1024;
+
+/** A 64 MiB tmpfs in the workspace, unmounted (and un-immutabled) at teardown. */
+function mountFs(t: ExecutionContext, ws: Workspace): string {
+  const dir = path.join(ws.dir, 'fs');
+  mkdirSync(dir);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${FS_BYTES}`, 'faultd-test', dir]);
+  t.teardown(() => {
+    for (const name of readdirSync(dir)) execFileSync('chattr', ['-i', path.join(dir, name)], { stdio: 'ignore' });
+    execFileSync('umount', [dir]);
+  });
+  return dir;
+}
+
+function setup(t: ExecutionContext, params: Record<string, unknown>, duration = '60s') {
+  const ws = workspace();
+  const children: CliChild[] = [];
+  t.teardown(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await runCli(['revert', '--remnants', '--force'], ws.stateDir);
+    ws.remove();
+  });
+  const fs = mountFs(t, ws);
+  const file = ws.file('exp.json', experimentYaml([[{ kind: 'linux-disk-fill', name: 'fill', duration, params: { path: fs, ...params } }]]));
+  const start = (): CliChild => {
+    const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir);
+    children.push(child);
+    return child;
+  };
+  return { ws, fs, start };
+}
+
+const fillFiles = (dir: string) => readdirSync(dir).filter((n) => n.startsWith('.faultd-fill-'));
+
+test('fillPercentage 50 makes df show 50 % used; the end of the fault deletes the file', async (t) => {
+  const { fs, start } = setup(t, { fillPercentage: 50, keepFree: '4Mi' }, '2s');
+  const child = start();
+  await waitForLine(child, /fill file written/);
+  const during = usePercent(filesystemUsage(fs));
+  t.log(`asked 50 %, df shows ${during.toFixed(3)} %`);
+  t.true(Math.abs(during - 50) < 0.1, `${during} %`);
+  t.is(fillFiles(fs).length, 1);
+  const result = await finish(child);
+  t.is(result.code, 0, result.stdout);
+  t.deepEqual(fillFiles(fs), []);
+  t.true(usePercent(filesystemUsage(fs)) < 1);
+});
+
+test('a fill past keepFree is refused before anything is written, naming the field and what fits', async (t) => {
+  const { ws, fs, start } = setup(t, { fillPercentage: 99, keepFree: '8Mi' });
+  const result = await finish(start());
+  t.not(result.code, 0);
+  t.regex(result.stdout + result.stderr, /fillPercentage 99: would leave less than keepFree 8\.00 MiB free .* it can take at most 56\.00 MiB \(87\.5 %\)/);
+  t.deepEqual(fillFiles(fs), []);
+  const bad = ws.file('bad.json', experimentYaml([[{ kind: 'linux-disk-fill', duration: '1s', params: { path: fs, fillPercentage: 50, size: '1Mi' } }]]));
+  const refused = await runCli(['run', bad], ws.stateDir);
+  t.is(refused.code, 2);
+  t.regex(refused.stdout + refused.stderr, /fillPercentage: give exactly one of fillPercentage \(1–100\) or size/);
+});
+
+test('kill -9 mid-fill: the file stays (as after a reboot) until revert --remnants deletes it', async (t) => {
+  const { ws, fs, start } = setup(t, { size: '16Mi', keepFree: '4Mi' });
+  const child = start();
+  await waitForLine(child, /fill file written/);
+  t.true(Math.abs(filesystemUsage(fs).usedBytes - 16 * 1024 * 1024) < 64 * 1024);
+  child.kill('SIGKILL');
+  await finish(child);
+  t.is(fillFiles(fs).length, 1, 'a fill file survives its process');
+  const revert = await runCli(['revert', '--remnants'], ws.stateDir);
+  t.is(revert.code, 0, revert.stdout);
+  t.regex(revert.stdout, /deleted .*\.faultd-fill-[0-9a-f]{8} \(16\.00 MiB\)/);
+  t.deepEqual(fillFiles(fs), []);
+  t.is((await runCli(['revert', '--remnants'], ws.stateDir)).stdout.trim(), 'No remnants: the ledger shows nothing applied.', 'idempotent');
+});
+
+test('an immutable fill file: the revert fails, the log and status name the file and the fix, and a later revert finishes', async (t) => {
+  const { ws, fs, start } = setup(t, { size: '8Mi', keepFree: '4Mi' }, '2s');
+  const child = start();
+  await waitForLine(child, /fill file written/);
+  const [name] = fillFiles(fs);
+  const file = path.join(fs, name ?? '');
+  execFileSync('chattr', ['+i', file]);
+  const result = await finish(child);
+  t.is(result.code, 4, result.stdout);
+  t.true(result.stdout.includes(`chattr -i ${file} && rm -f ${file}`), result.stdout);
+  const status = await runCli(['status'], ws.stateDir);
+  t.regex(status.stdout, /REVERT-FAILED/);
+  t.true(status.stdout.includes(`${file} (8.00 MiB) still takes space`), status.stdout);
+  execFileSync('chattr', ['-i', file]);
+  t.is((await runCli(['revert', '--remnants'], ws.stateDir)).code, 0);
+  t.false(existsSync(file));
+  t.regex((await runCli(['status'], ws.stateDir)).stdout, /Clean/);
+});
