@@ -2,14 +2,15 @@
 # SPDX-License-Identifier: Apache-2.0
 # Installs what faultd needs to build and test on Debian/Ubuntu (run as root): a C++ toolchain
 # and Node's headers for the addon, googletest for the C++ suite, and the tools the tests and
-# the benchmark use as oracles and baselines (stress-ng, iproute2, nftables, iptables, strace).
+# the benchmark use as oracles and baselines (stress-ng, iproute2, nftables, iptables, strace),
+# and what the system suite boots faultd in (systemd-nspawn, debootstrap; systemd-analyze).
 # Shared by .ci/run, Dockerfile.test and README's first command. Idempotent.
 # With --vm it also installs what `npm run test:vm` needs: QEMU, Debian's kernel (it gets
 # sch_netem as a module; installing it on a host changes nothing until that host boots it) and
 # a static busybox for the guest's first stage.
 set -euo pipefail
 
-packages=(build-essential python3 libgtest-dev stress-ng iproute2 nftables iptables strace procps)
+packages=(build-essential python3 libgtest-dev stress-ng iproute2 nftables iptables strace procps e2fsprogs systemd systemd-container debootstrap)
 if [ "${1:-}" = "--vm" ]; then
   packages+=(qemu-system-x86 linux-image-amd64 busybox-static cpio kmod)
 fi

@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   FAULTD_ERR_AGENT_AUTH: 'the hub refused the agent\'s key or token, or its TLS identity did not verify',
   FAULTD_ERR_AGENT_UNREACHABLE: 'the hub cannot be reached (connection refused, timeout, DNS)',
   FAULTD_ERR_AGENT_PROTOCOL: 'the hub answered with a body that does not match the protocol',
+  FAULTD_ERR_INSTALL: 'faultd install/uninstall could not drive systemd',
 } as const;
 
 export type FaultdErrorCode = keyof typeof ERROR_CODES;

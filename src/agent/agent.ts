@@ -183,7 +183,7 @@ export class Agent {
     const journal = RunJournal.create(this.#d.stateDir, start);
     const outbox = new RunOutbox({ journal: { start, file: journal } });
     const abort = new AbortController();
-    const onShutdown = (): void => abort.abort('the agent is stopping');
+    const onShutdown = (): void => abort.abort(typeof shutdown.reason === 'string' ? shutdown.reason : 'the agent is stopping');
     shutdown.addEventListener('abort', onShutdown, { once: true });
     this.#current = { runId, abort, outbox };
     this.#contact();
@@ -244,8 +244,10 @@ export class Agent {
 
   #resultOf(result: ExperimentResult, signal: AbortSignal): ResultRequest {
     const reason = signal.aborted ? String(signal.reason ?? 'aborted') : undefined;
+    // A run cut short by a reboot is `interrupted`, whatever the runner made of the abort.
+    const interrupted = reason?.startsWith('interrupted') === true && result.verdict === 'aborted';
     return {
-      verdict: result.verdict,
+      verdict: interrupted ? 'interrupted' : result.verdict,
       ...(reason ? { reason } : {}),
       faults: result.faults.map((f) => ({
         faultId: f.id,

@@ -14,7 +14,7 @@ import { TokenSource } from '../agent/token-source.js';
 import { revertRemnants } from '../engine/recover.js';
 import { readRecovered } from '../engine/recovered.js';
 import { FaultdError, messageOf } from '../errors.js';
-import { ServiceNotifier } from '../host/systemd.js';
+import { hostShuttingDown, ServiceNotifier } from '../host/systemd.js';
 import { faultContext, openLedger, selfOwner, type CommandEnv } from './context.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 
@@ -26,7 +26,10 @@ function readPem(file: string, what: string): string {
   }
 }
 
-export async function agentCommand(env: CommandEnv, signal: AbortSignal): Promise<ExitCode> {
+/** Why the agent stops: a reboot or poweroff under systemd, or an operator's stop. */
+export const STOP_REASON = { reboot: 'interrupted by reboot: the host is shutting down', stop: 'the agent is stopping' } as const;
+
+export async function agentCommand(env: CommandEnv, stopSignal: AbortSignal): Promise<ExitCode> {
   const { config, configPath } = env.options;
   const hub = config.hub;
   const missing = !hub ? ['hub.url', 'hub.infraId', 'hub.accessKeyFile'] : [...(hub.infraId ? [] : ['hub.infraId']), ...(hub.accessKeyFile ? [] : ['hub.accessKeyFile'])];
@@ -44,8 +47,15 @@ export async function agentCommand(env: CommandEnv, signal: AbortSignal): Promis
   const ctx = faultContext(env);
   const systemd = new ServiceNotifier(ctx.native, env.logger);
   const stopWatchdog = systemd.startWatchdog();
-  const onStop = (): void => systemd.stopping('stopping: aborting and reverting a running experiment, then sending its logs');
-  signal.addEventListener('abort', onStop, { once: true });
+  const stopping = new AbortController();
+  const signal = stopping.signal;
+  const onStop = (): void => {
+    const reason = systemd.enabled && hostShuttingDown() ? STOP_REASON.reboot : STOP_REASON.stop;
+    systemd.stopping(`stopping (${reason}): aborting and reverting a running experiment, then sending its logs`);
+    stopping.abort(reason);
+  };
+  if (stopSignal.aborted) onStop();
+  stopSignal.addEventListener('abort', onStop, { once: true });
   const ledger = openLedger(env);
   await ledger.open();
   try {
@@ -81,7 +91,7 @@ export async function agentCommand(env: CommandEnv, signal: AbortSignal): Promis
     return EXIT.OK;
   } finally {
     stopWatchdog();
-    signal.removeEventListener('abort', onStop);
+    stopSignal.removeEventListener('abort', onStop);
     await ledger.close();
     await client.close();
   }

@@ -6,6 +6,8 @@
  * out. Outside systemd ($NOTIFY_SOCKET unset) every call does nothing. A failed send is logged
  * once and never stops the daemon.
  */
+import { spawnSync } from 'node:child_process';
+
 import type { Logger } from 'pino';
 
 import { messageOf } from '../errors.js';
@@ -70,6 +72,16 @@ export class ServiceNotifier {
       this.#logger.warn({ err: messageOf(error), socket: this.#socket }, 'cannot notify systemd (NOTIFY_SOCKET); carrying on without it');
     }
   }
+}
+
+/**
+ * True while systemd takes the host down (reboot, poweroff): `systemctl is-system-running`
+ * says `stopping`. Asked when the service gets SIGTERM, so that a run cut short by a reboot is
+ * reported as such rather than as an operator's stop.
+ */
+export function hostShuttingDown(): boolean {
+  const result = spawnSync('systemctl', ['is-system-running'], { encoding: 'utf8', timeout: 2000 });
+  return result.stdout?.trim() === 'stopping';
 }
 
 /** $WATCHDOG_USEC in ms when it is meant for `pid` ($WATCHDOG_PID absent or equal). */

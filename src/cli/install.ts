@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * `faultd install` / `faultd uninstall`: set up (and take down) the agent as a systemd service.
+ * install writes `<config-dir>/config.yaml`, the access key (0600, atomically), copies of the CA
+ * and client certificate, and `<unit-dir>/faultd.service` (the shipped unit with this faultd's
+ * absolute paths), records what it wrote in `<config-dir>/.faultd-install.json`, then reloads
+ * systemd, enables the unit and (re)starts it, which returns once the agent reported READY=1.
+ * uninstall stops and disables the unit (ExecStopPost reverts), reverts remnants itself, and
+ * deletes exactly what the manifest lists. Both are idempotent: a second run changes nothing.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { stringify } from 'yaml';
+import { z } from 'zod';
+
+import { readAccessKey, writeAccessKey } from '../agent/key-file.js';
+import { ConfigSchema } from '../config/config.js';
+import { revertRemnants } from '../engine/recover.js';
+import { FaultdError, messageOf } from '../errors.js';
+import { faultContext, openLedger, type CommandEnv } from './context.js';
+import { EXIT, type ExitCode } from './exit-codes.js';
+
+export const UNIT_NAME = 'faultd.service';
+const MANIFEST = '.faultd-install.json';
+/** The command the shipped unit file names; install puts this faultd's real paths there. */
+const UNIT_PLACEHOLDER = '/usr/local/bin/faultd';
+
+export interface InstallPaths {
+  readonly configDir: string;
+  readonly unitDir: string;
+  /** false: write the files only (an image build, or tests); no systemctl. */
+  readonly systemctl: boolean;
+}
+
+export interface InstallFlags extends InstallPaths {
+  readonly hubUrl: string;
+  readonly infraId: string;
+  readonly accessKeyFile: string;
+  readonly caFile?: string;
+  readonly pinSha256?: string;
+  readonly clientCertFile?: string;
+  readonly clientKeyFile?: string;
+  /** Overwrite a config.yaml that install did not write. */
+  readonly force: boolean;
+}
+
+const Manifest = z.object({ files: z.array(z.string()), unit: z.string() });
+
+/** The package root: src/cli → ../.. ; dist/src/cli → ../../.. */
+function packageRoot(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  return path.resolve(here, here.split(path.sep).includes('dist') ? '../../..' : '../..');
+}
+
+function readInput(file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new FaultdError('FAULTD_ERR_AGENT_CONFIG', `--${what}: cannot read ${file}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+function readManifest(configDir: string): z.infer<typeof Manifest> | undefined {
+  try {
+    return Manifest.parse(JSON.parse(readFileSync(path.join(configDir, MANIFEST), 'utf8')));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The unit with this faultd's node and entry point in place of the placeholder. */
+export function renderUnit(template: string, command: string): string {
+  return template.replaceAll(UNIT_PLACEHOLDER, command);
+}
+
+type Outcome = 'created' | 'updated' | 'unchanged';
+
+/** Writes `text` unless the file already holds it. */
+function writeIfChanged(file: string, text: string, mode: number): Outcome {
+  const before = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+  if (before === text) return 'unchanged';
+  writeFileSync(file, text, { mode });
+  return before === undefined ? 'created' : 'updated';
+}
+
+function systemctl(args: readonly string[], allowFailure = false): string {
+  const result = spawnSync('systemctl', args, { encoding: 'utf8' });
+  if (result.error) throw new FaultdError('FAULTD_ERR_INSTALL', `systemctl ${args.join(' ')}: ${messageOf(result.error)} (is this host running systemd? --no-systemctl writes the files only)`);
+  if (result.status !== 0 && !allowFailure) {
+    throw new FaultdError('FAULTD_ERR_INSTALL', `systemctl ${args.join(' ')} failed (exit ${result.status ?? '?'}): ${(result.stderr || result.stdout).trim()}; see journalctl -u ${UNIT_NAME}`);
+  }
+  return result.stdout.trim();
+}
+
+export function installCommand(flags: InstallFlags, env: CommandEnv): ExitCode {
+  // Everything is read and checked before anything is written.
+  const key = readAccessKey(flags.accessKeyFile);
+  const ca = flags.caFile === undefined ? undefined : readInput(flags.caFile, 'ca-file');
+  if ((flags.clientCertFile === undefined) !== (flags.clientKeyFile === undefined)) {
+    throw new FaultdError('FAULTD_ERR_AGENT_CONFIG', '--client-cert-file and --client-key-file go together');
+  }
+  const clientCert = flags.clientCertFile === undefined ? undefined : readInput(flags.clientCertFile, 'client-cert-file');
+  const clientKey = flags.clientKeyFile === undefined ? undefined : readInput(flags.clientKeyFile, 'client-key-file');
+  const files = {
+    config: path.join(flags.configDir, 'config.yaml'),
+    key: path.join(flags.configDir, 'access-key'),
+    ca: path.join(flags.configDir, 'ca.pem'),
+    clientCert: path.join(flags.configDir, 'client.pem'),
+    clientKey: path.join(flags.configDir, 'client.key'),
+  };
+  const hub = {
+    url: flags.hubUrl,
+    infraId: flags.infraId,
+    accessKeyFile: files.key,
+    ...(ca === undefined ? {} : { caFile: files.ca }),
+    ...(flags.pinSha256 === undefined ? {} : { pinSha256: flags.pinSha256 }),
+    ...(clientCert === undefined ? {} : { clientCertFile: files.clientCert, clientKeyFile: files.clientKey }),
+  };
+  const checked = ConfigSchema.safeParse({ hub });
+  if (!checked.success) {
+    const problems = checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new FaultdError('FAULTD_ERR_AGENT_CONFIG', `the agent configuration would be invalid: ${problems}`);
+  }
+  const manifest = readManifest(flags.configDir);
+  if (existsSync(files.config) && !manifest?.files.includes(files.config) && !flags.force) {
+    throw new FaultdError('FAULTD_ERR_AGENT_CONFIG', `${files.config} exists and was not written by faultd install; move it away, or pass --force to replace it`);
+  }
+  const template = readInput(path.join(packageRoot(), 'systemd', UNIT_NAME), 'unit template');
+  const command = `${process.execPath} ${path.join(packageRoot(), 'bin', 'faultd.js')}`;
+  const unitFile = path.join(flags.unitDir, UNIT_NAME);
+  const configText = `# Written by faultd install; see README, "Running as a service".\n${stringify({ hub })}`;
+
+  mkdirSync(flags.configDir, { recursive: true, mode: 0o700 });
+  mkdirSync(flags.unitDir, { recursive: true });
+  const written: [string, Outcome][] = [];
+  const keyBefore = existsSync(files.key) ? readFileSync(files.key, 'utf8').trim() : undefined;
+  if (keyBefore !== key) writeAccessKey(files.key, key);
+  written.push([files.key, keyBefore === undefined ? 'created' : keyBefore === key ? 'unchanged' : 'updated']);
+  if (ca !== undefined) written.push([files.ca, writeIfChanged(files.ca, ca, 0o644)]);
+  if (clientCert !== undefined && clientKey !== undefined) {
+    written.push([files.clientCert, writeIfChanged(files.clientCert, clientCert, 0o644)]);
+    written.push([files.clientKey, writeIfChanged(files.clientKey, clientKey, 0o600)]);
+  }
+  written.push([files.config, writeIfChanged(files.config, configText, 0o644)]);
+  written.push([unitFile, writeIfChanged(unitFile, renderUnit(template, command), 0o644)]);
+  const owned = [...new Set([...(manifest?.files ?? []), ...written.map(([file]) => file)])];
+  writeFileSync(path.join(flags.configDir, MANIFEST), `${JSON.stringify({ files: owned, unit: unitFile }, null, 2)}\n`, { mode: 0o600 });
+  for (const [file, outcome] of written) env.print(`${outcome.padEnd(9)} ${file}`);
+
+  const changed = written.some(([, outcome]) => outcome !== 'unchanged');
+  if (!flags.systemctl) {
+    env.print('Files written; systemctl not run (--no-systemctl). To start: systemctl daemon-reload && systemctl enable --now faultd');
+    return EXIT.OK;
+  }
+  systemctl(['daemon-reload']);
+  systemctl(['enable', UNIT_NAME]);
+  // Type=notify: start/restart returns once the agent reverted remnants and sent READY=1.
+  systemctl([changed ? 'restart' : 'start', UNIT_NAME]);
+  env.print(`${UNIT_NAME} is ${systemctl(['is-active', UNIT_NAME], true)}${changed ? ' (restarted with the new settings)' : ''}; logs: journalctl -u faultd`);
+  return EXIT.OK;
+}
+
+export async function uninstallCommand(flags: InstallPaths, env: CommandEnv): Promise<ExitCode> {
+  const manifest = readManifest(flags.configDir);
+  const unitFile = manifest?.unit ?? path.join(flags.unitDir, UNIT_NAME);
+  if (flags.systemctl && existsSync(unitFile)) {
+    // Stopping runs the agent's own abort-and-revert, then ExecStopPost's revert --remnants.
+    systemctl(['disable', '--now', UNIT_NAME], true);
+    env.print(`stopped and disabled ${UNIT_NAME}`);
+  }
+  const ledger = openLedger(env);
+  await ledger.open();
+  let failed = 0;
+  try {
+    const reports = await revertRemnants(ledger, env.registry, faultContext(env), env.logger, { force: true });
+    failed = reports.filter((r) => 'ok' in r.result && !r.result.ok).length;
+    env.print(reports.length === 0 ? 'no remnants to revert' : `${reports.length} remnant(s) reverted, ${failed} failed (see faultd status)`);
+  } finally {
+    await ledger.close();
+  }
+  const files = [...(manifest?.files ?? []), path.join(flags.configDir, MANIFEST)];
+  let removed = 0;
+  for (const file of files) {
+    if (!existsSync(file)) continue;
+    rmSync(file, { force: true });
+    removed += 1;
+    env.print(`removed   ${file}`);
+  }
+  if (existsSync(flags.configDir) && readdirSync(flags.configDir).length === 0) rmdirSync(flags.configDir);
+  if (flags.systemctl && removed > 0) systemctl(['daemon-reload'], true);
+  if (!manifest) env.print(`nothing installed by faultd install under ${flags.configDir}`);
+  env.print(`The state directory ${env.options.stateDir} (ledger, run journals) is kept; delete it by hand if you want it gone.`);
+  return failed > 0 ? EXIT.REVERT_FAILED : EXIT.OK;
+}
