@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * `faultd revert --remnants`: reverts every fault the ledger still shows as possibly applied
- * (`intent`, `applied` or `revert-failed`). Faults owned by a faultd process that is still
- * alive are left to it unless `force` is set, so a second faultd never yanks a running
- * experiment. Idempotent: a second call finds nothing to do. What was reverted is also
+ * (`intent`, `applied` or `revert-failed`). Applied faults owned by a faultd process that is
+ * still alive are left to it unless `force` is set, so a second faultd never yanks a running
+ * experiment; a `revert-failed` one is reverted whoever recorded it. Idempotent: a second call finds nothing to do. What was reverted is also
  * written to `recovered.jsonl` (recovered.ts) for the agent's interrupted-run results.
  */
 import type { Logger } from 'pino';
@@ -44,7 +44,8 @@ export async function revertRemnants(
     const { kind, target } = entry.intent;
     const base = { runId: entry.intent.runId, faultId: entry.faultId, kind, target };
     const faultLogger = logger.child({ faultId: entry.faultId, kind });
-    if (!options.force && ownerAlive(entry, ctx)) {
+    // A failed revert is nobody's work in progress: anyone may finish it, even while its owner runs.
+    if (!options.force && entry.state !== 'revert-failed' && ownerAlive(entry, ctx)) {
       const why = `owned by running faultd pid ${entry.intent.owner.pid}; use --force to revert anyway`;
       faultLogger.warn({ owner: entry.intent.owner }, `remnant ${why}, skipping`);
       reports.push({ ...base, result: { skipped: why } });
