@@ -14,6 +14,7 @@
  *     RTT, CPU and packets per second.
  *  6. faultd's own RSS while idle and while running a fault, next to a bare Node process.
  *  7. The hub under a simulated fleet (heartbeat latency, hub CPU/RSS) and `faultd agent` idle.
+ *  8. faultd as a systemd service in nspawn: SIGKILL → clean, boot → remnants reverted, start → READY.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,6 +36,7 @@ import { Ledger } from '../src/ledger/ledger.js';
 import { loadNative } from '../src/native/load.js';
 import { alive, processTree, runTimeNs, statusBytes } from './proc.js';
 import { fleet } from './fleet.js';
+import { systemService } from './system.js';
 import { nfqueueDelayer } from './nfqueue.js';
 import { median, sd } from './stats.js';
 
@@ -340,7 +342,7 @@ async function main(): Promise<void> {
   await ledger.open();
   const stressNg = spawnSync('stress-ng', ['--version'], { encoding: 'utf8' }).stdout.trim();
   const started = new Date();
-  const all = 'cpu,memory,latency,network,nfqueue,footprint,fleet';
+  const all = 'cpu,memory,latency,network,nfqueue,footprint,fleet,system';
   const only = (process.env['BENCH_ONLY'] ?? all).split(',');
   const partial = only.join(',') !== all;
   const section = async (name: string, title: string, body: () => Promise<string[]>): Promise<string[]> =>
@@ -357,6 +359,7 @@ async function main(): Promise<void> {
     ...(await section('nfqueue', '## Latency without netem: the NFQUEUE delayer under a bulk TCP stream', () => nfqueueDelayer(ROOT))),
     ...(await section('footprint', "## faultd's own footprint", () => ownFootprint())),
     ...(await section('fleet', '## The hub under a simulated fleet, and the agent idle', () => fleet(ROOT))),
+    ...(await section('system', '## faultd as a systemd service: kill -9, reboot, start', () => systemService())),
   ];
   const outDir = path.join(ROOT, 'bench', 'results');
   mkdirSync(outDir, { recursive: true });
