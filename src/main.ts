@@ -5,24 +5,9 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 
-import { agentCommand } from './cli/agent.js';
-import { installCommand, uninstallCommand } from './cli/install.js';
 import { doctorCommand } from './cli/doctor.js';
 import { EXIT, type ExitCode } from './cli/exit-codes.js';
 import { faultsCommand } from './cli/faults.js';
-import {
-  hubAbortCommand,
-  hubClientCertCommand,
-  hubInfraCreateCommand,
-  hubInfraListCommand,
-  hubInfraRotateKeyCommand,
-  hubInitCommand,
-  hubLogsCommand,
-  hubResultCommand,
-  hubRunCommand,
-  hubRunsCommand,
-  hubServeCommand,
-} from './cli/hub.js';
 import { revertCommand } from './cli/revert.js';
 import { runCommand } from './cli/run.js';
 import { statusCommand } from './cli/status.js';
@@ -36,6 +21,13 @@ import { REGISTRY } from './faults/registry.js';
 import { DEFAULT_LIMITS } from './faults/types.js';
 import { createLogger, type LogFormat } from './log.js';
 import { parseDurationMs } from './units.js';
+
+// The agent (undici), the hub (node-forge, better-sqlite3) and install load only when their
+// command runs: `faultd revert --remnants`, run by systemd around every agent start and stop,
+// starts faster without them.
+const agentCli = () => import('./cli/agent.js');
+const hubCli = () => import('./cli/hub.js');
+const installCli = () => import('./cli/install.js');
 
 const VERSION = '0.1.0';
 const DEFAULT_STATE_DIR = '/var/lib/faultd';
@@ -185,7 +177,7 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     .action(async () => {
       const onSignal = (): void => abort.abort();
       process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
-      code = await agentCommand(await env(), abort.signal);
+      code = await (await agentCli()).agentCommand(await env(), abort.signal);
     });
   const configDirOption = (): Option => new Option('--config-dir <dir>', 'where config.yaml, the access key and certificates go').default('/etc/faultd');
   const unitDirOption = (): Option => new Option('--unit-dir <dir>', 'where the systemd unit goes').default('/etc/systemd/system');
@@ -204,7 +196,7 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     .option('--no-systemctl', 'write the files only (an image build); do not reload, enable or start')
     .option('--force', 'replace a config.yaml that faultd install did not write')
     .action(async (flags: { hubUrl: string; infraId: string; accessKeyFile: string; caFile?: string; pinSha256?: string; clientCertFile?: string; clientKeyFile?: string; configDir: string; unitDir: string; systemctl: boolean; force?: boolean }) => {
-      code = installCommand({ ...flags, force: flags.force === true }, await env(false));
+      code = (await installCli()).installCommand({ ...flags, force: flags.force === true }, await env(false));
     });
   program
     .command('uninstall')
@@ -213,7 +205,7 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     .addOption(unitDirOption())
     .option('--no-systemctl', 'do not stop or disable the unit (files only)')
     .action(async (flags: { configDir: string; unitDir: string; systemctl: boolean }) => {
-      code = await uninstallCommand(flags, await env(false));
+      code = await (await installCli()).uninstallCommand(flags, await env(false));
     });
   const hubCommand = program
     .command('hub')
@@ -225,7 +217,7 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     .description('create a private CA and a server certificate for the hub (never overwrites); prints the CA path for agents')
     .option('--san <name...>', 'extra DNS names or IP addresses for the server certificate (localhost, 127.0.0.1, ::1 and the host name are always in)')
     .action(async (flags: { san?: string[] }) => {
-      code = hubInitCommand({ hubDir: hubDir(), sans: flags.san ?? [] }, await env(false));
+      code = (await hubCli()).hubInitCommand({ hubDir: hubDir(), sans: flags.san ?? [] }, await env(false));
     });
   hubCommand
     .command('serve')
@@ -239,7 +231,7 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
       if (!match) throw new InvalidArgumentError(`--listen "${flags.listen}" is not host:port`);
       const onSignal = (): void => abort.abort();
       process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
-      code = await hubServeCommand(
+      code = await (await hubCli()).hubServeCommand(
         { hubDir: hubDir(), host: (match[1] ?? '').replace(/^\[|\]$/g, ''), port: Number(match[2]), insecureHttp: flags.insecureHttp === true, requireClientCert: flags.requireClientCert === true, tokenTtlSeconds: flags.tokenTtl },
         await env(false),
         abort.signal,
@@ -250,7 +242,7 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     .description('issue a client certificate for an agent from the hub CA (for serve --require-client-cert)')
     .argument('<name>', 'a-z, 0-9, ".", "_", "-" (e.g. the agent host name)')
     .action(async (name: string) => {
-      code = hubClientCertCommand({ hubDir: hubDir(), name }, await env(false));
+      code = (await hubCli()).hubClientCertCommand({ hubDir: hubDir(), name }, await env(false));
     });
   const infra = hubCommand.command('infra').description('infrastructures: one per agent');
   infra
@@ -258,21 +250,21 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     .description('create an infrastructure; prints its id and access key once')
     .argument('<name>', 'a-z, 0-9, ".", "_", "-"')
     .action(async (name: string) => {
-      code = hubInfraCreateCommand({ hubDir: hubDir(), name }, await env(false));
+      code = (await hubCli()).hubInfraCreateCommand({ hubDir: hubDir(), name }, await env(false));
     });
   infra
     .command('list')
     .description('each infrastructure: CONNECTED / DISCONNECTED by heartbeat age, agent version, capabilities, last seen')
     .option('--json', 'machine-readable output')
     .action(async (flags: { json?: boolean }) => {
-      code = hubInfraListCommand({ hubDir: hubDir(), json: flags.json === true }, await env(false));
+      code = (await hubCli()).hubInfraListCommand({ hubDir: hubDir(), json: flags.json === true }, await env(false));
     });
   infra
     .command('rotate-key')
     .description('give the infrastructure a new access key with its next token (the old key works until the agent confirms)')
     .argument('<name>')
     .action(async (name: string) => {
-      code = hubInfraRotateKeyCommand({ hubDir: hubDir(), name }, await env(false));
+      code = (await hubCli()).hubInfraRotateKeyCommand({ hubDir: hubDir(), name }, await env(false));
     });
 
   hubCommand
@@ -281,7 +273,7 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     .requiredOption('--infra <name>', 'the infrastructure to run it on')
     .argument('<file>', 'faultd/v1 experiment, YAML or JSON')
     .action(async (file: string, flags: { infra: string }) => {
-      code = await hubRunCommand({ hubDir: hubDir(), infra: flags.infra, file }, await env(false));
+      code = await (await hubCli()).hubRunCommand({ hubDir: hubDir(), infra: flags.infra, file }, await env(false));
     });
   hubCommand
     .command('runs')
@@ -289,7 +281,7 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     .option('--infra <name>', 'only this infrastructure')
     .option('--json', 'machine-readable output')
     .action(async (flags: { infra?: string; json?: boolean }) => {
-      code = hubRunsCommand({ hubDir: hubDir(), ...(flags.infra ? { infra: flags.infra } : {}), json: flags.json === true }, await env(false));
+      code = (await hubCli()).hubRunsCommand({ hubDir: hubDir(), ...(flags.infra ? { infra: flags.infra } : {}), json: flags.json === true }, await env(false));
     });
   hubCommand
     .command('logs')
@@ -299,7 +291,7 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     .action(async (run: string, flags: { follow?: boolean }) => {
       const onSignal = (): void => abort.abort();
       process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
-      code = await hubLogsCommand({ hubDir: hubDir(), run, follow: flags.follow === true }, await env(false), abort.signal);
+      code = await (await hubCli()).hubLogsCommand({ hubDir: hubDir(), run, follow: flags.follow === true }, await env(false), abort.signal);
     });
   hubCommand
     .command('abort')
@@ -307,7 +299,7 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     .argument('<run>', 'run id')
     .option('--force', 'close a dispatched or running run at once without its agent (for an agent that is gone for good)')
     .action(async (run: string, flags: { force?: boolean }) => {
-      code = hubAbortCommand({ hubDir: hubDir(), run, force: flags.force === true }, await env(false));
+      code = (await hubCli()).hubAbortCommand({ hubDir: hubDir(), run, force: flags.force === true }, await env(false));
     });
   hubCommand
     .command('result')
@@ -315,7 +307,7 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     .argument('<run>', 'run id')
     .option('--json', 'machine-readable output')
     .action(async (run: string, flags: { json?: boolean }) => {
-      code = hubResultCommand({ hubDir: hubDir(), run, json: flags.json === true }, await env(false));
+      code = (await hubCli()).hubResultCommand({ hubDir: hubDir(), run, json: flags.json === true }, await env(false));
     });
 
   program.exitOverride();

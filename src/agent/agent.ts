@@ -56,6 +56,11 @@ export interface AgentDeps {
   readonly remnants: readonly RemnantReport[];
   /** One line of what the agent is doing now (systemd's STATUS=). */
   readonly onStatus?: (text: string) => void;
+  /**
+   * Called once when the agent stops, after polling ended and a running experiment's faults
+   * were reverted, before its logs and result are flushed (systemd's STOPPING=1).
+   */
+  readonly onStopping?: () => void;
 }
 
 const BACKOFF_BASE_MS = 500;
@@ -105,6 +110,7 @@ export class Agent {
   readonly #d: AgentDeps;
   #lastContact = Date.now();
   #current: CurrentRun | undefined;
+  #stoppingAnnounced = false;
 
   constructor(deps: AgentDeps) {
     this.#d = deps;
@@ -129,7 +135,14 @@ export class Agent {
       }
       if (task) await this.#execute(task, signal);
     }
+    this.#announceStopping();
     await heartbeats;
+  }
+
+  #announceStopping(): void {
+    if (this.#stoppingAnnounced) return;
+    this.#stoppingAnnounced = true;
+    this.#d.onStopping?.();
   }
 
   async #poll(signal: AbortSignal): Promise<TaskResponse | undefined> {
@@ -211,6 +224,8 @@ export class Agent {
     } finally {
       shutdown.removeEventListener('abort', onShutdown);
     }
+    // Stop order: polling stopped, faults reverted (above), STOPPING, then the logs are flushed.
+    if (shutdown.aborted) this.#announceStopping();
     outbox.status({ phase: 'finished', detail: result.verdict });
     outbox.setResult(result);
     stopShipping.abort();

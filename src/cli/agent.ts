@@ -51,7 +51,7 @@ export async function agentCommand(env: CommandEnv, stopSignal: AbortSignal): Pr
   const signal = stopping.signal;
   const onStop = (): void => {
     const reason = systemd.enabled && hostShuttingDown() ? STOP_REASON.reboot : STOP_REASON.stop;
-    systemd.stopping(`stopping (${reason}): aborting and reverting a running experiment, then sending its logs`);
+    systemd.status(`stopping (${reason}): aborting and reverting a running experiment`);
     stopping.abort(reason);
   };
   if (stopSignal.aborted) onStop();
@@ -82,6 +82,7 @@ export async function agentCommand(env: CommandEnv, stopSignal: AbortSignal): Pr
       // Also what `revert --remnants` (systemd's ExecStartPre) reverted before this process.
       remnants: readRecovered(env.options.stateDir),
       onStatus: (text) => systemd.status(text),
+      onStopping: () => systemd.stopping('faults reverted; sending the last logs and the result'),
     });
     // Startup order: remnants reverted (above), then READY, then polling.
     systemd.ready(`polling ${hub.url} as ${hub.infraId}`);

@@ -41,7 +41,25 @@ export async function revertAndRecord(
       leftover,
       manualFix,
     });
-    logger.error({ err: error, leftover, manualFix }, 'REVERT FAILED: manual action needed');
+    logger.error({ err: error, ...systemErrorFields(error), leftover, manualFix }, 'REVERT FAILED: manual action needed');
     return { ok: false, detail: messageOf(error), leftover, manualFix };
   }
+}
+
+/**
+ * The system error behind a failure (the error itself or a `cause` down its chain): its code,
+ * errno, syscall and the kernel's message, for the log line an operator acts on.
+ */
+export function systemErrorFields(error: unknown): { code?: string; errno?: number; syscall?: string; kernelMessage?: string } {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth += 1) {
+    const fields = e as { code?: unknown; errno?: unknown; syscall?: unknown; detail?: unknown };
+    if (typeof fields.syscall !== 'string') continue;
+    return {
+      ...(typeof fields.code === 'string' ? { code: fields.code } : {}),
+      ...(typeof fields.errno === 'number' ? { errno: fields.errno } : {}),
+      syscall: fields.syscall,
+      ...(typeof fields.detail === 'string' ? { kernelMessage: fields.detail } : {}),
+    };
+  }
+  return {};
 }

@@ -176,6 +176,7 @@ export const linuxDiskFill = defineInjector({
         `cannot delete the fill file ${r.file}: ${messageOf(error)}`,
         `${r.file} (${formatBytes(r.bytes)}) still takes space on its filesystem`,
         code === 'EPERM' ? `chattr -i ${r.file} && rm -f ${r.file}` : `rm -f ${r.file}`,
+        { cause: error },
       );
     }
     try {

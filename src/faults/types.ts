@@ -94,8 +94,8 @@ export class RevertError extends Error {
   readonly leftover: string;
   readonly manualFix: string;
 
-  constructor(message: string, leftover: string, manualFix: string) {
-    super(message);
+  constructor(message: string, leftover: string, manualFix: string, options?: ErrorOptions) {
+    super(message, options);
     this.leftover = leftover;
     this.manualFix = manualFix;
   }

@@ -5,6 +5,8 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
+import type { ExecutionContext } from 'ava';
+
 import { finish, runCli, startCli, workspace, type CliChild, type Workspace } from '../helpers/cli.js';
 import { startHub, type TestHub } from '../helpers/hub.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
@@ -45,6 +47,18 @@ function launchAgent(t: { teardown(fn: () => void): void }, ws: Workspace): CliC
 function startAgent(t: { teardown(fn: () => void): void }, hub: TestHub, ws: Workspace, disconnectTimeout = '30s'): CliChild {
   configureAgent(hub, ws, disconnectTimeout);
   return launchAgent(t, ws);
+}
+
+/** A hub (given, or a new one), an agent in its own workspace, and a 60 s run whose two stressors are up. */
+async function agentMidRun(t: ExecutionContext, given?: TestHub) {
+  const hub = given ?? (await startHub(t));
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  configureAgent(hub, ws);
+  const agent = launchAgent(t, ws);
+  const run = hub.service.queueRun('edge-1', experiment(60));
+  t.true(await waitUntil(() => stressorsMatching(run.id).length === 2, 15_000), 'both stressors run');
+  return { hub, ws, agent, run };
 }
 
 /** Every log line of the run once, numbered 1…n. */
@@ -182,13 +196,7 @@ test('an agent that does not trust the hub (another CA) says so and runs nothing
 });
 
 test('agent killed with SIGKILL mid-run: the next agent process reverts first, then reports the run interrupted with every log line once', async (t) => {
-  const hub = await startHub(t);
-  const ws = workspace();
-  t.teardown(() => ws.remove());
-  configureAgent(hub, ws);
-  const first = launchAgent(t, ws);
-  const run = hub.service.queueRun('edge-1', experiment(60));
-  t.true(await waitUntil(() => stressorsMatching(run.id).length === 2, 15_000));
+  const { hub, ws, agent: first, run } = await agentMidRun(t);
   t.true(await waitUntil(() => hub.service.runLogs(run.id, 0).length > 0, 5000), 'some logs were shipped before the kill');
   first.kill('SIGKILL');
   await finish(first);
@@ -207,13 +215,7 @@ test('agent killed with SIGKILL mid-run: the next agent process reverts first, t
 });
 
 test('as under systemd: after a SIGKILL, revert --remnants runs first (ExecStartPre) and the agent still reports which faults it reverted', async (t) => {
-  const hub = await startHub(t);
-  const ws = workspace();
-  t.teardown(() => ws.remove());
-  configureAgent(hub, ws);
-  const first = launchAgent(t, ws);
-  const run = hub.service.queueRun('edge-1', experiment(60));
-  t.true(await waitUntil(() => stressorsMatching(run.id).length === 2, 15_000));
+  const { hub, ws, agent: first, run } = await agentMidRun(t);
   first.kill('SIGKILL');
   await finish(first);
   const pre = await runCli(['revert', '--remnants'], ws.stateDir);
@@ -232,13 +234,7 @@ test('as under systemd: after a SIGKILL, revert --remnants runs first (ExecStart
 });
 
 test('stopped while the hub is down: the result and the rest of the logs wait on disk for the next agent process', async (t) => {
-  const first = await startHub(t);
-  const ws = workspace();
-  t.teardown(() => ws.remove());
-  configureAgent(first, ws);
-  const agent = launchAgent(t, ws);
-  const run = first.service.queueRun('edge-1', experiment(60));
-  t.true(await waitUntil(() => stressorsMatching(run.id).length === 2, 15_000));
+  const { hub: first, ws, agent, run } = await agentMidRun(t);
   const port = Number(new URL(first.url).port);
   await first.stop();
   agent.kill('SIGTERM');

@@ -97,6 +97,8 @@ test('an immutable fill file: the revert fails, the log and status name the file
   const result = await finish(child);
   t.is(result.code, 4, result.stdout);
   t.true(result.stdout.includes(`chattr -i ${file} && rm -f ${file}`), result.stdout);
+  const failure = result.stdout.split('\n').find((l) => l.includes('REVERT FAILED')) ?? '';
+  t.like(JSON.parse(failure || '{}'), { code: 'EPERM', errno: -1, syscall: 'unlink', leftover: `${file} (8.00 MiB) still takes space on its filesystem` }, 'the log line has the error code, errno and syscall');
   const status = await runCli(['status'], ws.stateDir);
   t.regex(status.stdout, /REVERT-FAILED/);
   t.true(status.stdout.includes(`${file} (8.00 MiB) still takes space`), status.stdout);

@@ -5,7 +5,7 @@
 // partition), a graceful reboot and a hard stop mid-run, and a revert made impossible. The
 // number of kills is FAULTD_SYSTEM_KILLS (3 in `npm test`, 20 in `npm run test:system`).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
 import test, { type ExecutionContext } from 'ava';
@@ -102,4 +102,22 @@ systemTest('a revert made impossible (chattr +i on the fill file): the log and f
   execFileSync('chattr', ['-i', path.join(c.fillDir, name)]);
   t.is(c.faultd(['--state-dir', '/var/lib/faultd', 'revert', '--remnants']).code, 0);
   t.is(leftovers(c), '');
+});
+
+systemTest('faultd uninstall mid-run: the agent reverts and reports, the unit and /etc/faultd go; a second uninstall changes nothing', async (t) => {
+  const { c, hub } = await rig(t);
+  const run = hub.queueRun('container', experiment('uninstall'));
+  await runStarted(hub, run.id);
+  await waitFor('faults applied', () => c.exec(['pgrep', '-x', 'faultd-stressor']).code === 0, 10_000);
+  const removed = c.faultd(['uninstall']);
+  t.is(removed.code, 0, removed.stdout + removed.stderr);
+  t.regex(removed.stdout, /stopped and disabled faultd\.service/);
+  t.is(leftovers(c), '');
+  t.like(hub.run(run.id)?.result, { verdict: 'aborted', reason: 'the agent is stopping' });
+  t.not(c.exec(['systemctl', 'is-active', 'faultd.service']).stdout.trim(), 'active');
+  t.false(existsSync(path.join(c.root, 'etc/systemd/system/faultd.service')));
+  t.false(existsSync(path.join(c.root, 'etc/faultd')));
+  const again = c.faultd(['uninstall']);
+  t.is(again.code, 0);
+  t.regex(again.stdout, /nothing installed by faultd install/);
 });
