@@ -5,13 +5,13 @@
 // partition), a graceful reboot and a hard stop mid-run, and a revert made impossible. The
 // number of kills is FAULTD_SYSTEM_KILLS (3 in `npm test`, 20 in `npm run test:system`).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import test, { type ExecutionContext } from 'ava';
 
 import { systemSuiteMissing } from './container.js';
-import { bootRig, experiment, journal, killRound, leftovers, percentile, runStarted, waitFor, type Rig } from './rig.js';
+import { bootRig, experiment, journal, killRound, leftovers, mainPid, percentile, runStarted, waitFor, type Rig } from './rig.js';
 
 const KILLS = Number(process.env['FAULTD_SYSTEM_KILLS'] ?? 3);
 const missing = systemSuiteMissing();
@@ -120,4 +120,25 @@ systemTest('faultd uninstall mid-run: the agent reverts and reports, the unit an
   const again = c.faultd(['uninstall']);
   t.is(again.code, 0);
   t.regex(again.stdout, /nothing installed by faultd install/);
+});
+
+systemTest('a frozen agent (SIGSTOP) misses the watchdog: systemd kills and restarts it, the faults are reverted, the hub gets interrupted', async (t) => {
+  const { c, hub } = await rig(t);
+  // A short watchdog for the test; the shipped unit has WatchdogSec=30s, TimeoutAbortSec=10s.
+  mkdirSync(path.join(c.root, 'etc/systemd/system/faultd.service.d'), { recursive: true });
+  writeFileSync(path.join(c.root, 'etc/systemd/system/faultd.service.d/watchdog.conf'), '[Service]\nWatchdogSec=2s\nTimeoutAbortSec=1s\n');
+  c.exec(['systemctl', 'daemon-reload']);
+  c.exec(['systemctl', 'restart', 'faultd.service']);
+  const run = hub.queueRun('container', experiment('watchdog'));
+  await runStarted(hub, run.id);
+  await waitFor('faults applied', () => c.exec(['pgrep', '-x', 'faultd-stressor']).code === 0, 10_000);
+  const pid = mainPid(c);
+  c.exec(['kill', '-STOP', String(pid)]);
+  const frozen = Date.now();
+  await waitFor('a new agent', () => mainPid(c) !== pid && mainPid(c) > 0, 15_000);
+  t.log(`frozen agent replaced after ${Date.now() - frozen} ms (WatchdogSec=2s)`);
+  t.regex(c.exec(['journalctl', '-u', 'faultd.service', '--no-pager']).stdout, /Watchdog timeout/);
+  await waitFor('clean', () => leftovers(c) === '', 10_000);
+  await waitFor('the result', () => hub.run(run.id)?.state === 'finished', 15_000);
+  t.is(hub.run(run.id)?.result?.verdict, 'interrupted');
 });
