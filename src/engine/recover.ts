@@ -64,7 +64,10 @@ export async function revertRemnants(
       reports.push({ ...base, result: { ok: false, detail: leftover, leftover, manualFix: 'use the faultd version that applied it' } });
       continue;
     }
-    faultLogger.info({ state: entry.state, target }, 'reverting remnant');
+    // After a reboot, volatile state (qdiscs, nf_tables, processes, cgroups) is found gone and
+    // recorded as already-absent; state on disk (a fill file) is removed.
+    const earlierBoot = entry.intent.bootId !== ctx.host.bootId;
+    faultLogger.info({ state: entry.state, target, ...(earlierBoot ? { bootId: entry.intent.bootId } : {}) }, earlierBoot ? 'reverting remnant of an earlier boot' : 'reverting remnant');
     reports.push({ ...base, result: await revertAndRecord(ledger, module, entry.faultId, entry.revert, { ...ctx, logger: faultLogger }, faultLogger) });
   }
   // For the agent that starts next: it reports these in the interrupted runs' results.

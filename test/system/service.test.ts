@@ -77,6 +77,7 @@ systemTest('a hard stop mid-run (every process killed at once): the next boot re
   t.regex(filled?.revert ?? '', /deleted \/mnt\/fill\/\.faultd-fill-/, JSON.stringify(result?.faults));
   t.is(leftovers(c), '');
   const lines = journal(c);
+  t.true(lines.some((l) => /reverting remnant of an earlier boot/.test(l)), 'the revert knows the records are from another boot');
   const reverted = lines.findIndex((l) => /remnant\(s\)/.test(l));
   const started = lines.findIndex((l) => /agent started/.test(l));
   t.true(reverted >= 0 && started > reverted, lines.join('\n'));
