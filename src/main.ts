@@ -5,14 +5,8 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 
-import { doctorCommand } from './cli/doctor.js';
 import { EXIT, type ExitCode } from './cli/exit-codes.js';
-import { faultsCommand } from './cli/faults.js';
-import { revertCommand } from './cli/revert.js';
-import { runCommand } from './cli/run.js';
-import { statusCommand } from './cli/status.js';
 import { Terminal } from './cli/terminal.js';
-import { validateCommand } from './cli/validate.js';
 import type { CommandEnv, GlobalOptions } from './cli/context.js';
 import { DEFAULT_CONFIG, DEFAULT_CONFIG_PATH, loadConfig } from './config/config.js';
 import { isFaultdError, messageOf } from './errors.js';
@@ -22,12 +16,18 @@ import { DEFAULT_LIMITS } from './faults/types.js';
 import { createLogger, type LogFormat } from './log.js';
 import { parseDurationMs } from './units.js';
 
-// The agent (undici), the hub (node-forge, better-sqlite3) and install load only when their
-// command runs: `faultd revert --remnants`, run by systemd around every agent start and stop,
-// starts faster without them.
+// Each command's module loads only when that command runs: `faultd revert --remnants`, run by
+// systemd around every agent start and stop, starts faster without the agent (undici), the hub
+// (node-forge, better-sqlite3), the experiment loader and the rest.
 const agentCli = () => import('./cli/agent.js');
 const hubCli = () => import('./cli/hub.js');
 const installCli = () => import('./cli/install.js');
+const runCli = () => import('./cli/run.js');
+const validateCli = () => import('./cli/validate.js');
+const faultsCli = () => import('./cli/faults.js');
+const revertCli = () => import('./cli/revert.js');
+const statusCli = () => import('./cli/status.js');
+const doctorCli = () => import('./cli/doctor.js');
 
 const VERSION = '0.1.0';
 const DEFAULT_STATE_DIR = '/var/lib/faultd';
@@ -127,7 +127,7 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
         abort.abort(signal);
       };
       process.on('SIGINT', onSignal).on('SIGTERM', onSignal).on('SIGHUP', onSignal);
-      code = await runCommand(
+      code = await (await runCli()).runCommand(
         file,
         { dryRun: flags.dryRun === true, force: flags.force === true, progressMs: flags.progressInterval },
         await env(),
@@ -139,14 +139,14 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     .description('validate an experiment against the schema and this host’s bounds; changes nothing')
     .argument('<file>', 'faultd/v1 experiment, YAML or JSON')
     .action(async (file: string) => {
-      code = await validateCommand(file, await env());
+      code = await (await validateCli()).validateCommand(file, await env());
     });
   program
     .command('faults')
     .description('list every fault kind with its params, defaults, units and bounds')
     .option('--json', 'machine-readable output')
     .action(async (flags: { json?: boolean }) => {
-      code = faultsCommand({ json: flags.json === true }, await env());
+      code = (await faultsCli()).faultsCommand({ json: flags.json === true }, await env());
     });
   program
     .command('revert')
@@ -154,21 +154,21 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     .option('--remnants', 'revert everything the ledger still shows as applied')
     .option('--force', 'also revert faults whose faultd process is still running')
     .action(async (flags: { remnants?: boolean; force?: boolean }) => {
-      code = await revertCommand({ remnants: flags.remnants === true, force: flags.force === true }, await env(false));
+      code = await (await revertCli()).revertCommand({ remnants: flags.remnants === true, force: flags.force === true }, await env(false));
     });
   program
     .command('status')
     .description('show the ledger: applied faults and failed reverts with their manual fix')
     .option('--json', 'machine-readable output')
     .action(async (flags: { json?: boolean }) => {
-      code = await statusCommand({ json: flags.json === true }, await env(false));
+      code = await (await statusCli()).statusCommand({ json: flags.json === true }, await env(false));
     });
   program
     .command('doctor')
     .description('say, for every fault kind, whether this host supports it and why not')
     .option('--json', 'machine-readable output')
     .action(async (flags: { json?: boolean }) => {
-      code = doctorCommand({ json: flags.json === true }, await env());
+      code = (await doctorCli()).doctorCommand({ json: flags.json === true }, await env());
     });
 
   program
