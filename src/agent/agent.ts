@@ -27,7 +27,7 @@ import type { RemnantReport } from '../engine/recover.js';
 import { API_PREFIX, HeartbeatResponse, LogsResponse, TaskResponse, type ResultRequest } from '../protocol/messages.js';
 import type { HubClient } from './hub-client.js';
 import { RunOutbox } from './outbox.js';
-import { RunJournal } from './run-journal.js';
+import { RunJournal, type JournalStart } from './run-journal.js';
 import { clearRecovered } from '../engine/recovered.js';
 import type { TokenSource } from './token-source.js';
 
@@ -68,15 +68,31 @@ const BACKOFF_CAP_MS = 30_000;
 const SHIP_INTERVAL_MS = 1_000;
 const PHASE_SAMPLE_MS = 250;
 const SHIP_BATCH = 500;
+/** Well under the hub's 256 KiB body limit. */
+const SHIP_BATCH_BYTES = 192 * 1024;
 
 /** The hub answered 404 for a run: it no longer knows it, so nothing more can be sent. */
 class RunUnknownToHub extends Error {}
+
+/** The hub refused a body for good (400, 413): resending it cannot help. */
+class RefusedByHub extends Error {}
 
 /** Throws unless `status` is one of `ok`; a 404 means the hub has forgotten the run. */
 function expectStatus(reply: { status: number; error?: string }, ok: readonly number[]): void {
   if (ok.includes(reply.status)) return;
   if (reply.status === 404) throw new RunUnknownToHub(reply.error ?? 'HTTP 404');
+  if (reply.status === 400 || reply.status === 413) throw new RefusedByHub(reply.error ?? `HTTP ${reply.status}`);
   throw new Error(reply.error ?? `HTTP ${reply.status}`);
+}
+
+/** True while `pid` exists (signal 0). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
+  }
 }
 
 /** Capped exponential backoff with full jitter. */
@@ -193,8 +209,8 @@ export class Agent {
   async #execute(task: TaskResponse, shutdown: AbortSignal): Promise<void> {
     const { runId } = task.task;
     const start = { t: 'start' as const, runId, bootId: this.#d.bootId, pid: process.pid, at: new Date().toISOString(), nextSeq: 1 };
-    const journal = RunJournal.create(this.#d.stateDir, start);
-    const outbox = new RunOutbox({ journal: { start, file: journal } });
+    const journal = this.#openJournal(start);
+    const outbox = new RunOutbox(journal ? { journal: { start, file: journal } } : {});
     const abort = new AbortController();
     const onShutdown = (): void => abort.abort(typeof shutdown.reason === 'string' ? shutdown.reason : 'the agent is stopping');
     shutdown.addEventListener('abort', onShutdown, { once: true });
@@ -230,8 +246,8 @@ export class Agent {
     outbox.setResult(result);
     stopShipping.abort();
     await shipping;
-    if (await this.#deliver(runId, outbox, result, shutdown)) journal.remove();
-    else journal.close();
+    if (await this.#deliver(runId, outbox, result, shutdown)) journal?.remove();
+    else journal?.close();
     this.#current = undefined;
     // As after `faultd run`: a ledger with nothing unresolved is compacted, so it stays small.
     const unresolved = [...(await this.#d.ledger.entries()).values()].some((e) => e.state !== 'reverted');
@@ -293,20 +309,45 @@ export class Agent {
     const events = outbox.takeStatus(SHIP_BATCH);
     if (events.length) {
       const reply = await this.#d.tokens.withToken((token) => this.#d.client.post(`${API_PREFIX}/runs/${runId}/status`, { events }, LogsResponse, token));
-      expectStatus(reply, [204, 409]);
       this.#contact();
+      try {
+        expectStatus(reply, [204, 409]);
+      } catch (error) {
+        if (!(error instanceof RefusedByHub)) throw error;
+        this.#d.logger.error({ runId, err: error.message, events: events.length }, 'the hub refused status events; they are left out');
+      }
       outbox.statusSent(events.length);
     }
-    for (let entries = outbox.pendingLogs(SHIP_BATCH); entries.length; entries = outbox.pendingLogs(SHIP_BATCH)) {
+    for (let entries = outbox.pendingLogs(SHIP_BATCH, SHIP_BATCH_BYTES); entries.length; entries = outbox.pendingLogs(SHIP_BATCH, SHIP_BATCH_BYTES)) {
       const reply = await this.#d.tokens.withToken((token) => this.#d.client.post(`${API_PREFIX}/runs/${runId}/logs`, { entries }, LogsResponse, token));
       if (!('body' in reply)) {
-        expectStatus(reply, []);
+        try {
+          expectStatus(reply, []);
+        } catch (error) {
+          if (!(error instanceof RefusedByHub)) throw error;
+          // Notes under the same numbers go instead, so the acknowledgement can move on.
+          this.#d.logger.error({ runId, err: error.message, lines: entries.length }, 'the hub refused log lines; sending notes in their place');
+          outbox.replaceRefused(entries.map((e) => e.seq), error.message);
+          continue;
+        }
         return;
       }
       this.#contact();
       const before = entries.at(-1)?.seq ?? 0;
       outbox.acknowledge(reply.body.ackedThrough);
       if (reply.body.ackedThrough < before) break; // a gap the hub is still missing: resend next time
+    }
+  }
+
+  /** The run's journal; without one (disk full, state dir unwritable) the run goes on in memory. */
+  #openJournal(start: JournalStart): RunJournal | undefined {
+    try {
+      const journal = RunJournal.create(this.#d.stateDir, start);
+      journal.onFailure((error) => this.#d.logger.error({ runId: start.runId, err: messageOf(error) }, 'run journal write failed: its logs are kept in memory only from now on'));
+      return journal;
+    } catch (error) {
+      this.#d.logger.error({ runId: start.runId, err: messageOf(error) }, 'cannot create the run journal: its logs are kept in memory only');
+      return undefined;
     }
   }
 
@@ -331,6 +372,12 @@ export class Agent {
       }
       const start = outbox.start;
       if (!start) continue;
+      if (start.bootId === this.#d.bootId && start.pid !== process.pid && processAlive(start.pid)) {
+        this.#d.logger.warn({ runId: start.runId, pid: start.pid }, 'a run journal of another live faultd agent on this state dir: left to it');
+        journal.close();
+        continue;
+      }
+      journal.onFailure((error) => this.#d.logger.error({ runId: start.runId, err: messageOf(error) }, 'run journal write failed'));
       const result = outbox.result ?? this.#interruptedResult(start, outbox);
       this.#d.onStatus?.(`reporting ${start.runId} (${result.verdict}) from an earlier agent process`);
       this.#d.logger.info({ runId: start.runId, verdict: result.verdict }, 'sending what an earlier agent process owed the hub for this run');
@@ -381,6 +428,10 @@ export class Agent {
         await this.#flush(runId, outbox);
         return true;
       } catch (error) {
+        if (error instanceof RefusedByHub) {
+          this.#d.logger.error({ runId, err: error.message }, 'the hub refused the result for good (400/413): dropping it; see the agent log');
+          return true;
+        }
         if (error instanceof RunUnknownToHub) {
           this.#d.logger.error({ runId, err: error.message }, 'the hub does not know this run (was its database reset?): dropping its result and logs');
           return true;

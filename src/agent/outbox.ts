@@ -15,6 +15,8 @@ type StatusEvent = StatusRequest['events'][number];
 const PINO_LEVELS: Readonly<Record<number, Level>> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
 const OMIT = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'v']);
 const MAX_MESSAGE = 8000;
+/** A line's structured fields beyond this (JSON) are replaced by a note: one line stays small. */
+const MAX_FIELDS_JSON = 16 * 1024;
 const MAX_STATUS_EVENTS = 5000;
 
 export interface OutboxLimits {
@@ -79,8 +81,20 @@ export class RunOutbox {
   }
 
   add(level: Level, message: string, fields?: Record<string, unknown>): void {
-    const entry: LogEntry = { seq: this.#nextSeq, at: new Date().toISOString(), level, message: message.slice(0, MAX_MESSAGE), ...(fields ? { fields } : {}) };
+    const json = fields ? JSON.stringify(fields) : '';
+    const kept = fields && json.length > MAX_FIELDS_JSON ? { fieldsDropped: `${json.length} bytes of fields left out` } : fields;
+    const entry: LogEntry = { seq: this.#nextSeq, at: new Date().toISOString(), level, message: message.slice(0, MAX_MESSAGE), ...(kept ? { fields: kept } : {}) };
     this.#record({ t: 'log', e: entry });
+  }
+
+  /**
+   * Replaces lines the hub refused for good (400/413) by a short note under the same numbers,
+   * so that the hub's contiguous acknowledgement can move past them.
+   */
+  replaceRefused(seqs: readonly number[], why: string): void {
+    for (const seq of seqs) {
+      this.#record({ t: 'log', e: { seq, at: new Date().toISOString(), level: 'warn', message: `log line ${seq} left out: the hub refused it (${why.slice(0, 500)})` } });
+    }
   }
 
   status(event: Omit<StatusEvent, 'at'>): void {
@@ -92,14 +106,21 @@ export class RunOutbox {
     this.#record({ t: 'result', result }, true);
   }
 
-  /** Lines not yet acknowledged (the first `limit`). */
-  pendingLogs(limit: number): LogEntry[] {
+  /** Lines not yet acknowledged: at most `limit` of them and about `maxBytes` of JSON (at least one). */
+  pendingLogs(limit: number, maxBytes = Infinity): LogEntry[] {
     if (this.#dropped > 0) {
       const dropped = this.#dropped;
       this.#dropped = 0;
       this.add('warn', `${dropped} log line(s) dropped: the hub was unreachable for too long`);
     }
-    return this.#logs.slice(0, limit).map((p) => p.entry);
+    const batch: LogEntry[] = [];
+    let bytes = 0;
+    for (const pending of this.#logs) {
+      if (batch.length >= limit || (batch.length > 0 && bytes + pending.bytes > maxBytes)) break;
+      batch.push(pending.entry);
+      bytes += pending.bytes;
+    }
+    return batch;
   }
 
   acknowledge(ackedThrough: number): void {
@@ -132,7 +153,15 @@ export class RunOutbox {
       case 'start':
         return;
       case 'log': {
-        const bytes = record.e.message.length + (record.e.fields ? JSON.stringify(record.e.fields).length : 0) + 64;
+        // UTF-8 may take 3 bytes a character; 128 covers the line's own keys.
+        const bytes = 3 * record.e.message.length + (record.e.fields ? JSON.stringify(record.e.fields).length : 0) + 128;
+        const same = this.#logs.findIndex((p) => p.entry.seq === record.e.seq);
+        if (same >= 0) {
+          // A refused line replaced by its note (replaceRefused).
+          this.#logBytes += bytes - (this.#logs[same]?.bytes ?? 0);
+          this.#logs[same] = { entry: record.e, bytes };
+          return;
+        }
         this.#logs.push({ entry: record.e, bytes });
         this.#logBytes += bytes;
         this.#nextSeq = Math.max(this.#nextSeq, record.e.seq + 1);

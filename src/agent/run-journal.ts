@@ -5,10 +5,12 @@
  * result). It lets an agent that was restarted (kill -9, reboot, `systemctl restart`) send the
  * rest of a run's logs and its result. Log lines are written without fsync (they survive the
  * process, not a power cut); the start, status events and the result are fdatasync'd. When the
- * file outgrows `compactBytes` it is rewritten with only what is still owed (temp file,
- * fsync, rename), so its size stays bounded by the outbox's own bounds.
+ * file outgrows `compactBytes` (or twice its last rewrite) it is rewritten with only what is
+ * still owed (temp file, fsync, rename), so its size stays bounded by the outbox's own bounds.
+ * A write that fails (disk full, I/O error) never stops the run: the journal turns itself off,
+ * says why through `onFailure`, and the outbox goes on in memory.
  */
-import { closeSync, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 import { z } from 'zod';
@@ -16,12 +18,14 @@ import { z } from 'zod';
 import { LogEntry, ResultRequest, StatusEvent } from '../protocol/messages.js';
 
 export const RUNS_DIR = 'runs';
+/** Run ids become file names: only these characters (the protocol allows no others). */
+const SAFE_RUN_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const SUFFIX = '.jsonl';
 const DEFAULT_COMPACT_BYTES = 8 * 2 ** 20;
 
 export const JournalStart = z.object({
   t: z.literal('start'),
-  runId: z.string().min(1),
+  runId: z.string().regex(SAFE_RUN_ID),
   /** The boot the run started in: a different one at recovery means the host rebooted. */
   bootId: z.string(),
   pid: z.number().int().positive(),
@@ -53,31 +57,49 @@ export class RunJournal {
   readonly #compactBytes: number;
   #fd: number;
   #bytes: number;
+  #threshold: number;
+  #onFailure: (error: unknown) => void = () => undefined;
+  #failed = false;
 
   private constructor(file: string, fd: number, bytes: number, compactBytes: number) {
     this.file = file;
     this.#fd = fd;
     this.#bytes = bytes;
     this.#compactBytes = compactBytes;
+    this.#threshold = compactBytes;
   }
 
-  /** Creates the journal of a new run (its directory too, mode 0700) and writes `start` durably. */
+  /**
+   * Creates the journal of a new run (its directory too, mode 0700) and writes `start` durably,
+   * with the directory entry fsync'd. Throws if that fails (the caller runs without a journal).
+   */
   static create(stateDir: string, start: JournalStart, compactBytes = DEFAULT_COMPACT_BYTES): RunJournal {
+    if (!SAFE_RUN_ID.test(start.runId)) throw new Error(`run id ${JSON.stringify(start.runId)} is not a safe file name`);
     const dir = path.join(stateDir, RUNS_DIR);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const file = path.join(dir, `${start.runId}${SUFFIX}`);
-    const journal = new RunJournal(file, openSync(file, 'w', 0o600), 0, compactBytes);
-    journal.write(start, true);
+    const fd = openSync(file, 'w', 0o600);
+    const journal = new RunJournal(file, fd, 0, compactBytes);
+    journal.#bytes += writeSync(fd, `${JSON.stringify(start)}\n`);
+    fdatasyncSync(fd);
+    syncDirectory(dir);
     return journal;
   }
 
-  /** Reopens a recovered journal to append to it. */
+  /** Reopens a recovered journal to append to it, cutting a torn last line first. */
   static reopen(contents: JournalContents, compactBytes = DEFAULT_COMPACT_BYTES): RunJournal {
+    const text = readFileSync(contents.file, 'utf8');
+    if (text !== '' && !text.endsWith('\n')) truncateSync(contents.file, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)));
     const fd = openSync(contents.file, 'a', 0o600);
     return new RunJournal(contents.file, fd, fstatSync(fd).size, compactBytes);
   }
 
-  /** Journals left by earlier agent processes, oldest first by name order of their run ids. */
+  /** Where a failed write is reported (once); the journal is off after it. */
+  onFailure(report: (error: unknown) => void): void {
+    this.#onFailure = report;
+  }
+
+  /** Journals left by earlier agent processes (in name order). */
   static list(stateDir: string): string[] {
     const dir = path.join(stateDir, RUNS_DIR);
     let names: string[];
@@ -112,18 +134,39 @@ export class RunJournal {
   }
 
   write(record: JournalRecord, durable = false): void {
-    const line = `${JSON.stringify(record)}\n`;
-    this.#bytes += writeSync(this.#fd, line);
-    if (durable) fdatasyncSync(this.#fd);
+    if (this.#failed) return;
+    try {
+      this.#bytes += writeSync(this.#fd, `${JSON.stringify(record)}\n`);
+      if (durable) fdatasyncSync(this.#fd);
+    } catch (error) {
+      this.#fail(error);
+    }
   }
 
   /** True once the file has grown past the point where it should be rewritten. */
   get wantsCompaction(): boolean {
-    return this.#bytes > this.#compactBytes;
+    return !this.#failed && this.#bytes > this.#threshold;
   }
 
-  /** Replaces the file's contents with `records` atomically (temp file, fsync, rename). */
+  /**
+   * Replaces the file's contents with `records` atomically (temp file, fsync, rename). The next
+   * rewrite waits until the file has doubled, so a large backlog is not rewritten per line.
+   */
   replace(records: readonly JournalRecord[]): void {
+    if (this.#failed) return;
+    try {
+      this.#replace(records);
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  #fail(error: unknown): void {
+    this.#failed = true;
+    this.#onFailure(error);
+  }
+
+  #replace(records: readonly JournalRecord[]): void {
     const temp = `${this.file}.tmp`;
     const fd = openSync(temp, 'w', 0o600);
     let bytes = 0;
@@ -138,6 +181,7 @@ export class RunJournal {
     closeSync(this.#fd);
     this.#fd = openSync(this.file, 'a', 0o600);
     this.#bytes = bytes;
+    this.#threshold = Math.max(this.#compactBytes, 2 * bytes);
   }
 
   close(): void {

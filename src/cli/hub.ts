@@ -105,8 +105,8 @@ export async function hubServeCommand(
   const hub = openService(flags, flags.tokenTtlSeconds);
   try {
     if (flags.insecureHttp && flags.requireClientCert) throw new FaultdError('FAULTD_ERR_HUB_INPUT', '--require-client-cert needs TLS: drop --insecure-http');
-    const files = flags.insecureHttp ? undefined : readHubTls(path.join(flags.hubDir, 'tls'));
-    const tls = files && { key: files.key, cert: files.cert, ...(flags.requireClientCert ? { clientCa: files.ca } : {}) };
+    const files = flags.insecureHttp ? undefined : readHubTls(path.join(flags.hubDir, 'tls'), flags.requireClientCert);
+    const tls = files && { key: files.key, cert: files.cert, ...(files.ca === undefined ? {} : { clientCa: files.ca }) };
     const server = await startHubServer({ service: hub.service, logger: env.logger, host: flags.host, port: flags.port, ...(tls ? { tls } : { insecureHttp: true }) });
     env.print(`faultd hub serving on ${server.url} (state ${flags.hubDir}); Ctrl-C stops it`);
     await new Promise<void>((resolve) => {

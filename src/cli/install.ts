@@ -25,8 +25,9 @@ import { EXIT, type ExitCode } from './exit-codes.js';
 
 export const UNIT_NAME = 'faultd.service';
 const MANIFEST = '.faultd-install.json';
-/** The command the shipped unit file names; install puts this faultd's real paths there. */
-const UNIT_PLACEHOLDER = '/usr/local/bin/faultd';
+/** The command and config path the shipped unit names; install puts the real ones there. */
+const UNIT_COMMAND = '/usr/local/bin/faultd';
+const UNIT_CONFIG = '/etc/faultd/config.yaml';
 
 export interface InstallPaths {
   readonly configDir: string;
@@ -43,7 +44,7 @@ export interface InstallFlags extends InstallPaths {
   readonly pinSha256?: string;
   readonly clientCertFile?: string;
   readonly clientKeyFile?: string;
-  /** Overwrite a config.yaml that install did not write. */
+  /** Overwrite a config.yaml that install did not write, and an access key that differs. */
   readonly force: boolean;
 }
 
@@ -71,9 +72,15 @@ function readManifest(configDir: string): z.infer<typeof Manifest> | undefined {
   }
 }
 
-/** The unit with this faultd's node and entry point in place of the placeholder. */
-export function renderUnit(template: string, command: string): string {
-  return template.replaceAll(UNIT_PLACEHOLDER, command);
+/** A path as one word of an Exec line (quoted when it has spaces; % doubled for systemd). */
+function execWord(word: string): string {
+  const escaped = word.replaceAll('%', '%%');
+  return /[\s"'\\]/.test(escaped) ? `"${escaped.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"` : escaped;
+}
+
+/** The unit with this faultd's node, entry point and config file in place of the shipped ones. */
+export function renderUnit(template: string, command: readonly string[], configFile: string): string {
+  return template.replaceAll(UNIT_CONFIG, execWord(configFile)).replaceAll(UNIT_COMMAND, command.map(execWord).join(' '));
 }
 
 type Outcome = 'created' | 'updated' | 'unchanged';
@@ -95,7 +102,8 @@ function systemctl(args: readonly string[], allowFailure = false): string {
   return result.stdout.trim();
 }
 
-export function installCommand(flags: InstallFlags, env: CommandEnv): ExitCode {
+export function installCommand(given: InstallFlags, env: CommandEnv): ExitCode {
+  const flags = { ...given, configDir: path.resolve(given.configDir), unitDir: path.resolve(given.unitDir) };
   // Everything is read and checked before anything is written.
   const key = readAccessKey(flags.accessKeyFile);
   const ca = flags.caFile === undefined ? undefined : readInput(flags.caFile, 'ca-file');
@@ -129,23 +137,25 @@ export function installCommand(flags: InstallFlags, env: CommandEnv): ExitCode {
     throw new FaultdError('FAULTD_ERR_AGENT_CONFIG', `${files.config} exists and was not written by faultd install; move it away, or pass --force to replace it`);
   }
   const template = readInput(path.join(packageRoot(), 'systemd', UNIT_NAME), 'unit template');
-  const command = `${process.execPath} ${path.join(packageRoot(), 'bin', 'faultd.js')}`;
+  const command = [process.execPath, path.join(packageRoot(), 'bin', 'faultd.js')];
   const unitFile = path.join(flags.unitDir, UNIT_NAME);
   const configText = `# Written by faultd install; see README, "Running as a service".\n${stringify({ hub })}`;
 
   mkdirSync(flags.configDir, { recursive: true, mode: 0o700 });
   mkdirSync(flags.unitDir, { recursive: true });
   const written: [string, Outcome][] = [];
+  // The agent rotates its key in place: a key already there is the current one unless --force.
   const keyBefore = existsSync(files.key) ? readFileSync(files.key, 'utf8').trim() : undefined;
-  if (keyBefore !== key) writeAccessKey(files.key, key);
-  written.push([files.key, keyBefore === undefined ? 'created' : keyBefore === key ? 'unchanged' : 'updated']);
+  if (keyBefore === undefined || (keyBefore !== key && flags.force)) writeAccessKey(files.key, key);
+  if (keyBefore !== undefined && keyBefore !== key && !flags.force) env.print(`kept      ${files.key} (it differs from --access-key-file: the agent may have rotated it; --force replaces it)`);
+  written.push([files.key, keyBefore === undefined ? 'created' : keyBefore === key || !flags.force ? 'unchanged' : 'updated']);
   if (ca !== undefined) written.push([files.ca, writeIfChanged(files.ca, ca, 0o644)]);
   if (clientCert !== undefined && clientKey !== undefined) {
     written.push([files.clientCert, writeIfChanged(files.clientCert, clientCert, 0o644)]);
     written.push([files.clientKey, writeIfChanged(files.clientKey, clientKey, 0o600)]);
   }
   written.push([files.config, writeIfChanged(files.config, configText, 0o644)]);
-  written.push([unitFile, writeIfChanged(unitFile, renderUnit(template, command), 0o644)]);
+  written.push([unitFile, writeIfChanged(unitFile, renderUnit(template, command, files.config), 0o644)]);
   const owned = [...new Set([...(manifest?.files ?? []), ...written.map(([file]) => file)])];
   writeFileSync(path.join(flags.configDir, MANIFEST), `${JSON.stringify({ files: owned, unit: unitFile }, null, 2)}\n`, { mode: 0o600 });
   for (const [file, outcome] of written) env.print(`${outcome.padEnd(9)} ${file}`);
@@ -163,7 +173,8 @@ export function installCommand(flags: InstallFlags, env: CommandEnv): ExitCode {
   return EXIT.OK;
 }
 
-export async function uninstallCommand(flags: InstallPaths, env: CommandEnv): Promise<ExitCode> {
+export async function uninstallCommand(given: InstallPaths, env: CommandEnv): Promise<ExitCode> {
+  const flags = { ...given, configDir: path.resolve(given.configDir), unitDir: path.resolve(given.unitDir) };
   const manifest = readManifest(flags.configDir);
   const unitFile = manifest?.unit ?? path.join(flags.unitDir, UNIT_NAME);
   if (flags.systemctl && existsSync(unitFile)) {

@@ -7,7 +7,7 @@
  * revert went. The agent clears it once every interrupted run has been reported. Bounded to the
  * newest MAX_LINES reports.
  */
-import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { z } from 'zod';
@@ -35,7 +35,12 @@ export function recordRecovered(stateDir: string, reports: readonly RemnantRepor
   const file = path.join(stateDir, RECOVERED_FILE);
   appendFileSync(file, done.map((r) => `${JSON.stringify(r)}\n`).join(''), { mode: 0o600 });
   const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
-  if (lines.length > MAX_LINES) writeFileSync(file, `${lines.slice(-MAX_LINES).join('\n')}\n`, { mode: 0o600 });
+  if (lines.length > MAX_LINES) {
+    // Trimmed through a temp file and a rename: a crash never leaves the reports half-written.
+    const temp = `${file}.tmp`;
+    writeFileSync(temp, `${lines.slice(-MAX_LINES).join('\n')}\n`, { mode: 0o600 });
+    renameSync(temp, file);
+  }
 }
 
 /** Every recorded report, oldest first; unreadable lines are skipped. */

@@ -7,7 +7,7 @@
  * is in the ledger before it is created, and revert deletes it and checks that it is gone; it
  * survives a reboot, so `revert --remnants` removes it after one.
  */
-import { closeSync, constants, openSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, realpathSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -50,6 +50,24 @@ export function bytesToReach(percent: number, u: FilesystemUsage): number {
   return Math.ceil((percent / 100) * (u.usedBytes + u.availableBytes) - u.usedBytes);
 }
 
+/** The path with symbolic links resolved (as given when it does not exist: plan says so). */
+function realPath(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+/** One lock per filesystem: two fills of one filesystem in a step would each count the same free space. */
+function filesystemKey(dir: string): string {
+  try {
+    return `disk:dev${statSync(dir).dev}`;
+  } catch {
+    return `disk:${dir}`;
+  }
+}
+
 const parseSize = (v: string | number): number | undefined => {
   const amount = parseByteAmount(v);
   return amount && 'bytes' in amount ? amount.bytes : undefined;
@@ -60,8 +78,8 @@ function params() {
     schema: z
       .string({ error: 'must be an absolute directory path' })
       .refine((p) => path.isAbsolute(p), { error: 'must be an absolute directory path' })
-      .transform((p) => path.resolve(p))
-      .refine((p) => !FORBIDDEN_ROOTS.some((root) => p === root || p.startsWith(`${root}/`)), { error: `must not be under ${FORBIDDEN_ROOTS.join(', ')}` }),
+      .transform((p) => realPath(path.resolve(p)))
+      .refine((p) => !FORBIDDEN_ROOTS.some((root) => p === root || p.startsWith(`${root}/`)), { error: `must not be under ${FORBIDDEN_ROOTS.join(', ')} (symbolic links resolved)` }),
     doc: { name: 'path', type: 'path', default: undefined, bounds: 'an existing directory, not under /proc, /sys, /dev, /run', description: 'a directory on the filesystem to fill; the fill file goes here' },
   };
   const fillPercentage: Param<number | undefined> = {
@@ -91,12 +109,14 @@ const DiskFillRevertSchema = z.object({
 type DiskFillRevert = z.infer<typeof DiskFillRevertSchema>;
 
 /** Reserves `bytes` in the open file: fallocate, or zeros where the filesystem lacks it. */
-async function allocate(fd: number, bytes: number, fallocate: (fd: number, length: number) => void, signal: AbortSignal): Promise<'fallocate' | 'zeros'> {
+export async function allocate(fd: number, bytes: number, fallocate: (fd: number, length: number) => void, signal: AbortSignal): Promise<'fallocate' | 'zeros'> {
   try {
     fallocate(fd, bytes);
     return 'fallocate';
   } catch (error) {
-    if ((error as { code?: string }).code !== 'EOPNOTSUPP') throw error;
+    // Node names errno 95 ENOTSUP (it is also EOPNOTSUPP on Linux).
+    const code = (error as { code?: string }).code;
+    if (code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw error;
   }
   const zeros = Buffer.alloc(ZERO_CHUNK);
   for (let written = 0; written < bytes; ) {
@@ -118,7 +138,7 @@ export const linuxDiskFill = defineInjector({
       }
     }),
   paramDocs: () => Object.values(params()).map((p) => p.doc),
-  exclusiveTargets: (p) => [`disk:${p.path}`],
+  exclusiveTargets: (p) => [filesystemKey(p.path)],
   revertSchema: DiskFillRevertSchema,
   plan(faultId, p, ctx) {
     let dir;
@@ -147,6 +167,9 @@ export const linuxDiskFill = defineInjector({
       revertSteps: [`delete ${file}`],
       revert,
       async apply(recordApplied, signal): Promise<ActiveFault> {
+        // Free space may have shrunk since the plan (another writer): check again, then record.
+        const latest = filesystemUsage(p.path);
+        if (bytes > latest.availableBytes - p.keepFree) throw new Error(`${formatBytes(bytes)} would now leave less than keepFree ${formatBytes(p.keepFree)} free on the filesystem of ${p.path} (${formatBytes(latest.availableBytes)} free); nothing was written`);
         await recordApplied(revert);
         const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
         let how: 'fallocate' | 'zeros';

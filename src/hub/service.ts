@@ -133,7 +133,11 @@ export class HubService {
   heartbeat(infraId: string, request: HeartbeatRequest): HeartbeatResponse {
     const now = this.#options.now();
     this.#store.recordHeartbeat(infraId, now, { version: request.agentVersion, hostname: request.hostname, capabilities: request.capabilities });
-    return { serverTime: new Date(now).toISOString(), abort: this.#store.abortRequested(infraId) };
+    const abort = this.#store.abortRequested(infraId);
+    // A run the hub has already closed (hub abort --force) but its agent still executes: stop it.
+    const executing = request.runId === undefined ? undefined : this.#store.run(request.runId);
+    if (executing && executing.infraId === infraId && (executing.state === 'finished' || executing.state === 'cancelled') && !abort.includes(executing.id)) abort.push(executing.id);
+    return { serverTime: new Date(now).toISOString(), abort };
   }
 
   /** Queues an experiment for the infrastructure named `infraName`; runs start one at a time, in order. */
@@ -172,13 +176,11 @@ export class HubService {
   closeRun(runId: string, reason: string): boolean {
     const run = this.#store.run(runId);
     if (!run) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `no run ${runId} (see faultd hub runs)`);
-    if (run.state !== 'dispatched' && run.state !== 'running') {
-      if (run.state === 'queued') throw new FaultdError('FAULTD_ERR_HUB_INPUT', `run ${runId} is still queued: abort it without --force`);
-      return false;
-    }
-    this.#store.setResult(runId, { verdict: 'aborted', reason, faults: [] }, this.#options.now());
-    this.#runsChanged();
-    return true;
+    if (run.state === 'queued') throw new FaultdError('FAULTD_ERR_HUB_INPUT', `run ${runId} is still queued: abort it without --force`);
+    // Conditional in the store: a result arriving meanwhile is not overwritten.
+    const closed = this.#store.closeRun(runId, { verdict: 'aborted', reason, faults: [] }, this.#options.now());
+    if (closed) this.#runsChanged();
+    return closed;
   }
 
   reportStatus(infraId: string, runId: string, request: StatusRequest): void {

@@ -279,6 +279,13 @@ export class SqliteHubStore implements HubStore {
     this.#db.prepare("UPDATE runs SET state = 'finished', finished_at = ?, result = ? WHERE id = ?").run(at, JSON.stringify(result), runId);
   }
 
+  closeRun(runId: string, result: ResultRequest, at: number): boolean {
+    const changed = this.#db
+      .prepare("UPDATE runs SET state = 'finished', finished_at = ?, result = ?, abort_requested = 1 WHERE id = ? AND state IN ('dispatched', 'running')")
+      .run(at, JSON.stringify(result), runId).changes;
+    return changed === 1;
+  }
+
   externalVersion(): number {
     // SQLite's data_version moves only on commits by other connections.
     return Number(this.#db.pragma('data_version', { simple: true }));

@@ -84,6 +84,11 @@ export interface HubStore {
   logs(runId: string, afterSeq: number, limit: number): LogEntry[];
   setResult(runId: string, result: ResultRequest, at: number): void;
   /**
+   * Ends a dispatched or running run with `result` and marks it for abort (its agent, if alive,
+   * reverts at its next heartbeat), atomically: false if it had ended or was still queued.
+   */
+  closeRun(runId: string, result: ResultRequest, at: number): boolean;
+  /**
    * A number that changes when another process (e.g. `faultd hub run`) has written to the
    * store since the last call; waiting long-polls recheck their queue only when it moves.
    */

@@ -147,11 +147,14 @@ export function issueClientCertificate(dir: string, name: string): { cert: strin
   return out;
 }
 
-/** The server's key and certificate, and the CA (to verify agents' client certificates). */
-export function readHubTls(dir: string): { key: string; cert: string; ca: string } {
+/**
+ * The server's key and certificate, and with `withCa` the CA that verifies agents' client
+ * certificates (a hub with its own PKI may have no ca.pem otherwise).
+ */
+export function readHubTls(dir: string, withCa = false): { key: string; cert: string; ca?: string } {
   const files = hubTlsFiles(dir);
   try {
-    return { key: readFileSync(files.serverKey, 'utf8'), cert: readFileSync(files.serverCert, 'utf8'), ca: readFileSync(files.caCert, 'utf8') };
+    return { key: readFileSync(files.serverKey, 'utf8'), cert: readFileSync(files.serverCert, 'utf8'), ...(withCa ? { ca: readFileSync(files.caCert, 'utf8') } : {}) };
   } catch (error) {
     throw new FaultdError('FAULTD_ERR_HUB_TLS', `cannot read the hub's server certificate in ${dir} (run faultd hub init): ${messageOf(error)}`, { cause: error });
   }

@@ -73,7 +73,8 @@ export type ProtocolErrorCode = keyof typeof PROTOCOL_ERRORS;
 export const MAX_TASK_WAIT_SECONDS = 30;
 export const TaskResponse = z.object({
   task: z.object({
-    runId: z.string().min(1).max(64),
+    /** Also a file name and a URL segment on the agent: letters, digits, "_" and "-" only. */
+    runId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be 1–64 of A-Z, a-z, 0-9, "_", "-"' }),
     /** A faultd/v1 experiment; the agent validates it against its own host before anything runs. */
     experiment: z.unknown(),
     queuedAt: z.iso.datetime(),

@@ -32,8 +32,8 @@ export async function startHub(t: { teardown(fn: () => void | Promise<void>): vo
   const { files } = initHubTls(dir, []);
   const store = new SqliteHubStore(path.join(dir, 'hub.db'));
   const service = new HubService(store, options.hub ?? {});
-  const tls = readHubTls(dir);
-  const server = await startHubServer({ service, logger: SILENT, host: '127.0.0.1', port: options.port ?? 0, tls: { key: tls.key, cert: tls.cert, ...(options.requireClientCert ? { clientCa: tls.ca } : {}) } });
+  const tls = readHubTls(dir, options.requireClientCert === true);
+  const server = await startHubServer({ service, logger: SILENT, host: '127.0.0.1', port: options.port ?? 0, tls: { key: tls.key, cert: tls.cert, ...(tls.ca === undefined ? {} : { clientCa: tls.ca }) } });
   const ca = readFileSync(files.caCert, 'utf8');
   const agent = new Agent({ connect: { ca } });
   let stopped = false;

@@ -97,3 +97,38 @@ test('journals are listed for recovery and removed once delivered', (t) => {
   t.deepEqual(RunJournal.list(dir).map((f) => path.basename(f)), ['run_b.jsonl']);
   t.deepEqual(RunJournal.list(path.join(dir, 'nothing')), []);
 });
+
+test('batches stay under a byte budget; lines the hub refused become notes under the same numbers, also after a restart', (t) => {
+  const dir = stateDir(t);
+  const { outbox, journal } = journaled(dir);
+  for (let i = 1; i <= 10; i += 1) outbox.add('info', 'z'.repeat(1000));
+  const batch = outbox.pendingLogs(500, 5000);
+  t.true(batch.length >= 1 && batch.length < 10, `${batch.length} lines`);
+  t.is(outbox.pendingLogs(500, 1).length, 1, 'at least one line, whatever the budget');
+  outbox.add('info', 'huge fields', { blob: 'b'.repeat(100_000) });
+  t.regex(JSON.stringify(outbox.pendingLogs(500).at(-1)?.fields), /bytes of fields left out/);
+  outbox.replaceRefused([2, 3], 'PAYLOAD_TOO_LARGE: the body is larger than 262144 bytes');
+  const refused = (o: RunOutbox) => o.pendingLogs(500).filter((e) => e.seq === 2 || e.seq === 3).map((e) => e.message);
+  t.deepEqual(refused(outbox), ['log line 2 left out: the hub refused it (PAYLOAD_TOO_LARGE: the body is larger than 262144 bytes)', 'log line 3 left out: the hub refused it (PAYLOAD_TOO_LARGE: the body is larger than 262144 bytes)']);
+  journal.close();
+  const again = reload(journal.file);
+  t.deepEqual(refused(again), refused(outbox));
+  t.deepEqual(again.pendingLogs(500).map((e) => e.seq), outbox.pendingLogs(500).map((e) => e.seq), 'one entry per number');
+});
+
+test('a journal write that fails (the file is gone from under it) is reported once and the run goes on in memory', (t) => {
+  const dir = stateDir(t);
+  const s = start();
+  const journal = RunJournal.create(dir, s);
+  const failures: unknown[] = [];
+  journal.onFailure((error) => failures.push(error));
+  const outbox = new RunOutbox({ journal: { start: s, file: journal } });
+  journal.close(); // every later write hits a closed descriptor
+  t.notThrows(() => {
+    outbox.add('info', 'one');
+    outbox.add('info', 'two');
+  });
+  t.is(failures.length, 1);
+  t.deepEqual(outbox.pendingLogs(10).map((e) => e.message), ['one', 'two']);
+  t.throws(() => RunJournal.create(dir, start('../escape')), { message: /not a safe file name/ });
+});

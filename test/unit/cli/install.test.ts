@@ -42,8 +42,8 @@ test('install writes a valid config, the key 0600, the CA and a unit with this f
   t.is(statSync(d.configDir).mode & 0o777, 0o700);
   const unit = readFileSync(path.join(d.unitDir, 'faultd.service'), 'utf8');
   t.regex(unit, /^Type=notify$/m);
-  t.true(unit.includes(`ExecStart=${process.execPath} ${path.resolve('bin/faultd.js')} --config /etc/faultd/config.yaml agent`), unit);
-  t.true(unit.includes(`ExecStartPre=${process.execPath} ${path.resolve('bin/faultd.js')} revert --remnants`));
+  t.true(unit.includes(`ExecStart=${process.execPath} ${path.resolve('bin/faultd.js')} --config ${d.configDir}/config.yaml agent`), unit);
+  t.true(unit.includes(`ExecStartPre=-${process.execPath} ${path.resolve('bin/faultd.js')} revert --remnants`));
   t.false(unit.includes('/usr/local/bin/faultd'));
   // systemd's own checker accepts the unit as written (and rejects a broken one).
   const verify = spawnSync('systemd-analyze', ['verify', path.join(d.unitDir, 'faultd.service')], { encoding: 'utf8' });
@@ -54,6 +54,13 @@ test('install writes a valid config, the key 0600, the CA and a unit with this f
   const again = await d.install();
   t.is(again.code, 0);
   t.deepEqual(again.stdout.split('\n').filter((l) => /^(created|updated|unchanged)/.test(l)).map((l) => l.split(/ +/)[0]), ['unchanged', 'unchanged', 'unchanged', 'unchanged']);
+  // The agent may have rotated its key since: a different key file does not replace it without --force.
+  writeFileSync(d.keyFile, `fdk_${'r'.repeat(43)}\n`, { mode: 0o600 });
+  const kept = await d.install();
+  t.regex(kept.stdout, /kept +.*access-key \(it differs from --access-key-file: the agent may have rotated it; --force replaces it\)/);
+  t.is(readFileSync(path.join(d.configDir, 'access-key'), 'utf8').trim(), KEY);
+  t.regex((await d.install('--force')).stdout, /updated +.*access-key/);
+  t.is(readFileSync(path.join(d.configDir, 'access-key'), 'utf8').trim(), `fdk_${'r'.repeat(43)}`);
 });
 
 test('bad input is refused before anything is written', async (t) => {

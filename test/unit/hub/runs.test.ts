@@ -150,6 +150,8 @@ test('hub abort --force closes a run whose agent is gone, so the queue moves on;
   t.like(hub.service.run(lost.id), { state: 'finished', result: { verdict: 'aborted', reason: 'closed by the operator' } });
   t.false(hub.service.closeRun(lost.id, 'again'), 'idempotent');
   t.is(hub.service.nextTask(infraId)?.task.runId, next.id, 'the next run starts');
+  const beat = await call(hub, 'POST', '/v1/heartbeat', token, { agentVersion: '1', hostname: 'h', capabilities: [], runId: lost.id });
+  t.true((beat.json?.['abort'] as string[]).includes(lost.id), 'an agent still executing the closed run is told to stop');
   const late = await call(hub, 'POST', `/v1/runs/${lost.id}/result`, token, { verdict: 'completed', faults: [] });
   t.is(late.status, 409);
 });

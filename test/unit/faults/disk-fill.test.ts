@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: Apache-2.0
+// linux-disk-fill's arithmetic (df's Use%) and its fallback on a filesystem without fallocate.
+import { mkdtempSync, openSync, closeSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import test from 'ava';
+
+import { allocate, bytesToReach, usePercent } from '../../../src/faults/linux-disk-fill.js';
+
+test('bytes to reach a Use% are counted as df counts it: used / (used + available)', (t) => {
+  const usage = { totalBytes: 1000, usedBytes: 200, availableBytes: 750 }; // 50 reserved for root
+  t.is(usePercent(usage), (100 * 200) / 950);
+  t.is(bytesToReach(50, usage), 275);
+  t.is(usePercent({ ...usage, usedBytes: 475, availableBytes: 475 }), 50);
+  t.true(bytesToReach(10, usage) <= 0, 'already fuller than asked');
+});
+
+test('without fallocate (ENOTSUP, as Node names errno 95) the file is written with zeros', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'faultd-fill-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'f');
+  const fd = openSync(file, 'w');
+  const how = await allocate(fd, 9 * 1024 * 1024 + 5, () => {
+    throw Object.assign(new Error('fallocate ENOTSUP'), { code: 'ENOTSUP', errno: -95, syscall: 'fallocate' });
+  }, new AbortController().signal);
+  closeSync(fd);
+  t.is(how, 'zeros');
+  t.is(statSync(file).size, 9 * 1024 * 1024 + 5);
+  const other = openSync(path.join(dir, 'g'), 'w');
+  await t.throwsAsync(allocate(other, 10, () => {
+    throw Object.assign(new Error('fallocate ENOSPC'), { code: 'ENOSPC' });
+  }, new AbortController().signal), { message: /ENOSPC/ }, 'other errors are not papered over');
+  closeSync(other);
+});
