@@ -19,6 +19,7 @@ import { HubService } from '../src/hub/service.js';
 import { SqliteHubStore } from '../src/hub/sqlite-store.js';
 import { initHubTls } from '../src/hub/tls.js';
 import { runTimeNs, statusBytes } from './proc.js';
+import { percentile } from './stats.js';
 
 const AGENTS = Number(process.env['BENCH_FLEET_AGENTS'] ?? 1000);
 const WINDOW_MS = Number(process.env['BENCH_FLEET_SECONDS'] ?? 30) * 1000;
@@ -29,11 +30,6 @@ const IDLE_WARMUP_MS = 15_000;
 const IDLE_WINDOW_MS = 30_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function percentile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
-}
 
 function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -14,7 +14,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { ensureRootfs, sleep, systemSuiteMissing } from '../test/system/container.js';
-import { bootRig, experiment, journal, killRound, percentile, waitFor, type Rig } from '../test/system/rig.js';
+import { bootRig, experiment, journal, killRound, waitFor, type Rig } from '../test/system/rig.js';
+import { median, percentile } from './stats.js';
 
 const KILLS = Number(process.env['BENCH_SYSTEM_KILLS'] ?? 200);
 const BOOTS = Number(process.env['BENCH_SYSTEM_BOOTS'] ?? 10);
@@ -28,8 +29,7 @@ ExecStart=/usr/bin/node -e "require('/opt/faultd/build/Release/faultd_native.nod
 `;
 
 function stats(values: readonly number[]): string {
-  const sorted = [...values].sort((a, b) => a - b);
-  return `${percentile(sorted, 0.5).toFixed(0)} / ${percentile(sorted, 0.99).toFixed(0)} / ${(sorted.at(-1) ?? NaN).toFixed(0)}`;
+  return `${percentile(values, 0.5).toFixed(0)} / ${percentile(values, 0.99).toFixed(0)} / ${Math.max(...values).toFixed(0)}`;
 }
 
 /** Wall time of `systemctl start <unit>` (Type=notify: it returns at READY=1), after a stop. */
@@ -85,7 +85,6 @@ export async function systemService(): Promise<string[]> {
       nodeStart.push(timedStart(rig, 'node-ready.service'));
       await sleep(100);
     }
-    const median = (v: readonly number[]) => percentile([...v].sort((a, b) => a - b), 0.5);
     return [
       '| measure (nspawn container, Debian bookworm, systemd 252) | p50 / p99 / max (ms) | peer (same run) |',
       '|---|---|---|',

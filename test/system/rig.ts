@@ -96,10 +96,6 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | fals
   }
 }
 
-export function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? NaN;
-}
-
 /** Waits until the agent has the run; a run that ended instead (rejected, failed) says why. */
 export async function runStarted(hub: HubService, runId: string): Promise<void> {
   const state = await waitFor('the run started', () => {
