@@ -4,10 +4,10 @@
  * stricter), and replaced atomically on key rotation (temp file 0600, fsync, rename, directory
  * fsync), so a crash at any point leaves either the old key or the new one, whole.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
 
 import { FaultdError, messageOf } from '../errors.js';
+import { replaceFileDurably } from '../host/durable-file.js';
 import { ACCESS_KEY_PREFIX } from '../protocol/messages.js';
 
 export function readAccessKey(file: string): string {
@@ -27,19 +27,5 @@ export function readAccessKey(file: string): string {
 }
 
 export function writeAccessKey(file: string, key: string): void {
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.new`);
-  const fd = openSync(temp, 'w', 0o600);
-  try {
-    writeSync(fd, `${key}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temp, file);
-  const dir = openSync(path.dirname(file), 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
+  replaceFileDurably(file, `${key}\n`, 0o600);
 }

@@ -155,7 +155,10 @@ export class RunOutbox {
       case 'log': {
         // UTF-8 may take 3 bytes a character; 128 covers the line's own keys.
         const bytes = 3 * record.e.message.length + (record.e.fields ? JSON.stringify(record.e.fields).length : 0) + 128;
-        const same = this.#logs.findIndex((p) => p.entry.seq === record.e.seq);
+        // Pending lines are in seq order: only a number not above the last one can be a
+        // replacement, so new lines (and a replayed journal) skip the search.
+        const last = this.#logs.at(-1)?.entry.seq ?? 0;
+        const same = record.e.seq <= last ? this.#logs.findIndex((p) => p.entry.seq === record.e.seq) : -1;
         if (same >= 0) {
           // A refused line replaced by its note (replaceRefused).
           this.#logBytes += bytes - (this.#logs[same]?.bytes ?? 0);

@@ -10,11 +10,12 @@
  * A write that fails (disk full, I/O error) never stops the run: the journal turns itself off,
  * says why through `onFailure`, and the outbox goes on in memory.
  */
-import { closeSync, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, truncateSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 import { z } from 'zod';
 
+import { replaceFileDurably, syncDirectory } from '../host/durable-file.js';
 import { LogEntry, ResultRequest, StatusEvent } from '../protocol/messages.js';
 
 export const RUNS_DIR = 'runs';
@@ -167,17 +168,7 @@ export class RunJournal {
   }
 
   #replace(records: readonly JournalRecord[]): void {
-    const temp = `${this.file}.tmp`;
-    const fd = openSync(temp, 'w', 0o600);
-    let bytes = 0;
-    try {
-      for (const record of records) bytes += writeSync(fd, `${JSON.stringify(record)}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, this.file);
-    syncDirectory(path.dirname(this.file));
+    const bytes = replaceFileDurably(this.file, records.map((r) => `${JSON.stringify(r)}\n`).join(''), 0o600);
     closeSync(this.#fd);
     this.#fd = openSync(this.file, 'a', 0o600);
     this.#bytes = bytes;
@@ -194,14 +185,5 @@ export class RunJournal {
   remove(): void {
     this.close();
     rmSync(this.file, { force: true });
-  }
-}
-
-function syncDirectory(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }

@@ -11,7 +11,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { stringify } from 'yaml';
 import { z } from 'zod';
@@ -22,6 +21,7 @@ import { revertRemnants } from '../engine/recover.js';
 import { FaultdError, messageOf } from '../errors.js';
 import { faultContext, openLedger, type CommandEnv } from './context.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
+import { packageRoot } from '../package-root.js';
 
 export const UNIT_NAME = 'faultd.service';
 const MANIFEST = '.faultd-install.json';
@@ -49,12 +49,6 @@ export interface InstallFlags extends InstallPaths {
 }
 
 const Manifest = z.object({ files: z.array(z.string()), unit: z.string() });
-
-/** The package root: src/cli → ../.. ; dist/src/cli → ../../.. */
-function packageRoot(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  return path.resolve(here, here.split(path.sep).includes('dist') ? '../../..' : '../..');
-}
 
 function readInput(file: string, what: string): string {
   try {

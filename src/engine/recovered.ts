@@ -7,11 +7,12 @@
  * revert went. The agent clears it once every interrupted run has been reported. Bounded to the
  * newest MAX_LINES reports.
  */
-import { appendFileSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
 import { z } from 'zod';
 
+import { replaceFileDurably } from '../host/durable-file.js';
 import type { RemnantReport } from './recover.js';
 
 export const RECOVERED_FILE = 'recovered.jsonl';
@@ -37,9 +38,7 @@ export function recordRecovered(stateDir: string, reports: readonly RemnantRepor
   const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
   if (lines.length > MAX_LINES) {
     // Trimmed through a temp file and a rename: a crash never leaves the reports half-written.
-    const temp = `${file}.tmp`;
-    writeFileSync(temp, `${lines.slice(-MAX_LINES).join('\n')}\n`, { mode: 0o600 });
-    renameSync(temp, file);
+    replaceFileDurably(file, `${lines.slice(-MAX_LINES).join('\n')}\n`, 0o600);
   }
 }
 

@@ -6,20 +6,13 @@
 import { accessSync, constants } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { FaultdError } from '../errors.js';
+import { packageRoot } from '../package-root.js';
 import type { NativeAddon } from './addon.js';
 import { makeSystemError } from './system-error.js';
 
 const EXPECTED_ABI = 1;
-
-/** The package root: src/native → ../.. ; dist/src/native → ../../.. */
-function packageRoot(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const up = here.split(path.sep).includes('dist') ? '../../..' : '../..';
-  return path.resolve(here, up);
-}
 
 /** Directory of the node-gyp build output (overridable for tests with FAULTD_NATIVE_DIR). */
 export function nativeBuildDir(): string {
