@@ -96,6 +96,7 @@ function runCall<T>(call: () => T): T {
 async function waitForTask(req: IncomingMessage, service: HubService, infraId: string): Promise<{ status: number; body?: unknown }> {
   const wait = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('waitSeconds') ?? '0');
   if (!Number.isFinite(wait) || wait < 0 || wait > MAX_TASK_WAIT_SECONDS) throw new HttpError('BAD_REQUEST', `waitSeconds must be 0–${MAX_TASK_WAIT_SECONDS}`);
+  const polledAt = service.now();
   const deadline = Date.now() + wait * 1000;
   let gone = false;
   let wake: (() => void) | undefined;
@@ -108,7 +109,7 @@ async function waitForTask(req: IncomingMessage, service: HubService, infraId: s
   const unsubscribe = service.onRunsChanged(() => wake?.());
   try {
     for (;;) {
-      const task = service.nextTask(infraId);
+      const task = service.nextTask(infraId, polledAt);
       if (task) return { status: 200, body: task };
       if (gone || Date.now() >= deadline) return { status: 204 };
       await new Promise<void>((resolve) => {

@@ -29,10 +29,16 @@ export interface HubOptions {
   readonly tokenTtlSeconds: number;
   /** An infrastructure is CONNECTED while its last heartbeat is younger than this. */
   readonly connectedWithinMs: number;
+  /**
+   * A run its agent received but never reported on is closed as lost when the same
+   * infrastructure asks for new work this long after receiving it (an agent polls only when
+   * idle, and reports a run within a second of receiving it).
+   */
+  readonly lostDispatchMs: number;
   readonly now: () => number;
 }
 
-export const DEFAULT_HUB_OPTIONS: HubOptions = { tokenTtlSeconds: 600, connectedWithinMs: 30_000, now: () => Date.now() };
+export const DEFAULT_HUB_OPTIONS: HubOptions = { tokenTtlSeconds: 600, connectedWithinMs: 30_000, lostDispatchMs: 30_000, now: () => Date.now() };
 
 const INFRA_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
@@ -58,6 +64,11 @@ export class HubService {
   constructor(store: HubStore, options: Partial<HubOptions> = {}) {
     this.#store = store;
     this.#options = { ...DEFAULT_HUB_OPTIONS, ...options };
+  }
+
+  /** The hub's clock (ms since the epoch). */
+  now(): number {
+    return this.#options.now();
   }
 
   /** Creates an infrastructure; its access key is returned once and stored only hashed. */
@@ -153,13 +164,30 @@ export class HubService {
     return run;
   }
 
-  /** The next run for the agent of `infraId`, marked dispatched; none while another one is out. */
-  nextTask(infraId: string): TaskResponse | undefined {
+  /**
+   * The next run for the agent of `infraId`, marked dispatched; none while another one is out.
+   * `polledAt` is when the agent's poll arrived: a run dispatched `lostDispatchMs` before it and
+   * never reported on was lost by an agent that stopped before recording it, and is closed as
+   * `interrupted` so that the queue moves on.
+   */
+  nextTask(infraId: string, polledAt = this.#options.now()): TaskResponse | undefined {
+    this.#closeLostDispatches(infraId, polledAt);
     // Most polls find nothing: a plain read answers them without taking the write lock.
     if (!this.#store.hasQueued(infraId)) return undefined;
     const run = this.#store.dispatchNext(infraId, this.#options.now());
     if (!run) return undefined;
     return { task: { runId: run.id, experiment: JSON.parse(run.experiment) as unknown, queuedAt: new Date(run.queuedAt).toISOString() } };
+  }
+
+  #closeLostDispatches(infraId: string, polledAt: number): void {
+    for (const run of this.#store.unreportedDispatches(infraId, polledAt - this.#options.lostDispatchMs)) {
+      const seconds = Math.round((polledAt - (run.dispatchedAt ?? polledAt)) / 1000);
+      const reason =
+        `lost: the agent asked for new work ${seconds} s after receiving this run and never reported on it ` +
+        '(it stopped before recording the run); faultd reverts what its ledger holds when it starts, see the agent log';
+      // Conditional in the store: a status or result arriving meanwhile wins.
+      if (this.#store.closeRun(run.id, { verdict: 'interrupted', reason, faults: [] }, this.#options.now(), { unreportedOnly: true })) this.#runsChanged();
+    }
   }
 
   requestAbort(runId: string): 'cancelled' | 'requested' | 'finished' {

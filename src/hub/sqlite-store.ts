@@ -223,6 +223,11 @@ export class SqliteHubStore implements HubStore {
     return this.#db.prepare("SELECT 1 FROM runs WHERE infra_id = ? AND state = 'queued' LIMIT 1").get(infraId) !== undefined;
   }
 
+  unreportedDispatches(infraId: string, cutoff: number): RunRecord[] {
+    const rows = this.#db.prepare("SELECT * FROM runs WHERE infra_id = ? AND state = 'dispatched' AND dispatched_at <= ?").all(infraId, cutoff) as RunRow[];
+    return rows.map(toRun);
+  }
+
   requestAbort(runId: string, at: number): 'cancelled' | 'requested' | 'finished' {
     return this.#db.transaction((): 'cancelled' | 'requested' | 'finished' => {
       const row = this.#db.prepare('SELECT state FROM runs WHERE id = ?').get(runId) as { state: string } | undefined;
@@ -279,9 +284,10 @@ export class SqliteHubStore implements HubStore {
     this.#db.prepare("UPDATE runs SET state = 'finished', finished_at = ?, result = ? WHERE id = ?").run(at, JSON.stringify(result), runId);
   }
 
-  closeRun(runId: string, result: ResultRequest, at: number): boolean {
+  closeRun(runId: string, result: ResultRequest, at: number, options: { unreportedOnly?: boolean } = {}): boolean {
+    const states = options.unreportedOnly === true ? "state = 'dispatched'" : "state IN ('dispatched', 'running')";
     const changed = this.#db
-      .prepare("UPDATE runs SET state = 'finished', finished_at = ?, result = ?, abort_requested = 1 WHERE id = ? AND state IN ('dispatched', 'running')")
+      .prepare(`UPDATE runs SET state = 'finished', finished_at = ?, result = ?, abort_requested = 1 WHERE id = ? AND ${states}`)
       .run(at, JSON.stringify(result), runId).changes;
     return changed === 1;
   }

@@ -74,6 +74,8 @@ export interface HubStore {
   dispatchNext(infraId: string, at: number): RunRecord | undefined;
   /** A cheap read: is any run of `infraId` queued? (Long-polls ask this before dispatchNext.) */
   hasQueued(infraId: string): boolean;
+  /** Runs of `infraId` dispatched at or before `cutoff` that its agent never reported on (a read). */
+  unreportedDispatches(infraId: string, cutoff: number): RunRecord[];
   /** A queued run is cancelled at once; a dispatched or running one is marked for abort. */
   requestAbort(runId: string, at: number): 'cancelled' | 'requested' | 'finished';
   abortRequested(infraId: string): string[];
@@ -85,9 +87,10 @@ export interface HubStore {
   setResult(runId: string, result: ResultRequest, at: number): void;
   /**
    * Ends a dispatched or running run with `result` and marks it for abort (its agent, if alive,
-   * reverts at its next heartbeat), atomically: false if it had ended or was still queued.
+   * reverts at its next heartbeat), atomically: false if it had ended or was still queued, or
+   * with `unreportedOnly`, if its agent had reported on it.
    */
-  closeRun(runId: string, result: ResultRequest, at: number): boolean;
+  closeRun(runId: string, result: ResultRequest, at: number, options?: { unreportedOnly?: boolean }): boolean;
   /**
    * A number that changes when another process (e.g. `faultd hub run`) has written to the
    * store since the last call; waiting long-polls recheck their queue only when it moves.

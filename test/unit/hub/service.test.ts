@@ -68,3 +68,26 @@ test('heartbeats make an infrastructure CONNECTED until they age out', (t) => {
   clock.now += 10_001;
   t.is(service.listInfras()[0]?.state, 'DISCONNECTED');
 });
+
+test('a run its agent received but never reported on is closed as lost when the infrastructure polls again 30 s later', (t) => {
+  const { service, clock, store } = hub(t);
+  const { id } = service.createInfra('edge-1');
+  const experiment = { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'x' }, spec: { steps: [{ faults: [{ kind: 'linux-cpu-stress', duration: '1s' }] }] } };
+  const first = service.queueRun('edge-1', experiment);
+  const second = service.queueRun('edge-1', experiment);
+  t.is(service.nextTask(id)?.task.runId, first.id, 'dispatched; then the agent dies before recording it');
+  clock.now += 29_000;
+  t.is(service.nextTask(id), undefined, 'within 30 s the run is still out: nothing else is handed out');
+  t.is(store.run(first.id)?.state, 'dispatched');
+  clock.now += 1_000;
+  t.is(service.nextTask(id)?.task.runId, second.id, 'the lost run is closed and the queue moves on in the same poll');
+  const lost = service.run(first.id);
+  t.is(lost?.state, 'finished');
+  t.like(lost?.result, { verdict: 'interrupted', faults: [] });
+  t.regex(lost?.result?.reason ?? '', /^lost: the agent asked for new work 30 s after receiving this run and never reported on it/);
+  // A run its agent reported on (status received) is its agent's, however long it takes.
+  service.reportStatus(id, second.id, { events: [{ at: new Date(clock.now).toISOString(), phase: 'running' }] });
+  clock.now += 600_000;
+  t.is(service.nextTask(id), undefined);
+  t.is(store.run(second.id)?.state, 'running');
+});
