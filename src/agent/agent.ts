@@ -85,16 +85,6 @@ function expectStatus(reply: { status: number; error?: string }, ok: readonly nu
   throw new Error(reply.error ?? `HTTP ${reply.status}`);
 }
 
-/** True while `pid` exists (signal 0). */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as { code?: string }).code === 'EPERM';
-  }
-}
-
 /** Capped exponential backoff with full jitter. */
 function backoffMs(attempt: number): number {
   return Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
@@ -208,7 +198,7 @@ export class Agent {
 
   async #execute(task: TaskResponse, shutdown: AbortSignal): Promise<void> {
     const { runId } = task.task;
-    const start = { t: 'start' as const, runId, bootId: this.#d.bootId, pid: process.pid, at: new Date().toISOString(), nextSeq: 1 };
+    const start = { t: 'start' as const, runId, bootId: this.#d.bootId, pid: process.pid, startTime: this.#d.owner.startTime, at: new Date().toISOString(), nextSeq: 1 };
     const journal = this.#openJournal(start);
     const outbox = new RunOutbox(journal ? { journal: { start, file: journal } } : {});
     const abort = new AbortController();
@@ -372,7 +362,7 @@ export class Agent {
       }
       const start = outbox.start;
       if (!start) continue;
-      if (start.bootId === this.#d.bootId && start.pid !== process.pid && processAlive(start.pid)) {
+      if (start.bootId === this.#d.bootId && start.pid !== process.pid && this.#alive(start)) {
         this.#d.logger.warn({ runId: start.runId, pid: start.pid }, 'a run journal of another live faultd agent on this state dir: left to it');
         journal.close();
         continue;
@@ -386,6 +376,11 @@ export class Agent {
     }
     // Every interrupted run is reported: what was recovered for them is no longer needed.
     if (!shutdown.aborted) clearRecovered(this.#d.stateDir);
+  }
+
+  /** Whether the agent process that started a journal still runs (pid and start time, so pid reuse cannot fool it). */
+  #alive(start: JournalStart): boolean {
+    return this.#d.faultContext(this.#d.logger).native.killProcess(start.pid, start.startTime, 0) === 'signalled';
   }
 
   /** The result of a run that an earlier agent process never finished: what was reverted at start. */

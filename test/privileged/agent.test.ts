@@ -2,12 +2,13 @@
 // `faultd agent` end to end against a real hub over TLS on 127.0.0.1: a CPU and a memory fault
 // in parallel with status, logs in order and a result; abort from the hub; the hub going away
 // mid-run (faults reverted within disconnectTimeout + 1 s, result delivered after it returns).
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import type { ExecutionContext } from 'ava';
 
-import { finish, runCli, startCli, workspace, type CliChild, type Workspace } from '../helpers/cli.js';
+import { finish, runCli, startCli, waitForLine, workspace, type CliChild, type Workspace } from '../helpers/cli.js';
 import { startHub, type TestHub } from '../helpers/hub.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 import { stressorsMatching, waitUntil } from '../helpers/processes.js';
@@ -262,7 +263,7 @@ test('a run journal from an earlier boot is reported as interrupted by reboot', 
   const run = hub.service.queueRun('edge-1', experiment(60));
   t.is(hub.service.nextTask(infraId)?.task.runId, run.id, 'dispatched to the agent that "rebooted"');
   mkdirSync(path.join(ws.stateDir, 'runs'), { recursive: true });
-  const start = { t: 'start', runId: run.id, bootId: '00000000-0000-4000-8000-000000000000', pid: 4_000_000, at: new Date().toISOString(), nextSeq: 1 };
+  const start = { t: 'start', runId: run.id, bootId: '00000000-0000-4000-8000-000000000000', pid: 4_000_000, startTime: 0, at: new Date().toISOString(), nextSeq: 1 };
   const log = { t: 'log', e: { seq: 1, at: new Date().toISOString(), level: 'info', message: 'fault applied' } };
   writeFileSync(path.join(ws.stateDir, 'runs', `${run.id}.jsonl`), `${JSON.stringify(start)}\n${JSON.stringify(log)}\n{"t":"log","e":{"se`);
   const agent = launchAgent(t, ws);
@@ -274,4 +275,38 @@ test('a run journal from an earlier boot is reported as interrupted by reboot', 
   t.is(hub.service.runLogs(run.id, 0)[0]?.message, 'fault applied', 'the journaled line before the torn one was sent');
   agent.kill('SIGTERM');
   await finish(agent);
+});
+
+test('a run journal of a live agent process is left to it; the same pid with another start time (pid reuse) is not', async (t) => {
+  const hub = await startHub(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const infraId = configureAgent(hub, ws);
+  const run = hub.service.queueRun('edge-1', experiment(60));
+  t.is(hub.service.nextTask(infraId)?.task.runId, run.id);
+  // A process of our own stands in for the other agent: its pid, this boot, its start time.
+  const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+  t.teardown(() => other.kill('SIGKILL'));
+  const pid = other.pid ?? 0;
+  const startTime = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[19]);
+  const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  const journal = (ticks: number) => {
+    mkdirSync(path.join(ws.stateDir, 'runs'), { recursive: true });
+    const start = { t: 'start', runId: run.id, bootId, pid, startTime: ticks, at: new Date().toISOString(), nextSeq: 1 };
+    writeFileSync(path.join(ws.stateDir, 'runs', `${run.id}.jsonl`), `${JSON.stringify(start)}\n`);
+  };
+  journal(startTime);
+  const first = launchAgent(t, ws);
+  await waitForLine(first, /a run journal of another live faultd agent on this state dir: left to it/);
+  first.kill('SIGTERM');
+  await finish(first);
+  t.is(hub.service.run(run.id)?.state, 'dispatched', 'not reported by the agent that does not own it');
+  t.true(existsSync(path.join(ws.stateDir, 'runs', `${run.id}.jsonl`)), 'journal kept');
+  journal(startTime + 1);
+  const second = launchAgent(t, ws);
+  t.true(await waitForState(hub, run.id, ['finished'], 20_000));
+  t.is(hub.service.run(run.id)?.result?.verdict, 'interrupted');
+  t.regex(hub.service.run(run.id)?.result?.reason ?? '', new RegExp(`the agent \\(pid ${pid}\\) stopped abruptly`));
+  second.kill('SIGTERM');
+  await finish(second);
 });

@@ -15,7 +15,7 @@ function stateDir(t: { teardown(fn: () => void): void }): string {
   return dir;
 }
 
-const start = (runId = 'run_a'): JournalStart => ({ t: 'start', runId, bootId: 'b', pid: 42, at: new Date().toISOString(), nextSeq: 1 });
+const start = (runId = 'run_a'): JournalStart => ({ t: 'start', runId, bootId: 'b', pid: 42, startTime: 7, at: new Date().toISOString(), nextSeq: 1 });
 
 function journaled(dir: string, compactBytes?: number): { outbox: RunOutbox; journal: RunJournal } {
   const s = start();
