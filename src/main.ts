@@ -325,4 +325,18 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
   return code;
 }
 
+/**
+ * A reader that goes away (`faultd run … | head`) must not kill faultd before it reverts: Node
+ * ignores SIGPIPE, so a write to a closed pipe is an EPIPE error event, which would otherwise be
+ * fatal. Output to a closed pipe is dropped and the command runs to its end.
+ */
+function dropOutputToClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+    });
+  }
+}
+
+dropOutputToClosedPipes();
 process.exitCode = await main(process.argv);

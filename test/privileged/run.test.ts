@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // `faultd run` end to end as root: real stressors, real cgroups, Ctrl-C, kill -9 and recovery,
 // failed reverts, and responsiveness under full CPU load.
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 
 import type { ExecutionContext } from 'ava';
 
 import { Ledger } from '../../src/ledger/ledger.js';
 import { loadNative } from '../../src/native/load.js';
-import { experimentYaml, finish, runCli, startCli, waitForLine, workspace, type CliChild } from '../helpers/cli.js';
+import { FAULTD_BIN, experimentYaml, finish, runCli, startCli, waitForLine, workspace, type CliChild } from '../helpers/cli.js';
 import { stressorsMatching, waitUntil } from '../helpers/processes.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 
@@ -220,4 +221,18 @@ test('a live stressor recorded by a dead faultd (pid, start time, cgroup) is sto
   t.regex(result.stdout, new RegExp(`stopped stressor ${pid}`));
   t.true(await waitUntil(() => stressor.exitCode !== null || stressor.signalCode !== null, 2000));
   for (const dir of cgroups) t.false(existsSync(dir), `${dir} removed`);
+});
+
+test('a reader that goes away (faultd run … | head -1) does not stop faultd from running and reverting', async (t) => {
+  const { ws, start } = setup(t, [[{ ...CPU_FAULT, duration: '2s' }]]);
+  const child = start();
+  await waitForLine(child, /fault applied/);
+  const record = await appliedRecord(ws.stateDir);
+  child.stdout.destroy(); // the pipe's read end closes: every later write gets EPIPE
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  t.is(code, 0, 'the experiment ran to its end');
+  t.deepEqual(stressorsMatching(record.tag), []);
+  t.regex((await runCli(['status'], ws.stateDir)).stdout, /Clean/);
+  const help = spawnSync(`${process.execPath} ${FAULTD_BIN} --help | head -1`, { shell: true, encoding: 'utf8' });
+  t.is(help.stderr, '', '--help into a closed pipe: no stack trace');
 });
