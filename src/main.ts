@@ -9,6 +9,7 @@ import { EXIT, type ExitCode } from './cli/exit-codes.js';
 import { Terminal } from './cli/terminal.js';
 import type { CommandEnv, GlobalOptions } from './cli/context.js';
 import { DEFAULT_CONFIG, DEFAULT_CONFIG_PATH, loadConfig } from './config/config.js';
+import { revertAfterCrash } from './engine/crash-revert.js';
 import { isFaultdError, messageOf } from './errors.js';
 import { DEFAULT_NETWORK_SAFETY, resolveNetworkSafety } from './faults/network/safety.js';
 import { REGISTRY } from './faults/registry.js';
@@ -338,5 +339,56 @@ function dropOutputToClosedPipes(): void {
   }
 }
 
+/** How long the revert after an internal error may take before faultd exits anyway. */
+const CRASH_REVERT_LIMIT_MS = 30_000;
+
+/**
+ * An internal error that escapes (uncaught exception, unhandled rejection) must not leave faults
+ * applied: what this process holds is reverted (engine/crash-revert.ts), then faultd exits 1,
+ * or 4 when a revert failed. A second error meanwhile is printed and the revert goes on.
+ */
+function revertOnInternalError(): void {
+  let crashed = false;
+  const onError = (error: unknown): void => {
+    process.stderr.write(`faultd: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    if (crashed) return;
+    crashed = true;
+    setTimeout(() => {
+      process.stderr.write(`faultd: the revert after an internal error did not end within ${CRASH_REVERT_LIMIT_MS / 1000} s: run faultd revert --remnants\n`);
+      process.exit(EXIT.FAILURE);
+    }, CRASH_REVERT_LIMIT_MS);
+    void revertAfterCrash().then(
+      (outcome) => {
+        if (outcome) {
+          const left = outcome.failed > 0 ? `${outcome.failed} revert(s) failed: see faultd status for what is left and the fix` : 'nothing it applied is left';
+          process.stderr.write(`faultd: after the internal error, the run was stopped and reverted; ${left}\n`);
+        }
+        process.exit(outcome && outcome.failed > 0 ? EXIT.REVERT_FAILED : EXIT.FAILURE);
+      },
+      (revertError: unknown) => {
+        process.stderr.write(`faultd: the revert after an internal error failed: ${messageOf(revertError)}; run faultd revert --remnants\n`);
+        process.exit(EXIT.REVERT_FAILED);
+      },
+    );
+  };
+  process.on('uncaughtException', onError).on('unhandledRejection', onError);
+}
+
+/**
+ * Tests only: FAULTD_TEST_FAILPOINT=throw:<ms> or reject:<ms> raises an internal error that
+ * nothing catches, <ms> after start, to prove the revert above.
+ */
+function armTestFailpoint(spec: string | undefined): void {
+  const match = /^(throw|reject):(\d+)$/.exec(spec ?? '');
+  if (!match) return;
+  const error = new Error(`FAULTD_TEST_FAILPOINT ${spec ?? ''}`);
+  setTimeout(() => {
+    if (match[1] === 'throw') throw error;
+    void Promise.reject(error);
+  }, Number(match[2])).unref();
+}
+
 dropOutputToClosedPipes();
+revertOnInternalError();
+armTestFailpoint(process.env['FAULTD_TEST_FAILPOINT']);
 process.exitCode = await main(process.argv);

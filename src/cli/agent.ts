@@ -11,6 +11,7 @@ import { Agent } from '../agent/agent.js';
 import { HubClient } from '../agent/hub-client.js';
 import { readAccessKey } from '../agent/key-file.js';
 import { TokenSource } from '../agent/token-source.js';
+import { ledgerCrashReverter, onCrashRevert } from '../engine/crash-revert.js';
 import { revertRemnants } from '../engine/recover.js';
 import { readRecovered } from '../engine/recovered.js';
 import { FaultdError, messageOf } from '../errors.js';
@@ -87,7 +88,18 @@ export async function agentCommand(env: CommandEnv, stopSignal: AbortSignal): Pr
     // Startup order: remnants reverted (above), then READY, then polling.
     systemd.ready(`polling ${hub.url} as ${hub.infraId}`);
     env.logger.info({ hub: hub.url, infraId: hub.infraId, systemd: systemd.enabled, watchdogMs: systemd.watchdogMs }, 'agent started');
-    await agent.run(signal);
+    const running = agent.run(signal);
+    const removeCrashRevert = onCrashRevert(
+      ledgerCrashReverter({ ledger, registry: env.registry, ctx, logger: env.logger }, () => {
+        stopping.abort('internal error');
+        return running;
+      }),
+    );
+    try {
+      await running;
+    } finally {
+      removeCrashRevert();
+    }
     env.logger.info('agent stopped');
     return EXIT.OK;
   } finally {

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 
 import { FaultdError } from '../errors.js';
+import { ledgerCrashReverter, onCrashRevert } from '../engine/crash-revert.js';
 import { revertRemnants } from '../engine/recover.js';
 import { Runner, type ExperimentResult, type LiveFault } from '../engine/runner.js';
 import { loadExperiment } from '../experiment/load.js';
@@ -120,12 +121,25 @@ export async function runCommand(file: string, flags: { dryRun: boolean; force: 
       },
       interactive ? TTY_REFRESH_MS : flags.progressMs,
     );
-    const onAbort = (): void => env.logger.warn('abort requested: reverting running faults, skipping remaining steps');
+    // Aborted by a signal (Ctrl-C, SIGTERM) or, after an internal error, by the crash reverter.
+    const runAbort = new AbortController();
+    const onAbort = (): void => {
+      env.logger.warn('abort requested: reverting running faults, skipping remaining steps');
+      runAbort.abort(signal.reason);
+    };
     signal.addEventListener('abort', onAbort, { once: true });
+    const running = runner.run(experiment, runAbort.signal);
+    const removeCrashRevert = onCrashRevert(
+      ledgerCrashReverter({ ledger, registry: env.registry, ctx, logger: env.logger }, () => {
+        runAbort.abort('internal error');
+        return running;
+      }),
+    );
     let result: ExperimentResult;
     try {
-      result = await runner.run(experiment, signal);
+      result = await running;
     } finally {
+      removeCrashRevert();
       clearInterval(progress);
       signal.removeEventListener('abort', onAbort);
       env.terminal.live([]);

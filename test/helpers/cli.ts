@@ -50,12 +50,12 @@ export interface CliResult {
 
 export type CliChild = ChildProcessByStdio<null, Readable, Readable>;
 
-/** Starts the CLI; with `netns`, inside that network namespace (`ip netns exec`). */
-export function startCli(args: readonly string[], stateDir: string, netns?: string): CliChild {
+/** Starts the CLI; with `netns`, inside that network namespace (`ip netns exec`); `env` adds variables. */
+export function startCli(args: readonly string[], stateDir: string, netns?: string, env: Record<string, string> = {}): CliChild {
   const argv = [process.execPath, FAULTD_BIN, ...args];
   const [command, ...rest] = netns ? [IP, 'netns', 'exec', netns, ...argv] : argv;
   return spawn(command ?? process.execPath, rest, {
-    env: { ...process.env, FAULTD_STATE_DIR: stateDir, FAULTD_CONFIG: path.join(path.dirname(stateDir), 'config.yaml') },
+    env: { ...process.env, ...env, FAULTD_STATE_DIR: stateDir, FAULTD_CONFIG: path.join(path.dirname(stateDir), 'config.yaml') },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }

@@ -31,6 +31,12 @@ function setup(t: ExecutionContext, steps: Record<string, unknown>[][]) {
   return { ws, file, start };
 }
 
+/** The stressor pid, cgroups and tag of every applied fault, from the ledger. */
+async function appliedRecords(stateDir: string): Promise<{ pid: number; cgroups: string[]; tag: string }[]> {
+  const entries = [...(await new Ledger(stateDir, loadNative()).entries()).values()];
+  return entries.filter((e) => e.state === 'applied').map((e) => e.revert as { pid: number; cgroups: string[]; tag: string });
+}
+
 /** The stressor pid and cgroups of the applied fault, from the ledger. */
 async function appliedRecord(stateDir: string): Promise<{ pid: number; cgroups: string[]; tag: string }> {
   const entries = [...(await new Ledger(stateDir, loadNative()).entries()).values()];
@@ -236,3 +242,23 @@ test('a reader that goes away (faultd run … | head -1) does not stop faultd fr
   const help = spawnSync(`${process.execPath} ${FAULTD_BIN} --help | head -1`, { shell: true, encoding: 'utf8' });
   t.is(help.stderr, '', '--help into a closed pipe: no stack trace');
 });
+
+for (const kind of ['throw', 'reject'] as const) {
+  test(`an internal error (${kind === 'throw' ? 'uncaught exception' : 'unhandled rejection'}) mid-experiment reverts what faultd applied before it exits 1`, async (t) => {
+    const ws = workspace();
+    t.teardown(() => ws.remove());
+    const file = ws.file('exp.json', experimentYaml([[CPU_FAULT, { kind: 'linux-memory-stress', name: 'mem', duration: '60s', params: { memory: '32Mi' } }], [{ ...CPU_FAULT, name: 'later' }]]));
+    const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir, undefined, { FAULTD_TEST_FAILPOINT: `${kind}:1500` });
+    t.teardown(() => child.kill('SIGKILL'));
+    t.teardown(async () => void (await runCli(['revert', '--remnants', '--force'], ws.stateDir)));
+    await waitForLine(child, /fault applied/);
+    const tags = (await appliedRecords(ws.stateDir)).map((r) => r.tag);
+    const result = await finish(child);
+    t.is(result.code, 1, result.stderr);
+    t.regex(result.stderr, new RegExp(`faultd: internal error: Error: FAULTD_TEST_FAILPOINT ${kind}:1500`));
+    t.regex(result.stderr, /after the internal error, the run was stopped and reverted; nothing it applied is left/);
+    for (const tag of tags) t.deepEqual(stressorsMatching(tag), [], `stressor ${tag} stopped`);
+    t.notRegex(result.stdout, /"id":"later"[^}]*"status":"(running|completed)"/, 'the later step never started');
+    t.regex((await runCli(['status'], ws.stateDir)).stdout, /Clean/);
+  });
+}

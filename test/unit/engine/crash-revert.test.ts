@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+import test from 'ava';
+
+import { ledgerCrashReverter, onCrashRevert, revertAfterCrash } from '../../../src/engine/crash-revert.js';
+import { Runner } from '../../../src/engine/runner.js';
+import { Ledger } from '../../../src/ledger/ledger.js';
+import { workspace } from '../../helpers/cli.js';
+import { FAKE_CONTEXT, FAKE_NATIVE, fakeInjector, SILENT, type EventLog } from '../../helpers/fake.js';
+
+const waitFor = async (check: () => boolean) => {
+  while (!check()) await new Promise((resolve) => setTimeout(resolve, 10));
+};
+
+test('after an internal error, faults are reverted from the ledger even when the run never stops', async (t) => {
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const ledger = new Ledger(ws.stateDir, FAKE_NATIVE);
+  await ledger.open();
+  t.teardown(() => ledger.close());
+  const events: EventLog = [];
+  const registry = new Map([['fake', fakeInjector(events)]]);
+  // This process owns the faults, as the crashing faultd does.
+  const runner = new Runner({ registry, ledger, ctx: FAKE_CONTEXT, runId: 'r1', owner: { pid: process.pid, startTime: 1 }, logger: SILENT });
+  const abort = new AbortController();
+  t.teardown(() => abort.abort());
+  const faults = [{ id: 'a', kind: 'fake', durationMs: 60_000, rampTimeMs: 0, params: {} }];
+  void runner.run({ name: 'x', steps: [{ name: 's', faults }] }, abort.signal);
+  await waitFor(() => events.includes('apply:r1-a'));
+  // The run is what broke: its stop never resolves, so the ledger revert runs after the grace.
+  const remove = onCrashRevert(ledgerCrashReverter({ ledger, registry, ctx: FAKE_CONTEXT, logger: SILENT }, () => new Promise(() => undefined), 100));
+  t.teardown(remove);
+  const started = Date.now();
+  t.deepEqual(await revertAfterCrash(), { failed: 0 });
+  t.true(Date.now() - started < 2000);
+  t.true(events.includes('revert:r1-a'));
+  t.is((await ledger.entries()).get('r1-a')?.state, 'reverted');
+  t.is(await revertAfterCrash(), undefined, 'a reverter runs once');
+});
+
+test('without a registered reverter (a command that holds no faults) nothing is done', async (t) => {
+  t.is(await revertAfterCrash(), undefined);
+});
