@@ -250,7 +250,9 @@ for (const kind of ['throw', 'reject'] as const) {
     const file = ws.file('exp.json', experimentYaml([[CPU_FAULT, { kind: 'linux-memory-stress', name: 'mem', duration: '60s', params: { memory: '32Mi' } }], [{ ...CPU_FAULT, name: 'later' }]]));
     const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir, undefined, { FAULTD_TEST_FAILPOINT: `${kind}:1500` });
     t.teardown(() => child.kill('SIGKILL'));
-    t.teardown(async () => void (await runCli(['revert', '--remnants', '--force'], ws.stateDir)));
+    t.teardown(async () => {
+      await runCli(['revert', '--remnants', '--force'], ws.stateDir);
+    });
     await waitForLine(child, /fault applied/);
     const tags = (await appliedRecords(ws.stateDir)).map((r) => r.tag);
     const result = await finish(child);
