@@ -107,13 +107,19 @@ export class HubService {
   /**
    * Exchanges an access key for a token. The current key and an unconfirmed rotated key both
    * work, so an agent that crashed between receiving and storing a new key is never locked out.
-   * While a rotation is open, every response carries a fresh new key (the latest one counts).
+   * While a rotation is open, an exchange with the current key gets a fresh new key (the latest
+   * one counts). An exchange with the pending key proves the agent stored it: the pending key
+   * becomes the key then, as a confirmation would make it, and no new rotation starts (else a
+   * lost answer would leave the agent holding a key the hub had already replaced).
    */
   async exchangeToken(request: TokenRequest): Promise<TokenResponse | undefined> {
     const known = this.#store.infraById(request.infraId);
     if (!known) return undefined;
-    const valid = (await keyMatches(request.accessKey, known.key)) || (known.pendingKey !== undefined && (await keyMatches(request.accessKey, known.pendingKey)));
-    if (!valid) return undefined;
+    const matchesCurrent = await keyMatches(request.accessKey, known.key);
+    const matchesPending = !matchesCurrent && known.pendingKey !== undefined && (await keyMatches(request.accessKey, known.pendingKey));
+    if (!matchesCurrent && !matchesPending) return undefined;
+    // Conditional on the rotation id: a rotation that changed while scrypt ran is left alone.
+    if (matchesPending && known.pendingKey) this.#store.confirmPendingKey(known.id, known.pendingKey.rotationId);
     // Read again: another exchange may have changed the rotation state while scrypt ran.
     const infra = this.#store.infraById(request.infraId);
     if (!infra) return undefined;

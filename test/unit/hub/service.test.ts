@@ -59,6 +59,22 @@ test('key rotation: both keys work until the new one is confirmed; a lost new ke
   t.is(service.listInfras()[0]?.keyRotation, 'none');
 });
 
+test('key rotation: an exchange with the pending key makes it the key, so a lost answer cannot lock the agent out', async (t) => {
+  const { service } = hub(t);
+  const { id, accessKey: oldKey } = service.createInfra('edge-1');
+  service.rotateKey('edge-1');
+  const first = await service.exchangeToken({ infraId: id, accessKey: oldKey });
+  const stored = first?.rotation?.newAccessKey ?? '';
+  // The agent stored the new key, but its confirmation was lost; it exchanges the stored key.
+  const withStored = await service.exchangeToken({ infraId: id, accessKey: stored });
+  t.truthy(withStored?.accessToken);
+  t.is(withStored?.rotation, undefined, 'no second rotation: its answer could be lost too');
+  t.is(service.listInfras()[0]?.keyRotation, 'none');
+  t.truthy(await service.exchangeToken({ infraId: id, accessKey: stored }), 'the stored key keeps working');
+  t.is(await service.exchangeToken({ infraId: id, accessKey: oldKey }), undefined, 'the old key is retired');
+  t.false(service.confirmKey(id, first?.rotation?.rotationId ?? ''), 'a late confirmation changes nothing');
+});
+
 test('heartbeats make an infrastructure CONNECTED until they age out', (t) => {
   const { service, clock } = hub(t);
   const { id } = service.createInfra('edge-1');
