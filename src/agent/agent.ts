@@ -27,6 +27,7 @@ import type { RemnantReport } from '../engine/recover.js';
 import { API_PREFIX, HeartbeatResponse, LogsResponse, TaskResponse, type ResultRequest } from '../protocol/messages.js';
 import type { HubClient } from './hub-client.js';
 import { RunOutbox } from './outbox.js';
+import { fitResult } from './result-fit.js';
 import { RunJournal, type JournalStart } from './run-journal.js';
 import { clearRecovered } from '../engine/recovered.js';
 import type { TokenSource } from './token-source.js';
@@ -414,17 +415,25 @@ export class Agent {
    * when the agent stops first (the journal keeps them for the next start).
    */
   async #deliver(runId: string, outbox: RunOutbox, result: ResultRequest, shutdown: AbortSignal): Promise<boolean> {
+    let sent = fitResult(result, SHIP_BATCH_BYTES);
     for (let attempt = 0; ; attempt += 1) {
       try {
         await this.#flush(runId, outbox);
-        const reply = await this.#d.tokens.withToken((token) => this.#d.client.post(`${API_PREFIX}/runs/${runId}/result`, result, LogsResponse, token));
+        const reply = await this.#d.tokens.withToken((token) => this.#d.client.post(`${API_PREFIX}/runs/${runId}/result`, sent, LogsResponse, token));
         expectStatus(reply, [204, 409]);
         this.#contact();
         await this.#flush(runId, outbox);
         return true;
       } catch (error) {
+        if (error instanceof RefusedByHub && sent.faults.length > 0) {
+          // The run must still close on the hub, or its queue waits: the verdict alone, with why.
+          this.#d.logger.error({ runId, err: error.message }, 'the hub refused the result (400/413): sending the verdict without the fault list; every outcome is in the run log');
+          const why = `the hub refused the full result (${error.message})`;
+          sent = { verdict: result.verdict, reason: (result.reason ? `${result.reason}; ${why}` : why).slice(0, 4000), faults: [] };
+          continue;
+        }
         if (error instanceof RefusedByHub) {
-          this.#d.logger.error({ runId, err: error.message }, 'the hub refused the result for good (400/413): dropping it; see the agent log');
+          this.#d.logger.error({ runId, err: error.message }, 'the hub refused even the bare verdict (400/413): dropping it; see the agent log');
           return true;
         }
         if (error instanceof RunUnknownToHub) {

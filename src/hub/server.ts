@@ -109,9 +109,11 @@ async function waitForTask(req: IncomingMessage, service: HubService, infraId: s
   const unsubscribe = service.onRunsChanged(() => wake?.());
   try {
     for (;;) {
+      // A run is never handed to a poll whose client has gone: it would be lost with the socket.
+      if (gone) return { status: 204 };
       const task = service.nextTask(infraId, polledAt);
       if (task) return { status: 200, body: task };
-      if (gone || Date.now() >= deadline) return { status: 204 };
+      if (Date.now() >= deadline) return { status: 204 };
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
         function done(): void {

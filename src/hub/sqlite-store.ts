@@ -281,7 +281,8 @@ export class SqliteHubStore implements HubStore {
   }
 
   setResult(runId: string, result: ResultRequest, at: number): void {
-    this.#db.prepare("UPDATE runs SET state = 'finished', finished_at = ?, result = ? WHERE id = ?").run(at, JSON.stringify(result), runId);
+    // Conditional: a run closed meanwhile (hub abort --force from another process) keeps its verdict.
+    this.#db.prepare("UPDATE runs SET state = 'finished', finished_at = ?, result = ? WHERE id = ? AND state IN ('dispatched', 'running')").run(at, JSON.stringify(result), runId);
   }
 
   closeRun(runId: string, result: ResultRequest, at: number, options: { unreportedOnly?: boolean } = {}): boolean {

@@ -123,6 +123,7 @@ export const ResultRequest = z.object({
         error: z.string().max(4000).optional(),
       }),
     )
-    .max(500),
+    // Every fault of the largest experiment (100 steps of 32); the body limit is the tighter bound.
+    .max(3200),
 });
 export type ResultRequest = z.infer<typeof ResultRequest>;
