@@ -4,7 +4,8 @@
  * them, resent after any failure), status events and, at the end, the result. Every change is
  * also written to the run's journal on disk (run-journal.ts), so that a restarted agent can
  * rebuild the outbox and finish the delivery. Bounded: past `maxEntries` unacknowledged lines,
- * or `maxBytes` of them, the oldest are dropped and a line saying so is shipped in their place.
+ * or `maxBytes` of them, the oldest are dropped and one note spanning their sequence numbers is
+ * shipped in their place.
  */
 import type { LogEntry, ResultRequest, StatusRequest } from '../protocol/messages.js';
 import type { JournalRecord, JournalStart, RunJournal } from './run-journal.js';
@@ -38,7 +39,6 @@ export class RunOutbox {
   #logs: Pending[] = [];
   #logBytes = 0;
   #nextSeq = 1;
-  #dropped = 0;
   #status: StatusEvent[] = [];
   #result: ResultRequest | undefined;
 
@@ -106,13 +106,8 @@ export class RunOutbox {
     this.#record({ t: 'result', result }, true);
   }
 
-  /** Lines not yet acknowledged: at most `limit` of them and about `maxBytes` of JSON (at least one). */
+  /** Lines not yet acknowledged, synced to the journal: at most `limit` of them and about `maxBytes` of JSON (at least one). */
   pendingLogs(limit: number, maxBytes = Infinity): LogEntry[] {
-    if (this.#dropped > 0) {
-      const dropped = this.#dropped;
-      this.#dropped = 0;
-      this.add('warn', `${dropped} log line(s) dropped: the hub was unreachable for too long`);
-    }
     const batch: LogEntry[] = [];
     let bytes = 0;
     for (const pending of this.#logs) {
@@ -120,6 +115,9 @@ export class RunOutbox {
       batch.push(pending.entry);
       bytes += pending.bytes;
     }
+    // Lines leave for the hub only once they are on disk: after a power cut, the journal never
+    // hands out again a sequence number the hub already has.
+    if (batch.length > 0) this.#journal?.sync();
     return batch;
   }
 
@@ -137,7 +135,7 @@ export class RunOutbox {
   }
 
   get empty(): boolean {
-    return this.#logs.length === 0 && this.#status.length === 0 && this.#dropped === 0;
+    return this.#logs.length === 0 && this.#status.length === 0;
   }
 
   /** Applies a change and journals it; rewrites the journal when it has grown too long. */
@@ -165,13 +163,12 @@ export class RunOutbox {
           this.#logs[same] = { entry: record.e, bytes };
           return;
         }
+        // A replacement for a line that was dropped meanwhile: the drop note covers it.
+        if (record.e.seq <= last) return;
         this.#logs.push({ entry: record.e, bytes });
         this.#logBytes += bytes;
-        this.#nextSeq = Math.max(this.#nextSeq, record.e.seq + 1);
-        while (this.#logs.length > this.#limits.maxEntries || (this.#logBytes > this.#limits.maxBytes && this.#logs.length > 1)) {
-          this.#logBytes -= this.#logs.shift()?.bytes ?? 0;
-          this.#dropped += 1;
-        }
+        this.#nextSeq = Math.max(this.#nextSeq, record.e.seq + (record.e.span ?? 1));
+        this.#dropOldest();
         return;
       }
       case 'status':
@@ -191,6 +188,28 @@ export class RunOutbox {
       case 'result':
         this.#result = record.result;
         return;
+    }
+  }
+
+  /**
+   * Keeps the outbox within its limits by dropping the oldest lines. They become one note at
+   * the head that spans their sequence numbers (`span`), so the hub can acknowledge past them
+   * and everything after them still arrives: a dropped line leaves no gap.
+   */
+  #dropOldest(): void {
+    const over = (): boolean => this.#logs.length > this.#limits.maxEntries || (this.#logBytes > this.#limits.maxBytes && this.#logs.length > 1);
+    while (over()) {
+      const head = this.#logs[0];
+      if (!head) return;
+      const isNote = head.entry.span !== undefined;
+      const victim = isNote ? this.#logs[1] : head;
+      if (!victim) return;
+      const from = head.entry.seq;
+      const span = victim.entry.seq + (victim.entry.span ?? 1) - from;
+      const note: LogEntry = { seq: from, span, at: head.entry.at, level: 'warn', message: `${span} log line(s) dropped (${from}–${from + span - 1}): the hub was unreachable for too long` };
+      const noteBytes = 3 * note.message.length + 128;
+      this.#logs.splice(0, isNote ? 2 : 1, { entry: note, bytes: noteBytes });
+      this.#logBytes += noteBytes - head.bytes - (isNote ? victim.bytes : 0);
     }
   }
 

@@ -4,7 +4,9 @@
  * line per change of the run's outbox (a log line, a status event, an acknowledgement, the
  * result). It lets an agent that was restarted (kill -9, reboot, `systemctl restart`) send the
  * rest of a run's logs and its result. Log lines are written without fsync (they survive the
- * process, not a power cut); the start, status events and the result are fdatasync'd. When the
+ * process), and synced before they are shipped (`sync`), so a power cut can lose only lines the
+ * hub never saw and never makes a sequence number the hub has be handed out again; the start,
+ * status events and the result are fdatasync'd at once. When the
  * file outgrows `compactBytes` (or twice its last rewrite) it is rewritten with only what is
  * still owed (temp file, fsync, rename), so its size stays bounded by the outbox's own bounds.
  * A write that fails (disk full, I/O error) never stops the run: the journal turns itself off,
@@ -63,6 +65,7 @@ export class RunJournal {
   #threshold: number;
   #onFailure: (error: unknown) => void = () => undefined;
   #failed = false;
+  #unsynced = false;
 
   private constructor(file: string, fd: number, bytes: number, compactBytes: number) {
     this.file = file;
@@ -140,7 +143,19 @@ export class RunJournal {
     if (this.#failed) return;
     try {
       this.#bytes += writeSync(this.#fd, `${JSON.stringify(record)}\n`);
+      this.#unsynced = !durable;
       if (durable) fdatasyncSync(this.#fd);
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  /** fdatasync, if anything was written since the last one (before log lines are shipped). */
+  sync(): void {
+    if (this.#failed || !this.#unsynced) return;
+    try {
+      fdatasyncSync(this.#fd);
+      this.#unsynced = false;
     } catch (error) {
       this.#fail(error);
     }

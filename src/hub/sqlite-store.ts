@@ -55,6 +55,13 @@ CREATE TABLE IF NOT EXISTS run_logs (
   entry TEXT NOT NULL,
   PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
+-- Sequence numbers covered by an agent's note for lines it dropped (LogEntry.span).
+CREATE TABLE IF NOT EXISTS run_log_spans (
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  first_seq INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL,
+  PRIMARY KEY (run_id, first_seq, last_seq)
+) WITHOUT ROWID;
 `;
 
 interface RunRow {
@@ -262,11 +269,26 @@ export class SqliteHubStore implements HubStore {
   addLogs(runId: string, entries: readonly LogEntry[]): number {
     const insert = this.#db.prepare('INSERT OR IGNORE INTO run_logs (run_id, seq, entry) VALUES (?, ?, ?)');
     const has = this.#db.prepare('SELECT 1 FROM run_logs WHERE run_id = ? AND seq = ?');
+    const addSpan = this.#db.prepare('INSERT OR IGNORE INTO run_log_spans (run_id, first_seq, last_seq) VALUES (?, ?, ?)');
+    const spanEnd = this.#db.prepare('SELECT MAX(last_seq) FROM run_log_spans WHERE run_id = ? AND first_seq <= ? AND last_seq >= ?').pluck();
     return this.#db.transaction(() => {
-      for (const e of entries) insert.run(runId, e.seq, JSON.stringify(e));
+      for (const e of entries) {
+        insert.run(runId, e.seq, JSON.stringify(e));
+        // A note for lines the agent dropped covers their numbers, even where an earlier
+        // delivery already stored the first of them.
+        if (e.span !== undefined && e.span > 1) addSpan.run(runId, e.seq, e.seq + e.span - 1);
+      }
       // Advance the contiguous prefix from where it stood: each entry is looked at once.
       let acked = (this.#db.prepare('SELECT logs_acked FROM runs WHERE id = ?').pluck().get(runId) as number | undefined) ?? 0;
-      while (has.get(runId, acked + 1)) acked += 1;
+      for (;;) {
+        if (has.get(runId, acked + 1)) {
+          acked += 1;
+          continue;
+        }
+        const end = spanEnd.get(runId, acked + 1, acked + 1) as number | null;
+        if (end === null) break;
+        acked = end;
+      }
       this.#db.prepare('UPDATE runs SET logs_acked = ? WHERE id = ?').run(acked, runId);
       return acked;
     }).immediate();

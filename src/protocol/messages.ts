@@ -100,6 +100,11 @@ export const LogEntry = z.object({
   level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']),
   message: z.string().max(8000),
   fields: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * How many sequence numbers this entry stands for, from `seq` on (default 1): a note in
+   * place of lines the agent had to drop, so the acknowledgement can move past them.
+   */
+  span: z.number().int().min(1).max(10_000_000).optional(),
 });
 export type LogEntry = z.infer<typeof LogEntry>;
 export const LogsRequest = z.object({ entries: z.array(LogEntry).min(1).max(1000) });

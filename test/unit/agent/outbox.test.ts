@@ -60,10 +60,17 @@ test('a torn last line (a crash mid-write) is ignored; a garbled line is counted
   t.deepEqual(again.pendingLogs(10).map((e) => e.message), ['kept']);
 });
 
-test('bounded: past the line or byte limit the oldest lines go and a line says how many', (t) => {
+test('bounded: past the line or byte limit the oldest lines go, and one note spans their numbers', (t) => {
   const byCount = new RunOutbox({ limits: { maxEntries: 3 } });
   for (let i = 1; i <= 5; i += 1) byCount.add('info', `line ${i}`);
-  t.deepEqual(byCount.pendingLogs(10).map((e) => e.message), ['line 4', 'line 5', '2 log line(s) dropped: the hub was unreachable for too long']);
+  t.deepEqual(
+    byCount.pendingLogs(10).map((e) => [e.seq, e.span, e.message]),
+    [
+      [1, 3, '3 log line(s) dropped (1–3): the hub was unreachable for too long'],
+      [4, undefined, 'line 4'],
+      [5, undefined, 'line 5'],
+    ],
+  );
   const byBytes = new RunOutbox({ limits: { maxBytes: 3000 } });
   for (let i = 1; i <= 10; i += 1) byBytes.add('info', 'x'.repeat(1000));
   t.true(byBytes.pendingLogs(100).length <= 4);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import test from 'ava';
 
+import { RunOutbox } from '../../../src/agent/outbox.js';
 import { HubService } from '../../../src/hub/service.js';
 import { SqliteHubStore } from '../../../src/hub/sqlite-store.js';
 
@@ -106,4 +107,24 @@ test('a run its agent received but never reported on is closed as lost when the 
   clock.now += 600_000;
   t.is(service.nextTask(id), undefined);
   t.is(store.run(second.id)?.state, 'running');
+});
+
+test('a note spanning dropped lines moves the acknowledgement past them, also when an earlier delivery had stored its first number', (t) => {
+  const { service, store } = hub(t);
+  const { id } = service.createInfra('edge-1');
+  const run = service.queueRun('edge-1', { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'x' }, spec: { steps: [{ faults: [{ kind: 'linux-cpu-stress', duration: '1s' }] }] } });
+  service.nextTask(id);
+  const at = new Date().toISOString();
+  const line = (seq: number) => ({ seq, at, level: 'info' as const, message: `line ${seq}` });
+  // Lines 1–3 were stored, but the answer was lost; the agent then dropped 1–10 into one note.
+  t.is(store.addLogs(run.id, [line(1), line(2), line(3)]), 3);
+  const outbox = new RunOutbox({ limits: { maxEntries: 3 } });
+  for (let seq = 1; seq <= 12; seq += 1) outbox.add('info', `line ${seq}`);
+  const pending = outbox.pendingLogs(100);
+  t.deepEqual(pending.map((e) => [e.seq, e.span]), [[1, 10], [11, undefined], [12, undefined]]);
+  const acked = service.reportLogs(id, run.id, { entries: pending });
+  t.is(acked, 12, 'acknowledged through the last line');
+  outbox.acknowledge(acked);
+  t.true(outbox.empty);
+  t.deepEqual(service.runLogs(run.id, 0).map((e) => e.seq), [1, 2, 3, 11, 12]);
 });
