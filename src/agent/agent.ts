@@ -25,7 +25,7 @@ import type { Ledger } from '../ledger/ledger.js';
 import type { Owner } from '../ledger/record.js';
 import type { RemnantReport } from '../engine/recover.js';
 import { API_PREFIX, HeartbeatResponse, LogsResponse, TaskResponse, type ResultRequest } from '../protocol/messages.js';
-import type { HubClient } from './hub-client.js';
+import { HubReplyError, type HubClient, type HubReply } from './hub-client.js';
 import { RunOutbox } from './outbox.js';
 import { fitResult } from './result-fit.js';
 import { RunJournal, type JournalStart } from './run-journal.js';
@@ -66,6 +66,11 @@ export interface AgentDeps {
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 30_000;
+/** The longest `Retry-After` honoured (a larger one is taken as this). */
+const RETRY_AFTER_CAP_MS = 300_000;
+const MIN_POLL_INTERVAL_MS = 1_000;
+/** How often a running experiment checks for a lost control plane. */
+const DISCONNECT_CHECK_MS = 250;
 const SHIP_INTERVAL_MS = 1_000;
 const PHASE_SAMPLE_MS = 250;
 const SHIP_BATCH = 500;
@@ -79,16 +84,25 @@ class RunUnknownToHub extends Error {}
 class RefusedByHub extends Error {}
 
 /** Throws unless `status` is one of `ok`; a 404 means the hub has forgotten the run. */
-function expectStatus(reply: { status: number; error?: string }, ok: readonly number[]): void {
+function expectStatus(reply: HubReply<unknown>, ok: readonly number[]): void {
   if (ok.includes(reply.status)) return;
-  if (reply.status === 404) throw new RunUnknownToHub(reply.error ?? 'HTTP 404');
-  if (reply.status === 400 || reply.status === 413) throw new RefusedByHub(reply.error ?? `HTTP ${reply.status}`);
-  throw new Error(reply.error ?? `HTTP ${reply.status}`);
+  const error = 'error' in reply ? reply.error : `HTTP ${reply.status}`;
+  if (reply.status === 404) throw new RunUnknownToHub(error);
+  if (reply.status === 400 || reply.status === 413) throw new RefusedByHub(error);
+  throw HubReplyError.of(reply);
 }
 
 /** Capped exponential backoff with full jitter. */
 function backoffMs(attempt: number): number {
   return Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
+}
+
+/** The wait before retry `attempt`: the backoff, or longer when the hub said `Retry-After`. */
+export function retryDelayMs(attempt: number, error: unknown): number {
+  // A HubReplyError, or a token exchange's error, carries the hub's Retry-After.
+  const retryAfter = (error as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+  const asked = typeof retryAfter === 'number' ? retryAfter : 0;
+  return Math.max(backoffMs(attempt), Math.min(asked, RETRY_AFTER_CAP_MS));
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -118,17 +132,36 @@ export class Agent {
   #lastContact = Date.now();
   #current: CurrentRun | undefined;
   #stoppingAnnounced = false;
+  #wakeHeartbeat: (() => void) | undefined;
 
   constructor(deps: AgentDeps) {
     this.#d = deps;
   }
 
-  /** Runs until `signal` aborts; a run in progress is then aborted and reverted first. */
+  /**
+   * Runs until `signal` aborts; a run in progress is then aborted and reverted first. Heartbeats
+   * stop with it, and also when an error ends the loop, so the process can exit.
+   */
   async run(signal: AbortSignal): Promise<void> {
-    const heartbeats = this.#heartbeatLoop(signal);
-    await this.#finishEarlierRuns(signal);
+    const heartbeatsStop = new AbortController();
+    const onStop = (): void => heartbeatsStop.abort();
+    signal.addEventListener('abort', onStop, { once: true });
+    const heartbeats = this.#heartbeatLoop(heartbeatsStop.signal);
+    try {
+      await this.#finishEarlierRuns(signal);
+      await this.#pollLoop(signal);
+    } finally {
+      this.#announceStopping();
+      heartbeatsStop.abort();
+      signal.removeEventListener('abort', onStop);
+      await heartbeats;
+    }
+  }
+
+  async #pollLoop(signal: AbortSignal): Promise<void> {
     let failures = 0;
     while (!signal.aborted) {
+      const asked = Date.now();
       let task: TaskResponse | undefined;
       try {
         task = await this.#poll(signal);
@@ -137,13 +170,14 @@ export class Agent {
         if (signal.aborted) break;
         failures += 1;
         this.#d.logger.warn({ err: messageOf(error), attempt: failures }, 'task poll failed; backing off');
-        await sleep(backoffMs(failures), signal);
+        await sleep(retryDelayMs(failures, error), signal);
         continue;
       }
       if (task) await this.#execute(task, signal);
+      // A hub that answers "nothing" at once (pollWait under 1 s, or a control plane that does
+      // not hold the call) is not asked again in a tight loop.
+      else await sleep(MIN_POLL_INTERVAL_MS - (Date.now() - asked), signal);
     }
-    this.#announceStopping();
-    await heartbeats;
   }
 
   #announceStopping(): void {
@@ -159,7 +193,7 @@ export class Agent {
     );
     this.#contact();
     if (reply.status === 200 && 'body' in reply) return reply.body;
-    if (reply.status !== 204) throw new Error('error' in reply ? reply.error : `HTTP ${reply.status}`);
+    if (reply.status !== 204) throw HubReplyError.of(reply);
     return undefined;
   }
 
@@ -169,6 +203,7 @@ export class Agent {
 
   async #heartbeatLoop(signal: AbortSignal): Promise<void> {
     let failures = 0;
+    let lastError: unknown;
     while (!signal.aborted) {
       const current = this.#current;
       try {
@@ -180,7 +215,7 @@ export class Agent {
             token,
           ),
         );
-        if (reply.status !== 200 || !('body' in reply)) throw new Error('error' in reply ? reply.error : `HTTP ${reply.status}`);
+        if (reply.status !== 200 || !('body' in reply)) throw HubReplyError.of(reply);
         this.#contact();
         failures = 0;
         if (current && reply.body.abort.includes(current.runId) && !current.abort.signal.aborted) {
@@ -190,10 +225,16 @@ export class Agent {
         }
       } catch (error) {
         failures += 1;
+        lastError = error;
         this.#d.logger.warn({ err: messageOf(error), attempt: failures }, 'heartbeat failed');
       }
       const period = this.#current ? this.#d.timing.runningHeartbeatMs : this.#d.timing.heartbeatMs;
-      await sleep(failures > 0 ? Math.min(period, backoffMs(failures)) : period, signal);
+      const delay = failures > 0 ? Math.max(Math.min(period, backoffMs(failures)), retryDelayMs(0, lastError)) : period;
+      // A run that starts meanwhile wakes the loop: its abort must not wait for an idle period.
+      const wake = new AbortController();
+      this.#wakeHeartbeat = () => wake.abort();
+      await sleep(delay, AbortSignal.any([signal, wake.signal]));
+      this.#wakeHeartbeat = undefined;
     }
   }
 
@@ -207,12 +248,14 @@ export class Agent {
     shutdown.addEventListener('abort', onShutdown, { once: true });
     this.#current = { runId, abort, outbox };
     this.#contact();
+    this.#wakeHeartbeat?.();
+    const watchdog = setInterval(() => this.#checkDisconnect(runId, outbox, abort), DISCONNECT_CHECK_MS);
     const runLogger = pino({ level: 'info', base: { runId } }, { write: (line: string) => outbox.addPinoLine(line) });
     const ctx = this.#d.faultContext(runLogger);
     this.#d.logger.info({ runId }, 'task received');
     this.#d.onStatus?.(`running ${runId}`);
     const stopShipping = new AbortController();
-    const shipping = this.#shipLoop(runId, outbox, stopShipping.signal, abort);
+    const shipping = this.#shipLoop(runId, outbox, stopShipping.signal);
     let result: ResultRequest;
     try {
       const validated = validateExperiment(task.task.experiment, this.#d.registry, ctx);
@@ -229,6 +272,7 @@ export class Agent {
       outbox.add('error', `run failed: ${messageOf(error)}`);
       result = { verdict: 'failed', reason: messageOf(error).slice(0, 4000), faults: [] };
     } finally {
+      clearInterval(watchdog);
       shutdown.removeEventListener('abort', onShutdown);
     }
     // Stop order: polling stopped, faults reverted (above), STOPPING, then the logs are flushed.
@@ -281,18 +325,24 @@ export class Agent {
     };
   }
 
-  /** While the run executes: ship what is owed every second, and abort on a lost hub. */
-  async #shipLoop(runId: string, outbox: RunOutbox, stop: AbortSignal, abort: AbortController): Promise<void> {
+  /** While the run executes: ship what is owed every second. */
+  async #shipLoop(runId: string, outbox: RunOutbox, stop: AbortSignal): Promise<void> {
     while (!stop.aborted) {
       await this.#flush(runId, outbox).catch(() => undefined);
-      const silentMs = Date.now() - this.#lastContact;
-      if (silentMs > this.#d.timing.disconnectTimeoutMs && !abort.signal.aborted) {
-        this.#d.logger.error({ runId, silentMs }, 'control plane unreachable: aborting and reverting the run');
-        outbox.add('error', `control plane unreachable for ${Math.round(silentMs / 1000)} s: aborting and reverting`);
-        abort.abort('control plane unreachable');
-      }
       await sleep(SHIP_INTERVAL_MS, stop);
     }
+  }
+
+  /**
+   * Aborts the run once no exchange with the hub has succeeded for `disconnectTimeout`. It runs
+   * on its own timer: a call that hangs until its own timeout cannot delay it.
+   */
+  #checkDisconnect(runId: string, outbox: RunOutbox, abort: AbortController): void {
+    const silentMs = Date.now() - this.#lastContact;
+    if (silentMs <= this.#d.timing.disconnectTimeoutMs || abort.signal.aborted) return;
+    this.#d.logger.error({ runId, silentMs }, 'control plane unreachable: aborting and reverting the run');
+    outbox.add('error', `control plane unreachable for ${Math.round(silentMs / 1000)} s: aborting and reverting`);
+    abort.abort('control plane unreachable');
   }
 
   /** Sends pending status events and log lines once; throws if the hub cannot be reached. */
@@ -445,7 +495,7 @@ export class Agent {
           return false;
         }
         this.#d.logger.warn({ runId, err: messageOf(error), attempt: attempt + 1 }, 'result not delivered yet; retrying');
-        await sleep(backoffMs(attempt + 1), shutdown);
+        await sleep(retryDelayMs(attempt + 1, error), shutdown);
       }
     }
   }

@@ -22,7 +22,35 @@ export interface HubConnection {
   readonly timeoutMs?: number;
 }
 
-export type HubReply<T> = { readonly status: 200; readonly body: T } | { readonly status: 204 } | { readonly status: number; readonly error: string };
+export type HubReply<T> =
+  | { readonly status: 200; readonly body: T }
+  | { readonly status: 204 }
+  | { readonly status: number; readonly error: string; readonly retryAfterMs?: number };
+
+/** An answer other than the one expected, as an error; it keeps the hub's `Retry-After`. */
+export class HubReplyError extends Error {
+  readonly status: number;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(status: number, message: string, retryAfterMs?: number) {
+    super(message);
+    this.status = status;
+    this.retryAfterMs = retryAfterMs;
+  }
+
+  static of(reply: HubReply<unknown>): HubReplyError {
+    return 'error' in reply ? new HubReplyError(reply.status, reply.error, reply.retryAfterMs) : new HubReplyError(reply.status, `HTTP ${reply.status}`);
+  }
+}
+
+/** `Retry-After` in ms: delay-seconds or an HTTP date (RFC 9110 §10.2.3); undefined if absent or unreadable. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (text === undefined || text.trim() === '') return undefined;
+  if (/^\d+$/.test(text.trim())) return Number(text.trim()) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
 
 const normalizePin = (pin: string): string => pin.replaceAll(':', '').toUpperCase();
 
@@ -70,10 +98,10 @@ export class HubClient {
       const tls = code !== undefined && /CERT|SIGNATURE|PIN|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code);
       throw new FaultdError(tls ? 'FAULTD_ERR_AGENT_AUTH' : 'FAULTD_ERR_AGENT_UNREACHABLE', `${route}: ${tls ? "the hub's TLS identity did not verify" : 'the hub is unreachable'} (${code ?? messageOf(error)}: ${messageOf(error)})`, { cause: error });
     }
-    return this.#reply(route, response.statusCode, await response.body.text(), schema);
+    return this.#reply(route, response.statusCode, await response.body.text(), schema, parseRetryAfter(response.headers['retry-after']));
   }
 
-  #reply<T>(route: string, status: number, text: string, schema: z.ZodType<T>): HubReply<T> {
+  #reply<T>(route: string, status: number, text: string, schema: z.ZodType<T>, retryAfterMs: number | undefined): HubReply<T> {
     if (status === 204) return { status: 204 };
     let json: unknown;
     try {
@@ -87,7 +115,7 @@ export class HubClient {
       return { status: 200, body: parsed.data };
     }
     const error = ErrorResponse.safeParse(json);
-    return { status, error: error.success ? `${error.data.error.code}: ${error.data.error.message}` : `HTTP ${status}` };
+    return { status, error: error.success ? `${error.data.error.code}: ${error.data.error.message}` : `HTTP ${status}`, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
   }
 
   /** GETs `route` (a long-poll may take `waitMs`); 200 bodies validated with `schema`; `signal` cancels. */
@@ -104,7 +132,7 @@ export class HubClient {
     } catch (error) {
       throw new FaultdError('FAULTD_ERR_AGENT_UNREACHABLE', `${route}: the hub is unreachable (${messageOf(error)})`, { cause: error });
     }
-    return this.#reply(route, response.statusCode, await response.body.text(), schema);
+    return this.#reply(route, response.statusCode, await response.body.text(), schema, parseRetryAfter(response.headers['retry-after']));
   }
 
   close(): Promise<void> {

@@ -67,7 +67,9 @@ export class TokenSource {
     const reply = await this.#o.client.post(`${API_PREFIX}/token`, { infraId: this.#o.infraId, accessKey }, TokenResponse);
     if (reply.status !== 200 || !('body' in reply)) {
       const why = 'error' in reply ? reply.error : `HTTP ${reply.status}`;
-      throw new FaultdError('FAULTD_ERR_AGENT_AUTH', `the hub refused the token exchange of infrastructure ${this.#o.infraId} (${why})`);
+      const error = new FaultdError('FAULTD_ERR_AGENT_AUTH', `the hub refused the token exchange of infrastructure ${this.#o.infraId} (${why})`);
+      // The caller's retry honours the hub's Retry-After (agent.ts retryDelayMs).
+      throw 'retryAfterMs' in reply && reply.retryAfterMs !== undefined ? Object.assign(error, { retryAfterMs: reply.retryAfterMs }) : error;
     }
     this.exchanges += 1;
     const response = reply.body;

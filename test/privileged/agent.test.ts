@@ -10,6 +10,7 @@ import type { ExecutionContext } from 'ava';
 
 import { finish, runCli, startCli, waitForLine, workspace, type CliChild, type Workspace } from '../helpers/cli.js';
 import { startHub, type TestHub } from '../helpers/hub.js';
+import { startRelay } from '../helpers/relay.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 import { stressorsMatching, waitUntil } from '../helpers/processes.js';
 
@@ -25,15 +26,24 @@ function experiment(seconds: number) {
   };
 }
 
-/** Creates infrastructure edge-1 on the hub and writes the agent's key and config into `ws`. */
-function configureAgent(hub: TestHub, ws: Workspace, disconnectTimeout = '30s'): string {
+/** Creates infrastructure edge-1 on the hub and writes the agent's key and config into `ws` (`url`: the hub's, or a relay's). */
+interface AgentSettings {
+  readonly disconnectTimeout?: string;
+  /** The hub's URL, or a relay's in front of it. */
+  readonly url?: string;
+  /** While idle (1 s by default here); a running experiment beats every 1 s. */
+  readonly heartbeatInterval?: string;
+}
+
+function configureAgent(hub: TestHub, ws: Workspace, settings: AgentSettings = {}): string {
+  const { disconnectTimeout = '30s', url = hub.url, heartbeatInterval = '1s' } = settings;
   const { id, accessKey } = hub.service.createInfra('edge-1');
   const keyFile = path.join(ws.dir, 'access-key');
   writeFileSync(keyFile, `${accessKey}\n`, { mode: 0o600 });
   const caFile = ws.file('ca.pem', hub.ca);
   ws.file('config.yaml', [
-    'hub:', `  url: ${hub.url}`, `  infraId: ${id}`, `  accessKeyFile: ${keyFile}`, `  caFile: ${caFile}`,
-    'agent:', '  heartbeatInterval: 1s', '  runningHeartbeatInterval: 1s', '  pollWait: 1s', `  disconnectTimeout: ${disconnectTimeout}`, '',
+    'hub:', `  url: ${url}`, `  infraId: ${id}`, `  accessKeyFile: ${keyFile}`, `  caFile: ${caFile}`,
+    'agent:', `  heartbeatInterval: ${heartbeatInterval}`, '  runningHeartbeatInterval: 1s', '  pollWait: 1s', `  disconnectTimeout: ${disconnectTimeout}`, '',
   ].join('\n'));
   return id;
 }
@@ -45,8 +55,8 @@ function launchAgent(t: { teardown(fn: () => void): void }, ws: Workspace): CliC
   return child;
 }
 
-function startAgent(t: { teardown(fn: () => void): void }, hub: TestHub, ws: Workspace, disconnectTimeout = '30s'): CliChild {
-  configureAgent(hub, ws, disconnectTimeout);
+function startAgent(t: { teardown(fn: () => void): void }, hub: TestHub, ws: Workspace, settings: AgentSettings = {}): CliChild {
+  configureAgent(hub, ws, settings);
   return launchAgent(t, ws);
 }
 
@@ -99,14 +109,15 @@ test('abort from the hub reaches the agent within a heartbeat and the faults rev
   const hub = await startHub(t);
   const ws = workspace();
   t.teardown(() => ws.remove());
-  const agent = startAgent(t, hub, ws);
+  // A long idle period: a run that starts wakes the heartbeat, so the abort does not wait 60 s.
+  const agent = startAgent(t, hub, ws, { heartbeatInterval: '60s' });
   const run = hub.service.queueRun('edge-1', experiment(60));
   t.true(await waitUntil(() => stressorsMatching(run.id).length === 2, 15_000));
   const asked = Date.now();
   hub.service.requestAbort(run.id);
   t.true(await waitUntil(() => stressorsMatching(run.id).length === 0, 4000), 'stressors gone');
   const gone = Date.now() - asked;
-  t.log(`abort → faults reverted in ${gone} ms (heartbeat period 1 s)`);
+  t.log(`abort → faults reverted in ${gone} ms (heartbeat 1 s while running, 60 s idle)`);
   t.true(gone <= 2000, `${gone} ms`);
   t.true(await waitForState(hub, run.id, ['finished'], 10_000));
   t.like(hub.service.run(run.id)?.result, { verdict: 'aborted', reason: 'aborted from the hub' });
@@ -118,7 +129,7 @@ test('hub unreachable mid-run: faults revert within disconnectTimeout + 1 s; the
   const first = await startHub(t);
   const ws = workspace();
   t.teardown(() => ws.remove());
-  const agent = startAgent(t, first, ws, '5s');
+  const agent = startAgent(t, first, ws, { disconnectTimeout: '5s' });
   const run = first.service.queueRun('edge-1', experiment(120));
   t.true(await waitUntil(() => stressorsMatching(run.id).length === 2, 15_000));
   const port = new URL(first.url).port;
@@ -133,6 +144,29 @@ test('hub unreachable mid-run: faults revert within disconnectTimeout + 1 s; the
   t.true(await waitForState(second, run.id, ['finished'], 30_000), 'result delivered after reconnection');
   t.like(second.service.run(run.id)?.result, { verdict: 'aborted', reason: 'control plane unreachable' });
   t.true(second.service.runLogs(run.id, 0).some((e) => /control plane unreachable/.test(e.message)), 'the buffered logs say why');
+  agent.kill('SIGTERM');
+  await finish(agent);
+});
+
+test('hub packets dropped mid-run (calls hang instead of failing): faults still revert within disconnectTimeout + 1 s', async (t) => {
+  const hub = await startHub(t);
+  const relay = await startRelay(t, Number(new URL(hub.url).port));
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  configureAgent(hub, ws, { disconnectTimeout: '5s', url: `https://127.0.0.1:${relay.port}` });
+  const agent = launchAgent(t, ws);
+  let out = '';
+  agent.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  agent.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const run = hub.service.queueRun('edge-1', experiment(120));
+  t.true(await waitUntil(() => stressorsMatching(run.id).length === 2, 15_000), out);
+  relay.freeze();
+  const frozen = Date.now();
+  t.true(await waitUntil(() => stressorsMatching(run.id).length === 0, 9000), 'reverted on its own');
+  const after = Date.now() - frozen;
+  t.log(`hub packets dropped → faults reverted after ${after} ms (disconnectTimeout 5 s; calls time out after 10 s)`);
+  t.true(after <= 5000 + 1000, `${after} ms`);
+  await relay.close(); // refused from now on: the agent's stop does not wait for hanging calls
   agent.kill('SIGTERM');
   await finish(agent);
 });
