@@ -44,7 +44,7 @@ export interface InstallFlags extends InstallPaths {
   readonly pinSha256?: string;
   readonly clientCertFile?: string;
   readonly clientKeyFile?: string;
-  /** Overwrite a config.yaml that install did not write, and an access key that differs. */
+  /** Replace files install did not write, and an access key that differs (a rotated one). */
   readonly force: boolean;
 }
 
@@ -84,6 +84,35 @@ function writeIfChanged(file: string, text: string, mode: number): Outcome {
   const before = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
   if (before === text) return 'unchanged';
   writeFileSync(file, text, { mode });
+  return before === undefined ? 'created' : 'updated';
+}
+
+interface Planned {
+  readonly file: string;
+  readonly text: string;
+  readonly mode: number;
+  /** The access key: compared without its line end, written atomically. */
+  readonly key?: boolean;
+}
+
+/** Whether `file` already holds `text`. */
+function holds(file: string, text: string, isKey: boolean): boolean {
+  const before = readFileSync(file, 'utf8');
+  return isKey ? before.trim() === text.trim() : before === text;
+}
+
+/**
+ * The agent rotates its key in place: a key install wrote earlier that differs now is the
+ * rotated, current one and is kept unless --force.
+ */
+function installKey(file: string, key: string, owned: boolean, force: boolean, env: CommandEnv): Outcome {
+  const before = existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
+  if (before === key) return 'unchanged';
+  if (before !== undefined && owned && !force) {
+    env.print(`kept      ${file} (it differs from --access-key-file: the agent may have rotated it; --force replaces it)`);
+    return 'unchanged';
+  }
+  writeAccessKey(file, key);
   return before === undefined ? 'created' : 'updated';
 }
 
@@ -127,32 +156,35 @@ export function installCommand(given: InstallFlags, env: CommandEnv): ExitCode {
     throw new FaultdError('FAULTD_ERR_AGENT_CONFIG', `the agent configuration would be invalid: ${problems}`);
   }
   const manifest = readManifest(flags.configDir);
-  if (existsSync(files.config) && !manifest?.files.includes(files.config) && !flags.force) {
-    throw new FaultdError('FAULTD_ERR_AGENT_CONFIG', `${files.config} exists and was not written by faultd install; move it away, or pass --force to replace it`);
-  }
   const template = readInput(path.join(packageRoot(), 'systemd', UNIT_NAME), 'unit template');
   const command = [process.execPath, path.join(packageRoot(), 'bin', 'faultd.js')];
   const unitFile = path.join(flags.unitDir, UNIT_NAME);
   const configText = `# Written by faultd install; see README, "Running as a service".\n${stringify({ hub })}`;
+  const planned: Planned[] = [
+    { file: files.key, text: `${key}\n`, mode: 0o600, key: true },
+    ...(ca === undefined ? [] : [{ file: files.ca, text: ca, mode: 0o644 }]),
+    ...(clientCert === undefined || clientKey === undefined ? [] : [{ file: files.clientCert, text: clientCert, mode: 0o644 }, { file: files.clientKey, text: clientKey, mode: 0o600 }]),
+    { file: files.config, text: configText, mode: 0o644 },
+    { file: unitFile, text: renderUnit(template, command, files.config), mode: 0o644 },
+  ];
+  // A file install did not write is never replaced without --force, and never becomes its own.
+  const owned = new Set(manifest?.files ?? []);
+  const foreign = planned.filter((p) => existsSync(p.file) && !owned.has(p.file) && !holds(p.file, p.text, p.key === true));
+  if (foreign.length > 0 && !flags.force) {
+    throw new FaultdError('FAULTD_ERR_INSTALL', `${foreign.map((p) => p.file).join(', ')} ${foreign.length === 1 ? 'exists' : 'exist'} with other contents and ${foreign.length === 1 ? 'was' : 'were'} not written by faultd install; move ${foreign.length === 1 ? 'it' : 'them'} away, or pass --force to replace ${foreign.length === 1 ? 'it' : 'them'}`);
+  }
 
   mkdirSync(flags.configDir, { recursive: true, mode: 0o700 });
   mkdirSync(flags.unitDir, { recursive: true });
   const written: [string, Outcome][] = [];
-  // The agent rotates its key in place: a key already there is the current one unless --force.
-  const keyBefore = existsSync(files.key) ? readFileSync(files.key, 'utf8').trim() : undefined;
-  if (keyBefore === undefined || (keyBefore !== key && flags.force)) writeAccessKey(files.key, key);
-  if (keyBefore !== undefined && keyBefore !== key && !flags.force) env.print(`kept      ${files.key} (it differs from --access-key-file: the agent may have rotated it; --force replaces it)`);
-  written.push([files.key, keyBefore === undefined ? 'created' : keyBefore === key || !flags.force ? 'unchanged' : 'updated']);
-  if (ca !== undefined) written.push([files.ca, writeIfChanged(files.ca, ca, 0o644)]);
-  if (clientCert !== undefined && clientKey !== undefined) {
-    written.push([files.clientCert, writeIfChanged(files.clientCert, clientCert, 0o644)]);
-    written.push([files.clientKey, writeIfChanged(files.clientKey, clientKey, 0o600)]);
+  for (const p of planned) {
+    const outcome = p.key === true ? installKey(p.file, key, owned.has(p.file), flags.force, env) : writeIfChanged(p.file, p.text, p.mode);
+    written.push([p.file, outcome]);
+    // Created or replaced (--force) by install: its own. Found as it would be: left unowned.
+    if (outcome !== 'unchanged') owned.add(p.file);
   }
-  written.push([files.config, writeIfChanged(files.config, configText, 0o644)]);
-  written.push([unitFile, writeIfChanged(unitFile, renderUnit(template, command, files.config), 0o644)]);
-  const owned = [...new Set([...(manifest?.files ?? []), ...written.map(([file]) => file)])];
-  writeFileSync(path.join(flags.configDir, MANIFEST), `${JSON.stringify({ files: owned, unit: unitFile }, null, 2)}\n`, { mode: 0o600 });
-  for (const [file, outcome] of written) env.print(`${outcome.padEnd(9)} ${file}`);
+  writeFileSync(path.join(flags.configDir, MANIFEST), `${JSON.stringify({ files: [...owned], unit: unitFile }, null, 2)}\n`, { mode: 0o600 });
+  for (const [file, outcome] of written) env.print(`${outcome.padEnd(9)} ${file}${outcome === 'unchanged' && !owned.has(file) ? ' (already there; not faultd install\'s, so uninstall leaves it)' : ''}`);
 
   const changed = written.some(([, outcome]) => outcome !== 'unchanged');
   if (!flags.systemctl) {
@@ -167,25 +199,40 @@ export function installCommand(given: InstallFlags, env: CommandEnv): ExitCode {
   return EXIT.OK;
 }
 
+/**
+ * Reverts what the stopped agent may have left. Faults of a live faultd (an operator's
+ * `faultd run`) are left to it. A state dir without a ledger is not created just to find that
+ * nothing is there. Returns how many reverts failed.
+ */
+async function revertAfterStop(env: CommandEnv): Promise<number> {
+  const ledger = openLedger(env);
+  if (!existsSync(ledger.file)) {
+    env.print('no remnants to revert (no ledger)');
+    return 0;
+  }
+  await ledger.open();
+  try {
+    const reports = await revertRemnants(ledger, env.registry, faultContext(env), env.logger, { force: false });
+    const failed = reports.filter((r) => 'ok' in r.result && !r.result.ok).length;
+    const skipped = reports.filter((r) => 'skipped' in r.result).length;
+    env.print(reports.length === 0 ? 'no remnants to revert' : `${reports.length - skipped} remnant(s) reverted, ${failed} failed (see faultd status)${skipped ? `; ${skipped} left to the live faultd that runs them` : ''}`);
+    return failed;
+  } finally {
+    await ledger.close();
+  }
+}
+
 export async function uninstallCommand(given: InstallPaths, env: CommandEnv): Promise<ExitCode> {
   const flags = { ...given, configDir: path.resolve(given.configDir), unitDir: path.resolve(given.unitDir) };
   const manifest = readManifest(flags.configDir);
   const unitFile = manifest?.unit ?? path.join(flags.unitDir, UNIT_NAME);
   if (flags.systemctl && existsSync(unitFile)) {
-    // Stopping runs the agent's own abort-and-revert, then ExecStopPost's revert --remnants.
-    systemctl(['disable', '--now', UNIT_NAME], true);
+    // Stopping runs the agent's own abort-and-revert, then ExecStopPost's revert --remnants. A
+    // stop that fails leaves everything in place: the agent may still hold faults.
+    systemctl(['disable', '--now', UNIT_NAME]);
     env.print(`stopped and disabled ${UNIT_NAME}`);
   }
-  const ledger = openLedger(env);
-  await ledger.open();
-  let failed = 0;
-  try {
-    const reports = await revertRemnants(ledger, env.registry, faultContext(env), env.logger, { force: true });
-    failed = reports.filter((r) => 'ok' in r.result && !r.result.ok).length;
-    env.print(reports.length === 0 ? 'no remnants to revert' : `${reports.length} remnant(s) reverted, ${failed} failed (see faultd status)`);
-  } finally {
-    await ledger.close();
-  }
+  const failed = await revertAfterStop(env);
   const files = [...(manifest?.files ?? []), path.join(flags.configDir, MANIFEST)];
   let removed = 0;
   for (const file of files) {

@@ -84,7 +84,7 @@ test('a config.yaml install did not write is kept unless --force; uninstall remo
   writeFileSync(path.join(d.configDir, 'notes.txt'), 'mine');
   const refused = await d.install();
   t.not(refused.code, 0);
-  t.regex(refused.stdout + refused.stderr, /config\.yaml exists and was not written by faultd install; move it away, or pass --force/);
+  t.regex(refused.stdout + refused.stderr, /config\.yaml exists with other contents and was not written by faultd install; move it away, or pass --force to replace it/);
   t.is((await d.install('--force')).code, 0);
   const removed = await d.uninstall();
   t.is(removed.code, 0, removed.stdout + removed.stderr);
@@ -94,4 +94,29 @@ test('a config.yaml install did not write is kept unless --force; uninstall remo
   const again = await d.uninstall();
   t.is(again.code, 0);
   t.regex(again.stdout, /nothing installed by faultd install/);
+  t.false(existsSync(d.stateDir), 'uninstall does not create a state dir to find no ledger in it');
+});
+
+test("files install finds in place are never its own: a foreign CA or unit is refused without --force, and identical ones are left by uninstall", async (t) => {
+  const d = dirs(t);
+  mkdirSync(d.configDir, { recursive: true });
+  mkdirSync(d.unitDir, { recursive: true });
+  const adminCa = '-----BEGIN CERTIFICATE-----\nADMIN\n-----END CERTIFICATE-----\n';
+  writeFileSync(path.join(d.configDir, 'ca.pem'), adminCa);
+  writeFileSync(path.join(d.unitDir, 'faultd.service'), '[Service]\nExecStart=/bin/true\n');
+  const refused = await d.install();
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /ca\.pem, .*faultd\.service exist with other contents and were not written by faultd install; move them away, or pass --force to replace them/);
+  t.is(readFileSync(path.join(d.configDir, 'ca.pem'), 'utf8'), adminCa, 'nothing was written');
+  t.false(existsSync(path.join(d.configDir, 'config.yaml')));
+  // The same CA and the key already in place (the operator put them there): used, not owned.
+  rmSync(path.join(d.unitDir, 'faultd.service'));
+  writeFileSync(path.join(d.configDir, 'ca.pem'), readFileSync(path.join(d.root, 'ca-src.pem')));
+  writeFileSync(path.join(d.configDir, 'access-key'), `${KEY}\n`, { mode: 0o600 });
+  const installed = await d.install();
+  t.is(installed.code, 0, installed.stderr);
+  t.regex(installed.stdout, /unchanged +.*ca\.pem \(already there; not faultd install's, so uninstall leaves it\)/);
+  t.is((await d.uninstall()).code, 0);
+  t.deepEqual(readdirSync(d.configDir).sort(), ['access-key', 'ca.pem'], "the operator's files stay");
+  t.false(existsSync(path.join(d.unitDir, 'faultd.service')), 'the unit install wrote is gone');
 });
