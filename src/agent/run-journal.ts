@@ -17,7 +17,7 @@ import path from 'node:path';
 
 import { z } from 'zod';
 
-import { replaceFileDurably, syncDirectory } from '../host/durable-file.js';
+import { replaceFileDurably, syncDirectory, writeFully } from '../host/durable-file.js';
 import { LogEntry, ResultRequest, StatusEvent } from '../protocol/messages.js';
 
 export const RUNS_DIR = 'runs';
@@ -142,7 +142,9 @@ export class RunJournal {
   write(record: JournalRecord, durable = false): void {
     if (this.#failed) return;
     try {
-      this.#bytes += writeSync(this.#fd, `${JSON.stringify(record)}\n`);
+      const line = Buffer.from(`${JSON.stringify(record)}\n`);
+      writeFully(this.#fd, line);
+      this.#bytes += line.length;
       this.#unsynced = !durable;
       if (durable) fdatasyncSync(this.#fd);
     } catch (error) {

@@ -4,7 +4,7 @@
  * whole: temp file beside it (its mode set at creation), fsync, rename, directory fsync. Used
  * for the access key, run journals and the recovery notes (the ledger has its own async path).
  */
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 /** fsync of a directory, so that a rename or a new entry in it is on disk. */
@@ -17,18 +17,31 @@ export function syncDirectory(dir: string): void {
   }
 }
 
-/** Writes `text` to `file` atomically and durably; returns the bytes written. */
+/** Writes all of `data` to `fd` (a write may take only part of it, e.g. on a nearly full disk). */
+export function writeFully(fd: number, data: Buffer): void {
+  for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset, data.length - offset);
+}
+
+/**
+ * Writes `text` to `file` atomically and durably; returns the bytes written. If any step fails
+ * (disk full), the old file is untouched and the temp file is removed.
+ */
 export function replaceFileDurably(file: string, text: string, mode: number): number {
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.new`);
-  const fd = openSync(temp, 'w', mode);
-  let bytes = 0;
+  const data = Buffer.from(text);
   try {
-    bytes = writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(temp, 'w', mode);
+    try {
+      writeFully(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, file);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
   }
-  renameSync(temp, file);
   syncDirectory(path.dirname(file));
-  return bytes;
+  return data.length;
 }
