@@ -12,7 +12,7 @@
  * A write that fails (disk full, I/O error) never stops the run: the journal turns itself off,
  * says why through `onFailure`, and the outbox goes on in memory.
  */
-import { closeSync, fdatasyncSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 
 import { z } from 'zod';
@@ -86,7 +86,9 @@ export class RunJournal {
     const file = path.join(dir, `${start.runId}${SUFFIX}`);
     const fd = openSync(file, 'w', 0o600);
     const journal = new RunJournal(file, fd, 0, compactBytes);
-    journal.#bytes += writeSync(fd, `${JSON.stringify(start)}\n`);
+    const line = Buffer.from(`${JSON.stringify(start)}\n`);
+    writeFully(fd, line);
+    journal.#bytes += line.length;
     fdatasyncSync(fd);
     syncDirectory(dir);
     return journal;
