@@ -7,8 +7,8 @@
  * is in the ledger before it is created, and revert deletes it and checks that it is gone; it
  * survives a reboot, so `revert --remnants` removes it after one.
  */
-import { closeSync, constants, openSync, realpathSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { stat, unlink } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, openSync, realpathSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { lstat, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
 import { z } from 'zod';
@@ -79,7 +79,7 @@ function params() {
       .string({ error: 'must be an absolute directory path' })
       .refine((p) => path.isAbsolute(p), { error: 'must be an absolute directory path' })
       .transform((p) => realPath(path.resolve(p)))
-      .refine((p) => !FORBIDDEN_ROOTS.some((root) => p === root || p.startsWith(`${root}/`)), { error: `must not be under ${FORBIDDEN_ROOTS.join(', ')} (symbolic links resolved)` }),
+      .refine((p) => !forbidden(p), { error: `must not be under ${FORBIDDEN_ROOTS.join(', ')} (symbolic links resolved)` }),
     doc: { name: 'path', type: 'path', default: undefined, bounds: 'an existing directory, not under /proc, /sys, /dev, /run', description: 'a directory on the filesystem to fill; the fill file goes here' },
   };
   const fillPercentage: Param<number | undefined> = {
@@ -105,6 +105,10 @@ function params() {
 const DiskFillRevertSchema = z.object({
   file: z.string().min(1),
   bytes: z.number().int().positive(),
+  /** The directory filled, as planned: a revert checks it is still that directory. */
+  dir: z.object({ path: z.string(), dev: z.number().int().nonnegative(), ino: z.number().int().nonnegative(), bootId: z.string() }).optional(),
+  /** The fill file's inode, once created: a file in its place that is not it is left alone. */
+  ino: z.number().int().nonnegative().optional(),
 });
 type DiskFillRevert = z.infer<typeof DiskFillRevertSchema>;
 
@@ -127,6 +131,35 @@ export async function allocate(fd: number, bytes: number, fallocate: (fd: number
   return 'zeros';
 }
 
+function forbidden(p: string): boolean {
+  return FORBIDDEN_ROOTS.some((root) => p === root || p.startsWith(`${root}/`));
+}
+
+/**
+ * A revert only looks for the fill file in the directory that was filled. After an unmount (a
+ * revert before the filesystem is mounted again at boot, or an NFS share gone first at
+ * shutdown), the path is another directory or none: then "no file there" proves nothing, and
+ * the revert fails with how to finish it instead of calling the space freed. The device number
+ * is compared within the boot only (it may change across reboots); the inode always.
+ */
+async function assertSameDirectory(r: DiskFillRevert, bootId: string): Promise<void> {
+  if (!r.dir) return;
+  let now;
+  try {
+    now = await stat(r.dir.path);
+  } catch (error) {
+    now = undefined;
+    if ((error as { code?: string }).code !== 'ENOENT') throw new RevertError(`cannot look at ${r.dir.path}: ${messageOf(error)}`, `the fill file ${r.file} (${formatBytes(r.bytes)}) may still take space`, `rm -f ${r.file}`, { cause: error });
+  }
+  const same = now !== undefined && now.ino === r.dir.ino && (r.dir.bootId !== bootId || now.dev === r.dir.dev);
+  if (same) return;
+  throw new RevertError(
+    `${r.dir.path} is not the directory that was filled (${now === undefined ? 'it is gone' : `inode ${now.ino} on device ${now.dev}, was inode ${r.dir.ino} on device ${r.dir.dev}`}): is its filesystem unmounted?`,
+    `the fill file ${r.file} (${formatBytes(r.bytes)}) is still on the filesystem that held ${r.dir.path}`,
+    `mount that filesystem at its place again, then faultd revert --remnants (or rm -f ${r.file} once it is mounted)`,
+  );
+}
+
 export const linuxDiskFill = defineInjector({
   kind: 'linux-disk-fill',
   summary: 'Fill a filesystem to a percentage or by a size, never past a reserve of free space',
@@ -140,7 +173,10 @@ export const linuxDiskFill = defineInjector({
   paramDocs: () => Object.values(params()).map((p) => p.doc),
   exclusiveTargets: (p) => [filesystemKey(p.path)],
   revertSchema: DiskFillRevertSchema,
-  plan(faultId, p, ctx) {
+  plan(faultId, given, ctx) {
+    // Resolved again now (a link may have changed since validation) and pinned by dev and inode.
+    const p = { ...given, path: realPath(given.path) };
+    if (forbidden(p.path)) throw new Error(`path ${given.path} resolves to ${p.path}, under ${FORBIDDEN_ROOTS.join(', ')}`);
     let dir;
     try {
       dir = statSync(p.path);
@@ -159,7 +195,7 @@ export const linuxDiskFill = defineInjector({
       throw new Error(`${field}: would leave less than keepFree ${formatBytes(p.keepFree)} free on the filesystem of ${p.path} (${now}); it can take ${most}`);
     }
     const file = path.join(p.path, `.faultd-fill-${fnv1a32(faultId).toString(16).padStart(8, '0')}`);
-    const revert: DiskFillRevert = { file, bytes };
+    const revert: DiskFillRevert = { file, bytes, dir: { path: p.path, dev: dir.dev, ino: dir.ino, bootId: ctx.host.bootId } };
     const after = usePercent({ ...usage, usedBytes: usage.usedBytes + bytes, availableBytes: usage.availableBytes - bytes });
     return {
       target: p.path,
@@ -170,10 +206,13 @@ export const linuxDiskFill = defineInjector({
         // Free space may have shrunk since the plan (another writer): check again, then record.
         const latest = filesystemUsage(p.path);
         if (bytes > latest.availableBytes - p.keepFree) throw new Error(`${formatBytes(bytes)} would now leave less than keepFree ${formatBytes(p.keepFree)} free on the filesystem of ${p.path} (${formatBytes(latest.availableBytes)} free); nothing was written`);
-        await recordApplied(revert);
-        const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+        // The intent record already names the file: a crash from here on leaves it findable.
+        const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
         let how: 'fallocate' | 'zeros';
         try {
+          const created = fstatSync(fd);
+          if (created.dev !== dir.dev) throw new Error(`${p.path} is no longer on the filesystem that was checked (device ${dir.dev}, now ${created.dev})`);
+          await recordApplied({ ...revert, ino: created.ino });
           how = await allocate(fd, bytes, (f, n) => ctx.native.fallocate(f, n), signal);
         } catch (error) {
           closeSync(fd);
@@ -189,7 +228,22 @@ export const linuxDiskFill = defineInjector({
       },
     };
   },
-  async revert(r) {
+  async revert(r, ctx) {
+    await assertSameDirectory(r, ctx.host.bootId);
+    let found;
+    try {
+      found = await lstat(r.file);
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ENOENT') return { outcome: 'already-absent', detail: `${r.file} was already gone` };
+      throw new RevertError(`cannot look at the fill file ${r.file}: ${messageOf(error)}`, `${r.file} (${formatBytes(r.bytes)}) may still take space`, `rm -f ${r.file}`, { cause: error });
+    }
+    if (r.ino !== undefined && found.ino !== r.ino) {
+      throw new RevertError(
+        `${r.file} is not the fill file faultd wrote (inode ${found.ino}, not ${r.ino}): it was moved or replaced, so it is left untouched`,
+        `faultd's fill file (${formatBytes(r.bytes)}, inode ${r.ino}) may still take space on the filesystem of ${path.dirname(r.file)}`,
+        `find ${path.dirname(r.file)} -xdev -inum ${r.ino} -delete  # then: faultd revert --remnants`,
+      );
+    }
     try {
       await unlink(r.file);
     } catch (error) {

@@ -2,8 +2,8 @@
 // linux-disk-fill on a size-limited tmpfs the test mounts (never the real root filesystem):
 // exact Use%, the keepFree reserve, kill -9 then revert --remnants, and a revert made
 // impossible with chattr +i (the log and `faultd status` say what is left and how to fix it).
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import type { ExecutionContext } from 'ava';
@@ -106,4 +106,50 @@ test('an immutable fill file: the revert fails, the log and status name the file
   t.is((await runCli(['revert', '--remnants'], ws.stateDir)).code, 0);
   t.false(existsSync(file));
   t.regex((await runCli(['status'], ws.stateDir)).stdout, /Clean/);
+});
+
+test('a revert while the filled filesystem is not mounted fails and says so; once it is mounted again, revert --remnants deletes the file', async (t) => {
+  const { ws, fs } = setup(t, { size: '8Mi', keepFree: '4Mi' });
+  // The fill goes through a bind mount of the tmpfs, which the test takes away and brings back.
+  const place = path.join(ws.dir, 'place');
+  mkdirSync(place);
+  execFileSync('mount', ['--bind', fs, place]);
+  t.teardown(() => void spawnSync('umount', [place]));
+  const file = ws.file('bind.json', experimentYaml([[{ kind: 'linux-disk-fill', name: 'fill', duration: '60s', params: { path: place, size: '8Mi', keepFree: '4Mi' } }]]));
+  const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir);
+  t.teardown(() => child.kill('SIGKILL'));
+  await waitForLine(child, /fill file written/);
+  child.kill('SIGKILL');
+  await finish(child);
+  execFileSync('umount', [place]);
+  const early = await runCli(['revert', '--remnants'], ws.stateDir);
+  t.is(early.code, 4, early.stdout);
+  t.true(early.stdout.includes(`${place} is not the directory that was filled`), early.stdout);
+  t.true(early.stdout.includes('mount that filesystem at its place again, then faultd revert --remnants'), early.stdout);
+  t.is(fillFiles(fs).length, 1, 'the fill file is still there, and still counted as applied');
+  execFileSync('mount', ['--bind', fs, place]);
+  const later = await runCli(['revert', '--remnants'], ws.stateDir);
+  t.is(later.code, 0, later.stdout);
+  t.deepEqual(fillFiles(fs), []);
+});
+
+test('a file in the fill file\'s place that is not it (moved, then replaced) is left untouched, and the fix finds the real one', async (t) => {
+  const { ws, fs, start } = setup(t, { size: '8Mi', keepFree: '4Mi' });
+  const child = start();
+  await waitForLine(child, /fill file written/);
+  child.kill('SIGKILL');
+  await finish(child);
+  const [name] = fillFiles(fs);
+  const fill = path.join(fs, name ?? '');
+  renameSync(fill, path.join(fs, 'moved-away'));
+  writeFileSync(fill, 'somebody else\'s file');
+  const refused = await runCli(['revert', '--remnants'], ws.stateDir);
+  t.is(refused.code, 4, refused.stdout);
+  t.regex(refused.stdout, /is not the fill file faultd wrote \(inode \d+, not \d+\): it was moved or replaced, so it is left untouched/);
+  t.is(readFileSync(fill, 'utf8'), 'somebody else\'s file');
+  const fix = /find \S+ -xdev -inum \d+ -delete/.exec(refused.stdout)?.[0] ?? '';
+  execFileSync('sh', ['-c', fix]);
+  t.false(existsSync(path.join(fs, 'moved-away')), 'the manual fix found the moved fill file by its inode');
+  rmSync(fill);
+  t.is((await runCli(['revert', '--remnants'], ws.stateDir)).code, 0);
 });
