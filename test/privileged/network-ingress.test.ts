@@ -3,9 +3,13 @@
 // into the host is held to the ingress limit, revert restores `tc -j qdisc show` exactly and
 // removes the IFB, kill -9 then revert --remnants leaves no ingress qdisc or IFB device, and an
 // interface that already has an ingress qdisc is refused and left untouched.
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
 import { experimentYaml, finish, runCli, startCli, waitForLine, workspace } from '../helpers/cli.js';
 import { qdiscState, testNetnsPair, type TestNetns } from '../helpers/netns.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
+import { waitUntil } from '../helpers/processes.js';
 import { mbit, measurePush, measureShapedPush, tcpGoodput } from '../helpers/traffic.js';
 
 function ifbDevices(ns: TestNetns): string[] {
@@ -109,4 +113,32 @@ test('an ingress qdisc that is no longer faultd\'s (clsact added after a crash) 
   t.regex(revert.stdout + revert.stderr, /vb now has a clsact qdisc on its ingress, which faultd did not add; left untouched/);
   t.regex(pair.b.exec('tc', ['qdisc', 'show', 'dev', 'vb']), /qdisc clsact/, 'their qdisc stays');
   t.deepEqual(ifbDevices(pair.b), [], "faultd's own IFB is removed anyway");
+});
+
+test('records of another boot are checked, not assumed gone: a namespace that outlived the boot id (a container sharing its host\'s network) is cleaned', async (t) => {
+  const pair = testNetnsPair(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const before = qdiscState(pair.b, 'vb');
+  const faults = [
+    { kind: 'linux-network-rate-limit', name: 'out', duration: '60s', params: { networkInterfaces: 'vb', networkBandwidth: '1mbit' } },
+    { kind: 'linux-network-rate-limit', name: 'in', duration: '60s', params: { networkInterfaces: 'vb', direction: 'ingress', networkBandwidth: '1mbit' } },
+    { kind: 'linux-network-partition', name: 'cut', duration: '60s', params: { destinationIPs: `${pair.addressA}|7001` } },
+  ];
+  const child = startCli(['--log-format', 'json', 'run', ws.file('b.json', experimentYaml([faults]))], ws.stateDir, pair.b.name);
+  t.teardown(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  t.true(await waitUntil(() => out.split('\n').filter((l) => l.includes('"fault applied"')).length === 3, 10_000), out);
+  child.kill('SIGKILL');
+  await finish(child);
+  // As if the host had rebooted: every record now names another boot.
+  const ledger = path.join(ws.stateDir, 'ledger.jsonl');
+  const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  writeFileSync(ledger, readFileSync(ledger, 'utf8').replaceAll(bootId, '00000000-0000-4000-8000-0000000000aa'));
+  const revert = await runCli(['revert', '--remnants'], ws.stateDir, pair.b.name);
+  t.is(revert.code, 0, revert.stdout + revert.stderr);
+  t.deepEqual(qdiscState(pair.b, 'vb'), before, 'root and ingress qdiscs restored');
+  t.deepEqual(ifbDevices(pair.b), [], 'IFB removed');
+  t.notRegex(pair.b.exec('nft', ['list', 'tables']), /faultd/, 'nf_tables chains removed');
 });

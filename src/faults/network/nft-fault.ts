@@ -147,7 +147,9 @@ export function revertNftFault(record: NftRevert, ctx: FaultContext): Promise<Re
 }
 
 function removeChains(record: NftRevert, ctx: FaultContext): RevertOutcome {
-  if (record.bootId !== ctx.host.bootId) return { outcome: 'already-absent', detail: 'nf_tables rules do not survive a reboot' };
+  // After a reboot the chains are gone, and that is checked rather than assumed (a container
+  // sharing its host's network namespace gets a new boot id, and its rules stay on the host).
+  const rebooted = record.bootId !== ctx.host.bootId;
   let removed = 0;
   for (const chain of record.chains) if (ctx.native.nftDeleteChain(record.table, chain)) removed += 1;
   const left = ctx.native.nftListChains(record.table).filter((c) => record.chains.includes(c));
@@ -158,6 +160,6 @@ function removeChains(record: NftRevert, ctx: FaultContext): RevertOutcome {
       left.map((c) => `nft flush chain inet ${record.table} ${c} && nft delete chain inet ${record.table} ${c}`).join(' && '),
     );
   }
-  if (removed === 0) return { outcome: 'already-absent', detail: 'no faultd chain was left' };
+  if (removed === 0) return { outcome: 'already-absent', detail: rebooted ? 'checked after a reboot: no faultd chain was left' : 'no faultd chain was left' };
   return { outcome: 'reverted', detail: `removed nf_tables chain(s) ${record.chains.join(', ')}` };
 }

@@ -220,14 +220,19 @@ export function revertRootQdisc(record: RootQdiscRevert, ctx: FaultContext): Pro
 }
 
 function restoreAll(record: RootQdiscRevert, ctx: FaultContext): RevertOutcome {
-  if (record.bootId !== ctx.host.bootId) return { outcome: 'already-absent', detail: 'qdiscs do not survive a reboot' };
+  // After a reboot the qdiscs are gone, and that is checked rather than assumed: a container
+  // that shares its host's network namespace gets a new boot id at each start, and its faults
+  // are still on the host. Only what is provably faultd's is touched: a root qdisc with faultd's
+  // handle, and an ingress redirect while faultd's own IFB device still exists.
+  const rebooted = record.bootId !== ctx.host.bootId;
   const restored: string[] = [];
   const failures: { name: string; error: string; fix: string }[] = [];
   for (const i of record.interfaces) {
     try {
+      if (i.ingressOf && rebooted && !linkExists(ctx.native, i.name)) continue;
       if (i.ingressOf) {
         if (removeIngress(ctx.native, i.ingressOf, i.name)) restored.push(`${i.ingressOf} ingress`);
-      } else if (restoreRoot(ctx.native, i.name, i.previous, record.handle) === 'restored') {
+      } else if (restoreRoot(ctx.native, i.name, i.previous, record.handle, rebooted) === 'restored') {
         restored.push(i.name);
       }
     } catch (error) {
@@ -242,8 +247,18 @@ function restoreAll(record: RootQdiscRevert, ctx: FaultContext): RevertOutcome {
       failures.map((f) => f.fix).join(' && '),
     );
   }
-  if (restored.length === 0) return { outcome: 'already-absent', detail: 'no faultd qdisc was left' };
+  if (restored.length === 0) return { outcome: 'already-absent', detail: rebooted ? 'checked after a reboot: no faultd qdisc was left' : 'no faultd qdisc was left' };
   return { outcome: 'reverted', detail: `root qdisc restored on ${restored.join(', ')}` };
+}
+
+function linkExists(native: FaultContext['native'], name: string): boolean {
+  try {
+    native.linkIndex(name);
+    return true;
+  } catch (error) {
+    if (codeOf(error) === 'ENODEV') return false;
+    throw error;
+  }
 }
 
 function codeOf(error: unknown): string | undefined {

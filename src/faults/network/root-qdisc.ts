@@ -108,7 +108,7 @@ export type RestoreOutcome = 'restored' | 'not-ours' | 'no-interface';
  * Idempotent: a root that is not faultd's (already restored, or replaced by someone) is left
  * alone, and a vanished interface has nothing to restore.
  */
-export function restoreRoot(native: NativeAddon, ifname: string, snapshot: RootSnapshot, handle: number): RestoreOutcome {
+export function restoreRoot(native: NativeAddon, ifname: string, snapshot: RootSnapshot, handle: number, afterReboot = false): RestoreOutcome {
   let qdiscs: QdiscInfo[];
   try {
     qdiscs = native.qdiscList(ifname);
@@ -120,7 +120,8 @@ export function restoreRoot(native: NativeAddon, ifname: string, snapshot: RootS
   if (root?.handle !== handle) {
     // A tree restore that stopped after putting the root back: report what is still missing
     // rather than calling the revert done.
-    if (snapshot.tree && root?.handle === snapshot.handle && root.kind === snapshot.kind) {
+    // (Not after a reboot: a tree at that handle now was built by the host's own boot.)
+    if (!afterReboot && snapshot.tree && root?.handle === snapshot.handle && root.kind === snapshot.kind) {
       const differences = treeDifferences(native, ifname, { handle: snapshot.handle, kind: snapshot.kind }, snapshot.tree);
       if (differences.length > 0) throw new Error(`the ${snapshot.kind} tree of ${ifname} is incomplete after an interrupted restore: ${differences.join('; ')}`);
     }
