@@ -85,9 +85,12 @@ async function buildEnv(opts: ProgramOptions, configExplicit: boolean, withConfi
   return { options, registry: REGISTRY, logger, terminal, print: (text) => terminal.line(text) };
 }
 
-async function main(argv: readonly string[]): Promise<ExitCode> {
+/**
+ * `abort` ends a command early: a signal (run, agent, hub serve, hub logs --follow), or the
+ * reader of our output going away (see dropOutputToClosedPipes).
+ */
+async function main(argv: readonly string[], abort: AbortController): Promise<ExitCode> {
   let code: ExitCode = EXIT.OK;
-  const abort = new AbortController();
   const program = new Command('faultd')
     .version(VERSION)
     .description('Linux chaos-engineering daemon: injects exact faults and always reverts them.')
@@ -327,14 +330,17 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
 }
 
 /**
- * A reader that goes away (`faultd run … | head`) must not kill faultd before it reverts: Node
- * ignores SIGPIPE, so a write to a closed pipe is an EPIPE error event, which would otherwise be
- * fatal. Output to a closed pipe is dropped and the command runs to its end.
+ * A reader that goes away (`faultd run … | head`, `hub logs --follow | grep -m1`) is taken as
+ * SIGPIPE is by other tools, but without dying before the revert: Node ignores SIGPIPE, so a
+ * write to a closed pipe is an EPIPE error event, which would otherwise kill faultd with its
+ * faults applied. The command is aborted instead (a run reverts and exits 3), and output to the
+ * closed pipe is dropped.
  */
-function dropOutputToClosedPipes(): void {
+function dropOutputToClosedPipes(abort: AbortController): void {
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code !== 'EPIPE') throw error;
+      if (!abort.signal.aborted) abort.abort('SIGPIPE');
     });
   }
 }
@@ -388,7 +394,8 @@ function armTestFailpoint(spec: string | undefined): void {
   }, Number(match[2])).unref();
 }
 
-dropOutputToClosedPipes();
+const stop = new AbortController();
+dropOutputToClosedPipes(stop);
 revertOnInternalError();
 armTestFailpoint(process.env['FAULTD_TEST_FAILPOINT']);
-process.exitCode = await main(process.argv);
+process.exitCode = await main(process.argv, stop);

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 
 import { FaultdError } from '../errors.js';
-import { ledgerCrashReverter, onCrashRevert } from '../engine/crash-revert.js';
+import { crashRevertSettled, ledgerCrashReverter, onCrashRevert } from '../engine/crash-revert.js';
 import { revertRemnants } from '../engine/recover.js';
 import { Runner, type ExperimentResult, type LiveFault } from '../engine/runner.js';
 import { loadExperiment } from '../experiment/load.js';
@@ -128,6 +128,8 @@ export async function runCommand(file: string, flags: { dryRun: boolean; force: 
       runAbort.abort(signal.reason);
     };
     signal.addEventListener('abort', onAbort, { once: true });
+    // A signal that came while remnants were reverted (before the listener) still counts.
+    if (signal.aborted) onAbort();
     const running = runner.run(experiment, runAbort.signal);
     const removeCrashRevert = onCrashRevert(
       ledgerCrashReverter({ ledger, registry: env.registry, ctx, logger: env.logger }, () => {
@@ -152,6 +154,7 @@ export async function runCommand(file: string, flags: { dryRun: boolean; force: 
     if (!unresolved) await ledger.compact();
     return exitCodeOf(result);
   } finally {
+    await crashRevertSettled();
     await ledger.close();
   }
 }
