@@ -11,7 +11,7 @@ import { Agent } from '../agent/agent.js';
 import { HubClient } from '../agent/hub-client.js';
 import { readAccessKey } from '../agent/key-file.js';
 import { TokenSource } from '../agent/token-source.js';
-import { ledgerCrashReverter, onCrashRevert } from '../engine/crash-revert.js';
+import { crashRevertSettled, ledgerCrashReverter, onCrashRevert } from '../engine/crash-revert.js';
 import { revertRemnants } from '../engine/recover.js';
 import { readRecovered } from '../engine/recovered.js';
 import { FaultdError, messageOf } from '../errors.js';
@@ -105,6 +105,7 @@ export async function agentCommand(env: CommandEnv, stopSignal: AbortSignal): Pr
   } finally {
     stopWatchdog();
     stopSignal.removeEventListener('abort', onStop);
+    await crashRevertSettled();
     await ledger.close();
     await client.close();
   }

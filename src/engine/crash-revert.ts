@@ -24,6 +24,7 @@ export interface CrashRevertOutcome {
 export type CrashReverter = () => Promise<CrashRevertOutcome>;
 
 let registered: CrashReverter | undefined;
+let inProgress: Promise<unknown> | undefined;
 
 /** Registers the reverter of the running command; returns its removal. */
 export function onCrashRevert(reverter: CrashReverter): () => void {
@@ -37,7 +38,18 @@ export function onCrashRevert(reverter: CrashReverter): () => void {
 export async function revertAfterCrash(): Promise<CrashRevertOutcome | undefined> {
   const reverter = registered;
   registered = undefined;
-  return reverter ? reverter() : undefined;
+  if (!reverter) return undefined;
+  const running = reverter();
+  inProgress = running;
+  return running;
+}
+
+/**
+ * Resolves once a revert after an internal error has ended (at once if none runs). A command
+ * awaits it before it closes the ledger that revert writes to.
+ */
+export async function crashRevertSettled(): Promise<void> {
+  await inProgress?.catch(() => undefined);
 }
 
 /**
