@@ -92,6 +92,16 @@ function expectStatus(reply: HubReply<unknown>, ok: readonly number[]): void {
   throw HubReplyError.of(reply);
 }
 
+/** Whether `pid` exists (signal 0), for journals written without the agent's start time. */
+function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
+  }
+}
+
 /** Capped exponential backoff with full jitter. */
 function backoffMs(attempt: number): number {
   return Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
@@ -105,19 +115,23 @@ export function retryDelayMs(attempt: number, error: unknown): number {
   return Math.max(backoffMs(attempt), Math.min(asked, RETRY_AFTER_CAP_MS));
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/**
+ * Waits `ms`, or less when one of `signals` aborts. (Not AbortSignal.any: on Node 20 each call
+ * leaves an entry on the long-lived signal, so a heartbeat loop would grow without bound.)
+ */
+function sleep(ms: number, ...signals: AbortSignal[]): Promise<void> {
   return new Promise((resolve) => {
-    if (signal.aborted) {
+    if (signals.some((s) => s.aborted)) {
       resolve();
       return;
     }
     const timer = setTimeout(done, ms);
     function done(): void {
       clearTimeout(timer);
-      signal.removeEventListener('abort', done);
+      for (const s of signals) s.removeEventListener('abort', done);
       resolve();
     }
-    signal.addEventListener('abort', done, { once: true });
+    for (const s of signals) s.addEventListener('abort', done, { once: true });
   });
 }
 
@@ -233,7 +247,7 @@ export class Agent {
       // A run that starts meanwhile wakes the loop: its abort must not wait for an idle period.
       const wake = new AbortController();
       this.#wakeHeartbeat = () => wake.abort();
-      await sleep(delay, AbortSignal.any([signal, wake.signal]));
+      await sleep(delay, signal, wake.signal);
       this.#wakeHeartbeat = undefined;
     }
   }
@@ -431,6 +445,7 @@ export class Agent {
 
   /** Whether the agent process that started a journal still runs (pid and start time, so pid reuse cannot fool it). */
   #alive(start: JournalStart): boolean {
+    if (start.startTime === undefined) return pidExists(start.pid);
     return this.#d.faultContext(this.#d.logger).native.killProcess(start.pid, start.startTime, 0) === 'signalled';
   }
 

@@ -158,9 +158,11 @@ export class RunOutbox {
         const last = this.#logs.at(-1)?.entry.seq ?? 0;
         const same = record.e.seq <= last ? this.#logs.findIndex((p) => p.entry.seq === record.e.seq) : -1;
         if (same >= 0) {
-          // A refused line replaced by its note (replaceRefused).
-          this.#logBytes += bytes - (this.#logs[same]?.bytes ?? 0);
-          this.#logs[same] = { entry: record.e, bytes };
+          // A refused line replaced by its note (replaceRefused); a drop note keeps its span.
+          const replaced = this.#logs[same];
+          const span = replaced?.entry.span;
+          this.#logBytes += bytes - (replaced?.bytes ?? 0);
+          this.#logs[same] = { entry: span === undefined ? record.e : { ...record.e, span }, bytes };
           return;
         }
         // A replacement for a line that was dropped meanwhile: the drop note covers it.

@@ -32,8 +32,11 @@ export const JournalStart = z.object({
   /** The boot the run started in: a different one at recovery means the host rebooted. */
   bootId: z.string(),
   pid: z.number().int().positive(),
-  /** The agent process's start time (clock ticks since boot): with pid, it survives pid reuse. */
-  startTime: z.number().int().nonnegative(),
+  /**
+   * The agent process's start time (clock ticks since boot): with pid, it survives pid reuse.
+   * Absent in journals of faultd before 2026-11-25, which are checked by pid alone.
+   */
+  startTime: z.number().int().nonnegative().optional(),
   at: z.iso.datetime(),
   /** The sequence number the next log line gets (kept across compaction). */
   nextSeq: z.number().int().positive(),
