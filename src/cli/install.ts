@@ -228,8 +228,13 @@ export async function uninstallCommand(given: InstallPaths, env: CommandEnv): Pr
   const unitFile = manifest?.unit ?? path.join(flags.unitDir, UNIT_NAME);
   if (flags.systemctl && existsSync(unitFile)) {
     // Stopping runs the agent's own abort-and-revert, then ExecStopPost's revert --remnants. A
-    // stop that fails leaves everything in place: the agent may still hold faults.
-    systemctl(['disable', '--now', UNIT_NAME]);
+    // unit still running after that leaves everything in place: the agent may hold faults. (A
+    // unit systemd does not know, e.g. one written with --no-systemctl elsewhere, is no reason to stop.)
+    systemctl(['disable', '--now', UNIT_NAME], true);
+    const state = systemctl(['is-active', UNIT_NAME], true);
+    if (['active', 'activating', 'deactivating', 'reloading'].includes(state)) {
+      throw new FaultdError('FAULTD_ERR_INSTALL', `${UNIT_NAME} is still ${state} after systemctl disable --now; nothing was removed (see journalctl -u ${UNIT_NAME})`);
+    }
     env.print(`stopped and disabled ${UNIT_NAME}`);
   }
   const failed = await revertAfterStop(env);
