@@ -7,7 +7,7 @@
  * is in the ledger before it is created, and revert deletes it and checks that it is gone; it
  * survives a reboot, so `revert --remnants` removes it after one.
  */
-import { closeSync, constants, fstatSync, openSync, realpathSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, realpathSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { lstat, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -16,7 +16,7 @@ import { z } from 'zod';
 import { messageOf } from '../errors.js';
 import { formatBytes, parseByteAmount } from '../units.js';
 import { optionalParsedParam, paramsObject, type Param } from './params.js';
-import { defineInjector, RevertError, type ActiveFault } from './types.js';
+import { defineInjector, RevertError, type ActiveFault, type RevertOutcome } from './types.js';
 import { fnv1a32 } from './network/tc-handles.js';
 
 /** Free space a fill leaves unless `keepFree` says otherwise. */
@@ -105,8 +105,16 @@ function params() {
 const DiskFillRevertSchema = z.object({
   file: z.string().min(1),
   bytes: z.number().int().positive(),
-  /** The directory filled, as planned: a revert checks it is still that directory. */
-  dir: z.object({ path: z.string(), dev: z.number().int().nonnegative(), ino: z.number().int().nonnegative(), bootId: z.string() }).optional(),
+  /** The directory filled and the mount that holds it, as planned (see assertReachable). */
+  dir: z
+    .object({
+      path: z.string(),
+      dev: z.number().int().nonnegative(),
+      ino: z.number().int().nonnegative(),
+      bootId: z.string(),
+      mount: z.object({ point: z.string(), fstype: z.string(), source: z.string() }),
+    })
+    .optional(),
   /** The fill file's inode, once created: a file in its place that is not it is left alone. */
   ino: z.number().int().nonnegative().optional(),
 });
@@ -135,29 +143,67 @@ function forbidden(p: string): boolean {
   return FORBIDDEN_ROOTS.some((root) => p === root || p.startsWith(`${root}/`));
 }
 
+/** Filesystems whose contents do not outlive a reboot. */
+const VOLATILE_FILESYSTEMS = new Set(['tmpfs', 'ramfs']);
+
+interface MountEntry {
+  readonly point: string;
+  readonly fstype: string;
+  readonly source: string;
+}
+
+/** This process's mounts (/proc/self/mountinfo), in mount order. */
+export function mounts(text = readFileSync('/proc/self/mountinfo', 'utf8')): MountEntry[] {
+  const unescape = (v: string) => v.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+  return text.split('\n').flatMap((line) => {
+    const fields = line.split(' ');
+    const dash = fields.indexOf('-');
+    const point = fields[4];
+    const fstype = fields[dash + 1];
+    const source = fields[dash + 2];
+    if (dash < 6 || point === undefined || fstype === undefined || source === undefined) return [];
+    return [{ point: unescape(point), fstype, source: unescape(source) }];
+  });
+}
+
+/** The mount that holds `dir` (an absolute path with links resolved): the last one over it. */
+export function mountHolding(dir: string, table = mounts()): MountEntry {
+  let best: MountEntry = { point: '/', fstype: 'unknown', source: 'unknown' };
+  for (const m of table) {
+    const over = m.point === '/' || dir === m.point || dir.startsWith(`${m.point}/`);
+    if (over && m.point.length >= best.point.length) best = m;
+  }
+  return best;
+}
+
 /**
- * A revert only looks for the fill file in the directory that was filled. After an unmount (a
- * revert before the filesystem is mounted again at boot, or an NFS share gone first at
- * shutdown), the path is another directory or none: then "no file there" proves nothing, and
- * the revert fails with how to finish it instead of calling the space freed. The device number
- * is compared within the boot only (it may change across reboots); the inode always.
+ * Whether the fill file can still be found where it was written. After an unmount (a revert
+ * before the filesystem is mounted again at boot, or a network share gone first at shutdown),
+ * "no file there" proves nothing: the revert fails with how to finish it instead of calling
+ * the space freed. After a reboot, a fill on tmpfs or ramfs is gone with it. A directory that
+ * is gone (or was made anew) on a filesystem still mounted took the fill file with it.
  */
-async function assertSameDirectory(r: DiskFillRevert, bootId: string): Promise<void> {
-  if (!r.dir) return;
-  let now;
+async function assertReachable(r: DiskFillRevert, bootId: string): Promise<RevertOutcome | undefined> {
+  if (!r.dir) return undefined;
+  const { mount } = r.dir;
+  if (r.dir.bootId !== bootId && VOLATILE_FILESYSTEMS.has(mount.fstype)) {
+    return { outcome: 'already-absent', detail: `${r.file} was on ${mount.fstype}, which a reboot empties` };
+  }
+  const mounted = mounts().some((m) => m.point === mount.point && m.fstype === mount.fstype && m.source === mount.source);
+  if (!mounted) {
+    throw new RevertError(
+      `${mount.point} (${mount.fstype} ${mount.source}) is not mounted, so the fill file cannot be reached`,
+      `the fill file ${r.file} (${formatBytes(r.bytes)}) is still on ${mount.source}`,
+      `mount ${mount.source} on ${mount.point} again, then faultd revert --remnants`,
+    );
+  }
   try {
-    now = await stat(r.dir.path);
+    const now = await stat(r.dir.path);
+    if (now.ino === r.dir.ino) return undefined;
   } catch (error) {
-    now = undefined;
     if ((error as { code?: string }).code !== 'ENOENT') throw new RevertError(`cannot look at ${r.dir.path}: ${messageOf(error)}`, `the fill file ${r.file} (${formatBytes(r.bytes)}) may still take space`, `rm -f ${r.file}`, { cause: error });
   }
-  const same = now !== undefined && now.ino === r.dir.ino && (r.dir.bootId !== bootId || now.dev === r.dir.dev);
-  if (same) return;
-  throw new RevertError(
-    `${r.dir.path} is not the directory that was filled (${now === undefined ? 'it is gone' : `inode ${now.ino} on device ${now.dev}, was inode ${r.dir.ino} on device ${r.dir.dev}`}): is its filesystem unmounted?`,
-    `the fill file ${r.file} (${formatBytes(r.bytes)}) is still on the filesystem that held ${r.dir.path}`,
-    `mount that filesystem at its place again, then faultd revert --remnants (or rm -f ${r.file} once it is mounted)`,
-  );
+  return { outcome: 'already-absent', detail: `${r.dir.path} is gone (or was made anew), and the fill file with it` };
 }
 
 export const linuxDiskFill = defineInjector({
@@ -195,7 +241,7 @@ export const linuxDiskFill = defineInjector({
       throw new Error(`${field}: would leave less than keepFree ${formatBytes(p.keepFree)} free on the filesystem of ${p.path} (${now}); it can take ${most}`);
     }
     const file = path.join(p.path, `.faultd-fill-${fnv1a32(faultId).toString(16).padStart(8, '0')}`);
-    const revert: DiskFillRevert = { file, bytes, dir: { path: p.path, dev: dir.dev, ino: dir.ino, bootId: ctx.host.bootId } };
+    const revert: DiskFillRevert = { file, bytes, dir: { path: p.path, dev: dir.dev, ino: dir.ino, bootId: ctx.host.bootId, mount: mountHolding(p.path) } };
     const after = usePercent({ ...usage, usedBytes: usage.usedBytes + bytes, availableBytes: usage.availableBytes - bytes });
     return {
       target: p.path,
@@ -210,9 +256,10 @@ export const linuxDiskFill = defineInjector({
         const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
         let how: 'fallocate' | 'zeros';
         try {
-          const created = fstatSync(fd);
-          if (created.dev !== dir.dev) throw new Error(`${p.path} is no longer on the filesystem that was checked (device ${dir.dev}, now ${created.dev})`);
-          await recordApplied({ ...revert, ino: created.ino });
+          // The directory compared, not the file: on overlayfs a file may show a layer's device.
+          const now = statSync(p.path);
+          if (now.dev !== dir.dev || now.ino !== dir.ino) throw new Error(`${p.path} is no longer the directory that was checked (a link or mount changed under it)`);
+          await recordApplied({ ...revert, ino: fstatSync(fd).ino });
           how = await allocate(fd, bytes, (f, n) => ctx.native.fallocate(f, n), signal);
         } catch (error) {
           closeSync(fd);
@@ -229,7 +276,8 @@ export const linuxDiskFill = defineInjector({
     };
   },
   async revert(r, ctx) {
-    await assertSameDirectory(r, ctx.host.bootId);
+    const gone = await assertReachable(r, ctx.host.bootId);
+    if (gone) return gone;
     let found;
     try {
       found = await lstat(r.file);

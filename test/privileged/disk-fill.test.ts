@@ -124,8 +124,8 @@ test('a revert while the filled filesystem is not mounted fails and says so; onc
   execFileSync('umount', [place]);
   const early = await runCli(['revert', '--remnants'], ws.stateDir);
   t.is(early.code, 4, early.stdout);
-  t.true(early.stdout.includes(`${place} is not the directory that was filled`), early.stdout);
-  t.true(early.stdout.includes('mount that filesystem at its place again, then faultd revert --remnants'), early.stdout);
+  t.true(early.stdout.includes(`${place} (tmpfs faultd-test) is not mounted, so the fill file cannot be reached`), early.stdout);
+  t.true(early.stdout.includes(`mount faultd-test on ${place} again, then faultd revert --remnants`), early.stdout);
   t.is(fillFiles(fs).length, 1, 'the fill file is still there, and still counted as applied');
   execFileSync('mount', ['--bind', fs, place]);
   const later = await runCli(['revert', '--remnants'], ws.stateDir);
@@ -152,4 +152,37 @@ test('a file in the fill file\'s place that is not it (moved, then replaced) is 
   t.false(existsSync(path.join(fs, 'moved-away')), 'the manual fix found the moved fill file by its inode');
   rmSync(fill);
   t.is((await runCli(['revert', '--remnants'], ws.stateDir)).code, 0);
+});
+
+test('a fill whose directory was deleted (same boot), or whose tmpfs a reboot emptied, is already gone, not a failed revert', async (t) => {
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const mountPoint = path.join(ws.dir, 'volatile');
+  mkdirSync(mountPoint);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${FS_BYTES}`, 'faultd-volatile', mountPoint]);
+  t.teardown(() => void spawnSync('umount', [mountPoint]));
+  t.teardown(async () => {
+    await runCli(['revert', '--remnants', '--force'], ws.stateDir);
+  });
+  const fill = async (dir: string) => {
+    mkdirSync(dir);
+    const child = startCli(['--log-format', 'json', 'run', ws.file(`${path.basename(dir)}.json`, experimentYaml([[{ kind: 'linux-disk-fill', name: path.basename(dir), duration: '60s', params: { path: dir, size: '4Mi', keepFree: '4Mi' } }]]))], ws.stateDir);
+    await waitForLine(child, /fill file written/);
+    child.kill('SIGKILL');
+    await finish(child);
+  };
+  await fill(path.join(mountPoint, 'deleted'));
+  rmSync(path.join(mountPoint, 'deleted'), { recursive: true });
+  const deleted = await runCli(['revert', '--remnants'], ws.stateDir);
+  t.is(deleted.code, 0, deleted.stdout);
+  t.regex(deleted.stdout, /deleted is gone \(or was made anew\), and the fill file with it/);
+  await fill(path.join(mountPoint, 'rebooted'));
+  // As after a reboot: the ledger names another boot, and the tmpfs is not there any more.
+  const ledger = path.join(ws.stateDir, 'ledger.jsonl');
+  const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  writeFileSync(ledger, readFileSync(ledger, 'utf8').replaceAll(bootId, '00000000-0000-4000-8000-0000000000bb'));
+  execFileSync('umount', [mountPoint]);
+  const rebooted = await runCli(['revert', '--remnants'], ws.stateDir);
+  t.is(rebooted.code, 0, rebooted.stdout);
+  t.regex(rebooted.stdout, /was on tmpfs, which a reboot empties/);
 });
