@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Test doubles: a fake native addon, a silent logger, and a scriptable injector. */
+import type { ExecutionContext } from 'ava';
 import { pino } from 'pino';
 import { z } from 'zod';
 
+import { Runner } from '../../src/engine/runner.js';
+import { Ledger } from '../../src/ledger/ledger.js';
+import type { Owner } from '../../src/ledger/record.js';
 import { defineInjector, RevertError, type ActiveFault, type FaultContext, type InjectorModule } from '../../src/faults/types.js';
 import type { NativeAddon } from '../../src/native/addon.js';
+import { workspace } from './cli.js';
 import { FAKE_VALIDATION } from './host.js';
 
 export const FAKE_NATIVE: NativeAddon = {
@@ -93,4 +98,20 @@ export function fakeInjector(events: EventLog): InjectorModule {
     },
     support: () => ({ supported: true, notes: [] }),
   });
+}
+
+/**
+ * A runner of fake faults on a real ledger in a temporary state dir (removed, and the ledger
+ * closed, at teardown); `events` records each apply and revert.
+ */
+export async function fakeRunner(t: ExecutionContext, owner: Owner = { pid: 1, startTime: 1 }): Promise<{ ledger: Ledger; events: EventLog; registry: Map<string, InjectorModule>; runner: Runner }> {
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const ledger = new Ledger(ws.stateDir, FAKE_NATIVE);
+  await ledger.open();
+  t.teardown(() => ledger.close());
+  const events: EventLog = [];
+  const registry = new Map([['fake', fakeInjector(events)]]);
+  const runner = new Runner({ registry, ledger, ctx: FAKE_CONTEXT, runId: 'r1', owner, logger: SILENT });
+  return { ledger, events, registry, runner };
 }

@@ -2,25 +2,15 @@
 import test from 'ava';
 
 import { ledgerCrashReverter, onCrashRevert, revertAfterCrash } from '../../../src/engine/crash-revert.js';
-import { Runner } from '../../../src/engine/runner.js';
-import { Ledger } from '../../../src/ledger/ledger.js';
-import { workspace } from '../../helpers/cli.js';
-import { FAKE_CONTEXT, FAKE_NATIVE, fakeInjector, SILENT, type EventLog } from '../../helpers/fake.js';
+import { FAKE_CONTEXT, fakeRunner, SILENT } from '../../helpers/fake.js';
 
 const waitFor = async (check: () => boolean) => {
   while (!check()) await new Promise((resolve) => setTimeout(resolve, 10));
 };
 
 test('after an internal error, faults are reverted from the ledger even when the run never stops', async (t) => {
-  const ws = workspace();
-  t.teardown(() => ws.remove());
-  const ledger = new Ledger(ws.stateDir, FAKE_NATIVE);
-  await ledger.open();
-  t.teardown(() => ledger.close());
-  const events: EventLog = [];
-  const registry = new Map([['fake', fakeInjector(events)]]);
   // This process owns the faults, as the crashing faultd does.
-  const runner = new Runner({ registry, ledger, ctx: FAKE_CONTEXT, runId: 'r1', owner: { pid: process.pid, startTime: 1 }, logger: SILENT });
+  const { ledger, events, registry, runner } = await fakeRunner(t, { pid: process.pid, startTime: 1 });
   const abort = new AbortController();
   t.teardown(() => abort.abort());
   const faults = [{ id: 'a', kind: 'fake', durationMs: 60_000, rampTimeMs: 0, params: {} }];

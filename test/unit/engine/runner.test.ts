@@ -3,25 +3,13 @@ import test from 'ava';
 
 import { Runner } from '../../../src/engine/runner.js';
 import type { Experiment, FaultSpec } from '../../../src/experiment/schema.js';
-import { Ledger } from '../../../src/ledger/ledger.js';
-import { workspace } from '../../helpers/cli.js';
-import { FAKE_CONTEXT, FAKE_NATIVE, fakeInjector, SILENT, type EventLog } from '../../helpers/fake.js';
+import { fakeRunner } from '../../helpers/fake.js';
 
 function fault(id: string, durationMs: number, params: Record<string, unknown> = {}): FaultSpec {
   return { id, kind: 'fake', durationMs, rampTimeMs: 0, params };
 }
 
-async function setup(t: import('ava').ExecutionContext) {
-  const ws = workspace();
-  t.teardown(() => ws.remove());
-  const ledger = new Ledger(ws.stateDir, FAKE_NATIVE);
-  await ledger.open();
-  t.teardown(() => ledger.close());
-  const events: EventLog = [];
-  const registry = new Map([['fake', fakeInjector(events)]]);
-  const runner = new Runner({ registry, ledger, ctx: FAKE_CONTEXT, runId: 'r1', owner: { pid: 1, startTime: 1 }, logger: SILENT });
-  return { ledger, events, runner };
-}
+const setup = (t: import('ava').ExecutionContext) => fakeRunner(t);
 
 const run = (runner: Runner, steps: FaultSpec[][], signal = new AbortController().signal) =>
   runner.run({ name: 'x', steps: steps.map((faults, i) => ({ name: `s${i}`, faults })) } satisfies Experiment, signal);
