@@ -179,6 +179,7 @@ async function main(argv: readonly string[], abort: AbortController): Promise<Ex
     .command('agent')
     .description('the daemon: poll the hub for experiments, run them, report status, logs and results (config: hub.*, agent.*)')
     .action(async () => {
+      closedPipeAborts = false;
       const onSignal = (): void => abort.abort();
       process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
       code = await (await agentCli()).agentCommand(await env(), abort.signal);
@@ -233,6 +234,7 @@ async function main(argv: readonly string[], abort: AbortController): Promise<Ex
     .action(async (flags: { listen: string; insecureHttp?: boolean; requireClientCert?: boolean; tokenTtl: number }) => {
       const match = /^(.*):(\d+)$/.exec(flags.listen);
       if (!match) throw new InvalidArgumentError(`--listen "${flags.listen}" is not host:port`);
+      closedPipeAborts = false;
       const onSignal = (): void => abort.abort();
       process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
       code = await (await hubCli()).hubServeCommand(
@@ -340,10 +342,16 @@ function dropOutputToClosedPipes(abort: AbortController): void {
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code !== 'EPIPE') throw error;
-      if (!abort.signal.aborted) abort.abort('SIGPIPE');
+      if (!abort.signal.aborted && closedPipeAborts) abort.abort('SIGPIPE');
     });
   }
 }
+
+/**
+ * Daemons (`agent`, `hub serve`) write to the journal, not to a reader who has left: a lost
+ * stdout (journald restarting) only drops their output and never aborts an experiment.
+ */
+let closedPipeAborts = true;
 
 /** How long the revert after an internal error may take before faultd exits anyway. */
 const CRASH_REVERT_LIMIT_MS = 30_000;

@@ -171,6 +171,25 @@ test('hub packets dropped mid-run (calls hang instead of failing): faults still 
   await finish(agent);
 });
 
+test('the agent losing its stdout (journald restarting) only drops output: the run is not aborted', async (t) => {
+  const first = await startHub(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const agent = startAgent(t, first, ws);
+  const run = first.service.queueRun('edge-1', experiment(6));
+  t.true(await waitUntil(() => stressorsMatching(run.id).length === 2, 15_000));
+  agent.stdout.destroy();
+  // The hub goes away for a moment, so the agent logs failed heartbeats into the closed pipe.
+  const port = Number(new URL(first.url).port);
+  await first.stop();
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  const second = await startHub(t, { dir: first.dir, port });
+  t.true(await waitForState(second, run.id, ['finished'], 20_000));
+  t.is(second.service.run(run.id)?.result?.verdict, 'completed');
+  agent.kill('SIGTERM');
+  t.is((await finish(agent)).code, 0);
+});
+
 test('a malformed task is rejected and reported, and nothing changes on the host', async (t) => {
   const hub = await startHub(t);
   const ws = workspace();
