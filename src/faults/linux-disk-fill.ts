@@ -7,13 +7,14 @@
  * is in the ledger before it is created, and revert deletes it and checks that it is gone; it
  * survives a reboot, so `revert --remnants` removes it after one.
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync, realpathSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, realpathSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { lstat, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
 import { z } from 'zod';
 
 import { messageOf } from '../errors.js';
+import { describeMount, mountHolding, sameMount } from '../host/mounts.js';
 import { formatBytes, parseByteAmount } from '../units.js';
 import { optionalParsedParam, paramsObject, type Param } from './params.js';
 import { defineInjector, RevertError, type ActiveFault, type RevertOutcome } from './types.js';
@@ -112,7 +113,8 @@ const DiskFillRevertSchema = z.object({
       dev: z.number().int().nonnegative(),
       ino: z.number().int().nonnegative(),
       bootId: z.string(),
-      mount: z.object({ point: z.string(), fstype: z.string(), source: z.string() }),
+      /** Absent in records of the first version of this check (and where no mount covers the path). */
+      mount: z.object({ point: z.string(), fstype: z.string(), source: z.string(), root: z.string() }).optional(),
     })
     .optional(),
   /** The fill file's inode, once created: a file in its place that is not it is left alone. */
@@ -145,65 +147,73 @@ function forbidden(p: string): boolean {
 
 /** Filesystems whose contents do not outlive a reboot. */
 const VOLATILE_FILESYSTEMS = new Set(['tmpfs', 'ramfs']);
+/** How many directory entries a revert may look through for a fill file whose directory moved. */
+const SEARCH_BUDGET = 200_000;
 
-interface MountEntry {
-  readonly point: string;
-  readonly fstype: string;
-  readonly source: string;
-}
-
-/** This process's mounts (/proc/self/mountinfo), in mount order. */
-export function mounts(text = readFileSync('/proc/self/mountinfo', 'utf8')): MountEntry[] {
-  const unescape = (v: string) => v.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-  return text.split('\n').flatMap((line) => {
-    const fields = line.split(' ');
-    const dash = fields.indexOf('-');
-    const point = fields[4];
-    const fstype = fields[dash + 1];
-    const source = fields[dash + 2];
-    if (dash < 6 || point === undefined || fstype === undefined || source === undefined) return [];
-    return [{ point: unescape(point), fstype, source: unescape(source) }];
-  });
-}
-
-/** The mount that holds `dir` (an absolute path with links resolved): the last one over it. */
-export function mountHolding(dir: string, table = mounts()): MountEntry {
-  let best: MountEntry = { point: '/', fstype: 'unknown', source: 'unknown' };
-  for (const m of table) {
-    const over = m.point === '/' || dir === m.point || dir.startsWith(`${m.point}/`);
-    if (over && m.point.length >= best.point.length) best = m;
+/**
+ * Looks for `name` with inode `ino` under `root`, on one device only, through at most `budget`
+ * entries. 'not-found': the whole tree was seen; 'budget': the search stopped early.
+ */
+export function findFillFile(root: string, name: string, ino: number, budget = SEARCH_BUDGET): { path: string } | 'not-found' | 'budget' {
+  const device = statSync(root).dev;
+  const pending = [root];
+  let seen = 0;
+  for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      continue; // unreadable or gone meanwhile
+    }
+    for (const entry of entries) {
+      if ((seen += 1) > budget) return 'budget';
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (statSync(full, { throwIfNoEntry: false })?.dev === device) pending.push(full);
+      } else if (entry.name === name && lstatSync(full, { throwIfNoEntry: false })?.ino === ino) {
+        return { path: full };
+      }
+    }
   }
-  return best;
+  return 'not-found';
 }
 
 /**
- * Whether the fill file can still be found where it was written. After an unmount (a revert
- * before the filesystem is mounted again at boot, or a network share gone first at shutdown),
- * "no file there" proves nothing: the revert fails with how to finish it instead of calling
- * the space freed. After a reboot, a fill on tmpfs or ramfs is gone with it. A directory that
- * is gone (or was made anew) on a filesystem still mounted took the fill file with it.
+ * Where the fill file can be found now, or an outcome without it. The plan recorded the mount
+ * that held the directory; "no file there" proves something only while that mount still holds
+ * it, so:
+ * - another mount holds the path now (not mounted yet at boot, a share unmounted first, or a
+ *   mount on top hiding it): a failed revert that says which mount to restore; but a tmpfs or
+ *   ramfs of an earlier boot that is not there is gone with that boot;
+ * - the directory is gone or was made anew on the same mount: the file is looked for by name
+ *   and inode on that filesystem (it moved with its directory), and is gone if not found.
  */
-async function assertReachable(r: DiskFillRevert, bootId: string): Promise<RevertOutcome | undefined> {
-  if (!r.dir) return undefined;
-  const { mount } = r.dir;
-  if (r.dir.bootId !== bootId && VOLATILE_FILESYSTEMS.has(mount.fstype)) {
-    return { outcome: 'already-absent', detail: `${r.file} was on ${mount.fstype}, which a reboot empties` };
-  }
-  const mounted = mounts().some((m) => m.point === mount.point && m.fstype === mount.fstype && m.source === mount.source);
-  if (!mounted) {
+function locateFill(r: DiskFillRevert, bootId: string): string | RevertOutcome {
+  const recorded = r.dir?.mount;
+  if (!r.dir || !recorded) return r.file;
+  const now = mountHolding(r.dir.path);
+  if (!now || !sameMount(now, recorded)) {
+    if (r.dir.bootId !== bootId && VOLATILE_FILESYSTEMS.has(recorded.fstype)) {
+      return { outcome: 'already-absent', detail: `${r.file} was on ${recorded.fstype}, which a reboot empties` };
+    }
     throw new RevertError(
-      `${mount.point} (${mount.fstype} ${mount.source}) is not mounted, so the fill file cannot be reached`,
-      `the fill file ${r.file} (${formatBytes(r.bytes)}) is still on ${mount.source}`,
-      `mount ${mount.source} on ${mount.point} again, then faultd revert --remnants`,
+      `${r.dir.path} is not on ${describeMount(recorded)} any more${now ? ` but on ${describeMount(now)}` : ''}, so the fill file cannot be reached`,
+      `the fill file ${r.file} (${formatBytes(r.bytes)}) is still on ${recorded.source}`,
+      `make ${recorded.point} hold ${describeMount(recorded)} again (mount it, or unmount what hides it), then faultd revert --remnants`,
     );
   }
-  try {
-    const now = await stat(r.dir.path);
-    if (now.ino === r.dir.ino) return undefined;
-  } catch (error) {
-    if ((error as { code?: string }).code !== 'ENOENT') throw new RevertError(`cannot look at ${r.dir.path}: ${messageOf(error)}`, `the fill file ${r.file} (${formatBytes(r.bytes)}) may still take space`, `rm -f ${r.file}`, { cause: error });
+  const dir = statSync(r.dir.path, { throwIfNoEntry: false });
+  if (dir?.ino === r.dir.ino || r.ino === undefined) return r.file;
+  const found = findFillFile(recorded.point, path.basename(r.file), r.ino);
+  if (found === 'budget') {
+    throw new RevertError(
+      `${r.dir.path} is gone or was made anew, and the fill file was not found within ${SEARCH_BUDGET} entries of ${recorded.point}`,
+      `the fill file (${formatBytes(r.bytes)}, inode ${r.ino}) may still be on ${recorded.source}`,
+      `find ${recorded.point} -xdev -inum ${r.ino} -delete; then faultd revert --remnants`,
+    );
   }
-  return { outcome: 'already-absent', detail: `${r.dir.path} is gone (or was made anew), and the fill file with it` };
+  if (found === 'not-found') return { outcome: 'already-absent', detail: `${r.dir.path} is gone (or was made anew), and no file with the fill's inode is left on ${recorded.point}` };
+  return found.path;
 }
 
 export const linuxDiskFill = defineInjector({
@@ -241,7 +251,8 @@ export const linuxDiskFill = defineInjector({
       throw new Error(`${field}: would leave less than keepFree ${formatBytes(p.keepFree)} free on the filesystem of ${p.path} (${now}); it can take ${most}`);
     }
     const file = path.join(p.path, `.faultd-fill-${fnv1a32(faultId).toString(16).padStart(8, '0')}`);
-    const revert: DiskFillRevert = { file, bytes, dir: { path: p.path, dev: dir.dev, ino: dir.ino, bootId: ctx.host.bootId, mount: mountHolding(p.path) } };
+    const mount = mountHolding(p.path);
+    const revert: DiskFillRevert = { file, bytes, dir: { path: p.path, dev: dir.dev, ino: dir.ino, bootId: ctx.host.bootId, ...(mount ? { mount } : {}) } };
     const after = usePercent({ ...usage, usedBytes: usage.usedBytes + bytes, availableBytes: usage.availableBytes - bytes });
     return {
       target: p.path,
@@ -275,9 +286,11 @@ export const linuxDiskFill = defineInjector({
       },
     };
   },
-  async revert(r, ctx) {
-    const gone = await assertReachable(r, ctx.host.bootId);
-    if (gone) return gone;
+  async revert(given, ctx) {
+    const located = locateFill(given, ctx.host.bootId);
+    if (typeof located !== 'string') return located;
+    // The file may have moved with its directory: that is where it is deleted.
+    const r = { ...given, file: located };
     let found;
     try {
       found = await lstat(r.file);

@@ -124,8 +124,8 @@ test('a revert while the filled filesystem is not mounted fails and says so; onc
   execFileSync('umount', [place]);
   const early = await runCli(['revert', '--remnants'], ws.stateDir);
   t.is(early.code, 4, early.stdout);
-  t.true(early.stdout.includes(`${place} (tmpfs faultd-test) is not mounted, so the fill file cannot be reached`), early.stdout);
-  t.true(early.stdout.includes(`mount faultd-test on ${place} again, then faultd revert --remnants`), early.stdout);
+  t.true(early.stdout.includes(`${place} is not on tmpfs faultd-test on ${place} any more but on `), early.stdout);
+  t.true(early.stdout.includes(`make ${place} hold tmpfs faultd-test on ${place} again (mount it, or unmount what hides it), then faultd revert --remnants`), early.stdout);
   t.is(fillFiles(fs).length, 1, 'the fill file is still there, and still counted as applied');
   execFileSync('mount', ['--bind', fs, place]);
   const later = await runCli(['revert', '--remnants'], ws.stateDir);
@@ -154,7 +154,7 @@ test('a file in the fill file\'s place that is not it (moved, then replaced) is 
   t.is((await runCli(['revert', '--remnants'], ws.stateDir)).code, 0);
 });
 
-test('a fill whose directory was deleted (same boot), or whose tmpfs a reboot emptied, is already gone, not a failed revert', async (t) => {
+test('a fill whose directory was deleted is gone; one whose directory moved is found and deleted; one hidden by a mount waits for it; a tmpfs a reboot emptied is gone', async (t) => {
   const ws = workspace();
   t.teardown(() => ws.remove());
   const mountPoint = path.join(ws.dir, 'volatile');
@@ -175,7 +175,22 @@ test('a fill whose directory was deleted (same boot), or whose tmpfs a reboot em
   rmSync(path.join(mountPoint, 'deleted'), { recursive: true });
   const deleted = await runCli(['revert', '--remnants'], ws.stateDir);
   t.is(deleted.code, 0, deleted.stdout);
-  t.regex(deleted.stdout, /deleted is gone \(or was made anew\), and the fill file with it/);
+  t.regex(deleted.stdout, /deleted is gone \(or was made anew\), and no file with the fill's inode is left on /);
+  // A directory that moved took the fill file along: it is found by name and inode, and deleted.
+  await fill(path.join(mountPoint, 'moved'));
+  renameSync(path.join(mountPoint, 'moved'), path.join(mountPoint, 'elsewhere'));
+  const moved = await runCli(['revert', '--remnants'], ws.stateDir);
+  t.is(moved.code, 0, moved.stdout);
+  t.deepEqual(fillFiles(path.join(mountPoint, 'elsewhere')), [], 'found where its directory went, and deleted');
+  // A mount on top hides the directory: not "gone", a failed revert until the hider goes.
+  await fill(path.join(mountPoint, 'hidden'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'faultd-hider', path.join(mountPoint, 'hidden')]);
+  const hidden = await runCli(['revert', '--remnants'], ws.stateDir);
+  t.is(hidden.code, 4, hidden.stdout);
+  t.true(hidden.stdout.includes('but on tmpfs faultd-hider on'), hidden.stdout);
+  execFileSync('umount', [path.join(mountPoint, 'hidden')]);
+  t.is((await runCli(['revert', '--remnants'], ws.stateDir)).code, 0);
+  t.deepEqual(fillFiles(path.join(mountPoint, 'hidden')), []);
   await fill(path.join(mountPoint, 'rebooted'));
   // As after a reboot: the ledger names another boot, and the tmpfs is not there any more.
   const ledger = path.join(ws.stateDir, 'ledger.jsonl');
