@@ -48,14 +48,19 @@ function configureAgent(hub: TestHub, ws: Workspace, settings: AgentSettings = {
   return id;
 }
 
-/** Starts `faultd agent` on the configuration in `ws` (killed at teardown). */
-function launchAgent(t: { teardown(fn: () => void): void }, ws: Workspace): CliChild {
+type Teardown = { teardown(fn: () => void | Promise<void>): void };
+
+/** Starts `faultd agent` on the configuration in `ws`; at teardown it is killed and what it left reverted (a failed test leaves no cgroup). */
+function launchAgent(t: Teardown, ws: Workspace): CliChild {
   const child = startCli(['--log-format', 'json', 'agent'], ws.stateDir);
-  t.teardown(() => child.kill('SIGKILL'));
+  t.teardown(async () => {
+    child.kill('SIGKILL');
+    await runCli(['revert', '--remnants', '--force'], ws.stateDir);
+  });
   return child;
 }
 
-function startAgent(t: { teardown(fn: () => void): void }, hub: TestHub, ws: Workspace, settings: AgentSettings = {}): CliChild {
+function startAgent(t: Teardown, hub: TestHub, ws: Workspace, settings: AgentSettings = {}): CliChild {
   configureAgent(hub, ws, settings);
   return launchAgent(t, ws);
 }
