@@ -18,6 +18,8 @@ import { initHubTls, issueClientCertificate, readHubTls } from '../hub/tls.js';
 import type { CommandEnv } from './context.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 
+/** How often `hub serve` looks for runs whose agent has gone silent (HubService.closeSilentRuns). */
+const SILENT_RUN_SWEEP_MS = 60_000;
 /** How often `hub logs --follow` looks for new lines. */
 const FOLLOW_POLL_MS = 500;
 
@@ -109,10 +111,16 @@ export async function hubServeCommand(
     const tls = files && { key: files.key, cert: files.cert, ...(files.ca === undefined ? {} : { clientCa: files.ca }) };
     const server = await startHubServer({ service: hub.service, logger: env.logger, host: flags.host, port: flags.port, ...(tls ? { tls } : { insecureHttp: true }) });
     env.print(`faultd hub serving on ${server.url} (state ${flags.hubDir}); Ctrl-C stops it`);
+    const closeSilent = (): void => {
+      for (const run of hub.service.closeSilentRuns()) env.logger.warn({ run }, 'run closed as lost: its agent has sent no heartbeat for 2 h');
+    };
+    closeSilent();
+    const sweep = setInterval(closeSilent, SILENT_RUN_SWEEP_MS);
     await new Promise<void>((resolve) => {
       if (signal.aborted) resolve();
       signal.addEventListener('abort', () => resolve(), { once: true });
     });
+    clearInterval(sweep);
     await server.close();
     return EXIT.OK;
   } finally {

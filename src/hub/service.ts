@@ -35,10 +35,16 @@ export interface HubOptions {
    * idle, and reports a run within a second of receiving it).
    */
   readonly lostDispatchMs: number;
+  /**
+   * A run whose infrastructure has sent no heartbeat for this long is closed as lost (its host
+   * is gone). Longer than the longest agent `disconnectTimeout` (1 h): an agent that was only
+   * cut off has aborted and reverted on its own by then.
+   */
+  readonly silentRunMs: number;
   readonly now: () => number;
 }
 
-export const DEFAULT_HUB_OPTIONS: HubOptions = { tokenTtlSeconds: 600, connectedWithinMs: 30_000, lostDispatchMs: 30_000, now: () => Date.now() };
+export const DEFAULT_HUB_OPTIONS: HubOptions = { tokenTtlSeconds: 600, connectedWithinMs: 30_000, lostDispatchMs: 30_000, silentRunMs: 2 * 3600_000, now: () => Date.now() };
 
 const INFRA_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
@@ -194,6 +200,27 @@ export class HubService {
       // Conditional in the store: a status or result arriving meanwhile wins.
       if (this.#store.closeRun(run.id, { verdict: 'interrupted', reason, faults: [] }, this.#options.now(), { unreportedOnly: true })) this.#runsChanged();
     }
+  }
+
+  /**
+   * Closes, as `interrupted`, every dispatched or running run whose infrastructure has been
+   * silent (no heartbeat) for `silentRunMs`, so a host that is gone for good does not hold its
+   * queue until `hub abort --force`. Returns the ids closed. `hub serve` calls it every minute.
+   */
+  closeSilentRuns(): string[] {
+    const now = this.#options.now();
+    const closed: string[] = [];
+    for (const run of this.#store.unfinishedRuns()) {
+      const lastSeen = this.#store.infraById(run.infraId)?.lastSeen ?? run.dispatchedAt ?? run.queuedAt;
+      const silentMs = now - Math.max(lastSeen, run.dispatchedAt ?? 0);
+      if (silentMs < this.#options.silentRunMs) continue;
+      const reason =
+        `lost: no heartbeat from its agent for ${Math.round(silentMs / 60_000)} min; an agent that was only cut off ` +
+        'has aborted and reverted on its own (disconnectTimeout), a host that is gone reverts at its next start';
+      if (this.#store.closeRun(run.id, { verdict: 'interrupted', reason, faults: [] }, now)) closed.push(run.id);
+    }
+    if (closed.length) this.#runsChanged();
+    return closed;
   }
 
   requestAbort(runId: string): 'cancelled' | 'requested' | 'finished' {

@@ -230,6 +230,10 @@ export class SqliteHubStore implements HubStore {
     return this.#db.prepare("SELECT 1 FROM runs WHERE infra_id = ? AND state = 'queued' LIMIT 1").get(infraId) !== undefined;
   }
 
+  unfinishedRuns(): RunRecord[] {
+    return (this.#db.prepare("SELECT * FROM runs WHERE state IN ('dispatched', 'running')").all() as RunRow[]).map(toRun);
+  }
+
   unreportedDispatches(infraId: string, cutoff: number): RunRecord[] {
     const rows = this.#db.prepare("SELECT * FROM runs WHERE infra_id = ? AND state = 'dispatched' AND dispatched_at <= ?").all(infraId, cutoff) as RunRow[];
     return rows.map(toRun);

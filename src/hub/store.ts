@@ -74,6 +74,8 @@ export interface HubStore {
   dispatchNext(infraId: string, at: number): RunRecord | undefined;
   /** A cheap read: is any run of `infraId` queued? (Long-polls ask this before dispatchNext.) */
   hasQueued(infraId: string): boolean;
+  /** Every dispatched or running run (a read). */
+  unfinishedRuns(): RunRecord[];
   /** Runs of `infraId` dispatched at or before `cutoff` that its agent never reported on (a read). */
   unreportedDispatches(infraId: string, cutoff: number): RunRecord[];
   /** A queued run is cancelled at once; a dispatched or running one is marked for abort. */

@@ -128,3 +128,25 @@ test('a note spanning dropped lines moves the acknowledgement past them, also wh
   t.true(outbox.empty);
   t.deepEqual(service.runLogs(run.id, 0).map((e) => e.seq), [1, 2, 3, 11, 12]);
 });
+
+test('a run whose agent has sent no heartbeat for 2 h is closed as lost, so its queue moves on; a heartbeat keeps it', (t) => {
+  const { service, clock, store } = hub(t);
+  const { id } = service.createInfra('edge-1');
+  const experiment = { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'x' }, spec: { steps: [{ faults: [{ kind: 'linux-cpu-stress', duration: '1s' }] }] } };
+  const beat = () => service.heartbeat(id, { agentVersion: '0.1.0', hostname: 'h', capabilities: [] });
+  beat();
+  const run = service.queueRun('edge-1', experiment);
+  const next = service.queueRun('edge-1', experiment);
+  t.is(service.nextTask(id)?.task.runId, run.id);
+  service.reportStatus(id, run.id, { events: [{ at: new Date(clock.now).toISOString(), phase: 'running' }] });
+  clock.now += 90 * 60_000;
+  beat();
+  clock.now += 90 * 60_000;
+  t.deepEqual(service.closeSilentRuns(), [], '90 min since the last heartbeat');
+  clock.now += 30 * 60_000;
+  t.deepEqual(service.closeSilentRuns(), [run.id], '2 h since the last heartbeat');
+  t.is(store.run(run.id)?.result?.verdict, 'interrupted');
+  t.regex(store.run(run.id)?.result?.reason ?? '', /^lost: no heartbeat from its agent for 120 min/);
+  t.is(store.run(next.id)?.state, 'queued', 'a queued run is not touched');
+  t.deepEqual(service.closeSilentRuns(), [], 'closed once');
+});
