@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 
 import { finish, runCli, startCli, waitForLine, workspace, type CliChild, type Workspace } from '../helpers/cli.js';
+import type { HubOptions } from '../../src/hub/service.js';
 import { startHub, type TestHub } from '../helpers/hub.js';
 import { startRelay } from '../helpers/relay.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
@@ -66,15 +67,22 @@ function startAgent(t: Teardown, hub: TestHub, ws: Workspace, settings: AgentSet
 }
 
 /** A hub (given, or a new one), an agent in its own workspace, and a 60 s run whose two stressors are up. */
-async function agentMidRun(t: ExecutionContext, given?: TestHub) {
-  const hub = given ?? (await startHub(t));
+async function agentMidRun(t: ExecutionContext, options: { hub?: TestHub; settings?: AgentSettings; seconds?: number } = {}) {
+  const hub = options.hub ?? (await startHub(t));
   const ws = workspace();
   t.teardown(() => ws.remove());
-  configureAgent(hub, ws);
+  configureAgent(hub, ws, options.settings);
   const agent = launchAgent(t, ws);
-  const run = hub.service.queueRun('edge-1', experiment(60));
+  const run = hub.service.queueRun('edge-1', experiment(options.seconds ?? 60));
   t.true(await waitUntil(() => stressorsMatching(run.id).length === 2, 15_000), 'both stressors run');
   return { hub, ws, agent, run };
+}
+
+/** Stops `hub`; `restart` brings it back on the same port with the same state. */
+async function takeDown(t: ExecutionContext, hub: TestHub): Promise<{ restart(options?: Partial<HubOptions>): Promise<TestHub> }> {
+  const port = Number(new URL(hub.url).port);
+  await hub.stop();
+  return { restart: (options) => startHub(t, { dir: hub.dir, port, ...(options ? { hub: options } : {}) }) };
 }
 
 /** Every log line of the run once, numbered 1…n. */
@@ -131,21 +139,15 @@ test('abort from the hub reaches the agent within a heartbeat and the faults rev
 });
 
 test('hub unreachable mid-run: faults revert within disconnectTimeout + 1 s; the result arrives when it is back', async (t) => {
-  const first = await startHub(t);
-  const ws = workspace();
-  t.teardown(() => ws.remove());
-  const agent = startAgent(t, first, ws, { disconnectTimeout: '5s' });
-  const run = first.service.queueRun('edge-1', experiment(120));
-  t.true(await waitUntil(() => stressorsMatching(run.id).length === 2, 15_000));
-  const port = new URL(first.url).port;
-  await first.stop();
+  const { hub: first, agent, run } = await agentMidRun(t, { settings: { disconnectTimeout: '5s' }, seconds: 120 });
+  const hubDown = await takeDown(t, first);
   const stopped = Date.now();
   t.true(await waitUntil(() => stressorsMatching(run.id).length === 0, 9000), 'reverted on its own');
   const after = Date.now() - stopped;
   t.log(`hub stopped → faults reverted after ${after} ms (disconnectTimeout 5 s)`);
   t.true(after <= 6000 + 1000, `${after} ms`);
   // The hub comes back on the same port with the same state.
-  const second = await startHub(t, { dir: first.dir, port: Number(port) });
+  const second = await hubDown.restart();
   t.true(await waitForState(second, run.id, ['finished'], 30_000), 'result delivered after reconnection');
   t.like(second.service.run(run.id)?.result, { verdict: 'aborted', reason: 'control plane unreachable' });
   t.true(second.service.runLogs(run.id, 0).some((e) => /control plane unreachable/.test(e.message)), 'the buffered logs say why');
@@ -177,18 +179,12 @@ test('hub packets dropped mid-run (calls hang instead of failing): faults still 
 });
 
 test('the agent losing its stdout (journald restarting) only drops output: the run is not aborted', async (t) => {
-  const first = await startHub(t);
-  const ws = workspace();
-  t.teardown(() => ws.remove());
-  const agent = startAgent(t, first, ws);
-  const run = first.service.queueRun('edge-1', experiment(6));
-  t.true(await waitUntil(() => stressorsMatching(run.id).length === 2, 15_000));
+  const { hub: first, agent, run } = await agentMidRun(t, { seconds: 6 });
   agent.stdout.destroy();
   // The hub goes away for a moment, so the agent logs failed heartbeats into the closed pipe.
-  const port = Number(new URL(first.url).port);
-  await first.stop();
+  const hubDown = await takeDown(t, first);
   await new Promise((resolve) => setTimeout(resolve, 2500));
-  const second = await startHub(t, { dir: first.dir, port });
+  const second = await hubDown.restart();
   t.true(await waitForState(second, run.id, ['finished'], 20_000));
   t.is(second.service.run(run.id)?.result?.verdict, 'completed');
   agent.kill('SIGTERM');
@@ -222,10 +218,9 @@ test('token expiry (3 s TTL) and a key rotation mid-run, and a hub restart: the 
   first.service.rotateKey('edge-1');
   t.true(await waitUntil(() => first.service.listInfras()[0]?.keyRotation === 'none', 6000), 'the agent confirmed the rotated key');
   // The hub restarts mid-run on the same port and state.
-  const port = Number(new URL(first.url).port);
-  await first.stop();
+  const hubDown = await takeDown(t, first);
   await new Promise((resolve) => setTimeout(resolve, 1500));
-  const second = await startHub(t, { dir: first.dir, port, hub: { tokenTtlSeconds: 3 } });
+  const second = await hubDown.restart({ tokenTtlSeconds: 3 });
   t.true(await waitForState(second, run.id, ['finished'], 30_000));
   t.is(second.service.run(run.id)?.result?.verdict, 'completed');
   await waitUntil(() => second.service.runLogs(run.id, 0).filter((e) => e.message === 'fault reverted').length === 2, 5000);
@@ -295,14 +290,13 @@ test('as under systemd: after a SIGKILL, revert --remnants runs first (ExecStart
 
 test('stopped while the hub is down: the result and the rest of the logs wait on disk for the next agent process', async (t) => {
   const { hub: first, ws, agent, run } = await agentMidRun(t);
-  const port = Number(new URL(first.url).port);
-  await first.stop();
+  const hubDown = await takeDown(t, first);
   agent.kill('SIGTERM');
   const stopped = await finish(agent);
   t.regex(stopped.stdout, /it is sent at the next start/);
   t.deepEqual(stressorsMatching(run.id), [], 'the stopping agent reverted');
   t.is(readdirSync(path.join(ws.stateDir, 'runs')).length, 1, 'the journal is kept');
-  const second = await startHub(t, { dir: first.dir, port });
+  const second = await hubDown.restart();
   const again = launchAgent(t, ws);
   t.true(await waitForState(second, run.id, ['finished'], 20_000));
   t.like(second.service.run(run.id)?.result, { verdict: 'aborted', reason: 'the agent is stopping' });
