@@ -16,20 +16,13 @@ import { hostname } from 'node:os';
 
 import { pino, type Logger } from 'pino';
 
-import { Runner, type ExperimentResult } from '../engine/runner.js';
+import type { Experiment, ExperimentResult, RemnantReport, Session } from '../engine/session.js';
 import { messageOf } from '../errors.js';
-import { validateExperiment } from '../experiment/schema.js';
-import type { Registry } from '../faults/registry.js';
-import type { FaultContext } from '../faults/types.js';
-import type { Ledger } from '../ledger/ledger.js';
-import type { Owner } from '../ledger/record.js';
-import type { RemnantReport } from '../engine/recover.js';
 import { API_PREFIX, HeartbeatResponse, LogsResponse, TaskResponse, type ResultRequest } from '../protocol/messages.js';
 import { HubReplyError, type HubClient, type HubReply } from './hub-client.js';
 import { RunOutbox } from './outbox.js';
 import { fitResult } from './result-fit.js';
 import { RunJournal, type JournalStart } from './run-journal.js';
-import { clearRecovered } from '../engine/recovered.js';
 import type { TokenSource } from './token-source.js';
 
 export interface AgentTiming {
@@ -43,18 +36,12 @@ export interface AgentDeps {
   readonly client: HubClient;
   readonly tokens: TokenSource;
   readonly logger: Logger;
-  readonly registry: Registry;
-  /** A fault context whose logger is the given one (each run logs into its own outbox). */
-  readonly faultContext: (logger: Logger) => FaultContext;
-  readonly ledger: Ledger;
-  readonly owner: Owner;
+  /** The open session that runs experiments on this host (the agent's only way to it). */
+  readonly session: Session;
   readonly timing: AgentTiming;
   readonly version: string;
   /** Where run journals live (`<stateDir>/runs`). */
   readonly stateDir: string;
-  readonly bootId: string;
-  /** What was reverted at start, by this process or by `revert --remnants` before it (for `interrupted` results). */
-  readonly remnants: readonly RemnantReport[];
   /** One line of what the agent is doing now (systemd's STATUS=). */
   readonly onStatus?: (text: string) => void;
   /**
@@ -146,6 +133,7 @@ export class Agent {
   #lastContact = Date.now();
   #current: CurrentRun | undefined;
   #stoppingAnnounced = false;
+  #recovered: readonly RemnantReport[] | undefined;
   #wakeHeartbeat: (() => void) | undefined;
 
   constructor(deps: AgentDeps) {
@@ -224,7 +212,7 @@ export class Agent {
         const reply = await this.#d.tokens.withToken((token) =>
           this.#d.client.post(
             `${API_PREFIX}/heartbeat`,
-            { agentVersion: this.#d.version, hostname: hostname(), capabilities: [...this.#d.registry.keys()], ...(current ? { runId: current.runId } : {}) },
+            { agentVersion: this.#d.version, hostname: hostname(), capabilities: this.#d.session.capabilities(), ...(current ? { runId: current.runId } : {}) },
             HeartbeatResponse,
             token,
           ),
@@ -254,7 +242,7 @@ export class Agent {
 
   async #execute(task: TaskResponse, shutdown: AbortSignal): Promise<void> {
     const { runId } = task.task;
-    const start = { t: 'start' as const, runId, bootId: this.#d.bootId, pid: process.pid, startTime: this.#d.owner.startTime, at: new Date().toISOString(), nextSeq: 1 };
+    const start = { t: 'start' as const, runId, bootId: this.#d.session.bootId, pid: process.pid, startTime: this.#d.session.owner.startTime, at: new Date().toISOString(), nextSeq: 1 };
     const journal = this.#openJournal(start);
     const outbox = new RunOutbox(journal ? { journal: { start, file: journal } } : {});
     const abort = new AbortController();
@@ -265,14 +253,13 @@ export class Agent {
     this.#wakeHeartbeat?.();
     const watchdog = setInterval(() => this.#checkDisconnect(runId, outbox, abort), DISCONNECT_CHECK_MS);
     const runLogger = pino({ level: 'info', base: { runId } }, { write: (line: string) => outbox.addPinoLine(line) });
-    const ctx = this.#d.faultContext(runLogger);
     this.#d.logger.info({ runId }, 'task received');
     this.#d.onStatus?.(`running ${runId}`);
     const stopShipping = new AbortController();
     const shipping = this.#shipLoop(runId, outbox, stopShipping.signal);
     let result: ResultRequest;
     try {
-      const validated = validateExperiment(task.task.experiment, this.#d.registry, ctx);
+      const validated = this.#d.session.validate(task.task.experiment);
       if (!validated.ok) {
         const reason = validated.problems.map((p) => `${p.path}: ${p.message}`).join('; ');
         outbox.status({ phase: 'rejected', detail: reason.slice(0, 2000) });
@@ -280,7 +267,7 @@ export class Agent {
         result = { verdict: 'rejected', reason: reason.slice(0, 4000), faults: [] };
       } else {
         outbox.status({ phase: 'running' });
-        result = this.#resultOf(await this.#runExperiment(runId, validated.experiment, ctx, runLogger, outbox, abort.signal), abort.signal);
+        result = this.#resultOf(await this.#runExperiment(runId, validated.experiment, runLogger, outbox, abort.signal), abort.signal);
       }
     } catch (error) {
       outbox.add('error', `run failed: ${messageOf(error)}`);
@@ -298,25 +285,22 @@ export class Agent {
     if (await this.#deliver(runId, outbox, result, shutdown)) journal?.remove();
     else journal?.close();
     this.#current = undefined;
-    // As after `faultd run`: a ledger with nothing unresolved is compacted, so it stays small.
-    const unresolved = [...(await this.#d.ledger.entries()).values()].some((e) => e.state !== 'reverted');
-    if (!unresolved) await this.#d.ledger.compact();
     this.#d.logger.info({ runId, verdict: result.verdict }, 'run finished');
     this.#d.onStatus?.(`idle; last run ${runId}: ${result.verdict}`);
   }
 
-  async #runExperiment(runId: string, experiment: Parameters<Runner['run']>[0], ctx: FaultContext, logger: Logger, outbox: RunOutbox, signal: AbortSignal): Promise<ExperimentResult> {
-    const runner = new Runner({ registry: this.#d.registry, ledger: this.#d.ledger, ctx, runId, owner: this.#d.owner, logger });
+  async #runExperiment(runId: string, experiment: Experiment, logger: Logger, outbox: RunOutbox, signal: AbortSignal): Promise<ExperimentResult> {
+    const run = this.#d.session.start(experiment, { runId, signal, logger });
     const phases = new Map<string, string>();
     const sampler = setInterval(() => {
-      for (const fault of runner.live()) {
+      for (const fault of run.live()) {
         if (phases.get(fault.spec.id) === fault.phase) continue;
         phases.set(fault.spec.id, fault.phase);
         outbox.status({ faultId: fault.spec.id, phase: fault.phase, ...(fault.target ? { detail: fault.target.slice(0, 2000) } : {}) });
       }
     }, PHASE_SAMPLE_MS);
     try {
-      return await runner.run(experiment, signal);
+      return await run.result;
     } finally {
       clearInterval(sampler);
     }
@@ -427,7 +411,7 @@ export class Agent {
       }
       const start = outbox.start;
       if (!start) continue;
-      if (start.bootId === this.#d.bootId && start.pid !== process.pid && this.#alive(start)) {
+      if (start.bootId === this.#d.session.bootId && start.pid !== process.pid && this.#alive(start)) {
         this.#d.logger.warn({ runId: start.runId, pid: start.pid }, 'a run journal of another live faultd agent on this state dir: left to it');
         journal.close();
         continue;
@@ -440,20 +424,26 @@ export class Agent {
       else journal.close();
     }
     // Every interrupted run is reported: what was recovered for them is no longer needed.
-    if (!shutdown.aborted) clearRecovered(this.#d.stateDir);
+    if (!shutdown.aborted) this.#d.session.clearRecoveredRemnants();
   }
 
   /** Whether the agent process that started a journal still runs (pid and start time, so pid reuse cannot fool it). */
   #alive(start: JournalStart): boolean {
     if (start.startTime === undefined) return pidExists(start.pid);
-    return this.#d.faultContext(this.#d.logger).native.killProcess(start.pid, start.startTime, 0) === 'signalled';
+    return this.#d.session.processAlive(start.pid, start.startTime);
+  }
+
+  /** What was reverted at start, by this process or by `revert --remnants` before it (read once). */
+  #remnants(): readonly RemnantReport[] {
+    this.#recovered ??= this.#d.session.recoveredRemnants();
+    return this.#recovered;
   }
 
   /** The result of a run that an earlier agent process never finished: what was reverted at start. */
   #interruptedResult(start: { runId: string; bootId: string; pid: number }, outbox: RunOutbox): ResultRequest {
-    const rebooted = start.bootId !== this.#d.bootId;
+    const rebooted = start.bootId !== this.#d.session.bootId;
     const why = rebooted ? 'interrupted by reboot' : `interrupted: the agent (pid ${start.pid}) stopped abruptly`;
-    const remnants = this.#d.remnants.filter((r) => r.runId === start.runId);
+    const remnants = this.#remnants().filter((r) => r.runId === start.runId);
     const reverted = remnants.filter((r) => 'ok' in r.result && r.result.ok).length;
     const summary = remnants.length
       ? `${remnants.length} fault(s) left applied were reverted when the agent started again (${reverted} verified, ${remnants.length - reverted} failed: see the log)`

@@ -11,12 +11,9 @@ import { Agent } from '../agent/agent.js';
 import { HubClient } from '../agent/hub-client.js';
 import { readAccessKey } from '../agent/key-file.js';
 import { TokenSource } from '../agent/token-source.js';
-import { crashRevertSettled, ledgerCrashReverter, onCrashRevert } from '../engine/crash-revert.js';
-import { revertRemnants } from '../engine/recover.js';
-import { readRecovered } from '../engine/recovered.js';
 import { FaultdError, messageOf } from '../errors.js';
 import { hostShuttingDown, ServiceNotifier } from '../host/systemd.js';
-import { faultContext, openLedger, selfOwner, type CommandEnv } from './context.js';
+import { faultContext, openSession, type CommandEnv } from './context.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 
 function readPem(file: string, what: string): string {
@@ -57,20 +54,16 @@ export async function agentCommand(env: CommandEnv, stopSignal: AbortSignal): Pr
   };
   if (stopSignal.aborted) onStop();
   stopSignal.addEventListener('abort', onStop, { once: true });
-  const ledger = openLedger(env);
-  await ledger.open();
+  const session = openSession(env, ctx);
+  systemd.status('reverting remnants of earlier runs');
   try {
-    systemd.status('reverting remnants of earlier runs');
-    const remnants = await revertRemnants(ledger, env.registry, ctx, env.logger, { force: false });
+    const remnants = await session.open();
     if (remnants.length) env.logger.info({ count: remnants.length }, 'remnants of earlier runs reverted before polling');
     const agent = new Agent({
       client,
       tokens,
       logger: env.logger,
-      registry: env.registry,
-      faultContext: (logger) => ({ ...ctx, logger }),
-      ledger,
-      owner: selfOwner(ctx),
+      session,
       timing: {
         heartbeatMs: config.agent.heartbeatInterval,
         runningHeartbeatMs: config.agent.runningHeartbeatInterval,
@@ -79,34 +72,19 @@ export async function agentCommand(env: CommandEnv, stopSignal: AbortSignal): Pr
       },
       version: env.options.version,
       stateDir: env.options.stateDir,
-      bootId: ctx.host.bootId,
-      // Also what `revert --remnants` (systemd's ExecStartPre) reverted before this process.
-      remnants: readRecovered(env.options.stateDir),
       onStatus: (text) => systemd.status(text),
       onStopping: () => systemd.stopping('faults reverted; sending the last logs and the result'),
     });
     // Startup order: remnants reverted (above), then READY, then polling.
     systemd.ready(`polling ${hub.url} as ${hub.infraId}`);
     env.logger.info({ hub: hub.url, infraId: hub.infraId, systemd: systemd.enabled, watchdogMs: systemd.watchdogMs }, 'agent started');
-    const running = agent.run(signal);
-    const removeCrashRevert = onCrashRevert(
-      ledgerCrashReverter({ ledger, registry: env.registry, ctx, logger: env.logger }, () => {
-        stopping.abort('internal error');
-        return running;
-      }),
-    );
-    try {
-      await running;
-    } finally {
-      removeCrashRevert();
-    }
+    await agent.run(signal);
     env.logger.info('agent stopped');
     return EXIT.OK;
   } finally {
     stopWatchdog();
     stopSignal.removeEventListener('abort', onStop);
-    await crashRevertSettled();
-    await ledger.close();
+    await session.close();
     await client.close();
   }
 }

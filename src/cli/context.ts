@@ -7,6 +7,7 @@ import type { FaultContext, Limits, ValidationContext } from '../faults/types.js
 import { detectCgroupLayout } from '../host/cgroup.js';
 import { readHostFacts, REAL_ROOTS } from '../host/facts.js';
 import { kernelFeatureProbe } from '../host/features.js';
+import { Session } from '../engine/session.js';
 import { Ledger } from '../ledger/ledger.js';
 import { loadNative } from '../native/load.js';
 import type { Owner } from '../ledger/record.js';
@@ -57,4 +58,9 @@ export function openLedger(env: CommandEnv): Ledger {
 /** This process as a ledger owner. */
 export function selfOwner(ctx: FaultContext): Owner {
   return { pid: process.pid, startTime: ctx.native.processStartTime(process.pid) ?? 0 };
+}
+
+/** A session on this host's ledger for a command that applies or reverts faults. */
+export function openSession(env: CommandEnv, ctx: FaultContext): Session {
+  return new Session({ ledger: openLedger(env), registry: env.registry, ctx, owner: selfOwner(ctx), logger: env.logger });
 }

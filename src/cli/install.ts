@@ -17,9 +17,10 @@ import { z } from 'zod';
 
 import { readAccessKey, writeAccessKey } from '../agent/key-file.js';
 import { ConfigSchema } from '../config/config.js';
-import { revertRemnants } from '../engine/recover.js';
+import { failedRemnants } from '../engine/session.js';
+import { LEDGER_FILE } from '../ledger/ledger.js';
 import { FaultdError, messageOf } from '../errors.js';
-import { faultContext, openLedger, type CommandEnv } from './context.js';
+import { faultContext, openSession, type CommandEnv } from './context.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { packageRoot } from '../package-root.js';
 
@@ -205,20 +206,19 @@ export function installCommand(given: InstallFlags, env: CommandEnv): ExitCode {
  * nothing is there. Returns how many reverts failed.
  */
 async function revertAfterStop(env: CommandEnv): Promise<number> {
-  const ledger = openLedger(env);
-  if (!existsSync(ledger.file)) {
+  if (!existsSync(path.join(env.options.stateDir, LEDGER_FILE))) {
     env.print('no remnants to revert (no ledger)');
     return 0;
   }
-  await ledger.open();
+  const session = openSession(env, faultContext(env));
   try {
-    const reports = await revertRemnants(ledger, env.registry, faultContext(env), env.logger, { force: false });
-    const failed = reports.filter((r) => 'ok' in r.result && !r.result.ok).length;
+    const reports = await session.open();
+    const failed = failedRemnants(reports).length;
     const skipped = reports.filter((r) => 'skipped' in r.result).length;
     env.print(reports.length === 0 ? 'no remnants to revert' : `${reports.length - skipped} remnant(s) reverted, ${failed} failed (see faultd status)${skipped ? `; ${skipped} left to the live faultd that runs them` : ''}`);
     return failed;
   } finally {
-    await ledger.close();
+    await session.close();
   }
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /** `faultd revert --remnants`: revert every fault the ledger says may still be applied. */
-import { revertRemnants } from '../engine/recover.js';
-import { faultContext, openLedger, type CommandEnv } from './context.js';
+import { failedRemnants } from '../engine/session.js';
+import { faultContext, openSession, type CommandEnv } from './context.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 
 export async function revertCommand(flags: { remnants: boolean; force: boolean }, env: CommandEnv): Promise<ExitCode> {
@@ -9,14 +9,11 @@ export async function revertCommand(flags: { remnants: boolean; force: boolean }
     env.print('faultd revert: say what to revert: --remnants (everything the ledger still shows as applied)');
     return EXIT.INVALID_INPUT;
   }
-  const ctx = faultContext(env);
-  const ledger = openLedger(env);
-  await ledger.open();
+  const session = openSession(env, faultContext(env));
+  const reports = await session.open({ force: flags.force });
   try {
-    const reports = await revertRemnants(ledger, env.registry, ctx, env.logger, { force: flags.force });
-    const failed = reports.filter((r) => 'ok' in r.result && !r.result.ok);
-    const skipped = reports.filter((r) => 'skipped' in r.result);
-    if (failed.length === 0 && skipped.length === 0) await ledger.compact();
+    const failed = failedRemnants(reports);
+    await session.compactIfClean();
     if (env.options.logFormat === 'text') {
       const lines = reports.map((r) => {
         const result = r.result;
@@ -28,6 +25,6 @@ export async function revertCommand(flags: { remnants: boolean; force: boolean }
     }
     return failed.length > 0 ? EXIT.REVERT_FAILED : EXIT.OK;
   } finally {
-    await ledger.close();
+    await session.close();
   }
 }

@@ -6,14 +6,12 @@
 import { randomBytes } from 'node:crypto';
 
 import { FaultdError } from '../errors.js';
-import { crashRevertSettled, ledgerCrashReverter, onCrashRevert } from '../engine/crash-revert.js';
-import { revertRemnants } from '../engine/recover.js';
-import { Runner, type ExperimentResult, type LiveFault } from '../engine/runner.js';
+import { failedRemnants, type ExperimentResult, type LiveFault } from '../engine/session.js';
 import { loadExperiment } from '../experiment/load.js';
 import type { Experiment } from '../experiment/schema.js';
 import type { FaultContext } from '../faults/types.js';
 import { formatDurationMs } from '../units.js';
-import { faultContext, openLedger, selfOwner, type CommandEnv } from './context.js';
+import { faultContext, openLedger, openSession, type CommandEnv } from './context.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 
 /** How often live lines refresh on a TTY. Off a TTY, progress is logged every `progressMs`. */
@@ -101,27 +99,16 @@ export async function runCommand(file: string, flags: { dryRun: boolean; force: 
     env.print(await describePlan(experiment, ctx, env, runId));
     return EXIT.OK;
   }
-  const ledger = openLedger(env);
-  await ledger.open();
+  const session = openSession(env, ctx);
+  const remnants = await session.open();
   try {
-    const remnants = await revertRemnants(ledger, env.registry, ctx, env.logger, { force: false });
-    const failed = remnants.filter((r) => 'ok' in r.result && !r.result.ok);
+    const failed = failedRemnants(remnants);
     if (failed.length > 0 && !flags.force) {
       env.logger.error({ faults: failed.map((r) => r.faultId) }, 'remnants of an earlier run could not be reverted; refusing to start (see `faultd status`, or --force)');
       return EXIT.REVERT_FAILED;
     }
-    const runner = new Runner({ registry: env.registry, ledger, ctx, runId, owner: selfOwner(ctx), logger: env.logger.child({ runId }) });
     env.logger.info({ runId, experiment: experiment.name, file }, 'experiment started');
-    const interactive = env.terminal.interactive && env.options.logFormat === 'text';
-    const progress = setInterval(
-      () => {
-        const live = runner.live();
-        if (interactive) env.terminal.live(live.map(liveLine));
-        else for (const fault of live.filter((f) => f.phase === 'running')) env.logger.info({ faultId: fault.spec.id, effect: fault.active?.measure() }, 'progress');
-      },
-      interactive ? TTY_REFRESH_MS : flags.progressMs,
-    );
-    // Aborted by a signal (Ctrl-C, SIGTERM) or, after an internal error, by the crash reverter.
+    // Aborted by a signal (Ctrl-C, SIGTERM); after an internal error the session aborts it.
     const runAbort = new AbortController();
     const onAbort = (): void => {
       env.logger.warn('abort requested: reverting running faults, skipping remaining steps');
@@ -130,18 +117,20 @@ export async function runCommand(file: string, flags: { dryRun: boolean; force: 
     signal.addEventListener('abort', onAbort, { once: true });
     // A signal that came while remnants were reverted (before the listener) still counts.
     if (signal.aborted) onAbort();
-    const running = runner.run(experiment, runAbort.signal);
-    const removeCrashRevert = onCrashRevert(
-      ledgerCrashReverter({ ledger, registry: env.registry, ctx, logger: env.logger }, () => {
-        runAbort.abort('internal error');
-        return running;
-      }),
+    const run = session.start(experiment, { runId, signal: runAbort.signal, logger: env.logger.child({ runId }) });
+    const interactive = env.terminal.interactive && env.options.logFormat === 'text';
+    const progress = setInterval(
+      () => {
+        const live = run.live();
+        if (interactive) env.terminal.live(live.map(liveLine));
+        else for (const fault of live.filter((f) => f.phase === 'running')) env.logger.info({ faultId: fault.spec.id, effect: fault.active?.measure() }, 'progress');
+      },
+      interactive ? TTY_REFRESH_MS : flags.progressMs,
     );
     let result: ExperimentResult;
     try {
-      result = await running;
+      result = await run.result;
     } finally {
-      removeCrashRevert();
       clearInterval(progress);
       signal.removeEventListener('abort', onAbort);
       env.terminal.live([]);
@@ -150,11 +139,8 @@ export async function runCommand(file: string, flags: { dryRun: boolean; force: 
     const details = env.options.logFormat === 'json' ? { faults: result.faults } : {};
     env.logger.info({ runId, verdict: result.verdict, ...details }, 'experiment finished');
     if (env.options.logFormat === 'text') env.print(summary(result));
-    const unresolved = [...(await ledger.entries()).values()].some((e) => e.state !== 'reverted');
-    if (!unresolved) await ledger.compact();
     return exitCodeOf(result);
   } finally {
-    await crashRevertSettled();
-    await ledger.close();
+    await session.close();
   }
 }
