@@ -3,7 +3,58 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const boundary = (group, message) => ({ group, message });
+/**
+ * Module boundaries (shared/design/ARCHITECTURE.md §3): which folders a folder may not import.
+ * Every folder named here must exist (test/unit/lint-zones.test.ts), so a rename cannot turn a
+ * zone into one that matches nothing. `imports` are folders under src/ (matched as a path
+ * segment of the import specifier), package names, or `!`-prefixed exceptions.
+ */
+export const ZONES = [
+  {
+    folder: 'src/agent',
+    imports: ['src/faults', 'src/native', 'src/ledger', 'src/hub', 'src/cli', 'src/engine', '!src/engine/session.js', 'better-sqlite3'],
+    message: 'The agent does hub traffic only: it reaches the host through the engine\'s Session API (engine/session.ts).',
+  },
+  {
+    folder: 'src/faults',
+    imports: ['src/agent', 'src/hub', 'src/cli', 'src/engine', 'undici', 'better-sqlite3'],
+    message: 'Faults never talk to the control plane or the engine; they get what they need through their context.',
+  },
+  {
+    folder: 'src/engine',
+    imports: ['src/agent', 'src/hub', 'src/cli', 'undici', 'better-sqlite3'],
+    message: 'The engine runs faults; it knows nothing of the hub, the agent or the command line.',
+  },
+  {
+    folder: 'src/hub',
+    imports: ['src/faults', 'src/native', 'src/ledger', 'src/engine', 'src/agent', 'src/cli'],
+    message: 'The hub is the control plane: it never touches this host\'s faults.',
+  },
+  {
+    folder: 'src/ledger',
+    imports: ['src/faults', 'src/engine', 'src/agent', 'src/hub', 'src/cli'],
+    message: 'The ledger only stores records.',
+  },
+];
+
+/** Imports no module under src/ may make, whatever its zone (main.ts excepted). */
+const EVERYWHERE = [
+  { group: ['**/main.js'], message: 'Nothing imports the composition root.' },
+  { group: ['**/log.js'], message: 'Modules receive a Logger; only main.ts creates the root logger.' },
+];
+
+/** An import specifier pattern for a zone entry: `src/x` matches any `…/x/…` import. */
+const pattern = (entry) => {
+  const negated = entry.startsWith('!');
+  const name = negated ? entry.slice(1) : entry;
+  const glob = name.startsWith('src/') ? `**/${name.slice('src/'.length)}${name.endsWith('.js') ? '' : '/**'}` : name;
+  return negated ? `!${glob}` : glob;
+};
+
+const zoneConfigs = ZONES.map((zone) => ({
+  files: [`${zone.folder}/**/*.ts`],
+  rules: { 'no-restricted-imports': ['error', { patterns: [...EVERYWHERE, { group: zone.imports.map(pattern), message: zone.message }] }] },
+}));
 
 export default tseslint.config(
   { ignores: ['dist/**', 'build/**', 'node_modules/**', 'bench/results/**'] },
@@ -23,22 +74,9 @@ export default tseslint.config(
   {
     files: ['src/**/*.ts'],
     ignores: ['src/main.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: [
-        boundary(['**/main.js'], 'Nothing imports the composition root.'),
-        boundary(['**/log.js'], 'Modules receive a Logger; only main.ts creates the root logger.'),
-      ] }],
-    },
+    rules: { 'no-restricted-imports': ['error', { patterns: EVERYWHERE }] },
   },
-  {
-    files: ['src/faults/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: [
-        boundary(['undici', '**/control-plane/**'], 'Faults never talk to the control plane.'),
-        boundary(['**/main.js', '**/log.js'], 'Faults receive a Logger from the engine.'),
-      ] }],
-    },
-  },
+  ...zoneConfigs,
   {
     files: ['src/main.ts', 'bench/**/*.ts', 'test/**/*.ts', 'scripts/**/*.mjs', 'eslint.config.js', 'bin/**/*.js'],
     rules: { 'no-restricted-syntax': 'off' },
