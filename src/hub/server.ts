@@ -15,6 +15,7 @@ import type { z } from 'zod';
 
 import {
   API_PREFIX,
+  type AbortResponse,
   HeartbeatRequest,
   KeyConfirmRequest,
   LogsRequest,
@@ -93,11 +94,21 @@ function runCall<T>(call: () => T): T {
   }
 }
 
-async function waitForTask(req: IncomingMessage, service: HubService, infraId: string): Promise<{ status: number; body?: unknown }> {
+/** The `waitSeconds` query parameter of a held call (0–30). */
+function waitSecondsOf(req: IncomingMessage): number {
   const wait = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('waitSeconds') ?? '0');
   if (!Number.isFinite(wait) || wait < 0 || wait > MAX_TASK_WAIT_SECONDS) throw new HttpError('BAD_REQUEST', `waitSeconds must be 0–${MAX_TASK_WAIT_SECONDS}`);
-  const polledAt = service.now();
-  const deadline = Date.now() + wait * 1000;
+  return wait;
+}
+
+/**
+ * Holds a call for up to `waitSeconds`: `check` runs at once and again whenever the runs change
+ * (here or in another process writing to the store), not on a timer; its first answer ends the
+ * wait. Undefined after the wait, or once the client has gone (`check` is not called then: a run
+ * handed to a closed socket would be lost with it).
+ */
+async function holdUntil<T>(req: IncomingMessage, service: HubService, waitSeconds: number, check: () => T | undefined): Promise<T | undefined> {
+  const deadline = Date.now() + waitSeconds * 1000;
   let gone = false;
   let wake: (() => void) | undefined;
   const onClose = (): void => {
@@ -105,15 +116,13 @@ async function waitForTask(req: IncomingMessage, service: HubService, infraId: s
     wake?.();
   };
   req.once('close', onClose);
-  // Looks again only when the runs changed (queued here or by another process), not on a timer.
   const unsubscribe = service.onRunsChanged(() => wake?.());
   try {
     for (;;) {
-      // A run is never handed to a poll whose client has gone: it would be lost with the socket.
-      if (gone) return { status: 204 };
-      const task = service.nextTask(infraId, polledAt);
-      if (task) return { status: 200, body: task };
-      if (Date.now() >= deadline) return { status: 204 };
+      if (gone) return undefined;
+      const answer = check();
+      if (answer !== undefined) return answer;
+      if (Date.now() >= deadline) return undefined;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
         function done(): void {
@@ -130,9 +139,24 @@ async function waitForTask(req: IncomingMessage, service: HubService, infraId: s
   }
 }
 
+async function waitForTask(req: IncomingMessage, service: HubService, infraId: string): Promise<{ status: number; body?: unknown }> {
+  const wait = waitSecondsOf(req);
+  const polledAt = service.now();
+  const task = await holdUntil(req, service, wait, () => service.nextTask(infraId, polledAt));
+  return task ? { status: 200, body: task } : { status: 204 };
+}
+
+/** GET /v1/runs/{id}/abort: answered the moment the hub wants the run aborted (or it is closed). */
+async function waitForAbort(req: IncomingMessage, service: HubService, infraId: string, runId: string): Promise<{ status: number; body?: unknown }> {
+  const wait = waitSecondsOf(req);
+  const reason = await holdUntil(req, service, wait, () => runCall(() => service.abortReason(infraId, runId)));
+  return reason === undefined ? { status: 204 } : { status: 200, body: { abort: true, reason } satisfies AbortResponse };
+}
+
 const RUN_ID = '([A-Za-z0-9_-]{1,64})';
 /** Calls with a run id in the path: `METHOD pattern`. */
 const PARAM_ROUTES: [string, RegExp, Route][] = [
+  ['GET', new RegExp(`^${API_PREFIX}/runs/${RUN_ID}/abort$`), async (req, service, [runId = '']) => waitForAbort(req, service, bearer(req, service), runId)],
   ['POST', new RegExp(`^${API_PREFIX}/runs/${RUN_ID}/status$`), async (req, service, [runId = '']) => {
     const infraId = bearer(req, service);
     const request = parse(StatusRequest, await readJson(req));

@@ -61,6 +61,9 @@ export interface InfraView {
   readonly keyRotation: 'none' | 'requested' | 'awaiting confirmation';
 }
 
+/** How often held calls look for changes made by another process (see onRunsChanged). */
+export const RUNS_WATCH_MS = 25;
+
 export class HubService {
   readonly #store: HubStore;
   readonly #listeners = new Set<() => void>();
@@ -161,6 +164,18 @@ export class HubService {
     const executing = request.runId === undefined ? undefined : this.#store.run(request.runId);
     if (executing && executing.infraId === infraId && (executing.state === 'finished' || executing.state === 'cancelled') && !abort.includes(executing.id)) abort.push(executing.id);
     return { serverTime: new Date(now).toISOString(), abort };
+  }
+
+  /**
+   * Why the hub wants run `runId` of `infraId` aborted (an operator's abort, or the run closed
+   * without its agent), or undefined while it may go on. A run of another infrastructure is
+   * not found.
+   */
+  abortReason(infraId: string, runId: string): string | undefined {
+    const run = this.#store.run(runId);
+    if (!run || run.infraId !== infraId) throw new RunCallError('NOT_FOUND', `no run ${runId} for this infrastructure`);
+    if (run.state === 'finished' || run.state === 'cancelled') return `the run is already ${run.state} on the hub`;
+    return run.abortRequested ? 'aborted from the hub' : undefined;
   }
 
   /** Queues an experiment for the infrastructure named `infraName`; runs start one at a time, in order. */
@@ -264,9 +279,11 @@ export class HubService {
   /**
    * Calls `listener` when the runs may have changed: in this process (queued, aborted,
    * finished) or, checked every `everyMs` while anyone listens, by another process writing to
-   * the store. Returns the unsubscribe function.
+   * the store (`faultd hub abort` and `hub run` are other processes). The check is one
+   * `PRAGMA data_version`, so it is cheap enough to run often: an abort reaches a held abort
+   * call (and so the agent) within `everyMs`. Returns the unsubscribe function.
    */
-  onRunsChanged(listener: () => void, everyMs = 250): () => void {
+  onRunsChanged(listener: () => void, everyMs = RUNS_WATCH_MS): () => void {
     this.#listeners.add(listener);
     if (!this.#watch) {
       let version = this.#store.externalVersion();

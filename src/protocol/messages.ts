@@ -82,6 +82,19 @@ export const TaskResponse = z.object({
 });
 export type TaskResponse = z.infer<typeof TaskResponse>;
 
+/**
+ * GET /v1/runs/{runId}/abort?waitSeconds=0..30 (bearer): held while the run may go on; answered
+ * 200 the moment the hub wants it aborted (or has closed it), 204 when the wait ends. The agent
+ * keeps one open while a run executes, so an abort reaches it at once; heartbeats carry aborts
+ * too, for control planes without this call (they answer 404).
+ */
+export const AbortResponse = z.object({
+  abort: z.literal(true),
+  /** Why, for the run's log (e.g. "aborted from the hub"). */
+  reason: z.string().max(4000),
+});
+export type AbortResponse = z.infer<typeof AbortResponse>;
+
 /** POST /v1/runs/{runId}/status (bearer): phase changes of the run and its faults. */
 export const StatusEvent = z.object({
   at: z.iso.datetime(),

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /** A real hub over TLS on 127.0.0.1 (port chosen by the kernel), with a CA made for the test. */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { pino } from 'pino';
 import { Agent } from 'undici';
 
+import { HubClient } from '../../src/agent/hub-client.js';
+import { HubLink } from '../../src/agent/hub-link.js';
+import { TokenSource } from '../../src/agent/token-source.js';
 import { startHubServer } from '../../src/hub/server.js';
 import { HubService, type HubOptions } from '../../src/hub/service.js';
 import { SqliteHubStore } from '../../src/hub/sqlite-store.js';
@@ -47,3 +50,24 @@ export async function startHub(t: { teardown(fn: () => void | Promise<void>): vo
   t.teardown(stop);
   return { dir, url: server.url, ca, service, agent, stop };
 }
+
+/** An infrastructure of `hub` and the agent's line to it (client, tokens, link), closed at teardown. */
+export function linkTo(t: { teardown(fn: () => void | Promise<void>): void }, hub: TestHub, name = 'edge-1'): { infraId: string; link: HubLink; client: HubClient } {
+  const { id, accessKey } = hub.service.createInfra(name);
+  const dir = mkdtempSync(path.join(tmpdir(), 'faultd-agent-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const keyFile = path.join(dir, 'access-key');
+  writeFileSync(keyFile, `${accessKey}\n`, { mode: 0o600 });
+  const client = new HubClient({ url: hub.url, caPem: hub.ca });
+  t.teardown(() => client.close());
+  const tokens = new TokenSource({ client, infraId: id, keyFile, logger: SILENT });
+  return { infraId: id, link: new HubLink(client, tokens), client };
+}
+
+/** A minimal valid experiment the hub accepts for queueing. */
+export const QUEUED_EXPERIMENT = {
+  apiVersion: 'faultd/v1',
+  kind: 'Experiment',
+  metadata: { name: 'x' },
+  spec: { steps: [{ name: 's', faults: [{ kind: 'linux-cpu-stress', duration: '1s', params: { load: 10, workers: 1 } }] }] },
+};

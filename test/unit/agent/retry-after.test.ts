@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import test from 'ava';
 import { z } from 'zod';
 
-import { retryDelayMs } from '../../../src/agent/agent.js';
+import { retryDelayMs } from '../../../src/agent/backoff.js';
 import { HubClient, HubReplyError, parseRetryAfter } from '../../../src/agent/hub-client.js';
 
 test('Retry-After is read as seconds or as an HTTP date; anything else is ignored', (t) => {

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The agent's heartbeat: liveness, version and capabilities for the hub, which answers with the
+ * runs it wants aborted. Faster while a run executes; a run that starts wakes it, so its first
+ * beat (and an abort in its answer) does not wait for an idle period. It is the abort path of
+ * control planes without the abort call (abort-channel.ts), and the fallback of those with it.
+ */
+import { hostname } from 'node:os';
+
+import type { Logger } from 'pino';
+
+import { messageOf } from '../errors.js';
+import { API_PREFIX, HeartbeatResponse } from '../protocol/messages.js';
+import { periodicDelayMs } from './backoff.js';
+import { HubReplyError } from './hub-client.js';
+import type { HubLink } from './hub-link.js';
+import { sleep } from './sleep.js';
+
+export interface HeartbeatDeps {
+  readonly link: HubLink;
+  readonly logger: Logger;
+  readonly agentVersion: string;
+  readonly capabilities: readonly string[];
+  readonly idleMs: number;
+  readonly runningMs: number;
+  /** The run executing now, if any. */
+  readonly currentRunId: () => string | undefined;
+  /** The hub wants this run aborted (called on every beat that says so). */
+  readonly onAbortRequested: (runId: string) => void;
+}
+
+export class Heartbeat {
+  readonly #d: HeartbeatDeps;
+  #wake: (() => void) | undefined;
+
+  constructor(deps: HeartbeatDeps) {
+    this.#d = deps;
+  }
+
+  /** Beats until `signal` aborts. Never throws: failures are logged and backed off. */
+  async run(signal: AbortSignal): Promise<void> {
+    let failures = 0;
+    let lastError: unknown;
+    while (!signal.aborted) {
+      const runId = this.#d.currentRunId();
+      try {
+        await this.#beat(runId);
+        failures = 0;
+      } catch (error) {
+        failures += 1;
+        lastError = error;
+        this.#d.logger.warn({ err: messageOf(error), attempt: failures }, 'heartbeat failed');
+      }
+      const period = this.#d.currentRunId() === undefined ? this.#d.idleMs : this.#d.runningMs;
+      const wake = new AbortController();
+      this.#wake = () => wake.abort();
+      await sleep(periodicDelayMs(period, failures, lastError), signal, wake.signal);
+      this.#wake = undefined;
+    }
+  }
+
+  /** Beats now instead of at the end of the current period (a run started). */
+  wake(): void {
+    this.#wake?.();
+  }
+
+  async #beat(runId: string | undefined): Promise<void> {
+    const body = { agentVersion: this.#d.agentVersion, hostname: hostname(), capabilities: this.#d.capabilities, ...(runId ? { runId } : {}) };
+    const reply = await this.#d.link.post(`${API_PREFIX}/heartbeat`, body, HeartbeatResponse);
+    if (reply.status !== 200 || !('body' in reply)) throw HubReplyError.of(reply);
+    if (runId && reply.body.abort.includes(runId)) this.#d.onAbortRequested(runId);
+  }
+}

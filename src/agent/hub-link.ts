@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The agent's line to the hub: every call goes out with a fresh access token (token-source.ts)
+ * over the one HTTP client, and every answer, whatever its status, counts as contact for the
+ * disconnect watchdog (disconnect-watchdog.ts): the hub was there to answer. A failure to reach
+ * it throws and is not contact.
+ */
+import type { z } from 'zod';
+
+import { HubReplyError, type HubClient, type HubReply } from './hub-client.js';
+import type { TokenSource } from './token-source.js';
+
+/** The hub answered 404 for a run: it no longer knows it, so nothing more can be sent. */
+export class RunUnknownToHub extends Error {}
+
+/** The hub refused a body for good (400, 413): resending it cannot help. */
+export class RefusedByHub extends Error {}
+
+/** Throws unless `reply.status` is one of `ok`: RunUnknownToHub on 404, RefusedByHub on 400/413. */
+export function expectStatus(reply: HubReply<unknown>, ok: readonly number[]): void {
+  if (ok.includes(reply.status)) return;
+  const error = 'error' in reply ? reply.error : `HTTP ${reply.status}`;
+  if (reply.status === 404) throw new RunUnknownToHub(error);
+  if (reply.status === 400 || reply.status === 413) throw new RefusedByHub(error);
+  throw HubReplyError.of(reply);
+}
+
+export class HubLink {
+  readonly #client: HubClient;
+  readonly #tokens: TokenSource;
+  #lastContactAt = Date.now();
+
+  constructor(client: HubClient, tokens: TokenSource) {
+    this.#client = client;
+    this.#tokens = tokens;
+  }
+
+  /** When the hub last answered (ms since epoch). */
+  get lastContactAt(): number {
+    return this.#lastContactAt;
+  }
+
+  /** Counts as contact (a run that just arrived starts its disconnect clock now). */
+  touch(): void {
+    this.#lastContactAt = Date.now();
+  }
+
+  /** POSTs `body`; a 200 body is validated with `schema`. */
+  async post<T>(route: string, body: unknown, schema: z.ZodType<T>): Promise<HubReply<T>> {
+    const reply = await this.#tokens.withToken((token) => this.#client.post(route, body, schema, token));
+    this.touch();
+    return reply;
+  }
+
+  /** GETs `route`, a call the hub may hold for up to `waitMs`; `signal` cancels it. */
+  async get<T>(route: string, schema: z.ZodType<T>, waitMs: number, signal?: AbortSignal): Promise<HubReply<T>> {
+    const reply = await this.#tokens.withToken((token) => this.#client.get(route, schema, token, waitMs, signal));
+    this.touch();
+    return reply;
+  }
+}

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+/** The abort call against a real hub: held until the abort, answered at once, and its fallbacks. */
+import test from 'ava';
+
+import { watchForAbort } from '../../../src/agent/abort-channel.js';
+import { linkTo, QUEUED_EXPERIMENT, SILENT, startHub } from '../../helpers/hub.js';
+
+async function dispatchedRun(t: Parameters<typeof startHub>[0]) {
+  const hub = await startHub(t);
+  const { infraId, link } = linkTo(t, hub);
+  const run = hub.service.queueRun('edge-1', QUEUED_EXPERIMENT);
+  hub.service.nextTask(infraId);
+  return { hub, link, runId: run.id };
+}
+
+test('held until the hub aborts the run, then answered at once', async (t) => {
+  const { hub, link, runId } = await dispatchedRun(t);
+  const ended = new AbortController();
+  t.teardown(() => ended.abort());
+  const reasons: string[] = [];
+  let abortedAt = 0;
+  const watching = watchForAbort({ link, logger: SILENT, waitMs: 30_000 }, runId, ended.signal, (reason) => {
+    abortedAt = Date.now();
+    reasons.push(reason);
+  });
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  t.deepEqual(reasons, [], 'nothing while the run may go on');
+  const requestedAt = Date.now();
+  t.is(hub.service.requestAbort(runId), 'requested');
+  await watching;
+  t.deepEqual(reasons, ['aborted from the hub']);
+  // Well before the 30 s hold ends (how fast exactly is `npm run bench`'s business).
+  t.true(abortedAt - requestedAt < 2000, `answered ${abortedAt - requestedAt} ms after the abort`);
+});
+
+test('a short wait ends in 204 and the call is made again; a run closed without its agent is aborted too', async (t) => {
+  const { hub, link, runId } = await dispatchedRun(t);
+  const ended = new AbortController();
+  t.teardown(() => ended.abort());
+  const reasons: string[] = [];
+  const watching = watchForAbort({ link, logger: SILENT, waitMs: 1000 }, runId, ended.signal, (reason) => reasons.push(reason));
+  await new Promise((resolve) => setTimeout(resolve, 1600));
+  hub.service.closeRun(runId, 'operator');
+  await watching;
+  t.is(reasons.length, 1);
+  t.regex(reasons[0] ?? '', /already finished/);
+});
+
+test('a run the hub does not know (or a control plane without the call) ends the channel: heartbeats carry aborts', async (t) => {
+  const hub = await startHub(t);
+  const { link } = linkTo(t, hub);
+  const reasons: string[] = [];
+  await watchForAbort({ link, logger: SILENT, waitMs: 30_000 }, 'no-such-run', new AbortController().signal, (reason) => reasons.push(reason));
+  t.deepEqual(reasons, []);
+});
+
+test('the run ending stops the channel at once, without an abort', async (t) => {
+  const { link, runId } = await dispatchedRun(t);
+  const ended = new AbortController();
+  const reasons: string[] = [];
+  const watching = watchForAbort({ link, logger: SILENT, waitMs: 30_000 }, runId, ended.signal, (reason) => reasons.push(reason));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const stoppedAt = Date.now();
+  ended.abort();
+  await watching;
+  t.true(Date.now() - stoppedAt < 500);
+  t.deepEqual(reasons, []);
+});
+
+test('an abort made by another process (another store on the same hub.db) reaches the held call long before the hold ends', async (t) => {
+  const { hub, link, runId } = await dispatchedRun(t);
+  const { SqliteHubStore } = await import('../../../src/hub/sqlite-store.js');
+  const { HubService } = await import('../../../src/hub/service.js');
+  const path = await import('node:path');
+  const other = new SqliteHubStore(path.join(hub.dir, 'hub.db'));
+  t.teardown(() => other.close());
+  const ended = new AbortController();
+  t.teardown(() => ended.abort());
+  let abortedAt = 0;
+  const watching = watchForAbort({ link, logger: SILENT, waitMs: 30_000 }, runId, ended.signal, () => (abortedAt = Date.now()));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const requestedAt = Date.now();
+  new HubService(other, {}).requestAbort(runId);
+  await watching;
+  t.true(abortedAt > 0 && abortedAt - requestedAt < 2000, `answered ${abortedAt - requestedAt} ms after the other process's abort`);
+});

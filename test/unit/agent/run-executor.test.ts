@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * One task end to end without root: a real hub, a session of fake faults on a real ledger. The
+ * run is journaled, reported (status, logs, result), aborted from the hub, or rejected.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+
+import test, { type ExecutionContext } from 'ava';
+
+import { RunExecutor } from '../../../src/agent/run-executor.js';
+import { Shipper } from '../../../src/agent/shipper.js';
+import { TaskResponse } from '../../../src/protocol/messages.js';
+import { linkTo, SILENT, startHub } from '../../helpers/hub.js';
+import { fakeSession } from '../../helpers/session.js';
+
+const experiment = (duration: string) => ({
+  apiVersion: 'faultd/v1',
+  kind: 'Experiment',
+  metadata: { name: 'x' },
+  spec: { steps: [{ name: 's', faults: [{ name: 'f1', kind: 'fake', duration, params: {} }] }] },
+});
+
+async function setup(t: ExecutionContext, document: unknown) {
+  const hub = await startHub(t);
+  const { infraId, link } = linkTo(t, hub);
+  const { session, events, stateDir } = await fakeSession(t);
+  hub.service.queueRun('edge-1', document);
+  const task = TaskResponse.parse(hub.service.nextTask(infraId));
+  const executor = new RunExecutor({ session, link, shipper: new Shipper(link, SILENT), logger: SILENT, stateDir, disconnectTimeoutMs: 60_000, abortWaitMs: 30_000 });
+  return { hub, task, executor, events, stateDir };
+}
+
+test('a task runs, is reported and its journal removed once the hub has the result', async (t) => {
+  const { hub, task, executor, events, stateDir } = await setup(t, experiment('300ms'));
+  const running = executor.execute(task, new AbortController().signal);
+  t.is(executor.currentRunId, task.task.runId);
+  await running;
+  t.is(executor.currentRunId, undefined);
+  const run = hub.service.run(task.task.runId);
+  t.like(run, { state: 'finished' });
+  t.is(run?.result?.verdict, 'completed');
+  t.deepEqual(events, [`apply:${task.task.runId}-f1`, `revert:${task.task.runId}-f1`]);
+  const phases = hub.service.runStatus(task.task.runId).map((s) => s.phase);
+  t.is(phases[0], 'running');
+  t.is(phases.at(-1), 'finished');
+  t.true(hub.service.runLogs(task.task.runId, 0, 1000).some((l) => l.message === 'step started'));
+  const runsDir = path.join(stateDir, 'runs');
+  t.true(!existsSync(runsDir) || readdirSync(runsDir).length === 0, 'journal removed');
+});
+
+test('an abort from the hub reaches the run through the held abort call and its faults revert', async (t) => {
+  const { hub, task, executor, events } = await setup(t, experiment('60s'));
+  const running = executor.execute(task, new AbortController().signal);
+  while (!events.some((e) => e.startsWith('apply:'))) await new Promise((resolve) => setTimeout(resolve, 10));
+  hub.service.requestAbort(task.task.runId);
+  await running;
+  const run = hub.service.run(task.task.runId);
+  t.is(run?.result?.verdict, 'aborted');
+  t.is(run?.result?.reason, 'aborted from the hub');
+  t.true(events.some((e) => e.startsWith('revert:')));
+});
+
+test('an experiment this host refuses is rejected and nothing is applied', async (t) => {
+  const { hub, task, executor, events } = await setup(t, { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'x' }, spec: { steps: [{ name: 's', faults: [{ kind: 'no-such-kind', duration: '1s', params: {} }] }] } });
+  await executor.execute(task, new AbortController().signal);
+  const run = hub.service.run(task.task.runId);
+  t.is(run?.result?.verdict, 'rejected');
+  t.regex(run?.result?.reason ?? '', /unknown fault kind "no-such-kind"/);
+  t.deepEqual(events, []);
+});
+
+test('the agent stopping mid-run aborts it, and a hub that is gone keeps the result in the journal', async (t) => {
+  const { hub, task, executor, events, stateDir } = await setup(t, experiment('60s'));
+  const shutdown = new AbortController();
+  const running = executor.execute(task, shutdown.signal);
+  while (!events.some((e) => e.startsWith('apply:'))) await new Promise((resolve) => setTimeout(resolve, 10));
+  await hub.stop();
+  shutdown.abort('the agent is stopping');
+  await running;
+  t.true(events.some((e) => e.startsWith('revert:')));
+  t.is(readdirSync(path.join(stateDir, 'runs')).length, 1, 'journal kept for the next start');
+});
