@@ -35,6 +35,7 @@ import { kernelFeatureProbe } from '../src/host/features.js';
 import { Ledger } from '../src/ledger/ledger.js';
 import { loadNative } from '../src/native/load.js';
 import { alive, processTree, runTimeNs, statusBytes } from './proc.js';
+import { abortLatency } from './abort.js';
 import { fleet } from './fleet.js';
 import { systemService } from './system.js';
 import { nfqueueDelayer } from './nfqueue.js';
@@ -342,7 +343,7 @@ async function main(): Promise<void> {
   await ledger.open();
   const stressNg = spawnSync('stress-ng', ['--version'], { encoding: 'utf8' }).stdout.trim();
   const started = new Date();
-  const all = 'cpu,memory,latency,network,nfqueue,footprint,fleet,system';
+  const all = 'cpu,memory,latency,network,nfqueue,footprint,abort,fleet,system';
   const only = (process.env['BENCH_ONLY'] ?? all).split(',');
   const partial = only.join(',') !== all;
   const section = async (name: string, title: string, body: () => Promise<string[]>): Promise<string[]> =>
@@ -358,6 +359,7 @@ async function main(): Promise<void> {
     ...(await section('network', '## Network faults: apply + revert, netlink vs CLI', () => Promise.resolve(networkSpeed()))),
     ...(await section('nfqueue', '## Latency without netem: the NFQUEUE delayer under a bulk TCP stream', () => nfqueueDelayer(ROOT))),
     ...(await section('footprint', "## faultd's own footprint", () => ownFootprint())),
+    ...(await section('abort', '## Hub abort → faults reverted', () => abortLatency(ROOT))),
     ...(await section('fleet', '## The hub under a simulated fleet, and the agent idle', () => fleet(ROOT))),
     ...(await section('system', '## faultd as a systemd service: kill -9, reboot, start', () => systemService())),
   ];

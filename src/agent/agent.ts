@@ -35,6 +35,8 @@ export interface AgentDeps {
   /** The open session that runs experiments on this host (the agent's only way to it). */
   readonly session: Session;
   readonly timing: AgentTiming;
+  /** Hold the abort call open while a run executes (default true); false: heartbeats alone carry aborts. */
+  readonly abortCall?: boolean;
   readonly version: string;
   /** Where run journals live (`<stateDir>/runs`). */
   readonly stateDir: string;
@@ -70,7 +72,8 @@ export class Agent {
       logger: deps.logger,
       stateDir: deps.stateDir,
       disconnectTimeoutMs: deps.timing.disconnectTimeoutMs,
-      abortWaitMs: deps.timing.pollWaitMs,
+      // Held like a task poll, but at least 1 s (pollWait may be 0).
+      abortWaitMs: deps.abortCall === false ? 0 : Math.max(1000, deps.timing.pollWaitMs),
       onRunStarted: () => this.#heartbeat.wake(),
       onStopping: stopping,
       ...(deps.onStatus ? { onStatus: deps.onStatus } : {}),

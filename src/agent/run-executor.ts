@@ -32,7 +32,7 @@ export interface RunExecutorDeps {
   /** Where run journals live (`<stateDir>/runs`). */
   readonly stateDir: string;
   readonly disconnectTimeoutMs: number;
-  /** How long one abort call may be held by the hub. */
+  /** How long one abort call may be held by the hub; 0: no abort call (heartbeats carry aborts). */
   readonly abortWaitMs: number;
   /** A run started (the heartbeat beats now). */
   readonly onRunStarted?: () => void;
@@ -94,7 +94,7 @@ export class RunExecutor {
       },
     });
     const runEnded = new AbortController();
-    const abortChannel = watchForAbort({ link, logger, waitMs: this.#d.abortWaitMs }, runId, runEnded.signal, (reason) => this.abortFromHub(runId, reason));
+    const abortChannel = this.#d.abortWaitMs > 0 ? watchForAbort({ link, logger, waitMs: this.#d.abortWaitMs }, runId, runEnded.signal, (reason) => this.abortFromHub(runId, reason)) : Promise.resolve();
     const runLogger = pino({ level: 'info', base: { runId } }, { write: (line: string) => outbox.addPinoLine(line) });
     logger.info({ runId }, 'task received');
     this.#d.onStatus?.(`running ${runId}`);

@@ -70,6 +70,7 @@ export async function agentCommand(env: CommandEnv, stopSignal: AbortSignal): Pr
         pollWaitMs: config.agent.pollWait,
         disconnectTimeoutMs: config.agent.disconnectTimeout,
       },
+      abortCall: config.agent.abortCall,
       version: env.options.version,
       stateDir: env.options.stateDir,
       onStatus: (text) => systemd.status(text),

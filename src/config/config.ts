@@ -69,14 +69,20 @@ export const ConfigSchema = z.strictObject({
     .strictObject({
       /** Heartbeat period while idle. */
       heartbeatInterval: duration(1_000, 300_000).default(10_000),
-      /** Heartbeat period while a run executes: bounds how late an abort from the hub arrives. */
+      /** Heartbeat period while a run executes: bounds how late an abort arrives from a hub without the abort call. */
       runningHeartbeatInterval: duration(500, 60_000).default(2_000),
+      /**
+       * Hold the abort call (GET /v1/runs/{id}/abort) open while a run executes, so an abort
+       * arrives at once; false leaves aborts to the heartbeat (a control plane without the call
+       * needs nothing: it answers 404 and the agent stops asking).
+       */
+      abortCall: z.boolean().default(true),
       /** How long one task poll waits at the hub. */
       pollWait: duration(0, 30_000).default(25_000),
       /** With no successful exchange with the hub for this long, a running experiment is aborted and reverted. */
       disconnectTimeout: duration(5_000, 3_600_000).default(60_000),
     })
-    .default({ heartbeatInterval: 10_000, runningHeartbeatInterval: 2_000, pollWait: 25_000, disconnectTimeout: 60_000 }),
+    .default({ heartbeatInterval: 10_000, runningHeartbeatInterval: 2_000, abortCall: true, pollWait: 25_000, disconnectTimeout: 60_000 }),
   safety: z
     .strictObject({
       /** Addresses/CIDRs no network fault may touch (e.g. a bastion, a monitoring system). */
