@@ -9,7 +9,8 @@
 import { z } from 'zod';
 
 import type { NftChainSpec, NftRuleSpec } from '../../native/addon.js';
-import { RevertError, type FaultContext, type Planned, type RevertOutcome } from '../types.js';
+import { RevertError, type Planned, type RevertOutcome } from '../types.js';
+import type { NetworkFaultContext } from './context.js';
 import { formatTarget, type IpTarget, type PortSelection } from './targets.js';
 
 export const NFT_TABLE = 'faultd';
@@ -114,7 +115,7 @@ export function describeRule(rule: NftRuleSpec): string {
   return `${verdict} ${parts.join(' ') || 'everything'}`;
 }
 
-export function planNftFault(r: NftFaultRequest, ctx: FaultContext, target: string): Planned<NftRevert> {
+export function planNftFault(r: NftFaultRequest, ctx: NetworkFaultContext, target: string): Planned<NftRevert> {
   const chains: NftChainSpec[] = hooksOf(r).map((hook) => ({
     table: NFT_TABLE,
     chain: `${r.faultId}-${CHAIN_SUFFIX[hook]}`,
@@ -142,11 +143,11 @@ export function planNftFault(r: NftFaultRequest, ctx: FaultContext, target: stri
   };
 }
 
-export function revertNftFault(record: NftRevert, ctx: FaultContext): Promise<RevertOutcome> {
+export function revertNftFault(record: NftRevert, ctx: NetworkFaultContext): Promise<RevertOutcome> {
   return Promise.resolve().then(() => removeChains(record, ctx));
 }
 
-function removeChains(record: NftRevert, ctx: FaultContext): RevertOutcome {
+function removeChains(record: NftRevert, ctx: NetworkFaultContext): RevertOutcome {
   // After a reboot the chains are gone, and that is checked rather than assumed (a container
   // sharing its host's network namespace gets a new boot id, and its rules stay on the host).
   const rebooted = record.bootId !== ctx.host.bootId;
