@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 
+import { messageOf } from '../../errors.js';
 import type { NftChainSpec, NftRuleSpec } from '../../native/addon.js';
 import { RevertError, type Planned, type RevertOutcome } from '../types.js';
 import type { NetworkFaultContext } from './context.js';
@@ -152,11 +153,19 @@ function removeChains(record: NftRevert, ctx: NetworkFaultContext): RevertOutcom
   // sharing its host's network namespace gets a new boot id, and its rules stay on the host).
   const rebooted = record.bootId !== ctx.host.bootId;
   let removed = 0;
-  for (const chain of record.chains) if (ctx.native.nftDeleteChain(record.table, chain)) removed += 1;
+  // Every chain is tried; a refused delete is reported with what is left, not thrown bare.
+  const refusals: string[] = [];
+  for (const chain of record.chains) {
+    try {
+      if (ctx.native.nftDeleteChain(record.table, chain)) removed += 1;
+    } catch (error) {
+      refusals.push(`${chain}: ${messageOf(error)}`);
+    }
+  }
   const left = ctx.native.nftListChains(record.table).filter((c) => record.chains.includes(c));
   if (left.length > 0) {
     throw new RevertError(
-      `nf_tables chains ${left.join(', ')} are still there after delete`,
+      `nf_tables chains ${left.join(', ')} are still there after delete${refusals.length ? ` (${refusals.join('; ')})` : ''}`,
       left.map((c) => `chain inet ${record.table} ${c}`).join(', '),
       left.map((c) => `nft flush chain inet ${record.table} ${c} && nft delete chain inet ${record.table} ${c}`).join(' && '),
     );
