@@ -27,7 +27,7 @@ function chainsAdded(kernel: FakeNetlink): NftChainSpec[] {
   return kernel.calls.filter((c) => c.method === 'nftAddChain').map((c) => c.args[0] as NftChainSpec);
 }
 
-test('without netem: one nf_tables chain on the output hook, SSH accepted ahead of the numgen drop', async (t) => {
+test('without netem: one nf_tables chain on the output hook, deleted and verified at revert, idempotent', async (t) => {
   const kernel = new FakeNetlink();
   const ctx = netlinkContext(kernel, { missing: ['netem'] });
   const applied = await applyFault(kernel, KIND, { networkInterfaces: 'eth0', packetLossPercentage: 30 }, ctx);
