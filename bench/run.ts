@@ -26,11 +26,12 @@ import { pino } from 'pino';
 
 import { linuxCpuStress } from '../src/faults/linux-cpu-stress.js';
 import { linuxMemoryStress } from '../src/faults/linux-memory-stress.js';
+import { readNetworkContext } from '../src/faults/network/context.js';
 import { DEFAULT_NETWORK_SAFETY } from '../src/faults/network/safety.js';
 import type { FaultContext, InjectorModule } from '../src/faults/types.js';
 import { DEFAULT_LIMITS } from '../src/faults/types.js';
 import { detectCgroupLayout } from '../src/host/cgroup.js';
-import { readHostFacts } from '../src/host/facts.js';
+import { readHostFacts, REAL_ROOTS } from '../src/host/facts.js';
 import { kernelFeatureProbe } from '../src/host/features.js';
 import { Ledger } from '../src/ledger/ledger.js';
 import { loadNative } from '../src/native/load.js';
@@ -55,8 +56,8 @@ function context(): FaultContext {
   return {
     host: readHostFacts(),
     limits: DEFAULT_LIMITS,
-    safety: DEFAULT_NETWORK_SAFETY,
     features: kernelFeatureProbe(),
+    network: readNetworkContext(DEFAULT_NETWORK_SAFETY, REAL_ROOTS),
     native: loadNative(),
     cgroups: detectCgroupLayout(),
     logger: pino({ level: 'silent' }),

@@ -25,6 +25,7 @@
       'native/injectors/memory_stress.cc',
       'native/injectors/nfqueue_delayer.cc',
       'native/injectors/nft_rules.cc',
+      'native/injectors/tc_dump.cc',
       'native/injectors/tc_netem.cc',
       'native/injectors/tc_steer.cc',
       'native/injectors/tc_tbf.cc',

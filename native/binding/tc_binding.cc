@@ -17,6 +17,7 @@
 #include "../core/netlink/link.h"
 #include "../core/netlink/qdisc.h"
 #include "../core/psched.h"
+#include "../injectors/tc_dump.h"
 #include "../injectors/tc_netem.h"
 #include "../injectors/tc_steer.h"
 #include "../injectors/tc_tbf.h"
@@ -211,19 +212,60 @@ Napi::Value FilterAdd(const Napi::CallbackInfo& info) {
 
 namespace {
 
-Napi::Array TcObjects(Napi::Env env, const std::vector<core::nl::TcObject>& objects, bool filters) {
+/// `{ handle, parent, kind }`, the part every dumped tc object shares.
+Napi::Object TcObjectBase(Napi::Env env, const core::nl::TcObject& object) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("handle", Napi::Number::New(env, object.handle));
+  o.Set("parent", Napi::Number::New(env, object.parent));
+  o.Set("kind", Napi::String::New(env, object.kind));
+  return o;
+}
+
+/// Qdiscs and classes: their options as the kernel takes them back (see tc_dump.h).
+Napi::Array TcObjects(Napi::Env env, const std::vector<core::nl::TcObject>& objects, bool qdiscs) {
   Napi::Array array = Napi::Array::New(env, objects.size());
   for (size_t i = 0; i < objects.size(); ++i) {
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("handle", Napi::Number::New(env, objects[i].handle));
-    o.Set("parent", Napi::Number::New(env, objects[i].parent));
-    if (filters) {
-      o.Set("prio", Napi::Number::New(env, objects[i].info >> 16));
-      o.Set("protocol", Napi::Number::New(env, ntohs(static_cast<uint16_t>(objects[i].info & 0xffff))));
-      o.Set("chain", Napi::Number::New(env, objects[i].chain));
+    Napi::Object o = TcObjectBase(env, objects[i]);
+    o.Set("options", Bytes(env, qdiscs ? inj::ReplayableQdiscOptions(objects[i].kind, objects[i].options) : objects[i].options));
+    array.Set(static_cast<uint32_t>(i), o);
+  }
+  return array;
+}
+
+/// A dumped u32 entry as plain values (addon.d.ts U32Node).
+Napi::Object U32NodeObject(Napi::Env env, const inj::U32Node& node) {
+  Napi::Object o = Napi::Object::New(env);
+  switch (node.kind) {
+    case inj::U32Node::Kind::kHeader:
+      o.Set("node", Napi::String::New(env, "header"));
+      break;
+    case inj::U32Node::Kind::kTable:
+      o.Set("node", Napi::String::New(env, "table"));
+      o.Set("divisor", Napi::Number::New(env, node.divisor));
+      break;
+    case inj::U32Node::Kind::kKey: {
+      o.Set("node", Napi::String::New(env, "key"));
+      Napi::Array actions = Napi::Array::New(env, node.actions.size());
+      for (size_t i = 0; i < node.actions.size(); ++i) actions.Set(static_cast<uint32_t>(i), Napi::String::New(env, node.actions[i]));
+      o.Set("actions", actions);
+      Napi::Array extra = Napi::Array::New(env, node.extra_attributes.size());
+      for (size_t i = 0; i < node.extra_attributes.size(); ++i) extra.Set(static_cast<uint32_t>(i), Napi::Number::New(env, node.extra_attributes[i]));
+      o.Set("extraAttributes", extra);
+      if (!node.replay.empty()) o.Set("replayOptions", Bytes(env, node.replay));
+      break;
     }
-    o.Set("kind", Napi::String::New(env, objects[i].kind));
-    o.Set("options", Bytes(env, objects[i].options));
+  }
+  return o;
+}
+
+Napi::Array FilterObjects(Napi::Env env, const std::vector<core::nl::TcObject>& filters) {
+  Napi::Array array = Napi::Array::New(env, filters.size());
+  for (size_t i = 0; i < filters.size(); ++i) {
+    Napi::Object o = TcObjectBase(env, filters[i]);
+    o.Set("prio", Napi::Number::New(env, filters[i].info >> 16));
+    o.Set("protocol", Napi::Number::New(env, ntohs(static_cast<uint16_t>(filters[i].info & 0xffff))));
+    o.Set("chain", Napi::Number::New(env, filters[i].chain));
+    if (filters[i].kind == "u32") o.Set("u32", U32NodeObject(env, inj::DecodeU32Node(filters[i].options)));
     array.Set(static_cast<uint32_t>(i), o);
   }
   return array;
@@ -247,7 +289,7 @@ const T& ValueOrThrow(Napi::Env env, const core::Result<T>& result) {
 Napi::Value QdiscList(const Napi::CallbackInfo& info) {
   const int ifindex = Ifindex(info.Env(), IfnameArg(info));
   const auto listed = core::nl::ListQdiscs(ifindex);
-  return TcObjects(info.Env(), ValueOrThrow(info.Env(), listed), false);
+  return TcObjects(info.Env(), ValueOrThrow(info.Env(), listed), true);
 }
 
 Napi::Value ClassList(const Napi::CallbackInfo& info) {
@@ -260,7 +302,7 @@ Napi::Value FilterList(const Napi::CallbackInfo& info) {
   const int ifindex = Ifindex(info.Env(), IfnameArg(info));
   const auto parent = static_cast<uint32_t>(IntegerArg(info, 1, "parent", 0, 0xffffffffLL));
   const auto listed = core::nl::ListFilters(ifindex, parent);
-  return TcObjects(info.Env(), ValueOrThrow(info.Env(), listed), true);
+  return FilterObjects(info.Env(), ValueOrThrow(info.Env(), listed));
 }
 
 Napi::Value QdiscReplace(const Napi::CallbackInfo& info) {

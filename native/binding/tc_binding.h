@@ -27,11 +27,11 @@ Napi::Value LinkDelete(const Napi::CallbackInfo& info);
 Napi::Value ClassReplace(const Napi::CallbackInfo& info);
 /// filterAdd({ ifname, parent, prio, protocol, kind, options }): undefined.
 Napi::Value FilterAdd(const Napi::CallbackInfo& info);
-/// qdiscList(ifname): { handle, parent, kind, options }[].
+/// qdiscList(ifname): { handle, parent, kind, options }[] (options as the kernel takes them back).
 Napi::Value QdiscList(const Napi::CallbackInfo& info);
 /// classList(ifname): { handle, parent, kind, options }[].
 Napi::Value ClassList(const Napi::CallbackInfo& info);
-/// filterList(ifname, parent): { handle, parent, prio, protocol, kind, options }[].
+/// filterList(ifname, parent): { handle, parent, prio, protocol, chain, kind, u32? }[] (u32 entries decoded).
 Napi::Value FilterList(const Napi::CallbackInfo& info);
 /// qdiscReplace({ ifname, parent, handle, kind, options?, exclusive? }): undefined.
 Napi::Value QdiscReplace(const Napi::CallbackInfo& info);

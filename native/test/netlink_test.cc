@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <gtest/gtest.h>
+#include <linux/pkt_cls.h>
+#include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
+
+#include <cstring>
 
 #include "../core/netlink/attr.h"
 #include "../core/netlink/socket.h"
 #include "../core/psched.h"
+#include "../injectors/tc_dump.h"
 #include "../injectors/tc_netem.h"
+#include "../injectors/tc_steer.h"
 
 namespace faultd::core {
 namespace {
@@ -79,6 +85,80 @@ TEST(Netem, RefusesWhatTcRefuses) {
   const auto bytes = inj::EncodeNetemOptions(long_delay, psched);
   ASSERT_TRUE(bytes.ok());
   EXPECT_EQ(bytes.value().size(), 4u + 24u + 12u);
+}
+
+
+// A u32 key as the kernel dumps one: the attributes faultd sent, plus hash, counters and flags.
+std::vector<uint8_t> DumpedU32Key(const std::vector<uint8_t>& sent, uint32_t flags) {
+  const auto outer = nl::ParseAttrs(sent);
+  nl::AttrWriter w(4096);
+  const size_t at = w.NestBegin(TCA_OPTIONS);
+  for (const nl::Attr& a : nl::ParseAttrs(outer.at(0).payload)) w.Put(a.type, a.payload.data(), a.payload.size());
+  w.PutU32(TCA_U32_HASH, 0x80000000);
+  w.Put(TCA_U32_PCNT, std::vector<uint8_t>(24, 0).data(), 24);
+  w.PutU32(TCA_U32_FLAGS, flags);
+  w.NestEnd(at);
+  return w.bytes();
+}
+
+TEST(DecodeU32Node, KeyReplaysAsTheFilterThatWasSent) {
+  inj::U32Match match;
+  match.address = {10, 0, 0, 0};
+  match.prefix_len = 8;
+  match.l4proto = 6;
+  match.port = 5432;
+  const auto sent = inj::EncodeU32Options(match, 0xf0010002);
+  ASSERT_TRUE(sent.ok());
+  const inj::U32Node node = inj::DecodeU32Node(DumpedU32Key(sent.value(), TCA_CLS_FLAGS_NOT_IN_HW));
+  EXPECT_EQ(node.kind, inj::U32Node::Kind::kKey);
+  EXPECT_TRUE(node.actions.empty());
+  EXPECT_TRUE(node.extra_attributes.empty());
+  EXPECT_EQ(node.replay, sent.value()) << "not_in_hw is dump-only state and is dropped";
+}
+
+TEST(DecodeU32Node, KeepsSkipFlagsAndNamesActions) {
+  inj::U32Match match;
+  const auto sent = inj::EncodeU32Options(match, 0x10001);
+  ASSERT_TRUE(sent.ok());
+  const inj::U32Node skip_sw = inj::DecodeU32Node(DumpedU32Key(sent.value(), TCA_CLS_FLAGS_SKIP_SW | TCA_CLS_FLAGS_IN_HW));
+  const auto replayed = nl::ParseAttrs(nl::ParseAttrs(skip_sw.replay).at(0).payload);
+  ASSERT_EQ(replayed.size(), 3u);
+  EXPECT_EQ(replayed[2].type, TCA_U32_FLAGS);
+  EXPECT_EQ(replayed[2].As<uint32_t>().value(), static_cast<uint32_t>(TCA_CLS_FLAGS_SKIP_SW));
+
+  const auto redirect = inj::EncodeU32RedirectOptions(7);
+  ASSERT_TRUE(redirect.ok());
+  const inj::U32Node node = inj::DecodeU32Node(DumpedU32Key(redirect.value(), 0));
+  EXPECT_EQ(node.kind, inj::U32Node::Kind::kKey);
+  EXPECT_EQ(node.actions, std::vector<std::string>{"mirred"});
+  EXPECT_EQ(node.extra_attributes, std::vector<uint16_t>{TCA_U32_ACT});
+}
+
+TEST(DecodeU32Node, TellsHeadersAndTablesApart) {
+  EXPECT_EQ(inj::DecodeU32Node({}).kind, inj::U32Node::Kind::kHeader);
+  nl::AttrWriter w(256);
+  const size_t at = w.NestBegin(TCA_OPTIONS);
+  w.PutU32(TCA_U32_DIVISOR, 256);
+  w.NestEnd(at);
+  const inj::U32Node table = inj::DecodeU32Node(w.bytes());
+  EXPECT_EQ(table.kind, inj::U32Node::Kind::kTable);
+  EXPECT_EQ(table.divisor, 256u);
+  EXPECT_TRUE(table.replay.empty());
+}
+
+TEST(ReplayableQdiscOptions, GivesHtbItsMajorVersionBack) {
+  const auto sent = inj::EncodeHtbQdiscOptions(1);
+  ASSERT_TRUE(sent.ok());
+  std::vector<uint8_t> dumped = sent.value();
+  // The kernel dumps HTB_VER (0x30011) where tc sent the major (3).
+  const auto init = nl::FindAttr(nl::ParseAttrs(nl::ParseAttrs(dumped).at(0).payload), TCA_HTB_INIT);
+  ASSERT_TRUE(init.has_value());
+  const uint32_t full = 0x30011;
+  std::memcpy(dumped.data() + (init->payload.data() - dumped.data()), &full, sizeof(full));
+  EXPECT_NE(dumped, sent.value());
+  EXPECT_EQ(inj::ReplayableQdiscOptions("htb", dumped), sent.value());
+  EXPECT_EQ(inj::ReplayableQdiscOptions("tbf", dumped), dumped) << "other kinds are returned as dumped";
+  EXPECT_EQ(inj::ReplayableQdiscOptions("htb", sent.value()), sent.value());
 }
 
 }  // namespace

@@ -11,6 +11,7 @@ import { Session } from '../engine/session.js';
 import { Ledger } from '../ledger/ledger.js';
 import { loadNative } from '../native/load.js';
 import type { Owner } from '../ledger/record.js';
+import { readNetworkContext } from '../faults/network/context.js';
 import type { NetworkSafety } from '../faults/network/safety.js';
 import type { Config } from '../config/config.js';
 import type { Terminal } from './terminal.js';
@@ -37,7 +38,12 @@ export interface CommandEnv {
 }
 
 export function validationContext(env: CommandEnv): ValidationContext {
-  return { host: readHostFacts(REAL_ROOTS), limits: env.options.limits, safety: env.options.safety, features: kernelFeatureProbe() };
+  return {
+    host: readHostFacts(REAL_ROOTS),
+    limits: env.options.limits,
+    features: kernelFeatureProbe(),
+    network: readNetworkContext(env.options.safety, REAL_ROOTS),
+  };
 }
 
 /** The full context for commands that touch the host (loads the native addon). */

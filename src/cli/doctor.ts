@@ -21,9 +21,9 @@ export function doctorCommand(flags: { json: boolean }, env: CommandEnv): ExitCo
     memlockLimit: memlock.soft === null ? 'unlimited' : formatBytes(memlock.soft),
     firewall: readFirewallFacts(ctx.procRoot, ctx.features.nftables()),
     safety: {
-      controlPlane: ctx.safety.controlPlane.map((e) => e.target.address),
-      excludeIPs: ctx.safety.configured.map((e) => `${e.target.address}/${e.target.prefixLen}`),
-      sshPorts: ctx.safety.sshPorts,
+      controlPlane: ctx.network.safety.controlPlane.map((e) => e.target.address),
+      excludeIPs: ctx.network.safety.configured.map((e) => `${e.target.address}/${e.target.prefixLen}`),
+      sshPorts: ctx.network.safety.sshPorts,
     },
   };
   const faults = [...env.registry.values()].map((m) => ({ kind: m.kind, ...m.support(ctx) }));

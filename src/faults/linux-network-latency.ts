@@ -14,9 +14,10 @@ import { NfqueueRevertSchema, planNfqueueDelay, revertNfqueueDelay } from './net
 import { planRootQdisc, qdiscSupport, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets } from './network/root-qdisc-fault.js';
 import { findDistributionDir } from './network/tc-tables.js';
 import { paramsObject } from './params.js';
-import { defineInjector, withRevert, type ValidationContext } from './types.js';
+import { defineInjector, withRevert } from './types.js';
+import type { NetworkValidationContext } from './network/context.js';
 
-function params(ctx: ValidationContext) {
+function params(ctx: NetworkValidationContext) {
   return {
     ...commonNetworkParams(ctx, 'delayed'),
     latency: millisParam('latency', 2000, 'delay added to every packet, in ms (Harness default 2000)', 1),

@@ -12,9 +12,10 @@ import { correlationParam, percentParam } from './network/netem-params.js';
 import { NftRevertSchema, planNftFault, revertNftFault } from './network/nft-fault.js';
 import { planRootQdisc, qdiscSupport, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets } from './network/root-qdisc-fault.js';
 import { paramsObject } from './params.js';
-import { defineInjector, withRevert, type ValidationContext } from './types.js';
+import { defineInjector, withRevert } from './types.js';
+import type { NetworkValidationContext } from './network/context.js';
 
-function params(ctx: ValidationContext) {
+function params(ctx: NetworkValidationContext) {
   return {
     ...commonNetworkParams(ctx, 'dropped'),
     packetLossPercentage: percentParam('packetLossPercentage', 100, 'share of packets dropped (Harness default 100)'),

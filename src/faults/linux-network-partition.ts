@@ -10,13 +10,14 @@ import { refineControlPlane, scopeOf, withScopeNotes } from './network/common-pa
 import { NftRevertSchema, planNftFault, revertNftFault } from './network/nft-fault.js';
 import { formatTarget } from './network/targets.js';
 import { enumParam, hostnamesParam, ipTargetsParam, portsParam } from './network/target-params.js';
-import { defineInjector, type ValidationContext } from './types.js';
+import { defineInjector } from './types.js';
+import type { NetworkValidationContext } from './network/context.js';
 
-function params(ctx: ValidationContext) {
+function params(ctx: NetworkValidationContext) {
   return {
     networkInterfaces: interfacesParam({
       name: 'networkInterfaces',
-      interfaces: ctx.host.interfaces,
+      interfaces: ctx.network.interfaces,
       fallback: undefined,
       optional: true,
       description: 'limit the fault to these interfaces',
@@ -29,7 +30,7 @@ function params(ctx: ValidationContext) {
     direction: enumParam('direction', ['both', 'egress', 'ingress'], 'both', 'which way traffic is dropped'),
     excludeIPs: ipTargetsParam('excludeIPs', 'addresses never cut off, even inside a target CIDR'),
     excludeHosts: hostnamesParam('excludeHosts', 'host names never cut off (resolved once at start)'),
-    whitelistSSH: booleanParam({ name: 'whitelistSSH', default: true, description: `keep this host's SSH (ports ${ctx.safety.sshPorts.join(', ')}; config safety.sshPorts) reachable` }),
+    whitelistSSH: booleanParam({ name: 'whitelistSSH', default: true, description: `keep this host's SSH (ports ${ctx.network.safety.sshPorts.join(', ')}; config safety.sshPorts) reachable` }),
     allowControlPlaneImpact: booleanParam({ name: 'allowControlPlaneImpact', default: false, description: 'let the partition cut the control plane (it is excluded otherwise)' }),
   };
 }

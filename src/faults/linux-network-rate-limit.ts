@@ -9,7 +9,8 @@ import { COMMON_NETWORK_ALIASES, commonNetworkParams, refineControlPlane, scopeO
 import { planRootQdisc, qdiscSupport, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets } from './network/root-qdisc-fault.js';
 import { formatRate, parseTcRate, parseTcSize } from './network/tc-units.js';
 import { notYetParam, optionalParsedParam, paramsObject, parsedParam } from './params.js';
-import { defineInjector, type ValidationContext } from './types.js';
+import { defineInjector } from './types.js';
+import type { NetworkValidationContext } from './network/context.js';
 
 /** Ethernet header on top of the MTU: the largest frame the bucket must be able to pass. */
 const FRAME_OVERHEAD_BYTES = 14;
@@ -19,7 +20,7 @@ const MAX_TBF_LATENCY_MS = 10_000;
 /** Harness's current default `limit` (2mb). */
 const DEFAULT_LIMIT_BYTES = 2 * 1024 * 1024;
 
-function params(ctx: ValidationContext) {
+function params(ctx: NetworkValidationContext) {
   return {
     ...commonNetworkParams(ctx, 'limited'),
     networkBandwidth: parsedParam({
@@ -57,7 +58,7 @@ export const linuxNetworkRateLimit = defineInjector({
         if (v.limit !== undefined && v.latency !== undefined) c.addIssue({ code: 'custom', path: ['latency'], message: 'give either limit or latency, not both' });
         refineControlPlane(v, ctx, (path, message) => c.addIssue({ code: 'custom', path: [path], message }));
         for (const name of v.networkInterfaces) {
-          const mtu = ctx.host.interfaces.find((i) => i.name === name)?.mtu ?? 1500;
+          const mtu = ctx.network.interfaces.find((i) => i.name === name)?.mtu ?? 1500;
           const frame = mtu + FRAME_OVERHEAD_BYTES;
           if (v.burst < frame) c.addIssue({ code: 'custom', path: ['burst'], input: v.burst, message: `${v.burst} bytes is less than one frame on ${name} (MTU ${mtu} + ${FRAME_OVERHEAD_BYTES}): no packet could pass` });
           if (v.limit !== undefined && v.limit < frame) c.addIssue({ code: 'custom', path: ['limit'], input: v.limit, message: `${v.limit} bytes is less than one frame on ${name} (MTU ${mtu} + ${FRAME_OVERHEAD_BYTES}): every packet would be dropped` });

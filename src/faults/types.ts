@@ -11,7 +11,7 @@ import type { CgroupLayout } from '../host/cgroup.js';
 import type { HostFacts } from '../host/facts.js';
 import type { FeatureProbe } from '../host/features.js';
 import type { NativeAddon } from '../native/addon.js';
-import type { NetworkSafety } from './network/safety.js';
+import type { NetworkContext } from './network/context.js';
 
 /** Operator-set limits that bound every fault (config/CLI). */
 export interface Limits {
@@ -26,12 +26,17 @@ export function memoryBudgetBytes(ctx: { host: HostFacts; limits: Limits }): num
   return Math.floor(ctx.host.memAvailableBytes * ctx.limits.maxMemoryFraction);
 }
 
-/** What validation may consult: host facts, limits, safety settings and feature probes; it changes nothing. */
+/**
+ * What validation may consult: host facts, limits and feature probes; it changes nothing. What
+ * only one family of kinds needs is that family's extension, not top-level fields every kind
+ * carries: `network` (safety exclusions, interfaces) for the network faults.
+ */
 export interface ValidationContext {
   readonly host: HostFacts;
   readonly limits: Limits;
-  readonly safety: NetworkSafety;
   readonly features: FeatureProbe;
+  /** The network faults' extension (network/context.ts). */
+  readonly network: NetworkContext;
 }
 
 /** Everything a fault needs to act on the host. */

@@ -7,7 +7,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { defaultRouteInterface, listInterfaces, type NetInterface } from './interfaces.js';
 
 export interface HostRoots {
   readonly proc: string;
@@ -31,10 +30,6 @@ export interface HostFacts {
   readonly capEff: bigint;
   /** RLIMIT_MEMLOCK soft limit in bytes (from /proc/self/limits); null = unlimited. */
   readonly memlockBytes: number | null;
-  /** Network interfaces of faultd's network namespace, with their MTU. */
-  readonly interfaces: readonly NetInterface[];
-  /** Interface of the default route (IPv4, else IPv6), the default target of network faults. */
-  readonly defaultInterface: string | undefined;
 }
 
 /** The soft `Max locked memory` of /proc/<pid>/limits, in bytes; null when unlimited. */
@@ -81,8 +76,6 @@ export function readHostFacts(roots: HostRoots = REAL_ROOTS): HostFacts {
     isRoot: process.getuid?.() === 0,
     capEff: BigInt(`0x${capEff}`),
     memlockBytes: parseMemlockLimit(readFileSync(path.join(roots.proc, 'self', 'limits'), 'utf8')),
-    interfaces: listInterfaces(roots.sys),
-    defaultInterface: defaultRouteInterface(roots.proc),
   };
 }
 

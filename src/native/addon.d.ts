@@ -36,7 +36,11 @@ export interface TbfSpec {
   pschedPath?: string;
 }
 
-/** A qdisc as the kernel dumps it; `options` is the whole TCA_OPTIONS attribute. */
+/**
+ * A qdisc or class as the kernel dumps it. `options` is the whole TCA_OPTIONS attribute, opaque
+ * to JavaScript, in the form the kernel takes back (htb's dumped HTB_VER is given as the major
+ * `tc` sends); the addon owns the attribute layout (native/injectors/tc_dump.h).
+ */
 export interface QdiscInfo {
   handle: number;
   parent: number;
@@ -44,12 +48,33 @@ export interface QdiscInfo {
   options: Uint8Array;
 }
 
-export interface FilterInfo extends QdiscInfo {
+/** One entry of a u32 filter dump, decoded by the addon. */
+export type U32Node =
+  /** The per-priority entry the kernel keeps for each priority. */
+  | { node: 'header' }
+  /** A hash table (`divisor 1` for the root tables the kernel creates itself). */
+  | { node: 'table'; divisor: number }
+  | {
+      node: 'key';
+      /** Kinds of the key's actions, in order (`mirred`…). */
+      actions: string[];
+      /** Attribute types beyond a plain classify filter's (actions, police, link, indev, mark). */
+      extraAttributes: number[];
+      /** TCA_OPTIONS that add the key again (selector, classid, skip flags); absent without a selector. */
+      replayOptions?: Uint8Array;
+    };
+
+export interface FilterInfo {
+  handle: number;
+  parent: number;
+  kind: string;
   prio: number;
   /** Ethertype in host order (0x0800, 0x86dd, 0x0003 for all). */
   protocol: number;
   /** The filter chain (0 unless the filter was added with `chain N`). */
   chain: number;
+  /** u32 filters only: what the entry is. */
+  u32?: U32Node;
 }
 
 /** One nf_tables rule of a faultd chain: every match optional; `percent` < 100 adds numgen. */

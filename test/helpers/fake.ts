@@ -12,6 +12,11 @@ import type { NativeAddon } from '../../src/native/addon.js';
 import { workspace } from './cli.js';
 import { FAKE_VALIDATION } from './host.js';
 
+/**
+ * An addon whose process and lock members answer harmlessly and whose other members throw. The
+ * network members have a recording fake with kernel state of their own: FakeNetlink.surface
+ * (fake-netlink.ts), which network-fault.ts puts into a context.
+ */
 export const FAKE_NATIVE: NativeAddon = {
   abiVersion: 1,
   init: () => undefined,

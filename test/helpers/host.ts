@@ -15,8 +15,6 @@ export const FAKE_HOST: HostFacts = {
   isRoot: false,
   capEff: 0n,
   memlockBytes: 8 * 1024 * 1024,
-  interfaces: [{ name: 'lo', mtu: 65536 }, { name: 'eth0', mtu: 1500 }],
-  defaultInterface: 'eth0',
 };
 
 /** Every qdisc kind exists, except those named in FAKE_MISSING_QDISCS. */
@@ -25,7 +23,7 @@ export const FAKE_MISSING_QDISCS = new Set<string>();
 export const FAKE_VALIDATION: ValidationContext = {
   host: FAKE_HOST,
   limits: DEFAULT_LIMITS,
-  safety: DEFAULT_NETWORK_SAFETY,
+  network: { safety: DEFAULT_NETWORK_SAFETY, interfaces: [{ name: 'lo', mtu: 65536 }, { name: 'eth0', mtu: 1500 }], defaultInterface: 'eth0' },
   features: {
     qdisc: (kind) => (FAKE_MISSING_QDISCS.has(kind) ? { supported: false, reason: 'RTM_NEWQDISC ENOENT: Specified qdisc kind is unknown' } : { supported: true, reason: '' }),
     nftables: () => ({ supported: true, reason: '' }),

@@ -7,18 +7,19 @@
  */
 import { FaultdError } from '../../errors.js';
 import { booleanParam, interfacesParam } from '../params.js';
-import type { FaultContext, Planned, ValidationContext } from '../types.js';
+import type { Planned } from '../types.js';
+import type { NetworkFaultContext, NetworkValidationContext } from './context.js';
 import { controlPlaneRefusal, controlPlaneTargets, describeExclusions, exclusionsOf } from './safety.js';
 import { steering, type Steering } from './steer.js';
 import { formatTarget, resolveHosts, type IpTarget, type PortSelection } from './targets.js';
 import { enumParam, hostnamesParam, ipTargetsParam, portsParam } from './target-params.js';
 
-export function commonNetworkParams(ctx: ValidationContext, verb: string) {
+export function commonNetworkParams(ctx: NetworkValidationContext, verb: string) {
   return {
     networkInterfaces: interfacesParam({
       name: 'networkInterfaces',
-      interfaces: ctx.host.interfaces,
-      fallback: ctx.host.defaultInterface,
+      interfaces: ctx.network.interfaces,
+      fallback: ctx.network.defaultInterface,
       description: `interfaces whose traffic is ${verb} ("eth0,eth1" or a list; default: the default route's)`,
     }),
     direction: enumParam('direction', ['egress', 'ingress'], 'egress', `egress: packets this host sends are ${verb}; ingress: packets it receives (through an IFB device)`),
@@ -28,7 +29,7 @@ export function commonNetworkParams(ctx: ValidationContext, verb: string) {
     destinationPorts: portsParam('destinationPorts', `only traffic to these remote ports is ${verb}; "!" spares them instead`),
     excludeIPs: ipTargetsParam('excludeIPs', `addresses/CIDRs never ${verb}, even inside a targeted CIDR`),
     excludeHosts: hostnamesParam('excludeHosts', `host names never ${verb} (resolved once at start)`),
-    whitelistSSH: booleanParam({ name: 'whitelistSSH', default: true, description: `keep this host's SSH (ports ${ctx.safety.sshPorts.join(', ')}; config safety.sshPorts) out of the fault` }),
+    whitelistSSH: booleanParam({ name: 'whitelistSSH', default: true, description: `keep this host's SSH (ports ${ctx.network.safety.sshPorts.join(', ')}; config safety.sshPorts) out of the fault` }),
     allowControlPlaneImpact: booleanParam({ name: 'allowControlPlaneImpact', default: false, description: 'let the fault touch the control plane\'s traffic (it is excluded otherwise)' }),
   };
 }
@@ -61,14 +62,14 @@ export interface CommonNetworkValues {
 /** Adds a validation issue on destinationIPs when a target is the control plane itself. */
 export function refineControlPlane(
   p: Pick<CommonNetworkValues, 'destinationIPs' | 'allowControlPlaneImpact'>,
-  ctx: ValidationContext,
+  ctx: NetworkValidationContext,
   issue: (path: string, message: string) => void,
 ): void {
   if (p.allowControlPlaneImpact) return;
-  if (ctx.safety.controlPlaneUnresolved) {
-    issue('allowControlPlaneImpact', `${ctx.safety.controlPlaneUnresolved}, so its traffic cannot be kept out of the fault; fix the name (config hub.url) or set allowControlPlaneImpact: true`);
+  if (ctx.network.safety.controlPlaneUnresolved) {
+    issue('allowControlPlaneImpact', `${ctx.network.safety.controlPlaneUnresolved}, so its traffic cannot be kept out of the fault; fix the name (config hub.url) or set allowControlPlaneImpact: true`);
   }
-  const hits = controlPlaneTargets(p.destinationIPs, ctx.safety);
+  const hits = controlPlaneTargets(p.destinationIPs, ctx.network.safety);
   if (hits.length) issue('destinationIPs', controlPlaneRefusal(hits));
 }
 
@@ -110,17 +111,17 @@ export interface NetworkScope {
  * Resolves host names, refuses a resolved target that is the control plane (unless allowed),
  * and gathers the exclusions; logs what is kept out.
  */
-export async function scopeOf(p: CommonNetworkValues, ctx: FaultContext): Promise<NetworkScope> {
+export async function scopeOf(p: CommonNetworkValues, ctx: NetworkFaultContext): Promise<NetworkScope> {
   const targets = [...p.destinationIPs, ...(await resolveHosts(p.destinationHosts))];
   if (p.destinationHosts.length) ctx.logger.info({ destinationHosts: p.destinationHosts, resolved: targets.slice(p.destinationIPs.length).map(formatTarget) }, 'destination hosts resolved');
   if (!p.allowControlPlaneImpact) {
-    const hits = controlPlaneTargets(targets, ctx.safety);
+    const hits = controlPlaneTargets(targets, ctx.network.safety);
     if (hits.length) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', controlPlaneRefusal(hits));
   }
-  const safety = exclusionsOf(ctx.safety, p.allowControlPlaneImpact);
+  const safety = exclusionsOf(ctx.network.safety, p.allowControlPlaneImpact);
   const own = [...p.excludeIPs, ...(await resolveHosts(p.excludeHosts))];
   const exclude = [...own, ...safety.map((e) => e.target)];
-  const sshPorts = p.whitelistSSH ? ctx.safety.sshPorts : [];
+  const sshPorts = p.whitelistSSH ? ctx.network.safety.sshPorts : [];
   const notes = describeExclusions([...own.map((target) => ({ target, reason: 'excludeIPs/excludeHosts' })), ...safety], sshPorts);
   if (notes.length) ctx.logger.info({ exclusions: notes[0] }, 'network safety exclusions');
   const steer = steering({ direction: p.direction, targets, remotePorts: p.destinationPorts, localPorts: p.sourcePorts, exclude, sshPorts });

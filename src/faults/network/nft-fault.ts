@@ -8,8 +8,10 @@
  */
 import { z } from 'zod';
 
+import { messageOf } from '../../errors.js';
 import type { NftChainSpec, NftRuleSpec } from '../../native/addon.js';
-import { RevertError, type FaultContext, type Planned, type RevertOutcome } from '../types.js';
+import { RevertError, type Planned, type RevertOutcome } from '../types.js';
+import type { NetworkFaultContext } from './context.js';
 import { formatTarget, type IpTarget, type PortSelection } from './targets.js';
 
 export const NFT_TABLE = 'faultd';
@@ -114,7 +116,7 @@ export function describeRule(rule: NftRuleSpec): string {
   return `${verdict} ${parts.join(' ') || 'everything'}`;
 }
 
-export function planNftFault(r: NftFaultRequest, ctx: FaultContext, target: string): Planned<NftRevert> {
+export function planNftFault(r: NftFaultRequest, ctx: NetworkFaultContext, target: string): Planned<NftRevert> {
   const chains: NftChainSpec[] = hooksOf(r).map((hook) => ({
     table: NFT_TABLE,
     chain: `${r.faultId}-${CHAIN_SUFFIX[hook]}`,
@@ -142,20 +144,28 @@ export function planNftFault(r: NftFaultRequest, ctx: FaultContext, target: stri
   };
 }
 
-export function revertNftFault(record: NftRevert, ctx: FaultContext): Promise<RevertOutcome> {
+export function revertNftFault(record: NftRevert, ctx: NetworkFaultContext): Promise<RevertOutcome> {
   return Promise.resolve().then(() => removeChains(record, ctx));
 }
 
-function removeChains(record: NftRevert, ctx: FaultContext): RevertOutcome {
+function removeChains(record: NftRevert, ctx: NetworkFaultContext): RevertOutcome {
   // After a reboot the chains are gone, and that is checked rather than assumed (a container
   // sharing its host's network namespace gets a new boot id, and its rules stay on the host).
   const rebooted = record.bootId !== ctx.host.bootId;
   let removed = 0;
-  for (const chain of record.chains) if (ctx.native.nftDeleteChain(record.table, chain)) removed += 1;
+  // Every chain is tried; a refused delete is reported with what is left, not thrown bare.
+  const refusals: string[] = [];
+  for (const chain of record.chains) {
+    try {
+      if (ctx.native.nftDeleteChain(record.table, chain)) removed += 1;
+    } catch (error) {
+      refusals.push(`${chain}: ${messageOf(error)}`);
+    }
+  }
   const left = ctx.native.nftListChains(record.table).filter((c) => record.chains.includes(c));
   if (left.length > 0) {
     throw new RevertError(
-      `nf_tables chains ${left.join(', ')} are still there after delete`,
+      `nf_tables chains ${left.join(', ')} are still there after delete${refusals.length ? ` (${refusals.join('; ')})` : ''}`,
       left.map((c) => `chain inet ${record.table} ${c}`).join(', '),
       left.map((c) => `nft flush chain inet ${record.table} ${c} && nft delete chain inet ${record.table} ${c}`).join(' && '),
     );

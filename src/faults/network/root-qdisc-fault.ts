@@ -15,7 +15,8 @@
 import { z } from 'zod';
 
 import { txBytes } from '../../host/interfaces.js';
-import { RevertError, type ActiveFault, type FaultContext, type Planned, type RevertOutcome } from '../types.js';
+import { RevertError, type ActiveFault, type Planned, type RevertOutcome } from '../types.js';
+import type { NetworkFaultContext } from './context.js';
 import {
   describeRestore,
   faultQdiscHandle,
@@ -28,10 +29,9 @@ import {
   type RootSnapshot,
 } from './root-qdisc.js';
 import { FaultdError } from '../../errors.js';
-import type { U32MatchSpec } from '../../native/addon.js';
+import type { NativeAddon, U32MatchSpec } from '../../native/addon.js';
 import { MAX_FILTERS, type Steering } from './steer.js';
 import { fnv1a32, INGRESS_PARENTS, TC_H_INGRESS } from './tc-handles.js';
-import { u32Node } from './tc-tree.js';
 import { formatRate } from './tc-units.js';
 
 export const RootQdiscRevertSchema = z.object({
@@ -103,7 +103,7 @@ export function ifbName(faultId: string, ifname: string): string {
 }
 
 /** Refuses an interface whose ingress already has a qdisc (ingress or clsact): faultd does not share it. */
-function checkNoIngressQdisc(native: FaultContext['native'], ifname: string): void {
+function checkNoIngressQdisc(native: NativeAddon, ifname: string): void {
   const existing = native.qdiscList(ifname).find((q) => INGRESS_PARENTS.has(q.parent));
   if (existing) {
     throw new FaultdError(
@@ -123,7 +123,7 @@ function txRateMeasure(ifname: string): ActiveFault['measure'] {
   };
 }
 
-export function planRootQdisc(request: RootQdiscRequest, ctx: FaultContext): Planned<RootQdiscRevert> {
+export function planRootQdisc(request: RootQdiscRequest, ctx: NetworkFaultContext): Planned<RootQdiscRevert> {
   const interfaces: { name: string; previous: RootSnapshot; ingressOf?: string }[] = [];
   for (const name of request.interfaces) {
     if (request.direction === 'egress') {
@@ -215,11 +215,11 @@ export function planRootQdisc(request: RootQdiscRequest, ctx: FaultContext): Pla
 }
 
 /** Restores every interface's root qdisc; verified and idempotent. */
-export function revertRootQdisc(record: RootQdiscRevert, ctx: FaultContext): Promise<RevertOutcome> {
+export function revertRootQdisc(record: RootQdiscRevert, ctx: NetworkFaultContext): Promise<RevertOutcome> {
   return Promise.resolve().then(() => restoreAll(record, ctx));
 }
 
-function restoreAll(record: RootQdiscRevert, ctx: FaultContext): RevertOutcome {
+function restoreAll(record: RootQdiscRevert, ctx: NetworkFaultContext): RevertOutcome {
   // After a reboot the qdiscs are gone, and that is checked rather than assumed: a container
   // that shares its host's network namespace gets a new boot id at each start, and its faults
   // are still on the host. Only what is provably faultd's is touched: a root qdisc with faultd's
@@ -251,7 +251,7 @@ function restoreAll(record: RootQdiscRevert, ctx: FaultContext): RevertOutcome {
   return { outcome: 'reverted', detail: `root qdisc restored on ${restored.join(', ')}` };
 }
 
-function linkExists(native: FaultContext['native'], name: string): boolean {
+function linkExists(native: NativeAddon, name: string): boolean {
   try {
     native.linkIndex(name);
     return true;
@@ -270,7 +270,7 @@ function codeOf(error: unknown): string | undefined {
  * no filter but u32 redirects (mirred). Anything else was added by someone else after the plan's
  * check and is left alone; the revert then reports it instead of deleting it.
  */
-function ingressIsOurs(native: FaultContext['native'], ifname: string): boolean {
+function ingressIsOurs(native: NativeAddon, ifname: string): boolean {
   let qdisc;
   try {
     qdisc = native.qdiscList(ifname).find((q) => q.parent === TC_H_INGRESS);
@@ -280,11 +280,10 @@ function ingressIsOurs(native: FaultContext['native'], ifname: string): boolean 
   }
   if (!qdisc) return false;
   if (qdisc.kind !== 'ingress') throw new Error(`${ifname} now has a ${qdisc.kind} qdisc on its ingress, which faultd did not add; left untouched`);
-  const mirred = Buffer.from('mirred');
   for (const f of native.filterList(ifname, INGRESS_HANDLE)) {
     // Per-priority headers and the u32 root table carry no action; keys must carry faultd's redirect.
-    const node = f.kind === 'u32' ? u32Node(f.options) : undefined;
-    const ours = node !== undefined && (node.kind !== 'key' || (node.hasActions && Buffer.from(f.options).includes(mirred)));
+    const node = f.kind === 'u32' ? f.u32 : undefined;
+    const ours = node !== undefined && (node.node !== 'key' || node.actions.includes('mirred'));
     if (!ours) {
       throw new Error(`the ingress qdisc of ${ifname} now has a ${f.kind} filter faultd did not add; left untouched`);
     }
@@ -296,7 +295,7 @@ function ingressIsOurs(native: FaultContext['native'], ifname: string): boolean 
  * Deletes the ingress qdisc of `ifname` (taking the redirect filter with it) and the IFB device,
  * then verifies both are gone. True if anything was removed; idempotent.
  */
-function removeIngress(native: FaultContext['native'], ifname: string, ifb: string): boolean {
+function removeIngress(native: NativeAddon, ifname: string, ifb: string): boolean {
   let removed = false;
   let foreign: Error | undefined;
   let ours = false;
@@ -334,14 +333,14 @@ function removeIngress(native: FaultContext['native'], ifname: string, ifb: stri
 }
 
 /** Doctor notes shared by the qdisc faults. */
-export function qdiscSupport(ctx: FaultContext, kind: string, supported: { supported: boolean; reason: string }) {
+export function qdiscSupport(ctx: NetworkFaultContext, kind: string, supported: { supported: boolean; reason: string }) {
   const admin = ctx.host.isRoot || (ctx.host.capEff & (1n << 12n)) !== 0n;
   return {
     supported: admin && supported.supported,
     notes: [
       admin ? 'CAP_NET_ADMIN: yes' : 'needs root or CAP_NET_ADMIN to change qdiscs',
       supported.supported ? `${kind} qdisc: available` : `${kind} qdisc: missing (needs sch_${kind}): ${supported.reason}`,
-      `interfaces: ${ctx.host.interfaces.map((i) => i.name).join(', ')}; default route via ${ctx.host.defaultInterface ?? '(none)'}`,
+      `interfaces: ${ctx.network.interfaces.map((i) => i.name).join(', ')}; default route via ${ctx.network.defaultInterface ?? '(none)'}`,
     ],
   };
 }

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { FaultdError } from '../../errors.js';
 import type { NativeAddon, QdiscInfo } from '../../native/addon.js';
 import { fnv1a32, INGRESS_PARENTS, TC_H_ROOT } from './tc-handles.js';
-import { replayableRootOptions, replayTree, RESTORABLE_KINDS, snapshotTree, treeDifferences, TreeSchema } from './tc-tree.js';
+import { replayTree, RESTORABLE_KINDS, snapshotTree, treeDifferences, TreeSchema } from './tc-tree.js';
 
 export { TC_H_ROOT };
 
@@ -62,7 +62,7 @@ export function snapshotRoot(native: NativeAddon, ifname: string): RootSnapshot 
   // netem is classless but not restorable: the kernel does not dump its distribution table.
   if (root && root.handle !== 0 && !RESTORABLE_KINDS.has(root.kind) && root.kind !== 'netem') {
     const tree = snapshotTree(native, ifname, root);
-    return { kind: root.kind, handle: root.handle, options: replayableRootOptions(root.kind, root.options).toString('hex'), tree };
+    return { kind: root.kind, handle: root.handle, options: Buffer.from(root.options).toString('hex'), tree };
   }
   // Below a classless root, the kernel's own children have handle 0 (e.g. mq's per-queue
   // fq_codel); a child someone configured has a handle and would be lost when the root is replaced.

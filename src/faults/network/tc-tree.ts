@@ -5,12 +5,14 @@
  * kernel's dumps (rtnetlink), stored in the ledger's intent, and replayed in dependency order
  * at revert, then verified against the snapshot. Anything faultd cannot replay exactly (another
  * classful kind, a classful child, a filter with actions, hashing u32 tables, other classifiers)
- * is refused before the root is touched.
+ * is refused before the root is touched. This module decides what is replayed and in which
+ * order; the attribute bytes stay opaque here: the addon decodes the u32 entries and hands back
+ * options the kernel accepts (native/injectors/tc_dump.h).
  */
 import { z } from 'zod';
 
 import { FaultdError } from '../../errors.js';
-import type { NativeAddon } from '../../native/addon.js';
+import type { FilterInfo, NativeAddon } from '../../native/addon.js';
 import { INGRESS_PARENTS, TC_H_ROOT } from './tc-handles.js';
 
 /** Classful root kinds whose trees faultd replays. */
@@ -26,99 +28,30 @@ export const TreeSchema = z.object({
 });
 export type Tree = z.infer<typeof TreeSchema>;
 
-// u32 attributes (linux/pkt_cls.h).
-const TCA_OPTIONS = 2;
-const TCA_U32 = { CLASSID: 1, HASH: 2, DIVISOR: 4, SEL: 5, PCNT: 9, FLAGS: 11 } as const;
-const TCA_U32_ACT = 7;
-const TCA_CLS_FLAGS_SKIP = 0x3; // TCA_CLS_FLAGS_SKIP_HW | TCA_CLS_FLAGS_SKIP_SW
 /** First id of the u32 root tables the kernel creates itself (800:). */
 const U32_AUTO_TABLE_BASE = 0x800;
-/** Attributes a plain classify filter dumps; anything else (actions, police, link, indev, mark) is refused. */
-const PLAIN_U32 = new Set<number>([TCA_U32.CLASSID, TCA_U32.HASH, TCA_U32.SEL, TCA_U32.PCNT, TCA_U32.FLAGS]);
-
-interface Attr {
-  readonly type: number;
-  readonly payload: Buffer;
-}
-
-function parseAttrs(bytes: Buffer): Attr[] {
-  const attrs: Attr[] = [];
-  for (let at = 0; at + 4 <= bytes.length; ) {
-    const len = bytes.readUInt16LE(at);
-    if (len < 4 || at + len > bytes.length) break;
-    attrs.push({ type: bytes.readUInt16LE(at + 2) & 0x3fff, payload: bytes.subarray(at + 4, at + len) });
-    at += (len + 3) & ~3;
-  }
-  return attrs;
-}
-
-function attr(type: number, payload: Buffer): Buffer {
-  const out = Buffer.alloc((4 + payload.length + 3) & ~3);
-  out.writeUInt16LE(4 + payload.length, 0);
-  out.writeUInt16LE(type, 2);
-  payload.copy(out, 4);
-  return out;
-}
-
-/** What a dumped u32 entry is: a per-priority header, a hash table, or a key node (with or without actions). */
-export function u32Node(options: Uint8Array): { kind: 'header' } | { kind: 'table'; divisor: number } | { kind: 'key'; hasActions: boolean } {
-  const outer = parseAttrs(Buffer.from(options)).find((a) => a.type === TCA_OPTIONS);
-  if (!outer) return { kind: 'header' };
-  const attrs = parseAttrs(outer.payload);
-  const divisor = attrs.find((a) => a.type === TCA_U32.DIVISOR);
-  if (divisor) return { kind: 'table', divisor: divisor.payload.readUInt32LE(0) };
-  return { kind: 'key', hasActions: attrs.some((a) => a.type === TCA_U32_ACT) };
-}
 
 const handleText = (h: number): string => `${(h >>> 16).toString(16)}:${(h & 0xffff) ? (h & 0xffff).toString(16) : ''}`;
 
-/** The options to re-add a dumped u32 node, or undefined for nodes the kernel creates itself. */
-function replayableU32(ifname: string, handle: number, options: Uint8Array): Buffer | undefined {
-  const outer = parseAttrs(Buffer.from(options)).find((a) => a.type === TCA_OPTIONS);
-  if (!outer) return undefined; // the per-priority header entry
-  const attrs = parseAttrs(outer.payload);
-  const divisor = attrs.find((a) => a.type === TCA_U32.DIVISOR);
-  if (divisor) {
+/** The options to re-add a dumped u32 entry, or undefined for entries the kernel creates itself. */
+function replayableU32(ifname: string, f: FilterInfo): Uint8Array | undefined {
+  const node = f.u32;
+  if (!node) throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${ifname} has a ${f.kind} filter that was not decoded; refusing to replace its root`);
+  if (node.node === 'header') return undefined; // the per-priority header entry
+  if (node.node === 'table') {
     // The kernel's own root tables are 800:, 801:, … (one per priority); a table someone made
     // (`handle 2: u32 divisor …`) has its own id and keys linked to it.
-    if (divisor.payload.readUInt32LE(0) !== 1 || handle >>> 20 < U32_AUTO_TABLE_BASE) {
+    if (node.divisor !== 1 || f.handle >>> 20 < U32_AUTO_TABLE_BASE) {
       throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${ifname} has a hashing u32 table, which faultd cannot yet restore exactly; refusing to replace its root`);
     }
     return undefined; // the root hash table, created with the first node
   }
-  const other = attrs.find((a) => !PLAIN_U32.has(a.type));
-  if (other) throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${ifname} has a u32 filter with attribute ${other.type} (actions, police, link or mark), which faultd cannot yet restore exactly; refusing to replace its root`);
-  const sel = attrs.find((a) => a.type === TCA_U32.SEL);
-  const classid = attrs.find((a) => a.type === TCA_U32.CLASSID);
-  if (!sel) throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${ifname} has a u32 filter without a selector; refusing to replace its root`);
+  const other = node.extraAttributes[0];
+  if (other !== undefined) throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${ifname} has a u32 filter with attribute ${other} (actions, police, link or mark), which faultd cannot yet restore exactly; refusing to replace its root`);
   // Replayed as `tc filter add … u32 <sel> flowid <classid>`: the kernel assigns the node handle
-  // and the hash table again (dump-only flags such as not_in_hw are dropped).
-  // skip_hw / skip_sw are configuration; in_hw / not_in_hw are reported state, refused on input.
-  const flags = (attrs.find((a) => a.type === TCA_U32.FLAGS)?.payload.readUInt32LE(0) ?? 0) & TCA_CLS_FLAGS_SKIP;
-  const flagsAttr = Buffer.alloc(4);
-  flagsAttr.writeUInt32LE(flags);
-  return attr(
-    TCA_OPTIONS,
-    Buffer.concat([...(classid ? [attr(TCA_U32.CLASSID, classid.payload)] : []), attr(TCA_U32.SEL, sel.payload), ...(flags ? [attr(TCA_U32.FLAGS, flagsAttr)] : [])]),
-  );
-}
-
-const TCA_HTB_INIT = 2;
-
-/**
- * The root's dumped options in the form the kernel accepts back: htb dumps its full version
- * (HTB_VER, 0x30011) in TCA_HTB_INIT but accepts only the major (3), as `tc` sends it.
- */
-export function replayableRootOptions(kind: string, options: Uint8Array): Buffer {
-  const bytes = Buffer.from(options);
-  if (kind !== 'htb') return bytes;
-  const outer = parseAttrs(bytes).find((a) => a.type === TCA_OPTIONS);
-  const init = outer ? parseAttrs(outer.payload).find((a) => a.type === TCA_HTB_INIT) : undefined;
-  if (init && init.payload.length >= 4 && init.payload.readUInt32LE(0) > 0xffff) {
-    // `init.payload` is a view into `bytes`: fix the version in place.
-    init.payload.writeUInt32LE(init.payload.readUInt32LE(0) >>> 16, 0);
-  }
-  return bytes;
+  // and the hash table again (the addon drops dump-only flags such as not_in_hw).
+  if (!node.replayOptions) throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${ifname} has a u32 filter without a selector; refusing to replace its root`);
+  return node.replayOptions;
 }
 
 /** Reads the tree below a classful root, or refuses it. */
@@ -146,8 +79,8 @@ export function snapshotTree(native: NativeAddon, ifname: string, root: { handle
     for (const f of native.filterList(ifname, parent)) {
       if (f.kind !== 'u32') throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${ifname} has a ${f.kind} filter below ${handleText(parent)}, which faultd cannot yet restore; refusing to replace its root`);
       if (f.chain !== 0) throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${ifname} has filters in chain ${f.chain} below ${handleText(parent)}, which faultd cannot yet restore; refusing to replace its root`);
-      const options = replayableU32(ifname, f.handle, f.options);
-      if (options) filters.push({ parent, prio: f.prio, protocol: f.protocol, kind: 'u32', options: options.toString('hex') });
+      const options = replayableU32(ifname, f);
+      if (options) filters.push({ parent, prio: f.prio, protocol: f.protocol, kind: 'u32', options: Buffer.from(options).toString('hex') });
     }
   }
   const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');

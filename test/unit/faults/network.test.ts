@@ -184,7 +184,7 @@ test('without netem: two latency faults on one interface are refused, latency wi
 });
 
 test('with a configured hub that did not resolve, network faults are refused unless allowControlPlaneImpact', (t) => {
-  const ctx = { ...FAKE_VALIDATION, safety: { ...FAKE_VALIDATION.safety, controlPlaneUnresolved: 'the control plane host hub.invalid did not resolve (ENOTFOUND)' } };
+  const ctx = { ...FAKE_VALIDATION, network: { ...FAKE_VALIDATION.network, safety: { ...FAKE_VALIDATION.network.safety, controlPlaneUnresolved: 'the control plane host hub.invalid did not resolve (ENOTFOUND)' } } };
   const validate = (params: Record<string, unknown>) =>
     validateExperiment({ apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'x' }, spec: { steps: [{ faults: [{ kind: 'linux-network-rate-limit', params }] }] } }, REGISTRY, ctx);
   const refused = validate({});

@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The network faults' extension of the fault context: what they consult besides the host facts
+ * every kind gets, namely the safety exclusions (control plane, configured addresses, SSH) and
+ * the interfaces of faultd's network namespace. Built once per command by the composition root
+ * (src/cli/context.ts); other kinds never read it.
+ */
+import { defaultRouteInterface, listInterfaces, type NetInterface } from '../../host/interfaces.js';
+import type { HostRoots } from '../../host/facts.js';
+import type { FaultContext, ValidationContext } from '../types.js';
+import type { NetworkSafety } from './safety.js';
+
+export interface NetworkContext {
+  /** What no network fault may touch unless asked (see safety.ts). */
+  readonly safety: NetworkSafety;
+  /** Network interfaces of faultd's network namespace, with their MTU. */
+  readonly interfaces: readonly NetInterface[];
+  /** Interface of the default route (IPv4, else IPv6), the default target of network faults. */
+  readonly defaultInterface: string | undefined;
+}
+
+/** What network fault validation reads. */
+export type NetworkValidationContext = Pick<ValidationContext, 'host' | 'features' | 'network'>;
+
+/** What network fault planning and revert use (the NFQUEUE delayer's process takes the full FaultContext). */
+export type NetworkFaultContext = Pick<FaultContext, 'host' | 'features' | 'network' | 'native' | 'logger'>;
+
+/** Reads the interfaces (from /sys and /proc under `roots`) next to the given safety settings. */
+export function readNetworkContext(safety: NetworkSafety, roots: HostRoots): NetworkContext {
+  return { safety, interfaces: listInterfaces(roots.sys), defaultInterface: defaultRouteInterface(roots.proc) };
+}
