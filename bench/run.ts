@@ -38,6 +38,7 @@ import { loadNative } from '../src/native/load.js';
 import { alive, processTree, runTimeNs, statusBytes } from './proc.js';
 import { abortLatency } from './abort.js';
 import { fleet } from './fleet.js';
+import { moduleCosts } from './module-cost.js';
 import { systemService } from './system.js';
 import { nfqueueDelayer } from './nfqueue.js';
 import { median, sd } from './stats.js';
@@ -360,6 +361,7 @@ async function main(): Promise<void> {
     ...(await section('network', '## Network faults: apply + revert, netlink vs CLI', () => Promise.resolve(networkSpeed()))),
     ...(await section('nfqueue', '## Latency without netem: the NFQUEUE delayer under a bulk TCP stream', () => nfqueueDelayer(ROOT))),
     ...(await section('footprint', "## faultd's own footprint", () => ownFootprint())),
+    ...(await section('footprint', '### What each module costs', () => Promise.resolve(moduleCosts(ROOT)))),
     ...(await section('abort', '## Hub abort → faults reverted', () => abortLatency(ROOT))),
     ...(await section('fleet', '## The hub under a simulated fleet, and the agent idle', () => fleet(ROOT))),
     ...(await section('system', '## faultd as a systemd service: kill -9, reboot, start', () => systemService())),
