@@ -33,7 +33,7 @@ import { detectCgroupLayout } from '../src/host/cgroup.js';
 import { readHostFacts } from '../src/host/facts.js';
 import { kernelFeatureProbe } from '../src/host/features.js';
 import { Ledger } from '../src/ledger/ledger.js';
-import { loadNative } from '../src/native/load.js';
+import { loadNative, stressorFile } from '../src/native/load.js';
 import { alive, processTree, runTimeNs, statusBytes } from './proc.js';
 import { fleet } from './fleet.js';
 import { systemService } from './system.js';
@@ -55,8 +55,9 @@ function context(): FaultContext {
     host: readHostFacts(),
     limits: DEFAULT_LIMITS,
     safety: DEFAULT_NETWORK_SAFETY,
-    features: kernelFeatureProbe(),
+    features: kernelFeatureProbe({ stressorPath: stressorFile(), native: loadNative }),
     native: loadNative(),
+    stressorPath: stressorFile(),
     cgroups: detectCgroupLayout(),
     logger: pino({ level: 'silent' }),
     procRoot: '/proc',

@@ -8,7 +8,7 @@ import { detectCgroupLayout } from '../host/cgroup.js';
 import { readHostFacts, REAL_ROOTS } from '../host/facts.js';
 import { kernelFeatureProbe } from '../host/features.js';
 import { Ledger } from '../ledger/ledger.js';
-import { loadNative } from '../native/load.js';
+import { loadNative, stressorFile } from '../native/load.js';
 import type { Owner } from '../ledger/record.js';
 import type { NetworkSafety } from '../faults/network/safety.js';
 import type { Config } from '../config/config.js';
@@ -35,8 +35,10 @@ export interface CommandEnv {
   print(text: string): void;
 }
 
+/** Host facts, limits and the kernel feature probes (which load the addon only when one runs). */
 export function validationContext(env: CommandEnv): ValidationContext {
-  return { host: readHostFacts(REAL_ROOTS), limits: env.options.limits, safety: env.options.safety, features: kernelFeatureProbe() };
+  const features = kernelFeatureProbe({ stressorPath: stressorFile(), native: loadNative });
+  return { host: readHostFacts(REAL_ROOTS), limits: env.options.limits, safety: env.options.safety, features };
 }
 
 /** The full context for commands that touch the host (loads the native addon). */
@@ -44,6 +46,7 @@ export function faultContext(env: CommandEnv): FaultContext {
   return {
     ...validationContext(env),
     native: loadNative(),
+    stressorPath: stressorFile(),
     cgroups: detectCgroupLayout(REAL_ROOTS.proc),
     logger: env.logger,
     procRoot: REAL_ROOTS.proc,

@@ -19,9 +19,17 @@ export function nativeBuildDir(): string {
   return process.env['FAULTD_NATIVE_DIR'] ?? path.join(packageRoot(), 'build', 'Release');
 }
 
+/**
+ * Absolute path of the faultd-stressor executable, whether or not it is there: the composition
+ * root puts it in the FaultContext, and its users say when it is missing.
+ */
+export function stressorFile(): string {
+  return path.join(nativeBuildDir(), 'faultd-stressor');
+}
+
 /** Absolute path of the faultd-stressor executable; throws FAULTD_ERR_NATIVE_LOAD if missing. */
 export function stressorPath(): string {
-  const file = path.join(nativeBuildDir(), 'faultd-stressor');
+  const file = stressorFile();
   try {
     accessSync(file, constants.X_OK);
   } catch (error) {
