@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "options.h"
 
@@ -76,7 +77,7 @@ std::span<const ModeInfo* const> AllModes() noexcept;
 /// The mode called `name`, or nullptr.
 const ModeInfo* FindMode(std::string_view name) noexcept;
 
-// The rows, each defined in its mode_<name>.cc.
+// The rows, each defined (constinit) in its mode_<name>.cc.
 extern const ModeInfo kCpuMode;
 extern const ModeInfo kMemoryMode;
 extern const ModeInfo kDelayMode;

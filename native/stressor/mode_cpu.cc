@@ -53,7 +53,7 @@ int Run(const CpuOptions& o, const sigset_t& stop_signals) {
 
 }  // namespace
 
-const ModeInfo kCpuMode = DefineMode<CpuOptions, Parse, Validate, Run>(
+constinit const ModeInfo kCpuMode = DefineMode<CpuOptions, Parse, Validate, Run>(
     "cpu", "--workers=N --load-pct=P [--cpus=0,2] [--ramp-up-ms=T] [--period-us=U]", Lifecycle::kLoad);
 
 }  // namespace faultd::stressor

@@ -93,7 +93,7 @@ int Run(const DelayOptions& o, const sigset_t& stop_signals) {
 
 }  // namespace
 
-const ModeInfo kDelayMode = DefineMode<DelayOptions, Parse, Validate, Run>(
+constinit const ModeInfo kDelayMode = DefineMode<DelayOptions, Parse, Validate, Run>(
     "delay",
     "--queue=N --delay-us=D [--jitter-us=J] [--correlation-pct=C] [--distribution=normal --dist-dir=DIR] "
     "[--max-held=PACKETS]",

@@ -60,7 +60,7 @@ int Run(const MemoryOptions& o, const sigset_t& stop_signals) {
 
 }  // namespace
 
-const ModeInfo kMemoryMode = DefineMode<MemoryOptions, Parse, Validate, Run>(
+constinit const ModeInfo kMemoryMode = DefineMode<MemoryOptions, Parse, Validate, Run>(
     "memory", "--workers=N --bytes-per-worker=B [--lock] [--ramp-up-ms=T]", Lifecycle::kLoad);
 
 }  // namespace faultd::stressor

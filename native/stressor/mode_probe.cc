@@ -100,9 +100,9 @@ int RunNfqueue(const NfqueueProbeOptions&, const sigset_t&) {
 
 }  // namespace
 
-const ModeInfo kProbeQdiscMode =
+constinit const ModeInfo kProbeQdiscMode =
     DefineMode<QdiscProbeOptions, ParseQdisc, ValidateQdisc, RunQdisc>("probe-qdisc", "<kind>", Lifecycle::kProbe);
-const ModeInfo kProbeNfqueueMode =
+constinit const ModeInfo kProbeNfqueueMode =
     DefineMode<NfqueueProbeOptions, ParseNfqueue, ValidateNfqueue, RunNfqueue>("probe-nfqueue", "", Lifecycle::kProbe);
 
 }  // namespace faultd::stressor
