@@ -2,6 +2,8 @@
 // The faultd-stressor command line (see command_line.h).
 #include "command_line.h"
 
+#include <cstdint>
+
 namespace faultd::stressor {
 namespace {
 
@@ -16,7 +18,10 @@ bool TakeCommon(const Arg& arg, Command* command, std::string* error) {
     if (error->empty()) *error = CheckRange<pid_t>("--parent-pid", command->parent_pid, 0, INT32_MAX);
     return true;
   }
-  if (arg.key == "--wait-go") return *error = TakeFlag(arg, &command->wait_go), true;
+  if (arg.key == "--wait-go") {
+    *error = TakeFlag(arg, &command->wait_go);
+    return true;
+  }
   if (arg.key == "--tag") {
     // Informational only: makes the fault id visible in `ps`.
     std::string tag;
