@@ -39,6 +39,7 @@
       'type': 'executable',
       'sources': [
         'native/stressor/stressor_main.cc',
+        '<@(faultd_stressor_sources)',
         '<@(faultd_core_sources)',
         '<@(faultd_injector_sources)',
       ],
@@ -57,6 +58,8 @@
           'native/test/cpu_stress_test.cc',
           'native/test/netlink_test.cc',
           'native/test/delay_test.cc',
+          'native/test/stressor_modes_test.cc',
+          '<@(faultd_stressor_sources)',
           '<@(faultd_core_sources)',
           '<@(faultd_injector_sources)',
         ],

@@ -34,7 +34,7 @@ import { detectCgroupLayout } from '../src/host/cgroup.js';
 import { readHostFacts, REAL_ROOTS } from '../src/host/facts.js';
 import { kernelFeatureProbe } from '../src/host/features.js';
 import { Ledger } from '../src/ledger/ledger.js';
-import { loadNative } from '../src/native/load.js';
+import { loadNative, stressorFile } from '../src/native/load.js';
 import { alive, processTree, runTimeNs, statusBytes } from './proc.js';
 import { abortLatency } from './abort.js';
 import { fleet } from './fleet.js';
@@ -57,9 +57,15 @@ function context(): FaultContext {
   return {
     host: readHostFacts(),
     limits: DEFAULT_LIMITS,
+<<<<<<< HEAD
     features: kernelFeatureProbe(),
     network: readNetworkContext(DEFAULT_NETWORK_SAFETY, REAL_ROOTS),
+=======
+    safety: DEFAULT_NETWORK_SAFETY,
+    features: kernelFeatureProbe({ stressorPath: stressorFile(), native: loadNative }),
+>>>>>>> wip/stressor
     native: loadNative(),
+    stressorPath: stressorFile(),
     cgroups: detectCgroupLayout(),
     logger: pino({ level: 'silent' }),
     procRoot: '/proc',

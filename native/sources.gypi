@@ -30,5 +30,17 @@
       'native/injectors/tc_steer.cc',
       'native/injectors/tc_tbf.cc',
     ],
+    # The stressor's command line, lifecycle and modes: everything but its main().
+    'faultd_stressor_sources': [
+      'native/stressor/command_line.cc',
+      'native/stressor/events.cc',
+      'native/stressor/lifecycle.cc',
+      'native/stressor/mode_cpu.cc',
+      'native/stressor/mode_delay.cc',
+      'native/stressor/mode_memory.cc',
+      'native/stressor/mode_probe.cc',
+      'native/stressor/modes.cc',
+      'native/stressor/options.cc',
+    ],
   },
 }

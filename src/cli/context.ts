@@ -9,7 +9,7 @@ import { readHostFacts, REAL_ROOTS } from '../host/facts.js';
 import { kernelFeatureProbe } from '../host/features.js';
 import { Session } from '../engine/session.js';
 import { Ledger } from '../ledger/ledger.js';
-import { loadNative } from '../native/load.js';
+import { loadNative, stressorFile } from '../native/load.js';
 import type { Owner } from '../ledger/record.js';
 import { readNetworkContext } from '../faults/network/context.js';
 import type { NetworkSafety } from '../faults/network/safety.js';
@@ -37,11 +37,12 @@ export interface CommandEnv {
   print(text: string): void;
 }
 
+/** Host facts, limits and the kernel feature probes (which load the addon only when one runs). */
 export function validationContext(env: CommandEnv): ValidationContext {
   return {
     host: readHostFacts(REAL_ROOTS),
     limits: env.options.limits,
-    features: kernelFeatureProbe(),
+    features: kernelFeatureProbe({ stressorPath: stressorFile(), native: loadNative }),
     network: readNetworkContext(env.options.safety, REAL_ROOTS),
   };
 }
@@ -51,6 +52,7 @@ export function faultContext(env: CommandEnv): FaultContext {
   return {
     ...validationContext(env),
     native: loadNative(),
+    stressorPath: stressorFile(),
     cgroups: detectCgroupLayout(REAL_ROOTS.proc),
     logger: env.logger,
     procRoot: REAL_ROOTS.proc,

@@ -6,8 +6,7 @@
 import { accessSync, constants } from 'node:fs';
 
 import { stressCgroupDirs } from '../host/cgroup.js';
-import { stressorPath } from '../native/load.js';
-import { startStressor, stressorArgv, type StressorHandle, type StressorRevert } from './stressor-process.js';
+import { missingStressor, startStressor, stressorArgv, type StressorHandle, type StressorRevert } from './stressor-process.js';
 import type { ActiveFault, FaultContext, Planned } from './types.js';
 
 /** How often the live measurement is refreshed. */
@@ -67,11 +66,11 @@ export function stressorSupportNotes(ctx: FaultContext): { ok: boolean; notes: s
   const notes: string[] = [];
   let ok = true;
   try {
-    accessSync(stressorPath(), constants.X_OK);
-    notes.push(`stressor: ${stressorPath()}`);
+    accessSync(ctx.stressorPath, constants.X_OK);
+    notes.push(`stressor: ${ctx.stressorPath}`);
   } catch (error) {
     ok = false;
-    notes.push(error instanceof Error ? error.message : String(error));
+    notes.push(missingStressor(ctx.stressorPath, error).message);
   }
   if (!ctx.host.isRoot) notes.push('not root: the stressor runs without its own cgroup');
   else if (ctx.cgroups.mode === 'none') notes.push('no cgroup hierarchy mounted: the stressor runs without its own cgroup');

@@ -10,7 +10,7 @@
  * SIGKILL after a grace period, remove the cgroups, then verify nothing is left.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -20,7 +20,6 @@ import { z } from 'zod';
 import { FaultdError, messageOf } from '../errors.js';
 import { createCgroups, moveIntoCgroups, removeCgroup } from '../host/cgroup.js';
 import type { NativeAddon } from '../native/addon.js';
-import { stressorPath } from '../native/load.js';
 import { RevertError, type FaultContext, type RevertOutcome } from './types.js';
 
 /** Time a stressor gets to exit after SIGTERM before SIGKILL. */
@@ -52,9 +51,15 @@ export interface StressorHandle extends ProcessId {
   readonly exit: Promise<string>;
 }
 
-/** The argv a stressor gets for `mode` and `args` (shown by --dry-run). */
+/** The load modes of faultd-stressor (native/stressor/mode_<mode>.cc). */
 export type StressorMode = 'cpu' | 'memory' | 'delay';
 
+/** FAULTD_ERR_NATIVE_LOAD for a stressor executable that is not there (or not executable). */
+export function missingStressor(file: string, cause: unknown): FaultdError {
+  return new FaultdError('FAULTD_ERR_NATIVE_LOAD', `stressor executable ${file} is missing: run \`npm run build\``, { cause });
+}
+
+/** The argv a stressor gets for `mode` and `args` (shown by --dry-run). */
 export function stressorArgv(tag: string, mode: StressorMode, args: readonly string[]): string[] {
   return [mode, ...args, `--tag=${tag}`, '--wait-go', `--parent-pid=${process.pid}`];
 }
@@ -73,9 +78,15 @@ export async function startStressor(
   signal: AbortSignal,
   onEvent?: (event: Record<string, unknown>) => void,
 ): Promise<StressorHandle> {
+  // Before anything changes: a missing executable is a build problem, said as such.
+  try {
+    accessSync(ctx.stressorPath, constants.X_OK);
+  } catch (error) {
+    throw missingStressor(ctx.stressorPath, error);
+  }
   const { created, skipped } = createCgroups(planned.cgroups);
   for (const reason of skipped) ctx.logger.warn({ reason }, 'cannot create stressor cgroup, ignoring');
-  const child = spawn(stressorPath(), stressorArgv(planned.tag, mode, args), {
+  const child = spawn(ctx.stressorPath, stressorArgv(planned.tag, mode, args), {
     detached: true, // own session: the terminal's Ctrl-C goes to faultd, which reverts in order
     stdio: ['pipe', 'pipe', 'pipe'],
   });

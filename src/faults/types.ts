@@ -42,6 +42,8 @@ export interface ValidationContext {
 /** Everything a fault needs to act on the host. */
 export interface FaultContext extends ValidationContext {
   readonly native: NativeAddon;
+  /** Absolute path of the faultd-stressor executable (a missing file is reported where it is used). */
+  readonly stressorPath: string;
   readonly cgroups: CgroupLayout;
   readonly logger: Logger;
   readonly procRoot: string;

@@ -3,7 +3,8 @@
  * Kernel feature probes that no file under /proc or /sys answers, such as "is there a netem
  * qdisc?" (no loadable modules here, built-in elsewhere). The probe runs in the faultd-stressor
  * helper inside a throwaway network namespace, so it never touches the host's interfaces; each
- * answer is cached for the life of the process.
+ * answer is cached for the life of the probe object. The stressor's path and the addon are
+ * given by the composition root (src/cli/context.ts): this module loads nothing itself.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { getSystemErrorName } from 'node:util';
 
 import { z } from 'zod';
 
-import { loadNative, stressorPath } from '../native/load.js';
+import type { NativeAddon } from '../native/addon.js';
 
 export interface FeatureSupport {
   readonly supported: boolean;
@@ -25,6 +26,28 @@ export interface FeatureProbe {
   nftables(): FeatureSupport;
   /** What the NFQUEUE delayer needs: an nf_tables rule with the xt NFQUEUE target and a bound queue. */
   nfqueue(): FeatureSupport;
+}
+
+/** What a stressor probe run printed, or why it could not run. */
+export interface ProbeRun {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly error?: Error;
+}
+
+/** What the probes use; nothing is loaded or run before a probe is asked. */
+export interface ProbeSources {
+  /** Absolute path of the faultd-stressor executable. */
+  readonly stressorPath: string;
+  /** The addon, asked for only when the nf_tables probe runs. */
+  readonly native: () => Pick<NativeAddon, 'nftListChains'>;
+  /** Runs `<stressorPath> <args>` to completion (default: spawnSync with a 5 s timeout). */
+  readonly run?: (file: string, args: readonly string[]) => ProbeRun;
+}
+
+function spawnProbe(file: string, args: readonly string[]): ProbeRun {
+  const result = spawnSync(file, args, { encoding: 'utf8', timeout: 5000 });
+  return { stdout: result.stdout ?? '', stderr: result.stderr ?? '', ...(result.error ? { error: result.error } : {}) };
 }
 
 const ProbeOutput = z.object({
@@ -49,9 +72,17 @@ function errnoName(errno: number): string {
  * the throwaway namespace, leaves the question open, so the feature is assumed present and a
  * kernel without it fails at apply with the same words.
  */
-function probeWithStressor(args: readonly string[], isMissing: (probe: string | undefined, errno: number | undefined) => boolean): FeatureSupport {
+function probeWithStressor(
+  sources: ProbeSources,
+  args: readonly string[],
+  isMissing: (probe: string | undefined, errno: number | undefined) => boolean,
+): FeatureSupport {
   try {
-    const result = spawnSync(stressorPath(), args, { encoding: 'utf8', timeout: 5000 });
+    const result = (sources.run ?? spawnProbe)(sources.stressorPath, args);
+    if ((result.error as { code?: string } | undefined)?.code === 'ENOENT') {
+      throw new Error(`stressor executable ${sources.stressorPath} is missing: run \`npm run build\``);
+    }
+    if (result.error) throw result.error;
     const parsed = ProbeOutput.safeParse(JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}'));
     if (!parsed.success) throw new Error(`unexpected probe output: ${result.stdout}${result.stderr}`);
     const p = parsed.data;
@@ -70,8 +101,8 @@ const ENOENT = 2;
 const EOPNOTSUPP = 95;
 const EPROTONOSUPPORT = 93;
 
-/** Probes through the stressor binary; results are cached per kind. */
-export function kernelFeatureProbe(): FeatureProbe {
+/** Probes through the stressor binary and the addon of `sources`; results are cached per kind. */
+export function kernelFeatureProbe(sources: ProbeSources): FeatureProbe {
   const cache = new Map<string, FeatureSupport>();
   const cached = (key: string, probe: () => FeatureSupport): FeatureSupport => {
     const known = cache.get(key) ?? probe();
@@ -80,21 +111,21 @@ export function kernelFeatureProbe(): FeatureProbe {
   };
   return {
     qdisc: (kind) =>
-      cached(`qdisc:${kind}`, () => probeWithStressor(['probe-qdisc', kind], (probe, errno) => probe === 'RTM_NEWQDISC' && (errno === ENOENT || errno === EOPNOTSUPP))),
+      cached(`qdisc:${kind}`, () => probeWithStressor(sources, ['probe-qdisc', kind], (probe, errno) => probe === 'RTM_NEWQDISC' && (errno === ENOENT || errno === EOPNOTSUPP))),
     // NFT_MSG_NEWRULE ENOENT: no nft_compat or no xt_NFQUEUE; NFQNL_MSG_CONFIG: no nfnetlink_queue.
     nfqueue: () =>
       cached('nfqueue', () =>
-        probeWithStressor(['probe-nfqueue'], (probe, errno) =>
+        probeWithStressor(sources, ['probe-nfqueue'], (probe, errno) =>
           (probe === 'NFT_MSG_NEWRULE' || probe === 'NFQNL_MSG_CONFIG' || probe === 'sendmsg') && (errno === ENOENT || errno === EOPNOTSUPP || errno === EPROTONOSUPPORT),
         ),
       ),
-    nftables: () => cached('nf_tables', probeNftables),
+    nftables: () => cached('nf_tables', () => probeNftables(sources)),
   };
 }
 
-function probeNftables(): FeatureSupport {
+function probeNftables(sources: ProbeSources): FeatureSupport {
   try {
-    loadNative().nftListChains('faultd'); // read-only: lists chains of a table that may not exist
+    sources.native().nftListChains('faultd'); // read-only: lists chains of a table that may not exist
     return { supported: true, reason: '' };
   } catch (error) {
     const code = (error as { code?: string }).code;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/** Test doubles: a fake native addon, a silent logger, and a scriptable injector. */
+/** Test doubles: a fake native addon, a silent logger, recording feature probes, and a scriptable injector. */
 import type { ExecutionContext } from 'ava';
 import { pino } from 'pino';
 import { z } from 'zod';
@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { Runner } from '../../src/engine/runner.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import type { Owner } from '../../src/ledger/record.js';
+import type { FeatureProbe, FeatureSupport } from '../../src/host/features.js';
 import { defineInjector, RevertError, type ActiveFault, type FaultContext, type InjectorModule } from '../../src/faults/types.js';
 import type { NativeAddon } from '../../src/native/addon.js';
 import { workspace } from './cli.js';
@@ -56,10 +57,21 @@ export const SILENT = pino({ level: 'silent' });
 export const FAKE_CONTEXT: FaultContext = {
   ...FAKE_VALIDATION,
   native: FAKE_NATIVE,
+  stressorPath: '/nonexistent/faultd-stressor',
   cgroups: { mode: 'none', mounts: new Map(), ownPaths: new Map() },
   logger: SILENT,
   procRoot: '/nonexistent',
 };
+
+/** Feature probes that answer from `missing` (`qdisc:netem`, `nftables`, `nfqueue`) and record every question in `calls`. */
+export function recordingFeatureProbe(missing: ReadonlySet<string> = new Set()): { features: FeatureProbe; calls: string[] } {
+  const calls: string[] = [];
+  const answer = (key: string): FeatureSupport => {
+    calls.push(key);
+    return missing.has(key) ? { supported: false, reason: `fake: no ${key}` } : { supported: true, reason: '' };
+  };
+  return { calls, features: { qdisc: (kind) => answer(`qdisc:${kind}`), nftables: () => answer('nftables'), nfqueue: () => answer('nfqueue') } };
+}
 
 export interface FakeBehaviour {
   applyFails?: boolean;

@@ -1,22 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
-// The real addon, no privileges: surface drift, argument errors, system error shape, and
-// pid-reuse safety of killProcess.
+// The real addon, no privileges: argument errors, system error shape, and pid-reuse safety of
+// killProcess (surface drift against addon.d.ts: surface.test.ts).
 import { spawn } from 'node:child_process';
 
 import test from 'ava';
 
-import type { NativeAddon } from '../../src/native/addon.js';
 import { loadNative } from '../../src/native/load.js';
 import { NativeSystemError } from '../../src/native/system-error.js';
 import { waitUntil } from '../helpers/processes.js';
 
 const native = loadNative();
-
-test('every declared function exists on the addon', (t) => {
-  const declared: readonly (keyof NativeAddon)[] = ['init', 'processStartTime', 'killProcess', 'memlockLimit', 'tryLock', 'netemOptions', 'tbfOptions', 'qdiscList', 'qdiscReplace', 'qdiscDelete', 'htbQdiscOptions', 'htbClassOptions', 'u32Options', 'classReplace', 'filterAdd', 'nftAddChain', 'nftDeleteChain', 'nftListChains'];
-  for (const key of declared) t.is(typeof native[key], 'function', key);
-  t.is(native.abiVersion, 1);
-});
 
 test('bad arguments throw TypeError/RangeError with Node codes', (t) => {
   const typeError = t.throws(() => native.processStartTime('1' as unknown as number), { instanceOf: TypeError });

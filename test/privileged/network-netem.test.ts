@@ -2,15 +2,14 @@
 // The netem faults on this kernel: where sch_netem is missing (as on this project's VMs), every
 // netem kind is refused by validate, run and doctor with the kernel's words, and nothing changes.
 // Where netem exists, the probe says so and the refusal is not expected.
-import { kernelFeatureProbe } from '../../src/host/features.js';
 import { experimentYaml, runCli, workspace } from '../helpers/cli.js';
 import { qdiscState, testNetns } from '../helpers/netns.js';
-import { privilegedTest as test } from '../helpers/privileged.js';
+import { hostFeatureProbe, privilegedTest as test } from '../helpers/privileged.js';
 
 // linux-network-loss and linux-network-latency are not here: without netem they fall back to
 // nf_tables (network-nft tests) and the NFQUEUE delayer (network-nfqueue tests).
 const NETEM_KINDS = ['linux-network-corruption', 'linux-network-duplication', 'linux-network-reorder'];
-const netem = kernelFeatureProbe().qdisc('netem');
+const netem = hostFeatureProbe().qdisc('netem');
 
 test('the netem probe answers without touching the host namespace', (t) => {
   t.log(netem.supported ? 'this kernel has sch_netem' : `no sch_netem here: ${netem.reason}`);

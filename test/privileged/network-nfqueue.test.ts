@@ -10,10 +10,9 @@ import type { ExecutionContext } from 'ava';
 
 import { experimentYaml, finish, runCli, startCli, waitForLine, workspace } from '../helpers/cli.js';
 import { testNetnsPair, type NetnsPair, type TestNetns } from '../helpers/netns.js';
-import { privilegedTest as test } from '../helpers/privileged.js';
+import { hostFeatureProbe, privilegedTest as test } from '../helpers/privileged.js';
 import { stressorsMatching, waitUntil } from '../helpers/processes.js';
 import { median, startUdpEcho, udpRtts } from '../helpers/traffic.js';
-import { kernelFeatureProbe } from '../../src/host/features.js';
 
 const ECHO_PORT = 7300;
 
@@ -25,7 +24,7 @@ function ruleset(ns: TestNetns): unknown {
 
 /** The NFQUEUE path is what runs only where netem is missing. */
 function usesNfqueue(t: ExecutionContext): boolean {
-  if (kernelFeatureProbe().qdisc('netem').supported) {
+  if (hostFeatureProbe().qdisc('netem').supported) {
     t.log('skipped: this kernel has sch_netem, so latency uses netem, not the NFQUEUE delayer');
     t.pass();
     return false;
@@ -143,7 +142,7 @@ test('latency input errors name the field; the mechanism is in faultd doctor', a
     t.is(result.code, 2, JSON.stringify(params));
     t.regex(result.stderr, message);
   }
-  if (!kernelFeatureProbe().qdisc('netem').supported) {
+  if (!hostFeatureProbe().qdisc('netem').supported) {
     const doctor = await runCli(['doctor'], ws.stateDir, pair.a.name);
     t.regex(doctor.stdout, /mechanism: NFQUEUE delayer/);
   }

@@ -5,8 +5,7 @@
 // by revert --remnants leaves no faultd table.
 import { experimentYaml, finish, runCli, startCli, waitForLine, workspace } from '../helpers/cli.js';
 import { testNetnsPair, type TestNetns } from '../helpers/netns.js';
-import { privilegedTest as test } from '../helpers/privileged.js';
-import { kernelFeatureProbe } from '../../src/host/features.js';
+import { hostFeatureProbe, privilegedTest as test } from '../helpers/privileged.js';
 import { startTcpServers, tryConnect, udpDelivered } from '../helpers/traffic.js';
 
 function ruleset(ns: TestNetns): unknown {
@@ -118,7 +117,7 @@ test('bad partition input is refused by name', async (t) => {
 });
 
 test('without netem, 30 % loss through nf_tables drops 30 ± 5 % of 2000 packets and reverts exactly', async (t) => {
-  if (kernelFeatureProbe().qdisc('netem').supported) {
+  if (hostFeatureProbe().qdisc('netem').supported) {
     t.log('skipped: this kernel has sch_netem, so loss uses netem, not nf_tables');
     t.pass();
     return;
@@ -147,7 +146,7 @@ test('without netem, 30 % loss through nf_tables drops 30 ± 5 % of 2000 packets
 });
 
 test('loss correlation without netem is refused by name', async (t) => {
-  if (kernelFeatureProbe().qdisc('netem').supported) {
+  if (hostFeatureProbe().qdisc('netem').supported) {
     t.pass();
     return;
   }

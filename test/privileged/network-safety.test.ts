@@ -5,9 +5,8 @@
 // itself is refused unless allowControlPlaneImpact is set; a bad configuration names the field.
 import { experimentYaml, finish, runCli, startCli, waitForLine, workspace } from '../helpers/cli.js';
 import { testNetnsPair, type NetnsPair } from '../helpers/netns.js';
-import { privilegedTest as test } from '../helpers/privileged.js';
+import { hostFeatureProbe, privilegedTest as test } from '../helpers/privileged.js';
 import { median, startTcpServers, startUdpEcho, tryConnect, udpRtts } from '../helpers/traffic.js';
-import { kernelFeatureProbe } from '../../src/host/features.js';
 
 /** B gets a second address, standing for the control plane (or an excluded host). */
 function secondAddress(pair: NetnsPair): string {
@@ -42,7 +41,7 @@ test('a partition of a CIDR spares the control plane inside it, and dry-run says
 });
 
 test('latency on the whole interface leaves safety.excludeIPs undelayed', async (t) => {
-  if (kernelFeatureProbe().qdisc('netem').supported) {
+  if (hostFeatureProbe().qdisc('netem').supported) {
     t.log('skipped: with sch_netem the latency is a netem qdisc (covered by the u32 steering tests)');
     t.pass();
     return;

@@ -7,12 +7,11 @@ import type { ExecutionContext } from 'ava';
 
 import { experimentYaml, finish, startCli, waitForLine, workspace } from '../helpers/cli.js';
 import { qdiscState, testNetnsPair, type NetnsPair } from '../helpers/netns.js';
-import { privilegedTest as test } from '../helpers/privileged.js';
+import { hostFeatureProbe, privilegedTest as test } from '../helpers/privileged.js';
 import { median, startUdpEcho, udpDelivered, udpRtts } from '../helpers/traffic.js';
-import { kernelFeatureProbe } from '../../src/host/features.js';
 
 test.before(() => {
-  if (!kernelFeatureProbe().qdisc('netem').supported) throw new Error('test:vm needs sch_netem; is this the QEMU guest?');
+  if (!hostFeatureProbe().qdisc('netem').supported) throw new Error('test:vm needs sch_netem; is this the QEMU guest?');
 });
 
 /** Runs one fault on A's `va` (or B's `vb` with `onB`) for the duration of `body`, then checks the exact restore. */

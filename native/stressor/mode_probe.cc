@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: Apache-2.0
+// The feature probe modes (host/features.ts runs them): each tries, in a private throwaway
+// network namespace (needs CAP_SYS_ADMIN) so the host's own interfaces are never touched,
+// what a fault would do, prints one line {"supported":bool,...} and exits 0 when the probe
+// itself ran.
+//   faultd-stressor probe-qdisc <kind>   can this kernel create a <kind> qdisc?
+//   faultd-stressor probe-nfqueue        nf_tables queue rule + a bound queue
+#include <sched.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "../core/netlink/qdisc.h"
+#include "../core/psched.h"
+#include "../injectors/nfqueue_delayer.h"
+#include "../injectors/nft_rules.h"
+#include "../injectors/tc_netem.h"
+#include "../injectors/tc_tbf.h"
+#include "events.h"
+#include "mode.h"
+
+namespace faultd::stressor {
+namespace {
+
+void PrintProbeFailure(const core::SysError& error) {
+  std::printf("{\"supported\":false,\"probe\":\"%s\",\"errno\":%d,\"message\":\"%s\",\"detail\":\"%s\"}\n", error.syscall, error.err,
+              std::strerror(error.err), JsonEscape(error.detail).c_str());
+}
+
+// False (with the verdict printed) when the throwaway namespace cannot be made.
+bool EnterThrowawayNetns() {
+  if (unshare(CLONE_NEWNET) == 0) return true;
+  std::printf("{\"supported\":false,\"probe\":\"unshare\",\"errno\":%d,\"message\":\"%s\"}\n", errno, std::strerror(errno));
+  return false;
+}
+
+struct QdiscProbeOptions : ModeOptions {
+  std::string kind;
+  int positionals = 0;
+};
+
+std::string ParseQdisc(const Arg& arg, QdiscProbeOptions& o) {
+  if (!arg.positional()) return NotAnOption("probe-qdisc", arg);
+  if (++o.positionals == 1) o.kind = arg.text;
+  return {};
+}
+
+std::string ValidateQdisc(const QdiscProbeOptions& o) {
+  if (o.positionals != 1) return "probe-qdisc takes exactly one <kind>";
+  if (o.kind.empty() || o.kind.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") != std::string::npos) {
+    return Cat({"probe-qdisc <kind>: '", o.kind, "' must be a qdisc kind (a-z and _)"});
+  }
+  return {};
+}
+
+int RunQdisc(const QdiscProbeOptions& o, const sigset_t&) {
+  if (!EnterThrowawayNetns()) return kExitFailed;
+  const auto psched = core::ReadPsched();
+  if (!psched.ok()) return EmitError(psched.error()), kExitFailed;
+  core::Result<std::vector<uint8_t>> options = std::vector<uint8_t>{};
+  if (o.kind == "netem") options = inj::EncodeNetemOptions(inj::NetemSpec{}, psched.value());
+  if (o.kind == "tbf") options = inj::EncodeTbfOptions({125000, 32768, 65536, 0}, psched.value());
+  if (!options.ok()) return EmitError(options.error()), kExitFailed;
+  const auto lo = core::nl::InterfaceIndex("lo");
+  if (!lo.ok()) return EmitError(lo.error()), kExitFailed;
+  const auto added = core::nl::ReplaceQdisc(lo.value(), 0xffffffffU, 0x10000U, o.kind, options.value(), false);
+  if (added.ok()) {
+    std::printf("{\"supported\":true}\n");
+  } else {
+    PrintProbeFailure(added.error());
+  }
+  return kExitStopped;
+}
+
+struct NfqueueProbeOptions : ModeOptions {};
+
+std::string ParseNfqueue(const Arg&, NfqueueProbeOptions&) { return "probe-nfqueue takes no argument"; }
+
+std::string ValidateNfqueue(const NfqueueProbeOptions&) { return {}; }
+
+// What the NFQUEUE delayer needs: an nf_tables chain with the xt NFQUEUE target (nf_tables,
+// nft_compat, xt_NFQUEUE) and a bound queue (nfnetlink_queue).
+int RunNfqueue(const NfqueueProbeOptions&, const sigset_t&) {
+  if (!EnterThrowawayNetns()) return kExitFailed;
+  inj::NftChainSpec chain;
+  chain.chain = "probe";
+  chain.hook = inj::NftHook::kPrerouting;
+  inj::NftRule rule;
+  rule.verdict = inj::NftVerdict::kQueue;
+  rule.queue_num = 1;
+  chain.rules.push_back(rule);
+  if (const auto added = inj::AddNftChain(chain); !added.ok()) return PrintProbeFailure(added.error()), kExitStopped;
+  if (const auto bound = inj::NfqueueDelayer::Bind(1, 16); !bound.ok()) return PrintProbeFailure(bound.error()), kExitStopped;
+  std::printf("{\"supported\":true}\n");
+  return kExitStopped;
+}
+
+}  // namespace
+
+constinit const ModeInfo kProbeQdiscMode =
+    DefineMode<QdiscProbeOptions, ParseQdisc, ValidateQdisc, RunQdisc>("probe-qdisc", "<kind>", Lifecycle::kProbe);
+constinit const ModeInfo kProbeNfqueueMode =
+    DefineMode<NfqueueProbeOptions, ParseNfqueue, ValidateNfqueue, RunNfqueue>("probe-nfqueue", "", Lifecycle::kProbe);
+
+}  // namespace faultd::stressor

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: Apache-2.0
+// The faultd-stressor command line through its table of modes, without its main(): every argv
+// faultd passes is accepted as before, and every refusal names the mode, the argument and the
+// allowed range.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "../stressor/command_line.h"
+#include "../stressor/mode.h"
+
+namespace faultd::stressor {
+namespace {
+
+ParsedCommandLine Parse(std::vector<std::string_view> args) { return ParseCommandLine(args); }
+
+// The argv of each mode as src/faults (linux-cpu-stress.ts, linux-memory-stress.ts,
+// network/nfqueue-delay.ts, host/features.ts) builds it, with stressorArgv's common options.
+TEST(StressorCommandLine, AcceptsWhatFaultdPasses) {
+  const std::vector<std::vector<std::string_view>> argvs = {
+      {"cpu", "--workers=2", "--load-pct=50", "--period-us=10000", "--tag=f-1", "--wait-go", "--parent-pid=4242"},
+      {"cpu", "--workers=1", "--load-pct=12.5", "--period-us=10000", "--cpus=0,1", "--ramp-up-ms=5000", "--tag=f-1", "--wait-go", "--parent-pid=1"},
+      {"cpu", "--workers=1", "--load-pct=0", "--tag=test"},
+      {"memory", "--workers=2", "--bytes-per-worker=134217728", "--tag=f-2", "--wait-go", "--parent-pid=4242"},
+      {"memory", "--workers=1", "--bytes-per-worker=4096", "--lock", "--ramp-up-ms=100", "--tag=f-2", "--wait-go", "--parent-pid=4242"},
+      {"delay", "--queue=3840", "--delay-us=100000", "--jitter-us=0", "--correlation-pct=0", "--tag=f-3", "--wait-go", "--parent-pid=4242"},
+      {"delay", "--queue=4000", "--delay-us=2000000", "--jitter-us=500000", "--correlation-pct=25.5", "--distribution=normal",
+       "--dist-dir=/usr/lib/x86_64-linux-gnu/tc", "--tag=f-3", "--wait-go", "--parent-pid=4242"},
+      {"delay", "--queue=1", "--delay-us=0", "--max-held=16"},
+      {"probe-qdisc", "netem"},
+      {"probe-qdisc", "tbf"},
+      {"probe-nfqueue"},
+  };
+  for (const auto& argv : argvs) {
+    const ParsedCommandLine parsed = Parse(argv);
+    EXPECT_EQ(parsed.error, "") << argv[0];
+    ASSERT_NE(parsed.command.mode, nullptr);
+    EXPECT_EQ(parsed.command.mode->name, argv[0]);
+    ASSERT_NE(parsed.command.options, nullptr);
+  }
+}
+
+TEST(StressorCommandLine, ReadsTheCommonOptionsOnce) {
+  const ParsedCommandLine parsed = Parse({"memory", "--parent-pid=4242", "--bytes-per-worker=1", "--wait-go", "--tag=x"});
+  ASSERT_EQ(parsed.error, "");
+  EXPECT_EQ(parsed.command.parent_pid, 4242);
+  EXPECT_TRUE(parsed.command.wait_go);
+  const ParsedCommandLine plain = Parse({"cpu"});
+  ASSERT_EQ(plain.error, "");
+  EXPECT_EQ(plain.command.parent_pid, 0);
+  EXPECT_FALSE(plain.command.wait_go);
+}
+
+TEST(StressorCommandLine, UnknownOrMissingModeListsEveryMode) {
+  const ParsedCommandLine unknown = Parse({"disk", "--workers=1"});
+  EXPECT_EQ(unknown.error, "unknown mode 'disk' (one of cpu, memory, delay, probe-qdisc, probe-nfqueue)");
+  EXPECT_EQ(unknown.command.mode, nullptr);
+  EXPECT_EQ(Parse({}).error, "missing mode (one of cpu, memory, delay, probe-qdisc, probe-nfqueue)");
+  for (const ModeInfo* mode : AllModes()) {
+    EXPECT_NE(unknown.usage.find("faultd-stressor " + std::string(mode->name)), std::string::npos) << mode->name;
+  }
+  EXPECT_NE(unknown.usage.find("common to cpu, memory, delay: --parent-pid=PID"), std::string::npos) << unknown.usage;
+}
+
+TEST(StressorCommandLine, TheTableHasUniqueNamesAndEveryMemberSet) {
+  std::vector<std::string_view> names;
+  for (const ModeInfo* mode : AllModes()) {
+    EXPECT_FALSE(mode->name.empty());
+    EXPECT_EQ(FindMode(mode->name), mode);
+    for (std::string_view seen : names) EXPECT_NE(seen, mode->name);
+    names.push_back(mode->name);
+    ASSERT_NE(mode->make_options, nullptr);
+    ASSERT_NE(mode->parse, nullptr);
+    ASSERT_NE(mode->validate, nullptr);
+    ASSERT_NE(mode->run, nullptr);
+  }
+  EXPECT_EQ(FindMode("nope"), nullptr);
+}
+
+// Every mode, including one added later, refuses an option it does not know, naming both.
+TEST(StressorCommandLine, EveryModeRefusesAnUnknownOptionByName) {
+  for (const ModeInfo* mode : AllModes()) {
+    const ParsedCommandLine parsed = Parse({mode->name, "--no-such-option=1"});
+    EXPECT_NE(parsed.error, "") << mode->name;
+    EXPECT_EQ(parsed.error.rfind(std::string(mode->name) + ": ", 0), 0U) << parsed.error;
+    EXPECT_EQ(parsed.usage.rfind("usage: faultd-stressor " + std::string(mode->name), 0), 0U) << parsed.usage;
+  }
+}
+
+struct Refusal {
+  std::vector<std::string_view> argv;
+  std::string error;
+};
+
+TEST(StressorCommandLine, BadOptionsNameTheOptionAndItsRange) {
+  const std::vector<Refusal> refusals = {
+      {{"cpu", "--queue=1"}, "cpu: '--queue=1' is not an option of cpu"},
+      {{"cpu", "--workers=x"}, "cpu: --workers=x: not an integer"},
+      {{"cpu", "--workers"}, "cpu: --workers needs a value (--workers=N)"},
+      {{"cpu", "--workers=0"}, "cpu: --workers must be 1..1024 (got 0)"},
+      {{"cpu", "--load-pct=150"}, "cpu: --load-pct must be 0..100 (got 150)"},
+      {{"cpu", "--load-pct=fifty"}, "cpu: --load-pct=fifty: not a number"},
+      {{"cpu", "--cpus=0,x"}, "cpu: --cpus=0,x: expected CPU numbers 0..1023 separated by commas"},
+      {{"cpu", "--cpus=1024"}, "cpu: --cpus=1024: expected CPU numbers 0..1023 separated by commas"},
+      {{"cpu", "--period-us=10"}, "cpu: --period-us must be 1000..1000000 (got 10)"},
+      {{"cpu", "--ramp-up-ms=-1"}, "cpu: --ramp-up-ms must be 0..2147483647 (got -1)"},
+      {{"cpu", "--lock"}, "cpu: '--lock' is not an option of cpu"},
+      {{"cpu", "--parent-pid=-3"}, "cpu: --parent-pid must be 0..2147483647 (got -3)"},
+      {{"cpu", "--wait-go=yes"}, "cpu: --wait-go=yes: --wait-go takes no value"},
+      {{"cpu", "--tag"}, "cpu: --tag needs a value (--tag=...)"},
+      {{"cpu", "extra"}, "cpu: 'extra' is not an option of cpu"},
+      {{"memory"}, "memory: --bytes-per-worker must be >= 1 (got 0)"},
+      {{"memory", "--bytes-per-worker=-1"}, "memory: --bytes-per-worker=-1: not a non-negative integer"},
+      {{"memory", "--bytes-per-worker=1", "--lock=1"}, "memory: --lock=1: --lock takes no value"},
+      {{"memory", "--bytes-per-worker=1", "--workers=2000"}, "memory: --workers must be 1..1024 (got 2000)"},
+      {{"memory", "--bytes-per-worker=1", "--load-pct=5"}, "memory: '--load-pct=5' is not an option of memory"},
+      {{"delay", "--delay-us=1"}, "delay: --queue is required (0..65535)"},
+      {{"delay", "--queue=1"}, "delay: --delay-us is required (0..9223372036854775)"},
+      {{"delay", "--queue=70000", "--delay-us=1"}, "delay: --queue must be 0..65535 (got 70000)"},
+      {{"delay", "--queue=1", "--delay-us=-5"}, "delay: --delay-us must be 0..9223372036854775 (got -5)"},
+      {{"delay", "--queue=1", "--delay-us=100", "--jitter-us=101"}, "delay: --jitter-us must be 0..--delay-us (100) (got 101)"},
+      {{"delay", "--queue=1", "--delay-us=100", "--correlation-pct=100.5"}, "delay: --correlation-pct must be 0..100 (got 100.5)"},
+      {{"delay", "--queue=1", "--delay-us=100", "--max-held=0"}, "delay: --max-held must be 1..1048576 (got 0)"},
+      {{"delay", "--queue=1", "--delay-us=100", "--distribution=normal"}, "delay: --distribution needs --dist-dir"},
+      {{"delay", "--queue=1", "--delay-us=100", "--workers=1"}, "delay: '--workers=1' is not an option of delay"},
+      {{"probe-qdisc"}, "probe-qdisc: probe-qdisc takes exactly one <kind>"},
+      {{"probe-qdisc", "netem", "tbf"}, "probe-qdisc: probe-qdisc takes exactly one <kind>"},
+      {{"probe-qdisc", "Netem"}, "probe-qdisc: probe-qdisc <kind>: 'Netem' must be a qdisc kind (a-z and _)"},
+      {{"probe-qdisc", "netem", "--tag=x"}, "probe-qdisc: '--tag=x' is not an option of probe-qdisc"},
+      {{"probe-nfqueue", "x"}, "probe-nfqueue: probe-nfqueue takes no argument"},
+  };
+  for (const Refusal& refusal : refusals) {
+    const ParsedCommandLine parsed = Parse(refusal.argv);
+    EXPECT_EQ(parsed.error, refusal.error) << refusal.argv[0] << " " << (refusal.argv.size() > 1 ? refusal.argv[1] : "");
+  }
+}
+
+TEST(StressorCommandLine, UsageTextComesFromTheTable) {
+  const std::string usage = UsageText();
+  EXPECT_NE(usage.find("  faultd-stressor cpu --workers=N --load-pct=P"), std::string::npos) << usage;
+  EXPECT_NE(usage.find("  faultd-stressor probe-qdisc <kind>\n"), std::string::npos) << usage;
+  EXPECT_NE(usage.find("  faultd-stressor probe-nfqueue\n"), std::string::npos) << usage;
+  EXPECT_EQ(ModeUsage(kMemoryMode), "faultd-stressor memory --workers=N --bytes-per-worker=B [--lock] [--ramp-up-ms=T]");
+}
+
+}  // namespace
+}  // namespace faultd::stressor

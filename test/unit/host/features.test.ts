@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: Apache-2.0
+// The kernel feature probes with injected sources: which stressor they run and with what
+// arguments, how they read its verdict, the cache, and the nf_tables probe through the given
+// addon. No stressor and no addon is loaded here.
+import test from 'ava';
+
+import { kernelFeatureProbe, type ProbeRun, type ProbeSources } from '../../../src/host/features.js';
+
+interface Recorded {
+  readonly sources: ProbeSources;
+  readonly runs: string[];
+  readonly nftCalls: string[];
+}
+
+/** Sources whose stressor prints `outputs[args.join(' ')]` and whose addon's nftListChains does `nft`. */
+function sources(outputs: Record<string, ProbeRun>, nft: (table: string) => string[] = () => []): Recorded {
+  const runs: string[] = [];
+  const nftCalls: string[] = [];
+  return {
+    runs,
+    nftCalls,
+    sources: {
+      stressorPath: '/opt/faultd/faultd-stressor',
+      native: () => ({
+        nftListChains: (table) => {
+          nftCalls.push(table);
+          return nft(table);
+        },
+      }),
+      run: (file, args) => {
+        runs.push(`${file} ${args.join(' ')}`);
+        return outputs[args.join(' ')] ?? { stdout: '', stderr: 'not scripted' };
+      },
+    },
+  };
+}
+
+const printed = (line: object): ProbeRun => ({ stdout: `${JSON.stringify(line)}\n`, stderr: '' });
+
+test('qdisc probes run the given stressor once per kind and read its verdict', (t) => {
+  const r = sources({
+    'probe-qdisc netem': printed({ supported: true }),
+    'probe-qdisc tbf': printed({ supported: false, probe: 'RTM_NEWQDISC', errno: 2, message: 'No such file or directory', detail: 'Specified qdisc kind is unknown' }),
+  });
+  const probe = kernelFeatureProbe(r.sources);
+  t.deepEqual(probe.qdisc('netem'), { supported: true, reason: '' });
+  t.deepEqual(probe.qdisc('tbf'), { supported: false, reason: 'RTM_NEWQDISC ENOENT: Specified qdisc kind is unknown' });
+  t.deepEqual(probe.qdisc('netem'), { supported: true, reason: '' });
+  t.deepEqual(r.runs, ['/opt/faultd/faultd-stressor probe-qdisc netem', '/opt/faultd/faultd-stressor probe-qdisc tbf']);
+  t.deepEqual(r.nftCalls, []);
+});
+
+test('a probe that cannot decide (no CAP_SYS_ADMIN) assumes the feature present', (t) => {
+  const r = sources({ 'probe-nfqueue': printed({ supported: false, probe: 'unshare', errno: 1, message: 'Operation not permitted' }) });
+  const nfqueue = kernelFeatureProbe(r.sources).nfqueue();
+  t.true(nfqueue.supported);
+  t.is(nfqueue.reason, 'not probed (unshare EPERM: Operation not permitted); assumed present');
+  t.deepEqual(r.runs, ['/opt/faultd/faultd-stressor probe-nfqueue']);
+});
+
+test('a missing stressor says so and how to fix it; garbage output is not a verdict', (t) => {
+  const enoent = Object.assign(new Error('spawnSync /opt/faultd/faultd-stressor ENOENT'), { code: 'ENOENT' });
+  const missing = kernelFeatureProbe(sources({ 'probe-qdisc netem': { stdout: '', stderr: '', error: enoent } }).sources).qdisc('netem');
+  t.deepEqual(missing, { supported: false, reason: 'the probe could not run: stressor executable /opt/faultd/faultd-stressor is missing: run `npm run build`' });
+  const garbage = kernelFeatureProbe(sources({ 'probe-qdisc netem': { stdout: '{"hello":1}\n', stderr: 'oops' } }).sources).qdisc('netem');
+  t.false(garbage.supported);
+  t.regex(garbage.reason, /^the probe could not run: unexpected probe output/);
+});
+
+test('the nf_tables probe asks the given addon, read-only, once', (t) => {
+  const ok = sources({});
+  const probe = kernelFeatureProbe(ok.sources);
+  t.deepEqual(probe.nftables(), { supported: true, reason: '' });
+  t.deepEqual(probe.nftables(), { supported: true, reason: '' });
+  t.deepEqual(ok.nftCalls, ['faultd']);
+  t.deepEqual(ok.runs, []);
+  const absent = sources({}, () => {
+    throw Object.assign(new Error('NFT_MSG_GETCHAIN EOPNOTSUPP: Operation not supported'), { code: 'EOPNOTSUPP' });
+  });
+  const none = kernelFeatureProbe(absent.sources).nftables();
+  t.false(none.supported);
+  t.regex(none.reason, /^NFT_MSG_GETCHAIN EOPNOTSUPP/);
+  const denied = sources({}, () => {
+    throw Object.assign(new Error('NFT_MSG_GETCHAIN EPERM: Operation not permitted'), { code: 'EPERM' });
+  });
+  t.deepEqual(kernelFeatureProbe(denied.sources).nftables(), { supported: true, reason: 'not probed (NFT_MSG_GETCHAIN EPERM: Operation not permitted); assumed present' });
+});
+
+test('building the probes runs and loads nothing', (t) => {
+  let loads = 0;
+  const r = sources({});
+  kernelFeatureProbe({
+    ...r.sources,
+    native: () => {
+      loads += 1;
+      return r.sources.native();
+    },
+  });
+  t.is(loads, 0);
+  t.deepEqual(r.runs, []);
+});
