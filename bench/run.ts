@@ -57,13 +57,8 @@ function context(): FaultContext {
   return {
     host: readHostFacts(),
     limits: DEFAULT_LIMITS,
-<<<<<<< HEAD
-    features: kernelFeatureProbe(),
-    network: readNetworkContext(DEFAULT_NETWORK_SAFETY, REAL_ROOTS),
-=======
-    safety: DEFAULT_NETWORK_SAFETY,
     features: kernelFeatureProbe({ stressorPath: stressorFile(), native: loadNative }),
->>>>>>> wip/stressor
+    network: readNetworkContext(DEFAULT_NETWORK_SAFETY, REAL_ROOTS),
     native: loadNative(),
     stressorPath: stressorFile(),
     cgroups: detectCgroupLayout(),
