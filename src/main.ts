@@ -11,7 +11,7 @@ import type { CommandEnv, GlobalOptions } from './cli/context.js';
 import { DEFAULT_CONFIG, DEFAULT_CONFIG_PATH, loadConfig } from './config/config.js';
 import { revertAfterCrash } from './engine/crash-revert.js';
 import { isFaultdError, messageOf } from './errors.js';
-import { DEFAULT_NETWORK_SAFETY, resolveNetworkSafety } from './faults/network/safety.js';
+import { DEFAULT_NETWORK_SAFETY, resolveNetworkSafety } from './net/network-safety.js';
 import { REGISTRY } from './faults/registry.js';
 import { DEFAULT_LIMITS } from './faults/types.js';
 import { createLogger, type LogFormat } from './log.js';

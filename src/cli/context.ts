@@ -10,7 +10,7 @@ import { kernelFeatureProbe } from '../host/features.js';
 import { Ledger } from '../ledger/ledger.js';
 import { loadNative } from '../native/load.js';
 import type { Owner } from '../ledger/record.js';
-import type { NetworkSafety } from '../faults/network/safety.js';
+import type { NetworkSafety } from '../net/network-safety.js';
 import type { Config } from '../config/config.js';
 import type { Terminal } from './terminal.js';
 

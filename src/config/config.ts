@@ -11,13 +11,12 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 
 import { FaultdError, messageOf } from '../errors.js';
-import { parseIpTargets } from '../faults/network/targets.js';
+import { parseIpTargets } from '../net/addresses.js';
+import { DEFAULT_SSH_PORTS } from '../net/network-safety.js';
 import { formatDurationMs, parseDurationMs } from '../units.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/faultd/config.yaml';
 const MAX_CONFIG_BYTES = 256 * 1024;
-/** SSH ports kept out of network faults unless configured otherwise (Harness spares 22 and 2222). */
-export const DEFAULT_SSH_PORTS = [22, 2222] as const;
 
 const ipList = z.union([z.string(), z.array(z.string())]).transform((value, c) => {
   try {

@@ -11,7 +11,7 @@ import type { CgroupLayout } from '../host/cgroup.js';
 import type { HostFacts } from '../host/facts.js';
 import type { FeatureProbe } from '../host/features.js';
 import type { NativeAddon } from '../native/addon.js';
-import type { NetworkSafety } from './network/safety.js';
+import type { NetworkSafety } from '../net/network-safety.js';
 
 /** Operator-set limits that bound every fault (config/CLI). */
 export interface Limits {

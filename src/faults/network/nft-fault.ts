@@ -10,7 +10,7 @@ import { z } from 'zod';
 
 import type { NftChainSpec, NftRuleSpec } from '../../native/addon.js';
 import { RevertError, type FaultContext, type Planned, type RevertOutcome } from '../types.js';
-import { formatTarget, type IpTarget, type PortSelection } from './targets.js';
+import { formatTarget, type IpTarget, type PortSelection } from '../../net/addresses.js';
 
 export const NFT_TABLE = 'faultd';
 /** Bound on rules per chain: a batch of this many stays well inside the builder's 1 MiB. */
