@@ -5,12 +5,12 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 
-import { EXIT, type ExitCode } from './cli/exit-codes.js';
+import { EXIT, exitCodeForError, type ExitCode } from './cli/exit-codes.js';
 import { Terminal } from './cli/terminal.js';
 import type { CommandEnv, GlobalOptions } from './cli/context.js';
 import { DEFAULT_CONFIG, DEFAULT_CONFIG_PATH, loadConfig } from './config/config.js';
 import { revertAfterCrash } from './engine/crash-revert.js';
-import { isFaultdError, messageOf } from './errors.js';
+import { messageOf } from './errors.js';
 import { DEFAULT_NETWORK_SAFETY, resolveNetworkSafety } from './net/network-safety.js';
 import { REGISTRY } from './faults/registry.js';
 import { DEFAULT_LIMITS } from './faults/types.js';
@@ -50,11 +50,6 @@ function tokenTtl(value: string): number {
   const ms = parseDurationMs(value);
   if (ms === undefined || ms < 10_000 || ms > 86_400_000) throw new InvalidArgumentError('must be a duration in 10s–24h');
   return Math.round(ms / 1000);
-}
-
-function exitCodeForError(error: unknown): ExitCode {
-  if (isFaultdError(error, 'FAULTD_ERR_INPUT_FILE', 'FAULTD_ERR_INPUT_SYNTAX', 'FAULTD_ERR_INPUT_INVALID', 'FAULTD_ERR_CONFIG', 'FAULTD_ERR_HUB_INPUT')) return EXIT.INVALID_INPUT;
-  return EXIT.FAILURE;
 }
 
 interface ProgramOptions {
