@@ -63,7 +63,7 @@ const errorCode = (error: unknown): string | undefined => (error as { code?: str
 /** How long the check whether an `http://` hub speaks TLS may take. */
 const TLS_PROBE_MS = 2000;
 
-/** True when `url`'s host answers a TLS handshake (certificate not checked; nothing is sent). */
+/** True when `url`'s host answers a TLS handshake (certificate not checked; no request is sent). */
 function speaksTls(url: URL): Promise<boolean> {
   return new Promise((resolve) => {
     const host = url.hostname.replace(/^\[|\]$/g, '');
