@@ -27,7 +27,7 @@ import { pino } from 'pino';
 import { linuxCpuStress } from '../src/faults/linux-cpu-stress.js';
 import { linuxMemoryStress } from '../src/faults/linux-memory-stress.js';
 import { readNetworkContext } from '../src/faults/network/context.js';
-import { DEFAULT_NETWORK_SAFETY } from '../src/faults/network/safety.js';
+import { DEFAULT_NETWORK_SAFETY } from '../src/net/network-safety.js';
 import type { FaultContext, InjectorModule } from '../src/faults/types.js';
 import { DEFAULT_LIMITS } from '../src/faults/types.js';
 import { detectCgroupLayout } from '../src/host/cgroup.js';

@@ -8,7 +8,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 
 import type { CliHost } from './cli/cli-host.js';
 import type { CommandEnv } from './cli/context.js';
-import { EXIT, type ExitCode } from './cli/exit-codes.js';
+import { EXIT, exitCodeForError, type ExitCode } from './cli/exit-codes.js';
 import { registerRun, registerValidate } from './cli/experiment-commands.js';
 import { registerDoctor, registerFaults, registerRevert, registerStatus } from './cli/host-commands.js';
 import { registerHub } from './cli/hub-commands.js';
@@ -16,8 +16,8 @@ import { armTestFailpoint, dropOutputToClosedPipes, revertOnInternalError } from
 import { registerAgent, registerInstall, registerUninstall } from './cli/service-commands.js';
 import { Terminal } from './cli/terminal.js';
 import { DEFAULT_CONFIG, DEFAULT_CONFIG_PATH, loadConfig } from './config/config.js';
-import { isFaultdError, messageOf } from './errors.js';
-import { DEFAULT_NETWORK_SAFETY, resolveNetworkSafety } from './faults/network/safety.js';
+import { messageOf } from './errors.js';
+import { DEFAULT_NETWORK_SAFETY, resolveNetworkSafety } from './net/network-safety.js';
 import { REGISTRY } from './faults/registry.js';
 import { DEFAULT_LIMITS } from './faults/types.js';
 import { createLogger, type LogFormat } from './log.js';
@@ -25,7 +25,6 @@ import { createLogger, type LogFormat } from './log.js';
 const VERSION = '0.1.0';
 const DEFAULT_STATE_DIR = '/var/lib/faultd';
 const COMMANDS = [registerRun, registerValidate, registerFaults, registerRevert, registerStatus, registerDoctor, registerAgent, registerInstall, registerUninstall, registerHub];
-const INPUT_ERRORS = ['FAULTD_ERR_INPUT_FILE', 'FAULTD_ERR_INPUT_SYNTAX', 'FAULTD_ERR_INPUT_INVALID', 'FAULTD_ERR_CONFIG', 'FAULTD_ERR_HUB_INPUT'] as const;
 
 interface ProgramOptions {
   stateDir: string;
@@ -90,7 +89,7 @@ async function main(argv: readonly string[], abort: AbortController, onDaemon: (
       return ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(commanderCode) ? EXIT.OK : EXIT.INVALID_INPUT;
     }
     process.stderr.write(`faultd: ${messageOf(error)}\n`);
-    return isFaultdError(error, ...INPUT_ERRORS) ? EXIT.INVALID_INPUT : EXIT.FAILURE;
+    return exitCodeForError(error);
   }
   return code;
 }

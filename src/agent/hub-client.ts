@@ -2,10 +2,12 @@
 /**
  * The agent's HTTP client of the hub: one undici Agent (keep-alive) that trusts the configured
  * CA, optionally pins the hub's certificate (SHA-256 fingerprint, checked on top of the normal
- * hostname verification) and presents a client certificate. Bodies in and out are validated
- * with the protocol's zod schemas.
+ * hostname verification) and presents a client certificate. Plain `http://` only with
+ * `insecure` (config `hub.insecure: true`), and never with TLS settings. Bodies in and out are
+ * validated with the protocol's zod schemas.
  */
-import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { isIP } from 'node:net';
+import { checkServerIdentity, connect as tlsConnect, type PeerCertificate } from 'node:tls';
 
 import { Agent, request } from 'undici';
 import type { z } from 'zod';
@@ -20,6 +22,8 @@ export interface HubConnection {
   readonly pinSha256?: string;
   readonly clientCert?: { readonly cert: string; readonly key: string };
   readonly timeoutMs?: number;
+  /** Allows an `http://` URL: the access key and tokens cross the network unencrypted. */
+  readonly insecure?: boolean;
 }
 
 export type HubReply<T> =
@@ -54,11 +58,42 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
 
 const normalizePin = (pin: string): string => pin.replaceAll(':', '').toUpperCase();
 
+const errorCode = (error: unknown): string | undefined => (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
+
+/** How long the check whether an `http://` hub speaks TLS may take. */
+const TLS_PROBE_MS = 2000;
+
+/** True when `url`'s host answers a TLS handshake (certificate not checked; no request is sent). */
+function speaksTls(url: URL): Promise<boolean> {
+  return new Promise((resolve) => {
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const socket = tlsConnect({ host, port: Number(url.port || 80), rejectUnauthorized: false, timeout: TLS_PROBE_MS, ...(isIP(host) ? {} : { servername: host }) });
+    const done = (tls: boolean) => () => {
+      socket.destroy();
+      resolve(tls);
+    };
+    socket.once('secureConnect', done(true)).once('error', done(false)).once('timeout', done(false));
+  });
+}
+
+/** Refuses `http://` without `insecure`, and TLS settings next to an `http://` URL. */
+function assertTransport(url: URL, connection: HubConnection): void {
+  if (url.protocol !== 'http:') return;
+  if (!connection.insecure) {
+    throw new FaultdError('FAULTD_ERR_AGENT_CONFIG', `hub.url ${url.origin} is plain http://: the access key and tokens would cross the network unencrypted. Use https://, or set hub.insecure: true (tests only)`);
+  }
+  const tls = [connection.caPem && 'caFile', connection.pinSha256 && 'pinSha256', connection.clientCert && 'clientCertFile'].filter(Boolean);
+  if (tls.length) throw new FaultdError('FAULTD_ERR_AGENT_CONFIG', `hub.url ${url.origin} is plain http://, so ${tls.join(', ')} would be ignored: use https://, or drop them`);
+}
+
 export class HubClient {
   readonly #agent: Agent;
   readonly #base: string;
+  readonly #url: URL;
 
   constructor(connection: HubConnection) {
+    this.#url = new URL(connection.url);
+    assertTransport(this.#url, connection);
     this.#base = connection.url.replace(/\/$/, '');
     const pin = connection.pinSha256 === undefined ? undefined : normalizePin(connection.pinSha256);
     const timeout = connection.timeoutMs ?? 10_000;
@@ -94,11 +129,22 @@ export class HubClient {
         body: JSON.stringify(body),
       });
     } catch (error) {
-      const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
+      const code = errorCode(error);
       const tls = code !== undefined && /CERT|SIGNATURE|PIN|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code);
-      throw new FaultdError(tls ? 'FAULTD_ERR_AGENT_AUTH' : 'FAULTD_ERR_AGENT_UNREACHABLE', `${route}: ${tls ? "the hub's TLS identity did not verify" : 'the hub is unreachable'} (${code ?? messageOf(error)}: ${messageOf(error)})`, { cause: error });
+      const plain = tls ? undefined : await this.#plainHttpAtTls(error);
+      throw new FaultdError(tls ? 'FAULTD_ERR_AGENT_AUTH' : 'FAULTD_ERR_AGENT_UNREACHABLE', `${route}: ${plain ?? `${tls ? "the hub's TLS identity did not verify" : 'the hub is unreachable'} (${code ?? messageOf(error)}: ${messageOf(error)})`}`, { cause: error });
     }
     return this.#reply(route, response.statusCode, await response.body.text(), schema, parseRetryAfter(response.headers['retry-after']));
+  }
+
+  /**
+   * Why a request to an `http://` URL failed when the hub speaks TLS (a TLS server drops a
+   * plain HTTP request without an answer: "other side closed"), or undefined.
+   */
+  async #plainHttpAtTls(error: unknown): Promise<string | undefined> {
+    const code = errorCode(error);
+    if (this.#url.protocol !== 'http:' || (code !== 'UND_ERR_SOCKET' && code !== 'ECONNRESET') || !(await speaksTls(this.#url))) return undefined;
+    return `the hub at ${this.#url.host} speaks TLS, but hub.url says http://: use https://${this.#url.host}`;
   }
 
   #reply<T>(route: string, status: number, text: string, schema: z.ZodType<T>, retryAfterMs: number | undefined): HubReply<T> {
@@ -130,7 +176,8 @@ export class HubClient {
         ...(signal ? { signal } : {}),
       });
     } catch (error) {
-      throw new FaultdError('FAULTD_ERR_AGENT_UNREACHABLE', `${route}: the hub is unreachable (${messageOf(error)})`, { cause: error });
+      const plain = signal?.aborted ? undefined : await this.#plainHttpAtTls(error);
+      throw new FaultdError('FAULTD_ERR_AGENT_UNREACHABLE', `${route}: ${plain ?? `the hub is unreachable (${messageOf(error)})`}`, { cause: error });
     }
     return this.#reply(route, response.statusCode, await response.body.text(), schema, parseRetryAfter(response.headers['retry-after']));
   }

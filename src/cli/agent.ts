@@ -35,8 +35,10 @@ export async function agentCommand(env: CommandEnv, stopSignal: AbortSignal): Pr
     throw new FaultdError('FAULTD_ERR_AGENT_CONFIG', `${configPath}: the agent needs ${missing.join(', ')} (see README, "The agent")`);
   }
   readAccessKey(hub.accessKeyFile); // refuses an unsafe key file before anything else
+  if (hub.insecure) env.logger.warn({ hub: hub.url }, 'INSECURE: hub.insecure is set and hub.url is http://, so the access key and tokens cross the network unencrypted; use https:// outside tests');
   const client = new HubClient({
     url: hub.url,
+    insecure: hub.insecure,
     ...(hub.caFile ? { caPem: readPem(hub.caFile, 'the CA file') } : {}),
     ...(hub.pinSha256 ? { pinSha256: hub.pinSha256 } : {}),
     ...(hub.clientCertFile && hub.clientKeyFile ? { clientCert: { cert: readPem(hub.clientCertFile, 'the client certificate'), key: readPem(hub.clientKeyFile, 'the client key') } } : {}),

@@ -12,7 +12,7 @@ import { Ledger } from '../ledger/ledger.js';
 import { loadNative, stressorFile } from '../native/load.js';
 import type { Owner } from '../ledger/record.js';
 import { readNetworkContext } from '../faults/network/context.js';
-import type { NetworkSafety } from '../faults/network/safety.js';
+import type { NetworkSafety } from '../net/network-safety.js';
 import type { Config } from '../config/config.js';
 import type { Terminal } from './terminal.js';
 

@@ -7,17 +7,16 @@
  */
 import { readFileSync } from 'node:fs';
 
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
 
 import { FaultdError, messageOf } from '../errors.js';
-import { parseIpTargets } from '../faults/network/targets.js';
+import { parseIpTargets } from '../net/addresses.js';
+import { DEFAULT_SSH_PORTS } from '../net/network-safety.js';
 import { formatDurationMs, parseDurationMs } from '../units.js';
+import { parseYamlInput } from '../yaml-input.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/faultd/config.yaml';
 const MAX_CONFIG_BYTES = 256 * 1024;
-/** SSH ports kept out of network faults unless configured otherwise (Harness spares 22 and 2222). */
-export const DEFAULT_SSH_PORTS = [22, 2222] as const;
 
 const ipList = z.union([z.string(), z.array(z.string())]).transform((value, c) => {
   try {
@@ -33,7 +32,7 @@ function duration(minMs: number, maxMs: number) {
   return z.union([z.string(), z.number()]).transform((value, c) => {
     const ms = parseDurationMs(value);
     if (ms === undefined || ms < minMs || ms > maxMs) {
-      c.addIssue({ code: 'custom', message: `must be a duration in ${formatDurationMs(minMs)}–${formatDurationMs(maxMs)} (e.g. "30s")` });
+      c.addIssue({ code: 'custom', input: value, message: `must be a duration in ${formatDurationMs(minMs)}–${formatDurationMs(maxMs)} (e.g. "30s")` });
       return z.NEVER;
     }
     return ms;
@@ -58,10 +57,20 @@ export const ConfigSchema = z.strictObject({
         .optional(),
       clientCertFile: z.string().min(1).optional(),
       clientKeyFile: z.string().min(1).optional(),
+      /** Allows an `http://` url: the access key and tokens cross the network unencrypted (tests only). */
+      insecure: z.boolean({ error: 'must be true or false' }).default(false),
     })
     .refine((hub) => (hub.clientCertFile === undefined) === (hub.clientKeyFile === undefined), {
       message: 'clientCertFile and clientKeyFile go together',
       path: ['clientKeyFile'],
+    })
+    .superRefine((hub, c) => {
+      if (!hub.url.startsWith('http:')) return;
+      if (!hub.insecure) {
+        c.addIssue({ code: 'custom', path: ['url'], message: 'is plain http://: the agent\'s access key and tokens would cross the network unencrypted. Use https://, or set hub.insecure: true (tests only)' });
+      }
+      const tls = (['caFile', 'pinSha256', 'clientCertFile', 'clientKeyFile'] as const).filter((key) => hub[key] !== undefined);
+      if (tls.length) c.addIssue({ code: 'custom', path: [tls[0] ?? 'url'], message: `${tls.join(', ')} ${tls.length > 1 ? 'are TLS settings' : 'is a TLS setting'}, but hub.url is plain http:// (it would be ignored): use https://, or drop them` });
     })
     .optional(),
   /** `faultd agent` timing. */
@@ -109,13 +118,7 @@ export function loadConfig(path: string, explicit: boolean): Config {
     throw new FaultdError('FAULTD_ERR_CONFIG', `cannot read ${path}: ${messageOf(error)}`, { cause: error });
   }
   if (text.length > MAX_CONFIG_BYTES) throw new FaultdError('FAULTD_ERR_CONFIG', `${path} is larger than ${MAX_CONFIG_BYTES} bytes`);
-  const document = parseDocument(text, { uniqueKeys: true });
-  const first = document.errors[0];
-  if (first) {
-    const where = first.linePos?.[0] ? `${path}:${first.linePos[0].line}:${first.linePos[0].col}` : path;
-    throw new FaultdError('FAULTD_ERR_CONFIG', `${where}: ${first.message.split('\n')[0] ?? 'syntax error'}`);
-  }
-  const result = ConfigSchema.safeParse(document.toJS() ?? {});
+  const result = ConfigSchema.safeParse(parseYamlInput(text, path, 'FAULTD_ERR_CONFIG') ?? {});
   if (!result.success) {
     const lines = result.error.issues.map((issue) => `  ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
     throw new FaultdError('FAULTD_ERR_CONFIG', `${path} is not a valid faultd configuration:\n${lines.join('\n')}`);

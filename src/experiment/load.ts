@@ -2,25 +2,18 @@
 /** Reads an experiment file (YAML or JSON) and validates it; errors carry stable codes. */
 import { readFile } from 'node:fs/promises';
 
-import { parseDocument } from 'yaml';
-
 import { FaultdError, messageOf } from '../errors.js';
 import type { Registry } from '../faults/registry.js';
 import type { ValidationContext } from '../faults/types.js';
+import { parseYamlInput } from '../yaml-input.js';
 import { validateExperiment, type Experiment } from './schema.js';
 
 /** Largest experiment file accepted. */
 const MAX_FILE_BYTES = 1024 * 1024;
 
-/** Parses YAML (a superset of JSON) and reports syntax errors with line and column. */
+/** Parses YAML (a superset of JSON); syntax errors name file, line and column and show the line. */
 export function parseExperimentText(text: string, file: string): unknown {
-  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  const first = document.errors[0];
-  if (first) {
-    const where = first.linePos?.[0] ? `${file}:${first.linePos[0].line}:${first.linePos[0].col}` : file;
-    throw new FaultdError('FAULTD_ERR_INPUT_SYNTAX', `${where}: ${first.message.split('\n')[0] ?? 'syntax error'}`);
-  }
-  return document.toJS();
+  return parseYamlInput(text, file, 'FAULTD_ERR_INPUT_SYNTAX');
 }
 
 export async function loadExperiment(file: string, registry: Registry, ctx: ValidationContext): Promise<Experiment> {

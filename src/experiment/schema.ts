@@ -95,17 +95,29 @@ export function formatPath(path: readonly PropertyKey[]): string {
 function describeInput(input: unknown): string {
   // A whole object says nothing the field path does not; values are what help.
   if (input === undefined || (typeof input === 'object' && input !== null)) return '';
-  const text = JSON.stringify(input);
+  // JSON has no NaN or Infinity (it would print null); say what the value is.
+  const text = typeof input === 'number' && !Number.isFinite(input) ? String(input) : JSON.stringify(input);
   return ` (got ${text.length > 60 ? `${text.slice(0, 57)}...` : text})`;
 }
 
-function problemsOf(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[]): ValidationProblem[] {
+/** The value at `path` inside `value` (an issue's input when its schema did not attach one). */
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let at = value;
+  for (const key of path) {
+    if (typeof at !== 'object' || at === null || !Object.hasOwn(at, key)) return undefined;
+    at = (at as Record<PropertyKey, unknown>)[key];
+  }
+  return at;
+}
+
+/** One problem per issue; `input` is what was validated, to quote a value an issue did not carry. */
+function problemsOf(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[], input?: unknown): ValidationProblem[] {
   return issues.map((issue) => {
     const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
     const message =
       issue.code === 'unrecognized_keys'
         ? `unknown field${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}`
-        : `${issue.message}${describeInput(issue.input)}`;
+        : `${issue.message}${describeInput(issue.input ?? valueAt(input, issue.path))}`;
     return { path: formatPath([...prefix, ...issue.path]), message };
   });
 }
@@ -118,8 +130,17 @@ function normalizeFault(
   const params: Record<string, unknown> = {};
   const fault = { ...raw };
   const problems: ValidationProblem[] = [];
+  // Which spelling gave each field, so that `load` and `LOAD` together are refused, not merged.
+  const spelledAs = new Map<string, string>();
   for (const [key, value] of Object.entries(raw.params ?? {})) {
     const level = FAULT_LEVEL_ALIASES[key];
+    const field = level ?? aliases[key] ?? key;
+    const earlier = spelledAs.get(field);
+    if (earlier !== undefined) {
+      problems.push({ path: `params.${key}`, message: `"${earlier}" and "${key}" are two spellings of ${level ? `the fault's ${level}` : `the param ${field}`}; give it once` });
+      continue;
+    }
+    spelledAs.set(field, key);
     if (level) {
       if (fault[level] !== undefined && fault[level] !== value) {
         problems.push({ path: `params.${key}`, message: `conflicts with the fault's ${level} (${JSON.stringify(fault[level])})` });
@@ -127,7 +148,7 @@ function normalizeFault(
       fault[level] = value as string | number;
       continue;
     }
-    params[aliases[key] ?? key] = value;
+    params[field] = value;
   }
   return { fault: { ...fault, params }, problems };
 }
@@ -155,7 +176,7 @@ export function validateExperiment(document: unknown, registry: Registry, ctx: V
       const rampTimeMs = rampTime.safeParse(fault.rampTime ?? 0, { reportInput: true });
       if (!rampTimeMs.success) problems.push(...problemsOf(rampTimeMs.error.issues, [...at, 'rampTime']));
       const params = module.validateParams(fault.params, ctx);
-      if (!params.ok) problems.push(...problemsOf(params.issues, [...at, 'params']));
+      if (!params.ok) problems.push(...problemsOf(params.issues, [...at, 'params'], fault.params));
       const rampUp = params.ok ? (params.params as { rampUp?: unknown }).rampUp : undefined;
       if (durationMs.success && typeof rampUp === 'number' && rampUp > durationMs.data) {
         problems.push({ path: formatPath([...at, 'params', 'rampUp']), message: `must not exceed the fault's duration (${String(fault.duration ?? DEFAULT_DURATION)})` });

@@ -13,7 +13,7 @@ import path from 'node:path';
 
 import { z } from 'zod';
 
-import { messageOf } from '../errors.js';
+import { FaultdError, messageOf } from '../errors.js';
 import { describeMount, mountHolding, sameMount } from '../host/mounts.js';
 import { formatBytes, parseByteAmount } from '../units.js';
 import { optionalParsedParam, paramsObject, type Param } from './params.js';
@@ -69,6 +69,18 @@ function filesystemKey(dir: string): string {
   }
 }
 
+/** Why `dir` is not a directory faultd can fill (`does not exist`, `is not a directory`, …), or undefined. */
+function directoryProblem(dir: string): string | undefined {
+  let stats;
+  try {
+    stats = statSync(dir);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    return code === 'ENOENT' ? 'does not exist' : code === 'ENOTDIR' ? 'has a part that is not a directory' : `cannot be read (${messageOf(error)})`;
+  }
+  return stats.isDirectory() ? undefined : 'is not a directory';
+}
+
 const parseSize = (v: string | number): number | undefined => {
   const amount = parseByteAmount(v);
   return amount && 'bytes' in amount ? amount.bytes : undefined;
@@ -80,7 +92,11 @@ function params() {
       .string({ error: 'must be an absolute directory path' })
       .refine((p) => path.isAbsolute(p), { error: 'must be an absolute directory path' })
       .transform((p) => realPath(path.resolve(p)))
-      .refine((p) => !forbidden(p), { error: `must not be under ${FORBIDDEN_ROOTS.join(', ')} (symbolic links resolved)` }),
+      .refine((p) => !forbidden(p), { error: `must not be under ${FORBIDDEN_ROOTS.join(', ')} (symbolic links resolved)` })
+      .superRefine((p, c) => {
+        const problem = directoryProblem(p);
+        if (problem) c.addIssue({ code: 'custom', message: `must be an existing directory; it ${problem}` });
+      }),
     doc: { name: 'path', type: 'path', default: undefined, bounds: 'an existing directory, not under /proc, /sys, /dev, /run', description: 'a directory on the filesystem to fill; the fill file goes here' },
   };
   const fillPercentage: Param<number | undefined> = {
@@ -232,14 +248,11 @@ export const linuxDiskFill = defineInjector({
   plan(faultId, given, ctx) {
     // Resolved again now (a link may have changed since validation) and pinned by dev and inode.
     const p = { ...given, path: realPath(given.path) };
-    if (forbidden(p.path)) throw new Error(`path ${given.path} resolves to ${p.path}, under ${FORBIDDEN_ROOTS.join(', ')}`);
-    let dir;
-    try {
-      dir = statSync(p.path);
-    } catch (error) {
-      throw new Error(`path ${p.path}: ${messageOf(error)}`);
-    }
-    if (!dir.isDirectory()) throw new Error(`path ${p.path} is not a directory`);
+    if (forbidden(p.path)) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `params.path: ${given.path} resolves to ${p.path}, under ${FORBIDDEN_ROOTS.join(', ')}`);
+    // Checked at validation too; here again for a directory removed since.
+    const problem = directoryProblem(p.path);
+    if (problem) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `params.path: must be an existing directory; ${p.path} ${problem}`);
+    const dir = statSync(p.path);
     const usage = filesystemUsage(p.path);
     const bytes = p.size ?? bytesToReach(p.fillPercentage ?? 0, usage);
     const now = `${usePercent(usage).toFixed(1)} % used, ${formatBytes(usage.availableBytes)} free`;

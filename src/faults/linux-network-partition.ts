@@ -8,7 +8,7 @@
 import { booleanParam, interfacesParam, paramsObject } from './params.js';
 import { refineControlPlane, scopeOf, withScopeNotes } from './network/common-params.js';
 import { NftRevertSchema, planNftFault, revertNftFault } from './network/nft-fault.js';
-import { formatTarget } from './network/targets.js';
+import { formatTarget } from '../net/addresses.js';
 import { enumParam, hostnamesParam, ipTargetsParam, portsParam } from './network/target-params.js';
 import { defineInjector } from './types.js';
 import type { NetworkValidationContext } from './network/context.js';

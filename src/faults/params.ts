@@ -16,11 +16,14 @@ export interface Param<T> {
   readonly doc: ParamDoc;
 }
 
-/** Accepts a number or a numeric string (Harness passes tunables as strings). */
-function numeric(): z.ZodType<number> {
+/**
+ * Accepts a number or a numeric string (Harness passes tunables as strings); anything else,
+ * including `.nan`, `.inf` and `1e400`, is refused with `error` (which names the range).
+ */
+function numeric(error: string): z.ZodType<number> {
   return z.preprocess(
     (v) => (typeof v === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v),
-    z.number({ error: 'must be a number' }),
+    z.number({ error }),
   );
 }
 
@@ -35,7 +38,7 @@ export function numberParam(o: {
   description: string;
 }): Param<number> {
   const range = `${o.min}–${o.max}${o.maxWhy ? ` (${o.maxWhy})` : ''}`;
-  const schema = numeric().pipe(
+  const schema = numeric(`must be a number in ${range}`).pipe(
     (o.integer ? z.number().int({ error: `must be a whole number in ${range}` }) : z.number())
       .min(o.min, { error: `must be in ${range}` })
       .max(o.max, { error: `must be in ${range}` }),
@@ -101,14 +104,14 @@ export const MAX_DURATION_MS = 24 * 3_600_000;
 export function durationSchema(o: { max: number; min?: number }): z.ZodType<number> {
   const min = o.min ?? 0;
   const range = `${formatDurationMs(min)}–${formatDurationMs(o.max)}`;
-  return z.union([z.string(), z.number()], { error: 'must be a duration like "1m25s", "500ms" or seconds' }).transform((v, ctx) => {
+  return z.union([z.string(), z.number()], { error: `must be a duration like "1m25s", "500ms" or seconds, in ${range}` }).transform((v, ctx) => {
     const ms = parseDurationMs(v);
     if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'must be a duration like "1m25s", "1h3m2s", "500ms" or a number of seconds' });
+      ctx.addIssue({ code: 'custom', input: v, message: `must be a duration like "1m25s", "1h3m2s", "500ms" or a number of seconds, in ${range}` });
       return z.NEVER;
     }
     if (ms < min || ms > o.max) {
-      ctx.addIssue({ code: 'custom', message: `must be in ${range}` });
+      ctx.addIssue({ code: 'custom', input: v, message: `must be in ${range}` });
       return z.NEVER;
     }
     return ms;
@@ -197,18 +200,18 @@ export function parsedParam(o: ParsedParamOptions): Param<number> {
 /** Like parsedParam, but absent stays undefined (`default` only documents the fallback). */
 export function optionalParsedParam(o: ParsedParamOptions, fallback?: string): Param<number | undefined> {
   const schema = z
-    .union([z.string(), z.number()], { error: `must be ${o.formatHint}` })
+    .union([z.string(), z.number()], { error: `must be ${o.formatHint}, in ${o.bounds}` })
     .optional()
     .transform((value, ctx) => {
       const text = value ?? fallback;
       if (text === undefined) return undefined;
       const parsed = o.parse(text);
-      if (parsed === undefined) {
-        ctx.addIssue({ code: 'custom', message: `must be ${o.formatHint}` });
+      if (parsed === undefined || !Number.isFinite(parsed)) {
+        ctx.addIssue({ code: 'custom', input: text, message: `must be ${o.formatHint}, in ${o.bounds}` });
         return z.NEVER;
       }
       if (parsed < o.min || parsed > o.max) {
-        ctx.addIssue({ code: 'custom', message: `must be in ${o.bounds}` });
+        ctx.addIssue({ code: 'custom', input: text, message: `must be in ${o.bounds}` });
         return z.NEVER;
       }
       return parsed;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Fixed host facts for unit tests: 4 CPUs, 8 GiB total, 6 GiB available. */
-import { DEFAULT_NETWORK_SAFETY } from '../../src/faults/network/safety.js';
+import { DEFAULT_NETWORK_SAFETY } from '../../src/net/network-safety.js';
 import type { ValidationContext } from '../../src/faults/types.js';
 import { DEFAULT_LIMITS } from '../../src/faults/types.js';
 import type { HostFacts } from '../../src/host/facts.js';

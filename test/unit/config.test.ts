@@ -7,8 +7,9 @@ import test from 'ava';
 import pino from 'pino';
 
 import { loadConfig } from '../../src/config/config.js';
-import { controlPlaneTargets, exclusionsOf, resolveNetworkSafety } from '../../src/faults/network/safety.js';
-import { parseIpTargets } from '../../src/faults/network/targets.js';
+import { controlPlaneTargets, exclusionsOf } from '../../src/faults/network/safety.js';
+import { parseIpTargets } from '../../src/net/addresses.js';
+import { resolveNetworkSafety } from '../../src/net/network-safety.js';
 
 function configFile(t: { teardown(fn: () => void): void }, text: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'faultd-config-'));

@@ -6,12 +6,13 @@
  * root-qdisc-fault.ts), or by nf_tables rules where a fault falls back to nf_tables.
  */
 import { FaultdError } from '../../errors.js';
+import { formatTarget, type IpTarget, type PortSelection } from '../../net/addresses.js';
 import { booleanParam, interfacesParam } from '../params.js';
 import type { Planned } from '../types.js';
 import type { NetworkFaultContext, NetworkValidationContext } from './context.js';
 import { controlPlaneRefusal, controlPlaneTargets, describeExclusions, exclusionsOf } from './safety.js';
 import { steering, type Steering } from './steer.js';
-import { formatTarget, resolveHosts, type IpTarget, type PortSelection } from './targets.js';
+import { resolveHosts } from './targets.js';
 import { enumParam, hostnamesParam, ipTargetsParam, portsParam } from './target-params.js';
 
 export function commonNetworkParams(ctx: NetworkValidationContext, verb: string) {

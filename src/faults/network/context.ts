@@ -8,7 +8,7 @@
 import { defaultRouteInterface, listInterfaces, type NetInterface } from '../../host/interfaces.js';
 import type { HostRoots } from '../../host/facts.js';
 import type { FaultContext, ValidationContext } from '../types.js';
-import type { NetworkSafety } from './safety.js';
+import type { NetworkSafety } from '../../net/network-safety.js';
 
 export interface NetworkContext {
   /** What no network fault may touch unless asked (see safety.ts). */

@@ -12,7 +12,7 @@ import { messageOf } from '../../errors.js';
 import type { NftChainSpec, NftRuleSpec } from '../../native/addon.js';
 import { RevertError, type Planned, type RevertOutcome } from '../types.js';
 import type { NetworkFaultContext } from './context.js';
-import { formatTarget, type IpTarget, type PortSelection } from './targets.js';
+import { formatTarget, type IpTarget, type PortSelection } from '../../net/addresses.js';
 
 export const NFT_TABLE = 'faultd';
 /** Bound on rules per chain: a batch of this many stays well inside the builder's 1 MiB. */

@@ -6,7 +6,7 @@
  * redirected to an IFB device) the other way round.
  */
 import type { U32MatchSpec } from '../../native/addon.js';
-import type { IpTarget, PortSelection } from './targets.js';
+import type { IpTarget, PortSelection } from '../../net/addresses.js';
 
 export interface SteerRequest {
   readonly direction: 'egress' | 'ingress';

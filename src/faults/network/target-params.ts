@@ -2,13 +2,17 @@
 /** zod tunables for targeting (destinations, ports, exclusions), in Harness's text forms. */
 import { z } from 'zod';
 
+import { NO_PORTS, parseHostnames, parseIpTargets, parsePortSelection, type IpTarget, type PortSelection } from '../../net/addresses.js';
 import type { Param } from '../params.js';
-import { parseHostnames, parseIpTargets, parsePortSelection, NO_PORTS, type IpTarget, type PortSelection } from './targets.js';
 
 const listInput = z.union([z.string(), z.array(z.string())], { error: 'must be a comma list or a YAML list' }).optional();
+/** Ports also come as YAML numbers: `80`, `[80, 443]`, `["!22", 8080]`. */
+const portListInput = z
+  .union([z.string(), z.number(), z.array(z.union([z.string(), z.number()]))], { error: 'must be a port (1–65535), a comma list such as "80,443" or "!22", or a YAML list of ports' })
+  .optional();
 
-function parsed<T>(parse: (v: string | readonly string[]) => T, fallback: T) {
-  return listInput.transform((value, ctx): T => {
+function parsedWith<I, T>(input: z.ZodType<I | undefined>, parse: (v: I) => T, fallback: T) {
+  return input.transform((value, ctx): T => {
     if (value === undefined) return fallback;
     try {
       return parse(value);
@@ -17,6 +21,10 @@ function parsed<T>(parse: (v: string | readonly string[]) => T, fallback: T) {
       return z.NEVER;
     }
   });
+}
+
+function parsed<T>(parse: (v: string | readonly string[]) => T, fallback: T) {
+  return parsedWith(listInput, parse, fallback);
 }
 
 export function ipTargetsParam(name: string, description: string): Param<IpTarget[]> {
@@ -32,8 +40,8 @@ export function hostnamesParam(name: string, description: string): Param<string[
 
 export function portsParam(name: string, description: string): Param<PortSelection> {
   return {
-    schema: parsed(parsePortSelection, NO_PORTS),
-    doc: { name, type: 'port list', default: '-', bounds: '1–65535; a leading ! exempts instead of targets', description },
+    schema: parsedWith(portListInput, parsePortSelection, NO_PORTS),
+    doc: { name, type: 'port list', default: '-', bounds: '1–65535, as numbers, "80,443" or a list; a leading ! exempts instead of targets', description },
   };
 }
 

@@ -31,7 +31,7 @@ test("the hub client hands on a 503's Retry-After", async (t) => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => server.close());
   const { port } = server.address() as { port: number };
-  const client = new HubClient({ url: `http://127.0.0.1:${port}` });
+  const client = new HubClient({ url: `http://127.0.0.1:${port}`, insecure: true });
   t.teardown(() => client.close());
   const reply = await client.post('/v1/heartbeat', {}, z.object({}));
   t.like(reply, { status: 503, error: 'BUSY: try later', retryAfterMs: 12_000 });

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The host's network safety settings, gathered once at start: the control plane's addresses
+ * (the configured hub URL, its host name resolved here), the configured `safety.excludeIPs` and
+ * this host's SSH ports. The network faults keep all of it out of their effect
+ * (faults/network/safety.ts); the configuration only supplies the values.
+ */
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+
+import type { Logger } from 'pino';
+
+import { hostTarget, type IpTarget } from './addresses.js';
+
+/** SSH ports kept out of network faults unless configured otherwise (Harness spares 22 and 2222). */
+export const DEFAULT_SSH_PORTS = [22, 2222] as const;
+
+export interface Exclusion {
+  readonly target: IpTarget;
+  /** Why it is excluded, for --dry-run and the log (`control plane hub:8443`, `safety.excludeIPs`). */
+  readonly reason: string;
+}
+
+export interface NetworkSafety {
+  readonly controlPlane: readonly Exclusion[];
+  /** Set when a hub is configured but its host name did not resolve: its traffic cannot be excluded. */
+  readonly controlPlaneUnresolved?: string;
+  readonly configured: readonly Exclusion[];
+  readonly sshPorts: readonly number[];
+}
+
+export const DEFAULT_NETWORK_SAFETY: NetworkSafety = { controlPlane: [], configured: [], sshPorts: DEFAULT_SSH_PORTS };
+
+/** What the safety settings are built from (the configuration's `hub` and `safety`). */
+export interface NetworkSafetySettings {
+  readonly hub?: { readonly url: string } | undefined;
+  readonly safety: { readonly excludeIPs: readonly IpTarget[]; readonly sshPorts: readonly number[] };
+}
+
+const RESOLVE_TIMEOUT_MS = 3000;
+
+/** Builds the safety settings, resolving the hub's host name once (within 3 s). */
+export async function resolveNetworkSafety(settings: NetworkSafetySettings, logger: Logger): Promise<NetworkSafety> {
+  const configured = settings.safety.excludeIPs.map((target) => ({ target, reason: 'safety.excludeIPs' }));
+  const controlPlane: Exclusion[] = [];
+  let controlPlaneUnresolved: string | undefined;
+  if (settings.hub) {
+    const url = new URL(settings.hub.url);
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const reason = `control plane ${url.host}`;
+    if (isIP(host)) {
+      controlPlane.push({ target: hostTarget(host), reason });
+    } else {
+      try {
+        const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${RESOLVE_TIMEOUT_MS} ms`)), RESOLVE_TIMEOUT_MS).unref());
+        const addresses = await Promise.race([lookup(host, { all: true }), timeout]);
+        for (const a of addresses) controlPlane.push({ target: hostTarget(a.address), reason });
+      } catch (error) {
+        controlPlaneUnresolved = `the control plane host ${host} did not resolve (${error instanceof Error ? error.message : String(error)})`;
+        logger.warn({ host, err: error }, 'cannot resolve the control plane host: network faults are refused unless allowControlPlaneImpact');
+      }
+    }
+  }
+  return { controlPlane, configured, sshPorts: settings.safety.sshPorts, ...(controlPlaneUnresolved ? { controlPlaneUnresolved } : {}) };
+}
