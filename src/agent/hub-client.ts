@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * The agent's HTTP client of the hub: one undici Agent (keep-alive) that trusts the configured
- * CA, optionally pins the hub's certificate (SHA-256 fingerprint, checked on top of the normal
+ * The agent's HTTP client of the hub: one keep-alive connection pool (http-transport.ts) that
+ * trusts the configured CA, optionally pins the hub's certificate (SHA-256 fingerprint, checked on top of the normal
  * hostname verification) and presents a client certificate. Plain `http://` only with
  * `insecure` (config `hub.insecure: true`), and never with TLS settings. Bodies in and out are
  * validated with the protocol's zod schemas.
@@ -9,11 +9,11 @@
 import { isIP } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, type PeerCertificate } from 'node:tls';
 
-import { Agent, request } from 'undici';
 import type { z } from 'zod';
 
 import { FaultdError, messageOf } from '../errors.js';
 import { ErrorResponse } from '../protocol/messages.js';
+import { HttpTransport } from './http-transport.js';
 
 export interface HubConnection {
   readonly url: string;
@@ -87,34 +87,28 @@ function assertTransport(url: URL, connection: HubConnection): void {
 }
 
 export class HubClient {
-  readonly #agent: Agent;
-  readonly #base: string;
+  readonly #transport: HttpTransport;
   readonly #url: URL;
 
   constructor(connection: HubConnection) {
     this.#url = new URL(connection.url);
     assertTransport(this.#url, connection);
-    this.#base = connection.url.replace(/\/$/, '');
     const pin = connection.pinSha256 === undefined ? undefined : normalizePin(connection.pinSha256);
     const timeout = connection.timeoutMs ?? 10_000;
-    this.#agent = new Agent({
-      connect: {
-        ...(connection.caPem ? { ca: connection.caPem } : {}),
-        ...(connection.clientCert ? { cert: connection.clientCert.cert, key: connection.clientCert.key } : {}),
-        ...(pin
-          ? {
-              checkServerIdentity: (host: string, cert: PeerCertificate): Error | undefined => {
-                const identity = checkServerIdentity(host, cert);
-                if (identity) return identity;
-                const got = normalizePin(cert.fingerprint256);
-                return got === pin ? undefined : Object.assign(new Error(`the hub's certificate fingerprint ${cert.fingerprint256} does not match the configured pinSha256`), { code: 'ERR_FAULTD_PIN_MISMATCH' });
-              },
-            }
-          : {}),
-      },
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
-      connectTimeout: timeout,
+    this.#transport = new HttpTransport(this.#url, {
+      timeoutMs: timeout,
+      ...(connection.caPem ? { ca: connection.caPem } : {}),
+      ...(connection.clientCert ? { cert: connection.clientCert.cert, key: connection.clientCert.key } : {}),
+      ...(pin
+        ? {
+            checkServerIdentity: (host: string, cert: PeerCertificate): Error | undefined => {
+              const identity = checkServerIdentity(host, cert);
+              if (identity) return identity;
+              const got = normalizePin(cert.fingerprint256);
+              return got === pin ? undefined : Object.assign(new Error(`the hub's certificate fingerprint ${cert.fingerprint256} does not match the configured pinSha256`), { code: 'ERR_FAULTD_PIN_MISMATCH' });
+            },
+          }
+        : {}),
     });
   }
 
@@ -122,9 +116,9 @@ export class HubClient {
   async post<T>(route: string, body: unknown, schema: z.ZodType<T>, token?: string): Promise<HubReply<T>> {
     let response;
     try {
-      response = await request(`${this.#base}${route}`, {
+      response = await this.#transport.send({
         method: 'POST',
-        dispatcher: this.#agent,
+        path: route,
         headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
         body: JSON.stringify(body),
       });
@@ -134,7 +128,7 @@ export class HubClient {
       const plain = tls ? undefined : await this.#plainHttpAtTls(error);
       throw new FaultdError(tls ? 'FAULTD_ERR_AGENT_AUTH' : 'FAULTD_ERR_AGENT_UNREACHABLE', `${route}: ${plain ?? `${tls ? "the hub's TLS identity did not verify" : 'the hub is unreachable'} (${code ?? messageOf(error)}: ${messageOf(error)})`}`, { cause: error });
     }
-    return this.#reply(route, response.statusCode, await response.body.text(), schema, parseRetryAfter(response.headers['retry-after']));
+    return this.#reply(route, response.statusCode, response.text, schema, parseRetryAfter(response.headers['retry-after']));
   }
 
   /**
@@ -143,7 +137,7 @@ export class HubClient {
    */
   async #plainHttpAtTls(error: unknown): Promise<string | undefined> {
     const code = errorCode(error);
-    if (this.#url.protocol !== 'http:' || (code !== 'UND_ERR_SOCKET' && code !== 'ECONNRESET') || !(await speaksTls(this.#url))) return undefined;
+    if (this.#url.protocol !== 'http:' || (code !== 'UND_ERR_SOCKET' && code !== 'ECONNRESET' && code !== 'HPE_INVALID_CONSTANT') || !(await speaksTls(this.#url))) return undefined;
     return `the hub at ${this.#url.host} speaks TLS, but hub.url says http://: use https://${this.#url.host}`;
   }
 
@@ -168,21 +162,21 @@ export class HubClient {
   async get<T>(route: string, schema: z.ZodType<T>, token: string, waitMs: number, signal?: AbortSignal): Promise<HubReply<T>> {
     let response;
     try {
-      response = await request(`${this.#base}${route}`, {
+      response = await this.#transport.send({
         method: 'GET',
-        dispatcher: this.#agent,
+        path: route,
         headers: { authorization: `Bearer ${token}` },
-        headersTimeout: waitMs + 10_000,
+        answerTimeoutMs: waitMs + 10_000,
         ...(signal ? { signal } : {}),
       });
     } catch (error) {
       const plain = signal?.aborted ? undefined : await this.#plainHttpAtTls(error);
       throw new FaultdError('FAULTD_ERR_AGENT_UNREACHABLE', `${route}: ${plain ?? `the hub is unreachable (${messageOf(error)})`}`, { cause: error });
     }
-    return this.#reply(route, response.statusCode, await response.body.text(), schema, parseRetryAfter(response.headers['retry-after']));
+    return this.#reply(route, response.statusCode, response.text, schema, parseRetryAfter(response.headers['retry-after']));
   }
 
   close(): Promise<void> {
-    return this.#agent.close();
+    return this.#transport.close();
   }
 }
