@@ -19,8 +19,8 @@ const KIND = 'linux-network-latency';
 const CHAIN = `${FAULT_ID}-pre`;
 const QUEUE = faultQueueNumber(FAULT_ID);
 
-// The stand-in for build/Release/faultd-stressor (found through FAULTD_NATIVE_DIR, which this
-// test worker alone sees): it ignores its arguments, as the real delayer's binding is not faked.
+// The stand-in for build/Release/faultd-stressor (the context's stressorPath): it ignores its
+// arguments, as the real delayer's binding is not faked.
 const dir = mkdtempSync(path.join(tmpdir(), 'faultd-fake-stressor-'));
 writeFileSync(
   path.join(dir, 'faultd-stressor'),
@@ -33,12 +33,11 @@ while :; do sleep 0.02; done
 `,
 );
 chmodSync(path.join(dir, 'faultd-stressor'), 0o755);
-process.env['FAULTD_NATIVE_DIR'] = dir;
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
 function delayerContext(kernel: FakeNetlink): FaultContext {
   const ctx = netlinkContext(kernel, { missing: ['netem'] });
-  return { ...ctx, native: { ...ctx.native, ...recordingProcesses(kernel) } };
+  return { ...ctx, stressorPath: path.join(dir, 'faultd-stressor'), native: { ...ctx.native, ...recordingProcesses(kernel) } };
 }
 
 const PARAMS = { networkInterfaces: 'eth0', latency: 100, jitter: 10, correlation: 25 };
