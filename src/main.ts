@@ -19,7 +19,7 @@ import { parseDurationMs } from './units.js';
 
 // Each command's module loads only when that command runs: `faultd revert --remnants`, run by
 // systemd around every agent start and stop, starts faster without the agent (undici), the hub
-// (node-forge, better-sqlite3), the experiment loader and the rest.
+// (better-sqlite3; @peculiar/x509 for hub init), the experiment loader and the rest.
 const agentCli = () => import('./cli/agent.js');
 const hubCli = () => import('./cli/hub.js');
 const installCli = () => import('./cli/install.js');
@@ -222,7 +222,7 @@ async function main(argv: readonly string[], abort: AbortController): Promise<Ex
     .description('create a private CA and a server certificate for the hub (never overwrites); prints the CA path for agents')
     .option('--san <name...>', 'extra DNS names or IP addresses for the server certificate (localhost, 127.0.0.1, ::1 and the host name are always in)')
     .action(async (flags: { san?: string[] }) => {
-      code = (await hubCli()).hubInitCommand({ hubDir: hubDir(), sans: flags.san ?? [] }, await env(false));
+      code = await (await hubCli()).hubInitCommand({ hubDir: hubDir(), sans: flags.san ?? [] }, await env(false));
     });
   hubCommand
     .command('serve')
@@ -248,7 +248,7 @@ async function main(argv: readonly string[], abort: AbortController): Promise<Ex
     .description('issue a client certificate for an agent from the hub CA (for serve --require-client-cert)')
     .argument('<name>', 'a-z, 0-9, ".", "_", "-" (e.g. the agent host name)')
     .action(async (name: string) => {
-      code = (await hubCli()).hubClientCertCommand({ hubDir: hubDir(), name }, await env(false));
+      code = await (await hubCli()).hubClientCertCommand({ hubDir: hubDir(), name }, await env(false));
     });
   const infra = hubCommand.command('infra').description('infrastructures: one per agent');
   infra

@@ -47,16 +47,16 @@ function withService<T>(flags: HubFlags, use: (service: HubService) => T): T {
   }
 }
 
-export function hubInitCommand(flags: HubFlags & { sans: readonly string[] }, env: CommandEnv): ExitCode {
-  const { files, created } = initHubTls(path.join(flags.hubDir, 'tls'), flags.sans);
+export async function hubInitCommand(flags: HubFlags & { sans: readonly string[] }, env: CommandEnv): Promise<ExitCode> {
+  const { files, created } = await initHubTls(path.join(flags.hubDir, 'tls'), flags.sans);
   env.print(created ? 'Created the hub CA and server certificate.' : 'The hub certificates already exist; nothing changed.');
   env.print(`CA certificate for agents (config caFile): ${files.caCert}`);
   env.print(`Server certificate: ${files.serverCert} (key ${files.serverKey}, mode 0600)`);
   return EXIT.OK;
 }
 
-export function hubClientCertCommand(flags: HubFlags & { name: string }, env: CommandEnv): ExitCode {
-  const { cert, key } = issueClientCertificate(path.join(flags.hubDir, 'tls'), flags.name);
+export async function hubClientCertCommand(flags: HubFlags & { name: string }, env: CommandEnv): Promise<ExitCode> {
+  const { cert, key } = await issueClientCertificate(path.join(flags.hubDir, 'tls'), flags.name);
   env.print(`Client certificate "${flags.name}" issued by the hub CA.`);
   env.print(`certificate (agent config clientCertFile): ${cert}`);
   env.print(`key (agent config clientKeyFile, keep it mode 0600): ${key}`);
