@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // `faultd hub …` commands on a hub directory of the test's own.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -83,4 +83,22 @@ test('hub infra list, runs, result and logs escape control characters and bidi o
   t.is(infras[0]?.hostname, evil);
   const result = JSON.parse((await hub('result', run.id, '--json')).stdout) as { result?: { reason?: string } };
   t.is(result.result?.reason, evil);
+});
+
+test('hub client-cert issues an agent certificate from the hub CA (key 0600), never overwriting; before hub init it says to run it', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'faultd-hubcli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const hub = (...args: string[]) => runCli(['hub', '--hub-dir', dir, ...args], path.join(dir, 'state'));
+  const early = await hub('client-cert', 'edge-1');
+  t.is(early.code, 1);
+  t.regex(early.stderr, /cannot read the hub CA .*\(run faultd hub init\)/);
+  t.is((await hub('init')).code, 0);
+  const issued = await hub('client-cert', 'edge-1');
+  t.is(issued.code, 0, issued.stderr);
+  const key = /key \(agent config clientKeyFile, keep it mode 0600\): (\S+)/.exec(issued.stdout)?.[1] ?? '';
+  t.is(statSync(key).mode & 0o777, 0o600);
+  const again = await hub('client-cert', 'edge-1');
+  t.is(again.code, 1);
+  t.regex(again.stderr, /exists already/);
+  t.is((await hub('client-cert', 'Bad/Name')).code, 2);
 });
