@@ -89,7 +89,10 @@ export class HubService {
     return { id, accessKey };
   }
 
-  /** Asks for a new key for `name`; the agent receives it with its next token. */
+  /**
+   * Asks for a new key for `name`; the agent receives it with its next token. A rotation already
+   * awaiting confirmation keeps its key: the agent may have stored it in place of the old one.
+   */
   rotateKey(name: string): InfraRecord {
     const infra = this.#infra(name);
     this.#store.requestRotation(infra.id);
