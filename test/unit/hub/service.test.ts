@@ -81,6 +81,16 @@ test('key rotation: overlapping exchanges with the old key get the same new key,
   t.not(next?.rotation?.rotationId, a?.rotation?.rotationId);
 });
 
+test('key rotation: rotate-key again while a key awaits confirmation keeps that key (the agent may have stored it)', async (t) => {
+  const { service } = hub(t);
+  const { id, accessKey: oldKey } = service.createInfra('edge-1');
+  service.rotateKey('edge-1');
+  const first = await service.exchangeToken({ infraId: id, accessKey: oldKey });
+  service.rotateKey('edge-1');
+  t.deepEqual((await service.exchangeToken({ infraId: id, accessKey: oldKey }))?.rotation, first?.rotation);
+  t.truthy(await service.exchangeToken({ infraId: id, accessKey: first?.rotation?.newAccessKey ?? '' }));
+});
+
 test('key rotation: a pending key recorded without its seal (by an older hub) is replaced once, then handed out again', async (t) => {
   const { service, store } = hub(t);
   const { id, accessKey: oldKey } = service.createInfra('edge-1');
