@@ -94,6 +94,18 @@ test('a hub.db made by faultd 0.1.0 (user_version 0, tables present) is adopted 
   t.is(userVersion(file), latestVersion());
 });
 
+test('two processes opening a 0.1.0 hub.db at once: one migrates, the other waits and finds it done', async (t) => {
+  const dir = tempDir(t);
+  release010Database(path.join(dir, 'hub.db'), `fdk_${'k'.repeat(43)}`);
+  const list = () => runCli(['hub', '--hub-dir', dir, 'infra', 'list'], path.join(dir, 'state'));
+  const results = await Promise.all([list(), list(), list()]);
+  for (const r of results) {
+    t.is(r.code, 0, r.stderr);
+    t.regex(r.stdout, /^edge-1\s/m);
+  }
+  t.is(userVersion(path.join(dir, 'hub.db')), latestVersion());
+});
+
 test('a fresh hub.db gets every migration, in one go', (t) => {
   const file = path.join(tempDir(t), 'hub.db');
   new SqliteHubStore(file).close();
