@@ -53,7 +53,7 @@ export async function fleet(root: string): Promise<string[]> {
   const dir = mkdtempSync(path.join(tmpdir(), 'faultd-bench-fleet-'));
   const children: ChildProcess[] = [];
   try {
-    const { files } = initHubTls(path.join(dir, 'tls'), []);
+    const { files } = await initHubTls(path.join(dir, 'tls'), []);
     const ca = readFileSync(files.caCert, 'utf8');
     const store = new SqliteHubStore(path.join(dir, 'hub.db'));
     const service = new HubService(store);

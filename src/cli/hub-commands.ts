@@ -31,7 +31,7 @@ export function registerHub(program: Command, host: CliHost): void {
     .description('create a private CA and a server certificate for the hub (never overwrites); prints the CA path for agents')
     .option('--san <name...>', 'extra DNS names or IP addresses for the server certificate (localhost, 127.0.0.1, ::1 and the host name are always in)')
     .action(async (flags: { san?: string[] }) => {
-      host.setExit((await hub()).hubInitCommand({ hubDir: hubDir(), sans: flags.san ?? [] }, await env()));
+      host.setExit(await (await hub()).hubInitCommand({ hubDir: hubDir(), sans: flags.san ?? [] }, await env()));
     });
   hubCommand
     .command('serve')
@@ -54,7 +54,7 @@ export function registerHub(program: Command, host: CliHost): void {
     .description('issue a client certificate for an agent from the hub CA (for serve --require-client-cert)')
     .argument('<name>', 'a-z, 0-9, ".", "_", "-" (e.g. the agent host name)')
     .action(async (name: string) => {
-      host.setExit((await hub()).hubClientCertCommand({ hubDir: hubDir(), name }, await env()));
+      host.setExit(await (await hub()).hubClientCertCommand({ hubDir: hubDir(), name }, await env()));
     });
   registerInfra(hubCommand, host, hubDir);
   registerRuns(hubCommand, host, hubDir);

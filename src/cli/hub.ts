@@ -17,6 +17,7 @@ import { SqliteHubStore } from '../hub/sqlite-store.js';
 import { initHubTls, issueClientCertificate, readHubTls } from '../hub/tls.js';
 import type { CommandEnv } from './context.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
+import { escapeTerminalText } from './terminal-text.js';
 
 /** How often `hub serve` looks for runs whose agent has gone silent (HubService.closeSilentRuns). */
 const SILENT_RUN_SWEEP_MS = 60_000;
@@ -37,6 +38,15 @@ function openService(flags: HubFlags, tokenTtlSeconds?: number): { service: HubS
   return { service: new HubService(store, tokenTtlSeconds === undefined ? {} : { tokenTtlSeconds }), close: () => store.close() };
 }
 
+/**
+ * Prints a line with the characters a terminal would act on escaped. Every line but `--json`
+ * output goes through it: many hold agent-supplied text (host name, version, capabilities,
+ * log lines, results). JSON is printed as it is: it escapes what it must, and is parsed.
+ */
+function printText(env: CommandEnv, line: string): void {
+  env.print(escapeTerminalText(line));
+}
+
 /** Runs `use` on the hub's service and closes the store afterwards, whatever happens. */
 function withService<T>(flags: HubFlags, use: (service: HubService) => T): T {
   const hub = openService(flags);
@@ -47,30 +57,30 @@ function withService<T>(flags: HubFlags, use: (service: HubService) => T): T {
   }
 }
 
-export function hubInitCommand(flags: HubFlags & { sans: readonly string[] }, env: CommandEnv): ExitCode {
-  const { files, created } = initHubTls(path.join(flags.hubDir, 'tls'), flags.sans);
-  env.print(created ? 'Created the hub CA and server certificate.' : 'The hub certificates already exist; nothing changed.');
-  env.print(`CA certificate for agents (config caFile): ${files.caCert}`);
-  env.print(`Server certificate: ${files.serverCert} (key ${files.serverKey}, mode 0600)`);
+export async function hubInitCommand(flags: HubFlags & { sans: readonly string[] }, env: CommandEnv): Promise<ExitCode> {
+  const { files, created } = await initHubTls(path.join(flags.hubDir, 'tls'), flags.sans);
+  printText(env, created ? 'Created the hub CA and server certificate.' : 'The hub certificates already exist; nothing changed.');
+  printText(env, `CA certificate for agents (config caFile): ${files.caCert}`);
+  printText(env, `Server certificate: ${files.serverCert} (key ${files.serverKey}, mode 0600)`);
   return EXIT.OK;
 }
 
-export function hubClientCertCommand(flags: HubFlags & { name: string }, env: CommandEnv): ExitCode {
-  const { cert, key } = issueClientCertificate(path.join(flags.hubDir, 'tls'), flags.name);
-  env.print(`Client certificate "${flags.name}" issued by the hub CA.`);
-  env.print(`certificate (agent config clientCertFile): ${cert}`);
-  env.print(`key (agent config clientKeyFile, keep it mode 0600): ${key}`);
-  env.print('The hub checks client certificates when served with --require-client-cert.');
+export async function hubClientCertCommand(flags: HubFlags & { name: string }, env: CommandEnv): Promise<ExitCode> {
+  const { cert, key } = await issueClientCertificate(path.join(flags.hubDir, 'tls'), flags.name);
+  printText(env, `Client certificate "${flags.name}" issued by the hub CA.`);
+  printText(env, `certificate (agent config clientCertFile): ${cert}`);
+  printText(env, `key (agent config clientKeyFile, keep it mode 0600): ${key}`);
+  printText(env, 'The hub checks client certificates when served with --require-client-cert.');
   return EXIT.OK;
 }
 
 export function hubInfraCreateCommand(flags: HubFlags & { name: string }, env: CommandEnv): ExitCode {
   return withService(flags, (service) => {
     const { id, accessKey } = service.createInfra(flags.name);
-    env.print(`Infrastructure "${flags.name}" created.`);
-    env.print(`infra id:   ${id}`);
-    env.print(`access key: ${accessKey}`);
-    env.print('The key is shown this once and stored only hashed: put it in a file of mode 0600 on the agent (config accessKeyFile).');
+    printText(env, `Infrastructure "${flags.name}" created.`);
+    printText(env, `infra id:   ${id}`);
+    printText(env, `access key: ${accessKey}`);
+    printText(env, 'The key is shown this once and stored only hashed: put it in a file of mode 0600 on the agent (config accessKeyFile).');
     return EXIT.OK;
   });
 }
@@ -82,10 +92,10 @@ export function hubInfraListCommand(flags: HubFlags & { json: boolean }, env: Co
       env.print(JSON.stringify(infras, null, 2));
       return EXIT.OK;
     }
-    if (infras.length === 0) env.print('No infrastructure yet: faultd hub infra create <name>');
+    if (infras.length === 0) printText(env, 'No infrastructure yet: faultd hub infra create <name>');
     for (const i of infras) {
       const agent = i.agentVersion ? `agent ${i.agentVersion} on ${i.hostname ?? '?'}` : 'no agent yet';
-      env.print(`${i.name.padEnd(20)} ${i.state.padEnd(12)} ${i.id}  ${agent}; last seen ${i.lastSeen ?? 'never'}; key rotation: ${i.keyRotation}; capabilities: ${i.capabilities.join(', ') || '-'}`);
+      printText(env, `${i.name.padEnd(20)} ${i.state.padEnd(12)} ${i.id}  ${agent}; last seen ${i.lastSeen ?? 'never'}; key rotation: ${i.keyRotation}; capabilities: ${i.capabilities.join(', ') || '-'}`);
     }
     return EXIT.OK;
   });
@@ -94,7 +104,7 @@ export function hubInfraListCommand(flags: HubFlags & { json: boolean }, env: Co
 export function hubInfraRotateKeyCommand(flags: HubFlags & { name: string }, env: CommandEnv): ExitCode {
   return withService(flags, (service) => {
     service.rotateKey(flags.name);
-    env.print(`Key rotation of "${flags.name}" requested: the agent receives its new key with its next token and confirms it; the old key works until then.`);
+    printText(env, `Key rotation of "${flags.name}" requested: the agent receives its new key with its next token and confirms it; the old key works until then.`);
     return EXIT.OK;
   });
 }
@@ -110,7 +120,7 @@ export async function hubServeCommand(
     const files = flags.insecureHttp ? undefined : readHubTls(path.join(flags.hubDir, 'tls'), flags.requireClientCert);
     const tls = files && { key: files.key, cert: files.cert, ...(files.ca === undefined ? {} : { clientCa: files.ca }) };
     const server = await startHubServer({ service: hub.service, logger: env.logger, host: flags.host, port: flags.port, ...(tls ? { tls } : { insecureHttp: true }) });
-    env.print(`faultd hub serving on ${server.url} (state ${flags.hubDir}); Ctrl-C stops it`);
+    printText(env, `faultd hub serving on ${server.url} (state ${flags.hubDir}); Ctrl-C stops it`);
     const closeSilent = (): void => {
       for (const run of hub.service.closeSilentRuns()) env.logger.warn({ run }, 'run closed as lost: its agent has sent no heartbeat for 2 h');
     };
@@ -140,7 +150,7 @@ export async function hubRunCommand(flags: HubFlags & { infra: string; file: str
   try {
     const run = hub.service.queueRun(flags.infra, experiment);
     const ahead = hub.service.runs(flags.infra).filter((r) => r.id !== run.id && ['queued', 'dispatched', 'running'].includes(r.state)).length;
-    env.print(`Queued run ${run.id} for "${flags.infra}"${ahead ? ` (${ahead} run(s) ahead of it)` : ''}. Follow it: faultd hub logs ${run.id} --follow`);
+    printText(env, `Queued run ${run.id} for "${flags.infra}"${ahead ? ` (${ahead} run(s) ahead of it)` : ''}. Follow it: faultd hub logs ${run.id} --follow`);
     return EXIT.OK;
   } finally {
     hub.close();
@@ -162,8 +172,8 @@ export function hubRunsCommand(flags: HubFlags & { infra?: string; json: boolean
       env.print(JSON.stringify(runs, null, 2));
       return EXIT.OK;
     }
-    if (runs.length === 0) env.print('No run yet: faultd hub run --infra <name> <experiment.yaml>');
-    for (const r of runs) env.print(`${r.id}  ${r.infra.padEnd(16)} ${r.state.padEnd(10)} ${r.verdict ?? ''}${r.abortRequested && r.state !== 'cancelled' ? ' (abort requested)' : ''}  queued ${r.queuedAt}`);
+    if (runs.length === 0) printText(env, 'No run yet: faultd hub run --infra <name> <experiment.yaml>');
+    for (const r of runs) printText(env, `${r.id}  ${r.infra.padEnd(16)} ${r.state.padEnd(10)} ${r.verdict ?? ''}${r.abortRequested && r.state !== 'cancelled' ? ' (abort requested)' : ''}  queued ${r.queuedAt}`);
     return EXIT.OK;
   });
 }
@@ -172,11 +182,12 @@ export function hubAbortCommand(flags: HubFlags & { run: string; force: boolean 
   return withService(flags, (service) => {
     if (flags.force) {
       const closed = service.closeRun(flags.run, 'closed by the operator (hub abort --force): its agent never reported it');
-      env.print(closed ? `Run ${flags.run} closed as aborted; the infrastructure's next run can start. If its agent still runs it, the agent's late result is refused (409).` : `Run ${flags.run} has already ended.`);
+      printText(env, closed ? `Run ${flags.run} closed as aborted; the infrastructure's next run can start. If its agent still runs it, the agent's late result is refused (409).` : `Run ${flags.run} has already ended.`);
       return EXIT.OK;
     }
     const outcome = service.requestAbort(flags.run);
-    env.print(
+    printText(
+      env,
       outcome === 'cancelled'
         ? `Run ${flags.run} was still queued: cancelled.`
         : outcome === 'requested'
@@ -196,9 +207,9 @@ export function hubResultCommand(flags: HubFlags & { run: string; json: boolean 
       env.print(JSON.stringify({ id: run.id, state: run.state, result: run.result, status }, null, 2));
       return EXIT.OK;
     }
-    env.print(`Run ${run.id}: ${run.state}${run.result ? `, verdict ${run.result.verdict}${run.result.reason ? ` (${run.result.reason})` : ''}` : ''}`);
-    for (const f of run.result?.faults ?? []) env.print(`  ${f.faultId} ${f.kind}: ${f.status}${f.revert ? `; revert: ${f.revert}` : ''}${f.error ? `; error: ${f.error}` : ''}`);
-    for (const s of status) env.print(`  ${s.at} ${s.faultId ?? 'run'} ${s.phase}${s.detail ? ` ${s.detail}` : ''}`);
+    printText(env, `Run ${run.id}: ${run.state}${run.result ? `, verdict ${run.result.verdict}${run.result.reason ? ` (${run.result.reason})` : ''}` : ''}`);
+    for (const f of run.result?.faults ?? []) printText(env, `  ${f.faultId} ${f.kind}: ${f.status}${f.revert ? `; revert: ${f.revert}` : ''}${f.error ? `; error: ${f.error}` : ''}`);
+    for (const s of status) printText(env, `  ${s.at} ${s.faultId ?? 'run'} ${s.phase}${s.detail ? ` ${s.detail}` : ''}`);
     return EXIT.OK;
   });
 }
@@ -211,7 +222,7 @@ export async function hubLogsCommand(flags: HubFlags & { run: string; follow: bo
     let after = 0;
     for (;;) {
       for (const e of hub.service.runLogs(flags.run, after)) {
-        env.print(`${e.at} ${e.level.toUpperCase().padEnd(5)} ${e.message}${e.fields ? ` ${JSON.stringify(e.fields)}` : ''}`);
+        printText(env, `${e.at} ${e.level.toUpperCase().padEnd(5)} ${e.message}${e.fields ? ` ${JSON.stringify(e.fields)}` : ''}`);
         after = e.seq;
       }
       const state = hub.service.run(flags.run)?.state;

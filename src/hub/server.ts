@@ -3,7 +3,7 @@
  * The hub's HTTP API (docs/protocol.openapi.yaml): HTTPS by default, plain HTTP only when asked
  * (and loudly logged). Every body is validated with the protocol's zod schemas; unknown fields
  * are ignored, a missing or malformed one is a 400 naming the field. Bearer tokens are checked
- * on every call but the token exchange. Bodies are bounded.
+ * on every call but the token exchange. Bodies are bounded in size and in nesting depth.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -26,6 +26,7 @@ import {
   TokenRequest,
   type ProtocolErrorCode,
 } from '../protocol/messages.js';
+import { jsonNestingDepth, MAX_JSON_DEPTH } from '../protocol/json-depth.js';
 import { RunCallError, type HubService } from './service.js';
 
 /** Idle connections stay open this long (agents heartbeat every 10 s by default). */
@@ -60,8 +61,10 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
     if (size > MAX_BODY_BYTES) throw new HttpError('PAYLOAD_TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`);
     chunks.push(buffer);
   }
+  const text = Buffer.concat(chunks).toString('utf8') || '{}';
+  if (jsonNestingDepth(text) > MAX_JSON_DEPTH) throw new HttpError('BAD_REQUEST', `the body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`);
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    return JSON.parse(text);
   } catch {
     throw new HttpError('BAD_REQUEST', 'the body is not JSON');
   }

@@ -8,7 +8,7 @@ import { FaultdError } from '../errors.js';
 import { z } from 'zod';
 
 import type { HeartbeatRequest, HeartbeatResponse, LogEntry, LogsRequest, ResultRequest, StatusRequest, TaskResponse, TokenRequest, TokenResponse } from '../protocol/messages.js';
-import { hashKey, keyMatches, newAccessKey, newAccessToken, newId, tokenHash } from './credentials.js';
+import { hashKey, keyMatches, newAccessKey, newAccessToken, newId, openPendingKey, sealPendingKey, tokenHash } from './credentials.js';
 import type { HubStore, InfraRecord, RunRecord } from './store.js';
 
 /** What the hub checks of a queued experiment; the agent validates it fully against its host. */
@@ -92,7 +92,10 @@ export class HubService {
     return { id, accessKey };
   }
 
-  /** Asks for a new key for `name`; the agent receives it with its next token. */
+  /**
+   * Asks for a new key for `name`; the agent receives it with its next token. A rotation already
+   * awaiting confirmation keeps its key: the agent may have stored it in place of the old one.
+   */
   rotateKey(name: string): InfraRecord {
     const infra = this.#infra(name);
     this.#store.requestRotation(infra.id);
@@ -116,10 +119,12 @@ export class HubService {
   /**
    * Exchanges an access key for a token. The current key and an unconfirmed rotated key both
    * work, so an agent that crashed between receiving and storing a new key is never locked out.
-   * While a rotation is open, an exchange with the current key gets a fresh new key (the latest
-   * one counts). An exchange with the pending key proves the agent stored it: the pending key
-   * becomes the key then, as a confirmation would make it, and no new rotation starts (else a
-   * lost answer would leave the agent holding a key the hub had already replaced).
+   * While a rotation is open, every exchange with the current key gets the same new key, until
+   * it is confirmed: overlapping exchanges (a retry while the first answer is in flight) cannot
+   * leave the agent holding a key a later exchange replaced. An exchange with the pending key
+   * proves the agent stored it: the pending key becomes the key then, as a confirmation would
+   * make it, and no new rotation starts (else a lost answer would leave the agent holding a key
+   * the hub had already replaced).
    */
   async exchangeToken(request: TokenRequest): Promise<TokenResponse | undefined> {
     const known = this.#store.infraById(request.infraId);
@@ -138,11 +143,31 @@ export class HubService {
     const expiresAt = now + this.#options.tokenTtlSeconds * 1000;
     this.#store.addToken(tokenHash(accessToken), { infraId: infra.id, expiresAt });
     const response: TokenResponse = { accessToken, expiresAt: new Date(expiresAt).toISOString(), ttlSeconds: this.#options.tokenTtlSeconds };
-    if (!infra.rotationRequested && !infra.pendingKey) return response;
-    const newKey = newAccessKey();
-    const rotationId = newId('rot_');
-    this.#store.setPendingKey(infra.id, { ...hashKey(newKey), rotationId });
-    return { ...response, rotation: { rotationId, newAccessKey: newKey } };
+    const rotation = this.#rotation(infra, request.accessKey);
+    return rotation ? { ...response, rotation } : response;
+  }
+
+  /**
+   * The rotated key to hand out with a token, if a rotation is open: the pending one when it
+   * was sealed with `presentedKey` (the current key), else a new one, recorded only if no other
+   * exchange recorded one meanwhile (checked by the store; that one is handed out then).
+   */
+  #rotation(infra: InfraRecord, presentedKey: string): TokenResponse['rotation'] {
+    let current: InfraRecord | undefined = infra;
+    for (let attempt = 0; current && attempt < 3; attempt += 1, current = this.#store.infraById(infra.id)) {
+      if (!current.rotationRequested && !current.pendingKey) return undefined;
+      const pending = current.pendingKey;
+      const resent = pending?.sealed && openPendingKey(pending.sealed, presentedKey);
+      if (pending && resent) return { rotationId: pending.rotationId, newAccessKey: resent };
+      // No pending key, or one this key cannot open (recorded by a hub before schema version 2):
+      // a new one replaces it.
+      const newKey = newAccessKey();
+      const rotationId = newId('rot_');
+      if (this.#store.setPendingKey(infra.id, { ...hashKey(newKey), rotationId, sealed: sealPendingKey(newKey, presentedKey) }, pending?.rotationId)) {
+        return { rotationId, newAccessKey: newKey };
+      }
+    }
+    return undefined;
   }
 
   /** The infrastructure a bearer token belongs to, if the token is known and not expired. */

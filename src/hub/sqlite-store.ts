@@ -1,68 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
-/** HubStore on SQLite (better-sqlite3) in the hub's state directory; survives hub restarts. */
+/**
+ * HubStore on SQLite (better-sqlite3) in the hub's state directory; survives hub restarts. The
+ * schema comes from migrations.ts, brought up to date at open. The database and its WAL files
+ * are private to the hub's user (0600): they hold key hashes and every run's logs.
+ */
+import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
+
 import Database from 'better-sqlite3';
 
 import { LogEntry, ResultRequest, type StatusRequest } from '../protocol/messages.js';
-import type { KeyHash } from './credentials.js';
-import type { HubStore, InfraRecord, RunRecord, RunState, StoredStatus, TokenRecord } from './store.js';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS infras (
-  id TEXT PRIMARY KEY,
-  name TEXT NOT NULL UNIQUE,
-  created_at INTEGER NOT NULL,
-  key_salt BLOB NOT NULL,
-  key_hash BLOB NOT NULL,
-  pending_salt BLOB,
-  pending_hash BLOB,
-  pending_rotation_id TEXT,
-  rotation_requested INTEGER NOT NULL DEFAULT 0,
-  last_seen INTEGER,
-  agent_version TEXT,
-  hostname TEXT,
-  capabilities TEXT NOT NULL DEFAULT '[]'
-);
-CREATE TABLE IF NOT EXISTS tokens (
-  hash TEXT PRIMARY KEY,
-  infra_id TEXT NOT NULL REFERENCES infras(id) ON DELETE CASCADE,
-  expires_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS tokens_expiry ON tokens(expires_at);
-CREATE TABLE IF NOT EXISTS runs (
-  id TEXT PRIMARY KEY,
-  infra_id TEXT NOT NULL REFERENCES infras(id) ON DELETE CASCADE,
-  experiment TEXT NOT NULL,
-  state TEXT NOT NULL,
-  queued_at INTEGER NOT NULL,
-  dispatched_at INTEGER,
-  finished_at INTEGER,
-  abort_requested INTEGER NOT NULL DEFAULT 0,
-  result TEXT,
-  logs_acked INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS runs_queue ON runs(infra_id, state, queued_at);
-CREATE TABLE IF NOT EXISTS run_status (
-  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  n INTEGER PRIMARY KEY AUTOINCREMENT,
-  at TEXT NOT NULL,
-  fault_id TEXT,
-  phase TEXT NOT NULL,
-  detail TEXT
-);
-CREATE TABLE IF NOT EXISTS run_logs (
-  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  seq INTEGER NOT NULL,
-  entry TEXT NOT NULL,
-  PRIMARY KEY (run_id, seq)
-) WITHOUT ROWID;
--- Sequence numbers covered by an agent's note for lines it dropped (LogEntry.span).
-CREATE TABLE IF NOT EXISTS run_log_spans (
-  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  first_seq INTEGER NOT NULL,
-  last_seq INTEGER NOT NULL,
-  PRIMARY KEY (run_id, first_seq, last_seq)
-) WITHOUT ROWID;
-`;
+import { FaultdError, messageOf } from '../errors.js';
+import { migrate } from './migrations.js';
+import type { HubStore, InfraRecord, PendingKey, RunRecord, RunState, StoredStatus, TokenRecord } from './store.js';
 
 interface RunRow {
   id: string;
@@ -103,6 +52,7 @@ interface InfraRow {
   pending_salt: Buffer | null;
   pending_hash: Buffer | null;
   pending_rotation_id: string | null;
+  pending_key_sealed: Buffer | null;
   rotation_requested: number;
   last_seen: number | null;
   agent_version: string | null;
@@ -118,7 +68,7 @@ function toRecord(row: InfraRow): InfraRecord {
     createdAt: row.created_at,
     key: { salt: row.key_salt, hash: row.key_hash },
     ...(row.pending_salt && row.pending_hash && row.pending_rotation_id
-      ? { pendingKey: { salt: row.pending_salt, hash: row.pending_hash, rotationId: row.pending_rotation_id } }
+      ? { pendingKey: { salt: row.pending_salt, hash: row.pending_hash, rotationId: row.pending_rotation_id, ...(row.pending_key_sealed ? { sealed: row.pending_key_sealed } : {}) } }
       : {}),
     rotationRequested: row.rotation_requested !== 0,
     ...(row.last_seen === null ? {} : { lastSeen: row.last_seen }),
@@ -128,16 +78,46 @@ function toRecord(row: InfraRow): InfraRecord {
   };
 }
 
+/** SQLite's files for the database `file`: itself, its write-ahead log and its shared memory. */
+function databaseFiles(file: string): string[] {
+  return [file, `${file}-wal`, `${file}-shm`];
+}
+
+/**
+ * Creates `file` 0600 if missing and takes group and other access away from it and its WAL
+ * files otherwise (faultd 0.1.0 made them 0644). SQLite creates the WAL files
+ * with the database's mode, so they are private from then on too.
+ */
+function makePrivate(file: string): void {
+  try {
+    closeSync(openSync(file, 'a', 0o600));
+    for (const f of databaseFiles(file)) {
+      if (existsSync(f) && (statSync(f).mode & 0o077) !== 0) chmodSync(f, 0o600);
+    }
+  } catch (error) {
+    throw new FaultdError('FAULTD_ERR_STATE_DIR', `cannot create ${file} private to its owner (mode 0600): ${messageOf(error)}`, { cause: error });
+  }
+}
+
 export class SqliteHubStore implements HubStore {
   readonly #db: Database.Database;
 
-  /** Opens (and creates) the database; `:memory:` for tests. */
+  /**
+   * Opens (and creates, mode 0600) the database and migrates it to the latest schema;
+   * `:memory:` for tests. Throws FAULTD_ERR_HUB_DB_SCHEMA for a database newer than this code.
+   */
   constructor(file: string) {
+    if (file !== ':memory:') makePrivate(file);
     this.#db = new Database(file);
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('synchronous = FULL');
-    this.#db.pragma('foreign_keys = ON');
-    this.#db.exec(SCHEMA);
+    try {
+      this.#db.pragma('journal_mode = WAL');
+      this.#db.pragma('synchronous = FULL');
+      this.#db.pragma('foreign_keys = ON');
+      migrate(this.#db, file);
+    } catch (error) {
+      this.#db.close();
+      throw error;
+    }
   }
 
   addInfra(infra: Pick<InfraRecord, 'id' | 'name' | 'createdAt' | 'key'>): void {
@@ -164,17 +144,18 @@ export class SqliteHubStore implements HubStore {
     this.#db.prepare('UPDATE infras SET rotation_requested = 1 WHERE id = ?').run(infraId);
   }
 
-  setPendingKey(infraId: string, pending: KeyHash & { rotationId: string }): void {
-    this.#db
-      .prepare('UPDATE infras SET pending_salt = ?, pending_hash = ?, pending_rotation_id = ? WHERE id = ?')
-      .run(pending.salt, pending.hash, pending.rotationId, infraId);
+  setPendingKey(infraId: string, pending: PendingKey, replaces?: string): boolean {
+    const result = this.#db
+      .prepare('UPDATE infras SET pending_salt = ?, pending_hash = ?, pending_rotation_id = ?, pending_key_sealed = ? WHERE id = ? AND pending_rotation_id IS ?')
+      .run(pending.salt, pending.hash, pending.rotationId, pending.sealed ?? null, infraId, replaces ?? null);
+    return result.changes === 1;
   }
 
   confirmPendingKey(infraId: string, rotationId: string): boolean {
     const result = this.#db
       .prepare(
         `UPDATE infras SET key_salt = pending_salt, key_hash = pending_hash, pending_salt = NULL, pending_hash = NULL,
-         pending_rotation_id = NULL, rotation_requested = 0 WHERE id = ? AND pending_rotation_id = ?`,
+         pending_rotation_id = NULL, pending_key_sealed = NULL, rotation_requested = 0 WHERE id = ? AND pending_rotation_id = ?`,
       )
       .run(infraId, rotationId);
     return result.changes === 1;

@@ -11,14 +11,24 @@ export interface InfraRecord {
   readonly name: string;
   readonly createdAt: number;
   readonly key: KeyHash;
-  /** A rotated key handed to the agent and not yet confirmed; both keys are valid meanwhile. */
-  readonly pendingKey?: KeyHash & { readonly rotationId: string };
+  /**
+   * A rotated key handed to the agent and not yet confirmed; both keys are valid meanwhile.
+   * `sealed` is the key itself sealed with the current key (credentials.ts sealPendingKey), so
+   * every exchange with the current key hands out the same one; absent in rotations a hub
+   * before schema version 2 opened.
+   */
+  readonly pendingKey?: PendingKey;
   /** `rotate-key` was asked; the next token exchange hands out a new key. */
   readonly rotationRequested: boolean;
   readonly lastSeen?: number;
   readonly agentVersion?: string;
   readonly hostname?: string;
   readonly capabilities: readonly string[];
+}
+
+export interface PendingKey extends KeyHash {
+  readonly rotationId: string;
+  readonly sealed?: Buffer;
 }
 
 export interface TokenRecord {
@@ -54,8 +64,11 @@ export interface HubStore {
   infraByName(name: string): InfraRecord | undefined;
   listInfras(): InfraRecord[];
   requestRotation(infraId: string): void;
-  /** Records the key handed out in a token response (replacing an earlier unconfirmed one). */
-  setPendingKey(infraId: string, pending: KeyHash & { rotationId: string }): void;
+  /**
+   * Records the key handed out in a token response, only while the open rotation is still
+   * `replaces` (none when absent): false when another exchange got there first.
+   */
+  setPendingKey(infraId: string, pending: PendingKey, replaces?: string): boolean;
   /** The agent stored the pending key: it becomes the key; the old one stops working. */
   confirmPendingKey(infraId: string, rotationId: string): boolean;
   recordHeartbeat(infraId: string, at: number, agent: { version: string; hostname: string; capabilities: readonly string[] }): void;

@@ -1,18 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * `faultd hub init`: a private CA and a server certificate signed by it, for first use (a fleet
- * brings its own PKI instead). Keys are RSA 2048 from Node's crypto; the certificates are built
- * and signed with node-forge. Private keys are written 0600, and existing files are never
- * overwritten. `faultd hub client-cert` issues agent certificates from the same CA for hubs that
- * require them (`serve --require-client-cert`).
+ * brings its own PKI instead). Keys are RSA 2048; the certificates are made by certificates.ts
+ * (@peculiar/x509 on WebCrypto), loaded only when one is issued. Private keys are written 0600,
+ * and existing files are never overwritten. `faultd hub client-cert` issues agent certificates
+ * from the same CA for hubs that require them (`serve --require-client-cert`).
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { isIP } from 'node:net';
-
-import forge from 'node-forge';
 
 import { FaultdError, messageOf } from '../errors.js';
 
@@ -32,68 +28,11 @@ export function hubTlsFiles(dir: string): HubTlsFiles {
   };
 }
 
-interface KeyPair {
-  readonly privatePem: string;
-  readonly publicPem: string;
-}
-
-function rsaKeyPair(): KeyPair {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', {
-    modulusLength: 2048,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  });
-  return { privatePem: privateKey, publicPem: publicKey };
-}
-
-export interface CertificateRequest {
-  readonly commonName: string;
-  readonly validDays: number;
-  readonly isCa: boolean;
-  /** DNS names and IP addresses the server certificate is valid for. */
-  readonly subjectAltNames?: readonly string[];
-  /** The issuer (absent: self-signed). */
-  readonly issuer?: { readonly certPem: string; readonly keyPem: string };
-  /** A client (agent) certificate rather than a server one. */
-  readonly client?: boolean;
-  /** For tests: a certificate that is already expired. */
-  readonly notBefore?: Date;
-}
-
-/** A certificate for `keys` as described; returns its PEM. */
-export function issueCertificate(keys: KeyPair, request: CertificateRequest): string {
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(keys.publicPem);
-  cert.serialNumber = `01${randomBytes(15).toString('hex')}`;
-  const notBefore = request.notBefore ?? new Date(Date.now() - 60_000);
-  cert.validity.notBefore = notBefore;
-  cert.validity.notAfter = new Date(notBefore.getTime() + request.validDays * 86_400_000);
-  const subject = [{ name: 'commonName', value: request.commonName }, { name: 'organizationName', value: 'faultd' }];
-  cert.setSubject(subject);
-  const issuerCert = request.issuer ? forge.pki.certificateFromPem(request.issuer.certPem) : undefined;
-  cert.setIssuer(issuerCert ? issuerCert.subject.attributes : subject);
-  const extensions: object[] = request.isCa
-    ? [{ name: 'basicConstraints', cA: true, critical: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true }]
-    : [
-        { name: 'basicConstraints', cA: false },
-        { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-        request.client ? { name: 'extKeyUsage', clientAuth: true } : { name: 'extKeyUsage', serverAuth: true },
-        ...(request.client ? [] : [{ name: 'subjectAltName', altNames: (request.subjectAltNames ?? []).map((n) => (isIP(n) ? { type: 7, ip: n } : { type: 2, value: n })) }]),
-      ];
-  cert.setExtensions(extensions);
-  cert.sign(forge.pki.privateKeyFromPem(request.issuer?.keyPem ?? keys.privatePem), forge.md.sha256.create());
-  return forge.pki.certificateToPem(cert);
-}
-
-export function newKeyPair(): KeyPair {
-  return rsaKeyPair();
-}
-
 /**
  * Creates the CA and the server certificate in `dir` unless they exist. Returns the files and
  * whether they were created now.
  */
-export function initHubTls(dir: string, subjectAltNames: readonly string[]): { files: HubTlsFiles; created: boolean } {
+export async function initHubTls(dir: string, subjectAltNames: readonly string[]): Promise<{ files: HubTlsFiles; created: boolean }> {
   const files = hubTlsFiles(dir);
   const paths: string[] = [files.caCert, files.caKey, files.serverCert, files.serverKey];
   if (paths.every((f) => existsSync(f))) return { files, created: false };
@@ -102,11 +41,12 @@ export function initHubTls(dir: string, subjectAltNames: readonly string[]): { f
   }
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const caKeys = newKeyPair();
-    const caCert = issueCertificate(caKeys, { commonName: 'faultd hub CA', validDays: 3650, isCa: true });
-    const serverKeys = newKeyPair();
+    const { issueCertificate, newKeyPair } = await import('./certificates.js');
+    const caKeys = await newKeyPair();
+    const caCert = await issueCertificate(caKeys, { commonName: 'faultd hub CA', validDays: 3650, isCa: true });
+    const serverKeys = await newKeyPair();
     const names = [...new Set(['localhost', '127.0.0.1', '::1', hostname(), ...subjectAltNames])];
-    const serverCert = issueCertificate(serverKeys, { commonName: hostname(), validDays: 825, isCa: false, subjectAltNames: names, issuer: { certPem: caCert, keyPem: caKeys.privatePem } });
+    const serverCert = await issueCertificate(serverKeys, { commonName: hostname(), validDays: 825, isCa: false, subjectAltNames: names, issuer: { certPem: caCert, keyPem: caKeys.privatePem } });
     writeFileSync(files.caKey, caKeys.privatePem, { mode: 0o600, flag: 'wx' });
     writeFileSync(files.serverKey, serverKeys.privatePem, { mode: 0o600, flag: 'wx' });
     writeFileSync(files.caCert, caCert, { mode: 0o644, flag: 'wx' });
@@ -123,7 +63,7 @@ const CLIENT_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
  * Issues a client certificate `name` from the hub's CA into `<dir>/clients/` (never
  * overwriting); returns the certificate and key paths for the agent's config.
  */
-export function issueClientCertificate(dir: string, name: string): { cert: string; key: string } {
+export async function issueClientCertificate(dir: string, name: string): Promise<{ cert: string; key: string }> {
   if (!CLIENT_NAME.test(name)) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `client name "${name}": use 1–63 of a-z, 0-9, ".", "_", "-"`);
   const files = hubTlsFiles(dir);
   let ca: { certPem: string; keyPem: string };
@@ -137,8 +77,9 @@ export function issueClientCertificate(dir: string, name: string): { cert: strin
   if (existsSync(out.cert) || existsSync(out.key)) throw new FaultdError('FAULTD_ERR_HUB_TLS', `a client certificate "${name}" exists already (${out.cert}); remove it first to reissue`);
   try {
     mkdirSync(clients, { recursive: true, mode: 0o700 });
-    const keys = newKeyPair();
-    const cert = issueCertificate(keys, { commonName: name, validDays: 825, isCa: false, client: true, issuer: ca });
+    const { issueCertificate, newKeyPair } = await import('./certificates.js');
+    const keys = await newKeyPair();
+    const cert = await issueCertificate(keys, { commonName: name, validDays: 825, isCa: false, client: true, issuer: ca });
     writeFileSync(out.key, keys.privatePem, { mode: 0o600, flag: 'wx' });
     writeFileSync(out.cert, cert, { mode: 0o644, flag: 'wx' });
   } catch (error) {

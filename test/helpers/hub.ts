@@ -32,7 +32,7 @@ export interface TestHub {
 export async function startHub(t: { teardown(fn: () => void | Promise<void>): void }, options: { dir?: string; hub?: Partial<HubOptions>; port?: number; requireClientCert?: boolean } = {}): Promise<TestHub> {
   const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), 'faultd-hub-'));
   if (!options.dir) t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const { files } = initHubTls(dir, []);
+  const { files } = await initHubTls(dir, []);
   const store = new SqliteHubStore(path.join(dir, 'hub.db'));
   const service = new HubService(store, options.hub ?? {});
   const tls = readHubTls(dir, options.requireClientCert === true);

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // `faultd hub …` commands on a hub directory of the test's own.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import test from 'ava';
 
+import { escapeTerminalText } from '../../../src/cli/terminal-text.js';
+import { HubService } from '../../../src/hub/service.js';
+import { SqliteHubStore } from '../../../src/hub/sqlite-store.js';
 import { runCli } from '../../helpers/cli.js';
 
 test('hub init, infra create/list, run, runs, abort, result, logs; errors exit 2', async (t) => {
@@ -37,4 +40,65 @@ test('hub init, infra create/list, run, runs, abort, result, logs; errors exit 2
   const bad = await hub('run', '--infra', 'edge-1', notExperiment);
   t.is(bad.code, 2);
   t.regex(bad.stderr, /not a faultd\/v1 experiment: apiVersion/);
+});
+
+test('hub infra list, runs, result and logs escape control characters and bidi overrides from agents; --json keeps the text', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'faultd-hubcli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const hub = (...args: string[]) => runCli(['hub', '--hub-dir', dir, ...args], path.join(dir, 'state'));
+  // What a hostile or broken agent can send: colours, a clipboard write (OSC 52), a forged line,
+  // an 8-bit CSI, DEL, and a right-to-left override.
+  const evil = '\u001b[2J\u001b]52;c;aGk=\u0007host\n2026-01-01 INFO forged\r\u009b31m\u007f\u202Etxt.exe';
+  const store = new SqliteHubStore(path.join(dir, 'hub.db'));
+  const service = new HubService(store);
+  const { id } = service.createInfra('edge-1');
+  service.heartbeat(id, { agentVersion: `0.1\u001b[5m`, hostname: evil, capabilities: [`cpu\u2066x\u2069`] });
+  const run = service.queueRun('edge-1', { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'x' }, spec: { steps: [] } });
+  service.nextTask(id);
+  const at = new Date().toISOString();
+  service.reportStatus(id, run.id, { events: [{ at, faultId: `f\u200F1`, phase: 'running', detail: evil }] });
+  service.reportLogs(id, run.id, { entries: [{ seq: 1, at, level: 'info', message: evil, fields: { note: evil } }] });
+  service.reportResult(id, run.id, { verdict: 'failed', reason: evil, faults: [{ faultId: 'f1', kind: 'linux-cpu-stress', status: evil, error: evil }] });
+  store.close();
+
+  // Anything a terminal acts on, but the line breaks between printed lines.
+  const unsafe = (text: string) => Array.from(text, (c) => c.charCodeAt(0)).filter((code) => {
+    return (code < 0x20 && code !== 0x0a) || (code >= 0x7f && code <= 0x9f) || [0x061c, 0x200e, 0x200f].includes(code) || (code >= 0x2028 && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069);
+  });
+  const escaped = '\\x1b[2J\\x1b]52;c;aGk=\\x07host\\n2026-01-01 INFO forged\\r\\x9b31m\\x7f\\u202etxt.exe';
+  for (const args of [['infra', 'list'], ['runs'], ['result', run.id], ['logs', run.id]]) {
+    const out = await hub(...args);
+    t.is(out.code, 0, out.stderr);
+    t.deepEqual(unsafe(out.stdout), [], args.join(' '));
+    t.false(out.stdout.includes('\nforged') || out.stdout.includes('\n2026-01-01 INFO forged'), `${args.join(' ')}: no forged line`);
+    if (args[0] !== 'runs') t.true(out.stdout.includes(escaped), `${args.join(' ')}: ${out.stdout}`);
+  }
+  const list = (await hub('infra', 'list')).stdout;
+  t.true(list.includes('agent 0.1\\x1b[5m on '), list);
+  t.true(list.includes('capabilities: cpu\\u2066x\\u2069'), list);
+  t.true((await hub('result', run.id)).stdout.includes('f\\u200f1 running'));
+  t.true((await hub('logs', run.id)).stdout.includes(` ${escapeTerminalText(JSON.stringify({ note: evil }))}\n`), 'the fields as JSON, then escaped');
+  // --json is JSON: parsed back, the agent's text is what it sent.
+  const infras = JSON.parse((await hub('infra', 'list', '--json')).stdout) as { hostname?: string }[];
+  t.is(infras[0]?.hostname, evil);
+  const result = JSON.parse((await hub('result', run.id, '--json')).stdout) as { result?: { reason?: string } };
+  t.is(result.result?.reason, evil);
+});
+
+test('hub client-cert issues an agent certificate from the hub CA (key 0600), never overwriting; before hub init it says to run it', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'faultd-hubcli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const hub = (...args: string[]) => runCli(['hub', '--hub-dir', dir, ...args], path.join(dir, 'state'));
+  const early = await hub('client-cert', 'edge-1');
+  t.is(early.code, 1);
+  t.regex(early.stderr, /cannot read the hub CA .*\(run faultd hub init\)/);
+  t.is((await hub('init')).code, 0);
+  const issued = await hub('client-cert', 'edge-1');
+  t.is(issued.code, 0, issued.stderr);
+  const key = /key \(agent config clientKeyFile, keep it mode 0600\): (\S+)/.exec(issued.stdout)?.[1] ?? '';
+  t.is(statSync(key).mode & 0o777, 0o600);
+  const again = await hub('client-cert', 'edge-1');
+  t.is(again.code, 1);
+  t.regex(again.stderr, /exists already/);
+  t.is((await hub('client-cert', 'Bad/Name')).code, 2);
 });

@@ -96,6 +96,37 @@ test('run calls of another infrastructure, unknown runs and malformed bodies are
   t.throws(() => hub.service.queueRun('edge-a', { apiVersion: 'v0' }), { message: /not a faultd\/v1 experiment/ });
 });
 
+test('a body nested deeper than 64 levels is refused with 400 on every call, not a 500 stack overflow; 64 levels pass', async (t) => {
+  const hub = await startHub(t);
+  const a = await agentToken(hub, 'edge-a');
+  const run = hub.service.queueRun('edge-a', EXPERIMENT);
+  await call(hub, 'GET', '/v1/tasks/next', a.token);
+  // Written as text: JSON.stringify itself overflows on a value this deep.
+  const nested = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+  const post = async (route: string, text: string) => {
+    const response = await request(`${hub.url}${route}`, { method: 'POST', dispatcher: hub.agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${a.token}` }, body: text });
+    return { status: response.statusCode, json: await response.body.json() };
+  };
+  const deepLogs = `{"entries":[{"seq":1,"at":"${at()}","level":"info","message":"x","fields":{"deep":${nested(5000)}}}]}`;
+  for (const [route, text] of [
+    [`/v1/runs/${run.id}/logs`, deepLogs],
+    [`/v1/runs/${run.id}/status`, `{"events":${nested(5000)}}`],
+    [`/v1/runs/${run.id}/result`, `{"verdict":"completed","faults":${nested(5000)}}`],
+    ['/v1/heartbeat', `{"agentVersion":"1","hostname":"h","capabilities":${nested(5000)}}`],
+    ['/v1/key/confirm', nested(5000)],
+    ['/v1/token', `{"x":${nested(65)}}`],
+  ] as const) {
+    const refused = await post(route, text);
+    t.is(refused.status, 400, route);
+    t.deepEqual(refused.json, { error: { code: 'BAD_REQUEST', message: 'the body nests arrays and objects deeper than 64 levels' } }, route);
+  }
+  // Brackets inside strings do not count; 64 levels in all are accepted.
+  const fields = `{"text":"${'['.repeat(100)}","deep":${nested(60)}}`;
+  const accepted = await post(`/v1/runs/${run.id}/logs`, `{"entries":[{"seq":1,"at":"${at()}","level":"info","message":"x","fields":${fields}}]}`);
+  t.is(accepted.status, 200, JSON.stringify(accepted.json));
+  t.deepEqual(accepted.json, { ackedThrough: 1 });
+});
+
 test('a hub restart mid-run keeps the run, its logs and the acknowledgement point', async (t) => {
   const first = await startHub(t);
   const { infraId } = await agentToken(first, 'edge-1');

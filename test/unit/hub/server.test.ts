@@ -11,7 +11,8 @@ import { HubClient } from '../../../src/agent/hub-client.js';
 import { startHubServer } from '../../../src/hub/server.js';
 import { HubService } from '../../../src/hub/service.js';
 import { SqliteHubStore } from '../../../src/hub/sqlite-store.js';
-import { initHubTls, issueCertificate, issueClientCertificate, newKeyPair } from '../../../src/hub/tls.js';
+import { issueCertificate, newKeyPair } from '../../../src/hub/certificates.js';
+import { initHubTls, issueClientCertificate } from '../../../src/hub/tls.js';
 import { TokenResponse } from '../../../src/protocol/messages.js';
 import { SILENT, startHub, type TestHub as Hub } from '../../helpers/hub.js';
 
@@ -61,16 +62,16 @@ test('bad requests are refused with a clear status and message', async (t) => {
 
 test('a client with another CA, or a server with an expired certificate, fails the TLS handshake', async (t) => {
   const hub = await startHub(t);
-  const otherCaKeys = newKeyPair();
-  const otherCa = issueCertificate(otherCaKeys, { commonName: 'other CA', validDays: 1, isCa: true });
+  const otherCaKeys = await newKeyPair();
+  const otherCa = await issueCertificate(otherCaKeys, { commonName: 'other CA', validDays: 1, isCa: true });
   const stranger = new Agent({ connect: { ca: otherCa } });
   t.teardown(() => stranger.close());
   const error = await t.throwsAsync(request(`${hub.url}/v1/token`, { method: 'POST', dispatcher: stranger, body: '{}' }));
   t.regex((error as { code?: string }).code ?? error?.message ?? '', /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED|unable to verify/i);
   // A server certificate that expired yesterday, from the right CA.
   const caKey = readFileSync(path.join(hub.dir, 'ca.key'), 'utf8');
-  const keys = newKeyPair();
-  const expired = issueCertificate(keys, {
+  const keys = await newKeyPair();
+  const expired = await issueCertificate(keys, {
     commonName: 'expired', validDays: 1, isCa: false, subjectAltNames: ['127.0.0.1'], issuer: { certPem: hub.ca, keyPem: caKey }, notBefore: new Date(Date.now() - 3 * 86_400_000),
   });
   const service = new HubService(new SqliteHubStore(':memory:'));
@@ -88,7 +89,7 @@ test('the hub keeps infrastructures and keys across a restart', async (t) => {
   await first.stop();
   const second = await startHub(t, { dir });
   t.is((await call(second, 'POST', '/v1/token', { infraId: id, accessKey })).status, 200);
-  t.is(initHubTls(dir, []).created, false, 'hub init leaves existing certificates alone');
+  t.is((await initHubTls(dir, [])).created, false, 'hub init leaves existing certificates alone');
 });
 
 test('mutual TLS: with --require-client-cert only agents holding a certificate from the hub CA get through', async (t) => {
@@ -103,18 +104,18 @@ test('mutual TLS: with --require-client-cert only agents holding a certificate f
   t.is(without.status, 401);
   t.regex('error' in without ? without.error : '', /UNAUTHORIZED: a client certificate signed by the hub CA is required/);
 
-  const issued = issueClientCertificate(hub.dir, 'edge-1.example');
+  const issued = await issueClientCertificate(hub.dir, 'edge-1.example');
   t.is(statSync(issued.key).mode & 0o777, 0o600);
   const good = await connect({ cert: readFileSync(issued.cert, 'utf8'), key: readFileSync(issued.key, 'utf8') });
   t.is(good.status, 200);
-  t.throws(() => issueClientCertificate(hub.dir, 'edge-1.example'), { message: /exists already/ }, 'never overwritten');
-  t.throws(() => issueClientCertificate(hub.dir, '../evil'), { message: /client name/ });
+  await t.throwsAsync(issueClientCertificate(hub.dir, 'edge-1.example'), { message: /exists already/ }, 'never overwritten');
+  await t.throwsAsync(issueClientCertificate(hub.dir, '../evil'), { message: /client name/ });
 
   // A certificate from another CA is refused too.
-  const otherKeys = newKeyPair();
-  const otherCa = issueCertificate(otherKeys, { commonName: 'other CA', validDays: 1, isCa: true });
-  const keys = newKeyPair();
-  const foreign = issueCertificate(keys, { commonName: 'intruder', validDays: 1, isCa: false, client: true, issuer: { certPem: otherCa, keyPem: otherKeys.privatePem } });
+  const otherKeys = await newKeyPair();
+  const otherCa = await issueCertificate(otherKeys, { commonName: 'other CA', validDays: 1, isCa: true });
+  const keys = await newKeyPair();
+  const foreign = await issueCertificate(keys, { commonName: 'intruder', validDays: 1, isCa: false, client: true, issuer: { certPem: otherCa, keyPem: otherKeys.privatePem } });
   const refused = await connect({ cert: foreign, key: keys.privatePem });
   t.is(refused.status, 401);
   t.regex('error' in refused ? refused.error : '', /client certificate .* required \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)/);

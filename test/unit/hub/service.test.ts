@@ -37,27 +37,74 @@ test('token exchange: right key → token valid for its TTL; wrong key or unknow
   t.is(await service.exchangeToken({ infraId: 'inf_nope', accessKey }), undefined);
 });
 
-test('key rotation: both keys work until the new one is confirmed; a lost new key is reissued', async (t) => {
+test('key rotation: both keys work until the new one is confirmed; a lost new key is handed out again, the same', async (t) => {
   const { service } = hub(t);
   const { id, accessKey: oldKey } = service.createInfra('edge-1');
   service.rotateKey('edge-1');
   t.is(service.listInfras()[0]?.keyRotation, 'requested');
   const first = await service.exchangeToken({ infraId: id, accessKey: oldKey });
   t.truthy(first?.rotation);
-  // The agent crashed before storing it: it comes back with the old key and gets a new one.
+  // The agent crashed before storing it: it comes back with the old key and gets the same one.
   const second = await service.exchangeToken({ infraId: id, accessKey: oldKey });
-  t.truthy(second?.rotation);
-  t.not(second?.rotation?.newAccessKey, first?.rotation?.newAccessKey);
-  t.is(await service.exchangeToken({ infraId: id, accessKey: first?.rotation?.newAccessKey ?? '' }), undefined, 'only the latest handed-out key is pending');
-  t.false(service.confirmKey(id, first?.rotation?.rotationId ?? ''), 'a stale rotation id is refused');
+  t.deepEqual(second?.rotation, first?.rotation, 'the pending key and its rotation id, unchanged until confirmed');
+  t.not(second?.accessToken, first?.accessToken);
   t.is(service.listInfras()[0]?.keyRotation, 'awaiting confirmation');
-  // The agent stored the second key and confirms it with the token it just got.
+  t.false(service.confirmKey(id, 'rot_other'), 'a rotation id that is not the open one is refused');
+  // The agent stored the key and confirms it with the token it just got.
   t.true(service.confirmKey(id, second?.rotation?.rotationId ?? ''));
   t.is(await service.exchangeToken({ infraId: id, accessKey: oldKey }), undefined, 'the old key stops working once confirmed');
   const after = await service.exchangeToken({ infraId: id, accessKey: second?.rotation?.newAccessKey ?? '' });
   t.truthy(after);
   t.is(after?.rotation, undefined, 'no rotation once confirmed');
   t.is(service.listInfras()[0]?.keyRotation, 'none');
+});
+
+test('key rotation: overlapping exchanges with the old key get the same new key, which stays valid', async (t) => {
+  const { service, store } = hub(t);
+  const { id, accessKey: oldKey } = service.createInfra('edge-1');
+  service.rotateKey('edge-1');
+  // Both scrypt checks run before either answer is recorded (a retry while the first is in flight).
+  const [a, b] = await Promise.all([service.exchangeToken({ infraId: id, accessKey: oldKey }), service.exchangeToken({ infraId: id, accessKey: oldKey })]);
+  t.truthy(a?.rotation);
+  t.deepEqual(b?.rotation, a?.rotation);
+  // Whichever answer the agent stored last, its key works, and confirming it ends the rotation.
+  const newKey = b?.rotation?.newAccessKey ?? '';
+  t.false(JSON.stringify(store.infraById(id)).includes(newKey.slice(4)), 'the pending key is not stored in clear');
+  t.truthy(await service.exchangeToken({ infraId: id, accessKey: newKey }));
+  t.is(await service.exchangeToken({ infraId: id, accessKey: oldKey }), undefined, 'the old key is retired');
+  t.false(service.confirmKey(id, a?.rotation?.rotationId ?? ''), 'already confirmed by the exchange with the new key');
+  // A later rotation starts afresh with a different key.
+  service.rotateKey('edge-1');
+  const next = await service.exchangeToken({ infraId: id, accessKey: newKey });
+  t.truthy(next?.rotation);
+  t.not(next?.rotation?.newAccessKey, newKey);
+  t.not(next?.rotation?.rotationId, a?.rotation?.rotationId);
+});
+
+test('key rotation: rotate-key again while a key awaits confirmation keeps that key (the agent may have stored it)', async (t) => {
+  const { service } = hub(t);
+  const { id, accessKey: oldKey } = service.createInfra('edge-1');
+  service.rotateKey('edge-1');
+  const first = await service.exchangeToken({ infraId: id, accessKey: oldKey });
+  service.rotateKey('edge-1');
+  t.deepEqual((await service.exchangeToken({ infraId: id, accessKey: oldKey }))?.rotation, first?.rotation);
+  t.truthy(await service.exchangeToken({ infraId: id, accessKey: first?.rotation?.newAccessKey ?? '' }));
+});
+
+test('key rotation: a pending key recorded without its seal (by an older hub) is replaced once, then handed out again', async (t) => {
+  const { service, store } = hub(t);
+  const { id, accessKey: oldKey } = service.createInfra('edge-1');
+  service.rotateKey('edge-1');
+  const first = await service.exchangeToken({ infraId: id, accessKey: oldKey });
+  const pending = store.infraById(id)?.pendingKey;
+  t.truthy(pending?.sealed);
+  // What a hub of schema version 1 left: the hash and id only.
+  t.true(store.setPendingKey(id, { salt: pending?.salt ?? Buffer.alloc(0), hash: pending?.hash ?? Buffer.alloc(0), rotationId: 'rot_old' }, pending?.rotationId));
+  const second = await service.exchangeToken({ infraId: id, accessKey: oldKey });
+  t.truthy(second?.rotation);
+  t.not(second?.rotation?.rotationId, 'rot_old');
+  t.not(second?.rotation?.newAccessKey, first?.rotation?.newAccessKey);
+  t.deepEqual((await service.exchangeToken({ infraId: id, accessKey: oldKey }))?.rotation, second?.rotation);
 });
 
 test('key rotation: an exchange with the pending key makes it the key, so a lost answer cannot lock the agent out', async (t) => {

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The hub.db schema as ordered migrations, numbered by `PRAGMA user_version`. At open, every
+ * migration newer than the database's version runs, all of them in one transaction that also
+ * sets the version, so a failure leaves the database as it was. A database newer than this code
+ * is refused before anything is written.
+ *
+ * Rules for the next migration: append it (never edit or reorder one that shipped, migration 1
+ * above all: it is faultd 0.1.0's schema, and databases made by that release have
+ * user_version 0 with its tables present); plain SQL that SQLite runs inside a transaction
+ * (ALTER TABLE … ADD COLUMN, CREATE TABLE, CREATE INDEX, UPDATE). A change SQLite cannot ALTER
+ * needs the table rebuilt (create new, copy, drop, rename) within the same migration.
+ */
+import type Database from 'better-sqlite3';
+
+import { FaultdError, messageOf } from '../errors.js';
+
+export interface Migration {
+  /** The user_version the database has once this migration ran: 1, 2, … in order. */
+  readonly version: number;
+  /** What it changes, for humans (and the error naming a failed migration). */
+  readonly summary: string;
+  readonly sql: string;
+}
+
+export const HUB_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    summary: 'the schema of faultd 0.1.0 (IF NOT EXISTS: adopts a database that release made)',
+    sql: `
+CREATE TABLE IF NOT EXISTS infras (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL,
+  key_salt BLOB NOT NULL,
+  key_hash BLOB NOT NULL,
+  pending_salt BLOB,
+  pending_hash BLOB,
+  pending_rotation_id TEXT,
+  rotation_requested INTEGER NOT NULL DEFAULT 0,
+  last_seen INTEGER,
+  agent_version TEXT,
+  hostname TEXT,
+  capabilities TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS tokens (
+  hash TEXT PRIMARY KEY,
+  infra_id TEXT NOT NULL REFERENCES infras(id) ON DELETE CASCADE,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tokens_expiry ON tokens(expires_at);
+CREATE TABLE IF NOT EXISTS runs (
+  id TEXT PRIMARY KEY,
+  infra_id TEXT NOT NULL REFERENCES infras(id) ON DELETE CASCADE,
+  experiment TEXT NOT NULL,
+  state TEXT NOT NULL,
+  queued_at INTEGER NOT NULL,
+  dispatched_at INTEGER,
+  finished_at INTEGER,
+  abort_requested INTEGER NOT NULL DEFAULT 0,
+  result TEXT,
+  logs_acked INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS runs_queue ON runs(infra_id, state, queued_at);
+CREATE TABLE IF NOT EXISTS run_status (
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  n INTEGER PRIMARY KEY AUTOINCREMENT,
+  at TEXT NOT NULL,
+  fault_id TEXT,
+  phase TEXT NOT NULL,
+  detail TEXT
+);
+CREATE TABLE IF NOT EXISTS run_logs (
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+  entry TEXT NOT NULL,
+  PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+-- Sequence numbers covered by an agent's note for lines it dropped (LogEntry.span).
+CREATE TABLE IF NOT EXISTS run_log_spans (
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  first_seq INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL,
+  PRIMARY KEY (run_id, first_seq, last_seq)
+) WITHOUT ROWID;
+`,
+  },
+  {
+    version: 2,
+    summary: 'infras.pending_key_sealed: the handed-out rotated key, sealed with the current key, so overlapping exchanges get the same one',
+    sql: 'ALTER TABLE infras ADD COLUMN pending_key_sealed BLOB;',
+  },
+];
+
+/** The schema version this code writes. */
+export function latestVersion(migrations: readonly Migration[] = HUB_MIGRATIONS): number {
+  return migrations.at(-1)?.version ?? 0;
+}
+
+function userVersion(db: Database.Database): number {
+  return Number(db.pragma('user_version', { simple: true }));
+}
+
+function refuseNewer(file: string, found: number, latest: number): void {
+  if (found <= latest) return;
+  throw new FaultdError(
+    'FAULTD_ERR_HUB_DB_SCHEMA',
+    `${file} has schema version ${found}, newer than this faultd's ${latest}: it was written by a newer faultd. ` +
+      'Run that version (or newer), or restore a backup of hub.db made before the upgrade; nothing was changed',
+  );
+}
+
+/**
+ * Brings `db` to the latest schema version; returns the versions before and after. `file`
+ * names the database in errors. Throws FAULTD_ERR_HUB_DB_SCHEMA, without writing, for a
+ * database newer than `migrations`, and when a migration fails (after rolling all back).
+ */
+export function migrate(db: Database.Database, file: string, migrations: readonly Migration[] = HUB_MIGRATIONS): { from: number; to: number } {
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) throw new Error(`hub migration ${i + 1} is numbered ${m.version}`);
+  });
+  const latest = latestVersion(migrations);
+  const before = userVersion(db);
+  refuseNewer(file, before, latest);
+  if (before === latest) return { from: before, to: latest };
+  // IMMEDIATE: of two processes opening an old database at once, one migrates; the other waits
+  // for the write lock (busy timeout), then finds the work done.
+  return db
+    .transaction(() => {
+      const from = userVersion(db);
+      refuseNewer(file, from, latest);
+      for (const m of migrations.slice(from)) {
+        try {
+          db.exec(m.sql);
+        } catch (error) {
+          throw new FaultdError('FAULTD_ERR_HUB_DB_SCHEMA', `${file}: migration ${m.version} (${m.summary}) failed, so nothing was changed: ${messageOf(error)}`, { cause: error });
+        }
+      }
+      db.pragma(`user_version = ${latest}`);
+      return { from, to: latest };
+    })
+    .immediate();
+}
