@@ -22,8 +22,8 @@ export interface TransportOptions {
   readonly key?: string;
   /** Extra verification of the hub's certificate (e.g. a pin), after the usual host name check. */
   readonly checkServerIdentity?: (host: string, cert: PeerCertificate) => Error | undefined;
-  /** Bound on connecting and on each wait for data (default 10 s). */
-  readonly timeoutMs?: number;
+  /** Bound on connecting and on each wait for data. */
+  readonly timeoutMs: number;
 }
 
 export interface TransportRequest {
@@ -61,10 +61,10 @@ export class HttpTransport {
   readonly #timeoutMs: number;
   readonly #request: typeof httpRequest;
 
-  constructor(origin: URL, options: TransportOptions = {}) {
+  constructor(origin: URL, options: TransportOptions) {
     this.#origin = origin;
     this.#base = origin.href.replace(/\/$/, '');
-    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#timeoutMs = options.timeoutMs;
     const common = { keepAlive: true, keepAliveMsecs: 1000, timeout: KEEP_ALIVE_MS, scheduling: 'lifo' as const };
     if (origin.protocol === 'https:') {
       this.#agent = new HttpsAgent({

@@ -56,6 +56,11 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
+/** Bound on connecting and on each wait for data, unless the connection sets its own. */
+const REQUEST_TIMEOUT_MS = 10_000;
+/** A held call (long-poll) may take its wait plus this before it counts as hung. */
+const HELD_CALL_SLACK_MS = 10_000;
+
 const normalizePin = (pin: string): string => pin.replaceAll(':', '').toUpperCase();
 
 const errorCode = (error: unknown): string | undefined => (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
@@ -94,7 +99,7 @@ export class HubClient {
     this.#url = new URL(connection.url);
     assertTransport(this.#url, connection);
     const pin = connection.pinSha256 === undefined ? undefined : normalizePin(connection.pinSha256);
-    const timeout = connection.timeoutMs ?? 10_000;
+    const timeout = connection.timeoutMs ?? REQUEST_TIMEOUT_MS;
     this.#transport = new HttpTransport(this.#url, {
       timeoutMs: timeout,
       ...(connection.caPem ? { ca: connection.caPem } : {}),
@@ -166,7 +171,7 @@ export class HubClient {
         method: 'GET',
         path: route,
         headers: { authorization: `Bearer ${token}` },
-        answerTimeoutMs: waitMs + 10_000,
+        answerTimeoutMs: waitMs + HELD_CALL_SLACK_MS,
         ...(signal ? { signal } : {}),
       });
     } catch (error) {
