@@ -43,12 +43,6 @@ function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): P
   });
 }
 
-/** The NODE_OPTIONS the systemd unit gives the agent. */
-function unitNodeOptions(root: string): string {
-  const unit = readFileSync(path.join(root, 'systemd', 'faultd.service'), 'utf8');
-  return /^Environment=NODE_OPTIONS=(.*)$/m.exec(unit)?.[1] ?? '';
-}
-
 export async function fleet(root: string): Promise<string[]> {
   const dir = mkdtempSync(path.join(tmpdir(), 'faultd-bench-fleet-'));
   const children: ChildProcess[] = [];
@@ -113,8 +107,7 @@ export async function fleet(root: string): Promise<string[]> {
     writeFileSync(keyFile, `${own.accessKey}\n`, { mode: 0o600 });
     const config = path.join(dir, 'config.yaml');
     writeFileSync(config, `hub:\n  url: ${url}\n  infraId: ${own.id}\n  accessKeyFile: ${keyFile}\n  caFile: ${files.caCert}\n`);
-    // As the unit runs it: with its NODE_OPTIONS (systemd/faultd.service).
-    const agent = spawn(process.execPath, [path.join(root, 'bin/faultd.js'), '--config', config, '--state-dir', path.join(dir, 'state'), '--log-format', 'json', 'agent'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS: unitNodeOptions(root) } });
+    const agent = spawn(process.execPath, [path.join(root, 'bin/faultd.js'), '--config', config, '--state-dir', path.join(dir, 'state'), '--log-format', 'json', 'agent'], { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(agent);
     const bare = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 120000)'], { stdio: 'ignore' });
     children.push(bare);
