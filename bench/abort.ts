@@ -89,7 +89,7 @@ export async function abortLatency(root: string): Promise<string[]> {
   let hub: ChildProcess | undefined;
   const store = new SqliteHubStore(path.join(dir, 'hub.db'));
   try {
-    initHubTls(path.join(dir, 'tls'), []);
+    await initHubTls(path.join(dir, 'tls'), []);
     const service = new HubService(store);
     const fast = { name: 'abort-call', ...service.createInfra('abort-call') };
     const slow = { name: 'heartbeat-only', ...service.createInfra('heartbeat-only') };
