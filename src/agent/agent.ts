@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 
 import type { Session } from '../engine/session.js';
 import { messageOf } from '../errors.js';
-import { API_PREFIX, TaskResponse } from '../protocol/messages.js';
+import { API_PREFIX, type AgentIdentity, TaskResponse } from '../protocol/messages.js';
 import { retryDelayMs } from './backoff.js';
 import { finishEarlierRuns } from './earlier-runs.js';
 import { Heartbeat } from './heartbeat.js';
@@ -38,6 +38,8 @@ export interface AgentDeps {
   /** Hold the abort call open while a run executes (default true); false: heartbeats alone carry aborts. */
   readonly abortCall?: boolean;
   readonly version: string;
+  /** This agent instance (agent-identity.ts), sent with heartbeats as with token exchanges. */
+  readonly identity?: AgentIdentity;
   /** Where run journals live (`<stateDir>/runs`). */
   readonly stateDir: string;
   /** One line of what the agent is doing now (systemd's STATUS=). */
@@ -83,6 +85,7 @@ export class Agent {
       logger: deps.logger,
       agentVersion: deps.version,
       capabilities: deps.session.capabilities(),
+      ...(deps.identity ? { agent: deps.identity } : {}),
       idleMs: deps.timing.heartbeatMs,
       runningMs: deps.timing.runningHeartbeatMs,
       currentRunId: () => this.#executor.currentRunId,
