@@ -69,7 +69,7 @@ export class Heartbeat {
   async #beat(runId: string | undefined): Promise<void> {
     const body: HeartbeatRequest = {
       agentVersion: this.#d.agentVersion,
-      hostname: hostname(),
+      hostname: this.#d.agent?.hostname ?? hostname(),
       capabilities: [...this.#d.capabilities],
       ...(runId ? { runId } : {}),
       ...(this.#d.agent ? { agent: this.#d.agent } : {}),
