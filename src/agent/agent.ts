@@ -19,7 +19,7 @@ import { HubLink } from './hub-link.js';
 import { RunExecutor } from './run-executor.js';
 import { Shipper } from './shipper.js';
 import { sleep } from './sleep.js';
-import type { TokenSource } from './token-source.js';
+import { AgentRefusedByHub, type TokenSource } from './token-source.js';
 
 export interface AgentTiming {
   readonly heartbeatMs: number;
@@ -125,7 +125,8 @@ export class Agent {
       } catch (error) {
         if (signal.aborted) break;
         failures += 1;
-        this.#d.logger.warn({ err: messageOf(error), attempt: failures }, 'task poll failed; backing off');
+        // A refusal of this instance was logged once, as an error, by the token source.
+        this.#d.logger[error instanceof AgentRefusedByHub ? 'debug' : 'warn']({ err: messageOf(error), attempt: failures }, 'task poll failed; backing off');
         await sleep(retryDelayMs(failures, error), signal);
         continue;
       }

@@ -14,6 +14,7 @@ import { API_PREFIX, type AgentIdentity, type HeartbeatRequest, HeartbeatRespons
 import { periodicDelayMs } from './backoff.js';
 import { HubReplyError } from './hub-client.js';
 import type { HubLink } from './hub-link.js';
+import { AgentRefusedByHub } from './token-source.js';
 import { sleep } from './sleep.js';
 
 export interface HeartbeatDeps {
@@ -51,7 +52,8 @@ export class Heartbeat {
       } catch (error) {
         failures += 1;
         lastError = error;
-        this.#d.logger.warn({ err: messageOf(error), attempt: failures }, 'heartbeat failed');
+        // A refusal of this instance was logged once, as an error, by the token source.
+        this.#d.logger[error instanceof AgentRefusedByHub ? 'debug' : 'warn']({ err: messageOf(error), attempt: failures }, 'heartbeat failed');
       }
       const period = this.#d.currentRunId() === undefined ? this.#d.idleMs : this.#d.runningMs;
       const wake = new AbortController();

@@ -19,6 +19,12 @@ import { readAccessKey, writeAccessKey } from './key-file.js';
 
 const REFRESH_FRACTION = 2 / 3;
 
+/**
+ * The hub refuses this agent instance: another one is bound to the infrastructure (409). The
+ * token source has logged it as an error; callers retrying it log the repeats at debug level.
+ */
+export class AgentRefusedByHub extends FaultdError {}
+
 export interface TokenSourceOptions {
   readonly client: HubClient;
   readonly infraId: string;
@@ -77,7 +83,8 @@ export class TokenSource {
     if (reply.status !== 200 || !('body' in reply)) {
       const why = 'error' in reply ? reply.error : `HTTP ${reply.status}`;
       if (reply.status === 409) this.#refused(why);
-      const error = new FaultdError('FAULTD_ERR_AGENT_AUTH', `the hub refused the token exchange of infrastructure ${this.#o.infraId} (${why})`);
+      const message = `the hub refused the token exchange of infrastructure ${this.#o.infraId} (${why})`;
+      const error = reply.status === 409 ? new AgentRefusedByHub('FAULTD_ERR_AGENT_AUTH', message) : new FaultdError('FAULTD_ERR_AGENT_AUTH', message);
       // The caller's retry honours the hub's Retry-After (agent.ts retryDelayMs).
       throw 'retryAfterMs' in reply && reply.retryAfterMs !== undefined ? Object.assign(error, { retryAfterMs: reply.retryAfterMs }) : error;
     }

@@ -69,6 +69,7 @@ test('two faultd agents with one key: the second is refused and runs nothing; af
   t.regex(first.output(), new RegExp(`"runId":"${run.id}".*"msg":"task received"`));
   t.false(second.output().includes(run.id), 'the refused agent never saw the run');
   t.is(second.output().split('\n').filter((l) => /the hub refuses this agent/.test(l)).length, 1, 'one error for one refusal, however often it retried');
+  t.false(/"level":40[^\n]*(heartbeat|task poll) failed/.test(second.output()), 'the retries are not logged as warnings');
 
   // The first host goes away (re-installed); the operator releases edge-1; the second takes over.
   first.child.kill('SIGTERM');

@@ -24,6 +24,7 @@ interface LogLine {
   msg: string;
 }
 
+const WARN = 40;
 const ERROR = 50;
 
 /** One agent: its own key file (a copy of the same key), identity, client, tokens, heartbeat and log. */
@@ -80,6 +81,7 @@ test('two agents on one infrastructure: the second is refused and runs nothing; 
   const secondBeats = second.heartbeat.run(stopSecond.signal);
   await new Promise((resolve) => setTimeout(resolve, 300));
   t.is(infra()?.hostname, 'host-a');
+  t.deepEqual(second.lines.filter((l) => l.level >= WARN).map((l) => l.msg), second.errors(), 'its failing beats repeat nothing at warning level');
 
   // A queued run goes to the first; the second cannot even ask.
   const run = hub.service.queueRun('edge-1', QUEUED_EXPERIMENT);
