@@ -9,7 +9,7 @@ import { z } from 'zod';
 
 import type { AgentIdentity, HeartbeatRequest, HeartbeatResponse, LogEntry, LogsRequest, ResultRequest, StatusRequest, TaskResponse, TokenRequest, TokenResponse } from '../protocol/messages.js';
 import { hashKey, keyMatches, newAccessKey, newAccessToken, newId, openPendingKey, sealPendingKey, tokenHash } from './credentials.js';
-import { agentIdPrefix, bindingConflict, bindingOf, isBoundAgent } from './agent-binding.js';
+import { AgentBindingConflict, agentIdPrefix, bindingConflict, bindingOf, isBoundAgent } from './agent-binding.js';
 import type { HubStore, InfraRecord, RunRecord } from './store.js';
 
 /** What the hub checks of a queued experiment; the agent validates it fully against its host. */
@@ -155,7 +155,7 @@ export class HubService {
    */
   #admitAgent(infraId: string, agent: AgentIdentity | undefined): void {
     if (!agent) return;
-    for (let attempt = 0; attempt < 2; attempt += 1) {
+    for (let attempt = 0; attempt < 3; attempt += 1) {
       const infra = this.#store.infraById(infraId);
       if (!infra) return;
       if (infra.binding) {
@@ -165,6 +165,8 @@ export class HubService {
       // Conditional in the store: of two agents binding at once, the first wins; read again.
       if (this.#store.bindAgent(infraId, bindingOf(agent, this.#options.now()))) return;
     }
+    // Bound and released over and over while we looked: refuse rather than admit unbound.
+    throw new AgentBindingConflict(`the binding of infrastructure ${infraId} kept changing; try again`);
   }
 
   /**

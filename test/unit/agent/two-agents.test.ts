@@ -16,7 +16,7 @@ import { Heartbeat } from '../../../src/agent/heartbeat.js';
 import { HubClient } from '../../../src/agent/hub-client.js';
 import { HubLink } from '../../../src/agent/hub-link.js';
 import { TokenSource } from '../../../src/agent/token-source.js';
-import { API_PREFIX, type AgentIdentity, TaskResponse, TokenResponse } from '../../../src/protocol/messages.js';
+import { API_PREFIX, type AgentIdentity, HeartbeatResponse, TaskResponse, TokenResponse } from '../../../src/protocol/messages.js';
 import { QUEUED_EXPERIMENT, startHub, type TestHub } from '../../helpers/hub.js';
 
 interface LogLine {
@@ -45,7 +45,7 @@ function agentOn(t: { teardown(fn: () => void | Promise<void>): void }, hub: Tes
     return reply.status === 200 && 'body' in reply ? reply.body.task.runId : undefined;
   };
   const errors = () => lines.filter((l) => l.level >= ERROR).map((l) => l.msg);
-  return { client, tokens, heartbeat, poll, errors, lines };
+  return { client, tokens, link, heartbeat, poll, errors, lines };
 }
 
 const A: AgentIdentity = { id: 'a1b2c3d4e5f60718293a4b5c', machineId: 'machine-a', hostname: 'host-a' };
@@ -81,6 +81,10 @@ test('two agents on one infrastructure: the second is refused and runs nothing; 
   const secondBeats = second.heartbeat.run(stopSecond.signal);
   await new Promise((resolve) => setTimeout(resolve, 300));
   t.is(infra()?.hostname, 'host-a');
+  // A heartbeat naming the other instance, even with a valid token, is refused the same way.
+  const beat = await first.link.post(`${API_PREFIX}/heartbeat`, { agentVersion: '9.9.9', hostname: 'host-b', capabilities: [], agent: B }, HeartbeatResponse);
+  t.is(beat.status, 409);
+  t.regex('error' in beat ? beat.error : '', /bound to the agent on host-a.*refused the agent on host-b/);
   t.deepEqual(second.lines.filter((l) => l.level >= WARN).map((l) => l.msg), second.errors(), 'its failing beats repeat nothing at warning level');
 
   // A queued run goes to the first; the second cannot even ask.
