@@ -127,7 +127,7 @@ export class Agent {
         failures += 1;
         // A refusal of this instance was logged once, as an error, by the token source.
         this.#d.logger[error instanceof AgentRefusedByHub ? 'debug' : 'warn']({ err: messageOf(error), attempt: failures }, 'task poll failed; backing off');
-        await sleep(retryDelayMs(failures, error), signal);
+        await sleep(this.#retryDelayMs(failures, error), signal);
         continue;
       }
       if (task) await this.#executor.execute(task, signal);
@@ -143,6 +143,16 @@ export class Agent {
     if (reply.status === 200 && 'body' in reply) return reply.body;
     if (reply.status !== 204) throw HubReplyError.of(reply);
     return undefined;
+  }
+
+  /**
+   * The wait before the next poll after `failures` failures: the backoff, but at most a heartbeat
+   * period while the hub refuses this instance, so an operator's `hub infra release` is taken
+   * up within one heartbeat period (the heartbeat retries the exchange as often).
+   */
+  #retryDelayMs(failures: number, error: unknown): number {
+    const delay = retryDelayMs(failures, error);
+    return error instanceof AgentRefusedByHub ? Math.min(delay, this.#d.timing.heartbeatMs) : delay;
   }
 
   #announceStopping(): void {

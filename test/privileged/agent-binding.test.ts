@@ -75,8 +75,12 @@ test('two faultd agents with one key: the second is refused and runs nothing; af
   first.child.kill('SIGTERM');
   await first.done;
   t.truthy(hub.service.releaseAgent('edge-1'));
+  const releasedAt = Date.now();
   const next = hub.service.queueRun('edge-1', EXPERIMENT);
-  t.true(await waitUntil(() => hub.service.run(next.id)?.state === 'finished', 60_000), `the second agent runs it: ${second.output()}`);
+  // Its polls back off, but at most a heartbeat period (1 s here) while refused.
+  t.true(await waitUntil(() => hub.service.run(next.id)?.state !== 'queued', 5_000), `the second agent takes the run within a few heartbeat periods: ${second.output()}`);
+  t.log(`run taken ${Date.now() - releasedAt} ms after the release (heartbeatInterval 1 s)`);
+  t.true(await waitUntil(() => hub.service.run(next.id)?.state === 'finished', 20_000), `the second agent runs it: ${second.output()}`);
   t.is(binding()?.agentId, readFileSync(path.join(ws2.stateDir, 'agent-id'), 'utf8').trim());
   t.regex(second.output(), /the hub accepts this agent on its infrastructure now/);
 });
