@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 
 import type { Session } from '../engine/session.js';
 import { messageOf } from '../errors.js';
-import { API_PREFIX, TaskResponse } from '../protocol/messages.js';
+import { API_PREFIX, type AgentIdentity, TaskResponse } from '../protocol/messages.js';
 import { retryDelayMs } from './backoff.js';
 import { finishEarlierRuns } from './earlier-runs.js';
 import { Heartbeat } from './heartbeat.js';
@@ -19,7 +19,7 @@ import { HubLink } from './hub-link.js';
 import { RunExecutor } from './run-executor.js';
 import { Shipper } from './shipper.js';
 import { sleep } from './sleep.js';
-import type { TokenSource } from './token-source.js';
+import { AgentRefusedByHub, type TokenSource } from './token-source.js';
 
 export interface AgentTiming {
   readonly heartbeatMs: number;
@@ -38,6 +38,8 @@ export interface AgentDeps {
   /** Hold the abort call open while a run executes (default true); false: heartbeats alone carry aborts. */
   readonly abortCall?: boolean;
   readonly version: string;
+  /** This agent instance (agent-identity.ts), sent with heartbeats as with token exchanges. */
+  readonly identity?: AgentIdentity;
   /** Where run journals live (`<stateDir>/runs`). */
   readonly stateDir: string;
   /** One line of what the agent is doing now (systemd's STATUS=). */
@@ -83,6 +85,7 @@ export class Agent {
       logger: deps.logger,
       agentVersion: deps.version,
       capabilities: deps.session.capabilities(),
+      ...(deps.identity ? { agent: deps.identity } : {}),
       idleMs: deps.timing.heartbeatMs,
       runningMs: deps.timing.runningHeartbeatMs,
       currentRunId: () => this.#executor.currentRunId,
@@ -122,8 +125,9 @@ export class Agent {
       } catch (error) {
         if (signal.aborted) break;
         failures += 1;
-        this.#d.logger.warn({ err: messageOf(error), attempt: failures }, 'task poll failed; backing off');
-        await sleep(retryDelayMs(failures, error), signal);
+        // A refusal of this instance was logged once, as an error, by the token source.
+        this.#d.logger[error instanceof AgentRefusedByHub ? 'debug' : 'warn']({ err: messageOf(error), attempt: failures }, 'task poll failed; backing off');
+        await sleep(this.#retryDelayMs(failures, error), signal);
         continue;
       }
       if (task) await this.#executor.execute(task, signal);
@@ -139,6 +143,16 @@ export class Agent {
     if (reply.status === 200 && 'body' in reply) return reply.body;
     if (reply.status !== 204) throw HubReplyError.of(reply);
     return undefined;
+  }
+
+  /**
+   * The wait before the next poll after `failures` failures: the backoff, but at most a heartbeat
+   * period while the hub refuses this instance, so an operator's `hub infra release` is taken
+   * up within one heartbeat period (the heartbeat retries the exchange as often).
+   */
+  #retryDelayMs(failures: number, error: unknown): number {
+    const delay = retryDelayMs(failures, error);
+    return error instanceof AgentRefusedByHub ? Math.min(delay, this.#d.timing.heartbeatMs) : delay;
   }
 
   #announceStopping(): void {

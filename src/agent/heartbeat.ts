@@ -10,10 +10,11 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 
 import { messageOf } from '../errors.js';
-import { API_PREFIX, HeartbeatResponse } from '../protocol/messages.js';
+import { API_PREFIX, type AgentIdentity, type HeartbeatRequest, HeartbeatResponse } from '../protocol/messages.js';
 import { periodicDelayMs } from './backoff.js';
 import { HubReplyError } from './hub-client.js';
 import type { HubLink } from './hub-link.js';
+import { AgentRefusedByHub } from './token-source.js';
 import { sleep } from './sleep.js';
 
 export interface HeartbeatDeps {
@@ -21,6 +22,8 @@ export interface HeartbeatDeps {
   readonly logger: Logger;
   readonly agentVersion: string;
   readonly capabilities: readonly string[];
+  /** This agent instance (agent-identity.ts), sent with every beat; absent: not sent. */
+  readonly agent?: AgentIdentity;
   readonly idleMs: number;
   readonly runningMs: number;
   /** The run executing now, if any. */
@@ -49,7 +52,8 @@ export class Heartbeat {
       } catch (error) {
         failures += 1;
         lastError = error;
-        this.#d.logger.warn({ err: messageOf(error), attempt: failures }, 'heartbeat failed');
+        // A refusal of this instance was logged once, as an error, by the token source.
+        this.#d.logger[error instanceof AgentRefusedByHub ? 'debug' : 'warn']({ err: messageOf(error), attempt: failures }, 'heartbeat failed');
       }
       const period = this.#d.currentRunId() === undefined ? this.#d.idleMs : this.#d.runningMs;
       const wake = new AbortController();
@@ -65,7 +69,13 @@ export class Heartbeat {
   }
 
   async #beat(runId: string | undefined): Promise<void> {
-    const body = { agentVersion: this.#d.agentVersion, hostname: hostname(), capabilities: this.#d.capabilities, ...(runId ? { runId } : {}) };
+    const body: HeartbeatRequest = {
+      agentVersion: this.#d.agentVersion,
+      hostname: this.#d.agent?.hostname ?? hostname(),
+      capabilities: [...this.#d.capabilities],
+      ...(runId ? { runId } : {}),
+      ...(this.#d.agent ? { agent: this.#d.agent } : {}),
+    };
     const reply = await this.#d.link.post(`${API_PREFIX}/heartbeat`, body, HeartbeatResponse);
     if (reply.status !== 200 || !('body' in reply)) throw HubReplyError.of(reply);
     if (runId && reply.body.abort.includes(runId)) this.#d.onAbortRequested(runId);

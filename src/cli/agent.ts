@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 
 import { Agent } from '../agent/agent.js';
+import { loadAgentIdentity } from '../agent/agent-identity.js';
 import { HubClient } from '../agent/hub-client.js';
 import { readAccessKey } from '../agent/key-file.js';
 import { TokenSource } from '../agent/token-source.js';
@@ -36,6 +37,8 @@ export async function agentCommand(env: CommandEnv, stopSignal: AbortSignal): Pr
   }
   readAccessKey(hub.accessKeyFile); // refuses an unsafe key file before anything else
   if (hub.insecure) env.logger.warn({ hub: hub.url }, 'INSECURE: hub.insecure is set and hub.url is http://, so the access key and tokens cross the network unencrypted; use https:// outside tests');
+  // This instance, for the hub's one-machine-per-infrastructure binding (README, "Hub and agent").
+  const identity = loadAgentIdentity({ stateDir: env.options.stateDir });
   const client = new HubClient({
     url: hub.url,
     insecure: hub.insecure,
@@ -43,7 +46,7 @@ export async function agentCommand(env: CommandEnv, stopSignal: AbortSignal): Pr
     ...(hub.pinSha256 ? { pinSha256: hub.pinSha256 } : {}),
     ...(hub.clientCertFile && hub.clientKeyFile ? { clientCert: { cert: readPem(hub.clientCertFile, 'the client certificate'), key: readPem(hub.clientKeyFile, 'the client key') } } : {}),
   });
-  const tokens = new TokenSource({ client, infraId: hub.infraId, keyFile: hub.accessKeyFile, logger: env.logger });
+  const tokens = new TokenSource({ client, infraId: hub.infraId, keyFile: hub.accessKeyFile, logger: env.logger, agent: identity });
   const ctx = faultContext(env);
   const systemd = new ServiceNotifier(ctx.native, env.logger);
   const stopWatchdog = systemd.startWatchdog();
@@ -74,13 +77,14 @@ export async function agentCommand(env: CommandEnv, stopSignal: AbortSignal): Pr
       },
       abortCall: config.agent.abortCall,
       version: env.options.version,
+      identity,
       stateDir: env.options.stateDir,
       onStatus: (text) => systemd.status(text),
       onStopping: () => systemd.stopping('faults reverted; sending the last logs and the result'),
     });
     // Startup order: remnants reverted (above), then READY, then polling.
     systemd.ready(`polling ${hub.url} as ${hub.infraId}`);
-    env.logger.info({ hub: hub.url, infraId: hub.infraId, systemd: systemd.enabled, watchdogMs: systemd.watchdogMs }, 'agent started');
+    env.logger.info({ hub: hub.url, infraId: hub.infraId, agentId: identity.id, machineId: identity.machineId, systemd: systemd.enabled, watchdogMs: systemd.watchdogMs }, 'agent started');
     await agent.run(signal);
     env.logger.info('agent stopped');
     return EXIT.OK;

@@ -72,7 +72,7 @@ function registerInfra(hubCommand: Command, host: CliHost, hubDir: () => string)
     });
   infra
     .command('list')
-    .description('each infrastructure: CONNECTED / DISCONNECTED by heartbeat age, agent version, capabilities, last seen')
+    .description('each infrastructure: CONNECTED / DISCONNECTED by heartbeat age, agent version, the machine it is bound to, capabilities, last seen')
     .option('--json', 'machine-readable output')
     .action(async (flags: { json?: boolean }) => {
       host.setExit((await hub()).hubInfraListCommand({ hubDir: hubDir(), json: flags.json === true }, await env()));
@@ -83,6 +83,13 @@ function registerInfra(hubCommand: Command, host: CliHost, hubDir: () => string)
     .argument('<name>')
     .action(async (name: string) => {
       host.setExit((await hub()).hubInfraRotateKeyCommand({ hubDir: hubDir(), name }, await env()));
+    });
+  infra
+    .command('release')
+    .description('unbind the infrastructure from its agent machine, so the next agent to use its key (a re-installed host) takes over')
+    .argument('<name>')
+    .action(async (name: string) => {
+      host.setExit((await hub()).hubInfraReleaseCommand({ hubDir: hubDir(), name }, await env()));
     });
 }
 

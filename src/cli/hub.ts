@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * `faultd hub …`: the reference control plane. `init` creates its CA and server certificate,
- * `serve` runs the HTTPS API, `infra create|list|rotate-key` manage infrastructures, and
+ * `serve` runs the HTTPS API, `infra create|list|rotate-key|release` manage infrastructures, and
  * `run|runs|logs|abort|result` manage runs, all on the same SQLite state (<hub-dir>/hub.db)
  * that `serve` uses (WAL: the CLI and a serving hub can use it at once).
  */
@@ -95,7 +95,8 @@ export function hubInfraListCommand(flags: HubFlags & { json: boolean }, env: Co
     if (infras.length === 0) printText(env, 'No infrastructure yet: faultd hub infra create <name>');
     for (const i of infras) {
       const agent = i.agentVersion ? `agent ${i.agentVersion} on ${i.hostname ?? '?'}` : 'no agent yet';
-      printText(env, `${i.name.padEnd(20)} ${i.state.padEnd(12)} ${i.id}  ${agent}; last seen ${i.lastSeen ?? 'never'}; key rotation: ${i.keyRotation}; capabilities: ${i.capabilities.join(', ') || '-'}`);
+      const bound = i.binding ? `bound to ${i.binding.hostname} (agent ${i.binding.agentIdPrefix}, since ${i.binding.since})` : 'not bound';
+      printText(env, `${i.name.padEnd(20)} ${i.state.padEnd(12)} ${i.id}  ${agent}; ${bound}; last seen ${i.lastSeen ?? 'never'}; key rotation: ${i.keyRotation}; capabilities: ${i.capabilities.join(', ') || '-'}`);
     }
     return EXIT.OK;
   });
@@ -105,6 +106,19 @@ export function hubInfraRotateKeyCommand(flags: HubFlags & { name: string }, env
   return withService(flags, (service) => {
     service.rotateKey(flags.name);
     printText(env, `Key rotation of "${flags.name}" requested: the agent receives its new key with its next token and confirms it; the old key works until then.`);
+    return EXIT.OK;
+  });
+}
+
+export function hubInfraReleaseCommand(flags: HubFlags & { name: string }, env: CommandEnv): ExitCode {
+  return withService(flags, (service) => {
+    const released = service.releaseAgent(flags.name);
+    printText(
+      env,
+      released
+        ? `"${flags.name}" released from the agent on ${released.hostname} (agent ${released.agentIdPrefix}, bound since ${released.since}): the next agent to use its key binds it.`
+        : `"${flags.name}" was not bound to an agent; nothing changed.`,
+    );
     return EXIT.OK;
   });
 }

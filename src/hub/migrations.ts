@@ -90,6 +90,17 @@ CREATE TABLE IF NOT EXISTS run_log_spans (
     summary: 'infras.pending_key_sealed: the handed-out rotated key, sealed with the current key, so overlapping exchanges get the same one',
     sql: 'ALTER TABLE infras ADD COLUMN pending_key_sealed BLOB;',
   },
+  {
+    version: 3,
+    summary: 'infras.bound_*: the agent instance an infrastructure is bound to; tokens.agent_id: the instance a token was handed to',
+    sql: `
+ALTER TABLE infras ADD COLUMN bound_agent_id TEXT;
+ALTER TABLE infras ADD COLUMN bound_machine_id TEXT;
+ALTER TABLE infras ADD COLUMN bound_hostname TEXT;
+ALTER TABLE infras ADD COLUMN bound_since INTEGER;
+ALTER TABLE tokens ADD COLUMN agent_id TEXT;
+`,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -27,6 +27,7 @@ import {
   type ProtocolErrorCode,
 } from '../protocol/messages.js';
 import { jsonNestingDepth, MAX_JSON_DEPTH } from '../protocol/json-depth.js';
+import { AgentBindingConflict } from './agent-binding.js';
 import { RunCallError, type HubService } from './service.js';
 
 /** Idle connections stay open this long (agents heartbeat every 10 s by default). */
@@ -93,6 +94,16 @@ function runCall<T>(call: () => T): T {
     return call();
   } catch (error) {
     if (error instanceof RunCallError) throw new HttpError(error.code, error.message);
+    throw error;
+  }
+}
+
+/** Maps the refusal of a second agent instance (agent-binding.ts) onto 409 CONFLICT. */
+async function bindingCall<T>(call: () => T | Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof AgentBindingConflict) throw new HttpError(error.code, error.message);
     throw error;
   }
 }
@@ -182,7 +193,7 @@ const PARAM_ROUTES: [string, RegExp, Route][] = [
 const ROUTES: Record<string, Route> = {
   [`POST ${API_PREFIX}/token`]: async (req, service) => {
     const request = parse(TokenRequest, await readJson(req));
-    const response = await service.exchangeToken(request);
+    const response = await bindingCall(() => service.exchangeToken(request));
     if (!response) throw new HttpError('UNAUTHORIZED', 'unknown infrastructure or wrong access key');
     return { status: 200, body: response };
   },
@@ -194,7 +205,8 @@ const ROUTES: Record<string, Route> = {
   },
   [`POST ${API_PREFIX}/heartbeat`]: async (req, service) => {
     const infraId = bearer(req, service);
-    return { status: 200, body: service.heartbeat(infraId, parse(HeartbeatRequest, await readJson(req))) };
+    const request = parse(HeartbeatRequest, await readJson(req));
+    return { status: 200, body: await bindingCall(() => service.heartbeat(infraId, request)) };
   },
   [`GET ${API_PREFIX}/tasks/next`]: async (req, service) => waitForTask(req, service, bearer(req, service)),
 };

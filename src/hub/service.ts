@@ -7,8 +7,9 @@
 import { FaultdError } from '../errors.js';
 import { z } from 'zod';
 
-import type { HeartbeatRequest, HeartbeatResponse, LogEntry, LogsRequest, ResultRequest, StatusRequest, TaskResponse, TokenRequest, TokenResponse } from '../protocol/messages.js';
+import type { AgentIdentity, HeartbeatRequest, HeartbeatResponse, LogEntry, LogsRequest, ResultRequest, StatusRequest, TaskResponse, TokenRequest, TokenResponse } from '../protocol/messages.js';
 import { hashKey, keyMatches, newAccessKey, newAccessToken, newId, openPendingKey, sealPendingKey, tokenHash } from './credentials.js';
+import { AgentBindingConflict, agentIdPrefix, bindingConflict, bindingOf, isBoundAgent } from './agent-binding.js';
 import type { HubStore, InfraRecord, RunRecord } from './store.js';
 
 /** What the hub checks of a queued experiment; the agent validates it fully against its host. */
@@ -59,6 +60,17 @@ export interface InfraView {
   readonly hostname?: string;
   readonly capabilities: readonly string[];
   readonly keyRotation: 'none' | 'requested' | 'awaiting confirmation';
+  /** The agent instance the infrastructure is bound to (agent-binding.ts), if any. */
+  readonly binding?: BindingView;
+}
+
+export interface BindingView {
+  readonly hostname: string;
+  readonly agentId: string;
+  /** The first 8 characters of agentId, as text output shows it. */
+  readonly agentIdPrefix: string;
+  readonly machineId?: string;
+  readonly since: string;
 }
 
 /** How often held calls look for changes made by another process (see onRunsChanged). */
@@ -113,7 +125,48 @@ export class HubService {
       ...(i.hostname === undefined ? {} : { hostname: i.hostname }),
       capabilities: i.capabilities,
       keyRotation: i.pendingKey ? 'awaiting confirmation' : i.rotationRequested ? 'requested' : 'none',
+      ...(i.binding
+        ? {
+            binding: {
+              hostname: i.binding.hostname,
+              agentId: i.binding.agentId,
+              agentIdPrefix: agentIdPrefix(i.binding.agentId),
+              ...(i.binding.machineId === undefined ? {} : { machineId: i.binding.machineId }),
+              since: new Date(i.binding.since).toISOString(),
+            },
+          }
+        : {}),
     }));
+  }
+
+  /**
+   * Unbinds `name` from its agent instance, so the next agent to exchange a token (a
+   * re-installed machine) binds it. Returns the binding it had, undefined if none.
+   */
+  releaseAgent(name: string): BindingView | undefined {
+    const infra = this.#infra(name);
+    const view = this.listInfras().find((i) => i.id === infra.id)?.binding;
+    return this.#store.releaseAgent(infra.id) ? view : undefined;
+  }
+
+  /**
+   * Admits `agent` on `infraId`: binds an unbound infrastructure to it, and throws
+   * AgentBindingConflict (HTTP 409) if another instance is bound. No identity: admitted.
+   */
+  #admitAgent(infraId: string, agent: AgentIdentity | undefined): void {
+    if (!agent) return;
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const infra = this.#store.infraById(infraId);
+      if (!infra) return;
+      if (infra.binding) {
+        if (isBoundAgent(infra.binding, agent)) return;
+        throw bindingConflict(infra, infra.binding, agent);
+      }
+      // Conditional in the store: of two agents binding at once, the first wins; read again.
+      if (this.#store.bindAgent(infraId, bindingOf(agent, this.#options.now()))) return;
+    }
+    // Bound and released over and over while we looked: refuse rather than admit unbound.
+    throw new AgentBindingConflict(`the binding of infrastructure ${infraId} kept changing; try again`);
   }
 
   /**
@@ -137,11 +190,13 @@ export class HubService {
     // Read again: another exchange may have changed the rotation state while scrypt ran.
     const infra = this.#store.infraById(request.infraId);
     if (!infra) return undefined;
+    // Checked after the key: an unknown caller learns nothing of the binding.
+    this.#admitAgent(infra.id, request.agent);
     const now = this.#options.now();
     this.#store.pruneTokens(now);
     const accessToken = newAccessToken();
     const expiresAt = now + this.#options.tokenTtlSeconds * 1000;
-    this.#store.addToken(tokenHash(accessToken), { infraId: infra.id, expiresAt });
+    this.#store.addToken(tokenHash(accessToken), { infraId: infra.id, expiresAt, ...(request.agent ? { agentId: request.agent.id } : {}) });
     const response: TokenResponse = { accessToken, expiresAt: new Date(expiresAt).toISOString(), ttlSeconds: this.#options.tokenTtlSeconds };
     const rotation = this.#rotation(infra, request.accessKey);
     return rotation ? { ...response, rotation } : response;
@@ -170,10 +225,15 @@ export class HubService {
     return undefined;
   }
 
-  /** The infrastructure a bearer token belongs to, if the token is known and not expired. */
+  /**
+   * The infrastructure a bearer token belongs to, if the token is known and not expired. A token
+   * handed to an identified agent works only while that agent is the bound one: after a release
+   * or a rotation its agent gets 401, exchanges again and is bound or refused.
+   */
   authenticate(token: string): string | undefined {
     const record = this.#store.token(tokenHash(token));
     if (!record || record.expiresAt <= this.#options.now()) return undefined;
+    if (record.agentId !== undefined && this.#store.infraById(record.infraId)?.binding?.agentId !== record.agentId) return undefined;
     return record.infraId;
   }
 
@@ -181,7 +241,9 @@ export class HubService {
     return this.#store.confirmPendingKey(infraId, rotationId);
   }
 
+  /** Records a heartbeat; throws AgentBindingConflict (409) when another agent instance is bound. */
   heartbeat(infraId: string, request: HeartbeatRequest): HeartbeatResponse {
+    this.#admitAgent(infraId, request.agent);
     const now = this.#options.now();
     this.#store.recordHeartbeat(infraId, now, { version: request.agentVersion, hostname: request.hostname, capabilities: request.capabilities });
     const abort = this.#store.abortRequested(infraId);

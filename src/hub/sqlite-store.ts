@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import { LogEntry, ResultRequest, type StatusRequest } from '../protocol/messages.js';
 import { FaultdError, messageOf } from '../errors.js';
 import { migrate } from './migrations.js';
-import type { HubStore, InfraRecord, PendingKey, RunRecord, RunState, StoredStatus, TokenRecord } from './store.js';
+import type { AgentBinding, HubStore, InfraRecord, PendingKey, RunRecord, RunState, StoredStatus, TokenRecord } from './store.js';
 
 interface RunRow {
   id: string;
@@ -58,10 +58,25 @@ interface InfraRow {
   agent_version: string | null;
   hostname: string | null;
   capabilities: string;
+  bound_agent_id: string | null;
+  bound_machine_id: string | null;
+  bound_hostname: string | null;
+  bound_since: number | null;
+}
+
+function toBinding(row: InfraRow): AgentBinding | undefined {
+  if (row.bound_agent_id === null || row.bound_since === null) return undefined;
+  return {
+    agentId: row.bound_agent_id,
+    ...(row.bound_machine_id === null ? {} : { machineId: row.bound_machine_id }),
+    hostname: row.bound_hostname ?? '?',
+    since: row.bound_since,
+  };
 }
 
 function toRecord(row: InfraRow): InfraRecord {
   const capabilities: unknown = JSON.parse(row.capabilities);
+  const binding = toBinding(row);
   return {
     id: row.id,
     name: row.name,
@@ -75,6 +90,7 @@ function toRecord(row: InfraRow): InfraRecord {
     ...(row.agent_version === null ? {} : { agentVersion: row.agent_version }),
     ...(row.hostname === null ? {} : { hostname: row.hostname }),
     capabilities: Array.isArray(capabilities) ? capabilities.filter((c): c is string => typeof c === 'string') : [],
+    ...(binding ? { binding } : {}),
   };
 }
 
@@ -155,9 +171,24 @@ export class SqliteHubStore implements HubStore {
     const result = this.#db
       .prepare(
         `UPDATE infras SET key_salt = pending_salt, key_hash = pending_hash, pending_salt = NULL, pending_hash = NULL,
-         pending_rotation_id = NULL, pending_key_sealed = NULL, rotation_requested = 0 WHERE id = ? AND pending_rotation_id = ?`,
+         pending_rotation_id = NULL, pending_key_sealed = NULL, rotation_requested = 0,
+         bound_agent_id = NULL, bound_machine_id = NULL, bound_hostname = NULL, bound_since = NULL WHERE id = ? AND pending_rotation_id = ?`,
       )
       .run(infraId, rotationId);
+    return result.changes === 1;
+  }
+
+  bindAgent(infraId: string, binding: AgentBinding): boolean {
+    const result = this.#db
+      .prepare('UPDATE infras SET bound_agent_id = ?, bound_machine_id = ?, bound_hostname = ?, bound_since = ? WHERE id = ? AND bound_agent_id IS NULL')
+      .run(binding.agentId, binding.machineId ?? null, binding.hostname, binding.since, infraId);
+    return result.changes === 1;
+  }
+
+  releaseAgent(infraId: string): boolean {
+    const result = this.#db
+      .prepare('UPDATE infras SET bound_agent_id = NULL, bound_machine_id = NULL, bound_hostname = NULL, bound_since = NULL WHERE id = ? AND bound_agent_id IS NOT NULL')
+      .run(infraId);
     return result.changes === 1;
   }
 
@@ -168,12 +199,12 @@ export class SqliteHubStore implements HubStore {
   }
 
   addToken(hash: string, token: TokenRecord): void {
-    this.#db.prepare('INSERT INTO tokens (hash, infra_id, expires_at) VALUES (?, ?, ?)').run(hash, token.infraId, token.expiresAt);
+    this.#db.prepare('INSERT INTO tokens (hash, infra_id, expires_at, agent_id) VALUES (?, ?, ?, ?)').run(hash, token.infraId, token.expiresAt, token.agentId ?? null);
   }
 
   token(hash: string): TokenRecord | undefined {
-    const row = this.#db.prepare('SELECT infra_id, expires_at FROM tokens WHERE hash = ?').get(hash) as { infra_id: string; expires_at: number } | undefined;
-    return row && { infraId: row.infra_id, expiresAt: row.expires_at };
+    const row = this.#db.prepare('SELECT infra_id, expires_at, agent_id FROM tokens WHERE hash = ?').get(hash) as { infra_id: string; expires_at: number; agent_id: string | null } | undefined;
+    return row && { infraId: row.infra_id, expiresAt: row.expires_at, ...(row.agent_id === null ? {} : { agentId: row.agent_id }) };
   }
 
   pruneTokens(now: number): number {

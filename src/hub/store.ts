@@ -24,6 +24,16 @@ export interface InfraRecord {
   readonly agentVersion?: string;
   readonly hostname?: string;
   readonly capabilities: readonly string[];
+  /** The agent instance this infrastructure is bound to (agent-binding.ts); absent while unbound. */
+  readonly binding?: AgentBinding;
+}
+
+/** An agent instance an infrastructure is bound to, and since when (ms since the epoch). */
+export interface AgentBinding {
+  readonly agentId: string;
+  readonly machineId?: string;
+  readonly hostname: string;
+  readonly since: number;
 }
 
 export interface PendingKey extends KeyHash {
@@ -34,6 +44,8 @@ export interface PendingKey extends KeyHash {
 export interface TokenRecord {
   readonly infraId: string;
   readonly expiresAt: number;
+  /** The agent instance the token was handed to; absent for agents that send no identity. */
+  readonly agentId?: string;
 }
 
 export type RunState = 'queued' | 'dispatched' | 'running' | 'finished' | 'cancelled';
@@ -69,8 +81,15 @@ export interface HubStore {
    * `replaces` (none when absent): false when another exchange got there first.
    */
   setPendingKey(infraId: string, pending: PendingKey, replaces?: string): boolean;
-  /** The agent stored the pending key: it becomes the key; the old one stops working. */
+  /**
+   * The agent stored the pending key: it becomes the key; the old one stops working, and the
+   * agent binding is cleared (the next identity to use the new key binds).
+   */
   confirmPendingKey(infraId: string, rotationId: string): boolean;
+  /** Binds `infraId` to `binding`, only if it is unbound: false when another binding got there first. */
+  bindAgent(infraId: string, binding: AgentBinding): boolean;
+  /** Clears the binding of `infraId`; false if it had none. */
+  releaseAgent(infraId: string): boolean;
   recordHeartbeat(infraId: string, at: number, agent: { version: string; hostname: string; capabilities: readonly string[] }): void;
   addToken(hash: string, token: TokenRecord): void;
   token(hash: string): TokenRecord | undefined;

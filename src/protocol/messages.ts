@@ -13,10 +13,24 @@ export const ACCESS_KEY_PREFIX = 'fdk_';
 export const ACCESS_TOKEN_PREFIX = 'fdt_';
 const secret = (prefix: string) => z.string().startsWith(prefix).min(prefix.length + 16).max(256);
 
+/**
+ * Which agent instance is calling: a random id kept in its state directory, the host's
+ * /etc/machine-id, and its host name. The hub binds an infrastructure to the first identity it
+ * sees and refuses others with 409 CONFLICT until `faultd hub infra release` or a key rotation.
+ * Optional: an agent that sends none (faultd before the binding) is accepted as before.
+ */
+export const AgentIdentity = z.object({
+  id: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, { error: 'must be 8–64 of A-Z, a-z, 0-9, "_", "-"' }),
+  machineId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be 1–64 of A-Z, a-z, 0-9, "_", "-"' }).optional(),
+  hostname: z.string().min(1).max(255),
+});
+export type AgentIdentity = z.infer<typeof AgentIdentity>;
+
 /** POST /v1/token: an infrastructure's access key for a short-lived access token. */
 export const TokenRequest = z.object({
   infraId: z.string().min(1).max(64),
   accessKey: secret(ACCESS_KEY_PREFIX),
+  agent: AgentIdentity.optional(),
 });
 export type TokenRequest = z.infer<typeof TokenRequest>;
 
@@ -43,6 +57,8 @@ export const HeartbeatRequest = z.object({
   capabilities: z.array(z.string().max(64)).max(64),
   /** The run the agent is executing, if any. */
   runId: z.string().max(64).optional(),
+  /** The same identity as in its token request (absent from agents before the binding). */
+  agent: AgentIdentity.optional(),
 });
 export type HeartbeatRequest = z.infer<typeof HeartbeatRequest>;
 

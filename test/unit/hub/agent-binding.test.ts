@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: Apache-2.0
+// One machine per infrastructure: the hub binds an infrastructure to the first agent identity it
+// sees, refuses others (409) until `hub infra release` or a completed key rotation, accepts
+// agents that send no identity, and migration 3 brings the binding to a schema-2 hub.db.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import test from 'ava';
+import Database from 'better-sqlite3';
+
+import { escapeTerminalText } from '../../../src/cli/terminal-text.js';
+import { AgentBindingConflict } from '../../../src/hub/agent-binding.js';
+import { hashKey } from '../../../src/hub/credentials.js';
+import { HUB_MIGRATIONS, migrate } from '../../../src/hub/migrations.js';
+import { HubService } from '../../../src/hub/service.js';
+import { SqliteHubStore } from '../../../src/hub/sqlite-store.js';
+import type { AgentIdentity } from '../../../src/protocol/messages.js';
+import { runCli } from '../../helpers/cli.js';
+
+const HOST_A: AgentIdentity = { id: 'aaaaaaaa1111111111111111', machineId: 'm1', hostname: 'host-a' };
+const HOST_B: AgentIdentity = { id: 'bbbbbbbb2222222222222222', machineId: 'm2', hostname: 'host-b' };
+const HEARTBEAT = { agentVersion: '0.2.0', capabilities: [] };
+
+function hub(t: { teardown(fn: () => void): void }) {
+  const clock = { now: 1_000_000 };
+  const store = new SqliteHubStore(':memory:');
+  t.teardown(() => store.close());
+  const service = new HubService(store, { tokenTtlSeconds: 600, now: () => clock.now });
+  const { id, accessKey } = service.createInfra('edge-1');
+  return { service, store, clock, id, accessKey };
+}
+
+test('the first identity binds the infrastructure; it keeps working, another instance is refused with both hosts named', async (t) => {
+  const { service, id, accessKey } = hub(t);
+  const first = await service.exchangeToken({ infraId: id, accessKey, agent: HOST_A });
+  t.truthy(first);
+  t.like(service.listInfras()[0]?.binding, { hostname: 'host-a', agentId: HOST_A.id, agentIdPrefix: 'aaaaaaaa', machineId: 'm1', since: new Date(1_000_000).toISOString() });
+  t.truthy(await service.exchangeToken({ infraId: id, accessKey, agent: HOST_A }), 'the bound instance exchanges again');
+  t.notThrows(() => service.heartbeat(id, { ...HEARTBEAT, hostname: 'host-a', agent: HOST_A }));
+  const refusal = await t.throwsAsync(service.exchangeToken({ infraId: id, accessKey, agent: HOST_B }), { instanceOf: AgentBindingConflict });
+  t.regex(refusal?.message ?? '', /infrastructure "edge-1" is bound to the agent on host-a \(agent aaaaaaaa, since 1970-01-01T00:16:40\.000Z\); refused the agent on host-b \(agent bbbbbbbb\)/);
+  t.regex(refusal?.message ?? '', /faultd hub infra release edge-1/);
+  t.throws(() => service.heartbeat(id, { ...HEARTBEAT, hostname: 'host-b', agent: HOST_B }), { instanceOf: AgentBindingConflict, message: /bound to the agent on host-a.*refused the agent on host-b/ });
+  t.is(service.listInfras()[0]?.hostname, 'host-a', 'a refused heartbeat is not recorded');
+  t.is(service.authenticate(first?.accessToken ?? ''), id, "the bound agent's token stays valid");
+});
+
+test('the same agent id on another machine (a copied state directory) is another instance', async (t) => {
+  const { service, id, accessKey } = hub(t);
+  await service.exchangeToken({ infraId: id, accessKey, agent: HOST_A });
+  await t.throwsAsync(service.exchangeToken({ infraId: id, accessKey, agent: { ...HOST_A, machineId: 'm9', hostname: 'clone' } }), { instanceOf: AgentBindingConflict, message: /refused the agent on clone/ });
+  await t.throwsAsync(service.exchangeToken({ infraId: id, accessKey, agent: { id: HOST_A.id, hostname: 'host-a' } }), { instanceOf: AgentBindingConflict }, 'a machine id that went missing is a change too');
+});
+
+test('a wrong key is refused as before, without saying whom the infrastructure is bound to', async (t) => {
+  const { service, id, accessKey } = hub(t);
+  await service.exchangeToken({ infraId: id, accessKey, agent: HOST_A });
+  t.is(await service.exchangeToken({ infraId: id, accessKey: `${accessKey.slice(0, -2)}xx`, agent: HOST_B }), undefined);
+});
+
+test('an agent that sends no identity (faultd before the binding) is accepted, bound or not, and binds nothing', async (t) => {
+  const { service, id, accessKey } = hub(t);
+  const old = await service.exchangeToken({ infraId: id, accessKey });
+  t.truthy(old);
+  service.heartbeat(id, { ...HEARTBEAT, hostname: 'old-host' });
+  t.is(service.listInfras()[0]?.binding, undefined);
+  await service.exchangeToken({ infraId: id, accessKey, agent: HOST_A });
+  t.truthy(await service.exchangeToken({ infraId: id, accessKey }), 'still accepted once bound');
+  t.is(service.authenticate(old?.accessToken ?? ''), id, 'its token is not tied to an instance');
+  t.notThrows(() => service.heartbeat(id, { ...HEARTBEAT, hostname: 'old-host' }));
+});
+
+test('release: the next identity binds; tokens of the released instance stop working (401), so it learns it is refused', async (t) => {
+  const { service, id, accessKey, clock } = hub(t);
+  const a = await service.exchangeToken({ infraId: id, accessKey, agent: HOST_A });
+  clock.now += 5000;
+  t.like(service.releaseAgent('edge-1'), { hostname: 'host-a', agentIdPrefix: 'aaaaaaaa' });
+  t.is(service.listInfras()[0]?.binding, undefined);
+  t.is(service.releaseAgent('edge-1'), undefined, 'nothing to release twice');
+  t.is(service.authenticate(a?.accessToken ?? ''), undefined, "the released instance's token no longer authenticates");
+  const b = await service.exchangeToken({ infraId: id, accessKey, agent: HOST_B });
+  t.is(service.authenticate(b?.accessToken ?? ''), id);
+  t.like(service.listInfras()[0]?.binding, { hostname: 'host-b', since: new Date(1_005_000).toISOString() });
+  await t.throwsAsync(service.exchangeToken({ infraId: id, accessKey, agent: HOST_A }), { instanceOf: AgentBindingConflict, message: /bound to the agent on host-b.*refused the agent on host-a/ });
+  t.throws(() => service.releaseAgent('nope'), { message: /no infrastructure named "nope"/ });
+});
+
+test('a completed key rotation clears the binding, confirmed by call or by exchanging the new key', async (t) => {
+  const { service, id, accessKey } = hub(t);
+  const first = await service.exchangeToken({ infraId: id, accessKey, agent: HOST_A });
+  service.rotateKey('edge-1');
+  const rotating = await service.exchangeToken({ infraId: id, accessKey, agent: HOST_A });
+  t.truthy(rotating?.rotation);
+  t.truthy(service.listInfras()[0]?.binding, 'still bound while the rotation is open');
+  t.true(service.confirmKey(id, rotating?.rotation?.rotationId ?? ''));
+  t.is(service.listInfras()[0]?.binding, undefined, 'cleared by the confirmation');
+  t.is(service.authenticate(first?.accessToken ?? ''), undefined);
+  const newKey = rotating?.rotation?.newAccessKey ?? '';
+  t.truthy(await service.exchangeToken({ infraId: id, accessKey: newKey, agent: HOST_B }), 'the next identity to use the new key binds');
+  t.is(service.listInfras()[0]?.binding?.hostname, 'host-b');
+
+  service.rotateKey('edge-1');
+  const again = await service.exchangeToken({ infraId: id, accessKey: newKey, agent: HOST_B });
+  // Confirmed by exchanging the pending key (the confirmation answer was lost): cleared, then bound to the presenter.
+  t.truthy(await service.exchangeToken({ infraId: id, accessKey: again?.rotation?.newAccessKey ?? '', agent: HOST_A }));
+  t.is(service.listInfras()[0]?.binding?.hostname, 'host-a');
+});
+
+test('the store binds only an unbound infrastructure: of two agents binding at once, the first wins', (t) => {
+  const { store, id } = hub(t);
+  t.true(store.bindAgent(id, { agentId: HOST_A.id, hostname: 'host-a', since: 1 }));
+  t.false(store.bindAgent(id, { agentId: HOST_B.id, hostname: 'host-b', since: 2 }));
+  t.deepEqual(store.infraById(id)?.binding, { agentId: HOST_A.id, hostname: 'host-a', since: 1 });
+  t.true(store.releaseAgent(id));
+  t.false(store.releaseAgent(id));
+});
+
+test('migration 3: a hub.db at schema version 2 gets the binding columns, keeps its rows, and binds', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'faultd-hubdb-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'hub.db');
+  const accessKey = `fdk_${'k'.repeat(43)}`;
+  const old = new Database(file);
+  migrate(old, file, HUB_MIGRATIONS.slice(0, 2));
+  t.is(Number(old.pragma('user_version', { simple: true })), 2);
+  const key = hashKey(accessKey);
+  old.prepare("INSERT INTO infras (id, name, created_at, key_salt, key_hash, hostname) VALUES ('inf_a', 'edge-1', 1000, ?, ?, 'edge-1.example')").run(key.salt, key.hash);
+  old.prepare("INSERT INTO tokens (hash, infra_id, expires_at) VALUES ('tokhash', 'inf_a', 99999999999999)").run();
+  old.close();
+
+  const store = new SqliteHubStore(file);
+  t.teardown(() => store.close());
+  const db = new Database(file, { readonly: true });
+  t.teardown(() => db.close());
+  t.true(Number(db.pragma('user_version', { simple: true })) >= 3);
+  const infraColumns = db.prepare("SELECT name FROM pragma_table_info('infras')").pluck().all() as string[];
+  t.true(['bound_agent_id', 'bound_machine_id', 'bound_hostname', 'bound_since'].every((c) => infraColumns.includes(c)), infraColumns.join(','));
+  t.true((db.prepare("SELECT name FROM pragma_table_info('tokens')").pluck().all() as string[]).includes('agent_id'));
+  t.like(store.infraById('inf_a'), { name: 'edge-1', hostname: 'edge-1.example', binding: undefined });
+  t.deepEqual(store.token('tokhash'), { infraId: 'inf_a', expiresAt: 99999999999999 }, 'a token from before the binding has no agent');
+  const service = new HubService(store);
+  t.truthy(await service.exchangeToken({ infraId: 'inf_a', accessKey, agent: HOST_A }));
+  t.is(store.infraById('inf_a')?.binding?.hostname, 'host-a');
+});
+
+test('hub infra list shows the binding (text and --json, escaped); hub infra release clears it', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'faultd-hubcli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const cli = (...args: string[]) => runCli(['hub', '--hub-dir', dir, ...args], path.join(dir, 'state'));
+  const store = new SqliteHubStore(path.join(dir, 'hub.db'));
+  const service = new HubService(store);
+  const { id, accessKey } = service.createInfra('edge-1');
+  const evilHost = 'host-\u001b[31ma\u202E';
+  await service.exchangeToken({ infraId: id, accessKey, agent: { ...HOST_A, hostname: evilHost } });
+  store.close();
+  const list = await cli('infra', 'list');
+  t.is(list.code, 0, list.stderr);
+  t.true(list.stdout.includes(`bound to ${escapeTerminalText(evilHost)} (agent aaaaaaaa, since `), list.stdout);
+  t.false(list.stdout.includes('\u001b'));
+  const json = JSON.parse((await cli('infra', 'list', '--json')).stdout) as { binding?: { hostname: string; agentId: string; since: string } }[];
+  t.like(json[0]?.binding, { hostname: evilHost, agentId: HOST_A.id });
+  const released = await cli('infra', 'release', 'edge-1');
+  t.is(released.code, 0, released.stderr);
+  t.regex(released.stdout, /"edge-1" released from the agent on .*\(agent aaaaaaaa, bound since .*\): the next agent to use its key binds it/);
+  t.regex((await cli('infra', 'list')).stdout, /edge-1\s+\S+\s+inf_\S+\s+.*; not bound;/);
+  t.regex((await cli('infra', 'release', 'edge-1')).stdout, /was not bound to an agent; nothing changed/);
+  const unknown = await cli('infra', 'release', 'nope');
+  t.is(unknown.code, 2);
+  t.regex(unknown.stderr, /no infrastructure named "nope"/);
+});
