@@ -90,6 +90,18 @@ CREATE TABLE IF NOT EXISTS run_log_spans (
     summary: 'infras.pending_key_sealed: the handed-out rotated key, sealed with the current key, so overlapping exchanges get the same one',
     sql: 'ALTER TABLE infras ADD COLUMN pending_key_sealed BLOB;',
   },
+  {
+    // Issue 11 numbers this 4 (agent binding takes 3); self-contained, so it applies after either.
+    version: 3,
+    summary: 'run_status.seq/span and runs.status_acked: numbered status events, stored once, acknowledged like log lines',
+    sql: `
+ALTER TABLE run_status ADD COLUMN seq INTEGER;
+ALTER TABLE run_status ADD COLUMN span INTEGER;
+-- NULLs are distinct: events of agents that send no seq are stored as they come.
+CREATE UNIQUE INDEX run_status_seq ON run_status(run_id, seq);
+ALTER TABLE runs ADD COLUMN status_acked INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];
 
 /** The schema version this code writes. */

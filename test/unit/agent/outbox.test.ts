@@ -35,14 +35,14 @@ test('a restarted agent rebuilds exactly what was still owed: unacknowledged lin
   outbox.status({ phase: 'running' });
   outbox.status({ faultId: 'cpu', phase: 'applied' });
   outbox.acknowledge(3);
-  outbox.statusSent(1);
+  outbox.acknowledgeStatus(1);
   outbox.setResult({ verdict: 'completed', faults: [] });
   journal.close();
   t.is(statSync(journal.file).mode & 0o777, 0o600);
 
   const again = reload(journal.file);
   t.deepEqual(again.pendingLogs(100).map((e) => e.message), ['line 4', 'line 5']);
-  t.deepEqual(again.takeStatus(10).map((e) => e.phase), ['applied']);
+  t.deepEqual(again.pendingStatus(10).map((e) => e.phase), ['applied']);
   t.deepEqual(again.result, { verdict: 'completed', faults: [] });
   again.add('warn', 'after the restart');
   t.deepEqual(again.pendingLogs(100).map((e) => e.seq), [4, 5, 6], 'numbering continues where it stopped');
