@@ -109,9 +109,13 @@ export class RunOutbox {
     }
   }
 
-  /** Queues a status event under the run's next status number (journaled durably). */
+  /**
+   * Queues a status event under the run's next status number. Journaled without fsync, like a
+   * log line, and synced before it is shipped: the runner calls this on its way to a revert,
+   * which must not wait for the disk.
+   */
   status(event: Omit<StatusEvent, 'at' | 'seq' | 'span'>): void {
-    this.#record({ t: 'status', e: { seq: this.#nextStatusSeq, at: new Date().toISOString(), ...event } }, true);
+    this.#record({ t: 'status', e: { seq: this.#nextStatusSeq, at: new Date().toISOString(), ...event } });
   }
 
   /** The run's result: kept (durably) until the hub has it. */
@@ -139,9 +143,12 @@ export class RunOutbox {
     this.#record({ t: 'acked', through: ackedThrough });
   }
 
-  /** Status events not yet acknowledged, in seq order: at most `limit`. */
+  /** Status events not yet acknowledged, in seq order, synced to the journal: at most `limit`. */
   pendingStatus(limit: number): NumberedStatus[] {
-    return this.#status.slice(0, limit);
+    const batch = this.#status.slice(0, limit);
+    // As for log lines: after a power cut, no number the hub has is handed out again.
+    if (batch.length > 0) this.#journal?.sync();
+    return batch;
   }
 
   /** The hub has every status event through `ackedThrough` (an older hub's 204: through the batch). */
@@ -159,7 +166,7 @@ export class RunOutbox {
     const last = events.at(-1);
     if (!first || !last) return;
     const span = lastSeqOf(last) - first.seq + 1;
-    this.#record({ t: 'status', e: { seq: first.seq, span, at: new Date().toISOString(), phase: 'left-out', detail: `${span} status event(s) left out (${first.seq}–${lastSeqOf(last)}): the hub refused them (${why.slice(0, 500)})` } }, true);
+    this.#record({ t: 'status', e: { seq: first.seq, span, at: new Date().toISOString(), phase: 'left-out', detail: `${span} status event(s) left out (${first.seq}–${lastSeqOf(last)}): the hub refused them (${why.slice(0, 500)})` } });
   }
 
   /** True while a status event waits for the hub's acknowledgement (the result waits for none). */
