@@ -169,6 +169,19 @@ export class RunOutbox {
     this.#record({ t: 'status', e: { seq: first.seq, span, at: new Date().toISOString(), phase: 'left-out', detail: `${span} status event(s) left out (${first.seq}–${lastSeqOf(last)}): the hub refused them (${why.slice(0, 500)})` } });
   }
 
+  /**
+   * The hub acknowledges less than it once did (its database was restored from a backup): the
+   * events from `ackedThrough` + 1 up to the oldest one still pending are gone from here too. One
+   * note spanning them goes first, so the acknowledgement (and the result behind it) can move on.
+   */
+  noteLostStatus(ackedThrough: number): void {
+    const head = this.#status[0];
+    if (!head || ackedThrough >= head.seq - 1) return;
+    const from = ackedThrough + 1;
+    const span = head.seq - from;
+    this.#record({ t: 'status', e: { seq: from, span, at: new Date().toISOString(), phase: 'lost', detail: `${span} status event(s) lost (${from}–${head.seq - 1}): the hub had acknowledged them and no longer has them` } });
+  }
+
   /** True while a status event waits for the hub's acknowledgement (the result waits for none). */
   get statusOwed(): boolean {
     return this.#status.length > 0;

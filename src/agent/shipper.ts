@@ -66,7 +66,12 @@ export class Shipper {
       const reply = await this.#link.post(`${API_PREFIX}/runs/${runId}/status`, { events }, StatusResponse);
       if ('body' in reply) {
         outbox.acknowledgeStatus(reply.body.ackedThrough);
-        if (reply.body.ackedThrough < through) return; // a gap the hub is still missing: resend next time
+        if (reply.body.ackedThrough < through) {
+          // Missing numbers this agent no longer has: a note covers them (sent next time), else
+          // the result would wait for them forever.
+          outbox.noteLostStatus(reply.body.ackedThrough);
+          return; // a gap the hub is still missing: resend next time
+        }
         continue;
       }
       try {

@@ -121,3 +121,17 @@ test('the result waits until the hub has acknowledged every status event', async
   t.deepEqual(hub.service.runStatus(runId).map((s) => `${s.seq}:${s.phase}`), ['1:reverting', '2:finished'], 'stored once each, before the result');
   t.like(hub.service.run(runId), { state: 'finished' });
 });
+
+test('a hub that lost status events it had acknowledged (hub.db restored) gets a note spanning them, and the result then goes', async (t) => {
+  const { hub, link, runId, shipper } = await dispatched(t);
+  const outbox = new RunOutbox();
+  outbox.status({ phase: 'running' });
+  outbox.status({ faultId: 'f1', phase: 'applying' });
+  outbox.status({ faultId: 'f1', phase: 'running' });
+  // The hub had 1 and 2 and acknowledged them; then it lost them.
+  outbox.acknowledgeStatus(2);
+  outbox.status({ phase: 'finished' });
+  t.true(await deliverResult({ link, shipper, logger: SILENT }, runId, outbox, { verdict: 'completed', faults: [] }, new AbortController().signal));
+  t.deepEqual(hub.service.runStatus(runId).map((s) => `${s.seq}:${s.phase}`), ['1:lost', '3:running', '4:finished']);
+  t.like(hub.service.run(runId), { state: 'finished' });
+});
