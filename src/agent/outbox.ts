@@ -1,24 +1,32 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * What the agent owes the hub for one run: numbered log lines (kept until the hub acknowledges
- * them, resent after any failure), status events and, at the end, the result. Every change is
+ * What the agent owes the hub for one run: numbered log lines and numbered status events (each
+ * kept until the hub acknowledges it, resent after any failure; the hub stores a number once)
+ * and, at the end, the result. Every change is
  * also written to the run's journal on disk (run-journal.ts), so that a restarted agent can
  * rebuild the outbox and finish the delivery. Bounded: past `maxEntries` unacknowledged lines,
  * or `maxBytes` of them, the oldest are dropped and one note spanning their sequence numbers is
- * shipped in their place.
+ * shipped in their place; status events likewise past MAX_STATUS_EVENTS.
  */
-import type { LogEntry, ResultRequest, StatusRequest } from '../protocol/messages.js';
+import type { LogEntry, ResultRequest, StatusEvent } from '../protocol/messages.js';
 import type { JournalRecord, JournalStart, RunJournal } from './run-journal.js';
 
 type Level = LogEntry['level'];
-type StatusEvent = StatusRequest['events'][number];
+/** A status event in the outbox: always numbered. */
+export type NumberedStatus = StatusEvent & { readonly seq: number };
 
 const PINO_LEVELS: Readonly<Record<number, Level>> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
 const OMIT = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'v']);
 const MAX_MESSAGE = 8000;
 /** A line's structured fields beyond this (JSON) are replaced by a note: one line stays small. */
 const MAX_FIELDS_JSON = 16 * 1024;
-const MAX_STATUS_EVENTS = 5000;
+/** Unacknowledged status events kept; past it the oldest become one note spanning their numbers. */
+export const MAX_STATUS_EVENTS = 5000;
+
+/** The last sequence number an entry (log line or status event) stands for. */
+function lastSeqOf(entry: { readonly seq: number; readonly span?: number | undefined }): number {
+  return entry.seq + (entry.span ?? 1) - 1;
+}
 
 export interface OutboxLimits {
   readonly maxEntries: number;
@@ -39,7 +47,8 @@ export class RunOutbox {
   #logs: Pending[] = [];
   #logBytes = 0;
   #nextSeq = 1;
-  #status: StatusEvent[] = [];
+  #status: NumberedStatus[] = [];
+  #nextStatusSeq = 1;
   #result: ResultRequest | undefined;
 
   /** `start` and `journal` together make the outbox persistent (the journal already holds `start`). */
@@ -47,7 +56,10 @@ export class RunOutbox {
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#journal = options.journal?.file;
     this.#start = options.journal?.start;
-    if (this.#start) this.#nextSeq = this.#start.nextSeq;
+    if (this.#start) {
+      this.#nextSeq = this.#start.nextSeq;
+      this.#nextStatusSeq = this.#start.nextStatusSeq ?? 1;
+    }
   }
 
   /** Rebuilds the outbox of a journal read back from disk (see RunJournal.read) and keeps appending to it. */
@@ -97,8 +109,13 @@ export class RunOutbox {
     }
   }
 
-  status(event: Omit<StatusEvent, 'at'>): void {
-    this.#record({ t: 'status', e: { at: new Date().toISOString(), ...event } }, true);
+  /**
+   * Queues a status event under the run's next status number. Journaled without fsync, like a
+   * log line, and synced before it is shipped: the runner calls this on its way to a revert,
+   * which must not wait for the disk.
+   */
+  status(event: Omit<StatusEvent, 'at' | 'seq' | 'span'>): void {
+    this.#record({ t: 'status', e: { seq: this.#nextStatusSeq, at: new Date().toISOString(), ...event } });
   }
 
   /** The run's result: kept (durably) until the hub has it. */
@@ -126,12 +143,48 @@ export class RunOutbox {
     this.#record({ t: 'acked', through: ackedThrough });
   }
 
-  takeStatus(limit: number): StatusEvent[] {
-    return this.#status.slice(0, limit);
+  /** Status events not yet acknowledged, in seq order, synced to the journal: at most `limit`. */
+  pendingStatus(limit: number): NumberedStatus[] {
+    const batch = this.#status.slice(0, limit);
+    // As for log lines: after a power cut, no number the hub has is handed out again.
+    if (batch.length > 0) this.#journal?.sync();
+    return batch;
   }
 
-  statusSent(count: number): void {
-    if (count > 0) this.#record({ t: 'sent', count });
+  /** The hub has every status event through `ackedThrough` (an older hub's 204: through the batch). */
+  acknowledgeStatus(ackedThrough: number): void {
+    if (!this.#status.some((e) => lastSeqOf(e) <= ackedThrough)) return;
+    this.#record({ t: 'status-acked', through: ackedThrough });
+  }
+
+  /**
+   * Replaces status events the hub refused for good (400/413) by one note spanning their
+   * numbers, so that the hub's contiguous acknowledgement can move past them.
+   */
+  replaceRefusedStatus(events: readonly NumberedStatus[], why: string): void {
+    const first = events[0];
+    const last = events.at(-1);
+    if (!first || !last) return;
+    const span = lastSeqOf(last) - first.seq + 1;
+    this.#record({ t: 'status', e: { seq: first.seq, span, at: new Date().toISOString(), phase: 'left-out', detail: `${span} status event(s) left out (${first.seq}–${lastSeqOf(last)}): the hub refused them (${why.slice(0, 500)})` } });
+  }
+
+  /**
+   * The hub acknowledges less than it once did (its database was restored from a backup): the
+   * events from `ackedThrough` + 1 up to the oldest one still pending are gone from here too. One
+   * note spanning them goes first, so the acknowledgement (and the result behind it) can move on.
+   */
+  noteLostStatus(ackedThrough: number): void {
+    const head = this.#status[0];
+    if (!head || ackedThrough >= head.seq - 1) return;
+    const from = ackedThrough + 1;
+    const span = head.seq - from;
+    this.#record({ t: 'status', e: { seq: from, span, at: new Date().toISOString(), phase: 'lost', detail: `${span} status event(s) lost (${from}–${head.seq - 1}): the hub had acknowledged them and no longer has them` } });
+  }
+
+  /** True while a status event waits for the hub's acknowledgement (the result waits for none). */
+  get statusOwed(): boolean {
+    return this.#status.length > 0;
   }
 
   get empty(): boolean {
@@ -174,8 +227,7 @@ export class RunOutbox {
         return;
       }
       case 'status':
-        this.#status.push(record.e);
-        if (this.#status.length > MAX_STATUS_EVENTS) this.#status.shift();
+        this.#applyStatus(record.e);
         return;
       case 'acked':
         this.#logs = this.#logs.filter((p) => {
@@ -184,12 +236,43 @@ export class RunOutbox {
           return false;
         });
         return;
+      case 'status-acked':
+        this.#status = this.#status.filter((e) => lastSeqOf(e) > record.through);
+        return;
       case 'sent':
+        // A journal of faultd before 2026-12: the first `count` events went out.
         this.#status = this.#status.slice(record.count);
         return;
       case 'result':
         this.#result = record.result;
         return;
+    }
+  }
+
+  /**
+   * Adds a status event, or a note replacing the pending events its span covers (refused or
+   * dropped). An event of an older journal has no number: it gets the next one.
+   */
+  #applyStatus(event: StatusEvent): void {
+    const numbered: NumberedStatus = { ...event, seq: event.seq ?? this.#nextStatusSeq };
+    const last = this.#status.at(-1)?.seq ?? 0;
+    if (numbered.seq <= last) {
+      // A note in place of events already pending: it takes their place.
+      const end = lastSeqOf(numbered);
+      const at = this.#status.findIndex((e) => lastSeqOf(e) >= numbered.seq);
+      const covered = this.#status.filter((e) => e.seq >= numbered.seq && lastSeqOf(e) <= end).length;
+      if (at >= 0) this.#status.splice(at, covered, numbered);
+      return;
+    }
+    this.#status.push(numbered);
+    this.#nextStatusSeq = Math.max(this.#nextStatusSeq, lastSeqOf(numbered) + 1);
+    while (this.#status.length > MAX_STATUS_EVENTS) {
+      // The two oldest become one note spanning their numbers: nothing leaves a gap.
+      const [head, next] = this.#status;
+      if (!head || !next) return;
+      const span = lastSeqOf(next) - head.seq + 1;
+      const note: NumberedStatus = { seq: head.seq, span, at: head.at, phase: 'dropped', detail: `${span} status event(s) dropped (${head.seq}–${lastSeqOf(next)}): the hub was unreachable for too long` };
+      this.#status.splice(0, 2, note);
     }
   }
 
@@ -220,7 +303,7 @@ export class RunOutbox {
     const start = this.#start;
     if (!start) return [];
     return [
-      { ...start, nextSeq: this.#nextSeq },
+      { ...start, nextSeq: this.#nextSeq, nextStatusSeq: this.#nextStatusSeq },
       ...this.#logs.map((p): JournalRecord => ({ t: 'log', e: p.entry })),
       ...this.#status.map((e): JournalRecord => ({ t: 'status', e })),
       ...(this.#result ? [{ t: 'result', result: this.#result } as const] : []),

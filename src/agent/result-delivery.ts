@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * Delivers a finished run: everything its outbox still owes, then the result, retried with
- * backoff until the hub has it. A result the hub refuses is resent as the verdict alone (the
+ * backoff until the hub has it. The result goes only once the hub has acknowledged every status
+ * event (the last phases of each fault and the run's `finished` included): a hub shows a
+ * finished run with its whole history. A result the hub refuses is resent as the verdict alone (the
  * run must close on the hub, or its queue waits); a run the hub has forgotten is dropped.
  */
 import type { Logger } from 'pino';
@@ -14,6 +16,9 @@ import type { RunOutbox } from './outbox.js';
 import { fitResult } from './result-fit.js';
 import { SHIP_BATCH_BYTES, type Shipper } from './shipper.js';
 import { sleep } from './sleep.js';
+
+/** Status events still wait for the hub's acknowledgement: the result waits too (retried). */
+export class StatusNotAcknowledged extends Error {}
 
 export interface DeliveryDeps {
   readonly link: HubLink;
@@ -31,6 +36,7 @@ export async function deliverResult(deps: DeliveryDeps, runId: string, outbox: R
   for (let attempt = 0; ; attempt += 1) {
     try {
       await shipper.flush(runId, outbox);
+      if (outbox.statusOwed) throw new StatusNotAcknowledged('the hub has not acknowledged every status event yet');
       expectStatus(await link.post(`${API_PREFIX}/runs/${runId}/result`, sent, LogsResponse), [204, 409]);
       await shipper.flush(runId, outbox);
       return true;

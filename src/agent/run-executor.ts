@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * Executes one task from the hub: journals its outbox on disk, validates the experiment against
- * this host, runs it through the session, reports phase changes and logs while it runs, and
- * delivers the result. While it runs, the hub can abort it (the abort call, or a heartbeat), and
+ * this host, runs it through the session, reports every phase change of every fault (as the
+ * session reports it, however short) and logs while it runs, and delivers the result. While it runs, the hub can abort it (the abort call, or a heartbeat), and
  * a hub silent for `disconnectTimeout` aborts it from here.
  */
 import { pino, type Logger } from 'pino';
 
-import type { Experiment, ExperimentResult, Session } from '../engine/session.js';
+import type { Experiment, ExperimentResult, PhaseChange, Session } from '../engine/session.js';
 import { messageOf } from '../errors.js';
 import type { ResultRequest, TaskResponse } from '../protocol/messages.js';
 import { watchForAbort } from './abort-channel.js';
@@ -17,9 +17,6 @@ import { RunOutbox } from './outbox.js';
 import { deliverResult } from './result-delivery.js';
 import { RunJournal, type JournalStart } from './run-journal.js';
 import type { Shipper } from './shipper.js';
-
-/** How often the phases of running faults are sampled for status events. */
-const PHASE_SAMPLE_MS = 250;
 
 /** The abort reason (and result reason) of a run the hub aborted. */
 export const ABORTED_FROM_HUB = 'aborted from the hub';
@@ -139,20 +136,10 @@ export class RunExecutor {
   }
 
   async #run(runId: string, experiment: Experiment, logger: Logger, outbox: RunOutbox, signal: AbortSignal): Promise<ExperimentResult> {
-    const run = this.#d.session.start(experiment, { runId, signal, logger });
-    const phases = new Map<string, string>();
-    const sampler = setInterval(() => {
-      for (const fault of run.live()) {
-        if (phases.get(fault.spec.id) === fault.phase) continue;
-        phases.set(fault.spec.id, fault.phase);
-        outbox.status({ faultId: fault.spec.id, phase: fault.phase, ...(fault.target ? { detail: fault.target.slice(0, 2000) } : {}) });
-      }
-    }, PHASE_SAMPLE_MS);
-    try {
-      return await run.result;
-    } finally {
-      clearInterval(sampler);
-    }
+    const onPhase = (change: PhaseChange): void => {
+      outbox.status({ faultId: change.faultId, phase: change.phase, ...(change.target ? { detail: change.target.slice(0, 2000) } : {}) });
+    };
+    return this.#d.session.start(experiment, { runId, signal, logger, onPhase }).result;
   }
 
   /** The run's journal; without one (disk full, state dir unwritable) the run goes on in memory. */

@@ -3,10 +3,10 @@
  * What the agent owes the hub for one run, on disk: `<stateDir>/runs/<runId>.jsonl`, one JSON
  * line per change of the run's outbox (a log line, a status event, an acknowledgement, the
  * result). It lets an agent that was restarted (kill -9, reboot, `systemctl restart`) send the
- * rest of a run's logs and its result. Log lines are written without fsync (they survive the
- * process), and synced before they are shipped (`sync`), so a power cut can lose only lines the
- * hub never saw and never makes a sequence number the hub has be handed out again; the start,
- * status events and the result are fdatasync'd at once. When the
+ * rest of a run's logs, its status events and its result. Log lines and status events are
+ * written without fsync (they survive the process), and synced before they are shipped
+ * (`sync`), so a power cut can lose only what the hub never saw and never makes a sequence
+ * number the hub has be handed out again; the start and the result are fdatasync'd at once. When the
  * file outgrows `compactBytes` (or twice its last rewrite) it is rewritten with only what is
  * still owed (temp file, fsync, rename), so its size stays bounded by the outbox's own bounds.
  * A write that fails (disk full, I/O error) never stops the run: the journal turns itself off,
@@ -40,6 +40,11 @@ export const JournalStart = z.object({
   at: z.iso.datetime(),
   /** The sequence number the next log line gets (kept across compaction). */
   nextSeq: z.number().int().positive(),
+  /**
+   * The sequence number the next status event gets (kept across compaction). Absent in
+   * journals of faultd before 2026-12, whose status events are numbered when read back.
+   */
+  nextStatusSeq: z.number().int().positive().optional(),
 });
 export type JournalStart = z.infer<typeof JournalStart>;
 
@@ -48,6 +53,9 @@ export const JournalRecord = z.discriminatedUnion('t', [
   z.object({ t: z.literal('log'), e: LogEntry }),
   z.object({ t: z.literal('status'), e: StatusEvent }),
   z.object({ t: z.literal('acked'), through: z.number().int().nonnegative() }),
+  /** The hub acknowledged every status event through this seq. */
+  z.object({ t: z.literal('status-acked'), through: z.number().int().nonnegative() }),
+  /** Journals of faultd before 2026-12: the first `count` status events went out (unnumbered). */
   z.object({ t: z.literal('sent'), count: z.number().int().positive() }),
   z.object({ t: z.literal('result'), result: ResultRequest }),
 ]);

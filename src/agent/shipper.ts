@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * Ships a run's outbox to the hub: pending status events, then numbered log lines in batches
- * bounded in count and bytes, until the hub acknowledges them. Lines the hub refuses for good
- * (400/413) become notes under the same numbers, so the acknowledgement can move on; refused
- * status events are left out. While a run executes, it ships every second.
+ * Ships a run's outbox to the hub: numbered status events, then numbered log lines in batches
+ * bounded in count and bytes, until the hub acknowledges them. What the hub refuses for good
+ * (400/413) becomes notes under the same numbers, so the acknowledgement can move on. A hub
+ * before 2026-12 answers status with 204 (stored, not numbered) or, once the run has its
+ * result, 409 (never stored): either way those events are done. While a run executes, it ships
+ * every second.
  */
 import type { Logger } from 'pino';
 
-import { API_PREFIX, LogsResponse } from '../protocol/messages.js';
+import { API_PREFIX, LogsResponse, StatusResponse } from '../protocol/messages.js';
 import { expectStatus, RefusedByHub, type HubLink } from './hub-link.js';
-import type { RunOutbox } from './outbox.js';
+import type { NumberedStatus, RunOutbox } from './outbox.js';
 import { sleep } from './sleep.js';
 
 export const SHIP_INTERVAL_MS = 1_000;
@@ -36,17 +38,7 @@ export class Shipper {
 
   /** Sends pending status events and log lines once; throws if the hub cannot be reached. */
   async flush(runId: string, outbox: RunOutbox): Promise<void> {
-    const events = outbox.takeStatus(SHIP_BATCH);
-    if (events.length) {
-      const reply = await this.#link.post(`${API_PREFIX}/runs/${runId}/status`, { events }, LogsResponse);
-      try {
-        expectStatus(reply, [204, 409]);
-      } catch (error) {
-        if (!(error instanceof RefusedByHub)) throw error;
-        this.#logger.error({ runId, err: error.message, events: events.length }, 'the hub refused status events; they are left out');
-      }
-      outbox.statusSent(events.length);
-    }
+    await this.#flushStatus(runId, outbox);
     for (let entries = outbox.pendingLogs(SHIP_BATCH, SHIP_BATCH_BYTES); entries.length; entries = outbox.pendingLogs(SHIP_BATCH, SHIP_BATCH_BYTES)) {
       const reply = await this.#link.post(`${API_PREFIX}/runs/${runId}/logs`, { entries }, LogsResponse);
       if (!('body' in reply)) {
@@ -66,4 +58,42 @@ export class Shipper {
       if (reply.body.ackedThrough < before) break; // a gap the hub is still missing: resend next time
     }
   }
+
+  /** Sends status events until the hub has acknowledged all of them or stops moving on. */
+  async #flushStatus(runId: string, outbox: RunOutbox): Promise<void> {
+    for (let events = outbox.pendingStatus(SHIP_BATCH); events.length; events = outbox.pendingStatus(SHIP_BATCH)) {
+      const through = lastSeq(events);
+      const reply = await this.#link.post(`${API_PREFIX}/runs/${runId}/status`, { events }, StatusResponse);
+      if ('body' in reply) {
+        outbox.acknowledgeStatus(reply.body.ackedThrough);
+        if (reply.body.ackedThrough < through) {
+          // Missing numbers this agent no longer has: a note covers them (sent next time), else
+          // the result would wait for them forever.
+          outbox.noteLostStatus(reply.body.ackedThrough);
+          return; // a gap the hub is still missing: resend next time
+        }
+        continue;
+      }
+      try {
+        expectStatus(reply, [204, 409]);
+      } catch (error) {
+        if (!(error instanceof RefusedByHub)) throw error;
+        if (events.length === 1 && events[0]?.phase === 'left-out') {
+          this.#logger.error({ runId, err: error.message }, 'the hub refused even the note for refused status events; it is left out');
+          outbox.acknowledgeStatus(through);
+          continue;
+        }
+        this.#logger.error({ runId, err: error.message, events: events.length }, 'the hub refused status events; sending a note in their place');
+        outbox.replaceRefusedStatus(events, error.message);
+        continue;
+      }
+      outbox.acknowledgeStatus(through);
+    }
+  }
+}
+
+/** The last sequence number a batch of status events covers. */
+function lastSeq(events: readonly NumberedStatus[]): number {
+  const last = events.at(-1);
+  return last ? last.seq + (last.span ?? 1) - 1 : 0;
 }

@@ -51,6 +51,17 @@ export interface LiveFault {
   active: ActiveFault | undefined;
 }
 
+/** One phase transition of one fault, as it happens. */
+export interface PhaseChange {
+  readonly faultId: string;
+  readonly kind: string;
+  readonly phase: FaultPhase;
+  /** What the fault acts on, once planned ('' before). */
+  readonly target: string;
+  /** When the phase started (ms since epoch). */
+  readonly at: number;
+}
+
 export interface RunnerDeps {
   readonly registry: Registry;
   readonly ledger: Ledger;
@@ -58,6 +69,12 @@ export interface RunnerDeps {
   readonly runId: string;
   readonly owner: Owner;
   readonly logger: Logger;
+  /**
+   * Told of every phase transition of every fault, synchronously, however short the phase
+   * (`reverting` often lasts milliseconds). Every fault that starts ends with `done`. An error
+   * it throws is logged and ignored: it never stops a revert.
+   */
+  readonly onPhase?: (change: PhaseChange) => void;
 }
 
 /** Ledger id of a fault: unique across runs, safe as a cgroup name. */
@@ -113,10 +130,15 @@ export class Runner {
     try {
       const settled = await Promise.allSettled(
         faults.map((spec) =>
-          this.#runFault(spec, step.signal).catch((error: unknown) => {
-            step.abort(error);
-            throw error;
-          }),
+          this.#runFault(spec, step.signal)
+            .catch((error: unknown) => {
+              step.abort(error);
+              throw error;
+            })
+            .finally(() => {
+              // However the fault ended (aborted in its ramp, plan failed), its last phase is done.
+              if (this.#live.get(spec.id)?.phase !== 'done') this.#phase(spec, 'done');
+            }),
         ),
       );
       return settled.map((outcome, index): FaultResult => {
@@ -136,7 +158,18 @@ export class Runner {
     if (!live) throw new Error(`fault ${spec.id} is not live`);
     live.phase = phase;
     live.phaseStartedAt = Date.now();
+    this.#report(live);
     return live;
+  }
+
+  #report(live: LiveFault): void {
+    const { onPhase } = this.#deps;
+    if (!onPhase) return;
+    try {
+      onPhase({ faultId: live.spec.id, kind: live.spec.kind, phase: live.phase, target: live.target, at: live.phaseStartedAt });
+    } catch (error) {
+      this.#deps.logger.error({ faultId: live.spec.id, err: error }, 'phase listener failed');
+    }
   }
 
   async #runFault(spec: FaultSpec, signal: AbortSignal): Promise<FaultResult> {

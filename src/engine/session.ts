@@ -23,9 +23,9 @@ import type { Owner } from '../ledger/record.js';
 import { crashRevertSettled, ledgerCrashReverter, onCrashRevert, type CrashReverter } from './crash-revert.js';
 import { revertRemnants, type RemnantReport } from './recover.js';
 import { clearRecovered, readRecovered } from './recovered.js';
-import { Runner, type ExperimentResult, type LiveFault } from './runner.js';
+import { Runner, type ExperimentResult, type LiveFault, type PhaseChange } from './runner.js';
 
-export type { ExperimentResult, FaultResult, LiveFault, Verdict } from './runner.js';
+export type { ExperimentResult, FaultPhase, FaultResult, LiveFault, PhaseChange, Verdict } from './runner.js';
 export type { RemnantReport } from './recover.js';
 export type { Experiment, ValidationResult } from '../experiment/schema.js';
 
@@ -63,6 +63,11 @@ export interface StartOptions {
   readonly signal: AbortSignal;
   /** The run's own logger (the agent ships it to the hub); the session's by default. */
   readonly logger?: Logger;
+  /**
+   * Told of every phase transition of every fault as it happens (the agent reports each to the
+   * hub; polling live() misses short phases such as `reverting`). Must not block.
+   */
+  readonly onPhase?: (change: PhaseChange) => void;
 }
 
 /** An experiment the session is running. */
@@ -178,6 +183,7 @@ export class Session {
       runId: options.runId,
       owner: this.#d.owner,
       logger,
+      ...(options.onPhase ? { onPhase: options.onPhase } : {}),
     });
     const abort = new AbortController();
     const forward = (signal: AbortSignal) => (): void => abort.abort(signal.reason);

@@ -101,6 +101,17 @@ ALTER TABLE infras ADD COLUMN bound_since INTEGER;
 ALTER TABLE tokens ADD COLUMN agent_id TEXT;
 `,
   },
+  {
+    version: 4,
+    summary: 'run_status.seq/span and runs.status_acked: numbered status events, stored once, acknowledged like log lines',
+    sql: `
+ALTER TABLE run_status ADD COLUMN seq INTEGER;
+ALTER TABLE run_status ADD COLUMN span INTEGER;
+-- NULLs are distinct: events of agents that send no seq are stored as they come.
+CREATE UNIQUE INDEX run_status_seq ON run_status(run_id, seq);
+ALTER TABLE runs ADD COLUMN status_acked INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -23,6 +23,7 @@ import {
   PROTOCOL_ERRORS,
   ResultRequest,
   StatusRequest,
+  type StatusResponse,
   TokenRequest,
   type ProtocolErrorCode,
 } from '../protocol/messages.js';
@@ -174,8 +175,9 @@ const PARAM_ROUTES: [string, RegExp, Route][] = [
   ['POST', new RegExp(`^${API_PREFIX}/runs/${RUN_ID}/status$`), async (req, service, [runId = '']) => {
     const infraId = bearer(req, service);
     const request = parse(StatusRequest, await readJson(req));
-    runCall(() => service.reportStatus(infraId, runId, request));
-    return { status: 204 };
+    const ackedThrough = runCall(() => service.reportStatus(infraId, runId, request));
+    // An agent that numbers no event (before 2026-12) expects 204.
+    return request.events.some((e) => e.seq !== undefined) ? { status: 200, body: { ackedThrough } satisfies StatusResponse } : { status: 204 };
   }],
   ['POST', new RegExp(`^${API_PREFIX}/runs/${RUN_ID}/logs$`), async (req, service, [runId = '']) => {
     const infraId = bearer(req, service);

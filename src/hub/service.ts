@@ -346,9 +346,13 @@ export class HubService {
     return closed;
   }
 
-  reportStatus(infraId: string, runId: string, request: StatusRequest): void {
-    this.#ownRun(infraId, runId, true);
-    this.#store.addStatus(runId, request.events);
+  /**
+   * Stores status events (a numbered one once); returns the acknowledged prefix of their
+   * numbers. Accepted after the result too, like logs: events delivered late are not lost.
+   */
+  reportStatus(infraId: string, runId: string, request: StatusRequest): number {
+    this.#ownRun(infraId, runId, false);
+    return this.#store.addStatus(runId, request.events);
   }
 
   reportLogs(infraId: string, runId: string, request: LogsRequest): number {

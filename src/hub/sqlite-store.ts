@@ -269,17 +269,39 @@ export class SqliteHubStore implements HubStore {
     return rows.map((r) => r.id);
   }
 
-  addStatus(runId: string, events: StatusRequest['events']): void {
-    const insert = this.#db.prepare('INSERT INTO run_status (run_id, at, fault_id, phase, detail) VALUES (?, ?, ?, ?, ?)');
-    this.#db.transaction(() => {
-      for (const e of events) insert.run(runId, e.at, e.faultId ?? null, e.phase, e.detail ?? null);
+  addStatus(runId: string, events: StatusRequest['events']): number {
+    const insert = this.#db.prepare('INSERT INTO run_status (run_id, seq, span, at, fault_id, phase, detail) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    // A note spanning dropped events keeps its span even where an earlier delivery stored the
+    // first of them (the row stays, its span grows).
+    const insertNumbered = this.#db.prepare(
+      `INSERT INTO run_status (run_id, seq, span, at, fault_id, phase, detail) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (run_id, seq) DO UPDATE SET span = MAX(COALESCE(span, 1), COALESCE(excluded.span, 1))`,
+    );
+    const has = this.#db.prepare('SELECT 1 FROM run_status WHERE run_id = ? AND seq = ?');
+    const spanEnd = this.#db.prepare('SELECT MAX(seq + span - 1) FROM run_status WHERE run_id = ? AND span > 1 AND seq <= ? AND seq + span - 1 >= ?').pluck();
+    return this.#db.transaction(() => {
+      for (const e of events) {
+        const row = [runId, e.seq ?? null, e.span ?? null, e.at, e.faultId ?? null, e.phase, e.detail ?? null] as const;
+        if (e.seq === undefined) insert.run(...row);
+        else insertNumbered.run(...row);
+      }
       this.#db.prepare("UPDATE runs SET state = 'running' WHERE id = ? AND state = 'dispatched'").run(runId);
+      // Advance the contiguous prefix from where it stood, as for log lines.
+      let acked = (this.#db.prepare('SELECT status_acked FROM runs WHERE id = ?').pluck().get(runId) as number | undefined) ?? 0;
+      for (;;) {
+        const end = has.get(runId, acked + 1) ? acked + 1 : (spanEnd.get(runId, acked + 1, acked + 1) as number | null);
+        if (end === null) break;
+        acked = Math.max(acked + 1, end);
+      }
+      this.#db.prepare('UPDATE runs SET status_acked = ? WHERE id = ?').run(acked, runId);
+      return acked;
     }).immediate();
   }
 
   statusHistory(runId: string): StoredStatus[] {
-    const rows = this.#db.prepare('SELECT at, fault_id, phase, detail FROM run_status WHERE run_id = ? ORDER BY n').all(runId) as { at: string; fault_id: string | null; phase: string; detail: string | null }[];
-    return rows.map((r) => ({ at: r.at, phase: r.phase, ...(r.fault_id === null ? {} : { faultId: r.fault_id }), ...(r.detail === null ? {} : { detail: r.detail }) }));
+    // SQLite sorts NULL first: unnumbered events (older agents) in arrival order, then by seq.
+    const rows = this.#db.prepare('SELECT seq, at, fault_id, phase, detail FROM run_status WHERE run_id = ? ORDER BY seq, n').all(runId) as { seq: number | null; at: string; fault_id: string | null; phase: string; detail: string | null }[];
+    return rows.map((r) => ({ ...(r.seq === null ? {} : { seq: r.seq }), at: r.at, phase: r.phase, ...(r.fault_id === null ? {} : { faultId: r.fault_id }), ...(r.detail === null ? {} : { detail: r.detail }) }));
   }
 
   addLogs(runId: string, entries: readonly LogEntry[]): number {

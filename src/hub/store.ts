@@ -64,6 +64,8 @@ export interface RunRecord {
 }
 
 export interface StoredStatus {
+  /** The agent's number for the event; absent from agents before 2026-12. */
+  readonly seq?: number;
   readonly at: string;
   readonly faultId?: string;
   readonly phase: string;
@@ -113,7 +115,12 @@ export interface HubStore {
   /** A queued run is cancelled at once; a dispatched or running one is marked for abort. */
   requestAbort(runId: string, at: number): 'cancelled' | 'requested' | 'finished';
   abortRequested(infraId: string): string[];
-  addStatus(runId: string, events: StatusRequest['events']): void;
+  /**
+   * Stores status events: a numbered one once (a resent seq is ignored), one without `seq` as
+   * it comes. Returns the highest seq with every seq below it stored (or covered by a span).
+   */
+  addStatus(runId: string, events: StatusRequest['events']): number;
+  /** Unnumbered events in arrival order, then numbered ones in seq order. */
   statusHistory(runId: string): StoredStatus[];
   /** Stores new entries (duplicates ignored); returns the highest seq with every seq below it stored. */
   addLogs(runId: string, entries: readonly LogEntry[]): number;

@@ -111,16 +111,32 @@ export const AbortResponse = z.object({
 });
 export type AbortResponse = z.infer<typeof AbortResponse>;
 
-/** POST /v1/runs/{runId}/status (bearer): phase changes of the run and its faults. */
+/**
+ * POST /v1/runs/{runId}/status (bearer): phase changes of the run and its faults, numbered and
+ * resent until acknowledged, like log lines. A hub stores each `seq` once and answers 200 with
+ * StatusResponse; events without `seq` (agents before 2026-12) are stored as they come, and
+ * the answer to a request that has none is 204.
+ */
 export const StatusEvent = z.object({
+  /** The event's number in its run (1, 2, …); absent from agents before 2026-12. */
+  seq: z.number().int().positive().optional(),
+  /**
+   * How many sequence numbers this event stands for, from `seq` on (default 1): a note in
+   * place of events the agent had to drop (or the hub refused), so the acknowledgement moves on.
+   */
+  span: z.number().int().min(1).max(10_000_000).optional(),
   at: z.iso.datetime(),
   /** Absent for the run itself. */
   faultId: z.string().max(200).optional(),
   phase: z.string().min(1).max(64),
   detail: z.string().max(2000).optional(),
 });
+export type StatusEvent = z.infer<typeof StatusEvent>;
 export const StatusRequest = z.object({ events: z.array(StatusEvent).min(1).max(500) });
 export type StatusRequest = z.infer<typeof StatusRequest>;
+/** Every numbered event with seq ≤ ackedThrough is stored (duplicates are ignored). */
+export const StatusResponse = z.object({ ackedThrough: z.number().int().nonnegative() });
+export type StatusResponse = z.infer<typeof StatusResponse>;
 
 /** POST /v1/runs/{runId}/logs (bearer): numbered log lines, resent until acknowledged. */
 export const LogEntry = z.object({

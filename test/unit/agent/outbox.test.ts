@@ -6,7 +6,7 @@ import path from 'node:path';
 
 import test from 'ava';
 
-import { RunOutbox } from '../../../src/agent/outbox.js';
+import { MAX_STATUS_EVENTS, RunOutbox } from '../../../src/agent/outbox.js';
 import { RunJournal, type JournalStart } from '../../../src/agent/run-journal.js';
 
 function stateDir(t: { teardown(fn: () => void): void }): string {
@@ -35,14 +35,14 @@ test('a restarted agent rebuilds exactly what was still owed: unacknowledged lin
   outbox.status({ phase: 'running' });
   outbox.status({ faultId: 'cpu', phase: 'applied' });
   outbox.acknowledge(3);
-  outbox.statusSent(1);
+  outbox.acknowledgeStatus(1);
   outbox.setResult({ verdict: 'completed', faults: [] });
   journal.close();
   t.is(statSync(journal.file).mode & 0o777, 0o600);
 
   const again = reload(journal.file);
   t.deepEqual(again.pendingLogs(100).map((e) => e.message), ['line 4', 'line 5']);
-  t.deepEqual(again.takeStatus(10).map((e) => e.phase), ['applied']);
+  t.deepEqual(again.pendingStatus(10).map((e) => e.phase), ['applied']);
   t.deepEqual(again.result, { verdict: 'completed', faults: [] });
   again.add('warn', 'after the restart');
   t.deepEqual(again.pendingLogs(100).map((e) => e.seq), [4, 5, 6], 'numbering continues where it stopped');
@@ -138,4 +138,79 @@ test('a journal write that fails (the file is gone from under it) is reported on
   t.is(failures.length, 1);
   t.deepEqual(outbox.pendingLogs(10).map((e) => e.message), ['one', 'two']);
   t.throws(() => RunJournal.create(dir, start('../escape')), { message: /not a safe file name/ });
+});
+
+test('status events are numbered in order, kept until acknowledged, and numbered on after a restart and a compaction', (t) => {
+  const dir = stateDir(t);
+  const { outbox, journal } = journaled(dir, 4 * 1024);
+  outbox.status({ phase: 'running' });
+  outbox.status({ faultId: 'cpu', phase: 'applying' });
+  outbox.status({ faultId: 'cpu', phase: 'running', detail: 'cgroup x' });
+  t.deepEqual(outbox.pendingStatus(10).map((e) => [e.seq, e.phase]), [[1, 'running'], [2, 'applying'], [3, 'running']]);
+  t.deepEqual(outbox.pendingStatus(2).map((e) => e.seq), [1, 2], 'a batch is the oldest events');
+  outbox.acknowledgeStatus(2);
+  t.deepEqual(outbox.pendingStatus(10).map((e) => e.seq), [3]);
+  t.true(outbox.statusOwed);
+  outbox.acknowledgeStatus(3);
+  t.false(outbox.statusOwed);
+  t.true(outbox.empty);
+  // Enough log lines to compact the journal: the next status number survives it.
+  for (let i = 1; i <= 100; i += 1) outbox.add('info', `line ${i} ${'y'.repeat(100)}`);
+  outbox.acknowledge(100);
+  t.false(readFileSync(journal.file, 'utf8').includes('"applying"'), 'the journal was compacted');
+  journal.close();
+  const compacted = reload(journal.file);
+  compacted.status({ faultId: 'cpu', phase: 'reverting' });
+  const again = reload(journal.file);
+  t.deepEqual(again.pendingStatus(10).map((e) => [e.seq, e.phase]), [[4, 'reverting']], 'numbering continues after a compaction');
+  again.status({ faultId: 'cpu', phase: 'done' });
+  t.deepEqual(again.pendingStatus(10).map((e) => e.seq), [4, 5]);
+  again.acknowledgeStatus(5);
+  again.status({ phase: 'finished' });
+  const third = reload(journal.file);
+  t.deepEqual(third.pendingStatus(10).map((e) => [e.seq, e.phase]), [[6, 'finished']], 'acknowledged events are not resent after a restart');
+});
+
+test('a journal of an agent before numbered status (no seq, "sent" records) is read back and its events numbered', (t) => {
+  const dir = stateDir(t);
+  const file = path.join(dir, 'runs', 'run_a.jsonl');
+  const journal = RunJournal.create(dir, start());
+  journal.close();
+  const at = new Date().toISOString();
+  appendFileSync(file, [
+    JSON.stringify({ t: 'status', e: { at, phase: 'running' } }),
+    JSON.stringify({ t: 'status', e: { at, faultId: 'cpu', phase: 'running' } }),
+    JSON.stringify({ t: 'sent', count: 1 }),
+    JSON.stringify({ t: 'status', e: { at, faultId: 'cpu', phase: 'done' } }),
+    '',
+  ].join('\n'));
+  const contents = RunJournal.read(file);
+  t.is(contents.invalidLines, 0);
+  const outbox = RunOutbox.restore(contents.records, RunJournal.reopen(contents));
+  t.deepEqual(outbox.pendingStatus(10).map((e) => [e.seq, e.faultId, e.phase]), [[2, 'cpu', 'running'], [3, 'cpu', 'done']]);
+  outbox.status({ phase: 'finished' });
+  t.is(outbox.pendingStatus(10).at(-1)?.seq, 4);
+});
+
+test('status events past the bound become one note spanning their numbers; refused ones a note too, also after a restart', (t) => {
+  const dir = stateDir(t);
+  const { outbox, journal } = journaled(dir);
+  for (let i = 1; i <= MAX_STATUS_EVENTS + 3; i += 1) outbox.status({ faultId: `f${i}`, phase: 'running' });
+  const pending = outbox.pendingStatus(MAX_STATUS_EVENTS + 10);
+  t.is(pending.length, MAX_STATUS_EVENTS);
+  t.like(pending[0], { seq: 1, span: 4, phase: 'dropped', detail: '4 status event(s) dropped (1–4): the hub was unreachable for too long' });
+  t.like(pending[1], { seq: 5, faultId: 'f5' });
+  t.deepEqual(pending.map((e) => e.seq + (e.span ?? 1) - 1), Array.from({ length: MAX_STATUS_EVENTS }, (_, i) => i + 4), 'no number left out');
+  outbox.replaceRefusedStatus(outbox.pendingStatus(3), 'PAYLOAD_TOO_LARGE: too big');
+  const head = (o: RunOutbox) => o.pendingStatus(2).map((e) => [e.seq, e.span, e.phase, e.detail]);
+  t.deepEqual(head(outbox), [
+    [1, 6, 'left-out', '6 status event(s) left out (1–6): the hub refused them (PAYLOAD_TOO_LARGE: too big)'],
+    [7, undefined, 'running', undefined],
+  ]);
+  journal.close();
+  const again = reload(journal.file);
+  t.deepEqual(head(again), head(outbox));
+  t.is(again.pendingStatus(MAX_STATUS_EVENTS).length, outbox.pendingStatus(MAX_STATUS_EVENTS).length);
+  again.status({ phase: 'finished' });
+  t.is(again.pendingStatus(MAX_STATUS_EVENTS).at(-1)?.seq, MAX_STATUS_EVENTS + 4);
 });

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * One task end to end without root: a real hub, a session of fake faults on a real ledger. The
- * run is journaled, reported (status, logs, result), aborted from the hub, or rejected.
+ * run is journaled, reported (status, logs, result), aborted from the hub, or rejected; its status
+ * history is whole and free of duplicates however many requests had to be resent.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
 import test, { type ExecutionContext } from 'ava';
+import type { z } from 'zod';
 
+import type { HubReply } from '../../../src/agent/hub-client.js';
 import { RunExecutor } from '../../../src/agent/run-executor.js';
 import { Shipper } from '../../../src/agent/shipper.js';
 import { TaskResponse } from '../../../src/protocol/messages.js';
@@ -28,7 +31,7 @@ async function setup(t: ExecutionContext, document: unknown) {
   hub.service.queueRun('edge-1', document);
   const task = TaskResponse.parse(hub.service.nextTask(infraId));
   const executor = new RunExecutor({ session, link, shipper: new Shipper(link, SILENT), logger: SILENT, stateDir, disconnectTimeoutMs: 60_000, abortWaitMs: 30_000 });
-  return { hub, task, executor, events, stateDir };
+  return { hub, task, executor, events, stateDir, link };
 }
 
 test('a task runs, is reported and its journal removed once the hub has the result', async (t) => {
@@ -80,4 +83,33 @@ test('the agent stopping mid-run aborts it, and a hub that is gone keeps the res
   await running;
   t.true(events.some((e) => e.startsWith('revert:')));
   t.is(readdirSync(path.join(stateDir, 'runs')).length, 1, 'journal kept for the next start');
+});
+
+test('after resends (answers lost, requests delivered) the hub holds every phase of every fault once, reverting included, before the result', async (t) => {
+  const twoFaults = {
+    ...experiment('300ms'),
+    spec: { steps: [{ name: 's', faults: [{ name: 'f1', kind: 'fake', duration: '300ms', params: {} }, { name: 'f2', kind: 'fake', duration: '200ms', params: {} }] }] },
+  };
+  const { hub, task, executor, link } = await setup(t, twoFaults);
+  const post = link.post.bind(link);
+  let statusCalls = 0;
+  let resultSeenWith: string[] | undefined;
+  link.post = async <T>(route: string, body: unknown, schema: z.ZodType<T>): Promise<HubReply<T>> => {
+    if (route.endsWith('/result')) resultSeenWith = hub.service.runStatus(task.task.runId).map((s) => s.phase);
+    const reply = await post(route, body, schema);
+    // Every other status request reaches the hub but its answer is lost: the agent resends.
+    if (route.endsWith('/status') && (statusCalls += 1) % 2 === 1) throw new Error('the hub did not answer within 10 s');
+    return reply;
+  };
+  await executor.execute(task, new AbortController().signal);
+  t.is(hub.service.run(task.task.runId)?.result?.verdict, 'completed');
+  t.true(statusCalls >= 2, `${statusCalls} status requests`);
+  const history = hub.service.runStatus(task.task.runId);
+  const seqs = history.map((s) => s.seq);
+  t.deepEqual(seqs, seqs.map((_, i) => i + 1), 'every number once, none missing');
+  const keys = history.map((s) => `${s.faultId ?? 'run'}:${s.phase}`);
+  t.deepEqual(keys, [...new Set(keys)], 'no event stored twice');
+  for (const fault of ['f1', 'f2']) t.deepEqual(keys.filter((k) => k.startsWith(`${fault}:`)), ['applying', 'running', 'reverting', 'done'].map((p) => `${fault}:${p}`));
+  t.is(keys.at(-1), 'run:finished');
+  t.is(resultSeenWith?.at(-1), 'finished', 'the result went after the last status event was stored');
 });

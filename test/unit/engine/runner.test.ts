@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 import test from 'ava';
 
-import { Runner } from '../../../src/engine/runner.js';
+import { Runner, type PhaseChange } from '../../../src/engine/runner.js';
 import type { Experiment, FaultSpec } from '../../../src/experiment/schema.js';
-import { fakeRunner } from '../../helpers/fake.js';
+import { FAKE_CONTEXT, fakeRunner, SILENT } from '../../helpers/fake.js';
 
 function fault(id: string, durationMs: number, params: Record<string, unknown> = {}): FaultSpec {
   return { id, kind: 'fake', durationMs, rampTimeMs: 0, params };
@@ -75,4 +75,36 @@ test('a failed revert makes the verdict revert-failed and is recorded with the m
   t.like(result.faults[0]?.revert, { ok: false, leftover: 'a thing', manualFix: 'rm thing' });
   const entry = (await ledger.entries()).get('r1-revertfails');
   t.is(entry?.state, 'revert-failed');
+});
+
+test('every phase transition of every fault is reported as it happens, the short ones and the failed path too', async (t) => {
+  const { ledger, registry } = await setup(t);
+  const changes: PhaseChange[] = [];
+  const runner = new Runner({ registry, ledger, ctx: FAKE_CONTEXT, runId: 'r1', owner: { pid: 1, startTime: 1 }, logger: SILENT, onPhase: (c) => changes.push(c) });
+  const result = await run(runner, [[fault('a', 10), { ...fault('ramped', 10), rampTimeMs: 5 }, fault('broken', 10, { applyFails: true })]]);
+  t.is(result.verdict, 'failed');
+  const phasesOf = (id: string) => changes.filter((c) => c.faultId === id).map((c) => c.phase);
+  t.deepEqual(phasesOf('a'), ['applying', 'running', 'reverting', 'done']);
+  t.deepEqual(phasesOf('ramped'), ['ramp-before', 'applying', 'running', 'reverting', 'ramp-after', 'done']);
+  t.deepEqual(phasesOf('broken'), ['applying', 'reverting', 'done']);
+  t.like(changes.find((c) => c.faultId === 'a' && c.phase === 'running'), { kind: 'fake', target: 'nothing' });
+});
+
+test('a fault aborted before it applied still ends with done; a phase listener that throws stops nothing', async (t) => {
+  const { ledger, registry, events } = await setup(t);
+  const changes: string[] = [];
+  const runner = new Runner({
+    registry, ledger, ctx: FAKE_CONTEXT, runId: 'r1', owner: { pid: 1, startTime: 1 }, logger: SILENT,
+    onPhase: (c) => {
+      changes.push(`${c.faultId}:${c.phase}`);
+      throw new Error('listener broke');
+    },
+  });
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 50);
+  const result = await run(runner, [[{ ...fault('slow', 10), rampTimeMs: 60_000 }, fault('b', 60_000)]], controller.signal);
+  t.is(result.verdict, 'aborted');
+  t.deepEqual(changes.filter((c) => c.startsWith('slow:')), ['slow:ramp-before', 'slow:done']);
+  t.deepEqual(changes.filter((c) => c.startsWith('b:')), ['b:applying', 'b:running', 'b:reverting', 'b:done']);
+  t.deepEqual(events, ['apply:r1-b', 'revert:r1-b'], 'reverted although every listener call threw');
 });

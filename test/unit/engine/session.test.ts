@@ -176,3 +176,13 @@ test('a caller abort reverts at once and the session stays usable', async (t) =>
   t.is((await run.result).verdict, 'aborted');
   t.is((await session.run(experiment(fault('b', 10)), { runId: 'r2', signal: new AbortController().signal })).verdict, 'completed');
 });
+
+test('start() passes every phase change of every fault to onPhase, the revert included', async (t) => {
+  const { session } = setup(t);
+  await session.open();
+  t.teardown(() => session.close());
+  const changes: string[] = [];
+  const result = await session.start(experiment(fault('a', 10), fault('b', 10)), { runId: 'r1', signal: new AbortController().signal, onPhase: (c) => changes.push(`${c.faultId}:${c.phase}`) }).result;
+  t.is(result.verdict, 'completed');
+  for (const id of ['a', 'b']) t.deepEqual(changes.filter((c) => c.startsWith(`${id}:`)), ['applying', 'running', 'reverting', 'done'].map((p) => `${id}:${p}`));
+});

@@ -150,3 +150,22 @@ test('migrations run in one transaction: a failing one leaves the database as it
   t.deepEqual(schemaOf(db), [], 'not even migration 1 was kept');
   t.throws(() => migrate(db, file, [HUB_MIGRATIONS[1] ?? HUB_MIGRATIONS[0]!]), { message: /hub migration 1 is numbered 2/ });
 });
+
+test('numbered status (migration 4): a 0.1.0 run keeps its unnumbered events, numbered ones are stored once, the acknowledgement starts at 0', (t) => {
+  const file = path.join(tempDir(t), 'hub.db');
+  release010Database(file, `fdk_${'k'.repeat(43)}`);
+  const store = new SqliteHubStore(file);
+  t.teardown(() => store.close());
+  const db = new Database(file, { readonly: true });
+  t.teardown(() => db.close());
+  const columns = (table: string) => db.prepare(`SELECT name FROM pragma_table_info('${table}')`).pluck().all() as string[];
+  t.true(columns('run_status').includes('seq') && columns('run_status').includes('span'));
+  t.true(columns('runs').includes('status_acked'));
+  const late = { at: '2026-11-01T00:00:01.000Z', faultId: 'f1', phase: 'done' };
+  t.is(store.addStatus('run_a', [{ seq: 1, ...late }, { seq: 1, ...late }]), 1);
+  t.is(store.addStatus('run_a', [{ seq: 1, ...late }]), 1);
+  t.deepEqual(store.statusHistory('run_a'), [
+    { at: '2026-11-01T00:00:00.000Z', faultId: 'f1', phase: 'running', detail: 'cpu 50%' },
+    { seq: 1, ...late },
+  ]);
+});

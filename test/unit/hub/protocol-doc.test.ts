@@ -9,7 +9,7 @@ import { z } from 'zod';
 
 import { REPO_ROOT } from '../../helpers/cli.js';
 import { hubRoutes } from '../../../src/hub/server.js';
-import { AbortResponse, HeartbeatRequest, HeartbeatResponse, LogsRequest, LogsResponse, ResultRequest, StatusRequest, TaskResponse, TokenRequest, TokenResponse } from '../../../src/protocol/messages.js';
+import { AbortResponse, HeartbeatRequest, HeartbeatResponse, LogsRequest, LogsResponse, ResultRequest, StatusRequest, StatusResponse, TaskResponse, TokenRequest, TokenResponse } from '../../../src/protocol/messages.js';
 
 interface OpenApi {
   paths: Record<string, Record<string, unknown>>;
@@ -26,7 +26,7 @@ test('every call the hub serves is in the OpenAPI document', (t) => {
 });
 
 test('the documented schemas have the zod schemas\' fields and required fields', (t) => {
-  const schemas: Record<string, z.ZodObject> = { TokenRequest, TokenResponse, HeartbeatRequest, HeartbeatResponse, AbortResponse, TaskResponse, StatusRequest, LogsRequest, LogsResponse, ResultRequest };
+  const schemas: Record<string, z.ZodObject> = { TokenRequest, TokenResponse, HeartbeatRequest, HeartbeatResponse, AbortResponse, TaskResponse, StatusRequest, StatusResponse, LogsRequest, LogsResponse, ResultRequest };
   for (const [name, schema] of Object.entries(schemas)) {
     const documented = doc.components.schemas[name];
     t.truthy(documented, name);

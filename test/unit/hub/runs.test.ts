@@ -186,3 +186,43 @@ test('hub abort --force closes a run whose agent is gone, so the queue moves on;
   const late = await call(hub, 'POST', `/v1/runs/${lost.id}/result`, token, { verdict: 'completed', faults: [] });
   t.is(late.status, 409);
 });
+
+test('numbered status events are stored once each, in seq order, acknowledged like log lines, and accepted after the result', async (t) => {
+  const hub = await startHub(t);
+  const { infraId, token } = await agentToken(hub, 'edge-1');
+  const run = hub.service.queueRun('edge-1', EXPERIMENT);
+  hub.service.nextTask(infraId);
+  const event = (seq: number, phase: string, span?: number) => ({ seq, at: at(), faultId: 'f1', phase, ...(span ? { span } : {}) });
+  const status = async (events: unknown[]) => call(hub, 'POST', `/v1/runs/${run.id}/status`, token, { events });
+  // A gap: only the contiguous prefix is acknowledged; the run is running from the first event.
+  t.deepEqual(await status([event(1, 'applying'), event(3, 'reverting')]), { status: 200, json: { ackedThrough: 1 } });
+  t.is(hub.service.run(run.id)?.state, 'running');
+  // The timed-out request delivered late and its resend: every number once.
+  t.deepEqual(await status([event(1, 'applying'), event(2, 'running')]), { status: 200, json: { ackedThrough: 3 } });
+  t.deepEqual(await status([event(1, 'applying'), event(2, 'running'), event(3, 'reverting')]), { status: 200, json: { ackedThrough: 3 } });
+  t.deepEqual(hub.service.runStatus(run.id).map((s) => `${s.seq}:${s.phase}`), ['1:applying', '2:running', '3:reverting'], 'each event once, in seq order although 3 came before 2');
+  // A note spanning events the agent dropped moves the acknowledgement past them, even where
+  // an earlier delivery stored the first of them.
+  t.like((await status([event(4, 'done')])).json, { ackedThrough: 4 });
+  t.like((await status([event(4, 'dropped', 3)])).json, { ackedThrough: 6 });
+  t.is((await call(hub, 'POST', `/v1/runs/${run.id}/result`, token, { verdict: 'completed', faults: [] })).status, 204);
+  // Late events of a finished run are stored (once), not refused.
+  t.deepEqual(await status([{ seq: 7, at: at(), phase: 'finished', detail: 'completed' }]), { status: 200, json: { ackedThrough: 7 } });
+  t.deepEqual(await status([{ seq: 7, at: at(), phase: 'finished', detail: 'completed' }]), { status: 200, json: { ackedThrough: 7 } });
+  t.deepEqual(hub.service.runStatus(run.id).map((s) => `${s.seq}:${s.phase}`), ['1:applying', '2:running', '3:reverting', '4:done', '7:finished']);
+  t.like(hub.service.run(run.id), { state: 'finished', result: { verdict: 'completed' } });
+});
+
+test('status events without seq (agents before 2026-12) are stored as they come and answered 204', async (t) => {
+  const hub = await startHub(t);
+  const { infraId, token } = await agentToken(hub, 'edge-1');
+  const run = hub.service.queueRun('edge-1', EXPERIMENT);
+  hub.service.nextTask(infraId);
+  const events = [{ at: at(), phase: 'running' }];
+  t.deepEqual(await call(hub, 'POST', `/v1/runs/${run.id}/status`, token, { events }), { status: 204, json: undefined });
+  t.deepEqual(await call(hub, 'POST', `/v1/runs/${run.id}/status`, token, { events }), { status: 204, json: undefined });
+  t.deepEqual(hub.service.runStatus(run.id).map((s) => [s.seq, s.phase]), [[undefined, 'running'], [undefined, 'running']], 'no number, no dedup: as before');
+  const bad = await call(hub, 'POST', `/v1/runs/${run.id}/status`, token, { events: [{ seq: 0, at: at(), phase: 'x' }] });
+  t.is(bad.status, 400);
+  t.regex(JSON.stringify(bad.json), /seq/);
+});
