@@ -14,6 +14,9 @@ import { HubReplyError } from './hub-client.js';
 import type { HubLink } from './hub-link.js';
 import { sleep } from './sleep.js';
 
+/** A control plane that answers 204 at once (it does not hold the call) is not asked again sooner. */
+const MIN_CALL_INTERVAL_MS = 1_000;
+
 export interface AbortChannelDeps {
   readonly link: HubLink;
   readonly logger: Logger;
@@ -30,6 +33,7 @@ export async function watchForAbort(deps: AbortChannelDeps, runId: string, signa
   const route = `${API_PREFIX}/runs/${runId}/abort?waitSeconds=${waitSeconds}`;
   let failures = 0;
   while (!signal.aborted) {
+    const asked = Date.now();
     try {
       const reply = await deps.link.get(route, AbortResponse, waitSeconds * 1000, signal);
       failures = 0;
@@ -42,6 +46,7 @@ export async function watchForAbort(deps: AbortChannelDeps, runId: string, signa
         return;
       }
       if (reply.status !== 204) throw HubReplyError.of(reply);
+      await sleep(MIN_CALL_INTERVAL_MS - (Date.now() - asked), signal);
     } catch (error) {
       if (signal.aborted) return;
       failures += 1;

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * The agent's line to the hub: every call goes out with a fresh access token (token-source.ts)
- * over the one HTTP client, and every answer, whatever its status, counts as contact for the
- * disconnect watchdog (disconnect-watchdog.ts): the hub was there to answer. A failure to reach
- * it throws and is not contact.
+ * over the one HTTP client, and every answer the hub itself gave (2xx–4xx) counts as contact
+ * for the disconnect watchdog (disconnect-watchdog.ts). A 5xx, 408 or 429 does not: a proxy in
+ * front of a dead hub answers those, and they must not keep a run going that has lost its
+ * control plane. A failure to reach the hub throws and is not contact either.
  */
 import type { z } from 'zod';
 
@@ -15,6 +16,11 @@ export class RunUnknownToHub extends Error {}
 
 /** The hub refused a body for good (400, 413): resending it cannot help. */
 export class RefusedByHub extends Error {}
+
+/** Whether an answer with this status shows that the hub itself is there (see the module doc). */
+export function isContact(status: number): boolean {
+  return status >= 200 && status < 500 && status !== 408 && status !== 429;
+}
 
 /** Throws unless `reply.status` is one of `ok`: RunUnknownToHub on 404, RefusedByHub on 400/413. */
 export function expectStatus(reply: HubReply<unknown>, ok: readonly number[]): void {
@@ -48,14 +54,14 @@ export class HubLink {
   /** POSTs `body`; a 200 body is validated with `schema`. */
   async post<T>(route: string, body: unknown, schema: z.ZodType<T>): Promise<HubReply<T>> {
     const reply = await this.#tokens.withToken((token) => this.#client.post(route, body, schema, token));
-    this.touch();
+    if (isContact(reply.status)) this.touch();
     return reply;
   }
 
   /** GETs `route`, a call the hub may hold for up to `waitMs`; `signal` cancels it. */
   async get<T>(route: string, schema: z.ZodType<T>, waitMs: number, signal?: AbortSignal): Promise<HubReply<T>> {
     const reply = await this.#tokens.withToken((token) => this.#client.get(route, schema, token, waitMs, signal));
-    this.touch();
+    if (isContact(reply.status)) this.touch();
     return reply;
   }
 }

@@ -91,7 +91,9 @@ export class RunExecutor {
       },
     });
     const runEnded = new AbortController();
-    const abortChannel = this.#d.abortWaitMs > 0 ? watchForAbort({ link, logger, waitMs: this.#d.abortWaitMs }, runId, runEnded.signal, (reason) => this.abortFromHub(runId, reason)) : Promise.resolve();
+    // Not awaited: its last call may wait on a token exchange to a hub that is gone (up to 20 s),
+    // and delivery must not; it ends by itself once the run has ended, and calls nothing then.
+    if (this.#d.abortWaitMs > 0) void watchForAbort({ link, logger, waitMs: this.#d.abortWaitMs }, runId, runEnded.signal, (reason) => this.abortFromHub(runId, reason));
     const runLogger = pino({ level: 'info', base: { runId } }, { write: (line: string) => outbox.addPinoLine(line) });
     logger.info({ runId }, 'task received');
     this.#d.onStatus?.(`running ${runId}`);
@@ -110,7 +112,7 @@ export class RunExecutor {
     outbox.status({ phase: 'finished', detail: result.verdict });
     outbox.setResult(result);
     stopShipping.abort();
-    await Promise.all([shipping, abortChannel]);
+    await shipping;
     if (await deliverResult(this.#d, runId, outbox, result, shutdown)) journal?.remove();
     else journal?.close();
     this.#current = undefined;

@@ -59,7 +59,8 @@ export async function agentCommand(env: CommandEnv, stopSignal: AbortSignal): Pr
   };
   if (stopSignal.aborted) onStop();
   stopSignal.addEventListener('abort', onStop, { once: true });
-  const session = openSession(env, ctx);
+  // After an internal error the agent stops polling, as for a stop, and its run reports why.
+  const session = openSession(env, ctx, { onCrash: () => stopping.abort('internal error') });
   systemd.status('reverting remnants of earlier runs');
   try {
     const remnants = await session.open();

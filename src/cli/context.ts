@@ -69,6 +69,6 @@ export function selfOwner(ctx: FaultContext): Owner {
 }
 
 /** A session on this host's ledger for a command that applies or reverts faults. */
-export function openSession(env: CommandEnv, ctx: FaultContext): Session {
-  return new Session({ ledger: openLedger(env), registry: env.registry, ctx, owner: selfOwner(ctx), logger: env.logger });
+export function openSession(env: CommandEnv, ctx: FaultContext, options: { onCrash?: () => void } = {}): Session {
+  return new Session({ ledger: openLedger(env), registry: env.registry, ctx, owner: selfOwner(ctx), logger: env.logger, ...options });
 }

@@ -14,7 +14,7 @@
  */
 import type { Logger } from 'pino';
 
-import { FaultdError } from '../errors.js';
+import { FaultdError, messageOf } from '../errors.js';
 import { validateExperiment, type Experiment, type ValidationResult } from '../experiment/schema.js';
 import type { Registry } from '../faults/registry.js';
 import type { FaultContext } from '../faults/types.js';
@@ -50,6 +50,11 @@ export interface SessionDeps {
   readonly crashGuard?: CrashGuard;
   /** How long runs get to stop after an internal error before the ledger revert (default 5 s). */
   readonly crashGraceMs?: number;
+  /**
+   * Called first after an internal error, before the session's runs are aborted: the owner
+   * stops what would start new runs (the agent's poll loop), with `internal error` as reason.
+   */
+  readonly onCrash?: () => void;
 }
 
 export interface OpenOptions {
@@ -119,6 +124,7 @@ export class Session {
       ledgerCrashReverter(
         { ledger, registry, ctx, logger },
         () => {
+          this.#d.onCrash?.();
           this.#stopRuns.abort('internal error');
           return Promise.allSettled([...this.#runs]);
         },
@@ -200,7 +206,8 @@ export class Session {
     this.#runs.add(running);
     const result = running
       .then(async (outcome) => {
-        await this.compactIfClean();
+        // Compaction only keeps the ledger small: its failure must not hide the run's outcome.
+        await this.compactIfClean().catch((error: unknown) => logger.warn({ err: messageOf(error) }, 'ledger compaction failed, ignoring (it is retried after the next run)'));
         return outcome;
       })
       .finally(() => this.#runs.delete(running));

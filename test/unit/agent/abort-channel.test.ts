@@ -84,3 +84,44 @@ test('an abort made by another process (another store on the same hub.db) reache
   await watching;
   t.true(abortedAt > 0 && abortedAt - requestedAt < 2000, `answered ${abortedAt - requestedAt} ms after the other process's abort`);
 });
+
+test('a control plane that answers the abort call at once (it does not hold it) is asked at most once a second', async (t) => {
+  const { createServer } = await import('node:http');
+  const { HubClient } = await import('../../../src/agent/hub-client.js');
+  const { HubLink } = await import('../../../src/agent/hub-link.js');
+  const { TokenSource } = await import('../../../src/agent/token-source.js');
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  let abortCalls = 0;
+  // A minimal control plane of its own: tokens, and an abort call it answers 204 at once.
+  const server = createServer((req, res) => {
+    if (req.url === '/v1/token') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ accessToken: `fdt_${'a'.repeat(32)}`, expiresAt: new Date(Date.now() + 600_000).toISOString(), ttlSeconds: 600 }));
+      return;
+    }
+    abortCalls += 1;
+    res.writeHead(204);
+    res.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const dir = mkdtempSync(path.join(tmpdir(), 'faultd-agent-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const keyFile = path.join(dir, 'access-key');
+  writeFileSync(keyFile, `fdk_${'k'.repeat(32)}\n`, { mode: 0o600 });
+  const { port } = server.address() as { port: number };
+  const client = new HubClient({ url: `http://127.0.0.1:${port}`, insecure: true });
+  t.teardown(() => client.close());
+  const link = new HubLink(client, new TokenSource({ client, infraId: 'inf_x', keyFile, logger: SILENT }));
+  const ended = new AbortController();
+  const watching = watchForAbort({ link, logger: SILENT, waitMs: 30_000 }, 'run_x', ended.signal, () => undefined);
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  ended.abort();
+  await watching;
+  t.true(abortCalls >= 2 && abortCalls <= 4, `${abortCalls} calls in 2.5 s`);
+});

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import test from 'ava';
 
-import { expectStatus, RefusedByHub, RunUnknownToHub } from '../../../src/agent/hub-link.js';
+import { expectStatus, isContact, RefusedByHub, RunUnknownToHub } from '../../../src/agent/hub-link.js';
 import { HubReplyError } from '../../../src/agent/hub-client.js';
 import { HeartbeatResponse } from '../../../src/protocol/messages.js';
 import { linkTo, startHub } from '../../helpers/hub.js';
@@ -26,4 +26,9 @@ test('expectStatus: 404 is a forgotten run, 400/413 a refusal for good, anything
   t.throws(() => expectStatus({ status: 413, error: 'PAYLOAD_TOO_LARGE: x' }, [204]), { instanceOf: RefusedByHub });
   t.throws(() => expectStatus({ status: 400, error: 'BAD_REQUEST: x' }, [204]), { instanceOf: RefusedByHub });
   t.throws(() => expectStatus({ status: 503, error: 'busy', retryAfterMs: 5 }, [204]), { instanceOf: HubReplyError });
+});
+
+test('a proxy in front of a dead hub (5xx, 408, 429) is no contact; the hub\'s own answers are', (t) => {
+  for (const status of [200, 204, 400, 401, 404, 409, 413]) t.true(isContact(status), String(status));
+  for (const status of [408, 429, 500, 502, 503, 504]) t.false(isContact(status), String(status));
 });

@@ -73,13 +73,13 @@ async function withRemnant(stateDir: string, faultId: string): Promise<void> {
   await ledger.close();
 }
 
-function setup(t: ExecutionContext, stateDir?: string) {
+function setup(t: ExecutionContext, stateDir?: string, onCrash?: () => void) {
   const ws = workspace();
   t.teardown(() => ws.remove());
   const events: EventLog = [];
   const guard = new RecordingGuard(events);
   const ledger = spiedLedger(stateDir ?? ws.stateDir, events);
-  const session = new Session({ ledger, registry: new Map([['fake', fakeInjector(events)]]), ctx: FAKE_CONTEXT, owner: SELF, logger: SILENT, crashGuard: guard, crashGraceMs: 100 });
+  const session = new Session({ ledger, registry: new Map([['fake', fakeInjector(events)]]), ctx: FAKE_CONTEXT, owner: SELF, logger: SILENT, crashGuard: guard, crashGraceMs: 100, ...(onCrash ? { onCrash } : {}) });
   t.teardown(() => session.close());
   return { ws, events, guard, ledger, session };
 }
@@ -185,4 +185,25 @@ test('start() passes every phase change of every fault to onPhase, the revert in
   const result = await session.start(experiment(fault('a', 10), fault('b', 10)), { runId: 'r1', signal: new AbortController().signal, onPhase: (c) => changes.push(`${c.faultId}:${c.phase}`) }).result;
   t.is(result.verdict, 'completed');
   for (const id of ['a', 'b']) t.deepEqual(changes.filter((c) => c.startsWith(`${id}:`)), ['applying', 'running', 'reverting', 'done'].map((p) => `${id}:${p}`));
+});
+
+test('a crash tells the owner first (the agent stops polling), then aborts the runs', async (t) => {
+  const order: string[] = [];
+  const { events, guard, session } = setup(t, undefined, () => order.push('owner told'));
+  await session.open();
+  const run = session.start(experiment(fault('a', 60_000)), { runId: 'r1', signal: new AbortController().signal });
+  while (!events.includes('apply:r1-a')) await new Promise((resolve) => setTimeout(resolve, 5));
+  const reverting = guard.reverter?.();
+  order.push(`run ${(await run.result).verdict}`);
+  await reverting;
+  t.deepEqual(order, ['owner told', 'run aborted']);
+});
+
+test('a ledger compaction that fails does not hide the run\'s outcome', async (t) => {
+  const { ledger, session } = setup(t);
+  await session.open();
+  Object.assign(ledger, { compact: () => Promise.reject(new Error('disk full')) });
+  const result = await session.run(experiment(fault('a', 10)), { runId: 'r1', signal: new AbortController().signal });
+  t.is(result.verdict, 'completed');
+  t.is(result.faults[0]?.status, 'completed');
 });
