@@ -6,12 +6,12 @@
  * the access key on another machine (or a second state directory) is another identity.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import path from 'node:path';
 
 import { FaultdError, messageOf } from '../errors.js';
-import { replaceFileDurably } from '../host/durable-file.js';
+import { replaceFileDurably, syncDirectory } from '../host/durable-file.js';
 import { AgentIdentity } from '../protocol/messages.js';
 
 /** Where systemd keeps the host's machine id. */
@@ -41,6 +41,26 @@ function readIfPresent(file: string): string | undefined {
   }
 }
 
+/**
+ * Writes `made` as the agent id unless another process made one first (two first starts at
+ * once), and returns the id that is on disk: written to a temp file and fsync'd, then linked into
+ * place, which fails if the file exists.
+ */
+function createExclusively(file: string, made: string): string {
+  const temp = `${file}.${process.pid}.tmp`;
+  replaceFileDurably(temp, `${made}\n`, 0o600);
+  try {
+    linkSync(temp, file);
+    syncDirectory(path.dirname(file));
+    return made;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return readFileSync(file, 'utf8').trim();
+  } finally {
+    rmSync(temp, { force: true });
+  }
+}
+
 /** The agent id in `stateDir`, made (random, 32 hex digits) and stored on first use. */
 function agentId(stateDir: string): string {
   const file = path.join(stateDir, AGENT_ID_FILE);
@@ -51,9 +71,7 @@ function agentId(stateDir: string): string {
       return stored;
     }
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    const made = randomBytes(16).toString('hex');
-    replaceFileDurably(file, `${made}\n`, 0o600);
-    return made;
+    return createExclusively(file, randomBytes(16).toString('hex'));
   } catch (error) {
     if (error instanceof FaultdError) throw error;
     throw new FaultdError('FAULTD_ERR_STATE_DIR', `cannot read or create the agent id ${file}: ${messageOf(error)}`, { cause: error });

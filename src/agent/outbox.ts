@@ -143,9 +143,16 @@ export class RunOutbox {
     this.#record({ t: 'acked', through: ackedThrough });
   }
 
-  /** Status events not yet acknowledged, in seq order, synced to the journal: at most `limit`. */
-  pendingStatus(limit: number): NumberedStatus[] {
-    const batch = this.#status.slice(0, limit);
+  /** Status events not yet acknowledged, in seq order, synced to the journal: at most `limit` of them and about `maxBytes` of JSON (at least one). */
+  pendingStatus(limit: number, maxBytes = Infinity): NumberedStatus[] {
+    const batch: NumberedStatus[] = [];
+    let bytes = 0;
+    for (const event of this.#status) {
+      const size = Buffer.byteLength(JSON.stringify(event));
+      if (batch.length >= limit || (batch.length > 0 && bytes + size > maxBytes)) break;
+      batch.push(event);
+      bytes += size;
+    }
     // As for log lines: after a power cut, no number the hub has is handed out again.
     if (batch.length > 0) this.#journal?.sync();
     return batch;

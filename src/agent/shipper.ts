@@ -61,7 +61,7 @@ export class Shipper {
 
   /** Sends status events until the hub has acknowledged all of them or stops moving on. */
   async #flushStatus(runId: string, outbox: RunOutbox): Promise<void> {
-    for (let events = outbox.pendingStatus(SHIP_BATCH); events.length; events = outbox.pendingStatus(SHIP_BATCH)) {
+    for (let events = outbox.pendingStatus(SHIP_BATCH, SHIP_BATCH_BYTES); events.length; events = outbox.pendingStatus(SHIP_BATCH, SHIP_BATCH_BYTES)) {
       const through = lastSeq(events);
       const reply = await this.#link.post(`${API_PREFIX}/runs/${runId}/status`, { events }, StatusResponse);
       if ('body' in reply) {

@@ -9,7 +9,7 @@ import { z } from 'zod';
 
 import type { AgentIdentity, HeartbeatRequest, HeartbeatResponse, LogEntry, LogsRequest, ResultRequest, StatusRequest, TaskResponse, TokenRequest, TokenResponse } from '../protocol/messages.js';
 import { hashKey, keyMatches, newAccessKey, newAccessToken, newId, openPendingKey, sealPendingKey, tokenHash } from './credentials.js';
-import { AgentBindingConflict, agentIdPrefix, bindingConflict, bindingOf, isBoundAgent } from './agent-binding.js';
+import { AgentBindingConflict, agentIdPrefix, bindingConflict, bindingOf, identityLessConflict, isBoundAgent } from './agent-binding.js';
 import type { HubStore, InfraRecord, RunRecord } from './store.js';
 
 /** What the hub checks of a queued experiment; the agent validates it fully against its host. */
@@ -151,10 +151,16 @@ export class HubService {
 
   /**
    * Admits `agent` on `infraId`: binds an unbound infrastructure to it, and throws
-   * AgentBindingConflict (HTTP 409) if another instance is bound. No identity: admitted.
+   * AgentBindingConflict (HTTP 409) if another instance is bound. No identity (faultd before
+   * the binding): admitted while the infrastructure is unbound, refused once it is bound (else
+   * a copied key in an older agent would sidestep the binding).
    */
   #admitAgent(infraId: string, agent: AgentIdentity | undefined): void {
-    if (!agent) return;
+    if (!agent) {
+      const infra = this.#store.infraById(infraId);
+      if (infra?.binding) throw identityLessConflict(infra, infra.binding);
+      return;
+    }
     for (let attempt = 0; attempt < 3; attempt += 1) {
       const infra = this.#store.infraById(infraId);
       if (!infra) return;
@@ -185,6 +191,9 @@ export class HubService {
     const matchesCurrent = await keyMatches(request.accessKey, known.key);
     const matchesPending = !matchesCurrent && known.pendingKey !== undefined && (await keyMatches(request.accessKey, known.pendingKey));
     if (!matchesCurrent && !matchesPending) return undefined;
+    // Before the rotation is confirmed: an agent without identity on a bound infrastructure must
+    // not complete (and so clear the binding of) a rotation meant for the bound agent.
+    if (!request.agent && known.binding) throw identityLessConflict(known, known.binding);
     // Conditional on the rotation id: a rotation that changed while scrypt ran is left alone.
     if (matchesPending && known.pendingKey) this.#store.confirmPendingKey(known.id, known.pendingKey.rotationId);
     // Read again: another exchange may have changed the rotation state while scrypt ran.
@@ -228,12 +237,15 @@ export class HubService {
   /**
    * The infrastructure a bearer token belongs to, if the token is known and not expired. A token
    * handed to an identified agent works only while that agent is the bound one: after a release
-   * or a rotation its agent gets 401, exchanges again and is bound or refused.
+   * or a rotation its agent gets 401, exchanges again and is bound or refused. A token handed to
+   * an agent without identity stops working once the infrastructure is bound.
    */
   authenticate(token: string): string | undefined {
     const record = this.#store.token(tokenHash(token));
     if (!record || record.expiresAt <= this.#options.now()) return undefined;
-    if (record.agentId !== undefined && this.#store.infraById(record.infraId)?.binding?.agentId !== record.agentId) return undefined;
+    // Bound: only the bound agent's tokens. Unbound: only tokens of no agent (a released one's fail).
+    const binding = this.#store.infraById(record.infraId)?.binding;
+    if (binding ? binding.agentId !== record.agentId : record.agentId !== undefined) return undefined;
     return record.infraId;
   }
 

@@ -214,3 +214,12 @@ test('status events past the bound become one note spanning their numbers; refus
   again.status({ phase: 'finished' });
   t.is(again.pendingStatus(MAX_STATUS_EVENTS).at(-1)?.seq, MAX_STATUS_EVENTS + 4);
 });
+
+test('status batches stay under a byte budget too, so a backlog of long events is never refused whole (413)', (t) => {
+  const outbox = new RunOutbox();
+  for (let i = 0; i < 300; i += 1) outbox.status({ faultId: `f${i}`, phase: 'running', detail: 'x'.repeat(2000) });
+  const batch = outbox.pendingStatus(500, 192 * 1024);
+  t.true(batch.length > 1 && batch.length < 300, `${batch.length} events`);
+  t.true(Buffer.byteLength(JSON.stringify(batch)) <= 192 * 1024 + 4096);
+  t.is(outbox.pendingStatus(500).length, 300, 'without a budget, the count limit alone');
+});
