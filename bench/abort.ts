@@ -16,6 +16,7 @@ import path from 'node:path';
 import { HubService } from '../src/hub/service.js';
 import { SqliteHubStore } from '../src/hub/sqlite-store.js';
 import { initHubTls } from '../src/hub/tls.js';
+import { waitForLine } from './child-output.js';
 import { percentile } from './stats.js';
 
 const ABORTS = Number(process.env['BENCH_ABORTS'] ?? 50);
@@ -38,18 +39,6 @@ async function until<T>(what: string, check: () => T | undefined, timeoutMs = 20
     if (Date.now() > deadline) throw new Error(`abort bench: no ${what} within ${timeoutMs} ms`);
     await sleep(5);
   }
-}
-
-function started(child: ChildProcess, pattern: RegExp): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${String(pattern)} within 15 s`)), 15_000);
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      if (pattern.test(chunk)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
 }
 
 /** Aborts `count` runs on `infra` and returns abort → "fault reverted" in ms, one per run. */
@@ -76,7 +65,7 @@ async function withAgent<T>(root: string, dir: string, infra: { name: string; id
   writeFileSync(config, `hub:\n  url: https://127.0.0.1:${PORT}\n  infraId: ${infra.id}\n  accessKeyFile: ${keyFile}\n  caFile: ${path.join(dir, 'tls', 'ca.pem')}\n${agentYaml}`);
   const agent = spawn(process.execPath, [path.join(root, 'bin/faultd.js'), '--config', config, '--state-dir', path.join(dir, `${infra.name}-state`), '--log-format', 'json', 'agent'], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
-    await started(agent, /agent started/);
+    await waitForLine(agent, /agent started/, 15_000);
     return await body();
   } finally {
     agent.kill('SIGTERM');
@@ -94,7 +83,7 @@ export async function abortLatency(root: string): Promise<string[]> {
     const fast = { name: 'abort-call', ...service.createInfra('abort-call') };
     const slow = { name: 'heartbeat-only', ...service.createInfra('heartbeat-only') };
     hub = spawn(process.execPath, [path.join(root, 'bin/faultd.js'), 'hub', '--hub-dir', dir, 'serve', '--listen', `127.0.0.1:${PORT}`], { stdio: ['ignore', 'pipe', 'inherit'] });
-    await started(hub, /serving on/);
+    await waitForLine(hub, /serving on/, 15_000);
     const withCall = await withAgent(root, dir, fast, '', () => abortLatencies(service, fast.name, ABORTS));
     const heartbeatOnly = await withAgent(root, dir, slow, 'agent:\n  abortCall: false\n', () => abortLatencies(service, slow.name, HEARTBEAT_ONLY_ABORTS));
     const row = (label: string, ms: number[]) => `| ${label} | ${ms.length} | ${percentile(ms, 0.5).toFixed(0)} | ${percentile(ms, 0.99).toFixed(0)} | ${Math.max(...ms).toFixed(0)} |`;

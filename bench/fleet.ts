@@ -18,6 +18,7 @@ import { Agent, request } from 'undici';
 import { HubService } from '../src/hub/service.js';
 import { SqliteHubStore } from '../src/hub/sqlite-store.js';
 import { initHubTls } from '../src/hub/tls.js';
+import { waitForLine } from './child-output.js';
 import { runTimeNs, statusBytes } from './proc.js';
 import { percentile } from './stats.js';
 
@@ -30,18 +31,6 @@ const IDLE_WARMUP_MS = 15_000;
 const IDLE_WINDOW_MS = 30_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${String(pattern)} within ${timeoutMs} ms`)), timeoutMs);
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      if (pattern.test(chunk)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-}
 
 export async function fleet(root: string): Promise<string[]> {
   const dir = mkdtempSync(path.join(tmpdir(), 'faultd-bench-fleet-'));

@@ -71,3 +71,10 @@ export const QUEUED_EXPERIMENT = {
   metadata: { name: 'x' },
   spec: { steps: [{ name: 's', faults: [{ kind: 'linux-cpu-stress', duration: '1s', params: { load: 10, workers: 1 } }] }] },
 };
+
+/** Queues a run on infrastructure `edge-1` and hands it to its agent, as a task poll would; returns its id. */
+export function dispatchRun(hub: TestHub, infraId: string): string {
+  const run = hub.service.queueRun('edge-1', QUEUED_EXPERIMENT);
+  hub.service.nextTask(infraId);
+  return run.id;
+}

@@ -1,16 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
 /** The abort call against a real hub: held until the abort, answered at once, and its fallbacks. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
 import test from 'ava';
 
 import { watchForAbort } from '../../../src/agent/abort-channel.js';
-import { linkTo, QUEUED_EXPERIMENT, SILENT, startHub } from '../../helpers/hub.js';
+import { HubClient } from '../../../src/agent/hub-client.js';
+import { HubLink } from '../../../src/agent/hub-link.js';
+import { TokenSource } from '../../../src/agent/token-source.js';
+import { HubService } from '../../../src/hub/service.js';
+import { SqliteHubStore } from '../../../src/hub/sqlite-store.js';
+import { dispatchRun, linkTo, SILENT, startHub } from '../../helpers/hub.js';
 
 async function dispatchedRun(t: Parameters<typeof startHub>[0]) {
   const hub = await startHub(t);
   const { infraId, link } = linkTo(t, hub);
-  const run = hub.service.queueRun('edge-1', QUEUED_EXPERIMENT);
-  hub.service.nextTask(infraId);
-  return { hub, link, runId: run.id };
+  const runId = dispatchRun(hub, infraId);
+  return { hub, link, runId };
 }
 
 test('held until the hub aborts the run, then answered at once', async (t) => {
@@ -69,9 +78,6 @@ test('the run ending stops the channel at once, without an abort', async (t) => 
 
 test('an abort made by another process (another store on the same hub.db) reaches the held call long before the hold ends', async (t) => {
   const { hub, link, runId } = await dispatchedRun(t);
-  const { SqliteHubStore } = await import('../../../src/hub/sqlite-store.js');
-  const { HubService } = await import('../../../src/hub/service.js');
-  const path = await import('node:path');
   const other = new SqliteHubStore(path.join(hub.dir, 'hub.db'));
   t.teardown(() => other.close());
   const ended = new AbortController();
@@ -86,13 +92,6 @@ test('an abort made by another process (another store on the same hub.db) reache
 });
 
 test('a control plane that answers the abort call at once (it does not hold it) is asked at most once a second', async (t) => {
-  const { createServer } = await import('node:http');
-  const { HubClient } = await import('../../../src/agent/hub-client.js');
-  const { HubLink } = await import('../../../src/agent/hub-link.js');
-  const { TokenSource } = await import('../../../src/agent/token-source.js');
-  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const path = await import('node:path');
   let abortCalls = 0;
   // A minimal control plane of its own: tokens, and an abort call it answers 204 at once.
   const server = createServer((req, res) => {

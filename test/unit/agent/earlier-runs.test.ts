@@ -9,20 +9,19 @@ import { finishEarlierRuns } from '../../../src/agent/earlier-runs.js';
 import { RunJournal } from '../../../src/agent/run-journal.js';
 import { Shipper } from '../../../src/agent/shipper.js';
 import { FAKE_CONTEXT } from '../../helpers/fake.js';
-import { linkTo, QUEUED_EXPERIMENT, SILENT, startHub } from '../../helpers/hub.js';
+import { dispatchRun, linkTo, SILENT, startHub } from '../../helpers/hub.js';
 import { fakeSession } from '../../helpers/session.js';
 
 test('a run an agent died in is reported interrupted (with why) and its journal removed', async (t) => {
   const hub = await startHub(t);
   const { infraId, link } = linkTo(t, hub);
   const { session, stateDir } = await fakeSession(t);
-  const run = hub.service.queueRun('edge-1', QUEUED_EXPERIMENT);
-  hub.service.nextTask(infraId);
+  const runId = dispatchRun(hub, infraId);
   // The dead agent: same boot, a pid that is gone (FAKE_NATIVE says every process is).
-  const journal = RunJournal.create(stateDir, { t: 'start', runId: run.id, bootId: FAKE_CONTEXT.host.bootId, pid: 999_999, startTime: 5, at: new Date().toISOString(), nextSeq: 1 });
+  const journal = RunJournal.create(stateDir, { t: 'start', runId, bootId: FAKE_CONTEXT.host.bootId, pid: 999_999, startTime: 5, at: new Date().toISOString(), nextSeq: 1 });
   journal.close();
   await finishEarlierRuns({ session, link, shipper: new Shipper(link, SILENT), logger: SILENT, stateDir }, new AbortController().signal);
-  const result = hub.service.run(run.id)?.result;
+  const result = hub.service.run(runId)?.result;
   t.is(result?.verdict, 'interrupted');
   t.regex(result?.reason ?? '', /the agent \(pid 999999\) stopped abruptly; no fault of this run was left applied/);
   const runsDir = path.join(stateDir, 'runs');
@@ -33,9 +32,8 @@ test('a journal of another boot says the host rebooted', async (t) => {
   const hub = await startHub(t);
   const { infraId, link } = linkTo(t, hub);
   const { session, stateDir } = await fakeSession(t);
-  const run = hub.service.queueRun('edge-1', QUEUED_EXPERIMENT);
-  hub.service.nextTask(infraId);
-  RunJournal.create(stateDir, { t: 'start', runId: run.id, bootId: 'an-earlier-boot', pid: process.pid, startTime: 5, at: new Date().toISOString(), nextSeq: 1 }).close();
+  const runId = dispatchRun(hub, infraId);
+  RunJournal.create(stateDir, { t: 'start', runId, bootId: 'an-earlier-boot', pid: process.pid, startTime: 5, at: new Date().toISOString(), nextSeq: 1 }).close();
   await finishEarlierRuns({ session, link, shipper: new Shipper(link, SILENT), logger: SILENT, stateDir }, new AbortController().signal);
-  t.regex(hub.service.run(run.id)?.result?.reason ?? '', /^interrupted by reboot/);
+  t.regex(hub.service.run(runId)?.result?.reason ?? '', /^interrupted by reboot/);
 });

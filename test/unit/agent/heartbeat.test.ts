@@ -3,7 +3,7 @@
 import test from 'ava';
 
 import { Heartbeat } from '../../../src/agent/heartbeat.js';
-import { linkTo, QUEUED_EXPERIMENT, SILENT, startHub } from '../../helpers/hub.js';
+import { dispatchRun, linkTo, SILENT, startHub } from '../../helpers/hub.js';
 
 test('beats with version and capabilities; a run the hub aborts is reported on the next beat; wake() beats now', async (t) => {
   const hub = await startHub(t);
@@ -18,15 +18,14 @@ test('beats with version and capabilities; a run the hub aborts is reported on t
   while (!infra()?.lastSeen) await new Promise((resolve) => setTimeout(resolve, 10));
   t.like(infra(), { agentVersion: '9.9.9', capabilities: ['linux-cpu-stress'] });
   // Idle at 60 s: only wake() makes the next beat come soon.
-  const run = hub.service.queueRun('edge-1', QUEUED_EXPERIMENT);
-  hub.service.nextTask(infraId);
-  hub.service.requestAbort(run.id);
-  state.current = run.id;
+  const runId = dispatchRun(hub, infraId);
+  hub.service.requestAbort(runId);
+  state.current = runId;
   const wokenAt = Date.now();
   heartbeat.wake();
   while (aborts.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
   t.true(Date.now() - wokenAt < 1000);
-  t.deepEqual(aborts, [run.id]);
+  t.deepEqual(aborts, [runId]);
   // While running it beats every 300 ms, and says so every time until the run ends.
   await new Promise((resolve) => setTimeout(resolve, 700));
   t.true(aborts.length >= 2);

@@ -9,14 +9,13 @@ import type { HubLink } from '../../../src/agent/hub-link.js';
 import { RunOutbox } from '../../../src/agent/outbox.js';
 import { deliverResult } from '../../../src/agent/result-delivery.js';
 import { SHIP_BATCH, Shipper } from '../../../src/agent/shipper.js';
-import { linkTo, QUEUED_EXPERIMENT, SILENT, startHub } from '../../helpers/hub.js';
+import { dispatchRun, linkTo, SILENT, startHub } from '../../helpers/hub.js';
 
 async function dispatched(t: Parameters<typeof startHub>[0]) {
   const hub = await startHub(t);
   const { infraId, link } = linkTo(t, hub);
-  const run = hub.service.queueRun('edge-1', QUEUED_EXPERIMENT);
-  hub.service.nextTask(infraId);
-  return { hub, link, runId: run.id, shipper: new Shipper(link, SILENT) };
+  const runId = dispatchRun(hub, infraId);
+  return { hub, link, runId, shipper: new Shipper(link, SILENT) };
 }
 
 test('flush ships status events and every log line, in batches, until acknowledged', async (t) => {
