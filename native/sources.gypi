@@ -11,6 +11,7 @@
       'native/core/netlink/link.cc',
       'native/core/netlink/qdisc.cc',
       'native/core/netlink/socket.cc',
+      'native/core/parent_death.cc',
       'native/core/psched.cc',
       'native/core/proc_stat.cc',
       'native/core/process_kill.cc',

@@ -6,6 +6,7 @@
 #include <csignal>
 
 #include "../core/file_lock.h"
+#include "../core/parent_death.h"
 #include "../core/process_kill.h"
 #include "../core/proc_stat.h"
 #include "../core/rlimit.h"
@@ -50,6 +51,11 @@ Napi::Value KillProcess(const Napi::CallbackInfo& info) {
       return Napi::String::New(info.Env(), "mismatch");
   }
   return info.Env().Undefined();
+}
+
+Napi::Value DieWithParent(const Napi::CallbackInfo& info) {
+  const auto parent = static_cast<pid_t>(IntegerArg(info, 0, "parentPid", 1, kMaxPid));
+  return Napi::Boolean::New(info.Env(), core::DieWithParent(parent));
 }
 
 Napi::Value TryLock(const Napi::CallbackInfo& info) {

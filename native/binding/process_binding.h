@@ -11,6 +11,9 @@ Napi::Value ProcessStartTime(const Napi::CallbackInfo& info);
 Napi::Value KillProcess(const Napi::CallbackInfo& info);
 /// tryLock(fd, 'shared' | 'exclusive' | 'unlock'): boolean — flock without blocking.
 Napi::Value TryLock(const Napi::CallbackInfo& info);
+/// dieWithParent(parentPid): boolean — SIGKILLed by the kernel when the parent exits; false when
+/// that could not be set or `parentPid` is no longer the parent.
+Napi::Value DieWithParent(const Napi::CallbackInfo& info);
 /// memlockLimit(): { soft: number | null, hard: number | null } in bytes; null = unlimited.
 Napi::Value MemlockLimit(const Napi::CallbackInfo& info);
 

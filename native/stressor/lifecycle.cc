@@ -3,17 +3,16 @@
 #include "lifecycle.h"
 
 #include <fcntl.h>
-#include <sys/prctl.h>
 
 #include <cerrno>
 #include <string_view>
 
+#include "../core/parent_death.h"
+
 namespace faultd::stressor {
 
 bool TieToParent(pid_t parent_pid) noexcept {
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return false;
-  // The parent may have died before prctl took effect.
-  if (parent_pid != 0 && getppid() != parent_pid) return false;
+  if (!core::DieWithParent(parent_pid)) return false;
   const int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
   if (fd >= 0) {
     (void)!write(fd, "1000", 4);

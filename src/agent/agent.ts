@@ -10,7 +10,9 @@ import type { Logger } from 'pino';
 
 import type { Session } from '../engine/session.js';
 import { messageOf } from '../errors.js';
-import { API_PREFIX, type AgentIdentity, TaskResponse } from '../protocol/messages.js';
+import { TaskReply } from '../protocol/agent-replies.js';
+import { API_PREFIX } from '../protocol/constants.js';
+import type { AgentIdentity } from '../protocol/messages.js';
 import { retryDelayMs } from './backoff.js';
 import { finishEarlierRuns } from './earlier-runs.js';
 import { Heartbeat } from './heartbeat.js';
@@ -118,7 +120,7 @@ export class Agent {
     let failures = 0;
     while (!signal.aborted) {
       const asked = Date.now();
-      let task: TaskResponse | undefined;
+      let task: TaskReply | undefined;
       try {
         task = await this.#poll(signal);
         failures = 0;
@@ -137,9 +139,9 @@ export class Agent {
     }
   }
 
-  async #poll(signal: AbortSignal): Promise<TaskResponse | undefined> {
+  async #poll(signal: AbortSignal): Promise<TaskReply | undefined> {
     const { pollWaitMs } = this.#d.timing;
-    const reply = await this.#link.get(`${API_PREFIX}/tasks/next?waitSeconds=${Math.floor(pollWaitMs / 1000)}`, TaskResponse, pollWaitMs, signal);
+    const reply = await this.#link.get(`${API_PREFIX}/tasks/next?waitSeconds=${Math.floor(pollWaitMs / 1000)}`, TaskReply, pollWaitMs, signal);
     if (reply.status === 200 && 'body' in reply) return reply.body;
     if (reply.status !== 204) throw HubReplyError.of(reply);
     return undefined;

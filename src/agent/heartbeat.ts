@@ -7,10 +7,11 @@
  */
 import { hostname } from 'node:os';
 
-import type { Logger } from 'pino';
-
 import { messageOf } from '../errors.js';
-import { API_PREFIX, type AgentIdentity, type HeartbeatRequest, HeartbeatResponse } from '../protocol/messages.js';
+import type { LogSink } from '../log-sink.js';
+import { HeartbeatReply } from '../protocol/agent-replies.js';
+import { API_PREFIX } from '../protocol/constants.js';
+import type { AgentIdentity, HeartbeatRequest } from '../protocol/messages.js';
 import { periodicDelayMs } from './backoff.js';
 import { HubReplyError } from './hub-client.js';
 import type { HubLink } from './hub-link.js';
@@ -19,7 +20,7 @@ import { sleep } from './sleep.js';
 
 export interface HeartbeatDeps {
   readonly link: HubLink;
-  readonly logger: Logger;
+  readonly logger: LogSink;
   readonly agentVersion: string;
   readonly capabilities: readonly string[];
   /** This agent instance (agent-identity.ts), sent with every beat; absent: not sent. */
@@ -76,7 +77,7 @@ export class Heartbeat {
       ...(runId ? { runId } : {}),
       ...(this.#d.agent ? { agent: this.#d.agent } : {}),
     };
-    const reply = await this.#d.link.post(`${API_PREFIX}/heartbeat`, body, HeartbeatResponse);
+    const reply = await this.#d.link.post(`${API_PREFIX}/heartbeat`, body, HeartbeatReply);
     if (reply.status !== 200 || !('body' in reply)) throw HubReplyError.of(reply);
     if (runId && reply.body.abort.includes(runId)) this.#d.onAbortRequested(runId);
   }

@@ -4,15 +4,14 @@
  * trusts the configured CA, optionally pins the hub's certificate (SHA-256 fingerprint, checked on top of the normal
  * hostname verification) and presents a client certificate. Plain `http://` only with
  * `insecure` (config `hub.insecure: true`), and never with TLS settings. Bodies in and out are
- * validated with the protocol's zod schemas.
+ * validated with the protocol's schemas (zod, or the zod-free checks of agent-replies.ts).
  */
 import { isIP } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, type PeerCertificate } from 'node:tls';
 
-import type { z } from 'zod';
-
 import { FaultdError, messageOf } from '../errors.js';
-import { ErrorResponse } from '../protocol/messages.js';
+import { ErrorReply } from '../protocol/agent-replies.js';
+import type { Validator } from '../protocol/validator.js';
 import { HttpTransport } from './http-transport.js';
 
 export interface HubConnection {
@@ -118,7 +117,7 @@ export class HubClient {
   }
 
   /** POSTs `body` to `route`; 200 bodies are validated with `schema`. Network and TLS failures throw. */
-  async post<T>(route: string, body: unknown, schema: z.ZodType<T>, token?: string): Promise<HubReply<T>> {
+  async post<T>(route: string, body: unknown, schema: Validator<T>, token?: string): Promise<HubReply<T>> {
     let response;
     try {
       response = await this.#transport.send({
@@ -146,7 +145,7 @@ export class HubClient {
     return `the hub at ${this.#url.host} speaks TLS, but hub.url says http://: use https://${this.#url.host}`;
   }
 
-  #reply<T>(route: string, status: number, text: string, schema: z.ZodType<T>, retryAfterMs: number | undefined): HubReply<T> {
+  #reply<T>(route: string, status: number, text: string, schema: Validator<T>, retryAfterMs: number | undefined): HubReply<T> {
     if (status === 204) return { status: 204 };
     let json: unknown;
     try {
@@ -159,12 +158,12 @@ export class HubClient {
       if (!parsed.success) throw new FaultdError('FAULTD_ERR_AGENT_PROTOCOL', `${route}: the hub's answer does not match the protocol: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       return { status: 200, body: parsed.data };
     }
-    const error = ErrorResponse.safeParse(json);
+    const error = ErrorReply.safeParse(json);
     return { status, error: error.success ? `${error.data.error.code}: ${error.data.error.message}` : `HTTP ${status}`, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
   }
 
   /** GETs `route` (a long-poll may take `waitMs`); 200 bodies validated with `schema`; `signal` cancels. */
-  async get<T>(route: string, schema: z.ZodType<T>, token: string, waitMs: number, signal?: AbortSignal): Promise<HubReply<T>> {
+  async get<T>(route: string, schema: Validator<T>, token: string, waitMs: number, signal?: AbortSignal): Promise<HubReply<T>> {
     let response;
     try {
       response = await this.#transport.send({

@@ -6,7 +6,7 @@
  * front of a dead hub answers those, and they must not keep a run going that has lost its
  * control plane. A failure to reach the hub throws and is not contact either.
  */
-import type { z } from 'zod';
+import type { Validator } from '../protocol/validator.js';
 
 import { HubReplyError, type HubClient, type HubReply } from './hub-client.js';
 import type { TokenSource } from './token-source.js';
@@ -52,14 +52,14 @@ export class HubLink {
   }
 
   /** POSTs `body`; a 200 body is validated with `schema`. */
-  async post<T>(route: string, body: unknown, schema: z.ZodType<T>): Promise<HubReply<T>> {
+  async post<T>(route: string, body: unknown, schema: Validator<T>): Promise<HubReply<T>> {
     const reply = await this.#tokens.withToken((token) => this.#client.post(route, body, schema, token));
     if (isContact(reply.status)) this.touch();
     return reply;
   }
 
   /** GETs `route`, a call the hub may hold for up to `waitMs`; `signal` cancels it. */
-  async get<T>(route: string, schema: z.ZodType<T>, waitMs: number, signal?: AbortSignal): Promise<HubReply<T>> {
+  async get<T>(route: string, schema: Validator<T>, waitMs: number, signal?: AbortSignal): Promise<HubReply<T>> {
     const reply = await this.#tokens.withToken((token) => this.#client.get(route, schema, token, waitMs, signal));
     if (isContact(reply.status)) this.touch();
     return reply;

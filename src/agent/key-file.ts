@@ -8,7 +8,7 @@ import { readFileSync, statSync } from 'node:fs';
 
 import { FaultdError, messageOf } from '../errors.js';
 import { replaceFileDurably } from '../host/durable-file.js';
-import { ACCESS_KEY_PREFIX } from '../protocol/messages.js';
+import { ACCESS_KEY_PREFIX } from '../protocol/constants.js';
 
 export function readAccessKey(file: string): string {
   let mode: number;

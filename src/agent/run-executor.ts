@@ -9,7 +9,8 @@ import { pino, type Logger } from 'pino';
 
 import type { Experiment, ExperimentResult, PhaseChange, Session } from '../engine/session.js';
 import { messageOf } from '../errors.js';
-import type { ResultRequest, TaskResponse } from '../protocol/messages.js';
+import type { TaskReply } from '../protocol/agent-replies.js';
+import type { ResultRequest } from '../protocol/messages.js';
 import { watchForAbort } from './abort-channel.js';
 import { watchForDisconnect } from './disconnect-watchdog.js';
 import type { HubLink } from './hub-link.js';
@@ -68,7 +69,7 @@ export class RunExecutor {
   }
 
   /** Runs `task` to its end and delivers its result (or journals it when `shutdown` comes first). */
-  async execute(task: TaskResponse, shutdown: AbortSignal): Promise<void> {
+  async execute(task: TaskReply, shutdown: AbortSignal): Promise<void> {
     const { runId } = task.task;
     const { session, link, logger } = this.#d;
     const start: JournalStart = { t: 'start', runId, bootId: session.bootId, pid: process.pid, startTime: session.owner.startTime, at: new Date().toISOString(), nextSeq: 1 };

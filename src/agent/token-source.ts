@@ -10,10 +10,11 @@
  * occurrence, and the exchange fails like any other, so the caller backs off and tries again,
  * and runs nothing meanwhile; a `hub infra release` lets the next try bind this agent.
  */
-import type { Logger } from 'pino';
-
 import { FaultdError } from '../errors.js';
-import { API_PREFIX, type AgentIdentity, KeyConfirmRequest, TokenResponse, type TokenRequest } from '../protocol/messages.js';
+import type { LogSink } from '../log-sink.js';
+import { TokenReply } from '../protocol/agent-replies.js';
+import { API_PREFIX } from '../protocol/constants.js';
+import type { AgentIdentity, KeyConfirmRequest, TokenRequest } from '../protocol/messages.js';
 import type { HubClient, HubReply } from './hub-client.js';
 import { readAccessKey, writeAccessKey } from './key-file.js';
 
@@ -29,7 +30,7 @@ export interface TokenSourceOptions {
   readonly client: HubClient;
   readonly infraId: string;
   readonly keyFile: string;
-  readonly logger: Logger;
+  readonly logger: LogSink;
   /** This agent instance, sent with every exchange; absent: the hub cannot bind it (older agents). */
   readonly agent?: AgentIdentity;
   readonly now?: () => number;
@@ -79,7 +80,7 @@ export class TokenSource {
   async #exchange(): Promise<string> {
     const accessKey = readAccessKey(this.#o.keyFile);
     const request: TokenRequest = { infraId: this.#o.infraId, accessKey, ...(this.#o.agent ? { agent: this.#o.agent } : {}) };
-    const reply = await this.#o.client.post(`${API_PREFIX}/token`, request, TokenResponse);
+    const reply = await this.#o.client.post(`${API_PREFIX}/token`, request, TokenReply);
     if (reply.status !== 200 || !('body' in reply)) {
       const why = 'error' in reply ? reply.error : `HTTP ${reply.status}`;
       if (reply.status === 409) this.#refused(why);
@@ -113,9 +114,9 @@ export class TokenSource {
     );
   }
 
-  async #rotate(rotation: NonNullable<TokenResponse['rotation']>, token: string): Promise<void> {
+  async #rotate(rotation: NonNullable<TokenReply['rotation']>, token: string): Promise<void> {
     writeAccessKey(this.#o.keyFile, rotation.newAccessKey);
-    const confirmed = await this.#o.client.post(`${API_PREFIX}/key/confirm`, { rotationId: rotation.rotationId } satisfies KeyConfirmRequest, TokenResponse, token);
+    const confirmed = await this.#o.client.post(`${API_PREFIX}/key/confirm`, { rotationId: rotation.rotationId } satisfies KeyConfirmRequest, TokenReply, token);
     if (confirmed.status === 204) {
       this.#o.logger.info({ rotationId: rotation.rotationId, keyFile: this.#o.keyFile }, 'access key rotated and confirmed');
     } else {

@@ -8,9 +8,8 @@
  */
 import { spawnSync } from 'node:child_process';
 
-import type { Logger } from 'pino';
-
 import { messageOf } from '../errors.js';
+import type { LogSink } from '../log-sink.js';
 import type { NativeAddon } from '../native/addon.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -19,10 +18,10 @@ export class ServiceNotifier {
   readonly #native: Pick<NativeAddon, 'sdNotify'>;
   readonly #socket: string | undefined;
   readonly #watchdogMs: number | undefined;
-  readonly #logger: Logger;
+  readonly #logger: LogSink;
   #warned = false;
 
-  constructor(native: Pick<NativeAddon, 'sdNotify'>, logger: Logger, env: Env = process.env, pid = process.pid) {
+  constructor(native: Pick<NativeAddon, 'sdNotify'>, logger: LogSink, env: Env = process.env, pid = process.pid) {
     this.#native = native;
     this.#logger = logger;
     this.#socket = env['NOTIFY_SOCKET'] || undefined;

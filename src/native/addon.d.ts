@@ -128,6 +128,11 @@ export interface NativeAddon {
    */
   killProcess(pid: number, startTime: number, signal: number): KillOutcome;
   /** Signal 0 only tests whether the process is still alive (`signalled`). */
+  /**
+   * prctl(PR_SET_PDEATHSIG, SIGKILL): the kernel kills this process when its parent exits. False
+   * when that fails or `parentPid` is no longer the parent (it died first). Pure syscalls.
+   */
+  dieWithParent(parentPid: number): boolean;
   /** RLIMIT_MEMLOCK in bytes; null means unlimited. Equivalent to `ulimit -l`. */
   memlockLimit(): { soft: number | null; hard: number | null };
   /**

@@ -6,12 +6,11 @@
  */
 import { z } from 'zod';
 
-export const API_PREFIX = '/v1';
+import { ACCESS_KEY_PREFIX, ACCESS_TOKEN_PREFIX, RUN_ID_PATTERN, SECRET_MAX_LENGTH, SECRET_MIN_BODY } from './constants.js';
 
-/** Access keys and tokens: opaque, prefixed so a leaked one is recognisable (and redactable). */
-export const ACCESS_KEY_PREFIX = 'fdk_';
-export const ACCESS_TOKEN_PREFIX = 'fdt_';
-const secret = (prefix: string) => z.string().startsWith(prefix).min(prefix.length + 16).max(256);
+export { ACCESS_KEY_PREFIX, ACCESS_TOKEN_PREFIX, API_PREFIX, MAX_TASK_WAIT_SECONDS } from './constants.js';
+
+const secret = (prefix: string) => z.string().startsWith(prefix).min(prefix.length + SECRET_MIN_BODY).max(SECRET_MAX_LENGTH);
 
 /**
  * Which agent instance is calling: a random id kept in its state directory, the host's
@@ -86,11 +85,10 @@ export const PROTOCOL_ERRORS = {
 export type ProtocolErrorCode = keyof typeof PROTOCOL_ERRORS;
 
 /** GET /v1/tasks/next?waitSeconds=0..30 (bearer): the next experiment to run, or 204 after the wait. */
-export const MAX_TASK_WAIT_SECONDS = 30;
 export const TaskResponse = z.object({
   task: z.object({
     /** Also a file name and a URL segment on the agent: letters, digits, "_" and "-" only. */
-    runId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be 1–64 of A-Z, a-z, 0-9, "_", "-"' }),
+    runId: z.string().regex(RUN_ID_PATTERN, { error: 'must be 1–64 of A-Z, a-z, 0-9, "_", "-"' }),
     /** A faultd/v1 experiment; the agent validates it against its own host before anything runs. */
     experiment: z.unknown(),
     queuedAt: z.iso.datetime(),

@@ -26,6 +26,7 @@ export const FAKE_NATIVE: NativeAddon = {
   memlockLimit: () => ({ soft: null, hard: null }),
   tryLock: () => true,
   sdNotify: () => notFaked('sdNotify'),
+  dieWithParent: () => notFaked('dieWithParent'),
   fallocate: () => notFaked('fallocate'),
   netemOptions: () => notFaked('netemOptions'),
   tbfOptions: () => notFaked('tbfOptions'),
