@@ -68,17 +68,17 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
       '@typescript-eslint/no-unnecessary-condition': 'off',
-      'no-restricted-syntax': ['error', { selector: "CallExpression[callee.object.name='process'][callee.property.name='exit']", message: 'Only src/main.ts may exit the process.' }],
+      'no-restricted-syntax': ['error', { selector: "CallExpression[callee.object.name='process'][callee.property.name='exit']", message: 'Only src/main.ts and src/idle-main.ts (the agent\'s idle process) may exit the process.' }],
     },
   },
   {
     files: ['src/**/*.ts'],
-    ignores: ['src/main.ts'],
+    ignores: ['src/main.ts', 'src/entry.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: EVERYWHERE }] },
   },
   ...zoneConfigs,
   {
-    files: ['src/main.ts', 'bench/**/*.ts', 'test/**/*.ts', 'scripts/**/*.mjs', 'eslint.config.js', 'bin/**/*.js'],
+    files: ['src/main.ts', 'src/idle-main.ts', 'bench/**/*.ts', 'test/**/*.ts', 'scripts/**/*.mjs', 'eslint.config.js', 'bin/**/*.js'],
     rules: { 'no-restricted-syntax': 'off' },
   },
   {

@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   FAULTD_ERR_AGENT_AUTH: 'the hub refused the agent\'s key or token, or its TLS identity did not verify',
   FAULTD_ERR_AGENT_UNREACHABLE: 'the hub cannot be reached (connection refused, timeout, DNS)',
   FAULTD_ERR_AGENT_PROTOCOL: 'the hub answered with a body that does not match the protocol',
+  FAULTD_ERR_AGENT_WORKER: 'a worker of the idle agent process could not start or died without doing its job',
   FAULTD_ERR_INSTALL: 'faultd install/uninstall could not drive systemd',
   FAULTD_ERR_SESSION_ORDER: 'a session was used out of order: opened twice, or a run started when it was not open (a faultd bug)',
 } as const;

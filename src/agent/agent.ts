@@ -9,19 +9,16 @@
 import type { Logger } from 'pino';
 
 import type { Session } from '../engine/session.js';
-import { messageOf } from '../errors.js';
-import { TaskReply } from '../protocol/agent-replies.js';
-import { API_PREFIX } from '../protocol/constants.js';
+import type { TaskReply } from '../protocol/agent-replies.js';
 import type { AgentIdentity } from '../protocol/messages.js';
-import { retryDelayMs } from './backoff.js';
 import { finishEarlierRuns } from './earlier-runs.js';
 import { Heartbeat } from './heartbeat.js';
-import { HubReplyError, type HubClient } from './hub-client.js';
+import type { HubClient } from './hub-client.js';
 import { HubLink } from './hub-link.js';
 import { RunExecutor } from './run-executor.js';
 import { Shipper } from './shipper.js';
-import { sleep } from './sleep.js';
-import { AgentRefusedByHub, type TokenSource } from './token-source.js';
+import { pollForTasks } from './task-poll.js';
+import type { TokenSource } from './token-source.js';
 
 export interface AgentTiming {
   readonly heartbeatMs: number;
@@ -52,9 +49,6 @@ export interface AgentDeps {
    */
   readonly onStopping?: () => void;
 }
-
-/** A hub that answers "nothing" at once is not asked again sooner than this. */
-const MIN_POLL_INTERVAL_MS = 1_000;
 
 export class Agent {
   readonly #d: AgentDeps;
@@ -100,61 +94,47 @@ export class Agent {
    * stop with it, and also when an error ends the loop, so the process can exit.
    */
   async run(signal: AbortSignal): Promise<void> {
+    await this.#withHeartbeat(signal, 'always', async () => {
+      const { session, logger, stateDir, onStatus } = this.#d;
+      await finishEarlierRuns({ session, link: this.#link, shipper: this.#shipper, logger, stateDir, ...(onStatus ? { onStatus } : {}) }, signal);
+      const { pollWaitMs, heartbeatMs } = this.#d.timing;
+      await pollForTasks({ link: this.#link, logger, pollWaitMs, heartbeatMs, execute: (task, stop) => this.#executor.execute(task, stop) }, signal);
+    });
+  }
+
+  /**
+   * The agent's start in a prepare worker of the idle agent: what earlier agent processes owed
+   * the hub (earlier-runs.ts), then it returns. No heartbeat of its own: the idle process, which
+   * heartbeats, starts right after, and a hub that refuses this instance is reported once, by it.
+   */
+  async finishEarlierRuns(signal: AbortSignal): Promise<void> {
+    const { session, logger, stateDir, onStatus } = this.#d;
+    await finishEarlierRuns({ session, link: this.#link, shipper: this.#shipper, logger, stateDir, ...(onStatus ? { onStatus } : {}) }, signal);
+  }
+
+  /** One task the idle agent polled, executed to its end and delivered, with heartbeats beside it. */
+  async executeOne(task: TaskReply, signal: AbortSignal): Promise<void> {
+    await this.#withHeartbeat(signal, 'when-stopped', () => this.#executor.execute(task, signal));
+  }
+
+  /**
+   * Runs `work` with the heartbeat beside it; the heartbeat stops with it, so the process can
+   * exit. On the way out the owner hears "stopping" once: always (the poll loop ends only when
+   * the agent stops or fails), or only when `signal` stopped the work.
+   */
+  async #withHeartbeat(signal: AbortSignal, announce: 'always' | 'when-stopped', work: () => Promise<void>): Promise<void> {
     const heartbeatsStop = new AbortController();
     const onStop = (): void => heartbeatsStop.abort();
     signal.addEventListener('abort', onStop, { once: true });
     const heartbeats = this.#heartbeat.run(heartbeatsStop.signal);
     try {
-      const { session, logger, stateDir, onStatus } = this.#d;
-      await finishEarlierRuns({ session, link: this.#link, shipper: this.#shipper, logger, stateDir, ...(onStatus ? { onStatus } : {}) }, signal);
-      await this.#pollLoop(signal);
+      await work();
     } finally {
-      this.#announceStopping();
+      if (announce === 'always' || signal.aborted) this.#announceStopping();
       heartbeatsStop.abort();
       signal.removeEventListener('abort', onStop);
       await heartbeats;
     }
-  }
-
-  async #pollLoop(signal: AbortSignal): Promise<void> {
-    let failures = 0;
-    while (!signal.aborted) {
-      const asked = Date.now();
-      let task: TaskReply | undefined;
-      try {
-        task = await this.#poll(signal);
-        failures = 0;
-      } catch (error) {
-        if (signal.aborted) break;
-        failures += 1;
-        // A refusal of this instance was logged once, as an error, by the token source.
-        this.#d.logger[error instanceof AgentRefusedByHub ? 'debug' : 'warn']({ err: messageOf(error), attempt: failures }, 'task poll failed; backing off');
-        await sleep(this.#retryDelayMs(failures, error), signal);
-        continue;
-      }
-      if (task) await this.#executor.execute(task, signal);
-      // A hub that answers "nothing" at once (pollWait under 1 s, or a control plane that does
-      // not hold the call) is not asked again in a tight loop.
-      else await sleep(MIN_POLL_INTERVAL_MS - (Date.now() - asked), signal);
-    }
-  }
-
-  async #poll(signal: AbortSignal): Promise<TaskReply | undefined> {
-    const { pollWaitMs } = this.#d.timing;
-    const reply = await this.#link.get(`${API_PREFIX}/tasks/next?waitSeconds=${Math.floor(pollWaitMs / 1000)}`, TaskReply, pollWaitMs, signal);
-    if (reply.status === 200 && 'body' in reply) return reply.body;
-    if (reply.status !== 204) throw HubReplyError.of(reply);
-    return undefined;
-  }
-
-  /**
-   * The wait before the next poll after `failures` failures: the backoff, but at most a heartbeat
-   * period while the hub refuses this instance, so an operator's `hub infra release` is taken
-   * up within one heartbeat period (the heartbeat retries the exchange as often).
-   */
-  #retryDelayMs(failures: number, error: unknown): number {
-    const delay = retryDelayMs(failures, error);
-    return error instanceof AgentRefusedByHub ? Math.min(delay, this.#d.timing.heartbeatMs) : delay;
   }
 
   #announceStopping(): void {

@@ -4,6 +4,10 @@
  * (as `faultd run` does), tells systemd it is ready (Type=notify; a no-op elsewhere), then polls
  * the hub until SIGINT/SIGTERM, which aborts and reverts a run in progress before the process
  * exits. The systemd watchdog is pinged from the event loop throughout.
+ *
+ * The same command is each worker of the idle agent process (idle-main.ts): a `prepare` worker
+ * stops after the remnants and earlier runs and hands over the settings; a `run` worker executes
+ * the one task it is given. In `FAULTD_AGENT_ONE_PROCESS=1` mode it does everything itself.
  */
 import { readFileSync } from 'node:fs';
 
@@ -16,6 +20,9 @@ import { FaultdError, messageOf } from '../errors.js';
 import { hostShuttingDown, ServiceNotifier } from '../host/systemd.js';
 import { faultContext, openSession, type CommandEnv } from './context.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
+import { WorkerLink, type AgentNotifier } from '../agent/worker-link.js';
+import { STOP_REASON, workerRole, type IdleSettings } from '../agent/worker-protocol.js';
+import type { HubConnection } from '../agent/hub-client.js';
 
 function readPem(file: string, what: string): string {
   try {
@@ -25,8 +32,7 @@ function readPem(file: string, what: string): string {
   }
 }
 
-/** Why the agent stops: a reboot or poweroff under systemd, or an operator's stop. */
-export const STOP_REASON = { reboot: 'interrupted by reboot: the host is shutting down', stop: 'the agent is stopping' } as const;
+export { STOP_REASON } from '../agent/worker-protocol.js';
 
 export async function agentCommand(env: CommandEnv, stopSignal: AbortSignal): Promise<ExitCode> {
   const { config, configPath } = env.options;
@@ -36,46 +42,52 @@ export async function agentCommand(env: CommandEnv, stopSignal: AbortSignal): Pr
     throw new FaultdError('FAULTD_ERR_AGENT_CONFIG', `${configPath}: the agent needs ${missing.join(', ')} (see README, "The agent")`);
   }
   readAccessKey(hub.accessKeyFile); // refuses an unsafe key file before anything else
-  if (hub.insecure) env.logger.warn({ hub: hub.url }, 'INSECURE: hub.insecure is set and hub.url is http://, so the access key and tokens cross the network unencrypted; use https:// outside tests');
+  if (hub.insecure && workerRole() !== 'run') env.logger.warn({ hub: hub.url }, 'INSECURE: hub.insecure is set and hub.url is http://, so the access key and tokens cross the network unencrypted; use https:// outside tests');
   // This instance, for the hub's one-machine-per-infrastructure binding (README, "Hub and agent").
   const identity = loadAgentIdentity({ stateDir: env.options.stateDir });
-  const client = new HubClient({
+  const connection: HubConnection = {
     url: hub.url,
     insecure: hub.insecure,
     ...(hub.caFile ? { caPem: readPem(hub.caFile, 'the CA file') } : {}),
     ...(hub.pinSha256 ? { pinSha256: hub.pinSha256 } : {}),
     ...(hub.clientCertFile && hub.clientKeyFile ? { clientCert: { cert: readPem(hub.clientCertFile, 'the client certificate'), key: readPem(hub.clientKeyFile, 'the client key') } } : {}),
-  });
+  };
+  const client = new HubClient(connection);
   const tokens = new TokenSource({ client, infraId: hub.infraId, keyFile: hub.accessKeyFile, logger: env.logger, agent: identity });
   const ctx = faultContext(env);
-  const systemd = new ServiceNotifier(ctx.native, env.logger);
+  const role = workerRole();
+  const worker = role ? new WorkerLink((parent) => ctx.native.dieWithParent(parent)) : undefined;
+  const systemd: AgentNotifier = worker ? worker.notifier() : new ServiceNotifier(ctx.native, env.logger);
   const stopWatchdog = systemd.startWatchdog();
   const stopping = new AbortController();
   const signal = stopping.signal;
-  const onStop = (): void => {
-    const reason = systemd.enabled && hostShuttingDown() ? STOP_REASON.reboot : STOP_REASON.stop;
+  const stopWith = (reason: string): void => {
     systemd.status(`stopping (${reason}): aborting and reverting a running experiment`);
     stopping.abort(reason);
   };
+  const onStop = (): void => stopWith(systemd.enabled && hostShuttingDown() ? STOP_REASON.reboot : STOP_REASON.stop);
   if (stopSignal.aborted) onStop();
   stopSignal.addEventListener('abort', onStop, { once: true });
+  // A worker stops when the idle process asks, with the reason it found.
+  worker?.onStop(stopWith);
   // After an internal error the agent stops polling, as for a stop, and its run reports why.
   const session = openSession(env, ctx, { onCrash: () => stopping.abort('internal error') });
   systemd.status('reverting remnants of earlier runs');
   try {
     const remnants = await session.open();
     if (remnants.length) env.logger.info({ count: remnants.length }, 'remnants of earlier runs reverted before polling');
+    const timing = {
+      heartbeatMs: config.agent.heartbeatInterval,
+      runningHeartbeatMs: config.agent.runningHeartbeatInterval,
+      pollWaitMs: config.agent.pollWait,
+      disconnectTimeoutMs: config.agent.disconnectTimeout,
+    };
     const agent = new Agent({
       client,
       tokens,
       logger: env.logger,
       session,
-      timing: {
-        heartbeatMs: config.agent.heartbeatInterval,
-        runningHeartbeatMs: config.agent.runningHeartbeatInterval,
-        pollWaitMs: config.agent.pollWait,
-        disconnectTimeoutMs: config.agent.disconnectTimeout,
-      },
+      timing,
       abortCall: config.agent.abortCall,
       version: env.options.version,
       identity,
@@ -83,6 +95,17 @@ export async function agentCommand(env: CommandEnv, stopSignal: AbortSignal): Pr
       onStatus: (text) => systemd.status(text),
       onStopping: () => systemd.stopping('faults reverted; sending the last logs and the result'),
     });
+    if (worker && role === 'prepare') {
+      await agent.finishEarlierRuns(signal);
+      const settings: IdleSettings = { logFormat: env.options.logFormat, hub: connection, infraId: hub.infraId, keyFile: hub.accessKeyFile, identity, version: env.options.version, capabilities: session.capabilities(), timing };
+      if (!signal.aborted) worker.send({ kind: 'settings', settings });
+      return EXIT.OK;
+    }
+    if (worker && role === 'run') {
+      const task = await worker.task(signal);
+      if (task) await agent.executeOne(task, signal);
+      return EXIT.OK;
+    }
     // Startup order: remnants reverted (above), then READY, then polling.
     systemd.ready(`polling ${hub.url} as ${hub.infraId}`);
     env.logger.info({ hub: hub.url, infraId: hub.infraId, agentId: identity.id, machineId: identity.machineId, systemd: systemd.enabled, watchdogMs: systemd.watchdogMs }, 'agent started');
@@ -94,5 +117,6 @@ export async function agentCommand(env: CommandEnv, stopSignal: AbortSignal): Pr
     stopSignal.removeEventListener('abort', onStop);
     await session.close();
     await client.close();
+    worker?.close();
   }
 }

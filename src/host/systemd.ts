@@ -52,12 +52,15 @@ export class ServiceNotifier {
 
   /**
    * Pings the watchdog at half its period from the event loop, until the returned function is
-   * called. Does nothing when systemd set no watchdog.
+   * called, skipping a ping while `healthy()` says no (a worker whose event loop is stuck).
+   * Does nothing when systemd set no watchdog.
    */
-  startWatchdog(): () => void {
+  startWatchdog(healthy: () => boolean = () => true): () => void {
     if (this.#watchdogMs === undefined || !this.enabled) return () => undefined;
     this.#send('WATCHDOG=1');
-    const timer = setInterval(() => this.#send('WATCHDOG=1'), Math.max(50, Math.floor(this.#watchdogMs / 2)));
+    const timer = setInterval(() => {
+      if (healthy()) this.#send('WATCHDOG=1');
+    }, Math.max(50, Math.floor(this.#watchdogMs / 2)));
     return () => clearInterval(timer);
   }
 
