@@ -90,27 +90,40 @@ export async function fleet(root: string): Promise<string[]> {
 
     // A real agent, idle against the same hub (one more infrastructure).
     const agentStore = new SqliteHubStore(path.join(dir, 'hub.db'));
-    const own = new HubService(agentStore).createInfra('bench-agent');
+    const agentService = new HubService(agentStore);
+    const own = agentService.createInfra('bench-agent');
+    const second = agentService.createInfra('bench-agent-one-process');
     agentStore.close();
     const keyFile = path.join(dir, 'access-key');
     writeFileSync(keyFile, `${own.accessKey}\n`, { mode: 0o600 });
     const config = path.join(dir, 'config.yaml');
     writeFileSync(config, `hub:\n  url: ${url}\n  infraId: ${own.id}\n  accessKeyFile: ${keyFile}\n  caFile: ${files.caCert}\n`);
-    const agent = spawn(process.execPath, [path.join(root, 'bin/faultd.js'), '--config', config, '--state-dir', path.join(dir, 'state'), '--log-format', 'json', 'agent'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    children.push(agent);
+    // The agent as it runs (an idle process, workers only for work), the one-process agent of
+    // 0.1.0 as the peer, and a bare Node, side by side over the same window.
+    const startAgent = (configFile: string, stateDir: string, env: NodeJS.ProcessEnv) => {
+      const child = spawn(process.execPath, [path.join(root, 'bin/faultd.js'), '--config', configFile, '--state-dir', path.join(dir, stateDir), '--log-format', 'json', 'agent'], { stdio: ['ignore', 'pipe', 'inherit'], env });
+      children.push(child);
+      return child;
+    };
+    const agent = startAgent(config, 'state', process.env);
+    await waitForLine(agent, /agent started/, 15_000);
+    const oneProcessConfig = path.join(dir, 'config-one.yaml');
+    const secondKey = path.join(dir, 'access-key-one');
+    writeFileSync(secondKey, `${second.accessKey}\n`, { mode: 0o600 });
+    writeFileSync(oneProcessConfig, `hub:\n  url: ${url}\n  infraId: ${second.id}\n  accessKeyFile: ${secondKey}\n  caFile: ${files.caCert}\n`);
+    const oneProcess = startAgent(oneProcessConfig, 'state-one', { ...process.env, FAULTD_AGENT_ONE_PROCESS: '1' });
     const bare = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 120000)'], { stdio: 'ignore' });
     children.push(bare);
-    await waitForLine(agent, /agent started/, 15_000);
+    await waitForLine(oneProcess, /agent started/, 15_000);
     await sleep(IDLE_WARMUP_MS); // start-up work (JIT, first TLS handshakes, GC) is not idle cost
-    const agentCpu0 = runTimeNs([agent.pid ?? 0]);
-    const bareCpu0 = runTimeNs([bare.pid ?? 0]);
+    const pids = [agent.pid ?? 0, oneProcess.pid ?? 0, bare.pid ?? 0];
+    const idleCpu0 = pids.map((pid) => runTimeNs([pid]));
     const a0 = Date.now();
     await sleep(IDLE_WINDOW_MS);
     const perMinute = (ns: number) => ((ns / 1e6) * 60_000) / (Date.now() - a0);
-    const agentCpuMsPerMin = perMinute(runTimeNs([agent.pid ?? 0]) - agentCpu0);
-    const bareCpuMsPerMin = perMinute(runTimeNs([bare.pid ?? 0]) - bareCpu0);
-    const agentRss = statusBytes(agent.pid ?? 0, 'VmRSS');
-    const bareRss = statusBytes(bare.pid ?? 0, 'VmRSS');
+    const [agentCpuMsPerMin = 0, oneProcessCpuMsPerMin = 0, bareCpuMsPerMin = 0] = pids.map((pid, i) => perMinute(runTimeNs([pid]) - (idleCpu0[i] ?? 0)));
+    const [agentRss = 0, oneProcessRss = 0, bareRss = 0] = pids.map((pid) => statusBytes(pid, 'VmRSS'));
+    const idleChildren = readFileSync(`/proc/${agent.pid ?? 0}/task/${agent.pid ?? 0}/children`, 'utf8').trim();
 
     stop = true;
     await Promise.all(simulated.map(({ dispatcher }) => dispatcher.destroy()));
@@ -124,10 +137,12 @@ export async function fleet(root: string): Promise<string[]> {
       `| hub CPU (% of one CPU) with ${AGENTS} long-polls held open | ${(hubCpu * 100).toFixed(1)} |`,
       `| hub RSS, max (MiB) | ${mib(rssMax)} |`,
       '',
-      '| `faultd agent` idle (default intervals: heartbeat 10 s, long-poll 25 s) | faultd agent | bare `node -e setTimeout` |',
-      '|---|---|---|',
-      `| RSS (MiB) | ${mib(agentRss)} | ${mib(bareRss)} |`,
-      `| CPU (ms per minute, over ${IDLE_WINDOW_MS / 1000} s after ${IDLE_WARMUP_MS / 1000} s of warm-up) | ${agentCpuMsPerMin.toFixed(0)} | ${bareCpuMsPerMin.toFixed(0)} |`,
+      '| `faultd agent` idle (default intervals: heartbeat 10 s, long-poll 25 s) | faultd agent (idle process) | one-process agent (`FAULTD_AGENT_ONE_PROCESS=1`, as 0.1.0) | bare `node -e setTimeout` |',
+      '|---|---|---|---|',
+      `| RSS (MiB) | ${mib(agentRss)} | ${mib(oneProcessRss)} | ${mib(bareRss)} |`,
+      `| RSS over bare Node (MiB) | +${mib(agentRss - bareRss)} | +${mib(oneProcessRss - bareRss)} | |`,
+      `| CPU (ms per minute, over ${IDLE_WINDOW_MS / 1000} s after ${IDLE_WARMUP_MS / 1000} s of warm-up) | ${agentCpuMsPerMin.toFixed(0)} | ${oneProcessCpuMsPerMin.toFixed(0)} | ${bareCpuMsPerMin.toFixed(0)} |`,
+      `| worker processes while idle | ${idleChildren === '' ? 0 : idleChildren.split(' ').length} | | |`,
       '',
       'The token storm is bounded by the hub checking each key with scrypt (about 30 ms of CPU each, off the event loop); in steady state an agent exchanges its key every 6.7 minutes (two thirds of the 10 min token lifetime).',
     ];

@@ -3,8 +3,8 @@
  * What each module the idle agent loads costs in resident memory: a fresh Node process imports
  * the module (and what it imports), collects garbage, and reports VmRSS; the figure is that
  * minus a bare Node's in the same run, median of BENCH_MODULE_RUNS processes (default 3).
- * Modules share dependencies, so the costs do not add up to the agent's RSS; the last row is
- * everything the idle agent process loads (`faultd agent`'s import graph).
+ * Modules share dependencies, so the costs do not add up to the agent's RSS; the last two rows
+ * are everything a worker loads (the full faultd) and everything the idle agent process loads.
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -39,7 +39,8 @@ const ROWS: readonly (readonly [string, readonly string[]])[] = [
   ['commander (CLI)', ['commander']],
   ['every fault module (the registry)', ['./src/faults/registry.js']],
   ['the agent modules (src/agent, protocol)', ['./src/agent/agent.js']],
-  ['all that `faultd agent` loads (main.ts\'s imports and cli/agent.ts\'s)', ['./src/cli/hub-commands.js', './src/cli/service-commands.js', './src/config/config.js', './src/faults/registry.js', './src/log.js', './src/cli/agent.js']],
+  ['all that a `faultd agent` worker (and the one-process agent) loads: main.ts\'s imports and cli/agent.ts\'s', ['./src/cli/hub-commands.js', './src/cli/service-commands.js', './src/config/config.js', './src/faults/registry.js', './src/log.js', './src/cli/agent.js']],
+  ['all that the idle `faultd agent` process loads (idle-main.ts\'s imports)', ['./src/agent/idle-agent.js', './src/agent/workers.js', './src/agent/token-source.js', './src/lean-log.js', './src/host/systemd.js', './src/native/load.js', './src/command-verb.js']],
 ];
 
 export function moduleCosts(root: string): string[] {

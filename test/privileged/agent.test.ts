@@ -8,7 +8,7 @@ import path from 'node:path';
 
 import type { ExecutionContext } from 'ava';
 
-import { finish, runCli, startCli, waitForLine, workspace, type CliChild, type Workspace } from '../helpers/cli.js';
+import { finish, REPO_ROOT, runCli, startCli, waitForLine, workspace, type CliChild, type Workspace } from '../helpers/cli.js';
 import type { HubOptions } from '../../src/hub/service.js';
 import { startHub, type TestHub } from '../helpers/hub.js';
 import { startRelay } from '../helpers/relay.js';
@@ -59,6 +59,22 @@ function launchAgent(t: Teardown, ws: Workspace): CliChild {
     await runCli(['revert', '--remnants', '--force'], ws.stateDir);
   });
   return child;
+}
+
+/** Like launchAgent, with extra environment variables. */
+function launchAgentWith(t: Teardown, ws: Workspace, env: Record<string, string>): CliChild {
+  const child = startCli(['--log-format', 'json', 'agent'], ws.stateDir, undefined, env);
+  t.teardown(async () => {
+    child.kill('SIGKILL');
+    await runCli(['revert', '--remnants', '--force'], ws.stateDir);
+  });
+  return child;
+}
+
+/** The parent pid of `pid` (field 4 of /proc/<pid>/stat). */
+function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
 }
 
 function startAgent(t: Teardown, hub: TestHub, ws: Workspace, settings: AgentSettings = {}): CliChild {
@@ -361,4 +377,53 @@ test('a run journal of a live agent process is left to it; the same pid with ano
   t.regex(hub.service.run(run.id)?.result?.reason ?? '', new RegExp(`the agent \\(pid ${pid}\\) stopped abruptly`));
   second.kill('SIGTERM');
   await finish(second);
+});
+
+test('the idle agent process loads no zod, pino, yaml, commander or fault module; its prepare worker does', async (t) => {
+  const hub = await startHub(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  configureAgent(hub, ws);
+  const log = path.join(ws.dir, 'modules.log');
+  const agent = launchAgentWith(t, ws, { NODE_OPTIONS: `--import=${path.join(REPO_ROOT, 'test', 'fixtures', 'module-recorder.mjs')}`, FAULTD_TEST_MODULE_LOG: log });
+  await waitForLine(agent, /agent started/, 20_000);
+  const records = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((line) => line.split(' '));
+  const idle = records.filter(([pid]) => Number(pid) === agent.pid).map(([, url = '']) => url);
+  const workers = records.filter(([pid]) => Number(pid) !== agent.pid).map(([, url = '']) => url);
+  t.true(idle.some((url) => url.endsWith('/dist/src/idle-main.js')), 'the recorder saw the idle process');
+  const heavy = /node_modules\/(zod|pino|yaml|commander|undici)\/|\/dist\/src\/(faults|config|engine|ledger|experiment|cli|hub)\//;
+  t.deepEqual(idle.filter((url) => heavy.test(url)), []);
+  t.true(workers.some((url) => url.includes('/node_modules/zod/')), 'the prepare worker, the full faultd, loads them');
+  agent.kill('SIGTERM');
+  t.is((await finish(agent)).code, 0);
+});
+
+test('a run worker killed mid-run: the idle agent reverts what it left, reports the run interrupted, and takes the next task', async (t) => {
+  const { hub, agent, run } = await agentMidRun(t);
+  const worker = parentOf(stressorsMatching(run.id)[0] ?? 0);
+  t.not(worker, agent.pid, 'the run executes in a worker');
+  t.is(parentOf(worker), agent.pid ?? 0, 'started by the idle process');
+  process.kill(worker, 'SIGKILL');
+  t.true(await waitForState(hub, run.id, ['finished'], 20_000), 'the run is reported');
+  t.deepEqual(stressorsMatching(run.id), [], 'its stressors are gone');
+  const result = hub.service.run(run.id)?.result;
+  t.is(result?.verdict, 'interrupted');
+  t.regex(result?.reason ?? '', /stopped abruptly/);
+  assertContiguousLogs(t, hub, run.id);
+  const next = hub.service.queueRun('edge-1', experiment(1));
+  t.true(await waitForState(hub, next.id, ['finished'], 20_000), 'the next task runs');
+  t.is(hub.service.run(next.id)?.result?.verdict, 'completed');
+  t.is(agent.exitCode, null, 'the idle process lives on');
+  agent.kill('SIGTERM');
+  t.is((await finish(agent)).code, 0);
+});
+
+test('the idle process SIGKILLed mid-run: its run worker dies with it (PR_SET_PDEATHSIG), as a one-process agent would', async (t) => {
+  const { agent, run } = await agentMidRun(t);
+  const worker = parentOf(stressorsMatching(run.id)[0] ?? 0);
+  t.is(parentOf(worker), agent.pid ?? 0);
+  agent.kill('SIGKILL');
+  await finish(agent);
+  t.true(await waitUntil(() => !existsSync(`/proc/${worker}`), 5000), 'the worker is gone');
+  t.true(await waitUntil(() => stressorsMatching(run.id).length === 0, 5000), 'and its stressors');
 });
