@@ -7,6 +7,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { Agent } from 'undici';
 
+import type { AgentIdentity } from '../../src/protocol/messages.js';
 import { HubClient } from '../../src/agent/hub-client.js';
 import { HubLink } from '../../src/agent/hub-link.js';
 import { TokenSource } from '../../src/agent/token-source.js';
@@ -52,7 +53,8 @@ export async function startHub(t: { teardown(fn: () => void | Promise<void>): vo
 }
 
 /** An infrastructure of `hub` and the agent's line to it (client, tokens, link), closed at teardown. */
-export function linkTo(t: { teardown(fn: () => void | Promise<void>): void }, hub: TestHub, name = 'edge-1'): { infraId: string; link: HubLink; client: HubClient } {
+/** A link to a new infrastructure `name`; with `identity`, its token exchanges carry it (as the agent's do). */
+export function linkTo(t: { teardown(fn: () => void | Promise<void>): void }, hub: TestHub, name = 'edge-1', identity?: AgentIdentity): { infraId: string; link: HubLink; client: HubClient } {
   const { id, accessKey } = hub.service.createInfra(name);
   const dir = mkdtempSync(path.join(tmpdir(), 'faultd-agent-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -60,7 +62,7 @@ export function linkTo(t: { teardown(fn: () => void | Promise<void>): void }, hu
   writeFileSync(keyFile, `${accessKey}\n`, { mode: 0o600 });
   const client = new HubClient({ url: hub.url, caPem: hub.ca });
   t.teardown(() => client.close());
-  const tokens = new TokenSource({ client, infraId: id, keyFile, logger: SILENT });
+  const tokens = new TokenSource({ client, infraId: id, keyFile, logger: SILENT, ...(identity ? { agent: identity } : {}) });
   return { infraId: id, link: new HubLink(client, tokens), client };
 }
 

@@ -7,31 +7,13 @@ import type { IdleSettings } from '../../../src/agent/worker-protocol.js';
 import { WorkerFailed, type AgentWorkers, type WorkerExit } from '../../../src/agent/workers.js';
 import type { Validator } from '../../../src/protocol/validator.js';
 import type { HubReply } from '../../../src/agent/hub-client.js';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-
-import { HubClient } from '../../../src/agent/hub-client.js';
-import { HubLink as HubLink } from '../../../src/agent/hub-link.js';
-import { TokenSource } from '../../../src/agent/token-source.js';
-import { QUEUED_EXPERIMENT, SILENT, startHub, type TestHub } from '../../helpers/hub.js';
+import type { HubLink } from '../../../src/agent/hub-link.js';
+import { linkTo, QUEUED_EXPERIMENT, SILENT, startHub } from '../../helpers/hub.js';
 
 const CLEAN: WorkerExit = { pid: 1, code: 0, signal: null };
 const KILLED: WorkerExit = { pid: 1, code: null, signal: 'SIGKILL' };
 
 const IDENTITY = { id: 'a1b2c3d4e5f6a7b8', hostname: 'idle-test' };
-
-/** A link to infrastructure edge-1 whose token exchanges carry the idle agent's identity, as in the agent. */
-function linkAs(t: { teardown(fn: () => void | Promise<void>): void }, hub: TestHub): HubLink {
-  const { id, accessKey } = hub.service.createInfra('edge-1');
-  const dir = mkdtempSync(path.join(tmpdir(), 'faultd-idle-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const keyFile = path.join(dir, 'access-key');
-  writeFileSync(keyFile, `${accessKey}\n`, { mode: 0o600 });
-  const client = new HubClient({ url: hub.url, caPem: hub.ca });
-  t.teardown(() => client.close());
-  return new HubLink(client, new TokenSource({ client, infraId: id, keyFile, logger: SILENT, agent: IDENTITY }));
-}
 
 function settings(): IdleSettings {
   return {
@@ -66,7 +48,7 @@ function countingHeartbeats(link: HubLink): { link: HubLink; heartbeats: () => n
 
 test('a task goes to a run worker; heartbeats rest while it runs and resume after', async (t) => {
   const hub = await startHub(t);
-  const { link, heartbeats } = countingHeartbeats(linkAs(t, hub));
+  const { link, heartbeats } = countingHeartbeats(linkTo(t, hub, 'edge-1', IDENTITY).link);
   const stop = new AbortController();
   const ran: string[] = [];
   let duringRun = -1;
@@ -98,7 +80,7 @@ test('a task goes to a run worker; heartbeats rest while it runs and resume afte
 
 test('a run worker that dies is followed by a prepare worker, then polling goes on', async (t) => {
   const hub = await startHub(t);
-  const link = linkAs(t, hub);
+  const link = linkTo(t, hub, 'edge-1', IDENTITY).link;
   const stop = new AbortController();
   const calls: string[] = [];
   const workers: Pick<AgentWorkers, 'run' | 'prepare'> = {
@@ -129,7 +111,7 @@ test('a run worker that dies is followed by a prepare worker, then polling goes 
 
 test('a prepare worker that fails after a dead run worker ends the agent with its failure', async (t) => {
   const hub = await startHub(t);
-  const link = linkAs(t, hub);
+  const link = linkTo(t, hub, 'edge-1', IDENTITY).link;
   const failed = new WorkerFailed('prepare', { pid: 7, code: 2, signal: null });
   const workers: Pick<AgentWorkers, 'run' | 'prepare'> = { run: () => Promise.resolve(KILLED), prepare: () => Promise.reject(failed) };
   const agent = new IdleAgent({ link, logger: SILENT, settings: settings(), workers });
