@@ -17,7 +17,7 @@ import { FaultdError, messageOf } from '../errors.js';
 import { describeMount, mountHolding, sameMount } from '../host/mounts.js';
 import { formatBytes, parseByteAmount } from '../units.js';
 import { optionalParsedParam, paramsObject, type Param } from './params.js';
-import { defineInjector, RevertError, type ActiveFault, type RevertOutcome } from './types.js';
+import { defineInjector, RevertError, type ActiveFault, type FaultContext, type Planned, type RevertOutcome } from './types.js';
 import { fnv1a32 } from './network/tc-handles.js';
 
 /** Free space a fill leaves unless `keepFree` says otherwise. */
@@ -61,7 +61,7 @@ function realPath(p: string): string {
 }
 
 /** One lock per filesystem: two fills of one filesystem in a step would each count the same free space. */
-function filesystemKey(dir: string): string {
+export function filesystemKey(dir: string): string {
   try {
     return `disk:dev${statSync(dir).dev}`;
   } catch {
@@ -86,8 +86,9 @@ const parseSize = (v: string | number): number | undefined => {
   return amount && 'bytes' in amount ? amount.bytes : undefined;
 };
 
-function params() {
-  const pathParam: Param<string> = {
+/** An existing directory to fill, symbolic links resolved (`path` here, `fillPath` for linux-fs-fill). */
+export function fillDirectoryParam(name: string): Param<string> {
+  return {
     schema: z
       .string({ error: 'must be an absolute directory path' })
       .refine((p) => path.isAbsolute(p), { error: 'must be an absolute directory path' })
@@ -97,8 +98,24 @@ function params() {
         const problem = directoryProblem(p);
         if (problem) c.addIssue({ code: 'custom', message: `must be an existing directory; it ${problem}` });
       }),
-    doc: { name: 'path', type: 'path', default: undefined, bounds: 'an existing directory, not under /proc, /sys, /dev, /run', description: 'a directory on the filesystem to fill; the fill file goes here' },
+    doc: { name, type: 'path', default: undefined, bounds: 'an existing directory, not under /proc, /sys, /dev, /run', description: 'a directory on the filesystem to fill; the fill file goes here' },
   };
+}
+
+/** A size in bytes (`512Mi`, `2G`, `100M`, `30k`, plain bytes; binary units). */
+export function fillSizeParam(name: string, description: string): Param<number | undefined> {
+  return optionalParsedParam({ name, type: 'size', default: '-', min: 1, max: MAX_BYTES, bounds: '1 B–1 PiB', parse: parseSize, formatHint: 'a size like "512Mi", "2G", "100M" or bytes', description });
+}
+
+/** `keepFree`: the reserve of free space no fill takes. */
+export function keepFreeParam(): Param<number> {
+  return optionalParsedParam({
+    name: 'keepFree', type: 'size', default: DEFAULT_KEEP_FREE, min: MIN_KEEP_FREE, max: MAX_BYTES, bounds: '1Mi–1 PiB', parse: parseSize,
+    formatHint: 'a size like "256Mi" or bytes', description: 'free space the fill never takes: a fill that would leave less is refused',
+  }, DEFAULT_KEEP_FREE) as Param<number>;
+}
+
+function params() {
   const fillPercentage: Param<number | undefined> = {
     schema: z
       .preprocess((v) => (typeof v === 'string' && /^\s*\d+(\.\d+)?\s*%?\s*$/.test(v) ? Number(v.replace('%', '')) : v), z.number({ error: 'must be a percentage 1–100' }).min(1, { error: 'must be in 1–100' }).max(100, { error: 'must be in 1–100' }))
@@ -106,20 +123,14 @@ function params() {
     doc: { name: 'fillPercentage', type: 'number', default: undefined, bounds: '1–100 %', description: 'fill until the filesystem is this full, as df counts Use% (give this or size)' },
   };
   return {
-    path: pathParam,
+    path: fillDirectoryParam('path'),
     fillPercentage,
-    size: optionalParsedParam({
-      name: 'size', type: 'size', default: '-', min: 1, max: MAX_BYTES, bounds: '1 B–1 PiB', parse: parseSize,
-      formatHint: 'a size like "512Mi", "2Gi" or bytes', description: 'fill by this many bytes instead (give this or fillPercentage)',
-    }),
-    keepFree: optionalParsedParam({
-      name: 'keepFree', type: 'size', default: DEFAULT_KEEP_FREE, min: MIN_KEEP_FREE, max: MAX_BYTES, bounds: '1Mi–1 PiB', parse: parseSize,
-      formatHint: 'a size like "256Mi" or bytes', description: 'free space the fill never takes: a fill that would leave less is refused',
-    }, DEFAULT_KEEP_FREE) as Param<number>,
+    size: fillSizeParam('size', 'fill by this many bytes instead (give this or fillPercentage)'),
+    keepFree: keepFreeParam(),
   };
 }
 
-const DiskFillRevertSchema = z.object({
+export const DiskFillRevertSchema = z.object({
   file: z.string().min(1),
   bytes: z.number().int().positive(),
   /** The directory filled and the mount that holds it, as planned (see assertReachable). */
@@ -136,7 +147,7 @@ const DiskFillRevertSchema = z.object({
   /** The fill file's inode, once created: a file in its place that is not it is left alone. */
   ino: z.number().int().nonnegative().optional(),
 });
-type DiskFillRevert = z.infer<typeof DiskFillRevertSchema>;
+export type DiskFillRevert = z.infer<typeof DiskFillRevertSchema>;
 
 /** Reserves `bytes` in the open file: fallocate, or zeros where the filesystem lacks it. */
 export async function allocate(fd: number, bytes: number, fallocate: (fd: number, length: number) => void, signal: AbortSignal): Promise<'fallocate' | 'zeros'> {
@@ -232,6 +243,116 @@ function locateFill(r: DiskFillRevert, bootId: string): string | RevertOutcome {
   return found.path;
 }
 
+/** What a fill is asked for: a directory, and a percentage or a size, with its reserve. */
+export interface FillRequest {
+  readonly path: string;
+  readonly fillPercentage?: number | undefined;
+  readonly size?: number | undefined;
+  readonly keepFree: number;
+}
+
+/** The names the asking kind gives `path` and `size` (its messages name its own fields). */
+export interface FillFieldNames {
+  readonly path: string;
+  readonly size: string;
+}
+
+/** Plans one fill file (linux-disk-fill, linux-fs-fill): checked, sized, recorded, then written. */
+export function planFill(faultId: string, given: FillRequest, ctx: FaultContext, names: FillFieldNames): Planned<DiskFillRevert> {
+  // Resolved again now (a link may have changed since validation) and pinned by dev and inode.
+  const p = { ...given, path: realPath(given.path) };
+  if (forbidden(p.path)) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `params.${names.path}: ${given.path} resolves to ${p.path}, under ${FORBIDDEN_ROOTS.join(', ')}`);
+  // Checked at validation too; here again for a directory removed since.
+  const problem = directoryProblem(p.path);
+  if (problem) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `params.${names.path}: must be an existing directory; ${p.path} ${problem}`);
+  const dir = statSync(p.path);
+  const usage = filesystemUsage(p.path);
+  const bytes = p.size ?? bytesToReach(p.fillPercentage ?? 0, usage);
+  const now = `${usePercent(usage).toFixed(1)} % used, ${formatBytes(usage.availableBytes)} free`;
+  if (bytes <= 0) throw new Error(`fillPercentage ${p.fillPercentage ?? '?'}: the filesystem of ${p.path} is already ${now}`);
+  const room = usage.availableBytes - p.keepFree;
+  if (bytes > room) {
+    const most = room > 0 ? `at most ${formatBytes(room)} (${usePercent({ ...usage, usedBytes: usage.usedBytes + room, availableBytes: p.keepFree }).toFixed(1)} %)` : 'nothing';
+    const field = p.size === undefined ? `fillPercentage ${p.fillPercentage ?? '?'}` : `${names.size} ${formatBytes(bytes)}`;
+    throw new Error(`${field}: would leave less than keepFree ${formatBytes(p.keepFree)} free on the filesystem of ${p.path} (${now}); it can take ${most}`);
+  }
+  const file = path.join(p.path, `.faultd-fill-${fnv1a32(faultId).toString(16).padStart(8, '0')}`);
+  const mount = mountHolding(p.path);
+  const revert: DiskFillRevert = { file, bytes, dir: { path: p.path, dev: dir.dev, ino: dir.ino, bootId: ctx.host.bootId, ...(mount ? { mount } : {}) } };
+  const after = usePercent({ ...usage, usedBytes: usage.usedBytes + bytes, availableBytes: usage.availableBytes - bytes });
+  return {
+    target: p.path,
+    changes: [`create ${file} with ${formatBytes(bytes)} reserved (filesystem ${now} → ${after.toFixed(1)} % used)`],
+    revertSteps: [`delete ${file}`],
+    revert,
+    async apply(recordApplied, signal): Promise<ActiveFault> {
+      // Free space may have shrunk since the plan (another writer): check again, then record.
+      const latest = filesystemUsage(p.path);
+      if (bytes > latest.availableBytes - p.keepFree) throw new Error(`${formatBytes(bytes)} would now leave less than keepFree ${formatBytes(p.keepFree)} free on the filesystem of ${p.path} (${formatBytes(latest.availableBytes)} free); nothing was written`);
+      // The intent record already names the file: a crash from here on leaves it findable.
+      const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      let how: 'fallocate' | 'zeros';
+      try {
+        // The directory compared, not the file: on overlayfs a file may show a layer's device.
+        const now = statSync(p.path);
+        if (now.dev !== dir.dev || now.ino !== dir.ino) throw new Error(`${p.path} is no longer the directory that was checked (a link or mount changed under it)`);
+        await recordApplied({ ...revert, ino: fstatSync(fd).ino });
+        how = await allocate(fd, bytes, (f, n) => ctx.native.fallocate(f, n), signal);
+      } catch (error) {
+        closeSync(fd);
+        unlinkSync(file);
+        throw new Error(`cannot fill ${file} with ${formatBytes(bytes)}: ${messageOf(error)} (the file was removed)`, { cause: error });
+      }
+      closeSync(fd);
+      ctx.logger.info({ file, bytes, how, usePercent: Number(usePercent(filesystemUsage(p.path)).toFixed(2)) }, 'fill file written');
+      return {
+        measure: () => `${usePercent(filesystemUsage(p.path)).toFixed(1)} % used`,
+        ended: new Promise<string>(() => undefined),
+      };
+    },
+  };
+}
+
+/** Deletes the fill file and checks that it is gone; idempotent (see locateFill). */
+export async function revertFill(given: DiskFillRevert, ctx: FaultContext): Promise<RevertOutcome> {
+  const located = locateFill(given, ctx.host.bootId);
+  if (typeof located !== 'string') return located;
+  // The file may have moved with its directory: that is where it is deleted.
+  const r = { ...given, file: located };
+  let found;
+  try {
+    found = await lstat(r.file);
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return { outcome: 'already-absent', detail: `${r.file} was already gone` };
+    throw new RevertError(`cannot look at the fill file ${r.file}: ${messageOf(error)}`, `${r.file} (${formatBytes(r.bytes)}) may still take space`, `rm -f ${r.file}`, { cause: error });
+  }
+  if (r.ino !== undefined && found.ino !== r.ino) {
+    throw new RevertError(
+      `${r.file} is not the fill file faultd wrote (inode ${found.ino}, not ${r.ino}): it was moved or replaced, so it is left untouched`,
+      `faultd's fill file (${formatBytes(r.bytes)}, inode ${r.ino}) may still take space on the filesystem of ${path.dirname(r.file)}`,
+      `find ${path.dirname(r.file)} -xdev -inum ${r.ino} -delete  # then: faultd revert --remnants`,
+    );
+  }
+  try {
+    await unlink(r.file);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'ENOENT') return { outcome: 'already-absent', detail: `${r.file} was already gone` };
+    throw new RevertError(
+      `cannot delete the fill file ${r.file}: ${messageOf(error)}`,
+      `${r.file} (${formatBytes(r.bytes)}) still takes space on its filesystem`,
+      code === 'EPERM' ? `chattr -i ${r.file} && rm -f ${r.file}` : `rm -f ${r.file}`,
+      { cause: error },
+    );
+  }
+  try {
+    await stat(r.file);
+  } catch {
+    return { outcome: 'reverted', detail: `deleted ${r.file} (${formatBytes(r.bytes)})` };
+  }
+  throw new RevertError(`${r.file} is still there after it was deleted`, `${r.file} (${formatBytes(r.bytes)})`, `rm -f ${r.file}`);
+}
+
 export const linuxDiskFill = defineInjector({
   kind: 'linux-disk-fill',
   summary: 'Fill a filesystem to a percentage or by a size, never past a reserve of free space',
@@ -245,97 +366,7 @@ export const linuxDiskFill = defineInjector({
   paramDocs: () => Object.values(params()).map((p) => p.doc),
   exclusiveTargets: (p) => [filesystemKey(p.path)],
   revertSchema: DiskFillRevertSchema,
-  plan(faultId, given, ctx) {
-    // Resolved again now (a link may have changed since validation) and pinned by dev and inode.
-    const p = { ...given, path: realPath(given.path) };
-    if (forbidden(p.path)) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `params.path: ${given.path} resolves to ${p.path}, under ${FORBIDDEN_ROOTS.join(', ')}`);
-    // Checked at validation too; here again for a directory removed since.
-    const problem = directoryProblem(p.path);
-    if (problem) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `params.path: must be an existing directory; ${p.path} ${problem}`);
-    const dir = statSync(p.path);
-    const usage = filesystemUsage(p.path);
-    const bytes = p.size ?? bytesToReach(p.fillPercentage ?? 0, usage);
-    const now = `${usePercent(usage).toFixed(1)} % used, ${formatBytes(usage.availableBytes)} free`;
-    if (bytes <= 0) throw new Error(`fillPercentage ${p.fillPercentage ?? '?'}: the filesystem of ${p.path} is already ${now}`);
-    const room = usage.availableBytes - p.keepFree;
-    if (bytes > room) {
-      const most = room > 0 ? `at most ${formatBytes(room)} (${usePercent({ ...usage, usedBytes: usage.usedBytes + room, availableBytes: p.keepFree }).toFixed(1)} %)` : 'nothing';
-      const field = p.size === undefined ? `fillPercentage ${p.fillPercentage ?? '?'}` : `size ${formatBytes(bytes)}`;
-      throw new Error(`${field}: would leave less than keepFree ${formatBytes(p.keepFree)} free on the filesystem of ${p.path} (${now}); it can take ${most}`);
-    }
-    const file = path.join(p.path, `.faultd-fill-${fnv1a32(faultId).toString(16).padStart(8, '0')}`);
-    const mount = mountHolding(p.path);
-    const revert: DiskFillRevert = { file, bytes, dir: { path: p.path, dev: dir.dev, ino: dir.ino, bootId: ctx.host.bootId, ...(mount ? { mount } : {}) } };
-    const after = usePercent({ ...usage, usedBytes: usage.usedBytes + bytes, availableBytes: usage.availableBytes - bytes });
-    return {
-      target: p.path,
-      changes: [`create ${file} with ${formatBytes(bytes)} reserved (filesystem ${now} → ${after.toFixed(1)} % used)`],
-      revertSteps: [`delete ${file}`],
-      revert,
-      async apply(recordApplied, signal): Promise<ActiveFault> {
-        // Free space may have shrunk since the plan (another writer): check again, then record.
-        const latest = filesystemUsage(p.path);
-        if (bytes > latest.availableBytes - p.keepFree) throw new Error(`${formatBytes(bytes)} would now leave less than keepFree ${formatBytes(p.keepFree)} free on the filesystem of ${p.path} (${formatBytes(latest.availableBytes)} free); nothing was written`);
-        // The intent record already names the file: a crash from here on leaves it findable.
-        const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-        let how: 'fallocate' | 'zeros';
-        try {
-          // The directory compared, not the file: on overlayfs a file may show a layer's device.
-          const now = statSync(p.path);
-          if (now.dev !== dir.dev || now.ino !== dir.ino) throw new Error(`${p.path} is no longer the directory that was checked (a link or mount changed under it)`);
-          await recordApplied({ ...revert, ino: fstatSync(fd).ino });
-          how = await allocate(fd, bytes, (f, n) => ctx.native.fallocate(f, n), signal);
-        } catch (error) {
-          closeSync(fd);
-          unlinkSync(file);
-          throw new Error(`cannot fill ${file} with ${formatBytes(bytes)}: ${messageOf(error)} (the file was removed)`, { cause: error });
-        }
-        closeSync(fd);
-        ctx.logger.info({ file, bytes, how, usePercent: Number(usePercent(filesystemUsage(p.path)).toFixed(2)) }, 'fill file written');
-        return {
-          measure: () => `${usePercent(filesystemUsage(p.path)).toFixed(1)} % used`,
-          ended: new Promise<string>(() => undefined),
-        };
-      },
-    };
-  },
-  async revert(given, ctx) {
-    const located = locateFill(given, ctx.host.bootId);
-    if (typeof located !== 'string') return located;
-    // The file may have moved with its directory: that is where it is deleted.
-    const r = { ...given, file: located };
-    let found;
-    try {
-      found = await lstat(r.file);
-    } catch (error) {
-      if ((error as { code?: string }).code === 'ENOENT') return { outcome: 'already-absent', detail: `${r.file} was already gone` };
-      throw new RevertError(`cannot look at the fill file ${r.file}: ${messageOf(error)}`, `${r.file} (${formatBytes(r.bytes)}) may still take space`, `rm -f ${r.file}`, { cause: error });
-    }
-    if (r.ino !== undefined && found.ino !== r.ino) {
-      throw new RevertError(
-        `${r.file} is not the fill file faultd wrote (inode ${found.ino}, not ${r.ino}): it was moved or replaced, so it is left untouched`,
-        `faultd's fill file (${formatBytes(r.bytes)}, inode ${r.ino}) may still take space on the filesystem of ${path.dirname(r.file)}`,
-        `find ${path.dirname(r.file)} -xdev -inum ${r.ino} -delete  # then: faultd revert --remnants`,
-      );
-    }
-    try {
-      await unlink(r.file);
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (code === 'ENOENT') return { outcome: 'already-absent', detail: `${r.file} was already gone` };
-      throw new RevertError(
-        `cannot delete the fill file ${r.file}: ${messageOf(error)}`,
-        `${r.file} (${formatBytes(r.bytes)}) still takes space on its filesystem`,
-        code === 'EPERM' ? `chattr -i ${r.file} && rm -f ${r.file}` : `rm -f ${r.file}`,
-        { cause: error },
-      );
-    }
-    try {
-      await stat(r.file);
-    } catch {
-      return { outcome: 'reverted', detail: `deleted ${r.file} (${formatBytes(r.bytes)})` };
-    }
-    throw new RevertError(`${r.file} is still there after it was deleted`, `${r.file} (${formatBytes(r.bytes)})`, `rm -f ${r.file}`);
-  },
+  plan: (faultId, p, ctx) => planFill(faultId, p, ctx, { path: 'path', size: 'size' }),
+  revert: (record, ctx) => revertFill(record, ctx),
   support: () => ({ supported: true, notes: ['fallocate(2) where the filesystem has it, else zeros written in 4 MiB chunks'] }),
 });

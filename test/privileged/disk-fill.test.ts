@@ -201,3 +201,67 @@ test('a fill whose directory was deleted is gone; one whose directory moved is f
   t.is(rebooted.code, 0, rebooted.stdout);
   t.regex(rebooted.stdout, /was on tmpfs, which a reboot empties/);
 });
+
+/** linux-fs-fill in the Harness spelling on the test's tmpfs; the runner's child and its teardown. */
+function fsFill(t: ExecutionContext, params: (fs: string) => Record<string, unknown>, duration = '60s') {
+  const ws = workspace();
+  const children: CliChild[] = [];
+  t.teardown(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await runCli(['revert', '--remnants', '--force'], ws.stateDir);
+    ws.remove();
+  });
+  const fs = mountFs(t, ws);
+  const file = ws.file('fs-fill.json', experimentYaml([[{ kind: 'linux-fs-fill', name: 'fs', duration, params: params(fs) }]]));
+  const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir);
+  children.push(child);
+  return { ws, fs, child };
+}
+
+test('linux-fs-fill: FILL_STORAGE 16M (Harness spelling) takes 16 MiB as df counts; the end of the fault deletes the file', async (t) => {
+  const { fs, child } = fsFill(t, (dir) => ({ FILL_PATH: dir, FILL_STORAGE: '16M', keepFree: '4Mi' }), '2s');
+  const before = filesystemUsage(fs).usedBytes;
+  await waitForLine(child, /fill file written/);
+  const taken = filesystemUsage(fs).usedBytes - before;
+  t.log(`asked 16 MiB, df shows ${(taken / 2 ** 20).toFixed(3)} MiB more used`);
+  t.is(taken, 16 * 2 ** 20);
+  const result = await finish(child);
+  t.is(result.code, 0, result.stdout);
+  t.deepEqual(fillFiles(fs), []);
+  t.is(filesystemUsage(fs).usedBytes, before);
+});
+
+test('linux-fs-fill: kill -9 mid-fault, then revert --remnants deletes the fill file', async (t) => {
+  const { ws, fs, child } = fsFill(t, (dir) => ({ fillPath: dir, fillStorage: '8M', keepFree: '4Mi' }));
+  await waitForLine(child, /fill file written/);
+  t.is(fillFiles(fs).length, 1);
+  child.kill('SIGKILL');
+  await finish(child);
+  t.is(fillFiles(fs).length, 1, 'the file outlives faultd');
+  const revert = await runCli(['revert', '--remnants'], ws.stateDir);
+  t.is(revert.code, 0, revert.stdout + revert.stderr);
+  t.deepEqual(fillFiles(fs), []);
+});
+
+test('linux-fs-fill: bad input names the field and writes nothing', async (t) => {
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const fs = mountFs(t, ws);
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ fillPath: fs }, /fillStorage: is required/],
+    [{ fillPath: fs, fillStorage: '10X' }, /fillStorage: must be a size like "512Mi", "2G", "100M" or bytes, in 1 B–1 PiB/],
+    [{ fillPath: path.join(fs, 'missing'), fillStorage: '1M' }, /fillPath: must be an existing directory; it does not exist/],
+    [{ fillPath: fs, fillStorage: '1M', size: '1M' }, /size/],
+  ];
+  for (const [params, message] of cases) {
+    const file = ws.file('bad.json', experimentYaml([[{ kind: 'linux-fs-fill', duration: '1s', params }]]));
+    const result = await runCli(['run', file], ws.stateDir);
+    t.is(result.code, 2, JSON.stringify(params));
+    t.regex(result.stdout + result.stderr, message);
+  }
+  const file = ws.file('big.json', experimentYaml([[{ kind: 'linux-fs-fill', duration: '1s', params: { fillPath: fs, fillStorage: '62M', keepFree: '8Mi' } }]]));
+  const tooBig = await runCli(['run', file], ws.stateDir);
+  t.not(tooBig.code, 0);
+  t.regex(tooBig.stdout + tooBig.stderr, /fillStorage 62\.00 MiB: would leave less than keepFree 8\.00 MiB free/);
+  t.deepEqual(fillFiles(fs), []);
+});

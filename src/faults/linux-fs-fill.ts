@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * linux-fs-fill (Harness name and tunables): fills the filesystem holding `fillPath` by
+ * `fillStorage` bytes, with the fill file, safety rules, `keepFree` reserve and revert of
+ * linux-disk-fill (one fallocate'd file recorded before it is created, deleted and checked
+ * gone at revert, found again after a reboot).
+ */
+import { DiskFillRevertSchema, fillDirectoryParam, fillSizeParam, filesystemKey, keepFreeParam, planFill, revertFill } from './linux-disk-fill.js';
+import { paramsObject, type Param } from './params.js';
+import { defineInjector } from './types.js';
+
+function params() {
+  const fillStorage = fillSizeParam('fillStorage', 'bytes to fill: plain bytes, or k/K/KB, m/M/MB, g/G/GB (binary: 1K = 1024)');
+  return {
+    fillPath: fillDirectoryParam('fillPath'),
+    fillStorage: { ...fillStorage, schema: fillStorage.schema.refine((v) => v !== undefined, { error: 'is required: a size like "100M" or "1G"' }) } as Param<number>,
+    keepFree: keepFreeParam(),
+  };
+}
+
+export const linuxFsFill = defineInjector({
+  kind: 'linux-fs-fill',
+  summary: 'Fill the filesystem of a directory by a size, never past a reserve of free space',
+  paramAliases: { FILL_PATH: 'fillPath', FILL_STORAGE: 'fillStorage', KEEP_FREE: 'keepFree' },
+  paramsSchema: () => paramsObject(params()),
+  paramDocs: () => Object.values(params()).map((p) => p.doc),
+  exclusiveTargets: (p) => [filesystemKey(p.fillPath)],
+  revertSchema: DiskFillRevertSchema,
+  plan: (faultId, p, ctx) => planFill(faultId, { path: p.fillPath, size: p.fillStorage, keepFree: p.keepFree }, ctx, { path: 'fillPath', size: 'fillStorage' }),
+  revert: (record, ctx) => revertFill(record, ctx),
+  support: () => ({ supported: true, notes: ['the linux-disk-fill machinery: fallocate(2) where the filesystem has it, else zeros written in 4 MiB chunks'] }),
+});
