@@ -3,6 +3,8 @@
 import { linuxCpuStress } from './linux-cpu-stress.js';
 import { linuxDiskFill } from './linux-disk-fill.js';
 import { linuxFsFill } from './linux-fs-fill.js';
+import { linuxProcessKill } from './linux-process-kill.js';
+import { linuxProcessStop } from './linux-process-stop.js';
 import { linuxMemoryStress } from './linux-memory-stress.js';
 import { linuxNetworkCorruption } from './linux-network-corruption.js';
 import { linuxNetworkDuplication } from './linux-network-duplication.js';
@@ -28,5 +30,7 @@ export const REGISTRY: Registry = new Map(
     linuxNetworkPartition,
     linuxDiskFill,
     linuxFsFill,
+    linuxProcessKill,
+    linuxProcessStop,
   ].map((module) => [module.kind, module] as const),
 );

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * linux-process-stop (a faultd extension; chaosd and chaosblade have it): SIGSTOP the processes
+ * the selectors match for the duration, verified by their state (T); the revert sends SIGCONT
+ * through the same start-time-checked pidfds and verifies that none is still stopped. The
+ * targets are in the ledger before the first SIGSTOP, so after a `kill -9` of faultd,
+ * `revert --remnants` continues those that are still the same processes (pid and start time).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { z } from 'zod';
+
+import { FaultdError } from '../errors.js';
+import { paramsObject } from './params.js';
+import { ProcessRecord, recordOf } from './process/record.js';
+import { checkSelector, selectorParams, signalNumber, toSelector } from './process/selector-params.js';
+import { describeProcess, describeSelector, listProcesses, noTargetMessage, readProcess, selectProcesses } from './process/targets.js';
+import { defineInjector, RevertError, type ActiveFault, type FaultContext } from './types.js';
+
+/** How long a SIGSTOP or SIGCONT may take to show in /proc/<pid>/stat. */
+const STATE_WAIT_MS = 1000;
+
+const isStopped = (state: string | undefined): boolean => state === 'T' || state === 't';
+
+const ProcessStopRevertSchema = z.object({
+  /** The processes stopped, recorded before the first SIGSTOP. */
+  stopped: z.array(ProcessRecord).optional(),
+});
+type ProcessStopRevert = z.infer<typeof ProcessStopRevertSchema>;
+type Target = ProcessRecord;
+
+/** The state of `t` now, or undefined when it is gone or its pid belongs to another process. */
+function stateOf(t: Target, ctx: FaultContext): string | undefined {
+  const now = readProcess(ctx.procRoot, t.pid);
+  return now && now.startTime === t.startTime ? now.state : undefined;
+}
+
+/** Waits until `done(state)` holds for every target still there; the ones for which it does not. */
+async function waitForState(targets: readonly Target[], done: (state: string) => boolean, ctx: FaultContext): Promise<Target[]> {
+  const deadline = Date.now() + STATE_WAIT_MS;
+  for (;;) {
+    const pending = targets.filter((t) => {
+      const state = stateOf(t, ctx);
+      return state !== undefined && !done(state);
+    });
+    if (!pending.length || Date.now() >= deadline) return pending;
+    await sleep(10);
+  }
+}
+
+export const linuxProcessStop = defineInjector({
+  kind: 'linux-process-stop',
+  summary: 'Stop (SIGSTOP) processes by id, command line or name for the duration; continue them at revert',
+  paramAliases: { PROCESS_IDS: 'processIDs', PROCESS_COMMAND: 'processCommand', PROCESS_NAMES: 'processNames' },
+  paramsSchema: () => paramsObject(selectorParams()).superRefine((v, c) => checkSelector(v, c)),
+  paramDocs: () => Object.values(selectorParams()).map((p) => p.doc),
+  revertSchema: ProcessStopRevertSchema,
+  plan(_faultId, p, ctx) {
+    const selector = toSelector(p);
+    // A process stopped already (by someone else) is not ours to continue: left out.
+    const select = () => {
+      const selection = selectProcesses(listProcesses(ctx.procRoot), selector, process.pid);
+      return { ...selection, targets: selection.targets.filter((t) => !isStopped(t.state)) };
+    };
+    const now = select();
+    const revert: ProcessStopRevert = {};
+    return {
+      target: describeSelector(selector),
+      changes: [now.targets.length ? `SIGSTOP ${now.targets.map(describeProcess).join(', ')} (matched again when the fault starts)` : `${noTargetMessage(selector, now)} now: the fault fails unless one does when it starts`],
+      revertSteps: ['SIGCONT each stopped process that is still the same (pid and start time), then check that none is stopped'],
+      revert,
+      async apply(recordApplied): Promise<ActiveFault> {
+        const selection = select();
+        if (!selection.targets.length) throw new FaultdError('FAULTD_ERR_FAULT_APPLY', noTargetMessage(selector, selection));
+        const stopped = selection.targets.map(recordOf);
+        await recordApplied({ stopped });
+        for (const t of stopped) ctx.native.killProcess(t.pid, t.startTime, signalNumber('SIGSTOP'));
+        const notYet = await waitForState(stopped, isStopped, ctx);
+        if (notYet.length) throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `${notYet.map((t) => t.pid).join(', ')} did not stop within ${STATE_WAIT_MS} ms`);
+        ctx.logger.info({ stopped: stopped.map((t) => ({ pid: t.pid, startTime: t.startTime, cmdline: t.cmdline })) }, 'processes stopped');
+        return {
+          measure: () => `${stopped.filter((t) => isStopped(stateOf(t, ctx))).length}/${stopped.length} stopped`,
+          ended: new Promise<string>(() => undefined),
+        };
+      },
+    };
+  },
+  async revert(r, ctx) {
+    const targets = r.stopped ?? [];
+    if (!targets.length) return { outcome: 'already-absent', detail: 'no process was stopped' };
+    const outcomes = targets.map((t) => ({ t, outcome: ctx.native.killProcess(t.pid, t.startTime, signalNumber('SIGCONT')) }));
+    const still = await waitForState(targets, (state) => !isStopped(state), ctx);
+    if (still.length) {
+      const pids = still.map((t) => t.pid).join(' ');
+      throw new RevertError(`${still.map((t) => describeProcess(t)).join(', ')} still stopped after SIGCONT`, `process(es) ${pids} stopped (state T)`, `kill -CONT ${pids}`);
+    }
+    const continued = outcomes.filter((o) => o.outcome === 'signalled').map((o) => o.t);
+    const gone = outcomes.filter((o) => o.outcome !== 'signalled').map((o) => o.t);
+    if (!continued.length) return { outcome: 'already-absent', detail: `${gone.map((t) => t.pid).join(', ')} already gone (or the pid belongs to another process now)` };
+    return { outcome: 'reverted', detail: `continued ${continued.map((t) => describeProcess(t)).join(', ')}${gone.length ? `; already gone: ${gone.map((t) => t.pid).join(', ')}` : ''}` };
+  },
+  support: () => ({ supported: true, notes: ['SIGSTOP/SIGCONT through a pidfd opened after checking the start time; state checked in /proc/<pid>/stat'] }),
+});
