@@ -41,6 +41,7 @@ import { fleet } from './fleet.js';
 import { moduleCosts } from './module-cost.js';
 import { systemService } from './system.js';
 import { nfqueueDelayer } from './nfqueue.js';
+import { processFaults } from './process.js';
 import { median, sd } from './stats.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -346,7 +347,7 @@ async function main(): Promise<void> {
   await ledger.open();
   const stressNg = spawnSync('stress-ng', ['--version'], { encoding: 'utf8' }).stdout.trim();
   const started = new Date();
-  const all = 'cpu,memory,latency,network,nfqueue,footprint,abort,fleet,system';
+  const all = 'cpu,memory,latency,network,nfqueue,process,footprint,abort,fleet,system';
   const only = (process.env['BENCH_ONLY'] ?? all).split(',');
   const partial = only.join(',') !== all;
   const section = async (name: string, title: string, body: () => Promise<string[]>): Promise<string[]> =>
@@ -361,6 +362,7 @@ async function main(): Promise<void> {
     ...(await section('latency', '## Start and stop latency (CPU stress, 1 worker at 100 %)', () => latencies(ctx))),
     ...(await section('network', '## Network faults: apply + revert, netlink vs CLI', () => Promise.resolve(networkSpeed()))),
     ...(await section('nfqueue', '## Latency without netem: the NFQUEUE delayer under a bulk TCP stream', () => nfqueueDelayer(ROOT))),
+    ...(await section('process', '## Process faults: kill and stop, next to pkill', () => processFaults(ctx, startFault))),
     ...(await section('footprint', "## faultd's own footprint", () => ownFootprint())),
     ...(await section('footprint', '### What each module costs', () => Promise.resolve(moduleCosts(ROOT)))),
     ...(await section('abort', '## Hub abort → faults reverted', () => abortLatency(ROOT))),
