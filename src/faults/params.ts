@@ -27,22 +27,29 @@ function numeric(error: string): z.ZodType<number> {
   );
 }
 
-export function numberParam(o: {
+interface NumberParamOptions {
   name: string;
   min: number;
   max: number;
-  default: number;
   integer?: boolean;
   unit?: string;
   maxWhy?: string;
   description: string;
-}): Param<number> {
+}
+
+/** The bounded number of numberParam and optionalNumberParam, and its range text. */
+function boundedNumber(o: NumberParamOptions): { schema: z.ZodType<number>; range: string } {
   const range = `${o.min}–${o.max}${o.maxWhy ? ` (${o.maxWhy})` : ''}`;
   const schema = numeric(`must be a number in ${range}`).pipe(
     (o.integer ? z.number().int({ error: `must be a whole number in ${range}` }) : z.number())
       .min(o.min, { error: `must be in ${range}` })
       .max(o.max, { error: `must be in ${range}` }),
   );
+  return { schema, range };
+}
+
+export function numberParam(o: NumberParamOptions & { default: number }): Param<number> {
+  const { schema, range } = boundedNumber(o);
   return {
     schema: schema.optional().transform((v) => v ?? o.default),
     doc: {
@@ -52,6 +59,15 @@ export function numberParam(o: {
       bounds: `${range}${o.unit ? ` ${o.unit}` : ''}`,
       description: o.description,
     },
+  };
+}
+
+/** Like numberParam, but absent stays undefined (`fallback` only documents what that means). */
+export function optionalNumberParam(o: NumberParamOptions & { fallback: string }): Param<number | undefined> {
+  const { schema, range } = boundedNumber(o);
+  return {
+    schema: schema.optional(),
+    doc: { name: o.name, type: o.integer ? 'integer' : 'number', default: o.fallback, bounds: `${range}${o.unit ? ` ${o.unit}` : ''}`, description: o.description },
   };
 }
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Every fault kind faultd knows: an explicit map, no discovery magic, no switch. */
+import { linuxCgroupLimit } from './linux-cgroup-limit.js';
 import { linuxCpuStress } from './linux-cpu-stress.js';
 import { linuxDiskFill } from './linux-disk-fill.js';
 import { linuxFsFill } from './linux-fs-fill.js';
@@ -32,5 +33,6 @@ export const REGISTRY: Registry = new Map(
     linuxFsFill,
     linuxProcessKill,
     linuxProcessStop,
+    linuxCgroupLimit,
   ].map((module) => [module.kind, module] as const),
 );

@@ -9,7 +9,7 @@ import { constants } from 'node:os';
 import { z } from 'zod';
 
 import { listOf } from '../../units.js';
-import { numberParam, type Param } from '../params.js';
+import { numberParam, optionalNumberParam, type Param } from '../params.js';
 import type { ProcessSelector } from './targets.js';
 
 /** PID_MAX_LIMIT on 64-bit kernels. */
@@ -50,12 +50,7 @@ export function selectorParams() {
       schema: stringList('must be command-line substrings, as "--keep,worker-3" or a list').optional().transform((v) => v ?? []),
       doc: { name: 'exclude', type: 'string list', default: '-', bounds: '-', description: 'faultd extension: leave out processes whose command line contains any of these' },
     } as Param<string[]>,
-    count: {
-      schema: z
-        .preprocess((v) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v), z.number({ error: `must be a whole number in 1–${MAX_PID}` }).int({ error: `must be a whole number in 1–${MAX_PID}` }).min(1, { error: `must be in 1–${MAX_PID}` }).max(MAX_PID, { error: `must be in 1–${MAX_PID}` }))
-        .optional(),
-      doc: { name: 'count', type: 'integer', default: 'all', bounds: `1–${MAX_PID}`, description: 'faultd extension: at most this many of the matches (lowest pids first)' },
-    } as Param<number | undefined>,
+    count: optionalNumberParam({ name: 'count', min: 1, max: MAX_PID, integer: true, fallback: 'all', description: 'faultd extension: at most this many of the matches (lowest pids first)' }),
     percentage: numberParam({ name: 'percentage', min: 1, max: 100, default: 100, unit: '%', description: 'faultd extension: this share of the matches, rounded up (lowest pids first)' }),
   };
 }

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The limit files of a cgroup, per hierarchy: where `cpu` (cores), `memory` (bytes) and `pids`
+ * are set in cgroup v1 (`cpu.cfs_quota_us` over the group's own `cpu.cfs_period_us`,
+ * `memory.limit_in_bytes`, `pids.max`) and in v2 (`cpu.max`, `memory.max`, `pids.max`), and
+ * what the kernel reads back after a write (memory is rounded down to whole pages). On a hybrid
+ * host each controller is wherever it is mounted: a v1 hierarchy of its own, else the unified one.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+import type { CgroupLayout } from './cgroup.js';
+
+export type LimitKind = 'cpu' | 'memory' | 'pids';
+
+/** One file to write: its path, the text to write, and what reading it back must give. */
+export interface LimitWrite {
+  readonly kind: LimitKind;
+  readonly file: string;
+  readonly value: string;
+  readonly expected: string;
+}
+
+const PAGE = 4096;
+const V2_CPU_PERIOD_US = 100_000;
+
+/** The mount and the cgroup path of `pid` (or of ours) that hold `controller`, v1 first. */
+export function controllerHome(layout: CgroupLayout, controller: LimitKind, cgroupOf: ReadonlyMap<string, string>): { version: 1 | 2; dir: string } | undefined {
+  const v1 = layout.mounts.get(controller);
+  const v1Path = cgroupOf.get(controller);
+  if (v1 && v1Path !== undefined) return { version: 1, dir: path.join(v1, v1Path) };
+  const unified = layout.mounts.get('unified');
+  const v2Path = cgroupOf.get('');
+  if (!unified || v2Path === undefined) return undefined;
+  const dir = path.join(unified, v2Path);
+  let available = '';
+  try {
+    available = readFileSync(path.join(dir, 'cgroup.controllers'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  return available.split(/\s+/).includes(controller) ? { version: 2, dir } : undefined;
+}
+
+const readTrimmed = (file: string): string => readFileSync(file, 'utf8').trim();
+
+/** The write that sets `kind` to `amount` in the cgroup `dir` of cgroup `version`. */
+export function limitWrite(kind: LimitKind, amount: number, version: 1 | 2, dir: string): LimitWrite {
+  if (kind === 'cpu') {
+    if (version === 2) {
+      const quota = Math.max(1000, Math.round(amount * V2_CPU_PERIOD_US));
+      return { kind, file: path.join(dir, 'cpu.max'), value: `${quota} ${V2_CPU_PERIOD_US}`, expected: `${quota} ${V2_CPU_PERIOD_US}` };
+    }
+    // The group's own period is kept: only the quota changes, so one file holds the whole change.
+    const period = Number(readTrimmed(path.join(dir, 'cpu.cfs_period_us')));
+    const quota = String(Math.max(1000, Math.round(amount * period)));
+    return { kind, file: path.join(dir, 'cpu.cfs_quota_us'), value: quota, expected: quota };
+  }
+  if (kind === 'memory') {
+    const pages = String(Math.floor(amount / PAGE) * PAGE);
+    return { kind, file: path.join(dir, version === 1 ? 'memory.limit_in_bytes' : 'memory.max'), value: String(amount), expected: pages };
+  }
+  return { kind, file: path.join(dir, 'pids.max'), value: String(amount), expected: String(amount) };
+}
+
+export { readTrimmed as readLimit };
