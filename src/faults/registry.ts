@@ -2,6 +2,7 @@
 /** Every fault kind faultd knows: an explicit map, no discovery magic, no switch. */
 import { linuxCpuStress } from './linux-cpu-stress.js';
 import { linuxDiskFill } from './linux-disk-fill.js';
+import { linuxDiskIoStress } from './linux-disk-io-stress.js';
 import { linuxMemoryStress } from './linux-memory-stress.js';
 import { linuxNetworkCorruption } from './linux-network-corruption.js';
 import { linuxNetworkDuplication } from './linux-network-duplication.js';
@@ -26,5 +27,6 @@ export const REGISTRY: Registry = new Map(
     linuxNetworkRateLimit,
     linuxNetworkPartition,
     linuxDiskFill,
+    linuxDiskIoStress,
   ].map((module) => [module.kind, module] as const),
 );
