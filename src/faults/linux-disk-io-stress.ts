@@ -13,8 +13,8 @@
  * stops the stressor, deletes the files and checks they are gone (also after kill -9 of faultd,
  * by `faultd revert --remnants`).
  */
-import { readFile } from 'node:fs/promises';
-import { lstat, unlink } from 'node:fs/promises';
+import { lstatSync } from 'node:fs';
+import { lstat, readFile, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 
@@ -161,6 +161,11 @@ export const linuxDiskIoStress = defineInjector({
     }
     const prefix = path.join(dir, `.faultd-io-${fnv1a32(faultId).toString(16).padStart(8, '0')}`);
     const files = Array.from({ length: given.workers }, (_, i) => `${prefix}-${i}`);
+    // The revert deletes these names: one that exists now is not this fault's to delete.
+    const existing = files.filter((f) => lstatSync(f, { throwIfNoEntry: false }) !== undefined);
+    if (existing.length > 0) {
+      throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `params.volumeMountPath: ${existing.join(', ')} already exist(s) (a remnant of this fault id? \`faultd revert --remnants\` removes those); nothing was started`);
+    }
     const mount = mountHolding(dir);
     const fs = mount ? describeMount(mount) : `the filesystem of ${dir}`;
     const args = [`--workers=${given.workers}`, `--file-prefix=${prefix}`, `--file-bytes=${perWorker}`];

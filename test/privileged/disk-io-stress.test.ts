@@ -188,6 +188,10 @@ test('kill -9 of faultd: the stressor dies with it, the files stay until revert 
   await finish(child);
   await waitFor(() => (stressorPid(fs.dir) === undefined ? true : undefined), `stressor ${pid} to die with faultd`);
   t.is(ioFiles(fs.dir).length, 3, 'the files survive their writer');
+  // The intent record, written before the stressor started, already names every file.
+  const records = readFileSync(path.join(ws.stateDir, 'ledger.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event?: string; revert?: { files?: string[] } });
+  const intent = records.find((r) => r.event === 'intent');
+  t.deepEqual(intent?.revert?.files, ioFiles(fs.dir).map((n) => path.join(fs.dir, n)));
   const revert = await runCli(['revert', '--remnants'], ws.stateDir);
   t.is(revert.code, 0, revert.stdout + revert.stderr);
   t.regex(revert.stdout, /deleted .*\.faultd-io-[0-9a-f]{8}-0, .*-1, .*-2/);
