@@ -193,7 +193,7 @@ export const linuxDiskIoStress = defineInjector({
       ...planned,
       changes: [
         ...planned.changes,
-        `the stressor creates ${files.length === 1 ? files[0] : `${prefix}-0 … ${prefix}-${files.length - 1}`} (${formatBytes(perWorker)} each, ${formatBytes(perWorker * given.workers)} of ${formatBytes(usage.availableBytes)} free; keepFree ${formatBytes(given.keepFree)}) on ${fs}, written with O_DIRECT where the filesystem allows it, else buffered + fdatasync`,
+        `the stressor creates ${files.length <= 3 ? files.join(', ') : `${prefix}-0 … ${prefix}-${files.length - 1}`} (${formatBytes(perWorker)} each, ${formatBytes(perWorker * given.workers)} of ${formatBytes(usage.availableBytes)} free; keepFree ${formatBytes(given.keepFree)}) on ${fs}, written with O_DIRECT where the filesystem allows it, else buffered + fdatasync`,
       ],
       revertSteps: [...planned.revertSteps, `delete ${files.join(', ')} and check they are gone`],
     };

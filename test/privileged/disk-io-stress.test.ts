@@ -231,6 +231,6 @@ test('--dry-run without volumeMountPath names the home directory\'s filesystem a
   t.is(result.code, 0, result.stdout + result.stderr);
   const mount = execFileSync('findmnt', ['-n', '-o', 'FSTYPE,SOURCE,TARGET', '--target', home], { encoding: 'utf8' }).trim().split(/\s+/);
   t.regex(result.stdout, new RegExp(`linux-disk-io-stress\\): ${mount[0] ?? ''} \\S+ on ${mount[2] ?? ''}: 2 writer\\(s\\) at 1\\.00 MiB/s`));
-  t.regex(result.stdout, new RegExp(`the stressor creates ${home}/\\.faultd-io-[0-9a-f]{8}-0 … `));
+  t.regex(result.stdout, new RegExp(`the stressor creates ${home}/\\.faultd-io-[0-9a-f]{8}-0, ${home}/\\.faultd-io-[0-9a-f]{8}-1 \\(`));
   t.deepEqual(readdirSync(home), before);
 });
