@@ -10,8 +10,10 @@ import path from 'node:path';
 import { z } from 'zod';
 
 import { messageOf } from '../errors.js';
+import { describeMount, mountHolding, sameMount, type MountEntry } from '../host/mounts.js';
 import { parseByteAmount } from '../units.js';
 import { optionalParsedParam, type Param } from './params.js';
+import { RevertError } from './types.js';
 
 /** Free space a filesystem fault leaves unless `keepFree` says otherwise. */
 export const DEFAULT_KEEP_FREE = '256Mi';
@@ -105,4 +107,29 @@ export function keepFreeParam(description: string): Param<number> {
     name: 'keepFree', type: 'size', default: DEFAULT_KEEP_FREE, min: MIN_KEEP_FREE, max: MAX_BYTES, bounds: '1Mi–1 PiB', parse: parseSize,
     formatHint: 'a size like "256Mi" or bytes', description,
   }, DEFAULT_KEEP_FREE) as Param<number>;
+}
+
+/** A mount as a revert record keeps it (host/mounts.ts MountEntry). */
+export const RecordedMountSchema = z.object({ point: z.string(), fstype: z.string(), source: z.string(), root: z.string() });
+
+/** Filesystems whose contents do not outlive a reboot. */
+const VOLATILE_FILESYSTEMS = new Set(['tmpfs', 'ramfs']);
+
+/**
+ * Whether files a fault left under `dirPath`, recorded on mount `recorded` in boot
+ * `recordedBootId`, can be reached now. "No file there" proves something only while that mount
+ * still holds the path, so when another mount holds it (not mounted yet at boot, a share
+ * unmounted first, a mount on top hiding it) this throws a RevertError naming the mount to
+ * restore; but a tmpfs or ramfs of an earlier boot is 'emptied-by-reboot'. `noun` names the
+ * files in the message (`the fill file`), `leftover` what is left (`the fill file F (16 MiB)`).
+ */
+export function recordedMountHolds(dirPath: string, recorded: MountEntry, recordedBootId: string, bootId: string, noun: string, leftover: string): 'reachable' | 'emptied-by-reboot' {
+  const now = mountHolding(dirPath);
+  if (now && sameMount(now, recorded)) return 'reachable';
+  if (recordedBootId !== bootId && VOLATILE_FILESYSTEMS.has(recorded.fstype)) return 'emptied-by-reboot';
+  throw new RevertError(
+    `${dirPath} is not on ${describeMount(recorded)} any more${now ? ` but on ${describeMount(now)}` : ''}, so ${noun} cannot be reached`,
+    `${leftover} is still on ${recorded.source}`,
+    `make ${recorded.point} hold ${describeMount(recorded)} again (mount it, or unmount what hides it), then faultd revert --remnants`,
+  );
 }

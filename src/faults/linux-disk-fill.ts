@@ -14,9 +14,9 @@ import path from 'node:path';
 import { z } from 'zod';
 
 import { FaultdError, messageOf } from '../errors.js';
-import { describeMount, mountHolding, sameMount } from '../host/mounts.js';
+import { mountHolding } from '../host/mounts.js';
 import { formatBytes } from '../units.js';
-import { directoryParam, directoryProblem, filesystemKey, filesystemUsage, forbidden, FORBIDDEN_ROOTS, keepFreeParam, MAX_BYTES, parseSize, realPath, usePercent, type FilesystemUsage } from './filesystem.js';
+import { directoryParam, directoryProblem, filesystemKey, filesystemUsage, forbidden, FORBIDDEN_ROOTS, keepFreeParam, MAX_BYTES, parseSize, realPath, RecordedMountSchema, recordedMountHolds, usePercent, type FilesystemUsage } from './filesystem.js';
 import { optionalParsedParam, paramsObject, type Param } from './params.js';
 import { defineInjector, RevertError, type ActiveFault, type RevertOutcome } from './types.js';
 import { fnv1a32 } from './network/tc-handles.js';
@@ -60,7 +60,7 @@ const DiskFillRevertSchema = z.object({
       ino: z.number().int().nonnegative(),
       bootId: z.string(),
       /** Absent in records of the first version of this check (and where no mount covers the path). */
-      mount: z.object({ point: z.string(), fstype: z.string(), source: z.string(), root: z.string() }).optional(),
+      mount: RecordedMountSchema.optional(),
     })
     .optional(),
   /** The fill file's inode, once created: a file in its place that is not it is left alone. */
@@ -87,8 +87,6 @@ export async function allocate(fd: number, bytes: number, fallocate: (fd: number
   return 'zeros';
 }
 
-/** Filesystems whose contents do not outlive a reboot. */
-const VOLATILE_FILESYSTEMS = new Set(['tmpfs', 'ramfs']);
 /** How many directory entries a revert may look through for a fill file whose directory moved. */
 const SEARCH_BUDGET = 200_000;
 
@@ -133,16 +131,8 @@ export function findFillFile(root: string, name: string, ino: number, budget = S
 function locateFill(r: DiskFillRevert, bootId: string): string | RevertOutcome {
   const recorded = r.dir?.mount;
   if (!r.dir || !recorded) return r.file;
-  const now = mountHolding(r.dir.path);
-  if (!now || !sameMount(now, recorded)) {
-    if (r.dir.bootId !== bootId && VOLATILE_FILESYSTEMS.has(recorded.fstype)) {
-      return { outcome: 'already-absent', detail: `${r.file} was on ${recorded.fstype}, which a reboot empties` };
-    }
-    throw new RevertError(
-      `${r.dir.path} is not on ${describeMount(recorded)} any more${now ? ` but on ${describeMount(now)}` : ''}, so the fill file cannot be reached`,
-      `the fill file ${r.file} (${formatBytes(r.bytes)}) is still on ${recorded.source}`,
-      `make ${recorded.point} hold ${describeMount(recorded)} again (mount it, or unmount what hides it), then faultd revert --remnants`,
-    );
+  if (recordedMountHolds(r.dir.path, recorded, r.dir.bootId, bootId, 'the fill file', `the fill file ${r.file} (${formatBytes(r.bytes)})`) === 'emptied-by-reboot') {
+    return { outcome: 'already-absent', detail: `${r.file} was on ${recorded.fstype}, which a reboot empties` };
   }
   const dir = statSync(r.dir.path, { throwIfNoEntry: false });
   if (dir?.ino === r.dir.ino || r.ino === undefined) return r.file;

@@ -23,7 +23,7 @@ import { z } from 'zod';
 import { FaultdError, messageOf } from '../errors.js';
 import { describeMount, mountHolding } from '../host/mounts.js';
 import { formatBytes } from '../units.js';
-import { directoryParam, directoryProblem, filesystemKey, filesystemUsage, forbidden, FORBIDDEN_ROOTS, keepFreeParam, parseSize, realPath } from './filesystem.js';
+import { directoryParam, directoryProblem, filesystemKey, filesystemUsage, forbidden, FORBIDDEN_ROOTS, keepFreeParam, parseSize, realPath, RecordedMountSchema, recordedMountHolds } from './filesystem.js';
 import { fnv1a32 } from './network/tc-handles.js';
 import { numberParam, optionalParsedParam, paramsObject, type Param } from './params.js';
 import { planStressor, stressorSupportNotes } from './stressor-fault.js';
@@ -73,6 +73,8 @@ function params() {
 const DiskIoRevertSchema = StressorRevertSchema.extend({
   /** The working files, named before the stressor creates them. */
   files: z.array(z.string().min(1)),
+  /** The directory and the mount that held it at plan time: files found missing prove nothing on another mount. */
+  dir: z.object({ path: z.string(), bootId: z.string(), mount: RecordedMountSchema.optional() }).optional(),
 });
 type DiskIoRevert = z.infer<typeof DiskIoRevertSchema>;
 
@@ -188,7 +190,7 @@ export const linuxDiskIoStress = defineInjector({
         return latest;
       };
     });
-    const planned = withRevert(stressor, { files });
+    const planned = withRevert(stressor, { files, dir: { path: dir, bootId: ctx.host.bootId, ...(mount ? { mount } : {}) } });
     return {
       ...planned,
       changes: [
@@ -201,6 +203,13 @@ export const linuxDiskIoStress = defineInjector({
   async revert(record: DiskIoRevert, ctx): Promise<RevertOutcome> {
     // The writer first: a file deleted under a running writer would keep its blocks.
     const stopped = await revertStressor(record, ctx);
+    const recorded = record.dir?.mount;
+    if (record.dir && recorded) {
+      const leftover = `the working files ${record.files.join(', ')}`;
+      if (recordedMountHolds(record.dir.path, recorded, record.dir.bootId, ctx.host.bootId, 'the working files', leftover) === 'emptied-by-reboot') {
+        return { outcome: stopped.outcome, detail: `${stopped.detail}; the working files were on ${recorded.fstype}, which a reboot empties` };
+      }
+    }
     const { deleted, left } = await removeFiles(record.files);
     if (left.length > 0) {
       throw new RevertError(

@@ -3,7 +3,8 @@
 // filesystem): a loop-mounted ext4 image for the O_DIRECT path, measured on the kernel's side
 // (/proc/<pid>/io write_bytes of the stressor, /sys/block/<loop>/stat of the device, the open
 // files' flags in /proc/<pid>/fdinfo), a ramfs for the buffered fallback (this kernel's tmpfs
-// has O_DIRECT), kill -9 then revert --remnants, and bad input that changes nothing.
+// has O_DIRECT), kill -9 then revert --remnants (also while the image is unmounted), and bad
+// input that changes nothing.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -233,4 +234,29 @@ test('--dry-run without volumeMountPath names the home directory\'s filesystem a
   t.regex(result.stdout, new RegExp(`linux-disk-io-stress\\): ${mount[0] ?? ''} \\S+ on ${mount[2] ?? ''}: 2 writer\\(s\\) at 1\\.00 MiB/s`));
   t.regex(result.stdout, new RegExp(`the stressor creates ${home}/\\.faultd-io-[0-9a-f]{8}-0, ${home}/\\.faultd-io-[0-9a-f]{8}-1 \\(`));
   t.deepEqual(readdirSync(home), before);
+});
+
+test('a revert while the loaded filesystem is not mounted fails and says which mount to restore; once it is back, revert --remnants deletes the files', async (t) => {
+  const { ws, fs, start } = setup(t, { fileSystemUtilisationBytes: '8Mi', workers: 2 });
+  const child = start();
+  await waitForLine(child, /fault applied/);
+  child.kill('SIGKILL');
+  await finish(child);
+  await waitFor(() => (stressorPid(fs.dir) === undefined ? true : undefined), 'the stressor to die with faultd');
+  const device = `/dev/${fs.loop}`;
+  execFileSync('umount', [fs.dir]);
+  let mounted = false;
+  t.teardown(() => {
+    if (!mounted) spawnSync('mount', [device, fs.dir]);
+  });
+  const early = await runCli(['revert', '--remnants'], ws.stateDir);
+  t.is(early.code, 4, early.stdout + early.stderr);
+  t.true(early.stdout.includes(`${fs.dir} is not on ext4 ${device} on ${fs.dir} any more but on `), early.stdout);
+  t.true(early.stdout.includes(`make ${fs.dir} hold ext4 ${device} on ${fs.dir} again (mount it, or unmount what hides it), then faultd revert --remnants`), early.stdout);
+  execFileSync('mount', [device, fs.dir]);
+  mounted = true;
+  t.is(ioFiles(fs.dir).length, 2, 'the files are still there, and still counted as applied');
+  const later = await runCli(['revert', '--remnants'], ws.stateDir);
+  t.is(later.code, 0, later.stdout + later.stderr);
+  t.deepEqual(ioFiles(fs.dir), []);
 });
