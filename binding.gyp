@@ -54,6 +54,7 @@
         'type': 'executable',
         'sources': [
           'native/test/duty_cycle_test.cc',
+          'native/test/rate_pacer_test.cc',
           'native/test/proc_stat_test.cc',
           'native/test/cpu_stress_test.cc',
           'native/test/netlink_test.cc',

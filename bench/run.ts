@@ -15,9 +15,13 @@
  *  6. faultd's own RSS while idle and while running a fault, next to a bare Node process.
  *  7. The hub under a simulated fleet (heartbeat latency, hub CPU/RSS) and `faultd agent` idle.
  *  8. faultd as a systemd service in nspawn: SIGKILL → clean, boot → remnants reverted, start → READY.
+ *  9. Disk I/O on a loop-mounted ext4 image (in a tmpfs the bench mounts, so nothing reaches the
+ *     real disk): write throughput and CPU per MiB against `stress-ng --hdd N` on the same
+ *     filesystem, and the `ioRate` mean error and 1 s-window SD, both read from the loop
+ *     device's /sys/block/<dev>/stat.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 
 import { linuxCpuStress } from '../src/faults/linux-cpu-stress.js';
+import { linuxDiskIoStress } from '../src/faults/linux-disk-io-stress.js';
 import { linuxMemoryStress } from '../src/faults/linux-memory-stress.js';
 import { readNetworkContext } from '../src/faults/network/context.js';
 import { DEFAULT_NETWORK_SAFETY } from '../src/net/network-safety.js';
@@ -42,7 +47,7 @@ import { moduleCosts } from './module-cost.js';
 import { systemService } from './system.js';
 import { nfqueueDelayer } from './nfqueue.js';
 import { processFaults } from './process.js';
-import { median, sd } from './stats.js';
+import { mean, median, sd } from './stats.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const WINDOW_MS = 100;
@@ -340,6 +345,117 @@ async function ownFootprint(): Promise<string[]> {
   }
 }
 
+const MiB = 1024 ** 2;
+const DISK_MEASURE_S = Number(process.env['BENCH_DISK_SECONDS'] ?? 6);
+
+/** An ext4 image in a tmpfs, loop-mounted; `remove` unmounts both. */
+function loopExt4(bytes: number): { dir: string; loop: string; remove(): void } {
+  const base = mkdtempSync(path.join(tmpdir(), 'faultd-bench-disk-'));
+  const ram = path.join(base, 'ram');
+  const dir = path.join(base, 'ext4');
+  mkdirSync(ram);
+  mkdirSync(dir);
+  const run = (cmd: string, args: string[]) => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  run('mount', ['-t', 'tmpfs', '-o', `size=${bytes + 64 * MiB}`, 'faultd-bench', ram]);
+  const image = path.join(ram, 'ext4.img');
+  run('truncate', ['-s', String(bytes), image]);
+  run('mkfs.ext4', ['-q', '-F', image]);
+  const device = run('losetup', ['--find', '--show', image]);
+  run('mount', [device, dir]);
+  return {
+    dir,
+    loop: path.basename(device),
+    remove() {
+      run('umount', [dir]);
+      run('losetup', ['-d', device]);
+      run('umount', [ram]);
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Bytes written to and read from the block device (/sys/block/<dev>/stat sectors × 512). */
+function deviceBytes(loop: string): { written: number; read: number } {
+  const f = readFileSync(`/sys/block/${loop}/stat`, 'utf8').trim().split(/\s+/).map(Number);
+  return { written: (f[6] ?? 0) * 512, read: (f[2] ?? 0) * 512 };
+}
+
+/** Busy CPU time of the whole host (ms, all CPUs; /proc/stat in USER_HZ = 100): counts the loop device's kernel threads. */
+function hostBusyMs(): number {
+  const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return (total - (f[3] ?? 0) - (f[4] ?? 0)) * 10;
+}
+
+interface DiskSample {
+  /** MiB/s written to the device in each 1 s window. */
+  readonly windows: number[];
+  readonly writtenMiBs: number;
+  readonly readMiBs: number;
+  /** CPU time of the load's process tree per MiB written (ms). */
+  readonly cpuMsPerMiB: number;
+  /** Busy CPU time of the whole host per MiB written (ms). */
+  readonly hostCpuMsPerMiB: number;
+}
+
+async function measureDisk(target: Target, loop: string): Promise<DiskSample> {
+  await sleep(1000);
+  const sample = () => ({ at: performance.now(), dev: deviceBytes(loop), cpu: runTimeNs(processTree(target.pid)), host: hostBusyMs() });
+  const first = sample();
+  const windows: number[] = [];
+  let last = first;
+  for (let k = 1; k <= DISK_MEASURE_S; k += 1) {
+    const wait = first.at + k * 1000 - performance.now();
+    if (wait > 0) await sleep(wait);
+    const now = sample();
+    windows.push((now.dev.written - last.dev.written) / MiB / ((now.at - last.at) / 1000));
+    last = now;
+  }
+  const seconds = (last.at - first.at) / 1000;
+  const written = (last.dev.written - first.dev.written) / MiB;
+  return { windows, writtenMiBs: written / seconds, readMiBs: (last.dev.read - first.dev.read) / MiB / seconds, cpuMsPerMiB: (last.cpu - first.cpu) / 1e6 / written, hostCpuMsPerMiB: (last.host - first.host) / written };
+}
+
+async function diskIo(ctx: FaultContext): Promise<string[]> {
+  const fs = loopExt4(1024 * MiB);
+  const fileBytes = 64 * MiB;
+  try {
+    const rows = [
+      `Loop-mounted ext4 (1 GiB image in a tmpfs), ${fileBytes / MiB} MiB per worker, ${DISK_MEASURE_S} s after 1 s warm-up; bytes from /sys/block/${fs.loop}/stat, CPU of the load's process tree from schedstat (the loop device's copying runs in kernel threads, not counted there), and busy CPU of the whole host from /proc/stat (counts them, and any other work on this shared host). stress-ng --hdd reads each file back after writing it with direct I/O; faultd only writes.`,
+      '',
+      '| workers | tool | write MiB/s | read MiB/s | process CPU ms per MiB written | host CPU ms per MiB written |',
+      '|---|---|---|---|---|---|',
+    ];
+    for (const workers of [1, 2]) {
+      const tools: [string, () => Promise<Target> | Target][] = [
+        ['faultd (O_DIRECT, 1 MiB writes)', () => startFault(linuxDiskIoStress, { volumeMountPath: fs.dir, workers, fileSystemUtilisationBytes: workers * fileBytes, keepFree: '64Mi' }, ctx)],
+        [`stress-ng --hdd ${workers} --hdd-write-size 1M --hdd-opts direct`, () => startStressNg(['--hdd', String(workers), '--hdd-bytes', String(fileBytes), '--hdd-write-size', String(MiB), '--hdd-opts', 'direct', '--temp-path', fs.dir])],
+        [`stress-ng --hdd ${workers} (defaults: buffered, 64 KiB writes)`, () => startStressNg(['--hdd', String(workers), '--hdd-bytes', String(fileBytes), '--temp-path', fs.dir])],
+      ];
+      for (const [name, start] of tools) {
+        const target = await start();
+        const m = await measureDisk(target, fs.loop).finally(() => target.stop());
+        console.log(`diskio ${name}: ${JSON.stringify(m)}`);
+        rows.push(`| ${workers} | ${name} | ${m.writtenMiBs.toFixed(1)} | ${m.readMiBs.toFixed(1)} | ${m.cpuMsPerMiB.toFixed(2)} | ${m.hostCpuMsPerMiB.toFixed(2)} |`);
+      }
+    }
+    rows.push('', '`ioRate` (stress-ng has no rate for --hdd):', '', '| ioRate | workers | mean error % | SD of 1 s windows (% of rate) | windows (MiB/s) |', '|---|---|---|---|---|');
+    for (const [rate, workers] of [[4, 1], [16, 1], [16, 2], [64, 2]] as const) {
+      const target = await startFault(linuxDiskIoStress, { volumeMountPath: fs.dir, workers, fileSystemUtilisationBytes: workers * fileBytes, ioRate: `${rate}Mi`, keepFree: '64Mi' }, ctx);
+      const m = await measureDisk(target, fs.loop).finally(() => target.stop());
+      console.log(`diskio ioRate ${rate}Mi workers ${workers}: ${JSON.stringify(m)}`);
+      rows.push(`| ${rate} MiB/s | ${workers} | ${((100 * (mean(m.windows) - rate)) / rate).toFixed(2)} | ${((100 * sd(m.windows)) / rate).toFixed(2)} | ${m.windows.map((w) => w.toFixed(2)).join(' ')} |`);
+    }
+    return rows;
+  } finally {
+    fs.remove();
+  }
+}
+
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (cgroups, as faultd itself)');
   if (spawnSync('stress-ng', ['--version']).status !== 0) throw new Error('stress-ng is missing: bash scripts/install-deps.sh');
@@ -347,7 +463,7 @@ async function main(): Promise<void> {
   await ledger.open();
   const stressNg = spawnSync('stress-ng', ['--version'], { encoding: 'utf8' }).stdout.trim();
   const started = new Date();
-  const all = 'cpu,memory,latency,network,nfqueue,process,footprint,abort,fleet,system';
+  const all = 'cpu,memory,latency,diskio,network,nfqueue,process,footprint,abort,fleet,system';
   const only = (process.env['BENCH_ONLY'] ?? all).split(',');
   const partial = only.join(',') !== all;
   const section = async (name: string, title: string, body: () => Promise<string[]>): Promise<string[]> =>
@@ -360,6 +476,7 @@ async function main(): Promise<void> {
     ...(await section('cpu', '## CPU accuracy (same run, faultd then stress-ng per row)', () => cpuAccuracy(ctx))),
     ...(await section('memory', '## Memory: time to 1 GiB resident', () => memorySpeed(ctx))),
     ...(await section('latency', '## Start and stop latency (CPU stress, 1 worker at 100 %)', () => latencies(ctx))),
+    ...(await section('diskio', '## Disk I/O: faultd vs stress-ng --hdd on one loop-mounted ext4, and ioRate accuracy', () => diskIo(ctx))),
     ...(await section('network', '## Network faults: apply + revert, netlink vs CLI', () => Promise.resolve(networkSpeed()))),
     ...(await section('nfqueue', '## Latency without netem: the NFQUEUE delayer under a bulk TCP stream', () => nfqueueDelayer(ROOT))),
     ...(await section('process', '## Process faults: kill and stop, next to pkill', () => processFaults(ctx, startFault))),

@@ -13,6 +13,7 @@
       'native/core/netlink/socket.cc',
       'native/core/parent_death.cc',
       'native/core/psched.cc',
+      'native/core/rate_pacer.cc',
       'native/core/proc_stat.cc',
       'native/core/process_kill.cc',
       'native/core/rlimit.cc',
@@ -23,6 +24,7 @@
     'faultd_injector_sources': [
       'native/injectors/cpu_stress.cc',
       'native/injectors/delay_sampler.cc',
+      'native/injectors/io_stress.cc',
       'native/injectors/memory_stress.cc',
       'native/injectors/nfqueue_delayer.cc',
       'native/injectors/nft_rules.cc',
@@ -38,6 +40,7 @@
       'native/stressor/lifecycle.cc',
       'native/stressor/mode_cpu.cc',
       'native/stressor/mode_delay.cc',
+      'native/stressor/mode_io.cc',
       'native/stressor/mode_memory.cc',
       'native/stressor/mode_probe.cc',
       'native/stressor/modes.cc',

@@ -80,6 +80,7 @@ const ModeInfo* FindMode(std::string_view name) noexcept;
 // The rows, each defined (constinit) in its mode_<name>.cc.
 extern const ModeInfo kCpuMode;
 extern const ModeInfo kMemoryMode;
+extern const ModeInfo kIoMode;
 extern const ModeInfo kDelayMode;
 extern const ModeInfo kProbeQdiscMode;
 extern const ModeInfo kProbeNfqueueMode;

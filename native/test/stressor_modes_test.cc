@@ -25,6 +25,8 @@ TEST(StressorCommandLine, AcceptsWhatFaultdPasses) {
       {"cpu", "--workers=1", "--load-pct=0", "--tag=test"},
       {"memory", "--workers=2", "--bytes-per-worker=134217728", "--tag=f-2", "--wait-go", "--parent-pid=4242"},
       {"memory", "--workers=1", "--bytes-per-worker=4096", "--lock", "--ramp-up-ms=100", "--tag=f-2", "--wait-go", "--parent-pid=4242"},
+      {"io", "--workers=2", "--file-prefix=/mnt/x/.faultd-io-0a1b2c3d", "--file-bytes=104857600", "--tag=f-4", "--wait-go", "--parent-pid=4242"},
+      {"io", "--workers=1", "--file-prefix=/tmp/.faultd-io-0a1b2c3d", "--file-bytes=4096", "--rate-bps=1048576", "--tag=f-4", "--wait-go", "--parent-pid=4242"},
       {"delay", "--queue=3840", "--delay-us=100000", "--jitter-us=0", "--correlation-pct=0", "--tag=f-3", "--wait-go", "--parent-pid=4242"},
       {"delay", "--queue=4000", "--delay-us=2000000", "--jitter-us=500000", "--correlation-pct=25.5", "--distribution=normal",
        "--dist-dir=/usr/lib/x86_64-linux-gnu/tc", "--tag=f-3", "--wait-go", "--parent-pid=4242"},
@@ -55,13 +57,13 @@ TEST(StressorCommandLine, ReadsTheCommonOptionsOnce) {
 
 TEST(StressorCommandLine, UnknownOrMissingModeListsEveryMode) {
   const ParsedCommandLine unknown = Parse({"disk", "--workers=1"});
-  EXPECT_EQ(unknown.error, "unknown mode 'disk' (one of cpu, memory, delay, probe-qdisc, probe-nfqueue)");
+  EXPECT_EQ(unknown.error, "unknown mode 'disk' (one of cpu, memory, io, delay, probe-qdisc, probe-nfqueue)");
   EXPECT_EQ(unknown.command.mode, nullptr);
-  EXPECT_EQ(Parse({}).error, "missing mode (one of cpu, memory, delay, probe-qdisc, probe-nfqueue)");
+  EXPECT_EQ(Parse({}).error, "missing mode (one of cpu, memory, io, delay, probe-qdisc, probe-nfqueue)");
   for (const ModeInfo* mode : AllModes()) {
     EXPECT_NE(unknown.usage.find("faultd-stressor " + std::string(mode->name)), std::string::npos) << mode->name;
   }
-  EXPECT_NE(unknown.usage.find("common to cpu, memory, delay: --parent-pid=PID"), std::string::npos) << unknown.usage;
+  EXPECT_NE(unknown.usage.find("common to cpu, memory, io, delay: --parent-pid=PID"), std::string::npos) << unknown.usage;
 }
 
 TEST(StressorCommandLine, TheTableHasUniqueNamesAndEveryMemberSet) {
@@ -116,6 +118,10 @@ TEST(StressorCommandLine, BadOptionsNameTheOptionAndItsRange) {
       {{"memory", "--bytes-per-worker=1", "--lock=1"}, "memory: --lock=1: --lock takes no value"},
       {{"memory", "--bytes-per-worker=1", "--workers=2000"}, "memory: --workers must be 1..1024 (got 2000)"},
       {{"memory", "--bytes-per-worker=1", "--load-pct=5"}, "memory: '--load-pct=5' is not an option of memory"},
+      {{"io", "--file-bytes=4096"}, "io: --file-prefix must be an absolute path"},
+      {{"io", "--file-prefix=/x", "--file-bytes=100"}, "io: --file-bytes must be >= 4096 (got 100)"},
+      {{"io", "--file-prefix=/x", "--file-bytes=4096", "--workers=300"}, "io: --workers must be 1..256 (got 300)"},
+      {{"io", "--file-prefix=/x", "--file-bytes=4096", "--rate-bps=-1"}, "io: --rate-bps must be 0..1e+12 (got -1)"},
       {{"delay", "--delay-us=1"}, "delay: --queue is required (0..65535)"},
       {{"delay", "--queue=1"}, "delay: --delay-us is required (0..9223372036854775)"},
       {{"delay", "--queue=70000", "--delay-us=1"}, "delay: --queue must be 0..65535 (got 70000)"},

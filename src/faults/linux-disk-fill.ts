@@ -7,99 +7,32 @@
  * is in the ledger before it is created, and revert deletes it and checks that it is gone; it
  * survives a reboot, so `revert --remnants` removes it after one.
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, realpathSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { lstat, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
 import { z } from 'zod';
 
 import { FaultdError, messageOf } from '../errors.js';
-import { describeMount, mountHolding, sameMount } from '../host/mounts.js';
-import { formatBytes, parseByteAmount } from '../units.js';
+import { mountHolding } from '../host/mounts.js';
+import { formatBytes } from '../units.js';
+import { directoryParam, directoryProblem, filesystemKey, filesystemUsage, forbidden, FORBIDDEN_ROOTS, keepFreeParam, MAX_BYTES, parseSize, realPath, RecordedMountSchema, recordedMountHolds, usePercent, type FilesystemUsage } from './filesystem.js';
 import { optionalParsedParam, paramsObject, type Param } from './params.js';
 import { defineInjector, RevertError, type ActiveFault, type FaultContext, type Planned, type RevertOutcome } from './types.js';
 import { fnv1a32 } from './network/tc-handles.js';
 
-/** Free space a fill leaves unless `keepFree` says otherwise. */
-const DEFAULT_KEEP_FREE = '256Mi';
-const MIN_KEEP_FREE = 1024 * 1024;
-const MAX_BYTES = 2 ** 50;
-/** Trees a fill file must never go into. */
-const FORBIDDEN_ROOTS = ['/proc', '/sys', '/dev', '/run'];
 const ZERO_CHUNK = 4 * 1024 * 1024;
 
-export interface FilesystemUsage {
-  readonly totalBytes: number;
-  readonly usedBytes: number;
-  readonly availableBytes: number;
-}
-
-/** `df` for the filesystem holding `dir`: used = blocks − free, available = what is left to us. */
-export function filesystemUsage(dir: string): FilesystemUsage {
-  const s = statfsSync(dir);
-  return { totalBytes: s.blocks * s.bsize, usedBytes: (s.blocks - s.bfree) * s.bsize, availableBytes: s.bavail * s.bsize };
-}
-
-/** df's Use%: used / (used + available), in percent. */
-export function usePercent(u: FilesystemUsage): number {
-  const base = u.usedBytes + u.availableBytes;
-  return base === 0 ? 100 : (100 * u.usedBytes) / base;
-}
+export { filesystemUsage, usePercent, type FilesystemUsage } from './filesystem.js';
 
 /** Bytes to allocate so that Use% reaches `percent` (≤ 0 when it already has). */
 export function bytesToReach(percent: number, u: FilesystemUsage): number {
   return Math.ceil((percent / 100) * (u.usedBytes + u.availableBytes) - u.usedBytes);
 }
 
-/** The path with symbolic links resolved (as given when it does not exist: plan says so). */
-function realPath(p: string): string {
-  try {
-    return realpathSync(p);
-  } catch {
-    return p;
-  }
-}
-
-/** One lock per filesystem: two fills of one filesystem in a step would each count the same free space. */
-export function filesystemKey(dir: string): string {
-  try {
-    return `disk:dev${statSync(dir).dev}`;
-  } catch {
-    return `disk:${dir}`;
-  }
-}
-
-/** Why `dir` is not a directory faultd can fill (`does not exist`, `is not a directory`, …), or undefined. */
-function directoryProblem(dir: string): string | undefined {
-  let stats;
-  try {
-    stats = statSync(dir);
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    return code === 'ENOENT' ? 'does not exist' : code === 'ENOTDIR' ? 'has a part that is not a directory' : `cannot be read (${messageOf(error)})`;
-  }
-  return stats.isDirectory() ? undefined : 'is not a directory';
-}
-
-const parseSize = (v: string | number): number | undefined => {
-  const amount = parseByteAmount(v);
-  return amount && 'bytes' in amount ? amount.bytes : undefined;
-};
-
 /** An existing directory to fill, symbolic links resolved (`path` here, `fillPath` for linux-fs-fill). */
 export function fillDirectoryParam(name: string): Param<string> {
-  return {
-    schema: z
-      .string({ error: 'must be an absolute directory path' })
-      .refine((p) => path.isAbsolute(p), { error: 'must be an absolute directory path' })
-      .transform((p) => realPath(path.resolve(p)))
-      .refine((p) => !forbidden(p), { error: `must not be under ${FORBIDDEN_ROOTS.join(', ')} (symbolic links resolved)` })
-      .superRefine((p, c) => {
-        const problem = directoryProblem(p);
-        if (problem) c.addIssue({ code: 'custom', message: `must be an existing directory; it ${problem}` });
-      }),
-    doc: { name, type: 'path', default: undefined, bounds: 'an existing directory, not under /proc, /sys, /dev, /run', description: 'a directory on the filesystem to fill; the fill file goes here' },
-  };
+  return directoryParam({ name, description: 'a directory on the filesystem to fill; the fill file goes here' });
 }
 
 /** A size in bytes (`512Mi`, `2G`, `100M`, `30k`, plain bytes; binary units). */
@@ -107,13 +40,8 @@ export function fillSizeParam(name: string, description: string): Param<number |
   return optionalParsedParam({ name, type: 'size', default: '-', min: 1, max: MAX_BYTES, bounds: '1 B–1 PiB', parse: parseSize, formatHint: 'a size like "512Mi", "2G", "100M" or bytes', description });
 }
 
-/** `keepFree`: the reserve of free space no fill takes. */
-export function keepFreeParam(): Param<number> {
-  return optionalParsedParam({
-    name: 'keepFree', type: 'size', default: DEFAULT_KEEP_FREE, min: MIN_KEEP_FREE, max: MAX_BYTES, bounds: '1Mi–1 PiB', parse: parseSize,
-    formatHint: 'a size like "256Mi" or bytes', description: 'free space the fill never takes: a fill that would leave less is refused',
-  }, DEFAULT_KEEP_FREE) as Param<number>;
-}
+/** `keepFree` of the fill kinds. */
+export const fillKeepFreeParam = (): Param<number> => keepFreeParam('free space the fill never takes: a fill that would leave less is refused');
 
 function params() {
   const fillPercentage: Param<number | undefined> = {
@@ -126,7 +54,7 @@ function params() {
     path: fillDirectoryParam('path'),
     fillPercentage,
     size: fillSizeParam('size', 'fill by this many bytes instead (give this or fillPercentage)'),
-    keepFree: keepFreeParam(),
+    keepFree: fillKeepFreeParam(),
   };
 }
 
@@ -141,7 +69,7 @@ export const DiskFillRevertSchema = z.object({
       ino: z.number().int().nonnegative(),
       bootId: z.string(),
       /** Absent in records of the first version of this check (and where no mount covers the path). */
-      mount: z.object({ point: z.string(), fstype: z.string(), source: z.string(), root: z.string() }).optional(),
+      mount: RecordedMountSchema.optional(),
     })
     .optional(),
   /** The fill file's inode, once created: a file in its place that is not it is left alone. */
@@ -168,12 +96,6 @@ export async function allocate(fd: number, bytes: number, fallocate: (fd: number
   return 'zeros';
 }
 
-function forbidden(p: string): boolean {
-  return FORBIDDEN_ROOTS.some((root) => p === root || p.startsWith(`${root}/`));
-}
-
-/** Filesystems whose contents do not outlive a reboot. */
-const VOLATILE_FILESYSTEMS = new Set(['tmpfs', 'ramfs']);
 /** How many directory entries a revert may look through for a fill file whose directory moved. */
 const SEARCH_BUDGET = 200_000;
 
@@ -218,16 +140,8 @@ export function findFillFile(root: string, name: string, ino: number, budget = S
 function locateFill(r: DiskFillRevert, bootId: string): string | RevertOutcome {
   const recorded = r.dir?.mount;
   if (!r.dir || !recorded) return r.file;
-  const now = mountHolding(r.dir.path);
-  if (!now || !sameMount(now, recorded)) {
-    if (r.dir.bootId !== bootId && VOLATILE_FILESYSTEMS.has(recorded.fstype)) {
-      return { outcome: 'already-absent', detail: `${r.file} was on ${recorded.fstype}, which a reboot empties` };
-    }
-    throw new RevertError(
-      `${r.dir.path} is not on ${describeMount(recorded)} any more${now ? ` but on ${describeMount(now)}` : ''}, so the fill file cannot be reached`,
-      `the fill file ${r.file} (${formatBytes(r.bytes)}) is still on ${recorded.source}`,
-      `make ${recorded.point} hold ${describeMount(recorded)} again (mount it, or unmount what hides it), then faultd revert --remnants`,
-    );
+  if (recordedMountHolds(r.dir.path, recorded, r.dir.bootId, bootId, 'the fill file', `the fill file ${r.file} (${formatBytes(r.bytes)})`) === 'emptied-by-reboot') {
+    return { outcome: 'already-absent', detail: `${r.file} was on ${recorded.fstype}, which a reboot empties` };
   }
   const dir = statSync(r.dir.path, { throwIfNoEntry: false });
   if (dir?.ino === r.dir.ino || r.ino === undefined) return r.file;

@@ -5,7 +5,8 @@
  * linux-disk-fill (one fallocate'd file recorded before it is created, deleted and checked
  * gone at revert, found again after a reboot).
  */
-import { DiskFillRevertSchema, fillDirectoryParam, fillSizeParam, filesystemKey, keepFreeParam, planFill, revertFill } from './linux-disk-fill.js';
+import { filesystemKey } from './filesystem.js';
+import { DiskFillRevertSchema, fillDirectoryParam, fillKeepFreeParam, fillSizeParam, planFill, revertFill } from './linux-disk-fill.js';
 import { paramsObject, type Param } from './params.js';
 import { defineInjector } from './types.js';
 
@@ -14,7 +15,7 @@ function params() {
   return {
     fillPath: fillDirectoryParam('fillPath'),
     fillStorage: { ...fillStorage, schema: fillStorage.schema.refine((v) => v !== undefined, { error: 'is required: a size like "100M" or "1G"' }) } as Param<number>,
-    keepFree: keepFreeParam(),
+    keepFree: fillKeepFreeParam(),
   };
 }
 

@@ -6,6 +6,7 @@ import { linuxDiskFill } from './linux-disk-fill.js';
 import { linuxFsFill } from './linux-fs-fill.js';
 import { linuxProcessKill } from './linux-process-kill.js';
 import { linuxProcessStop } from './linux-process-stop.js';
+import { linuxDiskIoStress } from './linux-disk-io-stress.js';
 import { linuxMemoryStress } from './linux-memory-stress.js';
 import { linuxNetworkCorruption } from './linux-network-corruption.js';
 import { linuxNetworkDuplication } from './linux-network-duplication.js';
@@ -34,5 +35,6 @@ export const REGISTRY: Registry = new Map(
     linuxProcessKill,
     linuxProcessStop,
     linuxCgroupLimit,
+    linuxDiskIoStress,
   ].map((module) => [module.kind, module] as const),
 );

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * What the CPU and memory stress faults share: the revert record, the plan's cgroup placement
+ * What the CPU, memory and disk I/O stress faults share: the revert record, the plan's cgroup placement
  * and dry-run text, the live measurement loop and the doctor checks of the stressor.
  */
 import { accessSync, constants } from 'node:fs';
@@ -17,7 +17,7 @@ const MEASURE_INTERVAL_MS = 250;
  */
 export function planStressor(
   faultId: string,
-  mode: 'cpu' | 'memory',
+  mode: 'cpu' | 'memory' | 'io',
   args: readonly string[],
   target: string,
   ctx: FaultContext,

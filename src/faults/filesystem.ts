@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The safety rules the filesystem faults share (linux-disk-fill, linux-disk-io-stress): `df`'s
+ * arithmetic, the trees faultd never writes into, the directory checks, the one-fault-per-
+ * filesystem lock, and the `keepFree` reserve of free space no fault may take.
+ */
+import { realpathSync, statfsSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+import { z } from 'zod';
+
+import { messageOf } from '../errors.js';
+import { describeMount, mountHolding, sameMount, type MountEntry } from '../host/mounts.js';
+import { parseByteAmount } from '../units.js';
+import { optionalParsedParam, type Param } from './params.js';
+import { RevertError } from './types.js';
+
+/** Free space a filesystem fault leaves unless `keepFree` says otherwise. */
+export const DEFAULT_KEEP_FREE = '256Mi';
+const MIN_KEEP_FREE = 1024 * 1024;
+export const MAX_BYTES = 2 ** 50;
+/** Trees a fault's files must never go into. */
+export const FORBIDDEN_ROOTS = ['/proc', '/sys', '/dev', '/run'];
+
+export interface FilesystemUsage {
+  readonly totalBytes: number;
+  readonly usedBytes: number;
+  readonly availableBytes: number;
+}
+
+/** `df` for the filesystem holding `dir`: used = blocks − free, available = what is left to us. */
+export function filesystemUsage(dir: string): FilesystemUsage {
+  const s = statfsSync(dir);
+  return { totalBytes: s.blocks * s.bsize, usedBytes: (s.blocks - s.bfree) * s.bsize, availableBytes: s.bavail * s.bsize };
+}
+
+/** df's Use%: used / (used + available), in percent. */
+export function usePercent(u: FilesystemUsage): number {
+  const base = u.usedBytes + u.availableBytes;
+  return base === 0 ? 100 : (100 * u.usedBytes) / base;
+}
+
+/** True for a path under one of FORBIDDEN_ROOTS. */
+export function forbidden(p: string): boolean {
+  return FORBIDDEN_ROOTS.some((root) => p === root || p.startsWith(`${root}/`));
+}
+
+/** The path with symbolic links resolved (as given when it does not exist: plan says so). */
+export function realPath(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+/** One lock per filesystem: two faults of one filesystem in a step would each count the same free space. */
+export function filesystemKey(dir: string): string {
+  try {
+    return `disk:dev${statSync(dir).dev}`;
+  } catch {
+    return `disk:${dir}`;
+  }
+}
+
+/** Why `dir` is not a directory faultd can write into (`does not exist`, `is not a directory`, …), or undefined. */
+export function directoryProblem(dir: string): string | undefined {
+  let stats;
+  try {
+    stats = statSync(dir);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    return code === 'ENOENT' ? 'does not exist' : code === 'ENOTDIR' ? 'has a part that is not a directory' : `cannot be read (${messageOf(error)})`;
+  }
+  return stats.isDirectory() ? undefined : 'is not a directory';
+}
+
+/** A byte size ("512Mi", "2Gi" or bytes); undefined for a percentage or nonsense. */
+export function parseSize(v: string | number): number | undefined {
+  const amount = parseByteAmount(v);
+  return amount && 'bytes' in amount ? amount.bytes : undefined;
+}
+
+/**
+ * An existing directory, absolute, symbolic links resolved, not under FORBIDDEN_ROOTS.
+ * `fallback` is taken when the param is absent.
+ */
+export function directoryParam(o: { name: string; description: string; fallback?: string }): Param<string> {
+  const schema = z
+    .string({ error: 'must be an absolute directory path' })
+    .refine((p) => path.isAbsolute(p), { error: 'must be an absolute directory path' })
+    .transform((p) => realPath(path.resolve(p)))
+    .refine((p) => !forbidden(p), { error: `must not be under ${FORBIDDEN_ROOTS.join(', ')} (symbolic links resolved)` })
+    .superRefine((p, c) => {
+      const problem = directoryProblem(p);
+      if (problem) c.addIssue({ code: 'custom', message: `must be an existing directory; it ${problem}` });
+    });
+  return {
+    schema: (o.fallback === undefined ? schema : schema.optional().transform((v) => v ?? realPath(o.fallback ?? '/'))),
+    doc: { name: o.name, type: 'path', default: o.fallback, bounds: `an existing directory, not under ${FORBIDDEN_ROOTS.join(', ')}`, description: o.description },
+  };
+}
+
+/** `keepFree`: the free space a filesystem fault never takes. */
+export function keepFreeParam(description: string): Param<number> {
+  return optionalParsedParam({
+    name: 'keepFree', type: 'size', default: DEFAULT_KEEP_FREE, min: MIN_KEEP_FREE, max: MAX_BYTES, bounds: '1Mi–1 PiB', parse: parseSize,
+    formatHint: 'a size like "256Mi" or bytes', description,
+  }, DEFAULT_KEEP_FREE) as Param<number>;
+}
+
+/** A mount as a revert record keeps it (host/mounts.ts MountEntry). */
+export const RecordedMountSchema = z.object({ point: z.string(), fstype: z.string(), source: z.string(), root: z.string() });
+
+/** Filesystems whose contents do not outlive a reboot. */
+const VOLATILE_FILESYSTEMS = new Set(['tmpfs', 'ramfs']);
+
+/**
+ * Whether files a fault left under `dirPath`, recorded on mount `recorded` in boot
+ * `recordedBootId`, can be reached now. "No file there" proves something only while that mount
+ * still holds the path, so when another mount holds it (not mounted yet at boot, a share
+ * unmounted first, a mount on top hiding it) this throws a RevertError naming the mount to
+ * restore; but a tmpfs or ramfs of an earlier boot is 'emptied-by-reboot'. `noun` names the
+ * files in the message (`the fill file`), `leftover` what is left (`the fill file F (16 MiB)`).
+ */
+export function recordedMountHolds(dirPath: string, recorded: MountEntry, recordedBootId: string, bootId: string, noun: string, leftover: string): 'reachable' | 'emptied-by-reboot' {
+  const now = mountHolding(dirPath);
+  if (now && sameMount(now, recorded)) return 'reachable';
+  if (recordedBootId !== bootId && VOLATILE_FILESYSTEMS.has(recorded.fstype)) return 'emptied-by-reboot';
+  throw new RevertError(
+    `${dirPath} is not on ${describeMount(recorded)} any more${now ? ` but on ${describeMount(now)}` : ''}, so ${noun} cannot be reached`,
+    `${leftover} is still on ${recorded.source}`,
+    `make ${recorded.point} hold ${describeMount(recorded)} again (mount it, or unmount what hides it), then faultd revert --remnants`,
+  );
+}

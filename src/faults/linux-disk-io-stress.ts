@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * linux-disk-io-stress (Harness name and tunables): `workers` threads of faultd-stressor each
+ * write their own file on the filesystem holding `volumeMountPath`, over and over, with O_DIRECT
+ * where the filesystem allows it (else buffered writes, each followed by fdatasync). The files
+ * together take `fileSystemUtilisationPercentage` % of the filesystem's free space (or
+ * `fileSystemUtilisationBytes`), never past `keepFree` (the reserve rules of linux-disk-fill,
+ * shared in filesystem.ts). faultd extension: `ioRate` holds the write rate exactly
+ * (native/core/rate_pacer.h), measured per 1 s window from the kernel's count of the
+ * stressor's writes (/proc/<pid>/io wchar).
+ *
+ * The files' names are in the ledger's intent record before the stressor creates them; revert
+ * stops the stressor, deletes the files and checks they are gone (also after kill -9 of faultd,
+ * by `faultd revert --remnants`).
+ */
+import { lstatSync } from 'node:fs';
+import { lstat, readFile, unlink } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import path from 'node:path';
+
+import { z } from 'zod';
+
+import { FaultdError, messageOf } from '../errors.js';
+import { describeMount, mountHolding } from '../host/mounts.js';
+import { formatBytes } from '../units.js';
+import { directoryParam, directoryProblem, filesystemKey, filesystemUsage, forbidden, FORBIDDEN_ROOTS, keepFreeParam, parseSize, realPath, RecordedMountSchema, recordedMountHolds } from './filesystem.js';
+import { fnv1a32 } from './network/tc-handles.js';
+import { numberParam, optionalParsedParam, paramsObject, type Param } from './params.js';
+import { planStressor, stressorSupportNotes } from './stressor-fault.js';
+import { revertStressor, StressorRevertSchema } from './stressor-process.js';
+import { defineInjector, RevertError, withRevert, type RevertOutcome } from './types.js';
+
+/** O_DIRECT alignment: every worker's file is a whole number of these. */
+const ALIGN_BYTES = 4096;
+const MAX_WORKERS = 64;
+const MIN_RATE = 4096;
+const MAX_RATE = 2 ** 40;
+/** The measurement window of `ioRate`. */
+const WINDOW_NS = 1_000_000_000n;
+
+function params() {
+  const percentage: Param<number | undefined> = {
+    schema: z
+      .preprocess(
+        (v) => (typeof v === 'string' && /^\s*\d+(\.\d+)?\s*%?\s*$/.test(v) ? Number(v.replace('%', '')) : v),
+        z.number({ error: 'must be a percentage in 0.01–100' }).min(0.01, { error: 'must be in 0.01–100' }).max(100, { error: 'must be in 0.01–100' }),
+      )
+      .optional(),
+    doc: {
+      name: 'fileSystemUtilisationPercentage', type: 'number', default: '10%', bounds: '0.01–100 %',
+      description: 'the working files together take this share of the filesystem\'s free space (unless fileSystemUtilisationBytes is given)',
+    },
+  };
+  return {
+    fileSystemUtilisationPercentage: percentage,
+    fileSystemUtilisationBytes: optionalParsedParam({
+      name: 'fileSystemUtilisationBytes', type: 'size', default: '-', min: ALIGN_BYTES, max: 2 ** 50, bounds: '4Ki–1 PiB', parse: parseSize,
+      formatHint: 'a size like "512Mi", "2Gi" or bytes', description: 'the working files together take this many bytes instead (give this or fileSystemUtilisationPercentage)',
+    }),
+    workers: numberParam({ name: 'workers', min: 1, max: MAX_WORKERS, default: 1, integer: true, description: 'writer threads, each with its own file' }),
+    volumeMountPath: directoryParam({
+      name: 'volumeMountPath', fallback: homedir(),
+      description: 'a directory on the filesystem to load (default: the home directory of the user faultd runs as); --dry-run names the filesystem',
+    }),
+    ioRate: optionalParsedParam({
+      name: 'ioRate', type: 'size/s', default: '(device speed)', min: MIN_RATE, max: MAX_RATE, bounds: '4Ki–1Ti bytes/s', parse: parseSize,
+      formatHint: 'bytes per second like "10Mi" or a number', description: 'hold the write rate of all workers together at exactly this (faultd extension; reported per 1 s window)',
+    }),
+    keepFree: keepFreeParam('free space the working files never take: a size that would leave less is refused'),
+  };
+}
+
+const DiskIoRevertSchema = StressorRevertSchema.extend({
+  /** The working files, named before the stressor creates them. */
+  files: z.array(z.string().min(1)),
+  /** The directory and the mount that held it at plan time: files found missing prove nothing on another mount. */
+  dir: z.object({ path: z.string(), bootId: z.string(), mount: RecordedMountSchema.optional() }).optional(),
+});
+type DiskIoRevert = z.infer<typeof DiskIoRevertSchema>;
+
+/** Bytes the stressor has written (the kernel's wchar of /proc/<pid>/io), or undefined once it is gone. */
+export async function processWrittenBytes(procRoot: string, pid: number): Promise<number | undefined> {
+  try {
+    const io = await readFile(path.join(procRoot, String(pid), 'io'), 'utf8');
+    const value = /^wchar:\s+(\d+)/m.exec(io)?.[1];
+    return value === undefined ? undefined : Number(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Each worker's file size: `total` split evenly, aligned down to ALIGN_BYTES (0 when too small). */
+export function bytesPerWorker(total: number, workers: number): number {
+  return Math.floor(total / workers / ALIGN_BYTES) * ALIGN_BYTES;
+}
+
+/** Deletes the working files and checks they are gone; files already gone count as removed. */
+async function removeFiles(files: readonly string[]): Promise<{ deleted: string[]; left: { file: string; why: string }[] }> {
+  const deleted: string[] = [];
+  const left: { file: string; why: string }[] = [];
+  for (const file of files) {
+    try {
+      await unlink(file);
+      deleted.push(file);
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'ENOENT') {
+        left.push({ file, why: messageOf(error) });
+        continue;
+      }
+    }
+    try {
+      await lstat(file);
+      if (!left.some((l) => l.file === file)) left.push({ file, why: 'still there after it was deleted' });
+    } catch {
+      // gone, as it should be
+    }
+  }
+  return { deleted, left };
+}
+
+export const linuxDiskIoStress = defineInjector({
+  kind: 'linux-disk-io-stress',
+  summary: 'Load a filesystem with writes (O_DIRECT where it allows), at device speed or an exact rate',
+  paramAliases: {
+    FILESYSTEM_UTILIZATION_PERCENTAGE: 'fileSystemUtilisationPercentage',
+    FILE_SYSTEM_UTILISATION_PERCENTAGE: 'fileSystemUtilisationPercentage',
+    FILESYSTEM_UTILIZATION_BYTES: 'fileSystemUtilisationBytes',
+    FILE_SYSTEM_UTILISATION_BYTES: 'fileSystemUtilisationBytes',
+    WORKERS: 'workers',
+    NUMBER_OF_WORKERS: 'workers',
+    VOLUME_MOUNT_PATH: 'volumeMountPath',
+    IO_RATE: 'ioRate',
+    KEEP_FREE: 'keepFree',
+  },
+  paramsSchema: () =>
+    paramsObject(params()).superRefine((v, c) => {
+      if (v.fileSystemUtilisationPercentage !== undefined && v.fileSystemUtilisationBytes !== undefined) {
+        c.addIssue({ code: 'custom', path: ['fileSystemUtilisationPercentage'], message: 'give at most one of fileSystemUtilisationPercentage (0.01–100) or fileSystemUtilisationBytes' });
+      }
+    }),
+  paramDocs: () => Object.values(params()).map((p) => p.doc),
+  exclusiveTargets: (p) => [filesystemKey(p.volumeMountPath)],
+  revertSchema: DiskIoRevertSchema,
+  plan(faultId, given, ctx) {
+    const dir = realPath(given.volumeMountPath);
+    if (forbidden(dir)) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `params.volumeMountPath: ${given.volumeMountPath} resolves to ${dir}, under ${FORBIDDEN_ROOTS.join(', ')}`);
+    const problem = directoryProblem(dir);
+    if (problem) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `params.volumeMountPath: must be an existing directory; ${dir} ${problem}`);
+    const usage = filesystemUsage(dir);
+    const percent = given.fileSystemUtilisationPercentage ?? 10;
+    const total = given.fileSystemUtilisationBytes ?? Math.floor((percent / 100) * usage.availableBytes);
+    const field = given.fileSystemUtilisationBytes === undefined ? `fileSystemUtilisationPercentage ${percent}` : `fileSystemUtilisationBytes ${formatBytes(total)}`;
+    const perWorker = bytesPerWorker(total, given.workers);
+    if (perWorker < ALIGN_BYTES) {
+      throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `params.${field}: ${formatBytes(total)} over ${given.workers} worker(s) is less than ${formatBytes(ALIGN_BYTES)} each (free on the filesystem of ${dir}: ${formatBytes(usage.availableBytes)})`);
+    }
+    const room = usage.availableBytes - given.keepFree;
+    if (perWorker * given.workers > room) {
+      throw new FaultdError(
+        'FAULTD_ERR_INPUT_INVALID',
+        `params.${field}: would leave less than keepFree ${formatBytes(given.keepFree)} free on the filesystem of ${dir} (${formatBytes(usage.availableBytes)} free); it can take ${room > 0 ? `at most ${formatBytes(room)}` : 'nothing'}`,
+      );
+    }
+    const prefix = path.join(dir, `.faultd-io-${fnv1a32(faultId).toString(16).padStart(8, '0')}`);
+    const files = Array.from({ length: given.workers }, (_, i) => `${prefix}-${i}`);
+    // The revert deletes these names: one that exists now is not this fault's to delete.
+    const existing = files.filter((f) => lstatSync(f, { throwIfNoEntry: false }) !== undefined);
+    if (existing.length > 0) {
+      throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `params.volumeMountPath: ${existing.join(', ')} already exist(s) (a remnant of this fault id? \`faultd revert --remnants\` removes those); nothing was started`);
+    }
+    const mount = mountHolding(dir);
+    const fs = mount ? describeMount(mount) : `the filesystem of ${dir}`;
+    const args = [`--workers=${given.workers}`, `--file-prefix=${prefix}`, `--file-bytes=${perWorker}`];
+    if (given.ioRate !== undefined) args.push(`--rate-bps=${given.ioRate}`);
+    const rate = given.ioRate === undefined ? 'at device speed' : `at ${formatBytes(given.ioRate)}/s`;
+    const target = `${fs}: ${given.workers} writer(s) ${rate}, ${formatBytes(perWorker)} file each`;
+    const stressor = planStressor(faultId, 'io', args, target, ctx, (handle) => {
+      let window: { bytes: number; at: bigint } | undefined;
+      let latest = 'measuring';
+      return async () => {
+        const bytes = await processWrittenBytes(ctx.procRoot, handle.pid);
+        const at = process.hrtime.bigint();
+        if (bytes === undefined) return 'stressor gone';
+        if (!window) window = { bytes, at };
+        else if (at - window.at >= WINDOW_NS) {
+          const perSecond = ((bytes - window.bytes) * 1e9) / Number(at - window.at);
+          latest = `io ${formatBytes(perSecond)}/s written (last 1 s)`;
+          window = { bytes, at };
+        }
+        return latest;
+      };
+    });
+    const planned = withRevert(stressor, { files, dir: { path: dir, bootId: ctx.host.bootId, ...(mount ? { mount } : {}) } });
+    return {
+      ...planned,
+      changes: [
+        ...planned.changes,
+        `the stressor creates ${files.length <= 3 ? files.join(', ') : `${prefix}-0 … ${prefix}-${files.length - 1}`} (${formatBytes(perWorker)} each, ${formatBytes(perWorker * given.workers)} of ${formatBytes(usage.availableBytes)} free; keepFree ${formatBytes(given.keepFree)}) on ${fs}, written with O_DIRECT where the filesystem allows it, else buffered + fdatasync`,
+      ],
+      revertSteps: [...planned.revertSteps, `delete ${files.join(', ')} and check they are gone`],
+    };
+  },
+  async revert(record: DiskIoRevert, ctx): Promise<RevertOutcome> {
+    // The writer first: a file deleted under a running writer would keep its blocks.
+    const stopped = await revertStressor(record, ctx);
+    const recorded = record.dir?.mount;
+    if (record.dir && recorded) {
+      const leftover = `the working files ${record.files.join(', ')}`;
+      if (recordedMountHolds(record.dir.path, recorded, record.dir.bootId, ctx.host.bootId, 'the working files', leftover) === 'emptied-by-reboot') {
+        return { outcome: stopped.outcome, detail: `${stopped.detail}; the working files were on ${recorded.fstype}, which a reboot empties` };
+      }
+    }
+    const { deleted, left } = await removeFiles(record.files);
+    if (left.length > 0) {
+      throw new RevertError(
+        `working files of fault ${record.tag} could not be deleted: ${left.map((l) => `${l.file} (${l.why})`).join(', ')}`,
+        left.map((l) => l.file).join(', '),
+        `rm -f ${left.map((l) => l.file).join(' ')}`,
+      );
+    }
+    const files = deleted.length > 0 ? `deleted ${deleted.join(', ')}` : 'no working file was left';
+    if (stopped.outcome === 'already-absent' && deleted.length === 0) return { outcome: 'already-absent', detail: `${stopped.detail}; ${files}` };
+    return { outcome: 'reverted', detail: `${stopped.detail}; ${files}` };
+  },
+  support(ctx) {
+    const { ok, notes } = stressorSupportNotes(ctx);
+    const home = homedir();
+    const mount = mountHolding(realPath(home));
+    return {
+      supported: ok,
+      notes: [
+        `default volumeMountPath ${home}${mount ? ` on ${describeMount(mount)}` : ''}; O_DIRECT where the filesystem allows it, else buffered writes + fdatasync`,
+        ...notes,
+      ],
+    };
+  },
+});

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: Apache-2.0
+// linux-disk-io-stress on filesystems the test creates and removes (never the real root
+// filesystem): a loop-mounted ext4 image for the O_DIRECT path, measured on the kernel's side
+// (/proc/<pid>/io write_bytes of the stressor, /sys/block/<loop>/stat of the device, the open
+// files' flags in /proc/<pid>/fdinfo), a ramfs for the buffered fallback (this kernel's tmpfs
+// has O_DIRECT), kill -9 then revert --remnants (also while the image is unmounted), and bad
+// input that changes nothing.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import type { ExecutionContext } from 'ava';
+
+import { experimentYaml, finish, runCli, startCli, STRESSOR_BIN, waitForLine, workspace, type CliChild, type Workspace } from '../helpers/cli.js';
+import { privilegedTest as test } from '../helpers/privileged.js';
+
+const MiB = 1024 * 1024;
+const O_DIRECT = 0o40000;
+
+/** A 256 MiB ext4 image loop-mounted in the workspace; returns the mount point and the loop device's name. */
+function mountExt4(t: ExecutionContext, ws: Workspace): { dir: string; loop: string } {
+  const image = path.join(ws.dir, 'ext4.img');
+  const dir = path.join(ws.dir, 'ext4');
+  mkdirSync(dir);
+  execFileSync('truncate', ['-s', '256M', image]);
+  execFileSync('mkfs.ext4', ['-q', '-F', image]);
+  const device = execFileSync('losetup', ['--find', '--show', image], { encoding: 'utf8' }).trim();
+  execFileSync('mount', [device, dir]);
+  t.teardown(() => {
+    execFileSync('umount', [dir]);
+    execFileSync('losetup', ['-d', device]);
+  });
+  return { dir, loop: path.basename(device) };
+}
+
+function setup(t: ExecutionContext, params: Record<string, unknown>, duration = '60s') {
+  const ws = workspace();
+  const children: CliChild[] = [];
+  t.teardown(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await runCli(['revert', '--remnants', '--force'], ws.stateDir);
+    ws.remove();
+  });
+  const fs = mountExt4(t, ws);
+  const file = ws.file('exp.json', experimentYaml([[{ kind: 'linux-disk-io-stress', name: 'dio', duration, params: { volumeMountPath: fs.dir, keepFree: '16Mi', ...params } }]]));
+  const start = (): CliChild => {
+    const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir);
+    children.push(child);
+    return child;
+  };
+  return { ws, fs, file, start };
+}
+
+const ioFiles = (dir: string) => readdirSync(dir).filter((n) => n.startsWith('.faultd-io-')).sort();
+
+/** The io stressor writing under `dir` (found by its argv, as an operator would). */
+function stressorPid(dir: string): number | undefined {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      if (path.basename(argv[0] ?? '') === 'faultd-stressor' && argv[1] === 'io' && argv.some((a) => a.startsWith(`--file-prefix=${dir}/`))) return Number(name);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return undefined;
+}
+
+/** write_bytes of /proc/<pid>/io: bytes the kernel sent (or will send) to the device for it. */
+function writeBytes(pid: number): number {
+  return Number(/^write_bytes:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1]);
+}
+
+function wchar(pid: number): number {
+  return Number(/^wchar:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1]);
+}
+
+/** Sectors (512 B) written to the block device, from /sys/block/<dev>/stat. */
+function deviceWrittenBytes(loop: string): number {
+  return Number(readFileSync(`/sys/block/${loop}/stat`, 'utf8').trim().split(/\s+/)[6]) * 512;
+}
+
+/** The open files of `pid` under `dir` and whether each has O_DIRECT (from /proc/<pid>/fdinfo). */
+function openFlags(pid: number, dir: string): { file: string; direct: boolean }[] {
+  const out: { file: string; direct: boolean }[] = [];
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let target;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    if (!target.startsWith(`${dir}/`)) continue;
+    const flags = parseInt(/^flags:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1] ?? '0', 8);
+    out.push({ file: target, direct: (flags & O_DIRECT) !== 0 });
+  }
+  return out.sort((a, b) => a.file.localeCompare(b.file));
+}
+
+async function waitFor<T>(get: () => T | undefined, what: string, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = get();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const sd = (xs: readonly number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
+
+test('ioRate 8Mi on ext4: O_DIRECT files, the kernel counts 8 MiB/s per 1 s window, the end deletes the files', async (t) => {
+  const { fs, start } = setup(t, { fileSystemUtilisationBytes: '16Mi', workers: 2, ioRate: '8Mi' }, '9s');
+  const child = start();
+  await waitForLine(child, /fault applied/);
+  const pid = await waitFor(() => stressorPid(fs.dir), 'the stressor');
+  const files = openFlags(pid, fs.dir);
+  t.is(files.length, 2);
+  t.true(files.every((f) => f.direct), JSON.stringify(files));
+  t.deepEqual(ioFiles(fs.dir).map((n) => path.join(fs.dir, n)), files.map((f) => f.file));
+  await sleep(1500); // past the first blocks
+  const proc: number[] = [];
+  const device: number[] = [];
+  let last = { at: process.hrtime.bigint(), proc: writeBytes(pid), device: deviceWrittenBytes(fs.loop) };
+  for (let i = 0; i < 5; i += 1) {
+    await sleep(1000);
+    const now = { at: process.hrtime.bigint(), proc: writeBytes(pid), device: deviceWrittenBytes(fs.loop) };
+    const seconds = Number(now.at - last.at) / 1e9;
+    proc.push((now.proc - last.proc) / seconds / MiB);
+    device.push((now.device - last.device) / seconds / MiB);
+    last = now;
+  }
+  t.log(`asked 8 MiB/s; /proc/<pid>/io write_bytes per 1 s: ${proc.map((x) => x.toFixed(3)).join(' ')} (mean ${mean(proc).toFixed(3)}, SD ${sd(proc).toFixed(3)})`);
+  t.log(`/sys/block/${fs.loop}/stat written per 1 s: ${device.map((x) => x.toFixed(3)).join(' ')} (mean ${mean(device).toFixed(3)})`);
+  t.true(Math.abs(mean(proc) - 8) < 0.2, `mean ${mean(proc)} MiB/s`);
+  t.true(proc.every((x) => Math.abs(x - 8) < 0.8), proc.join(' '));
+  // The device also sees ext4's journal and metadata: a little more, never less.
+  t.true(mean(device) > 7.8 && mean(device) < 9, `device mean ${mean(device)} MiB/s`);
+  const result = await finish(child);
+  t.is(result.code, 0, result.stdout + result.stderr);
+  t.regex(result.stdout, /deleted .*\.faultd-io-[0-9a-f]{8}-0, .*\.faultd-io-[0-9a-f]{8}-1/);
+  t.deepEqual(ioFiles(fs.dir), []);
+  t.is(stressorPid(fs.dir), undefined);
+});
+
+test('the buffered fallback where the filesystem refuses O_DIRECT (ramfs): writes each followed by fdatasync, at the rate', async (t) => {
+  const dir = path.join(workspace().dir, 'ramfs');
+  mkdirSync(dir);
+  execFileSync('mount', ['-t', 'ramfs', 'faultd-test', dir]);
+  t.teardown(() => execFileSync('umount', [dir]));
+  const stressor = spawn(STRESSOR_BIN, ['io', '--workers=1', `--file-prefix=${dir}/.faultd-io-test`, `--file-bytes=${MiB}`, `--rate-bps=${4 * MiB}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => stressor.kill('SIGKILL'));
+  let out = '';
+  stressor.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  await waitFor(() => (out.includes('"ready"') ? true : undefined), 'ready');
+  t.regex(out, /\{"event":"opened","workers":1,"direct":0\}/);
+  const pid = stressor.pid ?? 0;
+  t.deepEqual(openFlags(pid, dir), [{ file: `${dir}/.faultd-io-test-0`, direct: false }]);
+  // Every thread traced for 1 s: each write is followed by fdatasync.
+  const tids = readdirSync(`/proc/${pid}/task`).flatMap((tid) => ['-p', tid]);
+  const trace = spawnSync('timeout', ['-s', 'INT', '1', 'strace', '-qq', '-e', 'trace=pwrite64,fdatasync', ...tids], { encoding: 'utf8' }).stderr;
+  const traced = trace.split('\n').map((l) => /(pwrite64|fdatasync)\(/.exec(l)?.[1]).filter((c) => c !== undefined);
+  const calls = traced[0] === 'fdatasync' ? traced.slice(1) : traced; // the trace may begin between the two
+  t.log(`strace for 1 s: ${calls.filter((c) => c === 'pwrite64').length} pwrite64, ${calls.filter((c) => c === 'fdatasync').length} fdatasync`);
+  t.true(calls.filter((c) => c === 'pwrite64').length >= 50);
+  t.true(calls.every((c, i) => (c === 'fdatasync') === (calls[i - 1] === 'pwrite64')), calls.join(' '));
+  const before = { at: process.hrtime.bigint(), bytes: wchar(pid) };
+  await sleep(3000);
+  const rate = ((wchar(pid) - before.bytes) * 1e9) / Number(process.hrtime.bigint() - before.at) / MiB;
+  t.log(`asked 4 MiB/s buffered; /proc/<pid>/io wchar ${rate.toFixed(3)} MiB/s`);
+  t.true(Math.abs(rate - 4) < 0.2, `${rate}`);
+  stressor.kill('SIGTERM');
+  await new Promise((resolve) => stressor.once('close', resolve));
+  t.deepEqual(readdirSync(dir), ['.faultd-io-test-0'], 'the stressor never deletes: faultd does, at revert');
+  execFileSync('rm', ['-f', path.join(dir, '.faultd-io-test-0')]);
+});
+
+test('kill -9 of faultd: the stressor dies with it, the files stay until revert --remnants deletes them (idempotent)', async (t) => {
+  const { ws, fs, start } = setup(t, { fileSystemUtilisationPercentage: '5', workers: 3 });
+  const child = start();
+  await waitForLine(child, /fault applied/);
+  const pid = await waitFor(() => stressorPid(fs.dir), 'the stressor');
+  t.is(ioFiles(fs.dir).length, 3);
+  child.kill('SIGKILL');
+  await finish(child);
+  await waitFor(() => (stressorPid(fs.dir) === undefined ? true : undefined), `stressor ${pid} to die with faultd`);
+  t.is(ioFiles(fs.dir).length, 3, 'the files survive their writer');
+  // The intent record, written before the stressor started, already names every file.
+  const records = readFileSync(path.join(ws.stateDir, 'ledger.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event?: string; revert?: { files?: string[] } });
+  const intent = records.find((r) => r.event === 'intent');
+  t.deepEqual(intent?.revert?.files, ioFiles(fs.dir).map((n) => path.join(fs.dir, n)));
+  const revert = await runCli(['revert', '--remnants'], ws.stateDir);
+  t.is(revert.code, 0, revert.stdout + revert.stderr);
+  t.regex(revert.stdout, /deleted .*\.faultd-io-[0-9a-f]{8}-0, .*-1, .*-2/);
+  t.deepEqual(ioFiles(fs.dir), []);
+  t.is((await runCli(['revert', '--remnants'], ws.stateDir)).stdout.trim(), 'No remnants: the ledger shows nothing applied.', 'idempotent');
+});
+
+test('bad input names the field and the allowed range and changes nothing', async (t) => {
+  const { ws, fs, start } = setup(t, { fileSystemUtilisationPercentage: 100 });
+  const tooMuch = await finish(start());
+  t.not(tooMuch.code, 0);
+  t.regex(tooMuch.stdout + tooMuch.stderr, /fileSystemUtilisationPercentage 100: would leave less than keepFree 16\.00 MiB free on the filesystem of .* it can take at most/);
+  t.deepEqual(ioFiles(fs.dir), []);
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ ioRate: 1 }, /ioRate: must be in 4Ki–1Ti bytes\/s/],
+    [{ workers: 65 }, /workers: must be in 1–64/],
+    [{ FILESYSTEM_UTILIZATION_PERCENTAGE: 0 }, /fileSystemUtilisationPercentage: must be in 0\.01–100/],
+    [{ fileSystemUtilisationPercentage: 5, fileSystemUtilisationBytes: '1Mi' }, /give at most one of fileSystemUtilisationPercentage \(0\.01–100\) or fileSystemUtilisationBytes/],
+    [{ volumeMountPath: '/proc/self' }, /volumeMountPath: must not be under \/proc, \/sys, \/dev, \/run/],
+  ];
+  for (const [params, message] of cases) {
+    const bad = ws.file('bad.json', experimentYaml([[{ kind: 'linux-disk-io-stress', duration: '1s', params: { volumeMountPath: fs.dir, ...params } }]]));
+    const refused = await runCli(['run', bad], ws.stateDir);
+    t.is(refused.code, 2, JSON.stringify(params));
+    t.regex(refused.stdout + refused.stderr, message);
+  }
+  t.deepEqual(ioFiles(fs.dir), []);
+});
+
+test('--dry-run without volumeMountPath names the home directory\'s filesystem and the files, and changes nothing', async (t) => {
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const file = ws.file('exp.json', experimentYaml([[{ kind: 'linux-disk-io-stress', duration: '5s', params: { WORKERS: '2', IO_RATE: '1Mi' } }]]));
+  const home = realpathSync(homedir());
+  const before = readdirSync(home);
+  const result = await runCli(['run', '--dry-run', file], ws.stateDir);
+  t.is(result.code, 0, result.stdout + result.stderr);
+  const mount = execFileSync('findmnt', ['-n', '-o', 'FSTYPE,SOURCE,TARGET', '--target', home], { encoding: 'utf8' }).trim().split(/\s+/);
+  t.regex(result.stdout, new RegExp(`linux-disk-io-stress\\): ${mount[0] ?? ''} \\S+ on ${mount[2] ?? ''}: 2 writer\\(s\\) at 1\\.00 MiB/s`));
+  t.regex(result.stdout, new RegExp(`the stressor creates ${home}/\\.faultd-io-[0-9a-f]{8}-0, ${home}/\\.faultd-io-[0-9a-f]{8}-1 \\(`));
+  t.deepEqual(readdirSync(home), before);
+});
+
+test('a revert while the loaded filesystem is not mounted fails and says which mount to restore; once it is back, revert --remnants deletes the files', async (t) => {
+  const { ws, fs, start } = setup(t, { fileSystemUtilisationBytes: '8Mi', workers: 2 });
+  const child = start();
+  await waitForLine(child, /fault applied/);
+  child.kill('SIGKILL');
+  await finish(child);
+  await waitFor(() => (stressorPid(fs.dir) === undefined ? true : undefined), 'the stressor to die with faultd');
+  const device = `/dev/${fs.loop}`;
+  execFileSync('umount', [fs.dir]);
+  let mounted = false;
+  t.teardown(() => {
+    if (!mounted) spawnSync('mount', [device, fs.dir]);
+  });
+  const early = await runCli(['revert', '--remnants'], ws.stateDir);
+  t.is(early.code, 4, early.stdout + early.stderr);
+  t.true(early.stdout.includes(`${fs.dir} is not on ext4 ${device} on ${fs.dir} any more but on `), early.stdout);
+  t.true(early.stdout.includes(`make ${fs.dir} hold ext4 ${device} on ${fs.dir} again (mount it, or unmount what hides it), then faultd revert --remnants`), early.stdout);
+  execFileSync('mount', [device, fs.dir]);
+  mounted = true;
+  t.is(ioFiles(fs.dir).length, 2, 'the files are still there, and still counted as applied');
+  const later = await runCli(['revert', '--remnants'], ws.stateDir);
+  t.is(later.code, 0, later.stdout + later.stderr);
+  t.deepEqual(ioFiles(fs.dir), []);
+});
