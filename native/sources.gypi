@@ -39,6 +39,7 @@
       'native/stressor/mode_cpu.cc',
       'native/stressor/mode_delay.cc',
       'native/stressor/mode_memory.cc',
+      'native/stressor/mode_pids.cc',
       'native/stressor/mode_probe.cc',
       'native/stressor/modes.cc',
       'native/stressor/options.cc',

@@ -81,6 +81,7 @@ const ModeInfo* FindMode(std::string_view name) noexcept;
 extern const ModeInfo kCpuMode;
 extern const ModeInfo kMemoryMode;
 extern const ModeInfo kDelayMode;
+extern const ModeInfo kPidsMode;
 extern const ModeInfo kProbeQdiscMode;
 extern const ModeInfo kProbeNfqueueMode;
 

@@ -10,6 +10,7 @@ import { linuxNetworkLoss } from './linux-network-loss.js';
 import { linuxNetworkPartition } from './linux-network-partition.js';
 import { linuxNetworkRateLimit } from './linux-network-rate-limit.js';
 import { linuxNetworkReorder } from './linux-network-reorder.js';
+import { linuxPidExhaustion } from './linux-pid-exhaustion.js';
 import type { InjectorModule } from './types.js';
 
 export type Registry = ReadonlyMap<string, InjectorModule>;
@@ -26,5 +27,6 @@ export const REGISTRY: Registry = new Map(
     linuxNetworkRateLimit,
     linuxNetworkPartition,
     linuxDiskFill,
+    linuxPidExhaustion,
   ].map((module) => [module.kind, module] as const),
 );

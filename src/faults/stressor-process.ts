@@ -52,7 +52,7 @@ export interface StressorHandle extends ProcessId {
 }
 
 /** The load modes of faultd-stressor (native/stressor/mode_<mode>.cc). */
-export type StressorMode = 'cpu' | 'memory' | 'delay';
+export type StressorMode = 'cpu' | 'memory' | 'delay' | 'pids';
 
 /** FAULTD_ERR_NATIVE_LOAD for a stressor executable that is not there (or not executable). */
 export function missingStressor(file: string, cause: unknown): FaultdError {
