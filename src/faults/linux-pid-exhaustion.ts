@@ -79,9 +79,10 @@ export function planPidCount(budget: PidBudget, percentage: number, reserve: num
   const free = Math.max(0, tightest.free);
   const tasks = Math.min(Math.floor((free * percentage) / 100), free - reserve);
   if (tasks < 1) {
+    const range = free - 1 >= MIN_RESERVE ? `reserve must be ${MIN_RESERVE}–${free - 1} here` : `fewer than the smallest reserve ${MIN_RESERVE} + 1 are free: this host cannot take the fault now`;
     throw new FaultdError(
       'FAULTD_ERR_INPUT_INVALID',
-      `params.reserve: only ${free} pids are free (${tightest.bound}); keeping reserve ${reserve} free leaves none to hold (reserve must be ${MIN_RESERVE}–${Math.max(MIN_RESERVE, free - 1)} here)`,
+      `params.reserve: only ${free} pids are free (${tightest.bound}); keeping reserve ${reserve} free leaves none to hold (${range})`,
     );
   }
   return { free, bound: tightest.bound, tasks };
