@@ -25,6 +25,7 @@ import { defineInjector, RevertError, type FaultContext, type Planned, type Reve
 
 /** Smallest reserve: enough for a login shell, sshd and faultd's own revert. */
 export const MIN_RESERVE = 256;
+/** Default reserve: a busy host's sshd, cron and shells fork a few hundred tasks at most. */
 export const DEFAULT_RESERVE = 1024;
 /** Largest reserve and the kernel's PID_MAX_LIMIT on 64-bit. */
 export const MAX_RESERVE = 4 * 1024 * 1024;
@@ -107,6 +108,7 @@ export function readPidBudget(ctx: Pick<FaultContext, 'procRoot' | 'cgroups'>): 
   };
 }
 
+/** The revert record: the stressor's (pid, start time, cgroups) and the planned task count. */
 export const PidRevertSchema = StressorRevertSchema.extend({ tasks: z.number().int().positive() });
 type PidRevert = z.infer<typeof PidRevertSchema>;
 
@@ -181,7 +183,7 @@ export const linuxPidExhaustion = defineInjector({
         // The cap goes on before the stressor joins: it can never hold more than planned.
         const { created } = createCgroups(cgroups);
         for (const dir of created.filter((d) => d.includes('/pids/') || d === counting)) {
-          if (!setPidsMax(dir, tasks)) ctx.logger.debug({ dir }, 'no pids controller in this cgroup');
+          if (!setPidsMax(dir, tasks)) ctx.logger.debug({ dir }, 'cannot set pids.max (no pids controller here), ignoring');
         }
         const record = this.revert;
         const base: StressorRevert = { tag: record.tag, bootId: record.bootId, cgroups: record.cgroups };

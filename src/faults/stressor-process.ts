@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * Life of a faultd-stressor process, shared by the CPU and memory stress faults.
+ * Life of a faultd-stressor process, shared by the CPU and memory stress faults, the pid
+ * exhaustion fault and the NFQUEUE delayer.
  *
  * Apply: create the fault's cgroups → spawn the stressor idle (`--wait-go`, its own session,
  * PR_SET_PDEATHSIG, oom_score_adj=1000) → read its start time → move it into the cgroups →

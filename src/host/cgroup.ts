@@ -186,7 +186,10 @@ export function ownPidsLimits(layout: CgroupLayout): PidsLimit[] {
   }
 }
 
-/** Writes `pids.max` of a v1/v2 cgroup that has the pids controller; false when it has none. */
+/**
+ * Writes `pids.max` of a v1/v2 cgroup that has the pids controller; false when it has none.
+ * Equivalent to: `echo <max> > <dir>/pids.max`.
+ */
 export function setPidsMax(dir: string, max: number): boolean {
   try {
     writeFileSync(path.join(dir, 'pids.max'), `${max}\n`);
@@ -196,7 +199,7 @@ export function setPidsMax(dir: string, max: number): boolean {
   }
 }
 
-/** Tasks (threads) in a cgroup: `tasks` (v1) or `cgroup.threads` (v2); 0 when it does not exist. */
+/** Tasks (threads) in a cgroup: `tasks` (v1) or `cgroup.threads` (v2); 0 when it does not exist. Equivalent to: `wc -l <dir>/tasks`. */
 export function cgroupTaskCount(dir: string): number {
   for (const file of ['tasks', 'cgroup.threads']) {
     try {
@@ -212,7 +215,8 @@ export function cgroupTaskCount(dir: string): number {
  * Kills every process of a cgroup at once: `cgroup.kill` (v2, Linux 5.14+) or, in a v1
  * `freezer` cgroup, freeze → SIGKILL each member → thaw (frozen members cannot fork or exit in
  * between, so no pid is missed or reused). Returns the mechanism used, or undefined when `dir`
- * offers neither (or is gone).
+ * offers neither (or is gone). Equivalent to: `echo 1 > <dir>/cgroup.kill`, or `echo FROZEN >
+ * <dir>/freezer.state; xargs kill -9 < <dir>/cgroup.procs; echo THAWED > <dir>/freezer.state`.
  */
 export async function killCgroup(dir: string, timeoutMs = 1000): Promise<'cgroup.kill' | 'freezer' | undefined> {
   try {

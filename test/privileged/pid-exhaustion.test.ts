@@ -180,38 +180,46 @@ test('kill -9 of faultd mid-fault, then revert --remnants leaves no task and no 
   t.regex(again.stdout, /No remnants/, 'idempotent');
 });
 
-test('without cgroup.kill (v1 only), revert freezes, kills and verifies through the freezer', async (t) => {
-  const ws = workspace();
-  t.teardown(() => ws.remove());
-  const tag = `pids-v1-${process.pid}`;
-  // The v1 hierarchies only, as on a pure-v1 host.
-  const cgroups = pidCgroupDirs({ ...layout, mode: 'v1', mounts: new Map([...layout.mounts].filter(([k]) => k !== 'unified')) }, tag);
-  t.is(cgroups.length, 2);
-  for (const dir of cgroups) {
-    mkdirSync(dir);
-    t.teardown(() => existsSync(dir) && rmdirSync(dir));
-  }
-  const stressor = spawn(STRESSOR_BIN, ['pids', '--tasks=200', `--tag=${tag}`], { stdio: ['ignore', 'pipe', 'ignore'] });
-  t.teardown(() => stressor.kill('SIGKILL'));
-  await new Promise((resolve) => stressor.once('spawn', resolve));
-  const pid = stressor.pid ?? 0;
-  // Without --wait-go it starts its threads at once; writing cgroup.procs moves all of them.
-  for (const dir of cgroups) writeFileSync(`${dir}/cgroup.procs`, `${pid}\n`);
-  t.true(await waitUntil(() => lines(path.join(cgroups[0] ?? '', 'tasks')) === 200, 3000));
-  const ledger = new Ledger(ws.stateDir, loadNative());
-  await ledger.open();
-  const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  const revert = { tag, bootId, cgroups, tasks: 200 };
-  await ledger.append({ event: 'intent', faultId: tag, runId: 'r', kind: 'linux-pid-exhaustion', target: 't', bootId, owner: { pid: 999_999, startTime: 1 }, revert });
-  await ledger.append({ event: 'applied', faultId: tag, revert: { ...revert, pid, startTime: loadNative().processStartTime(pid) ?? 0 } });
-  await ledger.close();
-  const result = await runCli(['revert', '--remnants'], ws.stateDir);
-  t.is(result.code, 0, result.stdout + result.stderr);
-  t.regex(result.stdout, /killed 200 task\(s\) \(freezer /);
-  t.true(await waitUntil(() => stressor.signalCode !== null || stressor.exitCode !== null, 2000));
-  t.is(stressor.signalCode, 'SIGKILL', 'killed through the freezer, not by SIGTERM');
-  for (const dir of cgroups) t.false(existsSync(dir), `${dir} removed`);
-});
+for (const { name, v1Only, how } of [
+  { name: 'with cgroup.kill (the unified hierarchy), a remnant revert kills every live task at once', v1Only: false, how: 'cgroup\\.kill' },
+  { name: 'without cgroup.kill (v1 only), a remnant revert freezes, kills and verifies through the freezer', v1Only: true, how: 'freezer' },
+]) {
+  test(name, async (t) => {
+    const ws = workspace();
+    t.teardown(() => ws.remove());
+    const tag = `pids-${v1Only ? 'v1' : 'kill'}-${process.pid}`;
+    // With v1Only, the v1 hierarchies only, as on a pure-v1 host.
+    const mounts = v1Only ? new Map([...layout.mounts].filter(([k]) => k !== 'unified')) : layout.mounts;
+    const cgroups = pidCgroupDirs({ ...layout, mode: v1Only ? 'v1' : layout.mode, mounts }, tag);
+    t.is(cgroups.length, v1Only ? 2 : 3);
+    for (const dir of cgroups) {
+      mkdirSync(dir);
+      t.teardown(() => existsSync(dir) && rmdirSync(dir));
+    }
+    // Not a child of any faultd (PDEATHSIG cannot help): only the revert can end its tasks.
+    const stressor = spawn(STRESSOR_BIN, ['pids', '--tasks=200', `--tag=${tag}`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    t.teardown(() => stressor.kill('SIGKILL'));
+    await new Promise((resolve) => stressor.once('spawn', resolve));
+    const pid = stressor.pid ?? 0;
+    // Without --wait-go it starts its threads at once; writing cgroup.procs moves all of them.
+    for (const dir of cgroups) writeFileSync(`${dir}/cgroup.procs`, `${pid}\n`);
+    const counted = cgroups[0] ?? '';
+    t.true(await waitUntil(() => lines(path.join(counted, 'tasks')) === 200, 3000), 'the 200 tasks are in the fault cgroup');
+    const ledger = new Ledger(ws.stateDir, loadNative());
+    await ledger.open();
+    const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const revert = { tag, bootId, cgroups, tasks: 200 };
+    await ledger.append({ event: 'intent', faultId: tag, runId: 'r', kind: 'linux-pid-exhaustion', target: 't', bootId, owner: { pid: 999_999, startTime: 1 }, revert });
+    await ledger.append({ event: 'applied', faultId: tag, revert: { ...revert, pid, startTime: loadNative().processStartTime(pid) ?? 0 } });
+    await ledger.close();
+    const result = await runCli(['revert', '--remnants'], ws.stateDir);
+    t.is(result.code, 0, result.stdout + result.stderr);
+    t.regex(result.stdout, new RegExp(`killed 200 task\\(s\\) \\(${how} `));
+    t.true(await waitUntil(() => stressor.signalCode !== null || stressor.exitCode !== null, 2000));
+    t.is(stressor.signalCode, 'SIGKILL', 'killed through the cgroup, not by SIGTERM');
+    for (const dir of cgroups) t.false(existsSync(dir), `${dir} removed`);
+  });
+}
 
 test('bad input exits 2, names the field and range, and changes nothing', async (t) => {
   const { ws, limited, file } = setup(t, { percentage: 150 });
