@@ -9,7 +9,7 @@
  * carries no controller of its own, so it never tightens anything: it groups the stressor for
  * accounting and for a revert that must find every process.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { rmdir } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -148,6 +148,20 @@ export function pidCgroupDirs(layout: CgroupLayout, faultId: string): string[] {
   return dirs;
 }
 
+/**
+ * Writes a control file that must already exist (no O_CREAT: a cgroup without that interface
+ * fails with ENOENT instead of getting a plain file; write-only, as kernfs refuses to open a
+ * file without a read handler, such as cgroup.kill, for reading).
+ */
+function writeControl(file: string, text: string): void {
+  const fd = openSync(file, constants.O_WRONLY);
+  try {
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** A limited pids cgroup: `pids.max` and `pids.current`. */
 export interface PidsLimit {
   readonly dir: string;
@@ -192,7 +206,7 @@ export function ownPidsLimits(layout: CgroupLayout): PidsLimit[] {
  */
 export function setPidsMax(dir: string, max: number): boolean {
   try {
-    writeFileSync(path.join(dir, 'pids.max'), `${max}\n`);
+    writeControl(path.join(dir, 'pids.max'), `${max}\n`);
     return true;
   } catch {
     return false;
@@ -220,29 +234,39 @@ export function cgroupTaskCount(dir: string): number {
  */
 export async function killCgroup(dir: string, timeoutMs = 1000): Promise<'cgroup.kill' | 'freezer' | undefined> {
   try {
-    writeFileSync(path.join(dir, 'cgroup.kill'), '1\n');
+    writeControl(path.join(dir, 'cgroup.kill'), '1\n');
     return 'cgroup.kill';
   } catch {
     // not v2, or a kernel before 5.14: try the v1 freezer
   }
   const state = path.join(dir, 'freezer.state');
   try {
-    writeFileSync(state, 'FROZEN\n');
+    writeControl(state, 'FROZEN\n');
   } catch {
     return undefined;
   }
-  const deadline = Date.now() + timeoutMs;
-  while (readFileSync(state, 'utf8').trim() !== 'FROZEN' && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  for (const line of readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n')) {
-    if (!line) continue;
+  try {
+    const deadline = Date.now() + timeoutMs;
+    while (readFileSync(state, 'utf8').trim() !== 'FROZEN' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    for (const line of readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n')) {
+      if (!line) continue;
+      try {
+        process.kill(Number(line), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  } catch {
+    // the cgroup went away meanwhile: nothing is left in it to kill
+  } finally {
+    // Thawed whatever happened: a frozen cgroup must never be left behind.
     try {
-      process.kill(Number(line), 'SIGKILL');
+      writeControl(state, 'THAWED\n');
     } catch {
-      // already gone
+      // the cgroup is gone
     }
   }
-  writeFileSync(state, 'THAWED\n');
   return 'freezer';
 }
