@@ -17,7 +17,7 @@ import path from 'node:path';
 import { z } from 'zod';
 
 import { FaultdError } from '../errors.js';
-import { cgroupTaskCount, createCgroups, killCgroup, ownPidsLimits, pidCgroupDirs, setPidsMax, type PidsLimit } from '../host/cgroup.js';
+import { cgroupTaskCount, createCgroups, killCgroup, ownPidsLimits, pidCgroupDirs, setPidsMax, type CgroupLayout, type PidsLimit } from '../host/cgroup.js';
 import { numberParam, paramsObject } from './params.js';
 import { activeStressor, stressorSupportNotes } from './stressor-fault.js';
 import { READY_TIMEOUT_MS, revertStressor, startStressor, stressorArgv, StressorRevertSchema, type StressorRevert } from './stressor-process.js';
@@ -117,9 +117,18 @@ export function readPidBudget(ctx: Pick<FaultContext, 'procRoot' | 'cgroups'>): 
 export const PidRevertSchema = StressorRevertSchema.extend({ tasks: z.number().int().positive() });
 type PidRevert = z.infer<typeof PidRevertSchema>;
 
-/** The cgroup directory that counts tasks: the pids hierarchy's (v1), else the unified one. */
-function countingDir(dirs: readonly string[]): string | undefined {
-  return dirs.find((d) => d.includes('/pids/')) ?? dirs[0];
+/** True if `dir` lies in the hierarchy mounted for `key` (`pids`, `freezer`, `unified`). */
+function inHierarchy(dir: string, layout: CgroupLayout, key: string): boolean {
+  const mount = layout.mounts.get(key);
+  return mount !== undefined && dir.startsWith(`${mount}/`);
+}
+
+/**
+ * The cgroup directory that counts (and caps) the tasks: the v1 pids hierarchy's, else the
+ * unified one (whose pids.max exists only where the pids controller is enabled).
+ */
+function countingDir(dirs: readonly string[], layout: CgroupLayout): string | undefined {
+  return dirs.find((d) => inHierarchy(d, layout, 'pids')) ?? dirs.find((d) => inHierarchy(d, layout, 'unified'));
 }
 
 async function revertPids(record: PidRevert, ctx: FaultContext): Promise<RevertOutcome> {
@@ -127,7 +136,8 @@ async function revertPids(record: PidRevert, ctx: FaultContext): Promise<RevertO
   const used: string[] = [];
   if (before > 0) {
     // All at once through the cgroup; the first hierarchy that can do it is enough.
-    for (const dir of [...record.cgroups.filter((d) => !d.includes('/freezer/')), ...record.cgroups.filter((d) => d.includes('/freezer/'))]) {
+    const freezer = (d: string): boolean => inHierarchy(d, ctx.cgroups, 'freezer');
+    for (const dir of [...record.cgroups.filter((d) => !freezer(d)), ...record.cgroups.filter(freezer)]) {
       const how = await killCgroup(dir);
       if (how) {
         used.push(`${how} ${dir}`);
@@ -165,7 +175,7 @@ export const linuxPidExhaustion = defineInjector({
   plan(faultId, p, ctx): Planned<PidRevert> {
     const { free, bound, tasks } = planPidCount(readPidBudget(ctx), p.percentage, p.reserve);
     const cgroups = ctx.host.isRoot ? pidCgroupDirs(ctx.cgroups, faultId) : [];
-    const counting = countingDir(cgroups);
+    const counting = countingDir(cgroups, ctx.cgroups);
     const args = [`--tasks=${tasks}`];
     const argv = ['faultd-stressor', ...stressorArgv(faultId, 'pids', args)].join(' ');
     return {
@@ -174,7 +184,7 @@ export const linuxPidExhaustion = defineInjector({
         `start process: ${argv} (oom_score_adj=1000, killed if faultd dies): the stressor and ${tasks - 1} threads (16 KiB stacks) in pause()`,
         `free pids: ${free} (${bound}); hold ${tasks}, keep at least ${p.reserve} free`,
         ...(cgroups.length > 0
-          ? cgroups.map((dir) => `create cgroup ${dir}${dir === counting && dir.includes('/pids/') ? ` with pids.max ${tasks}` : ''} and move the stressor into it`)
+          ? cgroups.map((dir) => `create cgroup ${dir}${dir !== counting ? '' : inHierarchy(dir, ctx.cgroups, 'pids') ? ` with pids.max ${tasks}` : ` with pids.max ${tasks} if its pids controller is enabled`} and move the stressor into it`)
           : ['no cgroup placement (needs root and a cgroup hierarchy)']),
       ],
       revertSteps: [
@@ -187,7 +197,7 @@ export const linuxPidExhaustion = defineInjector({
       async apply(recordApplied, signal) {
         // The cap goes on before the stressor joins: it can never hold more than planned.
         const { created } = createCgroups(cgroups);
-        for (const dir of created.filter((d) => d.includes('/pids/') || d === counting)) {
+        for (const dir of created.filter((d) => d === counting)) {
           if (!setPidsMax(dir, tasks)) ctx.logger.debug({ dir }, 'cannot set pids.max (no pids controller here), ignoring');
         }
         const record = this.revert;

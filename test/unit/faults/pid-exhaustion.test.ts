@@ -59,7 +59,8 @@ test('when the reserve leaves nothing to hold, the plan is refused naming reserv
   t.throws(() => planPidCount({ ...HOST, cgroupLimits: [{ dir: '/c', max: 257, current: 0 }] }, 100, 257), { message: /only 257 pids are free/ });
 });
 
-test('the budget is read from pid_max, threads-max, loadavg and the pids.max files up to the root', (t) => {
+/** A fake /proc and v1 pids hierarchy: faultd in `/svc/faultd`, below `/svc` limited to 2000 with 40 in use. */
+function fakeHost(t: import('ava').ExecutionContext): { proc: string; mount: string; cgroups: CgroupLayout } {
   const root = mkdtempSync(path.join(tmpdir(), 'faultd-pids-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const proc = path.join(root, 'proc');
@@ -75,11 +76,33 @@ test('the budget is read from pid_max, threads-max, loadavg and the pids.max fil
   writeFileSync(path.join(own, 'pids.max'), 'max\n');
   writeFileSync(path.join(own, 'pids.current'), '12\n');
   const cgroups: CgroupLayout = { mode: 'hybrid', mounts: new Map([['pids', mount], ['freezer', '/f'], ['unified', '/u']]), ownPaths: new Map([['pids', '/svc/faultd'], ['freezer', '/x'], ['', '/']]) };
+  return { proc, mount, cgroups };
+}
+
+test('the budget is read from pid_max, threads-max, loadavg and the pids.max files up to the root', (t) => {
+  const { proc, mount, cgroups } = fakeHost(t);
   t.deepEqual(ownPidsLimits(cgroups), [{ dir: path.join(mount, 'svc'), max: 2000, current: 40 }], 'unlimited levels are skipped');
   const budget = readPidBudget({ procRoot: proc, cgroups });
   t.deepEqual(budget, { pidMax: 32768, threadsMax: 192726, tasksInUse: 153, cgroupLimits: [{ dir: path.join(mount, 'svc'), max: 2000, current: 40 }] });
   t.deepEqual(pidCgroupDirs(cgroups, 'f1'), [path.join(mount, 'svc/faultd/faultd-f1'), '/f/x/faultd-f1', '/u/faultd-f1']);
   t.deepEqual(pidCgroupDirs({ ...cgroups, mode: 'v2' }, 'f1'), ['/u/faultd-f1'], 'v2: the unified hierarchy only');
+});
+
+test('the plan (what --dry-run shows) names the count, the bound, the cap and the revert; reverting what is gone is already-absent', async (t) => {
+  const { proc, mount, cgroups } = fakeHost(t);
+  const ctx = { ...FAKE_CONTEXT, host: { ...FAKE_CONTEXT.host, isRoot: true }, procRoot: proc, cgroups };
+  const planned = await linuxPidExhaustion.plan('f1', { percentage: 50, reserve: 256 }, ctx);
+  const pidsDir = path.join(mount, 'svc/faultd/faultd-f1');
+  t.is(planned.target, '980 tasks (50% of 1960 free pids, 980 stay free)');
+  t.deepEqual(planned.revert, { tag: 'f1', bootId: FAKE_CONTEXT.host.bootId, cgroups: [pidsDir, '/f/x/faultd-f1', '/u/faultd-f1'], tasks: 980 });
+  t.regex(planned.changes[0] ?? '', /^start process: faultd-stressor pids --tasks=980 --tag=f1 --wait-go --parent-pid=\d+ .*the stressor and 979 threads/);
+  t.is(planned.changes[1], `free pids: 1960 (pids.max 2000 − pids.current 40 of ${path.join(mount, 'svc')}); hold 980, keep at least 256 free`);
+  t.is(planned.changes[2], `create cgroup ${pidsDir} with pids.max 980 and move the stressor into it`);
+  t.is(planned.changes[4], 'create cgroup /u/faultd-f1 and move the stressor into it');
+  t.is(planned.revertSteps[0], 'kill every task of the cgroup at once (cgroup.kill on v2, freeze + SIGKILL + thaw on v1)');
+  t.is(planned.revertSteps.at(-1), `verify 0 tasks are left in ${pidsDir}`);
+  const outcome = await linuxPidExhaustion.revert({ ...planned.revert }, ctx);
+  t.is(outcome.outcome, 'already-absent', 'nothing was applied: nothing to kill, no cgroup to remove');
 });
 
 test('params: defaults, Harness spellings as strings, and errors naming the field and range', (t) => {
