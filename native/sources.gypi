@@ -42,6 +42,7 @@
       'native/stressor/mode_delay.cc',
       'native/stressor/mode_io.cc',
       'native/stressor/mode_memory.cc',
+      'native/stressor/mode_pids.cc',
       'native/stressor/mode_probe.cc',
       'native/stressor/modes.cc',
       'native/stressor/options.cc',

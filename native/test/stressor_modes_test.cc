@@ -31,6 +31,7 @@ TEST(StressorCommandLine, AcceptsWhatFaultdPasses) {
       {"delay", "--queue=4000", "--delay-us=2000000", "--jitter-us=500000", "--correlation-pct=25.5", "--distribution=normal",
        "--dist-dir=/usr/lib/x86_64-linux-gnu/tc", "--tag=f-3", "--wait-go", "--parent-pid=4242"},
       {"delay", "--queue=1", "--delay-us=0", "--max-held=16"},
+      {"pids", "--tasks=600", "--tag=f-4", "--wait-go", "--parent-pid=4242"},
       {"probe-qdisc", "netem"},
       {"probe-qdisc", "tbf"},
       {"probe-nfqueue"},
@@ -57,13 +58,13 @@ TEST(StressorCommandLine, ReadsTheCommonOptionsOnce) {
 
 TEST(StressorCommandLine, UnknownOrMissingModeListsEveryMode) {
   const ParsedCommandLine unknown = Parse({"disk", "--workers=1"});
-  EXPECT_EQ(unknown.error, "unknown mode 'disk' (one of cpu, memory, io, delay, probe-qdisc, probe-nfqueue)");
+  EXPECT_EQ(unknown.error, "unknown mode 'disk' (one of cpu, memory, io, delay, pids, probe-qdisc, probe-nfqueue)");
   EXPECT_EQ(unknown.command.mode, nullptr);
-  EXPECT_EQ(Parse({}).error, "missing mode (one of cpu, memory, io, delay, probe-qdisc, probe-nfqueue)");
+  EXPECT_EQ(Parse({}).error, "missing mode (one of cpu, memory, io, delay, pids, probe-qdisc, probe-nfqueue)");
   for (const ModeInfo* mode : AllModes()) {
     EXPECT_NE(unknown.usage.find("faultd-stressor " + std::string(mode->name)), std::string::npos) << mode->name;
   }
-  EXPECT_NE(unknown.usage.find("common to cpu, memory, io, delay: --parent-pid=PID"), std::string::npos) << unknown.usage;
+  EXPECT_NE(unknown.usage.find("common to cpu, memory, io, delay, pids: --parent-pid=PID"), std::string::npos) << unknown.usage;
 }
 
 TEST(StressorCommandLine, TheTableHasUniqueNamesAndEveryMemberSet) {
@@ -131,6 +132,9 @@ TEST(StressorCommandLine, BadOptionsNameTheOptionAndItsRange) {
       {{"delay", "--queue=1", "--delay-us=100", "--max-held=0"}, "delay: --max-held must be 1..1048576 (got 0)"},
       {{"delay", "--queue=1", "--delay-us=100", "--distribution=normal"}, "delay: --distribution needs --dist-dir"},
       {{"delay", "--queue=1", "--delay-us=100", "--workers=1"}, "delay: '--workers=1' is not an option of delay"},
+      {{"pids"}, "pids: --tasks must be 1..4194304 (got 0)"},
+      {{"pids", "--tasks=x"}, "pids: --tasks=x: not an integer"},
+      {{"pids", "--tasks=1", "--workers=2"}, "pids: '--workers=2' is not an option of pids"},
       {{"probe-qdisc"}, "probe-qdisc: probe-qdisc takes exactly one <kind>"},
       {{"probe-qdisc", "netem", "tbf"}, "probe-qdisc: probe-qdisc takes exactly one <kind>"},
       {{"probe-qdisc", "Netem"}, "probe-qdisc: probe-qdisc <kind>: 'Netem' must be a qdisc kind (a-z and _)"},
@@ -148,6 +152,7 @@ TEST(StressorCommandLine, UsageTextComesFromTheTable) {
   EXPECT_NE(usage.find("  faultd-stressor cpu --workers=N --load-pct=P"), std::string::npos) << usage;
   EXPECT_NE(usage.find("  faultd-stressor probe-qdisc <kind>\n"), std::string::npos) << usage;
   EXPECT_NE(usage.find("  faultd-stressor probe-nfqueue\n"), std::string::npos) << usage;
+  EXPECT_EQ(ModeUsage(kPidsMode), "faultd-stressor pids --tasks=N");
   EXPECT_EQ(ModeUsage(kMemoryMode), "faultd-stressor memory --workers=N --bytes-per-worker=B [--lock] [--ramp-up-ms=T]");
 }
 

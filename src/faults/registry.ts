@@ -15,6 +15,7 @@ import { linuxNetworkLoss } from './linux-network-loss.js';
 import { linuxNetworkPartition } from './linux-network-partition.js';
 import { linuxNetworkRateLimit } from './linux-network-rate-limit.js';
 import { linuxNetworkReorder } from './linux-network-reorder.js';
+import { linuxPidExhaustion } from './linux-pid-exhaustion.js';
 import type { InjectorModule } from './types.js';
 
 export type Registry = ReadonlyMap<string, InjectorModule>;
@@ -36,5 +37,6 @@ export const REGISTRY: Registry = new Map(
     linuxProcessStop,
     linuxCgroupLimit,
     linuxDiskIoStress,
+    linuxPidExhaustion,
   ].map((module) => [module.kind, module] as const),
 );

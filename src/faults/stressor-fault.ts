@@ -46,7 +46,7 @@ export function planStressor(
 }
 
 /** Wraps a running stressor as an ActiveFault with a periodically refreshed measurement. */
-function activeStressor(handle: StressorHandle, sample: () => Promise<string>): ActiveFault {
+export function activeStressor(handle: StressorHandle, sample: () => Promise<string>): ActiveFault {
   let latest = 'starting';
   let sampling = false;
   const timer = setInterval(() => {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * Life of a faultd-stressor process, shared by the CPU, memory and disk I/O stress faults.
+ * Life of a faultd-stressor process, shared by the CPU, memory and disk I/O stress faults, the
+ * pid exhaustion fault and the NFQUEUE delayer.
  *
  * Apply: create the fault's cgroups → spawn the stressor idle (`--wait-go`, its own session,
  * PR_SET_PDEATHSIG, oom_score_adj=1000) → read its start time → move it into the cgroups →
@@ -26,8 +27,8 @@ import { RevertError, type FaultContext, type RevertOutcome } from './types.js';
 export const STOP_GRACE_MS = 300;
 /** Time to wait for SIGKILL to take effect before the revert is declared failed. */
 const KILL_WAIT_MS = 2000;
-/** Time the stressor has to report `ready` after "go". */
-const READY_TIMEOUT_MS = 5000;
+/** Time the stressor has to report `ready` after "go" (by default; a mode whose start grows with its size passes more). */
+export const READY_TIMEOUT_MS = 5000;
 
 const SIGKILL = 9;
 const SIGTERM = 15;
@@ -52,7 +53,7 @@ export interface StressorHandle extends ProcessId {
 }
 
 /** The load modes of faultd-stressor (native/stressor/mode_<mode>.cc). */
-export type StressorMode = 'cpu' | 'memory' | 'io' | 'delay';
+export type StressorMode = 'cpu' | 'memory' | 'io' | 'delay' | 'pids';
 
 /** FAULTD_ERR_NATIVE_LOAD for a stressor executable that is not there (or not executable). */
 export function missingStressor(file: string, cause: unknown): FaultdError {
@@ -67,7 +68,8 @@ export function stressorArgv(tag: string, mode: StressorMode, args: readonly str
 /**
  * Starts the stressor and returns once it reports `ready`. On any failure (including `signal`
  * aborting the start) the stressor is killed before the error is thrown; the caller's revert
- * then removes the cgroups and verifies. `onEvent` sees every other JSON line it prints.
+ * then removes the cgroups and verifies. `onEvent` sees every other JSON line it prints;
+ * `readyTimeoutMs` bounds the wait for `ready` after "go".
  */
 export async function startStressor(
   planned: StressorRevert,
@@ -77,6 +79,7 @@ export async function startStressor(
   recordApplied: (revert: StressorRevert) => Promise<void>,
   signal: AbortSignal,
   onEvent?: (event: Record<string, unknown>) => void,
+  readyTimeoutMs = READY_TIMEOUT_MS,
 ): Promise<StressorHandle> {
   // Before anything changes: a missing executable is a build problem, said as such.
   try {
@@ -139,7 +142,7 @@ export async function startStressor(
     const outcome = await Promise.race([
       ready.then(() => 'ready' as const),
       exit.then((why) => ({ exited: why })),
-      new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), READY_TIMEOUT_MS))),
+      new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), readyTimeoutMs))),
       new Promise<'aborted'>((resolve) => {
         onAbort = () => resolve('aborted');
         if (signal.aborted) onAbort();
@@ -150,7 +153,7 @@ export async function startStressor(
     if (onAbort) signal.removeEventListener('abort', onAbort);
     if (outcome !== 'ready') {
       const why =
-        outcome === 'timeout' ? `no ready signal within ${READY_TIMEOUT_MS} ms` : outcome === 'aborted' ? 'aborted while starting' : outcome.exited;
+        outcome === 'timeout' ? `no ready signal within ${readyTimeoutMs} ms` : outcome === 'aborted' ? 'aborted while starting' : outcome.exited;
       throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `the stressor failed to start: ${why}`);
     }
     return { pid, startTime, exit };

@@ -9,7 +9,7 @@
  * carries no controller of its own, so it never tightens anything: it groups the stressor for
  * accounting and for a revert that must find every process.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { rmdir } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -129,4 +129,144 @@ export async function removeCgroup(dir: string, timeoutMs = 1000): Promise<boole
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
+}
+
+/**
+ * The directories of a pid-exhaustion fault's cgroup: the unified hierarchy (v2, and hybrid
+ * for `cgroup.kill`), and on v1/hybrid the `pids` (count and cap) and `freezer` (freeze +
+ * kill) hierarchies.
+ */
+export function pidCgroupDirs(layout: CgroupLayout, faultId: string): string[] {
+  const name = `faultd-${faultId}`;
+  const hierarchies = layout.mode === 'v2' ? [['unified', '']] : [['pids', 'pids'], ['freezer', 'freezer'], ['unified', '']];
+  const dirs: string[] = [];
+  for (const [mountKey, pathKey] of hierarchies) {
+    const mount = layout.mounts.get(mountKey ?? '');
+    const own = layout.ownPaths.get(pathKey ?? '');
+    if (mount && own !== undefined) dirs.push(path.join(mount, own, name));
+  }
+  return dirs;
+}
+
+/**
+ * Writes a control file that must already exist (no O_CREAT: a cgroup without that interface
+ * fails with ENOENT instead of getting a plain file; write-only, as kernfs refuses to open a
+ * file without a read handler, such as cgroup.kill, for reading).
+ */
+function writeControl(file: string, text: string): void {
+  const fd = openSync(file, constants.O_WRONLY);
+  try {
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A limited pids cgroup: `pids.max` and `pids.current`. */
+export interface PidsLimit {
+  readonly dir: string;
+  readonly max: number;
+  readonly current: number;
+}
+
+function readNumberFile(file: string): number | 'max' | undefined {
+  try {
+    const text = readFileSync(file, 'utf8').trim();
+    if (text === 'max') return 'max';
+    const value = Number(text);
+    return Number.isSafeInteger(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every limited `pids.max` on the way from faultd's own pids cgroup up to the root (v1 `pids`
+ * hierarchy, or the unified one when it carries the pids controller): a child cgroup can hold
+ * no more than the tightest of them allows.
+ */
+export function ownPidsLimits(layout: CgroupLayout): PidsLimit[] {
+  const [mountKey, pathKey] = layout.mounts.has('pids') ? ['pids', 'pids'] : ['unified', ''];
+  const mount = layout.mounts.get(mountKey);
+  const own = layout.ownPaths.get(pathKey);
+  if (!mount || own === undefined) return [];
+  const limits: PidsLimit[] = [];
+  for (let rel = path.posix.normalize(own); ; rel = path.posix.dirname(rel)) {
+    const dir = path.join(mount, rel);
+    const max = readNumberFile(path.join(dir, 'pids.max'));
+    const current = readNumberFile(path.join(dir, 'pids.current'));
+    if (typeof max === 'number' && typeof current === 'number') limits.push({ dir, max, current });
+    if (rel === '/' || rel === '.') return limits;
+  }
+}
+
+/**
+ * Writes `pids.max` of a v1/v2 cgroup that has the pids controller; false when it has none.
+ * Equivalent to: `echo <max> > <dir>/pids.max`.
+ */
+export function setPidsMax(dir: string, max: number): boolean {
+  try {
+    writeControl(path.join(dir, 'pids.max'), `${max}\n`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Tasks (threads) in a cgroup: `tasks` (v1) or `cgroup.threads` (v2); 0 when it does not exist. Equivalent to: `wc -l <dir>/tasks`. */
+export function cgroupTaskCount(dir: string): number {
+  for (const file of ['tasks', 'cgroup.threads']) {
+    try {
+      return readFileSync(path.join(dir, file), 'utf8').split('\n').filter(Boolean).length;
+    } catch {
+      // the other file, or gone
+    }
+  }
+  return 0;
+}
+
+/**
+ * Kills every process of a cgroup at once: `cgroup.kill` (v2, Linux 5.14+) or, in a v1
+ * `freezer` cgroup, freeze → SIGKILL each member → thaw (frozen members cannot fork or exit in
+ * between, so no pid is missed or reused). Returns the mechanism used, or undefined when `dir`
+ * offers neither (or is gone). Equivalent to: `echo 1 > <dir>/cgroup.kill`, or `echo FROZEN >
+ * <dir>/freezer.state; xargs kill -9 < <dir>/cgroup.procs; echo THAWED > <dir>/freezer.state`.
+ */
+export async function killCgroup(dir: string, timeoutMs = 1000): Promise<'cgroup.kill' | 'freezer' | undefined> {
+  try {
+    writeControl(path.join(dir, 'cgroup.kill'), '1\n');
+    return 'cgroup.kill';
+  } catch {
+    // not v2, or a kernel before 5.14: try the v1 freezer
+  }
+  const state = path.join(dir, 'freezer.state');
+  try {
+    writeControl(state, 'FROZEN\n');
+  } catch {
+    return undefined;
+  }
+  try {
+    const deadline = Date.now() + timeoutMs;
+    while (readFileSync(state, 'utf8').trim() !== 'FROZEN' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    for (const line of readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n')) {
+      if (!line) continue;
+      try {
+        process.kill(Number(line), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  } catch {
+    // the cgroup went away meanwhile: nothing is left in it to kill
+  } finally {
+    // Thawed whatever happened: a frozen cgroup must never be left behind.
+    try {
+      writeControl(state, 'THAWED\n');
+    } catch {
+      // the cgroup is gone
+    }
+  }
+  return 'freezer';
 }

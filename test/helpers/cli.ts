@@ -54,10 +54,23 @@ export type CliChild = ChildProcessByStdio<null, Readable, Readable>;
 export function startCli(args: readonly string[], stateDir: string, netns?: string, env: Record<string, string> = {}): CliChild {
   const argv = [process.execPath, FAULTD_BIN, ...args];
   const [command, ...rest] = netns ? [IP, 'netns', 'exec', netns, ...argv] : argv;
-  return spawn(command ?? process.execPath, rest, {
+  return spawn(command ?? process.execPath, rest, cliOptions(stateDir, env));
+}
+
+function cliOptions(stateDir: string, env: Record<string, string> = {}) {
+  return {
     env: { ...process.env, ...env, FAULTD_STATE_DIR: stateDir, FAULTD_CONFIG: path.join(path.dirname(stateDir), 'config.yaml') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+    stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'],
+  };
+}
+
+/**
+ * Starts the CLI inside the cgroup directory `cgroupDir` (v1 or v2): a shell joins it, then
+ * execs faultd, so faultd's own cgroup is that one from its first instruction.
+ */
+export function startCliInCgroup(cgroupDir: string, args: readonly string[], stateDir: string): CliChild {
+  const script = 'echo $$ > "$0/cgroup.procs" && exec "$@"';
+  return spawn('/bin/sh', ['-c', script, cgroupDir, process.execPath, FAULTD_BIN, ...args], cliOptions(stateDir));
 }
 
 export function finish(child: CliChild): Promise<CliResult> {
