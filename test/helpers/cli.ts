@@ -73,6 +73,32 @@ export function startCliInCgroup(cgroupDir: string, args: readonly string[], sta
   return spawn('/bin/sh', ['-c', script, cgroupDir, process.execPath, FAULTD_BIN, ...args], cliOptions(stateDir));
 }
 
+/**
+ * A workspace for tests that start `faultd run`: at teardown every faultd started through
+ * `run` is SIGKILLed, what they left is reverted (`revert --remnants --force`) and the
+ * workspace is removed, even when the test failed. `launch` starts the CLI (default startCli).
+ */
+export function runWorkspace(
+  t: { teardown(fn: () => void | Promise<void>): void },
+  launch: (args: readonly string[], stateDir: string) => CliChild = (args, stateDir) => startCli(args, stateDir),
+): { ws: Workspace; run: (file: string, ...extra: string[]) => CliChild } {
+  const ws = workspace();
+  const children: CliChild[] = [];
+  t.teardown(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await runCli(['revert', '--remnants', '--force'], ws.stateDir);
+    ws.remove();
+  });
+  return {
+    ws,
+    run: (file, ...extra) => {
+      const child = launch(['--log-format', 'json', 'run', ...extra, file], ws.stateDir);
+      children.push(child);
+      return child;
+    },
+  };
+}
+
 export function finish(child: CliChild): Promise<CliResult> {
   let stdout = '';
   let stderr = '';

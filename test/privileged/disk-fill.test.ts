@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 
 import { filesystemUsage, usePercent } from '../../src/faults/linux-disk-fill.js';
-import { experimentYaml, finish, runCli, startCli, waitForLine, workspace, type CliChild, type Workspace } from '../helpers/cli.js';
+import { experimentYaml, finish, runCli, runWorkspace, startCli, waitForLine, workspace, type CliChild, type Workspace } from '../helpers/cli.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 
 const FS_BYTES = 64 * 1024 * 1024;
@@ -27,20 +27,10 @@ function mountFs(t: ExecutionContext, ws: Workspace): string {
 }
 
 function setup(t: ExecutionContext, params: Record<string, unknown>, duration = '60s') {
-  const ws = workspace();
-  const children: CliChild[] = [];
-  t.teardown(async () => {
-    for (const child of children) child.kill('SIGKILL');
-    await runCli(['revert', '--remnants', '--force'], ws.stateDir);
-    ws.remove();
-  });
+  const { ws, run } = runWorkspace(t);
   const fs = mountFs(t, ws);
   const file = ws.file('exp.json', experimentYaml([[{ kind: 'linux-disk-fill', name: 'fill', duration, params: { path: fs, ...params } }]]));
-  const start = (): CliChild => {
-    const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir);
-    children.push(child);
-    return child;
-  };
+  const start = (): CliChild => run(file);
   return { ws, fs, start };
 }
 
@@ -204,18 +194,10 @@ test('a fill whose directory was deleted is gone; one whose directory moved is f
 
 /** linux-fs-fill in the Harness spelling on the test's tmpfs; the runner's child and its teardown. */
 function fsFill(t: ExecutionContext, params: (fs: string) => Record<string, unknown>, duration = '60s') {
-  const ws = workspace();
-  const children: CliChild[] = [];
-  t.teardown(async () => {
-    for (const child of children) child.kill('SIGKILL');
-    await runCli(['revert', '--remnants', '--force'], ws.stateDir);
-    ws.remove();
-  });
+  const { ws, run } = runWorkspace(t);
   const fs = mountFs(t, ws);
   const file = ws.file('fs-fill.json', experimentYaml([[{ kind: 'linux-fs-fill', name: 'fs', duration, params: params(fs) }]]));
-  const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir);
-  children.push(child);
-  return { ws, fs, child };
+  return { ws, fs, child: run(file) };
 }
 
 test('linux-fs-fill: FILL_STORAGE 16M (Harness spelling) takes 16 MiB as df counts; the end of the fault deletes the file', async (t) => {

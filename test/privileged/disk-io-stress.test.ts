@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { ExecutionContext } from 'ava';
 
-import { experimentYaml, finish, runCli, startCli, STRESSOR_BIN, waitForLine, workspace, type CliChild, type Workspace } from '../helpers/cli.js';
+import { experimentYaml, finish, runCli, runWorkspace, STRESSOR_BIN, waitForLine, workspace, type CliChild, type Workspace } from '../helpers/cli.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 
 const MiB = 1024 * 1024;
@@ -36,18 +36,11 @@ function mountExt4(t: ExecutionContext, ws: Workspace): { dir: string; loop: str
 }
 
 function setup(t: ExecutionContext, params: Record<string, unknown>, duration = '60s') {
-  const ws = workspace();
-  const children: CliChild[] = [];
-  t.teardown(async () => {
-    for (const child of children) child.kill('SIGKILL');
-    await runCli(['revert', '--remnants', '--force'], ws.stateDir);
-    ws.remove();
-  });
+  const { ws, run } = runWorkspace(t);
   const fs = mountExt4(t, ws);
   const file = ws.file('exp.json', experimentYaml([[{ kind: 'linux-disk-io-stress', name: 'dio', duration, params: { volumeMountPath: fs.dir, keepFree: '16Mi', ...params } }]]));
   const start = (): CliChild => {
-    const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir);
-    children.push(child);
+    const child = run(file);
     return child;
   };
   return { ws, fs, file, start };

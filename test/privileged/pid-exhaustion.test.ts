@@ -13,7 +13,7 @@ import type { ExecutionContext } from 'ava';
 import { detectCgroupLayout, pidCgroupDirs } from '../../src/host/cgroup.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { loadNative } from '../../src/native/load.js';
-import { STRESSOR_BIN, experimentYaml, finish, runCli, startCliInCgroup, waitForLine, workspace, type CliChild } from '../helpers/cli.js';
+import { STRESSOR_BIN, experimentYaml, finish, runCli, runWorkspace, startCliInCgroup, waitForLine, workspace, type CliChild } from '../helpers/cli.js';
 import { stressorsMatching, waitUntil } from '../helpers/processes.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 
@@ -74,20 +74,10 @@ function forkIn(dir: string, n: number): boolean {
 }
 
 function setup(t: ExecutionContext, params: Record<string, unknown>, limit = LIMIT) {
-  const ws = workspace();
   const limited = limitedCgroup(t, limit);
+  const { ws, run } = runWorkspace(t, (args, stateDir) => startCliInCgroup(limited, args, stateDir));
   const file = ws.file('exp.json', experimentYaml([[{ kind: 'linux-pid-exhaustion', name: 'pids', duration: '60s', params }]]));
-  const children: CliChild[] = [];
-  t.teardown(async () => {
-    for (const child of children) child.kill('SIGKILL');
-    await runCli(['revert', '--remnants', '--force'], ws.stateDir);
-    ws.remove();
-  });
-  const start = (...extra: string[]): CliChild => {
-    const child = startCliInCgroup(limited, ['--log-format', 'json', 'run', ...extra, file], ws.stateDir);
-    children.push(child);
-    return child;
-  };
+  const start = (...extra: string[]): CliChild => run(file, ...extra);
   return { ws, limited, file, start };
 }
 

@@ -8,26 +8,16 @@ import type { ExecutionContext } from 'ava';
 
 import { Ledger } from '../../src/ledger/ledger.js';
 import { loadNative } from '../../src/native/load.js';
-import { FAULTD_BIN, experimentYaml, finish, runCli, startCli, waitForLine, workspace, type CliChild } from '../helpers/cli.js';
+import { FAULTD_BIN, experimentYaml, finish, runCli, runWorkspace, startCli, waitForLine, workspace, type CliChild } from '../helpers/cli.js';
 import { stressorsMatching, waitUntil } from '../helpers/processes.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 
 const CPU_FAULT = { kind: 'linux-cpu-stress', name: 'cpu', duration: '60s', params: { load: 30, workers: 1 } };
 
 function setup(t: ExecutionContext, steps: Record<string, unknown>[][]) {
-  const ws = workspace();
+  const { ws, run } = runWorkspace(t);
   const file = ws.file('exp.json', experimentYaml(steps));
-  const children: CliChild[] = [];
-  t.teardown(async () => {
-    for (const child of children) child.kill('SIGKILL');
-    await runCli(['revert', '--remnants', '--force'], ws.stateDir);
-    ws.remove();
-  });
-  const start = (...extra: string[]): CliChild => {
-    const child = startCli(['--log-format', 'json', 'run', ...extra, file], ws.stateDir);
-    children.push(child);
-    return child;
-  };
+  const start = (...extra: string[]): CliChild => run(file, ...extra);
   return { ws, file, start };
 }
 
