@@ -47,6 +47,9 @@ const ProcessKillRevertSchema = z.object({
 });
 type ProcessKillRevert = z.infer<typeof ProcessKillRevertSchema>;
 
+/** Signals that stop a process instead of ending it. */
+const STOP_SIGNALS = ['SIGSTOP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU'];
+
 /** The interval timers of running kills, by fault id: the revert stops them. */
 const repeating = new Map<string, NodeJS.Timeout>();
 
@@ -62,6 +65,8 @@ export const linuxProcessKill = defineInjector({
     paramsObject(params()).superRefine((v, c) => {
       checkSelector(v, c);
       if (v.signal !== undefined && v.forceKill && v.signal !== 'SIGKILL') c.addIssue({ code: 'custom', path: ['signal'], message: `${v.signal} contradicts forceKill: true (SIGKILL): give one of them` });
+      // A stop signal would leave the targets stopped after the fault, with nothing to continue them.
+      if (v.signal !== undefined && STOP_SIGNALS.includes(v.signal)) c.addIssue({ code: 'custom', path: ['signal'], message: `${v.signal} stops processes, and nothing here would continue them: use linux-process-stop, which sends SIGCONT at revert` });
     }),
   paramDocs: () => Object.values(params()).map((p) => p.doc),
   revertSchema: ProcessKillRevertSchema,

@@ -147,6 +147,7 @@ test('bad input names the field and changes nothing', async (t) => {
     [{ processNames: name, signal: 'SIGFOO' }, /signal: must be a signal name or number/],
     [{ processNames: name, signal: 'SIGHUP', forceKill: true }, /signal: SIGHUP contradicts forceKill/],
     [{ processNames: name, interval: '25h' }, /interval: must be in 0s–24h/],
+    [{ processNames: name, signal: 'STOP' }, /signal: SIGSTOP stops processes, and nothing here would continue them: use linux-process-stop/],
   ];
   for (const [params, message] of cases) {
     const result = await finish(run(ws, { kind: 'linux-process-kill', params }));
