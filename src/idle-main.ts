@@ -15,12 +15,12 @@ import { TokenSource } from './agent/token-source.js';
 import { AgentWorkers, WorkerFailed } from './agent/workers.js';
 import { readInvocation } from './command-verb.js';
 import { messageOf } from './errors.js';
-import { hostShuttingDown, ServiceNotifier } from './host/systemd.js';
+import { ServiceNotifier } from './host/systemd.js';
 import { createLeanLogger } from './lean-log.js';
 import type { LogSink } from './log-sink.js';
 import { loadNative } from './native/load.js';
 
-import { STOP_REASON } from './agent/worker-protocol.js';
+import { stopReasonNow } from './agent/worker-protocol.js';
 /** How long an internal error of this process waits for the running worker to revert. */
 const CRASH_STOP_LIMIT_MS = 30_000;
 
@@ -34,7 +34,7 @@ async function idleMain(): Promise<number> {
   const stop = new AbortController();
   const onSignal = (): void => {
     if (stop.signal.aborted) return;
-    const reason = systemd.enabled && hostShuttingDown() ? STOP_REASON.reboot : STOP_REASON.stop;
+    const reason = stopReasonNow(systemd.enabled);
     systemd.status(`stopping (${reason}): aborting and reverting a running experiment`);
     stop.abort(reason);
   };

@@ -6,6 +6,7 @@
  * worker died (config check, remnants reverted, earlier runs reported; it answers with the
  * settings the idle loop needs), and a `run` worker for each task. README, "Footprint".
  */
+import { hostShuttingDown } from '../host/systemd.js';
 import type { LogFormat } from '../log-format.js';
 import type { TaskReply } from '../protocol/agent-replies.js';
 import type { AgentIdentity } from '../protocol/messages.js';
@@ -14,6 +15,11 @@ import type { HubConnection } from './hub-client.js';
 
 /** Why the agent stops: a reboot or poweroff under systemd, or an operator's stop. */
 export const STOP_REASON = { reboot: 'interrupted by reboot: the host is shutting down', stop: 'the agent is stopping' } as const;
+
+/** The reason of a stop signal now: a reboot when systemd takes the host down, else an operator's stop. */
+export function stopReasonNow(underSystemd: boolean): string {
+  return underSystemd && hostShuttingDown() ? STOP_REASON.reboot : STOP_REASON.stop;
+}
 
 /** Set in a worker's environment: which work it does. */
 export const WORKER_ROLE_ENV = 'FAULTD_AGENT_WORKER';

@@ -17,11 +17,11 @@ import { HubClient } from '../agent/hub-client.js';
 import { readAccessKey } from '../agent/key-file.js';
 import { TokenSource } from '../agent/token-source.js';
 import { FaultdError, messageOf } from '../errors.js';
-import { hostShuttingDown, ServiceNotifier } from '../host/systemd.js';
+import { ServiceNotifier } from '../host/systemd.js';
 import { faultContext, openSession, type CommandEnv } from './context.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { WorkerLink, type AgentNotifier } from '../agent/worker-link.js';
-import { STOP_REASON, workerRole, type IdleSettings } from '../agent/worker-protocol.js';
+import { stopReasonNow, workerRole, type IdleSettings } from '../agent/worker-protocol.js';
 import type { HubConnection } from '../agent/hub-client.js';
 
 function readPem(file: string, what: string): string {
@@ -65,7 +65,7 @@ export async function agentCommand(env: CommandEnv, stopSignal: AbortSignal): Pr
     systemd.status(`stopping (${reason}): aborting and reverting a running experiment`);
     stopping.abort(reason);
   };
-  const onStop = (): void => stopWith(systemd.enabled && hostShuttingDown() ? STOP_REASON.reboot : STOP_REASON.stop);
+  const onStop = (): void => stopWith(stopReasonNow(systemd.enabled));
   if (stopSignal.aborted) onStop();
   stopSignal.addEventListener('abort', onStop, { once: true });
   // A worker stops when the idle process asks, with the reason it found.

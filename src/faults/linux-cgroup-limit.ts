@@ -7,7 +7,7 @@
  * to check, also after a `kill -9` (`revert --remnants`). Never the root cgroup, nor one that
  * holds faultd itself. cgroup v1, hybrid and v2 (host/cgroup-limits.ts).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { z } from 'zod';
@@ -17,7 +17,7 @@ import { parseProcCgroup, type CgroupLayout } from '../host/cgroup.js';
 import { controllerHome, limitWrite, readLimit, type LimitKind } from '../host/cgroup-limits.js';
 import { formatBytes, parseByteAmount } from '../units.js';
 import { optionalNumberParam, optionalParsedParam, paramsObject, type Param } from './params.js';
-import { selectorParams, toSelector } from './process/selector-params.js';
+import { selectorParams, toSelector, type SelectorValues } from './process/selector-params.js';
 import { describeSelector, listProcesses, noTargetMessage, selectProcesses } from './process/targets.js';
 import { defineInjector, RevertError, type ActiveFault, type FaultContext } from './types.js';
 
@@ -52,7 +52,7 @@ const CgroupLimitRevertSchema = z.object({ changes: z.array(FileChange) });
 type FileChange = z.infer<typeof FileChange>;
 
 /** The cgroup path map (controller → path) of each target: the unit's, or the processes'. */
-function targetCgroups(p: { unit?: string | undefined } & Parameters<typeof toSelector>[0], ctx: FaultContext): { what: string; cgroups: Map<string, string>[] } {
+function targetCgroups(p: { unit?: string | undefined } & SelectorValues, ctx: FaultContext): { what: string; cgroups: Map<string, string>[] } {
   if (p.unit) {
     const cgroups = unitCgroups(p.unit, ctx);
     if (!cgroups.length) throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `unit "${p.unit}": no process of this host is in its cgroup (is it running?)`);
@@ -68,10 +68,11 @@ function targetCgroups(p: { unit?: string | undefined } & Parameters<typeof toSe
 /** The cgroups of the processes whose cgroup path ends with the unit's name. */
 export function unitCgroups(unit: string, ctx: Pick<FaultContext, 'procRoot'>): Map<string, string>[] {
   const found = new Map<string, Map<string, string>>();
-  for (const proc of listProcesses(ctx.procRoot)) {
+  // Only each process's cgroup file is needed (not its stat or command line).
+  for (const pid of readdirSync(ctx.procRoot).filter((name) => /^\d+$/.test(name))) {
     let text: string;
     try {
-      text = readFileSync(path.join(ctx.procRoot, String(proc.pid), 'cgroup'), 'utf8');
+      text = readFileSync(path.join(ctx.procRoot, pid, 'cgroup'), 'utf8');
     } catch {
       continue;
     }
@@ -134,7 +135,7 @@ export const linuxCgroupLimit = defineInjector({
     if (p.cpu !== undefined) limits.push(['cpu', p.cpu]);
     if (p.memory !== undefined) limits.push(['memory', p.memory]);
     if (p.pids !== undefined) limits.push(['pids', p.pids]);
-    const { what, cgroups } = targetCgroups({ ...p, percentage: 100 }, ctx);
+    const { what, cgroups } = targetCgroups(p, ctx);
     const changes = plannedChanges(limits, cgroups, ctx.cgroups);
     return {
       target: what,

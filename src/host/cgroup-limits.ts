@@ -42,7 +42,8 @@ export function controllerHome(layout: CgroupLayout, controller: LimitKind, cgro
   return available.split(/\s+/).includes(controller) ? { version: 2, dir } : undefined;
 }
 
-const readTrimmed = (file: string): string => readFileSync(file, 'utf8').trim();
+/** A limit file's text, as the kernel reads it back (trimmed). */
+export const readLimit = (file: string): string => readFileSync(file, 'utf8').trim();
 
 /** The write that sets `kind` to `amount` in the cgroup `dir` of cgroup `version`. */
 export function limitWrite(kind: LimitKind, amount: number, version: 1 | 2, dir: string): LimitWrite {
@@ -52,7 +53,7 @@ export function limitWrite(kind: LimitKind, amount: number, version: 1 | 2, dir:
       return { kind, file: path.join(dir, 'cpu.max'), value: `${quota} ${V2_CPU_PERIOD_US}`, expected: `${quota} ${V2_CPU_PERIOD_US}` };
     }
     // The group's own period is kept: only the quota changes, so one file holds the whole change.
-    const period = Number(readTrimmed(path.join(dir, 'cpu.cfs_period_us')));
+    const period = Number(readLimit(path.join(dir, 'cpu.cfs_period_us')));
     const quota = String(Math.max(1000, Math.round(amount * period)));
     return { kind, file: path.join(dir, 'cpu.cfs_quota_us'), value: quota, expected: quota };
   }
@@ -63,4 +64,3 @@ export function limitWrite(kind: LimitKind, amount: number, version: 1 | 2, dir:
   return { kind, file: path.join(dir, 'pids.max'), value: String(amount), expected: String(amount) };
 }
 
-export { readTrimmed as readLimit };

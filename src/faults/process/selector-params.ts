@@ -55,15 +55,25 @@ export function selectorParams() {
   };
 }
 
-/** The selector of validated params; an issue when none is given or count and percentage are. */
-export function checkSelector(v: { processIDs?: number[] | undefined; processCommand?: string | undefined; processNames?: string[] | undefined; count?: number | undefined; percentage: number }, ctx: z.RefinementCtx): void {
+/** The validated selector params (cgroup-limit takes them without count and percentage). */
+export interface SelectorValues {
+  readonly processIDs?: number[] | undefined;
+  readonly processCommand?: string | undefined;
+  readonly processNames?: string[] | undefined;
+  readonly exclude: string[];
+  readonly count?: number | undefined;
+  readonly percentage?: number | undefined;
+}
+
+/** An issue when no selector is given, or count and percentage both are. */
+export function checkSelector(v: Omit<SelectorValues, 'exclude'>, ctx: z.RefinementCtx): void {
   if (!v.processIDs?.length && v.processCommand === undefined && !v.processNames?.length) {
     ctx.addIssue({ code: 'custom', path: ['processNames'], message: 'give processIDs, processCommand or processNames (the first given wins, in that order)' });
   }
-  if (v.count !== undefined && v.percentage !== 100) ctx.addIssue({ code: 'custom', path: ['count'], message: 'give count or percentage, not both' });
+  if (v.count !== undefined && v.percentage !== undefined && v.percentage !== 100) ctx.addIssue({ code: 'custom', path: ['count'], message: 'give count or percentage, not both' });
 }
 
-export function toSelector(v: { processIDs?: number[] | undefined; processCommand?: string | undefined; processNames?: string[] | undefined; exclude: string[]; count?: number | undefined; percentage: number }): ProcessSelector {
+export function toSelector(v: SelectorValues): ProcessSelector {
   return { processIDs: v.processIDs, processCommand: v.processCommand, processNames: v.processNames, exclude: v.exclude, count: v.count, percentage: v.percentage === 100 ? undefined : v.percentage };
 }
 
