@@ -7,7 +7,7 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 
 import type { Logger } from 'pino';
@@ -291,6 +291,14 @@ export async function startHubServer(options: HubServerOptions): Promise<Running
   // Agents heartbeat every 10 s: keep their connections open between calls, so that an idle
   // agent does not pay (and make the hub pay) a TLS handshake per heartbeat.
   server.keepAliveTimeout = KEEP_ALIVE_MS;
+  // Every TCP connection, from accept on: one still in its TLS handshake is no HTTP connection
+  // yet, so closeAllConnections() misses it, and server.close() would wait for it and then serve
+  // it, and an agent's calls on it would keep a stopped hub answering.
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, resolve);
@@ -302,8 +310,9 @@ export async function startHubServer(options: HubServerOptions): Promise<Running
   return {
     url,
     close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
       server.close(() => resolve());
+      server.closeAllConnections();
+      for (const socket of sockets) socket.destroy();
     }),
   };
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The hub's HTTP API over real TLS on 127.0.0.1, with a CA the test generates.
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -90,6 +91,24 @@ test('the hub keeps infrastructures and keys across a restart', async (t) => {
   const second = await startHub(t, { dir });
   t.is((await call(second, 'POST', '/v1/token', { infraId: id, accessKey })).status, 200);
   t.is((await initHubTls(dir, [])).created, false, 'hub init leaves existing certificates alone');
+});
+
+test('close() ends connections still in their TLS handshake: none is served after the hub has stopped', async (t) => {
+  const hub = await startHub(t);
+  const port = Number(new URL(hub.url).port);
+  // A client that connected but has not finished its handshake (as an agent's new connection
+  // can be at the moment the hub stops): not yet an HTTP connection, so closeAllConnections()
+  // does not see it, and server.close() would wait for it and then serve it.
+  const pending = connectTcp(port, '127.0.0.1');
+  const socketClosed = new Promise<void>((resolve) => pending.once('close', () => resolve()));
+  pending.on('error', () => undefined);
+  await new Promise<void>((resolve) => pending.once('connect', () => resolve()));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const stopped = await Promise.race([hub.stop().then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 3000))]);
+  t.true(stopped, 'close() returned within 3 s');
+  const ended = await Promise.race([socketClosed.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1000))]);
+  t.true(ended, 'the half-open connection was ended by the hub');
+  pending.destroy();
 });
 
 test('mutual TLS: with --require-client-cert only agents holding a certificate from the hub CA get through', async (t) => {
