@@ -83,9 +83,12 @@ async function deviceWriteRate(name: string, ms: number): Promise<number> {
   return ((sectors() - s0) * 512 * 1e9) / Number(process.hrtime.bigint() - t0);
 }
 
-function start(ws: Workspace, params: Record<string, unknown>, duration = '8s') {
+/** `faultd run` of one linux-cgroup-limit fault; SIGKILLed at teardown if it still runs (a failed assertion ends the test early). */
+function start(t: ExecutionContext, ws: Workspace, params: Record<string, unknown>, duration = '8s') {
   const file = ws.file(`io-${Math.random().toString(36).slice(2)}.json`, experimentYaml([[{ kind: 'linux-cgroup-limit', name: 'io', duration, params }]]));
-  return startCli(['--log-format', 'json', 'run', file], ws.stateDir);
+  const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir);
+  t.teardown(() => child.kill('SIGKILL'));
+  return child;
 }
 
 function setUp(t: ExecutionContext, devices: number) {
@@ -110,7 +113,7 @@ test('ioWriteBps 4Mi on a loop device: a direct writer in the cgroup gets 4 MiB/
   const free = await deviceWriteRate(a.name, 500);
   t.log(`unlimited: ${(free / MiB).toFixed(1)} MiB/s`);
   t.true(free > 16 * MiB, `the writer goes faster than the limit without it (${free / MiB} MiB/s)`);
-  const child = start(ws, { processIDs: pid, ioDevice: a.node, ioWriteBps: '4Mi' });
+  const child = start(t, ws, { processIDs: pid, ioDevice: a.node, ioWriteBps: '4Mi' });
   await waitForLine(child, /cgroup limits set/, 10_000);
   const during = files();
   t.is(deviceRule(during['blkio.throttle.write_bps_device'] ?? '', a.device), String(4 * MiB));
@@ -137,7 +140,7 @@ test('kill -9 of faultd leaves the io rules (device given as MAJ:MIN); revert --
   const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
   t.teardown(() => sleeper.kill('SIGKILL'));
   moveIntoCgroups([dir], sleeper.pid ?? 0);
-  const child = start(ws, { processIDs: sleeper.pid ?? 0, ioDevice: a.device, ioWriteIops: 50, ioReadBps: '1Mi' }, '60s');
+  const child = start(t, ws, { processIDs: sleeper.pid ?? 0, ioDevice: a.device, ioWriteIops: 50, ioReadBps: '1Mi' }, '60s');
   await waitForLine(child, /cgroup limits set/, 10_000);
   child.kill('SIGKILL');
   await finish(child);
@@ -169,7 +172,7 @@ test('bad io input exits 2 naming the field and its range, and writes nothing', 
     [{ processIDs: pid, ioDevice: a.node }, /ioDevice: give at least one of ioReadBps, ioWriteBps, ioReadIops, ioWriteIops with it/],
   ];
   for (const [params, message] of cases) {
-    const result = await finish(start(ws, params));
+    const result = await finish(start(t, ws, params));
     t.is(result.code, 2, JSON.stringify(params));
     t.regex(result.stdout + result.stderr, message);
   }
