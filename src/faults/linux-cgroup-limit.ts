@@ -74,7 +74,8 @@ function params() {
 /** A throttle's smallest and largest bytes/s: one 4 KiB block a second, and 1 TiB/s. */
 const MIN_IO_BPS = 4096;
 const MAX_IO_BPS = 2 ** 40;
-/** iops: v1's rule is an unsigned int; a million covers any device there is. */
+/** iops: io.max refuses 0 and 1 (the kernel's tg_set_limit takes `val > 1`); v1's rule is an unsigned int, and a million covers any device there is. */
+const MIN_IO_IOPS = 2;
 const MAX_IO_IOPS = 1_000_000;
 
 function ioBpsParam(name: string, what: string): Param<number | undefined> {
@@ -85,7 +86,7 @@ function ioBpsParam(name: string, what: string): Param<number | undefined> {
 }
 
 function ioIopsParam(name: string, what: string): Param<number | undefined> {
-  return optionalNumberParam({ name, min: 1, max: MAX_IO_IOPS, integer: true, unit: 'ops/s', fallback: 'unchanged', description: `${what} operations per second on ioDevice (v1 blkio.throttle.${what}_iops_device, v2 io.max ${what[0] ?? ''}iops)` });
+  return optionalNumberParam({ name, min: MIN_IO_IOPS, max: MAX_IO_IOPS, integer: true, unit: 'ops/s', fallback: 'unchanged', description: `${what} operations per second on ioDevice (v1 blkio.throttle.${what}_iops_device, v2 io.max ${what[0] ?? ''}iops)` });
 }
 
 const IO_PARAMS: Record<IoLimitName, 'ioReadBps' | 'ioWriteBps' | 'ioReadIops' | 'ioWriteIops'> = { readBps: 'ioReadBps', writeBps: 'ioWriteBps', readIops: 'ioReadIops', writeIops: 'ioWriteIops' };

@@ -7,8 +7,8 @@
 // also after a kill -9 of faultd and `revert --remnants`; and bad input that exits 2 and writes
 // nothing. (This kernel has no partition table parsers, so a partition resolving to its disk is
 // covered by the unit test on a made-up sysfs.)
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -16,6 +16,7 @@ import type { ExecutionContext } from 'ava';
 
 import { deviceRule } from '../../src/host/cgroup-io-limits.js';
 import { createCgroups, detectCgroupLayout, moveIntoCgroups, removeCgroup } from '../../src/host/cgroup.js';
+import { deviceWriteRate, directWriter, loopDevices } from '../helpers/block-devices.js';
 import { experimentYaml, finish, runCli, startCli, waitForLine, workspace, type Workspace } from '../helpers/cli.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 
@@ -23,26 +24,6 @@ const MiB = 1024 * 1024;
 const FILES = ['read_bps', 'write_bps', 'read_iops', 'write_iops'].map((f) => `blkio.throttle.${f}_device`);
 
 const read = (file: string): string => readFileSync(file, 'utf8');
-
-/** A tmpfs in the workspace and `count` loop devices over 64 MiB images in it; their nodes, names and MAJ:MIN. */
-function loopDevices(t: ExecutionContext, ws: Workspace, count: number): { node: string; name: string; device: string }[] {
-  const dir = path.join(ws.dir, 'tmpfs');
-  mkdirSync(dir);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=200M', 'faultd-test', dir]);
-  const loops: { node: string; name: string; device: string }[] = [];
-  t.teardown(() => {
-    for (const loop of loops) execFileSync('losetup', ['-d', loop.node]);
-    execFileSync('umount', [dir]);
-  });
-  for (let i = 0; i < count; i += 1) {
-    const image = path.join(dir, `disk${i}.img`);
-    execFileSync('truncate', ['-s', '64M', image]);
-    const node = execFileSync('losetup', ['--find', '--show', image], { encoding: 'utf8' }).trim();
-    const name = path.basename(node);
-    loops.push({ node, name, device: read(`/sys/block/${name}/dev`).trim() });
-  }
-  return loops;
-}
 
 /** A new blkio cgroup under ours with `rules` (file → lines) written first; its dir and every throttle file's text. */
 function blkioCgroup(t: ExecutionContext, rules: Record<string, string[]> = {}) {
@@ -58,29 +39,6 @@ function blkioCgroup(t: ExecutionContext, rules: Record<string, string[]> = {}) 
   for (const [file, lines] of Object.entries(rules)) for (const line of lines) writeFileSync(path.join(dir, file), `${line}\n`);
   const files = () => Object.fromEntries(FILES.map((f) => [f, read(path.join(dir, f))]));
   return { dir, files };
-}
-
-/** A `dd oflag=direct` writing to `node` over and over, in `dir`'s cgroup. */
-function directWriter(t: ExecutionContext, node: string, dir: string): number {
-  const dd = spawn('sh', ['-c', `while :; do dd if=/dev/zero of=${node} bs=64k count=512 oflag=direct status=none; done`], { stdio: 'ignore', detached: true });
-  const pid = dd.pid ?? 0;
-  moveIntoCgroups([dir], pid);
-  t.teardown(() => {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // gone already
-    }
-  });
-  return pid;
-}
-
-/** Bytes written to the device per second over `ms`, from /sys/block/<name>/stat (sectors of 512 B). */
-async function deviceWriteRate(name: string, ms: number): Promise<number> {
-  const sectors = () => Number(read(`/sys/block/${name}/stat`).trim().split(/\s+/)[6]);
-  const [s0, t0] = [sectors(), process.hrtime.bigint()];
-  await sleep(ms);
-  return ((sectors() - s0) * 512 * 1e9) / Number(process.hrtime.bigint() - t0);
 }
 
 /** `faultd run` of one linux-cgroup-limit fault; SIGKILLed at teardown if it still runs (a failed assertion ends the test early). */
@@ -167,7 +125,7 @@ test('bad io input exits 2 naming the field and its range, and writes nothing', 
     [{ processIDs: pid, ioDevice: '/dev/null', ioWriteBps: '4Mi' }, /params\.ioDevice: must be a block device node or MAJ:MIN; \/dev\/null is a character device, not a block device/],
     [{ processIDs: pid, ioDevice: '7:99999', ioWriteBps: '4Mi' }, /params\.ioDevice: must be a block device node or MAJ:MIN; no block device 7:99999 on this host/],
     [{ processIDs: pid, ioDevice: a.node, ioWriteBps: '1Ki' }, /ioWriteBps: must be in 4Ki–1Ti bytes\/s/],
-    [{ processIDs: pid, ioDevice: a.node, ioReadIops: 2_000_000 }, /ioReadIops: must be in 1–1000000/],
+    [{ processIDs: pid, ioDevice: a.node, ioReadIops: 2_000_000 }, /ioReadIops: must be in 2–1000000/],
     [{ processIDs: pid, ioWriteIops: 5 }, /ioDevice: ioWriteIops need\(s\) ioDevice/],
     [{ processIDs: pid, ioDevice: a.node }, /ioDevice: give at least one of ioReadBps, ioWriteBps, ioReadIops, ioWriteIops with it/],
   ];

@@ -89,7 +89,7 @@ test('io input: limits without ioDevice, ioDevice without limits, bounds, and a 
   t.deepEqual(issues({ processIDs: '10', ioWriteBps: '4Mi' }), ['ioDevice: ioWriteBps need(s) ioDevice: the block device to limit, as "/dev/sdb" or "8:16"']);
   t.deepEqual(issues({ processIDs: '10', ioDevice: '7:0' }), ['ioDevice: give at least one of ioReadBps, ioWriteBps, ioReadIops, ioWriteIops with it']);
   t.deepEqual(issues({ processIDs: '10', ioDevice: '7:0', ioWriteBps: '1Ki' }), ['ioWriteBps: must be in 4Ki–1Ti bytes/s']);
-  t.deepEqual(issues({ processIDs: '10', ioDevice: '7:0', ioReadIops: 0 }), ['ioReadIops: must be in 1–1000000']);
+  t.deepEqual(issues({ processIDs: '10', ioDevice: '7:0', ioReadIops: 0 }), ['ioReadIops: must be in 2–1000000']);
   t.deepEqual(issues({ processIDs: '10', ioDevice: 'sdb', ioReadIops: 5 }), ['ioDevice: must be a block device path like "/dev/sdb" or MAJ:MIN like "8:16"']);
   t.deepEqual(issues({ processIDs: '10', ioDevice: '/dev/null', ioWriteIops: 5 }), ['ioDevice: must be a block device node or MAJ:MIN; /dev/null is a character device, not a block device']);
 });
