@@ -61,9 +61,9 @@ function writeMbr(image: string, start: number, sectors: number): void {
   closeSync(fd);
 }
 
-/** A `dd oflag=direct` writing to `node` over and over, in the cgroup `dir`; killed (its process group) at teardown. */
+/** A `dd oflag=direct` writing the whole of `node` (64 MiB) over and over, in the cgroup `dir`; killed (its process group) at teardown. */
 export function directWriter(t: ExecutionContext, node: string, dir: string): number {
-  const dd = spawn('sh', ['-c', `while :; do dd if=/dev/zero of=${node} bs=64k count=512 oflag=direct status=none; done`], { stdio: 'ignore', detached: true });
+  const dd = spawn('sh', ['-c', `while :; do dd if=/dev/zero of=${node} bs=64k count=1024 oflag=direct status=none; done`], { stdio: 'ignore', detached: true });
   const pid = dd.pid ?? 0;
   moveIntoCgroups([dir], pid);
   t.teardown(() => {
