@@ -220,6 +220,33 @@ test('the buffered fallback where the filesystem refuses O_DIRECT (ramfs): write
   execFileSync('rm', ['-f', path.join(dir, '.faultd-io-test-0')]);
 });
 
+test('the stressor\'s own report under --rate-iops (buffered, on a ramfs): ops per 1 s window, 4 KiB each, as the kernel counts them', async (t) => {
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const dir = path.join(ws.dir, 'ramfs');
+  mkdirSync(dir);
+  execFileSync('mount', ['-t', 'ramfs', 'faultd-test', dir]);
+  t.teardown(() => execFileSync('umount', [dir]));
+  const stressor = spawn(STRESSOR_BIN, ['io', '--workers=2', `--file-prefix=${dir}/.faultd-io-test`, `--file-bytes=${MiB}`, '--rate-iops=150'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => stressor.kill('SIGKILL'));
+  let out = '';
+  stressor.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  await waitFor(() => (out.includes('"ready"') ? true : undefined), 'ready');
+  const pid = stressor.pid ?? 0;
+  const before = { at: process.hrtime.bigint(), calls: syscw(pid) };
+  await sleep(4200);
+  const calls = ((syscw(pid) - before.calls) * 1e9) / Number(process.hrtime.bigint() - before.at);
+  const windows = out.split('\n').filter((l) => l.includes('"event":"io"')).map((l) => JSON.parse(l) as { window_ms: number; bytes: number; ops: number }).slice(1);
+  t.log(`asked 150 writes/s over 2 workers; the stressor's windows: ${windows.map((w) => `${w.ops} ops/${w.window_ms} ms`).join(', ')}; syscw ${calls.toFixed(1)}/s`);
+  t.true(windows.length >= 3, out);
+  t.true(windows.every((w) => Math.abs((w.ops * 1000) / w.window_ms - 150) <= 3 && w.bytes === w.ops * 4096), JSON.stringify(windows));
+  // syscw also counts the stressor's status line, one a second.
+  t.true(Math.abs(calls - 151) < 4, `${calls} write calls/s`);
+  stressor.kill('SIGTERM');
+  await new Promise((resolve) => stressor.once('close', resolve));
+  execFileSync('rm', ['-f', `${dir}/.faultd-io-test-0`, `${dir}/.faultd-io-test-1`]);
+});
+
 test('kill -9 of faultd: the stressor dies with it, the files stay until revert --remnants deletes them (idempotent)', async (t) => {
   const { ws, fs, start } = setup(t, { fileSystemUtilisationPercentage: '5', workers: 3 });
   const child = start();
