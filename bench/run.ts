@@ -110,7 +110,12 @@ async function startFault(module: InjectorModule, params: Record<string, unknown
 }
 
 function startStressNg(args: readonly string[]): Target {
-  const child: ChildProcess = spawn('stress-ng', [...args, '--timeout', '600s', '--quiet'], { stdio: 'ignore' });
+  return startTool('stress-ng', [...args, '--timeout', '600s', '--quiet']);
+}
+
+/** A peer tool's process tree, stopped with SIGTERM and waited for. */
+function startTool(command: string, args: readonly string[]): Target {
+  const child: ChildProcess = spawn(command, args, { stdio: 'ignore' });
   const pid = child.pid ?? 0;
   return {
     pid,
@@ -379,9 +384,9 @@ function loopExt4(bytes: number): { dir: string; loop: string; remove(): void } 
 }
 
 /** Bytes written to and read from the block device (/sys/block/<dev>/stat sectors × 512). */
-function deviceBytes(loop: string): { written: number; read: number } {
+function deviceBytes(loop: string): { written: number; read: number; writes: number } {
   const f = readFileSync(`/sys/block/${loop}/stat`, 'utf8').trim().split(/\s+/).map(Number);
-  return { written: (f[6] ?? 0) * 512, read: (f[2] ?? 0) * 512 };
+  return { written: (f[6] ?? 0) * 512, read: (f[2] ?? 0) * 512, writes: f[4] ?? 0 };
 }
 
 /** Busy CPU time of the whole host (ms, all CPUs; /proc/stat in USER_HZ = 100): counts the loop device's kernel threads. */
@@ -394,6 +399,8 @@ function hostBusyMs(): number {
 interface DiskSample {
   /** MiB/s written to the device in each 1 s window. */
   readonly windows: number[];
+  /** Writes completed by the device in each 1 s window, per second. */
+  readonly writeWindows: number[];
   readonly writtenMiBs: number;
   readonly readMiBs: number;
   /** CPU time of the load's process tree per MiB written (ms). */
@@ -407,17 +414,32 @@ async function measureDisk(target: Target, loop: string): Promise<DiskSample> {
   const sample = () => ({ at: performance.now(), dev: deviceBytes(loop), cpu: runTimeNs(processTree(target.pid)), host: hostBusyMs() });
   const first = sample();
   const windows: number[] = [];
+  const writeWindows: number[] = [];
   let last = first;
   for (let k = 1; k <= DISK_MEASURE_S; k += 1) {
     const wait = first.at + k * 1000 - performance.now();
     if (wait > 0) await sleep(wait);
     const now = sample();
-    windows.push((now.dev.written - last.dev.written) / MiB / ((now.at - last.at) / 1000));
+    const seconds = (now.at - last.at) / 1000;
+    windows.push((now.dev.written - last.dev.written) / MiB / seconds);
+    writeWindows.push((now.dev.writes - last.dev.writes) / seconds);
     last = now;
   }
   const seconds = (last.at - first.at) / 1000;
   const written = (last.dev.written - first.dev.written) / MiB;
-  return { windows, writtenMiBs: written / seconds, readMiBs: (last.dev.read - first.dev.read) / MiB / seconds, cpuMsPerMiB: (last.cpu - first.cpu) / 1e6 / written, hostCpuMsPerMiB: (last.host - first.host) / written };
+  return { windows, writeWindows, writtenMiBs: written / seconds, readMiBs: (last.dev.read - first.dev.read) / MiB / seconds, cpuMsPerMiB: (last.cpu - first.cpu) / 1e6 / written, hostCpuMsPerMiB: (last.host - first.host) / written };
+}
+
+/** fio writing 4 KiB blocks with O_DIRECT at `iops` in total over `workers` jobs, each with its own file. */
+function fioIopsArgs(dir: string, iops: number, workers: number, fileBytes: number): string[] {
+  return [
+    '--name=faultd-bench-iops', `--directory=${dir}`, '--rw=write', '--bs=4k', '--direct=1', '--ioengine=psync', `--size=${fileBytes}`,
+    `--numjobs=${workers}`, `--rate_iops=${iops / workers}`, '--time_based', '--runtime=600', '--loops=1000000', '--output=/dev/null',
+  ];
+}
+
+function fioVersion(): string {
+  return spawnSync('fio', ['--version'], { encoding: 'utf8' }).stdout.trim();
 }
 
 async function diskIo(ctx: FaultContext): Promise<string[]> {
@@ -443,6 +465,25 @@ async function diskIo(ctx: FaultContext): Promise<string[]> {
         rows.push(`| ${workers} | ${name} | ${m.writtenMiBs.toFixed(1)} | ${m.readMiBs.toFixed(1)} | ${m.cpuMsPerMiB.toFixed(2)} | ${m.hostCpuMsPerMiB.toFixed(2)} |`);
       }
     }
+    rows.push(
+      '',
+      `\`iops\` (4 KiB O_DIRECT writes; stress-ng has no rate for --hdd, so the peer is fio ${fioVersion()} with --rate_iops, split over its jobs as faultd splits over its workers); writes completed from /sys/block/${fs.loop}/stat, which also counts ext4's journal commits:`,
+      '',
+      '| iops | workers | tool | mean error % | SD of 1 s windows (% of rate) | windows (writes/s) |',
+      '|---|---|---|---|---|---|',
+    );
+    for (const [iops, workers] of [[200, 1], [1000, 1], [1000, 2], [5000, 2]] as const) {
+      const tools: [string, () => Promise<Target> | Target][] = [
+        ['faultd', () => startFault(linuxDiskIoStress, { volumeMountPath: fs.dir, workers, fileSystemUtilisationBytes: workers * fileBytes, iops, keepFree: '64Mi' }, ctx)],
+        [`fio --rate_iops=${iops / workers} --numjobs=${workers}`, () => startTool('fio', fioIopsArgs(fs.dir, iops, workers, fileBytes))],
+      ];
+      for (const [name, start] of tools) {
+        const target = await start();
+        const m = await measureDisk(target, fs.loop).finally(() => target.stop());
+        console.log(`diskio iops ${iops} workers ${workers} ${name}: ${JSON.stringify(m)}`);
+        rows.push(`| ${iops} | ${workers} | ${name} | ${((100 * (mean(m.writeWindows) - iops)) / iops).toFixed(2)} | ${((100 * sd(m.writeWindows)) / iops).toFixed(2)} | ${m.writeWindows.map((w) => w.toFixed(0)).join(' ')} |`);
+      }
+    }
     rows.push('', '`ioRate` (stress-ng has no rate for --hdd):', '', '| ioRate | workers | mean error % | SD of 1 s windows (% of rate) | windows (MiB/s) |', '|---|---|---|---|---|');
     for (const [rate, workers] of [[4, 1], [16, 1], [16, 2], [64, 2]] as const) {
       const target = await startFault(linuxDiskIoStress, { volumeMountPath: fs.dir, workers, fileSystemUtilisationBytes: workers * fileBytes, ioRate: `${rate}Mi`, keepFree: '64Mi' }, ctx);
@@ -459,6 +500,7 @@ async function diskIo(ctx: FaultContext): Promise<string[]> {
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (cgroups, as faultd itself)');
   if (spawnSync('stress-ng', ['--version']).status !== 0) throw new Error('stress-ng is missing: bash scripts/install-deps.sh');
+  if (spawnSync('fio', ['--version']).status !== 0) throw new Error('fio is missing: bash scripts/install-deps.sh');
   const ctx = context();
   await ledger.open();
   const stressNg = spawnSync('stress-ng', ['--version'], { encoding: 'utf8' }).stdout.trim();

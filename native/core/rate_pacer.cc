@@ -5,12 +5,12 @@
 
 namespace faultd::core {
 
-int64_t EarnedAtNs(double bytes_per_sec, uint64_t done_bytes) noexcept {
-  return static_cast<int64_t>(static_cast<double>(done_bytes) * 1e9 / bytes_per_sec);
+int64_t EarnedAtNs(double per_sec, uint64_t done) noexcept {
+  return static_cast<int64_t>(static_cast<double>(done) * 1e9 / per_sec);
 }
 
-int64_t ForgivenLagNs(double bytes_per_sec, uint64_t done_bytes, int64_t elapsed_ns) noexcept {
-  return std::max<int64_t>(0, elapsed_ns - EarnedAtNs(bytes_per_sec, done_bytes) - kMaxLagNs);
+int64_t ForgivenLagNs(double per_sec, uint64_t done, int64_t elapsed_ns) noexcept {
+  return std::max<int64_t>(0, elapsed_ns - EarnedAtNs(per_sec, done) - kMaxLagNs);
 }
 
 uint64_t PacedBlockBytes(double bytes_per_sec, uint64_t max_block_bytes) noexcept {

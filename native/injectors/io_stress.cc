@@ -28,14 +28,19 @@ struct FreeDeleter {
 IoStress::IoStress(IoStressSpec spec) noexcept : spec_(std::move(spec)) {}
 
 core::Result<std::unique_ptr<IoStress>> IoStress::Start(const IoStressSpec& spec) noexcept {
-  if (spec.workers < 1 || spec.file_prefix.empty() || spec.file_bytes < core::kIoAlignBytes || spec.bytes_per_sec < 0) {
-    return core::SysError{EINVAL, "io_stress", "workers >= 1, a file prefix, file bytes >= 4096, rate >= 0"};
+  if (spec.workers < 1 || spec.file_prefix.empty() || spec.file_bytes < core::kIoAlignBytes || spec.bytes_per_sec < 0 || spec.ops_per_sec < 0 ||
+      (spec.bytes_per_sec > 0 && spec.ops_per_sec > 0)) {
+    return core::SysError{EINVAL, "io_stress", "workers >= 1, a file prefix, file bytes >= 4096, a byte rate or an operation rate >= 0 (not both)"};
   }
   std::unique_ptr<IoStress> stress(new (std::nothrow) IoStress(spec));
   if (!stress) return core::SysError{ENOMEM, "io_stress", {}};
   stress->written_.reset(new (std::nothrow) std::atomic<uint64_t>[static_cast<size_t>(spec.workers)]);
-  if (!stress->written_) return core::SysError{ENOMEM, "io_stress", {}};
-  for (int i = 0; i < spec.workers; ++i) stress->written_[static_cast<size_t>(i)].store(0);
+  stress->ops_.reset(new (std::nothrow) std::atomic<uint64_t>[static_cast<size_t>(spec.workers)]);
+  if (!stress->written_ || !stress->ops_) return core::SysError{ENOMEM, "io_stress", {}};
+  for (int i = 0; i < spec.workers; ++i) {
+    stress->written_[static_cast<size_t>(i)].store(0);
+    stress->ops_[static_cast<size_t>(i)].store(0);
+  }
   IoStress* self = stress.get();
   const auto started =
       self->threads_.Start(spec.workers, "faultd-io", [self](int index, const std::atomic<bool>& stop) { self->Run(index, stop); });
@@ -46,6 +51,12 @@ core::Result<std::unique_ptr<IoStress>> IoStress::Start(const IoStressSpec& spec
 uint64_t IoStress::WrittenBytes() const noexcept {
   uint64_t total = 0;
   for (int i = 0; i < spec_.workers; ++i) total += written_[static_cast<size_t>(i)].load(std::memory_order_relaxed);
+  return total;
+}
+
+uint64_t IoStress::WrittenOps() const noexcept {
+  uint64_t total = 0;
+  for (int i = 0; i < spec_.workers; ++i) total += ops_[static_cast<size_t>(i)].load(std::memory_order_relaxed);
   return total;
 }
 
@@ -69,9 +80,13 @@ void IoStress::Run(int index, const std::atomic<bool>& stop) noexcept {
   if (direct) direct_.fetch_add(1);
   opened_.fetch_add(1);
 
-  const double rate = spec_.bytes_per_sec / spec_.workers;
+  // Paced by bytes (each worker its share of the byte rate, in blocks of ~10 ms of it) or by
+  // operations (its share of the operation rate, one 4 KiB write each); the pacer counts
+  // whichever unit is paced.
+  const bool by_ops = spec_.ops_per_sec > 0;
+  const double rate = (by_ops ? spec_.ops_per_sec : spec_.bytes_per_sec) / spec_.workers;
   const uint64_t file_blocks_bytes = spec_.file_bytes / core::kIoAlignBytes * core::kIoAlignBytes;
-  const uint64_t block = std::min(core::PacedBlockBytes(rate, kMaxBlockBytes), file_blocks_bytes);
+  const uint64_t block = by_ops ? core::kIoAlignBytes : std::min(core::PacedBlockBytes(rate, kMaxBlockBytes), file_blocks_bytes);
   void* raw = nullptr;
   if (posix_memalign(&raw, core::kIoAlignBytes, block) != 0) return Fail("posix_memalign", ENOMEM);
   std::unique_ptr<void, FreeDeleter> buffer(raw);
@@ -79,11 +94,14 @@ void IoStress::Run(int index, const std::atomic<bool>& stop) noexcept {
   for (uint64_t i = 0; i < block; ++i) static_cast<unsigned char*>(raw)[i] = static_cast<unsigned char>((i * 131 + index) ^ (i >> 12));
 
   std::atomic<uint64_t>& written = written_[static_cast<size_t>(index)];
+  std::atomic<uint64_t>& ops = ops_[static_cast<size_t>(index)];
   int64_t baseline_ns = core::MonotonicNs();
-  uint64_t done = 0;
+  uint64_t done_bytes = 0;
+  uint64_t done_ops = 0;
   uint64_t offset = 0;
   while (!stop.load(std::memory_order_relaxed)) {
     if (rate > 0) {
+      const uint64_t done = by_ops ? done_ops : done_bytes;
       const int64_t elapsed = core::MonotonicNs() - baseline_ns;
       baseline_ns += core::ForgivenLagNs(rate, done, elapsed);
       const int64_t due_ns = baseline_ns + core::EarnedAtNs(rate, done);
@@ -100,8 +118,10 @@ void IoStress::Run(int index, const std::atomic<bool>& stop) noexcept {
     }
     if (!direct && ::fdatasync(fd.get()) != 0) return Fail("fdatasync", errno);
     const auto wrote = static_cast<uint64_t>(n);
-    done += wrote;
-    written.store(done, std::memory_order_relaxed);
+    done_bytes += wrote;
+    done_ops += 1;
+    written.store(done_bytes, std::memory_order_relaxed);
+    ops.store(done_ops, std::memory_order_relaxed);
     offset += wrote;
     if (offset >= file_blocks_bytes || wrote < len) offset = 0;
   }

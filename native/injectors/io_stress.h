@@ -2,7 +2,8 @@
 // linux-disk-io-stress: each worker writes its own file of `file_bytes` over and over, in
 // blocks, with O_DIRECT where the filesystem allows it (else buffered writes, each followed by
 // fdatasync so the bytes reach the device). With `bytes_per_sec` > 0 the workers together hold
-// that rate exactly (core/rate_pacer.h). The files are created (O_EXCL, O_NOFOLLOW) but never
+// that byte rate exactly; with `ops_per_sec` > 0 they write kIoAlignBytes (4 KiB) blocks and
+// hold that many writes per second exactly (both core/rate_pacer.h). The files are created (O_EXCL, O_NOFOLLOW) but never
 // removed here: faultd recorded their names in its ledger and removes them at revert.
 // Runs inside the faultd-stressor process, never in Node.
 #pragma once
@@ -22,6 +23,7 @@ struct IoStressSpec {
   std::string file_prefix;      // worker i writes `<file_prefix>-<i>`
   uint64_t file_bytes = 0;      // per worker, >= core::kIoAlignBytes
   double bytes_per_sec = 0;     // all workers together; 0 = as fast as the device goes
+  double ops_per_sec = 0;       // all workers together, 4 KiB writes; 0 = not paced by operations
 };
 
 class IoStress {
@@ -34,6 +36,8 @@ class IoStress {
   void Join() noexcept { threads_.Join(); }
   /// Bytes written so far, over all workers.
   [[nodiscard]] uint64_t WrittenBytes() const noexcept;
+  /// Write calls (pwrite) completed so far, over all workers.
+  [[nodiscard]] uint64_t WrittenOps() const noexcept;
   /// Workers that opened their file, and how many of them use O_DIRECT.
   [[nodiscard]] int OpenedWorkers() const noexcept { return opened_.load(); }
   [[nodiscard]] int DirectWorkers() const noexcept { return direct_.load(); }
@@ -47,6 +51,7 @@ class IoStress {
 
   IoStressSpec spec_;
   std::unique_ptr<std::atomic<uint64_t>[]> written_;
+  std::unique_ptr<std::atomic<uint64_t>[]> ops_;
   std::atomic<int> opened_{0};
   std::atomic<int> direct_{0};
   std::atomic<int> worker_errno_{0};

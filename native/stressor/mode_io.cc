@@ -2,8 +2,8 @@
 // Mode `io`: N worker threads, each writing its own file over and over (injectors/io_stress.h).
 // Once every worker has its file open it prints {"event":"opened","workers":N,"direct":D}
 // (D of them use O_DIRECT), then {"event":"ready"}, then every second
-// {"event":"io","window_ms":W,"bytes":B}: the bytes written in that window.
-//   faultd-stressor io --workers=N --file-prefix=P --file-bytes=B [--rate-bps=R]
+// {"event":"io","window_ms":W,"bytes":B,"ops":O}: the bytes and the write calls of that window.
+//   faultd-stressor io --workers=N --file-prefix=P --file-bytes=B [--rate-bps=R | --rate-iops=R]
 #include <sched.h>
 
 #include <cerrno>
@@ -29,6 +29,7 @@ struct IoOptions : ModeOptions {
   std::string file_prefix;
   uint64_t file_bytes = 0;
   double rate_bps = 0;
+  double rate_iops = 0;
 };
 
 std::string Parse(const Arg& arg, IoOptions& o) {
@@ -36,6 +37,7 @@ std::string Parse(const Arg& arg, IoOptions& o) {
   if (arg.key == "--file-prefix") return TakeText(arg, &o.file_prefix);
   if (arg.key == "--file-bytes") return TakeNumber(arg, &o.file_bytes);
   if (arg.key == "--rate-bps") return TakeNumber(arg, &o.rate_bps);
+  if (arg.key == "--rate-iops") return TakeNumber(arg, &o.rate_iops);
   return NotAnOption("io", arg);
 }
 
@@ -43,14 +45,16 @@ std::string Validate(const IoOptions& o) {
   if (!o.file_prefix.starts_with("/")) return "--file-prefix must be an absolute path";
   for (std::string why : {CheckRange("--workers", o.workers, 1, 256),
                           CheckMin<uint64_t>("--file-bytes", o.file_bytes, core::kIoAlignBytes),
-                          CheckRange("--rate-bps", o.rate_bps, 0.0, 1e12)}) {
+                          CheckRange("--rate-bps", o.rate_bps, 0.0, 1e12),
+                          CheckRange("--rate-iops", o.rate_iops, 0.0, 1e7)}) {
     if (!why.empty()) return why;
   }
+  if (o.rate_bps > 0 && o.rate_iops > 0) return "give --rate-bps or --rate-iops, not both";
   return {};
 }
 
 int Run(const IoOptions& o, const sigset_t& stop_signals) {
-  auto stress = inj::IoStress::Start({o.workers, o.file_prefix, o.file_bytes, o.rate_bps});
+  auto stress = inj::IoStress::Start({o.workers, o.file_prefix, o.file_bytes, o.rate_bps, o.rate_iops});
   if (!stress.ok()) return EmitError(stress.error()), kExitFailed;
   auto& io = *stress.value();
   const int64_t open_deadline = core::MonotonicNs() + kOpenTimeoutNs;
@@ -67,15 +71,18 @@ int Run(const IoOptions& o, const sigset_t& stop_signals) {
   EmitReady();
   int64_t window_start = core::MonotonicNs();
   uint64_t window_bytes = io.WrittenBytes();
+  uint64_t window_ops = io.WrittenOps();
   RunUntilStopOrFailure(stop_signals, [&] {
     const int64_t now = core::MonotonicNs();
     if (now - window_start >= kWindowNs) {
       const uint64_t bytes = io.WrittenBytes();
-      std::printf("{\"event\":\"io\",\"window_ms\":%lld,\"bytes\":%llu}\n", static_cast<long long>((now - window_start) / 1'000'000),
-                  static_cast<unsigned long long>(bytes - window_bytes));
+      const uint64_t ops = io.WrittenOps();
+      std::printf("{\"event\":\"io\",\"window_ms\":%lld,\"bytes\":%llu,\"ops\":%llu}\n", static_cast<long long>((now - window_start) / 1'000'000),
+                  static_cast<unsigned long long>(bytes - window_bytes), static_cast<unsigned long long>(ops - window_ops));
       std::fflush(stdout);
       window_start = now;
       window_bytes = bytes;
+      window_ops = ops;
     }
     return io.WorkerError().err == 0;
   });
@@ -87,6 +94,6 @@ int Run(const IoOptions& o, const sigset_t& stop_signals) {
 }  // namespace
 
 constinit const ModeInfo kIoMode = DefineMode<IoOptions, Parse, Validate, Run>(
-    "io", "--workers=N --file-prefix=P --file-bytes=B [--rate-bps=R]", Lifecycle::kLoad);
+    "io", "--workers=N --file-prefix=P --file-bytes=B [--rate-bps=R | --rate-iops=R]", Lifecycle::kLoad);
 
 }  // namespace faultd::stressor

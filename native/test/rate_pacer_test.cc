@@ -31,6 +31,30 @@ TEST(RatePacer, BlockIsAHundredthOfASecondAligned) {
   EXPECT_EQ(PacedBlockBytes(1e12, kMiB), kMiB);                 // never above the largest
 }
 
+TEST(RatePacer, OperationsAreEarnedAsBytesAre) {
+  // iops: the unit is one write. 200/s: the 1st write is due at once, the 2nd at 5 ms, the 201st at 1 s.
+  EXPECT_EQ(EarnedAtNs(200.0, 0), 0);
+  EXPECT_EQ(EarnedAtNs(200.0, 1), 5 * kMs);
+  EXPECT_EQ(EarnedAtNs(200.0, 200), 1000 * kMs);
+  // Split over 3 workers, each paces 200/3 per second: together 200 writes in 1 s (±1 each).
+  EXPECT_NEAR(static_cast<double>(EarnedAtNs(200.0 / 3, 66)), 990.0 * kMs, 1.0);
+  // 10 writes behind at 200/s is 50 ms: made up. 1 s behind: all but kMaxLagNs forgiven.
+  EXPECT_EQ(ForgivenLagNs(200.0, 190, 1000 * kMs), 0);
+  EXPECT_EQ(ForgivenLagNs(200.0, 200, 2000 * kMs), 1000 * kMs - kMaxLagNs);
+}
+
+TEST(RatePacer, PacedOperationsStayWithinOneOfTheRate) {
+  // A simulated writer doing one operation whenever it is earned, on an infinitely fast device.
+  const double iops = 250.0;
+  uint64_t done = 0;
+  for (int64_t t = 0; t <= 5000 * kMs; t += kMs / 10) {
+    while (EarnedAtNs(iops, done) <= t) done += 1;
+    const double target = iops * static_cast<double>(t) / 1e9;
+    EXPECT_LE(static_cast<double>(done) - target, 1.0);
+    EXPECT_GE(static_cast<double>(done), target);
+  }
+}
+
 TEST(RatePacer, PacedWriterStaysWithinOneBlockOfTheRate) {
   // A simulated writer on an infinitely fast device: it writes whenever its bytes are earned.
   const double rate = 3.0 * kMiB;

@@ -5,9 +5,10 @@
  * where the filesystem allows it (else buffered writes, each followed by fdatasync). The files
  * together take `fileSystemUtilisationPercentage` % of the filesystem's free space (or
  * `fileSystemUtilisationBytes`), never past `keepFree` (the reserve rules of linux-disk-fill,
- * shared in filesystem.ts). faultd extension: `ioRate` holds the write rate exactly
- * (native/core/rate_pacer.h), measured per 1 s window from the kernel's count of the
- * stressor's writes (/proc/<pid>/io wchar).
+ * shared in filesystem.ts). faultd extensions: `ioRate` holds the write rate exactly, or `iops`
+ * holds the number of 4 KiB writes per second exactly (native/core/rate_pacer.h, split over the
+ * workers), measured per 1 s window from the kernel's count of the stressor's writes
+ * (/proc/<pid>/io wchar and syscw).
  *
  * The files' names are in the ledger's intent record before the stressor creates them; revert
  * stops the stressor, deletes the files and checks they are gone (also after kill -9 of faultd,
@@ -25,7 +26,7 @@ import { describeMount, mountHolding } from '../host/mounts.js';
 import { formatBytes } from '../units.js';
 import { directoryParam, directoryProblem, filesystemKey, filesystemUsage, forbidden, FORBIDDEN_ROOTS, keepFreeParam, parseSize, realPath, RecordedMountSchema, recordedMountHolds } from './filesystem.js';
 import { fnv1a32 } from './network/tc-handles.js';
-import { numberParam, optionalParsedParam, paramsObject, type Param } from './params.js';
+import { numberParam, optionalNumberParam, optionalParsedParam, paramsObject, type Param } from './params.js';
 import { planStressor, stressorSupportNotes } from './stressor-fault.js';
 import { revertStressor, StressorRevertSchema } from './stressor-process.js';
 import { defineInjector, RevertError, withRevert, type RevertOutcome } from './types.js';
@@ -35,7 +36,11 @@ const ALIGN_BYTES = 4096;
 const MAX_WORKERS = 64;
 const MIN_RATE = 4096;
 const MAX_RATE = 2 ** 40;
-/** The measurement window of `ioRate`. */
+/** `iops`: most writes per second of all workers together (a loop device on tmpfs does ~10^5). */
+const MAX_IOPS = 1_000_000;
+/** The size of each write under `iops`: one O_DIRECT-aligned block. */
+const IOPS_BLOCK_BYTES = ALIGN_BYTES;
+/** The measurement window of `ioRate` and `iops`. */
 const WINDOW_NS = 1_000_000_000n;
 
 function params() {
@@ -66,6 +71,10 @@ function params() {
       name: 'ioRate', type: 'size/s', default: '(device speed)', min: MIN_RATE, max: MAX_RATE, bounds: '4Ki–1Ti bytes/s', parse: parseSize,
       formatHint: 'bytes per second like "10Mi" or a number', description: 'hold the write rate of all workers together at exactly this (faultd extension; reported per 1 s window)',
     }),
+    iops: optionalNumberParam({
+      name: 'iops', min: 1, max: MAX_IOPS, integer: true, unit: 'writes/s', fallback: '(device speed)',
+      description: 'hold the writes per second of all workers together at exactly this, each write one 4 KiB block (faultd extension; reported per 1 s window; give ioRate or iops)',
+    }),
     keepFree: keepFreeParam('free space the working files never take: a size that would leave less is refused'),
   };
 }
@@ -78,12 +87,16 @@ const DiskIoRevertSchema = StressorRevertSchema.extend({
 });
 type DiskIoRevert = z.infer<typeof DiskIoRevertSchema>;
 
-/** Bytes the stressor has written (the kernel's wchar of /proc/<pid>/io), or undefined once it is gone. */
-export async function processWrittenBytes(procRoot: string, pid: number): Promise<number | undefined> {
+/**
+ * Bytes the stressor has written and its write calls (the kernel's wchar and syscw of
+ * /proc/<pid>/io, over all its threads), or undefined once it is gone.
+ */
+export async function processWrites(procRoot: string, pid: number): Promise<{ bytes: number; calls: number } | undefined> {
   try {
     const io = await readFile(path.join(procRoot, String(pid), 'io'), 'utf8');
-    const value = /^wchar:\s+(\d+)/m.exec(io)?.[1];
-    return value === undefined ? undefined : Number(value);
+    const bytes = /^wchar:\s+(\d+)/m.exec(io)?.[1];
+    const calls = /^syscw:\s+(\d+)/m.exec(io)?.[1];
+    return bytes === undefined || calls === undefined ? undefined : { bytes: Number(bytes), calls: Number(calls) };
   } catch {
     return undefined;
   }
@@ -130,12 +143,16 @@ export const linuxDiskIoStress = defineInjector({
     NUMBER_OF_WORKERS: 'workers',
     VOLUME_MOUNT_PATH: 'volumeMountPath',
     IO_RATE: 'ioRate',
+    IOPS: 'iops',
     KEEP_FREE: 'keepFree',
   },
   paramsSchema: () =>
     paramsObject(params()).superRefine((v, c) => {
       if (v.fileSystemUtilisationPercentage !== undefined && v.fileSystemUtilisationBytes !== undefined) {
         c.addIssue({ code: 'custom', path: ['fileSystemUtilisationPercentage'], message: 'give at most one of fileSystemUtilisationPercentage (0.01–100) or fileSystemUtilisationBytes' });
+      }
+      if (v.ioRate !== undefined && v.iops !== undefined) {
+        c.addIssue({ code: 'custom', path: ['iops'], message: 'give ioRate (bytes/s) or iops (writes/s), not both' });
       }
     }),
   paramDocs: () => Object.values(params()).map((p) => p.doc),
@@ -172,20 +189,21 @@ export const linuxDiskIoStress = defineInjector({
     const fs = mount ? describeMount(mount) : `the filesystem of ${dir}`;
     const args = [`--workers=${given.workers}`, `--file-prefix=${prefix}`, `--file-bytes=${perWorker}`];
     if (given.ioRate !== undefined) args.push(`--rate-bps=${given.ioRate}`);
-    const rate = given.ioRate === undefined ? 'at device speed' : `at ${formatBytes(given.ioRate)}/s`;
+    if (given.iops !== undefined) args.push(`--rate-iops=${given.iops}`);
+    const rate = given.ioRate !== undefined ? `at ${formatBytes(given.ioRate)}/s` : given.iops !== undefined ? `at ${given.iops} writes/s of ${formatBytes(IOPS_BLOCK_BYTES)}` : 'at device speed';
     const target = `${fs}: ${given.workers} writer(s) ${rate}, ${formatBytes(perWorker)} file each`;
     const stressor = planStressor(faultId, 'io', args, target, ctx, (handle) => {
-      let window: { bytes: number; at: bigint } | undefined;
+      let window: { bytes: number; calls: number; at: bigint } | undefined;
       let latest = 'measuring';
       return async () => {
-        const bytes = await processWrittenBytes(ctx.procRoot, handle.pid);
+        const writes = await processWrites(ctx.procRoot, handle.pid);
         const at = process.hrtime.bigint();
-        if (bytes === undefined) return 'stressor gone';
-        if (!window) window = { bytes, at };
+        if (writes === undefined) return 'stressor gone';
+        if (!window) window = { ...writes, at };
         else if (at - window.at >= WINDOW_NS) {
-          const perSecond = ((bytes - window.bytes) * 1e9) / Number(at - window.at);
-          latest = `io ${formatBytes(perSecond)}/s written (last 1 s)`;
-          window = { bytes, at };
+          const seconds = Number(at - window.at) / 1e9;
+          latest = `io ${formatBytes((writes.bytes - window.bytes) / seconds)}/s in ${((writes.calls - window.calls) / seconds).toFixed(1)} writes/s (last 1 s)`;
+          window = { ...writes, at };
         }
         return latest;
       };

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * The limit files of a cgroup, per hierarchy: where `cpu` (cores), `memory` (bytes) and `pids`
- * are set in cgroup v1 (`cpu.cfs_quota_us` over the group's own `cpu.cfs_period_us`,
+ * (and, through cgroup-io-limits.ts, the per-device `io` rules) are set in cgroup v1 (`cpu.cfs_quota_us` over the group's own `cpu.cfs_period_us`,
  * `memory.limit_in_bytes`, `pids.max`) and in v2 (`cpu.max`, `memory.max`, `pids.max`), and
  * what the kernel reads back after a write (memory is rounded down to whole pages). On a hybrid
  * host each controller is wherever it is mounted: a v1 hierarchy of its own, else the unified one.
@@ -11,11 +11,22 @@ import path from 'node:path';
 
 import type { CgroupLayout } from './cgroup.js';
 
-export type LimitKind = 'cpu' | 'memory' | 'pids';
+export type LimitKind = 'cpu' | 'memory' | 'pids' | 'io';
+
+/** The controller's name in cgroup v1 (`/proc/<pid>/cgroup`, the hierarchy's mount options) and in v2 (`cgroup.controllers`). */
+const CONTROLLER_NAMES: Record<LimitKind, { v1: string; v2: string }> = {
+  cpu: { v1: 'cpu', v2: 'cpu' },
+  memory: { v1: 'memory', v2: 'memory' },
+  pids: { v1: 'pids', v2: 'pids' },
+  io: { v1: 'blkio', v2: 'io' },
+};
+
+/** The key of `kind`'s cgroup path in a parsed /proc/<pid>/cgroup of hierarchy `version` ('' is the unified one). */
+export const cgroupPathKey = (kind: LimitKind, version: 1 | 2): string => (version === 1 ? CONTROLLER_NAMES[kind].v1 : '');
 
 /** One file to write: its path, the text to write, and what reading it back must give. */
 export interface LimitWrite {
-  readonly kind: LimitKind;
+  readonly kind: Exclude<LimitKind, 'io'>;
   readonly file: string;
   readonly value: string;
   readonly expected: string;
@@ -25,9 +36,10 @@ const PAGE = 4096;
 const V2_CPU_PERIOD_US = 100_000;
 
 /** The mount and the cgroup path of `pid` (or of ours) that hold `controller`, v1 first. */
-export function controllerHome(layout: CgroupLayout, controller: LimitKind, cgroupOf: ReadonlyMap<string, string>): { version: 1 | 2; dir: string } | undefined {
-  const v1 = layout.mounts.get(controller);
-  const v1Path = cgroupOf.get(controller);
+export function controllerHome(layout: CgroupLayout, kind: LimitKind, cgroupOf: ReadonlyMap<string, string>): { version: 1 | 2; dir: string } | undefined {
+  const names = CONTROLLER_NAMES[kind];
+  const v1 = layout.mounts.get(names.v1);
+  const v1Path = cgroupOf.get(names.v1);
   if (v1 && v1Path !== undefined) return { version: 1, dir: path.join(v1, v1Path) };
   const unified = layout.mounts.get('unified');
   const v2Path = cgroupOf.get('');
@@ -39,14 +51,14 @@ export function controllerHome(layout: CgroupLayout, controller: LimitKind, cgro
   } catch {
     return undefined;
   }
-  return available.split(/\s+/).includes(controller) ? { version: 2, dir } : undefined;
+  return available.split(/\s+/).includes(names.v2) ? { version: 2, dir } : undefined;
 }
 
 /** A limit file's text, as the kernel reads it back (trimmed). */
 export const readLimit = (file: string): string => readFileSync(file, 'utf8').trim();
 
 /** The write that sets `kind` to `amount` in the cgroup `dir` of cgroup `version`. */
-export function limitWrite(kind: LimitKind, amount: number, version: 1 | 2, dir: string): LimitWrite {
+export function limitWrite(kind: LimitWrite['kind'], amount: number, version: 1 | 2, dir: string): LimitWrite {
   if (kind === 'cpu') {
     if (version === 2) {
       const quota = Math.max(1000, Math.round(amount * V2_CPU_PERIOD_US));

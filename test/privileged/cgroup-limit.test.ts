@@ -87,7 +87,7 @@ test('refused: a cgroup that holds faultd, no limit, unit and processes together
   t.not(refusedOwn.code, 0);
   t.regex(refusedOwn.stdout + refusedOwn.stderr, memoryOwn === '/' ? /root cgroup/ : /holds faultd itself/);
   const cases: [Record<string, unknown>, RegExp][] = [
-    [{ processIDs: pid }, /cpu: give at least one limit: cpu, memory or pids/],
+    [{ processIDs: pid }, /cpu: give at least one limit: cpu, memory, pids, or ioDevice with ioReadBps, ioWriteBps, ioReadIops or ioWriteIops/],
     [{ unit: 'nginx.service', processIDs: pid, pids: 5 }, /unit: give unit, or one of processIDs/],
     [{ processIDs: pid, cpu: 0 }, /cpu: must be in 0\.01–1024/],
     [{ processIDs: pid, memory: '1Zi' }, /memory: must be a size/],

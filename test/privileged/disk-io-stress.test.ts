@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // linux-disk-io-stress on filesystems the test creates and removes (never the real root
 // filesystem): a loop-mounted ext4 image for the O_DIRECT path, measured on the kernel's side
-// (/proc/<pid>/io write_bytes of the stressor, /sys/block/<loop>/stat of the device, the open
+// (/proc/<pid>/io write_bytes and syscw of the stressor, /sys/block/<loop>/stat of the device, the open
 // files' flags in /proc/<pid>/fdinfo), a ramfs for the buffered fallback (this kernel's tmpfs
 // has O_DIRECT), kill -9 then revert --remnants (also while the image is unmounted), and bad
 // input that changes nothing.
@@ -28,9 +28,11 @@ function mountExt4(t: ExecutionContext, ws: Workspace): { dir: string; loop: str
   execFileSync('mkfs.ext4', ['-q', '-F', image]);
   const device = execFileSync('losetup', ['--find', '--show', image], { encoding: 'utf8' }).trim();
   execFileSync('mount', [device, dir]);
+  // Teardowns run last-registered first, so after a failed assertion faultd and its stressor may
+  // still hold the files open here: then detach lazily (the loop device goes when released).
   t.teardown(() => {
-    execFileSync('umount', [dir]);
-    execFileSync('losetup', ['-d', device]);
+    if (spawnSync('umount', [dir]).status !== 0) spawnSync('umount', ['-l', dir]);
+    spawnSync('losetup', ['-d', device]);
   });
   return { dir, loop: path.basename(device) };
 }
@@ -69,6 +71,16 @@ function writeBytes(pid: number): number {
 
 function wchar(pid: number): number {
   return Number(/^wchar:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1]);
+}
+
+/** syscw of /proc/<pid>/io: the write calls the kernel counted for the process (all its threads). */
+function syscw(pid: number): number {
+  return Number(/^syscw:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1]);
+}
+
+/** Writes completed by the block device, from /sys/block/<dev>/stat. */
+function deviceWrites(loop: string): number {
+  return Number(readFileSync(`/sys/block/${loop}/stat`, 'utf8').trim().split(/\s+/)[4]);
 }
 
 /** Sectors (512 B) written to the block device, from /sys/block/<dev>/stat. */
@@ -140,8 +152,44 @@ test('ioRate 8Mi on ext4: O_DIRECT files, the kernel counts 8 MiB/s per 1 s wind
   t.is(stressorPid(fs.dir), undefined);
 });
 
+test('iops 200 on ext4 over 2 workers: the kernel counts 200 write calls, 200 × 4 KiB written and 200 device writes per 1 s window', async (t) => {
+  const { fs, start } = setup(t, { fileSystemUtilisationBytes: '16Mi', workers: 2, iops: 200 }, '9s');
+  const child = start();
+  await waitForLine(child, /fault applied/);
+  const pid = await waitFor(() => stressorPid(fs.dir), 'the stressor');
+  t.true(openFlags(pid, fs.dir).every((f) => f.direct));
+  await sleep(1500); // past the first blocks
+  const calls: number[] = [];
+  const device: number[] = [];
+  const blocks: number[] = [];
+  let last = { at: process.hrtime.bigint(), calls: syscw(pid), device: deviceWrites(fs.loop), bytes: writeBytes(pid) };
+  for (let i = 0; i < 5; i += 1) {
+    await sleep(1000);
+    const now = { at: process.hrtime.bigint(), calls: syscw(pid), device: deviceWrites(fs.loop), bytes: writeBytes(pid) };
+    const seconds = Number(now.at - last.at) / 1e9;
+    calls.push((now.calls - last.calls) / seconds);
+    device.push((now.device - last.device) / seconds);
+    blocks.push((now.bytes - last.bytes) / 4096 / seconds);
+    last = now;
+  }
+  t.log(`asked 200 writes/s; /proc/<pid>/io syscw per 1 s: ${calls.map((x) => x.toFixed(1)).join(' ')} (mean ${mean(calls).toFixed(2)}, SD ${sd(calls).toFixed(2)})`);
+  t.log(`/proc/<pid>/io write_bytes / 4 KiB per 1 s: ${blocks.map((x) => x.toFixed(1)).join(' ')} (mean ${mean(blocks).toFixed(2)})`);
+  t.log(`/sys/block/${fs.loop}/stat writes completed per 1 s: ${device.map((x) => x.toFixed(1)).join(' ')} (mean ${mean(device).toFixed(2)})`);
+  // syscw also counts the stressor's one status line a second on stdout.
+  t.true(Math.abs(mean(calls) - 201) < 4, `mean ${mean(calls)} write calls/s`);
+  t.true(calls.every((x) => Math.abs(x - 201) < 10), calls.join(' '));
+  t.true(Math.abs(mean(blocks) - 200) < 4, `mean ${mean(blocks)} blocks/s`);
+  // The device also sees ext4's journal commits: a few more, never fewer.
+  t.true(mean(device) > 196 && mean(device) < 210, `device mean ${mean(device)} writes/s`);
+  const result = await finish(child);
+  t.is(result.code, 0, result.stdout + result.stderr);
+  t.deepEqual(ioFiles(fs.dir), []);
+});
+
 test('the buffered fallback where the filesystem refuses O_DIRECT (ramfs): writes each followed by fdatasync, at the rate', async (t) => {
-  const dir = path.join(workspace().dir, 'ramfs');
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const dir = path.join(ws.dir, 'ramfs');
   mkdirSync(dir);
   execFileSync('mount', ['-t', 'ramfs', 'faultd-test', dir]);
   t.teardown(() => execFileSync('umount', [dir]));
@@ -170,6 +218,33 @@ test('the buffered fallback where the filesystem refuses O_DIRECT (ramfs): write
   await new Promise((resolve) => stressor.once('close', resolve));
   t.deepEqual(readdirSync(dir), ['.faultd-io-test-0'], 'the stressor never deletes: faultd does, at revert');
   execFileSync('rm', ['-f', path.join(dir, '.faultd-io-test-0')]);
+});
+
+test('the stressor\'s own report under --rate-iops (buffered, on a ramfs): ops per 1 s window, 4 KiB each, as the kernel counts them', async (t) => {
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const dir = path.join(ws.dir, 'ramfs');
+  mkdirSync(dir);
+  execFileSync('mount', ['-t', 'ramfs', 'faultd-test', dir]);
+  t.teardown(() => execFileSync('umount', [dir]));
+  const stressor = spawn(STRESSOR_BIN, ['io', '--workers=2', `--file-prefix=${dir}/.faultd-io-test`, `--file-bytes=${MiB}`, '--rate-iops=150'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => stressor.kill('SIGKILL'));
+  let out = '';
+  stressor.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  await waitFor(() => (out.includes('"ready"') ? true : undefined), 'ready');
+  const pid = stressor.pid ?? 0;
+  const before = { at: process.hrtime.bigint(), calls: syscw(pid) };
+  await sleep(4200);
+  const calls = ((syscw(pid) - before.calls) * 1e9) / Number(process.hrtime.bigint() - before.at);
+  const windows = out.split('\n').filter((l) => l.includes('"event":"io"')).map((l) => JSON.parse(l) as { window_ms: number; bytes: number; ops: number }).slice(1);
+  t.log(`asked 150 writes/s over 2 workers; the stressor's windows: ${windows.map((w) => `${w.ops} ops/${w.window_ms} ms`).join(', ')}; syscw ${calls.toFixed(1)}/s`);
+  t.true(windows.length >= 3, out);
+  t.true(windows.every((w) => Math.abs((w.ops * 1000) / w.window_ms - 150) <= 3 && w.bytes === w.ops * 4096), JSON.stringify(windows));
+  // syscw also counts the stressor's status line, one a second.
+  t.true(Math.abs(calls - 151) < 4, `${calls} write calls/s`);
+  stressor.kill('SIGTERM');
+  await new Promise((resolve) => stressor.once('close', resolve));
+  execFileSync('rm', ['-f', `${dir}/.faultd-io-test-0`, `${dir}/.faultd-io-test-1`]);
 });
 
 test('kill -9 of faultd: the stressor dies with it, the files stay until revert --remnants deletes them (idempotent)', async (t) => {
@@ -201,6 +276,8 @@ test('bad input names the field and the allowed range and changes nothing', asyn
   t.deepEqual(ioFiles(fs.dir), []);
   const cases: [Record<string, unknown>, RegExp][] = [
     [{ ioRate: 1 }, /ioRate: must be in 4Ki–1Ti bytes\/s/],
+    [{ iops: 0 }, /iops: must be in 1–1000000/],
+    [{ ioRate: '1Mi', iops: 200 }, /iops: give ioRate \(bytes\/s\) or iops \(writes\/s\), not both/],
     [{ workers: 65 }, /workers: must be in 1–64/],
     [{ FILESYSTEM_UTILIZATION_PERCENTAGE: 0 }, /fileSystemUtilisationPercentage: must be in 0\.01–100/],
     [{ fileSystemUtilisationPercentage: 5, fileSystemUtilisationBytes: '1Mi' }, /give at most one of fileSystemUtilisationPercentage \(0\.01–100\) or fileSystemUtilisationBytes/],

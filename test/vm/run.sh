@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# `npm run test:vm`: the network faults against a kernel that has sch_netem. Boots Debian's own
+# `npm run test:vm`: the network faults against a kernel that has sch_netem, and the cgroup v2
+# io limits (io.max, through a partition) on a kernel that has both. Boots Debian's own
 # kernel (linux-image-amd64) in a QEMU TCG VM whose root is this machine's root filesystem,
 # shared read-only over virtio-9p under a tmpfs overlay (nothing the guest writes reaches the
 # host), loads sch_netem there and runs test/vm/*.test.ts with ava inside the VM.

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
-// Finding a unit's cgroup from a made-up /proc, and the limit files per cgroup version.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// Finding a unit's cgroup from a made-up /proc, the limit files per cgroup version, and the io
+// plan (the device's rule snapshotted into the intent) on a tmpdir cgroupfs.
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import test from 'ava';
 
-import { unitCgroups } from '../../../src/faults/linux-cgroup-limit.js';
+import { linuxCgroupLimit, unitCgroups } from '../../../src/faults/linux-cgroup-limit.js';
+import type { FaultContext } from '../../../src/faults/types.js';
 import { limitWrite } from '../../../src/host/cgroup-limits.js';
+import { FAKE_CONTEXT } from '../../helpers/fake.js';
 
 function fakeProc(t: { teardown(fn: () => void): void }, processes: Record<number, string>): string {
   const root = mkdtempSync(path.join(tmpdir(), 'faultd-proc-'));
@@ -38,4 +41,55 @@ test('limit files: v2 cpu.max with its own period, memory rounded down to pages 
   t.deepEqual(limitWrite('memory', 10_000, 2, '/cg'), { kind: 'memory', file: '/cg/memory.max', value: '10000', expected: '8192' });
   t.deepEqual(limitWrite('memory', 8192, 1, '/cg'), { kind: 'memory', file: '/cg/memory.limit_in_bytes', value: '8192', expected: '8192' });
   t.deepEqual(limitWrite('pids', 50, 1, '/cg'), { kind: 'pids', file: '/cg/pids.max', value: '50', expected: '50' });
+});
+
+/** A whole disk of this host (loop and ram disks count), for plans that resolve ioDevice through the real /sys. */
+function someDisk(): string | undefined {
+  return readdirSync('/sys/dev/block').find((d) => !existsSync(path.join('/sys/dev/block', d, 'partition')));
+}
+
+/** A v2-only layout on a tmpdir: faultd in /faultd.service, the target (pid 10) in /app.service with an io.max holding another device's rule. */
+function v2Host(t: { teardown(fn: () => void): void }) {
+  const root = mkdtempSync(path.join(tmpdir(), 'faultd-cgfs-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  mkdirSync(path.join(root, 'app.service'));
+  writeFileSync(path.join(root, 'app.service/cgroup.controllers'), 'cpu io memory pids\n');
+  writeFileSync(path.join(root, 'app.service/io.max'), '8:0 rbps=1000 wbps=max riops=max wiops=max\n');
+  const procRoot = fakeProc(t, { 10: '0::/app.service\n' });
+  const ctx: FaultContext = { ...FAKE_CONTEXT, procRoot, cgroups: { mode: 'v2', mounts: new Map([['unified', root]]), ownPaths: new Map([['', '/faultd.service']]) } };
+  return { root, ctx };
+}
+
+test('the plan snapshots the device\'s io rule into the intent and writes only that device (v2)', async (t) => {
+  const disk = someDisk();
+  if (!disk) {
+    t.log('no block device in /sys/dev/block here');
+    t.pass();
+    return;
+  }
+  const { root, ctx } = v2Host(t);
+  const params = linuxCgroupLimit.validateParams({ processIDs: '10', ioDevice: disk, ioWriteBps: '4Mi', ioReadIops: 100 }, ctx);
+  if (!params.ok) {
+    t.fail(JSON.stringify(params.issues));
+    return;
+  }
+  const planned = await linuxCgroupLimit.plan('f1', params.params, ctx);
+  const file = path.join(root, 'app.service/io.max');
+  t.deepEqual(planned.revert, { changes: [{ kind: 'io', file, device: disk, previous: '', value: `${disk} wbps=4194304 riops=100`, expected: 'rbps=max wbps=4194304 riops=100 wiops=max', restore: `${disk} rbps=max wbps=max riops=max wiops=max` }] });
+  t.is(planned.changes.length, 1);
+  t.true(planned.changes[0]?.startsWith(`write "${disk} wbps=4194304 riops=100" to ${file} (now no rule): io of ${disk} (`), planned.changes[0]);
+});
+
+test('io input: limits without ioDevice, ioDevice without limits, bounds, and a device that is not a block device', (t) => {
+  const { ctx } = v2Host(t);
+  const issues = (raw: Record<string, unknown>) => {
+    const result = linuxCgroupLimit.validateParams(raw, ctx);
+    return result.ok ? [] : result.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  };
+  t.deepEqual(issues({ processIDs: '10', ioWriteBps: '4Mi' }), ['ioDevice: ioWriteBps need(s) ioDevice: the block device to limit, as "/dev/sdb" or "8:16"']);
+  t.deepEqual(issues({ processIDs: '10', ioDevice: '7:0' }), ['ioDevice: give at least one of ioReadBps, ioWriteBps, ioReadIops, ioWriteIops with it']);
+  t.deepEqual(issues({ processIDs: '10', ioDevice: '7:0', ioWriteBps: '1Ki' }), ['ioWriteBps: must be in 4Ki–1Ti bytes/s']);
+  t.deepEqual(issues({ processIDs: '10', ioDevice: '7:0', ioReadIops: 0 }), ['ioReadIops: must be in 2–1000000']);
+  t.deepEqual(issues({ processIDs: '10', ioDevice: 'sdb', ioReadIops: 5 }), ['ioDevice: must be a block device path like "/dev/sdb" or MAJ:MIN like "8:16"']);
+  t.deepEqual(issues({ processIDs: '10', ioDevice: '/dev/null', ioWriteIops: 5 }), ['ioDevice: must be a block device node or MAJ:MIN; /dev/null is a character device, not a block device']);
 });

@@ -41,6 +41,12 @@ test('params: Harness spellings, defaults, and bounds named in every refusal', (
   };
   t.deepEqual(refused({ workers: 0 }), ['workers: must be in 1–64']);
   t.deepEqual(refused({ ioRate: '1k' }), ['ioRate: must be in 4Ki–1Ti bytes/s']);
+  t.deepEqual(refused({ iops: 0 }), ['iops: must be in 1–1000000']);
+  t.deepEqual(refused({ iops: 2.5 }), ['iops: must be a whole number in 1–1000000']);
+  t.deepEqual(refused({ ioRate: '1Mi', iops: 200 }), ['iops: give ioRate (bytes/s) or iops (writes/s), not both']);
+  t.is(linuxDiskIoStress.paramAliases['IOPS'], 'iops');
+  const iops = linuxDiskIoStress.validateParams({ volumeMountPath: dir, iops: '200' }, ctx);
+  t.like(iops.ok ? iops.params : {}, { iops: 200 });
   t.deepEqual(refused({ fileSystemUtilisationPercentage: 101 }), ['fileSystemUtilisationPercentage: must be in 0.01–100']);
   t.deepEqual(refused({ fileSystemUtilisationBytes: '1Mi', fileSystemUtilisationPercentage: 1 }), ['fileSystemUtilisationPercentage: give at most one of fileSystemUtilisationPercentage (0.01–100) or fileSystemUtilisationBytes']);
   t.deepEqual(refused({ volumeMountPath: path.join(dir, 'missing') }), ['volumeMountPath: must be an existing directory; it does not exist']);
@@ -72,4 +78,13 @@ test('a plan whose file names are taken is refused: the revert would delete what
   writeFileSync(file ?? '', 'someone else');
   await t.throwsAsync(linuxDiskIoStress.plan('f-taken', v.params, ctx), { message: /already exist\(s\).*nothing was started/ });
   t.true(existsSync(file ?? ''));
+});
+
+test('iops goes to the stressor as --rate-iops (split over the workers there), named in the plan\'s target', async (t) => {
+  const { dir, ctx } = dirs(t);
+  const v = linuxDiskIoStress.validateParams({ volumeMountPath: dir, fileSystemUtilisationBytes: '64Ki', workers: 2, iops: 200, keepFree: '1Mi' }, ctx);
+  if (!v.ok) return t.fail(JSON.stringify(v.issues));
+  const planned = await linuxDiskIoStress.plan('f-iops', v.params, ctx);
+  t.true(planned.changes.some((c) => c.includes('--rate-iops=200') && !c.includes('--rate-bps')), planned.changes.join('\n'));
+  t.regex(planned.target, /2 writer\(s\) at 200 writes\/s of 4\.00 KiB/);
 });
