@@ -100,7 +100,11 @@ const FileChange = z.object({
   kind: z.enum(['cpu', 'memory', 'pids', 'io']), file: z.string(), previous: z.string(), value: z.string(), expected: z.string(),
   device: z.string().optional(), restore: z.string().optional(),
 });
-const CgroupLimitRevertSchema = z.object({ changes: z.array(FileChange) });
+const CgroupLimitRevertSchema = z.object({
+  changes: z.array(FileChange),
+  /** The boot the limits were written in (absent in records of faultd before 2026-12-06). */
+  bootId: z.string().optional(),
+});
 type FileChange = z.infer<typeof FileChange>;
 
 /** The cgroup path map (controller → path) of each target: the unit's, or the processes'. */
@@ -263,9 +267,9 @@ export const linuxCgroupLimit = defineInjector({
       target: what,
       changes: changes.map((c) => `write "${c.value}" to ${c.file} (now ${c.previous || 'no rule'}): ${describeChange(c, limits)}`),
       revertSteps: changes.map((c) => `write "${c.restore ?? c.previous}" back to ${c.file} and read it back`),
-      revert: { changes },
+      revert: { changes, bootId: ctx.host.bootId },
       async apply(recordApplied): Promise<ActiveFault> {
-        await recordApplied({ changes });
+        await recordApplied({ changes, bootId: ctx.host.bootId });
         for (const change of changes) {
           try {
             writeLimit(change.file, change.value);
@@ -283,7 +287,12 @@ export const linuxCgroupLimit = defineInjector({
       },
     };
   },
-  revert(r) {
+  revert(r, ctx) {
+    // cgroupfs starts empty at every boot: limits written in an earlier boot died with it, and
+    // the cgroups of this boot (a unit's, made anew by systemd with its own settings) are not ours.
+    if (r.bootId !== undefined && r.bootId !== ctx.host.bootId) {
+      return Promise.resolve({ outcome: 'already-absent', detail: `the limits were written in boot ${r.bootId} and died with it; this boot's cgroups were left as they are` });
+    }
     const restored: string[] = [];
     const gone: string[] = [];
     // In reverse order: the last write is undone first.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Finding a unit's cgroup from a made-up /proc, the limit files per cgroup version, and the io
 // plan (the device's rule snapshotted into the intent) on a tmpdir cgroupfs.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -75,7 +75,7 @@ test('the plan snapshots the device\'s io rule into the intent and writes only t
   }
   const planned = await linuxCgroupLimit.plan('f1', params.params, ctx);
   const file = path.join(root, 'app.service/io.max');
-  t.deepEqual(planned.revert, { changes: [{ kind: 'io', file, device: disk, previous: '', value: `${disk} wbps=4194304 riops=100`, expected: 'rbps=max wbps=4194304 riops=100 wiops=max', restore: `${disk} rbps=max wbps=max riops=max wiops=max` }] });
+  t.deepEqual(planned.revert, { bootId: ctx.host.bootId, changes: [{ kind: 'io', file, device: disk, previous: '', value: `${disk} wbps=4194304 riops=100`, expected: 'rbps=max wbps=4194304 riops=100 wiops=max', restore: `${disk} rbps=max wbps=max riops=max wiops=max` }] });
   t.is(planned.changes.length, 1);
   t.true(planned.changes[0]?.startsWith(`write "${disk} wbps=4194304 riops=100" to ${file} (now no rule): io of ${disk} (`), planned.changes[0]);
 });
@@ -92,4 +92,28 @@ test('io input: limits without ioDevice, ioDevice without limits, bounds, and a 
   t.deepEqual(issues({ processIDs: '10', ioDevice: '7:0', ioReadIops: 0 }), ['ioReadIops: must be in 2–1000000']);
   t.deepEqual(issues({ processIDs: '10', ioDevice: 'sdb', ioReadIops: 5 }), ['ioDevice: must be a block device path like "/dev/sdb" or MAJ:MIN like "8:16"']);
   t.deepEqual(issues({ processIDs: '10', ioDevice: '/dev/null', ioWriteIops: 5 }), ['ioDevice: must be a block device node or MAJ:MIN; /dev/null is a character device, not a block device']);
+});
+
+test('after a reboot the revert writes nothing: the limits died with their boot, and this boot\'s cgroup of the unit is left as systemd made it', async (t) => {
+  const { root, ctx } = v2Host(t);
+  const file = path.join(root, 'app.service/pids.max');
+  writeFileSync(file, 'max\n');
+  const params = linuxCgroupLimit.validateParams({ processIDs: '10', pids: 50 }, ctx);
+  if (!params.ok) {
+    t.fail(JSON.stringify(params.issues));
+    return;
+  }
+  const planned = await linuxCgroupLimit.plan('f1', params.params, ctx);
+  t.is((planned.revert as { bootId?: string }).bootId, ctx.host.bootId, 'the boot is in the intent');
+  // The new boot's cgroup holds what the unit's own settings say (here 200), not the old "max".
+  writeFileSync(file, '200\n');
+  const nextBoot: FaultContext = { ...ctx, host: { ...ctx.host, bootId: 'another-boot' } };
+  const outcome = await linuxCgroupLimit.revert(planned.revert, nextBoot);
+  t.is(outcome.outcome, 'already-absent');
+  t.regex(outcome.detail ?? '', /died with it/);
+  t.is(readFileSync(file, 'utf8'), '200\n', 'untouched');
+  // In the same boot the previous value is written back.
+  writeFileSync(file, '50\n');
+  t.is((await linuxCgroupLimit.revert(planned.revert, ctx)).outcome, 'reverted');
+  t.is(readFileSync(file, 'utf8').trim(), 'max');
 });
