@@ -133,20 +133,35 @@ export function unitCgroups(unit: string, ctx: Pick<FaultContext, 'procRoot'>): 
       continue;
     }
     const paths = parseProcCgroup(text);
-    if (![...paths.values()].some((p) => p.split('/').includes(unit))) continue;
+    if (![...paths.values()].some((p) => unitIndex(p, unit) >= 0)) continue;
     const unitPaths = trimToUnit(paths, unit);
     found.set([...unitPaths.entries()].join(';'), unitPaths);
   }
   return [...found.values()];
 }
 
-/** A unit's processes may sit in sub-cgroups of it: the unit's own cgroup is limited. */
+/**
+ * Where `unit` stands in a cgroup path of the system manager's tree, or -1: a user manager's unit
+ * of the same name (`/user.slice/user-1000.slice/user@1000.service/…/dbus.service`) is another unit.
+ */
+function unitIndex(cgroupPath: string, unit: string): number {
+  const parts = cgroupPath.split('/');
+  const at = parts.indexOf(unit);
+  return at >= 0 && !parts.slice(0, at).some((part) => /^user@\d+\.service$/.test(part)) ? at : -1;
+}
+
+/**
+ * A unit's processes may sit in sub-cgroups of it: the unit's own cgroup is limited. A controller
+ * in which the unit has no cgroup of its own (v1, without that accounting: its processes sit in
+ * the parent slice) is left out, so its limit is refused rather than put on the whole slice.
+ */
 function trimToUnit(paths: ReadonlyMap<string, string>, unit: string): Map<string, string> {
-  return new Map([...paths].map(([controller, p]) => {
-    const parts = p.split('/');
-    const at = parts.indexOf(unit);
-    return [controller, at < 0 ? p : parts.slice(0, at + 1).join('/')];
-  }));
+  const own = new Map<string, string>();
+  for (const [controller, cgroupPath] of paths) {
+    const at = unitIndex(cgroupPath, unit);
+    if (at >= 0) own.set(controller, cgroupPath.split('/').slice(0, at + 1).join('/'));
+  }
+  return own;
 }
 
 /** The limits asked for: cpu, memory and pids amounts, and the io rules of one device. */
@@ -155,10 +170,17 @@ interface Limits {
   readonly io?: { readonly device: string; readonly limits: IoLimits };
 }
 
+/** The systemd setting that gives a unit a cgroup of its own in each controller. */
+const ACCOUNTING: Record<LimitKind, string> = { cpu: 'CPUAccounting', memory: 'MemoryAccounting', pids: 'TasksAccounting', io: 'IOAccounting' };
+
 /** The cgroup directory holding `kind` for `cgroup`; refuses the root cgroup and faultd's own. */
-function limitHome(kind: LimitKind, field: string, cgroup: ReadonlyMap<string, string>, layout: CgroupLayout): { version: 1 | 2; dir: string } {
+function limitHome(kind: LimitKind, field: string, cgroup: ReadonlyMap<string, string>, layout: CgroupLayout, unit: string | undefined): { version: 1 | 2; dir: string } {
   const home = controllerHome(layout, kind, cgroup);
-  if (!home) throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${field}: no ${kind === 'io' ? 'blkio (v1) or io (v2)' : kind} controller for the target's cgroup on this host (cgroup mode ${layout.mode})`);
+  const controller = kind === 'io' ? 'blkio (v1) or io (v2)' : kind;
+  if (!home && unit !== undefined) {
+    throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${field}: unit ${unit} has no ${controller} cgroup of its own on this host (cgroup mode ${layout.mode}); its processes sit in a parent cgroup that faultd will not limit. Turn the unit's accounting on (${ACCOUNTING[kind]}=yes) or give the processes instead`);
+  }
+  if (!home) throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `${field}: no ${controller} controller for the target's cgroup on this host (cgroup mode ${layout.mode})`);
   const ours = controllerHome(layout, kind, layout.ownPaths);
   const relative = path.relative(home.dir, ours?.dir ?? '/nonexistent');
   if (cgroup.get(cgroupPathKey(kind, home.version)) === '/') throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `${field}: the target is in the root cgroup, which has no limits to set`);
@@ -167,7 +189,7 @@ function limitHome(kind: LimitKind, field: string, cgroup: ReadonlyMap<string, s
 }
 
 /** The writes of the plan, one per (cgroup, file, device), each with the value it replaces. */
-function plannedChanges(limits: Limits, cgroups: readonly Map<string, string>[], layout: CgroupLayout): FileChange[] {
+function plannedChanges(limits: Limits, cgroups: readonly Map<string, string>[], layout: CgroupLayout, unit: string | undefined): FileChange[] {
   const byTarget = new Map<string, FileChange>();
   const add = (change: FileChange) => {
     const key = `${change.file}\0${change.device ?? ''}`;
@@ -175,13 +197,13 @@ function plannedChanges(limits: Limits, cgroups: readonly Map<string, string>[],
   };
   for (const cgroup of cgroups) {
     for (const [kind, amount] of limits.scalar) {
-      const home = limitHome(kind, kind, cgroup, layout);
+      const home = limitHome(kind, kind, cgroup, layout, unit);
       const write = limitWrite(kind, amount, home.version, home.dir);
       add({ ...write, previous: readLimit(write.file) });
     }
     if (limits.io) {
       const field = IO_PARAMS[IO_LIMITS.find((name) => limits.io?.limits[name] !== undefined) ?? 'writeBps'];
-      const home = limitHome('io', field, cgroup, layout);
+      const home = limitHome('io', field, cgroup, layout, unit);
       for (const write of ioLimitWrites(limits.io.limits, limits.io.device, home.version, home.dir)) add(write);
     }
   }
@@ -218,6 +240,8 @@ function describeDevice(device: string): string {
     return device;
   }
 }
+
+const describeRestored = (c: FileChange): string => (c.device === undefined ? `${c.file}=${c.previous}` : `${c.file}[${c.device}]=${c.previous || 'no rule'}`);
 
 /** A change's value now: the device's rule for io, else the file's text. */
 const readChange = (c: FileChange): string => (c.device === undefined ? readLimit(c.file) : readDeviceRule(c.file, c.device));
@@ -259,10 +283,13 @@ export const linuxCgroupLimit = defineInjector({
     }),
   paramDocs: () => Object.values(params()).map((p) => p.doc),
   revertSchema: CgroupLimitRevertSchema,
+  // Two limits on one cgroup in a step: the later one would record the earlier one's value as
+  // "previous" and put it back at its revert. A unit fault and a process fault can meet in one cgroup.
+  exclusiveTargets: () => ['cgroup limits'],
   plan(_faultId, p, ctx) {
     const limits = limitsOf(p);
     const { what, cgroups } = targetCgroups(p, ctx);
-    const changes = plannedChanges(limits, cgroups, ctx.cgroups);
+    const changes = plannedChanges(limits, cgroups, ctx.cgroups, p.unit);
     return {
       target: what,
       changes: changes.map((c) => `write "${c.value}" to ${c.file} (now ${c.previous || 'no rule'}): ${describeChange(c, limits)}`),
@@ -295,6 +322,7 @@ export const linuxCgroupLimit = defineInjector({
     }
     const restored: string[] = [];
     const gone: string[] = [];
+    const changedSince: string[] = [];
     // In reverse order: the last write is undone first.
     for (const change of [...r.changes].reverse()) {
       if (!existsSync(change.file)) {
@@ -303,6 +331,17 @@ export const linuxCgroupLimit = defineInjector({
       }
       const restore = change.restore ?? change.previous;
       const fix = `echo "${restore}" > ${change.file}`;
+      const before = readChange(change);
+      if (before === change.previous) {
+        // Back already (an earlier revert, or whoever changed it chose the old value).
+        restored.push(describeRestored(change));
+        continue;
+      }
+      if (before !== change.expected) {
+        // Changed since faultd wrote it (an operator, systemd after a daemon-reload): not ours to overwrite.
+        changedSince.push(`${change.file}${change.device === undefined ? '' : `[${change.device}]`} reads "${before}", not the "${change.expected}" faultd set`);
+        continue;
+      }
       try {
         writeLimit(change.file, restore);
       } catch (error) {
@@ -315,10 +354,11 @@ export const linuxCgroupLimit = defineInjector({
       }
       const now = readChange(change);
       if (now !== change.previous) throw new RevertError(`${change.file} reads "${now}" after writing "${restore}" back`, `${change.file} holds "${now}", not "${change.previous}"`, fix);
-      restored.push(change.device === undefined ? `${change.file}=${change.previous}` : `${change.file}[${change.device}]=${change.previous || 'no rule'}`);
+      restored.push(describeRestored(change));
     }
-    if (!restored.length) return Promise.resolve({ outcome: 'already-absent', detail: `the cgroup(s) are gone: ${gone.join(', ')}` });
-    return Promise.resolve({ outcome: 'reverted', detail: `restored ${restored.join(', ')}${gone.length ? `; gone: ${gone.join(', ')}` : ''}` });
+    const notes = [...(gone.length ? [`gone: ${gone.join(', ')}`] : []), ...(changedSince.length ? [`changed since by someone else, left as it is: ${changedSince.join('; ')}`] : [])];
+    if (!restored.length) return Promise.resolve({ outcome: 'already-absent', detail: notes.join('; ') });
+    return Promise.resolve({ outcome: 'reverted', detail: [`restored ${restored.join(', ')}`, ...notes].join('; ') });
   },
   support: (ctx) => ({
     supported: ctx.cgroups.mode !== 'none',

@@ -7,10 +7,13 @@ import path from 'node:path';
 
 import test from 'ava';
 
+import { validateExperiment } from '../../../src/experiment/schema.js';
 import { linuxCgroupLimit, unitCgroups } from '../../../src/faults/linux-cgroup-limit.js';
+import { REGISTRY } from '../../../src/faults/registry.js';
 import type { FaultContext } from '../../../src/faults/types.js';
 import { limitWrite } from '../../../src/host/cgroup-limits.js';
 import { FAKE_CONTEXT } from '../../helpers/fake.js';
+import { FAKE_VALIDATION } from '../../helpers/host.js';
 
 function fakeProc(t: { teardown(fn: () => void): void }, processes: Record<number, string>): string {
   const root = mkdtempSync(path.join(tmpdir(), 'faultd-proc-'));
@@ -116,4 +119,73 @@ test('after a reboot the revert writes nothing: the limits died with their boot,
   writeFileSync(file, '50\n');
   t.is((await linuxCgroupLimit.revert(planned.revert, ctx)).outcome, 'reverted');
   t.is(readFileSync(file, 'utf8').trim(), 'max');
+});
+
+test('a limit changed since faultd wrote it is left as it is at revert; a value already back is not written again', async (t) => {
+  const { root, ctx } = v2Host(t);
+  const file = path.join(root, 'app.service/pids.max');
+  writeFileSync(file, 'max\n');
+  const params = linuxCgroupLimit.validateParams({ processIDs: '10', pids: 50 }, ctx);
+  if (!params.ok) {
+    t.fail(JSON.stringify(params.issues));
+    return;
+  }
+  const planned = await linuxCgroupLimit.plan('f1', params.params, ctx);
+  writeFileSync(file, '75\n'); // an operator raised it meanwhile
+  const outcome = await linuxCgroupLimit.revert(planned.revert, ctx);
+  t.is(outcome.outcome, 'already-absent');
+  t.regex(outcome.detail ?? '', /changed since by someone else, left as it is: .*reads "75", not the "50" faultd set/);
+  t.is(readFileSync(file, 'utf8'), '75\n', 'not overwritten');
+  writeFileSync(file, 'max\n');
+  const again = await linuxCgroupLimit.revert(planned.revert, ctx);
+  t.is(again.outcome, 'reverted');
+  t.is(readFileSync(file, 'utf8'), 'max\n', 'not written again');
+});
+
+test('a unit without a cgroup of its own in a v1 controller is refused, not its parent slice limited; a user manager\'s unit of the same name is another unit', async (t) => {
+  const procRoot = fakeProc(t, {
+    // memory accounting off: the unit's process sits in the slice in the memory hierarchy.
+    10: '4:memory:/system.slice\n3:pids:/system.slice/app.service\n1:name=systemd:/system.slice/app.service\n0::/system.slice/app.service\n',
+    20: '4:memory:/user.slice/user-1000.slice/user@1000.service/app.slice/app.service\n1:name=systemd:/user.slice/user-1000.slice/user@1000.service/app.slice/app.service\n0::/user.slice/user-1000.slice/user@1000.service/app.slice/app.service\n',
+  });
+  const found = unitCgroups('app.service', { procRoot });
+  t.deepEqual(found.map((m) => Object.fromEntries(m)), [{ pids: '/system.slice/app.service', 'name=systemd': '/system.slice/app.service', '': '/system.slice/app.service' }]);
+  const v1 = mkdtempSync(path.join(tmpdir(), 'faultd-cgv1-'));
+  t.teardown(() => rmSync(v1, { recursive: true, force: true }));
+  for (const c of ['memory', 'pids']) mkdirSync(path.join(v1, c, 'system.slice/app.service'), { recursive: true });
+  writeFileSync(path.join(v1, 'memory/system.slice/memory.limit_in_bytes'), '9223372036854771712\n');
+  writeFileSync(path.join(v1, 'pids/system.slice/app.service/pids.max'), 'max\n');
+  const ctx: FaultContext = { ...FAKE_CONTEXT, procRoot, cgroups: { mode: 'v1', mounts: new Map([['memory', path.join(v1, 'memory')], ['pids', path.join(v1, 'pids')]]), ownPaths: new Map([['memory', '/faultd.service'], ['pids', '/faultd.service']]) } };
+  const params = linuxCgroupLimit.validateParams({ unit: 'app.service', memory: '64Mi' }, ctx);
+  if (!params.ok) {
+    t.fail(JSON.stringify(params.issues));
+    return;
+  }
+  await t.throwsAsync(async () => linuxCgroupLimit.plan('f1', params.params, ctx), { message: /memory: unit app.service has no memory cgroup of its own .*MemoryAccounting=yes/ });
+  t.is(readFileSync(path.join(v1, 'memory/system.slice/memory.limit_in_bytes'), 'utf8'), '9223372036854771712\n', 'the slice is untouched');
+  const pids = linuxCgroupLimit.validateParams({ unit: 'app.service', pids: 20 }, ctx);
+  if (!pids.ok) {
+    t.fail(JSON.stringify(pids.issues));
+    return;
+  }
+  const planned = await linuxCgroupLimit.plan('f2', pids.params, ctx);
+  t.deepEqual(planned.changes, [`write "20" to ${path.join(v1, 'pids/system.slice/app.service/pids.max')} (now max): pids 20 tasks`]);
+});
+
+test('two cgroup limits in one step are refused: the later one would record the earlier one\'s value as the one to put back', (t) => {
+  const result = validateExperiment(
+    {
+      apiVersion: 'faultd/v1',
+      kind: 'Experiment',
+      metadata: { name: 'x' },
+      spec: { steps: [{ faults: [
+        { kind: 'linux-cgroup-limit', name: 'a', params: { unit: 'nginx.service', memory: '64Mi' } },
+        { kind: 'linux-cgroup-limit', name: 'b', rampTime: '5s', params: { unit: 'nginx.service', memory: '32Mi' } },
+      ] }] },
+    },
+    REGISTRY,
+    FAKE_VALIDATION,
+  );
+  t.false(result.ok);
+  t.regex(result.ok ? '' : result.problems.map((p) => p.message).join('\n'), /faults "a" and "b" both change cgroup limits; put them in separate steps/);
 });
