@@ -74,6 +74,8 @@ export const DiskFillRevertSchema = z.object({
     .optional(),
   /** The fill file's inode, once created: a file in its place that is not it is left alone. */
   ino: z.number().int().nonnegative().optional(),
+  /** False when the file could not be created (its name was taken): nothing of ours to delete. */
+  created: z.boolean().optional(),
 });
 export type DiskFillRevert = z.infer<typeof DiskFillRevertSchema>;
 
@@ -191,6 +193,8 @@ export function planFill(faultId: string, given: FillRequest, ctx: FaultContext,
     throw new Error(`${field}: would leave less than keepFree ${formatBytes(p.keepFree)} free on the filesystem of ${p.path} (${now}); it can take ${most}`);
   }
   const file = path.join(p.path, `.faultd-fill-${fnv1a32(faultId).toString(16).padStart(8, '0')}`);
+  // The revert deletes this name: refuse one that is someone else's (or a remnant not yet reverted).
+  if (lstatSync(file, { throwIfNoEntry: false })) throw new Error(`${file} already exists (a remnant? \`faultd revert --remnants\` removes faultd's own); nothing was written`);
   const mount = mountHolding(p.path);
   const revert: DiskFillRevert = { file, bytes, dir: { path: p.path, dev: dir.dev, ino: dir.ino, bootId: ctx.host.bootId, ...(mount ? { mount } : {}) } };
   const after = usePercent({ ...usage, usedBytes: usage.usedBytes + bytes, availableBytes: usage.availableBytes - bytes });
@@ -204,7 +208,14 @@ export function planFill(faultId: string, given: FillRequest, ctx: FaultContext,
       const latest = filesystemUsage(p.path);
       if (bytes > latest.availableBytes - p.keepFree) throw new Error(`${formatBytes(bytes)} would now leave less than keepFree ${formatBytes(p.keepFree)} free on the filesystem of ${p.path} (${formatBytes(latest.availableBytes)} free); nothing was written`);
       // The intent record already names the file: a crash from here on leaves it findable.
-      const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      let fd: number;
+      try {
+        fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      } catch (error) {
+        // The name is taken (EEXIST, or ELOOP for a link): that file is not ours, so the revert must not delete it.
+        await recordApplied({ ...revert, created: false });
+        throw new Error(`cannot create ${file}: ${messageOf(error)}; nothing was written, and what is there is left alone`, { cause: error });
+      }
       let how: 'fallocate' | 'zeros';
       try {
         // The directory compared, not the file: on overlayfs a file may show a layer's device.
@@ -229,6 +240,7 @@ export function planFill(faultId: string, given: FillRequest, ctx: FaultContext,
 
 /** Deletes the fill file and checks that it is gone; idempotent (see locateFill). */
 export async function revertFill(given: DiskFillRevert, ctx: FaultContext): Promise<RevertOutcome> {
+  if (given.created === false) return { outcome: 'already-absent', detail: `${given.file} was never created (its name was taken); what is there was left alone` };
   const located = locateFill(given, ctx.host.bootId);
   if (typeof located !== 'string') return located;
   // The file may have moved with its directory: that is where it is deleted.
