@@ -2,11 +2,12 @@
 /**
  * linux-disk-fill: fills the filesystem holding `path` up to `fillPercentage` (as `df` counts
  * Use%: used / (used + available)) or by `size`, with one file whose blocks are reserved at once
- * (fallocate(2); written with zeros on filesystems without it). Never past `keepFree`: a fill
+ * (fallocate(2); written with random bytes on filesystems without it). Never past `keepFree`: a fill
  * that would leave less free space is refused before anything is written. The fill file's path
  * is in the ledger before it is created, and revert deletes it and checks that it is gone; it
  * survives a reboot, so `revert --remnants` removes it after one.
  */
+import { randomFillSync } from 'node:crypto';
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { lstat, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -21,7 +22,8 @@ import { optionalParsedParam, paramsObject, type Param } from './params.js';
 import { defineInjector, RevertError, type ActiveFault, type FaultContext, type Planned, type RevertOutcome } from './types.js';
 import { fnv1a32 } from './network/tc-handles.js';
 
-const ZERO_CHUNK = 4 * 1024 * 1024;
+/** Bytes per write where the filesystem has no fallocate. */
+const WRITE_CHUNK = 4 * 1024 * 1024;
 
 export { filesystemUsage, usePercent, type FilesystemUsage } from './filesystem.js';
 
@@ -79,8 +81,12 @@ export const DiskFillRevertSchema = z.object({
 });
 export type DiskFillRevert = z.infer<typeof DiskFillRevertSchema>;
 
-/** Reserves `bytes` in the open file: fallocate, or zeros where the filesystem lacks it. */
-export async function allocate(fd: number, bytes: number, fallocate: (fd: number, length: number) => void, signal: AbortSignal): Promise<'fallocate' | 'zeros'> {
+/**
+ * Reserves `bytes` in the open file: fallocate, or written data where the filesystem lacks it.
+ * The data is random: a compressing filesystem (ZFS with lz4, btrfs compress) would store zeros,
+ * or any repeated pattern, in almost no space, and the fill would take none.
+ */
+export async function allocate(fd: number, bytes: number, fallocate: (fd: number, length: number) => void, signal: AbortSignal): Promise<'fallocate' | 'written'> {
   try {
     fallocate(fd, bytes);
     return 'fallocate';
@@ -89,13 +95,13 @@ export async function allocate(fd: number, bytes: number, fallocate: (fd: number
     const code = (error as { code?: string }).code;
     if (code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw error;
   }
-  const zeros = Buffer.alloc(ZERO_CHUNK);
+  const data = randomFillSync(Buffer.allocUnsafe(Math.min(WRITE_CHUNK, bytes)));
   for (let written = 0; written < bytes; ) {
     if (signal.aborted) throw new Error('aborted while writing the fill file');
-    written += writeSync(fd, zeros, 0, Math.min(ZERO_CHUNK, bytes - written));
+    written += writeSync(fd, data, 0, Math.min(data.length, bytes - written));
     await new Promise((resolve) => setImmediate(resolve));
   }
-  return 'zeros';
+  return 'written';
 }
 
 /** How many directory entries a revert may look through for a fill file whose directory moved. */
@@ -216,7 +222,7 @@ export function planFill(faultId: string, given: FillRequest, ctx: FaultContext,
         await recordApplied({ ...revert, created: false });
         throw new Error(`cannot create ${file}: ${messageOf(error)}; nothing was written, and what is there is left alone`, { cause: error });
       }
-      let how: 'fallocate' | 'zeros';
+      let how: 'fallocate' | 'written';
       try {
         // The directory compared, not the file: on overlayfs a file may show a layer's device.
         const now = statSync(p.path);
@@ -294,5 +300,5 @@ export const linuxDiskFill = defineInjector({
   revertSchema: DiskFillRevertSchema,
   plan: (faultId, p, ctx) => planFill(faultId, p, ctx, { path: 'path', size: 'size' }),
   revert: (record, ctx) => revertFill(record, ctx),
-  support: () => ({ supported: true, notes: ['fallocate(2) where the filesystem has it, else zeros written in 4 MiB chunks'] }),
+  support: () => ({ supported: true, notes: ['fallocate(2) where the filesystem has it, else random bytes written in 4 MiB chunks (incompressible)'] }),
 });

@@ -29,5 +29,5 @@ export const linuxFsFill = defineInjector({
   revertSchema: DiskFillRevertSchema,
   plan: (faultId, p, ctx) => planFill(faultId, { path: p.fillPath, size: p.fillStorage, keepFree: p.keepFree }, ctx, { path: 'fillPath', size: 'fillStorage' }),
   revert: (record, ctx) => revertFill(record, ctx),
-  support: () => ({ supported: true, notes: ['the linux-disk-fill machinery: fallocate(2) where the filesystem has it, else zeros written in 4 MiB chunks'] }),
+  support: () => ({ supported: true, notes: ['the linux-disk-fill machinery: fallocate(2) where the filesystem has it, else random bytes written in 4 MiB chunks (incompressible)'] }),
 });

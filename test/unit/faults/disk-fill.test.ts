@@ -2,6 +2,7 @@
 // linux-disk-fill's arithmetic (df's Use%) and its fallback on a filesystem without fallocate.
 import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 
 import test from 'ava';
@@ -17,7 +18,7 @@ test('bytes to reach a Use% are counted as df counts it: used / (used + availabl
   t.true(bytesToReach(10, usage) <= 0, 'already fuller than asked');
 });
 
-test('without fallocate (ENOTSUP, as Node names errno 95) the file is written with zeros', async (t) => {
+test('without fallocate (ENOTSUP, as Node names errno 95) the file is written with random bytes, which no compressing filesystem can store in less', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'faultd-fill-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'f');
@@ -26,8 +27,10 @@ test('without fallocate (ENOTSUP, as Node names errno 95) the file is written wi
     throw Object.assign(new Error('fallocate ENOTSUP'), { code: 'ENOTSUP', errno: -95, syscall: 'fallocate' });
   }, new AbortController().signal);
   closeSync(fd);
-  t.is(how, 'zeros');
+  t.is(how, 'written');
   t.is(statSync(file).size, 9 * 1024 * 1024 + 5);
+  const content = readFileSync(file);
+  t.true(gzipSync(content).length > content.length * 0.99, 'incompressible');
   const other = openSync(path.join(dir, 'g'), 'w');
   await t.throwsAsync(allocate(other, 10, () => {
     throw Object.assign(new Error('fallocate ENOSPC'), { code: 'ENOSPC' });
