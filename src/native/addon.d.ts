@@ -115,6 +115,24 @@ export interface U32MatchSpec {
   matchSourcePort?: boolean;
 }
 
+/** A systemd unit's state over D-Bus (org.freedesktop.systemd1.Unit, and .Service for services). */
+export interface SystemdUnitState {
+  /** `loaded`, `not-found`, `bad-setting`, `error` or `masked`. */
+  loadState: string;
+  /** `active`, `reloading`, `inactive`, `failed`, `activating` or `deactivating`. */
+  activeState: string;
+  subState: string;
+  /** The pending job's id; 0 when none. */
+  jobId: number;
+  /** Restart= of a loaded service (`no`, `always`, `on-failure`, …); '' otherwise. */
+  restart: string;
+  /** Automatic restarts so far (NRestarts; 0 before systemd 235). */
+  nRestarts: number;
+  mainPid: number;
+  /** TimeoutStartUSec in µs; null for infinity. */
+  timeoutStartUs: number | null;
+}
+
 export interface NativeAddon {
   /** Version of this surface; load.ts refuses any other. */
   readonly abiVersion: 1;
@@ -191,4 +209,24 @@ export interface NativeAddon {
   nftDeleteChain(table: string, chain: string): boolean;
   /** Chain names of `inet <table>` (empty when the table does not exist). */
   nftListChains(table: string): string[];
+  /**
+   * Connects to systemd over D-Bus (the system bus, else /run/systemd/private as root) and reads
+   * the manager's Version, synchronously: `systemctl --version` without forking. A NativeSystemError
+   * says why not (`dlopen ELIBACC` without libsystemd.so.0, `sd_bus_open_system ENOENT` without
+   * a bus or systemd).
+   */
+  systemdProbe(): { address: string; version: string };
+  /**
+   * Equivalent to `systemctl show -p LoadState,ActiveState,SubState,Job,Restart,NRestarts,MainPID,TimeoutStartUSec <unit>`
+   * (Manager.LoadUnit, then Properties.Get), on the libuv pool. A unit without a file has
+   * loadState `not-found`; an invalid name rejects with EINVAL.
+   */
+  systemdUnitState(unit: string): Promise<SystemdUnitState>;
+  /**
+   * Queues `systemctl start|stop <unit> --no-block` (StartUnit/StopUnit with mode "replace"), or
+   * for `kill` sends SIGKILL to the main process (`systemctl kill -s KILL --kill-whom=main`,
+   * KillUnit), after which the unit's Restart= applies. Resolves once systemd took the request,
+   * not when the job is done. On the libuv pool.
+   */
+  systemdUnitAction(unit: string, action: 'start' | 'stop' | 'kill'): Promise<void>;
 }

@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <napi.h>
+
+namespace faultd::js {
+
+/// systemdUnitState(unit): Promise<SystemdUnitState> — LoadUnit + its properties (libuv pool).
+Napi::Value SystemdUnitState(const Napi::CallbackInfo& info);
+/// systemdUnitAction(unit, 'start' | 'stop' | 'kill'): Promise<void> — queues the job (libuv pool).
+Napi::Value SystemdUnitAction(const Napi::CallbackInfo& info);
+/// systemdProbe(): { address, version } — synchronous (doctor and the run's pre-flight).
+Napi::Value SystemdProbe(const Napi::CallbackInfo& info);
+
+}  // namespace faultd::js

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "sd_bus.h"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <utility>
+
+namespace faultd::core {
+namespace {
+
+// sd-bus types as libsystemd declares them (sd-bus.h); the structs are opaque except sd_bus_error,
+// whose layout is part of the ABI (SD_BUS_ERROR_NULL is {NULL, NULL, 0}).
+struct sd_bus;
+struct sd_bus_message;
+struct sd_bus_error {
+  const char* name;
+  const char* message;
+  int need_free;
+};
+
+constexpr const char* kDestination = "org.freedesktop.systemd1";
+constexpr const char* kPrivateAddress = "unix:path=/run/systemd/private";
+constexpr const char* kPrivateSocket = "/run/systemd/private";
+
+}  // namespace
+
+/// The sd-bus entry points, resolved once per process.
+struct SdBusFunctions {
+  int (*open_system)(sd_bus**);
+  int (*bus_new)(sd_bus**);
+  int (*set_address)(sd_bus*, const char*);
+  int (*start)(sd_bus*);
+  sd_bus* (*flush_close_unref)(sd_bus*);
+  int (*call_method)(sd_bus*, const char*, const char*, const char*, const char*, sd_bus_error*, sd_bus_message**, const char*, ...);
+  int (*get_property)(sd_bus*, const char*, const char*, const char*, const char*, sd_bus_error*, sd_bus_message**, const char*);
+  int (*get_property_trivial)(sd_bus*, const char*, const char*, const char*, const char*, sd_bus_error*, char, void*);
+  int (*get_property_string)(sd_bus*, const char*, const char*, const char*, const char*, sd_bus_error*, char**);
+  int (*message_read)(sd_bus_message*, const char*, ...);
+  sd_bus_message* (*message_unref)(sd_bus_message*);
+  void (*error_free)(sd_bus_error*);
+  std::string load_error;
+};
+
+namespace {
+
+template <typename F>
+bool Resolve(void* handle, const char* name, F& target, std::string& error) {
+  target = reinterpret_cast<F>(dlsym(handle, name));
+  if (target == nullptr && error.empty()) error = std::string("libsystemd.so.0 has no ") + name + " (systemd older than 221?)";
+  return target != nullptr;
+}
+
+SdBusFunctions LoadFunctions() noexcept {
+  SdBusFunctions f{};
+  // RTLD_LOCAL: libsystemd's symbols stay out of the global namespace; never unloaded.
+  void* handle = dlopen("libsystemd.so.0", RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    const char* why = dlerror();
+    f.load_error = std::string("cannot load libsystemd.so.0: ") + (why ? why : "unknown reason");
+    return f;
+  }
+  std::string& e = f.load_error;
+  Resolve(handle, "sd_bus_open_system", f.open_system, e);
+  Resolve(handle, "sd_bus_new", f.bus_new, e);
+  Resolve(handle, "sd_bus_set_address", f.set_address, e);
+  Resolve(handle, "sd_bus_start", f.start, e);
+  Resolve(handle, "sd_bus_flush_close_unref", f.flush_close_unref, e);
+  Resolve(handle, "sd_bus_call_method", f.call_method, e);
+  Resolve(handle, "sd_bus_get_property", f.get_property, e);
+  Resolve(handle, "sd_bus_get_property_trivial", f.get_property_trivial, e);
+  Resolve(handle, "sd_bus_get_property_string", f.get_property_string, e);
+  Resolve(handle, "sd_bus_message_read", f.message_read, e);
+  Resolve(handle, "sd_bus_message_unref", f.message_unref, e);
+  Resolve(handle, "sd_bus_error_free", f.error_free, e);
+  return f;
+}
+
+const SdBusFunctions& Functions() noexcept {
+  static const SdBusFunctions functions = LoadFunctions();  // thread-safe initialisation
+  return functions;
+}
+
+/// Frees an sd_bus_error and a reply message at scope exit.
+class CallState {
+ public:
+  explicit CallState(const SdBusFunctions* fns) noexcept : fns_(fns) {}
+  ~CallState() {
+    if (reply != nullptr) fns_->message_unref(reply);
+    fns_->error_free(&error);
+  }
+  CallState(const CallState&) = delete;
+  CallState& operator=(const CallState&) = delete;
+
+  /// The SysError of a failed call `what`: errno from sd-bus, the D-Bus error name and message.
+  SysError Fail(int r, const char* what) const noexcept {
+    std::string detail;
+    if (error.name != nullptr) detail = std::string(error.name) + (error.message != nullptr ? std::string(": ") + error.message : "");
+    return SysError{r < 0 ? -r : EIO, what, std::move(detail)};
+  }
+
+  sd_bus_error error{nullptr, nullptr, 0};
+  sd_bus_message* reply = nullptr;
+
+ private:
+  const SdBusFunctions* fns_;
+};
+
+}  // namespace
+
+Result<BusConnection> BusConnection::Open() noexcept {
+  const SdBusFunctions& fns = Functions();
+  if (!fns.load_error.empty()) return SysError{ELIBACC, "dlopen", fns.load_error};
+  sd_bus* bus = nullptr;
+  const int system = fns.open_system(&bus);
+  if (system >= 0) {
+    const char* env = std::getenv("DBUS_SYSTEM_BUS_ADDRESS");
+    return BusConnection(&fns, bus, env != nullptr && *env != '\0' ? env : "unix:path=/run/dbus/system_bus_socket");
+  }
+  // No dbus-daemon (a minimal container, early boot): systemd listens on its private socket.
+  if (geteuid() != 0 || access(kPrivateSocket, F_OK) != 0) {
+    return SysError{-system, "sd_bus_open_system", "no system bus, and systemd's private socket /run/systemd/private is not usable (not root, or systemd is not PID 1)"};
+  }
+  int r = fns.bus_new(&bus);
+  if (r >= 0) r = fns.set_address(bus, kPrivateAddress);
+  if (r >= 0) r = fns.start(bus);
+  if (r < 0) {
+    if (bus != nullptr) fns.flush_close_unref(bus);
+    return SysError{-r, "sd_bus_start", std::string("no system bus, and ") + kPrivateAddress + " refused the connection"};
+  }
+  return BusConnection(&fns, bus, kPrivateAddress);
+}
+
+BusConnection::BusConnection(BusConnection&& other) noexcept
+    : fns_(other.fns_), bus_(std::exchange(other.bus_, nullptr)), address_(std::move(other.address_)) {}
+
+BusConnection::~BusConnection() {
+  if (bus_ != nullptr) fns_->flush_close_unref(static_cast<sd_bus*>(bus_));
+}
+
+Result<std::string> BusConnection::Call(const char* path, const char* interface, const char* member, const char* signature,
+                                        const char* arg1, const char* arg2, int32_t int_arg, bool reads_path) noexcept {
+  CallState call(fns_);
+  auto* bus = static_cast<sd_bus*>(bus_);
+  const std::string types(signature);
+  int r;
+  if (types == "s") {
+    r = fns_->call_method(bus, kDestination, path, interface, member, &call.error, &call.reply, "s", arg1);
+  } else if (types == "ss") {
+    r = fns_->call_method(bus, kDestination, path, interface, member, &call.error, &call.reply, "ss", arg1, arg2);
+  } else if (types == "ssi") {
+    r = fns_->call_method(bus, kDestination, path, interface, member, &call.error, &call.reply, "ssi", arg1, arg2, int_arg);
+  } else {
+    return SysError{EINVAL, member, "unsupported signature " + types};
+  }
+  if (r < 0) return call.Fail(r, member);
+  if (!reads_path) return std::string();
+  const char* object = nullptr;
+  r = fns_->message_read(call.reply, "o", &object);
+  if (r < 0 || object == nullptr) return call.Fail(r < 0 ? r : -EBADMSG, member);
+  return std::string(object);
+}
+
+Result<std::string> BusConnection::StringProperty(const char* path, const char* interface, const char* member) noexcept {
+  CallState call(fns_);
+  char* value = nullptr;
+  const int r = fns_->get_property_string(static_cast<sd_bus*>(bus_), kDestination, path, interface, member, &call.error, &value);
+  if (r < 0) return call.Fail(r, member);
+  std::string out(value != nullptr ? value : "");
+  std::free(value);
+  return out;
+}
+
+Result<uint64_t> BusConnection::NumberProperty(const char* path, const char* interface, const char* member, char type) noexcept {
+  CallState call(fns_);
+  uint64_t wide = 0;
+  uint32_t narrow = 0;
+  void* target = type == 't' ? static_cast<void*>(&wide) : static_cast<void*>(&narrow);
+  const int r = fns_->get_property_trivial(static_cast<sd_bus*>(bus_), kDestination, path, interface, member, &call.error, type, target);
+  if (r < 0) return call.Fail(r, member);
+  return type == 't' ? wide : static_cast<uint64_t>(narrow);
+}
+
+Result<uint32_t> BusConnection::JobIdProperty(const char* path, const char* interface, const char* member) noexcept {
+  CallState call(fns_);
+  int r = fns_->get_property(static_cast<sd_bus*>(bus_), kDestination, path, interface, member, &call.error, &call.reply, "(uo)");
+  if (r < 0) return call.Fail(r, member);
+  uint32_t id = 0;
+  const char* job = nullptr;
+  r = fns_->message_read(call.reply, "(uo)", &id, &job);
+  if (r < 0) return call.Fail(r, member);
+  return id;
+}
+
+}  // namespace faultd::core

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "systemd_unit.h"
+
+#include <csignal>
+#include <utility>
+
+#include "../core/sd_bus.h"
+
+namespace faultd::inj {
+namespace {
+
+constexpr const char* kManagerPath = "/org/freedesktop/systemd1";
+constexpr const char* kManager = "org.freedesktop.systemd1.Manager";
+constexpr const char* kUnit = "org.freedesktop.systemd1.Unit";
+constexpr const char* kService = "org.freedesktop.systemd1.Service";
+
+}  // namespace
+
+core::Result<UnitState> ReadUnitState(const std::string& unit) noexcept {
+  auto bus = core::BusConnection::Open();
+  if (!bus.ok()) return bus.error();
+  core::BusConnection connection = std::move(bus).value();
+  auto path = connection.Call(kManagerPath, kManager, "LoadUnit", "s", unit.c_str(), nullptr, 0, true);
+  if (!path.ok()) return path.error();
+  const char* object = path.value().c_str();
+  UnitState state;
+  for (auto [member, target] : {std::pair{"LoadState", &state.load_state}, {"ActiveState", &state.active_state}, {"SubState", &state.sub_state}}) {
+    auto value = connection.StringProperty(object, kUnit, member);
+    if (!value.ok()) return value.error();
+    *target = std::move(value).value();
+  }
+  auto job = connection.JobIdProperty(object, kUnit, "Job");
+  if (!job.ok()) return job.error();
+  state.job_id = job.value();
+  const bool service = unit.size() > 8 && unit.compare(unit.size() - 8, 8, ".service") == 0;
+  if (!service || state.load_state != "loaded") return state;
+  auto restart = connection.StringProperty(object, kService, "Restart");
+  if (!restart.ok()) return restart.error();
+  state.restart = std::move(restart).value();
+  auto main_pid = connection.NumberProperty(object, kService, "MainPID", 'u');
+  if (!main_pid.ok()) return main_pid.error();
+  state.main_pid = static_cast<uint32_t>(main_pid.value());
+  auto timeout = connection.NumberProperty(object, kService, "TimeoutStartUSec", 't');
+  if (!timeout.ok()) return timeout.error();
+  state.timeout_start_us = timeout.value();
+  // NRestarts exists since systemd 235; older managers answer UnknownProperty: left at 0.
+  auto restarts = connection.NumberProperty(object, kService, "NRestarts", 'u');
+  if (restarts.ok()) state.n_restarts = static_cast<uint32_t>(restarts.value());
+  return state;
+}
+
+core::Status RunUnitAction(const std::string& unit, UnitAction action) noexcept {
+  auto bus = core::BusConnection::Open();
+  if (!bus.ok()) return bus.error();
+  core::BusConnection connection = std::move(bus).value();
+  core::Result<std::string> done = std::string();
+  switch (action) {
+    case UnitAction::kStart:
+      done = connection.Call(kManagerPath, kManager, "StartUnit", "ss", unit.c_str(), "replace", 0, true);
+      break;
+    case UnitAction::kStop:
+      done = connection.Call(kManagerPath, kManager, "StopUnit", "ss", unit.c_str(), "replace", 0, true);
+      break;
+    case UnitAction::kKillMain:
+      done = connection.Call(kManagerPath, kManager, "KillUnit", "ssi", unit.c_str(), "main", SIGKILL, false);
+      break;
+  }
+  if (!done.ok()) return done.error();
+  return core::Ok{};
+}
+
+core::Result<ManagerInfo> ProbeManager() noexcept {
+  auto bus = core::BusConnection::Open();
+  if (!bus.ok()) return bus.error();
+  core::BusConnection connection = std::move(bus).value();
+  auto version = connection.StringProperty(kManagerPath, kManager, "Version");
+  if (!version.ok()) return version.error();
+  return ManagerInfo{connection.address(), std::move(version).value()};
+}
+
+}  // namespace faultd::inj
