@@ -129,6 +129,7 @@ Napi::Value SystemdProbe(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("address", probed.value().address);
   out.Set("version", probed.value().version);
+  out.Set("systemState", probed.value().system_state);
   return out;
 }
 

@@ -9,7 +9,7 @@ namespace faultd::js {
 Napi::Value SystemdUnitState(const Napi::CallbackInfo& info);
 /// systemdUnitAction(unit, 'start' | 'stop' | 'kill'): Promise<void> — queues the job (libuv pool).
 Napi::Value SystemdUnitAction(const Napi::CallbackInfo& info);
-/// systemdProbe(): { address, version } — synchronous (doctor and the run's pre-flight).
+/// systemdProbe(): { address, version, systemState } — synchronous (doctor and the run's pre-flight).
 Napi::Value SystemdProbe(const Napi::CallbackInfo& info);
 
 }  // namespace faultd::js

@@ -114,23 +114,23 @@ Result<BusConnection> BusConnection::Open() noexcept {
   const SdBusFunctions& fns = Functions();
   if (!fns.load_error.empty()) return SysError{ELIBACC, "dlopen", fns.load_error};
   sd_bus* bus = nullptr;
-  const int system = fns.open_system(&bus);
-  if (system >= 0) {
-    const char* env = std::getenv("DBUS_SYSTEM_BUS_ADDRESS");
-    return BusConnection(&fns, bus, env != nullptr && *env != '\0' ? env : "unix:path=/run/dbus/system_bus_socket");
+  // As root, systemd's own socket first, as systemctl does: it needs no dbus-daemon, so it also
+  // works in early boot and while the host shuts down (measured in the nspawn suite: the bus
+  // dropped faultd's calls with ENOTCONN during a reboot, before faultd's revert had run).
+  if (geteuid() == 0 && access(kPrivateSocket, F_OK) == 0) {
+    int r = fns.bus_new(&bus);
+    if (r >= 0) r = fns.set_address(bus, kPrivateAddress);
+    if (r >= 0) r = fns.start(bus);
+    if (r >= 0) return BusConnection(&fns, bus, kPrivateAddress);
+    if (bus != nullptr) fns.flush_close_unref(bus);
+    bus = nullptr;
   }
-  // No dbus-daemon (a minimal container, early boot): systemd listens on its private socket.
-  if (geteuid() != 0 || access(kPrivateSocket, F_OK) != 0) {
+  const int system = fns.open_system(&bus);
+  if (system < 0) {
     return SysError{-system, "sd_bus_open_system", "no system bus, and systemd's private socket /run/systemd/private is not usable (not root, or systemd is not PID 1)"};
   }
-  int r = fns.bus_new(&bus);
-  if (r >= 0) r = fns.set_address(bus, kPrivateAddress);
-  if (r >= 0) r = fns.start(bus);
-  if (r < 0) {
-    if (bus != nullptr) fns.flush_close_unref(bus);
-    return SysError{-r, "sd_bus_start", std::string("no system bus, and ") + kPrivateAddress + " refused the connection"};
-  }
-  return BusConnection(&fns, bus, kPrivateAddress);
+  const char* env = std::getenv("DBUS_SYSTEM_BUS_ADDRESS");
+  return BusConnection(&fns, bus, env != nullptr && *env != '\0' ? env : "unix:path=/run/dbus/system_bus_socket");
 }
 
 BusConnection::BusConnection(BusConnection&& other) noexcept

@@ -19,9 +19,9 @@ struct SdBusFunctions;
 /// threads: each caller opens its own (a connection costs a handshake, see BusConnection::Open).
 class BusConnection {
  public:
-  /// The system bus (sd_bus_open_system: $DBUS_SYSTEM_BUS_ADDRESS or
-  /// unix:path=/run/dbus/system_bus_socket); when no dbus-daemon listens there, systemd's own
-  /// socket unix:path=/run/systemd/private (root only, as systemctl uses it).
+  /// As root, systemd's own socket unix:path=/run/systemd/private (as systemctl does; no
+  /// dbus-daemon needed, so early boot and shutdown work too); else, or when that fails, the
+  /// system bus (sd_bus_open_system: $DBUS_SYSTEM_BUS_ADDRESS or /run/dbus/system_bus_socket).
   static Result<BusConnection> Open() noexcept;
 
   BusConnection(BusConnection&& other) noexcept;

@@ -75,7 +75,9 @@ core::Result<ManagerInfo> ProbeManager() noexcept {
   core::BusConnection connection = std::move(bus).value();
   auto version = connection.StringProperty(kManagerPath, kManager, "Version");
   if (!version.ok()) return version.error();
-  return ManagerInfo{connection.address(), std::move(version).value()};
+  auto state = connection.StringProperty(kManagerPath, kManager, "SystemState");
+  if (!state.ok()) return state.error();
+  return ManagerInfo{connection.address(), std::move(version).value(), std::move(state).value()};
 }
 
 }  // namespace faultd::inj

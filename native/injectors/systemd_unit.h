@@ -40,9 +40,11 @@ core::Status RunUnitAction(const std::string& unit, UnitAction action) noexcept;
 struct ManagerInfo {
   std::string address;  // the bus address connected to
   std::string version;  // the Manager's Version property
+  std::string system_state;  // SystemState: running, degraded, starting, stopping, …
 };
 
-/// Connects and reads the manager's Version: is systemd reachable over D-Bus here?
+/// Connects and reads the manager's Version and SystemState: is systemd reachable over D-Bus
+/// here, and is the host shutting down?
 core::Result<ManagerInfo> ProbeManager() noexcept;
 
 }  // namespace faultd::inj

@@ -10,6 +10,8 @@
  * reboot. Only active units are taken, and never faultd's own, the bus, the journal or the
  * network (service/units.ts).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import { z } from 'zod';
 
 import { FaultdError, messageOf } from '../errors.js';
@@ -23,6 +25,8 @@ import { defineInjector, RevertError, type ActiveFault, type FaultContext } from
 /** Most services one fault takes. */
 const MAX_SERVICES = 64;
 const MIN_INTERVAL_MS = 1000;
+/** How long a unit the revert started must stay active, with one main pid, to count as running. */
+const STABLE_MS = 250;
 /** Restart= values under which systemd restarts a unit whose main process was SIGKILLed. */
 const RESTARTS_AFTER_SIGKILL = ['always', 'on-failure', 'on-abnormal', 'on-abort'];
 
@@ -143,7 +147,15 @@ async function restoreUnit(record: UnitRecord, ctx: FaultContext): Promise<Resto
     const settled = await waitForUnit(ctx.native, record.unit, isSettled, bound);
     if (settled.state.activeState === 'active' && settled.done) return { unit: record.unit, outcome: 'already-active', ms: performance.now() - started, state: settled.state };
     const up = await startAndWait(ctx.native, record.unit, bound);
-    return { unit: record.unit, outcome: up.done ? 'started' : 'failed', ms: performance.now() - started, state: up.state };
+    const ms = performance.now() - started;
+    if (!up.done) return { unit: record.unit, outcome: 'failed', ms, state: up.state };
+    // A Type=simple unit is active once forked: one whose process exits at once (a broken
+    // ExecStart) shows it only a moment later. Still active with the same main pid after
+    // STABLE_MS, it runs.
+    await sleep(STABLE_MS);
+    const later = await ctx.native.systemdUnitState(record.unit);
+    const stable = later.activeState === 'active' && later.mainPid === up.state.mainPid;
+    return { unit: record.unit, outcome: stable ? 'started' : 'failed', ms, state: later, ...(stable ? {} : { error: `active after ${Math.round(ms)} ms, then ${describeState(later)} within ${STABLE_MS} ms (main pid ${up.state.mainPid} → ${later.mainPid})` }) };
   } catch (error) {
     return { unit: record.unit, outcome: 'failed', ms: performance.now() - started, state: undefined, error: messageOf(error) };
   }
@@ -154,6 +166,15 @@ function describeRestored(r: Restored): string {
   if (r.outcome === 'started') return `started ${r.unit} (active after ${ms})`;
   if (r.outcome === 'already-active') return `${r.unit} already active${r.state ? ` (main pid ${r.state.mainPid}, ${r.state.nRestarts} automatic restarts)` : ''}`;
   return `${r.unit} not active: ${r.error ?? (r.state ? `${describeState(r.state)} after ${ms}` : 'unknown state')}`;
+}
+
+/** True while systemd takes the host down (its SystemState is `stopping`). */
+function shuttingDown(ctx: FaultContext): boolean {
+  try {
+    return ctx.native.systemdProbe().systemState === 'stopping';
+  } catch {
+    return false; // unreachable: the start below says why
+  }
 }
 
 export const linuxServiceRestart = defineInjector({
@@ -198,6 +219,11 @@ export const linuxServiceRestart = defineInjector({
     await loop?.stop();
     const wanted = r.units.filter((u) => u.activeState === 'active');
     if (!wanted.length) return { outcome: 'already-absent', detail: 'no unit was stopped' };
+    if (shuttingDown(ctx)) {
+      // systemd refuses start jobs against shutdown.target, and the bus goes away under us. The
+      // reboot ends the fault as it would end the units anyway: what is enabled comes back at boot.
+      return { outcome: 'reverted', detail: `the host is shutting down (SystemState=stopping): not started now; ${wanted.map((u) => u.unit).join(', ')} come(s) back at boot if enabled` };
+    }
     const restored = await inSequence(wanted, r.sequence, (u) => restoreUnit(u, ctx));
     const failed = restored.filter((x) => x.outcome === 'failed');
     if (failed.length) {

@@ -210,12 +210,13 @@ export interface NativeAddon {
   /** Chain names of `inet <table>` (empty when the table does not exist). */
   nftListChains(table: string): string[];
   /**
-   * Connects to systemd over D-Bus (the system bus, else /run/systemd/private as root) and reads
-   * the manager's Version, synchronously: `systemctl --version` without forking. A NativeSystemError
+   * Connects to systemd over D-Bus (as root /run/systemd/private as systemctl does, else the system bus) and reads
+   * the manager's Version and SystemState (`running`, `degraded`, `stopping` while the host shuts
+   * down, …), synchronously: `systemctl --version; systemctl is-system-running` without forking. A NativeSystemError
    * says why not (`dlopen ELIBACC` without libsystemd.so.0, `sd_bus_open_system ENOENT` without
    * a bus or systemd).
    */
-  systemdProbe(): { address: string; version: string };
+  systemdProbe(): { address: string; version: string; systemState: string };
   /**
    * Equivalent to `systemctl show -p LoadState,ActiveState,SubState,Job,Restart,NRestarts,MainPID,TimeoutStartUSec <unit>`
    * (Manager.LoadUnit, then Properties.Get), on the libuv pool. A unit without a file has

@@ -32,6 +32,7 @@ export class FakeSystemd {
   #nextJob = 1;
   #t0 = performance.now();
   reachable = true;
+  systemState = 'running';
 
   constructor(units: Record<string, FakeUnit>, jobMs = 15) {
     this.#jobMs = jobMs;
@@ -67,7 +68,7 @@ export class FakeSystemd {
     return {
       systemdProbe: () => {
         if (!this.reachable) throw Object.assign(new Error('sd_bus_open_system ENOENT: no system bus'), { code: 'ENOENT' });
-        return { address: 'unix:path=/fake/system_bus_socket', version: '252-fake' };
+        return { address: 'unix:path=/fake/system_bus_socket', version: '252-fake', systemState: this.systemState };
       },
       systemdUnitState: (unit) => {
         if (!this.reachable) return Promise.reject(Object.assign(new Error('sd_bus_open_system ENOENT: no system bus'), { code: 'ENOENT' }));

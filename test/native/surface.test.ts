@@ -127,7 +127,7 @@ test('sdNotify refuses a relative socket path', (t) => {
 test('the systemd calls check their arguments, and without systemd fail as system errors that say why', async (t) => {
   await t.throwsAsync(async () => native.systemdUnitState(''), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' });
   await t.throwsAsync(async () => native.systemdUnitAction('x.service', 'restart' as 'start'), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' });
-  let probe: { address: string; version: string } | undefined;
+  let probe: { address: string; version: string; systemState: string } | undefined;
   try {
     probe = native.systemdProbe();
   } catch (error) {

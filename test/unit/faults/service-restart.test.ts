@@ -229,3 +229,12 @@ test('listed by faultd faults with its params', (t) => {
   t.true(REGISTRY.has('linux-service-restart'));
   t.deepEqual(linuxServiceRestart.paramDocs(FAKE_VALIDATION).map((d) => `${d.name}=${d.default ?? '(required)'}`), ['services=(required)', 'selfHealingServices=false', 'sequence=parallel', 'interval=30s']);
 });
+
+test('while the host shuts down the revert starts nothing (systemd would refuse) and says the units come back at boot if enabled', async (t) => {
+  const systemd = new FakeSystemd({ 'a.service': { activeState: 'inactive' } });
+  systemd.systemState = 'stopping';
+  const record = { faultId: 'x', sequence: 'parallel', selfHealing: false, units: [{ unit: 'a.service', activeState: 'active', subState: 'running', mainPid: 7, nRestarts: 0, restart: 'no', timeoutStartUs: null }] };
+  const outcome = await linuxServiceRestart.revert(record, context(t, systemd));
+  t.deepEqual(outcome, { outcome: 'reverted', detail: 'the host is shutting down (SystemState=stopping): not started now; a.service come(s) back at boot if enabled' });
+  t.deepEqual(systemd.events, []);
+});
