@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 #include <cstdlib>
 #include <utility>
 
@@ -15,6 +16,7 @@ namespace {
 // whose layout is part of the ABI (SD_BUS_ERROR_NULL is {NULL, NULL, 0}).
 struct sd_bus;
 struct sd_bus_message;
+struct sd_bus_slot;
 struct sd_bus_error {
   const char* name;
   const char* message;
@@ -24,6 +26,11 @@ struct sd_bus_error {
 constexpr const char* kDestination = "org.freedesktop.systemd1";
 constexpr const char* kPrivateAddress = "unix:path=/run/systemd/private";
 constexpr const char* kPrivateSocket = "/run/systemd/private";
+constexpr const char* kJobRemovedMatch =
+    "type='signal',sender='org.freedesktop.systemd1',path='/org/freedesktop/systemd1',"
+    "interface='org.freedesktop.systemd1.Manager',member='JobRemoved'";
+
+using MessageHandler = int (*)(sd_bus_message*, void*, sd_bus_error*);
 
 }  // namespace
 
@@ -41,6 +48,10 @@ struct SdBusFunctions {
   int (*message_read)(sd_bus_message*, const char*, ...);
   sd_bus_message* (*message_unref)(sd_bus_message*);
   void (*error_free)(sd_bus_error*);
+  int (*add_match)(sd_bus*, sd_bus_slot**, const char*, MessageHandler, void*);
+  int (*process)(sd_bus*, sd_bus_message**);
+  int (*wait)(sd_bus*, uint64_t);
+  sd_bus_slot* (*slot_unref)(sd_bus_slot*);
   std::string load_error;
 };
 
@@ -75,6 +86,10 @@ SdBusFunctions LoadFunctions() noexcept {
   Resolve(handle, "sd_bus_message_read", f.message_read, e);
   Resolve(handle, "sd_bus_message_unref", f.message_unref, e);
   Resolve(handle, "sd_bus_error_free", f.error_free, e);
+  Resolve(handle, "sd_bus_add_match", f.add_match, e);
+  Resolve(handle, "sd_bus_process", f.process, e);
+  Resolve(handle, "sd_bus_wait", f.wait, e);
+  Resolve(handle, "sd_bus_slot_unref", f.slot_unref, e);
   return f;
 }
 
@@ -161,6 +176,79 @@ Result<std::string> BusConnection::Call(const char* path, const char* interface,
   r = fns_->message_read(call.reply, "o", &object);
   if (r < 0 || object == nullptr) return call.Fail(r < 0 ? r : -EBADMSG, member);
   return std::string(object);
+}
+
+namespace {
+
+/// What the JobRemoved handler sees: every removed job's path and result until ours is found.
+struct JobWatch {
+  const SdBusFunctions* fns;
+  std::string job;  // set once the call returned its path
+  std::string removed_result;
+  bool removed = false;
+};
+
+int OnJobRemoved(sd_bus_message* m, void* userdata, sd_bus_error*) {
+  auto* watch = static_cast<JobWatch*>(userdata);
+  uint32_t id = 0;
+  const char* path = nullptr;
+  const char* unit = nullptr;
+  const char* result = nullptr;
+  if (watch->fns->message_read(m, "uoss", &id, &path, &unit, &result) < 0 || path == nullptr) return 0;
+  if (path == watch->job) {
+    watch->removed = true;
+    watch->removed_result = result != nullptr ? result : "";
+  }
+  return 0;
+}
+
+uint64_t NowUsec() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000 + static_cast<uint64_t>(ts.tv_nsec) / 1000;
+}
+
+}  // namespace
+
+Result<std::string> BusConnection::CallJobAndWait(const char* member, const char* unit, int wait_ms) noexcept {
+  auto* bus = static_cast<sd_bus*>(bus_);
+  JobWatch watch{fns_, {}, {}, false};
+  sd_bus_slot* slot = nullptr;
+  if (wait_ms > 0) {
+    // The match is in place before the job exists, so its JobRemoved cannot be missed. On the
+    // system bus systemd sends job signals only to subscribers; its private socket gets them all.
+    const int r = fns_->add_match(bus, &slot, kJobRemovedMatch, OnJobRemoved, &watch);
+    if (r < 0) return SysError{-r, "sd_bus_add_match", "JobRemoved"};
+    CallState subscribe(fns_);
+    fns_->call_method(bus, kDestination, "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "Subscribe", &subscribe.error, &subscribe.reply, "");
+  }
+  auto job = Call("/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", member, "ss", unit, "replace", 0, true);
+  if (!job.ok() || wait_ms <= 0) {
+    if (slot != nullptr) fns_->slot_unref(slot);
+    if (!job.ok()) return job.error();
+    return std::string("queued");
+  }
+  watch.job = job.value();
+  const uint64_t deadline = NowUsec() + static_cast<uint64_t>(wait_ms) * 1000;
+  std::string outcome = "pending";
+  while (!watch.removed) {
+    const int r = fns_->process(bus, nullptr);
+    if (r < 0) {
+      fns_->slot_unref(slot);
+      return SysError{-r, "sd_bus_process", std::string("waiting for ") + watch.job};
+    }
+    if (r > 0) continue;  // more may be queued
+    const uint64_t now = NowUsec();
+    if (now >= deadline) break;
+    const int w = fns_->wait(bus, deadline - now);
+    if (w < 0 && w != -EINTR) {
+      fns_->slot_unref(slot);
+      return SysError{-w, "sd_bus_wait", std::string("waiting for ") + watch.job};
+    }
+  }
+  if (watch.removed) outcome = watch.removed_result;
+  fns_->slot_unref(slot);
+  return outcome;
 }
 
 Result<std::string> BusConnection::StringProperty(const char* path, const char* interface, const char* member) noexcept {

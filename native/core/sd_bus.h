@@ -37,6 +37,12 @@ class BusConnection {
   /// (signature "o") when `reads_path`, else "".
   Result<std::string> Call(const char* path, const char* interface, const char* member, const char* signature,
                            const char* arg1, const char* arg2, int32_t int_arg, bool reads_path) noexcept;
+  /// Calls `member`(unit, "replace") of the Manager — StartUnit or StopUnit — and waits up to
+  /// `wait_ms` for its job's JobRemoved signal on this connection, as systemctl does (a fresh
+  /// connection per state read would queue behind the job in systemd's event loop). The job's
+  /// result (done, failed, canceled, timeout, dependency, skipped, …), or "pending" when the wait
+  /// ended first, or "queued" for `wait_ms` 0.
+  Result<std::string> CallJobAndWait(const char* member, const char* unit, int wait_ms) noexcept;
   /// org.freedesktop.DBus.Properties.Get of a string (or object path) property.
   Result<std::string> StringProperty(const char* path, const char* interface, const char* member) noexcept;
   /// Get of a trivial property: type 'u' (uint32), 't' (uint64), 'i', 'b' — widened to uint64.

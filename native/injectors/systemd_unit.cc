@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "systemd_unit.h"
 
+#include <cerrno>
 #include <csignal>
 #include <utility>
 
@@ -16,10 +17,9 @@ constexpr const char* kService = "org.freedesktop.systemd1.Service";
 
 }  // namespace
 
-core::Result<UnitState> ReadUnitState(const std::string& unit) noexcept {
-  auto bus = core::BusConnection::Open();
-  if (!bus.ok()) return bus.error();
-  core::BusConnection connection = std::move(bus).value();
+namespace {
+
+core::Result<UnitState> ReadUnitStateOn(core::BusConnection& connection, const std::string& unit) noexcept {
   auto path = connection.Call(kManagerPath, kManager, "LoadUnit", "s", unit.c_str(), nullptr, 0, true);
   if (!path.ok()) return path.error();
   const char* object = path.value().c_str();
@@ -49,24 +49,32 @@ core::Result<UnitState> ReadUnitState(const std::string& unit) noexcept {
   return state;
 }
 
-core::Status RunUnitAction(const std::string& unit, UnitAction action) noexcept {
+}  // namespace
+
+core::Result<UnitState> ReadUnitState(const std::string& unit) noexcept {
   auto bus = core::BusConnection::Open();
   if (!bus.ok()) return bus.error();
   core::BusConnection connection = std::move(bus).value();
-  core::Result<std::string> done = std::string();
-  switch (action) {
-    case UnitAction::kStart:
-      done = connection.Call(kManagerPath, kManager, "StartUnit", "ss", unit.c_str(), "replace", 0, true);
-      break;
-    case UnitAction::kStop:
-      done = connection.Call(kManagerPath, kManager, "StopUnit", "ss", unit.c_str(), "replace", 0, true);
-      break;
-    case UnitAction::kKillMain:
-      done = connection.Call(kManagerPath, kManager, "KillUnit", "ssi", unit.c_str(), "main", SIGKILL, false);
-      break;
+  return ReadUnitStateOn(connection, unit);
+}
+
+core::Result<ActionOutcome> RunUnitAction(const std::string& unit, UnitAction action, int wait_ms) noexcept {
+  auto bus = core::BusConnection::Open();
+  if (!bus.ok()) return bus.error();
+  core::BusConnection connection = std::move(bus).value();
+  if (action == UnitAction::kKillMain) {
+    auto killed = connection.Call(kManagerPath, kManager, "KillUnit", "ssi", unit.c_str(), "main", SIGKILL, false);
+    if (!killed.ok()) return killed.error();
+    return ActionOutcome{"signalled", std::nullopt};
   }
-  if (!done.ok()) return done.error();
-  return core::Ok{};
+  auto job = connection.CallJobAndWait(action == UnitAction::kStart ? "StartUnit" : "StopUnit", unit.c_str(), wait_ms);
+  if (!job.ok()) return job.error();
+  ActionOutcome outcome{std::move(job).value(), std::nullopt};
+  if (outcome.result != "pending" && outcome.result != "queued") {
+    auto state = ReadUnitStateOn(connection, unit);
+    if (state.ok()) outcome.state = std::move(state).value();
+  }
+  return outcome;
 }
 
 core::Result<ManagerInfo> ProbeManager() noexcept {

@@ -2,10 +2,11 @@
 // systemd units over D-Bus (org.freedesktop.systemd1, through core/sd_bus.h): read a unit's
 // state, start, stop or kill it. What `systemctl show/start/stop/kill` do, without forking it.
 // Each call opens its own connection and blocks until systemd answers (the binding runs them
-// on the libuv pool); a job is queued, not waited for: the caller polls ActiveState and Job.
+// on the libuv pool); a start or stop waits for its job for a bounded time, as systemctl does.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "../core/sys_result.h"
@@ -34,8 +35,17 @@ enum class UnitAction {
 /// is not an error: its load_state is "not-found".
 core::Result<UnitState> ReadUnitState(const std::string& unit) noexcept;
 
-/// Queues the action's job (or sends the signal); does not wait for the job.
-core::Status RunUnitAction(const std::string& unit, UnitAction action) noexcept;
+struct ActionOutcome {
+  /// The job's result ("done", "failed", …), "pending" when the wait ended first, "queued" for
+  /// `wait_ms` 0; "signalled" for a kill (no job).
+  std::string result;
+  /// The unit's state read on the same connection once the job ended (a new connection's
+  /// handshake waits behind the job's cleanup in systemd's event loop); absent otherwise.
+  std::optional<UnitState> state;
+};
+
+/// Queues the action's job and waits up to `wait_ms` for it on the same connection (JobRemoved).
+core::Result<ActionOutcome> RunUnitAction(const std::string& unit, UnitAction action, int wait_ms) noexcept;
 
 struct ManagerInfo {
   std::string address;  // the bus address connected to

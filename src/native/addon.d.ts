@@ -133,6 +133,13 @@ export interface SystemdUnitState {
   timeoutStartUs: number | null;
 }
 
+/** What systemdUnitAction resolves with. */
+export interface SystemdActionOutcome {
+  /** The job's result (`done`, `failed`, …), `pending`, `queued`, or `signalled` for a kill. */
+  result: string;
+  state: SystemdUnitState | null;
+}
+
 export interface NativeAddon {
   /** Version of this surface; load.ts refuses any other. */
   readonly abiVersion: 1;
@@ -224,10 +231,14 @@ export interface NativeAddon {
    */
   systemdUnitState(unit: string): Promise<SystemdUnitState>;
   /**
-   * Queues `systemctl start|stop <unit> --no-block` (StartUnit/StopUnit with mode "replace"), or
-   * for `kill` sends SIGKILL to the main process (`systemctl kill -s KILL --kill-whom=main`,
-   * KillUnit), after which the unit's Restart= applies. Resolves once systemd took the request,
-   * not when the job is done. On the libuv pool.
+   * Equivalent to `systemctl start|stop <unit>` (StartUnit/StopUnit with mode "replace"), waiting
+   * up to `waitMs` (0–10000, default 0) for the job's JobRemoved on the same connection: resolves
+   * with the job's result (`done`, `failed`, `canceled`, `timeout`, `dependency`, `skipped`), or
+   * `pending` when `waitMs` passed first, `queued` for no wait. For `kill`, SIGKILL to the main
+   * process (`systemctl kill -s KILL --kill-whom=main`, KillUnit), after which the unit's Restart=
+   * applies: `signalled`. Once a job ended, `state` is the unit read on the same connection (a
+   * new connection waits behind the job's cleanup in systemd's event loop); else null. On the
+   * libuv pool.
    */
-  systemdUnitAction(unit: string, action: 'start' | 'stop' | 'kill'): Promise<void>;
+  systemdUnitAction(unit: string, action: 'start' | 'stop' | 'kill', waitMs?: number): Promise<SystemdActionOutcome>;
 }

@@ -75,13 +75,13 @@ export class FakeSystemd {
         const s = this.units.get(unit);
         return Promise.resolve(s ? { ...s } : { loadState: 'not-found', activeState: 'inactive', subState: 'dead', jobId: 0, restart: '', nRestarts: 0, mainPid: 0, timeoutStartUs: 0 });
       },
-      systemdUnitAction: (unit, action) => {
+      systemdUnitAction: async (unit, action, waitMs = 0) => {
         const s = this.units.get(unit);
-        if (!s || s.loadState !== 'loaded') return Promise.reject(Object.assign(new Error(`StartUnit ENOENT: Unit ${unit} not found.`), { code: 'ENOENT' }));
+        if (!s || s.loadState !== 'loaded') throw Object.assign(new Error(`StartUnit ENOENT: Unit ${unit} not found.`), { code: 'ENOENT' });
         this.#log(unit, action);
         if (action === 'stop') this.#transition(s, 'deactivating', 'stop-sigterm', () => this.#settle(s, unit, 'inactive'));
         else if (action === 'start') {
-          if (s.activeState === 'active') return Promise.resolve();
+          if (s.activeState === 'active') return { result: 'done', state: { ...s } };
           this.#transition(s, 'activating', 'start', () => this.#settle(s, unit, this.#failsToStart.has(unit) ? 'failed' : 'active'));
         } else if (['always', 'on-failure', 'on-abnormal', 'on-abort'].includes(s.restart)) {
           s.mainPid = 0;
@@ -94,7 +94,13 @@ export class FakeSystemd {
         } else {
           this.#settle(s, unit, 'failed');
         }
-        return Promise.resolve();
+        if (action === 'kill') return { result: 'signalled', state: null };
+        if (waitMs === 0) return { result: 'queued', state: null };
+        // Like the addon: wait for the job (polled here), at most waitMs, and read the unit after it.
+        const deadline = performance.now() + waitMs;
+        while (s.jobId !== 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+        if (s.jobId !== 0) return { result: 'pending', state: null };
+        return { result: s.activeState === 'failed' ? 'failed' : 'done', state: { ...s } };
       },
     };
   }
