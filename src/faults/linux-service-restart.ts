@@ -147,18 +147,35 @@ async function restoreUnit(record: UnitRecord, ctx: FaultContext): Promise<Resto
     const settled = await waitForUnit(ctx.native, record.unit, isSettled, bound);
     if (settled.state.activeState === 'active' && settled.done) return { unit: record.unit, outcome: 'already-active', ms: performance.now() - started, state: settled.state };
     const up = await startAndWait(ctx.native, record.unit, bound);
-    const ms = performance.now() - started;
-    if (!up.done) return { unit: record.unit, outcome: 'failed', ms, state: up.state };
-    // A Type=simple unit is active once forked: one whose process exits at once (a broken
-    // ExecStart) shows it only a moment later. Still active with the same main pid after
-    // STABLE_MS, it runs.
-    await sleep(STABLE_MS);
-    const later = await ctx.native.systemdUnitState(record.unit);
-    const stable = later.activeState === 'active' && later.mainPid === up.state.mainPid;
-    return { unit: record.unit, outcome: stable ? 'started' : 'failed', ms, state: later, ...(stable ? {} : { error: `active after ${Math.round(ms)} ms, then ${describeState(later)} within ${STABLE_MS} ms (main pid ${up.state.mainPid} → ${later.mainPid})` }) };
+    return { unit: record.unit, outcome: up.done ? 'started' : 'failed', ms: performance.now() - started, state: up.state };
   } catch (error) {
     return { unit: record.unit, outcome: 'failed', ms: performance.now() - started, state: undefined, error: messageOf(error) };
   }
+}
+
+/**
+ * A Type=simple unit is active once forked: one whose process exits at once (a broken
+ * ExecStart) shows it only a moment later. Each unit the revert started must still be active
+ * with the same main pid STABLE_MS later: one wait for all of them, so a serial revert of many
+ * units is not held up.
+ */
+async function checkStable(restored: readonly Restored[], ctx: FaultContext): Promise<Restored[]> {
+  if (!restored.some((r) => r.outcome === 'started')) return [...restored];
+  await sleep(STABLE_MS);
+  return Promise.all(
+    restored.map(async (r): Promise<Restored> => {
+      if (r.outcome !== 'started' || !r.state) return r;
+      const before = r.state;
+      let later: SystemdUnitState;
+      try {
+        later = await ctx.native.systemdUnitState(r.unit);
+      } catch (error) {
+        return { ...r, outcome: 'failed', state: undefined, error: messageOf(error) };
+      }
+      if (later.activeState === 'active' && later.mainPid === before.mainPid) return { ...r, state: later };
+      return { ...r, outcome: 'failed', state: later, error: `active after ${Math.round(r.ms)} ms, then ${describeState(later)} within ${STABLE_MS} ms (main pid ${before.mainPid} → ${later.mainPid})` };
+    }),
+  );
 }
 
 function describeRestored(r: Restored): string {
@@ -224,7 +241,7 @@ export const linuxServiceRestart = defineInjector({
       // reboot ends the fault as it would end the units anyway: what is enabled comes back at boot.
       return { outcome: 'reverted', detail: `the host is shutting down (SystemState=stopping): not started now; ${wanted.map((u) => u.unit).join(', ')} come(s) back at boot if enabled` };
     }
-    const restored = await inSequence(wanted, r.sequence, (u) => restoreUnit(u, ctx));
+    const restored = await checkStable(await inSequence(wanted, r.sequence, (u) => restoreUnit(u, ctx)), ctx);
     const failed = restored.filter((x) => x.outcome === 'failed');
     if (failed.length) {
       const names = failed.map((x) => x.unit).join(' ');

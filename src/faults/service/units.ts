@@ -34,9 +34,11 @@ export const MAX_WAIT_MS = 60_000;
  * How long the addon waits for a start or stop job's JobRemoved on the connection that queued it
  * (as systemctl does); a job still running then is polled. Measured in the nspawn suite: a state
  * read on a fresh connection waits behind the job in systemd's event loop (up to ~23 ms), so
- * polling alone made a restart take 41 ms against systemctl's 19 ms.
+ * polling alone made a restart take 41 ms against systemctl's 19 ms. Short, so that a revert
+ * after an abort waits at most this long for a cycle's job before it starts its own (the
+ * addon's wait cannot be interrupted), and a libuv pool thread is never held long.
  */
-export const JOB_WAIT_MS = 2000;
+export const JOB_WAIT_MS = 500;
 
 /** A unit name systemd accepts; systemd escapes other characters as `\xNN`, hence the backslash. */
 const UNIT_NAME = /^[A-Za-z0-9:_.@\\-]+$/;

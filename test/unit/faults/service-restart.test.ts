@@ -238,3 +238,18 @@ test('while the host shuts down the revert starts nothing (systemd would refuse)
   t.deepEqual(outcome, { outcome: 'reverted', detail: 'the host is shutting down (SystemState=stopping): not started now; a.service come(s) back at boot if enabled' });
   t.deepEqual(systemd.events, []);
 });
+
+test('an abort while the first units stop: apply gives up with the rest untouched, and the revert starts what was stopped', async (t) => {
+  const systemd = new FakeSystemd({ 'a.service': {}, 'b.service': {}, 'c.service': {} }, 60);
+  const ctx = context(t, systemd, 'faultd.service', 30_000);
+  const plan = await linuxServiceRestart.plan('f3', params({ services: 'a,b,c', sequence: 'serial', interval: '10s' }), ctx);
+  const abort = new AbortController();
+  setTimeout(() => abort.abort(), 90);
+  await t.throwsAsync(plan.apply(() => Promise.resolve(), abort.signal), { instanceOf: FaultdError, message: 'aborted while stopping the units' });
+  t.is(systemd.count('c.service', 'stop'), 0, 'c was never stopped');
+  const started = performance.now();
+  const outcome = await linuxServiceRestart.revert(plan.revert, ctx);
+  t.true(performance.now() - started < 1000, 'reverted within 1 s of the abort');
+  t.regex(outcome.detail, /started a\.service .*c\.service already active/);
+  for (const unit of ['a.service', 'b.service', 'c.service']) t.is(systemd.units.get(unit)?.activeState, 'active', unit);
+});
