@@ -14,6 +14,8 @@ export interface FakeUnit {
   activeState?: string;
   restart?: string;
   failsToStart?: boolean;
+  /** Starts (active, like a Type=simple unit once forked), then fails `jobMs` later. */
+  crashesAfterStart?: boolean;
   timeoutStartUs?: number | null;
 }
 
@@ -27,6 +29,7 @@ export class FakeSystemd {
   readonly units = new Map<string, SystemdUnitState>();
   readonly events: FakeEvent[] = [];
   readonly #failsToStart = new Set<string>();
+  readonly #crashes = new Set<string>();
   readonly #jobMs: number;
   #nextPid = 1000;
   #nextJob = 1;
@@ -52,6 +55,7 @@ export class FakeSystemd {
       timeoutStartUs: u.timeoutStartUs === undefined ? 90_000_000 : u.timeoutStartUs,
     });
     if (u.failsToStart) this.#failsToStart.add(name);
+    if (u.crashesAfterStart) this.#crashes.add(name);
   }
 
   failToStart(name: string, fails = true): void {
@@ -82,7 +86,10 @@ export class FakeSystemd {
         if (action === 'stop') this.#transition(s, 'deactivating', 'stop-sigterm', () => this.#settle(s, unit, 'inactive'));
         else if (action === 'start') {
           if (s.activeState === 'active') return { result: 'done', state: { ...s } };
-          this.#transition(s, 'activating', 'start', () => this.#settle(s, unit, this.#failsToStart.has(unit) ? 'failed' : 'active'));
+          this.#transition(s, 'activating', 'start', () => {
+            this.#settle(s, unit, this.#failsToStart.has(unit) ? 'failed' : 'active');
+            if (this.#crashes.has(unit)) setTimeout(() => this.#settle(s, unit, 'failed'), this.#jobMs);
+          });
         } else if (['always', 'on-failure', 'on-abnormal', 'on-abort'].includes(s.restart)) {
           s.mainPid = 0;
           s.activeState = 'activating';

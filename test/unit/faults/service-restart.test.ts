@@ -70,6 +70,12 @@ test('bad input names the field and the allowed range', (t) => {
   t.deepEqual(problems({ duration: '10s', params: { services: 'x', interval: '500ms' } }), ['spec.steps[0].faults[0].params.interval: must be in 1s–24h (got "500ms")']);
   t.deepEqual(problems({ params: { services: 'x', selfHealingServices: 'yes' } }), ['spec.steps[0].faults[0].params.selfHealingServices: must be true or false (got "yes")']);
   t.deepEqual(problems({ params: { services: 'x', restartMode: 'now' } }), ['spec.steps[0].faults[0].params: unknown field "restartMode"']);
+  const twice = { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'svc' }, spec: { steps: [{ faults: [
+    { kind: 'linux-service-restart', name: 'one', params: { services: 'web,db' } },
+    { kind: 'linux-service-restart', name: 'two', params: { services: 'db.service' } },
+  ] }] } };
+  const result = validateExperiment(twice, REGISTRY, FAKE_VALIDATION);
+  t.deepEqual(result.ok ? [] : result.problems.map((p) => p.message), ['faults "one" and "two" both change systemd-unit:db.service; put them in separate steps']);
 });
 
 test('the plan refuses unknown, inactive and denied units by name and changes nothing', async (t) => {
@@ -253,3 +259,17 @@ test('an abort while the first units stop: apply gives up with the rest untouche
   t.regex(outcome.detail, /started a\.service .*c\.service already active/);
   for (const unit of ['a.service', 'b.service', 'c.service']) t.is(systemd.units.get(unit)?.activeState, 'active', unit);
 });
+
+test('a started unit must stay active: one that fails right after its start (a broken ExecStart of a Type=simple unit) fails the revert', async (t) => {
+  const systemd = new FakeSystemd({ 'a.service': { activeState: 'inactive', crashesAfterStart: true }, 'b.service': { activeState: 'inactive' } }, 20);
+  const record = {
+    faultId: 'y',
+    sequence: 'parallel',
+    selfHealing: false,
+    units: ['a.service', 'b.service'].map((unit) => ({ unit, activeState: 'active', subState: 'running', mainPid: 7, nRestarts: 0, restart: 'no', timeoutStartUs: null })),
+  };
+  const error = await t.throwsAsync(linuxServiceRestart.revert(record, context(t, systemd)), { instanceOf: RevertError });
+  t.regex(error.message, /^a\.service not active: active after \d+ ms, then failed \(failed\) within 250 ms \(main pid \d+ → 0\); started b\.service \(active after \d+ ms\)$/);
+  t.is(error.manualFix, 'systemctl start a.service  # then: systemctl status a.service');
+});
+
