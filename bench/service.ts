@@ -39,7 +39,7 @@ export async function serviceRestart(): Promise<string[]> {
       row('restart: request → active again, checked (new main pid)', m.faultd, m.systemctl),
       row('unit state read (8 properties)', m.readFaultd, m.readSystemctl),
       '',
-      `In one nspawn container (Debian bookworm, ${version}), unit \`ExecStart=/bin/sleep infinity\`, alternating. faultd's restart is what each cycle does: two jobs over systemd's private socket, StopUnit then StartUnit, each waited for by its JobRemoved signal on the connection that queued it and checked by a state read on that connection; \`systemctl restart\` is one RestartUnit job and includes starting systemctl. The state read is one D-Bus connection from the addon against \`systemctl show -p …\` (fork, exec, connect).`,
+      `In one nspawn container (Debian bookworm, ${version}), unit \`ExecStart=/bin/sleep infinity\`, alternating. faultd's restart is what each cycle does: two jobs over the system bus, StopUnit then StartUnit, each waited for by its JobRemoved signal on the connection that queued it and checked by a state read on that connection; \`systemctl restart\` is one RestartUnit job and includes starting systemctl. The state read is one D-Bus connection from the addon against \`systemctl show -p …\` (fork, exec, connect).`,
     ];
   } finally {
     await c.destroy();

@@ -24,7 +24,7 @@ struct sd_bus_error {
 };
 
 constexpr const char* kDestination = "org.freedesktop.systemd1";
-constexpr const char* kPrivateAddress = "unix:path=/run/systemd/private";
+constexpr const char* kPrivateAddress = kPrivateBusAddress;
 constexpr const char* kPrivateSocket = "/run/systemd/private";
 constexpr const char* kJobRemovedMatch =
     "type='signal',sender='org.freedesktop.systemd1',path='/org/freedesktop/systemd1',"
@@ -126,26 +126,55 @@ class CallState {
 }  // namespace
 
 Result<BusConnection> BusConnection::Open() noexcept {
+  auto system = OpenSystemBus();
+  if (system.ok()) return system;
+  auto own = OpenPrivate();
+  if (own.ok()) return own;
+  return SysError{system.error().err, system.error().syscall,
+                  "no system bus, and systemd's private socket /run/systemd/private is not usable (" + own.error().detail + ")"};
+}
+
+Result<BusConnection> BusConnection::OpenSystemBus() noexcept {
   const SdBusFunctions& fns = Functions();
   if (!fns.load_error.empty()) return SysError{ELIBACC, "dlopen", fns.load_error};
   sd_bus* bus = nullptr;
-  // As root, systemd's own socket first, as systemctl does: it needs no dbus-daemon, so it also
-  // works in early boot and while the host shuts down (measured in the nspawn suite: the bus
-  // dropped faultd's calls with ENOTCONN during a reboot, before faultd's revert had run).
-  if (geteuid() == 0 && access(kPrivateSocket, F_OK) == 0) {
-    int r = fns.bus_new(&bus);
-    if (r >= 0) r = fns.set_address(bus, kPrivateAddress);
-    if (r >= 0) r = fns.start(bus);
-    if (r >= 0) return BusConnection(&fns, bus, kPrivateAddress);
-    if (bus != nullptr) fns.flush_close_unref(bus);
-    bus = nullptr;
-  }
-  const int system = fns.open_system(&bus);
-  if (system < 0) {
-    return SysError{-system, "sd_bus_open_system", "no system bus, and systemd's private socket /run/systemd/private is not usable (not root, or systemd is not PID 1)"};
-  }
+  const int r = fns.open_system(&bus);
+  if (r < 0) return SysError{-r, "sd_bus_open_system", "no system bus"};
   const char* env = std::getenv("DBUS_SYSTEM_BUS_ADDRESS");
   return BusConnection(&fns, bus, env != nullptr && *env != '\0' ? env : "unix:path=/run/dbus/system_bus_socket");
+}
+
+Result<BusConnection> BusConnection::OpenPrivate() noexcept {
+  const SdBusFunctions& fns = Functions();
+  if (!fns.load_error.empty()) return SysError{ELIBACC, "dlopen", fns.load_error};
+  if (geteuid() != 0) return SysError{EPERM, "sd_bus_start", "not root, or systemd is not PID 1"};
+  if (access(kPrivateSocket, F_OK) != 0) return SysError{ENOENT, "sd_bus_start", "not root, or systemd is not PID 1"};
+  sd_bus* bus = nullptr;
+  int r = fns.bus_new(&bus);
+  if (r >= 0) r = fns.set_address(bus, kPrivateAddress);
+  if (r >= 0) r = fns.start(bus);
+  if (r < 0) {
+    if (bus != nullptr) fns.flush_close_unref(bus);
+    return SysError{-r, "sd_bus_start", std::string(kPrivateAddress) + " refused the connection"};
+  }
+  return BusConnection(&fns, bus, kPrivateAddress);
+}
+
+bool IsTransportError(const SysError& error) noexcept {
+  // A D-Bus error reply carries its sender's error name; sd-bus names a local errno
+  // "System.Error.<ERRNO>", and a dropped connection "org.freedesktop.DBus.Error.Disconnected".
+  const std::string& d = error.detail;
+  const bool local = d.empty() || d.rfind("System.Error.", 0) == 0 || d.rfind("org.freedesktop.DBus.Error.Disconnected", 0) == 0;
+  if (!local) return false;
+  switch (error.err) {
+    case ENOTCONN:
+    case ECONNRESET:
+    case ECONNREFUSED:
+    case EPIPE:
+      return true;
+    default:
+      return false;
+  }
 }
 
 BusConnection::BusConnection(BusConnection&& other) noexcept

@@ -49,43 +49,59 @@ core::Result<UnitState> ReadUnitStateOn(core::BusConnection& connection, const s
   return state;
 }
 
+/// Runs `body` on the system bus; if that connection is lost or refused (dbus-daemon stopping
+/// while the host shuts down), once more on systemd's private socket. Only for calls that may be
+/// repeated: a read, a start or stop with mode "replace" (a second request joins the first job).
+template <typename T, typename Body>
+core::Result<T> OnManager(Body body) noexcept {
+  auto bus = core::BusConnection::Open();
+  if (!bus.ok()) return bus.error();
+  core::BusConnection connection = std::move(bus).value();
+  auto first = body(connection);
+  if (first.ok() || !core::IsTransportError(first.error()) || connection.address() == core::kPrivateBusAddress) return first;
+  auto own = core::BusConnection::OpenPrivate();
+  if (!own.ok()) return first;
+  core::BusConnection retry = std::move(own).value();
+  return body(retry);
+}
+
 }  // namespace
 
 core::Result<UnitState> ReadUnitState(const std::string& unit) noexcept {
-  auto bus = core::BusConnection::Open();
-  if (!bus.ok()) return bus.error();
-  core::BusConnection connection = std::move(bus).value();
-  return ReadUnitStateOn(connection, unit);
+  return OnManager<UnitState>([&unit](core::BusConnection& c) { return ReadUnitStateOn(c, unit); });
 }
 
 core::Result<ActionOutcome> RunUnitAction(const std::string& unit, UnitAction action, int wait_ms) noexcept {
-  auto bus = core::BusConnection::Open();
-  if (!bus.ok()) return bus.error();
-  core::BusConnection connection = std::move(bus).value();
   if (action == UnitAction::kKillMain) {
+    // Never repeated: a second SIGKILL could hit the process Restart= just started.
+    auto bus = core::BusConnection::Open();
+    if (!bus.ok()) return bus.error();
+    core::BusConnection connection = std::move(bus).value();
     auto killed = connection.Call(kManagerPath, kManager, "KillUnit", "ssi", unit.c_str(), "main", SIGKILL, false);
     if (!killed.ok()) return killed.error();
     return ActionOutcome{"signalled", std::nullopt};
   }
-  auto job = connection.CallJobAndWait(action == UnitAction::kStart ? "StartUnit" : "StopUnit", unit.c_str(), wait_ms);
-  if (!job.ok()) return job.error();
-  ActionOutcome outcome{std::move(job).value(), std::nullopt};
-  if (outcome.result != "pending" && outcome.result != "queued") {
-    auto state = ReadUnitStateOn(connection, unit);
-    if (state.ok()) outcome.state = std::move(state).value();
-  }
-  return outcome;
+  const char* member = action == UnitAction::kStart ? "StartUnit" : "StopUnit";
+  return OnManager<ActionOutcome>([&](core::BusConnection& c) -> core::Result<ActionOutcome> {
+    auto job = c.CallJobAndWait(member, unit.c_str(), wait_ms);
+    if (!job.ok()) return job.error();
+    ActionOutcome outcome{std::move(job).value(), std::nullopt};
+    if (outcome.result != "pending" && outcome.result != "queued") {
+      auto state = ReadUnitStateOn(c, unit);
+      if (state.ok()) outcome.state = std::move(state).value();
+    }
+    return outcome;
+  });
 }
 
 core::Result<ManagerInfo> ProbeManager() noexcept {
-  auto bus = core::BusConnection::Open();
-  if (!bus.ok()) return bus.error();
-  core::BusConnection connection = std::move(bus).value();
-  auto version = connection.StringProperty(kManagerPath, kManager, "Version");
-  if (!version.ok()) return version.error();
-  auto state = connection.StringProperty(kManagerPath, kManager, "SystemState");
-  if (!state.ok()) return state.error();
-  return ManagerInfo{connection.address(), std::move(version).value(), std::move(state).value()};
+  return OnManager<ManagerInfo>([](core::BusConnection& c) -> core::Result<ManagerInfo> {
+    auto version = c.StringProperty(kManagerPath, kManager, "Version");
+    if (!version.ok()) return version.error();
+    auto state = c.StringProperty(kManagerPath, kManager, "SystemState");
+    if (!state.ok()) return state.error();
+    return ManagerInfo{c.address(), std::move(version).value(), std::move(state).value()};
+  });
 }
 
 }  // namespace faultd::inj

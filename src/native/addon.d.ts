@@ -217,7 +217,7 @@ export interface NativeAddon {
   /** Chain names of `inet <table>` (empty when the table does not exist). */
   nftListChains(table: string): string[];
   /**
-   * Connects to systemd over D-Bus (as root /run/systemd/private as systemctl does, else the system bus) and reads
+   * Connects to systemd over D-Bus (the system bus; without a dbus-daemon, as root, /run/systemd/private) and reads
    * the manager's Version and SystemState (`running`, `degraded`, `stopping` while the host shuts
    * down, …), synchronously: `systemctl --version; systemctl is-system-running` without forking. A NativeSystemError
    * says why not (`dlopen ELIBACC` without libsystemd.so.0, `sd_bus_open_system ENOENT` without
