@@ -73,7 +73,7 @@ function runInBackground(c: Container, file: string): { done: Promise<{ code: nu
   return { done: new Promise((resolve) => child.on('exit', (code) => resolve({ code, out }))) };
 }
 
-systemTest('3 cycles of 1 s: systemd stopped and started the unit 3 times (the last by the revert), active at the end; self-healing: NRestarts +2, never started by faultd', async (t) => {
+systemTest("3 cycles of 1 s: systemd stopped and started the unit 3 times (the last by the revert), active at the end; self-healing: NRestarts +2, the unit's Restart= brought it back after each kill", async (t) => {
   const c = await container(t);
   const pidBefore = show(c, PLAIN, 'MainPID');
   const startsBefore = starts(c, PLAIN);
