@@ -14,7 +14,9 @@
       '-Wall', '-Wextra', '-Werror', '-Wno-unused-parameter',
       '-fvisibility=hidden', '-fstack-protector-strong', '-D_GNU_SOURCE',
     ],
+    # -ldl: dlopen of libsystemd.so.0 (core/sd_bus.cc) on glibc before 2.34.
     'ldflags': ['-pthread'],
+    'libraries': ['-ldl'],
   },
   'targets': [
     {
@@ -26,6 +28,7 @@
         'native/binding/host_binding.cc',
         'native/binding/tc_binding.cc',
         'native/binding/nft_binding.cc',
+        'native/binding/systemd_binding.cc',
         'native/binding/match_args.cc',
         '<@(faultd_core_sources)',
         '<@(faultd_injector_sources)',
@@ -60,6 +63,7 @@
           'native/test/netlink_test.cc',
           'native/test/delay_test.cc',
           'native/test/stressor_modes_test.cc',
+          'native/test/sd_bus_test.cc',
           '<@(faultd_stressor_sources)',
           '<@(faultd_core_sources)',
           '<@(faultd_injector_sources)',

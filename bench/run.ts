@@ -15,6 +15,8 @@
  *  6. faultd's own RSS while idle and while running a fault, next to a bare Node process.
  *  7. The hub under a simulated fleet (heartbeat latency, hub CPU/RSS) and `faultd agent` idle.
  *  8. faultd as a systemd service in nspawn: SIGKILL → clean, boot → remnants reverted, start → READY.
+ * 10. Service restart in the system suite's nspawn container: request → unit active again, faultd's
+ *     D-Bus path (stop, start, both waited for) against `systemctl restart`, and a state read.
  *  9. Disk I/O on a loop-mounted ext4 image (in a tmpfs the bench mounts, so nothing reaches the
  *     real disk): write throughput and CPU per MiB against `stress-ng --hdd N` on the same
  *     filesystem, and the `ioRate` mean error and 1 s-window SD, both read from the loop
@@ -45,6 +47,7 @@ import { abortLatency } from './abort.js';
 import { fleet } from './fleet.js';
 import { moduleCosts } from './module-cost.js';
 import { systemService } from './system.js';
+import { serviceRestart } from './service.js';
 import { nfqueueDelayer } from './nfqueue.js';
 import { processFaults } from './process.js';
 import { mean, median, sd } from './stats.js';
@@ -505,7 +508,7 @@ async function main(): Promise<void> {
   await ledger.open();
   const stressNg = spawnSync('stress-ng', ['--version'], { encoding: 'utf8' }).stdout.trim();
   const started = new Date();
-  const all = 'cpu,memory,latency,diskio,network,nfqueue,process,footprint,abort,fleet,system';
+  const all = 'cpu,memory,latency,diskio,network,nfqueue,process,service,footprint,abort,fleet,system';
   const only = (process.env['BENCH_ONLY'] ?? all).split(',');
   const partial = only.join(',') !== all;
   const section = async (name: string, title: string, body: () => Promise<string[]>): Promise<string[]> =>
@@ -522,6 +525,7 @@ async function main(): Promise<void> {
     ...(await section('network', '## Network faults: apply + revert, netlink vs CLI', () => Promise.resolve(networkSpeed()))),
     ...(await section('nfqueue', '## Latency without netem: the NFQUEUE delayer under a bulk TCP stream', () => nfqueueDelayer(ROOT))),
     ...(await section('process', '## Process faults: kill and stop, next to pkill', () => processFaults(ctx, startFault))),
+    ...(await section('service', '## Service restart: faultd over D-Bus vs systemctl restart (nspawn)', () => serviceRestart())),
     ...(await section('footprint', "## faultd's own footprint", () => ownFootprint())),
     ...(await section('footprint', '### What each module costs', () => Promise.resolve(moduleCosts(ROOT)))),
     ...(await section('abort', '## Hub abort → faults reverted', () => abortLatency(ROOT))),

@@ -7,6 +7,7 @@
 #include "js_error.h"
 #include "nft_binding.h"
 #include "process_binding.h"
+#include "systemd_binding.h"
 #include "tc_binding.h"
 
 namespace faultd::js {
@@ -57,6 +58,9 @@ Napi::Object RegisterModule(Napi::Env env, Napi::Object exports) {
   exports.Set("nftAddChain", Napi::Function::New(env, NftAddChain, "nftAddChain"));
   exports.Set("nftDeleteChain", Napi::Function::New(env, NftDeleteChain, "nftDeleteChain"));
   exports.Set("nftListChains", Napi::Function::New(env, NftListChains, "nftListChains"));
+  exports.Set("systemdProbe", Napi::Function::New(env, SystemdProbe, "systemdProbe"));
+  exports.Set("systemdUnitState", Napi::Function::New(env, SystemdUnitState, "systemdUnitState"));
+  exports.Set("systemdUnitAction", Napi::Function::New(env, SystemdUnitAction, "systemdUnitAction"));
   return exports;
 }
 

@@ -32,7 +32,7 @@ export async function describePlan(experiment: Experiment, ctx: FaultContext, en
     for (const fault of step.faults) {
       const module = env.registry.get(fault.kind);
       if (!module) continue;
-      const plan = await module.plan(`${runId}-${fault.id}`, fault.params, ctx);
+      const plan = await module.plan(`${runId}-${fault.id}`, fault.params, { ...ctx, durationMs: fault.durationMs });
       out.push(
         `  ${fault.id} (${fault.kind}): ${plan.target}`,
         `    timing: wait rampTime ${formatDurationMs(fault.rampTimeMs)}, run ${formatDurationMs(fault.durationMs)}, revert, wait rampTime ${formatDurationMs(fault.rampTimeMs)}`,

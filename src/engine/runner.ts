@@ -186,7 +186,7 @@ export class Runner {
 
     const faultId = ledgerFaultId(runId, spec.id);
     const live = this.#phase(spec, 'applying');
-    const faultCtx: FaultContext = { ...ctx, logger };
+    const faultCtx: FaultContext = { ...ctx, logger, durationMs: spec.durationMs };
     let planned;
     try {
       planned = await module.plan(faultId, spec.params, faultCtx);

@@ -181,6 +181,8 @@ export function validateExperiment(document: unknown, registry: Registry, ctx: V
       if (durationMs.success && typeof rampUp === 'number' && rampUp > durationMs.data) {
         problems.push({ path: formatPath([...at, 'params', 'rampUp']), message: `must not exceed the fault's duration (${String(fault.duration ?? DEFAULT_DURATION)})` });
       }
+      const misfit = params.ok && durationMs.success ? module.durationProblem(params.params, durationMs.data) : undefined;
+      if (misfit) problems.push({ path: formatPath([...at, 'params', misfit.param]), message: misfit.message });
       const id = fault.name ?? `s${s + 1}-f${f + 1}-${raw.kind.replace(/^linux-/, '')}`;
       if (usedIds.has(id)) problems.push({ path: formatPath([...at, 'name']), message: `duplicate fault name "${id}"` });
       usedIds.add(id);

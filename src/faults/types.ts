@@ -47,6 +47,11 @@ export interface FaultContext extends ValidationContext {
   readonly cgroups: CgroupLayout;
   readonly logger: Logger;
   readonly procRoot: string;
+  /**
+   * The fault's duration, for kinds that pace themselves over it (linux-service-restart's
+   * cycles); given by the runner and the dry-run, absent where nothing runs (reverts).
+   */
+  readonly durationMs?: number;
 }
 
 /** One row of `faultd faults`: produced next to the zod schema that enforces it. */
@@ -130,6 +135,8 @@ export interface InjectorModule {
    * share one, so they can never overwrite each other.
    */
   exclusiveTargets(params: unknown): readonly string[];
+  /** A param that does not fit the fault's duration (e.g. an interval longer than it), if any. */
+  durationProblem(params: unknown, durationMs: number): { readonly param: string; readonly message: string } | undefined;
   /** Reads what it needs from the host (e.g. the qdiscs it will replace) and changes nothing. */
   plan(faultId: string, params: unknown, ctx: FaultContext): Promise<Planned<Record<string, unknown>>>;
   /** Idempotent: reverting what is already gone returns `already-absent`. */
@@ -145,6 +152,7 @@ export interface InjectorDefinition<P, R extends Record<string, unknown>> {
   paramDocs(ctx: ValidationContext): readonly ParamDoc[];
   memoryBytes?(params: P): number;
   exclusiveTargets?(params: P): readonly string[];
+  durationProblem?(params: P, durationMs: number): { readonly param: string; readonly message: string } | undefined;
   readonly revertSchema: z.ZodType<R>;
   plan(faultId: string, params: P, ctx: FaultContext): Planned<R> | Promise<Planned<R>>;
   revert(revert: R, ctx: FaultContext): Promise<RevertOutcome>;
@@ -166,6 +174,7 @@ export function defineInjector<P, R extends Record<string, unknown>>(def: Inject
     // `params` is what validateParams returned for this module, so it already has type P.
     memoryBytes: (params) => def.memoryBytes?.(params as P) ?? 0,
     exclusiveTargets: (params) => def.exclusiveTargets?.(params as P) ?? [],
+    durationProblem: (params, durationMs) => def.durationProblem?.(params as P, durationMs),
     plan: async (faultId, params, ctx) => def.plan(faultId, params as P, ctx),
     revert: (revert, ctx) => def.revert(parseRevert(revert), ctx),
     support: (ctx) => def.support(ctx),

@@ -115,6 +115,31 @@ export interface U32MatchSpec {
   matchSourcePort?: boolean;
 }
 
+/** A systemd unit's state over D-Bus (org.freedesktop.systemd1.Unit, and .Service for services). */
+export interface SystemdUnitState {
+  /** `loaded`, `not-found`, `bad-setting`, `error` or `masked`. */
+  loadState: string;
+  /** `active`, `reloading`, `inactive`, `failed`, `activating` or `deactivating`. */
+  activeState: string;
+  subState: string;
+  /** The pending job's id; 0 when none. */
+  jobId: number;
+  /** Restart= of a loaded service (`no`, `always`, `on-failure`, …); '' otherwise. */
+  restart: string;
+  /** Automatic restarts so far (NRestarts; 0 before systemd 235). */
+  nRestarts: number;
+  mainPid: number;
+  /** TimeoutStartUSec in µs; null for infinity. */
+  timeoutStartUs: number | null;
+}
+
+/** What systemdUnitAction resolves with. */
+export interface SystemdActionOutcome {
+  /** The job's result (`done`, `failed`, …), `pending`, `queued`, or `signalled` for a kill. */
+  result: string;
+  state: SystemdUnitState | null;
+}
+
 export interface NativeAddon {
   /** Version of this surface; load.ts refuses any other. */
   readonly abiVersion: 1;
@@ -191,4 +216,29 @@ export interface NativeAddon {
   nftDeleteChain(table: string, chain: string): boolean;
   /** Chain names of `inet <table>` (empty when the table does not exist). */
   nftListChains(table: string): string[];
+  /**
+   * Connects to systemd over D-Bus (the system bus; without a dbus-daemon, as root, /run/systemd/private) and reads
+   * the manager's Version and SystemState (`running`, `degraded`, `stopping` while the host shuts
+   * down, …), synchronously: `systemctl --version; systemctl is-system-running` without forking. A NativeSystemError
+   * says why not (`dlopen ELIBACC` without libsystemd.so.0, `sd_bus_open_system ENOENT` without
+   * a bus or systemd).
+   */
+  systemdProbe(): { address: string; version: string; systemState: string };
+  /**
+   * Equivalent to `systemctl show -p LoadState,ActiveState,SubState,Job,Restart,NRestarts,MainPID,TimeoutStartUSec <unit>`
+   * (Manager.LoadUnit, then Properties.Get), on the libuv pool. A unit without a file has
+   * loadState `not-found`; an invalid name rejects with EINVAL.
+   */
+  systemdUnitState(unit: string): Promise<SystemdUnitState>;
+  /**
+   * Equivalent to `systemctl start|stop <unit>` (StartUnit/StopUnit with mode "replace"), waiting
+   * up to `waitMs` (0–10000, default 0) for the job's JobRemoved on the same connection: resolves
+   * with the job's result (`done`, `failed`, `canceled`, `timeout`, `dependency`, `skipped`), or
+   * `pending` when `waitMs` passed first, `queued` for no wait. For `kill`, SIGKILL to the main
+   * process (`systemctl kill -s KILL --kill-whom=main`, KillUnit), after which the unit's Restart=
+   * applies: `signalled`. Once a job ended, `state` is the unit read on the same connection (a
+   * new connection waits behind the job's cleanup in systemd's event loop); else null. On the
+   * libuv pool.
+   */
+  systemdUnitAction(unit: string, action: 'start' | 'stop' | 'kill', waitMs?: number): Promise<SystemdActionOutcome>;
 }

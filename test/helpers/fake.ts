@@ -47,6 +47,9 @@ export const FAKE_NATIVE: NativeAddon = {
   nftAddChain: () => notFaked('nftAddChain'),
   nftDeleteChain: () => notFaked('nftDeleteChain'),
   nftListChains: () => notFaked('nftListChains'),
+  systemdProbe: () => notFaked('systemdProbe'),
+  systemdUnitState: () => notFaked('systemdUnitState'),
+  systemdUnitAction: () => notFaked('systemdUnitAction'),
 };
 
 function notFaked(name: string): never {

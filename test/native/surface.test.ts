@@ -121,3 +121,21 @@ test('fallocate reserves the asked length of an open file', (t) => {
 test('sdNotify refuses a relative socket path', (t) => {
   t.throws(() => native.sdNotify('relative/path', 'READY=1'), { code: 'EINVAL' });
 });
+
+// Where systemd is not PID 1 (this testbed), the D-Bus calls say so as system errors; where it
+// is, they answer (test/system/service-restart.test.ts runs them against a real systemd).
+test('the systemd calls check their arguments, and without systemd fail as system errors that say why', async (t) => {
+  await t.throwsAsync(async () => native.systemdUnitState(''), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' });
+  await t.throwsAsync(async () => native.systemdUnitAction('x.service', 'restart' as 'start'), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' });
+  let probe: { address: string; version: string; systemState: string } | undefined;
+  try {
+    probe = native.systemdProbe();
+  } catch (error) {
+    t.true(error instanceof NativeSystemError);
+    t.regex((error as Error).message, /^(sd_bus_open_system|sd_bus_start|dlopen) E[A-Z]+: /);
+    await t.throwsAsync(native.systemdUnitState('ssh.service'), { instanceOf: NativeSystemError, code: (error as NativeSystemError).code });
+    return;
+  }
+  t.regex(probe.version, /^\d+/, 'systemd answers here');
+  t.like(await native.systemdUnitState('faultd-surface-test-nonexistent.service'), { loadState: 'not-found', activeState: 'inactive', jobId: 0 });
+});

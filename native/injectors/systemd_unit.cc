@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "systemd_unit.h"
+
+#include <cerrno>
+#include <csignal>
+#include <utility>
+
+#include "../core/sd_bus.h"
+
+namespace faultd::inj {
+namespace {
+
+constexpr const char* kManagerPath = "/org/freedesktop/systemd1";
+constexpr const char* kManager = "org.freedesktop.systemd1.Manager";
+constexpr const char* kUnit = "org.freedesktop.systemd1.Unit";
+constexpr const char* kService = "org.freedesktop.systemd1.Service";
+
+}  // namespace
+
+namespace {
+
+core::Result<UnitState> ReadUnitStateOn(core::BusConnection& connection, const std::string& unit) noexcept {
+  auto path = connection.Call(kManagerPath, kManager, "LoadUnit", "s", unit.c_str(), nullptr, 0, true);
+  if (!path.ok()) return path.error();
+  const char* object = path.value().c_str();
+  UnitState state;
+  for (auto [member, target] : {std::pair{"LoadState", &state.load_state}, {"ActiveState", &state.active_state}, {"SubState", &state.sub_state}}) {
+    auto value = connection.StringProperty(object, kUnit, member);
+    if (!value.ok()) return value.error();
+    *target = std::move(value).value();
+  }
+  auto job = connection.JobIdProperty(object, kUnit, "Job");
+  if (!job.ok()) return job.error();
+  state.job_id = job.value();
+  const bool service = unit.size() > 8 && unit.compare(unit.size() - 8, 8, ".service") == 0;
+  if (!service || state.load_state != "loaded") return state;
+  auto restart = connection.StringProperty(object, kService, "Restart");
+  if (!restart.ok()) return restart.error();
+  state.restart = std::move(restart).value();
+  auto main_pid = connection.NumberProperty(object, kService, "MainPID", 'u');
+  if (!main_pid.ok()) return main_pid.error();
+  state.main_pid = static_cast<uint32_t>(main_pid.value());
+  auto timeout = connection.NumberProperty(object, kService, "TimeoutStartUSec", 't');
+  if (!timeout.ok()) return timeout.error();
+  state.timeout_start_us = timeout.value();
+  // NRestarts exists since systemd 235; older managers answer UnknownProperty: left at 0.
+  auto restarts = connection.NumberProperty(object, kService, "NRestarts", 'u');
+  if (restarts.ok()) state.n_restarts = static_cast<uint32_t>(restarts.value());
+  return state;
+}
+
+/// Runs `body` on the system bus; if that connection is lost or refused (dbus-daemon stopping
+/// while the host shuts down), once more on systemd's private socket. Only for calls that may be
+/// repeated: a read, a start or stop with mode "replace" (a second request joins the first job).
+template <typename T, typename Body>
+core::Result<T> OnManager(Body body) noexcept {
+  auto bus = core::BusConnection::Open();
+  if (!bus.ok()) return bus.error();
+  core::BusConnection connection = std::move(bus).value();
+  auto first = body(connection);
+  if (first.ok() || !core::IsTransportError(first.error()) || connection.address() == core::kPrivateBusAddress) return first;
+  auto own = core::BusConnection::OpenPrivate();
+  if (!own.ok()) return first;
+  core::BusConnection retry = std::move(own).value();
+  return body(retry);
+}
+
+}  // namespace
+
+core::Result<UnitState> ReadUnitState(const std::string& unit) noexcept {
+  return OnManager<UnitState>([&unit](core::BusConnection& c) { return ReadUnitStateOn(c, unit); });
+}
+
+core::Result<ActionOutcome> RunUnitAction(const std::string& unit, UnitAction action, int wait_ms) noexcept {
+  if (action == UnitAction::kKillMain) {
+    // Never repeated: a second SIGKILL could hit the process Restart= just started.
+    auto bus = core::BusConnection::Open();
+    if (!bus.ok()) return bus.error();
+    core::BusConnection connection = std::move(bus).value();
+    auto killed = connection.Call(kManagerPath, kManager, "KillUnit", "ssi", unit.c_str(), "main", SIGKILL, false);
+    if (!killed.ok()) return killed.error();
+    return ActionOutcome{"signalled", std::nullopt};
+  }
+  const char* member = action == UnitAction::kStart ? "StartUnit" : "StopUnit";
+  return OnManager<ActionOutcome>([&](core::BusConnection& c) -> core::Result<ActionOutcome> {
+    auto job = c.CallJobAndWait(member, unit.c_str(), wait_ms);
+    if (!job.ok()) return job.error();
+    ActionOutcome outcome{std::move(job).value(), std::nullopt};
+    if (outcome.result != "pending" && outcome.result != "queued") {
+      auto state = ReadUnitStateOn(c, unit);
+      if (state.ok()) outcome.state = std::move(state).value();
+    }
+    return outcome;
+  });
+}
+
+core::Result<ManagerInfo> ProbeManager() noexcept {
+  return OnManager<ManagerInfo>([](core::BusConnection& c) -> core::Result<ManagerInfo> {
+    auto version = c.StringProperty(kManagerPath, kManager, "Version");
+    if (!version.ok()) return version.error();
+    auto state = c.StringProperty(kManagerPath, kManager, "SystemState");
+    if (!state.ok()) return state.error();
+    return ManagerInfo{c.address(), std::move(version).value(), std::move(state).value()};
+  });
+}
+
+}  // namespace faultd::inj

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: Apache-2.0
+// linux-service-restart against a real systemd (PID 1 of an nspawn container, container.ts):
+// `faultd run` inside restarts test units over D-Bus, and systemd itself is the oracle (the
+// unit's MainPID, NRestarts and the journal's start lines), read from outside with systemctl.
+// Then a kill -9 of faultd while the unit is stopped (revert --remnants starts it), a unit that
+// cannot start any more (a failed revert naming `systemctl start`), bad input (exit 2, nothing
+// stopped), and a reboot mid-fault with faultd installed as a service (its boot-time revert
+// starts a unit that is not enabled).
+import { spawn } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+import test, { type ExecutionContext } from 'ava';
+
+import { Container, ensureRootfs, FAULTD, systemSuiteMissing } from './container.js';
+import { bootRig, journal, runStarted, waitFor } from './rig.js';
+
+const missing = systemSuiteMissing();
+const systemTest = missing ? test.skip : test.serial;
+if (missing) test.skip(`service-restart system tests skipped: ${missing}`, () => undefined);
+
+const PLAIN = 'svc-plain.service';
+const HEAL = 'svc-heal.service';
+const ENABLED = 'svc-enabled.service';
+const UNITS: Record<string, string> = {
+  [PLAIN]: '[Service]\nExecStart=/bin/sleep infinity\nRestart=no\n',
+  [HEAL]: '[Service]\nExecStart=/bin/sleep infinity\nRestart=always\nRestartSec=100ms\n',
+};
+
+/** Writes the test units (not enabled) into the container's /etc and starts them once it runs. */
+function installUnits(c: Container): void {
+  for (const [name, text] of Object.entries(UNITS)) writeFileSync(path.join(c.root, 'etc/systemd/system', name), text);
+}
+
+function startUnits(c: Container): void {
+  const started = c.exec(['systemctl', 'start', PLAIN, HEAL]);
+  if (started.code !== 0) throw new Error(`systemctl start failed: ${started.stderr}`);
+}
+
+/** A booted container with the test units running, destroyed with the test. */
+async function container(t: ExecutionContext): Promise<Container> {
+  const c = Container.create(ensureRootfs((line) => t.log(line)));
+  t.teardown(() => c.destroy());
+  installUnits(c);
+  await c.boot();
+  startUnits(c);
+  return c;
+}
+
+function show(c: Container, unit: string, property: string): string {
+  return c.exec(['systemctl', 'show', '-p', property, '--value', unit]).stdout.trim();
+}
+
+/** How many times systemd started `unit` in this boot (its journal's "Started" lines). */
+function starts(c: Container, unit: string): number {
+  const lines = c.exec(['journalctl', '-b', '-u', unit, '-o', 'cat', '--no-pager']).stdout.split('\n');
+  return lines.filter((l) => /^Started /.test(l)).length;
+}
+
+/** Writes `/root/<name>.json` with one linux-service-restart fault. */
+function experimentFile(c: Container, name: string, fault: Record<string, unknown>): string {
+  const doc = { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name }, spec: { steps: [{ faults: [{ kind: 'linux-service-restart', name: 'svc', ...fault }] }] } };
+  writeFileSync(path.join(c.root, 'root', `${name}.json`), JSON.stringify(doc));
+  return `/root/${name}.json`;
+}
+
+/** `faultd run <file>` inside, in the background; its exit and output when it ends. */
+function runInBackground(c: Container, file: string): { done: Promise<{ code: number | null; out: string }> } {
+  const child = spawn('nsenter', ['-t', String(c.leader), '-a', 'env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', '/usr/bin/node', FAULTD, 'run', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+  return { done: new Promise((resolve) => child.on('exit', (code) => resolve({ code, out }))) };
+}
+
+systemTest("3 cycles of 1 s: systemd stopped and started the unit 3 times (the last by the revert), active at the end; self-healing: NRestarts +2, the unit's Restart= brought it back after each kill", async (t) => {
+  const c = await container(t);
+  const pidBefore = show(c, PLAIN, 'MainPID');
+  const startsBefore = starts(c, PLAIN);
+  const dry = c.faultd(['run', '--dry-run', experimentFile(c, 'dry', { duration: '3s', params: { SERVICES: 'svc-plain', INTERVAL: '1s' } })]);
+  t.is(dry.code, 0, dry.stdout + dry.stderr);
+  t.regex(dry.stdout, /3 cycle\(s\) of 1s, parallel: stop svc-plain\.service \(active \(running\), main pid \d+\)/);
+  t.is(show(c, PLAIN, 'MainPID'), pidBefore, 'the dry run changed nothing');
+
+  const run = c.faultd(['run', experimentFile(c, 'cycles', { duration: '3s', params: { SERVICES: 'svc-plain', INTERVAL: '1s' } })]);
+  t.is(run.code, 0, run.stdout + run.stderr);
+  t.regex(run.stdout, /reverted \(started svc-plain\.service \(active after \d+ ms\)\)/);
+  t.is(show(c, PLAIN, 'ActiveState'), 'active');
+  t.not(show(c, PLAIN, 'MainPID'), pidBefore);
+  t.is(starts(c, PLAIN) - startsBefore, 3, 'started at 1 s, 2 s and by the revert');
+  t.log(run.stdout.split('\n').filter((l) => /svc/.test(l)).join('\n'));
+
+  const restartsBefore = Number(show(c, HEAL, 'NRestarts'));
+  const heal = c.faultd(['run', experimentFile(c, 'heal', { duration: '2s', params: { services: 'svc-heal', selfHealingServices: true, interval: '1s' } })]);
+  t.is(heal.code, 0, heal.stdout + heal.stderr);
+  t.is(Number(show(c, HEAL, 'NRestarts')) - restartsBefore, 2, 'two kills, each brought back by Restart=always');
+  t.is(show(c, HEAL, 'ActiveState'), 'active');
+  t.regex(heal.stdout, /svc-heal\.service already active/);
+});
+
+systemTest('kill -9 of faultd while the unit is stopped: revert --remnants starts it and checks it; a unit that cannot start any more fails the revert naming systemctl start', async (t) => {
+  const c = await container(t);
+  const first = runInBackground(c, experimentFile(c, 'killed', { duration: '60s', params: { services: PLAIN, interval: '60s' } }));
+  await waitFor('the unit stopped', () => show(c, PLAIN, 'ActiveState') === 'inactive', 15_000);
+  t.is(c.exec(['pkill', '-9', '-f', `${FAULTD} run`]).code, 0);
+  const { code } = await first.done;
+  t.not(code, 0);
+  await new Promise((r) => setTimeout(r, 300));
+  t.is(show(c, PLAIN, 'ActiveState'), 'inactive', 'nothing started it while faultd was dead');
+  const reverted = c.faultd(['revert', '--remnants']);
+  t.is(reverted.code, 0, reverted.stdout + reverted.stderr);
+  t.regex(reverted.stdout, /started svc-plain\.service \(active after \d+ ms\)/);
+  t.is(show(c, PLAIN, 'ActiveState'), 'active');
+  t.is(c.faultd(['revert', '--remnants']).code, 0, 'idempotent');
+
+  const second = runInBackground(c, experimentFile(c, 'broken', { duration: '60s', params: { services: PLAIN, interval: '60s' } }));
+  await waitFor('the unit stopped', () => show(c, PLAIN, 'ActiveState') === 'inactive', 15_000);
+  c.exec(['pkill', '-9', '-f', `${FAULTD} run`]);
+  await second.done;
+  const dropIn = path.join(c.root, 'etc/systemd/system', `${PLAIN}.d`);
+  mkdirSync(dropIn, { recursive: true });
+  writeFileSync(path.join(dropIn, 'broken.conf'), '[Service]\nExecStart=\nExecStart=/bin/false\n');
+  c.exec(['systemctl', 'daemon-reload']);
+  const failed = c.faultd(['revert', '--remnants']);
+  t.is(failed.code, 4, failed.stdout + failed.stderr);
+  t.true(`${failed.stdout}${failed.stderr}`.includes(`systemctl start ${PLAIN}`), failed.stdout + failed.stderr);
+  const status = c.faultd(['status']);
+  t.regex(status.stdout, /REVERT-FAILED/);
+  t.true(status.stdout.includes(`systemctl start ${PLAIN}`), status.stdout);
+  rmSync(dropIn, { recursive: true, force: true });
+  c.exec(['systemctl', 'daemon-reload']);
+  const fixed = c.faultd(['revert', '--remnants']);
+  t.is(fixed.code, 0, fixed.stdout + fixed.stderr);
+  t.is(show(c, PLAIN, 'ActiveState'), 'active');
+});
+
+systemTest('bad input changes nothing: an unknown unit, an inactive unit and faultd.service are refused by name (exit 2); interval > duration fails validate', async (t) => {
+  const c = await container(t);
+  c.exec(['systemctl', 'stop', HEAL]);
+  const pid = show(c, PLAIN, 'MainPID');
+  const refused = c.faultd(['run', experimentFile(c, 'bad', { duration: '5s', params: { services: `${PLAIN},no-such-unit,svc-heal,faultd`, interval: '1s' } })]);
+  const text = refused.stdout + refused.stderr;
+  t.not(refused.code, 0, text);
+  t.regex(text, /no-such-unit\.service: no such unit \(LoadState=not-found\)/);
+  t.regex(text, /svc-heal\.service is inactive \(dead\), not active/);
+  t.regex(text, /faultd\.service is never restarted by faultd/);
+  const dry = c.faultd(['run', '--dry-run', '/root/bad.json']);
+  t.is(dry.code, 2, dry.stdout + dry.stderr);
+  t.is(show(c, PLAIN, 'MainPID'), pid, 'svc-plain was never stopped');
+  const validate = c.faultd(['validate', experimentFile(c, 'long', { duration: '5s', params: { services: PLAIN, interval: '10s' } })]);
+  t.is(validate.code, 2);
+  t.regex(validate.stdout + validate.stderr, /params\.interval: must not exceed the fault's duration \(5s\)/);
+  const doctor = c.faultd(['doctor']);
+  t.regex(doctor.stdout, /OK +linux-service-restart\n +systemd 252[^\n]* reachable over D-Bus at unix:path=\/run\/dbus\/system_bus_socket/);
+});
+
+systemTest('faultd as a service: a reboot mid-fault leaves an enabled unit to its boot; after a hard stop mid-fault the boot-time revert starts a unit that is not enabled', async (t) => {
+  const rig = await bootRig((line) => t.log(line));
+  t.teardown(() => rig.destroy());
+  const { c, hub } = rig;
+  installUnits(c);
+  writeFileSync(path.join(c.root, 'etc/systemd/system', ENABLED), '[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n');
+  c.exec(['systemctl', 'daemon-reload']);
+  c.exec(['systemctl', 'enable', '--now', ENABLED]);
+  startUnits(c);
+  t.is(show(c, PLAIN, 'UnitFileState'), 'static', 'nothing but faultd would start svc-plain at boot');
+  const queue = (unit: string, name: string) => {
+    const fault = { kind: 'linux-service-restart', name: 'svc', duration: '60s', params: { services: unit, interval: '60s' } };
+    return hub.queueRun('container', { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name }, spec: { steps: [{ faults: [fault] }] } });
+  };
+
+  const rebooted = queue(ENABLED, 'svc-reboot');
+  await runStarted(hub, rebooted.id);
+  await waitFor('the unit stopped', () => show(c, ENABLED, 'ActiveState') === 'inactive', 15_000);
+  c.exec(['systemctl', 'reboot']);
+  t.is(await c.exited(), 133);
+  await c.boot();
+  await waitFor('the result', () => hub.run(rebooted.id)?.state === 'finished', 30_000);
+  const result = hub.run(rebooted.id)?.result;
+  t.is(result?.verdict, 'interrupted', `${JSON.stringify(result)}\n${journal(c).slice(-40).join('\n')}`);
+  t.regex(result?.faults.find((f) => f.faultId === 'svc')?.revert ?? '', /the host is shutting down \(SystemState=stopping\): not started now; svc-enabled\.service come\(s\) back at boot if enabled/);
+  t.is(show(c, ENABLED, 'ActiveState'), 'active', 'the boot started the enabled unit');
+
+  startUnits(c);
+  const cut = queue(PLAIN, 'svc-hard-stop');
+  await runStarted(hub, cut.id);
+  await waitFor('the unit stopped', () => show(c, PLAIN, 'ActiveState') === 'inactive', 15_000);
+  await c.hardStop();
+  await c.boot();
+  await waitFor('svc-plain active again', () => show(c, PLAIN, 'ActiveState') === 'active', 20_000);
+  await waitFor('the result', () => hub.run(cut.id)?.state === 'finished', 30_000);
+  const after = hub.run(cut.id)?.result;
+  t.is(after?.verdict, 'interrupted', JSON.stringify(after));
+  t.regex(after?.faults.find((f) => f.faultId === 'svc')?.revert ?? '', /started svc-plain\.service \(active after \d+ ms\)/, JSON.stringify(after?.faults));
+  const lines = journal(c);
+  t.true(lines.some((l) => /reverting remnant of an earlier boot .*kind=linux-service-restart/.test(l)), lines.join('\n'));
+});
