@@ -24,6 +24,7 @@
         'native/binding/js_error.cc',
         'native/binding/process_binding.cc',
         'native/binding/host_binding.cc',
+        'native/binding/clock_binding.cc',
         'native/binding/tc_binding.cc',
         'native/binding/nft_binding.cc',
         'native/binding/match_args.cc',

@@ -16,6 +16,7 @@ import { linuxNetworkPartition } from './linux-network-partition.js';
 import { linuxNetworkRateLimit } from './linux-network-rate-limit.js';
 import { linuxNetworkReorder } from './linux-network-reorder.js';
 import { linuxPidExhaustion } from './linux-pid-exhaustion.js';
+import { linuxTimeChaos } from './linux-time-chaos.js';
 import type { InjectorModule } from './types.js';
 
 export type Registry = ReadonlyMap<string, InjectorModule>;
@@ -38,5 +39,6 @@ export const REGISTRY: Registry = new Map(
     linuxCgroupLimit,
     linuxDiskIoStress,
     linuxPidExhaustion,
+    linuxTimeChaos,
   ].map((module) => [module.kind, module] as const),
 );
