@@ -83,15 +83,18 @@ function rtcMinusRealtimeMs(sysRoot: string, realtimeNs: bigint): number | undef
   return rtc === undefined ? undefined : rtc * 1000 - Number(realtimeNs / NS_PER_MS);
 }
 
-/** Continues the daemons the fault stopped (this boot only); the ones continued, and those gone. */
+/** Continues the daemons the fault stopped that are still stopped (this boot only); the ones continued, and those gone. */
 async function continueDaemons(daemons: readonly ProcessRecord[], ctx: FaultContext): Promise<{ continued: ProcessRecord[]; gone: ProcessRecord[] }> {
-  const outcomes = daemons.map((t) => ({ t, outcome: ctx.native.killProcess(t.pid, t.startTime, signalNumber('SIGCONT')) }));
-  const still = await waitForState(daemons, (state) => !isStopped(state), ctx.procRoot);
+  // Only the ones still stopped: a second revert signals nothing.
+  const stopped = daemons.filter((t) => isStopped(stateOf(t, ctx.procRoot)));
+  const outcomes = stopped.map((t) => ({ t, outcome: ctx.native.killProcess(t.pid, t.startTime, signalNumber('SIGCONT')) }));
+  const still = await waitForState(stopped, (state) => !isStopped(state), ctx.procRoot);
   if (still.length) {
     const pids = still.map((t) => t.pid).join(' ');
     throw new RevertError(`NTP daemon ${still.map(describeProcess).join(', ')} still stopped after SIGCONT`, `NTP daemon(s) ${pids} stopped (state T)`, `kill -CONT ${pids}`);
   }
-  return { continued: outcomes.filter((o) => o.outcome === 'signalled').map((o) => o.t), gone: outcomes.filter((o) => o.outcome !== 'signalled').map((o) => o.t) };
+  const gone = daemons.filter((t) => stateOf(t, ctx.procRoot) === undefined && !stopped.includes(t));
+  return { continued: outcomes.filter((o) => o.outcome === 'signalled').map((o) => o.t), gone: [...gone, ...outcomes.filter((o) => o.outcome !== 'signalled').map((o) => o.t)] };
 }
 
 /** The revert in the boot of the fault: clock from the anchor, then the daemons continued. */
