@@ -13,3 +13,16 @@ export function monotonicMs(): number {
 
 /** A clock for code that takes one injected (tests pass a fake). */
 export type MonotonicClock = () => number;
+
+/**
+ * A wall clock that steps do not move: the system clock when it is made, advanced by
+ * CLOCK_MONOTONIC since (which NTP slews with the system clock, so the two only part at a
+ * step). For a process that compares timestamps it made itself (the hub's token expiry, a
+ * silent run's age), so a host whose clock is skewed by ±24 h neither expires every token nor
+ * declares every run lost; a new process takes the system clock again.
+ */
+export function steadyWallClock(): () => number {
+  const wallAtStart = Date.now();
+  const monoAtStart = monotonicMs();
+  return () => Math.round(wallAtStart + (monotonicMs() - monoAtStart));
+}

@@ -16,6 +16,7 @@ import { ProcessRecord, recordOf } from './process/record.js';
 import { checkSelector, selectorParams, signalNumber, toSelector } from './process/selector-params.js';
 import { describeProcess, describeSelector, listProcesses, noTargetMessage, readProcess, selectProcesses } from './process/targets.js';
 import { defineInjector, RevertError, type ActiveFault, type FaultContext } from './types.js';
+import { monotonicMs } from '../monotonic.js';
 
 /** How long a SIGSTOP or SIGCONT may take to show in /proc/<pid>/stat. */
 const STATE_WAIT_MS = 1000;
@@ -37,13 +38,13 @@ function stateOf(t: Target, ctx: FaultContext): string | undefined {
 
 /** Waits until `done(state)` holds for every target still there; the ones for which it does not. */
 async function waitForState(targets: readonly Target[], done: (state: string) => boolean, ctx: FaultContext): Promise<Target[]> {
-  const deadline = Date.now() + STATE_WAIT_MS;
+  const deadline = monotonicMs() + STATE_WAIT_MS;
   for (;;) {
     const pending = targets.filter((t) => {
       const state = stateOf(t, ctx);
       return state !== undefined && !done(state);
     });
-    if (!pending.length || Date.now() >= deadline) return pending;
+    if (!pending.length || monotonicMs() >= deadline) return pending;
     await sleep(10);
   }
 }
