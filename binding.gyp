@@ -61,6 +61,7 @@
           'native/test/netlink_test.cc',
           'native/test/delay_test.cc',
           'native/test/stressor_modes_test.cc',
+          'native/test/clock_test.cc',
           '<@(faultd_stressor_sources)',
           '<@(faultd_core_sources)',
           '<@(faultd_injector_sources)',
