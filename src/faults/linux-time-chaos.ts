@@ -9,17 +9,15 @@
  * second atomic step, verifies it within 1 ms, continues the daemons; a second revert finds the
  * clock where it belongs and steps nothing. After a reboot, see time/other-boot.ts.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-
 import { z } from 'zod';
 
 import { FaultdError } from '../errors.js';
 import { CAP, hasCapability } from '../host/facts.js';
-import { monotonicMs } from '../monotonic.js';
 import { booleanParam, paramsObject } from './params.js';
 import { ProcessRecord, recordOf } from './process/record.js';
 import { signalNumber } from './process/selector-params.js';
-import { describeProcess, readProcess } from './process/targets.js';
+import { isStopped, STATE_WAIT_MS, stateOf, waitForState } from './process/process-state.js';
+import { describeProcess } from './process/targets.js';
 import { absNs, AnchorRecord, anchorOf, clockErrorNs, formatNs, NS_PER_MS, NsText, restoreFromAnchor } from './time/clock-anchor.js';
 import { NTP_DAEMON_NAMES, runningNtpDaemons } from './time/ntp-daemons.js';
 import { formatOffsetMs, offsetParam } from './time/offset.js';
@@ -29,8 +27,6 @@ import { defineInjector, RevertError, type ActiveFault, type FaultContext } from
 
 /** The restore's target: CLOCK_REALTIME within 1 ms of anchor + elapsed time. */
 export const RESTORE_TOLERANCE_NS = 1_000_000n;
-/** How long a SIGSTOP or SIGCONT may take to show in /proc/<pid>/stat. */
-const STATE_WAIT_MS = 1000;
 const SYS_ROOT = '/sys';
 const STA_UNSYNC = 0x40;
 
@@ -55,27 +51,6 @@ export const TimeChaosRevertSchema = z.object({
   stoppedDaemons: z.array(ProcessRecord).optional(),
 });
 export type TimeChaosRevert = z.infer<typeof TimeChaosRevertSchema>;
-
-const isStopped = (state: string | undefined): boolean => state === 'T' || state === 't';
-
-/** The state of `t` now, or undefined when it is gone or its pid belongs to another process. */
-function stateOf(t: ProcessRecord, procRoot: string): string | undefined {
-  const now = readProcess(procRoot, t.pid);
-  return now && now.startTime === t.startTime ? now.state : undefined;
-}
-
-/** Waits (on CLOCK_MONOTONIC: the clock being skewed must not stretch it) until `done` holds for each target still there. */
-async function waitForState(targets: readonly ProcessRecord[], done: (state: string) => boolean, procRoot: string): Promise<ProcessRecord[]> {
-  const deadline = monotonicMs() + STATE_WAIT_MS;
-  for (;;) {
-    const pending = targets.filter((t) => {
-      const state = stateOf(t, procRoot);
-      return state !== undefined && !done(state);
-    });
-    if (!pending.length || monotonicMs() >= deadline) return pending;
-    await sleep(5);
-  }
-}
 
 /** RTC minus CLOCK_REALTIME in ms, or undefined without an RTC. */
 function rtcMinusRealtimeMs(sysRoot: string, realtimeNs: bigint): number | undefined {
