@@ -6,7 +6,7 @@
 // Every test guards the clock (its own anchor, restored at teardown) and keeps it skewed for a
 // few seconds only. A copy of sleep named `chronyd` stands in for an NTP daemon.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import type { ExecutionContext } from 'ava';
@@ -137,3 +137,38 @@ test('--dry-run shows the plan (anchor, step, NTP daemons, revert) and changes n
   t.is(stateOf(chronyd.pid ?? 0), 'S');
   t.true(Math.abs(nsToMs(clockOffsetNs(anchor))) < 0.1, 'the clock is untouched');
 });
+
+/** A ledger holding one linux-time-chaos intent of another boot, its anchor `anchorAgoMs` in the past (negative: in the future). */
+function earlierBootLedger(ws: Workspace, anchorAgoMs: number): void {
+  mkdirSync(ws.stateDir, { recursive: true });
+  const realtimeNs = (BigInt(Date.now() - anchorAgoMs) * 1_000_000n).toString();
+  const intent = {
+    v: 1, ts: new Date().toISOString(), faultId: 'r-earlier-boot-clock', event: 'intent', runId: 'r-earlier', kind: 'linux-time-chaos', target: 'CLOCK_REALTIME',
+    bootId: '11111111-2222-3333-4444-555555555555', owner: { pid: 4_000_000, startTime: 1 },
+    revert: { bootId: '11111111-2222-3333-4444-555555555555', offsetNs: '-5400000000000', anchor: { realtimeNs, monotonicNs: '1000', boottimeNs: '1000', bracketNs: 90 }, kernelNtp: { status: 64, clockState: 5 }, disableNTP: true, stoppedDaemons: [] },
+  };
+  writeFileSync(path.join(ws.stateDir, 'ledger.jsonl'), `${JSON.stringify(intent)}\n`);
+}
+
+test('after a reboot (the intent is from another boot), revert --remnants says what decided, steps nothing, and fails with the fix when the clock is behind the anchor', async (t) => {
+  const anchor = guardClock(t);
+  const { ws } = runWorkspace(t);
+  earlierBootLedger(ws, 60_000);
+  const reverted = await runCli(['revert', '--remnants'], ws.stateDir);
+  t.is(reverted.code, 0, reverted.stdout + reverted.stderr);
+  // This testbed has no RTC and no NTP daemon: the platform set the clock at boot.
+  t.regex(reverted.stdout + reverted.stderr, /boot changed since the fault \(its boot 11111111\).*no RTC, so the skew could not outlive the boot/);
+  t.true(Math.abs(nsToMs(clockOffsetNs(anchor))) < 0.1, 'nothing stepped');
+  const behind = workspaceWithLedger(t, -3_600_000);
+  const failed = await runCli(['revert', '--remnants'], behind.stateDir);
+  t.is(failed.code, 4, failed.stdout + failed.stderr);
+  t.regex(failed.stdout + failed.stderr, /3[56]\d{5} ms before the fault began: it is behind true time/);
+  t.regex(failed.stdout + failed.stderr, /timedatectl set-ntp true/);
+  t.true(Math.abs(nsToMs(clockOffsetNs(anchor))) < 0.1, 'still nothing stepped');
+});
+
+function workspaceWithLedger(t: ExecutionContext, anchorAgoMs: number): Workspace {
+  const { ws } = runWorkspace(t);
+  earlierBootLedger(ws, anchorAgoMs);
+  return ws;
+}
