@@ -21,6 +21,8 @@
  *     real disk): write throughput and CPU per MiB against `stress-ng --hdd N` on the same
  *     filesystem, and the `ioRate` mean error and 1 s-window SD, both read from the loop
  *     device's /sys/block/<dev>/stat.
+ * 10. Time chaos: the offset in place against the one asked, and the restore error against a
+ *     monotonic reference, faultd (clock_adjtime ADJ_SETOFFSET) vs `date -s` (bench/time.ts).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -50,6 +52,7 @@ import { systemService } from './system.js';
 import { serviceRestart } from './service.js';
 import { nfqueueDelayer } from './nfqueue.js';
 import { processFaults } from './process.js';
+import { timeChaos } from './time.js';
 import { mean, median, sd } from './stats.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -508,7 +511,7 @@ async function main(): Promise<void> {
   await ledger.open();
   const stressNg = spawnSync('stress-ng', ['--version'], { encoding: 'utf8' }).stdout.trim();
   const started = new Date();
-  const all = 'cpu,memory,latency,diskio,network,nfqueue,process,service,footprint,abort,fleet,system';
+  const all = 'cpu,memory,latency,diskio,network,nfqueue,process,service,time,footprint,abort,fleet,system';
   const only = (process.env['BENCH_ONLY'] ?? all).split(',');
   const partial = only.join(',') !== all;
   const section = async (name: string, title: string, body: () => Promise<string[]>): Promise<string[]> =>
@@ -526,6 +529,7 @@ async function main(): Promise<void> {
     ...(await section('nfqueue', '## Latency without netem: the NFQUEUE delayer under a bulk TCP stream', () => nfqueueDelayer(ROOT))),
     ...(await section('process', '## Process faults: kill and stop, next to pkill', () => processFaults(ctx, startFault))),
     ...(await section('service', '## Service restart: faultd over D-Bus vs systemctl restart (nspawn)', () => serviceRestart())),
+    ...(await section('time', '## Time chaos: offset asked vs measured, restore error vs `date -s`', () => timeChaos(ctx, startFault))),
     ...(await section('footprint', "## faultd's own footprint", () => ownFootprint())),
     ...(await section('footprint', '### What each module costs', () => Promise.resolve(moduleCosts(ROOT)))),
     ...(await section('abort', '## Hub abort → faults reverted', () => abortLatency(ROOT))),

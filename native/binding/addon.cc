@@ -2,6 +2,7 @@
 // Module entry: registers the binding functions. Only files in native/binding include napi.h.
 #include <napi.h>
 
+#include "clock_binding.h"
 #include "host_binding.h"
 #include "js_args.h"
 #include "js_error.h"
@@ -39,6 +40,9 @@ Napi::Object RegisterModule(Napi::Env env, Napi::Object exports) {
   exports.Set("tryLock", Napi::Function::New(env, TryLock, "tryLock"));
   exports.Set("sdNotify", Napi::Function::New(env, SdNotify, "sdNotify"));
   exports.Set("fallocate", Napi::Function::New(env, Fallocate, "fallocate"));
+  exports.Set("clockRead", Napi::Function::New(env, ClockRead, "clockRead"));
+  exports.Set("clockStep", Napi::Function::New(env, ClockStep, "clockStep"));
+  exports.Set("ntpState", Napi::Function::New(env, NtpState, "ntpState"));
   exports.Set("netemOptions", Napi::Function::New(env, NetemOptions, "netemOptions"));
   exports.Set("tbfOptions", Napi::Function::New(env, TbfOptions, "tbfOptions"));
   exports.Set("qdiscList", Napi::Function::New(env, QdiscList, "qdiscList"));

@@ -13,6 +13,7 @@ import { retryDelayMs } from './backoff.js';
 import { HubReplyError } from './hub-client.js';
 import type { HubLink } from './hub-link.js';
 import { sleep } from './sleep.js';
+import { monotonicMs } from '../monotonic.js';
 
 /** A control plane that answers 204 at once (it does not hold the call) is not asked again sooner. */
 const MIN_CALL_INTERVAL_MS = 1_000;
@@ -33,7 +34,7 @@ export async function watchForAbort(deps: AbortChannelDeps, runId: string, signa
   const route = `${API_PREFIX}/runs/${runId}/abort?waitSeconds=${waitSeconds}`;
   let failures = 0;
   while (!signal.aborted) {
-    const asked = Date.now();
+    const asked = monotonicMs();
     try {
       const reply = await deps.link.get(route, AbortResponse, waitSeconds * 1000, signal);
       failures = 0;
@@ -46,7 +47,7 @@ export async function watchForAbort(deps: AbortChannelDeps, runId: string, signa
         return;
       }
       if (reply.status !== 204) throw HubReplyError.of(reply);
-      await sleep(MIN_CALL_INTERVAL_MS - (Date.now() - asked), signal);
+      await sleep(MIN_CALL_INTERVAL_MS - (monotonicMs() - asked), signal);
     } catch (error) {
       if (signal.aborted) return;
       failures += 1;

@@ -4,12 +4,14 @@
  * over the one HTTP client, and every answer the hub itself gave (2xx–4xx) counts as contact
  * for the disconnect watchdog (disconnect-watchdog.ts). A 5xx, 408 or 429 does not: a proxy in
  * front of a dead hub answers those, and they must not keep a run going that has lost its
- * control plane. A failure to reach the hub throws and is not contact either.
+ * control plane. A failure to reach the hub throws and is not contact either. Contact times are
+ * CLOCK_MONOTONIC (src/monotonic.ts), so a step of the system clock is never taken for silence.
  */
 import type { Validator } from '../protocol/validator.js';
 
 import { HubReplyError, type HubClient, type HubReply } from './hub-client.js';
 import type { TokenSource } from './token-source.js';
+import { monotonicMs, type MonotonicClock } from '../monotonic.js';
 
 /** The hub answered 404 for a run: it no longer knows it, so nothing more can be sent. */
 export class RunUnknownToHub extends Error {}
@@ -34,21 +36,24 @@ export function expectStatus(reply: HubReply<unknown>, ok: readonly number[]): v
 export class HubLink {
   readonly #client: HubClient;
   readonly #tokens: TokenSource;
-  #lastContactAt = Date.now();
+  readonly #now: MonotonicClock;
+  #lastContactAt: number;
 
-  constructor(client: HubClient, tokens: TokenSource) {
+  constructor(client: HubClient, tokens: TokenSource, now: MonotonicClock = monotonicMs) {
     this.#client = client;
     this.#tokens = tokens;
+    this.#now = now;
+    this.#lastContactAt = now();
   }
 
-  /** When the hub last answered (ms since epoch). */
+  /** When the hub last answered (CLOCK_MONOTONIC ms). */
   get lastContactAt(): number {
     return this.#lastContactAt;
   }
 
   /** Counts as contact (a run that just arrived starts its disconnect clock now). */
   touch(): void {
-    this.#lastContactAt = Date.now();
+    this.#lastContactAt = this.#now();
   }
 
   /** POSTs `body`; a 200 body is validated with `schema`. */

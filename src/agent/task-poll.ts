@@ -14,6 +14,7 @@ import { HubReplyError } from './hub-client.js';
 import type { HubLink } from './hub-link.js';
 import { sleep } from './sleep.js';
 import { AgentRefusedByHub } from './token-source.js';
+import { monotonicMs } from '../monotonic.js';
 
 export interface TaskPollDeps {
   readonly link: HubLink;
@@ -30,7 +31,7 @@ const MIN_POLL_INTERVAL_MS = 1_000;
 export async function pollForTasks(deps: TaskPollDeps, signal: AbortSignal): Promise<void> {
   let failures = 0;
   while (!signal.aborted) {
-    const asked = Date.now();
+    const asked = monotonicMs();
     let task: TaskReply | undefined;
     try {
       task = await nextTask(deps, signal);
@@ -46,7 +47,7 @@ export async function pollForTasks(deps: TaskPollDeps, signal: AbortSignal): Pro
     if (task) await deps.execute(task, signal);
     // A hub that answers "nothing" at once (pollWait under 1 s, or a control plane that does
     // not hold the call) is not asked again in a tight loop.
-    else await sleep(MIN_POLL_INTERVAL_MS - (Date.now() - asked), signal);
+    else await sleep(MIN_POLL_INTERVAL_MS - (monotonicMs() - asked), signal);
   }
 }
 

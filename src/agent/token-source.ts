@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * The agent's access token: exchanged from the access key when first needed, refreshed once two
- * thirds of its lifetime have passed, single-flight (concurrent callers share one exchange), and
+ * thirds of its lifetime (the hub's `ttlSeconds`, counted on CLOCK_MONOTONIC from the reply, never
+ * the hub's wall-clock `expiresAt`: a step of either clock cannot make it look expired or
+ * eternal) have passed, single-flight (concurrent callers share one exchange), and
  * dropped after a 401 so the next call exchanges again (`withToken` retries a call once).
  * A key rotation handed out with a token is stored atomically first, then confirmed; a crash
  * in between is harmless, because the hub accepts the new key until it is confirmed.
@@ -17,6 +19,7 @@ import { API_PREFIX } from '../protocol/constants.js';
 import type { AgentIdentity, KeyConfirmRequest, TokenRequest } from '../protocol/messages.js';
 import type { HubClient, HubReply } from './hub-client.js';
 import { readAccessKey, writeAccessKey } from './key-file.js';
+import { monotonicMs, type MonotonicClock } from '../monotonic.js';
 
 const REFRESH_FRACTION = 2 / 3;
 
@@ -33,7 +36,8 @@ export interface TokenSourceOptions {
   readonly logger: LogSink;
   /** This agent instance, sent with every exchange; absent: the hub cannot bind it (older agents). */
   readonly agent?: AgentIdentity;
-  readonly now?: () => number;
+  /** CLOCK_MONOTONIC ms (tests inject a fake). */
+  readonly now?: MonotonicClock;
 }
 
 interface Cached {
@@ -53,7 +57,7 @@ export class TokenSource {
 
   constructor(options: TokenSourceOptions) {
     this.#o = options;
-    this.#now = options.now ?? (() => Date.now());
+    this.#now = options.now ?? monotonicMs;
   }
 
   /** A valid token, exchanging (once, shared) when there is none or it is due for refresh. */

@@ -11,6 +11,7 @@ import { FaultdError } from '../errors.js';
 import type { LogSink } from '../log-sink.js';
 import type { TaskReply } from '../protocol/agent-replies.js';
 import { isFromWorker, WORKER_ALIVE_ENV, WORKER_ROLE_ENV, type FromWorker, type IdleSettings, type ToWorker, type WorkerRole } from './worker-protocol.js';
+import { monotonicMs } from '../monotonic.js';
 
 export interface WorkerCommand {
   /** node, and the script and arguments the agent was started with. */
@@ -87,7 +88,7 @@ export class AgentWorkers {
 
   /** No worker, or the one running said it was alive within `windowMs`. */
   healthy(windowMs: number): boolean {
-    return this.#running === undefined || Date.now() - this.#running.lastAliveAt <= windowMs;
+    return this.#running === undefined || monotonicMs() - this.#running.lastAliveAt <= windowMs;
   }
 
   #start(role: WorkerRole, signal: AbortSignal, first: ToWorker | undefined, onMessage: (message: FromWorker) => void = () => undefined): Promise<WorkerExit> {
@@ -95,11 +96,11 @@ export class AgentWorkers {
     const alive: [string, string][] = this.#command.aliveMs === undefined ? [] : [[WORKER_ALIVE_ENV, String(this.#command.aliveMs)]];
     const env: NodeJS.ProcessEnv = Object.fromEntries([...inherited, ...alive, [WORKER_ROLE_ENV, role]]);
     const child = spawn(this.#command.execPath, this.#command.args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
-    const running = { pid: child.pid, lastAliveAt: Date.now() };
+    const running = { pid: child.pid, lastAliveAt: monotonicMs() };
     this.#running = running;
     child.on('message', (message: unknown) => {
       if (!isFromWorker(message)) return;
-      running.lastAliveAt = Date.now();
+      running.lastAliveAt = monotonicMs();
       if (message.kind === 'status') this.#events.onStatus(message.text);
       else if (message.kind === 'stopping') this.#events.onStopping(message.text);
       else onMessage(message);

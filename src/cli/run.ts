@@ -13,6 +13,7 @@ import type { FaultContext } from '../faults/types.js';
 import { formatDurationMs } from '../units.js';
 import { faultContext, openLedger, openSession, type CommandEnv } from './context.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
+import { monotonicMs } from '../monotonic.js';
 
 /** How often live lines refresh on a TTY. Off a TTY, progress is logged every `progressMs`. */
 const TTY_REFRESH_MS = 250;
@@ -59,7 +60,7 @@ function assertSupported(experiment: Experiment, ctx: FaultContext, env: Command
 }
 
 function liveLine(fault: LiveFault): string {
-  const elapsed = formatDurationMs(Math.floor((Date.now() - fault.phaseStartedAt) / 100) * 100);
+  const elapsed = formatDurationMs(Math.floor((monotonicMs() - fault.phaseStartedAt) / 100) * 100);
   const effect = fault.active?.measure() ?? '';
   const timing = fault.phase === 'running' ? `${elapsed}/${formatDurationMs(fault.spec.durationMs)}` : elapsed;
   return `  ${fault.spec.id}  ${fault.spec.kind}  ${fault.target || '-'}  ${fault.phase} ${timing}  ${effect}`.trimEnd();

@@ -18,6 +18,7 @@ import type { Ledger } from '../ledger/ledger.js';
 import type { Owner } from '../ledger/record.js';
 import { sleep } from './abortable.js';
 import { revertAndRecord, type RevertReport } from './revert.js';
+import { monotonicMs } from '../monotonic.js';
 
 export type FaultPhase = 'pending' | 'ramp-before' | 'applying' | 'running' | 'reverting' | 'ramp-after' | 'done';
 
@@ -58,7 +59,7 @@ export interface PhaseChange {
   readonly phase: FaultPhase;
   /** What the fault acts on, once planned ('' before). */
   readonly target: string;
-  /** When the phase started (ms since epoch). */
+  /** When the phase started (CLOCK_MONOTONIC ms, src/monotonic.ts). */
   readonly at: number;
 }
 
@@ -96,7 +97,7 @@ export class Runner {
   }
 
   async run(experiment: Experiment, signal: AbortSignal): Promise<ExperimentResult> {
-    const started = Date.now();
+    const started = monotonicMs();
     const results: FaultResult[] = [];
     let stop = false;
     for (const step of experiment.steps) {
@@ -110,7 +111,7 @@ export class Runner {
       stop = results.some((r) => r.status === 'failed' || (r.revert !== undefined && !r.revert.ok));
     }
     this.#live.clear();
-    return { runId: this.#deps.runId, verdict: verdictOf(results, signal.aborted), faults: results, durationMs: Date.now() - started };
+    return { runId: this.#deps.runId, verdict: verdictOf(results, signal.aborted), faults: results, durationMs: Math.round(monotonicMs() - started) };
   }
 
   /**
@@ -120,7 +121,7 @@ export class Runner {
   async #runStep(faults: readonly FaultSpec[], signal: AbortSignal): Promise<FaultResult[]> {
     this.#live.clear();
     for (const spec of faults) {
-      this.#live.set(spec.id, { spec, phase: 'pending', target: '', phaseStartedAt: Date.now(), active: undefined });
+      this.#live.set(spec.id, { spec, phase: 'pending', target: '', phaseStartedAt: monotonicMs(), active: undefined });
     }
     const step = new AbortController();
     // Each fault listens on the step's signal several times (ramp, apply, hold).
@@ -157,7 +158,7 @@ export class Runner {
     const live = this.#live.get(spec.id);
     if (!live) throw new Error(`fault ${spec.id} is not live`);
     live.phase = phase;
-    live.phaseStartedAt = Date.now();
+    live.phaseStartedAt = monotonicMs();
     this.#report(live);
     return live;
   }

@@ -22,6 +22,7 @@ import { numberParam, paramsObject } from './params.js';
 import { activeStressor, stressorSupportNotes } from './stressor-fault.js';
 import { READY_TIMEOUT_MS, revertStressor, startStressor, stressorArgv, StressorRevertSchema, type StressorRevert } from './stressor-process.js';
 import { defineInjector, RevertError, type FaultContext, type Planned, type RevertOutcome } from './types.js';
+import { monotonicMs } from '../monotonic.js';
 
 /** Smallest reserve: enough for a login shell, sshd and faultd's own revert. */
 export const MIN_RESERVE = 256;
@@ -144,8 +145,8 @@ async function revertPids(record: PidRevert, ctx: FaultContext): Promise<RevertO
         break;
       }
     }
-    const deadline = Date.now() + KILL_WAIT_MS;
-    while (Math.max(0, ...record.cgroups.map(cgroupTaskCount)) > 0 && Date.now() < deadline) {
+    const deadline = monotonicMs() + KILL_WAIT_MS;
+    while (Math.max(0, ...record.cgroups.map(cgroupTaskCount)) > 0 && monotonicMs() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }

@@ -6,47 +6,21 @@
  * targets are in the ledger before the first SIGSTOP, so after a `kill -9` of faultd,
  * `revert --remnants` continues those that are still the same processes (pid and start time).
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-
 import { z } from 'zod';
 
 import { FaultdError } from '../errors.js';
 import { paramsObject } from './params.js';
 import { ProcessRecord, recordOf } from './process/record.js';
 import { checkSelector, selectorParams, signalNumber, toSelector } from './process/selector-params.js';
-import { describeProcess, describeSelector, listProcesses, noTargetMessage, readProcess, selectProcesses } from './process/targets.js';
-import { defineInjector, RevertError, type ActiveFault, type FaultContext } from './types.js';
-
-/** How long a SIGSTOP or SIGCONT may take to show in /proc/<pid>/stat. */
-const STATE_WAIT_MS = 1000;
-
-const isStopped = (state: string | undefined): boolean => state === 'T' || state === 't';
+import { isStopped, STATE_WAIT_MS, stateOf, waitForState } from './process/process-state.js';
+import { describeProcess, describeSelector, listProcesses, noTargetMessage, selectProcesses } from './process/targets.js';
+import { defineInjector, RevertError, type ActiveFault } from './types.js';
 
 const ProcessStopRevertSchema = z.object({
   /** The processes stopped, recorded before the first SIGSTOP. */
   stopped: z.array(ProcessRecord).optional(),
 });
 type ProcessStopRevert = z.infer<typeof ProcessStopRevertSchema>;
-type Target = ProcessRecord;
-
-/** The state of `t` now, or undefined when it is gone or its pid belongs to another process. */
-function stateOf(t: Target, ctx: FaultContext): string | undefined {
-  const now = readProcess(ctx.procRoot, t.pid);
-  return now && now.startTime === t.startTime ? now.state : undefined;
-}
-
-/** Waits until `done(state)` holds for every target still there; the ones for which it does not. */
-async function waitForState(targets: readonly Target[], done: (state: string) => boolean, ctx: FaultContext): Promise<Target[]> {
-  const deadline = Date.now() + STATE_WAIT_MS;
-  for (;;) {
-    const pending = targets.filter((t) => {
-      const state = stateOf(t, ctx);
-      return state !== undefined && !done(state);
-    });
-    if (!pending.length || Date.now() >= deadline) return pending;
-    await sleep(10);
-  }
-}
 
 export const linuxProcessStop = defineInjector({
   kind: 'linux-process-stop',
@@ -75,11 +49,11 @@ export const linuxProcessStop = defineInjector({
         const stopped = selection.targets.map(recordOf);
         await recordApplied({ stopped });
         for (const t of stopped) ctx.native.killProcess(t.pid, t.startTime, signalNumber('SIGSTOP'));
-        const notYet = await waitForState(stopped, isStopped, ctx);
+        const notYet = await waitForState(stopped, isStopped, ctx.procRoot);
         if (notYet.length) throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `${notYet.map((t) => t.pid).join(', ')} did not stop within ${STATE_WAIT_MS} ms`);
         ctx.logger.info({ stopped: stopped.map((t) => ({ pid: t.pid, startTime: t.startTime, cmdline: t.cmdline })) }, 'processes stopped');
         return {
-          measure: () => `${stopped.filter((t) => isStopped(stateOf(t, ctx))).length}/${stopped.length} stopped`,
+          measure: () => `${stopped.filter((t) => isStopped(stateOf(t, ctx.procRoot))).length}/${stopped.length} stopped`,
           ended: new Promise<string>(() => undefined),
         };
       },
@@ -89,7 +63,7 @@ export const linuxProcessStop = defineInjector({
     const targets = r.stopped ?? [];
     if (!targets.length) return { outcome: 'already-absent', detail: 'no process was stopped' };
     const outcomes = targets.map((t) => ({ t, outcome: ctx.native.killProcess(t.pid, t.startTime, signalNumber('SIGCONT')) }));
-    const still = await waitForState(targets, (state) => !isStopped(state), ctx);
+    const still = await waitForState(targets, (state) => !isStopped(state), ctx.procRoot);
     if (still.length) {
       const pids = still.map((t) => t.pid).join(' ');
       throw new RevertError(`${still.map((t) => describeProcess(t)).join(', ')} still stopped after SIGCONT`, `process(es) ${pids} stopped (state T)`, `kill -CONT ${pids}`);

@@ -17,6 +17,7 @@ import { linuxNetworkRateLimit } from './linux-network-rate-limit.js';
 import { linuxNetworkReorder } from './linux-network-reorder.js';
 import { linuxPidExhaustion } from './linux-pid-exhaustion.js';
 import { linuxServiceRestart } from './linux-service-restart.js';
+import { linuxTimeChaos } from './linux-time-chaos.js';
 import type { InjectorModule } from './types.js';
 
 export type Registry = ReadonlyMap<string, InjectorModule>;
@@ -40,5 +41,6 @@ export const REGISTRY: Registry = new Map(
     linuxDiskIoStress,
     linuxPidExhaustion,
     linuxServiceRestart,
+    linuxTimeChaos,
   ].map((module) => [module.kind, module] as const),
 );

@@ -22,6 +22,7 @@ import { FaultdError, messageOf } from '../errors.js';
 import { createCgroups, moveIntoCgroups, removeCgroup } from '../host/cgroup.js';
 import type { NativeAddon } from '../native/addon.js';
 import { RevertError, type FaultContext, type RevertOutcome } from './types.js';
+import { monotonicMs } from '../monotonic.js';
 
 /** Time a stressor gets to exit after SIGTERM before SIGKILL. */
 export const STOP_GRACE_MS = 300;
@@ -224,11 +225,11 @@ function cgroupMembers(dir: string): number[] {
 }
 
 async function waitGone(native: NativeAddon, processes: readonly ProcessId[], timeoutMs: number): Promise<ProcessId[]> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = monotonicMs() + timeoutMs;
   let alive = [...processes];
   for (;;) {
     alive = alive.filter((p) => native.killProcess(p.pid, p.startTime, 0) === 'signalled');
-    if (alive.length === 0 || Date.now() >= deadline) return alive;
+    if (alive.length === 0 || monotonicMs() >= deadline) return alive;
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
 }

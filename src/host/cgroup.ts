@@ -12,6 +12,7 @@
 import { closeSync, constants, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { rmdir } from 'node:fs/promises';
 import path from 'node:path';
+import { monotonicMs } from '../monotonic.js';
 
 export type CgroupMode = 'v1' | 'hybrid' | 'v2' | 'none';
 
@@ -117,7 +118,7 @@ export function moveIntoCgroups(dirs: readonly string[], pid: number): void {
  * still exiting) is retried for up to `timeoutMs`.
  */
 export async function removeCgroup(dir: string, timeoutMs = 1000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = monotonicMs() + timeoutMs;
   for (;;) {
     try {
       await rmdir(dir);
@@ -125,7 +126,7 @@ export async function removeCgroup(dir: string, timeoutMs = 1000): Promise<boole
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return true;
-      if (code !== 'EBUSY' || Date.now() >= deadline) return false;
+      if (code !== 'EBUSY' || monotonicMs() >= deadline) return false;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
@@ -246,8 +247,8 @@ export async function killCgroup(dir: string, timeoutMs = 1000): Promise<'cgroup
     return undefined;
   }
   try {
-    const deadline = Date.now() + timeoutMs;
-    while (readFileSync(state, 'utf8').trim() !== 'FROZEN' && Date.now() < deadline) {
+    const deadline = monotonicMs() + timeoutMs;
+    while (readFileSync(state, 'utf8').trim() !== 'FROZEN' && monotonicMs() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     for (const line of readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n')) {

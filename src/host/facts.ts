@@ -80,7 +80,7 @@ export function readHostFacts(roots: HostRoots = REAL_ROOTS): HostFacts {
 }
 
 /** Capability numbers from <linux/capability.h> that faults need. */
-export const CAP = { IPC_LOCK: 14, KILL: 5, SYS_ADMIN: 21, SYS_RESOURCE: 24, NET_ADMIN: 12 } as const;
+export const CAP = { IPC_LOCK: 14, KILL: 5, SYS_ADMIN: 21, SYS_RESOURCE: 24, SYS_TIME: 25, NET_ADMIN: 12 } as const;
 
 export function hasCapability(facts: HostFacts, cap: number): boolean {
   return (facts.capEff & (1n << BigInt(cap))) !== 0n;

@@ -30,6 +30,7 @@ import {
 import { jsonNestingDepth, MAX_JSON_DEPTH } from '../protocol/json-depth.js';
 import { AgentBindingConflict } from './agent-binding.js';
 import { RunCallError, type HubService } from './service.js';
+import { monotonicMs } from '../monotonic.js';
 
 /** Idle connections stay open this long (agents heartbeat every 10 s by default). */
 const KEEP_ALIVE_MS = 75_000;
@@ -123,7 +124,7 @@ function waitSecondsOf(req: IncomingMessage): number {
  * handed to a closed socket would be lost with it).
  */
 async function holdUntil<T>(req: IncomingMessage, service: HubService, waitSeconds: number, check: () => T | undefined): Promise<T | undefined> {
-  const deadline = Date.now() + waitSeconds * 1000;
+  const deadline = monotonicMs() + waitSeconds * 1000;
   let gone = false;
   let wake: (() => void) | undefined;
   const onClose = (): void => {
@@ -137,9 +138,9 @@ async function holdUntil<T>(req: IncomingMessage, service: HubService, waitSecon
       if (gone) return undefined;
       const answer = check();
       if (answer !== undefined) return answer;
-      if (Date.now() >= deadline) return undefined;
+      if (monotonicMs() >= deadline) return undefined;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
+        const timer = setTimeout(done, Math.max(0, deadline - monotonicMs()));
         function done(): void {
           clearTimeout(timer);
           wake = undefined;

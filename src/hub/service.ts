@@ -11,6 +11,7 @@ import type { AgentIdentity, HeartbeatRequest, HeartbeatResponse, LogEntry, Logs
 import { hashKey, keyMatches, newAccessKey, newAccessToken, newId, openPendingKey, sealPendingKey, tokenHash } from './credentials.js';
 import { AgentBindingConflict, agentIdPrefix, bindingConflict, bindingOf, identityLessConflict, isBoundAgent } from './agent-binding.js';
 import type { HubStore, InfraRecord, RunRecord } from './store.js';
+import { steadyWallClock } from '../monotonic.js';
 
 /** What the hub checks of a queued experiment; the agent validates it fully against its host. */
 const QueuedExperiment = z.looseObject({ apiVersion: z.literal('faultd/v1'), kind: z.literal('Experiment') });
@@ -42,10 +43,16 @@ export interface HubOptions {
    * cut off has aborted and reverted on its own by then.
    */
   readonly silentRunMs: number;
+  /**
+   * The hub's time (ms since the epoch). By default the system clock at start advanced by
+   * CLOCK_MONOTONIC (steadyWallClock): token expiry and a run's silence compare times the hub
+   * made, and a step of its host's clock (a linux-time-chaos fault on the hub's own machine)
+   * must neither expire every token nor close every run as lost.
+   */
   readonly now: () => number;
 }
 
-export const DEFAULT_HUB_OPTIONS: HubOptions = { tokenTtlSeconds: 600, connectedWithinMs: 30_000, lostDispatchMs: 30_000, silentRunMs: 2 * 3600_000, now: () => Date.now() };
+export const DEFAULT_HUB_OPTIONS: HubOptions = { tokenTtlSeconds: 600, connectedWithinMs: 30_000, lostDispatchMs: 30_000, silentRunMs: 2 * 3600_000, now: steadyWallClock() };
 
 const INFRA_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 

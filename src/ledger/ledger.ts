@@ -19,6 +19,7 @@ import {
   type LedgerRecord,
   type NewLedgerRecord,
 } from './record.js';
+import { monotonicMs } from '../monotonic.js';
 
 export const LEDGER_FILE = 'ledger.jsonl';
 
@@ -224,9 +225,9 @@ export class Ledger {
   async #withLock<T>(mode: 'shared' | 'exclusive', body: () => Promise<T>): Promise<T> {
     const fd = this.#lockHandle?.fd;
     if (fd === undefined) throw new FaultdError('FAULTD_ERR_LEDGER_IO', 'ledger used before open()');
-    const deadline = Date.now() + LOCK_TIMEOUT_MS;
+    const deadline = monotonicMs() + LOCK_TIMEOUT_MS;
     while (!this.#locker.tryLock(fd, mode)) {
-      if (Date.now() >= deadline) {
+      if (monotonicMs() >= deadline) {
         throw new FaultdError('FAULTD_ERR_LEDGER_IO', `${this.#lockFile} stayed locked by another faultd for ${LOCK_TIMEOUT_MS} ms`);
       }
       await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));

@@ -140,6 +140,27 @@ export interface SystemdActionOutcome {
   state: SystemdUnitState | null;
 }
 
+/** CLOCK_REALTIME, CLOCK_MONOTONIC and CLOCK_BOOTTIME read together (ns; see clockRead). */
+export interface ClockReading {
+  realtimeNs: bigint;
+  monotonicNs: bigint;
+  boottimeNs: bigint;
+  /** CLOCK_MONOTONIC ns between the two monotonic reads bracketing the others. */
+  bracketNs: number;
+}
+
+/** The kernel's NTP state (adjtimex(2), read only). */
+export interface NtpState {
+  /** adjtimex's return: 0 TIME_OK … 5 TIME_ERROR (clock not synchronised). */
+  clockState: number;
+  /** STA_* bits; STA_UNSYNC is 0x40. */
+  status: number;
+  maxErrorUs: number;
+  estErrorUs: number;
+  /** The kernel PLL's remaining offset. */
+  offsetNs: number;
+}
+
 export interface NativeAddon {
   /** Version of this surface; load.ts refuses any other. */
   readonly abiVersion: 1;
@@ -172,6 +193,20 @@ export interface NativeAddon {
   sdNotify(socketPath: string, state: string): void;
   /** fallocate(2) mode 0: reserves bytes [0, length) of the open file `fd`. Like `fallocate -l <length>`. */
   fallocate(fd: number, length: number): void;
+  /**
+   * The three clocks read together: of nine reads, the one whose two CLOCK_MONOTONIC reads
+   * around the others are closest (its monotonic and boottime values are their midpoint).
+   * Equivalent to `date +%s.%N` paired with /proc/uptime, without the fork between them.
+   */
+  clockRead(): ClockReading;
+  /**
+   * Adds `offsetNs` to CLOCK_REALTIME in one kernel operation (clock_adjtime ADJ_SETOFFSET |
+   * ADJ_NANO), so no time passes between a read and a write. Equivalent to `date -s` with the
+   * same offset, without its read-to-write error. Needs CAP_SYS_TIME (EPERM otherwise).
+   */
+  clockStep(offsetNs: bigint): void;
+  /** Equivalent to `adjtimex --print`: the kernel's NTP status bits and errors. */
+  ntpState(): NtpState;
   /** The TCA_OPTIONS attribute of a netem qdisc, byte-identical to iproute2's. Pure (reads psched and tables). */
   netemOptions(spec: NetemSpec): Uint8Array;
   /** The TCA_OPTIONS attribute of a tbf qdisc, byte-identical to iproute2's. */

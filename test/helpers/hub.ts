@@ -54,7 +54,7 @@ export async function startHub(t: { teardown(fn: () => void | Promise<void>): vo
 
 /** An infrastructure of `hub` and the agent's line to it (client, tokens, link), closed at teardown. */
 /** A link to a new infrastructure `name`; with `identity`, its token exchanges carry it (as the agent's do). */
-export function linkTo(t: { teardown(fn: () => void | Promise<void>): void }, hub: TestHub, name = 'edge-1', identity?: AgentIdentity): { infraId: string; link: HubLink; client: HubClient } {
+export function linkTo(t: { teardown(fn: () => void | Promise<void>): void }, hub: TestHub, name = 'edge-1', identity?: AgentIdentity): { infraId: string; link: HubLink; client: HubClient; tokens: TokenSource } {
   const { id, accessKey } = hub.service.createInfra(name);
   const dir = mkdtempSync(path.join(tmpdir(), 'faultd-agent-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -63,7 +63,7 @@ export function linkTo(t: { teardown(fn: () => void | Promise<void>): void }, hu
   const client = new HubClient({ url: hub.url, caPem: hub.ca });
   t.teardown(() => client.close());
   const tokens = new TokenSource({ client, infraId: id, keyFile, logger: SILENT, ...(identity ? { agent: identity } : {}) });
-  return { infraId: id, link: new HubLink(client, tokens), client };
+  return { infraId: id, link: new HubLink(client, tokens), client, tokens };
 }
 
 /** A minimal valid experiment the hub accepts for queueing. */

@@ -21,8 +21,8 @@ export function stressorsMatching(needle: string): number[] {
 }
 
 export async function waitUntil(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
     if (check()) return true;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

@@ -57,3 +57,23 @@ test('memlockLimit reports bytes or null for unlimited', (t) => {
   t.true(limit.soft === null || limit.soft >= 0);
   t.true(limit.hard === null || limit.hard >= (limit.soft ?? 0));
 });
+
+test('clockRead pairs CLOCK_REALTIME with CLOCK_MONOTONIC and CLOCK_BOOTTIME within a tight bracket; ntpState reads adjtimex', (t) => {
+  const before = process.hrtime.bigint();
+  const reading = native.clockRead();
+  const after = process.hrtime.bigint();
+  t.is(typeof reading.realtimeNs, 'bigint');
+  t.true(reading.monotonicNs >= before && reading.monotonicNs <= after, 'the monotonic half is CLOCK_MONOTONIC, as process.hrtime');
+  t.true(reading.boottimeNs >= reading.monotonicNs, 'BOOTTIME counts at least what MONOTONIC does');
+  t.true(Math.abs(Number(reading.realtimeNs / 1_000_000n) - Date.now()) < 1000, 'the realtime half is the wall clock');
+  t.true(reading.bracketNs >= 0 && reading.bracketNs < 1_000_000, `bracket ${reading.bracketNs} ns`);
+  const ntp = native.ntpState();
+  t.true(Number.isInteger(ntp.status) && ntp.clockState >= 0 && ntp.clockState <= 5, JSON.stringify(ntp));
+});
+
+test('clockStep takes a bigint within ±400 days; anything else throws before any syscall', (t) => {
+  const step = (offset: unknown): void => native.clockStep(offset as bigint);
+  t.throws(() => step(1000), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' });
+  t.throws(() => step(10n ** 20n), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' });
+  t.throws(() => step(-(401n * 86_400n * 1_000_000_000n)), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' });
+});

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * linux-time-chaos (Harness name and tunables): moves CLOCK_REALTIME by `offset` for the
+ * duration, with `disableNTP` (default true) stopping the NTP daemons (SIGSTOP) so none steps
+ * it back. Before anything changes, the ledger holds the boot id, an anchor (CLOCK_REALTIME read
+ * with CLOCK_MONOTONIC and CLOCK_BOOTTIME), the kernel's NTP state, the RTC's distance from the
+ * clock and (before the first SIGSTOP) the daemons stopped. The step is one atomic
+ * clock_adjtime(ADJ_SETOFFSET). The revert puts the clock at anchor + elapsed time with a
+ * second atomic step, verifies it within 1 ms, continues the daemons; a second revert finds the
+ * clock where it belongs and steps nothing. After a reboot, see time/other-boot.ts.
+ */
+import { z } from 'zod';
+
+import { FaultdError } from '../errors.js';
+import { CAP, hasCapability } from '../host/facts.js';
+import { booleanParam, paramsObject } from './params.js';
+import { ProcessRecord, recordOf } from './process/record.js';
+import { signalNumber } from './process/selector-params.js';
+import { isStopped, STATE_WAIT_MS, stateOf, waitForState } from './process/process-state.js';
+import { describeProcess } from './process/targets.js';
+import { absNs, AnchorRecord, anchorOf, clockErrorNs, formatNs, NS_PER_MS, NsText, restoreFromAnchor } from './time/clock-anchor.js';
+import { NTP_DAEMON_NAMES, runningNtpDaemons } from './time/ntp-daemons.js';
+import { formatOffsetMs, offsetParam } from './time/offset.js';
+import { revertAcrossBoot } from './time/other-boot.js';
+import { readRtcSeconds } from './time/rtc.js';
+import { defineInjector, RevertError, type ActiveFault, type FaultContext } from './types.js';
+
+/** The restore's target: CLOCK_REALTIME within 1 ms of anchor + elapsed time. */
+export const RESTORE_TOLERANCE_NS = 1_000_000n;
+const SYS_ROOT = '/sys';
+const STA_UNSYNC = 0x40;
+
+function params() {
+  return {
+    offset: offsetParam(),
+    disableNTP: booleanParam({ name: 'disableNTP', default: true, description: `stop the NTP daemons (${NTP_DAEMON_NAMES.join(', ')}) with SIGSTOP for the duration; SIGCONT at revert` }),
+  };
+}
+
+export const TimeChaosRevertSchema = z.object({
+  bootId: z.string().min(1),
+  offsetNs: NsText,
+  /** Taken before the step; apply records a fresh one just before it. */
+  anchor: AnchorRecord,
+  /** The kernel's NTP state before the fault (adjtimex): informational. */
+  kernelNtp: z.object({ status: z.number().int(), clockState: z.number().int() }),
+  /** RTC minus CLOCK_REALTIME before the fault (ms); absent without an RTC. */
+  rtcMinusRealtimeMs: z.number().optional(),
+  disableNTP: z.boolean(),
+  /** The NTP daemons stopped, recorded before the first SIGSTOP. */
+  stoppedDaemons: z.array(ProcessRecord).optional(),
+});
+export type TimeChaosRevert = z.infer<typeof TimeChaosRevertSchema>;
+
+/** RTC minus CLOCK_REALTIME in ms, or undefined without an RTC. */
+function rtcMinusRealtimeMs(sysRoot: string, realtimeNs: bigint): number | undefined {
+  const rtc = readRtcSeconds(sysRoot);
+  return rtc === undefined ? undefined : rtc * 1000 - Number(realtimeNs / NS_PER_MS);
+}
+
+/** Continues the daemons the fault stopped that are still stopped (this boot only); the ones continued, and those gone. */
+async function continueDaemons(daemons: readonly ProcessRecord[], ctx: FaultContext): Promise<{ continued: ProcessRecord[]; gone: ProcessRecord[] }> {
+  // Only the ones still stopped: a second revert signals nothing.
+  const stopped = daemons.filter((t) => isStopped(stateOf(t, ctx.procRoot)));
+  const outcomes = stopped.map((t) => ({ t, outcome: ctx.native.killProcess(t.pid, t.startTime, signalNumber('SIGCONT')) }));
+  const still = await waitForState(stopped, (state) => !isStopped(state), ctx.procRoot);
+  if (still.length) {
+    const pids = still.map((t) => t.pid).join(' ');
+    throw new RevertError(`NTP daemon ${still.map(describeProcess).join(', ')} still stopped after SIGCONT`, `NTP daemon(s) ${pids} stopped (state T)`, `kill -CONT ${pids}`);
+  }
+  const gone = daemons.filter((t) => stateOf(t, ctx.procRoot) === undefined && !stopped.includes(t));
+  return { continued: outcomes.filter((o) => o.outcome === 'signalled').map((o) => o.t), gone: [...gone, ...outcomes.filter((o) => o.outcome !== 'signalled').map((o) => o.t)] };
+}
+
+/** The revert in the boot of the fault: clock from the anchor, then the daemons continued. */
+async function revertSameBoot(r: TimeChaosRevert, ctx: FaultContext): Promise<{ outcome: 'reverted' | 'already-absent'; detail: string }> {
+  let restore;
+  try {
+    restore = restoreFromAnchor(r.anchor, ctx.native, RESTORE_TOLERANCE_NS);
+  } catch (error) {
+    const errorNow = clockErrorNs(r.anchor, ctx.native.clockRead());
+    throw new RevertError(`cannot step the clock back: ${(error as Error).message}`, `CLOCK_REALTIME is ${formatNs(errorNow)} from anchor + elapsed time`, 'faultd revert --remnants with CAP_SYS_TIME (steps from the recorded anchor), or date -u -s "<the true UTC time>"', { cause: error });
+  }
+  if (absNs(restore.residualNs) > RESTORE_TOLERANCE_NS) {
+    throw new RevertError(`CLOCK_REALTIME is ${formatNs(restore.residualNs)} from anchor + elapsed time after the step back (target ≤ 1 ms)`, `the system clock is ${formatNs(restore.residualNs)} off`, 'faultd revert --remnants (steps again from the recorded anchor)');
+  }
+  const daemons = r.stoppedDaemons ?? [];
+  const { continued, gone } = await continueDaemons(daemons, ctx);
+  const clockText = restore.stepNs === 0n
+    ? `clock already at anchor + elapsed time (${formatNs(restore.errorBeforeNs)} from it): nothing stepped`
+    : `clock stepped by ${formatNs(restore.stepNs)} to anchor + elapsed time, residual ${formatNs(restore.residualNs)}`;
+  const daemonText = [continued.length ? `continued NTP daemon ${continued.map(describeProcess).join(', ')}` : '', gone.length ? `already gone: ${gone.map((t) => t.pid).join(', ')}` : ''].filter(Boolean).join('; ');
+  const did = restore.stepNs !== 0n || continued.length > 0;
+  return { outcome: did ? 'reverted' : 'already-absent', detail: [clockText, daemonText].filter(Boolean).join('; ') };
+}
+
+export const linuxTimeChaos = defineInjector({
+  kind: 'linux-time-chaos',
+  summary: 'Move the system clock by an offset for the duration (NTP daemons stopped); restored from a monotonic anchor within 1 ms',
+  paramAliases: { OFFSET: 'offset', DISABLE_NTP: 'disableNTP' },
+  paramsSchema: () => paramsObject(params()),
+  paramDocs: () => Object.values(params()).map((p) => p.doc),
+  exclusiveTargets: () => ['clock:realtime'],
+  revertSchema: TimeChaosRevertSchema,
+  plan(_faultId, p, ctx) {
+    const reading = ctx.native.clockRead();
+    const ntp = ctx.native.ntpState();
+    const rtc = rtcMinusRealtimeMs(SYS_ROOT, reading.realtimeNs);
+    const daemons = runningNtpDaemons(ctx.procRoot);
+    const revert: TimeChaosRevert = {
+      bootId: ctx.host.bootId,
+      offsetNs: String(BigInt(p.offset) * NS_PER_MS),
+      anchor: anchorOf(reading),
+      kernelNtp: { status: ntp.status, clockState: ntp.clockState },
+      ...(rtc === undefined ? {} : { rtcMinusRealtimeMs: rtc }),
+      disableNTP: p.disableNTP,
+    };
+    const offsetText = formatOffsetMs(p.offset);
+    const daemonLine = !p.disableNTP
+      ? `disableNTP false: NTP daemons left running${daemons.length ? ` (${daemons.map(describeProcess).join(', ')}: one may step the clock back during the fault)` : ' (none runs now)'}`
+      : daemons.length
+        ? `SIGSTOP NTP daemon ${daemons.map(describeProcess).join(', ')} for the duration (matched again when the fault starts)`
+        : `disableNTP: no NTP daemon runs now (${NTP_DAEMON_NAMES.join(', ')}): nothing to stop`;
+    return {
+      target: 'CLOCK_REALTIME',
+      changes: [
+        daemonLine,
+        `step CLOCK_REALTIME by ${offsetText} (clock_adjtime ADJ_SETOFFSET, atomic), after recording an anchor: CLOCK_REALTIME with CLOCK_MONOTONIC and CLOCK_BOOTTIME (read bracket ${reading.bracketNs} ns)`,
+        `kernel NTP state now: status 0x${ntp.status.toString(16)}${ntp.status & STA_UNSYNC ? ' (STA_UNSYNC)' : ''}, clock state ${ntp.clockState}; RTC ${rtc === undefined ? 'absent' : `${rtc} ms from the system clock`}`,
+      ],
+      revertSteps: [
+        'step CLOCK_REALTIME back to anchor realtime + elapsed CLOCK_BOOTTIME (atomic), verify within 1 ms; nothing when it is already there',
+        ...(p.disableNTP ? ['SIGCONT each NTP daemon stopped that is still the same process (pid and start time)'] : []),
+        'after a reboot: left to NTP if a daemon runs, else checked against the RTC (see the README)',
+      ],
+      revert,
+      async apply(recordApplied): Promise<ActiveFault> {
+        const stopped = p.disableNTP ? runningNtpDaemons(ctx.procRoot).map(recordOf) : [];
+        // A fresh anchor, as close to the step as it can be; in the ledger before anything changes.
+        const anchor = anchorOf(ctx.native.clockRead());
+        await recordApplied({ ...revert, anchor, stoppedDaemons: stopped });
+        for (const t of stopped) ctx.native.killProcess(t.pid, t.startTime, signalNumber('SIGSTOP'));
+        const notYet = await waitForState(stopped, isStopped, ctx.procRoot);
+        if (notYet.length) throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `NTP daemon ${notYet.map((t) => t.pid).join(', ')} did not stop within ${STATE_WAIT_MS} ms`);
+        try {
+          ctx.native.clockStep(BigInt(revert.offsetNs));
+        } catch (error) {
+          throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `cannot step CLOCK_REALTIME by ${offsetText}: ${(error as Error).message}`, { cause: error });
+        }
+        const measured = clockErrorNs(anchor, ctx.native.clockRead());
+        ctx.logger.info({ offset: offsetText, measuredNs: String(measured), stoppedDaemons: stopped.map((t) => ({ pid: t.pid, comm: t.comm })) }, 'clock stepped');
+        return {
+          measure: () => `clock ${formatNs(clockErrorNs(anchor, ctx.native.clockRead()))} from anchor + elapsed (asked ${offsetText})`,
+          ended: new Promise<string>(() => undefined),
+        };
+      },
+    };
+  },
+  async revert(r, ctx) {
+    if (r.bootId === ctx.host.bootId) return revertSameBoot(r, ctx);
+    const reading = ctx.native.clockRead();
+    const rtcSeconds = readRtcSeconds(SYS_ROOT);
+    return revertAcrossBoot(r, { ntpDaemons: runningNtpDaemons(ctx.procRoot).map((d) => d.comm), rtcSeconds, realtimeNowMs: Number(reading.realtimeNs / NS_PER_MS) });
+  },
+  support(ctx) {
+    const capable = hasCapability(ctx.host, CAP.SYS_TIME);
+    let ntpLine: string;
+    try {
+      const ntp = ctx.native.ntpState();
+      const daemons = runningNtpDaemons(ctx.procRoot);
+      ntpLine = `kernel NTP status 0x${ntp.status.toString(16)}${ntp.status & STA_UNSYNC ? ' (unsynchronised)' : ' (synchronised)'}; NTP daemons: ${daemons.length ? daemons.map((d) => `${d.comm} (${d.pid})`).join(', ') : 'none running'}`;
+    } catch (error) {
+      ntpLine = `adjtimex cannot be read: ${(error as Error).message}`;
+    }
+    const rtc = readRtcSeconds(SYS_ROOT);
+    return {
+      supported: capable,
+      notes: [
+        capable ? 'CAP_SYS_TIME: clock_adjtime(ADJ_SETOFFSET) steps the clock' : 'no CAP_SYS_TIME: clock_adjtime(ADJ_SETOFFSET) fails with EPERM',
+        ntpLine,
+        rtc === undefined ? 'no RTC (/sys/class/rtc/rtc0): after a reboot the clock comes from the platform' : 'RTC rtc0 present: after a reboot the revert checks the clock against it',
+      ],
+    };
+  },
+});

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: Apache-2.0
+// linux-time-chaos without root: a fake clock at the addon boundary (test/helpers/fake-clock.ts)
+// and a made-up /proc with an NTP daemon whose state the fake kill writes. The plan and its
+// revert record, the order of apply (ledger first, then SIGSTOP, then the step), the revert
+// and its idempotence, a revert from the intent alone, a failed step, and the params.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import test, { type ExecutionContext } from 'ava';
+
+import { linuxTimeChaos } from '../../../../src/faults/linux-time-chaos.js';
+import { RevertError, type FaultContext } from '../../../../src/faults/types.js';
+import { FAKE_CONTEXT, FAKE_NATIVE } from '../../../helpers/fake.js';
+import { FakeClock } from '../../../helpers/fake-clock.js';
+import { FAKE_VALIDATION } from '../../../helpers/host.js';
+
+const MS = 1_000_000n;
+const DAEMON = { pid: 4242, startTime: 777 };
+
+function statLine(pid: number, comm: string, state: string, startTime: number): string {
+  return `${pid} (${comm}) ${state} 1 ${Array(17).fill('0').join(' ')} ${startTime} 0 0\n`;
+}
+
+/** A /proc with one chronyd; `kills` records each signal the fake killProcess sends. */
+function setUp(t: ExecutionContext, options: { daemon?: boolean } = {}): { ctx: FaultContext; clock: FakeClock; kills: string[]; stateOfDaemon: () => string } {
+  const procRoot = mkdtempSync(path.join(tmpdir(), 'faultd-time-proc-'));
+  t.teardown(() => rmSync(procRoot, { recursive: true, force: true }));
+  const dir = path.join(procRoot, String(DAEMON.pid));
+  const write = (state: string) => writeFileSync(path.join(dir, 'stat'), statLine(DAEMON.pid, 'chronyd', state, DAEMON.startTime));
+  if (options.daemon ?? true) {
+    mkdirSync(dir);
+    write('S');
+    writeFileSync(path.join(dir, 'cmdline'), '/usr/sbin/chronyd\0-F\0-1\0');
+  }
+  const clock = new FakeClock();
+  const kills: string[] = [];
+  const native = {
+    ...FAKE_NATIVE,
+    clockRead: clock.clockRead,
+    clockStep: clock.clockStep,
+    ntpState: clock.ntpState,
+    killProcess: (pid: number, startTime: number, signal: number) => {
+      kills.push(`${pid}:${startTime}:${signal}`);
+      if (pid !== DAEMON.pid || startTime !== DAEMON.startTime) return 'absent' as const;
+      write(signal === 19 ? 'T' : 'S');
+      return 'signalled' as const;
+    },
+  };
+  const ctx: FaultContext = { ...FAKE_CONTEXT, native, procRoot };
+  const stateOfDaemon = () => readFileSync(path.join(dir, 'stat'), 'utf8').split(' ')[2] ?? '?';
+  return { ctx, clock, kills, stateOfDaemon };
+}
+
+const params = (raw: Record<string, unknown>) => {
+  const result = linuxTimeChaos.validateParams(raw, FAKE_VALIDATION);
+  if (!result.ok) throw new Error(JSON.stringify(result.issues));
+  return result.params;
+};
+
+test('the plan reads the anchor and NTP state, names the daemon it will stop, and changes nothing', async (t) => {
+  const { ctx, clock, kills } = setUp(t);
+  const planned = await linuxTimeChaos.plan('f1', params({ offset: '-1h30m' }), ctx);
+  t.is(planned.target, 'CLOCK_REALTIME');
+  t.regex(planned.changes.join('\n'), /SIGSTOP NTP daemon 4242 \(\/usr\/sbin\/chronyd -F -1\)/);
+  t.regex(planned.changes.join('\n'), /step CLOCK_REALTIME by -1h30m/);
+  t.like(planned.revert, { bootId: FAKE_VALIDATION.host.bootId, offsetNs: String(-5_400_000n * MS), disableNTP: true, kernelNtp: { status: 0x2001, clockState: 0 } });
+  t.deepEqual(clock.steps, []);
+  t.deepEqual(kills, []);
+});
+
+test('apply records the anchor and the daemon before it stops the daemon and steps the clock; revert undoes both, a second revert nothing', async (t) => {
+  const { ctx, clock, kills, stateOfDaemon } = setUp(t);
+  const planned = await linuxTimeChaos.plan('f1', params({ offset: '+10m' }), ctx);
+  clock.advance(40);
+  let recorded: Record<string, unknown> | undefined;
+  await planned.apply(async (revert) => {
+    recorded = revert;
+    t.deepEqual(kills, [], 'nothing signalled before the record');
+    t.deepEqual(clock.steps, [], 'nothing stepped before the record');
+    await Promise.resolve();
+  }, new AbortController().signal);
+  t.like(recorded, { stoppedDaemons: [{ pid: DAEMON.pid, startTime: DAEMON.startTime, comm: 'chronyd' }] });
+  t.is(stateOfDaemon(), 'T');
+  t.deepEqual(clock.steps, [600_000n * MS]);
+  clock.advance(2000);
+  const outcome = await linuxTimeChaos.revert(recorded ?? {}, ctx);
+  t.is(outcome.outcome, 'reverted');
+  t.regex(outcome.detail, /clock stepped by -600000\.000 ms to anchor \+ elapsed time, residual 0\.000 ms; continued NTP daemon 4242/);
+  t.is(stateOfDaemon(), 'S');
+  const anchor = (recorded as { anchor: { realtimeNs: string; boottimeNs: string } }).anchor;
+  t.is(clock.realtimeNs - BigInt(anchor.realtimeNs), clock.boottimeNs - BigInt(anchor.boottimeNs), 'realtime = anchor + elapsed');
+  const killsBefore = kills.length;
+  const again = await linuxTimeChaos.revert(recorded ?? {}, ctx);
+  t.is(again.outcome, 'already-absent');
+  t.regex(again.detail, /nothing stepped/);
+  t.is(kills.length, killsBefore, 'no signal the second time');
+  t.is(clock.steps.length, 2);
+});
+
+test('disableNTP false leaves the daemon running; with no daemon the plan says there is none', async (t) => {
+  const { ctx, kills, stateOfDaemon } = setUp(t);
+  const planned = await linuxTimeChaos.plan('f1', params({ offset: '-5m', disableNTP: 'false' }), ctx);
+  t.regex(planned.changes.join('\n'), /disableNTP false: NTP daemons left running \(4242/);
+  await planned.apply(() => Promise.resolve(), new AbortController().signal);
+  t.deepEqual(kills, []);
+  t.is(stateOfDaemon(), 'S');
+  const none = setUp(t, { daemon: false });
+  const plannedNone = await linuxTimeChaos.plan('f1', params({ offset: '-5m' }), none.ctx);
+  t.regex(plannedNone.changes.join('\n'), /no NTP daemon runs now \(chronyd, ntpd, systemd-timesyncd, openntpd\): nothing to stop/);
+});
+
+test('a revert from the intent alone (crash before the step) finds the clock in place and changes nothing', async (t) => {
+  const { ctx, clock } = setUp(t);
+  const planned = await linuxTimeChaos.plan('f1', params({ offset: '+24h' }), ctx);
+  clock.advance(5000);
+  const outcome = await linuxTimeChaos.revert(planned.revert, ctx);
+  t.is(outcome.outcome, 'already-absent');
+  t.deepEqual(clock.steps, []);
+});
+
+test('a step that fails at revert is a RevertError naming the error and the fix', async (t) => {
+  const { ctx, clock } = setUp(t, { daemon: false });
+  const planned = await linuxTimeChaos.plan('f1', params({ offset: '-24h' }), ctx);
+  let recorded: Record<string, unknown> = {};
+  await planned.apply(async (revert) => {
+    recorded = revert;
+    await Promise.resolve();
+  }, new AbortController().signal);
+  clock.stepFails = Object.assign(new Error('clock_adjtime EPERM'), { code: 'EPERM' });
+  const error = await t.throwsAsync(linuxTimeChaos.revert(recorded, ctx), { instanceOf: RevertError });
+  t.regex(error?.message ?? '', /cannot step the clock back: clock_adjtime EPERM/);
+  t.regex((error).leftover, /CLOCK_REALTIME is -86400000\.000 ms from anchor \+ elapsed time/);
+  t.regex((error).manualFix, /faultd revert --remnants/);
+});
+
+test('params: offset required and bounded, disableNTP a boolean; each error names the field and range', (t) => {
+  const issues = (raw: Record<string, unknown>) => {
+    const result = linuxTimeChaos.validateParams(raw, FAKE_VALIDATION);
+    return result.ok ? [] : result.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  };
+  t.regex(issues({}).join('\n'), /offset: is required: a signed offset like "\+24h"/);
+  t.regex(issues({ offset: 'abc' }).join('\n'), /offset: must be a signed offset .* in 1s–168h \(7 days\) either way/);
+  t.regex(issues({ offset: '+169h' }).join('\n'), /offset: must be in 1s–168h \(7 days\) either way/);
+  t.regex(issues({ offset: '0s' }).join('\n'), /offset: must be in 1s–168h/);
+  t.regex(issues({ offset: '+1h', disableNTP: 'maybe' }).join('\n'), /disableNTP: must be true or false/);
+  t.deepEqual(issues({ offset: '-168h', disableNTP: true }), []);
+  t.deepEqual(linuxTimeChaos.exclusiveTargets(params({ offset: '+1h' })), ['clock:realtime']);
+  t.deepEqual(linuxTimeChaos.paramAliases, { OFFSET: 'offset', DISABLE_NTP: 'disableNTP' }, 'Harness upper-case spellings');
+});
