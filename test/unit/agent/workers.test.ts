@@ -58,13 +58,15 @@ test('a stop reaches the running worker with its reason; it says it is stopping 
   t.deepEqual(events, ['status running run_1', 'stopping stopped: interrupted by reboot: the host is shutting down']);
 });
 
-test('a worker killed by a signal is not a clean exit, and says so', async (t) => {
-  const { pool } = workers('hang');
+// Serial: no other test's worker runs meanwhile, so this test process has one worker child.
+test.serial('a worker killed by a signal is not a clean exit, and says so', async (t) => {
+  const { pool, events } = workers('hang');
   const running = pool.run(TASK, new AbortController().signal);
+  // Its one message (the status line) is a beat: the window is measured from it, however slowly node started.
+  while (!events.includes('status running run_1')) await new Promise((resolve) => setTimeout(resolve, 20));
   await new Promise((resolve) => setTimeout(resolve, 300));
   t.false(pool.healthy(100), 'no alive beat from it within the window');
   t.true(pool.healthy(60_000));
-  // The pool's one worker is the only child of this test process running WORKER in hang mode.
   const { execFileSync } = await import('node:child_process');
   const children = execFileSync('pgrep', ['-P', String(process.pid), '-f', 'FAULTD_AGENT_WORKER'], { encoding: 'utf8' }).trim().split('\n').map(Number);
   t.is(children.length, 1);

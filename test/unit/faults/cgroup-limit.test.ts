@@ -97,16 +97,18 @@ test('io input: limits without ioDevice, ioDevice without limits, bounds, and a 
   t.deepEqual(issues({ processIDs: '10', ioDevice: '/dev/null', ioWriteIops: 5 }), ['ioDevice: must be a block device node or MAJ:MIN; /dev/null is a character device, not a block device']);
 });
 
-test('after a reboot the revert writes nothing: the limits died with their boot, and this boot\'s cgroup of the unit is left as systemd made it', async (t) => {
+/** A pids limit of 50 planned on the v2 layout's app.service, whose pids.max reads "max". */
+async function pidsLimitPlanned(t: { teardown(fn: () => void): void }) {
   const { root, ctx } = v2Host(t);
   const file = path.join(root, 'app.service/pids.max');
   writeFileSync(file, 'max\n');
   const params = linuxCgroupLimit.validateParams({ processIDs: '10', pids: 50 }, ctx);
-  if (!params.ok) {
-    t.fail(JSON.stringify(params.issues));
-    return;
-  }
-  const planned = await linuxCgroupLimit.plan('f1', params.params, ctx);
+  if (!params.ok) throw new Error(JSON.stringify(params.issues));
+  return { ctx, file, planned: await linuxCgroupLimit.plan('f1', params.params, ctx) };
+}
+
+test('after a reboot the revert writes nothing: the limits died with their boot, and this boot\'s cgroup of the unit is left as systemd made it', async (t) => {
+  const { ctx, file, planned } = await pidsLimitPlanned(t);
   t.is((planned.revert as { bootId?: string }).bootId, ctx.host.bootId, 'the boot is in the intent');
   // The new boot's cgroup holds what the unit's own settings say (here 200), not the old "max".
   writeFileSync(file, '200\n');
@@ -122,15 +124,7 @@ test('after a reboot the revert writes nothing: the limits died with their boot,
 });
 
 test('a limit changed since faultd wrote it is left as it is at revert; a value already back is not written again', async (t) => {
-  const { root, ctx } = v2Host(t);
-  const file = path.join(root, 'app.service/pids.max');
-  writeFileSync(file, 'max\n');
-  const params = linuxCgroupLimit.validateParams({ processIDs: '10', pids: 50 }, ctx);
-  if (!params.ok) {
-    t.fail(JSON.stringify(params.issues));
-    return;
-  }
-  const planned = await linuxCgroupLimit.plan('f1', params.params, ctx);
+  const { ctx, file, planned } = await pidsLimitPlanned(t);
   writeFileSync(file, '75\n'); // an operator raised it meanwhile
   const outcome = await linuxCgroupLimit.revert(planned.revert, ctx);
   t.is(outcome.outcome, 'already-absent');
