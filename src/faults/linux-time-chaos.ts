@@ -18,7 +18,7 @@ import { ProcessRecord, recordOf } from './process/record.js';
 import { signalNumber } from './process/selector-params.js';
 import { isStopped, STATE_WAIT_MS, stateOf, waitForState } from './process/process-state.js';
 import { describeProcess } from './process/targets.js';
-import { absNs, AnchorRecord, anchorOf, clockErrorNs, formatNs, NS_PER_MS, NsText, restoreFromAnchor } from './time/clock-anchor.js';
+import { absNs, AnchorRecord, anchorOf, clockErrorNs, formatNs, NS_PER_MS, NsText, restoreFromAnchor, sameKernelTimeline } from './time/clock-anchor.js';
 import { NTP_DAEMON_NAMES, runningNtpDaemons } from './time/ntp-daemons.js';
 import { formatOffsetMs, offsetParam } from './time/offset.js';
 import { revertAcrossBoot } from './time/other-boot.js';
@@ -159,6 +159,10 @@ export const linuxTimeChaos = defineInjector({
   async revert(r, ctx) {
     if (r.bootId === ctx.host.bootId) return revertSameBoot(r, ctx);
     const reading = ctx.native.clockRead();
+    if (sameKernelTimeline(r.anchor, BigInt(r.offsetNs), reading, RESTORE_TOLERANCE_NS)) {
+      const same = await revertSameBoot(r, ctx);
+      return { ...same, detail: `boot id changed (from ${r.bootId.slice(0, 8)}), but CLOCK_BOOTTIME went on from the anchor and the clock still reads it plus the step: the same kernel runs (a container booted again), so the anchor holds; ${same.detail}` };
+    }
     const rtcSeconds = readRtcSeconds(SYS_ROOT);
     return revertAcrossBoot(r, { ntpDaemons: runningNtpDaemons(ctx.procRoot).map((d) => d.comm), rtcSeconds, realtimeNowMs: Number(reading.realtimeNs / NS_PER_MS) });
   },

@@ -67,3 +67,17 @@ export function restoreFromAnchor(anchor: AnchorRecord, clock: SystemClock, tole
   clock.clockStep(-errorBeforeNs);
   return { errorBeforeNs, stepNs: -errorBeforeNs, residualNs: clockErrorNs(anchor, clock.clockRead()) };
 }
+
+/**
+ * Whether the kernel that took `anchor` still runs, although the boot id changed (a container's
+ * boot id changes at each of its boots; the kernel, and its clocks, go on): CLOCK_BOOTTIME has
+ * gone on from the anchor, and CLOCK_REALTIME reads anchor + elapsed, or that plus the step,
+ * within `toleranceNs`. After a real reboot BOOTTIME started again near 0 and the clock came
+ * from the RTC, NTP or the platform, which would have to match the old timeline to the
+ * millisecond to pass.
+ */
+export function sameKernelTimeline(anchor: AnchorRecord, offsetNs: bigint, now: ClockReading, toleranceNs: bigint): boolean {
+  if (now.boottimeNs < BigInt(anchor.boottimeNs)) return false;
+  const error = clockErrorNs(anchor, now);
+  return absNs(error - offsetNs) <= toleranceNs || absNs(error) <= toleranceNs;
+}

@@ -148,3 +148,27 @@ test('params: offset required and bounded, disableNTP a boolean; each error name
   t.deepEqual(linuxTimeChaos.exclusiveTargets(params({ offset: '+1h' })), ['clock:realtime']);
   t.deepEqual(linuxTimeChaos.paramAliases, { OFFSET: 'offset', DISABLE_NTP: 'disableNTP' }, 'Harness upper-case spellings');
 });
+
+test('boot id changed but the same kernel runs (a container booted again): the clock is restored from the anchor; after a real reboot it is not', async (t) => {
+  const { ctx, clock } = setUp(t, { daemon: false });
+  const planned = await linuxTimeChaos.plan('f1', params({ offset: '+1h' }), ctx);
+  let recorded: Record<string, unknown> = planned.revert;
+  await planned.apply(async (revert) => {
+    recorded = revert;
+    await Promise.resolve();
+  }, new AbortController().signal);
+  clock.advance(3000);
+  const containerBoot: FaultContext = { ...ctx, host: { ...ctx.host, bootId: 'bbbbbbbb-0000-0000-0000-000000000000' } };
+  const outcome = await linuxTimeChaos.revert(recorded, containerBoot);
+  t.is(outcome.outcome, 'reverted');
+  t.regex(outcome.detail, /boot id changed .*the same kernel runs .*clock stepped by -3600000\.000 ms/);
+  const anchor = (recorded as { anchor: { realtimeNs: string; boottimeNs: string } }).anchor;
+  t.is(clock.realtimeNs - BigInt(anchor.realtimeNs), clock.boottimeNs - BigInt(anchor.boottimeNs), 'realtime = anchor + elapsed');
+  // A real reboot: BOOTTIME starts again near 0, the clock comes from elsewhere (here still skewed): no step from the old anchor.
+  const steps = clock.steps.length;
+  clock.clockStep(3_600_000n * MS);
+  clock.boottimeNs = 2_000_000_000n;
+  const real = await linuxTimeChaos.revert(recorded, containerBoot);
+  t.regex(real.detail, /the monotonic anchor is gone with that boot/, 'the other-boot rules decide (here: no RTC)');
+  t.is(clock.steps.length, steps + 1, 'no step from the old anchor: only the test\'s own');
+});
