@@ -136,8 +136,8 @@ export class Container {
 
   /** Boots (again) and waits until systemd reports the system up. Returns the boot time in ms. */
   async boot(timeoutMs = 60_000): Promise<number> {
-    const started = Date.now();
-    const nspawn = ['systemd-nspawn', '--register=no', '--keep-unit', '--private-network', '--quiet', `--machine=${this.name}`, '-D', this.root, '--bind-ro=/usr/bin/node', `--bind-ro=${REPO}:/opt/faultd`, `--bind=${this.fillDir}:/mnt/fill`, '--boot'];
+    const started = performance.now();
+    const nspawn = ['systemd-nspawn', '--register=no', '--keep-unit', '--private-network', '--quiet', `--machine=${this.name}`, '-D', this.root, '--bind-ro=/usr/bin/node', `--bind-ro=${REPO}:/opt/faultd`, `--bind=${this.fillDir}:/mnt/fill`, '--capability=CAP_SYS_TIME', '--boot'];
     // nspawn (--keep-unit) puts the container under its caller's cgroup: a cgroup of our own, so
     // that nothing lands in the host's root cgroup and destroy() can remove it all.
     const enter = this.#cgroups().map((dir) => `mkdir -p ${dir} && echo $$ > ${dir}/cgroup.procs`).join(' && ');
@@ -147,13 +147,13 @@ export class Container {
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (this.#console = (this.#console + chunk).slice(-200_000)));
     this.#exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
     for (;;) {
-      if (Date.now() - started > timeoutMs) throw new Error(`the container did not boot within ${timeoutMs} ms:\n${this.#console.slice(-3000)}`);
+      if (performance.now() - started > timeoutMs) throw new Error(`the container did not boot within ${timeoutMs} ms:\n${this.#console.slice(-3000)}`);
       if (child.exitCode !== null) throw new Error(`systemd-nspawn exited with ${child.exitCode}:\n${this.#console.slice(-3000)}`);
       const leader = Number(spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).stdout.trim().split('\n')[0]);
       if (leader > 0) {
         this.#leader = leader;
         const state = this.exec(['systemctl', 'is-system-running']).stdout.trim();
-        if (state === 'running' || state === 'degraded') return Date.now() - started;
+        if (state === 'running' || state === 'degraded') return Math.round(performance.now() - started);
       }
       await sleep(100);
     }

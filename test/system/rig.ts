@@ -87,11 +87,11 @@ export function mainPid(c: Container): number {
 }
 
 export async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs: number, everyMs = 50): Promise<T> {
-  const started = Date.now();
+  const started = performance.now();
   for (;;) {
     const value = probe();
     if (value !== undefined && value !== false) return value;
-    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    if (performance.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
     await sleep(everyMs);
   }
 }
@@ -123,12 +123,12 @@ export async function killRound(rig: Rig, name: string, maxDelayMs = 1500): Prom
   await sleep(Math.random() * maxDelayMs);
   const pid = mainPid(c);
   c.exec(['kill', '-9', String(pid)]);
-  const killed = Date.now();
+  const killed = performance.now();
   let left = '';
   await waitFor('clean after the kill', () => (left = leftovers(c)) === '', 10_000, 20).catch((error: unknown) => {
     throw new Error(`${String(error)}; still left: ${left}\n${journal(c).slice(-40).join('\n')}`);
   });
-  const cleanMs = Date.now() - killed;
+  const cleanMs = Math.round(performance.now() - killed);
   await waitFor('the interrupted result', () => hub.run(run.id)?.state === 'finished', 15_000);
   await waitFor('the agent is back', () => mainPid(c) !== pid && mainPid(c) > 0, 10_000);
   const result = hub.run(run.id)?.result;

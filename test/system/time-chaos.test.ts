@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+// linux-time-chaos across a boot of faultd's host, in the nspawn container of the system suite
+// (container.ts, given CAP_SYS_TIME): the container is stopped hard mid-fault and booted again.
+// Its boot id changes but the kernel, and its clock, go on: the skew is still there, and the
+// remnant revert of the next start (ExecStartPre) must restore it from the ledger's anchor.
+// The clock is the host's: the test's own guard (test/helpers/clock.ts) restores it at teardown.
+import test from 'ava';
+
+import { clockOffsetNs, guardClock, nsToMs } from '../helpers/clock.js';
+import { systemSuiteMissing } from './container.js';
+import { bootRig, journal, runStarted, waitFor } from './rig.js';
+
+const missing = systemSuiteMissing();
+const systemTest = missing ? test.skip : test.serial;
+if (missing) test.skip(`system suite skipped: ${missing}`, () => undefined);
+
+const HOUR_NS = 3_600_000_000_000n;
+
+systemTest('linux-time-chaos +1h, then a hard stop of the host mid-fault: at the next boot the revert tells the same kernel from a reboot and restores the clock from the anchor within 1 ms', async (t) => {
+  const anchor = guardClock(t);
+  const booted = await bootRig((line) => t.log(line));
+  t.teardown(() => booted.destroy());
+  const { c, hub } = booted;
+  const run = hub.queueRun('container', {
+    apiVersion: 'faultd/v1',
+    kind: 'Experiment',
+    metadata: { name: 'clock-across-boot' },
+    spec: { steps: [{ faults: [{ kind: 'linux-time-chaos', name: 'clock', duration: '60s', params: { offset: '+1h' } }] }] },
+  });
+  await runStarted(hub, run.id);
+  await waitFor('the clock stepped +1h', () => clockOffsetNs(anchor) > HOUR_NS - 1_000_000_000n, 20_000);
+  t.log(`during the fault the clock is ${nsToMs(clockOffsetNs(anchor))} ms ahead`);
+  await c.hardStop();
+  t.true(clockOffsetNs(anchor) > HOUR_NS - 1_000_000_000n, 'the skew outlives the container');
+  await c.boot();
+  await waitFor('the result', () => hub.run(run.id)?.state === 'finished', 30_000);
+  const left = clockOffsetNs(anchor);
+  t.log(`after the boot's remnant revert the clock is ${nsToMs(left)} ms from the test's anchor + elapsed`);
+  t.true(left < 1_000_000n && left > -1_000_000n, `${nsToMs(left)} ms`);
+  const result = hub.run(run.id)?.result;
+  t.is(result?.verdict, 'interrupted');
+  const clock = result?.faults.find((f) => f.faultId === 'clock');
+  t.regex(clock?.revert ?? '', /the same kernel runs .*clock stepped by -(3599999|3600000)\.\d{3} ms/, JSON.stringify(result?.faults));
+  t.true(journal(c).some((l) => /reverting remnant of an earlier boot/.test(l)), 'the revert saw a record of another boot');
+});
