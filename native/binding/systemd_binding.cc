@@ -42,6 +42,9 @@ Napi::Object StateObject(Napi::Env env, const inj::UnitState& state) {
   out.Set("mainPid", Napi::Number::New(env, state.main_pid));
   // UINT64_MAX (infinity) and anything past 2^53 become null.
   out.Set("timeoutStartUs", state.timeout_start_us >= (uint64_t{1} << 53) ? env.Null() : Napi::Number::New(env, static_cast<double>(state.timeout_start_us)));
+  out.Set("id", state.id);
+  out.Set("startLimitBurst", Napi::Number::New(env, state.start_limit_burst));
+  out.Set("startLimitIntervalUs", state.start_limit_interval_us >= (uint64_t{1} << 53) ? env.Null() : Napi::Number::New(env, static_cast<double>(state.start_limit_interval_us)));
   return out;
 }
 

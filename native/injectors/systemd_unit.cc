@@ -32,6 +32,14 @@ core::Result<UnitState> ReadUnitStateOn(core::BusConnection& connection, const s
   auto job = connection.JobIdProperty(object, kUnit, "Job");
   if (!job.ok()) return job.error();
   state.job_id = job.value();
+  auto id = connection.StringProperty(object, kUnit, "Id");
+  if (!id.ok()) return id.error();
+  state.id = std::move(id).value();
+  // On the Unit interface since systemd 230; older managers answer UnknownProperty: left at 0.
+  auto burst = connection.NumberProperty(object, kUnit, "StartLimitBurst", 'u');
+  if (burst.ok()) state.start_limit_burst = static_cast<uint32_t>(burst.value());
+  auto window = connection.NumberProperty(object, kUnit, "StartLimitIntervalUSec", 't');
+  if (window.ok()) state.start_limit_interval_us = window.value();
   const bool service = unit.size() > 8 && unit.compare(unit.size() - 8, 8, ".service") == 0;
   if (!service || state.load_state != "loaded") return state;
   auto restart = connection.StringProperty(object, kService, "Restart");

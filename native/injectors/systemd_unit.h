@@ -23,6 +23,9 @@ struct UnitState {
   uint32_t n_restarts = 0;   // automatic restarts so far (NRestarts, systemd ≥ 235)
   uint32_t main_pid = 0;
   uint64_t timeout_start_us = 0;  // TimeoutStartUSec; UINT64_MAX = infinity
+  std::string id;                 // Id: the unit's real name (an alias given to LoadUnit resolves to it)
+  uint32_t start_limit_burst = 0;        // StartLimitBurst (systemd ≥ 230 on the Unit interface); 0 = unknown
+  uint64_t start_limit_interval_us = 0;  // StartLimitIntervalUSec; 0 = no limit or unknown
 };
 
 enum class UnitAction {

@@ -109,11 +109,28 @@ function selfHealingProblem(unit: string, s: SystemdUnitState): string | undefin
   return undefined;
 }
 
-/** Reads and checks every unit before anything changes: unknown, inactive or denied units are refused by name. */
-async function unitRecords(units: readonly string[], selfHealing: boolean, ctx: FaultContext): Promise<UnitRecord[]> {
+/**
+ * Why restarting `unit` every `intervalMs` would run into its start limit, if it would: systemd
+ * counts every start (faultd's and Restart='s) and refuses the one that reaches StartLimitBurst
+ * within StartLimitIntervalSec (start-limit-hit), which would leave the unit down.
+ */
+export function startLimitProblem(unit: string, s: Pick<SystemdUnitState, 'startLimitBurst' | 'startLimitIntervalUs'>, { intervalMs, cycles }: { intervalMs: number; cycles: number }): string | undefined {
+  const burst = s.startLimitBurst;
+  const windowMs = (s.startLimitIntervalUs ?? 0) / 1000;
+  if (burst <= 0 || windowMs <= 0) return undefined;
+  // One start per cycle (the last is the revert's), at most as many as fit in one window.
+  const starts = Math.min(cycles, Math.floor(windowMs / intervalMs) + 1);
+  if (starts < burst) return undefined;
+  const least = burst > 1 ? windowMs / (burst - 1) : windowMs;
+  return `${formatDurationMs(intervalMs)} would start ${unit} ${starts} times within its StartLimitIntervalSec=${formatDurationMs(windowMs)}, reaching StartLimitBurst=${burst}: systemd would refuse that start and leave it down. Give more than ${formatDurationMs(Math.floor(least))}, or raise the unit's start limit`;
+}
+
+/** Reads and checks every unit before anything changes: unknown, inactive, denied units (also by an alias) and intervals that reach a start limit are refused by name. */
+async function unitRecords(units: readonly string[], selfHealing: boolean, pace: { intervalMs: number; cycles: number }, ctx: FaultContext): Promise<UnitRecord[]> {
   const own = ownServices(ctx.procRoot);
   const records: UnitRecord[] = [];
   const problems: string[] = [];
+  const intervalProblems: string[] = [];
   for (const unit of units) {
     const denied = deniedReason(unit, own);
     if (denied) {
@@ -121,13 +138,18 @@ async function unitRecords(units: readonly string[], selfHealing: boolean, ctx: 
       continue;
     }
     const s = await readUnit(unit, ctx);
-    if (s.loadState === 'not-found') problems.push(`${unit}: no such unit (LoadState=not-found)`);
+    // An alias (dbus-org.freedesktop.network1.service, sshd.service) stops the unit it names.
+    const deniedAs = s.id && s.id !== unit ? deniedReason(s.id, own) : undefined;
+    if (deniedAs) problems.push(`${unit} is an alias of ${s.id}, which is never restarted by faultd (${deniedAs})`);
+    else if (s.loadState === 'not-found') problems.push(`${unit}: no such unit (LoadState=not-found)`);
     else if (s.loadState !== 'loaded') problems.push(`${unit}: LoadState=${s.loadState}, not loaded`);
     else if (s.activeState !== 'active') problems.push(`${unit} is ${describeState(s)}, not active: faultd restarts only units that run (it would not start what was down)`);
     else if (selfHealing && selfHealingProblem(unit, s)) problems.push(selfHealingProblem(unit, s) ?? '');
+    else if (startLimitProblem(unit, s, pace)) intervalProblems.push(startLimitProblem(unit, s, pace) ?? '');
     else records.push({ unit, activeState: s.activeState, subState: s.subState, mainPid: s.mainPid, nRestarts: s.nRestarts, restart: s.restart, timeoutStartUs: s.timeoutStartUs });
   }
   if (problems.length) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `services: ${problems.join('; ')}`);
+  if (intervalProblems.length) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `interval: ${intervalProblems.join('; ')}`);
   return records;
 }
 
@@ -204,9 +226,9 @@ export const linuxServiceRestart = defineInjector({
   exclusiveTargets: (p) => p.services.map((unit) => `systemd-unit:${unit}`),
   revertSchema: ServiceRestartRevertSchema,
   async plan(faultId, p, ctx) {
-    const units = await unitRecords(p.services, p.selfHealingServices, ctx);
     const durationMs = ctx.durationMs ?? p.interval;
     const cycles = Math.max(1, Math.floor(durationMs / p.interval));
+    const units = await unitRecords(p.services, p.selfHealingServices, { intervalMs: p.interval, cycles }, ctx);
     const revert = { faultId, sequence: p.sequence, selfHealing: p.selfHealingServices, units };
     const list = units.map((u) => `${u.unit} (${describeState(u)}, main pid ${u.mainPid})`).join(', ');
     const how = p.selfHealingServices

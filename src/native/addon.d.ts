@@ -131,6 +131,12 @@ export interface SystemdUnitState {
   mainPid: number;
   /** TimeoutStartUSec in µs; null for infinity. */
   timeoutStartUs: number | null;
+  /** Id: the unit's real name (an alias resolves to it); '' for a unit not found. */
+  id: string;
+  /** StartLimitBurst: starts allowed within startLimitIntervalUs; 0 when unknown (systemd < 230). */
+  startLimitBurst: number;
+  /** StartLimitIntervalUSec in µs; 0 for no limit (or unknown); null past 2^53. */
+  startLimitIntervalUs: number | null;
 }
 
 /** What systemdUnitAction resolves with. */

@@ -17,6 +17,10 @@ export interface FakeUnit {
   /** Starts (active, like a Type=simple unit once forked), then fails `jobMs` later. */
   crashesAfterStart?: boolean;
   timeoutStartUs?: number | null;
+  /** The unit's real name when `name` is an alias. */
+  id?: string;
+  startLimitBurst?: number;
+  startLimitIntervalUs?: number | null;
 }
 
 export interface FakeEvent {
@@ -53,6 +57,10 @@ export class FakeSystemd {
       nRestarts: 0,
       mainPid: active ? this.#nextPid++ : 0,
       timeoutStartUs: u.timeoutStartUs === undefined ? 90_000_000 : u.timeoutStartUs,
+      id: u.id ?? name,
+      // systemd's defaults: 5 starts in 10 s.
+      startLimitBurst: u.startLimitBurst ?? 5,
+      startLimitIntervalUs: u.startLimitIntervalUs === undefined ? 10_000_000 : u.startLimitIntervalUs,
     });
     if (u.failsToStart) this.#failsToStart.add(name);
     if (u.crashesAfterStart) this.#crashes.add(name);
@@ -77,7 +85,7 @@ export class FakeSystemd {
       systemdUnitState: (unit) => {
         if (!this.reachable) return Promise.reject(Object.assign(new Error('sd_bus_open_system ENOENT: no system bus'), { code: 'ENOENT' }));
         const s = this.units.get(unit);
-        return Promise.resolve(s ? { ...s } : { loadState: 'not-found', activeState: 'inactive', subState: 'dead', jobId: 0, restart: '', nRestarts: 0, mainPid: 0, timeoutStartUs: 0 });
+        return Promise.resolve(s ? { ...s } : { loadState: 'not-found', activeState: 'inactive', subState: 'dead', jobId: 0, restart: '', nRestarts: 0, mainPid: 0, timeoutStartUs: 0, id: '', startLimitBurst: 0, startLimitIntervalUs: 0 });
       },
       systemdUnitAction: async (unit, action, waitMs = 0) => {
         const s = this.units.get(unit);

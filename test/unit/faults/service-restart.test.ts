@@ -93,6 +93,27 @@ test('the plan refuses unknown, inactive and denied units by name and changes no
   await t.throwsAsync(linuxServiceRestart.plan('f1', params({ services: 'faultd' }), ctx), { message: /faultd\.service is never restarted by faultd \(faultd itself/ });
 });
 
+test('an alias of a denied unit is refused by the unit it names (the deny-list reads systemd\'s Id)', async (t) => {
+  const systemd = new FakeSystemd({ 'dbus-org.freedesktop.network1.service': { id: 'systemd-networkd.service' }, 'sshd.service': { id: 'agent.service' } });
+  const ctx = context(t, systemd, 'agent.service');
+  const error = await t.throwsAsync(linuxServiceRestart.plan('f1', params({ services: 'dbus-org.freedesktop.network1,sshd' }), ctx), { instanceOf: FaultdError });
+  t.regex(error.message, /^services: dbus-org\.freedesktop\.network1\.service is an alias of systemd-networkd\.service, which is never restarted by faultd \(.*\); sshd\.service is an alias of agent\.service, which is never restarted by faultd \(faultd runs in this unit/);
+  t.deepEqual(systemd.events, []);
+});
+
+test('an interval that would reach the unit\'s start limit is refused (systemd would refuse that start and leave the unit down); fewer cycles than the burst pass', async (t) => {
+  const systemd = new FakeSystemd({ 'web.service': {}, 'tight.service': { startLimitBurst: 3, startLimitIntervalUs: 60_000_000 }, 'free.service': { startLimitIntervalUs: 0 } });
+  const tenCycles = context(t, systemd, 'session-3.scope', 10_000);
+  const error = await t.throwsAsync(linuxServiceRestart.plan('f1', params({ services: 'web', interval: '1s' }), tenCycles), { instanceOf: FaultdError });
+  t.is(error.code, 'FAULTD_ERR_INPUT_INVALID');
+  t.is(error.message, "interval: 1s would start web.service 10 times within its StartLimitIntervalSec=10s, reaching StartLimitBurst=5: systemd would refuse that start and leave it down. Give more than 2.5s, or raise the unit's start limit");
+  await t.notThrowsAsync(linuxServiceRestart.plan('f1', params({ services: 'web', interval: '3s' }), context(t, systemd, 'session-3.scope', 30_000)));
+  await t.notThrowsAsync(linuxServiceRestart.plan('f1', params({ services: 'web', interval: '1s' }), context(t, systemd, 'session-3.scope', 2000)), 'two starts in all');
+  await t.throwsAsync(linuxServiceRestart.plan('f1', params({ services: 'tight', interval: '20s' }), context(t, systemd, 'session-3.scope', 60_000)), { message: /StartLimitBurst=3.*more than 30s/ });
+  await t.notThrowsAsync(linuxServiceRestart.plan('f1', params({ services: 'free', interval: '1s' }), tenCycles), 'no start limit');
+  t.deepEqual(systemd.events, []);
+});
+
 test('self-healing needs a Restart= that brings a SIGKILLed unit back', async (t) => {
   const systemd = new FakeSystemd({ 'plain.service': { restart: 'no' }, 'watch.service': { restart: 'on-watchdog' }, 'ok.service': { restart: 'on-failure' } });
   const ctx = context(t, systemd);
