@@ -78,6 +78,8 @@ async function revertSameBoot(r: TimeChaosRevert, ctx: FaultContext): Promise<{ 
   try {
     restore = restoreFromAnchor(r.anchor, ctx.native, RESTORE_TOLERANCE_NS);
   } catch (error) {
+    // The clock stays wrong, but the NTP daemons that could set it right are not left frozen.
+    await continueDaemons(r.stoppedDaemons ?? [], ctx).catch(() => undefined);
     const errorNow = clockErrorNs(r.anchor, ctx.native.clockRead());
     throw new RevertError(`cannot step the clock back: ${(error as Error).message}`, `CLOCK_REALTIME is ${formatNs(errorNow)} from anchor + elapsed time`, 'faultd revert --remnants with CAP_SYS_TIME (steps from the recorded anchor), or date -u -s "<the true UTC time>"', { cause: error });
   }

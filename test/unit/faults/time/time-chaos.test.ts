@@ -172,3 +172,17 @@ test('boot id changed but the same kernel runs (a container booted again): the c
   t.regex(real.detail, /the monotonic anchor is gone with that boot/, 'the other-boot rules decide (here: no RTC)');
   t.is(clock.steps.length, steps + 1, 'no step from the old anchor: only the test\'s own');
 });
+
+test('a step back that fails still continues the NTP daemons the fault stopped, so they can set the clock right', async (t) => {
+  const { ctx, clock, stateOfDaemon } = setUp(t);
+  const planned = await linuxTimeChaos.plan('f1', params({ offset: '+1h' }), ctx);
+  let recorded: Record<string, unknown> = {};
+  await planned.apply(async (revert) => {
+    recorded = revert;
+    await Promise.resolve();
+  }, new AbortController().signal);
+  t.is(stateOfDaemon(), 'T');
+  clock.stepFails = Object.assign(new Error('clock_adjtime EPERM'), { code: 'EPERM' });
+  await t.throwsAsync(linuxTimeChaos.revert(recorded, ctx), { instanceOf: RevertError });
+  t.is(stateOfDaemon(), 'S', 'continued');
+});
