@@ -38,6 +38,8 @@ function params() {
 }
 
 export const TimeChaosRevertSchema = z.object({
+  /** The fault's ledger id: the revert stops its running check (absent in records before 2026-12-06). */
+  faultId: z.string().optional(),
   bootId: z.string().min(1),
   offsetNs: NsText,
   /** Taken before the step; apply records a fresh one just before it. */
@@ -96,6 +98,32 @@ async function revertSameBoot(r: TimeChaosRevert, ctx: FaultContext): Promise<{ 
   return { outcome: did ? 'reverted' : 'already-absent', detail: [clockText, daemonText].filter(Boolean).join('; ') };
 }
 
+/** How far the clock may move from the step before the fault counts as undone by someone else (leap seconds aside, only a step moves it). */
+const RESET_TOLERANCE_NS = 100n * NS_PER_MS;
+/** How often a running fault checks that its step still holds. */
+const RESET_CHECK_MS = 1000;
+/** The checks of running faults, by fault id: the revert stops them. */
+const resetWatches = new Map<string, NodeJS.Timeout>();
+
+/**
+ * Resolves (the fault ended early) once the clock is no longer where the step put it: something
+ * stepped it (an NTP daemon that systemd's watchdog restarted, an operator). CLOCK_REALTIME −
+ * CLOCK_BOOTTIME moves only with steps: NTP slewing and frequency changes move both alike.
+ */
+function watchForReset(faultId: string, anchor: AnchorRecord, offsetNs: bigint, ctx: FaultContext): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const timer = setInterval(() => {
+      const moved = clockErrorNs(anchor, ctx.native.clockRead()) - offsetNs;
+      if (absNs(moved) <= RESET_TOLERANCE_NS) return;
+      clearInterval(timer);
+      resetWatches.delete(faultId);
+      resolve(`the clock was stepped by ${formatNs(moved)} during the fault (by an NTP daemon started again, or by someone else): the offset no longer holds`);
+    }, RESET_CHECK_MS);
+    timer.unref();
+    resetWatches.set(faultId, timer);
+  });
+}
+
 export const linuxTimeChaos = defineInjector({
   kind: 'linux-time-chaos',
   summary: 'Move the system clock by an offset for the duration (NTP daemons stopped); restored from a monotonic anchor within 1 ms',
@@ -104,12 +132,13 @@ export const linuxTimeChaos = defineInjector({
   paramDocs: () => Object.values(params()).map((p) => p.doc),
   exclusiveTargets: () => ['clock:realtime'],
   revertSchema: TimeChaosRevertSchema,
-  plan(_faultId, p, ctx) {
+  plan(faultId, p, ctx) {
     const reading = ctx.native.clockRead();
     const ntp = ctx.native.ntpState();
     const rtc = rtcMinusRealtimeMs(SYS_ROOT, reading.realtimeNs);
     const daemons = runningNtpDaemons(ctx.procRoot);
     const revert: TimeChaosRevert = {
+      faultId,
       bootId: ctx.host.bootId,
       offsetNs: String(BigInt(p.offset) * NS_PER_MS),
       anchor: anchorOf(reading),
@@ -153,12 +182,17 @@ export const linuxTimeChaos = defineInjector({
         ctx.logger.info({ offset: offsetText, measuredNs: String(measured), stoppedDaemons: stopped.map((t) => ({ pid: t.pid, comm: t.comm })) }, 'clock stepped');
         return {
           measure: () => `clock ${formatNs(clockErrorNs(anchor, ctx.native.clockRead()))} from anchor + elapsed (asked ${offsetText})`,
-          ended: new Promise<string>(() => undefined),
+          ended: p.disableNTP ? watchForReset(faultId, anchor, BigInt(revert.offsetNs), ctx) : new Promise<string>(() => undefined),
         };
       },
     };
   },
   async revert(r, ctx) {
+    const watch = r.faultId === undefined ? undefined : resetWatches.get(r.faultId);
+    if (watch !== undefined && r.faultId !== undefined) {
+      clearInterval(watch);
+      resetWatches.delete(r.faultId);
+    }
     if (r.bootId === ctx.host.bootId) return revertSameBoot(r, ctx);
     const reading = ctx.native.clockRead();
     if (sameKernelTimeline(r.anchor, BigInt(r.offsetNs), reading, RESTORE_TOLERANCE_NS)) {

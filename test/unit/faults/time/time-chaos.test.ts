@@ -186,3 +186,39 @@ test('a step back that fails still continues the NTP daemons the fault stopped, 
   await t.throwsAsync(linuxTimeChaos.revert(recorded, ctx), { instanceOf: RevertError });
   t.is(stateOfDaemon(), 'S', 'continued');
 });
+
+test('a step made by someone else during the fault (an NTP daemon started again) ends the fault early, saying so; the revert stops the check', async (t) => {
+  const { ctx, clock } = setUp(t);
+  const planned = await linuxTimeChaos.plan('f-reset', params({ offset: '+1h' }), ctx);
+  let recorded: Record<string, unknown> = {};
+  const active = await planned.apply(async (revert) => {
+    recorded = revert;
+    await Promise.resolve();
+  }, new AbortController().signal);
+  let ended: string | undefined;
+  void active.ended.then((why) => (ended = why));
+  clock.advance(1500);
+  await new Promise((resolve) => setTimeout(resolve, 1300));
+  t.is(ended, undefined, 'slewing and time passing are not a reset');
+  clock.clockStep(-3_590_000n * MS); // a daemon steps it most of the way back
+  await new Promise((resolve) => setTimeout(resolve, 1300));
+  t.regex(ended ?? '', /the clock was stepped by -3590000\.000 ms during the fault .*the offset no longer holds/);
+  const outcome = await linuxTimeChaos.revert(recorded, ctx);
+  t.regex(outcome.detail, /clock stepped by -10000\.000 ms to anchor \+ elapsed time/);
+});
+
+test('the revert stops the running check, so nothing is left polling the clock', async (t) => {
+  const { ctx } = setUp(t);
+  const planned = await linuxTimeChaos.plan('f-stop', params({ offset: '+10m' }), ctx);
+  let recorded: Record<string, unknown> = {};
+  const active = await planned.apply(async (revert) => {
+    recorded = revert;
+    await Promise.resolve();
+  }, new AbortController().signal);
+  let ended = false;
+  void active.ended.then(() => (ended = true));
+  t.is(recorded['faultId'], 'f-stop');
+  await linuxTimeChaos.revert(recorded, ctx);
+  await new Promise((resolve) => setTimeout(resolve, 1300));
+  t.false(ended, 'the restore is not taken for a reset: the check was stopped first');
+});
