@@ -88,15 +88,7 @@ test('a +24 h step made by someone else mid-run is not taken for a lost hub: the
 
 test('the agent runs +24h and -24h clock skews to completion, stays connected, and runs again afterwards; the clock comes back within 1 ms', async (t) => {
   const anchor = guardClock(t);
-  const hub = await startHub(t);
-  const ws = workspace();
-  t.teardown(() => ws.remove());
-  configureAgent(hub, ws);
-  const agent = startCli(['--log-format', 'json', 'agent'], ws.stateDir);
-  t.teardown(async () => {
-    agent.kill('SIGKILL');
-    await runCli(['revert', '--remnants', '--force'], ws.stateDir);
-  });
+  const { hub, agent } = await agentOnHub(t);
   for (const offset of ['+24h', '-24h']) {
     const run = hub.service.queueRun('edge-1', timeChaos(offset));
     t.true(await waitUntil(() => hub.service.run(run.id)?.state === 'finished', 30_000), `${offset}: the result arrived (state ${hub.service.run(run.id)?.state})`);

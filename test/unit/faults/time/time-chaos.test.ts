@@ -58,6 +58,16 @@ const params = (raw: Record<string, unknown>) => {
   return result.params;
 };
 
+/** Applies `planned`, keeping the last record it wrote to the ledger (the revert record). */
+async function applyRecording(planned: Awaited<ReturnType<typeof linuxTimeChaos.plan>>) {
+  let recorded: Record<string, unknown> = planned.revert;
+  const active = await planned.apply(async (revert) => {
+    recorded = revert;
+    await Promise.resolve();
+  }, new AbortController().signal);
+  return { active, recorded };
+}
+
 test('the plan reads the anchor and NTP state, names the daemon it will stop, and changes nothing', async (t) => {
   const { ctx, clock, kills } = setUp(t);
   const planned = await linuxTimeChaos.plan('f1', params({ offset: '-1h30m' }), ctx);
@@ -122,11 +132,7 @@ test('a revert from the intent alone (crash before the step) finds the clock in 
 test('a step that fails at revert is a RevertError naming the error and the fix', async (t) => {
   const { ctx, clock } = setUp(t, { daemon: false });
   const planned = await linuxTimeChaos.plan('f1', params({ offset: '-24h' }), ctx);
-  let recorded: Record<string, unknown> = {};
-  await planned.apply(async (revert) => {
-    recorded = revert;
-    await Promise.resolve();
-  }, new AbortController().signal);
+  const { recorded } = await applyRecording(planned);
   clock.stepFails = Object.assign(new Error('clock_adjtime EPERM'), { code: 'EPERM' });
   const error = await t.throwsAsync(linuxTimeChaos.revert(recorded, ctx), { instanceOf: RevertError });
   t.regex(error?.message ?? '', /cannot step the clock back: clock_adjtime EPERM/);
@@ -152,11 +158,7 @@ test('params: offset required and bounded, disableNTP a boolean; each error name
 test('boot id changed but the same kernel runs (a container booted again): the clock is restored from the anchor; after a real reboot it is not', async (t) => {
   const { ctx, clock } = setUp(t, { daemon: false });
   const planned = await linuxTimeChaos.plan('f1', params({ offset: '+1h' }), ctx);
-  let recorded: Record<string, unknown> = planned.revert;
-  await planned.apply(async (revert) => {
-    recorded = revert;
-    await Promise.resolve();
-  }, new AbortController().signal);
+  const { recorded } = await applyRecording(planned);
   clock.advance(3000);
   const containerBoot: FaultContext = { ...ctx, host: { ...ctx.host, bootId: 'bbbbbbbb-0000-0000-0000-000000000000' } };
   const outcome = await linuxTimeChaos.revert(recorded, containerBoot);
@@ -176,11 +178,7 @@ test('boot id changed but the same kernel runs (a container booted again): the c
 test('a step back that fails still continues the NTP daemons the fault stopped, so they can set the clock right', async (t) => {
   const { ctx, clock, stateOfDaemon } = setUp(t);
   const planned = await linuxTimeChaos.plan('f1', params({ offset: '+1h' }), ctx);
-  let recorded: Record<string, unknown> = {};
-  await planned.apply(async (revert) => {
-    recorded = revert;
-    await Promise.resolve();
-  }, new AbortController().signal);
+  const { recorded } = await applyRecording(planned);
   t.is(stateOfDaemon(), 'T');
   clock.stepFails = Object.assign(new Error('clock_adjtime EPERM'), { code: 'EPERM' });
   await t.throwsAsync(linuxTimeChaos.revert(recorded, ctx), { instanceOf: RevertError });
@@ -190,11 +188,7 @@ test('a step back that fails still continues the NTP daemons the fault stopped, 
 test('a step made by someone else during the fault (an NTP daemon started again) ends the fault early, saying so; the revert stops the check', async (t) => {
   const { ctx, clock } = setUp(t);
   const planned = await linuxTimeChaos.plan('f-reset', params({ offset: '+1h' }), ctx);
-  let recorded: Record<string, unknown> = {};
-  const active = await planned.apply(async (revert) => {
-    recorded = revert;
-    await Promise.resolve();
-  }, new AbortController().signal);
+  const { active, recorded } = await applyRecording(planned);
   let ended: string | undefined;
   void active.ended.then((why) => (ended = why));
   clock.advance(1500);
@@ -210,11 +204,7 @@ test('a step made by someone else during the fault (an NTP daemon started again)
 test('the revert stops the running check, so nothing is left polling the clock', async (t) => {
   const { ctx } = setUp(t);
   const planned = await linuxTimeChaos.plan('f-stop', params({ offset: '+10m' }), ctx);
-  let recorded: Record<string, unknown> = {};
-  const active = await planned.apply(async (revert) => {
-    recorded = revert;
-    await Promise.resolve();
-  }, new AbortController().signal);
+  const { active, recorded } = await applyRecording(planned);
   let ended = false;
   void active.ended.then(() => (ended = true));
   t.is(recorded['faultId'], 'f-stop');
