@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * linux-time-chaos next to `date -s`, same run, same offsets. Each trial anchors the clock
- * (CLOCK_REALTIME with CLOCK_MONOTONIC, read by Python in another process: test/helpers/clock.ts)
- * and measures, against anchor + elapsed CLOCK_MONOTONIC:
+ * (CLOCK_REALTIME with CLOCK_BOOTTIME, read by Python in another process: test/helpers/clock.ts)
+ * and measures, against anchor + elapsed CLOCK_BOOTTIME:
  * - the offset in place against the one asked, after faultd's apply and after the peer's
  *   `date -s "@<anchor + elapsed + offset>"`;
  * - the restore error after faultd's revert and after the peer's `date -s "@<anchor + elapsed>"`,
@@ -26,9 +26,9 @@ const absUs = (ns: bigint): number => Math.abs(Number(ns)) / 1e3;
 /** Below this a difference is within the resolution of a paired read in another process. */
 const READ_FLOOR_US = 0.1;
 
-/** `date -s "@<seconds>.<nanoseconds>"` for CLOCK_REALTIME = anchor + elapsed monotonic + `plusNs`, computed now. */
-function dateSet(anchor: ClockPair, plusNs: bigint): void {
-  const target = anchor.realtimeNs + (process.hrtime.bigint() - anchor.monotonicNs) + plusNs;
+/** `date -s "@<seconds>.<nanoseconds>"` for CLOCK_REALTIME = anchor + elapsed boottime + `plusNs`, computed now. */
+function dateSet(ctx: FaultContext, anchor: ClockPair, plusNs: bigint): void {
+  const target = anchor.realtimeNs + (ctx.native.clockRead().boottimeNs - anchor.boottimeNs) + plusNs;
   const text = `@${target / 1_000_000_000n}.${String(target % 1_000_000_000n).padStart(9, '0')}`;
   const done = spawnSync('date', ['-u', '-s', text], { stdio: 'ignore' });
   if (done.status !== 0) throw new Error(`date -s ${text} failed`);
@@ -48,7 +48,7 @@ function row(label: string, ours: number[], theirs: number[]): string {
 }
 
 export async function timeChaos(ctx: FaultContext, startFault: StartFault): Promise<string[]> {
-  // process.hrtime and Python's CLOCK_MONOTONIC are one clock: the anchor's monotonic half is comparable.
+  // The addon's clockRead and Python's CLOCK_BOOTTIME are one clock: the anchor's boottime half is comparable.
   const applied = { faultd: [] as number[], date: [] as number[] };
   const restored = { faultd: [] as number[], date: [] as number[] };
   for (let i = 0; i < TRIALS; i++) {
@@ -65,10 +65,10 @@ export async function timeChaos(ctx: FaultContext, startFault: StartFault): Prom
     }
     anchor = readClocks();
     try {
-      dateSet(anchor, offsetNs);
+      dateSet(ctx, anchor, offsetNs);
       applied.date.push(absUs(clockOffsetNs(anchor) - offsetNs));
       await sleep(HOLD_MS);
-      dateSet(anchor, 0n);
+      dateSet(ctx, anchor, 0n);
       restored.date.push(absUs(clockOffsetNs(anchor)));
     } finally {
       putBack(anchor);
@@ -76,7 +76,7 @@ export async function timeChaos(ctx: FaultContext, startFault: StartFault): Prom
   }
   console.log(`time: ${JSON.stringify({ applied, restored })}`);
   return [
-    `${TRIALS} trials (offsets ${OFFSETS.map(([o]) => o).join(' and ')} in turn, held ${HOLD_MS} ms), |error| in µs against anchor + elapsed CLOCK_MONOTONIC, read by another process:`,
+    `${TRIALS} trials (offsets ${OFFSETS.map(([o]) => o).join(' and ')} in turn, held ${HOLD_MS} ms), |error| in µs against anchor + elapsed CLOCK_BOOTTIME, read by another process:`,
     '',
     '| µs: median / p99 / max | faultd | date -s (peer) | date / faultd (median) |',
     '|---|---|---|---|',
