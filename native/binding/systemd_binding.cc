@@ -45,6 +45,13 @@ Napi::Object StateObject(Napi::Env env, const inj::UnitState& state) {
   out.Set("id", state.id);
   out.Set("startLimitBurst", Napi::Number::New(env, state.start_limit_burst));
   out.Set("startLimitIntervalUs", state.start_limit_interval_us >= (uint64_t{1} << 53) ? env.Null() : Napi::Number::New(env, static_cast<double>(state.start_limit_interval_us)));
+  out.Set("timeoutStopUs", state.timeout_stop_us >= (uint64_t{1} << 53) ? env.Null() : Napi::Number::New(env, static_cast<double>(state.timeout_stop_us)));
+  out.Set("watchdogUs", state.watchdog_us >= (uint64_t{1} << 53) ? env.Null() : Napi::Number::New(env, static_cast<double>(state.watchdog_us)));
+  out.Set("canStart", Napi::Boolean::New(env, state.can_start));
+  out.Set("canStop", Napi::Boolean::New(env, state.can_stop));
+  Napi::Array dependents = Napi::Array::New(env, state.stop_propagates_to.size());
+  for (uint32_t i = 0; i < state.stop_propagates_to.size(); ++i) dependents.Set(i, state.stop_propagates_to[i]);
+  out.Set("stopPropagatesTo", dependents);
   return out;
 }
 

@@ -45,6 +45,7 @@ struct SdBusFunctions {
   int (*get_property)(sd_bus*, const char*, const char*, const char*, const char*, sd_bus_error*, sd_bus_message**, const char*);
   int (*get_property_trivial)(sd_bus*, const char*, const char*, const char*, const char*, sd_bus_error*, char, void*);
   int (*get_property_string)(sd_bus*, const char*, const char*, const char*, const char*, sd_bus_error*, char**);
+  int (*get_property_strv)(sd_bus*, const char*, const char*, const char*, const char*, sd_bus_error*, char***);
   int (*message_read)(sd_bus_message*, const char*, ...);
   sd_bus_message* (*message_unref)(sd_bus_message*);
   void (*error_free)(sd_bus_error*);
@@ -83,6 +84,7 @@ SdBusFunctions LoadFunctions() noexcept {
   Resolve(handle, "sd_bus_get_property", f.get_property, e);
   Resolve(handle, "sd_bus_get_property_trivial", f.get_property_trivial, e);
   Resolve(handle, "sd_bus_get_property_string", f.get_property_string, e);
+  Resolve(handle, "sd_bus_get_property_strv", f.get_property_strv, e);
   Resolve(handle, "sd_bus_message_read", f.message_read, e);
   Resolve(handle, "sd_bus_message_unref", f.message_unref, e);
   Resolve(handle, "sd_bus_error_free", f.error_free, e);
@@ -287,6 +289,22 @@ Result<std::string> BusConnection::StringProperty(const char* path, const char* 
   if (r < 0) return call.Fail(r, member);
   std::string out(value != nullptr ? value : "");
   std::free(value);
+  return out;
+}
+
+Result<std::vector<std::string>> BusConnection::StringListProperty(const char* path, const char* interface, const char* member) noexcept {
+  CallState call(fns_);
+  char** values = nullptr;
+  const int r = fns_->get_property_strv(static_cast<sd_bus*>(bus_), kDestination, path, interface, member, &call.error, &values);
+  if (r < 0) return call.Fail(r, member);
+  std::vector<std::string> out;
+  if (values != nullptr) {
+    for (char** value = values; *value != nullptr; ++value) {
+      out.emplace_back(*value);
+      std::free(*value);
+    }
+    std::free(values);
+  }
   return out;
 }
 

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "sys_result.h"
 
@@ -53,6 +54,8 @@ class BusConnection {
   Result<std::string> CallJobAndWait(const char* member, const char* unit, int wait_ms) noexcept;
   /// org.freedesktop.DBus.Properties.Get of a string (or object path) property.
   Result<std::string> StringProperty(const char* path, const char* interface, const char* member) noexcept;
+  /// Get of a string-array property ("as": a unit's RequiredBy, BoundBy, …).
+  Result<std::vector<std::string>> StringListProperty(const char* path, const char* interface, const char* member) noexcept;
   /// Get of a trivial property: type 'u' (uint32), 't' (uint64), 'i', 'b' — widened to uint64.
   Result<uint64_t> NumberProperty(const char* path, const char* interface, const char* member, char type) noexcept;
   /// Get of a "(uo)" property (a unit's Job): the id, 0 when there is none.

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "systemd_unit.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <string_view>
 #include <utility>
 
 #include "../core/sd_bus.h"
@@ -40,6 +42,22 @@ core::Result<UnitState> ReadUnitStateOn(core::BusConnection& connection, const s
   if (burst.ok()) state.start_limit_burst = static_cast<uint32_t>(burst.value());
   auto window = connection.NumberProperty(object, kUnit, "StartLimitIntervalUSec", 't');
   if (window.ok()) state.start_limit_interval_us = window.value();
+  for (auto [member, target] : {std::pair{"CanStart", &state.can_start}, {"CanStop", &state.can_stop}}) {
+    auto value = connection.NumberProperty(object, kUnit, member, 'b');
+    if (!value.ok()) return value.error();
+    *target = value.value() != 0;
+  }
+  for (const char* member : {"RequiredBy", "RequisiteOf", "BoundBy", "ConsistsOf", "PropagatesStopTo"}) {
+    auto names = connection.StringListProperty(object, kUnit, member);
+    // PropagatesStopTo exists since systemd 249: older managers answer UnknownProperty.
+    if (!names.ok()) {
+      if (std::string_view(member) == "PropagatesStopTo") continue;
+      return names.error();
+    }
+    for (auto& name : names.value()) {
+      if (std::find(state.stop_propagates_to.begin(), state.stop_propagates_to.end(), name) == state.stop_propagates_to.end()) state.stop_propagates_to.push_back(std::move(name));
+    }
+  }
   const bool service = unit.size() > 8 && unit.compare(unit.size() - 8, 8, ".service") == 0;
   if (!service || state.load_state != "loaded") return state;
   auto restart = connection.StringProperty(object, kService, "Restart");
@@ -51,6 +69,12 @@ core::Result<UnitState> ReadUnitStateOn(core::BusConnection& connection, const s
   auto timeout = connection.NumberProperty(object, kService, "TimeoutStartUSec", 't');
   if (!timeout.ok()) return timeout.error();
   state.timeout_start_us = timeout.value();
+  auto stop_timeout = connection.NumberProperty(object, kService, "TimeoutStopUSec", 't');
+  if (!stop_timeout.ok()) return stop_timeout.error();
+  state.timeout_stop_us = stop_timeout.value();
+  auto watchdog = connection.NumberProperty(object, kService, "WatchdogUSec", 't');
+  if (!watchdog.ok()) return watchdog.error();
+  state.watchdog_us = watchdog.value();
   // NRestarts exists since systemd 235; older managers answer UnknownProperty: left at 0.
   auto restarts = connection.NumberProperty(object, kService, "NRestarts", 'u');
   if (restarts.ok()) state.n_restarts = static_cast<uint32_t>(restarts.value());

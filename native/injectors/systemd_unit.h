@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "../core/sys_result.h"
 
@@ -26,6 +27,13 @@ struct UnitState {
   std::string id;                 // Id: the unit's real name (an alias given to LoadUnit resolves to it)
   uint32_t start_limit_burst = 0;        // StartLimitBurst (systemd ≥ 230 on the Unit interface); 0 = unknown
   uint64_t start_limit_interval_us = 0;  // StartLimitIntervalUSec; 0 = no limit or unknown
+  uint64_t timeout_stop_us = 0;          // TimeoutStopUSec of a service; UINT64_MAX = infinity
+  uint64_t watchdog_us = 0;              // WatchdogUSec of a service; 0 = no watchdog
+  bool can_start = true;                 // CanStart: false with RefuseManualStart= (or a unit type that cannot start)
+  bool can_stop = true;                  // CanStop: false with RefuseManualStop=
+  /// The units systemd stops when this one stops: RequiredBy, RequisiteOf, BoundBy, ConsistsOf
+  /// (PartOf= on them) and PropagatesStopTo (systemd ≥ 249), without duplicates, in that order.
+  std::vector<std::string> stop_propagates_to;
 };
 
 enum class UnitAction {

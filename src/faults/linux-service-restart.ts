@@ -18,6 +18,7 @@ import { FaultdError, messageOf } from '../errors.js';
 import type { SystemdUnitState } from '../native/addon.js';
 import { formatDurationMs, listOf } from '../units.js';
 import { booleanParam, durationSchema, MAX_DURATION_MS, paramsObject, type Param } from './params.js';
+import { runningDependents, type Dependent } from './service/dependents.js';
 import { inSequence, RestartLoop, type Sequence } from './service/restart-loop.js';
 import { deniedReason, describeState, isSettled, jobBoundMs, ownServices, serviceName, startAndWait, waitForUnit } from './service/units.js';
 import { defineInjector, RevertError, type ActiveFault, type FaultContext } from './types.js';
@@ -69,7 +70,8 @@ function params() {
   };
 }
 
-const UnitRecord = z.object({
+/** A unit's state before the fault, as the revert needs it. */
+const UnitStateRecord = z.object({
   unit: z.string(),
   activeState: z.string(),
   subState: z.string(),
@@ -77,8 +79,20 @@ const UnitRecord = z.object({
   nRestarts: z.number(),
   restart: z.string(),
   timeoutStartUs: z.number().nullable(),
+  /** Absent in records written before faultd read TimeoutStopUSec: the start timeout bounds the stop. */
+  timeoutStopUs: z.number().nullable().optional(),
+});
+type UnitStateRecord = z.infer<typeof UnitStateRecord>;
+
+const UnitRecord = UnitStateRecord.extend({
+  /** The running units a stop of this one takes down (service/dependents.ts), nearest first. */
+  dependents: z.array(UnitStateRecord.extend({ via: z.string() })).default([]),
 });
 type UnitRecord = z.infer<typeof UnitRecord>;
+
+function stateRecord(unit: string, s: SystemdUnitState): UnitStateRecord {
+  return { unit, activeState: s.activeState, subState: s.subState, mainPid: s.mainPid, nRestarts: s.nRestarts, restart: s.restart, timeoutStartUs: s.timeoutStartUs, timeoutStopUs: s.timeoutStopUs };
+}
 
 const ServiceRestartRevertSchema = z.object({
   faultId: z.string(),
@@ -125,6 +139,28 @@ export function startLimitProblem(unit: string, s: Pick<SystemdUnitState, 'start
   return `${formatDurationMs(intervalMs)} would start ${unit} ${starts} times within its StartLimitIntervalSec=${formatDurationMs(windowMs)}, reaching StartLimitBurst=${burst}: systemd would refuse that start and leave it down. Give more than ${formatDurationMs(Math.floor(least))}, or raise the unit's start limit`;
 }
 
+/**
+ * The running units a stop of `unit` takes down, recorded so that each cycle and the revert
+ * start them again; one that faultd must never stop, or could not start again, is a problem.
+ */
+async function dependentRecords(unit: string, s: SystemdUnitState, own: readonly string[], problems: string[], ctx: FaultContext): Promise<UnitRecord['dependents']> {
+  let found: Dependent[];
+  try {
+    found = await runningDependents(unit, s, (name) => readUnit(name, ctx));
+  } catch (error) {
+    if (error instanceof FaultdError) throw error;
+    problems.push(messageOf(error));
+    return [];
+  }
+  for (const d of found) {
+    const how = `stopping ${unit} also stops ${d.unit}${d.via === unit ? '' : ` (through ${d.via})`}, which Requires=, BindsTo= or is PartOf= it`;
+    const denied = deniedReason(d.state.id || d.unit, own);
+    if (denied) problems.push(`${how}, and ${d.unit} is never stopped by faultd (${denied})`);
+    else if (!d.state.canStart) problems.push(`${how}, and ${d.unit} has RefuseManualStart=yes: faultd could not start it again`);
+  }
+  return found.map((d) => ({ ...stateRecord(d.unit, d.state), via: d.via }));
+}
+
 /** Reads and checks every unit before anything changes: unknown, inactive, denied units (also by an alias) and intervals that reach a start limit are refused by name. */
 async function unitRecords(units: readonly string[], selfHealing: boolean, pace: { intervalMs: number; cycles: number }, ctx: FaultContext): Promise<UnitRecord[]> {
   const own = ownServices(ctx.procRoot);
@@ -144,9 +180,14 @@ async function unitRecords(units: readonly string[], selfHealing: boolean, pace:
     else if (s.loadState === 'not-found') problems.push(`${unit}: no such unit (LoadState=not-found)`);
     else if (s.loadState !== 'loaded') problems.push(`${unit}: LoadState=${s.loadState}, not loaded`);
     else if (s.activeState !== 'active') problems.push(`${unit} is ${describeState(s)}, not active: faultd restarts only units that run (it would not start what was down)`);
+    else if (!s.canStart) problems.push(`${unit} has RefuseManualStart=yes: faultd could not start it again`);
+    else if (!selfHealing && !s.canStop) problems.push(`${unit} has RefuseManualStop=yes: systemd refuses to stop it`);
     else if (selfHealing && selfHealingProblem(unit, s)) problems.push(selfHealingProblem(unit, s) ?? '');
     else if (startLimitProblem(unit, s, pace)) intervalProblems.push(startLimitProblem(unit, s, pace) ?? '');
-    else records.push({ unit, activeState: s.activeState, subState: s.subState, mainPid: s.mainPid, nRestarts: s.nRestarts, restart: s.restart, timeoutStartUs: s.timeoutStartUs });
+    else {
+      const dependents = await dependentRecords(unit, s, own, problems, ctx);
+      records.push({ ...stateRecord(unit, s), dependents });
+    }
   }
   if (problems.length) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `services: ${problems.join('; ')}`);
   if (intervalProblems.length) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `interval: ${intervalProblems.join('; ')}`);
@@ -162,7 +203,7 @@ interface Restored {
 }
 
 /** Waits out a job under way, then starts the unit if it is not active; checks it is. */
-async function restoreUnit(record: UnitRecord, ctx: FaultContext): Promise<Restored> {
+async function restoreUnit(record: UnitStateRecord, ctx: FaultContext): Promise<Restored> {
   const started = performance.now();
   const bound = jobBoundMs(record.timeoutStartUs);
   try {
@@ -207,6 +248,21 @@ function describeRestored(r: Restored): string {
   return `${r.unit} not active: ${r.error ?? (r.state ? `${describeState(r.state)} after ${ms}` : 'unknown state')}`;
 }
 
+/**
+ * The dependents to start again after each unit: running before the fault, not one of the units
+ * themselves, and each under the first unit that listed it (a shared one is started once).
+ */
+function dependentsToRestore(units: readonly UnitRecord[]): Map<string, UnitStateRecord[]> {
+  const taken = new Set(units.map((u) => u.unit));
+  const out = new Map<string, UnitStateRecord[]>();
+  for (const u of units) {
+    const mine = u.dependents.filter((d) => !taken.has(d.unit));
+    for (const d of mine) taken.add(d.unit);
+    out.set(u.unit, mine);
+  }
+  return out;
+}
+
 /** True while systemd takes the host down (its SystemState is `stopping`). */
 function shuttingDown(ctx: FaultContext): boolean {
   try {
@@ -234,10 +290,14 @@ export const linuxServiceRestart = defineInjector({
     const how = p.selfHealingServices
       ? `SIGKILL the main process of ${list} (KillUnit main) and wait for each unit's Restart= to bring it back`
       : `stop ${list} (StopUnit, checked inactive), and start them (StartUnit, checked active) ${formatDurationMs(p.interval)} later`;
+    const takenDown = units.filter((u) => u.dependents.length).map((u) => `${u.unit} takes ${u.dependents.map((d) => d.unit).join(', ')} down with it`);
+    const dependentsNote = takenDown.length ? [`systemd propagates each ${p.selfHealingServices ? 'failure to BindsTo= units' : 'stop'}: ${takenDown.join('; ')} (Requires=, BindsTo=, PartOf=); faultd starts them again after their unit in each cycle and at revert`] : [];
     return {
       target: units.map((u) => u.unit).join(', '),
-      changes: [`${cycles} cycle(s) of ${formatDurationMs(p.interval)}, ${p.sequence}: ${how}; the last start is the revert's`],
-      revertSteps: [`start (StartUnit) each of ${units.map((u) => u.unit).join(', ')} that is not active, ${p.sequence}, and check each is active again (at most ${Math.round(Math.max(...units.map((u) => jobBoundMs(u.timeoutStartUs))) / 1000)} s each)`],
+      changes: [`${cycles} cycle(s) of ${formatDurationMs(p.interval)}, ${p.sequence}: ${how}; the last start is the revert's`, ...dependentsNote],
+      revertSteps: [
+        `start (StartUnit) each of ${units.map((u) => u.unit).join(', ')} that is not active, ${p.sequence}, then the running units its stop took down, and check each is active again (at most ${Math.round(Math.max(...units.map((u) => jobBoundMs(u.timeoutStartUs))) / 1000)} s each)`,
+      ],
       revert,
       async apply(recordApplied, signal): Promise<ActiveFault> {
         await recordApplied(revert);
@@ -258,12 +318,21 @@ export const linuxServiceRestart = defineInjector({
     await loop?.stop();
     const wanted = r.units.filter((u) => u.activeState === 'active');
     if (!wanted.length) return { outcome: 'already-absent', detail: 'no unit was stopped' };
+    const dependents = dependentsToRestore(wanted);
     if (shuttingDown(ctx)) {
       // systemd refuses start jobs against shutdown.target, and the bus goes away under us. The
       // reboot ends the fault as it would end the units anyway: what is enabled comes back at boot.
-      return { outcome: 'reverted', detail: `the host is shutting down (SystemState=stopping): not started now; ${wanted.map((u) => u.unit).join(', ')} come(s) back at boot if enabled` };
+      const all = [...wanted.map((u) => u.unit), ...[...dependents.values()].flat().map((d) => d.unit)];
+      return { outcome: 'reverted', detail: `the host is shutting down (SystemState=stopping): not started now; ${all.join(', ')} come(s) back at boot if enabled` };
     }
-    const restored = await checkStable(await inSequence(wanted, r.sequence, (u) => restoreUnit(u, ctx)), ctx);
+    // Each unit, then what its stop took down, nearest first (each needs what comes before it).
+    const restoredEach = await inSequence(wanted, r.sequence, async (u) => {
+      const own = await restoreUnit(u, ctx);
+      const theirs: Restored[] = [];
+      for (const d of dependents.get(u.unit) ?? []) theirs.push(await restoreUnit(d, ctx));
+      return [own, ...theirs];
+    });
+    const restored = await checkStable(restoredEach.flat(), ctx);
     const failed = restored.filter((x) => x.outcome === 'failed');
     if (failed.length) {
       const names = failed.map((x) => x.unit).join(' ');

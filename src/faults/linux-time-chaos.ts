@@ -17,10 +17,11 @@ import { booleanParam, paramsObject } from './params.js';
 import { ProcessRecord, recordOf } from './process/record.js';
 import { signalNumber } from './process/selector-params.js';
 import { isStopped, STATE_WAIT_MS, stateOf, waitForState } from './process/process-state.js';
-import { describeProcess } from './process/targets.js';
+import { describeProcess, type ProcessInfo } from './process/targets.js';
 import { absNs, AnchorRecord, anchorOf, clockErrorNs, formatNs, NS_PER_MS, NsText, restoreFromAnchor, sameKernelTimeline } from './time/clock-anchor.js';
-import { NTP_DAEMON_NAMES, runningNtpDaemons } from './time/ntp-daemons.js';
+import { NTP_DAEMON_NAMES, runningNtpDaemons, serviceOfProcess } from './time/ntp-daemons.js';
 import { formatOffsetMs, offsetParam } from './time/offset.js';
+import { formatDurationMs } from '../units.js';
 import { revertAcrossBoot } from './time/other-boot.js';
 import { readRtcSeconds } from './time/rtc.js';
 import { defineInjector, RevertError, type ActiveFault, type FaultContext } from './types.js';
@@ -124,6 +125,30 @@ function watchForReset(faultId: string, anchor: AnchorRecord, offsetNs: bigint, 
   });
 }
 
+/**
+ * Why stopping the NTP daemons for `durationMs` would not hold, if it would not: systemd kills
+ * a stopped daemon whose unit has a watchdog (systemd-timesyncd: WatchdogSec=3min) once it
+ * expires, and Restart= starts it again, free to set the clock back mid-fault. Read over D-Bus;
+ * when systemd cannot be reached there is no watchdog to fear.
+ */
+async function watchdogProblem(daemons: readonly ProcessInfo[], durationMs: number, ctx: FaultContext): Promise<string | undefined> {
+  for (const d of daemons) {
+    const unit = serviceOfProcess(ctx.procRoot, d.pid);
+    if (!unit) continue;
+    let watchdogUs: number | null;
+    try {
+      watchdogUs = (await ctx.native.systemdUnitState(unit)).watchdogUs;
+    } catch {
+      continue;
+    }
+    const watchdogMs = watchdogUs === null ? 0 : watchdogUs / 1000;
+    if (watchdogMs > 0 && durationMs >= watchdogMs) {
+      return `must be shorter than WatchdogSec=${formatDurationMs(watchdogMs)} of ${unit}, whose ${d.comm} (pid ${d.pid}) disableNTP stops: systemd would kill the stopped daemon when its watchdog expires and start it again, free to set the clock back mid-fault (it is ${formatDurationMs(durationMs)}). Shorten the fault, or stop ${unit} yourself and set disableNTP false`;
+    }
+  }
+  return undefined;
+}
+
 export const linuxTimeChaos = defineInjector({
   kind: 'linux-time-chaos',
   summary: 'Move the system clock by an offset for the duration (NTP daemons stopped); restored from a monotonic anchor within 1 ms',
@@ -132,11 +157,13 @@ export const linuxTimeChaos = defineInjector({
   paramDocs: () => Object.values(params()).map((p) => p.doc),
   exclusiveTargets: () => ['clock:realtime'],
   revertSchema: TimeChaosRevertSchema,
-  plan(faultId, p, ctx) {
+  async plan(faultId, p, ctx) {
+    const daemons = runningNtpDaemons(ctx.procRoot);
+    const tooLong = p.disableNTP && ctx.durationMs !== undefined ? await watchdogProblem(daemons, ctx.durationMs, ctx) : undefined;
+    if (tooLong) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `duration: ${tooLong}`);
     const reading = ctx.native.clockRead();
     const ntp = ctx.native.ntpState();
     const rtc = rtcMinusRealtimeMs(SYS_ROOT, reading.realtimeNs);
-    const daemons = runningNtpDaemons(ctx.procRoot);
     const revert: TimeChaosRevert = {
       faultId,
       bootId: ctx.host.bootId,

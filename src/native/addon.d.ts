@@ -137,6 +137,18 @@ export interface SystemdUnitState {
   startLimitBurst: number;
   /** StartLimitIntervalUSec in µs; 0 for no limit (or unknown); null past 2^53. */
   startLimitIntervalUs: number | null;
+  /** TimeoutStopUSec of a loaded service in µs; null for infinity; 0 for other units. */
+  timeoutStopUs: number | null;
+  /** WatchdogUSec of a loaded service in µs: 0 without a watchdog; null past 2^53. */
+  watchdogUs: number | null;
+  /** CanStart / CanStop: false with RefuseManualStart= / RefuseManualStop=. */
+  canStart: boolean;
+  canStop: boolean;
+  /**
+   * The units systemd stops when this one stops: RequiredBy, RequisiteOf, BoundBy, ConsistsOf
+   * (their PartOf=) and PropagatesStopTo (systemd ≥ 249), without duplicates.
+   */
+  stopPropagatesTo: string[];
 }
 
 /** What systemdUnitAction resolves with. */

@@ -9,6 +9,12 @@
  */
 import type { NativeAddon, SystemdUnitState } from '../../src/native/addon.js';
 
+/** A loaded, running service with systemd's defaults, for tests that need one state read. */
+export const FAKE_UNIT_STATE: SystemdUnitState = {
+  loadState: 'loaded', activeState: 'active', subState: 'running', jobId: 0, restart: 'no', nRestarts: 0, mainPid: 100, timeoutStartUs: 90_000_000, id: 'fake.service',
+  startLimitBurst: 5, startLimitIntervalUs: 10_000_000, timeoutStopUs: 90_000_000, watchdogUs: 0, canStart: true, canStop: true, stopPropagatesTo: [],
+};
+
 export interface FakeUnit {
   loadState?: string;
   activeState?: string;
@@ -21,6 +27,13 @@ export interface FakeUnit {
   id?: string;
   startLimitBurst?: number;
   startLimitIntervalUs?: number | null;
+  timeoutStopUs?: number | null;
+  watchdogUs?: number;
+  /** RefuseManualStart= / RefuseManualStop=. */
+  refuseManualStart?: boolean;
+  refuseManualStop?: boolean;
+  /** The units a stop of this one propagates to (their Requires=, BindsTo=, PartOf= on it). */
+  stopPropagatesTo?: string[];
 }
 
 export interface FakeEvent {
@@ -61,6 +74,11 @@ export class FakeSystemd {
       // systemd's defaults: 5 starts in 10 s.
       startLimitBurst: u.startLimitBurst ?? 5,
       startLimitIntervalUs: u.startLimitIntervalUs === undefined ? 10_000_000 : u.startLimitIntervalUs,
+      timeoutStopUs: u.timeoutStopUs === undefined ? 90_000_000 : u.timeoutStopUs,
+      watchdogUs: u.watchdogUs ?? 0,
+      canStart: !u.refuseManualStart,
+      canStop: !u.refuseManualStop,
+      stopPropagatesTo: u.stopPropagatesTo ?? [],
     });
     if (u.failsToStart) this.#failsToStart.add(name);
     if (u.crashesAfterStart) this.#crashes.add(name);
@@ -85,13 +103,17 @@ export class FakeSystemd {
       systemdUnitState: (unit) => {
         if (!this.reachable) return Promise.reject(Object.assign(new Error('sd_bus_open_system ENOENT: no system bus'), { code: 'ENOENT' }));
         const s = this.units.get(unit);
-        return Promise.resolve(s ? { ...s } : { loadState: 'not-found', activeState: 'inactive', subState: 'dead', jobId: 0, restart: '', nRestarts: 0, mainPid: 0, timeoutStartUs: 0, id: '', startLimitBurst: 0, startLimitIntervalUs: 0 });
+        return Promise.resolve(s ? { ...s } : { loadState: 'not-found', activeState: 'inactive', subState: 'dead', jobId: 0, restart: '', nRestarts: 0, mainPid: 0, timeoutStartUs: 0, id: '', startLimitBurst: 0, startLimitIntervalUs: 0, timeoutStopUs: 0, watchdogUs: 0, canStart: true, canStop: true, stopPropagatesTo: [] });
       },
       systemdUnitAction: async (unit, action, waitMs = 0) => {
         const s = this.units.get(unit);
         if (!s || s.loadState !== 'loaded') throw Object.assign(new Error(`StartUnit ENOENT: Unit ${unit} not found.`), { code: 'ENOENT' });
         this.#log(unit, action);
-        if (action === 'stop') this.#transition(s, 'deactivating', 'stop-sigterm', () => this.#settle(s, unit, 'inactive'));
+        if (action === 'stop') {
+          // Dependents first: systemd orders their stop before the unit's (After=), so the unit's job ends last.
+          this.#propagateStop(s);
+          this.#transition(s, 'deactivating', 'stop-sigterm', () => this.#settle(s, unit, 'inactive'));
+        }
         else if (action === 'start') {
           if (s.activeState === 'active') return { result: 'done', state: { ...s } };
           this.#transition(s, 'activating', 'start', () => {
@@ -118,6 +140,21 @@ export class FakeSystemd {
         return { result: s.activeState === 'failed' ? 'failed' : 'done', state: { ...s } };
       },
     };
+  }
+
+  /**
+   * systemd stops the running units that Require=, BindsTo= or are PartOf= a stopped one,
+   * transitively, in the same transaction; `taken` holds the units already in it.
+   */
+  #propagateStop(s: SystemdUnitState, taken = new Set<string>([s.id])): void {
+    for (const name of s.stopPropagatesTo) {
+      const d = this.units.get(name);
+      if (!d || d.activeState !== 'active' || taken.has(name)) continue;
+      taken.add(name);
+      this.#log(name, 'stop');
+      this.#propagateStop(d, taken);
+      this.#transition(d, 'deactivating', 'stop-sigterm', () => this.#settle(d, name, 'inactive'));
+    }
   }
 
   #transition(s: SystemdUnitState, activeState: string, subState: string, then: () => void): void {

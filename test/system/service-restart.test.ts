@@ -27,6 +27,14 @@ const UNITS: Record<string, string> = {
   [HEAL]: '[Service]\nExecStart=/bin/sleep infinity\nRestart=always\nRestartSec=100ms\n',
 };
 
+/** Units a stop of svc-plain takes down: each way systemd propagates a stop, and one through another. */
+const DEPENDENTS: Record<string, string> = {
+  'svc-dep-requires.service': `[Unit]\nRequires=${PLAIN}\nAfter=${PLAIN}\n[Service]\nExecStart=/bin/sleep infinity\n`,
+  'svc-dep-binds.service': `[Unit]\nBindsTo=${PLAIN}\nAfter=${PLAIN}\n[Service]\nExecStart=/bin/sleep infinity\n`,
+  'svc-dep-partof.service': `[Unit]\nPartOf=${PLAIN}\n[Service]\nExecStart=/bin/sleep infinity\n`,
+  'svc-dep-second.service': '[Unit]\nRequires=svc-dep-requires.service\nAfter=svc-dep-requires.service\n[Service]\nExecStart=/bin/sleep infinity\n',
+};
+
 /** Writes the test units (not enabled) into the container's /etc and starts them once it runs. */
 function installUnits(c: Container): void {
   for (const [name, text] of Object.entries(UNITS)) writeFileSync(path.join(c.root, 'etc/systemd/system', name), text);
@@ -96,6 +104,40 @@ systemTest("3 cycles of 1 s: systemd stopped and started the unit 3 times (the l
   t.is(Number(show(c, HEAL, 'NRestarts')) - restartsBefore, 2, 'two kills, each brought back by Restart=always');
   t.is(show(c, HEAL, 'ActiveState'), 'active');
   t.regex(heal.stdout, /svc-heal\.service already active/);
+});
+
+systemTest('dependents: the units that Requires=, BindsTo= or are PartOf= a service (and one through another) are named by the plan and running again after each cycle and the revert; one with RefuseManualStart= refuses the fault', async (t) => {
+  const c = await container(t);
+  for (const [name, text] of Object.entries(DEPENDENTS)) writeFileSync(path.join(c.root, 'etc/systemd/system', name), text);
+  c.exec(['systemctl', 'daemon-reload']);
+  const names = Object.keys(DEPENDENTS);
+  t.is(c.exec(['systemctl', 'start', ...names]).code, 0);
+  const before = Object.fromEntries(names.map((n) => [n, starts(c, n)]));
+  const file = experimentFile(c, 'deps', { duration: '2s', params: { services: PLAIN, interval: '1s' } });
+  const dry = c.faultd(['run', '--dry-run', file]);
+  t.is(dry.code, 0, dry.stdout + dry.stderr);
+  for (const n of names) t.true(dry.stdout.includes(n), `the plan names ${n}: ${dry.stdout}`);
+  const run = c.faultd(['run', file]);
+  t.is(run.code, 0, run.stdout + run.stderr);
+  for (const n of names) {
+    t.is(show(c, n, 'ActiveState'), 'active', `${n} is running again`);
+    t.is(starts(c, n) - (before[n] ?? 0), 2, `${n} started again in cycle 2 and by the revert`);
+  }
+  t.log(run.stdout.split('\n').filter((l) => /reverted/.test(l)).join('\n'));
+
+  writeFileSync(path.join(c.root, 'etc/systemd/system', 'svc-dep-pinned.service'), `[Unit]\nRequires=${PLAIN}\nAfter=${PLAIN}\nRefuseManualStart=yes\n[Service]\nExecStart=/bin/sleep infinity\n`);
+  c.exec(['systemctl', 'daemon-reload']);
+  // RefuseManualStart= refuses `systemctl start`, not a start pulled in by a dependency.
+  writeFileSync(path.join(c.root, 'etc/systemd/system', 'svc-dep-puller.service'), '[Unit]\nWants=svc-dep-pinned.service\n[Service]\nExecStart=/bin/sleep infinity\n');
+  c.exec(['systemctl', 'daemon-reload']);
+  t.is(c.exec(['systemctl', 'start', 'svc-dep-puller.service']).code, 0);
+  t.is(show(c, 'svc-dep-pinned.service', 'ActiveState'), 'active');
+  const pid = show(c, PLAIN, 'MainPID');
+  const refused = c.faultd(['run', file]);
+  t.is(refused.code, 1, `a run fails the fault: ${refused.stdout}${refused.stderr}`);
+  t.is(c.faultd(['run', '--dry-run', file]).code, 2, 'a dry run refuses the input');
+  t.regex(refused.stdout + refused.stderr, /stopping svc-plain\.service also stops svc-dep-pinned\.service, which Requires=, BindsTo= or is PartOf= it, and svc-dep-pinned\.service has RefuseManualStart=yes: faultd could not start it again/);
+  t.is(show(c, PLAIN, 'MainPID'), pid, 'nothing was stopped');
 });
 
 systemTest('kill -9 of faultd while the unit is stopped: revert --remnants starts it and checks it; a unit that cannot start any more fails the revert naming systemctl start', async (t) => {

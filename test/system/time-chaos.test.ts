@@ -4,10 +4,13 @@
 // Its boot id changes but the kernel, and its clock, go on: the skew is still there, and the
 // remnant revert of the next start (ExecStartPre) must restore it from the ledger's anchor.
 // The clock is the host's: the test's own guard (test/helpers/clock.ts) restores it at teardown.
+import { copyFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
 import test from 'ava';
 
 import { clockOffsetNs, guardClock, nsToMs } from '../helpers/clock.js';
-import { systemSuiteMissing } from './container.js';
+import { Container, ensureRootfs, systemSuiteMissing } from './container.js';
 import { bootRig, journal, runStarted, waitFor } from './rig.js';
 
 const missing = systemSuiteMissing();
@@ -42,4 +45,25 @@ systemTest('linux-time-chaos +1h, then a hard stop of the host mid-fault: at the
   const clock = result?.faults.find((f) => f.faultId === 'clock');
   t.regex(clock?.revert ?? '', /the same kernel runs .*clock stepped by -(3599999|3600000)\.\d{3} ms/, JSON.stringify(result?.faults));
   t.true(journal(c).some((l) => /reverting remnant of an earlier boot/.test(l)), 'the revert saw a record of another boot');
+});
+
+systemTest('disableNTP with an NTP daemon in a unit with a watchdog: a duration that reaches WatchdogSec is refused naming duration (systemd would kill the stopped daemon); a shorter one plans', async (t) => {
+  const c = Container.create(ensureRootfs((line) => t.log(line)));
+  t.teardown(() => c.destroy());
+  // A stand-in NTP daemon: a copy of sleep named chronyd, in a unit with a 1 min watchdog.
+  copyFileSync(path.join(c.root, 'usr/bin/sleep'), path.join(c.root, 'usr/local/sbin/chronyd'));
+  writeFileSync(path.join(c.root, 'etc/systemd/system/fake-chrony.service'), '[Service]\nExecStart=/usr/local/sbin/chronyd infinity\nWatchdogSec=1min\n');
+  await c.boot();
+  t.is(c.exec(['systemctl', 'start', 'fake-chrony.service']).code, 0);
+  const experiment = (duration: string) => {
+    const doc = { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'ntp' }, spec: { steps: [{ faults: [{ kind: 'linux-time-chaos', name: 'clock', duration, params: { offset: '+1h' } }] }] } };
+    writeFileSync(path.join(c.root, 'root', `ntp-${duration}.json`), JSON.stringify(doc));
+    return `/root/ntp-${duration}.json`;
+  };
+  const refused = c.faultd(['run', '--dry-run', experiment('2m')]);
+  t.is(refused.code, 2, refused.stdout + refused.stderr);
+  t.regex(refused.stdout + refused.stderr, /duration: must be shorter than WatchdogSec=1m of fake-chrony\.service, whose chronyd \(pid \d+\) disableNTP stops/);
+  const planned = c.faultd(['run', '--dry-run', experiment('30s')]);
+  t.is(planned.code, 0, planned.stdout + planned.stderr);
+  t.regex(planned.stdout, /SIGSTOP NTP daemon \d+ \(\/usr\/local\/sbin\/chronyd infinity\)/);
 });

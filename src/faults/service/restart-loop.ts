@@ -20,6 +20,10 @@ export type Sequence = 'parallel' | 'serial';
 export interface LoopUnit {
   readonly unit: string;
   readonly timeoutStartUs: number | null;
+  /** Bounds the wait for a stop; absent or null: the start timeout does. */
+  readonly timeoutStopUs?: number | null | undefined;
+  /** Running units the unit's stop takes down (service/dependents.ts), started again after it. */
+  readonly dependents: readonly { readonly unit: string; readonly timeoutStartUs: number | null }[];
 }
 
 export interface LoopOptions {
@@ -115,14 +119,25 @@ export class RestartLoop {
       const started = await startAndWait(this.#o.native, u.unit, jobBoundMs(u.timeoutStartUs), this.#stop.signal);
       if (!started.done && !this.#stop.signal.aborted) throw new Error(`${u.unit} did not start again in cycle ${this.#cycle}: ${describeState(started.state)} after ${Math.round(started.waitedMs)} ms`);
       this.#o.logger.info({ unit: u.unit, cycle: this.#cycle, ms: Math.round(started.waitedMs) }, 'unit started');
+      await this.#startDependents(u);
     });
+  }
+
+  /** Starts again, nearest first, the running units that `u`'s stop (or failure) took down. */
+  async #startDependents(u: LoopUnit): Promise<void> {
+    for (const d of u.dependents) {
+      if (this.#stop.signal.aborted) return;
+      const started = await startAndWait(this.#o.native, d.unit, jobBoundMs(d.timeoutStartUs), this.#stop.signal);
+      if (!started.done && !this.#stop.signal.aborted) throw new Error(`${d.unit}, taken down with ${u.unit}, did not start again in cycle ${this.#cycle}: ${describeState(started.state)} after ${Math.round(started.waitedMs)} ms`);
+      this.#o.logger.info({ unit: d.unit, with: u.unit, cycle: this.#cycle, ms: Math.round(started.waitedMs) }, 'dependent unit started');
+    }
   }
 
   /** Stops every unit (checked inactive), or kills each and checks systemd brought it back. */
   async #down(): Promise<void> {
     await inSequence(this.#o.units, this.#o.sequence, async (u) => {
       if (this.#stop.signal.aborted) return;
-      const result = this.#o.selfHealing ? await this.#kill(u) : await stopAndWait(this.#o.native, u.unit, jobBoundMs(u.timeoutStartUs), this.#stop.signal);
+      const result = this.#o.selfHealing ? await this.#kill(u) : await stopAndWait(this.#o.native, u.unit, jobBoundMs(u.timeoutStopUs ?? u.timeoutStartUs), this.#stop.signal);
       if (this.#stop.signal.aborted) return;
       this.#downs += 1;
       if (!result.done) {
@@ -130,6 +145,8 @@ export class RestartLoop {
         throw new Error(`${u.unit} did not ${what} in cycle ${this.#cycle}: ${describeState(result.state)} after ${Math.round(result.waitedMs)} ms`);
       }
       this.#o.logger.info({ unit: u.unit, cycle: this.#cycle, ms: Math.round(result.waitedMs), mainPid: result.state.mainPid }, this.#o.selfHealing ? 'unit killed and restarted by systemd' : 'unit stopped');
+      // A unit bound to one that failed (BindsTo=) is stopped by systemd even when Restart= brings it back.
+      if (this.#o.selfHealing) await this.#startDependents(u);
     });
   }
 

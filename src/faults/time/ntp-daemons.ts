@@ -8,6 +8,10 @@
  * needs no bus, works for daemons started outside systemd, and leaves each unit's state and
  * configuration untouched.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { parseProcCgroup } from '../../host/cgroup.js';
 import { listProcesses, selectProcesses, type ProcessInfo } from '../process/targets.js';
 
 /** `comm` of the NTP clients faultd knows (the kernel cuts `systemd-timesyncd` to 15 bytes). */
@@ -19,4 +23,20 @@ const isStopped = (state: string): boolean => state === 'T' || state === 't';
 export function runningNtpDaemons(procRoot: string): ProcessInfo[] {
   const selection = selectProcesses(listProcesses(procRoot), { processNames: [...NTP_DAEMON_NAMES], exclude: [] }, process.pid);
   return selection.targets.filter((p) => !isStopped(p.state));
+}
+
+/**
+ * The systemd service `pid` runs in (`systemd-timesyncd.service`), from its cgroup path (the
+ * unified hierarchy's, or v1's name=systemd); undefined outside a service or when it is gone.
+ */
+export function serviceOfProcess(procRoot: string, pid: number): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path.join(procRoot, String(pid), 'cgroup'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const paths = parseProcCgroup(text);
+  const systemdPath = paths.get('name=systemd') ?? paths.get('');
+  return systemdPath?.split('/').filter((part) => part.endsWith('.service')).pop();
 }

@@ -20,6 +20,7 @@ import { RevertError, type FaultContext } from '../../../src/faults/types.js';
 import { FAKE_CONTEXT, FAKE_NATIVE, SILENT } from '../../helpers/fake.js';
 import { FakeSystemd } from '../../helpers/fake-systemd.js';
 import { FAKE_VALIDATION } from '../../helpers/host.js';
+import { waitUntil } from '../../helpers/processes.js';
 
 function experiment(fault: Record<string, unknown>) {
   return { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'svc' }, spec: { steps: [{ faults: [{ kind: 'linux-service-restart', ...fault }] }] } };
@@ -164,7 +165,7 @@ test('the intent names each unit and its state before anything stops; cycles sto
 
 /** Runs a RestartLoop of `cycles` × `intervalMs` on `systemd` and returns its events. */
 async function runLoop(systemd: FakeSystemd, units: string[], o: { sequence: 'parallel' | 'serial'; selfHealing: boolean; cycles: number; intervalMs: number }) {
-  const loop = new RestartLoop({ units: units.map((unit) => ({ unit, timeoutStartUs: 90_000_000 })), native: systemd.surface, logger: SILENT, ...o });
+  const loop = new RestartLoop({ units: units.map((unit) => ({ unit, timeoutStartUs: 90_000_000, dependents: [] })), native: systemd.surface, logger: SILENT, ...o });
   await loop.begin(new AbortController().signal);
   await new Promise((r) => setTimeout(r, o.cycles * o.intervalMs - 20));
   await loop.stop();
@@ -294,3 +295,80 @@ test('a started unit must stay active: one that fails right after its start (a b
   t.is(error.manualFix, 'systemctl start a.service  # then: systemctl status a.service');
 });
 
+
+test('dependents: units that Require=, BindsTo= or are PartOf= a service are found transitively (running ones only), recorded, started again after it each cycle and at revert', async (t) => {
+  const systemd = new FakeSystemd({
+    'db.service': { stopPropagatesTo: ['api.service', 'idle-report.service'] },
+    'api.service': { stopPropagatesTo: ['web.service'] },
+    'web.service': { stopPropagatesTo: ['db.service'] },
+    'idle-report.service': { activeState: 'inactive' },
+  });
+  const ctx = context(t, systemd, 'faultd.service', 2000);
+  const plan = await linuxServiceRestart.plan('dep-1', params({ services: 'db', interval: '1s' }), ctx);
+  t.is(plan.changes[1], 'systemd propagates each stop: db.service takes api.service, web.service down with it (Requires=, BindsTo=, PartOf=); faultd starts them again after their unit in each cycle and at revert');
+  t.deepEqual(systemd.events, [], 'the plan only read states');
+  let recorded: { units: { dependents: { unit: string; via: string; activeState: string }[] }[] } | undefined;
+  await plan.apply((r) => {
+    recorded = r as typeof recorded;
+    return Promise.resolve();
+  }, new AbortController().signal);
+    t.deepEqual(recorded?.units[0]?.dependents.map((d) => [d.unit, d.via, d.activeState]), [['api.service', 'db.service', 'active'], ['web.service', 'api.service', 'active']]);
+  t.is(systemd.units.get('web.service')?.activeState, 'inactive', 'the stop of db took web down (through api)');
+  t.true(await waitUntil(() => systemd.count('web.service', 'start') === 1, 5000), `cycle 2 started the dependents: ${JSON.stringify(systemd.events)}`);
+  t.is(systemd.count('api.service', 'start'), 1);
+  t.true(await waitUntil(() => systemd.count('web.service', 'inactive') === 2, 5000), 'cycle 2 stopped db again, and web with it');
+  const starts = systemd.events.filter((e) => e.what === 'start').map((e) => e.unit);
+  t.deepEqual(starts, ['db.service', 'api.service', 'web.service'], 'nearest first');
+  const outcome = await linuxServiceRestart.revert(plan.revert, ctx);
+  t.is(outcome.outcome, 'reverted');
+  t.regex(outcome.detail, /^started db\.service \(active after \d+ ms\); started api\.service \(active after \d+ ms\); started web\.service \(active after \d+ ms\)$/);
+  for (const unit of ['db.service', 'api.service', 'web.service']) t.is(systemd.units.get(unit)?.activeState, 'active', unit);
+  t.is(systemd.units.get('idle-report.service')?.activeState, 'inactive', 'what was down stays down');
+});
+
+test('dependents: one on the deny-list, or with RefuseManualStart=, refuses the plan naming the chain; a service with RefuseManualStop= is refused', async (t) => {
+  const systemd = new FakeSystemd({
+    'bus-helper.service': { stopPropagatesTo: ['glue.service'] },
+    'glue.service': { stopPropagatesTo: ['dbus.service'] },
+    'dbus.service': {},
+    'base.service': { stopPropagatesTo: ['pinned.service'] },
+    'pinned.service': { refuseManualStart: true },
+    'sticky.service': { refuseManualStop: true },
+  });
+  const ctx = context(t, systemd);
+  const error = await t.throwsAsync(linuxServiceRestart.plan('dep-2', params({ services: 'bus-helper,base,sticky' }), ctx), { instanceOf: FaultdError });
+  t.is(error.code, 'FAULTD_ERR_INPUT_INVALID');
+  t.is(
+    error.message,
+    'services: stopping bus-helper.service also stops dbus.service (through glue.service), which Requires=, BindsTo= or is PartOf= it, and dbus.service is never stopped by faultd (the system bus: faultd reaches systemd through it); ' +
+      'stopping base.service also stops pinned.service, which Requires=, BindsTo= or is PartOf= it, and pinned.service has RefuseManualStart=yes: faultd could not start it again; ' +
+      'sticky.service has RefuseManualStop=yes: systemd refuses to stop it',
+  );
+  t.deepEqual(systemd.events, []);
+});
+
+test('dependents: more than 64 running ones refuse the plan; a record written before dependents were recorded still reverts', async (t) => {
+  const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`w${i}.service`, {}]));
+  const systemd = new FakeSystemd({ 'hub.service': { stopPropagatesTo: Object.keys(many) }, ...many });
+  const ctx = context(t, systemd);
+  await t.throwsAsync(linuxServiceRestart.plan('dep-3', params({ services: 'hub' }), ctx), { message: 'services: stopping hub.service would also stop more than 64 running units (Requires=, BindsTo=, PartOf= on it)' });
+  const old = { faultId: 'f0', sequence: 'serial', selfHealing: false, units: [{ unit: 'w1.service', activeState: 'active', subState: 'running', mainPid: 1, nRestarts: 0, restart: 'no', timeoutStartUs: 90_000_000 }] };
+  const outcome = await linuxServiceRestart.revert(old, ctx);
+  t.is(outcome.outcome, 'already-absent', 'parsed without dependents: only the unit is checked');
+  t.is(outcome.detail, `w1.service already active (main pid ${systemd.units.get('w1.service')?.mainPid}, 0 automatic restarts)`);
+});
+
+test('self-healing: a BindsTo= unit that systemd stopped when the main process died is started again after the unit is back', async (t) => {
+  const systemd = new FakeSystemd({ 'svc.service': { restart: 'always', stopPropagatesTo: ['bound.service'] }, 'bound.service': {} });
+  const ctx = context(t, systemd, 'faultd.service', 1000);
+  const plan = await linuxServiceRestart.plan('dep-4', params({ services: 'svc', selfHealingServices: true, interval: '1s' }), ctx);
+  t.regex(plan.changes[1] ?? '', /^systemd propagates each failure to BindsTo= units: svc\.service takes bound\.service down with it/);
+  // The fake's kill does not stop bound units: stop it by hand, as systemd would for BindsTo=.
+  const stopBound = systemd.surface.systemdUnitAction('bound.service', 'stop', 100);
+  await plan.apply(() => Promise.resolve(), new AbortController().signal);
+  await stopBound;
+  t.is(systemd.count('svc.service', 'kill'), 1);
+  t.is(systemd.units.get('bound.service')?.activeState, 'active', 'started again once svc was back');
+  t.is(systemd.count('bound.service', 'start'), 1);
+  t.is((await linuxServiceRestart.revert(plan.revert, ctx)).outcome, 'already-absent');
+});

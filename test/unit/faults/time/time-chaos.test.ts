@@ -10,8 +10,10 @@ import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 
 import { linuxTimeChaos } from '../../../../src/faults/linux-time-chaos.js';
+import { serviceOfProcess } from '../../../../src/faults/time/ntp-daemons.js';
 import { RevertError, type FaultContext } from '../../../../src/faults/types.js';
 import { FAKE_CONTEXT, FAKE_NATIVE } from '../../../helpers/fake.js';
+import { FAKE_UNIT_STATE } from '../../../helpers/fake-systemd.js';
 import { FakeClock } from '../../../helpers/fake-clock.js';
 import { FAKE_VALIDATION } from '../../../helpers/host.js';
 
@@ -211,4 +213,52 @@ test('the revert stops the running check, so nothing is left polling the clock',
   await linuxTimeChaos.revert(recorded, ctx);
   await new Promise((resolve) => setTimeout(resolve, 1300));
   t.false(ended, 'the restore is not taken for a reset: the check was stopped first');
+});
+
+test('disableNTP: a duration that reaches the watchdog of the daemon\'s unit is refused naming duration (systemd would kill the stopped daemon and start it again); shorter passes; no unit or no systemd, no check', async (t) => {
+  const { ctx, clock, kills } = setUp(t);
+  writeFileSync(path.join(ctx.procRoot, String(DAEMON.pid), 'cgroup'), '0::/system.slice/chrony.service\n');
+  const asked: string[] = [];
+  const withWatchdog = (watchdogUs: number, reachable = true): FaultContext => ({
+    ...ctx,
+    native: {
+      ...ctx.native,
+      systemdUnitState: (unit: string) => {
+        asked.push(unit);
+        if (!reachable) return Promise.reject(Object.assign(new Error('sd_bus_open_system ENOENT'), { code: 'ENOENT' }));
+        return Promise.resolve({ ...FAKE_UNIT_STATE, id: unit, watchdogUs });
+      },
+    },
+  });
+  const threeMinutes = withWatchdog(180_000_000);
+  await t.throwsAsync(linuxTimeChaos.plan('f1', params({ offset: '+1h' }), { ...threeMinutes, durationMs: 180_000 }), {
+    message: 'duration: must be shorter than WatchdogSec=3m of chrony.service, whose chronyd (pid 4242) disableNTP stops: systemd would kill the stopped daemon when its watchdog expires and start it again, free to set the clock back mid-fault (it is 3m). Shorten the fault, or stop chrony.service yourself and set disableNTP false',
+  });
+  t.deepEqual(asked, ['chrony.service']);
+  await t.notThrowsAsync(linuxTimeChaos.plan('f1', params({ offset: '+1h' }), { ...threeMinutes, durationMs: 179_000 }));
+  await t.notThrowsAsync(linuxTimeChaos.plan('f1', params({ offset: '+1h', disableNTP: false }), { ...threeMinutes, durationMs: 600_000 }), 'daemons left running: no watchdog to fear');
+  await t.notThrowsAsync(linuxTimeChaos.plan('f1', params({ offset: '+1h' }), { ...withWatchdog(0), durationMs: 600_000 }), 'no watchdog');
+  await t.notThrowsAsync(linuxTimeChaos.plan('f1', params({ offset: '+1h' }), { ...withWatchdog(180_000_000, false), durationMs: 600_000 }), 'systemd unreachable');
+  writeFileSync(path.join(ctx.procRoot, String(DAEMON.pid), 'cgroup'), '0::/user.slice/session-1.scope\n');
+  asked.length = 0;
+  await t.notThrowsAsync(linuxTimeChaos.plan('f1', params({ offset: '+1h' }), { ...threeMinutes, durationMs: 600_000 }), 'a daemon outside any service');
+  t.deepEqual(asked, []);
+  t.deepEqual(clock.steps, []);
+  t.deepEqual(kills, []);
+});
+
+test('the service of a daemon comes from the unified hierarchy, or v1\'s name=systemd line', (t) => {
+  const procRoot = mkdtempSync(path.join(tmpdir(), 'faultd-time-cg-'));
+  t.teardown(() => rmSync(procRoot, { recursive: true, force: true }));
+  const write = (pid: number, text: string) => {
+    mkdirSync(path.join(procRoot, String(pid)));
+    writeFileSync(path.join(procRoot, String(pid), 'cgroup'), text);
+  };
+  write(1, '0::/system.slice/systemd-timesyncd.service\n');
+  write(2, '12:memory:/system.slice/ntp.service\n1:name=systemd:/system.slice/ntp.service\n0::/\n');
+  write(3, '0::/user.slice/user-0.slice/session-2.scope\n');
+  t.is(serviceOfProcess(procRoot, 1), 'systemd-timesyncd.service');
+  t.is(serviceOfProcess(procRoot, 2), 'ntp.service');
+  t.is(serviceOfProcess(procRoot, 3), undefined);
+  t.is(serviceOfProcess(procRoot, 4), undefined, 'gone');
 });
