@@ -24,6 +24,9 @@ struct sd_bus_error {
 };
 
 constexpr const char* kDestination = "org.freedesktop.systemd1";
+/// The longest any one call waits for systemd's reply (sd-bus's default is 25 s). A revert that
+/// finds systemd wedged fails after this long instead; jobs are awaited separately.
+constexpr uint64_t kMethodCallTimeoutUs = 10'000'000;
 constexpr const char* kPrivateAddress = kPrivateBusAddress;
 constexpr const char* kPrivateSocket = "/run/systemd/private";
 constexpr const char* kJobRemovedMatch =
@@ -53,6 +56,8 @@ struct SdBusFunctions {
   int (*process)(sd_bus*, sd_bus_message**);
   int (*wait)(sd_bus*, uint64_t);
   sd_bus_slot* (*slot_unref)(sd_bus_slot*);
+  /// systemd ≥ 240; null before (each call then waits sd-bus's default 25 s at most).
+  int (*set_method_call_timeout)(sd_bus*, uint64_t);
   std::string load_error;
 };
 
@@ -92,6 +97,8 @@ SdBusFunctions LoadFunctions() noexcept {
   Resolve(handle, "sd_bus_process", f.process, e);
   Resolve(handle, "sd_bus_wait", f.wait, e);
   Resolve(handle, "sd_bus_slot_unref", f.slot_unref, e);
+  // Optional: not part of the load error.
+  f.set_method_call_timeout = reinterpret_cast<decltype(f.set_method_call_timeout)>(dlsym(handle, "sd_bus_set_method_call_timeout"));
   return f;
 }
 
@@ -142,6 +149,7 @@ Result<BusConnection> BusConnection::OpenSystemBus() noexcept {
   sd_bus* bus = nullptr;
   const int r = fns.open_system(&bus);
   if (r < 0) return SysError{-r, "sd_bus_open_system", "no system bus"};
+  if (fns.set_method_call_timeout != nullptr) fns.set_method_call_timeout(bus, kMethodCallTimeoutUs);
   const char* env = std::getenv("DBUS_SYSTEM_BUS_ADDRESS");
   return BusConnection(&fns, bus, env != nullptr && *env != '\0' ? env : "unix:path=/run/dbus/system_bus_socket");
 }
@@ -159,6 +167,7 @@ Result<BusConnection> BusConnection::OpenPrivate() noexcept {
     if (bus != nullptr) fns.flush_close_unref(bus);
     return SysError{-r, "sd_bus_start", std::string(kPrivateAddress) + " refused the connection"};
   }
+  if (fns.set_method_call_timeout != nullptr) fns.set_method_call_timeout(bus, kMethodCallTimeoutUs);
   return BusConnection(&fns, bus, kPrivateAddress);
 }
 

@@ -237,3 +237,22 @@ systemTest('faultd as a service: a reboot mid-fault leaves an enabled unit to it
   const lines = journal(c);
   t.true(lines.some((l) => /reverting remnant of an earlier boot .*kind=linux-service-restart/.test(l)), lines.join('\n'));
 });
+
+systemTest('a wedged systemd (PID 1 stopped) answers no D-Bus call: faultd gives up after its 10 s call timeout, not sd-bus\'s 25 s, and says systemd is unreachable', async (t) => {
+  const c = await container(t);
+  process.kill(c.leader, 'SIGSTOP');
+  t.teardown(() => {
+    try {
+      process.kill(c.leader, 'SIGCONT');
+    } catch {
+      // the container is gone already
+    }
+  });
+  const started = performance.now();
+  const doctor = c.faultd(['doctor']);
+  const seconds = (performance.now() - started) / 1000;
+  process.kill(c.leader, 'SIGCONT');
+  t.regex(doctor.stdout, /linux-service-restart\n +systemd not reachable over D-Bus: [^\n]*(timed out|ETIMEDOUT)/i, doctor.stdout);
+  t.true(seconds >= 9 && seconds < 20, `doctor took ${seconds.toFixed(1)} s`);
+  t.log(`doctor with systemd stopped: ${seconds.toFixed(1)} s`);
+});
