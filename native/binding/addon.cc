@@ -64,6 +64,7 @@ Napi::Object RegisterModule(Napi::Env env, Napi::Object exports) {
   exports.Set("nftListChains", Napi::Function::New(env, NftListChains, "nftListChains"));
   exports.Set("systemdProbe", Napi::Function::New(env, SystemdProbe, "systemdProbe"));
   exports.Set("systemdUnitState", Napi::Function::New(env, SystemdUnitState, "systemdUnitState"));
+  exports.Set("systemdUnitPlanFacts", Napi::Function::New(env, SystemdUnitPlanFacts, "systemdUnitPlanFacts"));
   exports.Set("systemdUnitAction", Napi::Function::New(env, SystemdUnitAction, "systemdUnitAction"));
   return exports;
 }

@@ -45,12 +45,23 @@ Napi::Object StateObject(Napi::Env env, const inj::UnitState& state) {
   out.Set("id", state.id);
   out.Set("startLimitBurst", Napi::Number::New(env, state.start_limit_burst));
   out.Set("startLimitIntervalUs", state.start_limit_interval_us >= (uint64_t{1} << 53) ? env.Null() : Napi::Number::New(env, static_cast<double>(state.start_limit_interval_us)));
-  out.Set("timeoutStopUs", state.timeout_stop_us >= (uint64_t{1} << 53) ? env.Null() : Napi::Number::New(env, static_cast<double>(state.timeout_stop_us)));
-  out.Set("watchdogUs", state.watchdog_us >= (uint64_t{1} << 53) ? env.Null() : Napi::Number::New(env, static_cast<double>(state.watchdog_us)));
-  out.Set("canStart", Napi::Boolean::New(env, state.can_start));
-  out.Set("canStop", Napi::Boolean::New(env, state.can_stop));
-  Napi::Array dependents = Napi::Array::New(env, state.stop_propagates_to.size());
-  for (uint32_t i = 0; i < state.stop_propagates_to.size(); ++i) dependents.Set(i, state.stop_propagates_to[i]);
+  return out;
+}
+
+/// µs as a number, or null for UINT64_MAX (infinity) and anything past 2^53.
+Napi::Value MicrosecondsOrNull(Napi::Env env, uint64_t us) {
+  return us >= (uint64_t{1} << 53) ? env.Null() : Napi::Number::New(env, static_cast<double>(us));
+}
+
+/// A SystemdUnitPlanFacts (src/native/addon.d.ts).
+Napi::Object PlanFactsObject(Napi::Env env, const inj::UnitPlanFacts& facts) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("canStart", Napi::Boolean::New(env, facts.can_start));
+  out.Set("canStop", Napi::Boolean::New(env, facts.can_stop));
+  out.Set("timeoutStopUs", MicrosecondsOrNull(env, facts.timeout_stop_us));
+  out.Set("watchdogUs", MicrosecondsOrNull(env, facts.watchdog_us));
+  Napi::Array dependents = Napi::Array::New(env, facts.stop_propagates_to.size());
+  for (uint32_t i = 0; i < facts.stop_propagates_to.size(); ++i) dependents.Set(i, facts.stop_propagates_to[i]);
   out.Set("stopPropagatesTo", dependents);
   return out;
 }
@@ -96,6 +107,24 @@ class UnitStateWorker final : public PromiseWorker {
   inj::UnitState state_;
 };
 
+class UnitPlanFactsWorker final : public PromiseWorker {
+ public:
+  UnitPlanFactsWorker(Napi::Env env, std::string unit) : PromiseWorker(env, "faultd:systemdUnitPlanFacts"), unit_(std::move(unit)) {}
+  void Execute() override {
+    auto facts = inj::ReadUnitPlanFacts(unit_);
+    if (facts.ok()) {
+      facts_ = std::move(facts).value();
+    } else {
+      Fail(facts.error());
+    }
+  }
+  Napi::Value OnValue(Napi::Env env) override { return PlanFactsObject(env, facts_); }
+
+ private:
+  std::string unit_;
+  inj::UnitPlanFacts facts_;
+};
+
 class UnitActionWorker final : public PromiseWorker {
  public:
   UnitActionWorker(Napi::Env env, std::string unit, inj::UnitAction action, int wait_ms)
@@ -128,6 +157,13 @@ Napi::Value SystemdUnitState(const Napi::CallbackInfo& info) {
   auto* worker = new UnitStateWorker(info.Env(), UnitArgument(info));
   Napi::Promise promise = worker->Promise();
   worker->Queue();  // deleted by node-addon-api after OnOK
+  return promise;
+}
+
+Napi::Value SystemdUnitPlanFacts(const Napi::CallbackInfo& info) {
+  auto* worker = new UnitPlanFactsWorker(info.Env(), UnitArgument(info));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
   return promise;
 }
 

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
-#include <string_view>
 #include <utility>
 
 #include "../core/sd_bus.h"
@@ -42,22 +41,6 @@ core::Result<UnitState> ReadUnitStateOn(core::BusConnection& connection, const s
   if (burst.ok()) state.start_limit_burst = static_cast<uint32_t>(burst.value());
   auto window = connection.NumberProperty(object, kUnit, "StartLimitIntervalUSec", 't');
   if (window.ok()) state.start_limit_interval_us = window.value();
-  for (auto [member, target] : {std::pair{"CanStart", &state.can_start}, {"CanStop", &state.can_stop}}) {
-    auto value = connection.NumberProperty(object, kUnit, member, 'b');
-    if (!value.ok()) return value.error();
-    *target = value.value() != 0;
-  }
-  for (const char* member : {"RequiredBy", "RequisiteOf", "BoundBy", "ConsistsOf", "PropagatesStopTo"}) {
-    auto names = connection.StringListProperty(object, kUnit, member);
-    // PropagatesStopTo exists since systemd 249: older managers answer UnknownProperty.
-    if (!names.ok()) {
-      if (std::string_view(member) == "PropagatesStopTo") continue;
-      return names.error();
-    }
-    for (auto& name : names.value()) {
-      if (std::find(state.stop_propagates_to.begin(), state.stop_propagates_to.end(), name) == state.stop_propagates_to.end()) state.stop_propagates_to.push_back(std::move(name));
-    }
-  }
   const bool service = unit.size() > 8 && unit.compare(unit.size() - 8, 8, ".service") == 0;
   if (!service || state.load_state != "loaded") return state;
   auto restart = connection.StringProperty(object, kService, "Restart");
@@ -69,16 +52,50 @@ core::Result<UnitState> ReadUnitStateOn(core::BusConnection& connection, const s
   auto timeout = connection.NumberProperty(object, kService, "TimeoutStartUSec", 't');
   if (!timeout.ok()) return timeout.error();
   state.timeout_start_us = timeout.value();
-  auto stop_timeout = connection.NumberProperty(object, kService, "TimeoutStopUSec", 't');
-  if (!stop_timeout.ok()) return stop_timeout.error();
-  state.timeout_stop_us = stop_timeout.value();
-  auto watchdog = connection.NumberProperty(object, kService, "WatchdogUSec", 't');
-  if (!watchdog.ok()) return watchdog.error();
-  state.watchdog_us = watchdog.value();
   // NRestarts exists since systemd 235; older managers answer UnknownProperty: left at 0.
   auto restarts = connection.NumberProperty(object, kService, "NRestarts", 'u');
   if (restarts.ok()) state.n_restarts = static_cast<uint32_t>(restarts.value());
   return state;
+}
+
+bool IsService(const std::string& unit) noexcept {
+  return unit.size() > 8 && unit.compare(unit.size() - 8, 8, ".service") == 0;
+}
+
+/// An older manager without the property answers this D-Bus error.
+bool IsUnknownProperty(const core::SysError& error) noexcept {
+  return error.detail.rfind("org.freedesktop.DBus.Error.UnknownProperty", 0) == 0;
+}
+
+core::Result<UnitPlanFacts> ReadUnitPlanFactsOn(core::BusConnection& connection, const std::string& unit) noexcept {
+  auto path = connection.Call(kManagerPath, kManager, "LoadUnit", "s", unit.c_str(), nullptr, 0, true);
+  if (!path.ok()) return path.error();
+  const char* object = path.value().c_str();
+  UnitPlanFacts facts;
+  for (auto [member, target] : {std::pair{"CanStart", &facts.can_start}, {"CanStop", &facts.can_stop}}) {
+    auto value = connection.NumberProperty(object, kUnit, member, 'b');
+    if (!value.ok()) return value.error();
+    *target = value.value() != 0;
+  }
+  for (const char* member : {"RequiredBy", "RequisiteOf", "BoundBy", "ConsistsOf", "PropagatesStopTo"}) {
+    auto names = connection.StringListProperty(object, kUnit, member);
+    if (!names.ok()) {
+      if (IsUnknownProperty(names.error())) continue;  // PropagatesStopTo before systemd 249
+      return names.error();
+    }
+    for (auto& name : names.value()) {
+      if (std::find(facts.stop_propagates_to.begin(), facts.stop_propagates_to.end(), name) == facts.stop_propagates_to.end()) facts.stop_propagates_to.push_back(std::move(name));
+    }
+  }
+  auto load_state = connection.StringProperty(object, kUnit, "LoadState");
+  if (!load_state.ok()) return load_state.error();
+  if (!IsService(unit) || load_state.value() != "loaded") return facts;
+  for (auto [member, target] : {std::pair{"TimeoutStopUSec", &facts.timeout_stop_us}, {"WatchdogUSec", &facts.watchdog_us}}) {
+    auto value = connection.NumberProperty(object, kService, member, 't');
+    if (!value.ok()) return value.error();
+    *target = value.value();
+  }
+  return facts;
 }
 
 /// Runs `body` on the system bus; if that connection is lost or refused (dbus-daemon stopping
@@ -101,6 +118,10 @@ core::Result<T> OnManager(Body body) noexcept {
 
 core::Result<UnitState> ReadUnitState(const std::string& unit) noexcept {
   return OnManager<UnitState>([&unit](core::BusConnection& c) { return ReadUnitStateOn(c, unit); });
+}
+
+core::Result<UnitPlanFacts> ReadUnitPlanFacts(const std::string& unit) noexcept {
+  return OnManager<UnitPlanFacts>([&unit](core::BusConnection& c) { return ReadUnitPlanFactsOn(c, unit); });
 }
 
 core::Result<ActionOutcome> RunUnitAction(const std::string& unit, UnitAction action, int wait_ms) noexcept {

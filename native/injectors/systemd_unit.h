@@ -27,12 +27,17 @@ struct UnitState {
   std::string id;                 // Id: the unit's real name (an alias given to LoadUnit resolves to it)
   uint32_t start_limit_burst = 0;        // StartLimitBurst (systemd ≥ 230 on the Unit interface); 0 = unknown
   uint64_t start_limit_interval_us = 0;  // StartLimitIntervalUSec; 0 = no limit or unknown
-  uint64_t timeout_stop_us = 0;          // TimeoutStopUSec of a service; UINT64_MAX = infinity
-  uint64_t watchdog_us = 0;              // WatchdogUSec of a service; 0 = no watchdog
-  bool can_start = true;                 // CanStart: false with RefuseManualStart= (or a unit type that cannot start)
-  bool can_stop = true;                  // CanStop: false with RefuseManualStop=
+};
+
+/// What a plan needs beyond the state, read once per unit at plan time (not on every poll).
+struct UnitPlanFacts {
+  bool can_start = true;         // CanStart: false with RefuseManualStart= (or a unit type that cannot start)
+  bool can_stop = true;          // CanStop: false with RefuseManualStop=
+  uint64_t timeout_stop_us = 0;  // TimeoutStopUSec of a loaded service; UINT64_MAX = infinity; 0 otherwise
+  uint64_t watchdog_us = 0;      // WatchdogUSec of a loaded service; 0 = no watchdog
   /// The units systemd stops when this one stops: RequiredBy, RequisiteOf, BoundBy, ConsistsOf
   /// (PartOf= on them) and PropagatesStopTo (systemd ≥ 249), without duplicates, in that order.
+  /// A property the manager does not have (UnknownProperty on an older systemd) adds nothing.
   std::vector<std::string> stop_propagates_to;
 };
 
@@ -45,6 +50,9 @@ enum class UnitAction {
 /// LoadUnit (loads the unit file if systemd has not) and its properties. A unit without a file
 /// is not an error: its load_state is "not-found".
 core::Result<UnitState> ReadUnitState(const std::string& unit) noexcept;
+
+/// LoadUnit and the plan facts above.
+core::Result<UnitPlanFacts> ReadUnitPlanFacts(const std::string& unit) noexcept;
 
 struct ActionOutcome {
   /// The job's result ("done", "failed", …), "pending" when the wait ended first, "queued" for

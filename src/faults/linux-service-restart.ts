@@ -15,10 +15,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 
 import { FaultdError, messageOf } from '../errors.js';
-import type { SystemdUnitState } from '../native/addon.js';
+import type { SystemdUnitPlanFacts, SystemdUnitState } from '../native/addon.js';
 import { formatDurationMs, listOf } from '../units.js';
 import { booleanParam, durationSchema, MAX_DURATION_MS, paramsObject, type Param } from './params.js';
-import { runningDependents, type Dependent } from './service/dependents.js';
+import { dependentsTakenDown, startOrder, type Dependent, type UnitFacts } from './service/dependents.js';
 import { inSequence, RestartLoop, type Sequence } from './service/restart-loop.js';
 import { deniedReason, describeState, isSettled, jobBoundMs, ownServices, serviceName, startAndWait, waitForUnit } from './service/units.js';
 import { defineInjector, RevertError, type ActiveFault, type FaultContext } from './types.js';
@@ -84,14 +84,16 @@ const UnitStateRecord = z.object({
 });
 type UnitStateRecord = z.infer<typeof UnitStateRecord>;
 
-const UnitRecord = UnitStateRecord.extend({
-  /** The running units a stop of this one takes down (service/dependents.ts), nearest first. */
-  dependents: z.array(UnitStateRecord.extend({ via: z.string() })).default([]),
+const DependentRecord = UnitStateRecord.extend({
+  /** The unit whose stop propagates to this one. */
+  via: z.string(),
+  /** 1 for a direct dependent of a listed unit, 2 for one of those's, … */
+  depth: z.number().int().min(1),
 });
-type UnitRecord = z.infer<typeof UnitRecord>;
+type DependentRecord = z.infer<typeof DependentRecord>;
 
-function stateRecord(unit: string, s: SystemdUnitState): UnitStateRecord {
-  return { unit, activeState: s.activeState, subState: s.subState, mainPid: s.mainPid, nRestarts: s.nRestarts, restart: s.restart, timeoutStartUs: s.timeoutStartUs, timeoutStopUs: s.timeoutStopUs };
+function stateRecord(unit: string, s: SystemdUnitState, f: SystemdUnitPlanFacts): UnitStateRecord {
+  return { unit, activeState: s.activeState, subState: s.subState, mainPid: s.mainPid, nRestarts: s.nRestarts, restart: s.restart, timeoutStartUs: s.timeoutStartUs, timeoutStopUs: f.timeoutStopUs };
 }
 
 const ServiceRestartRevertSchema = z.object({
@@ -99,20 +101,31 @@ const ServiceRestartRevertSchema = z.object({
   sequence: z.enum(['parallel', 'serial']),
   selfHealing: z.boolean(),
   /** Each unit and its state before the fault, recorded before the first stop. */
-  units: z.array(UnitRecord),
+  units: z.array(UnitStateRecord),
+  /**
+   * The running units the units' stops take down (service/dependents.ts), none of the units, each
+   * once, nearest first: started after all the units. Absent in records before 2026-12-06.
+   */
+  dependents: z.array(DependentRecord).default([]),
 });
 
 /** The cycles of running faults, by fault id: the revert ends them before it starts the units. */
 const loops = new Map<string, RestartLoop>();
 
-/** A unit's state, or FAULT_UNSUPPORTED when systemd cannot be reached over D-Bus. */
-async function readUnit(unit: string, ctx: FaultContext): Promise<SystemdUnitState> {
+/** A D-Bus failure of a plan read: EINVAL is a bad name (of the field `field`), anything else systemd unreachable. */
+function readFailed(error: unknown, unit: string, field: string): FaultdError {
+  const code = (error as { code?: string }).code;
+  if (code === 'EINVAL') return new FaultdError('FAULTD_ERR_INPUT_INVALID', `${field}: "${unit}" is not a valid unit name: ${messageOf(error)}`, { cause: error });
+  return new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `cannot reach systemd over D-Bus: ${messageOf(error)}`, { cause: error });
+}
+
+/** A unit's state and plan facts, or FAULT_UNSUPPORTED when systemd cannot be reached over D-Bus. */
+async function readUnit(unit: string, ctx: FaultContext, field = 'services'): Promise<UnitFacts> {
   try {
-    return await ctx.native.systemdUnitState(unit);
+    const [state, facts] = await Promise.all([ctx.native.systemdUnitState(unit), ctx.native.systemdUnitPlanFacts(unit)]);
+    return { state, facts };
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === 'EINVAL') throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `services: "${unit}" is not a valid unit name: ${messageOf(error)}`, { cause: error });
-    throw new FaultdError('FAULTD_ERR_FAULT_UNSUPPORTED', `cannot reach systemd over D-Bus: ${messageOf(error)}`, { cause: error });
+    throw readFailed(error, unit, field);
   }
 }
 
@@ -139,59 +152,80 @@ export function startLimitProblem(unit: string, s: Pick<SystemdUnitState, 'start
   return `${formatDurationMs(intervalMs)} would start ${unit} ${starts} times within its StartLimitIntervalSec=${formatDurationMs(windowMs)}, reaching StartLimitBurst=${burst}: systemd would refuse that start and leave it down. Give more than ${formatDurationMs(Math.floor(least))}, or raise the unit's start limit`;
 }
 
+interface Problems {
+  /** Named `services`: units faultd must not take down or could not bring back. */
+  readonly services: string[];
+  /** Named `interval`: start limits the cycles would reach. */
+  readonly interval: string[];
+}
+
 /**
- * The running units a stop of `unit` takes down, recorded so that each cycle and the revert
- * start them again; one that faultd must never stop, or could not start again, is a problem.
+ * The running units a stop of `unit` takes down, to be started again after the units each cycle
+ * and at revert. One that faultd must never stop, could not start again (RefuseManualStart=), a
+ * target (starting one starts everything it wants, also what was stopped on purpose) or one
+ * whose start limit the cycles would reach is a problem.
  */
-async function dependentRecords(unit: string, s: SystemdUnitState, own: readonly string[], problems: string[], ctx: FaultContext): Promise<UnitRecord['dependents']> {
+async function dependentsOf(unit: string, own: UnitFacts, ownServiceNames: readonly string[], pace: { intervalMs: number; cycles: number }, problems: Problems, ctx: FaultContext): Promise<Dependent[]> {
   let found: Dependent[];
   try {
-    found = await runningDependents(unit, s, (name) => readUnit(name, ctx));
+    found = await dependentsTakenDown(unit, own, (name) => readUnit(name, ctx, `services (${unit} depends through ${name})`));
   } catch (error) {
     if (error instanceof FaultdError) throw error;
-    problems.push(messageOf(error));
+    problems.services.push(messageOf(error));
     return [];
   }
   for (const d of found) {
     const how = `stopping ${unit} also stops ${d.unit}${d.via === unit ? '' : ` (through ${d.via})`}, which Requires=, BindsTo= or is PartOf= it`;
-    const denied = deniedReason(d.state.id || d.unit, own);
-    if (denied) problems.push(`${how}, and ${d.unit} is never stopped by faultd (${denied})`);
-    else if (!d.state.canStart) problems.push(`${how}, and ${d.unit} has RefuseManualStart=yes: faultd could not start it again`);
+    const denied = deniedReason(d.state.id || d.unit, ownServiceNames);
+    if (denied) problems.services.push(`${how}, and ${d.unit} is never stopped by faultd (${denied})`);
+    else if (d.unit.endsWith('.target')) problems.services.push(`${how}: faultd does not start targets again (a start would also start every unit the target wants, those stopped on purpose included)`);
+    else if (!d.facts.canStart) problems.services.push(`${how}, and ${d.unit} has RefuseManualStart=yes: faultd could not start it again`);
+    else {
+      const limit = startLimitProblem(d.unit, d.state, pace);
+      if (limit) problems.interval.push(`${limit} (${d.unit} is taken down with ${unit})`);
+    }
   }
-  return found.map((d) => ({ ...stateRecord(d.unit, d.state), via: d.via }));
+  return found;
 }
 
-/** Reads and checks every unit before anything changes: unknown, inactive, denied units (also by an alias) and intervals that reach a start limit are refused by name. */
-async function unitRecords(units: readonly string[], selfHealing: boolean, pace: { intervalMs: number; cycles: number }, ctx: FaultContext): Promise<UnitRecord[]> {
+interface Planned {
+  readonly units: UnitStateRecord[];
+  readonly dependents: DependentRecord[];
+}
+
+/** Reads and checks every unit before anything changes: unknown, inactive, denied units (also by an alias), their dependents, and intervals that reach a start limit are refused by name. */
+async function planUnits(units: readonly string[], selfHealing: boolean, pace: { intervalMs: number; cycles: number }, ctx: FaultContext): Promise<Planned> {
   const own = ownServices(ctx.procRoot);
-  const records: UnitRecord[] = [];
-  const problems: string[] = [];
-  const intervalProblems: string[] = [];
+  const records: UnitStateRecord[] = [];
+  const found: Dependent[] = [];
+  const problems: Problems = { services: [], interval: [] };
   for (const unit of units) {
     const denied = deniedReason(unit, own);
     if (denied) {
-      problems.push(`${unit} is never restarted by faultd (${denied})`);
+      problems.services.push(`${unit} is never restarted by faultd (${denied})`);
       continue;
     }
-    const s = await readUnit(unit, ctx);
+    const u = await readUnit(unit, ctx);
+    const s = u.state;
     // An alias (dbus-org.freedesktop.network1.service, sshd.service) stops the unit it names.
     const deniedAs = s.id && s.id !== unit ? deniedReason(s.id, own) : undefined;
-    if (deniedAs) problems.push(`${unit} is an alias of ${s.id}, which is never restarted by faultd (${deniedAs})`);
-    else if (s.loadState === 'not-found') problems.push(`${unit}: no such unit (LoadState=not-found)`);
-    else if (s.loadState !== 'loaded') problems.push(`${unit}: LoadState=${s.loadState}, not loaded`);
-    else if (s.activeState !== 'active') problems.push(`${unit} is ${describeState(s)}, not active: faultd restarts only units that run (it would not start what was down)`);
-    else if (!s.canStart) problems.push(`${unit} has RefuseManualStart=yes: faultd could not start it again`);
-    else if (!selfHealing && !s.canStop) problems.push(`${unit} has RefuseManualStop=yes: systemd refuses to stop it`);
-    else if (selfHealing && selfHealingProblem(unit, s)) problems.push(selfHealingProblem(unit, s) ?? '');
-    else if (startLimitProblem(unit, s, pace)) intervalProblems.push(startLimitProblem(unit, s, pace) ?? '');
+    if (deniedAs) problems.services.push(`${unit} is an alias of ${s.id}, which is never restarted by faultd (${deniedAs})`);
+    else if (s.loadState === 'not-found') problems.services.push(`${unit}: no such unit (LoadState=not-found)`);
+    else if (s.loadState !== 'loaded') problems.services.push(`${unit}: LoadState=${s.loadState}, not loaded`);
+    else if (s.activeState !== 'active') problems.services.push(`${unit} is ${describeState(s)}, not active: faultd restarts only units that run (it would not start what was down)`);
+    else if (!u.facts.canStart) problems.services.push(`${unit} has RefuseManualStart=yes: faultd could not start it again`);
+    else if (!selfHealing && !u.facts.canStop) problems.services.push(`${unit} has RefuseManualStop=yes: systemd refuses to stop it`);
+    else if (selfHealing && selfHealingProblem(unit, s)) problems.services.push(selfHealingProblem(unit, s) ?? '');
+    else if (startLimitProblem(unit, s, pace)) problems.interval.push(startLimitProblem(unit, s, pace) ?? '');
     else {
-      const dependents = await dependentRecords(unit, s, own, problems, ctx);
-      records.push({ ...stateRecord(unit, s), dependents });
+      found.push(...(await dependentsOf(unit, u, own, pace, problems, ctx)));
+      records.push(stateRecord(unit, s, u.facts));
     }
   }
-  if (problems.length) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `services: ${problems.join('; ')}`);
-  if (intervalProblems.length) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `interval: ${intervalProblems.join('; ')}`);
-  return records;
+  if (problems.services.length) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `services: ${problems.services.join('; ')}`);
+  if (problems.interval.length) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `interval: ${problems.interval.join('; ')}`);
+  const dependents = startOrder(records.map((r) => r.unit), found).map((d) => ({ ...stateRecord(d.unit, d.state, d.facts), via: d.via, depth: d.depth }));
+  return { units: records, dependents };
 }
 
 interface Restored {
@@ -248,21 +282,6 @@ function describeRestored(r: Restored): string {
   return `${r.unit} not active: ${r.error ?? (r.state ? `${describeState(r.state)} after ${ms}` : 'unknown state')}`;
 }
 
-/**
- * The dependents to start again after each unit: running before the fault, not one of the units
- * themselves, and each under the first unit that listed it (a shared one is started once).
- */
-function dependentsToRestore(units: readonly UnitRecord[]): Map<string, UnitStateRecord[]> {
-  const taken = new Set(units.map((u) => u.unit));
-  const out = new Map<string, UnitStateRecord[]>();
-  for (const u of units) {
-    const mine = u.dependents.filter((d) => !taken.has(d.unit));
-    for (const d of mine) taken.add(d.unit);
-    out.set(u.unit, mine);
-  }
-  return out;
-}
-
 /** True while systemd takes the host down (its SystemState is `stopping`). */
 function shuttingDown(ctx: FaultContext): boolean {
   try {
@@ -284,24 +303,29 @@ export const linuxServiceRestart = defineInjector({
   async plan(faultId, p, ctx) {
     const durationMs = ctx.durationMs ?? p.interval;
     const cycles = Math.max(1, Math.floor(durationMs / p.interval));
-    const units = await unitRecords(p.services, p.selfHealingServices, { intervalMs: p.interval, cycles }, ctx);
-    const revert = { faultId, sequence: p.sequence, selfHealing: p.selfHealingServices, units };
+    const { units, dependents } = await planUnits(p.services, p.selfHealingServices, { intervalMs: p.interval, cycles }, ctx);
+    const revert = { faultId, sequence: p.sequence, selfHealing: p.selfHealingServices, units, dependents };
     const list = units.map((u) => `${u.unit} (${describeState(u)}, main pid ${u.mainPid})`).join(', ');
     const how = p.selfHealingServices
       ? `SIGKILL the main process of ${list} (KillUnit main) and wait for each unit's Restart= to bring it back`
       : `stop ${list} (StopUnit, checked inactive), and start them (StartUnit, checked active) ${formatDurationMs(p.interval)} later`;
-    const takenDown = units.filter((u) => u.dependents.length).map((u) => `${u.unit} takes ${u.dependents.map((d) => d.unit).join(', ')} down with it`);
-    const dependentsNote = takenDown.length ? [`systemd propagates each ${p.selfHealingServices ? 'failure to BindsTo= units' : 'stop'}: ${takenDown.join('; ')} (Requires=, BindsTo=, PartOf=); faultd starts them again after their unit in each cycle and at revert`] : [];
+    const takenDown = dependents.map((d) => `${d.unit}${d.depth > 1 ? ` (through ${d.via})` : ''}`).join(', ');
+    const dependentsNote = dependents.length
+      ? [
+          `${p.selfHealingServices ? 'a unit that BindsTo= a killed one is stopped with it' : 'systemd propagates each stop (Requires=, Requisite=, BindsTo=, PartOf=)'}: ${takenDown} ${p.selfHealingServices ? 'may go' : 'go(es)'} down too; faultd starts them again, nearest first, after the units in each cycle and at revert`,
+        ]
+      : [];
+    const slowest = Math.max(...[...units, ...dependents].map((u) => jobBoundMs(u.timeoutStartUs)));
     return {
       target: units.map((u) => u.unit).join(', '),
       changes: [`${cycles} cycle(s) of ${formatDurationMs(p.interval)}, ${p.sequence}: ${how}; the last start is the revert's`, ...dependentsNote],
       revertSteps: [
-        `start (StartUnit) each of ${units.map((u) => u.unit).join(', ')} that is not active, ${p.sequence}, then the running units its stop took down, and check each is active again (at most ${Math.round(Math.max(...units.map((u) => jobBoundMs(u.timeoutStartUs))) / 1000)} s each)`,
+        `start (StartUnit) each of ${units.map((u) => u.unit).join(', ')} that is not active, ${p.sequence}${dependents.length ? `, then ${dependents.map((d) => d.unit).join(', ')} one by one` : ''}, and check each is active again (at most ${Math.round(slowest / 1000)} s each)`,
       ],
       revert,
       async apply(recordApplied, signal): Promise<ActiveFault> {
         await recordApplied(revert);
-        const loop = new RestartLoop({ units, sequence: p.sequence, selfHealing: p.selfHealingServices, intervalMs: p.interval, cycles, native: ctx.native, logger: ctx.logger });
+        const loop = new RestartLoop({ units, dependents, sequence: p.sequence, selfHealing: p.selfHealingServices, intervalMs: p.interval, cycles, native: ctx.native, logger: ctx.logger });
         loops.set(faultId, loop);
         try {
           await loop.begin(signal);
@@ -318,21 +342,18 @@ export const linuxServiceRestart = defineInjector({
     await loop?.stop();
     const wanted = r.units.filter((u) => u.activeState === 'active');
     if (!wanted.length) return { outcome: 'already-absent', detail: 'no unit was stopped' };
-    const dependents = dependentsToRestore(wanted);
     if (shuttingDown(ctx)) {
       // systemd refuses start jobs against shutdown.target, and the bus goes away under us. The
       // reboot ends the fault as it would end the units anyway: what is enabled comes back at boot.
-      const all = [...wanted.map((u) => u.unit), ...[...dependents.values()].flat().map((d) => d.unit)];
+      const all = [...wanted, ...r.dependents].map((u) => u.unit);
       return { outcome: 'reverted', detail: `the host is shutting down (SystemState=stopping): not started now; ${all.join(', ')} come(s) back at boot if enabled` };
     }
-    // Each unit, then what its stop took down, nearest first (each needs what comes before it).
-    const restoredEach = await inSequence(wanted, r.sequence, async (u) => {
-      const own = await restoreUnit(u, ctx);
-      const theirs: Restored[] = [];
-      for (const d of dependents.get(u.unit) ?? []) theirs.push(await restoreUnit(d, ctx));
-      return [own, ...theirs];
-    });
-    const restored = await checkStable(restoredEach.flat(), ctx);
+    // The units first (as `sequence` says), then what their stops took down, one by one, nearest
+    // first: each starts after what it needs (a Requisite= would refuse the start otherwise).
+    const ownRestored = await inSequence(wanted, r.sequence, (u) => restoreUnit(u, ctx));
+    const dependentsRestored: Restored[] = [];
+    for (const d of r.dependents) dependentsRestored.push(await restoreUnit(d, ctx));
+    const restored = await checkStable([...ownRestored, ...dependentsRestored], ctx);
     const failed = restored.filter((x) => x.outcome === 'failed');
     if (failed.length) {
       const names = failed.map((x) => x.unit).join(' ');

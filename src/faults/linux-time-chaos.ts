@@ -75,16 +75,34 @@ async function continueDaemons(daemons: readonly ProcessRecord[], ctx: FaultCont
   return { continued: outcomes.filter((o) => o.outcome === 'signalled').map((o) => o.t), gone: [...gone, ...outcomes.filter((o) => o.outcome !== 'signalled').map((o) => o.t)] };
 }
 
-/** The revert in the boot of the fault: clock from the anchor, then the daemons continued. */
+/** How far the clock may move from the step before the fault counts as undone by someone else (leap seconds aside, only a step moves it). */
+const RESET_TOLERANCE_NS = 100n * NS_PER_MS;
+
+/**
+ * The revert in the boot of the fault: clock from the anchor, then the daemons continued. The
+ * clock is stepped only while it still carries the fault's step (within RESET_TOLERANCE_NS):
+ * one that someone else set meanwhile (an NTP daemon, the platform after a VM pause, an
+ * operator) is left as they set it, since their time is likely truer than the anchor's.
+ */
 async function revertSameBoot(r: TimeChaosRevert, ctx: FaultContext): Promise<{ outcome: 'reverted' | 'already-absent'; detail: string }> {
+  const offsetNs = BigInt(r.offsetNs);
+  const errorNow = clockErrorNs(r.anchor, ctx.native.clockRead());
+  if (absNs(errorNow) > RESTORE_TOLERANCE_NS && absNs(errorNow - offsetNs) > RESET_TOLERANCE_NS) {
+    const { continued } = await continueDaemons(r.stoppedDaemons ?? [], ctx);
+    const daemonText = continued.length ? `; continued NTP daemon ${continued.map(describeProcess).join(', ')}` : '';
+    return {
+      outcome: 'reverted',
+      detail: `the clock no longer carries the fault's step of ${formatNs(offsetNs)}: it reads ${formatNs(errorNow)} from anchor + elapsed time, so someone else set it during the fault (an NTP daemon, the platform, an operator); left as they set it${daemonText}`,
+    };
+  }
   let restore;
   try {
     restore = restoreFromAnchor(r.anchor, ctx.native, RESTORE_TOLERANCE_NS);
   } catch (error) {
     // The clock stays wrong, but the NTP daemons that could set it right are not left frozen.
     await continueDaemons(r.stoppedDaemons ?? [], ctx).catch(() => undefined);
-    const errorNow = clockErrorNs(r.anchor, ctx.native.clockRead());
-    throw new RevertError(`cannot step the clock back: ${(error as Error).message}`, `CLOCK_REALTIME is ${formatNs(errorNow)} from anchor + elapsed time`, 'faultd revert --remnants with CAP_SYS_TIME (steps from the recorded anchor), or date -u -s "<the true UTC time>"', { cause: error });
+    const errorAfter = clockErrorNs(r.anchor, ctx.native.clockRead());
+    throw new RevertError(`cannot step the clock back: ${(error as Error).message}`, `CLOCK_REALTIME is ${formatNs(errorAfter)} from anchor + elapsed time`, 'faultd revert --remnants with CAP_SYS_TIME (steps from the recorded anchor), or date -u -s "<the true UTC time>"', { cause: error });
   }
   if (absNs(restore.residualNs) > RESTORE_TOLERANCE_NS) {
     throw new RevertError(`CLOCK_REALTIME is ${formatNs(restore.residualNs)} from anchor + elapsed time after the step back (target ≤ 1 ms)`, `the system clock is ${formatNs(restore.residualNs)} off`, 'faultd revert --remnants (steps again from the recorded anchor)');
@@ -99,8 +117,6 @@ async function revertSameBoot(r: TimeChaosRevert, ctx: FaultContext): Promise<{ 
   return { outcome: did ? 'reverted' : 'already-absent', detail: [clockText, daemonText].filter(Boolean).join('; ') };
 }
 
-/** How far the clock may move from the step before the fault counts as undone by someone else (leap seconds aside, only a step moves it). */
-const RESET_TOLERANCE_NS = 100n * NS_PER_MS;
 /** How often a running fault checks that its step still holds. */
 const RESET_CHECK_MS = 1000;
 /** The checks of running faults, by fault id: the revert stops them. */
@@ -125,11 +141,16 @@ function watchForReset(faultId: string, anchor: AnchorRecord, offsetNs: bigint, 
   });
 }
 
+/** Time between the start of a fault and the watchdog's deadline that apply and revert may take. */
+const WATCHDOG_MARGIN_MS = 5000;
+
 /**
  * Why stopping the NTP daemons for `durationMs` would not hold, if it would not: systemd kills
- * a stopped daemon whose unit has a watchdog (systemd-timesyncd: WatchdogSec=3min) once it
- * expires, and Restart= starts it again, free to set the clock back mid-fault. Read over D-Bus;
- * when systemd cannot be reached there is no watchdog to fear.
+ * a stopped daemon whose unit has a watchdog once it expires (systemd-timesyncd: WatchdogSec=3min)
+ * and Restart= starts it again, free to set the clock back mid-fault. A daemon on sd-event pings
+ * at ½ to ¾ of the period after its last ping, so at the SIGSTOP as little as a quarter of the
+ * period may be left: that quarter, less a margin, bounds the duration. Read over D-Bus; when
+ * systemd cannot be reached there is no watchdog to fear.
  */
 async function watchdogProblem(daemons: readonly ProcessInfo[], durationMs: number, ctx: FaultContext): Promise<string | undefined> {
   for (const d of daemons) {
@@ -137,13 +158,14 @@ async function watchdogProblem(daemons: readonly ProcessInfo[], durationMs: numb
     if (!unit) continue;
     let watchdogUs: number | null;
     try {
-      watchdogUs = (await ctx.native.systemdUnitState(unit)).watchdogUs;
+      watchdogUs = (await ctx.native.systemdUnitPlanFacts(unit)).watchdogUs;
     } catch {
       continue;
     }
     const watchdogMs = watchdogUs === null ? 0 : watchdogUs / 1000;
-    if (watchdogMs > 0 && durationMs >= watchdogMs) {
-      return `must be shorter than WatchdogSec=${formatDurationMs(watchdogMs)} of ${unit}, whose ${d.comm} (pid ${d.pid}) disableNTP stops: systemd would kill the stopped daemon when its watchdog expires and start it again, free to set the clock back mid-fault (it is ${formatDurationMs(durationMs)}). Shorten the fault, or stop ${unit} yourself and set disableNTP false`;
+    const longestMs = watchdogMs / 4 - WATCHDOG_MARGIN_MS;
+    if (watchdogMs > 0 && durationMs > longestMs) {
+      return `must be at most ${formatDurationMs(Math.max(0, longestMs))} while ${d.comm} (pid ${d.pid}) of ${unit} is stopped (disableNTP): the unit has WatchdogSec=${formatDurationMs(watchdogMs)}, the daemon pings its watchdog at ½–¾ of that, so a quarter of it (less ${formatDurationMs(WATCHDOG_MARGIN_MS)} for apply and revert) may be all that is left when it stops; then systemd kills it and starts it again, free to set the clock back mid-fault (it is ${formatDurationMs(durationMs)}). Shorten the fault, or stop ${unit} yourself and set disableNTP false`;
     }
   }
   return undefined;

@@ -137,13 +137,17 @@ export interface SystemdUnitState {
   startLimitBurst: number;
   /** StartLimitIntervalUSec in µs; 0 for no limit (or unknown); null past 2^53. */
   startLimitIntervalUs: number | null;
+}
+
+/** What a plan reads once per unit (systemdUnitPlanFacts), beyond its state. */
+export interface SystemdUnitPlanFacts {
+  /** CanStart / CanStop: false with RefuseManualStart= / RefuseManualStop=. */
+  canStart: boolean;
+  canStop: boolean;
   /** TimeoutStopUSec of a loaded service in µs; null for infinity; 0 for other units. */
   timeoutStopUs: number | null;
   /** WatchdogUSec of a loaded service in µs: 0 without a watchdog; null past 2^53. */
   watchdogUs: number | null;
-  /** CanStart / CanStop: false with RefuseManualStart= / RefuseManualStop=. */
-  canStart: boolean;
-  canStop: boolean;
   /**
    * The units systemd stops when this one stops: RequiredBy, RequisiteOf, BoundBy, ConsistsOf
    * (their PartOf=) and PropagatesStopTo (systemd ≥ 249), without duplicates.
@@ -283,6 +287,12 @@ export interface NativeAddon {
    * loadState `not-found`; an invalid name rejects with EINVAL.
    */
   systemdUnitState(unit: string): Promise<SystemdUnitState>;
+  /**
+   * What a plan reads once: CanStart/CanStop, TimeoutStopUSec, WatchdogUSec and the units a stop
+   * of `unit` propagates to (the Unit's RequiredBy, RequisiteOf, BoundBy, ConsistsOf,
+   * PropagatesStopTo), on the libuv pool. Kept out of systemdUnitState, which polls.
+   */
+  systemdUnitPlanFacts(unit: string): Promise<SystemdUnitPlanFacts>;
   /**
    * Equivalent to `systemctl start|stop <unit>` (StartUnit/StopUnit with mode "replace"), waiting
    * up to `waitMs` (0–10000, default 0) for the job's JobRemoved on the same connection: resolves

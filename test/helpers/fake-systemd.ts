@@ -7,13 +7,10 @@
  * through auto-restart back to active when Restart= says so. Every request is logged with its
  * time, so tests can tell serial from parallel.
  */
-import type { NativeAddon, SystemdUnitState } from '../../src/native/addon.js';
+import type { NativeAddon, SystemdUnitPlanFacts, SystemdUnitState } from '../../src/native/addon.js';
 
-/** A loaded, running service with systemd's defaults, for tests that need one state read. */
-export const FAKE_UNIT_STATE: SystemdUnitState = {
-  loadState: 'loaded', activeState: 'active', subState: 'running', jobId: 0, restart: 'no', nRestarts: 0, mainPid: 100, timeoutStartUs: 90_000_000, id: 'fake.service',
-  startLimitBurst: 5, startLimitIntervalUs: 10_000_000, timeoutStopUs: 90_000_000, watchdogUs: 0, canStart: true, canStop: true, stopPropagatesTo: [],
-};
+/** A loaded service's plan facts with systemd's defaults, for tests that need one read. */
+export const FAKE_PLAN_FACTS: SystemdUnitPlanFacts = { canStart: true, canStop: true, timeoutStopUs: 90_000_000, watchdogUs: 0, stopPropagatesTo: [] };
 
 export interface FakeUnit {
   loadState?: string;
@@ -34,6 +31,8 @@ export interface FakeUnit {
   refuseManualStop?: boolean;
   /** The units a stop of this one propagates to (their Requires=, BindsTo=, PartOf= on it). */
   stopPropagatesTo?: string[];
+  /** The units that BindsTo= this one: systemd stops them when it fails (a kill of its main process). */
+  boundBy?: string[];
 }
 
 export interface FakeEvent {
@@ -44,6 +43,8 @@ export interface FakeEvent {
 
 export class FakeSystemd {
   readonly units = new Map<string, SystemdUnitState>();
+  readonly facts = new Map<string, SystemdUnitPlanFacts>();
+  readonly #boundBy = new Map<string, string[]>();
   readonly events: FakeEvent[] = [];
   readonly #failsToStart = new Set<string>();
   readonly #crashes = new Set<string>();
@@ -74,12 +75,15 @@ export class FakeSystemd {
       // systemd's defaults: 5 starts in 10 s.
       startLimitBurst: u.startLimitBurst ?? 5,
       startLimitIntervalUs: u.startLimitIntervalUs === undefined ? 10_000_000 : u.startLimitIntervalUs,
+    });
+    this.facts.set(name, {
       timeoutStopUs: u.timeoutStopUs === undefined ? 90_000_000 : u.timeoutStopUs,
       watchdogUs: u.watchdogUs ?? 0,
       canStart: !u.refuseManualStart,
       canStop: !u.refuseManualStop,
       stopPropagatesTo: u.stopPropagatesTo ?? [],
     });
+    if (u.boundBy) this.#boundBy.set(name, u.boundBy);
     if (u.failsToStart) this.#failsToStart.add(name);
     if (u.crashesAfterStart) this.#crashes.add(name);
   }
@@ -94,7 +98,7 @@ export class FakeSystemd {
     return this.events.filter((e) => e.unit === unit && e.what === what).length;
   }
 
-  get surface(): Pick<NativeAddon, 'systemdUnitState' | 'systemdUnitAction' | 'systemdProbe'> {
+  get surface(): Pick<NativeAddon, 'systemdUnitState' | 'systemdUnitPlanFacts' | 'systemdUnitAction' | 'systemdProbe'> {
     return {
       systemdProbe: () => {
         if (!this.reachable) throw Object.assign(new Error('sd_bus_open_system ENOENT: no system bus'), { code: 'ENOENT' });
@@ -103,7 +107,12 @@ export class FakeSystemd {
       systemdUnitState: (unit) => {
         if (!this.reachable) return Promise.reject(Object.assign(new Error('sd_bus_open_system ENOENT: no system bus'), { code: 'ENOENT' }));
         const s = this.units.get(unit);
-        return Promise.resolve(s ? { ...s } : { loadState: 'not-found', activeState: 'inactive', subState: 'dead', jobId: 0, restart: '', nRestarts: 0, mainPid: 0, timeoutStartUs: 0, id: '', startLimitBurst: 0, startLimitIntervalUs: 0, timeoutStopUs: 0, watchdogUs: 0, canStart: true, canStop: true, stopPropagatesTo: [] });
+        return Promise.resolve(s ? { ...s } : { loadState: 'not-found', activeState: 'inactive', subState: 'dead', jobId: 0, restart: '', nRestarts: 0, mainPid: 0, timeoutStartUs: 0, id: '', startLimitBurst: 0, startLimitIntervalUs: 0, });
+      },
+      systemdUnitPlanFacts: (unit) => {
+        if (!this.reachable) return Promise.reject(Object.assign(new Error('sd_bus_open_system ENOENT: no system bus'), { code: 'ENOENT' }));
+        const f = this.facts.get(unit);
+        return Promise.resolve(f ? { ...f, stopPropagatesTo: [...f.stopPropagatesTo] } : { canStart: true, canStop: true, timeoutStopUs: 0, watchdogUs: 0, stopPropagatesTo: [] });
       },
       systemdUnitAction: async (unit, action, waitMs = 0) => {
         const s = this.units.get(unit);
@@ -113,14 +122,14 @@ export class FakeSystemd {
           // Dependents first: systemd orders their stop before the unit's (After=), so the unit's job ends last.
           this.#propagateStop(s);
           this.#transition(s, 'deactivating', 'stop-sigterm', () => this.#settle(s, unit, 'inactive'));
-        }
-        else if (action === 'start') {
+        } else if (action === 'start') {
           if (s.activeState === 'active') return { result: 'done', state: { ...s } };
           this.#transition(s, 'activating', 'start', () => {
             this.#settle(s, unit, this.#failsToStart.has(unit) ? 'failed' : 'active');
             if (this.#crashes.has(unit)) setTimeout(() => this.#settle(s, unit, 'failed'), this.#jobMs);
           });
         } else if (['always', 'on-failure', 'on-abnormal', 'on-abort'].includes(s.restart)) {
+          this.#stopBound(unit);
           s.mainPid = 0;
           s.activeState = 'activating';
           s.subState = 'auto-restart';
@@ -129,6 +138,7 @@ export class FakeSystemd {
             this.#settle(s, unit, this.#failsToStart.has(unit) ? 'failed' : 'active');
           }, this.#jobMs);
         } else {
+          this.#stopBound(unit);
           this.#settle(s, unit, 'failed');
         }
         if (action === 'kill') return { result: 'signalled', state: null };
@@ -142,17 +152,30 @@ export class FakeSystemd {
     };
   }
 
+  /** A kill of `unit`'s main process: systemd stops the running units that BindsTo= it. */
+  #stopBound(unit: string): void {
+    for (const name of this.#boundBy.get(unit) ?? []) {
+      const d = this.units.get(name);
+      if (d?.activeState === 'active') {
+        this.#log(name, 'stop');
+        this.#transition(d, 'deactivating', 'stop-sigterm', () => this.#settle(d, name, 'inactive'));
+      }
+    }
+  }
+
   /**
    * systemd stops the running units that Require=, BindsTo= or are PartOf= a stopped one,
    * transitively, in the same transaction; `taken` holds the units already in it.
    */
   #propagateStop(s: SystemdUnitState, taken = new Set<string>([s.id])): void {
-    for (const name of s.stopPropagatesTo) {
+    for (const name of this.facts.get(s.id)?.stopPropagatesTo ?? []) {
       const d = this.units.get(name);
-      if (!d || d.activeState !== 'active' || taken.has(name)) continue;
+      if (!d || taken.has(name)) continue;
       taken.add(name);
-      this.#log(name, 'stop');
+      // Through an inactive unit too: its stop job is dropped as redundant, its dependents' are not.
       this.#propagateStop(d, taken);
+      if (d.activeState !== 'active') continue;
+      this.#log(name, 'stop');
       this.#transition(d, 'deactivating', 'stop-sigterm', () => this.#settle(d, name, 'inactive'));
     }
   }

@@ -52,6 +52,7 @@ export const FAKE_NATIVE: NativeAddon = {
   nftListChains: () => notFaked('nftListChains'),
   systemdProbe: () => notFaked('systemdProbe'),
   systemdUnitState: () => notFaked('systemdUnitState'),
+  systemdUnitPlanFacts: () => notFaked('systemdUnitPlanFacts'),
   systemdUnitAction: () => notFaked('systemdUnitAction'),
 };
 

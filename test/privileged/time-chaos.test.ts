@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 
 import { experimentYaml, finish, runCli, runWorkspace, waitForLine, type Workspace } from '../helpers/cli.js';
-import { clockOffsetNs, guardClock, nsToMs, readClocks, suspendedSinceNs, type ClockPair } from '../helpers/clock.js';
+import { assertBackOnTimeline, clockOffsetNs, guardClock, nsToMs, stepClockNs, type ClockPair } from '../helpers/clock.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 
 /** How close the measured offset must be to the asked one (ms): a read in another process. */
@@ -45,16 +45,11 @@ function assertOffset(t: ExecutionContext, anchor: ClockPair, askedMs: number, w
   return measured;
 }
 
-function assertRestored(t: ExecutionContext, anchor: ClockPair, what: string): number {
-  const now = readClocks();
-  const residual = nsToMs(clockOffsetNs(anchor, now));
-  t.true(Math.abs(residual) <= 1, `${what}: CLOCK_REALTIME ${residual} ms from anchor + elapsed CLOCK_BOOTTIME (target ≤ 1 ms; suspended ${nsToMs(suspendedSinceNs(anchor, now))} ms since the anchor)`);
-  return residual;
-}
+const MS = 1_000_000n;
 
 for (const [offset, askedMs, spelling] of [['-1h30m', -5_400_000, 'OFFSET'], ['+10m', 600_000, 'offset']] as const) {
   test(`offset ${offset} (${spelling}): another process measures the asked offset; the revert restores anchor + elapsed within 1 ms`, async (t) => {
-    const anchor = guardClock(t);
+    const anchor = await guardClock(t);
     const { ws, run } = runWorkspace(t);
     const child = run(experiment(ws, { [spelling]: offset }));
     const done = finish(child);
@@ -62,14 +57,14 @@ for (const [offset, askedMs, spelling] of [['-1h30m', -5_400_000, 'OFFSET'], ['+
     const measured = assertOffset(t, anchor, askedMs, 'during the fault');
     const result = await done;
     t.is(result.code, 0, result.stdout + result.stderr);
-    const residual = assertRestored(t, anchor, 'after the run');
+    const residual = assertBackOnTimeline(t, anchor, 'after the run', BigInt(askedMs) * MS);
     t.regex(result.stdout, /clock stepped by -?\d+\.\d{3} ms to anchor \+ elapsed time, residual -?0\.\d{3} ms/);
     t.log(`asked ${askedMs} ms, measured ${measured} ms, residual after revert ${residual} ms`);
   });
 }
 
 test('kill -9 of faultd mid-fault: revert --remnants restores the clock within 1 ms and continues the stopped NTP daemon; a second one changes nothing', async (t) => {
-  const anchor = guardClock(t);
+  const anchor = await guardClock(t);
   const { ws, run } = runWorkspace(t);
   const chronyd = fakeChronyd(t, ws);
   const child = run(experiment(ws, { offset: '-45m' }, '60s'));
@@ -81,16 +76,16 @@ test('kill -9 of faultd mid-fault: revert --remnants restores the clock within 1
   assertOffset(t, anchor, -2_700_000, 'after the kill -9 the skew is still there');
   const first = await runCli(['revert', '--remnants'], ws.stateDir);
   t.is(first.code, 0, first.stdout + first.stderr);
-  assertRestored(t, anchor, 'after revert --remnants');
+  assertBackOnTimeline(t, anchor, 'after revert --remnants', -2_700_000n * MS);
   t.not(stateOf(chronyd.pid ?? 0), 'T', 'the NTP daemon is continued');
   t.regex(first.stdout + first.stderr, /continued NTP daemon \d+/);
   const second = await runCli(['revert', '--remnants'], ws.stateDir);
   t.is(second.code, 0, second.stdout + second.stderr);
-  assertRestored(t, anchor, 'after the second revert --remnants');
+  assertBackOnTimeline(t, anchor, 'after the second revert --remnants', -2_700_000n * MS);
 });
 
 test('with disableNTP (the default) an NTP daemon is stopped for the duration and continued at revert', async (t) => {
-  const anchor = guardClock(t);
+  const anchor = await guardClock(t);
   const { ws, run } = runWorkspace(t);
   const chronyd = fakeChronyd(t, ws);
   const child = run(experiment(ws, { offset: '+5m' }, '2s'));
@@ -100,17 +95,17 @@ test('with disableNTP (the default) an NTP daemon is stopped for the duration an
   const result = await done;
   t.is(result.code, 0, result.stdout + result.stderr);
   t.is(stateOf(chronyd.pid ?? 0), 'S', 'continued (sleeping again)');
-  assertRestored(t, anchor, 'after the run');
+  assertBackOnTimeline(t, anchor, 'after the run', 300_000n * MS);
   const kept = run(experiment(ws, { offset: '+5m', DISABLE_NTP: 'false' }, '1s'));
   const keptDone = finish(kept);
   await waitForLine(kept, /"fault applied"/);
   t.is(stateOf(chronyd.pid ?? 0), 'S', 'disableNTP false: left running');
   t.is((await keptDone).code, 0);
-  assertRestored(t, anchor, 'after the second run');
+  assertBackOnTimeline(t, anchor, 'after the second run', 300_000n * MS);
 });
 
 test('bad input exits 2 naming the field and the range, and does not touch the clock', async (t) => {
-  const anchor = guardClock(t);
+  const anchor = await guardClock(t);
   const { ws, run } = runWorkspace(t);
   for (const [params, message] of [
     [{ offset: 'abc' }, /params\.offset: must be a signed offset like .* in 1s–168h \(7 days\) either way/],
@@ -122,12 +117,11 @@ test('bad input exits 2 naming the field and the range, and does not touch the c
     t.is(result.code, 2, JSON.stringify(params));
     t.regex(result.stdout + result.stderr, message);
   }
-  assertRestored(t, anchor, 'after the refusals');
   t.true(Math.abs(nsToMs(clockOffsetNs(anchor))) < 0.1, 'untouched, not stepped and back');
 });
 
 test('--dry-run shows the plan (anchor, step, NTP daemons, revert) and changes nothing', async (t) => {
-  const anchor = guardClock(t);
+  const anchor = await guardClock(t);
   const { ws, run } = runWorkspace(t);
   const chronyd = fakeChronyd(t, ws);
   const result = await finish(run(experiment(ws, { offset: '-13h12m' }), '--dry-run'));
@@ -152,7 +146,7 @@ function earlierBootLedger(ws: Workspace, anchorAgoMs: number): void {
 }
 
 test('after a reboot (the intent is from another boot), revert --remnants says what decided, steps nothing, and fails with the fix when the clock is behind the anchor', async (t) => {
-  const anchor = guardClock(t);
+  const anchor = await guardClock(t);
   const { ws } = runWorkspace(t);
   earlierBootLedger(ws, 60_000);
   const reverted = await runCli(['revert', '--remnants'], ws.stateDir);
@@ -173,3 +167,19 @@ function workspaceWithLedger(t: ExecutionContext, anchorAgoMs: number): Workspac
   earlierBootLedger(ws, anchorAgoMs);
   return ws;
 }
+
+test('the test clock guard sees every clock set, sized, and tells the expected ones from someone else\'s', async (t) => {
+  const anchor = await guardClock(t);
+  stepClockNs(2_000_000_000n);
+  stepClockNs(-2_000_000_000n);
+  stepClockNs(7_000_000n); // someone else's
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  t.deepEqual(anchor.steps().map((s) => Math.round(nsToMs(s.byNs))), [2000, -2000, 7]);
+  t.deepEqual(anchor.foreignSteps(2_000_000_000n).map((s) => Math.round(nsToMs(s.byNs))), [7]);
+  const logs: string[] = [];
+  const asserted: boolean[] = [];
+  assertBackOnTimeline({ true: (v) => asserted.push(v), log: (...v: unknown[]) => logs.push(v.join(' ')) }, anchor, 'with a foreign set', 2_000_000_000n);
+  t.deepEqual(asserted, [], 'not asserted');
+  t.regex(logs[0] ?? "", /with a foreign set: CLOCK_REALTIME (7|6\.99\d)(\.\d+)? ms from anchor \+ elapsed time, not asserted: someone else set the clock meanwhile \(by (7|6\.99\d)(\.\d+)? ms\)/);
+  stepClockNs(-7_000_000n);
+});

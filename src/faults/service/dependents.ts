@@ -2,47 +2,72 @@
 /**
  * The units systemd stops along with a service: those that Requires=, Requisite=, BindsTo= it
  * or are PartOf= it, and its PropagatesStopTo= (the addon's `stopPropagatesTo`), and theirs in
- * turn. A stop job for the service takes every active one of them down, and starting the
- * service again starts none of them, so linux-service-restart records them before the first
- * stop, checks them against the deny-list, and starts them again after the service in each
- * cycle and at revert.
+ * turn. systemd adds a stop job for each of them and recurses whatever the unit's state (a
+ * stop of an inactive unit is dropped later as redundant, its own dependents' are not), so the
+ * walk goes through inactive units too and keeps the ones that run: each of those is taken down
+ * by the service's stop, and starting the service again starts none of them.
  */
-import type { SystemdUnitState } from '../../native/addon.js';
+import type { SystemdUnitPlanFacts, SystemdUnitState } from '../../native/addon.js';
 
 /** Most dependents one service may take down with it. */
 export const MAX_DEPENDENTS = 64;
+/** Most units the walk reads (running or not): a bound on D-Bus calls at plan time. */
+export const MAX_UNITS_READ = 256;
 
-export interface Dependent {
-  readonly unit: string;
+export interface UnitFacts {
   readonly state: SystemdUnitState;
-  /** The unit whose stop propagates to this one (the service itself, or a dependent of it). */
-  readonly via: string;
+  readonly facts: SystemdUnitPlanFacts;
 }
 
-/** Active or reloading: a unit a stop job would take down, and that the revert must bring back. */
-const running = (s: SystemdUnitState): boolean => s.loadState === 'loaded' && (s.activeState === 'active' || s.activeState === 'reloading');
+export interface Dependent extends UnitFacts {
+  readonly unit: string;
+  /** The unit whose stop propagates to this one (the service itself, or a unit between). */
+  readonly via: string;
+  /** 1 for a direct dependent, 2 for one of those's, … */
+  readonly depth: number;
+}
+
+/** Running, or on its way up: a unit a stop job takes down, and that must be started again. */
+export const isRunning = (s: SystemdUnitState): boolean =>
+  s.loadState === 'loaded' && (s.activeState === 'active' || s.activeState === 'reloading' || s.activeState === 'activating');
 
 /**
- * The running units a stop of `unit` (its state `state`) propagates to, transitively, in the
- * order found (breadth first: nearest first, so each can be started after what it needs). More
- * than MAX_DEPENDENTS throws: a service that takes that much of the host with it is not a target.
+ * The running units a stop of `unit` propagates to, transitively, nearest first (breadth
+ * first). Throws when more than MAX_DEPENDENTS run or more than MAX_UNITS_READ units are in the
+ * way: a service that takes that much of the host with it is not a target.
  */
-export async function runningDependents(unit: string, state: SystemdUnitState, read: (unit: string) => Promise<SystemdUnitState>): Promise<Dependent[]> {
-  const seen = new Set<string>([unit, state.id].filter(Boolean));
+export async function dependentsTakenDown(unit: string, own: UnitFacts, read: (unit: string) => Promise<UnitFacts>): Promise<Dependent[]> {
+  const seen = new Set<string>([unit, own.state.id].filter(Boolean));
   const found: Dependent[] = [];
-  const queue: { unit: string; state: SystemdUnitState }[] = [{ unit, state }];
+  const queue: { unit: string; facts: SystemdUnitPlanFacts; depth: number }[] = [{ unit, facts: own.facts, depth: 0 }];
   for (let next = queue.shift(); next; next = queue.shift()) {
-    for (const name of next.state.stopPropagatesTo) {
+    for (const name of next.facts.stopPropagatesTo) {
       if (seen.has(name)) continue;
       seen.add(name);
-      const s = await read(name);
-      if (!running(s)) continue;
-      if (found.length === MAX_DEPENDENTS) {
-        throw new Error(`stopping ${unit} would also stop more than ${MAX_DEPENDENTS} running units (Requires=, BindsTo=, PartOf= on it)`);
+      if (seen.size > MAX_UNITS_READ) throw new Error(`stopping ${unit} reaches more than ${MAX_UNITS_READ} units through Requires=, BindsTo= and PartOf=: too much of the host to follow`);
+      const u = await read(name);
+      if (isRunning(u.state)) {
+        if (found.length === MAX_DEPENDENTS) throw new Error(`stopping ${unit} would also stop more than ${MAX_DEPENDENTS} running units (Requires=, BindsTo=, PartOf= on it)`);
+        found.push({ unit: name, ...u, via: next.unit, depth: next.depth + 1 });
       }
-      found.push({ unit: name, state: s, via: next.unit });
-      queue.push({ unit: name, state: s });
+      queue.push({ unit: name, facts: u.facts, depth: next.depth + 1 });
     }
   }
   return found;
+}
+
+/**
+ * The dependents of several units as one list to start after them: none of the units
+ * themselves, each once, nearest first across all (a unit at depth 1 of any comes before one at
+ * depth 2), so each starts after what it needs when that is also a dependent.
+ */
+export function startOrder<D extends { readonly unit: string; readonly depth: number }>(units: readonly string[], dependents: readonly D[]): D[] {
+  const taken = new Set(units);
+  const once: D[] = [];
+  for (const d of dependents) {
+    if (taken.has(d.unit)) continue;
+    taken.add(d.unit);
+    once.push(d);
+  }
+  return once.sort((a, b) => a.depth - b.depth);
 }

@@ -20,14 +20,17 @@ export type Sequence = 'parallel' | 'serial';
 export interface LoopUnit {
   readonly unit: string;
   readonly timeoutStartUs: number | null;
-  /** Bounds the wait for a stop; absent or null: the start timeout does. */
+  /** TimeoutStopUSec (null: infinity); absent in records before faultd read it: the start timeout stands in. */
   readonly timeoutStopUs?: number | null | undefined;
-  /** Running units the unit's stop takes down (service/dependents.ts), started again after it. */
-  readonly dependents: readonly { readonly unit: string; readonly timeoutStartUs: number | null }[];
 }
 
 export interface LoopOptions {
   readonly units: readonly LoopUnit[];
+  /**
+   * The running units the units' stops take down (service/dependents.ts), none of the units,
+   * nearest first: started one by one after all the units in each cycle.
+   */
+  readonly dependents: readonly LoopUnit[];
   readonly sequence: Sequence;
   readonly selfHealing: boolean;
   readonly intervalMs: number;
@@ -119,25 +122,34 @@ export class RestartLoop {
       const started = await startAndWait(this.#o.native, u.unit, jobBoundMs(u.timeoutStartUs), this.#stop.signal);
       if (!started.done && !this.#stop.signal.aborted) throw new Error(`${u.unit} did not start again in cycle ${this.#cycle}: ${describeState(started.state)} after ${Math.round(started.waitedMs)} ms`);
       this.#o.logger.info({ unit: u.unit, cycle: this.#cycle, ms: Math.round(started.waitedMs) }, 'unit started');
-      await this.#startDependents(u);
     });
+    await this.#startDependents();
   }
 
-  /** Starts again, nearest first, the running units that `u`'s stop (or failure) took down. */
-  async #startDependents(u: LoopUnit): Promise<void> {
-    for (const d of u.dependents) {
+  /** Starts again, one by one and nearest first, the running units that the stops (or kills) took down. */
+  async #startDependents(): Promise<void> {
+    for (const d of this.#o.dependents) {
       if (this.#stop.signal.aborted) return;
       const started = await startAndWait(this.#o.native, d.unit, jobBoundMs(d.timeoutStartUs), this.#stop.signal);
-      if (!started.done && !this.#stop.signal.aborted) throw new Error(`${d.unit}, taken down with ${u.unit}, did not start again in cycle ${this.#cycle}: ${describeState(started.state)} after ${Math.round(started.waitedMs)} ms`);
-      this.#o.logger.info({ unit: d.unit, with: u.unit, cycle: this.#cycle, ms: Math.round(started.waitedMs) }, 'dependent unit started');
+      if (!started.done && !this.#stop.signal.aborted) throw new Error(`${d.unit}, taken down with the units, did not start again in cycle ${this.#cycle}: ${describeState(started.state)} after ${Math.round(started.waitedMs)} ms`);
+      this.#o.logger.info({ unit: d.unit, cycle: this.#cycle, ms: Math.round(started.waitedMs) }, 'dependent unit started');
     }
+  }
+
+  /**
+   * The bound of a stop of `u`: its TimeoutStopUSec, or a dependent's when longer (they stop
+   * first, ordered After= it, so its job ends after theirs); jobBoundMs caps it.
+   */
+  #stopBoundMs(u: LoopUnit): number {
+    const stopTimeout = (x: LoopUnit): number | null => (x.timeoutStopUs === undefined ? x.timeoutStartUs : x.timeoutStopUs);
+    return Math.max(...[u, ...this.#o.dependents].map((x) => jobBoundMs(stopTimeout(x))));
   }
 
   /** Stops every unit (checked inactive), or kills each and checks systemd brought it back. */
   async #down(): Promise<void> {
     await inSequence(this.#o.units, this.#o.sequence, async (u) => {
       if (this.#stop.signal.aborted) return;
-      const result = this.#o.selfHealing ? await this.#kill(u) : await stopAndWait(this.#o.native, u.unit, jobBoundMs(u.timeoutStopUs ?? u.timeoutStartUs), this.#stop.signal);
+      const result = this.#o.selfHealing ? await this.#kill(u) : await stopAndWait(this.#o.native, u.unit, this.#stopBoundMs(u), this.#stop.signal);
       if (this.#stop.signal.aborted) return;
       this.#downs += 1;
       if (!result.done) {
@@ -145,9 +157,9 @@ export class RestartLoop {
         throw new Error(`${u.unit} did not ${what} in cycle ${this.#cycle}: ${describeState(result.state)} after ${Math.round(result.waitedMs)} ms`);
       }
       this.#o.logger.info({ unit: u.unit, cycle: this.#cycle, ms: Math.round(result.waitedMs), mainPid: result.state.mainPid }, this.#o.selfHealing ? 'unit killed and restarted by systemd' : 'unit stopped');
-      // A unit bound to one that failed (BindsTo=) is stopped by systemd even when Restart= brings it back.
-      if (this.#o.selfHealing) await this.#startDependents(u);
     });
+    // A unit bound to one that failed (BindsTo=) is stopped by systemd even when Restart= brings it back.
+    if (this.#o.selfHealing) await this.#startDependents();
   }
 
   async #kill(u: LoopUnit): Promise<Waited> {

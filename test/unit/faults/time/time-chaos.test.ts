@@ -13,7 +13,7 @@ import { linuxTimeChaos } from '../../../../src/faults/linux-time-chaos.js';
 import { serviceOfProcess } from '../../../../src/faults/time/ntp-daemons.js';
 import { RevertError, type FaultContext } from '../../../../src/faults/types.js';
 import { FAKE_CONTEXT, FAKE_NATIVE } from '../../../helpers/fake.js';
-import { FAKE_UNIT_STATE } from '../../../helpers/fake-systemd.js';
+import { FAKE_PLAN_FACTS } from '../../../helpers/fake-systemd.js';
 import { FakeClock } from '../../../helpers/fake-clock.js';
 import { FAKE_VALIDATION } from '../../../helpers/host.js';
 
@@ -187,7 +187,7 @@ test('a step back that fails still continues the NTP daemons the fault stopped, 
   t.is(stateOfDaemon(), 'S', 'continued');
 });
 
-test('a step made by someone else during the fault (an NTP daemon started again) ends the fault early, saying so; the revert stops the check', async (t) => {
+test('a step made by someone else during the fault (an NTP daemon started again) ends the fault early, saying so; the revert stops the check and leaves the clock as the daemon set it', async (t) => {
   const { ctx, clock } = setUp(t);
   const planned = await linuxTimeChaos.plan('f-reset', params({ offset: '+1h' }), ctx);
   const { active, recorded } = await applyRecording(planned);
@@ -196,11 +196,14 @@ test('a step made by someone else during the fault (an NTP daemon started again)
   clock.advance(1500);
   await new Promise((resolve) => setTimeout(resolve, 1300));
   t.is(ended, undefined, 'slewing and time passing are not a reset');
-  clock.clockStep(-3_590_000n * MS); // a daemon steps it most of the way back
+  clock.clockStep(-3_590_000n * MS); // a daemon steps it to what it takes for true time
   await new Promise((resolve) => setTimeout(resolve, 1300));
   t.regex(ended ?? '', /the clock was stepped by -3590000\.000 ms during the fault .*the offset no longer holds/);
+  const steps = clock.steps.length;
   const outcome = await linuxTimeChaos.revert(recorded, ctx);
-  t.regex(outcome.detail, /clock stepped by -10000\.000 ms to anchor \+ elapsed time/);
+  t.is(outcome.outcome, 'reverted');
+  t.regex(outcome.detail, /the clock no longer carries the fault's step of 3600000\.000 ms: it reads 10000\.000 ms from anchor \+ elapsed time, so someone else set it during the fault .*left as they set it; continued NTP daemon 4242/);
+  t.is(clock.steps.length, steps, 'the revert does not undo what the daemon set');
 });
 
 test('the revert stops the running check, so nothing is left polling the clock', async (t) => {
@@ -223,19 +226,19 @@ test('disableNTP: a duration that reaches the watchdog of the daemon\'s unit is 
     ...ctx,
     native: {
       ...ctx.native,
-      systemdUnitState: (unit: string) => {
+      systemdUnitPlanFacts: (unit: string) => {
         asked.push(unit);
         if (!reachable) return Promise.reject(Object.assign(new Error('sd_bus_open_system ENOENT'), { code: 'ENOENT' }));
-        return Promise.resolve({ ...FAKE_UNIT_STATE, id: unit, watchdogUs });
+        return Promise.resolve({ ...FAKE_PLAN_FACTS, watchdogUs });
       },
     },
   });
   const threeMinutes = withWatchdog(180_000_000);
-  await t.throwsAsync(linuxTimeChaos.plan('f1', params({ offset: '+1h' }), { ...threeMinutes, durationMs: 180_000 }), {
-    message: 'duration: must be shorter than WatchdogSec=3m of chrony.service, whose chronyd (pid 4242) disableNTP stops: systemd would kill the stopped daemon when its watchdog expires and start it again, free to set the clock back mid-fault (it is 3m). Shorten the fault, or stop chrony.service yourself and set disableNTP false',
+  await t.throwsAsync(linuxTimeChaos.plan('f1', params({ offset: '+1h' }), { ...threeMinutes, durationMs: 41_000 }), {
+    message: 'duration: must be at most 40s while chronyd (pid 4242) of chrony.service is stopped (disableNTP): the unit has WatchdogSec=3m, the daemon pings its watchdog at ½–¾ of that, so a quarter of it (less 5s for apply and revert) may be all that is left when it stops; then systemd kills it and starts it again, free to set the clock back mid-fault (it is 41s). Shorten the fault, or stop chrony.service yourself and set disableNTP false',
   });
   t.deepEqual(asked, ['chrony.service']);
-  await t.notThrowsAsync(linuxTimeChaos.plan('f1', params({ offset: '+1h' }), { ...threeMinutes, durationMs: 179_000 }));
+  await t.notThrowsAsync(linuxTimeChaos.plan('f1', params({ offset: '+1h' }), { ...threeMinutes, durationMs: 40_000 }), 'Harness default 30s fits: the bound is 40s');
   await t.notThrowsAsync(linuxTimeChaos.plan('f1', params({ offset: '+1h', disableNTP: false }), { ...threeMinutes, durationMs: 600_000 }), 'daemons left running: no watchdog to fear');
   await t.notThrowsAsync(linuxTimeChaos.plan('f1', params({ offset: '+1h' }), { ...withWatchdog(0), durationMs: 600_000 }), 'no watchdog');
   await t.notThrowsAsync(linuxTimeChaos.plan('f1', params({ offset: '+1h' }), { ...withWatchdog(180_000_000, false), durationMs: 600_000 }), 'systemd unreachable');
