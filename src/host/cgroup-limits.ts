@@ -32,7 +32,6 @@ export interface LimitWrite {
   readonly expected: string;
 }
 
-const PAGE = 4096;
 const V2_CPU_PERIOD_US = 100_000;
 
 /** The mount and the cgroup path of `pid` (or of ours) that hold `controller`, v1 first. */
@@ -57,8 +56,13 @@ export function controllerHome(layout: CgroupLayout, kind: LimitKind, cgroupOf: 
 /** A limit file's text, as the kernel reads it back (trimmed). */
 export const readLimit = (file: string): string => readFileSync(file, 'utf8').trim();
 
-/** The write that sets `kind` to `amount` in the cgroup `dir` of cgroup `version`. */
-export function limitWrite(kind: LimitWrite['kind'], amount: number, version: 1 | 2, dir: string): LimitWrite {
+/**
+ * The write that sets `kind` to `amount` in the cgroup `dir` of cgroup `version`. `pageBytes` is
+ * the kernel's page size (the addon's pageSize(), sysconf(_SC_PAGESIZE)): the memory controller
+ * keeps its limit in whole pages and reads it back as pages × page size, so on a 64 KiB-page
+ * arm64 or ppc64le kernel 100000 reads back as 65536, not the 98304 of 4 KiB pages.
+ */
+export function limitWrite(kind: LimitWrite['kind'], amount: number, version: 1 | 2, dir: string, pageBytes: number): LimitWrite {
   if (kind === 'cpu') {
     if (version === 2) {
       const quota = Math.max(1000, Math.round(amount * V2_CPU_PERIOD_US));
@@ -70,7 +74,7 @@ export function limitWrite(kind: LimitWrite['kind'], amount: number, version: 1 
     return { kind, file: path.join(dir, 'cpu.cfs_quota_us'), value: quota, expected: quota };
   }
   if (kind === 'memory') {
-    const pages = String(Math.floor(amount / PAGE) * PAGE);
+    const pages = String(Math.floor(amount / pageBytes) * pageBytes);
     return { kind, file: path.join(dir, version === 1 ? 'memory.limit_in_bytes' : 'memory.max'), value: String(amount), expected: pages };
   }
   return { kind, file: path.join(dir, 'pids.max'), value: String(amount), expected: String(amount) };

@@ -25,6 +25,7 @@ export const FAKE_NATIVE: NativeAddon = {
   killProcess: () => 'absent',
   memlockLimit: () => ({ soft: null, hard: null }),
   tryLock: () => true,
+  pageSize: () => 4096,
   sdNotify: () => notFaked('sdNotify'),
   dieWithParent: () => notFaked('dieWithParent'),
   fallocate: () => notFaked('fallocate'),

@@ -3,7 +3,7 @@
 // hierarchies) around a busy loop it starts: the limit files as the kernel reads them, the
 // loop's CPU share under the quota, the exact previous values after the revert, also after a
 // kill -9 of faultd and `revert --remnants`; and the refusals.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -64,6 +64,18 @@ test('cpu 0.2, memory 64Mi, pids 50 on the processes\' cgroups: the kernel reads
   t.is(result.code, 0, result.stdout + result.stderr);
   t.deepEqual(values(), before, 'restored exactly');
   t.true((await cpuShare(pid, 500)) > 0.5, 'the loop runs free again');
+});
+
+test('a memory limit that is not a whole number of pages: the kernel reads back whole pages of the size getconf reports, and faultd\'s read-back agrees', async (t) => {
+  const { ws, pid, before, values } = setUp(t);
+  const page = Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim());
+  const asked = 64 * 2 ** 20 + 1000;
+  const child = start(ws, { processIDs: pid, memory: asked });
+  await waitForLine(child, /cgroup limits set/, 10_000);
+  t.is(values()['memory'], String(Math.floor(asked / page) * page));
+  const result = await finish(child);
+  t.is(result.code, 0, result.stdout + result.stderr);
+  t.deepEqual(values(), before, 'restored exactly');
 });
 
 test('kill -9 of faultd mid-fault leaves the limit; revert --remnants restores the previous value', async (t) => {

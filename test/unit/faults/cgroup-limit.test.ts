@@ -12,7 +12,7 @@ import { linuxCgroupLimit, unitCgroups } from '../../../src/faults/linux-cgroup-
 import { REGISTRY } from '../../../src/faults/registry.js';
 import type { FaultContext } from '../../../src/faults/types.js';
 import { limitWrite } from '../../../src/host/cgroup-limits.js';
-import { FAKE_CONTEXT } from '../../helpers/fake.js';
+import { FAKE_CONTEXT, FAKE_NATIVE } from '../../helpers/fake.js';
 import { FAKE_VALIDATION } from '../../helpers/host.js';
 
 function fakeProc(t: { teardown(fn: () => void): void }, processes: Record<number, string>): string {
@@ -40,10 +40,15 @@ test('a unit\'s cgroup is found through its processes, up to the unit itself (no
 });
 
 test('limit files: v2 cpu.max with its own period, memory rounded down to pages as the kernel reads it back, pids', (t) => {
-  t.deepEqual(limitWrite('cpu', 0.5, 2, '/cg'), { kind: 'cpu', file: '/cg/cpu.max', value: '50000 100000', expected: '50000 100000' });
-  t.deepEqual(limitWrite('memory', 10_000, 2, '/cg'), { kind: 'memory', file: '/cg/memory.max', value: '10000', expected: '8192' });
-  t.deepEqual(limitWrite('memory', 8192, 1, '/cg'), { kind: 'memory', file: '/cg/memory.limit_in_bytes', value: '8192', expected: '8192' });
-  t.deepEqual(limitWrite('pids', 50, 1, '/cg'), { kind: 'pids', file: '/cg/pids.max', value: '50', expected: '50' });
+  t.deepEqual(limitWrite('cpu', 0.5, 2, '/cg', 4096), { kind: 'cpu', file: '/cg/cpu.max', value: '50000 100000', expected: '50000 100000' });
+  t.deepEqual(limitWrite('memory', 10_000, 2, '/cg', 4096), { kind: 'memory', file: '/cg/memory.max', value: '10000', expected: '8192' });
+  t.deepEqual(limitWrite('memory', 8192, 1, '/cg', 4096), { kind: 'memory', file: '/cg/memory.limit_in_bytes', value: '8192', expected: '8192' });
+  t.deepEqual(limitWrite('pids', 50, 1, '/cg', 4096), { kind: 'pids', file: '/cg/pids.max', value: '50', expected: '50' });
+});
+
+test('memory is read back in pages of the size the addon reports: 64 KiB pages (arm64, ppc64le) round 100000 down to 65536', (t) => {
+  t.deepEqual(limitWrite('memory', 100_000, 2, '/cg', 65_536), { kind: 'memory', file: '/cg/memory.max', value: '100000', expected: '65536' });
+  t.deepEqual(limitWrite('memory', 100_000, 1, '/cg', 16_384), { kind: 'memory', file: '/cg/memory.limit_in_bytes', value: '100000', expected: '98304' });
 });
 
 /** A whole disk of this host (loop and ram disks count), for plans that resolve ioDevice through the real /sys. */
@@ -106,6 +111,16 @@ async function pidsLimitPlanned(t: { teardown(fn: () => void): void }) {
   if (!params.ok) throw new Error(JSON.stringify(params.issues));
   return { ctx, file, planned: await linuxCgroupLimit.plan('f1', params.params, ctx) };
 }
+
+test('the plan expects the memory limit back in the kernel\'s pages (the addon\'s pageSize, 64 KiB here), not in 4 KiB pages', async (t) => {
+  const { root, ctx } = v2Host(t);
+  writeFileSync(path.join(root, 'app.service/memory.max'), 'max\n');
+  const bigPages: FaultContext = { ...ctx, native: { ...FAKE_NATIVE, pageSize: () => 65_536 } };
+  const params = linuxCgroupLimit.validateParams({ processIDs: '10', memory: 100_000 }, bigPages);
+  if (!params.ok) throw new Error(JSON.stringify(params.issues));
+  const planned = await linuxCgroupLimit.plan('f1', params.params, bigPages);
+  t.deepEqual(planned.revert, { bootId: ctx.host.bootId, changes: [{ kind: 'memory', file: path.join(root, 'app.service/memory.max'), previous: 'max', value: '100000', expected: '65536' }] });
+});
 
 test('after a reboot the revert writes nothing: the limits died with their boot, and this boot\'s cgroup of the unit is left as systemd made it', async (t) => {
   const { ctx, file, planned } = await pidsLimitPlanned(t);
