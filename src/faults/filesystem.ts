@@ -29,9 +29,28 @@ export interface FilesystemUsage {
 }
 
 /** `df` for the filesystem holding `dir`: used = blocks − free, available = what is left to us. */
-export function filesystemUsage(dir: string): FilesystemUsage {
-  const s = statfsSync(dir);
+export function filesystemUsage(dir: string, statfs: Statfs = statfsSync): FilesystemUsage {
+  const s = statfs(dir);
   return { totalBytes: s.blocks * s.bsize, usedBytes: (s.blocks - s.bfree) * s.bsize, availableBytes: s.bavail * s.bsize };
+}
+
+/**
+ * statfs(2) f_type of the filesystems whose files are kept in RAM (<linux/magic.h>): tmpfs
+ * (shmem pages, counted in /proc/meminfo Shmem, taken from MemAvailable; swappable only where
+ * there is swap) and ramfs (page cache that is never written back or reclaimed).
+ */
+const MEMORY_FILESYSTEMS: ReadonlyMap<number, 'tmpfs' | 'ramfs'> = new Map([[0x01021994, 'tmpfs'], [0x858458f6, 'ramfs']]);
+
+/** statfs as the filesystem faults read it (node:fs statfsSync; a fake in unit tests). */
+export type Statfs = (dir: string) => { readonly type: number; readonly bsize: number; readonly blocks: number; readonly bfree: number; readonly bavail: number };
+
+/** `tmpfs` or `ramfs` when the files of `dir` live in RAM, else undefined (also when `dir` cannot be read). */
+export function memoryFilesystemOf(dir: string, statfs: Statfs = statfsSync): 'tmpfs' | 'ramfs' | undefined {
+  try {
+    return MEMORY_FILESYSTEMS.get(statfs(dir).type);
+  } catch {
+    return undefined;
+  }
 }
 
 /** df's Use%: used / (used + available), in percent. */

@@ -8,7 +8,7 @@
  * survives a reboot, so `revert --remnants` removes it after one.
  */
 import { randomFillSync } from 'node:crypto';
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { lstat, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -17,9 +17,9 @@ import { z } from 'zod';
 import { FaultdError, messageOf } from '../errors.js';
 import { mountHolding } from '../host/mounts.js';
 import { formatBytes } from '../units.js';
-import { directoryParam, directoryProblem, filesystemKey, filesystemUsage, forbidden, FORBIDDEN_ROOTS, keepFreeParam, MAX_BYTES, parseSize, realPath, RecordedMountSchema, recordedMountHolds, usePercent, type FilesystemUsage } from './filesystem.js';
+import { directoryParam, directoryProblem, filesystemKey, filesystemUsage, forbidden, FORBIDDEN_ROOTS, keepFreeParam, MAX_BYTES, memoryFilesystemOf, parseSize, realPath, RecordedMountSchema, recordedMountHolds, usePercent, type FilesystemUsage, type Statfs } from './filesystem.js';
 import { optionalParsedParam, paramsObject, type Param } from './params.js';
-import { defineInjector, RevertError, type ActiveFault, type FaultContext, type Planned, type RevertOutcome } from './types.js';
+import { defineInjector, memoryBudgetBytes, RevertError, type ActiveFault, type FaultContext, type Planned, type RevertOutcome, type ValidationContext } from './types.js';
 import { fnv1a32 } from './network/tc-handles.js';
 
 /** Bytes per write where the filesystem has no fallocate. */
@@ -179,6 +179,36 @@ export interface FillFieldNames {
   readonly size: string;
 }
 
+/**
+ * The RAM a fill takes: on a tmpfs or ramfs the fill file's pages are memory (shmem, or page
+ * cache that is never reclaimed), as much as a memory stress of the same size, so they count
+ * against the step's memory budget (`memoryBudgetBytes`). 0 on any other filesystem.
+ */
+export function fillMemoryBytes(p: FillRequest, statfs: Statfs = statfsSync): number {
+  if (!memoryFilesystemOf(p.path, statfs)) return 0;
+  return Math.max(0, p.size ?? bytesToReach(p.fillPercentage ?? 0, filesystemUsage(p.path, statfs)));
+}
+
+/** The field a fill's amount was given in: `size`/`fillStorage`, or fillPercentage. */
+const amountField = (p: FillRequest, names: FillFieldNames): string => (p.size === undefined ? 'fillPercentage' : names.size);
+
+/**
+ * Why a fill of `p` on a tmpfs or ramfs does not fit the memory budget (the `--max-memory-fraction`
+ * of MemAvailable that bounds memory stress), with the field to blame; undefined when it fits or
+ * is on a disk.
+ */
+export function fillMemoryProblem(p: FillRequest, ctx: Pick<ValidationContext, 'host' | 'limits'>, names: FillFieldNames, statfs: Statfs = statfsSync): { field: string; message: string } | undefined {
+  const fstype = memoryFilesystemOf(p.path, statfs);
+  if (!fstype) return undefined;
+  const bytes = fillMemoryBytes(p, statfs);
+  const budget = memoryBudgetBytes(ctx);
+  if (bytes <= budget) return undefined;
+  return {
+    field: amountField(p, names),
+    message: `${formatBytes(bytes)} on the ${fstype} of ${p.path} is held in RAM, which the memory budget bounds: at most ${formatBytes(budget)} (--max-memory-fraction ${Math.round(ctx.limits.maxMemoryFraction * 100)} % of MemAvailable ${formatBytes(ctx.host.memAvailableBytes)})`,
+  };
+}
+
 /** Plans one fill file (linux-disk-fill, linux-fs-fill): checked, sized, recorded, then written. */
 export function planFill(faultId: string, given: FillRequest, ctx: FaultContext, names: FillFieldNames): Planned<DiskFillRevert> {
   // Resolved again now (a link may have changed since validation) and pinned by dev and inode.
@@ -198,6 +228,10 @@ export function planFill(faultId: string, given: FillRequest, ctx: FaultContext,
     const field = p.size === undefined ? `fillPercentage ${p.fillPercentage ?? '?'}` : `${names.size} ${formatBytes(bytes)}`;
     throw new Error(`${field}: would leave less than keepFree ${formatBytes(p.keepFree)} free on the filesystem of ${p.path} (${now}); it can take ${most}`);
   }
+  // Validation checked this too; MemAvailable and a percentage's bytes are read again now.
+  const memory = fillMemoryProblem({ ...p, size: bytes }, ctx, names);
+  if (memory) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `params.${amountField(p, names)}: ${memory.message}; nothing was written`);
+  const inRam = memoryFilesystemOf(p.path);
   const file = path.join(p.path, `.faultd-fill-${fnv1a32(faultId).toString(16).padStart(8, '0')}`);
   // The revert deletes this name: refuse one that is someone else's (or a remnant not yet reverted).
   if (lstatSync(file, { throwIfNoEntry: false })) throw new Error(`${file} already exists (a remnant? \`faultd revert --remnants\` removes faultd's own); nothing was written`);
@@ -206,7 +240,7 @@ export function planFill(faultId: string, given: FillRequest, ctx: FaultContext,
   const after = usePercent({ ...usage, usedBytes: usage.usedBytes + bytes, availableBytes: usage.availableBytes - bytes });
   return {
     target: p.path,
-    changes: [`create ${file} with ${formatBytes(bytes)} reserved (filesystem ${now} → ${after.toFixed(1)} % used)`],
+    changes: [`create ${file} with ${formatBytes(bytes)} reserved (filesystem ${now} → ${after.toFixed(1)} % used${inRam ? `; ${inRam}: ${formatBytes(bytes)} of RAM` : ''})`],
     revertSteps: [`delete ${file}`],
     revert,
     async apply(recordApplied, signal): Promise<ActiveFault> {
@@ -289,13 +323,17 @@ export const linuxDiskFill = defineInjector({
   kind: 'linux-disk-fill',
   summary: 'Fill a filesystem to a percentage or by a size, never past a reserve of free space',
   paramAliases: { PATH: 'path', FILL_PERCENTAGE: 'fillPercentage', SIZE: 'size', KEEP_FREE: 'keepFree' },
-  paramsSchema: () =>
+  paramsSchema: (ctx) =>
     paramsObject(params()).superRefine((v, c) => {
       if ((v.fillPercentage === undefined) === (v.size === undefined)) {
         c.addIssue({ code: 'custom', path: ['fillPercentage'], message: 'give exactly one of fillPercentage (1–100) or size' });
+        return;
       }
+      const memory = fillMemoryProblem(v, ctx, { path: 'path', size: 'size' });
+      if (memory) c.addIssue({ code: 'custom', path: [memory.field], message: memory.message });
     }),
   paramDocs: () => Object.values(params()).map((p) => p.doc),
+  memoryBytes: (p) => fillMemoryBytes(p),
   exclusiveTargets: (p) => [filesystemKey(p.path)],
   revertSchema: DiskFillRevertSchema,
   plan: (faultId, p, ctx) => planFill(faultId, p, ctx, { path: 'path', size: 'size' }),

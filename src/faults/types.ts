@@ -128,7 +128,10 @@ export interface InjectorModule {
   readonly paramAliases: Readonly<Record<string, string>>;
   paramDocs(ctx: ValidationContext): readonly ParamDoc[];
   validateParams(raw: unknown, ctx: ValidationContext): ParamsResult;
-  /** Memory the fault will hold (counted against the step's memory budget); 0 for most kinds. */
+  /**
+   * Memory the fault will hold (counted against the step's memory budget): memory stress, and a
+   * fill of a tmpfs or ramfs (its file is RAM); 0 for most kinds.
+   */
   memoryBytes(params: unknown): number;
   /**
    * Exclusive resources the fault changes (`netdev:eth0/root`); two faults of one step may not

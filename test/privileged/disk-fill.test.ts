@@ -247,3 +247,38 @@ test('linux-fs-fill: bad input names the field and writes nothing', async (t) =>
   t.regex(tooBig.stdout + tooBig.stderr, /fillStorage 62\.00 MiB: would leave less than keepFree 8\.00 MiB free/);
   t.deepEqual(fillFiles(fs), []);
 });
+
+/** MemAvailable now, in bytes. */
+const memAvailable = (): number => Number(/^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0) * 1024;
+
+test('a tmpfs fill is RAM: one past --max-memory-fraction of MemAvailable is refused (exit 2) naming the field and the limit, and a step whose memory stress and tmpfs fill together pass it is refused; nothing is written', async (t) => {
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  // 5 % of MemAvailable (about 1 GiB here) is the budget; the tmpfs is big enough for twice it, and nothing is written.
+  const budget = Math.floor(memAvailable() * 0.05);
+  const dir = path.join(ws.dir, 'big');
+  mkdirSync(dir);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${4 * budget}`, 'faultd-ram', dir]);
+  t.teardown(() => void spawnSync('umount', [dir]));
+  const over = ws.file('over.json', experimentYaml([[{ kind: 'linux-fs-fill', name: 'fs', duration: '5s', params: { FILL_PATH: dir, FILL_STORAGE: String(2 * budget) } }]]));
+  const refused = await runCli(['--max-memory-fraction', '0.05', 'run', over], ws.stateDir);
+  t.is(refused.code, 2, refused.stdout + refused.stderr);
+  t.regex(refused.stdout + refused.stderr, new RegExp(`fillStorage: .* on the tmpfs of ${dir} is held in RAM, which the memory budget bounds: at most .* \\(--max-memory-fraction 5 % of MemAvailable`));
+  t.deepEqual(fillFiles(dir), []);
+  const percent = ws.file('percent.json', experimentYaml([[{ kind: 'linux-disk-fill', name: 'fill', duration: '5s', params: { path: dir, fillPercentage: 60, keepFree: '1Mi' } }]]));
+  const byPercent = await runCli(['--max-memory-fraction', '0.05', 'validate', percent], ws.stateDir);
+  t.is(byPercent.code, 2, byPercent.stdout + byPercent.stderr);
+  t.regex(byPercent.stdout + byPercent.stderr, /fillPercentage: .* on the tmpfs of .* is held in RAM/);
+  // Each fits alone; together they do not.
+  const half = String(Math.floor(budget * 0.5));
+  const alone = ws.file('alone.json', experimentYaml([[{ kind: 'linux-fs-fill', name: 'fs', duration: '5s', params: { fillPath: dir, fillStorage: String(Math.floor(budget * 0.7)) } }]]));
+  t.is((await runCli(['--max-memory-fraction', '0.05', 'validate', alone], ws.stateDir)).code, 0);
+  const step = ws.file('step.json', experimentYaml([[
+    { kind: 'linux-fs-fill', name: 'fs', duration: '5s', params: { fillPath: dir, fillStorage: String(Math.floor(budget * 0.7)) } },
+    { kind: 'linux-memory-stress', name: 'mem', duration: '5s', params: { memory: half } },
+  ]]));
+  const together = await runCli(['--max-memory-fraction', '0.05', 'run', step], ws.stateDir);
+  t.is(together.code, 2, together.stdout + together.stderr);
+  t.regex(together.stdout + together.stderr, /its faults together hold .* of RAM \(memory stress, and fills of tmpfs or ramfs\), more than .* \(--max-memory-fraction 5 % of MemAvailable\)/);
+  t.deepEqual(fillFiles(dir), []);
+});

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// linux-disk-fill's arithmetic (df's Use%) and its fallback on a filesystem without fallocate.
+// linux-disk-fill's arithmetic (df's Use%), its fallback on a filesystem without fallocate, and
+// the RAM a fill on tmpfs or ramfs takes from the memory budget (statfs faked).
 import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
@@ -7,8 +8,11 @@ import path from 'node:path';
 
 import test from 'ava';
 
-import { allocate, bytesToReach, linuxDiskFill, usePercent } from '../../../src/faults/linux-disk-fill.js';
+import type { Statfs } from '../../../src/faults/filesystem.js';
+import { allocate, bytesToReach, fillMemoryBytes, fillMemoryProblem, linuxDiskFill, usePercent } from '../../../src/faults/linux-disk-fill.js';
+import { DEFAULT_LIMITS } from '../../../src/faults/types.js';
 import { FAKE_CONTEXT } from '../../helpers/fake.js';
+import { FAKE_HOST, GiB } from '../../helpers/host.js';
 
 test('bytes to reach a Use% are counted as df counts it: used / (used + available)', (t) => {
   const usage = { totalBytes: 1000, usedBytes: 200, availableBytes: 750 }; // 50 reserved for root
@@ -60,4 +64,38 @@ test('a fill file name that is taken is never deleted: refused at plan, and when
   t.is(outcome.outcome, 'already-absent');
   t.is(readFileSync(file, 'utf8'), 'not faultd\'s', 'left alone');
   await t.throwsAsync(linuxDiskFill.plan('run-1-fill', params.params, FAKE_CONTEXT), { message: /already exists .*nothing was written/ });
+});
+
+/** statfs of a filesystem of type `type` (a <linux/magic.h> number) with 4 KiB blocks, `totalMiB` big and `usedMiB` used. */
+function fakeStatfs(type: number, totalMiB: number, usedMiB: number): Statfs {
+  const blocks = (totalMiB * 1024 * 1024) / 4096;
+  const free = blocks - (usedMiB * 1024 * 1024) / 4096;
+  return () => ({ type, bsize: 4096, blocks, bfree: free, bavail: free });
+}
+const TMPFS_MAGIC = 0x01021994;
+const RAMFS_MAGIC = 0x858458f6;
+const EXT4_MAGIC = 0xef53;
+const NAMES = { path: 'fillPath', size: 'fillStorage' };
+
+test('a fill on tmpfs or ramfs holds its bytes in RAM, on a disk none: a percentage is counted in the bytes it takes', (t) => {
+  const request = { path: '/mnt/x', size: 100 * 1024 * 1024, keepFree: 1024 * 1024 };
+  t.is(fillMemoryBytes(request, fakeStatfs(TMPFS_MAGIC, 1024, 0)), 100 * 1024 * 1024);
+  t.is(fillMemoryBytes(request, fakeStatfs(RAMFS_MAGIC, 0, 0)), 100 * 1024 * 1024);
+  t.is(fillMemoryBytes(request, fakeStatfs(EXT4_MAGIC, 1024, 0)), 0);
+  t.is(fillMemoryBytes({ path: '/mnt/x', fillPercentage: 50, keepFree: 1024 * 1024 }, fakeStatfs(TMPFS_MAGIC, 1024, 112)), 400 * 1024 * 1024);
+  t.is(fillMemoryBytes({ path: '/mnt/x', fillPercentage: 5, keepFree: 1024 * 1024 }, fakeStatfs(TMPFS_MAGIC, 1024, 112)), 0, 'already fuller: nothing to hold');
+});
+
+test('a tmpfs fill past the memory budget (--max-memory-fraction of MemAvailable) is refused naming the field and the limit; a disk fill of any size is not', (t) => {
+  // FAKE_HOST: 6 GiB available, 80 % → 4.8 GiB.
+  const ctx = { host: FAKE_HOST, limits: DEFAULT_LIMITS };
+  const tmpfs = fakeStatfs(TMPFS_MAGIC, 8192, 0);
+  t.deepEqual(fillMemoryProblem({ path: '/mnt/x', size: 5 * GiB, keepFree: 1024 * 1024 }, ctx, NAMES, tmpfs), {
+    field: 'fillStorage',
+    message: '5.00 GiB on the tmpfs of /mnt/x is held in RAM, which the memory budget bounds: at most 4.80 GiB (--max-memory-fraction 80 % of MemAvailable 6.00 GiB)',
+  });
+  t.is(fillMemoryProblem({ path: '/mnt/x', fillPercentage: 70, keepFree: 1024 * 1024 }, ctx, NAMES, tmpfs)?.field, 'fillPercentage');
+  t.is(fillMemoryProblem({ path: '/mnt/x', size: 4 * GiB, keepFree: 1024 * 1024 }, ctx, NAMES, tmpfs), undefined);
+  t.is(fillMemoryProblem({ path: '/mnt/x', size: 5 * GiB, keepFree: 1024 * 1024 }, { ...ctx, limits: { maxMemoryFraction: 0.9 } }, NAMES, tmpfs), undefined);
+  t.is(fillMemoryProblem({ path: '/mnt/x', size: 50 * GiB, keepFree: 1024 * 1024 }, ctx, NAMES, fakeStatfs(EXT4_MAGIC, 100_000, 0)), undefined);
 });
