@@ -17,7 +17,7 @@ import { z } from 'zod';
 import { FaultdError, messageOf } from '../errors.js';
 import { mountHolding } from '../host/mounts.js';
 import { formatBytes } from '../units.js';
-import { directoryParam, directoryProblem, filesystemKey, filesystemUsage, forbidden, FORBIDDEN_ROOTS, keepFreeParam, MAX_BYTES, memoryFilesystemOf, parseSize, realPath, RecordedMountSchema, recordedMountHolds, usePercent, type FilesystemUsage, type Statfs } from './filesystem.js';
+import { directoryParam, directoryProblem, filesystemKey, filesystemLockDir, filesystemUsage, forbidden, FORBIDDEN_ROOTS, keepFreeParam, MAX_BYTES, memoryFilesystemOf, parseSize, realPath, RecordedMountSchema, recordedMountHolds, usePercent, withFilesystemLock, type FilesystemUsage, type Statfs } from './filesystem.js';
 import { optionalParsedParam, paramsObject, type Param } from './params.js';
 import { defineInjector, memoryBudgetBytes, RevertError, type ActiveFault, type FaultContext, type Planned, type RevertOutcome, type ValidationContext } from './types.js';
 import { fnv1a32 } from './network/tc-handles.js';
@@ -209,8 +209,11 @@ export function fillMemoryProblem(p: FillRequest, ctx: Pick<ValidationContext, '
   };
 }
 
-/** Plans one fill file (linux-disk-fill, linux-fs-fill): checked, sized, recorded, then written. */
-export function planFill(faultId: string, given: FillRequest, ctx: FaultContext, names: FillFieldNames): Planned<DiskFillRevert> {
+/**
+ * Plans one fill file (linux-disk-fill, linux-fs-fill): checked, sized, recorded, then written.
+ * `statfs` is node:fs's (a simulated filesystem in unit tests).
+ */
+export function planFill(faultId: string, given: FillRequest, ctx: FaultContext, names: FillFieldNames, statfs: Statfs = statfsSync): Planned<DiskFillRevert> {
   // Resolved again now (a link may have changed since validation) and pinned by dev and inode.
   const p = { ...given, path: realPath(given.path) };
   if (forbidden(p.path)) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `params.${names.path}: ${given.path} resolves to ${p.path}, under ${FORBIDDEN_ROOTS.join(', ')}`);
@@ -218,7 +221,7 @@ export function planFill(faultId: string, given: FillRequest, ctx: FaultContext,
   const problem = directoryProblem(p.path);
   if (problem) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `params.${names.path}: must be an existing directory; ${p.path} ${problem}`);
   const dir = statSync(p.path);
-  const usage = filesystemUsage(p.path);
+  const usage = filesystemUsage(p.path, statfs);
   const bytes = p.size ?? bytesToReach(p.fillPercentage ?? 0, usage);
   const now = `${usePercent(usage).toFixed(1)} % used, ${formatBytes(usage.availableBytes)} free`;
   if (bytes <= 0) throw new Error(`fillPercentage ${p.fillPercentage ?? '?'}: the filesystem of ${p.path} is already ${now}`);
@@ -229,53 +232,62 @@ export function planFill(faultId: string, given: FillRequest, ctx: FaultContext,
     throw new Error(`${field}: would leave less than keepFree ${formatBytes(p.keepFree)} free on the filesystem of ${p.path} (${now}); it can take ${most}`);
   }
   // Validation checked this too; MemAvailable and a percentage's bytes are read again now.
-  const memory = fillMemoryProblem({ ...p, size: bytes }, ctx, names);
+  const memory = fillMemoryProblem({ ...p, size: bytes }, ctx, names, statfs);
   if (memory) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `params.${amountField(p, names)}: ${memory.message}; nothing was written`);
-  const inRam = memoryFilesystemOf(p.path);
+  const inRam = memoryFilesystemOf(p.path, statfs);
   const file = path.join(p.path, `.faultd-fill-${fnv1a32(faultId).toString(16).padStart(8, '0')}`);
   // The revert deletes this name: refuse one that is someone else's (or a remnant not yet reverted).
   if (lstatSync(file, { throwIfNoEntry: false })) throw new Error(`${file} already exists (a remnant? \`faultd revert --remnants\` removes faultd's own); nothing was written`);
   const mount = mountHolding(p.path);
   const revert: DiskFillRevert = { file, bytes, dir: { path: p.path, dev: dir.dev, ino: dir.ino, bootId: ctx.host.bootId, ...(mount ? { mount } : {}) } };
   const after = usePercent({ ...usage, usedBytes: usage.usedBytes + bytes, availableBytes: usage.availableBytes - bytes });
+  const used = () => usePercent(filesystemUsage(p.path, statfs));
+  const key = filesystemKey(p.path);
   return {
     target: p.path,
     changes: [`create ${file} with ${formatBytes(bytes)} reserved (filesystem ${now} → ${after.toFixed(1)} % used${inRam ? `; ${inRam}: ${formatBytes(bytes)} of RAM` : ''})`],
     revertSteps: [`delete ${file}`],
     revert,
     async apply(recordApplied, signal): Promise<ActiveFault> {
-      // Free space may have shrunk since the plan (another writer): check again, then record.
-      const latest = filesystemUsage(p.path);
-      if (bytes > latest.availableBytes - p.keepFree) throw new Error(`${formatBytes(bytes)} would now leave less than keepFree ${formatBytes(p.keepFree)} free on the filesystem of ${p.path} (${formatBytes(latest.availableBytes)} free); nothing was written`);
-      // The intent record already names the file: a crash from here on leaves it findable.
-      let fd: number;
-      try {
-        fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-      } catch (error) {
-        // The name is taken (EEXIST, or ELOOP for a link): that file is not ours, so the revert must not delete it.
-        await recordApplied({ ...revert, created: false });
-        throw new Error(`cannot create ${file}: ${messageOf(error)}; nothing was written, and what is there is left alone`, { cause: error });
-      }
-      let how: 'fallocate' | 'written';
-      try {
-        // The directory compared, not the file: on overlayfs a file may show a layer's device.
-        const now = statSync(p.path);
-        if (now.dev !== dir.dev || now.ino !== dir.ino) throw new Error(`${p.path} is no longer the directory that was checked (a link or mount changed under it)`);
-        await recordApplied({ ...revert, ino: fstatSync(fd).ino });
-        how = await allocate(fd, bytes, (f, n) => ctx.native.fallocate(f, n), signal);
-      } catch (error) {
-        closeSync(fd);
-        unlinkSync(file);
-        throw new Error(`cannot fill ${file} with ${formatBytes(bytes)}: ${messageOf(error)} (the file was removed)`, { cause: error });
-      }
-      closeSync(fd);
-      ctx.logger.info({ file, bytes, how, usePercent: Number(usePercent(filesystemUsage(p.path)).toFixed(2)) }, 'fill file written');
+      // The check of free space and the reservation are one step under the filesystem's lock:
+      // another fill of it (this process's or another faultd's) checks only once this one has
+      // its bytes, so two fills cannot both pass a check that only one of them fits.
+      const how = await withFilesystemLock(key, { lockDir: ctx.lockDir ?? filesystemLockDir(), locker: ctx.native, signal }, () => createFill(recordApplied, signal));
+      ctx.logger.info({ file, bytes, how, usePercent: Number(used().toFixed(2)) }, 'fill file written');
       return {
-        measure: () => `${usePercent(filesystemUsage(p.path)).toFixed(1)} % used`,
+        measure: () => `${used().toFixed(1)} % used`,
         ended: new Promise<string>(() => undefined),
       };
     },
   };
+
+  /** Checks free space again, records and creates the file, and reserves its bytes (under the lock). */
+  async function createFill(recordApplied: (revert: DiskFillRevert) => Promise<void>, signal: AbortSignal): Promise<'fallocate' | 'written'> {
+    // Free space may have shrunk since the plan (another writer, another fill): check again, then record.
+    const latest = filesystemUsage(p.path, statfs);
+    if (bytes > latest.availableBytes - p.keepFree) throw new Error(`${formatBytes(bytes)} would now leave less than keepFree ${formatBytes(p.keepFree)} free on the filesystem of ${p.path} (${formatBytes(latest.availableBytes)} free); nothing was written`);
+    // The intent record already names the file: a crash from here on leaves it findable.
+    let fd: number;
+    try {
+      fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    } catch (error) {
+      // The name is taken (EEXIST, or ELOOP for a link): that file is not ours, so the revert must not delete it.
+      await recordApplied({ ...revert, created: false });
+      throw new Error(`cannot create ${file}: ${messageOf(error)}; nothing was written, and what is there is left alone`, { cause: error });
+    }
+    try {
+      // The directory compared, not the file: on overlayfs a file may show a layer's device.
+      const now = statSync(p.path);
+      if (now.dev !== dir.dev || now.ino !== dir.ino) throw new Error(`${p.path} is no longer the directory that was checked (a link or mount changed under it)`);
+      await recordApplied({ ...revert, ino: fstatSync(fd).ino });
+      return await allocate(fd, bytes, (f, n) => ctx.native.fallocate(f, n), signal);
+    } catch (error) {
+      unlinkSync(file);
+      throw new Error(`cannot fill ${file} with ${formatBytes(bytes)}: ${messageOf(error)} (the file was removed)`, { cause: error });
+    } finally {
+      closeSync(fd);
+    }
+  }
 }
 
 /** Deletes the fill file and checks that it is gone; idempotent (see locateFill). */

@@ -48,6 +48,11 @@ export interface FaultContext extends ValidationContext {
   readonly logger: Logger;
   readonly procRoot: string;
   /**
+   * Where host-wide lock files go (a fill locks its filesystem); absent: /run/faultd/locks, or
+   * the user's own directory under tmpdir when that cannot be made (filesystemLockDir).
+   */
+  readonly lockDir?: string;
+  /**
    * The fault's duration, for kinds that pace themselves over it (linux-service-restart's
    * cycles); given by the runner and the dry-run, absent where nothing runs (reverts).
    */
