@@ -18,7 +18,7 @@ import { FaultdError, messageOf } from '../errors.js';
 import { parseProcCgroup, type CgroupLayout } from '../host/cgroup.js';
 import { wholeDiskOf } from '../host/block-device.js';
 import { IO_LIMITS, ioLimitWrites, readDeviceRule, type IoLimitName, type IoLimits } from '../host/cgroup-io-limits.js';
-import { cgroupPathKey, controllerHome, limitWrite, readLimit, type LimitKind } from '../host/cgroup-limits.js';
+import { cgroupPathKey, controllerHome, LimitOutOfRange, limitWrite, readLimit, type LimitKind } from '../host/cgroup-limits.js';
 import { formatBytes, parseByteAmount } from '../units.js';
 import { optionalNumberParam, optionalParsedParam, paramsObject, type Param } from './params.js';
 import { selectorParams, toSelector, type SelectorValues } from './process/selector-params.js';
@@ -198,7 +198,13 @@ function plannedChanges(limits: Limits, cgroups: readonly Map<string, string>[],
   for (const cgroup of cgroups) {
     for (const [kind, amount] of limits.scalar) {
       const home = limitHome(kind, kind, cgroup, layout, unit);
-      const write = limitWrite(kind, amount, home.version, home.dir, pageBytes);
+      let write;
+      try {
+        write = limitWrite(kind, amount, home.version, home.dir, pageBytes);
+      } catch (error) {
+        if (error instanceof LimitOutOfRange) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `params.${error.field}: ${error.message}; nothing was written`, { cause: error });
+        throw error;
+      }
       add({ ...write, previous: readLimit(write.file) });
     }
     if (limits.io) {

@@ -11,7 +11,7 @@ import { validateExperiment } from '../../../src/experiment/schema.js';
 import { linuxCgroupLimit, unitCgroups } from '../../../src/faults/linux-cgroup-limit.js';
 import { REGISTRY } from '../../../src/faults/registry.js';
 import type { FaultContext } from '../../../src/faults/types.js';
-import { limitWrite } from '../../../src/host/cgroup-limits.js';
+import { LimitOutOfRange, limitWrite } from '../../../src/host/cgroup-limits.js';
 import { FAKE_CONTEXT, FAKE_NATIVE } from '../../helpers/fake.js';
 import { FAKE_VALIDATION } from '../../helpers/host.js';
 
@@ -197,4 +197,21 @@ test('two cgroup limits in one step are refused: the later one would record the 
   );
   t.false(result.ok);
   t.regex(result.ok ? '' : result.problems.map((p) => p.message).join('\n'), /faults "a" and "b" both change cgroup limits; put them in separate steps/);
+});
+
+test('v1: a cpu quota under the kernel\'s 1 ms minimum (a group with a 10 ms period of its own) is refused at plan naming cpu and the least that fits, not raised to 1 ms', async (t) => {
+  const v1 = mkdtempSync(path.join(tmpdir(), 'faultd-cgv1-'));
+  t.teardown(() => rmSync(v1, { recursive: true, force: true }));
+  const group = path.join(v1, 'cpu/app.service');
+  mkdirSync(group, { recursive: true });
+  writeFileSync(path.join(group, 'cpu.cfs_period_us'), '10000\n');
+  writeFileSync(path.join(group, 'cpu.cfs_quota_us'), '-1\n');
+  t.throws(() => limitWrite('cpu', 0.05, 1, group, 4096), { instanceOf: LimitOutOfRange, message: "0.05 cores of the cgroup's period of 10000 µs is a quota of 500 µs, below the kernel's minimum of 1000 µs (1 ms): give at least 0.1 cores for this cgroup" });
+  t.deepEqual(limitWrite('cpu', 0.1, 1, group, 4096), { kind: 'cpu', file: path.join(group, 'cpu.cfs_quota_us'), value: '1000', expected: '1000' });
+  const procRoot = fakeProc(t, { 10: '3:cpu,cpuacct:/app.service\n0::/app.service\n' });
+  const ctx: FaultContext = { ...FAKE_CONTEXT, procRoot, cgroups: { mode: 'v1', mounts: new Map([['cpu', path.join(v1, 'cpu')]]), ownPaths: new Map([['cpu', '/faultd.service']]) } };
+  const params = linuxCgroupLimit.validateParams({ processIDs: '10', cpu: 0.05 }, ctx);
+  if (!params.ok) throw new Error(JSON.stringify(params.issues));
+  await t.throwsAsync(linuxCgroupLimit.plan('f1', params.params, ctx), { code: 'FAULTD_ERR_INPUT_INVALID', message: /^params\.cpu: 0\.05 cores .* below the kernel's minimum of 1000 µs \(1 ms\): give at least 0\.1 cores for this cgroup; nothing was written$/ });
+  t.is(readFileSync(path.join(group, 'cpu.cfs_quota_us'), 'utf8'), '-1\n');
 });
