@@ -181,23 +181,42 @@ export function parseSize(v: string | number): number | undefined {
   return amount && 'bytes' in amount ? amount.bytes : undefined;
 }
 
-/**
- * An existing directory, absolute, symbolic links resolved, not under FORBIDDEN_ROOTS.
- * `fallback` is taken when the param is absent.
- */
-export function directoryParam(o: { name: string; description: string; fallback?: string }): Param<string> {
-  const schema = z
-    .string({ error: 'must be an absolute directory path' })
-    .refine((p) => path.isAbsolute(p), { error: 'must be an absolute directory path' })
+/** The checks of a directory param; `note` follows each message (it says when the value was a default). */
+function directorySchema(note = '') {
+  return z
+    .string({ error: `must be an absolute directory path${note}` })
+    .refine((p) => path.isAbsolute(p), { error: `must be an absolute directory path${note}` })
     .transform((p) => realPath(path.resolve(p)))
-    .refine((p) => !forbidden(p), { error: `must not be under ${FORBIDDEN_ROOTS.join(', ')} (symbolic links resolved)` })
+    .refine((p) => !forbidden(p), { error: `must not be under ${FORBIDDEN_ROOTS.join(', ')} (symbolic links resolved)${note}` })
     .superRefine((p, c) => {
       const problem = directoryProblem(p);
-      if (problem) c.addIssue({ code: 'custom', message: `must be an existing directory; it ${problem}` });
+      if (problem) c.addIssue({ code: 'custom', message: `must be an existing directory; it ${problem}${note}` });
     });
+}
+
+/**
+ * An existing directory, absolute, symbolic links resolved, not under FORBIDDEN_ROOTS.
+ * `fallback` (described by `fallbackIs`, e.g. "the home directory of the user faultd runs as")
+ * is taken when the param is absent, and checked as a given value is: a default that is
+ * missing, forbidden (a home under /run) or not absolute is refused at validation, saying it
+ * was the default.
+ */
+export function directoryParam(o: { name: string; description: string; fallback?: string; fallbackIs?: string }): Param<string> {
+  const schema = directorySchema();
+  const { fallback } = o;
+  if (fallback === undefined) {
+    return { schema, doc: { name: o.name, type: 'path', default: undefined, bounds: `an existing directory, not under ${FORBIDDEN_ROOTS.join(', ')}`, description: o.description } };
+  }
+  const checkedFallback = directorySchema(` (${JSON.stringify(fallback)} is the default${o.fallbackIs ? `: ${o.fallbackIs}` : ''}; give ${o.name})`);
   return {
-    schema: (o.fallback === undefined ? schema : schema.optional().transform((v) => v ?? realPath(o.fallback ?? '/'))),
-    doc: { name: o.name, type: 'path', default: o.fallback, bounds: `an existing directory, not under ${FORBIDDEN_ROOTS.join(', ')}`, description: o.description },
+    schema: schema.optional().transform((v, c) => {
+      if (v !== undefined) return v;
+      const result = checkedFallback.safeParse(fallback);
+      if (result.success) return result.data;
+      for (const issue of result.error.issues) c.addIssue({ code: 'custom', message: issue.message, input: fallback });
+      return z.NEVER;
+    }),
+    doc: { name: o.name, type: 'path', default: fallback, bounds: `an existing directory, not under ${FORBIDDEN_ROOTS.join(', ')}`, description: o.description },
   };
 }
 

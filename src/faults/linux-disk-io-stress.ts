@@ -64,7 +64,7 @@ function params() {
     }),
     workers: numberParam({ name: 'workers', min: 1, max: MAX_WORKERS, default: 1, integer: true, description: 'writer threads, each with its own file' }),
     volumeMountPath: directoryParam({
-      name: 'volumeMountPath', fallback: homedir(),
+      name: 'volumeMountPath', fallback: homedir(), fallbackIs: 'the home directory of the user faultd runs as',
       description: 'a directory on the filesystem to load (default: the home directory of the user faultd runs as); --dry-run names the filesystem',
     }),
     ioRate: optionalParsedParam({

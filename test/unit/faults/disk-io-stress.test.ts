@@ -53,6 +53,28 @@ test('params: Harness spellings, defaults, and bounds named in every refusal', (
   t.deepEqual(refused({ volumeMountPath: 'relative' }), ['volumeMountPath: must be an absolute directory path']);
 });
 
+test.serial('the default volumeMountPath (the home directory, $HOME) is checked as a given one: missing, forbidden or relative is refused at validation, saying it was the default', (t) => {
+  const { dir, ctx } = dirs(t);
+  const home = process.env['HOME'];
+  t.teardown(() => {
+    if (home === undefined) delete process.env['HOME'];
+    else process.env['HOME'] = home;
+  });
+  const issuesWithHome = (value: string) => {
+    process.env['HOME'] = value;
+    const r = linuxDiskIoStress.validateParams({ fileSystemUtilisationBytes: '64Ki' }, ctx);
+    return r.ok ? [] : r.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  };
+  const note = (value: string) => ` (${JSON.stringify(value)} is the default: the home directory of the user faultd runs as; give volumeMountPath)`;
+  t.deepEqual(issuesWithHome('/nonexistent'), [`volumeMountPath: must be an existing directory; it does not exist${note('/nonexistent')}`]);
+  t.deepEqual(issuesWithHome('/run'), [`volumeMountPath: must not be under /proc, /sys, /dev, /run (symbolic links resolved)${note('/run')}`]);
+  t.deepEqual(issuesWithHome('relative/home'), [`volumeMountPath: must be an absolute directory path${note('relative/home')}`]);
+  t.deepEqual(issuesWithHome(dir), [], 'an existing home directory is taken');
+  process.env['HOME'] = dir;
+  const taken = linuxDiskIoStress.validateParams({ fileSystemUtilisationBytes: '64Ki' }, ctx);
+  t.like(taken.ok ? taken.params : {}, { volumeMountPath: dir });
+});
+
 test('the plan names every file in the intent record; revert deletes them, verified, and is idempotent', async (t) => {
   const { dir, ctx } = dirs(t);
   const v = linuxDiskIoStress.validateParams({ volumeMountPath: dir, fileSystemUtilisationBytes: '64Ki', workers: 2, keepFree: '1Mi' }, ctx);
