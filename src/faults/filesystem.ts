@@ -15,9 +15,10 @@ import { messageOf } from '../errors.js';
 import { describeMount, mountHolding, sameMount, superblockOf, type MountEntry } from '../host/mounts.js';
 import { monotonicMs } from '../monotonic.js';
 import type { NativeAddon } from '../native/addon.js';
-import { parseByteAmount } from '../units.js';
+import type { HostFacts } from '../host/facts.js';
+import { formatBytes, parseByteAmount } from '../units.js';
 import { optionalParsedParam, type Param } from './params.js';
-import { RevertError } from './types.js';
+import { memoryBudgetBytes, RevertError, type Limits } from './types.js';
 
 /** Free space a filesystem fault leaves unless `keepFree` says otherwise. */
 export const DEFAULT_KEEP_FREE = '256Mi';
@@ -55,6 +56,18 @@ export function memoryFilesystemOf(dir: string, statfs: Statfs = statfsSync): 't
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Why `bytes` of files on the filesystem of `dir` do not fit the memory budget (the
+ * `--max-memory-fraction` of MemAvailable that bounds memory stress) when that filesystem keeps
+ * them in RAM (tmpfs, ramfs); undefined when they fit or are on a disk.
+ */
+export function ramFilesProblem(dir: string, bytes: number, ctx: { host: HostFacts; limits: Limits }, statfs: Statfs = statfsSync): string | undefined {
+  const fstype = memoryFilesystemOf(dir, statfs);
+  const budget = memoryBudgetBytes(ctx);
+  if (!fstype || bytes <= budget) return undefined;
+  return `${formatBytes(bytes)} on the ${fstype} of ${dir} is held in RAM, which the memory budget bounds: at most ${formatBytes(budget)} (--max-memory-fraction ${Math.round(ctx.limits.maxMemoryFraction * 100)} % of MemAvailable ${formatBytes(ctx.host.memAvailableBytes)})`;
 }
 
 /** df's Use%: used / (used + available), in percent. */

@@ -17,9 +17,9 @@ import { z } from 'zod';
 import { FaultdError, messageOf } from '../errors.js';
 import { mountHolding } from '../host/mounts.js';
 import { formatBytes } from '../units.js';
-import { directoryParam, directoryProblem, filesystemKey, filesystemLockDir, filesystemUsage, forbidden, FORBIDDEN_ROOTS, keepFreeParam, MAX_BYTES, memoryFilesystemOf, parseSize, realPath, RecordedMountSchema, recordedMountHolds, usePercent, withFilesystemLock, type FilesystemUsage, type Statfs } from './filesystem.js';
+import { directoryParam, directoryProblem, filesystemKey, filesystemLockDir, filesystemUsage, forbidden, FORBIDDEN_ROOTS, keepFreeParam, MAX_BYTES, memoryFilesystemOf, parseSize, ramFilesProblem, realPath, RecordedMountSchema, recordedMountHolds, usePercent, withFilesystemLock, type FilesystemUsage, type Statfs } from './filesystem.js';
 import { optionalParsedParam, paramsObject, type Param } from './params.js';
-import { defineInjector, memoryBudgetBytes, RevertError, type ActiveFault, type FaultContext, type Planned, type RevertOutcome, type ValidationContext } from './types.js';
+import { defineInjector, RevertError, type ActiveFault, type FaultContext, type Planned, type RevertOutcome, type ValidationContext } from './types.js';
 import { fnv1a32 } from './network/tc-handles.js';
 
 /** Bytes per write where the filesystem has no fallocate. */
@@ -198,15 +198,8 @@ const amountField = (p: FillRequest, names: FillFieldNames): string => (p.size =
  * is on a disk.
  */
 export function fillMemoryProblem(p: FillRequest, ctx: Pick<ValidationContext, 'host' | 'limits'>, names: FillFieldNames, statfs: Statfs = statfsSync): { field: string; message: string } | undefined {
-  const fstype = memoryFilesystemOf(p.path, statfs);
-  if (!fstype) return undefined;
-  const bytes = fillMemoryBytes(p, statfs);
-  const budget = memoryBudgetBytes(ctx);
-  if (bytes <= budget) return undefined;
-  return {
-    field: amountField(p, names),
-    message: `${formatBytes(bytes)} on the ${fstype} of ${p.path} is held in RAM, which the memory budget bounds: at most ${formatBytes(budget)} (--max-memory-fraction ${Math.round(ctx.limits.maxMemoryFraction * 100)} % of MemAvailable ${formatBytes(ctx.host.memAvailableBytes)})`,
-  };
+  const message = ramFilesProblem(p.path, fillMemoryBytes(p, statfs), ctx, statfs);
+  return message === undefined ? undefined : { field: amountField(p, names), message };
 }
 
 /**

@@ -16,7 +16,7 @@
  * the ones faultd created, and checks they are gone (also after kill -9 of faultd, by
  * `faultd revert --remnants`); a same-named file of someone else is never deleted.
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, statfsSync } from 'node:fs';
 import { lstat, readFile, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
@@ -26,7 +26,7 @@ import { z } from 'zod';
 import { FaultdError, messageOf } from '../errors.js';
 import { describeMount, mountHolding } from '../host/mounts.js';
 import { formatBytes } from '../units.js';
-import { directoryParam, directoryProblem, filesystemKey, filesystemUsage, forbidden, FORBIDDEN_ROOTS, keepFreeParam, parseSize, realPath, RecordedMountSchema, recordedMountHolds } from './filesystem.js';
+import { directoryParam, directoryProblem, filesystemKey, filesystemUsage, forbidden, FORBIDDEN_ROOTS, keepFreeParam, memoryFilesystemOf, parseSize, ramFilesProblem, realPath, RecordedMountSchema, recordedMountHolds, type Statfs } from './filesystem.js';
 import { fnv1a32 } from './network/tc-handles.js';
 import { numberParam, optionalNumberParam, optionalParsedParam, paramsObject, type Param } from './params.js';
 import { planStressor, stressorSupportNotes } from './stressor-fault.js';
@@ -114,6 +114,19 @@ export async function processWrites(procRoot: string, pid: number): Promise<{ by
   }
 }
 
+/** The working files' bytes together: fileSystemUtilisationBytes, else the percentage (default 10) of the free space now. */
+function totalBytes(p: { volumeMountPath: string; fileSystemUtilisationBytes?: number | undefined; fileSystemUtilisationPercentage?: number | undefined }, statfs: Statfs = statfsSync): number {
+  return p.fileSystemUtilisationBytes ?? Math.floor(((p.fileSystemUtilisationPercentage ?? 10) / 100) * filesystemUsage(p.volumeMountPath, statfs).availableBytes);
+}
+
+/** The field the working files' size was given in (the percentage when neither was: its default). */
+const sizeField = (p: { fileSystemUtilisationBytes?: number | undefined }): string => (p.fileSystemUtilisationBytes === undefined ? 'fileSystemUtilisationPercentage' : 'fileSystemUtilisationBytes');
+
+/** The RAM the working files take: their bytes on a tmpfs or ramfs (counted against the step's memory budget, as memory stress), 0 on a disk. */
+export function ioMemoryBytes(p: Parameters<typeof totalBytes>[0], statfs: Statfs = statfsSync): number {
+  return memoryFilesystemOf(p.volumeMountPath, statfs) ? totalBytes(p, statfs) : 0;
+}
+
 /** Each worker's file size: `total` split evenly, aligned down to ALIGN_BYTES (0 when too small). */
 export function bytesPerWorker(total: number, workers: number): number {
   return Math.floor(total / workers / ALIGN_BYTES) * ALIGN_BYTES;
@@ -186,7 +199,7 @@ export const linuxDiskIoStress = defineInjector({
     IOPS: 'iops',
     KEEP_FREE: 'keepFree',
   },
-  paramsSchema: () =>
+  paramsSchema: (ctx) =>
     paramsObject(params()).superRefine((v, c) => {
       if (v.fileSystemUtilisationPercentage !== undefined && v.fileSystemUtilisationBytes !== undefined) {
         c.addIssue({ code: 'custom', path: ['fileSystemUtilisationPercentage'], message: 'give at most one of fileSystemUtilisationPercentage (0.01–100) or fileSystemUtilisationBytes' });
@@ -194,8 +207,11 @@ export const linuxDiskIoStress = defineInjector({
       if (v.ioRate !== undefined && v.iops !== undefined) {
         c.addIssue({ code: 'custom', path: ['iops'], message: 'give ioRate (bytes/s) or iops (writes/s), not both' });
       }
+      const memory = ramFilesProblem(v.volumeMountPath, ioMemoryBytes(v), ctx);
+      if (memory) c.addIssue({ code: 'custom', path: [sizeField(v)], message: memory });
     }),
   paramDocs: () => Object.values(params()).map((p) => p.doc),
+  memoryBytes: (p) => ioMemoryBytes(p),
   exclusiveTargets: (p) => [filesystemKey(p.volumeMountPath)],
   revertSchema: DiskIoRevertSchema,
   plan(faultId, given, ctx) {
@@ -218,6 +234,9 @@ export const linuxDiskIoStress = defineInjector({
         `params.${field}: would leave less than keepFree ${formatBytes(given.keepFree)} free on the filesystem of ${dir} (${formatBytes(usage.availableBytes)} free); it can take ${room > 0 ? `at most ${formatBytes(room)}` : 'nothing'}`,
       );
     }
+    // Checked at validation; MemAvailable and a percentage's bytes are read again now.
+    const memory = ramFilesProblem(dir, perWorker * given.workers, ctx);
+    if (memory) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `params.${sizeField(given)}: ${memory}; nothing was started`);
     const prefix = path.join(dir, `.faultd-io-${fnv1a32(faultId).toString(16).padStart(8, '0')}`);
     const files = Array.from({ length: given.workers }, (_, i) => `${prefix}-${i}`);
     // The revert deletes these names: one that exists now is not this fault's to delete.

@@ -270,6 +270,11 @@ test('a tmpfs fill is RAM: one past --max-memory-fraction of MemAvailable is ref
   const byPercent = await runCli(['--max-memory-fraction', '0.05', 'validate', percent], ws.stateDir);
   t.is(byPercent.code, 2, byPercent.stdout + byPercent.stderr);
   t.regex(byPercent.stdout + byPercent.stderr, /fillPercentage: .* on the tmpfs of .* is held in RAM/);
+  // linux-disk-io-stress's working files on a tmpfs are RAM too.
+  const io = ws.file('io.json', experimentYaml([[{ kind: 'linux-disk-io-stress', name: 'io', duration: '5s', params: { volumeMountPath: dir, fileSystemUtilisationBytes: String(2 * budget), keepFree: '1Mi' } }]]));
+  const ioRefused = await runCli(['--max-memory-fraction', '0.05', 'validate', io], ws.stateDir);
+  t.is(ioRefused.code, 2, ioRefused.stdout + ioRefused.stderr);
+  t.regex(ioRefused.stdout + ioRefused.stderr, /fileSystemUtilisationBytes: .* on the tmpfs of .* is held in RAM, which the memory budget bounds/);
   // Each fits alone; together they do not.
   const half = String(Math.floor(budget * 0.5));
   const alone = ws.file('alone.json', experimentYaml([[{ kind: 'linux-fs-fill', name: 'fs', duration: '5s', params: { fillPath: dir, fillStorage: String(Math.floor(budget * 0.7)) } }]]));

@@ -9,7 +9,8 @@ import path from 'node:path';
 
 import test from 'ava';
 
-import { bytesPerWorker, linuxDiskIoStress } from '../../../src/faults/linux-disk-io-stress.js';
+import type { Statfs } from '../../../src/faults/filesystem.js';
+import { bytesPerWorker, ioMemoryBytes, linuxDiskIoStress } from '../../../src/faults/linux-disk-io-stress.js';
 import { RevertError, type FaultContext } from '../../../src/faults/types.js';
 import { FAKE_CONTEXT } from '../../helpers/fake.js';
 
@@ -158,4 +159,11 @@ test('iops goes to the stressor as --rate-iops (split over the workers there), n
   const planned = await linuxDiskIoStress.plan('f-iops', v.params, ctx);
   t.true(planned.changes.some((c) => c.includes('--rate-iops=200') && !c.includes('--rate-bps')), planned.changes.join('\n'));
   t.regex(planned.target, /2 writer\(s\) at 200 writes\/s of 4\.00 KiB/);
+});
+
+test('working files on a tmpfs or ramfs are RAM: their bytes count against the memory budget (a percentage of the free space now), on a disk nothing', (t) => {
+  const statfsOf = (type: number): Statfs => () => ({ type, bsize: 4096, blocks: 262_144, bfree: 262_144, bavail: 262_144 }); // 1 GiB free
+  t.is(ioMemoryBytes({ volumeMountPath: '/mnt/x', fileSystemUtilisationBytes: 64 * 1024 * 1024 }, statfsOf(0x01021994)), 64 * 1024 * 1024);
+  t.is(ioMemoryBytes({ volumeMountPath: '/mnt/x' }, statfsOf(0x858458f6)), Math.floor(0.1 * 1024 ** 3), 'the default 10 % of the free space');
+  t.is(ioMemoryBytes({ volumeMountPath: '/mnt/x', fileSystemUtilisationPercentage: 50 }, statfsOf(0xef53)), 0);
 });
