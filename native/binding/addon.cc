@@ -40,6 +40,7 @@ Napi::Object RegisterModule(Napi::Env env, Napi::Object exports) {
   exports.Set("tryLock", Napi::Function::New(env, TryLock, "tryLock"));
   exports.Set("sdNotify", Napi::Function::New(env, SdNotify, "sdNotify"));
   exports.Set("fallocate", Napi::Function::New(env, Fallocate, "fallocate"));
+  exports.Set("pageSize", Napi::Function::New(env, PageSize, "pageSize"));
   exports.Set("clockRead", Napi::Function::New(env, ClockRead, "clockRead"));
   exports.Set("clockStep", Napi::Function::New(env, ClockStep, "clockStep"));
   exports.Set("ntpState", Napi::Function::New(env, NtpState, "ntpState"));

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Host plumbing Node lacks: sd_notify(3) datagrams and fallocate(2). Both synchronous.
+// Host plumbing Node lacks: sd_notify(3) datagrams, fallocate(2) and the page size. All synchronous.
 #include "host_binding.h"
+
+#include <unistd.h>
 
 #include <string>
 
@@ -37,6 +39,12 @@ Napi::Value Fallocate(const Napi::CallbackInfo& info) {
   const auto done = core::Fallocate(fd, length);
   if (!done.ok()) ThrowSystemError(info.Env(), done.error());
   return info.Env().Undefined();
+}
+
+Napi::Value PageSize(const Napi::CallbackInfo& info) {
+  // Node has no page size: the kernel counts memory in pages (cgroup memory.max reads back whole
+  // pages), and pages are 4 KiB only on some architectures.
+  return Napi::Number::New(info.Env(), static_cast<double>(sysconf(_SC_PAGESIZE)));
 }
 
 }  // namespace faultd::js

@@ -2,6 +2,7 @@
 #include "io_stress.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -70,9 +71,19 @@ void IoStress::Fail(const char* syscall, int err) noexcept {
 }
 
 void IoStress::Run(int index, const std::atomic<bool>& stop) noexcept {
-  const std::string file = spec_.file_prefix + "-" + std::to_string(index);
-  core::UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-  if (!fd.valid()) return Fail("open", errno);
+  core::UniqueFd fd;
+  if (spec_.first_fd >= 0) {
+    // Made, recorded and opened by faultd: only a regular file open for writing will do.
+    fd = core::UniqueFd(spec_.first_fd + index);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return Fail("fstat", errno);
+    const int mode = fcntl(fd.get(), F_GETFL);
+    if (!S_ISREG(st.st_mode) || mode < 0 || (mode & O_ACCMODE) == O_RDONLY) return Fail("fstat", EBADF);
+  } else {
+    const std::string file = spec_.file_prefix + "-" + std::to_string(index);
+    fd = core::UniqueFd(::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd.valid()) return Fail("open", errno);
+  }
   // O_DIRECT is asked of the open file: EINVAL means the filesystem has no direct I/O (the file
   // exists either way, so a failed O_DIRECT open never leaves a second name to clean up).
   const int flags = fcntl(fd.get(), F_GETFL);

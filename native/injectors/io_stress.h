@@ -4,7 +4,10 @@
 // fdatasync so the bytes reach the device). With `bytes_per_sec` > 0 the workers together hold
 // that byte rate exactly; with `ops_per_sec` > 0 they write kIoAlignBytes (4 KiB) blocks and
 // hold that many writes per second exactly (both core/rate_pacer.h). The files are created (O_EXCL, O_NOFOLLOW) but never
-// removed here: faultd recorded their names in its ledger and removes them at revert.
+// removed here: faultd recorded their names in its ledger and removes them at revert. With
+// `first_fd` >= 0 the files are not opened by name at all: faultd created them, recorded each
+// one's device and inode, and passed them open as descriptors first_fd, first_fd + 1, … (so no
+// file that appeared under the name meanwhile is ever written).
 // Runs inside the faultd-stressor process, never in Node.
 #pragma once
 
@@ -24,6 +27,7 @@ struct IoStressSpec {
   uint64_t file_bytes = 0;      // per worker, >= core::kIoAlignBytes
   double bytes_per_sec = 0;     // all workers together; 0 = as fast as the device goes
   double ops_per_sec = 0;       // all workers together, 4 KiB writes; 0 = not paced by operations
+  int first_fd = -1;            // >= 0: worker i writes the open regular file first_fd + i instead of creating `<file_prefix>-<i>`
 };
 
 class IoStress {

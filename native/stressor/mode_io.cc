@@ -3,7 +3,9 @@
 // Once every worker has its file open it prints {"event":"opened","workers":N,"direct":D}
 // (D of them use O_DIRECT), then {"event":"ready"}, then every second
 // {"event":"io","window_ms":W,"bytes":B,"ops":O}: the bytes and the write calls of that window.
-//   faultd-stressor io --workers=N --file-prefix=P --file-bytes=B [--rate-bps=R | --rate-iops=R]
+// With --files-open, worker i writes the file open on descriptor 3 + i (faultd created it and
+// recorded its identity) instead of creating P-i.
+//   faultd-stressor io --workers=N --file-prefix=P --file-bytes=B [--rate-bps=R | --rate-iops=R] [--files-open]
 #include <sched.h>
 
 #include <cerrno>
@@ -30,7 +32,11 @@ struct IoOptions : ModeOptions {
   uint64_t file_bytes = 0;
   double rate_bps = 0;
   double rate_iops = 0;
+  bool files_open = false;
 };
+
+/// The first descriptor of --files-open: the one after stdin, stdout and stderr.
+constexpr int kFirstFileFd = 3;
 
 std::string Parse(const Arg& arg, IoOptions& o) {
   if (arg.key == "--workers") return TakeNumber(arg, &o.workers);
@@ -38,6 +44,7 @@ std::string Parse(const Arg& arg, IoOptions& o) {
   if (arg.key == "--file-bytes") return TakeNumber(arg, &o.file_bytes);
   if (arg.key == "--rate-bps") return TakeNumber(arg, &o.rate_bps);
   if (arg.key == "--rate-iops") return TakeNumber(arg, &o.rate_iops);
+  if (arg.key == "--files-open") return TakeFlag(arg, &o.files_open);
   return NotAnOption("io", arg);
 }
 
@@ -54,7 +61,7 @@ std::string Validate(const IoOptions& o) {
 }
 
 int Run(const IoOptions& o, const sigset_t& stop_signals) {
-  auto stress = inj::IoStress::Start({o.workers, o.file_prefix, o.file_bytes, o.rate_bps, o.rate_iops});
+  auto stress = inj::IoStress::Start({o.workers, o.file_prefix, o.file_bytes, o.rate_bps, o.rate_iops, o.files_open ? kFirstFileFd : -1});
   if (!stress.ok()) return EmitError(stress.error()), kExitFailed;
   auto& io = *stress.value();
   const int64_t open_deadline = core::MonotonicNs() + kOpenTimeoutNs;
@@ -94,6 +101,6 @@ int Run(const IoOptions& o, const sigset_t& stop_signals) {
 }  // namespace
 
 constinit const ModeInfo kIoMode = DefineMode<IoOptions, Parse, Validate, Run>(
-    "io", "--workers=N --file-prefix=P --file-bytes=B [--rate-bps=R | --rate-iops=R]", Lifecycle::kLoad);
+    "io", "--workers=N --file-prefix=P --file-bytes=B [--rate-bps=R | --rate-iops=R] [--files-open]", Lifecycle::kLoad);
 
 }  // namespace faultd::stressor

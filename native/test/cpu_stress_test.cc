@@ -1,12 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
-// Functional checks of the injectors' start/stop paths (load accuracy is measured in the bench).
+// Functional checks of the injectors' start/stop paths (load accuracy is measured in the bench),
+// and the io injector's use of files faultd passes open.
 #include "../injectors/cpu_stress.h"
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
 #include <ctime>
+#include <string>
 
 #include "../core/clock.h"
+#include "../injectors/io_stress.h"
 #include "../injectors/memory_stress.h"
 
 namespace faultd::inj {
@@ -51,6 +60,46 @@ TEST(MemoryStress, PopulatesAllBytes) {
   EXPECT_EQ(stress.value()->PopulatedBytes(), 16u << 20);
   stress.value()->RequestStop();
   stress.value()->Join();
+}
+
+// faultd made the file and passes it open (--files-open): the worker writes that file, and never
+// creates or opens anything under the prefix's name.
+TEST(IoStress, WritesTheOpenFileItIsGivenAndMakesNoName) {
+  char dir_template[] = "/tmp/faultd-io-test-XXXXXX";
+  const char* dir = mkdtemp(dir_template);
+  ASSERT_NE(dir, nullptr);
+  const std::string file = std::string(dir) + "/given";
+  const std::string prefix = std::string(dir) + "/.faultd-io-test";
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  ASSERT_GE(fd, 0);
+  auto stress = IoStress::Start({1, prefix, 8192, 0, 0, fd});  // owns fd from here on
+  ASSERT_TRUE(stress.ok());
+  const int64_t deadline = core::MonotonicNs() + 5 * core::kNsPerSec;
+  while (stress.value()->WrittenBytes() < 8192 && stress.value()->WorkerError().err == 0 && core::MonotonicNs() < deadline) {
+    core::SleepUntilNs(core::MonotonicNs() + 1'000'000);
+  }
+  stress.value()->RequestStop();
+  stress.value()->Join();
+  EXPECT_EQ(stress.value()->WorkerError().err, 0);
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 8192);
+  EXPECT_NE(::access((prefix + "-0").c_str(), F_OK), 0) << "no file made under the prefix";
+  ::unlink(file.c_str());
+  ::rmdir(dir);
+}
+
+TEST(IoStress, RefusesAGivenDescriptorThatIsNoWritableRegularFile) {
+  const int fd = ::open("/tmp", O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(fd, 0);
+  auto stress = IoStress::Start({1, "/tmp/.faultd-io-never", 8192, 0, 0, fd});
+  ASSERT_TRUE(stress.ok());
+  const int64_t deadline = core::MonotonicNs() + 5 * core::kNsPerSec;
+  while (stress.value()->WorkerError().err == 0 && core::MonotonicNs() < deadline) core::SleepUntilNs(core::MonotonicNs() + 1'000'000);
+  stress.value()->RequestStop();
+  stress.value()->Join();
+  EXPECT_EQ(stress.value()->WorkerError().err, EBADF);
+  EXPECT_EQ(stress.value()->OpenedWorkers(), 0);
 }
 
 }  // namespace

@@ -201,13 +201,14 @@ export function validateExperiment(document: unknown, registry: Registry, ctx: V
         owners.set(target, fault.id);
       }
     }
-    // Faults of a step run at once, so their memory adds up against one budget.
+    // Faults of a step run at once, so their memory adds up against one budget (memory stress,
+    // and fills of tmpfs or ramfs, whose files are RAM).
     const stepMemory = valid.reduce((sum, f) => sum + (registry.get(f.kind)?.memoryBytes(f.params) ?? 0), 0);
     const budget = memoryBudgetBytes(ctx);
     if (valid.length > 1 && stepMemory > budget) {
       problems.push({
         path: formatPath(['spec', 'steps', s]),
-        message: `its faults together hold ${formatBytes(stepMemory)}, more than ${formatBytes(budget)} (${Math.round(ctx.limits.maxMemoryFraction * 100)} % of MemAvailable)`,
+        message: `its faults together hold ${formatBytes(stepMemory)} of RAM (memory stress, and fills of tmpfs or ramfs), more than ${formatBytes(budget)} (--max-memory-fraction ${Math.round(ctx.limits.maxMemoryFraction * 100)} % of MemAvailable)`,
       });
     }
     return { name: step.name ?? `step-${s + 1}`, faults: valid };

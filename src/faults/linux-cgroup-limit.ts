@@ -18,7 +18,7 @@ import { FaultdError, messageOf } from '../errors.js';
 import { parseProcCgroup, type CgroupLayout } from '../host/cgroup.js';
 import { wholeDiskOf } from '../host/block-device.js';
 import { IO_LIMITS, ioLimitWrites, readDeviceRule, type IoLimitName, type IoLimits } from '../host/cgroup-io-limits.js';
-import { cgroupPathKey, controllerHome, limitWrite, readLimit, type LimitKind } from '../host/cgroup-limits.js';
+import { cgroupPathKey, controllerHome, LimitOutOfRange, limitWrite, readLimit, type LimitKind } from '../host/cgroup-limits.js';
 import { formatBytes, parseByteAmount } from '../units.js';
 import { optionalNumberParam, optionalParsedParam, paramsObject, type Param } from './params.js';
 import { selectorParams, toSelector, type SelectorValues } from './process/selector-params.js';
@@ -189,7 +189,7 @@ function limitHome(kind: LimitKind, field: string, cgroup: ReadonlyMap<string, s
 }
 
 /** The writes of the plan, one per (cgroup, file, device), each with the value it replaces. */
-function plannedChanges(limits: Limits, cgroups: readonly Map<string, string>[], layout: CgroupLayout, unit: string | undefined): FileChange[] {
+function plannedChanges(limits: Limits, cgroups: readonly Map<string, string>[], layout: CgroupLayout, unit: string | undefined, pageBytes: number): FileChange[] {
   const byTarget = new Map<string, FileChange>();
   const add = (change: FileChange) => {
     const key = `${change.file}\0${change.device ?? ''}`;
@@ -198,7 +198,13 @@ function plannedChanges(limits: Limits, cgroups: readonly Map<string, string>[],
   for (const cgroup of cgroups) {
     for (const [kind, amount] of limits.scalar) {
       const home = limitHome(kind, kind, cgroup, layout, unit);
-      const write = limitWrite(kind, amount, home.version, home.dir);
+      let write;
+      try {
+        write = limitWrite(kind, amount, home.version, home.dir, pageBytes);
+      } catch (error) {
+        if (error instanceof LimitOutOfRange) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `params.${error.field}: ${error.message}; nothing was written`, { cause: error });
+        throw error;
+      }
       add({ ...write, previous: readLimit(write.file) });
     }
     if (limits.io) {
@@ -289,7 +295,7 @@ export const linuxCgroupLimit = defineInjector({
   plan(_faultId, p, ctx) {
     const limits = limitsOf(p);
     const { what, cgroups } = targetCgroups(p, ctx);
-    const changes = plannedChanges(limits, cgroups, ctx.cgroups, p.unit);
+    const changes = plannedChanges(limits, cgroups, ctx.cgroups, p.unit, ctx.native.pageSize());
     return {
       target: what,
       changes: changes.map((c) => `write "${c.value}" to ${c.file} (now ${c.previous || 'no rule'}): ${describeChange(c, limits)}`),

@@ -8,7 +8,7 @@
  * survives a reboot, so `revert --remnants` removes it after one.
  */
 import { randomFillSync } from 'node:crypto';
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { lstat, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -17,9 +17,9 @@ import { z } from 'zod';
 import { FaultdError, messageOf } from '../errors.js';
 import { mountHolding } from '../host/mounts.js';
 import { formatBytes } from '../units.js';
-import { directoryParam, directoryProblem, filesystemKey, filesystemUsage, forbidden, FORBIDDEN_ROOTS, keepFreeParam, MAX_BYTES, parseSize, realPath, RecordedMountSchema, recordedMountHolds, usePercent, type FilesystemUsage } from './filesystem.js';
+import { directoryParam, directoryProblem, filesystemKey, filesystemLockDir, filesystemUsage, forbidden, FORBIDDEN_ROOTS, keepFreeParam, MAX_BYTES, memoryFilesystemOf, parseSize, ramFilesProblem, realPath, RecordedMountSchema, recordedMountHolds, usePercent, withFilesystemLock, type FilesystemUsage, type Statfs } from './filesystem.js';
 import { optionalParsedParam, paramsObject, type Param } from './params.js';
-import { defineInjector, RevertError, type ActiveFault, type FaultContext, type Planned, type RevertOutcome } from './types.js';
+import { defineInjector, RevertError, type ActiveFault, type FaultContext, type Planned, type RevertOutcome, type ValidationContext } from './types.js';
 import { fnv1a32 } from './network/tc-handles.js';
 
 /** Bytes per write where the filesystem has no fallocate. */
@@ -179,8 +179,34 @@ export interface FillFieldNames {
   readonly size: string;
 }
 
-/** Plans one fill file (linux-disk-fill, linux-fs-fill): checked, sized, recorded, then written. */
-export function planFill(faultId: string, given: FillRequest, ctx: FaultContext, names: FillFieldNames): Planned<DiskFillRevert> {
+/**
+ * The RAM a fill takes: on a tmpfs or ramfs the fill file's pages are memory (shmem, or page
+ * cache that is never reclaimed), as much as a memory stress of the same size, so they count
+ * against the step's memory budget (`memoryBudgetBytes`). 0 on any other filesystem.
+ */
+export function fillMemoryBytes(p: FillRequest, statfs: Statfs = statfsSync): number {
+  if (!memoryFilesystemOf(p.path, statfs)) return 0;
+  return Math.max(0, p.size ?? bytesToReach(p.fillPercentage ?? 0, filesystemUsage(p.path, statfs)));
+}
+
+/** The field a fill's amount was given in: `size`/`fillStorage`, or fillPercentage. */
+const amountField = (p: FillRequest, names: FillFieldNames): string => (p.size === undefined ? 'fillPercentage' : names.size);
+
+/**
+ * Why a fill of `p` on a tmpfs or ramfs does not fit the memory budget (the `--max-memory-fraction`
+ * of MemAvailable that bounds memory stress), with the field to blame; undefined when it fits or
+ * is on a disk.
+ */
+export function fillMemoryProblem(p: FillRequest, ctx: Pick<ValidationContext, 'host' | 'limits'>, names: FillFieldNames, statfs: Statfs = statfsSync): { field: string; message: string } | undefined {
+  const message = ramFilesProblem(p.path, fillMemoryBytes(p, statfs), ctx, statfs);
+  return message === undefined ? undefined : { field: amountField(p, names), message };
+}
+
+/**
+ * Plans one fill file (linux-disk-fill, linux-fs-fill): checked, sized, recorded, then written.
+ * `statfs` is node:fs's (a simulated filesystem in unit tests).
+ */
+export function planFill(faultId: string, given: FillRequest, ctx: FaultContext, names: FillFieldNames, statfs: Statfs = statfsSync): Planned<DiskFillRevert> {
   // Resolved again now (a link may have changed since validation) and pinned by dev and inode.
   const p = { ...given, path: realPath(given.path) };
   if (forbidden(p.path)) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `params.${names.path}: ${given.path} resolves to ${p.path}, under ${FORBIDDEN_ROOTS.join(', ')}`);
@@ -188,7 +214,7 @@ export function planFill(faultId: string, given: FillRequest, ctx: FaultContext,
   const problem = directoryProblem(p.path);
   if (problem) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `params.${names.path}: must be an existing directory; ${p.path} ${problem}`);
   const dir = statSync(p.path);
-  const usage = filesystemUsage(p.path);
+  const usage = filesystemUsage(p.path, statfs);
   const bytes = p.size ?? bytesToReach(p.fillPercentage ?? 0, usage);
   const now = `${usePercent(usage).toFixed(1)} % used, ${formatBytes(usage.availableBytes)} free`;
   if (bytes <= 0) throw new Error(`fillPercentage ${p.fillPercentage ?? '?'}: the filesystem of ${p.path} is already ${now}`);
@@ -198,50 +224,63 @@ export function planFill(faultId: string, given: FillRequest, ctx: FaultContext,
     const field = p.size === undefined ? `fillPercentage ${p.fillPercentage ?? '?'}` : `${names.size} ${formatBytes(bytes)}`;
     throw new Error(`${field}: would leave less than keepFree ${formatBytes(p.keepFree)} free on the filesystem of ${p.path} (${now}); it can take ${most}`);
   }
+  // Validation checked this too; MemAvailable and a percentage's bytes are read again now.
+  const memory = fillMemoryProblem({ ...p, size: bytes }, ctx, names, statfs);
+  if (memory) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `params.${amountField(p, names)}: ${memory.message}; nothing was written`);
+  const inRam = memoryFilesystemOf(p.path, statfs);
   const file = path.join(p.path, `.faultd-fill-${fnv1a32(faultId).toString(16).padStart(8, '0')}`);
   // The revert deletes this name: refuse one that is someone else's (or a remnant not yet reverted).
   if (lstatSync(file, { throwIfNoEntry: false })) throw new Error(`${file} already exists (a remnant? \`faultd revert --remnants\` removes faultd's own); nothing was written`);
   const mount = mountHolding(p.path);
   const revert: DiskFillRevert = { file, bytes, dir: { path: p.path, dev: dir.dev, ino: dir.ino, bootId: ctx.host.bootId, ...(mount ? { mount } : {}) } };
   const after = usePercent({ ...usage, usedBytes: usage.usedBytes + bytes, availableBytes: usage.availableBytes - bytes });
+  const used = () => usePercent(filesystemUsage(p.path, statfs));
+  const key = filesystemKey(p.path);
   return {
     target: p.path,
-    changes: [`create ${file} with ${formatBytes(bytes)} reserved (filesystem ${now} → ${after.toFixed(1)} % used)`],
+    changes: [`create ${file} with ${formatBytes(bytes)} reserved (filesystem ${now} → ${after.toFixed(1)} % used${inRam ? `; ${inRam}: ${formatBytes(bytes)} of RAM` : ''})`],
     revertSteps: [`delete ${file}`],
     revert,
     async apply(recordApplied, signal): Promise<ActiveFault> {
-      // Free space may have shrunk since the plan (another writer): check again, then record.
-      const latest = filesystemUsage(p.path);
-      if (bytes > latest.availableBytes - p.keepFree) throw new Error(`${formatBytes(bytes)} would now leave less than keepFree ${formatBytes(p.keepFree)} free on the filesystem of ${p.path} (${formatBytes(latest.availableBytes)} free); nothing was written`);
-      // The intent record already names the file: a crash from here on leaves it findable.
-      let fd: number;
-      try {
-        fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-      } catch (error) {
-        // The name is taken (EEXIST, or ELOOP for a link): that file is not ours, so the revert must not delete it.
-        await recordApplied({ ...revert, created: false });
-        throw new Error(`cannot create ${file}: ${messageOf(error)}; nothing was written, and what is there is left alone`, { cause: error });
-      }
-      let how: 'fallocate' | 'written';
-      try {
-        // The directory compared, not the file: on overlayfs a file may show a layer's device.
-        const now = statSync(p.path);
-        if (now.dev !== dir.dev || now.ino !== dir.ino) throw new Error(`${p.path} is no longer the directory that was checked (a link or mount changed under it)`);
-        await recordApplied({ ...revert, ino: fstatSync(fd).ino });
-        how = await allocate(fd, bytes, (f, n) => ctx.native.fallocate(f, n), signal);
-      } catch (error) {
-        closeSync(fd);
-        unlinkSync(file);
-        throw new Error(`cannot fill ${file} with ${formatBytes(bytes)}: ${messageOf(error)} (the file was removed)`, { cause: error });
-      }
-      closeSync(fd);
-      ctx.logger.info({ file, bytes, how, usePercent: Number(usePercent(filesystemUsage(p.path)).toFixed(2)) }, 'fill file written');
+      // The check of free space and the reservation are one step under the filesystem's lock:
+      // another fill of it (this process's or another faultd's) checks only once this one has
+      // its bytes, so two fills cannot both pass a check that only one of them fits.
+      const how = await withFilesystemLock(key, { lockDir: ctx.lockDir ?? filesystemLockDir(), locker: ctx.native, signal }, () => createFill(recordApplied, signal));
+      ctx.logger.info({ file, bytes, how, usePercent: Number(used().toFixed(2)) }, 'fill file written');
       return {
-        measure: () => `${usePercent(filesystemUsage(p.path)).toFixed(1)} % used`,
+        measure: () => `${used().toFixed(1)} % used`,
         ended: new Promise<string>(() => undefined),
       };
     },
   };
+
+  /** Checks free space again, records and creates the file, and reserves its bytes (under the lock). */
+  async function createFill(recordApplied: (revert: DiskFillRevert) => Promise<void>, signal: AbortSignal): Promise<'fallocate' | 'written'> {
+    // Free space may have shrunk since the plan (another writer, another fill): check again, then record.
+    const latest = filesystemUsage(p.path, statfs);
+    if (bytes > latest.availableBytes - p.keepFree) throw new Error(`${formatBytes(bytes)} would now leave less than keepFree ${formatBytes(p.keepFree)} free on the filesystem of ${p.path} (${formatBytes(latest.availableBytes)} free); nothing was written`);
+    // The intent record already names the file: a crash from here on leaves it findable.
+    let fd: number;
+    try {
+      fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    } catch (error) {
+      // The name is taken (EEXIST, or ELOOP for a link): that file is not ours, so the revert must not delete it.
+      await recordApplied({ ...revert, created: false });
+      throw new Error(`cannot create ${file}: ${messageOf(error)}; nothing was written, and what is there is left alone`, { cause: error });
+    }
+    try {
+      // The directory compared, not the file: on overlayfs a file may show a layer's device.
+      const now = statSync(p.path);
+      if (now.dev !== dir.dev || now.ino !== dir.ino) throw new Error(`${p.path} is no longer the directory that was checked (a link or mount changed under it)`);
+      await recordApplied({ ...revert, ino: fstatSync(fd).ino });
+      return await allocate(fd, bytes, (f, n) => ctx.native.fallocate(f, n), signal);
+    } catch (error) {
+      unlinkSync(file);
+      throw new Error(`cannot fill ${file} with ${formatBytes(bytes)}: ${messageOf(error)} (the file was removed)`, { cause: error });
+    } finally {
+      closeSync(fd);
+    }
+  }
 }
 
 /** Deletes the fill file and checks that it is gone; idempotent (see locateFill). */
@@ -289,13 +328,17 @@ export const linuxDiskFill = defineInjector({
   kind: 'linux-disk-fill',
   summary: 'Fill a filesystem to a percentage or by a size, never past a reserve of free space',
   paramAliases: { PATH: 'path', FILL_PERCENTAGE: 'fillPercentage', SIZE: 'size', KEEP_FREE: 'keepFree' },
-  paramsSchema: () =>
+  paramsSchema: (ctx) =>
     paramsObject(params()).superRefine((v, c) => {
       if ((v.fillPercentage === undefined) === (v.size === undefined)) {
         c.addIssue({ code: 'custom', path: ['fillPercentage'], message: 'give exactly one of fillPercentage (1–100) or size' });
+        return;
       }
+      const memory = fillMemoryProblem(v, ctx, { path: 'path', size: 'size' });
+      if (memory) c.addIssue({ code: 'custom', path: [memory.field], message: memory.message });
     }),
   paramDocs: () => Object.values(params()).map((p) => p.doc),
+  memoryBytes: (p) => fillMemoryBytes(p),
   exclusiveTargets: (p) => [filesystemKey(p.path)],
   revertSchema: DiskFillRevertSchema,
   plan: (faultId, p, ctx) => planFill(faultId, p, ctx, { path: 'path', size: 'size' }),

@@ -10,11 +10,13 @@
  * workers), measured per 1 s window from the kernel's count of the stressor's writes
  * (/proc/<pid>/io wchar and syscw).
  *
- * The files' names are in the ledger's intent record before the stressor creates them; revert
- * stops the stressor, deletes the files and checks they are gone (also after kill -9 of faultd,
- * by `faultd revert --remnants`).
+ * The files' names are in the ledger's intent record before faultd creates them (O_EXCL), and
+ * each one's device and inode is recorded as soon as it exists; the stressor gets them open and
+ * never opens a name. The revert stops the stressor and deletes only the files that still are
+ * the ones faultd created, and checks they are gone (also after kill -9 of faultd, by
+ * `faultd revert --remnants`); a same-named file of someone else is never deleted.
  */
-import { lstatSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, statfsSync } from 'node:fs';
 import { lstat, readFile, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
@@ -24,7 +26,7 @@ import { z } from 'zod';
 import { FaultdError, messageOf } from '../errors.js';
 import { describeMount, mountHolding } from '../host/mounts.js';
 import { formatBytes } from '../units.js';
-import { directoryParam, directoryProblem, filesystemKey, filesystemUsage, forbidden, FORBIDDEN_ROOTS, keepFreeParam, parseSize, realPath, RecordedMountSchema, recordedMountHolds } from './filesystem.js';
+import { directoryParam, directoryProblem, filesystemKey, filesystemUsage, forbidden, FORBIDDEN_ROOTS, keepFreeParam, memoryFilesystemOf, parseSize, ramFilesProblem, realPath, RecordedMountSchema, recordedMountHolds, type Statfs } from './filesystem.js';
 import { fnv1a32 } from './network/tc-handles.js';
 import { numberParam, optionalNumberParam, optionalParsedParam, paramsObject, type Param } from './params.js';
 import { planStressor, stressorSupportNotes } from './stressor-fault.js';
@@ -64,7 +66,7 @@ function params() {
     }),
     workers: numberParam({ name: 'workers', min: 1, max: MAX_WORKERS, default: 1, integer: true, description: 'writer threads, each with its own file' }),
     volumeMountPath: directoryParam({
-      name: 'volumeMountPath', fallback: homedir(),
+      name: 'volumeMountPath', fallback: homedir(), fallbackIs: 'the home directory of the user faultd runs as',
       description: 'a directory on the filesystem to load (default: the home directory of the user faultd runs as); --dry-run names the filesystem',
     }),
     ioRate: optionalParsedParam({
@@ -79,11 +81,21 @@ function params() {
   };
 }
 
+/** A working file faultd created, by its device and inode (fstat of the descriptor O_EXCL gave it). */
+const OwnedFile = z.object({ file: z.string().min(1), dev: z.number().int().nonnegative(), ino: z.number().int().nonnegative() });
+type OwnedFile = z.infer<typeof OwnedFile>;
+
 const DiskIoRevertSchema = StressorRevertSchema.extend({
-  /** The working files, named before the stressor creates them. */
+  /** The working files, named before they are created. */
   files: z.array(z.string().min(1)),
   /** The directory and the mount that held it at plan time: files found missing prove nothing on another mount. */
   dir: z.object({ path: z.string(), bootId: z.string(), mount: RecordedMountSchema.optional() }).optional(),
+  /**
+   * The files faultd created, each recorded as soon as it exists (the intent has []): only
+   * these are deleted, and only while the name still holds that inode. Absent in records of
+   * faultd before 2026-12-06, whose files the stressor created: those are deleted by name.
+   */
+  owned: z.array(OwnedFile).optional(),
 });
 type DiskIoRevert = z.infer<typeof DiskIoRevertSchema>;
 
@@ -102,9 +114,50 @@ export async function processWrites(procRoot: string, pid: number): Promise<{ by
   }
 }
 
+/** The working files' bytes together: fileSystemUtilisationBytes, else the percentage (default 10) of the free space now. */
+function totalBytes(p: { volumeMountPath: string; fileSystemUtilisationBytes?: number | undefined; fileSystemUtilisationPercentage?: number | undefined }, statfs: Statfs = statfsSync): number {
+  return p.fileSystemUtilisationBytes ?? Math.floor(((p.fileSystemUtilisationPercentage ?? 10) / 100) * filesystemUsage(p.volumeMountPath, statfs).availableBytes);
+}
+
+/** The field the working files' size was given in (the percentage when neither was: its default). */
+const sizeField = (p: { fileSystemUtilisationBytes?: number | undefined }): string => (p.fileSystemUtilisationBytes === undefined ? 'fileSystemUtilisationPercentage' : 'fileSystemUtilisationBytes');
+
+/** The RAM the working files take: their bytes on a tmpfs or ramfs (counted against the step's memory budget, as memory stress), 0 on a disk. */
+export function ioMemoryBytes(p: Parameters<typeof totalBytes>[0], statfs: Statfs = statfsSync): number {
+  return memoryFilesystemOf(p.volumeMountPath, statfs) ? totalBytes(p, statfs) : 0;
+}
+
 /** Each worker's file size: `total` split evenly, aligned down to ALIGN_BYTES (0 when too small). */
 export function bytesPerWorker(total: number, workers: number): number {
   return Math.floor(total / workers / ALIGN_BYTES) * ALIGN_BYTES;
+}
+
+/** Working files of a record: which to delete, and which names hold a file that is not faultd's. */
+interface FileChoice {
+  readonly ours: string[];
+  /** A name with no identity recorded (never created by faultd, or a crash before its record): left alone. */
+  readonly unrecorded: string[];
+  /** A name whose file is not the inode faultd created (it was replaced): left alone, and faultd's file looked for. */
+  readonly replaced: { file: string; owned: OwnedFile; ino: number }[];
+}
+
+/**
+ * Which of the record's files are faultd's to delete. A record with identities: a name is
+ * deleted only while it holds the device and inode faultd created. A record of an older faultd
+ * (no identities): every name, as it did then.
+ */
+export async function chooseFiles(r: Pick<DiskIoRevert, 'files' | 'owned'>): Promise<FileChoice> {
+  if (r.owned === undefined) return { ours: [...r.files], unrecorded: [], replaced: [] };
+  const choice: FileChoice = { ours: [], unrecorded: [], replaced: [] };
+  for (const file of r.files) {
+    const owned = r.owned.find((o) => o.file === file);
+    const now = await lstat(file).catch(() => undefined);
+    if (now === undefined) continue; // gone: nothing to delete
+    if (owned === undefined) choice.unrecorded.push(file);
+    else if (now.dev !== owned.dev || now.ino !== owned.ino) choice.replaced.push({ file, owned, ino: now.ino });
+    else choice.ours.push(file);
+  }
+  return choice;
 }
 
 /** Deletes the working files and checks they are gone; files already gone count as removed. */
@@ -146,7 +199,7 @@ export const linuxDiskIoStress = defineInjector({
     IOPS: 'iops',
     KEEP_FREE: 'keepFree',
   },
-  paramsSchema: () =>
+  paramsSchema: (ctx) =>
     paramsObject(params()).superRefine((v, c) => {
       if (v.fileSystemUtilisationPercentage !== undefined && v.fileSystemUtilisationBytes !== undefined) {
         c.addIssue({ code: 'custom', path: ['fileSystemUtilisationPercentage'], message: 'give at most one of fileSystemUtilisationPercentage (0.01–100) or fileSystemUtilisationBytes' });
@@ -154,8 +207,11 @@ export const linuxDiskIoStress = defineInjector({
       if (v.ioRate !== undefined && v.iops !== undefined) {
         c.addIssue({ code: 'custom', path: ['iops'], message: 'give ioRate (bytes/s) or iops (writes/s), not both' });
       }
+      const memory = ramFilesProblem(v.volumeMountPath, ioMemoryBytes(v), ctx);
+      if (memory) c.addIssue({ code: 'custom', path: [sizeField(v)], message: memory });
     }),
   paramDocs: () => Object.values(params()).map((p) => p.doc),
+  memoryBytes: (p) => ioMemoryBytes(p),
   exclusiveTargets: (p) => [filesystemKey(p.volumeMountPath)],
   revertSchema: DiskIoRevertSchema,
   plan(faultId, given, ctx) {
@@ -178,6 +234,9 @@ export const linuxDiskIoStress = defineInjector({
         `params.${field}: would leave less than keepFree ${formatBytes(given.keepFree)} free on the filesystem of ${dir} (${formatBytes(usage.availableBytes)} free); it can take ${room > 0 ? `at most ${formatBytes(room)}` : 'nothing'}`,
       );
     }
+    // Checked at validation; MemAvailable and a percentage's bytes are read again now.
+    const memory = ramFilesProblem(dir, perWorker * given.workers, ctx);
+    if (memory) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `params.${sizeField(given)}: ${memory}; nothing was started`);
     const prefix = path.join(dir, `.faultd-io-${fnv1a32(faultId).toString(16).padStart(8, '0')}`);
     const files = Array.from({ length: given.workers }, (_, i) => `${prefix}-${i}`);
     // The revert deletes these names: one that exists now is not this fault's to delete.
@@ -187,11 +246,13 @@ export const linuxDiskIoStress = defineInjector({
     }
     const mount = mountHolding(dir);
     const fs = mount ? describeMount(mount) : `the filesystem of ${dir}`;
-    const args = [`--workers=${given.workers}`, `--file-prefix=${prefix}`, `--file-bytes=${perWorker}`];
+    // faultd creates the files (below) and hands them to the stressor open: it never opens a name.
+    const args = [`--workers=${given.workers}`, `--file-prefix=${prefix}`, `--file-bytes=${perWorker}`, '--files-open'];
     if (given.ioRate !== undefined) args.push(`--rate-bps=${given.ioRate}`);
     if (given.iops !== undefined) args.push(`--rate-iops=${given.iops}`);
     const rate = given.ioRate !== undefined ? `at ${formatBytes(given.ioRate)}/s` : given.iops !== undefined ? `at ${given.iops} writes/s of ${formatBytes(IOPS_BLOCK_BYTES)}` : 'at device speed';
     const target = `${fs}: ${given.workers} writer(s) ${rate}, ${formatBytes(perWorker)} file each`;
+    const fds: number[] = [];
     const stressor = planStressor(faultId, 'io', args, target, ctx, (handle) => {
       let window: { bytes: number; calls: number; at: bigint } | undefined;
       let latest = 'measuring';
@@ -207,15 +268,39 @@ export const linuxDiskIoStress = defineInjector({
         }
         return latest;
       };
-    });
-    const planned = withRevert(stressor, { files, dir: { path: dir, bootId: ctx.host.bootId, ...(mount ? { mount } : {}) } });
+    }, () => fds);
+    const extra = { files, dir: { path: dir, bootId: ctx.host.bootId, ...(mount ? { mount } : {}) } };
+    const planned = withRevert(stressor, { ...extra, owned: [] as OwnedFile[] });
     return {
       ...planned,
       changes: [
         ...planned.changes,
-        `the stressor creates ${files.length <= 3 ? files.join(', ') : `${prefix}-0 … ${prefix}-${files.length - 1}`} (${formatBytes(perWorker)} each, ${formatBytes(perWorker * given.workers)} of ${formatBytes(usage.availableBytes)} free; keepFree ${formatBytes(given.keepFree)}) on ${fs}, written with O_DIRECT where the filesystem allows it, else buffered + fdatasync`,
+        `create ${files.length <= 3 ? files.join(', ') : `${prefix}-0 … ${prefix}-${files.length - 1}`} (O_EXCL, each one's device and inode recorded; ${formatBytes(perWorker)} each, ${formatBytes(perWorker * given.workers)} of ${formatBytes(usage.availableBytes)} free; keepFree ${formatBytes(given.keepFree)}) on ${fs} and hand them to the stressor open, written with O_DIRECT where the filesystem allows it, else buffered + fdatasync`,
       ],
-      revertSteps: [...planned.revertSteps, `delete ${files.join(', ')} and check they are gone`],
+      revertSteps: [...planned.revertSteps, `delete ${files.join(', ')} where each still is the file faultd created (device and inode), and check they are gone`],
+      async apply(recordApplied, signal) {
+        const owned: OwnedFile[] = [];
+        try {
+          for (const file of files) {
+            let fd: number;
+            try {
+              fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+            } catch (error) {
+              // The name is taken (EEXIST; ELOOP for a link): not faultd's, so no revert deletes it.
+              throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `cannot create ${file}: ${messageOf(error)}; what is there is not faultd's and is left alone`, { cause: error });
+            }
+            fds.push(fd);
+            const made = fstatSync(fd);
+            owned.push({ file, dev: made.dev, ino: made.ino });
+            // Before the next file and before any write: a crash from here on leaves it known as ours.
+            await recordApplied({ ...planned.revert, owned: [...owned] });
+          }
+          return await stressor.apply((applied) => recordApplied({ ...applied, ...extra, owned: [...owned] }), signal);
+        } finally {
+          // The stressor has its own copies (or never started): faultd's are closed either way.
+          for (const fd of fds.splice(0)) closeSync(fd);
+        }
+      },
     };
   },
   async revert(record: DiskIoRevert, ctx): Promise<RevertOutcome> {
@@ -228,7 +313,8 @@ export const linuxDiskIoStress = defineInjector({
         return { outcome: stopped.outcome, detail: `${stopped.detail}; the working files were on ${recorded.fstype}, which a reboot empties` };
       }
     }
-    const { deleted, left } = await removeFiles(record.files);
+    const choice = await chooseFiles(record);
+    const { deleted, left } = await removeFiles(choice.ours);
     if (left.length > 0) {
       throw new RevertError(
         `working files of fault ${record.tag} could not be deleted: ${left.map((l) => `${l.file} (${l.why})`).join(', ')}`,
@@ -236,9 +322,21 @@ export const linuxDiskIoStress = defineInjector({
         `rm -f ${left.map((l) => l.file).join(' ')}`,
       );
     }
-    const files = deleted.length > 0 ? `deleted ${deleted.join(', ')}` : 'no working file was left';
-    if (stopped.outcome === 'already-absent' && deleted.length === 0) return { outcome: 'already-absent', detail: `${stopped.detail}; ${files}` };
-    return { outcome: 'reverted', detail: `${stopped.detail}; ${files}` };
+    if (choice.replaced.length > 0) {
+      // faultd's file was moved away and another put in its place: that one is left alone.
+      const dirPath = record.dir?.path ?? path.dirname(choice.replaced[0]?.file ?? '/');
+      throw new RevertError(
+        `${choice.replaced.map((r) => `${r.file} is not the working file faultd created (inode ${r.ino}, not ${r.owned.ino})`).join('; ')}: it was moved or replaced, so it is left untouched`,
+        `faultd's working file(s) (inode ${choice.replaced.map((r) => r.owned.ino).join(', ')}) may still take space on the filesystem of ${dirPath}`,
+        `${choice.replaced.map((r) => `find ${dirPath} -xdev -inum ${r.owned.ino} -delete`).join('; ')}  # then: faultd revert --remnants`,
+      );
+    }
+    const notes = [
+      deleted.length > 0 ? `deleted ${deleted.join(', ')}` : 'no working file was left',
+      ...(choice.unrecorded.length > 0 ? [`left alone (no record that faultd created them): ${choice.unrecorded.join(', ')}`] : []),
+    ].join('; ');
+    if (stopped.outcome === 'already-absent' && deleted.length === 0) return { outcome: 'already-absent', detail: `${stopped.detail}; ${notes}` };
+    return { outcome: 'reverted', detail: `${stopped.detail}; ${notes}` };
   },
   support(ctx) {
     const { ok, notes } = stressorSupportNotes(ctx);

@@ -13,7 +13,7 @@ import { paramsObject } from './params.js';
 import { ProcessRecord, recordOf } from './process/record.js';
 import { checkSelector, selectorParams, signalNumber, toSelector } from './process/selector-params.js';
 import { isStopped, STATE_WAIT_MS, stateOf, waitForState } from './process/process-state.js';
-import { describeProcess, describeSelector, listProcesses, noTargetMessage, selectProcesses } from './process/targets.js';
+import { describeProcess, describeSelector, isExited, listProcesses, noTargetMessage, selectProcesses, type ProcessInfo } from './process/targets.js';
 import { defineInjector, RevertError, type ActiveFault } from './types.js';
 
 const ProcessStopRevertSchema = z.object({
@@ -31,29 +31,48 @@ export const linuxProcessStop = defineInjector({
   revertSchema: ProcessStopRevertSchema,
   plan(_faultId, p, ctx) {
     const selector = toSelector(p);
-    // A process stopped already (by someone else) is not ours to continue: left out.
+    // A process stopped already (by someone else) is not ours to continue, and a zombie (left
+    // out by selectProcesses) cannot be stopped nor continued: neither is signalled, counted as
+    // stopped, or continued at revert.
     const select = () => {
       const selection = selectProcesses(listProcesses(ctx.procRoot), selector, process.pid);
-      return { ...selection, targets: selection.targets.filter((t) => !isStopped(t.state)) };
+      const stoppedAlready = selection.targets.filter((t) => isStopped(t.state));
+      return { ...selection, targets: selection.targets.filter((t) => !stoppedAlready.includes(t)), leftOut: [...stoppedAlready, ...selection.exited] };
+    };
+    const leftOutNote = (leftOut: readonly ProcessInfo[]) => (leftOut.length ? `; left out: ${leftOut.map((t) => `${t.pid} (${isStopped(t.state) ? 'stopped already' : 'exited, a zombie'})`).join(', ')}` : '');
+    const noTarget = (selection: ReturnType<typeof select>) => {
+      const none = noTargetMessage(selector, { ...selection, exited: [] });
+      return selection.leftOut.length && !selection.protectedMatches.length ? `${none} that can be stopped${leftOutNote(selection.leftOut)}` : `${none}${leftOutNote(selection.leftOut)}`;
     };
     const now = select();
     const revert: ProcessStopRevert = {};
     return {
       target: describeSelector(selector),
-      changes: [now.targets.length ? `SIGSTOP ${now.targets.map(describeProcess).join(', ')} (matched again when the fault starts)` : `${noTargetMessage(selector, now)} now: the fault fails unless one does when it starts`],
+      changes: [now.targets.length ? `SIGSTOP ${now.targets.map(describeProcess).join(', ')} (matched again when the fault starts)${leftOutNote(now.leftOut)}` : `${noTarget(now)} now: the fault fails unless one does when it starts`],
       revertSteps: ['SIGCONT each stopped process that is still the same (pid and start time), then check that none is stopped'],
       revert,
       async apply(recordApplied): Promise<ActiveFault> {
         const selection = select();
-        if (!selection.targets.length) throw new FaultdError('FAULTD_ERR_FAULT_APPLY', noTargetMessage(selector, selection));
+        if (!selection.targets.length) throw new FaultdError('FAULTD_ERR_FAULT_APPLY', noTarget(selection));
         const stopped = selection.targets.map(recordOf);
         await recordApplied({ stopped });
         for (const t of stopped) ctx.native.killProcess(t.pid, t.startTime, signalNumber('SIGSTOP'));
         const notYet = await waitForState(stopped, isStopped, ctx.procRoot);
         if (notYet.length) throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `${notYet.map((t) => t.pid).join(', ')} did not stop within ${STATE_WAIT_MS} ms`);
-        ctx.logger.info({ stopped: stopped.map((t) => ({ pid: t.pid, startTime: t.startTime, cmdline: t.cmdline })) }, 'processes stopped');
+        // What the kernel shows now: a target that exited before its SIGSTOP took effect is not stopped.
+        const held = stopped.filter((t) => isStopped(stateOf(t, ctx.procRoot)));
+        const exited = stopped.filter((t) => !held.includes(t));
+        if (!held.length) throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `${describeSelector(selector)}: ${exited.map((t) => t.pid).join(', ')} exited before they could be stopped; nothing is stopped`);
+        ctx.logger.info(
+          {
+            stopped: held.map((t) => ({ pid: t.pid, startTime: t.startTime, cmdline: t.cmdline })),
+            ...(exited.length ? { exited: exited.map((t) => t.pid) } : {}),
+            ...(selection.leftOut.length ? { leftOut: selection.leftOut.map((t) => ({ pid: t.pid, state: t.state })) } : {}),
+          },
+          'processes stopped',
+        );
         return {
-          measure: () => `${stopped.filter((t) => isStopped(stateOf(t, ctx.procRoot))).length}/${stopped.length} stopped`,
+          measure: () => `${held.filter((t) => isStopped(stateOf(t, ctx.procRoot))).length}/${held.length} stopped`,
           ended: new Promise<string>(() => undefined),
         };
       },
@@ -62,7 +81,8 @@ export const linuxProcessStop = defineInjector({
   async revert(r, ctx) {
     const targets = r.stopped ?? [];
     if (!targets.length) return { outcome: 'already-absent', detail: 'no process was stopped' };
-    const outcomes = targets.map((t) => ({ t, outcome: ctx.native.killProcess(t.pid, t.startTime, signalNumber('SIGCONT')) }));
+    // A target that exited since (a zombie not reaped yet) is gone, not continued.
+    const outcomes = targets.map((t) => ({ t, outcome: isExited(stateOf(t, ctx.procRoot)) ? 'absent' : ctx.native.killProcess(t.pid, t.startTime, signalNumber('SIGCONT')) }));
     const still = await waitForState(targets, (state) => !isStopped(state), ctx.procRoot);
     if (still.length) {
       const pids = still.map((t) => t.pid).join(' ');

@@ -13,7 +13,8 @@ import type { ActiveFault, FaultContext, Planned } from './types.js';
 const MEASURE_INTERVAL_MS = 250;
 
 /**
- * Plans a stressor fault. `measure` builds the live measurement of the started stressor.
+ * Plans a stressor fault. `measure` builds the live measurement of the started stressor;
+ * `inheritFds`, read when it starts, are open descriptors it gets as 3, 4, … (io's --files-open).
  */
 export function planStressor(
   faultId: string,
@@ -22,6 +23,7 @@ export function planStressor(
   target: string,
   ctx: FaultContext,
   measure: (handle: StressorHandle) => () => Promise<string>,
+  inheritFds: () => readonly number[] = () => [],
 ): Planned<StressorRevert> {
   const cgroups = ctx.host.isRoot ? stressCgroupDirs(ctx.cgroups, faultId) : [];
   const argv = ['faultd-stressor', ...stressorArgv(faultId, mode, args)].join(' ');
@@ -39,7 +41,7 @@ export function planStressor(
     ],
     revert: { tag: faultId, bootId: ctx.host.bootId, cgroups },
     async apply(recordApplied, signal) {
-      const handle = await startStressor(this.revert, mode, args, ctx, recordApplied, signal);
+      const handle = await startStressor(this.revert, mode, args, ctx, recordApplied, signal, undefined, undefined, inheritFds());
       return activeStressor(handle, measure(handle));
     },
   };

@@ -10,11 +10,12 @@
  * pid+start time, the `--tag=<faultId>` scan of /proc, the cgroups' members), SIGTERM them,
  * SIGKILL after a grace period, remove the cgroups, then verify nothing is left.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
 
 import { z } from 'zod';
 
@@ -81,6 +82,7 @@ export async function startStressor(
   signal: AbortSignal,
   onEvent?: (event: Record<string, unknown>) => void,
   readyTimeoutMs = READY_TIMEOUT_MS,
+  inheritFds: readonly number[] = [],
 ): Promise<StressorHandle> {
   // Before anything changes: a missing executable is a build problem, said as such.
   try {
@@ -92,8 +94,10 @@ export async function startStressor(
   for (const reason of skipped) ctx.logger.warn({ reason }, 'cannot create stressor cgroup, ignoring');
   const child = spawn(ctx.stressorPath, stressorArgv(planned.tag, mode, args), {
     detached: true, // own session: the terminal's Ctrl-C goes to faultd, which reverts in order
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+    // `inheritFds` become the stressor's descriptors 3, 4, … (the io mode's --files-open).
+    stdio: ['pipe', 'pipe', 'pipe', ...inheritFds],
+    // The first three are pipes whatever follows them.
+  }) as ChildProcessByStdio<Writable, Readable, Readable>;
   // Listeners go on before the first await: an early exit must not be missed, and writing "go"
   // to a stressor that already died must not crash faultd with an unhandled EPIPE.
   child.stdin.on('error', () => undefined);

@@ -48,6 +48,11 @@ export interface FaultContext extends ValidationContext {
   readonly logger: Logger;
   readonly procRoot: string;
   /**
+   * Where host-wide lock files go (a fill locks its filesystem); absent: /run/faultd/locks, or
+   * the user's own directory under tmpdir when that cannot be made (filesystemLockDir).
+   */
+  readonly lockDir?: string;
+  /**
    * The fault's duration, for kinds that pace themselves over it (linux-service-restart's
    * cycles); given by the runner and the dry-run, absent where nothing runs (reverts).
    */
@@ -128,7 +133,10 @@ export interface InjectorModule {
   readonly paramAliases: Readonly<Record<string, string>>;
   paramDocs(ctx: ValidationContext): readonly ParamDoc[];
   validateParams(raw: unknown, ctx: ValidationContext): ParamsResult;
-  /** Memory the fault will hold (counted against the step's memory budget); 0 for most kinds. */
+  /**
+   * Memory the fault will hold (counted against the step's memory budget): memory stress, and a
+   * fill of a tmpfs or ramfs (its file is RAM); 0 for most kinds.
+   */
   memoryBytes(params: unknown): number;
   /**
    * Exclusive resources the fault changes (`netdev:eth0/root`); two faults of one step may not

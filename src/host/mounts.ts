@@ -21,16 +21,29 @@ function unescape(value: string): string {
   return value.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
 }
 
-/** The mounts of `text` (mountinfo format), in mount order. */
-export function parseMountinfo(text: string): MountEntry[] {
+/** A mount with the device number of its superblock (mountinfo's third field). */
+export interface MountInfoEntry extends MountEntry {
+  /**
+   * `MAJ:MIN` of the filesystem's superblock (`sb->s_dev`): the same for every mount of one
+   * filesystem (bind mounts, and btrfs subvolumes, whose files show a st_dev of their own).
+   */
+  readonly superblock: string;
+}
+
+function parseLines(text: string): MountInfoEntry[] {
   return text.split('\n').flatMap((line) => {
     const fields = line.split(' ');
     const dash = fields.indexOf('-');
-    const [root, point] = [fields[3], fields[4]];
+    const [superblock, root, point] = [fields[2], fields[3], fields[4]];
     const [fstype, source] = [fields[dash + 1], fields[dash + 2]];
-    if (dash < 6 || root === undefined || point === undefined || fstype === undefined || source === undefined) return [];
-    return [{ point: unescape(point), fstype, source: unescape(source), root: unescape(root) }];
+    if (dash < 6 || superblock === undefined || root === undefined || point === undefined || fstype === undefined || source === undefined) return [];
+    return [{ point: unescape(point), fstype, source: unescape(source), root: unescape(root), superblock }];
   });
+}
+
+/** The mounts of `text` (mountinfo format), in mount order. */
+export function parseMountinfo(text: string): MountEntry[] {
+  return parseLines(text).map(({ point, fstype, source, root }) => ({ point, fstype, source, root }));
 }
 
 export function currentMounts(): MountEntry[] {
@@ -42,6 +55,8 @@ export function currentMounts(): MountEntry[] {
  * last mounted of several on one point. Undefined when no mount covers it (a chroot whose root
  * is not a mount point).
  */
+export function mountHolding<M extends MountEntry>(dir: string, table: readonly M[]): M | undefined;
+export function mountHolding(dir: string): MountEntry | undefined;
 export function mountHolding(dir: string, table: readonly MountEntry[] = currentMounts()): MountEntry | undefined {
   let best: MountEntry | undefined;
   for (const m of table) {
@@ -49,6 +64,14 @@ export function mountHolding(dir: string, table: readonly MountEntry[] = current
     if (over && m.point.length >= (best?.point.length ?? 0)) best = m;
   }
   return best;
+}
+
+/**
+ * `MAJ:MIN` of the superblock of the filesystem holding `dir` (absolute, links resolved), from
+ * the mountinfo `text` (default: this process's); undefined when no mount covers it.
+ */
+export function superblockOf(dir: string, text: string = readFileSync('/proc/self/mountinfo', 'utf8')): string | undefined {
+  return mountHolding(dir, parseLines(text))?.superblock;
 }
 
 export function sameMount(a: MountEntry, b: MountEntry): boolean {

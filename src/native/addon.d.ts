@@ -216,6 +216,12 @@ export interface NativeAddon {
   /** fallocate(2) mode 0: reserves bytes [0, length) of the open file `fd`. Like `fallocate -l <length>`. */
   fallocate(fd: number, length: number): void;
   /**
+   * sysconf(_SC_PAGESIZE): the bytes of one page, in which the kernel counts memory (a cgroup's
+   * memory.max reads back in whole pages). 4096 on x86-64; 16 KiB or 64 KiB on some arm64 and
+   * ppc64le kernels. Equivalent to `getconf PAGESIZE`.
+   */
+  pageSize(): number;
+  /**
    * The three clocks read together: of nine reads, the one whose two CLOCK_MONOTONIC reads
    * around the others are closest (its monotonic and boottime values are their midpoint).
    * Equivalent to `date +%s.%N` paired with /proc/uptime, without the fork between them.

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Test doubles: a fake native addon, a silent logger, recording feature probes, and a scriptable injector. */
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
 import type { ExecutionContext } from 'ava';
 import { pino } from 'pino';
 import { z } from 'zod';
@@ -8,6 +11,7 @@ import { Runner } from '../../src/engine/runner.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import type { Owner } from '../../src/ledger/record.js';
 import type { FeatureProbe, FeatureSupport } from '../../src/host/features.js';
+import { filesystemLockDir } from '../../src/faults/filesystem.js';
 import { defineInjector, RevertError, type ActiveFault, type FaultContext, type InjectorModule } from '../../src/faults/types.js';
 import type { NativeAddon } from '../../src/native/addon.js';
 import { workspace } from './cli.js';
@@ -25,6 +29,7 @@ export const FAKE_NATIVE: NativeAddon = {
   killProcess: () => 'absent',
   memlockLimit: () => ({ soft: null, hard: null }),
   tryLock: () => true,
+  pageSize: () => 4096,
   sdNotify: () => notFaked('sdNotify'),
   dieWithParent: () => notFaked('dieWithParent'),
   fallocate: () => notFaked('fallocate'),
@@ -69,6 +74,8 @@ export const FAKE_CONTEXT: FaultContext = {
   cgroups: { mode: 'none', mounts: new Map(), ownPaths: new Map() },
   logger: SILENT,
   procRoot: '/nonexistent',
+  // Not the host's /run/faultd/locks: unit tests lock among themselves only.
+  lockDir: filesystemLockDir(path.join(tmpdir(), 'faultd-unit-locks')),
 };
 
 /** Feature probes that answer from `missing` (`qdisc:netem`, `nftables`, `nfqueue`) and record every question in `calls`. */

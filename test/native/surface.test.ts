@@ -3,6 +3,7 @@
 // the built addon, both ways: a new C++ export without its declaration, or a declaration
 // without its export, fails here. Then a call without privileges to each function no other
 // suite without root reaches (the link, class and filter dumps, u32 redirect, fallocate).
+import { execFileSync } from 'node:child_process';
 import { closeSync, fstatSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -116,6 +117,10 @@ test('fallocate reserves the asked length of an open file', (t) => {
   native.fallocate(fd, 8192);
   t.is(fstatSync(fd).size, 8192);
   t.throws(() => native.fallocate(-1, 10), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' });
+});
+
+test('pageSize is the page size getconf reports (sysconf(_SC_PAGESIZE))', (t) => {
+  t.is(native.pageSize(), Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim()));
 });
 
 test('sdNotify refuses a relative socket path', (t) => {

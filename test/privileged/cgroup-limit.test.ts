@@ -3,8 +3,8 @@
 // hierarchies) around a busy loop it starts: the limit files as the kernel reads them, the
 // loop's CPU share under the quota, the exact previous values after the revert, also after a
 // kill -9 of faultd and `revert --remnants`; and the refusals.
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import type { ExecutionContext } from 'ava';
@@ -64,6 +64,37 @@ test('cpu 0.2, memory 64Mi, pids 50 on the processes\' cgroups: the kernel reads
   t.is(result.code, 0, result.stdout + result.stderr);
   t.deepEqual(values(), before, 'restored exactly');
   t.true((await cpuShare(pid, 500)) > 0.5, 'the loop runs free again');
+});
+
+test('a memory limit that is not a whole number of pages: the kernel reads back whole pages of the size getconf reports, and faultd\'s read-back agrees', async (t) => {
+  const { ws, pid, before, values } = setUp(t);
+  const page = Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim());
+  const asked = 64 * 2 ** 20 + 1000;
+  const child = start(ws, { processIDs: pid, memory: asked });
+  await waitForLine(child, /cgroup limits set/, 10_000);
+  t.is(values()['memory'], String(Math.floor(asked / page) * page));
+  const result = await finish(child);
+  t.is(result.code, 0, result.stdout + result.stderr);
+  t.deepEqual(values(), before, 'restored exactly');
+});
+
+test('v1 cpu quota under the kernel\'s 1 ms minimum (the group\'s own period of 10 ms): the kernel refuses 500 µs (EINVAL), and faultd refuses cpu 0.05 at plan (exit 1, as other plan-time refusals) naming cpu and 0.1 cores, writing nothing', async (t) => {
+  const { ws, pid, dirs, values } = setUp(t);
+  const periodFile = path.join(dirs.cpu, 'cpu.cfs_period_us');
+  const oldPeriod = read(periodFile);
+  writeFileSync(periodFile, '10000');
+  t.teardown(() => writeFileSync(periodFile, oldPeriod));
+  t.throws(() => writeFileSync(path.join(dirs.cpu, 'cpu.cfs_quota_us'), '500'), { code: 'EINVAL' }, 'the kernel\'s own minimum');
+  const before = values();
+  const result = await finish(start(ws, { processIDs: pid, cpu: 0.05 }));
+  t.is(result.code, 1, result.stdout + result.stderr);
+  t.regex(result.stdout + result.stderr, /params\.cpu: 0\.05 cores of the cgroup's period of 10000 µs is a quota of 500 µs, below the kernel's minimum of 1000 µs \(1 ms\): give at least 0\.1 cores for this cgroup/);
+  t.deepEqual(values(), before, 'nothing written');
+  const fits = start(ws, { processIDs: pid, cpu: 0.1 });
+  await waitForLine(fits, /cgroup limits set/, 10_000);
+  t.is(values()['cpu'], '1000');
+  t.is((await finish(fits)).code, 0);
+  t.deepEqual(values(), before);
 });
 
 test('kill -9 of faultd mid-fault leaves the limit; revert --remnants restores the previous value', async (t) => {

@@ -2,12 +2,13 @@
 // linux-disk-fill on a size-limited tmpfs the test mounts (never the real root filesystem):
 // exact Use%, the keepFree reserve, kill -9 then revert --remnants, and a revert made
 // impossible with chattr +i (the log and `faultd status` say what is left and how to fix it).
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import type { ExecutionContext } from 'ava';
 
+import { filesystemKey, filesystemLockDir, filesystemLockFile } from '../../src/faults/filesystem.js';
 import { filesystemUsage, usePercent } from '../../src/faults/linux-disk-fill.js';
 import { experimentYaml, finish, runCli, runWorkspace, startCli, waitForLine, workspace, type CliChild, type Workspace } from '../helpers/cli.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
@@ -246,4 +247,101 @@ test('linux-fs-fill: bad input names the field and writes nothing', async (t) =>
   t.not(tooBig.code, 0);
   t.regex(tooBig.stdout + tooBig.stderr, /fillStorage 62\.00 MiB: would leave less than keepFree 8\.00 MiB free/);
   t.deepEqual(fillFiles(fs), []);
+});
+
+/** MemAvailable now, in bytes. */
+const memAvailable = (): number => Number(/^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0) * 1024;
+
+test('a tmpfs fill is RAM: one past --max-memory-fraction of MemAvailable is refused (exit 2) naming the field and the limit, and a step whose memory stress and tmpfs fill together pass it is refused; nothing is written', async (t) => {
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  // 5 % of MemAvailable (about 1 GiB here) is the budget; the tmpfs is big enough for twice it, and nothing is written.
+  const budget = Math.floor(memAvailable() * 0.05);
+  const dir = path.join(ws.dir, 'big');
+  mkdirSync(dir);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${4 * budget}`, 'faultd-ram', dir]);
+  t.teardown(() => void spawnSync('umount', [dir]));
+  const over = ws.file('over.json', experimentYaml([[{ kind: 'linux-fs-fill', name: 'fs', duration: '5s', params: { FILL_PATH: dir, FILL_STORAGE: String(2 * budget) } }]]));
+  const refused = await runCli(['--max-memory-fraction', '0.05', 'run', over], ws.stateDir);
+  t.is(refused.code, 2, refused.stdout + refused.stderr);
+  t.regex(refused.stdout + refused.stderr, new RegExp(`fillStorage: .* on the tmpfs of ${dir} is held in RAM, which the memory budget bounds: at most .* \\(--max-memory-fraction 5 % of MemAvailable`));
+  t.deepEqual(fillFiles(dir), []);
+  const percent = ws.file('percent.json', experimentYaml([[{ kind: 'linux-disk-fill', name: 'fill', duration: '5s', params: { path: dir, fillPercentage: 60, keepFree: '1Mi' } }]]));
+  const byPercent = await runCli(['--max-memory-fraction', '0.05', 'validate', percent], ws.stateDir);
+  t.is(byPercent.code, 2, byPercent.stdout + byPercent.stderr);
+  t.regex(byPercent.stdout + byPercent.stderr, /fillPercentage: .* on the tmpfs of .* is held in RAM/);
+  // linux-disk-io-stress's working files on a tmpfs are RAM too.
+  const io = ws.file('io.json', experimentYaml([[{ kind: 'linux-disk-io-stress', name: 'io', duration: '5s', params: { volumeMountPath: dir, fileSystemUtilisationBytes: String(2 * budget), keepFree: '1Mi' } }]]));
+  const ioRefused = await runCli(['--max-memory-fraction', '0.05', 'validate', io], ws.stateDir);
+  t.is(ioRefused.code, 2, ioRefused.stdout + ioRefused.stderr);
+  t.regex(ioRefused.stdout + ioRefused.stderr, /fileSystemUtilisationBytes: .* on the tmpfs of .* is held in RAM, which the memory budget bounds/);
+  // Each fits alone; together they do not.
+  const half = String(Math.floor(budget * 0.5));
+  const alone = ws.file('alone.json', experimentYaml([[{ kind: 'linux-fs-fill', name: 'fs', duration: '5s', params: { fillPath: dir, fillStorage: String(Math.floor(budget * 0.7)) } }]]));
+  t.is((await runCli(['--max-memory-fraction', '0.05', 'validate', alone], ws.stateDir)).code, 0);
+  const step = ws.file('step.json', experimentYaml([[
+    { kind: 'linux-fs-fill', name: 'fs', duration: '5s', params: { fillPath: dir, fillStorage: String(Math.floor(budget * 0.7)) } },
+    { kind: 'linux-memory-stress', name: 'mem', duration: '5s', params: { memory: half } },
+  ]]));
+  const together = await runCli(['--max-memory-fraction', '0.05', 'run', step], ws.stateDir);
+  t.is(together.code, 2, together.stdout + together.stderr);
+  t.regex(together.stdout + together.stderr, /its faults together hold .* of RAM \(memory stress, and fills of tmpfs or ramfs\), more than .* \(--max-memory-fraction 5 % of MemAvailable\)/);
+  t.deepEqual(fillFiles(dir), []);
+});
+
+test('btrfs: a fill of a subvolume and a fill of its pool are one filesystem (one superblock in mountinfo, though st_dev differs): refused in one step', async (t) => {
+  if (spawnSync('mkfs.btrfs', ['--version']).status !== 0) {
+    t.log('no mkfs.btrfs (apt-get install btrfs-progs)');
+    t.pass();
+    return;
+  }
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const holder = path.join(ws.dir, 'img');
+  mkdirSync(holder);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=300M', 'faultd-btrfs-img', holder]);
+  t.teardown(() => void spawnSync('umount', [holder]));
+  const image = path.join(holder, 'pool.img');
+  execFileSync('truncate', ['-s', '256M', image]);
+  execFileSync('mkfs.btrfs', ['-q', image], { stdio: 'ignore' });
+  const loop = execFileSync('losetup', ['--find', '--show', image], { encoding: 'utf8' }).trim();
+  t.teardown(() => void spawnSync('losetup', ['-d', loop]));
+  const [pool, sub] = [path.join(ws.dir, 'pool'), path.join(ws.dir, 'sub')];
+  mkdirSync(pool);
+  mkdirSync(sub);
+  execFileSync('mount', [loop, pool]);
+  t.teardown(() => void spawnSync('umount', [pool]));
+  execFileSync('btrfs', ['-q', 'subvolume', 'create', path.join(pool, 'vol')]);
+  execFileSync('mount', ['-o', 'subvol=vol', loop, sub]);
+  t.teardown(() => void spawnSync('umount', [sub]));
+  t.not(statSync(pool).dev, statSync(sub).dev, 'btrfs shows the subvolume with a st_dev of its own');
+  const both = ws.file('both.json', experimentYaml([[
+    { kind: 'linux-disk-fill', name: 'pool', duration: '2s', params: { path: pool, size: '8Mi', keepFree: '4Mi' } },
+    { kind: 'linux-fs-fill', name: 'sub', duration: '2s', params: { fillPath: sub, fillStorage: '8M', keepFree: '4Mi' } },
+  ]]));
+  const refused = await runCli(['validate', both], ws.stateDir);
+  t.is(refused.code, 2, refused.stdout + refused.stderr);
+  t.regex(refused.stdout + refused.stderr, /faults "pool" and "sub" both change disk:sb\d+:\d+; put them in separate steps/);
+});
+
+test('two faultd processes filling one tmpfs at once: the fills wait for the filesystem\'s lock, and the second checks keepFree after the first has its bytes (only one fits)', async (t) => {
+  const a = runWorkspace(t);
+  const b = runWorkspace(t);
+  const fs = mountFs(t, a.ws);
+  // 64 MiB: one fill of 24 MiB leaves 40 MiB ≥ keepFree 20 MiB; a second would leave 16 MiB.
+  const experiment = (ws: Workspace, name: string) => ws.file(`${name}.json`, experimentYaml([[{ kind: 'linux-fs-fill', name, duration: '4s', params: { fillPath: fs, fillStorage: '24M', keepFree: '20Mi' } }]]));
+  // The test holds the filesystem's lock first, so both faultd reach their apply and wait on it.
+  const lockFile = filesystemLockFile(filesystemKey(fs), filesystemLockDir());
+  const holder = spawn('flock', ['-x', lockFile, '-c', 'echo held; sleep 3'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => holder.kill('SIGKILL'));
+  await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+  const first = a.run(experiment(a.ws, 'first'));
+  const second = b.run(experiment(b.ws, 'second'));
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  t.deepEqual(fillFiles(fs), [], 'nothing written while another holds the lock');
+  const [one, two] = await Promise.all([finish(first), finish(second)]);
+  const codes = [one.code, two.code].sort();
+  t.deepEqual(codes, [0, 1], `${one.stdout}\n${two.stdout}`);
+  t.regex(one.code === 0 ? two.stdout + two.stderr : one.stdout + one.stderr, /24\.00 MiB would now leave less than keepFree 20\.00 MiB free on the filesystem of .*; nothing was written/);
+  t.deepEqual(fillFiles(fs), [], 'the fill that applied was reverted at its end');
 });

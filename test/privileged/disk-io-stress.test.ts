@@ -6,7 +6,7 @@
 // has O_DIRECT), kill -9 then revert --remnants (also while the image is unmounted), and bad
 // input that changes nothing.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -268,6 +268,34 @@ test('kill -9 of faultd: the stressor dies with it, the files stay until revert 
   t.is((await runCli(['revert', '--remnants'], ws.stateDir)).stdout.trim(), 'No remnants: the ledger shows nothing applied.', 'idempotent');
 });
 
+test('the stressor writes the files faultd created (the inodes in the ledger, open on its descriptors 3 and 4); after kill -9, a same-named file put in the place of one is left alone by revert --remnants (exit 4, the fix finds faultd\'s by inode)', async (t) => {
+  const { ws, fs, start } = setup(t, { fileSystemUtilisationBytes: '8Mi', workers: 2 });
+  const child = start();
+  await waitForLine(child, /fault applied/);
+  const pid = await waitFor(() => stressorPid(fs.dir), 'the stressor');
+  const records = readFileSync(path.join(ws.stateDir, 'ledger.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event?: string; revert?: { owned?: { file: string; dev: number; ino: number }[] } });
+  const owned = records.filter((r) => r.event === 'applied').at(-1)?.revert?.owned ?? [];
+  t.deepEqual(owned.map((o) => [o.file, o.ino]), ioFiles(fs.dir).map((n) => [path.join(fs.dir, n), statSync(path.join(fs.dir, n)).ino]));
+  t.deepEqual([3, 4].map((fd) => readlinkSync(`/proc/${pid}/fd/${fd}`)), owned.map((o) => o.file), 'the stressor has them open as 3 and 4');
+  child.kill('SIGKILL');
+  await finish(child);
+  await waitFor(() => (stressorPid(fs.dir) === undefined ? true : undefined), `stressor ${pid} to die with faultd`);
+  const [mine] = owned;
+  if (!mine) throw new Error('no owned file');
+  renameSync(mine.file, path.join(fs.dir, 'moved-away'));
+  writeFileSync(mine.file, 'somebody else\'s file');
+  const refused = await runCli(['revert', '--remnants'], ws.stateDir);
+  t.is(refused.code, 4, refused.stdout + refused.stderr);
+  t.regex(refused.stdout, /is not the working file faultd created \(inode \d+, not \d+\): it was moved or replaced, so it is left untouched/);
+  t.is(readFileSync(mine.file, 'utf8'), 'somebody else\'s file', 'never deleted');
+  execFileSync('sh', ['-c', /find \S+ -xdev -inum \d+ -delete/.exec(refused.stdout)?.[0] ?? 'false']);
+  t.false(existsSync(path.join(fs.dir, 'moved-away')), 'the fix found faultd\'s file by its inode');
+  rmSync(mine.file);
+  const later = await runCli(['revert', '--remnants'], ws.stateDir);
+  t.is(later.code, 0, later.stdout + later.stderr);
+  t.deepEqual(ioFiles(fs.dir), []);
+});
+
 test('bad input names the field and the allowed range and changes nothing', async (t) => {
   const { ws, fs, start } = setup(t, { fileSystemUtilisationPercentage: 100 });
   const tooMuch = await finish(start());
@@ -302,7 +330,7 @@ test('--dry-run without volumeMountPath names the home directory\'s filesystem a
   t.is(result.code, 0, result.stdout + result.stderr);
   const mount = execFileSync('findmnt', ['-n', '-o', 'FSTYPE,SOURCE,TARGET', '--target', home], { encoding: 'utf8' }).trim().split(/\s+/);
   t.regex(result.stdout, new RegExp(`linux-disk-io-stress\\): ${mount[0] ?? ''} \\S+ on ${mount[2] ?? ''}: 2 writer\\(s\\) at 1\\.00 MiB/s`));
-  t.regex(result.stdout, new RegExp(`the stressor creates ${home}/\\.faultd-io-[0-9a-f]{8}-0, ${home}/\\.faultd-io-[0-9a-f]{8}-1 \\(`));
+  t.regex(result.stdout, new RegExp(`create ${home}/\\.faultd-io-[0-9a-f]{8}-0, ${home}/\\.faultd-io-[0-9a-f]{8}-1 \\(O_EXCL, each one's device and inode recorded;`));
   t.deepEqual(readdirSync(home), before);
 });
 
@@ -314,7 +342,9 @@ test('a revert while the loaded filesystem is not mounted fails and says which m
   await finish(child);
   await waitFor(() => (stressorPid(fs.dir) === undefined ? true : undefined), 'the stressor to die with faultd');
   const device = `/dev/${fs.loop}`;
-  execFileSync('umount', [fs.dir]);
+  // A dying stressor's command line reads empty (exit_mm) a moment before its files close
+  // (exit_files): umount may see it busy that moment.
+  await waitFor(() => (spawnSync('umount', [fs.dir]).status === 0 ? true : undefined), `umount ${fs.dir}`);
   let mounted = false;
   t.teardown(() => {
     if (!mounted) spawnSync('mount', [device, fs.dir]);

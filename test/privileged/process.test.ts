@@ -137,6 +137,34 @@ test('linux-process-stop leaves out a process someone else stopped, and continue
   t.is(stateOf(theirs.child.pid ?? 0), 'T', 'not ours to continue');
 });
 
+test('linux-process-stop with a zombie among its targets: the zombie (exited, not reaped) is left out and named, never counted as stopped; the live target is stopped and continued', async (t) => {
+  const { ws, name, bin, start } = setUp(t);
+  const live = start();
+  // A parent that never reaps: the copy of sleep exits at once and stays a zombie under `sleep 300`.
+  const parent = spawn('sh', ['-c', `"${bin}" 0 & exec sleep 300`], { stdio: 'ignore' });
+  t.teardown(() => parent.kill('SIGKILL'));
+  let zombie = 0;
+  t.true(await waitUntil(() => {
+    for (const task of readFileSync(`/proc/${parent.pid ?? 0}/task/${parent.pid ?? 0}/children`, 'utf8').split(' ').filter(Boolean)) {
+      if (stateOf(Number(task)) === 'Z') zombie = Number(task);
+    }
+    return zombie !== 0;
+  }, 3000), 'a zombie child');
+  const child = run(ws, { kind: 'linux-process-stop', duration: '2s', params: { processIDs: `${live.child.pid ?? 0},${zombie}` } });
+  const line = await waitForLine(child, /processes stopped/, 10_000);
+  t.is(stateOf(live.child.pid ?? 0), 'T');
+  t.is(stateOf(zombie), 'Z');
+  const logged = JSON.parse(line) as { stopped: { pid: number }[]; leftOut?: { pid: number; state: string }[] };
+  t.deepEqual(logged.stopped.map((p) => p.pid), [live.child.pid ?? 0], 'only the live process is reported stopped');
+  t.deepEqual(logged.leftOut, [{ pid: zombie, state: 'Z' }]);
+  const result = await finish(child);
+  t.is(result.code, 0, result.stdout + result.stderr);
+  t.is(stateOf(live.child.pid ?? 0), 'S');
+  const onlyZombie = await finish(run(ws, { kind: 'linux-process-stop', params: { processNames: name, exclude: '300' } }));
+  t.is(onlyZombie.code, 1, onlyZombie.stdout + onlyZombie.stderr);
+  t.regex(onlyZombie.stdout + onlyZombie.stderr, new RegExp(`processNames \\\\"${name}\\\\": no process matches that can be stopped; left out: ${zombie} \\(exited, a zombie\\)`));
+});
+
 test('bad input names the field and changes nothing', async (t) => {
   const { ws, name, start } = setUp(t);
   const target = start();

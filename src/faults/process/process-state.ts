@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { monotonicMs } from '../../monotonic.js';
 import type { ProcessRecord } from './record.js';
-import { readProcess } from './targets.js';
+import { isExited, readProcess } from './targets.js';
 
 /** How long a SIGSTOP or SIGCONT may take to show in /proc/<pid>/stat. */
 export const STATE_WAIT_MS = 1000;
@@ -22,13 +22,16 @@ export function stateOf(t: ProcessRecord, procRoot: string): string | undefined 
   return now && now.startTime === t.startTime ? now.state : undefined;
 }
 
-/** Waits until `done(state)` holds for every target still there; the ones for which it does not. */
+/**
+ * Waits until `done(state)` holds for every target still there; the ones for which it does not.
+ * A target that exited meanwhile (gone, or a zombie that is not reaped yet) is not waited for.
+ */
 export async function waitForState(targets: readonly ProcessRecord[], done: (state: string) => boolean, procRoot: string): Promise<ProcessRecord[]> {
   const deadline = monotonicMs() + STATE_WAIT_MS;
   for (;;) {
     const pending = targets.filter((t) => {
       const state = stateOf(t, procRoot);
-      return state !== undefined && !done(state);
+      return state !== undefined && !isExited(state) && !done(state);
     });
     if (!pending.length || monotonicMs() >= deadline) return pending;
     await sleep(5);

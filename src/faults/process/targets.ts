@@ -86,8 +86,14 @@ function descendsFrom(p: ProcessInfo, ancestor: number, byPid: ReadonlyMap<numbe
   return false;
 }
 
-/** Kernel threads have no command line and descend from kthreadd. */
-const isKernelThread = (p: ProcessInfo): boolean => p.pid === KTHREADD || p.ppid === KTHREADD || p.cmdline === '';
+/**
+ * A process that has exited and is not reaped yet (Z), or is being torn down (X): no signal
+ * reaches it any more (it can be neither killed, stopped nor continued).
+ */
+export const isExited = (state: string | undefined): boolean => state === 'Z' || state === 'X' || state === 'x';
+
+/** Kernel threads have no command line and descend from kthreadd (a zombie has no command line either: it is no kernel thread). */
+const isKernelThread = (p: ProcessInfo): boolean => p.pid === KTHREADD || p.ppid === KTHREADD || (p.cmdline === '' && !isExited(p.state));
 
 /** The selector as its user wrote it, for messages: `processNames "nginx,redis"`. */
 export function describeSelector(s: ProcessSelector): string {
@@ -100,6 +106,8 @@ export interface Selection {
   readonly targets: ProcessInfo[];
   /** Matches left out because they are protected (PID 1, faultd and its own). */
   readonly protectedMatches: ProcessInfo[];
+  /** Matches left out because they have exited (zombies not reaped yet): no signal reaches them. */
+  readonly exited: ProcessInfo[];
 }
 
 /** The targets now, by the selector's precedence; in pid order, cut to `count` or `percentage`. */
@@ -112,15 +120,17 @@ export function selectProcesses(all: readonly ProcessInfo[], s: ProcessSelector,
   });
   const kept = matches.filter((p) => !s.exclude.some((pattern) => p.cmdline.includes(pattern)));
   const protectedMatches = kept.filter((p) => guarded.has(p.pid) || (s.processIDs?.length ? isKernelThread(p) : false));
-  const eligible = kept.filter((p) => !protectedMatches.includes(p)).sort((a, b) => a.pid - b.pid);
+  const exited = kept.filter((p) => !protectedMatches.includes(p) && isExited(p.state));
+  const eligible = kept.filter((p) => !protectedMatches.includes(p) && !exited.includes(p)).sort((a, b) => a.pid - b.pid);
   const wanted = s.count ?? (s.percentage === undefined ? eligible.length : Math.max(1, Math.ceil((eligible.length * s.percentage) / 100)));
-  return { targets: eligible.slice(0, wanted), protectedMatches };
+  return { targets: eligible.slice(0, wanted), protectedMatches, exited };
 }
 
 /** Why a selection is empty, in one line: `processNames "nginx": no process matches`. */
 export function noTargetMessage(s: ProcessSelector, selection: Selection): string {
   const guarded = selection.protectedMatches.map((p) => `${p.pid} (${p.comm})`);
-  return `${describeSelector(s)}: no process matches${guarded.length ? ` that faultd may signal (protected: ${guarded.join(', ')}: PID 1, faultd, its ancestors, its own helpers and kernel threads are never targets)` : ''}`;
+  const exited = selection.exited.map((p) => `${p.pid} (${p.comm})`);
+  return `${describeSelector(s)}: no process matches${guarded.length || exited.length ? ' that faultd may signal' : ''}${guarded.length ? ` (protected: ${guarded.join(', ')}: PID 1, faultd, its ancestors, its own helpers and kernel threads are never targets)` : ''}${exited.length ? ` (exited, zombies not reaped yet, which no signal reaches: ${exited.join(', ')})` : ''}`;
 }
 
 /** `1234 (nginx: master process …)`, the command line cut to 80 characters. */

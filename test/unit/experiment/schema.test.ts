@@ -118,7 +118,7 @@ test('YAML syntax errors carry file, line and column', (t) => {
 test('parallel memory faults share one budget', (t) => {
   const fault = { kind: 'linux-memory-stress', params: { memory: '3Gi' } };
   const doc = { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'x' }, spec: { steps: [{ faults: [{ ...fault, name: 'a' }, { ...fault, name: 'b' }] }] } };
-  rejects(t, doc, /spec\.steps\[0\]: its faults together hold 6\.00 GiB, more than 4\.80 GiB \(80 % of MemAvailable\)/);
+  rejects(t, doc, /spec\.steps\[0\]: its faults together hold 6\.00 GiB of RAM \(memory stress, and fills of tmpfs or ramfs\), more than 4\.80 GiB \(--max-memory-fraction 80 % of MemAvailable\)/);
 });
 
 test('lock beyond RLIMIT_MEMLOCK without CAP_IPC_LOCK is refused at validation', (t) => {

@@ -11,8 +11,8 @@ import { validateExperiment } from '../../../src/experiment/schema.js';
 import { linuxCgroupLimit, unitCgroups } from '../../../src/faults/linux-cgroup-limit.js';
 import { REGISTRY } from '../../../src/faults/registry.js';
 import type { FaultContext } from '../../../src/faults/types.js';
-import { limitWrite } from '../../../src/host/cgroup-limits.js';
-import { FAKE_CONTEXT } from '../../helpers/fake.js';
+import { LimitOutOfRange, limitWrite } from '../../../src/host/cgroup-limits.js';
+import { FAKE_CONTEXT, FAKE_NATIVE } from '../../helpers/fake.js';
 import { FAKE_VALIDATION } from '../../helpers/host.js';
 
 function fakeProc(t: { teardown(fn: () => void): void }, processes: Record<number, string>): string {
@@ -40,10 +40,15 @@ test('a unit\'s cgroup is found through its processes, up to the unit itself (no
 });
 
 test('limit files: v2 cpu.max with its own period, memory rounded down to pages as the kernel reads it back, pids', (t) => {
-  t.deepEqual(limitWrite('cpu', 0.5, 2, '/cg'), { kind: 'cpu', file: '/cg/cpu.max', value: '50000 100000', expected: '50000 100000' });
-  t.deepEqual(limitWrite('memory', 10_000, 2, '/cg'), { kind: 'memory', file: '/cg/memory.max', value: '10000', expected: '8192' });
-  t.deepEqual(limitWrite('memory', 8192, 1, '/cg'), { kind: 'memory', file: '/cg/memory.limit_in_bytes', value: '8192', expected: '8192' });
-  t.deepEqual(limitWrite('pids', 50, 1, '/cg'), { kind: 'pids', file: '/cg/pids.max', value: '50', expected: '50' });
+  t.deepEqual(limitWrite('cpu', 0.5, 2, '/cg', 4096), { kind: 'cpu', file: '/cg/cpu.max', value: '50000 100000', expected: '50000 100000' });
+  t.deepEqual(limitWrite('memory', 10_000, 2, '/cg', 4096), { kind: 'memory', file: '/cg/memory.max', value: '10000', expected: '8192' });
+  t.deepEqual(limitWrite('memory', 8192, 1, '/cg', 4096), { kind: 'memory', file: '/cg/memory.limit_in_bytes', value: '8192', expected: '8192' });
+  t.deepEqual(limitWrite('pids', 50, 1, '/cg', 4096), { kind: 'pids', file: '/cg/pids.max', value: '50', expected: '50' });
+});
+
+test('memory is read back in pages of the size the addon reports: 64 KiB pages (arm64, ppc64le) round 100000 down to 65536', (t) => {
+  t.deepEqual(limitWrite('memory', 100_000, 2, '/cg', 65_536), { kind: 'memory', file: '/cg/memory.max', value: '100000', expected: '65536' });
+  t.deepEqual(limitWrite('memory', 100_000, 1, '/cg', 16_384), { kind: 'memory', file: '/cg/memory.limit_in_bytes', value: '100000', expected: '98304' });
 });
 
 /** A whole disk of this host (loop and ram disks count), for plans that resolve ioDevice through the real /sys. */
@@ -106,6 +111,16 @@ async function pidsLimitPlanned(t: { teardown(fn: () => void): void }) {
   if (!params.ok) throw new Error(JSON.stringify(params.issues));
   return { ctx, file, planned: await linuxCgroupLimit.plan('f1', params.params, ctx) };
 }
+
+test('the plan expects the memory limit back in the kernel\'s pages (the addon\'s pageSize, 64 KiB here), not in 4 KiB pages', async (t) => {
+  const { root, ctx } = v2Host(t);
+  writeFileSync(path.join(root, 'app.service/memory.max'), 'max\n');
+  const bigPages: FaultContext = { ...ctx, native: { ...FAKE_NATIVE, pageSize: () => 65_536 } };
+  const params = linuxCgroupLimit.validateParams({ processIDs: '10', memory: 100_000 }, bigPages);
+  if (!params.ok) throw new Error(JSON.stringify(params.issues));
+  const planned = await linuxCgroupLimit.plan('f1', params.params, bigPages);
+  t.deepEqual(planned.revert, { bootId: ctx.host.bootId, changes: [{ kind: 'memory', file: path.join(root, 'app.service/memory.max'), previous: 'max', value: '100000', expected: '65536' }] });
+});
 
 test('after a reboot the revert writes nothing: the limits died with their boot, and this boot\'s cgroup of the unit is left as systemd made it', async (t) => {
   const { ctx, file, planned } = await pidsLimitPlanned(t);
@@ -182,4 +197,21 @@ test('two cgroup limits in one step are refused: the later one would record the 
   );
   t.false(result.ok);
   t.regex(result.ok ? '' : result.problems.map((p) => p.message).join('\n'), /faults "a" and "b" both change cgroup limits; put them in separate steps/);
+});
+
+test('v1: a cpu quota under the kernel\'s 1 ms minimum (a group with a 10 ms period of its own) is refused at plan naming cpu and the least that fits, not raised to 1 ms', async (t) => {
+  const v1 = mkdtempSync(path.join(tmpdir(), 'faultd-cgv1-'));
+  t.teardown(() => rmSync(v1, { recursive: true, force: true }));
+  const group = path.join(v1, 'cpu/app.service');
+  mkdirSync(group, { recursive: true });
+  writeFileSync(path.join(group, 'cpu.cfs_period_us'), '10000\n');
+  writeFileSync(path.join(group, 'cpu.cfs_quota_us'), '-1\n');
+  t.throws(() => limitWrite('cpu', 0.05, 1, group, 4096), { instanceOf: LimitOutOfRange, message: "0.05 cores of the cgroup's period of 10000 µs is a quota of 500 µs, below the kernel's minimum of 1000 µs (1 ms): give at least 0.1 cores for this cgroup" });
+  t.deepEqual(limitWrite('cpu', 0.1, 1, group, 4096), { kind: 'cpu', file: path.join(group, 'cpu.cfs_quota_us'), value: '1000', expected: '1000' });
+  const procRoot = fakeProc(t, { 10: '3:cpu,cpuacct:/app.service\n0::/app.service\n' });
+  const ctx: FaultContext = { ...FAKE_CONTEXT, procRoot, cgroups: { mode: 'v1', mounts: new Map([['cpu', path.join(v1, 'cpu')]]), ownPaths: new Map([['cpu', '/faultd.service']]) } };
+  const params = linuxCgroupLimit.validateParams({ processIDs: '10', cpu: 0.05 }, ctx);
+  if (!params.ok) throw new Error(JSON.stringify(params.issues));
+  await t.throwsAsync(linuxCgroupLimit.plan('f1', params.params, ctx), { code: 'FAULTD_ERR_INPUT_INVALID', message: /^params\.cpu: 0\.05 cores .* below the kernel's minimum of 1000 µs \(1 ms\): give at least 0\.1 cores for this cgroup; nothing was written$/ });
+  t.is(readFileSync(path.join(group, 'cpu.cfs_quota_us'), 'utf8'), '-1\n');
 });
