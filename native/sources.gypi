@@ -4,6 +4,7 @@
   'variables': {
     'faultd_core_sources': [
       'native/core/clock.cc',
+      'native/core/dns/message.cc',
       'native/core/duty_cycle.cc',
       'native/core/file_lock.cc',
       'native/core/file_space.cc',
