@@ -26,6 +26,8 @@
     'faultd_injector_sources': [
       'native/injectors/cpu_stress.cc',
       'native/injectors/delay_sampler.cc',
+      'native/injectors/dns_interceptor.cc',
+      'native/injectors/dns_policy.cc',
       'native/injectors/io_stress.cc',
       'native/injectors/memory_stress.cc',
       'native/injectors/nfqueue_delayer.cc',
@@ -43,6 +45,7 @@
       'native/stressor/lifecycle.cc',
       'native/stressor/mode_cpu.cc',
       'native/stressor/mode_delay.cc',
+      'native/stressor/mode_dns.cc',
       'native/stressor/mode_io.cc',
       'native/stressor/mode_memory.cc',
       'native/stressor/mode_pids.cc',

@@ -10,7 +10,7 @@
 # a static busybox for the guest's first stage.
 set -euo pipefail
 
-packages=(build-essential python3 libgtest-dev stress-ng fio iproute2 nftables iptables strace procps e2fsprogs systemd systemd-container debootstrap)
+packages=(build-essential python3 libgtest-dev stress-ng fio iproute2 nftables iptables strace procps e2fsprogs systemd systemd-container debootstrap dnsmasq-base bind9-dnsutils)
 if [ "${1:-}" = "--vm" ]; then
   packages+=(qemu-system-x86 linux-image-amd64 busybox-static cpio kmod)
 fi
