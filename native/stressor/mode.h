@@ -86,5 +86,6 @@ extern const ModeInfo kDnsMode;
 extern const ModeInfo kPidsMode;
 extern const ModeInfo kProbeQdiscMode;
 extern const ModeInfo kProbeNfqueueMode;
+extern const ModeInfo kProbeNatMode;
 
 }  // namespace faultd::stressor

@@ -39,6 +39,7 @@ TEST(StressorCommandLine, AcceptsWhatFaultdPasses) {
       {"probe-qdisc", "netem"},
       {"probe-qdisc", "tbf"},
       {"probe-nfqueue"},
+      {"probe-nat-redirect"},
   };
   for (const auto& argv : argvs) {
     const ParsedCommandLine parsed = Parse(argv);
@@ -62,9 +63,9 @@ TEST(StressorCommandLine, ReadsTheCommonOptionsOnce) {
 
 TEST(StressorCommandLine, UnknownOrMissingModeListsEveryMode) {
   const ParsedCommandLine unknown = Parse({"disk", "--workers=1"});
-  EXPECT_EQ(unknown.error, "unknown mode 'disk' (one of cpu, memory, io, delay, dns, pids, probe-qdisc, probe-nfqueue)");
+  EXPECT_EQ(unknown.error, "unknown mode 'disk' (one of cpu, memory, io, delay, dns, pids, probe-qdisc, probe-nfqueue, probe-nat-redirect)");
   EXPECT_EQ(unknown.command.mode, nullptr);
-  EXPECT_EQ(Parse({}).error, "missing mode (one of cpu, memory, io, delay, dns, pids, probe-qdisc, probe-nfqueue)");
+  EXPECT_EQ(Parse({}).error, "missing mode (one of cpu, memory, io, delay, dns, pids, probe-qdisc, probe-nfqueue, probe-nat-redirect)");
   for (const ModeInfo* mode : AllModes()) {
     EXPECT_NE(unknown.usage.find("faultd-stressor " + std::string(mode->name)), std::string::npos) << mode->name;
   }

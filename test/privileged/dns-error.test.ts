@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: Apache-2.0
+// linux-dns-error end to end, each test in namespaces it creates with a real dnsmasq as the
+// upstream and dig as the client: the targeted name fails with the asked rcode (or gets no
+// answer) over UDP and TCP while other names resolve through the interceptor exactly as they do
+// directly; revert leaves the exact nft ruleset of before and no interceptor; after kill -9 the
+// interceptor dies with faultd and `revert --remnants` removes the chain; bad input exits 2.
+import { readdirSync, readFileSync } from 'node:fs';
+
+import { experimentYaml, finish, runCli, startCli, waitForLine, workspace } from '../helpers/cli.js';
+import { dig, startDnsmasq } from '../helpers/dns.js';
+import { testNetnsPair, type TestNetns } from '../helpers/netns.js';
+import { privilegedTest as test } from '../helpers/privileged.js';
+
+const RECORDS = { 'ok.test': '10.0.0.1', 'gone.test': '10.0.0.2', 'v6.test': 'fd00::9' };
+
+function ruleset(ns: TestNetns): unknown {
+  const text = ns.exec('nft', ['-j', 'list', 'ruleset']).trim();
+  if (text === '') return [];
+  return (JSON.parse(text) as { nftables: Record<string, unknown>[] }).nftables.filter((entry) => !('metainfo' in entry));
+}
+
+/** Pids of DNS interceptors whose upstream is `upstream` (each test has its own subnet). */
+function interceptors(upstream: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      if (argv[0]?.endsWith('faultd-stressor') && argv[1] === 'dns' && argv.includes(`--upstream=${upstream}`)) pids.push(Number(name));
+    } catch {
+      // exited
+    }
+  }
+  return pids;
+}
+
+async function gone(pids: readonly number[], timeoutMs = 2000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (pids.every((pid) => !readdirSync('/proc').includes(String(pid)))) return true;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return false;
+}
+
+test('NXDOMAIN for the targeted name over UDP and TCP, other names unchanged, exact revert', async (t) => {
+  const pair = testNetnsPair(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  await startDnsmasq(t, pair.b, pair.addressB, RECORDS);
+  const server = `@${pair.addressB}`;
+  const before = ruleset(pair.a);
+  const direct = { a: dig(pair.a, [server, 'ok.test']).answers, aaaa: dig(pair.a, [server, 'AAAA', 'v6.test']).answers };
+  t.deepEqual(dig(pair.a, [server, 'gone.test']).answers, ['gone.test. IN A 10.0.0.2'], 'resolves before the fault');
+  const file = ws.file('dns.json', experimentYaml([[{ kind: 'linux-dns-error', duration: '60s', params: { HOST_NAMES: 'gone.test', UPSTREAM_SERVER: pair.addressB } }]]));
+  const dry = await runCli(['run', '--dry-run', file], ws.stateDir, pair.a.name);
+  t.regex(dry.stdout, /type nat hook output priority -100/);
+  t.regex(dry.stdout, /queries for "gone\.test" get NXDOMAIN/);
+  const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir, pair.a.name);
+  t.teardown(() => child.kill('SIGKILL'));
+  await waitForLine(child, /fault applied/);
+  const pids = interceptors(pair.addressB);
+  t.is(pids.length, 1, 'one interceptor runs');
+  t.regex(pair.a.exec('nft', ['list', 'table', 'inet', 'faultd']), /type nat hook output priority (?:-100|dstnat); policy accept;\s+meta mark 0x0fa17d53 accept\s+ip daddr [\d.]+ udp dport 53 redirect to :\d+\s+ip daddr [\d.]+ tcp dport 53 redirect to :\d+/);
+  for (const transport of ['+notcp', '+tcp']) {
+    const hit = dig(pair.a, [server, transport, 'gone.test']);
+    t.is(hit.status, 'NXDOMAIN', `${transport} gone.test`);
+    t.true(hit.edns, 'EDNS kept');
+    t.deepEqual(dig(pair.a, [server, transport, 'ok.test']).answers, direct.a, `${transport} ok.test as direct`);
+    t.deepEqual(dig(pair.a, [server, transport, 'AAAA', 'v6.test']).answers, direct.aaaa, `${transport} AAAA as direct`);
+    t.is(dig(pair.a, [server, transport, 'www.gone.test']).status, 'NOERROR', 'exact match: a sub-name is not targeted');
+  }
+  child.kill('SIGINT');
+  t.is((await finish(child)).code, 3);
+  t.true(await gone(pids), 'the interceptor is gone');
+  t.deepEqual(ruleset(pair.a), before, 'the exact nft ruleset of before');
+  t.deepEqual(dig(pair.a, [server, 'gone.test']).answers, ['gone.test. IN A 10.0.0.2'], 'resolves after revert');
+});
+
+for (const [errorType, expected] of [['servfail', 'SERVFAIL'], ['refused', 'REFUSED'], ['timeout', 'timeout']] as const) {
+  test(`errorType ${errorType} with matchScheme substring`, async (t) => {
+    const pair = testNetnsPair(t);
+    const ws = workspace();
+    t.teardown(() => ws.remove());
+    await startDnsmasq(t, pair.b, pair.addressB, RECORDS);
+    const file = ws.file('dns.json', experimentYaml([[{ kind: 'linux-dns-error', duration: '60s', params: { hostNames: 'gone', matchScheme: 'substring', upstreamServer: pair.addressB, errorType } }]]));
+    const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir, pair.a.name);
+    t.teardown(() => child.kill('SIGKILL'));
+    await waitForLine(child, /fault applied/);
+    t.is(dig(pair.a, [`@${pair.addressB}`, 'gone.test']).status, expected);
+    t.is(dig(pair.a, [`@${pair.addressB}`, '+tcp', 'gone.test']).status, expected);
+    t.is(dig(pair.a, [`@${pair.addressB}`, 'ok.test']).status, 'NOERROR');
+    child.kill('SIGINT');
+    await finish(child);
+    t.is(dig(pair.a, [`@${pair.addressB}`, 'gone.test']).status, 'NOERROR');
+  });
+}
+
+test('kill -9 of faultd: the interceptor dies with it, revert --remnants removes the chain', async (t) => {
+  const pair = testNetnsPair(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  await startDnsmasq(t, pair.b, pair.addressB, RECORDS);
+  const before = ruleset(pair.a);
+  const file = ws.file('dns.json', experimentYaml([[{ kind: 'linux-dns-error', duration: '60s', params: { upstreamServer: pair.addressB } }]]));
+  const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir, pair.a.name);
+  await waitForLine(child, /fault applied/);
+  const pids = interceptors(pair.addressB);
+  t.is(pids.length, 1);
+  t.is(dig(pair.a, [`@${pair.addressB}`, 'ok.test']).status, 'NXDOMAIN', 'every name fails (hostNames empty)');
+  child.kill('SIGKILL');
+  await finish(child);
+  t.true(await gone(pids), 'the interceptor died with faultd (PR_SET_PDEATHSIG)');
+  t.regex(pair.a.exec('nft', ['list', 'tables']), /inet faultd/, 'the chain is left until the remnant revert');
+  const revert = await runCli(['revert', '--remnants'], ws.stateDir, pair.a.name);
+  t.is(revert.code, 0, revert.stdout + revert.stderr);
+  t.deepEqual(ruleset(pair.a), before);
+  t.is(dig(pair.a, [`@${pair.addressB}`, 'ok.test']).status, 'NOERROR');
+});
+
+test('bad linux-dns-error input exits 2 naming the field and range, and changes nothing', async (t) => {
+  const pair = testNetnsPair(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const before = ruleset(pair.a);
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ hostNames: 'bad name!', upstreamServer: '10.0.0.53' }, /params\.hostNames: "bad name!" is not a host name/],
+    [{ percentage: 101, upstreamServer: '10.0.0.53' }, /params\.percentage: must be in 0–100/],
+    [{ upstreamServer: 'dns.example.com' }, /params\.upstreamServer: must be the IPv4 or IPv6 address of a DNS server/],
+    [{ upstreamServer: '10.0.0.53', dnsPort: 70000 }, /params\.dnsPort: must be in 1–65535/],
+    [{ upstreamServer: '10.0.0.53', errorType: 'lost' }, /params\.errorType: must be one of nxdomain, servfail, refused, timeout/],
+    [{ upstreamServer: '10.0.0.53', matchScheme: 'regex' }, /params\.matchScheme: must be one of exact, substring/],
+  ];
+  for (const [params, message] of cases) {
+    const file = ws.file('bad.json', experimentYaml([[{ kind: 'linux-dns-error', duration: '10s', params }]]));
+    const result = await runCli(['run', file], ws.stateDir, pair.a.name);
+    t.is(result.code, 2, JSON.stringify(params));
+    t.regex(result.stderr, message);
+  }
+  t.deepEqual(ruleset(pair.a), before);
+  t.deepEqual(interceptors('10.0.0.53'), []);
+});
