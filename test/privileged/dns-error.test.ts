@@ -35,8 +35,8 @@ function interceptors(upstream: string): number[] {
 }
 
 async function gone(pids: readonly number[], timeoutMs = 2000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
     if (pids.every((pid) => !readdirSync('/proc').includes(String(pid)))) return true;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
@@ -139,4 +139,44 @@ test('bad linux-dns-error input exits 2 naming the field and range, and changes 
   }
   t.deepEqual(ruleset(pair.a), before);
   t.deepEqual(interceptors('10.0.0.53'), []);
+});
+
+test('an interceptor killed mid-fault ends the fault, which is reverted: DNS works again', async (t) => {
+  const pair = testNetnsPair(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  await startDnsmasq(t, pair.b, pair.addressB, RECORDS);
+  const before = ruleset(pair.a);
+  const file = ws.file('dns.json', experimentYaml([[{ kind: 'linux-dns-error', duration: '60s', params: { hostNames: 'gone.test', upstreamServer: pair.addressB } }]]));
+  const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir, pair.a.name);
+  t.teardown(() => child.kill('SIGKILL'));
+  await waitForLine(child, /fault applied/);
+  const [pid] = interceptors(pair.addressB);
+  process.kill(pid ?? 0, 'SIGKILL');
+  const result = await finish(child);
+  t.not(result.code, 0, 'the run is not a success');
+  t.regex(result.stdout + result.stderr, /DNS interceptor exited/);
+  t.deepEqual(ruleset(pair.a), before);
+  t.is(dig(pair.a, [`@${pair.addressB}`, 'ok.test']).status, 'NOERROR');
+});
+
+test('percentage 50 fails about half of 200 matching queries', async (t) => {
+  const pair = testNetnsPair(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  await startDnsmasq(t, pair.b, pair.addressB, RECORDS);
+  const file = ws.file('dns.json', experimentYaml([[{ kind: 'linux-dns-error', duration: '60s', params: { hostNames: 'gone.test', upstreamServer: pair.addressB, percentage: 50 } }]]));
+  const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir, pair.a.name);
+  t.teardown(() => child.kill('SIGKILL'));
+  await waitForLine(child, /fault applied/);
+  // One dig process, 200 queries (a batch file), each answer's status counted.
+  const batch = ws.file('batch.txt', Array.from({ length: 200 }, () => 'gone.test').join('\n'));
+  const out = pair.a.exec('dig', [`@${pair.addressB}`, '+time=1', '+tries=1', '-f', batch]);
+  const failed = (out.match(/status: NXDOMAIN/g) ?? []).length;
+  const passed = (out.match(/status: NOERROR/g) ?? []).length;
+  t.log(`${failed} of ${failed + passed} queries failed for 50 % asked`);
+  t.is(failed + passed, 200);
+  t.true(failed >= 70 && failed <= 130, `${failed} failed`);
+  child.kill('SIGINT');
+  await finish(child);
 });
