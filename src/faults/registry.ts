@@ -4,6 +4,7 @@ import { linuxCgroupLimit } from './linux-cgroup-limit.js';
 import { linuxCpuStress } from './linux-cpu-stress.js';
 import { linuxDiskFill } from './linux-disk-fill.js';
 import { linuxDnsError } from './linux-dns-error.js';
+import { linuxDnsSpoof } from './linux-dns-spoof.js';
 import { linuxFsFill } from './linux-fs-fill.js';
 import { linuxProcessKill } from './linux-process-kill.js';
 import { linuxProcessStop } from './linux-process-stop.js';
@@ -35,6 +36,7 @@ export const REGISTRY: Registry = new Map(
     linuxNetworkRateLimit,
     linuxNetworkPartition,
     linuxDnsError,
+    linuxDnsSpoof,
     linuxDiskFill,
     linuxFsFill,
     linuxProcessKill,
