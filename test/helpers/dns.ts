@@ -10,10 +10,10 @@ import { systemTool } from './netns.js';
 const IP = systemTool('ip');
 
 /** Starts dnsmasq on `address`:53 in `ns`, answering each `records` name with its IPv4 address; stopped at teardown. */
-export async function startDnsmasq(t: { teardown(fn: () => void): void }, ns: { name: string }, address: string, records: Readonly<Record<string, string>>): Promise<number> {
+export async function startDnsmasq(t: { teardown(fn: () => void): void }, ns: { name: string }, address: string, records: Readonly<Record<string, string>>, extra: readonly string[] = []): Promise<number> {
   const args = [
     'netns', 'exec', ns.name, systemTool('dnsmasq'), '--no-daemon', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--no-poll',
-    '--port=53', `--listen-address=${address}`, '--bind-interfaces', '--pid-file=', ...Object.entries(records).map(([name, ip]) => `--address=/${name}/${ip}`),
+    '--port=53', `--listen-address=${address}`, '--bind-interfaces', '--pid-file=', ...Object.entries(records).map(([name, ip]) => `--address=/${name}/${ip}`), ...extra,
   ];
   // `ip netns exec` execs dnsmasq in place, so the child's pid is dnsmasq's.
   const server = spawn(IP, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -38,6 +38,8 @@ export interface DigResult {
   readonly answers: string[];
   /** An OPT pseudo-section was in the answer (EDNS kept). */
   readonly edns: boolean;
+  /** The header flags (`qr rd ra`, `tc` when truncated). */
+  readonly flags: string[];
   readonly text: string;
 }
 
@@ -48,5 +50,6 @@ export function dig(ns: { name: string }, args: readonly string[]): DigResult {
   const status = /status: (\w+)/.exec(text)?.[1] ?? (/timed out|no servers could be reached/.test(text) ? 'timeout' : `unknown (${text.trim().slice(-200)})`);
   const section = /;; ANSWER SECTION:\n([\s\S]*?)\n\n/.exec(text)?.[1] ?? '';
   const answers = section.split('\n').filter(Boolean).map((line) => line.split(/\s+/).filter((_, i) => i !== 1).join(' '));
-  return { status, answers, edns: text.includes('OPT PSEUDOSECTION'), text };
+  const flags = (/;; flags: ([a-z ]+);/.exec(text)?.[1] ?? '').split(' ').filter(Boolean);
+  return { status, answers, edns: text.includes('OPT PSEUDOSECTION'), flags, text };
 }

@@ -180,3 +180,30 @@ test('percentage 50 fails about half of 200 matching queries', async (t) => {
   child.kill('SIGINT');
   await finish(child);
 });
+
+test('a local stub (dnsmasq on 127.0.0.53, as systemd-resolved listens) and an IPv6 upstream work the same', async (t) => {
+  const pair = testNetnsPair(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  pair.a.exec('ip', ['addr', 'add', '127.0.0.53/8', 'dev', 'lo']);
+  await startDnsmasq(t, pair.a, '127.0.0.53', RECORDS);
+  pair.b.exec('ip', ['addr', 'add', 'fd77::2/64', 'dev', 'vb', 'nodad']);
+  pair.a.exec('ip', ['addr', 'add', 'fd77::1/64', 'dev', 'va', 'nodad']);
+  await startDnsmasq(t, pair.b, 'fd77::2', RECORDS);
+  const before = ruleset(pair.a);
+  for (const upstream of ['127.0.0.53', 'fd77::2']) {
+    const file = ws.file('dns.json', experimentYaml([[{ kind: 'linux-dns-error', duration: '60s', params: { hostNames: 'gone.test', upstreamServer: upstream } }]]));
+    const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir, pair.a.name);
+    t.teardown(() => child.kill('SIGKILL'));
+    await waitForLine(child, /fault applied/);
+    for (const transport of ['+notcp', '+tcp']) {
+      t.is(dig(pair.a, [`@${upstream}`, transport, 'gone.test']).status, 'NXDOMAIN', `${upstream} ${transport}`);
+      t.deepEqual(dig(pair.a, [`@${upstream}`, transport, 'ok.test']).answers, ['ok.test. IN A 10.0.0.1'], `${upstream} ${transport}`);
+      t.deepEqual(dig(pair.a, [`@${upstream}`, transport, 'AAAA', 'v6.test']).answers, ['v6.test. IN AAAA fd00::9'], `${upstream} ${transport}`);
+    }
+    child.kill('SIGINT');
+    t.is((await finish(child)).code, 3);
+    t.deepEqual(ruleset(pair.a), before);
+    t.is(dig(pair.a, [`@${upstream}`, 'gone.test']).status, 'NOERROR');
+  }
+});

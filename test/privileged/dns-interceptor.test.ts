@@ -78,3 +78,18 @@ test('its forwards carry the mark (a filter on the mark cuts them, the intercept
   await new Promise((resolve) => setTimeout(resolve, 1200));
   t.regex(lines.join('\n'), /"event":"stats".*"queries":1/);
 });
+
+test('a truncated UDP answer passes with its TC flag, and the TCP retry gets the whole answer', async (t) => {
+  const pair = testNetnsPair(t);
+  const chunk = 'x'.repeat(200);
+  await startDnsmasq(t, pair.b, pair.addressB, RECORDS, [`--txt-record=big.test,"${chunk}","${chunk}","${chunk}","${chunk}"`]);
+  const { port } = await startInterceptor(t, pair.a, [`--upstream=${pair.addressB}`, '--mark=7', '--action=nxdomain', '--name=gone.test']);
+  const udp = dig(pair.a, ['@127.0.0.1', '-p', String(port), '+notcp', '+ignore', '+bufsize=512', 'TXT', 'big.test']);
+  const direct = dig(pair.a, [`@${pair.addressB}`, '+notcp', '+ignore', '+bufsize=512', 'TXT', 'big.test']);
+  t.true(direct.flags.includes('tc'), 'dnsmasq truncates it');
+  t.deepEqual(udp.flags, direct.flags, 'the TC flag passes through');
+  const tcp = dig(pair.a, ['@127.0.0.1', '-p', String(port), '+tcp', 'TXT', 'big.test']);
+  t.is(tcp.answers.length, 1);
+  t.true((tcp.answers[0] ?? '').includes(chunk));
+  t.deepEqual(tcp.answers, dig(pair.a, [`@${pair.addressB}`, '+tcp', 'TXT', 'big.test']).answers, 'the whole answer, as directly');
+});
