@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <random>
 #include <unordered_map>
 #include <vector>
 
@@ -213,10 +214,11 @@ class Loop {
         ++stats_.upstream_errors;
         continue;
       }
-      // An id of the interceptor's own, so answers to clients that picked the same id are told apart.
-      uint16_t id = next_id_;
+      // A random id of the interceptor's own: answers to clients that picked the same id are
+      // told apart, and the one upstream socket (a fixed source port) stays as hard to answer
+      // off-path as a resolver's (RFC 5452).
+      uint16_t id = static_cast<uint16_t>(ids_());
       while (pending_.contains(id)) ++id;
-      next_id_ = static_cast<uint16_t>(id + 7919);  // a prime stride: not a predictable +1 sequence
       pending.client_id = core::dns::MessageId(message);
       pending.deadline_ms = NowMs() + kUdpForwardTtlMs;
       core::dns::SetMessageId(message, id);
@@ -343,7 +345,7 @@ class Loop {
   UniqueFd epoll_;
   UniqueFd up_udp_;
   std::unordered_map<uint16_t, PendingUdp> pending_;
-  uint16_t next_id_ = 1;
+  std::mt19937 ids_{std::random_device{}()};
   std::map<uint32_t, TcpConn> conns_;
   uint32_t next_conn_ = 0;
   DnsStats stats_;
