@@ -4,11 +4,13 @@
 // answer) over UDP and TCP while other names resolve through the interceptor exactly as they do
 // directly; revert leaves the exact nft ruleset of before and no interceptor; after kill -9 the
 // interceptor dies with faultd and `revert --remnants` removes the chain; bad input exits 2.
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 
 import { experimentYaml, finish, runCli, startCli, waitForLine, workspace } from '../helpers/cli.js';
 import { dig, startDnsmasq } from '../helpers/dns.js';
-import { testNetnsPair, type TestNetns } from '../helpers/netns.js';
+import { systemTool, testNetnsPair, type TestNetns } from '../helpers/netns.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 
 const RECORDS = { 'ok.test': '10.0.0.1', 'gone.test': '10.0.0.2', 'v6.test': 'fd00::9' };
@@ -206,4 +208,43 @@ test('a local stub (dnsmasq on 127.0.0.53, as systemd-resolved listens) and an I
     t.deepEqual(ruleset(pair.a), before);
     t.is(dig(pair.a, [`@${upstream}`, 'gone.test']).status, 'NOERROR');
   }
+});
+
+// One UDP socket for the whole test, as a resolver library keeps: a query during the fault, then
+// (after a line on stdin) queries right after the revert. Prints the rcodes or the error.
+const ONE_SOCKET_CLIENT = `
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1.0)
+def q(name, i):
+    labels = b''.join(bytes([len(l)]) + l.encode() for l in name.split('.')) + b'\\0'
+    s.sendto(struct.pack('>HHHHHH', i, 0x0100, 1, 0, 0, 0) + labels + b'\\0\\x01\\0\\x01', (sys.argv[1], 53))
+    try:
+        return 'rcode=%d' % (s.recv(512)[3] & 15)
+    except Exception as e:
+        return 'error: %s' % e
+print('during', q('gone.test', 1), flush=True)
+sys.stdin.readline()
+print('after', q('gone.test', 2), q('ok.test', 3), flush=True)
+`;
+
+test('a client that keeps one UDP socket gets real answers right after the revert, also next to another nat chain', async (t) => {
+  const pair = testNetnsPair(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  await startDnsmasq(t, pair.b, pair.addressB, RECORDS);
+  // A nat chain of the host's own (docker, a firewall): NAT state is not torn down with faultd's chain.
+  pair.a.exec('nft', ['add', 'table', 'ip', 'hostnat']);
+  pair.a.exec('nft', ['add', 'chain', 'ip', 'hostnat', 'out', '{ type nat hook output priority 0; policy accept; }']);
+  const file = ws.file('dns.json', experimentYaml([[{ kind: 'linux-dns-error', duration: '60s', params: { hostNames: 'gone.test', upstreamServer: pair.addressB } }]]));
+  const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir, pair.a.name);
+  t.teardown(() => child.kill('SIGKILL'));
+  await waitForLine(child, /fault applied/);
+  const client = spawn(systemTool('ip'), ['netns', 'exec', pair.a.name, 'python3', '-c', ONE_SOCKET_CLIENT, pair.addressB], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.teardown(() => client.kill('SIGKILL'));
+  const lines = createInterface({ input: client.stdout })[Symbol.asyncIterator]();
+  t.is((await lines.next()).value, 'during rcode=3');
+  child.kill('SIGINT');
+  t.is((await finish(child)).code, 3);
+  client.stdin.write('\n');
+  t.is((await lines.next()).value, 'after rcode=0 rcode=0', 'the same socket is answered by the upstream at once');
 });
