@@ -29,6 +29,10 @@ constexpr size_t kMaxBuffered = 256 * 1024;
 /// How long a forwarded UDP query waits for the upstream's answer (clients retry after ~5 s).
 constexpr int64_t kUdpForwardTtlMs = 10'000;
 constexpr int kBindAttempts = 32;
+/// After a stop signal (the redirect is already gone): how long forwarded queries still in
+/// flight may take to be answered before the interceptor exits; below the revert's 300 ms
+/// SIGTERM→SIGKILL grace.
+constexpr int64_t kStopGraceMs = 200;
 
 int64_t NowMs() {
   timespec ts{};
@@ -101,15 +105,17 @@ bool Flush(int fd, std::vector<uint8_t>& buf) {
   return true;
 }
 
-// Reads everything available into `buf`; false on EOF or error.
-bool Drain(int fd, std::vector<uint8_t>& buf) {
+enum class Read { kMore, kEof, kError };
+
+// Reads everything available into `buf`.
+Read Drain(int fd, std::vector<uint8_t>& buf) {
   uint8_t chunk[16384];
   for (;;) {
     const ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
-    if (n == 0) return false;
-    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+    if (n == 0) return Read::kEof;
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? Read::kMore : Read::kError;
     buf.insert(buf.end(), chunk, chunk + n);
-    if (buf.size() > kMaxBuffered) return false;
+    if (buf.size() > kMaxBuffered) return Read::kError;
   }
 }
 
@@ -128,6 +134,10 @@ struct TcpConn {
   UniqueFd client;
   UniqueFd upstream;
   bool connecting = false;
+  /// The client shut down its sending side (or faultd is stopping): answer what it asked, then close.
+  bool client_done = false;
+  /// Queries forwarded on this connection whose answers have not come back yet.
+  uint32_t outstanding = 0;
   std::vector<uint8_t> from_client, from_upstream, to_client, to_upstream;
 };
 
@@ -154,8 +164,10 @@ class Loop {
       if (!Watch(EPOLL_CTL_ADD, fd, key, EPOLLIN)) return core::ErrnoError("epoll_ctl");
     }
     epoll_event events[64];
+    int64_t stop_by_ms = -1;  // set by a stop signal: answer what is in flight, until then
     for (;;) {
-      const int n = epoll_wait(epoll_.get(), events, 64, -1);
+      if (stop_by_ms >= 0 && (Idle() || NowMs() >= stop_by_ms)) return core::Ok{};
+      const int n = epoll_wait(epoll_.get(), events, 64, stop_by_ms >= 0 ? 10 : -1);
       if (n < 0) {
         if (errno == EINTR) continue;
         return core::ErrnoError("epoll_wait");
@@ -165,7 +177,17 @@ class Loop {
         const auto tag = static_cast<Tag>(key >> 32);
         const auto id = static_cast<uint32_t>(key);
         switch (tag) {
-          case kSignals: return core::Ok{};
+          case kSignals:
+            if (stop_by_ms < 0) {
+              // No new query is taken (the listeners and the signal leave the set); the
+              // answers of forwarded ones still go back to their clients.
+              stop_by_ms = NowMs() + kStopGraceMs;
+              epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, signals.get(), nullptr);
+              epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, udp_, nullptr);
+              epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, tcp_, nullptr);
+              for (auto& [conn_id, conn] : conns_) conn.client_done = true;
+            }
+            break;
           case kTimer: {
             uint64_t ticks = 0;
             (void)!read(timer.get(), &ticks, sizeof(ticks));
@@ -189,6 +211,14 @@ class Loop {
     ev.events = events;
     ev.data.u64 = key;
     return epoll_ctl(epoll_.get(), op, fd, &ev) == 0;
+  }
+
+  [[nodiscard]] bool Idle() const {
+    if (!pending_.empty()) return false;
+    for (const auto& [id, conn] : conns_) {
+      if (conn.outstanding > 0 || !conn.to_client.empty()) return false;
+    }
+    return true;
   }
 
   void OnUdpQuery() {
@@ -294,9 +324,13 @@ class Loop {
       if (err != 0) return ++stats_.upstream_errors, Close(id);
       conn.connecting = false;
     }
-    if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) {
-      if (!Drain(upstream_side ? conn.upstream.get() : conn.client.get(), upstream_side ? conn.from_upstream : conn.from_client)) {
-        // EOF or error: whatever complete answers arrived are still passed on below, then closed.
+    if (!upstream_side && conn.client_done && (events & (EPOLLHUP | EPOLLERR)) != 0) return Close(id);  // client gone
+    if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0 && !(conn.client_done && !upstream_side)) {
+      const Read read = Drain(upstream_side ? conn.upstream.get() : conn.client.get(), upstream_side ? conn.from_upstream : conn.from_client);
+      if (read == Read::kEof && !upstream_side) {
+        conn.client_done = true;  // a half-close after its queries: they are still answered
+      } else if (read != Read::kMore) {
+        // Upstream gone, or an error: complete answers that arrived are passed on, then closed.
         Pump(conn, id);
         Flush(conn.client.get(), conn.to_client);
         return Close(id);
@@ -306,7 +340,9 @@ class Loop {
     const bool client_ok = Flush(conn.client.get(), conn.to_client);
     const bool upstream_ok = !conn.upstream.valid() || conn.connecting || Flush(conn.upstream.get(), conn.to_upstream);
     if (!client_ok || !upstream_ok || conn.to_client.size() > kMaxBuffered || conn.to_upstream.size() > kMaxBuffered) return Close(id);
-    Watch(EPOLL_CTL_MOD, conn.client.get(), Key(kTcpClient, id), EPOLLIN | (conn.to_client.empty() ? 0U : static_cast<uint32_t>(EPOLLOUT)));
+    if (conn.client_done && conn.outstanding == 0 && conn.to_client.empty()) return Close(id);  // all answered
+    const uint32_t client_in = conn.client_done ? 0U : static_cast<uint32_t>(EPOLLIN);
+    Watch(EPOLL_CTL_MOD, conn.client.get(), Key(kTcpClient, id), client_in | (conn.to_client.empty() ? 0U : static_cast<uint32_t>(EPOLLOUT)));
     if (conn.upstream.valid()) {
       Watch(EPOLL_CTL_MOD, conn.upstream.get(), Key(kTcpUpstream, id),
             EPOLLIN | (conn.connecting || !conn.to_upstream.empty() ? static_cast<uint32_t>(EPOLLOUT) : 0U));
@@ -327,11 +363,13 @@ class Loop {
       } else {
         if (!conn.upstream.valid() && !ConnectUpstream(conn, id)) return ++stats_.upstream_errors, false;
         ++stats_.forwarded;
+        ++conn.outstanding;
         PutFrame(conn.to_upstream, message);
       }
     }
     while (TakeFrame(conn.from_upstream, &message)) {
       ++stats_.replies;
+      if (conn.outstanding > 0) --conn.outstanding;
       PutFrame(conn.to_client, message);
     }
     return true;

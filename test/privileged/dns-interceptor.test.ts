@@ -3,7 +3,7 @@
 // loopback port, it answers the targeted name with the asked rcode (EDNS kept), forwards other
 // names to a real dnsmasq and returns the same answer a direct query gets, over UDP and TCP,
 // and its forwards carry the mark faultd's chain accepts.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
 import { STRESSOR_BIN } from '../helpers/cli.js';
@@ -13,7 +13,7 @@ import { privilegedTest as test } from '../helpers/privileged.js';
 
 const RECORDS = { 'ok.test': '10.0.0.1', 'gone.test': '10.0.0.2', 'v6.test': 'fd00::9' };
 
-async function startInterceptor(t: { teardown(fn: () => void): void }, ns: TestNetns, args: readonly string[]): Promise<{ port: number; lines: string[] }> {
+async function startInterceptor(t: { teardown(fn: () => void): void }, ns: TestNetns, args: readonly string[]): Promise<{ port: number; lines: string[]; child: ChildProcess }> {
   const child = spawn(systemTool('ip'), ['netns', 'exec', ns.name, STRESSOR_BIN, 'dns', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => {
     child.kill('SIGKILL');
@@ -25,7 +25,7 @@ async function startInterceptor(t: { teardown(fn: () => void): void }, ns: TestN
       lines.push(line);
       const event = JSON.parse(line) as { event: string; port?: number };
       if (event.event === 'listening') port = event.port ?? 0;
-      if (event.event === 'ready') resolve({ port, lines });
+      if (event.event === 'ready') resolve({ port, lines, child });
     });
     child.once('exit', (code) => reject(new Error(`interceptor exited with ${String(code)}: ${lines.join('\n')}`)));
   });
@@ -92,4 +92,89 @@ test('a truncated UDP answer passes with its TC flag, and the TCP retry gets the
   t.is(tcp.answers.length, 1);
   t.true((tcp.answers[0] ?? '').includes(chunk));
   t.deepEqual(tcp.answers, dig(pair.a, [`@${pair.addressB}`, '+tcp', 'TXT', 'big.test']).answers, 'the whole answer, as directly');
+});
+
+// Python clients and a slow upstream for the lifecycle tests (no DNS library needed).
+const PY_QUERY = `
+import struct
+def query(name, i):
+    labels = b''.join(bytes([len(l)]) + l.encode() for l in name.split('.')) + b'\\0'
+    return struct.pack('>HHHHHH', i, 0x0100, 1, 0, 0, 0) + labels + b'\\0\\x01\\0\\x01'
+`;
+
+const HALF_CLOSE_CLIENT = `${PY_QUERY}
+import socket, struct, sys
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=2)
+q = query('ok.test', 7)
+s.sendall(struct.pack('>H', len(q)) + q)
+s.shutdown(socket.SHUT_WR)
+data = b''
+while True:
+    chunk = s.recv(4096)
+    if not chunk: break
+    data += chunk
+print('answered rcode=%d bytes=%d' % (data[5] & 15, len(data)) if len(data) > 14 else 'no answer')
+`;
+
+/** A UDP "DNS server" that answers every query NOERROR (question echoed) after 150 ms. */
+const SLOW_UPSTREAM = `
+import socket, sys, threading, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((sys.argv[1], 53))
+print('ready', flush=True)
+def answer(d, a):
+    time.sleep(0.15)
+    s.sendto(d[:2] + bytes([0x81, 0x80]) + d[4:], a)
+while True:
+    d, a = s.recvfrom(512)
+    threading.Thread(target=answer, args=(d, a)).start()
+`;
+
+const ONE_UDP_QUERY = `${PY_QUERY}
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+s.sendto(query('slow.test', 9), ('127.0.0.1', int(sys.argv[1])))
+print('sent', flush=True)
+t0 = time.monotonic()
+try:
+    d = s.recv(512); print('answered rcode=%d after %d ms' % (d[3] & 15, (time.monotonic() - t0) * 1000), flush=True)
+except Exception as e:
+    print('no answer: %s' % e, flush=True)
+`;
+
+test('a TCP client that half-closes after its query still gets the answer', async (t) => {
+  const pair = testNetnsPair(t);
+  await startDnsmasq(t, pair.b, pair.addressB, RECORDS);
+  const { port } = await startInterceptor(t, pair.a, [`--upstream=${pair.addressB}`, '--mark=7', '--action=nxdomain', '--name=gone.test']);
+  const out = pair.a.exec('python3', ['-c', HALF_CLOSE_CLIENT, String(port)]).trim();
+  t.regex(out, /^answered rcode=0 bytes=\d+$/);
+});
+
+test('on SIGTERM it stops taking queries but answers the forwarded ones still in flight, then exits', async (t) => {
+  const pair = testNetnsPair(t);
+  const slow = spawn(systemTool('ip'), ['netns', 'exec', pair.b.name, 'python3', '-u', '-c', SLOW_UPSTREAM, pair.addressB], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => {
+    slow.kill('SIGKILL');
+  });
+  await new Promise<void>((resolve) => slow.stdout.once('data', () => resolve()));
+  const { port, child } = await startInterceptor(t, pair.a, [`--upstream=${pair.addressB}`, '--mark=7', '--action=nxdomain', '--name=gone.test']);
+  const client = spawn(systemTool('ip'), ['netns', 'exec', pair.a.name, 'python3', '-u', '-c', ONE_UDP_QUERY, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => client.kill('SIGKILL'));
+  const lines = createInterface({ input: client.stdout })[Symbol.asyncIterator]();
+  t.is((await lines.next()).value, 'sent');
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const stopAt = performance.now();
+  child.kill('SIGTERM');
+  t.regex(String((await lines.next()).value), /^answered rcode=0 after \d+ ms$/, 'the in-flight query was answered');
+  t.is(await exited, 0);
+  const stopMs = performance.now() - stopAt;
+  t.log(`exited ${stopMs.toFixed(0)} ms after SIGTERM`);
+  t.true(stopMs < 300, 'within the revert\'s SIGTERM grace');
+  // With nothing in flight, a stop is immediate.
+  const idle = await startInterceptor(t, pair.a, [`--upstream=${pair.addressB}`, '--mark=7', '--action=nxdomain']);
+  const idleExit = new Promise<number | null>((resolve) => idle.child.once('exit', (code) => resolve(code)));
+  const idleAt = performance.now();
+  idle.child.kill('SIGTERM');
+  t.is(await idleExit, 0);
+  t.true(performance.now() - idleAt < 150, 'an idle interceptor exits at once');
 });

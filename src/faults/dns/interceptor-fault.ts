@@ -80,7 +80,7 @@ export function planDnsInterceptor(r: DnsInterceptorRequest, ctx: FaultContext):
     ],
     revertSteps: [
       `delete chain inet ${NFT_TABLE} ${chainName} (and the table once empty), verify it is gone`,
-      'SIGTERM the interceptor, SIGKILL after 300 ms; remove its cgroup; verify it is gone',
+      'SIGTERM the interceptor (it answers the queries in flight for up to 200 ms), SIGKILL after 300 ms; remove its cgroup; verify it is gone',
     ],
     revert,
     async apply(recordApplied, signal) {

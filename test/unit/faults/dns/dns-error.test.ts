@@ -115,7 +115,7 @@ test('the plan says what changes; the interceptor is recorded before the nat cha
   );
   t.true(planned.changes.includes(`nf_tables: add chain inet faultd ${CHAIN} (type nat hook output priority -100), one atomic batch, after the interceptor is ready:`));
   t.true(planned.changes.includes('kept out of the fault: "hub.example.com" (control plane), always forwarded'));
-  t.deepEqual(planned.revertSteps, [`delete chain inet faultd ${CHAIN} (and the table once empty), verify it is gone`, 'SIGTERM the interceptor, SIGKILL after 300 ms; remove its cgroup; verify it is gone']);
+  t.deepEqual(planned.revertSteps, [`delete chain inet faultd ${CHAIN} (and the table once empty), verify it is gone`, 'SIGTERM the interceptor (it answers the queries in flight for up to 200 ms), SIGKILL after 300 ms; remove its cgroup; verify it is gone']);
   t.deepEqual(applyCalls, ['processStartTime <pid>', `nftAddChain faultd ${CHAIN} output -100 3 rule(s)`]);
   t.is(records.length, 1);
   const record = records[0] ?? {};
