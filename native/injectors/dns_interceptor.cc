@@ -33,6 +33,10 @@ constexpr int kBindAttempts = 32;
 /// flight may take to be answered before the interceptor exits; below the revert's 300 ms
 /// SIGTERM→SIGKILL grace.
 constexpr int64_t kStopGraceMs = 200;
+/// A TCP connection with no traffic either way for this long is closed (RFC 7766 §6.2.3 lets a
+/// server close idle connections; a client that never finishes a query, or a query the upstream
+/// never answers, must not hold a connection to the upstream forever).
+constexpr int64_t kTcpIdleMs = 10'000;
 
 int64_t NowMs() {
   timespec ts{};
@@ -138,6 +142,8 @@ struct TcpConn {
   bool client_done = false;
   /// Queries forwarded on this connection whose answers have not come back yet.
   uint32_t outstanding = 0;
+  /// Last time anything was read on either side (CLOCK_MONOTONIC ms).
+  int64_t active_ms = 0;
   std::vector<uint8_t> from_client, from_upstream, to_client, to_upstream;
 };
 
@@ -192,6 +198,7 @@ class Loop {
             uint64_t ticks = 0;
             (void)!read(timer.get(), &ticks, sizeof(ticks));
             ExpireUdp();
+            CloseIdleTcp();
             on_tick(stats_);
             break;
           }
@@ -288,6 +295,18 @@ class Loop {
     }
   }
 
+  void CloseIdleTcp() {
+    const int64_t now = NowMs();
+    for (auto it = conns_.begin(); it != conns_.end();) {
+      if (now - it->second.active_ms >= kTcpIdleMs) {
+        if (it->second.outstanding > 0) ++stats_.upstream_errors;
+        it = conns_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
   void OnAccept() {
     for (;;) {
       UniqueFd client(accept4(tcp_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
@@ -296,6 +315,7 @@ class Loop {
       const uint32_t id = next_conn_++;
       TcpConn& conn = conns_[id];
       conn.client = std::move(client);
+      conn.active_ms = NowMs();
       Watch(EPOLL_CTL_ADD, conn.client.get(), Key(kTcpClient, id), EPOLLIN);
     }
   }
@@ -326,6 +346,7 @@ class Loop {
     }
     if (!upstream_side && conn.client_done && (events & (EPOLLHUP | EPOLLERR)) != 0) return Close(id);  // client gone
     if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0 && !(conn.client_done && !upstream_side)) {
+      conn.active_ms = NowMs();
       const Read read = Drain(upstream_side ? conn.upstream.get() : conn.client.get(), upstream_side ? conn.from_upstream : conn.from_client);
       if (read == Read::kEof && !upstream_side) {
         conn.client_done = true;  // a half-close after its queries: they are still answered

@@ -178,3 +178,24 @@ test('on SIGTERM it stops taking queries but answers the forwarded ones still in
   t.is(await idleExit, 0);
   t.true(performance.now() - idleAt < 150, 'an idle interceptor exits at once');
 });
+
+const IDLE_CLIENT = `
+import socket, sys, time
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=20)
+s.sendall(b'\\x00\\x40\\x01')  # a length prefix and one byte of a query that never comes
+t0 = time.monotonic()
+data = s.recv(10)
+print('closed after %.1f s' % (time.monotonic() - t0) if data == b'' else 'data')
+`;
+
+test('a TCP connection idle for 10 s is closed (a query that never completes holds nothing)', async (t) => {
+  const pair = testNetnsPair(t);
+  await startDnsmasq(t, pair.b, pair.addressB, RECORDS);
+  const { port } = await startInterceptor(t, pair.a, [`--upstream=${pair.addressB}`, '--mark=7', '--action=nxdomain']);
+  const out = pair.a.exec('python3', ['-c', IDLE_CLIENT, String(port)]).trim();
+  const seconds = Number(/^closed after ([\d.]+) s$/.exec(out)?.[1] ?? NaN);
+  t.log(out);
+  t.true(seconds >= 9 && seconds <= 12, out);
+  const after = dig(pair.a, ['@127.0.0.1', '-p', String(port), '+tcp', 'ok.test']);
+  t.is(after.status, 'NXDOMAIN', 'still serving (every name is targeted here)');
+});
