@@ -51,6 +51,7 @@ import { moduleCosts } from './module-cost.js';
 import { systemService } from './system.js';
 import { serviceRestart } from './service.js';
 import { nfqueueDelayer } from './nfqueue.js';
+import { dnsInterceptor } from './dns.js';
 import { processFaults } from './process.js';
 import { timeChaos } from './time.js';
 import { mean, median, sd } from './stats.js';
@@ -511,7 +512,7 @@ async function main(): Promise<void> {
   await ledger.open();
   const stressNg = spawnSync('stress-ng', ['--version'], { encoding: 'utf8' }).stdout.trim();
   const started = new Date();
-  const all = 'cpu,memory,latency,diskio,network,nfqueue,process,service,time,footprint,abort,fleet,system';
+  const all = 'cpu,memory,latency,diskio,network,nfqueue,dns,process,service,time,footprint,abort,fleet,system';
   const only = (process.env['BENCH_ONLY'] ?? all).split(',');
   const partial = only.join(',') !== all;
   const section = async (name: string, title: string, body: () => Promise<string[]>): Promise<string[]> =>
@@ -527,6 +528,7 @@ async function main(): Promise<void> {
     ...(await section('diskio', '## Disk I/O: faultd vs stress-ng --hdd on one loop-mounted ext4, and ioRate accuracy', () => diskIo(ctx))),
     ...(await section('network', '## Network faults: apply + revert, netlink vs CLI', () => Promise.resolve(networkSpeed()))),
     ...(await section('nfqueue', '## Latency without netem: the NFQUEUE delayer under a bulk TCP stream', () => nfqueueDelayer(ROOT))),
+    ...(await section('dns', '## DNS interceptor: added latency and answers per second for passed-through names, vs direct and vs dnsmasq', () => dnsInterceptor(ROOT))),
     ...(await section('process', '## Process faults: kill and stop, next to pkill', () => processFaults(ctx, startFault))),
     ...(await section('service', '## Service restart: faultd over D-Bus vs systemctl restart (nspawn)', () => serviceRestart())),
     ...(await section('time', '## Time chaos: offset asked vs measured, restore error vs `date -s`', () => timeChaos(ctx, startFault))),

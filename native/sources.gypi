@@ -4,6 +4,7 @@
   'variables': {
     'faultd_core_sources': [
       'native/core/clock.cc',
+      'native/core/dns/message.cc',
       'native/core/duty_cycle.cc',
       'native/core/file_lock.cc',
       'native/core/file_space.cc',
@@ -25,6 +26,8 @@
     'faultd_injector_sources': [
       'native/injectors/cpu_stress.cc',
       'native/injectors/delay_sampler.cc',
+      'native/injectors/dns_interceptor.cc',
+      'native/injectors/dns_policy.cc',
       'native/injectors/io_stress.cc',
       'native/injectors/memory_stress.cc',
       'native/injectors/nfqueue_delayer.cc',
@@ -42,6 +45,7 @@
       'native/stressor/lifecycle.cc',
       'native/stressor/mode_cpu.cc',
       'native/stressor/mode_delay.cc',
+      'native/stressor/mode_dns.cc',
       'native/stressor/mode_io.cc',
       'native/stressor/mode_memory.cc',
       'native/stressor/mode_pids.cc',

@@ -58,10 +58,16 @@ inj::NftRule RuleFrom(Napi::Env env, const Napi::Object& r) {
   rule.match.match_source_port = r.Get("matchSourcePort").ToBoolean().Value();
   rule.match.ifname = StringProp(r, "ifname", "");
   if (rule.match.ifname.size() >= 16) BadArg(env, "The \"ifname\" property must be an interface name (< 16 bytes)");
+  if (!r.Get("mark").IsUndefined()) rule.match.mark = static_cast<uint32_t>(NumberProp(r, "mark", 0, 4294967295.0, 0));
   rule.percent = static_cast<uint32_t>(NumberProp(r, "percent", 1, 100, 100));
   rule.verdict = EnumProp<inj::NftVerdict>(env, r, "verdict", "drop",
-                                           {{"drop", inj::NftVerdict::kDrop}, {"accept", inj::NftVerdict::kAccept}, {"queue", inj::NftVerdict::kQueue}});
+                                           {{"drop", inj::NftVerdict::kDrop},
+                                            {"accept", inj::NftVerdict::kAccept},
+                                            {"queue", inj::NftVerdict::kQueue},
+                                            {"redirect", inj::NftVerdict::kRedirect}});
   if (rule.verdict == inj::NftVerdict::kQueue) rule.queue_num = static_cast<uint16_t>(NumberProp(r, "queueNum", 0, 65535, 0));
+  if (rule.verdict == inj::NftVerdict::kRedirect) rule.redirect_port = static_cast<uint16_t>(NumberProp(r, "redirectPort", 1, 65535, 0));
+  if (rule.verdict == inj::NftVerdict::kRedirect && rule.redirect_port == 0) BadArg(env, "The \"redirectPort\" property must be a port (1..65535) with verdict redirect");
   return rule;
 }
 
@@ -73,6 +79,7 @@ Napi::Value NftAddChain(const Napi::CallbackInfo& info) {
   inj::NftChainSpec spec;
   spec.table = StringProp(o, "table", "faultd");
   spec.chain = Name(o, "chain", env);
+  spec.type = EnumProp<inj::NftChainType>(env, o, "type", "filter", {{"filter", inj::NftChainType::kFilter}, {"nat", inj::NftChainType::kNat}});
   spec.hook = EnumProp<inj::NftHook>(env, o, "hook", "",
                                      {{"prerouting", inj::NftHook::kPrerouting}, {"input", inj::NftHook::kInput}, {"output", inj::NftHook::kOutput}});
   spec.priority = static_cast<int32_t>(NumberProp(o, "priority", -1000, 1000, 0));

@@ -26,6 +26,7 @@ constexpr uint16_t kNested = NLA_F_NESTED;
 constexpr uint32_t kReg1 = NFT_REG_1;
 constexpr size_t kBatchBytes = 1024 * 1024;
 constexpr uint16_t kNfqFlagBypass = 0x01;  // NFQ_FLAG_BYPASS (linux/netfilter/xt_NFQUEUE.h)
+constexpr uint32_t kNatRangeProtoSpecified = 0x02;  // NF_NAT_RANGE_PROTO_SPECIFIED (linux/netfilter/nf_nat.h)
 
 void PutBe32(AttrWriter& w, uint16_t type, uint32_t value) { w.PutU32(type, htonl(value)); }
 
@@ -71,10 +72,11 @@ class Expressions {
  public:
   explicit Expressions(AttrWriter& w) : w_(w) {}
 
+  // Key before register, in the order nft sends them (byte-exact with `nft add rule`).
   void Meta(uint32_t key) {
     Begin("meta");
-    PutBe32(w_, NFTA_META_DREG, kReg1);
     PutBe32(w_, NFTA_META_KEY, key);
+    PutBe32(w_, NFTA_META_DREG, kReg1);
     End();
   }
   void Payload(uint32_t base, uint32_t offset, uint32_t len) {
@@ -137,6 +139,21 @@ class Expressions {
     w_.Put(NFTA_TARGET_INFO, info.data(), sizeof(info));
     End();
   }
+  // `redirect to :PORT` as nft emits it: the port (2 bytes, network order) into reg 1, then
+  // redir with proto_min from reg 1 and NF_NAT_RANGE_PROTO_SPECIFIED.
+  void Redirect(uint16_t port) {
+    Begin("immediate");
+    PutBe32(w_, NFTA_IMMEDIATE_DREG, kReg1);
+    const size_t data = w_.NestBegin(NFTA_IMMEDIATE_DATA | kNested);
+    const uint16_t be = htons(port);
+    w_.Put(NFTA_DATA_VALUE, &be, sizeof(be));
+    w_.NestEnd(data);
+    End();
+    Begin("redir");
+    PutBe32(w_, NFTA_REDIR_REG_PROTO_MIN, kReg1);
+    PutBe32(w_, NFTA_REDIR_FLAGS, kNatRangeProtoSpecified);
+    End();
+  }
   void Verdict(NftVerdict verdict) {
     Begin("immediate");
     PutBe32(w_, NFTA_IMMEDIATE_DREG, NFT_REG_VERDICT);
@@ -167,6 +184,11 @@ class Expressions {
 core::Status WriteExpressions(AttrWriter& w, const NftRule& rule, NftHook hook) {
   const NftMatch& m = rule.match;
   Expressions e(w);
+  if (m.mark) {
+    const uint32_t mark = *m.mark;  // host order, as the kernel keeps skb->mark
+    e.Meta(NFT_META_MARK);
+    e.Cmp(NFT_CMP_EQ, &mark, sizeof(mark));
+  }
   if (!m.ifname.empty()) {
     if (m.ifname.size() >= 16) return core::SysError{EINVAL, "nft", "interface name too long"};
     std::array<char, 16> name{};  // IFNAMSIZ, zero-padded, as `meta oifname "eth0"`
@@ -217,6 +239,9 @@ core::Status WriteExpressions(AttrWriter& w, const NftRule& rule, NftHook hook) 
   if (rule.percent < 100) e.RandomBelow(rule.percent);
   if (rule.verdict == NftVerdict::kQueue) {
     e.QueueTarget(rule.queue_num);
+  } else if (rule.verdict == NftVerdict::kRedirect) {
+    if (rule.redirect_port == 0) return core::SysError{EINVAL, "nft", "redirect needs a port (1..65535)"};
+    e.Redirect(rule.redirect_port);
   } else {
     e.Verdict(rule.verdict);
   }
@@ -290,7 +315,7 @@ core::Status AddNftChain(const NftChainSpec& spec) noexcept {
         PutBe32(w, NFTA_HOOK_PRIORITY, static_cast<uint32_t>(spec.priority));
         w.NestEnd(hook);
         PutBe32(w, NFTA_CHAIN_POLICY, NF_ACCEPT);
-        w.PutString(NFTA_CHAIN_TYPE, "filter");
+        w.PutString(NFTA_CHAIN_TYPE, spec.type == NftChainType::kNat ? "nat" : "filter");
         EndMessage(w, at);
         for (const NftRule& rule : spec.rules) {
           at = BeginMessage(w, NftType(NFT_MSG_NEWRULE), NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK, seq++, NFPROTO_INET);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,11 @@ enum class NftHook { kPrerouting, kInput, kOutput };
 /// kQueue hands the packet to a userspace listener of `queue_num` (the NFQUEUE delayer), and
 /// lets it pass unqueued while no listener is bound (`bypass`), so a dead delayer never
 /// blackholes traffic.
-enum class NftVerdict { kAccept, kDrop, kQueue };
+/// kRedirect rewrites the destination to this host (127.0.0.1 / ::1 for locally generated
+/// packets) and `redirect_port`, in a nat chain (`redirect to :PORT`).
+enum class NftVerdict { kAccept, kDrop, kQueue, kRedirect };
+/// A base chain's type: filter (drop, accept, queue) or nat (redirect).
+enum class NftChainType { kFilter, kNat };
 
 /// One match, all fields optional (an empty match matches every packet).
 struct NftMatch {
@@ -28,6 +33,7 @@ struct NftMatch {
   uint16_t port = 0;              // host order; 0 = any (needs tcp or udp)
   bool match_source_port = false;     // sport instead of dport
   std::string ifname;             // output (output hook) / input (input, prerouting) interface; empty = any
+  std::optional<uint32_t> mark;   // `meta mark <mark>`: the packet's fwmark (SO_MARK of its socket)
 };
 
 struct NftRule {
@@ -35,17 +41,19 @@ struct NftRule {
   uint32_t percent = 100;         // 1..100: `numgen random mod 100 < percent`; 100 = always
   NftVerdict verdict = NftVerdict::kDrop;
   uint16_t queue_num = 0;         // with kQueue
+  uint16_t redirect_port = 0;     // with kRedirect (host order, 1..65535)
 };
 
 struct NftChainSpec {
   std::string table = "faultd";
   std::string chain;
+  NftChainType type = NftChainType::kFilter;
   NftHook hook = NftHook::kOutput;
   int32_t priority = 0;
   std::vector<NftRule> rules;
 };
 
-/// Equivalent to: `nft add table inet <table>; nft add chain inet <table> <chain> { type filter
+/// Equivalent to: `nft add table inet <table>; nft add chain inet <table> <chain> { type filter|nat
 /// hook <hook> priority <priority>; policy accept; }; nft add rule inet <table> <chain> …` for
 /// each rule, as one atomic batch (all or nothing). EEXIST if the chain exists.
 core::Status AddNftChain(const NftChainSpec& spec) noexcept;

@@ -82,8 +82,10 @@ extern const ModeInfo kCpuMode;
 extern const ModeInfo kMemoryMode;
 extern const ModeInfo kIoMode;
 extern const ModeInfo kDelayMode;
+extern const ModeInfo kDnsMode;
 extern const ModeInfo kPidsMode;
 extern const ModeInfo kProbeQdiscMode;
 extern const ModeInfo kProbeNfqueueMode;
+extern const ModeInfo kProbeNatMode;
 
 }  // namespace faultd::stressor

@@ -5,6 +5,8 @@
 // itself ran.
 //   faultd-stressor probe-qdisc <kind>   can this kernel create a <kind> qdisc?
 //   faultd-stressor probe-nfqueue        nf_tables queue rule + a bound queue
+//   faultd-stressor probe-nat-redirect   nf_tables nat chain with a mark match and `redirect to :PORT`
+#include <netinet/in.h>
 #include <sched.h>
 
 #include <cerrno>
@@ -98,11 +100,41 @@ int RunNfqueue(const NfqueueProbeOptions&, const sigset_t&) {
   return kExitStopped;
 }
 
+struct NatProbeOptions : ModeOptions {};
+
+std::string ParseNat(const Arg&, NatProbeOptions&) { return "probe-nat-redirect takes no argument"; }
+
+std::string ValidateNat(const NatProbeOptions&) { return {}; }
+
+// What the DNS interceptor's redirect needs: an nf_tables nat chain on the output hook (nf_nat,
+// nft_chain_nat) with a mark match and `redirect to :PORT` (nft_redir).
+int RunNat(const NatProbeOptions&, const sigset_t&) {
+  if (!EnterThrowawayNetns()) return kExitFailed;
+  inj::NftChainSpec chain;
+  chain.chain = "probe";
+  chain.type = inj::NftChainType::kNat;
+  chain.hook = inj::NftHook::kOutput;
+  chain.priority = -100;
+  inj::NftRule spare;
+  spare.match.mark = 1;
+  spare.verdict = inj::NftVerdict::kAccept;
+  inj::NftRule redirect;
+  redirect.match.l4proto = IPPROTO_UDP;
+  redirect.match.port = 53;
+  redirect.verdict = inj::NftVerdict::kRedirect;
+  redirect.redirect_port = 5353;
+  chain.rules = {spare, redirect};
+  if (const auto added = inj::AddNftChain(chain); !added.ok()) return PrintProbeFailure(added.error()), kExitStopped;
+  std::printf("{\"supported\":true}\n");
+  return kExitStopped;
+}
+
 }  // namespace
 
 constinit const ModeInfo kProbeQdiscMode =
     DefineMode<QdiscProbeOptions, ParseQdisc, ValidateQdisc, RunQdisc>("probe-qdisc", "<kind>", Lifecycle::kProbe);
 constinit const ModeInfo kProbeNfqueueMode =
     DefineMode<NfqueueProbeOptions, ParseNfqueue, ValidateNfqueue, RunNfqueue>("probe-nfqueue", "", Lifecycle::kProbe);
+constinit const ModeInfo kProbeNatMode = DefineMode<NatProbeOptions, ParseNat, ValidateNat, RunNat>("probe-nat-redirect", "", Lifecycle::kProbe);
 
 }  // namespace faultd::stressor

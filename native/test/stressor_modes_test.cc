@@ -34,9 +34,13 @@ TEST(StressorCommandLine, AcceptsWhatFaultdPasses) {
        "--dist-dir=/usr/lib/x86_64-linux-gnu/tc", "--tag=f-3", "--wait-go", "--parent-pid=4242"},
       {"delay", "--queue=1", "--delay-us=0", "--max-held=16"},
       {"pids", "--tasks=600", "--tag=f-4", "--wait-go", "--parent-pid=4242"},
+      {"dns", "--upstream=10.0.0.53", "--upstream-port=53", "--mark=262241619", "--action=nxdomain", "--percentage=100", "--match=exact",
+       "--name=gone.test", "--spare=hub.example.com", "--tag=f-5", "--wait-go", "--parent-pid=4242"},
+      {"dns", "--upstream=::1", "--mark=1", "--action=spoof", "--spoof=api.example.com=10.0.0.9", "--ttl=60"},
       {"probe-qdisc", "netem"},
       {"probe-qdisc", "tbf"},
       {"probe-nfqueue"},
+      {"probe-nat-redirect"},
   };
   for (const auto& argv : argvs) {
     const ParsedCommandLine parsed = Parse(argv);
@@ -60,13 +64,13 @@ TEST(StressorCommandLine, ReadsTheCommonOptionsOnce) {
 
 TEST(StressorCommandLine, UnknownOrMissingModeListsEveryMode) {
   const ParsedCommandLine unknown = Parse({"disk", "--workers=1"});
-  EXPECT_EQ(unknown.error, "unknown mode 'disk' (one of cpu, memory, io, delay, pids, probe-qdisc, probe-nfqueue)");
+  EXPECT_EQ(unknown.error, "unknown mode 'disk' (one of cpu, memory, io, delay, dns, pids, probe-qdisc, probe-nfqueue, probe-nat-redirect)");
   EXPECT_EQ(unknown.command.mode, nullptr);
-  EXPECT_EQ(Parse({}).error, "missing mode (one of cpu, memory, io, delay, pids, probe-qdisc, probe-nfqueue)");
+  EXPECT_EQ(Parse({}).error, "missing mode (one of cpu, memory, io, delay, dns, pids, probe-qdisc, probe-nfqueue, probe-nat-redirect)");
   for (const ModeInfo* mode : AllModes()) {
     EXPECT_NE(unknown.usage.find("faultd-stressor " + std::string(mode->name)), std::string::npos) << mode->name;
   }
-  EXPECT_NE(unknown.usage.find("common to cpu, memory, io, delay, pids: --parent-pid=PID"), std::string::npos) << unknown.usage;
+  EXPECT_NE(unknown.usage.find("common to cpu, memory, io, delay, dns, pids: --parent-pid=PID"), std::string::npos) << unknown.usage;
 }
 
 TEST(StressorCommandLine, TheTableHasUniqueNamesAndEveryMemberSet) {
@@ -137,6 +141,16 @@ TEST(StressorCommandLine, BadOptionsNameTheOptionAndItsRange) {
       {{"delay", "--queue=1", "--delay-us=100", "--max-held=0"}, "delay: --max-held must be 1..1048576 (got 0)"},
       {{"delay", "--queue=1", "--delay-us=100", "--distribution=normal"}, "delay: --distribution needs --dist-dir"},
       {{"delay", "--queue=1", "--delay-us=100", "--workers=1"}, "delay: '--workers=1' is not an option of delay"},
+      {{"dns", "--mark=1", "--action=nxdomain"}, "dns: --upstream must be an IPv4 or IPv6 address (got '')"},
+      {{"dns", "--upstream=10.0.0.999", "--mark=1", "--action=nxdomain"}, "dns: --upstream must be an IPv4 or IPv6 address (got '10.0.0.999')"},
+      {{"dns", "--upstream=10.0.0.1", "--action=nxdomain"}, "dns: --mark is required (1..4294967295): the interceptor's upstream sockets must be told from clients"},
+      {{"dns", "--upstream=10.0.0.1", "--mark=1", "--action=lost"}, "dns: --action must be nxdomain, servfail, refused, timeout or spoof (got 'lost')"},
+      {{"dns", "--upstream=10.0.0.1", "--mark=1", "--action=timeout", "--percentage=101"}, "dns: --percentage must be 0..100 (got 101)"},
+      {{"dns", "--upstream=10.0.0.1", "--mark=1", "--action=timeout", "--match=regex"}, "dns: --match must be exact or substring (got 'regex')"},
+      {{"dns", "--upstream=10.0.0.1", "--mark=1", "--action=spoof"}, "dns: --action=spoof needs at least one --spoof=NAME=ADDR"},
+      {{"dns", "--upstream=10.0.0.1", "--mark=1", "--action=spoof", "--spoof=a.test=nowhere"}, "dns: --spoof=a.test=nowhere: expected NAME=ADDR with an IPv4 or IPv6 address"},
+      {{"dns", "--upstream=10.0.0.1", "--mark=1", "--action=nxdomain", "--name=."}, "dns: --name=.: a DNS name of 1..253 characters"},
+      {{"dns", "--upstream=10.0.0.1", "--upstream-port=70000"}, "dns: --upstream-port=70000: not a non-negative integer"},
       {{"pids"}, "pids: --tasks must be 1..4194304 (got 0)"},
       {{"pids", "--tasks=x"}, "pids: --tasks=x: not an integer"},
       {{"pids", "--tasks=1", "--workers=2"}, "pids: '--workers=2' is not an option of pids"},

@@ -3,6 +3,8 @@
 import { linuxCgroupLimit } from './linux-cgroup-limit.js';
 import { linuxCpuStress } from './linux-cpu-stress.js';
 import { linuxDiskFill } from './linux-disk-fill.js';
+import { linuxDnsError } from './linux-dns-error.js';
+import { linuxDnsSpoof } from './linux-dns-spoof.js';
 import { linuxFsFill } from './linux-fs-fill.js';
 import { linuxProcessKill } from './linux-process-kill.js';
 import { linuxProcessStop } from './linux-process-stop.js';
@@ -33,6 +35,8 @@ export const REGISTRY: Registry = new Map(
     linuxNetworkReorder,
     linuxNetworkRateLimit,
     linuxNetworkPartition,
+    linuxDnsError,
+    linuxDnsSpoof,
     linuxDiskFill,
     linuxFsFill,
     linuxProcessKill,

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * Life of a faultd-stressor process, shared by the CPU, memory and disk I/O stress faults, the
- * pid exhaustion fault and the NFQUEUE delayer.
+ * pid exhaustion fault, the NFQUEUE delayer and the DNS interceptor.
  *
  * Apply: create the fault's cgroups → spawn the stressor idle (`--wait-go`, its own session,
  * PR_SET_PDEATHSIG, oom_score_adj=1000) → read its start time → move it into the cgroups →
@@ -55,7 +55,7 @@ export interface StressorHandle extends ProcessId {
 }
 
 /** The load modes of faultd-stressor (native/stressor/mode_<mode>.cc). */
-export type StressorMode = 'cpu' | 'memory' | 'io' | 'delay' | 'pids';
+export type StressorMode = 'cpu' | 'memory' | 'io' | 'delay' | 'dns' | 'pids';
 
 /** FAULTD_ERR_NATIVE_LOAD for a stressor executable that is not there (or not executable). */
 export function missingStressor(file: string, cause: unknown): FaultdError {

@@ -26,6 +26,8 @@ export interface FeatureProbe {
   nftables(): FeatureSupport;
   /** What the NFQUEUE delayer needs: an nf_tables rule with the xt NFQUEUE target and a bound queue. */
   nfqueue(): FeatureSupport;
+  /** What the DNS interceptor's redirect needs: an nf_tables nat chain (output hook) with `redirect to :PORT`. */
+  natRedirect(): FeatureSupport;
 }
 
 /** What a stressor probe run printed, or why it could not run. */
@@ -120,6 +122,13 @@ export function kernelFeatureProbe(sources: ProbeSources): FeatureProbe {
         ),
       ),
     nftables: () => cached('nf_tables', () => probeNftables(sources)),
+    // NFT_MSG_NEWCHAIN ENOENT/EOPNOTSUPP: no nat chain type (nf_nat, nft_chain_nat); NEWRULE: no nft_redir.
+    natRedirect: () =>
+      cached('nat-redirect', () =>
+        probeWithStressor(sources, ['probe-nat-redirect'], (probe, errno) =>
+          (probe === 'NFT_MSG_NEWRULE' || probe === 'NFT_MSG_NEWCHAIN' || probe === 'sendmsg') && (errno === ENOENT || errno === EOPNOTSUPP || errno === EPROTONOSUPPORT),
+        ),
+      ),
   };
 }
 

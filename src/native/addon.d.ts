@@ -90,15 +90,23 @@ export interface NftRuleSpec {
   matchSourcePort?: boolean;
   /** Output interface (output hook) or input interface (input and prerouting hooks). */
   ifname?: string;
+  /** `meta mark <mark>`: the packet's fwmark (the SO_MARK of the socket that sent it), 0–2³²−1. */
+  mark?: number;
   percent?: number;
-  /** `queue` hands matching packets to the listener of `queueNum` (bypassed while none is bound). */
-  verdict: 'drop' | 'accept' | 'queue';
+  /**
+   * `queue` hands matching packets to the listener of `queueNum` (bypassed while none is bound);
+   * `redirect` (nat chains only) sends them to this host's `redirectPort` (`redirect to :PORT`).
+   */
+  verdict: 'drop' | 'accept' | 'queue' | 'redirect';
   queueNum?: number;
+  redirectPort?: number;
 }
 
 export interface NftChainSpec {
   table?: string;
   chain: string;
+  /** Base chain type (default filter); `nat` for `redirect` rules. */
+  type?: 'filter' | 'nat';
   hook: 'prerouting' | 'input' | 'output';
   priority?: number;
   rules: NftRuleSpec[];

@@ -25,6 +25,8 @@ export interface NetworkSafety {
   readonly controlPlane: readonly Exclusion[];
   /** Set when a hub is configured but its host name did not resolve: its traffic cannot be excluded. */
   readonly controlPlaneUnresolved?: string;
+  /** The control plane's host name (a hub URL with a name, not an address): DNS faults never touch it. */
+  readonly controlPlaneName?: string;
   readonly configured: readonly Exclusion[];
   readonly sshPorts: readonly number[];
 }
@@ -61,5 +63,13 @@ export async function resolveNetworkSafety(settings: NetworkSafetySettings, logg
       }
     }
   }
-  return { controlPlane, configured, sshPorts: settings.safety.sshPorts, ...(controlPlaneUnresolved ? { controlPlaneUnresolved } : {}) };
+  const hubHost = settings.hub ? new URL(settings.hub.url).hostname.replace(/^\[|\]$/g, '') : undefined;
+  const controlPlaneName = hubHost && !isIP(hubHost) ? hubHost : undefined;
+  return {
+    controlPlane,
+    configured,
+    sshPorts: settings.safety.sshPorts,
+    ...(controlPlaneUnresolved ? { controlPlaneUnresolved } : {}),
+    ...(controlPlaneName ? { controlPlaneName } : {}),
+  };
 }

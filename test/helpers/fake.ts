@@ -85,7 +85,7 @@ export function recordingFeatureProbe(missing: ReadonlySet<string> = new Set()):
     calls.push(key);
     return missing.has(key) ? { supported: false, reason: `fake: no ${key}` } : { supported: true, reason: '' };
   };
-  return { calls, features: { qdisc: (kind) => answer(`qdisc:${kind}`), nftables: () => answer('nftables'), nfqueue: () => answer('nfqueue') } };
+  return { calls, features: { qdisc: (kind) => answer(`qdisc:${kind}`), nftables: () => answer('nftables'), nfqueue: () => answer('nfqueue'), natRedirect: () => answer('natRedirect') } };
 }
 
 export interface FakeBehaviour {

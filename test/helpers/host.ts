@@ -23,11 +23,12 @@ export const FAKE_MISSING_QDISCS = new Set<string>();
 export const FAKE_VALIDATION: ValidationContext = {
   host: FAKE_HOST,
   limits: DEFAULT_LIMITS,
-  network: { safety: DEFAULT_NETWORK_SAFETY, interfaces: [{ name: 'lo', mtu: 65536 }, { name: 'eth0', mtu: 1500 }], defaultInterface: 'eth0' },
+  network: { safety: DEFAULT_NETWORK_SAFETY, interfaces: [{ name: 'lo', mtu: 65536 }, { name: 'eth0', mtu: 1500 }], defaultInterface: 'eth0', resolvers: ['10.0.0.53'] },
   features: {
     qdisc: (kind) => (FAKE_MISSING_QDISCS.has(kind) ? { supported: false, reason: 'RTM_NEWQDISC ENOENT: Specified qdisc kind is unknown' } : { supported: true, reason: '' }),
     nftables: () => ({ supported: true, reason: '' }),
     nfqueue: () => ({ supported: true, reason: '' }),
+    natRedirect: () => ({ supported: true, reason: '' }),
   },
 };
 

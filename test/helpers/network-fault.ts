@@ -16,7 +16,7 @@ import { FakeNetlink } from './fake-netlink.js';
 export const FAULT_ID = 'r1-s1-f1-net';
 
 /** A fault context whose netlink calls go to `kernel`; `missing` names kernel features to report absent. */
-export function netlinkContext(kernel: FakeNetlink, options: { missing?: readonly ('netem' | 'nftables' | 'nfqueue')[]; bootId?: string } = {}): FaultContext {
+export function netlinkContext(kernel: FakeNetlink, options: { missing?: readonly ('netem' | 'nftables' | 'nfqueue' | 'natRedirect')[]; bootId?: string } = {}): FaultContext {
   const missing = new Set(options.missing ?? []);
   const absent = { supported: false, reason: 'ENOENT (not in this fake kernel)' };
   const present = { supported: true, reason: '' };
@@ -24,6 +24,7 @@ export function netlinkContext(kernel: FakeNetlink, options: { missing?: readonl
     qdisc: (kind) => (missing.has(kind as 'netem') ? absent : present),
     nftables: () => (missing.has('nftables') ? absent : present),
     nfqueue: () => (missing.has('nfqueue') ? absent : present),
+    natRedirect: () => (missing.has('natRedirect') ? absent : present),
   };
   return {
     ...FAKE_CONTEXT,

@@ -44,6 +44,7 @@ test('the control plane is excluded unless allowed, and a target that is the con
   );
   t.deepEqual(exclusionsOf(safety, false).map((e) => e.reason), ['control plane 10.9.9.9:8443', 'safety.excludeIPs']);
   t.deepEqual(exclusionsOf(safety, true).map((e) => e.reason), ['safety.excludeIPs']);
+  t.is(safety.controlPlaneName, undefined, 'an address has no name to spare from DNS faults');
   t.deepEqual(controlPlaneTargets(parseIpTargets('10.9.9.9|443'), safety), ['10.9.9.9|443 is the control plane 10.9.9.9:8443']);
   t.deepEqual(controlPlaneTargets(parseIpTargets('10.0.0.0/8,10.9.9.8'), safety), [], 'a wider CIDR is narrowed by the exclusion instead');
 });
@@ -51,4 +52,5 @@ test('the control plane is excluded unless allowed, and a target that is the con
 test('a control plane given by name is resolved once', async (t) => {
   const safety = await resolveNetworkSafety({ hub: { url: 'https://localhost:8443' }, safety: { excludeIPs: [], sshPorts: [22] } }, pino({ level: 'silent' }));
   t.true(safety.controlPlane.some((e) => e.target.address === '127.0.0.1' || e.target.address === '::1'));
+  t.is(safety.controlPlaneName, 'localhost', 'the name the DNS faults never touch');
 });

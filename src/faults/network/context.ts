@@ -7,6 +7,7 @@
  */
 import { defaultRouteInterface, listInterfaces, type NetInterface } from '../../host/interfaces.js';
 import type { HostRoots } from '../../host/facts.js';
+import { readNameservers, RESOLV_CONF } from '../dns/resolv-conf.js';
 import type { FaultContext, ValidationContext } from '../types.js';
 import type { NetworkSafety } from '../../net/network-safety.js';
 
@@ -17,6 +18,8 @@ export interface NetworkContext {
   readonly interfaces: readonly NetInterface[];
   /** Interface of the default route (IPv4, else IPv6), the default target of network faults. */
   readonly defaultInterface: string | undefined;
+  /** The host's resolvers (resolv.conf `nameserver`s), the DNS faults' default upstream. */
+  readonly resolvers: readonly string[];
 }
 
 /** What network fault validation reads. */
@@ -25,7 +28,7 @@ export type NetworkValidationContext = Pick<ValidationContext, 'host' | 'feature
 /** What network fault planning and revert use (the NFQUEUE delayer's process takes the full FaultContext). */
 export type NetworkFaultContext = Pick<FaultContext, 'host' | 'features' | 'network' | 'native' | 'logger'>;
 
-/** Reads the interfaces (from /sys and /proc under `roots`) next to the given safety settings. */
-export function readNetworkContext(safety: NetworkSafety, roots: HostRoots): NetworkContext {
-  return { safety, interfaces: listInterfaces(roots.sys), defaultInterface: defaultRouteInterface(roots.proc) };
+/** Reads the interfaces (from /sys and /proc under `roots`) and the resolvers next to the given safety settings. */
+export function readNetworkContext(safety: NetworkSafety, roots: HostRoots, resolvConf = RESOLV_CONF): NetworkContext {
+  return { safety, interfaces: listInterfaces(roots.sys), defaultInterface: defaultRouteInterface(roots.proc), resolvers: readNameservers(resolvConf) };
 }

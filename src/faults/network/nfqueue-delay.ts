@@ -13,10 +13,10 @@
 import { z } from 'zod';
 
 import type { ActiveFault, FaultContext, Planned, RevertOutcome } from '../types.js';
-import { RevertError } from '../types.js';
 import { revertStressor, startStressor, stressorArgv, StressorRevertSchema } from '../stressor-process.js';
 import { fnv1a32 } from './tc-handles.js';
 import { NftRevertSchema, planNftFault, revertNftFault, type NftFaultRequest } from './nft-fault.js';
+import { revertInOrder } from './ordered-revert.js';
 
 export const NfqueueRevertSchema = z.object({
   queueNum: z.number().int().min(0).max(65535),
@@ -87,21 +87,6 @@ export function planNfqueueDelay(request: Omit<NftFaultRequest, 'action' | 'dire
 }
 
 /** Chain first, then the delayer; both verified and idempotent. */
-export async function revertNfqueueDelay(record: NfqueueRevert, ctx: FaultContext): Promise<RevertOutcome> {
-  const failures: RevertError[] = [];
-  const outcomes: RevertOutcome[] = [];
-  for (const step of [() => revertNftFault(record.nft, ctx), () => revertStressor(record.delayer, ctx)]) {
-    try {
-      outcomes.push(await step());
-    } catch (error) {
-      if (!(error instanceof RevertError)) throw error;
-      failures.push(error);
-    }
-  }
-  if (failures.length > 0) {
-    throw new RevertError(failures.map((f) => f.message).join('; '), failures.map((f) => f.leftover).join(', '), failures.map((f) => f.manualFix).join(' && '));
-  }
-  const reverted = outcomes.filter((o) => o.outcome === 'reverted');
-  if (reverted.length === 0) return { outcome: 'already-absent', detail: 'no faultd chain or delayer was left' };
-  return { outcome: 'reverted', detail: reverted.map((o) => o.detail).join('; ') };
+export function revertNfqueueDelay(record: NfqueueRevert, ctx: FaultContext): Promise<RevertOutcome> {
+  return revertInOrder([() => revertNftFault(record.nft, ctx), () => revertStressor(record.delayer, ctx)], 'no faultd chain or delayer was left');
 }

@@ -99,3 +99,13 @@ test('building the probes runs and loads nothing', (t) => {
   t.is(loads, 0);
   t.deepEqual(r.runs, []);
 });
+
+test('the nat redirect probe: a kernel without nat chains or nft_redir is a clear no, once', (t) => {
+  const r = sources({ 'probe-nat-redirect': printed({ supported: false, probe: 'NFT_MSG_NEWRULE', errno: 2, message: 'No such file or directory' }) });
+  const probe = kernelFeatureProbe(r.sources);
+  t.deepEqual(probe.natRedirect(), { supported: false, reason: 'NFT_MSG_NEWRULE ENOENT: No such file or directory' });
+  t.false(probe.natRedirect().supported);
+  t.deepEqual(r.runs, ['/opt/faultd/faultd-stressor probe-nat-redirect']);
+  const yes = sources({ 'probe-nat-redirect': printed({ supported: true }) });
+  t.deepEqual(kernelFeatureProbe(yes.sources).natRedirect(), { supported: true, reason: '' });
+});

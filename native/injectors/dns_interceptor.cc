@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "dns_interceptor.h"
+
+#include <arpa/inet.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <random>
+#include <unordered_map>
+#include <vector>
+
+#include "../core/dns/message.h"
+
+namespace faultd::inj {
+namespace {
+
+using core::UniqueFd;
+
+constexpr size_t kMaxDatagram = 65535;
+constexpr size_t kMaxConnections = 512;
+/// Bytes one TCP connection may have waiting in one direction before it is closed.
+constexpr size_t kMaxBuffered = 256 * 1024;
+/// How long a forwarded UDP query waits for the upstream's answer (clients retry after ~5 s).
+constexpr int64_t kUdpForwardTtlMs = 10'000;
+constexpr int kBindAttempts = 32;
+/// After a stop signal (the redirect is already gone): how long forwarded queries still in
+/// flight may take to be answered before the interceptor exits; below the revert's 300 ms
+/// SIGTERM→SIGKILL grace.
+constexpr int64_t kStopGraceMs = 200;
+/// A TCP connection with no traffic either way for this long is closed (RFC 7766 §6.2.3 lets a
+/// server close idle connections; a client that never finishes a query, or a query the upstream
+/// never answers, must not hold a connection to the upstream forever).
+constexpr int64_t kTcpIdleMs = 10'000;
+
+int64_t NowMs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+core::Result<UniqueFd> Socket(int family, int type, uint32_t mark) {
+  UniqueFd fd(socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return core::ErrnoError("socket");
+  if (mark != 0 && setsockopt(fd.get(), SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) != 0) return core::ErrnoError("setsockopt", "SO_MARK");
+  return fd;
+}
+
+core::Result<UniqueFd> Listener(int family, int type, uint16_t port) {
+  auto fd = Socket(family, type, 0);
+  if (!fd.ok()) return fd.error();
+  const int one = 1;
+  if (type == SOCK_STREAM) setsockopt(fd.value().get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  if (family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+    a->sin6_family = AF_INET6;
+    a->sin6_addr = in6addr_loopback;
+    a->sin6_port = htons(port);
+    len = sizeof(*a);
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+    a->sin_family = AF_INET;
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a->sin_port = htons(port);
+    len = sizeof(*a);
+  }
+  if (bind(fd.value().get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) return core::ErrnoError("bind");
+  if (type == SOCK_STREAM && listen(fd.value().get(), 128) != 0) return core::ErrnoError("listen");
+  return std::move(fd).value();
+}
+
+uint16_t BoundPort(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return 0;
+  return ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+}
+
+// Takes one whole length-prefixed message off the front of `buf` (RFC 1035 §4.2.2).
+bool TakeFrame(std::vector<uint8_t>& buf, std::vector<uint8_t>* message) {
+  if (buf.size() < 2) return false;
+  const size_t len = (static_cast<size_t>(buf[0]) << 8) | buf[1];
+  if (buf.size() < 2 + len) return false;
+  message->assign(buf.begin() + 2, buf.begin() + 2 + static_cast<std::ptrdiff_t>(len));
+  buf.erase(buf.begin(), buf.begin() + 2 + static_cast<std::ptrdiff_t>(len));
+  return true;
+}
+
+void PutFrame(std::vector<uint8_t>& out, const std::vector<uint8_t>& message) {
+  out.push_back(static_cast<uint8_t>(message.size() >> 8));
+  out.push_back(static_cast<uint8_t>(message.size()));
+  out.insert(out.end(), message.begin(), message.end());
+}
+
+// Writes what it can of `buf`; false on a real error (not EAGAIN).
+bool Flush(int fd, std::vector<uint8_t>& buf) {
+  while (!buf.empty()) {
+    const ssize_t n = send(fd, buf.data(), buf.size(), MSG_NOSIGNAL);
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+    buf.erase(buf.begin(), buf.begin() + n);
+  }
+  return true;
+}
+
+enum class Read { kMore, kEof, kError };
+
+// Reads everything available into `buf`.
+Read Drain(int fd, std::vector<uint8_t>& buf) {
+  uint8_t chunk[16384];
+  for (;;) {
+    const ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
+    if (n == 0) return Read::kEof;
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? Read::kMore : Read::kError;
+    buf.insert(buf.end(), chunk, chunk + n);
+    if (buf.size() > kMaxBuffered) return Read::kError;
+  }
+}
+
+enum Tag : uint64_t { kSignals = 1, kTimer, kUdpListen, kUdpUpstream, kTcpListen, kTcpClient, kTcpUpstream };
+
+uint64_t Key(Tag tag, uint32_t id = 0) { return (static_cast<uint64_t>(tag) << 32) | id; }
+
+struct PendingUdp {
+  sockaddr_storage client{};
+  socklen_t client_len = 0;
+  uint16_t client_id = 0;
+  int64_t deadline_ms = 0;
+};
+
+struct TcpConn {
+  UniqueFd client;
+  UniqueFd upstream;
+  bool connecting = false;
+  /// The client shut down its sending side (or faultd is stopping): answer what it asked, then close.
+  bool client_done = false;
+  /// Queries forwarded on this connection whose answers have not come back yet.
+  uint32_t outstanding = 0;
+  /// Last time anything was read on either side (CLOCK_MONOTONIC ms).
+  int64_t active_ms = 0;
+  std::vector<uint8_t> from_client, from_upstream, to_client, to_upstream;
+};
+
+class Loop {
+ public:
+  Loop(const DnsInterceptorSpec& spec, int udp, int tcp, const DnsPolicy& policy, const std::function<double()>& draw)
+      : spec_(spec), udp_(udp), tcp_(tcp), policy_(policy), draw_(draw) {}
+
+  core::Status Run(const sigset_t& stop_signals, const std::function<void(const DnsStats&)>& on_tick) {
+    epoll_.Reset(epoll_create1(EPOLL_CLOEXEC));
+    if (!epoll_.valid()) return core::ErrnoError("epoll_create1");
+    UniqueFd signals(signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!signals.valid()) return core::ErrnoError("signalfd");
+    UniqueFd timer(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+    if (!timer.valid()) return core::ErrnoError("timerfd_create");
+    const itimerspec second{{1, 0}, {1, 0}};
+    if (timerfd_settime(timer.get(), 0, &second, nullptr) != 0) return core::ErrnoError("timerfd_settime");
+    auto upstream = Socket(spec_.upstream.ss_family, SOCK_DGRAM, spec_.mark);
+    if (!upstream.ok()) return upstream.error();
+    up_udp_ = std::move(upstream).value();
+    if (connect(up_udp_.get(), reinterpret_cast<const sockaddr*>(&spec_.upstream), spec_.upstream_len) != 0) return core::ErrnoError("connect", "UDP upstream");
+    for (const auto& [fd, key] : {std::pair{signals.get(), Key(kSignals)}, {timer.get(), Key(kTimer)}, {udp_, Key(kUdpListen)},
+                                  {up_udp_.get(), Key(kUdpUpstream)}, {tcp_, Key(kTcpListen)}}) {
+      if (!Watch(EPOLL_CTL_ADD, fd, key, EPOLLIN)) return core::ErrnoError("epoll_ctl");
+    }
+    epoll_event events[64];
+    int64_t stop_by_ms = -1;  // set by a stop signal: answer what is in flight, until then
+    for (;;) {
+      if (stop_by_ms >= 0 && (Idle() || NowMs() >= stop_by_ms)) return core::Ok{};
+      const int n = epoll_wait(epoll_.get(), events, 64, stop_by_ms >= 0 ? 10 : -1);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return core::ErrnoError("epoll_wait");
+      }
+      for (int i = 0; i < n; ++i) {
+        const uint64_t key = events[i].data.u64;
+        const auto tag = static_cast<Tag>(key >> 32);
+        const auto id = static_cast<uint32_t>(key);
+        switch (tag) {
+          case kSignals:
+            if (stop_by_ms < 0) {
+              // No new query is taken (the listeners and the signal leave the set); the
+              // answers of forwarded ones still go back to their clients.
+              stop_by_ms = NowMs() + kStopGraceMs;
+              epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, signals.get(), nullptr);
+              epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, udp_, nullptr);
+              epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, tcp_, nullptr);
+              for (auto& [conn_id, conn] : conns_) conn.client_done = true;
+            }
+            break;
+          case kTimer: {
+            uint64_t ticks = 0;
+            (void)!read(timer.get(), &ticks, sizeof(ticks));
+            ExpireUdp();
+            CloseIdleTcp();
+            on_tick(stats_);
+            break;
+          }
+          case kUdpListen: OnUdpQuery(); break;
+          case kUdpUpstream: OnUdpReply(); break;
+          case kTcpListen: OnAccept(); break;
+          case kTcpClient:
+          case kTcpUpstream: OnTcp(id, tag == kTcpUpstream, events[i].events); break;
+        }
+      }
+    }
+  }
+
+ private:
+  bool Watch(int op, int fd, uint64_t key, uint32_t events) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = key;
+    return epoll_ctl(epoll_.get(), op, fd, &ev) == 0;
+  }
+
+  [[nodiscard]] bool Idle() const {
+    if (!pending_.empty()) return false;
+    for (const auto& [id, conn] : conns_) {
+      if (conn.outstanding > 0 || !conn.to_client.empty()) return false;
+    }
+    return true;
+  }
+
+  void OnUdpQuery() {
+    uint8_t buf[kMaxDatagram];
+    for (;;) {
+      PendingUdp pending;
+      pending.client_len = sizeof(pending.client);
+      const ssize_t n = recvfrom(udp_, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&pending.client), &pending.client_len);
+      if (n < 0) return;
+      ++stats_.queries;
+      std::span<uint8_t> message(buf, static_cast<size_t>(n));
+      DnsVerdict verdict = Decide(policy_, message, draw_());
+      if (verdict.decision == DnsDecision::kDrop) {
+        ++stats_.dropped;
+        continue;
+      }
+      if (verdict.decision == DnsDecision::kAnswer) {
+        ++stats_.answered;
+        sendto(udp_, verdict.answer.data(), verdict.answer.size(), 0, reinterpret_cast<sockaddr*>(&pending.client), pending.client_len);
+        continue;
+      }
+      if (message.size() < 12 || pending_.size() >= 0x10000) {
+        ++stats_.upstream_errors;
+        continue;
+      }
+      // A random id of the interceptor's own: answers to clients that picked the same id are
+      // told apart, and the one upstream socket (a fixed source port) stays as hard to answer
+      // off-path as a resolver's (RFC 5452).
+      uint16_t id = static_cast<uint16_t>(ids_());
+      while (pending_.contains(id)) ++id;
+      pending.client_id = core::dns::MessageId(message);
+      pending.deadline_ms = NowMs() + kUdpForwardTtlMs;
+      core::dns::SetMessageId(message, id);
+      if (send(up_udp_.get(), message.data(), message.size(), 0) < 0) {
+        ++stats_.upstream_errors;
+        continue;
+      }
+      pending_[id] = pending;
+      ++stats_.forwarded;
+    }
+  }
+
+  void OnUdpReply() {
+    uint8_t buf[kMaxDatagram];
+    for (;;) {
+      const ssize_t n = recv(up_udp_.get(), buf, sizeof(buf), 0);
+      if (n < 0) return;
+      std::span<uint8_t> message(buf, static_cast<size_t>(n));
+      const auto it = pending_.find(core::dns::MessageId(message));
+      if (message.size() < 12 || it == pending_.end()) continue;
+      core::dns::SetMessageId(message, it->second.client_id);
+      sendto(udp_, message.data(), message.size(), 0, reinterpret_cast<sockaddr*>(&it->second.client), it->second.client_len);
+      pending_.erase(it);
+      ++stats_.replies;
+    }
+  }
+
+  void ExpireUdp() {
+    const int64_t now = NowMs();
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (it->second.deadline_ms <= now) {
+        ++stats_.upstream_errors;
+        it = pending_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  void CloseIdleTcp() {
+    const int64_t now = NowMs();
+    for (auto it = conns_.begin(); it != conns_.end();) {
+      if (now - it->second.active_ms >= kTcpIdleMs) {
+        if (it->second.outstanding > 0) ++stats_.upstream_errors;
+        it = conns_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  void OnAccept() {
+    for (;;) {
+      UniqueFd client(accept4(tcp_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+      if (!client.valid()) return;
+      if (conns_.size() >= kMaxConnections) continue;  // closed at once: the client retries
+      const uint32_t id = next_conn_++;
+      TcpConn& conn = conns_[id];
+      conn.client = std::move(client);
+      conn.active_ms = NowMs();
+      Watch(EPOLL_CTL_ADD, conn.client.get(), Key(kTcpClient, id), EPOLLIN);
+    }
+  }
+
+  void Close(uint32_t id) { conns_.erase(id); }  // closing the fds removes them from epoll
+
+  bool ConnectUpstream(TcpConn& conn, uint32_t id) {
+    auto fd = Socket(spec_.upstream.ss_family, SOCK_STREAM, spec_.mark);
+    if (!fd.ok()) return false;
+    conn.upstream = std::move(fd).value();
+    if (connect(conn.upstream.get(), reinterpret_cast<const sockaddr*>(&spec_.upstream), spec_.upstream_len) != 0) {
+      if (errno != EINPROGRESS) return false;
+      conn.connecting = true;
+    }
+    return Watch(EPOLL_CTL_ADD, conn.upstream.get(), Key(kTcpUpstream, id), EPOLLIN | EPOLLOUT);
+  }
+
+  void OnTcp(uint32_t id, bool upstream_side, uint32_t events) {
+    const auto it = conns_.find(id);
+    if (it == conns_.end()) return;
+    TcpConn& conn = it->second;
+    if (upstream_side && conn.connecting && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0) {
+      int err = 0;
+      socklen_t len = sizeof(err);
+      getsockopt(conn.upstream.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) return ++stats_.upstream_errors, Close(id);
+      conn.connecting = false;
+    }
+    if (!upstream_side && conn.client_done && (events & (EPOLLHUP | EPOLLERR)) != 0) return Close(id);  // client gone
+    if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0 && !(conn.client_done && !upstream_side)) {
+      conn.active_ms = NowMs();
+      const Read read = Drain(upstream_side ? conn.upstream.get() : conn.client.get(), upstream_side ? conn.from_upstream : conn.from_client);
+      if (read == Read::kEof && !upstream_side) {
+        conn.client_done = true;  // a half-close after its queries: they are still answered
+      } else if (read != Read::kMore) {
+        // Upstream gone, or an error: complete answers that arrived are passed on, then closed.
+        Pump(conn, id);
+        Flush(conn.client.get(), conn.to_client);
+        return Close(id);
+      }
+    }
+    if (!Pump(conn, id)) return Close(id);
+    const bool client_ok = Flush(conn.client.get(), conn.to_client);
+    const bool upstream_ok = !conn.upstream.valid() || conn.connecting || Flush(conn.upstream.get(), conn.to_upstream);
+    if (!client_ok || !upstream_ok || conn.to_client.size() > kMaxBuffered || conn.to_upstream.size() > kMaxBuffered) return Close(id);
+    if (conn.client_done && conn.outstanding == 0 && conn.to_client.empty()) return Close(id);  // all answered
+    const uint32_t client_in = conn.client_done ? 0U : static_cast<uint32_t>(EPOLLIN);
+    Watch(EPOLL_CTL_MOD, conn.client.get(), Key(kTcpClient, id), client_in | (conn.to_client.empty() ? 0U : static_cast<uint32_t>(EPOLLOUT)));
+    if (conn.upstream.valid()) {
+      Watch(EPOLL_CTL_MOD, conn.upstream.get(), Key(kTcpUpstream, id),
+            EPOLLIN | (conn.connecting || !conn.to_upstream.empty() ? static_cast<uint32_t>(EPOLLOUT) : 0U));
+    }
+  }
+
+  // Moves whole messages: client queries through the policy, upstream answers to the client.
+  bool Pump(TcpConn& conn, uint32_t id) {
+    std::vector<uint8_t> message;
+    while (TakeFrame(conn.from_client, &message)) {
+      ++stats_.queries;
+      DnsVerdict verdict = Decide(policy_, message, draw_());
+      if (verdict.decision == DnsDecision::kDrop) {
+        ++stats_.dropped;
+      } else if (verdict.decision == DnsDecision::kAnswer) {
+        ++stats_.answered;
+        PutFrame(conn.to_client, verdict.answer);
+      } else {
+        if (!conn.upstream.valid() && !ConnectUpstream(conn, id)) return ++stats_.upstream_errors, false;
+        ++stats_.forwarded;
+        ++conn.outstanding;
+        PutFrame(conn.to_upstream, message);
+      }
+    }
+    while (TakeFrame(conn.from_upstream, &message)) {
+      ++stats_.replies;
+      if (conn.outstanding > 0) --conn.outstanding;
+      PutFrame(conn.to_client, message);
+    }
+    return true;
+  }
+
+  const DnsInterceptorSpec& spec_;
+  int udp_;
+  int tcp_;
+  const DnsPolicy& policy_;
+  const std::function<double()>& draw_;
+  UniqueFd epoll_;
+  UniqueFd up_udp_;
+  std::unordered_map<uint16_t, PendingUdp> pending_;
+  std::mt19937 ids_{std::random_device{}()};
+  std::map<uint32_t, TcpConn> conns_;
+  uint32_t next_conn_ = 0;
+  DnsStats stats_;
+};
+
+}  // namespace
+
+core::Result<DnsInterceptor> DnsInterceptor::Bind(const DnsInterceptorSpec& spec) noexcept {
+  const int family = spec.upstream.ss_family;
+  if (family != AF_INET && family != AF_INET6) return core::SysError{EAFNOSUPPORT, "bind", "upstream must be IPv4 or IPv6"};
+  // UDP first on the asked (or a free) port, then TCP on the same number; with a free port a
+  // TCP clash is retried with another pair.
+  for (int attempt = 0; attempt < kBindAttempts; ++attempt) {
+    auto udp = Listener(family, SOCK_DGRAM, spec.port);
+    if (!udp.ok()) return udp.error();
+    const uint16_t port = BoundPort(udp.value().get());
+    auto tcp = Listener(family, SOCK_STREAM, port);
+    if (tcp.ok()) return DnsInterceptor(spec, std::move(udp).value(), std::move(tcp).value(), port);
+    if (spec.port != 0 || tcp.error().err != EADDRINUSE) return tcp.error();
+  }
+  return core::SysError{EADDRINUSE, "bind", "no port free for both UDP and TCP"};
+}
+
+core::Status DnsInterceptor::Run(const DnsPolicy& policy, const sigset_t& stop_signals, const std::function<double()>& draw_pct,
+                                 const std::function<void(const DnsStats&)>& on_tick) noexcept {
+  Loop loop(spec_, udp_.get(), tcp_.get(), policy, draw_pct);
+  return loop.Run(stop_signals, on_tick);
+}
+
+}  // namespace faultd::inj

@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: Apache-2.0
+/** Tunables the DNS faults share (Harness names): the upstream server and its port. */
+import { isIP } from 'node:net';
+
+import { z } from 'zod';
+
+import { numberParam, type Param } from '../params.js';
+import type { FaultContext, Support, ValidationContext } from '../types.js';
+
+/**
+ * `upstreamServer`: the resolver whose traffic is intercepted, an IPv4 or IPv6 address (the port
+ * is `dnsPort`); absent, the first `nameserver` of resolv.conf (with systemd-resolved, its stub
+ * 127.0.0.53, which every client of the stub goes through).
+ */
+export function upstreamServerParam(ctx: Pick<ValidationContext, 'network'>): Param<string> {
+  const fallback = ctx.network.resolvers[0];
+  const error = 'must be the IPv4 or IPv6 address of a DNS server, as "10.0.0.53" or "fd00::53" (the port is dnsPort)';
+  const schema = z
+    .string({ error })
+    .optional()
+    .transform((value, c) => {
+      const address = value?.trim().replace(/^\[(.*)\]$/, '$1') ?? fallback;
+      if (address === undefined) {
+        c.addIssue({ code: 'custom', message: 'no nameserver in /etc/resolv.conf to take as the default: give upstreamServer' });
+        return z.NEVER;
+      }
+      if (!isIP(address)) {
+        c.addIssue({ code: 'custom', input: value, message: error });
+        return z.NEVER;
+      }
+      return address;
+    });
+  return {
+    schema,
+    doc: { name: 'upstreamServer', type: 'address', default: fallback ? `${fallback} (resolv.conf)` : '(resolv.conf: none)', bounds: 'an IPv4 or IPv6 address', description: "the DNS server whose traffic is intercepted (UPSTREAM_SERVER; default: resolv.conf's first nameserver)" },
+  };
+}
+
+export function dnsPortParam(): Param<number> {
+  return numberParam({ name: 'dnsPort', min: 1, max: 65535, integer: true, default: 53, description: "the upstream server's port (DNS_PORT)" });
+}
+
+/** `faultd faults` / `doctor` support of a DNS fault: root (CAP_NET_ADMIN) and nf_tables nat redirect. */
+export function dnsSupport(ctx: FaultContext): Support {
+  const admin = ctx.host.isRoot || (ctx.host.capEff & (1n << 12n)) !== 0n;
+  const nat = ctx.features.natRedirect();
+  return {
+    supported: admin && nat.supported,
+    notes: [
+      admin ? 'CAP_NET_ADMIN: yes' : 'needs root or CAP_NET_ADMIN',
+      nat.supported ? 'nf_tables nat redirect: available (DNS interceptor behind a `redirect to :PORT` chain)' : `nf_tables nat redirect: missing (${nat.reason})`,
+    ],
+  };
+}
+
+/** The validation issue for a kernel without nat redirect, naming what is missing. */
+export function natRedirectProblem(kind: string, ctx: Pick<ValidationContext, 'features'>): string | undefined {
+  const nat = ctx.features.natRedirect();
+  return nat.supported ? undefined : `${kind} needs nf_tables nat chains with redirect (nf_nat, nft_chain_nat, nft_redir), which this kernel does not offer (${nat.reason})`;
+}

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The mechanism of the DNS faults: the DNS interceptor (`faultd-stressor dns`, C++) started and
+ * supervised like a stressor (own process and cgroup, dies with faultd, pid and start time in
+ * the ledger before anything is redirected), and an nf_tables nat chain in faultd's table that
+ * redirects this host's DNS traffic to the upstream (UDP and TCP to upstreamServer:dnsPort) to
+ * the interceptor's loopback port. The interceptor's own forwards carry DNS_MARK, which the
+ * chain accepts first, so they reach the upstream.
+ *
+ * Apply: interceptor started (ledger `applied` with its pid) → it reports its port and ready →
+ * chain added, last. Revert: chain deleted and verified gone, first (no query is sent to the
+ * interceptor any more), then the interceptor stopped and verified gone.
+ */
+import { z } from 'zod';
+
+import { FaultdError } from '../../errors.js';
+import { stressCgroupDirs } from '../../host/cgroup.js';
+import type { NftChainSpec, NftRuleSpec } from '../../native/addon.js';
+import { NFT_TABLE, NftRevertSchema, revertNftFault, type NftRevert } from '../network/nft-fault.js';
+import { revertInOrder } from '../network/ordered-revert.js';
+import { revertStressor, startStressor, stressorArgv, StressorRevertSchema } from '../stressor-process.js';
+import type { ActiveFault, FaultContext, Planned, RevertOutcome } from '../types.js';
+
+/** fwmark of the interceptor's upstream sockets ("fa17d53"); the chain lets it through unredirected. */
+export const DNS_MARK = 0x0fa17d53;
+/** Before conntrack's own NAT users (iptables' nat table sits at -100 too; dstnat). */
+const NAT_OUTPUT_PRIORITY = -100;
+
+export const DnsInterceptorRevertSchema = z.object({
+  nft: NftRevertSchema,
+  interceptor: StressorRevertSchema,
+});
+export type DnsInterceptorRevert = z.infer<typeof DnsInterceptorRevertSchema>;
+
+/** What the interceptor does, as its command line says it. */
+export interface DnsInterceptorRequest {
+  readonly faultId: string;
+  readonly upstream: string;
+  readonly dnsPort: number;
+  /** `--action=…` and the rest of the policy's arguments (names, percentage, spoof map…). */
+  readonly policyArgs: readonly string[];
+  /** Names never touched (the control plane's). */
+  readonly spared: readonly string[];
+  /** One line for --dry-run and the ledger: what matching queries get. */
+  readonly describe: string;
+}
+
+export function interceptorArgs(r: DnsInterceptorRequest): string[] {
+  return [`--upstream=${r.upstream}`, `--upstream-port=${r.dnsPort}`, `--mark=${DNS_MARK}`, ...r.policyArgs, ...r.spared.map((name) => `--spare=${name}`)];
+}
+
+/** The chain's rules: the interceptor's own (marked) packets first, then the redirects. */
+export function redirectRules(upstream: string, dnsPort: number, interceptorPort: number): NftRuleSpec[] {
+  return [
+    { mark: DNS_MARK, verdict: 'accept' },
+    ...(['udp', 'tcp'] as const).map((l4proto): NftRuleSpec => ({ address: upstream, l4proto, port: dnsPort, verdict: 'redirect', redirectPort: interceptorPort })),
+  ];
+}
+
+const ListeningEvent = z.object({ event: z.literal('listening'), port: z.number().int().min(1).max(65535) });
+const StatsEvent = z.object({ event: z.literal('stats'), queries: z.number(), answered: z.number(), dropped: z.number(), forwarded: z.number(), upstreamErrors: z.number() });
+
+export function planDnsInterceptor(r: DnsInterceptorRequest, ctx: FaultContext): Planned<DnsInterceptorRevert> {
+  const chainName = `${r.faultId}-dns`;
+  const args = interceptorArgs(r);
+  const cgroups = ctx.host.isRoot ? stressCgroupDirs(ctx.cgroups, r.faultId) : [];
+  const interceptor = { tag: r.faultId, bootId: ctx.host.bootId, cgroups };
+  const nft: NftRevert = { bootId: ctx.host.bootId, table: NFT_TABLE, chains: [chainName] };
+  const revert: DnsInterceptorRevert = { nft, interceptor };
+  const upstream = r.upstream.includes(':') ? `[${r.upstream}]:${r.dnsPort}` : `${r.upstream}:${r.dnsPort}`;
+  return {
+    target: `DNS to ${upstream}: ${r.describe}`,
+    changes: [
+      `start process: faultd-stressor ${stressorArgv(r.faultId, 'dns', args).join(' ')} (DNS interceptor on ${r.upstream.includes(':') ? '[::1]' : '127.0.0.1'}, a free port for UDP and TCP; killed if faultd dies)`,
+      ...cgroups.map((dir) => `create cgroup ${dir} and move the interceptor into it`),
+      `nf_tables: add chain inet ${NFT_TABLE} ${chainName} (type nat hook output priority ${NAT_OUTPUT_PRIORITY}), one atomic batch, after the interceptor is ready:`,
+      `  accept meta mark 0x${DNS_MARK.toString(16).padStart(8, '0')} (the interceptor's own queries to the upstream)`,
+      `  redirect udp and tcp to ${upstream} → the interceptor's port`,
+      ...(r.spared.length ? [`kept out of the fault: ${r.spared.map((n) => `"${n}"`).join(', ')} (control plane), always forwarded`] : []),
+    ],
+    revertSteps: [
+      `delete chain inet ${NFT_TABLE} ${chainName} (and the table once empty), verify it is gone`,
+      'SIGTERM the interceptor (it answers the queries in flight for up to 200 ms), SIGKILL after 300 ms; remove its cgroup; verify it is gone',
+    ],
+    revert,
+    async apply(recordApplied, signal) {
+      let port = 0;
+      let stats = 'no query yet';
+      const handle = await startStressor(interceptor, 'dns', args, ctx, (started) => recordApplied({ ...revert, interceptor: started }), signal, (event) => {
+        const listening = ListeningEvent.safeParse(event);
+        if (listening.success) port = listening.data.port;
+        const s = StatsEvent.safeParse(event);
+        if (s.success) stats = `${s.data.queries} queries: ${s.data.answered} answered, ${s.data.dropped} dropped, ${s.data.forwarded} forwarded (${s.data.upstreamErrors} upstream errors)`;
+      });
+      if (port === 0) throw new FaultdError('FAULTD_ERR_FAULT_APPLY', 'the DNS interceptor did not report its port');
+      // Added last: until now, DNS went to the upstream as before. The runner's revert stops
+      // the interceptor if this throws (the batch is atomic: nothing of it is left).
+      const chain: NftChainSpec = { table: NFT_TABLE, chain: chainName, type: 'nat', hook: 'output', priority: NAT_OUTPUT_PRIORITY, rules: redirectRules(r.upstream, r.dnsPort, port) };
+      ctx.native.nftAddChain(chain);
+      ctx.logger.info({ port, upstream }, 'DNS to the upstream redirected to the interceptor');
+      const active: ActiveFault = { measure: () => stats, ended: handle.exit.then((why) => `DNS interceptor exited: ${why}`) };
+      return active;
+    },
+  };
+}
+
+/** Chain first (verified gone), then the interceptor; idempotent, also after kill -9 and reboot. */
+export function revertDnsInterceptor(record: DnsInterceptorRevert, ctx: FaultContext): Promise<RevertOutcome> {
+  return revertInOrder([() => revertNftFault(record.nft, ctx), () => revertStressor(record.interceptor, ctx)], 'no faultd DNS chain or interceptor was left');
+}

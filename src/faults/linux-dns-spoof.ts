@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * linux-dns-spoof (Harness name and tunables): the names in `spoofMap` resolve to other
+ * addresses for the fault's duration, for every program on the host. A map value is an address
+ * (answered as an A or AAAA record) or a host name, resolved once at start through the upstream
+ * server and answered with its addresses. Same mechanism as linux-dns-error: the DNS interceptor
+ * behind an nf_tables nat redirect (dns/interceptor-fault.ts); other names are forwarded
+ * unchanged and the control plane's name is never spoofed.
+ */
+import { isIP } from 'node:net';
+
+import { z } from 'zod';
+
+import { parseHostnames } from '../net/addresses.js';
+import { dnsPortParam, dnsSupport, natRedirectProblem, upstreamServerParam } from './dns/dns-params.js';
+import { DnsInterceptorRevertSchema, planDnsInterceptor, revertDnsInterceptor } from './dns/interceptor-fault.js';
+import { resolveAt } from './dns/spoof-targets.js';
+import { paramsObject, type Param } from './params.js';
+import { defineInjector, type ValidationContext } from './types.js';
+
+/** Most names one fault spoofs. */
+const MAX_SPOOFED = 64;
+/** TTL of the spoofed records: short, so clients that cache them ask again soon after the revert. */
+export const SPOOF_TTL_S = 5;
+
+const canonical = (name: string): string => name.replace(/\.$/, '').toLowerCase();
+
+function spoofMapParam(): Param<Record<string, string>> {
+  const error = `must be a map of host names to an address or a host name, as '{"api.example.com":"10.0.0.9"}' (JSON text or a YAML map, 1–${MAX_SPOOFED} entries)`;
+  const schema = z.union([z.string(), z.record(z.string(), z.unknown())], { error }).transform((value, c) => {
+    let raw: unknown = value;
+    if (typeof value === 'string') {
+      try {
+        raw = JSON.parse(value);
+      } catch {
+        c.addIssue({ code: 'custom', input: value, message: `is not JSON: ${error}` });
+        return z.NEVER;
+      }
+    }
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      c.addIssue({ code: 'custom', input: value, message: error });
+      return z.NEVER;
+    }
+    const entries = Object.entries(raw);
+    if (entries.length === 0 || entries.length > MAX_SPOOFED) {
+      c.addIssue({ code: 'custom', input: value, message: `has ${entries.length} entries: ${error}` });
+      return z.NEVER;
+    }
+    const map: Record<string, string> = {};
+    for (const [name, target] of entries) {
+      try {
+        parseHostnames(name);
+      } catch {
+        c.addIssue({ code: 'custom', input: value, message: `"${name}" is not a host name` });
+        return z.NEVER;
+      }
+      if (typeof target !== 'string' || (!isIP(target) && !isHostname(target))) {
+        c.addIssue({ code: 'custom', input: value, message: `"${name}": ${JSON.stringify(target)} is neither an IPv4/IPv6 address nor a host name` });
+        return z.NEVER;
+      }
+      map[canonical(name)] = isIP(target) ? target : canonical(target);
+    }
+    return map;
+  });
+  return { schema, doc: { name: 'spoofMap', type: 'map', default: undefined, bounds: `1–${MAX_SPOOFED} names → address or host name`, description: 'names to spoof and what they resolve to (required; SPOOF_MAP)' } };
+}
+
+function isHostname(text: string): boolean {
+  try {
+    parseHostnames(text);
+    return !text.includes(',');
+  } catch {
+    return false;
+  }
+}
+
+function params(ctx: ValidationContext) {
+  return { spoofMap: spoofMapParam(), upstreamServer: upstreamServerParam(ctx), dnsPort: dnsPortParam() };
+}
+
+export const linuxDnsSpoof = defineInjector({
+  kind: 'linux-dns-spoof',
+  summary: 'Resolve some names to other addresses (nf_tables redirect to a DNS interceptor)',
+  paramAliases: { SPOOF_MAP: 'spoofMap', UPSTREAM_SERVER: 'upstreamServer', DNS_PORT: 'dnsPort' },
+  paramsSchema: (ctx) =>
+    paramsObject(params(ctx)).superRefine((p, c) => {
+      const missing = natRedirectProblem('linux-dns-spoof', ctx);
+      if (missing) c.addIssue({ code: 'custom', path: [], message: missing });
+      const hub = ctx.network.safety.controlPlaneName;
+      if (hub && Object.keys(p.spoofMap).includes(canonical(hub))) {
+        c.addIssue({ code: 'custom', path: ['spoofMap'], message: `"${hub}" is the control plane's host name: it is never spoofed (the agent would lose its control plane)` });
+      }
+    }),
+  paramDocs: (ctx) => Object.values(params(ctx)).map((p) => p.doc),
+  exclusiveTargets: (p) => [`dns-upstream:${p.upstreamServer}|${p.dnsPort}`],
+  revertSchema: DnsInterceptorRevertSchema,
+  async plan(faultId, p, ctx) {
+    const resolved: [string, string, string[]][] = [];
+    for (const [name, target] of Object.entries(p.spoofMap)) {
+      resolved.push([name, target, isIP(target) ? [target] : await resolveAt(target, p.upstreamServer, p.dnsPort)]);
+    }
+    const named = resolved.filter(([, target]) => !isIP(target));
+    if (named.length) ctx.logger.info({ resolved: Object.fromEntries(named.map(([, target, a]) => [target, a])) }, 'spoof targets resolved through the upstream');
+    return planDnsInterceptor(
+      {
+        faultId,
+        upstream: p.upstreamServer,
+        dnsPort: p.dnsPort,
+        policyArgs: ['--action=spoof', `--ttl=${SPOOF_TTL_S}`, ...resolved.flatMap(([name, , addresses]) => addresses.map((a) => `--spoof=${name}=${a}`))],
+        spared: ctx.network.safety.controlPlaneName ? [ctx.network.safety.controlPlaneName] : [],
+        describe: `${resolved.map(([name, target, a]) => `"${name}" → ${isIP(target) ? target : `${target} (${a.join(', ')})`}`).join(', ')} (TTL ${SPOOF_TTL_S} s); the rest are forwarded unchanged`,
+      },
+      ctx,
+    );
+  },
+  revert: (record, ctx) => revertDnsInterceptor(record, ctx),
+  support: (ctx) => dnsSupport(ctx),
+});

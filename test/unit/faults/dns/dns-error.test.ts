@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: Apache-2.0
+// linux-dns-error without root, against the recording netlink fake and a stand-in interceptor (a
+// shell script that reports its port, ready and stats, and holds until SIGTERM): params with
+// Harness names and aliases, defaults from resolv.conf, bounds named; the plan text; the
+// interceptor started and recorded before the nat chain goes in with its port; revert deletes
+// the chain first, then stops it; idempotent; a refused chain delete still stops it.
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import test, { type ExecutionContext } from 'ava';
+
+import { parseNameservers } from '../../../../src/faults/dns/resolv-conf.js';
+import type { FaultContext } from '../../../../src/faults/types.js';
+import type { NftChainSpec } from '../../../../src/native/addon.js';
+import { FakeNetlink, kernelError, recordingProcesses } from '../../../helpers/fake-netlink.js';
+import { failedRevert, FAULT_ID, moduleOf, netlinkContext, revertFault, validParams } from '../../../helpers/network-fault.js';
+
+const KIND = 'linux-dns-error';
+const CHAIN = `${FAULT_ID}-dns`;
+const MARK = 0x0fa17d53;
+
+const dir = mkdtempSync(path.join(tmpdir(), 'faultd-fake-stressor-'));
+writeFileSync(
+  path.join(dir, 'faultd-stressor'),
+  `#!/bin/sh
+read go
+echo '{"event":"listening","port":40053}'
+echo '{"event":"ready"}'
+echo '{"event":"stats","queries":5,"answered":2,"dropped":0,"forwarded":3,"replies":3,"upstreamErrors":0}'
+trap 'exit 0' TERM
+while :; do sleep 0.02; done
+`,
+);
+chmodSync(path.join(dir, 'faultd-stressor'), 0o755);
+test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+
+function dnsContext(kernel: FakeNetlink, o: { controlPlaneName?: string; missing?: readonly 'natRedirect'[] } = {}): FaultContext {
+  const ctx = netlinkContext(kernel, { missing: o.missing ?? [] });
+  const safety = { ...ctx.network.safety, ...(o.controlPlaneName ? { controlPlaneName: o.controlPlaneName } : {}) };
+  return { ...ctx, network: { ...ctx.network, safety }, stressorPath: path.join(dir, 'faultd-stressor'), native: { ...ctx.native, ...recordingProcesses(kernel) } };
+}
+
+function issues(raw: Record<string, unknown>, ctx: FaultContext): string[] {
+  const result = moduleOf(KIND).validateParams(raw, ctx);
+  return result.ok ? [] : result.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+}
+
+test('Harness names, aliases and defaults: every name, exact, the first resolv.conf nameserver, port 53, nxdomain, 100 %', (t) => {
+  const ctx = dnsContext(new FakeNetlink());
+  t.deepEqual(validParams(KIND, {}, ctx), { hostNames: [], matchScheme: 'exact', upstreamServer: '10.0.0.53', dnsPort: 53, errorType: 'nxdomain', percentage: 100 });
+  t.like(validParams(KIND, { hostNames: 'API.example.com., api.example.com, other.test', matchScheme: 'substring', upstreamServer: '[fd00::53]', dnsPort: '5353', percentage: '25' }, ctx), {
+    hostNames: ['api.example.com', 'other.test'],
+    matchScheme: 'substring',
+    upstreamServer: 'fd00::53',
+    dnsPort: 5353,
+    percentage: 25,
+  });
+  t.deepEqual(moduleOf(KIND).paramAliases, { HOST_NAMES: 'hostNames', MATCH_SCHEME: 'matchScheme', UPSTREAM_SERVER: 'upstreamServer', DNS_PORT: 'dnsPort', ERROR_TYPE: 'errorType', PERCENTAGE: 'percentage' });
+});
+
+test('bad input names the field and its range', (t) => {
+  const ctx = dnsContext(new FakeNetlink());
+  t.deepEqual(issues({ hostNames: 'a b' }, ctx), ['hostNames: "a b" is not a host name']);
+  t.deepEqual(issues({ hostNames: Array.from({ length: 65 }, (_, i) => `h${i}.test`) }, ctx), ['hostNames: 65 names: must be host names or keywords, as "example.com,api" or a list (at most 64)']);
+  t.deepEqual(issues({ percentage: -1 }, ctx), ['percentage: must be in 0–100']);
+  t.deepEqual(issues({ upstreamServer: 'resolver.local' }, ctx), ['upstreamServer: must be the IPv4 or IPv6 address of a DNS server, as "10.0.0.53" or "fd00::53" (the port is dnsPort)']);
+  t.deepEqual(issues({ dnsPort: 0 }, ctx), ['dnsPort: must be in 1–65535']);
+  t.deepEqual(issues({ errorType: 'drop' }, ctx), ['errorType: must be one of nxdomain, servfail, refused, timeout']);
+  t.deepEqual(issues({ hostName: 'x' }, ctx).length, 1, 'an unknown key is an error');
+  const noResolver = { ...ctx, network: { ...ctx.network, resolvers: [] } };
+  t.deepEqual(issues({}, noResolver), ['upstreamServer: no nameserver in /etc/resolv.conf to take as the default: give upstreamServer']);
+  t.deepEqual(issues({}, dnsContext(new FakeNetlink(), { missing: ['natRedirect'] })), [
+    ': linux-dns-error needs nf_tables nat chains with redirect (nf_nat, nft_chain_nat, nft_redir), which this kernel does not offer (ENOENT (not in this fake kernel))',
+  ]);
+});
+
+test('resolv.conf nameservers in order, comments and zone ids ignored', (t) => {
+  t.deepEqual(parseNameservers('# generated\nsearch lan\nnameserver 127.0.0.53\noptions edns0\nnameserver fe80::1%eth0\n  nameserver 10.0.0.1 \nnameserver bogus\n'), ['127.0.0.53', 'fe80::1', '10.0.0.1']);
+});
+
+async function applyDns(t: ExecutionContext, kernel: FakeNetlink, ctx: FaultContext, raw: Record<string, unknown>) {
+  const params = validParams(KIND, raw, ctx);
+  kernel.clearLog();
+  const planned = await moduleOf(KIND).plan(FAULT_ID, params, ctx);
+  const planCalls = kernel.log();
+  const records: Record<string, unknown>[] = [];
+  const active = await planned.apply((r) => {
+    records.push(JSON.parse(JSON.stringify(r)) as Record<string, unknown>);
+    return Promise.resolve();
+  }, new AbortController().signal);
+  const pid = (records[0]?.['interceptor'] as { pid?: number } | undefined)?.pid;
+  t.teardown(() => {
+    try {
+      if (pid) process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone, as it should be
+    }
+  });
+  const applyCalls = kernel.log();
+  const chains = kernel.calls.filter((c) => c.method === 'nftAddChain').map((c) => c.args[0] as NftChainSpec);
+  kernel.clearLog();
+  return { planned, planCalls, applyCalls, chains, records, active };
+}
+
+test('the plan says what changes; the interceptor is recorded before the nat chain goes in with its port; revert: chain, then interceptor', async (t) => {
+  const kernel = new FakeNetlink();
+  const ctx = dnsContext(kernel, { controlPlaneName: 'hub.example.com' });
+  const { planned, planCalls, applyCalls, chains, records, active } = await applyDns(t, kernel, ctx, { hostNames: 'gone.test', errorType: 'servfail', percentage: 50 });
+  t.deepEqual(planCalls, [], 'planning changes nothing');
+  t.is(planned.target, 'DNS to 10.0.0.53:53: 50% of queries for "gone.test" get SERVFAIL; the rest are forwarded unchanged');
+  t.regex(
+    planned.changes[0] ?? '',
+    new RegExp(`^start process: faultd-stressor dns --upstream=10\\.0\\.0\\.53 --upstream-port=53 --mark=${MARK} --action=servfail --percentage=50 --match=exact --name=gone\\.test --spare=hub\\.example\\.com --tag=${FAULT_ID} --wait-go`),
+  );
+  t.true(planned.changes.includes(`nf_tables: add chain inet faultd ${CHAIN} (type nat hook output priority -100), one atomic batch, after the interceptor is ready:`));
+  t.true(planned.changes.includes('kept out of the fault: "hub.example.com" (control plane), always forwarded'));
+  t.deepEqual(planned.revertSteps, [`delete chain inet faultd ${CHAIN} (and the table once empty), verify it is gone`, 'SIGTERM the interceptor (it answers the queries in flight for up to 200 ms), SIGKILL after 300 ms; remove its cgroup; verify it is gone']);
+  t.deepEqual(applyCalls, ['processStartTime <pid>', `nftAddChain faultd ${CHAIN} output -100 3 rule(s)`]);
+  t.is(records.length, 1);
+  const record = records[0] ?? {};
+  t.true(Number.isInteger((record['interceptor'] as { pid?: number }).pid), 'the pid is in the record written before the chain');
+  t.deepEqual(record['nft'], { bootId: ctx.host.bootId, table: 'faultd', chains: [CHAIN] });
+  t.deepEqual(chains, [
+    {
+      table: 'faultd',
+      chain: CHAIN,
+      type: 'nat',
+      hook: 'output',
+      priority: -100,
+      rules: [
+        { mark: MARK, verdict: 'accept' },
+        { address: '10.0.0.53', l4proto: 'udp', port: 53, verdict: 'redirect', redirectPort: 40053 },
+        { address: '10.0.0.53', l4proto: 'tcp', port: 53, verdict: 'redirect', redirectPort: 40053 },
+      ],
+    },
+  ]);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.is(active.measure(), '5 queries: 2 answered, 0 dropped, 3 forwarded (0 upstream errors)');
+
+  const reverted = await revertFault(kernel, KIND, record, ctx);
+  t.deepEqual(reverted.calls.slice(0, 3), [`nftDeleteChain faultd ${CHAIN}`, 'nftListChains faultd', 'killProcess <pid> 1 15']);
+  t.is(reverted.outcome.outcome, 'reverted');
+  t.regex(reverted.outcome.detail, new RegExp(`^removed nf_tables chain\\(s\\) ${CHAIN}; stopped stressor \\d+$`));
+  t.regex(await active.ended, /^DNS interceptor exited: /);
+  t.false(kernel.nft.has('faultd'));
+  const again = await revertFault(kernel, KIND, record, ctx);
+  t.deepEqual(again.outcome, { outcome: 'already-absent', detail: 'no faultd DNS chain or interceptor was left' });
+});
+
+test('a refused chain delete still stops the interceptor; the revert fails naming the chain and its fix', async (t) => {
+  const kernel = new FakeNetlink();
+  const ctx = dnsContext(kernel);
+  const { records, active } = await applyDns(t, kernel, ctx, {});
+  const record = records[0] ?? {};
+  kernel.fail('nftDeleteChain', kernelError('EPERM', 'NFT_MSG_DELCHAIN'));
+  const failed = await failedRevert(t, kernel, KIND, record, ctx);
+  t.is(failed.error?.leftover, `chain inet faultd ${CHAIN}`);
+  t.is(failed.error?.manualFix, `nft flush chain inet faultd ${CHAIN} && nft delete chain inet faultd ${CHAIN}`);
+  t.regex(await active.ended, /^DNS interceptor exited: /, 'the interceptor was stopped all the same');
+  const retried = await revertFault(kernel, KIND, record, ctx);
+  t.deepEqual(retried.outcome, { outcome: 'reverted', detail: `removed nf_tables chain(s) ${CHAIN}` });
+});
+
+test('a refused chain add leaves the interceptor to the runner\'s revert, which stops it', async (t) => {
+  const kernel = new FakeNetlink();
+  const ctx = dnsContext(kernel);
+  kernel.fail('nftAddChain', kernelError('ENOENT', 'NFT_MSG_NEWRULE', 'no nft_redir'));
+  const params = validParams(KIND, {}, ctx);
+  const planned = await moduleOf(KIND).plan(FAULT_ID, params, ctx);
+  const records: Record<string, unknown>[] = [];
+  await t.throwsAsync(planned.apply((r) => (records.push(JSON.parse(JSON.stringify(r)) as Record<string, unknown>), Promise.resolve()), new AbortController().signal), { message: /no nft_redir/ });
+  const reverted = await revertFault(kernel, KIND, records[0] ?? planned.revert, ctx);
+  t.is(reverted.outcome.outcome, 'reverted');
+  t.regex(reverted.outcome.detail, /^stopped stressor \d+$/);
+});
