@@ -8,23 +8,20 @@
  * (the peer), all in the same run, and through the interceptor asked on its own port (no nat); and for the targeted name answered by the interceptor itself.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+
+import { faultdRunIn, netnsPair } from './netns-pair.js';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 const A = `fdbench-dns-a-${process.pid}`;
 const B = `fdbench-dns-b-${process.pid}`;
-const ADDR_A = '10.79.0.1';
 const ADDR_B = '10.79.0.2';
 const PROXY_PORT = 5300;
 const SEQUENTIAL = 3000;
 const IN_FLIGHT = 64;
 const WINDOW_MS = 3000;
 
-const ip = (...args: string[]): void => {
-  const r = spawnSync('ip', args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
-};
 
 // A UDP DNS client: sequential latency (ms per query) and answers per second with N in flight.
 const CLIENT = `
@@ -85,25 +82,15 @@ function dnsmasq(ns: string, args: readonly string[]): ChildProcess {
 
 export async function dnsInterceptor(root: string): Promise<string[]> {
   const dir = mkdtempSync(path.join(tmpdir(), 'faultd-bench-dns-'));
-  ip('netns', 'add', A);
-  ip('netns', 'add', B);
+  const pair = netnsPair(A, B, '10.79.0.1', ADDR_B);
   const children: ChildProcess[] = [];
   try {
-    ip('-n', A, 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'vb', 'netns', B);
-    ip('-n', A, 'addr', 'add', `${ADDR_A}/24`, 'dev', 'va');
-    ip('-n', B, 'addr', 'add', `${ADDR_B}/24`, 'dev', 'vb');
-    for (const [ns, dev] of [[A, 'va'], [B, 'vb'], [A, 'lo'], [B, 'lo']] as const) ip('-n', ns, 'link', 'set', dev, 'up');
     children.push(dnsmasq(B, ['--no-resolv', '--port=53', `--listen-address=${ADDR_B}`, '--address=/ok.test/10.0.0.1', '--address=/gone.test/10.0.0.2']));
     children.push(dnsmasq(A, ['--no-resolv', `--port=${PROXY_PORT}`, '--listen-address=127.0.0.1', `--server=${ADDR_B}`, '--cache-size=0']));
     await new Promise((resolve) => setTimeout(resolve, 500));
     const direct = measure(ADDR_B, 53, 'ok.test');
     const proxy = measure('127.0.0.1', PROXY_PORT, 'ok.test');
-    writeFileSync(path.join(dir, 'config.yaml'), '');
-    const experiment = path.join(dir, 'dns.json');
-    writeFileSync(experiment, JSON.stringify({ apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'dns-bench' }, spec: { steps: [{ faults: [{ kind: 'linux-dns-error', duration: '300s', params: { hostNames: 'gone.test', upstreamServer: ADDR_B } }] }] } }));
-    const faultd = spawn('ip', ['netns', 'exec', A, process.execPath, path.join(root, 'bin/faultd.js'), '--state-dir', path.join(dir, 'state'), '--config', path.join(dir, 'config.yaml'), '--log-format', 'json', 'run', experiment], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const faultd = faultdRunIn(A, root, dir, { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'dns-bench' }, spec: { steps: [{ faults: [{ kind: 'linux-dns-error', duration: '300s', params: { hostNames: 'gone.test', upstreamServer: ADDR_B } }] }] } });
     children.push(faultd);
     await readLine(faultd, (l) => l.includes('fault applied'));
     const through = measure(ADDR_B, 53, 'ok.test');
@@ -131,8 +118,7 @@ export async function dnsInterceptor(root: string): Promise<string[]> {
     ];
   } finally {
     for (const child of children) child.kill('SIGKILL');
-    spawnSync('ip', ['netns', 'del', A]);
-    spawnSync('ip', ['netns', 'del', B]);
+    pair.remove();
     rmSync(dir, { recursive: true, force: true });
   }
 }

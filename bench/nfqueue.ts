@@ -7,10 +7,11 @@
  * /proc/net/netfilter/nfnetlink_queue of the namespace).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
+import { faultdRunIn, netnsPair } from './netns-pair.js';
 import { runTimeNs } from './proc.js';
 import { median } from './stats.js';
 
@@ -24,10 +25,6 @@ const WARMUP_MS = 4000;
 const WINDOW_MS = 6000;
 const DELAY_MS = 100;
 
-const ip = (...args: string[]): void => {
-  const r = spawnSync('ip', args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
-};
 const inNs = (ns: string, script: string, args: readonly string[]): ChildProcess =>
   spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
 
@@ -124,24 +121,14 @@ async function phase(): Promise<Phase> {
 
 export async function nfqueueDelayer(root: string): Promise<string[]> {
   const dir = mkdtempSync(path.join(tmpdir(), 'faultd-bench-nfq-'));
-  ip('netns', 'add', A);
-  ip('netns', 'add', B);
+  const pair = netnsPair(A, B, ADDR_A, ADDR_B);
   const children: ChildProcess[] = [];
   try {
-    ip('-n', A, 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'vb', 'netns', B);
-    ip('-n', A, 'addr', 'add', `${ADDR_A}/24`, 'dev', 'va');
-    ip('-n', B, 'addr', 'add', `${ADDR_B}/24`, 'dev', 'vb');
-    for (const [ns, dev] of [[A, 'va'], [B, 'vb'], [A, 'lo'], [B, 'lo']] as const) ip('-n', ns, 'link', 'set', dev, 'up');
     const echo = inNs(B, ECHO, [String(ECHO_PORT)]);
     children.push(echo);
     await readLine(echo, (l) => l === 'ready');
     const base = await phase();
-    writeFileSync(path.join(dir, 'config.yaml'), '');
-    const experiment = path.join(dir, 'lat.json');
-    writeFileSync(experiment, JSON.stringify({ apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'nfq-bench' }, spec: { steps: [{ faults: [{ kind: 'linux-network-latency', name: 'nfq-bench', duration: '120s', params: { networkInterfaces: 'va', latency: DELAY_MS } }] }] } }));
-    const faultd = spawn('ip', ['netns', 'exec', A, process.execPath, path.join(root, 'bin/faultd.js'), '--state-dir', path.join(dir, 'state'), '--config', path.join(dir, 'config.yaml'), '--log-format', 'json', 'run', experiment], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const faultd = faultdRunIn(A, root, dir, { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'nfq-bench' }, spec: { steps: [{ faults: [{ kind: 'linux-network-latency', name: 'nfq-bench', duration: '120s', params: { networkInterfaces: 'va', latency: DELAY_MS } }] }] } });
     children.push(faultd);
     await readLine(faultd, (l) => l.includes('fault applied'));
     const delayed = await phase();
@@ -165,8 +152,7 @@ export async function nfqueueDelayer(root: string): Promise<string[]> {
     ];
   } finally {
     for (const child of children) child.kill('SIGKILL');
-    spawnSync('ip', ['netns', 'del', A]);
-    spawnSync('ip', ['netns', 'del', B]);
+    pair.remove();
     rmSync(dir, { recursive: true, force: true });
   }
 }
