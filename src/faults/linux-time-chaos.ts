@@ -4,7 +4,8 @@
  * duration, with `disableNTP` (default true) stopping the NTP daemons (SIGSTOP) so none steps
  * it back. Before anything changes, the ledger holds the boot id, an anchor (CLOCK_REALTIME read
  * with CLOCK_MONOTONIC and CLOCK_BOOTTIME), the kernel's NTP state, the RTC's distance from the
- * clock and (before the first SIGSTOP) the daemons stopped. The step is one atomic
+ * clock and (before the first SIGSTOP) the daemons stopped; the anchor is taken again once they
+ * are stopped and recorded before the step. The step is one atomic
  * clock_adjtime(ADJ_SETOFFSET). The revert puts the clock at anchor + elapsed time with a
  * second atomic step, verifies it within 1 ms, continues the daemons; a second revert finds the
  * clock where it belongs and steps nothing. After a reboot, see time/other-boot.ts.
@@ -216,12 +217,16 @@ export const linuxTimeChaos = defineInjector({
       revert,
       async apply(recordApplied): Promise<ActiveFault> {
         const stopped = p.disableNTP ? runningNtpDaemons(ctx.procRoot).map(recordOf) : [];
-        // A fresh anchor, as close to the step as it can be; in the ledger before anything changes.
-        const anchor = anchorOf(ctx.native.clockRead());
-        await recordApplied({ ...revert, anchor, stoppedDaemons: stopped });
+        // The daemons go into the ledger before they are stopped (with the plan's anchor: a
+        // crash now finds the clock on it and steps nothing), and the fresh anchor only once they
+        // are: a daemon can no longer set the clock between the anchor and the step.
+        if (stopped.length) await recordApplied({ ...revert, stoppedDaemons: stopped });
         for (const t of stopped) ctx.native.killProcess(t.pid, t.startTime, signalNumber('SIGSTOP'));
         const notYet = await waitForState(stopped, isStopped, ctx.procRoot);
         if (notYet.length) throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `NTP daemon ${notYet.map((t) => t.pid).join(', ')} did not stop within ${STATE_WAIT_MS} ms`);
+        // A fresh anchor, as close to the step as it can be; in the ledger before the step.
+        const anchor = anchorOf(ctx.native.clockRead());
+        await recordApplied({ ...revert, anchor, stoppedDaemons: stopped });
         try {
           ctx.native.clockStep(BigInt(revert.offsetNs));
         } catch (error) {

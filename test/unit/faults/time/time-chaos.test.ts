@@ -81,17 +81,20 @@ test('the plan reads the anchor and NTP state, names the daemon it will stop, an
   t.deepEqual(kills, []);
 });
 
-test('apply records the anchor and the daemon before it stops the daemon and steps the clock; revert undoes both, a second revert nothing', async (t) => {
+test('apply records the daemon before it stops it, then a fresh anchor before the step; revert undoes both, a second revert nothing', async (t) => {
   const { ctx, clock, kills, stateOfDaemon } = setUp(t);
   const planned = await linuxTimeChaos.plan('f1', params({ offset: '+10m' }), ctx);
   clock.advance(40);
   let recorded: Record<string, unknown> | undefined;
+  const records: { kills: number; steps: number; anchor: unknown }[] = [];
   await planned.apply(async (revert) => {
     recorded = revert;
-    t.deepEqual(kills, [], 'nothing signalled before the record');
-    t.deepEqual(clock.steps, [], 'nothing stepped before the record');
+    records.push({ kills: kills.length, steps: clock.steps.length, anchor: revert['anchor'] });
     await Promise.resolve();
   }, new AbortController().signal);
+  t.deepEqual(records.map((r) => [r.kills, r.steps]), [[0, 0], [1, 0]], 'the daemon recorded before its SIGSTOP; the fresh anchor after it and before the step');
+  t.deepEqual(records[0]?.anchor, planned.revert['anchor'], 'the first record carries the plan\'s anchor');
+  t.notDeepEqual(records[1]?.anchor, planned.revert['anchor'], 'the second a fresh one');
   t.like(recorded, { stoppedDaemons: [{ pid: DAEMON.pid, startTime: DAEMON.startTime, comm: 'chronyd' }] });
   t.is(stateOfDaemon(), 'T');
   t.deepEqual(clock.steps, [600_000n * MS]);
