@@ -19,7 +19,7 @@ import type { NftChainSpec, NftRuleSpec } from '../../native/addon.js';
 import { NFT_TABLE, NftRevertSchema, revertNftFault, type NftRevert } from '../network/nft-fault.js';
 import { revertInOrder } from '../network/ordered-revert.js';
 import { revertStressor, startStressor, stressorArgv, StressorRevertSchema } from '../stressor-process.js';
-import type { ActiveFault, FaultContext, Planned, RevertOutcome } from '../types.js';
+import { RevertError, type ActiveFault, type FaultContext, type Planned, type RevertOutcome } from '../types.js';
 
 /** fwmark of the interceptor's upstream sockets ("fa17d53"); the chain lets it through unredirected. */
 export const DNS_MARK = 0x0fa17d53;
@@ -104,7 +104,23 @@ export function planDnsInterceptor(r: DnsInterceptorRequest, ctx: FaultContext):
   };
 }
 
-/** Chain first (verified gone), then the interceptor; idempotent, also after kill -9 and reboot. */
-export function revertDnsInterceptor(record: DnsInterceptorRevert, ctx: FaultContext): Promise<RevertOutcome> {
-  return revertInOrder([() => revertNftFault(record.nft, ctx), () => revertStressor(record.interceptor, ctx)], 'no faultd DNS chain or interceptor was left');
+/**
+ * Chain first (verified gone), then the interceptor; idempotent, also after kill -9 and reboot.
+ * A chain that cannot be deleted keeps the interceptor running: stopping it would leave the
+ * host's DNS redirected to a dead port, which is worse than the fault. A retry stops it.
+ */
+export async function revertDnsInterceptor(record: DnsInterceptorRevert, ctx: FaultContext): Promise<RevertOutcome> {
+  let chain: RevertOutcome;
+  try {
+    chain = await revertNftFault(record.nft, ctx);
+  } catch (error) {
+    if (!(error instanceof RevertError)) throw error;
+    throw new RevertError(
+      `${error.message}; the DNS interceptor is left running, so that the redirected queries are still answered`,
+      `${error.leftover}, and the DNS interceptor it redirects to`,
+      `${error.manualFix}, then faultd revert --remnants (stops the interceptor)`,
+      { cause: error },
+    );
+  }
+  return revertInOrder([() => Promise.resolve(chain), () => revertStressor(record.interceptor, ctx)], 'no faultd DNS chain or interceptor was left');
 }

@@ -148,18 +148,24 @@ test('the plan says what changes; the interceptor is recorded before the nat cha
   t.deepEqual(again.outcome, { outcome: 'already-absent', detail: 'no faultd DNS chain or interceptor was left' });
 });
 
-test('a refused chain delete still stops the interceptor; the revert fails naming the chain and its fix', async (t) => {
+test('a refused chain delete keeps the interceptor answering (a redirect to a dead port is worse than the fault); the revert fails naming both; a retry removes the chain, then stops it', async (t) => {
   const kernel = new FakeNetlink();
   const ctx = dnsContext(kernel);
   const { records, active } = await applyDns(t, kernel, ctx, {});
   const record = records[0] ?? {};
   kernel.fail('nftDeleteChain', kernelError('EPERM', 'NFT_MSG_DELCHAIN'));
+  let ended = false;
+  void active.ended.then(() => (ended = true));
   const failed = await failedRevert(t, kernel, KIND, record, ctx);
-  t.is(failed.error?.leftover, `chain inet faultd ${CHAIN}`);
-  t.is(failed.error?.manualFix, `nft flush chain inet faultd ${CHAIN} && nft delete chain inet faultd ${CHAIN}`);
-  t.regex(await active.ended, /^DNS interceptor exited: /, 'the interceptor was stopped all the same');
+  t.is(failed.error?.leftover, `chain inet faultd ${CHAIN}, and the DNS interceptor it redirects to`);
+  t.is(failed.error?.manualFix, `nft flush chain inet faultd ${CHAIN} && nft delete chain inet faultd ${CHAIN}, then faultd revert --remnants (stops the interceptor)`);
+  t.false(failed.calls.some((c) => c.startsWith('killProcess')), 'the interceptor was not signalled');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.false(ended, 'the interceptor still runs');
   const retried = await revertFault(kernel, KIND, record, ctx);
-  t.deepEqual(retried.outcome, { outcome: 'reverted', detail: `removed nf_tables chain(s) ${CHAIN}` });
+  t.is(retried.outcome.outcome, 'reverted');
+  t.regex(retried.outcome.detail, new RegExp(`^removed nf_tables chain\\(s\\) ${CHAIN}; stopped stressor \\d+$`));
+  t.regex(await active.ended, /^DNS interceptor exited: /);
 });
 
 test('a refused chain add leaves the interceptor to the runner\'s revert, which stops it', async (t) => {
