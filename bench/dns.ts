@@ -9,6 +9,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 
+import { readLine } from './child-output.js';
 import { faultdRunIn, netnsPair } from './netns-pair.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,18 +63,6 @@ function measure(host: string, port: number, name: string): Measured {
   const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
   if (!line) throw new Error(`dns client: ${r.stdout}${r.stderr}`);
   return JSON.parse(line) as Measured;
-}
-
-function readLine(child: ChildProcess, match: (line: string) => boolean): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buffer = '';
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      buffer += chunk;
-      const line = buffer.split('\n').find(match);
-      if (line !== undefined) resolve(line);
-    });
-    child.once('exit', () => reject(new Error(`exited before the expected line: ${buffer.slice(-500)}`)));
-  });
 }
 
 function dnsmasq(ns: string, args: readonly string[]): ChildProcess {

@@ -11,6 +11,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
+import { readLine } from './child-output.js';
 import { faultdRunIn, netnsPair } from './netns-pair.js';
 import { runTimeNs } from './proc.js';
 import { median } from './stats.js';
@@ -55,18 +56,6 @@ const sent = new Map(), rtts = []; c.on('message', (m) => { const t = sent.get(m
 let i = 0; const tick = () => { if (i === Number(count)) return setTimeout(() => { process.stdout.write(JSON.stringify(rtts) + '\\n'); process.exit(0); }, 1500);
   const id = String(i++); sent.set(id, process.hrtime.bigint()); c.send(id, Number(port), host); setTimeout(tick, Number(gap)); }; tick();
 `;
-
-function readLine(child: ChildProcess, match: (line: string) => boolean): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buffer = '';
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      buffer += chunk;
-      const line = buffer.split('\n').find(match);
-      if (line !== undefined) resolve(line);
-    });
-    child.once('exit', () => reject(new Error(`exited before the expected line: ${buffer.slice(-500)}`)));
-  });
-}
 
 /** Packets the namespace's queues have seen so far (sum of id_sequence). */
 function queuedPackets(): number {

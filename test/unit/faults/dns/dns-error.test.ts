@@ -4,9 +4,6 @@
 // Harness names and aliases, defaults from resolv.conf, bounds named; the plan text; the
 // interceptor started and recorded before the nat chain goes in with its port; revert deletes
 // the chain first, then stops it; idempotent; a refused chain delete still stops it.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 
 import test, { type ExecutionContext } from 'ava';
 
@@ -15,30 +12,22 @@ import type { FaultContext } from '../../../../src/faults/types.js';
 import type { NftChainSpec } from '../../../../src/native/addon.js';
 import { FakeNetlink, kernelError, recordingProcesses } from '../../../helpers/fake-netlink.js';
 import { failedRevert, FAULT_ID, moduleOf, netlinkContext, revertFault, validParams } from '../../../helpers/network-fault.js';
+import { fakeStressorFile } from '../../../helpers/fake-stressor.js';
 
 const KIND = 'linux-dns-error';
 const CHAIN = `${FAULT_ID}-dns`;
 const MARK = 0x0fa17d53;
 
-const dir = mkdtempSync(path.join(tmpdir(), 'faultd-fake-stressor-'));
-writeFileSync(
-  path.join(dir, 'faultd-stressor'),
-  `#!/bin/sh
-read go
-echo '{"event":"listening","port":40053}'
-echo '{"event":"ready"}'
-echo '{"event":"stats","queries":5,"answered":2,"dropped":0,"forwarded":3,"replies":3,"upstreamErrors":0}'
-trap 'exit 0' TERM
-while :; do sleep 0.02; done
-`,
-);
-chmodSync(path.join(dir, 'faultd-stressor'), 0o755);
-test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+const STRESSOR = fakeStressorFile((fn) => test.after.always(fn), [
+  { event: 'listening', port: 40053 },
+  { event: 'ready' },
+  { event: 'stats', queries: 5, answered: 2, dropped: 0, forwarded: 3, replies: 3, upstreamErrors: 0 },
+]);
 
 function dnsContext(kernel: FakeNetlink, o: { controlPlaneName?: string; missing?: readonly 'natRedirect'[] } = {}): FaultContext {
   const ctx = netlinkContext(kernel, { missing: o.missing ?? [] });
   const safety = { ...ctx.network.safety, ...(o.controlPlaneName ? { controlPlaneName: o.controlPlaneName } : {}) };
-  return { ...ctx, network: { ...ctx.network, safety }, stressorPath: path.join(dir, 'faultd-stressor'), native: { ...ctx.native, ...recordingProcesses(kernel) } };
+  return { ...ctx, network: { ...ctx.network, safety }, stressorPath: STRESSOR, native: { ...ctx.native, ...recordingProcesses(kernel) } };
 }
 
 function issues(raw: Record<string, unknown>, ctx: FaultContext): string[] {

@@ -3,9 +3,6 @@
 // netlink fake and a stand-in stressor (a shell script that reports ready and holds until
 // SIGTERM): delayer started and recorded before the queue chain goes in; revert deletes the
 // chain first, then stops the delayer; idempotent; a refused chain delete still stops it.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 
 import test, { type ExecutionContext } from 'ava';
 
@@ -13,6 +10,7 @@ import { faultQueueNumber } from '../../../../src/faults/network/nfqueue-delay.j
 import type { FaultContext } from '../../../../src/faults/types.js';
 import type { NftChainSpec } from '../../../../src/native/addon.js';
 import { FakeNetlink, kernelError, recordingProcesses } from '../../../helpers/fake-netlink.js';
+import { fakeStressorFile } from '../../../helpers/fake-stressor.js';
 import { failedRevert, FAULT_ID, moduleOf, netlinkContext, revertFault, validParams } from '../../../helpers/network-fault.js';
 
 const KIND = 'linux-network-latency';
@@ -21,23 +19,11 @@ const QUEUE = faultQueueNumber(FAULT_ID);
 
 // The stand-in for build/Release/faultd-stressor (the context's stressorPath): it ignores its
 // arguments, as the real delayer's binding is not faked.
-const dir = mkdtempSync(path.join(tmpdir(), 'faultd-fake-stressor-'));
-writeFileSync(
-  path.join(dir, 'faultd-stressor'),
-  `#!/bin/sh
-read go
-echo '{"event":"ready"}'
-echo '{"event":"stats","delayed":3,"held":1,"peakHeld":2,"maxLateUs":150}'
-trap 'exit 0' TERM
-while :; do sleep 0.02; done
-`,
-);
-chmodSync(path.join(dir, 'faultd-stressor'), 0o755);
-test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+const STRESSOR = fakeStressorFile((fn) => test.after.always(fn), [{ event: 'ready' }, { event: 'stats', delayed: 3, held: 1, peakHeld: 2, maxLateUs: 150 }]);
 
 function delayerContext(kernel: FakeNetlink): FaultContext {
   const ctx = netlinkContext(kernel, { missing: ['netem'] });
-  return { ...ctx, stressorPath: path.join(dir, 'faultd-stressor'), native: { ...ctx.native, ...recordingProcesses(kernel) } };
+  return { ...ctx, stressorPath: STRESSOR, native: { ...ctx.native, ...recordingProcesses(kernel) } };
 }
 
 const PARAMS = { networkInterfaces: 'eth0', latency: 100, jitter: 10, correlation: 25 };
