@@ -24,16 +24,40 @@ export function upstreamServerParam(ctx: Pick<ValidationContext, 'network'>): Pa
         c.addIssue({ code: 'custom', message: 'no nameserver in /etc/resolv.conf to take as the default: give upstreamServer' });
         return z.NEVER;
       }
-      if (!isIP(address)) {
-        c.addIssue({ code: 'custom', input: value, message: error });
+      const problem = address.includes('%')
+        ? `${address}: a zone id is not supported (a link-local resolver); give a global or unique-local address`
+        : isIP(address) === 0
+          ? error
+          : undefined;
+      if (problem) {
+        c.addIssue({ code: 'custom', input: value, message: value === undefined ? `${problem} (the default, from /etc/resolv.conf): give upstreamServer` : problem });
         return z.NEVER;
       }
-      return address;
+      const canonical = canonicalAddress(address);
+      const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
+      if (mapped) {
+        // An ip6 rule never matches the IPv4 packets such an address stands for.
+        const v4 = [...hexWord(mapped[1]), ...hexWord(mapped[2])].join('.');
+        c.addIssue({ code: 'custom', input: value, message: `${address} is an IPv4-mapped IPv6 address: give the IPv4 address ${v4}` });
+        return z.NEVER;
+      }
+      return canonical;
     });
   return {
     schema,
     doc: { name: 'upstreamServer', type: 'address', default: fallback ? `${fallback} (resolv.conf)` : '(resolv.conf: none)', bounds: 'an IPv4 or IPv6 address', description: "the DNS server whose traffic is intercepted (UPSTREAM_SERVER; default: resolv.conf's first nameserver)" },
   };
+}
+
+/** One spelling per address (RFC 5952 for IPv6: `fd00:0::53` → `fd00::53`), so that equal upstreams compare equal. */
+export function canonicalAddress(address: string): string {
+  return isIP(address) === 6 ? new URL(`http://[${address}]/`).hostname.slice(1, -1) : address;
+}
+
+/** The two bytes of a 16-bit hex group, high first. */
+function hexWord(group: string | undefined): [number, number] {
+  const word = Number.parseInt(group ?? '0', 16);
+  return [word >> 8, word & 0xff];
 }
 
 export function dnsPortParam(): Param<number> {

@@ -5,13 +5,15 @@ import { isIP } from 'node:net';
 
 export const RESOLV_CONF = '/etc/resolv.conf';
 
-/** The IPv4/IPv6 `nameserver` addresses of resolv.conf text, in order (zone ids dropped). */
+/**
+ * The IPv4/IPv6 `nameserver` addresses of resolv.conf text, in order. A zone id is kept
+ * (`fe80::1%eth0`): without it the address means nothing, and upstreamServer refuses it by name.
+ */
 export function parseNameservers(text: string): string[] {
   const servers: string[] = [];
   for (const line of text.split('\n')) {
-    const match = /^\s*nameserver\s+(\S+)/.exec(line);
-    const address = match?.[1]?.replace(/%.*$/, '');
-    if (address && isIP(address)) servers.push(address);
+    const address = /^\s*nameserver\s+(\S+)/.exec(line)?.[1];
+    if (address && isIP(address.replace(/%.*$/, ''))) servers.push(address);
   }
   return servers;
 }

@@ -54,6 +54,11 @@ test('bad input names the field and its range', (t) => {
   t.deepEqual(issues({ hostNames: Array.from({ length: 65 }, (_, i) => `h${i}.test`) }, ctx), ['hostNames: 65 names: must be host names or keywords, as "example.com,api" or a list (at most 64)']);
   t.deepEqual(issues({ percentage: -1 }, ctx), ['percentage: must be in 0–100']);
   t.deepEqual(issues({ upstreamServer: 'resolver.local' }, ctx), ['upstreamServer: must be the IPv4 or IPv6 address of a DNS server, as "10.0.0.53" or "fd00::53" (the port is dnsPort)']);
+  t.deepEqual(issues({ upstreamServer: 'fe80::1%eth0' }, ctx), ['upstreamServer: fe80::1%eth0: a zone id is not supported (a link-local resolver); give a global or unique-local address']);
+  t.deepEqual(issues({ upstreamServer: '::ffff:10.0.0.53' }, ctx), ['upstreamServer: ::ffff:10.0.0.53 is an IPv4-mapped IPv6 address: give the IPv4 address 10.0.0.53']);
+  t.like(validParams(KIND, { upstreamServer: 'FD00:0:0::53' }, ctx), { upstreamServer: 'fd00::53' }, 'one spelling per address');
+  const zoned = { ...ctx, network: { ...ctx.network, resolvers: ['fe80::1%eth0'] } };
+  t.deepEqual(issues({}, zoned), ['upstreamServer: fe80::1%eth0: a zone id is not supported (a link-local resolver); give a global or unique-local address (the default, from /etc/resolv.conf): give upstreamServer']);
   t.deepEqual(issues({ dnsPort: 0 }, ctx), ['dnsPort: must be in 1–65535']);
   t.deepEqual(issues({ errorType: 'drop' }, ctx), ['errorType: must be one of nxdomain, servfail, refused, timeout']);
   t.deepEqual(issues({ hostName: 'x' }, ctx).length, 1, 'an unknown key is an error');
@@ -65,7 +70,7 @@ test('bad input names the field and its range', (t) => {
 });
 
 test('resolv.conf nameservers in order, comments and zone ids ignored', (t) => {
-  t.deepEqual(parseNameservers('# generated\nsearch lan\nnameserver 127.0.0.53\noptions edns0\nnameserver fe80::1%eth0\n  nameserver 10.0.0.1 \nnameserver bogus\n'), ['127.0.0.53', 'fe80::1', '10.0.0.1']);
+  t.deepEqual(parseNameservers('# generated\nsearch lan\nnameserver 127.0.0.53\noptions edns0\nnameserver fe80::1%eth0\n  nameserver 10.0.0.1 \nnameserver bogus\n'), ['127.0.0.53', 'fe80::1%eth0', '10.0.0.1'], 'a zone id is kept, for upstreamServer to refuse by name');
 });
 
 async function applyDns(t: ExecutionContext, kernel: FakeNetlink, ctx: FaultContext, raw: Record<string, unknown>) {
