@@ -52,7 +52,20 @@ export interface NetnsPair {
   readonly addressB: string;
 }
 
+/**
+ * Deletes `fdt-<pid>-*` namespaces whose test process is gone: a run killed mid-test (SIGKILL of
+ * ava, a CI timeout) never ran its teardowns. Once per process, before its first namespace.
+ */
+function removeStaleNamespaces(): void {
+  const listed = spawnSync(IP, ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
+  for (const name of listed.split('\n').map((l) => l.split(' ')[0] ?? '')) {
+    const pid = /^fdt-(\d+)-\d+$/.exec(name)?.[1];
+    if (pid && Number(pid) !== process.pid && !existsSync(`/proc/${pid}`)) spawnSync(IP, ['netns', 'del', name]);
+  }
+}
+
 function bareNetns(t: ExecutionContext): TestNetns {
+  if (counter === 0) removeStaleNamespaces();
   counter += 1;
   const name = `fdt-${process.pid}-${counter}`;
   execFileSync(IP, ['netns', 'add', name]);
