@@ -86,6 +86,8 @@ export function ledgerFaultId(runId: string, faultId: string): string {
 export class Runner {
   readonly #deps: RunnerDeps;
   readonly #live = new Map<string, LiveFault>();
+  /** What the faults of the current step change, planned or exclusive: target → fault id. */
+  readonly #claims = new Map<string, string>();
 
   constructor(deps: RunnerDeps) {
     this.#deps = deps;
@@ -120,6 +122,10 @@ export class Runner {
    */
   async #runStep(faults: readonly FaultSpec[], signal: AbortSignal): Promise<FaultResult[]> {
     this.#live.clear();
+    this.#claims.clear();
+    for (const spec of faults) {
+      for (const target of this.#deps.registry.get(spec.kind)?.exclusiveTargets(spec.params) ?? []) this.#claims.set(target, spec.id);
+    }
     for (const spec of faults) {
       this.#live.set(spec.id, { spec, phase: 'pending', target: '', phaseStartedAt: monotonicMs(), active: undefined });
     }
@@ -152,6 +158,19 @@ export class Runner {
     } finally {
       signal.removeEventListener('abort', forward);
     }
+  }
+
+  /**
+   * Records what a planned fault changes; the first thing another fault of the step already
+   * changes, as an error, instead (synchronous, so two plans settling together cannot both pass).
+   */
+  #claim(faultId: string, claims: readonly string[]): string | undefined {
+    for (const target of claims) {
+      const owner = this.#claims.get(target);
+      if (owner !== undefined && owner !== faultId) return `fault "${owner}" of the same step already changes ${target}; put them in separate steps`;
+    }
+    for (const target of claims) this.#claims.set(target, faultId);
+    return undefined;
   }
 
   #phase(spec: FaultSpec, phase: FaultPhase): LiveFault {
@@ -196,6 +215,11 @@ export class Runner {
       return { ...base, target: '', status: 'failed', error: messageOf(error) };
     }
     live.target = planned.target;
+    const clash = this.#claim(spec.id, planned.claims ?? []);
+    if (clash) {
+      logger.error({ clash }, 'plan refused: another fault of the step changes the same thing');
+      return { ...base, target: planned.target, status: 'failed', error: clash };
+    }
     let revertRecord = planned.revert;
     // If this throws, nothing has changed on the host yet.
     await ledger.append({ event: 'intent', faultId, runId, kind: spec.kind, target: planned.target, bootId: ctx.host.bootId, owner, revert: revertRecord });

@@ -318,6 +318,8 @@ export const linuxServiceRestart = defineInjector({
     const slowest = Math.max(...[...units, ...dependents].map((u) => jobBoundMs(u.timeoutStartUs)));
     return {
       target: units.map((u) => u.unit).join(', '),
+      // The dependents go down with the units: no other fault of the step may restart them.
+      claims: [...units, ...dependents].map((u) => `systemd-unit:${u.unit}`),
       changes: [`${cycles} cycle(s) of ${formatDurationMs(p.interval)}, ${p.sequence}: ${how}; the last start is the revert's`, ...dependentsNote],
       revertSteps: [
         `start (StartUnit) each of ${units.map((u) => u.unit).join(', ')} that is not active, ${p.sequence}${dependents.length ? `, then ${dependents.map((d) => d.unit).join(', ')} one by one` : ''}, and check each is active again (at most ${Math.round(slowest / 1000)} s each)`,

@@ -79,6 +79,13 @@ export interface Planned<R> {
   readonly changes: readonly string[];
   readonly revertSteps: readonly string[];
   readonly revert: R;
+  /**
+   * What the fault changes that is only known once planned (e.g. the dependent units a service
+   * restart also stops), in the form of `exclusiveTargets`. Two faults of one step that claim
+   * the same thing (here or in their exclusive targets) cannot both run: the one planned second
+   * fails before its intent is recorded, so nothing of it changes on the host.
+   */
+  readonly claims?: readonly string[];
   apply(recordApplied: (revert: R) => Promise<void>, signal: AbortSignal): Promise<ActiveFault>;
 }
 

@@ -93,6 +93,10 @@ export interface FakeBehaviour {
   revertFails?: boolean;
   /** The fault ends on its own after this many ms. */
   endsAfterMs?: number;
+  /** What its plan claims (Planned.claims). */
+  claims?: string[];
+  /** Its exclusive targets (known before planning). */
+  exclusive?: string[];
 }
 
 /** Events the fake injector saw, in order (`apply:<id>`, `revert:<id>`). */
@@ -100,16 +104,18 @@ export type EventLog = string[];
 
 /** An injector of kind `fake` whose behaviour comes from `params`. */
 export function fakeInjector(events: EventLog): InjectorModule {
-  const Params = z.object({ applyFails: z.boolean().optional(), revertFails: z.boolean().optional(), endsAfterMs: z.number().optional() });
+  const Params = z.object({ applyFails: z.boolean().optional(), revertFails: z.boolean().optional(), endsAfterMs: z.number().optional(), claims: z.array(z.string()).optional(), exclusive: z.array(z.string()).optional() });
   return defineInjector({
     kind: 'fake',
     summary: 'test double',
     paramsSchema: () => Params,
     paramDocs: () => [],
+    exclusiveTargets: (params: FakeBehaviour) => params.exclusive ?? [],
     revertSchema: z.object({ id: z.string() }),
     plan(faultId, params: FakeBehaviour) {
       return {
         target: 'nothing',
+        ...(params.claims ? { claims: params.claims } : {}),
         changes: ['nothing'],
         revertSteps: ['nothing'],
         revert: { id: faultId },

@@ -108,3 +108,24 @@ test('a fault aborted before it applied still ends with done; a phase listener t
   t.deepEqual(changes.filter((c) => c.startsWith('b:')), ['b:applying', 'b:running', 'b:reverting', 'b:done']);
   t.deepEqual(events, ['apply:r1-b', 'revert:r1-b'], 'reverted although every listener call threw');
 });
+
+test('a fault whose plan claims what another fault of the step changes fails before its intent; the other runs', async (t) => {
+  const { runner, ledger, events } = await setup(t);
+  const result = await run(runner, [[fault('a', 50, { exclusive: ['systemd-unit:db.service'] }), fault('b', 50, { claims: ['systemd-unit:web.service', 'systemd-unit:db.service'] })]]);
+  t.deepEqual(result.faults.map((f) => f.status), ['completed', 'failed']);
+  t.regex(result.faults[1]?.error ?? '', /fault "a" of the same step already changes systemd-unit:db\.service; put them in separate steps/);
+  t.deepEqual(events, ['apply:r1-a', 'revert:r1-a']);
+  const intents = (await ledger.replay()).records.filter((r) => r.event === 'intent').map((r) => r.faultId);
+  t.deepEqual(intents, ['r1-a']);
+});
+
+test('two plans claiming the same thing: exactly one of them runs; claims end with their step', async (t) => {
+  const { runner, events } = await setup(t);
+  const result = await run(runner, [[fault('a', 50, { claims: ['x'] }), fault('b', 50, { claims: ['x'] })], [fault('c', 50, { claims: ['x'] })]]);
+  t.is(result.faults.filter((f) => f.status === 'failed').length, 1);
+  t.is(result.faults.filter((f) => f.status === 'completed').length, 1);
+  t.is(result.faults[2]?.status, 'skipped', 'a failed fault ends the experiment after its step');
+  t.is(events.filter((e) => e.startsWith('apply:')).length, 1);
+  const separate = await run(runner, [[fault('d', 50, { claims: ['y'] })], [fault('e', 50, { claims: ['y'] })]]);
+  t.deepEqual(separate.faults.map((f) => f.status), ['completed', 'completed']);
+});

@@ -312,6 +312,7 @@ test('dependents: the units a stop propagates to are found transitively, through
   const plan = await linuxServiceRestart.plan('dep-1', params({ services: 'db,cache', interval: '1s', sequence: 'serial' }), ctx);
   t.is(plan.changes[1], 'systemd propagates each stop (Requires=, Requisite=, BindsTo=, PartOf=): api.service, web.service (through api.service), mailer.service (through idle-report.service) go(es) down too; faultd starts them again, nearest first, after the units in each cycle and at revert');
   t.deepEqual(systemd.events, [], 'the plan only read states');
+  t.deepEqual(plan.claims, ['db.service', 'cache.service', 'api.service', 'web.service', 'mailer.service'].map((u) => `systemd-unit:${u}`), 'the step check sees the dependents too');
   let recorded: { dependents: { unit: string; via: string; depth: number; activeState: string }[] } | undefined;
   await plan.apply((r) => {
     recorded = r as typeof recorded;
