@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 
 import { FaultdError } from '../errors.js';
 import { failedRemnants, type ExperimentResult, type LiveFault } from '../engine/session.js';
+import { StepClaims } from '../engine/step-claims.js';
 import { loadExperiment } from '../experiment/load.js';
 import type { Experiment } from '../experiment/schema.js';
 import type { FaultContext } from '../faults/types.js';
@@ -30,10 +31,13 @@ export async function describePlan(experiment: Experiment, ctx: FaultContext, en
   out.push(`Experiment "${experiment.name}": ${experiment.steps.length} step(s), ${faultCount} fault(s). Dry run: nothing was changed.`);
   for (const [index, step] of experiment.steps.entries()) {
     out.push('', `Step ${index + 1} "${step.name}" (its faults run in parallel; steps run one after another):`);
+    const claims = new StepClaims(step.faults, env.registry);
     for (const fault of step.faults) {
       const module = env.registry.get(fault.kind);
       if (!module) continue;
       const plan = await module.plan(`${runId}-${fault.id}`, fault.params, { ...ctx, durationMs: fault.durationMs });
+      const clash = claims.claim(fault.id, plan.claims ?? []);
+      if (clash) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `spec.steps[${index}] fault "${fault.id}": ${clash}`);
       out.push(
         `  ${fault.id} (${fault.kind}): ${plan.target}`,
         `    timing: wait rampTime ${formatDurationMs(fault.rampTimeMs)}, run ${formatDurationMs(fault.durationMs)}, revert, wait rampTime ${formatDurationMs(fault.rampTimeMs)}`,

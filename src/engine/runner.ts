@@ -17,6 +17,7 @@ import type { ActiveFault, FaultContext } from '../faults/types.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Owner } from '../ledger/record.js';
 import { sleep } from './abortable.js';
+import { StepClaims } from './step-claims.js';
 import { revertAndRecord, type RevertReport } from './revert.js';
 import { monotonicMs } from '../monotonic.js';
 
@@ -86,8 +87,8 @@ export function ledgerFaultId(runId: string, faultId: string): string {
 export class Runner {
   readonly #deps: RunnerDeps;
   readonly #live = new Map<string, LiveFault>();
-  /** What the faults of the current step change, planned or exclusive: target → fault id. */
-  readonly #claims = new Map<string, string>();
+  /** What the faults of the current step change. */
+  #claims: StepClaims | undefined;
 
   constructor(deps: RunnerDeps) {
     this.#deps = deps;
@@ -122,10 +123,7 @@ export class Runner {
    */
   async #runStep(faults: readonly FaultSpec[], signal: AbortSignal): Promise<FaultResult[]> {
     this.#live.clear();
-    this.#claims.clear();
-    for (const spec of faults) {
-      for (const target of this.#deps.registry.get(spec.kind)?.exclusiveTargets(spec.params) ?? []) this.#claims.set(target, spec.id);
-    }
+    this.#claims = new StepClaims(faults, this.#deps.registry);
     for (const spec of faults) {
       this.#live.set(spec.id, { spec, phase: 'pending', target: '', phaseStartedAt: monotonicMs(), active: undefined });
     }
@@ -158,19 +156,6 @@ export class Runner {
     } finally {
       signal.removeEventListener('abort', forward);
     }
-  }
-
-  /**
-   * Records what a planned fault changes; the first thing another fault of the step already
-   * changes, as an error, instead (synchronous, so two plans settling together cannot both pass).
-   */
-  #claim(faultId: string, claims: readonly string[]): string | undefined {
-    for (const target of claims) {
-      const owner = this.#claims.get(target);
-      if (owner !== undefined && owner !== faultId) return `fault "${owner}" of the same step already changes ${target}; put them in separate steps`;
-    }
-    for (const target of claims) this.#claims.set(target, faultId);
-    return undefined;
   }
 
   #phase(spec: FaultSpec, phase: FaultPhase): LiveFault {
@@ -215,7 +200,7 @@ export class Runner {
       return { ...base, target: '', status: 'failed', error: messageOf(error) };
     }
     live.target = planned.target;
-    const clash = this.#claim(spec.id, planned.claims ?? []);
+    const clash = this.#claims?.claim(spec.id, planned.claims ?? []);
     if (clash) {
       logger.error({ clash }, 'plan refused: another fault of the step changes the same thing');
       return { ...base, target: planned.target, status: 'failed', error: clash };
