@@ -110,7 +110,7 @@ const ServiceRestartRevertSchema = z.object({
 });
 
 /** The cycles of running faults, by fault id: the revert ends them before it starts the units. */
-const loops = new Map<string, RestartLoop>();
+const loops = new Map<string, Pick<RestartLoop, 'stop'>>();
 
 /** A D-Bus failure of a plan read: EINVAL is a bad name (of the field `field`), anything else systemd unreachable. */
 function readFailed(error: unknown, unit: string, field: string): FaultdError {
@@ -224,8 +224,27 @@ async function planUnits(units: readonly string[], selfHealing: boolean, pace: {
   }
   if (problems.services.length) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `services: ${problems.services.join('; ')}`);
   if (problems.interval.length) throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `interval: ${problems.interval.join('; ')}`);
-  const dependents = startOrder(records.map((r) => r.unit), found).map((d) => ({ ...stateRecord(d.unit, d.state, d.facts), via: d.via, depth: d.depth }));
-  return { units: records, dependents };
+  return { units: records, dependents: dependentRecords(records, found) };
+}
+
+/** The dependents to start again after `units`, each once, nearest first, as recorded. */
+function dependentRecords(units: readonly UnitStateRecord[], found: readonly Dependent[]): DependentRecord[] {
+  return startOrder(units.map((r) => r.unit), found).map((d) => ({ ...stateRecord(d.unit, d.state, d.facts), via: d.via, depth: d.depth }));
+}
+
+/**
+ * The dependents of `units` now, checked as at plan time for the cycles left: read before each
+ * later cycle's stop, so a unit started during the fault that depends on one is followed too.
+ * Throws (ending the fault, with the units up) when one of them may not be taken down.
+ */
+async function currentDependents(units: readonly UnitStateRecord[], pace: { intervalMs: number; cycles: number }, ctx: FaultContext): Promise<DependentRecord[]> {
+  const own = ownServices(ctx.procRoot);
+  const problems: Problems = { services: [], interval: [] };
+  const found: Dependent[] = [];
+  for (const u of units) found.push(...(await dependentsOf(u.unit, await readUnit(u.unit, ctx), own, pace, problems, ctx)));
+  const refused = [...problems.services, ...problems.interval];
+  if (refused.length) throw new Error(`not stopped again: ${refused.join('; ')}`);
+  return dependentRecords(units, found);
 }
 
 interface Restored {
@@ -327,7 +346,18 @@ export const linuxServiceRestart = defineInjector({
       revert,
       async apply(recordApplied, signal): Promise<ActiveFault> {
         await recordApplied(revert);
-        const loop = new RestartLoop({ units, dependents, sequence: p.sequence, selfHealing: p.selfHealingServices, intervalMs: p.interval, cycles, native: ctx.native, logger: ctx.logger });
+        const loop = new RestartLoop({
+          units,
+          dependents,
+          sequence: p.sequence,
+          selfHealing: p.selfHealingServices,
+          intervalMs: p.interval,
+          cycles,
+          native: ctx.native,
+          logger: ctx.logger,
+          currentDependents: () => currentDependents(units, { intervalMs: p.interval, cycles }, ctx),
+          recordDependents: (now) => recordApplied({ ...revert, dependents: [...now] }),
+        });
         loops.set(faultId, loop);
         try {
           await loop.begin(signal);

@@ -24,13 +24,13 @@ export interface LoopUnit {
   readonly timeoutStopUs?: number | null | undefined;
 }
 
-export interface LoopOptions {
+export interface LoopOptions<D extends LoopUnit = LoopUnit> {
   readonly units: readonly LoopUnit[];
   /**
    * The running units the units' stops take down (service/dependents.ts), none of the units,
    * nearest first: started one by one after all the units in each cycle.
    */
-  readonly dependents: readonly LoopUnit[];
+  readonly dependents: readonly D[];
   readonly sequence: Sequence;
   readonly selfHealing: boolean;
   readonly intervalMs: number;
@@ -38,6 +38,13 @@ export interface LoopOptions {
   readonly cycles: number;
   readonly native: UnitNative;
   readonly logger: Logger;
+  /**
+   * Before each later cycle's stop (the units are up again): the dependents as they are now,
+   * checked as at plan time (throws why one may not be taken down). Absent: the plan's list stands.
+   */
+  readonly currentDependents?: () => Promise<readonly D[]>;
+  /** Records (in the ledger) the list the cycles now start again, before the stop that takes the new ones down. */
+  readonly recordDependents?: (dependents: readonly D[]) => Promise<void>;
 }
 
 /** Runs `each` over `items` one at a time or all at once; the first failure is thrown after all ran. */
@@ -53,19 +60,22 @@ export async function inSequence<T, R>(items: readonly T[], sequence: Sequence, 
   return out;
 }
 
-export class RestartLoop {
-  readonly #o: LoopOptions;
+export class RestartLoop<D extends LoopUnit = LoopUnit> {
+  readonly #o: LoopOptions<D>;
   readonly #stop = new AbortController();
   #started = 0;
   #cycle = 0;
   #downs = 0;
   #running: Promise<void> = Promise.resolve();
+  /** The units the stops take down: the plan's, and those found before later cycles. */
+  #dependents: readonly D[];
   #end: (reason: string) => void = () => undefined;
   /** Settles with why when a cycle fails (a unit that would not stop, start or come back). */
   readonly ended: Promise<string>;
 
-  constructor(options: LoopOptions) {
+  constructor(options: LoopOptions<D>) {
     this.#o = options;
+    this.#dependents = options.dependents;
     this.ended = new Promise<string>((resolve) => (this.#end = resolve));
   }
 
@@ -111,6 +121,8 @@ export class RestartLoop {
       this.#cycle = k + 1;
       if (!this.#o.selfHealing) await this.#up();
       if (this.#stop.signal.aborted) return;
+      await this.#followDependents();
+      if (this.#stop.signal.aborted) return;
       await this.#down();
     }
   }
@@ -126,9 +138,28 @@ export class RestartLoop {
     await this.#startDependents();
   }
 
+  /**
+   * A unit started during the fault that depends on one of the units would go down with the
+   * next stop and stay down: the list is read again, and one found now is recorded before that
+   * stop, kept in the list (so the cycles and the revert start it) and named in the log.
+   */
+  async #followDependents(): Promise<void> {
+    if (!this.#o.currentDependents) return;
+    const now = await this.#o.currentDependents();
+    const known = new Set(this.#dependents.map((d) => d.unit));
+    const added = now.filter((d) => !known.has(d.unit));
+    if (!added.length) return;
+    // Nearest first as read now; one of the plan's that no longer depends (stopped since) stays last.
+    const current = new Set(now.map((d) => d.unit));
+    const merged = [...now, ...this.#dependents.filter((d) => !current.has(d.unit))];
+    await this.#o.recordDependents?.(merged);
+    this.#dependents = merged;
+    this.#o.logger.info({ cycle: this.#cycle, added: added.map((d) => d.unit) }, 'units started during the fault depend on the units: they go down with them and are started again');
+  }
+
   /** Starts again, one by one and nearest first, the running units that the stops (or kills) took down. */
   async #startDependents(): Promise<void> {
-    for (const d of this.#o.dependents) {
+    for (const d of this.#dependents) {
       if (this.#stop.signal.aborted) return;
       const started = await startAndWait(this.#o.native, d.unit, jobBoundMs(d.timeoutStartUs), this.#stop.signal);
       if (!started.done && !this.#stop.signal.aborted) throw new Error(`${d.unit}, taken down with the units, did not start again in cycle ${this.#cycle}: ${describeState(started.state)} after ${Math.round(started.waitedMs)} ms`);
@@ -142,7 +173,7 @@ export class RestartLoop {
    */
   #stopBoundMs(u: LoopUnit): number {
     const stopTimeout = (x: LoopUnit): number | null => (x.timeoutStopUs === undefined ? x.timeoutStartUs : x.timeoutStopUs);
-    return Math.max(...[u, ...this.#o.dependents].map((x) => jobBoundMs(stopTimeout(x))));
+    return Math.max(...[u, ...this.#dependents].map((x) => jobBoundMs(stopTimeout(x))));
   }
 
   /** Stops every unit (checked inactive), or kills each and checks systemd brought it back. */

@@ -18,7 +18,7 @@ import { RestartLoop } from '../../../src/faults/service/restart-loop.js';
 import { deniedReason, ownServices, serviceName } from '../../../src/faults/service/units.js';
 import { RevertError, type FaultContext } from '../../../src/faults/types.js';
 import { FAKE_CONTEXT, FAKE_NATIVE, SILENT } from '../../helpers/fake.js';
-import { FakeSystemd } from '../../helpers/fake-systemd.js';
+import { FAKE_PLAN_FACTS, FakeSystemd } from '../../helpers/fake-systemd.js';
 import { FAKE_VALIDATION } from '../../helpers/host.js';
 import { waitUntil } from '../../helpers/processes.js';
 
@@ -380,4 +380,43 @@ test('self-healing: a BindsTo= unit that systemd stops when the main process die
   t.is(systemd.units.get('bound.service')?.activeState, 'active', 'started again once svc was back');
   t.is(systemd.count('bound.service', 'start'), 1);
   t.is((await linuxServiceRestart.revert(plan.revert, ctx)).outcome, 'already-absent');
+});
+
+test('dependents: a unit started during the fault that depends on a restarted one is followed before the next stop: recorded, started again each cycle and at revert', async (t) => {
+  const systemd = new FakeSystemd({ 'db.service': {} });
+  const ctx = context(t, systemd, 'faultd.service', 3000);
+  const plan = await linuxServiceRestart.plan('late-1', params({ services: 'db', interval: '1s' }), ctx);
+  const records: { dependents: { unit: string; via: string; depth: number }[] }[] = [];
+  await plan.apply((r) => {
+    records.push(r as (typeof records)[number]);
+    return Promise.resolve();
+  }, new AbortController().signal);
+  t.teardown(() => linuxServiceRestart.revert(plan.revert, ctx).then(() => undefined));
+  t.deepEqual(records.at(-1)?.dependents, [], 'none at plan');
+  // Started while db is down in cycle 1: a unit that Requires= db.
+  systemd.add('late.service', {});
+  systemd.facts.set('db.service', { ...FAKE_PLAN_FACTS, timeoutStopUs: 90_000_000, stopPropagatesTo: ['late.service'] });
+  t.true(await waitUntil(() => systemd.count('late.service', 'inactive') === 1, 5000), `cycle 2 stopped db and late with it: ${JSON.stringify(systemd.events)}`);
+  t.deepEqual(records.at(-1)?.dependents.map((d) => [d.unit, d.via, d.depth]), [['late.service', 'db.service', 1]], 'recorded before the stop that took it down');
+  t.true(await waitUntil(() => systemd.count('late.service', 'start') === 1, 5000), 'cycle 3 started it again after db');
+  t.true(await waitUntil(() => systemd.count('late.service', 'inactive') === 2, 5000), 'and took it down again with db');
+  const outcome = await linuxServiceRestart.revert(records.at(-1) as typeof plan.revert, ctx);
+  t.is(outcome.outcome, 'reverted');
+  t.regex(outcome.detail, /started db\.service .*; started late\.service/);
+  t.is(systemd.units.get('late.service')?.activeState, 'active');
+  t.is(systemd.units.get('db.service')?.activeState, 'active');
+});
+
+test('dependents: a target found before a later cycle ends the fault with why, the units left up', async (t) => {
+  const systemd = new FakeSystemd({ 'db.service': {}, 'late.target': {} });
+  const ctx = context(t, systemd, 'faultd.service', 3000);
+  const plan = await linuxServiceRestart.plan('late-2', params({ services: 'db', interval: '1s' }), ctx);
+  const active = await plan.apply(() => Promise.resolve(), new AbortController().signal);
+  t.teardown(() => linuxServiceRestart.revert(plan.revert, ctx).then(() => undefined));
+  systemd.facts.set('db.service', { ...FAKE_PLAN_FACTS, timeoutStopUs: 90_000_000, stopPropagatesTo: ['late.target'] });
+  const why = await active.ended;
+  t.regex(why, /^not stopped again: stopping db\.service also stops late\.target, .*faultd does not start targets again/);
+  t.is(systemd.units.get('db.service')?.activeState, 'active', 'cycle 2 started db and stopped nothing');
+  t.is(systemd.units.get('late.target')?.activeState, 'active');
+  t.is(systemd.count('db.service', 'stop'), 1, 'only cycle 1 stopped it');
 });
