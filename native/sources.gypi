@@ -28,6 +28,7 @@
       'native/injectors/delay_sampler.cc',
       'native/injectors/dns_interceptor.cc',
       'native/injectors/dns_policy.cc',
+      'native/injectors/http_policy.cc',
       'native/injectors/io_stress.cc',
       'native/injectors/memory_stress.cc',
       'native/injectors/nfqueue_delayer.cc',
