@@ -70,6 +70,7 @@
           'native/test/nft_encoding_test.cc',
           'native/test/dns_policy_test.cc',
           'native/test/http_policy_test.cc',
+          'native/test/http_h1_test.cc',
           '<@(faultd_stressor_sources)',
           '<@(faultd_core_sources)',
           '<@(faultd_injector_sources)',

@@ -6,6 +6,8 @@
       'native/core/clock.cc',
       'native/core/dns/message.cc',
       'native/core/duty_cycle.cc',
+      'native/core/http/h1_chunked.cc',
+      'native/core/http/h1_head.cc',
       'native/core/file_lock.cc',
       'native/core/file_space.cc',
       'native/core/netlink/attr.cc',
