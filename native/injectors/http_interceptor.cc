@@ -77,6 +77,10 @@ constexpr size_t kMaxPipelined = 32;
 /// Accepting pauses this long when the process or the system is out of file descriptors.
 constexpr int64_t kAcceptPauseNs = 100'000'000;
 constexpr int64_t kNsPerMs = 1'000'000;
+/// A connection that ends while the client may still be sending (a refused head, requests read
+/// ahead) is half-closed and its input drained for up to this long before the close, so the
+/// kernel does not reset it and lose the last response (nginx's lingering close).
+constexpr int64_t kLingerNs = 500 * kNsPerMs;
 
 int64_t NowNs() noexcept {
   timespec ts{};
@@ -163,6 +167,9 @@ struct Side {
   std::unique_ptr<Transport> io;
   bool can_read = false;
   bool can_write = false;
+  /// The peer's FIN (or an error) was announced: read on to the end even after a short read,
+  /// since no further edge will come for bytes and the FIN that arrived together.
+  bool hup = false;
   Transport::Want read_waits = Transport::Want::kRead;
   Transport::Want write_waits = Transport::Want::kWrite;
 };
@@ -186,6 +193,8 @@ struct Conn {
   Side client, upstream;
   bool connecting = false;
   bool abort = false;     // close now
+  bool lingering = false; // half-closed towards the client, draining its input before the close
+  int64_t linger_until_ns = 0;
   bool draining = false;  // the interceptor is stopping: no new request on this connection
   bool first_bytes = true;
   sockaddr_storage peer{};
@@ -290,7 +299,7 @@ class Loop {
         stop_at = now_ + static_cast<int64_t>(spec_.grace_ms) * kNsPerMs;
         StartDraining();
       }
-      if (stop_at >= 0 && (open_ == 0 || now_ >= stop_at)) return;
+      if (stop_at >= 0 && (open_ == lingering_ || now_ >= stop_at)) return;
       int64_t until = std::min(next_sweep, stop_at >= 0 ? stop_at : INT64_MAX);
       if (!timers_.empty()) until = std::min(until, timers_.top().at_ns);
       const int timeout_ms = until <= now_ ? 0 : static_cast<int>((until - now_ + kNsPerMs - 1) / kNsPerMs);
@@ -340,9 +349,11 @@ class Loop {
     }
     Conn* c = Find(static_cast<uint32_t>((key >> 3) & 0x1fffffff), static_cast<uint32_t>(key >> 32));
     if (c == nullptr) return;
+    if (c->lingering) return Drive(*c);
     Side& side = tag == kTagClient ? c->client : c->upstream;
     const bool in = (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
     const bool out = (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0;
+    if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) side.hup = true;
     if (in) {
       if (side.read_waits == Transport::Want::kRead) side.can_read = true;
       if (side.write_waits == Transport::Want::kRead) side.can_write = true;
@@ -460,6 +471,7 @@ class Loop {
 
   void Close(Conn& c) {
     const uint32_t slot = c.slot;
+    if (c.lingering) --lingering_;
     conns_[slot].reset();  // closing the fds removes them from epoll
     free_.push_back(slot);
     --open_;
@@ -505,7 +517,7 @@ class Loop {
     switch (side.io->Read(flow.in.Tail(), room, &n, &exhausted)) {
       case Transport::Io::kOk:
         flow.in.Produced(n);
-        if (exhausted) side.can_read = false;
+        if (exhausted && !side.hup) side.can_read = false;
         c.active_ns = now_;
         return true;
       case Transport::Io::kEof:
@@ -556,6 +568,7 @@ class Loop {
   }
 
   void Drive(Conn& c) {
+    if (c.lingering) return Linger(c);
     bool progress = true;
     for (int round = 0; round < 64 && progress && !c.abort; ++round) {
       progress = false;
@@ -574,7 +587,32 @@ class Loop {
     // Still moving after 64 rounds: the other connections get their turn, this one continues on
     // the next pass (edge-triggered readiness would not announce it again).
     if (progress) AddTimer(c, now_);
-    if (Finished(c)) return Close(c);
+    if (Finished(c)) return Linger(c);
+  }
+
+  // Ends a finished connection: at once when the client has sent everything, else after a
+  // half-close and draining what it still sends (bounded by kLingerNs).
+  void Linger(Conn& c) {
+    if (!c.lingering) {
+      if (c.up.eof) return Close(c);
+      c.lingering = true;
+      ++lingering_;
+      c.linger_until_ns = now_ + kLingerNs;
+      c.upstream.io.reset();
+      c.client.io->ShutdownWrite();
+      c.client.can_read = true;
+      AddTimer(c, c.linger_until_ns);
+    }
+    char sink[16384];
+    for (int i = 0; i < 16; ++i) {
+      if (now_ >= c.linger_until_ns) return Close(c);
+      size_t n = 0;
+      bool exhausted = false;
+      const Transport::Io io = c.client.io->Read(sink, sizeof(sink), &n, &exhausted);
+      if (io == Transport::Io::kAgain) return;
+      if (io != Transport::Io::kOk) return Close(c);  // the client's FIN (or reset): done
+    }
+    AddTimer(c, now_);  // still sending: drained further on the next pass
   }
 
   // End-of-stream rules; sets abort, or stops/finishes sides.
@@ -989,6 +1027,7 @@ class Loop {
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
   uint32_t serial_ = 0;
   uint32_t open_ = 0;
+  uint32_t lingering_ = 0;
   int64_t now_ = 0;
   bool accepting_ = true;
   bool accept_paused_ = false;
