@@ -386,17 +386,19 @@ class Loop {
       socklen_t len = sizeof(peer);
       UniqueFd fd(accept4(listener_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC));
       if (!fd.valid()) {
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-          // Out of descriptors: the pending connection stays in the backlog; retry in 100 ms
-          // rather than spin on a listener that stays readable.
-          accept_paused_ = true;
-          timers_.push({now_ + kAcceptPauseNs, UINT32_MAX, 0});
-        }
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) PauseAccepting();
         return;  // EAGAIN, or a connection that died in the backlog
       }
       Bump(counters_.connections);
       Open(std::move(fd), peer);
     }
+  }
+
+  // Out of descriptors: pending connections stay in the backlog; accepting resumes in 100 ms
+  // rather than spinning on a listener that stays readable (or closing every waiting client).
+  void PauseAccepting() {
+    accept_paused_ = true;
+    timers_.push({now_ + kAcceptPauseNs, UINT32_MAX, 0});
   }
 
   // The upstream of a new connection: the fixed one, or the original destination.
@@ -430,7 +432,11 @@ class Loop {
     socklen_t dst_len = 0;
     if (!UpstreamOf(fd.get(), &dst, &dst_len)) return;  // closed at once
     UniqueFd up(socket(dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (!up.valid()) return Bump(counters_.upstream_errors);
+    if (!up.valid()) {
+      // The client got the last descriptor: it is closed, and the rest wait in the backlog.
+      if (errno == EMFILE || errno == ENFILE) return PauseAccepting();
+      return Bump(counters_.upstream_errors);
+    }
     const int one = 1;
     setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     setsockopt(up.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

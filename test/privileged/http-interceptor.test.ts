@@ -9,6 +9,7 @@ import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_proces
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 
@@ -27,11 +28,14 @@ interface Interceptor {
   exited: Promise<number | null>;
 }
 
-function startInterceptor(t: ExecutionContext, args: readonly string[], ns?: TestNetns): Promise<Interceptor> {
+/** Starts `faultd-stressor http --mark=7 <args>` (in `ns`, or under `wrap`, a command that execs it). */
+function startInterceptor(t: ExecutionContext, args: readonly string[], ns?: TestNetns, wrap: readonly string[] = []): Promise<Interceptor> {
   const argv = ['http', '--mark=7', ...args];
   const child = ns
     ? spawn(systemTool('ip'), ['netns', 'exec', ns.name, STRESSOR_BIN, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(STRESSOR_BIN, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    : wrap.length > 0
+      ? spawn(wrap[0] ?? '', [...wrap.slice(1), STRESSOR_BIN, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(STRESSOR_BIN, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -257,6 +261,105 @@ test('HTTP/1.0 and a close-delimited response pass; a head over 64 KiB gets 431'
   const answer = await rawExchange(port, big, () => false);
   t.regex(answer, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
   t.regex(answer, /Connection: close/);
+});
+
+test('Expect: 100-continue relays the interim 100; an HTTP/2 prior-knowledge connection is relayed untouched', async (t) => {
+  const head = 'PUT /up HTTP/1.1\r\nHost: svc\r\nExpect: 100-continue\r\nContent-Length: 6\r\n\r\n';
+  const upstream = await startScriptedUpstream(t, [
+    { request: head, response: 'HTTP/1.1 100 Continue\r\n\r\n' },
+    { request: 'abcdef', response: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' },
+  ]);
+  // GET is blocked: the PUT passes through.
+  const { port } = await startInterceptor(t, ['--action=block', '--method=GET', `--upstream=127.0.0.1:${upstream.port}`]);
+  const socket = net.connect(port, '127.0.0.1');
+  let got = '';
+  socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+  socket.write(head);
+  const waitFor = (text: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`waited for ${JSON.stringify(text)}: ${JSON.stringify(got)}`)), 3000);
+      const check = (): void => {
+        if (got.includes(text)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      socket.on('data', check);
+      check();
+    });
+  await waitFor('HTTP/1.1 100 Continue\r\n\r\n');
+  t.is(got, 'HTTP/1.1 100 Continue\r\n\r\n', 'the interim response alone, before the body was sent');
+  socket.write('abcdef');
+  await waitFor('\r\n\r\nok');
+  t.is(got, 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+  t.is(upstream.received(), `${head}abcdef`);
+  socket.destroy();
+  // h2c with prior knowledge: the preface and frames go up as they are, the answer comes back.
+  const preface = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00';
+  const h2 = await startScriptedUpstream(t, [{ request: preface, response: '\x00\x00\x00\x04\x01\x00\x00\x00\x00GET / HTTP/1.1\r\n\r\n' }]);
+  const blockAll = await startInterceptor(t, ['--action=block', `--upstream=127.0.0.1:${h2.port}`]);
+  const answer = await rawExchange(blockAll.port, preface, (r) => r.endsWith('\r\n\r\n'));
+  t.is(answer, '\x00\x00\x00\x04\x01\x00\x00\x00\x00GET / HTTP/1.1\r\n\r\n');
+  t.is(h2.received(), preface);
+});
+
+test('an upstream that refuses the connection: the client connection is closed and counted', async (t) => {
+  const closed = net.createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const deadPort = (closed.address() as AddressInfo).port;
+  await new Promise((resolve) => closed.close(resolve));
+  const { port, lines } = await startInterceptor(t, ['--action=block', '--path=/never', `--upstream=127.0.0.1:${deadPort}`]);
+  const answer = await rawExchange(port, 'GET / HTTP/1.1\r\n\r\n', () => false).catch((e: unknown) => (e as NodeJS.ErrnoException).code);
+  t.true(answer === '' || answer === 'ECONNRESET', `got ${String(answer)}`);
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const stats = JSON.parse(lines.filter((l) => l.includes('"stats"')).at(-1) ?? '{}') as Record<string, number>;
+  t.like(stats, { connections: 1, open: 0, upstreamErrors: 1 });
+});
+
+test('an idle connection is closed after --idle-timeout-ms; out of descriptors, it pauses accepting without spinning and recovers', async (t) => {
+  const server = await startServer(t);
+  const idle = await startInterceptor(t, ['--action=block', '--path=/never', '--idle-timeout-ms=1000', `--upstream=127.0.0.1:${server.port}`]);
+  const idleStart = performance.now();
+  const ended = await rawExchange(idle.port, 'GET /x HTTP/1.1\r\nHost: a\r\n\r\n', () => false);
+  const idleMs = performance.now() - idleStart;
+  t.regex(ended, /^HTTP\/1\.1 200 OK/);
+  t.true(idleMs >= 1000 && idleMs < 2600, `closed after ${idleMs} ms idle`);
+  // 24 descriptors: the listener, epoll, eventfd, stdio... leave room for a few connections only.
+  const { port, child } = await startInterceptor(t, ['--action=block', '--path=/never', '--threads=1', `--upstream=127.0.0.1:${server.port}`], undefined, [systemTool('prlimit'), '--nofile=24:24', '--']);
+  const sockets = await Promise.all(
+    Array.from({ length: 30 }, () =>
+      new Promise<net.Socket>((resolve) => {
+        const s = net.connect(port, '127.0.0.1', () => resolve(s));
+        s.on('error', () => undefined);
+      }),
+    ),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const cpu = (): number => {
+    const fields = readFileSync(`/proc/${String(child.pid)}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return Number(fields[11]) + Number(fields[12]);  // utime + stime, in clock ticks
+  };
+  const before = cpu();
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const ticks = cpu() - before;
+  t.true(ticks <= 10, `${ticks} ticks of CPU in 1 s with the backlog waiting (a spinning accept would use ~100)`);
+  // The clients still waiting are served once descriptors are free again.
+  const waiting = sockets.filter((s) => !s.destroyed && s.readyState === 'open');
+  t.true(waiting.length >= 20, `${waiting.length} of 30 clients still connected (waiting in the backlog, not closed)`);
+  sockets.slice(0, 10).forEach((s) => s.destroy());
+  const last = sockets[29];
+  const answered = new Promise<string>((resolve) => {
+    let got = '';
+    last?.on('data', (d: Buffer) => {
+      got += d.toString();
+      if (got.includes('\r\n\r\n')) resolve(got);
+    });
+  });
+  sockets.slice(10, 29).forEach((s) => s.destroy());
+  last?.write('GET /late HTTP/1.1\r\nHost: a\r\n\r\n');
+  t.regex(await answered, /^HTTP\/1\.1 200 OK/, 'the last client in the backlog is served');
+  last?.destroy();
+  t.is((await request(port, '/after')).status, 200, 'and new clients too');
 });
 
 // --- actions --------------------------------------------------------------------------------
