@@ -121,7 +121,11 @@ class Buffer {
   void Produced(size_t n) noexcept { end_ += n; }
   void Consume(size_t n) noexcept {
     start_ += n;
-    if (start_ == end_) start_ = end_ = 0;
+    if (start_ == end_) {
+      start_ = end_ = 0;
+      // Grown for a large head: given back once empty, so memory per connection stays small.
+      if (cap_ > kInitialBuffer) data_.reset(), cap_ = 0;
+    }
   }
   /// Doubles the capacity up to kMaxBuffer; false when already there.
   bool Grow() {
@@ -493,6 +497,10 @@ class Loop {
     draining_ = true;
     accepting_ = false;
     epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, listener_, nullptr);
+    // Out of the LISTEN state at once: new clients are refused (and those still in the backlog
+    // reset) instead of waiting for an accept that will not come. The fd itself is closed by
+    // its owner after the loops end.
+    ::shutdown(listener_, SHUT_RDWR);
     for (size_t i = 0; i < conns_.size(); ++i) {
       if (!conns_[i]) continue;
       conns_[i]->draining = true;

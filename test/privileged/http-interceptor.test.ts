@@ -551,6 +551,7 @@ test('SIGTERM: the request in flight completes (with Connection: close), an idle
   child.kill('SIGTERM');
   const idleAt = await idleClosed;
   t.true(idleAt - stopAt < 100, `idle connection closed ${idleAt - stopAt} ms after SIGTERM`);
+  await t.throwsAsync(request(port, '/during'), { code: 'ECONNREFUSED' }, 'no new connection while the exchange in flight finishes');
   const reply = await slow;
   t.is(reply.status, 200);
   t.is(reply.body, 'slow done');
