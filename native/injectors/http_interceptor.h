@@ -17,10 +17,12 @@
 //    readiness an operation that returned kAgain waits for (SSL_ERROR_WANT_READ/WRITE), and
 //    `exhausted` = false while it holds decrypted bytes, so the edge-triggered loop reads again.
 //  - Codec selection: a connection whose first client bytes are the HTTP/2 preface
-//    (core::http::kH2Preface), or whose TLS ALPN chose "h2", is not an HTTP/1.1 exchange. This
-//    loop currently relays such a connection as a raw tunnel (untouched, no faults); an HTTP/2
-//    session (nghttp2, h2_*) takes over at that point: Connection::mode = kH2, fed the client and
-//    upstream bytes from the same buffers, deciding each stream with the same Decide().
+//    (core::http::kH2Preface), or whose TLS ALPN chose "h2", is not an HTTP/1.1 exchange. The
+//    loop (http_interceptor.cc, the `first_bytes` check where a request head is parsed) now
+//    relays such a connection as a raw tunnel, untouched and never faulted; that is where an
+//    HTTP/2 session (nghttp2, h2_*) takes over instead: fed the client's and the upstream's bytes
+//    from the connection's two read buffers, writing into the same two outputs, and deciding each
+//    stream with the same Decide() (HttpRequestHead from :method/:path/:authority/headers).
 #pragma once
 
 #include <netinet/in.h>
