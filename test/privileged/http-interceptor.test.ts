@@ -106,10 +106,15 @@ interface Reply {
   ms: number;
 }
 
-function request(port: number, path: string, options: { method?: string; headers?: Record<string, string>; body?: string; agent?: http.Agent; host?: string } = {}): Promise<Reply> {
+function request(
+  port: number,
+  path: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string; agent?: http.Agent; host?: string; localAddress?: string } = {},
+): Promise<Reply> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: options.host ?? '127.0.0.1', port, path, method: options.method ?? 'GET', headers: options.headers, agent: options.agent ?? false }, (res) => {
+    const target = { host: options.host ?? '127.0.0.1', port, path, method: options.method ?? 'GET', headers: options.headers, agent: options.agent ?? false, localAddress: options.localAddress };
+    const req = http.request(target, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (d: Buffer) => chunks.push(d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString(), ms: performance.now() - started }));
@@ -382,6 +387,17 @@ test('block answers the status itself (curl), only for matching requests; the up
   // Blocked on IPv6 too (the wildcard listener is dual-stack).
   t.is((await curl(['-X', 'PUT', '-H', 'X-Team: blue', `http://[::1]:${port}/api?q=a+b`])).status, 503);
   t.is(server.seen.length, 4);
+});
+
+test('--source matches the client address (IPv4, IPv6, a prefix)', async (t) => {
+  const server = await startServer(t);
+  const { port } = await startInterceptor(t, ['--action=block', '--status=403', '--source=127.0.0.2/31', '--source=::1/128', `--upstream=127.0.0.1:${server.port}`]);
+  t.is((await request(port, '/a', { localAddress: '127.0.0.1' })).status, 200, '127.0.0.1 is outside 127.0.0.2/31');
+  t.is((await request(port, '/b', { localAddress: '127.0.0.2' })).status, 403);
+  t.is((await request(port, '/c', { localAddress: '127.0.0.3' })).status, 403);
+  t.is((await request(port, '/d', { localAddress: '127.0.0.4' })).status, 200);
+  t.is((await request(port, '/e', { host: '::1' })).status, 403, '::1 over the dual-stack listener');
+  t.deepEqual(server.seen.map((s) => s.url), ['/a', '/d']);
 });
 
 test('latency delays the request, the response, or both, by the asked time (±50 ms)', async (t) => {
