@@ -460,27 +460,18 @@ class Loop {
       slot = static_cast<uint32_t>(conns_.size());
       conns_.emplace_back();
     }
-    conns_[slot] = std::make_unique<Conn>();
-    Conn& c = *conns_[slot];
+    auto conn = std::make_unique<Conn>();
+    Conn& c = *conn;
     c.slot = slot;
     c.serial = ++serial_;
     c.peer = peer;
     c.active_ns = now_;
     c.connecting = connecting;
-    if (spec_.transports) {
-      c.client.io = spec_.transports(std::move(fd), false);
-      c.upstream.io = spec_.transports(std::move(up), true);
-      if (!c.client.io || !c.upstream.io) {  // refused (e.g. TLS set-up failed): closed at once
-        conns_[slot].reset();
-        free_.push_back(slot);
-        return;
-      }
-    } else {
-      c.client.io = std::make_unique<PlainTransport>(std::move(fd));
-      c.upstream.io = std::make_unique<PlainTransport>(std::move(up));
-    }
+    c.client.io = std::make_unique<PlainTransport>(std::move(fd));
     c.client.can_write = true;
+    c.upstream.io = std::make_unique<PlainTransport>(std::move(up));
     c.upstream.can_write = !connecting;
+    conns_[slot] = std::move(conn);
     ++open_;
     Bump(counters_.open);
     Watch(c.client.io->fd(), Key(kTagClient, slot, c.serial), EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
@@ -768,8 +759,8 @@ class Loop {
       // HTTP/2 with prior knowledge: the seam for the h2 session (see the header). Until then
       // such a connection is relayed untouched.
       const size_t n = std::min(un.size(), http::kH2Preface.size());
-      if (c.client.io->Alpn() == "h2" || un.substr(0, n) == http::kH2Preface.substr(0, n)) {
-        if (n < http::kH2Preface.size() && c.client.io->Alpn() != "h2") return false;
+      if (un.substr(0, n) == http::kH2Preface.substr(0, n)) {
+        if (n < http::kH2Preface.size()) return false;
         c.rq = ReqState::kTunnel;
         c.rs = RespState::kTunnel;
         return true;

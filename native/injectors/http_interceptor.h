@@ -33,7 +33,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <string_view>
 #include <vector>
 
 #include "../core/sys_result.h"
@@ -59,13 +58,7 @@ class Transport {
   virtual void ShutdownWrite() noexcept = 0;
   /// After kAgain from Read (`for_read`) or Writev: the readiness the operation waits for.
   [[nodiscard]] virtual Want WaitsFor(bool for_read) const noexcept { return for_read ? Want::kRead : Want::kWrite; }
-  /// The protocol ALPN chose ("h2", "http/1.1"); empty without TLS or before the handshake.
-  [[nodiscard]] virtual std::string_view Alpn() const noexcept { return {}; }
 };
-
-/// Makes the transport of one side of a new connection over its connected (client) or
-/// connecting (upstream) non-blocking socket; null = the connection is refused.
-using TransportFactory = std::function<std::unique_ptr<Transport>(core::UniqueFd fd, bool upstream)>;
 
 /// The plain TCP transport: read(2), writev(2), shutdown(2).
 class PlainTransport final : public Transport {
@@ -96,9 +89,6 @@ struct HttpInterceptorSpec {
   uint32_t idle_timeout_ms = 60'000;
   /// Most client connections open at once (over all threads).
   uint32_t max_connections = 4096;
-  /// The transports (TLS, phase 2); without one, PlainTransport on both sides. Called from the
-  /// loop threads: it must be thread-safe.
-  TransportFactory transports;
 };
 
 struct HttpStats {
