@@ -267,6 +267,23 @@ test('requests it does not fault pass byte for byte: keep-alive, pipelined, chun
   t.like(stats, { requests: 6, matched: 0, faulted: 0, passed: 6, upstreamErrors: 0 });
 });
 
+test('curl reusing one connection for three requests gets what it gets directly, chunked included', async (t) => {
+  const server = await startServer(t);
+  const { port, lines } = await startInterceptor(t, ['--action=block', '--path=/never', `--upstream=127.0.0.1:${server.port}`]);
+  const paths = ['/one', '/chunked', '/two'];
+  const fetchAll = async (p: number): Promise<string> => {
+    const { stdout } = await execFileAsync(systemTool('curl'), ['-s', '-S', '--max-time', '5', ...paths.map((x) => `http://127.0.0.1:${p}${x}`)], { encoding: 'utf8' });
+    return stdout;
+  };
+  const direct = await fetchAll(server.port);
+  const through = (await fetchAll(port)).replaceAll(`:${port}`, `:${server.port}`);
+  t.is(through, direct);
+  t.true(through.includes('first,second'), 'the chunked body, de-chunked by curl');
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const stats = JSON.parse(lines.filter((l) => l.includes('"stats"')).at(-1) ?? '{}') as Record<string, number>;
+  t.like(stats, { connections: 1, requests: 3, passed: 3 });
+});
+
 test('HTTP/1.0 and a close-delimited response pass; a head over 64 KiB gets 431', async (t) => {
   const upstream = await startScriptedUpstream(t, [{ request: 'GET /old HTTP/1.0\r\n\r\n', response: 'HTTP/1.0 200 OK\r\n\r\nuntil the end', close: true }]);
   const { port } = await startInterceptor(t, ['--action=block', '--path=/never', `--upstream=127.0.0.1:${upstream.port}`]);
