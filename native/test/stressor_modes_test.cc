@@ -37,6 +37,13 @@ TEST(StressorCommandLine, AcceptsWhatFaultdPasses) {
       {"dns", "--upstream=10.0.0.53", "--upstream-port=53", "--mark=262241619", "--action=nxdomain", "--percentage=100", "--match=exact",
        "--name=gone.test", "--spare=hub.example.com", "--tag=f-5", "--wait-go", "--parent-pid=4242"},
       {"dns", "--upstream=::1", "--mark=1", "--action=spoof", "--spoof=api.example.com=10.0.0.9", "--ttl=60"},
+      {"http", "--mark=262241619", "--port=20000", "--action=block", "--status=404", "--path=/api", "--method=GET", "--method=POST",
+       "--match-header=X-Team: blue", "--query=q=1", "--source=10.0.0.0/8", "--source=fd00::/8", "--percentage=50", "--tag=f-6", "--wait-go",
+       "--parent-pid=4242"},
+      {"http", "--mark=1", "--action=latency", "--latency-ms=2000", "--direction=both", "--upstream=[::1]:8080", "--threads=4", "--grace-ms=500"},
+      {"http", "--mark=1", "--action=status", "--status=500", "--body="},
+      {"http", "--mark=1", "--action=body", "--body={}", "--direction=response", "--upstream=127.0.0.1:80"},
+      {"http", "--mark=1", "--action=header", "--direction=request", "--set-header=X-A:1", "--remove-header=X-B", "--idle-timeout-ms=5000"},
       {"probe-qdisc", "netem"},
       {"probe-qdisc", "tbf"},
       {"probe-nfqueue"},
@@ -64,13 +71,13 @@ TEST(StressorCommandLine, ReadsTheCommonOptionsOnce) {
 
 TEST(StressorCommandLine, UnknownOrMissingModeListsEveryMode) {
   const ParsedCommandLine unknown = Parse({"disk", "--workers=1"});
-  EXPECT_EQ(unknown.error, "unknown mode 'disk' (one of cpu, memory, io, delay, dns, pids, probe-qdisc, probe-nfqueue, probe-nat-redirect)");
+  EXPECT_EQ(unknown.error, "unknown mode 'disk' (one of cpu, memory, io, delay, dns, http, pids, probe-qdisc, probe-nfqueue, probe-nat-redirect)");
   EXPECT_EQ(unknown.command.mode, nullptr);
-  EXPECT_EQ(Parse({}).error, "missing mode (one of cpu, memory, io, delay, dns, pids, probe-qdisc, probe-nfqueue, probe-nat-redirect)");
+  EXPECT_EQ(Parse({}).error, "missing mode (one of cpu, memory, io, delay, dns, http, pids, probe-qdisc, probe-nfqueue, probe-nat-redirect)");
   for (const ModeInfo* mode : AllModes()) {
     EXPECT_NE(unknown.usage.find("faultd-stressor " + std::string(mode->name)), std::string::npos) << mode->name;
   }
-  EXPECT_NE(unknown.usage.find("common to cpu, memory, io, delay, dns, pids: --parent-pid=PID"), std::string::npos) << unknown.usage;
+  EXPECT_NE(unknown.usage.find("common to cpu, memory, io, delay, dns, http, pids: --parent-pid=PID"), std::string::npos) << unknown.usage;
 }
 
 TEST(StressorCommandLine, TheTableHasUniqueNamesAndEveryMemberSet) {
@@ -151,6 +158,23 @@ TEST(StressorCommandLine, BadOptionsNameTheOptionAndItsRange) {
       {{"dns", "--upstream=10.0.0.1", "--mark=1", "--action=spoof", "--spoof=a.test=nowhere"}, "dns: --spoof=a.test=nowhere: expected NAME=ADDR with an IPv4 or IPv6 address"},
       {{"dns", "--upstream=10.0.0.1", "--mark=1", "--action=nxdomain", "--name=."}, "dns: --name=.: a DNS name of 1..253 characters"},
       {{"dns", "--upstream=10.0.0.1", "--upstream-port=70000"}, "dns: --upstream-port=70000: not a non-negative integer"},
+      {{"http", "--action=block"}, "http: --mark is required (1..4294967295): the interceptor's upstream sockets must be told from clients"},
+      {{"http", "--mark=1", "--action=reset"}, "http: --action must be block, latency, status, body or header (got 'reset')"},
+      {{"http", "--mark=1", "--action=block", "--status=99"}, "http: --status must be 100..599 (got 99)"},
+      {{"http", "--mark=1", "--action=block", "--body=x"}, "http: --body applies to --action=status or body, not block"},
+      {{"http", "--mark=1", "--action=block", "--direction=both"}, "http: --direction applies to --action=latency, body or header, not block"},
+      {{"http", "--mark=1", "--action=status", "--latency-ms=1"}, "http: --latency-ms applies to --action=latency, not status"},
+      {{"http", "--mark=1", "--action=body", "--direction=both"}, "http: --action=body needs --body=TEXT (the replacement body, may be empty)"},
+      {{"http", "--mark=1", "--action=latency", "--latency-ms=1", "--direction=up"}, "http: --direction must be request, response or both (got 'up')"},
+      {{"http", "--mark=1", "--action=header", "--direction=both", "--set-header=X"}, "http: --set-header=X: expected NAME:VALUE"},
+      {{"http", "--mark=1", "--action=block", "--status=404", "--set-header=X:1"}, "http: --set-header and --remove-header apply to --action=header, not block"},
+      {{"http", "--mark=1", "--action=block", "--query=novalue"}, "http: --query=novalue: expected KEY=VALUE"},
+      {{"http", "--mark=1", "--action=block", "--source=example.com"}, "http: --source=example.com: expected an IPv4 or IPv6 address with an optional /LEN"},
+      {{"http", "--mark=1", "--action=block", "--upstream=::1:80"}, "http: --upstream must be ADDR:PORT or [ADDR6]:PORT with a port 1..65535 (got '::1:80')"},
+      {{"http", "--mark=1", "--action=block", "--upstream=127.0.0.1:0"}, "http: --upstream must be ADDR:PORT or [ADDR6]:PORT with a port 1..65535 (got '127.0.0.1:0')"},
+      {{"http", "--mark=1", "--action=block", "--grace-ms=600001"}, "http: --grace-ms must be 0..600000 (got 600001)"},
+      {{"http", "--mark=1", "--action=block", "--idle-timeout-ms=10"}, "http: --idle-timeout-ms must be 1000..86400000 (got 10)"},
+      {{"http", "--mark=1", "--action=block", "--port=65536"}, "http: --port=65536: not a non-negative integer"},
       {{"pids"}, "pids: --tasks must be 1..4194304 (got 0)"},
       {{"pids", "--tasks=x"}, "pids: --tasks=x: not an integer"},
       {{"pids", "--tasks=1", "--workers=2"}, "pids: '--workers=2' is not an option of pids"},
