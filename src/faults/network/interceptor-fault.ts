@@ -17,7 +17,7 @@ import { FaultdError } from '../../errors.js';
 import { stressCgroupDirs } from '../../host/cgroup.js';
 import type { NftChainSpec, NftRuleSpec } from '../../native/addon.js';
 import { revertStressor, startStressor, stressorArgv, StressorRevertSchema, type StressorMode } from '../stressor-process.js';
-import { RevertError, type ActiveFault, type FaultContext, type Planned, type RevertOutcome } from '../types.js';
+import { RevertError, type ActiveFault, type FaultContext, type Planned, type RevertOutcome, type Support } from '../types.js';
 import { NFT_TABLE, NftRevertSchema, revertNftFault, type NftRevert } from './nft-fault.js';
 import { revertInOrder } from './ordered-revert.js';
 
@@ -118,4 +118,17 @@ export async function revertInterceptor(record: InterceptorRevert, names: Interc
     [() => Promise.resolve(chain), () => revertStressor(record.interceptor, ctx, names.stopGraceMs)],
     `no faultd ${names.protocol} chain or interceptor was left`,
   );
+}
+
+/** `faultd faults` / `doctor` support of an interceptor fault: root (CAP_NET_ADMIN) and nf_tables nat redirect. */
+export function interceptorSupport(ctx: FaultContext, interceptor: string): Support {
+  const admin = ctx.host.isRoot || (ctx.host.capEff & (1n << 12n)) !== 0n;
+  const nat = ctx.features.natRedirect();
+  return {
+    supported: admin && nat.supported,
+    notes: [
+      admin ? 'CAP_NET_ADMIN: yes' : 'needs root or CAP_NET_ADMIN',
+      nat.supported ? `nf_tables nat redirect: available (${interceptor} behind a \`redirect to :PORT\` chain)` : `nf_tables nat redirect: missing (${nat.reason})`,
+    ],
+  };
 }
