@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 
-import { durationParam, type Param } from '../params.js';
+import { durationParam, mapEntriesSchema, type Param } from '../params.js';
 import { enumParam } from '../network/target-params.js';
 import { MAX_BODY_BYTES, MAX_ENTRIES } from './http-params.js';
 
@@ -77,23 +77,8 @@ export interface HeaderEdit {
  */
 export function headersMapParam(): Param<HeaderEdit[]> {
   const error = `must be a map of header names to values, as '{"X-Chaos":"1","Cache-Control":""}' (JSON text or a YAML map, 1–${MAX_ENTRIES} entries; "" removes the header)`;
-  const schema = z.union([z.string(), z.record(z.string(), z.unknown())], { error }).transform((value, c) => {
-    let raw: unknown = value;
-    if (typeof value === 'string') {
-      try {
-        raw = JSON.parse(value);
-      } catch {
-        c.addIssue({ code: 'custom', input: value, message: `is not JSON: ${error}` });
-        return z.NEVER;
-      }
-    }
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-      c.addIssue({ code: 'custom', input: value, message: error });
-      return z.NEVER;
-    }
-    const entries = Object.entries(raw);
+  const schema = mapEntriesSchema(error, MAX_ENTRIES).transform(({ input: value, entries }, c) => {
     const problems: string[] = [];
-    if (entries.length === 0 || entries.length > MAX_ENTRIES) problems.push(`has ${entries.length} entries: ${error}`);
     const seen = new Set<string>();
     const edits: HeaderEdit[] = [];
     for (const [name, v] of entries) {
