@@ -69,6 +69,8 @@
           'native/test/dns_message_test.cc',
           'native/test/nft_encoding_test.cc',
           'native/test/dns_policy_test.cc',
+          'native/test/http_policy_test.cc',
+          'native/test/http_h1_test.cc',
           '<@(faultd_stressor_sources)',
           '<@(faultd_core_sources)',
           '<@(faultd_injector_sources)',
