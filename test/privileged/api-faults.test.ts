@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: Apache-2.0
+// The five HTTP API faults end to end with `faultd run`, each test in a namespace pair it
+// creates, with a real HTTP server (test/helpers/http-servers.ts) and curl as the client:
+// ingress (faultd and the server in A, curl from B) and egress (faultd and curl in A, the server
+// in B). Each effect is checked from the client (and at the server where it matters); after the
+// revert, the exact nft ruleset of before and no interceptor left; after kill -9 of faultd the
+// interceptor dies with it and `revert --remnants` removes the chain; a client loop during the
+// revert sees no failed request; bad input exits 2 and changes nothing.
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+import type { ExecutionContext } from 'ava';
+
+import { experimentYaml, finish, runCli, startCli, waitForLine, workspace, type CliChild } from '../helpers/cli.js';
+import { httpServers, type HttpServers } from '../helpers/http-servers.js';
+import { systemTool, testNetnsPair, type NetnsPair, type TestNetns } from '../helpers/netns.js';
+import { privilegedTest as test } from '../helpers/privileged.js';
+
+const IP = systemTool('ip');
+const CURL = systemTool('curl');
+const SERVICE_PORT = 8080;
+let nextProxyPort = 21000 + (process.pid % 500) * 10;
+
+function ruleset(ns: TestNetns): unknown {
+  const text = ns.exec('nft', ['-j', 'list', 'ruleset']).trim();
+  if (text === '') return [];
+  return (JSON.parse(text) as { nftables: Record<string, unknown>[] }).nftables.filter((entry) => !('metainfo' in entry));
+}
+
+interface Reply {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+  readonly ms: number;
+}
+
+/** One request with curl from `ns` (status 0: no HTTP answer). */
+function curl(ns: TestNetns, url: string, args: readonly string[] = []): Reply {
+  const started = performance.now();
+  const r = spawnSync(IP, ['netns', 'exec', ns.name, CURL, '-s', '-i', '--max-time', '10', ...args, url], { encoding: 'utf8' });
+  const ms = performance.now() - started;
+  const text = r.stdout ?? '';
+  const split = text.indexOf('\r\n\r\n');
+  if (split < 0) return { status: 0, headers: {}, body: '', ms };
+  const [statusLine = '', ...lines] = text.slice(0, split).split('\r\n');
+  const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+  return { status: Number(statusLine.split(' ')[1] ?? 0), headers, body: text.slice(split + 4), ms };
+}
+
+/** Pids of HTTP interceptors listening on `proxyPort` (each test has its own). */
+function interceptors(proxyPort: number): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      if (argv[0]?.endsWith('faultd-stressor') && argv[1] === 'http' && argv.includes(`--port=${proxyPort}`)) pids.push(Number(name));
+    } catch {
+      // exited
+    }
+  }
+  return pids;
+}
+
+async function gone(pids: readonly number[], timeoutMs = 4000): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    if (pids.every((pid) => !readdirSync('/proc').includes(String(pid)))) return true;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return false;
+}
+
+interface Running {
+  readonly child: CliChild;
+  readonly proxyPort: number;
+  readonly pids: number[];
+  /** SIGINT (abort and revert), then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** `faultd run` of one fault in namespace `ns`, returned once the fault is applied. */
+async function runFault(t: ExecutionContext, ns: TestNetns, kind: string, params: Record<string, unknown>, ws = workspace()): Promise<Running> {
+  t.teardown(() => ws.remove());
+  const proxyPort = nextProxyPort++;
+  const file = ws.file('api.json', experimentYaml([[{ kind, duration: '60s', params: { ...params, proxyPort } }]]));
+  const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir, ns.name);
+  t.teardown(() => child.kill('SIGKILL'));
+  const done = finish(child);
+  await waitForLine(child, /fault applied/, 15_000);
+  const pids = interceptors(proxyPort);
+  return {
+    child,
+    proxyPort,
+    pids,
+    async stop() {
+      child.kill('SIGINT');
+      return (await done).code;
+    },
+  };
+}
+
+/** Ingress: the server in A on SERVICE_PORT, clients in B. */
+async function ingressSetup(t: ExecutionContext): Promise<{ pair: NetnsPair; servers: HttpServers; url: (path: string) => string }> {
+  const pair = testNetnsPair(t);
+  const servers = await httpServers(t, { netns: pair.a, ports: { http1: SERVICE_PORT }, logRequests: true });
+  return { pair, servers, url: (path) => `http://${pair.addressA}:${SERVICE_PORT}${path}` };
+}
+
+/** Egress: the server in B on SERVICE_PORT, clients in A (where faultd runs). */
+async function egressSetup(t: ExecutionContext): Promise<{ pair: NetnsPair; servers: HttpServers; url: (path: string) => string }> {
+  const pair = testNetnsPair(t);
+  const servers = await httpServers(t, { netns: pair.b, ports: { http1: SERVICE_PORT }, logRequests: true });
+  return { pair, servers, url: (path) => `http://${pair.addressB}:${SERVICE_PORT}${path}` };
+}
+
+const reached = (servers: HttpServers, target: string): boolean => servers.requests().some((r) => r.target === target);
+
+test('linux-api-block, ingress: matching requests get statusCode from faultd and never reach the service; others pass; exact revert', async (t) => {
+  const { pair, servers, url } = await ingressSetup(t);
+  const before = ruleset(pair.a);
+  t.is(curl(pair.b, url('/api/orders?id=1')).status, 200, 'the service answers before the fault');
+  const params = { NETWORK_INTERFACE: 'va', TARGET_SERVICE_PORT: SERVICE_PORT, PATH_FILTER: '/api', METHODS: 'GET', STATUS_CODE: 503 };
+  const ws = workspace();
+  const dry = await runCli(['run', '--dry-run', ws.file('dry.json', experimentYaml([[{ kind: 'linux-api-block', duration: '60s', params }]]))], ws.stateDir, pair.a.name);
+  t.is(dry.code, 0, dry.stderr);
+  t.regex(dry.stdout, /type nat hook prerouting priority -100/);
+  t.regex(dry.stdout, /redirect if va tcp dport 8080 → :20000/);
+  t.deepEqual(ruleset(pair.a), before, 'the dry run changed nothing');
+  const run = await runFault(t, pair.a, 'linux-api-block', params, ws);
+  t.is(run.pids.length, 1, 'one interceptor runs');
+  t.regex(pair.a.exec('nft', ['list', 'table', 'inet', 'faultd']), /type nat hook prerouting priority (?:-100|dstnat); policy accept;\s+meta mark 0x0fa10080 accept\s+iifname "va" tcp dport 8080 redirect to :\d+/);
+  const blocked = curl(pair.b, url('/api/orders?id=2'));
+  t.is(blocked.status, 503);
+  t.false(reached(servers, '/api/orders?id=2'), 'the blocked request never reached the service');
+  const other = curl(pair.b, url('/health'));
+  t.is(other.status, 200);
+  t.is((JSON.parse(other.body) as { remoteAddress: string }).remoteAddress.replace(/^::ffff:/, ''), pair.addressA, 'passed through the interceptor (its upstream connection is local)');
+  t.is(curl(pair.b, url('/api/orders'), ['-X', 'POST', '-d', 'x=1']).status, 200, 'a POST does not match METHODS GET');
+  t.is(await run.stop(), 3);
+  t.true(await gone(run.pids), 'the interceptor is gone');
+  t.deepEqual(ruleset(pair.a), before, 'the exact nft ruleset of before');
+  const after = curl(pair.b, url('/api/orders?id=3'));
+  t.is(after.status, 200);
+  t.is((JSON.parse(after.body) as { remoteAddress: string }).remoteAddress.replace(/^::ffff:/, ''), pair.addressB, 'direct again');
+});
+
+test('linux-api-latency, egress: matching requests are delayed by latency on the request, others are not; sourceIPs-free egress to one destination', async (t) => {
+  const { pair, url } = await egressSetup(t);
+  const before = ruleset(pair.a);
+  const run = await runFault(t, pair.a, 'linux-api-latency', { serviceDirection: 'egress', destinationIPs: pair.addressB, destinationPorts: SERVICE_PORT, pathFilter: '/slow-me', latency: '800ms' });
+  const slow = curl(pair.a, url('/slow-me'));
+  t.is(slow.status, 200);
+  t.true(slow.ms >= 800, `delayed ${slow.ms.toFixed(0)} ms`);
+  const fast = curl(pair.a, url('/small'));
+  t.is(fast.status, 200);
+  t.true(fast.ms < 500, `not delayed: ${fast.ms.toFixed(0)} ms`);
+  t.is(await run.stop(), 3);
+  t.true(await gone(run.pids));
+  t.deepEqual(ruleset(pair.a), before);
+  t.true(curl(pair.a, url('/slow-me')).ms < 500, 'no delay after the revert');
+});
+
+test('linux-api-status-code, egress: the service is reached and its response comes back with statusCode and responseBody', async (t) => {
+  const { pair, servers, url } = await egressSetup(t);
+  const before = ruleset(pair.a);
+  const run = await runFault(t, pair.a, 'linux-api-status-code', { serviceDirection: 'egress', destinationPorts: String(SERVICE_PORT), statusCode: 418, responseBody: 'teapot', queryParams: 'mode:chaos' });
+  const hit = curl(pair.a, url('/pay?mode=chaos'));
+  t.is(hit.status, 418);
+  t.is(hit.body, 'teapot');
+  t.is(hit.headers['content-length'], '6', 're-framed with Content-Length');
+  t.true(reached(servers, '/pay?mode=chaos'), 'the request reached the service');
+  t.is(curl(pair.a, url('/pay?mode=calm')).status, 200, 'queryParams does not match');
+  t.is(await run.stop(), 3);
+  t.true(await gone(run.pids));
+  t.deepEqual(ruleset(pair.a), before);
+  t.is(curl(pair.a, url('/pay?mode=chaos')).status, 200);
+});
+
+test('linux-api-modify-body and linux-api-modify-header, egress: the response body replaced; headers set and removed on the request and the response', async (t) => {
+  const { pair, url } = await egressSetup(t);
+  const before = ruleset(pair.a);
+  const body = await runFault(t, pair.a, 'linux-api-modify-body', { serviceDirection: 'egress', destinationIPs: pair.addressB, destinationPorts: SERVICE_PORT, responseBody: '{"replaced":true}', headersFilters: 'X-Chaos:yes' });
+  const replaced = curl(pair.a, url('/echo'), ['-H', 'X-Chaos: yes']);
+  t.is(replaced.status, 200);
+  t.is(replaced.body, '{"replaced":true}');
+  t.regex(curl(pair.a, url('/echo')).body, /"target":"\/echo"/, 'no X-Chaos header: not matched');
+  t.is(await body.stop(), 3);
+  t.true(await gone(body.pids));
+  t.deepEqual(ruleset(pair.a), before);
+
+  const header = await runFault(t, pair.a, 'linux-api-modify-header', { serviceDirection: 'egress', destinationIPs: pair.addressB, destinationPorts: SERVICE_PORT, HEADERS_MAP: '{"X-Injected":"chaos","X-Test-Server":"","User-Agent":""}', DATA_DIRECTION: 'both' });
+  const edited = curl(pair.a, url('/echo'));
+  t.is(edited.status, 200);
+  t.is(edited.headers['x-injected'], 'chaos', 'set on the response');
+  t.false('x-test-server' in edited.headers, 'removed from the response');
+  const seen = (JSON.parse(edited.body) as { headers: [string, string][] }).headers.map(([n, v]) => `${n.toLowerCase()}: ${v}`);
+  t.true(seen.includes('x-injected: chaos'), 'set on the request');
+  t.false(seen.some((h) => h.startsWith('user-agent:')), 'removed from the request');
+  t.is(await header.stop(), 3);
+  t.true(await gone(header.pids));
+  t.deepEqual(ruleset(pair.a), before);
+});
+
+test('kill -9 of faultd: the interceptor dies with it, revert --remnants removes the chain and the service is reachable again', async (t) => {
+  const { pair, url } = await ingressSetup(t);
+  const before = ruleset(pair.a);
+  const ws = workspace();
+  const run = await runFault(t, pair.a, 'linux-api-block', { networkInterface: 'va', targetServicePort: SERVICE_PORT }, ws);
+  t.is(curl(pair.b, url('/x')).status, 404, 'every path blocked with Harness\'s default 404');
+  run.child.kill('SIGKILL');
+  await finish(run.child).catch(() => undefined);
+  t.true(await gone(run.pids), 'the interceptor died with faultd (PR_SET_PDEATHSIG)');
+  t.regex(pair.a.exec('nft', ['list', 'tables']), /inet faultd/, 'the chain is left until the remnant revert');
+  const revert = await runCli(['revert', '--remnants'], ws.stateDir, pair.a.name);
+  t.is(revert.code, 0, revert.stdout + revert.stderr);
+  t.deepEqual(ruleset(pair.a), before);
+  t.is(curl(pair.b, url('/x')).status, 200);
+});
+
+test('a client loop during the revert sees no failed request: the chain goes first, the interceptor finishes the exchanges in flight', async (t) => {
+  const { pair, url } = await ingressSetup(t);
+  const run = await runFault(t, pair.a, 'linux-api-latency', { networkInterface: 'va', targetServicePort: SERVICE_PORT, latency: '300ms' });
+  // 40 sequential requests from B, each on a new connection, across the revert.
+  const loop = spawn(IP, ['netns', 'exec', pair.b.name, 'sh', '-c', `for i in $(seq 1 40); do ${CURL} -s -o /dev/null -w '%{http_code}\\n' --max-time 10 ${url('/small')}; done`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => loop.kill('SIGKILL'));
+  let out = '';
+  loop.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  const loopDone = new Promise((resolve) => loop.on('close', resolve));
+  while (out.split('\n').filter(Boolean).length < 3) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.is(await run.stop(), 3);
+  await loopDone;
+  const codes = out.split('\n').filter(Boolean);
+  t.is(codes.length, 40);
+  const failed = codes.filter((c) => c !== '200');
+  t.true(failed.length <= 1, `at most the request in flight may fail; failed: ${failed.join(',') || 'none'}`);
+  t.true(await gone(run.pids));
+});
+
+test('bad linux-api-* input exits 2 naming the field, and changes nothing', async (t) => {
+  const pair = testNetnsPair(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const before = ruleset(pair.a);
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['linux-api-block', { networkInterface: 'va', statusCode: 99 }, /params\.statusCode: must be an HTTP status code in 200–599/],
+    ['linux-api-block', { networkInterface: 'va', httpsEnabled: true }, /params\.httpsEnabled: HTTPS is never intercepted blindly/],
+    ['linux-api-latency', { networkInterface: 'va', latency: '1h' }, /params\.latency: must be in 0s–10m/],
+    ['linux-api-modify-header', { networkInterface: 'va', headersMap: '{"X-A":"a\\r\\nB: c"}' }, /params\.headersMap: "X-A": the value contains a control character/],
+    ['linux-api-block', { networkInterface: 'eth7' }, /params\.networkInterface: no interface "eth7" here/],
+  ];
+  for (const [kind, params, message] of cases) {
+    const file = ws.file('bad.json', experimentYaml([[{ kind, duration: '10s', params }]]));
+    const result = await runCli(['run', file], ws.stateDir, pair.a.name);
+    t.is(result.code, 2, JSON.stringify(params));
+    t.regex(result.stderr, message);
+  }
+  // A busy proxyPort is refused before anything changes.
+  const servers = await httpServers(t, { netns: pair.a, ports: { http1: 20000 } });
+  t.is(servers.ports.http1, 20000);
+  const busy = await runCli(['run', ws.file('busy.json', experimentYaml([[{ kind: 'linux-api-block', duration: '10s', params: { networkInterface: 'va' } }]]))], ws.stateDir, pair.a.name);
+  t.is(busy.code, 2, busy.stderr);
+  t.regex(busy.stderr, /proxyPort: port 20000 already has a TCP listener/);
+  t.deepEqual(ruleset(pair.a), before);
+});
