@@ -145,7 +145,7 @@ test('linux-api-block, ingress: matching requests get statusCode from faultd and
   t.is((JSON.parse(after.body) as { remoteAddress: string }).remoteAddress.replace(/^::ffff:/, ''), pair.addressB, 'direct again');
 });
 
-test('linux-api-latency, egress: matching requests are delayed by latency on the request, others are not; sourceIPs-free egress to one destination', async (t) => {
+test('linux-api-latency, egress: matching requests are delayed by latency on the request, others are not (egress to one destination address)', async (t) => {
   const { pair, url } = await egressSetup(t);
   const before = ruleset(pair.a);
   const run = await runFault(t, pair.a, 'linux-api-latency', { serviceDirection: 'egress', destinationIPs: pair.addressB, destinationPorts: SERVICE_PORT, pathFilter: '/slow-me', latency: '800ms' });
@@ -233,6 +233,7 @@ test('a client loop during the revert sees no failed request: the chain goes fir
   const codes = out.split('\n').filter(Boolean);
   t.is(codes.length, 40);
   const failed = codes.filter((c) => c !== '200');
+  t.log(`${codes.length} requests across the revert, ${failed.length} failed`);
   t.true(failed.length <= 1, `at most the request in flight may fail; failed: ${failed.join(',') || 'none'}`);
   t.true(await gone(run.pids));
 });

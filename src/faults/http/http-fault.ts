@@ -21,8 +21,8 @@ import { describeRule, NFT_TABLE } from '../network/nft-fault.js';
 import { controlPlaneRefusal, controlPlaneTargets, describeExclusions, exclusionsOf } from '../network/safety.js';
 import { resolveHosts } from '../network/targets.js';
 import type { FaultContext, Planned, RevertOutcome, Support } from '../types.js';
-import { redirectedPorts, type HttpTargeting } from './http-params.js';
-import { portHasListener } from './listeners.js';
+import { proxyPortBusy, redirectedPorts, type HttpTargeting } from './http-params.js';
+import { readListeningTcpPorts } from '../../host/tcp-listeners.js';
 
 /** fwmark of the interceptor's upstream sockets ("fa17" + "0080"); the chain lets them through. */
 export const HTTP_MARK = 0x0fa10080;
@@ -80,7 +80,7 @@ export function httpChainRules(p: HttpTargeting, scope: HttpScope, port: number)
     const address: Partial<NftRuleSpec> = remote ? { address: remote.address, prefixLen: remote.prefixLen, matchSourceAddress: source } : {};
     const ports = source ? [p.targetServicePort] : remote?.ports.length ? remote.ports : p.destinationPorts;
     for (const servicePort of ports) {
-      rules.push({ ...(source ? { ifname: p.networkInterface } : {}), ...address, l4proto: 'tcp', port: servicePort, verdict: 'redirect', redirectPort: port });
+      rules.push({ ...(source && p.networkInterface ? { ifname: p.networkInterface } : {}), ...address, l4proto: 'tcp', port: servicePort, verdict: 'redirect', redirectPort: port });
     }
   }
   return rules;
@@ -121,8 +121,9 @@ async function scopeOf(p: HttpTargeting, ctx: FaultContext): Promise<HttpScope &
 
 /** Plans an HTTP fault: reads the host (listeners on proxyPort, host names), changes nothing. */
 export async function planHttpFault(faultId: string, p: HttpTargeting, action: HttpAction, ctx: FaultContext): Promise<Planned<InterceptorRevert>> {
-  if (portHasListener(ctx.procRoot, p.proxyPort)) {
-    throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `proxyPort: port ${p.proxyPort} already has a TCP listener on this host; give a free port for the interceptor (PROXY_PORT)`);
+  // Checked at validation too; again here, just before the start, against what listens now.
+  if (readListeningTcpPorts(ctx.procRoot).has(p.proxyPort)) {
+    throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `proxyPort: ${proxyPortBusy(p.proxyPort)}`);
   }
   const scope = await scopeOf(p, ctx);
   const rules = httpChainRules(p, scope, p.proxyPort);
@@ -138,7 +139,7 @@ export async function planHttpFault(faultId: string, p: HttpTargeting, action: H
   const ports = redirectedPorts(p).join(',');
   const where =
     p.serviceDirection === 'ingress'
-      ? `HTTP requests to this host's port ${p.targetServicePort} arriving on ${p.networkInterface}${scope.remotes.length ? ` from ${scope.remotes.map(formatTarget).join(', ')}` : ''}`
+      ? `HTTP requests to this host's port ${p.targetServicePort} arriving on ${p.networkInterface ?? "?"}${scope.remotes.length ? ` from ${scope.remotes.map(formatTarget).join(', ')}` : ''}`
       : `HTTP requests this host sends to ${scope.remotes.length ? scope.remotes.map(formatTarget).join(', ') : 'any host'} on port ${ports}`;
   const share = p.percentage < 100 ? `${p.percentage}% of ` : '';
   const filters = [

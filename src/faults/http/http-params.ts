@@ -134,27 +134,16 @@ function portListParam(name: string, fallback: readonly number[], description: s
   return { schema, doc: { name, type: 'port list', default: fallback.join(','), bounds: '1–65535', description } };
 }
 
-/** `networkInterface`: one interface that exists here; absent, the default route's (Harness: eth0). */
-function networkInterfaceParam(ctx: Pick<ValidationContext, 'network'>): Param<string> {
+/**
+ * `networkInterface`: one interface; absent, the default route's (Harness: eth0). Only ingress
+ * uses it, so whether it exists is checked in refineHttpParams for ingress only (a Harness
+ * template's `eth0` does not stop an egress fault on a host without one).
+ */
+function networkInterfaceParam(ctx: Pick<ValidationContext, 'network'>): Param<string | undefined> {
   const known = ctx.network.interfaces.map((i) => i.name);
   const fallback = ctx.network.defaultInterface;
-  const schema = z
-    .string({ error: 'must be one interface name, as "eth0"' })
-    .optional()
-    .transform((value, c) => {
-      const name = value?.trim() || fallback;
-      if (name === undefined) {
-        c.addIssue({ code: 'custom', message: `no interface given and no default route to take one from (interfaces here: ${known.join(', ')})` });
-        return z.NEVER;
-      }
-      if (!known.includes(name)) {
-        c.addIssue({ code: 'custom', input: value, message: `no interface "${name}" here (interfaces: ${known.join(', ')})` });
-        return z.NEVER;
-      }
-      return name;
-    });
   return {
-    schema,
+    schema: z.string({ error: 'must be one interface name, as "eth0"' }).optional().transform((value) => value?.trim() || fallback),
     doc: { name: 'networkInterface', type: 'interface', default: fallback ?? '(default route)', bounds: `existing: ${known.join(', ')}`, description: 'ingress: the interface whose incoming requests are taken (NETWORK_INTERFACE; Harness default eth0, faultd: the default route\'s)' },
   };
 }
@@ -212,7 +201,8 @@ export const HTTP_ALIASES: Readonly<Record<string, string>> = {
 /** The shared tunables after validation. */
 export interface HttpTargeting {
   readonly serviceDirection: 'ingress' | 'egress';
-  readonly networkInterface: string;
+  /** Ingress: checked to exist by refineHttpParams; egress: unused. */
+  readonly networkInterface: string | undefined;
   readonly targetServicePort: number;
   readonly proxyPort: number;
   readonly destinationPorts: readonly number[];
@@ -242,11 +232,22 @@ export function redirectedPorts(p: HttpTargeting): number[] {
  */
 export const INTERCEPTOR_TLS = false;
 
+/** Why a proxyPort with a listener is refused (at validation, and again at plan). */
+export function proxyPortBusy(port: number): string {
+  return `port ${port} already has a TCP listener on this host; give a free port for the interceptor (PROXY_PORT)`;
+}
+
 /** The checks that span several tunables; each issue names the field it is about. */
 export function refineHttpParams(kind: string, p: HttpTargeting, ctx: Pick<ValidationContext, 'features' | 'network'>, issue: (path: string, message: string) => void): void {
   const missing = natRedirectProblem(kind, ctx);
   if (missing) issue('', missing);
+  if (ctx.network.listeningTcpPorts?.().has(p.proxyPort)) {
+    issue('proxyPort', proxyPortBusy(p.proxyPort));
+  }
   if (p.serviceDirection === 'ingress') {
+    const known = ctx.network.interfaces.map((i) => i.name);
+    if (p.networkInterface === undefined) issue('networkInterface', `no interface given and no default route to take one from (interfaces here: ${known.join(', ')})`);
+    else if (!known.includes(p.networkInterface)) issue('networkInterface', `no interface "${p.networkInterface}" here (interfaces: ${known.join(', ')})`);
     for (const field of ['destinationHosts', 'destinationIPs'] as const) {
       if (p[field].length) issue(field, 'applies to serviceDirection egress only (ingress takes the requests this host receives on targetServicePort)');
     }

@@ -5,7 +5,7 @@
 
 import test from 'ava';
 
-import { listeningPorts } from '../../../../src/faults/http/listeners.js';
+import { listeningPorts } from '../../../../src/host/tcp-listeners.js';
 import type { FaultContext } from '../../../../src/faults/types.js';
 import { FakeNetlink } from '../../../helpers/fake-netlink.js';
 import { moduleOf, netlinkContext, validParams } from '../../../helpers/network-fault.js';
@@ -143,6 +143,17 @@ test('cross-field rules: direction-specific filters, proxyPort never one of the 
   t.deepEqual(issues('linux-api-latency', {}, ctxWith({ missing: ['natRedirect'] })), [
     ': linux-api-latency needs nf_tables nat chains with redirect (nf_nat, nft_chain_nat, nft_redir), which this kernel does not offer (ENOENT (not in this fake kernel))',
   ]);
+});
+
+test('networkInterface matters for ingress only; a proxyPort with a listener is refused at validation', (t) => {
+  const ctx = ctxWith();
+  const noRoute = { ...ctx, network: { ...ctx.network, defaultInterface: undefined } };
+  t.deepEqual(issues('linux-api-block', {}, noRoute), ['networkInterface: no interface given and no default route to take one from (interfaces here: lo, eth0)']);
+  t.deepEqual(issues('linux-api-block', { serviceDirection: 'egress' }, noRoute), [], 'egress needs no interface');
+  t.deepEqual(issues('linux-api-block', { serviceDirection: 'egress', networkInterface: 'eth0-absent' }), [], "a Harness template's interface does not stop an egress fault");
+  const busy = { ...ctx, network: { ...ctx.network, listeningTcpPorts: () => new Set([22, 20000]) } };
+  t.deepEqual(issues('linux-api-block', {}, busy), ['proxyPort: port 20000 already has a TCP listener on this host; give a free port for the interceptor (PROXY_PORT)']);
+  t.deepEqual(issues('linux-api-block', { proxyPort: 20001 }, busy), []);
 });
 
 test('HTTPS is never intercepted blindly: refused without certificate material, never by editing the trust store, and with a certificate only once the interceptor terminates TLS', (t) => {

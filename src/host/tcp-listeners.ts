@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * Whether a TCP port already has a listener in faultd's network namespace, read from
- * /proc/net/tcp and tcp6 (state 0A = LISTEN): the HTTP faults' proxyPort must be free, or the
- * interceptor could not listen there and the redirect would reach someone else's server.
+ * The TCP ports that have a listener in faultd's network namespace, read from /proc/net/tcp and
+ * tcp6 (state 0A = LISTEN): the HTTP faults' proxyPort must be free, or the interceptor could not
+ * listen there and the redirect would reach someone else's server.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,14 +22,15 @@ export function listeningPorts(text: string): Set<number> {
   return ports;
 }
 
-/** True when `port` has a TCP listener (IPv4 or IPv6) here; files that cannot be read count as none. */
-export function portHasListener(procRoot: string, port: number): boolean {
+/** Ports with a TCP listener (IPv4 or IPv6) here; files that cannot be read count as none. */
+export function readListeningTcpPorts(procRoot: string): Set<number> {
+  const ports = new Set<number>();
   for (const file of ['tcp', 'tcp6']) {
     try {
-      if (listeningPorts(readFileSync(path.join(procRoot, 'net', file), 'utf8')).has(port)) return true;
+      for (const port of listeningPorts(readFileSync(path.join(procRoot, 'net', file), 'utf8'))) ports.add(port);
     } catch {
       // no IPv6, or no procfs: nothing known to listen
     }
   }
-  return false;
+  return ports;
 }
