@@ -175,7 +175,9 @@ export function revertHttpFault(record: InterceptorRevert, ctx: FaultContext): P
 /** `faultd faults` / `doctor`: root, nat redirect, and what HTTP the interceptor speaks. */
 export function httpSupport(ctx: FaultContext): Support {
   const base = interceptorSupport(ctx, 'HTTP interceptor');
-  return { ...base, notes: [...base.notes, 'HTTP/1.1 (keep-alive, chunked, pipelining); HTTPS: refused (no TLS termination in this build)'] };
+  const tls = ctx.features.httpTls?.();
+  const https = tls?.supported ? 'the interceptor terminates TLS, but faultd does not hand it certificates yet' : (tls?.reason ?? 'no TLS probe');
+  return { ...base, notes: [...base.notes, `HTTP/1.1 (keep-alive, chunked, pipelining); HTTPS: refused (${https})`] };
 }
 
 /** One interceptor per proxy port, and per (direction, port): two faults never redirect the same traffic. */

@@ -226,12 +226,6 @@ export function redirectedPorts(p: HttpTargeting): number[] {
   return [...new Set([...p.destinationPorts, ...p.destinationIPs.flatMap((t) => t.ports)])].sort((a, b) => a - b);
 }
 
-/**
- * Whether this build's interceptor terminates TLS. Until it does (issue 13, phase 2), HTTPS is
- * refused even with certificate material, naming what is missing.
- */
-export const INTERCEPTOR_TLS = false;
-
 /** Why a proxyPort with a listener is refused (at validation, and again at plan). */
 export function proxyPortBusy(port: number): string {
   return `port ${port} already has a TCP listener on this host; give a free port for the interceptor (PROXY_PORT)`;
@@ -271,8 +265,15 @@ export function refineHttpParams(kind: string, p: HttpTargeting, ctx: Pick<Valid
           ? 'HTTPS is never intercepted blindly, and faultd never adds a certificate to the host\'s trust store (httpsRootCertFile): give customCertificates (base64 of the PEM key and certificate your clients trust)'
           : 'HTTPS is never intercepted blindly: give customCertificates (base64 of the PEM key and certificate your clients trust), or set httpsEnabled false for plain HTTP',
       );
-    } else if (!INTERCEPTOR_TLS) {
-      issue('httpsEnabled', 'this faultd\'s HTTP interceptor does not terminate TLS yet, so HTTPS cannot be intercepted (plain HTTP only: httpsEnabled false)');
+    } else {
+      // Asked only here: a plain-HTTP fault never runs the probe.
+      const tls = ctx.features.httpTls?.() ?? { supported: false, reason: 'no TLS probe' };
+      issue(
+        'httpsEnabled',
+        tls.supported
+          ? 'HTTPS interception is not offered yet: faultd does not hand customCertificates to the interceptor (plain HTTP only: httpsEnabled false)'
+          : `HTTPS cannot be intercepted here: ${tls.reason} (plain HTTP only: httpsEnabled false)`,
+      );
     }
   } else if (p.customCertificates || p.httpsRootCertFile) {
     issue(p.customCertificates ? 'customCertificates' : 'httpsRootCertFile', 'is used only with httpsEnabled: true');

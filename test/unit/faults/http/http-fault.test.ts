@@ -199,14 +199,16 @@ test('a proxyPort that already has a listener is refused at plan, naming proxyPo
   await t.notThrowsAsync(moduleOf('linux-api-block').plan(FAULT_ID, validParams('linux-api-block', { proxyPort: 20001 }, ctx), ctx));
 });
 
-test('doctor: supported with CAP_NET_ADMIN and nat redirect, and says HTTPS is refused', (t) => {
+test('doctor: supported with CAP_NET_ADMIN and nat redirect, and says why HTTPS is refused', (t) => {
   const ctx = httpContext(new FakeNetlink());
   t.deepEqual(moduleOf('linux-api-block').support(ctx).notes[0], 'needs root or CAP_NET_ADMIN');
+  const withoutTls = { supported: false, reason: "this faultd-stressor's HTTP interceptor does not terminate TLS (no --tls-cert)" };
+  t.deepEqual(moduleOf('linux-api-block').support({ ...ctx, features: { ...ctx.features, httpTls: () => withoutTls } }).notes[2], `HTTP/1.1 (keep-alive, chunked, pipelining); HTTPS: refused (${withoutTls.reason})`);
   const support = moduleOf('linux-api-block').support({ ...ctx, host: { ...ctx.host, isRoot: true } });
   t.true(support.supported);
   t.deepEqual(support.notes, [
     'CAP_NET_ADMIN: yes',
     'nf_tables nat redirect: available (HTTP interceptor behind a `redirect to :PORT` chain)',
-    'HTTP/1.1 (keep-alive, chunked, pipelining); HTTPS: refused (no TLS termination in this build)',
+    'HTTP/1.1 (keep-alive, chunked, pipelining); HTTPS: refused (no TLS probe)',
   ]);
 });

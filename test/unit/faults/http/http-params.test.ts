@@ -5,6 +5,7 @@
 
 import test from 'ava';
 
+import { kernelFeatureProbe } from '../../../../src/host/features.js';
 import { listeningPorts } from '../../../../src/host/tcp-listeners.js';
 import type { FaultContext } from '../../../../src/faults/types.js';
 import { FakeNetlink } from '../../../helpers/fake-netlink.js';
@@ -161,8 +162,24 @@ test('HTTPS is never intercepted blindly: refused without certificate material, 
   t.deepEqual(issues('linux-api-block', { HTTPS_ENABLED: true, HTTPS_ROOT_CERT_FILE: '/etc/pki/tls/certs/ca-bundle.crt' }), [
     "httpsEnabled: HTTPS is never intercepted blindly, and faultd never adds a certificate to the host's trust store (httpsRootCertFile): give customCertificates (base64 of the PEM key and certificate your clients trust)",
   ]);
-  t.deepEqual(issues('linux-api-block', { httpsEnabled: true, customCertificates: 'Y3VzdG9tIGNlcnRpZmljYXRlcwo=' }), ["httpsEnabled: this faultd's HTTP interceptor does not terminate TLS yet, so HTTPS cannot be intercepted (plain HTTP only: httpsEnabled false)"]);
+  const certificates = { httpsEnabled: true, customCertificates: 'Y3VzdG9tIGNlcnRpZmljYXRlcwo=' };
+  const ctx = ctxWith();
+  const probed = (answer: { supported: boolean; reason: string }): FaultContext => ({ ...ctx, features: { ...ctx.features, httpTls: () => answer } });
+  t.deepEqual(issues('linux-api-block', certificates, probed({ supported: false, reason: "this faultd-stressor's HTTP interceptor does not terminate TLS (no --tls-cert)" })), [
+    "httpsEnabled: HTTPS cannot be intercepted here: this faultd-stressor's HTTP interceptor does not terminate TLS (no --tls-cert) (plain HTTP only: httpsEnabled false)",
+  ]);
+  t.deepEqual(issues('linux-api-block', certificates, probed({ supported: true, reason: '' })), [
+    'httpsEnabled: HTTPS interception is not offered yet: faultd does not hand customCertificates to the interceptor (plain HTTP only: httpsEnabled false)',
+  ]);
   t.deepEqual(issues('linux-api-block', { customCertificates: 'Y3VzdG9tIGNlcnRpZmljYXRlcwo=' }), ['customCertificates: is used only with httpsEnabled: true']);
+});
+
+test('the TLS probe reads the interceptor\'s usage: --tls-cert offered or not, no http mode, cannot run', (t) => {
+  const probe = (stderr: string, error?: Error) => kernelFeatureProbe({ stressorPath: '/x/faultd-stressor', native: () => ({ nftListChains: () => [] }), run: () => ({ stdout: '', stderr, ...(error ? { error } : {}) }) }).httpTls?.();
+  t.deepEqual(probe('faultd-stressor: http: --mark is required\nusage: faultd-stressor http --mark=N [--tls-cert=PEM --tls-key=PEM]\n'), { supported: true, reason: '' });
+  t.deepEqual(probe('usage: faultd-stressor http --mark=N [--port=P]\n'), { supported: false, reason: "this faultd-stressor's HTTP interceptor does not terminate TLS (no --tls-cert)" });
+  t.deepEqual(probe('faultd-stressor: unknown mode http\n'), { supported: false, reason: 'this faultd-stressor has no http mode' });
+  t.deepEqual(probe('', new Error('spawn ENOENT')), { supported: false, reason: 'the probe could not run: spawn ENOENT' });
 });
 
 test('exclusive targets: one interceptor per proxy port and per (direction, port)', (t) => {
