@@ -202,6 +202,25 @@ test('linux-api-modify-body and linux-api-modify-header, egress: the response bo
   t.deepEqual(ruleset(pair.a), before);
 });
 
+test('IPv6, egress: a request to an IPv6 destination is redirected to the interceptor (::1) and proxied to its original destination', async (t) => {
+  const { pair, servers } = await egressSetup(t);
+  pair.a.exec('ip', ['-6', 'addr', 'add', 'fd77::1/64', 'dev', 'va', 'nodad']);
+  pair.b.exec('ip', ['-6', 'addr', 'add', 'fd77::2/64', 'dev', 'vb', 'nodad']);
+  const url = (p: string): string => `http://[fd77::2]:${SERVICE_PORT}${p}`;
+  t.is(curl(pair.a, url('/v6'), ['-g']).status, 200, 'reachable over IPv6 before the fault');
+  const before = ruleset(pair.a);
+  const run = await runFault(t, pair.a, 'linux-api-status-code', { serviceDirection: 'egress', destinationIPs: 'fd77::/64', destinationPorts: SERVICE_PORT, statusCode: 502, responseBody: 'v6 chaos' });
+  t.regex(pair.a.exec('nft', ['list', 'table', 'inet', 'faultd']), /ip6 daddr fd77::\/64 tcp dport 8080 redirect to :\d+/);
+  const hit = curl(pair.a, url('/v6-faulted'), ['-g']);
+  t.is(hit.status, 502);
+  t.is(hit.body, 'v6 chaos');
+  t.true(reached(servers, '/v6-faulted'), 'proxied to the original IPv6 destination');
+  t.is(curl(pair.a, `http://${pair.addressB}:${SERVICE_PORT}/v4`).status, 200, 'IPv4 to the same server is not a destination');
+  t.is(await run.stop(), 3);
+  t.true(await gone(run.pids));
+  t.deepEqual(ruleset(pair.a), before);
+});
+
 test('kill -9 of faultd: the interceptor dies with it, revert --remnants removes the chain and the service is reachable again', async (t) => {
   const { pair, url } = await ingressSetup(t);
   const before = ruleset(pair.a);

@@ -5,6 +5,8 @@
 
 import test from 'ava';
 
+import { validateExperiment } from '../../../../src/experiment/schema.js';
+import { REGISTRY } from '../../../../src/faults/registry.js';
 import { kernelFeatureProbe } from '../../../../src/host/features.js';
 import { listeningPorts } from '../../../../src/host/tcp-listeners.js';
 import type { FaultContext } from '../../../../src/faults/types.js';
@@ -190,6 +192,15 @@ test('exclusive targets: one interceptor per proxy port and per (direction, port
   const a = targets('linux-api-block', { proxyPort: 21000 });
   const b = targets('linux-api-modify-header', { ...HEADERS, proxyPort: 22000 });
   t.true(a.some((x) => b.includes(x)), 'two ingress faults on port 80 share a target, whatever their proxy ports');
+});
+
+test('one step refuses two HTTP faults on the same (direction, port) or proxy port', (t) => {
+  const step = (faults: Record<string, unknown>[]) =>
+    validateExperiment({ apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'x' }, spec: { steps: [{ faults }] } }, REGISTRY, ctxWith());
+  const refused = step([{ kind: 'linux-api-block', params: {} }, { kind: 'linux-api-latency', params: { proxyPort: 21000 } }]);
+  t.false(refused.ok);
+  t.regex(refused.ok ? '' : refused.problems.map((p) => p.message).join('\n'), /both change http-ingress:80; put them in separate steps/);
+  t.true(step([{ kind: 'linux-api-block', params: {} }, { kind: 'linux-api-latency', params: { proxyPort: 21000, serviceDirection: 'egress', destinationPorts: 9000 } }]).ok, 'ingress 80 and egress 9000 on two proxy ports go together');
 });
 
 test('listening ports are read from /proc/net/tcp text (state 0A only)', (t) => {
