@@ -32,6 +32,7 @@ import { processTree, runTimeNs } from './proc.js';
 import { median, percentile } from './stats.js';
 
 const NS = `fdbench-http-${process.pid}`;
+// Ports on the namespace's loopback: HTTP/1.1 81xx, h2c 811x.
 const SERVER_PORT = 8080;
 const HAPROXY_HTTP_PORT = 8101;
 const HAPROXY_TCP_PORT = 8102;
@@ -39,10 +40,10 @@ const NGINX_PORT = 8103;
 const FAULTD_PORT = 8104;
 const FAULTD_REDIRECT_PORT = 8105;
 const SERVER_H2C_PORT = 8082;
-const FAULTD_H2C_PORT = 8114;
-const FAULTD_PROBE_PORT = 8115;
 const HAPROXY_H2_PORT = 8111;
 const NGINX_H2C_PORT = 8113;
+const FAULTD_H2C_PORT = 8114;
+const FAULTD_PROBE_PORT = 8115;
 const MARK = 0x4fd7;
 /** Requests in flight for the rate: HTTP/1.1 as that many connections, h2c as that many streams of one. */
 const IN_FLIGHT = 32;
@@ -60,15 +61,6 @@ done = function(summary, latency, requests)
     e.connect + e.read + e.write + e.timeout, e.status))
 end
 `;
-
-interface WrkRun {
-  readonly requests: number;
-  readonly durationUs: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly errors: number;
-  readonly non2xx: number;
-}
 
 interface Sample {
   readonly p50: number;
@@ -95,13 +87,6 @@ interface Path {
 
 const inNs = (args: readonly string[]) => spawnSync('ip', ['netns', 'exec', NS, ...args], { encoding: 'utf8', timeout: 120_000 });
 
-function wrk(script: string, port: number, connections: number, seconds: number): WrkRun {
-  const r = inNs(['wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '2s', '-s', script, `http://127.0.0.1:${port}${PATH}`]);
-  const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
-  if (!line) throw new Error(`wrk on port ${port}: ${r.stdout}${r.stderr}`);
-  return JSON.parse(line) as WrkRun;
-}
-
 interface Run {
   readonly requests: number;
   readonly seconds: number;
@@ -110,10 +95,13 @@ interface Run {
   readonly errors: number;
 }
 
-/** One wrk run (HTTP/1.1, keep-alive). */
+/** One wrk run (HTTP/1.1, keep-alive) with `connections` connections; latency from its histogram. */
 function wrkRun(script: string, port: number, connections: number, seconds: number): Run {
-  const r = wrk(script, port, connections, seconds);
-  return { requests: r.requests, seconds: r.durationUs / 1e6, p50: r.p50, p99: r.p99, errors: r.errors + r.non2xx };
+  const r = inNs(['wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '2s', '-s', script, `http://127.0.0.1:${port}${PATH}`]);
+  const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
+  if (!line) throw new Error(`wrk on port ${port}: ${r.stdout}${r.stderr}`);
+  const report = JSON.parse(line) as { requests: number; durationUs: number; p50: number; p99: number; errors: number; non2xx: number };
+  return { requests: report.requests, seconds: report.durationUs / 1e6, p50: report.p50, p99: report.p99, errors: report.errors + report.non2xx };
 }
 
 /**
@@ -134,8 +122,8 @@ function h2loadRun(log: string, port: number, inFlight: number, seconds: number)
 }
 
 function measure(dir: string, target: Path): Sample {
-  const run = (connections: number, seconds: number): Run =>
-    target.protocol === 'h2c' ? h2loadRun(path.join(dir, 'h2load.log'), target.port, connections, seconds) : wrkRun(path.join(dir, 'report.lua'), target.port, connections, seconds);
+  const run = (inFlight: number, seconds: number): Run =>
+    target.protocol === 'h2c' ? h2loadRun(path.join(dir, 'h2load.log'), target.port, inFlight, seconds) : wrkRun(path.join(dir, 'report.lua'), target.port, inFlight, seconds);
   target.around?.before();
   try {
     run(IN_FLIGHT, 1);
