@@ -38,6 +38,14 @@
       'native/injectors/tc_steer.cc',
       'native/injectors/tc_tbf.cc',
     ],
+    # TLS termination and the HTTP/2 bridge of the HTTP interceptor: they link OpenSSL and
+    # libnghttp2, so only the stressor and the googletests take them (the addon runs inside Node,
+    # which carries its own OpenSSL).
+    'faultd_tls_h2_sources': [
+      'native/core/tls/tls_context.cc',
+      'native/core/tls/tls_stream.cc',
+    ],
+    'faultd_tls_h2_libraries': ['-lssl', '-lcrypto', '-lnghttp2'],
     # The stressor's command line, lifecycle and modes: everything but its main().
     'faultd_stressor_sources': [
       'native/stressor/command_line.cc',
