@@ -72,6 +72,7 @@
           'native/test/dns_policy_test.cc',
           'native/test/tls_test_certs.cc',
           'native/test/tls_stream_test.cc',
+          'native/test/h2_bridge_test.cc',
           'native/test/http_policy_test.cc',
           'native/test/http_h1_test.cc',
           '<@(faultd_stressor_sources)',

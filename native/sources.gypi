@@ -45,6 +45,8 @@
     # libnghttp2, so only the stressor and the googletests take them (the addon runs inside Node,
     # which carries its own OpenSSL).
     'faultd_tls_h2_sources': [
+      'native/core/http/h2_bridge.cc',
+      'native/core/http/h2_transport.cc',
       'native/core/tls/tls_context.cc',
       'native/core/tls/tls_stream.cc',
     ],
