@@ -83,6 +83,7 @@ extern const ModeInfo kMemoryMode;
 extern const ModeInfo kIoMode;
 extern const ModeInfo kDelayMode;
 extern const ModeInfo kDnsMode;
+extern const ModeInfo kHttpMode;
 extern const ModeInfo kPidsMode;
 extern const ModeInfo kProbeQdiscMode;
 extern const ModeInfo kProbeNfqueueMode;

@@ -64,13 +64,13 @@ TEST(StressorCommandLine, ReadsTheCommonOptionsOnce) {
 
 TEST(StressorCommandLine, UnknownOrMissingModeListsEveryMode) {
   const ParsedCommandLine unknown = Parse({"disk", "--workers=1"});
-  EXPECT_EQ(unknown.error, "unknown mode 'disk' (one of cpu, memory, io, delay, dns, pids, probe-qdisc, probe-nfqueue, probe-nat-redirect)");
+  EXPECT_EQ(unknown.error, "unknown mode 'disk' (one of cpu, memory, io, delay, dns, http, pids, probe-qdisc, probe-nfqueue, probe-nat-redirect)");
   EXPECT_EQ(unknown.command.mode, nullptr);
-  EXPECT_EQ(Parse({}).error, "missing mode (one of cpu, memory, io, delay, dns, pids, probe-qdisc, probe-nfqueue, probe-nat-redirect)");
+  EXPECT_EQ(Parse({}).error, "missing mode (one of cpu, memory, io, delay, dns, http, pids, probe-qdisc, probe-nfqueue, probe-nat-redirect)");
   for (const ModeInfo* mode : AllModes()) {
     EXPECT_NE(unknown.usage.find("faultd-stressor " + std::string(mode->name)), std::string::npos) << mode->name;
   }
-  EXPECT_NE(unknown.usage.find("common to cpu, memory, io, delay, dns, pids: --parent-pid=PID"), std::string::npos) << unknown.usage;
+  EXPECT_NE(unknown.usage.find("common to cpu, memory, io, delay, dns, http, pids: --parent-pid=PID"), std::string::npos) << unknown.usage;
 }
 
 TEST(StressorCommandLine, TheTableHasUniqueNamesAndEveryMemberSet) {
