@@ -122,9 +122,4 @@ class H2Bridge {
   friend struct H2Callbacks;
 };
 
-/// The client connection preface ("PRI * HTTP/2.0..."), for prior-knowledge detection on a
-/// plain connection: a connection whose first bytes are these is HTTP/2.
-inline constexpr char kH2Preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-inline constexpr size_t kH2PrefaceLen = sizeof kH2Preface - 1;
-
 }  // namespace faultd::core::http
