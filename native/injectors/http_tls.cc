@@ -3,7 +3,9 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 namespace faultd::inj {
 
@@ -61,17 +63,37 @@ Transport::Io TlsTransport::Read(char* buf, size_t len, size_t* n, bool* exhaust
 
 Transport::Io TlsTransport::Writev(const iovec* iov, int count, size_t* n, bool* exhausted) noexcept {
   if (!stream_ || !stream_->established()) return Io::kAgain;
+  // Pieces smaller than a record (an HTTP/2 frame header, a rewritten head before the body) are
+  // joined into one record of up to 16 KiB: one SSL_write and one record instead of one per
+  // piece. A piece of a record or more goes as it is. OpenSSL's retry rule holds: bytes not
+  // taken are offered again first, and joined the same way, so never fewer of them.
+  constexpr size_t kRecord = 16384;
   size_t total = 0;
+  int i = 0;
+  size_t skip = 0;  // bytes of iov[i] already written
   write_wants_read_ = false;
-  for (int i = 0; i < count; ++i) {
-    size_t off = 0;
-    while (off < iov[i].iov_len) {
-      const tls::IoResult r = stream_->Write(static_cast<const char*>(iov[i].iov_base) + off, iov[i].iov_len - off);
-      if (r.status == tls::IoStatus::kDone) {
-        off += r.bytes;
-        total += r.bytes;
-        continue;
+  while (i < count) {
+    if (iov[i].iov_len == skip) {
+      ++i;
+      skip = 0;
+      continue;
+    }
+    const char* data = static_cast<const char*>(iov[i].iov_base) + skip;
+    size_t len = iov[i].iov_len - skip;
+    char joined[kRecord];
+    if (len < kRecord && i + 1 < count) {
+      size_t filled = 0;
+      size_t from = skip;
+      for (int j = i; j < count && filled < kRecord; ++j, from = 0) {
+        const size_t take = std::min(kRecord - filled, iov[j].iov_len - from);
+        std::memcpy(joined + filled, static_cast<const char*>(iov[j].iov_base) + from, take);
+        filled += take;
       }
+      data = joined;
+      len = filled;
+    }
+    const tls::IoResult r = stream_->Write(data, len);
+    if (r.status != tls::IoStatus::kDone) {
       if (r.status == tls::IoStatus::kWantRead || r.status == tls::IoStatus::kWantWrite) {
         write_wants_read_ = r.status == tls::IoStatus::kWantRead;
         if (total == 0) return Io::kAgain;
@@ -79,7 +101,20 @@ Transport::Io TlsTransport::Writev(const iovec* iov, int count, size_t* n, bool*
         *exhausted = true;
         return Io::kOk;
       }
-      return total > 0 ? (*n = total, *exhausted = true, Io::kOk) : Io::kError;
+      if (total == 0) return Io::kError;
+      *n = total;
+      *exhausted = true;
+      return Io::kOk;
+    }
+    total += r.bytes;
+    for (size_t left = r.bytes; left > 0 && i < count;) {  // advance through the pieces
+      const size_t here = std::min(left, iov[i].iov_len - skip);
+      skip += here;
+      left -= here;
+      if (skip == iov[i].iov_len) {
+        ++i;
+        skip = 0;
+      }
     }
   }
   *n = total;

@@ -1,16 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// Where the HTTP/2 bridge writes one side's bytes: a plain socket (sendmsg with an iovec, so a
-// DATA frame's header and payload leave in one call without being joined first) or a TLS stream.
+// Where the HTTP/2 bridge writes one side's bytes. The interceptor gives it its own connection
+// sides (plain or TLS); FdTransport is a plain socket (sendmsg with an iovec, so a DATA frame's
+// header and payload leave in one call without being joined first).
 #pragma once
 
 #include <sys/types.h>
 #include <sys/uio.h>
 
 #include <cstddef>
-
-namespace faultd::core::tls {
-class TlsStream;
-}
 
 namespace faultd::core::http {
 
@@ -31,21 +28,6 @@ class FdTransport final : public H2Transport {
 
  private:
   int fd_;
-};
-
-/// An established TLS stream (not owned). Small pieces are joined into one TLS record of at most
-/// 16 KiB (one SSL_write per record instead of one per piece); the join is the only copy, and
-/// encryption copies anyway.
-class TlsTransport final : public H2Transport {
- public:
-  explicit TlsTransport(tls::TlsStream* stream) noexcept : stream_(stream) {}
-  ssize_t Write(const iovec* iov, int iovcnt) noexcept override;
-  /// The stream wants to read before it can write again (TLS 1.3 key update): poll for input.
-  [[nodiscard]] bool blocked_on_read() const noexcept { return blocked_on_read_; }
-
- private:
-  tls::TlsStream* stream_;
-  bool blocked_on_read_ = false;
 };
 
 }  // namespace faultd::core::http
