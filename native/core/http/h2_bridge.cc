@@ -57,28 +57,40 @@ struct H2Bridge::Side {
   H2Side which = H2Side::kClient;
   nghttp2_session* session = nullptr;
   H2Transport* transport = nullptr;
-  std::string pending;  // bytes of a DATA frame the transport took only in part
-  size_t pending_off = 0;
+  // Bytes nghttp2 handed over and the transport has not taken yet: the small frames of one
+  // pump (written together, one send per side and pump instead of one per frame) and the rest
+  // of a DATA frame the transport took only in part.
+  std::string queued;
+  size_t queued_off = 0;
   uint64_t written = 0;
   bool lost = false;
   bool goaway_received = false;
   bool goaway_sent = false;
 
-  [[nodiscard]] bool usable() const noexcept { return !lost; }
-  [[nodiscard]] bool has_pending() const noexcept { return pending_off < pending.size(); }
+  /// More than this queued: nghttp2 is told to wait (WOULDBLOCK) until it has been written.
+  static constexpr size_t kQueueCap = 64 << 10;
 
-  // Writes the leftover of a partly taken DATA frame. false: the transport broke.
-  bool FlushPending() noexcept {
-    while (has_pending()) {
-      iovec iov{pending.data() + pending_off, pending.size() - pending_off};
+  [[nodiscard]] size_t queued_size() const noexcept { return queued.size() - queued_off; }
+  [[nodiscard]] bool has_queued() const noexcept { return queued_off < queued.size(); }
+  // Counts `n` written bytes off the front of the queue.
+  void Dequeue(size_t n) noexcept {
+    queued_off += n;
+    written += n;
+    if (queued_off == queued.size()) {
+      queued.clear();
+      queued_off = 0;
+    }
+  }
+
+  // Writes the queue. false: the transport broke.
+  bool FlushQueued() noexcept {
+    while (has_queued()) {
+      iovec iov{queued.data() + queued_off, queued_size()};
       const ssize_t n = transport->Write(&iov, 1);
       if (n < 0) return false;
       if (n == 0) return true;
-      pending_off += static_cast<size_t>(n);
-      written += static_cast<uint64_t>(n);
+      Dequeue(static_cast<size_t>(n));
     }
-    pending.clear();
-    pending_off = 0;
     return true;
   }
 };
@@ -110,51 +122,55 @@ struct H2Callbacks {
     return static_cast<H2Bridge::Stream*>(nghttp2_session_get_stream_user_data(session, id));
   }
 
+  // Frames other than DATA (HEADERS, SETTINGS, WINDOW_UPDATE...) are queued and leave with the
+  // next write on this side.
   static ssize_t Send(nghttp2_session*, const uint8_t* data, size_t len, int, void* user_data) {
     H2Bridge::Side* side = SideOf(user_data);
-    if (side->has_pending()) return NGHTTP2_ERR_WOULDBLOCK;
-    iovec iov{const_cast<uint8_t*>(data), len};
-    const ssize_t n = side->transport->Write(&iov, 1);
-    if (n < 0) return NGHTTP2_ERR_CALLBACK_FAILURE;
-    if (n == 0) return NGHTTP2_ERR_WOULDBLOCK;
-    side->written += static_cast<uint64_t>(n);
-    return n;  // nghttp2 offers the rest again
+    if (side->queued_size() >= H2Bridge::Side::kQueueCap) return NGHTTP2_ERR_WOULDBLOCK;
+    if (!side->has_queued()) side->queued.clear(), side->queued_off = 0;
+    side->queued.append(reinterpret_cast<const char*>(data), len);
+    return static_cast<ssize_t>(len);
   }
 
-  // A DATA frame whose payload is read straight from the stream's pipe (NO_COPY): header and
-  // payload leave in one write; a part the transport did not take is kept in `pending`.
+  // A DATA frame whose payload is read straight from the stream's pipe (NO_COPY): the queue,
+  // the frame header and the payload leave in one write; a part of the frame the transport did
+  // not take is queued.
   static int SendData(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd, size_t length,
                       nghttp2_data_source* source, void* user_data) {
     H2Bridge::Side* side = SideOf(user_data);
     auto* st = static_cast<H2Bridge::Stream*>(source->ptr);
-    if (side->has_pending()) return NGHTTP2_ERR_WOULDBLOCK;
+    if (side->queued_size() >= H2Bridge::Side::kQueueCap) return NGHTTP2_ERR_WOULDBLOCK;
     Pipe& pipe = side->which == H2Side::kUpstream ? st->up : st->down;
     const char* payload = pipe.use_replacement ? pipe.replacement.data() + pipe.replacement_off : pipe.buf.data() + pipe.off;
     const size_t padlen = frame->data.padlen;
     static const uint8_t kZeros[256] = {};
-    iovec iov[4];
+    uint8_t pad_len_byte = static_cast<uint8_t>(padlen > 0 ? padlen - 1 : 0);
+    iovec iov[5];
     int n_iov = 0;
+    const size_t queued = side->queued_size();
+    if (queued > 0) iov[n_iov++] = {side->queued.data() + side->queued_off, queued};
+    const int frame_first = n_iov;
     iov[n_iov++] = {const_cast<uint8_t*>(framehd), 9};
-    if (padlen > 0) iov[n_iov++] = {const_cast<uint8_t*>(kZeros), 1};  // Pad Length field (value padlen-1)
+    if (padlen > 0) iov[n_iov++] = {&pad_len_byte, 1};  // Pad Length field
     iov[n_iov++] = {const_cast<char*>(payload), length};
     if (padlen > 1) iov[n_iov++] = {const_cast<uint8_t*>(kZeros), padlen - 1};
-    uint8_t pad_len_byte = static_cast<uint8_t>(padlen > 0 ? padlen - 1 : 0);
-    if (padlen > 0) iov[1].iov_base = &pad_len_byte;
-    const size_t total = 9 + length + padlen;
     const ssize_t n = side->transport->Write(iov, n_iov);
     if (n < 0) return NGHTTP2_ERR_CALLBACK_FAILURE;
-    if (n == 0) return NGHTTP2_ERR_WOULDBLOCK;
-    side->written += static_cast<uint64_t>(n);
-    if (static_cast<size_t>(n) < total) {
-      size_t skip = static_cast<size_t>(n);
-      for (int i = 0; i < n_iov; ++i) {
-        if (skip >= iov[i].iov_len) {
-          skip -= iov[i].iov_len;
-          continue;
-        }
-        side->pending.append(static_cast<const char*>(iov[i].iov_base) + skip, iov[i].iov_len - skip);
-        skip = 0;
+    // Nothing of the frame written: nghttp2 keeps it and offers it again.
+    if (static_cast<size_t>(n) <= queued) {
+      side->Dequeue(static_cast<size_t>(n));
+      return NGHTTP2_ERR_WOULDBLOCK;
+    }
+    side->Dequeue(queued);
+    side->written += static_cast<uint64_t>(n) - queued;
+    size_t skip = static_cast<size_t>(n) - queued;
+    for (int i = frame_first; i < n_iov; ++i) {
+      if (skip >= iov[i].iov_len) {
+        skip -= iov[i].iov_len;
+        continue;
       }
+      side->queued.append(static_cast<const char*>(iov[i].iov_base) + skip, iov[i].iov_len - skip);
+      skip = 0;
     }
     H2Bridge* bridge = side->bridge;
     if (pipe.use_replacement) {
@@ -614,14 +630,15 @@ Status H2Bridge::Pump() noexcept {
     for (Side* s : {upstream_.get(), client_.get()}) {
       if (s->lost) continue;
       const uint64_t before = s->written;
-      int rv = s->FlushPending() ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
-      if (rv == 0 && !s->has_pending()) rv = nghttp2_session_send(s->session);
+      const size_t queued_before = s->queued_size();
+      int rv = nghttp2_session_send(s->session);
+      if (rv == 0 && !s->FlushQueued()) rv = NGHTTP2_ERR_CALLBACK_FAILURE;
       if (rv != 0) {
         Lost(s->which);
         moved = true;
         continue;
       }
-      moved = moved || s->written != before;
+      moved = moved || s->written != before || s->queued_size() != queued_before;
     }
     if (!moved) break;
   }
@@ -710,13 +727,13 @@ size_t H2Bridge::buffered_bytes() const noexcept {
 bool H2Bridge::WantsWrite(H2Side side) const noexcept {
   const Side& s = SideFor(side);
   if (s.lost) return false;
-  return s.has_pending() || nghttp2_session_want_write(s.session) != 0;
+  return s.has_queued() || nghttp2_session_want_write(s.session) != 0;
 }
 
 bool H2Bridge::Finished() const noexcept {
   for (const Side* s : {client_.get(), upstream_.get()}) {
     if (s->lost) continue;
-    if (s->has_pending() || nghttp2_session_want_read(s->session) || nghttp2_session_want_write(s->session))
+    if (s->has_queued() || nghttp2_session_want_read(s->session) || nghttp2_session_want_write(s->session))
       return false;
   }
   return true;
