@@ -548,6 +548,31 @@ TEST_F(H2BridgeTest, ClientGoawayReachesTheUpstreamAndTheBridgeFinishes) {
   EXPECT_TRUE(bridge_->Finished());
 }
 
+TEST_F(H2BridgeTest, ShutdownSendsGoawayAndLetsTheStreamsInFlightFinish) {
+  HttpPolicy p = Policy(HttpAction::kLatency);
+  p.latency_ms = 50;
+  p.direction = HttpDirection::kRequest;
+  Start(p);
+  EchoUpstream();
+  const int32_t delayed = client_->Request(Get("/fault/late"), nullptr);
+  const std::string two = "ab";
+  const int32_t answered_later = client_->Request(Post("/slow", 2), &two);
+  Run();
+  bridge_->Shutdown();
+  Run([&] { return client_->goaway; });
+  EXPECT_EQ(client_->goaway_code, NGHTTP2_NO_ERROR);
+  EXPECT_EQ(client_->goaway_last, answered_later);
+  EXPECT_FALSE(bridge_->Finished()) << "a request is still delayed";
+  now_ms_ += 50;
+  ASSERT_TRUE(bridge_->OnTimer().ok());
+  Run([&] { return client_->msgs[delayed].complete && client_->msgs[answered_later].complete; });
+  EXPECT_EQ(client_->msgs[delayed].body, "hello /fault/late");
+  EXPECT_EQ(client_->msgs[answered_later].body, "hello /slow");
+  EXPECT_FALSE(upstream_->goaway) << "the upstream is not told to stop";
+  Run();
+  EXPECT_TRUE(bridge_->Finished());
+}
+
 TEST_F(H2BridgeTest, PingIsAnsweredByTheBridgeItself) {
   Start(Policy(HttpAction::kBlock));
   Run();

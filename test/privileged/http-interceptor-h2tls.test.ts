@@ -306,6 +306,21 @@ test('h2c: status with a body, and header edits on both directions', async (t) =
   t.is(seen?.headers['x-client'], undefined);
 });
 
+test('h2c: SIGTERM sends GOAWAY, the stream in flight still gets its answer, then the interceptor exits', async (t) => {
+  const server = await startH2cServer(t);
+  const ic = await startInterceptor(t, [`--upstream=127.0.0.1:${String(server.port)}`, '--action=latency', '--latency-ms=600', '--direction=response', '--path=/slow']);
+  const inFlight = curl(['--http2-prior-knowledge', `http://127.0.0.1:${String(ic.port)}/slow/x`]);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const signalled = performance.now();
+  ic.child.kill('SIGTERM');
+  const reply = await inFlight;
+  t.is(reply.status, 200);
+  t.deepEqual(JSON.parse(reply.body.toString()), { path: '/slow/x', version: '2.0' });
+  t.is(await ic.exited, 0);
+  const exitMs = performance.now() - signalled;
+  t.true(exitMs < 1500, `exited ${exitMs.toFixed(0)} ms after SIGTERM (grace 2000 ms)`);
+});
+
 // --- TLS --------------------------------------------------------------------------------------
 
 test('TLS: h2 via ALPN with the user certificate; the upstream gets TLS with the client SNI and h2; http/1.1 clients stay HTTP/1.1', async (t) => {

@@ -685,8 +685,8 @@ void H2Bridge::Lost(H2Side side) noexcept {
 }
 
 void H2Bridge::Shutdown() noexcept {
+  // Only the client is told: requests it already sent (a delayed one too) still go upstream.
   RelayGoaway(H2Side::kClient, NGHTTP2_NO_ERROR, nullptr, 0);
-  RelayGoaway(H2Side::kUpstream, NGHTTP2_NO_ERROR, nullptr, 0);
   Pump();
 }
 
@@ -731,12 +731,13 @@ bool H2Bridge::WantsWrite(H2Side side) const noexcept {
 }
 
 bool H2Bridge::Finished() const noexcept {
-  for (const Side* s : {client_.get(), upstream_.get()}) {
-    if (s->lost) continue;
-    if (s->has_queued() || nghttp2_session_want_read(s->session) || nghttp2_session_want_write(s->session))
-      return false;
-  }
-  return true;
+  // The client side is done when its session is (GOAWAY either way, no stream left) and all is
+  // written; the upstream then only has to have nothing in flight.
+  const Side& c = *client_;
+  if (!c.lost && (c.has_queued() || nghttp2_session_want_read(c.session) || nghttp2_session_want_write(c.session)))
+    return false;
+  const Side& u = *upstream_;
+  return u.lost || (streams_.empty() && !u.has_queued() && !nghttp2_session_want_write(u.session));
 }
 
 }  // namespace faultd::core::http

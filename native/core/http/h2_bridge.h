@@ -77,7 +77,7 @@ class H2Bridge {
   Status Flush() noexcept;
   /// The side's connection is gone (EOF or error): its streams are reset on the other side.
   void Lost(H2Side side) noexcept;
-  /// Graceful stop: GOAWAY to the client (streams in flight finish), then to the upstream.
+  /// Graceful stop: GOAWAY to the client; the streams in flight finish (Finished() then holds).
   void Shutdown() noexcept;
 
   /// The earliest timer (a delayed request or response), if any.
@@ -87,8 +87,8 @@ class H2Bridge {
 
   /// Whether bytes wait for the side's transport to take them (poll it for writability).
   [[nodiscard]] bool WantsWrite(H2Side side) const noexcept;
-  /// Both sessions are done (GOAWAY exchanged or a side lost, no stream left, all written):
-  /// close both connections.
+  /// Done (the client side's session ended by GOAWAY either way or lost, no stream left, all
+  /// written): close both connections.
   [[nodiscard]] bool Finished() const noexcept;
   [[nodiscard]] const H2Stats& stats() const noexcept { return stats_; }
   /// Relayed bytes held in the streams' pipes (bounded by the windows; tests check it).
