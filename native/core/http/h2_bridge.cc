@@ -612,12 +612,11 @@ Status H2Bridge::Receive(H2Side side, const uint8_t* data, size_t len) noexcept 
   Side& s = SideFor(side);
   if (s.lost) return Ok{};
   const ssize_t rv = nghttp2_session_mem_recv(s.session, data, len);
-  Status pumped = Pump();
   if (rv < 0) {
     return SysError{EPROTO, "nghttp2_session_mem_recv",
                     std::string(side == H2Side::kClient ? "client: " : "upstream: ") + nghttp2_strerror(static_cast<int>(rv))};
   }
-  return pumped;
+  return Ok{};
 }
 
 Status H2Bridge::Flush() noexcept { return Pump(); }

@@ -71,9 +71,11 @@ class H2Bridge {
   H2Bridge& operator=(const H2Bridge&) = delete;
 
   /// Bytes read from one side (for the client side: starting with the connection preface).
-  /// An error means that side broke the protocol; the bridge has then queued a GOAWAY to it.
+  /// What they cause is written by the next Flush (so the reads of one wake-up leave in one
+  /// write per side). An error means that side broke the protocol (a GOAWAY may be queued).
   Status Receive(H2Side side, const uint8_t* data, size_t len) noexcept;
-  /// Writes what is queued for both sides, as far as they take it (call when a side is writable).
+  /// Writes what is queued for both sides, as far as they take it: after Receive, and when a
+  /// side is writable again.
   Status Flush() noexcept;
   /// The side's connection is gone (EOF or error): its streams are reset on the other side.
   void Lost(H2Side side) noexcept;
