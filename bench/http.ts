@@ -32,6 +32,7 @@ import { processTree, runTimeNs } from './proc.js';
 import { median, percentile } from './stats.js';
 
 const NS = `fdbench-http-${process.pid}`;
+// Ports on the namespace's loopback: HTTP/1.1 81xx, h2c 811x.
 const SERVER_PORT = 8080;
 const HAPROXY_HTTP_PORT = 8101;
 const HAPROXY_TCP_PORT = 8102;
@@ -41,6 +42,8 @@ const FAULTD_REDIRECT_PORT = 8105;
 const SERVER_H2C_PORT = 8082;
 const HAPROXY_H2_PORT = 8111;
 const NGINX_H2C_PORT = 8113;
+const FAULTD_H2C_PORT = 8114;
+const FAULTD_PROBE_PORT = 8115;
 const MARK = 0x4fd7;
 /** Requests in flight for the rate: HTTP/1.1 as that many connections, h2c as that many streams of one. */
 const IN_FLIGHT = 32;
@@ -59,15 +62,6 @@ done = function(summary, latency, requests)
 end
 `;
 
-interface WrkRun {
-  readonly requests: number;
-  readonly durationUs: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly errors: number;
-  readonly non2xx: number;
-}
-
 interface Sample {
   readonly p50: number;
   readonly p99: number;
@@ -81,6 +75,8 @@ type Protocol = 'http/1.1' | 'h2c';
 
 interface Path {
   readonly label: string;
+  /** floor: the direct row; peer: haproxy/nginx; faultd: compared with each peer. */
+  readonly role: 'floor' | 'peer' | 'faultd' | 'other';
   readonly protocol: Protocol;
   readonly port: number;
   /** The proxy's pid (its process tree is charged), none for direct. */
@@ -91,13 +87,6 @@ interface Path {
 
 const inNs = (args: readonly string[]) => spawnSync('ip', ['netns', 'exec', NS, ...args], { encoding: 'utf8', timeout: 120_000 });
 
-function wrk(script: string, port: number, connections: number, seconds: number): WrkRun {
-  const r = inNs(['wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '2s', '-s', script, `http://127.0.0.1:${port}${PATH}`]);
-  const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
-  if (!line) throw new Error(`wrk on port ${port}: ${r.stdout}${r.stderr}`);
-  return JSON.parse(line) as WrkRun;
-}
-
 interface Run {
   readonly requests: number;
   readonly seconds: number;
@@ -106,10 +95,13 @@ interface Run {
   readonly errors: number;
 }
 
-/** One wrk run (HTTP/1.1, keep-alive). */
+/** One wrk run (HTTP/1.1, keep-alive) with `connections` connections; latency from its histogram. */
 function wrkRun(script: string, port: number, connections: number, seconds: number): Run {
-  const r = wrk(script, port, connections, seconds);
-  return { requests: r.requests, seconds: r.durationUs / 1e6, p50: r.p50, p99: r.p99, errors: r.errors + r.non2xx };
+  const r = inNs(['wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '2s', '-s', script, `http://127.0.0.1:${port}${PATH}`]);
+  const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
+  if (!line) throw new Error(`wrk on port ${port}: ${r.stdout}${r.stderr}`);
+  const report = JSON.parse(line) as { requests: number; durationUs: number; p50: number; p99: number; errors: number; non2xx: number };
+  return { requests: report.requests, seconds: report.durationUs / 1e6, p50: report.p50, p99: report.p99, errors: report.errors + report.non2xx };
 }
 
 /**
@@ -130,8 +122,8 @@ function h2loadRun(log: string, port: number, inFlight: number, seconds: number)
 }
 
 function measure(dir: string, target: Path): Sample {
-  const run = (connections: number, seconds: number): Run =>
-    target.protocol === 'h2c' ? h2loadRun(path.join(dir, 'h2load.log'), target.port, connections, seconds) : wrkRun(path.join(dir, 'report.lua'), target.port, connections, seconds);
+  const run = (inFlight: number, seconds: number): Run =>
+    target.protocol === 'h2c' ? h2loadRun(path.join(dir, 'h2load.log'), target.port, inFlight, seconds) : wrkRun(path.join(dir, 'report.lua'), target.port, inFlight, seconds);
   target.around?.before();
   try {
     run(IN_FLIGHT, 1);
@@ -140,6 +132,8 @@ function measure(dir: string, target: Path): Sample {
     const cpu0 = runTimeNs(pids);
     const rate = run(IN_FLIGHT, THROUGHPUT_S);
     const cpuNs = runTimeNs(pids) - cpu0;
+    // A proxy that spent (almost) no CPU was not in the path (a redirect that did not apply).
+    if (target.pid !== undefined && cpuNs / Math.max(1, rate.requests) < 500) throw new Error(`${target.label}: ${cpuNs} ns of CPU for ${rate.requests} requests: not in the path`);
     return {
       p50: latency.p50,
       p99: latency.p99,
@@ -235,10 +229,11 @@ function stressorModes(): string[] {
 }
 
 /** faultd-stressor http passing everything through: a 0 ms latency fault on a path no request has. */
-async function interceptor(port: number, upstream: readonly string[]): Promise<ChildProcess> {
+const PASS_THROUGH = ['--action=latency', '--latency-ms=0', '--direction=both', '--path=/never-matches'];
+
+async function interceptor(port: number, upstream: readonly string[], fault: readonly string[] = PASS_THROUGH): Promise<ChildProcess> {
   const child = spawn('ip', [
-    'netns', 'exec', NS, stressorFile(), 'http', `--mark=${MARK}`, `--port=${port}`, ...upstream,
-    '--action=latency', '--latency-ms=0', '--direction=both', '--path=/never-matches',
+    'netns', 'exec', NS, stressorFile(), 'http', `--mark=${MARK}`, `--port=${port}`, '--threads=1', ...upstream, ...fault,
   ], { stdio: ['ignore', 'pipe', 'inherit'] });
   await readLine(child, (l) => l.includes('"ready"'));
   return child;
@@ -293,11 +288,11 @@ function table(title: string, paths: readonly Path[], summaries: ReadonlyMap<Pat
     const s = summaries.get(target)!;
     return `| ${target.label} | ${s.p50.toFixed(0)} | ${s.p99.toFixed(0)} | ${(s.p50 - direct.p50).toFixed(0)} | ${s.rps.toFixed(0)} | ${((100 * s.rps) / direct.rps).toFixed(0)} % | ${s.cpuUs === undefined ? '–' : s.cpuUs.toFixed(1)} | ${s.errors} |`;
   });
-  const faultd = paths.find((p) => p.label.startsWith('faultd'));
+  const faultd = paths.find((p) => p.role === 'faultd');
   const ratios: string[] = [];
   if (faultd) {
     const f = summaries.get(faultd)!;
-    for (const peer of paths.filter((p) => p.label.includes('(peer'))) {
+    for (const peer of paths.filter((p) => p.role === 'peer')) {
       const s = summaries.get(peer)!;
       ratios.push(`- faultd on its own port against ${peer.label.replace(/ \(peer.*$/, '')}: added p50 ${(f.p50 - direct.p50).toFixed(0)} vs ${(s.p50 - direct.p50).toFixed(0)} µs, request rate ${(f.rps / s.rps).toFixed(2)}×, CPU per request ${((f.cpuUs ?? 0) / (s.cpuUs ?? 1)).toFixed(2)}×.`);
     }
@@ -339,30 +334,36 @@ export async function httpInterceptor(): Promise<string[]> {
     await answering(NGINX_PORT, 'http/1.1', nginx);
     await answering(NGINX_H2C_PORT, 'h2c', nginx);
     const h1: Path[] = [
-      { label: 'direct to the server (floor)', protocol: 'http/1.1', port: SERVER_PORT },
-      { label: 'haproxy, mode http (peer)', protocol: 'http/1.1', port: HAPROXY_HTTP_PORT, pid: haproxy.pid ?? 0 },
-      { label: 'haproxy, mode tcp (peer, no HTTP parsing)', protocol: 'http/1.1', port: HAPROXY_TCP_PORT, pid: haproxy.pid ?? 0 },
-      { label: 'nginx, proxy_pass with upstream keepalive (peer)', protocol: 'http/1.1', port: NGINX_PORT, pid: nginx.pid ?? 0 },
+      { label: 'direct to the server (floor)', role: 'floor', protocol: 'http/1.1', port: SERVER_PORT },
+      { label: 'haproxy, mode http (peer)', role: 'peer', protocol: 'http/1.1', port: HAPROXY_HTTP_PORT, pid: haproxy.pid ?? 0 },
+      { label: 'haproxy, mode tcp (peer, no HTTP parsing)', role: 'peer', protocol: 'http/1.1', port: HAPROXY_TCP_PORT, pid: haproxy.pid ?? 0 },
+      { label: 'nginx, proxy_pass with upstream keepalive (peer)', role: 'peer', protocol: 'http/1.1', port: NGINX_PORT, pid: nginx.pid ?? 0 },
     ];
     const h2: Path[] = [
-      { label: 'direct to the h2c server (floor)', protocol: 'h2c', port: SERVER_H2C_PORT },
-      { label: 'haproxy, mode http, h2 in and out (peer)', protocol: 'h2c', port: HAPROXY_H2_PORT, pid: haproxy.pid ?? 0 },
-      { label: 'nginx, h2c in, HTTP/1.1 keepalive upstream (peer; nginx has no h2 upstream)', protocol: 'h2c', port: NGINX_H2C_PORT, pid: nginx.pid ?? 0 },
+      { label: 'direct to the h2c server (floor)', role: 'floor', protocol: 'h2c', port: SERVER_H2C_PORT },
+      { label: 'haproxy, mode http, h2 in and out (peer)', role: 'peer', protocol: 'h2c', port: HAPROXY_H2_PORT, pid: haproxy.pid ?? 0 },
+      { label: 'nginx, h2c in, HTTP/1.1 keepalive upstream (peer; nginx has no h2 upstream)', role: 'peer', protocol: 'h2c', port: NGINX_H2C_PORT, pid: nginx.pid ?? 0 },
     ];
     const hasHttpMode = stressorModes().includes('http');
-    let h2Bridged = false;
+    let h2Parsed = false;
     if (hasHttpMode) {
       const own = await interceptor(FAULTD_PORT, [`--upstream=127.0.0.1:${SERVER_PORT}`]);
       const redirected = await interceptor(FAULTD_REDIRECT_PORT, []);
-      const ownH2 = await interceptor(FAULTD_PORT + 10, [`--upstream=127.0.0.1:${SERVER_H2C_PORT}`]);
+      const ownH2 = await interceptor(FAULTD_H2C_PORT, [`--upstream=127.0.0.1:${SERVER_H2C_PORT}`]);
       children.push(own, redirected, ownH2);
       h1.push(
-        { label: 'faultd interceptor on its own port, --upstream (no redirect)', protocol: 'http/1.1', port: FAULTD_PORT, pid: own.pid ?? 0 },
-        { label: 'faultd interceptor behind the nf_tables redirect (original destination)', protocol: 'http/1.1', port: SERVER_PORT, pid: redirected.pid ?? 0, around: redirect() },
+        { label: 'faultd interceptor on its own port, --upstream (no redirect)', role: 'faultd', protocol: 'http/1.1', port: FAULTD_PORT, pid: own.pid ?? 0 },
+        { label: 'faultd interceptor behind the nf_tables redirect (original destination)', role: 'other', protocol: 'http/1.1', port: SERVER_PORT, pid: redirected.pid ?? 0, around: redirect() },
       );
-      // h2c rows only if this build's interceptor bridges h2c (the h2 work may not be merged).
-      h2Bridged = status(FAULTD_PORT + 10, 'h2c') === '200';
-      if (h2Bridged) h2.push({ label: 'faultd interceptor on its own port, --upstream (no redirect)', protocol: 'h2c', port: FAULTD_PORT + 10, pid: ownH2.pid ?? 0 });
+      // Does this build parse h2c (the h2 work may not be merged), or relay it as opaque bytes?
+      // An interceptor blocking every request with 418 tells: only a parsed request gets it.
+      const probe = await interceptor(FAULTD_PROBE_PORT, [`--upstream=127.0.0.1:${SERVER_H2C_PORT}`], ['--action=block', '--status=418']);
+      children.push(probe);
+      h2Parsed = status(FAULTD_PROBE_PORT, 'h2c') === '418';
+      probe.kill('SIGKILL');
+      h2.push(h2Parsed
+        ? { label: 'faultd interceptor on its own port, --upstream (no redirect)', role: 'faultd', protocol: 'h2c', port: FAULTD_H2C_PORT, pid: ownH2.pid ?? 0 }
+        : { label: 'faultd interceptor on its own port, h2c relayed as opaque bytes (this build does not parse HTTP/2 yet: not comparable)', role: 'other', protocol: 'h2c', port: FAULTD_H2C_PORT, pid: ownH2.pid ?? 0 });
     }
     const paths = [...h1, ...h2];
     const samples = new Map<Path, Sample[]>(paths.map((p) => [p, []]));
@@ -379,7 +380,7 @@ export async function httpInterceptor(): Promise<string[]> {
       ...table(`HTTP/1.1 path (GET ${PATH}, 100-byte response, keep-alive, wrk)`, h1, summaries),
       ...table(`h2c path (GET ${PATH}, prior knowledge, one connection, h2load)`, h2, summaries),
       hasHttpMode
-        ? `faultd runs \`faultd-stressor http --action=latency --latency-ms=0 --direction=both --path=/never-matches\`: every request is parsed and matched, none is faulted.${h2Bridged ? '' : ' No faultd h2c row: this build\'s interceptor did not answer an h2c request (HTTP/2 bridging not merged).'}`
+        ? `faultd runs \`faultd-stressor http --threads=1 --action=latency --latency-ms=0 --direction=both --path=/never-matches\`: every request is parsed and matched, none is faulted.${h2Parsed ? '' : ' This build relays h2c untouched (a blocking interceptor let an h2c request through), so its h2c row measures a byte relay, not HTTP/2 interception.'}`
         : 'No faultd rows: this build\'s faultd-stressor has no `http` mode (the interceptor is not merged yet); the peers\' rows are the reference it will be compared with.',
       '',
       `All on loopback in one throwaway namespace. Medians of ${ROUNDS} interleaved rounds; per round and path: 1 s warm-up, ${LATENCY_S} s of sequential requests on one connection (wrk's latency histogram; h2load's per-request log), ${THROUGHPUT_S} s with ${IN_FLIGHT} in flight (\`wrk -t1 -c${IN_FLIGHT}\`: ${IN_FLIGHT} connections; \`h2load -c1 -m${IN_FLIGHT}\`: ${IN_FLIGHT} streams on one connection); errors are failed, timed-out and non-2xx requests summed over all rounds. The server is one Node process (node:http, node:http2); haproxy runs one thread, nginx one worker, each in one process. Nothing is pinned: the client, the proxy and the server share this host's ${spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()} CPUs, so a proxy also takes CPU from the client and the server, and the rate "of direct" shows that as much as the proxy's own cost; the proxy's CPU per request (schedstat of its process during the rate run) is the cost without that. Load average (1, 5, 15 min) before: ${loadBefore}, after: ${loadAfter}.`,

@@ -3,6 +3,7 @@
 # Installs what faultd needs to build and test on Debian/Ubuntu (run as root): a C++ toolchain
 # and Node's headers for the addon, googletest for the C++ suite, and the tools the tests and
 # the benchmark use as oracles and baselines (stress-ng, fio, iproute2, nftables, iptables, strace), mkfs for the loop-mounted test filesystems (e2fsprogs, btrfs-progs: a btrfs subvolume is one filesystem with another st_dev), a DNS server and client for the DNS faults' tests (dnsmasq-base: the binary without a system service; bind9-dnsutils: dig),
+# OpenSSL and libnghttp2 headers for the HTTP interceptor's TLS termination and HTTP/2 bridge,
 # HTTP clients for the HTTP faults' tests (curl with HTTP/2, nghttp2-client: nghttp and h2load),
 # and what the system suite boots faultd in (systemd-nspawn, debootstrap; systemd-analyze).
 # Shared by .ci/run, Dockerfile.test and README's first command. Idempotent.
@@ -28,7 +29,7 @@ for arg in "$@"; do
   esac
 done
 
-packages=(build-essential python3 libgtest-dev stress-ng fio iproute2 nftables iptables strace procps e2fsprogs btrfs-progs systemd systemd-container debootstrap dnsmasq-base bind9-dnsutils curl nghttp2-client openssl)
+packages=(build-essential python3 libgtest-dev stress-ng fio iproute2 nftables iptables strace procps e2fsprogs btrfs-progs systemd systemd-container debootstrap dnsmasq-base bind9-dnsutils libssl-dev libnghttp2-dev curl nghttp2-client openssl)
 if $vm; then
   packages+=(qemu-system-x86 linux-image-amd64 busybox-static cpio kmod)
 fi
