@@ -7,7 +7,7 @@
 // interceptor dies with it and `revert --remnants` removes the chain; a client loop during the
 // revert sees at most the request in flight fail; bad input exits 2 and changes nothing.
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
 import type { ExecutionContext } from 'ava';
 
@@ -219,6 +219,33 @@ test('IPv6, egress: a request to an IPv6 destination is redirected to the interc
   t.is(await run.stop(), 3);
   t.true(await gone(run.pids));
   t.deepEqual(ruleset(pair.a), before);
+});
+
+test('HTTPS, ingress: with customCertificates the interceptor terminates TLS with the user\'s certificate (HTTP/1.1 and h2 by ALPN), blocks the matching path, proxies the rest over TLS; its key files are removed at revert', async (t) => {
+  const pair = testNetnsPair(t);
+  const servers = await httpServers(t, { netns: pair.a, ports: { tls: 8443 }, certificateNames: [pair.addressA], logRequests: true });
+  const pem = `${readFileSync(servers.key, 'utf8')}${readFileSync(servers.certificate, 'utf8')}`;
+  const url = (p: string): string => `https://${pair.addressA}:8443${p}`;
+  const trust = ['--cacert', servers.certificate];
+  t.is(curl(pair.b, url('/before'), trust).status, 200);
+  const before = ruleset(pair.a);
+  const tlsDirs = (): string[] => (existsSync('/run/faultd/tls') ? readdirSync('/run/faultd/tls') : []);
+  const dirsBefore = tlsDirs();
+  const run = await runFault(t, pair.a, 'linux-api-block', { networkInterface: 'va', TARGET_SERVICE_PORT: 8443, HTTPS_ENABLED: 'true', CUSTOM_CERTIFICATES: Buffer.from(pem).toString('base64'), PATH_FILTER: '/blocked', STATUS_CODE: 503 });
+  t.is(tlsDirs().length, dirsBefore.length + 1, 'the key and certificate are written for the fault');
+  const blocked = curl(pair.b, url('/blocked/1'), [...trust, '--http1.1']);
+  t.is(blocked.status, 503, 'blocked over TLS (HTTP/1.1), the client trusting the user\'s certificate');
+  t.false(reached(servers, '/blocked/1'));
+  const blockedH2 = curl(pair.b, url('/blocked/2'), [...trust, '--http2']);
+  t.is(blockedH2.status, 503, 'blocked over TLS with h2');
+  const passed = curl(pair.b, url('/open'), trust);
+  t.is(passed.status, 200);
+  t.true(reached(servers, '/open'), 'proxied to the service over TLS');
+  t.is(await run.stop(), 3);
+  t.true(await gone(run.pids));
+  t.deepEqual(ruleset(pair.a), before);
+  t.deepEqual(tlsDirs(), dirsBefore, 'the key files are gone');
+  t.is(curl(pair.b, url('/blocked/3'), trust).status, 200);
 });
 
 test('kill -9 of faultd: the interceptor dies with it, revert --remnants removes the chain and the service is reachable again', async (t) => {

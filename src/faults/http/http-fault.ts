@@ -13,16 +13,21 @@
  * (control plane, safety.excludeIPs) are accepted, then the redirects. Connections open before
  * the chain keep their conntrack entry and go on to the service directly (new connections only).
  */
-import { FaultdError } from '../../errors.js';
+import { existsSync } from 'node:fs';
+
+import { z } from 'zod';
+
+import { FaultdError, messageOf } from '../../errors.js';
 import { formatTarget, type IpTarget } from '../../net/addresses.js';
 import type { NftRuleSpec } from '../../native/addon.js';
-import { interceptorParts, interceptorSupport, NAT_PRIORITY, revertInterceptor, type InterceptorNames, type InterceptorRevert } from '../network/interceptor-fault.js';
+import { interceptorParts, InterceptorRevertSchema, interceptorSupport, NAT_PRIORITY, revertInterceptor, type InterceptorNames } from '../network/interceptor-fault.js';
 import { describeRule, NFT_TABLE } from '../network/nft-fault.js';
 import { controlPlaneRefusal, controlPlaneTargets, describeExclusions, exclusionsOf } from '../network/safety.js';
 import { resolveHosts } from '../network/targets.js';
-import type { FaultContext, Planned, RevertOutcome, Support } from '../types.js';
+import { RevertError, type FaultContext, type Planned, type RevertOutcome, type Support } from '../types.js';
 import { proxyPortBusy, redirectedPorts, type HttpTargeting } from './http-params.js';
 import { readListeningTcpPorts } from '../../host/tcp-listeners.js';
+import { removeTlsMaterial, tlsDirOf, tlsFilesOf, writeTlsMaterial, type TlsFiles } from './tls-material.js';
 
 /** fwmark of the interceptor's upstream sockets ("fa17" + "0080"); the chain lets them through. */
 export const HTTP_MARK = 0x0fa10080;
@@ -66,8 +71,14 @@ export function matchArgs(p: HttpTargeting): string[] {
   ];
 }
 
-export function interceptorArgs(p: HttpTargeting, action: HttpAction): string[] {
-  return [`--mark=${HTTP_MARK}`, `--port=${p.proxyPort}`, `--grace-ms=${HTTP_GRACE_MS}`, ...action.args, ...matchArgs(p)];
+/** The revert record: the interceptor's, and the directory of its TLS files when it terminates TLS. */
+export const HttpRevertSchema = InterceptorRevertSchema.extend({ tlsDir: z.string().optional() });
+export type HttpRevert = z.infer<typeof HttpRevertSchema>;
+
+/** `tls`: the files of the certificate it presents, when it terminates TLS (httpsEnabled). */
+export function interceptorArgs(p: HttpTargeting, action: HttpAction, tls?: TlsFiles): string[] {
+  const tlsArgs = tls ? [`--tls-cert=${tls.cert}`, `--tls-key=${tls.key}`, ...(p.httpsRootCertFile ? [`--upstream-ca=${p.httpsRootCertFile}`] : [])] : [];
+  return [`--mark=${HTTP_MARK}`, `--port=${p.proxyPort}`, `--grace-ms=${HTTP_GRACE_MS}`, ...tlsArgs, ...action.args, ...matchArgs(p)];
 }
 
 /** The chain's rules: the interceptor's own (marked) connections, the exclusions, then the redirects. */
@@ -120,7 +131,7 @@ async function scopeOf(p: HttpTargeting, ctx: FaultContext): Promise<HttpScope &
 }
 
 /** Plans an HTTP fault: reads the host (listeners on proxyPort, host names), changes nothing. */
-export async function planHttpFault(faultId: string, p: HttpTargeting, action: HttpAction, ctx: FaultContext): Promise<Planned<InterceptorRevert>> {
+export async function planHttpFault(faultId: string, p: HttpTargeting, action: HttpAction, ctx: FaultContext): Promise<Planned<HttpRevert>> {
   // Checked at validation too; again here, just before the start, against what listens now.
   if (readListeningTcpPorts(ctx.procRoot).has(p.proxyPort)) {
     throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `proxyPort: ${proxyPortBusy(p.proxyPort)}`);
@@ -130,9 +141,14 @@ export async function planHttpFault(faultId: string, p: HttpTargeting, action: H
   if (rules.length > MAX_RULES) {
     throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `the destinations and ports expand to ${rules.length} nf_tables rules, more than ${MAX_RULES}: give fewer destinationIPs/destinationHosts or destinationPorts`);
   }
+  if (p.httpsRootCertFile && !existsSync(p.httpsRootCertFile)) {
+    throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `httpsRootCertFile: ${p.httpsRootCertFile} does not exist`);
+  }
+  const tlsDir = p.httpsEnabled && p.customCertificates ? tlsDirOf(faultId, ctx.host.isRoot) : undefined;
+  const tlsFiles = tlsDir ? tlsFilesOf(tlsDir) : undefined;
   const chainName = `${faultId}-http`;
   const parts = interceptorParts(
-    { faultId, mode: 'http', args: interceptorArgs(p, action), chain: { name: chainName, hook: scope.hook }, rules: (port) => httpChainRules(p, scope, port), stats: StatsEvent, idle: 'no request yet' },
+    { faultId, mode: 'http', args: interceptorArgs(p, action, tlsFiles), chain: { name: chainName, hook: scope.hook }, rules: (port) => httpChainRules(p, scope, port), stats: StatsEvent, idle: 'no request yet' },
     HTTP_NAMES,
     ctx,
   );
@@ -152,6 +168,7 @@ export async function planHttpFault(faultId: string, p: HttpTargeting, action: H
     target: `${where}: ${share}those matching ${filters.length ? filters.join(', ') : 'any request'} ${action.describe}; the rest pass unchanged`,
     changes: [
       ...scope.notes,
+      ...(tlsDir ? [`write customCertificates' key and certificate chain to ${tlsDir}/ (directory 0700, files 0600); the interceptor terminates TLS with them${p.httpsRootCertFile ? ` and verifies the upstream against ${p.httpsRootCertFile}` : ' and speaks TLS to the upstream without verifying it (no httpsRootCertFile)'}`] : []),
       `start process: ${parts.argv} (HTTP interceptor listening on port ${p.proxyPort}, IPv4 and IPv6; killed if faultd dies)`,
       ...parts.cgroups.map((dir) => `create cgroup ${dir} and move the interceptor into it`),
       `nf_tables: add chain inet ${NFT_TABLE} ${chainName} (type nat hook ${scope.hook} priority ${NAT_PRIORITY}) with ${rules.length} rule(s), one atomic batch, after the interceptor is ready:`,
@@ -161,23 +178,38 @@ export async function planHttpFault(faultId: string, p: HttpTargeting, action: H
     revertSteps: [
       `delete chain inet ${NFT_TABLE} ${chainName} (and the table once empty), verify it is gone: new connections go to the service directly again`,
       `SIGTERM the interceptor (it accepts nothing more and finishes the exchanges in flight for up to ${HTTP_GRACE_MS} ms), SIGKILL after ${HTTP_NAMES.stopGraceMs} ms; remove its cgroup; verify it is gone`,
+      ...(tlsDir ? [`remove ${tlsDir}/ (the key and certificate)`] : []),
     ],
-    revert: parts.revert,
-    apply: parts.apply,
+    revert: { ...parts.revert, ...(tlsDir ? { tlsDir } : {}) },
+    async apply(recordApplied, signal) {
+      // The intent (with tlsDir) is in the ledger: a crash from here on leaves nothing unknown.
+      if (tlsDir && p.customCertificates) writeTlsMaterial(tlsDir, p.customCertificates);
+      return parts.apply((applied) => recordApplied({ ...applied, ...(tlsDir ? { tlsDir } : {}) }), signal);
+    },
   };
 }
 
 /** Chain first (verified gone), then the interceptor after its grace; idempotent, also from `revert --remnants`. */
-export function revertHttpFault(record: InterceptorRevert, ctx: FaultContext): Promise<RevertOutcome> {
-  return revertInterceptor(record, HTTP_NAMES, ctx);
+export async function revertHttpFault(record: HttpRevert, ctx: FaultContext): Promise<RevertOutcome> {
+  // A failed chain delete throws here and keeps the interceptor, and so its TLS files.
+  const outcome = await revertInterceptor(record, HTTP_NAMES, ctx);
+  if (!record.tlsDir) return outcome;
+  let removed: boolean;
+  try {
+    removed = removeTlsMaterial(record.tlsDir);
+  } catch (error) {
+    throw new RevertError(`the interceptor's TLS files could not be removed: ${messageOf(error)}`, `directory ${record.tlsDir} (a private key)`, `rm -r ${record.tlsDir}`, { cause: error });
+  }
+  if (!removed) return outcome;
+  return { outcome: 'reverted', detail: outcome.outcome === 'reverted' ? `${outcome.detail}; removed ${record.tlsDir}` : `removed ${record.tlsDir}` };
 }
 
 /** `faultd faults` / `doctor`: root, nat redirect, and what HTTP the interceptor speaks. */
 export function httpSupport(ctx: FaultContext): Support {
   const base = interceptorSupport(ctx, 'HTTP interceptor');
   const tls = ctx.features.httpTls?.();
-  const https = tls?.supported ? 'the interceptor terminates TLS, but faultd does not hand it certificates yet' : (tls?.reason ?? 'no TLS probe');
-  return { ...base, notes: [...base.notes, `HTTP/1.1 (keep-alive, chunked, pipelining); HTTPS: refused (${https})`] };
+  const https = tls?.supported ? 'with httpsEnabled and customCertificates (TLS terminated with your certificate, ALPN h2 or http/1.1)' : `refused (${tls?.reason ?? 'no TLS probe'})`;
+  return { ...base, notes: [...base.notes, `HTTP/1.1 (keep-alive, chunked, pipelining) and HTTP/2; HTTPS: ${https}`] };
 }
 
 /** One interceptor per proxy port, and per (direction, port): two faults never redirect the same traffic. */

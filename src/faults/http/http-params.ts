@@ -7,6 +7,8 @@
  * faultd extension `percentage`. Each tunable is validated here with its bound and a message
  * naming it; the checks that span several tunables are in `refineHttpParams`.
  */
+import path from 'node:path';
+
 import { z } from 'zod';
 
 import { parsePortSelection, type IpTarget } from '../../net/addresses.js';
@@ -16,6 +18,7 @@ import { controlPlaneRefusal, controlPlaneTargets } from '../network/safety.js';
 import { enumParam, hostnamesParam, ipTargetsParam } from '../network/target-params.js';
 import { booleanParam, numberParam, type Param } from '../params.js';
 import type { ValidationContext } from '../types.js';
+import { MAX_CERTIFICATES_BYTES, parseTlsMaterial, type TlsMaterial } from './tls-material.js';
 
 /** RFC 9110 §5.6.2 token: header names and methods. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -155,6 +158,23 @@ function optionalTextParam(name: string, description: string): Param<string | un
   };
 }
 
+/** `customCertificates`: base64 of the PEM key and certificate (Harness), or the PEM text. */
+function certificatesParam(): Param<TlsMaterial | undefined> {
+  const schema = z
+    .string({ error: 'must be base64 of the PEM key and certificate ("cat key.pem cert.crt | base64")' })
+    .optional()
+    .transform((value, c) => {
+      if (!value?.trim()) return undefined;
+      try {
+        return parseTlsMaterial(value);
+      } catch (error) {
+        c.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+        return z.NEVER;
+      }
+    });
+  return { schema, doc: { name: 'customCertificates', type: 'base64 PEM', default: '-', bounds: `one private key and its certificate chain, ≤ ${MAX_CERTIFICATES_BYTES / 1024} KiB`, description: 'the key and certificate the interceptor presents to clients when it terminates TLS (CUSTOM_CERTIFICATES)' } };
+}
+
 export function sharedHttpParams(ctx: Pick<ValidationContext, 'network'>) {
   return {
     serviceDirection: enumParam('serviceDirection', ['ingress', 'egress'], 'ingress', 'ingress: requests this host\'s service receives on networkInterface; egress: requests this host sends to destinationPorts (SERVICE_DIRECTION)'),
@@ -171,8 +191,8 @@ export function sharedHttpParams(ctx: Pick<ValidationContext, 'network'>) {
     headersFilters: pairsParam('headersFilters', 'header', 'only requests carrying every one of these headers are faulted; name case-insensitive, value exact (HEADERS_FILTERS)'),
     queryParams: pairsParam('queryParams', 'query', 'only requests whose query string has every one of these parameters are faulted (QUERY_PARAMS)'),
     httpsEnabled: booleanParam({ name: 'httpsEnabled', default: false, description: 'intercept HTTPS, terminating TLS with the certificate of customCertificates (HTTPS_ENABLED)' }),
-    httpsRootCertFile: optionalTextParam('httpsRootCertFile', 'Harness: the root CA file the proxy\'s certificate is added to; faultd never edits the host\'s trust store (HTTPS_ROOT_CERT_FILE)'),
-    customCertificates: optionalTextParam('customCertificates', 'base64 of the PEM key and certificate the interceptor presents (CUSTOM_CERTIFICATES)'),
+    httpsRootCertFile: optionalTextParam('httpsRootCertFile', 'with customCertificates: the PEM CA bundle the upstream\'s certificate is verified against (absent: not verified); faultd never edits the host\'s trust store (HTTPS_ROOT_CERT_FILE)'),
+    customCertificates: certificatesParam(),
     percentage: numberParam({ name: 'percentage', min: 0, max: 100, default: 100, unit: '%', description: 'share of matching requests that are faulted, drawn per request (faultd extension)' }),
   };
 }
@@ -216,7 +236,7 @@ export interface HttpTargeting {
   readonly queryParams: readonly NameValue[];
   readonly httpsEnabled: boolean;
   readonly httpsRootCertFile: string | undefined;
-  readonly customCertificates: string | undefined;
+  readonly customCertificates: TlsMaterial | undefined;
   readonly percentage: number;
 }
 
@@ -268,12 +288,10 @@ export function refineHttpParams(kind: string, p: HttpTargeting, ctx: Pick<Valid
     } else {
       // Asked only here: a plain-HTTP fault never runs the probe.
       const tls = ctx.features.httpTls?.() ?? { supported: false, reason: 'no TLS probe' };
-      issue(
-        'httpsEnabled',
-        tls.supported
-          ? 'HTTPS interception is not offered yet: faultd does not hand customCertificates to the interceptor (plain HTTP only: httpsEnabled false)'
-          : `HTTPS cannot be intercepted here: ${tls.reason} (plain HTTP only: httpsEnabled false)`,
-      );
+      if (!tls.supported) issue('httpsEnabled', `HTTPS cannot be intercepted here: ${tls.reason} (plain HTTP only: httpsEnabled false)`);
+    }
+    if (p.httpsRootCertFile !== undefined && !path.isAbsolute(p.httpsRootCertFile)) {
+      issue('httpsRootCertFile', 'must be an absolute path to the PEM CA bundle the upstream\'s certificate is verified against');
     }
   } else if (p.customCertificates || p.httpsRootCertFile) {
     issue(p.customCertificates ? 'customCertificates' : 'httpsRootCertFile', 'is used only with httpsEnabled: true');

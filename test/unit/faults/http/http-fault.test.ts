@@ -6,12 +6,13 @@
 // before the redirects; the interceptor recorded before the chain goes in; revert deletes the
 // chain first, then stops the interceptor after its grace; idempotent; a busy proxyPort refused.
 
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import test, { type ExecutionContext } from 'ava';
 
+import { tlsDirOf } from '../../../../src/faults/http/tls-material.js';
 import type { FaultContext } from '../../../../src/faults/types.js';
 import type { NftChainSpec } from '../../../../src/native/addon.js';
 import { FakeNetlink, kernelError, recordingProcesses } from '../../../helpers/fake-netlink.js';
@@ -199,16 +200,42 @@ test('a proxyPort that already has a listener is refused at plan, naming proxyPo
   await t.notThrowsAsync(moduleOf('linux-api-block').plan(FAULT_ID, validParams('linux-api-block', { proxyPort: 20001 }, ctx), ctx));
 });
 
+test('HTTPS with customCertificates: the key and chain written 0600 into the fault\'s own 0700 directory before the interceptor starts, named in the intent; --tls-cert/--tls-key (and --upstream-ca from httpsRootCertFile); revert removes them after the interceptor', async (t) => {
+  const kernel = new FakeNetlink();
+  const base = httpContext(kernel);
+  const ctx: FaultContext = { ...base, features: { ...base.features, httpTls: () => ({ supported: true, reason: '' }) } };
+  const key = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----';
+  const cert = '-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----';
+  const raw = { targetServicePort: 8443, httpsEnabled: true, customCertificates: Buffer.from(`${key}\n${cert}\n`).toString('base64'), httpsRootCertFile: '/dev/null' };
+  const { planned, record, active } = await applyHttp(t, 'linux-api-block', raw, kernel, ctx);
+  const dir = tlsDirOf(FAULT_ID, false);
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  t.is((planned.revert as { tlsDir?: string }).tlsDir, dir, 'the directory is in the intent, before anything is written');
+  t.is(record['tlsDir'], dir, 'and in the applied record');
+  t.regex(argvOf(planned.changes.find((c) => c.startsWith('start process'))), new RegExp(`--grace-ms=2000 --tls-cert=${dir}/cert\\.pem --tls-key=${dir}/key\\.pem --upstream-ca=/dev/null --action=block`));
+  t.is(statSync(dir).mode & 0o777, 0o700);
+  t.is(statSync(path.join(dir, 'key.pem')).mode & 0o777, 0o600);
+  t.is(readFileSync(path.join(dir, 'key.pem'), 'utf8'), `${key}\n`);
+  t.is(readFileSync(path.join(dir, 'cert.pem'), 'utf8'), `${cert}\n`);
+  t.true(planned.revertSteps.includes(`remove ${dir}/ (the key and certificate)`));
+  const reverted = await revertFault(kernel, 'linux-api-block', record, ctx);
+  t.regex(reverted.outcome.detail, new RegExp(`^removed nf_tables chain\\(s\\) ${CHAIN}; stopped stressor \\d+; removed ${dir}$`));
+  t.false(existsSync(dir));
+  t.regex(await active.ended, /^HTTP interceptor exited: /);
+  t.deepEqual((await revertFault(kernel, 'linux-api-block', record, ctx)).outcome.outcome, 'already-absent', 'idempotent');
+  await t.throwsAsync(moduleOf('linux-api-block').plan(FAULT_ID, validParams('linux-api-block', { ...raw, httpsRootCertFile: '/nonexistent/ca.pem' }, ctx), ctx), { message: 'httpsRootCertFile: /nonexistent/ca.pem does not exist' });
+});
+
 test('doctor: supported with CAP_NET_ADMIN and nat redirect, and says why HTTPS is refused', (t) => {
   const ctx = httpContext(new FakeNetlink());
   t.deepEqual(moduleOf('linux-api-block').support(ctx).notes[0], 'needs root or CAP_NET_ADMIN');
   const withoutTls = { supported: false, reason: "this faultd-stressor's HTTP interceptor does not terminate TLS (no --tls-cert)" };
-  t.deepEqual(moduleOf('linux-api-block').support({ ...ctx, features: { ...ctx.features, httpTls: () => withoutTls } }).notes[2], `HTTP/1.1 (keep-alive, chunked, pipelining); HTTPS: refused (${withoutTls.reason})`);
+  t.deepEqual(moduleOf('linux-api-block').support({ ...ctx, features: { ...ctx.features, httpTls: () => withoutTls } }).notes[2], `HTTP/1.1 (keep-alive, chunked, pipelining) and HTTP/2; HTTPS: refused (${withoutTls.reason})`);
   const support = moduleOf('linux-api-block').support({ ...ctx, host: { ...ctx.host, isRoot: true } });
   t.true(support.supported);
   t.deepEqual(support.notes, [
     'CAP_NET_ADMIN: yes',
     'nf_tables nat redirect: available (HTTP interceptor behind a `redirect to :PORT` chain)',
-    'HTTP/1.1 (keep-alive, chunked, pipelining); HTTPS: refused (no TLS probe)',
+    'HTTP/1.1 (keep-alive, chunked, pipelining) and HTTP/2; HTTPS: refused (no TLS probe)',
   ]);
 });

@@ -15,6 +15,9 @@ import { moduleOf, netlinkContext, validParams } from '../../../helpers/network-
 
 const KINDS = ['linux-api-block', 'linux-api-latency', 'linux-api-status-code', 'linux-api-modify-body', 'linux-api-modify-header'] as const;
 const HEADERS = { headersMap: '{"X-Chaos":"1"}' };
+/** PEM blocks as customCertificates holds them (their content is checked by the interceptor, not here). */
+const PEM_KEY = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----';
+const PEM_CERT = '-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----';
 
 function ctxWith(o: { missing?: readonly 'natRedirect'[]; controlPlane?: string } = {}): FaultContext {
   const ctx = netlinkContext(new FakeNetlink(), { missing: o.missing ?? [] });
@@ -164,16 +167,22 @@ test('HTTPS is never intercepted blindly: refused without certificate material, 
   t.deepEqual(issues('linux-api-block', { HTTPS_ENABLED: true, HTTPS_ROOT_CERT_FILE: '/etc/pki/tls/certs/ca-bundle.crt' }), [
     "httpsEnabled: HTTPS is never intercepted blindly, and faultd never adds a certificate to the host's trust store (httpsRootCertFile): give customCertificates (base64 of the PEM key and certificate your clients trust)",
   ]);
-  const certificates = { httpsEnabled: true, customCertificates: 'Y3VzdG9tIGNlcnRpZmljYXRlcwo=' };
+  const pem = `${PEM_KEY}\n${PEM_CERT}\n`;
+  const certificates = { httpsEnabled: true, customCertificates: Buffer.from(pem).toString('base64') };
   const ctx = ctxWith();
   const probed = (answer: { supported: boolean; reason: string }): FaultContext => ({ ...ctx, features: { ...ctx.features, httpTls: () => answer } });
+  const withTls = probed({ supported: true, reason: '' });
   t.deepEqual(issues('linux-api-block', certificates, probed({ supported: false, reason: "this faultd-stressor's HTTP interceptor does not terminate TLS (no --tls-cert)" })), [
     "httpsEnabled: HTTPS cannot be intercepted here: this faultd-stressor's HTTP interceptor does not terminate TLS (no --tls-cert) (plain HTTP only: httpsEnabled false)",
   ]);
-  t.deepEqual(issues('linux-api-block', certificates, probed({ supported: true, reason: '' })), [
-    'httpsEnabled: HTTPS interception is not offered yet: faultd does not hand customCertificates to the interceptor (plain HTTP only: httpsEnabled false)',
-  ]);
-  t.deepEqual(issues('linux-api-block', { customCertificates: 'Y3VzdG9tIGNlcnRpZmljYXRlcwo=' }), ['customCertificates: is used only with httpsEnabled: true']);
+  t.deepEqual(issues('linux-api-block', certificates, withTls), [], 'allowed once the interceptor terminates TLS');
+  t.like(valid('linux-api-block', { ...certificates, httpsRootCertFile: '/etc/ssl/certs/ca-certificates.crt' }, withTls), { customCertificates: { key: `${PEM_KEY}\n`, chain: `${PEM_CERT}\n` } });
+  t.like(valid('linux-api-block', { httpsEnabled: true, customCertificates: pem }, withTls), { customCertificates: { key: `${PEM_KEY}\n` } }, 'PEM text as well as base64');
+  t.deepEqual(issues('linux-api-block', { ...certificates, httpsRootCertFile: 'ca.pem' }, withTls), ["httpsRootCertFile: must be an absolute path to the PEM CA bundle the upstream's certificate is verified against"]);
+  t.deepEqual(issues('linux-api-block', { httpsEnabled: true, customCertificates: 'Y3VzdG9tIGNlcnRpZmljYXRlcwo=' }, withTls), ['customCertificates: must hold exactly one PEM private key (found 0): base64 of "cat key.pem cert.crt"']);
+  t.deepEqual(issues('linux-api-block', { httpsEnabled: true, customCertificates: PEM_KEY }, withTls), ['customCertificates: holds no PEM certificate: base64 of "cat key.pem cert.crt"']);
+  t.deepEqual(issues('linux-api-block', { httpsEnabled: true, customCertificates: 'not base64!' }, withTls), ['customCertificates: is neither base64 nor PEM text']);
+  t.deepEqual(issues('linux-api-block', { customCertificates: pem }), ['customCertificates: is used only with httpsEnabled: true']);
 });
 
 test('the TLS probe reads the interceptor\'s usage: --tls-cert offered or not, no http mode, cannot run', (t) => {
