@@ -15,6 +15,7 @@ import { experimentYaml, finish, runCli, startCli, waitForLine, workspace, type 
 import { httpServers, type HttpServers } from '../helpers/http-servers.js';
 import { systemTool, testNetnsPair, type NetnsPair, type TestNetns } from '../helpers/netns.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
+import { stressorsMatching, waitUntil } from '../helpers/processes.js';
 
 const IP = systemTool('ip');
 const CURL = systemTool('curl');
@@ -48,28 +49,10 @@ function curl(ns: TestNetns, url: string, args: readonly string[] = []): Reply {
 }
 
 /** Pids of HTTP interceptors listening on `proxyPort` (each test has its own). */
-function interceptors(proxyPort: number): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      if (argv[0]?.endsWith('faultd-stressor') && argv[1] === 'http' && argv.includes(`--port=${proxyPort}`)) pids.push(Number(name));
-    } catch {
-      // exited
-    }
-  }
-  return pids;
-}
+const interceptors = (proxyPort: number): number[] => stressorsMatching(`--port=${proxyPort}`);
 
-async function gone(pids: readonly number[], timeoutMs = 4000): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    if (pids.every((pid) => !readdirSync('/proc').includes(String(pid)))) return true;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return false;
-}
+/** True once none of `pids` is left (within `timeoutMs`). */
+const gone = (pids: readonly number[], timeoutMs = 4000): Promise<boolean> => waitUntil(() => pids.every((pid) => !existsSync(`/proc/${pid}`)), timeoutMs);
 
 interface Running {
   readonly child: CliChild;

@@ -14,10 +14,9 @@ import test, { type ExecutionContext } from 'ava';
 
 import { tlsDirOf } from '../../../../src/faults/http/tls-material.js';
 import type { FaultContext } from '../../../../src/faults/types.js';
-import type { NftChainSpec } from '../../../../src/native/addon.js';
 import { FakeNetlink, kernelError, recordingProcesses } from '../../../helpers/fake-netlink.js';
 import { fakeStressorFile } from '../../../helpers/fake-stressor.js';
-import { failedRevert, FAULT_ID, moduleOf, netlinkContext, revertFault, validParams } from '../../../helpers/network-fault.js';
+import { applyWithProcess, failedRevert, FAULT_ID, moduleOf, netlinkContext, revertFault, validParams } from '../../../helpers/network-fault.js';
 
 const CHAIN = `${FAULT_ID}-http`;
 const MARK = 0x0fa10080;
@@ -49,29 +48,7 @@ function httpContext(kernel: FakeNetlink, o: { stressorPath?: string; procRoot?:
   return { ...ctx, network: { ...ctx.network, safety }, stressorPath: o.stressorPath ?? STRESSOR, procRoot: o.procRoot ?? ctx.procRoot, native: { ...ctx.native, ...recordingProcesses(kernel) } };
 }
 
-async function applyHttp(t: ExecutionContext, kind: string, raw: Record<string, unknown>, kernel: FakeNetlink, ctx: FaultContext) {
-  const params = validParams(kind, raw, ctx);
-  kernel.clearLog();
-  const planned = await moduleOf(kind).plan(FAULT_ID, params, ctx);
-  const planCalls = kernel.log();
-  const records: Record<string, unknown>[] = [];
-  const active = await planned.apply((r) => {
-    records.push(JSON.parse(JSON.stringify(r)) as Record<string, unknown>);
-    return Promise.resolve();
-  }, new AbortController().signal);
-  const pid = (records[0]?.['interceptor'] as { pid?: number } | undefined)?.pid;
-  t.teardown(() => {
-    try {
-      if (pid) process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone, as it should be
-    }
-  });
-  const applyCalls = kernel.log();
-  const chains = kernel.calls.filter((c) => c.method === 'nftAddChain').map((c) => c.args[0] as NftChainSpec);
-  kernel.clearLog();
-  return { planned, planCalls, applyCalls, chains, record: records[0] ?? {}, records, active };
-}
+const applyHttp = (t: ExecutionContext, kind: string, raw: Record<string, unknown>, kernel: FakeNetlink, ctx: FaultContext) => applyWithProcess(t, kernel, kind, raw, ctx);
 
 const argvOf = (change: string | undefined): string => /^start process: faultd-stressor (.*) --tag=/.exec(change ?? '')?.[1] ?? '';
 
