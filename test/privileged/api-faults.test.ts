@@ -247,6 +247,26 @@ test('kill -9 of faultd: the interceptor dies with it, revert --remnants removes
   t.is(curl(pair.b, url('/x')).status, 200);
 });
 
+test('kill -9 with HTTPS: revert --remnants also removes the key directory named in the intent', async (t) => {
+  const pair = testNetnsPair(t);
+  const servers = await httpServers(t, { netns: pair.a, ports: { tls: 8443 }, certificateNames: [pair.addressA] });
+  const pem = `${readFileSync(servers.key, 'utf8')}${readFileSync(servers.certificate, 'utf8')}`;
+  const before = ruleset(pair.a);
+  const tlsDirs = (): string[] => (existsSync('/run/faultd/tls') ? readdirSync('/run/faultd/tls') : []);
+  const dirsBefore = tlsDirs();
+  const ws = workspace();
+  const run = await runFault(t, pair.a, 'linux-api-block', { networkInterface: 'va', targetServicePort: 8443, httpsEnabled: true, customCertificates: pem }, ws);
+  t.is(curl(pair.b, `https://${pair.addressA}:8443/x`, ['--cacert', servers.certificate]).status, 404);
+  run.child.kill('SIGKILL');
+  await finish(run.child).catch(() => undefined);
+  t.true(await gone(run.pids));
+  t.is(tlsDirs().length, dirsBefore.length + 1, 'the key directory is left until the remnant revert');
+  const revert = await runCli(['revert', '--remnants'], ws.stateDir, pair.a.name);
+  t.is(revert.code, 0, revert.stdout + revert.stderr);
+  t.deepEqual(tlsDirs(), dirsBefore);
+  t.deepEqual(ruleset(pair.a), before);
+});
+
 test('a client loop across the revert: at most the request in flight fails, every later one reaches the service', async (t) => {
   const { pair, url } = await ingressSetup(t);
   const run = await runFault(t, pair.a, 'linux-api-latency', { networkInterface: 'va', targetServicePort: SERVICE_PORT, latency: '300ms' });

@@ -174,6 +174,7 @@ export async function planHttpFault(faultId: string, p: HttpTargeting, action: H
       `nf_tables: add chain inet ${NFT_TABLE} ${chainName} (type nat hook ${scope.hook} priority ${NAT_PRIORITY}) with ${rules.length} rule(s), one atomic batch, after the interceptor is ready:`,
       ...rules.map((rule) => `  ${describeChainRule(rule)}`),
       'only new TCP connections are redirected: connections open before the fault keep going to the service directly (conntrack)',
+      ...tlsPortWarning(p),
     ],
     revertSteps: [
       `delete chain inet ${NFT_TABLE} ${chainName} (and the table once empty), verify it is gone: new connections go to the service directly again`,
@@ -187,6 +188,17 @@ export async function planHttpFault(faultId: string, p: HttpTargeting, action: H
       return parts.apply((applied) => recordApplied({ ...applied, ...(tlsDir ? { tlsDir } : {}) }), signal);
     },
   };
+}
+
+/** Ports that usually carry TLS, which the interceptor reads as HTTP only without httpsEnabled. */
+const TLS_PORTS = [443, 8443];
+
+/** A --dry-run line when TLS ports are redirected without httpsEnabled (Harness's egress default has 8443). */
+function tlsPortWarning(p: HttpTargeting): string[] {
+  const ports = p.httpsEnabled ? [] : redirectedPorts(p).filter((port) => TLS_PORTS.includes(port));
+  return ports.length
+    ? [`note: port ${ports.join(', ')} usually carries TLS; without httpsEnabled those connections are redirected too and fail at the interceptor (it answers 400 to what is not HTTP): leave the port out of destinationPorts, or give httpsEnabled and customCertificates`]
+    : [];
 }
 
 /** Chain first (verified gone), then the interceptor after its grace; idempotent, also from `revert --remnants`. */

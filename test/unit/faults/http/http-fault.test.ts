@@ -133,6 +133,8 @@ test('egress: output chain, destination addresses (an address\'s own |ports firs
   t.is(await argv('linux-api-modify-body', { responseBody: '{}', dataDirection: 'both' }), `http --mark=${MARK} --port=20000 --grace-ms=2000 --action=body --body={} --direction=both ${match}`);
   const egressAny = await moduleOf('linux-api-block').plan(FAULT_ID, validParams('linux-api-block', { serviceDirection: 'egress' }, ctx2), ctx2);
   t.true(egressAny.changes.includes('  redirect tcp dport 80 → :20000') && egressAny.changes.includes('  redirect tcp dport 8443 → :20000'), 'no destination: every host on destinationPorts (80,8443)');
+  t.is(egressAny.changes.at(-1), 'note: port 8443 usually carries TLS; without httpsEnabled those connections are redirected too and fail at the interceptor (it answers 400 to what is not HTTP): leave the port out of destinationPorts, or give httpsEnabled and customCertificates');
+  t.false(planned.changes.some((c) => c.startsWith('note: port')), 'no note for 80,8080,9000');
 });
 
 test('revert waits for the interceptor to finish the exchanges in flight (its grace) instead of killing it at 300 ms', async (t) => {
