@@ -11,7 +11,8 @@ import { defineHttpFault } from './http/define-http-fault.js';
 export const linuxApiModifyHeader = defineHttpFault({
   kind: 'linux-api-modify-header',
   summary: 'Set or remove headers of matching HTTP requests and/or their responses (HTTP interceptor behind an nf_tables redirect)',
-  aliases: { HEADERS_MAP: 'headersMap', DATA_DIRECTION: 'dataDirection' },
+  // Harness's page names it `headerMap` in its prose and `headersMap` in its examples: both are taken.
+  aliases: { HEADERS_MAP: 'headersMap', headerMap: 'headersMap', HEADER_MAP: 'headersMap', DATA_DIRECTION: 'dataDirection' },
   actionParams: () => ({
     headersMap: headersMapParam(),
     dataDirection: dataDirectionParam('both', 'request: the request headers are edited; response: the response headers; both: each (DATA_DIRECTION)'),

@@ -99,6 +99,7 @@ test('Harness text forms and upper-case aliases', (t) => {
     t.is(aliases['PERCENTAGE'], 'percentage', kind);
   }
   t.is(moduleOf('linux-api-modify-header').paramAliases['HEADERS_MAP'], 'headersMap');
+  t.like(valid('linux-api-modify-header', { headerMap: '{"X-A":"1"}' }, ctx), { headersMap: [{ name: 'X-A', value: '1' }] }, "Harness's prose spelling headerMap");
   t.is(moduleOf('linux-api-modify-body').paramAliases['RESPONSE_BODY'], 'responseBody');
 });
 
