@@ -168,7 +168,8 @@ function certificatesParam(): Param<TlsMaterial | undefined> {
       try {
         return parseTlsMaterial(value);
       } catch (error) {
-        c.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+        // Never quoted back: it holds a private key.
+        c.addIssue({ code: 'custom', input: '[redacted: a private key]', message: error instanceof Error ? error.message : String(error) });
         return z.NEVER;
       }
     });

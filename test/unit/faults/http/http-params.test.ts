@@ -184,6 +184,8 @@ test('HTTPS is never intercepted blindly: refused without certificate material, 
   t.deepEqual(issues('linux-api-block', { httpsEnabled: true, customCertificates: PEM_KEY }, withTls), ['customCertificates: holds no PEM certificate: base64 of "cat key.pem cert.crt"']);
   t.deepEqual(issues('linux-api-block', { httpsEnabled: true, customCertificates: 'not base64!' }, withTls), ['customCertificates: is neither base64 nor PEM text']);
   t.deepEqual(issues('linux-api-block', { customCertificates: pem }), ['customCertificates: is used only with httpsEnabled: true']);
+  const refused = moduleOf('linux-api-block').validateParams({ httpsEnabled: true, customCertificates: PEM_KEY }, withTls);
+  t.deepEqual(refused.ok ? [] : refused.issues.map((i) => i.input), ['[redacted: a private key]'], 'a refused customCertificates is never quoted back');
 });
 
 test('the TLS probe reads the interceptor\'s usage: --tls-cert offered or not, no http mode, cannot run', (t) => {
