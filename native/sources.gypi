@@ -30,7 +30,6 @@
       'native/injectors/delay_sampler.cc',
       'native/injectors/dns_interceptor.cc',
       'native/injectors/dns_policy.cc',
-      'native/injectors/http_interceptor.cc',
       'native/injectors/http_policy.cc',
       'native/injectors/io_stress.cc',
       'native/injectors/memory_stress.cc',
@@ -42,6 +41,19 @@
       'native/injectors/tc_steer.cc',
       'native/injectors/tc_tbf.cc',
     ],
+    # TLS termination and the HTTP/2 bridge of the HTTP interceptor: they link OpenSSL and
+    # libnghttp2, so only the stressor and the googletests take them (the addon runs inside Node,
+    # which carries its own OpenSSL).
+    # The HTTP interceptor itself is here too: it drives them.
+    'faultd_tls_h2_sources': [
+      'native/core/http/h2_bridge.cc',
+      'native/core/http/h2_transport.cc',
+      'native/core/tls/tls_context.cc',
+      'native/core/tls/tls_stream.cc',
+      'native/injectors/http_interceptor.cc',
+      'native/injectors/http_tls.cc',
+    ],
+    'faultd_tls_h2_libraries': ['-lssl', '-lcrypto', '-lnghttp2'],
     # The stressor's command line, lifecycle and modes: everything but its main().
     'faultd_stressor_sources': [
       'native/stressor/command_line.cc',

@@ -22,7 +22,9 @@
 
 #include "../core/http/h1_chunked.h"
 #include "../core/http/h1_head.h"
+#include "../core/http/h2_bridge.h"
 #include "../core/worker_threads.h"
+#include "http_tls.h"
 
 namespace faultd::inj {
 
@@ -191,6 +193,40 @@ struct Exchange {
 enum class ReqState { kHead, kDelay, kSendHead, kBody, kAwaitTunnel, kTunnel, kStopped };
 enum class RespState { kHead, kDelay, kSendHead, kBody, kTunnel };
 
+/// The HTTP/2 bridge's writes into one side of the connection (see DriveH2).
+struct H2Sink final : core::http::H2Transport {
+  Side* side = nullptr;
+  const bool* connecting = nullptr;
+  ssize_t Write(const iovec* iov, int count) noexcept override {
+    if ((connecting != nullptr && *connecting) || !side->can_write) return 0;
+    size_t n = 0;
+    bool exhausted = false;
+    switch (side->io->Writev(iov, count, &n, &exhausted)) {
+      case Transport::Io::kOk:
+        if (exhausted) side->can_write = false;
+        return static_cast<ssize_t>(n);
+      case Transport::Io::kAgain:
+        side->can_write = false;
+        side->write_waits = side->io->WaitsFor(false);
+        return 0;
+      case Transport::Io::kEof:
+      case Transport::Io::kError: break;
+    }
+    return -1;
+  }
+};
+
+/// A connection that speaks HTTP/2 (prior knowledge, or ALPN h2): its streams go through the
+/// bridge instead of the HTTP/1.1 exchange below.
+struct H2Conn {
+  H2Sink to_client, to_upstream;
+  std::unique_ptr<core::http::H2Bridge> bridge;
+  core::http::H2Stats synced;  // what was already added to the loop's counters
+  bool client_lost = false, upstream_lost = false;
+  bool shutdown = false;
+  int64_t timer_ns = -1;  // the bridge timer the loop has queued
+};
+
 struct Conn {
   uint32_t slot = 0;
   uint32_t serial = 0;
@@ -201,6 +237,10 @@ struct Conn {
   int64_t linger_until_ns = 0;
   bool draining = false;  // the interceptor is stopping: no new request on this connection
   bool first_bytes = true;
+  bool want_h2 = false;                 // the HTTP/2 preface arrived: switch to the bridge
+  std::unique_ptr<TlsHandshakes> tls;   // TLS termination: the two handshakes, until done
+  bool tls_done = false;
+  std::unique_ptr<H2Conn> h2;
   sockaddr_storage peer{};
   int64_t active_ns = 0;
   Flow up;    // client → upstream (requests)
@@ -467,9 +507,18 @@ class Loop {
     c.peer = peer;
     c.active_ns = now_;
     c.connecting = connecting;
-    c.client.io = std::make_unique<PlainTransport>(std::move(fd));
+    if (spec_.tls) {
+      auto client = std::make_unique<TlsTransport>(std::move(fd));
+      auto upstream = std::make_unique<TlsTransport>(std::move(up));
+      if (!client->StartServer(spec_.tls->server.get()).ok()) return free_.push_back(slot);
+      c.tls = std::make_unique<TlsHandshakes>(spec_.tls, client.get(), upstream.get());
+      c.client.io = std::move(client);
+      c.upstream.io = std::move(upstream);
+    } else {
+      c.client.io = std::make_unique<PlainTransport>(std::move(fd));
+      c.upstream.io = std::make_unique<PlainTransport>(std::move(up));
+    }
     c.client.can_write = true;
-    c.upstream.io = std::make_unique<PlainTransport>(std::move(up));
     c.upstream.can_write = !connecting;
     conns_[slot] = std::move(conn);
     ++open_;
@@ -583,6 +632,8 @@ class Loop {
 
   void Drive(Conn& c) {
     if (c.lingering) return Linger(c);
+    if (c.tls && !c.tls_done && !AdvanceTls(c)) return;  // handshaking, or closed
+    if (c.h2) return DriveH2(c);
     bool progress = true;
     for (int round = 0; round < 64 && progress && !c.abort; ++round) {
       progress = false;
@@ -591,6 +642,7 @@ class Loop {
       if (want_client) progress |= ReadInto(c, c.client, c.up, c.rq == ReqState::kHead);
       progress |= ReadInto(c, c.upstream, c.down, c.rs == RespState::kHead);
       ProcessRequests(c);
+      if (c.want_h2) return StartH2(c);
       ProcessResponses(c);
       OnEofs(c);
       if (c.abort) break;
@@ -675,6 +727,116 @@ class Loop {
     return c.rq == ReqState::kStopped && c.ring_count == 0 && c.rs == RespState::kHead && c.down.Flushed();
   }
 
+  // --- TLS and HTTP/2 --------------------------------------------------------------------------
+
+  // Moves the two handshakes; true once both are done and the connection speaks HTTP/1.1
+  // (false: still handshaking, or the connection went to HTTP/2 or was closed).
+  bool AdvanceTls(Conn& c) {
+    switch (c.tls->Advance(!c.connecting)) {
+      case TlsHandshakes::Step::kPending: return false;
+      case TlsHandshakes::Step::kFailed:
+        if (c.tls->upstream_failed()) Bump(counters_.upstream_errors);
+        Close(c);
+        return false;
+      case TlsHandshakes::Step::kDone: break;
+    }
+    c.tls_done = true;
+    c.active_ns = now_;
+    // The handshakes used up the edges; OpenSSL may already hold application bytes.
+    c.client.can_read = c.client.can_write = true;
+    c.upstream.can_read = c.upstream.can_write = true;
+    if (c.tls->h2()) {
+      StartH2(c);
+      return false;
+    }
+    return true;
+  }
+
+  void StartH2(Conn& c) {
+    c.want_h2 = false;
+    auto h = std::make_unique<H2Conn>();
+    h->to_client.side = &c.client;
+    h->to_upstream.side = &c.upstream;
+    h->to_upstream.connecting = &c.connecting;
+    core::http::H2BridgeSpec spec;
+    spec.policy = &policy_;
+    spec.client = c.peer;
+    spec.draw = [this] { return draw_(rng_); };
+    spec.now_ms = [this] { return static_cast<uint64_t>(now_ / kNsPerMs); };
+    spec.to_client = &h->to_client;
+    spec.to_upstream = &h->to_upstream;
+    auto made = core::http::H2Bridge::Create(std::move(spec));
+    if (!made.ok()) return Close(c);
+    h->bridge = std::move(made).value();
+    c.h2 = std::move(h);
+    // What the HTTP/1.1 path read already: the client's preface and whatever followed it, and
+    // what an HTTP/2 upstream sent at once (its SETTINGS may come before the client's preface).
+    for (auto [flow, side] : {std::pair{&c.up, core::http::H2Side::kClient}, std::pair{&c.down, core::http::H2Side::kUpstream}}) {
+      const std::string_view read = flow->in.View();
+      if (read.empty()) continue;
+      const bool ok = c.h2->bridge->Receive(side, reinterpret_cast<const uint8_t*>(read.data()), read.size()).ok();
+      flow->in.Consume(read.size());
+      if (!ok) return Close(c);
+    }
+    DriveH2(c);
+  }
+
+  // Reads one side into the bridge; true when something happened.
+  bool ReadH2(Conn& c, Side& side, core::http::H2Side which, bool& lost, bool& failed) {
+    if (lost || !side.can_read) return false;
+    size_t n = 0;
+    bool exhausted = false;
+    switch (side.io->Read(h2_buf_, sizeof h2_buf_, &n, &exhausted)) {
+      case Transport::Io::kOk:
+        c.active_ns = now_;
+        if (exhausted) side.can_read = false;
+        if (!c.h2->bridge->Receive(which, reinterpret_cast<const uint8_t*>(h2_buf_), n).ok()) failed = true;
+        return true;
+      case Transport::Io::kEof:
+      case Transport::Io::kError:
+        lost = true;
+        c.h2->bridge->Lost(which);
+        return true;
+      case Transport::Io::kAgain:
+        side.can_read = false;
+        side.read_waits = side.io->WaitsFor(true);
+        return false;
+    }
+    return false;
+  }
+
+  void DriveH2(Conn& c) {
+    H2Conn& h = *c.h2;
+    core::http::H2Bridge& bridge = *h.bridge;
+    bool failed = false;  // a side broke the protocol: what the bridge queued is sent, then close
+    for (int round = 0; round < 64 && !failed; ++round) {
+      bool progress = ReadH2(c, c.client, core::http::H2Side::kClient, h.client_lost, failed);
+      if (!c.connecting) progress |= ReadH2(c, c.upstream, core::http::H2Side::kUpstream, h.upstream_lost, failed);
+      if (!progress) break;
+    }
+    if (c.draining && !h.shutdown) {
+      h.shutdown = true;
+      bridge.Shutdown();
+    }
+    if (const auto due = bridge.NextDeadlineMs(); due && static_cast<int64_t>(*due) * kNsPerMs <= now_) bridge.OnTimer();
+    bridge.Flush();
+    const core::http::H2Stats& s = bridge.stats();
+    Bump(counters_.requests, static_cast<int64_t>(s.requests - h.synced.requests));
+    Bump(counters_.matched, static_cast<int64_t>(s.matched - h.synced.matched));
+    Bump(counters_.faulted, static_cast<int64_t>(s.faulted - h.synced.faulted));
+    Bump(counters_.passed, static_cast<int64_t>(s.passed - h.synced.passed));
+    Bump(counters_.upstream_errors, static_cast<int64_t>(s.upstream_errors - h.synced.upstream_errors));
+    h.synced = s;
+    if (failed || bridge.Finished() || (h.client_lost && h.upstream_lost)) return Close(c);
+    if (const auto due = bridge.NextDeadlineMs()) {
+      const int64_t at = static_cast<int64_t>(*due) * kNsPerMs;
+      if (at != h.timer_ns) {
+        h.timer_ns = at;
+        AddTimer(c, at);
+      }
+    }
+  }
+
   // --- requests -----------------------------------------------------------------------------
 
   void ProcessRequests(Conn& c) {
@@ -756,14 +918,12 @@ class Loop {
     const std::string_view un = c.up.Unprocessed();
     if (un.empty()) return false;
     if (c.first_bytes) {
-      // HTTP/2 with prior knowledge: the seam for the h2 session (see the header). Until then
-      // such a connection is relayed untouched.
+      // HTTP/2 with prior knowledge: the connection goes to the HTTP/2 bridge (StartH2).
       const size_t n = std::min(un.size(), http::kH2Preface.size());
       if (un.substr(0, n) == http::kH2Preface.substr(0, n)) {
         if (n < http::kH2Preface.size()) return false;
-        c.rq = ReqState::kTunnel;
-        c.rs = RespState::kTunnel;
-        return true;
+        c.want_h2 = true;
+        return false;
       }
       c.first_bytes = false;
     }
@@ -1050,6 +1210,7 @@ class Loop {
   std::mt19937_64 rng_;
   std::uniform_real_distribution<double> draw_{0.0, 1.0};
   http::Head head_;  // scratch: parsed and used within one call
+  char h2_buf_[64 * 1024];  // scratch: bytes read for the HTTP/2 bridge (it copies what it keeps)
   HttpHeaderView views_[http::kMaxHeaders];
 };
 

@@ -41,6 +41,8 @@
 
 namespace faultd::inj {
 
+struct HttpTls;  // http_tls.h: the TLS contexts (--tls-cert/--tls-key/--upstream-ca)
+
 /// One side's byte stream over a non-blocking socket.
 class Transport {
  public:
@@ -89,6 +91,8 @@ struct HttpInterceptorSpec {
   uint32_t idle_timeout_ms = 60'000;
   /// Most client connections open at once (over all threads).
   uint32_t max_connections = 4096;
+  /// Set: TLS is terminated on both sides (ALPN h2 / http/1.1, the upstream's choice).
+  std::shared_ptr<const HttpTls> tls;
 };
 
 struct HttpStats {

@@ -10,6 +10,12 @@
 //     [--set-header=NAME:VALUE]... [--remove-header=NAME]... [--path=PREFIX] [--method=METHOD]...
 //     [--match-header=NAME:VALUE]... [--query=KEY=VALUE]... [--source=ADDR[/LEN]]...
 //     [--percentage=P] [--upstream=ADDR:PORT] [--grace-ms=MS] [--idle-timeout-ms=MS]
+//     [--tls-cert=PEM --tls-key=PEM [--upstream-ca=PEM]]
+// With --tls-cert/--tls-key it terminates TLS with that certificate (ALPN h2 or http/1.1, the one
+// the upstream agrees to) and speaks TLS to the upstream, verified against --upstream-ca if given.
+// A client that opens with the HTTP/2 preface (prior knowledge), or agrees on h2, is bridged
+// stream by stream (core/http/h2_bridge.h). Unreadable files or a key that does not match the
+// certificate: an error line before "ready".
 #include <arpa/inet.h>
 #include <unistd.h>
 
@@ -21,6 +27,7 @@
 #include <vector>
 
 #include "../injectors/http_interceptor.h"
+#include "../injectors/http_tls.h"
 #include "events.h"
 #include "mode.h"
 
@@ -41,6 +48,9 @@ struct HttpOptions : ModeOptions {
   std::string upstream;
   uint32_t grace_ms = 2000;
   uint32_t idle_timeout_ms = 60'000;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string upstream_ca;
   inj::HttpPolicy policy;
 };
 
@@ -124,6 +134,9 @@ std::string Parse(const Arg& arg, HttpOptions& o) {
   if (arg.key == "--upstream") return TakeText(arg, &o.upstream);
   if (arg.key == "--grace-ms") return TakeNumber(arg, &o.grace_ms);
   if (arg.key == "--idle-timeout-ms") return TakeNumber(arg, &o.idle_timeout_ms);
+  if (arg.key == "--tls-cert") return TakeText(arg, &o.tls_cert);
+  if (arg.key == "--tls-key") return TakeText(arg, &o.tls_key);
+  if (arg.key == "--upstream-ca") return TakeText(arg, &o.upstream_ca);
   if (arg.key == "--body") return p.has_body = true, TakeText(arg, &p.body);
   if (arg.key == "--set-header") return TakeHeader(arg, &p.set_headers);
   if (arg.key == "--match-header") return TakeHeader(arg, &p.match_headers);
@@ -185,6 +198,8 @@ std::string Validate(const HttpOptions& o) {
       return Cat({"--upstream must be ADDR:PORT or [ADDR6]:PORT with a port 1..65535 (got '", o.upstream, "')"});
     }
   }
+  if (o.tls_cert.empty() != o.tls_key.empty()) return "--tls-cert and --tls-key go together (the certificate and its key, PEM)";
+  if (!o.upstream_ca.empty() && o.tls_cert.empty()) return "--upstream-ca applies with --tls-cert and --tls-key (TLS termination)";
   // Each action's own options, and none of another's.
   const bool block_or_status = a == "block" || a == "status";
   if (o.has_status && !block_or_status) return Cat({"--status applies to --action=block or status, not ", a});
@@ -246,6 +261,11 @@ int Run(const HttpOptions& o, const sigset_t& stop_signals) {
   spec.grace_ms = o.grace_ms;
   spec.idle_timeout_ms = o.idle_timeout_ms;
   if (!o.upstream.empty()) spec.has_upstream = ParseEndpoint(o.upstream, &spec.upstream, &spec.upstream_len);
+  if (!o.tls_cert.empty()) {
+    auto tls = inj::LoadHttpTls(o.tls_cert, o.tls_key, o.upstream_ca);
+    if (!tls.ok()) return EmitError(tls.error()), kExitFailed;
+    spec.tls = std::move(tls).value();
+  }
   inj::HttpPolicy policy = o.policy;
   policy.action = ActionOf(o.action);
   policy.direction = DirectionOf(o.direction);
@@ -268,7 +288,8 @@ constinit const ModeInfo kHttpMode = DefineMode<HttpOptions, Parse, Validate, Ru
     "--mark=N [--port=P] [--threads=T] --action=block|latency|status|body|header [--status=CODE] [--body=TEXT] "
     "[--latency-ms=MS] [--direction=request|response|both] [--set-header=NAME:VALUE]... [--remove-header=NAME]... "
     "[--path=PREFIX] [--method=METHOD]... [--match-header=NAME:VALUE]... [--query=KEY=VALUE]... [--source=ADDR[/LEN]]... "
-    "[--percentage=P] [--upstream=ADDR:PORT] [--grace-ms=MS] [--idle-timeout-ms=MS]",
+    "[--percentage=P] [--upstream=ADDR:PORT] [--grace-ms=MS] [--idle-timeout-ms=MS] "
+    "[--tls-cert=PEM --tls-key=PEM [--upstream-ca=PEM]]",
     Lifecycle::kLoad);
 
 }  // namespace faultd::stressor

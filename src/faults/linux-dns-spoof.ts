@@ -15,7 +15,7 @@ import { parseHostnames } from '../net/addresses.js';
 import { dnsPortParam, dnsSupport, natRedirectProblem, upstreamServerParam } from './dns/dns-params.js';
 import { DnsInterceptorRevertSchema, planDnsInterceptor, revertDnsInterceptor } from './dns/interceptor-fault.js';
 import { resolveAt } from './dns/spoof-targets.js';
-import { paramsObject, type Param } from './params.js';
+import { mapEntriesSchema, paramsObject, type Param } from './params.js';
 import { defineInjector, type ValidationContext } from './types.js';
 
 /** Most names one fault spoofs. */
@@ -27,25 +27,7 @@ const canonical = (name: string): string => name.replace(/\.$/, '').toLowerCase(
 
 function spoofMapParam(): Param<Record<string, string>> {
   const error = `must be a map of host names to an address or a host name, as '{"api.example.com":"10.0.0.9"}' (JSON text or a YAML map, 1–${MAX_SPOOFED} entries)`;
-  const schema = z.union([z.string(), z.record(z.string(), z.unknown())], { error }).transform((value, c) => {
-    let raw: unknown = value;
-    if (typeof value === 'string') {
-      try {
-        raw = JSON.parse(value);
-      } catch {
-        c.addIssue({ code: 'custom', input: value, message: `is not JSON: ${error}` });
-        return z.NEVER;
-      }
-    }
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-      c.addIssue({ code: 'custom', input: value, message: error });
-      return z.NEVER;
-    }
-    const entries = Object.entries(raw);
-    if (entries.length === 0 || entries.length > MAX_SPOOFED) {
-      c.addIssue({ code: 'custom', input: value, message: `has ${entries.length} entries: ${error}` });
-      return z.NEVER;
-    }
+  const schema = mapEntriesSchema(error, MAX_SPOOFED).transform(({ input: value, entries }, c) => {
     const map: Record<string, string> = {};
     for (const [name, target] of entries) {
       try {

@@ -195,6 +195,35 @@ export function interfacesParam(o: {
   };
 }
 
+/**
+ * A map given as JSON text (Harness passes tunables as strings) or as a YAML map, with 1–`max`
+ * entries. The output keeps the input as given (for the issues the caller adds about an entry)
+ * and the entries, which the caller checks one by one.
+ */
+export function mapEntriesSchema(error: string, max: number): z.ZodType<{ input: unknown; entries: [string, unknown][] }> {
+  return z.union([z.string(), z.record(z.string(), z.unknown())], { error }).transform((value, c) => {
+    let raw: unknown = value;
+    if (typeof value === 'string') {
+      try {
+        raw = JSON.parse(value);
+      } catch {
+        c.addIssue({ code: 'custom', input: value, message: `is not JSON: ${error}` });
+        return z.NEVER;
+      }
+    }
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      c.addIssue({ code: 'custom', input: value, message: error });
+      return z.NEVER;
+    }
+    const entries = Object.entries(raw);
+    if (entries.length === 0 || entries.length > max) {
+      c.addIssue({ code: 'custom', input: value, message: `has ${entries.length} entries: ${error}` });
+      return z.NEVER;
+    }
+    return { input: value, entries };
+  });
+}
+
 /** A tunable faultd does not support yet: accepted only empty, so existing files still load. */
 export function notYetParam(name: string, why: string): Param<undefined> {
   const schema = z.unknown().transform((value, ctx) => {

@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Every fault kind faultd knows: an explicit map, no discovery magic, no switch. */
+import { linuxApiBlock } from './linux-api-block.js';
+import { linuxApiLatency } from './linux-api-latency.js';
+import { linuxApiModifyBody } from './linux-api-modify-body.js';
+import { linuxApiModifyHeader } from './linux-api-modify-header.js';
+import { linuxApiStatusCode } from './linux-api-status-code.js';
 import { linuxCgroupLimit } from './linux-cgroup-limit.js';
 import { linuxCpuStress } from './linux-cpu-stress.js';
 import { linuxDiskFill } from './linux-disk-fill.js';
@@ -37,6 +42,11 @@ export const REGISTRY: Registry = new Map(
     linuxNetworkPartition,
     linuxDnsError,
     linuxDnsSpoof,
+    linuxApiBlock,
+    linuxApiLatency,
+    linuxApiStatusCode,
+    linuxApiModifyBody,
+    linuxApiModifyHeader,
     linuxDiskFill,
     linuxFsFill,
     linuxProcessKill,

@@ -55,7 +55,7 @@ export interface StressorHandle extends ProcessId {
 }
 
 /** The load modes of faultd-stressor (native/stressor/mode_<mode>.cc). */
-export type StressorMode = 'cpu' | 'memory' | 'io' | 'delay' | 'dns' | 'pids';
+export type StressorMode = 'cpu' | 'memory' | 'io' | 'delay' | 'dns' | 'http' | 'pids';
 
 /** FAULTD_ERR_NATIVE_LOAD for a stressor executable that is not there (or not executable). */
 export function missingStressor(file: string, cause: unknown): FaultdError {
@@ -238,8 +238,11 @@ async function waitGone(native: NativeAddon, processes: readonly ProcessId[], ti
   }
 }
 
-/** Stops every process of the fault and removes its cgroups; verified, idempotent. */
-export async function revertStressor(record: StressorRevert, ctx: FaultContext): Promise<RevertOutcome> {
+/**
+ * Stops every process of the fault and removes its cgroups; verified, idempotent. `graceMs` is
+ * the time between SIGTERM and SIGKILL (a mode that finishes work in flight on SIGTERM passes more).
+ */
+export async function revertStressor(record: StressorRevert, ctx: FaultContext, graceMs = STOP_GRACE_MS): Promise<RevertOutcome> {
   const { native } = ctx;
   const candidates = new Map<number, ProcessId>();
   // The recorded stressor first: pidfd and start time make it safe to signal without any read.
@@ -261,7 +264,7 @@ export async function revertStressor(record: StressorRevert, ctx: FaultContext):
     candidates.set(p.pid, p);
     if (native.killProcess(p.pid, p.startTime, SIGTERM) === 'signalled') signalled.push(p);
   }
-  let alive = await waitGone(native, signalled, STOP_GRACE_MS);
+  let alive = await waitGone(native, signalled, graceMs);
   for (const p of alive) native.killProcess(p.pid, p.startTime, SIGKILL);
   alive = await waitGone(native, alive, KILL_WAIT_MS);
   const leftCgroups: string[] = [];

@@ -28,6 +28,11 @@ export interface FeatureProbe {
   nfqueue(): FeatureSupport;
   /** What the DNS interceptor's redirect needs: an nf_tables nat chain (output hook) with `redirect to :PORT`. */
   natRedirect(): FeatureSupport;
+  /**
+   * Whether this build's HTTP interceptor terminates TLS (its usage offers `--tls-cert`), which
+   * HTTPS interception needs; absent (older fakes): not supported.
+   */
+  httpTls?(): FeatureSupport;
 }
 
 /** What a stressor probe run printed, or why it could not run. */
@@ -123,6 +128,7 @@ export function kernelFeatureProbe(sources: ProbeSources): FeatureProbe {
       ),
     nftables: () => cached('nf_tables', () => probeNftables(sources)),
     // NFT_MSG_NEWCHAIN ENOENT/EOPNOTSUPP: no nat chain type (nf_nat, nft_chain_nat); NEWRULE: no nft_redir.
+    httpTls: () => cached('http-tls', () => probeHttpTls(sources)),
     natRedirect: () =>
       cached('nat-redirect', () =>
         probeWithStressor(sources, ['probe-nat-redirect'], (probe, errno) =>
@@ -130,6 +136,15 @@ export function kernelFeatureProbe(sources: ProbeSources): FeatureProbe {
         ),
       ),
   };
+}
+
+/** The stressor's `http` usage (printed for missing arguments) names `--tls-cert` once TLS termination is built in. */
+function probeHttpTls(sources: ProbeSources): FeatureSupport {
+  const result = (sources.run ?? spawnProbe)(sources.stressorPath, ['http']);
+  if (result.error) return { supported: false, reason: `the probe could not run: ${result.error.message}` };
+  const usage = `${result.stdout}${result.stderr}`;
+  if (!usage.includes('usage: faultd-stressor http')) return { supported: false, reason: 'this faultd-stressor has no http mode' };
+  return usage.includes('--tls-cert') ? { supported: true, reason: '' } : { supported: false, reason: 'this faultd-stressor\'s HTTP interceptor does not terminate TLS (no --tls-cert)' };
 }
 
 function probeNftables(sources: ProbeSources): FeatureSupport {

@@ -10,6 +10,7 @@ import type { ExecutionContext } from 'ava';
 import { REGISTRY } from '../../src/faults/registry.js';
 import type { FaultContext, InjectorModule, Planned, RevertOutcome } from '../../src/faults/types.js';
 import type { FeatureProbe } from '../../src/host/features.js';
+import type { NftChainSpec } from '../../src/native/addon.js';
 import { FAKE_CONTEXT } from './fake.js';
 import { FakeNetlink } from './fake-netlink.js';
 
@@ -90,4 +91,34 @@ export async function failedRevert(t: ExecutionContext, kernel: FakeNetlink, kin
   const calls = kernel.log();
   kernel.clearLog();
   return { error: error as (Error & { leftover: string; manualFix: string }) | undefined, calls };
+}
+
+/**
+ * Plans and applies `kind` as the runner does, for faults that start a process (the DNS and HTTP
+ * interceptors, the NFQUEUE delayer): the records apply writes (through JSON), each phase's
+ * calls, the nf_tables chains added, the running fault; the started process is SIGKILLed at the
+ * test's teardown if the test left it running.
+ */
+export async function applyWithProcess(t: ExecutionContext, kernel: FakeNetlink, kind: string, raw: Record<string, unknown>, ctx: FaultContext) {
+  const params = validParams(kind, raw, ctx);
+  kernel.clearLog();
+  const planned = await moduleOf(kind).plan(FAULT_ID, params, ctx);
+  const planCalls = kernel.log();
+  const records: Record<string, unknown>[] = [];
+  const active = await planned.apply((r) => {
+    records.push(JSON.parse(JSON.stringify(r)) as Record<string, unknown>);
+    return Promise.resolve();
+  }, new AbortController().signal);
+  const pid = Object.values(records[0] ?? {}).map((v) => (v as { pid?: unknown } | null)?.pid).find((p): p is number => typeof p === 'number');
+  t.teardown(() => {
+    try {
+      if (pid) process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone, as it should be
+    }
+  });
+  const applyCalls = kernel.log();
+  const chains = kernel.calls.filter((c) => c.method === 'nftAddChain').map((c) => c.args[0] as NftChainSpec);
+  kernel.clearLog();
+  return { planned, planCalls, applyCalls, chains, records, record: records[0] ?? {}, active };
 }

@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 
 import { numberParam, type Param } from '../params.js';
+import { interceptorSupport } from '../network/interceptor-fault.js';
 import type { FaultContext, Support, ValidationContext } from '../types.js';
 
 /**
@@ -66,15 +67,7 @@ export function dnsPortParam(): Param<number> {
 
 /** `faultd faults` / `doctor` support of a DNS fault: root (CAP_NET_ADMIN) and nf_tables nat redirect. */
 export function dnsSupport(ctx: FaultContext): Support {
-  const admin = ctx.host.isRoot || (ctx.host.capEff & (1n << 12n)) !== 0n;
-  const nat = ctx.features.natRedirect();
-  return {
-    supported: admin && nat.supported,
-    notes: [
-      admin ? 'CAP_NET_ADMIN: yes' : 'needs root or CAP_NET_ADMIN',
-      nat.supported ? 'nf_tables nat redirect: available (DNS interceptor behind a `redirect to :PORT` chain)' : `nf_tables nat redirect: missing (${nat.reason})`,
-    ],
-  };
+  return interceptorSupport(ctx, 'DNS interceptor');
 }
 
 /** The validation issue for a kernel without nat redirect, naming what is missing. */

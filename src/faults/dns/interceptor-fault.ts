@@ -9,28 +9,25 @@
  *
  * Apply: interceptor started (ledger `applied` with its pid) → it reports its port and ready →
  * chain added, last. Revert: chain deleted and verified gone, first (no query is sent to the
- * interceptor any more), then the interceptor stopped and verified gone.
+ * interceptor any more), then the interceptor stopped and verified gone. The mechanism shared
+ * with the HTTP faults is in network/interceptor-fault.ts; this module adds the DNS words.
  */
 import { z } from 'zod';
 
-import { FaultdError } from '../../errors.js';
-import { stressCgroupDirs } from '../../host/cgroup.js';
-import type { NftChainSpec, NftRuleSpec } from '../../native/addon.js';
-import { NFT_TABLE, NftRevertSchema, revertNftFault, type NftRevert } from '../network/nft-fault.js';
-import { revertInOrder } from '../network/ordered-revert.js';
-import { revertStressor, startStressor, stressorArgv, StressorRevertSchema } from '../stressor-process.js';
-import { RevertError, type ActiveFault, type FaultContext, type Planned, type RevertOutcome } from '../types.js';
+import type { NftRuleSpec } from '../../native/addon.js';
+import { interceptorParts, InterceptorRevertSchema, NAT_PRIORITY, revertInterceptor, type InterceptorNames, type InterceptorRevert } from '../network/interceptor-fault.js';
+import { NFT_TABLE } from '../network/nft-fault.js';
+import { STOP_GRACE_MS } from '../stressor-process.js';
+import type { FaultContext, Planned, RevertOutcome } from '../types.js';
 
 /** fwmark of the interceptor's upstream sockets ("fa17d53"); the chain lets it through unredirected. */
 export const DNS_MARK = 0x0fa17d53;
-/** Before conntrack's own NAT users (iptables' nat table sits at -100 too; dstnat). */
-const NAT_OUTPUT_PRIORITY = -100;
 
-export const DnsInterceptorRevertSchema = z.object({
-  nft: NftRevertSchema,
-  interceptor: StressorRevertSchema,
-});
-export type DnsInterceptorRevert = z.infer<typeof DnsInterceptorRevertSchema>;
+export const DnsInterceptorRevertSchema = InterceptorRevertSchema;
+export type DnsInterceptorRevert = InterceptorRevert;
+
+/** The DNS interceptor answers the queries in flight for up to 200 ms after SIGTERM, below this grace. */
+const DNS_NAMES: InterceptorNames = { protocol: 'DNS', keptRunningWhy: 'so that the redirected queries are still answered', stopGraceMs: STOP_GRACE_MS };
 
 /** What the interceptor does, as its command line says it. */
 export interface DnsInterceptorRequest {
@@ -57,23 +54,27 @@ export function redirectRules(upstream: string, dnsPort: number, interceptorPort
   ];
 }
 
-const ListeningEvent = z.object({ event: z.literal('listening'), port: z.number().int().min(1).max(65535) });
 const StatsEvent = z.object({ event: z.literal('stats'), queries: z.number(), answered: z.number(), dropped: z.number(), forwarded: z.number(), upstreamErrors: z.number() });
+
+function describeStats(event: Record<string, unknown>): string | undefined {
+  const s = StatsEvent.safeParse(event);
+  return s.success ? `${s.data.queries} queries: ${s.data.answered} answered, ${s.data.dropped} dropped, ${s.data.forwarded} forwarded (${s.data.upstreamErrors} upstream errors)` : undefined;
+}
 
 export function planDnsInterceptor(r: DnsInterceptorRequest, ctx: FaultContext): Planned<DnsInterceptorRevert> {
   const chainName = `${r.faultId}-dns`;
-  const args = interceptorArgs(r);
-  const cgroups = ctx.host.isRoot ? stressCgroupDirs(ctx.cgroups, r.faultId) : [];
-  const interceptor = { tag: r.faultId, bootId: ctx.host.bootId, cgroups };
-  const nft: NftRevert = { bootId: ctx.host.bootId, table: NFT_TABLE, chains: [chainName] };
-  const revert: DnsInterceptorRevert = { nft, interceptor };
+  const parts = interceptorParts(
+    { faultId: r.faultId, mode: 'dns', args: interceptorArgs(r), chain: { name: chainName, hook: 'output' }, rules: (port) => redirectRules(r.upstream, r.dnsPort, port), stats: describeStats, idle: 'no query yet' },
+    DNS_NAMES,
+    ctx,
+  );
   const upstream = r.upstream.includes(':') ? `[${r.upstream}]:${r.dnsPort}` : `${r.upstream}:${r.dnsPort}`;
   return {
     target: `DNS to ${upstream}: ${r.describe}`,
     changes: [
-      `start process: faultd-stressor ${stressorArgv(r.faultId, 'dns', args).join(' ')} (DNS interceptor on ${r.upstream.includes(':') ? '[::1]' : '127.0.0.1'}, a free port for UDP and TCP; killed if faultd dies)`,
-      ...cgroups.map((dir) => `create cgroup ${dir} and move the interceptor into it`),
-      `nf_tables: add chain inet ${NFT_TABLE} ${chainName} (type nat hook output priority ${NAT_OUTPUT_PRIORITY}), one atomic batch, after the interceptor is ready:`,
+      `start process: ${parts.argv} (DNS interceptor on ${r.upstream.includes(':') ? '[::1]' : '127.0.0.1'}, a free port for UDP and TCP; killed if faultd dies)`,
+      ...parts.cgroups.map((dir) => `create cgroup ${dir} and move the interceptor into it`),
+      `nf_tables: add chain inet ${NFT_TABLE} ${chainName} (type nat hook output priority ${NAT_PRIORITY}), one atomic batch, after the interceptor is ready:`,
       `  accept meta mark 0x${DNS_MARK.toString(16).padStart(8, '0')} (the interceptor's own queries to the upstream)`,
       `  redirect udp and tcp to ${upstream} → the interceptor's port`,
       ...(r.spared.length ? [`kept out of the fault: ${r.spared.map((n) => `"${n}"`).join(', ')} (control plane), always forwarded`] : []),
@@ -82,25 +83,8 @@ export function planDnsInterceptor(r: DnsInterceptorRequest, ctx: FaultContext):
       `delete chain inet ${NFT_TABLE} ${chainName} (and the table once empty), verify it is gone`,
       'SIGTERM the interceptor (it answers the queries in flight for up to 200 ms), SIGKILL after 300 ms; remove its cgroup; verify it is gone',
     ],
-    revert,
-    async apply(recordApplied, signal) {
-      let port = 0;
-      let stats = 'no query yet';
-      const handle = await startStressor(interceptor, 'dns', args, ctx, (started) => recordApplied({ ...revert, interceptor: started }), signal, (event) => {
-        const listening = ListeningEvent.safeParse(event);
-        if (listening.success) port = listening.data.port;
-        const s = StatsEvent.safeParse(event);
-        if (s.success) stats = `${s.data.queries} queries: ${s.data.answered} answered, ${s.data.dropped} dropped, ${s.data.forwarded} forwarded (${s.data.upstreamErrors} upstream errors)`;
-      });
-      if (port === 0) throw new FaultdError('FAULTD_ERR_FAULT_APPLY', 'the DNS interceptor did not report its port');
-      // Added last: until now, DNS went to the upstream as before. The runner's revert stops
-      // the interceptor if this throws (the batch is atomic: nothing of it is left).
-      const chain: NftChainSpec = { table: NFT_TABLE, chain: chainName, type: 'nat', hook: 'output', priority: NAT_OUTPUT_PRIORITY, rules: redirectRules(r.upstream, r.dnsPort, port) };
-      ctx.native.nftAddChain(chain);
-      ctx.logger.info({ port, upstream }, 'DNS to the upstream redirected to the interceptor');
-      const active: ActiveFault = { measure: () => stats, ended: handle.exit.then((why) => `DNS interceptor exited: ${why}`) };
-      return active;
-    },
+    revert: parts.revert,
+    apply: parts.apply,
   };
 }
 
@@ -109,18 +93,6 @@ export function planDnsInterceptor(r: DnsInterceptorRequest, ctx: FaultContext):
  * A chain that cannot be deleted keeps the interceptor running: stopping it would leave the
  * host's DNS redirected to a dead port, which is worse than the fault. A retry stops it.
  */
-export async function revertDnsInterceptor(record: DnsInterceptorRevert, ctx: FaultContext): Promise<RevertOutcome> {
-  let chain: RevertOutcome;
-  try {
-    chain = await revertNftFault(record.nft, ctx);
-  } catch (error) {
-    if (!(error instanceof RevertError)) throw error;
-    throw new RevertError(
-      `${error.message}; the DNS interceptor is left running, so that the redirected queries are still answered`,
-      `${error.leftover}, and the DNS interceptor it redirects to`,
-      `${error.manualFix}, then faultd revert --remnants (stops the interceptor)`,
-      { cause: error },
-    );
-  }
-  return revertInOrder([() => Promise.resolve(chain), () => revertStressor(record.interceptor, ctx)], 'no faultd DNS chain or interceptor was left');
+export function revertDnsInterceptor(record: DnsInterceptorRevert, ctx: FaultContext): Promise<RevertOutcome> {
+  return revertInterceptor(record, DNS_NAMES, ctx);
 }

@@ -7,6 +7,7 @@
  */
 import { defaultRouteInterface, listInterfaces, type NetInterface } from '../../host/interfaces.js';
 import type { HostRoots } from '../../host/facts.js';
+import { readListeningTcpPorts } from '../../host/tcp-listeners.js';
 import { readNameservers, RESOLV_CONF } from '../dns/resolv-conf.js';
 import type { FaultContext, ValidationContext } from '../types.js';
 import type { NetworkSafety } from '../../net/network-safety.js';
@@ -20,6 +21,8 @@ export interface NetworkContext {
   readonly defaultInterface: string | undefined;
   /** The host's resolvers (resolv.conf `nameserver`s), the DNS faults' default upstream. */
   readonly resolvers: readonly string[];
+  /** TCP ports with a listener now (read when asked): the HTTP faults' proxyPort must not be one. */
+  readonly listeningTcpPorts?: () => ReadonlySet<number>;
 }
 
 /** What network fault validation reads. */
@@ -30,5 +33,11 @@ export type NetworkFaultContext = Pick<FaultContext, 'host' | 'features' | 'netw
 
 /** Reads the interfaces (from /sys and /proc under `roots`) and the resolvers next to the given safety settings. */
 export function readNetworkContext(safety: NetworkSafety, roots: HostRoots, resolvConf = RESOLV_CONF): NetworkContext {
-  return { safety, interfaces: listInterfaces(roots.sys), defaultInterface: defaultRouteInterface(roots.proc), resolvers: readNameservers(resolvConf) };
+  return {
+    safety,
+    interfaces: listInterfaces(roots.sys),
+    defaultInterface: defaultRouteInterface(roots.proc),
+    resolvers: readNameservers(resolvConf),
+    listeningTcpPorts: () => readListeningTcpPorts(roots.proc),
+  };
 }

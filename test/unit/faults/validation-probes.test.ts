@@ -33,10 +33,10 @@ test('every kind validates through the injected probes only', (t) => {
     const ctx: ValidationContext = { ...FAKE_VALIDATION, features };
     t.notThrows(() => validateWith(ctx, kind, {}), kind);
     if (calls.length > 0) asking.push(kind);
-    if (!kind.startsWith('linux-network-') && !kind.startsWith('linux-dns-')) t.deepEqual(calls, [], `${kind} needs no kernel feature`);
+    if (!kind.startsWith('linux-network-') && !kind.startsWith('linux-dns-') && !kind.startsWith('linux-api-')) t.deepEqual(calls, [], `${kind} needs no kernel feature`);
   }
   // The kinds that choose their mechanism by what the kernel has, or need a kernel feature.
-  for (const kind of ['linux-network-latency', 'linux-network-loss', 'linux-network-partition', 'linux-dns-error']) t.true(asking.includes(kind), `${kind} asks the injected probes`);
+  for (const kind of ['linux-network-latency', 'linux-network-loss', 'linux-network-partition', 'linux-dns-error', 'linux-api-block']) t.true(asking.includes(kind), `${kind} asks the injected probes`);
 });
 
 test('the injected answers decide: latency without netem takes the NFQUEUE delayer, and neither is refused', (t) => {
