@@ -190,6 +190,9 @@ struct Exchange {
   HttpDecision decision;
 };
 
+// The first byte of a TLS connection: a handshake record (RFC 8446 §5.1, content type 22).
+constexpr uint8_t kTlsHandshakeRecord = 0x16;
+
 enum class ReqState { kHead, kDelay, kSendHead, kBody, kAwaitTunnel, kTunnel, kStopped };
 enum class RespState { kHead, kDelay, kSendHead, kBody, kTunnel };
 
@@ -926,6 +929,13 @@ class Loop {
         return false;
       }
       c.first_bytes = false;
+      // A TLS record (a ClientHello) where no certificate is configured: TLS to a redirected port
+      // (Harness's egress default 8443) is relayed untouched both ways, never answered in HTTP.
+      if (!c.tls && static_cast<uint8_t>(un[0]) == kTlsHandshakeRecord) {
+        c.rq = ReqState::kTunnel;
+        c.rs = RespState::kTunnel;
+        return true;
+      }
     }
     const size_t end = http::FindHeadEnd(un.substr(0, std::min(un.size(), http::kMaxHeadBytes + 3)), &c.rq_scan);
     if (end == 0) {

@@ -50,7 +50,7 @@ export interface HttpServers {
   readonly pid: number;
   readonly host: string;
   readonly ports: HttpServerPorts;
-  /** The self-signed certificate (PEM): what a client trusts as its CA, or an interceptor presents. */
+  /** The self-signed certificate's PEM file: what a client trusts as its CA, or an interceptor presents. */
   readonly certificate: string;
   readonly key: string;
   /**

@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import type { ExecutionContext } from 'ava';
 
 import { STRESSOR_BIN } from '../helpers/cli.js';
+import { httpServers } from '../helpers/http-servers.js';
 import { systemTool, testNetns, type TestNetns } from '../helpers/netns.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 
@@ -294,7 +295,7 @@ test('HTTP/1.0 and a close-delimited response pass; a head over 64 KiB gets 431'
   t.regex(answer, /Connection: close/);
 });
 
-test('Expect: 100-continue relays the interim 100; an HTTP/2 prior-knowledge connection is relayed untouched', async (t) => {
+test('Expect: 100-continue relays the interim 100', async (t) => {
   const head = 'PUT /up HTTP/1.1\r\nHost: svc\r\nExpect: 100-continue\r\nContent-Length: 6\r\n\r\n';
   const upstream = await startScriptedUpstream(t, [
     { request: head, response: 'HTTP/1.1 100 Continue\r\n\r\n' },
@@ -325,13 +326,6 @@ test('Expect: 100-continue relays the interim 100; an HTTP/2 prior-knowledge con
   t.is(got, 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
   t.is(upstream.received(), `${head}abcdef`);
   socket.destroy();
-  // h2c with prior knowledge: the preface and frames go up as they are, the answer comes back.
-  const preface = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00';
-  const h2 = await startScriptedUpstream(t, [{ request: preface, response: '\x00\x00\x00\x04\x01\x00\x00\x00\x00GET / HTTP/1.1\r\n\r\n' }]);
-  const blockAll = await startInterceptor(t, ['--action=block', `--upstream=127.0.0.1:${h2.port}`]);
-  const answer = await rawExchange(blockAll.port, preface, (r) => r.endsWith('\r\n\r\n'));
-  t.is(answer, '\x00\x00\x00\x04\x01\x00\x00\x00\x00GET / HTTP/1.1\r\n\r\n');
-  t.is(h2.received(), preface);
 });
 
 test('an upstream that refuses the connection: the client connection is closed and counted', async (t) => {
@@ -627,6 +621,18 @@ test('SIGTERM: the request in flight completes (with Connection: close), an idle
   t.log(`exited ${stopMs.toFixed(0)} ms after SIGTERM`);
   t.true(stopMs >= 350 && stopMs < 1000, 'after the slow response, well before the grace');
   await t.throwsAsync(request(port, '/after'), { code: 'ECONNREFUSED' });
+});
+
+test('TLS where no certificate is configured (a redirected 8443) is relayed untouched, never answered in HTTP', async (t) => {
+  const servers = await httpServers(t);
+  // Every request the interceptor could read would be answered 500: a TLS client must never see it.
+  const { port, child } = await startInterceptor(t, ['--action=block', '--status=500', `--upstream=127.0.0.1:${servers.ports.tls}`]);
+  const ca = servers.certificate;
+  for (const version of ['--http1.1', '--http2']) {
+    const { stdout } = await execFileAsync(systemTool('curl'), ['-sS', version, '--cacert', ca, '-o', '/dev/null', '-w', '%{http_code} %{http_version}', `https://127.0.0.1:${port}/small`]);
+    t.is(stdout, version === '--http2' ? '200 2' : '200 1.1', `${version}: the TLS server's answer, through the interceptor`);
+  }
+  t.is(child.exitCode, null, 'still running');
 });
 
 test('SIGTERM with a stuck exchange exits after --grace-ms', async (t) => {
