@@ -502,6 +502,7 @@ TEST_F(H2BridgeTest, ClientResetIsRelayedUpstreamWithItsCode) {
   EXPECT_EQ(upstream_->msgs[1].close_code, NGHTTP2_CANCEL);
   Run();
   EXPECT_EQ(bridge_->streams(), 0u);
+  EXPECT_EQ(bridge_->stats().upstream_errors, 0u) << "the reset was the client's, relayed by us";
 }
 
 TEST_F(H2BridgeTest, UpstreamResetIsRelayedToTheClientWithItsCode) {
@@ -638,6 +639,22 @@ TEST_F(H2BridgeTest, UpstreamConnectionLostResetsOpenStreams) {
   Run([&] { return client_->msgs[id].closed; });
   EXPECT_EQ(client_->msgs[id].close_code, NGHTTP2_INTERNAL_ERROR);
   EXPECT_TRUE(client_->goaway);
+  EXPECT_EQ(client_->goaway_code, NGHTTP2_INTERNAL_ERROR);
+  EXPECT_EQ(bridge_->stats().upstream_errors, 1u);
+}
+
+TEST_F(H2BridgeTest, UpstreamClosingWithNothingInFlightIsNoError) {
+  Start(Policy(HttpAction::kBlock));
+  EchoUpstream();
+  const int32_t id = client_->Request(Get("/done"), nullptr);
+  Run([&] { return client_->msgs[id].complete; });
+  nghttp2_submit_goaway(upstream_->session(), NGHTTP2_FLAG_NONE, 1, NGHTTP2_NO_ERROR, nullptr, 0);
+  Run([&] { return client_->goaway; });
+  upstream_fd_.Reset();
+  Run();
+  EXPECT_EQ(bridge_->stats().upstream_errors, 0u);
+  EXPECT_EQ(client_->goaway_code, NGHTTP2_NO_ERROR);
+  EXPECT_TRUE(bridge_->Finished());
 }
 
 TEST_F(H2BridgeTest, ClientGarbageIsAProtocolError) {

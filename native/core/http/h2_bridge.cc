@@ -585,7 +585,9 @@ void H2Bridge::OnStreamClose(Stream* st, H2Side side, uint32_t error_code) noexc
   } else {
     st->upstream_closed = true;
     if (error_code != NGHTTP2_NO_ERROR) {
-      ++stats_.upstream_errors;
+      // After the client went (a client that had its bytes may close before END_STREAM), the
+      // reset is ours, not the upstream's fault.
+      if (!st->client_closed) ++stats_.upstream_errors;
       DropPipe(st, H2Side::kClient);
       if (!st->client_closed && !client_->lost)
         nghttp2_submit_rst_stream(client_->session, NGHTTP2_FLAG_NONE, st->client_id, error_code);
@@ -650,11 +652,13 @@ void H2Bridge::Lost(H2Side side) noexcept {
   s.lost = true;
   const H2Side other = side == H2Side::kClient ? H2Side::kUpstream : H2Side::kClient;
   Side& o = SideFor(other);
-  if (side == H2Side::kUpstream) ++stats_.upstream_errors;
+  // An upstream that closes with nothing in flight (after a GOAWAY, or idle) is no error.
+  bool cut_short = false;
   for (auto it = streams_.begin(); it != streams_.end();) {
     Stream* st = it->second.get();
     if (side == H2Side::kUpstream) {
       if (!st->upstream_closed) {
+        cut_short = true;
         st->upstream_closed = true;
         st->request_due_ms = 0;
         if (!st->client_closed && !o.lost)
@@ -680,7 +684,8 @@ void H2Bridge::Lost(H2Side side) noexcept {
       ++it;
     }
   }
-  RelayGoaway(other, side == H2Side::kUpstream ? NGHTTP2_INTERNAL_ERROR : NGHTTP2_NO_ERROR, nullptr, 0);
+  if (cut_short) ++stats_.upstream_errors;
+  RelayGoaway(other, cut_short ? NGHTTP2_INTERNAL_ERROR : NGHTTP2_NO_ERROR, nullptr, 0);
 }
 
 void H2Bridge::Shutdown() noexcept {
