@@ -79,6 +79,10 @@ constexpr size_t kMaxPipelined = 32;
 /// Accepting pauses this long when the process or the system is out of file descriptors.
 constexpr int64_t kAcceptPauseNs = 100'000'000;
 constexpr int64_t kNsPerMs = 1'000'000;
+/// A connection that ends while the client may still be sending (a refused head, requests read
+/// ahead) is half-closed and its input drained for up to this long before the close, so the
+/// kernel does not reset it and lose the last response (nginx's lingering close).
+constexpr int64_t kLingerNs = 500 * kNsPerMs;
 
 int64_t NowNs() noexcept {
   timespec ts{};
@@ -119,7 +123,11 @@ class Buffer {
   void Produced(size_t n) noexcept { end_ += n; }
   void Consume(size_t n) noexcept {
     start_ += n;
-    if (start_ == end_) start_ = end_ = 0;
+    if (start_ == end_) {
+      start_ = end_ = 0;
+      // Grown for a large head: given back once empty, so memory per connection stays small.
+      if (cap_ > kInitialBuffer) data_.reset(), cap_ = 0;
+    }
   }
   /// Doubles the capacity up to kMaxBuffer; false when already there.
   bool Grow() {
@@ -165,6 +173,9 @@ struct Side {
   std::unique_ptr<Transport> io;
   bool can_read = false;
   bool can_write = false;
+  /// The peer's FIN (or an error) was announced: read on to the end even after a short read,
+  /// since no further edge will come for bytes and the FIN that arrived together.
+  bool hup = false;
   Transport::Want read_waits = Transport::Want::kRead;
   Transport::Want write_waits = Transport::Want::kWrite;
 };
@@ -222,6 +233,8 @@ struct Conn {
   Side client, upstream;
   bool connecting = false;
   bool abort = false;     // close now
+  bool lingering = false; // half-closed towards the client, draining its input before the close
+  int64_t linger_until_ns = 0;
   bool draining = false;  // the interceptor is stopping: no new request on this connection
   bool first_bytes = true;
   bool want_h2 = false;                 // the HTTP/2 preface arrived: switch to the bridge
@@ -330,7 +343,7 @@ class Loop {
         stop_at = now_ + static_cast<int64_t>(spec_.grace_ms) * kNsPerMs;
         StartDraining();
       }
-      if (stop_at >= 0 && (open_ == 0 || now_ >= stop_at)) return;
+      if (stop_at >= 0 && (open_ == lingering_ || now_ >= stop_at)) return;
       int64_t until = std::min(next_sweep, stop_at >= 0 ? stop_at : INT64_MAX);
       if (!timers_.empty()) until = std::min(until, timers_.top().at_ns);
       const int timeout_ms = until <= now_ ? 0 : static_cast<int>((until - now_ + kNsPerMs - 1) / kNsPerMs);
@@ -380,9 +393,11 @@ class Loop {
     }
     Conn* c = Find(static_cast<uint32_t>((key >> 3) & 0x1fffffff), static_cast<uint32_t>(key >> 32));
     if (c == nullptr) return;
+    if (c->lingering) return Drive(*c);
     Side& side = tag == kTagClient ? c->client : c->upstream;
     const bool in = (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
     const bool out = (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0;
+    if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) side.hup = true;
     if (in) {
       if (side.read_waits == Transport::Want::kRead) side.can_read = true;
       if (side.write_waits == Transport::Want::kRead) side.can_write = true;
@@ -415,17 +430,19 @@ class Loop {
       socklen_t len = sizeof(peer);
       UniqueFd fd(accept4(listener_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC));
       if (!fd.valid()) {
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-          // Out of descriptors: the pending connection stays in the backlog; retry in 100 ms
-          // rather than spin on a listener that stays readable.
-          accept_paused_ = true;
-          timers_.push({now_ + kAcceptPauseNs, UINT32_MAX, 0});
-        }
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) PauseAccepting();
         return;  // EAGAIN, or a connection that died in the backlog
       }
       Bump(counters_.connections);
       Open(std::move(fd), peer);
     }
+  }
+
+  // Out of descriptors: pending connections stay in the backlog; accepting resumes in 100 ms
+  // rather than spinning on a listener that stays readable (or closing every waiting client).
+  void PauseAccepting() {
+    accept_paused_ = true;
+    timers_.push({now_ + kAcceptPauseNs, UINT32_MAX, 0});
   }
 
   // The upstream of a new connection: the fixed one, or the original destination.
@@ -459,7 +476,11 @@ class Loop {
     socklen_t dst_len = 0;
     if (!UpstreamOf(fd.get(), &dst, &dst_len)) return;  // closed at once
     UniqueFd up(socket(dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (!up.valid()) return Bump(counters_.upstream_errors);
+    if (!up.valid()) {
+      // The client got the last descriptor: it is closed, and the rest wait in the backlog.
+      if (errno == EMFILE || errno == ENFILE) return PauseAccepting();
+      return Bump(counters_.upstream_errors);
+    }
     const int one = 1;
     setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     setsockopt(up.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -479,27 +500,40 @@ class Loop {
       slot = static_cast<uint32_t>(conns_.size());
       conns_.emplace_back();
     }
-    auto conn = std::make_unique<Conn>();
-    Conn& c = *conn;
+    conns_[slot] = std::make_unique<Conn>();
+    Conn& c = *conns_[slot];
     c.slot = slot;
     c.serial = ++serial_;
     c.peer = peer;
     c.active_ns = now_;
     c.connecting = connecting;
     if (spec_.tls) {
+      // TLS termination: the two handshakes are coupled (the upstream's SNI and ALPN offer come
+      // from the client's ClientHello), so both transports are made here together.
       auto client = std::make_unique<TlsTransport>(std::move(fd));
       auto upstream = std::make_unique<TlsTransport>(std::move(up));
-      if (!client->StartServer(spec_.tls->server.get()).ok()) return free_.push_back(slot);
+      if (!client->StartServer(spec_.tls->server.get()).ok()) {
+        conns_[slot].reset();
+        free_.push_back(slot);
+        return;
+      }
       c.tls = std::make_unique<TlsHandshakes>(spec_.tls, client.get(), upstream.get());
       c.client.io = std::move(client);
       c.upstream.io = std::move(upstream);
+    } else if (spec_.transports) {
+      c.client.io = spec_.transports(std::move(fd), false);
+      c.upstream.io = spec_.transports(std::move(up), true);
+      if (!c.client.io || !c.upstream.io) {  // refused (e.g. TLS set-up failed): closed at once
+        conns_[slot].reset();
+        free_.push_back(slot);
+        return;
+      }
     } else {
       c.client.io = std::make_unique<PlainTransport>(std::move(fd));
       c.upstream.io = std::make_unique<PlainTransport>(std::move(up));
     }
     c.client.can_write = true;
     c.upstream.can_write = !connecting;
-    conns_[slot] = std::move(conn);
     ++open_;
     Bump(counters_.open);
     Watch(c.client.io->fd(), Key(kTagClient, slot, c.serial), EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
@@ -509,6 +543,7 @@ class Loop {
 
   void Close(Conn& c) {
     const uint32_t slot = c.slot;
+    if (c.lingering) --lingering_;
     conns_[slot].reset();  // closing the fds removes them from epoll
     free_.push_back(slot);
     --open_;
@@ -524,6 +559,10 @@ class Loop {
     draining_ = true;
     accepting_ = false;
     epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, listener_, nullptr);
+    // Out of the LISTEN state at once: new clients are refused (and those still in the backlog
+    // reset) instead of waiting for an accept that will not come. The fd itself is closed by
+    // its owner after the loops end.
+    ::shutdown(listener_, SHUT_RDWR);
     for (size_t i = 0; i < conns_.size(); ++i) {
       if (!conns_[i]) continue;
       conns_[i]->draining = true;
@@ -554,7 +593,7 @@ class Loop {
     switch (side.io->Read(flow.in.Tail(), room, &n, &exhausted)) {
       case Transport::Io::kOk:
         flow.in.Produced(n);
-        if (exhausted) side.can_read = false;
+        if (exhausted && !side.hup) side.can_read = false;
         c.active_ns = now_;
         return true;
       case Transport::Io::kEof:
@@ -605,6 +644,7 @@ class Loop {
   }
 
   void Drive(Conn& c) {
+    if (c.lingering) return Linger(c);
     if (c.tls && !c.tls_done && !AdvanceTls(c)) return;  // handshaking, or closed
     if (c.h2) return DriveH2(c);
     bool progress = true;
@@ -626,7 +666,32 @@ class Loop {
     // Still moving after 64 rounds: the other connections get their turn, this one continues on
     // the next pass (edge-triggered readiness would not announce it again).
     if (progress) AddTimer(c, now_);
-    if (Finished(c)) return Close(c);
+    if (Finished(c)) return Linger(c);
+  }
+
+  // Ends a finished connection: at once when the client has sent everything, else after a
+  // half-close and draining what it still sends (bounded by kLingerNs).
+  void Linger(Conn& c) {
+    if (!c.lingering) {
+      if (c.up.eof) return Close(c);
+      c.lingering = true;
+      ++lingering_;
+      c.linger_until_ns = now_ + kLingerNs;
+      c.upstream.io.reset();
+      c.client.io->ShutdownWrite();
+      c.client.can_read = true;
+      AddTimer(c, c.linger_until_ns);
+    }
+    char sink[16384];
+    for (int i = 0; i < 16; ++i) {
+      if (now_ >= c.linger_until_ns) return Close(c);
+      size_t n = 0;
+      bool exhausted = false;
+      const Transport::Io io = c.client.io->Read(sink, sizeof(sink), &n, &exhausted);
+      if (io == Transport::Io::kAgain) return;
+      if (io != Transport::Io::kOk) return Close(c);  // the client's FIN (or reset): done
+    }
+    AddTimer(c, now_);  // still sending: drained further on the next pass
   }
 
   // End-of-stream rules; sets abort, or stops/finishes sides.
@@ -737,7 +802,7 @@ class Loop {
     switch (side.io->Read(h2_buf_, sizeof h2_buf_, &n, &exhausted)) {
       case Transport::Io::kOk:
         c.active_ns = now_;
-        if (exhausted) side.can_read = false;
+        if (exhausted && !side.hup) side.can_read = false;
         if (!c.h2->bridge->Receive(which, reinterpret_cast<const uint8_t*>(h2_buf_), n).ok()) failed = true;
         return true;
       case Transport::Io::kEof:
@@ -868,8 +933,8 @@ class Loop {
     if (c.first_bytes) {
       // HTTP/2 with prior knowledge: the connection goes to the HTTP/2 bridge (StartH2).
       const size_t n = std::min(un.size(), http::kH2Preface.size());
-      if (un.substr(0, n) == http::kH2Preface.substr(0, n)) {
-        if (n < http::kH2Preface.size()) return false;
+      if (c.client.io->Alpn() == "h2" || un.substr(0, n) == http::kH2Preface.substr(0, n)) {
+        if (n < http::kH2Preface.size() && c.client.io->Alpn() != "h2") return false;
         c.want_h2 = true;
         return false;
       }
@@ -1149,6 +1214,7 @@ class Loop {
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
   uint32_t serial_ = 0;
   uint32_t open_ = 0;
+  uint32_t lingering_ = 0;
   int64_t now_ = 0;
   bool accepting_ = true;
   bool accept_paused_ = false;

@@ -37,7 +37,8 @@ namespace {
 struct HttpOptions : ModeOptions {
   uint32_t mark = 0;
   uint16_t port = 0;
-  int threads = 0;  // 0: min(2, online CPUs)
+  bool has_threads = false;
+  int threads = 2;  // without --threads: min(2, online CPUs)
   std::string action;
   std::string direction;
   bool has_status = false;
@@ -124,7 +125,7 @@ std::string Parse(const Arg& arg, HttpOptions& o) {
   inj::HttpPolicy& p = o.policy;
   if (arg.key == "--mark") return TakeNumber(arg, &o.mark);
   if (arg.key == "--port") return TakeNumber(arg, &o.port);
-  if (arg.key == "--threads") return TakeNumber(arg, &o.threads);
+  if (arg.key == "--threads") return o.has_threads = true, TakeNumber(arg, &o.threads);
   if (arg.key == "--action") return TakeText(arg, &o.action);
   if (arg.key == "--direction") return TakeText(arg, &o.direction);
   if (arg.key == "--status") return o.has_status = true, TakeNumber(arg, &o.status);
@@ -186,9 +187,7 @@ std::string Validate(const HttpOptions& o) {
   if (a != "block" && a != "latency" && a != "status" && a != "body" && a != "header") {
     return Cat({"--action must be block, latency, status, body or header (got '", a, "')"});
   }
-  if (o.threads != 0) {
-    if (auto why = CheckRange("--threads", o.threads, 1, 64); !why.empty()) return why;
-  }
+  if (auto why = CheckRange("--threads", o.threads, 1, 64); !why.empty()) return why;
   if (auto why = CheckRange("--percentage", p.percentage, 0.0, 100.0); !why.empty()) return why;
   if (auto why = CheckRange<uint32_t>("--grace-ms", o.grace_ms, 0, 600'000); !why.empty()) return why;
   if (auto why = CheckRange<uint32_t>("--idle-timeout-ms", o.idle_timeout_ms, 1000, 86'400'000); !why.empty()) return why;
@@ -258,7 +257,7 @@ int Run(const HttpOptions& o, const sigset_t& stop_signals) {
   spec.port = o.port;
   spec.mark = o.mark;
   const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  spec.threads = o.threads != 0 ? o.threads : static_cast<int>(std::clamp<long>(cpus, 1, 2));
+  spec.threads = o.has_threads ? o.threads : static_cast<int>(std::clamp<long>(cpus, 1, 2));
   spec.grace_ms = o.grace_ms;
   spec.idle_timeout_ms = o.idle_timeout_ms;
   if (!o.upstream.empty()) spec.has_upstream = ParseEndpoint(o.upstream, &spec.upstream, &spec.upstream_len);

@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 // faultd-stressor: the process that carries CPU and memory stress load, the pid-exhaustion
-// fault's tasks, the NFQUEUE delayer and the DNS interceptor, and runs the kernel feature
+// fault's tasks, the NFQUEUE delayer and the DNS and HTTP interceptors, and runs the kernel feature
 // probes, so that the faultd daemon (Node) stays responsive and is never the one the OOM killer
 // picks. Each mode is one mode_<name>.cc in the table of modes.cc; `faultd-stressor` without
 // arguments prints their usage.
 //
 // The load modes die with their parent (PR_SET_PDEATHSIG), set oom_score_adj=1000, and stop
 // cleanly on SIGTERM/SIGINT/SIGHUP (the delayer first accepts every packet it holds; the DNS
-// interceptor answers the queries in flight). Stdout carries JSON lines: {"event":"ready"},
-// {"event":"populated",...}, {"event":"listening","port":P} (DNS interceptor),
-// {"event":"stats",...} (delayer and DNS interceptor, each second),
+// interceptor answers the queries in flight; the HTTP interceptor finishes the exchanges in flight
+// for up to --grace-ms). Stdout carries JSON lines: {"event":"ready"},
+// {"event":"populated",...}, {"event":"listening","port":P} (DNS and HTTP interceptors),
+// {"event":"stats",...} (delayer and interceptors, each second),
 // {"event":"error","errno":N,"syscall":"..."}. Exit codes: 0 stopped, 2 usage, 3 stress failed.
 #include <cstdio>
 #include <string_view>
