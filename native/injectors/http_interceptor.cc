@@ -784,7 +784,8 @@ class Loop {
     c.h2 = std::move(h);
     // What the HTTP/1.1 path read already: the client's preface and whatever followed it, and
     // what an HTTP/2 upstream sent at once (its SETTINGS may come before the client's preface).
-    for (auto [flow, side] : {std::pair{&c.up, core::http::H2Side::kClient}, std::pair{&c.down, core::http::H2Side::kUpstream}}) {
+    for (auto [flow, side] :
+         {std::pair{&c.up, core::http::H2Side::kClient}, std::pair{&c.down, core::http::H2Side::kUpstream}}) {
       const std::string_view read = flow->in.View();
       if (read.empty()) continue;
       const bool ok = c.h2->bridge->Receive(side, reinterpret_cast<const uint8_t*>(read.data()), read.size()).ok();
@@ -831,7 +832,8 @@ class Loop {
       h.shutdown = true;
       bridge.Shutdown();
     }
-    if (const auto due = bridge.NextDeadlineMs(); due && static_cast<int64_t>(*due) * kNsPerMs <= now_) bridge.OnTimer();
+    const auto first_due = bridge.NextDeadlineMs();
+    if (first_due && static_cast<int64_t>(*first_due) * kNsPerMs <= now_) bridge.OnTimer();
     bridge.Flush();
     const core::http::H2Stats& s = bridge.stats();
     Bump(counters_.requests, static_cast<int64_t>(s.requests - h.synced.requests));

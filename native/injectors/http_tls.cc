@@ -142,7 +142,8 @@ TlsHandshakes::Step TlsHandshakes::Advance(bool upstream_connected) noexcept {
       case State::kClientHello: {
         const tls::IoStatus s = client_->stream()->Handshake();
         if (s == tls::IoStatus::kError || s == tls::IoStatus::kClosed) {
-          error_ = "client TLS handshake: " + (s == tls::IoStatus::kClosed ? std::string("closed") : client_->stream()->error());
+          error_ = "client TLS handshake: " +
+                   (s == tls::IoStatus::kClosed ? std::string("closed") : client_->stream()->error());
           return Step::kFailed;
         }
         if (s != tls::IoStatus::kClientHello) return Step::kPending;
@@ -173,7 +174,8 @@ TlsHandshakes::Step TlsHandshakes::Advance(bool upstream_connected) noexcept {
       case State::kClientFinish: {
         const tls::IoStatus s = client_->stream()->Handshake();
         if (s == tls::IoStatus::kError || s == tls::IoStatus::kClosed) {
-          error_ = "client TLS handshake: " + (s == tls::IoStatus::kClosed ? std::string("closed") : client_->stream()->error());
+          error_ = "client TLS handshake: " +
+                   (s == tls::IoStatus::kClosed ? std::string("closed") : client_->stream()->error());
           return Step::kFailed;
         }
         if (s != tls::IoStatus::kDone) return Step::kPending;

@@ -66,7 +66,8 @@ class Peer {
                 uint8_t, void* u) {
           auto* p = static_cast<Peer*>(u);
           Message& m = p->msgs[f->hd.stream_id];
-          HttpHeader h{std::string(reinterpret_cast<const char*>(n), nl), std::string(reinterpret_cast<const char*>(v), vl)};
+          HttpHeader h{std::string(reinterpret_cast<const char*>(n), nl),
+                       std::string(reinterpret_cast<const char*>(v), vl)};
           const bool informational = !m.head_done && h.name == ":status" && h.value[0] == '1';
           if (informational) p->informational.push_back(h.value);
           (m.head_done ? m.trailers : m.headers).push_back(std::move(h));
@@ -88,7 +89,9 @@ class Peer {
       if (f->hd.type == NGHTTP2_HEADERS) {
         Message& m = p->msgs[f->hd.stream_id];
         // A 1xx head is followed by the final one.
-        if (!(m.headers.size() > 0 && m.Get(":status")[0] == '1' && !m.head_done && !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))) {
+        const bool interim = !m.headers.empty() && m.Get(":status")[0] == '1' && !m.head_done &&
+                             !(f->hd.flags & NGHTTP2_FLAG_END_STREAM);
+        if (!interim) {
           m.head_done = true;
         } else {
           m.headers.clear();
@@ -100,7 +103,8 @@ class Peer {
       }
       return 0;
     });
-    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, [](nghttp2_session*, int32_t id, uint32_t code, void* u) {
+    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, [](nghttp2_session*, int32_t id, uint32_t code,
+                                                                   void* u) {
       Message& m = static_cast<Peer*>(u)->msgs[id];
       m.closed = true;
       m.close_code = code;

@@ -141,7 +141,8 @@ struct H2Callbacks {
     auto* st = static_cast<H2Bridge::Stream*>(source->ptr);
     if (side->queued_size() >= H2Bridge::Side::kQueueCap) return NGHTTP2_ERR_WOULDBLOCK;
     Pipe& pipe = side->which == H2Side::kUpstream ? st->up : st->down;
-    const char* payload = pipe.use_replacement ? pipe.replacement.data() + pipe.replacement_off : pipe.buf.data() + pipe.off;
+    const char* payload =
+        pipe.use_replacement ? pipe.replacement.data() + pipe.replacement_off : pipe.buf.data() + pipe.off;
     const size_t padlen = frame->data.padlen;
     static const uint8_t kZeros[256] = {};
     uint8_t pad_len_byte = static_cast<uint8_t>(padlen > 0 ? padlen - 1 : 0);
@@ -615,8 +616,8 @@ Status H2Bridge::Receive(H2Side side, const uint8_t* data, size_t len) noexcept 
   if (s.lost) return Ok{};
   const ssize_t rv = nghttp2_session_mem_recv(s.session, data, len);
   if (rv < 0) {
-    return SysError{EPROTO, "nghttp2_session_mem_recv",
-                    std::string(side == H2Side::kClient ? "client: " : "upstream: ") + nghttp2_strerror(static_cast<int>(rv))};
+    const char* who = side == H2Side::kClient ? "client: " : "upstream: ";
+    return SysError{EPROTO, "nghttp2_session_mem_recv", who + std::string(nghttp2_strerror(static_cast<int>(rv)))};
   }
   return Ok{};
 }
