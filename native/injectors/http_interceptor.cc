@@ -500,8 +500,8 @@ class Loop {
       slot = static_cast<uint32_t>(conns_.size());
       conns_.emplace_back();
     }
-    conns_[slot] = std::make_unique<Conn>();
-    Conn& c = *conns_[slot];
+    auto conn = std::make_unique<Conn>();
+    Conn& c = *conn;
     c.slot = slot;
     c.serial = ++serial_;
     c.peer = peer;
@@ -512,28 +512,17 @@ class Loop {
       // from the client's ClientHello), so both transports are made here together.
       auto client = std::make_unique<TlsTransport>(std::move(fd));
       auto upstream = std::make_unique<TlsTransport>(std::move(up));
-      if (!client->StartServer(spec_.tls->server.get()).ok()) {
-        conns_[slot].reset();
-        free_.push_back(slot);
-        return;
-      }
+      if (!client->StartServer(spec_.tls->server.get()).ok()) return free_.push_back(slot);
       c.tls = std::make_unique<TlsHandshakes>(spec_.tls, client.get(), upstream.get());
       c.client.io = std::move(client);
       c.upstream.io = std::move(upstream);
-    } else if (spec_.transports) {
-      c.client.io = spec_.transports(std::move(fd), false);
-      c.upstream.io = spec_.transports(std::move(up), true);
-      if (!c.client.io || !c.upstream.io) {  // refused (e.g. TLS set-up failed): closed at once
-        conns_[slot].reset();
-        free_.push_back(slot);
-        return;
-      }
     } else {
       c.client.io = std::make_unique<PlainTransport>(std::move(fd));
       c.upstream.io = std::make_unique<PlainTransport>(std::move(up));
     }
     c.client.can_write = true;
     c.upstream.can_write = !connecting;
+    conns_[slot] = std::move(conn);
     ++open_;
     Bump(counters_.open);
     Watch(c.client.io->fd(), Key(kTagClient, slot, c.serial), EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
@@ -935,8 +924,8 @@ class Loop {
     if (c.first_bytes) {
       // HTTP/2 with prior knowledge: the connection goes to the HTTP/2 bridge (StartH2).
       const size_t n = std::min(un.size(), http::kH2Preface.size());
-      if (c.client.io->Alpn() == "h2" || un.substr(0, n) == http::kH2Preface.substr(0, n)) {
-        if (n < http::kH2Preface.size() && c.client.io->Alpn() != "h2") return false;
+      if (un.substr(0, n) == http::kH2Preface.substr(0, n)) {
+        if (n < http::kH2Preface.size()) return false;
         c.want_h2 = true;
         return false;
       }

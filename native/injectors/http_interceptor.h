@@ -16,8 +16,7 @@
 //    same fd, http_tls.h) reports through WaitsFor() which readiness an operation that returned
 //    kAgain waits for (SSL_ERROR_WANT_READ/WRITE). With spec.tls both sides are TLS and their
 //    handshakes run coupled before any byte is relayed (TlsHandshakes: the client's SNI and ALPN
-//    offer go upstream, the upstream's choice comes back). spec.transports is the plain hook for
-//    other per-side transports.
+//    offer go upstream, the upstream's choice comes back).
 //  - Codec selection: a connection whose first client bytes are the HTTP/2 preface
 //    (core::http::kH2Preface), or whose TLS ALPN chose "h2", is not an HTTP/1.1 exchange: the
 //    loop hands it to the HTTP/2 bridge (StartH2/DriveH2), fed the bytes either side sent so
@@ -33,7 +32,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <string_view>
 #include <vector>
 
 #include "../core/sys_result.h"
@@ -61,13 +59,7 @@ class Transport {
   virtual void ShutdownWrite() noexcept = 0;
   /// After kAgain from Read (`for_read`) or Writev: the readiness the operation waits for.
   [[nodiscard]] virtual Want WaitsFor(bool for_read) const noexcept { return for_read ? Want::kRead : Want::kWrite; }
-  /// The protocol ALPN chose ("h2", "http/1.1"); empty without TLS or before the handshake.
-  [[nodiscard]] virtual std::string_view Alpn() const noexcept { return {}; }
 };
-
-/// Makes the transport of one side of a new connection over its connected (client) or
-/// connecting (upstream) non-blocking socket; null = the connection is refused.
-using TransportFactory = std::function<std::unique_ptr<Transport>(core::UniqueFd fd, bool upstream)>;
 
 /// The plain TCP transport: read(2), writev(2), shutdown(2).
 class PlainTransport final : public Transport {
@@ -100,9 +92,6 @@ struct HttpInterceptorSpec {
   uint32_t max_connections = 4096;
   /// Set: TLS is terminated on both sides (ALPN h2 / http/1.1, the upstream's choice).
   std::shared_ptr<const HttpTls> tls;
-  /// The transports (TLS, phase 2); without one, PlainTransport on both sides. Called from the
-  /// loop threads: it must be thread-safe.
-  TransportFactory transports;
 };
 
 struct HttpStats {

@@ -127,10 +127,6 @@ void TlsTransport::ShutdownWrite() noexcept {
   ::shutdown(fd_.get(), SHUT_WR);
 }
 
-std::string_view TlsTransport::Alpn() const noexcept {
-  return stream_ && stream_->established() ? tls::AlpnName(stream_->alpn()) : std::string_view{};
-}
-
 Transport::Want TlsTransport::WaitsFor(bool for_read) const noexcept {
   if (for_read) return read_wants_write_ ? Want::kWrite : Want::kRead;
   return write_wants_read_ ? Want::kRead : Want::kWrite;

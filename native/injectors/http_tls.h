@@ -42,7 +42,6 @@ class TlsTransport final : public Transport {
   Io Writev(const iovec* iov, int count, size_t* n, bool* exhausted) noexcept override;
   void ShutdownWrite() noexcept override;
   [[nodiscard]] Want WaitsFor(bool for_read) const noexcept override;
-  [[nodiscard]] std::string_view Alpn() const noexcept override;
 
  private:
   core::UniqueFd fd_;

@@ -9,6 +9,7 @@ import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_proces
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
@@ -55,6 +56,9 @@ function startInterceptor(t: ExecutionContext, args: readonly string[], ns?: Tes
   });
 }
 
+/** 8 MiB of random bytes: a body far larger than the interceptor's buffers. */
+const BIG = randomBytes(8 * 1024 * 1024);
+
 interface Seen {
   method: string;
   url: string;
@@ -82,6 +86,11 @@ async function startServer(t: ExecutionContext): Promise<{ port: number; seen: S
         res.setHeader('Content-Encoding', 'identity');
         res.write('first,');
         setTimeout(() => res.end('second'), 5);
+      } else if (url.startsWith('/big')) {
+        res.setHeader('Content-Length', BIG.length);
+        res.end(BIG);
+      } else if (url.startsWith('/sha')) {
+        res.end(createHash('sha256').update(Buffer.concat(chunks)).digest('hex'));
       } else if (url.startsWith('/empty')) {
         res.statusCode = 204;
         res.end();
@@ -109,7 +118,7 @@ interface Reply {
 function request(
   port: number,
   path: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string; agent?: http.Agent; host?: string; localAddress?: string } = {},
+  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer; agent?: http.Agent; host?: string; localAddress?: string } = {},
 ): Promise<Reply> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
@@ -258,6 +267,23 @@ test('requests it does not fault pass byte for byte: keep-alive, pipelined, chun
   t.like(stats, { requests: 6, matched: 0, faulted: 0, passed: 6, upstreamErrors: 0 });
 });
 
+test('curl reusing one connection for three requests gets what it gets directly, chunked included', async (t) => {
+  const server = await startServer(t);
+  const { port, lines } = await startInterceptor(t, ['--action=block', '--path=/never', `--upstream=127.0.0.1:${server.port}`]);
+  const paths = ['/one', '/chunked', '/two'];
+  const fetchAll = async (p: number): Promise<string> => {
+    const { stdout } = await execFileAsync(systemTool('curl'), ['-s', '-S', '--max-time', '5', ...paths.map((x) => `http://127.0.0.1:${p}${x}`)], { encoding: 'utf8' });
+    return stdout;
+  };
+  const direct = await fetchAll(server.port);
+  const through = (await fetchAll(port)).replaceAll(`:${port}`, `:${server.port}`);
+  t.is(through, direct);
+  t.true(through.includes('first,second'), 'the chunked body, de-chunked by curl');
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const stats = JSON.parse(lines.filter((l) => l.includes('"stats"')).at(-1) ?? '{}') as Record<string, number>;
+  t.like(stats, { connections: 1, requests: 3, passed: 3 });
+});
+
 test('HTTP/1.0 and a close-delimited response pass; a head over 64 KiB gets 431', async (t) => {
   const upstream = await startScriptedUpstream(t, [{ request: 'GET /old HTTP/1.0\r\n\r\n', response: 'HTTP/1.0 200 OK\r\n\r\nuntil the end', close: true }]);
   const { port } = await startInterceptor(t, ['--action=block', '--path=/never', `--upstream=127.0.0.1:${upstream.port}`]);
@@ -365,6 +391,30 @@ test('an idle connection is closed after --idle-timeout-ms; out of descriptors, 
   t.regex(await answered, /^HTTP\/1\.1 200 OK/, 'the last client in the backlog is served');
   last?.destroy();
   t.is((await request(port, '/after')).status, 200, 'and new clients too');
+});
+
+test('8 MiB bodies pass both ways intact through the bounded buffers, also to a slow reader', async (t) => {
+  const server = await startServer(t);
+  const { port, child } = await startInterceptor(t, ['--action=block', '--path=/never', `--upstream=127.0.0.1:${server.port}`]);
+  const peakKiB = (): number => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${String(child.pid)}/status`, 'utf8'))?.[1] ?? NaN);
+  const before = peakKiB();
+  const down = await new Promise<Buffer>((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: '/big', agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.pause();  // a slow reader: the interceptor must stop reading the upstream, not buffer 8 MiB
+      setTimeout(() => res.resume(), 300);
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => resolve(Buffer.concat(chunks)));
+    }).on('error', reject);
+  });
+  t.is(down.length, BIG.length);
+  t.true(down.equals(BIG), 'the download is byte-identical');
+  // The upload is chunked (no Content-Length): the chunked framer walks 8 MiB of chunks.
+  const up = await request(port, '/sha', { method: 'POST', headers: { 'Transfer-Encoding': 'chunked' }, body: BIG });
+  t.is(up.body, createHash('sha256').update(BIG).digest('hex'), 'the upload is byte-identical');
+  const grew = peakKiB() - before;
+  t.log(`peak RSS ${before} KiB before, +${grew} KiB after 2 × 8 MiB`);
+  t.true(grew < 2048, `peak RSS grew by ${grew} KiB: the bodies were streamed, not buffered`);
 });
 
 // --- actions --------------------------------------------------------------------------------
