@@ -661,6 +661,24 @@ TEST_F(H2BridgeTest, UpstreamClosingWithNothingInFlightIsNoError) {
   EXPECT_TRUE(bridge_->Finished());
 }
 
+TEST_F(H2BridgeTest, HeaderBlocksOverTheHeadBoundsResetTheStreamAndNotTheConnection) {
+  Start(Policy(HttpAction::kBlock));
+  EchoUpstream();
+  std::vector<HttpHeader> huge = Get("/huge");
+  for (int i = 0; i < 80; ++i) huge.push_back({"x-pad-" + std::to_string(i), std::string(1000, 'p')});  // ~82 KiB
+  std::vector<HttpHeader> many = Get("/many");
+  for (int i = 0; i < 130; ++i) many.push_back({"x-n" + std::to_string(i), "1"});
+  const int32_t a = client_->Request(huge, nullptr);
+  const int32_t b = client_->Request(many, nullptr);
+  const int32_t ok = client_->Request(Get("/fine"), nullptr);
+  Run([&] { return client_->msgs[a].closed && client_->msgs[b].closed && client_->msgs[ok].complete; });
+  EXPECT_NE(client_->msgs[a].close_code, NGHTTP2_NO_ERROR);
+  EXPECT_NE(client_->msgs[b].close_code, NGHTTP2_NO_ERROR);
+  EXPECT_EQ(client_->msgs[ok].body, "hello /fine");
+  ASSERT_EQ(upstream_->msgs.size(), 1u) << "only the bounded request went upstream";
+  EXPECT_FALSE(client_->goaway);
+}
+
 TEST_F(H2BridgeTest, ClientGarbageIsAProtocolError) {
   Start(Policy(HttpAction::kBlock));
   const char junk[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";

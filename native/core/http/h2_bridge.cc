@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "h1_head.h"
+
 namespace faultd::core::http {
 namespace {
 
@@ -106,6 +108,8 @@ struct H2Bridge::Stream {
   std::string scheme;
   std::vector<inj::HttpHeader> req_block;   // header block arriving from the client
   std::vector<inj::HttpHeader> resp_block;  // header block arriving from the upstream
+  size_t req_block_bytes = 0;               // their sizes so far (bounded like an HTTP/1.1 head)
+  size_t resp_block_bytes = 0;
   inj::HttpDecision decision;
   inj::HttpResponseHead response;
   std::string local_body;  // the body of a local answer (block)
@@ -247,7 +251,10 @@ struct H2Callbacks {
       side->bridge->streams_[st->client_id] = std::move(owned);
       nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, st);
     }
-    if (st != nullptr) (side->which == H2Side::kClient ? st->req_block : st->resp_block).clear();
+    if (st != nullptr) {
+      (side->which == H2Side::kClient ? st->req_block : st->resp_block).clear();
+      (side->which == H2Side::kClient ? st->req_block_bytes : st->resp_block_bytes) = 0;
+    }
     return 0;
   }
 
@@ -256,7 +263,13 @@ struct H2Callbacks {
     H2Bridge::Side* side = SideOf(user_data);
     H2Bridge::Stream* st = StreamOf(session, frame->hd.stream_id);
     if (st == nullptr) return 0;
-    auto& block = side->which == H2Side::kClient ? st->req_block : st->resp_block;
+    const bool from_client = side->which == H2Side::kClient;
+    auto& block = from_client ? st->req_block : st->resp_block;
+    // The same bounds as an HTTP/1.1 head (64 KiB, 128 fields; sizes counted as RFC 7541 §4.1
+    // does): a larger block resets the stream instead of growing without end.
+    size_t& bytes = from_client ? st->req_block_bytes : st->resp_block_bytes;
+    bytes += namelen + valuelen + 32;
+    if (bytes > kMaxHeadBytes || block.size() >= kMaxHeaders) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     block.push_back({std::string(reinterpret_cast<const char*>(name), namelen),
                      std::string(reinterpret_cast<const char*>(value), valuelen)});
     return 0;
@@ -363,13 +376,15 @@ Result<std::unique_ptr<H2Bridge>> H2Bridge::Create(H2BridgeSpec spec) noexcept {
   const nghttp2_settings_entry server_settings[] = {
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(kStreamWindow)},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(kMaxHeadBytes)},
   };
   const nghttp2_settings_entry client_settings[] = {
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(kStreamWindow)},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(kMaxHeadBytes)},
   };
-  rv = nghttp2_submit_settings(b->client_->session, NGHTTP2_FLAG_NONE, server_settings, 2);
-  if (rv == 0) rv = nghttp2_submit_settings(b->upstream_->session, NGHTTP2_FLAG_NONE, client_settings, 2);
+  rv = nghttp2_submit_settings(b->client_->session, NGHTTP2_FLAG_NONE, server_settings, 3);
+  if (rv == 0) rv = nghttp2_submit_settings(b->upstream_->session, NGHTTP2_FLAG_NONE, client_settings, 3);
   for (Side* s : {b->client_.get(), b->upstream_.get()})
     if (rv == 0) rv = nghttp2_session_set_local_window_size(s->session, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
   if (rv != 0) return SysError{EINVAL, "nghttp2_submit_settings", nghttp2_strerror(rv)};
