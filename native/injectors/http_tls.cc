@@ -45,9 +45,9 @@ Transport::Io TlsTransport::Read(char* buf, size_t len, size_t* n, bool* exhaust
   switch (r.status) {
     case tls::IoStatus::kDone:
       *n = r.bytes;
-      // OpenSSL may hold more decrypted (or undecrypted) bytes than one read returned: the
-      // edge-triggered loop reads until kAgain.
-      *exhausted = false;
+      // Only when the socket was seen empty and OpenSSL holds nothing more may the
+      // edge-triggered loop wait for readiness (else it reads on, up to kAgain).
+      *exhausted = r.drained;
       return Io::kOk;
     case tls::IoStatus::kWantWrite:
       read_wants_write_ = true;
