@@ -511,6 +511,8 @@ class Loop {
     c.active_ns = now_;
     c.connecting = connecting;
     if (spec_.tls) {
+      // TLS termination: the two handshakes are coupled (the upstream's SNI and ALPN offer come
+      // from the client's ClientHello), so both transports are made here together.
       auto client = std::make_unique<TlsTransport>(std::move(fd));
       auto upstream = std::make_unique<TlsTransport>(std::move(up));
       if (!client->StartServer(spec_.tls->server.get()).ok()) return free_.push_back(slot);
@@ -774,7 +776,8 @@ class Loop {
     c.h2 = std::move(h);
     // What the HTTP/1.1 path read already: the client's preface and whatever followed it, and
     // what an HTTP/2 upstream sent at once (its SETTINGS may come before the client's preface).
-    for (auto [flow, side] : {std::pair{&c.up, core::http::H2Side::kClient}, std::pair{&c.down, core::http::H2Side::kUpstream}}) {
+    for (auto [flow, side] :
+         {std::pair{&c.up, core::http::H2Side::kClient}, std::pair{&c.down, core::http::H2Side::kUpstream}}) {
       const std::string_view read = flow->in.View();
       if (read.empty()) continue;
       const bool ok = c.h2->bridge->Receive(side, reinterpret_cast<const uint8_t*>(read.data()), read.size()).ok();
@@ -792,7 +795,7 @@ class Loop {
     switch (side.io->Read(h2_buf_, sizeof h2_buf_, &n, &exhausted)) {
       case Transport::Io::kOk:
         c.active_ns = now_;
-        if (exhausted) side.can_read = false;
+        if (exhausted && !side.hup) side.can_read = false;
         if (!c.h2->bridge->Receive(which, reinterpret_cast<const uint8_t*>(h2_buf_), n).ok()) failed = true;
         return true;
       case Transport::Io::kEof:
@@ -821,7 +824,8 @@ class Loop {
       h.shutdown = true;
       bridge.Shutdown();
     }
-    if (const auto due = bridge.NextDeadlineMs(); due && static_cast<int64_t>(*due) * kNsPerMs <= now_) bridge.OnTimer();
+    const auto first_due = bridge.NextDeadlineMs();
+    if (first_due && static_cast<int64_t>(*first_due) * kNsPerMs <= now_) bridge.OnTimer();
     bridge.Flush();
     const core::http::H2Stats& s = bridge.stats();
     Bump(counters_.requests, static_cast<int64_t>(s.requests - h.synced.requests));

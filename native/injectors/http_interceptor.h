@@ -10,19 +10,18 @@
 // Threads: one epoll loop per thread, each with its own SO_REUSEPORT listener, so the kernel
 // spreads connections over the loops and a connection lives in one thread only.
 //
-// Seams for TLS and HTTP/2 (phase 2, native/core/tls and native/core/http/h2_*):
+// TLS and HTTP/2 (native/core/tls, native/core/http/h2_*, injectors/http_tls):
 //  - Transport: each side of a connection is a byte stream behind this small interface, over its
-//    non-blocking fd. PlainTransport is read/writev/shutdown; a TLS transport (OpenSSL over the
-//    same fd) slots in between the socket and the codec: it reports through Want() which
-//    readiness an operation that returned kAgain waits for (SSL_ERROR_WANT_READ/WRITE), and
-//    `exhausted` = false while it holds decrypted bytes, so the edge-triggered loop reads again.
+//    non-blocking fd. PlainTransport is read/writev/shutdown; TlsTransport (OpenSSL over the
+//    same fd, http_tls.h) reports through WaitsFor() which readiness an operation that returned
+//    kAgain waits for (SSL_ERROR_WANT_READ/WRITE). With spec.tls both sides are TLS and their
+//    handshakes run coupled before any byte is relayed (TlsHandshakes: the client's SNI and ALPN
+//    offer go upstream, the upstream's choice comes back).
 //  - Codec selection: a connection whose first client bytes are the HTTP/2 preface
-//    (core::http::kH2Preface), or whose TLS ALPN chose "h2", is not an HTTP/1.1 exchange. The
-//    loop (http_interceptor.cc, the `first_bytes` check where a request head is parsed) now
-//    relays such a connection as a raw tunnel, untouched and never faulted; that is where an
-//    HTTP/2 session (nghttp2, h2_*) takes over instead: fed the client's and the upstream's bytes
-//    from the connection's two read buffers, writing into the same two outputs, and deciding each
-//    stream with the same Decide() (HttpRequestHead from :method/:path/:authority/headers).
+//    (core::http::kH2Preface), or whose TLS ALPN chose "h2", is not an HTTP/1.1 exchange: the
+//    loop hands it to the HTTP/2 bridge (StartH2/DriveH2), fed the bytes either side sent so
+//    far, which decides each stream with the same Decide() (HttpRequestHead from
+//    :method/:path/:authority/headers).
 #pragma once
 
 #include <netinet/in.h>

@@ -45,9 +45,9 @@ Transport::Io TlsTransport::Read(char* buf, size_t len, size_t* n, bool* exhaust
   switch (r.status) {
     case tls::IoStatus::kDone:
       *n = r.bytes;
-      // OpenSSL may hold more decrypted (or undecrypted) bytes than one read returned: the
-      // edge-triggered loop reads until kAgain.
-      *exhausted = false;
+      // Only when the socket was seen empty and OpenSSL holds nothing more may the
+      // edge-triggered loop wait for readiness (else it reads on, up to kAgain).
+      *exhausted = r.drained;
       return Io::kOk;
     case tls::IoStatus::kWantWrite:
       read_wants_write_ = true;
@@ -138,7 +138,8 @@ TlsHandshakes::Step TlsHandshakes::Advance(bool upstream_connected) noexcept {
       case State::kClientHello: {
         const tls::IoStatus s = client_->stream()->Handshake();
         if (s == tls::IoStatus::kError || s == tls::IoStatus::kClosed) {
-          error_ = "client TLS handshake: " + (s == tls::IoStatus::kClosed ? std::string("closed") : client_->stream()->error());
+          error_ = "client TLS handshake: " +
+                   (s == tls::IoStatus::kClosed ? std::string("closed") : client_->stream()->error());
           return Step::kFailed;
         }
         if (s != tls::IoStatus::kClientHello) return Step::kPending;
@@ -169,7 +170,8 @@ TlsHandshakes::Step TlsHandshakes::Advance(bool upstream_connected) noexcept {
       case State::kClientFinish: {
         const tls::IoStatus s = client_->stream()->Handshake();
         if (s == tls::IoStatus::kError || s == tls::IoStatus::kClosed) {
-          error_ = "client TLS handshake: " + (s == tls::IoStatus::kClosed ? std::string("closed") : client_->stream()->error());
+          error_ = "client TLS handshake: " +
+                   (s == tls::IoStatus::kClosed ? std::string("closed") : client_->stream()->error());
           return Step::kFailed;
         }
         if (s != tls::IoStatus::kDone) return Step::kPending;

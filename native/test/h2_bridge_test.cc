@@ -66,7 +66,8 @@ class Peer {
                 uint8_t, void* u) {
           auto* p = static_cast<Peer*>(u);
           Message& m = p->msgs[f->hd.stream_id];
-          HttpHeader h{std::string(reinterpret_cast<const char*>(n), nl), std::string(reinterpret_cast<const char*>(v), vl)};
+          HttpHeader h{std::string(reinterpret_cast<const char*>(n), nl),
+                       std::string(reinterpret_cast<const char*>(v), vl)};
           const bool informational = !m.head_done && h.name == ":status" && h.value[0] == '1';
           if (informational) p->informational.push_back(h.value);
           (m.head_done ? m.trailers : m.headers).push_back(std::move(h));
@@ -88,7 +89,9 @@ class Peer {
       if (f->hd.type == NGHTTP2_HEADERS) {
         Message& m = p->msgs[f->hd.stream_id];
         // A 1xx head is followed by the final one.
-        if (!(m.headers.size() > 0 && m.Get(":status")[0] == '1' && !m.head_done && !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))) {
+        const bool interim = !m.headers.empty() && m.Get(":status")[0] == '1' && !m.head_done &&
+                             !(f->hd.flags & NGHTTP2_FLAG_END_STREAM);
+        if (!interim) {
           m.head_done = true;
         } else {
           m.headers.clear();
@@ -100,7 +103,8 @@ class Peer {
       }
       return 0;
     });
-    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, [](nghttp2_session*, int32_t id, uint32_t code, void* u) {
+    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, [](nghttp2_session*, int32_t id, uint32_t code,
+                                                                   void* u) {
       Message& m = static_cast<Peer*>(u)->msgs[id];
       m.closed = true;
       m.close_code = code;
@@ -502,6 +506,7 @@ TEST_F(H2BridgeTest, ClientResetIsRelayedUpstreamWithItsCode) {
   EXPECT_EQ(upstream_->msgs[1].close_code, NGHTTP2_CANCEL);
   Run();
   EXPECT_EQ(bridge_->streams(), 0u);
+  EXPECT_EQ(bridge_->stats().upstream_errors, 0u) << "the reset was the client's, relayed by us";
 }
 
 TEST_F(H2BridgeTest, UpstreamResetIsRelayedToTheClientWithItsCode) {
@@ -638,6 +643,40 @@ TEST_F(H2BridgeTest, UpstreamConnectionLostResetsOpenStreams) {
   Run([&] { return client_->msgs[id].closed; });
   EXPECT_EQ(client_->msgs[id].close_code, NGHTTP2_INTERNAL_ERROR);
   EXPECT_TRUE(client_->goaway);
+  EXPECT_EQ(client_->goaway_code, NGHTTP2_INTERNAL_ERROR);
+  EXPECT_EQ(bridge_->stats().upstream_errors, 1u);
+}
+
+TEST_F(H2BridgeTest, UpstreamClosingWithNothingInFlightIsNoError) {
+  Start(Policy(HttpAction::kBlock));
+  EchoUpstream();
+  const int32_t id = client_->Request(Get("/done"), nullptr);
+  Run([&] { return client_->msgs[id].complete; });
+  nghttp2_submit_goaway(upstream_->session(), NGHTTP2_FLAG_NONE, 1, NGHTTP2_NO_ERROR, nullptr, 0);
+  Run([&] { return client_->goaway; });
+  upstream_fd_.Reset();
+  Run();
+  EXPECT_EQ(bridge_->stats().upstream_errors, 0u);
+  EXPECT_EQ(client_->goaway_code, NGHTTP2_NO_ERROR);
+  EXPECT_TRUE(bridge_->Finished());
+}
+
+TEST_F(H2BridgeTest, HeaderBlocksOverTheHeadBoundsResetTheStreamAndNotTheConnection) {
+  Start(Policy(HttpAction::kBlock));
+  EchoUpstream();
+  std::vector<HttpHeader> huge = Get("/huge");
+  for (int i = 0; i < 80; ++i) huge.push_back({"x-pad-" + std::to_string(i), std::string(1000, 'p')});  // ~82 KiB
+  std::vector<HttpHeader> many = Get("/many");
+  for (int i = 0; i < 130; ++i) many.push_back({"x-n" + std::to_string(i), "1"});
+  const int32_t a = client_->Request(huge, nullptr);
+  const int32_t b = client_->Request(many, nullptr);
+  const int32_t ok = client_->Request(Get("/fine"), nullptr);
+  Run([&] { return client_->msgs[a].closed && client_->msgs[b].closed && client_->msgs[ok].complete; });
+  EXPECT_NE(client_->msgs[a].close_code, NGHTTP2_NO_ERROR);
+  EXPECT_NE(client_->msgs[b].close_code, NGHTTP2_NO_ERROR);
+  EXPECT_EQ(client_->msgs[ok].body, "hello /fine");
+  ASSERT_EQ(upstream_->msgs.size(), 1u) << "only the bounded request went upstream";
+  EXPECT_FALSE(client_->goaway);
 }
 
 TEST_F(H2BridgeTest, ClientGarbageIsAProtocolError) {

@@ -237,6 +237,49 @@ TEST_F(TlsTest, OneMebibyteBothWaysThroughSmallSocketBuffersThenCloseNotify) {
   EXPECT_EQ(s.Read(buf, sizeof buf).status, IoStatus::kClosed);
 }
 
+TEST_F(TlsTest, ReadSaysDrainedOnlyWhenTheSocketWasEmptyAndNothingIsBuffered) {
+  auto sctx = Server();
+  auto cctx = Client("");
+  SocketPair p;
+  auto server = TlsStream::Accept(sctx.get(), p.a.get(), false);
+  auto client = TlsStream::Connect(cctx.get(), p.b.get(), "localhost", false, true);
+  ASSERT_TRUE(server.ok() && client.ok());
+  auto [hs, hc] = Shake(*server.value(), *client.value());
+  ASSERT_EQ(hs, IoStatus::kDone);
+  ASSERT_EQ(hc, IoStatus::kDone);
+  TlsStream& s = *server.value();
+  TlsStream& c = *client.value();
+  char buf[4096];
+  ASSERT_EQ(c.Write("ping", 4).bytes, 4u);
+  IoResult r = s.Read(buf, sizeof buf);
+  ASSERT_EQ(r.status, IoStatus::kDone);
+  EXPECT_EQ(r.bytes, 4u);
+  EXPECT_TRUE(r.drained) << "one small record, the socket then empty";
+  const std::string big(200000, 'b');
+  size_t sent = 0;
+  while (sent < big.size()) {
+    const IoResult w = c.Write(big.data() + sent, big.size() - sent);
+    if (w.status != IoStatus::kDone) break;
+    sent += w.bytes;
+  }
+  ASSERT_GT(sent, 3 * sizeof buf);
+  r = s.Read(buf, sizeof buf);
+  ASSERT_EQ(r.status, IoStatus::kDone);
+  EXPECT_FALSE(r.drained) << "more than one buffer waits";
+  size_t got = r.bytes;
+  bool drained = false;
+  while (got < sent) {
+    r = s.Read(buf, sizeof buf);
+    ASSERT_EQ(r.status, IoStatus::kDone) << "a read after drained=false found data";
+    got += r.bytes;
+    drained = r.drained;
+    if (drained) break;
+  }
+  EXPECT_EQ(got, sent) << "drained only after the last byte";
+  EXPECT_TRUE(drained);
+  EXPECT_EQ(s.Read(buf, sizeof buf).status, IoStatus::kWantRead);
+}
+
 TEST_F(TlsTest, PlainTextClientIsAHandshakeErrorNotACrash) {
   auto sctx = Server();
   SocketPair p;

@@ -9,6 +9,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -358,6 +359,30 @@ test('TLS: h2 via ALPN with the user certificate; the upstream gets TLS with the
   const { stdout } = await execFileAsync(systemTool('nghttp'), ['-n', '-s', url('/ok'), url('/fault/n')], { encoding: 'utf8' });
   t.regex(stdout, /\/fault\/n/);
   t.like(await lastStats(ic), { faulted: 3, upstreamErrors: 0 });
+});
+
+test('TLS: a client offering h2 gets HTTP/1.1 when the upstream speaks only HTTP/1.1 (never bridged h2 to 1.1)', async (t) => {
+  const certs = await makeCerts(t);
+  const seen: { version: string; alpn: string | false | null | undefined }[] = [];
+  const server = https.createServer({ key: readFileSync(certs.upstreamKey), cert: readFileSync(certs.upstreamCert) }, (req, res) => {
+    seen.push({ version: req.httpVersion, alpn: (req.socket as Partial<TLSSocket>).alpnProtocol });
+    res.end('one-one');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const upstreamPort = (server.address() as AddressInfo).port;
+  const ic = await startInterceptor(t, [`--upstream=127.0.0.1:${String(upstreamPort)}`, `--tls-cert=${certs.userCert}`, `--tls-key=${certs.userKey}`, '--action=block', '--path=/fault']);
+  const reply = await curl(['--http2', '-k', `https://127.0.0.1:${String(ic.port)}/x`]);
+  t.is(reply.status, 200);
+  t.is(reply.version, '1.1', 'curl offered h2 and http/1.1 and was given the upstream choice');
+  t.is(reply.body.toString(), 'one-one');
+  t.deepEqual(seen, [{ version: '1.1', alpn: 'http/1.1' }], 'the upstream chose http/1.1 of the two the client offered');
+  const blocked = await curl(['--http2', '-k', `https://127.0.0.1:${String(ic.port)}/fault`]);
+  t.is(blocked.status, 404);
+  t.is(blocked.version, '1.1');
 });
 
 test('TLS: an upstream whose certificate the --upstream-ca does not vouch for is refused (counted as an upstream error)', async (t) => {

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "h1_head.h"
+
 namespace faultd::core::http {
 namespace {
 
@@ -106,6 +108,8 @@ struct H2Bridge::Stream {
   std::string scheme;
   std::vector<inj::HttpHeader> req_block;   // header block arriving from the client
   std::vector<inj::HttpHeader> resp_block;  // header block arriving from the upstream
+  size_t req_block_bytes = 0;               // their sizes so far (bounded like an HTTP/1.1 head)
+  size_t resp_block_bytes = 0;
   inj::HttpDecision decision;
   inj::HttpResponseHead response;
   std::string local_body;  // the body of a local answer (block)
@@ -141,7 +145,8 @@ struct H2Callbacks {
     auto* st = static_cast<H2Bridge::Stream*>(source->ptr);
     if (side->queued_size() >= H2Bridge::Side::kQueueCap) return NGHTTP2_ERR_WOULDBLOCK;
     Pipe& pipe = side->which == H2Side::kUpstream ? st->up : st->down;
-    const char* payload = pipe.use_replacement ? pipe.replacement.data() + pipe.replacement_off : pipe.buf.data() + pipe.off;
+    const char* payload =
+        pipe.use_replacement ? pipe.replacement.data() + pipe.replacement_off : pipe.buf.data() + pipe.off;
     const size_t padlen = frame->data.padlen;
     static const uint8_t kZeros[256] = {};
     uint8_t pad_len_byte = static_cast<uint8_t>(padlen > 0 ? padlen - 1 : 0);
@@ -246,7 +251,10 @@ struct H2Callbacks {
       side->bridge->streams_[st->client_id] = std::move(owned);
       nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, st);
     }
-    if (st != nullptr) (side->which == H2Side::kClient ? st->req_block : st->resp_block).clear();
+    if (st != nullptr) {
+      (side->which == H2Side::kClient ? st->req_block : st->resp_block).clear();
+      (side->which == H2Side::kClient ? st->req_block_bytes : st->resp_block_bytes) = 0;
+    }
     return 0;
   }
 
@@ -255,7 +263,13 @@ struct H2Callbacks {
     H2Bridge::Side* side = SideOf(user_data);
     H2Bridge::Stream* st = StreamOf(session, frame->hd.stream_id);
     if (st == nullptr) return 0;
-    auto& block = side->which == H2Side::kClient ? st->req_block : st->resp_block;
+    const bool from_client = side->which == H2Side::kClient;
+    auto& block = from_client ? st->req_block : st->resp_block;
+    // The same bounds as an HTTP/1.1 head (64 KiB, 128 fields; sizes counted as RFC 7541 §4.1
+    // does): a larger block resets the stream instead of growing without end.
+    size_t& bytes = from_client ? st->req_block_bytes : st->resp_block_bytes;
+    bytes += namelen + valuelen + 32;
+    if (bytes > kMaxHeadBytes || block.size() >= kMaxHeaders) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     block.push_back({std::string(reinterpret_cast<const char*>(name), namelen),
                      std::string(reinterpret_cast<const char*>(value), valuelen)});
     return 0;
@@ -362,13 +376,15 @@ Result<std::unique_ptr<H2Bridge>> H2Bridge::Create(H2BridgeSpec spec) noexcept {
   const nghttp2_settings_entry server_settings[] = {
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(kStreamWindow)},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(kMaxHeadBytes)},
   };
   const nghttp2_settings_entry client_settings[] = {
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(kStreamWindow)},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(kMaxHeadBytes)},
   };
-  rv = nghttp2_submit_settings(b->client_->session, NGHTTP2_FLAG_NONE, server_settings, 2);
-  if (rv == 0) rv = nghttp2_submit_settings(b->upstream_->session, NGHTTP2_FLAG_NONE, client_settings, 2);
+  rv = nghttp2_submit_settings(b->client_->session, NGHTTP2_FLAG_NONE, server_settings, 3);
+  if (rv == 0) rv = nghttp2_submit_settings(b->upstream_->session, NGHTTP2_FLAG_NONE, client_settings, 3);
   for (Side* s : {b->client_.get(), b->upstream_.get()})
     if (rv == 0) rv = nghttp2_session_set_local_window_size(s->session, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
   if (rv != 0) return SysError{EINVAL, "nghttp2_submit_settings", nghttp2_strerror(rv)};
@@ -585,7 +601,9 @@ void H2Bridge::OnStreamClose(Stream* st, H2Side side, uint32_t error_code) noexc
   } else {
     st->upstream_closed = true;
     if (error_code != NGHTTP2_NO_ERROR) {
-      ++stats_.upstream_errors;
+      // After the client went (a client that had its bytes may close before END_STREAM), the
+      // reset is ours, not the upstream's fault.
+      if (!st->client_closed) ++stats_.upstream_errors;
       DropPipe(st, H2Side::kClient);
       if (!st->client_closed && !client_->lost)
         nghttp2_submit_rst_stream(client_->session, NGHTTP2_FLAG_NONE, st->client_id, error_code);
@@ -613,8 +631,8 @@ Status H2Bridge::Receive(H2Side side, const uint8_t* data, size_t len) noexcept 
   if (s.lost) return Ok{};
   const ssize_t rv = nghttp2_session_mem_recv(s.session, data, len);
   if (rv < 0) {
-    return SysError{EPROTO, "nghttp2_session_mem_recv",
-                    std::string(side == H2Side::kClient ? "client: " : "upstream: ") + nghttp2_strerror(static_cast<int>(rv))};
+    const char* who = side == H2Side::kClient ? "client: " : "upstream: ";
+    return SysError{EPROTO, "nghttp2_session_mem_recv", who + std::string(nghttp2_strerror(static_cast<int>(rv)))};
   }
   return Ok{};
 }
@@ -650,11 +668,13 @@ void H2Bridge::Lost(H2Side side) noexcept {
   s.lost = true;
   const H2Side other = side == H2Side::kClient ? H2Side::kUpstream : H2Side::kClient;
   Side& o = SideFor(other);
-  if (side == H2Side::kUpstream) ++stats_.upstream_errors;
+  // An upstream that closes with nothing in flight (after a GOAWAY, or idle) is no error.
+  bool cut_short = false;
   for (auto it = streams_.begin(); it != streams_.end();) {
     Stream* st = it->second.get();
     if (side == H2Side::kUpstream) {
       if (!st->upstream_closed) {
+        cut_short = true;
         st->upstream_closed = true;
         st->request_due_ms = 0;
         if (!st->client_closed && !o.lost)
@@ -680,7 +700,8 @@ void H2Bridge::Lost(H2Side side) noexcept {
       ++it;
     }
   }
-  RelayGoaway(other, side == H2Side::kUpstream ? NGHTTP2_INTERNAL_ERROR : NGHTTP2_NO_ERROR, nullptr, 0);
+  if (cut_short) ++stats_.upstream_errors;
+  RelayGoaway(other, cut_short ? NGHTTP2_INTERNAL_ERROR : NGHTTP2_NO_ERROR, nullptr, 0);
 }
 
 void H2Bridge::Shutdown() noexcept {

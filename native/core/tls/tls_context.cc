@@ -36,6 +36,10 @@ Result<SslCtxPtr> NewContext(const SSL_METHOD* method) noexcept {
   // The interceptor writes whatever it has and offers the rest again (see TlsStream::Write).
   SSL_CTX_set_mode(ctx.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                                   SSL_MODE_RELEASE_BUFFERS);
+  // Read as much as the socket has into OpenSSL's buffer (one read(2) for several records)
+  // rather than a 5-byte header read and a body read per record. TlsStream's callers read until
+  // kWantRead anyway, so bytes held in that buffer are never left behind.
+  SSL_CTX_set_read_ahead(ctx.get(), 1);
   return ctx;
 }
 

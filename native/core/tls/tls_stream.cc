@@ -59,6 +59,15 @@ Alpn DefaultChoice(const ClientHello& hello) noexcept {
   return Alpn::kNone;
 }
 
+// Reports each read(2) of the socket BIO to its stream (see IoResult::drained).
+long SocketReadCallback(BIO* bio, int oper, const char*, size_t len, int, long, int ret, size_t* processed) {
+  if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
+    if (auto* stream = reinterpret_cast<TlsStream*>(BIO_get_callback_arg(bio)))
+      stream->OnSocketRead(len, processed != nullptr ? *processed : 0, ret > 0);
+  }
+  return ret;
+}
+
 int ClientHelloCallback(SSL* ssl, int* alert, void* /*arg*/) {
   TlsStream* stream = StreamOf(ssl);
   if (stream == nullptr) return SSL_CLIENT_HELLO_SUCCESS;
@@ -99,6 +108,7 @@ Result<std::unique_ptr<TlsStream>> TlsStream::Accept(SSL_CTX* ctx, int fd, bool 
   // A peer that closes without close_notify is a closed connection, not an error to report.
   SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
   if (SSL_set_fd(ssl, fd) != 1) return SysError{EINVAL, "SSL_set_fd", TakeOpenSslErrors()};
+  stream->WatchSocketReads();
   SSL_set_accept_state(ssl);
   return stream;
 }
@@ -111,6 +121,7 @@ Result<std::unique_ptr<TlsStream>> TlsStream::Connect(SSL_CTX* ctx, int fd, cons
   SSL_set_ex_data(ssl, StreamIndex(), stream.get());
   SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
   if (SSL_set_fd(ssl, fd) != 1) return SysError{EINVAL, "SSL_set_fd", TakeOpenSslErrors()};
+  stream->WatchSocketReads();
   if (!sni.empty()) {
     if (SSL_set_tlsext_host_name(ssl, sni.c_str()) != 1)
       return SysError{EINVAL, "SSL_set_tlsext_host_name", "server name '" + sni + "': " + TakeOpenSslErrors()};
@@ -134,6 +145,12 @@ Result<std::unique_ptr<TlsStream>> TlsStream::Connect(SSL_CTX* ctx, int fd, cons
 }
 
 TlsStream::~TlsStream() { SSL_free(ssl_); }
+
+void TlsStream::WatchSocketReads() noexcept {
+  BIO* rbio = SSL_get_rbio(ssl_);
+  BIO_set_callback_ex(rbio, SocketReadCallback);
+  BIO_set_callback_arg(rbio, reinterpret_cast<char*>(this));
+}
 
 int TlsStream::OnClientHello(SSL* ssl) noexcept {
   if (!hello_seen_) {
@@ -219,8 +236,9 @@ IoStatus TlsStream::Handshake() noexcept {
 IoResult TlsStream::Read(void* buf, size_t len) noexcept {
   ERR_clear_error();
   size_t got = 0;
+  socket_read_ = false;
   const int r = SSL_read_ex(ssl_, buf, len, &got);
-  if (r == 1) return {IoStatus::kDone, got};
+  if (r == 1) return {IoStatus::kDone, got, socket_read_ && socket_short_ && SSL_has_pending(ssl_) == 0};
   return {Classify(r, "SSL_read"), 0};
 }
 

@@ -45,6 +45,9 @@ enum class IoStatus : uint8_t {
 struct IoResult {
   IoStatus status = IoStatus::kDone;
   size_t bytes = 0;
+  /// Read: the socket was found empty during this call (a read(2) came back short) and OpenSSL
+  /// holds no further bytes, so an edge-triggered caller may wait for readiness.
+  bool drained = false;
 };
 
 class TlsStream {
@@ -59,6 +62,11 @@ class TlsStream {
   /// With a verifying context, the upstream's certificate must also name `sni` when given.
   static Result<std::unique_ptr<TlsStream>> Connect(SSL_CTX* ctx, int fd, const std::string& sni, bool offer_h2,
                                                     bool offer_http11) noexcept;
+  /// Observes the socket reads OpenSSL makes (for IoResult::drained).
+  void OnSocketRead(size_t asked, size_t got, bool ok) noexcept {
+    socket_read_ = true;
+    socket_short_ = !ok || got < asked;
+  }
 
   ~TlsStream();
   TlsStream(const TlsStream&) = delete;
@@ -104,6 +112,9 @@ class TlsStream {
   bool pause_ = false;
   bool hello_seen_ = false;
   size_t retry_len_ = 0;  // Write: bytes OpenSSL holds for a retry
+  bool socket_read_ = false;   // Read: OpenSSL read the socket during this call
+  bool socket_short_ = false;  // ... and its last read came back short (or EAGAIN)
+  void WatchSocketReads() noexcept;
   ClientHello hello_;
   AlpnChooser chooser_;
   std::string error_;
