@@ -128,6 +128,7 @@ enum Tag : uint64_t { kSignals = 1, kTimer, kUdpListen, kUdpUpstream, kTcpListen
 uint64_t Key(Tag tag, uint32_t id = 0) { return (static_cast<uint64_t>(tag) << 32) | id; }
 
 struct PendingUdp {
+  uint32_t route = 0;
   sockaddr_storage client{};
   socklen_t client_len = 0;
   uint16_t client_id = 0;
@@ -135,6 +136,7 @@ struct PendingUdp {
 };
 
 struct TcpConn {
+  uint32_t route = 0;
   UniqueFd client;
   UniqueFd upstream;
   bool connecting = false;
@@ -149,8 +151,9 @@ struct TcpConn {
 
 class Loop {
  public:
-  Loop(const DnsInterceptorSpec& spec, int udp, int tcp, const DnsPolicy& policy, const std::function<double()>& draw)
-      : spec_(spec), udp_(udp), tcp_(tcp), policy_(policy), draw_(draw) {}
+  Loop(const DnsInterceptorSpec& spec, const std::vector<DnsInterceptor::Listeners>& listeners, const DnsPolicy& policy,
+       const std::function<double()>& draw)
+      : spec_(spec), listeners_(listeners), policy_(policy), draw_(draw) {}
 
   core::Status Run(const sigset_t& stop_signals, const std::function<void(const DnsStats&)>& on_tick) {
     epoll_.Reset(epoll_create1(EPOLL_CLOEXEC));
@@ -161,13 +164,19 @@ class Loop {
     if (!timer.valid()) return core::ErrnoError("timerfd_create");
     const itimerspec second{{1, 0}, {1, 0}};
     if (timerfd_settime(timer.get(), 0, &second, nullptr) != 0) return core::ErrnoError("timerfd_settime");
-    auto upstream = Socket(spec_.upstream.ss_family, SOCK_DGRAM, spec_.mark);
-    if (!upstream.ok()) return upstream.error();
-    up_udp_ = std::move(upstream).value();
-    if (connect(up_udp_.get(), reinterpret_cast<const sockaddr*>(&spec_.upstream), spec_.upstream_len) != 0) return core::ErrnoError("connect", "UDP upstream");
-    for (const auto& [fd, key] : {std::pair{signals.get(), Key(kSignals)}, {timer.get(), Key(kTimer)}, {udp_, Key(kUdpListen)},
-                                  {up_udp_.get(), Key(kUdpUpstream)}, {tcp_, Key(kTcpListen)}}) {
+    for (const auto& [fd, key] : {std::pair{signals.get(), Key(kSignals)}, {timer.get(), Key(kTimer)}}) {
       if (!Watch(EPOLL_CTL_ADD, fd, key, EPOLLIN)) return core::ErrnoError("epoll_ctl");
+    }
+    for (uint32_t r = 0; r < spec_.routes.size(); ++r) {
+      const DnsRoute& route = spec_.routes[r];
+      auto upstream = Socket(route.upstream.ss_family, SOCK_DGRAM, spec_.mark);
+      if (!upstream.ok()) return upstream.error();
+      up_udp_.push_back(std::move(upstream).value());
+      if (connect(up_udp_.back().get(), reinterpret_cast<const sockaddr*>(&route.upstream), route.upstream_len) != 0) return core::ErrnoError("connect", "UDP upstream");
+      for (const auto& [fd, key] : {std::pair{listeners_[r].udp.get(), Key(kUdpListen, r)}, {up_udp_.back().get(), Key(kUdpUpstream, r)},
+                                    {listeners_[r].tcp.get(), Key(kTcpListen, r)}}) {
+        if (!Watch(EPOLL_CTL_ADD, fd, key, EPOLLIN)) return core::ErrnoError("epoll_ctl");
+      }
     }
     epoll_event events[64];
     int64_t stop_by_ms = -1;  // set by a stop signal: answer what is in flight, until then
@@ -189,8 +198,10 @@ class Loop {
               // answers of forwarded ones still go back to their clients.
               stop_by_ms = NowMs() + kStopGraceMs;
               epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, signals.get(), nullptr);
-              epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, udp_, nullptr);
-              epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, tcp_, nullptr);
+              for (const auto& l : listeners_) {
+                epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, l.udp.get(), nullptr);
+                epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, l.tcp.get(), nullptr);
+              }
               for (auto& [conn_id, conn] : conns_) conn.client_done = true;
             }
             break;
@@ -202,9 +213,9 @@ class Loop {
             on_tick(stats_);
             break;
           }
-          case kUdpListen: OnUdpQuery(); break;
-          case kUdpUpstream: OnUdpReply(); break;
-          case kTcpListen: OnAccept(); break;
+          case kUdpListen: OnUdpQuery(id); break;
+          case kUdpUpstream: OnUdpReply(id); break;
+          case kTcpListen: OnAccept(id); break;
           case kTcpClient:
           case kTcpUpstream: OnTcp(id, tag == kTcpUpstream, events[i].events); break;
         }
@@ -228,12 +239,14 @@ class Loop {
     return true;
   }
 
-  void OnUdpQuery() {
+  void OnUdpQuery(uint32_t route) {
+    const int udp = listeners_[route].udp.get();
     uint8_t buf[kMaxDatagram];
     for (;;) {
       PendingUdp pending;
+      pending.route = route;
       pending.client_len = sizeof(pending.client);
-      const ssize_t n = recvfrom(udp_, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&pending.client), &pending.client_len);
+      const ssize_t n = recvfrom(udp, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&pending.client), &pending.client_len);
       if (n < 0) return;
       ++stats_.queries;
       std::span<uint8_t> message(buf, static_cast<size_t>(n));
@@ -244,7 +257,7 @@ class Loop {
       }
       if (verdict.decision == DnsDecision::kAnswer) {
         ++stats_.answered;
-        sendto(udp_, verdict.answer.data(), verdict.answer.size(), 0, reinterpret_cast<sockaddr*>(&pending.client), pending.client_len);
+        sendto(udp, verdict.answer.data(), verdict.answer.size(), 0, reinterpret_cast<sockaddr*>(&pending.client), pending.client_len);
         continue;
       }
       if (message.size() < 12 || pending_.size() >= 0x10000) {
@@ -259,7 +272,7 @@ class Loop {
       pending.client_id = core::dns::MessageId(message);
       pending.deadline_ms = NowMs() + kUdpForwardTtlMs;
       core::dns::SetMessageId(message, id);
-      if (send(up_udp_.get(), message.data(), message.size(), 0) < 0) {
+      if (send(up_udp_[route].get(), message.data(), message.size(), 0) < 0) {
         ++stats_.upstream_errors;
         continue;
       }
@@ -268,16 +281,16 @@ class Loop {
     }
   }
 
-  void OnUdpReply() {
+  void OnUdpReply(uint32_t route) {
     uint8_t buf[kMaxDatagram];
     for (;;) {
-      const ssize_t n = recv(up_udp_.get(), buf, sizeof(buf), 0);
+      const ssize_t n = recv(up_udp_[route].get(), buf, sizeof(buf), 0);
       if (n < 0) return;
       std::span<uint8_t> message(buf, static_cast<size_t>(n));
       const auto it = pending_.find(core::dns::MessageId(message));
-      if (message.size() < 12 || it == pending_.end()) continue;
+      if (message.size() < 12 || it == pending_.end() || it->second.route != route) continue;
       core::dns::SetMessageId(message, it->second.client_id);
-      sendto(udp_, message.data(), message.size(), 0, reinterpret_cast<sockaddr*>(&it->second.client), it->second.client_len);
+      sendto(listeners_[route].udp.get(), message.data(), message.size(), 0, reinterpret_cast<sockaddr*>(&it->second.client), it->second.client_len);
       pending_.erase(it);
       ++stats_.replies;
     }
@@ -307,13 +320,14 @@ class Loop {
     }
   }
 
-  void OnAccept() {
+  void OnAccept(uint32_t route) {
     for (;;) {
-      UniqueFd client(accept4(tcp_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+      UniqueFd client(accept4(listeners_[route].tcp.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
       if (!client.valid()) return;
       if (conns_.size() >= kMaxConnections) continue;  // closed at once: the client retries
       const uint32_t id = next_conn_++;
       TcpConn& conn = conns_[id];
+      conn.route = route;
       conn.client = std::move(client);
       conn.active_ms = NowMs();
       Watch(EPOLL_CTL_ADD, conn.client.get(), Key(kTcpClient, id), EPOLLIN);
@@ -323,10 +337,11 @@ class Loop {
   void Close(uint32_t id) { conns_.erase(id); }  // closing the fds removes them from epoll
 
   bool ConnectUpstream(TcpConn& conn, uint32_t id) {
-    auto fd = Socket(spec_.upstream.ss_family, SOCK_STREAM, spec_.mark);
+    const DnsRoute& route = spec_.routes[conn.route];
+    auto fd = Socket(route.upstream.ss_family, SOCK_STREAM, spec_.mark);
     if (!fd.ok()) return false;
     conn.upstream = std::move(fd).value();
-    if (connect(conn.upstream.get(), reinterpret_cast<const sockaddr*>(&spec_.upstream), spec_.upstream_len) != 0) {
+    if (connect(conn.upstream.get(), reinterpret_cast<const sockaddr*>(&route.upstream), route.upstream_len) != 0) {
       if (errno != EINPROGRESS) return false;
       conn.connecting = true;
     }
@@ -397,12 +412,12 @@ class Loop {
   }
 
   const DnsInterceptorSpec& spec_;
-  int udp_;
-  int tcp_;
+  const std::vector<DnsInterceptor::Listeners>& listeners_;
   const DnsPolicy& policy_;
   const std::function<double()>& draw_;
   UniqueFd epoll_;
-  UniqueFd up_udp_;
+  /// One connected upstream UDP socket per route.
+  std::vector<UniqueFd> up_udp_;
   std::unordered_map<uint16_t, PendingUdp> pending_;
   std::mt19937 ids_{std::random_device{}()};
   std::map<uint32_t, TcpConn> conns_;
@@ -413,24 +428,41 @@ class Loop {
 }  // namespace
 
 core::Result<DnsInterceptor> DnsInterceptor::Bind(const DnsInterceptorSpec& spec) noexcept {
-  const int family = spec.upstream.ss_family;
-  if (family != AF_INET && family != AF_INET6) return core::SysError{EAFNOSUPPORT, "bind", "upstream must be IPv4 or IPv6"};
-  // UDP first on the asked (or a free) port, then TCP on the same number; with a free port a
-  // TCP clash is retried with another pair.
-  for (int attempt = 0; attempt < kBindAttempts; ++attempt) {
-    auto udp = Listener(family, SOCK_DGRAM, spec.port);
-    if (!udp.ok()) return udp.error();
-    const uint16_t port = BoundPort(udp.value().get());
-    auto tcp = Listener(family, SOCK_STREAM, port);
-    if (tcp.ok()) return DnsInterceptor(spec, std::move(udp).value(), std::move(tcp).value(), port);
-    if (spec.port != 0 || tcp.error().err != EADDRINUSE) return tcp.error();
+  if (spec.routes.empty() || spec.routes.size() > kMaxRoutes) return core::SysError{EINVAL, "bind", "1 to 16 routes (intercepted nameservers)"};
+  std::vector<Listeners> listeners;
+  for (const DnsRoute& route : spec.routes) {
+    const int family = route.server.ss_family;
+    if ((family != AF_INET && family != AF_INET6) || (route.upstream.ss_family != AF_INET && route.upstream.ss_family != AF_INET6)) {
+      return core::SysError{EAFNOSUPPORT, "bind", "servers and upstreams must be IPv4 or IPv6"};
+    }
+    // UDP first on a free port, then TCP on the same number; a TCP clash is retried with another pair.
+    bool bound = false;
+    for (int attempt = 0; attempt < kBindAttempts && !bound; ++attempt) {
+      auto udp = Listener(family, SOCK_DGRAM, 0);
+      if (!udp.ok()) return udp.error();
+      const uint16_t port = BoundPort(udp.value().get());
+      auto tcp = Listener(family, SOCK_STREAM, port);
+      if (tcp.ok()) {
+        listeners.push_back(Listeners{std::move(udp).value(), std::move(tcp).value(), port});
+        bound = true;
+      } else if (tcp.error().err != EADDRINUSE) {
+        return tcp.error();
+      }
+    }
+    if (!bound) return core::SysError{EADDRINUSE, "bind", "no port free for both UDP and TCP"};
   }
-  return core::SysError{EADDRINUSE, "bind", "no port free for both UDP and TCP"};
+  return DnsInterceptor(spec, std::move(listeners));
+}
+
+std::vector<uint16_t> DnsInterceptor::ports() const {
+  std::vector<uint16_t> ports;
+  for (const auto& l : listeners_) ports.push_back(l.port);
+  return ports;
 }
 
 core::Status DnsInterceptor::Run(const DnsPolicy& policy, const sigset_t& stop_signals, const std::function<double()>& draw_pct,
                                  const std::function<void(const DnsStats&)>& on_tick) noexcept {
-  Loop loop(spec_, udp_.get(), tcp_.get(), policy, draw_pct);
+  Loop loop(spec_, listeners_, policy, draw_pct);
   return loop.Run(stop_signals, on_tick);
 }
 

@@ -4,6 +4,7 @@
  * teardown) as the upstream, and `dig` as the oracle of what a client gets.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 
 import { systemTool } from './netns.js';
 
@@ -52,4 +53,23 @@ export function dig(ns: { name: string }, args: readonly string[]): DigResult {
   const answers = section.split('\n').filter(Boolean).map((line) => line.split(/\s+/).filter((_, i) => i !== 1).join(' '));
   const flags = (/;; flags: ([a-z ]+);/.exec(text)?.[1] ?? '').split(' ').filter(Boolean);
   return { status, answers, edns: text.includes('OPT PSEUDOSECTION'), flags, text };
+}
+
+/**
+ * Gives `ns` its own resolv.conf with `servers`: `ip netns exec` bind-mounts
+ * /etc/netns/<ns>/resolv.conf over /etc/resolv.conf for what it runs (faultd included), so the
+ * host's own file is never touched. Removed at teardown.
+ */
+export function netnsResolvConf(t: { teardown(fn: () => void): void }, ns: { name: string }, servers: readonly string[]): void {
+  const dir = `/etc/netns/${ns.name}`;
+  mkdirSync(dir, { recursive: true });
+  t.teardown(() => {
+    rmSync(dir, { recursive: true, force: true });
+    try {
+      rmdirSync('/etc/netns');
+    } catch {
+      // another namespace's files are still there
+    }
+  });
+  writeFileSync(`${dir}/resolv.conf`, servers.map((s) => `nameserver ${s}\n`).join(''));
 }

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 import { experimentYaml, finish, runCli, startCli, waitForLine, workspace } from '../helpers/cli.js';
-import { dig, startDnsmasq } from '../helpers/dns.js';
+import { dig, netnsResolvConf, startDnsmasq } from '../helpers/dns.js';
 import { systemTool, testNetnsPair, type TestNetns } from '../helpers/netns.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 
@@ -21,14 +21,14 @@ function ruleset(ns: TestNetns): unknown {
   return (JSON.parse(text) as { nftables: Record<string, unknown>[] }).nftables.filter((entry) => !('metainfo' in entry));
 }
 
-/** Pids of DNS interceptors whose upstream is `upstream` (each test has its own subnet). */
+/** Pids of DNS interceptors that intercept or forward to `upstream` (each test has its own subnet). */
 function interceptors(upstream: string): number[] {
   const pids: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      if (argv[0]?.endsWith('faultd-stressor') && argv[1] === 'dns' && argv.includes(`--upstream=${upstream}`)) pids.push(Number(name));
+      if (argv[0]?.endsWith('faultd-stressor') && argv[1] === 'dns' && (argv.includes(`--upstream=${upstream}`) || argv.includes(`--server=${upstream}`))) pids.push(Number(name));
     } catch {
       // exited
     }
@@ -247,4 +247,37 @@ test('a client that keeps one UDP socket gets real answers right after the rever
   t.is((await finish(child)).code, 3);
   client.stdin.write('\n');
   t.is((await lines.next()).value, 'after rcode=0 rcode=0', 'the same socket is answered by the upstream at once');
+});
+
+test('every resolv.conf nameserver is intercepted and unmatched queries go on to their own server; with upstreamServer they all go there (Harness meaning)', async (t) => {
+  const pair = testNetnsPair(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const [ns1, ns2, upstream] = [2, 3, 4].map((host) => pair.addressB.replace(/\.2$/, `.${host}`)) as [string, string, string];
+  for (const address of [ns2, upstream]) pair.b.exec('ip', ['addr', 'add', `${address}/24`, 'dev', 'vb']);
+  // Each server tells who answered: who.test is its own address's last byte.
+  for (const address of [ns1, ns2, upstream]) await startDnsmasq(t, pair.b, address, { 'who.test': `10.0.1.${address.split('.')[3] ?? ''}`, 'gone.test': '10.0.0.2' });
+  netnsResolvConf(t, pair.a, [ns1, ns2]);
+  const before = ruleset(pair.a);
+  const who = (server: string, transport: string): string[] => dig(pair.a, [`@${server}`, transport, 'who.test']).answers;
+  for (const [params, label] of [[{ hostNames: 'gone.test' }, 'no upstreamServer'], [{ hostNames: 'gone.test', upstreamServer: upstream }, 'upstreamServer']] as const) {
+    const file = ws.file('dns.json', experimentYaml([[{ kind: 'linux-dns-error', duration: '60s', params }]]));
+    const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir, pair.a.name);
+    t.teardown(() => child.kill('SIGKILL'));
+    await waitForLine(child, /fault applied/);
+    for (const transport of ['+notcp', '+tcp']) {
+      for (const server of [ns1, ns2]) t.is(dig(pair.a, [`@${server}`, transport, 'gone.test']).status, 'NXDOMAIN', `${label}: ${server} ${transport} intercepted`);
+      if (label === 'no upstreamServer') {
+        t.deepEqual(who(ns1, transport), [`who.test. IN A 10.0.1.${ns1.split('.')[3] ?? ''}`], `${transport}: forwarded to the server it was sent to`);
+        t.deepEqual(who(ns2, transport), [`who.test. IN A 10.0.1.${ns2.split('.')[3] ?? ''}`], `${transport}: forwarded to the server it was sent to`);
+      } else {
+        for (const server of [ns1, ns2, upstream]) t.deepEqual(who(server, transport), ['who.test. IN A 10.0.1.4'], `${transport}: ${server}'s query answered by upstreamServer`);
+        t.is(dig(pair.a, [`@${upstream}`, transport, 'gone.test']).status, 'NXDOMAIN', 'a query to upstreamServer itself is intercepted too');
+      }
+    }
+    child.kill('SIGINT');
+    t.is((await finish(child)).code, 3);
+    t.deepEqual(ruleset(pair.a), before);
+    t.deepEqual(who(ns2, '+notcp'), ['who.test. IN A 10.0.1.3'], 'after revert: the server itself');
+  }
 });

@@ -3,9 +3,10 @@
  * The mechanism of the DNS faults: the DNS interceptor (`faultd-stressor dns`, C++) started and
  * supervised like a stressor (own process and cgroup, dies with faultd, pid and start time in
  * the ledger before anything is redirected), and an nf_tables nat chain in faultd's table that
- * redirects this host's DNS traffic to the upstream (UDP and TCP to upstreamServer:dnsPort) to
- * the interceptor's loopback port. The interceptor's own forwards carry DNS_MARK, which the
- * chain accepts first, so they reach the upstream.
+ * redirects this host's DNS traffic to each intercepted server (UDP and TCP to server:dnsPort)
+ * to the interceptor's loopback port for that server, so the port tells the interceptor where a
+ * query was sent; unmatched queries go on there, or to the explicit upstream. The interceptor's
+ * own forwards carry DNS_MARK, which the chain accepts first, so they reach their server.
  *
  * Apply: interceptor started (ledger `applied` with its pid) → it reports its port and ready →
  * chain added, last. Revert: chain deleted and verified gone, first (no query is sent to the
@@ -35,7 +36,12 @@ export type DnsInterceptorRevert = z.infer<typeof DnsInterceptorRevertSchema>;
 /** What the interceptor does, as its command line says it. */
 export interface DnsInterceptorRequest {
   readonly faultId: string;
-  readonly upstream: string;
+  /** The servers whose DNS traffic is redirected (one interceptor port each). */
+  readonly servers: readonly string[];
+  /** Intercepted nameservers that are not (why, as sentences), named in the plan. */
+  readonly skipped: readonly string[];
+  /** Where unmatched queries go; undefined: each to the server it was sent to. */
+  readonly upstream: string | undefined;
   readonly dnsPort: number;
   /** `--action=…` and the rest of the policy's arguments (names, percentage, spoof map…). */
   readonly policyArgs: readonly string[];
@@ -46,18 +52,21 @@ export interface DnsInterceptorRequest {
 }
 
 export function interceptorArgs(r: DnsInterceptorRequest): string[] {
-  return [`--upstream=${r.upstream}`, `--upstream-port=${r.dnsPort}`, `--mark=${DNS_MARK}`, ...r.policyArgs, ...r.spared.map((name) => `--spare=${name}`)];
+  return [...r.servers.map((s) => `--server=${s}`), ...(r.upstream === undefined ? [] : [`--upstream=${r.upstream}`]), `--upstream-port=${r.dnsPort}`, `--mark=${DNS_MARK}`, ...r.policyArgs, ...r.spared.map((name) => `--spare=${name}`)];
 }
 
-/** The chain's rules: the interceptor's own (marked) packets first, then the redirects. */
-export function redirectRules(upstream: string, dnsPort: number, interceptorPort: number): NftRuleSpec[] {
+/** The chain's rules: the interceptor's own (marked) packets first, then each server's redirects to its port. */
+export function redirectRules(servers: readonly string[], dnsPort: number, interceptorPorts: readonly number[]): NftRuleSpec[] {
   return [
     { mark: DNS_MARK, verdict: 'accept' },
-    ...(['udp', 'tcp'] as const).map((l4proto): NftRuleSpec => ({ address: upstream, l4proto, port: dnsPort, verdict: 'redirect', redirectPort: interceptorPort })),
+    ...servers.flatMap((address, i) =>
+      (['udp', 'tcp'] as const).map((l4proto): NftRuleSpec => ({ address, l4proto, port: dnsPort, verdict: 'redirect', redirectPort: interceptorPorts[i] ?? 0 })),
+    ),
   ];
 }
 
-const ListeningEvent = z.object({ event: z.literal('listening'), port: z.number().int().min(1).max(65535) });
+const Port = z.number().int().min(1).max(65535);
+const ListeningEvent = z.object({ event: z.literal('listening'), ports: z.array(Port) });
 const StatsEvent = z.object({ event: z.literal('stats'), queries: z.number(), answered: z.number(), dropped: z.number(), forwarded: z.number(), upstreamErrors: z.number() });
 
 export function planDnsInterceptor(r: DnsInterceptorRequest, ctx: FaultContext): Planned<DnsInterceptorRevert> {
@@ -67,15 +76,19 @@ export function planDnsInterceptor(r: DnsInterceptorRequest, ctx: FaultContext):
   const interceptor = { tag: r.faultId, bootId: ctx.host.bootId, cgroups };
   const nft: NftRevert = { bootId: ctx.host.bootId, table: NFT_TABLE, chains: [chainName] };
   const revert: DnsInterceptorRevert = { nft, interceptor };
-  const upstream = r.upstream.includes(':') ? `[${r.upstream}]:${r.dnsPort}` : `${r.upstream}:${r.dnsPort}`;
+  const withPort = (address: string): string => (address.includes(':') ? `[${address}]:${r.dnsPort}` : `${address}:${r.dnsPort}`);
+  const servers = r.servers.map(withPort).join(', ');
+  const forwarded = r.upstream === undefined ? 'each to the server it was sent to' : `to ${withPort(r.upstream)} (upstreamServer)`;
   return {
-    target: `DNS to ${upstream}: ${r.describe}`,
+    target: `DNS to ${servers}: ${r.describe}`,
     changes: [
-      `start process: faultd-stressor ${stressorArgv(r.faultId, 'dns', args).join(' ')} (DNS interceptor on ${r.upstream.includes(':') ? '[::1]' : '127.0.0.1'}, a free port for UDP and TCP; killed if faultd dies)`,
+      `start process: faultd-stressor ${stressorArgv(r.faultId, 'dns', args).join(' ')} (DNS interceptor on loopback, a free port for UDP and TCP per server; killed if faultd dies)`,
       ...cgroups.map((dir) => `create cgroup ${dir} and move the interceptor into it`),
       `nf_tables: add chain inet ${NFT_TABLE} ${chainName} (type nat hook output priority ${NAT_OUTPUT_PRIORITY}), one atomic batch, after the interceptor is ready:`,
       `  accept meta mark 0x${DNS_MARK.toString(16).padStart(8, '0')} (the interceptor's own queries to the upstream)`,
-      `  redirect udp and tcp to ${upstream} → the interceptor's port`,
+      ...r.servers.map((s) => `  redirect udp and tcp to ${withPort(s)} → the interceptor's port for it`),
+      `queries the fault does not target are forwarded unchanged, ${forwarded}`,
+      ...r.skipped.map((why) => `not intercepted: ${why}`),
       ...(r.spared.length ? [`kept out of the fault: ${r.spared.map((n) => `"${n}"`).join(', ')} (control plane), always forwarded`] : []),
     ],
     revertSteps: [
@@ -84,20 +97,20 @@ export function planDnsInterceptor(r: DnsInterceptorRequest, ctx: FaultContext):
     ],
     revert,
     async apply(recordApplied, signal) {
-      let port = 0;
+      let ports: number[] = [];
       let stats = 'no query yet';
       const handle = await startStressor(interceptor, 'dns', args, ctx, (started) => recordApplied({ ...revert, interceptor: started }), signal, (event) => {
         const listening = ListeningEvent.safeParse(event);
-        if (listening.success) port = listening.data.port;
+        if (listening.success) ports = listening.data.ports;
         const s = StatsEvent.safeParse(event);
         if (s.success) stats = `${s.data.queries} queries: ${s.data.answered} answered, ${s.data.dropped} dropped, ${s.data.forwarded} forwarded (${s.data.upstreamErrors} upstream errors)`;
       });
-      if (port === 0) throw new FaultdError('FAULTD_ERR_FAULT_APPLY', 'the DNS interceptor did not report its port');
+      if (ports.length !== r.servers.length) throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `the DNS interceptor reported ${ports.length} port(s) for ${r.servers.length} server(s)`);
       // Added last: until now, DNS went to the upstream as before. The runner's revert stops
       // the interceptor if this throws (the batch is atomic: nothing of it is left).
-      const chain: NftChainSpec = { table: NFT_TABLE, chain: chainName, type: 'nat', hook: 'output', priority: NAT_OUTPUT_PRIORITY, rules: redirectRules(r.upstream, r.dnsPort, port) };
+      const chain: NftChainSpec = { table: NFT_TABLE, chain: chainName, type: 'nat', hook: 'output', priority: NAT_OUTPUT_PRIORITY, rules: redirectRules(r.servers, r.dnsPort, ports) };
       ctx.native.nftAddChain(chain);
-      ctx.logger.info({ port, upstream }, 'DNS to the upstream redirected to the interceptor');
+      ctx.logger.info({ ports, servers }, 'DNS to the servers redirected to the interceptor');
       const active: ActiveFault = { measure: () => stats, ended: handle.exit.then((why) => `DNS interceptor exited: ${why}`) };
       return active;
     },

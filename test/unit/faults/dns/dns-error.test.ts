@@ -7,7 +7,11 @@
 
 import test, { type ExecutionContext } from 'ava';
 
-import { parseNameservers } from '../../../../src/faults/dns/resolv-conf.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { parseNameservers, readHostNameservers } from '../../../../src/faults/dns/resolv-conf.js';
 import type { FaultContext } from '../../../../src/faults/types.js';
 import type { NftChainSpec } from '../../../../src/native/addon.js';
 import { FakeNetlink, kernelError, recordingProcesses } from '../../../helpers/fake-netlink.js';
@@ -19,15 +23,18 @@ const CHAIN = `${FAULT_ID}-dns`;
 const MARK = 0x0fa17d53;
 
 const STRESSOR = fakeStressorFile((fn) => test.after.always(fn), [
-  { event: 'listening', port: 40053 },
+  { event: 'listening', port: 40053, ports: [40053] },
   { event: 'ready' },
   { event: 'stats', queries: 5, answered: 2, dropped: 0, forwarded: 3, replies: 3, upstreamErrors: 0 },
 ]);
+/** An interceptor with three routes (two nameservers and an explicit upstream). */
+const STRESSOR_3 = fakeStressorFile((fn) => test.after.always(fn), [{ event: 'listening', port: 40053, ports: [40053, 40054, 40055] }, { event: 'ready' }]);
 
-function dnsContext(kernel: FakeNetlink, o: { controlPlaneName?: string; missing?: readonly 'natRedirect'[] } = {}): FaultContext {
+function dnsContext(kernel: FakeNetlink, o: { controlPlaneName?: string; missing?: readonly 'natRedirect'[]; resolvers?: readonly string[]; stressor?: string } = {}): FaultContext {
   const ctx = netlinkContext(kernel, { missing: o.missing ?? [] });
   const safety = { ...ctx.network.safety, ...(o.controlPlaneName ? { controlPlaneName: o.controlPlaneName } : {}) };
-  return { ...ctx, network: { ...ctx.network, safety }, stressorPath: STRESSOR, native: { ...ctx.native, ...recordingProcesses(kernel) } };
+  const network = { ...ctx.network, safety, ...(o.resolvers ? { resolvers: o.resolvers } : {}) };
+  return { ...ctx, network, stressorPath: o.stressor ?? STRESSOR, native: { ...ctx.native, ...recordingProcesses(kernel) } };
 }
 
 function issues(raw: Record<string, unknown>, ctx: FaultContext): string[] {
@@ -35,9 +42,9 @@ function issues(raw: Record<string, unknown>, ctx: FaultContext): string[] {
   return result.ok ? [] : result.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
 }
 
-test('Harness names, aliases and defaults: every name, exact, the first resolv.conf nameserver, port 53, nxdomain, 100 %', (t) => {
+test('Harness names, aliases and defaults: every name, exact, no upstream (each query to its own server), port 53, nxdomain, 100 %', (t) => {
   const ctx = dnsContext(new FakeNetlink());
-  t.deepEqual(validParams(KIND, {}, ctx), { hostNames: [], matchScheme: 'exact', upstreamServer: '10.0.0.53', dnsPort: 53, errorType: 'nxdomain', percentage: 100 });
+  t.deepEqual(validParams(KIND, {}, ctx), { hostNames: [], matchScheme: 'exact', dnsPort: 53, errorType: 'nxdomain', percentage: 100 });
   t.like(validParams(KIND, { hostNames: 'API.example.com., api.example.com, other.test', matchScheme: 'substring', upstreamServer: '[fd00::53]', dnsPort: '5353', percentage: '25' }, ctx), {
     hostNames: ['api.example.com', 'other.test'],
     matchScheme: 'substring',
@@ -57,20 +64,60 @@ test('bad input names the field and its range', (t) => {
   t.deepEqual(issues({ upstreamServer: 'fe80::1%eth0' }, ctx), ['upstreamServer: fe80::1%eth0: a zone id is not supported (a link-local resolver); give a global or unique-local address']);
   t.deepEqual(issues({ upstreamServer: '::ffff:10.0.0.53' }, ctx), ['upstreamServer: ::ffff:10.0.0.53 is an IPv4-mapped IPv6 address: give the IPv4 address 10.0.0.53']);
   t.like(validParams(KIND, { upstreamServer: 'FD00:0:0::53' }, ctx), { upstreamServer: 'fd00::53' }, 'one spelling per address');
-  const zoned = { ...ctx, network: { ...ctx.network, resolvers: ['fe80::1%eth0'] } };
-  t.deepEqual(issues({}, zoned), ['upstreamServer: fe80::1%eth0: a zone id is not supported (a link-local resolver); give a global or unique-local address (the default, from /etc/resolv.conf): give upstreamServer']);
+  const zoned = { ...ctx, network: { ...ctx.network, resolvers: ['fe80::1%eth0', '::ffff:10.0.0.53'] } };
+  t.deepEqual(issues({}, zoned), [
+    'upstreamServer: no nameserver of /etc/resolv.conf can be intercepted (fe80::1%eth0: a zone id is not supported (a link-local resolver); give a global or unique-local address; ::ffff:10.0.0.53 is an IPv4-mapped IPv6 address: give the IPv4 address 10.0.0.53): give upstreamServer',
+  ]);
+  t.deepEqual(issues({ upstreamServer: '10.9.9.9' }, zoned), [], 'an explicit upstream is intercepted too');
   t.deepEqual(issues({ dnsPort: 0 }, ctx), ['dnsPort: must be in 1–65535']);
   t.deepEqual(issues({ errorType: 'drop' }, ctx), ['errorType: must be one of nxdomain, servfail, refused, timeout']);
   t.deepEqual(issues({ hostName: 'x' }, ctx).length, 1, 'an unknown key is an error');
   const noResolver = { ...ctx, network: { ...ctx.network, resolvers: [] } };
-  t.deepEqual(issues({}, noResolver), ['upstreamServer: no nameserver in /etc/resolv.conf to take as the default: give upstreamServer']);
+  t.deepEqual(issues({}, noResolver), ['upstreamServer: no nameserver in /etc/resolv.conf to intercept: give upstreamServer']);
   t.deepEqual(issues({}, dnsContext(new FakeNetlink(), { missing: ['natRedirect'] })), [
     ': linux-dns-error needs nf_tables nat chains with redirect (nf_nat, nft_chain_nat, nft_redir), which this kernel does not offer (ENOENT (not in this fake kernel))',
   ]);
 });
 
 test('resolv.conf nameservers in order, comments and zone ids ignored', (t) => {
-  t.deepEqual(parseNameservers('# generated\nsearch lan\nnameserver 127.0.0.53\noptions edns0\nnameserver fe80::1%eth0\n  nameserver 10.0.0.1 \nnameserver bogus\n'), ['127.0.0.53', 'fe80::1%eth0', '10.0.0.1'], 'a zone id is kept, for upstreamServer to refuse by name');
+  t.deepEqual(parseNameservers('# generated\nsearch lan\nnameserver 127.0.0.53\noptions edns0\nnameserver fe80::1%eth0\n  nameserver 10.0.0.1 \nnameserver bogus\n'), ['127.0.0.53', 'fe80::1%eth0', '10.0.0.1'], 'a zone id is kept, for the plan to name as not intercepted');
+});
+
+test("the host's nameservers: resolv.conf's, and systemd-resolved's upstreams when resolv.conf points at its stub", (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'faultd-resolv-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const etc = path.join(dir, 'resolv.conf');
+  const resolved = path.join(dir, 'resolved.conf');
+  writeFileSync(resolved, 'nameserver 10.1.1.1\nnameserver fd00::1\nnameserver 10.0.0.1\n');
+  writeFileSync(etc, 'nameserver 127.0.0.53\nnameserver 10.0.0.1\n');
+  t.deepEqual(readHostNameservers(etc, resolved), ['127.0.0.53', '10.0.0.1', '10.1.1.1', 'fd00::1'], 'the stub, then its upstreams, without repeats');
+  writeFileSync(etc, 'nameserver 10.0.0.1\nnameserver 10.0.0.2\n');
+  t.deepEqual(readHostNameservers(etc, resolved), ['10.0.0.1', '10.0.0.2'], 'no stub: resolved\'s file is not read');
+  t.deepEqual(readHostNameservers(path.join(dir, 'missing'), resolved), []);
+});
+
+test('every nameserver is intercepted on its own port; unmatched queries go to their own server, or to an explicit upstreamServer (Harness meaning)', async (t) => {
+  const kernel = new FakeNetlink();
+  const ctx = dnsContext(kernel, { resolvers: ['10.0.0.53', 'FD00:0::53', 'fe80::1%eth0', '10.0.0.53'], stressor: STRESSOR_3 });
+  t.deepEqual(moduleOf(KIND).exclusiveTargets(validParams(KIND, {}, ctx)), ['dns-intercept:53'], 'any two DNS faults on one port exclude each other');
+  const own = await moduleOf(KIND).plan(FAULT_ID, validParams(KIND, { hostNames: 'gone.test' }, ctx), ctx);
+  t.is(own.target, 'DNS to 10.0.0.53:53, [fd00::53]:53: queries for "gone.test" get NXDOMAIN; the rest are forwarded unchanged');
+  t.regex(own.changes[0] ?? '', /dns --server=10\.0\.0\.53 --server=fd00::53 --upstream-port=53 --mark=/);
+  t.true(own.changes.includes('queries the fault does not target are forwarded unchanged, each to the server it was sent to'));
+  t.true(own.changes.includes('not intercepted: fe80::1%eth0: a zone id is not supported (a link-local resolver); give a global or unique-local address'));
+  const { planned, chains } = await applyDns(t, kernel, ctx, { hostNames: 'gone.test', upstreamServer: '10.9.9.9', dnsPort: 5353 });
+  t.regex(planned.changes[0] ?? '', /dns --server=10\.0\.0\.53 --server=fd00::53 --server=10\.9\.9\.9 --upstream=10\.9\.9\.9 --upstream-port=5353 --mark=/);
+  t.true(planned.changes.includes('queries the fault does not target are forwarded unchanged, to 10.9.9.9:5353 (upstreamServer)'));
+  t.true(planned.changes.includes('  redirect udp and tcp to [fd00::53]:5353 → the interceptor\'s port for it'));
+  t.deepEqual(chains[0]?.rules, [
+    { mark: MARK, verdict: 'accept' },
+    { address: '10.0.0.53', l4proto: 'udp', port: 5353, verdict: 'redirect', redirectPort: 40053 },
+    { address: '10.0.0.53', l4proto: 'tcp', port: 5353, verdict: 'redirect', redirectPort: 40053 },
+    { address: 'fd00::53', l4proto: 'udp', port: 5353, verdict: 'redirect', redirectPort: 40054 },
+    { address: 'fd00::53', l4proto: 'tcp', port: 5353, verdict: 'redirect', redirectPort: 40054 },
+    { address: '10.9.9.9', l4proto: 'udp', port: 5353, verdict: 'redirect', redirectPort: 40055 },
+    { address: '10.9.9.9', l4proto: 'tcp', port: 5353, verdict: 'redirect', redirectPort: 40055 },
+  ]);
 });
 
 async function applyDns(t: ExecutionContext, kernel: FakeNetlink, ctx: FaultContext, raw: Record<string, unknown>) {
@@ -105,7 +152,7 @@ test('the plan says what changes; the interceptor is recorded before the nat cha
   t.is(planned.target, 'DNS to 10.0.0.53:53: 50% of queries for "gone.test" get SERVFAIL; the rest are forwarded unchanged');
   t.regex(
     planned.changes[0] ?? '',
-    new RegExp(`^start process: faultd-stressor dns --upstream=10\\.0\\.0\\.53 --upstream-port=53 --mark=${MARK} --action=servfail --percentage=50 --match=exact --name=gone\\.test --spare=hub\\.example\\.com --tag=${FAULT_ID} --wait-go`),
+    new RegExp(`^start process: faultd-stressor dns --server=10\\.0\\.0\\.53 --upstream-port=53 --mark=${MARK} --action=servfail --percentage=50 --match=exact --name=gone\\.test --spare=hub\\.example\\.com --tag=${FAULT_ID} --wait-go`),
   );
   t.true(planned.changes.includes(`nf_tables: add chain inet faultd ${CHAIN} (type nat hook output priority -100), one atomic batch, after the interceptor is ready:`));
   t.true(planned.changes.includes('kept out of the fault: "hub.example.com" (control plane), always forwarded'));
