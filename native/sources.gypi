@@ -9,6 +9,7 @@
       'native/core/file_lock.cc',
       'native/core/file_space.cc',
       'native/core/netlink/attr.cc',
+      'native/core/netlink/conntrack.cc',
       'native/core/netlink/link.cc',
       'native/core/netlink/qdisc.cc',
       'native/core/netlink/socket.cc',

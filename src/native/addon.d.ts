@@ -288,6 +288,12 @@ export interface NativeAddon {
   /** Chain names of `inet <table>` (empty when the table does not exist). */
   nftListChains(table: string): string[];
   /**
+   * Equivalent to `conntrack -D -p <l4proto> --orig-dst <address> --dport <port>` for each address
+   * (IPv4 and IPv6 tables): deletes the conntrack entries of those flows, so their next packet is
+   * NATed anew; returns how many were deleted.
+   */
+  conntrackDeleteFlows(filter: { l4proto: 'udp' | 'tcp'; port: number; addresses: readonly string[] }): number;
+  /**
    * Connects to systemd over D-Bus (the system bus; without a dbus-daemon, as root, /run/systemd/private) and reads
    * the manager's Version and SystemState (`running`, `degraded`, `stopping` while the host shuts
    * down, …), synchronously: `systemctl --version; systemctl is-system-running` without forking. A NativeSystemError

@@ -281,3 +281,48 @@ test('every resolv.conf nameserver is intercepted and unmatched queries go on to
     t.deepEqual(who(ns2, '+notcp'), ['who.test. IN A 10.0.1.3'], 'after revert: the server itself');
   }
 });
+
+// One UDP socket across the apply and the revert: a query before the fault, one during, one after.
+const KEPT_SOCKET_CLIENT = `
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1.0)
+def q(name, i):
+    labels = b''.join(bytes([len(l)]) + l.encode() for l in name.split('.')) + b'\\0'
+    s.sendto(struct.pack('>HHHHHH', i, 0x0100, 1, 0, 0, 0) + labels + b'\\0\\x01\\0\\x01', (sys.argv[1], 53))
+    try:
+        return 'rcode=%d' % (s.recv(512)[3] & 15)
+    except Exception as e:
+        return 'error: %s' % e
+for phase in ('before', 'during', 'after'):
+    print(phase, q('gone.test', 1), flush=True)
+    sys.stdin.readline()
+`;
+
+test('a UDP socket kept across the apply (its conntrack entry already there) is redirected by its next query', async (t) => {
+  const pair = testNetnsPair(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  await startDnsmasq(t, pair.b, pair.addressB, RECORDS);
+  // A host firewall that tracks connections: the socket's flow has a conntrack entry before the fault.
+  pair.a.exec('nft', ['add', 'table', 'ip', 'hostfw']);
+  pair.a.exec('nft', ['add', 'chain', 'ip', 'hostfw', 'out', '{ type filter hook output priority 0; policy accept; }']);
+  pair.a.exec('nft', ['add', 'rule', 'ip', 'hostfw', 'out', 'ct', 'state', 'new', 'counter']);
+  netnsResolvConf(t, pair.a, [pair.addressB]);
+  const client = spawn(systemTool('ip'), ['netns', 'exec', pair.a.name, 'python3', '-c', KEPT_SOCKET_CLIENT, pair.addressB], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.teardown(() => client.kill('SIGKILL'));
+  const lines = createInterface({ input: client.stdout })[Symbol.asyncIterator]();
+  t.is((await lines.next()).value, 'before rcode=0');
+  t.regex(pair.a.exec('conntrack', ['-L', '-p', 'udp', '--orig-dst', pair.addressB, '--dport', '53']), /dport=53/, 'the flow has its entry');
+  const file = ws.file('dns.json', experimentYaml([[{ kind: 'linux-dns-error', duration: '60s', params: { hostNames: 'gone.test' } }]]));
+  const dry = await runCli(['run', '--dry-run', file], ws.stateDir, pair.a.name);
+  t.regex(dry.stdout, /conntrack: delete the entries of UDP flows to [\d.]+:53 that exist/);
+  const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir, pair.a.name);
+  t.teardown(() => child.kill('SIGKILL'));
+  await waitForLine(child, /fault applied/);
+  client.stdin.write('\n');
+  t.is((await lines.next()).value, 'during rcode=3', 'the same socket is intercepted at once');
+  child.kill('SIGINT');
+  t.is((await finish(child)).code, 3);
+  client.stdin.write('\n');
+  t.is((await lines.next()).value, 'after rcode=0', 'and answered by the server right after the revert');
+});

@@ -8,9 +8,13 @@
  * query was sent; unmatched queries go on there, or to the explicit upstream. The interceptor's
  * own forwards carry DNS_MARK, which the chain accepts first, so they reach their server.
  *
- * Apply: interceptor started (ledger `applied` with its pid) → it reports its port and ready →
- * chain added, last. Revert: chain deleted and verified gone, first (no query is sent to the
- * interceptor any more), then the interceptor stopped and verified gone.
+ * Apply: interceptor started (ledger `applied` with its pid) → it reports its ports and ready →
+ * chain added, last → the conntrack entries of UDP flows to the servers deleted, so a socket kept
+ * across the apply (a resolver's) is NATed by its next query instead of going on to the server.
+ * Revert: chain deleted and verified gone, first (no new query is sent to the interceptor), then
+ * the conntrack entries of those flows again (a kept socket's entry still NATs it to the
+ * interceptor while anything else keeps conntrack on: a firewall's `ct state` rule), then the
+ * interceptor stopped and verified gone.
  */
 import { z } from 'zod';
 
@@ -27,9 +31,15 @@ export const DNS_MARK = 0x0fa17d53;
 /** Before conntrack's own NAT users (iptables' nat table sits at -100 too; dstnat). */
 const NAT_OUTPUT_PRIORITY = -100;
 
+/** The UDP flows whose conntrack entries apply and revert delete (to these servers on this port). */
+const DnsFlowsSchema = z.object({ addresses: z.array(z.string()).min(1).max(64), port: z.number().int().min(1).max(65535) });
+type DnsFlows = z.infer<typeof DnsFlowsSchema>;
+
 export const DnsInterceptorRevertSchema = z.object({
   nft: NftRevertSchema,
   interceptor: StressorRevertSchema,
+  /** Absent in records of faultd versions before it. */
+  flows: DnsFlowsSchema.optional(),
 });
 export type DnsInterceptorRevert = z.infer<typeof DnsInterceptorRevertSchema>;
 
@@ -75,7 +85,8 @@ export function planDnsInterceptor(r: DnsInterceptorRequest, ctx: FaultContext):
   const cgroups = ctx.host.isRoot ? stressCgroupDirs(ctx.cgroups, r.faultId) : [];
   const interceptor = { tag: r.faultId, bootId: ctx.host.bootId, cgroups };
   const nft: NftRevert = { bootId: ctx.host.bootId, table: NFT_TABLE, chains: [chainName] };
-  const revert: DnsInterceptorRevert = { nft, interceptor };
+  const flows: DnsFlows = { addresses: [...r.servers], port: r.dnsPort };
+  const revert: DnsInterceptorRevert = { nft, interceptor, flows };
   const withPort = (address: string): string => (address.includes(':') ? `[${address}]:${r.dnsPort}` : `${address}:${r.dnsPort}`);
   const servers = r.servers.map(withPort).join(', ');
   const forwarded = r.upstream === undefined ? 'each to the server it was sent to' : `to ${withPort(r.upstream)} (upstreamServer)`;
@@ -89,10 +100,12 @@ export function planDnsInterceptor(r: DnsInterceptorRequest, ctx: FaultContext):
       ...r.servers.map((s) => `  redirect udp and tcp to ${withPort(s)} → the interceptor's port for it`),
       `queries the fault does not target are forwarded unchanged, ${forwarded}`,
       ...r.skipped.map((why) => `not intercepted: ${why}`),
+      `conntrack: delete the entries of UDP flows to ${servers} that exist (a socket a resolver keeps is redirected by its next query; TCP connections are left as they are)`,
       ...(r.spared.length ? [`kept out of the fault: ${r.spared.map((n) => `"${n}"`).join(', ')} (control plane), always forwarded`] : []),
     ],
     revertSteps: [
       `delete chain inet ${NFT_TABLE} ${chainName} (and the table once empty), verify it is gone`,
+      `conntrack: delete the entries of UDP flows to ${servers} (a kept socket's entry would still lead to the interceptor)`,
       'SIGTERM the interceptor (it answers the queries in flight for up to 200 ms), SIGKILL after 300 ms; remove its cgroup; verify it is gone',
     ],
     revert,
@@ -110,7 +123,8 @@ export function planDnsInterceptor(r: DnsInterceptorRequest, ctx: FaultContext):
       // the interceptor if this throws (the batch is atomic: nothing of it is left).
       const chain: NftChainSpec = { table: NFT_TABLE, chain: chainName, type: 'nat', hook: 'output', priority: NAT_OUTPUT_PRIORITY, rules: redirectRules(r.servers, r.dnsPort, ports) };
       ctx.native.nftAddChain(chain);
-      ctx.logger.info({ ports, servers }, 'DNS to the servers redirected to the interceptor');
+      const deleted = deleteUdpFlows(flows, ctx);
+      ctx.logger.info({ ports, servers, keptFlowsDeleted: deleted }, 'DNS to the servers redirected to the interceptor');
       const active: ActiveFault = { measure: () => stats, ended: handle.exit.then((why) => `DNS interceptor exited: ${why}`) };
       return active;
     },
@@ -118,7 +132,28 @@ export function planDnsInterceptor(r: DnsInterceptorRequest, ctx: FaultContext):
 }
 
 /**
- * Chain first (verified gone), then the interceptor; idempotent, also after kill -9 and reboot.
+ * The conntrack entries of UDP flows to the servers: after the redirect is added, a flow's old
+ * entry (not NATed) would keep its packets off the redirect; after it is deleted, an entry NATed
+ * to the interceptor would keep them on it. Best effort: the count deleted, or undefined (logged)
+ * when the kernel refuses (no ctnetlink) — new flows are unaffected either way.
+ */
+function deleteUdpFlows(flows: DnsFlows, ctx: FaultContext): number | undefined {
+  try {
+    return ctx.native.conntrackDeleteFlows({ l4proto: 'udp', port: flows.port, addresses: flows.addresses });
+  } catch (error) {
+    ctx.logger.warn({ error: error instanceof Error ? error.message : String(error), flows }, 'conntrack entries of kept DNS flows not deleted: a UDP socket kept open follows its old entry until it expires');
+    return undefined;
+  }
+}
+
+function revertFlows(flows: DnsFlows | undefined, ctx: FaultContext): RevertOutcome {
+  const deleted = flows ? deleteUdpFlows(flows, ctx) : 0;
+  return deleted ? { outcome: 'reverted', detail: `deleted ${deleted} conntrack entr${deleted === 1 ? 'y' : 'ies'} of DNS flows` } : { outcome: 'already-absent', detail: 'no conntrack entry of a DNS flow' };
+}
+
+/**
+ * Chain first (verified gone), then the kept flows' conntrack entries, then the interceptor;
+ * idempotent, also after kill -9 and reboot.
  * A chain that cannot be deleted keeps the interceptor running: stopping it would leave the
  * host's DNS redirected to a dead port, which is worse than the fault. A retry stops it.
  */
@@ -135,5 +170,8 @@ export async function revertDnsInterceptor(record: DnsInterceptorRevert, ctx: Fa
       { cause: error },
     );
   }
-  return revertInOrder([() => Promise.resolve(chain), () => revertStressor(record.interceptor, ctx)], 'no faultd DNS chain or interceptor was left');
+  return revertInOrder(
+    [() => Promise.resolve(chain), () => Promise.resolve(revertFlows(record.flows, ctx)), () => revertStressor(record.interceptor, ctx)],
+    'no faultd DNS chain or interceptor was left',
+  );
 }

@@ -156,12 +156,18 @@ test('the plan says what changes; the interceptor is recorded before the nat cha
   );
   t.true(planned.changes.includes(`nf_tables: add chain inet faultd ${CHAIN} (type nat hook output priority -100), one atomic batch, after the interceptor is ready:`));
   t.true(planned.changes.includes('kept out of the fault: "hub.example.com" (control plane), always forwarded'));
-  t.deepEqual(planned.revertSteps, [`delete chain inet faultd ${CHAIN} (and the table once empty), verify it is gone`, 'SIGTERM the interceptor (it answers the queries in flight for up to 200 ms), SIGKILL after 300 ms; remove its cgroup; verify it is gone']);
-  t.deepEqual(applyCalls, ['processStartTime <pid>', `nftAddChain faultd ${CHAIN} output -100 3 rule(s)`]);
+  t.deepEqual(planned.revertSteps, [
+    `delete chain inet faultd ${CHAIN} (and the table once empty), verify it is gone`,
+    "conntrack: delete the entries of UDP flows to 10.0.0.53:53 (a kept socket's entry would still lead to the interceptor)",
+    'SIGTERM the interceptor (it answers the queries in flight for up to 200 ms), SIGKILL after 300 ms; remove its cgroup; verify it is gone',
+  ]);
+  t.deepEqual(applyCalls, ['processStartTime <pid>', `nftAddChain faultd ${CHAIN} output -100 3 rule(s)`, 'conntrackDeleteFlows udp 10.0.0.53 53'], 'the kept UDP flows are deleted after the redirect is in');
+  t.true(planned.changes.includes('conntrack: delete the entries of UDP flows to 10.0.0.53:53 that exist (a socket a resolver keeps is redirected by its next query; TCP connections are left as they are)'));
   t.is(records.length, 1);
   const record = records[0] ?? {};
   t.true(Number.isInteger((record['interceptor'] as { pid?: number }).pid), 'the pid is in the record written before the chain');
   t.deepEqual(record['nft'], { bootId: ctx.host.bootId, table: 'faultd', chains: [CHAIN] });
+  t.deepEqual(record['flows'], { addresses: ['10.0.0.53'], port: 53 }, 'the flows revert deletes again');
   t.deepEqual(chains, [
     {
       table: 'faultd',
@@ -180,7 +186,7 @@ test('the plan says what changes; the interceptor is recorded before the nat cha
   t.is(active.measure(), '5 queries: 2 answered, 0 dropped, 3 forwarded (0 upstream errors)');
 
   const reverted = await revertFault(kernel, KIND, record, ctx);
-  t.deepEqual(reverted.calls.slice(0, 3), [`nftDeleteChain faultd ${CHAIN}`, 'nftListChains faultd', 'killProcess <pid> 1 15']);
+  t.deepEqual(reverted.calls.slice(0, 4), [`nftDeleteChain faultd ${CHAIN}`, 'nftListChains faultd', 'conntrackDeleteFlows udp 10.0.0.53 53', 'killProcess <pid> 1 15'], 'chain, kept flows, then the interceptor');
   t.is(reverted.outcome.outcome, 'reverted');
   t.regex(reverted.outcome.detail, new RegExp(`^removed nf_tables chain\\(s\\) ${CHAIN}; stopped stressor \\d+$`));
   t.regex(await active.ended, /^DNS interceptor exited: /);
@@ -220,4 +226,22 @@ test('a refused chain add leaves the interceptor to the runner\'s revert, which 
   const reverted = await revertFault(kernel, KIND, records[0] ?? planned.revert, ctx);
   t.is(reverted.outcome.outcome, 'reverted');
   t.regex(reverted.outcome.detail, /^stopped stressor \d+$/);
+});
+
+test('a kernel that refuses the conntrack delete (no ctnetlink) still gets the fault, and its revert; a record without flows (older faultd) reverts', async (t) => {
+  const kernel = new FakeNetlink();
+  const ctx = dnsContext(kernel);
+  kernel.fail('conntrackDeleteFlows', kernelError('EOPNOTSUPP', 'IPCTNL_MSG_CT_GET'));
+  const { records, chains } = await applyDns(t, kernel, ctx, {});
+  t.is(chains.length, 1, 'the redirect is in');
+  const record = records[0] ?? {};
+  kernel.fail('conntrackDeleteFlows', kernelError('EOPNOTSUPP', 'IPCTNL_MSG_CT_GET'));
+  const reverted = await revertFault(kernel, KIND, record, ctx);
+  t.is(reverted.outcome.outcome, 'reverted');
+  t.false(kernel.nft.has('faultd'));
+  const { records: second } = await applyDns(t, kernel, ctx, {});
+  const older = Object.fromEntries(Object.entries(second[0] ?? {}).filter(([key]) => key !== 'flows'));
+  const old = await revertFault(kernel, KIND, older, ctx);
+  t.is(old.outcome.outcome, 'reverted');
+  t.false(old.calls.some((c) => c.startsWith('conntrackDeleteFlows')), 'nothing to delete without the flows');
 });
