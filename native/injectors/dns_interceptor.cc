@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <random>
 #include <unordered_map>
 #include <vector>
@@ -133,7 +134,19 @@ struct PendingUdp {
   socklen_t client_len = 0;
   uint16_t client_id = 0;
   int64_t deadline_ms = 0;
+  /// The forwarded query's question: an answer must have the same (not only the same id).
+  std::optional<core::dns::Question> question;
 };
+
+// True if `reply` answers a query whose question was `asked`: the same question (name
+// case-insensitive, type, class), or none at all in an error reply (FORMERR). A reply that only reuses the id (another query's late answer, an off-path guess)
+// is not passed on (RFC 5452 §9.1).
+bool AnswersQuestion(std::span<const uint8_t> reply, const std::optional<core::dns::Question>& asked) {
+  if (!asked) return true;  // a query faultd could not read: the id is all there is to match
+  const auto question = core::dns::ReadQuestion(reply);
+  if (question) return *question == *asked;
+  return core::dns::QuestionCount(reply) == 0 && core::dns::MessageRcode(reply) != 0;
+}
 
 struct TcpConn {
   uint32_t route = 0;
@@ -270,6 +283,7 @@ class Loop {
       uint16_t id = static_cast<uint16_t>(ids_());
       while (pending_.contains(id)) ++id;
       pending.client_id = core::dns::MessageId(message);
+      pending.question = core::dns::ReadQuestion(message);
       pending.deadline_ms = NowMs() + kUdpForwardTtlMs;
       core::dns::SetMessageId(message, id);
       if (send(up_udp_[route].get(), message.data(), message.size(), 0) < 0) {
@@ -288,7 +302,7 @@ class Loop {
       if (n < 0) return;
       std::span<uint8_t> message(buf, static_cast<size_t>(n));
       const auto it = pending_.find(core::dns::MessageId(message));
-      if (message.size() < 12 || it == pending_.end() || it->second.route != route) continue;
+      if (message.size() < 12 || it == pending_.end() || it->second.route != route || !AnswersQuestion(message, it->second.question)) continue;
       core::dns::SetMessageId(message, it->second.client_id);
       sendto(listeners_[route].udp.get(), message.data(), message.size(), 0, reinterpret_cast<sockaddr*>(&it->second.client), it->second.client_len);
       pending_.erase(it);

@@ -166,6 +166,29 @@ TEST(DnsMessage, RandomBytesNeverCrashTheReader) {
   SUCCEED() << parsed << " random messages parsed";
 }
 
+TEST(DnsMessage, ReadsTheQuestionOfQueriesAndResponses) {
+  const auto query = MakeQuery(7, "Api.Example.com", kTypeAaaa, true);
+  const auto q = ReadQuestion(query);
+  ASSERT_TRUE(q.has_value());
+  EXPECT_EQ(*q, (Question{"api.example.com", kTypeAaaa, kClassIn}));
+  // A response (QR set, an rcode) still has its question read; its case does not matter.
+  auto response = MakeQuery(7, "API.example.COM", kTypeAaaa, false);
+  response[2] |= 0x80;
+  response[3] |= 0x03;
+  EXPECT_EQ(ReadQuestion(response), q);
+  EXPECT_EQ(MessageRcode(response), 3);
+  EXPECT_NE(ReadQuestion(MakeQuery(7, "api.example.com", kTypeA, false)), q) << "another type";
+  EXPECT_NE(ReadQuestion(MakeQuery(7, "api.example.org", kTypeAaaa, false)), q) << "another name";
+  // No question, or a header only: none.
+  std::vector<uint8_t> bare(query.begin(), query.begin() + 12);
+  bare[5] = 0;
+  EXPECT_EQ(QuestionCount(bare), 0);
+  EXPECT_FALSE(ReadQuestion(bare).has_value());
+  for (size_t len = 0; len < 12 + 17 + 4; ++len) {
+    EXPECT_FALSE(ReadQuestion(std::span<const uint8_t>(query).first(len)).has_value()) << "length " << len;
+  }
+}
+
 TEST(DnsMessage, MatchesExactlyOrBySubstring) {
   EXPECT_EQ(CanonicalName("API.Example.com."), "api.example.com");
   EXPECT_TRUE(NameMatches("api.example.com", "api.example.com", false));

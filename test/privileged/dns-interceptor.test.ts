@@ -199,3 +199,34 @@ test('a TCP connection idle for 10 s is closed (a query that never completes hol
   const after = dig(pair.a, ['@127.0.0.1', '-p', String(port), '+tcp', 'ok.test']);
   t.is(after.status, 'NXDOMAIN', 'still serving (every name is targeted here)');
 });
+
+/**
+ * A UDP "DNS server" that answers every query twice with its id: first a reply to another
+ * question (the name's first label changed), rcode NXDOMAIN, then the real answer, NOERROR.
+ */
+const TWO_REPLY_UPSTREAM = `
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((sys.argv[1], 53))
+print('ready', flush=True)
+while True:
+    d, a = s.recvfrom(512)
+    wrong = bytearray(d); wrong[13] = ord('x')  # first letter of the first label
+    s.sendto(bytes(wrong[:2]) + bytes([0x81, 0x83]) + bytes(wrong[4:]), a)
+    s.sendto(d[:2] + bytes([0x81, 0x80]) + d[4:], a)
+`;
+
+test('an upstream reply with the id of a forwarded query but another question is not passed on; the real answer is', async (t) => {
+  const pair = testNetnsPair(t);
+  const upstream = spawn(systemTool('ip'), ['netns', 'exec', pair.b.name, 'python3', '-u', '-c', TWO_REPLY_UPSTREAM, pair.addressB], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => {
+    upstream.kill('SIGKILL');
+  });
+  await new Promise<void>((resolve) => upstream.stdout.once('data', () => resolve()));
+  // Matched by id alone, the interceptor passed the first (wrong) reply on and dropped the real
+  // one (its forward was done): dig, which ignores a reply to another question, timed out.
+  const { port } = await startInterceptor(t, pair.a, [`--upstream=${pair.addressB}`, '--mark=7', '--action=nxdomain', '--name=gone.test']);
+  for (const name of ['ok.test', 'Other.Test']) {
+    const through = dig(pair.a, ['@127.0.0.1', '-p', String(port), '+notcp', name]);
+    t.is(through.status, 'NOERROR', `${name}: the reply to its question`);
+  }
+});

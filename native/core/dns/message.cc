@@ -160,6 +160,24 @@ ParsedQuery ParseQuery(std::span<const uint8_t> message) noexcept {
   return result;
 }
 
+std::optional<Question> ReadQuestion(std::span<const uint8_t> message) noexcept {
+  if (QuestionCount(message) != 1) return std::nullopt;
+  Reader r(message);
+  if (!r.Skip(kHeaderBytes)) return std::nullopt;
+  Question q;
+  std::string why;
+  if (!ReadQuestionName(r, &q.name, &why) || !r.U16(&q.qtype) || !r.U16(&q.qclass)) return std::nullopt;
+  return q;
+}
+
+uint8_t MessageRcode(std::span<const uint8_t> message) noexcept {
+  return message.size() < kHeaderBytes ? 0 : static_cast<uint8_t>(message[3] & 0x0f);
+}
+
+uint16_t QuestionCount(std::span<const uint8_t> message) noexcept {
+  return message.size() < kHeaderBytes ? 0 : static_cast<uint16_t>((message[4] << 8) | message[5]);
+}
+
 uint16_t MessageId(std::span<const uint8_t> message) noexcept {
   if (message.size() < kHeaderBytes) return 0;
   return static_cast<uint16_t>((message[0] << 8) | message[1]);

@@ -60,6 +60,26 @@ struct ParsedQuery {
 /// question, every record of the other sections within bounds). Never reads past the span.
 ParsedQuery ParseQuery(std::span<const uint8_t> message) noexcept;
 
+/// The one question of a message, query or response.
+struct Question {
+  /// As Query::name: lower-case, no trailing dot.
+  std::string name;
+  uint16_t qtype = 0;
+  uint16_t qclass = 0;
+  bool operator==(const Question&) const = default;
+};
+
+/// The question of any message (QR either way) with exactly one question whose name has no
+/// compression; nullopt otherwise. Used to tell an upstream's answer to the forwarded query from
+/// a reply that only reuses its transaction id (RFC 5452 §9.1).
+std::optional<Question> ReadQuestion(std::span<const uint8_t> message) noexcept;
+
+/// The rcode of the header of any message (0 for one shorter than a header).
+uint8_t MessageRcode(std::span<const uint8_t> message) noexcept;
+
+/// The number of questions in the header of any message (0 for one shorter than a header).
+uint16_t QuestionCount(std::span<const uint8_t> message) noexcept;
+
 /// The transaction id of any message (0 for one shorter than a header).
 uint16_t MessageId(std::span<const uint8_t> message) noexcept;
 
