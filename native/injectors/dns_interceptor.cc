@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -75,6 +76,29 @@ core::Result<UniqueFd> Listener(int family, int type, uint16_t port) {
   if (bind(fd.value().get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) return core::ErrnoError("bind");
   if (type == SOCK_STREAM && listen(fd.value().get(), 128) != 0) return core::ErrnoError("listen");
   return std::move(fd).value();
+}
+
+// "10.0.0.53:53" / "[fd00::53]:53", for errors.
+std::string AddressText(const sockaddr_storage& addr) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
+    inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof(text));
+    return std::string("[") + text + "]:" + std::to_string(ntohs(a->sin6_port));
+  }
+  const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
+  inet_ntop(AF_INET, &a->sin_addr, text, sizeof(text));
+  return std::string(text) + ":" + std::to_string(ntohs(a->sin_port));
+}
+
+// The route's upstream UDP socket: marked, connected (so only the upstream's datagrams arrive).
+core::Result<UniqueFd> UpstreamUdp(const DnsRoute& route, uint32_t mark) {
+  auto fd = Socket(route.upstream.ss_family, SOCK_DGRAM, mark);
+  if (!fd.ok()) return core::SysError{fd.error().err, fd.error().syscall, "UDP upstream " + AddressText(route.upstream) + ": " + fd.error().detail};
+  if (connect(fd.value().get(), reinterpret_cast<const sockaddr*>(&route.upstream), route.upstream_len) != 0) {
+    return core::ErrnoError("connect", "UDP upstream " + AddressText(route.upstream));
+  }
+  return fd;
 }
 
 uint16_t BoundPort(int fd) {
@@ -181,12 +205,7 @@ class Loop {
       if (!Watch(EPOLL_CTL_ADD, fd, key, EPOLLIN)) return core::ErrnoError("epoll_ctl");
     }
     for (uint32_t r = 0; r < spec_.routes.size(); ++r) {
-      const DnsRoute& route = spec_.routes[r];
-      auto upstream = Socket(route.upstream.ss_family, SOCK_DGRAM, spec_.mark);
-      if (!upstream.ok()) return upstream.error();
-      up_udp_.push_back(std::move(upstream).value());
-      if (connect(up_udp_.back().get(), reinterpret_cast<const sockaddr*>(&route.upstream), route.upstream_len) != 0) return core::ErrnoError("connect", "UDP upstream");
-      for (const auto& [fd, key] : {std::pair{listeners_[r].udp.get(), Key(kUdpListen, r)}, {up_udp_.back().get(), Key(kUdpUpstream, r)},
+      for (const auto& [fd, key] : {std::pair{listeners_[r].udp.get(), Key(kUdpListen, r)}, {listeners_[r].upstream_udp.get(), Key(kUdpUpstream, r)},
                                     {listeners_[r].tcp.get(), Key(kTcpListen, r)}}) {
         if (!Watch(EPOLL_CTL_ADD, fd, key, EPOLLIN)) return core::ErrnoError("epoll_ctl");
       }
@@ -286,7 +305,7 @@ class Loop {
       pending.question = core::dns::ReadQuestion(message);
       pending.deadline_ms = NowMs() + kUdpForwardTtlMs;
       core::dns::SetMessageId(message, id);
-      if (send(up_udp_[route].get(), message.data(), message.size(), 0) < 0) {
+      if (send(listeners_[route].upstream_udp.get(), message.data(), message.size(), 0) < 0) {
         ++stats_.upstream_errors;
         continue;
       }
@@ -298,7 +317,7 @@ class Loop {
   void OnUdpReply(uint32_t route) {
     uint8_t buf[kMaxDatagram];
     for (;;) {
-      const ssize_t n = recv(up_udp_[route].get(), buf, sizeof(buf), 0);
+      const ssize_t n = recv(listeners_[route].upstream_udp.get(), buf, sizeof(buf), 0);
       if (n < 0) return;
       std::span<uint8_t> message(buf, static_cast<size_t>(n));
       const auto it = pending_.find(core::dns::MessageId(message));
@@ -430,8 +449,6 @@ class Loop {
   const DnsPolicy& policy_;
   const std::function<double()>& draw_;
   UniqueFd epoll_;
-  /// One connected upstream UDP socket per route.
-  std::vector<UniqueFd> up_udp_;
   std::unordered_map<uint16_t, PendingUdp> pending_;
   std::mt19937 ids_{std::random_device{}()};
   std::map<uint32_t, TcpConn> conns_;
@@ -457,13 +474,16 @@ core::Result<DnsInterceptor> DnsInterceptor::Bind(const DnsInterceptorSpec& spec
       const uint16_t port = BoundPort(udp.value().get());
       auto tcp = Listener(family, SOCK_STREAM, port);
       if (tcp.ok()) {
-        listeners.push_back(Listeners{std::move(udp).value(), std::move(tcp).value(), port});
+        listeners.push_back(Listeners{std::move(udp).value(), std::move(tcp).value(), port, UniqueFd()});
         bound = true;
       } else if (tcp.error().err != EADDRINUSE) {
         return tcp.error();
       }
     }
     if (!bound) return core::SysError{EADDRINUSE, "bind", "no port free for both UDP and TCP"};
+    auto upstream = UpstreamUdp(route, spec.mark);
+    if (!upstream.ok()) return upstream.error();
+    listeners.back().upstream_udp = std::move(upstream).value();
   }
   return DnsInterceptor(spec, std::move(listeners));
 }

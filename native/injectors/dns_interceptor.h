@@ -64,7 +64,9 @@ struct DnsStats {
 class DnsInterceptor {
  public:
   /// Binds one UDP and TCP listener pair per route on loopback (a free port, the same number for
-  /// both; the family of the route's server).
+  /// both; the family of the route's server), and sets up each route's upstream UDP socket
+  /// (marked, connected), so that a failure (no route to the upstream, SO_MARK without
+  /// CAP_NET_ADMIN) is reported before the interceptor says it is ready, naming the upstream.
   static core::Result<DnsInterceptor> Bind(const DnsInterceptorSpec& spec) noexcept;
 
   /// The listening port of each route, in the order of spec.routes.
@@ -75,11 +77,12 @@ class DnsInterceptor {
   core::Status Run(const DnsPolicy& policy, const sigset_t& stop_signals, const std::function<double()>& draw_pct,
                    const std::function<void(const DnsStats&)>& on_tick) noexcept;
 
-  /// A route's sockets: its two listeners.
+  /// A route's sockets: its two listeners and its connected upstream UDP socket.
   struct Listeners {
     core::UniqueFd udp;
     core::UniqueFd tcp;
     uint16_t port = 0;
+    core::UniqueFd upstream_udp;
   };
 
  private:

@@ -230,3 +230,18 @@ test('an upstream reply with the id of a forwarded query but another question is
     t.is(through.status, 'NOERROR', `${name}: the reply to its question`);
   }
 });
+
+test('an upstream it cannot reach (no route) fails before "ready", naming the upstream', async (t) => {
+  const pair = testNetnsPair(t);
+  const child = spawn(systemTool('ip'), ['netns', 'exec', pair.a.name, STRESSOR_BIN, 'dns', '--server=10.77.250.53', '--upstream=10.99.99.53', '--mark=7', '--action=nxdomain'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    child.kill('SIGKILL');
+  });
+  const lines: string[] = [];
+  createInterface({ input: child.stdout }).on('line', (line) => lines.push(line));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  t.not(code, 0);
+  t.false(lines.some((l) => l.includes('"ready"')), lines.join('\n'));
+  t.false(lines.some((l) => l.includes('"listening"')), 'no port is reported for a redirect');
+  t.regex(lines.join('\n'), /"event":"error","errno":101,"syscall":"connect","message":"Network is unreachable \(UDP upstream 10\.99\.99\.53:53\)"/);
+});
