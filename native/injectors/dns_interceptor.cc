@@ -289,6 +289,8 @@ class Loop {
       }
       if (verdict.decision == DnsDecision::kAnswer) {
         ++stats_.answered;
+        // Larger than the client takes over UDP (a spoofed name with many addresses): TC set, so it asks over TCP.
+        if (const auto query = core::dns::ParseQuery(message).query) core::dns::FitUdpResponse(verdict.answer, *query, message);
         sendto(udp, verdict.answer.data(), verdict.answer.size(), 0, reinterpret_cast<sockaddr*>(&pending.client), pending.client_len);
         continue;
       }

@@ -245,3 +245,15 @@ test('an upstream it cannot reach (no route) fails before "ready", naming the up
   t.false(lines.some((l) => l.includes('"listening"')), 'no port is reported for a redirect');
   t.regex(lines.join('\n'), /"event":"error","errno":101,"syscall":"connect","message":"Network is unreachable \(UDP upstream 10\.99\.99\.53:53\)"/);
 });
+
+test('a spoofed answer larger than the client takes over UDP comes with TC set, and whole over TCP', async (t) => {
+  const pair = testNetnsPair(t);
+  await startDnsmasq(t, pair.b, pair.addressB, RECORDS);
+  const many = Array.from({ length: 40 }, (_, i) => `--spoof=many.test=10.0.1.${i}`);
+  const { port } = await startInterceptor(t, pair.a, [`--upstream=${pair.addressB}`, '--mark=7', '--action=spoof', ...many]);
+  const udp = dig(pair.a, ['@127.0.0.1', '-p', String(port), '+notcp', '+ignore', '+noedns', 'many.test']);
+  t.true(udp.flags.includes('tc'), udp.text);
+  t.deepEqual(udp.answers, []);
+  t.is(dig(pair.a, ['@127.0.0.1', '-p', String(port), '+notcp', '+ignore', '+bufsize=1232', 'many.test']).answers.length, 40, 'fits in the EDNS size the client gave');
+  t.is(dig(pair.a, ['@127.0.0.1', '-p', String(port), '+tcp', 'many.test']).answers.length, 40);
+});

@@ -9,6 +9,7 @@ namespace {
 
 constexpr uint16_t kFlagQr = 0x8000;
 constexpr uint16_t kOpcodeMask = 0x7800;
+constexpr uint16_t kFlagTc = 0x0200;
 constexpr uint16_t kFlagRd = 0x0100;
 constexpr uint16_t kFlagRa = 0x0080;
 constexpr uint16_t kFlagCd = 0x0010;
@@ -215,6 +216,20 @@ std::vector<uint8_t> BuildAddressResponse(const Query& query, std::span<const ui
   }
   PutOpt(out, query);
   return out;
+}
+
+size_t UdpResponseLimit(const Query& query) noexcept {
+  constexpr size_t kClassicUdp = 512;
+  return query.opt ? std::max<size_t>(kClassicUdp, query.opt->udp_payload_size) : kClassicUdp;
+}
+
+void FitUdpResponse(std::vector<uint8_t>& response, const Query& query, std::span<const uint8_t> message) {
+  if (response.size() <= UdpResponseLimit(query) || response.size() < kHeaderBytes) return;
+  const auto rcode = static_cast<Rcode>(response[3] & 0x0f);
+  std::vector<uint8_t> truncated = ResponseStart(query, message, rcode, 0);
+  truncated[2] |= kFlagTc >> 8;
+  PutOpt(truncated, query);
+  response = std::move(truncated);
 }
 
 std::string CanonicalName(std::string host) {

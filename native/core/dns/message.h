@@ -99,6 +99,15 @@ std::vector<uint8_t> BuildErrorResponse(const Query& query, std::span<const uint
 std::vector<uint8_t> BuildAddressResponse(const Query& query, std::span<const uint8_t> message,
                                           const std::vector<std::vector<uint8_t>>& addresses, uint32_t ttl_s);
 
+/// Largest UDP response a client that sent `query` accepts: its EDNS payload size (at least
+/// 512), or 512 without EDNS (RFC 1035 §4.2.1, RFC 6891 §6.2.5).
+size_t UdpResponseLimit(const Query& query) noexcept;
+
+/// Fits faultd's own `response` to `query` (whose bytes are `message`) into a UDP datagram: one
+/// larger than UdpResponseLimit becomes its header and question with TC set, no records but the
+/// OPT (RFC 2181 §9), so the client asks again over TCP, where the whole answer is given.
+void FitUdpResponse(std::vector<uint8_t>& response, const Query& query, std::span<const uint8_t> message);
+
 /// True if `name` (as Query::name) is `host` or, with `substring`, contains it; `host` is in
 /// CanonicalName's form (so the comparison is case-insensitive).
 bool NameMatches(const std::string& name, const std::string& host, bool substring) noexcept;
