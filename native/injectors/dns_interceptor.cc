@@ -229,6 +229,7 @@ class Loop {
               // No new query is taken (the listeners and the signal leave the set); the
               // answers of forwarded ones still go back to their clients.
               stop_by_ms = NowMs() + kStopGraceMs;
+              accept_paused_ = false;  // the listeners leave the set for good
               epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, signals.get(), nullptr);
               for (const auto& l : listeners_) {
                 epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, l.udp.get(), nullptr);
@@ -242,6 +243,7 @@ class Loop {
             (void)!read(timer.get(), &ticks, sizeof(ticks));
             ExpireUdp();
             CloseIdleTcp();
+            ResumeAccepting();
             on_tick(stats_);
             break;
           }
@@ -358,7 +360,13 @@ class Loop {
   void OnAccept(uint32_t route) {
     for (;;) {
       UniqueFd client(accept4(listeners_[route].tcp.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-      if (!client.valid()) return;
+      if (!client.valid()) {
+        // Out of file descriptors: the pending connection stays in the backlog and the listener
+        // stays readable, so watching it would spin. Stop watching the TCP listeners until a
+        // connection closes or the next tick (at most 1 s); UDP is served meanwhile.
+        if (errno == EMFILE || errno == ENFILE) PauseAccepting();
+        return;
+      }
       if (conns_.size() >= kMaxConnections) continue;  // closed at once: the client retries
       const uint32_t id = next_conn_++;
       TcpConn& conn = conns_[id];
@@ -369,7 +377,23 @@ class Loop {
     }
   }
 
-  void Close(uint32_t id) { conns_.erase(id); }  // closing the fds removes them from epoll
+  void Close(uint32_t id) {
+    conns_.erase(id);  // closing the fds removes them from epoll
+    ResumeAccepting();
+  }
+
+  void PauseAccepting() {
+    if (accept_paused_) return;
+    accept_paused_ = true;
+    ++stats_.accept_pauses;
+    for (uint32_t r = 0; r < listeners_.size(); ++r) Watch(EPOLL_CTL_MOD, listeners_[r].tcp.get(), Key(kTcpListen, r), 0);
+  }
+
+  void ResumeAccepting() {
+    if (!accept_paused_) return;
+    accept_paused_ = false;
+    for (uint32_t r = 0; r < listeners_.size(); ++r) Watch(EPOLL_CTL_MOD, listeners_[r].tcp.get(), Key(kTcpListen, r), EPOLLIN);
+  }
 
   bool ConnectUpstream(TcpConn& conn, uint32_t id) {
     const DnsRoute& route = spec_.routes[conn.route];
@@ -455,6 +479,8 @@ class Loop {
   std::mt19937 ids_{std::random_device{}()};
   std::map<uint32_t, TcpConn> conns_;
   uint32_t next_conn_ = 0;
+  /// The TCP listeners are out of the epoll set (EMFILE/ENFILE on accept).
+  bool accept_paused_ = false;
   DnsStats stats_;
 };
 

@@ -59,6 +59,7 @@ struct DnsStats {
   uint64_t forwarded = 0;  // sent on to the upstream
   uint64_t replies = 0;    // upstream answers passed back
   uint64_t upstream_errors = 0;  // upstream send/connect failures, expired UDP forwards
+  uint64_t accept_pauses = 0;    // times accepting TCP stopped for lack of file descriptors
 };
 
 class DnsInterceptor {

@@ -4,6 +4,7 @@
 // names to a real dnsmasq and returns the same answer a direct query gets, over UDP and TCP,
 // and its forwards carry the mark faultd's chain accepts.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 import { STRESSOR_BIN } from '../helpers/cli.js';
@@ -256,4 +257,58 @@ test('a spoofed answer larger than the client takes over UDP comes with TC set, 
   t.deepEqual(udp.answers, []);
   t.is(dig(pair.a, ['@127.0.0.1', '-p', String(port), '+notcp', '+ignore', '+bufsize=1232', 'many.test']).answers.length, 40, 'fits in the EDNS size the client gave');
   t.is(dig(pair.a, ['@127.0.0.1', '-p', String(port), '+tcp', 'many.test']).answers.length, 40);
+});
+
+/** Opens N TCP connections to the port and holds them until stdin closes. */
+const HOLD_CONNECTIONS = `
+import socket, sys
+held = []
+for _ in range(int(sys.argv[2])):
+    s = socket.socket(); s.setblocking(False)
+    try: s.connect(('127.0.0.1', int(sys.argv[1])))
+    except BlockingIOError: pass
+    held.append(s)
+print('holding', flush=True)
+sys.stdin.read()
+`;
+
+/** CPU time (utime + stime, clock ticks) of a process. */
+function cpuTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+test('out of file descriptors (RLIMIT_NOFILE 24), it stops accepting for a while instead of spinning, and serves again once connections close', async (t) => {
+  const pair = testNetnsPair(t);
+  await startDnsmasq(t, pair.b, pair.addressB, RECORDS);
+  const child = spawn(systemTool('ip'), ['netns', 'exec', pair.a.name, systemTool('prlimit'), '--nofile=24', STRESSOR_BIN, 'dns', `--upstream=${pair.addressB}`, '--mark=7', '--action=nxdomain', '--name=gone.test'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    child.kill('SIGKILL');
+  });
+  const lines: string[] = [];
+  const ready = new Promise<void>((resolve) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      lines.push(line);
+      if (line.includes('"ready"')) resolve();
+    });
+  });
+  await ready;
+  const port = Number(/"listening","port":(\d+)/.exec(lines.join('\n'))?.[1] ?? 0);
+  const pid = child.pid ?? 0;
+  t.true(pid > 0 && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('faultd-stressor'), 'prlimit and ip exec it in place');
+  const holder = spawn(systemTool('ip'), ['netns', 'exec', pair.a.name, 'python3', '-u', '-c', HOLD_CONNECTIONS, String(port), '40'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.teardown(() => holder.kill('SIGKILL'));
+  await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const before = cpuTicks(pid);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const used = cpuTicks(pid) - before;
+  t.log(`${used} clock ticks of CPU in 1 s with 40 connections against 24 descriptors`);
+  t.true(used < 20, `${used} ticks: a busy loop would take ~100`);
+  t.is(dig(pair.a, ['@127.0.0.1', '-p', String(port), '+notcp', 'ok.test']).status, 'NOERROR', 'UDP is served meanwhile');
+  holder.stdin.end();
+  await new Promise((resolve) => holder.once('exit', resolve));
+  t.is(dig(pair.a, ['@127.0.0.1', '-p', String(port), '+tcp', '+time=3', 'gone.test']).status, 'NXDOMAIN', 'TCP served again');
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  t.regex(lines.join('\n'), /"acceptPauses":[1-9]/);
 });
