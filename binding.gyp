@@ -71,6 +71,7 @@
           'native/test/nft_encoding_test.cc',
           'native/test/dns_policy_test.cc',
           'native/test/conntrack_test.cc',
+          'native/test/dns_tcp_stream_test.cc',
           '<@(faultd_stressor_sources)',
           '<@(faultd_core_sources)',
           '<@(faultd_injector_sources)',

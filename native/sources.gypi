@@ -5,6 +5,7 @@
     'faultd_core_sources': [
       'native/core/clock.cc',
       'native/core/dns/message.cc',
+      'native/core/dns/tcp_stream.cc',
       'native/core/duty_cycle.cc',
       'native/core/file_lock.cc',
       'native/core/file_space.cc',

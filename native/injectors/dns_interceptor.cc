@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "../core/dns/message.h"
+#include "../core/dns/tcp_stream.h"
 
 namespace faultd::inj {
 namespace {
@@ -26,8 +28,14 @@ using core::UniqueFd;
 
 constexpr size_t kMaxDatagram = 65535;
 constexpr size_t kMaxConnections = 512;
-/// Bytes one TCP connection may have waiting in one direction before it is closed.
-constexpr size_t kMaxBuffered = 256 * 1024;
+/// Bytes one TCP connection may hold in its four queues (from and to client and upstream) before
+/// it is closed: room for a largest message (64 KiB) in each, and some.
+constexpr size_t kMaxConnBuffered = 320 * 1024;
+/// Bytes all TCP connections together may hold: past it, the connection that grows is closed
+/// (512 connections at their own bound would hold 160 MiB).
+constexpr size_t kMaxTotalBuffered = 16 * 1024 * 1024;
+/// A connection holding more than this has the total summed up (rare: DNS messages are small).
+constexpr size_t kCheckTotalAbove = 64 * 1024;
 /// How long a forwarded UDP query waits for the upstream's answer (clients retry after ~5 s).
 constexpr int64_t kUdpForwardTtlMs = 10'000;
 constexpr int kBindAttempts = 32;
@@ -108,43 +116,31 @@ uint16_t BoundPort(int fd) {
   return ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
 }
 
-// Takes one whole length-prefixed message off the front of `buf` (RFC 1035 §4.2.2).
-bool TakeFrame(std::vector<uint8_t>& buf, std::vector<uint8_t>* message) {
-  if (buf.size() < 2) return false;
-  const size_t len = (static_cast<size_t>(buf[0]) << 8) | buf[1];
-  if (buf.size() < 2 + len) return false;
-  message->assign(buf.begin() + 2, buf.begin() + 2 + static_cast<std::ptrdiff_t>(len));
-  buf.erase(buf.begin(), buf.begin() + 2 + static_cast<std::ptrdiff_t>(len));
-  return true;
-}
-
-void PutFrame(std::vector<uint8_t>& out, const std::vector<uint8_t>& message) {
-  out.push_back(static_cast<uint8_t>(message.size() >> 8));
-  out.push_back(static_cast<uint8_t>(message.size()));
-  out.insert(out.end(), message.begin(), message.end());
-}
-
-// Writes what it can of `buf`; false on a real error (not EAGAIN).
-bool Flush(int fd, std::vector<uint8_t>& buf) {
-  while (!buf.empty()) {
-    const ssize_t n = send(fd, buf.data(), buf.size(), MSG_NOSIGNAL);
+// Writes what it can of `queue`; false on a real error (not EAGAIN).
+bool Flush(int fd, core::dns::ByteQueue& queue) {
+  while (!queue.empty()) {
+    const auto bytes = queue.Unread();
+    const ssize_t n = send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
-    buf.erase(buf.begin(), buf.begin() + n);
+    queue.Consume(static_cast<size_t>(n));
   }
   return true;
 }
 
 enum class Read { kMore, kEof, kError };
 
-// Reads everything available into `buf`.
-Read Drain(int fd, std::vector<uint8_t>& buf) {
+// Reads everything available into `queue`; an error once the connection would hold more than
+// `room` more bytes.
+Read Drain(int fd, core::dns::ByteQueue& queue, size_t room) {
   uint8_t chunk[16384];
+  size_t read = 0;
   for (;;) {
     const ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
     if (n == 0) return Read::kEof;
     if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? Read::kMore : Read::kError;
-    buf.insert(buf.end(), chunk, chunk + n);
-    if (buf.size() > kMaxBuffered) return Read::kError;
+    queue.Append(std::span<const uint8_t>(chunk, static_cast<size_t>(n)));
+    read += static_cast<size_t>(n);
+    if (read > room) return Read::kError;
   }
 }
 
@@ -183,7 +179,10 @@ struct TcpConn {
   uint32_t outstanding = 0;
   /// Last time anything was read on either side (CLOCK_MONOTONIC ms).
   int64_t active_ms = 0;
-  std::vector<uint8_t> from_client, from_upstream, to_client, to_upstream;
+  core::dns::ByteQueue from_client, from_upstream, to_client, to_upstream;
+
+  /// Bytes its queues hold in memory.
+  [[nodiscard]] size_t Held() const { return from_client.held() + from_upstream.held() + to_client.held() + to_upstream.held(); }
 };
 
 class Loop {
@@ -421,7 +420,8 @@ class Loop {
     if (!upstream_side && conn.client_done && (events & (EPOLLHUP | EPOLLERR)) != 0) return Close(id);  // client gone
     if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0 && !(conn.client_done && !upstream_side)) {
       conn.active_ms = NowMs();
-      const Read read = Drain(upstream_side ? conn.upstream.get() : conn.client.get(), upstream_side ? conn.from_upstream : conn.from_client);
+      const size_t room = kMaxConnBuffered - std::min(kMaxConnBuffered, conn.Held());
+      const Read read = Drain(upstream_side ? conn.upstream.get() : conn.client.get(), upstream_side ? conn.from_upstream : conn.from_client, room);
       if (read == Read::kEof && !upstream_side) {
         conn.client_done = true;  // a half-close after its queries: they are still answered
       } else if (read != Read::kMore) {
@@ -434,7 +434,7 @@ class Loop {
     if (!Pump(conn, id)) return Close(id);
     const bool client_ok = Flush(conn.client.get(), conn.to_client);
     const bool upstream_ok = !conn.upstream.valid() || conn.connecting || Flush(conn.upstream.get(), conn.to_upstream);
-    if (!client_ok || !upstream_ok || conn.to_client.size() > kMaxBuffered || conn.to_upstream.size() > kMaxBuffered) return Close(id);
+    if (!client_ok || !upstream_ok || OverBudget(conn)) return Close(id);
     if (conn.client_done && conn.outstanding == 0 && conn.to_client.empty()) return Close(id);  // all answered
     const uint32_t client_in = conn.client_done ? 0U : static_cast<uint32_t>(EPOLLIN);
     Watch(EPOLL_CTL_MOD, conn.client.get(), Key(kTcpClient, id), client_in | (conn.to_client.empty() ? 0U : static_cast<uint32_t>(EPOLLOUT)));
@@ -444,28 +444,39 @@ class Loop {
     }
   }
 
+  // True if `conn` holds more than its own bound, or all connections together more than theirs.
+  bool OverBudget(const TcpConn& conn) {
+    const size_t held = conn.Held();
+    if (held > kMaxConnBuffered) return ++stats_.tcp_over_budget, true;
+    if (held <= kCheckTotalAbove) return false;
+    size_t total = 0;
+    for (const auto& [id, c] : conns_) total += c.Held();
+    if (total > kMaxTotalBuffered) return ++stats_.tcp_over_budget, true;
+    return false;
+  }
+
   // Moves whole messages: client queries through the policy, upstream answers to the client.
   bool Pump(TcpConn& conn, uint32_t id) {
     std::vector<uint8_t> message;
-    while (TakeFrame(conn.from_client, &message)) {
+    while (core::dns::TakeFrame(conn.from_client, &message)) {
       ++stats_.queries;
       DnsVerdict verdict = Decide(policy_, message, draw_());
       if (verdict.decision == DnsDecision::kDrop) {
         ++stats_.dropped;
       } else if (verdict.decision == DnsDecision::kAnswer) {
         ++stats_.answered;
-        PutFrame(conn.to_client, verdict.answer);
+        core::dns::PutFrame(conn.to_client, verdict.answer);
       } else {
         if (!conn.upstream.valid() && !ConnectUpstream(conn, id)) return ++stats_.upstream_errors, false;
         ++stats_.forwarded;
         ++conn.outstanding;
-        PutFrame(conn.to_upstream, message);
+        core::dns::PutFrame(conn.to_upstream, message);
       }
     }
-    while (TakeFrame(conn.from_upstream, &message)) {
+    while (core::dns::TakeFrame(conn.from_upstream, &message)) {
       ++stats_.replies;
       if (conn.outstanding > 0) --conn.outstanding;
-      PutFrame(conn.to_client, message);
+      core::dns::PutFrame(conn.to_client, message);
     }
     return true;
   }

@@ -60,6 +60,7 @@ struct DnsStats {
   uint64_t replies = 0;    // upstream answers passed back
   uint64_t upstream_errors = 0;  // upstream send/connect failures, expired UDP forwards
   uint64_t accept_pauses = 0;    // times accepting TCP stopped for lack of file descriptors
+  uint64_t tcp_over_budget = 0;  // TCP connections closed for holding too many bytes
 };
 
 class DnsInterceptor {

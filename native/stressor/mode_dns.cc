@@ -114,11 +114,11 @@ std::string Validate(const DnsOptions& o) {
 }
 
 void EmitStats(const inj::DnsStats& s) {
-  std::printf("{\"event\":\"stats\",\"queries\":%llu,\"answered\":%llu,\"dropped\":%llu,\"forwarded\":%llu,\"replies\":%llu,\"upstreamErrors\":%llu,\"acceptPauses\":%llu}\n",
+  std::printf("{\"event\":\"stats\",\"queries\":%llu,\"answered\":%llu,\"dropped\":%llu,\"forwarded\":%llu,\"replies\":%llu,\"upstreamErrors\":%llu,\"acceptPauses\":%llu,\"tcpOverBudget\":%llu}\n",
               static_cast<unsigned long long>(s.queries), static_cast<unsigned long long>(s.answered),
               static_cast<unsigned long long>(s.dropped), static_cast<unsigned long long>(s.forwarded),
               static_cast<unsigned long long>(s.replies), static_cast<unsigned long long>(s.upstream_errors),
-              static_cast<unsigned long long>(s.accept_pauses));
+              static_cast<unsigned long long>(s.accept_pauses), static_cast<unsigned long long>(s.tcp_over_budget));
   std::fflush(stdout);
 }
 
