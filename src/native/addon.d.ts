@@ -92,6 +92,8 @@ export interface NftRuleSpec {
   ifname?: string;
   /** `meta mark <mark>`: the packet's fwmark (the SO_MARK of the socket that sent it), 0–2³²−1. */
   mark?: number;
+  /** `meta skuid <uid>`: the owner of the socket that sent the packet (output hook), 0–2³²−2. */
+  skuid?: number;
   percent?: number;
   /**
    * `queue` hands matching packets to the listener of `queueNum` (bypassed while none is bound);

@@ -10,10 +10,13 @@ import { systemTool } from './netns.js';
 
 const IP = systemTool('ip');
 
-/** Starts dnsmasq on `address`:53 in `ns`, answering each `records` name with its IPv4 address; stopped at teardown. */
-export async function startDnsmasq(t: { teardown(fn: () => void): void }, ns: { name: string }, address: string, records: Readonly<Record<string, string>>, extra: readonly string[] = []): Promise<number> {
+/**
+ * Starts dnsmasq on `address`:53 in `ns`, answering each `records` name with its IPv4 address;
+ * stopped at teardown. `wrapper` runs before it (e.g. setpriv, to run it as another user).
+ */
+export async function startDnsmasq(t: { teardown(fn: () => void): void }, ns: { name: string }, address: string, records: Readonly<Record<string, string>>, extra: readonly string[] = [], wrapper: readonly string[] = []): Promise<number> {
   const args = [
-    'netns', 'exec', ns.name, systemTool('dnsmasq'), '--no-daemon', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--no-poll',
+    'netns', 'exec', ns.name, ...wrapper, systemTool('dnsmasq'), '--no-daemon', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--no-poll',
     '--port=53', `--listen-address=${address}`, '--bind-interfaces', '--pid-file=', ...Object.entries(records).map(([name, ip]) => `--address=/${name}/${ip}`), ...extra,
   ];
   // `ip netns exec` execs dnsmasq in place, so the child's pid is dnsmasq's.

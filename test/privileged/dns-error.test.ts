@@ -330,3 +330,33 @@ test('a UDP socket kept across the apply (its conntrack entry already there) is 
   client.stdin.write('\n');
   t.is((await lines.next()).value, 'after rcode=0', 'and answered by the server right after the revert');
 });
+
+test('a local stub (dnsmasq on 127.0.0.53 as nobody) forwarding to an intercepted nameserver: percentage 50 fails about half of the queries, not three quarters', async (t) => {
+  const pair = testNetnsPair(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  await startDnsmasq(t, pair.b, pair.addressB, RECORDS);
+  pair.a.exec('ip', ['addr', 'add', '127.0.0.53/8', 'dev', 'lo']);
+  // Run as nobody from the start, as systemd-resolved runs as its user (port 53 allowed to users in this namespace).
+  pair.a.exec('sysctl', ['-qw', 'net.ipv4.ip_unprivileged_port_start=0']);
+  const asNobody = [systemTool('setpriv'), '--reuid=nobody', '--regid=nogroup', '--clear-groups'];
+  await startDnsmasq(t, pair.a, '127.0.0.53', { 'stub.test': '10.0.0.7' }, [`--server=${pair.addressB}`, '--cache-size=0'], asNobody);
+  // As on a systemd-resolved host: the stub, and its upstream, both nameservers of the host.
+  netnsResolvConf(t, pair.a, ['127.0.0.53', pair.addressB]);
+  const file = ws.file('dns.json', experimentYaml([[{ kind: 'linux-dns-error', duration: '60s', params: { hostNames: 'gone.test', percentage: 50 } }]]));
+  const dry = await runCli(['run', '--dry-run', file], ws.stateDir, pair.a.name);
+  t.regex(dry.stdout, /accept meta skuid \d+ \(a local DNS server on 127\.0\.0\.53:53/);
+  const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir, pair.a.name);
+  t.teardown(() => child.kill('SIGKILL'));
+  await waitForLine(child, /fault applied/);
+  t.regex(pair.a.exec('nft', ['list', 'table', 'inet', 'faultd']), /meta skuid \S+ accept/);
+  const batch = ws.file('batch.txt', Array.from({ length: 200 }, () => 'gone.test').join('\n'));
+  const out = pair.a.exec('dig', ['@127.0.0.53', '+time=1', '+tries=1', '-f', batch]);
+  const failed = (out.match(/status: NXDOMAIN/g) ?? []).length;
+  const passed = (out.match(/status: NOERROR/g) ?? []).length;
+  t.log(`${failed} of ${failed + passed} queries through the stub failed for 50 % asked`);
+  t.is(failed + passed, 200);
+  t.true(failed >= 70 && failed <= 130, `${failed} failed (drawn twice: about 150)`);
+  child.kill('SIGINT');
+  t.is((await finish(child)).code, 3);
+});

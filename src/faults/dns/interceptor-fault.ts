@@ -21,6 +21,7 @@ import { z } from 'zod';
 import { FaultdError } from '../../errors.js';
 import { stressCgroupDirs } from '../../host/cgroup.js';
 import type { NftChainSpec, NftRuleSpec } from '../../native/addon.js';
+import { localStubUids, processUidOfSocket, readUdpSockets } from './local-stubs.js';
 import { NFT_TABLE, NftRevertSchema, revertNftFault, type NftRevert } from '../network/nft-fault.js';
 import { revertInOrder } from '../network/ordered-revert.js';
 import { revertStressor, startStressor, stressorArgv, StressorRevertSchema } from '../stressor-process.js';
@@ -65,10 +66,15 @@ export function interceptorArgs(r: DnsInterceptorRequest): string[] {
   return [...r.servers.map((s) => `--server=${s}`), ...(r.upstream === undefined ? [] : [`--upstream=${r.upstream}`]), `--upstream-port=${r.dnsPort}`, `--mark=${DNS_MARK}`, ...r.policyArgs, ...r.spared.map((name) => `--spare=${name}`)];
 }
 
-/** The chain's rules: the interceptor's own (marked) packets first, then each server's redirects to its port. */
-export function redirectRules(servers: readonly string[], dnsPort: number, interceptorPorts: readonly number[]): NftRuleSpec[] {
+/**
+ * The chain's rules: the interceptor's own (marked) packets first, then those of the local stubs'
+ * owners (`exemptUids`: their upstream queries are not faulted a second time), then each
+ * server's redirects to its port.
+ */
+export function redirectRules(servers: readonly string[], dnsPort: number, interceptorPorts: readonly number[], exemptUids: readonly number[] = []): NftRuleSpec[] {
   return [
     { mark: DNS_MARK, verdict: 'accept' },
+    ...exemptUids.map((skuid): NftRuleSpec => ({ skuid, verdict: 'accept' })),
     ...servers.flatMap((address, i) =>
       (['udp', 'tcp'] as const).map((l4proto): NftRuleSpec => ({ address, l4proto, port: dnsPort, verdict: 'redirect', redirectPort: interceptorPorts[i] ?? 0 })),
     ),
@@ -87,6 +93,7 @@ export function planDnsInterceptor(r: DnsInterceptorRequest, ctx: FaultContext):
   const nft: NftRevert = { bootId: ctx.host.bootId, table: NFT_TABLE, chains: [chainName] };
   const flows: DnsFlows = { addresses: [...r.servers], port: r.dnsPort };
   const revert: DnsInterceptorRevert = { nft, interceptor, flows };
+  const exemptUids = localStubUids(readUdpSockets(ctx.procRoot), r.servers, r.dnsPort, (inode) => processUidOfSocket(ctx.procRoot, inode));
   const withPort = (address: string): string => (address.includes(':') ? `[${address}]:${r.dnsPort}` : `${address}:${r.dnsPort}`);
   const servers = r.servers.map(withPort).join(', ');
   const forwarded = r.upstream === undefined ? 'each to the server it was sent to' : `to ${withPort(r.upstream)} (upstreamServer)`;
@@ -97,6 +104,7 @@ export function planDnsInterceptor(r: DnsInterceptorRequest, ctx: FaultContext):
       ...cgroups.map((dir) => `create cgroup ${dir} and move the interceptor into it`),
       `nf_tables: add chain inet ${NFT_TABLE} ${chainName} (type nat hook output priority ${NAT_OUTPUT_PRIORITY}), one atomic batch, after the interceptor is ready:`,
       `  accept meta mark 0x${DNS_MARK.toString(16).padStart(8, '0')} (the interceptor's own queries to the upstream)`,
+      ...exemptUids.map((uid) => `  accept meta skuid ${uid} (a local DNS server on ${r.servers.filter((s) => s.startsWith('127.') || s === '::1').map(withPort).join(', ')}: its own queries to its upstreams are not faulted again)`),
       ...r.servers.map((s) => `  redirect udp and tcp to ${withPort(s)} → the interceptor's port for it`),
       `queries the fault does not target are forwarded unchanged, ${forwarded}`,
       ...r.skipped.map((why) => `not intercepted: ${why}`),
@@ -121,7 +129,7 @@ export function planDnsInterceptor(r: DnsInterceptorRequest, ctx: FaultContext):
       if (ports.length !== r.servers.length) throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `the DNS interceptor reported ${ports.length} port(s) for ${r.servers.length} server(s)`);
       // Added last: until now, DNS went to the upstream as before. The runner's revert stops
       // the interceptor if this throws (the batch is atomic: nothing of it is left).
-      const chain: NftChainSpec = { table: NFT_TABLE, chain: chainName, type: 'nat', hook: 'output', priority: NAT_OUTPUT_PRIORITY, rules: redirectRules(r.servers, r.dnsPort, ports) };
+      const chain: NftChainSpec = { table: NFT_TABLE, chain: chainName, type: 'nat', hook: 'output', priority: NAT_OUTPUT_PRIORITY, rules: redirectRules(r.servers, r.dnsPort, ports, exemptUids) };
       ctx.native.nftAddChain(chain);
       const deleted = deleteUdpFlows(flows, ctx);
       ctx.logger.info({ ports, servers, keptFlowsDeleted: deleted }, 'DNS to the servers redirected to the interceptor');

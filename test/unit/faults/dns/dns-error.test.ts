@@ -7,10 +7,11 @@
 
 import test, { type ExecutionContext } from 'ava';
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
+import { localStubUids, parseProcNetUdp, processUidOfSocket } from '../../../../src/faults/dns/local-stubs.js';
 import { parseNameservers, readHostNameservers } from '../../../../src/faults/dns/resolv-conf.js';
 import type { FaultContext } from '../../../../src/faults/types.js';
 import type { NftChainSpec } from '../../../../src/native/addon.js';
@@ -244,4 +245,53 @@ test('a kernel that refuses the conntrack delete (no ctnetlink) still gets the f
   const old = await revertFault(kernel, KIND, older, ctx);
   t.is(old.outcome.outcome, 'reverted');
   t.false(old.calls.some((c) => c.startsWith('conntrackDeleteFlows')), 'nothing to delete without the flows');
+});
+
+test("a local stub's uid (not root) is exempt from the redirect, so its upstream queries are not drawn a second time", async (t) => {
+  const udp = [
+    '   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops',
+    '15556: 3500007F:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 3298438 2 000000008daa4d93 0',
+    '15557: 0100007F:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 3298440 2 000000008daa4d94 0',
+    '15558: 00000000:1517 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 3298441 2 000000008daa4d95 0',
+  ].join('\n');
+  const udp6 = [
+    '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops',
+    '15556: 00000000000000000000000001000000:0035 00000000000000000000000000000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 3298439 2 00000000968bd327 0',
+  ].join('\n');
+  const sockets = [...parseProcNetUdp(udp, false), ...parseProcNetUdp(udp6, true)];
+  t.deepEqual(sockets, [
+    { address: '127.0.0.53', port: 53, inode: 3298438 },
+    { address: '127.0.0.1', port: 53, inode: 3298440 },
+    { address: '0.0.0.0', port: 5399, inode: 3298441 },
+    { address: '::1', port: 53, inode: 3298439 },
+  ]);
+  // The processes holding them: 991 (as systemd-resolve runs), root, 992, 993.
+  const owners = new Map([[3298438, 991], [3298440, 0], [3298441, 992], [3298439, 993]]);
+  const uidOf = (inode: number): number | undefined => owners.get(inode);
+  t.deepEqual(localStubUids(sockets, ['127.0.0.53', '10.0.0.1'], 53, uidOf), [991], 'the stub at 127.0.0.53');
+  t.deepEqual(localStubUids(sockets, ['127.0.0.1'], 53, uidOf), [], 'a stub running as root is not exempt (it would exempt every root program)');
+  t.deepEqual(localStubUids(sockets, ['127.0.0.1'], 5399, uidOf), [992], 'a wildcard socket serves the loopback address too');
+  t.deepEqual(localStubUids(sockets, ['10.0.0.1', '::1'], 53, uidOf), [993]);
+  t.deepEqual(localStubUids(sockets, ['10.0.0.1'], 53, uidOf), [], 'no loopback server: nothing exempt');
+  t.deepEqual(localStubUids(sockets, ['127.0.0.53'], 53, () => undefined), [], 'no process found: nothing exempt');
+  // Found under a proc root: the socket's inode among a process's fds, its effective uid.
+  const dir = mkdtempSync(path.join(tmpdir(), 'faultd-proc-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(path.join(dir, 'net'));
+  writeFileSync(path.join(dir, 'net', 'udp'), udp);
+  mkdirSync(path.join(dir, '4242', 'fd'), { recursive: true });
+  symlinkSync('socket:[3298438]', path.join(dir, '4242', 'fd', '7'));
+  writeFileSync(path.join(dir, '4242', 'status'), 'Name:\tsystemd-resolve\nUid:\t0\t991\t991\t991\n');
+  t.is(processUidOfSocket(dir, 3298438), 991, 'the effective uid');
+  t.is(processUidOfSocket(dir, 1), undefined);
+  // In the plan and the chain: after the mark, before the redirects.
+  const kernel = new FakeNetlink();
+  const ctx = { ...dnsContext(kernel, { resolvers: ['127.0.0.53', '10.0.0.1'], stressor: STRESSOR_3 }), procRoot: dir };
+  const { planned, chains } = await applyDns(t, kernel, ctx, { hostNames: 'gone.test', upstreamServer: '10.9.9.9' });
+  t.true(planned.changes.includes('  accept meta skuid 991 (a local DNS server on 127.0.0.53:53: its own queries to its upstreams are not faulted again)'));
+  t.deepEqual(chains[0]?.rules.slice(0, 3), [
+    { mark: MARK, verdict: 'accept' },
+    { skuid: 991, verdict: 'accept' },
+    { address: '127.0.0.53', l4proto: 'udp', port: 53, verdict: 'redirect', redirectPort: 40053 },
+  ]);
 });
