@@ -21,7 +21,7 @@ import { z } from 'zod';
 import { FaultdError } from '../../errors.js';
 import { stressCgroupDirs } from '../../host/cgroup.js';
 import type { NftChainSpec, NftRuleSpec } from '../../native/addon.js';
-import { localStubUids, processUidOfSocket, readUdpSockets } from './local-stubs.js';
+import { isLoopback, localStubUids, processUidOfSocket, readUdpSockets } from './local-stubs.js';
 import { NFT_TABLE, NftRevertSchema, revertNftFault, type NftRevert } from '../network/nft-fault.js';
 import { revertInOrder } from '../network/ordered-revert.js';
 import { revertStressor, startStressor, stressorArgv, StressorRevertSchema } from '../stressor-process.js';
@@ -104,7 +104,7 @@ export function planDnsInterceptor(r: DnsInterceptorRequest, ctx: FaultContext):
       ...cgroups.map((dir) => `create cgroup ${dir} and move the interceptor into it`),
       `nf_tables: add chain inet ${NFT_TABLE} ${chainName} (type nat hook output priority ${NAT_OUTPUT_PRIORITY}), one atomic batch, after the interceptor is ready:`,
       `  accept meta mark 0x${DNS_MARK.toString(16).padStart(8, '0')} (the interceptor's own queries to the upstream)`,
-      ...exemptUids.map((uid) => `  accept meta skuid ${uid} (a local DNS server on ${r.servers.filter((s) => s.startsWith('127.') || s === '::1').map(withPort).join(', ')}: its own queries to its upstreams are not faulted again)`),
+      ...exemptUids.map((uid) => `  accept meta skuid ${uid} (a local DNS server on ${r.servers.filter(isLoopback).map(withPort).join(', ')}: its own queries to its upstreams are not faulted again)`),
       ...r.servers.map((s) => `  redirect udp and tcp to ${withPort(s)} → the interceptor's port for it`),
       `queries the fault does not target are forwarded unchanged, ${forwarded}`,
       ...r.skipped.map((why) => `not intercepted: ${why}`),

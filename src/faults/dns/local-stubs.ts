@@ -48,7 +48,8 @@ function ipv6Of(hex: string): string {
   return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
 }
 
-const isLoopback = (address: string): boolean => address.startsWith('127.') || address === '::1';
+/** A loopback address (where a local stub listens). */
+export const isLoopback = (address: string): boolean => address.startsWith('127.') || address === '::1';
 
 /**
  * The uids (not root) the local DNS servers run as: of the processes holding a UDP socket that
