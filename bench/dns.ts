@@ -4,14 +4,14 @@
  * client in A (one Node process, UDP) measures the latency of sequential queries (p50, p99)
  * and the answers per second with 64 queries in flight, for a name the fault does not target,
  * (1) sent directly to the upstream (the floor), (2) through faultd's linux-dns-error
- * redirect and interceptor, (3) through dnsmasq in A as a forwarding proxy with its cache off
+ * redirect and interceptor (A's resolv.conf names the upstream, intercepted by default), (3) through dnsmasq in A as a forwarding proxy with its cache off
  * (the peer), all in the same run, and through the interceptor asked on its own port (no nat); and for the targeted name answered by the interceptor itself.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 
 import { readLine } from './child-output.js';
 import { faultdRunIn, netnsPair } from './netns-pair.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -73,13 +73,18 @@ export async function dnsInterceptor(root: string): Promise<string[]> {
   const dir = mkdtempSync(path.join(tmpdir(), 'faultd-bench-dns-'));
   const pair = netnsPair(A, B, '10.79.0.1', ADDR_B);
   const children: ChildProcess[] = [];
+  // A's resolv.conf names the upstream (`ip netns exec` mounts /etc/netns/A/resolv.conf over
+  // /etc/resolv.conf for faultd): the fault intercepts it by default, no upstreamServer needed.
+  const netnsEtc = `/etc/netns/${A}`;
+  mkdirSync(netnsEtc, { recursive: true });
+  writeFileSync(`${netnsEtc}/resolv.conf`, `nameserver ${ADDR_B}\n`);
   try {
     children.push(dnsmasq(B, ['--no-resolv', '--port=53', `--listen-address=${ADDR_B}`, '--address=/ok.test/10.0.0.1', '--address=/gone.test/10.0.0.2']));
     children.push(dnsmasq(A, ['--no-resolv', `--port=${PROXY_PORT}`, '--listen-address=127.0.0.1', `--server=${ADDR_B}`, '--cache-size=0']));
     await new Promise((resolve) => setTimeout(resolve, 500));
     const direct = measure(ADDR_B, 53, 'ok.test');
     const proxy = measure('127.0.0.1', PROXY_PORT, 'ok.test');
-    const faultd = faultdRunIn(A, root, dir, { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'dns-bench' }, spec: { steps: [{ faults: [{ kind: 'linux-dns-error', duration: '300s', params: { hostNames: 'gone.test', upstreamServer: ADDR_B } }] }] } });
+    const faultd = faultdRunIn(A, root, dir, { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'dns-bench' }, spec: { steps: [{ faults: [{ kind: 'linux-dns-error', duration: '300s', params: { hostNames: 'gone.test' } }] }] } });
     children.push(faultd);
     await readLine(faultd, (l) => l.includes('fault applied'));
     const through = measure(ADDR_B, 53, 'ok.test');
@@ -109,5 +114,11 @@ export async function dnsInterceptor(root: string): Promise<string[]> {
     for (const child of children) child.kill('SIGKILL');
     pair.remove();
     rmSync(dir, { recursive: true, force: true });
+    rmSync(netnsEtc, { recursive: true, force: true });
+    try {
+      rmdirSync('/etc/netns');
+    } catch {
+      // other namespaces' files are still there
+    }
   }
 }

@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "clock_binding.h"
+#include "conntrack_binding.h"
 #include "host_binding.h"
 #include "js_args.h"
 #include "js_error.h"
@@ -63,6 +64,7 @@ Napi::Object RegisterModule(Napi::Env env, Napi::Object exports) {
   exports.Set("nftAddChain", Napi::Function::New(env, NftAddChain, "nftAddChain"));
   exports.Set("nftDeleteChain", Napi::Function::New(env, NftDeleteChain, "nftDeleteChain"));
   exports.Set("nftListChains", Napi::Function::New(env, NftListChains, "nftListChains"));
+  exports.Set("conntrackDeleteFlows", Napi::Function::New(env, ConntrackDeleteFlows, "conntrackDeleteFlows"));
   exports.Set("systemdProbe", Napi::Function::New(env, SystemdProbe, "systemdProbe"));
   exports.Set("systemdUnitState", Napi::Function::New(env, SystemdUnitState, "systemdUnitState"));
   exports.Set("systemdUnitPlanFacts", Napi::Function::New(env, SystemdUnitPlanFacts, "systemdUnitPlanFacts"));

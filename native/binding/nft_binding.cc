@@ -59,6 +59,7 @@ inj::NftRule RuleFrom(Napi::Env env, const Napi::Object& r) {
   rule.match.ifname = StringProp(r, "ifname", "");
   if (rule.match.ifname.size() >= 16) BadArg(env, "The \"ifname\" property must be an interface name (< 16 bytes)");
   if (!r.Get("mark").IsUndefined()) rule.match.mark = static_cast<uint32_t>(NumberProp(r, "mark", 0, 4294967295.0, 0));
+  if (!r.Get("skuid").IsUndefined()) rule.match.skuid = static_cast<uint32_t>(NumberProp(r, "skuid", 0, 4294967294.0, 0));
   rule.percent = static_cast<uint32_t>(NumberProp(r, "percent", 1, 100, 100));
   rule.verdict = EnumProp<inj::NftVerdict>(env, r, "verdict", "drop",
                                            {{"drop", inj::NftVerdict::kDrop},

@@ -8,14 +8,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <random>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "../core/dns/message.h"
+#include "../core/dns/tcp_stream.h"
 
 namespace faultd::inj {
 namespace {
@@ -24,8 +28,14 @@ using core::UniqueFd;
 
 constexpr size_t kMaxDatagram = 65535;
 constexpr size_t kMaxConnections = 512;
-/// Bytes one TCP connection may have waiting in one direction before it is closed.
-constexpr size_t kMaxBuffered = 256 * 1024;
+/// Bytes one TCP connection may hold in its four queues (from and to client and upstream) before
+/// it is closed: room for a largest message (64 KiB) in each, and some.
+constexpr size_t kMaxConnBuffered = 320 * 1024;
+/// Bytes all TCP connections together may hold: past it, the connection that grows is closed
+/// (512 connections at their own bound would hold 160 MiB).
+constexpr size_t kMaxTotalBuffered = 16 * 1024 * 1024;
+/// A connection holding more than this has the total summed up (rare: DNS messages are small).
+constexpr size_t kCheckTotalAbove = 64 * 1024;
 /// How long a forwarded UDP query waits for the upstream's answer (clients retry after ~5 s).
 constexpr int64_t kUdpForwardTtlMs = 10'000;
 constexpr int kBindAttempts = 32;
@@ -76,6 +86,29 @@ core::Result<UniqueFd> Listener(int family, int type, uint16_t port) {
   return std::move(fd).value();
 }
 
+// "10.0.0.53:53" / "[fd00::53]:53", for errors.
+std::string AddressText(const sockaddr_storage& addr) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
+    inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof(text));
+    return std::string("[") + text + "]:" + std::to_string(ntohs(a->sin6_port));
+  }
+  const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
+  inet_ntop(AF_INET, &a->sin_addr, text, sizeof(text));
+  return std::string(text) + ":" + std::to_string(ntohs(a->sin_port));
+}
+
+// The route's upstream UDP socket: marked, connected (so only the upstream's datagrams arrive).
+core::Result<UniqueFd> UpstreamUdp(const DnsRoute& route, uint32_t mark) {
+  auto fd = Socket(route.upstream.ss_family, SOCK_DGRAM, mark);
+  if (!fd.ok()) return core::SysError{fd.error().err, fd.error().syscall, "UDP upstream " + AddressText(route.upstream) + ": " + fd.error().detail};
+  if (connect(fd.value().get(), reinterpret_cast<const sockaddr*>(&route.upstream), route.upstream_len) != 0) {
+    return core::ErrnoError("connect", "UDP upstream " + AddressText(route.upstream));
+  }
+  return fd;
+}
+
 uint16_t BoundPort(int fd) {
   sockaddr_storage addr{};
   socklen_t len = sizeof(addr);
@@ -83,43 +116,31 @@ uint16_t BoundPort(int fd) {
   return ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
 }
 
-// Takes one whole length-prefixed message off the front of `buf` (RFC 1035 §4.2.2).
-bool TakeFrame(std::vector<uint8_t>& buf, std::vector<uint8_t>* message) {
-  if (buf.size() < 2) return false;
-  const size_t len = (static_cast<size_t>(buf[0]) << 8) | buf[1];
-  if (buf.size() < 2 + len) return false;
-  message->assign(buf.begin() + 2, buf.begin() + 2 + static_cast<std::ptrdiff_t>(len));
-  buf.erase(buf.begin(), buf.begin() + 2 + static_cast<std::ptrdiff_t>(len));
-  return true;
-}
-
-void PutFrame(std::vector<uint8_t>& out, const std::vector<uint8_t>& message) {
-  out.push_back(static_cast<uint8_t>(message.size() >> 8));
-  out.push_back(static_cast<uint8_t>(message.size()));
-  out.insert(out.end(), message.begin(), message.end());
-}
-
-// Writes what it can of `buf`; false on a real error (not EAGAIN).
-bool Flush(int fd, std::vector<uint8_t>& buf) {
-  while (!buf.empty()) {
-    const ssize_t n = send(fd, buf.data(), buf.size(), MSG_NOSIGNAL);
+// Writes what it can of `queue`; false on a real error (not EAGAIN).
+bool Flush(int fd, core::dns::ByteQueue& queue) {
+  while (!queue.empty()) {
+    const auto bytes = queue.Unread();
+    const ssize_t n = send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
-    buf.erase(buf.begin(), buf.begin() + n);
+    queue.Consume(static_cast<size_t>(n));
   }
   return true;
 }
 
 enum class Read { kMore, kEof, kError };
 
-// Reads everything available into `buf`.
-Read Drain(int fd, std::vector<uint8_t>& buf) {
+// Reads everything available into `queue`; an error once the connection would hold more than
+// `room` more bytes.
+Read Drain(int fd, core::dns::ByteQueue& queue, size_t room) {
   uint8_t chunk[16384];
+  size_t read = 0;
   for (;;) {
     const ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
     if (n == 0) return Read::kEof;
     if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? Read::kMore : Read::kError;
-    buf.insert(buf.end(), chunk, chunk + n);
-    if (buf.size() > kMaxBuffered) return Read::kError;
+    queue.Append(std::span<const uint8_t>(chunk, static_cast<size_t>(n)));
+    read += static_cast<size_t>(n);
+    if (read > room) return Read::kError;
   }
 }
 
@@ -128,13 +149,27 @@ enum Tag : uint64_t { kSignals = 1, kTimer, kUdpListen, kUdpUpstream, kTcpListen
 uint64_t Key(Tag tag, uint32_t id = 0) { return (static_cast<uint64_t>(tag) << 32) | id; }
 
 struct PendingUdp {
+  uint32_t route = 0;
   sockaddr_storage client{};
   socklen_t client_len = 0;
   uint16_t client_id = 0;
   int64_t deadline_ms = 0;
+  /// The forwarded query's question: an answer must have the same (not only the same id).
+  std::optional<core::dns::Question> question;
 };
 
+// True if `reply` answers a query whose question was `asked`: the same question (name
+// case-insensitive, type, class), or none at all in an error reply (FORMERR). A reply that only reuses the id (another query's late answer, an off-path guess)
+// is not passed on (RFC 5452 §9.1).
+bool AnswersQuestion(std::span<const uint8_t> reply, const std::optional<core::dns::Question>& asked) {
+  if (!asked) return true;  // a query faultd could not read: the id is all there is to match
+  const auto question = core::dns::ReadQuestion(reply);
+  if (question) return *question == *asked;
+  return core::dns::QuestionCount(reply) == 0 && core::dns::MessageRcode(reply) != 0;
+}
+
 struct TcpConn {
+  uint32_t route = 0;
   UniqueFd client;
   UniqueFd upstream;
   bool connecting = false;
@@ -144,13 +179,17 @@ struct TcpConn {
   uint32_t outstanding = 0;
   /// Last time anything was read on either side (CLOCK_MONOTONIC ms).
   int64_t active_ms = 0;
-  std::vector<uint8_t> from_client, from_upstream, to_client, to_upstream;
+  core::dns::ByteQueue from_client, from_upstream, to_client, to_upstream;
+
+  /// Bytes its queues hold in memory.
+  [[nodiscard]] size_t Held() const { return from_client.held() + from_upstream.held() + to_client.held() + to_upstream.held(); }
 };
 
 class Loop {
  public:
-  Loop(const DnsInterceptorSpec& spec, int udp, int tcp, const DnsPolicy& policy, const std::function<double()>& draw)
-      : spec_(spec), udp_(udp), tcp_(tcp), policy_(policy), draw_(draw) {}
+  Loop(const DnsInterceptorSpec& spec, const std::vector<DnsInterceptor::Listeners>& listeners, const DnsPolicy& policy,
+       const std::function<double()>& draw)
+      : spec_(spec), listeners_(listeners), policy_(policy), draw_(draw) {}
 
   core::Status Run(const sigset_t& stop_signals, const std::function<void(const DnsStats&)>& on_tick) {
     epoll_.Reset(epoll_create1(EPOLL_CLOEXEC));
@@ -161,13 +200,14 @@ class Loop {
     if (!timer.valid()) return core::ErrnoError("timerfd_create");
     const itimerspec second{{1, 0}, {1, 0}};
     if (timerfd_settime(timer.get(), 0, &second, nullptr) != 0) return core::ErrnoError("timerfd_settime");
-    auto upstream = Socket(spec_.upstream.ss_family, SOCK_DGRAM, spec_.mark);
-    if (!upstream.ok()) return upstream.error();
-    up_udp_ = std::move(upstream).value();
-    if (connect(up_udp_.get(), reinterpret_cast<const sockaddr*>(&spec_.upstream), spec_.upstream_len) != 0) return core::ErrnoError("connect", "UDP upstream");
-    for (const auto& [fd, key] : {std::pair{signals.get(), Key(kSignals)}, {timer.get(), Key(kTimer)}, {udp_, Key(kUdpListen)},
-                                  {up_udp_.get(), Key(kUdpUpstream)}, {tcp_, Key(kTcpListen)}}) {
+    for (const auto& [fd, key] : {std::pair{signals.get(), Key(kSignals)}, {timer.get(), Key(kTimer)}}) {
       if (!Watch(EPOLL_CTL_ADD, fd, key, EPOLLIN)) return core::ErrnoError("epoll_ctl");
+    }
+    for (uint32_t r = 0; r < spec_.routes.size(); ++r) {
+      for (const auto& [fd, key] : {std::pair{listeners_[r].udp.get(), Key(kUdpListen, r)}, {listeners_[r].upstream_udp.get(), Key(kUdpUpstream, r)},
+                                    {listeners_[r].tcp.get(), Key(kTcpListen, r)}}) {
+        if (!Watch(EPOLL_CTL_ADD, fd, key, EPOLLIN)) return core::ErrnoError("epoll_ctl");
+      }
     }
     epoll_event events[64];
     int64_t stop_by_ms = -1;  // set by a stop signal: answer what is in flight, until then
@@ -188,9 +228,12 @@ class Loop {
               // No new query is taken (the listeners and the signal leave the set); the
               // answers of forwarded ones still go back to their clients.
               stop_by_ms = NowMs() + kStopGraceMs;
+              accept_paused_ = false;  // the listeners leave the set for good
               epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, signals.get(), nullptr);
-              epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, udp_, nullptr);
-              epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, tcp_, nullptr);
+              for (const auto& l : listeners_) {
+                epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, l.udp.get(), nullptr);
+                epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, l.tcp.get(), nullptr);
+              }
               for (auto& [conn_id, conn] : conns_) conn.client_done = true;
             }
             break;
@@ -199,12 +242,13 @@ class Loop {
             (void)!read(timer.get(), &ticks, sizeof(ticks));
             ExpireUdp();
             CloseIdleTcp();
+            ResumeAccepting();
             on_tick(stats_);
             break;
           }
-          case kUdpListen: OnUdpQuery(); break;
-          case kUdpUpstream: OnUdpReply(); break;
-          case kTcpListen: OnAccept(); break;
+          case kUdpListen: OnUdpQuery(id); break;
+          case kUdpUpstream: OnUdpReply(id); break;
+          case kTcpListen: OnAccept(id); break;
           case kTcpClient:
           case kTcpUpstream: OnTcp(id, tag == kTcpUpstream, events[i].events); break;
         }
@@ -228,12 +272,14 @@ class Loop {
     return true;
   }
 
-  void OnUdpQuery() {
+  void OnUdpQuery(uint32_t route) {
+    const int udp = listeners_[route].udp.get();
     uint8_t buf[kMaxDatagram];
     for (;;) {
       PendingUdp pending;
+      pending.route = route;
       pending.client_len = sizeof(pending.client);
-      const ssize_t n = recvfrom(udp_, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&pending.client), &pending.client_len);
+      const ssize_t n = recvfrom(udp, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&pending.client), &pending.client_len);
       if (n < 0) return;
       ++stats_.queries;
       std::span<uint8_t> message(buf, static_cast<size_t>(n));
@@ -244,7 +290,9 @@ class Loop {
       }
       if (verdict.decision == DnsDecision::kAnswer) {
         ++stats_.answered;
-        sendto(udp_, verdict.answer.data(), verdict.answer.size(), 0, reinterpret_cast<sockaddr*>(&pending.client), pending.client_len);
+        // Larger than the client takes over UDP (a spoofed name with many addresses): TC set, so it asks over TCP.
+        if (const auto query = core::dns::ParseQuery(message).query) core::dns::FitUdpResponse(verdict.answer, *query, message);
+        sendto(udp, verdict.answer.data(), verdict.answer.size(), 0, reinterpret_cast<sockaddr*>(&pending.client), pending.client_len);
         continue;
       }
       if (message.size() < 12 || pending_.size() >= 0x10000) {
@@ -257,9 +305,10 @@ class Loop {
       uint16_t id = static_cast<uint16_t>(ids_());
       while (pending_.contains(id)) ++id;
       pending.client_id = core::dns::MessageId(message);
+      pending.question = core::dns::ReadQuestion(message);
       pending.deadline_ms = NowMs() + kUdpForwardTtlMs;
       core::dns::SetMessageId(message, id);
-      if (send(up_udp_.get(), message.data(), message.size(), 0) < 0) {
+      if (send(listeners_[route].upstream_udp.get(), message.data(), message.size(), 0) < 0) {
         ++stats_.upstream_errors;
         continue;
       }
@@ -268,16 +317,16 @@ class Loop {
     }
   }
 
-  void OnUdpReply() {
+  void OnUdpReply(uint32_t route) {
     uint8_t buf[kMaxDatagram];
     for (;;) {
-      const ssize_t n = recv(up_udp_.get(), buf, sizeof(buf), 0);
+      const ssize_t n = recv(listeners_[route].upstream_udp.get(), buf, sizeof(buf), 0);
       if (n < 0) return;
       std::span<uint8_t> message(buf, static_cast<size_t>(n));
       const auto it = pending_.find(core::dns::MessageId(message));
-      if (message.size() < 12 || it == pending_.end()) continue;
+      if (message.size() < 12 || it == pending_.end() || it->second.route != route || !AnswersQuestion(message, it->second.question)) continue;
       core::dns::SetMessageId(message, it->second.client_id);
-      sendto(udp_, message.data(), message.size(), 0, reinterpret_cast<sockaddr*>(&it->second.client), it->second.client_len);
+      sendto(listeners_[route].udp.get(), message.data(), message.size(), 0, reinterpret_cast<sockaddr*>(&it->second.client), it->second.client_len);
       pending_.erase(it);
       ++stats_.replies;
     }
@@ -307,26 +356,50 @@ class Loop {
     }
   }
 
-  void OnAccept() {
+  void OnAccept(uint32_t route) {
     for (;;) {
-      UniqueFd client(accept4(tcp_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-      if (!client.valid()) return;
+      UniqueFd client(accept4(listeners_[route].tcp.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+      if (!client.valid()) {
+        // Out of file descriptors: the pending connection stays in the backlog and the listener
+        // stays readable, so watching it would spin. Stop watching the TCP listeners until a
+        // connection closes or the next tick (at most 1 s); UDP is served meanwhile.
+        if (errno == EMFILE || errno == ENFILE) PauseAccepting();
+        return;
+      }
       if (conns_.size() >= kMaxConnections) continue;  // closed at once: the client retries
       const uint32_t id = next_conn_++;
       TcpConn& conn = conns_[id];
+      conn.route = route;
       conn.client = std::move(client);
       conn.active_ms = NowMs();
       Watch(EPOLL_CTL_ADD, conn.client.get(), Key(kTcpClient, id), EPOLLIN);
     }
   }
 
-  void Close(uint32_t id) { conns_.erase(id); }  // closing the fds removes them from epoll
+  void Close(uint32_t id) {
+    conns_.erase(id);  // closing the fds removes them from epoll
+    ResumeAccepting();
+  }
+
+  void PauseAccepting() {
+    if (accept_paused_) return;
+    accept_paused_ = true;
+    ++stats_.accept_pauses;
+    for (uint32_t r = 0; r < listeners_.size(); ++r) Watch(EPOLL_CTL_MOD, listeners_[r].tcp.get(), Key(kTcpListen, r), 0);
+  }
+
+  void ResumeAccepting() {
+    if (!accept_paused_) return;
+    accept_paused_ = false;
+    for (uint32_t r = 0; r < listeners_.size(); ++r) Watch(EPOLL_CTL_MOD, listeners_[r].tcp.get(), Key(kTcpListen, r), EPOLLIN);
+  }
 
   bool ConnectUpstream(TcpConn& conn, uint32_t id) {
-    auto fd = Socket(spec_.upstream.ss_family, SOCK_STREAM, spec_.mark);
+    const DnsRoute& route = spec_.routes[conn.route];
+    auto fd = Socket(route.upstream.ss_family, SOCK_STREAM, spec_.mark);
     if (!fd.ok()) return false;
     conn.upstream = std::move(fd).value();
-    if (connect(conn.upstream.get(), reinterpret_cast<const sockaddr*>(&spec_.upstream), spec_.upstream_len) != 0) {
+    if (connect(conn.upstream.get(), reinterpret_cast<const sockaddr*>(&route.upstream), route.upstream_len) != 0) {
       if (errno != EINPROGRESS) return false;
       conn.connecting = true;
     }
@@ -347,7 +420,8 @@ class Loop {
     if (!upstream_side && conn.client_done && (events & (EPOLLHUP | EPOLLERR)) != 0) return Close(id);  // client gone
     if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0 && !(conn.client_done && !upstream_side)) {
       conn.active_ms = NowMs();
-      const Read read = Drain(upstream_side ? conn.upstream.get() : conn.client.get(), upstream_side ? conn.from_upstream : conn.from_client);
+      const size_t room = kMaxConnBuffered - std::min(kMaxConnBuffered, conn.Held());
+      const Read read = Drain(upstream_side ? conn.upstream.get() : conn.client.get(), upstream_side ? conn.from_upstream : conn.from_client, room);
       if (read == Read::kEof && !upstream_side) {
         conn.client_done = true;  // a half-close after its queries: they are still answered
       } else if (read != Read::kMore) {
@@ -360,7 +434,7 @@ class Loop {
     if (!Pump(conn, id)) return Close(id);
     const bool client_ok = Flush(conn.client.get(), conn.to_client);
     const bool upstream_ok = !conn.upstream.valid() || conn.connecting || Flush(conn.upstream.get(), conn.to_upstream);
-    if (!client_ok || !upstream_ok || conn.to_client.size() > kMaxBuffered || conn.to_upstream.size() > kMaxBuffered) return Close(id);
+    if (!client_ok || !upstream_ok || OverBudget(conn)) return Close(id);
     if (conn.client_done && conn.outstanding == 0 && conn.to_client.empty()) return Close(id);  // all answered
     const uint32_t client_in = conn.client_done ? 0U : static_cast<uint32_t>(EPOLLIN);
     Watch(EPOLL_CTL_MOD, conn.client.get(), Key(kTcpClient, id), client_in | (conn.to_client.empty() ? 0U : static_cast<uint32_t>(EPOLLOUT)));
@@ -370,67 +444,98 @@ class Loop {
     }
   }
 
+  // True if `conn` holds more than its own bound, or all connections together more than theirs.
+  bool OverBudget(const TcpConn& conn) {
+    const size_t held = conn.Held();
+    if (held > kMaxConnBuffered) return ++stats_.tcp_over_budget, true;
+    if (held <= kCheckTotalAbove) return false;
+    size_t total = 0;
+    for (const auto& [id, c] : conns_) total += c.Held();
+    if (total > kMaxTotalBuffered) return ++stats_.tcp_over_budget, true;
+    return false;
+  }
+
   // Moves whole messages: client queries through the policy, upstream answers to the client.
   bool Pump(TcpConn& conn, uint32_t id) {
     std::vector<uint8_t> message;
-    while (TakeFrame(conn.from_client, &message)) {
+    while (core::dns::TakeFrame(conn.from_client, &message)) {
       ++stats_.queries;
       DnsVerdict verdict = Decide(policy_, message, draw_());
       if (verdict.decision == DnsDecision::kDrop) {
         ++stats_.dropped;
       } else if (verdict.decision == DnsDecision::kAnswer) {
         ++stats_.answered;
-        PutFrame(conn.to_client, verdict.answer);
+        core::dns::PutFrame(conn.to_client, verdict.answer);
       } else {
         if (!conn.upstream.valid() && !ConnectUpstream(conn, id)) return ++stats_.upstream_errors, false;
         ++stats_.forwarded;
         ++conn.outstanding;
-        PutFrame(conn.to_upstream, message);
+        core::dns::PutFrame(conn.to_upstream, message);
       }
     }
-    while (TakeFrame(conn.from_upstream, &message)) {
+    while (core::dns::TakeFrame(conn.from_upstream, &message)) {
       ++stats_.replies;
       if (conn.outstanding > 0) --conn.outstanding;
-      PutFrame(conn.to_client, message);
+      core::dns::PutFrame(conn.to_client, message);
     }
     return true;
   }
 
   const DnsInterceptorSpec& spec_;
-  int udp_;
-  int tcp_;
+  const std::vector<DnsInterceptor::Listeners>& listeners_;
   const DnsPolicy& policy_;
   const std::function<double()>& draw_;
   UniqueFd epoll_;
-  UniqueFd up_udp_;
   std::unordered_map<uint16_t, PendingUdp> pending_;
   std::mt19937 ids_{std::random_device{}()};
   std::map<uint32_t, TcpConn> conns_;
   uint32_t next_conn_ = 0;
+  /// The TCP listeners are out of the epoll set (EMFILE/ENFILE on accept).
+  bool accept_paused_ = false;
   DnsStats stats_;
 };
 
 }  // namespace
 
 core::Result<DnsInterceptor> DnsInterceptor::Bind(const DnsInterceptorSpec& spec) noexcept {
-  const int family = spec.upstream.ss_family;
-  if (family != AF_INET && family != AF_INET6) return core::SysError{EAFNOSUPPORT, "bind", "upstream must be IPv4 or IPv6"};
-  // UDP first on the asked (or a free) port, then TCP on the same number; with a free port a
-  // TCP clash is retried with another pair.
-  for (int attempt = 0; attempt < kBindAttempts; ++attempt) {
-    auto udp = Listener(family, SOCK_DGRAM, spec.port);
-    if (!udp.ok()) return udp.error();
-    const uint16_t port = BoundPort(udp.value().get());
-    auto tcp = Listener(family, SOCK_STREAM, port);
-    if (tcp.ok()) return DnsInterceptor(spec, std::move(udp).value(), std::move(tcp).value(), port);
-    if (spec.port != 0 || tcp.error().err != EADDRINUSE) return tcp.error();
+  if (spec.routes.empty() || spec.routes.size() > kMaxRoutes) return core::SysError{EINVAL, "bind", "1 to 16 routes (intercepted nameservers)"};
+  std::vector<Listeners> listeners;
+  for (const DnsRoute& route : spec.routes) {
+    const int family = route.server.ss_family;
+    if ((family != AF_INET && family != AF_INET6) || (route.upstream.ss_family != AF_INET && route.upstream.ss_family != AF_INET6)) {
+      return core::SysError{EAFNOSUPPORT, "bind", "servers and upstreams must be IPv4 or IPv6"};
+    }
+    // UDP first on a free port, then TCP on the same number; a TCP clash is retried with another pair.
+    bool bound = false;
+    for (int attempt = 0; attempt < kBindAttempts && !bound; ++attempt) {
+      auto udp = Listener(family, SOCK_DGRAM, 0);
+      if (!udp.ok()) return udp.error();
+      const uint16_t port = BoundPort(udp.value().get());
+      auto tcp = Listener(family, SOCK_STREAM, port);
+      if (tcp.ok()) {
+        listeners.push_back(Listeners{std::move(udp).value(), std::move(tcp).value(), port, UniqueFd()});
+        bound = true;
+      } else if (tcp.error().err != EADDRINUSE) {
+        return tcp.error();
+      }
+    }
+    if (!bound) return core::SysError{EADDRINUSE, "bind", "no port free for both UDP and TCP"};
+    auto upstream = UpstreamUdp(route, spec.mark);
+    if (!upstream.ok()) return upstream.error();
+    listeners.back().upstream_udp = std::move(upstream).value();
   }
-  return core::SysError{EADDRINUSE, "bind", "no port free for both UDP and TCP"};
+  return DnsInterceptor(spec, std::move(listeners));
+}
+
+std::vector<uint16_t> DnsInterceptor::ports() const {
+  std::vector<uint16_t> ports;
+  for (const auto& l : listeners_) ports.push_back(l.port);
+  return ports;
 }
 
 core::Status DnsInterceptor::Run(const DnsPolicy& policy, const sigset_t& stop_signals, const std::function<double()>& draw_pct,
                                  const std::function<void(const DnsStats&)>& on_tick) noexcept {
-  Loop loop(spec_, udp_.get(), tcp_.get(), policy, draw_pct);
+  Loop loop(spec_, listeners_, policy, draw_pct);
   return loop.Run(stop_signals, on_tick);
 }
 

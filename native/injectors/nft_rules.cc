@@ -189,6 +189,11 @@ core::Status WriteExpressions(AttrWriter& w, const NftRule& rule, NftHook hook) 
     e.Meta(NFT_META_MARK);
     e.Cmp(NFT_CMP_EQ, &mark, sizeof(mark));
   }
+  if (m.skuid) {
+    const uint32_t uid = *m.skuid;  // host order
+    e.Meta(NFT_META_SKUID);
+    e.Cmp(NFT_CMP_EQ, &uid, sizeof(uid));
+  }
   if (!m.ifname.empty()) {
     if (m.ifname.size() >= 16) return core::SysError{EINVAL, "nft", "interface name too long"};
     std::array<char, 16> name{};  // IFNAMSIZ, zero-padded, as `meta oifname "eth0"`

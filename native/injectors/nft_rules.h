@@ -34,6 +34,7 @@ struct NftMatch {
   bool match_source_port = false;     // sport instead of dport
   std::string ifname;             // output (output hook) / input (input, prerouting) interface; empty = any
   std::optional<uint32_t> mark;   // `meta mark <mark>`: the packet's fwmark (SO_MARK of its socket)
+  std::optional<uint32_t> skuid;  // `meta skuid <uid>`: the owner of the socket that sent it (output hook)
 };
 
 struct NftRule {

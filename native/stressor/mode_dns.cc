@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Mode `dns`: the DNS interceptor (injectors/dns_interceptor.h) that faultd's nat chain
-// redirects DNS traffic to. Listens on loopback, prints {"event":"listening","port":P} and then
-// {"event":"ready"}, answers or drops the queries its policy targets, forwards the rest to the
-// upstream with its sockets marked, and prints {"event":"stats",...} each second.
-//   faultd-stressor dns --upstream=ADDR [--upstream-port=53] --mark=N [--port=P]
+// redirects DNS traffic to. Listens on loopback, one port per intercepted nameserver
+// (`--server`, in order), prints {"event":"listening","port":P1,"ports":[P1,P2,...]} and then
+// {"event":"ready"}, answers or drops the queries its policy targets, forwards the rest (to the
+// server each query was sent to, or to `--upstream` when given) with its sockets marked, and
+// prints {"event":"stats",...} each second. Without `--server`, the one server is `--upstream`.
+//   faultd-stressor dns [--server=ADDR]... [--upstream=ADDR] [--upstream-port=53] --mark=N
 //     --action=nxdomain|servfail|refused|timeout|spoof [--percentage=P] [--match=exact|substring]
 //     [--name=NAME]... [--spare=NAME]... [--spoof=NAME=ADDR]... [--ttl=S]
 #include <arpa/inet.h>
@@ -26,10 +28,10 @@ namespace faultd::stressor {
 namespace {
 
 struct DnsOptions : ModeOptions {
+  std::vector<std::string> servers;
   std::string upstream;
   uint16_t upstream_port = 53;
   uint32_t mark = 0;
-  uint16_t port = 0;
   std::string action;
   std::string match = "exact";
   inj::DnsPolicy policy;
@@ -62,10 +64,15 @@ std::string TakeName(const Arg& arg, std::vector<std::string>* out) {
 }
 
 std::string Parse(const Arg& arg, DnsOptions& o) {
+  if (arg.key == "--server") {
+    std::string text;
+    if (auto why = TakeText(arg, &text); !why.empty()) return why;
+    o.servers.push_back(text);
+    return {};
+  }
   if (arg.key == "--upstream") return TakeText(arg, &o.upstream);
   if (arg.key == "--upstream-port") return TakeNumber(arg, &o.upstream_port);
   if (arg.key == "--mark") return TakeNumber(arg, &o.mark);
-  if (arg.key == "--port") return TakeNumber(arg, &o.port);
   if (arg.key == "--action") return TakeText(arg, &o.action);
   if (arg.key == "--match") return TakeText(arg, &o.match);
   if (arg.key == "--percentage") return TakeNumber(arg, &o.policy.percentage);
@@ -83,7 +90,12 @@ std::string Parse(const Arg& arg, DnsOptions& o) {
 
 std::string Validate(const DnsOptions& o) {
   std::vector<uint8_t> bytes;
-  if (!ParseAddress(o.upstream, &bytes)) return Cat({"--upstream must be an IPv4 or IPv6 address (got '", o.upstream, "')"});
+  if (o.servers.empty() && o.upstream.empty()) return "--server or --upstream is required (an IPv4 or IPv6 address)";
+  if (!o.upstream.empty() && !ParseAddress(o.upstream, &bytes)) return Cat({"--upstream must be an IPv4 or IPv6 address (got '", o.upstream, "')"});
+  if (o.servers.size() > inj::kMaxRoutes) return Cat({"--server: at most ", FormatNumber(inj::kMaxRoutes), " servers"});
+  for (const std::string& server : o.servers) {
+    if (!ParseAddress(server, &bytes)) return Cat({"--server must be an IPv4 or IPv6 address (got '", server, "')"});
+  }
   if (o.upstream_port == 0) return "--upstream-port must be 1..65535 (got 0)";
   if (o.mark == 0) return "--mark is required (1..4294967295): the interceptor's upstream sockets must be told from clients";
   if (o.action != "nxdomain" && o.action != "servfail" && o.action != "refused" && o.action != "timeout" && o.action != "spoof") {
@@ -102,10 +114,11 @@ std::string Validate(const DnsOptions& o) {
 }
 
 void EmitStats(const inj::DnsStats& s) {
-  std::printf("{\"event\":\"stats\",\"queries\":%llu,\"answered\":%llu,\"dropped\":%llu,\"forwarded\":%llu,\"replies\":%llu,\"upstreamErrors\":%llu}\n",
+  std::printf("{\"event\":\"stats\",\"queries\":%llu,\"answered\":%llu,\"dropped\":%llu,\"forwarded\":%llu,\"replies\":%llu,\"upstreamErrors\":%llu,\"acceptPauses\":%llu,\"tcpOverBudget\":%llu}\n",
               static_cast<unsigned long long>(s.queries), static_cast<unsigned long long>(s.answered),
               static_cast<unsigned long long>(s.dropped), static_cast<unsigned long long>(s.forwarded),
-              static_cast<unsigned long long>(s.replies), static_cast<unsigned long long>(s.upstream_errors));
+              static_cast<unsigned long long>(s.replies), static_cast<unsigned long long>(s.upstream_errors),
+              static_cast<unsigned long long>(s.accept_pauses), static_cast<unsigned long long>(s.tcp_over_budget));
   std::fflush(stdout);
 }
 
@@ -117,25 +130,34 @@ inj::DnsAction ActionOf(const std::string& action) {
   return inj::DnsAction::kNxDomain;
 }
 
+// `text` (a validated address literal) and `port` as a socket address.
+socklen_t SocketAddress(const std::string& text, uint16_t port, sockaddr_storage* out) {
+  std::vector<uint8_t> bytes;
+  ParseAddress(text, &bytes);
+  if (bytes.size() == 4) {
+    auto* a = reinterpret_cast<sockaddr_in*>(out);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(port);
+    std::memcpy(&a->sin_addr, bytes.data(), 4);
+    return sizeof(*a);
+  }
+  auto* a = reinterpret_cast<sockaddr_in6*>(out);
+  a->sin6_family = AF_INET6;
+  a->sin6_port = htons(port);
+  std::memcpy(&a->sin6_addr, bytes.data(), 16);
+  return sizeof(*a);
+}
+
 int Run(const DnsOptions& o, const sigset_t& stop_signals) {
   inj::DnsInterceptorSpec spec;
   std::vector<uint8_t> bytes;
-  ParseAddress(o.upstream, &bytes);
-  if (bytes.size() == 4) {
-    auto* a = reinterpret_cast<sockaddr_in*>(&spec.upstream);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(o.upstream_port);
-    std::memcpy(&a->sin_addr, bytes.data(), 4);
-    spec.upstream_len = sizeof(*a);
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&spec.upstream);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(o.upstream_port);
-    std::memcpy(&a->sin6_addr, bytes.data(), 16);
-    spec.upstream_len = sizeof(*a);
+  for (const std::string& server : o.servers.empty() ? std::vector<std::string>{o.upstream} : o.servers) {
+    inj::DnsRoute route;
+    route.server_len = SocketAddress(server, o.upstream_port, &route.server);
+    route.upstream_len = SocketAddress(o.upstream.empty() ? server : o.upstream, o.upstream_port, &route.upstream);
+    spec.routes.push_back(route);
   }
   spec.mark = o.mark;
-  spec.port = o.port;
   inj::DnsPolicy policy = o.policy;
   policy.action = ActionOf(o.action);
   policy.substring = o.match == "substring";
@@ -147,7 +169,9 @@ int Run(const DnsOptions& o, const sigset_t& stop_signals) {
   auto bound = inj::DnsInterceptor::Bind(spec);
   if (!bound.ok()) return EmitError(bound.error()), kExitFailed;
   inj::DnsInterceptor interceptor = std::move(bound).value();
-  EmitLine(Cat({R"({"event":"listening","port":)", FormatNumber(interceptor.port()), "}"}));
+  std::string ports;
+  for (const uint16_t port : interceptor.ports()) ports += Cat({ports.empty() ? "" : ",", FormatNumber(port)});
+  EmitLine(Cat({R"({"event":"listening","port":)", FormatNumber(interceptor.ports().front()), R"(,"ports":[)", ports, "]}"}));
   std::random_device entropy;
   std::mt19937_64 rng((static_cast<uint64_t>(entropy()) << 32) | entropy());
   std::uniform_real_distribution<double> pct(0.0, 100.0);
@@ -162,7 +186,7 @@ int Run(const DnsOptions& o, const sigset_t& stop_signals) {
 
 constinit const ModeInfo kDnsMode = DefineMode<DnsOptions, Parse, Validate, Run>(
     "dns",
-    "--upstream=ADDR [--upstream-port=53] --mark=N [--port=P] --action=nxdomain|servfail|refused|timeout|spoof "
+    "[--server=ADDR]... [--upstream=ADDR] [--upstream-port=53] --mark=N --action=nxdomain|servfail|refused|timeout|spoof "
     "[--percentage=P] [--match=exact|substring] [--name=NAME]... [--spare=NAME]... [--spoof=NAME=ADDR]... [--ttl=S]",
     Lifecycle::kLoad);
 

@@ -154,6 +154,18 @@ TEST(DnsMessage, EveryTruncationIsRefusedWithinBounds) {
   }
 }
 
+// Every message the reader accepts is one faultd can answer: the question within the bytes, and
+// an error response built from it that carries the same question and id, as a response.
+void ExpectAnswerable(const std::vector<uint8_t>& bytes, const Query& q) {
+  ASSERT_LE(q.question_end, bytes.size());
+  ASSERT_GE(q.question_end, kHeaderBytes + 5);
+  const auto response = BuildErrorResponse(q, bytes, Rcode::kServFail);
+  EXPECT_EQ(ReadQuestion(response), (Question{q.name, q.qtype, q.qclass}));
+  EXPECT_EQ(MessageId(response), q.id);
+  EXPECT_EQ(MessageRcode(response), 2);
+  EXPECT_NE(response[2] & 0x80, 0) << "QR set";
+}
+
 TEST(DnsMessage, RandomBytesNeverCrashTheReader) {
   std::mt19937 rng(42);
   size_t parsed = 0;
@@ -161,9 +173,49 @@ TEST(DnsMessage, RandomBytesNeverCrashTheReader) {
     std::vector<uint8_t> bytes(rng() % 80);
     for (auto& b : bytes) b = static_cast<uint8_t>(rng());
     if (bytes.size() > 2 && rng() % 2) bytes[2] &= 0x07;  // often a query header
-    if (ParseQuery(bytes).query) ++parsed;
+    const auto q = ParseQuery(bytes).query;
+    if (!q) continue;
+    ++parsed;
+    ExpectAnswerable(bytes, *q);
   }
-  SUCCEED() << parsed << " random messages parsed";
+  // Mutations of real queries (a byte changed, or cut short): many still parse, and those must
+  // be answerable; under ASan/UBSan any read past the bytes fails the run.
+  const std::vector<std::vector<uint8_t>> seeds = {MakeQuery(1, "api.example.com", kTypeA, true), MakeQuery(2, "v6.test", kTypeAaaa, false)};
+  size_t mutated_parsed = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::vector<uint8_t> bytes = seeds[static_cast<size_t>(i) % seeds.size()];
+    bytes[rng() % bytes.size()] = static_cast<uint8_t>(rng());
+    if (rng() % 4 == 0) bytes.resize(rng() % bytes.size());
+    const auto q = ParseQuery(bytes).query;
+    if (!q) continue;
+    ++mutated_parsed;
+    ExpectAnswerable(bytes, *q);
+  }
+  EXPECT_GT(mutated_parsed, 1000U) << "the mutations reach the code past the header";
+  RecordProperty("random_parsed", static_cast<int>(parsed));
+}
+
+TEST(DnsMessage, ReadsTheQuestionOfQueriesAndResponses) {
+  const auto query = MakeQuery(7, "Api.Example.com", kTypeAaaa, true);
+  const auto q = ReadQuestion(query);
+  ASSERT_TRUE(q.has_value());
+  EXPECT_EQ(*q, (Question{"api.example.com", kTypeAaaa, kClassIn}));
+  // A response (QR set, an rcode) still has its question read; its case does not matter.
+  auto response = MakeQuery(7, "API.example.COM", kTypeAaaa, false);
+  response[2] |= 0x80;
+  response[3] |= 0x03;
+  EXPECT_EQ(ReadQuestion(response), q);
+  EXPECT_EQ(MessageRcode(response), 3);
+  EXPECT_NE(ReadQuestion(MakeQuery(7, "api.example.com", kTypeA, false)), q) << "another type";
+  EXPECT_NE(ReadQuestion(MakeQuery(7, "api.example.org", kTypeAaaa, false)), q) << "another name";
+  // No question, or a header only: none.
+  std::vector<uint8_t> bare(query.begin(), query.begin() + 12);
+  bare[5] = 0;
+  EXPECT_EQ(QuestionCount(bare), 0);
+  EXPECT_FALSE(ReadQuestion(bare).has_value());
+  for (size_t len = 0; len < 12 + 17 + 4; ++len) {
+    EXPECT_FALSE(ReadQuestion(std::span<const uint8_t>(query).first(len)).has_value()) << "length " << len;
+  }
 }
 
 TEST(DnsMessage, MatchesExactlyOrBySubstring) {

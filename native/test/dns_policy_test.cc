@@ -78,6 +78,42 @@ TEST(DnsPolicy, SpoofAnswersTheMappedAddresses) {
   EXPECT_EQ(Decide(p, Query("other.example.com"), 0).decision, DnsDecision::kForward);
 }
 
+TEST(DnsPolicy, ASpoofedAnswerLargerThanTheClientTakesOverUdpIsTruncatedWithTc) {
+  DnsPolicy p;
+  p.action = DnsAction::kSpoof;
+  for (uint8_t i = 0; i < 40; ++i) p.spoof["many.test"].push_back({10, 0, 1, i});  // 40 A records: 12+15+40*16 = 667 bytes
+  const auto query = Query("many.test");
+  const DnsVerdict v = Decide(p, query, 0);
+  ASSERT_EQ(v.decision, DnsDecision::kAnswer);
+  ASSERT_GT(v.answer.size(), 512U) << "the whole answer (TCP)";
+  const auto q = core::dns::ParseQuery(query).query;
+  ASSERT_TRUE(q);
+  std::vector<uint8_t> udp = v.answer;
+  core::dns::FitUdpResponse(udp, *q, query);
+  EXPECT_LE(udp.size(), 512U) << "no EDNS: 512 bytes at most";
+  EXPECT_NE(udp[2] & 0x02, 0) << "TC set";
+  EXPECT_EQ(RcodeOf(DnsVerdict{DnsDecision::kAnswer, udp}), 0);
+  EXPECT_EQ((udp[6] << 8) | udp[7], 0) << "no answer records";
+  EXPECT_EQ(core::dns::ReadQuestion(udp), core::dns::ReadQuestion(query)) << "question echoed";
+  EXPECT_EQ(core::dns::MessageId(udp), core::dns::MessageId(query));
+  // One that fits is left as it is.
+  p.spoof["many.test"].resize(10);
+  const DnsVerdict small = Decide(p, query, 0);
+  std::vector<uint8_t> fits = small.answer;
+  core::dns::FitUdpResponse(fits, *q, query);
+  EXPECT_EQ(fits, small.answer);
+  EXPECT_EQ(fits[2] & 0x02, 0);
+}
+
+TEST(DnsPolicy, TheClientsEdnsSizeIsTheUdpLimit) {
+  core::dns::Query q;
+  EXPECT_EQ(core::dns::UdpResponseLimit(q), 512U);
+  q.opt = core::dns::OptRecord{1232, 0, 0, false};
+  EXPECT_EQ(core::dns::UdpResponseLimit(q), 1232U);
+  q.opt->udp_payload_size = 100;
+  EXPECT_EQ(core::dns::UdpResponseLimit(q), 512U) << "below 512 counts as 512 (RFC 6891 §6.2.5)";
+}
+
 TEST(DnsPolicy, WhatDoesNotParseIsForwarded) {
   DnsPolicy p;
   EXPECT_EQ(Decide(p, std::vector<uint8_t>{1, 2, 3}, 0).decision, DnsDecision::kForward);

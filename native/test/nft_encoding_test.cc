@@ -39,6 +39,17 @@ TEST(NftEncoding, MarkAcceptIsByteExactWithNft) {
       "650000001c0002800800010000000000100002800c0002800800010000000001"));
 }
 
+TEST(NftEncoding, SocketUidAcceptIsByteExactWithNft) {
+  // nft add rule inet t c meta skuid 65534 accept
+  NftRule rule;
+  rule.match.skuid = 65534;
+  rule.verdict = NftVerdict::kAccept;
+  EXPECT_EQ(Encode(rule), FromHex(
+      "24000180090001006d6574610000000014000280080002000000000a08000100000000012c00018008000100636d7000"
+      "20000280080001000000000108000200000000000c00038008000100feff0000300001800e000100696d6d6564696174"
+      "650000001c0002800800010000000000100002800c0002800800010000000001"));
+}
+
 TEST(NftEncoding, Ipv4UdpRedirectIsByteExactWithNft) {
   NftRule rule;
   rule.match.ip_version = 4;

@@ -2,8 +2,8 @@
 /**
  * linux-dns-spoof (Harness name and tunables): the names in `spoofMap` resolve to other
  * addresses for the fault's duration, for every program on the host. A map value is an address
- * (answered as an A or AAAA record) or a host name, resolved once at start through the upstream
- * server and answered with its addresses. Same mechanism as linux-dns-error: the DNS interceptor
+ * (answered as an A or AAAA record) or a host name, resolved once at start through
+ * `upstreamServer` (or the first nameserver) and answered with its addresses. Same mechanism as linux-dns-error: the DNS interceptor
  * behind an nf_tables nat redirect (dns/interceptor-fault.ts); other names are forwarded
  * unchanged and the control plane's name is never spoofed.
  */
@@ -12,11 +12,11 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 
 import { parseHostnames } from '../net/addresses.js';
-import { dnsPortParam, dnsSupport, natRedirectProblem, upstreamServerParam } from './dns/dns-params.js';
+import { dnsPortParam, dnsSupport, interceptedServers, natRedirectProblem, noServerProblem, upstreamServerParam } from './dns/dns-params.js';
 import { DnsInterceptorRevertSchema, planDnsInterceptor, revertDnsInterceptor } from './dns/interceptor-fault.js';
 import { resolveAt } from './dns/spoof-targets.js';
 import { mapEntriesSchema, paramsObject, type Param } from './params.js';
-import { defineInjector, type ValidationContext } from './types.js';
+import { defineInjector } from './types.js';
 
 /** Most names one fault spoofs. */
 const MAX_SPOOFED = 64;
@@ -56,8 +56,8 @@ function isHostname(text: string): boolean {
   }
 }
 
-function params(ctx: ValidationContext) {
-  return { spoofMap: spoofMapParam(), upstreamServer: upstreamServerParam(ctx), dnsPort: dnsPortParam() };
+function params() {
+  return { spoofMap: spoofMapParam(), upstreamServer: upstreamServerParam(), dnsPort: dnsPortParam() };
 }
 
 export const linuxDnsSpoof = defineInjector({
@@ -65,27 +65,35 @@ export const linuxDnsSpoof = defineInjector({
   summary: 'Resolve some names to other addresses (nf_tables redirect to a DNS interceptor)',
   paramAliases: { SPOOF_MAP: 'spoofMap', UPSTREAM_SERVER: 'upstreamServer', DNS_PORT: 'dnsPort' },
   paramsSchema: (ctx) =>
-    paramsObject(params(ctx)).superRefine((p, c) => {
+    paramsObject(params()).superRefine((p, c) => {
       const missing = natRedirectProblem('linux-dns-spoof', ctx);
       if (missing) c.addIssue({ code: 'custom', path: [], message: missing });
+      const noServer = noServerProblem(ctx, p.upstreamServer);
+      if (noServer) c.addIssue({ code: 'custom', path: ['upstreamServer'], message: noServer });
       const hub = ctx.network.safety.controlPlaneName;
       if (hub && Object.keys(p.spoofMap).includes(canonical(hub))) {
         c.addIssue({ code: 'custom', path: ['spoofMap'], message: `"${hub}" is the control plane's host name: it is never spoofed (the agent would lose its control plane)` });
       }
     }),
-  paramDocs: (ctx) => Object.values(params(ctx)).map((p) => p.doc),
-  exclusiveTargets: (p) => [`dns-upstream:${p.upstreamServer}|${p.dnsPort}`],
+  paramDocs: () => Object.values(params()).map((p) => p.doc),
+  // Every DNS fault intercepts the host's nameservers on dnsPort: a second redirect of the same
+  // traffic would never be reached.
+  exclusiveTargets: (p) => [`dns-intercept:${p.dnsPort}`],
   revertSchema: DnsInterceptorRevertSchema,
   async plan(faultId, p, ctx) {
+    const intercepted = interceptedServers(ctx.network.resolvers, p.upstreamServer);
+    // Through the server unmatched queries go to (the first nameserver without an upstream).
+    const resolver = p.upstreamServer ?? intercepted.servers[0] ?? '';
     const resolved: [string, string, string[]][] = [];
     for (const [name, target] of Object.entries(p.spoofMap)) {
-      resolved.push([name, target, isIP(target) ? [target] : await resolveAt(target, p.upstreamServer, p.dnsPort)]);
+      resolved.push([name, target, isIP(target) ? [target] : await resolveAt(target, resolver, p.dnsPort)]);
     }
     const named = resolved.filter(([, target]) => !isIP(target));
     if (named.length) ctx.logger.info({ resolved: Object.fromEntries(named.map(([, target, a]) => [target, a])) }, 'spoof targets resolved through the upstream');
     return planDnsInterceptor(
       {
         faultId,
+        ...intercepted,
         upstream: p.upstreamServer,
         dnsPort: p.dnsPort,
         policyArgs: ['--action=spoof', `--ttl=${SPOOF_TTL_S}`, ...resolved.flatMap(([name, , addresses]) => addresses.map((a) => `--spoof=${name}=${a}`))],

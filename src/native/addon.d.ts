@@ -92,6 +92,8 @@ export interface NftRuleSpec {
   ifname?: string;
   /** `meta mark <mark>`: the packet's fwmark (the SO_MARK of the socket that sent it), 0–2³²−1. */
   mark?: number;
+  /** `meta skuid <uid>`: the owner of the socket that sent the packet (output hook), 0–2³²−2. */
+  skuid?: number;
   percent?: number;
   /**
    * `queue` hands matching packets to the listener of `queueNum` (bypassed while none is bound);
@@ -287,6 +289,12 @@ export interface NativeAddon {
   nftDeleteChain(table: string, chain: string): boolean;
   /** Chain names of `inet <table>` (empty when the table does not exist). */
   nftListChains(table: string): string[];
+  /**
+   * Equivalent to `conntrack -D -p <l4proto> --orig-dst <address> --dport <port>` for each address
+   * (IPv4 and IPv6 tables): deletes the conntrack entries of those flows, so their next packet is
+   * NATed anew; returns how many were deleted.
+   */
+  conntrackDeleteFlows(filter: { l4proto: 'udp' | 'tcp'; port: number; addresses: readonly string[] }): number;
   /**
    * Connects to systemd over D-Bus (the system bus; without a dbus-daemon, as root, /run/systemd/private) and reads
    * the manager's Version and SystemState (`running`, `degraded`, `stopping` while the host shuts

@@ -4,15 +4,19 @@
  * teardown) as the upstream, and `dig` as the oracle of what a client gets.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 
 import { systemTool } from './netns.js';
 
 const IP = systemTool('ip');
 
-/** Starts dnsmasq on `address`:53 in `ns`, answering each `records` name with its IPv4 address; stopped at teardown. */
-export async function startDnsmasq(t: { teardown(fn: () => void): void }, ns: { name: string }, address: string, records: Readonly<Record<string, string>>, extra: readonly string[] = []): Promise<number> {
+/**
+ * Starts dnsmasq on `address`:53 in `ns`, answering each `records` name with its IPv4 address;
+ * stopped at teardown. `wrapper` runs before it (e.g. setpriv, to run it as another user).
+ */
+export async function startDnsmasq(t: { teardown(fn: () => void): void }, ns: { name: string }, address: string, records: Readonly<Record<string, string>>, extra: readonly string[] = [], wrapper: readonly string[] = []): Promise<number> {
   const args = [
-    'netns', 'exec', ns.name, systemTool('dnsmasq'), '--no-daemon', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--no-poll',
+    'netns', 'exec', ns.name, ...wrapper, systemTool('dnsmasq'), '--no-daemon', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--no-poll',
     '--port=53', `--listen-address=${address}`, '--bind-interfaces', '--pid-file=', ...Object.entries(records).map(([name, ip]) => `--address=/${name}/${ip}`), ...extra,
   ];
   // `ip netns exec` execs dnsmasq in place, so the child's pid is dnsmasq's.
@@ -52,4 +56,23 @@ export function dig(ns: { name: string }, args: readonly string[]): DigResult {
   const answers = section.split('\n').filter(Boolean).map((line) => line.split(/\s+/).filter((_, i) => i !== 1).join(' '));
   const flags = (/;; flags: ([a-z ]+);/.exec(text)?.[1] ?? '').split(' ').filter(Boolean);
   return { status, answers, edns: text.includes('OPT PSEUDOSECTION'), flags, text };
+}
+
+/**
+ * Gives `ns` its own resolv.conf with `servers`: `ip netns exec` bind-mounts
+ * /etc/netns/<ns>/resolv.conf over /etc/resolv.conf for what it runs (faultd included), so the
+ * host's own file is never touched. Removed at teardown.
+ */
+export function netnsResolvConf(t: { teardown(fn: () => void): void }, ns: { name: string }, servers: readonly string[]): void {
+  const dir = `/etc/netns/${ns.name}`;
+  mkdirSync(dir, { recursive: true });
+  t.teardown(() => {
+    rmSync(dir, { recursive: true, force: true });
+    try {
+      rmdirSync('/etc/netns');
+    } catch {
+      // another namespace's files are still there
+    }
+  });
+  writeFileSync(`${dir}/resolv.conf`, servers.map((s) => `nameserver ${s}\n`).join(''));
 }

@@ -18,7 +18,7 @@ export type NetlinkMember =
   | 'netemOptions' | 'tbfOptions' | 'htbQdiscOptions' | 'htbClassOptions' | 'u32Options' | 'u32RedirectOptions'
   | 'linkIndex' | 'linkAdd' | 'linkDelete'
   | 'qdiscList' | 'qdiscReplace' | 'qdiscDelete' | 'classList' | 'classReplace' | 'filterList' | 'filterAdd'
-  | 'nftAddChain' | 'nftDeleteChain' | 'nftListChains';
+  | 'nftAddChain' | 'nftDeleteChain' | 'nftListChains' | 'conntrackDeleteFlows';
 export type NetlinkSurface = Pick<NativeAddon, NetlinkMember>;
 
 /** The process calls of the NFQUEUE delayer's lifecycle, recorded in the same log (see recordingProcesses). */
@@ -196,6 +196,7 @@ export class FakeNetlink {
         return true;
       }),
     nftListChains: (table) => this.#call('nftListChains', [table], () => [...(this.nft.get(table) ?? [])]),
+    conntrackDeleteFlows: (filter) => this.#call('conntrackDeleteFlows', [filter], () => 0),
   };
 
   #call<T>(method: NetlinkMember, args: readonly unknown[], act: () => T): T {
@@ -336,6 +337,10 @@ function describeCall({ method, args }: RecordedCall): string {
       return `filterList ${String(a)} ${tcHandle(b as number)}`;
     case 'u32Options':
       return `u32Options ${JSON.stringify(a)} ${tcHandle(b as number)}`;
+    case 'conntrackDeleteFlows': {
+      const f = a as Parameters<NativeAddon['conntrackDeleteFlows']>[0];
+      return `conntrackDeleteFlows ${f.l4proto} ${f.addresses.join(',')} ${f.port}`;
+    }
     case 'nftAddChain': {
       const spec = a as NftChainSpec;
       return `nftAddChain ${spec.table ?? 'faultd'} ${spec.chain} ${spec.hook} ${spec.priority ?? 0} ${spec.rules.length} rule(s)`;

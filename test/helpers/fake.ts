@@ -55,6 +55,7 @@ export const FAKE_NATIVE: NativeAddon = {
   nftAddChain: () => notFaked('nftAddChain'),
   nftDeleteChain: () => notFaked('nftDeleteChain'),
   nftListChains: () => notFaked('nftListChains'),
+  conntrackDeleteFlows: () => notFaked('conntrackDeleteFlows'),
   systemdProbe: () => notFaked('systemdProbe'),
   systemdUnitState: () => notFaked('systemdUnitState'),
   systemdUnitPlanFacts: () => notFaked('systemdUnitPlanFacts'),

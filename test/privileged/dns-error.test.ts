@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 import { experimentYaml, finish, runCli, startCli, waitForLine, workspace } from '../helpers/cli.js';
-import { dig, startDnsmasq } from '../helpers/dns.js';
+import { dig, netnsResolvConf, startDnsmasq } from '../helpers/dns.js';
 import { systemTool, testNetnsPair, type TestNetns } from '../helpers/netns.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 
@@ -21,14 +21,14 @@ function ruleset(ns: TestNetns): unknown {
   return (JSON.parse(text) as { nftables: Record<string, unknown>[] }).nftables.filter((entry) => !('metainfo' in entry));
 }
 
-/** Pids of DNS interceptors whose upstream is `upstream` (each test has its own subnet). */
+/** Pids of DNS interceptors that intercept or forward to `upstream` (each test has its own subnet). */
 function interceptors(upstream: string): number[] {
   const pids: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      if (argv[0]?.endsWith('faultd-stressor') && argv[1] === 'dns' && argv.includes(`--upstream=${upstream}`)) pids.push(Number(name));
+      if (argv[0]?.endsWith('faultd-stressor') && argv[1] === 'dns' && (argv.includes(`--upstream=${upstream}`) || argv.includes(`--server=${upstream}`))) pids.push(Number(name));
     } catch {
       // exited
     }
@@ -153,8 +153,12 @@ test('an interceptor killed mid-fault ends the fault, which is reverted: DNS wor
   const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir, pair.a.name);
   t.teardown(() => child.kill('SIGKILL'));
   await waitForLine(child, /fault applied/);
-  const [pid] = interceptors(pair.addressB);
-  process.kill(pid ?? 0, 'SIGKILL');
+  const pids = interceptors(pair.addressB);
+  t.is(pids.length, 1, 'one interceptor runs');
+  const [pid] = pids;
+  // Never signal pid 0 (the whole process group, ava included) when none was found.
+  if (pid === undefined || pid <= 0) return;
+  process.kill(pid, 'SIGKILL');
   const result = await finish(child);
   t.not(result.code, 0, 'the run is not a success');
   t.regex(result.stdout + result.stderr, /DNS interceptor exited/);
@@ -247,4 +251,112 @@ test('a client that keeps one UDP socket gets real answers right after the rever
   t.is((await finish(child)).code, 3);
   client.stdin.write('\n');
   t.is((await lines.next()).value, 'after rcode=0 rcode=0', 'the same socket is answered by the upstream at once');
+});
+
+test('every resolv.conf nameserver is intercepted and unmatched queries go on to their own server; with upstreamServer they all go there (Harness meaning)', async (t) => {
+  const pair = testNetnsPair(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const [ns1, ns2, upstream] = [2, 3, 4].map((host) => pair.addressB.replace(/\.2$/, `.${host}`)) as [string, string, string];
+  for (const address of [ns2, upstream]) pair.b.exec('ip', ['addr', 'add', `${address}/24`, 'dev', 'vb']);
+  // Each server tells who answered: who.test is its own address's last byte.
+  for (const address of [ns1, ns2, upstream]) await startDnsmasq(t, pair.b, address, { 'who.test': `10.0.1.${address.split('.')[3] ?? ''}`, 'gone.test': '10.0.0.2' });
+  netnsResolvConf(t, pair.a, [ns1, ns2]);
+  const before = ruleset(pair.a);
+  const who = (server: string, transport: string): string[] => dig(pair.a, [`@${server}`, transport, 'who.test']).answers;
+  for (const [params, label] of [[{ hostNames: 'gone.test' }, 'no upstreamServer'], [{ hostNames: 'gone.test', upstreamServer: upstream }, 'upstreamServer']] as const) {
+    const file = ws.file('dns.json', experimentYaml([[{ kind: 'linux-dns-error', duration: '60s', params }]]));
+    const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir, pair.a.name);
+    t.teardown(() => child.kill('SIGKILL'));
+    await waitForLine(child, /fault applied/);
+    for (const transport of ['+notcp', '+tcp']) {
+      for (const server of [ns1, ns2]) t.is(dig(pair.a, [`@${server}`, transport, 'gone.test']).status, 'NXDOMAIN', `${label}: ${server} ${transport} intercepted`);
+      if (label === 'no upstreamServer') {
+        t.deepEqual(who(ns1, transport), [`who.test. IN A 10.0.1.${ns1.split('.')[3] ?? ''}`], `${transport}: forwarded to the server it was sent to`);
+        t.deepEqual(who(ns2, transport), [`who.test. IN A 10.0.1.${ns2.split('.')[3] ?? ''}`], `${transport}: forwarded to the server it was sent to`);
+      } else {
+        for (const server of [ns1, ns2, upstream]) t.deepEqual(who(server, transport), ['who.test. IN A 10.0.1.4'], `${transport}: ${server}'s query answered by upstreamServer`);
+        t.is(dig(pair.a, [`@${upstream}`, transport, 'gone.test']).status, 'NXDOMAIN', 'a query to upstreamServer itself is intercepted too');
+      }
+    }
+    child.kill('SIGINT');
+    t.is((await finish(child)).code, 3);
+    t.deepEqual(ruleset(pair.a), before);
+    t.deepEqual(who(ns2, '+notcp'), ['who.test. IN A 10.0.1.3'], 'after revert: the server itself');
+  }
+});
+
+// One UDP socket across the apply and the revert: a query before the fault, one during, one after.
+const KEPT_SOCKET_CLIENT = `
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1.0)
+def q(name, i):
+    labels = b''.join(bytes([len(l)]) + l.encode() for l in name.split('.')) + b'\\0'
+    s.sendto(struct.pack('>HHHHHH', i, 0x0100, 1, 0, 0, 0) + labels + b'\\0\\x01\\0\\x01', (sys.argv[1], 53))
+    try:
+        return 'rcode=%d' % (s.recv(512)[3] & 15)
+    except Exception as e:
+        return 'error: %s' % e
+for phase in ('before', 'during', 'after'):
+    print(phase, q('gone.test', 1), flush=True)
+    sys.stdin.readline()
+`;
+
+test('a UDP socket kept across the apply (its conntrack entry already there) is redirected by its next query', async (t) => {
+  const pair = testNetnsPair(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  await startDnsmasq(t, pair.b, pair.addressB, RECORDS);
+  // A host firewall that tracks connections: the socket's flow has a conntrack entry before the fault.
+  pair.a.exec('nft', ['add', 'table', 'ip', 'hostfw']);
+  pair.a.exec('nft', ['add', 'chain', 'ip', 'hostfw', 'out', '{ type filter hook output priority 0; policy accept; }']);
+  pair.a.exec('nft', ['add', 'rule', 'ip', 'hostfw', 'out', 'ct', 'state', 'new', 'counter']);
+  netnsResolvConf(t, pair.a, [pair.addressB]);
+  const client = spawn(systemTool('ip'), ['netns', 'exec', pair.a.name, 'python3', '-c', KEPT_SOCKET_CLIENT, pair.addressB], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.teardown(() => client.kill('SIGKILL'));
+  const lines = createInterface({ input: client.stdout })[Symbol.asyncIterator]();
+  t.is((await lines.next()).value, 'before rcode=0');
+  t.regex(pair.a.exec('conntrack', ['-L', '-p', 'udp', '--orig-dst', pair.addressB, '--dport', '53']), /dport=53/, 'the flow has its entry');
+  const file = ws.file('dns.json', experimentYaml([[{ kind: 'linux-dns-error', duration: '60s', params: { hostNames: 'gone.test' } }]]));
+  const dry = await runCli(['run', '--dry-run', file], ws.stateDir, pair.a.name);
+  t.regex(dry.stdout, /conntrack: delete the entries of UDP flows to [\d.]+:53 that exist/);
+  const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir, pair.a.name);
+  t.teardown(() => child.kill('SIGKILL'));
+  await waitForLine(child, /fault applied/);
+  client.stdin.write('\n');
+  t.is((await lines.next()).value, 'during rcode=3', 'the same socket is intercepted at once');
+  child.kill('SIGINT');
+  t.is((await finish(child)).code, 3);
+  client.stdin.write('\n');
+  t.is((await lines.next()).value, 'after rcode=0', 'and answered by the server right after the revert');
+});
+
+test('a local stub (dnsmasq on 127.0.0.53 as nobody) forwarding to an intercepted nameserver: percentage 50 fails about half of the queries, not three quarters', async (t) => {
+  const pair = testNetnsPair(t);
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  await startDnsmasq(t, pair.b, pair.addressB, RECORDS);
+  pair.a.exec('ip', ['addr', 'add', '127.0.0.53/8', 'dev', 'lo']);
+  // Run as nobody from the start, as systemd-resolved runs as its user (port 53 allowed to users in this namespace).
+  pair.a.exec('sysctl', ['-qw', 'net.ipv4.ip_unprivileged_port_start=0']);
+  const asNobody = [systemTool('setpriv'), '--reuid=nobody', '--regid=nogroup', '--clear-groups'];
+  await startDnsmasq(t, pair.a, '127.0.0.53', { 'stub.test': '10.0.0.7' }, [`--server=${pair.addressB}`, '--cache-size=0'], asNobody);
+  // As on a systemd-resolved host: the stub, and its upstream, both nameservers of the host.
+  netnsResolvConf(t, pair.a, ['127.0.0.53', pair.addressB]);
+  const file = ws.file('dns.json', experimentYaml([[{ kind: 'linux-dns-error', duration: '60s', params: { hostNames: 'gone.test', percentage: 50 } }]]));
+  const dry = await runCli(['run', '--dry-run', file], ws.stateDir, pair.a.name);
+  t.regex(dry.stdout, /accept meta skuid \d+ \(a local DNS server on 127\.0\.0\.53:53/);
+  const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir, pair.a.name);
+  t.teardown(() => child.kill('SIGKILL'));
+  await waitForLine(child, /fault applied/);
+  t.regex(pair.a.exec('nft', ['list', 'table', 'inet', 'faultd']), /meta skuid \S+ accept/);
+  const batch = ws.file('batch.txt', Array.from({ length: 200 }, () => 'gone.test').join('\n'));
+  const out = pair.a.exec('dig', ['@127.0.0.53', '+time=1', '+tries=1', '-f', batch]);
+  const failed = (out.match(/status: NXDOMAIN/g) ?? []).length;
+  const passed = (out.match(/status: NOERROR/g) ?? []).length;
+  t.log(`${failed} of ${failed + passed} queries through the stub failed for 50 % asked`);
+  t.is(failed + passed, 200);
+  t.true(failed >= 70 && failed <= 130, `${failed} failed (drawn twice: about 150)`);
+  child.kill('SIGINT');
+  t.is((await finish(child)).code, 3);
 });

@@ -4,6 +4,7 @@
 // names to a real dnsmasq and returns the same answer a direct query gets, over UDP and TCP,
 // and its forwards carry the mark faultd's chain accepts.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 import { STRESSOR_BIN } from '../helpers/cli.js';
@@ -198,4 +199,156 @@ test('a TCP connection idle for 10 s is closed (a query that never completes hol
   t.true(seconds >= 9 && seconds <= 12, out);
   const after = dig(pair.a, ['@127.0.0.1', '-p', String(port), '+tcp', 'ok.test']);
   t.is(after.status, 'NXDOMAIN', 'still serving (every name is targeted here)');
+});
+
+/**
+ * A UDP "DNS server" that answers every query twice with its id: first a reply to another
+ * question (the name's first label changed), rcode NXDOMAIN, then the real answer, NOERROR.
+ */
+const TWO_REPLY_UPSTREAM = `
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((sys.argv[1], 53))
+print('ready', flush=True)
+while True:
+    d, a = s.recvfrom(512)
+    wrong = bytearray(d); wrong[13] = ord('x')  # first letter of the first label
+    s.sendto(bytes(wrong[:2]) + bytes([0x81, 0x83]) + bytes(wrong[4:]), a)
+    s.sendto(d[:2] + bytes([0x81, 0x80]) + d[4:], a)
+`;
+
+test('an upstream reply with the id of a forwarded query but another question is not passed on; the real answer is', async (t) => {
+  const pair = testNetnsPair(t);
+  const upstream = spawn(systemTool('ip'), ['netns', 'exec', pair.b.name, 'python3', '-u', '-c', TWO_REPLY_UPSTREAM, pair.addressB], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => {
+    upstream.kill('SIGKILL');
+  });
+  await new Promise<void>((resolve) => upstream.stdout.once('data', () => resolve()));
+  // Matched by id alone, the interceptor passed the first (wrong) reply on and dropped the real
+  // one (its forward was done): dig, which ignores a reply to another question, timed out.
+  const { port } = await startInterceptor(t, pair.a, [`--upstream=${pair.addressB}`, '--mark=7', '--action=nxdomain', '--name=gone.test']);
+  for (const name of ['ok.test', 'Other.Test']) {
+    const through = dig(pair.a, ['@127.0.0.1', '-p', String(port), '+notcp', name]);
+    t.is(through.status, 'NOERROR', `${name}: the reply to its question`);
+  }
+});
+
+test('an upstream it cannot reach (no route) fails before "ready", naming the upstream', async (t) => {
+  const pair = testNetnsPair(t);
+  const child = spawn(systemTool('ip'), ['netns', 'exec', pair.a.name, STRESSOR_BIN, 'dns', '--server=10.77.250.53', '--upstream=10.99.99.53', '--mark=7', '--action=nxdomain'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    child.kill('SIGKILL');
+  });
+  const lines: string[] = [];
+  createInterface({ input: child.stdout }).on('line', (line) => lines.push(line));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  t.not(code, 0);
+  t.false(lines.some((l) => l.includes('"ready"')), lines.join('\n'));
+  t.false(lines.some((l) => l.includes('"listening"')), 'no port is reported for a redirect');
+  t.regex(lines.join('\n'), /"event":"error","errno":101,"syscall":"connect","message":"Network is unreachable \(UDP upstream 10\.99\.99\.53:53\)"/);
+});
+
+test('a spoofed answer larger than the client takes over UDP comes with TC set, and whole over TCP', async (t) => {
+  const pair = testNetnsPair(t);
+  await startDnsmasq(t, pair.b, pair.addressB, RECORDS);
+  const many = Array.from({ length: 40 }, (_, i) => `--spoof=many.test=10.0.1.${i}`);
+  const { port } = await startInterceptor(t, pair.a, [`--upstream=${pair.addressB}`, '--mark=7', '--action=spoof', ...many]);
+  const udp = dig(pair.a, ['@127.0.0.1', '-p', String(port), '+notcp', '+ignore', '+noedns', 'many.test']);
+  t.true(udp.flags.includes('tc'), udp.text);
+  t.deepEqual(udp.answers, []);
+  t.is(dig(pair.a, ['@127.0.0.1', '-p', String(port), '+notcp', '+ignore', '+bufsize=1232', 'many.test']).answers.length, 40, 'fits in the EDNS size the client gave');
+  t.is(dig(pair.a, ['@127.0.0.1', '-p', String(port), '+tcp', 'many.test']).answers.length, 40);
+});
+
+/** Opens N TCP connections to the port and holds them until stdin closes. */
+const HOLD_CONNECTIONS = `
+import socket, sys
+held = []
+for _ in range(int(sys.argv[2])):
+    s = socket.socket(); s.setblocking(False)
+    try: s.connect(('127.0.0.1', int(sys.argv[1])))
+    except BlockingIOError: pass
+    held.append(s)
+print('holding', flush=True)
+sys.stdin.read()
+`;
+
+/** CPU time (utime + stime, clock ticks) of a process. */
+function cpuTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+test('out of file descriptors (RLIMIT_NOFILE 24), it stops accepting for a while instead of spinning, and serves again once connections close', async (t) => {
+  const pair = testNetnsPair(t);
+  await startDnsmasq(t, pair.b, pair.addressB, RECORDS);
+  const child = spawn(systemTool('ip'), ['netns', 'exec', pair.a.name, systemTool('prlimit'), '--nofile=24', STRESSOR_BIN, 'dns', `--upstream=${pair.addressB}`, '--mark=7', '--action=nxdomain', '--name=gone.test'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    child.kill('SIGKILL');
+  });
+  const lines: string[] = [];
+  const ready = new Promise<void>((resolve) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      lines.push(line);
+      if (line.includes('"ready"')) resolve();
+    });
+  });
+  await ready;
+  const port = Number(/"listening","port":(\d+)/.exec(lines.join('\n'))?.[1] ?? 0);
+  const pid = child.pid ?? 0;
+  t.true(pid > 0 && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('faultd-stressor'), 'prlimit and ip exec it in place');
+  const holder = spawn(systemTool('ip'), ['netns', 'exec', pair.a.name, 'python3', '-u', '-c', HOLD_CONNECTIONS, String(port), '40'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.teardown(() => holder.kill('SIGKILL'));
+  await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const before = cpuTicks(pid);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const used = cpuTicks(pid) - before;
+  t.log(`${used} clock ticks of CPU in 1 s with 40 connections against 24 descriptors`);
+  t.true(used < 20, `${used} ticks: a busy loop would take ~100`);
+  t.is(dig(pair.a, ['@127.0.0.1', '-p', String(port), '+notcp', 'ok.test']).status, 'NOERROR', 'UDP is served meanwhile');
+  holder.stdin.end();
+  await new Promise((resolve) => holder.once('exit', resolve));
+  t.is(dig(pair.a, ['@127.0.0.1', '-p', String(port), '+tcp', '+time=3', 'gone.test']).status, 'NXDOMAIN', 'TCP served again');
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  t.regex(lines.join('\n'), /"acceptPauses":[1-9]/);
+});
+
+/** Opens N TCP connections that pipeline queries for `seconds` (argv 3) and never read an answer. */
+const PIPELINE_NO_READ = `${PY_QUERY}
+import socket, struct, sys, time
+q = query('gone.test', 1); frame = struct.pack('>H', len(q)) + q
+burst = frame * 2000
+conns = []
+for _ in range(int(sys.argv[2])):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(('127.0.0.1', int(sys.argv[1]))); s.setblocking(False); conns.append(s)
+sent = 0; end = time.monotonic() + float(sys.argv[3])
+while time.monotonic() < end:
+    for s in conns:
+        try: sent += s.send(burst)
+        except (BlockingIOError, BrokenPipeError, ConnectionResetError): pass
+print('sent %d' % sent, flush=True)
+`;
+
+function rssKiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
+}
+
+test('TCP clients that pipeline queries and never read the answers: each connection and all together hold bounded memory', async (t) => {
+  const pair = testNetnsPair(t);
+  // Small socket buffers in this namespace, so the interceptor's own queues are what fills.
+  pair.a.exec('sysctl', ['-qw', 'net.ipv4.tcp_wmem=4096 4096 4096', 'net.ipv4.tcp_rmem=4096 4096 4096']);
+  await startDnsmasq(t, pair.b, pair.addressB, RECORDS);
+  const { port, lines, child } = await startInterceptor(t, pair.a, [`--upstream=${pair.addressB}`, '--mark=7', '--action=nxdomain', '--name=gone.test']);
+  const pid = child.pid ?? 0;
+  const before = rssKiB(pid);
+  const out = pair.a.exec('python3', ['-c', PIPELINE_NO_READ, String(port), '256', '4']).trim();
+  const peak = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
+  t.log(`${out}; VmRSS ${before} kB before, peak ${peak} kB`);
+  // Measured on this machine: 22 MB with the 16 MiB cap on all connections, 42 MB without it
+  // (each connection at its own 320 KiB bound).
+  t.true(peak - before < 32 * 1024, `grew by ${peak - before} kB (all connections together hold at most 16 MiB of queues)`);
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  t.regex(lines.join('\n'), /"tcpOverBudget":[1-9]/);
+  t.is(dig(pair.a, ['@127.0.0.1', '-p', String(port), '+tcp', 'gone.test']).status, 'NXDOMAIN', 'still serving');
 });

@@ -9,6 +9,7 @@ namespace {
 
 constexpr uint16_t kFlagQr = 0x8000;
 constexpr uint16_t kOpcodeMask = 0x7800;
+constexpr uint16_t kFlagTc = 0x0200;
 constexpr uint16_t kFlagRd = 0x0100;
 constexpr uint16_t kFlagRa = 0x0080;
 constexpr uint16_t kFlagCd = 0x0010;
@@ -160,6 +161,24 @@ ParsedQuery ParseQuery(std::span<const uint8_t> message) noexcept {
   return result;
 }
 
+std::optional<Question> ReadQuestion(std::span<const uint8_t> message) noexcept {
+  if (QuestionCount(message) != 1) return std::nullopt;
+  Reader r(message);
+  if (!r.Skip(kHeaderBytes)) return std::nullopt;
+  Question q;
+  std::string why;
+  if (!ReadQuestionName(r, &q.name, &why) || !r.U16(&q.qtype) || !r.U16(&q.qclass)) return std::nullopt;
+  return q;
+}
+
+uint8_t MessageRcode(std::span<const uint8_t> message) noexcept {
+  return message.size() < kHeaderBytes ? 0 : static_cast<uint8_t>(message[3] & 0x0f);
+}
+
+uint16_t QuestionCount(std::span<const uint8_t> message) noexcept {
+  return message.size() < kHeaderBytes ? 0 : static_cast<uint16_t>((message[4] << 8) | message[5]);
+}
+
 uint16_t MessageId(std::span<const uint8_t> message) noexcept {
   if (message.size() < kHeaderBytes) return 0;
   return static_cast<uint16_t>((message[0] << 8) | message[1]);
@@ -197,6 +216,20 @@ std::vector<uint8_t> BuildAddressResponse(const Query& query, std::span<const ui
   }
   PutOpt(out, query);
   return out;
+}
+
+size_t UdpResponseLimit(const Query& query) noexcept {
+  constexpr size_t kClassicUdp = 512;
+  return query.opt ? std::max<size_t>(kClassicUdp, query.opt->udp_payload_size) : kClassicUdp;
+}
+
+void FitUdpResponse(std::vector<uint8_t>& response, const Query& query, std::span<const uint8_t> message) {
+  if (response.size() <= UdpResponseLimit(query) || response.size() < kHeaderBytes) return;
+  const auto rcode = static_cast<Rcode>(response[3] & 0x0f);
+  std::vector<uint8_t> truncated = ResponseStart(query, message, rcode, 0);
+  truncated[2] |= kFlagTc >> 8;
+  PutOpt(truncated, query);
+  response = std::move(truncated);
 }
 
 std::string CanonicalName(std::string host) {

@@ -60,6 +60,26 @@ struct ParsedQuery {
 /// question, every record of the other sections within bounds). Never reads past the span.
 ParsedQuery ParseQuery(std::span<const uint8_t> message) noexcept;
 
+/// The one question of a message, query or response.
+struct Question {
+  /// As Query::name: lower-case, no trailing dot.
+  std::string name;
+  uint16_t qtype = 0;
+  uint16_t qclass = 0;
+  bool operator==(const Question&) const = default;
+};
+
+/// The question of any message (QR either way) with exactly one question whose name has no
+/// compression; nullopt otherwise. Used to tell an upstream's answer to the forwarded query from
+/// a reply that only reuses its transaction id (RFC 5452 §9.1).
+std::optional<Question> ReadQuestion(std::span<const uint8_t> message) noexcept;
+
+/// The rcode of the header of any message (0 for one shorter than a header).
+uint8_t MessageRcode(std::span<const uint8_t> message) noexcept;
+
+/// The number of questions in the header of any message (0 for one shorter than a header).
+uint16_t QuestionCount(std::span<const uint8_t> message) noexcept;
+
 /// The transaction id of any message (0 for one shorter than a header).
 uint16_t MessageId(std::span<const uint8_t> message) noexcept;
 
@@ -78,6 +98,15 @@ std::vector<uint8_t> BuildErrorResponse(const Query& query, std::span<const uint
 /// with `ttl_s`, the question echoed, and an OPT record when the query had one.
 std::vector<uint8_t> BuildAddressResponse(const Query& query, std::span<const uint8_t> message,
                                           const std::vector<std::vector<uint8_t>>& addresses, uint32_t ttl_s);
+
+/// Largest UDP response a client that sent `query` accepts: its EDNS payload size (at least
+/// 512), or 512 without EDNS (RFC 1035 §4.2.1, RFC 6891 §6.2.5).
+size_t UdpResponseLimit(const Query& query) noexcept;
+
+/// Fits faultd's own `response` to `query` (whose bytes are `message`) into a UDP datagram: one
+/// larger than UdpResponseLimit becomes its header and question with TC set, no records but the
+/// OPT (RFC 2181 §9), so the client asks again over TCP, where the whole answer is given.
+void FitUdpResponse(std::vector<uint8_t>& response, const Query& query, std::span<const uint8_t> message);
 
 /// True if `name` (as Query::name) is `host` or, with `substring`, contains it; `host` is in
 /// CanonicalName's form (so the comparison is case-insensitive).

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/** Tunables the DNS faults share (Harness names): the upstream server and its port. */
+/** Tunables the DNS faults share (Harness names): the upstream server and the DNS port; the servers intercepted. */
 import { isIP } from 'node:net';
 
 import { z } from 'zod';
@@ -8,46 +8,78 @@ import { numberParam, type Param } from '../params.js';
 import { interceptorSupport } from '../network/interceptor-fault.js';
 import type { FaultContext, Support, ValidationContext } from '../types.js';
 
+/** Why an address cannot be a DNS server of the fault (undefined when it can), as a sentence. */
+function addressProblem(address: string): string | undefined {
+  if (address.includes('%')) return `${address}: a zone id is not supported (a link-local resolver); give a global or unique-local address`;
+  if (isIP(address) === 0) return ADDRESS_ERROR;
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonicalAddress(address));
+  // An ip6 rule never matches the IPv4 packets such an address stands for.
+  if (mapped) return `${address} is an IPv4-mapped IPv6 address: give the IPv4 address ${[...hexWord(mapped[1]), ...hexWord(mapped[2])].join('.')}`;
+  return undefined;
+}
+
+const ADDRESS_ERROR = 'must be the IPv4 or IPv6 address of a DNS server, as "10.0.0.53" or "fd00::53" (the port is dnsPort)';
+
 /**
- * `upstreamServer`: the resolver whose traffic is intercepted, an IPv4 or IPv6 address (the port
- * is `dnsPort`); absent, the first `nameserver` of resolv.conf (with systemd-resolved, its stub
- * 127.0.0.53, which every client of the stub goes through).
+ * `upstreamServer` (Harness meaning): where the queries the fault does not target are forwarded,
+ * an IPv4 or IPv6 address (the port is `dnsPort`). Absent (undefined), each query goes on to the
+ * nameserver it was sent to. Which traffic is intercepted does not depend on it: the host's
+ * nameservers (interceptedServers), and this server too.
  */
-export function upstreamServerParam(ctx: Pick<ValidationContext, 'network'>): Param<string> {
-  const fallback = ctx.network.resolvers[0];
-  const error = 'must be the IPv4 or IPv6 address of a DNS server, as "10.0.0.53" or "fd00::53" (the port is dnsPort)';
+export function upstreamServerParam(): Param<string | undefined> {
   const schema = z
-    .string({ error })
+    .string({ error: ADDRESS_ERROR })
     .optional()
     .transform((value, c) => {
-      const address = value?.trim().replace(/^\[(.*)\]$/, '$1') ?? fallback;
-      if (address === undefined) {
-        c.addIssue({ code: 'custom', message: 'no nameserver in /etc/resolv.conf to take as the default: give upstreamServer' });
-        return z.NEVER;
-      }
-      const problem = address.includes('%')
-        ? `${address}: a zone id is not supported (a link-local resolver); give a global or unique-local address`
-        : isIP(address) === 0
-          ? error
-          : undefined;
+      if (value === undefined) return undefined;
+      const address = value.trim().replace(/^\[(.*)\]$/, '$1');
+      const problem = addressProblem(address);
       if (problem) {
-        c.addIssue({ code: 'custom', input: value, message: value === undefined ? `${problem} (the default, from /etc/resolv.conf): give upstreamServer` : problem });
+        c.addIssue({ code: 'custom', input: value, message: problem });
         return z.NEVER;
       }
-      const canonical = canonicalAddress(address);
-      const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
-      if (mapped) {
-        // An ip6 rule never matches the IPv4 packets such an address stands for.
-        const v4 = [...hexWord(mapped[1]), ...hexWord(mapped[2])].join('.');
-        c.addIssue({ code: 'custom', input: value, message: `${address} is an IPv4-mapped IPv6 address: give the IPv4 address ${v4}` });
-        return z.NEVER;
-      }
-      return canonical;
+      return canonicalAddress(address);
     });
   return {
     schema,
-    doc: { name: 'upstreamServer', type: 'address', default: fallback ? `${fallback} (resolv.conf)` : '(resolv.conf: none)', bounds: 'an IPv4 or IPv6 address', description: "the DNS server whose traffic is intercepted (UPSTREAM_SERVER; default: resolv.conf's first nameserver)" },
+    doc: { name: 'upstreamServer', type: 'address', default: "(each query's own nameserver)", bounds: 'an IPv4 or IPv6 address', description: 'where queries the fault does not target are forwarded (UPSTREAM_SERVER); the host\'s DNS to every resolv.conf nameserver is intercepted either way' },
   };
+}
+
+/** The DNS servers whose traffic a fault intercepts, and the nameservers it cannot intercept (with why). */
+export interface InterceptedServers {
+  readonly servers: readonly string[];
+  readonly skipped: readonly string[];
+}
+
+/**
+ * Every nameserver of the host (resolv.conf's, and systemd-resolved's upstreams behind its stub),
+ * in one spelling, then `upstream` when given and not among them (a program may ask it
+ * directly). A nameserver that cannot be intercepted (a zone id, an IPv4-mapped address) is
+ * skipped and named.
+ */
+export function interceptedServers(resolvers: readonly string[], upstream: string | undefined): InterceptedServers {
+  const servers: string[] = [];
+  const skipped: string[] = [];
+  for (const address of resolvers) {
+    const problem = addressProblem(address);
+    if (problem) skipped.push(problem);
+    else if (!servers.includes(canonicalAddress(address))) servers.push(canonicalAddress(address));
+  }
+  if (upstream !== undefined && !servers.includes(upstream)) servers.push(upstream);
+  return { servers: servers.slice(0, MAX_SERVERS), skipped: [...skipped, ...servers.slice(MAX_SERVERS).map((s) => `${s}: more than ${MAX_SERVERS} nameservers`)] };
+}
+
+/** Most servers one interceptor serves (its kMaxRoutes). */
+export const MAX_SERVERS = 16;
+
+/** The validation issue when there is nothing to intercept, naming the field that would give one. */
+export function noServerProblem(ctx: Pick<ValidationContext, 'network'>, upstream: string | undefined): string | undefined {
+  const { servers, skipped } = interceptedServers(ctx.network.resolvers, upstream);
+  if (servers.length) return undefined;
+  return skipped.length
+    ? `no nameserver of /etc/resolv.conf can be intercepted (${skipped.join('; ')}): give upstreamServer`
+    : 'no nameserver in /etc/resolv.conf to intercept: give upstreamServer';
 }
 
 /** One spelling per address (RFC 5952 for IPv6: `fd00:0::53` → `fd00::53`), so that equal upstreams compare equal. */
@@ -62,7 +94,7 @@ function hexWord(group: string | undefined): [number, number] {
 }
 
 export function dnsPortParam(): Param<number> {
-  return numberParam({ name: 'dnsPort', min: 1, max: 65535, integer: true, default: 53, description: "the upstream server's port (DNS_PORT)" });
+  return numberParam({ name: 'dnsPort', min: 1, max: 65535, integer: true, default: 53, description: 'port of the DNS traffic intercepted, and of the upstream (DNS_PORT)' });
 }
 
 /** `faultd faults` / `doctor` support of a DNS fault: root (CAP_NET_ADMIN) and nf_tables nat redirect. */

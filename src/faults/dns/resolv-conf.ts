@@ -1,9 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
-/** The host's resolvers: the `nameserver` lines of resolv.conf, the DNS faults' default upstream. */
+/**
+ * The host's resolvers, whose traffic the DNS faults intercept: the `nameserver` lines of
+ * resolv.conf and, when they point at systemd-resolved's stub, the upstreams resolved uses.
+ */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 
 export const RESOLV_CONF = '/etc/resolv.conf';
+/** systemd-resolved's view of its upstream servers (a resolv.conf without its stub). */
+export const RESOLVED_UPSTREAMS = '/run/systemd/resolve/resolv.conf';
+/** systemd-resolved's stub listeners (127.0.0.53, and 127.0.0.54 without its cache). */
+const RESOLVED_STUBS = new Set(['127.0.0.53', '127.0.0.54']);
 
 /**
  * The IPv4/IPv6 `nameserver` addresses of resolv.conf text, in order. A zone id is kept
@@ -25,4 +32,14 @@ export function readNameservers(file = RESOLV_CONF): string[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * The host's nameservers: resolv.conf's and, when one of them is systemd-resolved's stub, the
+ * upstreams resolved forwards to (its own queries to them are the host's DNS too), without repeats.
+ */
+export function readHostNameservers(file = RESOLV_CONF, resolvedFile = RESOLVED_UPSTREAMS): string[] {
+  const servers = readNameservers(file);
+  if (!servers.some((s) => RESOLVED_STUBS.has(s))) return servers;
+  return [...new Set([...servers, ...readNameservers(resolvedFile)])];
 }

@@ -148,7 +148,7 @@ export async function planHttpFault(faultId: string, p: HttpTargeting, action: H
   const tlsFiles = tlsDir ? tlsFilesOf(tlsDir) : undefined;
   const chainName = `${faultId}-http`;
   const parts = interceptorParts(
-    { faultId, mode: 'http', args: interceptorArgs(p, action, tlsFiles), chain: { name: chainName, hook: scope.hook }, rules: (port) => httpChainRules(p, scope, port), stats: StatsEvent, idle: 'no request yet' },
+    { faultId, mode: 'http', args: interceptorArgs(p, action, tlsFiles), chain: { name: chainName, hook: scope.hook }, rules: (ports) => httpChainRules(p, scope, ports[0] ?? 0), stats: StatsEvent, idle: 'no request yet' },
     HTTP_NAMES,
     ctx,
   );

@@ -8,7 +8,7 @@
 import { defaultRouteInterface, listInterfaces, type NetInterface } from '../../host/interfaces.js';
 import type { HostRoots } from '../../host/facts.js';
 import { readListeningTcpPorts } from '../../host/tcp-listeners.js';
-import { readNameservers, RESOLV_CONF } from '../dns/resolv-conf.js';
+import { readHostNameservers, RESOLV_CONF, RESOLVED_UPSTREAMS } from '../dns/resolv-conf.js';
 import type { FaultContext, ValidationContext } from '../types.js';
 import type { NetworkSafety } from '../../net/network-safety.js';
 
@@ -19,7 +19,7 @@ export interface NetworkContext {
   readonly interfaces: readonly NetInterface[];
   /** Interface of the default route (IPv4, else IPv6), the default target of network faults. */
   readonly defaultInterface: string | undefined;
-  /** The host's resolvers (resolv.conf `nameserver`s), the DNS faults' default upstream. */
+  /** The host's resolvers (resolv.conf `nameserver`s, and systemd-resolved's upstreams behind its stub), whose traffic the DNS faults intercept. */
   readonly resolvers: readonly string[];
   /** TCP ports with a listener now (read when asked): the HTTP faults' proxyPort must not be one. */
   readonly listeningTcpPorts?: () => ReadonlySet<number>;
@@ -32,12 +32,12 @@ export type NetworkValidationContext = Pick<ValidationContext, 'host' | 'feature
 export type NetworkFaultContext = Pick<FaultContext, 'host' | 'features' | 'network' | 'native' | 'logger'>;
 
 /** Reads the interfaces (from /sys and /proc under `roots`) and the resolvers next to the given safety settings. */
-export function readNetworkContext(safety: NetworkSafety, roots: HostRoots, resolvConf = RESOLV_CONF): NetworkContext {
+export function readNetworkContext(safety: NetworkSafety, roots: HostRoots, resolvConf = RESOLV_CONF, resolvedConf = RESOLVED_UPSTREAMS): NetworkContext {
   return {
     safety,
     interfaces: listInterfaces(roots.sys),
     defaultInterface: defaultRouteInterface(roots.proc),
-    resolvers: readNameservers(resolvConf),
+    resolvers: readHostNameservers(resolvConf, resolvedConf),
     listeningTcpPorts: () => readListeningTcpPorts(roots.proc),
   };
 }

@@ -7,9 +7,11 @@
  * interceptor's port. The interceptor's own upstream sockets carry a fwmark that the chain
  * accepts first, so they are not redirected again.
  *
- * Apply: interceptor started (ledger `applied` with its pid) → it reports its port and ready →
- * chain added, last. Revert: chain deleted and verified gone, first (nothing is sent to the
- * interceptor any more), then the interceptor stopped (after its grace) and verified gone.
+ * Apply: interceptor started (ledger `applied` with its pid) → it reports its port(s) and ready →
+ * chain added, last → the fault's own step after the redirect (DNS: conntrack entries of kept
+ * flows deleted). Revert: chain deleted and verified gone, first (nothing new is sent to the
+ * interceptor), then the fault's own step before the stop, then the interceptor stopped (after
+ * its grace) and verified gone.
  */
 import { z } from 'zod';
 
@@ -47,8 +49,12 @@ export interface InterceptorRequest {
   readonly args: readonly string[];
   /** The chain's name and hook; type nat, faultd's table, priority NAT_PRIORITY. */
   readonly chain: { readonly name: string; readonly hook: NftChainSpec['hook'] };
-  /** The chain's rules once the interceptor listens on `port`. */
-  readonly rules: (port: number) => NftRuleSpec[];
+  /** How many ports the interceptor reports (one per intercepted server for DNS); default 1. */
+  readonly ports?: number;
+  /** The chain's rules once the interceptor listens on `ports`. */
+  readonly rules: (ports: readonly number[]) => NftRuleSpec[];
+  /** Runs right after the chain is added (not recorded: its revert step must be idempotent). */
+  readonly afterRedirect?: () => void;
   /** The live measurement from one stats event (undefined: not a stats event). */
   readonly stats: (event: Record<string, unknown>) => string | undefined;
   /** The measurement before the first stats event. */
@@ -64,7 +70,12 @@ export interface InterceptorParts {
   readonly apply: Planned<InterceptorRevert>['apply'];
 }
 
-const ListeningEvent = z.object({ event: z.literal('listening'), port: z.number().int().min(1).max(65535) });
+const Port = z.number().int().min(1).max(65535);
+/** `{"event":"listening","port":P}` (HTTP) or `{"event":"listening","ports":[P,…]}` (DNS, one per server). */
+const ListeningEvent = z.union([
+  z.object({ event: z.literal('listening'), port: Port }).transform((e) => [e.port]),
+  z.object({ event: z.literal('listening'), ports: z.array(Port) }).transform((e) => e.ports),
+]);
 
 export function interceptorParts(r: InterceptorRequest, names: InterceptorNames, ctx: FaultContext): InterceptorParts {
   const cgroups = ctx.host.isRoot ? stressCgroupDirs(ctx.cgroups, r.faultId) : [];
@@ -78,18 +89,20 @@ export function interceptorParts(r: InterceptorRequest, names: InterceptorNames,
     chain,
     revert,
     async apply(recordApplied, signal) {
-      let port = 0;
+      let ports: number[] = [];
       let stats = r.idle;
       const handle = await startStressor(interceptor, r.mode, r.args, ctx, (started) => recordApplied({ ...revert, interceptor: started }), signal, (event) => {
         const listening = ListeningEvent.safeParse(event);
-        if (listening.success) port = listening.data.port;
+        if (listening.success) ports = listening.data;
         stats = r.stats(event) ?? stats;
       });
-      if (port === 0) throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `the ${names.protocol} interceptor did not report its port`);
+      const expected = r.ports ?? 1;
+      if (ports.length !== expected) throw new FaultdError('FAULTD_ERR_FAULT_APPLY', `the ${names.protocol} interceptor reported ${ports.length} port(s), not ${expected}`);
       // Added last: until now, the traffic went where it went before. The runner's revert stops
       // the interceptor if this throws (the batch is atomic: nothing of it is left).
-      ctx.native.nftAddChain({ ...chain, rules: r.rules(port) });
-      ctx.logger.info({ port, chain: r.chain.name }, `traffic redirected to the ${names.protocol} interceptor`);
+      ctx.native.nftAddChain({ ...chain, rules: r.rules(ports) });
+      r.afterRedirect?.();
+      ctx.logger.info({ ports, chain: r.chain.name }, `traffic redirected to the ${names.protocol} interceptor`);
       const active: ActiveFault = { measure: () => stats, ended: handle.exit.then((why) => `${names.protocol} interceptor exited: ${why}`) };
       return active;
     },
@@ -101,7 +114,7 @@ export function interceptorParts(r: InterceptorRequest, names: InterceptorNames,
  * A chain that cannot be deleted keeps the interceptor running: stopping it would leave the
  * traffic redirected to a dead port, which is worse than the fault. A retry stops it.
  */
-export async function revertInterceptor(record: InterceptorRevert, names: InterceptorNames, ctx: FaultContext): Promise<RevertOutcome> {
+export async function revertInterceptor(record: InterceptorRevert, names: InterceptorNames, ctx: FaultContext, beforeStop?: () => RevertOutcome): Promise<RevertOutcome> {
   let chain: RevertOutcome;
   try {
     chain = await revertNftFault(record.nft, ctx);
@@ -115,7 +128,7 @@ export async function revertInterceptor(record: InterceptorRevert, names: Interc
     );
   }
   return revertInOrder(
-    [() => Promise.resolve(chain), () => revertStressor(record.interceptor, ctx, names.stopGraceMs)],
+    [() => Promise.resolve(chain), ...(beforeStop ? [() => Promise.resolve(beforeStop())] : []), () => revertStressor(record.interceptor, ctx, names.stopGraceMs)],
     `no faultd ${names.protocol} chain or interceptor was left`,
   );
 }

@@ -24,7 +24,6 @@ test('spoofMap as Harness JSON text or a YAML map; names canonical; defaults of 
   const ctx = ctxWith();
   t.deepEqual(validParams(KIND, { spoofMap: '{"API.example.com.":"10.0.0.9","v6.test":"fd00::9","alias.test":"Other.Example.com"}' }, ctx), {
     spoofMap: { 'api.example.com': '10.0.0.9', 'v6.test': 'fd00::9', 'alias.test': 'other.example.com' },
-    upstreamServer: '10.0.0.53',
     dnsPort: 53,
   });
   t.deepEqual(moduleOf(KIND).paramAliases, { SPOOF_MAP: 'spoofMap', UPSTREAM_SERVER: 'upstreamServer', DNS_PORT: 'dnsPort' });
@@ -52,7 +51,7 @@ test('the plan hands each address to the interceptor with a short TTL and redire
   const params = validParams(KIND, { spoofMap: { 'api.example.com': '10.0.0.9', 'v6.test': 'fd00::9' } }, ctx);
   const planned = await moduleOf(KIND).plan(FAULT_ID, params, ctx);
   t.is(planned.target, 'DNS to 10.0.0.53:53: "api.example.com" → 10.0.0.9, "v6.test" → fd00::9 (TTL 5 s); the rest are forwarded unchanged');
-  t.regex(planned.changes[0] ?? '', /dns --upstream=10\.0\.0\.53 --upstream-port=53 --mark=262241619 --action=spoof --ttl=5 --spoof=api\.example\.com=10\.0\.0\.9 --spoof=v6\.test=fd00::9 --spare=hub\.example\.com /);
+  t.regex(planned.changes[0] ?? '', /dns --server=10\.0\.0\.53 --upstream-port=53 --mark=262241619 --action=spoof --ttl=5 --spoof=api\.example\.com=10\.0\.0\.9 --spoof=v6\.test=fd00::9 --spare=hub\.example\.com /);
   t.true(planned.changes.includes(`nf_tables: add chain inet faultd ${FAULT_ID}-dns (type nat hook output priority -100), one atomic batch, after the interceptor is ready:`));
-  t.deepEqual(Object.keys(planned.revert).sort(), ['interceptor', 'nft']);
+  t.deepEqual(Object.keys(planned.revert).sort(), ['flows', 'interceptor', 'nft']);
 });
