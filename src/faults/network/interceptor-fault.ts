@@ -73,8 +73,8 @@ export interface InterceptorParts {
 const Port = z.number().int().min(1).max(65535);
 /** `{"event":"listening","port":P}` (HTTP) or `{"event":"listening","ports":[P,…]}` (DNS, one per server). */
 const ListeningEvent = z.union([
-  z.object({ event: z.literal('listening'), port: Port }).transform((e) => [e.port]),
   z.object({ event: z.literal('listening'), ports: z.array(Port) }).transform((e) => e.ports),
+  z.object({ event: z.literal('listening'), port: Port }).transform((e) => [e.port]),
 ]);
 
 export function interceptorParts(r: InterceptorRequest, names: InterceptorNames, ctx: FaultContext): InterceptorParts {
