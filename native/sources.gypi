@@ -55,7 +55,10 @@
       'native/injectors/http_interceptor.cc',
       'native/injectors/http_tls.cc',
     ],
-    'faultd_tls_h2_libraries': ['-lssl', '-lcrypto', '-lnghttp2'],
+    # Linked statically: faultd-stressor runs every fault (CPU, memory, DNS…), so it must start on
+    # a host without OpenSSL 3 or libnghttp2 (CentOS 7 has OpenSSL 1.0; a minimal Debian has no
+    # libnghttp2), and the HTTP interceptor must not depend on the host's versions of them.
+    'faultd_tls_h2_libraries': ['-Wl,-Bstatic', '-lnghttp2', '-lssl', '-lcrypto', '-Wl,-Bdynamic'],
     # The stressor's command line, lifecycle and modes: everything but its main().
     'faultd_stressor_sources': [
       'native/stressor/command_line.cc',

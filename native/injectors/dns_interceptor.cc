@@ -20,6 +20,7 @@
 
 #include "../core/dns/message.h"
 #include "../core/dns/tcp_stream.h"
+#include "../core/socket_address.h"
 
 namespace faultd::inj {
 namespace {
@@ -67,20 +68,7 @@ core::Result<UniqueFd> Listener(int family, int type, uint16_t port) {
   const int one = 1;
   if (type == SOCK_STREAM) setsockopt(fd.value().get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   sockaddr_storage addr{};
-  socklen_t len = 0;
-  if (family == AF_INET6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
-    a->sin6_family = AF_INET6;
-    a->sin6_addr = in6addr_loopback;
-    a->sin6_port = htons(port);
-    len = sizeof(*a);
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&addr);
-    a->sin_family = AF_INET;
-    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a->sin_port = htons(port);
-    len = sizeof(*a);
-  }
+  const socklen_t len = core::ListenAddress(family, core::BindScope::kLoopback, port, &addr);
   if (bind(fd.value().get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) return core::ErrnoError("bind");
   if (type == SOCK_STREAM && listen(fd.value().get(), 128) != 0) return core::ErrnoError("listen");
   return std::move(fd).value();

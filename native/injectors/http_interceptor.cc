@@ -24,6 +24,7 @@
 #include "../core/http/h1_head.h"
 #include "../core/http/h2_bridge.h"
 #include "../core/worker_threads.h"
+#include "../core/socket_address.h"
 #include "http_tls.h"
 
 namespace faultd::inj {
@@ -1234,22 +1235,9 @@ core::Result<UniqueFd> Listener(int family, uint16_t port) {
   const int one = 1, zero = 0;
   setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) return core::ErrnoError("setsockopt", "SO_REUSEPORT");
+  if (family == AF_INET6) setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
   sockaddr_storage addr{};
-  socklen_t len = 0;
-  if (family == AF_INET6) {
-    setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-    auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
-    a->sin6_family = AF_INET6;
-    a->sin6_addr = in6addr_any;
-    a->sin6_port = htons(port);
-    len = sizeof(*a);
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&addr);
-    a->sin_family = AF_INET;
-    a->sin_addr.s_addr = htonl(INADDR_ANY);
-    a->sin_port = htons(port);
-    len = sizeof(*a);
-  }
+  const socklen_t len = core::ListenAddress(family, core::BindScope::kAnyAddress, port, &addr);
   if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) return core::ErrnoError("bind");
   if (listen(fd.get(), 1024) != 0) return core::ErrnoError("listen");
   return fd;

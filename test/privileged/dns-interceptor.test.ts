@@ -3,34 +3,21 @@
 // loopback port, it answers the targeted name with the asked rcode (EDNS kept), forwards other
 // names to a real dnsmasq and returns the same answer a direct query gets, over UDP and TCP,
 // and its forwards carry the mark faultd's chain accepts.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
+import type { ExecutionContext } from 'ava';
+
 import { STRESSOR_BIN } from '../helpers/cli.js';
+import { startInterceptor as startMode, type InterceptorProcess } from '../helpers/interceptor-process.js';
 import { dig, startDnsmasq } from '../helpers/dns.js';
 import { systemTool, testNetnsPair, type TestNetns } from '../helpers/netns.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 
 const RECORDS = { 'ok.test': '10.0.0.1', 'gone.test': '10.0.0.2', 'v6.test': 'fd00::9' };
 
-async function startInterceptor(t: { teardown(fn: () => void): void }, ns: TestNetns, args: readonly string[]): Promise<{ port: number; lines: string[]; child: ChildProcess }> {
-  const child = spawn(systemTool('ip'), ['netns', 'exec', ns.name, STRESSOR_BIN, 'dns', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => {
-    child.kill('SIGKILL');
-  });
-  const lines: string[] = [];
-  return new Promise((resolve, reject) => {
-    let port = 0;
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      lines.push(line);
-      const event = JSON.parse(line) as { event: string; port?: number };
-      if (event.event === 'listening') port = event.port ?? 0;
-      if (event.event === 'ready') resolve({ port, lines, child });
-    });
-    child.once('exit', (code) => reject(new Error(`interceptor exited with ${String(code)}: ${lines.join('\n')}`)));
-  });
-}
+const startInterceptor = (t: ExecutionContext, ns: TestNetns, args: readonly string[]): Promise<InterceptorProcess> => startMode(t, 'dns', args, { ns });
 
 for (const action of ['nxdomain', 'servfail', 'refused'] as const) {
   test(`answers the targeted name with ${action.toUpperCase()} over UDP and TCP, and forwards the rest unchanged`, async (t) => {

@@ -5,7 +5,7 @@
 // Clients: curl (--http2-prior-knowledge, --http2 with --cacert, --http1.1), nghttp and h2load.
 // Each effect is measured at the client and at the server: what reached the server, with which
 // protocol, SNI and ALPN.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
@@ -13,61 +13,20 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 
 import type { ExecutionContext } from 'ava';
 
-import { STRESSOR_BIN } from '../helpers/cli.js';
+import { launchInterceptor as launchMode, startInterceptor as startMode, type InterceptorProcess as Interceptor, type Launched } from '../helpers/interceptor-process.js';
 import { systemTool } from '../helpers/netns.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 
 const execFileAsync = promisify(execFile);
 
-interface Interceptor {
-  port: number;
-  child: ChildProcess;
-  lines: string[];
-  exited: Promise<number | null>;
-}
-
-interface Started {
-  ready?: Interceptor;
-  exitCode?: number | null;
-  lines: string[];
-}
-
-/** Starts the interceptor; resolves at "ready", or with the exit code and lines if it exits first. */
-function launchInterceptor(t: ExecutionContext, args: readonly string[]): Promise<Started> {
-  const child = spawn(STRESSOR_BIN, ['http', '--mark=7', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const lines: string[] = [];
-  return new Promise((resolve) => {
-    let port = 0;
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      lines.push(line);
-      let event: { event?: string; port?: number } = {};
-      try {
-        event = JSON.parse(line) as { event?: string; port?: number };
-      } catch {
-        return;  // not an event line
-      }
-      if (event.event === 'listening') port = event.port ?? 0;
-      if (event.event === 'ready') resolve({ ready: { port, child, lines, exited }, lines });
-    });
-    void exited.then((code) => resolve({ exitCode: code, lines }));
-  });
-}
-
-async function startInterceptor(t: ExecutionContext, args: readonly string[]): Promise<Interceptor> {
-  const started = await launchInterceptor(t, args);
-  if (!started.ready) throw new Error(`interceptor exited with ${String(started.exitCode)}: ${started.lines.join('\n')}`);
-  return started.ready;
-}
+/** Starts `faultd-stressor http --mark=7 <args>`; resolves at "ready", or with the exit code and lines if it exits first. */
+const launchInterceptor = (t: ExecutionContext, args: readonly string[]): Promise<Launched> => launchMode(t, 'http', ['--mark=7', ...args]);
+const startInterceptor = (t: ExecutionContext, args: readonly string[]): Promise<Interceptor> => startMode(t, 'http', ['--mark=7', ...args]);
 
 /** The last stats line the interceptor printed (it prints one a second). */
 async function lastStats(ic: Interceptor): Promise<Record<string, number>> {

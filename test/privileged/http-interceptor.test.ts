@@ -11,50 +11,21 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 
 import type { ExecutionContext } from 'ava';
 
 import { STRESSOR_BIN } from '../helpers/cli.js';
+import { startInterceptor as startMode, type InterceptorProcess as Interceptor } from '../helpers/interceptor-process.js';
 import { httpServers } from '../helpers/http-servers.js';
 import { systemTool, testNetns, type TestNetns } from '../helpers/netns.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 
 const execFileAsync = promisify(execFile);
 
-interface Interceptor {
-  port: number;
-  child: ChildProcess;
-  lines: string[];
-  exited: Promise<number | null>;
-}
-
 /** Starts `faultd-stressor http --mark=7 <args>` (in `ns`, or under `wrap`, a command that execs it). */
 function startInterceptor(t: ExecutionContext, args: readonly string[], ns?: TestNetns, wrap: readonly string[] = []): Promise<Interceptor> {
-  const argv = ['http', '--mark=7', ...args];
-  const child = ns
-    ? spawn(systemTool('ip'), ['netns', 'exec', ns.name, STRESSOR_BIN, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : wrap.length > 0
-      ? spawn(wrap[0] ?? '', [...wrap.slice(1), STRESSOR_BIN, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
-      : spawn(STRESSOR_BIN, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const lines: string[] = [];
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) => {
-    let port = 0;
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      lines.push(line);
-      const event = JSON.parse(line) as { event: string; port?: number };
-      if (event.event === 'listening') port = event.port ?? 0;
-      if (event.event === 'ready') resolve({ port, child, lines, exited });
-    });
-    void exited.then((code) => reject(new Error(`interceptor exited with ${String(code)}: ${stderr}${lines.join('\n')}`)));
-  });
+  return startMode(t, 'http', ['--mark=7', ...args], ns ? { ns } : { wrap });
 }
 
 /** 8 MiB of random bytes: a body far larger than the interceptor's buffers. */

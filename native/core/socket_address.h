@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: Apache-2.0
+// The address a listening socket binds to: the family's wildcard or loopback address and a port,
+// ready for bind(2). One place for the sockaddr_in / sockaddr_in6 filling the interceptors share.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+
+namespace faultd::core {
+
+enum class BindScope { kAnyAddress, kLoopback };
+
+/// Fills `out` with `family`'s (AF_INET or AF_INET6) wildcard or loopback address and `port`
+/// (host order); returns the length to pass to bind(2).
+inline socklen_t ListenAddress(int family, BindScope scope, uint16_t port, sockaddr_storage* out) noexcept {
+  *out = sockaddr_storage{};
+  if (family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(out);
+    a->sin6_family = AF_INET6;
+    a->sin6_addr = scope == BindScope::kLoopback ? in6addr_loopback : in6addr_any;
+    a->sin6_port = htons(port);
+    return sizeof(*a);
+  }
+  auto* a = reinterpret_cast<sockaddr_in*>(out);
+  a->sin_family = AF_INET;
+  a->sin_addr.s_addr = htonl(scope == BindScope::kLoopback ? INADDR_LOOPBACK : INADDR_ANY);
+  a->sin_port = htons(port);
+  return sizeof(*a);
+}
+
+}  // namespace faultd::core
