@@ -105,18 +105,19 @@ export async function applyWithProcess(t: ExecutionContext, kernel: FakeNetlink,
   const planned = await moduleOf(kind).plan(FAULT_ID, params, ctx);
   const planCalls = kernel.log();
   const records: Record<string, unknown>[] = [];
-  const active = await planned.apply((r) => {
-    records.push(JSON.parse(JSON.stringify(r)) as Record<string, unknown>);
-    return Promise.resolve();
-  }, new AbortController().signal);
-  const pid = Object.values(records[0] ?? {}).map((v) => (v as { pid?: unknown } | null)?.pid).find((p): p is number => typeof p === 'number');
+  // Registered before apply: a process started by an apply that then throws is killed too.
   t.teardown(() => {
+    const pid = Object.values(records[0] ?? {}).map((v) => (v as { pid?: unknown } | null)?.pid).find((p): p is number => typeof p === 'number');
     try {
       if (pid) process.kill(pid, 'SIGKILL');
     } catch {
       // already gone, as it should be
     }
   });
+  const active = await planned.apply((r) => {
+    records.push(JSON.parse(JSON.stringify(r)) as Record<string, unknown>);
+    return Promise.resolve();
+  }, new AbortController().signal);
   const applyCalls = kernel.log();
   const chains = kernel.calls.filter((c) => c.method === 'nftAddChain').map((c) => c.args[0] as NftChainSpec);
   kernel.clearLog();

@@ -14,9 +14,8 @@ import path from 'node:path';
 import { localStubUids, parseProcNetUdp, processUidOfSocket } from '../../../../src/faults/dns/local-stubs.js';
 import { parseNameservers, readHostNameservers } from '../../../../src/faults/dns/resolv-conf.js';
 import type { FaultContext } from '../../../../src/faults/types.js';
-import type { NftChainSpec } from '../../../../src/native/addon.js';
 import { FakeNetlink, kernelError, recordingProcesses } from '../../../helpers/fake-netlink.js';
-import { failedRevert, FAULT_ID, moduleOf, netlinkContext, revertFault, validParams } from '../../../helpers/network-fault.js';
+import { applyWithProcess, failedRevert, FAULT_ID, moduleOf, netlinkContext, revertFault, validParams } from '../../../helpers/network-fault.js';
 import { fakeStressorFile } from '../../../helpers/fake-stressor.js';
 
 const KIND = 'linux-dns-error';
@@ -121,29 +120,7 @@ test('every nameserver is intercepted on its own port; unmatched queries go to t
   ]);
 });
 
-async function applyDns(t: ExecutionContext, kernel: FakeNetlink, ctx: FaultContext, raw: Record<string, unknown>) {
-  const params = validParams(KIND, raw, ctx);
-  kernel.clearLog();
-  const planned = await moduleOf(KIND).plan(FAULT_ID, params, ctx);
-  const planCalls = kernel.log();
-  const records: Record<string, unknown>[] = [];
-  const active = await planned.apply((r) => {
-    records.push(JSON.parse(JSON.stringify(r)) as Record<string, unknown>);
-    return Promise.resolve();
-  }, new AbortController().signal);
-  const pid = (records[0]?.['interceptor'] as { pid?: number } | undefined)?.pid;
-  t.teardown(() => {
-    try {
-      if (pid) process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone, as it should be
-    }
-  });
-  const applyCalls = kernel.log();
-  const chains = kernel.calls.filter((c) => c.method === 'nftAddChain').map((c) => c.args[0] as NftChainSpec);
-  kernel.clearLog();
-  return { planned, planCalls, applyCalls, chains, records, active };
-}
+const applyDns = (t: ExecutionContext, kernel: FakeNetlink, ctx: FaultContext, raw: Record<string, unknown>) => applyWithProcess(t, kernel, KIND, raw, ctx);
 
 test('the plan says what changes; the interceptor is recorded before the nat chain goes in with its port; revert: chain, then interceptor', async (t) => {
   const kernel = new FakeNetlink();
