@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The address a listening socket binds to: the family's wildcard or loopback address and a port,
-// ready for bind(2). One place for the sockaddr_in / sockaddr_in6 filling the interceptors share.
+// ready for bind(2), and the port a socket got. One place for the sockaddr_in / sockaddr_in6 filling the interceptors share.
 #pragma once
 
 #include <arpa/inet.h>
@@ -29,6 +29,14 @@ inline socklen_t ListenAddress(int family, BindScope scope, uint16_t port, socka
   a->sin_addr.s_addr = htonl(scope == BindScope::kLoopback ? INADDR_LOOPBACK : INADDR_ANY);
   a->sin_port = htons(port);
   return sizeof(*a);
+}
+
+/// The local port `fd` is bound to (host order), or 0 when getsockname fails.
+inline uint16_t BoundPort(int fd) noexcept {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return 0;
+  return ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
 }
 
 }  // namespace faultd::core

@@ -97,12 +97,7 @@ core::Result<UniqueFd> UpstreamUdp(const DnsRoute& route, uint32_t mark) {
   return fd;
 }
 
-uint16_t BoundPort(int fd) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return 0;
-  return ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-}
+using core::BoundPort;
 
 // Writes what it can of `queue`; false on a real error (not EAGAIN).
 bool Flush(int fd, core::dns::ByteQueue& queue) {

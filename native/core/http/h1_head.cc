@@ -170,14 +170,23 @@ size_t FindHeadEnd(std::string_view buf, size_t* scanned) noexcept {
   return 0;
 }
 
-ParseResult ParseRequest(std::string_view buf, Head* out) noexcept {
+// Finds a whole head at the start of `buf` (within kMaxHeadBytes): its length, the start line,
+// and the field lines after it.
+static ParseResult SplitHead(std::string_view buf, size_t* end, std::string_view* fields, std::string_view* start_line) noexcept {
   size_t scanned = 0;
-  const size_t end = FindHeadEnd(buf.substr(0, kMaxHeadBytes + 3), &scanned);
-  if (end == 0) return buf.size() > kMaxHeadBytes ? ParseResult::kTooLarge : ParseResult::kIncomplete;
-  if (end > kMaxHeadBytes) return ParseResult::kTooLarge;
-  std::string_view rest = buf.substr(0, end);
+  *end = FindHeadEnd(buf.substr(0, kMaxHeadBytes + 3), &scanned);
+  if (*end == 0) return buf.size() > kMaxHeadBytes ? ParseResult::kTooLarge : ParseResult::kIncomplete;
+  if (*end > kMaxHeadBytes) return ParseResult::kTooLarge;
+  *fields = buf.substr(0, *end);
+  NextLine(*fields, start_line);
+  return ParseResult::kOk;
+}
+
+ParseResult ParseRequest(std::string_view buf, Head* out) noexcept {
+  size_t end = 0;
+  std::string_view rest;
   std::string_view line;
-  NextLine(rest, &line);
+  if (const ParseResult r = SplitHead(buf, &end, &rest, &line); r != ParseResult::kOk) return r;
   // request-line = method SP request-target SP HTTP-version
   const size_t sp1 = line.find(' ');
   const size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
@@ -216,13 +225,10 @@ ParseResult ParseRequest(std::string_view buf, Head* out) noexcept {
 }
 
 ParseResult ParseResponse(std::string_view buf, const RequestInfo& request, Head* out) noexcept {
-  size_t scanned = 0;
-  const size_t end = FindHeadEnd(buf.substr(0, kMaxHeadBytes + 3), &scanned);
-  if (end == 0) return buf.size() > kMaxHeadBytes ? ParseResult::kTooLarge : ParseResult::kIncomplete;
-  if (end > kMaxHeadBytes) return ParseResult::kTooLarge;
-  std::string_view rest = buf.substr(0, end);
+  size_t end = 0;
+  std::string_view rest;
   std::string_view line;
-  NextLine(rest, &line);
+  if (const ParseResult r = SplitHead(buf, &end, &rest, &line); r != ParseResult::kOk) return r;
   // status-line = HTTP-version SP status-code SP [ reason-phrase ]
   if (line.size() < 12 || !ParseVersion(line.substr(0, 8), &out->version_minor) || line[8] != ' ') return ParseResult::kBad;
   int status = 0;
