@@ -100,6 +100,15 @@ export const ConfigSchema = z.strictObject({
       sshPorts: z.array(z.number().int().min(1).max(65535)).min(1).max(16).default([...DEFAULT_SSH_PORTS]),
     })
     .default({ excludeIPs: [], sshPorts: [...DEFAULT_SSH_PORTS] }),
+  /** Steady-state probes of experiments (`probes` in faultd/v1). */
+  probes: z
+    .strictObject({
+      /** The user `cmd` probes run as (their supplementary groups are dropped). */
+      user: z.string().regex(/^[a-z_][a-z0-9_.-]{0,31}\$?$/i, 'must be a user name such as nobody').default('nobody'),
+      /** Lets `probes.user` be root (uid 0): a command probe then runs with every privilege faultd has. */
+      allowRoot: z.boolean({ error: 'must be true or false' }).default(false),
+    })
+    .default({ user: 'nobody', allowRoot: false }),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
