@@ -8,6 +8,8 @@ export const EXIT = {
   INVALID_INPUT: 2,
   ABORTED: 3,
   REVERT_FAILED: 4,
+  /** `faultd run --min-score N`: the run completed, but its resilience score is below N. */
+  SCORE_BELOW_MIN: 5,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -11,6 +11,12 @@ function progressInterval(value: string): number {
   return ms;
 }
 
+function minScore(value: string): number {
+  const score = Number(value);
+  if (value.trim() === '' || !Number.isFinite(score) || score < 0 || score > 100) throw new InvalidArgumentError('must be a number in 0–100');
+  return score;
+}
+
 export function registerRun(program: Command, host: CliHost): void {
   program
     .command('run')
@@ -23,7 +29,10 @@ export function registerRun(program: Command, host: CliHost): void {
         .argParser(progressInterval)
         .default(5000, '5s'),
     )
-    .action(async (file: string, flags: { dryRun?: boolean; force?: boolean; progressInterval: number }) => {
+    .addOption(
+      new Option('--min-score <score>', 'exit 5 when the run completed but its resilience score (from the experiment\'s probes) is below this, 0–100').argParser(minScore),
+    )
+    .action(async (file: string, flags: { dryRun?: boolean; force?: boolean; progressInterval: number; minScore?: number }) => {
       const { abort } = host;
       const onSignal = (signal: NodeJS.Signals): void => {
         if (abort.signal.aborted) process.stderr.write(`faultd: ${signal} again: still reverting, please wait\n`);
@@ -31,7 +40,8 @@ export function registerRun(program: Command, host: CliHost): void {
       };
       process.on('SIGINT', onSignal).on('SIGTERM', onSignal).on('SIGHUP', onSignal);
       const { runCommand } = await import('./run.js');
-      host.setExit(await runCommand(file, { dryRun: flags.dryRun === true, force: flags.force === true, progressMs: flags.progressInterval }, await host.env(), abort.signal));
+      const options = { dryRun: flags.dryRun === true, force: flags.force === true, progressMs: flags.progressInterval, ...(flags.minScore === undefined ? {} : { minScore: flags.minScore }) };
+      host.setExit(await runCommand(file, options, await host.env(), abort.signal));
     });
 }
 

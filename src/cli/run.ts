@@ -15,6 +15,7 @@ import { formatDurationMs } from '../units.js';
 import { faultContext, openLedger, openSession, type CommandEnv } from './context.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { monotonicMs } from '../monotonic.js';
+import { probePlanLines, probeSummaryLines } from './probe-text.js';
 
 /** How often live lines refresh on a TTY. Off a TTY, progress is logged every `progressMs`. */
 const TTY_REFRESH_MS = 250;
@@ -48,6 +49,7 @@ export async function describePlan(experiment: Experiment, ctx: FaultContext, en
       );
     }
   }
+  out.push(...probePlanLines(experiment));
   out.push('', `Ledger: ${openLedger(env).file} gets an intent record before each change and a reverted record after it.`);
   return out.join('\n');
 }
@@ -79,13 +81,20 @@ function summary(result: ExperimentResult): string {
       lines.push(`    left on the host: ${fault.revert.leftover ?? 'unknown'}`, `    fix by hand: ${fault.revert.manualFix ?? 'faultd revert --remnants'}`);
     }
   }
+  lines.push(...probeSummaryLines(result.probes));
   return lines.join('\n');
 }
 
-export function exitCodeOf(result: ExperimentResult): ExitCode {
+/**
+ * The verdict's exit code; a completed run whose resilience score is below `minScore` exits 5.
+ * The verdict is about the host, so an abort (3) or a failed revert (4) wins over the score.
+ */
+export function exitCodeOf(result: ExperimentResult, minScore?: number): ExitCode {
   switch (result.verdict) {
-    case 'completed':
-      return EXIT.OK;
+    case 'completed': {
+      const score = result.probes?.resilienceScore;
+      return minScore !== undefined && (score === undefined || score < minScore) ? EXIT.SCORE_BELOW_MIN : EXIT.OK;
+    }
     case 'aborted':
       return EXIT.ABORTED;
     case 'revert-failed':
@@ -95,9 +104,21 @@ export function exitCodeOf(result: ExperimentResult): ExitCode {
   }
 }
 
-export async function runCommand(file: string, flags: { dryRun: boolean; force: boolean; progressMs: number }, env: CommandEnv, signal: AbortSignal): Promise<ExitCode> {
+export interface RunFlags {
+  readonly dryRun: boolean;
+  readonly force: boolean;
+  readonly progressMs: number;
+  /** Exit 5 when the run completed with a resilience score below this (0–100). */
+  readonly minScore?: number;
+}
+
+export async function runCommand(file: string, flags: RunFlags, env: CommandEnv, signal: AbortSignal): Promise<ExitCode> {
   const ctx = faultContext(env);
-  const experiment = await loadExperiment(file, env.registry, ctx);
+  const { experiment, warnings } = await loadExperiment(file, env.registry, ctx);
+  if (flags.minScore !== undefined && experiment.probes.length === 0) {
+    throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `--min-score ${flags.minScore}: ${file} has no probes, so its run has no resilience score; add probes (spec.probes) or drop --min-score`);
+  }
+  for (const warning of warnings) env.logger.warn({ at: warning.path }, `${warning.path}: ${warning.message}`);
   assertSupported(experiment, ctx, env);
   const runId = newRunId();
   if (flags.dryRun) {
@@ -141,10 +162,13 @@ export async function runCommand(file: string, flags: { dryRun: boolean; force: 
       env.terminal.live([]);
     }
     // In text mode the summary below lists the faults; JSON consumers get the whole result.
-    const details = env.options.logFormat === 'json' ? { faults: result.faults } : {};
-    env.logger.info({ runId, verdict: result.verdict, ...details }, 'experiment finished');
+    const details = env.options.logFormat === 'json' ? { faults: result.faults, ...(result.probes ? { probes: result.probes.probes, probeFaults: result.probes.faults, stoppedBy: result.probes.stoppedBy } : {}) } : {};
+    const resilienceScore = result.probes?.resilienceScore ?? null;
+    env.logger.info({ runId, verdict: result.verdict, resilienceScore, ...details }, 'experiment finished');
     if (env.options.logFormat === 'text') env.print(summary(result));
-    return exitCodeOf(result);
+    const code = exitCodeOf(result, flags.minScore);
+    if (code === EXIT.SCORE_BELOW_MIN) env.logger.error({ resilienceScore, minScore: flags.minScore }, `resilience score ${resilienceScore ?? 'none'} is below --min-score ${flags.minScore}`);
+    return code;
   } finally {
     await session.close();
   }

@@ -13,12 +13,14 @@ import type { Logger } from 'pino';
 import { messageOf } from '../errors.js';
 import type { Experiment, FaultSpec } from '../experiment/schema.js';
 import type { Registry } from '../faults/registry.js';
-import type { ActiveFault, FaultContext } from '../faults/types.js';
+import type { ActiveFault, FaultContext, InjectorModule } from '../faults/types.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Owner } from '../ledger/record.js';
 import { sleep } from './abortable.js';
 import { StepClaims } from './step-claims.js';
 import { revertAndRecord, type RevertReport } from './revert.js';
+import type { RunObserver } from './run-observer.js';
+import type { ProbeReport } from '../probes/scheduler.js';
 import { monotonicMs } from '../monotonic.js';
 
 export type FaultPhase = 'pending' | 'ramp-before' | 'applying' | 'running' | 'reverting' | 'ramp-after' | 'done';
@@ -41,6 +43,8 @@ export interface ExperimentResult {
   readonly verdict: Verdict;
   readonly faults: readonly FaultResult[];
   readonly durationMs: number;
+  /** With probes only: each probe's outcome, the resilience score (when any evaluation applied) and the probe that stopped the run. */
+  readonly probes?: ProbeReport;
 }
 
 /** A fault's live view for progress displays. */
@@ -77,6 +81,8 @@ export interface RunnerDeps {
    * it throws is logged and ignored: it never stops a revert.
    */
   readonly onPhase?: (change: PhaseChange) => void;
+  /** Told where the experiment is (the probes); its errors are logged, never stop a revert. */
+  readonly observer?: RunObserver;
 }
 
 /** Ledger id of a fault: unique across runs, safe as a cgroup name. */
@@ -103,25 +109,45 @@ export class Runner {
     const started = monotonicMs();
     const results: FaultResult[] = [];
     let stop = false;
-    for (const step of experiment.steps) {
+    await this.#observe('experimentStarting', (o) => o.experimentStarting(signal));
+    for (const [index, step] of experiment.steps.entries()) {
+      const skipped = (): FaultResult[] => step.faults.map((f) => ({ id: f.id, kind: f.kind, target: '', status: 'skipped' }));
       if (stop || signal.aborted) {
-        results.push(...step.faults.map((f): FaultResult => ({ id: f.id, kind: f.kind, target: '', status: 'skipped' })));
+        results.push(...skipped());
         continue;
       }
       this.#deps.logger.info({ step: step.name, faults: step.faults.map((f) => f.id) }, 'step started');
-      results.push(...(await this.#runStep(step.faults, signal)));
-      // A failed apply or a failed revert ends the experiment: do not pile chaos on a host in doubt.
-      stop = results.some((r) => r.status === 'failed' || (r.revert !== undefined && !r.revert.ok));
+      await this.#observe('stepStarting', (o) => o.stepStarting(index, signal));
+      if (signal.aborted) {
+        results.push(...skipped());
+      } else {
+        results.push(...(await this.#runStep(index, step.faults, signal)));
+        // A failed apply or a failed revert ends the experiment: do not pile chaos on a host in doubt.
+        stop = results.some((r) => r.status === 'failed' || (r.revert !== undefined && !r.revert.ok));
+      }
+      await this.#observe('stepEnded', (o) => o.stepEnded(index));
     }
+    await this.#observe('experimentEnded', (o) => o.experimentEnded());
     this.#live.clear();
     return { runId: this.#deps.runId, verdict: verdictOf(results, signal.aborted), faults: results, durationMs: Math.round(monotonicMs() - started) };
+  }
+
+  /** Calls the observer; its failure is logged (a probe's bug must not stop the experiment's reverts). */
+  async #observe(hook: string, call: (observer: RunObserver) => Promise<void> | void): Promise<void> {
+    const { observer } = this.#deps;
+    if (!observer) return;
+    try {
+      await call(observer);
+    } catch (error) {
+      this.#deps.logger.error({ hook, err: error }, 'run observer failed');
+    }
   }
 
   /**
    * Runs the faults of one step in parallel. If one of them fails unexpectedly (e.g. the ledger
    * cannot be written), the others are aborted so they revert now rather than at their end.
    */
-  async #runStep(faults: readonly FaultSpec[], signal: AbortSignal): Promise<FaultResult[]> {
+  async #runStep(stepIndex: number, faults: readonly FaultSpec[], signal: AbortSignal): Promise<FaultResult[]> {
     this.#live.clear();
     this.#claims = new StepClaims(faults, this.#deps.registry);
     for (const spec of faults) {
@@ -135,7 +161,7 @@ export class Runner {
     try {
       const settled = await Promise.allSettled(
         faults.map((spec) =>
-          this.#runFault(spec, step.signal)
+          this.#runFault(stepIndex, spec, step.signal)
             .catch((error: unknown) => {
               step.abort(error);
               throw error;
@@ -177,20 +203,39 @@ export class Runner {
     }
   }
 
-  async #runFault(spec: FaultSpec, signal: AbortSignal): Promise<FaultResult> {
-    const { registry, ledger, ctx, runId, owner } = this.#deps;
+  async #runFault(stepIndex: number, spec: FaultSpec, signal: AbortSignal): Promise<FaultResult> {
     const logger = this.#deps.logger.child({ faultId: spec.id, kind: spec.kind });
     const base = { id: spec.id, kind: spec.kind };
-    const module = registry.get(spec.kind);
+    const module = this.#deps.registry.get(spec.kind);
     if (!module) return { ...base, target: '', status: 'failed', error: `unknown kind ${spec.kind}` };
     if (spec.rampTimeMs > 0) {
       this.#phase(spec, 'ramp-before');
       if (!(await sleep(spec.rampTimeMs, signal))) return { ...base, target: '', status: 'aborted' };
     }
     if (signal.aborted) return { ...base, target: '', status: 'aborted' };
+    this.#phase(spec, 'applying');
+    await this.#observe('faultApplying', (o) => o.faultApplying(stepIndex, spec.id, signal));
+    let result: FaultResult;
+    try {
+      result = signal.aborted ? { ...base, target: '', status: 'aborted' } : await this.#injectAndRevert(stepIndex, spec, module, signal, logger);
+    } finally {
+      await this.#observe('faultReverted', (o) => o.faultReverted(stepIndex, spec.id));
+    }
+    if (result.status === 'completed' && spec.rampTimeMs > 0) {
+      this.#phase(spec, 'ramp-after');
+      if (!(await sleep(spec.rampTimeMs, signal))) result = { ...result, status: 'aborted' };
+    }
+    this.#phase(spec, 'done');
+    return result;
+  }
 
+  /** plan → ledger intent → apply → hold for the duration → revert → ledger record. */
+  async #injectAndRevert(stepIndex: number, spec: FaultSpec, module: InjectorModule, signal: AbortSignal, logger: Logger): Promise<FaultResult> {
+    const { ledger, ctx, runId, owner } = this.#deps;
+    const base = { id: spec.id, kind: spec.kind };
     const faultId = ledgerFaultId(runId, spec.id);
-    const live = this.#phase(spec, 'applying');
+    const live = this.#live.get(spec.id);
+    if (!live) throw new Error(`fault ${spec.id} is not live`);
     const faultCtx: FaultContext = { ...ctx, logger, durationMs: spec.durationMs };
     let planned;
     try {
@@ -210,6 +255,7 @@ export class Runner {
     await ledger.append({ event: 'intent', faultId, runId, kind: spec.kind, target: planned.target, bootId: ctx.host.bootId, owner, revert: revertRecord });
     let status: FaultStatus = 'completed';
     let error: string | undefined;
+    let applied = false;
     const hold = new AbortController(); // ends the hold early; always aborted, so no timer outlives the fault
     const release = (): void => hold.abort();
     signal.addEventListener('abort', release, { once: true });
@@ -221,6 +267,8 @@ export class Runner {
       live.active = active;
       logger.info({ target: planned.target }, 'fault applied');
       this.#phase(spec, 'running');
+      applied = true;
+      void this.#observe('faultApplied', (o) => o.faultApplied(stepIndex, spec.id));
       const outcome = await Promise.race([
         sleep(spec.durationMs, hold.signal).then((full) => ({ full })),
         active.ended.then((why) => ({ ended: why })),
@@ -240,14 +288,10 @@ export class Runner {
       hold.abort();
       signal.removeEventListener('abort', release);
     }
+    if (applied) void this.#observe('faultReverting', (o) => o.faultReverting(stepIndex, spec.id));
     this.#phase(spec, 'reverting');
     const revert = await revertAndRecord(ledger, module, faultId, revertRecord, faultCtx, logger);
     live.active = undefined;
-    if (status === 'completed' && spec.rampTimeMs > 0) {
-      this.#phase(spec, 'ramp-after');
-      if (!(await sleep(spec.rampTimeMs, signal))) status = 'aborted';
-    }
-    this.#phase(spec, 'done');
     return { ...base, target: planned.target, status, revert, ...(error === undefined ? {} : { error }) };
   }
 }

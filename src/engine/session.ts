@@ -24,6 +24,9 @@ import { crashRevertSettled, ledgerCrashReverter, onCrashRevert, type CrashRever
 import { revertRemnants, type RemnantReport } from './recover.js';
 import { clearRecovered, readRecovered } from './recovered.js';
 import { Runner, type ExperimentResult, type LiveFault, type PhaseChange } from './runner.js';
+import type { Evaluation } from '../probes/evaluation.js';
+import { ProbeRun } from '../probes/scheduler.js';
+import type { CheckSpec, ProbeCheck, ProbeSpec } from '../probes/types.js';
 
 export type { ExperimentResult, FaultPhase, FaultResult, LiveFault, PhaseChange, Verdict } from './runner.js';
 export type { RemnantReport } from './recover.js';
@@ -55,6 +58,8 @@ export interface SessionDeps {
    * stops what would start new runs (the agent's poll loop), with `internal error` as reason.
    */
   readonly onCrash?: () => void;
+  /** Makes the checks of an experiment's probes (probes/checks); experiments with probes need it. */
+  readonly createCheck?: (spec: CheckSpec) => ProbeCheck;
 }
 
 export interface OpenOptions {
@@ -73,6 +78,8 @@ export interface StartOptions {
    * hub; polling live() misses short phases such as `reverting`). Must not block.
    */
   readonly onPhase?: (change: PhaseChange) => void;
+  /** Told of every probe evaluation as it ends (the agent reports each to the hub). Must not block. */
+  readonly onEvaluation?: (evaluation: Evaluation, probe: ProbeSpec) => void;
 }
 
 /** An experiment the session is running. */
@@ -182,6 +189,9 @@ export class Session {
   start(experiment: Experiment, options: StartOptions): SessionRun {
     if (this.#state !== 'open') throw new FaultdError('FAULTD_ERR_SESSION_ORDER', `run started on a session that is ${this.#state}`);
     const logger = options.logger ?? this.#d.logger;
+    const abort = new AbortController();
+    // Made before anything runs: a check that cannot be made (no such user) refuses the run.
+    const probes = this.#probeRun(experiment, logger, abort, options);
     const runner = new Runner({
       registry: this.#d.registry,
       ledger: this.#d.ledger,
@@ -190,8 +200,8 @@ export class Session {
       owner: this.#d.owner,
       logger,
       ...(options.onPhase ? { onPhase: options.onPhase } : {}),
+      ...(probes ? { observer: probes } : {}),
     });
-    const abort = new AbortController();
     const forward = (signal: AbortSignal) => (): void => abort.abort(signal.reason);
     const fromCaller = forward(options.signal);
     const fromCrash = forward(this.#stopRuns.signal);
@@ -199,10 +209,18 @@ export class Session {
       if (signal.aborted) listener();
       else signal.addEventListener('abort', listener, { once: true });
     }
-    const running = runner.run(experiment, abort.signal).finally(() => {
-      options.signal.removeEventListener('abort', fromCaller);
-      this.#stopRuns.signal.removeEventListener('abort', fromCrash);
-    });
+    const running = runner
+      .run(experiment, abort.signal)
+      .then(async (outcome) => {
+        if (!probes) return outcome;
+        await probes.close();
+        return { ...outcome, probes: probes.report() };
+      })
+      .finally(() => {
+        options.signal.removeEventListener('abort', fromCaller);
+        this.#stopRuns.signal.removeEventListener('abort', fromCrash);
+        void probes?.close();
+      });
     this.#runs.add(running);
     const result = running
       .then(async (outcome) => {
@@ -212,6 +230,19 @@ export class Session {
       })
       .finally(() => this.#runs.delete(running));
     return { runId: options.runId, live: () => runner.live(), result };
+  }
+
+  #probeRun(experiment: Experiment, logger: Logger, abort: AbortController, options: StartOptions): ProbeRun | undefined {
+    if (experiment.probes.length === 0) return undefined;
+    const { createCheck } = this.#d;
+    if (!createCheck) throw new FaultdError('FAULTD_ERR_SESSION_ORDER', 'this session cannot run probes (no check factory)');
+    return new ProbeRun({
+      experiment,
+      createCheck,
+      logger,
+      stop: (stop) => abort.abort(stop.detail),
+      ...(options.onEvaluation ? { onEvaluation: options.onEvaluation } : {}),
+    });
   }
 
   /** Runs an experiment to its end: start() and its result. */

@@ -6,7 +6,7 @@ import { FaultdError, messageOf } from '../errors.js';
 import type { Registry } from '../faults/registry.js';
 import type { ValidationContext } from '../faults/types.js';
 import { parseYamlInput } from '../yaml-input.js';
-import { validateExperiment, type Experiment } from './schema.js';
+import { validateExperiment, type Experiment, type ValidationProblem } from './schema.js';
 
 /** Largest experiment file accepted. */
 const MAX_FILE_BYTES = 1024 * 1024;
@@ -16,7 +16,13 @@ export function parseExperimentText(text: string, file: string): unknown {
   return parseYamlInput(text, file, 'FAULTD_ERR_INPUT_SYNTAX');
 }
 
-export async function loadExperiment(file: string, registry: Registry, ctx: ValidationContext): Promise<Experiment> {
+/** A valid experiment and what deserves a word before it runs. */
+export interface LoadedExperiment {
+  readonly experiment: Experiment;
+  readonly warnings: readonly ValidationProblem[];
+}
+
+export async function loadExperiment(file: string, registry: Registry, ctx: ValidationContext): Promise<LoadedExperiment> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -31,5 +37,5 @@ export async function loadExperiment(file: string, registry: Registry, ctx: Vali
     const lines = result.problems.map((p) => `  ${p.path}: ${p.message}`);
     throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `${file} is not a valid experiment:\n${lines.join('\n')}`);
   }
-  return result.experiment;
+  return { experiment: result.experiment, warnings: result.warnings };
 }

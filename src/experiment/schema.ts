@@ -11,10 +11,15 @@ import { durationSchema, MAX_DURATION_MS } from '../faults/params.js';
 import type { Registry } from '../faults/registry.js';
 import { memoryBudgetBytes, type ValidationContext } from '../faults/types.js';
 import { formatBytes } from '../units.js';
+import { MAX_PROBES, MAX_PROBES_PER_LIST, parseProbe } from '../probes/schema.js';
+import { probePathWarnings } from '../probes/path-warnings.js';
+import type { ProbeScope, ProbeSpec } from '../probes/types.js';
 
 /** Bounds of an experiment's shape. */
 export const MAX_STEPS = 100;
 export const MAX_FAULTS_PER_STEP = 32;
+/** Harness's default fault weight: every fault counts alike in the resilience score. */
+export const DEFAULT_FAULT_WEIGHT = 10;
 /** Harness default duration and ramp time. */
 export const DEFAULT_DURATION = '30s';
 const MAX_RAMP_TIME_MS = 3_600_000;
@@ -28,6 +33,9 @@ const FAULT_LEVEL_ALIASES: Readonly<Record<string, 'duration' | 'rampTime'>> = {
   RAMP_TIME: 'rampTime',
 };
 
+/** A `probes` list; each probe is parsed on its own (probes/schema.ts) for precise paths. */
+const probeList = z.array(z.unknown()).max(MAX_PROBES_PER_LIST, `at most ${MAX_PROBES_PER_LIST} probes per list`).optional();
+
 const FaultInputSchema = z
   .object({
     kind: z.string({ error: 'must be a fault kind (see `faultd faults`)' }),
@@ -35,6 +43,9 @@ const FaultInputSchema = z
     duration: z.union([z.string(), z.number()]).optional(),
     rampTime: z.union([z.string(), z.number()]).optional(),
     params: z.record(z.string(), z.unknown()).optional(),
+    /** Its share of the resilience score, 1–10 (Harness's fault weight). */
+    weight: z.number().int().min(1, 'must be 1–10').max(10, 'must be 1–10').optional(),
+    probes: probeList,
   })
   .strict();
 
@@ -50,12 +61,14 @@ const ExperimentInputSchema = z
             z
               .object({
                 name: z.string().max(253).optional(),
+                probes: probeList,
                 faults: z.array(FaultInputSchema).min(1, 'needs at least one fault').max(MAX_FAULTS_PER_STEP, `at most ${MAX_FAULTS_PER_STEP} faults per step`),
               })
               .strict(),
           )
           .min(1, 'needs at least one step')
           .max(MAX_STEPS, `at most ${MAX_STEPS} steps`),
+        probes: probeList,
       })
       .strict(),
   })
@@ -68,6 +81,8 @@ export interface FaultSpec {
   readonly durationMs: number;
   readonly rampTimeMs: number;
   readonly params: unknown;
+  /** Its weight in the resilience score, 1–10. */
+  readonly weight: number;
 }
 
 export interface Step {
@@ -78,6 +93,8 @@ export interface Step {
 export interface Experiment {
   readonly name: string;
   readonly steps: readonly Step[];
+  /** Every probe of the experiment, its steps and its faults, each with where it was declared. */
+  readonly probes: readonly ProbeSpec[];
 }
 
 export interface ValidationProblem {
@@ -85,7 +102,8 @@ export interface ValidationProblem {
   readonly message: string;
 }
 
-export type ValidationResult = { ok: true; experiment: Experiment } | { ok: false; problems: ValidationProblem[] };
+/** A valid experiment may still deserve a word before it runs (e.g. a probe its own fault cuts off). */
+export type ValidationResult = { ok: true; experiment: Experiment; warnings: ValidationProblem[] } | { ok: false; problems: ValidationProblem[] };
 
 /** Formats a zod path as `spec.steps[0].faults[1].params.load`. */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -187,7 +205,7 @@ export function validateExperiment(document: unknown, registry: Registry, ctx: V
       if (usedIds.has(id)) problems.push({ path: formatPath([...at, 'name']), message: `duplicate fault name "${id}"` });
       usedIds.add(id);
       if (!durationMs.success || !rampTimeMs.success || !params.ok) return undefined;
-      return { id, kind: raw.kind, durationMs: durationMs.data, rampTimeMs: rampTimeMs.data, params: params.params };
+      return { id, kind: raw.kind, durationMs: durationMs.data, rampTimeMs: rampTimeMs.data, params: params.params, weight: raw.weight ?? DEFAULT_FAULT_WEIGHT };
     });
     const valid = faults.filter((f): f is FaultSpec => f !== undefined);
     // Faults of a step run at once: two of them changing the same thing would overwrite each other.
@@ -213,6 +231,42 @@ export function validateExperiment(document: unknown, registry: Registry, ctx: V
     }
     return { name: step.name ?? `step-${s + 1}`, faults: valid };
   });
+  const probes = collectProbes(envelope.data.spec, steps, problems);
   if (problems.length > 0) return { ok: false, problems };
-  return { ok: true, experiment: { name: envelope.data.metadata.name, steps } };
+  const experiment = { name: envelope.data.metadata.name, steps, probes };
+  return { ok: true, experiment, warnings: probePathWarnings(experiment, registry) };
+}
+
+interface WrittenProbes {
+  readonly probes?: readonly unknown[] | undefined;
+  readonly steps: readonly { readonly probes?: readonly unknown[] | undefined; readonly faults: readonly { readonly probes?: readonly unknown[] | undefined }[] }[];
+}
+
+/** Parses every probe list, each probe with its scope; names must be unique in the experiment. */
+function collectProbes(spec: WrittenProbes, steps: readonly Step[], problems: ValidationProblem[]): ProbeSpec[] {
+  const lists: { at: PropertyKey[]; scope: ProbeScope; written: readonly unknown[] }[] = [{ at: ['spec', 'probes'], scope: { level: 'experiment' }, written: spec.probes ?? [] }];
+  spec.steps.forEach((step, s) => {
+    lists.push({ at: ['spec', 'steps', s, 'probes'], scope: { level: 'step', step: s }, written: step.probes ?? [] });
+    step.faults.forEach((fault, f) => {
+      const faultId = steps[s]?.faults[f]?.id;
+      // A fault that failed validation has no id; its problems are already listed.
+      if (faultId !== undefined) lists.push({ at: ['spec', 'steps', s, 'faults', f, 'probes'], scope: { level: 'fault', step: s, faultId }, written: fault.probes ?? [] });
+    });
+  });
+  const probes: ProbeSpec[] = [];
+  const names = new Set<string>();
+  for (const { at, scope, written } of lists) {
+    written.forEach((input, p) => {
+      const parsed = parseProbe(input);
+      if (!parsed.ok) {
+        problems.push(...problemsOf(parsed.issues, [...at, p], input));
+        return;
+      }
+      if (names.has(parsed.probe.name)) problems.push({ path: formatPath([...at, p, 'name']), message: `duplicate probe name "${parsed.probe.name}"` });
+      names.add(parsed.probe.name);
+      probes.push({ ...parsed.probe, scope });
+    });
+  }
+  if (probes.length > MAX_PROBES) problems.push({ path: 'spec', message: `has ${probes.length} probes; at most ${MAX_PROBES} in one experiment` });
+  return probes;
 }

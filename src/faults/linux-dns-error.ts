@@ -65,6 +65,7 @@ export const linuxDnsError = defineInjector({
   // Every DNS fault intercepts the host's nameservers on dnsPort: a second redirect of the same
   // traffic would never be reached.
   exclusiveTargets: (p) => [`dns-intercept:${p.dnsPort}`],
+  trafficReach: (p) => ({ via: 'dns', names: p.hostNames, match: p.matchScheme }),
   revertSchema: DnsInterceptorRevertSchema,
   plan(faultId, p, ctx) {
     const names = p.hostNames.length ? p.hostNames.map((n) => `"${n}"`).join(', ') : 'every name';

@@ -79,6 +79,7 @@ export const linuxDnsSpoof = defineInjector({
   // Every DNS fault intercepts the host's nameservers on dnsPort: a second redirect of the same
   // traffic would never be reached.
   exclusiveTargets: (p) => [`dns-intercept:${p.dnsPort}`],
+  trafficReach: (p) => ({ via: 'dns', names: Object.keys(p.spoofMap), match: 'exact' }),
   revertSchema: DnsInterceptorRevertSchema,
   async plan(faultId, p, ctx) {
     const intercepted = interceptedServers(ctx.network.resolvers, p.upstreamServer);

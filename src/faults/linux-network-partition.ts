@@ -6,7 +6,7 @@
  * start, and ports.
  */
 import { booleanParam, interfacesParam, paramsObject } from './params.js';
-import { refineControlPlane, scopeOf, withScopeNotes } from './network/common-params.js';
+import { networkReach, refineControlPlane, scopeOf, withScopeNotes } from './network/common-params.js';
 import { NftRevertSchema, planNftFault, revertNftFault } from './network/nft-fault.js';
 import { formatTarget } from '../net/addresses.js';
 import { enumParam, hostnamesParam, ipTargetsParam, portsParam } from './network/target-params.js';
@@ -57,6 +57,7 @@ export const linuxNetworkPartition = defineInjector({
     }),
   paramDocs: (ctx) => Object.values(params(ctx)).map((p) => p.doc),
   revertSchema: NftRevertSchema,
+  trafficReach: (p) => networkReach(p),
   async plan(faultId, p, ctx) {
     // The partition's direction includes `both`; the scope only needs it for qdisc steering.
     const scope = await scopeOf({ ...p, direction: 'egress' }, ctx);

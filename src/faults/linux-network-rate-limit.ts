@@ -5,7 +5,7 @@
  * is snapshotted into the ledger before the change and restored exactly at revert.
  */
 import { formatBytes, parseDurationMs } from '../units.js';
-import { COMMON_NETWORK_ALIASES, commonNetworkParams, refineControlPlane, scopeOf, withScopeNotes } from './network/common-params.js';
+import { COMMON_NETWORK_ALIASES, commonNetworkParams, networkReach, refineControlPlane, scopeOf, withScopeNotes } from './network/common-params.js';
 import { planRootQdisc, qdiscSupport, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets } from './network/root-qdisc-fault.js';
 import { formatRate, parseTcRate, parseTcSize } from './network/tc-units.js';
 import { notYetParam, optionalParsedParam, paramsObject, parsedParam } from './params.js';
@@ -69,6 +69,7 @@ export const linuxNetworkRateLimit = defineInjector({
   },
   paramDocs: (ctx) => Object.values(params(ctx)).map((p) => p.doc),
   exclusiveTargets: (p) => rootQdiscTargets(p.networkInterfaces, p.direction),
+  trafficReach: (p) => networkReach(p),
   revertSchema: RootQdiscRevertSchema,
   async plan(faultId, p, ctx) {
     const queue = p.limit > 0 ? `limit ${formatBytes(p.limit)}` : `latency ${p.latency}ms`;

@@ -11,6 +11,7 @@ import type { CgroupLayout } from '../host/cgroup.js';
 import type { HostFacts } from '../host/facts.js';
 import type { FeatureProbe } from '../host/features.js';
 import type { NativeAddon } from '../native/addon.js';
+import type { IpTarget, PortSelection } from '../net/addresses.js';
 import type { NetworkContext } from './network/context.js';
 
 /** Operator-set limits that bound every fault (config/CLI). */
@@ -130,6 +131,24 @@ export interface Support {
   readonly notes: readonly string[];
 }
 
+/**
+ * The traffic a fault acts on, as far as validation can tell: a probe whose target it covers is
+ * warned about (a probe cut off by its own experiment measures the fault, not the service).
+ */
+export type TrafficReach =
+  | {
+      readonly via: 'network';
+      readonly interfaces: readonly string[];
+      /** Empty: every destination. */
+      readonly destinations: readonly IpTarget[];
+      readonly destinationHosts: readonly string[];
+      readonly destinationPorts: PortSelection;
+    }
+  /** Name resolution through the resolver's nameservers, of these names (empty: every name). */
+  | { readonly via: 'dns'; readonly names: readonly string[]; readonly match: 'exact' | 'substring' }
+  /** HTTP requests to these ports. */
+  | { readonly via: 'http'; readonly ports: readonly number[] };
+
 export type ParamsResult = { ok: true; params: unknown } | { ok: false; issues: z.core.$ZodIssue[] };
 
 /** The type-erased module the registry holds. */
@@ -150,6 +169,8 @@ export interface InjectorModule {
    * share one, so they can never overwrite each other.
    */
   exclusiveTargets(params: unknown): readonly string[];
+  /** The traffic it acts on, for probe warnings; undefined for faults that touch no traffic. */
+  trafficReach(params: unknown): TrafficReach | undefined;
   /** A param that does not fit the fault's duration (e.g. an interval longer than it), if any. */
   durationProblem(params: unknown, durationMs: number): { readonly param: string; readonly message: string } | undefined;
   /** Reads what it needs from the host (e.g. the qdiscs it will replace) and changes nothing. */
@@ -167,6 +188,7 @@ export interface InjectorDefinition<P, R extends Record<string, unknown>> {
   paramDocs(ctx: ValidationContext): readonly ParamDoc[];
   memoryBytes?(params: P): number;
   exclusiveTargets?(params: P): readonly string[];
+  trafficReach?(params: P): TrafficReach;
   durationProblem?(params: P, durationMs: number): { readonly param: string; readonly message: string } | undefined;
   readonly revertSchema: z.ZodType<R>;
   plan(faultId: string, params: P, ctx: FaultContext): Planned<R> | Promise<Planned<R>>;
@@ -189,6 +211,7 @@ export function defineInjector<P, R extends Record<string, unknown>>(def: Inject
     // `params` is what validateParams returned for this module, so it already has type P.
     memoryBytes: (params) => def.memoryBytes?.(params as P) ?? 0,
     exclusiveTargets: (params) => def.exclusiveTargets?.(params as P) ?? [],
+    trafficReach: (params) => def.trafficReach?.(params as P),
     durationProblem: (params, durationMs) => def.durationProblem?.(params as P, durationMs),
     plan: async (faultId, params, ctx) => def.plan(faultId, params as P, ctx),
     revert: (revert, ctx) => def.revert(parseRevert(revert), ctx),

@@ -7,7 +7,7 @@
  * (`!5000,8080`), and host names. Pure parsing: nothing here resolves names or touches the host,
  * so the configuration and the faults can both use it.
  */
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 
 import { listOf } from '../units.js';
 
@@ -92,4 +92,14 @@ export function parseHostnames(value: string | readonly string[]): string[] {
 export function formatTarget(t: IpTarget): string {
   const host = t.prefixLen === (t.version === 4 ? 32 : 128) ? t.address : `${t.address}/${t.prefixLen}`;
   return t.ports.length ? `${host}|${t.ports.join('|')}` : host;
+}
+
+/** Whether `address` (an IP literal) is inside `target`'s CIDR (ports aside). */
+export function targetContains(target: IpTarget, address: string): boolean {
+  const version = isIP(address);
+  if (version !== target.version) return false;
+  const family = version === 4 ? 'ipv4' : 'ipv6';
+  const list = new BlockList();
+  list.addSubnet(target.address, target.prefixLen, family);
+  return list.check(address, family);
 }

@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import { paramsObject, type Param } from '../params.js';
 import { defineInjector, type InjectorModule } from '../types.js';
 import { httpExclusiveTargets, HttpRevertSchema, httpSupport, planHttpFault, revertHttpFault, type HttpAction } from './http-fault.js';
-import { HTTP_ALIASES, refineHttpParams, sharedHttpParams, type HttpTargeting } from './http-params.js';
+import { HTTP_ALIASES, redirectedPorts, refineHttpParams, sharedHttpParams, type HttpTargeting } from './http-params.js';
 
 type Values<A> = { readonly [K in keyof A]: A[K] extends Param<infer T> ? T : never };
 
@@ -39,6 +39,7 @@ export function defineHttpFault<A extends Record<string, Param<unknown>>>(def: H
       }),
     paramDocs: (ctx) => Object.values({ ...sharedHttpParams(ctx), ...def.actionParams() }).map((p) => p.doc),
     exclusiveTargets: (p: P) => httpExclusiveTargets(p),
+    trafficReach: (p: P) => ({ via: 'http', ports: redirectedPorts(p) }),
     revertSchema: HttpRevertSchema,
     plan: (faultId, p: P, ctx) => planHttpFault(faultId, p, def.action(p), ctx),
     revert: (record, ctx) => revertHttpFault(record, ctx),

@@ -8,7 +8,7 @@
 import { FaultdError } from '../../errors.js';
 import { formatTarget, type IpTarget, type PortSelection } from '../../net/addresses.js';
 import { booleanParam, interfacesParam } from '../params.js';
-import type { Planned } from '../types.js';
+import type { Planned, TrafficReach } from '../types.js';
 import type { NetworkFaultContext, NetworkValidationContext } from './context.js';
 import { controlPlaneRefusal, controlPlaneTargets, describeExclusions, exclusionsOf } from './safety.js';
 import { steering, type Steering } from './steer.js';
@@ -127,4 +127,9 @@ export async function scopeOf(p: CommonNetworkValues, ctx: NetworkFaultContext):
   if (notes.length) ctx.logger.info({ exclusions: notes[0] }, 'network safety exclusions');
   const steer = steering({ direction: p.direction, targets, remotePorts: p.destinationPorts, localPorts: p.sourcePorts, exclude, sshPorts });
   return { targets, exclude, sshPorts, steer, notes };
+}
+
+/** The traffic a fault with the shared network tunables acts on (probe warnings). */
+export function networkReach(p: Pick<CommonNetworkValues, 'destinationIPs' | 'destinationHosts' | 'destinationPorts'> & { readonly networkInterfaces: readonly string[] }): TrafficReach {
+  return { via: 'network', interfaces: p.networkInterfaces, destinations: p.destinationIPs, destinationHosts: p.destinationHosts, destinationPorts: p.destinationPorts };
 }

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { NetemSpec } from '../../native/addon.js';
 import { paramsObject, type Param } from '../params.js';
 import { defineInjector, type InjectorModule, type ParamDoc, type ValidationContext } from '../types.js';
-import { COMMON_NETWORK_ALIASES, commonNetworkParams, refineControlPlane, scopeOf, withScopeNotes, type CommonNetworkValues } from './common-params.js';
+import { COMMON_NETWORK_ALIASES, commonNetworkParams, networkReach, refineControlPlane, scopeOf, withScopeNotes, type CommonNetworkValues } from './common-params.js';
 import { planRootQdisc, qdiscSupport, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets, type RootQdiscRevert } from './root-qdisc-fault.js';
 
 type ParamsOf<T extends Record<string, Param<unknown>>> = { [K in keyof T]: z.output<T[K]['schema']> };
@@ -57,6 +57,7 @@ export function defineNetemFault<T extends Record<string, Param<unknown>>>(confi
     },
     paramDocs: (ctx): readonly ParamDoc[] => Object.values(allParams(ctx)).map((p) => p.doc),
     exclusiveTargets: (p) => rootQdiscTargets(p.networkInterfaces, p.direction),
+    trafficReach: (p) => networkReach(p),
     revertSchema: RootQdiscRevertSchema,
     async plan(faultId, p, ctx) {
       const own: ParamsOf<T> = p;

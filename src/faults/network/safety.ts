@@ -6,20 +6,13 @@
  * ahead of the fault's rules), shows them in --dry-run and logs them. A fault that names the control plane itself as its target is refused unless it says
  * `allowControlPlaneImpact: true` (which also lifts the control plane's exclusion).
  */
-import { BlockList } from 'node:net';
 
-import { formatTarget, type IpTarget } from '../../net/addresses.js';
+import { formatTarget, targetContains, type IpTarget } from '../../net/addresses.js';
 import type { Exclusion, NetworkSafety } from '../../net/network-safety.js';
 
 /** The addresses a fault keeps out: the configured ones, and the control plane unless allowed. */
 export function exclusionsOf(safety: NetworkSafety, allowControlPlaneImpact: boolean): Exclusion[] {
   return [...(allowControlPlaneImpact ? [] : safety.controlPlane), ...safety.configured];
-}
-
-function blockListOf(target: IpTarget): BlockList {
-  const list = new BlockList();
-  list.addSubnet(target.address, target.prefixLen, target.version === 4 ? 'ipv4' : 'ipv6');
-  return list;
 }
 
 /**
@@ -33,7 +26,7 @@ export function controlPlaneTargets(targets: readonly IpTarget[], safety: Networ
     for (const cp of safety.controlPlane) {
       if (cp.target.version !== target.version) continue;
       const full = target.version === 4 ? 32 : 128;
-      if (target.prefixLen === full && blockListOf(cp.target).check(target.address, target.version === 4 ? 'ipv4' : 'ipv6')) {
+      if (target.prefixLen === full && targetContains(cp.target, target.address)) {
         hits.push(`${formatTarget(target)} is the ${cp.reason}`);
       }
     }

@@ -13,8 +13,8 @@ test('after an internal error, faults are reverted from the ledger even when the
   const { ledger, events, registry, runner } = await fakeRunner(t, { pid: process.pid, startTime: 1 });
   const abort = new AbortController();
   t.teardown(() => abort.abort());
-  const faults = [{ id: 'a', kind: 'fake', durationMs: 60_000, rampTimeMs: 0, params: {} }];
-  void runner.run({ name: 'x', steps: [{ name: 's', faults }] }, abort.signal);
+  const faults = [{ id: 'a', kind: 'fake', durationMs: 60_000, rampTimeMs: 0, params: {}, weight: 10 }];
+  void runner.run({ name: 'x', steps: [{ name: 's', faults }], probes: [] }, abort.signal);
   await waitFor(() => events.includes('apply:r1-a'));
   // The run is what broke: its stop never resolves, so the ledger revert runs after the grace.
   const remove = onCrashRevert(ledgerCrashReverter({ ledger, registry, ctx: FAKE_CONTEXT, logger: SILENT }, () => new Promise(() => undefined), 100));

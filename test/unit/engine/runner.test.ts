@@ -6,13 +6,13 @@ import type { Experiment, FaultSpec } from '../../../src/experiment/schema.js';
 import { FAKE_CONTEXT, fakeRunner, SILENT } from '../../helpers/fake.js';
 
 function fault(id: string, durationMs: number, params: Record<string, unknown> = {}): FaultSpec {
-  return { id, kind: 'fake', durationMs, rampTimeMs: 0, params };
+  return { id, kind: 'fake', durationMs, rampTimeMs: 0, params, weight: 10 };
 }
 
 const setup = (t: import('ava').ExecutionContext) => fakeRunner(t);
 
 const run = (runner: Runner, steps: FaultSpec[][], signal = new AbortController().signal) =>
-  runner.run({ name: 'x', steps: steps.map((faults, i) => ({ name: `s${i}`, faults })) } satisfies Experiment, signal);
+  runner.run({ name: 'x', steps: steps.map((faults, i) => ({ name: `s${i}`, faults })), probes: [] } satisfies Experiment, signal);
 
 test('faults of one step run in parallel: two 2 s faults take about 2 s', async (t) => {
   const { runner } = await setup(t);

@@ -21,11 +21,11 @@ const SELF = { pid: process.pid, startTime: 1 };
 const DEAD = { pid: 999_999, startTime: 1 };
 
 function experiment(...faults: FaultSpec[]): Experiment {
-  return { name: 'x', steps: [{ name: 's', faults }] };
+  return { name: 'x', steps: [{ name: 's', faults }], probes: [] };
 }
 
 function fault(id: string, durationMs: number): FaultSpec {
-  return { id, kind: 'fake', durationMs, rampTimeMs: 0, params: {} };
+  return { id, kind: 'fake', durationMs, rampTimeMs: 0, params: {}, weight: 10 };
 }
 
 /** A guard that records what the session registers and lets the test play main.ts. */

@@ -6,7 +6,7 @@ import type { FaultSpec } from '../../../src/experiment/schema.js';
 import { fakeInjector } from '../../helpers/fake.js';
 
 const registry = new Map([['fake', fakeInjector([])]]);
-const fault = (id: string, exclusive: string[] = []): FaultSpec => ({ id, kind: 'fake', durationMs: 1000, rampTimeMs: 0, params: { exclusive } });
+const fault = (id: string, exclusive: string[] = []): FaultSpec => ({ id, kind: 'fake', durationMs: 1000, rampTimeMs: 0, params: { exclusive }, weight: 10 });
 
 test('a claim on another fault\'s exclusive target is refused, naming both; the fault\'s own targets are its to claim', (t) => {
   const claims = new StepClaims([fault('a', ['systemd-unit:db.service']), fault('b')], registry);
