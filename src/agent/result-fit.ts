@@ -9,6 +9,7 @@
 import type { ResultRequest } from '../protocol/messages.js';
 
 type FaultOutcome = ResultRequest['faults'][number];
+type ProbeOutcome = NonNullable<ResultRequest['probes']>[number];
 
 const SHORT_TEXT = 500;
 
@@ -30,15 +31,23 @@ function shortened(fault: FaultOutcome): FaultOutcome {
   };
 }
 
+function shortenedProbe(probe: ProbeOutcome): ProbeOutcome {
+  return {
+    ...probe,
+    ...(probe.last === undefined ? {} : { last: probe.last.slice(0, SHORT_TEXT) }),
+    ...(probe.firstFailure === undefined ? {} : { firstFailure: probe.firstFailure.slice(0, SHORT_TEXT) }),
+  };
+}
+
 function withNote(result: ResultRequest, faults: FaultOutcome[], total: number): ResultRequest {
   const note = `the result lists ${faults.length} of ${total} faults (the hub's body limit); every fault's outcome is in the run log`;
-  return { ...result, reason: (result.reason ? `${result.reason}; ${note}` : note).slice(0, 4000), faults };
+  return { ...result, ...(result.probes ? { probes: result.probes.map(shortenedProbe) } : {}), reason: (result.reason ? `${result.reason}; ${note}` : note).slice(0, 4000), faults };
 }
 
 /** `result` if it fits in `maxBytes` of JSON, else a shortened one that does. */
 export function fitResult(result: ResultRequest, maxBytes: number): ResultRequest {
   if (bytes(result) <= maxBytes) return result;
-  const short = { ...result, faults: result.faults.map(shortened) };
+  const short = { ...result, faults: result.faults.map(shortened), ...(result.probes ? { probes: result.probes.map(shortenedProbe) } : {}) };
   if (bytes(short) <= maxBytes) return short;
   // Keep the most important faults, in their original order, as many as fit with the note.
   const ranked = short.faults.map((fault, index) => ({ fault, index })).sort((a, b) => importance(a.fault) - importance(b.fault) || a.index - b.index);

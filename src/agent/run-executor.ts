@@ -8,6 +8,9 @@
 import { pino, type Logger } from 'pino';
 
 import type { Experiment, ExperimentResult, PhaseChange, Session } from '../engine/session.js';
+import type { Evaluation } from '../probes/evaluation.js';
+import type { ProbeReport } from '../probes/scheduler.js';
+import type { ProbeSpec } from '../probes/types.js';
 import { messageOf } from '../errors.js';
 import type { TaskReply } from '../protocol/agent-replies.js';
 import type { ResultRequest } from '../protocol/messages.js';
@@ -130,6 +133,7 @@ export class RunExecutor {
         outbox.add('error', `experiment rejected, nothing was changed on the host: ${reason}`);
         return { verdict: 'rejected', reason: reason.slice(0, 4000), faults: [] };
       }
+      for (const warning of validated.warnings) outbox.add('warn', `${warning.path}: ${warning.message}`);
       outbox.status({ phase: 'running' });
       return resultOf(await this.#run(runId, validated.experiment, runLogger, outbox, signal), signal);
     } catch (error) {
@@ -142,7 +146,12 @@ export class RunExecutor {
     const onPhase = (change: PhaseChange): void => {
       outbox.status({ faultId: change.faultId, phase: change.phase, ...(change.target ? { detail: change.target.slice(0, 2000) } : {}) });
     };
-    return this.#d.session.start(experiment, { runId, signal, logger, onPhase }).result;
+    const onEvaluation = (evaluation: Evaluation, probe: ProbeSpec): void => {
+      const faultId = probe.scope.level === 'fault' ? probe.scope.faultId : undefined;
+      const detail = `${probe.name} (${probe.check.type}, ${evaluation.phase}): ${evaluation.observed}; ${evaluation.criterion}; ${evaluation.latencyMs} ms${evaluation.error ? `; ${evaluation.error}` : ''}`;
+      outbox.status({ ...(faultId ? { faultId } : {}), phase: evaluation.passed ? 'probe-passed' : 'probe-failed', detail: detail.slice(0, 2000) });
+    };
+    return this.#d.session.start(experiment, { runId, signal, logger, onPhase, onEvaluation }).result;
   }
 
   /** The run's journal; without one (disk full, state dir unwritable) the run goes on in memory. */
@@ -163,15 +172,35 @@ export function resultOf(result: ExperimentResult, signal: AbortSignal): ResultR
   const reason = signal.aborted ? String(signal.reason ?? 'aborted') : undefined;
   // A run cut short by a reboot is `interrupted`, whatever the runner made of the abort.
   const interrupted = reason?.startsWith('interrupted') === true && result.verdict === 'aborted';
+  const report = result.probes;
+  const scoreOf = new Map(report?.faults.map((f) => [f.faultId, f]) ?? []);
   return {
     verdict: interrupted ? 'interrupted' : result.verdict,
     ...(reason ? { reason } : {}),
-    faults: result.faults.map((f) => ({
-      faultId: f.id,
-      kind: f.kind,
-      status: f.status,
-      ...(f.revert ? { revert: JSON.stringify(f.revert).slice(0, 4000) } : {}),
-      ...(f.error ? { error: f.error.slice(0, 4000) } : {}),
+    faults: result.faults.map((f) => {
+      const score = scoreOf.get(f.id);
+      return {
+        faultId: f.id,
+        kind: f.kind,
+        status: f.status,
+        ...(f.revert ? { revert: JSON.stringify(f.revert).slice(0, 4000) } : {}),
+        ...(f.error ? { error: f.error.slice(0, 4000) } : {}),
+        ...(score ? { weight: score.weight } : {}),
+        ...(score?.successPercent === undefined ? {} : { probeSuccessPercent: score.successPercent }),
+      };
+    }),
+    ...(report ? probeFields(report) : {}),
+  };
+}
+
+function probeFields(report: ProbeReport): Pick<ResultRequest, 'resilienceScore' | 'probes' | 'stoppedBy'> {
+  return {
+    ...(report.resilienceScore === undefined ? {} : { resilienceScore: report.resilienceScore }),
+    probes: report.probes.map((p) => ({
+      ...p,
+      ...(p.last === undefined ? {} : { last: p.last.slice(0, 2000) }),
+      ...(p.firstFailure === undefined ? {} : { firstFailure: p.firstFailure.slice(0, 2000) }),
     })),
+    ...(report.stoppedBy ? { stoppedBy: { probe: report.stoppedBy.probe, detail: report.stoppedBy.detail.slice(0, 2000) } } : {}),
   };
 }

@@ -15,6 +15,7 @@ import { startHubServer } from '../hub/server.js';
 import { HubService } from '../hub/service.js';
 import { SqliteHubStore } from '../hub/sqlite-store.js';
 import { initHubTls, issueClientCertificate, readHubTls } from '../hub/tls.js';
+import type { ResultRequest } from '../protocol/messages.js';
 import type { CommandEnv } from './context.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { escapeTerminalText } from './terminal-text.js';
@@ -180,6 +181,7 @@ export function hubRunsCommand(flags: HubFlags & { infra?: string; json: boolean
       queuedAt: new Date(r.queuedAt).toISOString(),
       ...(r.finishedAt === undefined ? {} : { finishedAt: new Date(r.finishedAt).toISOString() }),
       ...(r.result ? { verdict: r.result.verdict } : {}),
+      ...(r.result?.resilienceScore === undefined ? {} : { resilienceScore: r.result.resilienceScore }),
       abortRequested: r.abortRequested,
     }));
     if (flags.json) {
@@ -187,7 +189,10 @@ export function hubRunsCommand(flags: HubFlags & { infra?: string; json: boolean
       return EXIT.OK;
     }
     if (runs.length === 0) printText(env, 'No run yet: faultd hub run --infra <name> <experiment.yaml>');
-    for (const r of runs) printText(env, `${r.id}  ${r.infra.padEnd(16)} ${r.state.padEnd(10)} ${r.verdict ?? ''}${r.abortRequested && r.state !== 'cancelled' ? ' (abort requested)' : ''}  queued ${r.queuedAt}`);
+    for (const r of runs) {
+      const score = r.resilienceScore === undefined ? '' : ` score ${r.resilienceScore}`;
+      printText(env, `${r.id}  ${r.infra.padEnd(16)} ${r.state.padEnd(10)} ${r.verdict ?? ''}${score}${r.abortRequested && r.state !== 'cancelled' ? ' (abort requested)' : ''}  queued ${r.queuedAt}`);
+    }
     return EXIT.OK;
   });
 }
@@ -222,10 +227,24 @@ export function hubResultCommand(flags: HubFlags & { run: string; json: boolean 
       return EXIT.OK;
     }
     printText(env, `Run ${run.id}: ${run.state}${run.result ? `, verdict ${run.result.verdict}${run.result.reason ? ` (${run.result.reason})` : ''}` : ''}`);
-    for (const f of run.result?.faults ?? []) printText(env, `  ${f.faultId} ${f.kind}: ${f.status}${f.revert ? `; revert: ${f.revert}` : ''}${f.error ? `; error: ${f.error}` : ''}`);
+    for (const f of run.result?.faults ?? []) {
+      const probes = f.weight === undefined ? '' : `; weight ${f.weight}, probe success ${f.probeSuccessPercent === undefined ? '-' : `${Math.round(f.probeSuccessPercent * 10) / 10} %`}`;
+      printText(env, `  ${f.faultId} ${f.kind}: ${f.status}${f.revert ? `; revert: ${f.revert}` : ''}${f.error ? `; error: ${f.error}` : ''}${probes}`);
+    }
+    for (const line of resultProbeLines(run.result)) printText(env, line);
     for (const s of status) printText(env, `  ${s.at} ${s.faultId ?? 'run'} ${s.phase}${s.detail ? ` ${s.detail}` : ''}`);
     return EXIT.OK;
   });
+}
+
+/** A result's probes, the probe that stopped it and its resilience score (nothing for a run without probes). */
+function resultProbeLines(result: ResultRequest | undefined): string[] {
+  if (!result?.probes) return [];
+  const lines: string[] = [];
+  if (result.stoppedBy) lines.push(`  STOPPED BY PROBE ${result.stoppedBy.probe}: ${result.stoppedBy.detail}`);
+  for (const p of result.probes) lines.push(`  probe ${p.name} (${p.type}, ${p.mode}, ${p.scope}): ${p.passed}/${p.evaluations} passed${p.firstFailure && p.passed < p.evaluations ? `; first failure ${p.firstFailure}` : ''}`);
+  lines.push(`  resilience score: ${result.resilienceScore ?? 'none (no probe evaluation applied to a fault)'}`);
+  return lines;
 }
 
 /** Prints a run's log lines; with `follow`, keeps printing until the run has ended (or `signal`). */

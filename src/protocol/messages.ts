@@ -156,6 +156,22 @@ export type LogsRequest = z.infer<typeof LogsRequest>;
 export const LogsResponse = z.object({ ackedThrough: z.number().int().nonnegative() });
 export type LogsResponse = z.infer<typeof LogsResponse>;
 
+/** One probe's outcome in a result: how many evaluations passed, the last and first failing one. */
+export const ProbeOutcomeSchema = z.object({
+  name: z.string().max(63),
+  type: z.string().max(32),
+  mode: z.string().max(32),
+  /** `experiment`, `step N` or `fault <id>`. */
+  scope: z.string().max(260),
+  evaluations: z.number().int().nonnegative(),
+  passed: z.number().int().nonnegative(),
+  successPercent: z.number().min(0).max(100).optional(),
+  last: z.string().max(2000).optional(),
+  firstFailure: z.string().max(2000).optional(),
+  stoppedExperiment: z.boolean(),
+});
+export type ProbeOutcomeMessage = z.infer<typeof ProbeOutcomeSchema>;
+
 /** POST /v1/runs/{runId}/result (bearer): how the run ended, each fault and its revert. */
 export const RUN_VERDICTS = ['completed', 'failed', 'aborted', 'revert-failed', 'rejected', 'interrupted'] as const;
 export const ResultRequest = z.object({
@@ -169,9 +185,21 @@ export const ResultRequest = z.object({
         status: z.string().max(64),
         revert: z.string().max(4000).optional(),
         error: z.string().max(4000).optional(),
+        /** With probes: the fault's weight and its probe success % (absent when no evaluation applied). */
+        weight: z.number().int().min(1).max(10).optional(),
+        probeSuccessPercent: z.number().min(0).max(100).optional(),
       }),
     )
     // Every fault of the largest experiment (100 steps of 32); the body limit is the tighter bound.
     .max(3200),
+  /**
+   * Σ(fault weight × fault probe success %) / Σ weights, 0–100; absent when the experiment had no
+   * probes or no evaluation applied to a fault (agents before 2026-12 never send it).
+   */
+  resilienceScore: z.number().min(0).max(100).optional(),
+  /** Each probe's outcome (agents before 2026-12 never send it). */
+  probes: z.array(ProbeOutcomeSchema).max(64).optional(),
+  /** The stopOnFailure probe that aborted the run. */
+  stoppedBy: z.object({ probe: z.string().max(63), detail: z.string().max(2000) }).optional(),
 });
 export type ResultRequest = z.infer<typeof ResultRequest>;
