@@ -9,30 +9,22 @@ export interface AttemptDeadline {
   readonly signal: AbortSignal;
   /** `timed out after N ms`, `aborted`, or undefined while neither happened. */
   reason(): string | undefined;
-  /** Clears the timer and the listener on the caller's signal. */
+  /** Clears the timer. */
   dispose(): void;
 }
 
 export function attemptDeadline(timeoutMs: number, outer: AbortSignal): AttemptDeadline {
-  const controller = new AbortController();
-  let reason: string | undefined;
-  const stop = (why: string): void => {
-    if (reason === undefined) {
-      reason = why;
-      controller.abort(new Error(why));
-    }
-  };
-  const onOuterAbort = (): void => stop('aborted');
-  const timer = setTimeout(() => stop(`timed out after ${timeoutMs} ms`), timeoutMs);
-  if (outer.aborted) onOuterAbort();
-  else outer.addEventListener('abort', onOuterAbort, { once: true });
+  const timeout = new AbortController();
+  const timedOut = new Error(`timed out after ${timeoutMs} ms`);
+  const timer = setTimeout(() => timeout.abort(timedOut), timeoutMs);
+  // AbortSignal.any holds the caller's signal without an event listener on it: many probes can
+  // share one run signal without a MaxListeners warning or a listener left per attempt.
+  const signal = AbortSignal.any([timeout.signal, outer]);
   return {
-    signal: controller.signal,
-    reason: () => reason,
-    dispose: () => {
-      clearTimeout(timer);
-      outer.removeEventListener('abort', onOuterAbort);
-    },
+    signal,
+    // The combined signal's reason is the one of whichever source aborted first.
+    reason: () => (!signal.aborted ? undefined : signal.reason === timedOut ? timedOut.message : 'aborted'),
+    dispose: () => clearTimeout(timer),
   };
 }
 

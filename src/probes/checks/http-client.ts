@@ -19,10 +19,10 @@ export interface AgentTls {
   readonly rejectUnauthorized: boolean;
 }
 
-/** A keep-alive pool of at most two connections per origin (an attempt cut by its deadline drops its own). */
+/** A keep-alive connection per origin (an attempt cut by its deadline drops it; the next attempt opens another). */
 export function createCheckAgent(tls: AgentTls): Agent {
   return new Agent({
-    connections: 2,
+    connections: 1,
     pipelining: 1,
     connect: { rejectUnauthorized: tls.rejectUnauthorized, ...(tls.ca === undefined ? {} : { ca: tls.ca }) },
   });
