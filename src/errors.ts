@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   FAULTD_ERR_AGENT_WORKER: 'a worker of the idle agent process could not start or died without doing its job',
   FAULTD_ERR_INSTALL: 'faultd install/uninstall could not drive systemd',
   FAULTD_ERR_SESSION_ORDER: 'a session was used out of order: opened twice, or a run started when it was not open (a faultd bug)',
+  FAULTD_ERR_PROBE_USER: 'the user command probes run as (`probes.user`) does not exist, or is root without `probes.allowRoot`',
 } as const;
 
 export type FaultdErrorCode = keyof typeof ERROR_CODES;

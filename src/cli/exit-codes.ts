@@ -36,6 +36,7 @@ export const EXIT_CODE_OF_ERROR: Readonly<Record<FaultdErrorCode, ExitCode>> = {
   FAULTD_ERR_AGENT_WORKER: EXIT.FAILURE,
   FAULTD_ERR_INSTALL: EXIT.FAILURE,
   FAULTD_ERR_SESSION_ORDER: EXIT.FAILURE,
+  FAULTD_ERR_PROBE_USER: EXIT.INVALID_INPUT,
 };
 
 /** The exit code for an error that ends a command: its code's, or 1 for anything else. */

@@ -121,7 +121,7 @@ export interface AttemptOutcome {
 /** What checks get from the process: who runs commands. */
 export interface CheckEnvironment {
   /** The unprivileged user commands run as (config `probes.user`). */
-  readonly cmdUser: { readonly name: string; readonly uid: number; readonly gid: number };
+  readonly cmdUser: { readonly name: string; readonly uid: number; readonly gid: number; readonly home?: string };
 }
 
 /** A ready check: one attempt per call, bounded by `timeoutMs` and by `signal`. */

@@ -9,6 +9,9 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -129,4 +132,91 @@ export async function httpServers(t: { teardown(fn: () => Promise<void>): void }
   const servers = await startHttpServers(options);
   t.teardown(() => servers.stop());
   return servers;
+}
+
+/** What a probe target answers (the test changes it between attempts). */
+export interface ProbeTargetAnswer {
+  readonly status: number;
+  readonly body: string | Buffer;
+  readonly contentType: string;
+  /** Wait this long before answering. */
+  readonly delayMs: number;
+  /** Never answer (the request stays open until the client gives up). */
+  readonly hang: boolean;
+}
+
+export interface ProbeTargetRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: string;
+}
+
+export interface ProbeTarget {
+  /** `http://127.0.0.1:<port>` or `https://…`. */
+  readonly origin: string;
+  /** Sets what the next requests get (fields not given keep their value). */
+  answer(answer: Partial<ProbeTargetAnswer>): void;
+  /** Requests received so far, in order. */
+  requests(): readonly ProbeTargetRequest[];
+  /** TCP (or TLS) connections accepted so far, and how many of them the client has closed. */
+  connections(): { readonly accepted: number; readonly closed: number };
+}
+
+/**
+ * An HTTP/1.1 server in this process on 127.0.0.1 (HTTPS with `tls`) whose answer the test
+ * flips, for the probes' checks; closed (every connection dropped) at the test's teardown.
+ */
+export async function probeTarget(t: { teardown(fn: () => Promise<void>): void }, options: { readonly tls?: Certificate } = {}): Promise<ProbeTarget> {
+  let current: ProbeTargetAnswer = { status: 200, body: 'ok', contentType: 'text/plain', delayMs: 0, hang: false };
+  const received: ProbeTargetRequest[] = [];
+  let accepted = 0;
+  let closed = 0;
+  const timers = new Set<NodeJS.Timeout>();
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      received.push({ method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers }, body: Buffer.concat(chunks).toString('utf8') });
+      const answer = current;
+      if (answer.hang) return;
+      const send = (): void => {
+        res.writeHead(answer.status, { 'content-type': answer.contentType });
+        res.end(answer.body);
+      };
+      if (answer.delayMs <= 0) send();
+      else {
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          send();
+        }, answer.delayMs);
+        timers.add(timer);
+      }
+    });
+  };
+  const server = options.tls
+    ? createHttpsServer({ cert: readFileSync(options.tls.certificate), key: readFileSync(options.tls.key) }, handler)
+    : createServer(handler);
+  server.keepAliveTimeout = 30_000;
+  server.on(options.tls ? 'secureConnection' : 'connection', (socket: Socket) => {
+    accepted++;
+    socket.once('close', () => closed++);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  t.teardown(async () => {
+    for (const timer of timers) clearTimeout(timer);
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    origin: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    answer: (answer) => (current = { ...current, ...answer }),
+    requests: () => received,
+    connections: () => ({ accepted, closed }),
+  };
 }
