@@ -14,6 +14,10 @@ import type { Owner } from '../ledger/record.js';
 import { readNetworkContext } from '../faults/network/context.js';
 import type { NetworkSafety } from '../net/network-safety.js';
 import type { Config } from '../config/config.js';
+import type { Experiment } from '../experiment/schema.js';
+import { createCheck } from '../probes/checks/index.js';
+import { resolveCmdUser } from '../probes/checks/cmd-user.js';
+import type { CheckEnvironment, CheckSpec, ProbeCheck } from '../probes/types.js';
 import type { Terminal } from './terminal.js';
 
 export interface GlobalOptions {
@@ -68,7 +72,27 @@ export function selfOwner(ctx: FaultContext): Owner {
   return { pid: process.pid, startTime: ctx.native.processStartTime(process.pid) ?? 0 };
 }
 
+/**
+ * Makes probe checks; command probes run as the configuration's `probes.user`, looked up at the
+ * first command check (a missing user, or root without `probes.allowRoot`, is FAULTD_ERR_PROBE_USER).
+ */
+export function probeCheckFactory(config: Config): (spec: CheckSpec) => ProbeCheck {
+  let cmdUser: CheckEnvironment['cmdUser'] | undefined;
+  return (spec) => {
+    if (spec.type === 'cmd') cmdUser ??= resolveCmdUser(config.probes);
+    // Only command checks read the user; the others get a placeholder that nothing uses.
+    return createCheck(spec, { cmdUser: cmdUser ?? NO_CMD_USER });
+  };
+}
+
+const NO_CMD_USER: CheckEnvironment['cmdUser'] = { name: '-', uid: -1, gid: -1 };
+
+/** Refuses, before anything starts, an experiment whose command probes cannot run as `probes.user`. */
+export function assertProbeUser(experiment: Experiment, config: Config): void {
+  if (experiment.probes.some((p) => p.check.type === 'cmd')) resolveCmdUser(config.probes);
+}
+
 /** A session on this host's ledger for a command that applies or reverts faults. */
 export function openSession(env: CommandEnv, ctx: FaultContext, options: { onCrash?: () => void } = {}): Session {
-  return new Session({ ledger: openLedger(env), registry: env.registry, ctx, owner: selfOwner(ctx), logger: env.logger, ...options });
+  return new Session({ ledger: openLedger(env), registry: env.registry, ctx, owner: selfOwner(ctx), logger: env.logger, createCheck: probeCheckFactory(env.options.config), ...options });
 }

@@ -12,7 +12,7 @@ import { loadExperiment } from '../experiment/load.js';
 import type { Experiment } from '../experiment/schema.js';
 import type { FaultContext } from '../faults/types.js';
 import { formatDurationMs } from '../units.js';
-import { faultContext, openLedger, openSession, type CommandEnv } from './context.js';
+import { assertProbeUser, faultContext, openLedger, openSession, type CommandEnv } from './context.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { monotonicMs } from '../monotonic.js';
 import { probePlanLines, probeSummaryLines } from './probe-text.js';
@@ -120,6 +120,7 @@ export async function runCommand(file: string, flags: RunFlags, env: CommandEnv,
   }
   for (const warning of warnings) env.logger.warn({ at: warning.path }, `${warning.path}: ${warning.message}`);
   assertSupported(experiment, ctx, env);
+  assertProbeUser(experiment, env.options.config);
   const runId = newRunId();
   if (flags.dryRun) {
     env.print(await describePlan(experiment, ctx, env, runId));

@@ -8,9 +8,10 @@ import path from 'node:path';
 
 import type { ExecutionContext } from 'ava';
 
-import { finish, REPO_ROOT, runCli, startCli, waitForLine, workspace, type CliChild, type Workspace } from '../helpers/cli.js';
+import { finish, REPO_ROOT, runCli, waitForLine, workspace, type CliChild, type Workspace } from '../helpers/cli.js';
 import type { HubOptions } from '../../src/hub/service.js';
 import { startHub, type TestHub } from '../helpers/hub.js';
+import { configureAgent, launchAgent, launchAgentWith, waitForState, type AgentSettings, type Teardown } from '../helpers/agent-process.js';
 import { startRelay } from '../helpers/relay.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 import { stressorsMatching, waitUntil } from '../helpers/processes.js';
@@ -25,50 +26,6 @@ function experiment(seconds: number) {
       { kind: 'linux-memory-stress', name: 'mem', duration: `${seconds}s`, params: { memory: '32Mi', workers: 1 } },
     ] }] },
   };
-}
-
-/** Creates infrastructure edge-1 on the hub and writes the agent's key and config into `ws` (`url`: the hub's, or a relay's). */
-interface AgentSettings {
-  readonly disconnectTimeout?: string;
-  /** The hub's URL, or a relay's in front of it. */
-  readonly url?: string;
-  /** While idle (1 s by default here); a running experiment beats every 1 s. */
-  readonly heartbeatInterval?: string;
-}
-
-function configureAgent(hub: TestHub, ws: Workspace, settings: AgentSettings = {}): string {
-  const { disconnectTimeout = '30s', url = hub.url, heartbeatInterval = '1s' } = settings;
-  const { id, accessKey } = hub.service.createInfra('edge-1');
-  const keyFile = path.join(ws.dir, 'access-key');
-  writeFileSync(keyFile, `${accessKey}\n`, { mode: 0o600 });
-  const caFile = ws.file('ca.pem', hub.ca);
-  ws.file('config.yaml', [
-    'hub:', `  url: ${url}`, `  infraId: ${id}`, `  accessKeyFile: ${keyFile}`, `  caFile: ${caFile}`,
-    'agent:', `  heartbeatInterval: ${heartbeatInterval}`, '  runningHeartbeatInterval: 1s', '  pollWait: 1s', `  disconnectTimeout: ${disconnectTimeout}`, '',
-  ].join('\n'));
-  return id;
-}
-
-type Teardown = { teardown(fn: () => void | Promise<void>): void };
-
-/** Starts `faultd agent` on the configuration in `ws`; at teardown it is killed and what it left reverted (a failed test leaves no cgroup). */
-function launchAgent(t: Teardown, ws: Workspace): CliChild {
-  const child = startCli(['--log-format', 'json', 'agent'], ws.stateDir);
-  t.teardown(async () => {
-    child.kill('SIGKILL');
-    await runCli(['revert', '--remnants', '--force'], ws.stateDir);
-  });
-  return child;
-}
-
-/** Like launchAgent, with extra environment variables. */
-function launchAgentWith(t: Teardown, ws: Workspace, env: Record<string, string>): CliChild {
-  const child = startCli(['--log-format', 'json', 'agent'], ws.stateDir, undefined, env);
-  t.teardown(async () => {
-    child.kill('SIGKILL');
-    await runCli(['revert', '--remnants', '--force'], ws.stateDir);
-  });
-  return child;
 }
 
 /** The parent pid of `pid` (field 4 of /proc/<pid>/stat). */
@@ -107,9 +64,6 @@ function assertContiguousLogs(t: { deepEqual(a: unknown, b: unknown, m?: string)
   t.deepEqual(seqs, seqs.map((_, i) => i + 1), 'every line once, in order');
 }
 
-async function waitForState(hub: TestHub, runId: string, states: readonly string[], timeoutMs: number): Promise<boolean> {
-  return waitUntil(() => states.includes(hub.service.run(runId)?.state ?? ''), timeoutMs);
-}
 
 test('a run with a CPU and a memory fault in parallel: status, logs in order, result, nothing left', async (t) => {
   const hub = await startHub(t);
