@@ -12,7 +12,7 @@ import { compare, describeComparison } from '../compare.js';
 import { parseJsonPath, readJsonPath, scalarText, type JsonPathSegment } from '../json-path.js';
 import type { AttemptOutcome, HttpCheckSpec, ProbeCheck } from '../types.js';
 import { attemptDeadline, describeError } from './deadline.js';
-import { boundedRequest, createCheckAgent } from './http-client.js';
+import { boundedRequest, createCheckAgent, requestFailure } from './http-client.js';
 
 /** Sent unless the probe sets its own (servers' logs can tell probes from users). */
 export const USER_AGENT = 'faultd-probe';
@@ -129,7 +129,7 @@ export function createHttpCheck(spec: HttpCheckSpec): ProbeCheck {
         const response = await boundedRequest(agent, spec.url, request, timeoutMs, deadline);
         return judgeHttpObservation(spec.criteria, jsonPath, response);
       } catch (error) {
-        return { passed: false, observed: '-', criterion, error: deadline.reason() ?? describeError(error), latencyMs: monotonicMs() - started };
+        return { passed: false, observed: '-', criterion, error: requestFailure(error, deadline, timeoutMs), latencyMs: monotonicMs() - started };
       } finally {
         deadline.dispose();
       }
