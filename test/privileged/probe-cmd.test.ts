@@ -151,6 +151,22 @@ test('the caller\'s abort kills the command too', async (t) => {
   t.true(await waitUntil(() => !alive(pid), 1000));
 });
 
+test('close() kills a command still running; later attempts are refused', async (t) => {
+  const dir = sharedDir(t);
+  const pids = path.join(dir, 'pids');
+  const probe = createCmdCheck(cmd([`echo $$ > ${pids}; exec sleep 100`], { shell: true }), environment());
+  const attempt = probe.attempt(60_000, NEVER);
+  t.true(await waitUntil(() => pidsIn(pids).length === 1, 5000));
+  const [pid = 0] = pidsIn(pids);
+  t.teardown(() => {
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
+  });
+  await probe.close();
+  t.like(await attempt, { passed: false, error: 'check closed' });
+  t.true(await waitUntil(() => !alive(pid), 1000));
+  t.like(await probe.attempt(5000, NEVER), { passed: false, error: 'check closed' });
+});
+
 test('without shell: argv is not expanded ($HOME stays literal); with shell: true it is (nobody\'s home)', async (t) => {
   const home = lookupUser('nobody')?.home ?? '/';
   const literal = await check(t, cmd(['echo', '$HOME', '*'], { criteria: { stdout: { type: 'string', criteria: '==', value: '$HOME *' } } })).attempt(5000, NEVER);

@@ -110,6 +110,7 @@ export function createCmdCheck(spec: CmdCheckSpec, env: CheckEnvironment): Probe
   const childEnv = { PATH: SAFE_PATH, HOME: env.cmdUser.home ?? '/', LANG: 'C.UTF-8', ...spec.env };
   const cwd = spec.cwd ?? '/';
   const criterion = describeCmdCriteria(spec.criteria);
+  const running = new Set<ChildProcess>();
   let closed = false;
 
   const attempt = (timeoutMs: number, signal: AbortSignal): Promise<AttemptOutcome> =>
@@ -135,6 +136,7 @@ export function createCmdCheck(spec: CmdCheckSpec, env: CheckEnvironment): Probe
         failed(startError(error, file, cwd));
         return;
       }
+      running.add(child);
       const stdout = new BoundedText();
       const stderr = new BoundedText();
       child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
@@ -145,16 +147,18 @@ export function createCmdCheck(spec: CmdCheckSpec, env: CheckEnvironment): Probe
       child.once('error', (error) => {
         if (settled || child.pid !== undefined) return;
         settled = true;
+        running.delete(child);
         deadline.signal.removeEventListener('abort', onDeadline);
         failed(startError(error, file, cwd));
       });
       // The leader is gone: kill what it left in its group (background children holding stdout).
       child.once('exit', () => killGroup(child));
       child.once('close', (exitCode: number | null, exitSignal: NodeJS.Signals | null) => {
+        running.delete(child);
         if (settled) return;
         settled = true;
         deadline.signal.removeEventListener('abort', onDeadline);
-        const reason = deadline.reason();
+        const reason = deadline.reason() ?? (closed && exitSignal === 'SIGKILL' ? 'check closed' : undefined);
         deadline.dispose();
         const run: CmdRun = {
           exitCode,
@@ -172,8 +176,10 @@ export function createCmdCheck(spec: CmdCheckSpec, env: CheckEnvironment): Probe
 
   return {
     attempt,
+    /** Kills the groups of commands still running (their attempts end as they would at a timeout). */
     close(): Promise<void> {
       closed = true;
+      for (const child of running) killGroup(child);
       return Promise.resolve();
     },
   };

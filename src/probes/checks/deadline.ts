@@ -9,22 +9,58 @@ export interface AttemptDeadline {
   readonly signal: AbortSignal;
   /** `timed out after N ms`, `aborted`, or undefined while neither happened. */
   reason(): string | undefined;
-  /** Clears the timer. */
+  /** Clears the timer and stops waiting on the caller's signal. */
   dispose(): void;
 }
 
+/**
+ * Callbacks waiting on each caller signal, behind ONE listener per signal: many probes share a run's
+ * signal, and one listener each would pass EventTarget's MaxListeners warning at 11 (AbortSignal.any
+ * avoids that but keeps ~1 KiB per combined signal alive on Node 20: measured 120 MiB per 100 000
+ * attempts).
+ */
+const waiting = new WeakMap<AbortSignal, Set<() => void>>();
+
+/** Calls `callback` when `signal` aborts; returns the function that cancels that. */
+function onAbort(signal: AbortSignal, callback: () => void): () => void {
+  let callbacks = waiting.get(signal);
+  if (!callbacks) {
+    const set = new Set<() => void>();
+    callbacks = set;
+    waiting.set(signal, set);
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const waiter of [...set]) waiter();
+        set.clear();
+      },
+      { once: true },
+    );
+  }
+  const own = callbacks;
+  own.add(callback);
+  return () => void own.delete(callback);
+}
+
 export function attemptDeadline(timeoutMs: number, outer: AbortSignal): AttemptDeadline {
-  const timeout = new AbortController();
-  const timedOut = new Error(`timed out after ${timeoutMs} ms`);
-  const timer = setTimeout(() => timeout.abort(timedOut), timeoutMs);
-  // AbortSignal.any holds the caller's signal without an event listener on it: many probes can
-  // share one run signal without a MaxListeners warning or a listener left per attempt.
-  const signal = AbortSignal.any([timeout.signal, outer]);
+  const controller = new AbortController();
+  let reason: string | undefined;
+  const stop = (why: string): void => {
+    if (reason !== undefined) return;
+    reason = why;
+    controller.abort(new Error(why));
+  };
+  const timer = setTimeout(() => stop(`timed out after ${timeoutMs} ms`), timeoutMs);
+  let cancel = (): void => undefined;
+  if (outer.aborted) stop('aborted');
+  else cancel = onAbort(outer, () => stop('aborted'));
   return {
-    signal,
-    // The combined signal's reason is the one of whichever source aborted first.
-    reason: () => (!signal.aborted ? undefined : signal.reason === timedOut ? timedOut.message : 'aborted'),
-    dispose: () => clearTimeout(timer),
+    signal: controller.signal,
+    reason: () => reason,
+    dispose: () => {
+      clearTimeout(timer);
+      cancel();
+    },
   };
 }
 

@@ -8,7 +8,7 @@
 import { Agent, request } from 'undici';
 
 import { monotonicMs } from '../../monotonic.js';
-import type { AttemptDeadline } from './deadline.js';
+import { describeError, type AttemptDeadline } from './deadline.js';
 
 /** Most a check keeps of a response body. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -78,4 +78,11 @@ export async function boundedRequest(agent: Agent, url: string, req: BoundedRequ
   }
   const latencyMs = monotonicMs() - started;
   return { statusCode: response.statusCode, latencyMs, ...(req.keepBody ? { body: Buffer.concat(chunks) } : {}) };
+}
+
+/** Why a request failed, in words: the deadline's reason, undici's own timeouts said the same way, or the error. */
+export function requestFailure(error: unknown, deadline: AttemptDeadline, timeoutMs: number): string {
+  const code = (error as { code?: unknown }).code;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return deadline.reason() ?? `timed out after ${timeoutMs} ms`;
+  return deadline.reason() ?? describeError(error);
 }

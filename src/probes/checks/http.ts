@@ -12,7 +12,10 @@ import { compare, describeComparison } from '../compare.js';
 import { parseJsonPath, readJsonPath, scalarText, type JsonPathSegment } from '../json-path.js';
 import type { AttemptOutcome, HttpCheckSpec, ProbeCheck } from '../types.js';
 import { attemptDeadline, describeError } from './deadline.js';
-import { boundedRequest, createCheckAgent } from './http-client.js';
+import { boundedRequest, createCheckAgent, requestFailure } from './http-client.js';
+
+/** Sent unless the probe sets its own (servers' logs can tell probes from users). */
+export const USER_AGENT = 'faultd-probe';
 
 /** What one attempt got: the status, the body when a body criterion needs it, the time. */
 export interface HttpObservation {
@@ -74,7 +77,10 @@ export function judgeHttpObservation(criteria: Criteria, jsonPath: readonly Json
       if (body.error !== undefined) errors.push(`body: ${body.error}`);
     }
   }
-  if (criteria.maxResponseTimeMs !== undefined && observation.latencyMs > criteria.maxResponseTimeMs) passed = false;
+  if (criteria.maxResponseTimeMs !== undefined) {
+    observed.push(`${Math.round(observation.latencyMs)} ms`);
+    if (observation.latencyMs > criteria.maxResponseTimeMs) passed = false;
+  }
   const outcome = { passed: passed && errors.length === 0, observed: observed.join(', '), criterion, latencyMs: observation.latencyMs };
   return errors.length === 0 ? outcome : { ...outcome, error: errors.join('; ') };
 }
@@ -106,9 +112,10 @@ export function createHttpCheck(spec: HttpCheckSpec): ProbeCheck {
   const ca = spec.caFile === undefined ? undefined : readCaFile(spec.caFile);
   const agent = createCheckAgent({ rejectUnauthorized: !spec.insecureSkipVerify, ...(ca === undefined ? {} : { ca }) });
   const criterion = describeHttpCriteria(spec.criteria);
+  const hasUserAgent = Object.keys(spec.headers).some((name) => name.toLowerCase() === 'user-agent');
   const request = {
     method: spec.method,
-    headers: spec.headers,
+    headers: hasUserAgent ? spec.headers : { 'user-agent': USER_AGENT, ...spec.headers },
     ...(spec.method === 'POST' && spec.body !== undefined ? { body: spec.body } : {}),
     keepBody: bodyCriterion !== undefined,
   };
@@ -122,7 +129,7 @@ export function createHttpCheck(spec: HttpCheckSpec): ProbeCheck {
         const response = await boundedRequest(agent, spec.url, request, timeoutMs, deadline);
         return judgeHttpObservation(spec.criteria, jsonPath, response);
       } catch (error) {
-        return { passed: false, observed: '-', criterion, error: deadline.reason() ?? describeError(error), latencyMs: monotonicMs() - started };
+        return { passed: false, observed: '-', criterion, error: requestFailure(error, deadline, timeoutMs), latencyMs: monotonicMs() - started };
       } finally {
         deadline.dispose();
       }

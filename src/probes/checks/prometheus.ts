@@ -7,8 +7,8 @@
 import { monotonicMs } from '../../monotonic.js';
 import { compare, describeComparison } from '../compare.js';
 import type { AttemptOutcome, PrometheusCheckSpec, ProbeCheck } from '../types.js';
-import { attemptDeadline, describeError } from './deadline.js';
-import { boundedRequest, createCheckAgent } from './http-client.js';
+import { attemptDeadline } from './deadline.js';
+import { boundedRequest, createCheckAgent, requestFailure } from './http-client.js';
 import { parseQueryResponse } from './prometheus-response.js';
 
 /** The query URL: the endpoint (with any path prefix) + /api/v1/query. */
@@ -39,7 +39,7 @@ export function createPrometheusCheck(spec: PrometheusCheckSpec): ProbeCheck {
         const outcome = { passed: result.passed, observed: value.text, criterion, latencyMs };
         return result.error === undefined ? outcome : { ...outcome, error: result.error };
       } catch (error) {
-        return { passed: false, observed: '-', criterion, error: deadline.reason() ?? describeError(error), latencyMs: monotonicMs() - started };
+        return { passed: false, observed: '-', criterion, error: requestFailure(error, deadline, timeoutMs), latencyMs: monotonicMs() - started };
       } finally {
         deadline.dispose();
       }
