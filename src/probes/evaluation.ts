@@ -27,7 +27,7 @@ export interface Evaluation {
   readonly observed: string;
   readonly criterion: string;
   readonly error?: string;
-  /** The last attempt's latency (ms). */
+  /** The last attempt's latency (ms, to 0.1). */
   readonly latencyMs: number;
 }
 
@@ -49,7 +49,7 @@ export async function evaluate(probe: string, phase: EvaluationPhase, check: Pro
     const outcome = await attemptOnce(check, props.probeTimeoutMs, signal);
     if (signal.aborted) return undefined;
     if (outcome.passed || attempt >= props.attempt) {
-      return { probe, phase, at, startedAt, endedAt: monotonicMs(), attempts: attempt, ...outcome };
+      return { probe, phase, at, startedAt, endedAt: monotonicMs(), attempts: attempt, ...outcome, latencyMs: Math.round(outcome.latencyMs * 10) / 10 };
     }
     if (!(await sleep(props.intervalMs, signal))) return undefined;
   }

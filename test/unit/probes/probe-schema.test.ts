@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /** The `probes` lists of faultd/v1: Harness names and defaults, scopes, and refusals by field. */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
 import test from 'ava';
 
 import { parseExperimentText } from '../../../src/experiment/load.js';
 import { validateExperiment, type ValidationResult } from '../../../src/experiment/schema.js';
 import { REGISTRY } from '../../../src/faults/registry.js';
 import { DEFAULT_RUN_PROPERTIES } from '../../../src/probes/schema.js';
+import { REPO_ROOT } from '../../helpers/cli.js';
 import { FAKE_VALIDATION } from '../../helpers/host.js';
 
 const CPU = { kind: 'linux-cpu-stress', name: 'cpu', duration: '10s' };
@@ -132,4 +136,19 @@ test('a probe whose target a fault of its step cuts is warned about, not refused
   t.regex(dns.ok ? (dns.warnings[0]?.message ?? '') : problems(dns), /resolves service\.internal through the faulted DNS/);
   const otherName = validateExperiment(dnsFault('other.example'), REGISTRY, FAKE_VALIDATION);
   t.deepEqual(otherName.ok ? otherName.warnings : ['invalid'], []);
+});
+
+test('examples/probes.yaml validates: three command probes in three modes and scopes', (t) => {
+  const text = readFileSync(path.join(REPO_ROOT, 'examples', 'probes.yaml'), 'utf8');
+  const result = validateExperiment(parseExperimentText(text, 'probes.yaml'), REGISTRY, FAKE_VALIDATION);
+  if (!result.ok) return t.fail(problems(result));
+  t.deepEqual(
+    result.experiment.probes.map((p) => [p.name, p.mode, p.scope.level]),
+    [
+      ['rootfs-readable', 'Edge', 'experiment'],
+      ['load-below-16', 'OnChaos', 'fault'],
+      ['responsive', 'Continuous', 'fault'],
+    ],
+  );
+  t.deepEqual(result.warnings, []);
 });
