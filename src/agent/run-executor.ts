@@ -169,7 +169,7 @@ export class RunExecutor {
 
 /** The protocol's result of a run the session ran. */
 export function resultOf(result: ExperimentResult, signal: AbortSignal): ResultRequest {
-  const reason = signal.aborted ? String(signal.reason ?? 'aborted') : undefined;
+  const reason = reasonOf(signal, result.probes);
   // A run cut short by a reboot is `interrupted`, whatever the runner made of the abort.
   const interrupted = reason?.startsWith('interrupted') === true && result.verdict === 'aborted';
   const report = result.probes;
@@ -191,6 +191,12 @@ export function resultOf(result: ExperimentResult, signal: AbortSignal): ResultR
     }),
     ...(report ? probeFields(report) : {}),
   };
+}
+
+/** Why the run stopped: the abort's reason, or the probe that stopped it. */
+function reasonOf(signal: AbortSignal, report: ProbeReport | undefined): string | undefined {
+  if (signal.aborted) return String(signal.reason ?? 'aborted');
+  return report?.stoppedBy ? `stopped by probe ${report.stoppedBy.probe}: ${report.stoppedBy.detail}`.slice(0, 4000) : undefined;
 }
 
 function probeFields(report: ProbeReport): Pick<ResultRequest, 'resilienceScore' | 'probes' | 'stoppedBy'> {

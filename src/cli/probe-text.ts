@@ -48,7 +48,8 @@ export function probeSummaryLines(report: ProbeReport | undefined): string[] {
   if (report.stoppedBy) lines.push(`  STOPPED BY PROBE ${report.stoppedBy.probe}: ${report.stoppedBy.detail}`);
   for (const probe of report.probes) {
     const failure = probe.firstFailure && probe.passed < probe.evaluations ? `; first failure ${probe.firstFailure}` : '';
-    lines.push(`  probe ${probe.name} (${probe.type}, ${probe.mode}, ${probe.scope}): ${probe.passed}/${probe.evaluations} passed (${percent(probe.successPercent)})${failure}`);
+    const skipped = probe.skippedWhileCut ? `; ${probe.skippedWhileCut} not evaluated while a fault cut its target` : '';
+    lines.push(`  probe ${probe.name} (${probe.type}, ${probe.mode}, ${probe.scope}): ${probe.passed}/${probe.evaluations} passed (${percent(probe.successPercent)})${failure}${skipped}`);
   }
   for (const fault of report.faults) {
     lines.push(`  fault ${fault.faultId}: weight ${fault.weight}, probe success ${percent(fault.successPercent)} over ${fault.evaluations} evaluation(s)`);

@@ -12,7 +12,7 @@ import type { Registry } from '../faults/registry.js';
 import { memoryBudgetBytes, type ValidationContext } from '../faults/types.js';
 import { formatBytes } from '../units.js';
 import { MAX_PROBES, MAX_PROBES_PER_LIST, parseProbe } from '../probes/schema.js';
-import { probePathWarnings } from '../probes/path-warnings.js';
+import { cutWarning, probePathCuts } from '../probes/path-warnings.js';
 import type { ProbeScope, ProbeSpec } from '../probes/types.js';
 
 /** Bounds of an experiment's shape. */
@@ -233,8 +233,9 @@ export function validateExperiment(document: unknown, registry: Registry, ctx: V
   });
   const probes = collectProbes(envelope.data.spec, steps, problems);
   if (problems.length > 0) return { ok: false, problems };
-  const experiment = { name: envelope.data.metadata.name, steps, probes };
-  return { ok: true, experiment, warnings: probePathWarnings(experiment, registry) };
+  const cuts = probePathCuts({ steps, probes }, registry);
+  const experiment = { name: envelope.data.metadata.name, steps, probes: probes.map((p) => ({ ...p, cutBy: cuts.filter((c) => c.probe === p.name).map((c) => c.faultId) })) };
+  return { ok: true, experiment, warnings: cuts.filter((c) => !c.evaluateWhenCut).map(cutWarning) };
 }
 
 interface WrittenProbes {
@@ -264,7 +265,7 @@ function collectProbes(spec: WrittenProbes, steps: readonly Step[], problems: Va
       }
       if (names.has(parsed.probe.name)) problems.push({ path: formatPath([...at, p, 'name']), message: `duplicate probe name "${parsed.probe.name}"` });
       names.add(parsed.probe.name);
-      probes.push({ ...parsed.probe, scope });
+      probes.push({ ...parsed.probe, scope, cutBy: [] });
     });
   }
   if (probes.length > MAX_PROBES) problems.push({ path: 'spec', message: `has ${probes.length} probes; at most ${MAX_PROBES} in one experiment` });

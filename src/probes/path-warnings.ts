@@ -3,8 +3,9 @@
  * Probes that their own experiment cuts off: an http or prometheus probe whose target is in the
  * traffic a fault of the same step acts on (a network fault's interfaces, destinations and
  * ports; a DNS fault for a target named by host name; an HTTP fault on the target's port)
- * measures the fault rather than the service. Such probes run as written — the user may want
- * exactly that — but validation says so. Command probes are opaque and never warned about.
+ * measures the fault rather than the service. Validation warns about such a probe, and the
+ * scheduler does not evaluate it while the fault is applied unless the probe says
+ * `evaluateWhenCut: true`. Command probes are opaque and never considered cut.
  */
 import { isIP } from 'node:net';
 
@@ -59,9 +60,20 @@ function covers(reach: TrafficReach, target: ProbeTarget): string | undefined {
   }
 }
 
-/** One warning per probe and fault of its step that covers the probe's target. */
-export function probePathWarnings(experiment: Experiment, registry: Registry): ValidationProblem[] {
-  const warnings: ValidationProblem[] = [];
+/** A probe whose target a fault of its step covers. */
+export interface PathCut {
+  readonly probe: string;
+  readonly faultId: string;
+  readonly kind: string;
+  /** 1-based. */
+  readonly step: number;
+  readonly why: string;
+  readonly evaluateWhenCut: boolean;
+}
+
+/** Every (probe, fault of its step) pair where the fault covers the probe's target. */
+export function probePathCuts(experiment: Pick<Experiment, 'steps' | 'probes'>, registry: Registry): PathCut[] {
+  const cuts: PathCut[] = [];
   for (const probe of experiment.probes) {
     const target = targetOf(probe);
     if (!target) continue;
@@ -70,14 +82,16 @@ export function probePathWarnings(experiment: Experiment, registry: Registry): V
       for (const fault of experiment.steps[s]?.faults ?? []) {
         const reach = registry.get(fault.kind)?.trafficReach(fault.params);
         const why = reach && covers(reach, target);
-        if (why) {
-          warnings.push({
-            path: `probe "${probe.name}"`,
-            message: `fault "${fault.id}" (${fault.kind}) of step ${s + 1} covers this probe's target: ${why}. The probe will measure the fault; exclude its target from the fault or move the probe if that is not what you want`,
-          });
-        }
+        if (why) cuts.push({ probe: probe.name, faultId: fault.id, kind: fault.kind, step: s + 1, why, evaluateWhenCut: probe.evaluateWhenCut });
       }
     }
   }
-  return warnings;
+  return cuts;
+}
+
+export function cutWarning(cut: PathCut): ValidationProblem {
+  return {
+    path: `probe "${cut.probe}"`,
+    message: `fault "${cut.faultId}" (${cut.kind}) of step ${cut.step} covers this probe's target: ${cut.why}. The probe is not evaluated while that fault is applied; set evaluateWhenCut: true on the probe to evaluate it anyway (it then measures the fault), or exclude its target from the fault`,
+  };
 }

@@ -42,6 +42,8 @@ export interface ProbeOutcome {
   readonly last?: string;
   readonly firstFailure?: string;
   readonly stoppedExperiment: boolean;
+  /** Evaluations not made because a fault in its `cutBy` was applied. */
+  readonly skippedWhileCut: number;
 }
 
 export interface ProbeReport {
@@ -67,6 +69,9 @@ interface ProbeState {
   readonly check: ProbeCheck;
   evaluations: number;
   passed: number;
+  skippedWhileCut: number;
+  /** Faults whose cut was already logged for this probe. */
+  readonly cutLogged: Set<string>;
   last?: string;
   firstFailure?: string;
 }
@@ -103,7 +108,7 @@ export class ProbeRun implements RunObserver {
     this.#d = deps;
     const made: ProbeState[] = [];
     try {
-      for (const spec of deps.experiment.probes) made.push({ spec, check: deps.createCheck(spec.check), evaluations: 0, passed: 0 });
+      for (const spec of deps.experiment.probes) made.push({ spec, check: deps.createCheck(spec.check), evaluations: 0, passed: 0, skippedWhileCut: 0, cutLogged: new Set() });
     } catch (error) {
       for (const state of made) void state.check.close();
       throw error;
@@ -175,6 +180,7 @@ export class ProbeRun implements RunObserver {
         ...(s.last === undefined ? {} : { last: s.last }),
         ...(s.firstFailure === undefined ? {} : { firstFailure: s.firstFailure }),
         stoppedExperiment: this.#stoppedBy?.probe === s.spec.name,
+        skippedWhileCut: s.skippedWhileCut,
       }),
     );
     return { probes, faults, resilienceScore: resilienceScore(faults), stoppedBy: this.#stoppedBy };
@@ -254,9 +260,24 @@ export class ProbeRun implements RunObserver {
     await Promise.all(stopping);
   }
 
+  /** A fault of the probe's `cutBy` that is applied now (none when the probe evaluates anyway). */
+  #cuttingFault(spec: ProbeSpec): string | undefined {
+    if (spec.evaluateWhenCut) return undefined;
+    return spec.cutBy.find((faultId) => [...this.#applied.values()].some((applied) => applied.has(faultId)));
+  }
+
   /** One evaluation, recorded; a failure of a stopOnFailure probe stops the experiment. */
   async #once(state: ProbeState, phase: EvaluationPhase, signal: AbortSignal): Promise<void> {
     const { spec } = state;
+    const cut = this.#cuttingFault(spec);
+    if (cut !== undefined) {
+      state.skippedWhileCut += 1;
+      if (!state.cutLogged.has(cut)) {
+        state.cutLogged.add(cut);
+        this.#d.logger.warn({ probe: spec.name, faultId: cut }, `probe ${spec.name} is not evaluated while fault ${cut} is applied: that fault cuts its target (evaluateWhenCut: true evaluates it anyway)`);
+      }
+      return;
+    }
     const evaluation = await evaluate(spec.name, phase, state.check, spec.runProperties, signal);
     if (!evaluation) return;
     state.evaluations += 1;

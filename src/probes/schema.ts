@@ -141,6 +141,8 @@ const common = {
   name: probeName,
   mode: z.enum(PROBE_MODES, { error: `must be one of ${PROBE_MODES.join(', ')}` }),
   runProperties: RunPropertiesSchema.optional(),
+  /** Evaluate even while a fault of its step cuts its target (faultd extension). */
+  evaluateWhenCut: z.boolean({ error: 'must be true or false' }).default(false),
 };
 
 const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/, 'must be an HTTP header name');
@@ -206,12 +208,13 @@ const PrometheusProbe = z.strictObject({
 /** One written probe. */
 export const ProbeInputSchema = z.discriminatedUnion('type', [HttpProbe, CmdProbe, PrometheusProbe], { error: 'type must be http, cmd or prometheus' });
 
-/** A probe without its scope; the experiment's schema adds where it was declared. */
+/** A probe without its scope; the experiment's schema adds where it was declared and what cuts it. */
 export interface ParsedProbe {
   readonly name: string;
   readonly mode: ProbeMode;
   readonly runProperties: RunProperties;
   readonly check: CheckSpec;
+  readonly evaluateWhenCut: boolean;
 }
 
 /** Parses one probe; the issues' paths are relative to it. */
@@ -219,7 +222,7 @@ export function parseProbe(input: unknown): { ok: true; probe: ParsedProbe } | {
   const parsed = ProbeInputSchema.safeParse(input, { reportInput: true });
   if (!parsed.success) return { ok: false, issues: parsed.error.issues };
   const probe = parsed.data;
-  return { ok: true, probe: { name: probe.name, mode: probe.mode, runProperties: probe.runProperties ?? DEFAULT_RUN_PROPERTIES, check: checkOf(probe) } };
+  return { ok: true, probe: { name: probe.name, mode: probe.mode, runProperties: probe.runProperties ?? DEFAULT_RUN_PROPERTIES, check: checkOf(probe), evaluateWhenCut: probe.evaluateWhenCut } };
 }
 
 function checkOf(probe: z.infer<typeof ProbeInputSchema>): CheckSpec {

@@ -103,6 +103,13 @@ export interface ProbeSpec {
   readonly runProperties: RunProperties;
   readonly check: CheckSpec;
   readonly scope: ProbeScope;
+  /**
+   * Faults of its step whose traffic covers the probe's target (validation's path check): the
+   * probe is not evaluated while one of them is applied, unless `evaluateWhenCut`.
+   */
+  readonly cutBy: readonly string[];
+  /** Evaluate even while a fault in `cutBy` is applied (a faultd extension). */
+  readonly evaluateWhenCut: boolean;
 }
 
 /** One attempt's outcome, as a check reports it. */

@@ -169,6 +169,8 @@ export const ProbeOutcomeSchema = z.object({
   last: z.string().max(2000).optional(),
   firstFailure: z.string().max(2000).optional(),
   stoppedExperiment: z.boolean(),
+  /** Evaluations not made while a fault of its step cut its target. */
+  skippedWhileCut: z.number().int().nonnegative().optional(),
 });
 export type ProbeOutcomeMessage = z.infer<typeof ProbeOutcomeSchema>;
 

@@ -126,7 +126,10 @@ test('a probe whose target a fault of its step cuts is warned about, not refused
   const warned = validateExperiment(doc({ probes: [web], faults: [partition] }), REGISTRY, FAKE_VALIDATION);
   if (!warned.ok) return t.fail(problems(warned));
   t.is(warned.warnings.length, 1);
-  t.regex(warned.warnings[0]?.message ?? '', /fault "cut" \(linux-network-partition\) of step 1 covers this probe's target: its traffic to 127\.0\.0\.1:8080 crosses lo/);
+  t.regex(warned.warnings[0]?.message ?? '', /fault "cut" \(linux-network-partition\) of step 1 covers this probe's target: its traffic to 127\.0\.0\.1:8080 crosses lo.*not evaluated while that fault is applied; set evaluateWhenCut: true/);
+  t.deepEqual(warned.experiment.probes[0]?.cutBy, ['cut']);
+  const asked = validateExperiment(doc({ probes: [{ ...web, evaluateWhenCut: true }], faults: [partition] }), REGISTRY, FAKE_VALIDATION);
+  t.deepEqual(asked.ok ? [asked.warnings, asked.experiment.probes[0]?.cutBy] : ['invalid'], [[], ['cut']], 'asked for: no warning, still known');
   const otherPort = validateExperiment(doc({ probes: [{ ...web, url: 'http://127.0.0.1:9000/' }], faults: [partition] }), REGISTRY, FAKE_VALIDATION);
   t.deepEqual(otherPort.ok ? otherPort.warnings : ['invalid'], []);
   const otherInterface = validateExperiment(doc({ probes: [web], faults: [{ ...partition, params: { networkInterfaces: 'eth0', destinationPorts: '8080' } }] }), REGISTRY, FAKE_VALIDATION);

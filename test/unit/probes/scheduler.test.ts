@@ -21,7 +21,7 @@ function fault(id: string, durationMs: number, weight = 10): FaultSpec {
 function probe(name: string, mode: string, scope: ProbeScope, runProperties: Record<string, unknown> = {}): ProbeSpec {
   const parsed = parseProbe({ name, type: 'http', mode, url: `http://127.0.0.1:1/${name}`, criteria: { responseCode: 200 }, runProperties: { probeTimeout: '1s', interval: '10ms', probePollingInterval: '100ms', ...runProperties } });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-  return { ...parsed.probe, scope };
+  return { ...parsed.probe, scope, cutBy: [] };
 }
 
 function experiment(steps: FaultSpec[][], probes: ProbeSpec[]): Experiment {
@@ -154,4 +154,21 @@ test('initialDelay holds the first Continuous evaluation', async (t) => {
   const exp = experiment([[fault('a', 600)]], [probe('late', 'Continuous', { level: 'fault', step: 0, faultId: 'a' }, { initialDelay: '400ms' })]);
   const { evaluations } = await runWith(t, exp);
   t.true(evaluations.length >= 1 && evaluations.length <= 3, `${evaluations.length} evaluations in the 200 ms after the 400 ms delay (100 ms apart)`);
+});
+
+test('a probe whose target a fault cuts is not evaluated while that fault is applied, unless evaluateWhenCut', async (t) => {
+  const cut = (evaluateWhenCut: boolean): ProbeSpec => ({ ...probe('web', 'Continuous', EXPERIMENT), cutBy: ['cutter'], evaluateWhenCut });
+  const steps = (): FaultSpec[][] => [[fault('cutter', 500)], [fault('other', 500)]];
+  const skipped = await runWith(t, experiment(steps(), [cut(false)]));
+  const inside = (events: EventLog) => {
+    const from = at(events, 'apply:r1-cutter');
+    const to = at(events, 'revert:r1-cutter');
+    return events.slice(from, to).filter((e) => e === 'check:http://127.0.0.1:1/web').length;
+  };
+  t.is(inside(skipped.events), 0, 'no evaluation while the cutting fault was applied');
+  t.true(skipped.evaluations.length >= 3, 'it was evaluated in the other step');
+  t.true((skipped.result.probes?.probes[0]?.skippedWhileCut ?? 0) >= 3);
+  const asked = await runWith(t, experiment(steps(), [cut(true)]));
+  t.true(inside(asked.events) >= 3, 'evaluateWhenCut evaluates it anyway');
+  t.is(asked.result.probes?.probes[0]?.skippedWhileCut, 0);
 });

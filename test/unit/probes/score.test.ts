@@ -10,7 +10,7 @@ import type { ProbeScope, ProbeSpec } from '../../../src/probes/types.js';
 function probe(name: string, mode: string, scope: ProbeScope): ProbeSpec {
   const parsed = parseProbe({ name, type: 'http', mode, url: 'http://127.0.0.1/', criteria: { responseCode: 200 } });
   if (!parsed.ok) throw new Error('bad probe');
-  return { ...parsed.probe, scope };
+  return { ...parsed.probe, scope, cutBy: [] };
 }
 
 function evaluation(phase: EvaluationPhase, startedAt: number, endedAt: number, passed: boolean): Evaluation {
