@@ -134,15 +134,26 @@ export class RunExecutor {
         return { verdict: 'rejected', reason: reason.slice(0, 4000), faults: [] };
       }
       for (const warning of validated.warnings) outbox.add('warn', `${warning.path}: ${warning.message}`);
+      let started: Promise<ExperimentResult>;
+      try {
+        started = this.#start(runId, validated.experiment, runLogger, outbox, signal);
+      } catch (error) {
+        // start() refuses before anything runs (e.g. no user for the command probes).
+        const reason = messageOf(error);
+        outbox.status({ phase: 'rejected', detail: reason.slice(0, 2000) });
+        outbox.add('error', `experiment rejected, nothing was changed on the host: ${reason}`);
+        return { verdict: 'rejected', reason: reason.slice(0, 4000), faults: [] };
+      }
       outbox.status({ phase: 'running' });
-      return resultOf(await this.#run(runId, validated.experiment, runLogger, outbox, signal), signal);
+      return resultOf(await started, signal);
     } catch (error) {
       outbox.add('error', `run failed: ${messageOf(error)}`);
       return { verdict: 'failed', reason: messageOf(error).slice(0, 4000), faults: [] };
     }
   }
 
-  async #run(runId: string, experiment: Experiment, logger: Logger, outbox: RunOutbox, signal: AbortSignal): Promise<ExperimentResult> {
+  /** Starts the run; throws, having changed nothing, when the session refuses it. */
+  #start(runId: string, experiment: Experiment, logger: Logger, outbox: RunOutbox, signal: AbortSignal): Promise<ExperimentResult> {
     const onPhase = (change: PhaseChange): void => {
       outbox.status({ faultId: change.faultId, phase: change.phase, ...(change.target ? { detail: change.target.slice(0, 2000) } : {}) });
     };

@@ -13,6 +13,8 @@ import type { z } from 'zod';
 import type { HubReply } from '../../../src/agent/hub-client.js';
 import { RunExecutor } from '../../../src/agent/run-executor.js';
 import { Shipper } from '../../../src/agent/shipper.js';
+import { FaultdError } from '../../../src/errors.js';
+import type { CheckSpec, ProbeCheck } from '../../../src/probes/types.js';
 import { TaskResponse } from '../../../src/protocol/messages.js';
 import { linkTo, SILENT, startHub } from '../../helpers/hub.js';
 import { fakeSession } from '../../helpers/session.js';
@@ -24,10 +26,10 @@ const experiment = (duration: string) => ({
   spec: { steps: [{ name: 's', faults: [{ name: 'f1', kind: 'fake', duration, params: {} }] }] },
 });
 
-async function setup(t: ExecutionContext, document: unknown) {
+async function setup(t: ExecutionContext, document: unknown, createCheck?: (spec: CheckSpec) => ProbeCheck) {
   const hub = await startHub(t);
   const { infraId, link } = linkTo(t, hub);
-  const { session, events, stateDir } = await fakeSession(t);
+  const { session, events, stateDir } = await fakeSession(t, createCheck ? { createCheck } : {});
   hub.service.queueRun('edge-1', document);
   const task = TaskResponse.parse(hub.service.nextTask(infraId));
   const executor = new RunExecutor({ session, link, shipper: new Shipper(link, SILENT), logger: SILENT, stateDir, disconnectTimeoutMs: 60_000, abortWaitMs: 30_000 });
@@ -71,6 +73,23 @@ test('an experiment this host refuses is rejected and nothing is applied', async
   t.is(run?.result?.verdict, 'rejected');
   t.regex(run?.result?.reason ?? '', /unknown fault kind "no-such-kind"/);
   t.deepEqual(events, []);
+});
+
+test('an experiment whose probes cannot run here (no user for its command probes) is rejected before anything is applied', async (t) => {
+  const withProbe = { ...experiment('1s'), spec: { ...experiment('1s').spec, probes: [{ name: 'c', type: 'cmd', mode: 'SOT', command: ['true'] }] } };
+  const refuse = (): ProbeCheck => {
+    throw new FaultdError('FAULTD_ERR_PROBE_USER', 'probes.user "nobody" does not exist on this host');
+  };
+  const { hub, task, executor, events } = await setup(t, withProbe, refuse);
+  await executor.execute(task, new AbortController().signal);
+  const run = hub.service.run(task.task.runId);
+  t.is(run?.result?.verdict, 'rejected');
+  t.regex(run?.result?.reason ?? '', /probes\.user "nobody" does not exist/);
+  t.deepEqual(events, []);
+  t.deepEqual(
+    hub.service.runStatus(task.task.runId).map((s) => s.phase),
+    ['rejected', 'finished'],
+  );
 });
 
 test('the agent stopping mid-run aborts it, and a hub that is gone keeps the result in the journal', async (t) => {
