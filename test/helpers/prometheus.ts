@@ -156,7 +156,19 @@ export async function startPrometheus(): Promise<PrometheusServer> {
     }
     throw new Error(`${promql} is still ${String(last)} after ${timeoutMs} ms, not ${expected}`);
   };
+  const ready = async (): Promise<boolean> => {
+    try {
+      return (await fetch(`${endpoint}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok;
+    } catch {
+      return false;
+    }
+  };
   try {
+    const readyBy = performance.now() + 20_000;
+    while (!(await ready())) {
+      if (child.exitCode !== null || child.signalCode !== null || performance.now() > readyBy) throw new Error('/-/ready never answered');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     await waitForValue('up', '1', 20_000);
     return { pid: child.pid ?? 0, endpoint, exporter, query, waitForValue, stop };
   } catch (error) {

@@ -137,6 +137,22 @@ test('when the command exits, what it left in its group is killed (and its stdou
   t.true(await waitUntil(() => !alive(sleeper ?? 0), 1000), `background sleep ${sleeper ?? '?'} still alive`);
 });
 
+test('a process that left the group (setsid) and holds stdout does not hold the attempt', async (t) => {
+  const dir = sharedDir(t);
+  const pids = path.join(dir, 'pids');
+  const probe = check(t, cmd([`setsid sh -c 'echo $$ > ${pids}; exec sleep 100' & while [ ! -s ${pids} ]; do sleep 0.05; done; echo started`], { shell: true }));
+  const started = performance.now();
+  const outcome = await probe.attempt(10_000, NEVER);
+  t.true(await waitUntil(() => pidsIn(pids).length === 1, 5000));
+  const [escaped = 0] = pidsIn(pids);
+  t.teardown(() => {
+    if (alive(escaped)) process.kill(escaped, 'SIGKILL');
+  });
+  t.like(outcome, { passed: true, observed: 'exit 0, stdout "started"' });
+  t.true(performance.now() - started < 2000, `took ${performance.now() - started} ms`);
+  t.true(alive(escaped), 'it really escaped the group (so the group kill could not end it)');
+});
+
 test('the caller\'s abort kills the command too', async (t) => {
   const dir = sharedDir(t);
   const pids = path.join(dir, 'pids');

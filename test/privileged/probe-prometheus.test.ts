@@ -6,6 +6,7 @@ import anyTest from 'ava';
 
 import { createPrometheusCheck } from '../../src/probes/checks/prometheus.js';
 import type { Comparison, ProbeCheck } from '../../src/probes/types.js';
+import { rootOrReason } from '../helpers/host.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 import { startPrometheus, type PrometheusServer } from '../helpers/prometheus.js';
 
@@ -14,7 +15,7 @@ let prometheus: PrometheusServer | undefined;
 const checks: ProbeCheck[] = [];
 
 anyTest.before(async () => {
-  prometheus = await startPrometheus();
+  if (rootOrReason() === undefined) prometheus = await startPrometheus();
 });
 
 anyTest.after.always(async () => {

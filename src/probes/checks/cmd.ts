@@ -4,7 +4,9 @@
  * set, supplementary groups dropped by libuv), without a shell unless asked, in a minimal
  * environment, leading its own process group. At the attempt's deadline the whole group is
  * killed; when the command exits, whatever it left in its group is killed too, so a probe never
- * leaves processes behind. Judged on the exit code and optionally the trimmed stdout.
+ * leaves processes behind (one that left the group with setsid is not found: its pipes are closed
+ * 100 ms after the exit, so it cannot hold the attempt). Judged on the exit code and optionally
+ * the trimmed stdout.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -18,6 +20,9 @@ import { attemptDeadline, describeError } from './deadline.js';
 export const SAFE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** Most of stdout and of stderr kept per run; the rest is read and dropped. */
 export const OUTPUT_LIMIT_BYTES = 64 * 1024;
+
+/** How long stdout and stderr are still read after the command exits (for what it wrote last). */
+const PIPE_GRACE_MS = 100;
 
 /** What one run did. */
 export interface CmdRun {
@@ -141,7 +146,16 @@ export function createCmdCheck(spec: CmdCheckSpec, env: CheckEnvironment): Probe
       const stderr = new BoundedText();
       child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
       child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
-      const onDeadline = (): void => killGroup(child);
+      // A process that left the group (setsid) may still hold stdout or stderr: stop reading them.
+      let stopReading: NodeJS.Timeout | undefined;
+      const closePipes = (): void => {
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+      };
+      const onDeadline = (): void => {
+        killGroup(child);
+        closePipes();
+      };
       deadline.signal.addEventListener('abort', onDeadline, { once: true });
       let settled = false;
       child.once('error', (error) => {
@@ -151,10 +165,15 @@ export function createCmdCheck(spec: CmdCheckSpec, env: CheckEnvironment): Probe
         deadline.signal.removeEventListener('abort', onDeadline);
         failed(startError(error, file, cwd));
       });
-      // The leader is gone: kill what it left in its group (background children holding stdout).
-      child.once('exit', () => killGroup(child));
+      // The leader is gone: kill what it left in its group (background children holding stdout),
+      // and give the pipes a moment to drain before they are closed.
+      child.once('exit', () => {
+        killGroup(child);
+        stopReading = setTimeout(closePipes, PIPE_GRACE_MS);
+      });
       child.once('close', (exitCode: number | null, exitSignal: NodeJS.Signals | null) => {
         running.delete(child);
+        clearTimeout(stopReading);
         if (settled) return;
         settled = true;
         deadline.signal.removeEventListener('abort', onDeadline);
