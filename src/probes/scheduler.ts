@@ -14,6 +14,7 @@
 import type { Logger } from 'pino';
 
 import { sleep } from '../engine/abortable.js';
+import { FaultdError, isFaultdError, messageOf } from '../errors.js';
 import type { RunObserver } from '../engine/run-observer.js';
 import type { Experiment } from '../experiment/schema.js';
 import { monotonicMs } from '../monotonic.js';
@@ -82,6 +83,16 @@ interface Loop {
   readonly done: Promise<void>;
 }
 
+/** Makes a probe's check; an error names the probe (a caFile that cannot be read, no command user). */
+function makeCheck(createCheck: ProbeRunDeps['createCheck'], spec: ProbeSpec): ProbeCheck {
+  try {
+    return createCheck(spec.check);
+  } catch (error) {
+    const message = `probe "${spec.name}": ${messageOf(error)}`;
+    throw isFaultdError(error) ? new FaultdError(error.code, message, { cause: error }) : new Error(message, { cause: error });
+  }
+}
+
 function scopeKey(scope: ProbeScope): string {
   return scope.level === 'experiment' ? 'experiment' : scope.level === 'step' ? `step ${scope.step + 1}` : `fault ${scope.faultId}`;
 }
@@ -108,7 +119,7 @@ export class ProbeRun implements RunObserver {
     this.#d = deps;
     const made: ProbeState[] = [];
     try {
-      for (const spec of deps.experiment.probes) made.push({ spec, check: deps.createCheck(spec.check), evaluations: 0, passed: 0, skippedWhileCut: 0, cutLogged: new Set() });
+      for (const spec of deps.experiment.probes) made.push({ spec, check: makeCheck(deps.createCheck, spec), evaluations: 0, passed: 0, skippedWhileCut: 0, cutLogged: new Set() });
     } catch (error) {
       for (const state of made) void state.check.close();
       throw error;

@@ -9,6 +9,7 @@
 import { z } from 'zod';
 
 import { durationSchema } from '../faults/params.js';
+import { parseJsonPath } from './json-path.js';
 import { COMPARATORS, PROBE_MODES, type CheckSpec, type Comparator, type Comparison, type HttpBodyCriterion, type ProbeMode, type RunProperties, type ValueType } from './types.js';
 
 /** Bounds of an experiment's probes. */
@@ -88,7 +89,13 @@ const bodyCriterion = z
   .strictObject({ ...comparisonFields, jsonPath: z.string().regex(/^\$/, 'must start with $ (e.g. $.status)').max(512).optional() })
   .transform((written, c): HttpBodyCriterion => {
     const compared = finishComparison(written, { allowed: [...ORDERED, 'contains', 'matches'], defaultType: 'infer' }, c);
-    return written.jsonPath === undefined ? compared : { ...compared, jsonPath: written.jsonPath };
+    if (written.jsonPath === undefined) return compared;
+    const path = parseJsonPath(written.jsonPath);
+    if (!path.ok) {
+      c.addIssue({ code: 'custom', path: ['jsonPath'], input: written.jsonPath, message: path.error });
+      return z.NEVER;
+    }
+    return { ...compared, jsonPath: written.jsonPath };
   });
 
 function finishComparison(w: WrittenComparison, rules: ComparisonRules, c: z.core.$RefinementCtx): Comparison {

@@ -117,6 +117,7 @@ test('bad probes are refused by field, with the allowed range', (t) => {
   refuses(t, doc({ probes: [{ name: 'c', type: 'cmd', mode: 'SOT', command: 'cat /x | grep y' }] }), /command: has shell syntax .* set shell: true/);
   refuses(t, doc({ probes: [{ name: 'c', type: 'cmd', mode: 'SOT', command: 'x', criteria: { stdout: { type: 'int', criteria: 'contains', value: '1' } } }] }), /stdout\.type: must be string for contains/);
   refuses(t, doc({ probes: [{ name: 'c', type: 'cmd', mode: 'SOT', command: 'x', criteria: { stdout: { criteria: 'matches', value: '(' } } }] }), /stdout\.value: is not a valid regular expression/);
+  refuses(t, doc({ probes: [{ ...web, criteria: { responseCode: 200, body: { jsonPath: '$.a[', criteria: '==', value: 1 } } }] }), /criteria\.body\.jsonPath: /);
   refuses(t, doc({ probes: [web, web] }), /spec\.probes\[1\]\.name: duplicate probe name "web"/);
   refuses(t, doc({ faults: [{ ...CPU, weight: 11 }] }), /faults\[0\]\.weight: must be 1–10/);
 });
