@@ -8,7 +8,8 @@
 import { Agent, request } from 'undici';
 
 import { monotonicMs } from '../../monotonic.js';
-import { describeError, type AttemptDeadline } from './deadline.js';
+import type { AttemptOutcome, ProbeCheck } from '../types.js';
+import { attemptDeadline, describeError, type AttemptDeadline } from './deadline.js';
 
 /** Most a check keeps of a response body. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -85,4 +86,32 @@ export function requestFailure(error: unknown, deadline: AttemptDeadline, timeou
   const code = (error as { code?: unknown }).code;
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return deadline.reason() ?? `timed out after ${timeoutMs} ms`;
   return deadline.reason() ?? describeError(error);
+}
+
+/**
+ * A check over one undici Agent: each attempt gets a deadline (the attempt's timeout and the
+ * caller's signal), a failure to exchange is a failed attempt saying why, and close() destroys
+ * the Agent. `exchange` does the request and judges the response.
+ */
+export function agentCheck(agent: Agent, criterion: string, exchange: (timeoutMs: number, deadline: AttemptDeadline) => Promise<AttemptOutcome>): ProbeCheck {
+  let closed = false;
+  return {
+    async attempt(timeoutMs: number, signal: AbortSignal): Promise<AttemptOutcome> {
+      const started = monotonicMs();
+      if (closed) return { passed: false, observed: '-', criterion, error: 'check closed', latencyMs: 0 };
+      const deadline = attemptDeadline(timeoutMs, signal);
+      try {
+        return await exchange(timeoutMs, deadline);
+      } catch (error) {
+        return { passed: false, observed: '-', criterion, error: requestFailure(error, deadline, timeoutMs), latencyMs: monotonicMs() - started };
+      } finally {
+        deadline.dispose();
+      }
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      await agent.destroy();
+    },
+  };
 }

@@ -7,12 +7,11 @@
 import { readFileSync } from 'node:fs';
 
 import { FaultdError } from '../../errors.js';
-import { monotonicMs } from '../../monotonic.js';
 import { compare, describeComparison } from '../compare.js';
 import { parseJsonPath, readJsonPath, scalarText, type JsonPathSegment } from '../json-path.js';
 import type { AttemptOutcome, HttpCheckSpec, ProbeCheck } from '../types.js';
-import { attemptDeadline, describeError } from './deadline.js';
-import { boundedRequest, createCheckAgent, requestFailure } from './http-client.js';
+import { describeError } from './deadline.js';
+import { agentCheck, boundedRequest, createCheckAgent } from './http-client.js';
 
 /** Sent unless the probe sets its own (servers' logs can tell probes from users). */
 export const USER_AGENT = 'faultd-probe';
@@ -119,25 +118,5 @@ export function createHttpCheck(spec: HttpCheckSpec): ProbeCheck {
     ...(spec.method === 'POST' && spec.body !== undefined ? { body: spec.body } : {}),
     keepBody: bodyCriterion !== undefined,
   };
-  let closed = false;
-  return {
-    async attempt(timeoutMs: number, signal: AbortSignal): Promise<AttemptOutcome> {
-      const started = monotonicMs();
-      if (closed) return { passed: false, observed: '-', criterion, error: 'check closed', latencyMs: 0 };
-      const deadline = attemptDeadline(timeoutMs, signal);
-      try {
-        const response = await boundedRequest(agent, spec.url, request, timeoutMs, deadline);
-        return judgeHttpObservation(spec.criteria, jsonPath, response);
-      } catch (error) {
-        return { passed: false, observed: '-', criterion, error: requestFailure(error, deadline, timeoutMs), latencyMs: monotonicMs() - started };
-      } finally {
-        deadline.dispose();
-      }
-    },
-    async close(): Promise<void> {
-      if (closed) return;
-      closed = true;
-      await agent.destroy();
-    },
-  };
+  return agentCheck(agent, criterion, async (timeoutMs, deadline) => judgeHttpObservation(spec.criteria, jsonPath, await boundedRequest(agent, spec.url, request, timeoutMs, deadline)));
 }

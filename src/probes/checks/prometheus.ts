@@ -4,11 +4,9 @@
  * the check's own keep-alive Agent; its single value compared with the criterion. The query
  * carries the attempt's timeout, so Prometheus gives up on it too.
  */
-import { monotonicMs } from '../../monotonic.js';
 import { compare, describeComparison } from '../compare.js';
-import type { AttemptOutcome, PrometheusCheckSpec, ProbeCheck } from '../types.js';
-import { attemptDeadline } from './deadline.js';
-import { boundedRequest, createCheckAgent, requestFailure } from './http-client.js';
+import type { PrometheusCheckSpec, ProbeCheck } from '../types.js';
+import { agentCheck, boundedRequest, createCheckAgent } from './http-client.js';
 import { parseQueryResponse } from './prometheus-response.js';
 
 /** The query URL: the endpoint (with any path prefix) + /api/v1/query. */
@@ -23,31 +21,14 @@ export function createPrometheusCheck(spec: PrometheusCheckSpec): ProbeCheck {
   const agent = createCheckAgent({ rejectUnauthorized: true });
   const comparison = spec.criteria.value;
   const criterion = describeComparison('value', comparison);
-  let closed = false;
-  return {
-    async attempt(timeoutMs: number, signal: AbortSignal): Promise<AttemptOutcome> {
-      const started = monotonicMs();
-      if (closed) return { passed: false, observed: '-', criterion, error: 'check closed', latencyMs: 0 };
-      const deadline = attemptDeadline(timeoutMs, signal);
-      try {
-        const url = queryUrl(spec.endpoint, spec.query, timeoutMs);
-        const response = await boundedRequest(agent, url, { method: 'GET', headers: { accept: 'application/json' }, keepBody: true }, timeoutMs, deadline);
-        const latencyMs = response.latencyMs;
-        const value = parseQueryResponse(response.statusCode, (response.body ?? Buffer.alloc(0)).toString('utf8'));
-        if (!value.ok) return { passed: false, observed: '-', criterion, error: value.error, latencyMs };
-        const result = compare(comparison.type === 'string' ? value.text : value.value, comparison);
-        const outcome = { passed: result.passed, observed: value.text, criterion, latencyMs };
-        return result.error === undefined ? outcome : { ...outcome, error: result.error };
-      } catch (error) {
-        return { passed: false, observed: '-', criterion, error: requestFailure(error, deadline, timeoutMs), latencyMs: monotonicMs() - started };
-      } finally {
-        deadline.dispose();
-      }
-    },
-    async close(): Promise<void> {
-      if (closed) return;
-      closed = true;
-      await agent.destroy();
-    },
-  };
+  return agentCheck(agent, criterion, async (timeoutMs, deadline) => {
+    const url = queryUrl(spec.endpoint, spec.query, timeoutMs);
+    const response = await boundedRequest(agent, url, { method: 'GET', headers: { accept: 'application/json' }, keepBody: true }, timeoutMs, deadline);
+    const latencyMs = response.latencyMs;
+    const value = parseQueryResponse(response.statusCode, (response.body ?? Buffer.alloc(0)).toString('utf8'));
+    if (!value.ok) return { passed: false, observed: '-', criterion, error: value.error, latencyMs };
+    const result = compare(comparison.type === 'string' ? value.text : value.value, comparison);
+    const outcome = { passed: result.passed, observed: value.text, criterion, latencyMs };
+    return result.error === undefined ? outcome : { ...outcome, error: result.error };
+  });
 }
