@@ -36,10 +36,10 @@ import { median } from './stats.js';
 
 const ROUNDS = Number(process.env['BENCH_PROBES_ROUNDS'] ?? 3);
 /** Seconds each throughput row runs per round (after a short warm-up). */
-const THROUGHPUT_S = Number(process.env['BENCH_PROBES_SECONDS'] ?? 1.5);
+const THROUGHPUT_S = Number(process.env['BENCH_PROBES_SECONDS'] ?? 1.2);
 const WARMUP_MS = 300;
 /** The measured window of each `faultd run`, after it has settled. */
-const AGENT_WINDOW_S = Number(process.env['BENCH_PROBES_AGENT_SECONDS'] ?? 10);
+const AGENT_WINDOW_S = Number(process.env['BENCH_PROBES_AGENT_SECONDS'] ?? 8);
 /** From "fault applied" to the window's start (loops running, code warm). */
 const AGENT_SETTLE_S = 2;
 const HTTP_PROBES = 5;
@@ -179,31 +179,39 @@ function execFileFloor(file: string, args: readonly string[], user: CheckEnviron
   });
 }
 
+/** Runs `side` of `pair` (fresh checks or clients) for `seconds` after its warm-up. */
+async function runSide(pair: Pair, side: 'faultd' | 'floor', seconds: number): Promise<Throughput> {
+  const made = pair.make[side]();
+  try {
+    return await sustain(pair.concurrency, seconds, made.once);
+  } finally {
+    await made.close();
+  }
+}
+
 async function measurePairs(pairs: readonly Pair[], section: string): Promise<Map<Pair, PairResult>> {
   const results = new Map<Pair, PairResult>(pairs.map((p) => [p, { faultd: [], floor: [] }]));
+  // One unmeasured pass first, so the first row does not pay for the code's first runs (JIT).
+  for (const pair of pairs) for (const side of ['faultd', 'floor'] as const) await runSide(pair, side, 0.5);
   for (let round = 0; round < ROUNDS; round += 1) {
     for (const pair of pairs) {
       // Alternate which side goes first, so a drift of the machine does not favour one.
       const order: ('faultd' | 'floor')[] = round % 2 === 0 ? ['faultd', 'floor'] : ['floor', 'faultd'];
       for (const side of order) {
-        const made = pair.make[side]();
-        try {
-          const sample = await sustain(pair.concurrency, THROUGHPUT_S, made.once);
-          if (sample.failures > 0) throw new Error(`${section} ${pair.label} ${side}: ${sample.failures} of ${sample.evaluations} evaluations failed`);
-          results.get(pair)?.[side].push(sample);
-          console.log(`probes ${section} round ${round + 1}: ${pair.label} ${side}: ${JSON.stringify(sample)}`);
-        } finally {
-          await made.close();
-        }
+        const sample = await runSide(pair, side, THROUGHPUT_S);
+        if (sample.failures > 0) throw new Error(`${section} ${pair.label} ${side}: ${sample.failures} of ${sample.evaluations} evaluations failed`);
+        results.get(pair)?.[side].push(sample);
+        console.log(`probes ${section} round ${round + 1}: ${pair.label} ${side}: ${JSON.stringify(sample)}`);
       }
     }
   }
   return results;
 }
 
-/** Median of the per-round ratios faultd / floor of `value`. */
-function ratio(result: PairResult, value: (t: Throughput) => number): number {
-  return median(result.faultd.map((f, i) => value(f) / value(result.floor[i] ?? f)));
+/** The per-round ratios faultd / floor of `value`: their median, and their range in brackets. */
+function ratio(result: PairResult, value: (t: Throughput) => number): string {
+  const ratios = result.faultd.map((f, i) => value(f) / value(result.floor[i] ?? f));
+  return `${median(ratios).toFixed(2)}× (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`;
 }
 
 function throughputTable(pairs: readonly Pair[], results: Map<Pair, PairResult>, children: boolean): string[] {
@@ -218,12 +226,12 @@ function throughputTable(pairs: readonly Pair[], results: Map<Pair, PairResult>,
       String(pair.concurrency),
       m('faultd', (t) => t.rate).toFixed(0),
       m('floor', (t) => t.rate).toFixed(0),
-      `${ratio(r, (t) => t.rate).toFixed(2)}×`,
+      ratio(r, (t) => t.rate),
       m('faultd', (t) => t.cpuUs).toFixed(0),
       m('floor', (t) => t.cpuUs).toFixed(0),
     ];
     if (children) cells.push(m('faultd', (t) => t.childCpuUs).toFixed(0), m('floor', (t) => t.childCpuUs).toFixed(0));
-    else cells.push(`${ratio(r, (t) => t.cpuUs).toFixed(2)}×`);
+    else cells.push(ratio(r, (t) => t.cpuUs));
     return `| ${cells.join(' | ')} |`;
   });
   return [...head, ...rows, ''];
@@ -479,7 +487,7 @@ export async function probeOverhead(root: string): Promise<string[]> {
       ...agent,
       `Each run: linux-process-stop of a \`sleep 600\` the bench starts (no CPU during the fault: one SIGSTOP at the apply, one SIGCONT at the revert, outside the window), ${AGENT_SETTLE_S + AGENT_WINDOW_S + 2} s long; the window is ${AGENT_WINDOW_S} s starting ${AGENT_SETTLE_S} s after \`fault applied\`. faultd runs in a cgroup of its own (cpuacct.usage, or cpu.stat on v2): every thread and every command probe it ran, exited or not; the probed server (the same node:http process) is outside it. The http probes GET ${url} (each its own keep-alive connection), the cmd probes run \`cat ${catFile}\` as nobody with stdout (int) >= 2; every evaluation is logged as a JSON line to a pipe the bench reads, as \`faultd run --log-format json\` does. Evaluations counted from those lines, by their time. ${ROUNDS} rounds, the two runs interleaved (order alternating); medians.`,
       '',
-      `All rows: ${ROUNDS} rounds, each row ${THROUGHPUT_S} s per side after ${WARMUP_MS} ms of warm-up, sides alternating which goes first; medians, ratios are medians of the per-round ratios. Nothing pinned; this host has ${readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length} CPUs shared with other work (load average before the section's end: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}).`,
+      `Throughput rows: one unmeasured pass of every row first, then ${ROUNDS} rounds, each row ${THROUGHPUT_S} s per side after ${WARMUP_MS} ms of warm-up with fresh checks or clients, sides alternating which goes first; medians; ratios are the median of the per-round ratios, with their range (min–max) in brackets. Nothing pinned; this host has ${readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length} CPUs shared with other work (load average before the section's end: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}).`,
     ];
   } finally {
     server?.kill('SIGKILL');
