@@ -25,6 +25,8 @@
  *     monotonic reference, faultd (clock_adjtime ADJ_SETOFFSET) vs `date -s` (bench/time.ts).
  * 11. The HTTP interceptor for requests it passes through, on loopback in a namespace: added
  *     latency (p50, p99) and request rate against direct, haproxy and nginx (bench/http.ts).
+ * 12. Probe overhead: http and cmd evaluations per second against plain undici and execFile, and
+ *     `faultd run`'s extra CPU with 10 probes polling every second (bench/probes.ts).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -55,6 +57,7 @@ import { serviceRestart } from './service.js';
 import { nfqueueDelayer } from './nfqueue.js';
 import { dnsInterceptor } from './dns.js';
 import { httpInterceptor } from './http.js';
+import { probeOverhead } from './probes.js';
 import { processFaults } from './process.js';
 import { timeChaos } from './time.js';
 import { mean, median, sd } from './stats.js';
@@ -515,7 +518,7 @@ async function main(): Promise<void> {
   await ledger.open();
   const stressNg = spawnSync('stress-ng', ['--version'], { encoding: 'utf8' }).stdout.trim();
   const started = new Date();
-  const all = 'cpu,memory,latency,diskio,network,nfqueue,dns,http,process,service,time,footprint,abort,fleet,system';
+  const all = 'cpu,memory,latency,diskio,network,nfqueue,dns,http,probes,process,service,time,footprint,abort,fleet,system';
   const only = (process.env['BENCH_ONLY'] ?? all).split(',');
   const partial = only.join(',') !== all;
   const section = async (name: string, title: string, body: () => Promise<string[]>): Promise<string[]> =>
@@ -533,6 +536,7 @@ async function main(): Promise<void> {
     ...(await section('nfqueue', '## Latency without netem: the NFQUEUE delayer under a bulk TCP stream', () => nfqueueDelayer(ROOT))),
     ...(await section('dns', '## DNS interceptor: added latency and answers per second for passed-through names, vs direct and vs dnsmasq', () => dnsInterceptor(ROOT))),
     ...(await section('http', '## HTTP interceptor: added latency and request rate for passed-through requests, vs direct and vs haproxy and nginx', () => httpInterceptor())),
+    ...(await section('probes', '## Probe overhead: evaluations per second against plain undici and execFile, and `faultd run`\'s extra CPU at 10 probes polling every second', () => probeOverhead(ROOT))),
     ...(await section('process', '## Process faults: kill and stop, next to pkill', () => processFaults(ctx, startFault))),
     ...(await section('service', '## Service restart: faultd over D-Bus vs systemctl restart (nspawn)', () => serviceRestart())),
     ...(await section('time', '## Time chaos: offset asked vs measured, restore error vs `date -s`', () => timeChaos(ctx, startFault))),

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
+import { getEventListeners } from 'node:events';
+
 import test from 'ava';
 
 import { attemptDeadline, describeError } from '../../../src/probes/checks/deadline.js';
@@ -46,6 +48,23 @@ test('many attempts on one caller signal: all aborted with it, no MaxListeners w
   t.true(deadlines.slice(0, 10).every((d) => !d.signal.aborted), 'disposed ones were not called');
   for (const d of deadlines) d.dispose();
   t.deepEqual(warnings.map((w) => w.name), []);
+});
+
+/**
+ * Composite signals Node keeps on `signal` for AbortSignal.any (its internal kDependantSignals
+ * set; 0 when it has none). On Node 20 an entry stays until `signal` aborts.
+ */
+function dependants(signal: AbortSignal): number {
+  const key = Object.getOwnPropertySymbols(signal).find((s) => s.description === 'kDependantSignals');
+  const set = key === undefined ? undefined : (signal as unknown as Record<symbol, { size?: number } | undefined>)[key];
+  return set?.size ?? 0;
+}
+
+test('many attempts on one long-lived signal (a run\'s) leave at most one listener on it and no composite signal', (t) => {
+  const run = new AbortController();
+  for (let i = 0; i < 1000; i += 1) attemptDeadline(5000, run.signal).dispose();
+  t.true(getEventListeners(run.signal, 'abort').length <= 1);
+  t.is(dependants(run.signal), 0, 'no AbortSignal.any composite kept per attempt');
 });
 
 test('describeError adds the code when the message lacks it, and the cause', (t) => {
