@@ -34,7 +34,9 @@ namespace faultd::inj {
 
 Transport::Io PlainTransport::Read(char* buf, size_t len, size_t* n, bool* exhausted) noexcept {
   for (;;) {
-    const ssize_t r = ::read(fd_.get(), buf, len);
+    // recv rather than read: a socket's read goes through the VFS layer (rw_verify_area, the
+    // fsnotify access event) before it reaches the same sock_recvmsg.
+    const ssize_t r = ::recv(fd_.get(), buf, len, 0);
     if (r > 0) {
       *n = static_cast<size_t>(r);
       *exhausted = *n < len;
@@ -53,8 +55,11 @@ Transport::Io PlainTransport::Writev(const iovec* iov, int count, size_t* n, boo
   msg.msg_iov = const_cast<iovec*>(iov);
   msg.msg_iovlen = static_cast<size_t>(count);
   for (;;) {
-    // sendmsg rather than writev: MSG_NOSIGNAL, so a client gone away is EPIPE, not SIGPIPE.
-    const ssize_t r = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
+    // sendmsg/send rather than writev/write: MSG_NOSIGNAL, so a client gone away is EPIPE, not
+    // SIGPIPE. One buffer (a relayed request or response) goes by send: the kernel then copies
+    // no msghdr and iovec array from user space.
+    const ssize_t r = count == 1 ? ::send(fd_.get(), iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL)
+                                 : ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
     if (r >= 0) {
       *n = static_cast<size_t>(r);
       *exhausted = *n < want;
@@ -948,7 +953,7 @@ class Loop {
       return false;
     }
     http::Head& h = head_;
-    const http::ParseResult r = http::ParseRequest(un.substr(0, end), &h);
+    const http::ParseResult r = http::ParseRequest(un.substr(0, end), &h, end);
     c.rq_scan = 0;
     if (r != http::ParseResult::kOk) {
       Refuse(c, r == http::ParseResult::kTooLarge ? 431 : 400);
@@ -1121,7 +1126,7 @@ class Loop {
       return false;
     }
     http::Head& h = head_;
-    const http::ParseResult r = http::ParseResponse(un.substr(0, end), {ex.head, ex.connect, ex.upgrade}, &h);
+    const http::ParseResult r = http::ParseResponse(un.substr(0, end), {ex.head, ex.connect, ex.upgrade}, &h, end);
     c.rs_scan = 0;
     if (r != http::ParseResult::kOk) {
       Bump(counters_.upstream_errors);
