@@ -26,6 +26,7 @@ import path from 'node:path';
 
 import { stressorFile } from '../src/native/load.js';
 import { startHttpServers, type HttpServers } from '../test/helpers/http-servers.js';
+import { systemTool } from '../test/helpers/netns.js';
 import { readLine } from './child-output.js';
 import { ip } from './netns-pair.js';
 import { processTree, runTimeNs } from './proc.js';
@@ -85,7 +86,14 @@ interface Path {
   readonly around?: { before(): void; after(): void };
 }
 
-const inNs = (args: readonly string[]) => spawnSync('ip', ['netns', 'exec', NS, ...args], { encoding: 'utf8', timeout: 120_000 });
+/**
+ * Every tool by its absolute system path: under `npm run bench`, node_modules/.bin comes first on
+ * PATH, and its `nft` is @vercel/nft (a file tracer that exits 0 on `nft -f -`), so the redirect
+ * row once ran with no redirect at all.
+ */
+const IP = systemTool('ip');
+const nsArgs = ([tool = '', ...rest]: readonly string[]): string[] => ['netns', 'exec', NS, systemTool(tool), ...rest];
+const inNs = (args: readonly string[]) => spawnSync(IP, nsArgs(args), { encoding: 'utf8', timeout: 120_000 });
 
 interface Run {
   readonly requests: number;
@@ -111,7 +119,7 @@ function wrkRun(script: string, port: number, connections: number, seconds: numb
 function h2loadRun(log: string, port: number, inFlight: number, seconds: number): Run {
   rmSync(log, { force: true });
   const r = inNs(['h2load', '-c1', `-m${inFlight}`, '-D', String(seconds), `--log-file=${log}`, `http://127.0.0.1:${port}${PATH}`]);
-  const rate = /finished in [\d.]+s, ([\d.]+) req\/s/.exec(r.stdout)?.[1];
+  const rate = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(r.stdout)?.[1];
   const counts = /requests: \d+ total, \d+ started, (\d+) done, \d+ succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(r.stdout);
   const codes = /status codes: \d+ 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(r.stdout);
   if (rate === undefined || !counts || !codes) throw new Error(`h2load on port ${port}: ${r.stdout}${r.stderr}`);
@@ -126,14 +134,18 @@ function measure(dir: string, target: Path): Sample {
     target.protocol === 'h2c' ? h2loadRun(path.join(dir, 'h2load.log'), target.port, inFlight, seconds) : wrkRun(path.join(dir, 'report.lua'), target.port, inFlight, seconds);
   target.around?.before();
   try {
-    run(IN_FLIGHT, 1);
-    const latency = run(1, LATENCY_S);
     const pids = target.pid === undefined ? [] : processTree(target.pid);
+    const cpuStart = runTimeNs(pids);
+    const warmUp = run(IN_FLIGHT, 1);
+    const cpuWarm = runTimeNs(pids);
+    const latency = run(1, LATENCY_S);
     const cpu0 = runTimeNs(pids);
     const rate = run(IN_FLIGHT, THROUGHPUT_S);
     const cpuNs = runTimeNs(pids) - cpu0;
     // A proxy that spent (almost) no CPU was not in the path (a redirect that did not apply).
-    if (target.pid !== undefined && cpuNs / Math.max(1, rate.requests) < 500) throw new Error(`${target.label}: ${cpuNs} ns of CPU for ${rate.requests} requests: not in the path`);
+    if (target.pid !== undefined && cpuNs / Math.max(1, rate.requests) < 500) {
+      throw new Error(`${target.label}: ${cpuNs} ns of CPU for ${rate.requests} requests: not in the path (warm-up ${cpuWarm - cpuStart} ns for ${warmUp.requests}, sequential ${cpu0 - cpuWarm} ns for ${latency.requests})\n${pathDiagnostics()}`);
+    }
     return {
       p50: latency.p50,
       p99: latency.p99,
@@ -144,6 +156,25 @@ function measure(dir: string, target: Path): Sample {
   } finally {
     target.around?.after();
   }
+}
+
+/** The namespace's nf_tables ruleset, its TCP conntrack entries to the server's port and its sockets: why a proxy was not in the path. */
+function pathDiagnostics(): string {
+  const text = (args: readonly string[]) => {
+    let r: ReturnType<typeof inNs>;
+    try {
+      r = inNs(args);
+    } catch (error) {
+      return `(${args.join(' ')}: ${String(error)})`;
+    }
+    return `${r.stdout ?? ''}${r.status === 0 ? '' : `(${args.join(' ')}: exit ${r.status} ${r.stderr ?? ''})`}`;
+  };
+  const conntrack = text(['conntrack', '-L', '-p', 'tcp']).split('\n').filter((l) => l.includes(`dport=${SERVER_PORT}`));
+  return [
+    text(['nft', 'list', 'ruleset']),
+    `${conntrack.length} conntrack entries to port ${SERVER_PORT}:`, ...conntrack.slice(0, 80),
+    text(['ss', '-tan']).split('\n').slice(0, 120).join('\n'),
+  ].join('\n');
 }
 
 /** `curl` through `port` with `protocol`: the HTTP status, or '' when nothing answered. */
@@ -232,7 +263,7 @@ function stressorModes(): string[] {
 const PASS_THROUGH = ['--action=latency', '--latency-ms=0', '--direction=both', '--path=/never-matches'];
 
 async function interceptor(port: number, upstream: readonly string[], fault: readonly string[] = PASS_THROUGH): Promise<ChildProcess> {
-  const child = spawn('ip', [
+  const child = spawn(IP, [
     'netns', 'exec', NS, stressorFile(), 'http', `--mark=${MARK}`, `--port=${port}`, '--threads=1', ...upstream, ...fault,
   ], { stdio: ['ignore', 'pipe', 'inherit'] });
   await readLine(child, (l) => l.includes('"ready"'));
@@ -251,11 +282,15 @@ function redirect(): { before(): void; after(): void } {
 `;
   return {
     before: () => {
-      const r = spawnSync('ip', ['netns', 'exec', NS, 'nft', '-f', '-'], { input: rules, encoding: 'utf8' });
+      const r = spawnSync(IP, nsArgs(['nft', '-f', '-']), { input: rules, encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`nft: ${r.stderr}`);
+      const listed = inNs(['nft', 'list', 'table', 'ip', 'fdbench']);
+      if (!listed.stdout.includes(`redirect to :${FAULTD_REDIRECT_PORT}`)) {
+        throw new Error(`nft -f exited 0 (stdout ${JSON.stringify(r.stdout)}, stderr ${JSON.stringify(r.stderr)}) but the table is not there: ${listed.status} ${listed.stdout}${listed.stderr}`);
+      }
     },
     after: () => {
-      spawnSync('ip', ['netns', 'exec', NS, 'nft', 'delete', 'table', 'ip', 'fdbench']);
+      spawnSync(IP, nsArgs(['nft', 'delete', 'table', 'ip', 'fdbench']));
     },
   };
 }
@@ -307,8 +342,12 @@ function table(title: string, paths: readonly Path[], summaries: ReadonlyMap<Pat
 }
 
 export async function httpInterceptor(): Promise<string[]> {
-  for (const tool of ['wrk', 'h2load', 'haproxy', 'nginx', 'curl']) {
-    if (spawnSync(tool, ['-v']).error) throw new Error(`${tool} is missing: bash scripts/install-deps.sh --bench`);
+  for (const tool of ['wrk', 'h2load', 'haproxy', 'nginx', 'curl', 'nft']) {
+    try {
+      systemTool(tool);
+    } catch {
+      throw new Error(`${tool} is missing: bash scripts/install-deps.sh --bench`);
+    }
   }
   const dir = mkdtempSync(path.join(tmpdir(), 'faultd-bench-http-'));
   const children: ChildProcess[] = [];
@@ -322,7 +361,7 @@ export async function httpInterceptor(): Promise<string[]> {
     writeFileSync(path.join(dir, 'haproxy.cfg'), haproxyConfig());
     writeFileSync(path.join(dir, 'nginx.conf'), nginxConfig(dir));
     const start = (args: readonly string[]) => {
-      const child = spawn('ip', ['netns', 'exec', NS, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+      const child = spawn(IP, nsArgs(args), { stdio: ['ignore', 'ignore', 'inherit'] });
       children.push(child);
       return child;
     };
@@ -388,7 +427,7 @@ export async function httpInterceptor(): Promise<string[]> {
   } finally {
     for (const child of children) child.kill('SIGKILL');
     await servers?.stop();
-    spawnSync('ip', ['netns', 'del', NS]);
+    spawnSync(IP, ['netns', 'del', NS]);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -53,6 +53,10 @@
       'native/core/tls/tls_context.cc',
       'native/core/tls/tls_stream.cc',
       'native/injectors/http_interceptor.cc',
+      'native/injectors/http_loop.cc',
+      'native/injectors/http_relay.cc',
+      'native/injectors/http_h1_exchange.cc',
+      'native/injectors/http_h2_conn.cc',
       'native/injectors/http_tls.cc',
     ],
     # Linked statically: faultd-stressor runs every fault (CPU, memory, DNS…), so it must start on

@@ -197,6 +197,39 @@ TEST(H1Head, RandomHeadsParseTheSameAtEverySplit) {
     }
     if (found == 0) found = FindHeadEnd(text, &scanned);
     EXPECT_EQ(found, head_len);
+    // Given the end FindHeadEnd found (as the interceptor does), the parse is the same.
+    Head known;
+    ASSERT_EQ(ParseRequest(std::string_view(text).substr(0, found), &known, found), ParseResult::kOk);
+    EXPECT_EQ(known.head_len, whole.head_len);
+    EXPECT_EQ(known.header_count, whole.header_count);
+    EXPECT_EQ(known.headers[known.header_count - 1].value, whole.headers[whole.header_count - 1].value);
+  }
+}
+
+// A head end given by the caller is bounded as a searched one: over kMaxHeadBytes is 431.
+TEST(H1Head, AKnownHeadEndIsStillBounded) {
+  std::string text = "GET / HTTP/1.1\r\nX: " + std::string(kMaxHeadBytes, 'v') + "\r\n\r\n";
+  size_t scanned = 0;
+  const size_t end = FindHeadEnd(std::string_view(text).substr(0, kMaxHeadBytes + 3), &scanned);
+  Head h;
+  EXPECT_EQ(end, 0u);
+  EXPECT_EQ(ParseRequest(text, &h), ParseResult::kTooLarge);
+  text = "HTTP/1.1 200 OK\r\nX: " + std::string(kMaxHeadBytes - 20, 'v') + "\r\n\r\n";
+  const size_t response_end = FindHeadEnd(text, &(scanned = 0));
+  ASSERT_GT(response_end, kMaxHeadBytes);
+  EXPECT_EQ(ParseResponse(text, {}, &h, response_end), ParseResult::kTooLarge);
+  EXPECT_EQ(ParseResponse(text, {}, &h), ParseResult::kTooLarge);
+}
+
+// Header names are tokens (RFC 9110 §5.6.2): every tchar passes, separators and controls do not.
+TEST(H1Head, HeaderNameCharacters) {
+  Head h;
+  ASSERT_EQ(Req("GET / HTTP/1.1\r\n!#$%&'*+-.^_`|~aZ09: v\r\n\r\n", &h), ParseResult::kOk);
+  EXPECT_EQ(h.headers[0].name, "!#$%&'*+-.^_`|~aZ09");
+  static constexpr char kNotToken[] = "\"(),/;<=>?@[\\]{} \x7f\x80\xff\x01";
+  for (const char c : std::string_view(kNotToken, sizeof kNotToken - 1)) {
+    const std::string text = std::string("GET / HTTP/1.1\r\nA") + c + "b: v\r\n\r\n";
+    EXPECT_EQ(Req(text, &h), ParseResult::kBad) << static_cast<int>(static_cast<unsigned char>(c));
   }
 }
 

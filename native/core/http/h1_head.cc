@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "h1_head.h"
 
+#include <array>
 #include <cstring>
 
 namespace faultd::core::http {
@@ -8,11 +9,17 @@ namespace {
 
 char Lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
-// RFC 9110 §5.6.2 tchar.
-bool IsToken(char c) noexcept {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
-}
+// RFC 9110 §5.6.2 tchar, as a table: every byte of every header name is checked.
+constexpr std::array<bool, 256> kTokenChars = [] {
+  std::array<bool, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<size_t>(c)] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<size_t>(c)] = true;
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<size_t>(c)] = true;
+  for (const char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
+bool IsToken(char c) noexcept { return kTokenChars[static_cast<unsigned char>(c)]; }
 
 std::string_view Trim(std::string_view v) noexcept {
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
@@ -172,9 +179,11 @@ size_t FindHeadEnd(std::string_view buf, size_t* scanned) noexcept {
 
 // Finds a whole head at the start of `buf` (within kMaxHeadBytes): its length, the start line,
 // and the field lines after it.
-static ParseResult SplitHead(std::string_view buf, size_t* end, std::string_view* fields, std::string_view* start_line) noexcept {
+// `known_end`: the head's length when the caller's FindHeadEnd already found it (0: look here).
+static ParseResult SplitHead(std::string_view buf, size_t known_end, size_t* end, std::string_view* fields,
+                             std::string_view* start_line) noexcept {
   size_t scanned = 0;
-  *end = FindHeadEnd(buf.substr(0, kMaxHeadBytes + 3), &scanned);
+  *end = known_end != 0 && known_end <= buf.size() ? known_end : FindHeadEnd(buf.substr(0, kMaxHeadBytes + 3), &scanned);
   if (*end == 0) return buf.size() > kMaxHeadBytes ? ParseResult::kTooLarge : ParseResult::kIncomplete;
   if (*end > kMaxHeadBytes) return ParseResult::kTooLarge;
   *fields = buf.substr(0, *end);
@@ -182,11 +191,11 @@ static ParseResult SplitHead(std::string_view buf, size_t* end, std::string_view
   return ParseResult::kOk;
 }
 
-ParseResult ParseRequest(std::string_view buf, Head* out) noexcept {
+ParseResult ParseRequest(std::string_view buf, Head* out, size_t head_len) noexcept {
   size_t end = 0;
   std::string_view rest;
   std::string_view line;
-  if (const ParseResult r = SplitHead(buf, &end, &rest, &line); r != ParseResult::kOk) return r;
+  if (const ParseResult r = SplitHead(buf, head_len, &end, &rest, &line); r != ParseResult::kOk) return r;
   // request-line = method SP request-target SP HTTP-version
   const size_t sp1 = line.find(' ');
   const size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
@@ -224,11 +233,11 @@ ParseResult ParseRequest(std::string_view buf, Head* out) noexcept {
   return ParseResult::kOk;
 }
 
-ParseResult ParseResponse(std::string_view buf, const RequestInfo& request, Head* out) noexcept {
+ParseResult ParseResponse(std::string_view buf, const RequestInfo& request, Head* out, size_t head_len) noexcept {
   size_t end = 0;
   std::string_view rest;
   std::string_view line;
-  if (const ParseResult r = SplitHead(buf, &end, &rest, &line); r != ParseResult::kOk) return r;
+  if (const ParseResult r = SplitHead(buf, head_len, &end, &rest, &line); r != ParseResult::kOk) return r;
   // status-line = HTTP-version SP status-code SP [ reason-phrase ]
   if (line.size() < 12 || !ParseVersion(line.substr(0, 8), &out->version_minor) || line[8] != ' ') return ParseResult::kBad;
   int status = 0;

@@ -76,7 +76,9 @@ size_t FindHeadEnd(std::string_view buf, size_t* scanned) noexcept;
 /// Parses the request head at the start of `buf`. Body: Transfer-Encoding chunked (as the final
 /// coding) → kChunked, another Transfer-Encoding → kBad, Content-Length → kLength (differing
 /// values → kBad), otherwise kNone. CONNECT has no body; its tunnel starts with a 2xx response.
-ParseResult ParseRequest(std::string_view buf, Head* out) noexcept;
+/// `head_len`: what FindHeadEnd returned for `buf`, when the caller has it (the head is not
+/// searched for again); 0: searched here.
+ParseResult ParseRequest(std::string_view buf, Head* out, size_t head_len = 0) noexcept;
 
 /// What a response's framing depends on in the request it answers.
 struct RequestInfo {
@@ -85,8 +87,9 @@ struct RequestInfo {
   bool upgrade = false;  ///< the request asked for an Upgrade: a 101 starts a tunnel
 };
 
-/// Parses the response head at the start of `buf` (RFC 9112 §6.3 for its body).
-ParseResult ParseResponse(std::string_view buf, const RequestInfo& request, Head* out) noexcept;
+/// Parses the response head at the start of `buf` (RFC 9112 §6.3 for its body); `head_len` as
+/// for ParseRequest.
+ParseResult ParseResponse(std::string_view buf, const RequestInfo& request, Head* out, size_t head_len = 0) noexcept;
 
 /// Whether the comma-separated header value contains `token` (case-insensitive).
 bool HasToken(std::string_view value, std::string_view token) noexcept;
