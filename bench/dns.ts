@@ -11,9 +11,12 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 
 import { readLine } from './child-output.js';
 import { faultdRunIn, netnsPair } from './netns-pair.js';
+import { systemTool } from '../test/helpers/netns.js';
 import { mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+
+const IP = systemTool('ip');
 
 const A = `fdbench-dns-a-${process.pid}`;
 const B = `fdbench-dns-b-${process.pid}`;
@@ -59,14 +62,14 @@ interface Measured {
 }
 
 function measure(host: string, port: number, name: string): Measured {
-  const r = spawnSync('ip', ['netns', 'exec', A, process.execPath, '-e', CLIENT, host, String(port), name, String(SEQUENTIAL), String(IN_FLIGHT), String(WINDOW_MS)], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(IP, ['netns', 'exec', A, process.execPath, '-e', CLIENT, host, String(port), name, String(SEQUENTIAL), String(IN_FLIGHT), String(WINDOW_MS)], { encoding: 'utf8', timeout: 120_000 });
   const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
   if (!line) throw new Error(`dns client: ${r.stdout}${r.stderr}`);
   return JSON.parse(line) as Measured;
 }
 
 function dnsmasq(ns: string, args: readonly string[]): ChildProcess {
-  return spawn('ip', ['netns', 'exec', ns, 'dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--no-hosts', '--pid-file=', '--bind-interfaces', ...args], { stdio: 'ignore' });
+  return spawn(IP, ['netns', 'exec', ns, systemTool('dnsmasq'), '--no-daemon', '--conf-file=/dev/null', '--no-hosts', '--pid-file=', '--bind-interfaces', ...args], { stdio: 'ignore' });
 }
 
 export async function dnsInterceptor(root: string): Promise<string[]> {
@@ -89,7 +92,8 @@ export async function dnsInterceptor(root: string): Promise<string[]> {
     await readLine(faultd, (l) => l.includes('fault applied'));
     const through = measure(ADDR_B, 53, 'ok.test');
     // The interceptor alone, asked on its own port as the peer is (no redirect, no nat).
-    const table = spawnSync('ip', ['netns', 'exec', A, 'nft', '-j', 'list', 'table', 'inet', 'faultd'], { encoding: 'utf8' }).stdout;
+    // By its system path: under `npm run bench`, PATH starts with node_modules/.bin, whose `nft` is @vercel/nft.
+    const table = spawnSync(IP, ['netns', 'exec', A, systemTool('nft'), '-j', 'list', 'table', 'inet', 'faultd'], { encoding: 'utf8' }).stdout;
     const port = Number(/"redirect":\s*\{\s*"port":\s*(\d+)/.exec(table)?.[1] ?? 0);
     if (port === 0) throw new Error(`no redirect port in ${table}`);
     const alone = measure('127.0.0.1', port, 'ok.test');
