@@ -13,7 +13,7 @@ import type { ExecutionContext } from 'ava';
 import { HubClient } from '../../src/agent/hub-client.js';
 import { API_PREFIX } from '../../src/protocol/constants.js';
 import { TokenReply } from '../../src/protocol/agent-replies.js';
-import { readHubTls } from '../../src/hub/tls.js';
+import { issueClientCertificate, readHubTls } from '../../src/hub/tls.js';
 import { finish, workspace, type CliChild, type Workspace } from '../helpers/cli.js';
 import { startHub, type TestHub } from '../helpers/hub.js';
 import { configureAgent, launchAgent, launchAgentWith, waitForState, type AgentSettings } from '../helpers/agent-process.js';
@@ -104,6 +104,24 @@ test('through the proxy, a wrong pin still fails (checked against the hub\'s cer
   const denied = await t.throwsAsync(token(notAllowed));
   t.is((denied as { code?: string }).code, 'FAULTD_ERR_AGENT_UNREACHABLE');
   t.regex(denied?.message ?? '', /the proxy 127\.0\.0\.1:\d+ answered 403 .*to CONNECT 127\.0\.0\.1:\d+/);
+});
+
+test('through the proxy, mutual TLS still holds: the hub sees the agent\'s client certificate (and its absence)', async (t) => {
+  const hub = await startHub(t, { requireClientCert: true });
+  const proxy = await startTinyproxy(t, [hubPort(hub)]);
+  const { id, accessKey } = hub.service.createInfra('edge-1');
+  const issued = await issueClientCertificate(hub.dir, 'edge-1.example');
+  const clientCert = { cert: readFileSync(issued.cert, 'utf8'), key: readFileSync(issued.key, 'utf8') };
+  const connect = (withCert: boolean) => {
+    const client = new HubClient({ url: hub.url, caPem: hub.ca, proxy: { url: proxy.url, source: 'hub.proxy' }, ...(withCert ? { clientCert } : {}) });
+    t.teardown(() => client.close());
+    return client.post(`${API_PREFIX}/token`, { infraId: id, accessKey }, TokenReply);
+  };
+  const without = await connect(false);
+  t.is(without.status, 401);
+  t.regex('error' in without ? without.error : '', /a client certificate signed by the hub CA is required/);
+  t.is((await connect(true)).status, 200);
+  t.is(proxy.connects().length, 2, proxy.log());
 });
 
 test('HTTPS_PROXY is honoured when the config sets no proxy; NO_PROXY covering the hub (and hub.proxy: none) connect directly', async (t) => {
