@@ -13,7 +13,7 @@ import { FaultdError, messageOf } from '../errors.js';
 import { ErrorReply } from '../protocol/agent-replies.js';
 import type { Validator } from '../protocol/validator.js';
 import { HttpTransport } from './http-transport.js';
-import type { HubProxy } from './proxy.js';
+import type { HubProxy } from '../net/hub-proxy.js';
 
 export interface HubConnection {
   readonly url: string;
@@ -23,7 +23,7 @@ export interface HubConnection {
   readonly clientCert?: { readonly cert: string; readonly key: string };
   /** Bound on connecting and on each wait for data (hub.requestTimeout; 10 s by default). */
   readonly timeoutMs?: number;
-  /** The forward proxy every connection tunnels through (agent/proxy.ts chose it). */
+  /** The forward proxy every connection tunnels through (net/hub-proxy.ts chose it). */
   readonly proxy?: HubProxy;
   /** Allows an `http://` URL: the access key and tokens cross the network unencrypted. */
   readonly insecure?: boolean;

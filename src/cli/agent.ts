@@ -15,7 +15,7 @@ import { Agent } from '../agent/agent.js';
 import { loadAgentIdentity } from '../agent/agent-identity.js';
 import { HubClient } from '../agent/hub-client.js';
 import { readAccessKey } from '../agent/key-file.js';
-import { selectHubProxy } from '../agent/proxy.js';
+import { selectHubProxy } from '../net/hub-proxy.js';
 import { TokenSource } from '../agent/token-source.js';
 import { FaultdError, messageOf } from '../errors.js';
 import { ServiceNotifier } from '../host/systemd.js';

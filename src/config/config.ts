@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 
 import { z } from 'zod';
 
-import { NO_PROXY_VALUE, parseProxyUrl } from '../agent/proxy.js';
+import { NO_PROXY_VALUE, parseProxyUrl } from '../net/hub-proxy.js';
 import { FaultdError, messageOf } from '../errors.js';
 import { parseIpTargets } from '../net/addresses.js';
 import { DEFAULT_SSH_PORTS } from '../net/network-safety.js';
@@ -63,7 +63,7 @@ export const ConfigSchema = z.strictObject({
       /**
        * An HTTP forward proxy for the agent's connection to the hub (`http://host:port`; a CONNECT
        * tunnel, TLS to the hub end to end), or `none` for a direct connection whatever HTTPS_PROXY
-       * says. Unset: the environment's proxy (agent/proxy.ts).
+       * says. Unset: the environment's proxy (net/hub-proxy.ts).
        */
       proxy: z
         .string({ error: 'must be an http:// URL such as http://proxy.example.com:3128, or none' })

@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // Which proxy the agent uses for its hub: the proxy URL's checks, NO_PROXY matching as curl reads
-// it (plus ports), and the precedence hub.proxy > https_proxy > HTTPS_PROXY, NO_PROXY for the environment only.
+// it (plus ports), the precedence hub.proxy > https_proxy > HTTPS_PROXY (NO_PROXY for the environment only),
+// and the proxy in use kept out of network faults as part of the control plane.
 import test from 'ava';
+import { pino } from 'pino';
 
-import { noProxyMatches, parseProxyUrl, selectHubProxy } from '../../../src/agent/proxy.js';
+import { controlPlaneTargets, exclusionsOf } from '../../../src/faults/network/safety.js';
+import { parseIpTargets } from '../../../src/net/addresses.js';
+import { noProxyMatches, parseProxyUrl, selectHubProxy } from '../../../src/net/hub-proxy.js';
+import { resolveNetworkSafety } from '../../../src/net/network-safety.js';
 
 test('a proxy URL is http://host[:port] only, normalized with its port', (t) => {
   t.deepEqual(parseProxyUrl('http://proxy.example.com:3128'), { url: 'http://proxy.example.com:3128' });
@@ -107,4 +112,20 @@ test('an unusable proxy in hub.proxy or the environment is refused naming where 
   t.false(fromEnv.message.includes('alice'));
   // Covered by NO_PROXY: the variable is never used, so it is not checked either.
   t.is(selectHubProxy(HTTPS_HUB, undefined, { HTTPS_PROXY: 'http://alice:s3cret@proxy:3128', NO_PROXY: '*' }), undefined);
+});
+
+test('the proxy the agent uses is part of the control plane: network faults keep its addresses out, whichever way it was set', async (t) => {
+  const silent = pino({ level: 'silent' });
+  const safetyOf = (hub: { url: string; proxy?: string }, env: NodeJS.ProcessEnv = {}) => resolveNetworkSafety({ hub, safety: { excludeIPs: [], sshPorts: [22] } }, silent, env);
+  const configured = await safetyOf({ url: 'https://10.9.9.9:8443', proxy: 'http://10.7.7.7:3128' });
+  t.deepEqual(exclusionsOf(configured, false).map((e) => `${e.target.address} ${e.reason}`), ['10.9.9.9 control plane 10.9.9.9:8443', '10.7.7.7 control plane proxy 10.7.7.7:3128']);
+  t.deepEqual(controlPlaneTargets(parseIpTargets('10.7.7.7'), configured), ['10.7.7.7 is the control plane proxy 10.7.7.7:3128']);
+  const fromEnv = await safetyOf({ url: 'https://10.9.9.9:8443' }, { HTTPS_PROXY: 'http://[fd00::7]:3128' });
+  t.deepEqual(fromEnv.controlPlane.map((e) => e.reason), ['control plane 10.9.9.9:8443', 'control plane proxy [fd00::7]:3128']);
+  t.deepEqual((await safetyOf({ url: 'https://10.9.9.9:8443' }, { HTTPS_PROXY: 'http://10.7.7.7:3128', NO_PROXY: '10.0.0.0/8' })).controlPlane.map((e) => e.reason), ['control plane 10.9.9.9:8443'], 'not used: not excluded');
+  t.deepEqual((await safetyOf({ url: 'https://10.9.9.9:8443', proxy: 'none' }, { HTTPS_PROXY: 'http://10.7.7.7:3128' })).controlPlane.map((e) => e.reason), ['control plane 10.9.9.9:8443']);
+  const named = await safetyOf({ url: 'https://10.9.9.9:8443', proxy: 'http://localhost:3128' });
+  t.true(named.controlPlane.some((e) => e.reason === 'control plane proxy localhost:3128' && (e.target.address === '127.0.0.1' || e.target.address === '::1')), 'a proxy name is resolved once');
+  const unresolved = await safetyOf({ url: 'https://10.9.9.9:8443', proxy: 'http://proxy.invalid:3128' });
+  t.regex(unresolved.controlPlaneUnresolved ?? '', /^the hub proxy host proxy\.invalid did not resolve/, 'then network faults are refused unless allowControlPlaneImpact');
 });
