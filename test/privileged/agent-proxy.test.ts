@@ -6,6 +6,7 @@
 // disconnectTimeout + 1 s; the result arrives once the proxy is back).
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
+import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
 
 import type { ExecutionContext } from 'ava';
@@ -122,6 +123,28 @@ test('through the proxy, mutual TLS still holds: the hub sees the agent\'s clien
   t.regex('error' in without ? without.error : '', /a client certificate signed by the hub CA is required/);
   t.is((await connect(true)).status, 200);
   t.is(proxy.connects().length, 2, proxy.log());
+});
+
+test('hub.requestTimeout reaches the agent: a proxy that never answers CONNECT fails each call after 1 s, not the default 10 s', async (t) => {
+  const hub = await startHub(t);
+  const held = new Set<Socket>();
+  const silent = createServer((socket) => held.add(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const socket of held) socket.destroy();
+    silent.close();
+  });
+  const port = (silent.address() as { port: number }).port;
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  configureWith(hub, ws, [`proxy: http://127.0.0.1:${port}`, 'requestTimeout: 1s']);
+  const agent = launchAgent(t, ws);
+  const out = output(agent);
+  t.true(await waitUntil(() => /within 1000 ms/.test(out()), 8000), out());
+  t.false(/within 10000 ms/.test(out()));
+  t.true(held.size >= 1, 'the agent connected to the proxy');
+  agent.kill('SIGTERM');
+  await finish(agent);
 });
 
 test('HTTPS_PROXY is honoured when the config sets no proxy; NO_PROXY covering the hub (and hub.proxy: none) connect directly', async (t) => {
