@@ -5,7 +5,7 @@
  * CONNECT only to the given ports. Its log (stderr) is kept across restarts, so a test can tell
  * which tunnels it opened. Killed by pid at teardown.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,11 +23,6 @@ export interface Tinyproxy {
   kill(): Promise<void>;
   /** Starts it again on the same port. */
   restart(): Promise<void>;
-}
-
-/** Whether the tinyproxy binary is installed (scripts/install-deps.sh installs it). */
-export function haveTinyproxy(): boolean {
-  return spawnSync('tinyproxy', ['-v'], { encoding: 'utf8' }).status === 0;
 }
 
 /** A TCP port the kernel just had free on 127.0.0.1. */
@@ -71,9 +66,9 @@ export async function startTinyproxy(t: { teardown(fn: () => void | Promise<void
       };
       proc.stdout.on('data', onData);
       proc.stderr.on('data', onData);
-      proc.once('error', (error) => {
+      proc.once('error', (error: Error & { code?: string }) => {
         clearTimeout(timer);
-        reject(error);
+        reject(error.code === 'ENOENT' ? new Error('tinyproxy is not installed (scripts/install-deps.sh installs it)', { cause: error }) : error);
       });
       proc.once('exit', (code, signal) => {
         clearTimeout(timer);
