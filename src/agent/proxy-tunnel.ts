@@ -4,7 +4,8 @@
  * on a 2xx answer the proxy's socket, which from then on carries the agent's bytes to the hub
  * unchanged. The TLS handshake with the hub (CA, pin, client certificate) runs over that socket,
  * so the proxy sees only the tunnel's endpoints. Bounded by `timeoutMs` from connecting to the
- * proxy to its answer.
+ * proxy to its answer (and then the TLS handshake by as much again). The two keep-alive pools
+ * below make every connection of http-transport.ts such a tunnel.
  */
 import type { Duplex } from 'node:stream';
 import { Agent as HttpAgent, request as httpRequest, type AgentOptions as HttpAgentOptions, type ClientRequestArgs } from 'node:http';
