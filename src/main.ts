@@ -43,7 +43,7 @@ async function buildEnv(opts: ProgramOptions, configExplicit: boolean, withConfi
   const terminal = new Terminal(process.stdout);
   const logger = createLogger(opts.logFormat, (line) => terminal.line(line));
   const config = withConfig ? loadConfig(opts.config, configExplicit) : DEFAULT_CONFIG;
-  const safety = withConfig ? await resolveNetworkSafety(config, logger) : DEFAULT_NETWORK_SAFETY;
+  const safety = withConfig ? await resolveNetworkSafety(config, logger, process.env) : DEFAULT_NETWORK_SAFETY;
   const limits = { ...DEFAULT_LIMITS, maxMemoryFraction: opts.maxMemoryFraction };
   const options = { stateDir: opts.stateDir, logFormat: opts.logFormat, limits, safety, config, configPath: opts.config, version: VERSION };
   return { options, registry: REGISTRY, logger, terminal, print: (text) => terminal.line(text) };

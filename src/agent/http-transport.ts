@@ -8,11 +8,14 @@
  * minute, one or two at a time, and needs neither pipelining nor HTTP/2, while undici (with
  * its WASM HTTP parser) costs an idle agent about 19 MiB of resident memory against about
  * 3 MiB for Node's own client (`npm run bench`, "What each module costs"). The hub test
- * helpers and the fleet bench still drive the hub with undici, as a second client.
+ * helpers and the fleet bench still drive the hub with undici, as a second client. For the same
+ * reason a forward proxy is reached with Node's own CONNECT (proxy-tunnel.ts), not undici's ProxyAgent.
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { PeerCertificate } from 'node:tls';
+
+import { TunnelHttpAgent, TunnelHttpsAgent } from './proxy-tunnel.js';
 
 export interface TransportOptions {
   /** PEM of the CA that signs the hub's certificate (the system's CAs otherwise). */
@@ -24,6 +27,8 @@ export interface TransportOptions {
   readonly checkServerIdentity?: (host: string, cert: PeerCertificate) => Error | undefined;
   /** Bound on connecting and on each wait for data. */
   readonly timeoutMs: number;
+  /** An HTTP forward proxy (`http://host:port`): every connection is a CONNECT tunnel through it. */
+  readonly proxy?: string;
 }
 
 export interface TransportRequest {
@@ -66,17 +71,19 @@ export class HttpTransport {
     this.#base = origin.href.replace(/\/$/, '');
     this.#timeoutMs = options.timeoutMs;
     const common = { keepAlive: true, keepAliveMsecs: 1000, timeout: KEEP_ALIVE_MS, scheduling: 'lifo' as const };
+    const tunnel = options.proxy === undefined ? undefined : { proxyUrl: options.proxy, timeoutMs: options.timeoutMs };
     if (origin.protocol === 'https:') {
-      this.#agent = new HttpsAgent({
+      const tls = {
         ...common,
         ...(options.ca ? { ca: options.ca } : {}),
         ...(options.cert ? { cert: options.cert } : {}),
         ...(options.key ? { key: options.key } : {}),
         ...(options.checkServerIdentity ? { checkServerIdentity: options.checkServerIdentity } : {}),
-      });
+      };
+      this.#agent = tunnel ? new TunnelHttpsAgent(tls, tunnel) : new HttpsAgent(tls);
       this.#request = httpsRequest;
     } else {
-      this.#agent = new HttpAgent(common);
+      this.#agent = tunnel ? new TunnelHttpAgent(common, tunnel) : new HttpAgent(common);
       this.#request = httpRequest;
     }
   }

@@ -13,6 +13,7 @@ import { FaultdError, messageOf } from '../errors.js';
 import { ErrorReply } from '../protocol/agent-replies.js';
 import type { Validator } from '../protocol/validator.js';
 import { HttpTransport } from './http-transport.js';
+import type { HubProxy } from '../net/hub-proxy.js';
 
 export interface HubConnection {
   readonly url: string;
@@ -20,7 +21,10 @@ export interface HubConnection {
   /** Hex SHA-256 of the hub's leaf certificate, colons optional. */
   readonly pinSha256?: string;
   readonly clientCert?: { readonly cert: string; readonly key: string };
+  /** Bound on connecting and on each wait for data (hub.requestTimeout; 10 s by default). */
   readonly timeoutMs?: number;
+  /** The forward proxy every connection tunnels through (net/hub-proxy.ts chose it). */
+  readonly proxy?: HubProxy;
   /** Allows an `http://` URL: the access key and tokens cross the network unencrypted. */
   readonly insecure?: boolean;
 }
@@ -57,8 +61,6 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
 
 /** Bound on connecting and on each wait for data, unless the connection sets its own. */
 const REQUEST_TIMEOUT_MS = 10_000;
-/** A held call (long-poll) may take its wait plus this before it counts as hung. */
-const HELD_CALL_SLACK_MS = 10_000;
 
 const normalizePin = (pin: string): string => pin.replaceAll(':', '').toUpperCase();
 
@@ -93,14 +95,20 @@ function assertTransport(url: URL, connection: HubConnection): void {
 export class HubClient {
   readonly #transport: HttpTransport;
   readonly #url: URL;
+  /** A held call (long-poll) may take its wait plus this before it counts as hung. */
+  readonly #heldCallSlackMs: number;
+  readonly #proxied: boolean;
 
   constructor(connection: HubConnection) {
     this.#url = new URL(connection.url);
     assertTransport(this.#url, connection);
     const pin = connection.pinSha256 === undefined ? undefined : normalizePin(connection.pinSha256);
     const timeout = connection.timeoutMs ?? REQUEST_TIMEOUT_MS;
+    this.#heldCallSlackMs = timeout;
+    this.#proxied = connection.proxy !== undefined;
     this.#transport = new HttpTransport(this.#url, {
       timeoutMs: timeout,
+      ...(connection.proxy ? { proxy: connection.proxy.url } : {}),
       ...(connection.caPem ? { ca: connection.caPem } : {}),
       ...(connection.clientCert ? { cert: connection.clientCert.cert, key: connection.clientCert.key } : {}),
       ...(pin
@@ -141,7 +149,8 @@ export class HubClient {
    */
   async #plainHttpAtTls(error: unknown): Promise<string | undefined> {
     const code = errorCode(error);
-    if (this.#url.protocol !== 'http:' || (code !== 'UND_ERR_SOCKET' && code !== 'ECONNRESET' && code !== 'HPE_INVALID_CONSTANT') || !(await speaksTls(this.#url))) return undefined;
+    // Through a proxy the probe would go around it: the tunnel's own error says enough.
+    if (this.#proxied || this.#url.protocol !== 'http:' || (code !== 'UND_ERR_SOCKET' && code !== 'ECONNRESET' && code !== 'HPE_INVALID_CONSTANT') || !(await speaksTls(this.#url))) return undefined;
     return `the hub at ${this.#url.host} speaks TLS, but hub.url says http://: use https://${this.#url.host}`;
   }
 
@@ -170,7 +179,7 @@ export class HubClient {
         method: 'GET',
         path: route,
         headers: { authorization: `Bearer ${token}` },
-        answerTimeoutMs: waitMs + HELD_CALL_SLACK_MS,
+        answerTimeoutMs: waitMs + this.#heldCallSlackMs,
         ...(signal ? { signal } : {}),
       });
     } catch (error) {

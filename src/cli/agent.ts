@@ -15,6 +15,7 @@ import { Agent } from '../agent/agent.js';
 import { loadAgentIdentity } from '../agent/agent-identity.js';
 import { HubClient } from '../agent/hub-client.js';
 import { readAccessKey } from '../agent/key-file.js';
+import { selectHubProxy } from '../net/hub-proxy.js';
 import { TokenSource } from '../agent/token-source.js';
 import { FaultdError, messageOf } from '../errors.js';
 import { ServiceNotifier } from '../host/systemd.js';
@@ -43,11 +44,16 @@ export async function agentCommand(env: CommandEnv, stopSignal: AbortSignal): Pr
   }
   readAccessKey(hub.accessKeyFile); // refuses an unsafe key file before anything else
   if (hub.insecure && workerRole() !== 'run') env.logger.warn({ hub: hub.url }, 'INSECURE: hub.insecure is set and hub.url is http://, so the access key and tokens cross the network unencrypted; use https:// outside tests');
+  // hub.proxy wins over HTTPS_PROXY/NO_PROXY; the choice is made once, here, for every process of the agent.
+  const proxy = selectHubProxy(new URL(hub.url), hub.proxy, process.env);
   // This instance, for the hub's one-machine-per-infrastructure binding (README, "Hub and agent").
   const identity = loadAgentIdentity({ stateDir: env.options.stateDir });
+  if (proxy && workerRole() !== 'run') env.logger.info({ hub: hub.url, proxy: proxy.url, from: proxy.source }, 'the hub is reached through a forward proxy (CONNECT tunnel)');
   const connection: HubConnection = {
     url: hub.url,
     insecure: hub.insecure,
+    ...(proxy ? { proxy } : {}),
+    ...(hub.requestTimeout === undefined ? {} : { timeoutMs: hub.requestTimeout }),
     ...(hub.caFile ? { caPem: readPem(hub.caFile, 'the CA file') } : {}),
     ...(hub.pinSha256 ? { pinSha256: hub.pinSha256 } : {}),
     ...(hub.clientCertFile && hub.clientKeyFile ? { clientCert: { cert: readPem(hub.clientCertFile, 'the client certificate'), key: readPem(hub.clientKeyFile, 'the client key') } } : {}),

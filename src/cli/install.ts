@@ -45,6 +45,8 @@ export interface InstallFlags extends InstallPaths {
   readonly pinSha256?: string;
   readonly clientCertFile?: string;
   readonly clientKeyFile?: string;
+  /** An HTTP forward proxy to the hub (`http://host:port`, or `none`): hub.proxy. */
+  readonly httpProxy?: string;
   /** Replace files install did not write, and an access key that differs (a rotated one). */
   readonly force: boolean;
 }
@@ -150,6 +152,7 @@ export function installCommand(given: InstallFlags, env: CommandEnv): ExitCode {
     ...(ca === undefined ? {} : { caFile: files.ca }),
     ...(flags.pinSha256 === undefined ? {} : { pinSha256: flags.pinSha256 }),
     ...(clientCert === undefined ? {} : { clientCertFile: files.clientCert, clientKeyFile: files.clientKey }),
+    ...(flags.httpProxy === undefined ? {} : { proxy: flags.httpProxy }),
   };
   const checked = ConfigSchema.safeParse({ hub });
   if (!checked.success) {

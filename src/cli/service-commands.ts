@@ -27,6 +27,7 @@ interface InstallOptions {
   pinSha256?: string;
   clientCertFile?: string;
   clientKeyFile?: string;
+  httpProxy?: string;
   configDir: string;
   unitDir: string;
   systemctl: boolean;
@@ -44,6 +45,7 @@ export function registerInstall(program: Command, host: CliHost): void {
     .option('--pin-sha256 <fingerprint>', "pin the hub's certificate (SHA-256, hex with or without colons)")
     .option('--client-cert-file <file>', 'a client certificate for hubs that require mutual TLS (with --client-key-file)')
     .option('--client-key-file <file>', 'its private key')
+    .option('--http-proxy <url>', 'reach the hub through this HTTP forward proxy (http://host:port; a CONNECT tunnel, TLS to the hub end to end), or none to ignore HTTPS_PROXY; written as hub.proxy')
     .addOption(configDirOption())
     .addOption(unitDirOption())
     .option('--no-systemctl', 'write the files only (an image build); do not reload, enable or start')

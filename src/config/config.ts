@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 
 import { z } from 'zod';
 
+import { NO_PROXY_VALUE, parseProxyUrl } from '../net/hub-proxy.js';
 import { FaultdError, messageOf } from '../errors.js';
 import { parseIpTargets } from '../net/addresses.js';
 import { DEFAULT_SSH_PORTS } from '../net/network-safety.js';
@@ -59,6 +60,21 @@ export const ConfigSchema = z.strictObject({
       clientKeyFile: z.string().min(1).optional(),
       /** Allows an `http://` url: the access key and tokens cross the network unencrypted (tests only). */
       insecure: z.boolean({ error: 'must be true or false' }).default(false),
+      /**
+       * An HTTP forward proxy for the agent's connection to the hub (`http://host:port`; a CONNECT
+       * tunnel, TLS to the hub end to end), or `none` for a direct connection whatever HTTPS_PROXY
+       * says. Unset: the environment's proxy (net/hub-proxy.ts).
+       */
+      proxy: z
+        .string({ error: 'must be an http:// URL such as http://proxy.example.com:3128, or none' })
+        .superRefine((value, c) => {
+          if (value === NO_PROXY_VALUE) return;
+          const parsed = parseProxyUrl(value);
+          if ('problem' in parsed) c.addIssue({ code: 'custom', message: parsed.problem });
+        })
+        .optional(),
+      /** Bound on connecting to the hub (through the proxy, if any) and on each wait for its answer (default 10 s). */
+      requestTimeout: duration(1_000, 120_000).optional(),
     })
     .refine((hub) => (hub.clientCertFile === undefined) === (hub.clientKeyFile === undefined), {
       message: 'clientCertFile and clientKeyFile go together',
