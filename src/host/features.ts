@@ -33,6 +33,12 @@ export interface FeatureProbe {
    * HTTPS interception needs; absent (older fakes): not supported.
    */
   httpTls?(): FeatureSupport;
+  /**
+   * Whether signals go through pidfds (pidfd_open + pidfd_send_signal, Linux 5.3+). Unsupported:
+   * the addon signals by pid between two start-time checks (the weaker guarantee, see README).
+   * Absent (older fakes): not asked.
+   */
+  pidfd?(): FeatureSupport;
 }
 
 /** What a stressor probe run printed, or why it could not run. */
@@ -46,8 +52,8 @@ export interface ProbeRun {
 export interface ProbeSources {
   /** Absolute path of the faultd-stressor executable. */
   readonly stressorPath: string;
-  /** The addon, asked for only when the nf_tables probe runs. */
-  readonly native: () => Pick<NativeAddon, 'nftListChains'>;
+  /** The addon, asked for only when the nf_tables or the pidfd probe runs. */
+  readonly native: () => Pick<NativeAddon, 'nftListChains'> & Partial<Pick<NativeAddon, 'signalPath'>>;
   /** Runs `<stressorPath> <args>` to completion (default: spawnSync with a 5 s timeout). */
   readonly run?: (file: string, args: readonly string[]) => ProbeRun;
 }
@@ -127,6 +133,7 @@ export function kernelFeatureProbe(sources: ProbeSources): FeatureProbe {
         ),
       ),
     nftables: () => cached('nf_tables', () => probeNftables(sources)),
+    pidfd: () => cached('pidfd', () => probePidfd(sources)),
     // NFT_MSG_NEWCHAIN ENOENT/EOPNOTSUPP: no nat chain type (nf_nat, nft_chain_nat); NEWRULE: no nft_redir.
     httpTls: () => cached('http-tls', () => probeHttpTls(sources)),
     natRedirect: () =>
@@ -162,4 +169,22 @@ function probeNftables(sources: ProbeSources): FeatureSupport {
     }
     return { supported: true, reason: `not probed (${message}); assumed present` };
   }
+}
+
+/** The addon tries pidfd_open(2) on its own pid: ENOSYS (before Linux 5.3) or EPERM (a seccomp filter older than it) mean no pidfds. */
+function probePidfd(sources: ProbeSources): FeatureSupport {
+  try {
+    const path = sources.native().signalPath?.();
+    if (path === undefined) return { supported: true, reason: 'not probed (this addon has no signalPath); assumed present' };
+    if (path === 'pidfd') return { supported: true, reason: '' };
+    return { supported: false, reason: 'pidfd_open ENOSYS or EPERM (kernel before 5.3, or a seccomp filter that predates it)' };
+  } catch (error) {
+    return { supported: false, reason: `the probe could not run: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
+
+/** The doctor line and process-fault note for a pidfd verdict. */
+export function signalPathNote(pidfd: FeatureSupport | undefined): string {
+  if (!pidfd || pidfd.supported) return 'signals through pidfds (pidfd_open + pidfd_send_signal) opened after checking the start time: race-free';
+  return `no pidfds here (${pidfd.reason}): signals by pid with the start time checked immediately before and after kill(2); a pid reused within those microseconds could be hit (see README, "Kernels without pidfd")`;
 }
