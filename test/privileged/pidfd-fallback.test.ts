@@ -3,13 +3,16 @@
 // kernel with path 'pid-start-checked': processes the test starts are really signalled through
 // it (the kernel's exit signal and /proc/<pid>/stat state are the oracle), and a pid the kernel
 // really reused (ns_last_pid steers the next fork onto it; needs root) is refused by the start
-// time check on both paths. Also the feature probe and `faultd doctor` on this kernel.
+// time check on both paths. Also the feature probe and `faultd doctor` on this kernel, and
+// `faultd run` with FAULTD_TEST_MISSING_FEATURES=pidfd under strace: the process faults signal
+// through kill(2), never pidfd_send_signal.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 
 import type { ExecutionContext } from 'ava';
 
-import { runCli, workspace } from '../helpers/cli.js';
+import { experimentYaml, FAULTD_BIN, finish, runCli, startCli, workspace } from '../helpers/cli.js';
 import { hostFeatureProbe, privilegedTest as test } from '../helpers/privileged.js';
 import { waitUntil } from '../helpers/processes.js';
 import { loadNative } from '../../src/native/load.js';
@@ -103,4 +106,59 @@ test('a pid the kernel reused for another process is refused on both paths', asy
 test('a path the addon does not know is a TypeError', (t) => {
   const error = t.throws(() => native.killProcess(process.pid, 1, 0, 'kill' as 'pidfd'), { instanceOf: TypeError });
   t.is((error as { code?: string }).code, 'ERR_INVALID_ARG_TYPE');
+});
+
+test('doctor with pidfd forced missing names the kill(2) path; the process kinds stay supported', async (t) => {
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const doctor = await finish(startCli(['doctor'], ws.stateDir, undefined, { FAULTD_TEST_MISSING_FEATURES: 'pidfd' }));
+  t.is(doctor.code, 0, doctor.stderr);
+  t.regex(doctor.stdout, /^Signals: no pidfds here \(forced missing by FAULTD_TEST_MISSING_FEATURES=pidfd \(tests\)\): signals by pid with the start time checked immediately before and after kill\(2\)/m);
+  t.regex(doctor.stdout, /^OK {2}linux-process-kill\n {5}no pidfds here/m);
+  t.regex(doctor.stdout, /^OK {2}linux-process-stop\n {5}SIGSTOP\/SIGCONT: no pidfds here/m);
+  const json = await finish(startCli(['doctor', '--json'], ws.stateDir, undefined, { FAULTD_TEST_MISSING_FEATURES: 'pidfd' }));
+  t.is((JSON.parse(json.stdout) as { host: { signals: string } }).host.signals, 'pid-start-checked');
+});
+
+test('faultd run with pidfd forced missing: stop, continue and kill go through kill(2) (strace), and reach their targets', async (t) => {
+  const ws = workspace();
+  const names = ['stop', 'kill'].map((what) => `fdp${what}${process.pid % 10_000}`.slice(0, 15));
+  const bins = names.map((name) => path.join(ws.dir, name));
+  for (const bin of bins) copyFileSync('/bin/sleep', bin);
+  const [stopped, killed] = bins.map((bin) => {
+    const child = spawn(bin, ['300'], { stdio: 'ignore' });
+    return { child, exited: new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal))) };
+  });
+  t.teardown(async () => {
+    for (const x of [stopped, killed]) {
+      x?.child.kill('SIGCONT');
+      x?.child.kill('SIGKILL');
+    }
+    await runCli(['revert', '--remnants', '--force'], ws.stateDir);
+    ws.remove();
+  });
+  if (!stopped || !killed) return t.fail('targets not started');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const file = ws.file('exp.json', experimentYaml([[
+    { name: 'stop', kind: 'linux-process-stop', duration: '1s', params: { processNames: names[0] } },
+    { name: 'kill', kind: 'linux-process-kill', duration: '1s', params: { processNames: names[1] } },
+  ]]));
+  const trace = path.join(ws.dir, 'strace.out');
+  const env = { ...process.env, FAULTD_STATE_DIR: ws.stateDir, FAULTD_CONFIG: path.join(ws.dir, 'config.yaml'), FAULTD_TEST_MISSING_FEATURES: 'pidfd' };
+  const child = spawn('strace', ['-f', '-qq', '-e', 'trace=kill,pidfd_open,pidfd_send_signal', '-o', trace, process.execPath, FAULTD_BIN, 'run', file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stoppedDuringFault = false;
+  const watch = setInterval(() => {
+    if (stateOf(stopped.child.pid ?? 0) === 'T') stoppedDuringFault = true;
+  }, 20);
+  const result = await finish(child);
+  clearInterval(watch);
+  t.is(result.code, 0, result.stdout + result.stderr);
+  t.true(stoppedDuringFault, 'state T seen during the fault');
+  t.is(stateOf(stopped.child.pid ?? 0), 'S', 'running again after the revert');
+  t.is(await killed.exited, 'SIGTERM');
+  const syscalls = readFileSync(trace, 'utf8');
+  for (const [pid, signal] of [[stopped.child.pid, 'SIGSTOP'], [stopped.child.pid, 'SIGCONT'], [killed.child.pid, 'SIGTERM']] as const) {
+    t.regex(syscalls, new RegExp(`kill\\(${pid ?? 0}, ${signal}\\)\\s+= 0`), `kill(${pid ?? 0}, ${signal}) in the trace`);
+  }
+  t.notRegex(syscalls, /pidfd_send_signal\(/, 'no signal went through a pidfd');
 });

@@ -150,3 +150,26 @@ test('doctor notes of the process faults follow the probe (pidfd forced missing)
     t.true(kind.support(ctx(true)).notes.some((n) => n.includes('signals through pidfds')));
   }
 });
+
+test('the IFB probe runs probe-ifb once; the kernel\'s "Unknown device type" is a clear no', (t) => {
+  const r = sources({ 'probe-ifb': printed({ supported: false, probe: 'RTM_NEWLINK', errno: 95, message: 'Operation not supported', detail: 'Unknown device type' }) });
+  const probe = kernelFeatureProbe(r.sources);
+  t.deepEqual(probe.ifb?.(), { supported: false, reason: 'RTM_NEWLINK ENOTSUP: Unknown device type' });
+  t.false(probe.ifb?.().supported);
+  t.deepEqual(r.runs, ['/opt/faultd/faultd-stressor probe-ifb']);
+  const noIngress = sources({ 'probe-ifb': printed({ supported: false, probe: 'RTM_NEWQDISC', errno: 2, message: 'No such file or directory', detail: 'Specified qdisc kind is unknown' }) });
+  t.false(kernelFeatureProbe(noIngress.sources).ifb?.().supported);
+  t.deepEqual(kernelFeatureProbe(sources({ 'probe-ifb': printed({ supported: true }) }).sources).ifb?.(), { supported: true, reason: '' });
+});
+
+test('without nf_tables the NFQUEUE and nat probes answer no without running the stressor', (t) => {
+  const legacy = sources({}, () => {
+    throw Object.assign(new Error('NFT_MSG_GETCHAIN EOPNOTSUPP: Operation not supported'), { code: 'EOPNOTSUPP' });
+  });
+  const probe = kernelFeatureProbe(legacy.sources);
+  t.false(probe.nfqueue().supported);
+  t.regex(probe.nfqueue().reason, /^needs nf_tables: NFT_MSG_GETCHAIN EOPNOTSUPP/);
+  t.regex(probe.natRedirect().reason, /^needs nf_tables: NFT_MSG_GETCHAIN EOPNOTSUPP/);
+  t.deepEqual(legacy.runs, []);
+  t.deepEqual(legacy.nftCalls, ['faultd'], 'nf_tables asked once for both');
+});
