@@ -36,6 +36,7 @@ Napi::Object RegisterModule(Napi::Env env, Napi::Object exports) {
   exports.Set("init", Napi::Function::New(env, Init, "init"));
   exports.Set("processStartTime", Napi::Function::New(env, ProcessStartTime, "processStartTime"));
   exports.Set("killProcess", Napi::Function::New(env, KillProcess, "killProcess"));
+  exports.Set("signalPath", Napi::Function::New(env, KernelSignalPath, "signalPath"));
   exports.Set("dieWithParent", Napi::Function::New(env, DieWithParent, "dieWithParent"));
   exports.Set("memlockLimit", Napi::Function::New(env, MemlockLimit, "memlockLimit"));
   exports.Set("tryLock", Napi::Function::New(env, TryLock, "tryLock"));

@@ -24,6 +24,35 @@ Napi::Value LimitValue(Napi::Env env, const std::optional<uint64_t>& value) {
   return Napi::Number::New(env, static_cast<double>(*value));
 }
 
+// The optional fourth argument of killProcess: 'pidfd' (default; falls back where the kernel
+// lacks pidfds) or 'pid-start-checked' (kill(2) between two start-time checks, forced).
+core::SignalPath SignalPathArg(const Napi::CallbackInfo& info, size_t index) {
+  if (info.Length() <= index || info[index].IsUndefined()) return core::SignalPath::kPidfd;
+  const std::string path = info[index].IsString() ? info[index].As<Napi::String>().Utf8Value() : "";
+  if (path == "pidfd") return core::SignalPath::kPidfd;
+  if (path == "pid-start-checked") return core::SignalPath::kPidStartChecked;
+  ThrowWithCode(Napi::TypeError::New(info.Env(), "The \"path\" argument must be 'pidfd' or 'pid-start-checked'"),
+                "ERR_INVALID_ARG_TYPE");
+}
+
+const char* SignalPathName(core::SignalPath path) {
+  return path == core::SignalPath::kPidfd ? "pidfd" : "pid-start-checked";
+}
+
+const char* OutcomeName(core::KillOutcome outcome) {
+  switch (outcome) {
+    case core::KillOutcome::kSignalled:
+      return "signalled";
+    case core::KillOutcome::kAbsent:
+      return "absent";
+    case core::KillOutcome::kMismatch:
+      return "mismatch";
+    case core::KillOutcome::kReused:
+      return "reused";
+  }
+  return "absent";
+}
+
 }  // namespace
 
 Napi::Value ProcessStartTime(const Napi::CallbackInfo& info) {
@@ -40,17 +69,14 @@ Napi::Value KillProcess(const Napi::CallbackInfo& info) {
   const auto pid = static_cast<pid_t>(IntegerArg(info, 0, "pid", 1, kMaxPid));
   const auto start_ticks = static_cast<uint64_t>(IntegerArg(info, 1, "startTime", 0, kMaxSafeInteger));
   const auto signal = static_cast<int>(IntegerArg(info, 2, "signal", 0, SIGRTMAX));
-  const auto outcome = core::KillIfSameProcess(pid, start_ticks, signal);
+  const auto path = SignalPathArg(info, 3);
+  const auto outcome = core::KillIfSameProcess(pid, start_ticks, signal, path);
   if (!outcome.ok()) ThrowSystemError(info.Env(), outcome.error());
-  switch (outcome.value()) {
-    case core::KillOutcome::kSignalled:
-      return Napi::String::New(info.Env(), "signalled");
-    case core::KillOutcome::kAbsent:
-      return Napi::String::New(info.Env(), "absent");
-    case core::KillOutcome::kMismatch:
-      return Napi::String::New(info.Env(), "mismatch");
-  }
-  return info.Env().Undefined();
+  return Napi::String::New(info.Env(), OutcomeName(outcome.value()));
+}
+
+Napi::Value KernelSignalPath(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), SignalPathName(core::DetectSignalPath()));
 }
 
 Napi::Value DieWithParent(const Napi::CallbackInfo& info) {

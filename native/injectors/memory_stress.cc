@@ -78,7 +78,7 @@ void MemoryStress::Run(int index, const std::atomic<bool>& stop) noexcept {
   if (mapped == MAP_FAILED) return Fail("mmap", errno);
   auto* base = static_cast<char*>(mapped);
   std::atomic<uint64_t>& populated = populated_[static_cast<size_t>(index)];
-  bool use_madvise = true;
+  bool use_madvise = spec_.madvise_populate;
   const int64_t start_ns = core::MonotonicNs();
   const int64_t ramp_ns = spec_.ramp_up_ms * core::kNsPerMs;
   uint64_t done = 0;

@@ -21,6 +21,8 @@ struct MemoryStressSpec {
   uint64_t bytes_per_worker = 0;   // > 0
   bool lock = false;               // mlock (needs CAP_IPC_LOCK or a large RLIMIT_MEMLOCK)
   int64_t ramp_up_ms = 0;
+  bool madvise_populate = true;    // false: one write per page from the start, the path kernels
+                                   // before 5.14 take after their first EINVAL (forced by tests)
 };
 
 class MemoryStress {

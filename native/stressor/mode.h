@@ -88,5 +88,6 @@ extern const ModeInfo kPidsMode;
 extern const ModeInfo kProbeQdiscMode;
 extern const ModeInfo kProbeNfqueueMode;
 extern const ModeInfo kProbeNatMode;
+extern const ModeInfo kProbeIfbMode;
 
 }  // namespace faultd::stressor

@@ -6,6 +6,7 @@
 //   faultd-stressor probe-qdisc <kind>   can this kernel create a <kind> qdisc?
 //   faultd-stressor probe-nfqueue        nf_tables queue rule + a bound queue
 //   faultd-stressor probe-nat-redirect   nf_tables nat chain with a mark match and `redirect to :PORT`
+//   faultd-stressor probe-ifb            an IFB device and an ingress qdisc (what ingress faults use)
 #include <netinet/in.h>
 #include <sched.h>
 
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/netlink/link.h"
 #include "../core/netlink/qdisc.h"
 #include "../core/psched.h"
 #include "../injectors/nfqueue_delayer.h"
@@ -129,6 +131,27 @@ int RunNat(const NatProbeOptions&, const sigset_t&) {
   return kExitStopped;
 }
 
+struct IfbProbeOptions : ModeOptions {};
+
+std::string ParseIfb(const Arg&, IfbProbeOptions&) { return "probe-ifb takes no argument"; }
+
+std::string ValidateIfb(const IfbProbeOptions&) { return {}; }
+
+// What an ingress fault needs besides its qdisc: an IFB device (ifb.ko; `ip link add … type ifb`)
+// and an ingress qdisc on the interface (sch_ingress). The namespace goes with the process.
+int RunIfb(const IfbProbeOptions&, const sigset_t&) {
+  if (!EnterThrowawayNetns()) return kExitFailed;
+  if (const auto added = core::nl::AddLink("faultd-probe", "ifb"); !added.ok()) return PrintProbeFailure(added.error()), kExitStopped;
+  const auto lo = core::nl::InterfaceIndex("lo");
+  if (!lo.ok()) return EmitError(lo.error()), kExitFailed;
+  constexpr uint32_t kIngressParent = 0xfffffff1U;  // TC_H_INGRESS
+  constexpr uint32_t kIngressHandle = 0xffff0000U;
+  const auto ingress = core::nl::ReplaceQdisc(lo.value(), kIngressParent, kIngressHandle, "ingress", {}, false);
+  if (!ingress.ok()) return PrintProbeFailure(ingress.error()), kExitStopped;
+  std::printf("{\"supported\":true}\n");
+  return kExitStopped;
+}
+
 }  // namespace
 
 constinit const ModeInfo kProbeQdiscMode =
@@ -136,5 +159,6 @@ constinit const ModeInfo kProbeQdiscMode =
 constinit const ModeInfo kProbeNfqueueMode =
     DefineMode<NfqueueProbeOptions, ParseNfqueue, ValidateNfqueue, RunNfqueue>("probe-nfqueue", "", Lifecycle::kProbe);
 constinit const ModeInfo kProbeNatMode = DefineMode<NatProbeOptions, ParseNat, ValidateNat, RunNat>("probe-nat-redirect", "", Lifecycle::kProbe);
+constinit const ModeInfo kProbeIfbMode = DefineMode<IfbProbeOptions, ParseIfb, ValidateIfb, RunIfb>("probe-ifb", "", Lifecycle::kProbe);
 
 }  // namespace faultd::stressor

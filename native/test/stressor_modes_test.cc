@@ -48,6 +48,7 @@ TEST(StressorCommandLine, AcceptsWhatFaultdPasses) {
       {"probe-qdisc", "tbf"},
       {"probe-nfqueue"},
       {"probe-nat-redirect"},
+      {"probe-ifb"},
   };
   for (const auto& argv : argvs) {
     const ParsedCommandLine parsed = Parse(argv);
@@ -71,9 +72,9 @@ TEST(StressorCommandLine, ReadsTheCommonOptionsOnce) {
 
 TEST(StressorCommandLine, UnknownOrMissingModeListsEveryMode) {
   const ParsedCommandLine unknown = Parse({"disk", "--workers=1"});
-  EXPECT_EQ(unknown.error, "unknown mode 'disk' (one of cpu, memory, io, delay, dns, http, pids, probe-qdisc, probe-nfqueue, probe-nat-redirect)");
+  EXPECT_EQ(unknown.error, "unknown mode 'disk' (one of cpu, memory, io, delay, dns, http, pids, probe-qdisc, probe-nfqueue, probe-nat-redirect, probe-ifb)");
   EXPECT_EQ(unknown.command.mode, nullptr);
-  EXPECT_EQ(Parse({}).error, "missing mode (one of cpu, memory, io, delay, dns, http, pids, probe-qdisc, probe-nfqueue, probe-nat-redirect)");
+  EXPECT_EQ(Parse({}).error, "missing mode (one of cpu, memory, io, delay, dns, http, pids, probe-qdisc, probe-nfqueue, probe-nat-redirect, probe-ifb)");
   for (const ModeInfo* mode : AllModes()) {
     EXPECT_NE(unknown.usage.find("faultd-stressor " + std::string(mode->name)), std::string::npos) << mode->name;
   }

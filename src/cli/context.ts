@@ -6,10 +6,12 @@ import type { Registry } from '../faults/registry.js';
 import type { FaultContext, Limits, ValidationContext } from '../faults/types.js';
 import { detectCgroupLayout } from '../host/cgroup.js';
 import { readHostFacts, REAL_ROOTS } from '../host/facts.js';
-import { kernelFeatureProbe } from '../host/features.js';
+import { kernelFeatureProbe, MISSING_FEATURES_ENV, parseMissingFeatures, withForcedMissing } from '../host/features.js';
 import { Session } from '../engine/session.js';
 import { Ledger } from '../ledger/ledger.js';
 import { loadNative, stressorFile } from '../native/load.js';
+import type { NativeAddon } from '../native/addon.js';
+import type { FeatureProbe } from '../host/features.js';
 import type { Owner } from '../ledger/record.js';
 import { readNetworkContext } from '../faults/network/context.js';
 import type { NetworkSafety } from '../net/network-safety.js';
@@ -46,21 +48,32 @@ export function validationContext(env: CommandEnv): ValidationContext {
   return {
     host: readHostFacts(REAL_ROOTS),
     limits: env.options.limits,
-    features: kernelFeatureProbe({ stressorPath: stressorFile(), native: loadNative }),
+    features: withForcedMissing(kernelFeatureProbe({ stressorPath: stressorFile(), native: loadNative }), parseMissingFeatures(process.env[MISSING_FEATURES_ENV])),
     network: readNetworkContext(env.options.safety, REAL_ROOTS),
   };
 }
 
 /** The full context for commands that touch the host (loads the native addon). */
 export function faultContext(env: CommandEnv): FaultContext {
+  const validation = validationContext(env);
   return {
-    ...validationContext(env),
-    native: loadNative(),
+    ...validation,
+    native: signallingAsProbed(loadNative(), validation.features),
     stressorPath: stressorFile(),
     cgroups: detectCgroupLayout(REAL_ROOTS.proc),
     logger: env.logger,
     procRoot: REAL_ROOTS.proc,
   };
+}
+
+/**
+ * Where the probe reports no pidfds only because a test forced it (MISSING_FEATURES_ENV), the
+ * faults signal as on such a kernel: through the addon's kill(2) path. On a real old kernel the
+ * addon falls back by itself, so this changes nothing there.
+ */
+function signallingAsProbed(native: NativeAddon, features: FeatureProbe): NativeAddon {
+  if (features.pidfd?.().supported !== false) return native;
+  return { ...native, killProcess: (pid, startTime, signal) => native.killProcess(pid, startTime, signal, 'pid-start-checked') };
 }
 
 export function openLedger(env: CommandEnv): Ledger {

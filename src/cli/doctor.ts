@@ -3,6 +3,7 @@
 import { release } from 'node:os';
 
 import { CAP, hasCapability } from '../host/facts.js';
+import { signalPathNote } from '../host/features.js';
 import { readFirewallFacts } from '../host/firewall.js';
 import { formatBytes } from '../units.js';
 import { faultContext, type CommandEnv } from './context.js';
@@ -20,6 +21,7 @@ export function doctorCommand(flags: { json: boolean }, env: CommandEnv): ExitCo
     memAvailable: formatBytes(ctx.host.memAvailableBytes),
     memlockLimit: memlock.soft === null ? 'unlimited' : formatBytes(memlock.soft),
     firewall: readFirewallFacts(ctx.procRoot, ctx.features.nftables()),
+    signals: ctx.features.pidfd?.().supported === false ? 'pid-start-checked' : 'pidfd',
     safety: {
       controlPlane: ctx.network.safety.controlPlane.map((e) => e.target.address),
       excludeIPs: ctx.network.safety.configured.map((e) => `${e.target.address}/${e.target.prefixLen}`),
@@ -36,6 +38,7 @@ export function doctorCommand(flags: { json: boolean }, env: CommandEnv): ExitCo
     `Host: kernel ${host.kernel}, ${host.root ? 'root' : 'not root'}, cgroups ${host.cgroups}, ${host.onlineCpus} CPUs, MemAvailable ${host.memAvailable}, RLIMIT_MEMLOCK ${host.memlockLimit}`,
     `Capabilities: ${caps.join(' ') || 'none of the ones faults use'}`,
     `Firewall: ${host.firewall.summary}`,
+    `Signals: ${signalPathNote(ctx.features.pidfd?.())}`,
     `Kept out of network faults: control plane ${host.safety.controlPlane.join(', ') || '(none configured)'}; safety.excludeIPs ${host.safety.excludeIPs.join(', ') || '(none)'}; SSH ports ${host.safety.sshPorts.join(', ')}`,
     '',
   ];

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { COMMON_NETWORK_ALIASES, commonNetworkParams, nftTargeting, refineControlPlane, scopeOf, withScopeNotes } from './network/common-params.js';
 import { correlationParam, distributionParam, millisParam } from './network/netem-params.js';
 import { NfqueueRevertSchema, planNfqueueDelay, revertNfqueueDelay } from './network/nfqueue-delay.js';
-import { planRootQdisc, qdiscSupport, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets } from './network/root-qdisc-fault.js';
+import { planRootQdisc, qdiscSupport, refineIngress, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets } from './network/root-qdisc-fault.js';
 import { findDistributionDir } from './network/tc-tables.js';
 import { paramsObject } from './params.js';
 import { defineInjector, withRevert } from './types.js';
@@ -48,6 +48,7 @@ export const linuxNetworkLatency = defineInjector({
         refineControlPlane(p, ctx, issue);
         const netem = ctx.features.qdisc('netem');
         const nfqueue = ctx.features.nfqueue();
+        if (netem.supported) refineIngress(p.direction, ctx, issue);
         if (!netem.supported && !nfqueue.supported) {
           issue('', `linux-network-latency needs sch_netem or NFQUEUE (nf_tables with xt_NFQUEUE, nfnetlink_queue); this kernel has neither (${netem.reason}; ${nfqueue.reason})`);
         }

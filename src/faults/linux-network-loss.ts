@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { COMMON_NETWORK_ALIASES, commonNetworkParams, nftTargeting, refineControlPlane, scopeOf, withScopeNotes } from './network/common-params.js';
 import { correlationParam, percentParam } from './network/netem-params.js';
 import { NftRevertSchema, planNftFault, revertNftFault } from './network/nft-fault.js';
-import { planRootQdisc, qdiscSupport, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets } from './network/root-qdisc-fault.js';
+import { planRootQdisc, qdiscSupport, refineIngress, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets } from './network/root-qdisc-fault.js';
 import { paramsObject } from './params.js';
 import { defineInjector, withRevert } from './types.js';
 import type { NetworkValidationContext } from './network/context.js';
@@ -37,6 +37,7 @@ export const linuxNetworkLoss = defineInjector({
       .superRefine((v, c) => {
         refineControlPlane(v, ctx, (path, message) => c.addIssue({ code: 'custom', path: [path], message }));
         const netem = ctx.features.qdisc('netem');
+        if (netem.supported) refineIngress(v.direction, ctx, (path, message) => c.addIssue({ code: 'custom', path: [path], message }));
         if (!netem.supported && v.correlation > 0) {
           c.addIssue({ code: 'custom', path: ['correlation'], input: v.correlation, message: `needs sch_netem, which this kernel lacks (${netem.reason}); the nf_tables loss used instead has no correlation` });
         }

@@ -6,7 +6,7 @@
  */
 import { formatBytes, parseDurationMs } from '../units.js';
 import { COMMON_NETWORK_ALIASES, commonNetworkParams, networkReach, refineControlPlane, scopeOf, withScopeNotes } from './network/common-params.js';
-import { planRootQdisc, qdiscSupport, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets } from './network/root-qdisc-fault.js';
+import { planRootQdisc, qdiscSupport, refineIngress, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets } from './network/root-qdisc-fault.js';
 import { formatRate, parseTcRate, parseTcSize } from './network/tc-units.js';
 import { notYetParam, optionalParsedParam, paramsObject, parsedParam } from './params.js';
 import { defineInjector } from './types.js';
@@ -57,6 +57,7 @@ export const linuxNetworkRateLimit = defineInjector({
       .superRefine((v, c) => {
         if (v.limit !== undefined && v.latency !== undefined) c.addIssue({ code: 'custom', path: ['latency'], message: 'give either limit or latency, not both' });
         refineControlPlane(v, ctx, (path, message) => c.addIssue({ code: 'custom', path: [path], message }));
+        refineIngress(v.direction, ctx, (path, message) => c.addIssue({ code: 'custom', path: [path], message }));
         for (const name of v.networkInterfaces) {
           const mtu = ctx.network.interfaces.find((i) => i.name === name)?.mtu ?? 1500;
           const frame = mtu + FRAME_OVERHEAD_BYTES;

@@ -3,13 +3,15 @@
  * linux-process-kill (Harness name and tunables): SIGTERM (SIGKILL with `forceKill`) to the
  * processes the selectors match (process/targets.ts). Each signal goes through a pidfd opened
  * after checking the process's start time (the addon's killProcess), so a reused pid is never
- * hit. faultd extensions: `signal`, `count`/`percentage`, `exclude`, and `interval` (kill the
+ * hit; on kernels without pidfds (before 5.3) by pid between two start-time checks (README,
+ * "Kernels without pidfd"). faultd extensions: `signal`, `count`/`percentage`, `exclude`, and `interval` (kill the
  * matches again every interval for the duration: a supervisor's restarts are killed too). The
  * revert has nothing to undo; the ledger and the result list each process signalled.
  */
 import { z } from 'zod';
 
 import { FaultdError, messageOf } from '../errors.js';
+import { signalPathNote } from '../host/features.js';
 import { formatDurationMs } from '../units.js';
 import { booleanParam, durationParam, MAX_DURATION_MS, paramsObject, type Param } from './params.js';
 import { ProcessRecord, recordOf } from './process/record.js';
@@ -171,5 +173,5 @@ export const linuxProcessKill = defineInjector({
     const list = `${r.signalled.map((s) => `${s.pid} (start ${s.startTime}, ${s.cmdline || s.comm})`).join(', ')}${r.earlier ? ` and ${r.earlier} earlier` : ''}`;
     return Promise.resolve({ outcome: 'reverted', detail: `nothing to undo; ${r.signal} was sent to ${list}${rounds ? '; the interval stopped' : ''}` });
   },
-  support: () => ({ supported: true, notes: ['signals through a pidfd opened after checking the start time (pidfd_open + pidfd_send_signal where the kernel has them)'] }),
+  support: (ctx) => ({ supported: true, notes: [signalPathNote(ctx.features.pidfd?.())] }),
 });

@@ -9,6 +9,7 @@
 import { z } from 'zod';
 
 import { FaultdError } from '../errors.js';
+import { signalPathNote } from '../host/features.js';
 import { paramsObject } from './params.js';
 import { ProcessRecord, recordOf } from './process/record.js';
 import { checkSelector, selectorParams, signalNumber, toSelector } from './process/selector-params.js';
@@ -93,5 +94,5 @@ export const linuxProcessStop = defineInjector({
     if (!continued.length) return { outcome: 'already-absent', detail: `${gone.map((t) => t.pid).join(', ')} already gone (or the pid belongs to another process now)` };
     return { outcome: 'reverted', detail: `continued ${continued.map((t) => describeProcess(t)).join(', ')}${gone.length ? `; already gone: ${gone.map((t) => t.pid).join(', ')}` : ''}` };
   },
-  support: () => ({ supported: true, notes: ['SIGSTOP/SIGCONT through a pidfd opened after checking the start time; state checked in /proc/<pid>/stat'] }),
+  support: (ctx) => ({ supported: true, notes: [`SIGSTOP/SIGCONT: ${signalPathNote(ctx.features.pidfd?.())}`, 'state checked in /proc/<pid>/stat'] }),
 });

@@ -33,6 +33,17 @@ export interface FeatureProbe {
    * HTTPS interception needs; absent (older fakes): not supported.
    */
   httpTls?(): FeatureSupport;
+  /**
+   * Whether signals go through pidfds (pidfd_open + pidfd_send_signal, Linux 5.3+). Unsupported:
+   * the addon signals by pid between two start-time checks (the weaker guarantee, see README).
+   * Absent (older fakes): not asked.
+   */
+  pidfd?(): FeatureSupport;
+  /**
+   * What ingress faults need besides their qdisc: an IFB device (ifb) and an ingress qdisc
+   * (sch_ingress). Absent (older fakes): not asked.
+   */
+  ifb?(): FeatureSupport;
 }
 
 /** What a stressor probe run printed, or why it could not run. */
@@ -46,8 +57,8 @@ export interface ProbeRun {
 export interface ProbeSources {
   /** Absolute path of the faultd-stressor executable. */
   readonly stressorPath: string;
-  /** The addon, asked for only when the nf_tables probe runs. */
-  readonly native: () => Pick<NativeAddon, 'nftListChains'>;
+  /** The addon, asked for only when the nf_tables or the pidfd probe runs. */
+  readonly native: () => Pick<NativeAddon, 'nftListChains'> & Partial<Pick<NativeAddon, 'signalPath'>>;
   /** Runs `<stressorPath> <args>` to completion (default: spawnSync with a 5 s timeout). */
   readonly run?: (file: string, args: readonly string[]) => ProbeRun;
 }
@@ -122,20 +133,39 @@ export function kernelFeatureProbe(sources: ProbeSources): FeatureProbe {
     // NFT_MSG_NEWRULE ENOENT: no nft_compat or no xt_NFQUEUE; NFQNL_MSG_CONFIG: no nfnetlink_queue.
     nfqueue: () =>
       cached('nfqueue', () =>
-        probeWithStressor(sources, ['probe-nfqueue'], (probe, errno) =>
-          (probe === 'NFT_MSG_NEWRULE' || probe === 'NFQNL_MSG_CONFIG' || probe === 'sendmsg') && (errno === ENOENT || errno === EOPNOTSUPP || errno === EPROTONOSUPPORT),
+        withNftables(sources, cached, () =>
+          probeWithStressor(sources, ['probe-nfqueue'], (probe, errno) =>
+            (probe === 'NFT_MSG_NEWRULE' || probe === 'NFQNL_MSG_CONFIG' || probe === 'sendmsg') && (errno === ENOENT || errno === EOPNOTSUPP || errno === EPROTONOSUPPORT),
+          ),
         ),
       ),
     nftables: () => cached('nf_tables', () => probeNftables(sources)),
+    pidfd: () => cached('pidfd', () => probePidfd(sources)),
     // NFT_MSG_NEWCHAIN ENOENT/EOPNOTSUPP: no nat chain type (nf_nat, nft_chain_nat); NEWRULE: no nft_redir.
     httpTls: () => cached('http-tls', () => probeHttpTls(sources)),
     natRedirect: () =>
       cached('nat-redirect', () =>
-        probeWithStressor(sources, ['probe-nat-redirect'], (probe, errno) =>
-          (probe === 'NFT_MSG_NEWRULE' || probe === 'NFT_MSG_NEWCHAIN' || probe === 'sendmsg') && (errno === ENOENT || errno === EOPNOTSUPP || errno === EPROTONOSUPPORT),
+        withNftables(sources, cached, () =>
+          probeWithStressor(sources, ['probe-nat-redirect'], (probe, errno) =>
+            (probe === 'NFT_MSG_NEWRULE' || probe === 'NFT_MSG_NEWCHAIN' || probe === 'sendmsg') && (errno === ENOENT || errno === EOPNOTSUPP || errno === EPROTONOSUPPORT),
+          ),
         ),
       ),
+    // RTM_NEWLINK EOPNOTSUPP: "Unknown device type" (no ifb); RTM_NEWQDISC ENOENT: no sch_ingress.
+    ifb: () =>
+      cached('ifb', () =>
+        probeWithStressor(sources, ['probe-ifb'], (probe, errno) => (probe === 'RTM_NEWLINK' || probe === 'RTM_NEWQDISC') && (errno === ENOENT || errno === EOPNOTSUPP)),
+      ),
   };
+}
+
+/**
+ * A feature built on nf_tables is missing where nf_tables is (an iptables-legacy-only kernel),
+ * whatever error its own probe would stop at; only then is that probe run.
+ */
+function withNftables(sources: ProbeSources, cached: (key: string, probe: () => FeatureSupport) => FeatureSupport, probe: () => FeatureSupport): FeatureSupport {
+  const nft = cached('nf_tables', () => probeNftables(sources));
+  return nft.supported ? probe() : { supported: false, reason: `needs nf_tables: ${nft.reason}` };
 }
 
 /** The stressor's `http` usage (printed for missing arguments) names `--tls-cert` once TLS termination is built in. */
@@ -162,4 +192,64 @@ function probeNftables(sources: ProbeSources): FeatureSupport {
     }
     return { supported: true, reason: `not probed (${message}); assumed present` };
   }
+}
+
+/** The addon tries pidfd_open(2) on its own pid: ENOSYS (before Linux 5.3) or EPERM (a seccomp filter older than it) mean no pidfds. */
+function probePidfd(sources: ProbeSources): FeatureSupport {
+  try {
+    const path = sources.native().signalPath?.();
+    if (path === undefined) return { supported: true, reason: 'not probed (this addon has no signalPath); assumed present' };
+    if (path === 'pidfd') return { supported: true, reason: '' };
+    return { supported: false, reason: 'pidfd_open ENOSYS or EPERM (kernel before 5.3, or a seccomp filter that predates it)' };
+  } catch (error) {
+    return { supported: false, reason: `the probe could not run: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
+
+/** The doctor line and process-fault note for a pidfd verdict. */
+export function signalPathNote(pidfd: FeatureSupport | undefined): string {
+  if (!pidfd || pidfd.supported) return 'signals through pidfds (pidfd_open + pidfd_send_signal) opened after checking the start time: race-free';
+  return `no pidfds here (${pidfd.reason}): signals by pid with the start time checked immediately before and after kill(2); a pid reused within those microseconds could be hit (see README, "Kernels without pidfd")`;
+}
+
+/**
+ * Tests only: `FAULTD_TEST_MISSING_FEATURES=pidfd,ifb,nftables,…` makes the probes report those
+ * features missing on a kernel that has them, so each fallback and refusal runs here as it would
+ * on an older kernel. `qdisc:<kind>` for a qdisc kind; nftables takes nfqueue and natRedirect
+ * with it (both are built on it).
+ */
+export const MISSING_FEATURES_ENV = 'FAULTD_TEST_MISSING_FEATURES';
+
+const FORCIBLE = ['pidfd', 'ifb', 'nftables', 'nfqueue', 'natRedirect', 'httpTls'] as const;
+
+/** The names of `spec` (comma separated); an unknown name throws, naming the known ones. */
+export function parseMissingFeatures(spec: string | undefined): ReadonlySet<string> {
+  const names = (spec ?? '').split(',').map((n) => n.trim()).filter(Boolean);
+  for (const name of names) {
+    if (!(FORCIBLE as readonly string[]).includes(name) && !/^qdisc:[a-z_]+$/.test(name)) {
+      throw new Error(`${MISSING_FEATURES_ENV}: unknown feature "${name}" (one of ${FORCIBLE.join(', ')}, qdisc:<kind>)`);
+    }
+  }
+  return new Set(names);
+}
+
+/** `probe` with the features of `missing` reported absent (see MISSING_FEATURES_ENV). */
+export function withForcedMissing(probe: FeatureProbe, missing: ReadonlySet<string>): FeatureProbe {
+  if (!missing.size) return probe;
+  const forced = (name: string): FeatureSupport => ({ supported: false, reason: `forced missing by ${MISSING_FEATURES_ENV}=${name} (tests)` });
+  const nft = (answer: () => FeatureSupport): FeatureSupport => (missing.has('nftables') ? { supported: false, reason: `needs nf_tables: ${forced('nftables').reason}` } : answer());
+  const pick = (name: string, answer: (() => FeatureSupport) | undefined): (() => FeatureSupport) | undefined =>
+    missing.has(name) ? () => forced(name) : answer;
+  const pidfd = pick('pidfd', probe.pidfd?.bind(probe));
+  const ifb = pick('ifb', probe.ifb?.bind(probe));
+  const httpTls = pick('httpTls', probe.httpTls?.bind(probe));
+  return {
+    qdisc: (kind) => (missing.has(`qdisc:${kind}`) ? forced(`qdisc:${kind}`) : probe.qdisc(kind)),
+    nftables: () => (missing.has('nftables') ? forced('nftables') : probe.nftables()),
+    nfqueue: () => nft(() => (missing.has('nfqueue') ? forced('nfqueue') : probe.nfqueue())),
+    natRedirect: () => nft(() => (missing.has('natRedirect') ? forced('natRedirect') : probe.natRedirect())),
+    ...(pidfd ? { pidfd } : {}),
+    ...(ifb ? { ifb } : {}),
+    ...(httpTls ? { httpTls } : {}),
+  };
 }

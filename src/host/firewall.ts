@@ -37,7 +37,7 @@ export function readFirewallFacts(procRoot: string, nftables: FeatureSupport): F
   if (nftables.supported) {
     summary = `nf_tables: available (faultd's rules go in table inet faultd); ${legacy}`;
   } else if (legacyTables.length) {
-    summary = `iptables-legacy-only host: nf_tables is missing (${nftables.reason}), so linux-network-partition, loss without netem and latency without netem cannot run; ${legacy}`;
+    summary = `iptables-legacy-only host: nf_tables is missing (${nftables.reason}), so linux-network-partition, the DNS and HTTP faults, loss without netem and latency without netem are refused (until faultd has an x_tables backend); ${legacy}`;
   } else {
     summary = `no packet filter: nf_tables is missing (${nftables.reason}) and no iptables-legacy table is loaded`;
   }

@@ -1,8 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Declarations only: the typed surface of build/Release/faultd_native.node. See load.ts. */
 
-/** Outcome of signalling a process identified by (pid, start time). */
-export type KillOutcome = 'signalled' | 'absent' | 'mismatch';
+/**
+ * Outcome of signalling a process identified by (pid, start time). `reused`: only on the kill(2) path — the pid had another start time right after the signal,
+ * so the signal may have reached the process that took the pid over.
+ */
+export type KillOutcome = 'signalled' | 'absent' | 'mismatch' | 'reused';
+
+/**
+ * How killProcess reaches a process: `pidfd` (pidfd_open + pidfd_send_signal, Linux 5.3+,
+ * race-free) or `pid-start-checked` (kill(2) between two reads of the start time: the fallback
+ * for older kernels, and for seccomp filters that predate pidfds).
+ */
+export type SignalPath = 'pidfd' | 'pid-start-checked';
 
 /** netem parameters; percentages 0–100, times in microseconds. */
 export interface NetemSpec {
@@ -202,9 +212,13 @@ export interface NativeAddon {
   processStartTime(pid: number): number | null;
   /**
    * Equivalent to `kill -<signal> <pid>`, but only if the process still has `startTime`
-   * (pidfd_open + pidfd_send_signal where the kernel has them). Never signals pid 1.
+   * (pidfd_open + pidfd_send_signal where the kernel has them, else kill(2) between two
+   * start-time reads). `path: 'pid-start-checked'` forces the kill(2) path (tests of the
+   * fallback on a kernel that has pidfds). Never signals pid 1.
    */
-  killProcess(pid: number, startTime: number, signal: number): KillOutcome;
+  killProcess(pid: number, startTime: number, signal: number, path?: SignalPath): KillOutcome;
+  /** Which path killProcess takes on this kernel: pidfd_open(2) on our own pid, ENOSYS/EPERM → `pid-start-checked`. */
+  signalPath(): SignalPath;
   /** Signal 0 only tests whether the process is still alive (`signalled`). */
   /**
    * prctl(PR_SET_PDEATHSIG, SIGKILL): the kernel kills this process when its parent exits. False

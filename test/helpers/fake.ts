@@ -27,6 +27,7 @@ export const FAKE_NATIVE: NativeAddon = {
   init: () => undefined,
   processStartTime: () => 1,
   killProcess: () => 'absent',
+  signalPath: () => 'pidfd',
   memlockLimit: () => ({ soft: null, hard: null }),
   tryLock: () => true,
   pageSize: () => 4096,

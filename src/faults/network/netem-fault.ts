@@ -11,7 +11,7 @@ import type { NetemSpec } from '../../native/addon.js';
 import { paramsObject, type Param } from '../params.js';
 import { defineInjector, type InjectorModule, type ParamDoc, type ValidationContext } from '../types.js';
 import { COMMON_NETWORK_ALIASES, commonNetworkParams, networkReach, refineControlPlane, scopeOf, withScopeNotes, type CommonNetworkValues } from './common-params.js';
-import { planRootQdisc, qdiscSupport, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets, type RootQdiscRevert } from './root-qdisc-fault.js';
+import { planRootQdisc, qdiscSupport, refineIngress, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets, type RootQdiscRevert } from './root-qdisc-fault.js';
 
 type ParamsOf<T extends Record<string, Param<unknown>>> = { [K in keyof T]: z.output<T[K]['schema']> };
 
@@ -50,6 +50,7 @@ export function defineNetemFault<T extends Record<string, Param<unknown>>>(confi
         config.refine?.(v as ParamsOf<T>, (path, message) => c.addIssue({ code: 'custom', path: [path], message }));
         // The object's output has the common tunables (see the cast below).
         refineControlPlane(v as unknown as CommonParams, ctx, (path, message) => c.addIssue({ code: 'custom', path: [path], message }));
+        refineIngress((v as unknown as CommonParams).direction, ctx, (path, message) => c.addIssue({ code: 'custom', path: [path], message }));
       });
       // The object's output is exactly the common tunables plus T's; TS cannot see through the
       // mapped generic, so it is stated here once.

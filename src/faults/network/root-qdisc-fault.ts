@@ -335,12 +335,26 @@ function removeIngress(native: NativeAddon, ifname: string, ifb: string): boolea
 /** Doctor notes shared by the qdisc faults. */
 export function qdiscSupport(ctx: NetworkFaultContext, kind: string, supported: { supported: boolean; reason: string }) {
   const admin = ctx.host.isRoot || (ctx.host.capEff & (1n << 12n)) !== 0n;
+  const ingress = ingressProblem(ctx);
   return {
     supported: admin && supported.supported,
     notes: [
       admin ? 'CAP_NET_ADMIN: yes' : 'needs root or CAP_NET_ADMIN to change qdiscs',
       supported.supported ? `${kind} qdisc: available` : `${kind} qdisc: missing (needs sch_${kind}): ${supported.reason}`,
+      ingress ? `direction ingress: refused (${ingress}); egress works` : 'direction ingress: IFB device and ingress qdisc available',
       `interfaces: ${ctx.network.interfaces.map((i) => i.name).join(', ')}; default route via ${ctx.network.defaultInterface ?? '(none)'}`,
     ],
   };
+}
+
+/** Why ingress (an IFB device fed by an ingress qdisc) cannot be done on this kernel, or undefined when it can. */
+export function ingressProblem(ctx: Pick<NetworkFaultContext, 'features'>): string | undefined {
+  const ifb = ctx.features.ifb?.();
+  return ifb && !ifb.supported ? `needs an IFB device and an ingress qdisc (ifb, sch_ingress), which this kernel lacks: ${ifb.reason}` : undefined;
+}
+
+/** Adds the refusal of `direction: ingress` where ingressProblem says so (faults whose ingress goes through an IFB). */
+export function refineIngress(direction: 'egress' | 'ingress', ctx: Pick<NetworkFaultContext, 'features'>, issue: (path: string, message: string) => void): void {
+  const problem = direction === 'ingress' ? ingressProblem(ctx) : undefined;
+  if (problem) issue('direction', `ingress ${problem}; use direction egress`);
 }

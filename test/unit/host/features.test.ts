@@ -4,7 +4,11 @@
 // addon. No stressor and no addon is loaded here.
 import test from 'ava';
 
-import { kernelFeatureProbe, type ProbeRun, type ProbeSources } from '../../../src/host/features.js';
+import { kernelFeatureProbe, signalPathNote, type ProbeRun, type ProbeSources } from '../../../src/host/features.js';
+import { linuxProcessKill } from '../../../src/faults/linux-process-kill.js';
+import { linuxProcessStop } from '../../../src/faults/linux-process-stop.js';
+import type { FaultContext } from '../../../src/faults/types.js';
+import type { SignalPath } from '../../../src/native/addon.js';
 
 interface Recorded {
   readonly sources: ProbeSources;
@@ -13,7 +17,7 @@ interface Recorded {
 }
 
 /** Sources whose stressor prints `outputs[args.join(' ')]` and whose addon's nftListChains does `nft`. */
-function sources(outputs: Record<string, ProbeRun>, nft: (table: string) => string[] = () => []): Recorded {
+function sources(outputs: Record<string, ProbeRun>, nft: (table: string) => string[] = () => [], signalPath: () => SignalPath = () => 'pidfd'): Recorded {
   const runs: string[] = [];
   const nftCalls: string[] = [];
   return {
@@ -25,6 +29,10 @@ function sources(outputs: Record<string, ProbeRun>, nft: (table: string) => stri
         nftListChains: (table) => {
           nftCalls.push(table);
           return nft(table);
+        },
+        signalPath: () => {
+          nftCalls.push('signalPath');
+          return signalPath();
         },
       }),
       run: (file, args) => {
@@ -108,4 +116,60 @@ test('the nat redirect probe: a kernel without nat chains or nft_redir is a clea
   t.deepEqual(r.runs, ['/opt/faultd/faultd-stressor probe-nat-redirect']);
   const yes = sources({ 'probe-nat-redirect': printed({ supported: true }) });
   t.deepEqual(kernelFeatureProbe(yes.sources).natRedirect(), { supported: true, reason: '' });
+});
+
+test('the pidfd probe asks the addon once; a kernel without pidfds (forced here) is a clear no', (t) => {
+  const yes = sources({});
+  const probe = kernelFeatureProbe(yes.sources);
+  t.deepEqual(probe.pidfd?.(), { supported: true, reason: '' });
+  t.deepEqual(probe.pidfd?.(), { supported: true, reason: '' });
+  t.deepEqual(yes.nftCalls, ['signalPath']);
+  const old = sources({}, () => [], () => 'pid-start-checked');
+  const none = kernelFeatureProbe(old.sources).pidfd?.();
+  t.deepEqual(none, { supported: false, reason: 'pidfd_open ENOSYS or EPERM (kernel before 5.3, or a seccomp filter that predates it)' });
+  const broken = sources({}, () => [], () => {
+    throw new Error('addon not built');
+  });
+  t.deepEqual(kernelFeatureProbe(broken.sources).pidfd?.(), { supported: false, reason: 'the probe could not run: addon not built' });
+});
+
+test('the signal path note: race-free with pidfds, the weaker guarantee named without', (t) => {
+  t.regex(signalPathNote({ supported: true, reason: '' }), /^signals through pidfds .*race-free$/);
+  t.regex(signalPathNote(undefined), /^signals through pidfds/);
+  const fallback = signalPathNote({ supported: false, reason: 'pidfd_open ENOSYS' });
+  t.regex(fallback, /^no pidfds here \(pidfd_open ENOSYS\): signals by pid with the start time checked immediately before and after kill\(2\)/);
+  t.regex(fallback, /Kernels without pidfd/);
+});
+
+test('doctor notes of the process faults follow the probe (pidfd forced missing)', (t) => {
+  const ctx = (supported: boolean) => ({ features: { pidfd: () => ({ supported, reason: supported ? '' : 'pidfd_open ENOSYS' }) } }) as unknown as FaultContext;
+  for (const kind of [linuxProcessKill, linuxProcessStop]) {
+    const without = kind.support(ctx(false));
+    t.true(without.supported, `${kind.kind} still works without pidfds`);
+    t.true(without.notes.some((n) => n.includes('signals by pid with the start time checked immediately before and after kill(2)')), without.notes.join('; '));
+    t.true(kind.support(ctx(true)).notes.some((n) => n.includes('signals through pidfds')));
+  }
+});
+
+test('the IFB probe runs probe-ifb once; the kernel\'s "Unknown device type" is a clear no', (t) => {
+  const r = sources({ 'probe-ifb': printed({ supported: false, probe: 'RTM_NEWLINK', errno: 95, message: 'Operation not supported', detail: 'Unknown device type' }) });
+  const probe = kernelFeatureProbe(r.sources);
+  t.deepEqual(probe.ifb?.(), { supported: false, reason: 'RTM_NEWLINK ENOTSUP: Unknown device type' });
+  t.false(probe.ifb?.().supported);
+  t.deepEqual(r.runs, ['/opt/faultd/faultd-stressor probe-ifb']);
+  const noIngress = sources({ 'probe-ifb': printed({ supported: false, probe: 'RTM_NEWQDISC', errno: 2, message: 'No such file or directory', detail: 'Specified qdisc kind is unknown' }) });
+  t.false(kernelFeatureProbe(noIngress.sources).ifb?.().supported);
+  t.deepEqual(kernelFeatureProbe(sources({ 'probe-ifb': printed({ supported: true }) }).sources).ifb?.(), { supported: true, reason: '' });
+});
+
+test('without nf_tables the NFQUEUE and nat probes answer no without running the stressor', (t) => {
+  const legacy = sources({}, () => {
+    throw Object.assign(new Error('NFT_MSG_GETCHAIN EOPNOTSUPP: Operation not supported'), { code: 'EOPNOTSUPP' });
+  });
+  const probe = kernelFeatureProbe(legacy.sources);
+  t.false(probe.nfqueue().supported);
+  t.regex(probe.nfqueue().reason, /^needs nf_tables: NFT_MSG_GETCHAIN EOPNOTSUPP/);
+  t.regex(probe.natRedirect().reason, /^needs nf_tables: NFT_MSG_GETCHAIN EOPNOTSUPP/);
+  t.deepEqual(legacy.runs, []);
+  t.deepEqual(legacy.nftCalls, ['faultd'], 'nf_tables asked once for both');
 });
