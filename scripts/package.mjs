@@ -47,14 +47,18 @@ function need(tool, hint) {
   if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) fail(`needs ${tool} (${hint})`);
 }
 
-/** Newest GLIBC_x.y symbol version the binaries need. */
-function glibcFloor(files) {
-  const versions = files.flatMap((file) => [...run('objdump', ['-T', file]).matchAll(/GLIBC_(\d+)\.(\d+)/g)].map((m) => [Number(m[1]), Number(m[2])]));
-  versions.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+/** Newest `<prefix>x.y[.z]` symbol version the binaries need (GLIBC_, GLIBCXX_), as a string. */
+function newestSymbolVersion(files, prefix) {
+  const pattern = new RegExp(`${prefix}(\\d+(?:\\.\\d+)+)`, 'g');
+  const versions = files.flatMap((file) => [...run('objdump', ['-T', file]).matchAll(pattern)].map((m) => m[1]));
+  versions.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
   const newest = versions.at(-1);
-  if (!newest) fail('objdump found no glibc symbol versions');
-  return `${newest[0]}.${newest[1]}`;
+  if (!newest) fail(`objdump found no ${prefix} symbol versions`);
+  return newest;
 }
+
+/** The GCC release whose libstdc++ first has a GLIBCXX_ version (GCC's ABI policy document), for Debian's libstdc++6 version. */
+const GLIBCXX_GCC = { '3.4.21': '5', '3.4.22': '6', '3.4.23': '7', '3.4.24': '7.2', '3.4.25': '8', '3.4.26': '9', '3.4.27': '9.2', '3.4.28': '9.3', '3.4.29': '11', '3.4.30': '12', '3.4.31': '13' };
 
 /** Production dependencies only: a copy of node_modules pruned by npm, then test files and build leftovers dropped. */
 function stageNodeModules() {
@@ -135,8 +139,11 @@ function main() {
 
   stageTree();
   const binaries = [path.join(ROOT, 'usr/lib/faultd/node'), ...NATIVE.map((f) => path.join(APP, 'build/Release', f)), path.join(APP, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node')];
-  const glibc = glibcFloor(binaries);
-  console.log(`package: faultd ${version}, ${debArch}/${rpmArch}, needs glibc >= ${glibc} (newest GLIBC_ symbol of node, the addons and faultd-stressor)`);
+  const glibc = newestSymbolVersion(binaries, 'GLIBC_');
+  const glibcxx = newestSymbolVersion(binaries, 'GLIBCXX_');
+  const gcc = GLIBCXX_GCC[glibcxx];
+  if (!gcc) fail(`GLIBCXX_${glibcxx} is not in the table of GCC releases in scripts/package.mjs; add it`);
+  console.log(`package: faultd ${version}, ${debArch}/${rpmArch}, needs glibc >= ${glibc} and libstdc++ GLIBCXX_${glibcxx} (GCC ${gcc}): the newest symbol versions of node, the addons and faultd-stressor`);
 
   // .deb
   const debUnits = path.join(ROOT, 'lib/systemd/system');
@@ -144,7 +151,7 @@ function main() {
   const control = path.join(ROOT, 'DEBIAN');
   mkdirSync(control);
   const installedKiB = run('du', ['-sk', '--exclude=DEBIAN', ROOT]).split('\t')[0];
-  writeFileSync(path.join(control, 'control'), fill(readFileSync(path.join(REPO, 'packaging/deb/control'), 'utf8'), { VERSION: version, DEB_ARCH: debArch, INSTALLED_SIZE: installedKiB, GLIBC: glibc }));
+  writeFileSync(path.join(control, 'control'), fill(readFileSync(path.join(REPO, 'packaging/deb/control'), 'utf8'), { VERSION: version, DEB_ARCH: debArch, INSTALLED_SIZE: installedKiB, GLIBC: glibc, LIBSTDCXX: gcc }));
   for (const script of ['postinst', 'prerm', 'postrm']) {
     copyFileSync(path.join(REPO, 'packaging/deb', script), path.join(control, script));
     chmodSync(path.join(control, script), 0o755);
@@ -159,7 +166,7 @@ function main() {
   const top = path.join(STAGE, 'rpmbuild');
   mkdirSync(path.join(top, 'SPECS'), { recursive: true });
   const spec = path.join(top, 'SPECS', 'faultd.spec');
-  writeFileSync(spec, fill(readFileSync(path.join(REPO, 'packaging/rpm/faultd.spec'), 'utf8'), { VERSION: version, RPM_ARCH: rpmArch, GLIBC: glibc, STAGE: ROOT }));
+  writeFileSync(spec, fill(readFileSync(path.join(REPO, 'packaging/rpm/faultd.spec'), 'utf8'), { VERSION: version, RPM_ARCH: rpmArch, GLIBC: glibc, GLIBCXX: glibcxx, STAGE: ROOT }));
   run('rpmbuild', ['-bb', '--quiet', '--define', `_topdir ${top}`, '--define', `_tmppath ${path.join(top, 'tmp')}`, '--target', rpmArch, spec]);
   const rpmName = `faultd-${version}-1.${rpmArch}.rpm`;
   const built = path.join(top, 'RPMS', rpmArch, rpmName);

@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 
 import { REPO } from '../system/container.js';
-import { DEB, DEB_ARCH, DEPENDENCIES, devOnlyModules, faultdPaths, glibcOf, output, packageTest, RPM, RPM_ARCH, VERSION } from './packages.js';
+import { DEB, DEB_ARCH, DEPENDENCIES, devOnlyModules, faultdPaths, newestVersion, output, packageTest, RPM, RPM_ARCH, VERSION } from './packages.js';
 
 const APP = '/usr/lib/faultd/app';
 const EXECUTABLES = ['/usr/bin/faultd', '/usr/lib/faultd/node', '/usr/lib/faultd/restart-between-runs', `${APP}/build/Release/faultd-stressor`];
@@ -54,7 +54,7 @@ function checkLayout(t: ExecutionContext, listing: Listing, unitDir: string): vo
 }
 
 /** Extracts the payload and checks what runs from it: the runtime on faultd's entry, and the glibc floor. */
-function checkRuntime(t: ExecutionContext, extract: (dir: string) => void, required: string): void {
+function checkRuntime(t: ExecutionContext, extract: (dir: string) => void, required: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'faultd-pkg-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   extract(dir);
@@ -72,13 +72,12 @@ function checkRuntime(t: ExecutionContext, extract: (dir: string) => void, requi
   const validated = run(['validate', example]);
   t.is(validated.status, 0, `validate ${example} with the packaged faultd (zod, yaml, the registry): ${validated.stdout}${validated.stderr}`);
   const binaries = [node, path.join(dir, APP, 'build/Release/faultd_native.node'), path.join(dir, APP, 'build/Release/faultd-stressor'), path.join(dir, APP, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node')];
-  const floors = binaries.map((file) => [path.basename(file), glibcOf(file)] as const);
-  t.log(`newest GLIBC_ symbol: ${floors.map(([f, v]) => `${f} ${v}`).join(', ')}`);
-  const newest = floors.map(([, v]) => v).sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).at(-1) ?? '';
-  t.is(required, newest, 'the package requires exactly the newest glibc its binaries need');
+  t.log(`newest GLIBC_ / GLIBCXX_ symbol: ${binaries.map((file) => `${path.basename(file)} ${newestVersion([file], 'GLIBC_')} / ${newestVersion([file], 'GLIBCXX_')}`).join(', ')}`);
+  t.is(required, newestVersion(binaries, 'GLIBC_'), 'the package requires exactly the newest glibc its binaries need');
   const libs = [...output('objdump', ['-p', node]).matchAll(/^\s*NEEDED\s+(\S+)$/gm)].map((m) => m[1] ?? '');
   t.true(libs.includes('libc.so.6'), libs.join(' '));
   t.deepEqual(libs.filter((l) => !/^(libc|libm|libdl|libpthread|libstdc\+\+|libgcc_s|librt|ld-linux-x86-64|ld-linux-aarch64)\.so\.\d+$/.test(l)), [], `the runtime needs only glibc, libstdc++ and libgcc: ${libs.join(' ')}`);
+  return newestVersion(binaries, 'GLIBCXX_');
 }
 
 function checkNamedPaths(t: ExecutionContext, listing: Listing, what: string, text: string): void {
@@ -94,7 +93,8 @@ packageTest('the .deb: layout, production dependencies only, its own runtime, gl
   t.regex(info, new RegExp(`^Version: ${VERSION.replaceAll('.', '\\.')}$`, 'm'));
   t.regex(info, new RegExp(`^Architecture: ${DEB_ARCH}$`, 'm'));
   const required = /libc6 \(>= ([\d.]+)\)/.exec(info)?.[1] ?? '';
-  checkRuntime(t, (dir) => output('dpkg-deb', ['-x', DEB, dir]), required);
+  const glibcxx = checkRuntime(t, (dir) => output('dpkg-deb', ['-x', DEB, dir]), required);
+  t.regex(info, /libstdc\+\+6 \(>= \d+(\.\d+)?\)/, `Depends names the GCC release of GLIBCXX_${glibcxx}`);
 
   const control = mkdtempSync(path.join(tmpdir(), 'faultd-deb-control-'));
   t.teardown(() => rmSync(control, { recursive: true, force: true }));
@@ -121,7 +121,8 @@ packageTest('the .rpm: layout, production dependencies only, its own runtime, gl
   const requires = output('rpm', ['-qp', '--requires', RPM]);
   t.notRegex(requires, /node|\/usr\/bin\/env/, 'no dependency on a host Node (AutoReqProv off)');
   const required = /^glibc >= ([\d.]+)$/m.exec(requires)?.[1] ?? '';
-  checkRuntime(t, (dir) => output('sh', ['-c', 'rpm2cpio "$1" | (cd "$2" && cpio -idm --quiet)', 'sh', RPM, dir]), required);
+  const glibcxx = checkRuntime(t, (dir) => output('sh', ['-c', 'rpm2cpio "$1" | (cd "$2" && cpio -idm --quiet)', 'sh', RPM, dir]), required);
+  t.true(requires.includes(`libstdc++.so.6(GLIBCXX_${glibcxx})(64bit)`), `requires the newest GLIBCXX_ its binaries need (${glibcxx})`);
   const scripts = output('rpm', ['-qp', '--scripts', RPM]);
   for (const scriptlet of ['postinstall', 'preuninstall', 'postuninstall', 'posttrans']) t.regex(scripts, new RegExp(`^${scriptlet} scriptlet`, 'm'));
   checkNamedPaths(t, listing, 'the scriptlets', scripts);

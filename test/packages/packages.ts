@@ -50,12 +50,11 @@ if (reason) anyTest.skip(`package tests skipped: ${reason}`, () => undefined);
 /** `test.serial` when the package tests run, `test.skip` otherwise. */
 export const packageTest: TestFn['serial'] = reason ? (anyTest.skip as TestFn['serial']) : anyTest.serial;
 
-/** Newest GLIBC_x.y symbol version one binary needs. */
-export function glibcOf(file: string): string {
-  const versions = [...output('objdump', ['-T', file]).matchAll(/GLIBC_(\d+)\.(\d+)/g)].map((m) => [Number(m[1]), Number(m[2])] as const);
-  versions.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  const newest = versions.at(-1);
-  return newest ? `${newest[0]}.${newest[1]}` : '';
+/** Newest symbol version with `prefix` (GLIBC_, GLIBCXX_) the binaries need, e.g. 2.34. */
+export function newestVersion(files: readonly string[], prefix: string): string {
+  const pattern = new RegExp(`${prefix}(\\d+(?:\\.\\d+)+)`, 'g');
+  const versions = files.flatMap((file) => [...output('objdump', ['-T', file]).matchAll(pattern)].map((m) => m[1] ?? ''));
+  return versions.sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).at(-1) ?? '';
 }
 
 /** Absolute paths of faultd's files named in a script (maintainer script, scriptlet, unit, launcher). */
