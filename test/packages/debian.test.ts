@@ -79,6 +79,8 @@ async function fullLifecycle(t: ExecutionContext, suite: string): Promise<void> 
   t.is(out(c, ['systemctl', 'is-enabled', 'faultd-remnants.service']), 'enabled');
   t.is(out(c, ['stat', '-c', '%a', '/var/lib/faultd']), '700');
   t.is(out(c, [PACKAGED, '--version']), VERSION);
+  const verified = c.exec(['systemd-analyze', 'verify', '/lib/systemd/system/faultd.service', '/lib/systemd/system/faultd-remnants.service']);
+  t.is(verified.code, 0, `systemd-analyze verify of the packaged units: ${verified.stdout}${verified.stderr}`);
 
   // faultd run with the packaged runtime and stressor: the stressor burns CPU, then nothing is left.
   writeFileSync(path.join(c.root, 'root/cpu.yaml'), CPU_EXPERIMENT);

@@ -4,8 +4,11 @@
 // (nothing installed either time), installs the .deb it picks from SHA256SUMS, and passes the
 // other flags to `faultd install` (here with --no-systemctl: nothing boots in a chroot; the
 // Debian container test runs it against a booted systemd).
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { ensureRootfs, REPO } from '../system/container.js';
@@ -64,4 +67,32 @@ packageTest('get-faultd.sh: unsupported family and checksum mismatch install not
   const purged = spawnSync('chroot', [scratch.root, 'dpkg', '-P', 'faultd'], { encoding: 'utf8' });
   t.is(purged.status, 0, `${purged.stdout}${purged.stderr}`);
   for (const gone of ['etc/faultd', 'var/lib/faultd', 'etc/systemd/system/faultd.service', 'usr/lib/faultd', 'usr/bin/faultd']) t.false(existsSync(scratch.at(gone)), `${gone} removed by dpkg -P`);
+});
+
+packageTest('get-faultd.sh --from URL: downloads SHA256SUMS and the package over HTTP and refuses a checksum mismatch before installing anything (run on this host: nothing is installed)', async (t) => {
+  const served = mkdtempSync(path.join(tmpdir(), 'faultd-get-'));
+  t.teardown(() => rmSync(served, { recursive: true, force: true }));
+  copyFileSync(DEB, path.join(served, path.basename(DEB)));
+  writeFileSync(path.join(served, 'SHA256SUMS'), `${'0'.repeat(64)}  ${path.basename(DEB)}\n`);
+  const requests: string[] = [];
+  const server = createServer((req, res) => {
+    requests.push(req.url ?? '');
+    const file = path.join(served, path.basename(req.url ?? ''));
+    if (!existsSync(file)) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-length': statSync(file).size });
+    createReadStream(file).pipe(res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/faultd/`;
+  const before = spawnSync('dpkg-query', ['-W', 'faultd']).status;
+  const child = spawn('sh', [path.join(REPO, 'scripts/get-faultd.sh'), '--from', url], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  t.is(code, 1, text);
+  t.regex(text, /checksum mismatch for faultd_.*\.deb.*nothing installed/);
+  t.deepEqual(requests, ['/faultd/SHA256SUMS', `/faultd/${path.basename(DEB)}`]);
+  t.is(spawnSync('dpkg-query', ['-W', 'faultd']).status, before, 'the host\'s package database is as it was');
 });
