@@ -6,6 +6,7 @@
  *
  *   /usr/bin/faultd                     launcher: /usr/lib/faultd/node on the app's entry point
  *   /usr/lib/faultd/node                this machine's Node (process.execPath), the package's own runtime
+ *   /usr/lib/faultd/node.LICENSE        its license
  *   /usr/lib/faultd/restart-between-runs  the upgrade restart (packaging/restart-between-runs.sh)
  *   /usr/lib/faultd/app/                package.json, bin/, dist/src/, build/Release/{faultd_native.node,
  *                                       faultd-stressor}, systemd/ (the templates `faultd install` renders),
@@ -84,6 +85,15 @@ function stageNodeModules() {
   rmSync(path.join(APP, 'package-lock.json'));
 }
 
+/** Node's license, shipped next to the runtime it covers (a Debian-packaged Node, or an official tarball's). */
+function nodeLicense() {
+  const prefix = path.dirname(path.dirname(process.execPath));
+  const candidates = ['/usr/share/doc/nodejs/LICENSE', path.join(prefix, 'LICENSE'), path.join(prefix, 'share/doc/node/LICENSE')];
+  const found = candidates.find((file) => existsSync(file));
+  if (!found) fail(`no LICENSE for the Node runtime ${process.execPath} (looked in ${candidates.join(', ')})`);
+  return found;
+}
+
 function stageTree() {
   rmSync(STAGE, { recursive: true, force: true });
   mkdirSync(APP, { recursive: true });
@@ -98,6 +108,7 @@ function stageTree() {
   stageNodeModules();
   copyFileSync(process.execPath, path.join(ROOT, 'usr/lib/faultd/node'));
   chmodSync(path.join(ROOT, 'usr/lib/faultd/node'), 0o755);
+  copyFileSync(nodeLicense(), path.join(ROOT, 'usr/lib/faultd/node.LICENSE'));
   copyFileSync(path.join(REPO, 'packaging/restart-between-runs.sh'), path.join(ROOT, 'usr/lib/faultd/restart-between-runs'));
   chmodSync(path.join(ROOT, 'usr/lib/faultd/restart-between-runs'), 0o755);
   copyFileSync(path.join(REPO, 'packaging/faultd-launcher.sh'), path.join(ROOT, 'usr/bin/faultd'));

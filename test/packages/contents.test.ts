@@ -16,7 +16,7 @@ import { DEB, DEB_ARCH, DEPENDENCIES, devOnlyModules, faultdPaths, newestVersion
 
 const APP = '/usr/lib/faultd/app';
 const EXECUTABLES = ['/usr/bin/faultd', '/usr/lib/faultd/node', '/usr/lib/faultd/restart-between-runs', `${APP}/build/Release/faultd-stressor`];
-const FILES = [`${APP}/bin/faultd.js`, `${APP}/dist/src/entry.js`, `${APP}/package.json`, `${APP}/build/Release/faultd_native.node`, `${APP}/systemd/faultd.service`, `${APP}/node_modules/better-sqlite3/build/Release/better_sqlite3.node`];
+const FILES = ['/usr/lib/faultd/node.LICENSE', `${APP}/bin/faultd.js`, `${APP}/dist/src/entry.js`, `${APP}/package.json`, `${APP}/build/Release/faultd_native.node`, `${APP}/systemd/faultd.service`, `${APP}/node_modules/better-sqlite3/build/Release/better_sqlite3.node`];
 
 /** path → permission string (-rwxr-xr-x) of every entry. */
 type Listing = Map<string, string>;
