@@ -12,6 +12,8 @@
 # With --vm it also installs what `npm run test:vm` needs: QEMU, Debian's kernel (it gets
 # sch_netem as a module; installing it on a host changes nothing until that host boots it) and
 # a static busybox for the guest's first stage.
+# With --package it also installs what `npm run package` needs besides dpkg-deb: rpmbuild (Debian
+# package rpm, which also brings the rpm tool the package tests inspect and install the .rpm with).
 # With --bench it also installs the HTTP benchmark's load generator and peers: wrk, haproxy and
 # nginx-light. The bench runs their binaries with its own configuration; their packages would
 # also START their system services (nginx on :80, haproxy; prometheus on :9090 and tinyproxy on :8888 for the tests'
@@ -24,11 +26,13 @@ set -euo pipefail
 
 vm=false
 bench=false
+package=false
 for arg in "$@"; do
   case "$arg" in
     --vm) vm=true ;;
     --bench) bench=true ;;
-    *) echo "install-deps: unknown option $arg (--vm, --bench)" >&2; exit 2 ;;
+    --package) package=true ;;
+    *) echo "install-deps: unknown option $arg (--vm, --bench, --package)" >&2; exit 2 ;;
   esac
 done
 
@@ -40,6 +44,9 @@ fi
 declare -A service_units=([haproxy]=haproxy.service [nginx-light]=nginx.service [prometheus]=prometheus.service [tinyproxy]=tinyproxy.service)
 if $bench; then
   packages+=(wrk haproxy nginx-light)
+fi
+if $package; then
+  packages+=(rpm binutils)
 fi
 # Node headers: use the ones of the installed Node if present, else Debian's.
 if ! ls /usr/include/node/node_api.h "$(dirname "$(dirname "$(command -v node)")")/include/node/node_api.h" >/dev/null 2>&1; then

@@ -22,7 +22,6 @@ import path from 'node:path';
 
 export const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
 const CACHE = path.join(REPO, '.cache', 'system');
-const ROOTFS = path.join(CACHE, 'rootfs');
 /** Bump when the package list changes: a cached rootfs of another version is rebuilt. */
 const ROOTFS_VERSION = '1';
 const PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'iproute2', 'nftables', 'libstdc++6', 'procps', 'e2fsprogs'];
@@ -47,27 +46,33 @@ export function systemSuiteMissing(): string | undefined {
   return undefined;
 }
 
-/** Builds the cached rootfs unless it is there (about 35 s plus downloads). */
-export function ensureRootfs(log: (line: string) => void = () => undefined): string {
-  const stamp = path.join(CACHE, 'rootfs.version');
-  if (existsSync(ROOTFS) && existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === ROOTFS_VERSION) return ROOTFS;
+/**
+ * Builds the cached rootfs of a Debian suite unless it is there (about 35 s plus downloads):
+ * `.cache/system/rootfs` for bookworm, `.cache/system/rootfs-<suite>` for another (the package
+ * tests also boot bullseye and trixie).
+ */
+export function ensureRootfs(log: (line: string) => void = () => undefined, suite = 'bookworm'): string {
+  const name = suite === 'bookworm' ? 'rootfs' : `rootfs-${suite}`;
+  const rootfs = path.join(CACHE, name);
+  const stamp = path.join(CACHE, `${name}.version`);
+  if (existsSync(rootfs) && existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === ROOTFS_VERSION) return rootfs;
   mkdirSync(CACHE, { recursive: true });
-  const staging = path.join(CACHE, 'rootfs.tmp');
+  const staging = path.join(CACHE, `${name}.tmp`);
   rmSync(staging, { recursive: true, force: true });
-  rmSync(ROOTFS, { recursive: true, force: true });
-  log(`debootstrap bookworm into ${staging} (from ${MIRROR})`);
-  const built = spawnSync('debootstrap', ['--variant=minbase', `--include=${PACKAGES.join(',')}`, 'bookworm', staging, MIRROR], { encoding: 'utf8' });
+  rmSync(rootfs, { recursive: true, force: true });
+  log(`debootstrap ${suite} into ${staging} (from ${MIRROR})`);
+  const built = spawnSync('debootstrap', ['--variant=minbase', `--include=${PACKAGES.join(',')}`, suite, staging, MIRROR], { encoding: 'utf8' });
   if (built.status !== 0) throw new Error(`debootstrap failed (exit ${built.status ?? '?'}): ${built.stderr.slice(-2000)}`);
-  renameSync(staging, ROOTFS);
+  renameSync(staging, rootfs);
   writeFileSync(stamp, `${ROOTFS_VERSION}\n`);
-  return ROOTFS;
+  return rootfs;
 }
 
-const HUB_UNIT = `[Unit]
+const hubUnit = (faultd: string): string => `[Unit]
 Description=faultd hub for the system suite
 Before=faultd.service
 [Service]
-ExecStart=/usr/bin/node ${FAULTD} hub --hub-dir ${HUB_DIR} serve --listen 127.0.0.1:8443 --token-ttl 10m
+ExecStart=${faultd} hub --hub-dir ${HUB_DIR} serve --listen 127.0.0.1:8443 --token-ttl 10m
 Restart=always
 [Install]
 WantedBy=multi-user.target
@@ -84,6 +89,18 @@ ExecStart=/bin/sh -c 'ip link add fd0 type veth peer name fd1 && ip addr add 10.
 WantedBy=multi-user.target
 `;
 
+export interface ContainerOptions {
+  /**
+   * Where faultd comes from inside. 'checkout' (the default): the host's Node and this checkout,
+   * bind-mounted read-only, and the hub from them, started at boot. 'package': neither; the hub
+   * unit runs the packaged /usr/bin/faultd and is not enabled (the test starts it once it
+   * installed the package).
+   */
+  readonly faultd?: 'checkout' | 'package';
+  /** More read-only bind mounts: [host path, container path]. */
+  readonly bindsRo?: readonly (readonly [string, string])[];
+}
+
 export class Container {
   readonly dir: string;
   readonly root: string;
@@ -92,17 +109,20 @@ export class Container {
   #exited: Promise<number> | undefined;
   #leader = 0;
   #console = '';
+  readonly #options: ContainerOptions;
 
-  private constructor(dir: string, name: string) {
+  private constructor(dir: string, name: string, options: ContainerOptions) {
     this.dir = dir;
     this.root = path.join(dir, 'merged');
     this.name = name;
+    this.#options = options;
   }
 
   /** An overlay over the cached rootfs, with the suite's units enabled; not booted yet. */
-  static create(rootfs: string): Container {
+  static create(rootfs: string, options: ContainerOptions = {}): Container {
     const dir = mkdtempSync(path.join(tmpdir(), 'faultd-system-'));
-    const container = new Container(dir, `faultd-sys-${path.basename(dir).slice(-6)}`);
+    const container = new Container(dir, `faultd-sys-${path.basename(dir).slice(-6)}`, options);
+    const fromCheckout = (options.faultd ?? 'checkout') === 'checkout';
     run('mount', ['-t', 'tmpfs', '-o', 'size=1g,mode=0700', 'faultd-system', dir]);
     for (const sub of ['upper', 'work', 'merged', 'fill']) mkdirSync(path.join(dir, sub));
     run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${rootfs},upperdir=${dir}/upper,workdir=${dir}/work`, container.root]);
@@ -113,9 +133,10 @@ export class Container {
     const units = path.join(container.root, 'etc/systemd/system');
     const wants = path.join(units, 'multi-user.target.wants');
     mkdirSync(wants, { recursive: true });
-    for (const [name, text] of [['faultd-hub.service', HUB_UNIT], ['faultd-testnet.service', TESTNET_UNIT]] as const) {
+    const hub = hubUnit(fromCheckout ? `/usr/bin/node ${FAULTD}` : '/usr/bin/faultd');
+    for (const [name, text, enabled] of [['faultd-hub.service', hub, fromCheckout], ['faultd-testnet.service', TESTNET_UNIT, true]] as const) {
       writeFileSync(path.join(units, name), text);
-      spawnSync('ln', ['-sf', `../${name}`, path.join(wants, name)]);
+      if (enabled) spawnSync('ln', ['-sf', `../${name}`, path.join(wants, name)]);
     }
     writeFileSync(path.join(container.root, 'etc/hostname'), `${container.name}\n`);
     return container;
@@ -137,7 +158,9 @@ export class Container {
   /** Boots (again) and waits until systemd reports the system up. Returns the boot time in ms. */
   async boot(timeoutMs = 60_000): Promise<number> {
     const started = performance.now();
-    const nspawn = ['systemd-nspawn', '--register=no', '--keep-unit', '--private-network', '--quiet', `--machine=${this.name}`, '-D', this.root, '--bind-ro=/usr/bin/node', `--bind-ro=${REPO}:/opt/faultd`, `--bind=${this.fillDir}:/mnt/fill`, '--capability=CAP_SYS_TIME', '--boot'];
+    const faultd = (this.#options.faultd ?? 'checkout') === 'checkout' ? ['--bind-ro=/usr/bin/node', `--bind-ro=${REPO}:/opt/faultd`] : [];
+    const extra = (this.#options.bindsRo ?? []).map(([host, inside]) => `--bind-ro=${host}:${inside}`);
+    const nspawn = ['systemd-nspawn', '--register=no', '--keep-unit', '--private-network', '--quiet', `--machine=${this.name}`, '-D', this.root, ...faultd, ...extra, `--bind=${this.fillDir}:/mnt/fill`, '--capability=CAP_SYS_TIME', '--boot'];
     // nspawn (--keep-unit) puts the container under its caller's cgroup: a cgroup of our own, so
     // that nothing lands in the host's root cgroup and destroy() can remove it all.
     const enter = this.#cgroups().map((dir) => `mkdir -p ${dir} && echo $$ > ${dir}/cgroup.procs`).join(' && ');

@@ -10,7 +10,7 @@ import path from 'node:path';
 
 import { HubService } from '../../src/hub/service.js';
 import { SqliteHubStore } from '../../src/hub/sqlite-store.js';
-import { Container, ensureRootfs, HUB_DIR, REPO, sleep } from './container.js';
+import { Container, ensureRootfs, FAULTD, HUB_DIR, REPO, sleep } from './container.js';
 
 export interface Rig {
   readonly c: Container;
@@ -20,14 +20,14 @@ export interface Rig {
 }
 
 /** Checks, in one exec, that nothing of faultd is left in the container; prints what is. */
-const LEFTOVERS = `
+const leftoversScript = (faultd: string): string => `
 left=""
 pgrep -x faultd-stressor >/dev/null && left="$left stressor"
 tc qdisc show dev fd0 | grep -Eq "tbf|htb|netem|prio" && left="$left qdisc"
 nft list tables | grep -q faultd && left="$left nft"
 ip -o link show type ifb | grep -q . && left="$left ifb"
 ls -a /mnt/fill 2>/dev/null | grep -q faultd-fill && left="$left fill-file"
-/usr/bin/node /opt/faultd/bin/faultd.js --state-dir /var/lib/faultd status | grep -q '^Clean' || left="$left ledger"
+${faultd} --state-dir /var/lib/faultd status | grep -q '^Clean' || left="$left ledger"
 echo "left:$left"
 `;
 
@@ -77,8 +77,9 @@ export async function bootRig(log: (line: string) => void): Promise<Rig> {
   }
 }
 
-export function leftovers(c: Container): string {
-  const out = c.exec(['sh', '-c', LEFTOVERS]).stdout.trim();
+/** What is left of faultd in the container; `faultd` is the command that reads its ledger. */
+export function leftovers(c: Container, faultd = `/usr/bin/node ${FAULTD}`): string {
+  const out = c.exec(['sh', '-c', leftoversScript(faultd)]).stdout.trim();
   return out.replace(/^left:/, '').trim();
 }
 
