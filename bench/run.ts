@@ -555,8 +555,12 @@ async function main(): Promise<void> {
   writeFileSync(path.join(outDir, name), text);
   if (!partial) writeFileSync(path.join(outDir, 'latest.md'), text);
   console.log(`\n${text}\nwritten to bench/results/${name}${partial ? '' : ' and bench/results/latest.md'}`);
-  await ledger.close();
-  rmSync(benchDir, { recursive: true, force: true });
 }
 
-await main();
+try {
+  await main();
+} finally {
+  // Also after a failed section: the bench's ledger directory never outlives the run.
+  await ledger.close().catch(() => undefined);
+  rmSync(benchDir, { recursive: true, force: true });
+}
