@@ -70,6 +70,7 @@
           'native/test/clock_test.cc',
           'native/test/dns_message_test.cc',
           'native/test/nft_encoding_test.cc',
+          'native/test/xtables_table_test.cc',
           'native/test/dns_policy_test.cc',
           'native/test/tls_test_certs.cc',
           'native/test/tls_stream_test.cc',
