@@ -29,6 +29,7 @@
         'native/binding/clock_binding.cc',
         'native/binding/tc_binding.cc',
         'native/binding/nft_binding.cc',
+        'native/binding/xtables_binding.cc',
         'native/binding/conntrack_binding.cc',
         'native/binding/systemd_binding.cc',
         'native/binding/match_args.cc',

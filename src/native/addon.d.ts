@@ -124,6 +124,33 @@ export interface NftChainSpec {
   rules: NftRuleSpec[];
 }
 
+/** One rule of a faultd x_tables chain (IPv4; every field optional: an empty rule matches every packet). */
+export interface XtablesRuleSpec {
+  /** IPv4 address (with `prefixLen`, default a single host). */
+  address?: string;
+  prefixLen?: number;
+  matchSourceAddress?: boolean;
+  l4proto?: 'tcp' | 'udp' | 'icmp';
+  /** With l4proto tcp or udp (`-m tcp --dport`). */
+  port?: number;
+  matchSourcePort?: boolean;
+  /** Default drop. */
+  verdict?: 'drop' | 'accept';
+}
+
+/**
+ * faultd's own user-defined chain in an x_tables (iptables-legacy) table, with an unconditional
+ * jump to it as the first rule of each hook's built-in chain.
+ */
+export interface XtablesChainSpec {
+  /** Default `filter`. */
+  table?: string;
+  /** 1..28 bytes (iptables' limit). */
+  chain: string;
+  hooks: readonly ('input' | 'forward' | 'output')[];
+  rules: readonly XtablesRuleSpec[];
+}
+
 /** A u32 filter match (egress view: the remote end is the destination). */
 export interface U32MatchSpec {
   address?: string;
@@ -303,6 +330,19 @@ export interface NativeAddon {
   nftDeleteChain(table: string, chain: string): boolean;
   /** Chain names of `inet <table>` (empty when the table does not exist). */
   nftListChains(table: string): string[];
+  /**
+   * Equivalent to `iptables-legacy -N <chain>; iptables-legacy -A <chain> …` for each rule and
+   * `iptables-legacy -I <HOOK> -j <chain>` for each hook, as one IPT_SO_SET_REPLACE of the IPv4
+   * table (all or nothing; the other entries keep their counters). EEXIST if the chain exists.
+   */
+  xtablesAddChain(spec: XtablesChainSpec): void;
+  /**
+   * Removes the chain and every rule that jumps to it, in one IPT_SO_SET_REPLACE, leaving every
+   * other entry byte for byte as it was; false if the chain was already absent.
+   */
+  xtablesDeleteChain(table: string, chain: string): boolean;
+  /** The user-defined chains of the IPv4 x_tables `table` (ENOENT from the kernel without ip_tables). */
+  xtablesListChains(table: string): string[];
   /**
    * Equivalent to `conntrack -D -p <l4proto> --orig-dst <address> --dport <port>` for each address
    * (IPv4 and IPv6 tables): deletes the conntrack entries of those flows, so their next packet is

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: Apache-2.0
+// The x_tables backend against the kernel, in namespaces it creates: rules of the host's own
+// (a user chain, a REJECT, a comment, a FORWARD policy) are set with iptables-legacy; faultd's
+// chain is added through the addon (IPT_SO_SET_REPLACE, no iptables fork); iptables-legacy-save
+// shows exactly that chain and its jumps added, the targeted port is cut while another still
+// connects, the other entries keep their counters; removing the chain gives back
+// iptables-legacy-save byte for byte. iptables-legacy and iptables-legacy-save are the oracles.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+import type { ExecutionContext } from 'ava';
+
+import type { XtablesChainSpec } from '../../src/native/addon.js';
+import { systemTool, testNetnsPair, type TestNetns } from '../helpers/netns.js';
+import { privilegedTest as test } from '../helpers/privileged.js';
+import { startTcpServers, tryConnect } from '../helpers/traffic.js';
+
+const LOAD_JS = fileURLToPath(new URL('../../src/native/load.js', import.meta.url));
+
+/** Runs one addon call inside the namespace; its result, or the error's code and message. */
+function addonCall(ns: TestNetns, method: 'xtablesAddChain' | 'xtablesDeleteChain' | 'xtablesListChains', args: readonly unknown[]): { value?: unknown; code?: string; message?: string } {
+  const script = `
+    const { loadNative } = await import(${JSON.stringify(LOAD_JS)});
+    try {
+      const value = loadNative()[${JSON.stringify(method)}](...JSON.parse(process.argv[1]));
+      console.log(JSON.stringify({ value: value ?? null }));
+    } catch (error) {
+      console.log(JSON.stringify({ code: error.code, message: error.message }));
+    }`;
+  const run = spawnSync(systemTool('ip'), ['netns', 'exec', ns.name, process.execPath, '--input-type=module', '-e', script, JSON.stringify(args)], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`addon call ${method} failed: ${run.stderr}`);
+  return JSON.parse(run.stdout) as { value?: unknown; code?: string; message?: string };
+}
+
+/** `iptables-legacy-save` without its dated comment lines; with `counters`, the -c form. */
+function save(ns: TestNetns, counters = false): string {
+  return ns
+    .exec('iptables-legacy-save', counters ? ['-c'] : [])
+    .split('\n')
+    .filter((line) => !line.startsWith('#'))
+    .join('\n');
+}
+
+/** Chain policy counters of `iptables-legacy-save -c` (`:OUTPUT ACCEPT [p:b]`), by chain. */
+function policyPackets(text: string): Map<string, number> {
+  return new Map([...text.matchAll(/^:(\S+) \S+ \[(\d+):\d+\]$/gm)].map((m) => [m[1] ?? '', Number(m[2])]));
+}
+
+/** Why the legacy ip_tables interface is unusable in `ns`, or undefined. */
+function legacyUnusable(ns: TestNetns): string | undefined {
+  try {
+    ns.exec('iptables-legacy', ['-L', '-n']);
+  } catch (error) {
+    return `iptables-legacy -L fails in a namespace: ${(error as Error).message.split('\n')[0] ?? ''}`;
+  }
+  const names = ns.exec('cat', ['/proc/net/ip_tables_names']);
+  return names.split('\n').includes('filter') ? undefined : 'the kernel has no legacy ip_tables filter table (/proc/net/ip_tables_names)';
+}
+
+function setUp(t: ExecutionContext): { a: TestNetns; b: TestNetns; addressB: string } | undefined {
+  const pair = testNetnsPair(t);
+  const reason = legacyUnusable(pair.a);
+  if (reason) {
+    t.log(`skipped: ${reason}`);
+    t.pass();
+    return undefined;
+  }
+  return { a: pair.a, b: pair.b, addressB: pair.addressB };
+}
+
+const HOST_RULES: readonly (readonly string[])[] = [
+  ['-P', 'FORWARD', 'DROP'],
+  ['-N', 'HOSTFW'],
+  ['-A', 'HOSTFW', '-s', '192.0.2.0/24', '-m', 'comment', '--comment', 'the host own rule', '-j', 'ACCEPT'],
+  ['-A', 'HOSTFW', '-p', 'udp', '--dport', '514', '-j', 'REJECT', '--reject-with', 'icmp-port-unreachable'],
+  ['-A', 'INPUT', '-p', 'tcp', '--dport', '22', '-j', 'HOSTFW'],
+  ['-A', 'OUTPUT', '-d', '198.51.100.7/32', '-j', 'REJECT'],
+];
+
+test('faultd adds exactly its chain through IPT_SO_SET_REPLACE, cuts the port, and removing it restores iptables-legacy-save byte for byte', async (t) => {
+  const ns = setUp(t);
+  if (!ns) return;
+  const { a, b, addressB } = ns;
+  await startTcpServers(t, b, [7101, 7102]);
+  for (const rule of HOST_RULES) a.exec('iptables-legacy', [...rule]);
+  t.is(await tryConnect(a, addressB, 7101), 'ok', 'reachable before');
+  const before = save(a);
+  const countersBefore = policyPackets(save(a, true));
+  t.true((countersBefore.get('OUTPUT') ?? 0) > 0, 'traffic went through OUTPUT before');
+
+  const spec: XtablesChainSpec = {
+    chain: 'FAULTD-xt1',
+    hooks: ['input', 'output'],
+    rules: [
+      { address: addressB, l4proto: 'tcp', port: 7101 },
+      { address: '10.9.9.3', prefixLen: 24, l4proto: 'udp', port: 53 },
+      { address: '203.0.113.5', matchSourceAddress: true, l4proto: 'icmp' },
+    ],
+  };
+  t.deepEqual(addonCall(a, 'xtablesAddChain', [spec]), { value: null });
+  const expected = before
+    .replace(':HOSTFW - [0:0]', ':FAULTD-xt1 - [0:0]\n:HOSTFW - [0:0]')
+    .replace(/^(-A INPUT .*)$/m, '-A INPUT -j FAULTD-xt1\n$1')
+    .replace(/^(-A OUTPUT .*)$/m, '-A OUTPUT -j FAULTD-xt1\n$1')
+    .replace(
+      /^(-A HOSTFW -s 192.0.2.0)/m,
+      [
+        `-A FAULTD-xt1 -d ${addressB}/32 -p tcp -m tcp --dport 7101 -j DROP`,
+        '-A FAULTD-xt1 -d 10.9.9.0/24 -p udp -m udp --dport 53 -j DROP',
+        '-A FAULTD-xt1 -s 203.0.113.5/32 -p icmp -j DROP',
+        '$1',
+      ].join('\n'),
+    );
+  t.not(expected, before);
+  t.is(save(a).replace(/\[\d+:\d+\]/g, '[0:0]'), expected.replace(/\[\d+:\d+\]/g, '[0:0]'), 'exactly the chain and its two jumps were added');
+  const countersAfter = policyPackets(save(a, true));
+  t.true((countersAfter.get('OUTPUT') ?? 0) >= (countersBefore.get('OUTPUT') ?? 0), 'the OUTPUT policy kept its counters');
+  t.deepEqual(addonCall(a, 'xtablesListChains', ['filter']), { value: ['HOSTFW', 'FAULTD-xt1'] });
+
+  t.is(await tryConnect(a, addressB, 7101), 'timeout', 'the targeted port is cut');
+  t.is(await tryConnect(a, addressB, 7102), 'ok', 'another port of the same host still connects');
+  t.like(addonCall(a, 'xtablesAddChain', [spec]), { code: 'EEXIST' });
+
+  t.deepEqual(addonCall(a, 'xtablesDeleteChain', ['filter', 'FAULTD-xt1']), { value: true });
+  t.deepEqual(addonCall(a, 'xtablesDeleteChain', ['filter', 'FAULTD-xt1']), { value: false }, 'the revert is idempotent');
+  t.is(await tryConnect(a, addressB, 7101), 'ok', 'reachable after the restore');
+  t.is(save(a).replace(/\[\d+:\d+\]/g, '[0:0]'), before.replace(/\[\d+:\d+\]/g, '[0:0]'), 'iptables-legacy-save is what it was');
+});
+
+test('a restore keeps rules another writer added while the fault was on', (t) => {
+  const ns = setUp(t);
+  if (!ns) return;
+  const { a } = ns;
+  for (const rule of HOST_RULES) a.exec('iptables-legacy', [...rule]);
+  t.deepEqual(addonCall(a, 'xtablesAddChain', [{ chain: 'FAULTD-xt2', hooks: ['output'], rules: [{ address: '10.9.9.9', l4proto: 'tcp', port: 80 }] }]), { value: null });
+  // The host's firewall changes meanwhile, through iptables-legacy (another replace of the table).
+  a.exec('iptables-legacy', ['-I', 'OUTPUT', '1', '-d', '198.51.100.8/32', '-j', 'DROP']);
+  a.exec('iptables-legacy', ['-A', 'HOSTFW', '-s', '192.0.2.99/32', '-j', 'DROP']);
+  const expected = save(a)
+    .split('\n')
+    .filter((line) => !line.includes('FAULTD-xt2'))
+    .join('\n');
+  t.deepEqual(addonCall(a, 'xtablesDeleteChain', ['filter', 'FAULTD-xt2']), { value: true });
+  t.is(save(a).replace(/\[\d+:\d+\]/g, '[0:0]'), expected.replace(/\[\d+:\d+\]/g, '[0:0]'));
+  t.regex(save(a), /-A OUTPUT -d 198\.51\.100\.8\/32 -j DROP/);
+});
+
+test('a table the kernel does not have is ENOENT from every call', (t) => {
+  const ns = setUp(t);
+  if (!ns) return;
+  t.like(addonCall(ns.a, 'xtablesListChains', ['nosuchtable']), { code: 'ENOENT' });
+  t.like(addonCall(ns.a, 'xtablesDeleteChain', ['nosuchtable', 'FAULTD-x']), { code: 'ENOENT' });
+});
