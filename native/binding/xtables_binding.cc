@@ -58,6 +58,9 @@ core::xt::Ipv4Rule RuleFrom(Napi::Env env, const Napi::Object& r) {
   rule.port = static_cast<uint16_t>(NumberProp(r, "port", 0, 65535, 0));
   if (rule.port != 0 && rule.l4proto != IPPROTO_TCP && rule.l4proto != IPPROTO_UDP) BadArg(env, "The \"port\" property needs l4proto tcp or udp");
   rule.match_source_port = r.Get("matchSourcePort").ToBoolean().Value();
+  rule.in_interface = StringProp(r, "inInterface", "");
+  rule.out_interface = StringProp(r, "outInterface", "");
+  if (rule.in_interface.size() >= 16 || rule.out_interface.size() >= 16) BadArg(env, "The \"inInterface\" and \"outInterface\" properties must be interface names (< 16 bytes)");
   const std::string verdict = StringProp(r, "verdict", "drop");
   if (verdict == "drop") rule.verdict = core::xt::kVerdictDrop;
   else if (verdict == "accept") rule.verdict = core::xt::kVerdictAccept;

@@ -173,7 +173,9 @@ TEST(XtablesTable, RemoveChainRestoresTheExactBytes) {
   ASSERT_TRUE(table);
   // Someone's own chain with a jump from INPUT and a rule, as `iptables -N USER; -A USER -j
   // ACCEPT; -A INPUT -j USER` leave it.
-  ChainSpec user{"USER", {kHookInput}, {Ipv4Rule{{}, 0, false, 0, 0, false, kVerdictAccept}}};
+  Ipv4Rule accept;
+  accept.verdict = kVerdictAccept;
+  ChainSpec user{"USER", {kHookInput}, {accept}};
   ASSERT_TRUE(AddChain(*table, user));
   const Encoded with_user = Encode(*table);
   auto read = Decode(InfoOf(*table, with_user), with_user.blob);
@@ -232,6 +234,23 @@ TEST(XtablesTable, RuleEntryEncodesAddressProtocolAndPort) {
   EXPECT_EQ(se->ip.smsk.s_addr, 0xFFFFFFFFU);
   EXPECT_EQ(se->ip.dmsk.s_addr, 0U);
   EXPECT_EQ(se->target_offset, kEntrySize);
+}
+
+TEST(XtablesTable, RuleEntryEncodesInterfacesAsIptablesDoes) {
+  Ipv4Rule rule;
+  rule.in_interface = "veth0";
+  rule.out_interface = "eth1";
+  const auto b = RuleEntryBytes(rule);
+  const auto* e = reinterpret_cast<const ipt_entry*>(b.data());
+  EXPECT_STREQ(e->ip.iniface, "veth0");
+  EXPECT_STREQ(e->ip.outiface, "eth1");
+  // `-i veth0`: the 5 bytes and the NUL are compared, nothing after.
+  const std::vector<unsigned char> in_mask(e->ip.iniface_mask, e->ip.iniface_mask + IFNAMSIZ);
+  EXPECT_EQ(in_mask, (std::vector<unsigned char>{0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(e->ip.outiface_mask[4], 0xFF);
+  EXPECT_EQ(e->ip.outiface_mask[5], 0);
+  EXPECT_EQ(e->ip.proto, 0);
+  EXPECT_EQ(e->target_offset, kEntrySize);
 }
 
 TEST(XtablesTable, DecodeRefusesBadOffsets) {

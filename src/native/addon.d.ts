@@ -134,6 +134,10 @@ export interface XtablesRuleSpec {
   /** With l4proto tcp or udp (`-m tcp --dport`). */
   port?: number;
   matchSourcePort?: boolean;
+  /** `-i <name>` (exact interface name); never matches in a chain jumped from output. */
+  inInterface?: string;
+  /** `-o <name>`; never matches in a chain jumped from input. */
+  outInterface?: string;
   /** Default drop. */
   verdict?: 'drop' | 'accept';
 }

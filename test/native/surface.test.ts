@@ -117,6 +117,7 @@ test('the xtables calls check their arguments before any kernel call', (t) => {
   t.throws(() => native.xtablesAddChain({ chain: 'C', hooks: ['input'], rules: [{ address: '::1' }] }), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' });
   t.throws(() => native.xtablesAddChain({ chain: 'C', hooks: ['input'], rules: [{ l4proto: 'icmp', port: 1 }] }), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' });
   t.throws(() => native.xtablesAddChain({ chain: 'C', hooks: ['input'], rules: [{ verdict: 'queue' as 'drop' }] }), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' });
+  t.throws(() => native.xtablesAddChain({ chain: 'C', hooks: ['input'], rules: [{ inInterface: 'i'.repeat(16) }] }), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' });
   t.throws(() => native.xtablesDeleteChain('filter', 1 as unknown as string), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' });
   t.throws(() => native.xtablesListChains('t'.repeat(32)), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' });
 });

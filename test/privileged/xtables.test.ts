@@ -2,7 +2,7 @@
 // The x_tables backend against the kernel, in namespaces it creates: rules of the host's own
 // (a user chain, a REJECT, a comment, a FORWARD policy) are set with iptables-legacy; faultd's
 // chain is added through the addon (IPT_SO_SET_REPLACE, no iptables fork); iptables-legacy-save
-// shows exactly that chain and its jumps added, the targeted port is cut while another still
+// shows exactly that chain and its jumps added, the targeted ports are cut while another still
 // connects, the other entries keep their counters; removing the chain gives back
 // iptables-legacy-save byte for byte. iptables-legacy and iptables-legacy-save are the oracles.
 import { spawnSync } from 'node:child_process';
@@ -81,7 +81,7 @@ test('faultd adds exactly its chain through IPT_SO_SET_REPLACE, cuts the port, a
   const ns = setUp(t);
   if (!ns) return;
   const { a, b, addressB } = ns;
-  await startTcpServers(t, b, [7101, 7102]);
+  await startTcpServers(t, b, [7101, 7102, 7103]);
   for (const rule of HOST_RULES) a.exec('iptables-legacy', [...rule]);
   t.is(await tryConnect(a, addressB, 7101), 'ok', 'reachable before');
   const before = save(a);
@@ -95,6 +95,8 @@ test('faultd adds exactly its chain through IPT_SO_SET_REPLACE, cuts the port, a
       { address: addressB, l4proto: 'tcp', port: 7101 },
       { address: '10.9.9.3', prefixLen: 24, l4proto: 'udp', port: 53 },
       { address: '203.0.113.5', matchSourceAddress: true, l4proto: 'icmp' },
+      { address: addressB, outInterface: 'va', l4proto: 'tcp', port: 7103 },
+      { inInterface: 'va', l4proto: 'udp', port: 5353 },
     ],
   };
   t.deepEqual(addonCall(a, 'xtablesAddChain', [spec]), { value: null });
@@ -108,6 +110,8 @@ test('faultd adds exactly its chain through IPT_SO_SET_REPLACE, cuts the port, a
         `-A FAULTD-xt1 -d ${addressB}/32 -p tcp -m tcp --dport 7101 -j DROP`,
         '-A FAULTD-xt1 -d 10.9.9.0/24 -p udp -m udp --dport 53 -j DROP',
         '-A FAULTD-xt1 -s 203.0.113.5/32 -p icmp -j DROP',
+        `-A FAULTD-xt1 -d ${addressB}/32 -o va -p tcp -m tcp --dport 7103 -j DROP`,
+        '-A FAULTD-xt1 -i va -p udp -m udp --dport 5353 -j DROP',
         '$1',
       ].join('\n'),
     );
@@ -118,6 +122,7 @@ test('faultd adds exactly its chain through IPT_SO_SET_REPLACE, cuts the port, a
   t.deepEqual(addonCall(a, 'xtablesListChains', ['filter']), { value: ['HOSTFW', 'FAULTD-xt1'] });
 
   t.is(await tryConnect(a, addressB, 7101), 'timeout', 'the targeted port is cut');
+  t.is(await tryConnect(a, addressB, 7103), 'timeout', 'the port cut on the output interface va');
   t.is(await tryConnect(a, addressB, 7102), 'ok', 'another port of the same host still connects');
   t.like(addonCall(a, 'xtablesAddChain', [spec]), { code: 'EEXIST' });
 

@@ -198,6 +198,14 @@ std::vector<uint8_t> RuleEntryBytes(const Ipv4Rule& rule) {
     }
   }
   ip->proto = rule.l4proto;
+  // An exact name, as iptables' `-i eth0` sets it: the name and its NUL under the mask.
+  const auto interface = [](const std::string& name, char* out, unsigned char* mask) {
+    const size_t n = std::min(name.size(), static_cast<size_t>(IFNAMSIZ - 1));
+    std::memcpy(out, name.data(), n);
+    std::memset(mask, 0xFF, n + 1);
+  };
+  if (!rule.in_interface.empty()) interface(rule.in_interface, ip->iniface, ip->iniface_mask);
+  if (!rule.out_interface.empty()) interface(rule.out_interface, ip->outiface, ip->outiface_mask);
   if (port_match) {
     uint8_t* m = bytes.data() + kEntrySize;
     Store<uint16_t>(m + offsetof(xt_entry_match, u.user.match_size), static_cast<uint16_t>(match_size));

@@ -85,6 +85,8 @@ struct Ipv4Rule {
   uint16_t port = 0;                 // host order; 0 any (needs tcp or udp)
   bool match_source_port = false;
   int32_t verdict = kVerdictDrop;    // kVerdictDrop or kVerdictAccept
+  std::string in_interface;          // `-i NAME` (exact name, < 16 bytes); empty = any
+  std::string out_interface;         // `-o NAME`; a chain jumped from INPUT never matches it
 };
 
 struct ChainSpec {
