@@ -156,3 +156,17 @@ test('a table the kernel does not have is ENOENT from every call', (t) => {
   t.like(addonCall(ns.a, 'xtablesListChains', ['nosuchtable']), { code: 'ENOENT' });
   t.like(addonCall(ns.a, 'xtablesDeleteChain', ['nosuchtable', 'FAULTD-x']), { code: 'ENOENT' });
 });
+
+test('in a namespace no iptables ever touched, the first call brings the table up (and reading it is enough to do so)', (t) => {
+  const ns = setUp(t); // probes namespace a only; b is untouched
+  if (!ns) return;
+  const { b } = ns;
+  t.is(b.exec('cat', ['/proc/net/ip_tables_names']), '', 'no legacy table in b yet');
+  t.deepEqual(addonCall(b, 'xtablesListChains', ['mangle']), { value: [] });
+  t.is(b.exec('cat', ['/proc/net/ip_tables_names']).trim(), 'mangle', 'reading instantiated mangle, and only it');
+  const pristine = save(b);
+  t.deepEqual(addonCall(b, 'xtablesAddChain', [{ table: 'mangle', chain: 'FAULTD-m', hooks: ['output'], rules: [{ l4proto: 'udp', port: 9 }] }]), { value: null });
+  t.regex(save(b), /^\*mangle\n(?:.*\n)*-A OUTPUT -j FAULTD-m\n-A FAULTD-m -p udp -m udp --dport 9 -j DROP\n/m);
+  t.deepEqual(addonCall(b, 'xtablesDeleteChain', ['mangle', 'FAULTD-m']), { value: true });
+  t.is(save(b).replace(/\[\d+:\d+\]/g, '[0:0]'), pristine.replace(/\[\d+:\d+\]/g, '[0:0]'));
+});
