@@ -10,6 +10,9 @@
 #include <string>
 #include <vector>
 
+#include <linux/netfilter/xt_NFQUEUE.h>
+#include <linux/netfilter/xt_statistic.h>
+
 #include "../core/xtables/ipt_abi.h"
 #include "../core/xtables/ipt_table.h"
 
@@ -81,12 +84,12 @@ TableInfo InfoOf(const Table& table, const Encoded& e) {
 }
 
 ChainSpec PartitionSpec(const std::string& name) {
-  Ipv4Rule rule;
+  Rule rule;
   rule.address = {10, 1, 2, 3};
   rule.prefix_len = 24;
   rule.l4proto = IPPROTO_TCP;
   rule.port = 8080;
-  Ipv4Rule icmp;
+  Rule icmp;
   icmp.address = {192, 0, 2, 9};
   icmp.prefix_len = 32;
   icmp.l4proto = IPPROTO_ICMP;
@@ -173,7 +176,7 @@ TEST(XtablesTable, RemoveChainRestoresTheExactBytes) {
   ASSERT_TRUE(table);
   // Someone's own chain with a jump from INPUT and a rule, as `iptables -N USER; -A USER -j
   // ACCEPT; -A INPUT -j USER` leave it.
-  Ipv4Rule accept;
+  Rule accept;
   accept.verdict = kVerdictAccept;
   ChainSpec user{"USER", {kHookInput}, {accept}};
   ASSERT_TRUE(AddChain(*table, user));
@@ -200,7 +203,7 @@ TEST(XtablesTable, RemoveChainRestoresTheExactBytes) {
 }
 
 TEST(XtablesTable, RuleEntryEncodesAddressProtocolAndPort) {
-  Ipv4Rule rule;
+  Rule rule;
   rule.address = {10, 1, 2, 3};
   rule.prefix_len = 24;
   rule.l4proto = IPPROTO_UDP;
@@ -224,7 +227,7 @@ TEST(XtablesTable, RuleEntryEncodesAddressProtocolAndPort) {
   EXPECT_EQ(udp->dpts[1], 53);
   EXPECT_EQ(At<int32_t>(b, e->target_offset + kTargetHeaderSize), kVerdictDrop);
 
-  Ipv4Rule source;
+  Rule source;
   source.address = {192, 0, 2, 7};
   source.prefix_len = 32;
   source.match_source_address = true;
@@ -237,7 +240,7 @@ TEST(XtablesTable, RuleEntryEncodesAddressProtocolAndPort) {
 }
 
 TEST(XtablesTable, RuleEntryEncodesInterfacesAsIptablesDoes) {
-  Ipv4Rule rule;
+  Rule rule;
   rule.in_interface = "veth0";
   rule.out_interface = "eth1";
   const auto b = RuleEntryBytes(rule);
@@ -251,6 +254,168 @@ TEST(XtablesTable, RuleEntryEncodesInterfacesAsIptablesDoes) {
   EXPECT_EQ(e->ip.outiface_mask[5], 0);
   EXPECT_EQ(e->ip.proto, 0);
   EXPECT_EQ(e->target_offset, kEntrySize);
+}
+
+TEST(XtablesTable, RuleEntryEncodesAStatisticMatchAndTheNfqueueTarget) {
+  Rule rule;
+  rule.l4proto = IPPROTO_TCP;
+  rule.port = 80;
+  rule.percent = 30;
+  const auto b = RuleEntryBytes(rule);
+  const auto* e = reinterpret_cast<const ipt_entry*>(b.data());
+  // ipt_entry, tcp (48), statistic (56: header + xt_statistic_info of 24), standard target.
+  EXPECT_EQ(kStatisticMatchSize, 56U);
+  EXPECT_EQ(e->target_offset, kEntrySize + 48 + 56);
+  const auto* m = reinterpret_cast<const xt_entry_match*>(b.data() + kEntrySize + 48);
+  EXPECT_STREQ(m->u.user.name, "statistic");
+  EXPECT_EQ(m->u.user.match_size, 56);
+  EXPECT_EQ(m->u.user.revision, 0);
+  const auto* info = reinterpret_cast<const xt_statistic_info*>(b.data() + kEntrySize + 48 + kMatchHeaderSize);
+  EXPECT_EQ(info->mode, XT_STATISTIC_MODE_RANDOM);
+  // libxt_statistic: lround(0x80000000 * 0.30); iptables-legacy-save prints 0.30000000005.
+  EXPECT_EQ(info->u.random.probability, 644245094U);
+  EXPECT_EQ(At<int32_t>(b, e->target_offset + kTargetHeaderSize), kVerdictDrop);
+
+  Rule queue;
+  queue.queue_num = 0xf123;
+  const auto q = RuleEntryBytes(queue);
+  const auto* qe = reinterpret_cast<const ipt_entry*>(q.data());
+  EXPECT_EQ(kNfqTargetSize, 40U);
+  EXPECT_EQ(qe->next_offset, kEntrySize + 40);
+  const auto* t = reinterpret_cast<const xt_entry_target*>(q.data() + kEntrySize);
+  EXPECT_STREQ(t->u.user.name, "NFQUEUE");
+  EXPECT_EQ(t->u.user.revision, 3);
+  const auto* nfq = reinterpret_cast<const xt_NFQ_info_v3*>(q.data() + kEntrySize + kTargetHeaderSize);
+  EXPECT_EQ(nfq->queuenum, 0xf123);
+  EXPECT_EQ(nfq->queues_total, 1);
+  EXPECT_EQ(nfq->flags, NFQ_FLAG_BYPASS);
+}
+
+TEST(XtablesTable, Ipv6RuleEntryIsAnIp6tEntry) {
+  EXPECT_EQ(kEntry6Size, 168U);
+  Rule rule;
+  rule.address = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34};
+  rule.prefix_len = 60;
+  rule.match_source_address = true;
+  rule.l4proto = IPPROTO_TCP;
+  rule.port = 443;
+  rule.in_interface = "veth1";
+  const auto b = RuleEntryBytes(rule, Family::kIpv6);
+  const auto* e = reinterpret_cast<const ip6t_entry*>(b.data());
+  // 2001:db8::1234/60 → 2001:db8::/60 under ffff:ffff:ffff:fff0::, as ip6tables masks it.
+  const std::vector<uint8_t> src(e->ipv6.src.s6_addr, e->ipv6.src.s6_addr + 16);
+  const std::vector<uint8_t> smsk(e->ipv6.smsk.s6_addr, e->ipv6.smsk.s6_addr + 16);
+  EXPECT_EQ(src, (std::vector<uint8_t>{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(smsk, (std::vector<uint8_t>{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xf0, 0, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(e->ipv6.dmsk.s6_addr[0], 0);
+  EXPECT_EQ(e->ipv6.proto, IPPROTO_TCP);
+  EXPECT_EQ(e->ipv6.flags, IP6T_F_PROTO);
+  EXPECT_STREQ(e->ipv6.iniface, "veth1");
+  EXPECT_EQ(e->ipv6.iniface_mask[5], 0xFF);
+  EXPECT_EQ(e->ipv6.iniface_mask[6], 0);
+  EXPECT_EQ(e->target_offset, kEntry6Size + 48);
+  EXPECT_EQ(e->next_offset, kEntry6Size + 48 + kStandardTargetSize);
+  const auto* m = reinterpret_cast<const xt_entry_match*>(b.data() + kEntry6Size);
+  EXPECT_STREQ(m->u.user.name, "tcp");
+  const auto* tcp = reinterpret_cast<const xt_tcp*>(b.data() + kEntry6Size + kMatchHeaderSize);
+  EXPECT_EQ(tcp->spts[0], 0);
+  EXPECT_EQ(tcp->dpts[0], 443);
+  EXPECT_EQ(tcp->dpts[1], 443);
+  Rule any;
+  const auto a = RuleEntryBytes(any, Family::kIpv6);
+  EXPECT_EQ(reinterpret_cast<const ip6t_entry*>(a.data())->ipv6.flags, 0);
+}
+
+// The IPv6 filter table of a fresh namespace, built with ip6t_entry headers.
+Fixture EmptyFilter6() {
+  Fixture f;
+  constexpr uint32_t kStd6 = kEntry6Size + kStandardTargetSize;
+  const auto put = [&](uint16_t target_size, const char* target, const void* data, size_t data_size) {
+    const size_t at = f.blob.size();
+    f.blob.resize(at + kEntry6Size + target_size, 0);
+    auto* e = reinterpret_cast<ip6t_entry*>(f.blob.data() + at);
+    e->target_offset = kEntry6Size;
+    e->next_offset = static_cast<uint16_t>(kEntry6Size + target_size);
+    e->comefrom = 0x4;
+    auto* t = reinterpret_cast<xt_entry_target*>(f.blob.data() + at + kEntry6Size);
+    t->u.user.target_size = target_size;
+    std::strncpy(t->u.user.name, target, sizeof(t->u.user.name) - 1);
+    std::memcpy(f.blob.data() + at + kEntry6Size + kTargetHeaderSize, data, data_size);
+  };
+  for (int i = 0; i < 3; ++i) put(kStandardTargetSize, "", &kVerdictAccept, sizeof(kVerdictAccept));
+  char error[kErrorNameSize] = "ERROR";
+  put(kErrorTargetSize, "ERROR", error, sizeof(error));
+  f.info.family = Family::kIpv6;
+  f.info.name = "filter";
+  f.info.valid_hooks = (1U << kHookInput) | (1U << kHookForward) | (1U << kHookOutput);
+  f.info.hook_entry = {0xFFFFFFFFU, 0, kStd6, 2 * kStd6, 0xFFFFFFFFU};
+  f.info.underflow = f.info.hook_entry;
+  f.info.num_entries = 4;
+  f.info.size = static_cast<uint32_t>(f.blob.size());
+  return f;
+}
+
+TEST(XtablesTable, Ipv6TableAddsAndRemovesItsChainByteForByte) {
+  const Fixture f = EmptyFilter6();
+  std::string why;
+  auto table = Decode(f.info, f.blob, &why);
+  ASSERT_TRUE(table) << why;
+  EXPECT_EQ(Encode(*table).blob, f.blob);
+  ChainSpec spec{"FAULTD-v6", {kHookInput, kHookOutput}, {}};
+  Rule rule;
+  rule.address = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+  rule.prefix_len = 128;
+  rule.l4proto = IPPROTO_ICMPV6;
+  spec.rules.push_back(rule);
+  ASSERT_TRUE(AddChain(*table, spec, &why)) << why;
+  const Encoded e = Encode(*table);
+  constexpr uint32_t kStd6 = kEntry6Size + kStandardTargetSize;
+  constexpr uint32_t kErr6 = kEntry6Size + kErrorTargetSize;
+  // jump, INPUT policy, FORWARD policy, jump, OUTPUT policy, head, rule, RETURN, ERROR.
+  ASSERT_EQ(e.num_entries, 9U);
+  const uint32_t first_rule = 5 * kStd6 + kErr6;
+  EXPECT_EQ(At<int32_t>(e.blob, kEntry6Size + kTargetHeaderSize), static_cast<int32_t>(first_rule));
+  EXPECT_EQ(e.hook_entry[kHookOutput], 3 * kStd6);
+  EXPECT_EQ(e.underflow[kHookOutput], 4 * kStd6);
+  EXPECT_EQ(e.blob.size(), first_rule + kStd6 + kStd6 + kErr6);
+  TableInfo info = InfoOf(*table, e);
+  info.family = Family::kIpv6;
+  auto read = Decode(info, e.blob, &why);
+  ASSERT_TRUE(read) << why;
+  EXPECT_TRUE(SameEntries(*read, *table));
+  EXPECT_EQ(UserChains(*read), std::vector<std::string>{"FAULTD-v6"});
+  ASSERT_TRUE(RemoveChain(*read, "FAULTD-v6"));
+  EXPECT_EQ(Encode(*read).blob, f.blob);
+}
+
+TEST(XtablesTable, SameEntriesIgnoresOnlyWhatTheKernelWrites) {
+  const Fixture f = EmptyFilter();
+  auto a = Decode(f.info, f.blob);
+  ASSERT_TRUE(a);
+  Rule rule;
+  rule.percent = 50;
+  ASSERT_TRUE(AddChain(*a, ChainSpec{"FAULTD-s", {kHookOutput}, {rule}}));
+  Table b = *a;
+  EXPECT_TRUE(SameEntries(*a, b));
+  // Counters, comefrom and xt_statistic's kernel pointer differ in a table read back.
+  b.entries[0].bytes[offsetof(ipt_entry, counters)] ^= 1;
+  b.entries[1].bytes[offsetof(ipt_entry, comefrom)] ^= 1;
+  // INPUT policy, FORWARD policy, jump, OUTPUT policy, head, the statistic rule, RETURN, ERROR.
+  Entry& statistic = b.entries[5];
+  ASSERT_EQ(statistic.bytes.size(), kEntrySize + kStatisticMatchSize + kStandardTargetSize);
+  statistic.bytes[kEntrySize + kStatisticMatchSize - 1] ^= 1;
+  EXPECT_TRUE(SameEntries(*a, b));
+  // An address, a verdict or an entry more are not.
+  Table c = *a;
+  c.entries[5].bytes[offsetof(ipt_entry, ip.dst)] = 10;
+  EXPECT_FALSE(SameEntries(*a, c));
+  Table d = *a;
+  d.entries[0].verdict = kVerdictDrop;
+  std::memcpy(d.entries[0].bytes.data() + kEntrySize + kTargetHeaderSize, &kVerdictDrop, sizeof(kVerdictDrop));
+  EXPECT_FALSE(SameEntries(*a, d));
+  Table e = *a;
+  ASSERT_TRUE(AddChain(e, ChainSpec{"OTHER", {kHookInput}, {}}));
+  EXPECT_FALSE(SameEntries(*a, e));
 }
 
 TEST(XtablesTable, DecodeRefusesBadOffsets) {

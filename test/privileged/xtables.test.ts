@@ -170,3 +170,131 @@ test('in a namespace no iptables ever touched, the first call brings the table u
   t.deepEqual(addonCall(b, 'xtablesDeleteChain', ['mangle', 'FAULTD-m']), { value: true });
   t.is(save(b).replace(/\[\d+:\d+\]/g, '[0:0]'), pristine.replace(/\[\d+:\d+\]/g, '[0:0]'));
 });
+
+/** `ip6tables-legacy-save` (or iptables-legacy-save for 4) without comments, counters zeroed. */
+function saveOf(ns: TestNetns, family: 4 | 6, table?: string): string {
+  return ns
+    .exec(family === 6 ? 'ip6tables-legacy-save' : 'iptables-legacy-save', table ? ['-t', table] : [])
+    .split('\n')
+    .filter((line) => !line.startsWith('#'))
+    .join('\n')
+    .replace(/\[\d+:\d+\]/g, '[0:0]');
+}
+
+/** Adds an IPv6 address pair fd77:<n>::1 (va) / ::2 (vb) with permanent neighbours; returns B's. */
+function addIpv6(a: TestNetns, b: TestNetns): string {
+  const subnet = /\d+$/.exec(a.name)?.[0] ?? '1';
+  const [addressA, addressB] = [`fd77:${subnet}::1`, `fd77:${subnet}::2`];
+  a.exec('ip', ['-6', 'addr', 'add', `${addressA}/64`, 'dev', 'va', 'nodad']);
+  b.exec('ip', ['-6', 'addr', 'add', `${addressB}/64`, 'dev', 'vb', 'nodad']);
+  const mac = (ns: TestNetns, dev: string): string => (JSON.parse(ns.exec('ip', ['-j', 'link', 'show', dev])) as { address: string }[])[0]?.address ?? '';
+  a.exec('ip', ['-6', 'neigh', 'replace', addressB, 'lladdr', mac(b, 'vb'), 'dev', 'va', 'nud', 'permanent']);
+  b.exec('ip', ['-6', 'neigh', 'replace', addressA, 'lladdr', mac(a, 'va'), 'dev', 'vb', 'nud', 'permanent']);
+  return addressB;
+}
+
+const HOST_RULES_6: readonly (readonly string[])[] = [
+  ['-P', 'FORWARD', 'DROP'],
+  ['-N', 'HOSTFW6'],
+  ['-A', 'HOSTFW6', '-s', '2001:db8::/32', '-m', 'comment', '--comment', 'the host own rule', '-j', 'ACCEPT'],
+  ['-A', 'INPUT', '-p', 'tcp', '--dport', '22', '-j', 'HOSTFW6'],
+  ['-A', 'OUTPUT', '-d', '2001:db8:1::7/128', '-j', 'REJECT'],
+];
+
+test('IPv6: faultd chain through IP6T_SO_SET_REPLACE is what ip6tables-legacy makes of the same rules, cuts the port, and goes away byte for byte', async (t) => {
+  const ns = setUp(t);
+  if (!ns) return;
+  const { a, b } = ns;
+  const addressB6 = addIpv6(a, b);
+  await startTcpServers(t, b, [7101, 7102]);
+  for (const rule of HOST_RULES_6) {
+    a.exec('ip6tables-legacy', [...rule]);
+    b.exec('ip6tables-legacy', [...rule]);
+  }
+  t.is(await tryConnect(a, addressB6, 7101), 'ok', 'reachable over IPv6 before');
+  const before = saveOf(a, 6);
+  const ipv4Before = saveOf(a, 4);
+  const spec: XtablesChainSpec = {
+    family: 6,
+    chain: 'FAULTD-xt6',
+    hooks: ['input', 'output'],
+    rules: [
+      { l4proto: 'tcp', port: 22, matchSourcePort: true, verdict: 'accept' },
+      { address: addressB6, l4proto: 'tcp', port: 7101 },
+      { address: '2001:db8:5::', prefixLen: 48, l4proto: 'udp', port: 53 },
+      { address: 'fd00::9', matchSourceAddress: true, l4proto: 'icmpv6' },
+      { outInterface: 'va', l4proto: 'udp', port: 9999, percent: 30 },
+    ],
+  };
+  t.deepEqual(addonCall(a, 'xtablesAddChain', [spec]), { value: null });
+  // The oracle: the same chain made by ip6tables-legacy in namespace b.
+  for (const args of [
+    ['-N', 'FAULTD-xt6'],
+    ['-A', 'FAULTD-xt6', '-p', 'tcp', '--sport', '22', '-j', 'ACCEPT'],
+    ['-A', 'FAULTD-xt6', '-d', `${addressB6}/128`, '-p', 'tcp', '--dport', '7101', '-j', 'DROP'],
+    ['-A', 'FAULTD-xt6', '-d', '2001:db8:5::/48', '-p', 'udp', '--dport', '53', '-j', 'DROP'],
+    ['-A', 'FAULTD-xt6', '-s', 'fd00::9/128', '-p', 'ipv6-icmp', '-j', 'DROP'],
+    ['-A', 'FAULTD-xt6', '-o', 'va', '-p', 'udp', '--dport', '9999', '-m', 'statistic', '--mode', 'random', '--probability', '0.3', '-j', 'DROP'],
+    ['-I', 'INPUT', '1', '-j', 'FAULTD-xt6'],
+    ['-I', 'OUTPUT', '1', '-j', 'FAULTD-xt6'],
+  ]) {
+    b.exec('ip6tables-legacy', args);
+  }
+  const withFault = saveOf(a, 6);
+  t.is(withFault, saveOf(b, 6), 'ip6tables-legacy-save reads the same table as ip6tables-legacy made');
+  t.regex(withFault, /^-A OUTPUT -j FAULTD-xt6$/m);
+  t.deepEqual(addonCall(a, 'xtablesListChains', ['filter', 6]), { value: ['HOSTFW6', 'FAULTD-xt6'] });
+  t.is(saveOf(a, 4), ipv4Before, 'the IPv4 table is untouched');
+  // The oracle's chain in b would drop the traffic too: gone before it is measured.
+  for (const args of [['-D', 'INPUT', '-j', 'FAULTD-xt6'], ['-D', 'OUTPUT', '-j', 'FAULTD-xt6'], ['-F', 'FAULTD-xt6'], ['-X', 'FAULTD-xt6']]) b.exec('ip6tables-legacy', args);
+
+  t.is(await tryConnect(a, addressB6, 7101), 'timeout', 'the targeted port is cut over IPv6');
+  t.is(await tryConnect(a, addressB6, 7102), 'ok', 'another port still connects');
+  t.deepEqual(addonCall(a, 'xtablesDeleteChain', ['filter', 'FAULTD-xt6', 6]), { value: true });
+  t.deepEqual(addonCall(a, 'xtablesDeleteChain', ['filter', 'FAULTD-xt6', 6]), { value: false });
+  t.is(saveOf(a, 6), before, 'ip6tables-legacy-save is what it was, byte for byte');
+  t.is(await tryConnect(a, addressB6, 7101), 'ok');
+});
+
+test('statistic and NFQUEUE rules on mangle prerouting are what iptables-legacy makes of them', (t) => {
+  const ns = setUp(t);
+  if (!ns) return;
+  const { a, b } = ns;
+  for (const family of [4, 6] as const) {
+    const tool = family === 6 ? 'ip6tables-legacy' : 'iptables-legacy';
+    for (const ns2 of [a, b]) ns2.exec(tool, ['-t', 'mangle', '-A', 'PREROUTING', '-p', 'udp', '--dport', '123', '-j', 'MARK', '--set-mark', '7']);
+    const before = saveOf(a, family, 'mangle');
+    const source = family === 6 ? 'fd00:1::/64' : '10.8.0.0/16';
+    const spec: XtablesChainSpec = {
+      family,
+      table: 'mangle',
+      chain: 'FAULTD-q',
+      hooks: ['prerouting'],
+      rules: [
+        { address: source.split('/')[0] ?? '', prefixLen: Number(source.split('/')[1]), matchSourceAddress: true, inInterface: 'va', verdict: 'queue', queueNum: 61712 },
+        { l4proto: 'tcp', port: 80, percent: 5 },
+      ],
+    };
+    t.deepEqual(addonCall(a, 'xtablesAddChain', [spec]), { value: null });
+    for (const args of [
+      ['-N', 'FAULTD-q'],
+      ['-A', 'FAULTD-q', '-s', source, '-i', 'va', '-j', 'NFQUEUE', '--queue-num', '61712', '--queue-bypass'],
+      ['-A', 'FAULTD-q', '-p', 'tcp', '--dport', '80', '-m', 'statistic', '--mode', 'random', '--probability', '0.05', '-j', 'DROP'],
+      ['-I', 'PREROUTING', '1', '-j', 'FAULTD-q'],
+    ]) {
+      b.exec(tool, ['-t', 'mangle', ...args]);
+    }
+    t.is(saveOf(a, family, 'mangle'), saveOf(b, family, 'mangle'), `IPv${family}: the save output equals ${tool}'s own`);
+    t.regex(saveOf(a, family, 'mangle'), /-j NFQUEUE --queue-num 61712 --queue-bypass/);
+    t.deepEqual(addonCall(a, 'xtablesDeleteChain', ['mangle', 'FAULTD-q', family]), { value: true });
+    t.is(saveOf(a, family, 'mangle'), before, `IPv${family}: removed byte for byte`);
+  }
+});
+
+test('a rule of the wrong family is refused before the kernel is asked', (t) => {
+  const ns = setUp(t);
+  if (!ns) return;
+  t.like(addonCall(ns.a, 'xtablesAddChain', [{ family: 6, chain: 'FAULTD-w', hooks: ['output'], rules: [{ address: '10.0.0.1' }] }]), { code: 'ERR_INVALID_ARG_VALUE' });
+  t.like(addonCall(ns.a, 'xtablesAddChain', [{ family: 4, chain: 'FAULTD-w', hooks: ['output'], rules: [{ l4proto: 'icmpv6' }] }]), { code: 'ERR_INVALID_ARG_VALUE' });
+  t.deepEqual(addonCall(ns.a, 'xtablesListChains', ['filter', 6]), { value: [] });
+});

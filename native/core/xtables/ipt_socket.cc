@@ -21,33 +21,47 @@ constexpr int kAttempts = 8;
 constexpr int kExists = -1;
 constexpr int kInvalid = -2;
 
-Result<UniqueFd> RawSocket() noexcept {
-  UniqueFd fd(socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
+// The family's socket and option level: ip_tables answers on IPPROTO_IP of an AF_INET raw
+// socket, ip6_tables on IPPROTO_IPV6 of an AF_INET6 one, with the same option numbers and
+// header layouts (checked in ipt_abi.h).
+struct Socket {
+  UniqueFd fd;
+  int level = IPPROTO_IP;
+  const char* prefix = "IPT";
+};
+
+Result<Socket> RawSocket(Family family) noexcept {
+  const bool v6 = family == Family::kIpv6;
+  UniqueFd fd(socket(v6 ? AF_INET6 : AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
   if (fd.get() < 0) return ErrnoError("socket");
-  return fd;
+  return Socket{std::move(fd), v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? "IP6T" : "IPT"};
 }
+
+std::string Op(const Socket& s, const char* op, const std::string& name) { return std::string(s.prefix) + "_SO_" + op + " " + name; }
 
 void CopyName(char* dst, const std::string& name) {
   std::memset(dst, 0, XT_TABLE_MAXNAMELEN);
   std::strncpy(dst, name.c_str(), XT_TABLE_MAXNAMELEN - 1);
 }
 
-Result<Table> ReadFrom(int fd, const std::string& name) noexcept {
+Result<Table> ReadFrom(const Socket& s, Family family, const std::string& name) noexcept {
+  const int fd = s.fd.get();
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     ipt_getinfo info{};
     CopyName(info.name, name);
     socklen_t len = sizeof(info);
-    if (getsockopt(fd, IPPROTO_IP, IPT_SO_GET_INFO, &info, &len) != 0) return ErrnoError("getsockopt", "IPT_SO_GET_INFO " + name);
+    if (getsockopt(fd, s.level, IPT_SO_GET_INFO, &info, &len) != 0) return ErrnoError("getsockopt", Op(s, "GET_INFO", name));
     std::vector<uint8_t> buffer(sizeof(ipt_get_entries) + info.size);
     auto* entries = reinterpret_cast<ipt_get_entries*>(buffer.data());
     CopyName(entries->name, name);
     entries->size = info.size;
     len = static_cast<socklen_t>(buffer.size());
-    if (getsockopt(fd, IPPROTO_IP, IPT_SO_GET_ENTRIES, buffer.data(), &len) != 0) {
+    if (getsockopt(fd, s.level, IPT_SO_GET_ENTRIES, buffer.data(), &len) != 0) {
       if (errno == EAGAIN) continue;  // the table changed size between the two calls
-      return ErrnoError("getsockopt", "IPT_SO_GET_ENTRIES " + name);
+      return ErrnoError("getsockopt", Op(s, "GET_ENTRIES", name));
     }
     TableInfo model_info;
+    model_info.family = family;
     model_info.name = name;
     model_info.valid_hooks = info.valid_hooks;
     for (int h = 0; h < kNumHooks; ++h) {
@@ -58,13 +72,14 @@ Result<Table> ReadFrom(int fd, const std::string& name) noexcept {
     model_info.size = info.size;
     std::string why;
     auto table = Decode(model_info, {buffer.data() + sizeof(ipt_get_entries), info.size}, &why);
-    if (!table) return SysError{EPROTO, "getsockopt", "IPT_SO_GET_ENTRIES " + name + ": " + why};
+    if (!table) return SysError{EPROTO, "getsockopt", Op(s, "GET_ENTRIES", name) + ": " + why};
     return std::move(*table);
   }
-  return SysError{EAGAIN, "getsockopt", "IPT_SO_GET_ENTRIES " + name + ": the table kept changing"};
+  return SysError{EAGAIN, "getsockopt", Op(s, "GET_ENTRIES", name) + ": the table kept changing"};
 }
 
-Status ReplaceOn(int fd, const Table& before, const Table& after) noexcept {
+Status ReplaceOn(const Socket& s, const Table& before, const Table& after) noexcept {
+  const int fd = s.fd.get();
   const Encoded encoded = Encode(after);
   std::vector<uint8_t> buffer(sizeof(ipt_replace) + encoded.blob.size());
   auto* replace = reinterpret_cast<ipt_replace*>(buffer.data());
@@ -82,8 +97,8 @@ Status ReplaceOn(int fd, const Table& before, const Table& after) noexcept {
   replace->num_counters = static_cast<unsigned>(old_counters.size());
   replace->counters = old_counters.data();
   std::memcpy(buffer.data() + sizeof(ipt_replace), encoded.blob.data(), encoded.blob.size());
-  if (setsockopt(fd, IPPROTO_IP, IPT_SO_SET_REPLACE, buffer.data(), static_cast<socklen_t>(buffer.size())) != 0) {
-    return ErrnoError("setsockopt", "IPT_SO_SET_REPLACE " + after.name);
+  if (setsockopt(fd, s.level, IPT_SO_SET_REPLACE, buffer.data(), static_cast<socklen_t>(buffer.size())) != 0) {
+    return ErrnoError("setsockopt", Op(s, "SET_REPLACE", after.name));
   }
   // The new table starts at zero; give every entry that stayed its old counters back.
   const std::vector<int64_t> sources = CounterSources(before, after);
@@ -98,46 +113,56 @@ Status ReplaceOn(int fd, const Table& before, const Table& after) noexcept {
   }
   // Counters are statistics: if another writer replaced the table in this instant (EINVAL, its
   // entry count differs), they are lost as they would be with iptables, and the change stands.
-  (void)setsockopt(fd, IPPROTO_IP, IPT_SO_SET_ADD_COUNTERS, add.data(), static_cast<socklen_t>(add.size()));
+  (void)setsockopt(fd, s.level, IPT_SO_SET_ADD_COUNTERS, add.data(), static_cast<socklen_t>(add.size()));
   return Ok{};
 }
 
-// Reads the table, applies `edit`, replaces it; retried while another writer races us.
+// Reads the table, applies `edit`, replaces it, and reads it back: the kernel's table must be
+// the one written (every entry byte for byte but the kernel's counters and comefrom). Retried
+// while another writer races us.
 template <typename Edit>
-Result<bool> Modify(const std::string& name, Edit edit) noexcept {
-  auto fd = RawSocket();
-  if (!fd.ok()) return fd.error();
+Result<bool> Modify(Family family, const std::string& name, Edit edit) noexcept {
+  auto s = RawSocket(family);
+  if (!s.ok()) return s.error();
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    auto before = ReadFrom(fd.value().get(), name);
+    auto before = ReadFrom(s.value(), family, name);
     if (!before.ok()) return before.error();
     Table after = before.value();
     std::string why;
     const int changed = edit(after, &why);
-    if (changed < 0) return SysError{changed == kExists ? EEXIST : EINVAL, "setsockopt", "IPT_SO_SET_REPLACE " + name + ": " + why};
+    if (changed < 0) return SysError{changed == kExists ? EEXIST : EINVAL, "setsockopt", Op(s.value(), "SET_REPLACE", name) + ": " + why};
     if (changed == 0) return false;
-    const Status replaced = ReplaceOn(fd.value().get(), before.value(), after);
-    if (replaced.ok()) return true;
-    if (replaced.error().err != EAGAIN) return replaced.error();
+    const Status replaced = ReplaceOn(s.value(), before.value(), after);
+    if (!replaced.ok()) {
+      if (replaced.error().err != EAGAIN) return replaced.error();
+      continue;
+    }
+    auto check = ReadFrom(s.value(), family, name);
+    if (!check.ok()) return check.error();
+    if (!SameEntries(check.value(), after)) {
+      return SysError{EIO, "getsockopt", Op(s.value(), "GET_ENTRIES", name) + ": the table read back is not the one written (another writer?)"};
+    }
+    return true;
   }
-  return SysError{EAGAIN, "setsockopt", "IPT_SO_SET_REPLACE " + name + ": the table kept changing"};
+  return SysError{EAGAIN, "setsockopt", Op(s.value(), "SET_REPLACE", name) + ": the table kept changing"};
 }
 
 }  // namespace
 
-Result<Table> ReadTable(const std::string& name) noexcept {
-  auto fd = RawSocket();
-  if (!fd.ok()) return fd.error();
-  return ReadFrom(fd.value().get(), name);
+Result<Table> ReadTable(Family family, const std::string& name) noexcept {
+  auto s = RawSocket(family);
+  if (!s.ok()) return s.error();
+  return ReadFrom(s.value(), family, name);
 }
 
 Status ReplaceTable(const Table& before, const Table& after) noexcept {
-  auto fd = RawSocket();
-  if (!fd.ok()) return fd.error();
-  return ReplaceOn(fd.value().get(), before, after);
+  auto s = RawSocket(after.family);
+  if (!s.ok()) return s.error();
+  return ReplaceOn(s.value(), before, after);
 }
 
-Status AddChainToKernel(const std::string& table, const ChainSpec& spec) noexcept {
-  auto added = Modify(table, [&](Table& t, std::string* why) {
+Status AddChainToKernel(Family family, const std::string& table, const ChainSpec& spec) noexcept {
+  auto added = Modify(family, table, [&](Table& t, std::string* why) {
     if (AddChain(t, spec, why)) return 1;
     const auto chains = UserChains(t);
     return std::find(chains.begin(), chains.end(), spec.chain) != chains.end() ? kExists : kInvalid;
@@ -146,12 +171,12 @@ Status AddChainToKernel(const std::string& table, const ChainSpec& spec) noexcep
   return Ok{};
 }
 
-Result<bool> RemoveChainFromKernel(const std::string& table, const std::string& chain) noexcept {
-  return Modify(table, [&](Table& t, std::string*) { return RemoveChain(t, chain) ? 1 : 0; });
+Result<bool> RemoveChainFromKernel(Family family, const std::string& table, const std::string& chain) noexcept {
+  return Modify(family, table, [&](Table& t, std::string*) { return RemoveChain(t, chain) ? 1 : 0; });
 }
 
-Result<std::vector<std::string>> ListChains(const std::string& table) noexcept {
-  auto read = ReadTable(table);
+Result<std::vector<std::string>> ListChains(Family family, const std::string& table) noexcept {
+  auto read = ReadTable(family, table);
   if (!read.ok()) return read.error();
   return UserChains(read.value());
 }

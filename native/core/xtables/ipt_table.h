@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// A model of one IPv4 x_tables table (`iptables-legacy -t filter`) as the kernel hands it out
-// through IPT_SO_GET_INFO / IPT_SO_GET_ENTRIES and takes it back through IPT_SO_SET_REPLACE:
-// a flat list of ipt_entry blobs, each kept byte for byte, with the one thing that cannot be kept
+// A model of one x_tables table (`iptables-legacy -t filter`, or ip6tables-legacy's for IPv6) as
+// the kernel hands it out through IPT_SO_GET_INFO / IPT_SO_GET_ENTRIES (IP6T_SO_* for IPv6) and
+// takes it back through IPT_SO_SET_REPLACE: a flat list of ipt_entry (ip6t_entry) blobs, each kept byte for byte, with the one thing that cannot be kept
 // raw made symbolic: a standard target's jump (a byte offset into the blob) becomes the id of the
 // entry it points to, so entries can be inserted and removed and the offsets recomputed.
 // Pure functions, no syscalls: decode, encode, and faultd's two edits (add a chain with its jump
@@ -22,11 +22,16 @@ namespace faultd::core::xt {
 
 /// NF_INET_PRE_ROUTING … NF_INET_POST_ROUTING.
 inline constexpr int kNumHooks = 5;
+inline constexpr int kHookPrerouting = 0;
 inline constexpr int kHookInput = 1;
 inline constexpr int kHookForward = 2;
 inline constexpr int kHookOutput = 3;
 
-/// One ipt_entry. `bytes` is the whole entry as read (header, matches, target); when `jump_to`
+/// ip_tables (struct ipt_entry) or ip6_tables (struct ip6t_entry): the entry header differs,
+/// everything after it (matches, targets, the table's layout) is the same.
+enum class Family : uint8_t { kIpv4 = 4, kIpv6 = 6 };
+
+/// One ipt_entry / ip6t_entry. `bytes` is the whole entry as read (header, matches, target); when `jump_to`
 /// is set its standard verdict is rewritten from the ids on encode.
 struct Entry {
   uint32_t id = 0;
@@ -39,6 +44,7 @@ struct Entry {
 
 /// What IPT_SO_GET_INFO says besides the name: hooks and the blob's shape.
 struct TableInfo {
+  Family family = Family::kIpv4;
   std::string name;
   uint32_t valid_hooks = 0;
   std::array<uint32_t, kNumHooks> hook_entry{};
@@ -48,6 +54,7 @@ struct TableInfo {
 };
 
 struct Table {
+  Family family = Family::kIpv4;
   std::string name;
   uint32_t valid_hooks = 0;
   std::array<uint32_t, kNumHooks> hook_entry{};  // entry ids (for valid hooks)
@@ -76,27 +83,31 @@ inline constexpr int32_t kVerdictDrop = -1;
 inline constexpr int32_t kVerdictAccept = -2;
 inline constexpr int32_t kVerdictReturn = -5;
 
-/// One rule of a faultd chain (IPv4): everything optional; an empty rule matches every packet.
-struct Ipv4Rule {
-  std::array<uint8_t, 4> address{};  // network order
-  uint8_t prefix_len = 0;            // 0 = any address
+/// One rule of a faultd chain, in its table's family: everything optional; an empty rule
+/// matches every packet.
+struct Rule {
+  std::array<uint8_t, 16> address{};  // network order; the first 4 bytes for IPv4
+  uint8_t prefix_len = 0;             // 0 = any address
   bool match_source_address = false;
-  uint8_t l4proto = 0;               // 0 any, 6 tcp, 17 udp, 1 icmp
-  uint16_t port = 0;                 // host order; 0 any (needs tcp or udp)
+  uint8_t l4proto = 0;                // 0 any, 6 tcp, 17 udp, 1 icmp, 58 icmpv6 (IPv6 only)
+  uint16_t port = 0;                  // host order; 0 any (needs tcp or udp)
   bool match_source_port = false;
-  int32_t verdict = kVerdictDrop;    // kVerdictDrop or kVerdictAccept
-  std::string in_interface;          // `-i NAME` (exact name, < 16 bytes); empty = any
-  std::string out_interface;         // `-o NAME`; a chain jumped from INPUT never matches it
+  uint8_t percent = 100;              // < 100: `-m statistic --mode random --probability p/100`
+  int32_t verdict = kVerdictDrop;     // kVerdictDrop or kVerdictAccept (without queue_num)
+  std::optional<uint16_t> queue_num;  // `-j NFQUEUE --queue-num N --queue-bypass` instead
+  std::string in_interface;           // `-i NAME` (exact name, < 16 bytes); empty = any
+  std::string out_interface;          // `-o NAME`; a chain jumped from INPUT never matches it
 };
 
 struct ChainSpec {
   std::string chain;                // 1..28 bytes (iptables' limit)
-  std::vector<int> hooks;           // kHookInput / kHookOutput / kHookForward: a jump first in each
-  std::vector<Ipv4Rule> rules;
+  std::vector<int> hooks;           // kHookPrerouting / kHookInput / kHookOutput / kHookForward: a jump first in each
+  std::vector<Rule> rules;
 };
 
-/// The entry bytes of one rule (ipt_entry, an xt_tcp/xt_udp match for a port, the target).
-std::vector<uint8_t> RuleEntryBytes(const Ipv4Rule& rule);
+/// The entry bytes of one rule (ipt_entry or ip6t_entry, an xt_tcp/xt_udp match for a port, an
+/// xt_statistic match for a percent, the standard or NFQUEUE target).
+std::vector<uint8_t> RuleEntryBytes(const Rule& rule, Family family = Family::kIpv4);
 
 /// Names of the user-defined chains, in table order.
 std::vector<std::string> UserChains(const Table& table);
@@ -110,6 +121,12 @@ bool AddChain(Table& table, const ChainSpec& spec, std::string* why = nullptr);
 /// Removes the chain `name` and every rule that jumps to it (faultd's jump rules), leaving every
 /// other entry as it was; false if there is no such chain. The inverse of AddChain.
 bool RemoveChain(Table& table, const std::string& name);
+
+/// Whether `a` and `b` have the same entries and hooks, byte for byte except what the kernel
+/// keeps for itself in each entry (counters, comefrom, and the payloads of matches and of
+/// non-standard targets, which kernels before 4.11 copy out with private state in them): how a
+/// replacement is verified against the table read back.
+bool SameEntries(const Table& a, const Table& b);
 
 /// For each entry of `after`, the index of the same entry (same id) in `before`, or -1 for a new
 /// one: how the old counters map onto the new table.
