@@ -272,7 +272,7 @@ TEST(XtablesTable, RuleEntryEncodesAStatisticMatchAndTheNfqueueTarget) {
   EXPECT_EQ(m->u.user.revision, 0);
   const auto* info = reinterpret_cast<const xt_statistic_info*>(b.data() + kEntrySize + 48 + kMatchHeaderSize);
   EXPECT_EQ(info->mode, XT_STATISTIC_MODE_RANDOM);
-  // libxt_statistic: lround(0x80000000 * 0.30); iptables-legacy-save prints 0.30000000005.
+  // libxt_statistic: lround(0x80000000 * 0.30); iptables-legacy-save prints 0.29999999981.
   EXPECT_EQ(info->u.random.probability, 644245094U);
   EXPECT_EQ(At<int32_t>(b, e->target_offset + kTargetHeaderSize), kVerdictDrop);
 
