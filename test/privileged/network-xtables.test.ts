@@ -81,17 +81,17 @@ test('a partition on x_tables cuts the targeted port only, and its revert restor
   const nftBefore = pair.a.exec('nft', ['list', 'ruleset']);
   const fault = { kind: 'linux-network-partition', name: 'cut', params: { destinationIPs: `${pair.addressB}|7001` } };
   const dry = await finish(run(ws, pair.a, fault, ['--dry-run']));
-  t.regex(dry.stdout, /x_tables \(nf_tables is missing\): add iptables-legacy -t filter chain FAULTD-[0-9a-f]{8}-out with 4 rule\(s\) and `-I OUTPUT -j FAULTD-[0-9a-f]{8}-out`/);
+  t.regex(dry.stdout, /x_tables \(nf_tables is missing\): add iptables-legacy -t filter chain FAULTD-[0-9a-f]{16}-out with 4 rule\(s\) and `-I OUTPUT -j FAULTD-[0-9a-f]{16}-out`/);
   t.regex(dry.stdout, /\(x_tables, no nf_tables here\)/);
   const child = run(ws, pair.a, fault);
   t.teardown(() => child.kill('SIGKILL'));
   await waitForLine(child, /fault applied/);
   const during = save(pair.a, 4);
-  const chain = /^:(FAULTD-[0-9a-f]{8}-out) - /m.exec(during)?.[1] ?? 'FAULTD-?';
+  const chain = /^:(FAULTD-[0-9a-f]{16}-out) - /m.exec(during)?.[1] ?? 'FAULTD-?';
   t.regex(during, new RegExp(`^-A OUTPUT -j ${chain}\\n-A OUTPUT -d 198\\.51\\.100\\.7/32 -j REJECT`, 'm'), 'the jump is the first rule of OUTPUT');
   t.regex(during, new RegExp(`^-A ${chain} -p tcp -m tcp --sport 22 -j ACCEPT$`, 'm'), 'SSH is exempt');
   t.regex(during, new RegExp(`^-A ${chain} -d ${pair.addressB.replaceAll('.', '\\.')}/32 -p tcp -m tcp --dport 7001 -j DROP$`, 'm'));
-  t.regex(during, /^-A INPUT -j FAULTD-[0-9a-f]{8}-in\n-A INPUT -p tcp -m tcp --dport 2200 -j HOSTFW$/m);
+  t.regex(during, /^-A INPUT -j FAULTD-[0-9a-f]{16}-in\n-A INPUT -p tcp -m tcp --dport 2200 -j HOSTFW$/m);
   t.is(save(pair.a, 6), before6, 'IPv6 has nothing to cut (an IPv4 target): its table is untouched');
   t.is(await tryConnect(pair.a, pair.addressB, 7001), 'timeout', 'the targeted port is cut');
   t.is(await tryConnect(pair.a, pair.addressB, 7002), 'ok', 'another port of the same host still connects');
@@ -134,7 +134,7 @@ test('kill -9 mid-partition on x_tables, then revert --remnants restores both ta
   const child = run(ws, pair.a, { kind: 'linux-network-partition', name: 'killed', params: { destinationPorts: '7004' } });
   await waitForLine(child, /fault applied/);
   const intent = readFileSync(path.join(ws.stateDir, 'ledger.jsonl'), 'utf8').split('\n').find((l) => l.includes('"event":"intent"')) ?? '';
-  t.regex(intent, /"backend":"xtables".*"family":4,"table":"filter","chain":"FAULTD-[0-9a-f]{8}-out","hook":"output".*"family":6/, 'the intent names every chain of both families');
+  t.regex(intent, /"backend":"xtables".*"family":4,"table":"filter","chain":"FAULTD-[0-9a-f]{16}-out","hook":"output".*"family":6/, 'the intent names every chain of both families');
   child.kill('SIGKILL');
   await finish(child);
   t.regex(save(pair.a, 4), /^-A OUTPUT -j FAULTD-/m, 'the IPv4 chain is a remnant');
@@ -160,7 +160,7 @@ test('loss without netem nor nf_tables: the statistic match drops 30 ± 5 % of 2
   const child = run(ws, pair.b, fault);
   t.teardown(() => child.kill('SIGKILL'));
   await waitForLine(child, /fault applied/);
-  t.regex(save(pair.b, 4), /^-A FAULTD-[0-9a-f]{8}-out -o vb -m statistic --mode random --probability 0\.29999999981 -j DROP$/m);
+  t.regex(save(pair.b, 4), /^-A FAULTD-[0-9a-f]{16}-out -o vb -m statistic --mode random --probability 0\.29999999981 -j DROP$/m);
   const count = 2000;
   const got = await udpDelivered(pair, { port: 7100, count, fromB: true });
   const lossPct = (100 * (count - got)) / count;
@@ -186,7 +186,7 @@ test('the NFQUEUE delayer queued by x_tables (mangle PREROUTING) adds 100 ± 5 m
   const child = run(ws, pair.a, fault);
   t.teardown(() => child.kill('SIGKILL'));
   await waitForLine(child, /fault applied/);
-  t.regex(save(pair.a, 4, 'mangle'), new RegExp(`^-A FAULTD-[0-9a-f]{8}-pre -s ${pair.addressB.replaceAll('.', '\\.')}/32 -i va -j NFQUEUE --queue-num \\d+ --queue-bypass$`, 'm'));
+  t.regex(save(pair.a, 4, 'mangle'), new RegExp(`^-A FAULTD-[0-9a-f]{16}-pre -s ${pair.addressB.replaceAll('.', '\\.')}/32 -i va -j NFQUEUE --queue-num \\d+ --queue-bypass$`, 'm'));
   t.is(stressorsMatching('-xlat').length, 1, 'the delayer runs');
   const delayed = await udpRtts(pair.a, pair.addressB, 7300, { count: 30, intervalMs: 20 });
   const added = median(delayed) - baseline;

@@ -2,7 +2,7 @@
 /**
  * The x_tables mechanism of the network faults, for iptables-legacy-only hosts (no nf_tables):
  * the same rules nft-fault.ts builds (exemptions first, then drops or the queue), translated into
- * faultd's own user chains `FAULTD-<hash>-<in|out|pre>`, one per hook and family, in the filter
+ * faultd's own user chains `FAULTD-<16 hex>-<in|out|pre>`, one per hook and family, in the filter
  * table (mangle for the delayer's prerouting), each with a jump as the first rule of its built-in
  * chain. Each chain and its jump are one IPT_SO_SET_REPLACE (IP6T_SO_* for IPv6), read back and
  * compared. Revert removes the chain and its jump (every other entry byte for byte) and checks
@@ -33,9 +33,14 @@ export type XtablesRevert = z.infer<typeof XtablesRevertSchema>;
 
 const CHAIN_SUFFIX: Record<Hook, string> = { prerouting: 'pre', input: 'in', output: 'out' };
 
-/** `FAULTD-<8 hex>-<in|out|pre>`: within iptables' 28 bytes whatever the fault id's length. */
+/**
+ * `FAULTD-<16 hex>-<in|out|pre>` (at most 27 bytes, within iptables' 28 whatever the fault id's
+ * length): 64 bits of hash, so two faults' chains do not meet by chance (an apply refused with
+ * EEXIST would have its revert remove the other fault's chain).
+ */
 export function xtablesChainName(faultId: string, hook: Hook): string {
-  return `FAULTD-${fnv1a32(faultId).toString(16).padStart(8, '0')}-${CHAIN_SUFFIX[hook]}`;
+  const hex = (n: number) => n.toString(16).padStart(8, '0');
+  return `FAULTD-${hex(fnv1a32(faultId))}${hex(fnv1a32(`${faultId}\0faultd`))}-${CHAIN_SUFFIX[hook]}`;
 }
 
 /** The families a rule applies to: its address's, its ipVersion's, its ICMP's, or both. */

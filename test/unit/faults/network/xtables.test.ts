@@ -37,7 +37,7 @@ const REQUEST: NftFaultRequest = {
 
 test('chain names fit iptables (28 bytes) whatever the fault id, one per hook', (t) => {
   const long = xtablesChainName(`${'r'.repeat(60)}-fault`, 'prerouting');
-  t.regex(long, /^FAULTD-[0-9a-f]{8}-pre$/);
+  t.regex(long, /^FAULTD-[0-9a-f]{16}-pre$/);
   t.true(long.length <= 28);
   t.not(xtablesChainName('a', 'input'), xtablesChainName('b', 'input'));
   t.is(xtablesChainName('a', 'output').replace(/-out$/, ''), xtablesChainName('a', 'input').replace(/-in$/, ''));
@@ -112,7 +112,7 @@ test('partition on an iptables-legacy-only host: x_tables chains with SSH and th
     ],
   });
   t.true(applied.planned.target.endsWith('(x_tables, no nf_tables here)'));
-  t.regex(applied.planned.changes.join('\n'), /x_tables \(nf_tables is missing\): add iptables-legacy -t filter chain FAULTD-[0-9a-f]{8}-out with 4 rule\(s\) and `-I OUTPUT -j FAULTD-[0-9a-f]{8}-out`/);
+  t.regex(applied.planned.changes.join('\n'), /x_tables \(nf_tables is missing\): add iptables-legacy -t filter chain FAULTD-[0-9a-f]{16}-out with 4 rule\(s\) and `-I OUTPUT -j FAULTD-[0-9a-f]{16}-out`/);
 
   const reverted = await revertFault(kernel, 'linux-network-partition', applied.record, ctx);
   t.deepEqual(reverted.outcome.outcome, 'reverted');
