@@ -4,15 +4,18 @@
 // A partition cuts the targeted port (a TCP connect times out) while another still connects,
 // iptables-legacy-save shows faultd's chain and jump, and the revert gives back the exact
 // iptables-legacy-save and ip6tables-legacy-save output taken before, with a rule of the test's
-// own in another chain byte for byte; kill -9 then revert --remnants does the same; loss without
+// own in another chain byte for byte; an IPv6 target goes to ip6tables only and is restored the
+// same way; kill -9 then revert --remnants does the same; loss without
 // netem drops its share through the statistic match; the NFQUEUE delayer's queue rule in mangle
-// adds the delay. nf_tables is never touched. iptables-legacy-save is the oracle.
+// adds the delay; the probes that choose x_tables say yes here without touching this namespace's
+// tables. nf_tables is never touched. iptables-legacy-save is the oracle.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 import type { ExecutionContext } from 'ava';
 
-import { experimentYaml, finish, startCli, waitForLine, workspace, type Workspace } from '../helpers/cli.js';
+import { experimentYaml, finish, startCli, STRESSOR_BIN, waitForLine, workspace, type Workspace } from '../helpers/cli.js';
 import { testNetnsPair, type NetnsPair, type TestNetns } from '../helpers/netns.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 import { stressorsMatching } from '../helpers/processes.js';
@@ -101,6 +104,51 @@ test('a partition on x_tables cuts the targeted port only, and its revert restor
   t.is(save(pair.a, 6), before6);
   t.is(pair.a.exec('nft', ['list', 'ruleset']), nftBefore, 'nf_tables untouched');
   t.is(await tryConnect(pair.a, pair.addressB, 7001), 'ok', 'reachable after the revert');
+});
+
+/** Adds fd77:<n>::1 (va) / ::2 (vb) with permanent neighbours; returns B's address. */
+function addIpv6(pair: NetnsPair): string {
+  const subnet = /\d+$/.exec(pair.a.name)?.[0] ?? '1';
+  const [addressA, addressB] = [`fd77:${subnet}::1`, `fd77:${subnet}::2`];
+  pair.a.exec('ip', ['-6', 'addr', 'add', `${addressA}/64`, 'dev', 'va', 'nodad']);
+  pair.b.exec('ip', ['-6', 'addr', 'add', `${addressB}/64`, 'dev', 'vb', 'nodad']);
+  const mac = (ns: TestNetns, dev: string): string => (JSON.parse(ns.exec('ip', ['-j', 'link', 'show', dev])) as { address: string }[])[0]?.address ?? '';
+  pair.a.exec('ip', ['-6', 'neigh', 'replace', addressB, 'lladdr', mac(pair.b, 'vb'), 'dev', 'va', 'nud', 'permanent']);
+  pair.b.exec('ip', ['-6', 'neigh', 'replace', addressA, 'lladdr', mac(pair.a, 'va'), 'dev', 'vb', 'nud', 'permanent']);
+  return addressB;
+}
+
+test('an IPv6 partition on x_tables goes to ip6tables only, cuts the port, and restores ip6tables-legacy-save byte for byte', async (t) => {
+  const pair = setUp(t);
+  if (!pair) return;
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  const addressB6 = addIpv6(pair);
+  await startTcpServers(t, pair.b, [7021, 7022]);
+  hostRules(pair.a);
+  const before4 = save(pair.a, 4);
+  const before6 = save(pair.a, 6);
+  const child = run(ws, pair.a, { kind: 'linux-network-partition', name: 'six', params: { destinationIPs: `${addressB6}|7021`, protocol: 'tcp', direction: 'egress' } });
+  t.teardown(() => child.kill('SIGKILL'));
+  await waitForLine(child, /fault applied/);
+  t.regex(save(pair.a, 6), new RegExp(`^-A FAULTD-[0-9a-f]{16}-out -d ${addressB6}/128 -p tcp -m tcp --dport 7021 -j DROP$`, 'm'));
+  t.is(save(pair.a, 4), before4, 'the IPv4 table is untouched (an IPv6 target)');
+  t.is(await tryConnect(pair.a, addressB6, 7021), 'timeout', 'the targeted port is cut over IPv6');
+  t.is(await tryConnect(pair.a, addressB6, 7022), 'ok', 'another port still connects');
+  child.kill('SIGINT');
+  t.is((await finish(child)).code, 3);
+  t.is(save(pair.a, 6), before6, 'ip6tables-legacy-save is what it was');
+  t.is(await tryConnect(pair.a, addressB6, 7021), 'ok');
+});
+
+test('the x_tables probes say yes on this kernel, and run in a throwaway namespace (the host tables are not touched)', (t) => {
+  const names = () => ['ip_tables_names', 'ip6_tables_names'].map((f) => readFileSync(`/proc/net/${f}`, 'utf8'));
+  const before = names();
+  for (const args of [['probe-xtables'], ['probe-xtables', 'nfqueue']]) {
+    const probe = spawnSync(STRESSOR_BIN, args, { encoding: 'utf8' });
+    t.is(probe.stdout.trim(), '{"supported":true}', `${args.join(' ')}: ${probe.stderr}`);
+  }
+  t.deepEqual(names(), before, 'no table was brought up in this namespace');
 });
 
 test('a full partition from a peer on x_tables: input and output cut both ways, SSH still reachable from it', async (t) => {
