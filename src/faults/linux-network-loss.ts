@@ -108,9 +108,10 @@ export const linuxNetworkLoss = defineInjector({
   support(ctx) {
     const netem = ctx.features.qdisc('netem');
     const base = qdiscSupport(ctx, 'netem', netem);
+    const filter = netem.supported ? undefined : dropBackend(ctx.features);
     return {
-      supported: ctx.host.isRoot || (ctx.host.capEff & (1n << 12n)) !== 0n,
-      notes: [...base.notes, netem.supported ? 'mechanism: netem' : lossMechanismNote(dropBackend(ctx.features))],
+      supported: (ctx.host.isRoot || (ctx.host.capEff & (1n << 12n)) !== 0n) && (filter === undefined || filter.backend !== undefined),
+      notes: [...base.notes, filter ? lossMechanismNote(filter) : 'mechanism: netem'],
     };
   },
 });

@@ -247,3 +247,26 @@ test('the NFQUEUE delayer queued by x_tables (mangle PREROUTING) adds 100 ± 5 m
   t.deepEqual(stressorsMatching('-xlat'), [], 'delayer stopped');
   t.true(median(await udpRtts(pair.a, pair.addressB, 7300, { count: 10, intervalMs: 10 })) < 20, 'no delay after revert');
 });
+
+test('kill -9 mid-latency on x_tables: traffic flows undelayed (queue bypass), revert --remnants removes the mangle chains', async (t) => {
+  const pair = setUp(t);
+  if (!pair) return;
+  const ws = workspace();
+  t.teardown(() => ws.remove());
+  await startUdpEcho(t, pair.b, 7310);
+  const before4 = save(pair.a, 4, 'mangle');
+  const before6 = save(pair.a, 6, 'mangle');
+  const child = run(ws, pair.a, { kind: 'linux-network-latency', name: 'xkilled', params: { networkInterfaces: 'va', latency: 200 } });
+  await waitForLine(child, /fault applied/);
+  child.kill('SIGKILL');
+  await finish(child);
+  t.regex(save(pair.a, 4, 'mangle'), /^-A PREROUTING -j FAULTD-[0-9a-f]{16}-pre$/m, 'the queue chain is a remnant');
+  const rtts = await udpRtts(pair.a, pair.addressB, 7310, { count: 20, intervalMs: 10 });
+  t.is(rtts.length, 20, 'no packet is lost to the unbound queue');
+  t.true(median(rtts) < 20, 'and none is delayed');
+  const revert = await finish(startCli(['revert', '--remnants'], ws.stateDir, pair.a.name, LEGACY));
+  t.is(revert.code, 0, revert.stdout + revert.stderr);
+  t.is(save(pair.a, 4, 'mangle'), before4);
+  t.is(save(pair.a, 6, 'mangle'), before6);
+  t.deepEqual(stressorsMatching('-xkilled'), [], 'no delayer left');
+});

@@ -134,8 +134,15 @@ test('neither netem nor nf_tables: loss and latency fall back to x_tables; witho
   t.like(paramsOf('linux-network-loss', { packetLossPercentage: 30 }, legacy), { mechanism: 'xtables' });
   t.like(paramsOf('linux-network-latency', {}, legacy), { mechanism: 'nfqueue', queueRules: 'xtables' });
   t.true(issuesOf('linux-network-loss', { packetLossPercentage: 30, correlation: 5 }, legacy).some((i) => /the x_tables loss used instead has no correlation/.test(i)));
+  const root = { ...FAKE_CONTEXT, host: { ...FAKE_CONTEXT.host, isRoot: true } };
+  const legacyLoss = REGISTRY.get('linux-network-loss')?.support({ ...root, features: legacy.features });
+  t.true(legacyLoss?.supported);
+  t.true(legacyLoss?.notes.some((n) => n.startsWith('mechanism: x_tables statistic random (no correlation): x_tables (iptables-legacy chains')), legacyLoss?.notes.join('; '));
   const none = validation('qdisc:netem,nftables,xtables');
   t.true(issuesOf('linux-network-loss', {}, none).some((i) => /needs sch_netem, nf_tables or x_tables; this kernel has none/.test(i)));
+  const noLoss = REGISTRY.get('linux-network-loss')?.support({ ...root, features: none.features });
+  t.false(noLoss?.supported, 'doctor says NO where no loss mechanism is left');
+  t.true(noLoss?.notes.some((n) => n.startsWith('no loss mechanism: needs nf_tables or x_tables')), noLoss?.notes.join('; '));
   t.true(issuesOf('linux-network-latency', {}, none).some((i) => /needs sch_netem or NFQUEUE .* this kernel has neither/.test(i)));
   const noQueue = validation('qdisc:netem,nftables,xtablesNfqueue');
   t.like(paramsOf('linux-network-loss', { packetLossPercentage: 30 }, noQueue), { mechanism: 'xtables' });
