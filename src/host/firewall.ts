@@ -32,6 +32,21 @@ function tableNames(file: string): string[] {
  * `xtables` is the x_tables probe's answer, asked only where nf_tables is missing (the probe
  * runs in a throwaway namespace: the host's tables are never read or created for it).
  */
+/**
+ * Whether the x_tables `table` of `family` is up in this network namespace (listed in
+ * `<procRoot>/net/ip{,6}_tables_names`), read without asking the kernel for the table, which
+ * would bring it up; undefined when the list cannot be read (no x_tables of that family loaded
+ * yet, or no such /proc): then only the kernel can tell.
+ */
+export function legacyTableLoaded(procRoot: string, family: 4 | 6, table: string): boolean | undefined {
+  try {
+    const names = readFileSync(path.join(procRoot, 'net', family === 6 ? 'ip6_tables_names' : 'ip_tables_names'), 'utf8');
+    return names.split('\n').map((l) => l.trim()).includes(table);
+  } catch {
+    return undefined;
+  }
+}
+
 export function readFirewallFacts(procRoot: string, nftables: FeatureSupport, xtables?: FeatureSupport): FirewallFacts {
   const legacyTables = [
     ...tableNames(path.join(procRoot, 'net', 'ip_tables_names')),

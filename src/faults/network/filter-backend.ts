@@ -12,7 +12,7 @@ import type { FeatureProbe } from '../../host/features.js';
 import type { Planned, RevertOutcome } from '../types.js';
 import type { NetworkFaultContext } from './context.js';
 import { NftRevertSchema, planNftFault, revertNftFault, type NftFaultRequest } from './nft-fault.js';
-import { planXtablesFault, revertXtablesFault, XtablesRevertSchema } from './xtables-fault.js';
+import { planXtablesFault, revertXtablesFault, XtablesRevertSchema, type XtablesRevertContext } from './xtables-fault.js';
 
 export type FilterBackend = 'nftables' | 'xtables';
 
@@ -52,6 +52,6 @@ export function planFilterFault(backend: FilterBackend, r: NftFaultRequest, ctx:
   return backend === 'xtables' ? planXtablesFault(r, ctx, target) : planNftFault(r, ctx, target);
 }
 
-export function revertFilterFault(record: FilterRevert, ctx: NetworkFaultContext): Promise<RevertOutcome> {
+export function revertFilterFault(record: FilterRevert, ctx: XtablesRevertContext): Promise<RevertOutcome> {
   return 'backend' in record ? revertXtablesFault(record, ctx) : revertNftFault(record, ctx);
 }

@@ -12,8 +12,9 @@
 import { z } from 'zod';
 
 import { messageOf } from '../../errors.js';
+import { legacyTableLoaded } from '../../host/firewall.js';
 import type { NftRuleSpec, XtablesChainSpec, XtablesRuleSpec } from '../../native/addon.js';
-import { RevertError, type Planned, type RevertOutcome } from '../types.js';
+import { RevertError, type FaultContext, type Planned, type RevertOutcome } from '../types.js';
 import type { NetworkFaultContext } from './context.js';
 import { chainRules, describeRule, hooksOf, type Hook, type NftFaultRequest } from './nft-fault.js';
 import { fnv1a32 } from './tc-handles.js';
@@ -135,7 +136,10 @@ export function planXtablesFault(r: NftFaultRequest, ctx: NetworkFaultContext, t
   };
 }
 
-export function revertXtablesFault(record: XtablesRevert, ctx: NetworkFaultContext): Promise<RevertOutcome> {
+/** What a revert reads: the context, and /proc to skip tables that were never brought up. */
+export type XtablesRevertContext = NetworkFaultContext & Partial<Pick<FaultContext, 'procRoot'>>;
+
+export function revertXtablesFault(record: XtablesRevert, ctx: XtablesRevertContext): Promise<RevertOutcome> {
   return Promise.resolve().then(() => removeChains(record, ctx));
 }
 
@@ -145,11 +149,14 @@ function noTable(error: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOPROTOOPT';
 }
 
-function removeChains(record: XtablesRevert, ctx: NetworkFaultContext): RevertOutcome {
+function removeChains(record: XtablesRevert, ctx: XtablesRevertContext): RevertOutcome {
   const rebooted = record.bootId !== ctx.host.bootId;
   let removed = 0;
   const refusals: string[] = [];
-  for (const c of record.chains) {
+  // A table this namespace never brought up holds no chain; asking the kernel for it would bring
+  // it up (an apply that failed before its IPv6 chain, say), so it is not asked.
+  const chains = record.chains.filter((c) => (ctx.procRoot === undefined ? undefined : legacyTableLoaded(ctx.procRoot, c.family, c.table)) !== false);
+  for (const c of chains) {
     try {
       if (ctx.native.xtablesDeleteChain(c.table, c.chain, c.family)) removed += 1;
     } catch (error) {
@@ -158,7 +165,7 @@ function removeChains(record: XtablesRevert, ctx: NetworkFaultContext): RevertOu
   }
   // Verified: each table read again has none of the chains (and so no jump to them; the
   // replacement itself was read back and compared entry by entry by the addon).
-  const left = record.chains.filter((c) => {
+  const left = chains.filter((c) => {
     try {
       return ctx.native.xtablesListChains(c.table, c.family).includes(c.chain);
     } catch (error) {

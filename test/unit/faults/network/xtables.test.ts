@@ -4,6 +4,10 @@
 // its, the interface on the hook's side, the statistic share, the NFQUEUE target), exemptions
 // ahead of the drops as in nf_tables, chains named within iptables' 28 bytes, the revert record
 // naming every chain before any is added, revert verified and idempotent.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
 import test from 'ava';
 
 import { xtablesChainName, xtablesChains, xtablesRules } from '../../../../src/faults/network/xtables-fault.js';
@@ -199,4 +203,24 @@ test('nf_tables records of before keep reverting through nf_tables', async (t) =
   t.false('backend' in applied.record);
   const reverted = await revertFault(kernel, 'linux-network-partition', applied.record, ctx);
   t.is(reverted.calls[0], `nftDeleteChain faultd ${FAULT_ID}-out`);
+});
+
+test('a table /proc/net says this namespace never brought up is not asked for (asking would bring it up); unreadable lists leave it to the kernel', async (t) => {
+  const proc = mkdtempSync(path.join(tmpdir(), 'faultd-proc-'));
+  t.teardown(() => rmSync(proc, { recursive: true, force: true }));
+  mkdirSync(path.join(proc, 'net'));
+  writeFileSync(path.join(proc, 'net', 'ip_tables_names'), 'mangle\nfilter\n');
+  writeFileSync(path.join(proc, 'net', 'ip6_tables_names'), 'mangle\n');
+  const kernel = new FakeNetlink();
+  const ctx = { ...legacyContext(kernel), procRoot: proc };
+  const applied = await applyFault(kernel, 'linux-network-partition', { destinationPorts: '7004', direction: 'egress' }, ctx);
+  t.deepEqual(applied.applyCalls, [`xtablesAddChain ip filter ${OUT} output 5 rule(s)`, `xtablesAddChain ip6 filter ${OUT} output 4 rule(s)`]);
+  // As if the IPv6 chain had never been added: /proc lists no ip6 filter.
+  kernel.xtables.delete('ip6:filter');
+  const reverted = await revertFault(kernel, 'linux-network-partition', applied.record, ctx);
+  t.deepEqual(reverted.calls, [`xtablesDeleteChain filter ${OUT} 4`, `xtablesListChains filter 4`]);
+  t.is(reverted.outcome.outcome, 'reverted');
+  // No list to read (/nonexistent, the fake's procRoot): every table is asked.
+  const unread = await revertFault(kernel, 'linux-network-partition', applied.record, legacyContext(kernel));
+  t.deepEqual(unread.calls, [`xtablesDeleteChain filter ${OUT} 4`, `xtablesDeleteChain filter ${OUT} 6`, `xtablesListChains filter 4`, `xtablesListChains filter 6`]);
 });
