@@ -26,6 +26,8 @@
       'native/core/sd_notify.cc',
       'native/core/sys_result.cc',
       'native/core/worker_threads.cc',
+      'native/core/xtables/ipt_socket.cc',
+      'native/core/xtables/ipt_table.cc',
     ],
     'faultd_injector_sources': [
       'native/injectors/cpu_stress.cc',

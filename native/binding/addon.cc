@@ -8,6 +8,7 @@
 #include "js_args.h"
 #include "js_error.h"
 #include "nft_binding.h"
+#include "xtables_binding.h"
 #include "process_binding.h"
 #include "systemd_binding.h"
 #include "tc_binding.h"
@@ -65,6 +66,9 @@ Napi::Object RegisterModule(Napi::Env env, Napi::Object exports) {
   exports.Set("nftAddChain", Napi::Function::New(env, NftAddChain, "nftAddChain"));
   exports.Set("nftDeleteChain", Napi::Function::New(env, NftDeleteChain, "nftDeleteChain"));
   exports.Set("nftListChains", Napi::Function::New(env, NftListChains, "nftListChains"));
+  exports.Set("xtablesAddChain", Napi::Function::New(env, XtablesAddChain, "xtablesAddChain"));
+  exports.Set("xtablesDeleteChain", Napi::Function::New(env, XtablesDeleteChain, "xtablesDeleteChain"));
+  exports.Set("xtablesListChains", Napi::Function::New(env, XtablesListChains, "xtablesListChains"));
   exports.Set("conntrackDeleteFlows", Napi::Function::New(env, ConntrackDeleteFlows, "conntrackDeleteFlows"));
   exports.Set("systemdProbe", Napi::Function::New(env, SystemdProbe, "systemdProbe"));
   exports.Set("systemdUnitState", Napi::Function::New(env, SystemdUnitState, "systemdUnitState"));

@@ -89,5 +89,6 @@ extern const ModeInfo kProbeQdiscMode;
 extern const ModeInfo kProbeNfqueueMode;
 extern const ModeInfo kProbeNatMode;
 extern const ModeInfo kProbeIfbMode;
+extern const ModeInfo kProbeXtablesMode;
 
 }  // namespace faultd::stressor

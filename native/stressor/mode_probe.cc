@@ -7,6 +7,10 @@
 //   faultd-stressor probe-nfqueue        nf_tables queue rule + a bound queue
 //   faultd-stressor probe-nat-redirect   nf_tables nat chain with a mark match and `redirect to :PORT`
 //   faultd-stressor probe-ifb            an IFB device and an ingress qdisc (what ingress faults use)
+//   faultd-stressor probe-xtables [nfqueue]
+//                                        x_tables (iptables-legacy) chains in filter, IPv4 and IPv6,
+//                                        with a statistic match; with `nfqueue`, a mangle prerouting
+//                                        NFQUEUE rule in both families and a bound queue
 #include <netinet/in.h>
 #include <sched.h>
 
@@ -19,6 +23,7 @@
 #include "../core/netlink/link.h"
 #include "../core/netlink/qdisc.h"
 #include "../core/psched.h"
+#include "../core/xtables/ipt_socket.h"
 #include "../injectors/nfqueue_delayer.h"
 #include "../injectors/nft_rules.h"
 #include "../injectors/tc_netem.h"
@@ -152,6 +157,49 @@ int RunIfb(const IfbProbeOptions&, const sigset_t&) {
   return kExitStopped;
 }
 
+struct XtablesProbeOptions : ModeOptions {
+  bool nfqueue = false;
+  int positionals = 0;
+};
+
+std::string ParseXtables(const Arg& arg, XtablesProbeOptions& o) {
+  if (!arg.positional()) return NotAnOption("probe-xtables", arg);
+  ++o.positionals;
+  o.nfqueue = arg.text == "nfqueue";
+  return o.nfqueue ? "" : Cat({"'", arg.text, "' is not nfqueue"});
+}
+
+std::string ValidateXtables(const XtablesProbeOptions& o) { return o.positionals > 1 ? "probe-xtables takes at most one argument (nfqueue)" : ""; }
+
+// What the x_tables backend does for a partition or a loss (a chain in filter, jumped to from
+// input and output, with a statistic match) or, with `nfqueue`, for the delayer (a mangle
+// prerouting chain with the NFQUEUE target and a bound queue), in both families. The kernel
+// brings each table up in the new namespace on first use (ENOENT: no ip_tables / ip6_tables,
+// or no such table; ENOENT/EINVAL from SET_REPLACE: no statistic or NFQUEUE extension).
+int RunXtables(const XtablesProbeOptions& o, const sigset_t&) {
+  if (!EnterThrowawayNetns()) return kExitFailed;
+  for (const auto family : {core::xt::Family::kIpv4, core::xt::Family::kIpv6}) {
+    core::xt::ChainSpec chain;
+    chain.chain = "FAULTD-probe";
+    core::xt::Rule rule;
+    if (o.nfqueue) {
+      chain.hooks = {core::xt::kHookPrerouting};
+      rule.queue_num = 1;
+    } else {
+      chain.hooks = {core::xt::kHookInput, core::xt::kHookOutput};
+      rule.percent = 50;
+    }
+    chain.rules.push_back(rule);
+    const auto added = core::xt::AddChainToKernel(family, o.nfqueue ? "mangle" : "filter", chain);
+    if (!added.ok()) return PrintProbeFailure(added.error()), kExitStopped;
+  }
+  if (o.nfqueue) {
+    if (const auto bound = inj::NfqueueDelayer::Bind(1, 16); !bound.ok()) return PrintProbeFailure(bound.error()), kExitStopped;
+  }
+  std::printf("{\"supported\":true}\n");
+  return kExitStopped;
+}
+
 }  // namespace
 
 constinit const ModeInfo kProbeQdiscMode =
@@ -160,5 +208,7 @@ constinit const ModeInfo kProbeNfqueueMode =
     DefineMode<NfqueueProbeOptions, ParseNfqueue, ValidateNfqueue, RunNfqueue>("probe-nfqueue", "", Lifecycle::kProbe);
 constinit const ModeInfo kProbeNatMode = DefineMode<NatProbeOptions, ParseNat, ValidateNat, RunNat>("probe-nat-redirect", "", Lifecycle::kProbe);
 constinit const ModeInfo kProbeIfbMode = DefineMode<IfbProbeOptions, ParseIfb, ValidateIfb, RunIfb>("probe-ifb", "", Lifecycle::kProbe);
+constinit const ModeInfo kProbeXtablesMode =
+    DefineMode<XtablesProbeOptions, ParseXtables, ValidateXtables, RunXtables>("probe-xtables", "[nfqueue]", Lifecycle::kProbe);
 
 }  // namespace faultd::stressor

@@ -6,7 +6,7 @@ namespace faultd::stressor {
 namespace {
 
 // Pointers, not copies: the rows are defined in other translation units.
-const ModeInfo* const kModes[] = {&kCpuMode, &kMemoryMode, &kIoMode, &kDelayMode, &kDnsMode, &kHttpMode, &kPidsMode, &kProbeQdiscMode, &kProbeNfqueueMode, &kProbeNatMode, &kProbeIfbMode};
+const ModeInfo* const kModes[] = {&kCpuMode, &kMemoryMode, &kIoMode, &kDelayMode, &kDnsMode, &kHttpMode, &kPidsMode, &kProbeQdiscMode, &kProbeNfqueueMode, &kProbeNatMode, &kProbeIfbMode, &kProbeXtablesMode};
 
 }  // namespace
 

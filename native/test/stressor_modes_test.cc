@@ -49,6 +49,8 @@ TEST(StressorCommandLine, AcceptsWhatFaultdPasses) {
       {"probe-nfqueue"},
       {"probe-nat-redirect"},
       {"probe-ifb"},
+      {"probe-xtables"},
+      {"probe-xtables", "nfqueue"},
   };
   for (const auto& argv : argvs) {
     const ParsedCommandLine parsed = Parse(argv);
@@ -72,9 +74,9 @@ TEST(StressorCommandLine, ReadsTheCommonOptionsOnce) {
 
 TEST(StressorCommandLine, UnknownOrMissingModeListsEveryMode) {
   const ParsedCommandLine unknown = Parse({"disk", "--workers=1"});
-  EXPECT_EQ(unknown.error, "unknown mode 'disk' (one of cpu, memory, io, delay, dns, http, pids, probe-qdisc, probe-nfqueue, probe-nat-redirect, probe-ifb)");
+  EXPECT_EQ(unknown.error, "unknown mode 'disk' (one of cpu, memory, io, delay, dns, http, pids, probe-qdisc, probe-nfqueue, probe-nat-redirect, probe-ifb, probe-xtables)");
   EXPECT_EQ(unknown.command.mode, nullptr);
-  EXPECT_EQ(Parse({}).error, "missing mode (one of cpu, memory, io, delay, dns, http, pids, probe-qdisc, probe-nfqueue, probe-nat-redirect, probe-ifb)");
+  EXPECT_EQ(Parse({}).error, "missing mode (one of cpu, memory, io, delay, dns, http, pids, probe-qdisc, probe-nfqueue, probe-nat-redirect, probe-ifb, probe-xtables)");
   for (const ModeInfo* mode : AllModes()) {
     EXPECT_NE(unknown.usage.find("faultd-stressor " + std::string(mode->name)), std::string::npos) << mode->name;
   }

@@ -20,7 +20,7 @@ export function doctorCommand(flags: { json: boolean }, env: CommandEnv): ExitCo
     onlineCpus: ctx.host.onlineCpus.length,
     memAvailable: formatBytes(ctx.host.memAvailableBytes),
     memlockLimit: memlock.soft === null ? 'unlimited' : formatBytes(memlock.soft),
-    firewall: readFirewallFacts(ctx.procRoot, ctx.features.nftables()),
+    firewall: readFirewallFacts(ctx.procRoot, ctx.features.nftables(), ctx.features.nftables().supported ? undefined : ctx.features.xtables?.()),
     signals: ctx.features.pidfd?.().supported === false ? 'pid-start-checked' : 'pidfd',
     safety: {
       controlPlane: ctx.network.safety.controlPlane.map((e) => e.target.address),

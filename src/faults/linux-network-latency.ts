@@ -3,13 +3,15 @@
  * linux-network-latency (Harness name and tunables): delay with jitter. With sch_netem it is a
  * netem root qdisc on the interfaces' egress; on kernels without it (microVMs, this project's
  * CI) the NFQUEUE delayer holds the packets arriving from the targets for the same delay, drawn
- * the same way (see network/nfqueue-delay.ts). The mechanism is chosen at validation, shown by
+ * the same way (see network/nfqueue-delay.ts), its queue rules in nf_tables or, on an
+ * iptables-legacy-only host, in an x_tables mangle chain. The mechanism is chosen at validation, shown by
  * --dry-run and logged.
  */
 import { z } from 'zod';
 
 import { COMMON_NETWORK_ALIASES, commonNetworkParams, nftTargeting, refineControlPlane, scopeOf, withScopeNotes } from './network/common-params.js';
 import { correlationParam, distributionParam, millisParam } from './network/netem-params.js';
+import { queueBackend } from './network/filter-backend.js';
 import { NfqueueRevertSchema, planNfqueueDelay, revertNfqueueDelay } from './network/nfqueue-delay.js';
 import { planRootQdisc, qdiscSupport, refineIngress, revertRootQdisc, RootQdiscRevertSchema, rootQdiscTargets } from './network/root-qdisc-fault.js';
 import { findDistributionDir } from './network/tc-tables.js';
@@ -47,13 +49,20 @@ export const linuxNetworkLatency = defineInjector({
         }
         refineControlPlane(p, ctx, issue);
         const netem = ctx.features.qdisc('netem');
-        const nfqueue = ctx.features.nfqueue();
-        if (netem.supported) refineIngress(p.direction, ctx, issue);
-        if (!netem.supported && !nfqueue.supported) {
-          issue('', `linux-network-latency needs sch_netem or NFQUEUE (nf_tables with xt_NFQUEUE, nfnetlink_queue); this kernel has neither (${netem.reason}; ${nfqueue.reason})`);
+        if (netem.supported) {
+          refineIngress(p.direction, ctx, issue);
+          return;
+        }
+        const queue = queueBackend(ctx.features);
+        if (!queue.backend) {
+          issue('', `linux-network-latency needs sch_netem or NFQUEUE (nf_tables with xt_NFQUEUE, or x_tables with NFQUEUE; and nfnetlink_queue); this kernel has neither (${netem.reason}; ${queue.reason})`);
         }
       })
-      .transform((p) => ({ ...p, mechanism: ctx.features.qdisc('netem').supported ? ('netem' as const) : ('nfqueue' as const) })),
+      .transform((p) => ({
+        ...p,
+        mechanism: ctx.features.qdisc('netem').supported ? ('netem' as const) : ('nfqueue' as const),
+        queueRules: queueBackend(ctx.features).backend ?? ('nftables' as const),
+      })),
   paramDocs: (ctx) => Object.values(params(ctx)).map((p) => p.doc),
   // Two delayers on one interface would add their delays up: one latency fault per interface.
   exclusiveTargets: (p) => (p.mechanism === 'netem' ? rootQdiscTargets(p.networkInterfaces, p.direction) : p.networkInterfaces.map((name) => `netdev:${name}/nfqueue-delay`)),
@@ -95,7 +104,8 @@ export const linuxNetworkLatency = defineInjector({
         ...(distributionDir ? { distribution: { name: p.distribution, dir: distributionDir } } : {}),
       },
       ctx,
-      `${interfaces} replies: ${describe} on every round trip (NFQUEUE delayer, no sch_netem here)`,
+      `${interfaces} replies: ${describe} on every round trip (NFQUEUE delayer${p.queueRules === 'xtables' ? ', queued by x_tables' : ''}, no sch_netem here)`,
+      p.queueRules,
     );
     return withScopeNotes(withRevert(planned, { mechanism: 'nfqueue' as const }), scope);
   },
@@ -103,17 +113,17 @@ export const linuxNetworkLatency = defineInjector({
   support(ctx) {
     const netem = ctx.features.qdisc('netem');
     const base = qdiscSupport(ctx, 'netem', netem);
-    const nfqueue = ctx.features.nfqueue();
     const admin = ctx.host.isRoot || (ctx.host.capEff & (1n << 12n)) !== 0n;
+    const queue = netem.supported ? undefined : queueBackend(ctx.features);
     return {
-      supported: admin && (netem.supported || nfqueue.supported),
+      supported: admin && (netem.supported || queue?.backend !== undefined),
       notes: [
         ...base.notes,
-        netem.supported
+        !queue
           ? 'mechanism: netem'
-          : nfqueue.supported
-            ? 'mechanism: NFQUEUE delayer on the packets arriving from the targets (nf_tables + xt_NFQUEUE + nfnetlink_queue: available)'
-            : `NFQUEUE delayer: unavailable (${nfqueue.reason})`,
+          : queue.backend
+            ? `mechanism: NFQUEUE delayer on the packets arriving from the targets (${queue.reason}: available)`
+            : `NFQUEUE delayer: unavailable (${queue.reason})`,
       ],
     };
   },

@@ -44,6 +44,13 @@ export interface FeatureProbe {
    * (sch_ingress). Absent (older fakes): not asked.
    */
   ifb?(): FeatureSupport;
+  /**
+   * The x_tables (iptables-legacy) backend for where nf_tables is missing: a faultd chain in the
+   * filter table of ip_tables and ip6_tables, with the statistic match. Absent (older fakes): no.
+   */
+  xtables?(): FeatureSupport;
+  /** The NFQUEUE delayer through x_tables: a mangle prerouting NFQUEUE rule in both families and a bound queue. */
+  xtablesNfqueue?(): FeatureSupport;
 }
 
 /** What a stressor probe run printed, or why it could not run. */
@@ -151,12 +158,24 @@ export function kernelFeatureProbe(sources: ProbeSources): FeatureProbe {
           ),
         ),
       ),
+    // getsockopt ENOPROTOOPT: no ip_tables/ip6_tables; ENOENT: no such table, or (setsockopt) no
+    // statistic or NFQUEUE extension; sendmsg: no nfnetlink_queue.
+    xtables: () => cached('xtables', () => probeWithStressor(sources, ['probe-xtables'], isXtablesMissing)),
+    xtablesNfqueue: () => cached('xtables-nfqueue', () => probeWithStressor(sources, ['probe-xtables', 'nfqueue'], isXtablesMissing)),
     // RTM_NEWLINK EOPNOTSUPP: "Unknown device type" (no ifb); RTM_NEWQDISC ENOENT: no sch_ingress.
     ifb: () =>
       cached('ifb', () =>
         probeWithStressor(sources, ['probe-ifb'], (probe, errno) => (probe === 'RTM_NEWLINK' || probe === 'RTM_NEWQDISC') && (errno === ENOENT || errno === EOPNOTSUPP)),
       ),
   };
+}
+
+const ENOPROTOOPT = 92;
+const EAFNOSUPPORT = 97;
+
+function isXtablesMissing(probe: string | undefined, errno: number | undefined): boolean {
+  const missing = [ENOENT, ENOPROTOOPT, EOPNOTSUPP, EPROTONOSUPPORT, EAFNOSUPPORT];
+  return (probe === 'getsockopt' || probe === 'setsockopt' || probe === 'socket' || probe === 'sendmsg' || probe === 'NFQNL_MSG_CONFIG') && errno !== undefined && missing.includes(errno);
 }
 
 /**
@@ -216,11 +235,12 @@ export function signalPathNote(pidfd: FeatureSupport | undefined): string {
  * Tests only: `FAULTD_TEST_MISSING_FEATURES=pidfd,ifb,nftables,…` makes the probes report those
  * features missing on a kernel that has them, so each fallback and refusal runs here as it would
  * on an older kernel. `qdisc:<kind>` for a qdisc kind; nftables takes nfqueue and natRedirect
- * with it (both are built on it).
+ * with it (both are built on it), xtables takes xtablesNfqueue. `nftables` alone is an
+ * iptables-legacy-only host (the x_tables backend is used); `nftables,xtables` has no packet filter.
  */
 export const MISSING_FEATURES_ENV = 'FAULTD_TEST_MISSING_FEATURES';
 
-const FORCIBLE = ['pidfd', 'ifb', 'nftables', 'nfqueue', 'natRedirect', 'httpTls'] as const;
+const FORCIBLE = ['pidfd', 'ifb', 'nftables', 'nfqueue', 'natRedirect', 'httpTls', 'xtables', 'xtablesNfqueue'] as const;
 
 /** The names of `spec` (comma separated); an unknown name throws, naming the known ones. */
 export function parseMissingFeatures(spec: string | undefined): ReadonlySet<string> {
@@ -243,6 +263,8 @@ export function withForcedMissing(probe: FeatureProbe, missing: ReadonlySet<stri
   const pidfd = pick('pidfd', probe.pidfd?.bind(probe));
   const ifb = pick('ifb', probe.ifb?.bind(probe));
   const httpTls = pick('httpTls', probe.httpTls?.bind(probe));
+  const xtables = pick('xtables', probe.xtables?.bind(probe));
+  const xtablesNfqueue = missing.has('xtables') ? () => ({ supported: false, reason: `needs x_tables: ${forced('xtables').reason}` }) : pick('xtablesNfqueue', probe.xtablesNfqueue?.bind(probe));
   return {
     qdisc: (kind) => (missing.has(`qdisc:${kind}`) ? forced(`qdisc:${kind}`) : probe.qdisc(kind)),
     nftables: () => (missing.has('nftables') ? forced('nftables') : probe.nftables()),
@@ -251,5 +273,7 @@ export function withForcedMissing(probe: FeatureProbe, missing: ReadonlySet<stri
     ...(pidfd ? { pidfd } : {}),
     ...(ifb ? { ifb } : {}),
     ...(httpTls ? { httpTls } : {}),
+    ...(xtables ? { xtables } : {}),
+    ...(xtablesNfqueue ? { xtablesNfqueue } : {}),
   };
 }

@@ -124,6 +124,43 @@ export interface NftChainSpec {
   rules: NftRuleSpec[];
 }
 
+/** One rule of a faultd x_tables chain (every field optional: an empty rule matches every packet). */
+export interface XtablesRuleSpec {
+  /** An address of the chain's family (with `prefixLen`, default a single host). */
+  address?: string;
+  prefixLen?: number;
+  matchSourceAddress?: boolean;
+  /** icmp in an IPv4 chain, icmpv6 in an IPv6 one. */
+  l4proto?: 'tcp' | 'udp' | 'icmp' | 'icmpv6';
+  /** With l4proto tcp or udp (`-m tcp --dport`). */
+  port?: number;
+  matchSourcePort?: boolean;
+  /** `-i <name>` (exact interface name); never matches in a chain jumped from output. */
+  inInterface?: string;
+  /** `-o <name>`; never matches in a chain jumped from input. */
+  outInterface?: string;
+  /** 1–99: only that share of the packets, at random (`-m statistic --mode random --probability`). */
+  percent?: number;
+  /** Default drop; `queue`: `-j NFQUEUE --queue-num <queueNum> --queue-bypass`. */
+  verdict?: 'drop' | 'accept' | 'queue';
+  queueNum?: number;
+}
+
+/**
+ * faultd's own user-defined chain in an x_tables (iptables-legacy) table, with an unconditional
+ * jump to it as the first rule of each hook's built-in chain.
+ */
+export interface XtablesChainSpec {
+  /** 4 (ip_tables, iptables-legacy; default) or 6 (ip6_tables, ip6tables-legacy). */
+  family?: 4 | 6;
+  /** Default `filter`; `mangle` for a prerouting hook. */
+  table?: string;
+  /** 1..28 bytes (iptables' limit). */
+  chain: string;
+  hooks: readonly ('prerouting' | 'input' | 'forward' | 'output')[];
+  rules: readonly XtablesRuleSpec[];
+}
+
 /** A u32 filter match (egress view: the remote end is the destination). */
 export interface U32MatchSpec {
   address?: string;
@@ -303,6 +340,21 @@ export interface NativeAddon {
   nftDeleteChain(table: string, chain: string): boolean;
   /** Chain names of `inet <table>` (empty when the table does not exist). */
   nftListChains(table: string): string[];
+  /**
+   * Equivalent to `iptables-legacy -N <chain>; iptables-legacy -A <chain> …` for each rule and
+   * `iptables-legacy -I <HOOK> -j <chain>` for each hook (ip6tables-legacy for family 6), as one
+   * IPT_SO_SET_REPLACE of the table (all or nothing; the other entries keep their counters), then
+   * read back and compared (EIO if the kernel's table is not the one written). EEXIST if the
+   * chain exists.
+   */
+  xtablesAddChain(spec: XtablesChainSpec): void;
+  /**
+   * Removes the chain and every rule that jumps to it, in one IPT_SO_SET_REPLACE, leaving every
+   * other entry byte for byte as it was; false if the chain was already absent.
+   */
+  xtablesDeleteChain(table: string, chain: string, family?: 4 | 6): boolean;
+  /** The user-defined chains of the x_tables `table` of `family` (default 4; ENOENT from the kernel without ip_tables). */
+  xtablesListChains(table: string, family?: 4 | 6): string[];
   /**
    * Equivalent to `conntrack -D -p <l4proto> --orig-dst <address> --dport <port>` for each address
    * (IPv4 and IPv6 tables): deletes the conntrack entries of those flows, so their next packet is

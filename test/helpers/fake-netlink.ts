@@ -11,14 +11,15 @@
  * only which options went where matters. u32 dumps are decoded from those tokens the way the
  * addon decodes real ones (a key replays as the options that added it).
  */
-import type { FilterInfo, NativeAddon, NftChainSpec, QdiscInfo, U32Node } from '../../src/native/addon.js';
+import type { FilterInfo, NativeAddon, NftChainSpec, QdiscInfo, U32Node, XtablesChainSpec } from '../../src/native/addon.js';
 
 /** The members of NativeAddon this fake stands in for. */
 export type NetlinkMember =
   | 'netemOptions' | 'tbfOptions' | 'htbQdiscOptions' | 'htbClassOptions' | 'u32Options' | 'u32RedirectOptions'
   | 'linkIndex' | 'linkAdd' | 'linkDelete'
   | 'qdiscList' | 'qdiscReplace' | 'qdiscDelete' | 'classList' | 'classReplace' | 'filterList' | 'filterAdd'
-  | 'nftAddChain' | 'nftDeleteChain' | 'nftListChains' | 'conntrackDeleteFlows';
+  | 'nftAddChain' | 'nftDeleteChain' | 'nftListChains' | 'conntrackDeleteFlows'
+  | 'xtablesAddChain' | 'xtablesDeleteChain' | 'xtablesListChains';
 export type NetlinkSurface = Pick<NativeAddon, NetlinkMember>;
 
 /** The process calls of the NFQUEUE delayer's lifecycle, recorded in the same log (see recordingProcesses). */
@@ -81,10 +82,14 @@ export function tcHandle(h: number): string {
 const text = (bytes: Uint8Array | undefined) => (bytes ? Buffer.from(bytes).toString() : '-');
 const copy = <T>(items: readonly T[]): T[] => items.map((i) => ({ ...i }));
 
+const xtKey = (table: string, family: 4 | 6 | undefined): string => `${family === 6 ? 'ip6' : 'ip'}:${table}`;
+
 /** The fake kernel: call `surface` members through a context's `native`, then read `calls`/`log()`/`state()`. */
 export class FakeNetlink {
   readonly devices = new Map<string, FakeDevice>();
   readonly nft = new Map<string, string[]>();
+  /** x_tables user chains by `ip:<table>` / `ip6:<table>` (tables exist from the start, as the kernel brings them up on first use). */
+  readonly xtables = new Map<string, string[]>();
   readonly calls: RecordedCall[] = [];
   readonly #failures: Failure[] = [];
   #nextIfindex = 1;
@@ -142,6 +147,7 @@ export class FakeNetlink {
         ]),
       ),
       nft: Object.fromEntries(this.nft),
+      xtables: Object.fromEntries([...this.xtables].filter(([, chains]) => chains.length > 0)),
     };
   }
 
@@ -197,6 +203,21 @@ export class FakeNetlink {
       }),
     nftListChains: (table) => this.#call('nftListChains', [table], () => [...(this.nft.get(table) ?? [])]),
     conntrackDeleteFlows: (filter) => this.#call('conntrackDeleteFlows', [filter], () => 0),
+    xtablesAddChain: (spec) =>
+      this.#call('xtablesAddChain', [spec], () => {
+        const key = xtKey(spec.table ?? 'filter', spec.family);
+        const chains = this.xtables.get(key) ?? [];
+        if (chains.includes(spec.chain)) throw kernelError('EEXIST', 'setsockopt', `IPT_SO_SET_REPLACE ${spec.table ?? 'filter'}: chain ${spec.chain} exists`);
+        this.xtables.set(key, [...chains, spec.chain]);
+      }),
+    xtablesDeleteChain: (table, chain, family) =>
+      this.#call('xtablesDeleteChain', [table, chain, family ?? 4], () => {
+        const chains = this.xtables.get(xtKey(table, family)) ?? [];
+        if (!chains.includes(chain)) return false;
+        this.xtables.set(xtKey(table, family), chains.filter((c) => c !== chain));
+        return true;
+      }),
+    xtablesListChains: (table, family) => this.#call('xtablesListChains', [table, family ?? 4], () => [...(this.xtables.get(xtKey(table, family)) ?? [])]),
   };
 
   #call<T>(method: NetlinkMember, args: readonly unknown[], act: () => T): T {
@@ -340,6 +361,10 @@ function describeCall({ method, args }: RecordedCall): string {
     case 'conntrackDeleteFlows': {
       const f = a as Parameters<NativeAddon['conntrackDeleteFlows']>[0];
       return `conntrackDeleteFlows ${f.l4proto} ${f.addresses.join(',')} ${f.port}`;
+    }
+    case 'xtablesAddChain': {
+      const spec = a as XtablesChainSpec;
+      return `xtablesAddChain ip${spec.family === 6 ? '6' : ''} ${spec.table ?? 'filter'} ${spec.chain} ${spec.hooks.join(',')} ${spec.rules.length} rule(s)`;
     }
     case 'nftAddChain': {
       const spec = a as NftChainSpec;

@@ -17,7 +17,7 @@ import { FakeNetlink } from './fake-netlink.js';
 export const FAULT_ID = 'r1-s1-f1-net';
 
 /** A fault context whose netlink calls go to `kernel`; `missing` names kernel features to report absent. */
-export function netlinkContext(kernel: FakeNetlink, options: { missing?: readonly ('netem' | 'nftables' | 'nfqueue' | 'natRedirect')[]; bootId?: string } = {}): FaultContext {
+export function netlinkContext(kernel: FakeNetlink, options: { missing?: readonly ('netem' | 'nftables' | 'nfqueue' | 'natRedirect' | 'xtables' | 'xtablesNfqueue')[]; bootId?: string } = {}): FaultContext {
   const missing = new Set(options.missing ?? []);
   const absent = { supported: false, reason: 'ENOENT (not in this fake kernel)' };
   const present = { supported: true, reason: '' };
@@ -26,6 +26,8 @@ export function netlinkContext(kernel: FakeNetlink, options: { missing?: readonl
     nftables: () => (missing.has('nftables') ? absent : present),
     nfqueue: () => (missing.has('nfqueue') ? absent : present),
     natRedirect: () => (missing.has('natRedirect') ? absent : present),
+    xtables: () => (missing.has('xtables') ? absent : present),
+    xtablesNfqueue: () => (missing.has('xtablesNfqueue') ? absent : present),
   };
   return {
     ...FAKE_CONTEXT,

@@ -109,6 +109,22 @@ test('linkAdd and linkDelete check their arguments before any netlink call', (t)
   t.throws(() => native.linkDelete(1 as unknown as string), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' });
 });
 
+test('the xtables calls check their arguments before any kernel call', (t) => {
+  const rule = { address: '10.1.2.3', l4proto: 'tcp', port: 80 } as const;
+  t.throws(() => native.xtablesAddChain({ chain: 'x'.repeat(29), hooks: ['input'], rules: [rule] }), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' });
+  t.throws(() => native.xtablesAddChain({ chain: 'C', hooks: ['postrouting' as 'input'], rules: [rule] }), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' });
+  t.throws(() => native.xtablesAddChain({ family: 5 as 4, chain: 'C', hooks: ['input'], rules: [rule] }), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' });
+  t.throws(() => native.xtablesAddChain({ family: 6, chain: 'C', hooks: ['input'], rules: [rule] }), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' });
+  t.throws(() => native.xtablesAddChain({ chain: 'C', hooks: [], rules: [rule] }), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' });
+  t.throws(() => native.xtablesAddChain({ chain: 'C', hooks: ['input'], rules: [{ address: '::1' }] }), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' });
+  t.throws(() => native.xtablesAddChain({ chain: 'C', hooks: ['input'], rules: [{ l4proto: 'icmp', port: 1 }] }), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' });
+  t.throws(() => native.xtablesAddChain({ chain: 'C', hooks: ['input'], rules: [{ verdict: 'reject' as 'drop' }] }), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' });
+  t.throws(() => native.xtablesAddChain({ chain: 'C', hooks: ['input'], rules: [{ inInterface: 'i'.repeat(16) }] }), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' });
+  t.throws(() => native.xtablesDeleteChain('filter', 1 as unknown as string), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' });
+  t.throws(() => native.xtablesListChains('t'.repeat(32)), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' });
+  t.throws(() => native.xtablesListChains('filter', 7 as 6), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' });
+});
+
 test('fallocate reserves the asked length of an open file', (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'faultd-surface-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -6,6 +6,8 @@
  *
  * The packets delayed are the ones arriving from the targets (prerouting hook of the fault's
  * interfaces), so every round trip to a target takes `latency` longer, as with netem on egress.
+ * On an iptables-legacy-only host the queue rules are an x_tables chain in mangle PREROUTING
+ * (`-j NFQUEUE --queue-num N --queue-bypass`) instead, chosen by filter-backend.ts.
  * Apply: delayer started and bound (ledger `applied` with its pid) → chain added. Revert: chain
  * deleted first (no packet is queued any more), then the delayer stopped: it accepts every packet
  * it holds before exiting. Thanks to `bypass`, a delayer that dies lets traffic through.
@@ -15,12 +17,14 @@ import { z } from 'zod';
 import type { ActiveFault, FaultContext, Planned, RevertOutcome } from '../types.js';
 import { revertStressor, startStressor, stressorArgv, StressorRevertSchema } from '../stressor-process.js';
 import { fnv1a32 } from './tc-handles.js';
-import { NftRevertSchema, planNftFault, revertNftFault, type NftFaultRequest } from './nft-fault.js';
+import { FilterRevertSchema, planFilterFault, revertFilterFault, type FilterBackend } from './filter-backend.js';
+import type { NftFaultRequest } from './nft-fault.js';
 import { revertInOrder } from './ordered-revert.js';
 
 export const NfqueueRevertSchema = z.object({
   queueNum: z.number().int().min(0).max(65535),
-  nft: NftRevertSchema,
+  /** The queue rules: nf_tables', or x_tables' (`backend: 'xtables'`); the key predates x_tables. */
+  nft: FilterRevertSchema,
   delayer: StressorRevertSchema,
 });
 export type NfqueueRevert = z.infer<typeof NfqueueRevertSchema>;
@@ -53,10 +57,16 @@ export function delayerArgs(queueNum: number, d: DelaySpec): string[] {
 
 const DelayerStats = z.object({ event: z.literal('stats'), delayed: z.number(), held: z.number(), peakHeld: z.number(), maxLateUs: z.number() });
 
-/** The nf_tables request must be the queue action on the incoming side (see nft-fault.ts). */
-export function planNfqueueDelay(request: Omit<NftFaultRequest, 'action' | 'direction'>, delay: DelaySpec, ctx: FaultContext, target: string): Planned<NfqueueRevert> {
+/** The queue rules are the queue action on the incoming side (see nft-fault.ts), in `backend`. */
+export function planNfqueueDelay(
+  request: Omit<NftFaultRequest, 'action' | 'direction'>,
+  delay: DelaySpec,
+  ctx: FaultContext,
+  target: string,
+  backend: FilterBackend = 'nftables',
+): Planned<NfqueueRevert> {
   const queueNum = faultQueueNumber(request.faultId);
-  const nft = planNftFault({ ...request, direction: 'ingress', action: { kind: 'queue', queueNum } }, ctx, target);
+  const nft = planFilterFault(backend, { ...request, direction: 'ingress', action: { kind: 'queue', queueNum } }, ctx, target);
   const args = delayerArgs(queueNum, delay);
   const delayer = { tag: request.faultId, bootId: ctx.host.bootId, cgroups: [] };
   const revert: NfqueueRevert = { queueNum, nft: nft.revert, delayer };
@@ -77,8 +87,9 @@ export function planNfqueueDelay(request: Omit<NftFaultRequest, 'action' | 'dire
           stats = `${s.delayed} pkt delayed, ${s.held} held (peak ${s.peakHeld}), late ≤ ${(s.maxLateUs / 1000).toFixed(2)} ms`;
         }
       });
-      // The chain batch is atomic: if it fails nothing of it is left, and the runner's revert
-      // stops the delayer. `applied` was recorded with the delayer's pid.
+      // Each chain is one atomic batch or replacement; if one fails, the runner's revert removes
+      // any added (the intent names them all) and stops the delayer. `applied` was recorded with
+      // the delayer's pid.
       await nft.apply(() => Promise.resolve(), signal);
       const active: ActiveFault = { measure: () => stats, ended: handle.exit.then((why) => `NFQUEUE delayer exited: ${why}`) };
       return active;
@@ -88,5 +99,5 @@ export function planNfqueueDelay(request: Omit<NftFaultRequest, 'action' | 'dire
 
 /** Chain first, then the delayer; both verified and idempotent. */
 export function revertNfqueueDelay(record: NfqueueRevert, ctx: FaultContext): Promise<RevertOutcome> {
-  return revertInOrder([() => revertNftFault(record.nft, ctx), () => revertStressor(record.delayer, ctx)], 'no faultd chain or delayer was left');
+  return revertInOrder([() => revertFilterFault(record.nft, ctx), () => revertStressor(record.delayer, ctx)], 'no faultd chain or delayer was left');
 }

@@ -53,7 +53,7 @@ export const NftRevertSchema = z.object({
 });
 export type NftRevert = z.infer<typeof NftRevertSchema>;
 
-type Hook = 'prerouting' | 'input' | 'output';
+export type Hook = 'prerouting' | 'input' | 'output';
 
 /** Remote side of a packet is its destination on output, its source on the incoming hooks. */
 function remoteAddress(t: IpTarget, hook: Hook): Pick<NftRuleSpec, 'address' | 'prefixLen' | 'matchSourceAddress'> {
@@ -96,7 +96,7 @@ export function chainRules(r: NftFaultRequest, hook: Hook): NftRuleSpec[] {
   return rules;
 }
 
-function hooksOf(r: NftFaultRequest): Hook[] {
+export function hooksOf(r: NftFaultRequest): Hook[] {
   if (r.action.kind === 'queue') return ['prerouting'];
   return r.direction === 'both' ? ['output', 'input'] : r.direction === 'egress' ? ['output'] : ['input'];
 }

@@ -173,3 +173,18 @@ test('without nf_tables the NFQUEUE and nat probes answer no without running the
   t.deepEqual(legacy.runs, []);
   t.deepEqual(legacy.nftCalls, ['faultd'], 'nf_tables asked once for both');
 });
+
+test('the x_tables probes run probe-xtables [nfqueue] once each; no ip_tables or a missing extension is a clear no, EPERM is not', (t) => {
+  const r = sources({
+    'probe-xtables': printed({ supported: false, probe: 'getsockopt', errno: 92, message: 'Protocol not available', detail: 'IPT_SO_GET_INFO filter' }),
+    'probe-xtables nfqueue': printed({ supported: false, probe: 'setsockopt', errno: 2, message: 'No such file or directory', detail: 'IPT_SO_SET_REPLACE mangle' }),
+  });
+  const probe = kernelFeatureProbe(r.sources);
+  t.deepEqual(probe.xtables?.(), { supported: false, reason: 'getsockopt ENOPROTOOPT: IPT_SO_GET_INFO filter' });
+  t.false(probe.xtables?.().supported);
+  t.deepEqual(probe.xtablesNfqueue?.(), { supported: false, reason: 'setsockopt ENOENT: IPT_SO_SET_REPLACE mangle' });
+  t.deepEqual(r.runs, ['/opt/faultd/faultd-stressor probe-xtables', '/opt/faultd/faultd-stressor probe-xtables nfqueue']);
+  const eperm = sources({ 'probe-xtables': printed({ supported: false, probe: 'socket', errno: 1, message: 'Operation not permitted' }) });
+  t.true(kernelFeatureProbe(eperm.sources).xtables?.().supported, 'EPERM says nothing about the kernel');
+  t.deepEqual(kernelFeatureProbe(sources({ 'probe-xtables': printed({ supported: true }) }).sources).xtables?.(), { supported: true, reason: '' });
+});

@@ -23,8 +23,13 @@ test('nf_tables alone, nf_tables next to legacy tables, and an iptables-legacy-o
   const both = readFirewallFacts(procWith(t, { ip_tables_names: 'filter\nnat\n', ip6_tables_names: 'filter\n' }), NFT);
   t.deepEqual(both.legacyTables, ['filter', 'nat', 'ip6:filter']);
   t.regex(both.summary, /iptables-legacy tables loaded \(filter, nat, ip6:filter\): their rules are evaluated next to faultd's/);
-  const legacyOnly = readFirewallFacts(procWith(t, { ip_tables_names: 'filter\n' }), NO_NFT);
-  t.regex(legacyOnly.summary, /^iptables-legacy-only host: nf_tables is missing \(NFT_MSG_GETCHAIN EOPNOTSUPP\), so linux-network-partition/);
-  t.regex(legacyOnly.summary, /linux-network-partition, the DNS and HTTP faults, loss without netem and latency without netem are refused \(until faultd has an x_tables backend\)/);
-  t.regex(readFirewallFacts(procWith(t, {}), NO_NFT).summary, /^no packet filter/);
+  t.is(both.backend, 'nftables');
+  const legacyOnly = readFirewallFacts(procWith(t, { ip_tables_names: 'filter\n' }), NO_NFT, { supported: true, reason: '' });
+  t.is(legacyOnly.backend, 'xtables');
+  t.regex(legacyOnly.summary, /^x_tables \(iptables-legacy\): nf_tables is missing \(NFT_MSG_GETCHAIN EOPNOTSUPP\), so linux-network-partition, loss without netem and latency without netem put their rules in faultd's own chains FAULTD-<id>-<hook>/);
+  t.regex(legacyOnly.summary, /the DNS and HTTP faults \(nf_tables nat\) are refused; iptables-legacy tables loaded \(filter\)/);
+  const unusable = readFirewallFacts(procWith(t, { ip_tables_names: 'filter\n' }), NO_NFT, { supported: false, reason: 'getsockopt ENOPROTOOPT' });
+  t.is(unusable.backend, 'none');
+  t.regex(unusable.summary, /^iptables-legacy tables but no usable packet filter for faultd: nf_tables is missing \(NFT_MSG_GETCHAIN EOPNOTSUPP\) and x_tables is not usable \(getsockopt ENOPROTOOPT\), so linux-network-partition, the DNS and HTTP faults, loss without netem and latency without netem are refused/);
+  t.regex(readFirewallFacts(procWith(t, {}), NO_NFT).summary, /^no packet filter: nf_tables is missing .* and x_tables is not usable \(not probed\)/);
 });

@@ -19,7 +19,17 @@ function everything(): { probe: FeatureProbe; asked: string[] } {
   const answer = (name: string) => () => (asked.push(name), present);
   return {
     asked,
-    probe: { qdisc: (kind) => answer(`qdisc:${kind}`)(), nftables: answer('nftables'), nfqueue: answer('nfqueue'), natRedirect: answer('natRedirect'), pidfd: answer('pidfd'), ifb: answer('ifb'), httpTls: answer('httpTls') },
+    probe: {
+      qdisc: (kind) => answer(`qdisc:${kind}`)(),
+      nftables: answer('nftables'),
+      nfqueue: answer('nfqueue'),
+      natRedirect: answer('natRedirect'),
+      pidfd: answer('pidfd'),
+      ifb: answer('ifb'),
+      httpTls: answer('httpTls'),
+      xtables: answer('xtables'),
+      xtablesNfqueue: answer('xtablesNfqueue'),
+    },
   };
 }
 
@@ -42,7 +52,7 @@ function paramsOf(kind: string, params: Record<string, unknown>, ctx: Validation
 test('the list is checked: an unknown name throws naming the known ones', (t) => {
   t.deepEqual([...parseMissingFeatures(' pidfd, ifb ,qdisc:netem')], ['pidfd', 'ifb', 'qdisc:netem']);
   t.deepEqual([...parseMissingFeatures(undefined)], []);
-  t.throws(() => parseMissingFeatures('pidfd,cgroupv2'), { message: /FAULTD_TEST_MISSING_FEATURES: unknown feature "cgroupv2" \(one of pidfd, ifb, nftables, nfqueue, natRedirect, httpTls, qdisc:<kind>\)/ });
+  t.throws(() => parseMissingFeatures('pidfd,cgroupv2'), { message: /FAULTD_TEST_MISSING_FEATURES: unknown feature "cgroupv2" \(one of pidfd, ifb, nftables, nfqueue, natRedirect, httpTls, xtables, xtablesNfqueue, qdisc:<kind>\)/ });
 });
 
 test('forced features read missing with the reason; the others still ask the real probe', (t) => {
@@ -92,10 +102,10 @@ test('no IFB: doctor notes say ingress is refused and egress works', (t) => {
   t.true(withIfb?.notes.includes('direction ingress: IFB device and ingress qdisc available'));
 });
 
-test('no nf_tables (iptables-legacy-only): partition, DNS and HTTP faults are refused with the reason; loss and latency keep netem', (t) => {
+test('no nf_tables (iptables-legacy-only): partition goes to x_tables, DNS and HTTP faults are refused with the reason; loss and latency keep netem', (t) => {
   const ctx = validation('nftables');
-  const partition = issuesOf('linux-network-partition', { destinationIPs: '10.0.0.0/8' }, ctx);
-  t.deepEqual(partition, ['(params): linux-network-partition needs nf_tables, which this kernel does not offer (forced missing by FAULTD_TEST_MISSING_FEATURES=nftables (tests))']);
+  t.like(paramsOf('linux-network-partition', { destinationIPs: '10.0.0.0/8' }, ctx), { backend: 'xtables' });
+  t.like(paramsOf('linux-network-partition', { destinationIPs: '10.0.0.0/8' }, FAKE_VALIDATION), { backend: 'nftables' });
   for (const kind of ['linux-dns-error', 'linux-api-block']) {
     const issues = issuesOf(kind, {}, ctx);
     t.true(issues.some((i) => i.includes('needs nf_tables: forced missing by FAULTD_TEST_MISSING_FEATURES=nftables')), `${kind}: ${issues.join('; ')}`);
@@ -103,17 +113,43 @@ test('no nf_tables (iptables-legacy-only): partition, DNS and HTTP faults are re
   t.like(paramsOf('linux-network-loss', { packetLossPercentage: 30 }, ctx), { mechanism: 'netem' });
   t.like(paramsOf('linux-network-latency', {}, ctx), { mechanism: 'netem' });
   const doctor = REGISTRY.get('linux-network-partition')?.support({ ...FAKE_CONTEXT, host: { ...FAKE_CONTEXT.host, isRoot: true }, features: ctx.features });
-  t.false(doctor?.supported);
-  t.true(doctor?.notes.some((n) => n.startsWith('nf_tables: missing (forced missing')));
+  t.true(doctor?.supported);
+  t.true(doctor?.notes.some((n) => n.startsWith('mechanism: x_tables (iptables-legacy chains FAULTD-…, IPv4 and IPv6), as nf_tables is missing (forced missing')), doctor?.notes.join('; '));
 });
 
-test('neither netem nor nf_tables: loss and latency are refused naming both; with nf_tables they fall back', (t) => {
-  const none = validation('qdisc:netem,nftables');
-  t.true(issuesOf('linux-network-loss', {}, none).some((i) => /needs sch_netem or nf_tables; this kernel has neither/.test(i)));
+test('no nf_tables and no x_tables: partition is refused naming both, in validate and doctor', (t) => {
+  const ctx = validation('nftables,xtables');
+  t.false(ctx.features.xtablesNfqueue?.().supported, 'xtables takes xtablesNfqueue with it');
+  const partition = issuesOf('linux-network-partition', { destinationIPs: '10.0.0.0/8' }, ctx);
+  t.deepEqual(partition, [
+    '(params): linux-network-partition needs nf_tables or x_tables; this kernel has neither (forced missing by FAULTD_TEST_MISSING_FEATURES=nftables (tests); x_tables: forced missing by FAULTD_TEST_MISSING_FEATURES=xtables (tests))',
+  ]);
+  const doctor = REGISTRY.get('linux-network-partition')?.support({ ...FAKE_CONTEXT, host: { ...FAKE_CONTEXT.host, isRoot: true }, features: ctx.features });
+  t.false(doctor?.supported);
+  t.true(doctor?.notes.some((n) => n.startsWith('packet filter: needs nf_tables or x_tables')));
+});
+
+test('neither netem nor nf_tables: loss and latency fall back to x_tables; without x_tables either they are refused naming all', (t) => {
+  const legacy = validation('qdisc:netem,nftables');
+  t.like(paramsOf('linux-network-loss', { packetLossPercentage: 30 }, legacy), { mechanism: 'xtables' });
+  t.like(paramsOf('linux-network-latency', {}, legacy), { mechanism: 'nfqueue', queueRules: 'xtables' });
+  t.true(issuesOf('linux-network-loss', { packetLossPercentage: 30, correlation: 5 }, legacy).some((i) => /the x_tables loss used instead has no correlation/.test(i)));
+  const root = { ...FAKE_CONTEXT, host: { ...FAKE_CONTEXT.host, isRoot: true } };
+  const legacyLoss = REGISTRY.get('linux-network-loss')?.support({ ...root, features: legacy.features });
+  t.true(legacyLoss?.supported);
+  t.true(legacyLoss?.notes.some((n) => n.startsWith('mechanism: x_tables statistic random (no correlation): x_tables (iptables-legacy chains')), legacyLoss?.notes.join('; '));
+  const none = validation('qdisc:netem,nftables,xtables');
+  t.true(issuesOf('linux-network-loss', {}, none).some((i) => /needs sch_netem, nf_tables or x_tables; this kernel has none/.test(i)));
+  const noLoss = REGISTRY.get('linux-network-loss')?.support({ ...root, features: none.features });
+  t.false(noLoss?.supported, 'doctor says NO where no loss mechanism is left');
+  t.true(noLoss?.notes.some((n) => n.startsWith('no loss mechanism: needs nf_tables or x_tables')), noLoss?.notes.join('; '));
   t.true(issuesOf('linux-network-latency', {}, none).some((i) => /needs sch_netem or NFQUEUE .* this kernel has neither/.test(i)));
+  const noQueue = validation('qdisc:netem,nftables,xtablesNfqueue');
+  t.like(paramsOf('linux-network-loss', { packetLossPercentage: 30 }, noQueue), { mechanism: 'xtables' });
+  t.true(issuesOf('linux-network-latency', {}, noQueue).some((i) => /forced missing by FAULTD_TEST_MISSING_FEATURES=xtablesNfqueue/.test(i)));
   const nft = validation('qdisc:netem');
   t.like(paramsOf('linux-network-loss', { packetLossPercentage: 30 }, nft), { mechanism: 'nftables' });
-  t.like(paramsOf('linux-network-latency', {}, nft), { mechanism: 'nfqueue' });
+  t.like(paramsOf('linux-network-latency', {}, nft), { mechanism: 'nfqueue', queueRules: 'nftables' });
   t.deepEqual(issuesOf('linux-network-corruption', {}, nft).length, 1, 'netem-only kinds are refused');
 });
 
