@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * The only module that loads the native addon (STYLE.md D4), and the one that knows where the
- * stressor executable is. Both come from the same node-gyp build (build/Release).
+ * stressor executable is. Both come from one directory, chosen as node-gyp-build chooses: the
+ * source build (build/Release) when it has the addon, else the prebuild for this platform
+ * (prebuilds/linux-x64, written by `npm run build:prebuild`, needing only glibc 2.28).
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -13,9 +16,47 @@ import { makeSystemError } from './system-error.js';
 
 const EXPECTED_ABI = 1;
 
-/** Directory of the node-gyp build output (overridable for tests with FAULTD_NATIVE_DIR). */
-export function nativeBuildDir(): string {
-  return process.env['FAULTD_NATIVE_DIR'] ?? path.join(packageRoot(), 'build', 'Release');
+/** Where one set of native binaries is: the addon file and the stressor executable beside it. */
+export interface NativeBinaries {
+  readonly addon: string;
+  readonly stressor: string;
+}
+
+/** The source build's binaries in `dir` (build/Release's names). */
+function sourceBuild(dir: string): NativeBinaries {
+  return { addon: path.join(dir, 'faultd_native.node'), stressor: path.join(dir, 'faultd-stressor') };
+}
+
+/** The prebuild for this platform in node-gyp-build's layout, or undefined when none fits this host. */
+export function prebuildFor(root: string, platform: string, arch: string, glibc: boolean): NativeBinaries | undefined {
+  if (platform !== 'linux' || !glibc) return undefined; // only glibc prebuilds are made
+  const dir = path.join(root, 'prebuilds', `${platform}-${arch}`);
+  return { addon: path.join(dir, 'faultd_native.napi.glibc.node'), stressor: path.join(dir, 'faultd-stressor') };
+}
+
+/** True when this Node runs on glibc (process.report's header names its runtime version). */
+function runsOnGlibc(): boolean {
+  const header = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header;
+  return header?.glibcVersionRuntime !== undefined;
+}
+
+let chosen: NativeBinaries | undefined;
+
+/**
+ * The binaries to use: FAULTD_NATIVE_DIR (a source-build directory, for tests) when set; else
+ * build/Release when its addon is there (a local build is newer than a shipped prebuild); else the
+ * matching prebuild when it is complete; else build/Release, whose absence loadNative reports.
+ */
+export function nativeBinaries(): NativeBinaries {
+  const override = process.env['FAULTD_NATIVE_DIR'];
+  if (override !== undefined) return sourceBuild(override);
+  if (chosen) return chosen;
+  const root = packageRoot();
+  const built = sourceBuild(path.join(root, 'build', 'Release'));
+  const prebuild = prebuildFor(root, process.platform, process.arch, runsOnGlibc());
+  const usePrebuild = !existsSync(built.addon) && prebuild !== undefined && existsSync(prebuild.addon) && existsSync(prebuild.stressor);
+  chosen = usePrebuild ? prebuild : built;
+  return chosen;
 }
 
 /**
@@ -24,7 +65,7 @@ export function nativeBuildDir(): string {
  * (FAULTD_ERR_NATIVE_LOAD from the stress faults).
  */
 export function stressorFile(): string {
-  return path.join(nativeBuildDir(), 'faultd-stressor');
+  return nativeBinaries().stressor;
 }
 
 let loaded: NativeAddon | undefined;
@@ -32,7 +73,7 @@ let loaded: NativeAddon | undefined;
 /** Loads and initialises the addon once; throws FAULTD_ERR_NATIVE_LOAD with the fix on failure. */
 export function loadNative(): NativeAddon {
   if (loaded) return loaded;
-  const file = path.join(nativeBuildDir(), 'faultd_native.node');
+  const file = nativeBinaries().addon;
   const require = createRequire(import.meta.url);
   let addon: NativeAddon;
   try {
