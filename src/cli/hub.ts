@@ -16,6 +16,7 @@ import { HubService } from '../hub/service.js';
 import { SqliteHubStore } from '../hub/sqlite-store.js';
 import { initHubTls, issueClientCertificate, readHubTls } from '../hub/tls.js';
 import type { ResultRequest } from '../protocol/messages.js';
+import { percent } from './probe-text.js';
 import type { CommandEnv } from './context.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { escapeTerminalText } from './terminal-text.js';
@@ -228,7 +229,7 @@ export function hubResultCommand(flags: HubFlags & { run: string; json: boolean 
     }
     printText(env, `Run ${run.id}: ${run.state}${run.result ? `, verdict ${run.result.verdict}${run.result.reason ? ` (${run.result.reason})` : ''}` : ''}`);
     for (const f of run.result?.faults ?? []) {
-      const probes = f.weight === undefined ? '' : `; weight ${f.weight}, probe success ${f.probeSuccessPercent === undefined ? '-' : `${Math.round(f.probeSuccessPercent * 10) / 10} %`}`;
+      const probes = f.weight === undefined ? '' : `; weight ${f.weight}, probe success ${percent(f.probeSuccessPercent)}`;
       printText(env, `  ${f.faultId} ${f.kind}: ${f.status}${f.revert ? `; revert: ${f.revert}` : ''}${f.error ? `; error: ${f.error}` : ''}${probes}`);
     }
     for (const line of resultProbeLines(run.result)) printText(env, line);

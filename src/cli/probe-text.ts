@@ -37,7 +37,8 @@ export function probePlanLines(experiment: Experiment): string[] {
   return lines;
 }
 
-function percent(value: number | undefined): string {
+/** `83.3 %`, or `-` when there is nothing to count. */
+export function percent(value: number | undefined): string {
   return value === undefined ? '-' : `${Math.round(value * 10) / 10} %`;
 }
 

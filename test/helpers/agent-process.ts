@@ -60,3 +60,16 @@ export function launchAgentWith(t: Teardown, ws: Workspace, env: Record<string, 
 export async function waitForState(hub: TestHub, runId: string, states: readonly string[], timeoutMs: number): Promise<boolean> {
   return waitUntil(() => states.includes(hub.service.run(runId)?.state ?? ''), timeoutMs);
 }
+
+/** The agent suites' experiment: a CPU and a memory fault in parallel for `seconds`. */
+export function cpuAndMemoryExperiment(seconds: number, name: string) {
+  return {
+    apiVersion: 'faultd/v1',
+    kind: 'Experiment',
+    metadata: { name },
+    spec: { steps: [{ faults: [
+      { kind: 'linux-cpu-stress', name: 'cpu', duration: `${seconds}s`, params: { load: 20, workers: 1 } },
+      { kind: 'linux-memory-stress', name: 'mem', duration: `${seconds}s`, params: { memory: '32Mi', workers: 1 } },
+    ] }] },
+  };
+}

@@ -17,22 +17,12 @@ import { TokenReply } from '../../src/protocol/agent-replies.js';
 import { issueClientCertificate, readHubTls } from '../../src/hub/tls.js';
 import { finish, workspace, type CliChild, type Workspace } from '../helpers/cli.js';
 import { startHub, type TestHub } from '../helpers/hub.js';
-import { configureAgent, launchAgent, launchAgentWith, waitForState, type AgentSettings } from '../helpers/agent-process.js';
+import { configureAgent, cpuAndMemoryExperiment, launchAgent, launchAgentWith, waitForState, type AgentSettings } from '../helpers/agent-process.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 import { stressorsMatching, waitUntil } from '../helpers/processes.js';
 import { startTinyproxy } from '../helpers/tinyproxy.js';
 
-function experiment(seconds: number) {
-  return {
-    apiVersion: 'faultd/v1',
-    kind: 'Experiment',
-    metadata: { name: 'agent-proxy' },
-    spec: { steps: [{ faults: [
-      { kind: 'linux-cpu-stress', name: 'cpu', duration: `${seconds}s`, params: { load: 20, workers: 1 } },
-      { kind: 'linux-memory-stress', name: 'mem', duration: `${seconds}s`, params: { memory: '32Mi', workers: 1 } },
-    ] }] },
-  };
-}
+const experiment = (seconds: number) => cpuAndMemoryExperiment(seconds, 'agent-proxy');
 
 const hubPort = (hub: TestHub): number => Number(new URL(hub.url).port);
 

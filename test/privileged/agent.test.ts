@@ -11,22 +11,12 @@ import type { ExecutionContext } from 'ava';
 import { finish, REPO_ROOT, runCli, waitForLine, workspace, type CliChild, type Workspace } from '../helpers/cli.js';
 import type { HubOptions } from '../../src/hub/service.js';
 import { startHub, type TestHub } from '../helpers/hub.js';
-import { configureAgent, launchAgent, launchAgentWith, waitForState, type AgentSettings, type Teardown } from '../helpers/agent-process.js';
+import { configureAgent, cpuAndMemoryExperiment, launchAgent, launchAgentWith, waitForState, type AgentSettings, type Teardown } from '../helpers/agent-process.js';
 import { startRelay } from '../helpers/relay.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 import { stressorsMatching, waitUntil } from '../helpers/processes.js';
 
-function experiment(seconds: number) {
-  return {
-    apiVersion: 'faultd/v1',
-    kind: 'Experiment',
-    metadata: { name: 'agent-e2e' },
-    spec: { steps: [{ faults: [
-      { kind: 'linux-cpu-stress', name: 'cpu', duration: `${seconds}s`, params: { load: 20, workers: 1 } },
-      { kind: 'linux-memory-stress', name: 'mem', duration: `${seconds}s`, params: { memory: '32Mi', workers: 1 } },
-    ] }] },
-  };
-}
+const experiment = (seconds: number) => cpuAndMemoryExperiment(seconds, 'agent-e2e');
 
 /** The parent pid of `pid` (field 4 of /proc/<pid>/stat). */
 function parentOf(pid: number): number {
