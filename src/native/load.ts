@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * The only module that loads the native addon (STYLE.md D4), and the one that knows where the
- * stressor executable is. Both come from one directory, chosen as node-gyp-build chooses: the
- * source build (build/Release) when it has the addon, else the prebuild for this platform
- * (prebuilds/linux-x64, written by `npm run build:prebuild`, needing only glibc 2.28).
+ * stressor executable is. Both come from one directory: the source build (build/Release) or the
+ * prebuild for this platform (prebuilds/linux-<arch>, `npm run build:prebuild`, needing only
+ * glibc 2.28), chosen by src/prebuilds.ts's rule.
  */
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
 import { FaultdError } from '../errors.js';
 import { packageRoot } from '../package-root.js';
+import { preferPrebuilds, thisPrebuild, usePrebuild } from '../prebuilds.js';
 import type { NativeAddon } from './addon.js';
 import { makeSystemError } from './system-error.js';
 
@@ -27,25 +27,12 @@ function sourceBuild(dir: string): NativeBinaries {
   return { addon: path.join(dir, 'faultd_native.node'), stressor: path.join(dir, 'faultd-stressor') };
 }
 
-/** The prebuild for this platform in node-gyp-build's layout, or undefined when none fits this host. */
-export function prebuildFor(root: string, platform: string, arch: string, glibc: boolean): NativeBinaries | undefined {
-  if (platform !== 'linux' || !glibc) return undefined; // only glibc prebuilds are made
-  const dir = path.join(root, 'prebuilds', `${platform}-${arch}`);
-  return { addon: path.join(dir, 'faultd_native.napi.glibc.node'), stressor: path.join(dir, 'faultd-stressor') };
-}
-
-/** True when this Node runs on glibc (process.report's header names its runtime version). */
-function runsOnGlibc(): boolean {
-  const header = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header;
-  return header?.glibcVersionRuntime !== undefined;
-}
-
 let chosen: NativeBinaries | undefined;
 
 /**
- * The binaries to use: FAULTD_NATIVE_DIR (a source-build directory, for tests) when set; else
- * build/Release when its addon is there (a local build is newer than a shipped prebuild); else the
- * matching prebuild when it is complete; else build/Release, whose absence loadNative reports.
+ * The binaries to use: FAULTD_NATIVE_DIR (a source-build directory, for tests) when set; else the
+ * complete matching prebuild when FAULTD_PREFER_PREBUILDS=1 or build/Release has no addon; else
+ * build/Release, whose absence loadNative reports.
  */
 export function nativeBinaries(): NativeBinaries {
   const override = process.env['FAULTD_NATIVE_DIR'];
@@ -53,9 +40,8 @@ export function nativeBinaries(): NativeBinaries {
   if (chosen) return chosen;
   const root = packageRoot();
   const built = sourceBuild(path.join(root, 'build', 'Release'));
-  const prebuild = prebuildFor(root, process.platform, process.arch, runsOnGlibc());
-  const usePrebuild = !existsSync(built.addon) && prebuild !== undefined && existsSync(prebuild.addon) && existsSync(prebuild.stressor);
-  chosen = usePrebuild ? prebuild : built;
+  const prebuild = thisPrebuild(root);
+  chosen = prebuild && usePrebuild([prebuild.addon, prebuild.stressor], built.addon, preferPrebuilds()) ? prebuild : built;
   return chosen;
 }
 

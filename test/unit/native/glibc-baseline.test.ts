@@ -12,8 +12,8 @@ import path from 'node:path';
 
 import test from 'ava';
 
-import { prebuildFor } from '../../../src/native/load.js';
 import { packageRoot } from '../../../src/package-root.js';
+import { prebuildFor } from '../../../src/prebuilds.js';
 
 const GLIBC_BASELINE = [2, 28];
 const ALLOWED_LIBRARIES = /^(libc|libm|libdl|libpthread|ld-linux-x86-64)\.so\.\d+$/;
@@ -43,12 +43,14 @@ function newerThan(version: number[], baseline: number[]): boolean {
 }
 
 test('prebuildFor names node-gyp-build’s layout for linux glibc, and nothing for musl or other systems', (t) => {
-  t.deepEqual(prebuildFor('/p', 'linux', 'x64', true), {
+  t.deepEqual(prebuildFor('/p', 'linux', 'x64', true, '115'), {
     addon: '/p/prebuilds/linux-x64/faultd_native.napi.glibc.node',
     stressor: '/p/prebuilds/linux-x64/faultd-stressor',
+    sqlite: '/p/prebuilds/linux-x64/better_sqlite3.node.abi115.glibc.node',
   });
-  t.is(prebuildFor('/p', 'linux', 'x64', false), undefined);
-  t.is(prebuildFor('/p', 'darwin', 'arm64', true), undefined);
+  t.is(prebuildFor('/p', 'linux', 'arm64', true, '127')?.sqlite, '/p/prebuilds/linux-arm64/better_sqlite3.node.abi127.glibc.node');
+  t.is(prebuildFor('/p', 'linux', 'x64', false, '115'), undefined);
+  t.is(prebuildFor('/p', 'darwin', 'arm64', true, '115'), undefined);
 });
 
 prebuiltTest('the prebuild holds the addon, the stressor and better-sqlite3', (t) => {
