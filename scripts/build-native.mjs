@@ -16,23 +16,24 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { installDecision } from './install-decision.mjs';
 import { nodeGypScript, nodeHeadersDir } from './native-toolchain.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const force = process.argv.includes('--force');
 
-const nodedir = nodeHeadersDir('build-native');
-
-// `npm ci`/`npm install` of a package that ships a prebuild for this platform (scripts/prebuild.mjs,
-// loaded by src/native/load.ts) compiles nothing; `npm run build:native` always builds from source.
-const prebuildDir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
-const glibc = process.report.getReport().header.glibcVersionRuntime !== undefined;
-if (!force && process.env.npm_lifecycle_event === 'install' && glibc && ['faultd_native.napi.glibc.node', 'faultd-stressor'].every((name) => existsSync(path.join(prebuildDir, name)))) {
-  console.log(`build-native: using the prebuilt binaries in ${path.relative(root, prebuildDir)}: nothing compiled (npm run build:native builds from source)`);
+// `npm ci`/`npm install` of the package with a prebuild that fits this host compiles nothing
+// (scripts/install-decision.mjs; src/native/load.ts then loads it); otherwise, and for
+// `npm run build:native`, this builds from source.
+const decision = force ? { use: false, reason: '--force' } : installDecision({ root, platform: process.platform, arch: process.arch, glibc: process.report.getReport().header.glibcVersionRuntime !== undefined, env: process.env });
+if (decision.use) {
+  console.log(`build-native: using the prebuilt binaries in ${path.relative(root, decision.dir)}: nothing compiled (npm run build:native builds from source)`);
   process.exit(0);
 }
+if (process.env.npm_lifecycle_event === 'install') console.log(`build-native: building from source: ${decision.reason}`);
 
+const nodedir = nodeHeadersDir('build-native');
 const gtest = existsSync('/usr/include/gtest/gtest.h');
 const release = path.join(root, 'build', 'Release');
 const outputs = ['faultd_native.node', 'faultd-stressor', ...(gtest ? ['faultd_native_tests'] : [])].map((name) => path.join(release, name));
