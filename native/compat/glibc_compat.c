@@ -5,15 +5,30 @@
 // glibc 2.28 hosts. The linker's --wrap=NAME turns every reference to NAME, also those from the
 // static libstdc++/libgcc and OpenSSL archives, into __wrap_NAME, which this file defines.
 //
-// x86_64 only: its base symbol version is GLIBC_2.2.5, and the forwarders are tail jumps.
+// x86_64 and aarch64: the old versions are each architecture's own (aarch64's ABI starts at
+// GLIBC_2.17, so every old version there is 2.17), and the forwarders are tail jumps.
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE  // dl_iterate_phdr, struct dl_find_object (binding.gyp defines it too)
 #endif
 
 #include <features.h>
 
-#if !defined(__x86_64__) || !defined(__GLIBC__)
-#error "native/compat/glibc_compat.c supports x86_64 glibc only (the base version differs per architecture)"
+#if !defined(__GLIBC__) || !(defined(__x86_64__) || defined(__aarch64__))
+#error "native/compat/glibc_compat.c supports x86_64 and aarch64 glibc only (the old versions differ per architecture)"
+#endif
+
+// The oldest version of a symbol on this architecture: the one the x86_64 name says, or 2.17,
+// aarch64's first glibc, where everything older starts. FAULTD_TAIL_JUMP branches through the PLT.
+#if defined(__x86_64__)
+#define FAULTD_V_BASE "GLIBC_2.2.5"
+#define FAULTD_V_2_4 "GLIBC_2.4"
+#define FAULTD_V_2_12 "GLIBC_2.12"
+#define FAULTD_TAIL_JUMP(target) "  jmp " target "@PLT\n"
+#else
+#define FAULTD_V_BASE "GLIBC_2.17"
+#define FAULTD_V_2_4 "GLIBC_2.17"
+#define FAULTD_V_2_12 "GLIBC_2.17"
+#define FAULTD_TAIL_JUMP(target) "  b " target "\n"
 #endif
 
 #include <dlfcn.h>
@@ -33,9 +48,9 @@
   __asm__(".symver faultd_old_" #name "," #name "@" version "\n"          \
           ".globl __wrap_" #name "\n"                                     \
           ".hidden __wrap_" #name "\n"                                    \
-          ".type __wrap_" #name ",@function\n"                            \
+          ".type __wrap_" #name ",%function\n"                            \
           "__wrap_" #name ":\n"                                           \
-          "  jmp faultd_old_" #name "@PLT\n"                              \
+          FAULTD_TAIL_JUMP("faultd_old_" #name)                           \
           ".size __wrap_" #name ",.-__wrap_" #name "\n")
 
 // libpthread and libdl moved into libc in 2.34 (new default versions, same functions);
@@ -43,53 +58,57 @@
 // libpthread.so.0 and libdl.so.2, which compat.gypi therefore links by file name (the dynamic
 // linker matches a version by name in every loaded object, not only in the one named at link time). The list is compat.gypi's faultd_compat_forwarded.
 // libgcc asks for the weak __pthread_key_create to tell whether threads are in use.
-FAULTD_FORWARD_OLD(__pthread_key_create, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(pthread_attr_setguardsize, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(pthread_attr_setstacksize, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(pthread_create, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(pthread_detach, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(pthread_getspecific, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(pthread_join, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(pthread_key_create, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(pthread_key_delete, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(pthread_mutex_trylock, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(pthread_mutexattr_destroy, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(pthread_mutexattr_init, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(pthread_mutexattr_settype, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(pthread_once, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(pthread_rwlock_destroy, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(pthread_rwlock_init, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(pthread_rwlock_rdlock, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(pthread_rwlock_unlock, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(pthread_rwlock_wrlock, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(pthread_setname_np, "GLIBC_2.12");
-FAULTD_FORWARD_OLD(pthread_setspecific, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(pthread_sigmask, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(dladdr, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(dlclose, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(dlerror, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(dlopen, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(dlsym, "GLIBC_2.2.5");
+FAULTD_FORWARD_OLD(__pthread_key_create, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(pthread_attr_setguardsize, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(pthread_attr_setstacksize, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(pthread_create, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(pthread_detach, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(pthread_getspecific, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(pthread_join, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(pthread_key_create, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(pthread_key_delete, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(pthread_mutex_trylock, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(pthread_mutexattr_destroy, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(pthread_mutexattr_init, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(pthread_mutexattr_settype, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(pthread_once, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(pthread_rwlock_destroy, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(pthread_rwlock_init, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(pthread_rwlock_rdlock, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(pthread_rwlock_unlock, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(pthread_rwlock_wrlock, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(pthread_setname_np, FAULTD_V_2_12);
+FAULTD_FORWARD_OLD(pthread_setspecific, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(pthread_sigmask, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(dladdr, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(dlclose, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(dlerror, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(dlopen, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(dlsym, FAULTD_V_BASE);
 // libm's new versions of 2.29 dropped the SVID error handling; the old ones are the same maths.
-FAULTD_FORWARD_OLD(exp, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(log, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(log2, "GLIBC_2.2.5");
-FAULTD_FORWARD_OLD(pow, "GLIBC_2.2.5");
+FAULTD_FORWARD_OLD(exp, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(log, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(log2, FAULTD_V_BASE);
+FAULTD_FORWARD_OLD(pow, FAULTD_V_BASE);
 
 // stat and friends became real libc functions in 2.33; before, <sys/stat.h> inlined them as calls
-// of __xstat & co. with _STAT_VER (1 on x86_64), which every glibc since 2.2.5 still exports.
+// of __xstat & co. with _STAT_VER (1 on x86_64, 0 on aarch64), which every glibc still exports.
+#if defined(__x86_64__)
 #define FAULTD_STAT_VER 1
+#else
+#define FAULTD_STAT_VER 0
+#endif
 int faultd_old_xstat(int ver, const char* path, struct stat* buf);
 int faultd_old_lxstat(int ver, const char* path, struct stat* buf);
 int faultd_old_fxstat(int ver, int fd, struct stat* buf);
 int faultd_old_fxstatat(int ver, int dirfd, const char* path, struct stat* buf, int flags);
-__asm__(".symver faultd_old_xstat,__xstat@GLIBC_2.2.5");
-__asm__(".symver faultd_old_lxstat,__lxstat@GLIBC_2.2.5");
-__asm__(".symver faultd_old_fxstat,__fxstat@GLIBC_2.2.5");
-__asm__(".symver faultd_old_fxstatat,__fxstatat@GLIBC_2.4");
+__asm__(".symver faultd_old_xstat,__xstat@" FAULTD_V_BASE);
+__asm__(".symver faultd_old_lxstat,__lxstat@" FAULTD_V_BASE);
+__asm__(".symver faultd_old_fxstat,__fxstat@" FAULTD_V_BASE);
+__asm__(".symver faultd_old_fxstatat,__fxstatat@" FAULTD_V_2_4);
 
 #define FAULTD_HIDDEN __attribute__((visibility("hidden")))
-// On x86_64 struct stat and struct stat64 are the same layout, and so are the 64 variants.
+// On x86_64 and aarch64 (LP64) struct stat and struct stat64 are the same layout, and so are the 64 variants.
 FAULTD_HIDDEN int __wrap_stat(const char* path, struct stat* buf) { return faultd_old_xstat(FAULTD_STAT_VER, path, buf); }
 FAULTD_HIDDEN int __wrap_stat64(const char* path, struct stat* buf) { return faultd_old_xstat(FAULTD_STAT_VER, path, buf); }
 FAULTD_HIDDEN int __wrap_lstat(const char* path, struct stat* buf) { return faultd_old_lxstat(FAULTD_STAT_VER, path, buf); }

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // Portable executables only (see glibc_compat.c): crt1.o of glibc 2.34+ calls
 // __libc_start_main@GLIBC_2.34 with no init function, because that glibc runs the program's
-// constructors itself. glibc 2.28 has only __libc_start_main@GLIBC_2.2.5, which runs nothing but
+// constructors itself. glibc 2.28 has only __libc_start_main@GLIBC_2.2.5 (2.17 on aarch64), which runs nothing but
 // the init function it is given (that used to be __libc_csu_init from libc_nonshared.a). So the
 // wrapper passes one that does what __libc_csu_init did; a newer glibc's old-version entry point
 // calls it the same way, so the constructors run exactly once on every glibc.
 #include <features.h>
 
-#if !defined(__x86_64__) || !defined(__GLIBC__)
-#error "native/compat/start_main.c supports x86_64 glibc only"
+#if !defined(__GLIBC__) || !(defined(__x86_64__) || defined(__aarch64__))
+#error "native/compat/start_main.c supports x86_64 and aarch64 glibc only"
 #endif
 
 #include <stddef.h>
@@ -18,7 +18,11 @@ typedef void (*faultd_init_fn)(int, char**, char**);
 
 int faultd_old_libc_start_main(faultd_main_fn main, int argc, char** argv, void (*init)(void),
                                void (*fini)(void), void (*rtld_fini)(void), void* stack_end);
+#if defined(__x86_64__)
 __asm__(".symver faultd_old_libc_start_main,__libc_start_main@GLIBC_2.2.5");
+#else
+__asm__(".symver faultd_old_libc_start_main,__libc_start_main@GLIBC_2.17");
+#endif
 
 // Provided by the linker (the bounds of .init_array) and by crti.o (_init).
 extern faultd_init_fn __init_array_start[] __attribute__((visibility("hidden")));
