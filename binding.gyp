@@ -2,7 +2,7 @@
 # Targets: the N-API addon, the stressor executable that carries stress load, and the
 # googletest executable for the core (built only where libgtest-dev is installed).
 {
-  'includes': ['native/sources.gypi'],
+  'includes': ['native/sources.gypi', 'native/compat/compat.gypi'],
   'variables': {
     'have_gtest': '<!(test -f /usr/include/gtest/gtest.h && echo 1 || echo 0)',
   },
@@ -17,6 +17,12 @@
     # -ldl: dlopen of libsystemd.so.0 (core/sd_bus.cc) on glibc before 2.34.
     'ldflags': ['-pthread'],
     'libraries': ['-ldl'],
+    'conditions': [
+      ['faultd_portable==1', {
+        'sources': ['native/compat/glibc_compat.c'],
+        'ldflags': ['<@(faultd_compat_ldflags)'],
+      }],
+    ],
   },
   'targets': [
     {
@@ -52,6 +58,12 @@
       ],
       'cflags_cc': ['-fno-exceptions'],
       'libraries': ['-pthread', '<@(faultd_tls_h2_libraries)'],
+      'conditions': [
+        ['faultd_portable==1', {
+          'sources': ['native/compat/start_main.c'],
+          'ldflags': ['-Wl,--wrap=__libc_start_main'],
+        }],
+      ],
     },
   ],
   'conditions': [
@@ -87,6 +99,12 @@
         ],
         'cflags_cc': ['-fexceptions'],
         'libraries': ['-lgtest', '-lgtest_main', '-pthread', '<@(faultd_tls_h2_libraries)'],
+        'conditions': [
+          ['faultd_portable==1', {
+            'sources': ['native/compat/start_main.c'],
+            'ldflags': ['-Wl,--wrap=__libc_start_main'],
+          }],
+        ],
       }],
     }],
   ],

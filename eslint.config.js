@@ -57,7 +57,7 @@ const zoneConfigs = ZONES.map((zone) => ({
 }));
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'build/**', 'node_modules/**', 'bench/results/**'] },
+  { ignores: ['dist/**', 'build/**', 'node_modules/**', 'bench/results/**', '.cache/**', 'prebuilds/**'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked.map((config) => ({ ...config, files: ['**/*.ts'] })),
   {

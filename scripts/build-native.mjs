@@ -16,27 +16,24 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { installDecision } from './install-decision.mjs';
+import { nodeGypScript, nodeHeadersDir } from './native-toolchain.mjs';
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const force = process.argv.includes('--force');
 
-const candidates = [
-  process.env.npm_config_nodedir,
-  path.resolve(path.dirname(process.execPath), '..'),
-  '/usr',
-  '/usr/local',
-].filter(Boolean);
-const nodedir = candidates.find((dir) => existsSync(path.join(dir, 'include', 'node', 'node_api.h')));
-if (!nodedir) {
-  console.error(
-    'build-native: no Node headers found (looked for include/node/node_api.h under ' +
-      candidates.join(', ') +
-      ').\nInstall them: on Debian/Ubuntu `apt-get install libnode-dev` or use a Node build that ships headers, ' +
-      'or set npm_config_nodedir.',
-  );
-  process.exit(1);
+// `npm ci`/`npm install` of the package with a prebuild that fits this host compiles nothing
+// (scripts/install-decision.mjs; src/native/load.ts then loads it); otherwise, and for
+// `npm run build:native`, this builds from source.
+const decision = force ? { use: false, reason: '--force' } : installDecision({ root, platform: process.platform, arch: process.arch, glibc: process.report.getReport().header.glibcVersionRuntime !== undefined, env: process.env });
+if (decision.use) {
+  console.log(`build-native: using the prebuilt binaries in ${path.relative(root, decision.dir)}: nothing compiled (npm run build:native builds from source)`);
+  process.exit(0);
 }
+if (process.env.npm_lifecycle_event === 'install') console.log(`build-native: building from source: ${decision.reason}`);
 
+const nodedir = nodeHeadersDir('build-native');
 const gtest = existsSync('/usr/include/gtest/gtest.h');
 const release = path.join(root, 'build', 'Release');
 const outputs = ['faultd_native.node', 'faultd-stressor', ...(gtest ? ['faultd_native_tests'] : [])].map((name) => path.join(release, name));
@@ -49,6 +46,8 @@ const setup = {
   nodeAddonApi: JSON.parse(readFileSync(require.resolve('node-addon-api/package.json'), 'utf8')).version,
   gtest,
   cxx: process.env.CXX ?? '',
+  // FAULTD_PORTABLE=1: the glibc 2.28 flags of native/compat/compat.gypi (npm run build:prebuild sets it).
+  portable: process.env.FAULTD_PORTABLE ?? '',
 };
 
 /** Newest modification time (ms) of binding.gyp and every file under native/. */
@@ -77,17 +76,7 @@ if (!force && sameSetup && missing.length === 0 && newestSourceMs() <= stamp.mti
   process.exit(0);
 }
 
-// npm's own node-gyp (npm_config_node_gyp) where devDependencies are not installed.
-let gyp;
-try {
-  gyp = require.resolve('node-gyp/bin/node-gyp.js');
-} catch {
-  gyp = process.env.npm_config_node_gyp;
-}
-if (!gyp) {
-  console.error('build-native: node-gyp is not installed: run npm ci (it is a devDependency)');
-  process.exit(1);
-}
+const gyp = nodeGypScript('build-native');
 const makefile = path.join(root, 'build', 'Makefile');
 const gypFiles = [path.join(root, 'binding.gyp'), path.join(root, 'native', 'sources.gypi')];
 const configured = existsSync(makefile) && gypFiles.every((file) => statSync(file).mtimeMs <= statSync(makefile).mtimeMs);

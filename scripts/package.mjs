@@ -8,29 +8,42 @@
  *   /usr/lib/faultd/node                this machine's Node (process.execPath), the package's own runtime
  *   /usr/lib/faultd/node.LICENSE        its license
  *   /usr/lib/faultd/restart-between-runs  the upgrade restart (packaging/restart-between-runs.sh)
- *   /usr/lib/faultd/app/                package.json, bin/, dist/src/, build/Release/{faultd_native.node,
- *                                       faultd-stressor}, systemd/ (the templates `faultd install` renders),
- *                                       node_modules/ (production dependencies only, test files dropped)
+ *   /usr/lib/faultd/app/                package.json, bin/, dist/src/, systemd/ (the templates `faultd
+ *                                       install` renders), node_modules/ (production dependencies only,
+ *                                       test files dropped, better-sqlite3 without its build), and
+ *                                       prebuilds/linux-<arch>/: the addon, faultd-stressor and
+ *                                       better-sqlite3's addon built for glibc 2.28 (scripts/prebuild.mjs;
+ *                                       src/prebuilds.ts picks them: there is no build/Release)
  *   /lib/systemd/system/ (.deb), /usr/lib/systemd/system/ (.rpm): faultd.service and
  *                                       faultd-remnants.service with the packaged paths
  *
  * The architecture is this machine's; the glibc the packages require is the newest symbol
  * version any shipped binary needs (objdump -T), so dpkg and rpm refuse a host that is too old.
- * Needs a build (`npm run build`, which the npm script runs first), dpkg-deb, rpmbuild (Debian
- * package rpm: `bash scripts/install-deps.sh --package`) and objdump.
+ * The prebuild is rebuilt first (scripts/prebuild.mjs) when it is missing or older than its
+ * sources, and every native binary shipped must pass the glibc 2.28 baseline check of
+ * scripts/prebuild-state.mjs (no GLIBC_ newer than 2.28, no libstdc++/libgcc_s), or nothing is
+ * written. Needs a build (`npm run build`, which the npm script runs first), dpkg-deb, rpmbuild
+ * (Debian package rpm: `bash scripts/install-deps.sh --package`) and objdump.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { baselineProblems, prebuildFiles, stalePrebuild } from './prebuild-state.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(REPO, 'dist', 'packages');
 const STAGE = path.join(OUT, '.stage');
 const ROOT = path.join(STAGE, 'root');
 const APP = path.join(ROOT, 'usr/lib/faultd/app');
-const NATIVE = ['faultd_native.node', 'faultd-stressor'];
+const ARCH = process.arch;
+const ABI = process.versions.modules; // the shipped runtime is this Node: better-sqlite3's prebuild for its ABI
+const PREBUILD = prebuildFiles(REPO, ARCH, ABI);
+const APP_PREBUILDS = path.join(APP, 'prebuilds', `linux-${ARCH}`);
+/** The shipped native binaries (addon, stressor, better-sqlite3) in the staged tree. */
+const NATIVE = Object.values(PREBUILD.files).map((file) => path.join(APP_PREBUILDS, path.basename(file)));
 
 function fail(message) {
   console.error(`package: ${message}`);
@@ -70,15 +83,10 @@ function stageNodeModules() {
   const modules = path.join(APP, 'node_modules');
   rmSync(path.join(modules, '.bin'), { recursive: true, force: true });
   rmSync(path.join(modules, '.package-lock.json'), { force: true });
-  // better-sqlite3: only its loader (lib/) and the built addon; not the SQLite sources or objects.
+  // better-sqlite3: only its loader (lib/); its addon is the prebuild's (the hub store passes it as
+  // nativeBinding), not this checkout's build, nor the SQLite sources or objects.
   const sqlite = path.join(modules, 'better-sqlite3');
-  for (const dir of ['deps', 'src']) rmSync(path.join(sqlite, dir), { recursive: true, force: true });
-  const release = path.join(sqlite, 'build', 'Release');
-  const addon = path.join(STAGE, 'better_sqlite3.node');
-  renameSync(path.join(release, 'better_sqlite3.node'), addon);
-  rmSync(path.join(sqlite, 'build'), { recursive: true, force: true });
-  mkdirSync(release, { recursive: true });
-  renameSync(addon, path.join(release, 'better_sqlite3.node'));
+  for (const dir of ['deps', 'src', 'build']) rmSync(path.join(sqlite, dir), { recursive: true, force: true });
   const tests = run('find', [modules, '-depth', '(', '-type', 'd', '(', '-name', 'test', '-o', '-name', 'tests', '-o', '-name', '__tests__', ')', ')', '-print']).split('\n').filter(Boolean);
   for (const dir of tests) rmSync(dir, { recursive: true, force: true });
   run('find', [modules, '-depth', '-type', 'd', '-empty', '-delete']);
@@ -101,9 +109,9 @@ function stageTree() {
   cpSync(path.join(REPO, 'bin'), path.join(APP, 'bin'), { recursive: true });
   cpSync(path.join(REPO, 'dist/src'), path.join(APP, 'dist/src'), { recursive: true, filter: (file) => !file.endsWith('.tsbuildinfo') && !file.endsWith('.d.ts') });
   cpSync(path.join(REPO, 'systemd'), path.join(APP, 'systemd'), { recursive: true });
-  mkdirSync(path.join(APP, 'build/Release'), { recursive: true });
-  for (const file of NATIVE) copyFileSync(path.join(REPO, 'build/Release', file), path.join(APP, 'build/Release', file));
-  chmodSync(path.join(APP, 'build/Release/faultd-stressor'), 0o755);
+  mkdirSync(APP_PREBUILDS, { recursive: true });
+  for (const file of Object.values(PREBUILD.files)) copyFileSync(file, path.join(APP_PREBUILDS, path.basename(file)));
+  chmodSync(path.join(APP_PREBUILDS, 'faultd-stressor'), 0o755);
   for (const file of ['LICENSE', 'README.md']) if (existsSync(path.join(REPO, file))) copyFileSync(path.join(REPO, file), path.join(APP, file));
   stageNodeModules();
   copyFileSync(process.execPath, path.join(ROOT, 'usr/lib/faultd/node'));
@@ -140,7 +148,14 @@ function main() {
   need('dpkg-deb', 'Debian package dpkg');
   need('rpmbuild', 'Debian package rpm: bash scripts/install-deps.sh --package');
   need('objdump', 'Debian package binutils');
-  for (const file of NATIVE) if (!existsSync(path.join(REPO, 'build/Release', file))) fail(`build/Release/${file} is missing: npm run build`);
+  const stale = stalePrebuild(REPO, ARCH, ABI);
+  if (stale) {
+    console.log(`package: building the glibc 2.28 prebuild (${stale}): node scripts/prebuild.mjs`);
+    const built = spawnSync(process.execPath, [path.join(REPO, 'scripts/prebuild.mjs')], { stdio: 'inherit' });
+    if (built.status !== 0) fail(`scripts/prebuild.mjs failed (exit ${built.status ?? built.signal})`);
+    const still = stalePrebuild(REPO, ARCH, ABI);
+    if (still) fail(`the prebuild is still not usable after scripts/prebuild.mjs: ${still}`);
+  }
   if (!existsSync(path.join(REPO, 'dist/src/entry.js'))) fail('dist/src/entry.js is missing: npm run build');
   const { version } = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8'));
   const debArch = run('dpkg', ['--print-architecture']).trim();
@@ -149,7 +164,10 @@ function main() {
   for (const old of readdirSync(OUT)) if (/\.(deb|rpm)$|^SHA256SUMS$/.test(old)) rmSync(path.join(OUT, old));
 
   stageTree();
-  const binaries = [path.join(ROOT, 'usr/lib/faultd/node'), ...NATIVE.map((f) => path.join(APP, 'build/Release', f)), path.join(APP, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node')];
+  const problems = NATIVE.flatMap((file) => baselineProblems(file, ARCH).map((problem) => `${path.basename(file)}: ${problem}`));
+  if (problems.length) fail(`the native binaries break the glibc 2.28 baseline:\n  ${problems.join('\n  ')}`);
+  console.log(`package: ${NATIVE.map((file) => path.basename(file)).join(', ')}: no GLIBC_ newer than 2.28, no libstdc++/libgcc_s (objdump)`);
+  const binaries = [path.join(ROOT, 'usr/lib/faultd/node'), ...NATIVE];
   const glibc = newestSymbolVersion(binaries, 'GLIBC_');
   const glibcxx = newestSymbolVersion(binaries, 'GLIBCXX_');
   const gcc = GLIBCXX_GCC[glibcxx];

@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { LogEntry, ResultRequest, type StatusRequest } from '../protocol/messages.js';
 import { FaultdError, messageOf } from '../errors.js';
 import { migrate } from './migrations.js';
+import { betterSqliteOptions } from '../prebuilds.js';
 import type { AgentBinding, HubStore, InfraRecord, PendingKey, RunRecord, RunState, StoredStatus, TokenRecord } from './store.js';
 
 interface RunRow {
@@ -124,7 +125,7 @@ export class SqliteHubStore implements HubStore {
    */
   constructor(file: string) {
     if (file !== ':memory:') makePrivate(file);
-    this.#db = new Database(file);
+    this.#db = new Database(file, betterSqliteOptions());
     try {
       this.#db.pragma('journal_mode = WAL');
       this.#db.pragma('synchronous = FULL');

@@ -7,13 +7,15 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
+import { stressorFile } from '../../src/native/load.js';
 import { systemTool } from './netns.js';
 
 const IP = systemTool('ip');
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const FAULTD_BIN = path.join(REPO_ROOT, 'bin', 'faultd.js');
-export const STRESSOR_BIN = path.join(REPO_ROOT, 'build', 'Release', 'faultd-stressor');
+/** The stressor src/native/load.ts picks (build/Release, or the prebuild by src/prebuilds.ts's rule). */
+export const STRESSOR_BIN = stressorFile();
 
 export interface Workspace {
   readonly dir: string;

@@ -3,7 +3,10 @@
 // the runtime (executable, and it runs faultd from the extracted payload with nothing of this
 // checkout), production dependencies only (no dev-only module of package-lock.json, no test
 // directories), the glibc the package requires equal to the newest one its binaries need, and
-// every faultd path the units, the launcher and the package scripts name present in the payload.
+// every faultd path the units, the launcher and the package scripts name present in the payload;
+// the native binaries are the prebuild (prebuilds/linux-<arch>, no build/Release), each passing the
+// glibc 2.28 baseline (scripts/prebuild-state.mjs, the check package.mjs applies too), and the
+// packaged hub opens its SQLite store through the prebuilt better-sqlite3 addon.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,11 +15,15 @@ import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 
 import { REPO } from '../system/container.js';
+import { baselineProblems } from '../helpers/prebuild-state.js';
 import { DEB, DEB_ARCH, DEPENDENCIES, devOnlyModules, faultdPaths, newestVersion, output, packageTest, RPM, RPM_ARCH, VERSION } from './packages.js';
 
 const APP = '/usr/lib/faultd/app';
-const EXECUTABLES = ['/usr/bin/faultd', '/usr/lib/faultd/node', '/usr/lib/faultd/restart-between-runs', `${APP}/build/Release/faultd-stressor`];
-const FILES = ['/usr/lib/faultd/node.LICENSE', `${APP}/bin/faultd.js`, `${APP}/dist/src/entry.js`, `${APP}/package.json`, `${APP}/build/Release/faultd_native.node`, `${APP}/systemd/faultd.service`, `${APP}/node_modules/better-sqlite3/build/Release/better_sqlite3.node`];
+const PREBUILDS = `${APP}/prebuilds/linux-${process.arch}`;
+/** The shipped native binaries: the prebuild for this arch (and, for better-sqlite3, the packaged runtime's ABI, which is this Node's). */
+const NATIVE = [`${PREBUILDS}/faultd_native.napi.glibc.node`, `${PREBUILDS}/faultd-stressor`, `${PREBUILDS}/better_sqlite3.node.abi${process.versions.modules}.glibc.node`];
+const EXECUTABLES = ['/usr/bin/faultd', '/usr/lib/faultd/node', '/usr/lib/faultd/restart-between-runs', `${PREBUILDS}/faultd-stressor`];
+const FILES = ['/usr/lib/faultd/node.LICENSE', `${APP}/bin/faultd.js`, `${APP}/dist/src/entry.js`, `${APP}/package.json`, ...NATIVE, `${APP}/systemd/faultd.service`];
 
 /** path → permission string (-rwxr-xr-x) of every entry. */
 type Listing = Map<string, string>;
@@ -51,6 +58,8 @@ function checkLayout(t: ExecutionContext, listing: Listing, unitDir: string): vo
   const tests = [...listing.keys()].filter((name) => /\/node_modules\/.*\/(test|tests|__tests__)(\/|$)/.test(name) || name.startsWith(`${APP}/dist/test`) || name.startsWith(`${APP}/dist/bench`));
   t.deepEqual(tests.slice(0, 5), [], 'no test files');
   t.false([...listing.keys()].some((name) => name.includes('better-sqlite3/deps/')), 'no SQLite sources');
+  const other = [...listing.keys()].filter((name) => (name.endsWith('.node') || name.endsWith('/faultd-stressor')) && !NATIVE.includes(name));
+  t.deepEqual(other, [], 'no native binary but the prebuild (no build/Release, no better-sqlite3 build)');
 }
 
 /** Extracts the payload and checks what runs from it: the runtime on faultd's entry, and the glibc floor. */
@@ -71,7 +80,15 @@ function checkRuntime(t: ExecutionContext, extract: (dir: string) => void, requi
   const example = path.join(REPO, 'examples', 'cpu-and-memory.yaml');
   const validated = run(['validate', example]);
   t.is(validated.status, 0, `validate ${example} with the packaged faultd (zod, yaml, the registry): ${validated.stdout}${validated.stderr}`);
-  const binaries = [node, path.join(dir, APP, 'build/Release/faultd_native.node'), path.join(dir, APP, 'build/Release/faultd-stressor'), path.join(dir, APP, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node')];
+  // The packaged hub: its SQLite store loads the prebuilt better-sqlite3 addon (there is no other).
+  const hubDir = path.join(dir, 'hub');
+  const created = run(['hub', '--hub-dir', hubDir, 'infra', 'create', 'packaged']);
+  t.is(created.status, 0, `hub infra create with the packaged better-sqlite3: ${created.stdout}${created.stderr}`);
+  const listed = run(['hub', '--hub-dir', hubDir, 'infra', 'list']);
+  t.regex(listed.stdout, /^packaged\s/m, listed.stderr);
+  const native = NATIVE.map((file) => path.join(dir, file));
+  for (const file of native) t.deepEqual(baselineProblems(file, process.arch), [], `${path.basename(file)} keeps the glibc 2.28 baseline`);
+  const binaries = [node, ...native];
   t.log(`newest GLIBC_ / GLIBCXX_ symbol: ${binaries.map((file) => `${path.basename(file)} ${newestVersion([file], 'GLIBC_')} / ${newestVersion([file], 'GLIBCXX_')}`).join(', ')}`);
   t.is(required, newestVersion(binaries, 'GLIBC_'), 'the package requires exactly the newest glibc its binaries need');
   const libs = [...output('objdump', ['-p', node]).matchAll(/^\s*NEEDED\s+(\S+)$/gm)].map((m) => m[1] ?? '');
