@@ -68,28 +68,28 @@ function registerInfra(hubCommand: Command, host: CliHost, hubDir: () => string)
     .description('create an infrastructure; prints its id and access key once')
     .argument('<name>', 'a-z, 0-9, ".", "_", "-"')
     .action(async (name: string) => {
-      host.setExit((await hub()).hubInfraCreateCommand({ hubDir: hubDir(), name }, await env()));
+      host.setExit(await (await hub()).hubInfraCreateCommand({ hubDir: hubDir(), name }, await env()));
     });
   infra
     .command('list')
     .description('each infrastructure: CONNECTED / DISCONNECTED by heartbeat age, agent version, the machine it is bound to, capabilities, last seen')
     .option('--json', 'machine-readable output')
     .action(async (flags: { json?: boolean }) => {
-      host.setExit((await hub()).hubInfraListCommand({ hubDir: hubDir(), json: flags.json === true }, await env()));
+      host.setExit(await (await hub()).hubInfraListCommand({ hubDir: hubDir(), json: flags.json === true }, await env()));
     });
   infra
     .command('rotate-key')
     .description('give the infrastructure a new access key with its next token (the old key works until the agent confirms)')
     .argument('<name>')
     .action(async (name: string) => {
-      host.setExit((await hub()).hubInfraRotateKeyCommand({ hubDir: hubDir(), name }, await env()));
+      host.setExit(await (await hub()).hubInfraRotateKeyCommand({ hubDir: hubDir(), name }, await env()));
     });
   infra
     .command('release')
     .description('unbind the infrastructure from its agent machine, so the next agent to use its key (a re-installed host) takes over')
     .argument('<name>')
     .action(async (name: string) => {
-      host.setExit((await hub()).hubInfraReleaseCommand({ hubDir: hubDir(), name }, await env()));
+      host.setExit(await (await hub()).hubInfraReleaseCommand({ hubDir: hubDir(), name }, await env()));
     });
 }
 
@@ -109,7 +109,7 @@ function registerRuns(hubCommand: Command, host: CliHost, hubDir: () => string):
     .option('--infra <name>', 'only this infrastructure')
     .option('--json', 'machine-readable output')
     .action(async (flags: { infra?: string; json?: boolean }) => {
-      host.setExit((await hub()).hubRunsCommand({ hubDir: hubDir(), ...(flags.infra ? { infra: flags.infra } : {}), json: flags.json === true }, await env()));
+      host.setExit(await (await hub()).hubRunsCommand({ hubDir: hubDir(), ...(flags.infra ? { infra: flags.infra } : {}), json: flags.json === true }, await env()));
     });
   hubCommand
     .command('logs')
@@ -126,7 +126,7 @@ function registerRuns(hubCommand: Command, host: CliHost, hubDir: () => string):
     .argument('<run>', 'run id')
     .option('--force', 'close a dispatched or running run at once without its agent (for an agent that is gone for good)')
     .action(async (run: string, flags: { force?: boolean }) => {
-      host.setExit((await hub()).hubAbortCommand({ hubDir: hubDir(), run, force: flags.force === true }, await env()));
+      host.setExit(await (await hub()).hubAbortCommand({ hubDir: hubDir(), run, force: flags.force === true }, await env()));
     });
   hubCommand
     .command('result')
@@ -134,6 +134,6 @@ function registerRuns(hubCommand: Command, host: CliHost, hubDir: () => string):
     .argument('<run>', 'run id')
     .option('--json', 'machine-readable output')
     .action(async (run: string, flags: { json?: boolean }) => {
-      host.setExit((await hub()).hubResultCommand({ hubDir: hubDir(), run, json: flags.json === true }, await env()));
+      host.setExit(await (await hub()).hubResultCommand({ hubDir: hubDir(), run, json: flags.json === true }, await env()));
     });
 }
