@@ -5,7 +5,6 @@
  * `run|runs|logs|abort|result` manage runs, all on the same SQLite state (<hub-dir>/hub.db)
  * that `serve` uses (WAL: the CLI and a serving hub can use it at once).
  */
-import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -13,7 +12,7 @@ import { FaultdError, messageOf } from '../errors.js';
 import { parseExperimentText } from '../experiment/load.js';
 import { startHubServer } from '../hub/server.js';
 import { HubService } from '../hub/service.js';
-import { SqliteHubStore } from '../hub/sqlite-store.js';
+import { describeHubDatabase, openHubStore, parseHubDatabase } from '../hub/open-store.js';
 import { initHubTls, issueClientCertificate, readHubTls } from '../hub/tls.js';
 import type { ResultRequest } from '../protocol/messages.js';
 import { percent } from './probe-text.js';
@@ -28,15 +27,12 @@ const FOLLOW_POLL_MS = 500;
 
 export interface HubFlags {
   readonly hubDir: string;
+  /** `--database`: postgres://… or sqlite:<file>; absent: <hub-dir>/hub.db. */
+  readonly database?: string;
 }
 
-function openService(flags: HubFlags, tokenTtlSeconds?: number): { service: HubService; close(): Promise<void> } {
-  try {
-    mkdirSync(flags.hubDir, { recursive: true, mode: 0o700 });
-  } catch (error) {
-    throw new FaultdError('FAULTD_ERR_STATE_DIR', `cannot create the hub directory ${flags.hubDir}: ${messageOf(error)}`, { cause: error });
-  }
-  const store = new SqliteHubStore(path.join(flags.hubDir, 'hub.db'));
+async function openService(flags: HubFlags, tokenTtlSeconds?: number): Promise<{ service: HubService; close(): Promise<void> }> {
+  const store = await openHubStore(parseHubDatabase(flags.database, flags.hubDir), flags.hubDir);
   return { service: new HubService(store, tokenTtlSeconds === undefined ? {} : { tokenTtlSeconds }), close: () => store.close() };
 }
 
@@ -51,7 +47,7 @@ function printText(env: CommandEnv, line: string): void {
 
 /** Runs `use` on the hub's service and closes the store afterwards, whatever happens. */
 async function withService<T>(flags: HubFlags, use: (service: HubService) => Promise<T>): Promise<T> {
-  const hub = openService(flags);
+  const hub = await openService(flags);
   try {
     return await use(hub.service);
   } finally {
@@ -130,13 +126,14 @@ export async function hubServeCommand(
   env: CommandEnv,
   signal: AbortSignal,
 ): Promise<ExitCode> {
-  const hub = openService(flags, flags.tokenTtlSeconds);
+  const hub = await openService(flags, flags.tokenTtlSeconds);
   try {
     if (flags.insecureHttp && flags.requireClientCert) throw new FaultdError('FAULTD_ERR_HUB_INPUT', '--require-client-cert needs TLS: drop --insecure-http');
     const files = flags.insecureHttp ? undefined : readHubTls(path.join(flags.hubDir, 'tls'), flags.requireClientCert);
     const tls = files && { key: files.key, cert: files.cert, ...(files.ca === undefined ? {} : { clientCa: files.ca }) };
     const server = await startHubServer({ service: hub.service, logger: env.logger, host: flags.host, port: flags.port, ...(tls ? { tls } : { insecureHttp: true }) });
-    printText(env, `faultd hub serving on ${server.url} (state ${flags.hubDir}); Ctrl-C stops it`);
+    const database = parseHubDatabase(flags.database, flags.hubDir);
+    printText(env, `faultd hub serving on ${server.url} (state ${database.kind === 'sqlite' && flags.database === undefined ? flags.hubDir : describeHubDatabase(database)}); Ctrl-C stops it`);
     const closeSilent = async (): Promise<void> => {
       try {
         for (const run of await hub.service.closeSilentRuns()) env.logger.warn({ run }, 'run closed as lost: its agent has sent no heartbeat for 2 h');
@@ -166,7 +163,7 @@ export async function hubRunCommand(flags: HubFlags & { infra: string; file: str
     throw new FaultdError('FAULTD_ERR_INPUT_FILE', `cannot read ${flags.file}: ${messageOf(error)}`, { cause: error });
   }
   const experiment = parseExperimentText(text, flags.file);
-  const hub = openService(flags);
+  const hub = await openService(flags);
   try {
     const run = await hub.service.queueRun(flags.infra, experiment);
     const ahead = (await hub.service.runs(flags.infra)).filter((r) => r.id !== run.id && ['queued', 'dispatched', 'running'].includes(r.state)).length;
@@ -255,7 +252,7 @@ function resultProbeLines(result: ResultRequest | undefined): string[] {
 
 /** Prints a run's log lines; with `follow`, keeps printing until the run has ended (or `signal`). */
 export async function hubLogsCommand(flags: HubFlags & { run: string; follow: boolean }, env: CommandEnv, signal: AbortSignal): Promise<ExitCode> {
-  const hub = openService(flags);
+  const hub = await openService(flags);
   try {
     if (!(await hub.service.run(flags.run))) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `no run ${flags.run} (see faultd hub runs)`);
     let after = 0;
