@@ -14,6 +14,7 @@ import { TokenSource } from '../../src/agent/token-source.js';
 import { startHubServer } from '../../src/hub/server.js';
 import { HubService, type HubOptions } from '../../src/hub/service.js';
 import { SqliteHubStore } from '../../src/hub/sqlite-store.js';
+import type { HubStore } from '../../src/hub/store.js';
 import { initHubTls, readHubTls } from '../../src/hub/tls.js';
 
 export const SILENT = pino({ level: 'silent' });
@@ -30,11 +31,12 @@ export interface TestHub {
 }
 
 /** Starts a hub in `dir` (a new temp dir by default, removed at teardown); stopped at teardown. */
-export async function startHub(t: { teardown(fn: () => void | Promise<void>): void }, options: { dir?: string; hub?: Partial<HubOptions>; port?: number; requireClientCert?: boolean } = {}): Promise<TestHub> {
+/** `store`: the hub's store (closed at stop), e.g. PostgreSQL for a replica; default SQLite in `dir`. */
+export async function startHub(t: { teardown(fn: () => void | Promise<void>): void }, options: { dir?: string; hub?: Partial<HubOptions>; port?: number; requireClientCert?: boolean; store?: HubStore } = {}): Promise<TestHub> {
   const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), 'faultd-hub-'));
   if (!options.dir) t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const { files } = await initHubTls(dir, []);
-  const store = new SqliteHubStore(path.join(dir, 'hub.db'));
+  const store = options.store ?? new SqliteHubStore(path.join(dir, 'hub.db'));
   const service = new HubService(store, options.hub ?? {});
   const tls = readHubTls(dir, options.requireClientCert === true);
   const server = await startHubServer({ service, logger: SILENT, host: '127.0.0.1', port: options.port ?? 0, tls: { key: tls.key, cert: tls.cert, ...(tls.ca === undefined ? {} : { clientCa: tls.ca }) } });
