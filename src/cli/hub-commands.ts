@@ -19,19 +19,29 @@ function tokenTtl(value: string): number {
 
 const hub = () => import('./hub.js');
 
+/** Where a hub command finds the hub: its directory (TLS files, default hub.db) and its database. */
+interface HubLocation {
+  readonly hubDir: string;
+  readonly database?: string;
+}
+
 export function registerHub(program: Command, host: CliHost): void {
   const hubCommand = program
     .command('hub')
     .description('the reference control plane: certificates, infrastructures, the HTTPS API')
-    .addOption(new Option('--hub-dir <dir>', 'the hub state: hub.db (SQLite) and tls/').env('FAULTD_HUB_DIR').default(DEFAULT_HUB_DIR));
-  const hubDir = (): string => hubCommand.opts<{ hubDir: string }>().hubDir;
+    .addOption(new Option('--hub-dir <dir>', 'the hub state: hub.db (SQLite) and tls/').env('FAULTD_HUB_DIR').default(DEFAULT_HUB_DIR))
+    .addOption(new Option('--database <url>', 'the hub database: postgres://user@host:port/db (several hub replicas on one PostgreSQL) or sqlite:<file> (default: <hub-dir>/hub.db)').env('FAULTD_HUB_DATABASE'));
+  const location = (): HubLocation => {
+    const { hubDir: dir, database } = hubCommand.opts<{ hubDir: string; database?: string }>();
+    return { hubDir: dir, ...(database === undefined ? {} : { database }) };
+  };
   const env = () => host.env(false);
   hubCommand
     .command('init')
     .description('create a private CA and a server certificate for the hub (never overwrites); prints the CA path for agents')
     .option('--san <name...>', 'extra DNS names or IP addresses for the server certificate (localhost, 127.0.0.1, ::1 and the host name are always in)')
     .action(async (flags: { san?: string[] }) => {
-      host.setExit(await (await hub()).hubInitCommand({ hubDir: hubDir(), sans: flags.san ?? [] }, await env()));
+      host.setExit(await (await hub()).hubInitCommand({ ...location(), sans: flags.san ?? [] }, await env()));
     });
   hubCommand
     .command('serve')
@@ -46,7 +56,7 @@ export function registerHub(program: Command, host: CliHost): void {
       host.runAsDaemon();
       abortOnSignals(host);
       const listen = { host: (match[1] ?? '').replace(/^\[|\]$/g, ''), port: Number(match[2]) };
-      const options = { hubDir: hubDir(), ...listen, insecureHttp: flags.insecureHttp === true, requireClientCert: flags.requireClientCert === true, tokenTtlSeconds: flags.tokenTtl };
+      const options = { ...location(), ...listen, insecureHttp: flags.insecureHttp === true, requireClientCert: flags.requireClientCert === true, tokenTtlSeconds: flags.tokenTtl };
       host.setExit(await (await hub()).hubServeCommand(options, await env(), host.abort.signal));
     });
   hubCommand
@@ -54,13 +64,13 @@ export function registerHub(program: Command, host: CliHost): void {
     .description('issue a client certificate for an agent from the hub CA (for serve --require-client-cert)')
     .argument('<name>', 'a-z, 0-9, ".", "_", "-" (e.g. the agent host name)')
     .action(async (name: string) => {
-      host.setExit(await (await hub()).hubClientCertCommand({ hubDir: hubDir(), name }, await env()));
+      host.setExit(await (await hub()).hubClientCertCommand({ ...location(), name }, await env()));
     });
-  registerInfra(hubCommand, host, hubDir);
-  registerRuns(hubCommand, host, hubDir);
+  registerInfra(hubCommand, host, location);
+  registerRuns(hubCommand, host, location);
 }
 
-function registerInfra(hubCommand: Command, host: CliHost, hubDir: () => string): void {
+function registerInfra(hubCommand: Command, host: CliHost, location: () => HubLocation): void {
   const env = () => host.env(false);
   const infra = hubCommand.command('infra').description('infrastructures: one per agent');
   infra
@@ -68,32 +78,32 @@ function registerInfra(hubCommand: Command, host: CliHost, hubDir: () => string)
     .description('create an infrastructure; prints its id and access key once')
     .argument('<name>', 'a-z, 0-9, ".", "_", "-"')
     .action(async (name: string) => {
-      host.setExit((await hub()).hubInfraCreateCommand({ hubDir: hubDir(), name }, await env()));
+      host.setExit(await (await hub()).hubInfraCreateCommand({ ...location(), name }, await env()));
     });
   infra
     .command('list')
     .description('each infrastructure: CONNECTED / DISCONNECTED by heartbeat age, agent version, the machine it is bound to, capabilities, last seen')
     .option('--json', 'machine-readable output')
     .action(async (flags: { json?: boolean }) => {
-      host.setExit((await hub()).hubInfraListCommand({ hubDir: hubDir(), json: flags.json === true }, await env()));
+      host.setExit(await (await hub()).hubInfraListCommand({ ...location(), json: flags.json === true }, await env()));
     });
   infra
     .command('rotate-key')
     .description('give the infrastructure a new access key with its next token (the old key works until the agent confirms)')
     .argument('<name>')
     .action(async (name: string) => {
-      host.setExit((await hub()).hubInfraRotateKeyCommand({ hubDir: hubDir(), name }, await env()));
+      host.setExit(await (await hub()).hubInfraRotateKeyCommand({ ...location(), name }, await env()));
     });
   infra
     .command('release')
     .description('unbind the infrastructure from its agent machine, so the next agent to use its key (a re-installed host) takes over')
     .argument('<name>')
     .action(async (name: string) => {
-      host.setExit((await hub()).hubInfraReleaseCommand({ hubDir: hubDir(), name }, await env()));
+      host.setExit(await (await hub()).hubInfraReleaseCommand({ ...location(), name }, await env()));
     });
 }
 
-function registerRuns(hubCommand: Command, host: CliHost, hubDir: () => string): void {
+function registerRuns(hubCommand: Command, host: CliHost, location: () => HubLocation): void {
   const env = () => host.env(false);
   hubCommand
     .command('run')
@@ -101,7 +111,7 @@ function registerRuns(hubCommand: Command, host: CliHost, hubDir: () => string):
     .requiredOption('--infra <name>', 'the infrastructure to run it on')
     .argument('<file>', 'faultd/v1 experiment, YAML or JSON')
     .action(async (file: string, flags: { infra: string }) => {
-      host.setExit(await (await hub()).hubRunCommand({ hubDir: hubDir(), infra: flags.infra, file }, await env()));
+      host.setExit(await (await hub()).hubRunCommand({ ...location(), infra: flags.infra, file }, await env()));
     });
   hubCommand
     .command('runs')
@@ -109,7 +119,7 @@ function registerRuns(hubCommand: Command, host: CliHost, hubDir: () => string):
     .option('--infra <name>', 'only this infrastructure')
     .option('--json', 'machine-readable output')
     .action(async (flags: { infra?: string; json?: boolean }) => {
-      host.setExit((await hub()).hubRunsCommand({ hubDir: hubDir(), ...(flags.infra ? { infra: flags.infra } : {}), json: flags.json === true }, await env()));
+      host.setExit(await (await hub()).hubRunsCommand({ ...location(), ...(flags.infra ? { infra: flags.infra } : {}), json: flags.json === true }, await env()));
     });
   hubCommand
     .command('logs')
@@ -118,7 +128,7 @@ function registerRuns(hubCommand: Command, host: CliHost, hubDir: () => string):
     .option('--follow', 'keep printing until the run has ended')
     .action(async (run: string, flags: { follow?: boolean }) => {
       abortOnSignals(host);
-      host.setExit(await (await hub()).hubLogsCommand({ hubDir: hubDir(), run, follow: flags.follow === true }, await env(), host.abort.signal));
+      host.setExit(await (await hub()).hubLogsCommand({ ...location(), run, follow: flags.follow === true }, await env(), host.abort.signal));
     });
   hubCommand
     .command('abort')
@@ -126,7 +136,7 @@ function registerRuns(hubCommand: Command, host: CliHost, hubDir: () => string):
     .argument('<run>', 'run id')
     .option('--force', 'close a dispatched or running run at once without its agent (for an agent that is gone for good)')
     .action(async (run: string, flags: { force?: boolean }) => {
-      host.setExit((await hub()).hubAbortCommand({ hubDir: hubDir(), run, force: flags.force === true }, await env()));
+      host.setExit(await (await hub()).hubAbortCommand({ ...location(), run, force: flags.force === true }, await env()));
     });
   hubCommand
     .command('result')
@@ -134,6 +144,6 @@ function registerRuns(hubCommand: Command, host: CliHost, hubDir: () => string):
     .argument('<run>', 'run id')
     .option('--json', 'machine-readable output')
     .action(async (run: string, flags: { json?: boolean }) => {
-      host.setExit((await hub()).hubResultCommand({ hubDir: hubDir(), run, json: flags.json === true }, await env()));
+      host.setExit(await (await hub()).hubResultCommand({ ...location(), run, json: flags.json === true }, await env()));
     });
 }

@@ -5,7 +5,6 @@
  * `run|runs|logs|abort|result` manage runs, all on the same SQLite state (<hub-dir>/hub.db)
  * that `serve` uses (WAL: the CLI and a serving hub can use it at once).
  */
-import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -13,7 +12,7 @@ import { FaultdError, messageOf } from '../errors.js';
 import { parseExperimentText } from '../experiment/load.js';
 import { startHubServer } from '../hub/server.js';
 import { HubService } from '../hub/service.js';
-import { SqliteHubStore } from '../hub/sqlite-store.js';
+import { describeHubDatabase, openHubStore, parseHubDatabase } from '../hub/open-store.js';
 import { initHubTls, issueClientCertificate, readHubTls } from '../hub/tls.js';
 import type { ResultRequest } from '../protocol/messages.js';
 import { percent } from './probe-text.js';
@@ -28,15 +27,12 @@ const FOLLOW_POLL_MS = 500;
 
 export interface HubFlags {
   readonly hubDir: string;
+  /** `--database`: postgres://… or sqlite:<file>; absent: <hub-dir>/hub.db. */
+  readonly database?: string;
 }
 
-function openService(flags: HubFlags, tokenTtlSeconds?: number): { service: HubService; close(): void } {
-  try {
-    mkdirSync(flags.hubDir, { recursive: true, mode: 0o700 });
-  } catch (error) {
-    throw new FaultdError('FAULTD_ERR_STATE_DIR', `cannot create the hub directory ${flags.hubDir}: ${messageOf(error)}`, { cause: error });
-  }
-  const store = new SqliteHubStore(path.join(flags.hubDir, 'hub.db'));
+async function openService(flags: HubFlags, tokenTtlSeconds?: number): Promise<{ service: HubService; close(): Promise<void> }> {
+  const store = await openHubStore(parseHubDatabase(flags.database, flags.hubDir), flags.hubDir);
   return { service: new HubService(store, tokenTtlSeconds === undefined ? {} : { tokenTtlSeconds }), close: () => store.close() };
 }
 
@@ -50,12 +46,12 @@ function printText(env: CommandEnv, line: string): void {
 }
 
 /** Runs `use` on the hub's service and closes the store afterwards, whatever happens. */
-function withService<T>(flags: HubFlags, use: (service: HubService) => T): T {
-  const hub = openService(flags);
+async function withService<T>(flags: HubFlags, use: (service: HubService) => Promise<T>): Promise<T> {
+  const hub = await openService(flags);
   try {
-    return use(hub.service);
+    return await use(hub.service);
   } finally {
-    hub.close();
+    await hub.close();
   }
 }
 
@@ -76,9 +72,9 @@ export async function hubClientCertCommand(flags: HubFlags & { name: string }, e
   return EXIT.OK;
 }
 
-export function hubInfraCreateCommand(flags: HubFlags & { name: string }, env: CommandEnv): ExitCode {
-  return withService(flags, (service) => {
-    const { id, accessKey } = service.createInfra(flags.name);
+export async function hubInfraCreateCommand(flags: HubFlags & { name: string }, env: CommandEnv): Promise<ExitCode> {
+  return withService(flags, async (service) => {
+    const { id, accessKey } = await service.createInfra(flags.name);
     printText(env, `Infrastructure "${flags.name}" created.`);
     printText(env, `infra id:   ${id}`);
     printText(env, `access key: ${accessKey}`);
@@ -87,9 +83,9 @@ export function hubInfraCreateCommand(flags: HubFlags & { name: string }, env: C
   });
 }
 
-export function hubInfraListCommand(flags: HubFlags & { json: boolean }, env: CommandEnv): ExitCode {
-  return withService(flags, (service) => {
-    const infras = service.listInfras();
+export async function hubInfraListCommand(flags: HubFlags & { json: boolean }, env: CommandEnv): Promise<ExitCode> {
+  return withService(flags, async (service) => {
+    const infras = await service.listInfras();
     if (flags.json) {
       env.print(JSON.stringify(infras, null, 2));
       return EXIT.OK;
@@ -104,17 +100,17 @@ export function hubInfraListCommand(flags: HubFlags & { json: boolean }, env: Co
   });
 }
 
-export function hubInfraRotateKeyCommand(flags: HubFlags & { name: string }, env: CommandEnv): ExitCode {
-  return withService(flags, (service) => {
-    service.rotateKey(flags.name);
+export async function hubInfraRotateKeyCommand(flags: HubFlags & { name: string }, env: CommandEnv): Promise<ExitCode> {
+  return withService(flags, async (service) => {
+    await service.rotateKey(flags.name);
     printText(env, `Key rotation of "${flags.name}" requested: the agent receives its new key with its next token and confirms it; the old key works until then.`);
     return EXIT.OK;
   });
 }
 
-export function hubInfraReleaseCommand(flags: HubFlags & { name: string }, env: CommandEnv): ExitCode {
-  return withService(flags, (service) => {
-    const released = service.releaseAgent(flags.name);
+export async function hubInfraReleaseCommand(flags: HubFlags & { name: string }, env: CommandEnv): Promise<ExitCode> {
+  return withService(flags, async (service) => {
+    const released = await service.releaseAgent(flags.name);
     printText(
       env,
       released
@@ -130,18 +126,23 @@ export async function hubServeCommand(
   env: CommandEnv,
   signal: AbortSignal,
 ): Promise<ExitCode> {
-  const hub = openService(flags, flags.tokenTtlSeconds);
+  const hub = await openService(flags, flags.tokenTtlSeconds);
   try {
     if (flags.insecureHttp && flags.requireClientCert) throw new FaultdError('FAULTD_ERR_HUB_INPUT', '--require-client-cert needs TLS: drop --insecure-http');
     const files = flags.insecureHttp ? undefined : readHubTls(path.join(flags.hubDir, 'tls'), flags.requireClientCert);
     const tls = files && { key: files.key, cert: files.cert, ...(files.ca === undefined ? {} : { clientCa: files.ca }) };
     const server = await startHubServer({ service: hub.service, logger: env.logger, host: flags.host, port: flags.port, ...(tls ? { tls } : { insecureHttp: true }) });
-    printText(env, `faultd hub serving on ${server.url} (state ${flags.hubDir}); Ctrl-C stops it`);
-    const closeSilent = (): void => {
-      for (const run of hub.service.closeSilentRuns()) env.logger.warn({ run }, 'run closed as lost: its agent has sent no heartbeat for 2 h');
+    const database = parseHubDatabase(flags.database, flags.hubDir);
+    printText(env, `faultd hub serving on ${server.url} (state ${database.kind === 'sqlite' && flags.database === undefined ? flags.hubDir : describeHubDatabase(database)}); Ctrl-C stops it`);
+    const closeSilent = async (): Promise<void> => {
+      try {
+        for (const run of await hub.service.closeSilentRuns()) env.logger.warn({ run }, 'run closed as lost: its agent has sent no heartbeat for 2 h');
+      } catch (error) {
+        env.logger.error({ err: error }, 'the sweep for silent runs failed; it runs again in a minute');
+      }
     };
-    closeSilent();
-    const sweep = setInterval(closeSilent, SILENT_RUN_SWEEP_MS);
+    await closeSilent();
+    const sweep = setInterval(() => void closeSilent(), SILENT_RUN_SWEEP_MS);
     await new Promise<void>((resolve) => {
       if (signal.aborted) resolve();
       signal.addEventListener('abort', () => resolve(), { once: true });
@@ -150,7 +151,7 @@ export async function hubServeCommand(
     await server.close();
     return EXIT.OK;
   } finally {
-    hub.close();
+    await hub.close();
   }
 }
 
@@ -162,22 +163,23 @@ export async function hubRunCommand(flags: HubFlags & { infra: string; file: str
     throw new FaultdError('FAULTD_ERR_INPUT_FILE', `cannot read ${flags.file}: ${messageOf(error)}`, { cause: error });
   }
   const experiment = parseExperimentText(text, flags.file);
-  const hub = openService(flags);
+  const hub = await openService(flags);
   try {
-    const run = hub.service.queueRun(flags.infra, experiment);
-    const ahead = hub.service.runs(flags.infra).filter((r) => r.id !== run.id && ['queued', 'dispatched', 'running'].includes(r.state)).length;
+    const run = await hub.service.queueRun(flags.infra, experiment);
+    const ahead = (await hub.service.runs(flags.infra)).filter((r) => r.id !== run.id && ['queued', 'dispatched', 'running'].includes(r.state)).length;
     printText(env, `Queued run ${run.id} for "${flags.infra}"${ahead ? ` (${ahead} run(s) ahead of it)` : ''}. Follow it: faultd hub logs ${run.id} --follow`);
     return EXIT.OK;
   } finally {
-    hub.close();
+    await hub.close();
   }
 }
 
-export function hubRunsCommand(flags: HubFlags & { infra?: string; json: boolean }, env: CommandEnv): ExitCode {
-  return withService(flags, (service) => {
-    const runs = service.runs(flags.infra).map((r) => ({
+export async function hubRunsCommand(flags: HubFlags & { infra?: string; json: boolean }, env: CommandEnv): Promise<ExitCode> {
+  return withService(flags, async (service) => {
+    const names = new Map((await service.listInfras()).map((i) => [i.id, i.name]));
+    const runs = (await service.runs(flags.infra)).map((r) => ({
       id: r.id,
-      infra: service.infraName(r.infraId) ?? r.infraId,
+      infra: names.get(r.infraId) ?? r.infraId,
       state: r.state,
       queuedAt: new Date(r.queuedAt).toISOString(),
       ...(r.finishedAt === undefined ? {} : { finishedAt: new Date(r.finishedAt).toISOString() }),
@@ -198,14 +200,14 @@ export function hubRunsCommand(flags: HubFlags & { infra?: string; json: boolean
   });
 }
 
-export function hubAbortCommand(flags: HubFlags & { run: string; force: boolean }, env: CommandEnv): ExitCode {
-  return withService(flags, (service) => {
+export async function hubAbortCommand(flags: HubFlags & { run: string; force: boolean }, env: CommandEnv): Promise<ExitCode> {
+  return withService(flags, async (service) => {
     if (flags.force) {
-      const closed = service.closeRun(flags.run, 'closed by the operator (hub abort --force): its agent never reported it');
+      const closed = await service.closeRun(flags.run, 'closed by the operator (hub abort --force): its agent never reported it');
       printText(env, closed ? `Run ${flags.run} closed as aborted; the infrastructure's next run can start. If its agent still runs it, the agent's late result is refused (409).` : `Run ${flags.run} has already ended.`);
       return EXIT.OK;
     }
-    const outcome = service.requestAbort(flags.run);
+    const outcome = await service.requestAbort(flags.run);
     printText(
       env,
       outcome === 'cancelled'
@@ -218,11 +220,11 @@ export function hubAbortCommand(flags: HubFlags & { run: string; force: boolean 
   });
 }
 
-export function hubResultCommand(flags: HubFlags & { run: string; json: boolean }, env: CommandEnv): ExitCode {
-  return withService(flags, (service) => {
-    const run = service.run(flags.run);
+export async function hubResultCommand(flags: HubFlags & { run: string; json: boolean }, env: CommandEnv): Promise<ExitCode> {
+  return withService(flags, async (service) => {
+    const run = await service.run(flags.run);
     if (!run) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `no run ${flags.run} (see faultd hub runs)`);
-    const status = service.runStatus(run.id);
+    const status = await service.runStatus(run.id);
     if (flags.json) {
       env.print(JSON.stringify({ id: run.id, state: run.state, result: run.result, status }, null, 2));
       return EXIT.OK;
@@ -250,21 +252,21 @@ function resultProbeLines(result: ResultRequest | undefined): string[] {
 
 /** Prints a run's log lines; with `follow`, keeps printing until the run has ended (or `signal`). */
 export async function hubLogsCommand(flags: HubFlags & { run: string; follow: boolean }, env: CommandEnv, signal: AbortSignal): Promise<ExitCode> {
-  const hub = openService(flags);
+  const hub = await openService(flags);
   try {
-    if (!hub.service.run(flags.run)) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `no run ${flags.run} (see faultd hub runs)`);
+    if (!(await hub.service.run(flags.run))) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `no run ${flags.run} (see faultd hub runs)`);
     let after = 0;
     for (;;) {
-      for (const e of hub.service.runLogs(flags.run, after)) {
+      for (const e of await hub.service.runLogs(flags.run, after)) {
         printText(env, `${e.at} ${e.level.toUpperCase().padEnd(5)} ${e.message}${e.fields ? ` ${JSON.stringify(e.fields)}` : ''}`);
         after = e.seq;
       }
-      const state = hub.service.run(flags.run)?.state;
+      const state = (await hub.service.run(flags.run))?.state;
       const ended = state === 'finished' || state === 'cancelled';
-      if (!flags.follow || signal.aborted || (ended && hub.service.runLogs(flags.run, after, 1).length === 0)) return EXIT.OK;
+      if (!flags.follow || signal.aborted || (ended && (await hub.service.runLogs(flags.run, after, 1)).length === 0)) return EXIT.OK;
       await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS));
     }
   } finally {
-    hub.close();
+    await hub.close();
   }
 }

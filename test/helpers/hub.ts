@@ -14,6 +14,7 @@ import { TokenSource } from '../../src/agent/token-source.js';
 import { startHubServer } from '../../src/hub/server.js';
 import { HubService, type HubOptions } from '../../src/hub/service.js';
 import { SqliteHubStore } from '../../src/hub/sqlite-store.js';
+import type { HubStore } from '../../src/hub/store.js';
 import { initHubTls, readHubTls } from '../../src/hub/tls.js';
 
 export const SILENT = pino({ level: 'silent' });
@@ -30,11 +31,12 @@ export interface TestHub {
 }
 
 /** Starts a hub in `dir` (a new temp dir by default, removed at teardown); stopped at teardown. */
-export async function startHub(t: { teardown(fn: () => void | Promise<void>): void }, options: { dir?: string; hub?: Partial<HubOptions>; port?: number; requireClientCert?: boolean } = {}): Promise<TestHub> {
+/** `store`: the hub's store (closed at stop), e.g. PostgreSQL for a replica; default SQLite in `dir`. */
+export async function startHub(t: { teardown(fn: () => void | Promise<void>): void }, options: { dir?: string; hub?: Partial<HubOptions>; port?: number; requireClientCert?: boolean; store?: HubStore } = {}): Promise<TestHub> {
   const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), 'faultd-hub-'));
   if (!options.dir) t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const { files } = await initHubTls(dir, []);
-  const store = new SqliteHubStore(path.join(dir, 'hub.db'));
+  const store = options.store ?? new SqliteHubStore(path.join(dir, 'hub.db'));
   const service = new HubService(store, options.hub ?? {});
   const tls = readHubTls(dir, options.requireClientCert === true);
   const server = await startHubServer({ service, logger: SILENT, host: '127.0.0.1', port: options.port ?? 0, tls: { key: tls.key, cert: tls.cert, ...(tls.ca === undefined ? {} : { clientCa: tls.ca }) } });
@@ -46,7 +48,7 @@ export async function startHub(t: { teardown(fn: () => void | Promise<void>): vo
     stopped = true;
     await agent.close();
     await server.close();
-    store.close();
+    await store.close();
   };
   t.teardown(stop);
   return { dir, url: server.url, ca, service, agent, stop };
@@ -54,8 +56,8 @@ export async function startHub(t: { teardown(fn: () => void | Promise<void>): vo
 
 /** An infrastructure of `hub` and the agent's line to it (client, tokens, link), closed at teardown. */
 /** A link to a new infrastructure `name`; with `identity`, its token exchanges carry it (as the agent's do). */
-export function linkTo(t: { teardown(fn: () => void | Promise<void>): void }, hub: TestHub, name = 'edge-1', identity?: AgentIdentity): { infraId: string; link: HubLink; client: HubClient; tokens: TokenSource } {
-  const { id, accessKey } = hub.service.createInfra(name);
+export async function linkTo(t: { teardown(fn: () => void | Promise<void>): void }, hub: TestHub, name = 'edge-1', identity?: AgentIdentity): Promise<{ infraId: string; link: HubLink; client: HubClient; tokens: TokenSource }> {
+  const { id, accessKey } = await hub.service.createInfra(name);
   const dir = mkdtempSync(path.join(tmpdir(), 'faultd-agent-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const keyFile = path.join(dir, 'access-key');
@@ -75,8 +77,8 @@ export const QUEUED_EXPERIMENT = {
 };
 
 /** Queues a run on infrastructure `edge-1` and hands it to its agent, as a task poll would; returns its id. */
-export function dispatchRun(hub: TestHub, infraId: string): string {
-  const run = hub.service.queueRun('edge-1', QUEUED_EXPERIMENT);
-  hub.service.nextTask(infraId);
+export async function dispatchRun(hub: TestHub, infraId: string): Promise<string> {
+  const run = await hub.service.queueRun('edge-1', QUEUED_EXPERIMENT);
+  await hub.service.nextTask(infraId);
   return run.id;
 }
