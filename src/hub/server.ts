@@ -29,6 +29,7 @@ import {
 } from '../protocol/messages.js';
 import { jsonNestingDepth, MAX_JSON_DEPTH } from '../protocol/json-depth.js';
 import { AgentBindingConflict } from './agent-binding.js';
+import { isOperatorApiPath, type OperatorApi } from './operators/api.js';
 import { RunCallError, type HubService } from './service.js';
 import { monotonicMs } from '../monotonic.js';
 
@@ -241,6 +242,11 @@ export interface HubServerOptions {
    */
   readonly tls?: { readonly key: string; readonly cert: string; readonly clientCa?: string };
   readonly insecureHttp?: boolean;
+  /**
+   * The operator API (/api/v1/…, operators/api.ts) on the same listener; operators log in with
+   * passwords or API tokens, so its calls need no client certificate under mutual TLS.
+   */
+  readonly operatorApi?: OperatorApi;
 }
 
 export interface RunningHub {
@@ -253,6 +259,13 @@ export async function startHubServer(options: HubServerOptions): Promise<Running
   const requireClientCert = options.tls?.clientCa !== undefined;
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (options.operatorApi && isOperatorApiPath(path)) {
+      options.operatorApi.handle(req, res).catch((error: unknown) => {
+        logger.error({ err: error, path }, 'operator API call failed');
+        res.destroy();
+      });
+      return;
+    }
     // The handshake asks for a certificate but lets the call through, so a refusal can say why.
     const socket = req.socket;
     if (requireClientCert && !(socket instanceof TLSSocket && socket.authorized)) {
