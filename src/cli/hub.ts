@@ -13,8 +13,8 @@ import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import { FaultdError, isFaultdError, messageOf } from '../errors.js';
-import { validateExperimentText } from '../experiment/load.js';
+import { FaultdError, messageOf } from '../errors.js';
+import { experimentTextChecker } from '../experiment/load.js';
 import type { AuditEntry } from '../hub/operators/operator-store.js';
 import { localActor, OperatorService, type ExperimentValidator } from '../hub/operators/operator-service.js';
 import type { InfraJson, RunJson } from '../hub/operators/operations.js';
@@ -58,15 +58,7 @@ function openService(flags: HubFlags, tokenTtlSeconds?: number): { service: HubS
  * the same code (experiment/load.ts), the same lines, against this host's bounds.
  */
 function experimentValidator(env: CommandEnv): ExperimentValidator {
-  return (text, name) => {
-    try {
-      const { experiment, raw } = validateExperimentText(text, name, env.registry, validationContext(env));
-      return { ok: true, experiment: raw, faults: experiment.steps.reduce((n, s) => n + s.faults.length, 0) };
-    } catch (error) {
-      if (isFaultdError(error, 'FAULTD_ERR_INPUT_SYNTAX', 'FAULTD_ERR_INPUT_INVALID')) return { ok: false, lines: error.message.split('\n') };
-      throw error;
-    }
-  };
+  return experimentTextChecker(env.registry, () => validationContext(env));
 }
 
 /** Where the commands act: the remote hub of --hub-url, or the database file in --hub-dir. */
