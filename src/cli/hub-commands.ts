@@ -56,7 +56,8 @@ function list(value: string, previous: string[] = []): string[] {
 }
 
 function apiTokenTtl(value: string): number {
-  const ms = parseDurationMs(value);
+  const days = /^(\d{1,3})d$/.exec(value)?.[1];
+  const ms = days === undefined ? parseDurationMs(value) : Number(days) * 86_400_000;
   if (ms === undefined || ms < 60_000 || ms > 730 * 86_400_000) throw new InvalidArgumentError('must be a duration in 1m–730d (e.g. 90d)');
   return ms;
 }

@@ -102,7 +102,7 @@ export function remoteBackend(flags: RemoteHubFlags): HubBackend {
     createInfra: (name) => call('POST', '/infras', { name }),
     rotateKey: (name) => call('POST', `/infras/${id(name)}/rotate-key`),
     releaseInfra: (name) => call('POST', `/infras/${id(name)}/release`),
-    queueRun: (infra, experiment) => call('POST', '/runs', { infra, experiment }),
+    queueRun: (infra, experiment, name) => call('POST', '/runs', { infra, experiment, name }),
     listRuns: (filter) => {
       const query = new URLSearchParams();
       if (filter.infra) query.set('infra', filter.infra);
