@@ -64,13 +64,35 @@ test('infra, run, runs, result, logs, abort, audit and user list print the same 
   t.is(invalid.code, 2);
   t.regex(invalid.stderr, /bad\.yaml is not a valid experiment:\n {2}apiVersion: /);
 
+  // The library: stored locally, listed and shown the same remotely, queued and deleted remotely.
+  const put = await local('experiment', 'put', 'cpu-1', experiment);
+  t.is(put.code, 0, put.stderr);
+  t.regex(put.stdout, /Experiment "cpu-1" added to the library/);
+  t.is((await local('experiment', 'put', 'bad-1', bad)).code, 2, 'validated');
+  for (const args of [['experiment', 'list'], ['experiment', 'list', '--json'], ['experiment', 'show', 'cpu-1']]) {
+    const [here, there] = await Promise.all([local(...args), remote(annToken, ...args)]);
+    t.is(there.code, 0, `${args.join(' ')}: ${there.stderr}`);
+    t.is(there.stdout, here.stdout, args.join(' '));
+  }
+  t.regex((await local('experiment', 'list')).stdout, /^cpu-1\s+1 fault\(s\) {2}updated \S+ by local:\S+$/m);
+  t.is((await remote(annToken, 'experiment', 'show', 'cpu-1')).stdout, `${JSON.stringify(QUEUED_EXPERIMENT)}\n`);
+  const fromLibrary = await remote(annToken, 'run', '--infra', 'edge-2', '--library', 'cpu-1');
+  t.is(fromLibrary.code, 0, fromLibrary.stderr);
+  t.regex(fromLibrary.stdout, /Queued run run_\S+ for "edge-2"/);
+  t.is((await remote(annToken, 'run', '--infra', 'edge-2', '--library', 'cpu-1', experiment)).code, 2, 'a file or --library, not both');
+  t.is((await remote(vicToken, 'experiment', 'delete', 'cpu-1')).code, 1, 'viewers do not manage the library');
+  t.is((await remote(annToken, 'experiment', 'delete', 'cpu-1')).code, 0);
+  t.is((await remote(annToken, 'experiment', 'show', 'cpu-1')).code, 2);
+
   // The audit log names the remote operator and the local user.
   const audit = await remote(annToken, 'audit', '--json');
   t.is(audit.code, 0, audit.stderr);
   const entries = JSON.parse(audit.stdout) as { actor: string; action: string; target?: string; remote: string }[];
   t.like(entries.find((e) => e.action === 'run.abort'), { actor: 'ann', target: runId, remote: '127.0.0.1' });
   t.like(entries.find((e) => e.action === 'infra.create'), { actor: 'ann', target: 'edge-2' });
-  t.regex((await local('audit', '--limit', '3')).stdout, /^#\d+ \S+ ann \(admin\) from 127\.0\.0\.1: run\.abort run_\S+ \(cancelled\)$/m);
+  t.like(entries.find((e) => e.action === 'experiment.delete'), { actor: 'ann', target: 'cpu-1' });
+  t.regex(entries.find((e) => e.action === 'experiment.put')?.actor ?? '', /^local:\S+$/);
+  t.regex((await local('audit', '--limit', '20')).stdout, /^#\d+ \S+ ann \(admin\) from 127\.0\.0\.1: run\.abort run_\S+ \(cancelled\)$/m);
 
   // Refusals before any call.
   const viewerAudit = await remote(vicToken, 'audit');
