@@ -7,6 +7,7 @@
 # HTTP clients for the HTTP faults' tests (curl with HTTP/2, nghttp2-client: nghttp and h2load),
 # a Prometheus server for the prometheus probes' tests (the tests run its binary on 127.0.0.1),
 # a forward proxy for the agent's hub.proxy tests (tinyproxy: the tests run it on 127.0.0.1),
+# PostgreSQL for the hub's PostgreSQL store and replica tests (they initdb a private cluster in a temp dir),
 # and what the system suite boots faultd in (systemd-nspawn, debootstrap; systemd-analyze).
 # Shared by .ci/run, Dockerfile.test and README's first command. Idempotent.
 # With --vm it also installs what `npm run test:vm` needs: QEMU, Debian's kernel (it gets
@@ -16,7 +17,7 @@
 # package rpm, which also brings the rpm tool the package tests inspect and install the .rpm with).
 # With --bench it also installs the HTTP benchmark's load generator and peers: wrk, haproxy and
 # nginx-light. The bench runs their binaries with its own configuration; their packages would
-# also START their system services (nginx on :80, haproxy; prometheus on :9090 and tinyproxy on :8888 for the tests'
+# also START their system services (nginx on :80, haproxy; prometheus on :9090, tinyproxy on :8888 and postgresql on :5432 for the tests'
 # packages) on a host with systemd, so while
 # installing, /usr/sbin/policy-rc.d answers 101 (action forbidden) — an existing one that already
 # does is used as it is, any other is put aside and restored afterwards — and the units of the
@@ -36,12 +37,12 @@ for arg in "$@"; do
   esac
 done
 
-packages=(build-essential python3 libgtest-dev stress-ng fio iproute2 nftables iptables strace procps e2fsprogs btrfs-progs systemd systemd-container debootstrap dnsmasq-base bind9-dnsutils libssl-dev libnghttp2-dev curl nghttp2-client openssl prometheus tinyproxy)
+packages=(build-essential python3 libgtest-dev stress-ng fio iproute2 nftables iptables strace procps e2fsprogs btrfs-progs systemd systemd-container debootstrap dnsmasq-base bind9-dnsutils libssl-dev libnghttp2-dev curl nghttp2-client openssl prometheus tinyproxy postgresql)
 if $vm; then
   packages+=(qemu-system-x86 linux-image-amd64 busybox-static cpio kmod)
 fi
 # Packages that ship a system service; unit names are disabled when this run installs them.
-declare -A service_units=([haproxy]=haproxy.service [nginx-light]=nginx.service [prometheus]=prometheus.service [tinyproxy]=tinyproxy.service)
+declare -A service_units=([haproxy]=haproxy.service [nginx-light]=nginx.service [prometheus]=prometheus.service [tinyproxy]=tinyproxy.service [postgresql]=postgresql.service)
 if $bench; then
   packages+=(wrk haproxy nginx-light)
 fi

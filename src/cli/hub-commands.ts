@@ -22,6 +22,7 @@ const hub = () => import('./hub.js');
 
 interface HubGlobalOptions {
   hubDir: string;
+  database?: string;
   hubUrl?: string;
   tokenFile?: string;
   caFile?: string;
@@ -36,6 +37,7 @@ function hubFlagsOf(hubCommand: Command): HubFlagsOf {
     const token = process.env['FAULTD_HUB_TOKEN'];
     return {
       hubDir: o.hubDir,
+      ...(o.database === undefined ? {} : { database: o.database }),
       ...(o.hubUrl
         ? { remote: { hubUrl: o.hubUrl, ...(o.tokenFile ? { tokenFile: o.tokenFile } : {}), ...(token ? { token } : {}), ...(o.caFile ? { caFile: o.caFile } : {}) } }
         : {}),
@@ -67,18 +69,18 @@ export function registerHub(program: Command, host: CliHost): void {
     .command('hub')
     .description('the reference control plane: certificates, infrastructures, the HTTPS API')
     .addOption(new Option('--hub-dir <dir>', 'the hub state: hub.db (SQLite) and tls/').env('FAULTD_HUB_DIR').default(DEFAULT_HUB_DIR))
+    .addOption(new Option('--database <url>', 'the hub database: postgres://user@host:port/db (several hub replicas on one PostgreSQL) or sqlite:<file> (default: <hub-dir>/hub.db)').env('FAULTD_HUB_DATABASE'))
     .addOption(new Option('--hub-url <url>', 'act on this remote hub through its operator API (infra, run, runs, logs, abort, result, audit, user list)').env('FAULTD_HUB_URL'))
     .addOption(new Option('--token-file <file>', 'with --hub-url: a file (mode 0600) holding an operator API token (faultd hub token create); or the token in FAULTD_HUB_TOKEN').env('FAULTD_HUB_TOKEN_FILE'))
     .addOption(new Option('--ca-file <file>', "with --hub-url: the hub's CA certificate (its tls/ca.pem); default: the system's CAs").env('FAULTD_HUB_CA_FILE'));
-  const hubDir = (): string => hubCommand.opts<{ hubDir: string }>().hubDir;
-  const flags = hubFlagsOf(hubCommand);
+  const location = hubFlagsOf(hubCommand);
   const env = () => host.env(false);
   hubCommand
     .command('init')
     .description('create a private CA and a server certificate for the hub (never overwrites); prints the CA path for agents')
     .option('--san <name...>', 'extra DNS names or IP addresses for the server certificate (localhost, 127.0.0.1, ::1 and the host name are always in)')
     .action(async (flags: { san?: string[] }) => {
-      host.setExit(await (await hub()).hubInitCommand({ hubDir: hubDir(), sans: flags.san ?? [] }, await env()));
+      host.setExit(await (await hub()).hubInitCommand({ ...location(), sans: flags.san ?? [] }, await env()));
     });
   hubCommand
     .command('serve')
@@ -93,7 +95,7 @@ export function registerHub(program: Command, host: CliHost): void {
       host.runAsDaemon();
       abortOnSignals(host);
       const listen = { host: (match[1] ?? '').replace(/^\[|\]$/g, ''), port: Number(match[2]) };
-      const options = { hubDir: hubDir(), ...listen, insecureHttp: flags.insecureHttp === true, requireClientCert: flags.requireClientCert === true, tokenTtlSeconds: flags.tokenTtl };
+      const options = { ...location(), ...listen, insecureHttp: flags.insecureHttp === true, requireClientCert: flags.requireClientCert === true, tokenTtlSeconds: flags.tokenTtl };
       host.setExit(await (await hub()).hubServeCommand(options, await env(), host.abort.signal));
     });
   hubCommand
@@ -101,11 +103,11 @@ export function registerHub(program: Command, host: CliHost): void {
     .description('issue a client certificate for an agent from the hub CA (for serve --require-client-cert)')
     .argument('<name>', 'a-z, 0-9, ".", "_", "-" (e.g. the agent host name)')
     .action(async (name: string) => {
-      host.setExit(await (await hub()).hubClientCertCommand({ hubDir: hubDir(), name }, await env()));
+      host.setExit(await (await hub()).hubClientCertCommand({ ...location(), name }, await env()));
     });
-  registerInfra(hubCommand, host, flags);
-  registerRuns(hubCommand, host, flags);
-  registerOperators(hubCommand, host, flags);
+  registerInfra(hubCommand, host, location);
+  registerRuns(hubCommand, host, location);
+  registerOperators(hubCommand, host, location);
 }
 
 function registerInfra(hubCommand: Command, host: CliHost, hubFlags: HubFlagsOf): void {

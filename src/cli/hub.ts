@@ -9,7 +9,6 @@
  * printed by the same code (hub-backend.ts). Changes made on the database file are audited as
  * `local:<unix user>`.
  */
-import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -21,7 +20,8 @@ import type { InfraJson, RunJson } from '../hub/operators/operations.js';
 import { operatorApi, operatorOperations } from '../hub/operators/setup.js';
 import { startHubServer } from '../hub/server.js';
 import { HubService } from '../hub/service.js';
-import { SqliteHubStore } from '../hub/sqlite-store.js';
+import { describeHubDatabase, openHubStore, parseHubDatabase } from '../hub/open-store.js';
+import type { HubStore } from '../hub/store.js';
 import { initHubTls, issueClientCertificate, readHubTls } from '../hub/tls.js';
 import type { ResultRequest } from '../protocol/messages.js';
 import { localBackend, type HubBackend } from './hub-backend.js';
@@ -39,17 +39,14 @@ const FOLLOW_POLL_MS = 500;
 
 export interface HubFlags {
   readonly hubDir: string;
+  /** `--database`: postgres://… or sqlite:<file>; absent: <hub-dir>/hub.db. */
+  readonly database?: string;
   /** Set: the commands act on this remote hub through its operator API. */
   readonly remote?: RemoteHubFlags;
 }
 
-function openService(flags: HubFlags, tokenTtlSeconds?: number): { service: HubService; store: SqliteHubStore; close(): Promise<void> } {
-  try {
-    mkdirSync(flags.hubDir, { recursive: true, mode: 0o700 });
-  } catch (error) {
-    throw new FaultdError('FAULTD_ERR_STATE_DIR', `cannot create the hub directory ${flags.hubDir}: ${messageOf(error)}`, { cause: error });
-  }
-  const store = new SqliteHubStore(path.join(flags.hubDir, 'hub.db'));
+async function openService(flags: HubFlags, tokenTtlSeconds?: number): Promise<{ service: HubService; store: HubStore; close(): Promise<void> }> {
+  const store = await openHubStore(parseHubDatabase(flags.database, flags.hubDir), flags.hubDir);
   return { service: new HubService(store, tokenTtlSeconds === undefined ? {} : { tokenTtlSeconds }), store, close: () => store.close() };
 }
 
@@ -62,15 +59,18 @@ function experimentValidator(env: CommandEnv): ExperimentValidator {
 }
 
 /** Where the commands act: the remote hub of --hub-url, or the database file in --hub-dir. */
-function openBackend(flags: HubFlags, env: CommandEnv): HubBackend {
-  if (flags.remote) return remoteBackend(flags.remote);
-  const hub = openService(flags);
+async function openBackend(flags: HubFlags, env: CommandEnv): Promise<HubBackend> {
+  if (flags.remote) {
+    if (flags.database !== undefined) throw new FaultdError('FAULTD_ERR_HUB_INPUT', '--hub-url and --database exclude each other: a remote hub uses its own database');
+    return remoteBackend(flags.remote);
+  }
+  const hub = await openService(flags);
   const ops = operatorOperations({ hub: hub.service, store: hub.store.operators(), validate: experimentValidator(env) });
-  return localBackend(ops, localActor(), path.join(flags.hubDir, 'hub.db'), () => hub.close());
+  return localBackend(ops, localActor(), describeHubDatabase(parseHubDatabase(flags.database, flags.hubDir)), () => hub.close());
 }
 
 async function withBackend<T>(flags: HubFlags, env: CommandEnv, use: (backend: HubBackend) => Promise<T>): Promise<T> {
-  const backend = openBackend(flags, env);
+  const backend = await openBackend(flags, env);
   try {
     return await use(backend);
   } finally {
@@ -85,7 +85,7 @@ function localOnly(flags: HubFlags, command: string): void {
 
 async function withOperators<T>(flags: HubFlags, command: string, use: (operators: OperatorService) => Promise<T>): Promise<T> {
   localOnly(flags, command);
-  const hub = openService(flags);
+  const hub = await openService(flags);
   try {
     return await use(new OperatorService(hub.store.operators(), { now: () => hub.service.now() }));
   } finally {
@@ -190,14 +190,15 @@ export async function hubServeCommand(
   env: CommandEnv,
   signal: AbortSignal,
 ): Promise<ExitCode> {
-  const hub = openService(flags, flags.tokenTtlSeconds);
+  const hub = await openService(flags, flags.tokenTtlSeconds);
   try {
     if (flags.insecureHttp && flags.requireClientCert) throw new FaultdError('FAULTD_ERR_HUB_INPUT', '--require-client-cert needs TLS: drop --insecure-http');
     const files = flags.insecureHttp ? undefined : readHubTls(path.join(flags.hubDir, 'tls'), flags.requireClientCert);
     const tls = files && { key: files.key, cert: files.cert, ...(files.ca === undefined ? {} : { clientCa: files.ca }) };
     const api = operatorApi({ hub: hub.service, store: hub.store.operators(), validate: experimentValidator(env) }, { secureCookies: tls !== undefined, logger: env.logger });
     const server = await startHubServer({ service: hub.service, logger: env.logger, host: flags.host, port: flags.port, operatorApi: api, ...(tls ? { tls } : { insecureHttp: true }) });
-    printText(env, `faultd hub serving on ${server.url} (state ${flags.hubDir}); Ctrl-C stops it`);
+    const database = parseHubDatabase(flags.database, flags.hubDir);
+    printText(env, `faultd hub serving on ${server.url} (state ${database.kind === 'sqlite' && flags.database === undefined ? flags.hubDir : describeHubDatabase(database)}); Ctrl-C stops it`);
     const closeSilent = async (): Promise<void> => {
       try {
         for (const run of await hub.service.closeSilentRuns()) env.logger.warn({ run }, 'run closed as lost: its agent has sent no heartbeat for 2 h');

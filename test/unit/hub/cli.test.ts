@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // `faultd hub …` commands on a hub directory of the test's own.
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -9,7 +9,8 @@ import test from 'ava';
 import { escapeTerminalText } from '../../../src/cli/terminal-text.js';
 import { HubService } from '../../../src/hub/service.js';
 import { SqliteHubStore } from '../../../src/hub/sqlite-store.js';
-import { runCli } from '../../helpers/cli.js';
+import { finish, runCli, startCli } from '../../helpers/cli.js';
+import { STORE_BACKENDS, stopTestPostgres } from '../../helpers/hub-stores.js';
 
 test('hub init, infra create/list, run, runs, abort, result, logs; errors exit 2', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'faultd-hubcli-'));
@@ -106,4 +107,41 @@ test('hub client-cert issues an agent certificate from the hub CA (key 0600), ne
   t.is(again.code, 1);
   t.regex(again.stderr, /exists already/);
   t.is((await hub('client-cert', 'Bad/Name')).code, 2);
+});
+
+test.after.always(stopTestPostgres);
+
+for (const backend of STORE_BACKENDS) {
+  const run = backend.missing ? test.skip : test.serial;
+  run(`hub --database ${backend.name === 'postgres' ? 'postgres://…' : 'sqlite:<file>'} (and FAULTD_HUB_DATABASE): infra create/list, run, runs, abort, result work as on hub.db${backend.missing ? ` (skipped: ${backend.missing})` : ''}`, async (t) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'faultd-hubcli-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const db = await backend.database(t);
+    const hub = (...args: string[]) => runCli(['hub', '--hub-dir', dir, '--database', db.url, ...args], path.join(dir, 'state'));
+    const created = await hub('infra', 'create', 'edge-1');
+    t.is(created.code, 0, created.stderr);
+    const file = path.join(dir, 'exp.yaml');
+    writeFileSync(file, 'apiVersion: faultd/v1\nkind: Experiment\nmetadata: { name: x }\nspec:\n  steps:\n    - faults:\n        - kind: linux-cpu-stress\n          duration: 1s\n');
+    const queued = await hub('run', '--infra', 'edge-1', file);
+    t.is(queued.code, 0, queued.stderr);
+    const runId = /Queued run (run_\S+)/.exec(queued.stdout)?.[1] ?? '';
+    t.regex((await hub('runs')).stdout, new RegExp(`${runId}\\s+edge-1\\s+queued`));
+    t.regex((await hub('abort', runId)).stdout, /was still queued: cancelled/);
+    t.regex((await hub('result', runId)).stdout, new RegExp(`Run ${runId}: cancelled`));
+    // The same database read by a store of this process, and through the environment variable.
+    const store = await db.connect();
+    t.like(await store.run(runId), { state: 'cancelled' });
+    t.is((await store.listInfras())[0]?.name, 'edge-1');
+    const viaEnv = await finish(startCli(['hub', '--hub-dir', dir, 'infra', 'list'], path.join(dir, 'state'), undefined, { FAULTD_HUB_DATABASE: db.url }));
+    t.regex(viaEnv.stdout, /edge-1\s+NEVER_SEEN/);
+    t.false(existsSync(path.join(dir, 'hub.db')), 'no hub.db in the hub dir');
+  });
+}
+
+test('hub --database refuses a URL it does not take with exit 2, naming both forms', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'faultd-hubcli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const out = await runCli(['hub', '--hub-dir', dir, '--database', 'mysql://x/y', 'infra', 'list'], path.join(dir, 'state'));
+  t.is(out.code, 2);
+  t.regex(out.stderr, /--database \(FAULTD_HUB_DATABASE\) must be postgres:\/\/user@host:port\/db \(or postgresql:\/\/…\) or sqlite:<file>/);
 });

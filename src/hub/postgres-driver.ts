@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * SqlDriver over a node-postgres pool: `?` placeholders become `$1`, `$2`, …; BIGINT columns
+ * (times in ms, sequence numbers) are read as numbers (exact below 2^53). A transaction holds
+ * one pooled connection from BEGIN to COMMIT.
+ */
+import pg from 'pg';
+
+import type { SqlDriver, SqlValue } from './sql-driver.js';
+
+/** How this pool's connections read a value of type `id`: BIGINT as a number, the rest as node-postgres does. */
+const getTypeParser: pg.CustomTypesConfig['getTypeParser'] = (id, format) => (id === pg.types.builtins.INT8 ? Number : (pg.types.getTypeParser(id, format) as unknown));
+
+/** Type parsers of this pool's connections. */
+export const HUB_PG_TYPES: pg.CustomTypesConfig = { getTypeParser };
+
+/** `?` placeholders as PostgreSQL's numbered ones (the store's SQL has no `?` in literals). */
+export function numberedPlaceholders(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${(n += 1)}`);
+}
+
+type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
+
+export class PostgresDriver implements SqlDriver {
+  readonly dialect = 'postgres' as const;
+  readonly #pool: pg.Pool;
+  /** The connection of the open transaction, if this driver is one. */
+  readonly #client: pg.PoolClient | undefined;
+
+  constructor(pool: pg.Pool, client?: pg.PoolClient) {
+    this.#pool = pool;
+    this.#client = client;
+  }
+
+  async #query<T>(sql: string, params: readonly SqlValue[]): Promise<pg.QueryResult<T & pg.QueryResultRow>> {
+    const target: Queryable = this.#client ?? this.#pool;
+    return target.query<T & pg.QueryResultRow>(numberedPlaceholders(sql), [...params]);
+  }
+
+  async all<T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
+    return (await this.#query<T>(sql, params)).rows;
+  }
+
+  async get<T>(sql: string, params: readonly SqlValue[] = []): Promise<T | undefined> {
+    return (await this.#query<T>(sql, params)).rows[0];
+  }
+
+  async run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
+    return (await this.#query(sql, params)).rowCount ?? 0;
+  }
+
+  async transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
+    if (this.#client) return fn(this);
+    const client = await this.#pool.connect();
+    // A connection whose ROLLBACK failed is broken: the pool closes it instead of reusing it.
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const value = await fn(new PostgresDriver(this.#pool, client));
+      await client.query('COMMIT');
+      return value;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+      });
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+}
