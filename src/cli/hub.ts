@@ -1,22 +1,34 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * `faultd hub …`: the reference control plane. `init` creates its CA and server certificate,
- * `serve` runs the HTTPS API, `infra create|list|rotate-key|release` manage infrastructures, and
- * `run|runs|logs|abort|result` manage runs, all on the same SQLite state (<hub-dir>/hub.db)
- * that `serve` uses (WAL: the CLI and a serving hub can use it at once).
+ * `serve` runs the HTTPS API (agent API and operator API), `infra create|list|rotate-key|release`
+ * manage infrastructures, `run|runs|logs|abort|result` manage runs, `user|token` manage operator
+ * accounts and API tokens, `audit` shows who changed what. They act on the SQLite state
+ * (<hub-dir>/hub.db) that `serve` uses (WAL: the CLI and a serving hub can use it at once), or,
+ * with --hub-url, on a remote hub through its operator API: either way through a HubBackend,
+ * printed by the same code (hub-backend.ts). Changes made on the database file are audited as
+ * `local:<unix user>`.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { FaultdError, messageOf } from '../errors.js';
-import { parseExperimentText } from '../experiment/load.js';
+import { experimentTextChecker } from '../experiment/load.js';
+import type { AuditEntry } from '../hub/operators/operator-store.js';
+import { localActor, OperatorService, type ExperimentValidator } from '../hub/operators/operator-service.js';
+import type { InfraJson, RunJson } from '../hub/operators/operations.js';
+import { operatorApi, operatorOperations } from '../hub/operators/setup.js';
 import { startHubServer } from '../hub/server.js';
 import { HubService } from '../hub/service.js';
 import { describeHubDatabase, openHubStore, parseHubDatabase } from '../hub/open-store.js';
+import type { HubStore } from '../hub/store.js';
 import { initHubTls, issueClientCertificate, readHubTls } from '../hub/tls.js';
 import type { ResultRequest } from '../protocol/messages.js';
+import { localBackend, type HubBackend } from './hub-backend.js';
+import { remoteBackend, type RemoteHubFlags } from './hub-remote.js';
+import { readPassword } from './password-input.js';
 import { percent } from './probe-text.js';
-import type { CommandEnv } from './context.js';
+import { validationContext, type CommandEnv } from './context.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { escapeTerminalText } from './terminal-text.js';
 
@@ -29,12 +41,59 @@ export interface HubFlags {
   readonly hubDir: string;
   /** `--database`: postgres://… or sqlite:<file>; absent: <hub-dir>/hub.db. */
   readonly database?: string;
+  /** Set: the commands act on this remote hub through its operator API. */
+  readonly remote?: RemoteHubFlags;
 }
 
-async function openService(flags: HubFlags, tokenTtlSeconds?: number): Promise<{ service: HubService; close(): Promise<void> }> {
+async function openService(flags: HubFlags, tokenTtlSeconds?: number): Promise<{ service: HubService; store: HubStore; close(): Promise<void> }> {
   const store = await openHubStore(parseHubDatabase(flags.database, flags.hubDir), flags.hubDir);
-  return { service: new HubService(store, tokenTtlSeconds === undefined ? {} : { tokenTtlSeconds }), close: () => store.close() };
+  return { service: new HubService(store, tokenTtlSeconds === undefined ? {} : { tokenTtlSeconds }), store, close: () => store.close() };
 }
+
+/**
+ * `faultd validate`'s checks on an experiment's text, for the operator API and the library:
+ * the same code (experiment/load.ts), the same lines, against this host's bounds.
+ */
+function experimentValidator(env: CommandEnv): ExperimentValidator {
+  return experimentTextChecker(env.registry, () => validationContext(env));
+}
+
+/** Where the commands act: the remote hub of --hub-url, or the database file in --hub-dir. */
+async function openBackend(flags: HubFlags, env: CommandEnv): Promise<HubBackend> {
+  if (flags.remote) {
+    if (flags.database !== undefined) throw new FaultdError('FAULTD_ERR_HUB_INPUT', '--hub-url and --database exclude each other: a remote hub uses its own database');
+    return remoteBackend(flags.remote);
+  }
+  const hub = await openService(flags);
+  const ops = operatorOperations({ hub: hub.service, store: hub.store.operators(), validate: experimentValidator(env) });
+  return localBackend(ops, localActor(), describeHubDatabase(parseHubDatabase(flags.database, flags.hubDir)), () => hub.close());
+}
+
+async function withBackend<T>(flags: HubFlags, env: CommandEnv, use: (backend: HubBackend) => Promise<T>): Promise<T> {
+  const backend = await openBackend(flags, env);
+  try {
+    return await use(backend);
+  } finally {
+    await backend.close();
+  }
+}
+
+/** Commands that manage accounts and tokens act on the database file only. */
+function localOnly(flags: HubFlags, command: string): void {
+  if (flags.remote) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `faultd hub ${command} works on the hub's database file only (run it on the hub host, without --hub-url)`);
+}
+
+async function withOperators<T>(flags: HubFlags, command: string, use: (operators: OperatorService) => Promise<T>): Promise<T> {
+  localOnly(flags, command);
+  const hub = await openService(flags);
+  try {
+    return await use(new OperatorService(hub.store.operators(), { now: () => hub.service.now() }));
+  } finally {
+    await hub.close();
+  }
+}
+
+const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
 
 /**
  * Prints a line with the characters a terminal would act on escaped. Every line but `--json`
@@ -43,16 +102,6 @@ async function openService(flags: HubFlags, tokenTtlSeconds?: number): Promise<{
  */
 function printText(env: CommandEnv, line: string): void {
   env.print(escapeTerminalText(line));
-}
-
-/** Runs `use` on the hub's service and closes the store afterwards, whatever happens. */
-async function withService<T>(flags: HubFlags, use: (service: HubService) => Promise<T>): Promise<T> {
-  const hub = await openService(flags);
-  try {
-    return await use(hub.service);
-  } finally {
-    await hub.close();
-  }
 }
 
 export async function hubInitCommand(flags: HubFlags & { sans: readonly string[] }, env: CommandEnv): Promise<ExitCode> {
@@ -73,8 +122,8 @@ export async function hubClientCertCommand(flags: HubFlags & { name: string }, e
 }
 
 export async function hubInfraCreateCommand(flags: HubFlags & { name: string }, env: CommandEnv): Promise<ExitCode> {
-  return withService(flags, async (service) => {
-    const { id, accessKey } = await service.createInfra(flags.name);
+  return withBackend(flags, env, async (backend) => {
+    const { id, accessKey } = await backend.createInfra(flags.name);
     printText(env, `Infrastructure "${flags.name}" created.`);
     printText(env, `infra id:   ${id}`);
     printText(env, `access key: ${accessKey}`);
@@ -83,9 +132,24 @@ export async function hubInfraCreateCommand(flags: HubFlags & { name: string }, 
   });
 }
 
+/** `infra list --json`: the shape faultd printed before the operator API (ISO times). */
+function infraListJson(i: InfraJson) {
+  return {
+    id: i.id,
+    name: i.name,
+    state: i.state,
+    ...(i.lastSeen === undefined ? {} : { lastSeen: iso(i.lastSeen) }),
+    ...(i.agentVersion === undefined ? {} : { agentVersion: i.agentVersion }),
+    ...(i.hostname === undefined ? {} : { hostname: i.hostname }),
+    capabilities: i.capabilities,
+    keyRotation: i.keyRotation,
+    ...(i.binding ? { binding: { ...i.binding, since: iso(i.binding.since) } } : {}),
+  };
+}
+
 export async function hubInfraListCommand(flags: HubFlags & { json: boolean }, env: CommandEnv): Promise<ExitCode> {
-  return withService(flags, async (service) => {
-    const infras = await service.listInfras();
+  return withBackend(flags, env, async (backend) => {
+    const infras = (await backend.listInfras()).infras.map(infraListJson);
     if (flags.json) {
       env.print(JSON.stringify(infras, null, 2));
       return EXIT.OK;
@@ -93,7 +157,7 @@ export async function hubInfraListCommand(flags: HubFlags & { json: boolean }, e
     if (infras.length === 0) printText(env, 'No infrastructure yet: faultd hub infra create <name>');
     for (const i of infras) {
       const agent = i.agentVersion ? `agent ${i.agentVersion} on ${i.hostname ?? '?'}` : 'no agent yet';
-      const bound = i.binding ? `bound to ${i.binding.hostname} (agent ${i.binding.agentIdPrefix}, since ${i.binding.since})` : 'not bound';
+      const bound = i.binding ? `bound to ${i.binding.hostname} (agent ${i.binding.agentIdPrefix}, since ${i.binding.since ?? '?'})` : 'not bound';
       printText(env, `${i.name.padEnd(20)} ${i.state.padEnd(12)} ${i.id}  ${agent}; ${bound}; last seen ${i.lastSeen ?? 'never'}; key rotation: ${i.keyRotation}; capabilities: ${i.capabilities.join(', ') || '-'}`);
     }
     return EXIT.OK;
@@ -101,20 +165,20 @@ export async function hubInfraListCommand(flags: HubFlags & { json: boolean }, e
 }
 
 export async function hubInfraRotateKeyCommand(flags: HubFlags & { name: string }, env: CommandEnv): Promise<ExitCode> {
-  return withService(flags, async (service) => {
-    await service.rotateKey(flags.name);
+  return withBackend(flags, env, async (backend) => {
+    await backend.rotateKey(flags.name);
     printText(env, `Key rotation of "${flags.name}" requested: the agent receives its new key with its next token and confirms it; the old key works until then.`);
     return EXIT.OK;
   });
 }
 
 export async function hubInfraReleaseCommand(flags: HubFlags & { name: string }, env: CommandEnv): Promise<ExitCode> {
-  return withService(flags, async (service) => {
-    const released = await service.releaseAgent(flags.name);
+  return withBackend(flags, env, async (backend) => {
+    const { released } = await backend.releaseInfra(flags.name);
     printText(
       env,
       released
-        ? `"${flags.name}" released from the agent on ${released.hostname} (agent ${released.agentIdPrefix}, bound since ${released.since}): the next agent to use its key binds it.`
+        ? `"${flags.name}" released from the agent on ${released.hostname} (agent ${released.agentIdPrefix}, bound since ${iso(released.since) ?? '?'}): the next agent to use its key binds it.`
         : `"${flags.name}" was not bound to an agent; nothing changed.`,
     );
     return EXIT.OK;
@@ -131,7 +195,8 @@ export async function hubServeCommand(
     if (flags.insecureHttp && flags.requireClientCert) throw new FaultdError('FAULTD_ERR_HUB_INPUT', '--require-client-cert needs TLS: drop --insecure-http');
     const files = flags.insecureHttp ? undefined : readHubTls(path.join(flags.hubDir, 'tls'), flags.requireClientCert);
     const tls = files && { key: files.key, cert: files.cert, ...(files.ca === undefined ? {} : { clientCa: files.ca }) };
-    const server = await startHubServer({ service: hub.service, logger: env.logger, host: flags.host, port: flags.port, ...(tls ? { tls } : { insecureHttp: true }) });
+    const api = operatorApi({ hub: hub.service, store: hub.store.operators(), validate: experimentValidator(env) }, { secureCookies: tls !== undefined, logger: env.logger });
+    const server = await startHubServer({ service: hub.service, logger: env.logger, host: flags.host, port: flags.port, operatorApi: api, ...(tls ? { tls } : { insecureHttp: true }) });
     const database = parseHubDatabase(flags.database, flags.hubDir);
     printText(env, `faultd hub serving on ${server.url} (state ${database.kind === 'sqlite' && flags.database === undefined ? flags.hubDir : describeHubDatabase(database)}); Ctrl-C stops it`);
     const closeSilent = async (): Promise<void> => {
@@ -155,38 +220,81 @@ export async function hubServeCommand(
   }
 }
 
-export async function hubRunCommand(flags: HubFlags & { infra: string; file: string }, env: CommandEnv): Promise<ExitCode> {
-  let text: string;
+async function readExperimentFile(file: string): Promise<string> {
   try {
-    text = await readFile(flags.file, 'utf8');
+    return await readFile(file, 'utf8');
   } catch (error) {
-    throw new FaultdError('FAULTD_ERR_INPUT_FILE', `cannot read ${flags.file}: ${messageOf(error)}`, { cause: error });
-  }
-  const experiment = parseExperimentText(text, flags.file);
-  const hub = await openService(flags);
-  try {
-    const run = await hub.service.queueRun(flags.infra, experiment);
-    const ahead = (await hub.service.runs(flags.infra)).filter((r) => r.id !== run.id && ['queued', 'dispatched', 'running'].includes(r.state)).length;
-    printText(env, `Queued run ${run.id} for "${flags.infra}"${ahead ? ` (${ahead} run(s) ahead of it)` : ''}. Follow it: faultd hub logs ${run.id} --follow`);
-    return EXIT.OK;
-  } finally {
-    await hub.close();
+    throw new FaultdError('FAULTD_ERR_INPUT_FILE', `cannot read ${file}: ${messageOf(error)}`, { cause: error });
   }
 }
 
-export async function hubRunsCommand(flags: HubFlags & { infra?: string; json: boolean }, env: CommandEnv): Promise<ExitCode> {
-  return withService(flags, async (service) => {
-    const names = new Map((await service.listInfras()).map((i) => [i.id, i.name]));
-    const runs = (await service.runs(flags.infra)).map((r) => ({
-      id: r.id,
-      infra: names.get(r.infraId) ?? r.infraId,
-      state: r.state,
-      queuedAt: new Date(r.queuedAt).toISOString(),
-      ...(r.finishedAt === undefined ? {} : { finishedAt: new Date(r.finishedAt).toISOString() }),
-      ...(r.result ? { verdict: r.result.verdict } : {}),
-      ...(r.result?.resilienceScore === undefined ? {} : { resilienceScore: r.result.resilienceScore }),
-      abortRequested: r.abortRequested,
-    }));
+export async function hubRunCommand(flags: HubFlags & { infra: string; file?: string; library?: string }, env: CommandEnv): Promise<ExitCode> {
+  if ((flags.file === undefined) === (flags.library === undefined)) throw new FaultdError('FAULTD_ERR_HUB_INPUT', 'give an experiment file or --library <name>, not both');
+  const text = flags.file === undefined ? undefined : await readExperimentFile(flags.file);
+  return withBackend(flags, env, async (backend) => {
+    const { id, ahead } = text === undefined || flags.file === undefined ? await backend.queueLibraryRun(flags.infra, flags.library ?? '') : await backend.queueRun(flags.infra, text, flags.file);
+    printText(env, `Queued run ${id} for "${flags.infra}"${ahead ? ` (${ahead} run(s) ahead of it)` : ''}. Follow it: faultd hub logs ${id} --follow`);
+    return EXIT.OK;
+  });
+}
+
+export async function hubExperimentListCommand(flags: HubFlags & { json: boolean }, env: CommandEnv): Promise<ExitCode> {
+  return withBackend(flags, env, async (backend) => {
+    const { experiments } = await backend.listExperiments();
+    if (flags.json) {
+      env.print(JSON.stringify(experiments, null, 2));
+      return EXIT.OK;
+    }
+    if (experiments.length === 0) printText(env, 'The experiment library is empty: faultd hub experiment put <name> <file>');
+    for (const e of experiments) printText(env, `${e.name.padEnd(24)} ${String(e.faults).padStart(3)} fault(s)  updated ${iso(e.updatedAt) ?? ''} by ${e.updatedBy}`);
+    return EXIT.OK;
+  });
+}
+
+export async function hubExperimentShowCommand(flags: HubFlags & { name: string }, env: CommandEnv): Promise<ExitCode> {
+  return withBackend(flags, env, async (backend) => {
+    const { text } = await backend.experiment(flags.name);
+    // The stored text as uploaded, escaped like every other line printed.
+    for (const line of text.replace(/\n$/, '').split('\n')) printText(env, line);
+    return EXIT.OK;
+  });
+}
+
+export async function hubExperimentPutCommand(flags: HubFlags & { name: string; file: string }, env: CommandEnv): Promise<ExitCode> {
+  const text = await readExperimentFile(flags.file);
+  return withBackend(flags, env, async (backend) => {
+    const { created } = await backend.putExperiment(flags.name, text);
+    printText(env, `Experiment "${flags.name}" ${created ? 'added to' : 'replaced in'} the library (validated as faultd validate does). Queue it: faultd hub run --infra <name> --library ${flags.name}`);
+    return EXIT.OK;
+  });
+}
+
+export async function hubExperimentDeleteCommand(flags: HubFlags & { name: string }, env: CommandEnv): Promise<ExitCode> {
+  return withBackend(flags, env, async (backend) => {
+    await backend.deleteExperiment(flags.name);
+    printText(env, `Experiment "${flags.name}" deleted from the library.`);
+    return EXIT.OK;
+  });
+}
+
+/** `runs --json`: the shape faultd printed before the operator API (ISO times). */
+function runListJson(r: RunJson) {
+  return {
+    id: r.id,
+    infra: r.infraName,
+    state: r.state,
+    queuedAt: iso(r.queuedAt) ?? '',
+    ...(r.finishedAt === undefined ? {} : { finishedAt: iso(r.finishedAt) }),
+    ...(r.verdict === undefined ? {} : { verdict: r.verdict }),
+    ...(r.resilienceScore === undefined ? {} : { resilienceScore: r.resilienceScore }),
+    abortRequested: r.abortRequested,
+  };
+}
+
+export async function hubRunsCommand(flags: HubFlags & { infra?: string; states: string[]; verdicts: string[]; limit: number; json: boolean }, env: CommandEnv): Promise<ExitCode> {
+  return withBackend(flags, env, async (backend) => {
+    const filter = { ...(flags.infra ? { infra: flags.infra } : {}), states: flags.states, verdicts: flags.verdicts, limit: flags.limit };
+    const runs = (await backend.listRuns(filter)).runs.map(runListJson);
     if (flags.json) {
       env.print(JSON.stringify(runs, null, 2));
       return EXIT.OK;
@@ -201,40 +309,35 @@ export async function hubRunsCommand(flags: HubFlags & { infra?: string; json: b
 }
 
 export async function hubAbortCommand(flags: HubFlags & { run: string; force: boolean }, env: CommandEnv): Promise<ExitCode> {
-  return withService(flags, async (service) => {
-    if (flags.force) {
-      const closed = await service.closeRun(flags.run, 'closed by the operator (hub abort --force): its agent never reported it');
-      printText(env, closed ? `Run ${flags.run} closed as aborted; the infrastructure's next run can start. If its agent still runs it, the agent's late result is refused (409).` : `Run ${flags.run} has already ended.`);
-      return EXIT.OK;
-    }
-    const outcome = await service.requestAbort(flags.run);
+  return withBackend(flags, env, async (backend) => {
+    const { outcome } = await backend.abort(flags.run, flags.force);
     printText(
       env,
-      outcome === 'cancelled'
-        ? `Run ${flags.run} was still queued: cancelled.`
-        : outcome === 'requested'
-          ? `Abort of run ${flags.run} requested: its agent learns it with its next heartbeat and reverts.`
-          : `Run ${flags.run} has already ended.`,
+      outcome === 'closed'
+        ? `Run ${flags.run} closed as aborted; the infrastructure's next run can start. If its agent still runs it, the agent's late result is refused (409).`
+        : outcome === 'cancelled'
+          ? `Run ${flags.run} was still queued: cancelled.`
+          : outcome === 'requested'
+            ? `Abort of run ${flags.run} requested: its agent learns it with its next heartbeat and reverts.`
+            : `Run ${flags.run} has already ended.`,
     );
     return EXIT.OK;
   });
 }
 
 export async function hubResultCommand(flags: HubFlags & { run: string; json: boolean }, env: CommandEnv): Promise<ExitCode> {
-  return withService(flags, async (service) => {
-    const run = await service.run(flags.run);
-    if (!run) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `no run ${flags.run} (see faultd hub runs)`);
-    const status = await service.runStatus(run.id);
+  return withBackend(flags, env, async (backend) => {
+    const { run, status, result } = await backend.run(flags.run);
     if (flags.json) {
-      env.print(JSON.stringify({ id: run.id, state: run.state, result: run.result, status }, null, 2));
+      env.print(JSON.stringify({ id: run.id, state: run.state, result, status }, null, 2));
       return EXIT.OK;
     }
-    printText(env, `Run ${run.id}: ${run.state}${run.result ? `, verdict ${run.result.verdict}${run.result.reason ? ` (${run.result.reason})` : ''}` : ''}`);
-    for (const f of run.result?.faults ?? []) {
+    printText(env, `Run ${run.id}: ${run.state}${result ? `, verdict ${result.verdict}${result.reason ? ` (${result.reason})` : ''}` : ''}`);
+    for (const f of result?.faults ?? []) {
       const probes = f.weight === undefined ? '' : `; weight ${f.weight}, probe success ${percent(f.probeSuccessPercent)}`;
       printText(env, `  ${f.faultId} ${f.kind}: ${f.status}${f.revert ? `; revert: ${f.revert}` : ''}${f.error ? `; error: ${f.error}` : ''}${probes}`);
     }
-    for (const line of resultProbeLines(run.result)) printText(env, line);
+    for (const line of resultProbeLines(result)) printText(env, line);
     for (const s of status) printText(env, `  ${s.at} ${s.faultId ?? 'run'} ${s.phase}${s.detail ? ` ${s.detail}` : ''}`);
     return EXIT.OK;
   });
@@ -252,21 +355,115 @@ function resultProbeLines(result: ResultRequest | undefined): string[] {
 
 /** Prints a run's log lines; with `follow`, keeps printing until the run has ended (or `signal`). */
 export async function hubLogsCommand(flags: HubFlags & { run: string; follow: boolean }, env: CommandEnv, signal: AbortSignal): Promise<ExitCode> {
-  const hub = await openService(flags);
-  try {
-    if (!(await hub.service.run(flags.run))) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `no run ${flags.run} (see faultd hub runs)`);
+  return withBackend(flags, env, async (backend) => {
+    await backend.run(flags.run); // an unknown run is refused before anything is printed
     let after = 0;
     for (;;) {
-      for (const e of await hub.service.runLogs(flags.run, after)) {
+      for (const e of (await backend.logs(flags.run, after, 1000)).entries) {
         printText(env, `${e.at} ${e.level.toUpperCase().padEnd(5)} ${e.message}${e.fields ? ` ${JSON.stringify(e.fields)}` : ''}`);
         after = e.seq;
       }
-      const state = (await hub.service.run(flags.run))?.state;
+      const { state } = (await backend.run(flags.run)).run;
       const ended = state === 'finished' || state === 'cancelled';
-      if (!flags.follow || signal.aborted || (ended && (await hub.service.runLogs(flags.run, after, 1)).length === 0)) return EXIT.OK;
+      if (!flags.follow || signal.aborted || (ended && (await backend.logs(flags.run, after, 1)).entries.length === 0)) return EXIT.OK;
       await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS));
     }
-  } finally {
-    await hub.close();
-  }
+  });
+}
+
+export async function hubAuditCommand(flags: HubFlags & { limit: number; before?: number; json: boolean }, env: CommandEnv): Promise<ExitCode> {
+  return withBackend(flags, env, async (backend) => {
+    const { entries } = await backend.audit(flags.limit, flags.before);
+    if (flags.json) {
+      env.print(JSON.stringify(entries, null, 2));
+      return EXIT.OK;
+    }
+    if (entries.length === 0) printText(env, 'The audit log is empty.');
+    for (const e of entries) printText(env, auditLine(e));
+    return EXIT.OK;
+  });
+}
+
+function auditLine(e: AuditEntry): string {
+  return `#${e.id} ${iso(e.at) ?? ''} ${e.actor} (${e.role}) from ${e.remote}: ${e.action}${e.target === undefined ? '' : ` ${e.target}`}${e.detail === undefined ? '' : ` (${e.detail})`}`;
+}
+
+export async function hubUserAddCommand(flags: HubFlags & { name: string; role: string; passwordFile?: string }, env: CommandEnv): Promise<ExitCode> {
+  localOnly(flags, 'user add');
+  const password = await readPassword(flags.passwordFile, flags.name);
+  return withOperators(flags, 'user add', async (operators) => {
+    const user = await operators.addUser(localActor(), flags.name, flags.role, password);
+    printText(env, `Operator "${user.name}" created with role ${user.role}. They log in to the console at https://<hub>/ui/; for the CLI: faultd hub token create --user ${user.name}`);
+    return EXIT.OK;
+  });
+}
+
+export async function hubUserListCommand(flags: HubFlags & { json: boolean }, env: CommandEnv): Promise<ExitCode> {
+  return withBackend(flags, env, async (backend) => {
+    const { users } = await backend.listUsers();
+    if (flags.json) {
+      env.print(JSON.stringify(users, null, 2));
+      return EXIT.OK;
+    }
+    if (users.length === 0) printText(env, 'No operator yet: faultd hub user add <name> --role admin');
+    for (const u of users) printText(env, `${u.name.padEnd(20)} ${u.role.padEnd(9)} created ${iso(u.createdAt) ?? ''}; last login ${iso(u.lastLogin) ?? 'never'}`);
+    return EXIT.OK;
+  });
+}
+
+export async function hubUserRemoveCommand(flags: HubFlags & { name: string }, env: CommandEnv): Promise<ExitCode> {
+  return withOperators(flags, 'user remove', async (operators) => {
+    await operators.removeUser(localActor(), flags.name);
+    printText(env, `Operator "${flags.name}" removed, with their sessions and API tokens.`);
+    return EXIT.OK;
+  });
+}
+
+export async function hubUserPasswdCommand(flags: HubFlags & { name: string; passwordFile?: string }, env: CommandEnv): Promise<ExitCode> {
+  localOnly(flags, 'user passwd');
+  const password = await readPassword(flags.passwordFile, flags.name);
+  return withOperators(flags, 'user passwd', async (operators) => {
+    await operators.setPassword(localActor(), flags.name, password);
+    printText(env, `Password of "${flags.name}" changed; their console sessions have ended.`);
+    return EXIT.OK;
+  });
+}
+
+export async function hubUserRoleCommand(flags: HubFlags & { name: string; role: string }, env: CommandEnv): Promise<ExitCode> {
+  return withOperators(flags, 'user role', async (operators) => {
+    await operators.setRole(localActor(), flags.name, flags.role);
+    printText(env, `"${flags.name}" now has role ${flags.role} (their sessions and tokens too).`);
+    return EXIT.OK;
+  });
+}
+
+export async function hubTokenCreateCommand(flags: HubFlags & { user: string; ttlMs?: number; noExpiry: boolean }, env: CommandEnv): Promise<ExitCode> {
+  return withOperators(flags, 'token create', async (operators) => {
+    const { token, view } = await operators.createToken(localActor(), flags.user, flags.noExpiry ? undefined : flags.ttlMs);
+    printText(env, `API token ${view.id} for "${view.user}"${view.expiresAt === undefined ? ', no expiry' : `, expires ${iso(view.expiresAt) ?? ''}`}:`);
+    printText(env, token);
+    printText(env, 'It is shown this once and stored only hashed: put it in a file of mode 0600 and use faultd hub --hub-url <url> --token-file <file> …');
+    return EXIT.OK;
+  });
+}
+
+export async function hubTokenListCommand(flags: HubFlags & { user?: string; json: boolean }, env: CommandEnv): Promise<ExitCode> {
+  return withOperators(flags, 'token list', async (operators) => {
+    const tokens = await operators.listTokens(flags.user);
+    if (flags.json) {
+      env.print(JSON.stringify(tokens, null, 2));
+      return EXIT.OK;
+    }
+    if (tokens.length === 0) printText(env, 'No API token.');
+    for (const t of tokens) printText(env, `${t.id}  ${t.user.padEnd(20)} created ${iso(t.createdAt) ?? ''}; expires ${iso(t.expiresAt) ?? 'never'}; last used ${iso(t.lastUsed) ?? 'never'}`);
+    return EXIT.OK;
+  });
+}
+
+export async function hubTokenRevokeCommand(flags: HubFlags & { id: string }, env: CommandEnv): Promise<ExitCode> {
+  return withOperators(flags, 'token revoke', async (operators) => {
+    await operators.revokeToken(localActor(), flags.id);
+    printText(env, `API token ${flags.id} revoked.`);
+    return EXIT.OK;
+  });
 }

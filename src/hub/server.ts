@@ -29,6 +29,7 @@ import {
 } from '../protocol/messages.js';
 import { jsonNestingDepth, MAX_JSON_DEPTH } from '../protocol/json-depth.js';
 import { AgentBindingConflict } from './agent-binding.js';
+import { isOperatorApiPath, type OperatorApi } from './operators/api.js';
 import { RunCallError, type HubService } from './service.js';
 import { monotonicMs } from '../monotonic.js';
 
@@ -248,6 +249,11 @@ export interface HubServerOptions {
    */
   readonly tls?: { readonly key: string; readonly cert: string; readonly clientCa?: string };
   readonly insecureHttp?: boolean;
+  /**
+   * The operator API (/api/v1/…, operators/api.ts) on the same listener; operators log in with
+   * passwords or API tokens, so its calls need no client certificate under mutual TLS.
+   */
+  readonly operatorApi?: OperatorApi;
 }
 
 export interface RunningHub {
@@ -260,9 +266,18 @@ export async function startHubServer(options: HubServerOptions): Promise<Running
   const requireClientCert = options.tls?.clientCa !== undefined;
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (options.operatorApi && isOperatorApiPath(path)) {
+      options.operatorApi.handle(req, res).catch((error: unknown) => {
+        logger.error({ err: error, path }, 'operator API call failed');
+        res.destroy();
+      });
+      return;
+    }
     // The handshake asks for a certificate but lets the call through, so a refusal can say why.
     const socket = req.socket;
-    if (requireClientCert && !(socket instanceof TLSSocket && socket.authorized)) {
+    // `authorized` alone is not enough: on a resumed TLS 1.3 session Node reports a client that
+    // presented no certificate as authorized; a verified client has its certificate then too.
+    if (requireClientCert && !(socket instanceof TLSSocket && socket.authorized && Object.keys(socket.getPeerCertificate()).length > 0)) {
       const why = socket instanceof TLSSocket && socket.authorizationError ? String(socket.authorizationError) : 'none presented';
       send(res, PROTOCOL_ERRORS.UNAUTHORIZED, { error: { code: 'UNAUTHORIZED', message: `a client certificate signed by the hub CA is required (${why})` } });
       return;

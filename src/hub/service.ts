@@ -447,8 +447,9 @@ export class HubService {
     for (const listener of [...this.#listeners]) listener();
   }
 
-  async runs(infraName?: string): Promise<RunRecord[]> {
-    return this.#store.listRuns(infraName ? (await this.#infra(infraName)).id : undefined);
+  /** Newest first, at most `limit` (the store's default: 100). */
+  async runs(infraName?: string, limit?: number): Promise<RunRecord[]> {
+    return this.#store.listRuns(infraName ? (await this.#infra(infraName)).id : undefined, limit);
   }
 
   run(runId: string): Promise<RunRecord | undefined> {

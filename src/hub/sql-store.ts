@@ -13,6 +13,8 @@
 import { LogEntry, ResultRequest, type StatusRequest } from '../protocol/messages.js';
 import { SQL_DIALECTS, type DialectSql, type SqlDriver, type SqlValue } from './sql-driver.js';
 import type { AgentBinding, HubStore, InfraRecord, PendingKey, RunRecord, RunState, StoredStatus, TokenRecord } from './store.js';
+import type { OperatorStore } from './operators/operator-store.js';
+import { SqlOperatorStore } from './operators/sql-operator-store.js';
 
 /** The PostgreSQL NOTIFY channel of run changes (postgres-store.ts listens on it). */
 export const RUNS_CHANNEL = 'faultd_hub_runs';
@@ -356,6 +358,11 @@ export class SqlHubStore implements HubStore {
       if (changed === 1) await this.#announceRuns(tx);
       return changed === 1;
     });
+  }
+
+  /** The operator side (accounts, sessions, tokens, audit, library) on the same database and connection. */
+  operators(): OperatorStore {
+    return new SqlOperatorStore(this.#db);
   }
 
   async transaction<T>(fn: (store: HubStore) => Promise<T>): Promise<T> {

@@ -8,6 +8,7 @@
  */
 import type { LogEntry, ResultRequest, StatusRequest } from '../protocol/messages.js';
 import type { KeyHash } from './credentials.js';
+import type { OperatorStore } from './operators/operator-store.js';
 
 export interface InfraRecord {
   readonly id: string;
@@ -154,5 +155,7 @@ export interface HubStore {
    * PostgreSQL: LISTEN/NOTIFY. Returns the function that stops watching.
    */
   watchRuns(listener: () => void): () => void;
+  /** The operator side (accounts, sessions, API tokens, audit log, experiment library) on the same database. */
+  operators(): OperatorStore;
   close(): Promise<void>;
 }
