@@ -36,7 +36,7 @@ for arg in "$@"; do
   esac
 done
 
-packages=(build-essential python3 libgtest-dev stress-ng fio iproute2 nftables iptables strace procps e2fsprogs btrfs-progs systemd systemd-container debootstrap dnsmasq-base bind9-dnsutils libssl-dev libnghttp2-dev curl nghttp2-client openssl prometheus tinyproxy)
+packages=(build-essential python3 libgtest-dev stress-ng fio iproute2 nftables iptables strace procps e2fsprogs btrfs-progs systemd systemd-container debootstrap dnsmasq-base bind9-dnsutils libssl-dev libnghttp2-dev curl nghttp2-client openssl prometheus tinyproxy chromium)
 if $vm; then
   packages+=(qemu-system-x86 linux-image-amd64 busybox-static cpio kmod)
 fi

@@ -29,6 +29,7 @@ import {
 } from '../protocol/messages.js';
 import { jsonNestingDepth, MAX_JSON_DEPTH } from '../protocol/json-depth.js';
 import { AgentBindingConflict } from './agent-binding.js';
+import { consoleHandler, isConsolePath } from './console-assets.js';
 import { RunCallError, type HubService } from './service.js';
 import { monotonicMs } from '../monotonic.js';
 
@@ -241,6 +242,8 @@ export interface HubServerOptions {
    */
   readonly tls?: { readonly key: string; readonly cert: string; readonly clientCa?: string };
   readonly insecureHttp?: boolean;
+  /** The web console's built files (default: dist/console/ of the package). */
+  readonly consoleDir?: string;
 }
 
 export interface RunningHub {
@@ -251,6 +254,7 @@ export interface RunningHub {
 export async function startHubServer(options: HubServerOptions): Promise<RunningHub> {
   const { service, logger } = options;
   const requireClientCert = options.tls?.clientCa !== undefined;
+  const serveConsole = consoleHandler(options.consoleDir);
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     // The handshake asks for a certificate but lets the call through, so a refusal can say why.
@@ -258,6 +262,10 @@ export async function startHubServer(options: HubServerOptions): Promise<Running
     if (requireClientCert && !(socket instanceof TLSSocket && socket.authorized)) {
       const why = socket instanceof TLSSocket && socket.authorizationError ? String(socket.authorizationError) : 'none presented';
       send(res, PROTOCOL_ERRORS.UNAUTHORIZED, { error: { code: 'UNAUTHORIZED', message: `a client certificate signed by the hub CA is required (${why})` } });
+      return;
+    }
+    if (isConsolePath(path)) {
+      serveConsole(req, res, path);
       return;
     }
     const found = findRoute(req.method ?? '', path);
