@@ -18,6 +18,8 @@ export const ERROR_CODES = {
   FAULTD_ERR_HUB_INPUT: 'a hub command got a bad name or argument',
   FAULTD_ERR_HUB_TLS: 'the hub certificate files cannot be created or read',
   FAULTD_ERR_HUB_DB_SCHEMA: 'hub.db has a schema newer than this faultd, or migrating it failed',
+  FAULTD_ERR_HUB_REMOTE: 'a remote hub (--hub-url) cannot be reached or failed the call',
+  FAULTD_ERR_HUB_AUTH: 'a remote hub (--hub-url) refused the operator API token or its role',
   FAULTD_ERR_AGENT_CONFIG: 'the agent configuration or its key/certificate files are missing or unsafe',
   FAULTD_ERR_AGENT_AUTH: 'the hub refused the agent\'s key or token, or its TLS identity did not verify',
   FAULTD_ERR_AGENT_UNREACHABLE: 'the hub cannot be reached (connection refused, timeout, DNS)',

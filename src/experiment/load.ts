@@ -32,10 +32,20 @@ export async function loadExperiment(file: string, registry: Registry, ctx: Vali
   if (text.length > MAX_FILE_BYTES) {
     throw new FaultdError('FAULTD_ERR_INPUT_FILE', `${file} is larger than ${MAX_FILE_BYTES} bytes`);
   }
-  const result = validateExperiment(parseExperimentText(text, file), registry, ctx);
+  return validateExperimentText(text, file, registry, ctx);
+}
+
+/**
+ * Parses and validates an experiment's text as `faultd validate` does (`file` names it in
+ * errors): FAULTD_ERR_INPUT_SYNTAX or FAULTD_ERR_INPUT_INVALID with the same lines. `raw` is
+ * the parsed document as written (what the hub queues for an agent to validate again).
+ */
+export function validateExperimentText(text: string, file: string, registry: Registry, ctx: ValidationContext): LoadedExperiment & { readonly raw: unknown } {
+  const raw = parseExperimentText(text, file);
+  const result = validateExperiment(raw, registry, ctx);
   if (!result.ok) {
     const lines = result.problems.map((p) => `  ${p.path}: ${p.message}`);
     throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `${file} is not a valid experiment:\n${lines.join('\n')}`);
   }
-  return { experiment: result.experiment, warnings: result.warnings };
+  return { experiment: result.experiment, warnings: result.warnings, raw };
 }

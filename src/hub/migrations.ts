@@ -112,6 +112,57 @@ CREATE UNIQUE INDEX run_status_seq ON run_status(run_id, seq);
 ALTER TABLE runs ADD COLUMN status_acked INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 5,
+    summary: 'operator_*: operator accounts, console sessions, API tokens, the append-only audit log and the experiment library',
+    sql: `
+CREATE TABLE operator_users (
+  name TEXT PRIMARY KEY,
+  role TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_login INTEGER
+);
+CREATE TABLE operator_sessions (
+  id_hash TEXT PRIMARY KEY,
+  user_name TEXT NOT NULL REFERENCES operator_users(name) ON DELETE CASCADE,
+  csrf_token TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL
+);
+CREATE INDEX operator_sessions_user ON operator_sessions(user_name);
+CREATE TABLE operator_tokens (
+  id TEXT PRIMARY KEY,
+  hash TEXT NOT NULL UNIQUE,
+  user_name TEXT NOT NULL REFERENCES operator_users(name) ON DELETE CASCADE,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  last_used INTEGER
+);
+CREATE INDEX operator_tokens_user ON operator_tokens(user_name);
+-- Append-only: no code path updates or deletes a row, and these triggers refuse it anyway.
+CREATE TABLE operator_audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  role TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT,
+  remote TEXT NOT NULL,
+  detail TEXT
+);
+CREATE TRIGGER operator_audit_no_update BEFORE UPDATE ON operator_audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER operator_audit_no_delete BEFORE DELETE ON operator_audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE operator_experiments (
+  name TEXT PRIMARY KEY,
+  text TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  updated_by TEXT NOT NULL,
+  faults INTEGER NOT NULL
+);
+`,
+  },
 ];
 
 /** The schema version this code writes. */

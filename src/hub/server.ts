@@ -30,6 +30,7 @@ import {
 import { jsonNestingDepth, MAX_JSON_DEPTH } from '../protocol/json-depth.js';
 import { AgentBindingConflict } from './agent-binding.js';
 import { consoleHandler, isConsolePath } from './console-assets.js';
+import { isOperatorApiPath, type OperatorApi } from './operators/api.js';
 import { RunCallError, type HubService } from './service.js';
 import { monotonicMs } from '../monotonic.js';
 
@@ -244,6 +245,11 @@ export interface HubServerOptions {
   readonly insecureHttp?: boolean;
   /** The web console's built files (default: dist/console/ of the package). */
   readonly consoleDir?: string;
+  /**
+   * The operator API (/api/v1/…, operators/api.ts) on the same listener; operators log in with
+   * passwords or API tokens, so its calls need no client certificate under mutual TLS.
+   */
+  readonly operatorApi?: OperatorApi;
 }
 
 export interface RunningHub {
@@ -257,15 +263,23 @@ export async function startHubServer(options: HubServerOptions): Promise<Running
   const serveConsole = consoleHandler(options.consoleDir);
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (options.operatorApi && isOperatorApiPath(path)) {
+      options.operatorApi.handle(req, res).catch((error: unknown) => {
+        logger.error({ err: error, path }, 'operator API call failed');
+        res.destroy();
+      });
+      return;
+    }
+    // The console's files are public (its data comes from the operator API), so no client certificate either.
+    if (isConsolePath(path)) {
+      serveConsole(req, res, path);
+      return;
+    }
     // The handshake asks for a certificate but lets the call through, so a refusal can say why.
     const socket = req.socket;
     if (requireClientCert && !(socket instanceof TLSSocket && socket.authorized)) {
       const why = socket instanceof TLSSocket && socket.authorizationError ? String(socket.authorizationError) : 'none presented';
       send(res, PROTOCOL_ERRORS.UNAUTHORIZED, { error: { code: 'UNAUTHORIZED', message: `a client certificate signed by the hub CA is required (${why})` } });
-      return;
-    }
-    if (isConsolePath(path)) {
-      serveConsole(req, res, path);
       return;
     }
     const found = findRoute(req.method ?? '', path);

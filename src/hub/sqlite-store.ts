@@ -11,6 +11,9 @@ import Database from 'better-sqlite3';
 import { LogEntry, ResultRequest, type StatusRequest } from '../protocol/messages.js';
 import { FaultdError, messageOf } from '../errors.js';
 import { migrate } from './migrations.js';
+import type { OperatorStore } from './operators/operator-store.js';
+import { SqlOperatorStore } from './operators/sql-operator-store.js';
+import { sqliteRunner } from './operators/sqlite-runner.js';
 import type { AgentBinding, HubStore, InfraRecord, PendingKey, RunRecord, RunState, StoredStatus, TokenRecord } from './store.js';
 
 interface RunRow {
@@ -356,6 +359,11 @@ export class SqliteHubStore implements HubStore {
   externalVersion(): number {
     // SQLite's data_version moves only on commits by other connections.
     return Number(this.#db.pragma('data_version', { simple: true }));
+  }
+
+  /** The operator side (accounts, sessions, tokens, audit, library) on the same database. */
+  operators(): OperatorStore {
+    return new SqlOperatorStore(sqliteRunner(this.#db));
   }
 
   close(): void {

@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Where `faultd hub` commands act: on the hub's database file in this process (local), or on a
+ * remote hub through its operator API (hub-remote.ts). Both answer with the operator API's
+ * JSON shapes (hub/operators/operations.ts), so each command prints with one code path.
+ */
+import type { LogEntry } from '../protocol/messages.js';
+import type { AuditEntry } from '../hub/operators/operator-store.js';
+import type { Actor, UserView } from '../hub/operators/operator-service.js';
+import type { HubOperations, InfraJson, RunDetailJson, RunFilter, RunJson } from '../hub/operators/operations.js';
+
+export interface HubBackend {
+  /** How the commands reached the hub, for messages: the database file or the URL. */
+  readonly where: string;
+  listInfras(): Promise<{ infras: InfraJson[] }>;
+  createInfra(name: string): Promise<{ id: string; name: string; accessKey: string }>;
+  rotateKey(name: string): Promise<{ id: string; name: string }>;
+  releaseInfra(name: string): Promise<{ id: string; name: string; released?: NonNullable<InfraJson['binding']> }>;
+  queueRun(infra: string, text: string, fileName: string): Promise<{ id: string; ahead: number }>;
+  listRuns(filter: RunFilter): Promise<{ runs: RunJson[] }>;
+  run(runId: string): Promise<RunDetailJson>;
+  logs(runId: string, after: number, limit: number): Promise<{ entries: LogEntry[] }>;
+  abort(runId: string, force: boolean): Promise<{ outcome: 'cancelled' | 'requested' | 'finished' | 'closed' }>;
+  audit(limit: number, before?: number): Promise<{ entries: AuditEntry[] }>;
+  listUsers(): Promise<{ users: UserView[] }>;
+  close(): Promise<void>;
+}
+
+/** The hub's operations on its database file, as `actor` (local:<unix user>). */
+export function localBackend(ops: HubOperations, actor: Actor, where: string, close: () => void): HubBackend {
+  return {
+    where,
+    listInfras: () => ops.listInfras(),
+    createInfra: (name) => ops.createInfra(actor, name),
+    rotateKey: (name) => ops.rotateKey(actor, name),
+    releaseInfra: (name) => ops.releaseInfra(actor, name),
+    queueRun: (infra, text, fileName) => ops.queueRun(actor, { infra, experiment: text, fileName }),
+    listRuns: (filter) => ops.listRuns(filter),
+    run: (runId) => ops.run(runId),
+    logs: (runId, after, limit) => ops.logs(runId, after, limit),
+    abort: (runId, force) => ops.abort(actor, runId, force),
+    audit: async (limit, before) => ({ entries: await ops.operators.listAudit(limit, before) }),
+    listUsers: async () => ({ users: await ops.operators.listUsers() }),
+    close: () => {
+      close();
+      return Promise.resolve();
+    },
+  };
+}

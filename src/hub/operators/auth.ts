@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Who is calling the operator API: console sessions (password login, cookie, CSRF token) and
+ * API tokens (`fdo_…`, Bearer). Session ids and tokens carry 256 bits of entropy and are
+ * stored as SHA-256 hashes; a session ends at its expiry or after `idleMs` without a call.
+ * Logins are rate-limited per remote address and per operator name, and an unknown name and a
+ * wrong password get the same answer after the same work (one scrypt either way).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+
+import { verifyPassword } from './passwords.js';
+import { OperatorError } from './operator-error.js';
+import type { OperatorStore } from './operator-store.js';
+import { RateLimiter } from './rate-limit.js';
+import type { Role } from './roles.js';
+
+export const API_TOKEN_PREFIX = 'fdo_';
+export const SESSION_COOKIE = 'faultd_session';
+
+export interface Operator {
+  readonly name: string;
+  readonly role: Role;
+}
+
+export interface AuthOptions {
+  /** A session ends this long after login (default 12 h). */
+  readonly sessionTtlMs: number;
+  /** … or after this long without a call (default 30 min). */
+  readonly idleMs: number;
+  /** Login attempts per remote address and window (default 30 per 5 min). */
+  readonly attemptsPerAddress: number;
+  /** Failed logins per operator name and window (default 8 per 5 min). */
+  readonly failuresPerName: number;
+  readonly windowMs: number;
+  /** Addresses and names tracked by each limiter at most. */
+  readonly maxTrackedKeys: number;
+  readonly now: () => number;
+}
+
+export const DEFAULT_AUTH_OPTIONS: Omit<AuthOptions, 'now'> = {
+  sessionTtlMs: 12 * 3600_000,
+  idleMs: 30 * 60_000,
+  attemptsPerAddress: 30,
+  failuresPerName: 8,
+  windowMs: 5 * 60_000,
+  maxTrackedKeys: 10_000,
+};
+
+/** A session's store row is touched at most this often (not on every call). */
+const TOUCH_EVERY_MS = 60_000;
+
+export function secretHash(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+export function newApiToken(): string {
+  return `${API_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+}
+
+export interface LoginResult {
+  readonly operator: Operator;
+  /** The cookie's value: the session id, never stored. */
+  readonly sessionId: string;
+  readonly csrfToken: string;
+  readonly expiresAt: number;
+}
+
+export interface SessionView {
+  readonly operator: Operator;
+  readonly csrfToken: string;
+  readonly idHash: string;
+}
+
+export class OperatorAuth {
+  readonly #store: OperatorStore;
+  readonly #options: AuthOptions;
+  readonly #byAddress: RateLimiter;
+  readonly #byName: RateLimiter;
+
+  constructor(store: OperatorStore, options: Partial<AuthOptions> & Pick<AuthOptions, 'now'>) {
+    this.#store = store;
+    this.#options = { ...DEFAULT_AUTH_OPTIONS, ...options };
+    const { windowMs, maxTrackedKeys: maxKeys, now } = this.#options;
+    this.#byAddress = new RateLimiter({ limit: this.#options.attemptsPerAddress, windowMs, maxKeys, now });
+    this.#byName = new RateLimiter({ limit: this.#options.failuresPerName, windowMs, maxKeys, now });
+  }
+
+  /**
+   * Checks a password login from `remote`. Throws OperatorError RATE_LIMITED (before any
+   * password work) or UNAUTHENTICATED (the same message for an unknown name and a wrong password).
+   */
+  async login(name: string, password: string, remote: string): Promise<LoginResult> {
+    const wait = Math.max(this.#byAddress.retryAfterMs(remote), this.#byName.retryAfterMs(name));
+    if (wait > 0) {
+      const seconds = Math.ceil(wait / 1000);
+      throw new OperatorError('RATE_LIMITED', `too many login attempts; try again in ${seconds} s`, { retryAfterSeconds: seconds });
+    }
+    this.#byAddress.record(remote);
+    const user = await this.#store.user(name);
+    const ok = await verifyPassword(password, user?.passwordHash);
+    if (!ok || !user) {
+      this.#byName.record(name);
+      throw new OperatorError('UNAUTHENTICATED', 'wrong operator name or password');
+    }
+    this.#byName.clear(name);
+    const now = this.#options.now();
+    await this.#store.pruneSessions(now, now - this.#options.idleMs);
+    const sessionId = randomBytes(32).toString('base64url');
+    const csrfToken = randomBytes(24).toString('base64url');
+    const expiresAt = now + this.#options.sessionTtlMs;
+    await this.#store.addSession({ idHash: secretHash(sessionId), userName: user.name, csrfToken, createdAt: now, expiresAt, lastSeenAt: now });
+    await this.#store.recordLogin(user.name, now);
+    return { operator: { name: user.name, role: user.role }, sessionId, csrfToken, expiresAt };
+  }
+
+  /** The live session for a cookie value, with its operator's current role; undefined when none. */
+  async session(sessionId: string): Promise<SessionView | undefined> {
+    const idHash = secretHash(sessionId);
+    const session = await this.#store.session(idHash);
+    if (!session) return undefined;
+    const now = this.#options.now();
+    if (session.expiresAt <= now || session.lastSeenAt <= now - this.#options.idleMs) {
+      await this.#store.deleteSession(idHash);
+      return undefined;
+    }
+    const user = await this.#store.user(session.userName);
+    if (!user) return undefined;
+    if (now - session.lastSeenAt >= TOUCH_EVERY_MS) await this.#store.touchSession(idHash, now);
+    return { operator: { name: user.name, role: user.role }, csrfToken: session.csrfToken, idHash };
+  }
+
+  async logout(idHash: string): Promise<void> {
+    await this.#store.deleteSession(idHash);
+  }
+
+  /** The operator an API token belongs to, if it is known and not expired. */
+  async token(token: string): Promise<Operator | undefined> {
+    if (!token.startsWith(API_TOKEN_PREFIX)) return undefined;
+    const hash = secretHash(token);
+    const record = await this.#store.apiToken(hash);
+    const now = this.#options.now();
+    if (!record || (record.expiresAt !== undefined && record.expiresAt <= now)) return undefined;
+    const user = await this.#store.user(record.userName);
+    if (!user) return undefined;
+    if (record.lastUsed === undefined || now - record.lastUsed >= TOUCH_EVERY_MS) await this.#store.touchApiToken(hash, now);
+    return { name: user.name, role: user.role };
+  }
+}
