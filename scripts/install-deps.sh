@@ -7,6 +7,7 @@
 # HTTP clients for the HTTP faults' tests (curl with HTTP/2, nghttp2-client: nghttp and h2load),
 # a Prometheus server for the prometheus probes' tests (the tests run its binary on 127.0.0.1),
 # a forward proxy for the agent's hub.proxy tests (tinyproxy: the tests run it on 127.0.0.1),
+# headless Chromium for the web console's browser tests (chromium: driven by puppeteer-core, which downloads no browser),
 # and what the system suite boots faultd in (systemd-nspawn, debootstrap; systemd-analyze).
 # Shared by .ci/run, Dockerfile.test and README's first command. Idempotent.
 # With --vm it also installs what `npm run test:vm` needs: QEMU, Debian's kernel (it gets

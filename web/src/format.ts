@@ -24,3 +24,15 @@ export function ago(ms: number | undefined, now = Date.now()): string {
 export function score(value: number | undefined): string {
   return value === undefined ? '—' : `${Math.round(value * 10) / 10}`;
 }
+
+/** A fault's revert as the agent reports it (`{"ok":true,"detail":"…"}`, or plain text) in words. */
+export function revertText(revert: string | undefined): { ok: boolean; text: string } | undefined {
+  if (revert === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(revert) as { ok?: unknown; detail?: unknown };
+    if (typeof parsed.ok === 'boolean') return { ok: parsed.ok, text: `${parsed.ok ? 'reverted' : 'REVERT FAILED'}${typeof parsed.detail === 'string' && parsed.detail ? `: ${parsed.detail}` : ''}` };
+  } catch {
+    // Plain text.
+  }
+  return { ok: !/fail/i.test(revert), text: revert };
+}

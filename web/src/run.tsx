@@ -7,7 +7,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 
 import { api, can, msOf, runEventsUrl, type LogEntry, type Operator, type RunDetail, type StatusEvent } from './api.js';
-import { dateTime, score, timeOfDay } from './format.js';
+import { dateTime, revertText, score, timeOfDay } from './format.js';
 import { href } from './router.js';
 import { timelineOf } from './timeline-model.js';
 import { TimelinePlot } from './timeline.js';
@@ -139,7 +139,7 @@ export function Run({ id, operator }: { id: string; operator: Operator }) {
               <tr key={f.faultId}>
                 <td data-label="Fault">{f.faultId}</td><td data-label="Kind">{f.kind}</td>
                 <td data-label="Outcome"><Badge value={f.status} />{f.error && <div class="error-text">{f.error}</div>}</td>
-                <td data-label="Revert">{f.revert ?? '—'}</td>
+                <td data-label="Revert" class={revertText(f.revert)?.ok === false ? 'error-text' : ''}>{revertText(f.revert)?.text ?? '—'}</td>
                 <td data-label="Probe success">{f.probeSuccessPercent === undefined ? '—' : `${score(f.probeSuccessPercent)} % (weight ${f.weight ?? 1})`}</td>
               </tr>
             ))}</tbody>
@@ -151,7 +151,7 @@ export function Run({ id, operator }: { id: string; operator: Operator }) {
         <>
           <h2>Probes</h2>
           <div class="table-wrap">
-            <table>
+            <table class="probes">
               <thead><tr><th>Probe</th><th>Type</th><th>Scope</th><th>Passed</th><th>First failure</th></tr></thead>
               <tbody>{result.probes.map((p) => (
                 <tr key={`${p.name}|${p.scope}`}>

@@ -6,6 +6,7 @@
  * Times are seconds since the run was queued.
  */
 import { msOf, type FaultOutcome, type RunSummary, type StatusEvent } from './api.js';
+import { revertText } from './format.js';
 
 export const SEGMENT_PHASES = ['queued', 'applying', 'applied', 'reverting'] as const;
 export type SegmentPhase = (typeof SEGMENT_PHASES)[number];
@@ -50,7 +51,7 @@ const PHASE_OF: Readonly<Record<string, SegmentPhase | 'done'>> = {
 
 function endPhase(outcome: FaultOutcome | undefined): EndPhase {
   if (!outcome) return 'reverted';
-  return outcome.error || /fail/.test(outcome.status) || (outcome.revert !== undefined && /fail/i.test(outcome.revert)) ? 'failed' : 'reverted';
+  return outcome.error || /fail/.test(outcome.status) || revertText(outcome.revert)?.ok === false ? 'failed' : 'reverted';
 }
 
 export function timelineOf(run: RunSummary, status: readonly StatusEvent[], faults: readonly FaultOutcome[], now: number): Timeline {
@@ -94,7 +95,7 @@ export function timelineOf(run: RunSummary, status: readonly StatusEvent[], faul
     close(lane, at);
     if (phase === 'done') {
       const end = endPhase(outcomeOf(lane));
-      ends.push({ lane, at, phase: end, detail: outcomeOf(lane)?.revert ?? '' });
+      ends.push({ lane, at, phase: end, detail: revertText(outcomeOf(lane)?.revert)?.text ?? '' });
       current.set(lane, end);
     } else {
       openSegment.set(lane, { phase, start: at });

@@ -42,6 +42,8 @@ function datasetsOf(timeline: Timeline): ChartDataset<'bar' | 'scatter', Point[]
     data: timeline.segments.filter((s) => s.phase === phase).map((s) => ({ x: [s.start, s.end] as [number, number], y: s.lane })),
     backgroundColor: COLORS[phase],
     grouped: false,
+    // Chart.js draws higher orders first: bars at the back, ends and probe marks on top.
+    order: 2,
     barPercentage: 0.9,
     categoryPercentage: 0.8,
     minBarLength: 2,
@@ -49,6 +51,7 @@ function datasetsOf(timeline: Timeline): ChartDataset<'bar' | 'scatter', Point[]
   const points = (label: string, data: Point[], pointStyle: 'rectRot' | 'circle' | 'crossRot', radius: number) => ({
     type: 'scatter' as const,
     label,
+    order: label.startsWith('probe') ? 0 : 1,
     data,
     backgroundColor: COLORS[label],
     borderColor: COLORS[label],
@@ -84,7 +87,7 @@ export function TimelinePlot({ timeline }: { timeline: Timeline }) {
           y: { type: 'category', offset: true },
         },
         plugins: {
-          legend: { position: 'bottom', labels: { boxWidth: 12 } },
+          legend: { position: 'bottom', labels: { boxWidth: 12, sort: (a, b) => (a.datasetIndex ?? 0) - (b.datasetIndex ?? 0) } },
           tooltip: {
             callbacks: {
               label: (item) => {
