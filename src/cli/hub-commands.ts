@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * `faultd hub …`: the reference control plane's commands (certificates, infrastructures, the
- * HTTPS API, runs). Their implementations (hub.ts) load SQLite and the TLS code only when a hub
- * command runs.
+ * HTTPS API, runs, operators, tokens, audit). Their implementations (hub.ts) load SQLite and the
+ * TLS code only when a hub command runs. With --hub-url (FAULTD_HUB_URL) the commands that make
+ * sense remotely act on that hub through its operator API instead of the local database.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
@@ -19,12 +20,57 @@ function tokenTtl(value: string): number {
 
 const hub = () => import('./hub.js');
 
+interface HubGlobalOptions {
+  hubDir: string;
+  hubUrl?: string;
+  tokenFile?: string;
+  caFile?: string;
+}
+
+/** The hub flags of every subcommand: the local directory, or the remote hub when --hub-url is given. */
+export type HubFlagsOf = () => import('./hub.js').HubFlags;
+
+function hubFlagsOf(hubCommand: Command): HubFlagsOf {
+  return () => {
+    const o = hubCommand.opts<HubGlobalOptions>();
+    const token = process.env['FAULTD_HUB_TOKEN'];
+    return {
+      hubDir: o.hubDir,
+      ...(o.hubUrl
+        ? { remote: { hubUrl: o.hubUrl, ...(o.tokenFile ? { tokenFile: o.tokenFile } : {}), ...(token ? { token } : {}), ...(o.caFile ? { caFile: o.caFile } : {}) } }
+        : {}),
+    };
+  };
+}
+
+function positiveInt(max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`must be a whole number 1–${max}`);
+    return n;
+  };
+}
+
+function list(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
+}
+
+function apiTokenTtl(value: string): number {
+  const ms = parseDurationMs(value);
+  if (ms === undefined || ms < 60_000 || ms > 730 * 86_400_000) throw new InvalidArgumentError('must be a duration in 1m–730d (e.g. 90d)');
+  return ms;
+}
+
 export function registerHub(program: Command, host: CliHost): void {
   const hubCommand = program
     .command('hub')
     .description('the reference control plane: certificates, infrastructures, the HTTPS API')
-    .addOption(new Option('--hub-dir <dir>', 'the hub state: hub.db (SQLite) and tls/').env('FAULTD_HUB_DIR').default(DEFAULT_HUB_DIR));
+    .addOption(new Option('--hub-dir <dir>', 'the hub state: hub.db (SQLite) and tls/').env('FAULTD_HUB_DIR').default(DEFAULT_HUB_DIR))
+    .addOption(new Option('--hub-url <url>', 'act on this remote hub through its operator API (infra, run, runs, logs, abort, result, audit, user list)').env('FAULTD_HUB_URL'))
+    .addOption(new Option('--token-file <file>', 'with --hub-url: a file (mode 0600) holding an operator API token (faultd hub token create); or the token in FAULTD_HUB_TOKEN').env('FAULTD_HUB_TOKEN_FILE'))
+    .addOption(new Option('--ca-file <file>', "with --hub-url: the hub's CA certificate (its tls/ca.pem); default: the system's CAs").env('FAULTD_HUB_CA_FILE'));
   const hubDir = (): string => hubCommand.opts<{ hubDir: string }>().hubDir;
+  const flags = hubFlagsOf(hubCommand);
   const env = () => host.env(false);
   hubCommand
     .command('init')
@@ -56,11 +102,12 @@ export function registerHub(program: Command, host: CliHost): void {
     .action(async (name: string) => {
       host.setExit(await (await hub()).hubClientCertCommand({ hubDir: hubDir(), name }, await env()));
     });
-  registerInfra(hubCommand, host, hubDir);
-  registerRuns(hubCommand, host, hubDir);
+  registerInfra(hubCommand, host, flags);
+  registerRuns(hubCommand, host, flags);
+  registerOperators(hubCommand, host, flags);
 }
 
-function registerInfra(hubCommand: Command, host: CliHost, hubDir: () => string): void {
+function registerInfra(hubCommand: Command, host: CliHost, hubFlags: HubFlagsOf): void {
   const env = () => host.env(false);
   const infra = hubCommand.command('infra').description('infrastructures: one per agent');
   infra
@@ -68,32 +115,32 @@ function registerInfra(hubCommand: Command, host: CliHost, hubDir: () => string)
     .description('create an infrastructure; prints its id and access key once')
     .argument('<name>', 'a-z, 0-9, ".", "_", "-"')
     .action(async (name: string) => {
-      host.setExit((await hub()).hubInfraCreateCommand({ hubDir: hubDir(), name }, await env()));
+      host.setExit(await (await hub()).hubInfraCreateCommand({ ...hubFlags(), name }, await env()));
     });
   infra
     .command('list')
     .description('each infrastructure: CONNECTED / DISCONNECTED by heartbeat age, agent version, the machine it is bound to, capabilities, last seen')
     .option('--json', 'machine-readable output')
     .action(async (flags: { json?: boolean }) => {
-      host.setExit((await hub()).hubInfraListCommand({ hubDir: hubDir(), json: flags.json === true }, await env()));
+      host.setExit(await (await hub()).hubInfraListCommand({ ...hubFlags(), json: flags.json === true }, await env()));
     });
   infra
     .command('rotate-key')
     .description('give the infrastructure a new access key with its next token (the old key works until the agent confirms)')
     .argument('<name>')
     .action(async (name: string) => {
-      host.setExit((await hub()).hubInfraRotateKeyCommand({ hubDir: hubDir(), name }, await env()));
+      host.setExit(await (await hub()).hubInfraRotateKeyCommand({ ...hubFlags(), name }, await env()));
     });
   infra
     .command('release')
     .description('unbind the infrastructure from its agent machine, so the next agent to use its key (a re-installed host) takes over')
     .argument('<name>')
     .action(async (name: string) => {
-      host.setExit((await hub()).hubInfraReleaseCommand({ hubDir: hubDir(), name }, await env()));
+      host.setExit(await (await hub()).hubInfraReleaseCommand({ ...hubFlags(), name }, await env()));
     });
 }
 
-function registerRuns(hubCommand: Command, host: CliHost, hubDir: () => string): void {
+function registerRuns(hubCommand: Command, host: CliHost, hubFlags: HubFlagsOf): void {
   const env = () => host.env(false);
   hubCommand
     .command('run')
@@ -101,15 +148,19 @@ function registerRuns(hubCommand: Command, host: CliHost, hubDir: () => string):
     .requiredOption('--infra <name>', 'the infrastructure to run it on')
     .argument('<file>', 'faultd/v1 experiment, YAML or JSON')
     .action(async (file: string, flags: { infra: string }) => {
-      host.setExit(await (await hub()).hubRunCommand({ hubDir: hubDir(), infra: flags.infra, file }, await env()));
+      host.setExit(await (await hub()).hubRunCommand({ ...hubFlags(), infra: flags.infra, file }, await env()));
     });
   hubCommand
     .command('runs')
     .description('runs, newest first: state (queued, dispatched, running, finished, cancelled) and verdict')
     .option('--infra <name>', 'only this infrastructure')
+    .option('--state <states>', 'only runs in these states (queued, dispatched, running, finished, cancelled; comma-separated)', list)
+    .option('--verdict <verdicts>', 'only runs with these verdicts (comma-separated)', list)
+    .addOption(new Option('--limit <n>', 'at most this many runs (1–500)').argParser(positiveInt(500)).default(100))
     .option('--json', 'machine-readable output')
-    .action(async (flags: { infra?: string; json?: boolean }) => {
-      host.setExit((await hub()).hubRunsCommand({ hubDir: hubDir(), ...(flags.infra ? { infra: flags.infra } : {}), json: flags.json === true }, await env()));
+    .action(async (flags: { infra?: string; state?: string[]; verdict?: string[]; limit: number; json?: boolean }) => {
+      const filter = { ...(flags.infra ? { infra: flags.infra } : {}), states: flags.state ?? [], verdicts: flags.verdict ?? [], limit: flags.limit };
+      host.setExit(await (await hub()).hubRunsCommand({ ...hubFlags(), ...filter, json: flags.json === true }, await env()));
     });
   hubCommand
     .command('logs')
@@ -118,7 +169,7 @@ function registerRuns(hubCommand: Command, host: CliHost, hubDir: () => string):
     .option('--follow', 'keep printing until the run has ended')
     .action(async (run: string, flags: { follow?: boolean }) => {
       abortOnSignals(host);
-      host.setExit(await (await hub()).hubLogsCommand({ hubDir: hubDir(), run, follow: flags.follow === true }, await env(), host.abort.signal));
+      host.setExit(await (await hub()).hubLogsCommand({ ...hubFlags(), run, follow: flags.follow === true }, await env(), host.abort.signal));
     });
   hubCommand
     .command('abort')
@@ -126,7 +177,7 @@ function registerRuns(hubCommand: Command, host: CliHost, hubDir: () => string):
     .argument('<run>', 'run id')
     .option('--force', 'close a dispatched or running run at once without its agent (for an agent that is gone for good)')
     .action(async (run: string, flags: { force?: boolean }) => {
-      host.setExit((await hub()).hubAbortCommand({ hubDir: hubDir(), run, force: flags.force === true }, await env()));
+      host.setExit(await (await hub()).hubAbortCommand({ ...hubFlags(), run, force: flags.force === true }, await env()));
     });
   hubCommand
     .command('result')
@@ -134,6 +185,84 @@ function registerRuns(hubCommand: Command, host: CliHost, hubDir: () => string):
     .argument('<run>', 'run id')
     .option('--json', 'machine-readable output')
     .action(async (run: string, flags: { json?: boolean }) => {
-      host.setExit((await hub()).hubResultCommand({ hubDir: hubDir(), run, json: flags.json === true }, await env()));
+      host.setExit(await (await hub()).hubResultCommand({ ...hubFlags(), run, json: flags.json === true }, await env()));
+    });
+}
+
+function registerOperators(hubCommand: Command, host: CliHost, hubFlags: HubFlagsOf): void {
+  const env = () => host.env(false);
+  const user = hubCommand.command('user').description('operator accounts for the console and the operator API (roles: viewer < operator < admin)');
+  user
+    .command('add')
+    .description('create an operator; the password comes from --password-file, the terminal (asked twice, not echoed) or the first line of stdin, never from the command line')
+    .argument('<name>', 'a-z, 0-9, ".", "_", "-"')
+    .addOption(new Option('--role <role>', 'viewer reads; operator also queues/aborts runs and manages the experiment library; admin also manages infrastructures, keys, users and reads the audit log').choices(['viewer', 'operator', 'admin']).makeOptionMandatory())
+    .option('--password-file <file>', 'read the password from the first line of this file')
+    .action(async (name: string, flags: { role: string; passwordFile?: string }) => {
+      host.setExit(await (await hub()).hubUserAddCommand({ ...hubFlags(), name, role: flags.role, ...(flags.passwordFile ? { passwordFile: flags.passwordFile } : {}) }, await env()));
+    });
+  user
+    .command('list')
+    .description('operators, their roles and last login')
+    .option('--json', 'machine-readable output')
+    .action(async (flags: { json?: boolean }) => {
+      host.setExit(await (await hub()).hubUserListCommand({ ...hubFlags(), json: flags.json === true }, await env()));
+    });
+  user
+    .command('remove')
+    .description('remove an operator with their sessions and API tokens')
+    .argument('<name>')
+    .action(async (name: string) => {
+      host.setExit(await (await hub()).hubUserRemoveCommand({ ...hubFlags(), name }, await env()));
+    });
+  user
+    .command('passwd')
+    .description("set an operator's password (as user add reads it); ends their console sessions")
+    .argument('<name>')
+    .option('--password-file <file>', 'read the password from the first line of this file')
+    .action(async (name: string, flags: { passwordFile?: string }) => {
+      host.setExit(await (await hub()).hubUserPasswdCommand({ ...hubFlags(), name, ...(flags.passwordFile ? { passwordFile: flags.passwordFile } : {}) }, await env()));
+    });
+  user
+    .command('role')
+    .description("change an operator's role")
+    .argument('<name>')
+    .argument('<role>', 'viewer, operator or admin')
+    .action(async (name: string, role: string) => {
+      host.setExit(await (await hub()).hubUserRoleCommand({ ...hubFlags(), name, role }, await env()));
+    });
+  const token = hubCommand.command('token').description('operator API tokens (fdo_…) for the CLI with --hub-url and for automation');
+  token
+    .command('create')
+    .description('create an API token acting as an operator (with their role); printed once, stored hashed')
+    .requiredOption('--user <name>', 'the operator the token acts as')
+    .addOption(new Option('--ttl <duration>', 'lifetime (1m–730d)').argParser(apiTokenTtl).default(90 * 86_400_000, '90d'))
+    .option('--no-expiry', 'a token that never expires (revoke it when no longer needed)')
+    .action(async (flags: { user: string; ttl: number; expiry: boolean }) => {
+      host.setExit(await (await hub()).hubTokenCreateCommand({ ...hubFlags(), user: flags.user, ttlMs: flags.ttl, noExpiry: !flags.expiry }, await env()));
+    });
+  token
+    .command('list')
+    .description('API tokens (ids, not the tokens), their operator, expiry and last use')
+    .option('--user <name>', 'only this operator')
+    .option('--json', 'machine-readable output')
+    .action(async (flags: { user?: string; json?: boolean }) => {
+      host.setExit(await (await hub()).hubTokenListCommand({ ...hubFlags(), ...(flags.user ? { user: flags.user } : {}), json: flags.json === true }, await env()));
+    });
+  token
+    .command('revoke')
+    .description('revoke an API token by id (tok_…)')
+    .argument('<id>')
+    .action(async (id: string) => {
+      host.setExit(await (await hub()).hubTokenRevokeCommand({ ...hubFlags(), id }, await env()));
+    });
+  hubCommand
+    .command('audit')
+    .description('the audit log, newest first: who (operator or local:<unix user>), when, what, from where')
+    .addOption(new Option('--limit <n>', 'at most this many entries (1–1000)').argParser(positiveInt(1000)).default(50))
+    .addOption(new Option('--before <id>', 'only entries older than this id (paging)').argParser(positiveInt(Number.MAX_SAFE_INTEGER)))
+    .option('--json', 'machine-readable output')
+    .action(async (flags: { limit: number; before?: number; json?: boolean }) => {
+      host.setExit(await (await hub()).hubAuditCommand({ ...hubFlags(), limit: flags.limit, ...(flags.before === undefined ? {} : { before: flags.before }), json: flags.json === true }, await env()));
     });
 }

@@ -1,23 +1,34 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * `faultd hub …`: the reference control plane. `init` creates its CA and server certificate,
- * `serve` runs the HTTPS API, `infra create|list|rotate-key|release` manage infrastructures, and
- * `run|runs|logs|abort|result` manage runs, all on the same SQLite state (<hub-dir>/hub.db)
- * that `serve` uses (WAL: the CLI and a serving hub can use it at once).
+ * `serve` runs the HTTPS API (agent API and operator API), `infra create|list|rotate-key|release`
+ * manage infrastructures, `run|runs|logs|abort|result` manage runs, `user|token` manage operator
+ * accounts and API tokens, `audit` shows who changed what. They act on the SQLite state
+ * (<hub-dir>/hub.db) that `serve` uses (WAL: the CLI and a serving hub can use it at once), or,
+ * with --hub-url, on a remote hub through its operator API: either way through a HubBackend,
+ * printed by the same code (hub-backend.ts). Changes made on the database file are audited as
+ * `local:<unix user>`.
  */
 import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { FaultdError, messageOf } from '../errors.js';
-import { parseExperimentText } from '../experiment/load.js';
+import { experimentTextChecker } from '../experiment/load.js';
+import type { AuditEntry } from '../hub/operators/operator-store.js';
+import { localActor, OperatorService, type ExperimentValidator } from '../hub/operators/operator-service.js';
+import type { InfraJson, RunJson } from '../hub/operators/operations.js';
+import { operatorApi, operatorOperations } from '../hub/operators/setup.js';
 import { startHubServer } from '../hub/server.js';
 import { HubService } from '../hub/service.js';
 import { SqliteHubStore } from '../hub/sqlite-store.js';
 import { initHubTls, issueClientCertificate, readHubTls } from '../hub/tls.js';
 import type { ResultRequest } from '../protocol/messages.js';
+import { localBackend, type HubBackend } from './hub-backend.js';
+import { remoteBackend, type RemoteHubFlags } from './hub-remote.js';
+import { readPassword } from './password-input.js';
 import { percent } from './probe-text.js';
-import type { CommandEnv } from './context.js';
+import { validationContext, type CommandEnv } from './context.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { escapeTerminalText } from './terminal-text.js';
 
@@ -28,17 +39,61 @@ const FOLLOW_POLL_MS = 500;
 
 export interface HubFlags {
   readonly hubDir: string;
+  /** Set: the commands act on this remote hub through its operator API. */
+  readonly remote?: RemoteHubFlags;
 }
 
-function openService(flags: HubFlags, tokenTtlSeconds?: number): { service: HubService; close(): void } {
+function openService(flags: HubFlags, tokenTtlSeconds?: number): { service: HubService; store: SqliteHubStore; close(): void } {
   try {
     mkdirSync(flags.hubDir, { recursive: true, mode: 0o700 });
   } catch (error) {
     throw new FaultdError('FAULTD_ERR_STATE_DIR', `cannot create the hub directory ${flags.hubDir}: ${messageOf(error)}`, { cause: error });
   }
   const store = new SqliteHubStore(path.join(flags.hubDir, 'hub.db'));
-  return { service: new HubService(store, tokenTtlSeconds === undefined ? {} : { tokenTtlSeconds }), close: () => store.close() };
+  return { service: new HubService(store, tokenTtlSeconds === undefined ? {} : { tokenTtlSeconds }), store, close: () => store.close() };
 }
+
+/**
+ * `faultd validate`'s checks on an experiment's text, for the operator API and the library:
+ * the same code (experiment/load.ts), the same lines, against this host's bounds.
+ */
+function experimentValidator(env: CommandEnv): ExperimentValidator {
+  return experimentTextChecker(env.registry, () => validationContext(env));
+}
+
+/** Where the commands act: the remote hub of --hub-url, or the database file in --hub-dir. */
+function openBackend(flags: HubFlags, env: CommandEnv): HubBackend {
+  if (flags.remote) return remoteBackend(flags.remote);
+  const hub = openService(flags);
+  const ops = operatorOperations({ hub: hub.service, store: hub.store.operators(), validate: experimentValidator(env) });
+  return localBackend(ops, localActor(), path.join(flags.hubDir, 'hub.db'), () => hub.close());
+}
+
+async function withBackend<T>(flags: HubFlags, env: CommandEnv, use: (backend: HubBackend) => Promise<T>): Promise<T> {
+  const backend = openBackend(flags, env);
+  try {
+    return await use(backend);
+  } finally {
+    await backend.close();
+  }
+}
+
+/** Commands that manage accounts and tokens act on the database file only. */
+function localOnly(flags: HubFlags, command: string): void {
+  if (flags.remote) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `faultd hub ${command} works on the hub's database file only (run it on the hub host, without --hub-url)`);
+}
+
+async function withOperators<T>(flags: HubFlags, command: string, use: (operators: OperatorService) => Promise<T>): Promise<T> {
+  localOnly(flags, command);
+  const hub = openService(flags);
+  try {
+    return await use(new OperatorService(hub.store.operators(), { now: () => hub.service.now() }));
+  } finally {
+    hub.close();
+  }
+}
+
+const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
 
 /**
  * Prints a line with the characters a terminal would act on escaped. Every line but `--json`
@@ -47,16 +102,6 @@ function openService(flags: HubFlags, tokenTtlSeconds?: number): { service: HubS
  */
 function printText(env: CommandEnv, line: string): void {
   env.print(escapeTerminalText(line));
-}
-
-/** Runs `use` on the hub's service and closes the store afterwards, whatever happens. */
-function withService<T>(flags: HubFlags, use: (service: HubService) => T): T {
-  const hub = openService(flags);
-  try {
-    return use(hub.service);
-  } finally {
-    hub.close();
-  }
 }
 
 export async function hubInitCommand(flags: HubFlags & { sans: readonly string[] }, env: CommandEnv): Promise<ExitCode> {
@@ -76,9 +121,9 @@ export async function hubClientCertCommand(flags: HubFlags & { name: string }, e
   return EXIT.OK;
 }
 
-export function hubInfraCreateCommand(flags: HubFlags & { name: string }, env: CommandEnv): ExitCode {
-  return withService(flags, (service) => {
-    const { id, accessKey } = service.createInfra(flags.name);
+export async function hubInfraCreateCommand(flags: HubFlags & { name: string }, env: CommandEnv): Promise<ExitCode> {
+  return withBackend(flags, env, async (backend) => {
+    const { id, accessKey } = await backend.createInfra(flags.name);
     printText(env, `Infrastructure "${flags.name}" created.`);
     printText(env, `infra id:   ${id}`);
     printText(env, `access key: ${accessKey}`);
@@ -87,9 +132,24 @@ export function hubInfraCreateCommand(flags: HubFlags & { name: string }, env: C
   });
 }
 
-export function hubInfraListCommand(flags: HubFlags & { json: boolean }, env: CommandEnv): ExitCode {
-  return withService(flags, (service) => {
-    const infras = service.listInfras();
+/** `infra list --json`: the shape faultd printed before the operator API (ISO times). */
+function infraListJson(i: InfraJson) {
+  return {
+    id: i.id,
+    name: i.name,
+    state: i.state,
+    ...(i.lastSeen === undefined ? {} : { lastSeen: iso(i.lastSeen) }),
+    ...(i.agentVersion === undefined ? {} : { agentVersion: i.agentVersion }),
+    ...(i.hostname === undefined ? {} : { hostname: i.hostname }),
+    capabilities: i.capabilities,
+    keyRotation: i.keyRotation,
+    ...(i.binding ? { binding: { ...i.binding, since: iso(i.binding.since) } } : {}),
+  };
+}
+
+export async function hubInfraListCommand(flags: HubFlags & { json: boolean }, env: CommandEnv): Promise<ExitCode> {
+  return withBackend(flags, env, async (backend) => {
+    const infras = (await backend.listInfras()).infras.map(infraListJson);
     if (flags.json) {
       env.print(JSON.stringify(infras, null, 2));
       return EXIT.OK;
@@ -97,28 +157,28 @@ export function hubInfraListCommand(flags: HubFlags & { json: boolean }, env: Co
     if (infras.length === 0) printText(env, 'No infrastructure yet: faultd hub infra create <name>');
     for (const i of infras) {
       const agent = i.agentVersion ? `agent ${i.agentVersion} on ${i.hostname ?? '?'}` : 'no agent yet';
-      const bound = i.binding ? `bound to ${i.binding.hostname} (agent ${i.binding.agentIdPrefix}, since ${i.binding.since})` : 'not bound';
+      const bound = i.binding ? `bound to ${i.binding.hostname} (agent ${i.binding.agentIdPrefix}, since ${i.binding.since ?? '?'})` : 'not bound';
       printText(env, `${i.name.padEnd(20)} ${i.state.padEnd(12)} ${i.id}  ${agent}; ${bound}; last seen ${i.lastSeen ?? 'never'}; key rotation: ${i.keyRotation}; capabilities: ${i.capabilities.join(', ') || '-'}`);
     }
     return EXIT.OK;
   });
 }
 
-export function hubInfraRotateKeyCommand(flags: HubFlags & { name: string }, env: CommandEnv): ExitCode {
-  return withService(flags, (service) => {
-    service.rotateKey(flags.name);
+export async function hubInfraRotateKeyCommand(flags: HubFlags & { name: string }, env: CommandEnv): Promise<ExitCode> {
+  return withBackend(flags, env, async (backend) => {
+    await backend.rotateKey(flags.name);
     printText(env, `Key rotation of "${flags.name}" requested: the agent receives its new key with its next token and confirms it; the old key works until then.`);
     return EXIT.OK;
   });
 }
 
-export function hubInfraReleaseCommand(flags: HubFlags & { name: string }, env: CommandEnv): ExitCode {
-  return withService(flags, (service) => {
-    const released = service.releaseAgent(flags.name);
+export async function hubInfraReleaseCommand(flags: HubFlags & { name: string }, env: CommandEnv): Promise<ExitCode> {
+  return withBackend(flags, env, async (backend) => {
+    const { released } = await backend.releaseInfra(flags.name);
     printText(
       env,
       released
-        ? `"${flags.name}" released from the agent on ${released.hostname} (agent ${released.agentIdPrefix}, bound since ${released.since}): the next agent to use its key binds it.`
+        ? `"${flags.name}" released from the agent on ${released.hostname} (agent ${released.agentIdPrefix}, bound since ${iso(released.since) ?? '?'}): the next agent to use its key binds it.`
         : `"${flags.name}" was not bound to an agent; nothing changed.`,
     );
     return EXIT.OK;
@@ -135,7 +195,8 @@ export async function hubServeCommand(
     if (flags.insecureHttp && flags.requireClientCert) throw new FaultdError('FAULTD_ERR_HUB_INPUT', '--require-client-cert needs TLS: drop --insecure-http');
     const files = flags.insecureHttp ? undefined : readHubTls(path.join(flags.hubDir, 'tls'), flags.requireClientCert);
     const tls = files && { key: files.key, cert: files.cert, ...(files.ca === undefined ? {} : { clientCa: files.ca }) };
-    const server = await startHubServer({ service: hub.service, logger: env.logger, host: flags.host, port: flags.port, ...(tls ? { tls } : { insecureHttp: true }) });
+    const api = operatorApi({ hub: hub.service, store: hub.store.operators(), validate: experimentValidator(env) }, { secureCookies: tls !== undefined, logger: env.logger });
+    const server = await startHubServer({ service: hub.service, logger: env.logger, host: flags.host, port: flags.port, operatorApi: api, ...(tls ? { tls } : { insecureHttp: true }) });
     printText(env, `faultd hub serving on ${server.url} (state ${flags.hubDir}); Ctrl-C stops it`);
     const closeSilent = (): void => {
       for (const run of hub.service.closeSilentRuns()) env.logger.warn({ run }, 'run closed as lost: its agent has sent no heartbeat for 2 h');
@@ -161,30 +222,31 @@ export async function hubRunCommand(flags: HubFlags & { infra: string; file: str
   } catch (error) {
     throw new FaultdError('FAULTD_ERR_INPUT_FILE', `cannot read ${flags.file}: ${messageOf(error)}`, { cause: error });
   }
-  const experiment = parseExperimentText(text, flags.file);
-  const hub = openService(flags);
-  try {
-    const run = hub.service.queueRun(flags.infra, experiment);
-    const ahead = hub.service.runs(flags.infra).filter((r) => r.id !== run.id && ['queued', 'dispatched', 'running'].includes(r.state)).length;
-    printText(env, `Queued run ${run.id} for "${flags.infra}"${ahead ? ` (${ahead} run(s) ahead of it)` : ''}. Follow it: faultd hub logs ${run.id} --follow`);
+  return withBackend(flags, env, async (backend) => {
+    const { id, ahead } = await backend.queueRun(flags.infra, text, flags.file);
+    printText(env, `Queued run ${id} for "${flags.infra}"${ahead ? ` (${ahead} run(s) ahead of it)` : ''}. Follow it: faultd hub logs ${id} --follow`);
     return EXIT.OK;
-  } finally {
-    hub.close();
-  }
+  });
 }
 
-export function hubRunsCommand(flags: HubFlags & { infra?: string; json: boolean }, env: CommandEnv): ExitCode {
-  return withService(flags, (service) => {
-    const runs = service.runs(flags.infra).map((r) => ({
-      id: r.id,
-      infra: service.infraName(r.infraId) ?? r.infraId,
-      state: r.state,
-      queuedAt: new Date(r.queuedAt).toISOString(),
-      ...(r.finishedAt === undefined ? {} : { finishedAt: new Date(r.finishedAt).toISOString() }),
-      ...(r.result ? { verdict: r.result.verdict } : {}),
-      ...(r.result?.resilienceScore === undefined ? {} : { resilienceScore: r.result.resilienceScore }),
-      abortRequested: r.abortRequested,
-    }));
+/** `runs --json`: the shape faultd printed before the operator API (ISO times). */
+function runListJson(r: RunJson) {
+  return {
+    id: r.id,
+    infra: r.infraName,
+    state: r.state,
+    queuedAt: iso(r.queuedAt) ?? '',
+    ...(r.finishedAt === undefined ? {} : { finishedAt: iso(r.finishedAt) }),
+    ...(r.verdict === undefined ? {} : { verdict: r.verdict }),
+    ...(r.resilienceScore === undefined ? {} : { resilienceScore: r.resilienceScore }),
+    abortRequested: r.abortRequested,
+  };
+}
+
+export async function hubRunsCommand(flags: HubFlags & { infra?: string; states: string[]; verdicts: string[]; limit: number; json: boolean }, env: CommandEnv): Promise<ExitCode> {
+  return withBackend(flags, env, async (backend) => {
+    const filter = { ...(flags.infra ? { infra: flags.infra } : {}), states: flags.states, verdicts: flags.verdicts, limit: flags.limit };
+    const runs = (await backend.listRuns(filter)).runs.map(runListJson);
     if (flags.json) {
       env.print(JSON.stringify(runs, null, 2));
       return EXIT.OK;
@@ -198,41 +260,36 @@ export function hubRunsCommand(flags: HubFlags & { infra?: string; json: boolean
   });
 }
 
-export function hubAbortCommand(flags: HubFlags & { run: string; force: boolean }, env: CommandEnv): ExitCode {
-  return withService(flags, (service) => {
-    if (flags.force) {
-      const closed = service.closeRun(flags.run, 'closed by the operator (hub abort --force): its agent never reported it');
-      printText(env, closed ? `Run ${flags.run} closed as aborted; the infrastructure's next run can start. If its agent still runs it, the agent's late result is refused (409).` : `Run ${flags.run} has already ended.`);
-      return EXIT.OK;
-    }
-    const outcome = service.requestAbort(flags.run);
+export async function hubAbortCommand(flags: HubFlags & { run: string; force: boolean }, env: CommandEnv): Promise<ExitCode> {
+  return withBackend(flags, env, async (backend) => {
+    const { outcome } = await backend.abort(flags.run, flags.force);
     printText(
       env,
-      outcome === 'cancelled'
-        ? `Run ${flags.run} was still queued: cancelled.`
-        : outcome === 'requested'
-          ? `Abort of run ${flags.run} requested: its agent learns it with its next heartbeat and reverts.`
-          : `Run ${flags.run} has already ended.`,
+      outcome === 'closed'
+        ? `Run ${flags.run} closed as aborted; the infrastructure's next run can start. If its agent still runs it, the agent's late result is refused (409).`
+        : outcome === 'cancelled'
+          ? `Run ${flags.run} was still queued: cancelled.`
+          : outcome === 'requested'
+            ? `Abort of run ${flags.run} requested: its agent learns it with its next heartbeat and reverts.`
+            : `Run ${flags.run} has already ended.`,
     );
     return EXIT.OK;
   });
 }
 
-export function hubResultCommand(flags: HubFlags & { run: string; json: boolean }, env: CommandEnv): ExitCode {
-  return withService(flags, (service) => {
-    const run = service.run(flags.run);
-    if (!run) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `no run ${flags.run} (see faultd hub runs)`);
-    const status = service.runStatus(run.id);
+export async function hubResultCommand(flags: HubFlags & { run: string; json: boolean }, env: CommandEnv): Promise<ExitCode> {
+  return withBackend(flags, env, async (backend) => {
+    const { run, status, result } = await backend.run(flags.run);
     if (flags.json) {
-      env.print(JSON.stringify({ id: run.id, state: run.state, result: run.result, status }, null, 2));
+      env.print(JSON.stringify({ id: run.id, state: run.state, result, status }, null, 2));
       return EXIT.OK;
     }
-    printText(env, `Run ${run.id}: ${run.state}${run.result ? `, verdict ${run.result.verdict}${run.result.reason ? ` (${run.result.reason})` : ''}` : ''}`);
-    for (const f of run.result?.faults ?? []) {
+    printText(env, `Run ${run.id}: ${run.state}${result ? `, verdict ${result.verdict}${result.reason ? ` (${result.reason})` : ''}` : ''}`);
+    for (const f of result?.faults ?? []) {
       const probes = f.weight === undefined ? '' : `; weight ${f.weight}, probe success ${percent(f.probeSuccessPercent)}`;
       printText(env, `  ${f.faultId} ${f.kind}: ${f.status}${f.revert ? `; revert: ${f.revert}` : ''}${f.error ? `; error: ${f.error}` : ''}${probes}`);
     }
-    for (const line of resultProbeLines(run.result)) printText(env, line);
+    for (const line of resultProbeLines(result)) printText(env, line);
     for (const s of status) printText(env, `  ${s.at} ${s.faultId ?? 'run'} ${s.phase}${s.detail ? ` ${s.detail}` : ''}`);
     return EXIT.OK;
   });
@@ -250,21 +307,115 @@ function resultProbeLines(result: ResultRequest | undefined): string[] {
 
 /** Prints a run's log lines; with `follow`, keeps printing until the run has ended (or `signal`). */
 export async function hubLogsCommand(flags: HubFlags & { run: string; follow: boolean }, env: CommandEnv, signal: AbortSignal): Promise<ExitCode> {
-  const hub = openService(flags);
-  try {
-    if (!hub.service.run(flags.run)) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `no run ${flags.run} (see faultd hub runs)`);
+  return withBackend(flags, env, async (backend) => {
+    await backend.run(flags.run); // an unknown run is refused before anything is printed
     let after = 0;
     for (;;) {
-      for (const e of hub.service.runLogs(flags.run, after)) {
+      for (const e of (await backend.logs(flags.run, after, 1000)).entries) {
         printText(env, `${e.at} ${e.level.toUpperCase().padEnd(5)} ${e.message}${e.fields ? ` ${JSON.stringify(e.fields)}` : ''}`);
         after = e.seq;
       }
-      const state = hub.service.run(flags.run)?.state;
+      const { state } = (await backend.run(flags.run)).run;
       const ended = state === 'finished' || state === 'cancelled';
-      if (!flags.follow || signal.aborted || (ended && hub.service.runLogs(flags.run, after, 1).length === 0)) return EXIT.OK;
+      if (!flags.follow || signal.aborted || (ended && (await backend.logs(flags.run, after, 1)).entries.length === 0)) return EXIT.OK;
       await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS));
     }
-  } finally {
-    hub.close();
-  }
+  });
+}
+
+export async function hubAuditCommand(flags: HubFlags & { limit: number; before?: number; json: boolean }, env: CommandEnv): Promise<ExitCode> {
+  return withBackend(flags, env, async (backend) => {
+    const { entries } = await backend.audit(flags.limit, flags.before);
+    if (flags.json) {
+      env.print(JSON.stringify(entries, null, 2));
+      return EXIT.OK;
+    }
+    if (entries.length === 0) printText(env, 'The audit log is empty.');
+    for (const e of entries) printText(env, auditLine(e));
+    return EXIT.OK;
+  });
+}
+
+function auditLine(e: AuditEntry): string {
+  return `#${e.id} ${iso(e.at) ?? ''} ${e.actor} (${e.role}) from ${e.remote}: ${e.action}${e.target === undefined ? '' : ` ${e.target}`}${e.detail === undefined ? '' : ` (${e.detail})`}`;
+}
+
+export async function hubUserAddCommand(flags: HubFlags & { name: string; role: string; passwordFile?: string }, env: CommandEnv): Promise<ExitCode> {
+  localOnly(flags, 'user add');
+  const password = await readPassword(flags.passwordFile, flags.name);
+  return withOperators(flags, 'user add', async (operators) => {
+    const user = await operators.addUser(localActor(), flags.name, flags.role, password);
+    printText(env, `Operator "${user.name}" created with role ${user.role}. They log in to the console at https://<hub>/ui/; for the CLI: faultd hub token create --user ${user.name}`);
+    return EXIT.OK;
+  });
+}
+
+export async function hubUserListCommand(flags: HubFlags & { json: boolean }, env: CommandEnv): Promise<ExitCode> {
+  return withBackend(flags, env, async (backend) => {
+    const { users } = await backend.listUsers();
+    if (flags.json) {
+      env.print(JSON.stringify(users, null, 2));
+      return EXIT.OK;
+    }
+    if (users.length === 0) printText(env, 'No operator yet: faultd hub user add <name> --role admin');
+    for (const u of users) printText(env, `${u.name.padEnd(20)} ${u.role.padEnd(9)} created ${iso(u.createdAt) ?? ''}; last login ${iso(u.lastLogin) ?? 'never'}`);
+    return EXIT.OK;
+  });
+}
+
+export async function hubUserRemoveCommand(flags: HubFlags & { name: string }, env: CommandEnv): Promise<ExitCode> {
+  return withOperators(flags, 'user remove', async (operators) => {
+    await operators.removeUser(localActor(), flags.name);
+    printText(env, `Operator "${flags.name}" removed, with their sessions and API tokens.`);
+    return EXIT.OK;
+  });
+}
+
+export async function hubUserPasswdCommand(flags: HubFlags & { name: string; passwordFile?: string }, env: CommandEnv): Promise<ExitCode> {
+  localOnly(flags, 'user passwd');
+  const password = await readPassword(flags.passwordFile, flags.name);
+  return withOperators(flags, 'user passwd', async (operators) => {
+    await operators.setPassword(localActor(), flags.name, password);
+    printText(env, `Password of "${flags.name}" changed; their console sessions have ended.`);
+    return EXIT.OK;
+  });
+}
+
+export async function hubUserRoleCommand(flags: HubFlags & { name: string; role: string }, env: CommandEnv): Promise<ExitCode> {
+  return withOperators(flags, 'user role', async (operators) => {
+    await operators.setRole(localActor(), flags.name, flags.role);
+    printText(env, `"${flags.name}" now has role ${flags.role} (their sessions and tokens too).`);
+    return EXIT.OK;
+  });
+}
+
+export async function hubTokenCreateCommand(flags: HubFlags & { user: string; ttlMs?: number; noExpiry: boolean }, env: CommandEnv): Promise<ExitCode> {
+  return withOperators(flags, 'token create', async (operators) => {
+    const { token, view } = await operators.createToken(localActor(), flags.user, flags.noExpiry ? undefined : flags.ttlMs);
+    printText(env, `API token ${view.id} for "${view.user}"${view.expiresAt === undefined ? ', no expiry' : `, expires ${iso(view.expiresAt) ?? ''}`}:`);
+    printText(env, token);
+    printText(env, 'It is shown this once and stored only hashed: put it in a file of mode 0600 and use faultd hub --hub-url <url> --token-file <file> …');
+    return EXIT.OK;
+  });
+}
+
+export async function hubTokenListCommand(flags: HubFlags & { user?: string; json: boolean }, env: CommandEnv): Promise<ExitCode> {
+  return withOperators(flags, 'token list', async (operators) => {
+    const tokens = await operators.listTokens(flags.user);
+    if (flags.json) {
+      env.print(JSON.stringify(tokens, null, 2));
+      return EXIT.OK;
+    }
+    if (tokens.length === 0) printText(env, 'No API token.');
+    for (const t of tokens) printText(env, `${t.id}  ${t.user.padEnd(20)} created ${iso(t.createdAt) ?? ''}; expires ${iso(t.expiresAt) ?? 'never'}; last used ${iso(t.lastUsed) ?? 'never'}`);
+    return EXIT.OK;
+  });
+}
+
+export async function hubTokenRevokeCommand(flags: HubFlags & { id: string }, env: CommandEnv): Promise<ExitCode> {
+  return withOperators(flags, 'token revoke', async (operators) => {
+    await operators.revokeToken(localActor(), flags.id);
+    printText(env, `API token ${flags.id} revoked.`);
+    return EXIT.OK;
+  });
 }

@@ -2,7 +2,7 @@
 /** Reads an experiment file (YAML or JSON) and validates it; errors carry stable codes. */
 import { readFile } from 'node:fs/promises';
 
-import { FaultdError, messageOf } from '../errors.js';
+import { FaultdError, isFaultdError, messageOf } from '../errors.js';
 import type { Registry } from '../faults/registry.js';
 import type { ValidationContext } from '../faults/types.js';
 import { parseYamlInput } from '../yaml-input.js';
@@ -48,4 +48,24 @@ export function validateExperimentText(text: string, file: string, registry: Reg
     throw new FaultdError('FAULTD_ERR_INPUT_INVALID', `${file} is not a valid experiment:\n${lines.join('\n')}`);
   }
   return { experiment: result.experiment, warnings: result.warnings, raw };
+}
+
+/** The outcome of checking an experiment's text: its document and fault count, or the lines `faultd validate` prints. */
+export type ExperimentTextCheck = { readonly ok: true; readonly experiment: unknown; readonly faults: number } | { readonly ok: false; readonly lines: readonly string[] };
+
+/**
+ * A checker of experiment texts for places that receive them as data (the hub's operator API,
+ * its experiment library): validateExperimentText against `ctx()` (read at each call), with
+ * the error lines of `faultd validate` instead of a throw.
+ */
+export function experimentTextChecker(registry: Registry, ctx: () => ValidationContext): (text: string, name: string) => ExperimentTextCheck {
+  return (text, name) => {
+    try {
+      const { experiment, raw } = validateExperimentText(text, name, registry, ctx());
+      return { ok: true, experiment: raw, faults: experiment.steps.reduce((n, s) => n + s.faults.length, 0) };
+    } catch (error) {
+      if (isFaultdError(error, 'FAULTD_ERR_INPUT_SYNTAX', 'FAULTD_ERR_INPUT_INVALID')) return { ok: false, lines: error.message.split('\n') };
+      throw error;
+    }
+  };
 }

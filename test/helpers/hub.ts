@@ -15,6 +15,13 @@ import { startHubServer } from '../../src/hub/server.js';
 import { HubService, type HubOptions } from '../../src/hub/service.js';
 import { SqliteHubStore } from '../../src/hub/sqlite-store.js';
 import { initHubTls, readHubTls } from '../../src/hub/tls.js';
+import { experimentTextChecker } from '../../src/experiment/load.js';
+import { REGISTRY } from '../../src/faults/registry.js';
+import type { AuthOptions } from '../../src/hub/operators/auth.js';
+import type { EventStreamOptions } from '../../src/hub/operators/events.js';
+import type { HubOperations } from '../../src/hub/operators/operations.js';
+import { operatorApi } from '../../src/hub/operators/setup.js';
+import { FAKE_VALIDATION } from './host.js';
 
 export const SILENT = pino({ level: 'silent' });
 
@@ -24,20 +31,32 @@ export interface TestHub {
   /** PEM of the CA that signed the hub's certificate. */
   readonly ca: string;
   readonly service: HubService;
+  /** The operator side on the same store (accounts, tokens, audit, library), as the operator API uses it. */
+  readonly ops: HubOperations;
   /** An undici Agent trusting the CA. */
   readonly agent: Agent;
   stop(): Promise<void>;
 }
 
 /** Starts a hub in `dir` (a new temp dir by default, removed at teardown); stopped at teardown. */
-export async function startHub(t: { teardown(fn: () => void | Promise<void>): void }, options: { dir?: string; hub?: Partial<HubOptions>; port?: number; requireClientCert?: boolean } = {}): Promise<TestHub> {
+export async function startHub(
+  t: { teardown(fn: () => void | Promise<void>): void },
+  options: { dir?: string; hub?: Partial<HubOptions>; port?: number; requireClientCert?: boolean; auth?: Partial<AuthOptions>; streams?: Partial<EventStreamOptions> } = {},
+): Promise<TestHub> {
   const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), 'faultd-hub-'));
   if (!options.dir) t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const { files } = await initHubTls(dir, []);
   const store = new SqliteHubStore(path.join(dir, 'hub.db'));
   const service = new HubService(store, options.hub ?? {});
   const tls = readHubTls(dir, options.requireClientCert === true);
-  const server = await startHubServer({ service, logger: SILENT, host: '127.0.0.1', port: options.port ?? 0, tls: { key: tls.key, cert: tls.cert, ...(tls.ca === undefined ? {} : { clientCa: tls.ca }) } });
+  // Experiments are validated against fixed host facts (test/helpers/host.ts), as faultd validate would on such a host.
+  const api = operatorApi(
+    { hub: service, store: store.operators(), validate: experimentTextChecker(REGISTRY, () => FAKE_VALIDATION), ...(options.auth ? { auth: options.auth } : {}), ...(options.streams ? { streams: options.streams } : {}) },
+    { secureCookies: true, logger: SILENT },
+  );
+  const server = await startHubServer({
+    service, logger: SILENT, host: '127.0.0.1', port: options.port ?? 0, operatorApi: api, tls: { key: tls.key, cert: tls.cert, ...(tls.ca === undefined ? {} : { clientCa: tls.ca }) },
+  });
   const ca = readFileSync(files.caCert, 'utf8');
   const agent = new Agent({ connect: { ca } });
   let stopped = false;
@@ -49,7 +68,7 @@ export async function startHub(t: { teardown(fn: () => void | Promise<void>): vo
     store.close();
   };
   t.teardown(stop);
-  return { dir, url: server.url, ca, service, agent, stop };
+  return { dir, url: server.url, ca, service, ops: api.deps.ops, agent, stop };
 }
 
 /** An infrastructure of `hub` and the agent's line to it (client, tokens, link), closed at teardown. */

@@ -46,7 +46,7 @@ export const DEFAULT_AUTH_OPTIONS: Omit<AuthOptions, 'now'> = {
   maxTrackedKeys: 10_000,
 };
 
-/** A session's store row is touched at most this often (not on every call). */
+/** A session's or token's store row is touched at most this often (not on every call). */
 const TOUCH_EVERY_MS = 60_000;
 
 export function secretHash(secret: string): string {
@@ -125,7 +125,8 @@ export class OperatorAuth {
     }
     const user = await this.#store.user(session.userName);
     if (!user) return undefined;
-    if (now - session.lastSeenAt >= TOUCH_EVERY_MS) await this.#store.touchSession(idHash, now);
+    // Often enough that the idle timeout is measured to a tenth of itself.
+    if (now - session.lastSeenAt >= Math.min(TOUCH_EVERY_MS, this.#options.idleMs / 10)) await this.#store.touchSession(idHash, now);
     return { operator: { name: user.name, role: user.role }, csrfToken: session.csrfToken, idHash };
   }
 

@@ -161,7 +161,7 @@ export class OperatorService {
     if (Buffer.byteLength(text) > MAX_EXPERIMENT_BYTES) throw new OperatorError('PAYLOAD_TOO_LARGE', `an experiment has at most ${MAX_EXPERIMENT_BYTES} bytes`);
     if (!this.#validate) throw new Error('no experiment validator configured');
     const checked = this.#validate(text, name);
-    if (!checked.ok) throw new OperatorError('INVALID_EXPERIMENT', `${name} is not a valid experiment`, { lines: checked.lines });
+    if (!checked.ok) throw new OperatorError('INVALID_EXPERIMENT', checked.lines.join('\n'), { lines: checked.lines });
     return { experiment: checked.experiment, faults: checked.faults };
   }
 

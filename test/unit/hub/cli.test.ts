@@ -39,7 +39,12 @@ test('hub init, infra create/list, run, runs, abort, result, logs; errors exit 2
   writeFileSync(notExperiment, 'apiVersion: v0\n');
   const bad = await hub('run', '--infra', 'edge-1', notExperiment);
   t.is(bad.code, 2);
-  t.regex(bad.stderr, /not a faultd\/v1 experiment: apiVersion/);
+  // Checked as `faultd validate` checks it: the same lines.
+  writeFileSync(path.join(dir, 'config.yaml'), '');
+  const validate = await runCli(['validate', notExperiment], path.join(dir, 'state'));
+  t.is(validate.code, 2);
+  t.regex(bad.stderr, /bad\.yaml is not a valid experiment:\n {2}apiVersion: /);
+  t.is(bad.stderr, validate.stderr);
 });
 
 test('hub infra list, runs, result and logs escape control characters and bidi overrides from agents; --json keeps the text', async (t) => {
