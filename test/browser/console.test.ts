@@ -14,8 +14,9 @@ import type { Browser, Page } from 'puppeteer-core';
 import { configureAgent, cpuAndMemoryExperiment, launchAgent } from '../helpers/agent-process.js';
 import { attributeOf, canvasImage, chromiumOrReason, DESKTOP, exists, fill, holds, launchBrowser, pageProblems, PHONE, screenshot, textOf, textsOf } from '../helpers/browser.js';
 import { workspace } from '../helpers/cli.js';
-import { startConsoleHub, type ConsoleHub } from '../helpers/console-hub.js';
+import { startHub, type TestHub } from '../helpers/hub.js';
 import { rootOrReason } from '../helpers/host.js';
+import { addOperator, PASSWORD } from '../helpers/operator-api.js';
 import { stressorsMatching, waitUntil } from '../helpers/processes.js';
 
 const noBrowser = chromiumOrReason();
@@ -24,8 +25,6 @@ const noAgent = noBrowser ?? rootOrReason();
 if (noAgent && !noBrowser) console.log(`console test with a real agent skipped: ${noAgent}`);
 const test: TestFn['serial'] = noBrowser ? (anyTest.skip as TestFn['serial']) : anyTest.serial;
 const agentTest: TestFn['serial'] = noAgent ? (anyTest.skip as TestFn['serial']) : anyTest.serial;
-
-const PASSWORD = 'correct horse battery staple';
 
 /** The agent suites' CPU and memory faults for 60 s, with a probe on the CPU fault and one on the experiment's edges. */
 function probedExperiment() {
@@ -45,13 +44,13 @@ async function openPage(browser: Browser, viewport: typeof DESKTOP | typeof PHON
 }
 
 /** Opens the hub's root, which leads to the login page, and logs in. */
-async function logIn(page: Page, hub: ConsoleHub, name: string): Promise<void> {
+async function logIn(page: Page, hub: TestHub, name: string): Promise<void> {
   await page.goto(`${hub.url}/`);
   await page.waitForSelector('#login-name');
   if (new URL(page.url()).pathname !== '/ui/') throw new Error(`/ redirected to ${page.url()}`);
   await page.type('#login-name', name);
   await page.type('#login-password', PASSWORD);
-  await page.click('form button[type="submit"]');
+  await page.locator('form button[type="submit"]').click();
   await page.waitForSelector('[data-testid="operator"]');
 }
 
@@ -74,8 +73,8 @@ async function eventually(check: () => Promise<boolean>, timeoutMs: number): Pro
 }
 
 agentTest('an operator logs in, queues a run on a real agent, follows its log and timeline, aborts it after confirming and sees the verdict', async (t) => {
-  const hub = await startConsoleHub(t);
-  await hub.addOperator('alice', 'operator', PASSWORD);
+  const hub = await startHub(t);
+  await addOperator(hub, 'alice', 'operator');
   const ws = workspace();
   t.teardown(() => ws.remove());
   configureAgent(hub, ws);
@@ -88,7 +87,7 @@ agentTest('an operator logs in, queues a run on a real agent, follows its log an
   t.is(await textOf(page, '[data-testid="operator"]'), 'alice (operator)');
 
   // Infrastructures: the real agent, connected, with its version and capabilities.
-  await page.click('nav a[href="#/infras"]');
+  await page.locator('nav a[href="#/infras"]').click();
   await page.waitForSelector('td[data-label="State"] .badge-connected');
   t.regex(await textOf(page, 'td[data-label="Agent"]'), /^\d+\.\d+\.\d+.* on /);
   t.regex(await textOf(page, 'td[data-label="Capabilities"]'), /linux-cpu-stress/);
@@ -96,14 +95,14 @@ agentTest('an operator logs in, queues a run on a real agent, follows its log an
   await screenshot(page, 'infrastructures-1280');
 
   // Queue a run from an uploaded experiment file.
-  await page.click('nav a[href="#/queue"]');
+  await page.locator('nav a[href="#/queue"]').click();
   await page.waitForSelector('#queue-file');
   const file = path.join(ws.dir, 'console-e2e.json');
   writeFileSync(file, JSON.stringify(probedExperiment(), null, 2));
   const upload = await page.$('#queue-file');
   await upload?.uploadFile(file);
   await page.waitForFunction("(document.querySelector('#queue-text')?.value ?? '').includes('linux-cpu-stress')");
-  await page.click('form button[type="submit"]');
+  await page.locator('form button[type="submit"]').click();
   await page.waitForFunction("/^#\\/runs\\/[^/]+$/.test(location.hash)");
   const runId = decodeURIComponent(new URL(page.url()).hash.replace('#/runs/', ''));
   t.is(hub.service.run(runId)?.infraId, hub.service.listInfras()[0]?.id, 'the run the page shows was queued on edge-1');
@@ -122,15 +121,15 @@ agentTest('an operator logs in, queues a run on a real agent, follows its log an
   await screenshot(page, 'run-live-1280');
 
   // Abort: a confirmation first; Cancel changes nothing.
-  await page.click('.run-head button.danger');
+  await page.locator('.run-head button.danger').click();
   await page.waitForSelector('dialog[open]');
   t.regex(await textOf(page, 'dialog[open] h2'), /Abort run/);
   await page.click('dialog[open] button:not(.danger)');
   await page.waitForFunction("!document.querySelector('dialog[open]')");
   t.is(hub.service.run(runId)?.abortRequested, false, 'Cancel sends no abort');
-  await page.click('.run-head button.danger');
+  await page.locator('.run-head button.danger').click();
   await page.waitForSelector('dialog[open]');
-  await page.click('dialog[open] button.danger');
+  await page.locator('dialog[open] button.danger').click();
 
   t.true(await eventually(async () => (await textOf(page, '[data-testid="run-verdict"]')) === 'aborted', 20_000), 'the verdict is shown');
   t.is(await textOf(page, '[data-testid="run-state"]'), 'finished');
@@ -151,22 +150,26 @@ agentTest('an operator logs in, queues a run on a real agent, follows its log an
   await page.goto(`${hub.url}/ui/#/runs?verdict=aborted`);
   await page.waitForSelector(`a[href="#/runs/${runId}"]`);
   await screenshot(page, 'runs-1280');
-  await page.setViewport(PHONE);
-  await page.goto(`${hub.url}/ui/#/runs/${runId}`);
-  await page.waitForSelector('[data-testid="timeline-lanes"] li[data-phase="reverted"]');
-  t.true(await holds(page, 'document.documentElement.scrollWidth <= window.innerWidth + 1'), 'no horizontal scrolling on a phone');
-  t.true(await holds(page, "getComputedStyle(document.querySelector('nav')).display === 'none'"), 'the navigation folds into the menu button');
-  await screenshot(page, 'run-phone', false);
-  await page.click('.menu-toggle');
-  await page.click('nav a[href="#/runs"]');
-  await page.waitForSelector(`a[href="#/runs/${runId}"]`);
-  await screenshot(page, 'runs-phone', false);
+  // A phone: a second tab of the same session (changing a tab to a mobile viewport reloads it).
+  const phone = await page.browserContext().newPage();
+  const phoneProblems = pageProblems(phone);
+  await phone.setViewport(PHONE);
+  await phone.goto(`${hub.url}/ui/#/runs/${runId}`);
+  await phone.waitForSelector('[data-testid="timeline-lanes"] li[data-phase="reverted"]');
+  t.true(await holds(phone, 'document.documentElement.scrollWidth <= window.innerWidth + 1'), 'no horizontal scrolling on a phone');
+  t.true(await holds(phone, "getComputedStyle(document.querySelector('nav')).display === 'none'"), 'the navigation folds into the menu button');
+  await screenshot(phone, 'run-phone', false);
+  await phone.locator('.menu-toggle').click();
+  await phone.locator('nav a[href="#/runs"]').click();
+  await phone.waitForSelector(`a[href="#/runs/${runId}"]`);
+  await screenshot(phone, 'runs-phone', false);
+  t.deepEqual(phoneProblems, []);
   t.deepEqual(problems, [], 'no script error, no CSP refusal');
 });
 
 test('a viewer reads runs but gets no queue, abort or key rotation action, and the hub refuses them anyway', async (t) => {
-  const hub = await startConsoleHub(t);
-  await hub.addOperator('victor', 'viewer', PASSWORD);
+  const hub = await startHub(t);
+  await addOperator(hub, 'victor', 'viewer');
   hub.service.createInfra('edge-1');
   const run = hub.service.queueRun('edge-1', cpuAndMemoryExperiment(5, 'waiting'));
   const browser = await launchBrowser(t);
@@ -175,10 +178,10 @@ test('a viewer reads runs but gets no queue, abort or key rotation action, and t
   t.is(await textOf(page, '[data-testid="operator"]'), 'victor (viewer)');
   t.false(await exists(page, 'nav a[href="#/queue"]'), 'no Queue a run link');
   await page.waitForSelector(`a[href="#/runs/${run.id}"]`);
-  await page.click(`a[href="#/runs/${run.id}"]`);
+  await page.locator(`a[href="#/runs/${run.id}"]`).click();
   await page.waitForSelector('[data-testid="run-state"] .badge-queued');
   t.false(await exists(page, '.run-head button'), 'no Abort button on an open run');
-  await page.click('nav a[href="#/infras"]');
+  await page.locator('nav a[href="#/infras"]').click();
   await page.waitForSelector('td[data-label="Name"]');
   t.false(await exists(page, 'td button'), 'no Rotate key button');
   // The hub checks the role, whatever the page shows.
@@ -190,8 +193,13 @@ test('a viewer reads runs but gets no queue, abort or key rotation action, and t
   t.is(refused.status, 403);
   t.is(refused.body.error.code, 'FORBIDDEN');
   t.is(hub.service.run(run.id)?.state, 'queued');
+  // The hub's Content-Security-Policy is in force: an inline script injected into the page does not run.
+  await page.evaluate("(() => { const s = document.createElement('script'); s.textContent = 'window.inlineRan = true'; document.body.append(s); })()");
+  t.false(await holds(page, 'window.inlineRan === true'), 'inline script refused');
+  t.true(problems.some((p) => p.startsWith('CSP:')), 'and the refusal is reported');
+  problems.length = 0;
   // Log out: back to the login page, and the session is gone.
-  await page.click('.who button');
+  await page.locator('.who button').click();
   await page.waitForSelector('#login-name');
   await page.reload();
   await page.waitForSelector('#login-name');
@@ -200,21 +208,21 @@ test('a viewer reads runs but gets no queue, abort or key rotation action, and t
 });
 
 test('the library lists validation errors line by line, then stores the corrected experiment; an admin rotates a key after confirming', async (t) => {
-  const hub = await startConsoleHub(t);
-  await hub.addOperator('ada', 'admin', PASSWORD);
+  const hub = await startHub(t);
+  await addOperator(hub, 'ada', 'admin');
   hub.service.createInfra('edge-1');
   const browser = await launchBrowser(t);
   const { page, problems } = await openPage(browser);
   await logIn(page, hub, 'ada');
 
-  await page.click('nav a[href="#/experiments"]');
-  await page.click('a[href="#/experiments/%2Bnew"]');
+  await page.locator('nav a[href="#/experiments"]').click();
+  await page.locator('a[href="#/experiments/%2Bnew"]').click();
   await page.waitForSelector('#experiment-text');
   await page.type('#experiment-name', 'cpu-burst');
   const invalid = cpuAndMemoryExperiment(5, 'cpu-burst');
   const broken = { ...invalid, spec: { steps: [{ faults: [{ kind: 'linux-cpu-stress', name: 'cpu', duration: '5s', params: { load: 250, workers: 1 } }, { kind: 'linux-memory-stress', name: 'mem', duration: 'soon', params: { memory: '32Mi', workers: 1 } }] }] } };
   await fill(page, '#experiment-text', JSON.stringify(broken, null, 2));
-  await page.click('form button[type="submit"]');
+  await page.locator('form button[type="submit"]').click();
   await page.waitForSelector('.validation-lines li');
   const lines = await textsOf(page, '.validation-lines li');
   t.true(lines.some((l) => /load/.test(l)), lines.join('\n'));
@@ -222,17 +230,17 @@ test('the library lists validation errors line by line, then stores the correcte
   t.is(await attributeOf(page, '.error', 'role'), 'alert');
   await screenshot(page, 'library-errors-1280');
   await fill(page, '#experiment-text', JSON.stringify(invalid, null, 2));
-  await page.click('form button[type="submit"]');
+  await page.locator('form button[type="submit"]').click();
   await page.waitForFunction("location.hash === '#/experiments/cpu-burst'");
-  await page.click('nav a[href="#/experiments"]');
+  await page.locator('nav a[href="#/experiments"]').click();
   await page.waitForSelector('a[href="#/experiments/cpu-burst"]');
   t.regex(await textOf(page, 'table'), /cpu-burst2/, 'stored with its 2 faults, listed');
 
-  await page.click('nav a[href="#/infras"]');
+  await page.locator('nav a[href="#/infras"]').click();
   await page.waitForSelector('td button');
-  await page.click('td button');
+  await page.locator('td button').click();
   await page.waitForSelector('dialog[open]');
-  await page.click('dialog[open] button.danger');
+  await page.locator('dialog[open] button.danger').click();
   await page.waitForFunction("/Key rotation of edge-1 requested/.test(document.querySelector('.notice')?.textContent ?? '')");
   t.is(hub.service.listInfras()[0]?.keyRotation, 'requested');
   t.deepEqual(problems, []);
