@@ -7,8 +7,14 @@ import { ApiError } from './api.js';
 
 export function ErrorBox({ error }: { error: unknown }) {
   if (!error) return null;
-  const message = error instanceof Error ? error.message : typeof error === 'string' ? error : 'unexpected error';
-  const lines = error instanceof ApiError ? error.lines : [];
+  let message = error instanceof Error ? error.message : typeof error === 'string' ? error : 'unexpected error';
+  let lines = error instanceof ApiError ? error.lines.map((l) => l.trim()).filter(Boolean) : [];
+  // `faultd validate` prints a heading ("x is not a valid experiment:") and then one line per problem.
+  if (lines.length > 0) {
+    const [first = ''] = lines;
+    message = first.endsWith(':') ? first.slice(0, -1) : message.split('\n')[0] ?? message;
+    if (first.endsWith(':')) lines = lines.slice(1);
+  }
   return (
     <div class="error" role="alert">
       <p>{message}</p>
