@@ -177,6 +177,7 @@ test('a viewer reads runs but gets no queue, abort or key rotation action, and t
   await logIn(page, hub, 'victor');
   t.is(await textOf(page, '[data-testid="operator"]'), 'victor (viewer)');
   t.false(await exists(page, 'nav a[href="#/queue"]'), 'no Queue a run link');
+  t.false(await exists(page, 'nav a[href="#/audit"]') || await exists(page, 'nav a[href="#/users"]'), 'no admin views');
   await page.waitForSelector(`a[href="#/runs/${run.id}"]`);
   await page.locator(`a[href="#/runs/${run.id}"]`).click();
   await page.waitForSelector('[data-testid="run-state"] .badge-queued');
@@ -207,7 +208,7 @@ test('a viewer reads runs but gets no queue, abort or key rotation action, and t
   t.deepEqual(problems, []);
 });
 
-test('the library lists validation errors line by line, then stores the corrected experiment; an admin rotates a key after confirming', async (t) => {
+test('the library lists validation errors line by line, then stores the corrected experiment; an admin rotates a key after confirming, creates an infrastructure and an operator, and reads the audit log', async (t) => {
   const hub = await startHub(t);
   await addOperator(hub, 'ada', 'admin');
   hub.service.createInfra('edge-1');
@@ -243,5 +244,32 @@ test('the library lists validation errors line by line, then stores the correcte
   await page.locator('dialog[open] button.danger').click();
   await page.waitForFunction("/Key rotation of edge-1 requested/.test(document.querySelector('.notice')?.textContent ?? '')");
   t.is(hub.service.listInfras()[0]?.keyRotation, 'requested');
+
+  // A new infrastructure: its key shown once, and it works for a token exchange.
+  await page.type('#infra-name', 'edge-2');
+  await page.locator('form.inline-form button[type="submit"]').click();
+  await page.waitForSelector('[data-testid="new-access-key"]');
+  const infraId = await textOf(page, '[data-testid="new-infra-id"]');
+  const accessKey = await textOf(page, '[data-testid="new-access-key"]');
+  t.truthy(await hub.service.exchangeToken({ infraId, accessKey }), 'the key shown is the infrastructure key');
+
+  // An operator account made in the console logs in.
+  await page.locator('nav a[href="#/users"]').click();
+  await page.type('#user-name', 'olga');
+  await page.select('#user-role', 'operator');
+  await page.type('#user-password', PASSWORD);
+  await page.locator('form.inline-form button[type="submit"]').click();
+  await page.waitForFunction("/Operator olga created with role operator/.test(document.querySelector('.notice')?.textContent ?? '')");
+  t.like(await hub.ops.operators.listUsers(), [{ name: 'ada', role: 'admin' }, { name: 'olga', role: 'operator' }]);
+
+  // The audit log shows each of these changes, newest first, with who and from where.
+  await page.locator('nav a[href="#/audit"]').click();
+  await page.waitForSelector('table.audit tbody tr');
+  const audit = await textsOf(page, 'table.audit tbody tr td[data-label="Action"]');
+  for (const action of ['user.add', 'infra.create', 'infra.rotate-key', 'experiment.put', 'login']) t.true(audit.includes(action), `${action} in ${audit.join(', ')}`);
+  t.is(audit[0], 'user.add', 'newest first');
+  t.regex(await textOf(page, 'table.audit tbody tr td[data-label="Who"]'), /^ada \(admin\)$/);
+  t.regex(await textOf(page, 'table.audit tbody tr td[data-label="From"]'), /127\.0\.0\.1/);
+  await screenshot(page, 'audit-1280');
   t.deepEqual(problems, []);
 });

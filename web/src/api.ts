@@ -111,6 +111,24 @@ export interface ExperimentText {
   readonly updatedBy: string;
 }
 
+export interface AuditEntry {
+  readonly id: number;
+  readonly at: number;
+  readonly actor: string;
+  readonly role: string;
+  readonly action: string;
+  readonly target?: string;
+  readonly remote: string;
+  readonly detail?: string;
+}
+
+export interface UserView {
+  readonly name: string;
+  readonly role: Role;
+  readonly createdAt: number;
+  readonly lastLogin?: number;
+}
+
 /** An API refusal: HTTP status, the error code and message, and validation lines if any. */
 export class ApiError extends Error {
   readonly status: number;
@@ -163,6 +181,7 @@ export const api = {
   login: (name: string, password: string) => call<Session>('POST', '/login', { name, password }),
   logout: () => call<undefined>('POST', '/logout'),
   infras: () => call<{ infras: Infra[] }>('GET', '/infras'),
+  createInfra: (name: string) => call<{ id: string; name: string; accessKey: string }>('POST', '/infras', { name }),
   rotateKey: (id: string) => call<{ id: string }>('POST', `/infras/${encodeURIComponent(id)}/rotate-key`),
   runs: (query: URLSearchParams) => call<{ runs: RunSummary[] }>('GET', `/runs${query.size ? `?${query.toString()}` : ''}`),
   run: (id: string) => call<RunDetail>('GET', `/runs/${encodeURIComponent(id)}`),
@@ -172,6 +191,10 @@ export const api = {
   experiment: (name: string) => call<ExperimentText>('GET', `/experiments/${encodeURIComponent(name)}`),
   saveExperiment: (name: string, text: string) => call<unknown>('PUT', `/experiments/${encodeURIComponent(name)}`, { text }),
   deleteExperiment: (name: string) => call<undefined>('DELETE', `/experiments/${encodeURIComponent(name)}`),
+  audit: (before?: number) => call<{ entries: AuditEntry[] }>('GET', `/audit?limit=100${before === undefined ? '' : `&before=${before}`}`),
+  users: () => call<{ users: UserView[] }>('GET', '/users'),
+  addUser: (name: string, role: Role, password: string) => call<unknown>('POST', '/users', { name, role, password }),
+  removeUser: (name: string) => call<undefined>('DELETE', `/users/${encodeURIComponent(name)}`),
 };
 
 /** The URL of a run's event stream (server-sent events). */

@@ -14,6 +14,9 @@ export function Infras({ operator }: { operator: Operator }) {
   const [error, setError] = useState<unknown>(undefined);
   const [rotating, setRotating] = useState<Infra | undefined>(undefined);
   const [notice, setNotice] = useState('');
+  const [newName, setNewName] = useState('');
+  const [created, setCreated] = useState<{ id: string; name: string; accessKey: string } | undefined>(undefined);
+  const [reload, setReload] = useState(0);
   useEffect(() => {
     let live = true;
     const load = (): void => {
@@ -24,7 +27,18 @@ export function Infras({ operator }: { operator: Operator }) {
     load();
     const timer = setInterval(load, REFRESH_MS);
     return () => { live = false; clearInterval(timer); };
-  }, []);
+  }, [reload]);
+  const create = async (event: Event): Promise<void> => {
+    event.preventDefault();
+    setError(undefined);
+    try {
+      setCreated(await api.createInfra(newName));
+      setNewName('');
+      setReload((n) => n + 1);
+    } catch (e) {
+      setError(e);
+    }
+  };
   const rotate = async (yes: boolean): Promise<void> => {
     const infra = rotating;
     setRotating(undefined);
@@ -61,6 +75,22 @@ export function Infras({ operator }: { operator: Operator }) {
             </tbody>
           </table>
         </div>
+      )}
+      {can(operator, 'admin') && (
+        <>
+          <h2>New infrastructure</h2>
+          <form class="inline-form" onSubmit={(e) => void create(e)}>
+            <label for="infra-name">Name</label>
+            <input id="infra-name" required value={newName} onInput={(e) => setNewName(e.currentTarget.value)} />
+            <button type="submit">Create</button>
+          </form>
+          {created && (
+            <div class="created" role="status">
+              <p>Infrastructure <strong>{created.name}</strong> created. Its access key is shown this once and stored only hashed: put it in a file of mode 0600 on the agent (config <code>accessKeyFile</code>).</p>
+              <dl><dt>infra id</dt><dd><code data-testid="new-infra-id">{created.id}</code></dd><dt>access key</dt><dd><code data-testid="new-access-key">{created.accessKey}</code></dd></dl>
+            </div>
+          )}
+        </>
       )}
       <ConfirmDialog open={rotating !== undefined} title="Rotate the access key?" confirmLabel="Rotate key" onAnswer={(yes) => void rotate(yes)}>
         <p>The agent of <strong>{rotating?.name}</strong> receives a new key with its next token and confirms it; the old key works until then.</p>

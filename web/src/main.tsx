@@ -8,6 +8,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 
 import './styles.css';
+import { Audit, Users } from './admin.js';
 import { api, ApiError, can, setCsrfToken, type Session } from './api.js';
 import { ExperimentEditor, Experiments } from './experiments.js';
 import { Infras } from './infras.js';
@@ -26,6 +27,8 @@ function View({ route, session }: { route: Route; session: Session }) {
   if (view === 'experiments' && id) return <ExperimentEditor key={id} name={id} operator={operator} />;
   if (view === 'experiments') return <Experiments operator={operator} />;
   if (view === 'queue' && can(operator, 'operator')) return <QueueRun route={route} />;
+  if (view === 'audit' && can(operator, 'admin')) return <Audit />;
+  if (view === 'users' && can(operator, 'admin')) return <Users operator={operator} />;
   return <Runs route={route} />;
 }
 
@@ -67,6 +70,8 @@ function App() {
             {link('infras', 'Infrastructures')}
             {link('experiments', 'Experiments')}
             {can(session.operator, 'operator') && link('queue', 'Queue a run')}
+            {can(session.operator, 'admin') && link('users', 'Operators')}
+            {can(session.operator, 'admin') && link('audit', 'Audit log')}
           </ul>
         </nav>
         <div class="who">
