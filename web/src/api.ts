@@ -143,11 +143,6 @@ export class ApiError extends Error {
   }
 }
 
-/** Milliseconds since the epoch of a time the API gives as a number or an ISO date. */
-export function msOf(at: number | string): number {
-  return typeof at === 'number' ? at : Date.parse(at);
-}
-
 let csrfToken = '';
 
 export function setCsrfToken(token: string): void {

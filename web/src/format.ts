@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /** How the console writes times, durations and scores. */
 
+/** Milliseconds since the epoch of a time the API gives as a number or an ISO date. */
+export function msOf(at: number | string): number {
+  return typeof at === 'number' ? at : Date.parse(at);
+}
+
 export function dateTime(ms: number | undefined): string {
   if (ms === undefined || !Number.isFinite(ms)) return '—';
   const d = new Date(ms);

@@ -6,8 +6,8 @@
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 
-import { api, can, msOf, runEventsUrl, type LogEntry, type Operator, type RunDetail, type StatusEvent } from './api.js';
-import { dateTime, revertText, score, timeOfDay } from './format.js';
+import { api, can, runEventsUrl, type LogEntry, type Operator, type RunDetail, type StatusEvent } from './api.js';
+import { dateTime, msOf, revertText, score, timeOfDay } from './format.js';
 import { href } from './router.js';
 import { timelineOf } from './timeline-model.js';
 import { TimelinePlot } from './timeline.js';

@@ -5,8 +5,8 @@
  * evaluation as a mark on its fault's lane (experiment- and step-level probes on the `run` lane).
  * Times are seconds since the run was queued.
  */
-import { msOf, type FaultOutcome, type RunSummary, type StatusEvent } from './api.js';
-import { revertText } from './format.js';
+import type { FaultOutcome, RunSummary, StatusEvent } from './api.js';
+import { msOf, revertText } from './format.js';
 
 export const SEGMENT_PHASES = ['queued', 'applying', 'applied', 'reverting'] as const;
 export type SegmentPhase = (typeof SEGMENT_PHASES)[number];
@@ -103,10 +103,11 @@ export function timelineOf(run: RunSummary, status: readonly StatusEvent[], faul
     }
   }
   for (const lane of [...openSegment.keys()]) close(lane, seconds(endMs));
+  // A fault of the result that never started (a step skipped after an abort) stays queued.
   for (const f of faults) {
     if (!lanes.includes(f.faultId)) {
       addLane(f.faultId);
-      current.set(f.faultId, endPhase(f));
+      current.set(f.faultId, 'queued');
     }
   }
   // The run lane last, under the faults.
