@@ -9,6 +9,13 @@ import type { AuditEntry } from '../hub/operators/operator-store.js';
 import type { Actor, UserView } from '../hub/operators/operator-service.js';
 import type { HubOperations, InfraJson, RunDetailJson, RunFilter, RunJson } from '../hub/operators/operations.js';
 
+export interface ExperimentSummary {
+  readonly name: string;
+  readonly updatedAt: number;
+  readonly updatedBy: string;
+  readonly faults: number;
+}
+
 export interface HubBackend {
   /** How the commands reached the hub, for messages: the database file or the URL. */
   readonly where: string;
@@ -17,6 +24,11 @@ export interface HubBackend {
   rotateKey(name: string): Promise<{ id: string; name: string }>;
   releaseInfra(name: string): Promise<{ id: string; name: string; released?: NonNullable<InfraJson['binding']> }>;
   queueRun(infra: string, text: string, fileName: string): Promise<{ id: string; ahead: number }>;
+  queueLibraryRun(infra: string, library: string): Promise<{ id: string; ahead: number }>;
+  listExperiments(): Promise<{ experiments: ExperimentSummary[] }>;
+  experiment(name: string): Promise<{ name: string; text: string; updatedAt: number; updatedBy: string }>;
+  putExperiment(name: string, text: string): Promise<{ name: string; created: boolean }>;
+  deleteExperiment(name: string): Promise<void>;
   listRuns(filter: RunFilter): Promise<{ runs: RunJson[] }>;
   run(runId: string): Promise<RunDetailJson>;
   logs(runId: string, after: number, limit: number): Promise<{ entries: LogEntry[] }>;
@@ -35,6 +47,14 @@ export function localBackend(ops: HubOperations, actor: Actor, where: string, cl
     rotateKey: (name) => ops.rotateKey(actor, name),
     releaseInfra: (name) => ops.releaseInfra(actor, name),
     queueRun: (infra, text, fileName) => ops.queueRun(actor, { infra, experiment: text, fileName }),
+    queueLibraryRun: (infra, library) => ops.queueRun(actor, { infra, library }),
+    listExperiments: async () => ({ experiments: (await ops.operators.listExperiments()).map(({ name, updatedAt, updatedBy, faults }) => ({ name, updatedAt, updatedBy, faults })) }),
+    experiment: async (name) => {
+      const { text, updatedAt, updatedBy } = await ops.operators.experiment(name);
+      return { name, text, updatedAt, updatedBy };
+    },
+    putExperiment: async (name, text) => ({ name, created: await ops.operators.putExperiment(actor, name, text) }),
+    deleteExperiment: (name) => ops.operators.deleteExperiment(actor, name),
     listRuns: (filter) => ops.listRuns(filter),
     run: (runId) => ops.run(runId),
     logs: (runId, after, limit) => ops.logs(runId, after, limit),

@@ -56,7 +56,8 @@ function list(value: string, previous: string[] = []): string[] {
 }
 
 function apiTokenTtl(value: string): number {
-  const ms = parseDurationMs(value);
+  const days = /^(\d{1,3})d$/.exec(value)?.[1];
+  const ms = days === undefined ? parseDurationMs(value) : Number(days) * 86_400_000;
   if (ms === undefined || ms < 60_000 || ms > 730 * 86_400_000) throw new InvalidArgumentError('must be a duration in 1m–730d (e.g. 90d)');
   return ms;
 }
@@ -146,9 +147,10 @@ function registerRuns(hubCommand: Command, host: CliHost, hubFlags: HubFlagsOf):
     .command('run')
     .description('queue an experiment for an infrastructure (runs start one at a time, in order)')
     .requiredOption('--infra <name>', 'the infrastructure to run it on')
-    .argument('<file>', 'faultd/v1 experiment, YAML or JSON')
-    .action(async (file: string, flags: { infra: string }) => {
-      host.setExit(await (await hub()).hubRunCommand({ ...hubFlags(), infra: flags.infra, file }, await env()));
+    .argument('[file]', 'faultd/v1 experiment, YAML or JSON (validated as faultd validate does)')
+    .option('--library <name>', 'queue this experiment of the hub library instead of a file')
+    .action(async (file: string | undefined, flags: { infra: string; library?: string }) => {
+      host.setExit(await (await hub()).hubRunCommand({ ...hubFlags(), infra: flags.infra, ...(file === undefined ? {} : { file }), ...(flags.library === undefined ? {} : { library: flags.library }) }, await env()));
     });
   hubCommand
     .command('runs')
@@ -255,6 +257,36 @@ function registerOperators(hubCommand: Command, host: CliHost, hubFlags: HubFlag
     .argument('<id>')
     .action(async (id: string) => {
       host.setExit(await (await hub()).hubTokenRevokeCommand({ ...hubFlags(), id }, await env()));
+    });
+  const library = hubCommand.command('experiment').description('the experiment library: stored experiments operators queue by name (the console lists them too)');
+  library
+    .command('list')
+    .description('stored experiments: name, number of faults, last update and by whom')
+    .option('--json', 'machine-readable output')
+    .action(async (flags: { json?: boolean }) => {
+      host.setExit(await (await hub()).hubExperimentListCommand({ ...hubFlags(), json: flags.json === true }, await env()));
+    });
+  library
+    .command('show')
+    .description('print a stored experiment as uploaded')
+    .argument('<name>')
+    .action(async (name: string) => {
+      host.setExit(await (await hub()).hubExperimentShowCommand({ ...hubFlags(), name }, await env()));
+    });
+  library
+    .command('put')
+    .description('store (or replace) an experiment under a name, after validating it as faultd validate does')
+    .argument('<name>', 'A-Z, a-z, 0-9, ".", "_", "-"')
+    .argument('<file>', 'faultd/v1 experiment, YAML or JSON')
+    .action(async (name: string, file: string) => {
+      host.setExit(await (await hub()).hubExperimentPutCommand({ ...hubFlags(), name, file }, await env()));
+    });
+  library
+    .command('delete')
+    .description('delete a stored experiment')
+    .argument('<name>')
+    .action(async (name: string) => {
+      host.setExit(await (await hub()).hubExperimentDeleteCommand({ ...hubFlags(), name }, await env()));
     });
   hubCommand
     .command('audit')

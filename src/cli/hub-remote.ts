@@ -102,7 +102,12 @@ export function remoteBackend(flags: RemoteHubFlags): HubBackend {
     createInfra: (name) => call('POST', '/infras', { name }),
     rotateKey: (name) => call('POST', `/infras/${id(name)}/rotate-key`),
     releaseInfra: (name) => call('POST', `/infras/${id(name)}/release`),
-    queueRun: (infra, experiment) => call('POST', '/runs', { infra, experiment }),
+    queueRun: (infra, experiment, name) => call('POST', '/runs', { infra, experiment, name }),
+    queueLibraryRun: (infra, library) => call('POST', '/runs', { infra, library }),
+    listExperiments: () => call('GET', '/experiments'),
+    experiment: (name) => call('GET', `/experiments/${id(name)}`),
+    putExperiment: (name, text) => call('PUT', `/experiments/${id(name)}`, { text }),
+    deleteExperiment: (name) => call('DELETE', `/experiments/${id(name)}`),
     listRuns: (filter) => {
       const query = new URLSearchParams();
       if (filter.infra) query.set('infra', filter.infra);

@@ -215,16 +215,59 @@ export async function hubServeCommand(
   }
 }
 
-export async function hubRunCommand(flags: HubFlags & { infra: string; file: string }, env: CommandEnv): Promise<ExitCode> {
-  let text: string;
+async function readExperimentFile(file: string): Promise<string> {
   try {
-    text = await readFile(flags.file, 'utf8');
+    return await readFile(file, 'utf8');
   } catch (error) {
-    throw new FaultdError('FAULTD_ERR_INPUT_FILE', `cannot read ${flags.file}: ${messageOf(error)}`, { cause: error });
+    throw new FaultdError('FAULTD_ERR_INPUT_FILE', `cannot read ${file}: ${messageOf(error)}`, { cause: error });
   }
+}
+
+export async function hubRunCommand(flags: HubFlags & { infra: string; file?: string; library?: string }, env: CommandEnv): Promise<ExitCode> {
+  if ((flags.file === undefined) === (flags.library === undefined)) throw new FaultdError('FAULTD_ERR_HUB_INPUT', 'give an experiment file or --library <name>, not both');
+  const text = flags.file === undefined ? undefined : await readExperimentFile(flags.file);
   return withBackend(flags, env, async (backend) => {
-    const { id, ahead } = await backend.queueRun(flags.infra, text, flags.file);
+    const { id, ahead } = text === undefined || flags.file === undefined ? await backend.queueLibraryRun(flags.infra, flags.library ?? '') : await backend.queueRun(flags.infra, text, flags.file);
     printText(env, `Queued run ${id} for "${flags.infra}"${ahead ? ` (${ahead} run(s) ahead of it)` : ''}. Follow it: faultd hub logs ${id} --follow`);
+    return EXIT.OK;
+  });
+}
+
+export async function hubExperimentListCommand(flags: HubFlags & { json: boolean }, env: CommandEnv): Promise<ExitCode> {
+  return withBackend(flags, env, async (backend) => {
+    const { experiments } = await backend.listExperiments();
+    if (flags.json) {
+      env.print(JSON.stringify(experiments, null, 2));
+      return EXIT.OK;
+    }
+    if (experiments.length === 0) printText(env, 'The experiment library is empty: faultd hub experiment put <name> <file>');
+    for (const e of experiments) printText(env, `${e.name.padEnd(24)} ${String(e.faults).padStart(3)} fault(s)  updated ${iso(e.updatedAt) ?? ''} by ${e.updatedBy}`);
+    return EXIT.OK;
+  });
+}
+
+export async function hubExperimentShowCommand(flags: HubFlags & { name: string }, env: CommandEnv): Promise<ExitCode> {
+  return withBackend(flags, env, async (backend) => {
+    const { text } = await backend.experiment(flags.name);
+    // The stored text as uploaded, escaped like every other line printed.
+    for (const line of text.replace(/\n$/, '').split('\n')) printText(env, line);
+    return EXIT.OK;
+  });
+}
+
+export async function hubExperimentPutCommand(flags: HubFlags & { name: string; file: string }, env: CommandEnv): Promise<ExitCode> {
+  const text = await readExperimentFile(flags.file);
+  return withBackend(flags, env, async (backend) => {
+    const { created } = await backend.putExperiment(flags.name, text);
+    printText(env, `Experiment "${flags.name}" ${created ? 'added to' : 'replaced in'} the library (validated as faultd validate does). Queue it: faultd hub run --infra <name> --library ${flags.name}`);
+    return EXIT.OK;
+  });
+}
+
+export async function hubExperimentDeleteCommand(flags: HubFlags & { name: string }, env: CommandEnv): Promise<ExitCode> {
+  return withBackend(flags, env, async (backend) => {
+    await backend.deleteExperiment(flags.name);
+    printText(env, `Experiment "${flags.name}" deleted from the library.`);
     return EXIT.OK;
   });
 }

@@ -277,7 +277,9 @@ export async function startHubServer(options: HubServerOptions): Promise<Running
     }
     // The handshake asks for a certificate but lets the call through, so a refusal can say why.
     const socket = req.socket;
-    if (requireClientCert && !(socket instanceof TLSSocket && socket.authorized)) {
+    // `authorized` alone is not enough: on a resumed TLS 1.3 session Node reports a client that
+    // presented no certificate as authorized; a verified client has its certificate then too.
+    if (requireClientCert && !(socket instanceof TLSSocket && socket.authorized && Object.keys(socket.getPeerCertificate()).length > 0)) {
       const why = socket instanceof TLSSocket && socket.authorizationError ? String(socket.authorizationError) : 'none presented';
       send(res, PROTOCOL_ERRORS.UNAUTHORIZED, { error: { code: 'UNAUTHORIZED', message: `a client certificate signed by the hub CA is required (${why})` } });
       return;

@@ -81,7 +81,8 @@ function listQuery(query: URLSearchParams, name: string): string[] {
 const LoginBody = z.object({ name: z.string().max(200), password: z.string().max(2048) });
 const NameBody = z.object({ name: z.string().max(200) });
 const QueueBody = z.union([
-  z.object({ infra: z.string().max(200), experiment: z.string().max(512 * 1024) }),
+  // `name`: what errors call the text (the CLI sends its file name), as faultd validate names the file.
+  z.object({ infra: z.string().max(200), experiment: z.string().max(512 * 1024), name: z.string().max(200).optional() }),
   z.object({ infra: z.string().max(200), library: z.string().max(200) }),
 ]);
 const AbortBody = z.object({ force: z.boolean().optional() });
@@ -174,7 +175,8 @@ export const OPERATOR_ROUTES: readonly OperatorRoute[] = [
     role: 'operator',
     handler: async (ctx, deps) => {
       const body = parseBody(QueueBody, await ctx.body());
-      const { id, ahead } = await deps.ops.queueRun(ctx.actor, body);
+      const request = 'library' in body ? body : { infra: body.infra, experiment: body.experiment, ...(body.name === undefined ? {} : { fileName: body.name }) };
+      const { id, ahead } = await deps.ops.queueRun(ctx.actor, request);
       return ok({ id, ahead }, 201);
     },
   },

@@ -186,3 +186,37 @@ test('an invalid experiment is refused with the lines faultd validate prints, on
   t.deepEqual(await hub.ops.operators.listExperiments(), []);
   t.deepEqual(hub.service.runs(), []);
 });
+
+test('a plain-HTTP hub sets the cookie without Secure; under mutual TLS the operator API needs no client certificate, the agent API still does', async (t) => {
+  const { startHubServer } = await import('../../../../src/hub/server.js');
+  const { HubService } = await import('../../../../src/hub/service.js');
+  const { SqliteHubStore } = await import('../../../../src/hub/sqlite-store.js');
+  const { operatorApi } = await import('../../../../src/hub/operators/setup.js');
+  const { SILENT } = await import('../../../helpers/hub.js');
+  const { request } = await import('undici');
+  const store = new SqliteHubStore(':memory:');
+  const service = new HubService(store);
+  const api = operatorApi({ hub: service, store: store.operators() }, { secureCookies: false, logger: SILENT });
+  const plain = await startHubServer({ service, logger: SILENT, host: '127.0.0.1', port: 0, insecureHttp: true, operatorApi: api });
+  t.teardown(async () => {
+    await plain.close();
+    store.close();
+  });
+  await api.deps.ops.operators.addUser(localActor(), 'ann', 'viewer', PASSWORD);
+  const answer = await request(`${plain.url}/api/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'ann', password: PASSWORD }) });
+  t.is(answer.statusCode, 200);
+  await answer.body.dump();
+  const setCookie = String(answer.headers['set-cookie']);
+  t.false(setCookie.split('; ').includes('Secure'), setCookie);
+  t.true(setCookie.includes('HttpOnly') && setCookie.includes('SameSite=Strict'));
+
+  const mtls = await startHub(t, { requireClientCert: true });
+  await addOperator(mtls, 'ann', 'viewer');
+  t.is((await apiCall(mtls, 'GET', '/api/v1/infras', { auth: { bearer: await apiToken(mtls, 'ann') } })).status, 200);
+  // Again and again: a resumed TLS session (the same client's next connection) is no certificate either.
+  for (let i = 0; i < 4; i += 1) {
+    const agentCall = await apiCall(mtls, 'POST', '/v1/token', { body: { infraId: 'inf_x', accessKey: 'fdk_x' } });
+    t.is(agentCall.status, 401, agentCall.text);
+    t.regex(agentCall.json.error?.message ?? '', /client certificate signed by the hub CA is required/);
+  }
+});
