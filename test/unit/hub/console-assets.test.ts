@@ -14,7 +14,7 @@ import { CONSOLE_CSP, consoleDir } from '../../../src/hub/console-assets.js';
 import { startHubServer } from '../../../src/hub/server.js';
 import { HubService } from '../../../src/hub/service.js';
 import { SqliteHubStore } from '../../../src/hub/sqlite-store.js';
-import { SILENT } from '../../helpers/hub.js';
+import { SILENT, startHub } from '../../helpers/hub.js';
 
 /** A plain-HTTP hub on 127.0.0.1 serving the console from `dir`. */
 async function hubWithConsole(t: ExecutionContext, dir?: string): Promise<string> {
@@ -137,4 +137,14 @@ test('the console built by npm run build: its shell names a script and a stylesh
   t.regex(script.body, /"\/api\/v1"/, 'the console script calls the operator API');
   t.notRegex(script.body, /https?:\/\/(cdn|unpkg|fonts)\./, 'nothing from a CDN');
   t.is((await get(`${url}/ui/${css ?? ''}`)).headers['content-type'], 'text/css; charset=utf-8');
+});
+
+test('under --require-client-cert a browser without a client certificate still gets the console (it logs in with a password), and an agent call without one is refused', async (t) => {
+  const hub = await startHub(t, { requireClientCert: true });
+  const shell = await request(`${hub.url}/ui/`, { dispatcher: hub.agent });
+  t.is(shell.statusCode, 200);
+  t.regex(await shell.body.text(), /<script type="module"/);
+  const agentCall = await request(`${hub.url}/v1/heartbeat`, { method: 'POST', dispatcher: hub.agent, headers: { 'content-type': 'application/json' }, body: '{}' });
+  await agentCall.body.text();
+  t.is(agentCall.statusCode, 401);
 });
