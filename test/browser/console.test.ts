@@ -14,7 +14,7 @@ import type { Browser, Page } from 'puppeteer-core';
 import { configureAgent, cpuAndMemoryExperiment, launchAgent } from '../helpers/agent-process.js';
 import { attributeOf, canvasImage, chromiumOrReason, DESKTOP, exists, fill, holds, launchBrowser, pageProblems, PHONE, screenshot, textOf, textsOf } from '../helpers/browser.js';
 import { workspace } from '../helpers/cli.js';
-import { startHub, type TestHub } from '../helpers/hub.js';
+import { dispatchRun, startHub, type TestHub } from '../helpers/hub.js';
 import { rootOrReason } from '../helpers/host.js';
 import { addOperator, PASSWORD } from '../helpers/operator-api.js';
 import { stressorsMatching, waitUntil } from '../helpers/processes.js';
@@ -271,5 +271,42 @@ test('the library lists validation errors line by line, then stores the correcte
   t.regex(await textOf(page, 'table.audit tbody tr td[data-label="Who"]'), /^ada \(admin\)$/);
   t.regex(await textOf(page, 'table.audit tbody tr td[data-label="From"]'), /127\.0\.0\.1/);
   await screenshot(page, 'audit-1280');
+  t.deepEqual(problems, []);
+});
+
+test('the live log survives the event stream being cut every second: the browser reconnects with Last-Event-ID and shows every line once, in order', async (t) => {
+  // Streams last 1 s here (1 h by default), so the page reconnects about three times.
+  const hub = await startHub(t, { streams: { maxStreamMs: 1000, pollMs: 100 } });
+  await addOperator(hub, 'alice', 'viewer');
+  const infraId = hub.service.createInfra('edge-1').id;
+  const runId = dispatchRun(hub, infraId);
+  const browser = await launchBrowser(t);
+  const { page, problems } = await openPage(browser);
+  await logIn(page, hub, 'alice');
+  // The headers Chromium sends (the extra-info event has those the network stack adds).
+  const streams: string[] = [];
+  const cdp = await page.createCDPSession();
+  await cdp.send('Network.enable');
+  const eventRequests = new Set<string>();
+  cdp.on('Network.requestWillBeSent', (e) => {
+    if (e.request.url.endsWith('/events')) eventRequests.add(e.requestId);
+  });
+  cdp.on('Network.requestWillBeSentExtraInfo', (e) => {
+    if (eventRequests.has(e.requestId)) streams.push(e.headers['Last-Event-ID'] ?? e.headers['last-event-id'] ?? '-');
+  });
+  await page.goto(`${hub.url}/ui/#/runs/${runId}`);
+  await page.waitForSelector('ol.log');
+  const lines = 40;
+  for (let seq = 1; seq <= lines; seq++) {
+    hub.service.reportLogs(infraId, runId, { entries: [{ seq, at: new Date().toISOString(), level: 'info', message: `line ${seq}` }] });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  hub.service.reportResult(infraId, runId, { verdict: 'completed', faults: [] });
+  t.true(await eventually(async () => (await textOf(page, '[data-testid="stream-state"]')) === '(ended)', 15_000), 'the stream ended with the run');
+  const shown = (await logLines(page)).map((l) => /line (\d+)$/.exec(l)?.[1]);
+  t.deepEqual(shown, Array.from({ length: lines }, (_, i) => String(i + 1)), 'every line once, in order');
+  t.is(await textOf(page, '[data-testid="run-verdict"]'), 'completed');
+  t.true(streams.length >= 3, `reconnected (streams opened with Last-Event-ID: ${streams.join(' ')})`);
+  t.true(streams.slice(1).every((id) => /^\d+$/.test(id)), `each reconnection resumed after a line: ${streams.join(' ')}`);
   t.deepEqual(problems, []);
 });
