@@ -12,7 +12,7 @@ import anyTest, { type TestFn } from 'ava';
 import type { Browser, Page } from 'puppeteer-core';
 
 import { configureAgent, cpuAndMemoryExperiment, launchAgent } from '../helpers/agent-process.js';
-import { attributeOf, canvasImage, chromiumOrReason, DESKTOP, exists, fill, holds, launchBrowser, pageProblems, PHONE, screenshot, textOf, textsOf } from '../helpers/browser.js';
+import { attributeOf, canvasImage, chromiumOrReason, DESKTOP, exists, fill, holds, launchBrowser, pageProblems, PHONE, screenshot, textOf, textsOf, unlabelledControls } from '../helpers/browser.js';
 import { workspace } from '../helpers/cli.js';
 import { dispatchRun, startHub, type TestHub } from '../helpers/hub.js';
 import { rootOrReason } from '../helpers/host.js';
@@ -48,6 +48,8 @@ async function logIn(page: Page, hub: TestHub, name: string): Promise<void> {
   await page.goto(`${hub.url}/`);
   await page.waitForSelector('#login-name');
   if (new URL(page.url()).pathname !== '/ui/') throw new Error(`/ redirected to ${page.url()}`);
+  const unlabelled = await unlabelledControls(page);
+  if (unlabelled.length > 0) throw new Error(`login controls without a label: ${unlabelled.join(' ')}`);
   await page.type('#login-name', name);
   await page.type('#login-password', PASSWORD);
   await page.locator('form button[type="submit"]').click();
@@ -97,6 +99,7 @@ agentTest('an operator logs in, queues a run on a real agent, follows its log an
   // Queue a run from an uploaded experiment file.
   await page.locator('nav a[href="#/queue"]').click();
   await page.waitForSelector('#queue-file');
+  t.deepEqual(await unlabelledControls(page), [], 'every control of the queue form has a label');
   const file = path.join(ws.dir, 'console-e2e.json');
   writeFileSync(file, JSON.stringify(probedExperiment(), null, 2));
   const upload = await page.$('#queue-file');
@@ -179,6 +182,15 @@ test('a viewer reads runs but gets no queue, abort or key rotation action, and t
   t.false(await exists(page, 'nav a[href="#/queue"]'), 'no Queue a run link');
   t.false(await exists(page, 'nav a[href="#/audit"]') || await exists(page, 'nav a[href="#/users"]'), 'no admin views');
   await page.waitForSelector(`a[href="#/runs/${run.id}"]`);
+  t.deepEqual(await unlabelledControls(page), [], 'the filters have labels');
+  // The filters: by state (none finished yet), then queued on edge-1; kept in the URL.
+  await page.select('select[name="state"]', 'finished');
+  await page.waitForFunction("/No run matches/.test(document.querySelector('main')?.textContent ?? '')");
+  t.is(new URL(page.url()).hash, '#/runs?state=finished');
+  await page.select('select[name="state"]', 'queued');
+  await page.select('select[name="infra"]', 'edge-1');
+  await page.waitForSelector(`a[href="#/runs/${run.id}"]`);
+  t.is(new URL(page.url()).hash, '#/runs?state=queued&infra=edge-1');
   await page.locator(`a[href="#/runs/${run.id}"]`).click();
   await page.waitForSelector('[data-testid="run-state"] .badge-queued');
   t.false(await exists(page, '.run-head button'), 'no Abort button on an open run');
@@ -219,6 +231,7 @@ test('the library lists validation errors line by line, then stores the correcte
   await page.locator('nav a[href="#/experiments"]').click();
   await page.locator('a[href="#/experiments/%2Bnew"]').click();
   await page.waitForSelector('#experiment-text');
+  t.deepEqual(await unlabelledControls(page), [], 'every control of the editor has a label');
   await page.type('#experiment-name', 'cpu-burst');
   const invalid = cpuAndMemoryExperiment(5, 'cpu-burst');
   const broken = { ...invalid, spec: { steps: [{ faults: [{ kind: 'linux-cpu-stress', name: 'cpu', duration: '5s', params: { load: 250, workers: 1 } }, { kind: 'linux-memory-stress', name: 'mem', duration: 'soon', params: { memory: '32Mi', workers: 1 } }] }] } };
@@ -255,6 +268,8 @@ test('the library lists validation errors line by line, then stores the correcte
 
   // An operator account made in the console logs in.
   await page.locator('nav a[href="#/users"]').click();
+  await page.waitForSelector('#user-name');
+  t.deepEqual(await unlabelledControls(page), [], 'every control of the operators view has a label');
   await page.type('#user-name', 'olga');
   await page.select('#user-role', 'operator');
   await page.type('#user-password', PASSWORD);

@@ -122,3 +122,10 @@ export function holds(page: Page, expression: string): Promise<boolean> {
 export function canvasImage(page: Page, selector: string): Promise<string> {
   return inPage(page, `${q(selector)}.toDataURL()`);
 }
+
+/** The form controls of the page with no label (a <label>, aria-label or aria-labelledby): none is expected. */
+export function unlabelledControls(page: Page): Promise<string[]> {
+  return inPage(page, `[...document.querySelectorAll('input, select, textarea, button')]
+    .filter((e) => e.type !== 'hidden' && !(e.labels && e.labels.length > 0) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby') && !(e.tagName === 'BUTTON' && e.textContent.trim()))
+    .map((e) => e.outerHTML.slice(0, 120))`);
+}
