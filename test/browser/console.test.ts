@@ -246,6 +246,12 @@ test('the library lists validation errors line by line, then stores the correcte
   await fill(page, '#experiment-text', JSON.stringify(invalid, null, 2));
   await page.locator('form button[type="submit"]').click();
   await page.waitForFunction("location.hash === '#/experiments/cpu-burst'");
+  // Edited in place: the stored text is replaced.
+  await page.waitForFunction("(document.querySelector('#experiment-text')?.value ?? '').includes('cpu-burst')");
+  await fill(page, '#experiment-text', JSON.stringify(cpuAndMemoryExperiment(7, 'cpu-burst'), null, 2));
+  await page.locator('form button[type="submit"]').click();
+  await page.waitForFunction("/Saved cpu-burst/.test(document.querySelector('.notice')?.textContent ?? '')");
+  t.regex((await hub.ops.operators.experiment('cpu-burst')).text, /"duration": "7s"/);
   await page.locator('nav a[href="#/experiments"]').click();
   await page.waitForSelector('a[href="#/experiments/cpu-burst"]');
   t.regex(await textOf(page, 'table'), /cpu-burst2/, 'stored with its 2 faults, listed');
