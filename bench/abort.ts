@@ -31,10 +31,10 @@ const EXPERIMENT = {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function until<T>(what: string, check: () => T | undefined, timeoutMs = 20_000): Promise<T> {
+async function until<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = check();
+    const value = await check();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`abort bench: no ${what} within ${timeoutMs} ms`);
     await sleep(5);
@@ -45,13 +45,13 @@ async function until<T>(what: string, check: () => T | undefined, timeoutMs = 20
 async function abortLatencies(service: HubService, infra: string, count: number): Promise<number[]> {
   const latencies: number[] = [];
   for (let i = 0; i < count; i += 1) {
-    const run = service.queueRun(infra, EXPERIMENT);
-    const lineAt = (message: string) => service.runLogs(run.id, 0, 1000).find((l) => l.message === message)?.at;
+    const run = await service.queueRun(infra, EXPERIMENT);
+    const lineAt = async (message: string) => (await service.runLogs(run.id, 0, 1000)).find((l) => l.message === message)?.at;
     await until('fault applied', () => lineAt('fault applied'));
     await sleep(200); // the abort call is held by now (a real run lasts far longer)
     const abortedAt = Date.now();
-    service.requestAbort(run.id);
-    await until('result', () => (service.run(run.id)?.state === 'finished' ? true : undefined));
+    await service.requestAbort(run.id);
+    await until('result', async () => ((await service.run(run.id))?.state === 'finished' ? true : undefined));
     const revertedAt = await until('fault reverted line', () => lineAt('fault reverted'));
     latencies.push(Date.parse(revertedAt) - abortedAt);
   }
@@ -80,8 +80,8 @@ export async function abortLatency(root: string): Promise<string[]> {
   try {
     await initHubTls(path.join(dir, 'tls'), []);
     const service = new HubService(store);
-    const fast = { name: 'abort-call', ...service.createInfra('abort-call') };
-    const slow = { name: 'heartbeat-only', ...service.createInfra('heartbeat-only') };
+    const fast = { name: 'abort-call', ...(await service.createInfra('abort-call')) };
+    const slow = { name: 'heartbeat-only', ...(await service.createInfra('heartbeat-only')) };
     hub = spawn(process.execPath, [path.join(root, 'bin/faultd.js'), 'hub', '--hub-dir', dir, 'serve', '--listen', `127.0.0.1:${PORT}`], { stdio: ['ignore', 'pipe', 'inherit'] });
     await waitForLine(hub, /serving on/, 15_000);
     const withCall = await withAgent(root, dir, fast, '', () => abortLatencies(service, fast.name, ABORTS));
@@ -98,7 +98,7 @@ export async function abortLatency(root: string): Promise<string[]> {
   } finally {
     hub?.kill('SIGTERM');
     if (hub && hub.exitCode === null) await new Promise((resolve) => hub?.once('exit', resolve));
-    store.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

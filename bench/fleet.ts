@@ -40,8 +40,9 @@ export async function fleet(root: string): Promise<string[]> {
     const ca = readFileSync(files.caCert, 'utf8');
     const store = new SqliteHubStore(path.join(dir, 'hub.db'));
     const service = new HubService(store);
-    const infras = Array.from({ length: AGENTS }, (_, i) => service.createInfra(`bench-${i}`));
-    store.close();
+    const infras: { id: string; accessKey: string }[] = [];
+    for (let i = 0; i < AGENTS; i += 1) infras.push(await service.createInfra(`bench-${i}`));
+    await store.close();
     const hub = spawn(process.execPath, [path.join(root, 'bin/faultd.js'), 'hub', '--hub-dir', dir, 'serve', '--listen', `127.0.0.1:${PORT}`], { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(hub);
     await waitForLine(hub, /serving on/, 15_000);
@@ -91,9 +92,9 @@ export async function fleet(root: string): Promise<string[]> {
     // A real agent, idle against the same hub (one more infrastructure).
     const agentStore = new SqliteHubStore(path.join(dir, 'hub.db'));
     const agentService = new HubService(agentStore);
-    const own = agentService.createInfra('bench-agent');
-    const second = agentService.createInfra('bench-agent-one-process');
-    agentStore.close();
+    const own = await agentService.createInfra('bench-agent');
+    const second = await agentService.createInfra('bench-agent-one-process');
+    await agentStore.close();
     const keyFile = path.join(dir, 'access-key');
     writeFileSync(keyFile, `${own.accessKey}\n`, { mode: 0o600 });
     const config = path.join(dir, 'config.yaml');

@@ -45,7 +45,7 @@ function timedStart(rig: Rig, unit: string): number {
 /** Hard stop mid-run with a disk fill, boot again; ms from nspawn's start to the remnants line. */
 async function bootToRemnants(rig: Rig, round: number): Promise<number> {
   const fill = { kind: 'linux-disk-fill', name: 'fill', duration: '60s', params: { path: '/mnt/fill', size: '8Mi', keepFree: '4Mi' } };
-  const run = rig.hub.queueRun('container', experiment(`boot-${round}`, [fill]));
+  const run = await rig.hub.queueRun('container', experiment(`boot-${round}`, [fill]));
   await waitFor('the fill file', () => rig.c.exec(['sh', '-c', 'ls -a /mnt/fill | grep -q faultd-fill']).code === 0, 20_000);
   await rig.c.hardStop();
   const bootStarted = Date.now();
@@ -57,7 +57,7 @@ async function bootToRemnants(rig: Rig, round: number): Promise<number> {
     .map((line) => JSON.parse(line) as { MESSAGE?: unknown; __REALTIME_TIMESTAMP?: string });
   const reverted = entries.find((e) => typeof e.MESSAGE === 'string' && /remnant\(s\)/.test(e.MESSAGE));
   if (!reverted?.__REALTIME_TIMESTAMP) throw new Error(`no remnants line in this boot's journal:\n${journal(rig.c).join('\n')}`);
-  await waitFor('the interrupted result', () => rig.hub.run(run.id)?.state === 'finished', 30_000);
+  await waitFor('the interrupted result', async () => (await rig.hub.run(run.id))?.state === 'finished', 30_000);
   return Number(reverted.__REALTIME_TIMESTAMP) / 1000 - bootStarted;
 }
 

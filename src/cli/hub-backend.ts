@@ -39,7 +39,7 @@ export interface HubBackend {
 }
 
 /** The hub's operations on its database file, as `actor` (local:<unix user>). */
-export function localBackend(ops: HubOperations, actor: Actor, where: string, close: () => void): HubBackend {
+export function localBackend(ops: HubOperations, actor: Actor, where: string, close: () => Promise<void>): HubBackend {
   return {
     where,
     listInfras: () => ops.listInfras(),
@@ -61,9 +61,6 @@ export function localBackend(ops: HubOperations, actor: Actor, where: string, cl
     abort: (runId, force) => ops.abort(actor, runId, force),
     audit: async (limit, before) => ({ entries: await ops.operators.listAudit(limit, before) }),
     listUsers: async () => ({ users: await ops.operators.listUsers() }),
-    close: () => {
-      close();
-      return Promise.resolve();
-    },
+    close,
   };
 }

@@ -43,7 +43,7 @@ export interface HubFlags {
   readonly remote?: RemoteHubFlags;
 }
 
-function openService(flags: HubFlags, tokenTtlSeconds?: number): { service: HubService; store: SqliteHubStore; close(): void } {
+function openService(flags: HubFlags, tokenTtlSeconds?: number): { service: HubService; store: SqliteHubStore; close(): Promise<void> } {
   try {
     mkdirSync(flags.hubDir, { recursive: true, mode: 0o700 });
   } catch (error) {
@@ -89,7 +89,7 @@ async function withOperators<T>(flags: HubFlags, command: string, use: (operator
   try {
     return await use(new OperatorService(hub.store.operators(), { now: () => hub.service.now() }));
   } finally {
-    hub.close();
+    await hub.close();
   }
 }
 
@@ -198,11 +198,15 @@ export async function hubServeCommand(
     const api = operatorApi({ hub: hub.service, store: hub.store.operators(), validate: experimentValidator(env) }, { secureCookies: tls !== undefined, logger: env.logger });
     const server = await startHubServer({ service: hub.service, logger: env.logger, host: flags.host, port: flags.port, operatorApi: api, ...(tls ? { tls } : { insecureHttp: true }) });
     printText(env, `faultd hub serving on ${server.url} (state ${flags.hubDir}); Ctrl-C stops it`);
-    const closeSilent = (): void => {
-      for (const run of hub.service.closeSilentRuns()) env.logger.warn({ run }, 'run closed as lost: its agent has sent no heartbeat for 2 h');
+    const closeSilent = async (): Promise<void> => {
+      try {
+        for (const run of await hub.service.closeSilentRuns()) env.logger.warn({ run }, 'run closed as lost: its agent has sent no heartbeat for 2 h');
+      } catch (error) {
+        env.logger.error({ err: error }, 'the sweep for silent runs failed; it runs again in a minute');
+      }
     };
-    closeSilent();
-    const sweep = setInterval(closeSilent, SILENT_RUN_SWEEP_MS);
+    await closeSilent();
+    const sweep = setInterval(() => void closeSilent(), SILENT_RUN_SWEEP_MS);
     await new Promise<void>((resolve) => {
       if (signal.aborted) resolve();
       signal.addEventListener('abort', () => resolve(), { once: true });
@@ -211,7 +215,7 @@ export async function hubServeCommand(
     await server.close();
     return EXIT.OK;
   } finally {
-    hub.close();
+    await hub.close();
   }
 }
 

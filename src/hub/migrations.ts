@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * The hub.db schema as ordered migrations, numbered by `PRAGMA user_version`. At open, every
- * migration newer than the database's version runs, all of them in one transaction that also
- * sets the version, so a failure leaves the database as it was. A database newer than this code
- * is refused before anything is written.
+ * The hub's schema as ordered migrations, each in SQLite's SQL (`sql`) and PostgreSQL's
+ * (`postgres`). SQLite numbers them by `PRAGMA user_version` (hub.db), PostgreSQL by the one row
+ * of `faultd_hub_schema` (postgres-store.ts). At open, every migration newer than the database's
+ * version runs, all of them in one transaction that also sets the version, so a failure leaves
+ * the database as it was. A database newer than this code is refused before anything is written.
  *
- * Rules for the next migration: append it (never edit or reorder one that shipped, migration 1
- * above all: it is faultd 0.1.0's schema, and databases made by that release have
- * user_version 0 with its tables present); plain SQL that SQLite runs inside a transaction
- * (ALTER TABLE … ADD COLUMN, CREATE TABLE, CREATE INDEX, UPDATE). A change SQLite cannot ALTER
- * needs the table rebuilt (create new, copy, drop, rename) within the same migration.
+ * Rules for the next migration (a new table of a new feature goes here too): append it (never
+ * edit or reorder one that shipped, migration 1 above all: it is faultd 0.1.0's schema, and
+ * databases made by that release have user_version 0 with its tables present); plain SQL that
+ * runs inside a transaction (ALTER TABLE … ADD COLUMN, CREATE TABLE, CREATE INDEX, UPDATE). A
+ * change SQLite cannot ALTER needs the table rebuilt (create new, copy, drop, rename) within the
+ * same migration. Types: SQLite INTEGER is BIGINT on PostgreSQL (times are ms since the epoch;
+ * postgres-driver.ts reads BIGINT as a number), BLOB is BYTEA, an AUTOINCREMENT key is
+ * `BIGINT GENERATED ALWAYS AS IDENTITY`; flags stay INTEGER 0/1 on both.
+ * test/unit/hub/migrations.test.ts checks that both dialects end with the same tables and columns.
  */
 import type Database from 'better-sqlite3';
 
@@ -20,7 +25,10 @@ export interface Migration {
   readonly version: number;
   /** What it changes, for humans (and the error naming a failed migration). */
   readonly summary: string;
+  /** SQLite. */
   readonly sql: string;
+  /** PostgreSQL. */
+  readonly postgres: string;
 }
 
 export const HUB_MIGRATIONS: readonly Migration[] = [
@@ -84,11 +92,71 @@ CREATE TABLE IF NOT EXISTS run_log_spans (
   PRIMARY KEY (run_id, first_seq, last_seq)
 ) WITHOUT ROWID;
 `,
+    // runs.insert_order: SQLite's rowid, which orders runs queued in the same millisecond.
+    postgres: `
+CREATE TABLE infras (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  created_at BIGINT NOT NULL,
+  key_salt BYTEA NOT NULL,
+  key_hash BYTEA NOT NULL,
+  pending_salt BYTEA,
+  pending_hash BYTEA,
+  pending_rotation_id TEXT,
+  rotation_requested INTEGER NOT NULL DEFAULT 0,
+  last_seen BIGINT,
+  agent_version TEXT,
+  hostname TEXT,
+  capabilities TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE tokens (
+  hash TEXT PRIMARY KEY,
+  infra_id TEXT NOT NULL REFERENCES infras(id) ON DELETE CASCADE,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX tokens_expiry ON tokens(expires_at);
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY,
+  infra_id TEXT NOT NULL REFERENCES infras(id) ON DELETE CASCADE,
+  experiment TEXT NOT NULL,
+  state TEXT NOT NULL,
+  queued_at BIGINT NOT NULL,
+  dispatched_at BIGINT,
+  finished_at BIGINT,
+  abort_requested INTEGER NOT NULL DEFAULT 0,
+  result TEXT,
+  logs_acked BIGINT NOT NULL DEFAULT 0,
+  insert_order BIGINT GENERATED ALWAYS AS IDENTITY
+);
+CREATE INDEX runs_queue ON runs(infra_id, state, queued_at);
+CREATE TABLE run_status (
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  n BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  at TEXT NOT NULL,
+  fault_id TEXT,
+  phase TEXT NOT NULL,
+  detail TEXT
+);
+CREATE INDEX run_status_run ON run_status(run_id);
+CREATE TABLE run_logs (
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  seq BIGINT NOT NULL,
+  entry TEXT NOT NULL,
+  PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE run_log_spans (
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  first_seq BIGINT NOT NULL,
+  last_seq BIGINT NOT NULL,
+  PRIMARY KEY (run_id, first_seq, last_seq)
+);
+`,
   },
   {
     version: 2,
     summary: 'infras.pending_key_sealed: the handed-out rotated key, sealed with the current key, so overlapping exchanges get the same one',
     sql: 'ALTER TABLE infras ADD COLUMN pending_key_sealed BLOB;',
+    postgres: 'ALTER TABLE infras ADD COLUMN pending_key_sealed BYTEA;',
   },
   {
     version: 3,
@@ -98,6 +166,13 @@ ALTER TABLE infras ADD COLUMN bound_agent_id TEXT;
 ALTER TABLE infras ADD COLUMN bound_machine_id TEXT;
 ALTER TABLE infras ADD COLUMN bound_hostname TEXT;
 ALTER TABLE infras ADD COLUMN bound_since INTEGER;
+ALTER TABLE tokens ADD COLUMN agent_id TEXT;
+`,
+    postgres: `
+ALTER TABLE infras ADD COLUMN bound_agent_id TEXT;
+ALTER TABLE infras ADD COLUMN bound_machine_id TEXT;
+ALTER TABLE infras ADD COLUMN bound_hostname TEXT;
+ALTER TABLE infras ADD COLUMN bound_since BIGINT;
 ALTER TABLE tokens ADD COLUMN agent_id TEXT;
 `,
   },
@@ -110,6 +185,12 @@ ALTER TABLE run_status ADD COLUMN span INTEGER;
 -- NULLs are distinct: events of agents that send no seq are stored as they come.
 CREATE UNIQUE INDEX run_status_seq ON run_status(run_id, seq);
 ALTER TABLE runs ADD COLUMN status_acked INTEGER NOT NULL DEFAULT 0;
+`,
+    postgres: `
+ALTER TABLE run_status ADD COLUMN seq BIGINT;
+ALTER TABLE run_status ADD COLUMN span BIGINT;
+CREATE UNIQUE INDEX run_status_seq ON run_status(run_id, seq);
+ALTER TABLE runs ADD COLUMN status_acked BIGINT NOT NULL DEFAULT 0;
 `,
   },
   {
@@ -162,6 +243,58 @@ CREATE TABLE operator_experiments (
   faults INTEGER NOT NULL
 );
 `,
+    postgres: `
+CREATE TABLE operator_users (
+  name TEXT PRIMARY KEY,
+  role TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  last_login BIGINT
+);
+CREATE TABLE operator_sessions (
+  id_hash TEXT PRIMARY KEY,
+  user_name TEXT NOT NULL REFERENCES operator_users(name) ON DELETE CASCADE,
+  csrf_token TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  last_seen_at BIGINT NOT NULL
+);
+CREATE INDEX operator_sessions_user ON operator_sessions(user_name);
+CREATE TABLE operator_tokens (
+  id TEXT PRIMARY KEY,
+  hash TEXT NOT NULL UNIQUE,
+  user_name TEXT NOT NULL REFERENCES operator_users(name) ON DELETE CASCADE,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT,
+  last_used BIGINT
+);
+CREATE INDEX operator_tokens_user ON operator_tokens(user_name);
+-- Append-only: no code path updates, deletes or truncates it, and these triggers refuse it anyway.
+CREATE TABLE operator_audit (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  at BIGINT NOT NULL,
+  actor TEXT NOT NULL,
+  role TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT,
+  remote TEXT NOT NULL,
+  detail TEXT
+);
+CREATE FUNCTION operator_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'the audit log is append-only';
+END
+$$;
+CREATE TRIGGER operator_audit_no_change BEFORE UPDATE OR DELETE ON operator_audit FOR EACH ROW EXECUTE FUNCTION operator_audit_append_only();
+CREATE TRIGGER operator_audit_no_truncate BEFORE TRUNCATE ON operator_audit FOR EACH STATEMENT EXECUTE FUNCTION operator_audit_append_only();
+CREATE TABLE operator_experiments (
+  name TEXT PRIMARY KEY,
+  text TEXT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  updated_by TEXT NOT NULL,
+  faults INTEGER NOT NULL
+);
+`,
   },
 ];
 
@@ -174,12 +307,12 @@ function userVersion(db: Database.Database): number {
   return Number(db.pragma('user_version', { simple: true }));
 }
 
-function refuseNewer(file: string, found: number, latest: number): void {
+export function refuseNewer(file: string, found: number, latest: number, backupOf = 'hub.db'): void {
   if (found <= latest) return;
   throw new FaultdError(
     'FAULTD_ERR_HUB_DB_SCHEMA',
     `${file} has schema version ${found}, newer than this faultd's ${latest}: it was written by a newer faultd. ` +
-      'Run that version (or newer), or restore a backup of hub.db made before the upgrade; nothing was changed',
+      `Run that version (or newer), or restore a backup of ${backupOf} made before the upgrade; nothing was changed`,
   );
 }
 

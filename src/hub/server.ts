@@ -82,10 +82,10 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
   throw new HttpError('BAD_REQUEST', problems.join('; '));
 }
 
-function bearer(req: IncomingMessage, service: HubService): string {
+async function bearer(req: IncomingMessage, service: HubService): Promise<string> {
   const header = req.headers.authorization ?? '';
   const token = /^Bearer (\S+)$/.exec(header)?.[1];
-  const infraId = token ? service.authenticate(token) : undefined;
+  const infraId = token ? await service.authenticate(token) : undefined;
   if (!infraId) throw new HttpError('UNAUTHORIZED', token ? 'the access token is unknown or expired' : 'an access token is required (Authorization: Bearer …)');
   return infraId;
 }
@@ -93,9 +93,9 @@ function bearer(req: IncomingMessage, service: HubService): string {
 type Route = (req: IncomingMessage, service: HubService, params: readonly string[]) => Promise<{ status: number; body?: unknown }>;
 
 /** Maps a service refusal of a run call onto the protocol's error. */
-function runCall<T>(call: () => T): T {
+async function runCall<T>(call: () => Promise<T>): Promise<T> {
   try {
-    return call();
+    return await call();
   } catch (error) {
     if (error instanceof RunCallError) throw new HttpError(error.code, error.message);
     throw error;
@@ -125,22 +125,29 @@ function waitSecondsOf(req: IncomingMessage): number {
  * wait. Undefined after the wait, or once the client has gone (`check` is not called then: a run
  * handed to a closed socket would be lost with it).
  */
-async function holdUntil<T>(req: IncomingMessage, service: HubService, waitSeconds: number, check: () => T | undefined): Promise<T | undefined> {
+async function holdUntil<T>(req: IncomingMessage, service: HubService, waitSeconds: number, check: () => Promise<T | undefined>): Promise<T | undefined> {
   const deadline = monotonicMs() + waitSeconds * 1000;
   let gone = false;
   let wake: (() => void) | undefined;
+  // A change announced while `check` runs is not waited for: the loop checks again at once.
+  let changed = false;
   const onClose = (): void => {
     gone = true;
     wake?.();
   };
   req.once('close', onClose);
-  const unsubscribe = service.onRunsChanged(() => wake?.());
+  const unsubscribe = service.onRunsChanged(() => {
+    changed = true;
+    wake?.();
+  });
   try {
     for (;;) {
       if (gone) return undefined;
-      const answer = check();
+      changed = false;
+      const answer = await check();
       if (answer !== undefined) return answer;
       if (monotonicMs() >= deadline) return undefined;
+      if (changed) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, Math.max(0, deadline - monotonicMs()));
         function done(): void {
@@ -174,23 +181,23 @@ async function waitForAbort(req: IncomingMessage, service: HubService, infraId: 
 const RUN_ID = '([A-Za-z0-9_-]{1,64})';
 /** Calls with a run id in the path: `METHOD pattern`. */
 const PARAM_ROUTES: [string, RegExp, Route][] = [
-  ['GET', new RegExp(`^${API_PREFIX}/runs/${RUN_ID}/abort$`), async (req, service, [runId = '']) => waitForAbort(req, service, bearer(req, service), runId)],
+  ['GET', new RegExp(`^${API_PREFIX}/runs/${RUN_ID}/abort$`), async (req, service, [runId = '']) => waitForAbort(req, service, await bearer(req, service), runId)],
   ['POST', new RegExp(`^${API_PREFIX}/runs/${RUN_ID}/status$`), async (req, service, [runId = '']) => {
-    const infraId = bearer(req, service);
+    const infraId = await bearer(req, service);
     const request = parse(StatusRequest, await readJson(req));
-    const ackedThrough = runCall(() => service.reportStatus(infraId, runId, request));
+    const ackedThrough = await runCall(() => service.reportStatus(infraId, runId, request));
     // An agent that numbers no event (before 2026-12) expects 204.
     return request.events.some((e) => e.seq !== undefined) ? { status: 200, body: { ackedThrough } satisfies StatusResponse } : { status: 204 };
   }],
   ['POST', new RegExp(`^${API_PREFIX}/runs/${RUN_ID}/logs$`), async (req, service, [runId = '']) => {
-    const infraId = bearer(req, service);
+    const infraId = await bearer(req, service);
     const request = parse(LogsRequest, await readJson(req));
-    return { status: 200, body: { ackedThrough: runCall(() => service.reportLogs(infraId, runId, request)) } };
+    return { status: 200, body: { ackedThrough: await runCall(() => service.reportLogs(infraId, runId, request)) } };
   }],
   ['POST', new RegExp(`^${API_PREFIX}/runs/${RUN_ID}/result$`), async (req, service, [runId = '']) => {
-    const infraId = bearer(req, service);
+    const infraId = await bearer(req, service);
     const request = parse(ResultRequest, await readJson(req));
-    runCall(() => service.reportResult(infraId, runId, request));
+    await runCall(() => service.reportResult(infraId, runId, request));
     return { status: 204 };
   }],
 ];
@@ -203,17 +210,17 @@ const ROUTES: Record<string, Route> = {
     return { status: 200, body: response };
   },
   [`POST ${API_PREFIX}/key/confirm`]: async (req, service) => {
-    const infraId = bearer(req, service);
+    const infraId = await bearer(req, service);
     const request = parse(KeyConfirmRequest, await readJson(req));
-    if (!service.confirmKey(infraId, request.rotationId)) throw new HttpError('CONFLICT', `rotation ${request.rotationId} is not the open one`);
+    if (!(await service.confirmKey(infraId, request.rotationId))) throw new HttpError('CONFLICT', `rotation ${request.rotationId} is not the open one`);
     return { status: 204 };
   },
   [`POST ${API_PREFIX}/heartbeat`]: async (req, service) => {
-    const infraId = bearer(req, service);
+    const infraId = await bearer(req, service);
     const request = parse(HeartbeatRequest, await readJson(req));
     return { status: 200, body: await bindingCall(() => service.heartbeat(infraId, request)) };
   },
-  [`GET ${API_PREFIX}/tasks/next`]: async (req, service) => waitForTask(req, service, bearer(req, service)),
+  [`GET ${API_PREFIX}/tasks/next`]: async (req, service) => waitForTask(req, service, await bearer(req, service)),
 };
 
 function findRoute(method: string, path: string): { route: Route; params: string[] } | undefined {

@@ -10,7 +10,8 @@ import { z } from 'zod';
 import type { AgentIdentity, HeartbeatRequest, HeartbeatResponse, LogEntry, LogsRequest, ResultRequest, StatusRequest, TaskResponse, TokenRequest, TokenResponse } from '../protocol/messages.js';
 import { hashKey, keyMatches, newAccessKey, newAccessToken, newId, openPendingKey, sealPendingKey, tokenHash } from './credentials.js';
 import { AgentBindingConflict, agentIdPrefix, bindingConflict, bindingOf, identityLessConflict, isBoundAgent } from './agent-binding.js';
-import type { HubStore, InfraRecord, RunRecord } from './store.js';
+import type { KeyHash } from './credentials.js';
+import type { HubStore, InfraRecord, RunRecord, StoredStatus } from './store.js';
 import { steadyWallClock } from '../monotonic.js';
 
 /** What the hub checks of a queued experiment; the agent validates it fully against its host. */
@@ -80,13 +81,11 @@ export interface BindingView {
   readonly since: string;
 }
 
-/** How often held calls look for changes made by another process (see onRunsChanged). */
-export const RUNS_WATCH_MS = 25;
-
 export class HubService {
   readonly #store: HubStore;
   readonly #listeners = new Set<() => void>();
-  #watch: NodeJS.Timeout | undefined;
+  /** Stops watching the store for other processes' run changes; set while anyone listens. */
+  #unwatch: (() => void) | undefined;
   readonly #options: HubOptions;
 
   constructor(store: HubStore, options: Partial<HubOptions> = {}) {
@@ -100,14 +99,17 @@ export class HubService {
   }
 
   /** Creates an infrastructure; its access key is returned once and stored only hashed. */
-  createInfra(name: string): { id: string; accessKey: string } {
+  async createInfra(name: string): Promise<{ id: string; accessKey: string }> {
     if (!INFRA_NAME.test(name)) {
       throw new FaultdError('FAULTD_ERR_HUB_INPUT', `infrastructure name "${name}" must be 1–63 of a-z, 0-9, ".", "_", "-", starting with a letter or digit`);
     }
-    if (this.#store.infraByName(name)) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `infrastructure "${name}" already exists`);
     const accessKey = newAccessKey();
     const id = newId('inf_');
-    this.#store.addInfra({ id, name, createdAt: this.#options.now(), key: hashKey(accessKey) });
+    const key = hashKey(accessKey);
+    await this.#store.transaction(async (store) => {
+      if (await store.infraByName(name)) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `infrastructure "${name}" already exists`);
+      await store.addInfra({ id, name, createdAt: this.#options.now(), key });
+    });
     return { id, accessKey };
   }
 
@@ -115,15 +117,21 @@ export class HubService {
    * Asks for a new key for `name`; the agent receives it with its next token. A rotation already
    * awaiting confirmation keeps its key: the agent may have stored it in place of the old one.
    */
-  rotateKey(name: string): InfraRecord {
-    const infra = this.#infra(name);
-    this.#store.requestRotation(infra.id);
-    return infra;
+  async rotateKey(name: string): Promise<InfraRecord> {
+    return this.#store.transaction(async (store) => {
+      const infra = await this.#infra(name, store);
+      await store.requestRotation(infra.id);
+      return infra;
+    });
   }
 
-  listInfras(): InfraView[] {
+  async listInfras(): Promise<InfraView[]> {
+    return (await this.#store.listInfras()).map((i) => this.#infraView(i));
+  }
+
+  #infraView(i: InfraRecord): InfraView {
     const now = this.#options.now();
-    return this.#store.listInfras().map((i) => ({
+    return {
       id: i.id,
       name: i.name,
       state: i.lastSeen === undefined ? 'NEVER_SEEN' : now - i.lastSeen <= this.#options.connectedWithinMs ? 'CONNECTED' : 'DISCONNECTED',
@@ -143,17 +151,20 @@ export class HubService {
             },
           }
         : {}),
-    }));
+    };
   }
 
   /**
    * Unbinds `name` from its agent instance, so the next agent to exchange a token (a
    * re-installed machine) binds it. Returns the binding it had, undefined if none.
    */
-  releaseAgent(name: string): BindingView | undefined {
-    const infra = this.#infra(name);
-    const view = this.listInfras().find((i) => i.id === infra.id)?.binding;
-    return this.#store.releaseAgent(infra.id) ? view : undefined;
+  async releaseAgent(name: string): Promise<BindingView | undefined> {
+    return this.#store.transaction(async (store) => {
+      const infra = await this.#infra(name, store);
+      await store.lockInfra(infra.id);
+      const view = this.#infraView((await store.infraById(infra.id)) ?? infra).binding;
+      return (await store.releaseAgent(infra.id)) ? view : undefined;
+    });
   }
 
   /**
@@ -162,21 +173,21 @@ export class HubService {
    * the binding): admitted while the infrastructure is unbound, refused once it is bound (else
    * a copied key in an older agent would sidestep the binding).
    */
-  #admitAgent(infraId: string, agent: AgentIdentity | undefined): void {
+  async #admitAgent(store: HubStore, infraId: string, agent: AgentIdentity | undefined): Promise<void> {
     if (!agent) {
-      const infra = this.#store.infraById(infraId);
+      const infra = await store.infraById(infraId);
       if (infra?.binding) throw identityLessConflict(infra, infra.binding);
       return;
     }
     for (let attempt = 0; attempt < 3; attempt += 1) {
-      const infra = this.#store.infraById(infraId);
+      const infra = await store.infraById(infraId);
       if (!infra) return;
       if (infra.binding) {
         if (isBoundAgent(infra.binding, agent)) return;
         throw bindingConflict(infra, infra.binding, agent);
       }
       // Conditional in the store: of two agents binding at once, the first wins; read again.
-      if (this.#store.bindAgent(infraId, bindingOf(agent, this.#options.now()))) return;
+      if (await store.bindAgent(infraId, bindingOf(agent, this.#options.now()))) return;
     }
     // Bound and released over and over while we looked: refuse rather than admit unbound.
     throw new AgentBindingConflict(`the binding of infrastructure ${infraId} kept changing; try again`);
@@ -193,29 +204,41 @@ export class HubService {
    * the hub had already replaced).
    */
   async exchangeToken(request: TokenRequest): Promise<TokenResponse | undefined> {
-    const known = this.#store.infraById(request.infraId);
+    const known = await this.#store.infraById(request.infraId);
     if (!known) return undefined;
+    // scrypt runs outside the transaction (it takes tens of ms); the transaction then checks
+    // that the key it matched is still the current or the pending one.
     const matchesCurrent = await keyMatches(request.accessKey, known.key);
     const matchesPending = !matchesCurrent && known.pendingKey !== undefined && (await keyMatches(request.accessKey, known.pendingKey));
     if (!matchesCurrent && !matchesPending) return undefined;
-    // Before the rotation is confirmed: an agent without identity on a bound infrastructure must
-    // not complete (and so clear the binding of) a rotation meant for the bound agent.
-    if (!request.agent && known.binding) throw identityLessConflict(known, known.binding);
-    // Conditional on the rotation id: a rotation that changed while scrypt ran is left alone.
-    if (matchesPending && known.pendingKey) this.#store.confirmPendingKey(known.id, known.pendingKey.rotationId);
-    // Read again: another exchange may have changed the rotation state while scrypt ran.
-    const infra = this.#store.infraById(request.infraId);
-    if (!infra) return undefined;
-    // Checked after the key: an unknown caller learns nothing of the binding.
-    this.#admitAgent(infra.id, request.agent);
-    const now = this.#options.now();
-    this.#store.pruneTokens(now);
-    const accessToken = newAccessToken();
-    const expiresAt = now + this.#options.tokenTtlSeconds * 1000;
-    this.#store.addToken(tokenHash(accessToken), { infraId: infra.id, expiresAt, ...(request.agent ? { agentId: request.agent.id } : {}) });
-    const response: TokenResponse = { accessToken, expiresAt: new Date(expiresAt).toISOString(), ttlSeconds: this.#options.tokenTtlSeconds };
-    const rotation = this.#rotation(infra, request.accessKey);
-    return rotation ? { ...response, rotation } : response;
+    const matched = matchesCurrent ? known.key : known.pendingKey;
+    return this.#store.transaction(async (store) => {
+      await store.lockInfra(request.infraId);
+      let infra = await store.infraById(request.infraId);
+      if (!infra || !matched) return undefined;
+      const stillCurrent = sameKey(infra.key, matched);
+      const stillPending = infra.pendingKey !== undefined && sameKey(infra.pendingKey, matched);
+      // Replaced while scrypt ran (a confirmation by another exchange made the pending key the key: still valid).
+      if (!stillCurrent && !stillPending) return undefined;
+      // Before the rotation is confirmed: an agent without identity on a bound infrastructure must
+      // not complete (and so clear the binding of) a rotation meant for the bound agent.
+      if (!request.agent && infra.binding) throw identityLessConflict(infra, infra.binding);
+      if (stillPending && infra.pendingKey) {
+        await store.confirmPendingKey(infra.id, infra.pendingKey.rotationId);
+        infra = await store.infraById(request.infraId);
+        if (!infra) return undefined;
+      }
+      // Checked after the key: an unknown caller learns nothing of the binding.
+      await this.#admitAgent(store, infra.id, request.agent);
+      const now = this.#options.now();
+      await store.pruneTokens(now);
+      const accessToken = newAccessToken();
+      const expiresAt = now + this.#options.tokenTtlSeconds * 1000;
+      await store.addToken(tokenHash(accessToken), { infraId: infra.id, expiresAt, ...(request.agent ? { agentId: request.agent.id } : {}) });
+      const response: TokenResponse = { accessToken, expiresAt: new Date(expiresAt).toISOString(), ttlSeconds: this.#options.tokenTtlSeconds };
+      const rotation = await this.#rotation(store, infra, request.accessKey);
+      return rotation ? { ...response, rotation } : response;
+    });
   }
 
   /**
@@ -223,9 +246,9 @@ export class HubService {
    * was sealed with `presentedKey` (the current key), else a new one, recorded only if no other
    * exchange recorded one meanwhile (checked by the store; that one is handed out then).
    */
-  #rotation(infra: InfraRecord, presentedKey: string): TokenResponse['rotation'] {
+  async #rotation(store: HubStore, infra: InfraRecord, presentedKey: string): Promise<TokenResponse['rotation']> {
     let current: InfraRecord | undefined = infra;
-    for (let attempt = 0; current && attempt < 3; attempt += 1, current = this.#store.infraById(infra.id)) {
+    for (let attempt = 0; current && attempt < 3; attempt += 1, current = await store.infraById(infra.id)) {
       if (!current.rotationRequested && !current.pendingKey) return undefined;
       const pending = current.pendingKey;
       const resent = pending?.sealed && openPendingKey(pending.sealed, presentedKey);
@@ -234,7 +257,7 @@ export class HubService {
       // a new one replaces it.
       const newKey = newAccessKey();
       const rotationId = newId('rot_');
-      if (this.#store.setPendingKey(infra.id, { ...hashKey(newKey), rotationId, sealed: sealPendingKey(newKey, presentedKey) }, pending?.rotationId)) {
+      if (await store.setPendingKey(infra.id, { ...hashKey(newKey), rotationId, sealed: sealPendingKey(newKey, presentedKey) }, pending?.rotationId)) {
         return { rotationId, newAccessKey: newKey };
       }
     }
@@ -247,29 +270,31 @@ export class HubService {
    * or a rotation its agent gets 401, exchanges again and is bound or refused. A token handed to
    * an agent without identity stops working once the infrastructure is bound.
    */
-  authenticate(token: string): string | undefined {
-    const record = this.#store.token(tokenHash(token));
+  async authenticate(token: string): Promise<string | undefined> {
+    const record = await this.#store.token(tokenHash(token));
     if (!record || record.expiresAt <= this.#options.now()) return undefined;
     // Bound: only the bound agent's tokens. Unbound: only tokens of no agent (a released one's fail).
-    const binding = this.#store.infraById(record.infraId)?.binding;
+    const binding = (await this.#store.infraById(record.infraId))?.binding;
     if (binding ? binding.agentId !== record.agentId : record.agentId !== undefined) return undefined;
     return record.infraId;
   }
 
-  confirmKey(infraId: string, rotationId: string): boolean {
+  confirmKey(infraId: string, rotationId: string): Promise<boolean> {
     return this.#store.confirmPendingKey(infraId, rotationId);
   }
 
   /** Records a heartbeat; throws AgentBindingConflict (409) when another agent instance is bound. */
-  heartbeat(infraId: string, request: HeartbeatRequest): HeartbeatResponse {
-    this.#admitAgent(infraId, request.agent);
-    const now = this.#options.now();
-    this.#store.recordHeartbeat(infraId, now, { version: request.agentVersion, hostname: request.hostname, capabilities: request.capabilities });
-    const abort = this.#store.abortRequested(infraId);
-    // A run the hub has already closed (hub abort --force) but its agent still executes: stop it.
-    const executing = request.runId === undefined ? undefined : this.#store.run(request.runId);
-    if (executing && executing.infraId === infraId && (executing.state === 'finished' || executing.state === 'cancelled') && !abort.includes(executing.id)) abort.push(executing.id);
-    return { serverTime: new Date(now).toISOString(), abort };
+  async heartbeat(infraId: string, request: HeartbeatRequest): Promise<HeartbeatResponse> {
+    return this.#store.transaction(async (store) => {
+      await this.#admitAgent(store, infraId, request.agent);
+      const now = this.#options.now();
+      await store.recordHeartbeat(infraId, now, { version: request.agentVersion, hostname: request.hostname, capabilities: request.capabilities });
+      const abort = await store.abortRequested(infraId);
+      // A run the hub has already closed (hub abort --force) but its agent still executes: stop it.
+      const executing = request.runId === undefined ? undefined : await store.run(request.runId);
+      if (executing && executing.infraId === infraId && (executing.state === 'finished' || executing.state === 'cancelled') && !abort.includes(executing.id)) abort.push(executing.id);
+      return { serverTime: new Date(now).toISOString(), abort };
+    });
   }
 
   /**
@@ -277,22 +302,25 @@ export class HubService {
    * without its agent), or undefined while it may go on. A run of another infrastructure is
    * not found.
    */
-  abortReason(infraId: string, runId: string): string | undefined {
-    const run = this.#store.run(runId);
+  async abortReason(infraId: string, runId: string): Promise<string | undefined> {
+    const run = await this.#store.run(runId);
     if (!run || run.infraId !== infraId) throw new RunCallError('NOT_FOUND', `no run ${runId} for this infrastructure`);
     if (run.state === 'finished' || run.state === 'cancelled') return `the run is already ${run.state} on the hub`;
     return run.abortRequested ? 'aborted from the hub' : undefined;
   }
 
   /** Queues an experiment for the infrastructure named `infraName`; runs start one at a time, in order. */
-  queueRun(infraName: string, experiment: unknown): RunRecord {
-    const infra = this.#infra(infraName);
+  async queueRun(infraName: string, experiment: unknown): Promise<RunRecord> {
     const checked = QueuedExperiment.safeParse(experiment);
-    if (!checked.success) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `not a faultd/v1 experiment: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-    const id = newId('run_');
-    this.#store.addRun({ id, infraId: infra.id, experiment: JSON.stringify(experiment), queuedAt: this.#options.now() });
-    const run = this.#store.run(id);
-    if (!run) throw new Error(`run ${id} vanished`);
+    const run = await this.#store.transaction(async (store) => {
+      const infra = await this.#infra(infraName, store);
+      if (!checked.success) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `not a faultd/v1 experiment: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      const id = newId('run_');
+      await store.addRun({ id, infraId: infra.id, experiment: JSON.stringify(experiment), queuedAt: this.#options.now() });
+      const queued = await store.run(id);
+      if (!queued) throw new Error(`run ${id} vanished`);
+      return queued;
+    });
     this.#runsChanged();
     return run;
   }
@@ -303,23 +331,23 @@ export class HubService {
    * never reported on was lost by an agent that stopped before recording it, and is closed as
    * `interrupted` so that the queue moves on.
    */
-  nextTask(infraId: string, polledAt = this.#options.now()): TaskResponse | undefined {
-    this.#closeLostDispatches(infraId, polledAt);
+  async nextTask(infraId: string, polledAt = this.#options.now()): Promise<TaskResponse | undefined> {
+    await this.#closeLostDispatches(infraId, polledAt);
     // Most polls find nothing: a plain read answers them without taking the write lock.
-    if (!this.#store.hasQueued(infraId)) return undefined;
-    const run = this.#store.dispatchNext(infraId, this.#options.now());
+    if (!(await this.#store.hasQueued(infraId))) return undefined;
+    const run = await this.#store.dispatchNext(infraId, this.#options.now());
     if (!run) return undefined;
     return { task: { runId: run.id, experiment: JSON.parse(run.experiment) as unknown, queuedAt: new Date(run.queuedAt).toISOString() } };
   }
 
-  #closeLostDispatches(infraId: string, polledAt: number): void {
-    for (const run of this.#store.unreportedDispatches(infraId, polledAt - this.#options.lostDispatchMs)) {
+  async #closeLostDispatches(infraId: string, polledAt: number): Promise<void> {
+    for (const run of await this.#store.unreportedDispatches(infraId, polledAt - this.#options.lostDispatchMs)) {
       const seconds = Math.round((polledAt - (run.dispatchedAt ?? polledAt)) / 1000);
       const reason =
         `lost: the agent asked for new work ${seconds} s after receiving this run and never reported on it ` +
         '(it stopped before recording the run); faultd reverts what its ledger holds when it starts, see the agent log';
       // Conditional in the store: a status or result arriving meanwhile wins.
-      if (this.#store.closeRun(run.id, { verdict: 'interrupted', reason, faults: [] }, this.#options.now(), { unreportedOnly: true })) this.#runsChanged();
+      if (await this.#store.closeRun(run.id, { verdict: 'interrupted', reason, faults: [] }, this.#options.now(), { unreportedOnly: true })) this.#runsChanged();
     }
   }
 
@@ -328,25 +356,27 @@ export class HubService {
    * silent (no heartbeat) for `silentRunMs`, so a host that is gone for good does not hold its
    * queue until `hub abort --force`. Returns the ids closed. `hub serve` calls it every minute.
    */
-  closeSilentRuns(): string[] {
+  async closeSilentRuns(): Promise<string[]> {
     const now = this.#options.now();
     const closed: string[] = [];
-    for (const run of this.#store.unfinishedRuns()) {
-      const lastSeen = this.#store.infraById(run.infraId)?.lastSeen ?? run.dispatchedAt ?? run.queuedAt;
+    for (const run of await this.#store.unfinishedRuns()) {
+      const lastSeen = (await this.#store.infraById(run.infraId))?.lastSeen ?? run.dispatchedAt ?? run.queuedAt;
       const silentMs = now - Math.max(lastSeen, run.dispatchedAt ?? 0);
       if (silentMs < this.#options.silentRunMs) continue;
       const reason =
         `lost: no heartbeat from its agent for ${Math.round(silentMs / 60_000)} min; an agent that was only cut off ` +
         'has aborted and reverted on its own (disconnectTimeout), a host that is gone reverts at its next start';
-      if (this.#store.closeRun(run.id, { verdict: 'interrupted', reason, faults: [] }, now)) closed.push(run.id);
+      if (await this.#store.closeRun(run.id, { verdict: 'interrupted', reason, faults: [] }, now)) closed.push(run.id);
     }
     if (closed.length) this.#runsChanged();
     return closed;
   }
 
-  requestAbort(runId: string): 'cancelled' | 'requested' | 'finished' {
-    if (!this.#store.run(runId)) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `no run ${runId} (see faultd hub runs)`);
-    const outcome = this.#store.requestAbort(runId, this.#options.now());
+  async requestAbort(runId: string): Promise<'cancelled' | 'requested' | 'finished'> {
+    const outcome = await this.#store.transaction(async (store) => {
+      if (!(await store.run(runId))) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `no run ${runId} (see faultd hub runs)`);
+      return store.requestAbort(runId, this.#options.now());
+    });
     this.#runsChanged();
     return outcome;
   }
@@ -355,12 +385,14 @@ export class HubService {
    * Ends a dispatched or running run without its agent (verdict `aborted`, with `reason`), so the
    * infrastructure's queue moves on. False when the run had already ended or was still queued.
    */
-  closeRun(runId: string, reason: string): boolean {
-    const run = this.#store.run(runId);
-    if (!run) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `no run ${runId} (see faultd hub runs)`);
-    if (run.state === 'queued') throw new FaultdError('FAULTD_ERR_HUB_INPUT', `run ${runId} is still queued: abort it without --force`);
-    // Conditional in the store: a result arriving meanwhile is not overwritten.
-    const closed = this.#store.closeRun(runId, { verdict: 'aborted', reason, faults: [] }, this.#options.now());
+  async closeRun(runId: string, reason: string): Promise<boolean> {
+    const closed = await this.#store.transaction(async (store) => {
+      const run = await store.run(runId);
+      if (!run) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `no run ${runId} (see faultd hub runs)`);
+      if (run.state === 'queued') throw new FaultdError('FAULTD_ERR_HUB_INPUT', `run ${runId} is still queued: abort it without --force`);
+      // Conditional in the store: a result arriving meanwhile is not overwritten.
+      return store.closeRun(runId, { verdict: 'aborted', reason, faults: [] }, this.#options.now());
+    });
     if (closed) this.#runsChanged();
     return closed;
   }
@@ -369,55 +401,44 @@ export class HubService {
    * Stores status events (a numbered one once); returns the acknowledged prefix of their
    * numbers. Accepted after the result too, like logs: events delivered late are not lost.
    */
-  reportStatus(infraId: string, runId: string, request: StatusRequest): number {
-    this.#ownRun(infraId, runId, false);
-    return this.#store.addStatus(runId, request.events);
+  async reportStatus(infraId: string, runId: string, request: StatusRequest): Promise<number> {
+    return this.#store.transaction(async (store) => {
+      await this.#ownRun(store, infraId, runId, false);
+      return store.addStatus(runId, request.events);
+    });
   }
 
-  reportLogs(infraId: string, runId: string, request: LogsRequest): number {
+  async reportLogs(infraId: string, runId: string, request: LogsRequest): Promise<number> {
     // Logs are accepted after the result too: a reconnecting agent sends what it buffered.
-    this.#ownRun(infraId, runId, false);
-    return this.#store.addLogs(runId, request.entries);
+    return this.#store.transaction(async (store) => {
+      await this.#ownRun(store, infraId, runId, false);
+      return store.addLogs(runId, request.entries);
+    });
   }
 
-  reportResult(infraId: string, runId: string, request: ResultRequest): void {
-    this.#ownRun(infraId, runId, true);
-    this.#store.setResult(runId, request, this.#options.now());
+  async reportResult(infraId: string, runId: string, request: ResultRequest): Promise<void> {
+    await this.#store.transaction(async (store) => {
+      await this.#ownRun(store, infraId, runId, true);
+      await store.setResult(runId, request, this.#options.now());
+    });
     this.#runsChanged(); // the infrastructure's next queued run may start now
   }
 
   /**
    * Calls `listener` when the runs may have changed: in this process (queued, aborted,
-   * finished) or, checked every `everyMs` while anyone listens, by another process writing to
-   * the store (`faultd hub abort` and `hub run` are other processes). The check is one
-   * `PRAGMA data_version`, so it is cheap enough to run often: an abort reaches a held abort
-   * call (and so the agent) within `everyMs`. Returns the unsubscribe function.
+   * finished) or in another process or hub replica writing to the store (`faultd hub abort`
+   * and `hub run` are other processes), as the store's `watchRuns` tells: an abort reaches a
+   * held abort call (and so the agent) within the store's watch delay (SQLite: RUNS_WATCH_MS;
+   * PostgreSQL: a NOTIFY). Returns the unsubscribe function.
    */
-  onRunsChanged(listener: () => void, everyMs = RUNS_WATCH_MS): () => void {
+  onRunsChanged(listener: () => void): () => void {
     this.#listeners.add(listener);
-    if (!this.#watch) {
-      let version = this.#store.externalVersion();
-      this.#watch = setInterval(() => {
-        let now: number;
-        try {
-          now = this.#store.externalVersion();
-        } catch {
-          // The store was closed under a waiting poll (the hub is stopping).
-          clearInterval(this.#watch);
-          this.#watch = undefined;
-          return;
-        }
-        if (now === version) return;
-        version = now;
-        this.#runsChanged();
-      }, everyMs);
-      this.#watch.unref();
-    }
+    this.#unwatch ??= this.#store.watchRuns(() => this.#runsChanged());
     return () => {
       this.#listeners.delete(listener);
-      if (this.#listeners.size === 0 && this.#watch) {
-        clearInterval(this.#watch);
-        this.#watch = undefined;
+      if (this.#listeners.size === 0 && this.#unwatch) {
+        this.#unwatch();
+        this.#unwatch = undefined;
       }
     };
   }
@@ -426,37 +447,43 @@ export class HubService {
     for (const listener of [...this.#listeners]) listener();
   }
 
-  runs(infraName?: string): RunRecord[] {
-    return this.#store.listRuns(infraName ? this.#infra(infraName).id : undefined);
+  /** Newest first, at most `limit` (the store's default: 100). */
+  async runs(infraName?: string, limit?: number): Promise<RunRecord[]> {
+    return this.#store.listRuns(infraName ? (await this.#infra(infraName)).id : undefined, limit);
   }
 
-  run(runId: string): RunRecord | undefined {
+  run(runId: string): Promise<RunRecord | undefined> {
     return this.#store.run(runId);
   }
 
-  runLogs(runId: string, afterSeq: number, limit = 1000): LogEntry[] {
+  runLogs(runId: string, afterSeq: number, limit = 1000): Promise<LogEntry[]> {
     return this.#store.logs(runId, afterSeq, limit);
   }
 
-  runStatus(runId: string) {
+  runStatus(runId: string): Promise<StoredStatus[]> {
     return this.#store.statusHistory(runId);
   }
 
-  infraName(infraId: string): string | undefined {
-    return this.#store.infraById(infraId)?.name;
+  async infraName(infraId: string): Promise<string | undefined> {
+    return (await this.#store.infraById(infraId))?.name;
   }
 
-  #ownRun(infraId: string, runId: string, mustBeOpen: boolean): RunRecord {
-    const run = this.#store.run(runId);
+  async #ownRun(store: HubStore, infraId: string, runId: string, mustBeOpen: boolean): Promise<RunRecord> {
+    const run = await store.run(runId);
     if (!run || run.infraId !== infraId) throw new RunCallError('NOT_FOUND', `no run ${runId} for this infrastructure`);
     if (mustBeOpen && (run.state === 'finished' || run.state === 'cancelled')) throw new RunCallError('CONFLICT', `run ${runId} is already ${run.state}`);
     if (run.state === 'queued') throw new RunCallError('CONFLICT', `run ${runId} was not handed to this agent`);
     return run;
   }
 
-  #infra(name: string): InfraRecord {
-    const infra = this.#store.infraByName(name);
+  async #infra(name: string, store: HubStore = this.#store): Promise<InfraRecord> {
+    const infra = await store.infraByName(name);
     if (!infra) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `no infrastructure named "${name}" (see faultd hub infra list)`);
     return infra;
   }
+}
+
+/** Whether two stored keys are the same one (same salt and hash). */
+function sameKey(a: KeyHash, b: KeyHash): boolean {
+  return a.salt.equals(b.salt) && a.hash.equals(b.hash);
 }

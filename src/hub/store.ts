@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * The hub's state behind one interface, so a fleet setup can swap SQLite (the default,
- * sqlite-store.ts) for a server database. Keys and tokens arrive here only as hashes.
+ * The hub's state behind one asynchronous interface: SQLite (the default, sqlite-store.ts) or
+ * PostgreSQL (postgres-store.ts, for several hub replicas). Both are sql-store.ts with their own
+ * driver: a new method is written once there, with `?` placeholders, and its table comes with
+ * a migration in migrations.ts (one SQL text per dialect). Keys and tokens arrive here only as
+ * hashes.
  */
 import type { LogEntry, ResultRequest, StatusRequest } from '../protocol/messages.js';
 import type { KeyHash } from './credentials.js';
@@ -73,69 +76,83 @@ export interface StoredStatus {
 }
 
 export interface HubStore {
-  addInfra(infra: Pick<InfraRecord, 'id' | 'name' | 'createdAt' | 'key'>): void;
-  infraById(id: string): InfraRecord | undefined;
-  infraByName(name: string): InfraRecord | undefined;
-  listInfras(): InfraRecord[];
-  requestRotation(infraId: string): void;
+  addInfra(infra: Pick<InfraRecord, 'id' | 'name' | 'createdAt' | 'key'>): Promise<void>;
+  infraById(id: string): Promise<InfraRecord | undefined>;
+  infraByName(name: string): Promise<InfraRecord | undefined>;
+  listInfras(): Promise<InfraRecord[]>;
+  /**
+   * Inside a transaction: holds back every other transaction that locks or changes `infraId`
+   * until this one ends (a row lock on PostgreSQL; SQLite's write transaction already does).
+   */
+  lockInfra(infraId: string): Promise<void>;
+  requestRotation(infraId: string): Promise<void>;
   /**
    * Records the key handed out in a token response, only while the open rotation is still
    * `replaces` (none when absent): false when another exchange got there first.
    */
-  setPendingKey(infraId: string, pending: PendingKey, replaces?: string): boolean;
+  setPendingKey(infraId: string, pending: PendingKey, replaces?: string): Promise<boolean>;
   /**
    * The agent stored the pending key: it becomes the key; the old one stops working, and the
    * agent binding is cleared (the next identity to use the new key binds).
    */
-  confirmPendingKey(infraId: string, rotationId: string): boolean;
+  confirmPendingKey(infraId: string, rotationId: string): Promise<boolean>;
   /** Binds `infraId` to `binding`, only if it is unbound: false when another binding got there first. */
-  bindAgent(infraId: string, binding: AgentBinding): boolean;
+  bindAgent(infraId: string, binding: AgentBinding): Promise<boolean>;
   /** Clears the binding of `infraId`; false if it had none. */
-  releaseAgent(infraId: string): boolean;
-  recordHeartbeat(infraId: string, at: number, agent: { version: string; hostname: string; capabilities: readonly string[] }): void;
-  addToken(hash: string, token: TokenRecord): void;
-  token(hash: string): TokenRecord | undefined;
+  releaseAgent(infraId: string): Promise<boolean>;
+  recordHeartbeat(infraId: string, at: number, agent: { version: string; hostname: string; capabilities: readonly string[] }): Promise<void>;
+  addToken(hash: string, token: TokenRecord): Promise<void>;
+  token(hash: string): Promise<TokenRecord | undefined>;
   /** Drops expired tokens; returns how many. */
-  pruneTokens(now: number): number;
-  addRun(run: Pick<RunRecord, 'id' | 'infraId' | 'experiment' | 'queuedAt'>): void;
-  run(id: string): RunRecord | undefined;
+  pruneTokens(now: number): Promise<number>;
+  addRun(run: Pick<RunRecord, 'id' | 'infraId' | 'experiment' | 'queuedAt'>): Promise<void>;
+  run(id: string): Promise<RunRecord | undefined>;
   /** Newest first; all infrastructures when `infraId` is absent. */
-  listRuns(infraId?: string, limit?: number): RunRecord[];
+  listRuns(infraId?: string, limit?: number): Promise<RunRecord[]>;
   /**
    * Hands the oldest queued run of `infraId` to its agent, unless one is already dispatched or
-   * running (one experiment at a time per infrastructure). Atomic.
+   * running (one experiment at a time per infrastructure). Atomic, also between hub replicas
+   * on one PostgreSQL: a run is handed out once.
    */
-  dispatchNext(infraId: string, at: number): RunRecord | undefined;
+  dispatchNext(infraId: string, at: number): Promise<RunRecord | undefined>;
   /** A cheap read: is any run of `infraId` queued? (Long-polls ask this before dispatchNext.) */
-  hasQueued(infraId: string): boolean;
+  hasQueued(infraId: string): Promise<boolean>;
   /** Every dispatched or running run (a read). */
-  unfinishedRuns(): RunRecord[];
+  unfinishedRuns(): Promise<RunRecord[]>;
   /** Runs of `infraId` dispatched at or before `cutoff` that its agent never reported on (a read). */
-  unreportedDispatches(infraId: string, cutoff: number): RunRecord[];
+  unreportedDispatches(infraId: string, cutoff: number): Promise<RunRecord[]>;
   /** A queued run is cancelled at once; a dispatched or running one is marked for abort. */
-  requestAbort(runId: string, at: number): 'cancelled' | 'requested' | 'finished';
-  abortRequested(infraId: string): string[];
+  requestAbort(runId: string, at: number): Promise<'cancelled' | 'requested' | 'finished'>;
+  abortRequested(infraId: string): Promise<string[]>;
   /**
    * Stores status events: a numbered one once (a resent seq is ignored), one without `seq` as
    * it comes. Returns the highest seq with every seq below it stored (or covered by a span).
    */
-  addStatus(runId: string, events: StatusRequest['events']): number;
+  addStatus(runId: string, events: StatusRequest['events']): Promise<number>;
   /** Unnumbered events in arrival order, then numbered ones in seq order. */
-  statusHistory(runId: string): StoredStatus[];
+  statusHistory(runId: string): Promise<StoredStatus[]>;
   /** Stores new entries (duplicates ignored); returns the highest seq with every seq below it stored. */
-  addLogs(runId: string, entries: readonly LogEntry[]): number;
-  logs(runId: string, afterSeq: number, limit: number): LogEntry[];
-  setResult(runId: string, result: ResultRequest, at: number): void;
+  addLogs(runId: string, entries: readonly LogEntry[]): Promise<number>;
+  logs(runId: string, afterSeq: number, limit: number): Promise<LogEntry[]>;
+  setResult(runId: string, result: ResultRequest, at: number): Promise<void>;
   /**
    * Ends a dispatched or running run with `result` and marks it for abort (its agent, if alive,
    * reverts at its next heartbeat), atomically: false if it had ended or was still queued, or
    * with `unreportedOnly`, if its agent had reported on it.
    */
-  closeRun(runId: string, result: ResultRequest, at: number, options?: { unreportedOnly?: boolean }): boolean;
+  closeRun(runId: string, result: ResultRequest, at: number, options?: { unreportedOnly?: boolean }): Promise<boolean>;
   /**
-   * A number that changes when another process (e.g. `faultd hub run`) has written to the
-   * store since the last call; waiting long-polls recheck their queue only when it moves.
+   * Runs `fn` on a store whose calls all belong to one transaction: committed when `fn`
+   * resolves, rolled back when it throws. Inside `fn`, use only the store it is given. Keep it
+   * short (no scrypt, no network): on SQLite it holds the database's write lock.
    */
-  externalVersion(): number;
-  close(): void;
+  transaction<T>(fn: (store: HubStore) => Promise<T>): Promise<T>;
+  /**
+   * Calls `listener` when another process or hub replica may have queued, aborted or ended a
+   * run (changes made through this store object are announced by its caller, HubService).
+   * SQLite: a `PRAGMA data_version` check every `RUNS_WATCH_MS` while anyone watches;
+   * PostgreSQL: LISTEN/NOTIFY. Returns the function that stops watching.
+   */
+  watchRuns(listener: () => void): () => void;
+  close(): Promise<void>;
 }

@@ -79,9 +79,9 @@ agentTest('an operator logs in, queues a run on a real agent, follows its log an
   await addOperator(hub, 'alice', 'operator');
   const ws = workspace();
   t.teardown(() => ws.remove());
-  configureAgent(hub, ws);
+  await configureAgent(hub, ws);
   launchAgent(t, ws);
-  t.true(await waitUntil(() => hub.service.listInfras()[0]?.state === 'CONNECTED', 15_000), 'the agent is connected');
+  t.true(await waitUntil(async () => (await hub.service.listInfras())[0]?.state === 'CONNECTED', 15_000), 'the agent is connected');
 
   const browser = await launchBrowser(t);
   const { page, problems } = await openPage(browser);
@@ -108,7 +108,7 @@ agentTest('an operator logs in, queues a run on a real agent, follows its log an
   await page.locator('form button[type="submit"]').click();
   await page.waitForFunction("/^#\\/runs\\/[^/]+$/.test(location.hash)");
   const runId = decodeURIComponent(new URL(page.url()).hash.replace('#/runs/', ''));
-  t.is(hub.service.run(runId)?.infraId, hub.service.listInfras()[0]?.id, 'the run the page shows was queued on edge-1');
+  t.is((await hub.service.run(runId))?.infraId, (await hub.service.listInfras())[0]?.id, 'the run the page shows was queued on edge-1');
 
   // The live log and the timeline follow the run as it starts.
   t.true(await eventually(async () => (await laneOf(page, 'cpu')) === 'applied' && (await laneOf(page, 'mem')) === 'applied', 20_000), 'both lanes reach applied');
@@ -129,7 +129,7 @@ agentTest('an operator logs in, queues a run on a real agent, follows its log an
   t.regex(await textOf(page, 'dialog[open] h2'), /Abort run/);
   await page.click('dialog[open] button:not(.danger)');
   await page.waitForFunction("!document.querySelector('dialog[open]')");
-  t.is(hub.service.run(runId)?.abortRequested, false, 'Cancel sends no abort');
+  t.is((await hub.service.run(runId))?.abortRequested, false, 'Cancel sends no abort');
   await page.locator('.run-head button.danger').click();
   await page.waitForSelector('dialog[open]');
   await page.locator('dialog[open] button.danger').click();
@@ -141,7 +141,7 @@ agentTest('an operator logs in, queues a run on a real agent, follows its log an
   t.is(await laneOf(page, 'mem'), 'reverted');
   t.true(await waitUntil(() => stressorsMatching(runId).length === 0, 10_000), 'no stressor left on this host');
   t.true((await logLines(page)).length > linesBefore, 'the log went on without a reload');
-  t.like(hub.service.run(runId)?.result, { verdict: 'aborted' });
+  t.like((await hub.service.run(runId))?.result, { verdict: 'aborted' });
   t.regex(await textOf(page, 'table'), /cpu.*linux-cpu-stress/, 'each fault and its outcome');
   t.true((await textsOf(page, 'table.status tbody tr')).length >= 6, 'the status history');
   t.regex(await textOf(page, 'td[data-label="Revert"]'), /^reverted: stopped stressor \d+/);
@@ -173,8 +173,8 @@ agentTest('an operator logs in, queues a run on a real agent, follows its log an
 test('a viewer reads runs but gets no queue, abort or key rotation action, and the hub refuses them anyway', async (t) => {
   const hub = await startHub(t);
   await addOperator(hub, 'victor', 'viewer');
-  hub.service.createInfra('edge-1');
-  const run = hub.service.queueRun('edge-1', cpuAndMemoryExperiment(5, 'waiting'));
+  await hub.service.createInfra('edge-1');
+  const run = await hub.service.queueRun('edge-1', cpuAndMemoryExperiment(5, 'waiting'));
   const browser = await launchBrowser(t);
   const { page, problems } = await openPage(browser);
   await logIn(page, hub, 'victor');
@@ -205,7 +205,7 @@ test('a viewer reads runs but gets no queue, abort or key rotation action, and t
   }, run.id);
   t.is(refused.status, 403);
   t.is(refused.body.error.code, 'FORBIDDEN');
-  t.is(hub.service.run(run.id)?.state, 'queued');
+  t.is((await hub.service.run(run.id))?.state, 'queued');
   // The hub's Content-Security-Policy is in force: an inline script injected into the page does not run.
   await page.evaluate("(() => { const s = document.createElement('script'); s.textContent = 'window.inlineRan = true'; document.body.append(s); })()");
   t.false(await holds(page, 'window.inlineRan === true'), 'inline script refused');
@@ -223,7 +223,7 @@ test('a viewer reads runs but gets no queue, abort or key rotation action, and t
 test('the library lists validation errors line by line, then stores the corrected experiment; an admin rotates a key after confirming, creates an infrastructure and an operator, and reads the audit log', async (t) => {
   const hub = await startHub(t);
   await addOperator(hub, 'ada', 'admin');
-  hub.service.createInfra('edge-1');
+  await hub.service.createInfra('edge-1');
   const browser = await launchBrowser(t);
   const { page, problems } = await openPage(browser);
   await logIn(page, hub, 'ada');
@@ -262,7 +262,7 @@ test('the library lists validation errors line by line, then stores the correcte
   await page.waitForSelector('dialog[open]');
   await page.locator('dialog[open] button.danger').click();
   await page.waitForFunction("/Key rotation of edge-1 requested/.test(document.querySelector('.notice')?.textContent ?? '')");
-  t.is(hub.service.listInfras()[0]?.keyRotation, 'requested');
+  t.is((await hub.service.listInfras())[0]?.keyRotation, 'requested');
 
   // A new infrastructure: its key shown once, and it works for a token exchange.
   await page.type('#infra-name', 'edge-2');
@@ -299,35 +299,36 @@ test('the live log survives the event stream being cut every second: the browser
   // Streams last 1 s here (1 h by default), so the page reconnects about three times.
   const hub = await startHub(t, { streams: { maxStreamMs: 1000, pollMs: 100 } });
   await addOperator(hub, 'alice', 'viewer');
-  const infraId = hub.service.createInfra('edge-1').id;
-  const runId = dispatchRun(hub, infraId);
+  const infraId = (await hub.service.createInfra('edge-1')).id;
+  const runId = await dispatchRun(hub, infraId);
   const browser = await launchBrowser(t);
   const { page, problems } = await openPage(browser);
   await logIn(page, hub, 'alice');
-  // The headers Chromium sends (the extra-info event has those the network stack adds).
-  const streams: string[] = [];
+  // The headers Chromium sends (the extra-info event has those the network stack adds; it may
+  // come before or after the request's own event).
   const cdp = await page.createCDPSession();
   await cdp.send('Network.enable');
-  const eventRequests = new Set<string>();
+  const eventRequests: string[] = [];
+  const sentHeaders = new Map<string, Record<string, string>>();
   cdp.on('Network.requestWillBeSent', (e) => {
-    if (e.request.url.endsWith('/events')) eventRequests.add(e.requestId);
+    if (e.request.url.endsWith('/events')) eventRequests.push(e.requestId);
   });
-  cdp.on('Network.requestWillBeSentExtraInfo', (e) => {
-    if (eventRequests.has(e.requestId)) streams.push(e.headers['Last-Event-ID'] ?? e.headers['last-event-id'] ?? '-');
-  });
+  cdp.on('Network.requestWillBeSentExtraInfo', (e) => sentHeaders.set(e.requestId, e.headers));
   await page.goto(`${hub.url}/ui/#/runs/${runId}`);
   await page.waitForSelector('ol.log');
   const lines = 40;
   for (let seq = 1; seq <= lines; seq++) {
-    hub.service.reportLogs(infraId, runId, { entries: [{ seq, at: new Date().toISOString(), level: 'info', message: `line ${seq}` }] });
+    await hub.service.reportLogs(infraId, runId, { entries: [{ seq, at: new Date().toISOString(), level: 'info', message: `line ${seq}` }] });
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  hub.service.reportResult(infraId, runId, { verdict: 'completed', faults: [] });
+  await hub.service.reportResult(infraId, runId, { verdict: 'completed', faults: [] });
   t.true(await eventually(async () => (await textOf(page, '[data-testid="stream-state"]')) === '(ended)', 15_000), 'the stream ended with the run');
   const shown = (await logLines(page)).map((l) => /line (\d+)$/.exec(l)?.[1]);
   t.deepEqual(shown, Array.from({ length: lines }, (_, i) => String(i + 1)), 'every line once, in order');
   t.is(await textOf(page, '[data-testid="run-verdict"]'), 'completed');
-  t.true(streams.length >= 3, `reconnected (streams opened with Last-Event-ID: ${streams.join(' ')})`);
+  const streams = eventRequests.map((id) => sentHeaders.get(id)?.['Last-Event-ID'] ?? '-');
+  t.true(streams.length >= 3, `reconnected (Last-Event-ID of each stream: ${streams.join(' ')})`);
+  t.is(streams[0], '-', 'the first stream starts from the beginning');
   t.true(streams.slice(1).every((id) => /^\d+$/.test(id)), `each reconnection resumed after a line: ${streams.join(' ')}`);
   t.deepEqual(problems, []);
 });

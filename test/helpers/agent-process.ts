@@ -20,9 +20,9 @@ export interface AgentSettings {
   readonly heartbeatInterval?: string;
 }
 
-export function configureAgent(hub: TestHub, ws: Workspace, settings: AgentSettings = {}): string {
+export async function configureAgent(hub: TestHub, ws: Workspace, settings: AgentSettings = {}): Promise<string> {
   const { disconnectTimeout = '30s', url = hub.url, heartbeatInterval = '1s' } = settings;
-  const { id, accessKey } = hub.service.createInfra('edge-1');
+  const { id, accessKey } = await hub.service.createInfra('edge-1');
   const keyFile = path.join(ws.dir, 'access-key');
   writeFileSync(keyFile, `${accessKey}\n`, { mode: 0o600 });
   const caFile = ws.file('ca.pem', hub.ca);
@@ -58,7 +58,7 @@ export function launchAgentWith(t: Teardown, ws: Workspace, env: Record<string, 
 
 /** Resolves true once the run is in one of `states` (false after `timeoutMs`). */
 export async function waitForState(hub: TestHub, runId: string, states: readonly string[], timeoutMs: number): Promise<boolean> {
-  return waitUntil(() => states.includes(hub.service.run(runId)?.state ?? ''), timeoutMs);
+  return waitUntil(async () => states.includes((await hub.service.run(runId))?.state ?? ''), timeoutMs);
 }
 
 /** The agent suites' experiment: a CPU and a memory fault in parallel for `seconds`. */

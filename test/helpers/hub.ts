@@ -65,7 +65,7 @@ export async function startHub(
     stopped = true;
     await agent.close();
     await server.close();
-    store.close();
+    await store.close();
   };
   t.teardown(stop);
   return { dir, url: server.url, ca, service, ops: api.deps.ops, agent, stop };
@@ -73,8 +73,8 @@ export async function startHub(
 
 /** An infrastructure of `hub` and the agent's line to it (client, tokens, link), closed at teardown. */
 /** A link to a new infrastructure `name`; with `identity`, its token exchanges carry it (as the agent's do). */
-export function linkTo(t: { teardown(fn: () => void | Promise<void>): void }, hub: TestHub, name = 'edge-1', identity?: AgentIdentity): { infraId: string; link: HubLink; client: HubClient; tokens: TokenSource } {
-  const { id, accessKey } = hub.service.createInfra(name);
+export async function linkTo(t: { teardown(fn: () => void | Promise<void>): void }, hub: TestHub, name = 'edge-1', identity?: AgentIdentity): Promise<{ infraId: string; link: HubLink; client: HubClient; tokens: TokenSource }> {
+  const { id, accessKey } = await hub.service.createInfra(name);
   const dir = mkdtempSync(path.join(tmpdir(), 'faultd-agent-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const keyFile = path.join(dir, 'access-key');
@@ -94,8 +94,8 @@ export const QUEUED_EXPERIMENT = {
 };
 
 /** Queues a run on infrastructure `edge-1` and hands it to its agent, as a task poll would; returns its id. */
-export function dispatchRun(hub: TestHub, infraId: string): string {
-  const run = hub.service.queueRun('edge-1', QUEUED_EXPERIMENT);
-  hub.service.nextTask(infraId);
+export async function dispatchRun(hub: TestHub, infraId: string): Promise<string> {
+  const run = await hub.service.queueRun('edge-1', QUEUED_EXPERIMENT);
+  await hub.service.nextTask(infraId);
   return run.id;
 }

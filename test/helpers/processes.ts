@@ -20,10 +20,10 @@ export function stressorsMatching(needle: string): number[] {
   return pids;
 }
 
-export async function waitUntil(check: () => boolean, timeoutMs: number): Promise<boolean> {
+export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
-    if (check()) return true;
+    if (await check()) return true;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return check();

@@ -104,7 +104,7 @@ async function fullLifecycle(t: ExecutionContext, suite: string): Promise<void> 
   const store = new SqliteHubStore(path.join(c.root, HUB_DIR, 'hub.db'));
   t.teardown(() => store.close());
   const hub = new HubService(store);
-  const { id, accessKey } = hub.createInfra('packaged');
+  const { id, accessKey } = await hub.createInfra('packaged');
   writeFileSync(path.join(c.root, 'root/access-key'), `${accessKey}\n`, { mode: 0o600 });
   t.is(c.exec(['systemctl', 'start', 'faultd-hub.service']).code, 0);
   const installed = c.exec([PACKAGED, 'install', '--hub-url', 'https://127.0.0.1:8443', '--infra-id', id, '--access-key-file', '/root/access-key', '--ca-file', HUB_CA]);
@@ -114,7 +114,7 @@ async function fullLifecycle(t: ExecutionContext, suite: string): Promise<void> 
   t.is(out(c, ['readlink', `/proc/${mainPid(c)}/exe`]), '/usr/lib/faultd/node', 'the agent runs on the packaged runtime');
 
   // kill -9 mid-run: systemd and ExecStopPost revert, the hub gets "interrupted".
-  const killed = hub.queueRun('packaged', experiment('packaged-kill'));
+  const killed = await hub.queueRun('packaged', experiment('packaged-kill'));
   await runStarted(hub, killed.id);
   await waitFor('faults applied', () => c.exec(['pgrep', '-x', 'faultd-stressor']).code === 0, 15_000);
   const agent = mainPid(c);
@@ -123,26 +123,26 @@ async function fullLifecycle(t: ExecutionContext, suite: string): Promise<void> 
   await waitFor('clean after the kill', () => (left = leftovers(c, PACKAGED)) === '', 10_000, 100).catch((error: unknown) => {
     throw new Error(`${String(error)}; still left: ${left}\n${journal(c).slice(-40).join('\n')}`);
   });
-  await waitFor('the interrupted result', () => hub.run(killed.id)?.state === 'finished', 20_000);
-  t.is(hub.run(killed.id)?.result?.verdict, 'interrupted');
+  await waitFor('the interrupted result', async () => (await hub.run(killed.id))?.state === 'finished', 20_000);
+  t.is((await hub.run(killed.id))?.result?.verdict, 'interrupted');
   await waitFor('the agent is back', () => mainPid(c) !== agent && mainPid(c) > 0, 15_000);
 
   // Upgrade during a run: the restart waits for the run to end; the run completes.
   await waitFor('the agent is idle', () => !out(c, ['systemctl', 'show', '-p', 'StatusText', '--value', 'faultd.service']).startsWith('running'), 15_000);
-  const during = hub.queueRun('packaged', shortRun('packaged-upgrade', 15));
+  const during = await hub.queueRun('packaged', shortRun('packaged-upgrade', 15));
   await runStarted(hub, during.id);
   const beforeUpgrade = mainPid(c);
   const upgraded = c.exec(['dpkg', '-i', DEB_INSIDE]);
   t.is(upgraded.code, 0, `${upgraded.stdout}${upgraded.stderr}`);
   t.regex(upgraded.stdout, /restarting faultd\.service once the run ends/);
   t.regex(upgraded.stdout, /faultd\.service restarted on the upgraded files \(active\)/);
-  await waitFor('the run result', () => hub.run(during.id)?.state === 'finished', 15_000);
-  t.is(hub.run(during.id)?.result?.verdict, 'completed', JSON.stringify(hub.run(during.id)?.result));
+  await waitFor('the run result', async () => (await hub.run(during.id))?.state === 'finished', 15_000);
+  t.is((await hub.run(during.id))?.result?.verdict, 'completed', JSON.stringify((await hub.run(during.id))?.result));
   t.not(mainPid(c), beforeUpgrade, 'the agent was restarted onto the new files');
   t.is(out(c, ['systemctl', 'is-enabled', 'faultd.service']), 'enabled', 'the upgrade keeps it enabled');
 
   // Removal mid-run: the stop aborts and reverts; the configuration and state stay until purge.
-  const removedRun = hub.queueRun('packaged', experiment('packaged-remove'));
+  const removedRun = await hub.queueRun('packaged', experiment('packaged-remove'));
   await runStarted(hub, removedRun.id);
   await waitFor('faults applied', () => c.exec(['pgrep', '-x', 'faultd-stressor']).code === 0, 15_000);
   const removed = c.exec(['dpkg', '-r', 'faultd']);
@@ -150,8 +150,8 @@ async function fullLifecycle(t: ExecutionContext, suite: string): Promise<void> 
   t.is(kernelLeftovers(c), '', 'dpkg -r stopped the agent, which reverted the run');
   t.is(out(c, ['systemctl', 'is-active', 'faultd.service']), 'inactive');
   t.not(out(c, ['systemctl', 'is-enabled', 'faultd.service']), 'enabled');
-  await waitFor('the aborted result', () => hub.run(removedRun.id)?.state === 'finished', 10_000);
-  t.is(hub.run(removedRun.id)?.result?.verdict, 'aborted', 'the stop aborted the run and sent its result');
+  await waitFor('the aborted result', async () => (await hub.run(removedRun.id))?.state === 'finished', 10_000);
+  t.is((await hub.run(removedRun.id))?.result?.verdict, 'aborted', 'the stop aborted the run and sent its result');
   for (const gone of ['/usr/bin/faultd', '/usr/lib/faultd']) t.not(c.exec(['test', '-e', gone]).code, 0, `${gone} removed`);
   for (const kept of ['/var/lib/faultd/ledger.jsonl', '/etc/faultd/config.yaml']) t.is(c.exec(['test', '-e', kept]).code, 0, `${kept} kept by dpkg -r`);
   t.regex(readFileSync(path.join(c.root, 'etc/faultd/config.yaml'), 'utf8'), /url: https:\/\/127\.0\.0\.1:8443/);

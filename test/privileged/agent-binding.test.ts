@@ -46,17 +46,17 @@ function launch(t: { teardown(fn: () => void | Promise<void>): void }, ws: Works
 test('two faultd agents with one key: the second is refused and runs nothing; after release it takes over', async (t) => {
   t.timeout(120_000);
   const hub = await startHub(t);
-  const { id, accessKey } = hub.service.createInfra('edge-1');
+  const { id, accessKey } = await hub.service.createInfra('edge-1');
   const [ws1, ws2] = [workspace(), workspace()];
   t.teardown(() => [ws1, ws2].forEach((ws) => ws.remove()));
   configure(hub, ws1, id, accessKey);
   configure(hub, ws2, id, accessKey);
-  const binding = () => hub.service.listInfras()[0]?.binding;
+  const binding = async () => (await hub.service.listInfras())[0]?.binding;
 
   const first = launch(t, ws1);
-  t.true(await waitUntil(() => binding() !== undefined, 15_000), 'the first agent binds edge-1');
+  t.true(await waitUntil(async () => (await binding()) !== undefined, 15_000), 'the first agent binds edge-1');
   const firstId = readFileSync(path.join(ws1.stateDir, 'agent-id'), 'utf8').trim();
-  t.is(binding()?.agentId, firstId);
+  t.is((await binding())?.agentId, firstId);
 
   const second = launch(t, ws2);
   t.true(await waitUntil(() => /the hub refuses this agent/.test(second.output()), 15_000), second.output());
@@ -64,8 +64,8 @@ test('two faultd agents with one key: the second is refused and runs nothing; af
   t.regex(refusal, /"level":50/, 'logged as an error');
   t.regex(refusal, /bound to the agent on \S+ \(agent [0-9a-f]{8}, since .*refused the agent on \S+ \(agent [0-9a-f]{8}\).*faultd hub infra release edge-1/);
 
-  const run = hub.service.queueRun('edge-1', EXPERIMENT);
-  t.true(await waitUntil(() => hub.service.run(run.id)?.state === 'finished', 20_000), 'the first agent runs it');
+  const run = await hub.service.queueRun('edge-1', EXPERIMENT);
+  t.true(await waitUntil(async () => (await hub.service.run(run.id))?.state === 'finished', 20_000), 'the first agent runs it');
   t.regex(first.output(), new RegExp(`"runId":"${run.id}".*"msg":"task received"`));
   t.false(second.output().includes(run.id), 'the refused agent never saw the run');
   t.is(second.output().split('\n').filter((l) => /the hub refuses this agent/.test(l)).length, 1, 'one error for one refusal, however often it retried');
@@ -74,13 +74,13 @@ test('two faultd agents with one key: the second is refused and runs nothing; af
   // The first host goes away (re-installed); the operator releases edge-1; the second takes over.
   first.child.kill('SIGTERM');
   await first.done;
-  t.truthy(hub.service.releaseAgent('edge-1'));
+  t.truthy(await hub.service.releaseAgent('edge-1'));
   const releasedAt = Date.now();
-  const next = hub.service.queueRun('edge-1', EXPERIMENT);
+  const next = await hub.service.queueRun('edge-1', EXPERIMENT);
   // Its polls back off, but at most a heartbeat period (1 s here) while refused.
-  t.true(await waitUntil(() => hub.service.run(next.id)?.state !== 'queued', 5_000), `the second agent takes the run within a few heartbeat periods: ${second.output()}`);
+  t.true(await waitUntil(async () => (await hub.service.run(next.id))?.state !== 'queued', 5_000), `the second agent takes the run within a few heartbeat periods: ${second.output()}`);
   t.log(`run taken ${Date.now() - releasedAt} ms after the release (heartbeatInterval 1 s)`);
-  t.true(await waitUntil(() => hub.service.run(next.id)?.state === 'finished', 20_000), `the second agent runs it: ${second.output()}`);
-  t.is(binding()?.agentId, readFileSync(path.join(ws2.stateDir, 'agent-id'), 'utf8').trim());
+  t.true(await waitUntil(async () => (await hub.service.run(next.id))?.state === 'finished', 20_000), `the second agent runs it: ${second.output()}`);
+  t.is((await binding())?.agentId, readFileSync(path.join(ws2.stateDir, 'agent-id'), 'utf8').trim());
   t.regex(second.output(), /the hub accepts this agent on its infrastructure now/);
 });

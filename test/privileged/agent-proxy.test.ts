@@ -30,8 +30,8 @@ const hubPort = (hub: TestHub): number => Number(new URL(hub.url).port);
 const hubPin = (hub: TestHub): string => new X509Certificate(readHubTls(hub.dir, false).cert).fingerprint256;
 
 /** Writes the agent's config (test/helpers/agent-process.ts) with extra `hub:` lines. */
-function configureWith(hub: TestHub, ws: Workspace, hubLines: readonly string[], settings: AgentSettings = {}): string {
-  const id = configureAgent(hub, ws, settings);
+async function configureWith(hub: TestHub, ws: Workspace, hubLines: readonly string[], settings: AgentSettings = {}): Promise<string> {
+  const id = await configureAgent(hub, ws, settings);
   const file = path.join(ws.dir, 'config.yaml');
   ws.file('config.yaml', readFileSync(file, 'utf8').replace(/^hub:\n/, `hub:\n${hubLines.map((l) => `  ${l}\n`).join('')}`));
   return id;
@@ -46,10 +46,10 @@ function output(agent: CliChild): () => string {
 }
 
 async function runToCompletion(t: ExecutionContext, hub: TestHub, out: () => string): Promise<void> {
-  const run = hub.service.queueRun('edge-1', experiment(2));
+  const run = await hub.service.queueRun('edge-1', experiment(2));
   t.true(await waitUntil(() => stressorsMatching(run.id).length === 2, 15_000), `both stressors run\n${out()}`);
   t.true(await waitForState(hub, run.id, ['finished'], 20_000), `the result arrived\n${out()}`);
-  t.is(hub.service.run(run.id)?.result?.verdict, 'completed');
+  t.is((await hub.service.run(run.id))?.result?.verdict, 'completed');
   t.deepEqual(stressorsMatching(run.id), [], 'no stressor left');
 }
 
@@ -58,7 +58,7 @@ test('hub.proxy: an experiment runs through the proxy (its log shows the CONNECT
   const proxy = await startTinyproxy(t, [hubPort(hub)]);
   const ws = workspace();
   t.teardown(() => ws.remove());
-  configureWith(hub, ws, [`proxy: ${proxy.url}`, `pinSha256: "${hubPin(hub)}"`, 'requestTimeout: 5s']);
+  await configureWith(hub, ws, [`proxy: ${proxy.url}`, `pinSha256: "${hubPin(hub)}"`, 'requestTimeout: 5s']);
   const agent = launchAgent(t, ws);
   const out = output(agent);
   await runToCompletion(t, hub, out);
@@ -73,7 +73,7 @@ test('through the proxy, a wrong pin still fails (checked against the hub\'s cer
   const other = await startHub(t);
   // CONNECT is allowed to the hub only: the second hub's port is refused by the proxy.
   const proxy = await startTinyproxy(t, [hubPort(hub)]);
-  const { id, accessKey } = hub.service.createInfra('edge-1');
+  const { id, accessKey } = await hub.service.createInfra('edge-1');
   const token = (client: HubClient) => client.post(`${API_PREFIX}/token`, { infraId: id, accessKey }, TokenReply);
   const proxied = { proxy: { url: proxy.url, source: 'hub.proxy' } };
 
@@ -100,7 +100,7 @@ test('through the proxy, a wrong pin still fails (checked against the hub\'s cer
 test('through the proxy, mutual TLS still holds: the hub sees the agent\'s client certificate (and its absence)', async (t) => {
   const hub = await startHub(t, { requireClientCert: true });
   const proxy = await startTinyproxy(t, [hubPort(hub)]);
-  const { id, accessKey } = hub.service.createInfra('edge-1');
+  const { id, accessKey } = await hub.service.createInfra('edge-1');
   const issued = await issueClientCertificate(hub.dir, 'edge-1.example');
   const clientCert = { cert: readFileSync(issued.cert, 'utf8'), key: readFileSync(issued.key, 'utf8') };
   const connect = (withCert: boolean) => {
@@ -127,7 +127,7 @@ test('hub.requestTimeout reaches the agent: a proxy that never answers CONNECT f
   const port = (silent.address() as { port: number }).port;
   const ws = workspace();
   t.teardown(() => ws.remove());
-  configureWith(hub, ws, [`proxy: http://127.0.0.1:${port}`, 'requestTimeout: 1s']);
+  await configureWith(hub, ws, [`proxy: http://127.0.0.1:${port}`, 'requestTimeout: 1s']);
   const agent = launchAgent(t, ws);
   const out = output(agent);
   t.true(await waitUntil(() => /within 1000 ms/.test(out()), 8000), out());
@@ -151,7 +151,7 @@ test('HTTPS_PROXY is honoured when the config sets no proxy; NO_PROXY covering t
     const proxy = await startTinyproxy(t, [hubPort(hub)]);
     const ws = workspace();
     t.teardown(() => ws.remove());
-    configureWith(hub, ws, c.lines);
+    await configureWith(hub, ws, c.lines);
     const env = c.env(hubPort(hub), proxy.url);
     const agent = launchAgentWith(t, ws, env);
     const out = output(agent);
@@ -169,10 +169,10 @@ test('the proxy going away mid-run: faults revert within disconnectTimeout + 1 s
   const proxy = await startTinyproxy(t, [hubPort(hub)]);
   const ws = workspace();
   t.teardown(() => ws.remove());
-  configureWith(hub, ws, [`proxy: ${proxy.url}`], { disconnectTimeout: '5s' });
+  await configureWith(hub, ws, [`proxy: ${proxy.url}`], { disconnectTimeout: '5s' });
   const agent = launchAgent(t, ws);
   const out = output(agent);
-  const run = hub.service.queueRun('edge-1', experiment(120));
+  const run = await hub.service.queueRun('edge-1', experiment(120));
   t.true(await waitUntil(() => stressorsMatching(run.id).length === 2, 15_000), out());
   await proxy.kill();
   const stopped = Date.now();
@@ -182,7 +182,7 @@ test('the proxy going away mid-run: faults revert within disconnectTimeout + 1 s
   t.true(after <= 5000 + 1000, `${after} ms`);
   await proxy.restart();
   t.true(await waitForState(hub, run.id, ['finished'], 30_000), `result delivered through the proxy again\n${out()}`);
-  t.like(hub.service.run(run.id)?.result, { verdict: 'aborted', reason: 'control plane unreachable' });
+  t.like((await hub.service.run(run.id))?.result, { verdict: 'aborted', reason: 'control plane unreachable' });
   agent.kill('SIGTERM');
   await finish(agent);
 });

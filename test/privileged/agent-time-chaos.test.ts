@@ -15,8 +15,8 @@ import { startHub, type TestHub } from '../helpers/hub.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 import { waitUntil } from '../helpers/processes.js';
 
-function configureAgent(hub: TestHub, ws: Workspace): void {
-  const { id, accessKey } = hub.service.createInfra('edge-1');
+async function configureAgent(hub: TestHub, ws: Workspace): Promise<void> {
+  const { id, accessKey } = await hub.service.createInfra('edge-1');
   const keyFile = path.join(ws.dir, 'access-key');
   writeFileSync(keyFile, `${accessKey}\n`, { mode: 0o600 });
   const caFile = ws.file('ca.pem', hub.ca);
@@ -46,7 +46,7 @@ async function agentOnHub(t: ExecutionContext) {
   const hub = await startHub(t);
   const ws = workspace();
   t.teardown(() => ws.remove());
-  configureAgent(hub, ws);
+  await configureAgent(hub, ws);
   const agent = startCli(['--log-format', 'json', 'agent'], ws.stateDir);
   t.teardown(async () => {
     agent.kill('SIGKILL');
@@ -58,23 +58,23 @@ async function agentOnHub(t: ExecutionContext) {
 test('a -24 h step made by someone else while the agent long-polls does not stall its polling: the next run is picked up', async (t) => {
   const anchor = await guardClock(t);
   const { hub } = await agentOnHub(t);
-  const first = hub.service.queueRun('edge-1', timeChaos('+1m'));
-  t.true(await waitUntil(() => hub.service.run(first.id)?.state === 'finished', 30_000), 'the agent is up and polling');
+  const first = await hub.service.queueRun('edge-1', timeChaos('+1m'));
+  t.true(await waitUntil(async () => (await hub.service.run(first.id))?.state === 'finished', 30_000), 'the agent is up and polling');
   // Polls go out every second now (pollWait 1s); a step back lands inside one of them.
   await new Promise((resolve) => setTimeout(resolve, 1500));
   stepClockNs(-DAY_NS);
   await new Promise((resolve) => setTimeout(resolve, 2500));
   restoreNow(anchor);
-  const next = hub.service.queueRun('edge-1', timeChaos('+1m'));
-  t.true(await waitUntil(() => hub.service.run(next.id)?.state === 'finished', 15_000), `the run queued after the step finished (state ${hub.service.run(next.id)?.state})`);
-  t.is(hub.service.run(next.id)?.result?.verdict, 'completed');
+  const next = await hub.service.queueRun('edge-1', timeChaos('+1m'));
+  t.true(await waitUntil(async () => (await hub.service.run(next.id))?.state === 'finished', 15_000), `the run queued after the step finished (state ${(await hub.service.run(next.id))?.state})`);
+  t.is((await hub.service.run(next.id))?.result?.verdict, 'completed');
 });
 
 test('a +24 h step made by someone else mid-run is not taken for a lost hub: the run completes', async (t) => {
   const anchor = await guardClock(t);
   const { hub } = await agentOnHub(t);
-  const run = hub.service.queueRun('edge-1', { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'cpu' }, spec: { steps: [{ faults: [{ kind: 'linux-cpu-stress', name: 'cpu', duration: '6s', params: { load: 5, workers: 1 } }] }] } });
-  t.true(await waitUntil(() => hub.service.runStatus(run.id).some((s) => s.faultId === 'cpu' && s.phase === 'running'), 20_000), 'the fault runs');
+  const run = await hub.service.queueRun('edge-1', { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'cpu' }, spec: { steps: [{ faults: [{ kind: 'linux-cpu-stress', name: 'cpu', duration: '6s', params: { load: 5, workers: 1 } }] }] } });
+  t.true(await waitUntil(async () => (await hub.service.runStatus(run.id)).some((s) => s.faultId === 'cpu' && s.phase === 'running'), 20_000), 'the fault runs');
   // Steps between heartbeats (1 s) several times: a wall-clock watchdog checks every 250 ms.
   for (let i = 0; i < 3; i += 1) {
     await new Promise((resolve) => setTimeout(resolve, 400));
@@ -82,25 +82,25 @@ test('a +24 h step made by someone else mid-run is not taken for a lost hub: the
     await new Promise((resolve) => setTimeout(resolve, 700));
     restoreNow(anchor);
   }
-  t.true(await waitUntil(() => hub.service.run(run.id)?.state === 'finished', 20_000));
-  t.is(hub.service.run(run.id)?.result?.verdict, 'completed', JSON.stringify(hub.service.run(run.id)?.result));
+  t.true(await waitUntil(async () => (await hub.service.run(run.id))?.state === 'finished', 20_000));
+  t.is((await hub.service.run(run.id))?.result?.verdict, 'completed', JSON.stringify((await hub.service.run(run.id))?.result));
 });
 
 test('the agent runs +24h and -24h clock skews to completion, stays connected, and runs again afterwards; the clock comes back within 1 ms', async (t) => {
   const anchor = await guardClock(t);
   const { hub, agent } = await agentOnHub(t);
   for (const offset of ['+24h', '-24h']) {
-    const run = hub.service.queueRun('edge-1', timeChaos(offset));
-    t.true(await waitUntil(() => hub.service.run(run.id)?.state === 'finished', 30_000), `${offset}: the result arrived (state ${hub.service.run(run.id)?.state})`);
-    const result = hub.service.run(run.id)?.result;
+    const run = await hub.service.queueRun('edge-1', timeChaos(offset));
+    t.true(await waitUntil(async () => (await hub.service.run(run.id))?.state === 'finished', 30_000), `${offset}: the result arrived (state ${(await hub.service.run(run.id))?.state})`);
+    const result = (await hub.service.run(run.id))?.result;
     t.is(result?.verdict, 'completed', `${offset}: ${JSON.stringify(result)}`);
     t.regex(JSON.stringify(result?.faults), /clock stepped by -?\d+\.\d{3} ms to anchor \+ elapsed time/);
     const residual = assertBackOnTimeline(t, anchor, offset, DAY_NS);
     t.log(`${offset}: verdict ${result?.verdict}, residual ${residual} ms`);
   }
-  const after = hub.service.queueRun('edge-1', timeChaos('+1m'));
-  t.true(await waitUntil(() => hub.service.run(after.id)?.state === 'finished', 30_000), 'a later run is picked up and finished');
-  t.is(hub.service.run(after.id)?.result?.verdict, 'completed');
+  const after = await hub.service.queueRun('edge-1', timeChaos('+1m'));
+  t.true(await waitUntil(async () => (await hub.service.run(after.id))?.state === 'finished', 30_000), 'a later run is picked up and finished');
+  t.is((await hub.service.run(after.id))?.result?.verdict, 'completed');
   agent.kill('SIGTERM');
   t.is((await finish(agent)).code, 0);
 });

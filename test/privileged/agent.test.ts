@@ -24,8 +24,8 @@ function parentOf(pid: number): number {
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
 }
 
-function startAgent(t: Teardown, hub: TestHub, ws: Workspace, settings: AgentSettings = {}): CliChild {
-  configureAgent(hub, ws, settings);
+async function startAgent(t: Teardown, hub: TestHub, ws: Workspace, settings: AgentSettings = {}): Promise<CliChild> {
+  await configureAgent(hub, ws, settings);
   return launchAgent(t, ws);
 }
 
@@ -34,9 +34,9 @@ async function agentMidRun(t: ExecutionContext, options: { hub?: TestHub; settin
   const hub = options.hub ?? (await startHub(t));
   const ws = workspace();
   t.teardown(() => ws.remove());
-  configureAgent(hub, ws, options.settings);
+  await configureAgent(hub, ws, options.settings);
   const agent = launchAgent(t, ws);
-  const run = hub.service.queueRun('edge-1', experiment(options.seconds ?? 60));
+  const run = await hub.service.queueRun('edge-1', experiment(options.seconds ?? 60));
   t.true(await waitUntil(() => stressorsMatching(run.id).length === 2, 15_000), 'both stressors run');
   return { hub, ws, agent, run };
 }
@@ -49,8 +49,8 @@ async function takeDown(t: ExecutionContext, hub: TestHub): Promise<{ restart(op
 }
 
 /** Every log line of the run once, numbered 1…n. */
-function assertContiguousLogs(t: { deepEqual(a: unknown, b: unknown, m?: string): void }, hub: TestHub, runId: string): void {
-  const seqs = hub.service.runLogs(runId, 0).map((e) => e.seq);
+async function assertContiguousLogs(t: { deepEqual(a: unknown, b: unknown, m?: string): void }, hub: TestHub, runId: string): Promise<void> {
+  const seqs = (await hub.service.runLogs(runId, 0)).map((e) => e.seq);
   t.deepEqual(seqs, seqs.map((_, i) => i + 1), 'every line once, in order');
 }
 
@@ -59,20 +59,20 @@ test('a run with a CPU and a memory fault in parallel: status, logs in order, re
   const hub = await startHub(t);
   const ws = workspace();
   t.teardown(() => ws.remove());
-  const agent = startAgent(t, hub, ws);
-  const run = hub.service.queueRun('edge-1', experiment(2));
+  const agent = await startAgent(t, hub, ws);
+  const run = await hub.service.queueRun('edge-1', experiment(2));
   t.true(await waitForState(hub, run.id, ['running'], 15_000), 'the agent picked the run up');
   t.true(await waitUntil(() => stressorsMatching(run.id).length === 2, 10_000), 'both stressors run');
   t.true(await waitForState(hub, run.id, ['finished'], 20_000), 'the result arrived');
-  const result = hub.service.run(run.id)?.result;
+  const result = (await hub.service.run(run.id))?.result;
   t.is(result?.verdict, 'completed');
   t.deepEqual(result?.faults.map((f) => `${f.faultId}:${f.status}`).sort(), ['cpu:completed', 'mem:completed']);
   t.deepEqual(stressorsMatching(run.id), [], 'no stressor left');
-  await waitUntil(() => hub.service.runLogs(run.id, 0).some((e) => /experiment finished|fault reverted/.test(e.message)), 5000);
-  const seqs = hub.service.runLogs(run.id, 0).map((e) => e.seq);
+  await waitUntil(async () => (await hub.service.runLogs(run.id, 0)).some((e) => /experiment finished|fault reverted/.test(e.message)), 5000);
+  const seqs = (await hub.service.runLogs(run.id, 0)).map((e) => e.seq);
   t.deepEqual(seqs, seqs.map((_, i) => i + 1), 'logs arrive complete and in order');
-  t.true(hub.service.runLogs(run.id, 0).some((e) => e.message === 'fault applied'));
-  const phases = hub.service.runStatus(run.id).map((s) => `${s.faultId ?? 'run'}:${s.phase}`);
+  t.true((await hub.service.runLogs(run.id, 0)).some((e) => e.message === 'fault applied'));
+  const phases = (await hub.service.runStatus(run.id)).map((s) => `${s.faultId ?? 'run'}:${s.phase}`);
   t.true(phases.includes('cpu:running') && phases.includes('mem:running') && phases.includes('run:finished'), phases.join(' '));
   agent.kill('SIGTERM');
   t.is((await finish(agent)).code, 0);
@@ -83,17 +83,17 @@ test('abort from the hub reaches the agent within a heartbeat and the faults rev
   const ws = workspace();
   t.teardown(() => ws.remove());
   // A long idle period: a run that starts wakes the heartbeat, so the abort does not wait 60 s.
-  const agent = startAgent(t, hub, ws, { heartbeatInterval: '60s' });
-  const run = hub.service.queueRun('edge-1', experiment(60));
+  const agent = await startAgent(t, hub, ws, { heartbeatInterval: '60s' });
+  const run = await hub.service.queueRun('edge-1', experiment(60));
   t.true(await waitUntil(() => stressorsMatching(run.id).length === 2, 15_000));
   const asked = Date.now();
-  hub.service.requestAbort(run.id);
+  await hub.service.requestAbort(run.id);
   t.true(await waitUntil(() => stressorsMatching(run.id).length === 0, 4000), 'stressors gone');
   const gone = Date.now() - asked;
   t.log(`abort → faults reverted in ${gone} ms (heartbeat 1 s while running, 60 s idle)`);
   t.true(gone <= 2000, `${gone} ms`);
   t.true(await waitForState(hub, run.id, ['finished'], 10_000));
-  t.like(hub.service.run(run.id)?.result, { verdict: 'aborted', reason: 'aborted from the hub' });
+  t.like((await hub.service.run(run.id))?.result, { verdict: 'aborted', reason: 'aborted from the hub' });
   agent.kill('SIGTERM');
   await finish(agent);
 });
@@ -109,8 +109,8 @@ test('hub unreachable mid-run: faults revert within disconnectTimeout + 1 s; the
   // The hub comes back on the same port with the same state.
   const second = await hubDown.restart();
   t.true(await waitForState(second, run.id, ['finished'], 30_000), 'result delivered after reconnection');
-  t.like(second.service.run(run.id)?.result, { verdict: 'aborted', reason: 'control plane unreachable' });
-  t.true(second.service.runLogs(run.id, 0).some((e) => /control plane unreachable/.test(e.message)), 'the buffered logs say why');
+  t.like((await second.service.run(run.id))?.result, { verdict: 'aborted', reason: 'control plane unreachable' });
+  t.true((await second.service.runLogs(run.id, 0)).some((e) => /control plane unreachable/.test(e.message)), 'the buffered logs say why');
   agent.kill('SIGTERM');
   await finish(agent);
 });
@@ -120,12 +120,12 @@ test('hub packets dropped mid-run (calls hang instead of failing): faults still 
   const relay = await startRelay(t, Number(new URL(hub.url).port));
   const ws = workspace();
   t.teardown(() => ws.remove());
-  configureAgent(hub, ws, { disconnectTimeout: '5s', url: `https://127.0.0.1:${relay.port}` });
+  await configureAgent(hub, ws, { disconnectTimeout: '5s', url: `https://127.0.0.1:${relay.port}` });
   const agent = launchAgent(t, ws);
   let out = '';
   agent.stdout.on('data', (c: Buffer) => (out += c.toString()));
   agent.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const run = hub.service.queueRun('edge-1', experiment(120));
+  const run = await hub.service.queueRun('edge-1', experiment(120));
   t.true(await waitUntil(() => stressorsMatching(run.id).length === 2, 15_000), out);
   relay.freeze();
   const frozen = Date.now();
@@ -146,7 +146,7 @@ test('the agent losing its stdout (journald restarting) only drops output: the r
   await new Promise((resolve) => setTimeout(resolve, 2500));
   const second = await hubDown.restart();
   t.true(await waitForState(second, run.id, ['finished'], 20_000));
-  t.is(second.service.run(run.id)?.result?.verdict, 'completed');
+  t.is((await second.service.run(run.id))?.result?.verdict, 'completed');
   agent.kill('SIGTERM');
   t.is((await finish(agent)).code, 0);
 });
@@ -155,15 +155,15 @@ test('a malformed task is rejected and reported, and nothing changes on the host
   const hub = await startHub(t);
   const ws = workspace();
   t.teardown(() => ws.remove());
-  const agent = startAgent(t, hub, ws);
+  const agent = await startAgent(t, hub, ws);
   const bad = { ...experiment(2), spec: { steps: [{ faults: [{ kind: 'linux-cpu-stress', duration: '2s', params: { load: 250 } }] }] } };
-  const run = hub.service.queueRun('edge-1', bad);
+  const run = await hub.service.queueRun('edge-1', bad);
   t.true(await waitForState(hub, run.id, ['finished'], 15_000));
-  const result = hub.service.run(run.id)?.result;
+  const result = (await hub.service.run(run.id))?.result;
   t.is(result?.verdict, 'rejected');
   t.regex(result?.reason ?? '', /params\.load/);
   t.deepEqual(stressorsMatching(run.id), []);
-  t.true(hub.service.runStatus(run.id).some((s) => s.phase === 'rejected'));
+  t.true((await hub.service.runStatus(run.id)).some((s) => s.phase === 'rejected'));
   agent.kill('SIGTERM');
   await finish(agent);
 });
@@ -172,19 +172,19 @@ test('token expiry (3 s TTL) and a key rotation mid-run, and a hub restart: the 
   const first = await startHub(t, { hub: { tokenTtlSeconds: 3 } });
   const ws = workspace();
   t.teardown(() => ws.remove());
-  const agent = startAgent(t, first, ws);
-  const run = first.service.queueRun('edge-1', experiment(8));
+  const agent = await startAgent(t, first, ws);
+  const run = await first.service.queueRun('edge-1', experiment(8));
   t.true(await waitUntil(() => stressorsMatching(run.id).length === 2, 15_000));
-  first.service.rotateKey('edge-1');
-  t.true(await waitUntil(() => first.service.listInfras()[0]?.keyRotation === 'none', 6000), 'the agent confirmed the rotated key');
+  await first.service.rotateKey('edge-1');
+  t.true(await waitUntil(async () => (await first.service.listInfras())[0]?.keyRotation === 'none', 6000), 'the agent confirmed the rotated key');
   // The hub restarts mid-run on the same port and state.
   const hubDown = await takeDown(t, first);
   await new Promise((resolve) => setTimeout(resolve, 1500));
   const second = await hubDown.restart({ tokenTtlSeconds: 3 });
   t.true(await waitForState(second, run.id, ['finished'], 30_000));
-  t.is(second.service.run(run.id)?.result?.verdict, 'completed');
-  await waitUntil(() => second.service.runLogs(run.id, 0).filter((e) => e.message === 'fault reverted').length === 2, 5000);
-  const seqs = second.service.runLogs(run.id, 0).map((e) => e.seq);
+  t.is((await second.service.run(run.id))?.result?.verdict, 'completed');
+  await waitUntil(async () => (await second.service.runLogs(run.id, 0)).filter((e) => e.message === 'fault reverted').length === 2, 5000);
+  const seqs = (await second.service.runLogs(run.id, 0)).map((e) => e.seq);
   t.deepEqual(seqs, seqs.map((_, i) => i + 1), 'every line once, in order, across the restart');
   t.deepEqual(stressorsMatching(run.id), []);
   agent.kill('SIGTERM');
@@ -196,33 +196,33 @@ test('an agent that does not trust the hub (another CA) says so and runs nothing
   const other = await startHub(t);
   const ws = workspace();
   t.teardown(() => ws.remove());
-  const agent = startAgent(t, hub, ws);
+  const agent = await startAgent(t, hub, ws);
   // Replace the CA file with another hub's CA before the agent reads it.
   ws.file('ca.pem', other.ca);
-  const run = hub.service.queueRun('edge-1', experiment(2));
+  const run = await hub.service.queueRun('edge-1', experiment(2));
   const output = finish(agent);
   await new Promise((resolve) => setTimeout(resolve, 3000));
   agent.kill('SIGTERM');
   const { stdout } = await output;
   t.regex(stdout, /TLS identity did not verify/);
-  t.is(hub.service.run(run.id)?.state, 'queued', 'no task was handed out');
+  t.is((await hub.service.run(run.id))?.state, 'queued', 'no task was handed out');
   t.deepEqual(stressorsMatching(run.id), []);
 });
 
 test('agent killed with SIGKILL mid-run: the next agent process reverts first, then reports the run interrupted with every log line once', async (t) => {
   const { hub, ws, agent: first, run } = await agentMidRun(t);
-  t.true(await waitUntil(() => hub.service.runLogs(run.id, 0).length > 0, 5000), 'some logs were shipped before the kill');
+  t.true(await waitUntil(async () => (await hub.service.runLogs(run.id, 0)).length > 0, 5000), 'some logs were shipped before the kill');
   first.kill('SIGKILL');
   await finish(first);
   const second = launchAgent(t, ws);
   t.true(await waitForState(hub, run.id, ['finished'], 20_000), 'the restarted agent reported the run');
   t.deepEqual(stressorsMatching(run.id), []);
-  const result = hub.service.run(run.id)?.result;
+  const result = (await hub.service.run(run.id))?.result;
   t.is(result?.verdict, 'interrupted');
   t.regex(result?.reason ?? '', /stopped abruptly/);
   t.true((result?.faults.length ?? 0) <= 2);
-  assertContiguousLogs(t, hub, run.id);
-  t.true(hub.service.runLogs(run.id, 0).some((e) => /interrupted: the agent \(pid \d+\) stopped abruptly/.test(e.message)));
+  await assertContiguousLogs(t, hub, run.id);
+  t.true((await hub.service.runLogs(run.id, 0)).some((e) => /interrupted: the agent \(pid \d+\) stopped abruptly/.test(e.message)));
   // The agent deletes the journal just after the hub has the result (and the last lines).
   t.true(await waitUntil(() => readdirSync(path.join(ws.stateDir, 'runs')).length === 0, 5000), 'the journal is gone once the hub has everything');
   second.kill('SIGTERM');
@@ -238,7 +238,7 @@ test('as under systemd: after a SIGKILL, revert --remnants runs first (ExecStart
   t.regex(pre.stdout, /2 remnant\(s\)/);
   const second = launchAgent(t, ws);
   t.true(await waitForState(hub, run.id, ['finished'], 20_000));
-  const result = hub.service.run(run.id)?.result;
+  const result = (await hub.service.run(run.id))?.result;
   t.is(result?.verdict, 'interrupted');
   t.deepEqual(result?.faults.map((f) => `${f.faultId}:${f.status}`).sort(), ['cpu:interrupted', 'mem:interrupted']);
   t.true(result?.faults.every((f) => /"ok":true/.test(f.revert ?? '')), JSON.stringify(result?.faults));
@@ -259,9 +259,9 @@ test('stopped while the hub is down: the result and the rest of the logs wait on
   const second = await hubDown.restart();
   const again = launchAgent(t, ws);
   t.true(await waitForState(second, run.id, ['finished'], 20_000));
-  t.like(second.service.run(run.id)?.result, { verdict: 'aborted', reason: 'the agent is stopping' });
-  assertContiguousLogs(t, second, run.id);
-  const reverted = second.service.runLogs(run.id, 0).filter((e) => e.message === 'fault reverted');
+  t.like((await second.service.run(run.id))?.result, { verdict: 'aborted', reason: 'the agent is stopping' });
+  await assertContiguousLogs(t, second, run.id);
+  const reverted = (await second.service.runLogs(run.id, 0)).filter((e) => e.message === 'fault reverted');
   t.is(reverted.length, 2, 'the lines logged after the hub went away (the reverts) arrived');
   again.kill('SIGTERM');
   await finish(again);
@@ -271,20 +271,20 @@ test('a run journal from an earlier boot is reported as interrupted by reboot', 
   const hub = await startHub(t);
   const ws = workspace();
   t.teardown(() => ws.remove());
-  const infraId = configureAgent(hub, ws);
-  const run = hub.service.queueRun('edge-1', experiment(60));
-  t.is(hub.service.nextTask(infraId)?.task.runId, run.id, 'dispatched to the agent that "rebooted"');
+  const infraId = await configureAgent(hub, ws);
+  const run = await hub.service.queueRun('edge-1', experiment(60));
+  t.is((await hub.service.nextTask(infraId))?.task.runId, run.id, 'dispatched to the agent that "rebooted"');
   mkdirSync(path.join(ws.stateDir, 'runs'), { recursive: true });
   const start = { t: 'start', runId: run.id, bootId: '00000000-0000-4000-8000-000000000000', pid: 4_000_000, startTime: 0, at: new Date().toISOString(), nextSeq: 1 };
   const log = { t: 'log', e: { seq: 1, at: new Date().toISOString(), level: 'info', message: 'fault applied' } };
   writeFileSync(path.join(ws.stateDir, 'runs', `${run.id}.jsonl`), `${JSON.stringify(start)}\n${JSON.stringify(log)}\n{"t":"log","e":{"se`);
   const agent = launchAgent(t, ws);
   t.true(await waitForState(hub, run.id, ['finished'], 20_000));
-  const result = hub.service.run(run.id)?.result;
+  const result = (await hub.service.run(run.id))?.result;
   t.is(result?.verdict, 'interrupted');
   t.regex(result?.reason ?? '', /^interrupted by reboot; no fault of this run was left applied/);
-  assertContiguousLogs(t, hub, run.id);
-  t.is(hub.service.runLogs(run.id, 0)[0]?.message, 'fault applied', 'the journaled line before the torn one was sent');
+  await assertContiguousLogs(t, hub, run.id);
+  t.is((await hub.service.runLogs(run.id, 0))[0]?.message, 'fault applied', 'the journaled line before the torn one was sent');
   agent.kill('SIGTERM');
   await finish(agent);
 });
@@ -293,9 +293,9 @@ test('a run journal of a live agent process is left to it; the same pid with ano
   const hub = await startHub(t);
   const ws = workspace();
   t.teardown(() => ws.remove());
-  const infraId = configureAgent(hub, ws);
-  const run = hub.service.queueRun('edge-1', experiment(60));
-  t.is(hub.service.nextTask(infraId)?.task.runId, run.id);
+  const infraId = await configureAgent(hub, ws);
+  const run = await hub.service.queueRun('edge-1', experiment(60));
+  t.is((await hub.service.nextTask(infraId))?.task.runId, run.id);
   // A process of our own stands in for the other agent: its pid, this boot, its start time.
   const other = spawn('sleep', ['60'], { stdio: 'ignore' });
   t.teardown(() => other.kill('SIGKILL'));
@@ -312,13 +312,13 @@ test('a run journal of a live agent process is left to it; the same pid with ano
   await waitForLine(first, /a run journal of another live faultd agent on this state dir: left to it/);
   first.kill('SIGTERM');
   await finish(first);
-  t.is(hub.service.run(run.id)?.state, 'dispatched', 'not reported by the agent that does not own it');
+  t.is((await hub.service.run(run.id))?.state, 'dispatched', 'not reported by the agent that does not own it');
   t.true(existsSync(path.join(ws.stateDir, 'runs', `${run.id}.jsonl`)), 'journal kept');
   journal(startTime + 1);
   const second = launchAgent(t, ws);
   t.true(await waitForState(hub, run.id, ['finished'], 20_000));
-  t.is(hub.service.run(run.id)?.result?.verdict, 'interrupted');
-  t.regex(hub.service.run(run.id)?.result?.reason ?? '', new RegExp(`the agent \\(pid ${pid}\\) stopped abruptly`));
+  t.is((await hub.service.run(run.id))?.result?.verdict, 'interrupted');
+  t.regex((await hub.service.run(run.id))?.result?.reason ?? '', new RegExp(`the agent \\(pid ${pid}\\) stopped abruptly`));
   second.kill('SIGTERM');
   await finish(second);
 });
@@ -327,7 +327,7 @@ test('the idle agent process loads no zod, pino, yaml, commander or fault module
   const hub = await startHub(t);
   const ws = workspace();
   t.teardown(() => ws.remove());
-  configureAgent(hub, ws);
+  await configureAgent(hub, ws);
   const log = path.join(ws.dir, 'modules.log');
   const agent = launchAgentWith(t, ws, { NODE_OPTIONS: `--import=${path.join(REPO_ROOT, 'test', 'fixtures', 'module-recorder.mjs')}`, FAULTD_TEST_MODULE_LOG: log });
   await waitForLine(agent, /agent started/, 20_000);
@@ -350,13 +350,13 @@ test('a run worker killed mid-run: the idle agent reverts what it left, reports 
   process.kill(worker, 'SIGKILL');
   t.true(await waitForState(hub, run.id, ['finished'], 20_000), 'the run is reported');
   t.deepEqual(stressorsMatching(run.id), [], 'its stressors are gone');
-  const result = hub.service.run(run.id)?.result;
+  const result = (await hub.service.run(run.id))?.result;
   t.is(result?.verdict, 'interrupted');
   t.regex(result?.reason ?? '', /stopped abruptly/);
-  assertContiguousLogs(t, hub, run.id);
-  const next = hub.service.queueRun('edge-1', experiment(1));
+  await assertContiguousLogs(t, hub, run.id);
+  const next = await hub.service.queueRun('edge-1', experiment(1));
   t.true(await waitForState(hub, next.id, ['finished'], 20_000), 'the next task runs');
-  t.is(hub.service.run(next.id)?.result?.verdict, 'completed');
+  t.is((await hub.service.run(next.id))?.result?.verdict, 'completed');
   t.is(agent.exitCode, null, 'the idle process lives on');
   agent.kill('SIGTERM');
   t.is((await finish(agent)).code, 0);

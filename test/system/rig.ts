@@ -65,7 +65,7 @@ export async function bootRig(log: (line: string) => void): Promise<Rig> {
     execFileSync(process.execPath, [path.join(REPO, 'bin/faultd.js'), 'hub', '--hub-dir', hubDir, 'init']);
     store = new SqliteHubStore(path.join(hubDir, 'hub.db'));
     const hub = new HubService(store);
-    const { id, accessKey } = hub.createInfra('container');
+    const { id, accessKey } = await hub.createInfra('container');
     writeFileSync(path.join(c.root, 'root/access-key'), `${accessKey}\n`, { mode: 0o600 });
     log(`booted in ${await c.boot()} ms`);
     const installed = c.faultd(['install', '--hub-url', 'https://127.0.0.1:8443', '--infra-id', id, '--access-key-file', '/root/access-key', '--ca-file', `${HUB_DIR}/tls/ca.pem`]);
@@ -87,10 +87,10 @@ export function mainPid(c: Container): number {
   return Number(c.exec(['systemctl', 'show', '-p', 'MainPID', '--value', 'faultd.service']).stdout.trim());
 }
 
-export async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs: number, everyMs = 50): Promise<T> {
+export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, everyMs = 50): Promise<T> {
   const started = performance.now();
   for (;;) {
-    const value = probe();
+    const value = await probe();
     if (value !== undefined && value !== false) return value;
     if (performance.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
     await sleep(everyMs);
@@ -99,11 +99,11 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | fals
 
 /** Waits until the agent has the run; a run that ended instead (rejected, failed) says why. */
 export async function runStarted(hub: HubService, runId: string): Promise<void> {
-  const state = await waitFor('the run started', () => {
-    const now = hub.run(runId)?.state;
+  const state = await waitFor('the run started', async () => {
+    const now = (await hub.run(runId))?.state;
     return now === 'running' || now === 'finished' ? now : undefined;
   }, 20_000);
-  if (state === 'finished') throw new Error(`the run ended before it could be interrupted: ${JSON.stringify(hub.run(runId)?.result)}`);
+  if (state === 'finished') throw new Error(`the run ended before it could be interrupted: ${JSON.stringify((await hub.run(runId))?.result)}`);
 }
 
 /** `journalctl -b -u faultd` lines of this boot, oldest first. */
@@ -119,7 +119,7 @@ export function journal(c: Container): string[] {
  */
 export async function killRound(rig: Rig, name: string, maxDelayMs = 1500): Promise<{ cleanMs: number; verdict: string; reason: string }> {
   const { c, hub } = rig;
-  const run = hub.queueRun('container', experiment(name));
+  const run = await hub.queueRun('container', experiment(name));
   await runStarted(hub, run.id);
   await sleep(Math.random() * maxDelayMs);
   const pid = mainPid(c);
@@ -130,8 +130,8 @@ export async function killRound(rig: Rig, name: string, maxDelayMs = 1500): Prom
     throw new Error(`${String(error)}; still left: ${left}\n${journal(c).slice(-40).join('\n')}`);
   });
   const cleanMs = Math.round(performance.now() - killed);
-  await waitFor('the interrupted result', () => hub.run(run.id)?.state === 'finished', 15_000);
+  await waitFor('the interrupted result', async () => (await hub.run(run.id))?.state === 'finished', 15_000);
   await waitFor('the agent is back', () => mainPid(c) !== pid && mainPid(c) > 0, 10_000);
-  const result = hub.run(run.id)?.result;
+  const result = (await hub.run(run.id))?.result;
   return { cleanMs, verdict: result?.verdict ?? '', reason: result?.reason ?? '' };
 }

@@ -206,32 +206,32 @@ systemTest('faultd as a service: a reboot mid-fault leaves an enabled unit to it
   c.exec(['systemctl', 'enable', '--now', ENABLED]);
   startUnits(c);
   t.is(show(c, PLAIN, 'UnitFileState'), 'static', 'nothing but faultd would start svc-plain at boot');
-  const queue = (unit: string, name: string) => {
+  const queue = async (unit: string, name: string) => {
     const fault = { kind: 'linux-service-restart', name: 'svc', duration: '60s', params: { services: unit, interval: '60s' } };
-    return hub.queueRun('container', { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name }, spec: { steps: [{ faults: [fault] }] } });
+    return await hub.queueRun('container', { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name }, spec: { steps: [{ faults: [fault] }] } });
   };
 
-  const rebooted = queue(ENABLED, 'svc-reboot');
+  const rebooted = await queue(ENABLED, 'svc-reboot');
   await runStarted(hub, rebooted.id);
   await waitFor('the unit stopped', () => show(c, ENABLED, 'ActiveState') === 'inactive', 15_000);
   c.exec(['systemctl', 'reboot']);
   t.is(await c.exited(), 133);
   await c.boot();
-  await waitFor('the result', () => hub.run(rebooted.id)?.state === 'finished', 30_000);
-  const result = hub.run(rebooted.id)?.result;
+  await waitFor('the result', async () => (await hub.run(rebooted.id))?.state === 'finished', 30_000);
+  const result = (await hub.run(rebooted.id))?.result;
   t.is(result?.verdict, 'interrupted', `${JSON.stringify(result)}\n${journal(c).slice(-40).join('\n')}`);
   t.regex(result?.faults.find((f) => f.faultId === 'svc')?.revert ?? '', /the host is shutting down \(SystemState=stopping\): not started now; svc-enabled\.service come\(s\) back at boot if enabled/);
   t.is(show(c, ENABLED, 'ActiveState'), 'active', 'the boot started the enabled unit');
 
   startUnits(c);
-  const cut = queue(PLAIN, 'svc-hard-stop');
+  const cut = await queue(PLAIN, 'svc-hard-stop');
   await runStarted(hub, cut.id);
   await waitFor('the unit stopped', () => show(c, PLAIN, 'ActiveState') === 'inactive', 15_000);
   await c.hardStop();
   await c.boot();
   await waitFor('svc-plain active again', () => show(c, PLAIN, 'ActiveState') === 'active', 20_000);
-  await waitFor('the result', () => hub.run(cut.id)?.state === 'finished', 30_000);
-  const after = hub.run(cut.id)?.result;
+  await waitFor('the result', async () => (await hub.run(cut.id))?.state === 'finished', 30_000);
+  const after = (await hub.run(cut.id))?.result;
   t.is(after?.verdict, 'interrupted', JSON.stringify(after));
   t.regex(after?.faults.find((f) => f.faultId === 'svc')?.revert ?? '', /started svc-plain\.service \(active after \d+ ms\)/, JSON.stringify(after?.faults));
   const lines = journal(c);

@@ -44,14 +44,14 @@ systemTest(`kill torture: ${KILLS} × kill -9 of the agent mid-run; each time th
 
 systemTest('systemctl reboot mid-run: after the boot, remnants are reverted before the agent starts and the hub sees interrupted by reboot', async (t) => {
   const { c, hub } = await rig(t);
-  const run = hub.queueRun('container', experiment('reboot'));
+  const run = await hub.queueRun('container', experiment('reboot'));
   await runStarted(hub, run.id);
   await waitFor('faults applied', () => c.exec(['pgrep', '-x', 'faultd-stressor']).code === 0, 10_000);
   c.exec(['systemctl', 'reboot']);
   t.is(await c.exited(), 133, 'nspawn reports a reboot');
   await c.boot();
-  await waitFor('the result', () => hub.run(run.id)?.state === 'finished', 30_000);
-  const result = hub.run(run.id)?.result;
+  await waitFor('the result', async () => (await hub.run(run.id))?.state === 'finished', 30_000);
+  const result = (await hub.run(run.id))?.result;
   t.is(result?.verdict, 'interrupted');
   t.regex(result?.reason ?? '', /^interrupted by reboot/);
   t.is(leftovers(c), '');
@@ -64,13 +64,13 @@ systemTest('systemctl reboot mid-run: after the boot, remnants are reverted befo
 systemTest('a hard stop mid-run (every process killed at once): the next boot reverts the fill file and the hub sees interrupted by reboot with it', async (t) => {
   const { c, hub } = await rig(t);
   const fill = { kind: 'linux-disk-fill', name: 'fill', duration: '60s', params: { path: '/mnt/fill', size: '16Mi', keepFree: '4Mi' } };
-  const run = hub.queueRun('container', experiment('hard-stop', [fill]));
+  const run = await hub.queueRun('container', experiment('hard-stop', [fill]));
   await waitFor('the fill file', () => readdirSync(c.fillDir).some((n) => n.startsWith('.faultd-fill-')), 20_000);
   await c.hardStop();
   t.true(readdirSync(c.fillDir).some((n) => n.startsWith('.faultd-fill-')), 'the fill file outlives the container');
   await c.boot();
-  await waitFor('the result', () => hub.run(run.id)?.state === 'finished', 30_000);
-  const result = hub.run(run.id)?.result;
+  await waitFor('the result', async () => (await hub.run(run.id))?.state === 'finished', 30_000);
+  const result = (await hub.run(run.id))?.result;
   t.is(result?.verdict, 'interrupted');
   t.regex(result?.reason ?? '', /^interrupted by reboot/);
   const filled = result?.faults.find((f) => f.faultId === 'fill');
@@ -86,15 +86,15 @@ systemTest('a hard stop mid-run (every process killed at once): the next boot re
 systemTest('a revert made impossible (chattr +i on the fill file): the log and faultd status say what is left and how to fix it; the service keeps running', async (t) => {
   const { c, hub } = await rig(t);
   const fill = { kind: 'linux-disk-fill', name: 'fill', duration: '60s', params: { path: '/mnt/fill', size: '8Mi', keepFree: '4Mi' } };
-  const run = hub.queueRun('container', { ...experiment('revert-fails'), spec: { steps: [{ faults: [fill] }] } });
+  const run = await hub.queueRun('container', { ...experiment('revert-fails'), spec: { steps: [{ faults: [fill] }] } });
   const name = await waitFor('the fill file', () => readdirSync(c.fillDir).find((n) => n.startsWith('.faultd-fill-')), 20_000);
   const inside = `/mnt/fill/${name}`;
   execFileSync('chattr', ['+i', path.join(c.fillDir, name)]);
   t.teardown(() => void spawnSync('chattr', ['-i', path.join(c.fillDir, name)]));
-  hub.requestAbort(run.id);
-  await waitFor('the result', () => hub.run(run.id)?.state === 'finished', 15_000);
-  t.is(hub.run(run.id)?.result?.verdict, 'revert-failed');
-  const logs = hub.runLogs(run.id, 0).map((e) => `${e.message} ${JSON.stringify(e.fields ?? {})}`).join('\n');
+  await hub.requestAbort(run.id);
+  await waitFor('the result', async () => (await hub.run(run.id))?.state === 'finished', 15_000);
+  t.is((await hub.run(run.id))?.result?.verdict, 'revert-failed');
+  const logs = (await hub.runLogs(run.id, 0)).map((e) => `${e.message} ${JSON.stringify(e.fields ?? {})}`).join('\n');
   t.true(logs.includes(`chattr -i ${inside} && rm -f ${inside}`), logs);
   const status = c.faultd(['--state-dir', '/var/lib/faultd', 'status']);
   t.regex(status.stdout, /REVERT-FAILED/);
@@ -107,14 +107,14 @@ systemTest('a revert made impossible (chattr +i on the fill file): the log and f
 
 systemTest('faultd uninstall mid-run: the agent reverts and reports, the unit and /etc/faultd go; a second uninstall changes nothing', async (t) => {
   const { c, hub } = await rig(t);
-  const run = hub.queueRun('container', experiment('uninstall'));
+  const run = await hub.queueRun('container', experiment('uninstall'));
   await runStarted(hub, run.id);
   await waitFor('faults applied', () => c.exec(['pgrep', '-x', 'faultd-stressor']).code === 0, 10_000);
   const removed = c.faultd(['uninstall']);
   t.is(removed.code, 0, removed.stdout + removed.stderr);
   t.regex(removed.stdout, /stopped and disabled faultd\.service/);
   t.is(leftovers(c), '');
-  t.like(hub.run(run.id)?.result, { verdict: 'aborted', reason: 'the agent is stopping' });
+  t.like((await hub.run(run.id))?.result, { verdict: 'aborted', reason: 'the agent is stopping' });
   t.not(c.exec(['systemctl', 'is-active', 'faultd.service']).stdout.trim(), 'active');
   t.false(existsSync(path.join(c.root, 'etc/systemd/system/faultd.service')));
   t.false(existsSync(path.join(c.root, 'etc/faultd')));
@@ -130,7 +130,7 @@ systemTest('a frozen agent (SIGSTOP) misses the watchdog: systemd kills and rest
   writeFileSync(path.join(c.root, 'etc/systemd/system/faultd.service.d/watchdog.conf'), '[Service]\nWatchdogSec=2s\nTimeoutAbortSec=1s\n');
   c.exec(['systemctl', 'daemon-reload']);
   c.exec(['systemctl', 'restart', 'faultd.service']);
-  const run = hub.queueRun('container', experiment('watchdog'));
+  const run = await hub.queueRun('container', experiment('watchdog'));
   await runStarted(hub, run.id);
   await waitFor('faults applied', () => c.exec(['pgrep', '-x', 'faultd-stressor']).code === 0, 10_000);
   const pid = mainPid(c);
@@ -140,6 +140,6 @@ systemTest('a frozen agent (SIGSTOP) misses the watchdog: systemd kills and rest
   t.log(`frozen agent replaced after ${Date.now() - frozen} ms (WatchdogSec=2s)`);
   t.regex(c.exec(['journalctl', '-u', 'faultd.service', '--no-pager']).stdout, /Watchdog timeout/);
   await waitFor('clean', () => leftovers(c) === '', 10_000);
-  await waitFor('the result', () => hub.run(run.id)?.state === 'finished', 15_000);
-  t.is(hub.run(run.id)?.result?.verdict, 'interrupted');
+  await waitFor('the result', async () => (await hub.run(run.id))?.state === 'finished', 15_000);
+  t.is((await hub.run(run.id))?.result?.verdict, 'interrupted');
 });

@@ -24,7 +24,7 @@ systemTest('linux-time-chaos +1h, then a hard stop of the host mid-fault: at the
   const booted = await bootRig((line) => t.log(line));
   t.teardown(() => booted.destroy());
   const { c, hub } = booted;
-  const run = hub.queueRun('container', {
+  const run = await hub.queueRun('container', {
     apiVersion: 'faultd/v1',
     kind: 'Experiment',
     metadata: { name: 'clock-across-boot' },
@@ -36,10 +36,10 @@ systemTest('linux-time-chaos +1h, then a hard stop of the host mid-fault: at the
   await c.hardStop();
   t.true(clockOffsetNs(anchor) > HOUR_NS - 1_000_000_000n, 'the skew outlives the container');
   await c.boot();
-  await waitFor('the result', () => hub.run(run.id)?.state === 'finished', 30_000);
+  await waitFor('the result', async () => (await hub.run(run.id))?.state === 'finished', 30_000);
   const left = assertBackOnTimeline(t, anchor, "after the boot's remnant revert", HOUR_NS);
   t.log(`after the boot's remnant revert the clock is ${left} ms from the test's anchor + elapsed`);
-  const result = hub.run(run.id)?.result;
+  const result = (await hub.run(run.id))?.result;
   t.is(result?.verdict, 'interrupted');
   const clock = result?.faults.find((f) => f.faultId === 'clock');
   t.regex(clock?.revert ?? '', /the same kernel runs .*clock stepped by -(3599999|3600000)\.\d{3} ms/, JSON.stringify(result?.faults));

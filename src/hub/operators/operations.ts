@@ -25,7 +25,7 @@ export interface HubPort {
   rotateKey(name: string): MaybePromise<unknown>;
   releaseAgent(name: string): MaybePromise<InfraView['binding']>;
   queueRun(infraName: string, experiment: unknown): MaybePromise<RunRecord>;
-  runs(infraName?: string): MaybePromise<RunRecord[]>;
+  runs(infraName?: string, limit?: number): MaybePromise<RunRecord[]>;
   run(runId: string): MaybePromise<RunRecord | undefined>;
   runLogs(runId: string, afterSeq: number, limit?: number): MaybePromise<LogEntry[]>;
   runStatus(runId: string): MaybePromise<StoredStatus[]>;
@@ -36,6 +36,8 @@ export interface HubPort {
 
 export const RUN_STATES: readonly RunState[] = ['queued', 'dispatched', 'running', 'finished', 'cancelled'];
 export const MAX_RUNS_LIMIT = 500;
+/** State and verdict filters look at this many of the newest runs. */
+export const FILTERED_RUNS_WINDOW = 2000;
 export const MAX_LOGS_LIMIT = 1000;
 
 export interface InfraJson {
@@ -169,7 +171,8 @@ export class HubOperations {
     for (const v of filter.verdicts ?? []) if (!(RUN_VERDICTS as readonly string[]).includes(v)) throw new OperatorError('BAD_REQUEST', `verdict "${v}" must be one of ${RUN_VERDICTS.join(', ')}`);
     const infra = filter.infra === undefined ? undefined : await this.infra(filter.infra);
     const names = new Map((await this.#hub.listInfras()).map((i) => [i.id, i.name]));
-    const runs = (await this.#hub.runs(infra?.name))
+    const filtered = (filter.states?.length ?? 0) > 0 || (filter.verdicts?.length ?? 0) > 0;
+    const runs = (await this.#hub.runs(infra?.name, filtered ? FILTERED_RUNS_WINDOW : limit))
       .filter((r) => !filter.states?.length || filter.states.includes(r.state))
       .filter((r) => !filter.verdicts?.length || (r.result !== undefined && filter.verdicts.includes(r.result.verdict)))
       .slice(0, limit);

@@ -1,23 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * OperatorStore in SQL that SQLite and PostgreSQL both run as written (`?` placeholders,
- * `INSERT … RETURNING`, `ON CONFLICT`), over any `SqlRunner`. The tables come from the hub's
- * migrations (migrations.ts, version 5). The audit table is only ever inserted into and read:
+ * `INSERT … RETURNING`, `ON CONFLICT`), over the hub store's SqlDriver (sql-store.ts
+ * `operators()`). The tables come from the hub's migrations (migrations.ts, version 5). The audit table is only ever inserted into and read:
  * there is no UPDATE or DELETE of `operator_audit` here (test/unit/hub/operators/audit.test.ts
  * checks this file's SQL for one).
  */
 import type { ApiTokenRecord, AuditEntry, ExperimentRecord, NewAuditEntry, OperatorStore, SessionRecord, UserRecord } from './operator-store.js';
 import { isRole, type Role } from './roles.js';
+import type { SqlDriver } from '../sql-driver.js';
 
-export type SqlParam = string | number | null;
-
-/** The calls this store makes of a database connection (a subset of the hub's SQL driver). */
-export interface SqlRunner {
-  all<T>(sql: string, params?: readonly SqlParam[]): Promise<T[]>;
-  get<T>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined>;
-  /** Returns how many rows changed. */
-  run(sql: string, params?: readonly SqlParam[]): Promise<number>;
-}
 
 /** PostgreSQL returns BIGINT as text; SQLite as a number. */
 const num = (v: number | string): number => Number(v);
@@ -106,9 +98,9 @@ function toExperiment(row: ExperimentRow): ExperimentRecord {
 }
 
 export class SqlOperatorStore implements OperatorStore {
-  readonly #db: SqlRunner;
+  readonly #db: SqlDriver;
 
-  constructor(db: SqlRunner) {
+  constructor(db: SqlDriver) {
     this.#db = db;
   }
 
@@ -132,17 +124,21 @@ export class SqlOperatorStore implements OperatorStore {
   }
 
   async removeUser(name: string): Promise<boolean> {
-    // Sessions and tokens go with their user (ON DELETE CASCADE); deleted here too, so a
-    // connection without foreign keys enforced leaves none behind.
-    await this.#db.run('DELETE FROM operator_sessions WHERE user_name = ?', [name]);
-    await this.#db.run('DELETE FROM operator_tokens WHERE user_name = ?', [name]);
-    return (await this.#db.run('DELETE FROM operator_users WHERE name = ?', [name])) === 1;
+    // Sessions and tokens go with their user (ON DELETE CASCADE); deleted here too, in the same
+    // transaction, so a connection without foreign keys enforced leaves none behind.
+    return this.#db.transaction(async (tx) => {
+      await tx.run('DELETE FROM operator_sessions WHERE user_name = ?', [name]);
+      await tx.run('DELETE FROM operator_tokens WHERE user_name = ?', [name]);
+      return (await tx.run('DELETE FROM operator_users WHERE name = ?', [name])) === 1;
+    });
   }
 
   async setPassword(name: string, passwordHash: string): Promise<boolean> {
-    const changed = await this.#db.run('UPDATE operator_users SET password_hash = ? WHERE name = ?', [passwordHash, name]);
-    await this.#db.run('DELETE FROM operator_sessions WHERE user_name = ?', [name]);
-    return changed === 1;
+    return this.#db.transaction(async (tx) => {
+      const changed = await tx.run('UPDATE operator_users SET password_hash = ? WHERE name = ?', [passwordHash, name]);
+      await tx.run('DELETE FROM operator_sessions WHERE user_name = ?', [name]);
+      return changed === 1;
+    });
   }
 
   async setRole(name: string, role: Role): Promise<boolean> {

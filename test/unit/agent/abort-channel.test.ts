@@ -17,8 +17,8 @@ import { dispatchRun, linkTo, SILENT, startHub } from '../../helpers/hub.js';
 
 async function dispatchedRun(t: Parameters<typeof startHub>[0]) {
   const hub = await startHub(t);
-  const { infraId, link } = linkTo(t, hub);
-  const runId = dispatchRun(hub, infraId);
+  const { infraId, link } = await linkTo(t, hub);
+  const runId = await dispatchRun(hub, infraId);
   return { hub, link, runId };
 }
 
@@ -35,7 +35,7 @@ test('held until the hub aborts the run, then answered at once', async (t) => {
   await new Promise((resolve) => setTimeout(resolve, 500));
   t.deepEqual(reasons, [], 'nothing while the run may go on');
   const requestedAt = Date.now();
-  t.is(hub.service.requestAbort(runId), 'requested');
+  t.is(await hub.service.requestAbort(runId), 'requested');
   await watching;
   t.deepEqual(reasons, ['aborted from the hub']);
   // Well before the 30 s hold ends (how fast exactly is `npm run bench`'s business).
@@ -49,7 +49,7 @@ test('a short wait ends in 204 and the call is made again; a run closed without 
   const reasons: string[] = [];
   const watching = watchForAbort({ link, logger: SILENT, waitMs: 1000 }, runId, ended.signal, (reason) => reasons.push(reason));
   await new Promise((resolve) => setTimeout(resolve, 1600));
-  hub.service.closeRun(runId, 'operator');
+  await hub.service.closeRun(runId, 'operator');
   await watching;
   t.is(reasons.length, 1);
   t.regex(reasons[0] ?? '', /already finished/);
@@ -57,7 +57,7 @@ test('a short wait ends in 204 and the call is made again; a run closed without 
 
 test('a run the hub does not know (or a control plane without the call) ends the channel: heartbeats carry aborts', async (t) => {
   const hub = await startHub(t);
-  const { link } = linkTo(t, hub);
+  const { link } = await linkTo(t, hub);
   const reasons: string[] = [];
   await watchForAbort({ link, logger: SILENT, waitMs: 30_000 }, 'no-such-run', new AbortController().signal, (reason) => reasons.push(reason));
   t.deepEqual(reasons, []);

@@ -40,7 +40,7 @@ for (const offset of [DAY_MS, -DAY_MS]) {
 
   test.serial(`${label}: the agent's token stays in use across the step, the hub still accepts it, and contact stays recent`, async (t) => {
     const hub = await startHub(t);
-    const { link, tokens } = linkTo(t, hub);
+    const { link, tokens } = await linkTo(t, hub);
     t.is((await link.post('/v1/heartbeat', beat, HeartbeatResponse)).status, 200);
     const contactBefore = link.lastContactAt;
     skewDateNow(t, offset);
@@ -54,14 +54,14 @@ test.serial('the hub: a token issued before a ±24 h step is still valid, and ex
   const store = new SqliteHubStore(':memory:');
   t.teardown(() => store.close());
   const service = new HubService(store, { tokenTtlSeconds: 1 });
-  const { id, accessKey } = service.createInfra('edge-1');
+  const { id, accessKey } = await service.createInfra('edge-1');
   const token = (await service.exchangeToken({ infraId: id, accessKey }))?.accessToken ?? '';
   skewDateNow(t, DAY_MS);
-  t.is(service.authenticate(token), id, '+24 h: not expired');
+  t.is(await service.authenticate(token), id, '+24 h: not expired');
   skewDateNow(t, -DAY_MS);
-  t.is(service.authenticate(token), id, '-24 h: still valid');
+  t.is(await service.authenticate(token), id, '-24 h: still valid');
   await new Promise((resolve) => setTimeout(resolve, 1100));
-  t.is(service.authenticate(token), undefined, 'expired after 1 s of monotonic time');
+  t.is(await service.authenticate(token), undefined, 'expired after 1 s of monotonic time');
 });
 
 test.serial('steadyWallClock follows the system clock it started with, not a later step', (t) => {

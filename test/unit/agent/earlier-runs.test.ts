@@ -14,14 +14,14 @@ import { fakeSession } from '../../helpers/session.js';
 
 test('a run an agent died in is reported interrupted (with why) and its journal removed', async (t) => {
   const hub = await startHub(t);
-  const { infraId, link } = linkTo(t, hub);
+  const { infraId, link } = await linkTo(t, hub);
   const { session, stateDir } = await fakeSession(t);
-  const runId = dispatchRun(hub, infraId);
+  const runId = await dispatchRun(hub, infraId);
   // The dead agent: same boot, a pid that is gone (FAKE_NATIVE says every process is).
   const journal = RunJournal.create(stateDir, { t: 'start', runId, bootId: FAKE_CONTEXT.host.bootId, pid: 999_999, startTime: 5, at: new Date().toISOString(), nextSeq: 1 });
   journal.close();
   await finishEarlierRuns({ session, link, shipper: new Shipper(link, SILENT), logger: SILENT, stateDir }, new AbortController().signal);
-  const result = hub.service.run(runId)?.result;
+  const result = (await hub.service.run(runId))?.result;
   t.is(result?.verdict, 'interrupted');
   t.regex(result?.reason ?? '', /the agent \(pid 999999\) stopped abruptly; no fault of this run was left applied/);
   const runsDir = path.join(stateDir, 'runs');
@@ -30,10 +30,10 @@ test('a run an agent died in is reported interrupted (with why) and its journal 
 
 test('a journal of another boot says the host rebooted', async (t) => {
   const hub = await startHub(t);
-  const { infraId, link } = linkTo(t, hub);
+  const { infraId, link } = await linkTo(t, hub);
   const { session, stateDir } = await fakeSession(t);
-  const runId = dispatchRun(hub, infraId);
+  const runId = await dispatchRun(hub, infraId);
   RunJournal.create(stateDir, { t: 'start', runId, bootId: 'an-earlier-boot', pid: process.pid, startTime: 5, at: new Date().toISOString(), nextSeq: 1 }).close();
   await finishEarlierRuns({ session, link, shipper: new Shipper(link, SILENT), logger: SILENT, stateDir }, new AbortController().signal);
-  t.regex(hub.service.run(runId)?.result?.reason ?? '', /^interrupted by reboot/);
+  t.regex((await hub.service.run(runId))?.result?.reason ?? '', /^interrupted by reboot/);
 });

@@ -7,19 +7,19 @@ import { dispatchRun, linkTo, SILENT, startHub } from '../../helpers/hub.js';
 
 test('beats with version and capabilities; a run the hub aborts is reported on the next beat; wake() beats now', async (t) => {
   const hub = await startHub(t);
-  const { infraId, link } = linkTo(t, hub);
+  const { infraId, link } = await linkTo(t, hub);
   const state: { current?: string } = {};
   const aborts: string[] = [];
   const heartbeat = new Heartbeat({ link, logger: SILENT, agentVersion: '9.9.9', capabilities: ['linux-cpu-stress'], idleMs: 60_000, runningMs: 300, currentRunId: () => state.current, onAbortRequested: (runId) => aborts.push(runId) });
   const stop = new AbortController();
   t.teardown(() => stop.abort());
   const beating = heartbeat.run(stop.signal);
-  const infra = () => hub.service.listInfras().find((i) => i.id === infraId);
-  while (!infra()?.lastSeen) await new Promise((resolve) => setTimeout(resolve, 10));
-  t.like(infra(), { agentVersion: '9.9.9', capabilities: ['linux-cpu-stress'] });
+  const infra = async () => (await hub.service.listInfras()).find((i) => i.id === infraId);
+  while (!(await infra())?.lastSeen) await new Promise((resolve) => setTimeout(resolve, 10));
+  t.like(await infra(), { agentVersion: '9.9.9', capabilities: ['linux-cpu-stress'] });
   // Idle at 60 s: only wake() makes the next beat come soon.
-  const runId = dispatchRun(hub, infraId);
-  hub.service.requestAbort(runId);
+  const runId = await dispatchRun(hub, infraId);
+  await hub.service.requestAbort(runId);
   state.current = runId;
   const wokenAt = Date.now();
   heartbeat.wake();
@@ -35,7 +35,7 @@ test('beats with version and capabilities; a run the hub aborts is reported on t
 
 test('a hub that is down is retried, never faster than full jitter allows, and the loop survives it', async (t) => {
   const hub = await startHub(t);
-  const { link } = linkTo(t, hub);
+  const { link } = await linkTo(t, hub);
   await hub.stop();
   const heartbeat = new Heartbeat({ link, logger: SILENT, agentVersion: '1', capabilities: [], idleMs: 200, runningMs: 200, currentRunId: () => undefined, onAbortRequested: () => undefined });
   const stop = new AbortController();

@@ -8,7 +8,7 @@ import { linkTo, startHub } from '../../helpers/hub.js';
 
 test('every answer of the hub is contact, whatever its status; a hub that is gone is not', async (t) => {
   const hub = await startHub(t);
-  const { link } = linkTo(t, hub);
+  const { link } = await linkTo(t, hub);
   const before = link.lastContactAt;
   await new Promise((resolve) => setTimeout(resolve, 20));
   const refused = await link.post('/v1/heartbeat', { bad: 'body' }, HeartbeatResponse);

@@ -48,7 +48,7 @@ function countingHeartbeats(link: HubLink): { link: HubLink; heartbeats: () => n
 
 test('a task goes to a run worker; heartbeats rest while it runs and resume after', async (t) => {
   const hub = await startHub(t);
-  const { link, heartbeats } = countingHeartbeats(linkTo(t, hub, 'edge-1', IDENTITY).link);
+  const { link, heartbeats } = countingHeartbeats((await linkTo(t, hub, 'edge-1', IDENTITY)).link);
   const stop = new AbortController();
   const ran: string[] = [];
   let duringRun = -1;
@@ -66,7 +66,7 @@ test('a task goes to a run worker; heartbeats rest while it runs and resume afte
   const running = agent.run(stop.signal);
   await new Promise((resolve) => setTimeout(resolve, 200));
   t.true(heartbeats() > 0, 'heartbeats while idle');
-  const run = hub.service.queueRun('edge-1', QUEUED_EXPERIMENT);
+  const run = await hub.service.queueRun('edge-1', QUEUED_EXPERIMENT);
   while (ran.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
   t.deepEqual(ran, [run.id]);
   while (duringRun < 0) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -80,7 +80,7 @@ test('a task goes to a run worker; heartbeats rest while it runs and resume afte
 
 test('a run worker that dies is followed by a prepare worker, then polling goes on', async (t) => {
   const hub = await startHub(t);
-  const link = linkTo(t, hub, 'edge-1', IDENTITY).link;
+  const link = (await linkTo(t, hub, 'edge-1', IDENTITY)).link;
   const stop = new AbortController();
   const calls: string[] = [];
   const workers: Pick<AgentWorkers, 'run' | 'prepare'> = {
@@ -88,20 +88,20 @@ test('a run worker that dies is followed by a prepare worker, then polling goes 
       calls.push(`run ${task.task.runId}`);
       return Promise.resolve(calls.length === 1 ? KILLED : CLEAN);
     },
-    prepare: () => {
+    prepare: async () => {
       calls.push('prepare');
       // As a real prepare worker does: the dead worker's run is reported, so the hub sends the next.
-      hub.service.closeRun(calls[0]?.slice('run '.length) ?? '', 'interrupted: the run worker died');
-      return Promise.resolve(settings());
+      await hub.service.closeRun(calls[0]?.slice('run '.length) ?? '', 'interrupted: the run worker died');
+      return settings();
     },
   };
   const lines: string[] = [];
   const logger = { ...SILENT, error: (fields: object, message?: string) => lines.push(`${message ?? ''} ${JSON.stringify(fields)}`) } as unknown as typeof SILENT;
   const agent = new IdleAgent({ link, logger, settings: settings(), workers });
   const running = agent.run(stop.signal);
-  const first = hub.service.queueRun('edge-1', QUEUED_EXPERIMENT);
+  const first = await hub.service.queueRun('edge-1', QUEUED_EXPERIMENT);
   while (!calls.includes('prepare')) await new Promise((resolve) => setTimeout(resolve, 20));
-  const second = hub.service.queueRun('edge-1', QUEUED_EXPERIMENT);
+  const second = await hub.service.queueRun('edge-1', QUEUED_EXPERIMENT);
   while (calls.length < 3) await new Promise((resolve) => setTimeout(resolve, 20));
   t.deepEqual(calls, [`run ${first.id}`, 'prepare', `run ${second.id}`]);
   t.regex(lines.join('\n'), /the run worker was killed by SIGKILL: reverting what it left/);
@@ -111,11 +111,11 @@ test('a run worker that dies is followed by a prepare worker, then polling goes 
 
 test('a prepare worker that fails after a dead run worker ends the agent with its failure', async (t) => {
   const hub = await startHub(t);
-  const link = linkTo(t, hub, 'edge-1', IDENTITY).link;
+  const link = (await linkTo(t, hub, 'edge-1', IDENTITY)).link;
   const failed = new WorkerFailed('prepare', { pid: 7, code: 2, signal: null });
   const workers: Pick<AgentWorkers, 'run' | 'prepare'> = { run: () => Promise.resolve(KILLED), prepare: () => Promise.reject(failed) };
   const agent = new IdleAgent({ link, logger: SILENT, settings: settings(), workers });
   const running = agent.run(new AbortController().signal);
-  hub.service.queueRun('edge-1', QUEUED_EXPERIMENT);
+  await hub.service.queueRun('edge-1', QUEUED_EXPERIMENT);
   t.is(await t.throwsAsync(running), failed);
 });

@@ -28,10 +28,10 @@ const experiment = (duration: string) => ({
 
 async function setup(t: ExecutionContext, document: unknown, createCheck?: (spec: CheckSpec) => ProbeCheck) {
   const hub = await startHub(t);
-  const { infraId, link } = linkTo(t, hub);
+  const { infraId, link } = await linkTo(t, hub);
   const { session, events, stateDir } = await fakeSession(t, createCheck ? { createCheck } : {});
-  hub.service.queueRun('edge-1', document);
-  const task = TaskResponse.parse(hub.service.nextTask(infraId));
+  await hub.service.queueRun('edge-1', document);
+  const task = TaskResponse.parse(await hub.service.nextTask(infraId));
   const executor = new RunExecutor({ session, link, shipper: new Shipper(link, SILENT), logger: SILENT, stateDir, disconnectTimeoutMs: 60_000, abortWaitMs: 30_000 });
   return { hub, task, executor, events, stateDir, link };
 }
@@ -42,14 +42,14 @@ test('a task runs, is reported and its journal removed once the hub has the resu
   t.is(executor.currentRunId, task.task.runId);
   await running;
   t.is(executor.currentRunId, undefined);
-  const run = hub.service.run(task.task.runId);
+  const run = await hub.service.run(task.task.runId);
   t.like(run, { state: 'finished' });
   t.is(run?.result?.verdict, 'completed');
   t.deepEqual(events, [`apply:${task.task.runId}-f1`, `revert:${task.task.runId}-f1`]);
-  const phases = hub.service.runStatus(task.task.runId).map((s) => s.phase);
+  const phases = (await hub.service.runStatus(task.task.runId)).map((s) => s.phase);
   t.is(phases[0], 'running');
   t.is(phases.at(-1), 'finished');
-  t.true(hub.service.runLogs(task.task.runId, 0, 1000).some((l) => l.message === 'step started'));
+  t.true((await hub.service.runLogs(task.task.runId, 0, 1000)).some((l) => l.message === 'step started'));
   const runsDir = path.join(stateDir, 'runs');
   t.true(!existsSync(runsDir) || readdirSync(runsDir).length === 0, 'journal removed');
 });
@@ -58,9 +58,9 @@ test('an abort from the hub reaches the run through the held abort call and its 
   const { hub, task, executor, events } = await setup(t, experiment('60s'));
   const running = executor.execute(task, new AbortController().signal);
   while (!events.some((e) => e.startsWith('apply:'))) await new Promise((resolve) => setTimeout(resolve, 10));
-  hub.service.requestAbort(task.task.runId);
+  await hub.service.requestAbort(task.task.runId);
   await running;
-  const run = hub.service.run(task.task.runId);
+  const run = await hub.service.run(task.task.runId);
   t.is(run?.result?.verdict, 'aborted');
   t.is(run?.result?.reason, 'aborted from the hub');
   t.true(events.some((e) => e.startsWith('revert:')));
@@ -69,7 +69,7 @@ test('an abort from the hub reaches the run through the held abort call and its 
 test('an experiment this host refuses is rejected and nothing is applied', async (t) => {
   const { hub, task, executor, events } = await setup(t, { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'x' }, spec: { steps: [{ name: 's', faults: [{ kind: 'no-such-kind', duration: '1s', params: {} }] }] } });
   await executor.execute(task, new AbortController().signal);
-  const run = hub.service.run(task.task.runId);
+  const run = await hub.service.run(task.task.runId);
   t.is(run?.result?.verdict, 'rejected');
   t.regex(run?.result?.reason ?? '', /unknown fault kind "no-such-kind"/);
   t.deepEqual(events, []);
@@ -82,12 +82,12 @@ test('an experiment whose probes cannot run here (no user for its command probes
   };
   const { hub, task, executor, events } = await setup(t, withProbe, refuse);
   await executor.execute(task, new AbortController().signal);
-  const run = hub.service.run(task.task.runId);
+  const run = await hub.service.run(task.task.runId);
   t.is(run?.result?.verdict, 'rejected');
   t.regex(run?.result?.reason ?? '', /probes\.user "nobody" does not exist/);
   t.deepEqual(events, []);
   t.deepEqual(
-    hub.service.runStatus(task.task.runId).map((s) => s.phase),
+    (await hub.service.runStatus(task.task.runId)).map((s) => s.phase),
     ['rejected', 'finished'],
   );
 });
@@ -114,16 +114,16 @@ test('after resends (answers lost, requests delivered) the hub holds every phase
   let statusCalls = 0;
   let resultSeenWith: string[] | undefined;
   link.post = async <T>(route: string, body: unknown, schema: z.ZodType<T>): Promise<HubReply<T>> => {
-    if (route.endsWith('/result')) resultSeenWith = hub.service.runStatus(task.task.runId).map((s) => s.phase);
+    if (route.endsWith('/result')) resultSeenWith = (await hub.service.runStatus(task.task.runId)).map((s) => s.phase);
     const reply = await post(route, body, schema);
     // Every other status request reaches the hub but its answer is lost: the agent resends.
     if (route.endsWith('/status') && (statusCalls += 1) % 2 === 1) throw new Error('the hub did not answer within 10 s');
     return reply;
   };
   await executor.execute(task, new AbortController().signal);
-  t.is(hub.service.run(task.task.runId)?.result?.verdict, 'completed');
+  t.is((await hub.service.run(task.task.runId))?.result?.verdict, 'completed');
   t.true(statusCalls >= 2, `${statusCalls} status requests`);
-  const history = hub.service.runStatus(task.task.runId);
+  const history = await hub.service.runStatus(task.task.runId);
   const seqs = history.map((s) => s.seq);
   t.deepEqual(seqs, seqs.map((_, i) => i + 1), 'every number once, none missing');
   const keys = history.map((s) => `${s.faultId ?? 'run'}:${s.phase}`);

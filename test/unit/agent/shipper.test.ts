@@ -13,8 +13,8 @@ import { dispatchRun, linkTo, SILENT, startHub } from '../../helpers/hub.js';
 
 async function dispatched(t: Parameters<typeof startHub>[0]) {
   const hub = await startHub(t);
-  const { infraId, link } = linkTo(t, hub);
-  const runId = dispatchRun(hub, infraId);
+  const { infraId, link } = await linkTo(t, hub);
+  const runId = await dispatchRun(hub, infraId);
   return { hub, link, runId, shipper: new Shipper(link, SILENT) };
 }
 
@@ -25,10 +25,10 @@ test('flush ships status events and every log line, in batches, until acknowledg
   for (let i = 1; i <= SHIP_BATCH + 20; i += 1) outbox.add('info', `line ${i}`);
   await shipper.flush(runId, outbox);
   t.deepEqual(outbox.pendingLogs(10), [], 'all acknowledged');
-  const logs = hub.service.runLogs(runId, 0, 10_000);
+  const logs = await hub.service.runLogs(runId, 0, 10_000);
   t.is(logs.length, SHIP_BATCH + 20);
   t.deepEqual(logs.map((l) => l.seq), Array.from({ length: SHIP_BATCH + 20 }, (_, i) => i + 1));
-  t.deepEqual(hub.service.runStatus(runId).map((s) => s.phase), ['running']);
+  t.deepEqual((await hub.service.runStatus(runId)).map((s) => s.phase), ['running']);
 });
 
 test('the result goes after the logs, and the run is finished on the hub', async (t) => {
@@ -37,8 +37,8 @@ test('the result goes after the logs, and the run is finished on the hub', async
   outbox.add('info', 'last words');
   const delivered = await deliverResult({ link, shipper, logger: SILENT }, runId, outbox, { verdict: 'completed', faults: [] }, new AbortController().signal);
   t.true(delivered);
-  t.like(hub.service.run(runId), { state: 'finished' });
-  t.is(hub.service.runLogs(runId, 0).length, 1);
+  t.like(await hub.service.run(runId), { state: 'finished' });
+  t.is((await hub.service.runLogs(runId, 0)).length, 1);
 });
 
 test('a run the hub forgot is dropped (true); a hub that is down when the agent stops keeps it for the next start (false)', async (t) => {
@@ -89,10 +89,10 @@ test('status events the hub refuses for good become one note spanning their numb
   };
   await shipper.flush(runId, outbox);
   t.false(outbox.statusOwed);
-  t.deepEqual(hub.service.runStatus(runId).map((s) => [s.seq, s.phase]), [[1, 'left-out']]);
+  t.deepEqual((await hub.service.runStatus(runId)).map((s) => [s.seq, s.phase]), [[1, 'left-out']]);
   outbox.status({ phase: 'finished' });
   await shipper.flush(runId, outbox);
-  t.deepEqual(hub.service.runStatus(runId).map((s) => [s.seq, s.phase]), [[1, 'left-out'], [3, 'finished']], 'numbering goes on past the note');
+  t.deepEqual((await hub.service.runStatus(runId)).map((s) => [s.seq, s.phase]), [[1, 'left-out'], [3, 'finished']], 'numbering goes on past the note');
 });
 
 test('the result waits until the hub has acknowledged every status event', async (t) => {
@@ -117,8 +117,8 @@ test('the result waits until the hub has acknowledged every status event', async
   };
   t.true(await deliverResult({ link, shipper, logger: SILENT }, runId, outbox, { verdict: 'completed', faults: [] }, new AbortController().signal));
   t.deepEqual(order, ['status', 'status', 'status', 'result']);
-  t.deepEqual(hub.service.runStatus(runId).map((s) => `${s.seq}:${s.phase}`), ['1:reverting', '2:finished'], 'stored once each, before the result');
-  t.like(hub.service.run(runId), { state: 'finished' });
+  t.deepEqual((await hub.service.runStatus(runId)).map((s) => `${s.seq}:${s.phase}`), ['1:reverting', '2:finished'], 'stored once each, before the result');
+  t.like(await hub.service.run(runId), { state: 'finished' });
 });
 
 test('a hub that lost status events it had acknowledged (hub.db restored) gets a note spanning them, and the result then goes', async (t) => {
@@ -131,6 +131,6 @@ test('a hub that lost status events it had acknowledged (hub.db restored) gets a
   outbox.acknowledgeStatus(2);
   outbox.status({ phase: 'finished' });
   t.true(await deliverResult({ link, shipper, logger: SILENT }, runId, outbox, { verdict: 'completed', faults: [] }, new AbortController().signal));
-  t.deepEqual(hub.service.runStatus(runId).map((s) => `${s.seq}:${s.phase}`), ['1:lost', '3:running', '4:finished']);
-  t.like(hub.service.run(runId), { state: 'finished' });
+  t.deepEqual((await hub.service.runStatus(runId)).map((s) => `${s.seq}:${s.phase}`), ['1:lost', '3:running', '4:finished']);
+  t.like(await hub.service.run(runId), { state: 'finished' });
 });

@@ -36,7 +36,7 @@ const beat = { agentVersion: '0.1.0', hostname: 'test', capabilities: [] };
 
 test('a token is reused, then refreshed once 2/3 of its TTL have passed; concurrent callers share one exchange', async (t) => {
   const hub = await startHub(t, { hub: { tokenTtlSeconds: 3 } });
-  const { id, accessKey } = hub.service.createInfra('edge-1');
+  const { id, accessKey } = await hub.service.createInfra('edge-1');
   const clock = { now: 0 };
   const { tokens } = agentFor(t, hub, keyFile(t, accessKey), id, { now: () => clock.now });
   const [a, b] = await Promise.all([tokens.token(), tokens.token()]);
@@ -52,7 +52,7 @@ test('a token is reused, then refreshed once 2/3 of its TTL have passed; concurr
 
 test('a 401 (token expired at the hub) leads to one new exchange and a retry', async (t) => {
   const hub = await startHub(t, { hub: { tokenTtlSeconds: 3 } });
-  const { id, accessKey } = hub.service.createInfra('edge-1');
+  const { id, accessKey } = await hub.service.createInfra('edge-1');
   const clock = { now: 0 };
   const { client, tokens } = agentFor(t, hub, keyFile(t, accessKey), id, { now: () => clock.now });
   await tokens.token();
@@ -65,17 +65,17 @@ test('a 401 (token expired at the hub) leads to one new exchange and a retry', a
 
 test('key rotation: the new key is stored atomically (0600), confirmed, and the old key stops working', async (t) => {
   const hub = await startHub(t);
-  const { id, accessKey } = hub.service.createInfra('edge-1');
+  const { id, accessKey } = await hub.service.createInfra('edge-1');
   const file = keyFile(t, accessKey);
   const lines: string[] = [];
   const logger = createLogger('text', (line) => lines.push(line));
   const { tokens } = agentFor(t, hub, file, id, { logger });
-  hub.service.rotateKey('edge-1');
+  await hub.service.rotateKey('edge-1');
   await tokens.token();
   const stored = readFileSync(file, 'utf8').trim();
   t.not(stored, accessKey);
   t.is(statSync(file).mode & 0o777, 0o600);
-  t.is(hub.service.listInfras()[0]?.keyRotation, 'none', 'confirmed');
+  t.is((await hub.service.listInfras())[0]?.keyRotation, 'none', 'confirmed');
   t.is(await hub.service.exchangeToken({ infraId: id, accessKey }), undefined, 'the old key no longer works');
   t.truthy(await hub.service.exchangeToken({ infraId: id, accessKey: stored }));
   const log = lines.join('');
@@ -85,23 +85,23 @@ test('key rotation: the new key is stored atomically (0600), confirmed, and the 
 
 test('a crash between storing and confirming a rotated key does not lock the agent out', async (t) => {
   const hub = await startHub(t);
-  const { id, accessKey } = hub.service.createInfra('edge-1');
+  const { id, accessKey } = await hub.service.createInfra('edge-1');
   const file = keyFile(t, accessKey);
-  hub.service.rotateKey('edge-1');
+  await hub.service.rotateKey('edge-1');
   // What the agent did before it crashed: got the rotation, stored the key, never confirmed.
   const response = await hub.service.exchangeToken({ infraId: id, accessKey });
   writeAccessKey(file, response?.rotation?.newAccessKey ?? '');
-  t.is(hub.service.listInfras()[0]?.keyRotation, 'awaiting confirmation');
+  t.is((await hub.service.listInfras())[0]?.keyRotation, 'awaiting confirmation');
   // The restarted agent starts from the file.
   const { tokens } = agentFor(t, hub, file, id);
   t.regex(await tokens.token(), /^fdt_/);
-  t.is(hub.service.listInfras()[0]?.keyRotation, 'none', 'rotation finished on restart');
+  t.is((await hub.service.listInfras())[0]?.keyRotation, 'none', 'rotation finished on restart');
   t.truthy(await hub.service.exchangeToken({ infraId: id, accessKey: readFileSync(file, 'utf8').trim() }));
 });
 
 test('an unsafe or wrong key file, a revoked key, a wrong pin: clear errors', async (t) => {
   const hub = await startHub(t);
-  const { id, accessKey } = hub.service.createInfra('edge-1');
+  const { id, accessKey } = await hub.service.createInfra('edge-1');
   const loose = keyFile(t, accessKey);
   chmodSync(loose, 0o644);
   await t.throwsAsync(agentFor(t, hub, loose, id).tokens.token(), { message: /has mode 0644; it must be readable by its owner only: chmod 600/ });

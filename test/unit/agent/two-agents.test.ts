@@ -53,7 +53,7 @@ const B: AgentIdentity = { id: 'f9e8d7c6b5a40312', machineId: 'machine-b', hostn
 
 test('two agents on one infrastructure: the second is refused and runs nothing; after release it takes over', async (t) => {
   const hub = await startHub(t);
-  const { id: infraId, accessKey } = hub.service.createInfra('edge-1');
+  const { id: infraId, accessKey } = await hub.service.createInfra('edge-1');
   const first = agentOn(t, hub, infraId, accessKey, A);
   const second = agentOn(t, hub, infraId, accessKey, B);
 
@@ -62,9 +62,9 @@ test('two agents on one infrastructure: the second is refused and runs nothing; 
   const stopFirst = new AbortController();
   t.teardown(() => stopFirst.abort());
   const firstBeats = first.heartbeat.run(stopFirst.signal);
-  const infra = () => hub.service.listInfras()[0];
-  while (!infra()?.lastSeen) await new Promise((resolve) => setTimeout(resolve, 10));
-  t.like(infra()?.binding, { hostname: 'host-a', agentId: A.id });
+  const infra = async () => (await hub.service.listInfras())[0];
+  while (!(await infra())?.lastSeen) await new Promise((resolve) => setTimeout(resolve, 10));
+  t.like((await infra())?.binding, { hostname: 'host-a', agentId: A.id });
 
   // The second, with the same key: 409 naming both hosts, logged once however often it retries.
   const raw = await second.client.post(`${API_PREFIX}/token`, { infraId, accessKey, agent: B }, TokenResponse);
@@ -80,7 +80,7 @@ test('two agents on one infrastructure: the second is refused and runs nothing; 
   t.teardown(() => stopSecond.abort());
   const secondBeats = second.heartbeat.run(stopSecond.signal);
   await new Promise((resolve) => setTimeout(resolve, 300));
-  t.is(infra()?.hostname, 'host-a');
+  t.is((await infra())?.hostname, 'host-a');
   // A heartbeat naming the other instance, even with a valid token, is refused the same way.
   const beat = await first.link.post(`${API_PREFIX}/heartbeat`, { agentVersion: '9.9.9', hostname: 'host-b', capabilities: [], agent: B }, HeartbeatResponse);
   t.is(beat.status, 409);
@@ -88,23 +88,23 @@ test('two agents on one infrastructure: the second is refused and runs nothing; 
   t.deepEqual(second.lines.filter((l) => l.level >= WARN).map((l) => l.msg), second.errors(), 'its failing beats repeat nothing at warning level');
 
   // A queued run goes to the first; the second cannot even ask.
-  const run = hub.service.queueRun('edge-1', QUEUED_EXPERIMENT);
+  const run = await hub.service.queueRun('edge-1', QUEUED_EXPERIMENT);
   await t.throwsAsync(second.poll(), { message: /host-a/ });
-  t.is(hub.service.run(run.id)?.state, 'queued', 'the refused agent got no task');
+  t.is((await hub.service.run(run.id))?.state, 'queued', 'the refused agent got no task');
   t.is(await first.poll(), run.id);
-  hub.service.closeRun(run.id, 'test over');
+  await hub.service.closeRun(run.id, 'test over');
 
   // The first host is re-installed (it stops); the operator releases the infrastructure.
   stopFirst.abort();
   await firstBeats;
-  t.like(hub.service.releaseAgent('edge-1'), { hostname: 'host-a' });
+  t.like(await hub.service.releaseAgent('edge-1'), { hostname: 'host-a' });
   // The second takes over on its next try, without a restart.
   await second.tokens.token();
   t.false(second.tokens.refused);
   t.true(second.lines.some((l) => /accepts this agent/.test(l.msg)));
-  t.like(infra()?.binding, { hostname: 'host-b', agentId: B.id });
-  while (infra()?.hostname !== 'host-b') await new Promise((resolve) => setTimeout(resolve, 10));
-  const next = hub.service.queueRun('edge-1', QUEUED_EXPERIMENT);
+  t.like((await infra())?.binding, { hostname: 'host-b', agentId: B.id });
+  while ((await infra())?.hostname !== 'host-b') await new Promise((resolve) => setTimeout(resolve, 10));
+  const next = await hub.service.queueRun('edge-1', QUEUED_EXPERIMENT);
   t.is(await second.poll(), next.id);
 
   // The first comes back with its old token: 401, a new exchange, and the refusal names both.

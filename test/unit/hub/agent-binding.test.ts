@@ -22,111 +22,111 @@ const HOST_A: AgentIdentity = { id: 'aaaaaaaa1111111111111111', machineId: 'm1',
 const HOST_B: AgentIdentity = { id: 'bbbbbbbb2222222222222222', machineId: 'm2', hostname: 'host-b' };
 const HEARTBEAT = { agentVersion: '0.2.0', capabilities: [] };
 
-function hub(t: { teardown(fn: () => void): void }) {
+async function hub(t: { teardown(fn: () => void | Promise<void>): void }) {
   const clock = { now: 1_000_000 };
   const store = new SqliteHubStore(':memory:');
   t.teardown(() => store.close());
   const service = new HubService(store, { tokenTtlSeconds: 600, now: () => clock.now });
-  const { id, accessKey } = service.createInfra('edge-1');
+  const { id, accessKey } = await service.createInfra('edge-1');
   return { service, store, clock, id, accessKey };
 }
 
 test('the first identity binds the infrastructure; it keeps working, another instance is refused with both hosts named', async (t) => {
-  const { service, id, accessKey } = hub(t);
+  const { service, id, accessKey } = await hub(t);
   const first = await service.exchangeToken({ infraId: id, accessKey, agent: HOST_A });
   t.truthy(first);
-  t.like(service.listInfras()[0]?.binding, { hostname: 'host-a', agentId: HOST_A.id, agentIdPrefix: 'aaaaaaaa', machineId: 'm1', since: new Date(1_000_000).toISOString() });
+  t.like((await service.listInfras())[0]?.binding, { hostname: 'host-a', agentId: HOST_A.id, agentIdPrefix: 'aaaaaaaa', machineId: 'm1', since: new Date(1_000_000).toISOString() });
   t.truthy(await service.exchangeToken({ infraId: id, accessKey, agent: HOST_A }), 'the bound instance exchanges again');
-  t.notThrows(() => service.heartbeat(id, { ...HEARTBEAT, hostname: 'host-a', agent: HOST_A }));
+  await t.notThrowsAsync(() => service.heartbeat(id, { ...HEARTBEAT, hostname: 'host-a', agent: HOST_A }));
   const refusal = await t.throwsAsync(service.exchangeToken({ infraId: id, accessKey, agent: HOST_B }), { instanceOf: AgentBindingConflict });
   t.regex(refusal?.message ?? '', /infrastructure "edge-1" is bound to the agent on host-a \(agent aaaaaaaa, since 1970-01-01T00:16:40\.000Z\); refused the agent on host-b \(agent bbbbbbbb\)/);
   t.regex(refusal?.message ?? '', /faultd hub infra release edge-1/);
-  t.throws(() => service.heartbeat(id, { ...HEARTBEAT, hostname: 'host-b', agent: HOST_B }), { instanceOf: AgentBindingConflict, message: /bound to the agent on host-a.*refused the agent on host-b/ });
-  t.is(service.listInfras()[0]?.hostname, 'host-a', 'a refused heartbeat is not recorded');
-  t.is(service.authenticate(first?.accessToken ?? ''), id, "the bound agent's token stays valid");
+  await t.throwsAsync(() => service.heartbeat(id, { ...HEARTBEAT, hostname: 'host-b', agent: HOST_B }), { instanceOf: AgentBindingConflict, message: /bound to the agent on host-a.*refused the agent on host-b/ });
+  t.is((await service.listInfras())[0]?.hostname, 'host-a', 'a refused heartbeat is not recorded');
+  t.is(await service.authenticate(first?.accessToken ?? ''), id, "the bound agent's token stays valid");
 });
 
 test('the same agent id on another machine (a copied state directory) is another instance', async (t) => {
-  const { service, id, accessKey } = hub(t);
+  const { service, id, accessKey } = await hub(t);
   await service.exchangeToken({ infraId: id, accessKey, agent: HOST_A });
   await t.throwsAsync(service.exchangeToken({ infraId: id, accessKey, agent: { ...HOST_A, machineId: 'm9', hostname: 'clone' } }), { instanceOf: AgentBindingConflict, message: /refused the agent on clone/ });
   t.truthy(await service.exchangeToken({ infraId: id, accessKey, agent: { id: HOST_A.id, hostname: 'host-a' } }), 'the same agent that could not read /etc/machine-id this time is still itself');
 });
 
 test('a wrong key is refused as before, without saying whom the infrastructure is bound to', async (t) => {
-  const { service, id, accessKey } = hub(t);
+  const { service, id, accessKey } = await hub(t);
   await service.exchangeToken({ infraId: id, accessKey, agent: HOST_A });
   t.is(await service.exchangeToken({ infraId: id, accessKey: `${accessKey.slice(0, -2)}xx`, agent: HOST_B }), undefined);
 });
 
 test('an agent that sends no identity (faultd before the binding) is accepted while unbound and binds nothing; once bound it is refused, its token too', async (t) => {
-  const { service, id, accessKey } = hub(t);
+  const { service, id, accessKey } = await hub(t);
   const old = await service.exchangeToken({ infraId: id, accessKey });
   t.truthy(old);
-  service.heartbeat(id, { ...HEARTBEAT, hostname: 'old-host' });
-  t.is(service.listInfras()[0]?.binding, undefined);
-  t.is(service.authenticate(old?.accessToken ?? ''), id);
+  await service.heartbeat(id, { ...HEARTBEAT, hostname: 'old-host' });
+  t.is((await service.listInfras())[0]?.binding, undefined);
+  t.is(await service.authenticate(old?.accessToken ?? ''), id);
   await service.exchangeToken({ infraId: id, accessKey, agent: HOST_A });
   await t.throwsAsync(service.exchangeToken({ infraId: id, accessKey }), { instanceOf: AgentBindingConflict, message: /bound to the agent on host-a.*sends no identity.*faultd hub infra release edge-1/ });
-  t.is(service.authenticate(old?.accessToken ?? ''), undefined, 'its token from before the binding stops working');
-  t.throws(() => service.heartbeat(id, { ...HEARTBEAT, hostname: 'old-host' }), { instanceOf: AgentBindingConflict });
+  t.is(await service.authenticate(old?.accessToken ?? ''), undefined, 'its token from before the binding stops working');
+  await t.throwsAsync(() => service.heartbeat(id, { ...HEARTBEAT, hostname: 'old-host' }), { instanceOf: AgentBindingConflict });
 });
 
 test('an agent without identity cannot complete a rotation meant for the bound agent', async (t) => {
-  const { service, id, accessKey } = hub(t);
+  const { service, id, accessKey } = await hub(t);
   await service.exchangeToken({ infraId: id, accessKey, agent: HOST_A });
-  service.rotateKey('edge-1');
+  await service.rotateKey('edge-1');
   const rotated = await service.exchangeToken({ infraId: id, accessKey, agent: HOST_A });
   const newKey = rotated?.rotation?.newAccessKey ?? '';
   t.truthy(newKey);
   await t.throwsAsync(service.exchangeToken({ infraId: id, accessKey: newKey }), { instanceOf: AgentBindingConflict });
-  t.like(service.listInfras()[0], { keyRotation: 'awaiting confirmation' });
+  t.like((await service.listInfras())[0], { keyRotation: 'awaiting confirmation' });
   t.truthy(await service.exchangeToken({ infraId: id, accessKey: newKey, agent: HOST_A }), 'the bound agent still completes it');
 });
 
 test('release: the next identity binds; tokens of the released instance stop working (401), so it learns it is refused', async (t) => {
-  const { service, id, accessKey, clock } = hub(t);
+  const { service, id, accessKey, clock } = await hub(t);
   const a = await service.exchangeToken({ infraId: id, accessKey, agent: HOST_A });
   clock.now += 5000;
-  t.like(service.releaseAgent('edge-1'), { hostname: 'host-a', agentIdPrefix: 'aaaaaaaa' });
-  t.is(service.listInfras()[0]?.binding, undefined);
-  t.is(service.releaseAgent('edge-1'), undefined, 'nothing to release twice');
-  t.is(service.authenticate(a?.accessToken ?? ''), undefined, "the released instance's token no longer authenticates");
+  t.like(await service.releaseAgent('edge-1'), { hostname: 'host-a', agentIdPrefix: 'aaaaaaaa' });
+  t.is((await service.listInfras())[0]?.binding, undefined);
+  t.is(await service.releaseAgent('edge-1'), undefined, 'nothing to release twice');
+  t.is(await service.authenticate(a?.accessToken ?? ''), undefined, "the released instance's token no longer authenticates");
   const b = await service.exchangeToken({ infraId: id, accessKey, agent: HOST_B });
-  t.is(service.authenticate(b?.accessToken ?? ''), id);
-  t.like(service.listInfras()[0]?.binding, { hostname: 'host-b', since: new Date(1_005_000).toISOString() });
+  t.is(await service.authenticate(b?.accessToken ?? ''), id);
+  t.like((await service.listInfras())[0]?.binding, { hostname: 'host-b', since: new Date(1_005_000).toISOString() });
   await t.throwsAsync(service.exchangeToken({ infraId: id, accessKey, agent: HOST_A }), { instanceOf: AgentBindingConflict, message: /bound to the agent on host-b.*refused the agent on host-a/ });
-  t.throws(() => service.releaseAgent('nope'), { message: /no infrastructure named "nope"/ });
+  await t.throwsAsync(() => service.releaseAgent('nope'), { message: /no infrastructure named "nope"/ });
 });
 
 test('a completed key rotation clears the binding, confirmed by call or by exchanging the new key', async (t) => {
-  const { service, id, accessKey } = hub(t);
+  const { service, id, accessKey } = await hub(t);
   const first = await service.exchangeToken({ infraId: id, accessKey, agent: HOST_A });
-  service.rotateKey('edge-1');
+  await service.rotateKey('edge-1');
   const rotating = await service.exchangeToken({ infraId: id, accessKey, agent: HOST_A });
   t.truthy(rotating?.rotation);
-  t.truthy(service.listInfras()[0]?.binding, 'still bound while the rotation is open');
-  t.true(service.confirmKey(id, rotating?.rotation?.rotationId ?? ''));
-  t.is(service.listInfras()[0]?.binding, undefined, 'cleared by the confirmation');
-  t.is(service.authenticate(first?.accessToken ?? ''), undefined);
+  t.truthy((await service.listInfras())[0]?.binding, 'still bound while the rotation is open');
+  t.true(await service.confirmKey(id, rotating?.rotation?.rotationId ?? ''));
+  t.is((await service.listInfras())[0]?.binding, undefined, 'cleared by the confirmation');
+  t.is(await service.authenticate(first?.accessToken ?? ''), undefined);
   const newKey = rotating?.rotation?.newAccessKey ?? '';
   t.truthy(await service.exchangeToken({ infraId: id, accessKey: newKey, agent: HOST_B }), 'the next identity to use the new key binds');
-  t.is(service.listInfras()[0]?.binding?.hostname, 'host-b');
+  t.is((await service.listInfras())[0]?.binding?.hostname, 'host-b');
 
-  service.rotateKey('edge-1');
+  await service.rotateKey('edge-1');
   const again = await service.exchangeToken({ infraId: id, accessKey: newKey, agent: HOST_B });
   // Confirmed by exchanging the pending key (the confirmation answer was lost): cleared, then bound to the presenter.
   t.truthy(await service.exchangeToken({ infraId: id, accessKey: again?.rotation?.newAccessKey ?? '', agent: HOST_A }));
-  t.is(service.listInfras()[0]?.binding?.hostname, 'host-a');
+  t.is((await service.listInfras())[0]?.binding?.hostname, 'host-a');
 });
 
-test('the store binds only an unbound infrastructure: of two agents binding at once, the first wins', (t) => {
-  const { store, id } = hub(t);
-  t.true(store.bindAgent(id, { agentId: HOST_A.id, hostname: 'host-a', since: 1 }));
-  t.false(store.bindAgent(id, { agentId: HOST_B.id, hostname: 'host-b', since: 2 }));
-  t.deepEqual(store.infraById(id)?.binding, { agentId: HOST_A.id, hostname: 'host-a', since: 1 });
-  t.true(store.releaseAgent(id));
-  t.false(store.releaseAgent(id));
+test('the store binds only an unbound infrastructure: of two agents binding at once, the first wins', async (t) => {
+  const { store, id } = await hub(t);
+  t.true(await store.bindAgent(id, { agentId: HOST_A.id, hostname: 'host-a', since: 1 }));
+  t.false(await store.bindAgent(id, { agentId: HOST_B.id, hostname: 'host-b', since: 2 }));
+  t.deepEqual((await store.infraById(id))?.binding, { agentId: HOST_A.id, hostname: 'host-a', since: 1 });
+  t.true(await store.releaseAgent(id));
+  t.false(await store.releaseAgent(id));
 });
 
 test('migration 3: a hub.db at schema version 2 gets the binding columns, keeps its rows, and binds', async (t) => {
@@ -150,11 +150,11 @@ test('migration 3: a hub.db at schema version 2 gets the binding columns, keeps 
   const infraColumns = db.prepare("SELECT name FROM pragma_table_info('infras')").pluck().all() as string[];
   t.true(['bound_agent_id', 'bound_machine_id', 'bound_hostname', 'bound_since'].every((c) => infraColumns.includes(c)), infraColumns.join(','));
   t.true((db.prepare("SELECT name FROM pragma_table_info('tokens')").pluck().all() as string[]).includes('agent_id'));
-  t.like(store.infraById('inf_a'), { name: 'edge-1', hostname: 'edge-1.example', binding: undefined });
-  t.deepEqual(store.token('tokhash'), { infraId: 'inf_a', expiresAt: 99999999999999 }, 'a token from before the binding has no agent');
+  t.like(await store.infraById('inf_a'), { name: 'edge-1', hostname: 'edge-1.example', binding: undefined });
+  t.deepEqual(await store.token('tokhash'), { infraId: 'inf_a', expiresAt: 99999999999999 }, 'a token from before the binding has no agent');
   const service = new HubService(store);
   t.truthy(await service.exchangeToken({ infraId: 'inf_a', accessKey, agent: HOST_A }));
-  t.is(store.infraById('inf_a')?.binding?.hostname, 'host-a');
+  t.is((await store.infraById('inf_a'))?.binding?.hostname, 'host-a');
 });
 
 test('hub infra list shows the binding (text and --json, escaped); hub infra release clears it', async (t) => {
@@ -163,10 +163,10 @@ test('hub infra list shows the binding (text and --json, escaped); hub infra rel
   const cli = (...args: string[]) => runCli(['hub', '--hub-dir', dir, ...args], path.join(dir, 'state'));
   const store = new SqliteHubStore(path.join(dir, 'hub.db'));
   const service = new HubService(store);
-  const { id, accessKey } = service.createInfra('edge-1');
+  const { id, accessKey } = await service.createInfra('edge-1');
   const evilHost = 'host-\u001b[31ma\u202E';
   await service.exchangeToken({ infraId: id, accessKey, agent: { ...HOST_A, hostname: evilHost } });
-  store.close();
+  await store.close();
   const list = await cli('infra', 'list');
   t.is(list.code, 0, list.stderr);
   t.true(list.stdout.includes(`bound to ${escapeTerminalText(evilHost)} (agent aaaaaaaa, since `), list.stdout);

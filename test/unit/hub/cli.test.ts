@@ -56,15 +56,15 @@ test('hub infra list, runs, result and logs escape control characters and bidi o
   const evil = '\u001b[2J\u001b]52;c;aGk=\u0007host\n2026-01-01 INFO forged\r\u009b31m\u007f\u202Etxt.exe';
   const store = new SqliteHubStore(path.join(dir, 'hub.db'));
   const service = new HubService(store);
-  const { id } = service.createInfra('edge-1');
-  service.heartbeat(id, { agentVersion: `0.1\u001b[5m`, hostname: evil, capabilities: [`cpu\u2066x\u2069`] });
-  const run = service.queueRun('edge-1', { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'x' }, spec: { steps: [] } });
-  service.nextTask(id);
+  const { id } = await service.createInfra('edge-1');
+  await service.heartbeat(id, { agentVersion: `0.1\u001b[5m`, hostname: evil, capabilities: [`cpu\u2066x\u2069`] });
+  const run = await service.queueRun('edge-1', { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'x' }, spec: { steps: [] } });
+  await service.nextTask(id);
   const at = new Date().toISOString();
-  service.reportStatus(id, run.id, { events: [{ at, faultId: `f\u200F1`, phase: 'running', detail: evil }] });
-  service.reportLogs(id, run.id, { entries: [{ seq: 1, at, level: 'info', message: evil, fields: { note: evil } }] });
-  service.reportResult(id, run.id, { verdict: 'failed', reason: evil, faults: [{ faultId: 'f1', kind: 'linux-cpu-stress', status: evil, error: evil }] });
-  store.close();
+  await service.reportStatus(id, run.id, { events: [{ at, faultId: `f\u200F1`, phase: 'running', detail: evil }] });
+  await service.reportLogs(id, run.id, { entries: [{ seq: 1, at, level: 'info', message: evil, fields: { note: evil } }] });
+  await service.reportResult(id, run.id, { verdict: 'failed', reason: evil, faults: [{ faultId: 'f1', kind: 'linux-cpu-stress', status: evil, error: evil }] });
+  await store.close();
 
   // Anything a terminal acts on, but the line breaks between printed lines.
   const unsafe = (text: string) => Array.from(text, (c) => c.charCodeAt(0)).filter((code) => {

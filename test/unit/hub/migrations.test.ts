@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // hub.db migrations: a database made by faultd 0.1.0 (its DDL in test/fixtures/hub/release-0.1.0)
 // is adopted with its data, a fresh one gets every migration, a newer one is refused untouched.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -72,24 +72,24 @@ test('a hub.db made by faultd 0.1.0 (user_version 0, tables present) is adopted 
   const store = new SqliteHubStore(file);
   t.teardown(() => store.close());
   t.is(userVersion(file), latestVersion());
-  t.like(store.infraById('inf_a'), { name: 'edge-1', createdAt: 1000, lastSeen: 5000, agentVersion: '0.1.0', hostname: 'edge-1.example', capabilities: ['linux-cpu-stress'], rotationRequested: false });
-  t.is(store.infraById('inf_a')?.pendingKey, undefined);
-  t.deepEqual(store.token('tokhash'), { infraId: 'inf_a', expiresAt: 99999999999999 });
-  t.like(store.run('run_a'), { infraId: 'inf_a', state: 'finished', queuedAt: 2000, dispatchedAt: 2100, finishedAt: 3000, result: { verdict: 'completed', faults: [] } });
-  t.deepEqual(store.statusHistory('run_a'), [{ at: '2026-11-01T00:00:00.000Z', faultId: 'f1', phase: 'running', detail: 'cpu 50%' }]);
-  t.deepEqual(store.logs('run_a', 0, 10).map((e) => e.message), ['line 1', 'line 2']);
-  t.is(store.addLogs('run_a', []), 3, 'the acknowledged prefix (and the span behind it) kept');
+  t.like(await store.infraById('inf_a'), { name: 'edge-1', createdAt: 1000, lastSeen: 5000, agentVersion: '0.1.0', hostname: 'edge-1.example', capabilities: ['linux-cpu-stress'], rotationRequested: false });
+  t.is((await store.infraById('inf_a'))?.pendingKey, undefined);
+  t.deepEqual(await store.token('tokhash'), { infraId: 'inf_a', expiresAt: 99999999999999 });
+  t.like(await store.run('run_a'), { infraId: 'inf_a', state: 'finished', queuedAt: 2000, dispatchedAt: 2100, finishedAt: 3000, result: { verdict: 'completed', faults: [] } });
+  t.deepEqual(await store.statusHistory('run_a'), [{ at: '2026-11-01T00:00:00.000Z', faultId: 'f1', phase: 'running', detail: 'cpu 50%' }]);
+  t.deepEqual((await store.logs('run_a', 0, 10)).map((e) => e.message), ['line 1', 'line 2']);
+  t.is(await store.addLogs('run_a', []), 3, 'the acknowledged prefix (and the span behind it) kept');
   const service = new HubService(store);
   t.truthy(await service.exchangeToken({ infraId: 'inf_a', accessKey }), 'the infrastructure\'s key hash kept');
   // The columns later migrations added are there and work: a rotation records its sealed key.
-  service.rotateKey('edge-1');
+  await service.rotateKey('edge-1');
   const rotated = await service.exchangeToken({ infraId: 'inf_a', accessKey });
-  t.truthy(store.infraById('inf_a')?.pendingKey?.sealed);
+  t.truthy((await store.infraById('inf_a'))?.pendingKey?.sealed);
   t.deepEqual((await service.exchangeToken({ infraId: 'inf_a', accessKey }))?.rotation, rotated?.rotation);
-  store.close();
+  await store.close();
   // Opening again changes nothing more.
   const again = new SqliteHubStore(file);
-  t.is(again.infraByName('edge-1')?.id, 'inf_a');
+  t.is((await again.infraByName('edge-1'))?.id, 'inf_a');
   again.close();
   t.is(userVersion(file), latestVersion());
 });
@@ -144,14 +144,14 @@ test('migrations run in one transaction: a failing one leaves the database as it
   const file = path.join(tempDir(t), 'hub.db');
   const db = new Database(file);
   t.teardown(() => db.close());
-  const broken = [...HUB_MIGRATIONS, { version: HUB_MIGRATIONS.length + 1, summary: 'broken on purpose', sql: 'CREATE TABLE ok_so_far (x INTEGER); ALTER TABLE nowhere ADD COLUMN y INTEGER;' }];
+  const broken = [...HUB_MIGRATIONS, { version: HUB_MIGRATIONS.length + 1, summary: 'broken on purpose', sql: 'CREATE TABLE ok_so_far (x INTEGER); ALTER TABLE nowhere ADD COLUMN y INTEGER;', postgres: '' }];
   t.throws(() => migrate(db, file, broken), { code: 'FAULTD_ERR_HUB_DB_SCHEMA', message: new RegExp(`migration ${broken.length} \\(broken on purpose\\) failed, so nothing was changed: no such table: nowhere`) });
   t.is(Number(db.pragma('user_version', { simple: true })), 0);
   t.deepEqual(schemaOf(db), [], 'not even migration 1 was kept');
   t.throws(() => migrate(db, file, [HUB_MIGRATIONS[1] ?? HUB_MIGRATIONS[0]!]), { message: /hub migration 1 is numbered 2/ });
 });
 
-test('numbered status (migration 4): a 0.1.0 run keeps its unnumbered events, numbered ones are stored once, the acknowledgement starts at 0', (t) => {
+test('numbered status (migration 4): a 0.1.0 run keeps its unnumbered events, numbered ones are stored once, the acknowledgement starts at 0', async (t) => {
   const file = path.join(tempDir(t), 'hub.db');
   release010Database(file, `fdk_${'k'.repeat(43)}`);
   const store = new SqliteHubStore(file);
@@ -162,10 +162,33 @@ test('numbered status (migration 4): a 0.1.0 run keeps its unnumbered events, nu
   t.true(columns('run_status').includes('seq') && columns('run_status').includes('span'));
   t.true(columns('runs').includes('status_acked'));
   const late = { at: '2026-11-01T00:00:01.000Z', faultId: 'f1', phase: 'done' };
-  t.is(store.addStatus('run_a', [{ seq: 1, ...late }, { seq: 1, ...late }]), 1);
-  t.is(store.addStatus('run_a', [{ seq: 1, ...late }]), 1);
-  t.deepEqual(store.statusHistory('run_a'), [
+  t.is(await store.addStatus('run_a', [{ seq: 1, ...late }, { seq: 1, ...late }]), 1);
+  t.is(await store.addStatus('run_a', [{ seq: 1, ...late }]), 1);
+  t.deepEqual(await store.statusHistory('run_a'), [
     { at: '2026-11-01T00:00:00.000Z', faultId: 'f1', phase: 'running', detail: 'cpu 50%' },
     { seq: 1, ...late },
   ]);
+});
+
+const SCHEMA_4 = path.join(REPO_ROOT, 'test', 'fixtures', 'hub', 'schema-4');
+
+test('a hub.db made by the synchronous store (schema 4, test/fixtures/hub/schema-4) opens in place with its data, and keeps working', async (t) => {
+  const facts = JSON.parse(readFileSync(path.join(SCHEMA_4, 'facts.json'), 'utf8')) as { infraId: string; accessKey: string; agentId: string; finishedRun: string; queuedRun: string };
+  const file = path.join(tempDir(t), 'hub.db');
+  copyFileSync(path.join(SCHEMA_4, 'hub.db'), file);
+  const store = new SqliteHubStore(file);
+  t.teardown(() => store.close());
+  const service = new HubService(store);
+  t.is(userVersion(file), latestVersion());
+  const [infra] = await service.listInfras();
+  t.like(infra, { id: facts.infraId, name: 'edge-1', hostname: 'edge-1.example', capabilities: ['linux-cpu-stress'], keyRotation: 'requested', binding: { agentId: facts.agentId, machineId: 'm1' } });
+  t.like(await service.run(facts.finishedRun), { state: 'finished', result: { verdict: 'completed' } });
+  t.deepEqual((await service.runStatus(facts.finishedRun)).map((s) => [s.seq, s.phase]), [[1, 'running'], [2, 'applied']]);
+  t.deepEqual((await service.runLogs(facts.finishedRun, 0)).map((l) => l.message), ['line 1', 'dropped']);
+  // Its key still works for its bound agent, the rotation asked for is handed out, its queued run is next.
+  const token = await service.exchangeToken({ infraId: facts.infraId, accessKey: facts.accessKey, agent: { id: facts.agentId, machineId: 'm1', hostname: 'edge-1.example' } });
+  t.truthy(token?.rotation, 'the requested rotation comes with the token');
+  t.is(await service.authenticate(token?.accessToken ?? ''), facts.infraId);
+  t.is((await service.nextTask(facts.infraId))?.task.runId, facts.queuedRun);
+  t.is((await service.reportLogs(facts.infraId, facts.queuedRun, { entries: [{ seq: 1, at: '2026-12-01T00:00:03.000Z', level: 'info', message: 'new' }] })), 1);
 });

@@ -24,7 +24,7 @@ async function call(hub: TestHub, method: 'GET' | 'POST', route: string, token: 
 }
 
 async function agentToken(hub: TestHub, name: string): Promise<{ infraId: string; token: string }> {
-  const { id, accessKey } = hub.service.createInfra(name);
+  const { id, accessKey } = await hub.service.createInfra(name);
   return { infraId: id, token: (await hub.service.exchangeToken({ infraId: id, accessKey }))?.accessToken ?? '' };
 }
 
@@ -34,22 +34,22 @@ const log = (seq: number) => ({ seq, at: at(), level: 'info' as const, message: 
 test('runs are handed out in order, one at a time, and finish with status, logs and a result', async (t) => {
   const hub = await startHub(t);
   const { token } = await agentToken(hub, 'edge-1');
-  const first = hub.service.queueRun('edge-1', EXPERIMENT);
-  const second = hub.service.queueRun('edge-1', EXPERIMENT);
+  const first = await hub.service.queueRun('edge-1', EXPERIMENT);
+  const second = await hub.service.queueRun('edge-1', EXPERIMENT);
   const task = await call(hub, 'GET', '/v1/tasks/next?waitSeconds=0', token);
   t.is(task.status, 200);
   t.like(task.json, { task: { runId: first.id, experiment: EXPERIMENT } });
   t.is((await call(hub, 'GET', '/v1/tasks/next?waitSeconds=1', token)).status, 204, 'the second waits while the first is out');
   t.is((await call(hub, 'POST', `/v1/runs/${first.id}/status`, token, { events: [{ at: at(), phase: 'running' }, { at: at(), faultId: 'f1', phase: 'applied' }] })).status, 204);
-  t.is(hub.service.run(first.id)?.state, 'running');
+  t.is((await hub.service.run(first.id))?.state, 'running');
   // Out of order, with a duplicate and a gap: only the contiguous prefix is acknowledged.
   t.like((await call(hub, 'POST', `/v1/runs/${first.id}/logs`, token, { entries: [log(1), log(2), log(4)] })).json, { ackedThrough: 2 });
   t.like((await call(hub, 'POST', `/v1/runs/${first.id}/logs`, token, { entries: [log(2), log(3)] })).json, { ackedThrough: 4 });
-  t.deepEqual(hub.service.runLogs(first.id, 0).map((e) => e.seq), [1, 2, 3, 4], 'each line once, in order');
+  t.deepEqual((await hub.service.runLogs(first.id, 0)).map((e) => e.seq), [1, 2, 3, 4], 'each line once, in order');
   const result = { verdict: 'completed', faults: [{ faultId: 'f1', kind: 'linux-cpu-stress', status: 'completed', revert: 'reverted' }] };
   t.is((await call(hub, 'POST', `/v1/runs/${first.id}/result`, token, result)).status, 204);
   t.is((await call(hub, 'POST', `/v1/runs/${first.id}/result`, token, result)).status, 409, 'a run ends once');
-  t.like(hub.service.run(first.id), { state: 'finished', result: { verdict: 'completed' } });
+  t.like(await hub.service.run(first.id), { state: 'finished', result: { verdict: 'completed' } });
   t.like((await call(hub, 'GET', '/v1/tasks/next', token)).json, { task: { runId: second.id } });
 });
 
@@ -59,7 +59,7 @@ test('a long-poll answers as soon as a run is queued', async (t) => {
   const started = Date.now();
   const polling = call(hub, 'GET', '/v1/tasks/next?waitSeconds=10', token);
   await new Promise((resolve) => setTimeout(resolve, 500));
-  const run = hub.service.queueRun('edge-1', EXPERIMENT);
+  const run = await hub.service.queueRun('edge-1', EXPERIMENT);
   const task = await polling;
   t.is(task.status, 200);
   t.like(task.json, { task: { runId: run.id } });
@@ -69,23 +69,23 @@ test('a long-poll answers as soon as a run is queued', async (t) => {
 test('abort: a queued run is cancelled at once, a running one is announced by the heartbeat', async (t) => {
   const hub = await startHub(t);
   const { token } = await agentToken(hub, 'edge-1');
-  const running = hub.service.queueRun('edge-1', EXPERIMENT);
-  const queued = hub.service.queueRun('edge-1', EXPERIMENT);
+  const running = await hub.service.queueRun('edge-1', EXPERIMENT);
+  const queued = await hub.service.queueRun('edge-1', EXPERIMENT);
   await call(hub, 'GET', '/v1/tasks/next', token);
-  t.is(hub.service.requestAbort(queued.id), 'cancelled');
-  t.is(hub.service.requestAbort(running.id), 'requested');
+  t.is(await hub.service.requestAbort(queued.id), 'cancelled');
+  t.is(await hub.service.requestAbort(running.id), 'requested');
   const beat = await call(hub, 'POST', '/v1/heartbeat', token, { agentVersion: '0.1.0', hostname: 'h', capabilities: [], runId: running.id });
   t.deepEqual(beat.json?.['abort'], [running.id]);
   await call(hub, 'POST', `/v1/runs/${running.id}/result`, token, { verdict: 'aborted', faults: [] });
   t.is((await call(hub, 'GET', '/v1/tasks/next', token)).status, 204, 'the cancelled run is never handed out');
-  t.is(hub.service.run(queued.id)?.state, 'cancelled');
+  t.is((await hub.service.run(queued.id))?.state, 'cancelled');
 });
 
 test('run calls of another infrastructure, unknown runs and malformed bodies are refused', async (t) => {
   const hub = await startHub(t);
   const a = await agentToken(hub, 'edge-a');
   const b = await agentToken(hub, 'edge-b');
-  const run = hub.service.queueRun('edge-a', EXPERIMENT);
+  const run = await hub.service.queueRun('edge-a', EXPERIMENT);
   await call(hub, 'GET', '/v1/tasks/next', a.token);
   t.is((await call(hub, 'POST', `/v1/runs/${run.id}/status`, b.token, { events: [{ at: at(), phase: 'x' }] })).status, 404);
   t.is((await call(hub, 'POST', '/v1/runs/run_nope/logs', a.token, { entries: [log(1)] })).status, 404);
@@ -93,13 +93,13 @@ test('run calls of another infrastructure, unknown runs and malformed bodies are
   t.is(bad.status, 400);
   t.regex(JSON.stringify(bad.json), /entries\.0\.seq/);
   t.is((await call(hub, 'GET', '/v1/tasks/next?waitSeconds=99', a.token)).status, 400);
-  t.throws(() => hub.service.queueRun('edge-a', { apiVersion: 'v0' }), { message: /not a faultd\/v1 experiment/ });
+  await t.throwsAsync(() => hub.service.queueRun('edge-a', { apiVersion: 'v0' }), { message: /not a faultd\/v1 experiment/ });
 });
 
 test('a body nested deeper than 64 levels is refused with 400 on every call, not a 500 stack overflow; 64 levels pass', async (t) => {
   const hub = await startHub(t);
   const a = await agentToken(hub, 'edge-a');
-  const run = hub.service.queueRun('edge-a', EXPERIMENT);
+  const run = await hub.service.queueRun('edge-a', EXPERIMENT);
   await call(hub, 'GET', '/v1/tasks/next', a.token);
   // Written as text: JSON.stringify itself overflows on a value this deep.
   const nested = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
@@ -130,17 +130,17 @@ test('a body nested deeper than 64 levels is refused with 400 on every call, not
 test('a hub restart mid-run keeps the run, its logs and the acknowledgement point', async (t) => {
   const first = await startHub(t);
   const { infraId } = await agentToken(first, 'edge-1');
-  const run = first.service.queueRun('edge-1', EXPERIMENT);
-  first.service.nextTask(infraId);
-  first.service.reportLogs(infraId, run.id, { entries: [log(1), log(2)] });
+  const run = await first.service.queueRun('edge-1', EXPERIMENT);
+  await first.service.nextTask(infraId);
+  await first.service.reportLogs(infraId, run.id, { entries: [log(1), log(2)] });
   await first.stop();
   const second = await startHub(t, { dir: first.dir });
   const token = await second.service.exchangeToken({ infraId, accessKey: 'fdk_unused_unused_unused' }) ?? undefined;
   t.is(token, undefined, 'keys are not reset by a restart');
   // The agent resends what it had not seen acknowledged, plus new lines.
-  t.is(second.service.reportLogs(infraId, run.id, { entries: [log(2), log(3)] }), 3);
-  t.deepEqual(second.service.runLogs(run.id, 0).map((e) => e.seq), [1, 2, 3]);
-  t.is(second.service.run(run.id)?.state, 'dispatched');
+  t.is(await second.service.reportLogs(infraId, run.id, { entries: [log(2), log(3)] }), 3);
+  t.deepEqual((await second.service.runLogs(run.id, 0)).map((e) => e.seq), [1, 2, 3]);
+  t.is((await second.service.run(run.id))?.state, 'dispatched');
 });
 
 test('a waiting long-poll is woken by a run queued here or by another process, without a fixed recheck', async (t) => {
@@ -150,7 +150,7 @@ test('a waiting long-poll is woken by a run queued here or by another process, w
   let started = Date.now();
   const here = call(hub, 'GET', '/v1/tasks/next?waitSeconds=20', token);
   await new Promise((resolve) => setTimeout(resolve, 300));
-  const first = hub.service.queueRun('edge-1', EXPERIMENT);
+  const first = await hub.service.queueRun('edge-1', EXPERIMENT);
   const got = await here;
   t.is(got.status, 200);
   t.like(got.json, { task: { runId: first.id } });
@@ -163,7 +163,7 @@ test('a waiting long-poll is woken by a run queued here or by another process, w
   started = Date.now();
   const elsewhere = call(hub, 'GET', '/v1/tasks/next?waitSeconds=20', token);
   await new Promise((resolve) => setTimeout(resolve, 300));
-  const second = new HubService(other).queueRun('edge-1', EXPERIMENT);
+  const second = await new HubService(other).queueRun('edge-1', EXPERIMENT);
   const answer = await elsewhere;
   t.like(answer.json, { task: { runId: second.id } });
   t.true(Date.now() - started < 2000, `answered after ${Date.now() - started} ms`);
@@ -172,15 +172,15 @@ test('a waiting long-poll is woken by a run queued here or by another process, w
 test('hub abort --force closes a run whose agent is gone, so the queue moves on; a late result is refused', async (t) => {
   const hub = await startHub(t);
   const { infraId, token } = await agentToken(hub, 'edge-1');
-  const lost = hub.service.queueRun('edge-1', EXPERIMENT);
-  const next = hub.service.queueRun('edge-1', EXPERIMENT);
-  t.is(hub.service.nextTask(infraId)?.task.runId, lost.id);
-  t.is(hub.service.nextTask(infraId), undefined, 'one at a time');
-  t.throws(() => hub.service.closeRun(next.id, 'x'), { message: /still queued: abort it without --force/ });
-  t.true(hub.service.closeRun(lost.id, 'closed by the operator'));
-  t.like(hub.service.run(lost.id), { state: 'finished', result: { verdict: 'aborted', reason: 'closed by the operator' } });
-  t.false(hub.service.closeRun(lost.id, 'again'), 'idempotent');
-  t.is(hub.service.nextTask(infraId)?.task.runId, next.id, 'the next run starts');
+  const lost = await hub.service.queueRun('edge-1', EXPERIMENT);
+  const next = await hub.service.queueRun('edge-1', EXPERIMENT);
+  t.is((await hub.service.nextTask(infraId))?.task.runId, lost.id);
+  t.is(await hub.service.nextTask(infraId), undefined, 'one at a time');
+  await t.throwsAsync(() => hub.service.closeRun(next.id, 'x'), { message: /still queued: abort it without --force/ });
+  t.true(await hub.service.closeRun(lost.id, 'closed by the operator'));
+  t.like(await hub.service.run(lost.id), { state: 'finished', result: { verdict: 'aborted', reason: 'closed by the operator' } });
+  t.false(await hub.service.closeRun(lost.id, 'again'), 'idempotent');
+  t.is((await hub.service.nextTask(infraId))?.task.runId, next.id, 'the next run starts');
   const beat = await call(hub, 'POST', '/v1/heartbeat', token, { agentVersion: '1', hostname: 'h', capabilities: [], runId: lost.id });
   t.true((beat.json?.['abort'] as string[]).includes(lost.id), 'an agent still executing the closed run is told to stop');
   const late = await call(hub, 'POST', `/v1/runs/${lost.id}/result`, token, { verdict: 'completed', faults: [] });
@@ -190,17 +190,17 @@ test('hub abort --force closes a run whose agent is gone, so the queue moves on;
 test('numbered status events are stored once each, in seq order, acknowledged like log lines, and accepted after the result', async (t) => {
   const hub = await startHub(t);
   const { infraId, token } = await agentToken(hub, 'edge-1');
-  const run = hub.service.queueRun('edge-1', EXPERIMENT);
-  hub.service.nextTask(infraId);
+  const run = await hub.service.queueRun('edge-1', EXPERIMENT);
+  await hub.service.nextTask(infraId);
   const event = (seq: number, phase: string, span?: number) => ({ seq, at: at(), faultId: 'f1', phase, ...(span ? { span } : {}) });
   const status = async (events: unknown[]) => call(hub, 'POST', `/v1/runs/${run.id}/status`, token, { events });
   // A gap: only the contiguous prefix is acknowledged; the run is running from the first event.
   t.deepEqual(await status([event(1, 'applying'), event(3, 'reverting')]), { status: 200, json: { ackedThrough: 1 } });
-  t.is(hub.service.run(run.id)?.state, 'running');
+  t.is((await hub.service.run(run.id))?.state, 'running');
   // The timed-out request delivered late and its resend: every number once.
   t.deepEqual(await status([event(1, 'applying'), event(2, 'running')]), { status: 200, json: { ackedThrough: 3 } });
   t.deepEqual(await status([event(1, 'applying'), event(2, 'running'), event(3, 'reverting')]), { status: 200, json: { ackedThrough: 3 } });
-  t.deepEqual(hub.service.runStatus(run.id).map((s) => `${s.seq}:${s.phase}`), ['1:applying', '2:running', '3:reverting'], 'each event once, in seq order although 3 came before 2');
+  t.deepEqual((await hub.service.runStatus(run.id)).map((s) => `${s.seq}:${s.phase}`), ['1:applying', '2:running', '3:reverting'], 'each event once, in seq order although 3 came before 2');
   // A note spanning events the agent dropped moves the acknowledgement past them, even where
   // an earlier delivery stored the first of them.
   t.like((await status([event(4, 'done')])).json, { ackedThrough: 4 });
@@ -209,19 +209,19 @@ test('numbered status events are stored once each, in seq order, acknowledged li
   // Late events of a finished run are stored (once), not refused.
   t.deepEqual(await status([{ seq: 7, at: at(), phase: 'finished', detail: 'completed' }]), { status: 200, json: { ackedThrough: 7 } });
   t.deepEqual(await status([{ seq: 7, at: at(), phase: 'finished', detail: 'completed' }]), { status: 200, json: { ackedThrough: 7 } });
-  t.deepEqual(hub.service.runStatus(run.id).map((s) => `${s.seq}:${s.phase}`), ['1:applying', '2:running', '3:reverting', '4:done', '7:finished']);
-  t.like(hub.service.run(run.id), { state: 'finished', result: { verdict: 'completed' } });
+  t.deepEqual((await hub.service.runStatus(run.id)).map((s) => `${s.seq}:${s.phase}`), ['1:applying', '2:running', '3:reverting', '4:done', '7:finished']);
+  t.like(await hub.service.run(run.id), { state: 'finished', result: { verdict: 'completed' } });
 });
 
 test('status events without seq (agents before 2026-12) are stored as they come and answered 204', async (t) => {
   const hub = await startHub(t);
   const { infraId, token } = await agentToken(hub, 'edge-1');
-  const run = hub.service.queueRun('edge-1', EXPERIMENT);
-  hub.service.nextTask(infraId);
+  const run = await hub.service.queueRun('edge-1', EXPERIMENT);
+  await hub.service.nextTask(infraId);
   const events = [{ at: at(), phase: 'running' }];
   t.deepEqual(await call(hub, 'POST', `/v1/runs/${run.id}/status`, token, { events }), { status: 204, json: undefined });
   t.deepEqual(await call(hub, 'POST', `/v1/runs/${run.id}/status`, token, { events }), { status: 204, json: undefined });
-  t.deepEqual(hub.service.runStatus(run.id).map((s) => [s.seq, s.phase]), [[undefined, 'running'], [undefined, 'running']], 'no number, no dedup: as before');
+  t.deepEqual((await hub.service.runStatus(run.id)).map((s) => [s.seq, s.phase]), [[undefined, 'running'], [undefined, 'running']], 'no number, no dedup: as before');
   const bad = await call(hub, 'POST', `/v1/runs/${run.id}/status`, token, { events: [{ seq: 0, at: at(), phase: 'x' }] });
   t.is(bad.status, 400);
   t.regex(JSON.stringify(bad.json), /seq/);

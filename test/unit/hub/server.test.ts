@@ -30,7 +30,7 @@ async function call(hub: Hub, method: 'GET' | 'POST', route: string, body?: unkn
 
 test('token exchange and heartbeat over TLS; unknown fields are ignored', async (t) => {
   const hub = await startHub(t);
-  const { id, accessKey } = hub.service.createInfra('edge-1');
+  const { id, accessKey } = await hub.service.createInfra('edge-1');
   const token = await call(hub, 'POST', '/v1/token', { infraId: id, accessKey, someFutureField: 1 });
   t.is(token.status, 200);
   const accessToken = String(token.json?.['accessToken']);
@@ -38,12 +38,12 @@ test('token exchange and heartbeat over TLS; unknown fields are ignored', async 
   const beat = await call(hub, 'POST', '/v1/heartbeat', { agentVersion: '0.1.0', hostname: 'h', capabilities: ['linux-cpu-stress'] }, accessToken);
   t.is(beat.status, 200);
   t.deepEqual(beat.json?.['abort'], []);
-  t.is(hub.service.listInfras()[0]?.state, 'CONNECTED');
+  t.is((await hub.service.listInfras())[0]?.state, 'CONNECTED');
 });
 
 test('bad requests are refused with a clear status and message', async (t) => {
   const hub = await startHub(t);
-  const { id, accessKey } = hub.service.createInfra('edge-1');
+  const { id, accessKey } = await hub.service.createInfra('edge-1');
   const missing = await call(hub, 'POST', '/v1/token', { infraId: id });
   t.is(missing.status, 400);
   t.regex(JSON.stringify(missing.json), /accessKey/);
@@ -86,7 +86,7 @@ test('the hub keeps infrastructures and keys across a restart', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'faultd-hub-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const first = await startHub(t, { dir });
-  const { id, accessKey } = first.service.createInfra('edge-1');
+  const { id, accessKey } = await first.service.createInfra('edge-1');
   await first.stop();
   const second = await startHub(t, { dir });
   t.is((await call(second, 'POST', '/v1/token', { infraId: id, accessKey })).status, 200);
@@ -113,7 +113,7 @@ test('close() ends connections still in their TLS handshake: none is served afte
 
 test('mutual TLS: with --require-client-cert only agents holding a certificate from the hub CA get through', async (t) => {
   const hub = await startHub(t, { requireClientCert: true });
-  const { id, accessKey } = hub.service.createInfra('edge-1');
+  const { id, accessKey } = await hub.service.createInfra('edge-1');
   const connect = (clientCert?: { cert: string; key: string }) => {
     const client = new HubClient({ url: hub.url, caPem: hub.ca, ...(clientCert ? { clientCert } : {}) });
     t.teardown(() => client.close());

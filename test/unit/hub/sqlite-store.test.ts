@@ -23,13 +23,13 @@ function tempDir(t: { teardown(fn: () => void): void }): string {
   return dir;
 }
 
-test('a new hub.db and its -wal/-shm files are created 0600, whatever the umask lets through', (t) => {
+test('a new hub.db and its -wal/-shm files are created 0600, whatever the umask lets through', async (t) => {
   const dir = tempDir(t);
   const umask = process.umask(0o000);
   t.teardown(() => process.umask(umask));
   const store = new SqliteHubStore(path.join(dir, 'hub.db'));
   t.teardown(() => store.close());
-  store.addInfra({ id: 'inf_a', name: 'edge-1', createdAt: 1, key: hashKey('fdk_x') });
+  await store.addInfra({ id: 'inf_a', name: 'edge-1', createdAt: 1, key: hashKey('fdk_x') });
   for (const name of FILES) {
     const file = path.join(dir, name);
     t.true(existsSync(file), `${name} exists while the store is open (WAL)`);
@@ -56,19 +56,19 @@ test('a hub.db made 0644 (by faultd 0.1.0), with its -wal and -shm, is made 0600
   t.is(reader.prepare('SELECT x FROM t').pluck().get(), 1, 'its data kept');
 });
 
-test('a note spanning status events moves the acknowledgement past them, also when it starts below what is already acknowledged', (t) => {
+test('a note spanning status events moves the acknowledgement past them, also when it starts below what is already acknowledged', async (t) => {
   const store = new SqliteHubStore(':memory:');
   t.teardown(() => store.close());
-  store.addInfra({ id: 'inf_a', name: 'edge-1', createdAt: 1, key: hashKey(`fdk_${'k'.repeat(43)}`) });
-  store.addRun({ id: 'run_a', infraId: 'inf_a', experiment: '{}', queuedAt: 1 });
-  store.dispatchNext('inf_a', 2);
+  await store.addInfra({ id: 'inf_a', name: 'edge-1', createdAt: 1, key: hashKey(`fdk_${'k'.repeat(43)}`) });
+  await store.addRun({ id: 'run_a', infraId: 'inf_a', experiment: '{}', queuedAt: 1 });
+  await store.dispatchNext('inf_a', 2);
   const at = '2026-12-01T00:00:00.000Z';
   const event = (seq: number, span?: number) => ({ seq, at, phase: span ? 'dropped' : `p${seq}`, ...(span ? { span } : {}) });
-  t.is(store.addStatus('run_a', [1, 2, 3, 4, 5].map((seq) => event(seq))), 5);
+  t.is(await store.addStatus('run_a', [1, 2, 3, 4, 5].map((seq) => event(seq))), 5);
   // The agent never saw the acknowledgement of 3–5 and dropped 3–7 into one note.
-  t.is(store.addStatus('run_a', [event(3, 5)]), 7);
-  t.is(store.addStatus('run_a', [event(9)]), 7, 'a gap holds the acknowledgement');
-  t.is(store.addStatus('run_a', [event(8)]), 9);
-  t.deepEqual(store.statusHistory('run_a').map((s) => `${s.seq}:${s.phase}`), ['1:p1', '2:p2', '3:p3', '4:p4', '5:p5', '8:p8', '9:p9'], 'the event stored first keeps its place');
-  t.like(store.run('run_a'), { state: 'running' });
+  t.is(await store.addStatus('run_a', [event(3, 5)]), 7);
+  t.is(await store.addStatus('run_a', [event(9)]), 7, 'a gap holds the acknowledgement');
+  t.is(await store.addStatus('run_a', [event(8)]), 9);
+  t.deepEqual((await store.statusHistory('run_a')).map((s) => `${s.seq}:${s.phase}`), ['1:p1', '2:p2', '3:p3', '4:p4', '5:p5', '8:p8', '9:p9'], 'the event stored first keeps its place');
+  t.like(await store.run('run_a'), { state: 'running' });
 });

@@ -38,7 +38,7 @@ test('entries are appended with increasing ids and listed newest first with pagi
   const older = await operators.listAudit({ limit: 10, before: newest[1]?.id ?? 0 });
   t.deepEqual(older.map((e) => e.action), ['a2', 'a1', 'a0']);
   t.deepEqual(older[0], { id: ids[2], at: 1002, actor: 'ann', role: 'admin', action: 'a2', target: 't', remote: '10.0.0.1', detail: 'd' });
-  store.close();
+  await store.close();
   const raw = new Database(file);
   t.teardown(() => raw.close());
   t.throws(() => raw.prepare("UPDATE operator_audit SET actor = 'mallory'").run(), { any: true, message: /append-only/ });

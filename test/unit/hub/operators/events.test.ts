@@ -50,25 +50,25 @@ async function until(check: () => boolean, ms = 10_000): Promise<void> {
 
 test('a live run streams its logs, status and state, then end; the stream closes', async (t) => {
   const hub = await startHub(t, { streams: { pollMs: 50, heartbeatMs: 100 } });
-  const { infraId } = linkTo(t, hub);
+  const { infraId } = await linkTo(t, hub);
   await addOperator(hub, 'vic', 'viewer');
   const token = await apiToken(hub, 'vic');
-  const runId = dispatchRun(hub, infraId);
+  const runId = await dispatchRun(hub, infraId);
   const stream = await openStream(hub, token, runId);
   t.is(stream.status, 200);
   t.regex(stream.contentType, /^text\/event-stream/);
   await until(() => stream.events.some((e) => e.event === 'state'));
   t.deepEqual(stream.events.find((e) => e.event === 'state')?.data, { state: 'dispatched' });
   const at = new Date().toISOString();
-  hub.service.reportStatus(infraId, runId, { events: [{ seq: 1, at, faultId: 'f1', phase: 'applying' }] });
-  hub.service.reportLogs(infraId, runId, { entries: [{ seq: 1, at, level: 'info', message: 'one' }, { seq: 2, at, level: 'warn', message: 'two' }] });
+  await hub.service.reportStatus(infraId, runId, { events: [{ seq: 1, at, faultId: 'f1', phase: 'applying' }] });
+  await hub.service.reportLogs(infraId, runId, { entries: [{ seq: 1, at, level: 'info', message: 'one' }, { seq: 2, at, level: 'warn', message: 'two' }] });
   await until(() => stream.events.filter((e) => e.event === 'log').length === 2);
   t.deepEqual(stream.events.filter((e) => e.event === 'log').map((e) => [e.id, (e.data as { message: string }).message]), [['1', 'one'], ['2', 'two']]);
   t.deepEqual(stream.events.find((e) => e.event === 'status')?.data, { seq: 1, at, faultId: 'f1', phase: 'applying' });
   await until(() => stream.comments.length > 0);
   t.is(stream.comments[0], ': keep-alive', 'heartbeat comments while idle');
-  hub.service.reportLogs(infraId, runId, { entries: [{ seq: 3, at, level: 'info', message: 'three' }] });
-  hub.service.reportResult(infraId, runId, { verdict: 'completed', faults: [] });
+  await hub.service.reportLogs(infraId, runId, { entries: [{ seq: 3, at, level: 'info', message: 'three' }] });
+  await hub.service.reportResult(infraId, runId, { verdict: 'completed', faults: [] });
   await stream.done;
   const names = stream.events.map((e) => e.event);
   t.is(names.at(-1), 'end');
@@ -84,10 +84,10 @@ test('a live run streams its logs, status and state, then end; the stream closes
 
 test('streams are bounded: beyond maxStreams the hub answers 503 TOO_MANY_STREAMS; an unknown run is 404', async (t) => {
   const hub = await startHub(t, { streams: { maxStreams: 2, pollMs: 50 } });
-  const { infraId } = linkTo(t, hub);
+  const { infraId } = await linkTo(t, hub);
   await addOperator(hub, 'vic', 'viewer');
   const token = await apiToken(hub, 'vic');
-  const runId = dispatchRun(hub, infraId);
+  const runId = await dispatchRun(hub, infraId);
   const first = await openStream(hub, token, runId);
   const second = await openStream(hub, token, runId);
   t.is(first.status, 200);
@@ -98,7 +98,7 @@ test('streams are bounded: beyond maxStreams the hub answers 503 TOO_MANY_STREAM
   const unknown = await request(`${hub.url}/api/v1/runs/run_nope/events`, { dispatcher: hub.agent, headers: { authorization: `Bearer ${token}` } });
   t.is(unknown.statusCode, 404);
   await unknown.body.dump();
-  hub.service.reportResult(infraId, runId, { verdict: 'completed', faults: [] });
+  await hub.service.reportResult(infraId, runId, { verdict: 'completed', faults: [] });
   await Promise.all([first.done, second.done]);
   // Both ended: a new stream is served again.
   const again = await openStream(hub, token, runId);

@@ -169,7 +169,7 @@ test('every change through the API is audited with who, what, when and from wher
 
 test('an invalid experiment is refused with the lines faultd validate prints, on PUT and on queueing', async (t) => {
   const hub = await startHub(t);
-  hub.service.createInfra('edge-1');
+  await hub.service.createInfra('edge-1');
   await addOperator(hub, 'op', 'operator');
   const auth = { bearer: await apiToken(hub, 'op') };
   const text = 'apiVersion: faultd/v1\nkind: Experiment\nmetadata: { name: bad }\nspec:\n  steps:\n    - name: s\n      faults:\n        - kind: linux-cpu-stress\n          duration: 1s\n          params: { load: 250 }\n';
@@ -184,7 +184,7 @@ test('an invalid experiment is refused with the lines faultd validate prints, on
   const syntax = await apiCall(hub, 'PUT', '/api/v1/experiments/bad', { body: { text: 'a: [' }, auth });
   t.is(syntax.json.error?.code, 'INVALID_EXPERIMENT');
   t.deepEqual(await hub.ops.operators.listExperiments(), []);
-  t.deepEqual(hub.service.runs(), []);
+  t.deepEqual(await hub.service.runs(), []);
 });
 
 test('a plain-HTTP hub sets the cookie without Secure; under mutual TLS the operator API needs no client certificate, the agent API still does', async (t) => {
@@ -200,7 +200,7 @@ test('a plain-HTTP hub sets the cookie without Secure; under mutual TLS the oper
   const plain = await startHubServer({ service, logger: SILENT, host: '127.0.0.1', port: 0, insecureHttp: true, operatorApi: api });
   t.teardown(async () => {
     await plain.close();
-    store.close();
+    await store.close();
   });
   await api.deps.ops.operators.addUser(localActor(), 'ann', 'viewer', PASSWORD);
   const answer = await request(`${plain.url}/api/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'ann', password: PASSWORD }) });

@@ -60,11 +60,11 @@ async function fixture(hub: TestHub, route: OperatorRoute, ids: { infraId: strin
 test('every route answers 401 without an operator credential, 403 below its role and 2xx from its role up, by cookie and by token; agent tokens get 401', async (t) => {
   t.timeout(120_000);
   const hub = await startHub(t, { auth: { attemptsPerAddress: 10_000 } });
-  const { id: infraId, accessKey } = hub.service.createInfra('edge-1');
+  const { id: infraId, accessKey } = await hub.service.createInfra('edge-1');
   const agentToken = (await hub.service.exchangeToken({ infraId, accessKey }))?.accessToken ?? '';
   t.regex(agentToken, /^fdt_/);
-  const run = hub.service.queueRun('edge-1', QUEUED_EXPERIMENT);
-  hub.service.requestAbort(run.id); // cancelled: its event stream ends at once
+  const run = await hub.service.queueRun('edge-1', QUEUED_EXPERIMENT);
+  await hub.service.requestAbort(run.id); // cancelled: its event stream ends at once
   await hub.ops.operators.putExperiment(localActor(), 'lib-1', LIBRARY_TEXT);
   await addOperator(hub, 'target', 'viewer');
   const callers: { label: string; role?: Role; auth: () => Promise<Credential> }[] = [

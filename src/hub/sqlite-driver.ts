@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * SqlDriver over one better-sqlite3 connection. better-sqlite3 is synchronous, and a
+ * transaction spans awaits: while one is open, every other call on the connection waits for its
+ * end (else it would run inside it, and be committed or rolled back with it).
+ */
+import type Database from 'better-sqlite3';
+
+import type { SqlDriver, SqlValue } from './sql-driver.js';
+
+export class SqliteDriver implements SqlDriver {
+  readonly dialect = 'sqlite' as const;
+  readonly #db: Database.Database;
+  readonly #statements = new Map<string, Database.Statement>();
+  /** Settles when the open transaction ends; undefined while none is open. */
+  #open: Promise<void> | undefined;
+  /** Calls inside the open transaction: they must not wait for it. */
+  readonly #inside: SqlDriver;
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+    // A throw becomes a rejection, as from a database client that answers later.
+    const now = <T>(fn: () => T): Promise<T> => new Promise<T>((resolve) => resolve(fn()));
+    this.#inside = {
+      dialect: 'sqlite',
+      all: <T>(sql: string, params: readonly SqlValue[] = []) => now(() => this.#statement(sql).all(...params) as T[]),
+      get: <T>(sql: string, params: readonly SqlValue[] = []) => now(() => this.#statement(sql).get(...params) as T | undefined),
+      run: (sql: string, params: readonly SqlValue[] = []) => now(() => this.#statement(sql).run(...params).changes),
+      transaction: <T>(fn: (tx: SqlDriver) => Promise<T>) => fn(this.#inside),
+    };
+  }
+
+  #statement(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  async #idle(): Promise<void> {
+    while (this.#open) await this.#open;
+  }
+
+  async all<T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
+    await this.#idle();
+    return this.#inside.all<T>(sql, params);
+  }
+
+  async get<T>(sql: string, params: readonly SqlValue[] = []): Promise<T | undefined> {
+    await this.#idle();
+    return this.#inside.get<T>(sql, params);
+  }
+
+  async run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
+    await this.#idle();
+    return this.#inside.run(sql, params);
+  }
+
+  async transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
+    await this.#idle();
+    let end!: () => void;
+    this.#open = new Promise<void>((resolve) => (end = resolve));
+    try {
+      this.#db.exec('BEGIN IMMEDIATE');
+      try {
+        const value = await fn(this.#inside);
+        this.#db.exec('COMMIT');
+        return value;
+      } catch (error) {
+        if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+        throw error;
+      }
+    } finally {
+      this.#open = undefined;
+      end();
+    }
+  }
+}
