@@ -59,9 +59,9 @@ const zoneConfigs = ZONES.map((zone) => ({
 export default tseslint.config(
   { ignores: ['dist/**', 'build/**', 'node_modules/**', 'bench/results/**', '.cache/**', 'prebuilds/**'] },
   js.configs.recommended,
-  ...tseslint.configs.strictTypeChecked.map((config) => ({ ...config, files: ['**/*.ts'] })),
+  ...tseslint.configs.strictTypeChecked.map((config) => ({ ...config, files: ['**/*.ts', 'web/**/*.tsx'] })),
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', 'web/**/*.tsx'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],

@@ -8,6 +8,7 @@
 # a Prometheus server for the prometheus probes' tests (the tests run its binary on 127.0.0.1),
 # a forward proxy for the agent's hub.proxy tests (tinyproxy: the tests run it on 127.0.0.1),
 # PostgreSQL for the hub's PostgreSQL store and replica tests (they initdb a private cluster in a temp dir),
+# headless Chromium for the web console's browser tests (chromium: driven by puppeteer-core, which downloads no browser),
 # and what the system suite boots faultd in (systemd-nspawn, debootstrap; systemd-analyze).
 # Shared by .ci/run, Dockerfile.test and README's first command. Idempotent.
 # With --vm it also installs what `npm run test:vm` needs: QEMU, Debian's kernel (it gets
@@ -37,7 +38,7 @@ for arg in "$@"; do
   esac
 done
 
-packages=(build-essential python3 libgtest-dev stress-ng fio iproute2 nftables iptables strace procps e2fsprogs btrfs-progs systemd systemd-container debootstrap dnsmasq-base bind9-dnsutils libssl-dev libnghttp2-dev curl nghttp2-client openssl prometheus tinyproxy postgresql)
+packages=(build-essential python3 libgtest-dev stress-ng fio iproute2 nftables iptables strace procps e2fsprogs btrfs-progs systemd systemd-container debootstrap dnsmasq-base bind9-dnsutils libssl-dev libnghttp2-dev curl nghttp2-client openssl prometheus tinyproxy postgresql chromium)
 if $vm; then
   packages+=(qemu-system-x86 linux-image-amd64 busybox-static cpio kmod)
 fi

@@ -108,6 +108,8 @@ function stageTree() {
   mkdirSync(path.join(ROOT, 'usr/bin'), { recursive: true });
   cpSync(path.join(REPO, 'bin'), path.join(APP, 'bin'), { recursive: true });
   cpSync(path.join(REPO, 'dist/src'), path.join(APP, 'dist/src'), { recursive: true, filter: (file) => !file.endsWith('.tsbuildinfo') && !file.endsWith('.d.ts') });
+  // The web console the hub serves at /ui/ (scripts/build-console.mjs), without its source maps.
+  cpSync(path.join(REPO, 'dist/console'), path.join(APP, 'dist/console'), { recursive: true, filter: (file) => !file.endsWith('.map') });
   cpSync(path.join(REPO, 'systemd'), path.join(APP, 'systemd'), { recursive: true });
   mkdirSync(APP_PREBUILDS, { recursive: true });
   for (const file of Object.values(PREBUILD.files)) copyFileSync(file, path.join(APP_PREBUILDS, path.basename(file)));

@@ -29,6 +29,7 @@ import {
 } from '../protocol/messages.js';
 import { jsonNestingDepth, MAX_JSON_DEPTH } from '../protocol/json-depth.js';
 import { AgentBindingConflict } from './agent-binding.js';
+import { consoleHandler, isConsolePath } from './console-assets.js';
 import { isOperatorApiPath, type OperatorApi } from './operators/api.js';
 import { RunCallError, type HubService } from './service.js';
 import { monotonicMs } from '../monotonic.js';
@@ -249,6 +250,8 @@ export interface HubServerOptions {
    */
   readonly tls?: { readonly key: string; readonly cert: string; readonly clientCa?: string };
   readonly insecureHttp?: boolean;
+  /** The web console's built files (default: dist/console/ of the package). */
+  readonly consoleDir?: string;
   /**
    * The operator API (/api/v1/…, operators/api.ts) on the same listener; operators log in with
    * passwords or API tokens, so its calls need no client certificate under mutual TLS.
@@ -264,6 +267,7 @@ export interface RunningHub {
 export async function startHubServer(options: HubServerOptions): Promise<RunningHub> {
   const { service, logger } = options;
   const requireClientCert = options.tls?.clientCa !== undefined;
+  const serveConsole = consoleHandler(options.consoleDir);
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (options.operatorApi && isOperatorApiPath(path)) {
@@ -271,6 +275,11 @@ export async function startHubServer(options: HubServerOptions): Promise<Running
         logger.error({ err: error, path }, 'operator API call failed');
         res.destroy();
       });
+      return;
+    }
+    // The console's files are public (its data comes from the operator API), so no client certificate either.
+    if (isConsolePath(path)) {
+      serveConsole(req, res, path);
       return;
     }
     // The handshake asks for a certificate but lets the call through, so a refusal can say why.
