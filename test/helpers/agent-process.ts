@@ -9,6 +9,9 @@ import path from 'node:path';
 
 import { runCli, startCli, type CliChild, type Workspace } from './cli.js';
 import type { TestHub } from './hub.js';
+
+/** What an agent needs of a hub: where it is, its CA, and its service to create the infrastructure and read runs (a replica's too). */
+export type AgentHub = Pick<TestHub, 'url' | 'ca' | 'service'>;
 import { waitUntil } from './processes.js';
 
 /** Creates infrastructure edge-1 on the hub and writes the agent's key and config into `ws` (`url`: the hub's, or a relay's). */
@@ -20,7 +23,7 @@ export interface AgentSettings {
   readonly heartbeatInterval?: string;
 }
 
-export async function configureAgent(hub: TestHub, ws: Workspace, settings: AgentSettings = {}): Promise<string> {
+export async function configureAgent(hub: AgentHub, ws: Workspace, settings: AgentSettings = {}): Promise<string> {
   const { disconnectTimeout = '30s', url = hub.url, heartbeatInterval = '1s' } = settings;
   const { id, accessKey } = await hub.service.createInfra('edge-1');
   const keyFile = path.join(ws.dir, 'access-key');
@@ -57,7 +60,7 @@ export function launchAgentWith(t: Teardown, ws: Workspace, env: Record<string, 
 
 
 /** Resolves true once the run is in one of `states` (false after `timeoutMs`). */
-export async function waitForState(hub: TestHub, runId: string, states: readonly string[], timeoutMs: number): Promise<boolean> {
+export async function waitForState(hub: AgentHub, runId: string, states: readonly string[], timeoutMs: number): Promise<boolean> {
   return waitUntil(async () => states.includes((await hub.service.run(runId))?.state ?? ''), timeoutMs);
 }
 

@@ -8,13 +8,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import avaTest from 'ava';
-import { Agent } from 'undici';
 
 import { HubService } from '../../src/hub/service.js';
 import { PostgresHubStore } from '../../src/hub/postgres-store.js';
-import { configureAgent, cpuAndMemoryExperiment, launchAgent, waitForState } from '../helpers/agent-process.js';
+import { type AgentHub, configureAgent, cpuAndMemoryExperiment, launchAgent, waitForState } from '../helpers/agent-process.js';
 import { runCli, startCli, waitForLine, workspace, type CliChild } from '../helpers/cli.js';
-import type { TestHub } from '../helpers/hub.js';
 import { stopTestPostgres, testPostgres } from '../helpers/hub-stores.js';
 import { postgresMissing } from '../helpers/postgres.js';
 import { privilegedTest } from '../helpers/privileged.js';
@@ -51,7 +49,7 @@ test(`a replica killed with SIGKILL mid-run loses nothing: the agent fails over 
   t.teardown(() => store.close());
   const service = new HubService(store);
   const ca = readFileSync(path.join(hubDir, 'tls', 'ca.pem'), 'utf8');
-  const hub: TestHub = { dir: hubDir, url: `https://127.0.0.1:${relay.port}`, ca, service, agent: new Agent({ connect: { ca } }), stop: () => Promise.resolve() };
+  const hub: AgentHub = { url: `https://127.0.0.1:${relay.port}`, ca, service };
   await configureAgent(hub, ws, { url: hub.url, disconnectTimeout: '60s' });
   const agent = launchAgent(t, ws);
   const first = await service.queueRun('edge-1', cpuAndMemoryExperiment(6, 'failover'));
