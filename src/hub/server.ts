@@ -27,12 +27,13 @@ import {
   TokenRequest,
   type ProtocolErrorCode,
 } from '../protocol/messages.js';
-import { jsonNestingDepth, MAX_JSON_DEPTH } from '../protocol/json-depth.js';
 import { AgentBindingConflict } from './agent-binding.js';
+import { readBoundedJson } from './json-body.js';
 import { consoleHandler, isConsolePath } from './console-assets.js';
 import { isOperatorApiPath, type OperatorApi } from './operators/api.js';
 import { RunCallError, type HubService } from './service.js';
 import { monotonicMs } from '../monotonic.js';
+import { Wakeable } from './wakeable.js';
 
 /** Idle connections stay open this long (agents heartbeat every 10 s by default). */
 const KEEP_ALIVE_MS = 75_000;
@@ -57,23 +58,7 @@ function send(res: ServerResponse, status: number, body?: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > MAX_BODY_BYTES) throw new HttpError('PAYLOAD_TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8') || '{}';
-  if (jsonNestingDepth(text) > MAX_JSON_DEPTH) throw new HttpError('BAD_REQUEST', `the body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`);
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new HttpError('BAD_REQUEST', 'the body is not JSON');
-  }
-}
+const readJson = (req: IncomingMessage): Promise<unknown> => readBoundedJson(req, MAX_BODY_BYTES, (code, message) => new HttpError(code, message));
 
 function parse<T>(schema: z.ZodType<T>, value: unknown): T {
   const result = schema.safeParse(value);
@@ -128,17 +113,17 @@ function waitSecondsOf(req: IncomingMessage): number {
 async function holdUntil<T>(req: IncomingMessage, service: HubService, waitSeconds: number, check: () => Promise<T | undefined>): Promise<T | undefined> {
   const deadline = monotonicMs() + waitSeconds * 1000;
   let gone = false;
-  let wake: (() => void) | undefined;
+  const sleeper = new Wakeable();
   // A change announced while `check` runs is not waited for: the loop checks again at once.
   let changed = false;
   const onClose = (): void => {
     gone = true;
-    wake?.();
+    sleeper.wake();
   };
   req.once('close', onClose);
   const unsubscribe = service.onRunsChanged(() => {
     changed = true;
-    wake?.();
+    sleeper.wake();
   });
   try {
     for (;;) {
@@ -148,15 +133,7 @@ async function holdUntil<T>(req: IncomingMessage, service: HubService, waitSecon
       if (answer !== undefined) return answer;
       if (monotonicMs() >= deadline) return undefined;
       if (changed) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, Math.max(0, deadline - monotonicMs()));
-        function done(): void {
-          clearTimeout(timer);
-          wake = undefined;
-          resolve();
-        }
-        wake = done;
-      });
+      await sleeper.sleep(deadline - monotonicMs());
     }
   } finally {
     unsubscribe();

@@ -10,6 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
+import { Wakeable } from '../wakeable.js';
 import { OperatorError } from './operator-error.js';
 import type { HubOperations } from './operations.js';
 
@@ -49,13 +50,13 @@ export class EventStreams {
     if (this.#open >= this.#options.maxStreams) throw new OperatorError('TOO_MANY_STREAMS', `the hub already serves ${this.#options.maxStreams} event streams; try again later`);
     this.#open += 1;
     let gone = false;
-    let wake: (() => void) | undefined;
+    const sleeper = new Wakeable();
     const onClose = (): void => {
       gone = true;
-      wake?.();
+      sleeper.wake();
     };
     req.once('close', onClose);
-    const unsubscribe = this.#ops.hub.onRunsChanged(() => wake?.());
+    const unsubscribe = this.#ops.hub.onRunsChanged(() => sleeper.wake());
     const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), this.#options.heartbeatMs);
     const started = Date.now();
     try {
@@ -92,15 +93,7 @@ export class EventStreams {
           break;
         }
         if (Date.now() - started >= this.#options.maxStreamMs) break;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(done, this.#options.pollMs);
-          function done(): void {
-            clearTimeout(timer);
-            wake = undefined;
-            resolve();
-          }
-          wake = done;
-        });
+        await sleeper.sleep(this.#options.pollMs);
       }
     } finally {
       clearInterval(heartbeat);

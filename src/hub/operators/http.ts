@@ -2,28 +2,12 @@
 /** HTTP helpers of the operator API: bounded JSON bodies, cookies, the caller's address. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-import { jsonNestingDepth, MAX_JSON_DEPTH } from '../../protocol/json-depth.js';
+import { readBoundedJson } from '../json-body.js';
 import { OperatorError } from './operator-error.js';
 
 export const MAX_BODY_BYTES = 512 * 1024;
 
-export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > MAX_BODY_BYTES) throw new OperatorError('PAYLOAD_TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8') || '{}';
-  if (jsonNestingDepth(text) > MAX_JSON_DEPTH) throw new OperatorError('BAD_REQUEST', `the body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`);
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new OperatorError('BAD_REQUEST', 'the body is not JSON');
-  }
-}
+export const readJsonBody = (req: IncomingMessage): Promise<unknown> => readBoundedJson(req, MAX_BODY_BYTES, (code, message) => new OperatorError(code, message));
 
 export function sendJson(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string | string[]> = {}): void {
   const common = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers };
