@@ -14,6 +14,7 @@ import { HUB_MIGRATIONS, latestVersion, refuseNewer } from './migrations.js';
 import { describeHubDatabase } from './open-store.js';
 import { HUB_PG_TYPES, PostgresDriver } from './postgres-driver.js';
 import { RUNS_CHANNEL, SqlHubStore } from './sql-store.js';
+import type { RunsListener } from './store.js';
 
 /** The advisory lock key migrations hold (any constant other applications are unlikely to use). */
 const MIGRATION_LOCK = 0x66_61_75_6c_74_64; // "faultd"
@@ -56,7 +57,7 @@ async function migratePostgres(pool: pg.Pool, name: string): Promise<void> {
  */
 class NotifyWatch {
   readonly #url: string;
-  readonly #listeners = new Set<() => void>();
+  readonly #listeners = new Set<RunsListener>();
   #client: pg.Client | undefined;
   #closed = false;
   #retry: NodeJS.Timeout | undefined;
@@ -68,7 +69,8 @@ class NotifyWatch {
   /** Connects and LISTENs; resolves once notifications are delivered. */
   async start(): Promise<void> {
     const client = new pg.Client({ connectionString: this.#url });
-    client.on('notification', () => this.#notify());
+    // The payload names the run's infrastructure (sql-store.ts announces it).
+    client.on('notification', (message) => this.#notify(message.payload || undefined));
     client.on('error', () => this.#lost(client));
     client.on('end', () => this.#lost(client));
     await client.connect();
@@ -80,8 +82,8 @@ class NotifyWatch {
     this.#client = client;
   }
 
-  #notify(): void {
-    for (const listener of [...this.#listeners]) listener();
+  #notify(infraId: string | undefined): void {
+    for (const listener of [...this.#listeners]) listener(infraId);
   }
 
   #lost(client: pg.Client): void {
@@ -92,14 +94,14 @@ class NotifyWatch {
       this.#retry = undefined;
       if (this.#closed) return;
       this.start().then(
-        () => this.#notify(),
+        () => this.#notify(undefined), // whatever was announced meanwhile is lost: wake everyone
         () => (this.#retry = setTimeout(again, RELISTEN_MS).unref()),
       );
     };
     this.#retry = setTimeout(again, RELISTEN_MS).unref();
   }
 
-  add(listener: () => void): () => void {
+  add(listener: RunsListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }

@@ -105,12 +105,13 @@ function waitSecondsOf(req: IncomingMessage): number {
 }
 
 /**
- * Holds a call for up to `waitSeconds`: `check` runs at once and again whenever the runs change
- * (here or in another process writing to the store), not on a timer; its first answer ends the
+ * Holds a call of infrastructure `infraId` for up to `waitSeconds`: `check` runs at once and
+ * again whenever that infrastructure's runs change (here or in another process writing to the
+ * store), not on a timer; its first answer ends the
  * wait. Undefined after the wait, or once the client has gone (`check` is not called then: a run
  * handed to a closed socket would be lost with it).
  */
-async function holdUntil<T>(req: IncomingMessage, service: HubService, waitSeconds: number, check: () => Promise<T | undefined>): Promise<T | undefined> {
+async function holdUntil<T>(req: IncomingMessage, service: HubService, infraId: string, waitSeconds: number, check: () => Promise<T | undefined>): Promise<T | undefined> {
   const deadline = monotonicMs() + waitSeconds * 1000;
   let gone = false;
   const sleeper = new Wakeable();
@@ -124,7 +125,7 @@ async function holdUntil<T>(req: IncomingMessage, service: HubService, waitSecon
   const unsubscribe = service.onRunsChanged(() => {
     changed = true;
     sleeper.wake();
-  });
+  }, infraId);
   try {
     for (;;) {
       if (gone) return undefined;
@@ -144,14 +145,14 @@ async function holdUntil<T>(req: IncomingMessage, service: HubService, waitSecon
 async function waitForTask(req: IncomingMessage, service: HubService, infraId: string): Promise<{ status: number; body?: unknown }> {
   const wait = waitSecondsOf(req);
   const polledAt = service.now();
-  const task = await holdUntil(req, service, wait, () => service.nextTask(infraId, polledAt));
+  const task = await holdUntil(req, service, infraId, wait, () => service.nextTask(infraId, polledAt));
   return task ? { status: 200, body: task } : { status: 204 };
 }
 
 /** GET /v1/runs/{id}/abort: answered the moment the hub wants the run aborted (or it is closed). */
 async function waitForAbort(req: IncomingMessage, service: HubService, infraId: string, runId: string): Promise<{ status: number; body?: unknown }> {
   const wait = waitSecondsOf(req);
-  const reason = await holdUntil(req, service, wait, () => runCall(() => service.abortReason(infraId, runId)));
+  const reason = await holdUntil(req, service, infraId, wait, () => runCall(() => service.abortReason(infraId, runId)));
   return reason === undefined ? { status: 204 } : { status: 200, body: { abort: true, reason } satisfies AbortResponse };
 }
 

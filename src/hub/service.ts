@@ -16,6 +16,8 @@ import { steadyWallClock } from '../monotonic.js';
 
 /** What the hub checks of a queued experiment; the agent validates it fully against its host. */
 const QueuedExperiment = z.looseObject({ apiVersion: z.literal('faultd/v1'), kind: z.literal('Experiment') });
+/** The key of listeners of every infrastructure's runs (onRunsChanged without an infrastructure). */
+const ANY_INFRA = Symbol('any infrastructure');
 
 /** A run call the hub refuses: the protocol code and why. */
 export class RunCallError extends Error {
@@ -83,7 +85,8 @@ export interface BindingView {
 
 export class HubService {
   readonly #store: HubStore;
-  readonly #listeners = new Set<() => void>();
+  /** Who waits for run changes: of one infrastructure (by its id), or of any (under ANY_INFRA). */
+  readonly #listeners = new Map<string | typeof ANY_INFRA, Set<() => void>>();
   /** Stops watching the store for other processes' run changes; set while anyone listens. */
   #unwatch: (() => void) | undefined;
   readonly #options: HubOptions;
@@ -321,7 +324,7 @@ export class HubService {
       if (!queued) throw new Error(`run ${id} vanished`);
       return queued;
     });
-    this.#runsChanged();
+    this.#runsChanged(run.infraId);
     return run;
   }
 
@@ -347,7 +350,7 @@ export class HubService {
         `lost: the agent asked for new work ${seconds} s after receiving this run and never reported on it ` +
         '(it stopped before recording the run); faultd reverts what its ledger holds when it starts, see the agent log';
       // Conditional in the store: a status or result arriving meanwhile wins.
-      if (await this.#store.closeRun(run.id, { verdict: 'interrupted', reason, faults: [] }, this.#options.now(), { unreportedOnly: true })) this.#runsChanged();
+      if (await this.#store.closeRun(run.id, { verdict: 'interrupted', reason, faults: [] }, this.#options.now(), { unreportedOnly: true })) this.#runsChanged(infraId);
     }
   }
 
@@ -366,18 +369,21 @@ export class HubService {
       const reason =
         `lost: no heartbeat from its agent for ${Math.round(silentMs / 60_000)} min; an agent that was only cut off ` +
         'has aborted and reverted on its own (disconnectTimeout), a host that is gone reverts at its next start';
-      if (await this.#store.closeRun(run.id, { verdict: 'interrupted', reason, faults: [] }, now)) closed.push(run.id);
+      if (await this.#store.closeRun(run.id, { verdict: 'interrupted', reason, faults: [] }, now)) {
+        closed.push(run.id);
+        this.#runsChanged(run.infraId);
+      }
     }
-    if (closed.length) this.#runsChanged();
     return closed;
   }
 
   async requestAbort(runId: string): Promise<'cancelled' | 'requested' | 'finished'> {
-    const outcome = await this.#store.transaction(async (store) => {
-      if (!(await store.run(runId))) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `no run ${runId} (see faultd hub runs)`);
-      return store.requestAbort(runId, this.#options.now());
+    const { outcome, infraId } = await this.#store.transaction(async (store) => {
+      const run = await store.run(runId);
+      if (!run) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `no run ${runId} (see faultd hub runs)`);
+      return { outcome: await store.requestAbort(runId, this.#options.now()), infraId: run.infraId };
     });
-    this.#runsChanged();
+    this.#runsChanged(infraId);
     return outcome;
   }
 
@@ -386,14 +392,14 @@ export class HubService {
    * infrastructure's queue moves on. False when the run had already ended or was still queued.
    */
   async closeRun(runId: string, reason: string): Promise<boolean> {
-    const closed = await this.#store.transaction(async (store) => {
+    const { closed, infraId } = await this.#store.transaction(async (store) => {
       const run = await store.run(runId);
       if (!run) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `no run ${runId} (see faultd hub runs)`);
       if (run.state === 'queued') throw new FaultdError('FAULTD_ERR_HUB_INPUT', `run ${runId} is still queued: abort it without --force`);
       // Conditional in the store: a result arriving meanwhile is not overwritten.
-      return store.closeRun(runId, { verdict: 'aborted', reason, faults: [] }, this.#options.now());
+      return { closed: await store.closeRun(runId, { verdict: 'aborted', reason, faults: [] }, this.#options.now()), infraId: run.infraId };
     });
-    if (closed) this.#runsChanged();
+    if (closed) this.#runsChanged(infraId);
     return closed;
   }
 
@@ -421,21 +427,27 @@ export class HubService {
       await this.#ownRun(store, infraId, runId, true);
       await store.setResult(runId, request, this.#options.now());
     });
-    this.#runsChanged(); // the infrastructure's next queued run may start now
+    this.#runsChanged(infraId); // the infrastructure's next queued run may start now
   }
 
   /**
-   * Calls `listener` when the runs may have changed: in this process (queued, aborted,
-   * finished) or in another process or hub replica writing to the store (`faultd hub abort`
-   * and `hub run` are other processes), as the store's `watchRuns` tells: an abort reaches a
-   * held abort call (and so the agent) within the store's watch delay (SQLite: RUNS_WATCH_MS;
-   * PostgreSQL: a NOTIFY). Returns the unsubscribe function.
+   * Calls `listener` when the runs of infrastructure `infraId` (of any, without it) may have
+   * changed: in this process (queued, aborted, finished) or in another process or hub replica
+   * writing to the store (`faultd hub abort` and `hub run` are other processes), as the
+   * store's `watchRuns` tells: an abort reaches a held abort call (and so the agent) within the
+   * store's watch delay (SQLite: RUNS_WATCH_MS; PostgreSQL: a NOTIFY). A change wakes only the
+   * listeners of its infrastructure, so a run queued in a fleet of thousands of held long-polls
+   * wakes one. Returns the unsubscribe function.
    */
-  onRunsChanged(listener: () => void): () => void {
-    this.#listeners.add(listener);
-    this.#unwatch ??= this.#store.watchRuns(() => this.#runsChanged());
+  onRunsChanged(listener: () => void, infraId?: string): () => void {
+    const key = infraId ?? ANY_INFRA;
+    const listeners = this.#listeners.get(key) ?? new Set();
+    this.#listeners.set(key, listeners);
+    listeners.add(listener);
+    this.#unwatch ??= this.#store.watchRuns((changed) => this.#runsChanged(changed));
     return () => {
-      this.#listeners.delete(listener);
+      listeners.delete(listener);
+      if (listeners.size === 0 && this.#listeners.get(key) === listeners) this.#listeners.delete(key);
       if (this.#listeners.size === 0 && this.#unwatch) {
         this.#unwatch();
         this.#unwatch = undefined;
@@ -443,8 +455,10 @@ export class HubService {
     };
   }
 
-  #runsChanged(): void {
-    for (const listener of [...this.#listeners]) listener();
+  /** Wakes the listeners of `infraId` and those of any infrastructure; every listener without it. */
+  #runsChanged(infraId: string | undefined): void {
+    const woken = infraId === undefined ? [...this.#listeners.values()] : [this.#listeners.get(infraId), this.#listeners.get(ANY_INFRA)];
+    for (const listeners of woken) for (const listener of [...(listeners ?? [])]) listener();
   }
 
   /** Newest first, at most `limit` (the store's default: 100). */

@@ -12,7 +12,7 @@
  */
 import { LogEntry, ResultRequest, type StatusRequest } from '../protocol/messages.js';
 import { SQL_DIALECTS, type DialectSql, type SqlDriver, type SqlValue } from './sql-driver.js';
-import type { AgentBinding, HubStore, InfraRecord, PendingKey, RunRecord, RunState, StoredStatus, TokenRecord } from './store.js';
+import type { AgentBinding, HubStore, InfraRecord, PendingKey, RunRecord, RunsListener, RunState, StoredStatus, TokenRecord } from './store.js';
 import type { OperatorStore } from './operators/operator-store.js';
 import { SqlOperatorStore } from './operators/sql-operator-store.js';
 
@@ -105,7 +105,7 @@ function toRecord(row: InfraRow): InfraRecord {
 
 /** What a database-specific store gives the SQL one: watching for run changes, and closing. */
 export interface StoreLifecycle {
-  watchRuns(listener: () => void): () => void;
+  watchRuns(listener: RunsListener): () => void;
   close(): Promise<void>;
 }
 
@@ -120,9 +120,13 @@ export class SqlHubStore implements HubStore {
     this.#lifecycle = lifecycle;
   }
 
-  /** Tells other hub replicas that runs changed (PostgreSQL; delivered at commit). */
-  async #announceRuns(db: SqlDriver = this.#db): Promise<void> {
-    if (db.dialect === 'postgres') await db.get('SELECT pg_notify(?, ?)', [RUNS_CHANNEL, '']);
+  /**
+   * Tells other hub replicas that the runs of run `runId`'s infrastructure changed (PostgreSQL;
+   * delivered at commit): the notification's payload is the infrastructure id, so a replica
+   * wakes only the long-polls of that infrastructure.
+   */
+  async #announceRuns(db: SqlDriver, runId: string): Promise<void> {
+    if (db.dialect === 'postgres') await db.get('SELECT pg_notify(?, (SELECT infra_id FROM runs WHERE id = ?))', [RUNS_CHANNEL, runId]);
   }
 
   async addInfra(infra: Pick<InfraRecord, 'id' | 'name' | 'createdAt' | 'key'>): Promise<void> {
@@ -205,7 +209,7 @@ export class SqlHubStore implements HubStore {
   async addRun(run: Pick<RunRecord, 'id' | 'infraId' | 'experiment' | 'queuedAt'>): Promise<void> {
     await this.#db.transaction(async (tx) => {
       await tx.run("INSERT INTO runs (id, infra_id, experiment, state, queued_at) VALUES (?, ?, ?, 'queued', ?)", [run.id, run.infraId, run.experiment, run.queuedAt]);
-      await this.#announceRuns(tx);
+      await this.#announceRuns(tx, run.id);
     });
   }
 
@@ -257,7 +261,7 @@ export class SqlHubStore implements HubStore {
       } else {
         await tx.run('UPDATE runs SET abort_requested = 1 WHERE id = ?', [runId]);
       }
-      await this.#announceRuns(tx);
+      await this.#announceRuns(tx, runId);
       return row.state === 'queued' ? 'cancelled' : 'requested';
     });
   }
@@ -347,7 +351,7 @@ export class SqlHubStore implements HubStore {
     await this.#db.transaction(async (tx) => {
       // Conditional: a run closed meanwhile (hub abort --force from another process) keeps its verdict.
       await tx.run("UPDATE runs SET state = 'finished', finished_at = ?, result = ? WHERE id = ? AND state IN ('dispatched', 'running')", [at, JSON.stringify(result), runId]);
-      await this.#announceRuns(tx);
+      await this.#announceRuns(tx, runId);
     });
   }
 
@@ -355,7 +359,7 @@ export class SqlHubStore implements HubStore {
     const states = options.unreportedOnly === true ? "state = 'dispatched'" : "state IN ('dispatched', 'running')";
     return this.#db.transaction(async (tx) => {
       const changed = await tx.run(`UPDATE runs SET state = 'finished', finished_at = ?, result = ?, abort_requested = 1 WHERE id = ? AND ${states}`, [at, JSON.stringify(result), runId]);
-      if (changed === 1) await this.#announceRuns(tx);
+      if (changed === 1) await this.#announceRuns(tx, runId);
       return changed === 1;
     });
   }
@@ -369,7 +373,7 @@ export class SqlHubStore implements HubStore {
     return this.#db.transaction((tx) => fn(tx === this.#db ? this : new SqlHubStore(tx, this.#lifecycle)));
   }
 
-  watchRuns(listener: () => void): () => void {
+  watchRuns(listener: RunsListener): () => void {
     return this.#lifecycle.watchRuns(listener);
   }
 

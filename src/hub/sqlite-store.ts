@@ -14,6 +14,7 @@ import { migrate } from './migrations.js';
 import { betterSqliteOptions } from '../prebuilds.js';
 import { SqliteDriver } from './sqlite-driver.js';
 import { SqlHubStore } from './sql-store.js';
+import type { RunsListener } from './store.js';
 
 /** How often a watched SQLite store looks for other processes' commits (one `PRAGMA data_version`). */
 export const RUNS_WATCH_MS = 25;
@@ -61,7 +62,7 @@ function openDatabase(file: string): Database.Database {
 class DataVersionWatch {
   readonly #db: Database.Database;
   readonly #everyMs: number;
-  readonly #listeners = new Set<() => void>();
+  readonly #listeners = new Set<RunsListener>();
   #timer: NodeJS.Timeout | undefined;
 
   constructor(db: Database.Database, everyMs: number) {
@@ -69,7 +70,7 @@ class DataVersionWatch {
     this.#everyMs = everyMs;
   }
 
-  add(listener: () => void): () => void {
+  add(listener: RunsListener): () => void {
     this.#listeners.add(listener);
     if (!this.#timer) this.#start();
     return () => {
@@ -88,7 +89,8 @@ class DataVersionWatch {
       }
       if (now === version) return;
       version = now;
-      for (const listener of [...this.#listeners]) listener();
+      // Which infrastructures the commit touched is not known here: all of them, then.
+      for (const listener of [...this.#listeners]) listener(undefined);
     }, this.#everyMs);
     this.#timer.unref();
   }

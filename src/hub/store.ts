@@ -76,6 +76,12 @@ export interface StoredStatus {
   readonly detail?: string;
 }
 
+/**
+ * Told that runs changed: those of infrastructure `infraId`, or of any infrastructure when it is
+ * undefined (a change the watcher cannot attribute, e.g. SQLite's data_version moving).
+ */
+export type RunsListener = (infraId: string | undefined) => void;
+
 export interface HubStore {
   addInfra(infra: Pick<InfraRecord, 'id' | 'name' | 'createdAt' | 'key'>): Promise<void>;
   infraById(id: string): Promise<InfraRecord | undefined>;
@@ -151,10 +157,11 @@ export interface HubStore {
   /**
    * Calls `listener` when another process or hub replica may have queued, aborted or ended a
    * run (changes made through this store object are announced by its caller, HubService).
-   * SQLite: a `PRAGMA data_version` check every `RUNS_WATCH_MS` while anyone watches;
-   * PostgreSQL: LISTEN/NOTIFY. Returns the function that stops watching.
+   * SQLite: a `PRAGMA data_version` check every `RUNS_WATCH_MS` while anyone watches (the
+   * infrastructure is not known: undefined); PostgreSQL: LISTEN/NOTIFY, the notification
+   * naming the run's infrastructure. Returns the function that stops watching.
    */
-  watchRuns(listener: () => void): () => void;
+  watchRuns(listener: RunsListener): () => void;
   /** The operator side (accounts, sessions, API tokens, audit log, experiment library) on the same database. */
   operators(): OperatorStore;
   close(): Promise<void>;

@@ -31,7 +31,7 @@ export interface HubPort {
   runStatus(runId: string): MaybePromise<StoredStatus[]>;
   requestAbort(runId: string): MaybePromise<'cancelled' | 'requested' | 'finished'>;
   closeRun(runId: string, reason: string): MaybePromise<boolean>;
-  onRunsChanged(listener: () => void): () => void;
+  onRunsChanged(listener: () => void, infraId?: string): () => void;
 }
 
 export const RUN_STATES: readonly RunState[] = ['queued', 'dispatched', 'running', 'finished', 'cancelled'];

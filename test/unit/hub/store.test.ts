@@ -142,9 +142,11 @@ both('watchRuns: a run queued or aborted through another connection (process, re
   await infraWithRun(store, 0);
   const other = await db.connect();
   let calls = 0;
+  const named = new Set<string | undefined>();
   let wake: (() => void) | undefined;
-  const stop = store.watchRuns(() => {
+  const stop = store.watchRuns((infraId) => {
     calls += 1;
+    named.add(infraId);
     wake?.();
   });
   t.teardown(stop);
@@ -162,6 +164,9 @@ both('watchRuns: a run queued or aborted through another connection (process, re
   const abortMs = await announced(() => other.requestAbort('run_x', 2));
   t.true(calls > before, 'the abort was announced');
   t.true(abortMs < 100, `aborted → announced in ${abortMs.toFixed(1)} ms`);
+  // PostgreSQL names the run's infrastructure (a replica wakes only its long-polls); SQLite's
+  // data_version cannot tell which, so it names none (everyone wakes).
+  t.deepEqual([...named], [db.url.startsWith('postgres') ? 'inf_a' : undefined]);
   t.log(`queued → announced ${queuedMs.toFixed(1)} ms, aborted → announced ${abortMs.toFixed(1)} ms`);
 });
 
