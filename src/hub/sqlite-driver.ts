@@ -39,27 +39,28 @@ export class SqliteDriver implements SqlDriver {
     return statement;
   }
 
-  async #idle(): Promise<void> {
-    while (this.#open) await this.#open;
-  }
+  // Each call waits for the open transaction with the loop inline, then runs (or claims the
+  // connection) in the same synchronous step: behind a helper's `await`, another caller could
+  // begin a transaction in between, and a plain call would then run inside it, or a second
+  // BEGIN fail ("cannot start a transaction within a transaction").
 
   async all<T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
-    await this.#idle();
+    while (this.#open) await this.#open;
     return this.#inside.all<T>(sql, params);
   }
 
   async get<T>(sql: string, params: readonly SqlValue[] = []): Promise<T | undefined> {
-    await this.#idle();
+    while (this.#open) await this.#open;
     return this.#inside.get<T>(sql, params);
   }
 
   async run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
-    await this.#idle();
+    while (this.#open) await this.#open;
     return this.#inside.run(sql, params);
   }
 
   async transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
-    await this.#idle();
+    while (this.#open) await this.#open;
     let end!: () => void;
     this.#open = new Promise<void>((resolve) => (end = resolve));
     try {
