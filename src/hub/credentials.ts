@@ -1,16 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * Access keys and tokens of the hub. Keys are long-lived and stored only as salted scrypt
- * hashes; tokens are short-lived, high-entropy, and stored as SHA-256 hashes. Neither is ever
+ * Access keys and tokens of the hub. Both are random with 256 bits of entropy and stored only
+ * hashed: keys as salted HMAC-SHA256, tokens as SHA-256. A slow password hash would add nothing
+ * against guessing 2^256 values and would cost a fleet reconnecting at once minutes of hub CPU.
+ * Keys made before 2026-12-07 are stored as scrypt hashes and still accepted. Neither is ever
  * stored or logged in clear: a rotated key awaiting confirmation is stored hashed and sealed
  * with the current key.
  */
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 
 import { ACCESS_KEY_PREFIX, ACCESS_TOKEN_PREFIX } from '../protocol/messages.js';
 
+/** The salt of a key hashed with HMAC-SHA256 (keys made from 2026-12-07 on). */
+const HMAC_SALT_BYTES = 32;
+/** The salt of a key hashed with scrypt (N=2^14, r=8, p=1; keys made before 2026-12-07): its length tells the two apart. */
+const SCRYPT_SALT_BYTES = 16;
 const SCRYPT_KEYLEN = 32;
-const SALT_BYTES = 16;
 
 export function newAccessKey(): string {
   return `${ACCESS_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
@@ -29,21 +34,27 @@ export interface KeyHash {
   readonly hash: Buffer;
 }
 
+function keyHmac(key: string, salt: Buffer): Buffer {
+  return createHmac('sha256', salt).update(key).digest();
+}
+
 export function hashKey(key: string): KeyHash {
-  const salt = randomBytes(SALT_BYTES);
-  return { salt, hash: scryptSync(key, salt, SCRYPT_KEYLEN) };
+  const salt = randomBytes(HMAC_SALT_BYTES);
+  return { salt, hash: keyHmac(key, salt) };
 }
 
 /**
- * Checks a key against its hash. Asynchronous: scrypt costs ~30 ms of CPU and runs on libuv's
- * pool, so a hub receiving many token requests at once (a fleet reconnecting) keeps serving
- * heartbeats and TLS handshakes meanwhile.
+ * Checks a key against its hash, in constant time for a given hash. A key stored by faultd
+ * before 2026-12-07 is checked with scrypt (~30 ms of CPU, on libuv's pool, so heartbeats and
+ * TLS handshakes go on meanwhile); it stays so until the key is rotated.
  */
 export function keyMatches(key: string, stored: KeyHash): Promise<boolean> {
+  const same = (candidate: Buffer) => candidate.length === stored.hash.length && timingSafeEqual(candidate, stored.hash);
+  if (stored.salt.length !== SCRYPT_SALT_BYTES) return Promise.resolve(same(keyHmac(key, stored.salt)));
   return new Promise((resolve, reject) => {
     scrypt(key, stored.salt, SCRYPT_KEYLEN, (error, candidate) => {
       if (error) reject(error);
-      else resolve(candidate.length === stored.hash.length && timingSafeEqual(candidate, stored.hash));
+      else resolve(same(candidate));
     });
   });
 }
@@ -57,8 +68,9 @@ const SEAL_VERSION = 1;
 const SEAL_INFO = 'faultd pending access key';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
+const SEAL_SALT_BYTES = 16;
 /** version, salt, iv, tag; the ciphertext follows. */
-const SEAL_HEADER_BYTES = 1 + SALT_BYTES + IV_BYTES + TAG_BYTES;
+const SEAL_HEADER_BYTES = 1 + SEAL_SALT_BYTES + IV_BYTES + TAG_BYTES;
 
 function sealingKey(currentKey: string, salt: Buffer): Buffer {
   // The current key has 256 bits of entropy: HKDF suffices (scrypt is for guessable secrets).
@@ -71,7 +83,7 @@ function sealingKey(currentKey: string, salt: Buffer): Buffer {
  * key, yet the next exchange with that key can hand out the same rotated key again.
  */
 export function sealPendingKey(pendingKey: string, currentKey: string): Buffer {
-  const salt = randomBytes(SALT_BYTES);
+  const salt = randomBytes(SEAL_SALT_BYTES);
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', sealingKey(currentKey, salt), iv);
   const sealed = Buffer.concat([cipher.update(pendingKey, 'utf8'), cipher.final()]);
@@ -81,7 +93,7 @@ export function sealPendingKey(pendingKey: string, currentKey: string): Buffer {
 /** The rotated key sealed by sealPendingKey with `currentKey`; undefined for any other key or a damaged seal. */
 export function openPendingKey(sealed: Buffer, currentKey: string): string | undefined {
   if (sealed.length < SEAL_HEADER_BYTES || sealed[0] !== SEAL_VERSION) return undefined;
-  const ivAt = 1 + SALT_BYTES;
+  const ivAt = 1 + SEAL_SALT_BYTES;
   const tagAt = ivAt + IV_BYTES;
   try {
     const decipher = createDecipheriv('aes-256-gcm', sealingKey(currentKey, sealed.subarray(1, ivAt)), sealed.subarray(ivAt, tagAt));

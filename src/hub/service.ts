@@ -209,8 +209,9 @@ export class HubService {
   async exchangeToken(request: TokenRequest): Promise<TokenResponse | undefined> {
     const known = await this.#store.infraById(request.infraId);
     if (!known) return undefined;
-    // scrypt runs outside the transaction (it takes tens of ms); the transaction then checks
-    // that the key it matched is still the current or the pending one.
+    // The key is checked outside the transaction (a key of an earlier faultd takes tens of ms of
+    // scrypt); the transaction then checks that the key it matched is still the current or the
+    // pending one.
     const matchesCurrent = await keyMatches(request.accessKey, known.key);
     const matchesPending = !matchesCurrent && known.pendingKey !== undefined && (await keyMatches(request.accessKey, known.pendingKey));
     if (!matchesCurrent && !matchesPending) return undefined;
@@ -221,7 +222,7 @@ export class HubService {
       if (!infra || !matched) return undefined;
       const stillCurrent = sameKey(infra.key, matched);
       const stillPending = infra.pendingKey !== undefined && sameKey(infra.pendingKey, matched);
-      // Replaced while scrypt ran (a confirmation by another exchange made the pending key the key: still valid).
+      // Replaced while the key was checked (a confirmation by another exchange made the pending key the key: still valid).
       if (!stillCurrent && !stillPending) return undefined;
       // Before the rotation is confirmed: an agent without identity on a bound infrastructure must
       // not complete (and so clear the binding of) a rotation meant for the bound agent.

@@ -151,7 +151,7 @@ export interface HubStore {
   /**
    * Runs `fn` on a store whose calls all belong to one transaction: committed when `fn`
    * resolves, rolled back when it throws. Inside `fn`, use only the store it is given. Keep it
-   * short (no scrypt, no network): on SQLite it holds the database's write lock.
+   * short (no slow hashing, no network): on SQLite it holds the database's write lock.
    */
   transaction<T>(fn: (store: HubStore) => Promise<T>): Promise<T>;
   /**

@@ -63,7 +63,7 @@ test('key rotation: overlapping exchanges with the old key get the same new key,
   const { service, store } = hub(t);
   const { id, accessKey: oldKey } = await service.createInfra('edge-1');
   await service.rotateKey('edge-1');
-  // Both scrypt checks run before either answer is recorded (a retry while the first is in flight).
+  // Both key checks run before either answer is recorded (a retry while the first is in flight).
   const [a, b] = await Promise.all([service.exchangeToken({ infraId: id, accessKey: oldKey }), service.exchangeToken({ infraId: id, accessKey: oldKey })]);
   t.truthy(a?.rotation);
   t.deepEqual(b?.rotation, a?.rotation);
