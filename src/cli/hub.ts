@@ -54,8 +54,17 @@ async function openService(flags: HubFlags, tokenTtlSeconds?: number): Promise<{
  * `faultd validate`'s checks on an experiment's text, for the operator API and the library:
  * the same code (experiment/load.ts), the same lines, against this host's bounds.
  */
+/** How long `hub serve` reuses the host facts and kernel feature probes it validates experiments against. */
+const VALIDATION_CONTEXT_TTL_MS = 60_000;
+
 function experimentValidator(env: CommandEnv): ExperimentValidator {
-  return experimentTextChecker(env.registry, () => validationContext(env));
+  // Probing kernel features can start the stressor; a burst of queued runs must not repeat it per run.
+  let context: { value: ReturnType<typeof validationContext>; at: number } | undefined;
+  return experimentTextChecker(env.registry, () => {
+    const now = Date.now();
+    if (!context || now - context.at > VALIDATION_CONTEXT_TTL_MS) context = { value: validationContext(env), at: now };
+    return context.value;
+  });
 }
 
 /** Where the commands act: the remote hub of --hub-url, or the database file in --hub-dir. */

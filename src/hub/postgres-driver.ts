@@ -6,7 +6,7 @@
  */
 import pg from 'pg';
 
-import type { SqlDriver, SqlValue } from './sql-driver.js';
+import type { SqlDriver, SqlValue, TransactionOptions } from './sql-driver.js';
 
 /** How this pool's connections read a value of type `id`: BIGINT as a number, the rest as node-postgres does. */
 const getTypeParser: pg.CustomTypesConfig['getTypeParser'] = (id, format) => (id === pg.types.builtins.INT8 ? Number : (pg.types.getTypeParser(id, format) as unknown));
@@ -50,13 +50,14 @@ export class PostgresDriver implements SqlDriver {
     return (await this.#query(sql, params)).rowCount ?? 0;
   }
 
-  async transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: SqlDriver) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     if (this.#client) return fn(this);
     const client = await this.#pool.connect();
     // A connection whose ROLLBACK failed is broken: the pool closes it instead of reusing it.
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
+      // One round trip: the simple query protocol takes both statements.
+      await client.query(options.durable === false ? 'BEGIN; SET LOCAL synchronous_commit TO OFF' : 'BEGIN');
       const value = await fn(new PostgresDriver(this.#pool, client));
       await client.query('COMMIT');
       return value;

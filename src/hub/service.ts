@@ -132,6 +132,12 @@ export class HubService {
     return (await this.#store.listInfras()).map((i) => this.#infraView(i));
   }
 
+  /** The infrastructure with id `idOrName`, else the one named so (two indexed lookups, not a list of the fleet). */
+  async findInfra(idOrName: string): Promise<InfraView | undefined> {
+    const infra = (await this.#store.infraById(idOrName)) ?? (await this.#store.infraByName(idOrName));
+    return infra && this.#infraView(infra);
+  }
+
   #infraView(i: InfraRecord): InfraView {
     const now = this.#options.now();
     return {
@@ -289,6 +295,8 @@ export class HubService {
 
   /** Records a heartbeat; throws AgentBindingConflict (409) when another agent instance is bound. */
   async heartbeat(infraId: string, request: HeartbeatRequest): Promise<HeartbeatResponse> {
+    // Not durable: a heartbeat lost to a power cut is replaced by the next one (10 s later), and
+    // waiting for the disk on each would bound a fleet's heartbeats by the disk's sync rate.
     return this.#store.transaction(async (store) => {
       await this.#admitAgent(store, infraId, request.agent);
       const now = this.#options.now();
@@ -298,7 +306,7 @@ export class HubService {
       const executing = request.runId === undefined ? undefined : await store.run(request.runId);
       if (executing && executing.infraId === infraId && (executing.state === 'finished' || executing.state === 'cancelled') && !abort.includes(executing.id)) abort.push(executing.id);
       return { serverTime: new Date(now).toISOString(), abort };
-    });
+    }, { durable: false });
   }
 
   /**

@@ -23,9 +23,19 @@ export interface SqlDriver {
    * SQLite it holds the write lock from its start (BEGIN IMMEDIATE), so it is serialised with
    * every other writer; on PostgreSQL it is READ COMMITTED, and rows it must not see change are
    * locked with `FOR UPDATE` (see SQL_DIALECTS.forUpdate). Called on a transaction's driver, it
-   * runs `fn` in that same transaction.
+   * runs `fn` in that same transaction (its options are the outer one's).
    */
-  transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: SqlDriver) => Promise<T>, options?: TransactionOptions): Promise<T>;
+}
+
+export interface TransactionOptions {
+  /**
+   * False for a transaction whose loss in a power cut or OS crash costs nothing (a heartbeat: the
+   * next one replaces it): its commit does not wait for the disk (SQLite: synchronous=NORMAL for
+   * it, the WAL is synced by the next durable commit or checkpoint; PostgreSQL: synchronous_commit
+   * off for it). A crash of the hub process loses nothing either way. Default true.
+   */
+  readonly durable?: boolean;
 }
 
 /** What differs between the dialects in the store's SQL. */

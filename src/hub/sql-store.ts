@@ -11,7 +11,7 @@
  * which runs on both databases.
  */
 import { LogEntry, ResultRequest, type StatusRequest } from '../protocol/messages.js';
-import { SQL_DIALECTS, type DialectSql, type SqlDriver, type SqlValue } from './sql-driver.js';
+import { SQL_DIALECTS, type DialectSql, type SqlDriver, type SqlValue, type TransactionOptions } from './sql-driver.js';
 import type { AgentBinding, HubStore, InfraRecord, PendingKey, RunRecord, RunsListener, RunState, StoredStatus, TokenRecord } from './store.js';
 import type { OperatorStore } from './operators/operator-store.js';
 import { SqlOperatorStore } from './operators/sql-operator-store.js';
@@ -369,8 +369,8 @@ export class SqlHubStore implements HubStore {
     return new SqlOperatorStore(this.#db);
   }
 
-  async transaction<T>(fn: (store: HubStore) => Promise<T>): Promise<T> {
-    return this.#db.transaction((tx) => fn(tx === this.#db ? this : new SqlHubStore(tx, this.#lifecycle)));
+  async transaction<T>(fn: (store: HubStore) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    return this.#db.transaction((tx) => fn(tx === this.#db ? this : new SqlHubStore(tx, this.#lifecycle)), options);
   }
 
   watchRuns(listener: RunsListener): () => void {

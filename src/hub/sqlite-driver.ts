@@ -6,7 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 
-import type { SqlDriver, SqlValue } from './sql-driver.js';
+import type { SqlDriver, SqlValue, TransactionOptions } from './sql-driver.js';
 
 export class SqliteDriver implements SqlDriver {
   readonly dialect = 'sqlite' as const;
@@ -14,11 +14,14 @@ export class SqliteDriver implements SqlDriver {
   readonly #statements = new Map<string, Database.Statement>();
   /** Settles when the open transaction ends; undefined while none is open. */
   #open: Promise<void> | undefined;
+  /** The connection's synchronous level (FULL), restored after a transaction that is not durable. */
+  readonly #synchronous: number;
   /** Calls inside the open transaction: they must not wait for it. */
   readonly #inside: SqlDriver;
 
   constructor(db: Database.Database) {
     this.#db = db;
+    this.#synchronous = Number(db.pragma('synchronous', { simple: true }));
     // A throw becomes a rejection, as from a database client that answers later.
     const now = <T>(fn: () => T): Promise<T> => new Promise<T>((resolve) => resolve(fn()));
     this.#inside = {
@@ -59,11 +62,13 @@ export class SqliteDriver implements SqlDriver {
     return this.#inside.run(sql, params);
   }
 
-  async transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: SqlDriver) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     while (this.#open) await this.#open;
     let end!: () => void;
     this.#open = new Promise<void>((resolve) => (end = resolve));
+    const relaxed = options.durable === false;
     try {
+      if (relaxed) this.#db.pragma('synchronous = NORMAL');
       this.#db.exec('BEGIN IMMEDIATE');
       try {
         const value = await fn(this.#inside);
@@ -74,6 +79,7 @@ export class SqliteDriver implements SqlDriver {
         throw error;
       }
     } finally {
+      if (relaxed) this.#db.pragma(`synchronous = ${this.#synchronous}`);
       this.#open = undefined;
       end();
     }

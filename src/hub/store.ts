@@ -9,6 +9,7 @@
 import type { LogEntry, ResultRequest, StatusRequest } from '../protocol/messages.js';
 import type { KeyHash } from './credentials.js';
 import type { OperatorStore } from './operators/operator-store.js';
+import type { TransactionOptions } from './sql-driver.js';
 
 export interface InfraRecord {
   readonly id: string;
@@ -153,7 +154,7 @@ export interface HubStore {
    * resolves, rolled back when it throws. Inside `fn`, use only the store it is given. Keep it
    * short (no slow hashing, no network): on SQLite it holds the database's write lock.
    */
-  transaction<T>(fn: (store: HubStore) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (store: HubStore) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /**
    * Calls `listener` when another process or hub replica may have queued, aborted or ended a
    * run (changes made through this store object are announced by its caller, HubService).

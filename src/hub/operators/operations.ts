@@ -21,6 +21,8 @@ type MaybePromise<T> = T | Promise<T>;
 export interface HubPort {
   now(): number;
   listInfras(): MaybePromise<InfraView[]>;
+  /** The infrastructure with id `idOrName`, else the one named so. */
+  findInfra(idOrName: string): MaybePromise<InfraView | undefined>;
   createInfra(name: string): MaybePromise<{ id: string; accessKey: string }>;
   rotateKey(name: string): MaybePromise<unknown>;
   releaseAgent(name: string): MaybePromise<InfraView['binding']>;
@@ -128,8 +130,7 @@ export class HubOperations {
 
   /** The infrastructure with id or name `idOrName`; NOT_FOUND otherwise. */
   async infra(idOrName: string): Promise<InfraView> {
-    const infras = await this.#hub.listInfras();
-    const found = infras.find((i) => i.id === idOrName) ?? infras.find((i) => i.name === idOrName);
+    const found = await this.#hub.findInfra(idOrName);
     if (!found) throw new OperatorError('NOT_FOUND', `no infrastructure named "${idOrName}" (see faultd hub infra list)`);
     return found;
   }
