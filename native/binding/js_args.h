@@ -6,12 +6,20 @@
 
 #include <cmath>
 #include <cstdint>
+#include <string>
+#include <type_traits>
+#include <vector>
 
 namespace faultd::js {
 
 [[noreturn]] inline void ThrowWithCode(Napi::Error error, const char* code) {
   error.Set("code", Napi::String::New(error.Env(), code));
   throw error;
+}
+
+/// A value of the right type but outside what the call accepts (Node's ERR_INVALID_ARG_VALUE).
+[[noreturn]] inline void BadArg(Napi::Env env, const std::string& message) {
+  ThrowWithCode(Napi::TypeError::New(env, message), "ERR_INVALID_ARG_VALUE");
 }
 
 /// Reads info[index] as an integer within [min, max].
@@ -29,6 +37,25 @@ inline int64_t IntegerArg(const Napi::CallbackInfo& info, size_t index, const ch
                   "ERR_OUT_OF_RANGE");
   }
   return static_cast<int64_t>(value);
+}
+
+/// obj.rules as the rules of one chain: an array of at most 1024 objects, each read by
+/// `parse_one(rule)`. Shared by the nf_tables and x_tables bindings; only their rule readers differ.
+template <typename ParseOne>
+auto RulesFrom(Napi::Env env, const Napi::Object& obj, ParseOne parse_one) {
+  using Rule = std::invoke_result_t<ParseOne&, const Napi::Object&>;
+  const Napi::Value rules = obj.Get("rules");
+  if (!rules.IsArray()) BadArg(env, "The \"rules\" property must be an array");
+  const auto array = rules.As<Napi::Array>();
+  if (array.Length() > 1024) BadArg(env, "at most 1024 rules per chain");
+  std::vector<Rule> parsed;
+  parsed.reserve(array.Length());
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    const Napi::Value rule = array.Get(i);
+    if (!rule.IsObject()) BadArg(env, "every rule must be an object");
+    parsed.push_back(parse_one(rule.As<Napi::Object>()));
+  }
+  return parsed;
 }
 
 }  // namespace faultd::js

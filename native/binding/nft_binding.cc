@@ -19,10 +19,6 @@
 namespace faultd::js {
 namespace {
 
-[[noreturn]] void BadArg(Napi::Env env, const std::string& message) {
-  ThrowWithCode(Napi::TypeError::New(env, message), "ERR_INVALID_ARG_VALUE");
-}
-
 std::string Name(const Napi::Object& o, const char* key, Napi::Env env) {
   const std::string name = StringProp(o, key, "");
   if (name.empty() || name.size() > 255) BadArg(env, std::string("The \"") + key + "\" property must be a name of 1..255 bytes");
@@ -84,15 +80,7 @@ Napi::Value NftAddChain(const Napi::CallbackInfo& info) {
   spec.hook = EnumProp<inj::NftHook>(env, o, "hook", "",
                                      {{"prerouting", inj::NftHook::kPrerouting}, {"input", inj::NftHook::kInput}, {"output", inj::NftHook::kOutput}});
   spec.priority = static_cast<int32_t>(NumberProp(o, "priority", -1000, 1000, 0));
-  const Napi::Value rules = o.Get("rules");
-  if (!rules.IsArray()) BadArg(env, "The \"rules\" property must be an array");
-  const auto array = rules.As<Napi::Array>();
-  if (array.Length() > 1024) BadArg(env, "at most 1024 rules per chain");
-  for (uint32_t i = 0; i < array.Length(); ++i) {
-    const Napi::Value rule = array.Get(i);
-    if (!rule.IsObject()) BadArg(env, "every rule must be an object");
-    spec.rules.push_back(RuleFrom(env, rule.As<Napi::Object>()));
-  }
+  spec.rules = RulesFrom(env, o, [env](const Napi::Object& rule) { return RuleFrom(env, rule); });
   const auto added = inj::AddNftChain(spec);
   if (!added.ok()) ThrowSystemError(env, added.error());
   return env.Undefined();

@@ -18,10 +18,6 @@
 namespace faultd::js {
 namespace {
 
-[[noreturn]] void BadArg(Napi::Env env, const std::string& message) {
-  ThrowWithCode(Napi::TypeError::New(env, message), "ERR_INVALID_ARG_VALUE");
-}
-
 std::string TableName(Napi::Env env, const Napi::Value& value) {
   if (!value.IsString()) ThrowWithCode(Napi::TypeError::New(env, "The \"table\" argument must be a string"), "ERR_INVALID_ARG_TYPE");
   const std::string table = value.As<Napi::String>().Utf8Value();
@@ -97,15 +93,7 @@ Napi::Value XtablesAddChain(const Napi::CallbackInfo& info) {
   const auto hook_array = hooks.As<Napi::Array>();
   if (hook_array.Length() == 0 || hook_array.Length() > 4) BadArg(env, "The \"hooks\" property must name 1..4 hooks");
   for (uint32_t i = 0; i < hook_array.Length(); ++i) spec.hooks.push_back(HookFrom(env, hook_array.Get(i)));
-  const Napi::Value rules = o.Get("rules");
-  if (!rules.IsArray()) BadArg(env, "The \"rules\" property must be an array");
-  const auto array = rules.As<Napi::Array>();
-  if (array.Length() > 1024) BadArg(env, "at most 1024 rules per chain");
-  for (uint32_t i = 0; i < array.Length(); ++i) {
-    const Napi::Value rule = array.Get(i);
-    if (!rule.IsObject()) BadArg(env, "every rule must be an object");
-    spec.rules.push_back(RuleFrom(env, rule.As<Napi::Object>(), family));
-  }
+  spec.rules = RulesFrom(env, o, [&](const Napi::Object& rule) { return RuleFrom(env, rule, family); });
   const auto added = core::xt::AddChainToKernel(family, table, spec);
   if (!added.ok()) ThrowSystemError(env, added.error());
   return env.Undefined();

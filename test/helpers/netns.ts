@@ -98,6 +98,34 @@ export function testNetnsPair(t: ExecutionContext): NetnsPair {
   return { a, b, addressA, addressB };
 }
 
+/**
+ * Adds fd77:<n>::1 on A's `va` and fd77:<n>::2 on B's `vb` (n: A's namespace number) with
+ * permanent neighbours, as testNetnsPair does for IPv4; returns B's address.
+ */
+export function addIpv6(pair: Pick<NetnsPair, 'a' | 'b'>): string {
+  const subnet = /\d+$/.exec(pair.a.name)?.[0] ?? '1';
+  const [addressA, addressB] = [`fd77:${subnet}::1`, `fd77:${subnet}::2`];
+  pair.a.exec('ip', ['-6', 'addr', 'add', `${addressA}/64`, 'dev', 'va', 'nodad']);
+  pair.b.exec('ip', ['-6', 'addr', 'add', `${addressB}/64`, 'dev', 'vb', 'nodad']);
+  const mac = (ns: TestNetns, dev: string): string => (JSON.parse(ns.exec('ip', ['-j', 'link', 'show', dev])) as { address: string }[])[0]?.address ?? '';
+  pair.a.exec('ip', ['-6', 'neigh', 'replace', addressB, 'lladdr', mac(pair.b, 'vb'), 'dev', 'va', 'nud', 'permanent']);
+  pair.b.exec('ip', ['-6', 'neigh', 'replace', addressA, 'lladdr', mac(pair.a, 'va'), 'dev', 'vb', 'nud', 'permanent']);
+  return addressB;
+}
+
+/**
+ * `iptables-legacy-save` (6: `ip6tables-legacy-save`, of one `table` when given) in `ns` without
+ * its dated comment lines, every `[packets:bytes]` counter zeroed: the x_tables oracle.
+ */
+export function legacySave(ns: TestNetns, family: 4 | 6 = 4, table?: string): string {
+  return ns
+    .exec(family === 6 ? 'ip6tables-legacy-save' : 'iptables-legacy-save', table ? ['-t', table] : [])
+    .split('\n')
+    .filter((line) => !line.startsWith('#'))
+    .join('\n')
+    .replace(/\[\d+:\d+\]/g, '[0:0]');
+}
+
 /** Counters in `tc -j` qdisc options: statistics, not configuration (htb counts unclassified packets). */
 const OPTION_COUNTERS = new Set(['direct_packets_stat']);
 

@@ -143,6 +143,17 @@ export async function udpDelivered(pair: NetnsPair, o: { port: number; count: nu
   return line ? (JSON.parse(line) as { got: number }).got : 0;
 }
 
+/**
+ * The share (%) of `count` UDP datagrams lost on the way A → B (B → A with `fromB`), logged next
+ * to the `askedPct` of the loss fault under test.
+ */
+export async function udpLossPct(t: ExecutionContext, pair: NetnsPair, o: { port: number; count: number; fromB?: boolean; askedPct: number }): Promise<number> {
+  const got = await udpDelivered(pair, o);
+  const lossPct = (100 * (o.count - got)) / o.count;
+  t.log(`lost ${lossPct.toFixed(1)} % of ${o.count} datagrams for ${o.askedPct} % asked`);
+  return lossPct;
+}
+
 const PUSH_SERVER = `
 const net = require('node:net');
 const port = Number(process.argv[1]);

@@ -12,6 +12,7 @@ import path from 'node:path';
 import test from 'ava';
 import ts from 'typescript';
 
+import type { NftChainSpec, XtablesChainSpec } from '../../src/native/addon.js';
 import { loadNative } from '../../src/native/load.js';
 import { NativeSystemError } from '../../src/native/system-error.js';
 import { REPO_ROOT } from '../helpers/cli.js';
@@ -123,6 +124,19 @@ test('the xtables calls check their arguments before any kernel call', (t) => {
   t.throws(() => native.xtablesDeleteChain('filter', 1 as unknown as string), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' });
   t.throws(() => native.xtablesListChains('t'.repeat(32)), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' });
   t.throws(() => native.xtablesListChains('filter', 7 as 6), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' });
+});
+
+test('the nf_tables and x_tables chain calls read their rules alike (an array of at most 1024 objects) before any kernel call', (t) => {
+  const addChain = {
+    nft: (rules: unknown) => native.nftAddChain({ chain: 'C', hook: 'output', rules: rules as NftChainSpec['rules'] }),
+    xtables: (rules: unknown) => native.xtablesAddChain({ chain: 'C', hooks: ['output'], rules: rules as XtablesChainSpec['rules'] }),
+  };
+  for (const [name, add] of Object.entries(addChain)) {
+    const invalid = (message: string) => ({ instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE', message });
+    t.throws(() => add({}), invalid('The "rules" property must be an array'), name);
+    t.throws(() => add(Array.from({ length: 1025 }, () => ({}))), invalid('at most 1024 rules per chain'), name);
+    t.throws(() => add([{}, 7]), invalid('every rule must be an object'), name);
+  }
 });
 
 test('fallocate reserves the asked length of an open file', (t) => {

@@ -6,7 +6,7 @@
 import { experimentYaml, finish, runCli, startCli, waitForLine, workspace } from '../helpers/cli.js';
 import { testNetnsPair, type TestNetns } from '../helpers/netns.js';
 import { hostFeatureProbe, privilegedTest as test } from '../helpers/privileged.js';
-import { startTcpServers, tryConnect, udpDelivered } from '../helpers/traffic.js';
+import { startTcpServers, tryConnect, udpDelivered, udpLossPct } from '../helpers/traffic.js';
 
 function ruleset(ns: TestNetns): unknown {
   const text = ns.exec('nft', ['-j', 'list', 'ruleset']).trim();
@@ -134,10 +134,7 @@ test('without netem, 30 % loss through nf_tables drops 30 ± 5 % of 2000 packets
   const child = startCli(['--log-format', 'json', 'run', file], ws.stateDir, pair.b.name);
   t.teardown(() => child.kill('SIGKILL'));
   await waitForLine(child, /fault applied/);
-  const count = 2000;
-  const got = await udpDelivered(pair, { port: 7100, count, fromB: true });
-  const lossPct = (100 * (count - got)) / count;
-  t.log(`lost ${lossPct.toFixed(1)} % of ${count} datagrams for 30 % asked`);
+  const lossPct = await udpLossPct(t, pair, { port: 7100, count: 2000, fromB: true, askedPct: 30 });
   t.true(Math.abs(lossPct - 30) <= 5, `lost ${lossPct} %`);
   child.kill('SIGINT');
   t.is((await finish(child)).code, 3);

@@ -16,23 +16,13 @@ import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 
 import { experimentYaml, finish, startCli, STRESSOR_BIN, waitForLine, workspace, type Workspace } from '../helpers/cli.js';
-import { testNetnsPair, type NetnsPair, type TestNetns } from '../helpers/netns.js';
+import { addIpv6, legacySave, testNetnsPair, type NetnsPair, type TestNetns } from '../helpers/netns.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 import { stressorsMatching } from '../helpers/processes.js';
-import { median, startTcpServers, startUdpEcho, tryConnect, udpDelivered, udpRtts } from '../helpers/traffic.js';
+import { median, startTcpServers, startUdpEcho, tryConnect, udpDelivered, udpLossPct, udpRtts } from '../helpers/traffic.js';
 
 /** An iptables-legacy-only host, as the probes will see it (this kernel has no sch_netem either). */
 const LEGACY = { FAULTD_TEST_MISSING_FEATURES: 'qdisc:netem,nftables' };
-
-/** `iptables-legacy-save` (6: ip6tables-legacy-save) without its dated comments, policy counters zeroed. */
-function save(ns: TestNetns, family: 4 | 6 = 4, table?: string): string {
-  return ns
-    .exec(family === 6 ? 'ip6tables-legacy-save' : 'iptables-legacy-save', table ? ['-t', table] : [])
-    .split('\n')
-    .filter((line) => !line.startsWith('#'))
-    .join('\n')
-    .replace(/\[\d+:\d+\]/g, '[0:0]');
-}
 
 /** The host's own rules in A: a user chain with a commented rule, a REJECT in OUTPUT, an IPv6 drop. */
 function hostRules(a: TestNetns): void {
@@ -79,8 +69,8 @@ test('a partition on x_tables cuts the targeted port only, and its revert restor
   t.teardown(() => ws.remove());
   await startTcpServers(t, pair.b, [7001, 7002]);
   hostRules(pair.a);
-  const before4 = save(pair.a, 4);
-  const before6 = save(pair.a, 6);
+  const before4 = legacySave(pair.a, 4);
+  const before6 = legacySave(pair.a, 6);
   const nftBefore = pair.a.exec('nft', ['list', 'ruleset']);
   const fault = { kind: 'linux-network-partition', name: 'cut', params: { destinationIPs: `${pair.addressB}|7001` } };
   const dry = await finish(run(ws, pair.a, fault, ['--dry-run']));
@@ -89,34 +79,22 @@ test('a partition on x_tables cuts the targeted port only, and its revert restor
   const child = run(ws, pair.a, fault);
   t.teardown(() => child.kill('SIGKILL'));
   await waitForLine(child, /fault applied/);
-  const during = save(pair.a, 4);
+  const during = legacySave(pair.a, 4);
   const chain = /^:(FAULTD-[0-9a-f]{16}-out) - /m.exec(during)?.[1] ?? 'FAULTD-?';
   t.regex(during, new RegExp(`^-A OUTPUT -j ${chain}\\n-A OUTPUT -d 198\\.51\\.100\\.7/32 -j REJECT`, 'm'), 'the jump is the first rule of OUTPUT');
   t.regex(during, new RegExp(`^-A ${chain} -p tcp -m tcp --sport 22 -j ACCEPT$`, 'm'), 'SSH is exempt');
   t.regex(during, new RegExp(`^-A ${chain} -d ${pair.addressB.replaceAll('.', '\\.')}/32 -p tcp -m tcp --dport 7001 -j DROP$`, 'm'));
   t.regex(during, /^-A INPUT -j FAULTD-[0-9a-f]{16}-in\n-A INPUT -p tcp -m tcp --dport 2200 -j HOSTFW$/m);
-  t.is(save(pair.a, 6), before6, 'IPv6 has nothing to cut (an IPv4 target): its table is untouched');
+  t.is(legacySave(pair.a, 6), before6, 'IPv6 has nothing to cut (an IPv4 target): its table is untouched');
   t.is(await tryConnect(pair.a, pair.addressB, 7001), 'timeout', 'the targeted port is cut');
   t.is(await tryConnect(pair.a, pair.addressB, 7002), 'ok', 'another port of the same host still connects');
   child.kill('SIGINT');
   t.is((await finish(child)).code, 3);
-  t.is(save(pair.a, 4), before4, 'iptables-legacy-save is what it was, the test own HOSTFW rule included');
-  t.is(save(pair.a, 6), before6);
+  t.is(legacySave(pair.a, 4), before4, 'iptables-legacy-save is what it was, the test own HOSTFW rule included');
+  t.is(legacySave(pair.a, 6), before6);
   t.is(pair.a.exec('nft', ['list', 'ruleset']), nftBefore, 'nf_tables untouched');
   t.is(await tryConnect(pair.a, pair.addressB, 7001), 'ok', 'reachable after the revert');
 });
-
-/** Adds fd77:<n>::1 (va) / ::2 (vb) with permanent neighbours; returns B's address. */
-function addIpv6(pair: NetnsPair): string {
-  const subnet = /\d+$/.exec(pair.a.name)?.[0] ?? '1';
-  const [addressA, addressB] = [`fd77:${subnet}::1`, `fd77:${subnet}::2`];
-  pair.a.exec('ip', ['-6', 'addr', 'add', `${addressA}/64`, 'dev', 'va', 'nodad']);
-  pair.b.exec('ip', ['-6', 'addr', 'add', `${addressB}/64`, 'dev', 'vb', 'nodad']);
-  const mac = (ns: TestNetns, dev: string): string => (JSON.parse(ns.exec('ip', ['-j', 'link', 'show', dev])) as { address: string }[])[0]?.address ?? '';
-  pair.a.exec('ip', ['-6', 'neigh', 'replace', addressB, 'lladdr', mac(pair.b, 'vb'), 'dev', 'va', 'nud', 'permanent']);
-  pair.b.exec('ip', ['-6', 'neigh', 'replace', addressA, 'lladdr', mac(pair.a, 'va'), 'dev', 'vb', 'nud', 'permanent']);
-  return addressB;
-}
 
 test('an IPv6 partition on x_tables goes to ip6tables only, cuts the port, and restores ip6tables-legacy-save byte for byte', async (t) => {
   const pair = setUp(t);
@@ -126,18 +104,18 @@ test('an IPv6 partition on x_tables goes to ip6tables only, cuts the port, and r
   const addressB6 = addIpv6(pair);
   await startTcpServers(t, pair.b, [7021, 7022]);
   hostRules(pair.a);
-  const before4 = save(pair.a, 4);
-  const before6 = save(pair.a, 6);
+  const before4 = legacySave(pair.a, 4);
+  const before6 = legacySave(pair.a, 6);
   const child = run(ws, pair.a, { kind: 'linux-network-partition', name: 'six', params: { destinationIPs: `${addressB6}|7021`, protocol: 'tcp', direction: 'egress' } });
   t.teardown(() => child.kill('SIGKILL'));
   await waitForLine(child, /fault applied/);
-  t.regex(save(pair.a, 6), new RegExp(`^-A FAULTD-[0-9a-f]{16}-out -d ${addressB6}/128 -p tcp -m tcp --dport 7021 -j DROP$`, 'm'));
-  t.is(save(pair.a, 4), before4, 'the IPv4 table is untouched (an IPv6 target)');
+  t.regex(legacySave(pair.a, 6), new RegExp(`^-A FAULTD-[0-9a-f]{16}-out -d ${addressB6}/128 -p tcp -m tcp --dport 7021 -j DROP$`, 'm'));
+  t.is(legacySave(pair.a, 4), before4, 'the IPv4 table is untouched (an IPv6 target)');
   t.is(await tryConnect(pair.a, addressB6, 7021), 'timeout', 'the targeted port is cut over IPv6');
   t.is(await tryConnect(pair.a, addressB6, 7022), 'ok', 'another port still connects');
   child.kill('SIGINT');
   t.is((await finish(child)).code, 3);
-  t.is(save(pair.a, 6), before6, 'ip6tables-legacy-save is what it was');
+  t.is(legacySave(pair.a, 6), before6, 'ip6tables-legacy-save is what it was');
   t.is(await tryConnect(pair.a, addressB6, 7021), 'ok');
 });
 
@@ -158,7 +136,7 @@ test('a full partition from a peer on x_tables: input and output cut both ways, 
   t.teardown(() => ws.remove());
   await startTcpServers(t, pair.a, [22, 7005]);
   await startTcpServers(t, pair.b, [7006]);
-  const before = save(pair.a, 4);
+  const before = legacySave(pair.a, 4);
   const child = run(ws, pair.a, { kind: 'linux-network-partition', name: 'full', params: { destinationIPs: pair.addressB } });
   t.teardown(() => child.kill('SIGKILL'));
   await waitForLine(child, /fault applied/);
@@ -167,7 +145,7 @@ test('a full partition from a peer on x_tables: input and output cut both ways, 
   t.is(await tryConnect(pair.a, pair.addressB, 7006), 'timeout', 'A cannot reach the peer');
   child.kill('SIGINT');
   t.is((await finish(child)).code, 3);
-  t.is(save(pair.a, 4), before);
+  t.is(legacySave(pair.a, 4), before);
   t.is(await tryConnect(pair.b, pair.addressA, 7005), 'ok');
 });
 
@@ -177,20 +155,20 @@ test('kill -9 mid-partition on x_tables, then revert --remnants restores both ta
   const ws = workspace();
   t.teardown(() => ws.remove());
   hostRules(pair.a);
-  const before4 = save(pair.a, 4);
-  const before6 = save(pair.a, 6);
+  const before4 = legacySave(pair.a, 4);
+  const before6 = legacySave(pair.a, 6);
   const child = run(ws, pair.a, { kind: 'linux-network-partition', name: 'killed', params: { destinationPorts: '7004' } });
   await waitForLine(child, /fault applied/);
   const intent = readFileSync(path.join(ws.stateDir, 'ledger.jsonl'), 'utf8').split('\n').find((l) => l.includes('"event":"intent"')) ?? '';
   t.regex(intent, /"backend":"xtables".*"family":4,"table":"filter","chain":"FAULTD-[0-9a-f]{16}-out","hook":"output".*"family":6/, 'the intent names every chain of both families');
   child.kill('SIGKILL');
   await finish(child);
-  t.regex(save(pair.a, 4), /^-A OUTPUT -j FAULTD-/m, 'the IPv4 chain is a remnant');
-  t.regex(save(pair.a, 6), /^-A OUTPUT -j FAULTD-/m, 'and the IPv6 one (a port target applies to both)');
+  t.regex(legacySave(pair.a, 4), /^-A OUTPUT -j FAULTD-/m, 'the IPv4 chain is a remnant');
+  t.regex(legacySave(pair.a, 6), /^-A OUTPUT -j FAULTD-/m, 'and the IPv6 one (a port target applies to both)');
   const revert = await finish(startCli(['revert', '--remnants'], ws.stateDir, pair.a.name, LEGACY));
   t.is(revert.code, 0, revert.stdout + revert.stderr);
-  t.is(save(pair.a, 4), before4);
-  t.is(save(pair.a, 6), before6);
+  t.is(legacySave(pair.a, 4), before4);
+  t.is(legacySave(pair.a, 6), before6);
   const again = await finish(startCli(['revert', '--remnants'], ws.stateDir, pair.a.name, LEGACY));
   t.is(again.code, 0, again.stdout + again.stderr);
   t.regex(again.stdout, /No remnants/);
@@ -201,22 +179,19 @@ test('loss without netem nor nf_tables: the statistic match drops 30 ± 5 % of 2
   if (!pair) return;
   const ws = workspace();
   t.teardown(() => ws.remove());
-  const before = save(pair.b, 4);
+  const before = legacySave(pair.b, 4);
   const fault = { kind: 'linux-network-loss', name: 'loss', params: { networkInterfaces: 'vb', packetLossPercentage: 30 } };
   const dry = await finish(run(ws, pair.b, fault, ['--dry-run']));
   t.regex(dry.stdout, /x_tables statistic, no sch_netem nor nf_tables here/);
   const child = run(ws, pair.b, fault);
   t.teardown(() => child.kill('SIGKILL'));
   await waitForLine(child, /fault applied/);
-  t.regex(save(pair.b, 4), /^-A FAULTD-[0-9a-f]{16}-out -o vb -m statistic --mode random --probability 0\.29999999981 -j DROP$/m);
-  const count = 2000;
-  const got = await udpDelivered(pair, { port: 7100, count, fromB: true });
-  const lossPct = (100 * (count - got)) / count;
-  t.log(`lost ${lossPct.toFixed(1)} % of ${count} datagrams for 30 % asked`);
+  t.regex(legacySave(pair.b, 4), /^-A FAULTD-[0-9a-f]{16}-out -o vb -m statistic --mode random --probability 0\.29999999981 -j DROP$/m);
+  const lossPct = await udpLossPct(t, pair, { port: 7100, count: 2000, fromB: true, askedPct: 30 });
   t.true(Math.abs(lossPct - 30) <= 5, `lost ${lossPct} %`);
   child.kill('SIGINT');
   t.is((await finish(child)).code, 3);
-  t.is(save(pair.b, 4), before);
+  t.is(legacySave(pair.b, 4), before);
   t.is(await udpDelivered(pair, { port: 7101, count: 200, fromB: true }), 200, 'no loss after revert');
 });
 
@@ -226,7 +201,7 @@ test('the NFQUEUE delayer queued by x_tables (mangle PREROUTING) adds 100 ± 5 m
   const ws = workspace();
   t.teardown(() => ws.remove());
   await startUdpEcho(t, pair.b, 7300);
-  const before = save(pair.a, 4, 'mangle');
+  const before = legacySave(pair.a, 4, 'mangle');
   const baseline = median(await udpRtts(pair.a, pair.addressB, 7300, { count: 20, intervalMs: 20 }));
   const fault = { kind: 'linux-network-latency', name: 'xlat', params: { networkInterfaces: 'va', latency: 100, destinationIPs: pair.addressB } };
   const dry = await finish(run(ws, pair.a, fault, ['--dry-run']));
@@ -234,7 +209,7 @@ test('the NFQUEUE delayer queued by x_tables (mangle PREROUTING) adds 100 ± 5 m
   const child = run(ws, pair.a, fault);
   t.teardown(() => child.kill('SIGKILL'));
   await waitForLine(child, /fault applied/);
-  t.regex(save(pair.a, 4, 'mangle'), new RegExp(`^-A FAULTD-[0-9a-f]{16}-pre -s ${pair.addressB.replaceAll('.', '\\.')}/32 -i va -j NFQUEUE --queue-num \\d+ --queue-bypass$`, 'm'));
+  t.regex(legacySave(pair.a, 4, 'mangle'), new RegExp(`^-A FAULTD-[0-9a-f]{16}-pre -s ${pair.addressB.replaceAll('.', '\\.')}/32 -i va -j NFQUEUE --queue-num \\d+ --queue-bypass$`, 'm'));
   t.is(stressorsMatching('-xlat').length, 1, 'the delayer runs');
   const delayed = await udpRtts(pair.a, pair.addressB, 7300, { count: 30, intervalMs: 20 });
   const added = median(delayed) - baseline;
@@ -243,7 +218,7 @@ test('the NFQUEUE delayer queued by x_tables (mangle PREROUTING) adds 100 ± 5 m
   t.true(Math.abs(added - 100) <= 5, `added ${added} ms`);
   child.kill('SIGINT');
   t.is((await finish(child)).code, 3);
-  t.is(save(pair.a, 4, 'mangle'), before, 'mangle is what it was');
+  t.is(legacySave(pair.a, 4, 'mangle'), before, 'mangle is what it was');
   t.deepEqual(stressorsMatching('-xlat'), [], 'delayer stopped');
   const after = await udpRtts(pair.a, pair.addressB, 7300, { count: 20, intervalMs: 10 });
   t.true(median(after) < 20, `no delay after revert: ${after.map((r) => r.toFixed(1)).join(' ')} ms`);
@@ -255,19 +230,19 @@ test('kill -9 mid-latency on x_tables: traffic flows undelayed (queue bypass), r
   const ws = workspace();
   t.teardown(() => ws.remove());
   await startUdpEcho(t, pair.b, 7310);
-  const before4 = save(pair.a, 4, 'mangle');
-  const before6 = save(pair.a, 6, 'mangle');
+  const before4 = legacySave(pair.a, 4, 'mangle');
+  const before6 = legacySave(pair.a, 6, 'mangle');
   const child = run(ws, pair.a, { kind: 'linux-network-latency', name: 'xkilled', params: { networkInterfaces: 'va', latency: 200 } });
   await waitForLine(child, /fault applied/);
   child.kill('SIGKILL');
   await finish(child);
-  t.regex(save(pair.a, 4, 'mangle'), /^-A PREROUTING -j FAULTD-[0-9a-f]{16}-pre$/m, 'the queue chain is a remnant');
+  t.regex(legacySave(pair.a, 4, 'mangle'), /^-A PREROUTING -j FAULTD-[0-9a-f]{16}-pre$/m, 'the queue chain is a remnant');
   const rtts = await udpRtts(pair.a, pair.addressB, 7310, { count: 20, intervalMs: 10 });
   t.is(rtts.length, 20, 'no packet is lost to the unbound queue');
   t.true(median(rtts) < 20, 'and none is delayed');
   const revert = await finish(startCli(['revert', '--remnants'], ws.stateDir, pair.a.name, LEGACY));
   t.is(revert.code, 0, revert.stdout + revert.stderr);
-  t.is(save(pair.a, 4, 'mangle'), before4);
-  t.is(save(pair.a, 6, 'mangle'), before6);
+  t.is(legacySave(pair.a, 4, 'mangle'), before4);
+  t.is(legacySave(pair.a, 6, 'mangle'), before6);
   t.deepEqual(stressorsMatching('-xkilled'), [], 'no delayer left');
 });

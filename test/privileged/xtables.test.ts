@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
 
 import type { XtablesChainSpec } from '../../src/native/addon.js';
-import { systemTool, testNetnsPair, type TestNetns } from '../helpers/netns.js';
+import { addIpv6, legacySave, systemTool, testNetnsPair, type TestNetns } from '../helpers/netns.js';
 import { privilegedTest as test } from '../helpers/privileged.js';
 import { startTcpServers, tryConnect } from '../helpers/traffic.js';
 
@@ -32,18 +32,9 @@ function addonCall(ns: TestNetns, method: 'xtablesAddChain' | 'xtablesDeleteChai
   return JSON.parse(run.stdout) as { value?: unknown; code?: string; message?: string };
 }
 
-/** `iptables-legacy-save` without its dated comment lines; with `counters`, the -c form. */
-function save(ns: TestNetns, counters = false): string {
-  return ns
-    .exec('iptables-legacy-save', counters ? ['-c'] : [])
-    .split('\n')
-    .filter((line) => !line.startsWith('#'))
-    .join('\n');
-}
-
-/** Chain policy counters of `iptables-legacy-save -c` (`:OUTPUT ACCEPT [p:b]`), by chain. */
-function policyPackets(text: string): Map<string, number> {
-  return new Map([...text.matchAll(/^:(\S+) \S+ \[(\d+):\d+\]$/gm)].map((m) => [m[1] ?? '', Number(m[2])]));
+/** Chain policy packet counters in `ns` (`:OUTPUT ACCEPT [p:b]` of `iptables-legacy-save -c`), by chain. */
+function policyPackets(ns: TestNetns): Map<string, number> {
+  return new Map([...ns.exec('iptables-legacy-save', ['-c']).matchAll(/^:(\S+) \S+ \[(\d+):\d+\]$/gm)].map((m) => [m[1] ?? '', Number(m[2])]));
 }
 
 /** Why the legacy ip_tables interface is unusable in `ns`, or undefined. */
@@ -84,8 +75,8 @@ test('faultd adds exactly its chain through IPT_SO_SET_REPLACE, cuts the port, a
   await startTcpServers(t, b, [7101, 7102, 7103]);
   for (const rule of HOST_RULES) a.exec('iptables-legacy', [...rule]);
   t.is(await tryConnect(a, addressB, 7101), 'ok', 'reachable before');
-  const before = save(a);
-  const countersBefore = policyPackets(save(a, true));
+  const before = legacySave(a);
+  const countersBefore = policyPackets(a);
   t.true((countersBefore.get('OUTPUT') ?? 0) > 0, 'traffic went through OUTPUT before');
 
   const spec: XtablesChainSpec = {
@@ -116,8 +107,8 @@ test('faultd adds exactly its chain through IPT_SO_SET_REPLACE, cuts the port, a
       ].join('\n'),
     );
   t.not(expected, before);
-  t.is(save(a).replace(/\[\d+:\d+\]/g, '[0:0]'), expected.replace(/\[\d+:\d+\]/g, '[0:0]'), 'exactly the chain and its two jumps were added');
-  const countersAfter = policyPackets(save(a, true));
+  t.is(legacySave(a), expected, 'exactly the chain and its two jumps were added');
+  const countersAfter = policyPackets(a);
   t.true((countersAfter.get('OUTPUT') ?? 0) >= (countersBefore.get('OUTPUT') ?? 0), 'the OUTPUT policy kept its counters');
   t.deepEqual(addonCall(a, 'xtablesListChains', ['filter']), { value: ['HOSTFW', 'FAULTD-xt1'] });
 
@@ -129,7 +120,7 @@ test('faultd adds exactly its chain through IPT_SO_SET_REPLACE, cuts the port, a
   t.deepEqual(addonCall(a, 'xtablesDeleteChain', ['filter', 'FAULTD-xt1']), { value: true });
   t.deepEqual(addonCall(a, 'xtablesDeleteChain', ['filter', 'FAULTD-xt1']), { value: false }, 'the revert is idempotent');
   t.is(await tryConnect(a, addressB, 7101), 'ok', 'reachable after the restore');
-  t.is(save(a).replace(/\[\d+:\d+\]/g, '[0:0]'), before.replace(/\[\d+:\d+\]/g, '[0:0]'), 'iptables-legacy-save is what it was');
+  t.is(legacySave(a), before, 'iptables-legacy-save is what it was');
 });
 
 test('a restore keeps rules another writer added while the fault was on', (t) => {
@@ -141,13 +132,13 @@ test('a restore keeps rules another writer added while the fault was on', (t) =>
   // The host's firewall changes meanwhile, through iptables-legacy (another replace of the table).
   a.exec('iptables-legacy', ['-I', 'OUTPUT', '1', '-d', '198.51.100.8/32', '-j', 'DROP']);
   a.exec('iptables-legacy', ['-A', 'HOSTFW', '-s', '192.0.2.99/32', '-j', 'DROP']);
-  const expected = save(a)
+  const expected = legacySave(a)
     .split('\n')
     .filter((line) => !line.includes('FAULTD-xt2'))
     .join('\n');
   t.deepEqual(addonCall(a, 'xtablesDeleteChain', ['filter', 'FAULTD-xt2']), { value: true });
-  t.is(save(a).replace(/\[\d+:\d+\]/g, '[0:0]'), expected.replace(/\[\d+:\d+\]/g, '[0:0]'));
-  t.regex(save(a), /-A OUTPUT -d 198\.51\.100\.8\/32 -j DROP/);
+  t.is(legacySave(a), expected);
+  t.regex(legacySave(a), /-A OUTPUT -d 198\.51\.100\.8\/32 -j DROP/);
 });
 
 test('a table the kernel does not have is ENOENT from every call', (t) => {
@@ -164,34 +155,12 @@ test('in a namespace no iptables ever touched, the first call brings the table u
   t.is(b.exec('cat', ['/proc/net/ip_tables_names']), '', 'no legacy table in b yet');
   t.deepEqual(addonCall(b, 'xtablesListChains', ['mangle']), { value: [] });
   t.is(b.exec('cat', ['/proc/net/ip_tables_names']).trim(), 'mangle', 'reading instantiated mangle, and only it');
-  const pristine = save(b);
+  const pristine = legacySave(b);
   t.deepEqual(addonCall(b, 'xtablesAddChain', [{ table: 'mangle', chain: 'FAULTD-m', hooks: ['output'], rules: [{ l4proto: 'udp', port: 9 }] }]), { value: null });
-  t.regex(save(b), /^\*mangle\n(?:.*\n)*-A OUTPUT -j FAULTD-m\n-A FAULTD-m -p udp -m udp --dport 9 -j DROP\n/m);
+  t.regex(legacySave(b), /^\*mangle\n(?:.*\n)*-A OUTPUT -j FAULTD-m\n-A FAULTD-m -p udp -m udp --dport 9 -j DROP\n/m);
   t.deepEqual(addonCall(b, 'xtablesDeleteChain', ['mangle', 'FAULTD-m']), { value: true });
-  t.is(save(b).replace(/\[\d+:\d+\]/g, '[0:0]'), pristine.replace(/\[\d+:\d+\]/g, '[0:0]'));
+  t.is(legacySave(b), pristine);
 });
-
-/** `ip6tables-legacy-save` (or iptables-legacy-save for 4) without comments, counters zeroed. */
-function saveOf(ns: TestNetns, family: 4 | 6, table?: string): string {
-  return ns
-    .exec(family === 6 ? 'ip6tables-legacy-save' : 'iptables-legacy-save', table ? ['-t', table] : [])
-    .split('\n')
-    .filter((line) => !line.startsWith('#'))
-    .join('\n')
-    .replace(/\[\d+:\d+\]/g, '[0:0]');
-}
-
-/** Adds an IPv6 address pair fd77:<n>::1 (va) / ::2 (vb) with permanent neighbours; returns B's. */
-function addIpv6(a: TestNetns, b: TestNetns): string {
-  const subnet = /\d+$/.exec(a.name)?.[0] ?? '1';
-  const [addressA, addressB] = [`fd77:${subnet}::1`, `fd77:${subnet}::2`];
-  a.exec('ip', ['-6', 'addr', 'add', `${addressA}/64`, 'dev', 'va', 'nodad']);
-  b.exec('ip', ['-6', 'addr', 'add', `${addressB}/64`, 'dev', 'vb', 'nodad']);
-  const mac = (ns: TestNetns, dev: string): string => (JSON.parse(ns.exec('ip', ['-j', 'link', 'show', dev])) as { address: string }[])[0]?.address ?? '';
-  a.exec('ip', ['-6', 'neigh', 'replace', addressB, 'lladdr', mac(b, 'vb'), 'dev', 'va', 'nud', 'permanent']);
-  b.exec('ip', ['-6', 'neigh', 'replace', addressA, 'lladdr', mac(a, 'va'), 'dev', 'vb', 'nud', 'permanent']);
-  return addressB;
-}
 
 const HOST_RULES_6: readonly (readonly string[])[] = [
   ['-P', 'FORWARD', 'DROP'],
@@ -205,15 +174,15 @@ test('IPv6: faultd chain through IP6T_SO_SET_REPLACE is what ip6tables-legacy ma
   const ns = setUp(t);
   if (!ns) return;
   const { a, b } = ns;
-  const addressB6 = addIpv6(a, b);
+  const addressB6 = addIpv6({ a, b });
   await startTcpServers(t, b, [7101, 7102]);
   for (const rule of HOST_RULES_6) {
     a.exec('ip6tables-legacy', [...rule]);
     b.exec('ip6tables-legacy', [...rule]);
   }
   t.is(await tryConnect(a, addressB6, 7101), 'ok', 'reachable over IPv6 before');
-  const before = saveOf(a, 6);
-  const ipv4Before = saveOf(a, 4);
+  const before = legacySave(a, 6);
+  const ipv4Before = legacySave(a, 4);
   const spec: XtablesChainSpec = {
     family: 6,
     chain: 'FAULTD-xt6',
@@ -240,11 +209,11 @@ test('IPv6: faultd chain through IP6T_SO_SET_REPLACE is what ip6tables-legacy ma
   ]) {
     b.exec('ip6tables-legacy', args);
   }
-  const withFault = saveOf(a, 6);
-  t.is(withFault, saveOf(b, 6), 'ip6tables-legacy-save reads the same table as ip6tables-legacy made');
+  const withFault = legacySave(a, 6);
+  t.is(withFault, legacySave(b, 6), 'ip6tables-legacy-save reads the same table as ip6tables-legacy made');
   t.regex(withFault, /^-A OUTPUT -j FAULTD-xt6$/m);
   t.deepEqual(addonCall(a, 'xtablesListChains', ['filter', 6]), { value: ['HOSTFW6', 'FAULTD-xt6'] });
-  t.is(saveOf(a, 4), ipv4Before, 'the IPv4 table is untouched');
+  t.is(legacySave(a, 4), ipv4Before, 'the IPv4 table is untouched');
   // The oracle's chain in b would drop the traffic too: gone before it is measured.
   for (const args of [['-D', 'INPUT', '-j', 'FAULTD-xt6'], ['-D', 'OUTPUT', '-j', 'FAULTD-xt6'], ['-F', 'FAULTD-xt6'], ['-X', 'FAULTD-xt6']]) b.exec('ip6tables-legacy', args);
 
@@ -252,7 +221,7 @@ test('IPv6: faultd chain through IP6T_SO_SET_REPLACE is what ip6tables-legacy ma
   t.is(await tryConnect(a, addressB6, 7102), 'ok', 'another port still connects');
   t.deepEqual(addonCall(a, 'xtablesDeleteChain', ['filter', 'FAULTD-xt6', 6]), { value: true });
   t.deepEqual(addonCall(a, 'xtablesDeleteChain', ['filter', 'FAULTD-xt6', 6]), { value: false });
-  t.is(saveOf(a, 6), before, 'ip6tables-legacy-save is what it was, byte for byte');
+  t.is(legacySave(a, 6), before, 'ip6tables-legacy-save is what it was, byte for byte');
   t.is(await tryConnect(a, addressB6, 7101), 'ok');
 });
 
@@ -263,7 +232,7 @@ test('statistic and NFQUEUE rules on mangle prerouting are what iptables-legacy 
   for (const family of [4, 6] as const) {
     const tool = family === 6 ? 'ip6tables-legacy' : 'iptables-legacy';
     for (const ns2 of [a, b]) ns2.exec(tool, ['-t', 'mangle', '-A', 'PREROUTING', '-p', 'udp', '--dport', '123', '-j', 'MARK', '--set-mark', '7']);
-    const before = saveOf(a, family, 'mangle');
+    const before = legacySave(a, family, 'mangle');
     const source = family === 6 ? 'fd00:1::/64' : '10.8.0.0/16';
     const spec: XtablesChainSpec = {
       family,
@@ -284,10 +253,10 @@ test('statistic and NFQUEUE rules on mangle prerouting are what iptables-legacy 
     ]) {
       b.exec(tool, ['-t', 'mangle', ...args]);
     }
-    t.is(saveOf(a, family, 'mangle'), saveOf(b, family, 'mangle'), `IPv${family}: the save output equals ${tool}'s own`);
-    t.regex(saveOf(a, family, 'mangle'), /-j NFQUEUE --queue-num 61712 --queue-bypass/);
+    t.is(legacySave(a, family, 'mangle'), legacySave(b, family, 'mangle'), `IPv${family}: the save output equals ${tool}'s own`);
+    t.regex(legacySave(a, family, 'mangle'), /-j NFQUEUE --queue-num 61712 --queue-bypass/);
     t.deepEqual(addonCall(a, 'xtablesDeleteChain', ['mangle', 'FAULTD-q', family]), { value: true });
-    t.is(saveOf(a, family, 'mangle'), before, `IPv${family}: removed byte for byte`);
+    t.is(legacySave(a, family, 'mangle'), before, `IPv${family}: removed byte for byte`);
   }
 });
 
