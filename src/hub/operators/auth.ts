@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 
 import { verifyPassword } from './passwords.js';
 import { OperatorError } from './operator-error.js';
-import type { OperatorStore } from './operator-store.js';
+import type { OperatorStore, UserRecord } from './operator-store.js';
 import { RateLimiter } from './rate-limit.js';
 import type { Role } from './roles.js';
 
@@ -90,6 +90,19 @@ export class OperatorAuth {
    * password work) or UNAUTHENTICATED (the same message for an unknown name and a wrong password).
    */
   async login(name: string, password: string, remote: string): Promise<LoginResult> {
+    const user = await this.#verify(name, password, remote);
+    return this.startSession(user.name);
+  }
+
+  /**
+   * Checks an operator's password as a login does (the same limits, the same refusals), for a
+   * call that needs the current password (changing one's own). Throws as login does.
+   */
+  async checkPassword(name: string, password: string, remote: string): Promise<void> {
+    await this.#verify(name, password, remote);
+  }
+
+  async #verify(name: string, password: string, remote: string): Promise<UserRecord> {
     const wait = Math.max(this.#byAddress.retryAfterMs(remote), this.#byName.retryAfterMs(name));
     if (wait > 0) {
       const seconds = Math.ceil(wait / 1000);
@@ -103,6 +116,13 @@ export class OperatorAuth {
       throw new OperatorError('UNAUTHENTICATED', 'wrong operator name or password');
     }
     this.#byName.clear(name);
+    return user;
+  }
+
+  /** A new console session for operator `name` (after a checked password). */
+  async startSession(name: string): Promise<LoginResult> {
+    const user = await this.#store.user(name);
+    if (!user) throw new OperatorError('UNAUTHENTICATED', 'wrong operator name or password');
     const now = this.#options.now();
     await this.#store.pruneSessions(now, now - this.#options.idleMs);
     const sessionId = randomBytes(32).toString('base64url');

@@ -132,13 +132,16 @@ export class OperatorService {
     await this.audit(actor, 'user.role', name, `${before.role} -> ${checkedRole}`);
   }
 
-  /** Creates an API token for `userName`; the token is returned this once and stored hashed. */
-  async createToken(actor: Actor, userName: string, ttlMs: number | undefined = DEFAULT_TOKEN_TTL_MS): Promise<{ token: string; view: TokenView }> {
+  /**
+   * Creates an API token for `userName` living `ttlMs` (null: no expiry); the token is returned
+   * this once and stored hashed.
+   */
+  async createToken(actor: Actor, userName: string, ttlMs: number | null = DEFAULT_TOKEN_TTL_MS): Promise<{ token: string; view: TokenView }> {
     if (!(await this.#store.user(userName))) throw this.#noUser(userName);
-    if (ttlMs !== undefined && (ttlMs < 60_000 || ttlMs > MAX_TOKEN_TTL_MS)) throw new OperatorError('BAD_REQUEST', 'a token lifetime must be 1 min–730 days');
+    if (ttlMs !== null && (ttlMs < 60_000 || ttlMs > MAX_TOKEN_TTL_MS)) throw new OperatorError('BAD_REQUEST', 'a token lifetime must be 1 min–730 days');
     const token = newApiToken();
     const now = this.#now();
-    const record: ApiTokenRecord = { id: `tok_${randomBytes(9).toString('base64url')}`, hash: secretHash(token), userName, createdAt: now, ...(ttlMs === undefined ? {} : { expiresAt: now + ttlMs }) };
+    const record: ApiTokenRecord = { id: `tok_${randomBytes(9).toString('base64url')}`, hash: secretHash(token), userName, createdAt: now, ...(ttlMs === null ? {} : { expiresAt: now + ttlMs }) };
     await this.#store.addApiToken(record);
     await this.audit(actor, 'token.create', userName, record.id);
     return { token, view: tokenView(record) };
