@@ -3,8 +3,10 @@
  * Who is calling the operator API: console sessions (password login, cookie, CSRF token) and
  * API tokens (`fdo_…`, Bearer). Session ids and tokens carry 256 bits of entropy and are
  * stored as SHA-256 hashes; a session ends at its expiry or after `idleMs` without a call.
- * Logins are rate-limited per remote address and per operator name, and an unknown name and a
- * wrong password get the same answer after the same work (one scrypt either way).
+ * Failed logins are counted per operator name and per remote address in the store, so hub
+ * replicas on one database share the limits; on top, each process limits all login attempts per
+ * address in memory (a flood is refused before any database or scrypt work). An unknown name
+ * and a wrong password get the same answer after the same work (one scrypt either way).
  */
 import { createHash, randomBytes } from 'node:crypto';
 
@@ -27,12 +29,14 @@ export interface AuthOptions {
   readonly sessionTtlMs: number;
   /** … or after this long without a call (default 30 min). */
   readonly idleMs: number;
-  /** Login attempts per remote address and window (default 30 per 5 min). */
+  /** Login attempts per remote address, window and hub process (in memory; default 30 per 5 min). */
   readonly attemptsPerAddress: number;
-  /** Failed logins per operator name and window (default 8 per 5 min). */
+  /** Failed logins per operator name and window, across every hub on the database (default 8 per 5 min). */
   readonly failuresPerName: number;
+  /** Failed logins per remote address and window, across every hub on the database (default 30 per 5 min). */
+  readonly failuresPerAddress: number;
   readonly windowMs: number;
-  /** Addresses and names tracked by each limiter at most. */
+  /** Addresses tracked by the in-memory limiter at most. */
   readonly maxTrackedKeys: number;
   readonly now: () => number;
 }
@@ -42,6 +46,7 @@ export const DEFAULT_AUTH_OPTIONS: Omit<AuthOptions, 'now'> = {
   idleMs: 30 * 60_000,
   attemptsPerAddress: 30,
   failuresPerName: 8,
+  failuresPerAddress: 30,
   windowMs: 5 * 60_000,
   maxTrackedKeys: 10_000,
 };
@@ -75,14 +80,31 @@ export class OperatorAuth {
   readonly #store: OperatorStore;
   readonly #options: AuthOptions;
   readonly #byAddress: RateLimiter;
-  readonly #byName: RateLimiter;
 
   constructor(store: OperatorStore, options: Partial<AuthOptions> & Pick<AuthOptions, 'now'>) {
     this.#store = store;
     this.#options = { ...DEFAULT_AUTH_OPTIONS, ...options };
     const { windowMs, maxTrackedKeys: maxKeys, now } = this.#options;
     this.#byAddress = new RateLimiter({ limit: this.#options.attemptsPerAddress, windowMs, maxKeys, now });
-    this.#byName = new RateLimiter({ limit: this.#options.failuresPerName, windowMs, maxKeys, now });
+  }
+
+  /** The shared failure counters: each subject with its limit. */
+  #failureSubjects(name: string, remote: string): { subject: string; limit: number }[] {
+    return [
+      { subject: `name:${name}`, limit: this.#options.failuresPerName },
+      { subject: `address:${remote}`, limit: this.#options.failuresPerAddress },
+    ];
+  }
+
+  /** Milliseconds until the shared failure limits allow the next attempt (0: now). */
+  async #sharedWaitMs(name: string, remote: string): Promise<number> {
+    let wait = 0;
+    const now = this.#options.now();
+    for (const { subject, limit } of this.#failureSubjects(name, remote)) {
+      const window = await this.#store.loginFailures(subject, now - this.#options.windowMs);
+      if (window && window.failures >= limit) wait = Math.max(wait, 1, window.windowStart + this.#options.windowMs - now);
+    }
+    return wait;
   }
 
   /**
@@ -103,7 +125,8 @@ export class OperatorAuth {
   }
 
   async #verify(name: string, password: string, remote: string): Promise<UserRecord> {
-    const wait = Math.max(this.#byAddress.retryAfterMs(remote), this.#byName.retryAfterMs(name));
+    // The in-memory flood limit first: no database call for an address over it.
+    const wait = this.#byAddress.retryAfterMs(remote) || (await this.#sharedWaitMs(name, remote));
     if (wait > 0) {
       const seconds = Math.ceil(wait / 1000);
       throw new OperatorError('RATE_LIMITED', `too many login attempts; try again in ${seconds} s`, { retryAfterSeconds: seconds });
@@ -112,10 +135,11 @@ export class OperatorAuth {
     const user = await this.#store.user(name);
     const ok = await verifyPassword(password, user?.passwordHash);
     if (!ok || !user) {
-      this.#byName.record(name);
+      const now = this.#options.now();
+      for (const { subject } of this.#failureSubjects(name, remote)) await this.#store.recordLoginFailure(subject, now, now - this.#options.windowMs);
       throw new OperatorError('UNAUTHENTICATED', 'wrong operator name or password');
     }
-    this.#byName.clear(name);
+    await this.#store.clearLoginFailures(`name:${name}`);
     return user;
   }
 
