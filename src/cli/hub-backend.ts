@@ -39,6 +39,7 @@ export interface HubBackend {
   removeUser(name: string): Promise<void>;
   setPassword(name: string, password: string): Promise<void>;
   setRole(name: string, role: string): Promise<void>;
+  setDisabled(name: string, disabled: boolean): Promise<void>;
   /** `ttlMs` undefined: no expiry. The token is in the answer this once. */
   createToken(user: string, ttlMs: number | undefined): Promise<TokenView & { token: string }>;
   listTokens(user?: string): Promise<{ tokens: TokenView[] }>;
@@ -73,6 +74,7 @@ export function localBackend(ops: HubOperations, actor: Actor, where: string, cl
     removeUser: (name) => ops.operators.removeUser(actor, name),
     setPassword: (name, password) => ops.operators.setPassword(actor, name, password),
     setRole: (name, role) => ops.operators.setRole(actor, name, role),
+    setDisabled: (name, disabled) => ops.operators.setDisabled(actor, name, disabled),
     createToken: async (user, ttlMs) => {
       const { token, view } = await ops.operators.createToken(actor, user, ttlMs ?? null);
       return { ...view, token };

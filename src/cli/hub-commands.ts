@@ -220,6 +220,20 @@ function registerOperators(hubCommand: Command, host: CliHost, hubFlags: HubFlag
       host.setExit(await (await hub()).hubUserRemoveCommand({ ...hubFlags(), name }, await env()));
     });
   user
+    .command('disable')
+    .description('disable an operator: no login, their sessions end, their API tokens are refused (all kept for user enable; the audit log keeps their name)')
+    .argument('<name>')
+    .action(async (name: string) => {
+      host.setExit(await (await hub()).hubUserDisableCommand({ ...hubFlags(), name, disabled: true }, await env()));
+    });
+  user
+    .command('enable')
+    .description('enable a disabled operator again (their API tokens work again; they log in anew)')
+    .argument('<name>')
+    .action(async (name: string) => {
+      host.setExit(await (await hub()).hubUserDisableCommand({ ...hubFlags(), name, disabled: false }, await env()));
+    });
+  user
     .command('passwd')
     .description("set an operator's password (as user add reads it); ends their console sessions")
     .argument('<name>')

@@ -125,6 +125,7 @@ export function remoteBackend(flags: RemoteHubFlags): HubBackend {
     removeUser: (name) => call('DELETE', `/users/${id(name)}`),
     setPassword: (name, password) => call('PUT', `/users/${id(name)}/password`, { password }),
     setRole: (name, role) => call('PUT', `/users/${id(name)}/role`, { role }),
+    setDisabled: (name, disabled) => call('PUT', `/users/${id(name)}/disabled`, { disabled }),
     createToken: (user, ttlMs) => call('POST', '/tokens', ttlMs === undefined ? { user, noExpiry: true } : { user, ttlMs }),
     listTokens: (user) => call('GET', `/tokens${user === undefined ? '' : `?user=${id(user)}`}`),
     revokeToken: (tokenId) => call('DELETE', `/tokens/${id(tokenId)}`),

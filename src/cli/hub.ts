@@ -390,7 +390,7 @@ export async function hubUserListCommand(flags: HubFlags & { json: boolean }, en
       return EXIT.OK;
     }
     if (users.length === 0) printText(env, 'No operator yet: faultd hub user add <name> --role admin');
-    for (const u of users) printText(env, `${u.name.padEnd(20)} ${u.role.padEnd(9)} created ${iso(u.createdAt) ?? ''}; last login ${iso(u.lastLogin) ?? 'never'}`);
+    for (const u of users) printText(env, `${u.name.padEnd(20)} ${u.role.padEnd(9)} created ${iso(u.createdAt) ?? ''}; last login ${iso(u.lastLogin) ?? 'never'}${u.disabledAt === undefined ? '' : `; DISABLED since ${iso(u.disabledAt) ?? ''}`}`);
     return EXIT.OK;
   });
 }
@@ -416,6 +416,14 @@ export async function hubUserRoleCommand(flags: HubFlags & { name: string; role:
   return withBackend(flags, env, async (backend) => {
     await backend.setRole(flags.name, flags.role);
     printText(env, `"${flags.name}" now has role ${flags.role} (their sessions and tokens too).`);
+    return EXIT.OK;
+  });
+}
+
+export async function hubUserDisableCommand(flags: HubFlags & { name: string; disabled: boolean }, env: CommandEnv): Promise<ExitCode> {
+  return withBackend(flags, env, async (backend) => {
+    await backend.setDisabled(flags.name, flags.disabled);
+    printText(env, flags.disabled ? `Operator "${flags.name}" disabled: no login, their console sessions have ended and their API tokens are refused until faultd hub user enable ${flags.name}.` : `Operator "${flags.name}" enabled: they log in again and their API tokens work again.`);
     return EXIT.OK;
   });
 }

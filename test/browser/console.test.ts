@@ -298,7 +298,7 @@ test('the library lists validation errors line by line, then stores the correcte
   t.deepEqual(problems, []);
 });
 
-test('an admin makes a viewer, changes a role, resets a password, creates an API token that works with the CLI and revokes it, releases an infrastructure; the viewer sees no admin action, the hub refuses them, and they change their own password', async (t) => {
+test('an admin makes a viewer, changes a role, resets a password, disables and enables an operator, creates an API token that works with the CLI and revokes it, releases an infrastructure; the viewer sees no admin action, the hub refuses them, and they change their own password', async (t) => {
   t.timeout(180_000);
   const hub = await startHub(t);
   await addOperator(hub, 'ada', 'admin');
@@ -334,6 +334,17 @@ test('an admin makes a viewer, changes a role, resets a password, creates an API
   await notice('Password of otto changed');
   t.is((await apiCall(hub, 'POST', '/api/v1/login', { body: { name: 'otto', password: 'otto has a new passphrase' } })).status, 200);
   t.is((await apiCall(hub, 'POST', '/api/v1/login', { body: { name: 'otto', password: PASSWORD } })).status, 401);
+  // Disabled after confirming: otto cannot log in; enabled again, they can.
+  await page.locator('button[aria-label="Disable otto"]').click();
+  await page.waitForSelector('dialog[open]');
+  await page.locator('dialog[open] button.danger').click();
+  await notice('Operator otto disabled');
+  await page.waitForSelector('tr[data-user="otto"] .badge-disabled');
+  t.is((await apiCall(hub, 'POST', '/api/v1/login', { body: { name: 'otto', password: 'otto has a new passphrase' } })).status, 401);
+  await page.locator('button[aria-label="Enable otto"]').click();
+  await notice('Operator otto enabled');
+  t.false(await exists(page, 'tr[data-user="otto"] .badge-disabled'));
+  t.is((await apiCall(hub, 'POST', '/api/v1/login', { body: { name: 'otto', password: 'otto has a new passphrase' } })).status, 200);
   await screenshot(page, 'users-1280');
 
   // API tokens: one for otto, shown once, works with the CLI as otto (an operator), then revoked.
@@ -444,7 +455,7 @@ test('an admin makes a viewer, changes a role, resets a password, creates an API
   }
 
   const audit = (await hub.ops.operators.listAudit(100)).map((e) => `${e.actor} ${e.action} ${e.target ?? ''}`);
-  for (const line of ['ada user.add vera', 'ada user.role otto', 'ada user.passwd otto', 'ada token.create otto', `ada token.revoke ${listed?.id ?? ''}`, 'ada infra.release edge-1', 'vera user.passwd vera']) t.true(audit.includes(line), `${line} in the audit log`);
+  for (const line of ['ada user.add vera', 'ada user.role otto', 'ada user.passwd otto', 'ada user.disable otto', 'ada user.enable otto', 'ada token.create otto', `ada token.revoke ${listed?.id ?? ''}`, 'ada infra.release edge-1', 'vera user.passwd vera']) t.true(audit.includes(line), `${line} in the audit log`);
   t.deepEqual(problems, []);
   t.deepEqual(viewer.problems, []);
 });

@@ -54,6 +54,7 @@ export function Users({ operator }: { operator: Operator }) {
   const [password, setPassword] = useState('');
   const [removing, setRemoving] = useState<string | undefined>(undefined);
   const [resetting, setResetting] = useState<string | undefined>(undefined);
+  const [disabling, setDisabling] = useState<string | undefined>(undefined);
   const [newPassword, setNewPassword] = useState('');
   const load = (): void => {
     api.users().then((r) => setUsers(r.users)).catch((e: unknown) => setError(e));
@@ -79,6 +80,11 @@ export function Users({ operator }: { operator: Operator }) {
     const target = removing;
     setRemoving(undefined);
     if (yes && target) await attempt(() => api.removeUser(target), `Operator ${target} removed, with their sessions and API tokens.`);
+  };
+  const disable = async (yes: boolean): Promise<void> => {
+    const target = disabling;
+    setDisabling(undefined);
+    if (yes && target) await attempt(() => api.setDisabled(target, true), `Operator ${target} disabled: no login, their sessions have ended and their API tokens are refused.`);
   };
   const reset = async (yes: boolean): Promise<void> => {
     const target = resetting;
@@ -112,9 +118,13 @@ export function Users({ operator }: { operator: Operator }) {
                     </>
                   )}
                 </td>
-                <td data-label="Created">{dateTime(u.createdAt)}</td><td data-label="Last login">{dateTime(u.lastLogin)}</td>
+                <td data-label="Created">{dateTime(u.createdAt)}</td>
+                <td data-label="Last login">{dateTime(u.lastLogin)}{u.disabledAt !== undefined && <> <span class="badge badge-disabled">disabled</span></>}</td>
                 <td>{u.name !== operator.name && (
                   <div class="row-actions">
+                    {u.disabledAt === undefined
+                      ? <button type="button" aria-label={`Disable ${u.name}`} onClick={() => setDisabling(u.name)}>Disable</button>
+                      : <button type="button" aria-label={`Enable ${u.name}`} onClick={() => void attempt(() => api.setDisabled(u.name, false), `Operator ${u.name} enabled: they log in again and their API tokens work again.`)}>Enable</button>}
                     <button type="button" aria-label={`Reset the password of ${u.name}`} onClick={() => setResetting(u.name)}>Reset password</button>
                     <button type="button" aria-label={`Remove ${u.name}`} onClick={() => setRemoving(u.name)}>Remove</button>
                   </div>
@@ -138,6 +148,9 @@ export function Users({ operator }: { operator: Operator }) {
       </form>
       <ConfirmDialog open={removing !== undefined} title={`Remove ${removing ?? ''}?`} confirmLabel="Remove" onAnswer={(yes) => void remove(yes)}>
         <p>Their sessions and API tokens end at once.</p>
+      </ConfirmDialog>
+      <ConfirmDialog open={disabling !== undefined} title={`Disable ${disabling ?? ''}?`} confirmLabel="Disable" onAnswer={(yes) => void disable(yes)}>
+        <p>They cannot log in, their sessions end at once and their API tokens are refused, until enabled again.</p>
       </ConfirmDialog>
       <ConfirmDialog open={resetting !== undefined} title={`New password for ${resetting ?? ''}`} confirmLabel="Set password" onAnswer={(yes) => void reset(yes)}>
         <label for="reset-password">New password (at least 12 characters)</label>

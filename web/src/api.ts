@@ -127,6 +127,8 @@ export interface UserView {
   readonly role: Role;
   readonly createdAt: number;
   readonly lastLogin?: number;
+  /** Present while the account is disabled. */
+  readonly disabledAt?: number;
 }
 
 /** An operator API token as listed: its id, never the token. */
@@ -205,6 +207,7 @@ export const api = {
   addUser: (name: string, role: Role, password: string) => call<unknown>('POST', '/users', { name, role, password }),
   removeUser: (name: string) => call<undefined>('DELETE', `/users/${encodeURIComponent(name)}`),
   setRole: (name: string, role: Role) => call<undefined>('PUT', `/users/${encodeURIComponent(name)}/role`, { role }),
+  setDisabled: (name: string, disabled: boolean) => call<undefined>('PUT', `/users/${encodeURIComponent(name)}/disabled`, { disabled }),
   setPassword: (name: string, password: string) => call<undefined>('PUT', `/users/${encodeURIComponent(name)}/password`, { password }),
   /** The caller's own password; the session continues as a new one (its CSRF token in the answer). */
   changeOwnPassword: (currentPassword: string, password: string) => call<Session>('PUT', '/session/password', { currentPassword, password }),

@@ -134,7 +134,8 @@ export class OperatorAuth {
     this.#byAddress.record(remote);
     const user = await this.#store.user(name);
     const ok = await verifyPassword(password, user?.passwordHash);
-    if (!ok || !user) {
+    // A disabled account is refused as a wrong password is: the same answer after the same work.
+    if (!ok || !user || user.disabledAt !== undefined) {
       const now = this.#options.now();
       for (const { subject } of this.#failureSubjects(name, remote)) await this.#store.recordLoginFailure(subject, now, now - this.#options.windowMs);
       throw new OperatorError('UNAUTHENTICATED', 'wrong operator name or password');
@@ -146,7 +147,7 @@ export class OperatorAuth {
   /** A new console session for operator `name` (after a checked password). */
   async startSession(name: string): Promise<LoginResult> {
     const user = await this.#store.user(name);
-    if (!user) throw new OperatorError('UNAUTHENTICATED', 'wrong operator name or password');
+    if (!user || user.disabledAt !== undefined) throw new OperatorError('UNAUTHENTICATED', 'wrong operator name or password');
     const now = this.#options.now();
     await this.#store.pruneSessions(now, now - this.#options.idleMs);
     const sessionId = randomBytes(32).toString('base64url');
@@ -168,7 +169,7 @@ export class OperatorAuth {
       return undefined;
     }
     const user = await this.#store.user(session.userName);
-    if (!user) return undefined;
+    if (!user || user.disabledAt !== undefined) return undefined;
     // Often enough that the idle timeout is measured to a tenth of itself.
     if (now - session.lastSeenAt >= Math.min(TOUCH_EVERY_MS, this.#options.idleMs / 10)) await this.#store.touchSession(idHash, now);
     return { operator: { name: user.name, role: user.role }, csrfToken: session.csrfToken, idHash };
@@ -186,7 +187,7 @@ export class OperatorAuth {
     const now = this.#options.now();
     if (!record || (record.expiresAt !== undefined && record.expiresAt <= now)) return undefined;
     const user = await this.#store.user(record.userName);
-    if (!user) return undefined;
+    if (!user || user.disabledAt !== undefined) return undefined;
     if (record.lastUsed === undefined || now - record.lastUsed >= TOUCH_EVERY_MS) await this.#store.touchApiToken(hash, now);
     return { name: user.name, role: user.role };
   }

@@ -49,6 +49,8 @@ export interface UserView {
   readonly role: Role;
   readonly createdAt: number;
   readonly lastLogin?: number;
+  /** Present while the account is disabled. */
+  readonly disabledAt?: number;
 }
 
 export interface TokenView {
@@ -60,7 +62,13 @@ export interface TokenView {
 }
 
 function userView(u: UserRecord): UserView {
-  return { name: u.name, role: u.role, createdAt: u.createdAt, ...(u.lastLogin === undefined ? {} : { lastLogin: u.lastLogin }) };
+  return {
+    name: u.name,
+    role: u.role,
+    createdAt: u.createdAt,
+    ...(u.lastLogin === undefined ? {} : { lastLogin: u.lastLogin }),
+    ...(u.disabledAt === undefined ? {} : { disabledAt: u.disabledAt }),
+  };
 }
 
 function tokenView(t: ApiTokenRecord): TokenView {
@@ -130,6 +138,18 @@ export class OperatorService {
     const before = await this.#store.user(name);
     if (!before || !(await this.#store.setRole(name, checkedRole))) throw this.#noUser(name);
     await this.audit(actor, 'user.role', name, `${before.role} -> ${checkedRole}`);
+  }
+
+  /**
+   * Disables an account (no login; its sessions end and its tokens are refused, all kept for an
+   * enable) or enables it again. An operator cannot disable themselves (no admin locks the last
+   * admin out by a slip).
+   */
+  async setDisabled(actor: Actor, name: string, disabled: boolean): Promise<void> {
+    if (disabled && actor.name === name) throw new OperatorError('BAD_REQUEST', 'you cannot disable your own account');
+    const before = await this.#store.user(name);
+    if (!before || !(await this.#store.setDisabled(name, disabled ? (before.disabledAt ?? this.#now()) : null))) throw this.#noUser(name);
+    await this.audit(actor, disabled ? 'user.disable' : 'user.enable', name, disabled ? 'sessions ended; tokens refused' : undefined);
   }
 
   /**

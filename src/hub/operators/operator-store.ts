@@ -14,6 +14,8 @@ export interface UserRecord {
   readonly passwordHash: string;
   readonly createdAt: number;
   readonly lastLogin?: number;
+  /** Set while the account is disabled: no login, its sessions ended, its tokens refused. */
+  readonly disabledAt?: number;
 }
 
 export interface SessionRecord {
@@ -80,6 +82,8 @@ export interface OperatorStore {
   /** Sets the role (sessions and tokens follow the user's current role); false if no such user. */
   setRole(name: string, role: Role): Promise<boolean>;
   recordLogin(name: string, at: number): Promise<void>;
+  /** Disables the user (ending their sessions) at `at`, or enables them (null); false if no such user. */
+  setDisabled(name: string, at: number | null): Promise<boolean>;
 
   addSession(session: SessionRecord): Promise<void>;
   session(idHash: string): Promise<SessionRecord | undefined>;

@@ -89,6 +89,7 @@ const AbortBody = z.object({ force: z.boolean().optional() });
 const ExperimentBody = z.object({ text: z.string().max(512 * 1024) });
 const UserBody = z.object({ name: z.string().max(200), role: z.string().max(20), password: z.string().max(2048) });
 const RoleBody = z.object({ role: z.string().max(20) });
+const DisabledBody = z.object({ disabled: z.boolean() });
 const PasswordBody = z.object({ password: z.string().max(2048) });
 const OwnPasswordBody = z.object({ currentPassword: z.string().max(2048), password: z.string().max(2048) });
 // ttlMs: the lifetime (default 90 days); noExpiry: a token that never expires.
@@ -266,6 +267,15 @@ export const OPERATOR_ROUTES: readonly OperatorRoute[] = [
     role: 'admin',
     handler: async (ctx, deps) => {
       await deps.ops.operators.setPassword(ctx.actor, ctx.params['name'] ?? '', parseBody(PasswordBody, await ctx.body()).password);
+      return ok(undefined, 204);
+    },
+  },
+  {
+    method: 'PUT',
+    path: '/api/v1/users/:name/disabled',
+    role: 'admin',
+    handler: async (ctx, deps) => {
+      await deps.ops.operators.setDisabled(ctx.actor, ctx.params['name'] ?? '', parseBody(DisabledBody, await ctx.body()).disabled);
       return ok(undefined, 204);
     },
   },

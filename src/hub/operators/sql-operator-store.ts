@@ -21,13 +21,22 @@ interface UserRow {
   password_hash: string;
   created_at: number | string;
   last_login: number | string | null;
+  disabled_at: number | string | null;
 }
 
 function toUser(row: UserRow): UserRecord {
   const lastLogin = optNum(row.last_login);
   // A role this code does not know (a newer faultd wrote it) gets the least rights.
   const role: Role = isRole(row.role) ? row.role : 'viewer';
-  return { name: row.name, role, passwordHash: row.password_hash, createdAt: num(row.created_at), ...(lastLogin === undefined ? {} : { lastLogin }) };
+  const disabledAt = optNum(row.disabled_at);
+  return {
+    name: row.name,
+    role,
+    passwordHash: row.password_hash,
+    createdAt: num(row.created_at),
+    ...(lastLogin === undefined ? {} : { lastLogin }),
+    ...(disabledAt === undefined ? {} : { disabledAt }),
+  };
 }
 
 interface SessionRow {
@@ -139,6 +148,14 @@ export class SqlOperatorStore implements OperatorStore {
       await tx.run('DELETE FROM operator_sessions WHERE user_name = ?', [name]);
       await tx.run('DELETE FROM operator_tokens WHERE user_name = ?', [name]);
       return (await tx.run('DELETE FROM operator_users WHERE name = ?', [name])) === 1;
+    });
+  }
+
+  async setDisabled(name: string, at: number | null): Promise<boolean> {
+    return this.#db.transaction(async (tx) => {
+      const changed = await tx.run('UPDATE operator_users SET disabled_at = ? WHERE name = ?', [at, name]);
+      if (at !== null) await tx.run('DELETE FROM operator_sessions WHERE user_name = ?', [name]);
+      return changed === 1;
     });
   }
 

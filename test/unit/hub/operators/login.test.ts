@@ -244,3 +244,30 @@ test('an operator changes their own password: the current one is checked (403, c
   const audit = await hub.ops.operators.listAudit(100);
   t.like(audit.find((e) => e.action === 'user.passwd'), { actor: 'vic', role: 'viewer', target: 'vic' });
 });
+
+test('a disabled operator cannot log in (the same answer as a wrong password), their session and token are refused at once; enabled again, the token works and they log in', async (t) => {
+  const hub = await startHub(t);
+  await addOperator(hub, 'ada', 'admin');
+  await addOperator(hub, 'vic', 'viewer');
+  const admin = await login(hub, 'ada');
+  const session = await login(hub, 'vic');
+  const token = await apiToken(hub, 'vic');
+  t.is((await apiCall(hub, 'GET', '/api/v1/runs', { auth: { bearer: token } })).status, 200);
+  t.is((await apiCall(hub, 'PUT', '/api/v1/users/vic/disabled', { body: { disabled: true }, auth: admin })).status, 204);
+  t.is((await apiCall(hub, 'GET', '/api/v1/session', { headers: { cookie: session.cookie } })).status, 401, 'the session ended');
+  t.is((await apiCall(hub, 'GET', '/api/v1/runs', { auth: { bearer: token } })).status, 401, 'the token is refused');
+  const refused = await apiCall(hub, 'POST', '/api/v1/login', { body: { name: 'vic', password: PASSWORD } });
+  t.is(refused.status, 401);
+  t.deepEqual(refused.json, { error: { code: 'UNAUTHENTICATED', message: 'wrong operator name or password' } });
+  const users = await apiCall(hub, 'GET', '/api/v1/users', { auth: admin });
+  t.true(typeof (users.json['users'] as { name: string; disabledAt?: number }[]).find((u) => u.name === 'vic')?.disabledAt === 'number');
+  const self = await apiCall(hub, 'PUT', '/api/v1/users/ada/disabled', { body: { disabled: true }, auth: admin });
+  t.is(self.status, 400);
+  t.is(self.json.error?.message, 'you cannot disable your own account');
+  t.is((await apiCall(hub, 'PUT', '/api/v1/users/nobody/disabled', { body: { disabled: true }, auth: admin })).status, 404);
+  t.is((await apiCall(hub, 'PUT', '/api/v1/users/vic/disabled', { body: { disabled: false }, auth: admin })).status, 204);
+  t.is((await apiCall(hub, 'GET', '/api/v1/runs', { auth: { bearer: token } })).status, 200, 'the token works again');
+  t.is((await apiCall(hub, 'POST', '/api/v1/login', { body: { name: 'vic', password: PASSWORD } })).status, 200);
+  const audit = (await hub.ops.operators.listAudit(100)).filter((e) => e.target === 'vic' && e.actor === 'ada').map((e) => `${e.actor} ${e.action}`);
+  t.deepEqual(audit.reverse(), ['ada user.disable', 'ada user.enable']);
+});

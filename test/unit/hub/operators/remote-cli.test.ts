@@ -160,7 +160,7 @@ test('user add (password from a file or stdin, never argv), list, role, passwd, 
   t.true(audit.every((e) => /^local:\S+$/.test(e.actor) && e.role === 'local' && e.remote === 'local'));
 });
 
-test('user add, list, role, passwd, remove and token create, list, revoke through --hub-url with an admin token: the same output as locally, audited as the admin from their address; a viewer is refused', async (t) => {
+test('user add, list, role, passwd, disable, enable, remove and token create, list, revoke through --hub-url with an admin token: the same output as locally, audited as the admin from their address; a viewer is refused', async (t) => {
   t.timeout(120_000);
   const hub = await startHub(t);
   const stateDir = path.join(hub.dir, 'state');
@@ -240,9 +240,21 @@ test('user add, list, role, passwd, remove and token create, list, revoke throug
   }
   t.deepEqual((await hub.ops.operators.listUsers()).map((u) => `${u.name}:${u.role}`).sort(), ['ann:admin', 'bob:operator', 'cy:operator', 'vic:viewer']);
 
+  // Disabled: listed so (the same locally), no login; enabled again.
+  const disabled = await remote(annToken, 'user', 'disable', 'cy');
+  t.is(disabled.code, 0, disabled.stderr);
+  t.regex(disabled.stdout, /Operator "cy" disabled/);
+  const [listedHere, listedThere] = await Promise.all([local('user', 'list'), remote(annToken, 'user', 'list')]);
+  t.is(listedThere.stdout, listedHere.stdout);
+  t.regex(listedThere.stdout, /^cy\s+operator\s+created \S+; last login never; DISABLED since \S+$/m);
+  t.is((await apiCall(hub, 'POST', '/api/v1/login', { body: { name: 'cy', password: 'another long password' } })).status, 401);
+  t.is((await remote(annToken, 'user', 'enable', 'cy')).code, 0);
+  t.is((await apiCall(hub, 'POST', '/api/v1/login', { body: { name: 'cy', password: 'another long password' } })).status, 200);
+  t.is((await remote(vicToken, 'user', 'disable', 'ann')).code, 1, 'not for a viewer');
+
   t.is((await remote(annToken, 'user', 'remove', 'bob')).code, 0);
   t.is((await remote(annToken, 'user', 'remove', 'bob')).code, 2);
   const audit = (await hub.ops.operators.listAudit(100)).filter((e) => e.actor === 'ann');
-  t.deepEqual(audit.map((e) => e.action).reverse(), ['user.add', 'user.add', 'user.role', 'user.passwd', 'token.create', 'token.create', 'token.revoke', 'user.remove']);
+  t.deepEqual(audit.map((e) => e.action).reverse(), ['user.add', 'user.add', 'user.role', 'user.passwd', 'token.create', 'token.create', 'token.revoke', 'user.disable', 'user.enable', 'user.remove']);
   t.true(audit.every((e) => e.role === 'admin' && e.remote === '127.0.0.1'));
 });

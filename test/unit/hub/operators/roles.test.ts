@@ -46,6 +46,8 @@ async function fixture(hub: TestHub, route: OperatorRoute, ids: { infraId: strin
       return { path: route.path, body: { name: fresh('new'), role: 'viewer', password: PASSWORD } };
     case 'PUT /api/v1/users/:name/role':
       return { path: route.path.replace(':name', 'target'), body: { role: 'viewer' } };
+    case 'PUT /api/v1/users/:name/disabled':
+      return { path: route.path.replace(':name', 'target'), body: { disabled: false } };
     case 'PUT /api/v1/users/:name/password':
       return { path: route.path.replace(':name', 'target'), body: { password: PASSWORD } };
     case 'PUT /api/v1/session/password':
