@@ -6,7 +6,7 @@
  */
 import type { LogEntry } from '../protocol/messages.js';
 import type { AuditEntry } from '../hub/operators/operator-store.js';
-import type { Actor, UserView } from '../hub/operators/operator-service.js';
+import type { Actor, TokenView, UserView } from '../hub/operators/operator-service.js';
 import type { HubOperations, InfraJson, RunDetailJson, RunFilter, RunJson } from '../hub/operators/operations.js';
 
 export interface ExperimentSummary {
@@ -35,6 +35,15 @@ export interface HubBackend {
   abort(runId: string, force: boolean): Promise<{ outcome: 'cancelled' | 'requested' | 'finished' | 'closed' }>;
   audit(limit: number, before?: number): Promise<{ entries: AuditEntry[] }>;
   listUsers(): Promise<{ users: UserView[] }>;
+  addUser(name: string, role: string, password: string): Promise<UserView>;
+  removeUser(name: string): Promise<void>;
+  setPassword(name: string, password: string): Promise<void>;
+  setRole(name: string, role: string): Promise<void>;
+  setDisabled(name: string, disabled: boolean): Promise<void>;
+  /** `ttlMs` undefined: no expiry. The token is in the answer this once. */
+  createToken(user: string, ttlMs: number | undefined): Promise<TokenView & { token: string }>;
+  listTokens(user?: string): Promise<{ tokens: TokenView[] }>;
+  revokeToken(id: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -61,6 +70,17 @@ export function localBackend(ops: HubOperations, actor: Actor, where: string, cl
     abort: (runId, force) => ops.abort(actor, runId, force),
     audit: async (limit, before) => ({ entries: await ops.operators.listAudit(limit, before) }),
     listUsers: async () => ({ users: await ops.operators.listUsers() }),
+    addUser: (name, role, password) => ops.operators.addUser(actor, name, role, password),
+    removeUser: (name) => ops.operators.removeUser(actor, name),
+    setPassword: (name, password) => ops.operators.setPassword(actor, name, password),
+    setRole: (name, role) => ops.operators.setRole(actor, name, role),
+    setDisabled: (name, disabled) => ops.operators.setDisabled(actor, name, disabled),
+    createToken: async (user, ttlMs) => {
+      const { token, view } = await ops.operators.createToken(actor, user, ttlMs ?? null);
+      return { ...view, token };
+    },
+    listTokens: async (user) => ({ tokens: await ops.operators.listTokens(user) }),
+    revokeToken: (id) => ops.operators.revokeToken(actor, id),
     close,
   };
 }

@@ -70,7 +70,7 @@ export function registerHub(program: Command, host: CliHost): void {
     .description('the reference control plane: certificates, infrastructures, the HTTPS API')
     .addOption(new Option('--hub-dir <dir>', 'the hub state: hub.db (SQLite) and tls/').env('FAULTD_HUB_DIR').default(DEFAULT_HUB_DIR))
     .addOption(new Option('--database <url>', 'the hub database: postgres://user@host:port/db (several hub replicas on one PostgreSQL) or sqlite:<file> (default: <hub-dir>/hub.db)').env('FAULTD_HUB_DATABASE'))
-    .addOption(new Option('--hub-url <url>', 'act on this remote hub through its operator API (infra, run, runs, logs, abort, result, audit, user list)').env('FAULTD_HUB_URL'))
+    .addOption(new Option('--hub-url <url>', 'act on this remote hub through its operator API (every command but init, serve and client-cert; user and token need an admin token)').env('FAULTD_HUB_URL'))
     .addOption(new Option('--token-file <file>', 'with --hub-url: a file (mode 0600) holding an operator API token (faultd hub token create); or the token in FAULTD_HUB_TOKEN').env('FAULTD_HUB_TOKEN_FILE'))
     .addOption(new Option('--ca-file <file>', "with --hub-url: the hub's CA certificate (its tls/ca.pem); default: the system's CAs").env('FAULTD_HUB_CA_FILE'));
   const location = hubFlagsOf(hubCommand);
@@ -218,6 +218,20 @@ function registerOperators(hubCommand: Command, host: CliHost, hubFlags: HubFlag
     .argument('<name>')
     .action(async (name: string) => {
       host.setExit(await (await hub()).hubUserRemoveCommand({ ...hubFlags(), name }, await env()));
+    });
+  user
+    .command('disable')
+    .description('disable an operator: no login, their sessions end, their API tokens are refused (all kept for user enable; the audit log keeps their name)')
+    .argument('<name>')
+    .action(async (name: string) => {
+      host.setExit(await (await hub()).hubUserDisableCommand({ ...hubFlags(), name, disabled: true }, await env()));
+    });
+  user
+    .command('enable')
+    .description('enable a disabled operator again (their API tokens work again; they log in anew)')
+    .argument('<name>')
+    .action(async (name: string) => {
+      host.setExit(await (await hub()).hubUserDisableCommand({ ...hubFlags(), name, disabled: false }, await env()));
     });
   user
     .command('passwd')

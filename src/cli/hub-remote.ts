@@ -121,6 +121,14 @@ export function remoteBackend(flags: RemoteHubFlags): HubBackend {
     abort: (runId, force) => call('POST', `/runs/${id(runId)}/abort`, force ? { force: true } : {}),
     audit: (limit, before) => call('GET', `/audit?limit=${limit}${before === undefined ? '' : `&before=${before}`}`),
     listUsers: () => call('GET', '/users'),
+    addUser: (name, role, password) => call('POST', '/users', { name, role, password }),
+    removeUser: (name) => call('DELETE', `/users/${id(name)}`),
+    setPassword: (name, password) => call('PUT', `/users/${id(name)}/password`, { password }),
+    setRole: (name, role) => call('PUT', `/users/${id(name)}/role`, { role }),
+    setDisabled: (name, disabled) => call('PUT', `/users/${id(name)}/disabled`, { disabled }),
+    createToken: (user, ttlMs) => call('POST', '/tokens', ttlMs === undefined ? { user, noExpiry: true } : { user, ttlMs }),
+    listTokens: (user) => call('GET', `/tokens${user === undefined ? '' : `?user=${id(user)}`}`),
+    revokeToken: (tokenId) => call('DELETE', `/tokens/${id(tokenId)}`),
     close: () => dispatcher.close(),
   };
 }

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { FaultdError, messageOf } from '../errors.js';
 import { experimentTextChecker } from '../experiment/load.js';
 import type { AuditEntry } from '../hub/operators/operator-store.js';
-import { localActor, OperatorService, type ExperimentValidator } from '../hub/operators/operator-service.js';
+import { localActor, type ExperimentValidator } from '../hub/operators/operator-service.js';
 import type { InfraJson, RunJson } from '../hub/operators/operations.js';
 import { operatorApi, operatorOperations } from '../hub/operators/setup.js';
 import { startHubServer } from '../hub/server.js';
@@ -84,21 +84,6 @@ async function withBackend<T>(flags: HubFlags, env: CommandEnv, use: (backend: H
     return await use(backend);
   } finally {
     await backend.close();
-  }
-}
-
-/** Commands that manage accounts and tokens act on the database file only. */
-function localOnly(flags: HubFlags, command: string): void {
-  if (flags.remote) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `faultd hub ${command} works on the hub's database file only (run it on the hub host, without --hub-url)`);
-}
-
-async function withOperators<T>(flags: HubFlags, command: string, use: (operators: OperatorService) => Promise<T>): Promise<T> {
-  localOnly(flags, command);
-  const hub = await openService(flags);
-  try {
-    return await use(new OperatorService(hub.store.operators(), { now: () => hub.service.now() }));
-  } finally {
-    await hub.close();
   }
 }
 
@@ -398,10 +383,9 @@ function auditLine(e: AuditEntry): string {
 }
 
 export async function hubUserAddCommand(flags: HubFlags & { name: string; role: string; passwordFile?: string }, env: CommandEnv): Promise<ExitCode> {
-  localOnly(flags, 'user add');
   const password = await readPassword(flags.passwordFile, flags.name);
-  return withOperators(flags, 'user add', async (operators) => {
-    const user = await operators.addUser(localActor(), flags.name, flags.role, password);
+  return withBackend(flags, env, async (backend) => {
+    const user = await backend.addUser(flags.name, flags.role, password);
     printText(env, `Operator "${user.name}" created with role ${user.role}. They log in to the console at https://<hub>/ui/; for the CLI: faultd hub token create --user ${user.name}`);
     return EXIT.OK;
   });
@@ -415,50 +399,57 @@ export async function hubUserListCommand(flags: HubFlags & { json: boolean }, en
       return EXIT.OK;
     }
     if (users.length === 0) printText(env, 'No operator yet: faultd hub user add <name> --role admin');
-    for (const u of users) printText(env, `${u.name.padEnd(20)} ${u.role.padEnd(9)} created ${iso(u.createdAt) ?? ''}; last login ${iso(u.lastLogin) ?? 'never'}`);
+    for (const u of users) printText(env, `${u.name.padEnd(20)} ${u.role.padEnd(9)} created ${iso(u.createdAt) ?? ''}; last login ${iso(u.lastLogin) ?? 'never'}${u.disabledAt === undefined ? '' : `; DISABLED since ${iso(u.disabledAt) ?? ''}`}`);
     return EXIT.OK;
   });
 }
 
 export async function hubUserRemoveCommand(flags: HubFlags & { name: string }, env: CommandEnv): Promise<ExitCode> {
-  return withOperators(flags, 'user remove', async (operators) => {
-    await operators.removeUser(localActor(), flags.name);
+  return withBackend(flags, env, async (backend) => {
+    await backend.removeUser(flags.name);
     printText(env, `Operator "${flags.name}" removed, with their sessions and API tokens.`);
     return EXIT.OK;
   });
 }
 
 export async function hubUserPasswdCommand(flags: HubFlags & { name: string; passwordFile?: string }, env: CommandEnv): Promise<ExitCode> {
-  localOnly(flags, 'user passwd');
   const password = await readPassword(flags.passwordFile, flags.name);
-  return withOperators(flags, 'user passwd', async (operators) => {
-    await operators.setPassword(localActor(), flags.name, password);
+  return withBackend(flags, env, async (backend) => {
+    await backend.setPassword(flags.name, password);
     printText(env, `Password of "${flags.name}" changed; their console sessions have ended.`);
     return EXIT.OK;
   });
 }
 
 export async function hubUserRoleCommand(flags: HubFlags & { name: string; role: string }, env: CommandEnv): Promise<ExitCode> {
-  return withOperators(flags, 'user role', async (operators) => {
-    await operators.setRole(localActor(), flags.name, flags.role);
+  return withBackend(flags, env, async (backend) => {
+    await backend.setRole(flags.name, flags.role);
     printText(env, `"${flags.name}" now has role ${flags.role} (their sessions and tokens too).`);
     return EXIT.OK;
   });
 }
 
+export async function hubUserDisableCommand(flags: HubFlags & { name: string; disabled: boolean }, env: CommandEnv): Promise<ExitCode> {
+  return withBackend(flags, env, async (backend) => {
+    await backend.setDisabled(flags.name, flags.disabled);
+    printText(env, flags.disabled ? `Operator "${flags.name}" disabled: no login, their console sessions have ended and their API tokens are refused until faultd hub user enable ${flags.name}.` : `Operator "${flags.name}" enabled: they log in again and their API tokens work again.`);
+    return EXIT.OK;
+  });
+}
+
 export async function hubTokenCreateCommand(flags: HubFlags & { user: string; ttlMs?: number; noExpiry: boolean }, env: CommandEnv): Promise<ExitCode> {
-  return withOperators(flags, 'token create', async (operators) => {
-    const { token, view } = await operators.createToken(localActor(), flags.user, flags.noExpiry ? undefined : flags.ttlMs);
-    printText(env, `API token ${view.id} for "${view.user}"${view.expiresAt === undefined ? ', no expiry' : `, expires ${iso(view.expiresAt) ?? ''}`}:`);
-    printText(env, token);
+  return withBackend(flags, env, async (backend) => {
+    const created = await backend.createToken(flags.user, flags.noExpiry ? undefined : flags.ttlMs);
+    printText(env, `API token ${created.id} for "${created.user}"${created.expiresAt === undefined ? ', no expiry' : `, expires ${iso(created.expiresAt) ?? ''}`}:`);
+    printText(env, created.token);
     printText(env, 'It is shown this once and stored only hashed: put it in a file of mode 0600 and use faultd hub --hub-url <url> --token-file <file> …');
     return EXIT.OK;
   });
 }
 
 export async function hubTokenListCommand(flags: HubFlags & { user?: string; json: boolean }, env: CommandEnv): Promise<ExitCode> {
-  return withOperators(flags, 'token list', async (operators) => {
-    const tokens = await operators.listTokens(flags.user);
+  return withBackend(flags, env, async (backend) => {
+    const { tokens } = await backend.listTokens(flags.user);
     if (flags.json) {
       env.print(JSON.stringify(tokens, null, 2));
       return EXIT.OK;
@@ -470,8 +461,8 @@ export async function hubTokenListCommand(flags: HubFlags & { user?: string; jso
 }
 
 export async function hubTokenRevokeCommand(flags: HubFlags & { id: string }, env: CommandEnv): Promise<ExitCode> {
-  return withOperators(flags, 'token revoke', async (operators) => {
-    await operators.revokeToken(localActor(), flags.id);
+  return withBackend(flags, env, async (backend) => {
+    await backend.revokeToken(flags.id);
     printText(env, `API token ${flags.id} revoked.`);
     return EXIT.OK;
   });

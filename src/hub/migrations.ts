@@ -296,6 +296,28 @@ CREATE TABLE operator_experiments (
 );
 `,
   },
+  {
+    version: 6,
+    summary: 'operator_login_failures: failed-login counters per operator name and per address, shared by every hub replica on the database; operator_users.disabled_at: disabled accounts',
+    sql: `
+ALTER TABLE operator_users ADD COLUMN disabled_at INTEGER;
+CREATE TABLE operator_login_failures (
+  subject TEXT PRIMARY KEY,
+  window_start INTEGER NOT NULL,
+  failures INTEGER NOT NULL
+);
+CREATE INDEX operator_login_failures_window ON operator_login_failures(window_start);
+`,
+    postgres: `
+ALTER TABLE operator_users ADD COLUMN disabled_at BIGINT;
+CREATE TABLE operator_login_failures (
+  subject TEXT PRIMARY KEY,
+  window_start BIGINT NOT NULL,
+  failures BIGINT NOT NULL
+);
+CREATE INDEX operator_login_failures_window ON operator_login_failures(window_start);
+`,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -3,9 +3,12 @@
 // real hub with the operator API: an operator logs in, queues a run on a real agent (a CPU and a
 // memory stressor), watches the live log and the timeline advance, aborts it after confirming,
 // and sees the verdict; a viewer sees no queue or abort action (and the hub refuses them
-// anyway); the library shows validation errors line by line; an admin rotates a key.
+// anyway); the library shows validation errors line by line; an admin rotates a key; an admin
+// manages operators and API tokens (a token made in the console works with the CLI), releases an
+// infrastructure, and a viewer they made sees no admin action, is refused by the hub, and changes
+// their own password.
 // Screenshots at 1280 px and on a phone viewport go to test-artifacts/console/.
-import { writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import anyTest, { type TestFn } from 'ava';
@@ -13,10 +16,10 @@ import type { Browser, Page } from 'puppeteer-core';
 
 import { configureAgent, cpuAndMemoryExperiment, launchAgent } from '../helpers/agent-process.js';
 import { attributeOf, canvasImage, chromiumOrReason, DESKTOP, exists, fill, holds, launchBrowser, pageProblems, PHONE, screenshot, textOf, textsOf, unlabelledControls } from '../helpers/browser.js';
-import { workspace } from '../helpers/cli.js';
+import { runCli, workspace } from '../helpers/cli.js';
 import { dispatchRun, startHub, type TestHub } from '../helpers/hub.js';
 import { rootOrReason } from '../helpers/host.js';
-import { addOperator, PASSWORD } from '../helpers/operator-api.js';
+import { addOperator, apiCall, PASSWORD } from '../helpers/operator-api.js';
 import { stressorsMatching, waitUntil } from '../helpers/processes.js';
 
 const noBrowser = chromiumOrReason();
@@ -257,8 +260,8 @@ test('the library lists validation errors line by line, then stores the correcte
   t.regex(await textOf(page, 'table'), /cpu-burst2/, 'stored with its 2 faults, listed');
 
   await page.locator('nav a[href="#/infras"]').click();
-  await page.waitForSelector('td button');
-  await page.locator('td button').click();
+  await page.waitForSelector('td button[aria-label="Rotate the key of edge-1"]');
+  await page.locator('td button[aria-label="Rotate the key of edge-1"]').click();
   await page.waitForSelector('dialog[open]');
   await page.locator('dialog[open] button.danger').click();
   await page.waitForFunction("/Key rotation of edge-1 requested/.test(document.querySelector('.notice')?.textContent ?? '')");
@@ -293,6 +296,168 @@ test('the library lists validation errors line by line, then stores the correcte
   t.regex(await textOf(page, 'table.audit tbody tr td[data-label="From"]'), /127\.0\.0\.1/);
   await screenshot(page, 'audit-1280');
   t.deepEqual(problems, []);
+});
+
+test('an admin makes a viewer, changes a role, resets a password, disables and enables an operator, creates an API token that works with the CLI and revokes it, releases an infrastructure; the viewer sees no admin action, the hub refuses them, and they change their own password', async (t) => {
+  t.timeout(180_000);
+  const hub = await startHub(t);
+  await addOperator(hub, 'ada', 'admin');
+  const { id: infraId, accessKey } = await hub.service.createInfra('edge-1');
+  await hub.service.exchangeToken({ infraId, accessKey, agent: { id: 'agent-0123456789', hostname: 'edge-1.example' } });
+  const browser = await launchBrowser(t);
+  const { page, problems } = await openPage(browser);
+  await logIn(page, hub, 'ada');
+  const notice = (pattern: string) => page.waitForFunction(`/${pattern}/.test(document.querySelector('.notice')?.textContent ?? '')`);
+
+  // Operators: a viewer and an operator made in the console.
+  await page.locator('nav a[href="#/users"]').click();
+  await page.waitForSelector('#user-name');
+  for (const [name, role] of [['vera', 'viewer'], ['otto', 'viewer']] as const) {
+    await page.type('#user-name', name);
+    await page.select('#user-role', role);
+    await page.type('#user-password', PASSWORD);
+    await page.locator('#add-user button[type="submit"]').click();
+    await notice(`Operator ${name} created with role ${role}`);
+  }
+  await page.waitForSelector('tr[data-user="otto"] select');
+  t.deepEqual(await unlabelledControls(page), [], 'every control of the operators view has a label');
+  t.false(await exists(page, 'tr[data-user="ada"] button'), 'no action on one\'s own account here');
+  await page.select('tr[data-user="otto"] select', 'operator');
+  await notice('otto now has role operator');
+  t.is((await hub.ops.operators.listUsers()).find((u) => u.name === 'otto')?.role, 'operator');
+  // A password reset, in a dialog: the new one logs in, the old one does not.
+  await page.locator('button[aria-label="Reset the password of otto"]').click();
+  await page.waitForSelector('dialog[open] #reset-password');
+  t.deepEqual(await unlabelledControls(page), []);
+  await page.type('dialog[open] #reset-password', 'otto has a new passphrase');
+  await page.locator('dialog[open] button.danger').click();
+  await notice('Password of otto changed');
+  t.is((await apiCall(hub, 'POST', '/api/v1/login', { body: { name: 'otto', password: 'otto has a new passphrase' } })).status, 200);
+  t.is((await apiCall(hub, 'POST', '/api/v1/login', { body: { name: 'otto', password: PASSWORD } })).status, 401);
+  // Disabled after confirming: otto cannot log in; enabled again, they can.
+  await page.locator('button[aria-label="Disable otto"]').click();
+  await page.waitForSelector('dialog[open]');
+  await page.locator('dialog[open] button.danger').click();
+  await notice('Operator otto disabled');
+  await page.waitForSelector('tr[data-user="otto"] .badge-disabled');
+  t.is((await apiCall(hub, 'POST', '/api/v1/login', { body: { name: 'otto', password: 'otto has a new passphrase' } })).status, 401);
+  await page.locator('button[aria-label="Enable otto"]').click();
+  await notice('Operator otto enabled');
+  t.false(await exists(page, 'tr[data-user="otto"] .badge-disabled'));
+  t.is((await apiCall(hub, 'POST', '/api/v1/login', { body: { name: 'otto', password: 'otto has a new passphrase' } })).status, 200);
+  await screenshot(page, 'users-1280');
+
+  // API tokens: one for otto, shown once, works with the CLI as otto (an operator), then revoked.
+  await page.locator('nav a[href="#/tokens"]').click();
+  await page.waitForSelector('#token-user option[value="otto"]');
+  t.deepEqual(await unlabelledControls(page), [], 'every control of the tokens view has a label');
+  await page.select('#token-user', 'otto');
+  await page.select('#token-lifetime', '1');
+  await page.locator('#new-token button[type="submit"]').click();
+  await page.waitForSelector('[data-testid="new-token"]');
+  const token = await textOf(page, '[data-testid="new-token"]');
+  t.regex(token, /^fdo_[A-Za-z0-9_-]{43}$/);
+  const [listed] = await hub.ops.operators.listTokens('otto');
+  t.truthy(listed);
+  t.true(Math.abs((listed?.expiresAt ?? 0) - (listed?.createdAt ?? 0) - 30 * 86_400_000) < 1000, '30 days, as chosen');
+  await page.waitForSelector(`tr[data-token="${listed?.id ?? ''}"]`);
+  t.false((await textOf(page, 'table.tokens')).includes(token), 'the list never shows the token');
+  await screenshot(page, 'tokens-1280');
+  const tokenFile = path.join(hub.dir, 'otto.token');
+  writeFileSync(tokenFile, `${token}\n`);
+  chmodSync(tokenFile, 0o600);
+  const caFile = path.join(hub.dir, 'hub-ca.pem');
+  writeFileSync(caFile, hub.ca);
+  writeFileSync(path.join(hub.dir, 'config.yaml'), '');
+  const cli = (...args: string[]) => runCli(['hub', '--hub-url', hub.url, '--token-file', tokenFile, '--ca-file', caFile, ...args], path.join(hub.dir, 'state'));
+  const infraList = await cli('infra', 'list');
+  t.is(infraList.code, 0, infraList.stderr);
+  t.regex(infraList.stdout, /edge-1/);
+  const notAdmin = await cli('user', 'list');
+  t.is(notAdmin.code, 1);
+  t.regex(notAdmin.stderr, /FORBIDDEN\): GET \/api\/v1\/users needs role admin; you are operator/);
+  await page.locator(`button[aria-label="Revoke ${listed?.id ?? ''}"]`).click();
+  await page.waitForSelector('dialog[open]');
+  await page.locator('dialog[open] button.danger').click();
+  await notice(`API token ${listed?.id ?? ''} revoked`);
+  const revoked = await cli('infra', 'list');
+  t.is(revoked.code, 1);
+  t.regex(revoked.stderr, /refused the call \(UNAUTHENTICATED\)/);
+
+  // Release edge-1 from its machine, after confirming.
+  await page.locator('nav a[href="#/infras"]').click();
+  await page.locator('button[aria-label="Release edge-1 from its machine"]').click();
+  await page.waitForSelector('dialog[open]');
+  await page.locator('dialog[open] button.danger').click();
+  await notice('edge-1 released from edge-1.example');
+  t.is((await hub.service.listInfras())[0]?.binding, undefined);
+
+  // The viewer made above: no admin view or action; the hub refuses them anyway.
+  const viewer = await openPage(browser);
+  await logIn(viewer.page, hub, 'vera');
+  t.is(await textOf(viewer.page, '[data-testid="operator"]'), 'vera (viewer)');
+  for (const view of ['users', 'tokens', 'audit', 'queue']) t.false(await exists(viewer.page, `nav a[href="#/${view}"]`), `no ${view} link`);
+  await viewer.page.goto(`${hub.url}/ui/#/tokens`);
+  await viewer.page.waitForSelector('select[name="state"]');
+  t.false(await exists(viewer.page, '#new-token') || await exists(viewer.page, '#add-user'), 'no admin form by URL either');
+  await viewer.page.locator('nav a[href="#/infras"]').click();
+  await viewer.page.waitForSelector('td[data-label="Name"]');
+  t.false(await exists(viewer.page, 'td button'), 'no Rotate key or Release button');
+  const refusals = await viewer.page.evaluate(async (password) => {
+    const session = (await (await fetch('/api/v1/session')).json()) as { csrfToken: string };
+    const headers = { 'x-csrf-token': session.csrfToken, 'content-type': 'application/json' };
+    const calls: [string, string, unknown][] = [
+      ['POST', '/api/v1/users', { name: 'mallory', role: 'admin', password }],
+      ['PUT', '/api/v1/users/vera/role', { role: 'admin' }],
+      ['POST', '/api/v1/tokens', { user: 'ada' }],
+      ['GET', '/api/v1/tokens', undefined],
+      ['POST', '/api/v1/infras/edge-1/release', {}],
+    ];
+    const answers: string[] = [];
+    for (const [method, url, body] of calls) {
+      const response = await fetch(url, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      answers.push(`${response.status} ${((await response.json()) as { error?: { code?: string } }).error?.code ?? ''}`);
+    }
+    return answers;
+  }, PASSWORD);
+  t.deepEqual(refusals, ['403 FORBIDDEN', '403 FORBIDDEN', '403 FORBIDDEN', '403 FORBIDDEN', '403 FORBIDDEN']);
+  t.deepEqual((await hub.ops.operators.listUsers()).map((u) => `${u.name}:${u.role}`), ['ada:admin', 'otto:operator', 'vera:viewer']);
+
+  // The viewer changes their own password: a wrong current one is refused, then the tab goes on.
+  await viewer.page.locator('nav a[href="#/account"]').click();
+  await viewer.page.waitForSelector('#current-password');
+  t.deepEqual(await unlabelledControls(viewer.page), [], 'every control of the account view has a label');
+  await viewer.page.type('#current-password', 'not my password');
+  await viewer.page.type('#new-password', 'vera chose a new one');
+  await viewer.page.type('#new-password-again', 'vera chose a new one');
+  await viewer.page.locator('#own-password button[type="submit"]').click();
+  await viewer.page.waitForFunction("/the current password is wrong/.test(document.querySelector('.error')?.textContent ?? '')");
+  await fill(viewer.page, '#current-password', PASSWORD);
+  await viewer.page.locator('#own-password button[type="submit"]').click();
+  await viewer.page.waitForFunction("/Password changed/.test(document.querySelector('.notice')?.textContent ?? '')");
+  t.is(await textOf(viewer.page, '[data-testid="operator"]'), 'vera (viewer)', 'still logged in');
+  await viewer.page.locator('nav a[href="#/runs"]').click();
+  await viewer.page.waitForSelector('select[name="state"]');
+  t.is((await apiCall(hub, 'POST', '/api/v1/login', { body: { name: 'vera', password: 'vera chose a new one' } })).status, 200);
+  // The account view and the admin views fit a phone.
+  const phone = await viewer.page.browserContext().newPage();
+  await phone.setViewport(PHONE);
+  await phone.goto(`${hub.url}/ui/#/account`);
+  await phone.waitForSelector('#current-password');
+  t.true(await holds(phone, 'document.documentElement.scrollWidth <= window.innerWidth + 1'), 'the account view: no horizontal scrolling on a phone');
+  const adminPhone = await page.browserContext().newPage();
+  await adminPhone.setViewport(PHONE);
+  for (const view of ['users', 'tokens']) {
+    await adminPhone.goto(`${hub.url}/ui/#/${view}`);
+    await adminPhone.waitForSelector(view === 'users' ? 'tr[data-user="vera"]' : '#token-user');
+    t.true(await holds(adminPhone, 'document.documentElement.scrollWidth <= window.innerWidth + 1'), `${view}: no horizontal scrolling on a phone`);
+    await screenshot(adminPhone, `${view}-phone`, false);
+  }
+
+  const audit = (await hub.ops.operators.listAudit(100)).map((e) => `${e.actor} ${e.action} ${e.target ?? ''}`);
+  for (const line of ['ada user.add vera', 'ada user.role otto', 'ada user.passwd otto', 'ada user.disable otto', 'ada user.enable otto', 'ada token.create otto', `ada token.revoke ${listed?.id ?? ''}`, 'ada infra.release edge-1', 'vera user.passwd vera']) t.true(audit.includes(line), `${line} in the audit log`);
+  t.deepEqual(problems, []);
+  t.deepEqual(viewer.problems, []);
 });
 
 test('the live log survives the event stream being cut every second: the browser reconnects with Last-Event-ID and shows every line once, in order', async (t) => {

@@ -43,7 +43,7 @@ export function Audit() {
   );
 }
 
-const ROLES: readonly Role[] = ['viewer', 'operator', 'admin'];
+export const ROLES: readonly Role[] = ['viewer', 'operator', 'admin'];
 
 export function Users({ operator }: { operator: Operator }) {
   const [users, setUsers] = useState<UserView[] | undefined>(undefined);
@@ -53,34 +53,45 @@ export function Users({ operator }: { operator: Operator }) {
   const [role, setRole] = useState<Role>('viewer');
   const [password, setPassword] = useState('');
   const [removing, setRemoving] = useState<string | undefined>(undefined);
+  const [resetting, setResetting] = useState<string | undefined>(undefined);
+  const [disabling, setDisabling] = useState<string | undefined>(undefined);
+  const [newPassword, setNewPassword] = useState('');
   const load = (): void => {
     api.users().then((r) => setUsers(r.users)).catch((e: unknown) => setError(e));
   };
   useEffect(load, []);
-  const add = async (event: Event): Promise<void> => {
-    event.preventDefault();
+  const attempt = async (action: () => Promise<unknown>, done: string): Promise<void> => {
     setError(undefined);
     try {
-      await api.addUser(name, role, password);
-      setNotice(`Operator ${name} created with role ${role}.`);
-      setName('');
-      setPassword('');
+      await action();
+      setNotice(done);
       load();
     } catch (e) {
       setError(e);
     }
   };
+  const add = async (event: Event): Promise<void> => {
+    event.preventDefault();
+    await attempt(() => api.addUser(name, role, password), `Operator ${name} created with role ${role}.`);
+    setName('');
+    setPassword('');
+  };
   const remove = async (yes: boolean): Promise<void> => {
     const target = removing;
     setRemoving(undefined);
-    if (!yes || !target) return;
-    try {
-      await api.removeUser(target);
-      setNotice(`Operator ${target} removed, with their sessions and API tokens.`);
-      load();
-    } catch (e) {
-      setError(e);
-    }
+    if (yes && target) await attempt(() => api.removeUser(target), `Operator ${target} removed, with their sessions and API tokens.`);
+  };
+  const disable = async (yes: boolean): Promise<void> => {
+    const target = disabling;
+    setDisabling(undefined);
+    if (yes && target) await attempt(() => api.setDisabled(target, true), `Operator ${target} disabled: no login, their sessions have ended and their API tokens are refused.`);
+  };
+  const reset = async (yes: boolean): Promise<void> => {
+    const target = resetting;
+    const chosen = newPassword;
+    setResetting(undefined);
+    setNewPassword('');
+    if (yes && target) await attempt(() => api.setPassword(target, chosen), `Password of ${target} changed; their console sessions have ended.`);
   };
   return (
     <section aria-labelledby="users-title">
@@ -92,17 +103,39 @@ export function Users({ operator }: { operator: Operator }) {
           <table>
             <thead><tr><th>Name</th><th>Role</th><th>Created</th><th>Last login</th><th><span class="sr-only">Actions</span></th></tr></thead>
             <tbody>{users.map((u) => (
-              <tr key={u.name}>
-                <td data-label="Name">{u.name}</td><td data-label="Role">{u.role}</td>
-                <td data-label="Created">{dateTime(u.createdAt)}</td><td data-label="Last login">{dateTime(u.lastLogin)}</td>
-                <td>{u.name !== operator.name && <button type="button" onClick={() => setRemoving(u.name)}>Remove</button>}</td>
+              <tr key={u.name} data-user={u.name}>
+                <td data-label="Name">{u.name}</td>
+                <td data-label="Role">
+                  {u.name === operator.name ? u.role : (
+                    <>
+                      <label class="sr-only" for={`role-${u.name}`}>Role of {u.name}</label>
+                      <select id={`role-${u.name}`} value={u.role} onChange={(e) => {
+                        const next = e.currentTarget.value as Role;
+                        void attempt(() => api.setRole(u.name, next), `${u.name} now has role ${next} (their sessions and tokens too).`);
+                      }}>
+                        {ROLES.map((r) => <option key={r} value={r}>{r}</option>)}
+                      </select>
+                    </>
+                  )}
+                </td>
+                <td data-label="Created">{dateTime(u.createdAt)}</td>
+                <td data-label="Last login">{dateTime(u.lastLogin)}{u.disabledAt !== undefined && <> <span class="badge badge-disabled">disabled</span></>}</td>
+                <td>{u.name !== operator.name && (
+                  <div class="row-actions">
+                    {u.disabledAt === undefined
+                      ? <button type="button" aria-label={`Disable ${u.name}`} onClick={() => setDisabling(u.name)}>Disable</button>
+                      : <button type="button" aria-label={`Enable ${u.name}`} onClick={() => void attempt(() => api.setDisabled(u.name, false), `Operator ${u.name} enabled: they log in again and their API tokens work again.`)}>Enable</button>}
+                    <button type="button" aria-label={`Reset the password of ${u.name}`} onClick={() => setResetting(u.name)}>Reset password</button>
+                    <button type="button" aria-label={`Remove ${u.name}`} onClick={() => setRemoving(u.name)}>Remove</button>
+                  </div>
+                )}</td>
               </tr>
             ))}</tbody>
           </table>
         </div>
       )}
       <h2>Add an operator</h2>
-      <form class="editor inline-form" onSubmit={(e) => void add(e)}>
+      <form class="editor inline-form" id="add-user" onSubmit={(e) => void add(e)}>
         <label for="user-name">Name</label>
         <input id="user-name" required autocomplete="off" value={name} onInput={(e) => setName(e.currentTarget.value)} />
         <label for="user-role">Role</label>
@@ -115,6 +148,14 @@ export function Users({ operator }: { operator: Operator }) {
       </form>
       <ConfirmDialog open={removing !== undefined} title={`Remove ${removing ?? ''}?`} confirmLabel="Remove" onAnswer={(yes) => void remove(yes)}>
         <p>Their sessions and API tokens end at once.</p>
+      </ConfirmDialog>
+      <ConfirmDialog open={disabling !== undefined} title={`Disable ${disabling ?? ''}?`} confirmLabel="Disable" onAnswer={(yes) => void disable(yes)}>
+        <p>They cannot log in, their sessions end at once and their API tokens are refused, until enabled again.</p>
+      </ConfirmDialog>
+      <ConfirmDialog open={resetting !== undefined} title={`New password for ${resetting ?? ''}`} confirmLabel="Set password" onAnswer={(yes) => void reset(yes)}>
+        <label for="reset-password">New password (at least 12 characters)</label>
+        <input id="reset-password" type="password" autocomplete="new-password" minLength={12} value={newPassword} onInput={(e) => setNewPassword(e.currentTarget.value)} />
+        <p>Their console sessions end; their API tokens keep working.</p>
       </ConfirmDialog>
     </section>
   );

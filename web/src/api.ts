@@ -127,6 +127,22 @@ export interface UserView {
   readonly role: Role;
   readonly createdAt: number;
   readonly lastLogin?: number;
+  /** Present while the account is disabled. */
+  readonly disabledAt?: number;
+}
+
+/** An operator API token as listed: its id, never the token. */
+export interface TokenView {
+  readonly id: string;
+  readonly user: string;
+  readonly createdAt: number;
+  readonly expiresAt?: number;
+  readonly lastUsed?: number;
+}
+
+/** A token just created: the `fdo_…` token is in this answer only. */
+export interface CreatedToken extends TokenView {
+  readonly token: string;
 }
 
 /** An API refusal: HTTP status, the error code and message, and validation lines if any. */
@@ -190,6 +206,16 @@ export const api = {
   users: () => call<{ users: UserView[] }>('GET', '/users'),
   addUser: (name: string, role: Role, password: string) => call<unknown>('POST', '/users', { name, role, password }),
   removeUser: (name: string) => call<undefined>('DELETE', `/users/${encodeURIComponent(name)}`),
+  setRole: (name: string, role: Role) => call<undefined>('PUT', `/users/${encodeURIComponent(name)}/role`, { role }),
+  setDisabled: (name: string, disabled: boolean) => call<undefined>('PUT', `/users/${encodeURIComponent(name)}/disabled`, { disabled }),
+  setPassword: (name: string, password: string) => call<undefined>('PUT', `/users/${encodeURIComponent(name)}/password`, { password }),
+  /** The caller's own password; the session continues as a new one (its CSRF token in the answer). */
+  changeOwnPassword: (currentPassword: string, password: string) => call<Session>('PUT', '/session/password', { currentPassword, password }),
+  tokens: () => call<{ tokens: TokenView[] }>('GET', '/tokens'),
+  /** `ttlMs` null: no expiry. */
+  createToken: (user: string, ttlMs: number | null) => call<CreatedToken>('POST', '/tokens', ttlMs === null ? { user, noExpiry: true } : { user, ttlMs }),
+  revokeToken: (id: string) => call<undefined>('DELETE', `/tokens/${encodeURIComponent(id)}`),
+  releaseInfra: (id: string) => call<{ id: string; name: string; released?: { hostname: string } }>('POST', `/infras/${encodeURIComponent(id)}/release`),
 };
 
 /** The URL of a run's event stream (server-sent events). */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/** Infrastructures: connected or not, agent version and host, capabilities, last seen, current run; admins rotate keys. */
+/** Infrastructures: connected or not, agent version and host, capabilities, last seen, current run; admins create one, rotate its key or release it from its machine. */
 import { useEffect, useState } from 'preact/hooks';
 
 import { api, can, type Infra, type Operator } from './api.js';
@@ -13,6 +13,7 @@ export function Infras({ operator }: { operator: Operator }) {
   const [infras, setInfras] = useState<Infra[] | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
   const [rotating, setRotating] = useState<Infra | undefined>(undefined);
+  const [releasing, setReleasing] = useState<Infra | undefined>(undefined);
   const [notice, setNotice] = useState('');
   const [newName, setNewName] = useState('');
   const [created, setCreated] = useState<{ id: string; name: string; accessKey: string } | undefined>(undefined);
@@ -34,6 +35,18 @@ export function Infras({ operator }: { operator: Operator }) {
     try {
       setCreated(await api.createInfra(newName));
       setNewName('');
+      setReload((n) => n + 1);
+    } catch (e) {
+      setError(e);
+    }
+  };
+  const release = async (yes: boolean): Promise<void> => {
+    const infra = releasing;
+    setReleasing(undefined);
+    if (!yes || !infra) return;
+    try {
+      const answer = await api.releaseInfra(infra.id);
+      setNotice(answer.released ? `${infra.name} released from ${answer.released.hostname}: the next agent to use its key takes it over.` : `${infra.name} was not bound to a machine; nothing to release.`);
       setReload((n) => n + 1);
     } catch (e) {
       setError(e);
@@ -69,7 +82,12 @@ export function Infras({ operator }: { operator: Operator }) {
                   <td data-label="Capabilities" class="capabilities">{i.capabilities.length ? i.capabilities.join(', ') : '—'}</td>
                   <td data-label="Last seen" title={dateTime(i.lastSeen)}>{ago(i.lastSeen)}</td>
                   <td data-label="Current run">{i.currentRunId ? <a href={href('runs', i.currentRunId)}>{i.currentRunId}</a> : '—'}</td>
-                  {can(operator, 'admin') && <td><button type="button" onClick={() => setRotating(i)}>Rotate key</button></td>}
+                  {can(operator, 'admin') && (
+                    <td><div class="row-actions">
+                      <button type="button" aria-label={`Rotate the key of ${i.name}`} onClick={() => setRotating(i)}>Rotate key</button>
+                      <button type="button" aria-label={`Release ${i.name} from its machine`} onClick={() => setReleasing(i)}>Release</button>
+                    </div></td>
+                  )}
                 </tr>
               ))}
             </tbody>
@@ -92,6 +110,9 @@ export function Infras({ operator }: { operator: Operator }) {
           )}
         </>
       )}
+      <ConfirmDialog open={releasing !== undefined} title="Release from its machine?" confirmLabel="Release" onAnswer={(yes) => void release(yes)}>
+        <p><strong>{releasing?.name}</strong> is unbound from the machine its agent runs on; the next agent to use its key (a re-installed host) takes it over.</p>
+      </ConfirmDialog>
       <ConfirmDialog open={rotating !== undefined} title="Rotate the access key?" confirmLabel="Rotate key" onAnswer={(yes) => void rotate(yes)}>
         <p>The agent of <strong>{rotating?.name}</strong> receives a new key with its next token and confirms it; the old key works until then.</p>
       </ConfirmDialog>

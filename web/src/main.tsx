@@ -8,6 +8,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 
 import './styles.css';
+import { Account } from './account.js';
 import { Audit, Users } from './admin.js';
 import { api, ApiError, can, setCsrfToken, type Session } from './api.js';
 import { ExperimentEditor, Experiments } from './experiments.js';
@@ -17,9 +18,10 @@ import { QueueRun } from './queue.js';
 import { href, useRoute, type Route } from './router.js';
 import { Run } from './run.js';
 import { Runs } from './runs.js';
+import { Tokens } from './tokens.js';
 import { ErrorBox } from './widgets.js';
 
-function View({ route, session }: { route: Route; session: Session }) {
+function View({ route, session, onSession }: { route: Route; session: Session; onSession: (session: Session) => void }) {
   const [view = 'runs', id] = route.parts;
   const { operator } = session;
   if (view === 'infras') return <Infras operator={operator} />;
@@ -29,6 +31,8 @@ function View({ route, session }: { route: Route; session: Session }) {
   if (view === 'queue' && can(operator, 'operator')) return <QueueRun route={route} />;
   if (view === 'audit' && can(operator, 'admin')) return <Audit />;
   if (view === 'users' && can(operator, 'admin')) return <Users operator={operator} />;
+  if (view === 'tokens' && can(operator, 'admin')) return <Tokens />;
+  if (view === 'account') return <Account operator={operator} onSession={onSession} />;
   return <Runs route={route} />;
 }
 
@@ -71,7 +75,9 @@ function App() {
             {link('experiments', 'Experiments')}
             {can(session.operator, 'operator') && link('queue', 'Queue a run')}
             {can(session.operator, 'admin') && link('users', 'Operators')}
+            {can(session.operator, 'admin') && link('tokens', 'API tokens')}
             {can(session.operator, 'admin') && link('audit', 'Audit log')}
+            {link('account', 'Account')}
           </ul>
         </nav>
         <div class="who">
@@ -79,7 +85,7 @@ function App() {
           <button type="button" onClick={() => void logout()}>Log out</button>
         </div>
       </header>
-      <main id="content"><View route={route} session={session} /></main>
+      <main id="content"><View route={route} session={session} onSession={login} /></main>
     </>
   );
 }

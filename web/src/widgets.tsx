@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Small shared pieces: error boxes (with validation lines), confirmation dialog, state badges. */
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useId, useRef } from 'preact/hooks';
 
 import { ApiError } from './api.js';
 
@@ -30,6 +30,8 @@ export function ErrorBox({ error }: { error: unknown }) {
 /** A modal <dialog> asking to confirm `question`; `onAnswer(true)` on Confirm. */
 export function ConfirmDialog({ open, title, children, confirmLabel, onAnswer }: { open: boolean; title: string; children: ComponentChildren; confirmLabel: string; onAnswer: (yes: boolean) => void }) {
   const ref = useRef<HTMLDialogElement>(null);
+  // One id per dialog: a view may hold several.
+  const titleId = useId();
   useEffect(() => {
     const dialog = ref.current;
     if (!dialog) return;
@@ -37,8 +39,8 @@ export function ConfirmDialog({ open, title, children, confirmLabel, onAnswer }:
     if (!open && dialog.open) dialog.close();
   }, [open]);
   return (
-    <dialog ref={ref} aria-labelledby="confirm-title" onCancel={() => onAnswer(false)}>
-      <h2 id="confirm-title">{title}</h2>
+    <dialog ref={ref} aria-labelledby={titleId} onCancel={() => onAnswer(false)}>
+      <h2 id={titleId}>{title}</h2>
       <div>{children}</div>
       <div class="actions">
         <button type="button" onClick={() => onAnswer(false)}>Cancel</button>

@@ -49,6 +49,8 @@ export interface UserView {
   readonly role: Role;
   readonly createdAt: number;
   readonly lastLogin?: number;
+  /** Present while the account is disabled. */
+  readonly disabledAt?: number;
 }
 
 export interface TokenView {
@@ -60,7 +62,13 @@ export interface TokenView {
 }
 
 function userView(u: UserRecord): UserView {
-  return { name: u.name, role: u.role, createdAt: u.createdAt, ...(u.lastLogin === undefined ? {} : { lastLogin: u.lastLogin }) };
+  return {
+    name: u.name,
+    role: u.role,
+    createdAt: u.createdAt,
+    ...(u.lastLogin === undefined ? {} : { lastLogin: u.lastLogin }),
+    ...(u.disabledAt === undefined ? {} : { disabledAt: u.disabledAt }),
+  };
 }
 
 function tokenView(t: ApiTokenRecord): TokenView {
@@ -132,13 +140,28 @@ export class OperatorService {
     await this.audit(actor, 'user.role', name, `${before.role} -> ${checkedRole}`);
   }
 
-  /** Creates an API token for `userName`; the token is returned this once and stored hashed. */
-  async createToken(actor: Actor, userName: string, ttlMs: number | undefined = DEFAULT_TOKEN_TTL_MS): Promise<{ token: string; view: TokenView }> {
+  /**
+   * Disables an account (no login; its sessions end and its tokens are refused, all kept for an
+   * enable) or enables it again. An operator cannot disable themselves (no admin locks the last
+   * admin out by a slip).
+   */
+  async setDisabled(actor: Actor, name: string, disabled: boolean): Promise<void> {
+    if (disabled && actor.name === name) throw new OperatorError('BAD_REQUEST', 'you cannot disable your own account');
+    const before = await this.#store.user(name);
+    if (!before || !(await this.#store.setDisabled(name, disabled ? (before.disabledAt ?? this.#now()) : null))) throw this.#noUser(name);
+    await this.audit(actor, disabled ? 'user.disable' : 'user.enable', name, disabled ? 'sessions ended; tokens refused' : undefined);
+  }
+
+  /**
+   * Creates an API token for `userName` living `ttlMs` (null: no expiry); the token is returned
+   * this once and stored hashed.
+   */
+  async createToken(actor: Actor, userName: string, ttlMs: number | null = DEFAULT_TOKEN_TTL_MS): Promise<{ token: string; view: TokenView }> {
     if (!(await this.#store.user(userName))) throw this.#noUser(userName);
-    if (ttlMs !== undefined && (ttlMs < 60_000 || ttlMs > MAX_TOKEN_TTL_MS)) throw new OperatorError('BAD_REQUEST', 'a token lifetime must be 1 min–730 days');
+    if (ttlMs !== null && (ttlMs < 60_000 || ttlMs > MAX_TOKEN_TTL_MS)) throw new OperatorError('BAD_REQUEST', 'a token lifetime must be 1 min–730 days');
     const token = newApiToken();
     const now = this.#now();
-    const record: ApiTokenRecord = { id: `tok_${randomBytes(9).toString('base64url')}`, hash: secretHash(token), userName, createdAt: now, ...(ttlMs === undefined ? {} : { expiresAt: now + ttlMs }) };
+    const record: ApiTokenRecord = { id: `tok_${randomBytes(9).toString('base64url')}`, hash: secretHash(token), userName, createdAt: now, ...(ttlMs === null ? {} : { expiresAt: now + ttlMs }) };
     await this.#store.addApiToken(record);
     await this.audit(actor, 'token.create', userName, record.id);
     return { token, view: tokenView(record) };

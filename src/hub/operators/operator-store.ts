@@ -14,6 +14,8 @@ export interface UserRecord {
   readonly passwordHash: string;
   readonly createdAt: number;
   readonly lastLogin?: number;
+  /** Set while the account is disabled: no login, its sessions ended, its tokens refused. */
+  readonly disabledAt?: number;
 }
 
 export interface SessionRecord {
@@ -62,6 +64,12 @@ export interface ExperimentRecord {
   readonly faults: number;
 }
 
+/** Failed logins of one subject (`name:<operator>`, `address:<remote>`) in one window. */
+export interface LoginFailureWindow {
+  readonly failures: number;
+  readonly windowStart: number;
+}
+
 export interface OperatorStore {
   /** False when the name is taken. */
   addUser(user: Pick<UserRecord, 'name' | 'role' | 'passwordHash' | 'createdAt'>): Promise<boolean>;
@@ -74,6 +82,8 @@ export interface OperatorStore {
   /** Sets the role (sessions and tokens follow the user's current role); false if no such user. */
   setRole(name: string, role: Role): Promise<boolean>;
   recordLogin(name: string, at: number): Promise<void>;
+  /** Disables the user (ending their sessions) at `at`, or enables them (null); false if no such user. */
+  setDisabled(name: string, at: number | null): Promise<boolean>;
 
   addSession(session: SessionRecord): Promise<void>;
   session(idHash: string): Promise<SessionRecord | undefined>;
@@ -88,6 +98,18 @@ export interface OperatorStore {
   /** False if there is no token with that id. */
   revokeApiToken(id: string): Promise<boolean>;
   touchApiToken(hash: string, at: number): Promise<void>;
+
+  /**
+   * Failed-login counters, in the database so every hub process on it shares them. The window
+   * of `subject` if it started after `since` (an older one has lapsed).
+   */
+  loginFailures(subject: string, since: number): Promise<LoginFailureWindow | undefined>;
+  /**
+   * Counts one failure of `subject` atomically (two replicas at once both count): a window that
+   * started at or before `since` is replaced by one starting `now`. Drops every lapsed window.
+   */
+  recordLoginFailure(subject: string, now: number, since: number): Promise<LoginFailureWindow>;
+  clearLoginFailures(subject: string): Promise<void>;
 
   /** Appends an entry; returns its id (increasing). */
   appendAudit(entry: NewAuditEntry): Promise<number>;

@@ -13,7 +13,7 @@ import { SESSION_COOKIE, type Operator, type OperatorAuth } from './auth.js';
 import type { EventStreams } from './events.js';
 import { sessionCookie } from './http.js';
 import { OperatorError } from './operator-error.js';
-import type { Actor } from './operator-service.js';
+import { DEFAULT_TOKEN_TTL_MS, type Actor } from './operator-service.js';
 import type { HubOperations } from './operations.js';
 import type { Role } from './roles.js';
 
@@ -89,6 +89,11 @@ const AbortBody = z.object({ force: z.boolean().optional() });
 const ExperimentBody = z.object({ text: z.string().max(512 * 1024) });
 const UserBody = z.object({ name: z.string().max(200), role: z.string().max(20), password: z.string().max(2048) });
 const RoleBody = z.object({ role: z.string().max(20) });
+const DisabledBody = z.object({ disabled: z.boolean() });
+const PasswordBody = z.object({ password: z.string().max(2048) });
+const OwnPasswordBody = z.object({ currentPassword: z.string().max(2048), password: z.string().max(2048) });
+// ttlMs: the lifetime (default 90 days); noExpiry: a token that never expires.
+const TokenBody = z.object({ user: z.string().max(200), ttlMs: z.number().int().optional(), noExpiry: z.boolean().optional() });
 
 const ok = (body?: unknown, status = 200): Reply => ({ status, ...(body === undefined ? {} : { body }) });
 
@@ -253,6 +258,75 @@ export const OPERATOR_ROUTES: readonly OperatorRoute[] = [
     role: 'admin',
     handler: async (ctx, deps) => {
       await deps.ops.operators.setRole(ctx.actor, ctx.params['name'] ?? '', parseBody(RoleBody, await ctx.body()).role);
+      return ok(undefined, 204);
+    },
+  },
+  {
+    method: 'PUT',
+    path: '/api/v1/users/:name/password',
+    role: 'admin',
+    handler: async (ctx, deps) => {
+      await deps.ops.operators.setPassword(ctx.actor, ctx.params['name'] ?? '', parseBody(PasswordBody, await ctx.body()).password);
+      return ok(undefined, 204);
+    },
+  },
+  {
+    method: 'PUT',
+    path: '/api/v1/users/:name/disabled',
+    role: 'admin',
+    handler: async (ctx, deps) => {
+      await deps.ops.operators.setDisabled(ctx.actor, ctx.params['name'] ?? '', parseBody(DisabledBody, await ctx.body()).disabled);
+      return ok(undefined, 204);
+    },
+  },
+  {
+    method: 'PUT',
+    path: '/api/v1/session/password',
+    role: 'viewer',
+    handler: async (ctx, deps) => {
+      // Any operator, their own password: the current one is checked (and rate-limited as a login).
+      const caller = callerOf(ctx);
+      const { currentPassword, password } = parseBody(OwnPasswordBody, await ctx.body());
+      try {
+        await deps.auth.checkPassword(caller.operator.name, currentPassword, ctx.remote);
+      } catch (error) {
+        // Not 401: the caller is authenticated; only the password they typed is wrong.
+        if (error instanceof OperatorError && error.apiCode === 'UNAUTHENTICATED') throw new OperatorError('FORBIDDEN', 'the current password is wrong');
+        throw error;
+      }
+      await deps.ops.operators.setPassword(ctx.actor, caller.operator.name, password);
+      if (caller.via !== 'session') return ok(undefined, 204);
+      // Changing the password ended every session of the operator: this one continues as a new one.
+      const login = await deps.auth.startSession(caller.operator.name);
+      return {
+        status: 200,
+        body: { operator: login.operator, csrfToken: login.csrfToken },
+        headers: { 'set-cookie': sessionCookie(SESSION_COOKIE, login.sessionId, deps.sessionTtlSeconds, deps.secureCookies) },
+      };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/tokens',
+    role: 'admin',
+    handler: async (ctx, deps) => ok({ tokens: await deps.ops.operators.listTokens(ctx.query.get('user') || undefined) }),
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/tokens',
+    role: 'admin',
+    handler: async (ctx, deps) => {
+      const { user, ttlMs, noExpiry } = parseBody(TokenBody, await ctx.body());
+      const { token, view } = await deps.ops.operators.createToken(ctx.actor, user, noExpiry === true ? null : (ttlMs ?? DEFAULT_TOKEN_TTL_MS));
+      return ok({ ...view, token }, 201);
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/api/v1/tokens/:id',
+    role: 'admin',
+    handler: async (ctx, deps) => {
+      await deps.ops.operators.revokeToken(ctx.actor, ctx.params['id'] ?? '');
       return ok(undefined, 204);
     },
   },

@@ -2,11 +2,11 @@
 /**
  * OperatorStore in SQL that SQLite and PostgreSQL both run as written (`?` placeholders,
  * `INSERT … RETURNING`, `ON CONFLICT`), over the hub store's SqlDriver (sql-store.ts
- * `operators()`). The tables come from the hub's migrations (migrations.ts, version 5). The audit table is only ever inserted into and read:
+ * `operators()`). The tables come from the hub's migrations (migrations.ts, versions 5 and 6). The audit table is only ever inserted into and read:
  * there is no UPDATE or DELETE of `operator_audit` here (test/unit/hub/operators/audit.test.ts
  * checks this file's SQL for one).
  */
-import type { ApiTokenRecord, AuditEntry, ExperimentRecord, NewAuditEntry, OperatorStore, SessionRecord, UserRecord } from './operator-store.js';
+import type { ApiTokenRecord, AuditEntry, ExperimentRecord, LoginFailureWindow, NewAuditEntry, OperatorStore, SessionRecord, UserRecord } from './operator-store.js';
 import { isRole, type Role } from './roles.js';
 import type { SqlDriver } from '../sql-driver.js';
 
@@ -21,13 +21,22 @@ interface UserRow {
   password_hash: string;
   created_at: number | string;
   last_login: number | string | null;
+  disabled_at: number | string | null;
 }
 
 function toUser(row: UserRow): UserRecord {
   const lastLogin = optNum(row.last_login);
   // A role this code does not know (a newer faultd wrote it) gets the least rights.
   const role: Role = isRole(row.role) ? row.role : 'viewer';
-  return { name: row.name, role, passwordHash: row.password_hash, createdAt: num(row.created_at), ...(lastLogin === undefined ? {} : { lastLogin }) };
+  const disabledAt = optNum(row.disabled_at);
+  return {
+    name: row.name,
+    role,
+    passwordHash: row.password_hash,
+    createdAt: num(row.created_at),
+    ...(lastLogin === undefined ? {} : { lastLogin }),
+    ...(disabledAt === undefined ? {} : { disabledAt }),
+  };
 }
 
 interface SessionRow {
@@ -97,6 +106,15 @@ function toExperiment(row: ExperimentRow): ExperimentRecord {
   return { name: row.name, text: row.text, updatedAt: num(row.updated_at), updatedBy: row.updated_by, faults: num(row.faults) };
 }
 
+interface FailureRow {
+  failures: number | string;
+  window_start: number | string;
+}
+
+function toFailureWindow(row: FailureRow): LoginFailureWindow {
+  return { failures: num(row.failures), windowStart: num(row.window_start) };
+}
+
 export class SqlOperatorStore implements OperatorStore {
   readonly #db: SqlDriver;
 
@@ -130,6 +148,14 @@ export class SqlOperatorStore implements OperatorStore {
       await tx.run('DELETE FROM operator_sessions WHERE user_name = ?', [name]);
       await tx.run('DELETE FROM operator_tokens WHERE user_name = ?', [name]);
       return (await tx.run('DELETE FROM operator_users WHERE name = ?', [name])) === 1;
+    });
+  }
+
+  async setDisabled(name: string, at: number | null): Promise<boolean> {
+    return this.#db.transaction(async (tx) => {
+      const changed = await tx.run('UPDATE operator_users SET disabled_at = ? WHERE name = ?', [at, name]);
+      if (at !== null) await tx.run('DELETE FROM operator_sessions WHERE user_name = ?', [name]);
+      return changed === 1;
     });
   }
 
@@ -215,6 +241,32 @@ export class SqlOperatorStore implements OperatorStore {
 
   async touchApiToken(hash: string, at: number): Promise<void> {
     await this.#db.run('UPDATE operator_tokens SET last_used = ? WHERE hash = ?', [at, hash]);
+  }
+
+  async loginFailures(subject: string, since: number): Promise<LoginFailureWindow | undefined> {
+    const row = await this.#db.get<FailureRow>('SELECT failures, window_start FROM operator_login_failures WHERE subject = ? AND window_start > ?', [subject, since]);
+    return row && toFailureWindow(row);
+  }
+
+  async recordLoginFailure(subject: string, now: number, since: number): Promise<LoginFailureWindow> {
+    // One statement: concurrent failures on several replicas each add one (the row is locked
+    // by the upsert on PostgreSQL, the database by the write on SQLite).
+    const row = await this.#db.get<FailureRow>(
+      `INSERT INTO operator_login_failures (subject, window_start, failures) VALUES (?, ?, 1)
+       ON CONFLICT (subject) DO UPDATE SET
+         failures = CASE WHEN operator_login_failures.window_start <= ? THEN 1 ELSE operator_login_failures.failures + 1 END,
+         window_start = CASE WHEN operator_login_failures.window_start <= ? THEN excluded.window_start ELSE operator_login_failures.window_start END
+       RETURNING failures, window_start`,
+      [subject, now, since, since],
+    );
+    if (!row) throw new Error('the login failure upsert returned no row');
+    // Bounded: a lapsed window is of no use, whatever name an attacker tried.
+    await this.#db.run('DELETE FROM operator_login_failures WHERE window_start <= ?', [since]);
+    return toFailureWindow(row);
+  }
+
+  async clearLoginFailures(subject: string): Promise<void> {
+    await this.#db.run('DELETE FROM operator_login_failures WHERE subject = ?', [subject]);
   }
 
   async appendAudit(entry: NewAuditEntry): Promise<number> {

@@ -220,3 +220,54 @@ test('a plain-HTTP hub sets the cookie without Secure; under mutual TLS the oper
     t.regex(agentCall.json.error?.message ?? '', /client certificate signed by the hub CA is required/);
   }
 });
+
+test('an operator changes their own password: the current one is checked (403, counted as a failed login); the session continues as a new one, the others end', async (t) => {
+  const hub = await startHub(t, { auth: { failuresPerName: 3 } });
+  await addOperator(hub, 'vic', 'viewer');
+  const session = await login(hub, 'vic');
+  const other = await login(hub, 'vic');
+  const wrong = await apiCall(hub, 'PUT', '/api/v1/session/password', { body: { currentPassword: 'not my password', password: 'a brand new passphrase' }, auth: session });
+  t.is(wrong.status, 403);
+  t.deepEqual(wrong.json, { error: { code: 'FORBIDDEN', message: 'the current password is wrong' } });
+  const weak = await apiCall(hub, 'PUT', '/api/v1/session/password', { body: { currentPassword: PASSWORD, password: 'short' }, auth: session });
+  t.is(weak.status, 400);
+  const changed = await apiCall(hub, 'PUT', '/api/v1/session/password', { body: { currentPassword: PASSWORD, password: 'a brand new passphrase' }, auth: session });
+  t.is(changed.status, 200, changed.text);
+  const cookie = String(changed.headers['set-cookie']).split(';')[0] ?? '';
+  t.not(cookie, session.cookie);
+  t.like(changed.json, { operator: { name: 'vic', role: 'viewer' } });
+  t.is((await apiCall(hub, 'GET', '/api/v1/session', { headers: { cookie } })).status, 200, 'the new session works');
+  t.is((await apiCall(hub, 'GET', '/api/v1/session', { headers: { cookie: session.cookie } })).status, 401, 'the old one ended');
+  t.is((await apiCall(hub, 'GET', '/api/v1/session', { headers: { cookie: other.cookie } })).status, 401, 'and the other sessions');
+  t.is((await apiCall(hub, 'POST', '/api/v1/login', { body: { name: 'vic', password: PASSWORD } })).status, 401);
+  t.is((await apiCall(hub, 'POST', '/api/v1/login', { body: { name: 'vic', password: 'a brand new passphrase' } })).status, 200);
+  const audit = await hub.ops.operators.listAudit(100);
+  t.like(audit.find((e) => e.action === 'user.passwd'), { actor: 'vic', role: 'viewer', target: 'vic' });
+});
+
+test('a disabled operator cannot log in (the same answer as a wrong password), their session and token are refused at once; enabled again, the token works and they log in', async (t) => {
+  const hub = await startHub(t);
+  await addOperator(hub, 'ada', 'admin');
+  await addOperator(hub, 'vic', 'viewer');
+  const admin = await login(hub, 'ada');
+  const session = await login(hub, 'vic');
+  const token = await apiToken(hub, 'vic');
+  t.is((await apiCall(hub, 'GET', '/api/v1/runs', { auth: { bearer: token } })).status, 200);
+  t.is((await apiCall(hub, 'PUT', '/api/v1/users/vic/disabled', { body: { disabled: true }, auth: admin })).status, 204);
+  t.is((await apiCall(hub, 'GET', '/api/v1/session', { headers: { cookie: session.cookie } })).status, 401, 'the session ended');
+  t.is((await apiCall(hub, 'GET', '/api/v1/runs', { auth: { bearer: token } })).status, 401, 'the token is refused');
+  const refused = await apiCall(hub, 'POST', '/api/v1/login', { body: { name: 'vic', password: PASSWORD } });
+  t.is(refused.status, 401);
+  t.deepEqual(refused.json, { error: { code: 'UNAUTHENTICATED', message: 'wrong operator name or password' } });
+  const users = await apiCall(hub, 'GET', '/api/v1/users', { auth: admin });
+  t.true(typeof (users.json['users'] as { name: string; disabledAt?: number }[]).find((u) => u.name === 'vic')?.disabledAt === 'number');
+  const self = await apiCall(hub, 'PUT', '/api/v1/users/ada/disabled', { body: { disabled: true }, auth: admin });
+  t.is(self.status, 400);
+  t.is(self.json.error?.message, 'you cannot disable your own account');
+  t.is((await apiCall(hub, 'PUT', '/api/v1/users/nobody/disabled', { body: { disabled: true }, auth: admin })).status, 404);
+  t.is((await apiCall(hub, 'PUT', '/api/v1/users/vic/disabled', { body: { disabled: false }, auth: admin })).status, 204);
+  t.is((await apiCall(hub, 'GET', '/api/v1/runs', { auth: { bearer: token } })).status, 200, 'the token works again');
+  t.is((await apiCall(hub, 'POST', '/api/v1/login', { body: { name: 'vic', password: PASSWORD } })).status, 200);
+  const audit = (await hub.ops.operators.listAudit(100)).filter((e) => e.target === 'vic' && e.actor === 'ada').map((e) => `${e.actor} ${e.action}`);
+  t.deepEqual(audit.reverse(), ['ada user.disable', 'ada user.enable']);
+});

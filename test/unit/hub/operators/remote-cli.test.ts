@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // `faultd hub …` against a real hub over TLS (--hub-url, --token-file, --ca-file) prints what
-// the same command prints on the hub's database file; accounts and tokens are managed locally.
+// the same command prints on the hub's database file, accounts and tokens included (admin only).
 import { spawn } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import test from 'ava';
 
 import { FAULTD_BIN, runCli } from '../../../helpers/cli.js';
 import { QUEUED_EXPERIMENT, startHub } from '../../../helpers/hub.js';
-import { addOperator, apiToken, PASSWORD } from '../../../helpers/operator-api.js';
+import { addOperator, apiCall, apiToken, PASSWORD } from '../../../helpers/operator-api.js';
 
 test('infra, run, runs, result, logs, abort, audit and user list print the same remotely as locally; roles and refusals', async (t) => {
   t.timeout(120_000);
@@ -101,9 +101,9 @@ test('infra, run, runs, result, logs, abort, audit and user list print the same 
   const loose = await remote(annToken, 'runs');
   t.is(loose.code, 2);
   t.regex(loose.stderr, /readable by others than its owner/);
-  const localOnly = await remote(vicToken, 'token', 'list');
-  t.is(localOnly.code, 2);
-  t.regex(localOnly.stderr, /works on the hub's database file only/);
+  const viewerTokens = await remote(vicToken, 'token', 'list');
+  t.is(viewerTokens.code, 1);
+  t.regex(viewerTokens.stderr, /refused the call \(FORBIDDEN\): GET \/api\/v1\/tokens needs role admin; you are viewer/);
   const down = await runCli(['hub', '--hub-url', 'https://127.0.0.1:1', '--token-file', vicToken, '--ca-file', caFile, 'runs'], stateDir);
   t.is(down.code, 1);
   t.regex(down.stderr, /cannot reach the hub at https:\/\/127\.0\.0\.1:1/);
@@ -158,4 +158,103 @@ test('user add (password from a file or stdin, never argv), list, role, passwd, 
   const audit = JSON.parse((await cli('audit', '--json')).stdout) as { actor: string; role: string; action: string; remote: string }[];
   t.deepEqual(audit.map((e) => e.action).reverse(), ['user.add', 'user.add', 'user.role', 'user.passwd', 'token.create', 'token.revoke', 'user.remove']);
   t.true(audit.every((e) => /^local:\S+$/.test(e.actor) && e.role === 'local' && e.remote === 'local'));
+});
+
+test('user add, list, role, passwd, disable, enable, remove and token create, list, revoke through --hub-url with an admin token: the same output as locally, audited as the admin from their address; a viewer is refused', async (t) => {
+  t.timeout(120_000);
+  const hub = await startHub(t);
+  const stateDir = path.join(hub.dir, 'state');
+  writeFileSync(path.join(hub.dir, 'config.yaml'), '');
+  const caFile = path.join(hub.dir, 'hub-ca.pem');
+  writeFileSync(caFile, hub.ca);
+  await addOperator(hub, 'ann', 'admin');
+  await addOperator(hub, 'vic', 'viewer');
+  const tokenFile = (name: string, token: string) => {
+    const file = path.join(hub.dir, `${name}.token`);
+    writeFileSync(file, `${token}\n`, { mode: 0o600 });
+    return file;
+  };
+  const annToken = tokenFile('ann', await apiToken(hub, 'ann'));
+  const vicToken = tokenFile('vic', await apiToken(hub, 'vic'));
+  const passwordFile = path.join(hub.dir, 'pw');
+  writeFileSync(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
+  const local = (...args: string[]) => runCli(['hub', '--hub-dir', hub.dir, ...args], stateDir);
+  const remote = (token: string, ...args: string[]) => runCli(['hub', '--hub-dir', path.join(hub.dir, 'unused'), '--hub-url', hub.url, '--token-file', token, '--ca-file', caFile, ...args], stateDir);
+
+  const added = await remote(annToken, 'user', 'add', 'bob', '--role', 'viewer', '--password-file', passwordFile);
+  t.is(added.code, 0, added.stderr);
+  t.regex(added.stdout, /Operator "bob" created with role viewer/);
+  t.like(await hub.ops.operators.listUsers().then((users) => users.find((u) => u.name === 'bob')), { role: 'viewer' });
+  // Piped on stdin, as locally; the hub checks it.
+  const piped = await runWithInput(['hub', '--hub-url', hub.url, '--token-file', annToken, '--ca-file', caFile, 'user', 'add', 'cy', '--role', 'operator'], stateDir, 'another long password\n');
+  t.is(piped.code, 0, piped.stderr);
+  const short = await runWithInput(['hub', '--hub-url', hub.url, '--token-file', annToken, '--ca-file', caFile, 'user', 'add', 'dee', '--role', 'viewer'], stateDir, 'short\n');
+  t.is(short.code, 2);
+  t.regex(short.stderr, /at least 12 characters/);
+  const duplicate = await remote(annToken, 'user', 'add', 'bob', '--role', 'viewer', '--password-file', passwordFile);
+  t.is(duplicate.code, 2);
+  t.regex(duplicate.stderr, /operator "bob" already exists/);
+  for (const args of [['user', 'list'], ['user', 'list', '--json']]) {
+    const [here, there] = await Promise.all([local(...args), remote(annToken, ...args)]);
+    t.is(there.code, 0, there.stderr);
+    t.is(there.stdout, here.stdout, args.join(' '));
+  }
+  t.is((await remote(annToken, 'user', 'role', 'bob', 'operator')).code, 0);
+  t.is((await hub.ops.operators.listUsers()).find((u) => u.name === 'bob')?.role, 'operator');
+  t.is((await remote(annToken, 'user', 'role', 'bob', 'root')).code, 2, 'unknown role');
+  t.is((await remote(annToken, 'user', 'role', 'nobody', 'viewer')).code, 2, 'unknown operator');
+  // passwd: the new password logs in, the old one no longer does.
+  writeFileSync(passwordFile, 'a brand new passphrase\n', { mode: 0o600 });
+  t.is((await remote(annToken, 'user', 'passwd', 'bob', '--password-file', passwordFile)).code, 0);
+  t.is((await apiCall(hub, 'POST', '/api/v1/login', { body: { name: 'bob', password: 'a brand new passphrase' } })).status, 200);
+  t.is((await apiCall(hub, 'POST', '/api/v1/login', { body: { name: 'bob', password: PASSWORD } })).status, 401);
+
+  // Tokens: created remotely, shown once, working, listed the same as locally, revoked.
+  const created = await remote(annToken, 'token', 'create', '--user', 'bob', '--ttl', '1d');
+  t.is(created.code, 0, created.stderr);
+  const value = /^(fdo_\S+)$/m.exec(created.stdout)?.[1] ?? '';
+  const tokenId = /API token (tok_\S+) for "bob", expires /.exec(created.stdout)?.[1] ?? '';
+  t.truthy(value && tokenId, created.stdout);
+  const bobToken = tokenFile('bob', value);
+  t.is((await remote(bobToken, 'runs')).code, 0, 'the new token works');
+  const forever = await remote(annToken, 'token', 'create', '--user', 'cy', '--no-expiry');
+  t.regex(forever.stdout, /API token tok_\S+ for "cy", no expiry:/);
+  for (const args of [['token', 'list'], ['token', 'list', '--json'], ['token', 'list', '--user', 'bob']]) {
+    const [here, there] = await Promise.all([local(...args), remote(annToken, ...args)]);
+    t.is(there.code, 0, there.stderr);
+    t.is(there.stdout, here.stdout, args.join(' '));
+  }
+  t.regex((await remote(annToken, 'token', 'list', '--user', 'bob')).stdout, new RegExp(`^${tokenId}\\s+bob\\s+created .*; expires .*; last used \\S+$`, 'm'));
+  t.false((await remote(annToken, 'token', 'list')).stdout.includes(value), 'the token itself is never shown again');
+  t.is((await remote(annToken, 'token', 'revoke', tokenId)).code, 0);
+  t.is((await remote(annToken, 'token', 'revoke', tokenId)).code, 2, 'already revoked');
+  const revoked = await remote(bobToken, 'runs');
+  t.is(revoked.code, 1);
+  t.regex(revoked.stderr, /refused the call \(UNAUTHENTICATED\)/);
+
+  // A viewer can do none of it, and nothing changes.
+  for (const args of [['user', 'add', 'eve', '--role', 'admin', '--password-file', passwordFile], ['user', 'role', 'vic', 'admin'], ['user', 'passwd', 'ann', '--password-file', passwordFile], ['user', 'remove', 'ann'], ['token', 'create', '--user', 'vic'], ['token', 'list']]) {
+    const refused = await remote(vicToken, ...args);
+    t.is(refused.code, 1, args.join(' '));
+    t.regex(refused.stderr, /refused the call \(FORBIDDEN\): \S+ \/api\/v1\/\S+ needs role admin; you are viewer/, args.join(' '));
+  }
+  t.deepEqual((await hub.ops.operators.listUsers()).map((u) => `${u.name}:${u.role}`).sort(), ['ann:admin', 'bob:operator', 'cy:operator', 'vic:viewer']);
+
+  // Disabled: listed so (the same locally), no login; enabled again.
+  const disabled = await remote(annToken, 'user', 'disable', 'cy');
+  t.is(disabled.code, 0, disabled.stderr);
+  t.regex(disabled.stdout, /Operator "cy" disabled/);
+  const [listedHere, listedThere] = await Promise.all([local('user', 'list'), remote(annToken, 'user', 'list')]);
+  t.is(listedThere.stdout, listedHere.stdout);
+  t.regex(listedThere.stdout, /^cy\s+operator\s+created \S+; last login never; DISABLED since \S+$/m);
+  t.is((await apiCall(hub, 'POST', '/api/v1/login', { body: { name: 'cy', password: 'another long password' } })).status, 401);
+  t.is((await remote(annToken, 'user', 'enable', 'cy')).code, 0);
+  t.is((await apiCall(hub, 'POST', '/api/v1/login', { body: { name: 'cy', password: 'another long password' } })).status, 200);
+  t.is((await remote(vicToken, 'user', 'disable', 'ann')).code, 1, 'not for a viewer');
+
+  t.is((await remote(annToken, 'user', 'remove', 'bob')).code, 0);
+  t.is((await remote(annToken, 'user', 'remove', 'bob')).code, 2);
+  const audit = (await hub.ops.operators.listAudit(100)).filter((e) => e.actor === 'ann');
+  t.deepEqual(audit.map((e) => e.action).reverse(), ['user.add', 'user.add', 'user.role', 'user.passwd', 'token.create', 'token.create', 'token.revoke', 'user.disable', 'user.enable', 'user.remove']);
+  t.true(audit.every((e) => e.role === 'admin' && e.remote === '127.0.0.1'));
 });

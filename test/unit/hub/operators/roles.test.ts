@@ -46,6 +46,18 @@ async function fixture(hub: TestHub, route: OperatorRoute, ids: { infraId: strin
       return { path: route.path, body: { name: fresh('new'), role: 'viewer', password: PASSWORD } };
     case 'PUT /api/v1/users/:name/role':
       return { path: route.path.replace(':name', 'target'), body: { role: 'viewer' } };
+    case 'PUT /api/v1/users/:name/disabled':
+      return { path: route.path.replace(':name', 'target'), body: { disabled: false } };
+    case 'PUT /api/v1/users/:name/password':
+      return { path: route.path.replace(':name', 'target'), body: { password: PASSWORD } };
+    case 'PUT /api/v1/session/password':
+      return { path: route.path, body: { currentPassword: PASSWORD, password: PASSWORD } };
+    case 'POST /api/v1/tokens':
+      return { path: route.path, body: { user: 'target' } };
+    case 'DELETE /api/v1/tokens/:id': {
+      const { view } = await hub.ops.operators.createToken(actor, 'target');
+      return { path: route.path.replace(':id', view.id) };
+    }
     case 'DELETE /api/v1/users/:name': {
       const name = fresh('doomed');
       await addOperator(hub, name, 'viewer');
@@ -71,20 +83,23 @@ test('every route answers 401 without an operator credential, 403 below its role
     { label: 'nobody', auth: () => Promise.resolve(undefined) },
     { label: 'agent token', auth: () => Promise.resolve({ bearer: agentToken }) },
   ];
+  const sessions = new Map<Role, Credential>();
   for (const role of ROLES) {
     await addOperator(hub, `${role}-1`, role);
     const token = await apiToken(hub, `${role}-1`);
-    const session = await login(hub, `${role}-1`);
-    // Logout ends the session it is called with: that call gets a session of its own.
-    callers.push({ label: `${role} by cookie`, role, auth: () => Promise.resolve(session) });
+    sessions.set(role, await login(hub, `${role}-1`));
+    callers.push({ label: `${role} by cookie`, role, auth: () => Promise.resolve(sessions.get(role)) });
     callers.push({ label: `${role} by token`, role, auth: () => Promise.resolve({ bearer: token }) });
   }
+  // Logout ends the session it is called with, and a password change all the operator's: those
+  // calls get a session of their own, and the callers new sessions after them.
+  const endsSessions = new Set(['/api/v1/logout', '/api/v1/session/password']);
   let calls = 0;
   for (const route of OPERATOR_ROUTES) {
     for (const caller of callers) {
       const { path, body } = await fixture(hub, route, { infraId, runId: run.id });
       let auth = await caller.auth();
-      if (route.path === '/api/v1/logout' && auth && 'cookie' in auth && caller.role) auth = await login(hub, `${caller.role}-1`);
+      if (endsSessions.has(route.path) && auth && 'cookie' in auth && caller.role) auth = await login(hub, `${caller.role}-1`);
       const answer = await apiCall(hub, route.method, path, { ...(body === undefined ? {} : { body }), auth });
       calls += 1;
       const what = `${route.method} ${path} as ${caller.label}: ${answer.status} ${answer.text.slice(0, 200)}`;
@@ -101,6 +116,7 @@ test('every route answers 401 without an operator credential, 403 below its role
         t.true(answer.status >= 200 && answer.status < 300, what);
       }
     }
+    if (endsSessions.has(route.path)) for (const role of ROLES) sessions.set(role, await login(hub, `${role}-1`));
   }
   t.is(calls, OPERATOR_ROUTES.length * 8);
   // The agent API is unchanged: the agent token still works there.
