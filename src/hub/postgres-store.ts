@@ -18,6 +18,12 @@ import type { RunsListener } from './store.js';
 
 /** The advisory lock key migrations hold (any constant other applications are unlikely to use). */
 const MIGRATION_LOCK = 0x66_61_75_6c_74_64; // "faultd"
+/**
+ * Connections per hub replica. Calls are short but each waits for a few round trips: on the
+ * 2-core bench machine 10 were all busy with hundreds of calls queued at 2500 agents per
+ * replica while PostgreSQL used a quarter of a CPU (bench/fleet.ts).
+ */
+const DEFAULT_POOL_SIZE = 20;
 /** How long a lost LISTEN connection waits before it connects again. */
 const RELISTEN_MS = 1000;
 
@@ -133,7 +139,7 @@ export class PostgresHubStore extends SqlHubStore {
    */
   static async open(url: string, options: { maxConnections?: number } = {}): Promise<PostgresHubStore> {
     const name = describeHubDatabase({ kind: 'postgres', url });
-    const pool = new pg.Pool({ connectionString: url, types: HUB_PG_TYPES, max: options.maxConnections ?? 10, connectionTimeoutMillis: 10_000 });
+    const pool = new pg.Pool({ connectionString: url, types: HUB_PG_TYPES, max: options.maxConnections ?? DEFAULT_POOL_SIZE, connectionTimeoutMillis: 10_000 });
     // An idle connection the server dropped (restart, failover): the pool replaces it; the
     // error must not end the hub.
     pool.on('error', () => undefined);

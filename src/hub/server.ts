@@ -37,6 +37,8 @@ import { Wakeable } from './wakeable.js';
 
 /** Idle connections stay open this long (agents heartbeat every 10 s by default). */
 const KEEP_ALIVE_MS = 75_000;
+/** Pending connections the kernel queues for the hub (capped by net.core.somaxconn). */
+const LISTEN_BACKLOG = 4096;
 
 const MAX_BODY_BYTES = 256 * 1024;
 
@@ -311,7 +313,10 @@ export async function startHubServer(options: HubServerOptions): Promise<Running
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host, resolve);
+    // A fleet reconnecting at once (a hub restart) opens thousands of connections in a second:
+    // Node's default backlog of 511 drops the rest's SYNs, and they retry only after 1 s, 3 s….
+    // The kernel caps it at net.core.somaxconn.
+    server.listen({ port: options.port, host: options.host, backlog: LISTEN_BACKLOG }, resolve);
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

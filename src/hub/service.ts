@@ -284,8 +284,7 @@ export class HubService {
     const record = await this.#store.token(tokenHash(token));
     if (!record || record.expiresAt <= this.#options.now()) return undefined;
     // Bound: only the bound agent's tokens. Unbound: only tokens of no agent (a released one's fail).
-    const binding = (await this.#store.infraById(record.infraId))?.binding;
-    if (binding ? binding.agentId !== record.agentId : record.agentId !== undefined) return undefined;
+    if (record.boundAgentId !== undefined ? record.boundAgentId !== record.agentId : record.agentId !== undefined) return undefined;
     return record.infraId;
   }
 

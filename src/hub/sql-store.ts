@@ -197,9 +197,12 @@ export class SqlHubStore implements HubStore {
     await this.#db.run('INSERT INTO tokens (hash, infra_id, expires_at, agent_id) VALUES (?, ?, ?, ?)', [hash, token.infraId, token.expiresAt, token.agentId ?? null]);
   }
 
-  async token(hash: string): Promise<TokenRecord | undefined> {
-    const row = await this.#db.get<{ infra_id: string; expires_at: number; agent_id: string | null }>('SELECT infra_id, expires_at, agent_id FROM tokens WHERE hash = ?', [hash]);
-    return row && { infraId: row.infra_id, expiresAt: row.expires_at, ...(row.agent_id === null ? {} : { agentId: row.agent_id }) };
+  async token(hash: string): Promise<(TokenRecord & { readonly boundAgentId?: string }) | undefined> {
+    const row = await this.#db.get<{ infra_id: string; expires_at: number; agent_id: string | null; bound_agent_id: string | null }>(
+      'SELECT t.infra_id, t.expires_at, t.agent_id, i.bound_agent_id FROM tokens t JOIN infras i ON i.id = t.infra_id WHERE t.hash = ?',
+      [hash],
+    );
+    return row && { infraId: row.infra_id, expiresAt: row.expires_at, ...(row.agent_id === null ? {} : { agentId: row.agent_id }), ...(row.bound_agent_id === null ? {} : { boundAgentId: row.bound_agent_id }) };
   }
 
   async pruneTokens(now: number): Promise<number> {

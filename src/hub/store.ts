@@ -110,7 +110,8 @@ export interface HubStore {
   releaseAgent(infraId: string): Promise<boolean>;
   recordHeartbeat(infraId: string, at: number, agent: { version: string; hostname: string; capabilities: readonly string[] }): Promise<void>;
   addToken(hash: string, token: TokenRecord): Promise<void>;
-  token(hash: string): Promise<TokenRecord | undefined>;
+  /** The token, with the agent its infrastructure is bound to now (one lookup: every agent call makes it). */
+  token(hash: string): Promise<(TokenRecord & { readonly boundAgentId?: string }) | undefined>;
   /** Drops expired tokens; returns how many. */
   pruneTokens(now: number): Promise<number>;
   addRun(run: Pick<RunRecord, 'id' | 'infraId' | 'experiment' | 'queuedAt'>): Promise<void>;
