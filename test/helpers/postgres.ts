@@ -73,8 +73,12 @@ async function waitForServer(socketDir: string, server: ChildProcess, log: () =>
   }
 }
 
-/** Starts a private PostgreSQL server, stopped and removed when `t` tears down. */
-export async function startPostgres(t: { teardown(fn: () => void | Promise<void>): void }): Promise<TestPostgres> {
+/**
+ * Starts a private PostgreSQL server, stopped and removed when `t` tears down. Tests run it
+ * without syncing to disk (fsync, synchronous_commit and full_page_writes off); `durable` keeps
+ * PostgreSQL's defaults, as a benchmark compares it with SQLite syncing each commit.
+ */
+export async function startPostgres(t: { teardown(fn: () => void | Promise<void>): void }, options: { durable?: boolean } = {}): Promise<TestPostgres> {
   const dir = mkdtempSync(path.join(tmpdir(), 'faultd-pg-'));
   const user = serverUser();
   let server: ChildProcess | undefined;
@@ -95,7 +99,8 @@ export async function startPostgres(t: { teardown(fn: () => void | Promise<void>
   const [initdb, initArgs] = asUser(user, path.join(PG_BIN, 'initdb'), ['-D', data, '-U', SUPERUSER, '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
   execFileSync(initdb, initArgs, { stdio: 'pipe', cwd: dir });
   const [postgres, args] = asUser(user, path.join(PG_BIN, 'postgres'), [
-    '-D', data, '-k', dir, '-p', String(PORT), '-c', 'listen_addresses=', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200',
+    '-D', data, '-k', dir, '-p', String(PORT), '-c', 'listen_addresses=', '-c', 'max_connections=200',
+    ...(options.durable === true ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
   ]);
   let output = '';
   server = spawn(postgres, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
