@@ -227,3 +227,28 @@ testOnStores(test, 'status events without seq (agents before 2026-12) are stored
   t.is(bad.status, 400);
   t.regex(JSON.stringify(bad.json), /seq/);
 });
+
+testOnStores(test, 'text with U+0000 from an agent is stored (on PostgreSQL as U+FFFD: its text cannot hold U+0000) and a lookup by it finds nothing: 200, 401, never 500', async (t, backend) => {
+  const hub = await startHub(t, { backend });
+  const stored = backend.name === 'postgres' ? '\uFFFD' : '\u0000';
+  const { infraId, token } = await agentToken(hub, 'edge-1');
+  const beat = await call(hub, 'POST', '/v1/heartbeat', token, { agentVersion: '1\u0000', hostname: 'h\u0000', capabilities: ['c\u0000'] });
+  t.is(beat.status, 200, JSON.stringify(beat.json));
+  t.like((await hub.service.listInfras())[0], { hostname: `h${stored}`, agentVersion: `1${stored}`, capabilities: ['c\u0000'] });
+  const run = await hub.service.queueRun('edge-1', { ...EXPERIMENT, metadata: { name: 'x\u0000' } });
+  await hub.service.nextTask(infraId);
+  const status = await call(hub, 'POST', `/v1/runs/${run.id}/status`, token, { events: [{ seq: 1, at: at(), faultId: 'f\u0000', phase: 'p\u0000', detail: 'd\u0000' }] });
+  t.deepEqual(status, { status: 200, json: { ackedThrough: 1 } });
+  t.deepEqual((await hub.service.runStatus(run.id)).map((s) => [s.faultId, s.phase, s.detail]), [[`f${stored}`, `p${stored}`, `d${stored}`]]);
+  t.like((await call(hub, 'POST', `/v1/runs/${run.id}/logs`, token, { entries: [{ ...log(1), message: 'm\u0000' }] })).json, { ackedThrough: 1 });
+  t.is((await hub.service.runLogs(run.id, 0))[0]?.message, 'm\u0000', 'log lines are stored as JSON text: U+0000 is escaped there');
+  t.is((await call(hub, 'POST', `/v1/runs/${run.id}/result`, token, { verdict: 'failed', reason: 'r\u0000', faults: [] })).status, 204);
+  t.is((await hub.service.run(run.id))?.result?.reason, 'r\u0000');
+  // An identified agent's hostname is stored with its binding.
+  const { id, accessKey } = await hub.service.createInfra('edge-2');
+  const bound = await call(hub, 'POST', '/v1/token', '', { infraId: id, accessKey, agent: { id: 'aaaaaaaa11111111', hostname: 'b\u0000' } });
+  t.is(bound.status, 200, JSON.stringify(bound.json));
+  t.is((await hub.service.listInfras())[1]?.binding?.hostname, `b${stored}`);
+  const unknown = await call(hub, 'POST', '/v1/token', '', { infraId: 'inf_\u0000', accessKey });
+  t.is(unknown.status, 401, JSON.stringify(unknown.json));
+});

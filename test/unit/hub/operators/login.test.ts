@@ -220,3 +220,19 @@ testOnStores(test, 'a plain-HTTP hub sets the cookie without Secure; under mutua
     t.regex(agentCall.json.error?.message ?? '', /client certificate signed by the hub CA is required/);
   }
 });
+
+testOnStores(test, 'U+0000 in a login name, a path or a query finds nothing, as any unknown name: 401 or 404, never 500', async (t, backend) => {
+  const hub = await startHub(t, { backend });
+  await addOperator(hub, 'ann', 'admin');
+  const login = await apiCall(hub, 'POST', '/api/v1/login', { body: { name: 'ann\u0000', password: PASSWORD } });
+  t.is(login.status, 401, login.text);
+  t.is(login.json.error?.code, 'UNAUTHENTICATED');
+  t.true((await hub.ops.operators.listAudit(10)).some((e) => e.action === 'login.failed'), 'the refusal is audited');
+  const auth = { bearer: await apiToken(hub, 'ann') };
+  for (const path of ['/api/v1/runs/run_%00', '/api/v1/runs/run_%00/logs', '/api/v1/experiments/x%00', '/api/v1/runs?infra=edge%00']) {
+    const answer = await apiCall(hub, 'GET', path, { auth });
+    t.true(answer.status === 404 || answer.status === 400, `${path}: ${answer.status} ${answer.text}`);
+  }
+  const role = await apiCall(hub, 'PUT', '/api/v1/users/x%00/role', { body: { role: 'viewer' }, auth });
+  t.true(role.status === 404 || role.status === 400, `${role.status} ${role.text}`);
+});
