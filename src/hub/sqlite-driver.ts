@@ -39,27 +39,35 @@ export class SqliteDriver implements SqlDriver {
     return statement;
   }
 
-  async #idle(): Promise<void> {
+  /**
+   * Runs `statement` once no transaction is open. It must start in the same tick as the check:
+   * callers woken by the end of one transaction all find none open, and one that checked in an
+   * awaited helper and started a tick later would find another's begun (a second BEGIN failed
+   * with "cannot start a transaction within a transaction"; a plain statement ran inside it).
+   */
+  async #whenIdle<T>(statement: () => Promise<T>): Promise<T> {
     while (this.#open) await this.#open;
+    return statement();
   }
 
-  async all<T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
-    await this.#idle();
-    return this.#inside.all<T>(sql, params);
+  all<T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
+    return this.#whenIdle(() => this.#inside.all<T>(sql, params));
   }
 
-  async get<T>(sql: string, params: readonly SqlValue[] = []): Promise<T | undefined> {
-    await this.#idle();
-    return this.#inside.get<T>(sql, params);
+  get<T>(sql: string, params: readonly SqlValue[] = []): Promise<T | undefined> {
+    return this.#whenIdle(() => this.#inside.get<T>(sql, params));
   }
 
-  async run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
-    await this.#idle();
-    return this.#inside.run(sql, params);
+  run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
+    return this.#whenIdle(() => this.#inside.run(sql, params));
   }
 
-  async transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
-    await this.#idle();
+  transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
+    return this.#whenIdle(() => this.#begin(fn));
+  }
+
+  /** Opens a transaction now (none is open), runs `fn` in it, and commits or rolls back. */
+  async #begin<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
     let end!: () => void;
     this.#open = new Promise<void>((resolve) => (end = resolve));
     try {
