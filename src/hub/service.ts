@@ -106,10 +106,10 @@ export class HubService {
     const accessKey = newAccessKey();
     const id = newId('inf_');
     const key = hashKey(accessKey);
-    await this.#store.transaction(async (store) => {
-      if (await store.infraByName(name)) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `infrastructure "${name}" already exists`);
-      await store.addInfra({ id, name, createdAt: this.#options.now(), key });
-    });
+    // Conditional in the store: of two creates at once (two operators, CLIs or replicas), one adds it.
+    if (!(await this.#store.addInfra({ id, name, createdAt: this.#options.now(), key }))) {
+      throw new FaultdError('FAULTD_ERR_HUB_INPUT', `infrastructure "${name}" already exists`);
+    }
     return { id, accessKey };
   }
 

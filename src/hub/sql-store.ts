@@ -125,8 +125,17 @@ export class SqlHubStore implements HubStore {
     if (db.dialect === 'postgres') await db.get('SELECT pg_notify(?, ?)', [RUNS_CHANNEL, '']);
   }
 
-  async addInfra(infra: Pick<InfraRecord, 'id' | 'name' | 'createdAt' | 'key'>): Promise<void> {
-    await this.#db.run('INSERT INTO infras (id, name, created_at, key_salt, key_hash) VALUES (?, ?, ?, ?, ?)', [infra.id, infra.name, infra.createdAt, infra.key.salt, infra.key.hash]);
+  async addInfra(infra: Pick<InfraRecord, 'id' | 'name' | 'createdAt' | 'key'>): Promise<boolean> {
+    // ON CONFLICT: on PostgreSQL a transaction that found no infrastructure of this name may
+    // meet one committed meanwhile (READ COMMITTED); the unique index decides, without an error.
+    const added = await this.#db.run('INSERT INTO infras (id, name, created_at, key_salt, key_hash) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING', [
+      infra.id,
+      infra.name,
+      infra.createdAt,
+      infra.key.salt,
+      infra.key.hash,
+    ]);
+    return added === 1;
   }
 
   async infraById(id: string): Promise<InfraRecord | undefined> {

@@ -77,7 +77,8 @@ export interface StoredStatus {
 }
 
 export interface HubStore {
-  addInfra(infra: Pick<InfraRecord, 'id' | 'name' | 'createdAt' | 'key'>): Promise<void>;
+  /** Adds an infrastructure; false (nothing added) when one of that name exists, also one added meanwhile by another connection. */
+  addInfra(infra: Pick<InfraRecord, 'id' | 'name' | 'createdAt' | 'key'>): Promise<boolean>;
   infraById(id: string): Promise<InfraRecord | undefined>;
   infraByName(name: string): Promise<InfraRecord | undefined>;
   listInfras(): Promise<InfraRecord[]>;

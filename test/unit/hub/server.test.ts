@@ -143,3 +143,14 @@ testOnStores(test, 'mutual TLS: with --require-client-cert only agents holding a
   t.is(refused.status, 401);
   t.regex('error' in refused ? refused.error : '', /client certificate .* required \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)/);
 });
+
+testOnStores(test, 'infrastructures created at once under one name (by two operators): one is created, the others are told it exists', async (t, backend) => {
+  const hub = await startHub(t, { backend });
+  for (let round = 0; round < 5; round += 1) {
+    const name = `edge-${round}`;
+    const outcomes = await Promise.allSettled([1, 2, 3, 4].map(() => hub.service.createInfra(name)));
+    t.is(outcomes.filter((o) => o.status === 'fulfilled').length, 1, name);
+    for (const refused of outcomes.filter((o) => o.status === 'rejected')) t.like(refused.reason, { code: 'FAULTD_ERR_HUB_INPUT', message: `infrastructure "${name}" already exists` }, name);
+  }
+  t.is((await hub.service.listInfras()).length, 5);
+});

@@ -36,7 +36,8 @@ both('infrastructures: keys as bytes, times past 2^31 as numbers, conditional bi
   const created = Date.parse('2026-12-01T00:00:00Z');
   await store.addInfra({ id: 'inf_b', name: 'zeta', createdAt: created, key: KEY });
   await store.addInfra({ id: 'inf_a', name: 'alpha', createdAt: created, key: KEY });
-  await t.throwsAsync(store.addInfra({ id: 'inf_c', name: 'alpha', createdAt: 1, key: KEY }), { any: true }, 'names are unique');
+  t.false(await store.addInfra({ id: 'inf_c', name: 'alpha', createdAt: 1, key: KEY }), 'names are unique: nothing added');
+  t.is(await store.infraById('inf_c'), undefined);
   t.deepEqual((await store.listInfras()).map((i) => i.name), ['alpha', 'zeta']);
   const alpha = await store.infraByName('alpha');
   t.is(alpha?.createdAt, created);
