@@ -418,8 +418,10 @@ export class HubService {
 
   async reportResult(infraId: string, runId: string, request: ResultRequest): Promise<void> {
     await this.#store.transaction(async (store) => {
-      await this.#ownRun(store, infraId, runId, true);
-      await store.setResult(runId, request, this.#options.now());
+      const run = await this.#ownRun(store, infraId, runId, true);
+      // Conditional in the store: on PostgreSQL another delivery of the result, or a close, may
+      // have ended the run since #ownRun read it (READ COMMITTED); that call was the one stored.
+      if (!(await store.setResult(runId, request, this.#options.now()))) throw new RunCallError('CONFLICT', `run ${runId} is already ${(await store.run(runId))?.state ?? run.state}`);
     });
     this.#runsChanged(); // the infrastructure's next queued run may start now
   }

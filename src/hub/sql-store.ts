@@ -352,11 +352,13 @@ export class SqlHubStore implements HubStore {
     });
   }
 
-  async setResult(runId: string, result: ResultRequest, at: number): Promise<void> {
-    await this.#db.transaction(async (tx) => {
-      // Conditional: a run closed meanwhile (hub abort --force from another process) keeps its verdict.
-      await tx.run("UPDATE runs SET state = 'finished', finished_at = ?, result = ? WHERE id = ? AND state IN ('dispatched', 'running')", [at, JSON.stringify(result), runId]);
-      await this.#announceRuns(tx);
+  async setResult(runId: string, result: ResultRequest, at: number): Promise<boolean> {
+    return this.#db.transaction(async (tx) => {
+      // Conditional: a run closed meanwhile (hub abort --force from another process, or another
+      // delivery of the result through another connection) keeps its verdict.
+      const changed = await tx.run("UPDATE runs SET state = 'finished', finished_at = ?, result = ? WHERE id = ? AND state IN ('dispatched', 'running')", [at, JSON.stringify(result), runId]);
+      if (changed === 1) await this.#announceRuns(tx);
+      return changed === 1;
     });
   }
 

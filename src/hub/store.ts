@@ -136,7 +136,8 @@ export interface HubStore {
   /** Stores new entries (duplicates ignored); returns the highest seq with every seq below it stored. */
   addLogs(runId: string, entries: readonly LogEntry[]): Promise<number>;
   logs(runId: string, afterSeq: number, limit: number): Promise<LogEntry[]>;
-  setResult(runId: string, result: ResultRequest, at: number): Promise<void>;
+  /** Ends a dispatched or running run with `result`; false (nothing changed) when it had ended, also meanwhile through another connection. */
+  setResult(runId: string, result: ResultRequest, at: number): Promise<boolean>;
   /**
    * Ends a dispatched or running run with `result` and marks it for abort (its agent, if alive,
    * reverts at its next heartbeat), atomically: false if it had ended or was still queued, or

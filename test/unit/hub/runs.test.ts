@@ -252,3 +252,16 @@ testOnStores(test, 'text with U+0000 from an agent is stored (on PostgreSQL as U
   const unknown = await call(hub, 'POST', '/v1/token', '', { infraId: 'inf_\u0000', accessKey });
   t.is(unknown.status, 401, JSON.stringify(unknown.json));
 });
+
+testOnStores(test, 'results sent at once (a resend crossing the first): the run ends once, with the result of the call answered 204; the others are told 409', async (t, backend) => {
+  const hub = await startHub(t, { backend });
+  const { infraId, token } = await agentToken(hub, 'edge-1');
+  for (let round = 0; round < 5; round += 1) {
+    const run = await hub.service.queueRun('edge-1', EXPERIMENT);
+    await hub.service.nextTask(infraId);
+    const results = await Promise.all([1, 2, 3].map((n) => call(hub, 'POST', `/v1/runs/${run.id}/result`, token, { verdict: 'completed', reason: `delivery ${n}`, faults: [] })));
+    t.deepEqual(results.map((r) => r.status).sort(), [204, 409, 409], `round ${round}`);
+    const accepted = results.findIndex((r) => r.status === 204) + 1;
+    t.like(await hub.service.run(run.id), { state: 'finished', result: { reason: `delivery ${accepted}` } }, 'the accepted result is the stored one');
+  }
+});

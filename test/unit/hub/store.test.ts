@@ -90,7 +90,8 @@ both('runs: handed out one at a time, in queue order (also within one millisecon
   t.deepEqual((await store.unfinishedRuns()).map((r) => r.id), [first]);
   await store.addStatus(first, [{ seq: 1, at: AT, phase: 'running' }]);
   t.false(await store.closeRun(first, { verdict: 'interrupted', faults: [] }, 2004, { unreportedOnly: true }), 'reported on: not lost');
-  await store.setResult(first, { verdict: 'aborted', faults: [] }, 2005);
+  t.true(await store.setResult(first, { verdict: 'aborted', faults: [] }, 2005));
+  t.false(await store.setResult(first, { verdict: 'completed', faults: [] }, 2005), 'ended already: kept');
   t.false(await store.closeRun(first, { verdict: 'interrupted', faults: [] }, 2006), 'ended already');
   t.like(await store.run(first), { state: 'finished', finishedAt: 2005, result: { verdict: 'aborted' } });
   t.like(await store.dispatchNext('inf_a', 2007), { id: second });
