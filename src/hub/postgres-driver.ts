@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * SqlDriver over a node-postgres pool: `?` placeholders become `$1`, `$2`, …; BIGINT columns
- * (times in ms, sequence numbers) are read as numbers (exact below 2^53). A transaction holds
- * one pooled connection from BEGIN to COMMIT.
+ * (times in ms, sequence numbers) are read as numbers (exact below 2^53); U+0000 in a text
+ * parameter is sent as U+FFFD (textParameter). A transaction holds one pooled connection from
+ * BEGIN to COMMIT.
  */
 import pg from 'pg';
 
@@ -20,6 +21,18 @@ export function numberedPlaceholders(sql: string): string {
   return sql.replace(/\?/g, () => `$${(n += 1)}`);
 }
 
+/**
+ * A text parameter as PostgreSQL can take it. Its text types cannot hold U+0000: a parameter
+ * with one fails the whole statement (22021 "invalid byte sequence for encoding UTF8: 0x00"),
+ * which SQLite stores as it is. An agent's hostname or status detail, or a name an operator
+ * looked up, with U+0000 in it would fail the call with 500 instead of being stored, or not
+ * found. Sent as U+FFFD (the replacement character) instead, it is stored with that one
+ * character changed, and a lookup by it finds nothing (names, ids and hashes hold neither).
+ */
+export function textParameter(value: SqlValue): SqlValue {
+  return typeof value === 'string' && value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value;
+}
+
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
 export class PostgresDriver implements SqlDriver {
@@ -35,7 +48,7 @@ export class PostgresDriver implements SqlDriver {
 
   async #query<T>(sql: string, params: readonly SqlValue[]): Promise<pg.QueryResult<T & pg.QueryResultRow>> {
     const target: Queryable = this.#client ?? this.#pool;
-    return target.query<T & pg.QueryResultRow>(numberedPlaceholders(sql), [...params]);
+    return target.query<T & pg.QueryResultRow>(numberedPlaceholders(sql), params.map(textParameter));
   }
 
   async all<T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {

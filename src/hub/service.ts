@@ -109,10 +109,10 @@ export class HubService {
     const accessKey = newAccessKey();
     const id = newId('inf_');
     const key = hashKey(accessKey);
-    await this.#store.transaction(async (store) => {
-      if (await store.infraByName(name)) throw new FaultdError('FAULTD_ERR_HUB_INPUT', `infrastructure "${name}" already exists`);
-      await store.addInfra({ id, name, createdAt: this.#options.now(), key });
-    });
+    // Conditional in the store: of two creates at once (two operators, CLIs or replicas), one adds it.
+    if (!(await this.#store.addInfra({ id, name, createdAt: this.#options.now(), key }))) {
+      throw new FaultdError('FAULTD_ERR_HUB_INPUT', `infrastructure "${name}" already exists`);
+    }
     return { id, accessKey };
   }
 
@@ -432,8 +432,10 @@ export class HubService {
 
   async reportResult(infraId: string, runId: string, request: ResultRequest): Promise<void> {
     await this.#store.transaction(async (store) => {
-      await this.#ownRun(store, infraId, runId, true);
-      await store.setResult(runId, request, this.#options.now());
+      const run = await this.#ownRun(store, infraId, runId, true);
+      // Conditional in the store: on PostgreSQL another delivery of the result, or a close, may
+      // have ended the run since #ownRun read it (READ COMMITTED); that call was the one stored.
+      if (!(await store.setResult(runId, request, this.#options.now()))) throw new RunCallError('CONFLICT', `run ${runId} is already ${(await store.run(runId))?.state ?? run.state}`);
     });
     this.#runsChanged(infraId); // the infrastructure's next queued run may start now
   }

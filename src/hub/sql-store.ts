@@ -129,8 +129,17 @@ export class SqlHubStore implements HubStore {
     if (db.dialect === 'postgres') await db.get('SELECT pg_notify(?, (SELECT infra_id FROM runs WHERE id = ?))', [RUNS_CHANNEL, runId]);
   }
 
-  async addInfra(infra: Pick<InfraRecord, 'id' | 'name' | 'createdAt' | 'key'>): Promise<void> {
-    await this.#db.run('INSERT INTO infras (id, name, created_at, key_salt, key_hash) VALUES (?, ?, ?, ?, ?)', [infra.id, infra.name, infra.createdAt, infra.key.salt, infra.key.hash]);
+  async addInfra(infra: Pick<InfraRecord, 'id' | 'name' | 'createdAt' | 'key'>): Promise<boolean> {
+    // ON CONFLICT: on PostgreSQL a transaction that found no infrastructure of this name may
+    // meet one committed meanwhile (READ COMMITTED); the unique index decides, without an error.
+    const added = await this.#db.run('INSERT INTO infras (id, name, created_at, key_salt, key_hash) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING', [
+      infra.id,
+      infra.name,
+      infra.createdAt,
+      infra.key.salt,
+      infra.key.hash,
+    ]);
+    return added === 1;
   }
 
   async infraById(id: string): Promise<InfraRecord | undefined> {
@@ -350,11 +359,13 @@ export class SqlHubStore implements HubStore {
     });
   }
 
-  async setResult(runId: string, result: ResultRequest, at: number): Promise<void> {
-    await this.#db.transaction(async (tx) => {
-      // Conditional: a run closed meanwhile (hub abort --force from another process) keeps its verdict.
-      await tx.run("UPDATE runs SET state = 'finished', finished_at = ?, result = ? WHERE id = ? AND state IN ('dispatched', 'running')", [at, JSON.stringify(result), runId]);
-      await this.#announceRuns(tx, runId);
+  async setResult(runId: string, result: ResultRequest, at: number): Promise<boolean> {
+    return this.#db.transaction(async (tx) => {
+      // Conditional: a run closed meanwhile (hub abort --force from another process, or another
+      // delivery of the result through another connection) keeps its verdict.
+      const changed = await tx.run("UPDATE runs SET state = 'finished', finished_at = ?, result = ? WHERE id = ? AND state IN ('dispatched', 'running')", [at, JSON.stringify(result), runId]);
+      if (changed === 1) await this.#announceRuns(tx, runId);
+      return changed === 1;
     });
   }
 

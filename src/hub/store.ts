@@ -84,7 +84,8 @@ export interface StoredStatus {
 export type RunsListener = (infraId: string | undefined) => void;
 
 export interface HubStore {
-  addInfra(infra: Pick<InfraRecord, 'id' | 'name' | 'createdAt' | 'key'>): Promise<void>;
+  /** Adds an infrastructure; false (nothing added) when one of that name exists, also one added meanwhile by another connection. */
+  addInfra(infra: Pick<InfraRecord, 'id' | 'name' | 'createdAt' | 'key'>): Promise<boolean>;
   infraById(id: string): Promise<InfraRecord | undefined>;
   infraByName(name: string): Promise<InfraRecord | undefined>;
   listInfras(): Promise<InfraRecord[]>;
@@ -143,7 +144,8 @@ export interface HubStore {
   /** Stores new entries (duplicates ignored); returns the highest seq with every seq below it stored. */
   addLogs(runId: string, entries: readonly LogEntry[]): Promise<number>;
   logs(runId: string, afterSeq: number, limit: number): Promise<LogEntry[]>;
-  setResult(runId: string, result: ResultRequest, at: number): Promise<void>;
+  /** Ends a dispatched or running run with `result`; false (nothing changed) when it had ended, also meanwhile through another connection. */
+  setResult(runId: string, result: ResultRequest, at: number): Promise<boolean>;
   /**
    * Ends a dispatched or running run with `result` and marks it for abort (its agent, if alive,
    * reverts at its next heartbeat), atomically: false if it had ended or was still queued, or

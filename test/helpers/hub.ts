@@ -13,7 +13,7 @@ import { HubLink } from '../../src/agent/hub-link.js';
 import { TokenSource } from '../../src/agent/token-source.js';
 import { startHubServer } from '../../src/hub/server.js';
 import { HubService, type HubOptions } from '../../src/hub/service.js';
-import { SqliteHubStore } from '../../src/hub/sqlite-store.js';
+import { openHubStore, parseHubDatabase } from '../../src/hub/open-store.js';
 import type { HubStore } from '../../src/hub/store.js';
 import { initHubTls, readHubTls } from '../../src/hub/tls.js';
 import { experimentTextChecker } from '../../src/experiment/load.js';
@@ -23,6 +23,9 @@ import type { EventStreamOptions } from '../../src/hub/operators/events.js';
 import type { HubOperations } from '../../src/hub/operators/operations.js';
 import { operatorApi } from '../../src/hub/operators/setup.js';
 import { FAKE_VALIDATION } from './host.js';
+import { SQLITE_BACKEND, storeBackend, type StoreBackend, type StoreName } from './hub-stores.js';
+
+type Teardown = { teardown(fn: () => void | Promise<void>): void };
 
 export const SILENT = pino({ level: 'silent' });
 
@@ -31,24 +34,56 @@ export interface TestHub {
   readonly url: string;
   /** PEM of the CA that signed the hub's certificate. */
   readonly ca: string;
+  /** The store the hub runs on. */
+  readonly backend: StoreName;
+  /** Its database as `faultd hub --database` takes it (on SQLite the hub.db in `dir`). */
+  readonly database: string;
   readonly service: HubService;
   /** The operator side on the same store (accounts, tokens, audit, library), as the operator API uses it. */
   readonly ops: HubOperations;
   /** An undici Agent trusting the CA. */
   readonly agent: Agent;
+  /** Another store on the hub's database, as another process or replica has it; closed at teardown. */
+  connect(): Promise<HubStore>;
   stop(): Promise<void>;
 }
 
-/** Starts a hub in `dir` (a new temp dir by default, removed at teardown); stopped at teardown. */
-/** `store`: the hub's store (closed at stop), e.g. PostgreSQL for a replica; default SQLite in `dir`. */
-export async function startHub(
-  t: { teardown(fn: () => void | Promise<void>): void },
-  options: { dir?: string; hub?: Partial<HubOptions>; port?: number; requireClientCert?: boolean; store?: HubStore; auth?: Partial<AuthOptions>; streams?: Partial<EventStreamOptions> } = {},
-): Promise<TestHub> {
+export interface StartHubOptions {
+  /** The hub's directory (TLS files; hub.db on SQLite); a new temp dir, removed at teardown, by default. */
+  readonly dir?: string;
+  /** The store: SQLite (default) or PostgreSQL, on a new database (or `database`). */
+  readonly backend?: StoreBackend | StoreName;
+  /** An existing database to open (the `database` of an earlier hub, to restart it or start a replica). */
+  readonly database?: string;
+  readonly hub?: Partial<HubOptions>;
+  readonly port?: number;
+  readonly requireClientCert?: boolean;
+  readonly auth?: Partial<AuthOptions>;
+  readonly streams?: Partial<EventStreamOptions>;
+}
+
+function backendOf(database: string): StoreName {
+  return database.startsWith('sqlite:') ? 'sqlite' : 'postgres';
+}
+
+/** Opens the store on `database` as `faultd hub` does (open-store.ts); closed at teardown. */
+async function openStore(t: Teardown, database: string, dir: string, closeAtTeardown: boolean): Promise<HubStore> {
+  const store = await openHubStore(parseHubDatabase(database, dir), dir);
+  if (closeAtTeardown) t.teardown(() => store.close());
+  return store;
+}
+
+/**
+ * Starts a hub on its store (SQLite in `dir`'s hub.db by default, or `backend`, or the existing
+ * `database`) over TLS; stopped, and its store closed, at stop or teardown.
+ */
+export async function startHub(t: Teardown, options: StartHubOptions = {}): Promise<TestHub> {
   const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), 'faultd-hub-'));
   if (!options.dir) t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const { files } = await initHubTls(dir, []);
-  const store = options.store ?? new SqliteHubStore(path.join(dir, 'hub.db'));
+  const backend = typeof options.backend === 'string' ? storeBackend(options.backend) : (options.backend ?? SQLITE_BACKEND);
+  const database = options.database ?? (await backend.hubDatabase(t, dir));
+  const store = await openStore(t, database, dir, false);
   const service = new HubService(store, options.hub ?? {});
   const tls = readHubTls(dir, options.requireClientCert === true);
   // Experiments are validated against fixed host facts (test/helpers/host.ts), as faultd validate would on such a host.
@@ -70,12 +105,15 @@ export async function startHub(
     await store.close();
   };
   t.teardown(stop);
-  return { dir, url: server.url, ca, service, ops: api.deps.ops, agent, stop };
+  return {
+    dir, url: server.url, ca, backend: backendOf(database), database, service, ops: api.deps.ops, agent, stop,
+    connect: () => openStore(t, database, dir, true),
+  };
 }
 
 /** An infrastructure of `hub` and the agent's line to it (client, tokens, link), closed at teardown. */
 /** A link to a new infrastructure `name`; with `identity`, its token exchanges carry it (as the agent's do). */
-export async function linkTo(t: { teardown(fn: () => void | Promise<void>): void }, hub: TestHub, name = 'edge-1', identity?: AgentIdentity): Promise<{ infraId: string; link: HubLink; client: HubClient; tokens: TokenSource }> {
+export async function linkTo(t: Teardown, hub: TestHub, name = 'edge-1', identity?: AgentIdentity): Promise<{ infraId: string; link: HubLink; client: HubClient; tokens: TokenSource }> {
   const { id, accessKey } = await hub.service.createInfra(name);
   const dir = mkdtempSync(path.join(tmpdir(), 'faultd-agent-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

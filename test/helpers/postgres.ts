@@ -88,7 +88,8 @@ export async function startPostgres(t: { teardown(fn: () => void | Promise<void>
     if (running && running.exitCode === null) {
       const exited = new Promise((resolve) => running.once('exit', resolve));
       running.kill('SIGINT'); // fast shutdown: clients are disconnected
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      // unref: a pending timer would hold the test process 10 s after the server has exited.
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
       if (running.exitCode === null) running.kill('SIGKILL');
     }
     rmSync(dir, { recursive: true, force: true });

@@ -2,21 +2,35 @@
 // `faultd agent` end to end against a real hub over TLS on 127.0.0.1: a CPU and a memory fault
 // in parallel with status, logs in order and a result; abort from the hub; the hub going away
 // mid-run (faults reverted within disconnectTimeout + 1 s, result delivered after it returns).
+// The tests of what the hub stores (dispatch, status, logs, results, aborts, tokens and key
+// rotation, restarts) run on SQLite and on a real PostgreSQL (skipped, saying why, where it is not
+// installed); those of the agent's own behaviour (hanging calls, lost stdout, TLS trust, journals,
+// recovery after kill -9, the idle process and its worker) on SQLite only: the hub's store plays
+// no part in them, and each PostgreSQL run of this file adds about as long as the tests take.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-import type { ExecutionContext } from 'ava';
+import avaTest, { type ExecutionContext } from 'ava';
 
 import { finish, REPO_ROOT, runCli, waitForLine, workspace, type CliChild, type Workspace } from '../helpers/cli.js';
 import type { HubOptions } from '../../src/hub/service.js';
 import { startHub, type TestHub } from '../helpers/hub.js';
+import { SQLITE_BACKEND, STORE_BACKENDS, stopTestPostgres, testOnStores, type StoreBackend } from '../helpers/hub-stores.js';
 import { configureAgent, cpuAndMemoryExperiment, launchAgent, launchAgentWith, waitForState, type AgentSettings, type Teardown } from '../helpers/agent-process.js';
 import { startRelay } from '../helpers/relay.js';
-import { privilegedTest as test } from '../helpers/privileged.js';
+import { privilegedTest } from '../helpers/privileged.js';
 import { stressorsMatching, waitUntil } from '../helpers/processes.js';
 
+avaTest.after.always(stopTestPostgres);
+
 const experiment = (seconds: number) => cpuAndMemoryExperiment(seconds, 'agent-e2e');
+
+type Body = (t: ExecutionContext, backend: StoreBackend) => Promise<void>;
+/** On both stores. */
+const test = (title: string, body: Body) => testOnStores(privilegedTest, title, body, STORE_BACKENDS);
+/** On SQLite only: the store plays no part. */
+const agentOnly = (title: string, body: Body) => testOnStores(privilegedTest, title, body, [SQLITE_BACKEND]);
 
 /** The parent pid of `pid` (field 4 of /proc/<pid>/stat). */
 function parentOf(pid: number): number {
@@ -30,8 +44,8 @@ async function startAgent(t: Teardown, hub: TestHub, ws: Workspace, settings: Ag
 }
 
 /** A hub (given, or a new one), an agent in its own workspace, and a 60 s run whose two stressors are up. */
-async function agentMidRun(t: ExecutionContext, options: { hub?: TestHub; settings?: AgentSettings; seconds?: number } = {}) {
-  const hub = options.hub ?? (await startHub(t));
+async function agentMidRun(t: ExecutionContext, backend: StoreBackend, options: { settings?: AgentSettings; seconds?: number } = {}) {
+  const hub = await startHub(t, { backend });
   const ws = workspace();
   t.teardown(() => ws.remove());
   await configureAgent(hub, ws, options.settings);
@@ -45,7 +59,7 @@ async function agentMidRun(t: ExecutionContext, options: { hub?: TestHub; settin
 async function takeDown(t: ExecutionContext, hub: TestHub): Promise<{ restart(options?: Partial<HubOptions>): Promise<TestHub> }> {
   const port = Number(new URL(hub.url).port);
   await hub.stop();
-  return { restart: (options) => startHub(t, { dir: hub.dir, port, ...(options ? { hub: options } : {}) }) };
+  return { restart: (options) => startHub(t, { dir: hub.dir, database: hub.database, port, ...(options ? { hub: options } : {}) }) };
 }
 
 /** Every log line of the run once, numbered 1…n. */
@@ -55,8 +69,8 @@ async function assertContiguousLogs(t: { deepEqual(a: unknown, b: unknown, m?: s
 }
 
 
-test('a run with a CPU and a memory fault in parallel: status, logs in order, result, nothing left', async (t) => {
-  const hub = await startHub(t);
+test('a run with a CPU and a memory fault in parallel: status, logs in order, result, nothing left', async (t, backend) => {
+  const hub = await startHub(t, { backend });
   const ws = workspace();
   t.teardown(() => ws.remove());
   const agent = await startAgent(t, hub, ws);
@@ -78,8 +92,8 @@ test('a run with a CPU and a memory fault in parallel: status, logs in order, re
   t.is((await finish(agent)).code, 0);
 });
 
-test('abort from the hub reaches the agent within a heartbeat and the faults revert within 1 s', async (t) => {
-  const hub = await startHub(t);
+test('abort from the hub reaches the agent within a heartbeat and the faults revert within 1 s', async (t, backend) => {
+  const hub = await startHub(t, { backend });
   const ws = workspace();
   t.teardown(() => ws.remove());
   // A long idle period: a run that starts wakes the heartbeat, so the abort does not wait 60 s.
@@ -98,8 +112,8 @@ test('abort from the hub reaches the agent within a heartbeat and the faults rev
   await finish(agent);
 });
 
-test('hub unreachable mid-run: faults revert within disconnectTimeout + 1 s; the result arrives when it is back', async (t) => {
-  const { hub: first, agent, run } = await agentMidRun(t, { settings: { disconnectTimeout: '5s' }, seconds: 120 });
+test('hub unreachable mid-run: faults revert within disconnectTimeout + 1 s; the result arrives when it is back', async (t, backend) => {
+  const { hub: first, agent, run } = await agentMidRun(t, backend, { settings: { disconnectTimeout: '5s' }, seconds: 120 });
   const hubDown = await takeDown(t, first);
   const stopped = Date.now();
   t.true(await waitUntil(() => stressorsMatching(run.id).length === 0, 9000), 'reverted on its own');
@@ -115,8 +129,8 @@ test('hub unreachable mid-run: faults revert within disconnectTimeout + 1 s; the
   await finish(agent);
 });
 
-test('hub packets dropped mid-run (calls hang instead of failing): faults still revert within disconnectTimeout + 1 s', async (t) => {
-  const hub = await startHub(t);
+agentOnly('hub packets dropped mid-run (calls hang instead of failing): faults still revert within disconnectTimeout + 1 s', async (t, backend) => {
+  const hub = await startHub(t, { backend });
   const relay = await startRelay(t, Number(new URL(hub.url).port));
   const ws = workspace();
   t.teardown(() => ws.remove());
@@ -138,8 +152,8 @@ test('hub packets dropped mid-run (calls hang instead of failing): faults still 
   await finish(agent);
 });
 
-test('the agent losing its stdout (journald restarting) only drops output: the run is not aborted', async (t) => {
-  const { hub: first, agent, run } = await agentMidRun(t, { seconds: 6 });
+agentOnly('the agent losing its stdout (journald restarting) only drops output: the run is not aborted', async (t, backend) => {
+  const { hub: first, agent, run } = await agentMidRun(t, backend, { seconds: 6 });
   agent.stdout.destroy();
   // The hub goes away for a moment, so the agent logs failed heartbeats into the closed pipe.
   const hubDown = await takeDown(t, first);
@@ -151,8 +165,8 @@ test('the agent losing its stdout (journald restarting) only drops output: the r
   t.is((await finish(agent)).code, 0);
 });
 
-test('a malformed task is rejected and reported, and nothing changes on the host', async (t) => {
-  const hub = await startHub(t);
+test('a malformed task is rejected and reported, and nothing changes on the host', async (t, backend) => {
+  const hub = await startHub(t, { backend });
   const ws = workspace();
   t.teardown(() => ws.remove());
   const agent = await startAgent(t, hub, ws);
@@ -168,8 +182,8 @@ test('a malformed task is rejected and reported, and nothing changes on the host
   await finish(agent);
 });
 
-test('token expiry (3 s TTL) and a key rotation mid-run, and a hub restart: the run completes, logs complete and unduplicated', async (t) => {
-  const first = await startHub(t, { hub: { tokenTtlSeconds: 3 } });
+test('token expiry (3 s TTL) and a key rotation mid-run, and a hub restart: the run completes, logs complete and unduplicated', async (t, backend) => {
+  const first = await startHub(t, { backend, hub: { tokenTtlSeconds: 3 } });
   const ws = workspace();
   t.teardown(() => ws.remove());
   const agent = await startAgent(t, first, ws);
@@ -191,9 +205,9 @@ test('token expiry (3 s TTL) and a key rotation mid-run, and a hub restart: the 
   await finish(agent);
 });
 
-test('an agent that does not trust the hub (another CA) says so and runs nothing', async (t) => {
-  const hub = await startHub(t);
-  const other = await startHub(t);
+agentOnly('an agent that does not trust the hub (another CA) says so and runs nothing', async (t, backend) => {
+  const hub = await startHub(t, { backend });
+  const other = await startHub(t, { backend });
   const ws = workspace();
   t.teardown(() => ws.remove());
   const agent = await startAgent(t, hub, ws);
@@ -209,8 +223,8 @@ test('an agent that does not trust the hub (another CA) says so and runs nothing
   t.deepEqual(stressorsMatching(run.id), []);
 });
 
-test('agent killed with SIGKILL mid-run: the next agent process reverts first, then reports the run interrupted with every log line once', async (t) => {
-  const { hub, ws, agent: first, run } = await agentMidRun(t);
+test('agent killed with SIGKILL mid-run: the next agent process reverts first, then reports the run interrupted with every log line once', async (t, backend) => {
+  const { hub, ws, agent: first, run } = await agentMidRun(t, backend);
   t.true(await waitUntil(async () => (await hub.service.runLogs(run.id, 0)).length > 0, 5000), 'some logs were shipped before the kill');
   first.kill('SIGKILL');
   await finish(first);
@@ -229,8 +243,8 @@ test('agent killed with SIGKILL mid-run: the next agent process reverts first, t
   await finish(second);
 });
 
-test('as under systemd: after a SIGKILL, revert --remnants runs first (ExecStartPre) and the agent still reports which faults it reverted', async (t) => {
-  const { hub, ws, agent: first, run } = await agentMidRun(t);
+agentOnly('as under systemd: after a SIGKILL, revert --remnants runs first (ExecStartPre) and the agent still reports which faults it reverted', async (t, backend) => {
+  const { hub, ws, agent: first, run } = await agentMidRun(t, backend);
   first.kill('SIGKILL');
   await finish(first);
   const pre = await runCli(['revert', '--remnants'], ws.stateDir);
@@ -248,8 +262,8 @@ test('as under systemd: after a SIGKILL, revert --remnants runs first (ExecStart
   await finish(second);
 });
 
-test('stopped while the hub is down: the result and the rest of the logs wait on disk for the next agent process', async (t) => {
-  const { hub: first, ws, agent, run } = await agentMidRun(t);
+test('stopped while the hub is down: the result and the rest of the logs wait on disk for the next agent process', async (t, backend) => {
+  const { hub: first, ws, agent, run } = await agentMidRun(t, backend);
   const hubDown = await takeDown(t, first);
   agent.kill('SIGTERM');
   const stopped = await finish(agent);
@@ -267,8 +281,8 @@ test('stopped while the hub is down: the result and the rest of the logs wait on
   await finish(again);
 });
 
-test('a run journal from an earlier boot is reported as interrupted by reboot', async (t) => {
-  const hub = await startHub(t);
+agentOnly('a run journal from an earlier boot is reported as interrupted by reboot', async (t, backend) => {
+  const hub = await startHub(t, { backend });
   const ws = workspace();
   t.teardown(() => ws.remove());
   const infraId = await configureAgent(hub, ws);
@@ -289,8 +303,8 @@ test('a run journal from an earlier boot is reported as interrupted by reboot', 
   await finish(agent);
 });
 
-test('a run journal of a live agent process is left to it; the same pid with another start time (pid reuse) is not', async (t) => {
-  const hub = await startHub(t);
+agentOnly('a run journal of a live agent process is left to it; the same pid with another start time (pid reuse) is not', async (t, backend) => {
+  const hub = await startHub(t, { backend });
   const ws = workspace();
   t.teardown(() => ws.remove());
   const infraId = await configureAgent(hub, ws);
@@ -323,8 +337,8 @@ test('a run journal of a live agent process is left to it; the same pid with ano
   await finish(second);
 });
 
-test('the idle agent process loads no zod, pino, yaml, commander or fault module; its prepare worker does', async (t) => {
-  const hub = await startHub(t);
+agentOnly('the idle agent process loads no zod, pino, yaml, commander or fault module; its prepare worker does', async (t, backend) => {
+  const hub = await startHub(t, { backend });
   const ws = workspace();
   t.teardown(() => ws.remove());
   await configureAgent(hub, ws);
@@ -342,8 +356,8 @@ test('the idle agent process loads no zod, pino, yaml, commander or fault module
   t.is((await finish(agent)).code, 0);
 });
 
-test('a run worker killed mid-run: the idle agent reverts what it left, reports the run interrupted, and takes the next task', async (t) => {
-  const { hub, agent, run } = await agentMidRun(t);
+agentOnly('a run worker killed mid-run: the idle agent reverts what it left, reports the run interrupted, and takes the next task', async (t, backend) => {
+  const { hub, agent, run } = await agentMidRun(t, backend);
   const worker = parentOf(stressorsMatching(run.id)[0] ?? 0);
   t.not(worker, agent.pid, 'the run executes in a worker');
   t.is(parentOf(worker), agent.pid ?? 0, 'started by the idle process');
@@ -362,8 +376,8 @@ test('a run worker killed mid-run: the idle agent reverts what it left, reports 
   t.is((await finish(agent)).code, 0);
 });
 
-test('the idle process SIGKILLed mid-run: its run worker dies with it (PR_SET_PDEATHSIG), as a one-process agent would', async (t) => {
-  const { agent, run } = await agentMidRun(t);
+agentOnly('the idle process SIGKILLed mid-run: its run worker dies with it (PR_SET_PDEATHSIG), as a one-process agent would', async (t, backend) => {
+  const { agent, run } = await agentMidRun(t, backend);
   const worker = parentOf(stressorsMatching(run.id)[0] ?? 0);
   t.is(parentOf(worker), agent.pid ?? 0);
   agent.kill('SIGKILL');

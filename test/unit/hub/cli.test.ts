@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// `faultd hub …` commands on a hub directory of the test's own.
+// `faultd hub …` commands on a hub directory of the test's own; those that use the database on
+// SQLite and on a real PostgreSQL (`--database`; skipped, saying why, where it is not installed).
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,14 +9,16 @@ import test from 'ava';
 
 import { escapeTerminalText } from '../../../src/cli/terminal-text.js';
 import { HubService } from '../../../src/hub/service.js';
-import { SqliteHubStore } from '../../../src/hub/sqlite-store.js';
 import { finish, runCli, startCli } from '../../helpers/cli.js';
-import { STORE_BACKENDS, stopTestPostgres } from '../../helpers/hub-stores.js';
+import { stopTestPostgres, testOnStores } from '../../helpers/hub-stores.js';
 
-test('hub init, infra create/list, run, runs, abort, result, logs; errors exit 2', async (t) => {
+test.after.always(stopTestPostgres);
+
+testOnStores(test, 'hub init, infra create/list, run, runs, abort, result, logs on --database (sqlite:<file> or postgres://…) or FAULTD_HUB_DATABASE; errors exit 2', async (t, backend) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'faultd-hubcli-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const hub = (...args: string[]) => runCli(['hub', '--hub-dir', dir, ...args], path.join(dir, 'state'));
+  const db = await backend.database(t);
+  const hub = (...args: string[]) => runCli(['hub', '--hub-dir', dir, '--database', db.url, ...args], path.join(dir, 'state'));
   const init = await hub('init');
   t.is(init.code, 0, init.stderr);
   t.regex(init.stdout, /CA certificate for agents \(config caFile\): .*tls\/ca\.pem/);
@@ -33,6 +36,14 @@ test('hub init, infra create/list, run, runs, abort, result, logs; errors exit 2
   t.regex((await hub('abort', runId)).stdout, /was still queued: cancelled/);
   t.regex((await hub('result', runId)).stdout, new RegExp(`Run ${runId}: cancelled`));
   t.is((await hub('logs', runId)).code, 0);
+  // The same database read by a store of this process, and through FAULTD_HUB_DATABASE; the
+  // hub dir holds the TLS files only.
+  const store = await db.connect();
+  t.like(await store.run(runId), { state: 'cancelled' });
+  t.is((await store.listInfras())[0]?.name, 'edge-1');
+  const viaEnv = await finish(startCli(['hub', '--hub-dir', dir, 'infra', 'list'], path.join(dir, 'state'), undefined, { FAULTD_HUB_DATABASE: db.url }));
+  t.regex(viaEnv.stdout, /edge-1\s+NEVER_SEEN/);
+  t.false(existsSync(path.join(dir, 'hub.db')), 'no hub.db in the hub dir');
   const unknown = await hub('run', '--infra', 'nope', file);
   t.is(unknown.code, 2);
   t.regex(unknown.stderr, /no infrastructure named "nope"/);
@@ -48,15 +59,15 @@ test('hub init, infra create/list, run, runs, abort, result, logs; errors exit 2
   t.is(bad.stderr, validate.stderr);
 });
 
-test('hub infra list, runs, result and logs escape control characters and bidi overrides from agents; --json keeps the text', async (t) => {
+testOnStores(test, 'hub infra list, runs, result and logs escape control characters and bidi overrides from agents; --json keeps the text', async (t, backend) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'faultd-hubcli-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const hub = (...args: string[]) => runCli(['hub', '--hub-dir', dir, ...args], path.join(dir, 'state'));
+  const db = await backend.database(t);
+  const hub = (...args: string[]) => runCli(['hub', '--hub-dir', dir, '--database', db.url, ...args], path.join(dir, 'state'));
   // What a hostile or broken agent can send: colours, a clipboard write (OSC 52), a forged line,
   // an 8-bit CSI, DEL, and a right-to-left override.
   const evil = '\u001b[2J\u001b]52;c;aGk=\u0007host\n2026-01-01 INFO forged\r\u009b31m\u007f\u202Etxt.exe';
-  const store = new SqliteHubStore(path.join(dir, 'hub.db'));
-  const service = new HubService(store);
+  const service = new HubService(await db.connect());
   const { id } = await service.createInfra('edge-1');
   await service.heartbeat(id, { agentVersion: `0.1\u001b[5m`, hostname: evil, capabilities: [`cpu\u2066x\u2069`] });
   const run = await service.queueRun('edge-1', { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'x' }, spec: { steps: [] } });
@@ -65,7 +76,6 @@ test('hub infra list, runs, result and logs escape control characters and bidi o
   await service.reportStatus(id, run.id, { events: [{ at, faultId: `f\u200F1`, phase: 'running', detail: evil }] });
   await service.reportLogs(id, run.id, { entries: [{ seq: 1, at, level: 'info', message: evil, fields: { note: evil } }] });
   await service.reportResult(id, run.id, { verdict: 'failed', reason: evil, faults: [{ faultId: 'f1', kind: 'linux-cpu-stress', status: evil, error: evil }] });
-  await store.close();
 
   // Anything a terminal acts on, but the line breaks between printed lines.
   const unsafe = (text: string) => Array.from(text, (c) => c.charCodeAt(0)).filter((code) => {
@@ -91,6 +101,7 @@ test('hub infra list, runs, result and logs escape control characters and bidi o
   t.is(result.result?.reason, evil);
 });
 
+// The hub's TLS files only: no database is opened.
 test('hub client-cert issues an agent certificate from the hub CA (key 0600), never overwriting; before hub init it says to run it', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'faultd-hubcli-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -108,35 +119,6 @@ test('hub client-cert issues an agent certificate from the hub CA (key 0600), ne
   t.regex(again.stderr, /exists already/);
   t.is((await hub('client-cert', 'Bad/Name')).code, 2);
 });
-
-test.after.always(stopTestPostgres);
-
-for (const backend of STORE_BACKENDS) {
-  const run = backend.missing ? test.skip : test.serial;
-  run(`hub --database ${backend.name === 'postgres' ? 'postgres://…' : 'sqlite:<file>'} (and FAULTD_HUB_DATABASE): infra create/list, run, runs, abort, result work as on hub.db${backend.missing ? ` (skipped: ${backend.missing})` : ''}`, async (t) => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'faultd-hubcli-'));
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-    const db = await backend.database(t);
-    const hub = (...args: string[]) => runCli(['hub', '--hub-dir', dir, '--database', db.url, ...args], path.join(dir, 'state'));
-    const created = await hub('infra', 'create', 'edge-1');
-    t.is(created.code, 0, created.stderr);
-    const file = path.join(dir, 'exp.yaml');
-    writeFileSync(file, 'apiVersion: faultd/v1\nkind: Experiment\nmetadata: { name: x }\nspec:\n  steps:\n    - faults:\n        - kind: linux-cpu-stress\n          duration: 1s\n');
-    const queued = await hub('run', '--infra', 'edge-1', file);
-    t.is(queued.code, 0, queued.stderr);
-    const runId = /Queued run (run_\S+)/.exec(queued.stdout)?.[1] ?? '';
-    t.regex((await hub('runs')).stdout, new RegExp(`${runId}\\s+edge-1\\s+queued`));
-    t.regex((await hub('abort', runId)).stdout, /was still queued: cancelled/);
-    t.regex((await hub('result', runId)).stdout, new RegExp(`Run ${runId}: cancelled`));
-    // The same database read by a store of this process, and through the environment variable.
-    const store = await db.connect();
-    t.like(await store.run(runId), { state: 'cancelled' });
-    t.is((await store.listInfras())[0]?.name, 'edge-1');
-    const viaEnv = await finish(startCli(['hub', '--hub-dir', dir, 'infra', 'list'], path.join(dir, 'state'), undefined, { FAULTD_HUB_DATABASE: db.url }));
-    t.regex(viaEnv.stdout, /edge-1\s+NEVER_SEEN/);
-    t.false(existsSync(path.join(dir, 'hub.db')), 'no hub.db in the hub dir');
-  });
-}
 
 test('hub --database refuses a URL it does not take with exit 2, naming both forms', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'faultd-hubcli-'));

@@ -8,7 +8,6 @@ import { setMaxListeners } from 'node:events';
 import test from 'ava';
 import { request } from 'undici';
 
-import { PostgresHubStore } from '../../../src/hub/postgres-store.js';
 import { testPostgres, stopTestPostgres } from '../../helpers/hub-stores.js';
 import { startHub, QUEUED_EXPERIMENT, type TestHub } from '../../helpers/hub.js';
 import { postgresMissing } from '../../helpers/postgres.js';
@@ -24,8 +23,8 @@ type Teardown = { teardown(fn: () => void | Promise<void>): void };
 /** Two replicas A and B on a new database (B shares A's TLS files, as replicas behind one name do). */
 async function replicas(t: Teardown): Promise<[TestHub, TestHub]> {
   const url = await (await testPostgres()).createDatabase();
-  const a = await startHub(t, { store: await PostgresHubStore.open(url) });
-  const b = await startHub(t, { dir: a.dir, store: await PostgresHubStore.open(url) });
+  const a = await startHub(t, { database: url });
+  const b = await startHub(t, { dir: a.dir, database: url });
   return [a, b];
 }
 

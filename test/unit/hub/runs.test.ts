@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // Runs on the hub over real TLS: queueing in order, one at a time per infrastructure, long-poll,
-// status, numbered logs (duplicates and gaps), results, abort, and a restart mid-run.
-import path from 'node:path';
-
+// status, numbered logs (duplicates and gaps), results, abort, and a restart mid-run; each test
+// on SQLite and on a real PostgreSQL (skipped, saying why, where it is not installed).
 import test from 'ava';
 import { request } from 'undici';
 
 import { HubService } from '../../../src/hub/service.js';
-import { SqliteHubStore } from '../../../src/hub/sqlite-store.js';
 import { startHub, type TestHub } from '../../helpers/hub.js';
+import { stopTestPostgres, testOnStores } from '../../helpers/hub-stores.js';
+
+test.after.always(stopTestPostgres);
 
 const EXPERIMENT = { apiVersion: 'faultd/v1', kind: 'Experiment', metadata: { name: 'x' }, spec: { steps: [{ faults: [{ kind: 'linux-cpu-stress', duration: '1s' }] }] } };
 
@@ -31,8 +32,8 @@ async function agentToken(hub: TestHub, name: string): Promise<{ infraId: string
 const at = () => new Date().toISOString();
 const log = (seq: number) => ({ seq, at: at(), level: 'info' as const, message: `line ${seq}` });
 
-test('runs are handed out in order, one at a time, and finish with status, logs and a result', async (t) => {
-  const hub = await startHub(t);
+testOnStores(test, 'runs are handed out in order, one at a time, and finish with status, logs and a result', async (t, backend) => {
+  const hub = await startHub(t, { backend });
   const { token } = await agentToken(hub, 'edge-1');
   const first = await hub.service.queueRun('edge-1', EXPERIMENT);
   const second = await hub.service.queueRun('edge-1', EXPERIMENT);
@@ -53,8 +54,8 @@ test('runs are handed out in order, one at a time, and finish with status, logs 
   t.like((await call(hub, 'GET', '/v1/tasks/next', token)).json, { task: { runId: second.id } });
 });
 
-test('a long-poll answers as soon as a run is queued', async (t) => {
-  const hub = await startHub(t);
+testOnStores(test, 'a long-poll answers as soon as a run is queued', async (t, backend) => {
+  const hub = await startHub(t, { backend });
   const { token } = await agentToken(hub, 'edge-1');
   const started = Date.now();
   const polling = call(hub, 'GET', '/v1/tasks/next?waitSeconds=10', token);
@@ -66,8 +67,8 @@ test('a long-poll answers as soon as a run is queued', async (t) => {
   t.true(Date.now() - started < 2000, `answered after ${Date.now() - started} ms`);
 });
 
-test('abort: a queued run is cancelled at once, a running one is announced by the heartbeat', async (t) => {
-  const hub = await startHub(t);
+testOnStores(test, 'abort: a queued run is cancelled at once, a running one is announced by the heartbeat', async (t, backend) => {
+  const hub = await startHub(t, { backend });
   const { token } = await agentToken(hub, 'edge-1');
   const running = await hub.service.queueRun('edge-1', EXPERIMENT);
   const queued = await hub.service.queueRun('edge-1', EXPERIMENT);
@@ -81,8 +82,8 @@ test('abort: a queued run is cancelled at once, a running one is announced by th
   t.is((await hub.service.run(queued.id))?.state, 'cancelled');
 });
 
-test('run calls of another infrastructure, unknown runs and malformed bodies are refused', async (t) => {
-  const hub = await startHub(t);
+testOnStores(test, 'run calls of another infrastructure, unknown runs and malformed bodies are refused', async (t, backend) => {
+  const hub = await startHub(t, { backend });
   const a = await agentToken(hub, 'edge-a');
   const b = await agentToken(hub, 'edge-b');
   const run = await hub.service.queueRun('edge-a', EXPERIMENT);
@@ -96,8 +97,8 @@ test('run calls of another infrastructure, unknown runs and malformed bodies are
   await t.throwsAsync(() => hub.service.queueRun('edge-a', { apiVersion: 'v0' }), { message: /not a faultd\/v1 experiment/ });
 });
 
-test('a body nested deeper than 64 levels is refused with 400 on every call, not a 500 stack overflow; 64 levels pass', async (t) => {
-  const hub = await startHub(t);
+testOnStores(test, 'a body nested deeper than 64 levels is refused with 400 on every call, not a 500 stack overflow; 64 levels pass', async (t, backend) => {
+  const hub = await startHub(t, { backend });
   const a = await agentToken(hub, 'edge-a');
   const run = await hub.service.queueRun('edge-a', EXPERIMENT);
   await call(hub, 'GET', '/v1/tasks/next', a.token);
@@ -127,14 +128,14 @@ test('a body nested deeper than 64 levels is refused with 400 on every call, not
   t.deepEqual(accepted.json, { ackedThrough: 1 });
 });
 
-test('a hub restart mid-run keeps the run, its logs and the acknowledgement point', async (t) => {
-  const first = await startHub(t);
+testOnStores(test, 'a hub restart mid-run keeps the run, its logs and the acknowledgement point', async (t, backend) => {
+  const first = await startHub(t, { backend });
   const { infraId } = await agentToken(first, 'edge-1');
   const run = await first.service.queueRun('edge-1', EXPERIMENT);
   await first.service.nextTask(infraId);
   await first.service.reportLogs(infraId, run.id, { entries: [log(1), log(2)] });
   await first.stop();
-  const second = await startHub(t, { dir: first.dir });
+  const second = await startHub(t, { dir: first.dir, database: first.database });
   const token = await second.service.exchangeToken({ infraId, accessKey: 'fdk_unused_unused_unused' }) ?? undefined;
   t.is(token, undefined, 'keys are not reset by a restart');
   // The agent resends what it had not seen acknowledged, plus new lines.
@@ -143,8 +144,8 @@ test('a hub restart mid-run keeps the run, its logs and the acknowledgement poin
   t.is((await second.service.run(run.id))?.state, 'dispatched');
 });
 
-test('a waiting long-poll is woken by a run queued here or by another process, without a fixed recheck', async (t) => {
-  const hub = await startHub(t);
+testOnStores(test, 'a waiting long-poll is woken by a run queued here or by another process, without a fixed recheck', async (t, backend) => {
+  const hub = await startHub(t, { backend });
   const { token } = await agentToken(hub, 'edge-1');
   // Queued in this process: the waiting poll answers at once.
   let started = Date.now();
@@ -157,9 +158,9 @@ test('a waiting long-poll is woken by a run queued here or by another process, w
   t.true(Date.now() - started < 2000);
   await call(hub, 'POST', `/v1/runs/${first.id}/result`, token, { verdict: 'completed', faults: [] });
 
-  // Queued by another process (as `faultd hub run` does): noticed through the store's version.
-  const other = new SqliteHubStore(path.join(hub.dir, 'hub.db'));
-  t.teardown(() => other.close());
+  // Queued by another process (as `faultd hub run` does): noticed through the store's watch
+  // (SQLite's data version, PostgreSQL's NOTIFY).
+  const other = await hub.connect();
   started = Date.now();
   const elsewhere = call(hub, 'GET', '/v1/tasks/next?waitSeconds=20', token);
   await new Promise((resolve) => setTimeout(resolve, 300));
@@ -169,8 +170,8 @@ test('a waiting long-poll is woken by a run queued here or by another process, w
   t.true(Date.now() - started < 2000, `answered after ${Date.now() - started} ms`);
 });
 
-test('hub abort --force closes a run whose agent is gone, so the queue moves on; a late result is refused', async (t) => {
-  const hub = await startHub(t);
+testOnStores(test, 'hub abort --force closes a run whose agent is gone, so the queue moves on; a late result is refused', async (t, backend) => {
+  const hub = await startHub(t, { backend });
   const { infraId, token } = await agentToken(hub, 'edge-1');
   const lost = await hub.service.queueRun('edge-1', EXPERIMENT);
   const next = await hub.service.queueRun('edge-1', EXPERIMENT);
@@ -187,8 +188,8 @@ test('hub abort --force closes a run whose agent is gone, so the queue moves on;
   t.is(late.status, 409);
 });
 
-test('numbered status events are stored once each, in seq order, acknowledged like log lines, and accepted after the result', async (t) => {
-  const hub = await startHub(t);
+testOnStores(test, 'numbered status events are stored once each, in seq order, acknowledged like log lines, and accepted after the result', async (t, backend) => {
+  const hub = await startHub(t, { backend });
   const { infraId, token } = await agentToken(hub, 'edge-1');
   const run = await hub.service.queueRun('edge-1', EXPERIMENT);
   await hub.service.nextTask(infraId);
@@ -213,8 +214,8 @@ test('numbered status events are stored once each, in seq order, acknowledged li
   t.like(await hub.service.run(run.id), { state: 'finished', result: { verdict: 'completed' } });
 });
 
-test('status events without seq (agents before 2026-12) are stored as they come and answered 204', async (t) => {
-  const hub = await startHub(t);
+testOnStores(test, 'status events without seq (agents before 2026-12) are stored as they come and answered 204', async (t, backend) => {
+  const hub = await startHub(t, { backend });
   const { infraId, token } = await agentToken(hub, 'edge-1');
   const run = await hub.service.queueRun('edge-1', EXPERIMENT);
   await hub.service.nextTask(infraId);
@@ -225,4 +226,42 @@ test('status events without seq (agents before 2026-12) are stored as they come 
   const bad = await call(hub, 'POST', `/v1/runs/${run.id}/status`, token, { events: [{ seq: 0, at: at(), phase: 'x' }] });
   t.is(bad.status, 400);
   t.regex(JSON.stringify(bad.json), /seq/);
+});
+
+testOnStores(test, 'text with U+0000 from an agent is stored (on PostgreSQL as U+FFFD: its text cannot hold U+0000) and a lookup by it finds nothing: 200, 401, never 500', async (t, backend) => {
+  const hub = await startHub(t, { backend });
+  const stored = backend.name === 'postgres' ? '\uFFFD' : '\u0000';
+  const { infraId, token } = await agentToken(hub, 'edge-1');
+  const beat = await call(hub, 'POST', '/v1/heartbeat', token, { agentVersion: '1\u0000', hostname: 'h\u0000', capabilities: ['c\u0000'] });
+  t.is(beat.status, 200, JSON.stringify(beat.json));
+  t.like((await hub.service.listInfras())[0], { hostname: `h${stored}`, agentVersion: `1${stored}`, capabilities: ['c\u0000'] });
+  const run = await hub.service.queueRun('edge-1', { ...EXPERIMENT, metadata: { name: 'x\u0000' } });
+  await hub.service.nextTask(infraId);
+  const status = await call(hub, 'POST', `/v1/runs/${run.id}/status`, token, { events: [{ seq: 1, at: at(), faultId: 'f\u0000', phase: 'p\u0000', detail: 'd\u0000' }] });
+  t.deepEqual(status, { status: 200, json: { ackedThrough: 1 } });
+  t.deepEqual((await hub.service.runStatus(run.id)).map((s) => [s.faultId, s.phase, s.detail]), [[`f${stored}`, `p${stored}`, `d${stored}`]]);
+  t.like((await call(hub, 'POST', `/v1/runs/${run.id}/logs`, token, { entries: [{ ...log(1), message: 'm\u0000' }] })).json, { ackedThrough: 1 });
+  t.is((await hub.service.runLogs(run.id, 0))[0]?.message, 'm\u0000', 'log lines are stored as JSON text: U+0000 is escaped there');
+  t.is((await call(hub, 'POST', `/v1/runs/${run.id}/result`, token, { verdict: 'failed', reason: 'r\u0000', faults: [] })).status, 204);
+  t.is((await hub.service.run(run.id))?.result?.reason, 'r\u0000');
+  // An identified agent's hostname is stored with its binding.
+  const { id, accessKey } = await hub.service.createInfra('edge-2');
+  const bound = await call(hub, 'POST', '/v1/token', '', { infraId: id, accessKey, agent: { id: 'aaaaaaaa11111111', hostname: 'b\u0000' } });
+  t.is(bound.status, 200, JSON.stringify(bound.json));
+  t.is((await hub.service.listInfras())[1]?.binding?.hostname, `b${stored}`);
+  const unknown = await call(hub, 'POST', '/v1/token', '', { infraId: 'inf_\u0000', accessKey });
+  t.is(unknown.status, 401, JSON.stringify(unknown.json));
+});
+
+testOnStores(test, 'results sent at once (a resend crossing the first): the run ends once, with the result of the call answered 204; the others are told 409', async (t, backend) => {
+  const hub = await startHub(t, { backend });
+  const { infraId, token } = await agentToken(hub, 'edge-1');
+  for (let round = 0; round < 5; round += 1) {
+    const run = await hub.service.queueRun('edge-1', EXPERIMENT);
+    await hub.service.nextTask(infraId);
+    const results = await Promise.all([1, 2, 3].map((n) => call(hub, 'POST', `/v1/runs/${run.id}/result`, token, { verdict: 'completed', reason: `delivery ${n}`, faults: [] })));
+    t.deepEqual(results.map((r) => r.status).sort(), [204, 409, 409], `round ${round}`);
+    const accepted = results.findIndex((r) => r.status === 204) + 1;
+    t.like(await hub.service.run(run.id), { state: 'finished', result: { reason: `delivery ${accepted}` } }, 'the accepted result is the stored one');
+  }
 });

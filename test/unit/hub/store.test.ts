@@ -36,7 +36,8 @@ both('infrastructures: keys as bytes, times past 2^31 as numbers, conditional bi
   const created = Date.parse('2026-12-01T00:00:00Z');
   await store.addInfra({ id: 'inf_b', name: 'zeta', createdAt: created, key: KEY });
   await store.addInfra({ id: 'inf_a', name: 'alpha', createdAt: created, key: KEY });
-  await t.throwsAsync(store.addInfra({ id: 'inf_c', name: 'alpha', createdAt: 1, key: KEY }), { any: true }, 'names are unique');
+  t.false(await store.addInfra({ id: 'inf_c', name: 'alpha', createdAt: 1, key: KEY }), 'names are unique: nothing added');
+  t.is(await store.infraById('inf_c'), undefined);
   t.deepEqual((await store.listInfras()).map((i) => i.name), ['alpha', 'zeta']);
   const alpha = await store.infraByName('alpha');
   t.is(alpha?.createdAt, created);
@@ -89,7 +90,8 @@ both('runs: handed out one at a time, in queue order (also within one millisecon
   t.deepEqual((await store.unfinishedRuns()).map((r) => r.id), [first]);
   await store.addStatus(first, [{ seq: 1, at: AT, phase: 'running' }]);
   t.false(await store.closeRun(first, { verdict: 'interrupted', faults: [] }, 2004, { unreportedOnly: true }), 'reported on: not lost');
-  await store.setResult(first, { verdict: 'aborted', faults: [] }, 2005);
+  t.true(await store.setResult(first, { verdict: 'aborted', faults: [] }, 2005));
+  t.false(await store.setResult(first, { verdict: 'completed', faults: [] }, 2005), 'ended already: kept');
   t.false(await store.closeRun(first, { verdict: 'interrupted', faults: [] }, 2006), 'ended already');
   t.like(await store.run(first), { state: 'finished', finishedAt: 2005, result: { verdict: 'aborted' } });
   t.like(await store.dispatchNext('inf_a', 2007), { id: second });

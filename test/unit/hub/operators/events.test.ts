@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // GET /api/v1/runs/:id/events over TLS: a live run's log lines, status events and state as
 // server-sent events, ending when the run has ended; Last-Event-ID resumes; streams are bounded.
+// Each test on SQLite and on a real PostgreSQL (skipped, saying why, where it is not installed).
 import test from 'ava';
 import { request } from 'undici';
 
 import { dispatchRun, linkTo, startHub, type TestHub } from '../../../helpers/hub.js';
+import { stopTestPostgres, testOnStores } from '../../../helpers/hub-stores.js';
 import { addOperator, apiToken } from '../../../helpers/operator-api.js';
+
+test.after.always(stopTestPostgres);
 
 interface SseEvent {
   readonly event: string;
@@ -48,8 +52,8 @@ async function until(check: () => boolean, ms = 10_000): Promise<void> {
   }
 }
 
-test('a live run streams its logs, status and state, then end; the stream closes', async (t) => {
-  const hub = await startHub(t, { streams: { pollMs: 50, heartbeatMs: 100 } });
+testOnStores(test, 'a live run streams its logs, status and state, then end; the stream closes', async (t, backend) => {
+  const hub = await startHub(t, { backend, streams: { pollMs: 50, heartbeatMs: 100 } });
   const { infraId } = await linkTo(t, hub);
   await addOperator(hub, 'vic', 'viewer');
   const token = await apiToken(hub, 'vic');
@@ -82,8 +86,8 @@ test('a live run streams its logs, status and state, then end; the stream closes
   t.is(resumed.events.at(-1)?.event, 'end');
 });
 
-test('streams are bounded: beyond maxStreams the hub answers 503 TOO_MANY_STREAMS; an unknown run is 404', async (t) => {
-  const hub = await startHub(t, { streams: { maxStreams: 2, pollMs: 50 } });
+testOnStores(test, 'streams are bounded: beyond maxStreams the hub answers 503 TOO_MANY_STREAMS; an unknown run is 404', async (t, backend) => {
+  const hub = await startHub(t, { backend, streams: { maxStreams: 2, pollMs: 50 } });
   const { infraId } = await linkTo(t, hub);
   await addOperator(hub, 'vic', 'viewer');
   const token = await apiToken(hub, 'vic');

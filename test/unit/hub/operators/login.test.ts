@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 // Console login over TLS: the session cookie, CSRF, the same refusal for unknown names and
 // wrong passwords, rate limits, logout, idle and absolute expiry, API tokens, and the audit log.
+// Each test on SQLite and on a real PostgreSQL (skipped, saying why, where it is not installed).
 import test from 'ava';
 
 import { localActor } from '../../../../src/hub/operators/operator-service.js';
 import { startHub } from '../../../helpers/hub.js';
+import { stopTestPostgres, testOnStores } from '../../../helpers/hub-stores.js';
 import { addOperator, apiCall, apiToken, login, PASSWORD } from '../../../helpers/operator-api.js';
 
-test('login sets an HttpOnly, Secure, SameSite=Strict cookie; the session answers with the CSRF token; logout ends it', async (t) => {
-  const hub = await startHub(t);
+test.after.always(stopTestPostgres);
+
+testOnStores(test, 'login sets an HttpOnly, Secure, SameSite=Strict cookie; the session answers with the CSRF token; logout ends it', async (t, backend) => {
+  const hub = await startHub(t, { backend });
   await addOperator(hub, 'ann', 'operator');
   const session = await login(hub, 'ann');
   t.regex(session.setCookie, /^faultd_session=[A-Za-z0-9_-]{43}; /);
@@ -34,8 +38,8 @@ test('login sets an HttpOnly, Secure, SameSite=Strict cookie; the session answer
   t.is(after.json.error?.code, 'UNAUTHENTICATED');
 });
 
-test('an unknown name and a wrong password get the same answer, after the same work', async (t) => {
-  const hub = await startHub(t);
+testOnStores(test, 'an unknown name and a wrong password get the same answer, after the same work', async (t, backend) => {
+  const hub = await startHub(t, { backend });
   await addOperator(hub, 'ann', 'viewer');
   const timed = async (name: string, password: string) => {
     const started = process.hrtime.bigint();
@@ -60,8 +64,8 @@ test('an unknown name and a wrong password get the same answer, after the same w
   t.true(median(samples.unknown) > median(samples.wrong) / 3 && median(samples.unknown) < median(samples.wrong) * 3);
 });
 
-test('logins are rate-limited per name and per address (429 with Retry-After); a good login clears the name', async (t) => {
-  const hub = await startHub(t, { auth: { failuresPerName: 3, attemptsPerAddress: 8 } });
+testOnStores(test, 'logins are rate-limited per name and per address (429 with Retry-After); a good login clears the name', async (t, backend) => {
+  const hub = await startHub(t, { backend, auth: { failuresPerName: 3, attemptsPerAddress: 8 } });
   await addOperator(hub, 'ann', 'viewer');
   await addOperator(hub, 'bob', 'viewer');
   for (let i = 0; i < 3; i += 1) t.is((await apiCall(hub, 'POST', '/api/v1/login', { body: { name: 'ann', password: 'wrong password!' } })).status, 401);
@@ -79,9 +83,9 @@ test('logins are rate-limited per name and per address (429 with Retry-After); a
   t.true(audit.some((e) => e.action === 'login.failed' && e.detail === 'RATE_LIMITED' && e.remote === '127.0.0.1'));
 });
 
-test('sessions end after the idle timeout and at their expiry; a new password ends them too', async (t) => {
+testOnStores(test, 'sessions end after the idle timeout and at their expiry; a new password ends them too', async (t, backend) => {
   let now = Date.now();
-  const hub = await startHub(t, { hub: { now: () => now }, auth: { idleMs: 60_000, sessionTtlMs: 300_000 } });
+  const hub = await startHub(t, { backend, hub: { now: () => now }, auth: { idleMs: 60_000, sessionTtlMs: 300_000 } });
   await addOperator(hub, 'ann', 'viewer');
   const session = async () => (await login(hub, 'ann')).cookie;
   const alive = async (cookie: string) => (await apiCall(hub, 'GET', '/api/v1/session', { headers: { cookie } })).status;
@@ -102,9 +106,9 @@ test('sessions end after the idle timeout and at their expiry; a new password en
   t.is(await alive(changed), 401);
 });
 
-test('API tokens: work until revoked or expired, follow the user\'s role, and die with the user', async (t) => {
+testOnStores(test, 'API tokens: work until revoked or expired, follow the user\'s role, and die with the user', async (t, backend) => {
   let now = Date.now();
-  const hub = await startHub(t, { hub: { now: () => now } });
+  const hub = await startHub(t, { backend, hub: { now: () => now } });
   await addOperator(hub, 'ann', 'admin');
   const token = await apiToken(hub, 'ann');
   t.regex(token, /^fdo_[A-Za-z0-9_-]{43}$/);
@@ -125,8 +129,8 @@ test('API tokens: work until revoked or expired, follow the user\'s role, and di
   t.deepEqual(await hub.ops.operators.listTokens(), []);
 });
 
-test('every change through the API is audited with who, what, when and from where', async (t) => {
-  const hub = await startHub(t);
+testOnStores(test, 'every change through the API is audited with who, what, when and from where', async (t, backend) => {
+  const hub = await startHub(t, { backend });
   await addOperator(hub, 'root-admin', 'admin');
   const session = await login(hub, 'root-admin');
   const created = await apiCall(hub, 'POST', '/api/v1/infras', { body: { name: 'edge-9' }, auth: session });
@@ -167,8 +171,8 @@ test('every change through the API is audited with who, what, when and from wher
   t.deepEqual((api.json['entries'] as { action: string }[]).map((e) => e.action), ['token.create', 'logout']);
 });
 
-test('an invalid experiment is refused with the lines faultd validate prints, on PUT and on queueing', async (t) => {
-  const hub = await startHub(t);
+testOnStores(test, 'an invalid experiment is refused with the lines faultd validate prints, on PUT and on queueing', async (t, backend) => {
+  const hub = await startHub(t, { backend });
   await hub.service.createInfra('edge-1');
   await addOperator(hub, 'op', 'operator');
   const auth = { bearer: await apiToken(hub, 'op') };
@@ -187,21 +191,17 @@ test('an invalid experiment is refused with the lines faultd validate prints, on
   t.deepEqual(await hub.service.runs(), []);
 });
 
-test('a plain-HTTP hub sets the cookie without Secure; under mutual TLS the operator API needs no client certificate, the agent API still does', async (t) => {
+testOnStores(test, 'a plain-HTTP hub sets the cookie without Secure; under mutual TLS the operator API needs no client certificate, the agent API still does', async (t, backend) => {
   const { startHubServer } = await import('../../../../src/hub/server.js');
   const { HubService } = await import('../../../../src/hub/service.js');
-  const { SqliteHubStore } = await import('../../../../src/hub/sqlite-store.js');
   const { operatorApi } = await import('../../../../src/hub/operators/setup.js');
   const { SILENT } = await import('../../../helpers/hub.js');
   const { request } = await import('undici');
-  const store = new SqliteHubStore(':memory:');
+  const store = await (await backend.database(t)).connect();
   const service = new HubService(store);
   const api = operatorApi({ hub: service, store: store.operators() }, { secureCookies: false, logger: SILENT });
   const plain = await startHubServer({ service, logger: SILENT, host: '127.0.0.1', port: 0, insecureHttp: true, operatorApi: api });
-  t.teardown(async () => {
-    await plain.close();
-    await store.close();
-  });
+  t.teardown(() => plain.close());
   await api.deps.ops.operators.addUser(localActor(), 'ann', 'viewer', PASSWORD);
   const answer = await request(`${plain.url}/api/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'ann', password: PASSWORD }) });
   t.is(answer.statusCode, 200);
@@ -210,7 +210,7 @@ test('a plain-HTTP hub sets the cookie without Secure; under mutual TLS the oper
   t.false(setCookie.split('; ').includes('Secure'), setCookie);
   t.true(setCookie.includes('HttpOnly') && setCookie.includes('SameSite=Strict'));
 
-  const mtls = await startHub(t, { requireClientCert: true });
+  const mtls = await startHub(t, { backend, requireClientCert: true });
   await addOperator(mtls, 'ann', 'viewer');
   t.is((await apiCall(mtls, 'GET', '/api/v1/infras', { auth: { bearer: await apiToken(mtls, 'ann') } })).status, 200);
   // Again and again: a resumed TLS session (the same client's next connection) is no certificate either.
@@ -270,4 +270,20 @@ test('a disabled operator cannot log in (the same answer as a wrong password), t
   t.is((await apiCall(hub, 'POST', '/api/v1/login', { body: { name: 'vic', password: PASSWORD } })).status, 200);
   const audit = (await hub.ops.operators.listAudit(100)).filter((e) => e.target === 'vic' && e.actor === 'ada').map((e) => `${e.actor} ${e.action}`);
   t.deepEqual(audit.reverse(), ['ada user.disable', 'ada user.enable']);
+});
+
+testOnStores(test, 'U+0000 in a login name, a path or a query finds nothing, as any unknown name: 401 or 404, never 500', async (t, backend) => {
+  const hub = await startHub(t, { backend });
+  await addOperator(hub, 'ann', 'admin');
+  const login = await apiCall(hub, 'POST', '/api/v1/login', { body: { name: 'ann\u0000', password: PASSWORD } });
+  t.is(login.status, 401, login.text);
+  t.is(login.json.error?.code, 'UNAUTHENTICATED');
+  t.true((await hub.ops.operators.listAudit(10)).some((e) => e.action === 'login.failed'), 'the refusal is audited');
+  const auth = { bearer: await apiToken(hub, 'ann') };
+  for (const path of ['/api/v1/runs/run_%00', '/api/v1/runs/run_%00/logs', '/api/v1/experiments/x%00', '/api/v1/runs?infra=edge%00']) {
+    const answer = await apiCall(hub, 'GET', path, { auth });
+    t.true(answer.status === 404 || answer.status === 400, `${path}: ${answer.status} ${answer.text}`);
+  }
+  const role = await apiCall(hub, 'PUT', '/api/v1/users/x%00/role', { body: { role: 'viewer' }, auth });
+  t.true(role.status === 404 || role.status === 400, `${role.status} ${role.text}`);
 });

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
-// The run routes of the operator API: filters, limits, the detail with status and result, logs.
+// The run routes of the operator API: filters, limits, the detail with status and result, logs;
+// on SQLite and on a real PostgreSQL (skipped, saying why, where it is not installed).
 import test from 'ava';
 
 import { dispatchRun, linkTo, QUEUED_EXPERIMENT, startHub } from '../../../helpers/hub.js';
+import { stopTestPostgres, testOnStores } from '../../../helpers/hub-stores.js';
 import { addOperator, apiCall, apiToken } from '../../../helpers/operator-api.js';
 
-test('GET /api/v1/runs filters by infra, state and verdict, newest first, bounded by limit; a run answers with its experiment, status and result', async (t) => {
-  const hub = await startHub(t);
+test.after.always(stopTestPostgres);
+
+testOnStores(test, 'GET /api/v1/runs filters by infra, state and verdict, newest first, bounded by limit; a run answers with its experiment, status and result', async (t, backend) => {
+  const hub = await startHub(t, { backend });
   const { infraId } = await linkTo(t, hub);
   await hub.service.createInfra('edge-2');
   await addOperator(hub, 'vic', 'viewer');
