@@ -60,8 +60,9 @@ export class SimulatedFleet {
 
   /**
    * The token storm: every agent exchanges its key at once, retrying a failed call after 1–2 s
-   * (as the agent backs off), at most TOKEN_ATTEMPTS times. Returns the time until the last
-   * agent had its token (ms); failed attempts are counted in `errors.token`.
+   * (as the agent backs off), at most TOKEN_ATTEMPTS times, and starts its heartbeat and task
+   * loops once it has its token. Returns the time until the last agent had its token (ms);
+   * failed attempts are counted in `errors.token`.
    */
   async exchangeTokens(): Promise<number> {
     const started = performance.now();
@@ -72,6 +73,8 @@ export class SimulatedFleet {
           const token = answer?.status === 200 ? (JSON.parse(answer.text) as { accessToken?: string }).accessToken : undefined;
           if (token) {
             agent.token = token;
+            // As a real agent does: it starts polling and heartbeating once it has its token.
+            this.#running.push(this.#heartbeatLoop(agent), this.#pollLoop(agent));
             return;
           }
           this.errors.token += 1;
@@ -80,14 +83,6 @@ export class SimulatedFleet {
       }),
     );
     return performance.now() - started;
-  }
-
-  /** Starts every agent's heartbeat and task loops. */
-  start(): void {
-    for (const agent of this.#agents) {
-      if (!agent.token) continue;
-      this.#running.push(this.#heartbeatLoop(agent), this.#pollLoop(agent));
-    }
   }
 
   /** The heartbeat round trips since the last call. */

@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
 import { openHubStore, parseHubDatabase } from '../src/hub/open-store.js';
 import { localActor, OperatorService } from '../src/hub/operators/operator-service.js';
@@ -57,6 +57,8 @@ interface Phase {
   /** Each replica's CPU (fraction of one CPU), then PostgreSQL's (0 on SQLite). */
   readonly cpu: number[];
   readonly generatorCpu: number;
+  /** The load generator's own event-loop delay p99 (ms): how much of a latency tail is its own. */
+  readonly generatorLoopP99: number;
 }
 
 interface StoreFigures {
@@ -181,8 +183,9 @@ async function storeScenario(root: string, store: string, teardowns: Teardowns):
   const queuer = new RunQueuer(urls[0] ?? '', ca, token);
   try {
     const stormS = (await fleet.exchangeTokens()) / 1000;
-    fleet.start();
-    await sleep(HEARTBEAT_MS); // every agent is heartbeating and polling
+    // Every agent is heartbeating and polling, and the storm's after-effects (each agent's second
+    // TLS connection, its garbage) are behind.
+    await sleep(2 * HEARTBEAT_MS);
     const groups = [...hubs.map((hub) => () => [hub.pid ?? 0]), postgresPids];
     const rssMax = hubs.map(() => 0);
     let sampling = true;
@@ -201,9 +204,12 @@ async function storeScenario(root: string, store: string, teardowns: Teardowns):
       fleet.takeHeartbeats();
       current = [];
       const meter = cpuMeter(groups);
+      const loop = monitorEventLoopDelay({ resolution: 10 });
+      loop.enable();
       await sleep(windowMs);
+      loop.disable();
       const heartbeats = fleet.takeHeartbeats();
-      return { heartbeatsPerS: (AGENTS * 1000) / fleet.heartbeatMs, heartbeats, dispatches: current, ...meter() };
+      return { heartbeatsPerS: (AGENTS * 1000) / fleet.heartbeatMs, heartbeats, dispatches: current, ...meter(), generatorLoopP99: loop.percentile(99) / 1e6 };
     };
     phases.push(await measure(WINDOW_MS));
     for (const factor of RAMP) {
@@ -253,6 +259,7 @@ function storeTable(all: readonly StoreFigures[]): string[] {
     row('hub CPU per replica (% of one CPU), steady', (f) => cpu(f.steady, f)),
     row('hub RSS per replica, max (MiB)', (f) => f.rssMax.map(mib).join(' + ')),
     row('load generator CPU (% of one CPU), steady', (f) => (f.steady.generatorCpu * 100).toFixed(0)),
+    row('load generator event-loop delay p99 (ms), steady: part of every latency it measures', (f) => ms(f.steady.generatorLoopP99)),
   ];
   RAMP.forEach((factor, i) => {
     lines.push(row(`ramp ${factor}×: ${(AGENTS * factor) / 10} heartbeats/s: p50 / p99 (ms); dispatch p99; hub CPU %`, (f) => {

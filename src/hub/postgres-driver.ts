@@ -5,6 +5,8 @@
  * parameter is sent as U+FFFD (textParameter). A transaction holds one pooled connection from
  * BEGIN to COMMIT.
  */
+import { createHash } from 'node:crypto';
+
 import pg from 'pg';
 
 import type { SqlDriver, SqlValue, TransactionOptions } from './sql-driver.js';
@@ -35,6 +37,23 @@ export function textParameter(value: SqlValue): SqlValue {
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
+const prepared = new Map<string, { readonly name: string; readonly text: string }>();
+
+/**
+ * The store's SQL as a named prepared statement: each connection parses and plans it once, then
+ * only binds and executes it. Unnamed, PostgreSQL planned every call again, which was most of
+ * its CPU under a fleet's heartbeats (bench/fleet.ts). The store's statements are a fixed set
+ * of texts, so the map is bounded.
+ */
+function preparedStatement(sql: string): { readonly name: string; readonly text: string } {
+  let statement = prepared.get(sql);
+  if (!statement) {
+    statement = { name: `faultd_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`, text: numberedPlaceholders(sql) };
+    prepared.set(sql, statement);
+  }
+  return statement;
+}
+
 export class PostgresDriver implements SqlDriver {
   readonly dialect = 'postgres' as const;
   readonly #pool: pg.Pool;
@@ -48,7 +67,7 @@ export class PostgresDriver implements SqlDriver {
 
   async #query<T>(sql: string, params: readonly SqlValue[]): Promise<pg.QueryResult<T & pg.QueryResultRow>> {
     const target: Queryable = this.#client ?? this.#pool;
-    return target.query<T & pg.QueryResultRow>(numberedPlaceholders(sql), params.map(textParameter));
+    return target.query<T & pg.QueryResultRow>({ ...preparedStatement(sql), values: params.map(textParameter) });
   }
 
   async all<T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {

@@ -296,16 +296,21 @@ export class HubService {
   async heartbeat(infraId: string, request: HeartbeatRequest): Promise<HeartbeatResponse> {
     // Not durable: a heartbeat lost to a power cut is replaced by the next one (10 s later), and
     // waiting for the disk on each would bound a fleet's heartbeats by the disk's sync rate.
-    return this.#store.transaction(async (store) => {
-      await this.#admitAgent(store, infraId, request.agent);
-      const now = this.#options.now();
-      await store.recordHeartbeat(infraId, now, { version: request.agentVersion, hostname: request.hostname, capabilities: request.capabilities });
-      const abort = await store.abortRequested(infraId);
-      // A run the hub has already closed (hub abort --force) but its agent still executes: stop it.
-      const executing = request.runId === undefined ? undefined : await store.run(request.runId);
-      if (executing && executing.infraId === infraId && (executing.state === 'finished' || executing.state === 'cancelled') && !abort.includes(executing.id)) abort.push(executing.id);
-      return { serverTime: new Date(now).toISOString(), abort };
-    }, { durable: false });
+    const now = this.#options.now();
+    const info = { version: request.agentVersion, hostname: request.hostname, capabilities: request.capabilities };
+    // Almost every heartbeat comes from the agent the infrastructure is bound to: one store call.
+    // The first one of an agent (it binds) or one from another instance (refused) goes the long way.
+    const abort =
+      (await this.#store.recordAdmittedHeartbeat(infraId, request.agent, now, info)) ??
+      (await this.#store.transaction(async (store) => {
+        await this.#admitAgent(store, infraId, request.agent);
+        await store.recordHeartbeat(infraId, now, info);
+        return store.abortRequested(infraId);
+      }, { durable: false }));
+    // A run the hub has already closed (hub abort --force) but its agent still executes: stop it.
+    const executing = request.runId === undefined ? undefined : await this.#store.run(request.runId);
+    if (executing && executing.infraId === infraId && (executing.state === 'finished' || executing.state === 'cancelled') && !abort.includes(executing.id)) abort.push(executing.id);
+    return { serverTime: new Date(now).toISOString(), abort };
   }
 
   /**

@@ -10,9 +10,9 @@
  * `${this.#sql.forUpdate}` on the rows it read), and cover it in test/unit/hub/store.test.ts,
  * which runs on both databases.
  */
-import { LogEntry, ResultRequest, type StatusRequest } from '../protocol/messages.js';
+import { type AgentIdentity, LogEntry, ResultRequest, type StatusRequest } from '../protocol/messages.js';
 import { SQL_DIALECTS, type DialectSql, type SqlDriver, type SqlValue, type TransactionOptions } from './sql-driver.js';
-import type { AgentBinding, HubStore, InfraRecord, PendingKey, RunRecord, RunsListener, RunState, StoredStatus, TokenRecord } from './store.js';
+import type { AgentBinding, HeartbeatInfo, HubStore, InfraRecord, PendingKey, RunRecord, RunsListener, RunState, StoredStatus, TokenRecord } from './store.js';
 import type { OperatorStore } from './operators/operator-store.js';
 import { SqlOperatorStore } from './operators/sql-operator-store.js';
 
@@ -200,6 +200,31 @@ export class SqlHubStore implements HubStore {
 
   async recordHeartbeat(infraId: string, at: number, agent: { version: string; hostname: string; capabilities: readonly string[] }): Promise<void> {
     await this.#db.run('UPDATE infras SET last_seen = ?, agent_version = ?, hostname = ?, capabilities = ? WHERE id = ?', [at, agent.version, agent.hostname, JSON.stringify(agent.capabilities), infraId]);
+  }
+
+  async recordAdmittedHeartbeat(infraId: string, agent: Pick<AgentIdentity, 'id' | 'machineId'> | undefined, at: number, info: HeartbeatInfo): Promise<string[] | undefined> {
+    // The binding test of isBoundAgent (agent-binding.ts), in SQL.
+    const [admits, admitParams]: [string, SqlValue[]] = !agent
+      ? ['bound_agent_id IS NULL', []]
+      : agent.machineId === undefined
+        ? ['bound_agent_id = ?', [agent.id]]
+        : ['bound_agent_id = ? AND (bound_machine_id IS NULL OR bound_machine_id = ?)', [agent.id, agent.machineId]];
+    const update = `UPDATE infras SET last_seen = ?, agent_version = ?, hostname = ?, capabilities = ? WHERE id = ? AND ${admits}`;
+    const updateParams: SqlValue[] = [at, info.version, info.hostname, JSON.stringify(info.capabilities), infraId, ...admitParams];
+    const aborts = "SELECT id FROM runs WHERE infra_id = ? AND abort_requested = 1 AND state IN ('dispatched', 'running')";
+    if (this.#db.dialect === 'postgres') {
+      // One round trip: every replica call waits for its round trips, not for the server.
+      const row = await this.#db.get<{ admitted: boolean; aborts: string | null }>(
+        `WITH beat AS (${update} RETURNING id) SELECT EXISTS (SELECT 1 FROM beat) AS admitted, (SELECT string_agg(id, ' ') FROM (${aborts}) AS a) AS aborts`,
+        [...updateParams, infraId],
+      );
+      if (!row?.admitted) return undefined;
+      return row.aborts ? row.aborts.split(' ') : [];
+    }
+    return this.#db.transaction(
+      async (tx) => ((await tx.run(update, updateParams)) === 1 ? (await tx.all<{ id: string }>(aborts, [infraId])).map((r) => r.id) : undefined),
+      { durable: false },
+    );
   }
 
   async addToken(hash: string, token: TokenRecord): Promise<void> {

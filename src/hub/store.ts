@@ -6,7 +6,7 @@
  * a migration in migrations.ts (one SQL text per dialect). Keys and tokens arrive here only as
  * hashes.
  */
-import type { LogEntry, ResultRequest, StatusRequest } from '../protocol/messages.js';
+import type { AgentIdentity, LogEntry, ResultRequest, StatusRequest } from '../protocol/messages.js';
 import type { KeyHash } from './credentials.js';
 import type { OperatorStore } from './operators/operator-store.js';
 import type { TransactionOptions } from './sql-driver.js';
@@ -44,6 +44,13 @@ export interface AgentBinding {
 export interface PendingKey extends KeyHash {
   readonly rotationId: string;
   readonly sealed?: Buffer;
+}
+
+/** What a heartbeat says of its agent. */
+export interface HeartbeatInfo {
+  readonly version: string;
+  readonly hostname: string;
+  readonly capabilities: readonly string[];
 }
 
 export interface TokenRecord {
@@ -110,6 +117,13 @@ export interface HubStore {
   /** Clears the binding of `infraId`; false if it had none. */
   releaseAgent(infraId: string): Promise<boolean>;
   recordHeartbeat(infraId: string, at: number, agent: { version: string; hostname: string; capabilities: readonly string[] }): Promise<void>;
+  /**
+   * The common heartbeat in one go: records it if the infrastructure's binding admits `agent` as
+   * it stands (bound to that instance; or unbound, for an agent without identity) and answers the
+   * ids of its runs to abort; undefined, with nothing written, when it does not (the caller then
+   * binds or refuses the agent). Not durable (see TransactionOptions). One statement on PostgreSQL.
+   */
+  recordAdmittedHeartbeat(infraId: string, agent: Pick<AgentIdentity, 'id' | 'machineId'> | undefined, at: number, info: HeartbeatInfo): Promise<string[] | undefined>;
   addToken(hash: string, token: TokenRecord): Promise<void>;
   /** The token, with the agent its infrastructure is bound to now (one lookup: every agent call makes it). */
   token(hash: string): Promise<(TokenRecord & { readonly boundAgentId?: string }) | undefined>;

@@ -140,6 +140,29 @@ both('transaction(): committed when its function resolves, rolled back when it t
   t.false((await store.infraById('inf_a'))?.rotationRequested);
 });
 
+both('recordAdmittedHeartbeat records a heartbeat only where the binding admits the agent as it stands, and answers the runs to abort', async (t, store) => {
+  const [running] = await infraWithRun(store);
+  const info = { version: '9.9.9', hostname: 'host-a', capabilities: ['linux-cpu-stress'] };
+  const agent = { id: 'a'.repeat(32), machineId: 'm'.repeat(32) };
+  const lastSeen = async () => (await store.infraById('inf_a'))?.lastSeen;
+  t.deepEqual(await store.recordAdmittedHeartbeat('inf_a', undefined, 10, info), [], 'unbound, no identity: admitted');
+  t.is(await lastSeen(), 10);
+  t.is(await store.recordAdmittedHeartbeat('inf_a', agent, 20, info), undefined, 'unbound, an identity: it must bind first');
+  t.is(await lastSeen(), 10, 'nothing written');
+  t.true(await store.bindAgent('inf_a', { agentId: agent.id, machineId: agent.machineId, hostname: 'host-a', since: 15 }));
+  t.is(await store.recordAdmittedHeartbeat('inf_a', undefined, 30, info), undefined, 'bound: no identity is refused');
+  t.is(await store.recordAdmittedHeartbeat('inf_a', { id: 'b'.repeat(32) }, 30, info), undefined, 'another instance');
+  t.is(await store.recordAdmittedHeartbeat('inf_a', { ...agent, machineId: 'n'.repeat(32) }, 30, info), undefined, 'the same id on another machine');
+  t.is(await lastSeen(), 10, 'nothing written by the refused ones');
+  t.deepEqual(await store.recordAdmittedHeartbeat('inf_a', agent, 40, info), []);
+  t.deepEqual(await store.recordAdmittedHeartbeat('inf_a', { id: agent.id }, 50, { ...info, version: '9.9.10' }), [], 'an identity without machine id');
+  t.like(await store.infraById('inf_a'), { lastSeen: 50, agentVersion: '9.9.10', hostname: 'host-a', capabilities: ['linux-cpu-stress'] });
+  t.is(await store.recordAdmittedHeartbeat('inf_none', undefined, 60, info), undefined, 'an unknown infrastructure');
+  await store.dispatchNext('inf_a', 70);
+  await store.requestAbort(running ?? '', 80);
+  t.deepEqual(await store.recordAdmittedHeartbeat('inf_a', agent, 90, info), [running]);
+});
+
 both('watchRuns: a run queued or aborted through another connection (process, replica) is announced within 100 ms', async (t, store, db) => {
   await infraWithRun(store, 0);
   const other = await db.connect();
