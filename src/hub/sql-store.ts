@@ -103,6 +103,16 @@ function toRecord(row: InfraRow): InfraRecord {
   };
 }
 
+/** A heartbeat's write (heartbeatParams), to which recordAdmittedHeartbeat adds its binding test. */
+const RECORD_HEARTBEAT = 'UPDATE infras SET last_seen = ?, agent_version = ?, hostname = ?, capabilities = ? WHERE id = ?';
+
+function heartbeatParams(infraId: string, at: number, info: HeartbeatInfo): SqlValue[] {
+  return [at, info.version, info.hostname, JSON.stringify(info.capabilities), infraId];
+}
+
+/** The ids of an infrastructure's runs out with its agent that the hub wants aborted. */
+const RUNS_TO_ABORT = "SELECT id FROM runs WHERE infra_id = ? AND abort_requested = 1 AND state IN ('dispatched', 'running')";
+
 /** What a database-specific store gives the SQL one: watching for run changes, and closing. */
 export interface StoreLifecycle {
   watchRuns(listener: RunsListener): () => void;
@@ -198,8 +208,8 @@ export class SqlHubStore implements HubStore {
     return changed === 1;
   }
 
-  async recordHeartbeat(infraId: string, at: number, agent: { version: string; hostname: string; capabilities: readonly string[] }): Promise<void> {
-    await this.#db.run('UPDATE infras SET last_seen = ?, agent_version = ?, hostname = ?, capabilities = ? WHERE id = ?', [at, agent.version, agent.hostname, JSON.stringify(agent.capabilities), infraId]);
+  async recordHeartbeat(infraId: string, at: number, agent: HeartbeatInfo): Promise<void> {
+    await this.#db.run(RECORD_HEARTBEAT, heartbeatParams(infraId, at, agent));
   }
 
   async recordAdmittedHeartbeat(infraId: string, agent: Pick<AgentIdentity, 'id' | 'machineId'> | undefined, at: number, info: HeartbeatInfo): Promise<string[] | undefined> {
@@ -209,20 +219,19 @@ export class SqlHubStore implements HubStore {
       : agent.machineId === undefined
         ? ['bound_agent_id = ?', [agent.id]]
         : ['bound_agent_id = ? AND (bound_machine_id IS NULL OR bound_machine_id = ?)', [agent.id, agent.machineId]];
-    const update = `UPDATE infras SET last_seen = ?, agent_version = ?, hostname = ?, capabilities = ? WHERE id = ? AND ${admits}`;
-    const updateParams: SqlValue[] = [at, info.version, info.hostname, JSON.stringify(info.capabilities), infraId, ...admitParams];
-    const aborts = "SELECT id FROM runs WHERE infra_id = ? AND abort_requested = 1 AND state IN ('dispatched', 'running')";
+    const update = `${RECORD_HEARTBEAT} AND ${admits}`;
+    const updateParams: SqlValue[] = [...heartbeatParams(infraId, at, info), ...admitParams];
     if (this.#db.dialect === 'postgres') {
       // One round trip: every replica call waits for its round trips, not for the server.
       const row = await this.#db.get<{ admitted: boolean; aborts: string | null }>(
-        `WITH beat AS (${update} RETURNING id) SELECT EXISTS (SELECT 1 FROM beat) AS admitted, (SELECT string_agg(id, ' ') FROM (${aborts}) AS a) AS aborts`,
+        `WITH beat AS (${update} RETURNING id) SELECT EXISTS (SELECT 1 FROM beat) AS admitted, (SELECT string_agg(id, ' ') FROM (${RUNS_TO_ABORT}) AS a) AS aborts`,
         [...updateParams, infraId],
       );
       if (!row?.admitted) return undefined;
       return row.aborts ? row.aborts.split(' ') : [];
     }
     return this.#db.transaction(
-      async (tx) => ((await tx.run(update, updateParams)) === 1 ? (await tx.all<{ id: string }>(aborts, [infraId])).map((r) => r.id) : undefined),
+      async (tx) => ((await tx.run(update, updateParams)) === 1 ? (await tx.all<{ id: string }>(RUNS_TO_ABORT, [infraId])).map((r) => r.id) : undefined),
       { durable: false },
     );
   }
@@ -304,7 +313,7 @@ export class SqlHubStore implements HubStore {
   }
 
   async abortRequested(infraId: string): Promise<string[]> {
-    const rows = await this.#db.all<{ id: string }>("SELECT id FROM runs WHERE infra_id = ? AND abort_requested = 1 AND state IN ('dispatched', 'running')", [infraId]);
+    const rows = await this.#db.all<{ id: string }>(RUNS_TO_ABORT, [infraId]);
     return rows.map((r) => r.id);
   }
 

@@ -116,7 +116,7 @@ export interface HubStore {
   bindAgent(infraId: string, binding: AgentBinding): Promise<boolean>;
   /** Clears the binding of `infraId`; false if it had none. */
   releaseAgent(infraId: string): Promise<boolean>;
-  recordHeartbeat(infraId: string, at: number, agent: { version: string; hostname: string; capabilities: readonly string[] }): Promise<void>;
+  recordHeartbeat(infraId: string, at: number, agent: HeartbeatInfo): Promise<void>;
   /**
    * The common heartbeat in one go: records it if the infrastructure's binding admits `agent` as
    * it stands (bound to that instance; or unbound, for an agent without identity) and answers the
