@@ -22,6 +22,14 @@ if (missing) test.skip(`service-restart system tests skipped: ${missing}`, () =>
 const PLAIN = 'svc-plain.service';
 const HEAL = 'svc-heal.service';
 const ENABLED = 'svc-enabled.service';
+/** Where each test unit counts its starts, one line per start (starts()). */
+const STARTS_DIR = '/var/lib/svc-starts';
+
+/** `service` (a unit file's text) with an ExecStartPre= that counts the unit's starts before its main process runs. */
+function counted(service: string): string {
+  return service.replace('[Service]\n', `[Service]\nExecStartPre=/bin/sh -c 'echo started >> ${STARTS_DIR}/%n'\n`);
+}
+
 const UNITS: Record<string, string> = {
   [PLAIN]: '[Service]\nExecStart=/bin/sleep infinity\nRestart=no\n',
   [HEAL]: '[Service]\nExecStart=/bin/sleep infinity\nRestart=always\nRestartSec=100ms\n',
@@ -37,7 +45,8 @@ const DEPENDENTS: Record<string, string> = {
 
 /** Writes the test units (not enabled) into the container's /etc and starts them once it runs. */
 function installUnits(c: Container): void {
-  for (const [name, text] of Object.entries(UNITS)) writeFileSync(path.join(c.root, 'etc/systemd/system', name), text);
+  mkdirSync(path.join(c.root, STARTS_DIR), { recursive: true });
+  for (const [name, text] of Object.entries(UNITS)) writeFileSync(path.join(c.root, 'etc/systemd/system', name), counted(text));
 }
 
 function startUnits(c: Container): void {
@@ -59,10 +68,14 @@ function show(c: Container, unit: string, property: string): string {
   return c.exec(['systemctl', 'show', '-p', property, '--value', unit]).stdout.trim();
 }
 
-/** How many times systemd started `unit` in this boot (its journal's "Started" lines). */
+/**
+ * How many times systemd started `unit`: the lines its ExecStartPre= (counted()) appended. Not
+ * the journal's "Started" lines: journald takes them in asynchronously, so a count read just
+ * after `systemctl start` returned could miss the last one.
+ */
 function starts(c: Container, unit: string): number {
-  const lines = c.exec(['journalctl', '-b', '-u', unit, '-o', 'cat', '--no-pager']).stdout.split('\n');
-  return lines.filter((l) => /^Started /.test(l)).length;
+  const read = c.exec(['cat', `${STARTS_DIR}/${unit}`]);
+  return read.code === 0 ? read.stdout.split('\n').filter((l) => l === 'started').length : 0;
 }
 
 /** Writes `/root/<name>.json` with one linux-service-restart fault. */
@@ -108,7 +121,7 @@ systemTest("3 cycles of 1 s: systemd stopped and started the unit 3 times (the l
 
 systemTest('dependents: the units that Requires=, BindsTo= or are PartOf= a service (and one through another) are named by the plan and running again after each cycle and the revert; one with RefuseManualStart= refuses the fault', async (t) => {
   const c = await container(t);
-  for (const [name, text] of Object.entries(DEPENDENTS)) writeFileSync(path.join(c.root, 'etc/systemd/system', name), text);
+  for (const [name, text] of Object.entries(DEPENDENTS)) writeFileSync(path.join(c.root, 'etc/systemd/system', name), counted(text));
   c.exec(['systemctl', 'daemon-reload']);
   const names = Object.keys(DEPENDENTS);
   t.is(c.exec(['systemctl', 'start', ...names]).code, 0);
