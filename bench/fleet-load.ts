@@ -2,13 +2,15 @@
 /**
  * A simulated fleet for the hub bench. Each simulated agent has its own connection pool (one TLS
  * connection, as a real agent has), exchanges its key for a token, heartbeats every 10 s
- * (jittered) and holds a 25 s task long-poll, as `faultd agent` does at its default intervals;
+ * (on a random phase of its own, as the agent does) and holds a 25 s task long-poll, as `faultd agent` does at its default intervals;
  * a task it receives is answered at once with a result, so its infrastructure's queue moves on.
  * Agent i talks to replica i mod R, as a round-robin TCP balancer spreads them.
  */
 import { performance } from 'node:perf_hooks';
 
 import { Agent, request } from 'undici';
+
+import { firstBeatAt, nextBeatAt } from '../src/agent/beat-schedule.js';
 
 export interface SimulatedInfra {
   readonly id: string;
@@ -39,6 +41,9 @@ export class SimulatedFleet {
   #stopped = false;
   /** Heartbeat round trips (ms) since the last `takeHeartbeats`. */
   #heartbeats: number[] = [];
+  /** With `trace` on: every heartbeat as [sent at (performance.now(), ms), round trip (ms)], for BENCH_FLEET_TRACE. */
+  readonly heartbeatTrace: [number, number][] = [];
+  trace = false;
   /** Calls that failed (status ≥ 400 or a connection error), by call. */
   readonly errors = { token: 0, heartbeat: 0, poll: 0, result: 0 };
   /** The heartbeat interval; the loops pick a new value up after their current sleep. */
@@ -103,14 +108,21 @@ export class SimulatedFleet {
     await Promise.allSettled(this.#running);
   }
 
+  /** As the agent's heartbeat schedules its beats (src/agent/beat-schedule.ts): at once, then on a random phase of its own. */
   async #heartbeatLoop(agent: Simulated): Promise<void> {
-    await sleep(Math.random() * this.heartbeatMs);
+    let due = 0;
     while (!this.#stopped) {
       const started = performance.now();
       const answer = await this.#post(agent, '/v1/heartbeat', HEARTBEAT_BODY).catch(() => undefined);
-      if (answer?.status === 200) this.#heartbeats.push(performance.now() - started);
+      if (answer?.status === 200) {
+        const took = performance.now() - started;
+        this.#heartbeats.push(took);
+        if (this.trace) this.heartbeatTrace.push([started, took]);
+      }
       else if (!this.#stopped) this.errors.heartbeat += 1;
-      await sleep(this.heartbeatMs);
+      const now = performance.now();
+      due = due === 0 ? firstBeatAt(now, this.heartbeatMs) : nextBeatAt(due, this.heartbeatMs, now);
+      await sleep(due - now);
     }
   }
 

@@ -11,7 +11,7 @@
  *  - a real `faultd agent` idle against a hub: RSS and CPU per minute, next to a bare Node.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -31,6 +31,8 @@ const WINDOW_MS = Number(process.env['BENCH_FLEET_SECONDS'] ?? 30) * 1000;
 const DISPATCH_PER_S = Number(process.env['BENCH_FLEET_DISPATCH_RATE'] ?? 5);
 const BURST = Math.min(AGENTS, Number(process.env['BENCH_FLEET_BURST'] ?? 1000));
 const STORES = (process.env['BENCH_FLEET_STORES'] ?? 'sqlite,postgres').split(',');
+/** A directory for each replica's stdout (e.g. with `--trace-gc` in BENCH_FLEET_HUB_NODE_ARGS) and every heartbeat's send time and round trip. */
+const TRACE_DIR = process.env['BENCH_FLEET_TRACE'];
 const RAMP = [2, 4, 8];
 const RAMP_STEP_MS = 15_000;
 const PORT = 18_443;
@@ -176,10 +178,14 @@ async function storeScenario(root: string, store: string, teardowns: Teardowns):
     teardowns.push(() => stopChild(hub));
     hubs.push(hub);
     await waitForLine(hub, /serving on/, 30_000);
-    hub.stdout?.resume();
+    if (TRACE_DIR) hub.stdout?.pipe(createWriteStream(path.join(TRACE_DIR, `${store}-hub-${r + 1}.log`)));
+    else hub.stdout?.resume();
   }
   const urls = hubs.map((_, r) => `https://127.0.0.1:${PORT + r}`);
   const fleet = new SimulatedFleet(urls, ca, infras);
+  fleet.trace = TRACE_DIR !== undefined;
+  const t0 = performance.now();
+  const marks: string[] = [];
   const queuer = new RunQueuer(urls[0] ?? '', ca, token);
   try {
     const stormS = (await fleet.exchangeTokens()) / 1000;
@@ -201,6 +207,7 @@ async function storeScenario(root: string, store: string, teardowns: Teardowns):
     let phasesDone = false;
     const dispatching = driveDispatches(fleet, queuer, DISPATCH_PER_S, () => phasesDone, () => current);
     const measure = async (windowMs: number): Promise<Phase> => {
+      marks.push(`${((performance.now() - t0) / 1000).toFixed(1)} s: a ${windowMs / 1000} s window at ${fleet.heartbeatMs} ms heartbeats`);
       fleet.takeHeartbeats();
       current = [];
       const meter = cpuMeter(groups);
@@ -236,6 +243,8 @@ async function storeScenario(root: string, store: string, teardowns: Teardowns):
   } finally {
     await fleet.stop();
     await queuer.close();
+    if (TRACE_DIR) writeFileSync(path.join(TRACE_DIR, `${store}-marks.txt`), marks.join('\n') + '\n');
+    if (TRACE_DIR) writeFileSync(path.join(TRACE_DIR, `${store}-heartbeats.csv`), ['sent_s,ms', ...fleet.heartbeatTrace.map(([at, took]) => `${((at - t0) / 1000).toFixed(3)},${took.toFixed(1)}`)].join('\n') + '\n');
   }
 }
 

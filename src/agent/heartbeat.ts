@@ -13,6 +13,7 @@ import { HeartbeatReply } from '../protocol/agent-replies.js';
 import { API_PREFIX } from '../protocol/constants.js';
 import type { AgentIdentity, HeartbeatRequest } from '../protocol/messages.js';
 import { periodicDelayMs } from './backoff.js';
+import { firstBeatAt, nextBeatAt } from './beat-schedule.js';
 import { HubReplyError } from './hub-client.js';
 import type { HubLink } from './hub-link.js';
 import { AgentRefusedByHub } from './token-source.js';
@@ -41,10 +42,16 @@ export class Heartbeat {
     this.#d = deps;
   }
 
-  /** Beats until `signal` aborts. Never throws: failures are logged and backed off. */
+  /**
+   * Beats until `signal` aborts. Never throws: failures are logged and backed off. A healthy
+   * beat keeps its own phase (beat-schedule.ts): its period counts from when it was due, not
+   * from the hub's answer; after a failure or a wake() the phase starts again from that beat.
+   */
   async run(signal: AbortSignal): Promise<void> {
     let failures = 0;
     let lastError: unknown;
+    let due = performance.now();
+    let first = true;
     while (!signal.aborted) {
       const runId = this.#d.currentRunId();
       try {
@@ -57,10 +64,15 @@ export class Heartbeat {
         this.#d.logger[error instanceof AgentRefusedByHub ? 'debug' : 'warn']({ err: messageOf(error), attempt: failures }, 'heartbeat failed');
       }
       const period = this.#d.currentRunId() === undefined ? this.#d.idleMs : this.#d.runningMs;
+      const now = performance.now();
+      if (failures === 0) due = first ? firstBeatAt(now, period) : nextBeatAt(due, period, now);
+      first = false;
       const wake = new AbortController();
       this.#wake = () => wake.abort();
-      await sleep(periodicDelayMs(period, failures, lastError), signal, wake.signal);
+      await sleep(failures === 0 ? due - now : periodicDelayMs(period, failures, lastError), signal, wake.signal);
       this.#wake = undefined;
+      // Woken early or backed off: this beat is the new phase.
+      if (wake.signal.aborted || failures > 0) due = performance.now();
     }
   }
 
