@@ -43,6 +43,8 @@ export class SimulatedFleet {
   #heartbeats: number[] = [];
   /** With `trace` on: every heartbeat as [sent at (performance.now(), ms), round trip (ms)], for BENCH_FLEET_TRACE. */
   readonly heartbeatTrace: [number, number][] = [];
+  /** With `trace` on: when each task poll was answered (performance.now(), ms), and its status. */
+  readonly pollTrace: [number, number][] = [];
   trace = false;
   /** Calls that failed (status ≥ 400 or a connection error), by call. */
   readonly errors = { token: 0, heartbeat: 0, poll: 0, result: 0 };
@@ -132,6 +134,7 @@ export class SimulatedFleet {
         method: 'GET', dispatcher: agent.dispatcher, headers: { authorization: `Bearer ${agent.token}` }, headersTimeout: (POLL_WAIT_S + 30) * 1000,
       }).then(async (r) => ({ status: r.statusCode, text: await r.body.text() }), () => undefined);
       if (this.#stopped) return;
+      if (this.trace) this.pollTrace.push([performance.now(), answer?.status ?? 0]);
       if (!answer || answer.status >= 400) {
         this.errors.poll += 1;
         await sleep(1000);

@@ -185,7 +185,7 @@ async function storeScenario(root: string, store: string, teardowns: Teardowns):
   const fleet = new SimulatedFleet(urls, ca, infras);
   fleet.trace = TRACE_DIR !== undefined;
   const t0 = performance.now();
-  const marks: string[] = [];
+  const marks: string[] = [`0 s is ${t0.toFixed(0)} ms after this process started (the time base of its --trace-gc lines)`];
   const queuer = new RunQueuer(urls[0] ?? '', ca, token);
   try {
     const stormS = (await fleet.exchangeTokens()) / 1000;
@@ -244,6 +244,7 @@ async function storeScenario(root: string, store: string, teardowns: Teardowns):
     await fleet.stop();
     await queuer.close();
     if (TRACE_DIR) writeFileSync(path.join(TRACE_DIR, `${store}-marks.txt`), marks.join('\n') + '\n');
+    if (TRACE_DIR) writeFileSync(path.join(TRACE_DIR, `${store}-polls.csv`), ['answered_s,status', ...fleet.pollTrace.map(([at, status]) => `${((at - t0) / 1000).toFixed(3)},${status}`)].join('\n') + '\n');
     if (TRACE_DIR) writeFileSync(path.join(TRACE_DIR, `${store}-heartbeats.csv`), ['sent_s,ms', ...fleet.heartbeatTrace.map(([at, took]) => `${((at - t0) / 1000).toFixed(3)},${took.toFixed(1)}`)].join('\n') + '\n');
   }
 }

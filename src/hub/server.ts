@@ -31,6 +31,7 @@ import { AgentBindingConflict } from './agent-binding.js';
 import { readBoundedJson } from './json-body.js';
 import { consoleHandler, isConsolePath } from './console-assets.js';
 import { isOperatorApiPath, type OperatorApi } from './operators/api.js';
+import { phasedWaitMs, phaseOf } from './poll-phase.js';
 import { RunCallError, type HubService } from './service.js';
 import { monotonicMs } from '../monotonic.js';
 import { Wakeable } from './wakeable.js';
@@ -144,19 +145,11 @@ async function holdUntil<T>(req: IncomingMessage, service: HubService, infraId: 
   }
 }
 
-/**
- * How much of a long wait a held task poll may be cut short by, at random. A fleet that
- * reconnected at once (a hub restart) polls in step, and each round of answers would come back as
- * one wave of thousands of polls; answering each a little early spreads them out within a few
- * rounds. An agent polls again at once on 204, so nothing is lost.
- */
-const TASK_WAIT_JITTER = 0.2;
-
 async function waitForTask(req: IncomingMessage, service: HubService, infraId: string): Promise<{ status: number; body?: unknown }> {
-  const asked = waitSecondsOf(req);
-  const wait = asked >= 10 ? asked * (1 - TASK_WAIT_JITTER * Math.random()) : asked;
+  // Answered on the infrastructure's own phase (poll-phase.ts), so polls that came in together do not come back together.
+  const waitMs = phasedWaitMs(waitSecondsOf(req) * 1000, phaseOf(infraId), Date.now());
   const polledAt = service.now();
-  const task = await holdUntil(req, service, infraId, wait, () => service.nextTask(infraId, polledAt));
+  const task = await holdUntil(req, service, infraId, waitMs / 1000, () => service.nextTask(infraId, polledAt));
   return task ? { status: 200, body: task } : { status: 204 };
 }
 

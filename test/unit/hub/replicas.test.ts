@@ -130,7 +130,8 @@ pgTest(`a run queued or aborted through replica A wakes the long-poll held by re
   const abortMs: number[] = [];
   for (let i = 0; i < 20; i += 1) {
     // tasks/next held on B; the run is queued through A.
-    const polling = call(b, 'GET', '/v1/tasks/next?waitSeconds=10', token);
+    // Under 10 s a poll is held in full (a longer one ends on the infrastructure's slot, poll-phase.ts).
+    const polling = call(b, 'GET', '/v1/tasks/next?waitSeconds=9', token);
     await new Promise((resolve) => setTimeout(resolve, 150)); // the poll is held by now
     const queuedAt = performance.now();
     const run = await a.service.queueRun('edge-1', QUEUED_EXPERIMENT);

@@ -5,6 +5,7 @@
 import test from 'ava';
 import { request } from 'undici';
 
+import { phasedWaitMs, phaseOf } from '../../../src/hub/poll-phase.js';
 import { HubService } from '../../../src/hub/service.js';
 import { startHub, type TestHub } from '../../helpers/hub.js';
 import { stopTestPostgres, testOnStores } from '../../helpers/hub-stores.js';
@@ -58,13 +59,25 @@ testOnStores(test, 'a long-poll answers as soon as a run is queued', async (t, b
   const hub = await startHub(t, { backend });
   const { token } = await agentToken(hub, 'edge-1');
   const started = Date.now();
-  const polling = call(hub, 'GET', '/v1/tasks/next?waitSeconds=10', token);
+  // Under 10 s a poll is held in full (a longer one ends on the infrastructure's slot, poll-phase.ts).
+  const polling = call(hub, 'GET', '/v1/tasks/next?waitSeconds=9', token);
   await new Promise((resolve) => setTimeout(resolve, 500));
   const run = await hub.service.queueRun('edge-1', EXPERIMENT);
   const task = await polling;
   t.is(task.status, 200);
   t.like(task.json, { task: { runId: run.id } });
   t.true(Date.now() - started < 2000, `answered after ${Date.now() - started} ms`);
+});
+
+test("a poll of 10 s or more with nothing to run is answered 204 on its infrastructure's slot, not after the full wait", async (t) => {
+  const hub = await startHub(t);
+  const { infraId, token } = await agentToken(hub, 'edge-1');
+  const startedAt = Date.now();
+  const expected = phasedWaitMs(10_000, phaseOf(infraId), startedAt);
+  const answer = await call(hub, 'GET', '/v1/tasks/next?waitSeconds=10', token);
+  const took = Date.now() - startedAt;
+  t.is(answer.status, 204);
+  t.true(Math.abs(took - expected) < 300, `answered after ${took} ms; its slot was ${expected.toFixed(0)} ms away`);
 });
 
 testOnStores(test, 'abort: a queued run is cancelled at once, a running one is announced by the heartbeat', async (t, backend) => {
@@ -149,7 +162,7 @@ testOnStores(test, 'a waiting long-poll is woken by a run queued here or by anot
   const { token } = await agentToken(hub, 'edge-1');
   // Queued in this process: the waiting poll answers at once.
   let started = Date.now();
-  const here = call(hub, 'GET', '/v1/tasks/next?waitSeconds=20', token);
+  const here = call(hub, 'GET', '/v1/tasks/next?waitSeconds=9', token);
   await new Promise((resolve) => setTimeout(resolve, 300));
   const first = await hub.service.queueRun('edge-1', EXPERIMENT);
   const got = await here;
@@ -162,7 +175,7 @@ testOnStores(test, 'a waiting long-poll is woken by a run queued here or by anot
   // (SQLite's data version, PostgreSQL's NOTIFY).
   const other = await hub.connect();
   started = Date.now();
-  const elsewhere = call(hub, 'GET', '/v1/tasks/next?waitSeconds=20', token);
+  const elsewhere = call(hub, 'GET', '/v1/tasks/next?waitSeconds=9', token);
   await new Promise((resolve) => setTimeout(resolve, 300));
   const second = await new HubService(other).queueRun('edge-1', EXPERIMENT);
   const answer = await elsewhere;
