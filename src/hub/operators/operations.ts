@@ -171,13 +171,24 @@ export class HubOperations {
     for (const s of filter.states ?? []) if (!(RUN_STATES as readonly string[]).includes(s)) throw new OperatorError('BAD_REQUEST', `state "${s}" must be one of ${RUN_STATES.join(', ')}`);
     for (const v of filter.verdicts ?? []) if (!(RUN_VERDICTS as readonly string[]).includes(v)) throw new OperatorError('BAD_REQUEST', `verdict "${v}" must be one of ${RUN_VERDICTS.join(', ')}`);
     const infra = filter.infra === undefined ? undefined : await this.infra(filter.infra);
-    const names = new Map((await this.#hub.listInfras()).map((i) => [i.id, i.name]));
     const filtered = (filter.states?.length ?? 0) > 0 || (filter.verdicts?.length ?? 0) > 0;
     const runs = (await this.#hub.runs(infra?.name, filtered ? FILTERED_RUNS_WINDOW : limit))
       .filter((r) => !filter.states?.length || filter.states.includes(r.state))
       .filter((r) => !filter.verdicts?.length || (r.result !== undefined && filter.verdicts.includes(r.result.verdict)))
       .slice(0, limit);
+    const names = await this.#infraNames(runs.map((r) => r.infraId));
     return { runs: runs.map((r) => this.#runJson(r, names.get(r.infraId) ?? r.infraId)) };
+  }
+
+  /** The names of these infrastructures (by id), looked up one by one: a page of runs, not the fleet. */
+  async #infraNames(ids: readonly string[]): Promise<Map<string, string>> {
+    const unique = [...new Set(ids)];
+    const found = await Promise.all(unique.map(async (id) => {
+      const infra = await this.#hub.findInfra(id);
+      // A removed infrastructure keeps its id; so does one whose id is some other one's name.
+      return [id, infra?.id === id ? infra.name : id] as const;
+    }));
+    return new Map(found);
   }
 
   #runJson(r: RunRecord, infraName: string): RunJson {
@@ -220,7 +231,7 @@ export class HubOperations {
 
   async run(runId: string): Promise<RunDetailJson> {
     const run = await this.#run(runId);
-    const names = new Map((await this.#hub.listInfras()).map((i) => [i.id, i.name]));
+    const names = await this.#infraNames([run.infraId]);
     const status = await this.#hub.runStatus(runId);
     return {
       run: { ...this.#runJson(run, names.get(run.infraId) ?? run.infraId), experiment: JSON.parse(run.experiment) as unknown },
