@@ -290,6 +290,8 @@ export const OPERATOR_ROUTES: readonly OperatorRoute[] = [
       try {
         await deps.auth.checkPassword(caller.operator.name, currentPassword, ctx.remote);
       } catch (error) {
+        // Audited as a failed login (it counts as one), by the caller, from where they called.
+        if (error instanceof OperatorError) await deps.ops.operators.audit(ctx.actor, 'login.failed', caller.operator.name, `${error.apiCode} (password change)`);
         // Not 401: the caller is authenticated; only the password they typed is wrong.
         if (error instanceof OperatorError && error.apiCode === 'UNAUTHENTICATED') throw new OperatorError('FORBIDDEN', 'the current password is wrong');
         throw error;

@@ -243,6 +243,7 @@ test('an operator changes their own password: the current one is checked (403, c
   t.is((await apiCall(hub, 'POST', '/api/v1/login', { body: { name: 'vic', password: 'a brand new passphrase' } })).status, 200);
   const audit = await hub.ops.operators.listAudit(100);
   t.like(audit.find((e) => e.action === 'user.passwd'), { actor: 'vic', role: 'viewer', target: 'vic' });
+  t.like(audit.find((e) => e.action === 'login.failed' && e.role === 'viewer'), { actor: 'vic', target: 'vic', detail: 'UNAUTHENTICATED (password change)' }, 'the wrong current password, audited as the operator (the later failed login has no role)');
 });
 
 test('a disabled operator cannot log in (the same answer as a wrong password), their session and token are refused at once; enabled again, the token works and they log in', async (t) => {
