@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Installs what faultd needs to build and test on Debian/Ubuntu (run as root): a C++ toolchain
 # and Node's headers for the addon, googletest for the C++ suite, and the tools the tests and
-# the benchmark use as oracles and baselines (stress-ng, fio, iproute2, nftables, iptables, strace), mkfs for the loop-mounted test filesystems (e2fsprogs, btrfs-progs: a btrfs subvolume is one filesystem with another st_dev), a DNS server and client for the DNS faults' tests (dnsmasq-base: the binary without a system service; bind9-dnsutils: dig),
+# the benchmark use as oracles and baselines (stress-ng, fio, iproute2, nftables, iptables, strace), mkfs for the loop-mounted test filesystems (e2fsprogs, btrfs-progs: a btrfs subvolume is one filesystem with another st_dev), a DNS server and client for the DNS faults' tests (dnsmasq-base: the binary without a system service; bind9-dnsutils: dig; conntrack: the oracle that a kept UDP flow's entry exists),
 # OpenSSL and libnghttp2 headers for the HTTP interceptor's TLS termination and HTTP/2 bridge,
 # HTTP clients for the HTTP faults' tests (curl with HTTP/2, nghttp2-client: nghttp and h2load),
 # a Prometheus server for the prometheus probes' tests (the tests run its binary on 127.0.0.1),
@@ -38,7 +38,7 @@ for arg in "$@"; do
   esac
 done
 
-packages=(build-essential python3 libgtest-dev stress-ng fio iproute2 nftables iptables strace procps e2fsprogs btrfs-progs systemd systemd-container debootstrap dnsmasq-base bind9-dnsutils libssl-dev libnghttp2-dev curl nghttp2-client openssl prometheus tinyproxy postgresql chromium)
+packages=(build-essential python3 libgtest-dev stress-ng fio iproute2 nftables iptables strace procps e2fsprogs btrfs-progs systemd systemd-container debootstrap dnsmasq-base bind9-dnsutils conntrack libssl-dev libnghttp2-dev curl nghttp2-client openssl prometheus tinyproxy postgresql chromium)
 if $vm; then
   packages+=(qemu-system-x86 linux-image-amd64 busybox-static cpio kmod)
 fi
