@@ -14,7 +14,25 @@ import path from 'node:path';
 import test from 'ava';
 
 import { packageRoot } from '../../src/package-root.js';
-import { usePrebuild } from '../../src/prebuilds.js';
+import { runsOnGlibc, usePrebuild } from '../../src/prebuilds.js';
+
+test('glibc is detected once per process, from a report without its network part, and the report setting is left as it was', (t) => {
+  const getReport = process.report.getReport.bind(process.report);
+  const seen: boolean[] = [];
+  process.report.getReport = ((error?: Error) => {
+    seen.push((process.report as { excludeNetwork?: boolean }).excludeNetwork === true);
+    return getReport(error);
+  });
+  t.teardown(() => (process.report.getReport = getReport));
+  const first = runsOnGlibc();
+  t.is(runsOnGlibc(), first);
+  t.is(runsOnGlibc(), first);
+  // This Debian machine runs glibc; the first call (here or earlier in this process) made the only report.
+  t.true(first);
+  t.true(seen.length <= 1, `${seen.length} reports`);
+  t.true(seen.every(Boolean), 'made without the network part');
+  t.false((process.report as { excludeNetwork?: boolean }).excludeNetwork);
+});
 
 test('the prebuild is used when complete and preferred, or when there is no source build', (t) => {
   const have = (...files: string[]) => (file: string) => files.includes(file);
