@@ -31,7 +31,7 @@ const WINDOW_MS = Number(process.env['BENCH_FLEET_SECONDS'] ?? 30) * 1000;
 const DISPATCH_PER_S = Number(process.env['BENCH_FLEET_DISPATCH_RATE'] ?? 5);
 const BURST = Math.min(AGENTS, Number(process.env['BENCH_FLEET_BURST'] ?? 1000));
 const STORES = (process.env['BENCH_FLEET_STORES'] ?? 'sqlite,postgres').split(',');
-/** A directory for each replica's stdout (e.g. with `--trace-gc` in BENCH_FLEET_HUB_NODE_ARGS) and every heartbeat's send time and round trip. */
+/** A directory for each replica's stdout (e.g. with `--trace-gc` in BENCH_FLEET_HUB_NODE_ARGS), every heartbeat's send time and round trip, and every poll answer's time. */
 const TRACE_DIR = process.env['BENCH_FLEET_TRACE'];
 const RAMP = [2, 4, 8];
 const RAMP_STEP_MS = 15_000;
@@ -243,9 +243,13 @@ async function storeScenario(root: string, store: string, teardowns: Teardowns):
   } finally {
     await fleet.stop();
     await queuer.close();
-    if (TRACE_DIR) writeFileSync(path.join(TRACE_DIR, `${store}-marks.txt`), marks.join('\n') + '\n');
-    if (TRACE_DIR) writeFileSync(path.join(TRACE_DIR, `${store}-polls.csv`), ['answered_s,status', ...fleet.pollTrace.map(([at, status]) => `${((at - t0) / 1000).toFixed(3)},${status}`)].join('\n') + '\n');
-    if (TRACE_DIR) writeFileSync(path.join(TRACE_DIR, `${store}-heartbeats.csv`), ['sent_s,ms', ...fleet.heartbeatTrace.map(([at, took]) => `${((at - t0) / 1000).toFixed(3)},${took.toFixed(1)}`)].join('\n') + '\n');
+    if (TRACE_DIR) {
+      const seconds = (at: number) => ((at - t0) / 1000).toFixed(3);
+      const write = (name: string, lines: readonly string[]) => writeFileSync(path.join(TRACE_DIR, `${store}-${name}`), lines.join('\n') + '\n');
+      write('marks.txt', marks);
+      write('polls.csv', ['answered_s,status', ...fleet.pollTrace.map(([at, status]) => `${seconds(at)},${status}`)]);
+      write('heartbeats.csv', ['sent_s,ms', ...fleet.heartbeatTrace.map(([at, took]) => `${seconds(at)},${took.toFixed(1)}`)]);
+    }
   }
 }
 
